@@ -1,0 +1,51 @@
+import { z } from "zod";
+
+/**
+ * The only reader of process.env. Parsed once, lazily, so `next build` does not need runtime secrets;
+ * instrumentation.ts calls `env()` at server start so a bad value fails fast, naming the variable.
+ */
+const booleanFlag = z
+  .enum(["true", "false", "1", "0", ""])
+  .optional()
+  .transform((v) => v === "true" || v === "1");
+
+const schema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  DATABASE_URL: z
+    .string({ error: "is required (a postgresql:// URL; `npm run up` sets one for the embedded database)" })
+    .regex(/^postgres(ql)?:\/\//, "must be a postgresql:// URL"),
+  NEXTAUTH_SECRET: z
+    .string({ error: "is required (at least 32 characters; `npm run up` generates one into .data/)" })
+    .min(32, "must be at least 32 characters"),
+  NEXTAUTH_URL: z.url("must be an absolute URL such as http://localhost:3000").optional(),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Failed sign-ins allowed per e-mail (and per client address) within the window before a lock-out. */
+  LATCH_LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).max(1000).default(5),
+  LATCH_LOGIN_WINDOW_SECONDS: z.coerce.number().int().min(10).max(86400).default(900),
+  /** Trust X-Forwarded-For for the client address (only behind a reverse proxy you run). */
+  LATCH_TRUST_PROXY: booleanFlag,
+});
+
+export type Env = z.infer<typeof schema>;
+
+let cached: Env | undefined;
+
+export class EnvError extends Error {
+  override name = "EnvError";
+}
+
+export function parseEnv(source: Record<string, string | undefined>): Env {
+  const result = schema.safeParse(source);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => `  ${issue.path.join(".") || "(env)"} ${issue.message}`);
+    throw new EnvError(`Invalid environment:\n${lines.join("\n")}`);
+  }
+  return result.data;
+}
+
+export function env(): Env {
+  cached ??= parseEnv(process.env);
+  return cached;
+}
+
+export const isProduction = () => env().NODE_ENV === "production";
