@@ -49,3 +49,7 @@ export function env(): Env {
 }
 
 export const isProduction = () => env().NODE_ENV === "production";
+export const isDevelopment = () => env().NODE_ENV === "development";
+
+/** Which Next.js runtime is loading the module ("nodejs" | "edge"); set by Next, not by operators. */
+export const nextRuntime = () => process.env.NEXT_RUNTIME;

@@ -1,0 +1,34 @@
+import { KeyRoundIcon } from "lucide-react";
+import { redirect } from "next/navigation";
+import { LoginForm } from "@/components/auth/login-form";
+import { getCurrentUser } from "@/lib/auth/session";
+
+export const metadata = { title: "Sign in" };
+
+function safeCallback(raw: string | string[] | undefined): string {
+  const value = Array.isArray(raw) ? raw[0] : raw;
+  // Only same-site paths: an open redirect after sign-in is a phishing aid.
+  return value && value.startsWith("/") && !value.startsWith("//") && !value.startsWith("/\\") ? value : "/folders";
+}
+
+export default async function LoginPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
+  const params = await searchParams;
+  const callbackUrl = safeCallback(params.callbackUrl);
+  if (await getCurrentUser()) redirect(callbackUrl);
+  return (
+    <main id="main" className="flex min-h-dvh items-center justify-center bg-muted/40 p-4">
+      <div className="w-full max-w-sm">
+        <div className="mb-8 flex flex-col items-center gap-3 text-center">
+          <span className="flex size-11 items-center justify-center rounded-xl bg-primary text-primary-foreground shadow-sm">
+            <KeyRoundIcon className="size-5" aria-hidden="true" />
+          </span>
+          <h1 className="text-2xl font-semibold tracking-tight">Sign in to Latch</h1>
+          <p className="text-sm text-muted-foreground">Credentials stay in your vaults. Connections just work.</p>
+        </div>
+        <div className="rounded-xl border bg-card p-6 shadow-sm">
+          <LoginForm callbackUrl={callbackUrl} />
+        </div>
+      </div>
+    </main>
+  );
+}

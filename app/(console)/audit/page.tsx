@@ -1,0 +1,30 @@
+import { notFound } from "next/navigation";
+import { AuditTable } from "@/components/audit/audit-table";
+import { Breadcrumbs } from "@/components/layout/breadcrumbs";
+import { PageHeader } from "@/components/shared/page-header";
+import { canSeeAudit, listAuditEvents } from "@/lib/audit/queries";
+import { requireUser } from "@/lib/auth/session";
+import { parseListQuery } from "@/lib/list-query";
+
+export const metadata = { title: "Audit log" };
+
+export default async function AuditPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
+  const user = await requireUser();
+  if (!(await canSeeAudit(user))) notFound();
+  const query = parseListQuery(await searchParams, 25);
+  const { rows, total } = await listAuditEvents(user, query);
+  return (
+    <div className="grid gap-6">
+      <Breadcrumbs items={[{ label: "Audit log" }]} />
+      <PageHeader
+        title="Audit log"
+        description={
+          user.isAdmin
+            ? "Every change in this installation. Events never contain secret values."
+            : "Changes in the folders you administer. Events never contain secret values."
+        }
+      />
+      <AuditTable rows={rows} total={total} page={query.page} pageSize={query.pageSize} q={query.q} />
+    </div>
+  );
+}

@@ -1,0 +1,65 @@
+import { FolderIcon } from "lucide-react";
+import { Breadcrumbs } from "@/components/layout/breadcrumbs";
+import { FolderActionsMenu } from "@/components/folders/folder-actions-menu";
+import { FolderTabs } from "@/components/folders/folder-tabs";
+import { PageHeader } from "@/components/shared/page-header";
+import { StatusBadge } from "@/components/shared/status-badge";
+import { ROLE_LABELS } from "@/lib/authz/permissions";
+import { listMoveDestinations } from "@/lib/folders/queries";
+import { loadFolderView } from "./folder-view";
+
+export default async function FolderLayout({
+  children,
+  params,
+}: {
+  children: React.ReactNode;
+  params: Promise<{ folderId: string }>;
+}) {
+  const { folderId } = await params;
+  const { user, view } = await loadFolderView(folderId);
+  const { folder } = view;
+  const destinations = view.permissions.manage ? await listMoveDestinations(user, folder.id) : [];
+  const parentVisible = view.ancestors.at(-1)?.id === folder.parentId;
+  const base = `/folders/${folder.id}`;
+  return (
+    <div className="grid gap-6">
+      <Breadcrumbs
+        items={[
+          { label: "Folders", href: "/folders" },
+          ...view.ancestors.map((a) => ({ label: a.name, href: `/folders/${a.id}` })),
+          { label: folder.name },
+        ]}
+      />
+      <PageHeader
+        eyebrow={<FolderIcon className="size-5 text-muted-foreground" aria-hidden="true" />}
+        title={folder.name}
+        description={
+          <span className="inline-flex flex-wrap items-center gap-2">
+            Your access:{" "}
+            <StatusBadge tone={view.role === "FOLDER_ADMIN" || view.isTenantAdmin ? "info" : "neutral"}>
+              {view.role ? ROLE_LABELS[view.role] : "Administrator"}
+            </StatusBadge>
+          </span>
+        }
+        actions={
+          view.permissions.manage ? (
+            <FolderActionsMenu
+              folder={{ id: folder.id, name: folder.name, parentId: folder.parentId }}
+              destinations={destinations}
+              allowTopLevel={user.isAdmin}
+              afterDeleteHref={folder.parentId && parentVisible ? `/folders/${folder.parentId}` : "/folders"}
+            />
+          ) : null
+        }
+      />
+      <FolderTabs
+        tabs={[
+          { href: base, label: "Subfolders" },
+          { href: `${base}/members`, label: "Members" },
+          ...(view.permissions.readAudit ? [{ href: `${base}/audit`, label: "Audit" }] : []),
+        ]}
+      />
+      <div>{children}</div>
+    </div>
+  );
+}

@@ -1,0 +1,97 @@
+import { UsersIcon } from "lucide-react";
+import Link from "next/link";
+import { AddMemberDialog, MemberRowActions } from "@/components/folders/member-dialogs";
+import { DataTable } from "@/components/shared/data-table";
+import { EmptyState } from "@/components/shared/empty-state";
+import { Pagination } from "@/components/shared/pagination";
+import { SearchInput } from "@/components/shared/search-input";
+import { StatusBadge } from "@/components/shared/status-badge";
+import { ROLE_LABELS } from "@/lib/authz/permissions";
+import { listMembers } from "@/lib/folders/queries";
+import { parseListQuery } from "@/lib/list-query";
+import { loadFolderView } from "../folder-view";
+
+export const metadata = { title: "Members" };
+
+export default async function MembersPage({
+  params,
+  searchParams,
+}: {
+  params: Promise<{ folderId: string }>;
+  searchParams: Promise<Record<string, string | string[] | undefined>>;
+}) {
+  const { folderId } = await params;
+  const { user, view } = await loadFolderView(folderId);
+  const query = parseListQuery(await searchParams);
+  const { rows, total } = await listMembers(user, view.folder.id, query);
+  const manage = view.permissions.manageMembers;
+  return (
+    <section aria-labelledby="members-heading" className="grid gap-4">
+      <div className="flex items-center justify-between gap-4">
+        <div>
+          <h2 id="members-heading" className="text-lg font-semibold">
+            Members
+          </h2>
+          <p className="text-sm text-muted-foreground">Roles given here or on a parent folder. Administrators can see every folder.</p>
+        </div>
+        {manage ? <AddMemberDialog folderId={view.folder.id} /> : null}
+      </div>
+      <DataTable
+        label="Members"
+        toolbar={<SearchInput label="Search members" placeholder="Search by name or e-mail…" />}
+        rows={rows}
+        getRowId={(r) => r.userId}
+        columns={[
+          {
+            key: "name",
+            header: "Name",
+            cell: (r) => (
+              <div className="grid">
+                <span className="font-medium">{r.name}</span>
+                <span className="text-sm text-muted-foreground">{r.email}</span>
+              </div>
+            ),
+          },
+          { key: "role", header: "Role", cell: (r) => <StatusBadge tone={r.role === "FOLDER_ADMIN" ? "info" : "neutral"}>{ROLE_LABELS[r.role]}</StatusBadge> },
+          {
+            key: "source",
+            header: "Granted on",
+            cell: (r) =>
+              r.inheritedFrom ? (
+                r.inheritedFrom.id ? (
+                  <Link className="text-sm hover:underline" href={`/folders/${r.inheritedFrom.id}/members`}>
+                    Inherited from {r.inheritedFrom.name}
+                  </Link>
+                ) : (
+                  <span className="text-sm text-muted-foreground">Inherited from {r.inheritedFrom.name}</span>
+                )
+              ) : (
+                <span className="text-sm">This folder</span>
+              ),
+            className: "hidden sm:table-cell",
+          },
+          {
+            key: "status",
+            header: "Status",
+            cell: (r) => (r.active ? <StatusBadge tone="success">Active</StatusBadge> : <StatusBadge tone="warning">Deactivated</StatusBadge>),
+            className: "hidden md:table-cell",
+          },
+          {
+            key: "actions",
+            header: <span className="sr-only">Actions</span>,
+            cell: (r) => (manage && !r.inheritedFrom ? <MemberRowActions folderId={view.folder.id} member={r} /> : null),
+            className: "w-12 text-right",
+          },
+        ]}
+        empty={
+          <EmptyState
+            icon={UsersIcon}
+            title={query.q ? "No members match your search" : "No members yet"}
+            description={query.q ? undefined : "Add people and give them a role on this folder and everything below it."}
+          />
+        }
+        footer={<Pagination page={query.page} pageSize={query.pageSize} total={total} />}
+      />
+    </section>
+  );
+}

@@ -1,0 +1,52 @@
+import { Breadcrumbs } from "@/components/layout/breadcrumbs";
+import { ThemeToggle } from "@/components/layout/theme-toggle";
+import { ChangePasswordForm } from "@/components/settings/change-password-form";
+import { PageHeader } from "@/components/shared/page-header";
+import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
+import { requireUser } from "@/lib/auth/session";
+
+export const metadata = { title: "Settings" };
+
+export default async function SettingsPage() {
+  const user = await requireUser();
+  return (
+    <div className="grid gap-6">
+      <Breadcrumbs items={[{ label: "Settings" }]} />
+      <PageHeader title="Settings" description="Your account and how Latch looks for you." />
+      <Card>
+        <CardHeader>
+          <CardTitle>Account</CardTitle>
+          <CardDescription>Ask an administrator to change your name or e-mail.</CardDescription>
+        </CardHeader>
+        <CardContent>
+          <dl className="grid max-w-md grid-cols-[8rem_1fr] gap-y-2 text-sm">
+            <dt className="text-muted-foreground">Name</dt>
+            <dd>{user.name}</dd>
+            <dt className="text-muted-foreground">E-mail</dt>
+            <dd>{user.email}</dd>
+            <dt className="text-muted-foreground">Role</dt>
+            <dd>{user.isAdmin ? "Administrator" : "Member"}</dd>
+          </dl>
+        </CardContent>
+      </Card>
+      <Card>
+        <CardHeader>
+          <CardTitle>Password</CardTitle>
+          <CardDescription>Changing it keeps you signed in here.</CardDescription>
+        </CardHeader>
+        <CardContent>
+          <ChangePasswordForm />
+        </CardContent>
+      </Card>
+      <Card>
+        <CardHeader>
+          <CardTitle>Appearance</CardTitle>
+          <CardDescription>Light, dark, or follow your system.</CardDescription>
+        </CardHeader>
+        <CardContent>
+          <ThemeToggle />
+        </CardContent>
+      </Card>
+    </div>
+  );
+}

@@ -1,0 +1,83 @@
+import { ScrollTextIcon } from "lucide-react";
+import { DataTable } from "@/components/shared/data-table";
+import { EmptyState } from "@/components/shared/empty-state";
+import { Pagination } from "@/components/shared/pagination";
+import { SearchInput } from "@/components/shared/search-input";
+import { StatusBadge } from "@/components/shared/status-badge";
+import type { AuditRow } from "@/lib/audit/queries";
+
+const timeFormat = new Intl.DateTimeFormat("en", { dateStyle: "medium", timeStyle: "medium" });
+
+function describeDetails(details: AuditRow["details"]): string | null {
+  if (!details || typeof details !== "object" || Array.isArray(details)) return null;
+  const parts = Object.entries(details)
+    .filter(([, v]) => v !== null && v !== undefined && v !== "")
+    .map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : String(v)}`);
+  return parts.length ? parts.join(" · ") : null;
+}
+
+export function AuditTable({ rows, total, page, pageSize, q }: { rows: AuditRow[]; total: number; page: number; pageSize: number; q: string }) {
+  return (
+    <DataTable
+      label="Audit events"
+      toolbar={<SearchInput label="Search audit events" placeholder="Search action, person, target or request id…" />}
+      rows={rows}
+      getRowId={(r) => r.id}
+      columns={[
+        {
+          key: "when",
+          header: "When",
+          cell: (r) => (
+            <time dateTime={r.occurredAt.toISOString()} className="whitespace-nowrap text-sm tabular-nums">
+              {timeFormat.format(r.occurredAt)}
+            </time>
+          ),
+          className: "w-48",
+        },
+        { key: "who", header: "Who", cell: (r) => <span className="text-sm">{r.actorEmail ?? "System"}</span> },
+        {
+          key: "what",
+          header: "What",
+          cell: (r) => (
+            <div className="grid gap-0.5">
+              <code className="font-mono text-[0.8125rem]">{r.action}</code>
+              {describeDetails(r.details) ? <span className="text-xs text-muted-foreground">{describeDetails(r.details)}</span> : null}
+            </div>
+          ),
+        },
+        {
+          key: "target",
+          header: "Target",
+          cell: (r) => (
+            <span className="text-sm">
+              <span className="text-muted-foreground">{r.targetType}</span> {r.targetLabel ?? r.targetId ?? ""}
+            </span>
+          ),
+        },
+        {
+          key: "outcome",
+          header: "Outcome",
+          cell: (r) => (
+            <StatusBadge tone={r.outcome === "SUCCESS" ? "success" : r.outcome === "DENIED" ? "warning" : "danger"}>
+              {r.outcome === "SUCCESS" ? "Success" : r.outcome === "DENIED" ? "Denied" : "Failure"}
+            </StatusBadge>
+          ),
+        },
+        {
+          key: "request",
+          header: "Request id",
+          cell: (r) => <code className="font-mono text-xs text-muted-foreground">{r.requestId?.slice(0, 8) ?? "—"}</code>,
+          className: "hidden lg:table-cell",
+        },
+      ]}
+      empty={
+        <EmptyState
+          icon={ScrollTextIcon}
+          title={q ? "No events match your search" : "No audit events yet"}
+          description={q ? undefined : "Every change made in Latch is recorded here: who, what, when and with what outcome."}
+        />
+      }
+      footer={<Pagination page={page} pageSize={pageSize} total={total} />}
+    />
+  );
+}

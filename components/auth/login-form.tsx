@@ -1,0 +1,64 @@
+"use client";
+
+import { LoaderCircleIcon } from "lucide-react";
+import { signIn } from "next-auth/react";
+import { useRouter } from "next/navigation";
+import { useState } from "react";
+import { Button } from "@/components/ui/button";
+import { Input } from "@/components/ui/input";
+import { FormField } from "@/components/shared/form-field";
+
+const KNOWN_ERRORS = new Set([
+  "Invalid e-mail or password.",
+  "Too many failed sign-ins. Wait a few minutes, then try again.",
+]);
+
+export function LoginForm({ callbackUrl }: { callbackUrl: string }) {
+  const router = useRouter();
+  const [pending, setPending] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+
+  async function submit(event: React.FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    const data = new FormData(event.currentTarget);
+    setPending(true);
+    setError(null);
+    try {
+      const result = await signIn("credentials", {
+        email: String(data.get("email") ?? ""),
+        password: String(data.get("password") ?? ""),
+        redirect: false,
+      });
+      if (!result || result.error) {
+        setError(result?.error && KNOWN_ERRORS.has(result.error) ? result.error : "Invalid e-mail or password.");
+        return;
+      }
+      router.replace(callbackUrl);
+      router.refresh();
+    } catch {
+      setError("Could not reach Latch. Check your connection and try again.");
+    } finally {
+      setPending(false);
+    }
+  }
+
+  return (
+    <form onSubmit={submit} className="grid gap-5" aria-describedby={error ? "login-error" : undefined}>
+      {error ? (
+        <p id="login-error" role="alert" className="rounded-md border border-danger/30 bg-danger/10 px-3 py-2 text-sm text-danger">
+          {error}
+        </p>
+      ) : null}
+      <FormField label="E-mail" id="email">
+        <Input name="email" type="email" autoComplete="username" required autoFocus />
+      </FormField>
+      <FormField label="Password" id="password">
+        <Input name="password" type="password" autoComplete="current-password" required />
+      </FormField>
+      <Button type="submit" disabled={pending} className="w-full">
+        {pending ? <LoaderCircleIcon className="animate-spin" aria-hidden="true" /> : null}
+        {pending ? "Signing in…" : "Sign in"}
+      </Button>
+    </form>
+  );
+}

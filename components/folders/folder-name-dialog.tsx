@@ -1,0 +1,89 @@
+"use client";
+
+import { useState, type ReactElement } from "react";
+import { Button } from "@/components/ui/button";
+import {
+  Dialog,
+  DialogContent,
+  DialogDescription,
+  DialogFooter,
+  DialogHeader,
+  DialogTitle,
+  DialogTrigger,
+} from "@/components/ui/dialog";
+import { Input } from "@/components/ui/input";
+import { FormField } from "@/components/shared/form-field";
+import { useServerAction } from "@/components/shared/use-server-action";
+import { createFolderAction, renameFolderAction } from "@/lib/folders/actions";
+
+type Props =
+  | { mode: "create"; parentId: string | null; trigger: ReactElement; open?: never; onOpenChange?: never }
+  | { mode: "rename"; folderId: string; currentName: string; open: boolean; onOpenChange: (open: boolean) => void; trigger?: never };
+
+/** One dialog for naming a folder: creating a (sub)folder or renaming one. */
+export function FolderNameDialog(props: Props) {
+  const [internalOpen, setInternalOpen] = useState(false);
+  const open = props.mode === "rename" ? props.open : internalOpen;
+  const setOpen = props.mode === "rename" ? props.onOpenChange : setInternalOpen;
+  const [name, setName] = useState(props.mode === "rename" ? props.currentName : "");
+
+  const create = useServerAction(createFolderAction, { success: (f) => `Folder “${f.name}” created.` });
+  const rename = useServerAction(renameFolderAction, { success: (f) => `Folder renamed to “${f?.name}”.` });
+  const action = props.mode === "create" ? create : rename;
+
+  async function submit(event: React.FormEvent) {
+    event.preventDefault();
+    const ok =
+      props.mode === "create"
+        ? await create.run({ name, parentId: props.parentId })
+        : await rename.run({ folderId: props.folderId, name });
+    if (ok) {
+      setOpen(false);
+      if (props.mode === "create") setName("");
+    }
+  }
+
+  const title = props.mode === "rename" ? "Rename folder" : props.parentId ? "New subfolder" : "New folder";
+  return (
+    <Dialog
+      open={open}
+      onOpenChange={(next) => {
+        setOpen(next);
+        if (!next) action.reset();
+        if (next && props.mode === "rename") setName(props.currentName);
+      }}
+    >
+      {props.trigger ? <DialogTrigger asChild>{props.trigger}</DialogTrigger> : null}
+      <DialogContent>
+        <form onSubmit={submit} noValidate className="grid gap-5">
+          <DialogHeader>
+            <DialogTitle>{title}</DialogTitle>
+            <DialogDescription>
+              {props.mode === "rename"
+                ? "Names must be unique among the folder’s siblings."
+                : "Members and roles of the parent folder apply to the new folder too."}
+            </DialogDescription>
+          </DialogHeader>
+          <FormField label="Folder name" id="folder-name" error={action.fieldError("name") ?? action.formError} required>
+            <Input
+              value={name}
+              onChange={(e) => setName(e.target.value)}
+              autoFocus
+              autoComplete="off"
+              maxLength={200}
+              placeholder="e.g. Finance"
+            />
+          </FormField>
+          <DialogFooter>
+            <Button type="button" variant="outline" onClick={() => setOpen(false)}>
+              Cancel
+            </Button>
+            <Button type="submit" disabled={action.pending}>
+              {action.pending ? "Saving…" : props.mode === "rename" ? "Rename" : "Create folder"}
+            </Button>
+          </DialogFooter>
+        </form>
+      </DialogContent>
+    </Dialog>
+  );
+}

@@ -1,0 +1,158 @@
+"use client";
+
+import { MoreHorizontalIcon, UserPlusIcon } from "lucide-react";
+import { useRouter } from "next/navigation";
+import { useState } from "react";
+import { toast } from "sonner";
+import type { FolderRole } from "@prisma/client";
+import { Button } from "@/components/ui/button";
+import {
+  Dialog,
+  DialogContent,
+  DialogDescription,
+  DialogFooter,
+  DialogHeader,
+  DialogTitle,
+  DialogTrigger,
+} from "@/components/ui/dialog";
+import {
+  DropdownMenu,
+  DropdownMenuContent,
+  DropdownMenuItem,
+  DropdownMenuLabel,
+  DropdownMenuSeparator,
+  DropdownMenuTrigger,
+} from "@/components/ui/dropdown-menu";
+import { Input } from "@/components/ui/input";
+import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@/components/ui/select";
+import { ConfirmDialog } from "@/components/shared/confirm-dialog";
+import { FormField } from "@/components/shared/form-field";
+import { useServerAction } from "@/components/shared/use-server-action";
+import { removeFolderMemberAction, setFolderMemberAction } from "@/lib/folders/actions";
+
+// Mirrors lib/authz ROLE_LABELS; kept here so this client file does not import server code.
+const ROLES: { value: FolderRole; label: string; hint: string }[] = [
+  { value: "VIEWER", label: "Viewer", hint: "Sees the folder and what it holds." },
+  { value: "EDITOR", label: "Editor", hint: "Also creates and changes assets and connections." },
+  { value: "FOLDER_ADMIN", label: "Folder Admin", hint: "Also manages subfolders, members and the folder’s audit log." },
+];
+
+export function AddMemberDialog({ folderId }: { folderId: string }) {
+  const [open, setOpen] = useState(false);
+  const [email, setEmail] = useState("");
+  const [role, setRole] = useState<FolderRole>("VIEWER");
+  const add = useServerAction(setFolderMemberAction, { success: "Member saved." });
+
+  async function submit(event: React.FormEvent) {
+    event.preventDefault();
+    if (await add.run({ folderId, email, role })) {
+      setOpen(false);
+      setEmail("");
+      setRole("VIEWER");
+    }
+  }
+
+  return (
+    <Dialog
+      open={open}
+      onOpenChange={(next) => {
+        setOpen(next);
+        if (!next) add.reset();
+      }}
+    >
+      <DialogTrigger asChild>
+        <Button size="sm">
+          <UserPlusIcon aria-hidden="true" /> Add member
+        </Button>
+      </DialogTrigger>
+      <DialogContent>
+        <form onSubmit={submit} noValidate className="grid gap-5">
+          <DialogHeader>
+            <DialogTitle>Add member</DialogTitle>
+            <DialogDescription>The role applies to this folder and every folder below it.</DialogDescription>
+          </DialogHeader>
+          <FormField label="E-mail" id="member-email" error={add.fieldError("email") ?? add.formError} required>
+            <Input type="email" value={email} onChange={(e) => setEmail(e.target.value)} autoFocus autoComplete="off" placeholder="name@example.com" />
+          </FormField>
+          <FormField label="Role" id="member-role" error={add.fieldError("role")} description={ROLES.find((r) => r.value === role)?.hint}>
+            <Select value={role} onValueChange={(v) => setRole(v as FolderRole)}>
+              <SelectTrigger aria-label="Role" className="w-full">
+                <SelectValue />
+              </SelectTrigger>
+              <SelectContent>
+                {ROLES.map((r) => (
+                  <SelectItem key={r.value} value={r.value}>
+                    {r.label}
+                  </SelectItem>
+                ))}
+              </SelectContent>
+            </Select>
+          </FormField>
+          <DialogFooter>
+            <Button type="button" variant="outline" onClick={() => setOpen(false)}>
+              Cancel
+            </Button>
+            <Button type="submit" disabled={add.pending}>
+              {add.pending ? "Saving…" : "Add member"}
+            </Button>
+          </DialogFooter>
+        </form>
+      </DialogContent>
+    </Dialog>
+  );
+}
+
+export function MemberRowActions({
+  folderId,
+  member,
+}: {
+  folderId: string;
+  member: { userId: string; name: string; email: string; role: FolderRole };
+}) {
+  const router = useRouter();
+  const [confirmRemove, setConfirmRemove] = useState(false);
+  const change = useServerAction(setFolderMemberAction, { success: `Role of ${member.name} changed.` });
+
+  return (
+    <>
+      <DropdownMenu>
+        <DropdownMenuTrigger asChild>
+          <Button variant="ghost" size="icon" aria-label={`Actions for ${member.name}`}>
+            <MoreHorizontalIcon aria-hidden="true" />
+          </Button>
+        </DropdownMenuTrigger>
+        <DropdownMenuContent align="end">
+          <DropdownMenuLabel>Change role</DropdownMenuLabel>
+          {ROLES.map((r) => (
+            <DropdownMenuItem
+              key={r.value}
+              disabled={r.value === member.role || change.pending}
+              onSelect={() => void change.run({ folderId, email: member.email, role: r.value })}
+            >
+              {r.label}
+            </DropdownMenuItem>
+          ))}
+          <DropdownMenuSeparator />
+          <DropdownMenuItem variant="destructive" onSelect={() => setConfirmRemove(true)}>
+            Remove from folder
+          </DropdownMenuItem>
+        </DropdownMenuContent>
+      </DropdownMenu>
+      <ConfirmDialog
+        open={confirmRemove}
+        onOpenChange={setConfirmRemove}
+        title={`Remove ${member.name}?`}
+        description="They lose the role this folder gives them here and in its subfolders. Roles from other folders stay."
+        confirmLabel="Remove"
+        pendingLabel="Removing…"
+        destructive
+        onConfirm={async () => {
+          const result = await removeFolderMemberAction({ folderId, userId: member.userId });
+          if (!result.ok) throw new Error(result.error.message);
+          toast.success(`${member.name} removed from the folder.`);
+          router.refresh();
+        }}
+      />
+    </>
+  );
+}

@@ -1,0 +1,54 @@
+import * as React from "react";
+import Link from "next/link";
+import { ChevronRightIcon } from "lucide-react";
+
+import { cn } from "@/lib/utils";
+
+export type BreadcrumbItem = { label: string; href?: string };
+
+export type BreadcrumbsProps = {
+  items: ReadonlyArray<BreadcrumbItem>;
+  className?: string;
+};
+
+/** The last item is the current page (never a link). Narrow screens show only the last two. */
+export function Breadcrumbs({ items, className }: BreadcrumbsProps) {
+  if (items.length === 0) return null;
+  return (
+    <nav aria-label="Breadcrumb" className={cn("min-w-0", className)}>
+      <ol className="flex min-w-0 items-center gap-1.5 text-sm text-muted-foreground">
+        {items.map((item, index) => {
+          const isLast = index === items.length - 1;
+          const hiddenOnMobile = index < items.length - 2;
+          return (
+            <li
+              key={`${index}-${item.label}`}
+              className={cn("flex min-w-0 items-center gap-1.5", hiddenOnMobile && "hidden sm:flex")}
+            >
+              {index > 0 ? (
+                <ChevronRightIcon
+                  className={cn("size-3.5 shrink-0 text-muted-foreground/70", index === items.length - 2 && "max-sm:hidden")}
+                  aria-hidden="true"
+                />
+              ) : null}
+              {isLast ? (
+                <span aria-current="page" className="truncate font-medium text-foreground">
+                  {item.label}
+                </span>
+              ) : item.href ? (
+                <Link
+                  href={item.href}
+                  className="truncate rounded-sm transition-colors outline-none hover:text-foreground focus-visible:ring-2 focus-visible:ring-ring"
+                >
+                  {item.label}
+                </Link>
+              ) : (
+                <span className="truncate">{item.label}</span>
+              )}
+            </li>
+          );
+        })}
+      </ol>
+    </nav>
+  );
+}

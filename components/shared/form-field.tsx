@@ -1,0 +1,82 @@
+"use client";
+
+import * as React from "react";
+
+import { cn } from "@/lib/utils";
+import { Label } from "@/components/ui/label";
+import { FieldContext, type FieldControlProps } from "@/components/ui/field";
+
+export type FormFieldProps = {
+  /** Visible label text; rendered as <label htmlFor={id}>. */
+  label: React.ReactNode;
+  /** The control's id. Also the prefix for `${id}-description` and `${id}-error`. */
+  id: string;
+  /** Error message; when set the control gets aria-invalid and the message is announced. */
+  error?: string | null;
+  description?: React.ReactNode;
+  /** Visual marker only; still set `required` on the control itself. */
+  required?: boolean;
+  className?: string;
+  /** One control: Input, Textarea, <Select> (its SelectTrigger is wired), Checkbox, Switch... */
+  children: React.ReactNode;
+};
+
+const nativeControls = new Set(["input", "textarea", "select", "button"]);
+
+/**
+ * Label + hint + control + error. The control receives `id`, `aria-invalid` and
+ * `aria-describedby` (description and error ids) unless it sets them itself: the components/ui
+ * controls (Input, Textarea, SelectTrigger, Checkbox, Switch) read them from context however deep
+ * they sit, and a native <input>/<textarea>/<select> direct child is cloned with them. Any other
+ * control must be given them by hand. Put exactly one control in a field.
+ */
+export function FormField({ label, id, error, description, required, className, children }: FormFieldProps) {
+  const descriptionId = description ? `${id}-description` : undefined;
+  const errorId = error ? `${id}-error` : undefined;
+
+  const describedBy = [descriptionId, errorId].filter(Boolean).join(" ") || undefined;
+  const fieldProps = React.useMemo<FieldControlProps>(
+    () => ({ id, "aria-invalid": error ? true : undefined, "aria-describedby": describedBy }),
+    [id, error, describedBy],
+  );
+
+  // Native controls get the props directly; components read them from FieldContext, so a wrapper
+  // element never receives the id as well as the control inside it.
+  let control: React.ReactNode = children;
+  if (
+    React.isValidElement<FieldControlProps>(children) &&
+    typeof children.type === "string" &&
+    nativeControls.has(children.type)
+  ) {
+    const own = children.props;
+    control = React.cloneElement(children, {
+      id: own.id ?? id,
+      "aria-invalid": own["aria-invalid"] ?? fieldProps["aria-invalid"],
+      "aria-describedby": [own["aria-describedby"], describedBy].filter(Boolean).join(" ") || undefined,
+    });
+  }
+
+  return (
+    <div data-slot="form-field" data-invalid={error ? "true" : undefined} className={cn("grid gap-2", className)}>
+      <Label htmlFor={id} className={cn(error && "text-danger")}>
+        {label}
+        {required ? (
+          <span aria-hidden="true" className="-ml-1 text-danger">
+            *
+          </span>
+        ) : null}
+      </Label>
+      {description ? (
+        <p id={descriptionId} className="-mt-1 text-[0.8125rem] text-muted-foreground">
+          {description}
+        </p>
+      ) : null}
+      <FieldContext.Provider value={fieldProps}>{control}</FieldContext.Provider>
+      {error ? (
+        <p id={errorId} role="alert" className="text-[0.8125rem] font-medium text-danger">
+          {error}
+        </p>
+      ) : null}
+    </div>
+  );
+}

@@ -1,0 +1,202 @@
+"use client";
+
+import { MoreHorizontalIcon, UserPlusIcon } from "lucide-react";
+import { useRouter } from "next/navigation";
+import { useState } from "react";
+import { toast } from "sonner";
+import { Button } from "@/components/ui/button";
+import { Checkbox } from "@/components/ui/checkbox";
+import {
+  Dialog,
+  DialogContent,
+  DialogDescription,
+  DialogFooter,
+  DialogHeader,
+  DialogTitle,
+  DialogTrigger,
+} from "@/components/ui/dialog";
+import {
+  DropdownMenu,
+  DropdownMenuContent,
+  DropdownMenuItem,
+  DropdownMenuSeparator,
+  DropdownMenuTrigger,
+} from "@/components/ui/dropdown-menu";
+import { Input } from "@/components/ui/input";
+import { Label } from "@/components/ui/label";
+import { ConfirmDialog } from "@/components/shared/confirm-dialog";
+import { FormField } from "@/components/shared/form-field";
+import { useServerAction } from "@/components/shared/use-server-action";
+import {
+  createUserAction,
+  resetUserPasswordAction,
+  setUserActiveAction,
+  setUserAdminAction,
+} from "@/lib/users/actions";
+import { NewPasswordInput } from "./password-input";
+
+export function CreateUserDialog() {
+  const [open, setOpen] = useState(false);
+  const [form, setForm] = useState({ email: "", name: "", password: "", isAdmin: false });
+  const create = useServerAction(createUserAction, { success: (u) => `User ${u.email} created. Share the initial password with them securely.` });
+
+  async function submit(event: React.FormEvent) {
+    event.preventDefault();
+    if (await create.run(form)) {
+      setOpen(false);
+      setForm({ email: "", name: "", password: "", isAdmin: false });
+    }
+  }
+
+  return (
+    <Dialog
+      open={open}
+      onOpenChange={(next) => {
+        setOpen(next);
+        if (!next) create.reset();
+      }}
+    >
+      <DialogTrigger asChild>
+        <Button>
+          <UserPlusIcon aria-hidden="true" /> New user
+        </Button>
+      </DialogTrigger>
+      <DialogContent>
+        <form onSubmit={submit} noValidate className="grid gap-5">
+          <DialogHeader>
+            <DialogTitle>New user</DialogTitle>
+            <DialogDescription>They sign in with this e-mail and the initial password you give them.</DialogDescription>
+          </DialogHeader>
+          <FormField label="Name" id="user-name" error={create.fieldError("name")} required>
+            <Input value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} autoComplete="off" autoFocus />
+          </FormField>
+          <FormField label="E-mail" id="user-email" error={create.fieldError("email")} required>
+            <Input type="email" value={form.email} onChange={(e) => setForm({ ...form, email: e.target.value })} autoComplete="off" />
+          </FormField>
+          <FormField
+            label="Initial password"
+            id="user-password"
+            error={create.fieldError("password")}
+            description="At least 12 characters. Generate one, then share it with the person securely."
+            required
+          >
+            <NewPasswordInput value={form.password} onChange={(password) => setForm({ ...form, password })} />
+          </FormField>
+          <div className="flex items-center gap-2">
+            <Checkbox id="user-admin" checked={form.isAdmin} onCheckedChange={(v) => setForm({ ...form, isAdmin: v === true })} />
+            <Label htmlFor="user-admin">Administrator (manages users, stores and every folder)</Label>
+          </div>
+          {create.formError ? (
+            <p role="alert" className="text-sm text-danger">
+              {create.formError}
+            </p>
+          ) : null}
+          <DialogFooter>
+            <Button type="button" variant="outline" onClick={() => setOpen(false)}>
+              Cancel
+            </Button>
+            <Button type="submit" disabled={create.pending}>
+              {create.pending ? "Creating…" : "Create user"}
+            </Button>
+          </DialogFooter>
+        </form>
+      </DialogContent>
+    </Dialog>
+  );
+}
+
+type UserSummary = { id: string; name: string; email: string; isAdmin: boolean; active: boolean };
+
+export function UserRowActions({ user, isSelf }: { user: UserSummary; isSelf: boolean }) {
+  const router = useRouter();
+  const [dialog, setDialog] = useState<"reset" | "deactivate" | null>(null);
+  const [password, setPassword] = useState("");
+  const reset = useServerAction(resetUserPasswordAction, { success: `Password of ${user.name} reset. Their sessions were ended.` });
+  const active = useServerAction(setUserActiveAction, { success: `${user.name} reactivated.` });
+  const admin = useServerAction(setUserAdminAction, {
+    success: (r) => (r.isAdmin ? `${user.name} is now an administrator.` : `${user.name} is no longer an administrator.`),
+  });
+
+  return (
+    <>
+      <DropdownMenu>
+        <DropdownMenuTrigger asChild>
+          <Button variant="ghost" size="icon" aria-label={`Actions for ${user.name}`}>
+            <MoreHorizontalIcon aria-hidden="true" />
+          </Button>
+        </DropdownMenuTrigger>
+        <DropdownMenuContent align="end">
+          <DropdownMenuItem onSelect={() => setDialog("reset")}>Reset password</DropdownMenuItem>
+          <DropdownMenuItem disabled={admin.pending} onSelect={() => void admin.run({ userId: user.id, isAdmin: !user.isAdmin })}>
+            {user.isAdmin ? "Remove administrator" : "Make administrator"}
+          </DropdownMenuItem>
+          <DropdownMenuSeparator />
+          {user.active ? (
+            <DropdownMenuItem variant="destructive" disabled={isSelf} onSelect={() => setDialog("deactivate")}>
+              Deactivate
+            </DropdownMenuItem>
+          ) : (
+            <DropdownMenuItem onSelect={() => void active.run({ userId: user.id, active: true })}>Reactivate</DropdownMenuItem>
+          )}
+        </DropdownMenuContent>
+      </DropdownMenu>
+
+      <ConfirmDialog
+        open={dialog === "deactivate"}
+        onOpenChange={(open) => setDialog(open ? "deactivate" : null)}
+        title={`Deactivate ${user.name}?`}
+        description="They are signed out at their next request and cannot sign in again until reactivated. Their folder roles are kept."
+        confirmLabel="Deactivate"
+        pendingLabel="Deactivating…"
+        destructive
+        onConfirm={async () => {
+          const result = await setUserActiveAction({ userId: user.id, active: false });
+          if (!result.ok) throw new Error(result.error.message);
+          toast.success(`${user.name} deactivated.`);
+          router.refresh();
+        }}
+      />
+
+      <Dialog
+        open={dialog === "reset"}
+        onOpenChange={(open) => {
+          setDialog(open ? "reset" : null);
+          if (!open) {
+            setPassword("");
+            reset.reset();
+          }
+        }}
+      >
+        <DialogContent>
+          <form
+            noValidate
+            className="grid gap-5"
+            onSubmit={async (e) => {
+              e.preventDefault();
+              if (await reset.run({ userId: user.id, password })) {
+                setDialog(null);
+                setPassword("");
+              }
+            }}
+          >
+            <DialogHeader>
+              <DialogTitle>Reset password of {user.name}</DialogTitle>
+              <DialogDescription>Their current sessions end immediately. Share the new password with them securely.</DialogDescription>
+            </DialogHeader>
+            <FormField label="New password" id="reset-password" error={reset.fieldError("password") ?? reset.formError} required>
+              <NewPasswordInput value={password} onChange={setPassword} autoFocus />
+            </FormField>
+            <DialogFooter>
+              <Button type="button" variant="outline" onClick={() => setDialog(null)}>
+                Cancel
+              </Button>
+              <Button type="submit" disabled={reset.pending}>
+                {reset.pending ? "Saving…" : "Reset password"}
+              </Button>
+            </DialogFooter>
+          </form>
+        </DialogContent>
+      </Dialog>
+    </>
+  );
+}

@@ -1,0 +1,66 @@
+import { expect, test } from "@playwright/test";
+import { createUser, freshPage, signIn } from "./fixtures";
+
+test("wrong password shows one generic message; sign out clears the session", async ({ page, browser }) => {
+  const person = await createUser(page);
+  const p = await freshPage(browser);
+  await p.goto("/folders");
+  await expect(p).toHaveURL(/\/login/);
+  await p.getByLabel("E-mail").fill(person.email);
+  await p.getByLabel("Password").fill("not the password");
+  await p.getByRole("button", { name: "Sign in" }).click();
+  await expect(p.getByRole("alert")).toHaveText("Invalid e-mail or password.");
+  await p.getByLabel("E-mail").fill("nobody@e2e.latch.test");
+  await p.getByRole("button", { name: "Sign in" }).click();
+  await expect(p.getByRole("alert")).toHaveText("Invalid e-mail or password.");
+
+  await signIn(p, person.email, person.password);
+  const cookie = (await p.context().cookies()).find((c) => c.name.includes("next-auth.session-token"));
+  expect(cookie).toMatchObject({ httpOnly: true, sameSite: "Lax" });
+
+  await p.getByRole("button", { name: "User menu" }).click();
+  await p.getByRole("menuitem", { name: "Sign out" }).click();
+  await expect(p).toHaveURL(/\/login/);
+  // The old cookie is useless even if replayed: the server-side session is gone.
+  await p.context().addCookies([cookie!]);
+  await p.goto("/folders");
+  await expect(p).toHaveURL(/\/login/);
+});
+
+test("a deactivated user's open session stops working at the next request", async ({ page, browser }) => {
+  const person = await createUser(page);
+  const p = await freshPage(browser);
+  await signIn(p, person.email, person.password);
+  await expect(p.getByRole("heading", { level: 1, name: "Folders" })).toBeVisible();
+
+  await page.goto(`/users?q=${encodeURIComponent(person.email)}`);
+  await page.getByRole("button", { name: `Actions for ${person.name}` }).click();
+  await page.getByRole("menuitem", { name: "Deactivate" }).click();
+  await page.getByRole("button", { name: "Deactivate" }).click();
+  await expect(page.getByRole("row", { name: new RegExp(person.email) }).getByText("Deactivated")).toBeVisible();
+
+  await p.reload();
+  await expect(p).toHaveURL(/\/login/);
+  await p.getByLabel("E-mail").fill(person.email);
+  await p.getByLabel("Password").fill(person.password);
+  await p.getByRole("button", { name: "Sign in" }).click();
+  await expect(p.getByRole("alert")).toHaveText("Invalid e-mail or password.");
+});
+
+test("admin areas answer not found to non-admins; security headers are set", async ({ page, browser }) => {
+  const person = await createUser(page);
+  const p = await freshPage(browser);
+  await signIn(p, person.email, person.password);
+  for (const path of ["/users", "/stores", "/audit"]) {
+    const response = await p.goto(path);
+    expect(response?.status(), path).toBe(404);
+  }
+  const response = await p.goto("/folders");
+  const headers = response!.headers();
+  expect(headers["content-security-policy"]).toContain("frame-ancestors 'none'");
+  expect(headers["content-security-policy"]).not.toContain("unsafe-eval");
+  expect(headers["x-content-type-options"]).toBe("nosniff");
+  expect(headers["referrer-policy"]).toBeTruthy();
+  expect(headers["cache-control"]).toContain("no-store");
+  expect(headers["x-request-id"]).toBeTruthy();
+});

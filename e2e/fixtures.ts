@@ -1,0 +1,52 @@
+import { randomUUID } from "node:crypto";
+import { expect, type Browser, type Page } from "@playwright/test";
+
+export const CHROMIUM = {
+  executablePath: "/usr/bin/chromium",
+  args: ["--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+};
+
+/** Unique per call so specs never collide, whatever order or parallelism they run in. */
+export const unique = (prefix: string) => `${prefix} ${randomUUID().slice(0, 8)}`;
+
+export async function signIn(page: Page, email: string, password: string) {
+  await page.goto("/login");
+  await page.getByLabel("E-mail").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/folders$/);
+}
+
+/** A new browser context with nobody signed in (the default project state is the admin's). */
+export async function freshPage(browser: Browser) {
+  const context = await browser.newContext({ storageState: { cookies: [], origins: [] } });
+  return context.newPage();
+}
+
+/** Creates a user through the admin UI and returns their credentials. */
+export async function createUser(adminPage: Page, name = unique("Person")) {
+  const email = `${name.toLowerCase().replace(/[^a-z0-9]+/g, "-")}@e2e.latch.test`;
+  const password = `pw-${randomUUID()}`;
+  await adminPage.goto("/users");
+  await adminPage.getByRole("button", { name: "New user" }).click();
+  const dialog = adminPage.getByRole("dialog", { name: "New user" });
+  await dialog.getByLabel("Name").fill(name);
+  await dialog.getByLabel("E-mail").fill(email);
+  await dialog.getByLabel("Initial password").fill(password);
+  await dialog.getByRole("button", { name: "Create user" }).click();
+  await expect(dialog).toBeHidden();
+  return { name, email, password };
+}
+
+export async function createFolder(page: Page, name: string, parentId?: string) {
+  await page.goto(parentId ? `/folders/${parentId}` : "/folders");
+  await page.getByRole("button", { name: parentId ? "New subfolder" : "New folder" }).first().click();
+  const dialog = page.getByRole("dialog");
+  await dialog.getByLabel("Folder name").fill(name);
+  await dialog.getByRole("button", { name: "Create folder" }).click();
+  await expect(dialog).toBeHidden();
+  await page.getByRole("link", { name, exact: true }).first().click();
+  await expect(page.getByRole("heading", { level: 1, name })).toBeVisible();
+  const id = page.url().split("/folders/")[1]!.split(/[/?]/)[0]!;
+  return id;
+}

@@ -1,0 +1,105 @@
+import { expect, test } from "@playwright/test";
+import { createFolder, createUser, freshPage, signIn, unique } from "./fixtures";
+
+test("an admin builds nested folders, a Viewer sees but cannot rename, a non-member gets not found, and it is all audited", async ({
+  page,
+  browser,
+}) => {
+  const topName = unique("Finance");
+  const topId = await createFolder(page, topName);
+  const childId = await createFolder(page, "Payroll", topId);
+
+  // The breadcrumb and tree show the nesting.
+  const crumbs = page.getByRole("navigation", { name: "Breadcrumb" });
+  await expect(crumbs.getByRole("link", { name: topName })).toBeVisible();
+  await expect(crumbs.getByText("Payroll")).toBeVisible();
+
+  const viewer = await createUser(page);
+  const outsider = await createUser(page);
+
+  await page.goto(`/folders/${topId}/members`);
+  await page.getByRole("button", { name: "Add member" }).click();
+  const dialog = page.getByRole("dialog", { name: "Add member" });
+  await dialog.getByLabel("E-mail").fill(viewer.email);
+  await dialog.getByRole("combobox", { name: "Role" }).click();
+  await page.getByRole("option", { name: "Viewer" }).click();
+  await dialog.getByRole("button", { name: "Add member" }).click();
+  await expect(dialog).toBeHidden();
+  const row = page.getByRole("row", { name: new RegExp(viewer.email) });
+  await expect(row.getByText("Viewer")).toBeVisible();
+
+  // The viewer sees the folder and, by inheritance, its subfolder — but has no way to rename either.
+  const viewerPage = await freshPage(browser);
+  await signIn(viewerPage, viewer.email, viewer.password);
+  await expect(viewerPage.getByRole("link", { name: topName }).first()).toBeVisible();
+  await viewerPage.goto(`/folders/${childId}`);
+  await expect(viewerPage.getByRole("heading", { level: 1, name: "Payroll" })).toBeVisible();
+  await expect(viewerPage.getByRole("button", { name: "Folder actions" })).toHaveCount(0);
+  await expect(viewerPage.getByRole("button", { name: "New subfolder" })).toHaveCount(0);
+
+  // A non-member gets the not-found page, with status 404, for both folders.
+  const outsiderPage = await freshPage(browser);
+  await signIn(outsiderPage, outsider.email, outsider.password);
+  for (const id of [topId, childId]) {
+    const response = await outsiderPage.goto(`/folders/${id}`);
+    expect(response?.status()).toBe(404);
+    await expect(outsiderPage.getByRole("heading", { name: "Page not found" })).toBeVisible();
+    await expect(outsiderPage.getByText(topName)).toHaveCount(0);
+  }
+  // A malformed id is just another unknown id.
+  expect((await outsiderPage.goto("/folders/not-a-folder-id"))?.status()).toBe(404);
+
+  // The admin's audit log shows each change, with who and the outcome.
+  await page.goto(`/audit?q=${encodeURIComponent(topName)}`);
+  const events = page.getByRole("table", { name: "Audit events" });
+  await expect(events.getByRole("row", { name: /folder\.create/ })).toHaveCount(1);
+  await expect(events.getByRole("row", { name: /folder\.member\.add/ })).toHaveCount(1);
+  await expect(events.getByRole("row", { name: /folder\.member\.add/ })).toContainText(viewer.email);
+  await page.goto(`/audit?q=Payroll`);
+  await expect(page.getByRole("table", { name: "Audit events" }).getByRole("row", { name: /folder\.create/ }).first()).toContainText("Success");
+});
+
+test("rename, move and delete a folder; delete is refused while it holds a subfolder", async ({ page }) => {
+  const aName = unique("Ops");
+  const a = await createFolder(page, aName);
+  const b = await createFolder(page, unique("Archive"));
+  const child = await createFolder(page, "Runbooks", a);
+
+  await page.goto(`/folders/${a}`);
+  await page.getByRole("button", { name: "Folder actions" }).click();
+  await page.getByRole("menuitem", { name: "Delete" }).click();
+  await page.getByRole("button", { name: "Delete folder" }).click();
+  await expect(page.getByRole("alertdialog").getByRole("alert")).toHaveText(`“${aName}” still contains 1 subfolder. Move or delete it first.`);
+  await page.getByRole("button", { name: "Cancel" }).click();
+
+  // Empty name and duplicate sibling name are refused next to the field.
+  await page.goto(`/folders/${child}`);
+  await page.getByRole("button", { name: "Folder actions" }).click();
+  await page.getByRole("menuitem", { name: "Rename" }).click();
+  const rename = page.getByRole("dialog", { name: "Rename folder" });
+  await rename.getByLabel("Folder name").fill("");
+  await rename.getByRole("button", { name: "Rename" }).click();
+  await expect(rename.getByRole("alert")).toHaveText("Enter a folder name.");
+  await rename.getByLabel("Folder name").fill("Runbooks v2");
+  await rename.getByRole("button", { name: "Rename" }).click();
+  await expect(rename).toBeHidden();
+  await expect(page.getByRole("heading", { level: 1, name: "Runbooks v2" })).toBeVisible();
+
+  // Move it out, then the parent can be deleted.
+  await page.getByRole("button", { name: "Folder actions" }).click();
+  await page.getByRole("menuitem", { name: "Move" }).click();
+  const move = page.getByRole("dialog");
+  await move.getByRole("combobox", { name: "Destination" }).click();
+  await page.getByRole("option", { name: /Archive/ }).click();
+  await move.getByRole("button", { name: "Move folder" }).click();
+  await expect(move).toBeHidden();
+  await expect(page.getByRole("navigation", { name: "Breadcrumb" })).toContainText("Archive");
+
+  await page.goto(`/folders/${a}`);
+  await page.getByRole("button", { name: "Folder actions" }).click();
+  await page.getByRole("menuitem", { name: "Delete" }).click();
+  await page.getByRole("button", { name: "Delete folder" }).click();
+  await expect(page).toHaveURL(/\/folders$/);
+  expect((await page.goto(`/folders/${a}`))?.status()).toBe(404);
+  expect((await page.goto(`/folders/${b}`))?.status()).toBe(200);
+});

@@ -1,0 +1,60 @@
+import "server-only";
+import { z } from "zod";
+import { requireActor } from "@/lib/auth/session";
+import type { Actor } from "@/lib/authz";
+import { AppError, unexpectedMessage, type AppErrorCode, type FieldErrors } from "@/lib/errors";
+import { requestLogger, type Logger } from "@/lib/log";
+import { getRequestId } from "@/lib/request-context";
+
+export type ActionContext = { actor: Actor; requestId: string; log: Logger };
+
+export type ActionError = {
+  code: AppErrorCode | "UNEXPECTED";
+  message: string;
+  fieldErrors?: FieldErrors;
+  reference: string;
+};
+export type ActionResult<T> = { ok: true; data: T } | { ok: false; error: ActionError };
+
+export function fieldErrorsOf(error: z.ZodError): FieldErrors {
+  const out: FieldErrors = {};
+  for (const issue of error.issues) {
+    const key = issue.path.length ? issue.path.join(".") : "_form";
+    (out[key] ??= []).push(issue.message);
+  }
+  return out;
+}
+
+export function toActionError(error: unknown, requestId: string, log: Logger): ActionError {
+  if (error instanceof AppError) {
+    return { code: error.code, message: error.userMessage, fieldErrors: error.fieldErrors, reference: requestId };
+  }
+  log.error({ err: error }, "unexpected error in server action");
+  return { code: "UNEXPECTED", message: unexpectedMessage(requestId), reference: requestId };
+}
+
+/**
+ * Every server action is a public endpoint: validate the input, authenticate, run, and map errors so
+ * only expected messages reach the browser. Authorisation happens inside `run`, on the resource row.
+ */
+export function defineAction<S extends z.ZodType, T>(
+  schema: S,
+  run: (input: z.output<S>, ctx: ActionContext) => Promise<T>,
+): (input: z.input<S>) => Promise<ActionResult<T>> {
+  return async (raw) => {
+    const requestId = await getRequestId();
+    const log = requestLogger(requestId);
+    try {
+      const actor = await requireActor();
+      const parsed = schema.safeParse(raw);
+      if (!parsed.success) {
+        const fieldErrors = fieldErrorsOf(parsed.error);
+        const first = Object.values(fieldErrors)[0]?.[0];
+        throw new AppError("VALIDATION", first ?? "Check the highlighted fields.", fieldErrors);
+      }
+      return { ok: true, data: await run(parsed.data, { actor, requestId, log: log.child({ userId: actor.id }) }) };
+    } catch (error) {
+      return { ok: false, error: toActionError(error, requestId, log) };
+    }
+  };
+}

@@ -1,0 +1,98 @@
+import "server-only";
+import { NextResponse, type NextRequest } from "next/server";
+import { z } from "zod";
+import { fieldErrorsOf, type ActionContext } from "@/lib/actions/action";
+import { requireActor } from "@/lib/auth/session";
+import { AppError, HTTP_STATUS, unexpectedMessage } from "@/lib/errors";
+import { requestLogger } from "@/lib/log";
+import { REQUEST_ID_HEADER, requestIdFrom } from "@/lib/request-context";
+
+const MAX_BODY_BYTES = 1024 * 1024;
+
+type Schemas<P, Q, B> = { params?: z.ZodType<P>; query?: z.ZodType<Q>; body?: z.ZodType<B> };
+type HandlerInput<P, Q, B> = ActionContext & { params: P; query: Q; body: B; request: NextRequest };
+type RouteContext = { params: Promise<Record<string, string | string[]>> };
+
+function json(status: number, body: unknown, requestId: string, extra?: Record<string, string>) {
+  return NextResponse.json(body, {
+    status,
+    headers: { "Cache-Control": "no-store", [REQUEST_ID_HEADER]: requestId, ...extra },
+  });
+}
+
+function invalid(error: z.ZodError, where: string): AppError {
+  const fieldErrors = fieldErrorsOf(error);
+  const first = Object.entries(fieldErrors)[0];
+  return new AppError("VALIDATION", first ? `${where}: ${first[0]} ${first[1][0]}` : `Invalid ${where}.`, fieldErrors);
+}
+
+async function readJson(request: NextRequest): Promise<unknown> {
+  const type = request.headers.get("content-type") ?? "";
+  if (!/^application\/([a-z.+-]*\+)?json\b/i.test(type)) {
+    throw new AppError("BAD_REQUEST", "Send the request body as JSON with Content-Type: application/json.");
+  }
+  const declared = Number(request.headers.get("content-length") ?? 0);
+  if (declared > MAX_BODY_BYTES) throw new AppError("PAYLOAD_TOO_LARGE", "The request body is larger than 1 MiB.");
+  const text = await request.text();
+  if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw new AppError("PAYLOAD_TOO_LARGE", "The request body is larger than 1 MiB.");
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new AppError("BAD_REQUEST", "The request body is not valid JSON.");
+  }
+}
+
+/**
+ * The one wrapper for every REST handler: request id, authentication, zod validation of params, query
+ * and body, and the closed mapping from AppError codes to HTTP statuses. Unexpected errors are logged
+ * in full and answered with a generic message and the reference id.
+ */
+export function apiHandler<P = Record<string, never>, Q = Record<string, never>, B = undefined>(
+  schemas: Schemas<P, Q, B>,
+  run: (input: HandlerInput<P, Q, B>) => Promise<unknown>,
+  options: { status?: number } = {},
+) {
+  return async (request: NextRequest, context: RouteContext): Promise<NextResponse> => {
+    const requestId = requestIdFrom(request.headers);
+    const log = requestLogger(requestId);
+    try {
+      const actor = await requireActor();
+      const rawParams = await context.params;
+      const params = schemas.params ? schemas.params.safeParse(rawParams) : { success: true as const, data: {} as P };
+      // A malformed id is an unknown id.
+      if (!params.success) throw new AppError("NOT_FOUND", "Not found.");
+      const rawQuery = Object.fromEntries(request.nextUrl.searchParams);
+      const query = schemas.query ? schemas.query.safeParse(rawQuery) : { success: true as const, data: {} as Q };
+      if (!query.success) throw invalid(query.error, "query");
+      let body = undefined as B;
+      if (schemas.body) {
+        const parsed = schemas.body.safeParse(await readJson(request));
+        if (!parsed.success) throw invalid(parsed.error, "body");
+        body = parsed.data;
+      }
+      const data = await run({
+        actor,
+        requestId,
+        log: log.child({ userId: actor.id }),
+        params: params.data,
+        query: query.data,
+        body,
+        request,
+      });
+      if (data === undefined) return new NextResponse(null, { status: 204, headers: { "Cache-Control": "no-store", [REQUEST_ID_HEADER]: requestId } });
+      return json(options.status ?? 200, data, requestId);
+    } catch (error) {
+      if (error instanceof AppError) {
+        const extra: Record<string, string> = error.retryAfterSeconds ? { "Retry-After": String(error.retryAfterSeconds) } : {};
+        return json(
+          HTTP_STATUS[error.code],
+          { error: { code: error.code, message: error.userMessage, fieldErrors: error.fieldErrors, requestId } },
+          requestId,
+          extra,
+        );
+      }
+      log.error({ err: error, path: request.nextUrl.pathname }, "unexpected error in route handler");
+      return json(500, { error: { code: "UNEXPECTED", message: unexpectedMessage(requestId), requestId } }, requestId);
+    }
+  };
+}

@@ -1,0 +1,73 @@
+import "server-only";
+import type { AuditOutcome, Prisma } from "@prisma/client";
+import { canTenant, listFolderIdsWith, type Actor } from "@/lib/authz";
+import { db } from "@/lib/db";
+import { z } from "zod";
+
+export const auditQuerySchema = z.object({
+  q: z.string().trim().max(200).optional().default(""),
+  outcome: z.enum(["SUCCESS", "FAILURE", "DENIED"]).optional().catch(undefined),
+  page: z.coerce.number().int().min(1).max(100000).optional().catch(1).default(1),
+  pageSize: z.coerce.number().int().min(1).max(100).optional().catch(25).default(25),
+});
+export type AuditQuery = z.infer<typeof auditQuerySchema>;
+
+export type AuditRow = {
+  id: string;
+  occurredAt: Date;
+  actorEmail: string | null;
+  action: string;
+  targetType: string;
+  targetId: string | null;
+  targetLabel: string | null;
+  folderId: string | null;
+  outcome: AuditOutcome;
+  requestId: string | null;
+  details: Prisma.JsonValue;
+};
+
+/**
+ * Administrators see every event; folder admins see events of the folders they administer (and
+ * their subfolders); anyone else sees nothing. `folderId` narrows to one folder the actor may audit.
+ */
+export async function listAuditEvents(actor: Actor, query: AuditQuery & { folderId?: string }) {
+  let scope: Prisma.AuditEventWhereInput = {};
+  if (!canTenant(actor, "audit.read.all") || query.folderId) {
+    const allowed = await listFolderIdsWith(db(), actor, "audit.read");
+    const ids = query.folderId ? allowed.filter((id) => id === query.folderId) : allowed;
+    if (!canTenant(actor, "audit.read.all") && ids.length === 0) return { rows: [] as AuditRow[], total: 0 };
+    scope = { folderId: { in: ids } };
+  }
+  const q = query.q;
+  const where: Prisma.AuditEventWhereInput = {
+    AND: [
+      scope,
+      query.outcome ? { outcome: query.outcome } : {},
+      q
+        ? {
+            OR: [
+              { action: { contains: q, mode: "insensitive" } },
+              { actorEmail: { contains: q, mode: "insensitive" } },
+              { targetLabel: { contains: q, mode: "insensitive" } },
+              { requestId: { equals: q } },
+            ],
+          }
+        : {},
+    ],
+  };
+  const [rows, total] = await Promise.all([
+    db().auditEvent.findMany({
+      where,
+      orderBy: { occurredAt: "desc" },
+      skip: (query.page - 1) * query.pageSize,
+      take: query.pageSize,
+    }),
+    db().auditEvent.count({ where }),
+  ]);
+  return { rows: rows satisfies AuditRow[], total };
+}
+
+/** Whether the audit area should appear at all for this person. */
+export async function canSeeAudit(actor: Actor): Promise<boolean> {
+  return canTenant(actor, "audit.read.all") || (await listFolderIdsWith(db(), actor, "audit.read")).length > 0;
+}

@@ -1,0 +1,83 @@
+import { encode } from "next-auth/jwt";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import { db } from "@/lib/db";
+import { env } from "@/lib/env";
+import { makeUser } from "@/test/fixtures";
+import { authorizeCredentials, SIGN_IN_ERRORS } from "./options";
+import { getCurrentUser } from "./session";
+
+const jar = new Map<string, string>();
+vi.mock("next/headers", () => ({
+  cookies: async () => ({ get: (name: string) => (jar.has(name) ? { name, value: jar.get(name) } : undefined) }),
+  headers: async () => new Headers(),
+}));
+
+const headers = (address: string) => ({ "x-forwarded-for": address, "user-agent": "vitest" });
+
+async function cookieFor(sub: string, sid: string) {
+  jar.set("next-auth.session-token", await encode({ token: { sub, sid }, secret: env().NEXTAUTH_SECRET }));
+}
+
+describe("sign-in", () => {
+  beforeEach(() => jar.clear());
+
+  it("a correct password creates a server-side session; wrong or unknown gives one generic message", async () => {
+    const user = await makeUser();
+    const ok = await authorizeCredentials({ email: user.email.toUpperCase(), password: "correct horse battery" }, headers("10.0.0.1"));
+    expect(ok).toMatchObject({ id: user.id, email: user.email });
+    expect(await db().session.findUnique({ where: { id: ok.sessionId } })).not.toBeNull();
+
+    await expect(authorizeCredentials({ email: user.email, password: "wrong" }, headers("10.0.0.2"))).rejects.toThrow(SIGN_IN_ERRORS.invalid);
+    await expect(authorizeCredentials({ email: "nobody@example.test", password: "wrong" }, headers("10.0.0.2"))).rejects.toThrow(SIGN_IN_ERRORS.invalid);
+    const failures = await db().auditEvent.count({ where: { action: "user.sign_in", outcome: "FAILURE", targetLabel: user.email } });
+    expect(failures).toBe(1);
+  });
+
+  it("a deactivated user cannot sign in, with the same generic message", async () => {
+    const user = await makeUser({ active: false });
+    await expect(authorizeCredentials({ email: user.email, password: "correct horse battery" }, headers("10.0.0.3"))).rejects.toThrow(
+      SIGN_IN_ERRORS.invalid,
+    );
+  });
+
+  it("repeated failures lock the account out, even with the right password, until the window passes", async () => {
+    const user = await makeUser();
+    const max = env().LATCH_LOGIN_MAX_FAILURES;
+    for (let i = 0; i < max; i++) {
+      await expect(authorizeCredentials({ email: user.email, password: `wrong ${i}` }, headers(`10.1.0.${i}`))).rejects.toThrow(SIGN_IN_ERRORS.invalid);
+    }
+    await expect(authorizeCredentials({ email: user.email, password: "correct horse battery" }, headers("10.1.1.1"))).rejects.toThrow(
+      SIGN_IN_ERRORS.locked,
+    );
+    // The lock lapses with its window.
+    await db().authThrottle.updateMany({ where: { key: `email:${user.email}` }, data: { lockedUntil: new Date(Date.now() - 1000), windowStart: new Date(0) } });
+    await expect(authorizeCredentials({ email: user.email, password: "correct horse battery" }, headers("10.1.1.1"))).resolves.toMatchObject({ id: user.id });
+  });
+});
+
+describe("session check on every request", () => {
+  beforeEach(() => jar.clear());
+
+  it("accepts a live session and rejects it once the session row is gone (sign-out) or the user is deactivated", async () => {
+    const user = await makeUser();
+    const s = await db().session.create({ data: { userId: user.id, expiresAt: new Date(Date.now() + 60_000) } });
+    await cookieFor(user.id, s.id);
+    expect(await getCurrentUser()).toMatchObject({ id: user.id });
+
+    await db().user.update({ where: { id: user.id }, data: { active: false } });
+    expect(await getCurrentUser()).toBeNull();
+
+    await db().user.update({ where: { id: user.id }, data: { active: true } });
+    await db().session.delete({ where: { id: s.id } });
+    expect(await getCurrentUser()).toBeNull();
+  });
+
+  it("rejects a forged or mismatched cookie", async () => {
+    const [a, b] = [await makeUser(), await makeUser()];
+    const s = await db().session.create({ data: { userId: a.id, expiresAt: new Date(Date.now() + 60_000) } });
+    await cookieFor(b.id, s.id);
+    expect(await getCurrentUser()).toBeNull();
+    jar.set("next-auth.session-token", "garbage");
+    expect(await getCurrentUser()).toBeNull();
+  });
+});

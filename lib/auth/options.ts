@@ -1,0 +1,119 @@
+import "server-only";
+import type { NextAuthOptions } from "next-auth";
+import CredentialsProvider from "next-auth/providers/credentials";
+import { z } from "zod";
+import { recordAuditEvent } from "@/lib/audit/record";
+import { db } from "@/lib/db";
+import { env } from "@/lib/env";
+import { requestLogger } from "@/lib/log";
+import { clientAddressFrom, requestIdFrom } from "@/lib/request-context";
+import { dummyPasswordHash, verifyPassword } from "./password";
+import { clearFailures, lockedForSeconds, recordFailure } from "./throttle";
+
+export const SESSION_MAX_AGE_SECONDS = 12 * 60 * 60;
+
+/** The only texts a failed sign-in can show: one for wrong credentials, one for the lock-out. */
+export const SIGN_IN_ERRORS = {
+  invalid: "Invalid e-mail or password.",
+  locked: "Too many failed sign-ins. Wait a few minutes, then try again.",
+} as const;
+
+const credentialsSchema = z.object({
+  email: z.string().trim().toLowerCase().max(254),
+  password: z.string().max(1024),
+});
+
+type AuthorizedUser = { id: string; email: string; name: string; sessionId: string };
+
+export async function authorizeCredentials(raw: unknown, headers: Record<string, string | string[] | undefined>): Promise<AuthorizedUser> {
+  const parsed = credentialsSchema.safeParse(raw);
+  if (!parsed.success || !parsed.data.email || !parsed.data.password) throw new Error(SIGN_IN_ERRORS.invalid);
+  const { email, password } = parsed.data;
+  const keys = { email, address: clientAddressFrom(headers) };
+  const requestId = requestIdFrom(new Headers({ "x-request-id": String(headers["x-request-id"] ?? "") }));
+  const log = requestLogger(requestId);
+
+  if ((await lockedForSeconds(keys)) > 0) {
+    log.warn({ event: "sign_in.locked" }, "sign-in refused: throttled");
+    throw new Error(SIGN_IN_ERRORS.locked);
+  }
+
+  const user = await db().user.findUnique({ where: { email } });
+  // Verify against a dummy hash for unknown users so response time does not reveal which e-mails exist.
+  const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyPasswordHash()));
+  if (!user || !ok || !user.active) {
+    await recordFailure(keys);
+    await recordAuditEvent(db(), {
+      actor: user ? { id: user.id, email: user.email } : null,
+      action: "user.sign_in",
+      target: { type: "user", id: user?.id, label: email },
+      outcome: "FAILURE",
+      requestId,
+      details: { reason: !user ? "unknown_user" : !user.active ? "deactivated" : "wrong_password" },
+    });
+    log.info({ event: "sign_in.failed" }, "sign-in failed");
+    throw new Error(SIGN_IN_ERRORS.invalid);
+  }
+
+  await clearFailures(keys);
+  const userAgent = headers["user-agent"];
+  const session = await db().$transaction(async (tx) => {
+    const created = await tx.session.create({
+      data: {
+        userId: user.id,
+        expiresAt: new Date(Date.now() + SESSION_MAX_AGE_SECONDS * 1000),
+        userAgent: typeof userAgent === "string" ? userAgent.slice(0, 300) : null,
+      },
+    });
+    await recordAuditEvent(tx, {
+      actor: { id: user.id, email: user.email },
+      action: "user.sign_in",
+      target: { type: "user", id: user.id, label: user.email },
+      requestId,
+    });
+    return created;
+  });
+  log.info({ event: "sign_in.succeeded", userId: user.id }, "signed in");
+  return { id: user.id, email: user.email, name: user.name, sessionId: session.id };
+}
+
+export function getAuthOptions(): NextAuthOptions {
+  const secure = env().NEXTAUTH_URL?.startsWith("https://") ?? false;
+  return {
+    secret: env().NEXTAUTH_SECRET,
+    session: { strategy: "jwt", maxAge: SESSION_MAX_AGE_SECONDS },
+    pages: { signIn: "/login", error: "/login" },
+    useSecureCookies: secure,
+    providers: [
+      CredentialsProvider({
+        name: "E-mail and password",
+        credentials: { email: { label: "E-mail", type: "email" }, password: { label: "Password", type: "password" } },
+        authorize: (credentials, req) => authorizeCredentials(credentials, req.headers ?? {}),
+      }),
+    ],
+    callbacks: {
+      // The cookie carries only the user id and the server-side session id; every request re-checks both.
+      jwt({ token, user }) {
+        if (user) {
+          const u = user as unknown as AuthorizedUser;
+          return { sub: u.id, sid: u.sessionId, name: u.name, email: u.email };
+        }
+        return token;
+      },
+      session({ session }) {
+        return { expires: session.expires, user: { name: session.user?.name, email: session.user?.email } };
+      },
+    },
+    events: {
+      async signOut({ token }) {
+        const sid = typeof token?.sid === "string" ? token.sid : null;
+        if (sid) await db().session.deleteMany({ where: { id: sid } });
+      },
+    },
+    logger: {
+      error: (code, metadata) => requestLogger("next-auth").error({ code, metadata }, "next-auth error"),
+      warn: (code) => requestLogger("next-auth").warn({ code }, "next-auth warning"),
+      debug: () => {},
+    },
+  };
+}

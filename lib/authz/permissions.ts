@@ -1,0 +1,52 @@
+import type { FolderRole } from "@prisma/client";
+
+/**
+ * The one place roles become permissions. Later features add names here and nowhere else.
+ * Folder permissions are granted by a role on the folder or any ancestor; tenant administrators hold all.
+ */
+export const FOLDER_PERMISSIONS = [
+  "folders.read",
+  "folders.manage",
+  "members.manage",
+  "audit.read",
+  "assets.read",
+  "assets.write",
+  "assets.use",
+  "connections.read",
+  "connections.write",
+  "connections.use",
+] as const;
+
+export const TENANT_PERMISSIONS = ["users.manage", "stores.manage", "audit.read.all", "folders.create.root"] as const;
+
+export type FolderPermission = (typeof FOLDER_PERMISSIONS)[number];
+export type TenantPermission = (typeof TENANT_PERMISSIONS)[number];
+
+const VIEWER: FolderPermission[] = ["folders.read", "assets.read", "connections.read"];
+const EDITOR: FolderPermission[] = [...VIEWER, "assets.write", "assets.use", "connections.write", "connections.use"];
+const FOLDER_ADMIN: FolderPermission[] = [...EDITOR, "folders.manage", "members.manage", "audit.read"];
+
+export const ROLE_PERMISSIONS: Record<FolderRole, ReadonlySet<FolderPermission>> = {
+  VIEWER: new Set(VIEWER),
+  EDITOR: new Set(EDITOR),
+  FOLDER_ADMIN: new Set(FOLDER_ADMIN),
+};
+
+/** Higher rank wins when a person holds roles on several ancestors. */
+export const ROLE_RANK: Record<FolderRole, number> = { VIEWER: 1, EDITOR: 2, FOLDER_ADMIN: 3 };
+
+export const ROLE_LABELS: Record<FolderRole, string> = {
+  FOLDER_ADMIN: "Folder Admin",
+  EDITOR: "Editor",
+  VIEWER: "Viewer",
+};
+
+export function roleGrants(role: FolderRole | null, permission: FolderPermission): boolean {
+  return role !== null && ROLE_PERMISSIONS[role].has(permission);
+}
+
+export function highestRole(roles: FolderRole[]): FolderRole | null {
+  let best: FolderRole | null = null;
+  for (const role of roles) if (!best || ROLE_RANK[role] > ROLE_RANK[best]) best = role;
+  return best;
+}

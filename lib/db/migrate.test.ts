@@ -1,0 +1,102 @@
+import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import pg from "pg";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createThrowawayDatabase, type ThrowawayDatabase } from "@/scripts/test-db";
+import { applyMigrations, listPendingMigrations, readMigrations } from "./migrate";
+
+let db: ThrowawayDatabase;
+let dir: string;
+
+beforeEach(async () => {
+  db = await createThrowawayDatabase({ migrate: false });
+  dir = await mkdtemp(path.join(tmpdir(), "latch-migrations-"));
+});
+
+afterEach(async () => {
+  await db.drop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function addMigration(name: string, sql: string) {
+  await mkdir(path.join(dir, name), { recursive: true });
+  await writeFile(path.join(dir, name, "migration.sql"), sql);
+}
+
+async function query<T extends pg.QueryResultRow>(sql: string): Promise<T[]> {
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  try {
+    return (await client.query<T>(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+describe("applyMigrations", () => {
+  it("applies the project's migrations once, recording them like Prisma", async () => {
+    const names = (await readMigrations()).map((m) => m.name);
+    expect(names.length).toBeGreaterThan(0);
+    expect(await listPendingMigrations(db.url)).toEqual(names);
+
+    expect(await applyMigrations(db.url)).toEqual({ applied: names });
+    expect(await applyMigrations(db.url)).toEqual({ applied: [] });
+    expect(await listPendingMigrations(db.url)).toEqual([]);
+
+    const rows = await query<{ migration_name: string; checksum: string; applied_steps_count: number }>(
+      `SELECT migration_name, checksum, applied_steps_count FROM "_prisma_migrations"
+        WHERE finished_at IS NOT NULL ORDER BY migration_name`,
+    );
+    expect(rows.map((r) => r.migration_name)).toEqual(names);
+    expect(rows.every((r) => /^[0-9a-f]{64}$/.test(r.checksum) && r.applied_steps_count === 1)).toBe(true);
+    expect(await query(`SELECT 1 FROM users`)).toEqual([]);
+  });
+
+  it("serialises concurrent runners", async () => {
+    await addMigration("001_a", `CREATE TABLE a (id int);`);
+    await addMigration("002_b", `CREATE TABLE b (id int);`);
+    const results = await Promise.all([1, 2, 3].map(() => applyMigrations(db.url, { dir })));
+    expect(results.flatMap((r) => r.applied).sort()).toEqual(["001_a", "002_b"]);
+  });
+
+  it("refuses to run when an applied migration was edited", async () => {
+    await addMigration("001_a", `CREATE TABLE a (id int);`);
+    await applyMigrations(db.url, { dir });
+    await addMigration("001_a", `CREATE TABLE a (id bigint);`);
+    await addMigration("002_b", `CREATE TABLE b (id int);`);
+
+    await expect(applyMigrations(db.url, { dir })).rejects.toThrow(/001_a changed after being applied \(checksum/);
+    expect(await query(`SELECT to_regclass('b') AS t`)).toEqual([{ t: null }]);
+  });
+
+  it("rolls back a failing migration completely and names it", async () => {
+    await addMigration("001_ok", `CREATE TABLE ok (id int);`);
+    await addMigration("002_bad", `CREATE TABLE half (id int);\nINSERT INTO ok VALUES (1);\nSELECT 1/0;`);
+    await addMigration("003_later", `CREATE TABLE later (id int);`);
+
+    await expect(applyMigrations(db.url, { dir })).rejects.toThrow(/Migration 002_bad failed.*division by zero/);
+
+    expect(await query(`SELECT to_regclass('ok') IS NOT NULL AS ok, to_regclass('half') AS half, to_regclass('later') AS later`)).toEqual([
+      { ok: true, half: null, later: null },
+    ]);
+    expect(await query(`SELECT count(*)::int AS n FROM ok`)).toEqual([{ n: 0 }]);
+    expect(await listPendingMigrations(db.url, { dir })).toEqual(["002_bad", "003_later"]);
+
+    await addMigration("002_bad", `CREATE TABLE half (id int);`);
+    expect(await applyMigrations(db.url, { dir })).toEqual({ applied: ["002_bad", "003_later"] });
+  });
+
+  it("lists pending migrations through an existing client", async () => {
+    await addMigration("001_a", `CREATE TABLE a (id int);`);
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      expect(await listPendingMigrations(client, { dir })).toEqual(["001_a"]);
+      await applyMigrations(db.url, { dir });
+      expect(await listPendingMigrations(client, { dir })).toEqual([]);
+    } finally {
+      await client.end();
+    }
+  });
+});

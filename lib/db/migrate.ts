@@ -1,0 +1,178 @@
+import { createHash, randomUUID } from "node:crypto";
+import { readdir, readFile } from "node:fs/promises";
+import path from "node:path";
+import pg from "pg";
+
+/**
+ * Applies prisma/migrations/<name>/migration.sql with plain `pg`, recording them in Prisma's own
+ * `_prisma_migrations` table so `prisma migrate status` and this module agree.
+ * `prisma migrate deploy` is not used: with the adapter-pg config it cannot run (prisma/orm#27403).
+ * No `server-only` import: scripts (migrate, up, test setup) use this module too.
+ */
+
+export interface MigrationFile {
+  name: string;
+  sql: string;
+  checksum: string;
+}
+
+export interface MigrateOptions {
+  /** Migrations directory; defaults to `<cwd>/prisma/migrations`. */
+  dir?: string;
+  log?: (msg: string) => void;
+}
+
+/** Anything with pg's `query`: a `pg.Client`, `pg.PoolClient` or `pg.Pool`. */
+export type Queryable = Pick<pg.Pool, "query">;
+
+// The key Prisma Migrate itself uses, so this runner and `prisma migrate` never overlap.
+const LOCK_KEY = 72707369;
+
+// Prisma's DDL for its bookkeeping table, verbatim apart from IF NOT EXISTS.
+const MIGRATIONS_TABLE_DDL = `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
+    "id"                    VARCHAR(36) PRIMARY KEY NOT NULL,
+    "checksum"              VARCHAR(64) NOT NULL,
+    "finished_at"           TIMESTAMPTZ,
+    "migration_name"        VARCHAR(255) NOT NULL,
+    "logs"                  TEXT,
+    "rolled_back_at"        TIMESTAMPTZ,
+    "started_at"            TIMESTAMPTZ NOT NULL DEFAULT now(),
+    "applied_steps_count"   INTEGER NOT NULL DEFAULT 0
+)`;
+
+export function defaultMigrationsDir(): string {
+  return path.join(process.cwd(), "prisma", "migrations");
+}
+
+const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
+
+/** Migration folders sorted by name (byte order, like Prisma). */
+export async function readMigrations(dir = defaultMigrationsDir()): Promise<MigrationFile[]> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    throw new Error(`Cannot read migrations directory ${dir}: ${(err as Error).message}`, { cause: err });
+  }
+  const names = entries
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return Promise.all(
+    names.map(async (name) => {
+      const file = path.join(dir, name, "migration.sql");
+      let sql: string;
+      try {
+        sql = await readFile(file, "utf8");
+      } catch (err) {
+        throw new Error(`Migration ${name} has no readable migration.sql (${file})`, { cause: err });
+      }
+      return { name, sql, checksum: sha256(sql) };
+    }),
+  );
+}
+
+// Prisma also accepts a checksum taken before a CRLF/LF conversion (e.g. a Windows checkout).
+function checksumMatches(file: MigrationFile, recorded: string): boolean {
+  return (
+    recorded === file.checksum ||
+    recorded === sha256(file.sql.replace(/\r\n/g, "\n")) ||
+    recorded === sha256(file.sql.replace(/\r?\n/g, "\r\n"))
+  );
+}
+
+/** name → checksum of migrations recorded as finished (and not rolled back). Empty if the table is absent. */
+async function recordedMigrations(db: Queryable): Promise<Map<string, string>> {
+  const present = await db.query<{ present: boolean }>(
+    `SELECT to_regclass('"_prisma_migrations"') IS NOT NULL AS present`,
+  );
+  if (!present.rows[0]?.present) return new Map();
+  const { rows } = await db.query<{ migration_name: string; checksum: string }>(
+    `SELECT migration_name, checksum FROM "_prisma_migrations"
+      WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL
+      ORDER BY started_at`,
+  );
+  return new Map(rows.map((r) => [r.migration_name, r.checksum]));
+}
+
+async function withClient<T>(connectionString: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString });
+  // A dropped connection must surface as a rejected query, not crash the process.
+  client.on("error", () => {});
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/**
+ * Names of migrations on disk that the database has not applied, in order (checksums not compared).
+ * Pass a connection string, or an existing client/pool (e.g. from GET /api/ready) to reuse its connection.
+ */
+export async function listPendingMigrations(
+  db: string | Queryable,
+  opts: Pick<MigrateOptions, "dir"> = {},
+): Promise<string[]> {
+  if (typeof db === "string") return withClient(db, (client) => listPendingMigrations(client, opts));
+  const [files, recorded] = await Promise.all([readMigrations(opts.dir), recordedMigrations(db)]);
+  return files.filter((f) => !recorded.has(f.name)).map((f) => f.name);
+}
+
+/**
+ * Applies every pending migration, each in its own transaction, under an advisory lock so concurrent
+ * runners serialise. Refuses to run if an applied migration's file has changed. Idempotent.
+ */
+export async function applyMigrations(
+  connectionString: string,
+  opts: MigrateOptions = {},
+): Promise<{ applied: string[] }> {
+  const log = opts.log ?? (() => {});
+  const files = await readMigrations(opts.dir);
+
+  return withClient(connectionString, async (client) => {
+    const { rows } = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1) AS ok", [LOCK_KEY]);
+    if (!rows[0]?.ok) {
+      log("Waiting for another migration run to finish…");
+      await client.query("SELECT pg_advisory_lock($1)", [LOCK_KEY]);
+    }
+    try {
+      await client.query(MIGRATIONS_TABLE_DDL);
+      const recorded = await recordedMigrations(client);
+
+      const modified = files.filter((f) => recorded.has(f.name) && !checksumMatches(f, recorded.get(f.name)!));
+      if (modified.length > 0) {
+        throw new Error(
+          `Migration${modified.length > 1 ? "s" : ""} ${modified.map((f) => f.name).join(", ")} changed after ` +
+            "being applied (checksum mismatch). Restore the original migration.sql and put the change in a new migration.",
+        );
+      }
+
+      const applied: string[] = [];
+      for (const file of files) {
+        if (recorded.has(file.name)) continue;
+        log(`Applying migration ${file.name}`);
+        try {
+          await client.query("BEGIN");
+          await client.query(file.sql);
+          await client.query(
+            `INSERT INTO "_prisma_migrations"
+               (id, checksum, migration_name, started_at, finished_at, applied_steps_count)
+             VALUES ($1, $2, $3, now(), clock_timestamp(), 1)`,
+            [randomUUID(), file.checksum, file.name],
+          );
+          await client.query("COMMIT");
+        } catch (err) {
+          await client.query("ROLLBACK").catch(() => {});
+          const detail = err instanceof Error ? err.message : String(err);
+          throw new Error(`Migration ${file.name} failed and was rolled back: ${detail}`, { cause: err });
+        }
+        applied.push(file.name);
+      }
+      return { applied };
+    } finally {
+      await client.query("SELECT pg_advisory_unlock($1)", [LOCK_KEY]).catch(() => {});
+    }
+  });
+}

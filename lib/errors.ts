@@ -1,0 +1,48 @@
+/**
+ * Expected failures carry a message meant for the person who caused them. Anything that is not an
+ * AppError is "unexpected": the user sees a generic message with a reference id, the log gets the rest.
+ */
+export type AppErrorCode =
+  | "BAD_REQUEST"
+  | "VALIDATION"
+  | "UNAUTHENTICATED"
+  | "NOT_FOUND"
+  | "CONFLICT"
+  | "RATE_LIMITED"
+  | "PAYLOAD_TOO_LARGE";
+
+export const HTTP_STATUS: Record<AppErrorCode, number> = {
+  BAD_REQUEST: 400,
+  VALIDATION: 422,
+  UNAUTHENTICATED: 401,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  RATE_LIMITED: 429,
+  PAYLOAD_TOO_LARGE: 413,
+};
+
+export type FieldErrors = Record<string, string[]>;
+
+export class AppError extends Error {
+  override name = "AppError";
+  constructor(
+    readonly code: AppErrorCode,
+    readonly userMessage: string,
+    readonly fieldErrors?: FieldErrors,
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(userMessage);
+  }
+}
+
+/** Forbidden and absent look the same to the caller, so nothing leaks about what exists. */
+export const notFound = (what = "That item") => new AppError("NOT_FOUND", `${what} was not found.`);
+
+export const validationError = (message: string, fieldErrors?: FieldErrors) =>
+  new AppError("VALIDATION", message, fieldErrors);
+
+export const conflict = (message: string, fieldErrors?: FieldErrors) => new AppError("CONFLICT", message, fieldErrors);
+
+export function unexpectedMessage(reference: string) {
+  return `Something went wrong on our side. If it keeps happening, give your administrator this reference: ${reference}.`;
+}

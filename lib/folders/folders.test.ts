@@ -1,0 +1,110 @@
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import { grant, makeFolder, makeUser, rowCounts, signInAs } from "@/test/fixtures";
+import { db } from "@/lib/db";
+import {
+  createFolderAction,
+  deleteFolderAction,
+  moveFolderAction,
+  removeFolderMemberAction,
+  renameFolderAction,
+  setFolderMemberAction,
+} from "./actions";
+import { listMembers, listVisibleFolders } from "./queries";
+
+vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
+vi.mock("@/lib/request-context", () => import("@/test/mocks/request-context"));
+
+describe("folders", () => {
+  beforeEach(() => signInAs(null));
+
+  it("creates nested folders and writes one audit event per change, in the same transaction", async () => {
+    const admin = await makeUser({ isAdmin: true });
+    signInAs(admin);
+    const root = await createFolderAction({ name: "Finance", parentId: null });
+    expect(root.ok).toBe(true);
+    if (!root.ok) return;
+    const child = await createFolderAction({ name: "Payroll", parentId: root.data.id });
+    expect(child.ok && child.data.parentId).toBe(root.data.id);
+    const events = await db().auditEvent.findMany({ where: { actorId: admin.id, action: "folder.create" } });
+    expect(events.map((e) => e.targetLabel).sort()).toEqual(["Finance", "Payroll"]);
+    expect(events.every((e) => e.requestId === "test-request-id" && e.outcome === "SUCCESS")).toBe(true);
+  });
+
+  it("roles are inherited by subfolders, and the highest role wins", async () => {
+    const [admin, viewer] = [await makeUser({ isAdmin: true }), await makeUser()];
+    const top = await makeFolder();
+    const mid = await makeFolder("Mid", top.id);
+    const leaf = await makeFolder("Leaf", mid.id);
+    await grant(top.id, viewer, "VIEWER");
+    await grant(mid.id, viewer, "FOLDER_ADMIN");
+    const visible = new Map((await listVisibleFolders(viewer)).map((f) => [f.id, f.role]));
+    expect(visible.get(top.id)).toBe("VIEWER");
+    expect(visible.get(leaf.id)).toBe("FOLDER_ADMIN");
+    signInAs(viewer);
+    expect((await renameFolderAction({ folderId: top.id, name: "Nope" })).ok).toBe(false);
+    expect((await renameFolderAction({ folderId: leaf.id, name: "Leaf renamed" })).ok).toBe(true);
+    const members = await listMembers(admin, leaf.id, { q: "", page: 1, pageSize: 20 });
+    expect(members.rows.find((m) => m.userId === viewer.id)).toMatchObject({ role: "FOLDER_ADMIN", inheritedFrom: { id: mid.id } });
+  });
+
+  it("refuses bad names, duplicate sibling names (any case) and moves into a descendant, with clear messages", async () => {
+    signInAs(await makeUser({ isAdmin: true }));
+    const a = await makeFolder();
+    const b = await makeFolder("Child", a.id);
+    const c = await makeFolder("Grandchild", b.id);
+    const before = await rowCounts();
+
+    const empty = await createFolderAction({ name: "   ", parentId: a.id });
+    expect(empty).toMatchObject({ ok: false, error: { code: "VALIDATION", fieldErrors: { name: ["Enter a folder name."] } } });
+    const long = await createFolderAction({ name: "x".repeat(101), parentId: a.id });
+    expect(long).toMatchObject({ ok: false, error: { code: "VALIDATION", fieldErrors: { name: ["Folder names can be at most 100 characters."] } } });
+    const dup = await createFolderAction({ name: "child", parentId: a.id });
+    expect(dup).toMatchObject({ ok: false, error: { code: "CONFLICT" } });
+    expect(!dup.ok && dup.error.message).toContain("already exists in this folder");
+    const cycle = await moveFolderAction({ folderId: a.id, parentId: c.id });
+    expect(cycle).toMatchObject({ ok: false, error: { code: "VALIDATION", message: "A folder cannot be moved into itself or one of its subfolders." } });
+    const self = await moveFolderAction({ folderId: b.id, parentId: b.id });
+    expect(self.ok).toBe(false);
+    const wrongType = await createFolderAction({ name: 42 as unknown as string, parentId: null });
+    expect(wrongType).toMatchObject({ ok: false, error: { code: "VALIDATION" } });
+
+    expect(await rowCounts()).toEqual(before);
+  });
+
+  it("delete refuses while the folder holds subfolders and says what it holds", async () => {
+    signInAs(await makeUser({ isAdmin: true }));
+    const parent = await makeFolder("Parent with kids");
+    await makeFolder("Kid 1", parent.id);
+    await makeFolder("Kid 2", parent.id);
+    const result = await deleteFolderAction({ folderId: parent.id });
+    expect(result).toMatchObject({ ok: false, error: { code: "CONFLICT", message: "“Parent with kids” still contains 2 subfolders. Move or delete them first." } });
+    expect(await db().folder.findUnique({ where: { id: parent.id } })).not.toBeNull();
+  });
+
+  it("moves a folder with its subtree and records the move", async () => {
+    const admin = await makeUser({ isAdmin: true });
+    signInAs(admin);
+    const src = await makeFolder();
+    const dst = await makeFolder();
+    const moving = await makeFolder("Moving", src.id);
+    await makeFolder("Below", moving.id);
+    expect((await moveFolderAction({ folderId: moving.id, parentId: dst.id })).ok).toBe(true);
+    expect((await db().folder.findUnique({ where: { id: moving.id } }))?.parentId).toBe(dst.id);
+    expect(await db().auditEvent.count({ where: { action: "folder.move", targetId: moving.id } })).toBe(1);
+  });
+
+  it("adds, changes and removes members; only active users can be added", async () => {
+    signInAs(await makeUser({ isAdmin: true }));
+    const folder = await makeFolder();
+    const person = await makeUser();
+    const gone = await makeUser({ active: false });
+    expect((await setFolderMemberAction({ folderId: folder.id, email: person.email.toUpperCase(), role: "VIEWER" })).ok).toBe(true);
+    expect((await setFolderMemberAction({ folderId: folder.id, email: person.email, role: "EDITOR" })).ok).toBe(true);
+    expect(await db().folderMember.findUnique({ where: { folderId_userId: { folderId: folder.id, userId: person.id } } })).toMatchObject({ role: "EDITOR" });
+    const inactive = await setFolderMemberAction({ folderId: folder.id, email: gone.email, role: "VIEWER" });
+    expect(inactive).toMatchObject({ ok: false, error: { fieldErrors: { email: ["There is no active user with that e-mail address."] } } });
+    expect((await removeFolderMemberAction({ folderId: folder.id, userId: person.id })).ok).toBe(true);
+    const actions = (await db().auditEvent.findMany({ where: { folderId: folder.id }, orderBy: { occurredAt: "asc" } })).map((e) => e.action);
+    expect(actions).toEqual(["folder.member.add", "folder.member.update", "folder.member.remove"]);
+  });
+});

@@ -1,0 +1,226 @@
+import "server-only";
+import type { FolderRole } from "@prisma/client";
+import type { ActionContext } from "@/lib/actions/action";
+import { recordAuditEvent } from "@/lib/audit/record";
+import { assertCanOnFolder, assertTenant, ROLE_LABELS } from "@/lib/authz";
+import { db, type Tx } from "@/lib/db";
+import { AppError, conflict, notFound } from "@/lib/errors";
+import { isUuid } from "@/lib/ids";
+import { FOLDER_MAX_DEPTH } from "./schemas";
+
+type Ctx = Pick<ActionContext, "actor" | "requestId">;
+
+/** Serialises changes to the tree's shape so two concurrent moves cannot build a cycle. */
+async function lockTree(tx: Tx) {
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('latch.folder-tree'))`;
+}
+
+async function depthOf(tx: Tx, folderId: string): Promise<number> {
+  const [row] = await tx.$queryRaw<{ depth: number }[]>`
+    WITH RECURSIVE chain AS (
+      SELECT id, parent_id, 1 AS depth FROM folders WHERE id = ${folderId}::uuid
+      UNION ALL
+      SELECT f.id, f.parent_id, c.depth + 1 FROM folders f JOIN chain c ON f.id = c.parent_id WHERE c.depth < 64
+    )
+    SELECT max(depth)::int AS depth FROM chain`;
+  return row?.depth ?? 0;
+}
+
+/** Ids of the folder and everything below it. */
+async function subtreeIds(tx: Tx, folderId: string): Promise<{ id: string; depth: number }[]> {
+  return tx.$queryRaw<{ id: string; depth: number }[]>`
+    WITH RECURSIVE sub AS (
+      SELECT id, 1 AS depth FROM folders WHERE id = ${folderId}::uuid
+      UNION ALL
+      SELECT f.id, s.depth + 1 FROM folders f JOIN sub s ON f.parent_id = s.id WHERE s.depth < 64
+    )
+    SELECT id::text AS id, depth FROM sub`;
+}
+
+async function assertUniqueSiblingName(tx: Tx, parentId: string | null, name: string, exceptId?: string) {
+  const clash = await tx.folder.findFirst({
+    where: { parentId, name: { equals: name, mode: "insensitive" }, ...(exceptId ? { id: { not: exceptId } } : {}) },
+    select: { id: true },
+  });
+  if (clash) {
+    const where = parentId ? "in this folder" : "at the top level";
+    throw conflict(`A folder named “${name}” already exists ${where}.`, { name: [`A folder named “${name}” already exists ${where}.`] });
+  }
+}
+
+/** A unique-index race that slipped past the pre-check still gets the friendly message. */
+function mapUniqueViolation(error: unknown, name: string): never {
+  const text = String((error as { message?: string })?.message ?? "");
+  if ((error as { code?: string })?.code === "P2002" || text.includes("folders_sibling_name_key")) {
+    throw conflict(`A folder named “${name}” already exists here.`, { name: [`A folder named “${name}” already exists here.`] });
+  }
+  throw error;
+}
+
+export async function createFolder(ctx: Ctx, input: { name: string; parentId: string | null }) {
+  try {
+    return await db().$transaction(async (tx) => {
+      await lockTree(tx);
+      if (input.parentId) {
+        await assertCanOnFolder(tx, ctx.actor, "folders.manage", input.parentId);
+        if ((await depthOf(tx, input.parentId)) + 1 > FOLDER_MAX_DEPTH) {
+          throw new AppError("VALIDATION", `Folders can be nested at most ${FOLDER_MAX_DEPTH} levels deep.`);
+        }
+      } else {
+        assertTenant(ctx.actor, "folders.create.root", "Folder");
+      }
+      await assertUniqueSiblingName(tx, input.parentId, input.name);
+      const folder = await tx.folder.create({ data: { name: input.name, parentId: input.parentId } });
+      await recordAuditEvent(tx, {
+        actor: ctx.actor,
+        action: "folder.create",
+        target: { type: "folder", id: folder.id, label: folder.name },
+        folderId: folder.id,
+        requestId: ctx.requestId,
+        details: { parentId: input.parentId },
+      });
+      return { id: folder.id, name: folder.name, parentId: folder.parentId };
+    });
+  } catch (error) {
+    mapUniqueViolation(error, input.name);
+  }
+}
+
+export async function renameFolder(ctx: Ctx, input: { folderId: string; name: string }) {
+  try {
+    return await db().$transaction(async (tx) => {
+      const { folder } = await assertCanOnFolder(tx, ctx.actor, "folders.manage", input.folderId);
+      if (folder.name === input.name) return { id: folder.id, name: folder.name };
+      await assertUniqueSiblingName(tx, folder.parentId, input.name, folder.id);
+      const updated = await tx.folder.update({ where: { id: folder.id }, data: { name: input.name } });
+      await recordAuditEvent(tx, {
+        actor: ctx.actor,
+        action: "folder.rename",
+        target: { type: "folder", id: folder.id, label: updated.name },
+        folderId: folder.id,
+        requestId: ctx.requestId,
+        details: { from: folder.name, to: updated.name },
+      });
+      return { id: updated.id, name: updated.name };
+    });
+  } catch (error) {
+    mapUniqueViolation(error, input.name);
+  }
+}
+
+export async function moveFolder(ctx: Ctx, input: { folderId: string; parentId: string | null }) {
+  return db().$transaction(async (tx) => {
+    await lockTree(tx);
+    const { folder } = await assertCanOnFolder(tx, ctx.actor, "folders.manage", input.folderId);
+    if (folder.parentId === input.parentId) return { id: folder.id, parentId: folder.parentId };
+    const subtree = await subtreeIds(tx, folder.id);
+    if (input.parentId) {
+      // Same answer as an unknown destination when the actor cannot manage it.
+      await assertCanOnFolder(tx, ctx.actor, "folders.manage", input.parentId, "Destination folder");
+      if (subtree.some((f) => f.id === input.parentId)) {
+        throw new AppError("VALIDATION", "A folder cannot be moved into itself or one of its subfolders.", {
+          parentId: ["Choose a folder outside the one you are moving."],
+        });
+      }
+      const height = Math.max(...subtree.map((f) => f.depth));
+      if ((await depthOf(tx, input.parentId)) + height > FOLDER_MAX_DEPTH) {
+        throw new AppError("VALIDATION", `Folders can be nested at most ${FOLDER_MAX_DEPTH} levels deep.`);
+      }
+    } else {
+      assertTenant(ctx.actor, "folders.create.root", "Destination folder");
+    }
+    await assertUniqueSiblingName(tx, input.parentId, folder.name, folder.id);
+    await tx.folder.update({ where: { id: folder.id }, data: { parentId: input.parentId } });
+    await recordAuditEvent(tx, {
+      actor: ctx.actor,
+      action: "folder.move",
+      target: { type: "folder", id: folder.id, label: folder.name },
+      folderId: folder.id,
+      requestId: ctx.requestId,
+      details: { fromParentId: folder.parentId, toParentId: input.parentId },
+    });
+    return { id: folder.id, parentId: input.parentId };
+  });
+}
+
+/**
+ * What a folder holds that must be moved or deleted first. Later features (assets, connections,
+ * folder-owned stores) add a line here.
+ */
+async function folderContents(tx: Tx, folderId: string): Promise<{ count: number; one: string; many: string }[]> {
+  const subfolders = await tx.folder.count({ where: { parentId: folderId } });
+  return [{ count: subfolders, one: "subfolder", many: "subfolders" }];
+}
+
+export async function deleteFolder(ctx: Ctx, input: { folderId: string }) {
+  return db().$transaction(async (tx) => {
+    await lockTree(tx);
+    const { folder } = await assertCanOnFolder(tx, ctx.actor, "folders.manage", input.folderId);
+    const held = (await folderContents(tx, folder.id)).filter((c) => c.count > 0);
+    if (held.length > 0) {
+      const list = held.map((c) => `${c.count} ${c.count === 1 ? c.one : c.many}`).join(", ");
+      throw conflict(`“${folder.name}” still contains ${list}. Move or delete ${held.length === 1 && held[0]!.count === 1 ? "it" : "them"} first.`);
+    }
+    await tx.folder.delete({ where: { id: folder.id } });
+    await recordAuditEvent(tx, {
+      actor: ctx.actor,
+      action: "folder.delete",
+      target: { type: "folder", id: folder.id, label: folder.name },
+      folderId: folder.id,
+      requestId: ctx.requestId,
+      details: { parentId: folder.parentId },
+    });
+    return { id: folder.id, parentId: folder.parentId };
+  });
+}
+
+export async function setFolderMember(ctx: Ctx, input: { folderId: string; email: string; role: FolderRole }) {
+  return db().$transaction(async (tx) => {
+    const { folder } = await assertCanOnFolder(tx, ctx.actor, "members.manage", input.folderId);
+    const user = await tx.user.findUnique({ where: { email: input.email } });
+    if (!user || !user.active) {
+      throw new AppError("VALIDATION", "There is no active user with that e-mail address.", {
+        email: ["There is no active user with that e-mail address."],
+      });
+    }
+    const existing = await tx.folderMember.findUnique({ where: { folderId_userId: { folderId: folder.id, userId: user.id } } });
+    if (existing?.role === input.role) return { userId: user.id, role: input.role };
+    await tx.folderMember.upsert({
+      where: { folderId_userId: { folderId: folder.id, userId: user.id } },
+      create: { folderId: folder.id, userId: user.id, role: input.role },
+      update: { role: input.role },
+    });
+    await recordAuditEvent(tx, {
+      actor: ctx.actor,
+      action: existing ? "folder.member.update" : "folder.member.add",
+      target: { type: "folder", id: folder.id, label: folder.name },
+      folderId: folder.id,
+      requestId: ctx.requestId,
+      details: { member: user.email, role: ROLE_LABELS[input.role], previousRole: existing ? ROLE_LABELS[existing.role] : null },
+    });
+    return { userId: user.id, role: input.role };
+  });
+}
+
+export async function removeFolderMember(ctx: Ctx, input: { folderId: string; userId: string }) {
+  return db().$transaction(async (tx) => {
+    const { folder } = await assertCanOnFolder(tx, ctx.actor, "members.manage", input.folderId);
+    const member = isUuid(input.userId)
+      ? await tx.folderMember.findUnique({
+          where: { folderId_userId: { folderId: folder.id, userId: input.userId } },
+          include: { user: true },
+        })
+      : null;
+    if (!member) throw notFound("Member");
+    await tx.folderMember.delete({ where: { folderId_userId: { folderId: folder.id, userId: member.userId } } });
+    await recordAuditEvent(tx, {
+      actor: ctx.actor,
+      action: "folder.member.remove",
+      target: { type: "folder", id: folder.id, label: folder.name },
+      folderId: folder.id,
+      requestId: ctx.requestId,
+      details: { member: member.user.email, role: ROLE_LABELS[member.role] },
+    });
+    return { userId: member.userId };
+  });
+}

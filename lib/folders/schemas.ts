@@ -1,0 +1,44 @@
+import { z } from "zod";
+
+export const FOLDER_NAME_MAX = 100;
+/** Deep trees are hard to reason about and every permission check walks the chain. */
+export const FOLDER_MAX_DEPTH = 10;
+
+export const folderNameSchema = z
+  .string({ error: "Enter a folder name." })
+  .trim()
+  .min(1, "Enter a folder name.")
+  .max(FOLDER_NAME_MAX, `Folder names can be at most ${FOLDER_NAME_MAX} characters.`)
+  .refine((name) => !/[/\\]/.test(name), "Folder names cannot contain / or \\.")
+  // eslint-disable-next-line no-control-regex
+  .refine((name) => !/[\u0000-\u001f\u007f]/.test(name), "Folder names cannot contain control characters.");
+
+/** Ids are not validated as UUIDs here: a malformed id is answered like any unknown id ("not found"). */
+export const idSchema = z.string({ error: "An id is required." }).max(100, "Not a valid id.");
+
+export const createFolderSchema = z.object({
+  name: folderNameSchema,
+  parentId: idSchema.nullable().default(null),
+});
+
+export const renameFolderSchema = z.object({ folderId: idSchema, name: folderNameSchema });
+
+export const moveFolderSchema = z.object({ folderId: idSchema, parentId: idSchema.nullable() });
+
+export const deleteFolderSchema = z.object({ folderId: idSchema });
+
+export const folderRoleSchema = z.enum(["FOLDER_ADMIN", "EDITOR", "VIEWER"], {
+  error: "Choose Folder Admin, Editor or Viewer.",
+});
+
+export const setMemberSchema = z.object({
+  folderId: idSchema,
+  email: z.string().trim().toLowerCase().pipe(z.email("Enter a valid e-mail address.")),
+  role: folderRoleSchema,
+});
+
+export const removeMemberSchema = z.object({ folderId: idSchema, userId: idSchema });
+
+
+export type CreateFolderInput = z.infer<typeof createFolderSchema>;
+export { listQuerySchema, type ListQuery } from "@/lib/list-query";

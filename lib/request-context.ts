@@ -1,0 +1,29 @@
+import "server-only";
+import { randomUUID } from "node:crypto";
+import { headers } from "next/headers";
+import { env } from "@/lib/env";
+
+export const REQUEST_ID_HEADER = "x-request-id";
+const VALID_REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
+
+/** proxy.ts stamps every request with an id; this reads it back (or makes one for non-proxied calls). */
+export function requestIdFrom(h: Headers): string {
+  const id = h.get(REQUEST_ID_HEADER);
+  return id && VALID_REQUEST_ID.test(id) ? id : randomUUID();
+}
+
+export async function getRequestId(): Promise<string> {
+  return requestIdFrom(await headers());
+}
+
+/**
+ * The client address for rate limiting. Next's server appends the socket address to X-Forwarded-For,
+ * so the last entry is the peer; earlier entries are only trusted behind a proxy the operator runs.
+ */
+export function clientAddressFrom(h: Headers | Record<string, string | string[] | undefined>): string {
+  const raw = h instanceof Headers ? h.get("x-forwarded-for") : h["x-forwarded-for"];
+  const value = Array.isArray(raw) ? raw.join(",") : raw;
+  const hops = (value ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  if (hops.length === 0) return "unknown";
+  return (env().LATCH_TRUST_PROXY ? hops[0] : hops[hops.length - 1]) ?? "unknown";
+}

@@ -1,0 +1,120 @@
+import "server-only";
+import type { ActionContext } from "@/lib/actions/action";
+import { recordAuditEvent } from "@/lib/audit/record";
+import { hashPassword, verifyPassword } from "@/lib/auth/password";
+import { assertTenant } from "@/lib/authz";
+import { db, type Tx } from "@/lib/db";
+import { AppError, conflict, notFound } from "@/lib/errors";
+import { isUuid } from "@/lib/ids";
+
+type Ctx = Pick<ActionContext, "actor" | "requestId">;
+
+async function getUserOrThrow(tx: Tx, userId: string) {
+  const user = isUuid(userId) ? await tx.user.findUnique({ where: { id: userId } }) : null;
+  if (!user) throw notFound("User");
+  return user;
+}
+
+/** Never leave the installation without an active administrator. */
+async function assertNotLastAdmin(tx: Tx, userId: string) {
+  const others = await tx.user.count({ where: { isAdmin: true, active: true, id: { not: userId } } });
+  if (others === 0) throw conflict("This is the only active administrator. Make someone else an administrator first.");
+}
+
+export async function createUser(ctx: Ctx, input: { email: string; name: string; password: string; isAdmin: boolean }) {
+  assertTenant(ctx.actor, "users.manage");
+  const passwordHash = await hashPassword(input.password);
+  return db().$transaction(async (tx) => {
+    if (await tx.user.findUnique({ where: { email: input.email }, select: { id: true } })) {
+      throw conflict("A user with that e-mail address already exists.", { email: ["A user with that e-mail address already exists."] });
+    }
+    const user = await tx.user.create({
+      data: { email: input.email, name: input.name, passwordHash, isAdmin: input.isAdmin },
+    });
+    await recordAuditEvent(tx, {
+      actor: ctx.actor,
+      action: "user.create",
+      target: { type: "user", id: user.id, label: user.email },
+      requestId: ctx.requestId,
+      details: { isAdmin: user.isAdmin },
+    });
+    return { id: user.id, email: user.email };
+  });
+}
+
+export async function setUserActive(ctx: Ctx, input: { userId: string; active: boolean }) {
+  assertTenant(ctx.actor, "users.manage");
+  return db().$transaction(async (tx) => {
+    const user = await getUserOrThrow(tx, input.userId);
+    if (user.active === input.active) return { id: user.id, active: user.active };
+    if (!input.active) {
+      if (user.id === ctx.actor.id) throw conflict("You cannot deactivate your own account.");
+      if (user.isAdmin) await assertNotLastAdmin(tx, user.id);
+      // Ending the sessions is what makes deactivation take effect at the next request.
+      await tx.session.deleteMany({ where: { userId: user.id } });
+    }
+    await tx.user.update({ where: { id: user.id }, data: { active: input.active } });
+    await recordAuditEvent(tx, {
+      actor: ctx.actor,
+      action: input.active ? "user.reactivate" : "user.deactivate",
+      target: { type: "user", id: user.id, label: user.email },
+      requestId: ctx.requestId,
+    });
+    return { id: user.id, active: input.active };
+  });
+}
+
+export async function setUserAdmin(ctx: Ctx, input: { userId: string; isAdmin: boolean }) {
+  assertTenant(ctx.actor, "users.manage");
+  return db().$transaction(async (tx) => {
+    const user = await getUserOrThrow(tx, input.userId);
+    if (user.isAdmin === input.isAdmin) return { id: user.id, isAdmin: user.isAdmin };
+    if (!input.isAdmin) await assertNotLastAdmin(tx, user.id);
+    await tx.user.update({ where: { id: user.id }, data: { isAdmin: input.isAdmin } });
+    await recordAuditEvent(tx, {
+      actor: ctx.actor,
+      action: input.isAdmin ? "user.make_admin" : "user.revoke_admin",
+      target: { type: "user", id: user.id, label: user.email },
+      requestId: ctx.requestId,
+    });
+    return { id: user.id, isAdmin: input.isAdmin };
+  });
+}
+
+export async function resetUserPassword(ctx: Ctx, input: { userId: string; password: string }) {
+  assertTenant(ctx.actor, "users.manage");
+  const passwordHash = await hashPassword(input.password);
+  return db().$transaction(async (tx) => {
+    const user = await getUserOrThrow(tx, input.userId);
+    await tx.user.update({ where: { id: user.id }, data: { passwordHash } });
+    // A reset signs the person out everywhere; the new password is the only way back in.
+    await tx.session.deleteMany({ where: { userId: user.id } });
+    await recordAuditEvent(tx, {
+      actor: ctx.actor,
+      action: "user.reset_password",
+      target: { type: "user", id: user.id, label: user.email },
+      requestId: ctx.requestId,
+    });
+    return { id: user.id };
+  });
+}
+
+export async function changeOwnPassword(ctx: Ctx, input: { currentPassword: string; newPassword: string }) {
+  const user = await getUserOrThrow(db(), ctx.actor.id);
+  if (!(await verifyPassword(input.currentPassword, user.passwordHash))) {
+    throw new AppError("VALIDATION", "Your current password is not correct.", {
+      currentPassword: ["Your current password is not correct."],
+    });
+  }
+  const passwordHash = await hashPassword(input.newPassword);
+  await db().$transaction(async (tx) => {
+    await tx.user.update({ where: { id: user.id }, data: { passwordHash } });
+    await recordAuditEvent(tx, {
+      actor: ctx.actor,
+      action: "user.change_password",
+      target: { type: "user", id: user.id, label: user.email },
+      requestId: ctx.requestId,
+    });
+  });
+  return { id: user.id };
+}

@@ -1,0 +1,91 @@
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import { verifyPassword } from "@/lib/auth/password";
+import { db } from "@/lib/db";
+import { makeUser, signInAs } from "@/test/fixtures";
+import {
+  changeOwnPasswordAction,
+  createUserAction,
+  resetUserPasswordAction,
+  setUserActiveAction,
+  setUserAdminAction,
+} from "./actions";
+
+vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
+vi.mock("@/lib/request-context", () => import("@/test/mocks/request-context"));
+
+async function sessionFor(userId: string) {
+  return db().session.create({ data: { userId, expiresAt: new Date(Date.now() + 3600_000) } });
+}
+
+describe("user administration", () => {
+  beforeEach(() => signInAs(null));
+
+  it("creates a user with a hashed password and refuses duplicates, bad e-mails and short passwords", async () => {
+    signInAs(await makeUser({ isAdmin: true }));
+    const email = `new-${Date.now()}@example.test`;
+    const created = await createUserAction({ email: email.toUpperCase(), name: "New Person", password: "a long initial pass", isAdmin: false });
+    expect(created).toMatchObject({ ok: true, data: { email } });
+    const row = await db().user.findUniqueOrThrow({ where: { email } });
+    expect(row.passwordHash).toMatch(/^scrypt\$/);
+    expect(row.passwordHash).not.toContain("a long initial pass");
+    expect(await verifyPassword("a long initial pass", row.passwordHash)).toBe(true);
+
+    expect(await createUserAction({ email, name: "Again", password: "a long initial pass", isAdmin: false })).toMatchObject({
+      ok: false,
+      error: { code: "CONFLICT", fieldErrors: { email: ["A user with that e-mail address already exists."] } },
+    });
+    expect(await createUserAction({ email: "nope", name: "X", password: "short", isAdmin: false })).toMatchObject({
+      ok: false,
+      error: { code: "VALIDATION", fieldErrors: { email: ["Enter a valid e-mail address."], password: ["Use at least 12 characters."] } },
+    });
+  });
+
+  it("deactivating a user ends their sessions at once; reactivating lets them sign in again", async () => {
+    const admin = await makeUser({ isAdmin: true });
+    const person = await makeUser();
+    await sessionFor(person.id);
+    signInAs(admin);
+    expect(await setUserActiveAction({ userId: person.id, active: false })).toMatchObject({ ok: true });
+    expect(await db().session.count({ where: { userId: person.id } })).toBe(0);
+    expect((await db().user.findUniqueOrThrow({ where: { id: person.id } })).active).toBe(false);
+    expect(await setUserActiveAction({ userId: person.id, active: true })).toMatchObject({ ok: true, data: { active: true } });
+    const actions = (await db().auditEvent.findMany({ where: { targetId: person.id }, orderBy: { occurredAt: "asc" } })).map((e) => e.action);
+    expect(actions).toEqual(["user.deactivate", "user.reactivate"]);
+  });
+
+  it("an administrator cannot deactivate themselves or remove the last active administrator", async () => {
+    const admin = await makeUser({ isAdmin: true });
+    signInAs(admin);
+    expect(await setUserActiveAction({ userId: admin.id, active: false })).toMatchObject({
+      ok: false,
+      error: { code: "CONFLICT", message: "You cannot deactivate your own account." },
+    });
+    // Demote every other admin first so this one is the last.
+    await db().user.updateMany({ where: { isAdmin: true, id: { not: admin.id } }, data: { isAdmin: false } });
+    expect(await setUserAdminAction({ userId: admin.id, isAdmin: false })).toMatchObject({ ok: false, error: { code: "CONFLICT" } });
+    const other = await makeUser();
+    expect(await setUserAdminAction({ userId: other.id, isAdmin: true })).toMatchObject({ ok: true });
+    expect(await setUserAdminAction({ userId: admin.id, isAdmin: false })).toMatchObject({ ok: true });
+  });
+
+  it("a password reset replaces the hash and ends every session of that user", async () => {
+    const admin = await makeUser({ isAdmin: true });
+    const person = await makeUser();
+    await sessionFor(person.id);
+    signInAs(admin);
+    expect(await resetUserPasswordAction({ userId: person.id, password: "brand new password 1" })).toMatchObject({ ok: true });
+    const row = await db().user.findUniqueOrThrow({ where: { id: person.id } });
+    expect(await verifyPassword("brand new password 1", row.passwordHash)).toBe(true);
+    expect(await db().session.count({ where: { userId: person.id } })).toBe(0);
+  });
+
+  it("changing one's own password needs the current one", async () => {
+    const person = await makeUser();
+    signInAs(person);
+    expect(await changeOwnPasswordAction({ currentPassword: "wrong one", newPassword: "another good password" })).toMatchObject({
+      ok: false,
+      error: { fieldErrors: { currentPassword: ["Your current password is not correct."] } },
+    });
+    expect(await changeOwnPasswordAction({ currentPassword: "correct horse battery", newPassword: "another good password" })).toMatchObject({ ok: true });
+  });
+});

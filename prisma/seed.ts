@@ -1,0 +1,93 @@
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import { generatePassword, hashPassword, PASSWORD_MIN_LENGTH } from "../lib/auth/password";
+
+/**
+ * First-run seed: creates the administrator when the users table is empty, and never touches an
+ * existing installation. Plain `pg` (not lib/db, which is server-only) so scripts can run it.
+ *   npm run db:seed   (reads DATABASE_URL, LATCH_ADMIN_EMAIL, LATCH_ADMIN_PASSWORD)
+ */
+
+export const DEFAULT_ADMIN_EMAIL = "admin@latch.local";
+
+export interface SeedOptions {
+  adminEmail?: string;
+  adminPassword?: string;
+}
+
+export interface SeedResult {
+  created: boolean;
+  /** The admin e-mail that was (or would have been) created. */
+  email: string;
+  /** Only when `created` and the password was generated here. */
+  password?: string;
+}
+
+// Serialises concurrent seeders so two cannot both see an empty table.
+const SEED_LOCK_KEY = 72707370;
+
+export async function seed(connectionString: string, opts: SeedOptions = {}): Promise<SeedResult> {
+  const email = (opts.adminEmail?.trim() || DEFAULT_ADMIN_EMAIL).toLowerCase();
+  if (email.length > 254 || !/^[^\s@]+@[^\s@]+$/.test(email)) {
+    throw new Error(`LATCH_ADMIN_EMAIL must be an e-mail address (got "${opts.adminEmail}").`);
+  }
+  const given = opts.adminPassword || undefined;
+  if (given !== undefined && given.length < PASSWORD_MIN_LENGTH) {
+    throw new Error(`LATCH_ADMIN_PASSWORD must be at least ${PASSWORD_MIN_LENGTH} characters.`);
+  }
+
+  const client = new pg.Client({ connectionString });
+  client.on("error", () => {});
+  await client.connect();
+  try {
+    await client.query("BEGIN");
+    await client.query("SELECT pg_advisory_xact_lock($1)", [SEED_LOCK_KEY]);
+    const { rowCount } = await client.query("SELECT 1 FROM users LIMIT 1");
+    if (rowCount) {
+      await client.query("COMMIT");
+      return { created: false, email };
+    }
+
+    const password = given ?? generatePassword();
+    const { rows } = await client.query<{ id: string }>(
+      `INSERT INTO users (id, email, name, password_hash, is_admin, updated_at)
+       VALUES (gen_random_uuid(), $1, 'Administrator', $2, true, now())
+       RETURNING id`,
+      [email, await hashPassword(password)],
+    );
+    await client.query(
+      `INSERT INTO audit_events (id, actor_id, action, target_type, target_id, target_label, outcome, details)
+       VALUES (gen_random_uuid(), NULL, 'user.create', 'user', $1, $2, 'SUCCESS', $3)`,
+      [rows[0]!.id, email, JSON.stringify({ via: "seed" })],
+    );
+    await client.query("COMMIT");
+    return { created: true, email, password: given ? undefined : password };
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw err;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+async function main() {
+  const url = process.env.DATABASE_URL;
+  if (!url) throw new Error("DATABASE_URL is required (a postgresql:// URL).");
+  const result = await seed(url, {
+    adminEmail: process.env.LATCH_ADMIN_EMAIL,
+    adminPassword: process.env.LATCH_ADMIN_PASSWORD,
+  });
+  if (!result.created) {
+    console.log("Users already exist; nothing seeded.");
+  } else {
+    console.log(`Created administrator ${result.email}`);
+    console.log(result.password ? `Password: ${result.password}` : "Password: the value of LATCH_ADMIN_PASSWORD");
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((err) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exitCode = 1;
+  });
+}

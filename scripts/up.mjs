@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+// `npm run up`. Runs before dependencies may exist, so Node built-ins only; the work is in up.ts.
+import { spawn, spawnSync } from "node:child_process";
+import { statSync, utimesSync } from "node:fs";
+import { constants } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+process.chdir(path.resolve(path.dirname(fileURLToPath(import.meta.url)), ".."));
+const isWindows = process.platform === "win32";
+
+const mtime = (file) => {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return undefined;
+  }
+};
+
+// npm rewrites node_modules/.package-lock.json on every install, so it dates the installed tree.
+const installed = mtime("node_modules/.package-lock.json");
+const locked = mtime("package-lock.json");
+if (installed === undefined || (locked !== undefined && locked > installed)) {
+  console.log(installed === undefined ? "Installing dependencies…" : "package-lock.json changed; updating dependencies…");
+  const res = spawnSync("npm", ["install", "--no-audit", "--no-fund"], { stdio: "inherit", shell: isWindows });
+  if (res.status !== 0) process.exit(res.status ?? 1);
+  // npm may rewrite package-lock.json after the hidden lockfile; mark the tree as current.
+  const now = new Date();
+  try {
+    utimesSync("node_modules/.package-lock.json", now, now);
+  } catch {}
+}
+
+// `node --import tsx` rather than `npx tsx`: one process, so signals reach up.ts directly.
+const child = spawn(process.execPath, ["--import", "tsx", "scripts/up.ts", ...process.argv.slice(2)], {
+  stdio: "inherit",
+});
+
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+  // up.ts shuts down in order (Next, then PostgreSQL); wait for it rather than dying first.
+  process.on(signal, () => child.kill(signal));
+}
+
+child.on("exit", (code, signal) => {
+  process.exit(code ?? 128 + (constants.signals[signal] ?? 0));
+});

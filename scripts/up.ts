@@ -1,0 +1,279 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { applyMigrations } from "../lib/db/migrate";
+import { seed } from "../prisma/seed";
+import { startEmbeddedPostgres, type EmbeddedPg } from "./embedded-pg";
+
+/**
+ * `npm run up` (via up.mjs): secrets → database (embedded unless DATABASE_URL) → prisma generate →
+ * migrations → first-run admin → `next build` when sources changed → `next start`.
+ * Ctrl-C stops Next, then PostgreSQL.
+ */
+
+const root = process.cwd();
+const dataDir = path.join(root, ".data");
+const bin = (name: string) => path.join(root, "node_modules", ".bin", process.platform === "win32" ? `${name}.cmd` : name);
+
+let pgStarting: Promise<EmbeddedPg> | undefined;
+let child: ChildProcess | undefined;
+let shuttingDown: Promise<never> | undefined;
+
+function shutdown(code: number): Promise<never> {
+  shuttingDown ??= (async () => {
+    const running = child;
+    if (running && running.exitCode === null && running.signalCode === null) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => running.kill("SIGKILL"), 15_000);
+        running.once("exit", () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        running.kill("SIGTERM");
+      });
+    }
+    const server = await pgStarting?.catch(() => undefined);
+    if (server) {
+      console.log("Stopping embedded PostgreSQL…");
+      await server.stop().catch((err) => console.error(`Could not stop PostgreSQL cleanly: ${(err as Error).message}`));
+    }
+    process.exit(code);
+  })();
+  return shuttingDown;
+}
+
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  process.on(signal, () => {
+    if (!shuttingDown) console.log(`\n${signal} received; shutting down…`);
+    void shutdown(0);
+  });
+}
+
+/** Runs a command with inherited stdio; rejects on a non-zero exit (unless we are shutting down). */
+async function run(label: string, command: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const proc = spawn(command, args, { stdio: "inherit", env, shell: process.platform === "win32" });
+  child = proc;
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
+    proc.once("error", reject);
+    proc.once("exit", (c, s) => resolve([c, s]));
+  });
+  if (shuttingDown) await shuttingDown;
+  if (code !== 0) throw new Error(`${label} failed (${signal ? `signal ${signal}` : `exit code ${code}`}).`);
+}
+
+function loadSecret(): string {
+  if (process.env.NEXTAUTH_SECRET) return process.env.NEXTAUTH_SECRET;
+  const file = path.join(dataDir, "local-secrets.json");
+  let secrets: { NEXTAUTH_SECRET?: string } = {};
+  try {
+    secrets = JSON.parse(fs.readFileSync(file, "utf8"));
+    fs.chmodSync(file, 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
+      throw new Error(`Cannot read ${path.relative(root, file)} (${(err as Error).message}); fix or delete it.`);
+    }
+  }
+  if (!secrets.NEXTAUTH_SECRET) {
+    secrets.NEXTAUTH_SECRET = randomBytes(48).toString("base64url");
+    fs.mkdirSync(dataDir, { recursive: true });
+    fs.writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
+    console.log(`Generated NEXTAUTH_SECRET into ${path.relative(root, file)} (kept for later runs; never commit it).`);
+  }
+  return secrets.NEXTAUTH_SECRET;
+}
+
+async function startDatabase(): Promise<string> {
+  if (process.env.DATABASE_URL) {
+    const shown = new URL(process.env.DATABASE_URL);
+    if (shown.password) shown.password = "***";
+    console.log(`Using DATABASE_URL ${shown.toString()}`);
+    return process.env.DATABASE_URL;
+  }
+  const port = Number(process.env.LATCH_EMBEDDED_PG_PORT || 54329);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new Error(`LATCH_EMBEDDED_PG_PORT must be a TCP port number (got "${process.env.LATCH_EMBEDDED_PG_PORT}").`);
+  }
+  console.log(`Starting embedded PostgreSQL on 127.0.0.1:${port} (data in .data/postgres)…`);
+  pgStarting = startEmbeddedPostgres({
+    dataDir: path.join(dataDir, "postgres"),
+    port,
+    database: "latch",
+    log: (msg) => console.log(`  ${msg}`),
+  });
+  try {
+    return (await pgStarting).url;
+  } catch (err) {
+    const msg = (err as Error).message;
+    throw new Error(
+      msg.includes("Address already in use") ? `${msg}\nPort ${port} is taken: set LATCH_EMBEDDED_PG_PORT to another port.` : msg,
+      { cause: err },
+    );
+  }
+}
+
+function box(lines: string[]): string {
+  const width = Math.max(...lines.map((l) => l.length));
+  const edge = "─".repeat(width + 2);
+  return [`┌${edge}┐`, ...lines.map((l) => `│ ${l.padEnd(width)} │`), `└${edge}┘`].join("\n");
+}
+
+// Files whose change makes the last `next build` stale. Test files never reach the bundle.
+const BUILD_INPUTS = [
+  "app",
+  "components",
+  "lib",
+  "public",
+  "prisma/schema.prisma",
+  "next.config.ts",
+  "proxy.ts",
+  "instrumentation.ts",
+  "tsconfig.json",
+  "postcss.config.mjs",
+  "package-lock.json",
+];
+
+/** Why a build is needed, or undefined when .next/BUILD_ID is newer than every input. */
+function buildReason(): string | undefined {
+  let built: number;
+  try {
+    built = fs.statSync(path.join(root, ".next", "BUILD_ID")).mtimeMs;
+  } catch {
+    return "no previous build";
+  }
+  const newer = (p: string): string | undefined => {
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(p);
+    } catch {
+      return undefined;
+    }
+    // A directory's own mtime catches deleted and renamed files.
+    if (stat.mtimeMs > built) return p;
+    if (!stat.isDirectory()) return undefined;
+    for (const entry of fs.readdirSync(p, { withFileTypes: true })) {
+      if (entry.name === "node_modules" || /\.test\.tsx?$/.test(entry.name)) continue;
+      const hit = newer(path.join(p, entry.name));
+      if (hit) return hit;
+    }
+    return undefined;
+  };
+  for (const input of BUILD_INPUTS) {
+    const hit = newer(path.join(root, input));
+    if (hit) return `${path.relative(root, hit)} changed since the last build`;
+  }
+  return undefined;
+}
+
+function assertPortFree(host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once("error", (err: NodeJS.ErrnoException) =>
+      reject(
+        new Error(
+          err.code === "EADDRINUSE" ? `Port ${port} on ${host} is already in use: set PORT to a free port.` : err.message,
+        ),
+      ),
+    );
+    probe.listen(port, host, () => probe.close(() => resolve()));
+  });
+}
+
+async function waitUntilServing(url: string, proc: ChildProcess): Promise<boolean> {
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline && proc.exitCode === null && proc.signalCode === null && !shuttingDown) {
+    try {
+      await fetch(url, { redirect: "manual", signal: AbortSignal.timeout(2_000) });
+      return true;
+    } catch {
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+  return false;
+}
+
+async function main() {
+  const secret = loadSecret();
+  const databaseUrl = await startDatabase();
+  const quiet = { PRISMA_HIDE_UPDATE_MESSAGE: "1", CHECKPOINT_DISABLE: "1", NEXT_TELEMETRY_DISABLED: "1" };
+
+  // engineType "client" needs no native engine, but the CLI still tries to download one (fails
+  // offline); pointing it at a stub skips that, as `npm run db:diff` does.
+  await run("prisma generate", bin("prisma"), ["generate", "--no-hints"], {
+    ...process.env,
+    ...quiet,
+    DATABASE_URL: databaseUrl,
+    PRISMA_QUERY_ENGINE_LIBRARY: process.env.PRISMA_QUERY_ENGINE_LIBRARY ?? "/bin/true",
+    PRISMA_SCHEMA_ENGINE_BINARY: process.env.PRISMA_SCHEMA_ENGINE_BINARY ?? "/bin/true",
+  });
+
+  const { applied } = await applyMigrations(databaseUrl, { log: (msg) => console.log(msg) });
+  if (applied.length === 0) console.log("Database schema is up to date.");
+
+  const admin = await seed(databaseUrl, {
+    adminEmail: process.env.LATCH_ADMIN_EMAIL,
+    adminPassword: process.env.LATCH_ADMIN_PASSWORD,
+  });
+  if (admin.created) {
+    console.log(
+      box([
+        "Administrator account created",
+        "",
+        `  E-mail:   ${admin.email}`,
+        `  Password: ${admin.password ?? "(the value of LATCH_ADMIN_PASSWORD)"}`,
+        "",
+        admin.password ? "Save this password now: it is not shown again." : "Sign in with these credentials.",
+      ]),
+    );
+  } else {
+    console.log("Existing data reused: sign in with your existing administrator account.");
+  }
+
+  const port = process.env.PORT || "3000";
+  const host = process.env.HOST || "127.0.0.1";
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...quiet,
+    NODE_ENV: "production",
+    DATABASE_URL: databaseUrl,
+    NEXTAUTH_SECRET: secret,
+    NEXTAUTH_URL: process.env.NEXTAUTH_URL || `http://localhost:${port}`,
+  };
+  delete env.LATCH_ADMIN_PASSWORD; // the app never needs it
+
+  const reason = buildReason();
+  if (reason) {
+    console.log(`Building the app (${reason})…`);
+    await run("next build", bin("next"), ["build"], env);
+  } else {
+    console.log("Build is up to date; skipping next build.");
+  }
+
+  // Otherwise another server on the port would answer our readiness probe.
+  await assertPortFree(host, Number(port));
+  const next = spawn(bin("next"), ["start", "-p", port, "-H", host], {
+    stdio: "inherit",
+    env,
+    shell: process.platform === "win32",
+  });
+  child = next;
+  const exited = new Promise<number>((resolve) =>
+    next.once("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0))),
+  );
+
+  const probeHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
+  if (await waitUntilServing(`http://${probeHost}:${port}/`, next)) {
+    console.log(`\nLatch is up: http://localhost:${port}\nPress Ctrl-C to stop.\n`);
+  }
+
+  const code = await exited;
+  if (shuttingDown) await shuttingDown;
+  console.error(`next start exited with code ${code}.`);
+  await shutdown(code);
+}
+
+main().catch(async (err) => {
+  console.error(`\n✖ ${err instanceof Error ? err.message : String(err)}`);
+  await shutdown(1);
+});

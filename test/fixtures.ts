@@ -1,0 +1,55 @@
+import { randomUUID } from "node:crypto";
+import type { FolderRole } from "@prisma/client";
+import { hashPassword } from "@/lib/auth/password";
+import type { Actor } from "@/lib/authz";
+import { db } from "@/lib/db";
+import { session } from "@/test/mocks/session";
+
+/**
+ * Integration-test helpers. Tests call the real server actions and route handlers; only the two
+ * request-bound inputs are replaced, by each test file's own top-level mocks:
+ *
+ *   vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
+ *   vi.mock("@/lib/request-context", () => import("@/test/mocks/request-context"));
+ */
+export function signInAs(actor: Actor | null) {
+  session.current = actor;
+}
+
+let passwordHash: Promise<string> | undefined;
+
+export async function makeUser(opts: { isAdmin?: boolean; name?: string; active?: boolean } = {}): Promise<Actor> {
+  passwordHash ??= hashPassword("correct horse battery");
+  const tag = randomUUID().slice(0, 8);
+  const user = await db().user.create({
+    data: {
+      email: `user-${tag}@example.test`,
+      name: opts.name ?? `User ${tag}`,
+      passwordHash: await passwordHash,
+      isAdmin: opts.isAdmin ?? false,
+      active: opts.active ?? true,
+    },
+  });
+  return { id: user.id, email: user.email, name: user.name, isAdmin: user.isAdmin };
+}
+
+export async function makeFolder(name = `Folder ${randomUUID().slice(0, 8)}`, parentId: string | null = null) {
+  return db().folder.create({ data: { name, parentId } });
+}
+
+export async function grant(folderId: string, user: Actor, role: FolderRole) {
+  await db().folderMember.create({ data: { folderId, userId: user.id, role } });
+}
+
+/** Row counts of every table a foundation mutation can touch. */
+export async function rowCounts() {
+  const c = db();
+  const [users, folders, members, audit, sessions] = await Promise.all([
+    c.user.count(),
+    c.folder.count(),
+    c.folderMember.count(),
+    c.auditEvent.count(),
+    c.session.count(),
+  ]);
+  return { users, folders, members, audit, sessions };
+}
