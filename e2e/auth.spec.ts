@@ -9,10 +9,10 @@ test("wrong password shows one generic message; sign out clears the session", as
   await p.getByLabel("E-mail").fill(person.email);
   await p.getByLabel("Password").fill("not the password");
   await p.getByRole("button", { name: "Sign in" }).click();
-  await expect(p.getByRole("alert")).toHaveText("Invalid e-mail or password.");
+  await expect(p.getByRole("main").getByRole("alert")).toHaveText("Invalid e-mail or password.");
   await p.getByLabel("E-mail").fill("nobody@e2e.latch.test");
   await p.getByRole("button", { name: "Sign in" }).click();
-  await expect(p.getByRole("alert")).toHaveText("Invalid e-mail or password.");
+  await expect(p.getByRole("main").getByRole("alert")).toHaveText("Invalid e-mail or password.");
 
   await signIn(p, person.email, person.password);
   const cookie = (await p.context().cookies()).find((c) => c.name.includes("next-auth.session-token"));
@@ -44,7 +44,7 @@ test("a deactivated user's open session stops working at the next request", asyn
   await p.getByLabel("E-mail").fill(person.email);
   await p.getByLabel("Password").fill(person.password);
   await p.getByRole("button", { name: "Sign in" }).click();
-  await expect(p.getByRole("alert")).toHaveText("Invalid e-mail or password.");
+  await expect(p.getByRole("main").getByRole("alert")).toHaveText("Invalid e-mail or password.");
 });
 
 test("admin areas answer not found to non-admins; security headers are set", async ({ page, browser }) => {

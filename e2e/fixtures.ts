@@ -1,11 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { expect, type Browser, type Page } from "@playwright/test";
 
-export const CHROMIUM = {
-  executablePath: "/usr/bin/chromium",
-  args: ["--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-};
-
 /** Unique per call so specs never collide, whatever order or parallelism they run in. */
 export const unique = (prefix: string) => `${prefix} ${randomUUID().slice(0, 8)}`;
 

@@ -41,7 +41,7 @@ const MIGRATIONS_TABLE_DDL = `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
 )`;
 
 export function defaultMigrationsDir(): string {
-  return path.join(process.cwd(), "prisma", "migrations");
+  return path.join(/*turbopackIgnore: true*/ process.cwd(), "prisma", "migrations");
 }
 
 const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
@@ -50,7 +50,7 @@ const sha256 = (text: string) => createHash("sha256").update(text, "utf8").diges
 export async function readMigrations(dir = defaultMigrationsDir()): Promise<MigrationFile[]> {
   let entries;
   try {
-    entries = await readdir(dir, { withFileTypes: true });
+    entries = await readdir(/*turbopackIgnore: true*/ dir, { withFileTypes: true });
   } catch (err) {
     throw new Error(`Cannot read migrations directory ${dir}: ${(err as Error).message}`, { cause: err });
   }
@@ -63,7 +63,7 @@ export async function readMigrations(dir = defaultMigrationsDir()): Promise<Migr
       const file = path.join(dir, name, "migration.sql");
       let sql: string;
       try {
-        sql = await readFile(file, "utf8");
+        sql = await readFile(/*turbopackIgnore: true*/ file, "utf8");
       } catch (err) {
         throw new Error(`Migration ${name} has no readable migration.sql (${file})`, { cause: err });
       }

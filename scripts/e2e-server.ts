@@ -1,0 +1,58 @@
+/**
+ * Playwright's web server: a throwaway, migrated database with the e2e admin seeded, then the
+ * production build (`next build` must have run) under `next start`. SIGTERM stops Next and drops
+ * the database.
+ */
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { seed } from "../prisma/seed";
+import { createThrowawayDatabase } from "./test-db";
+
+const port = process.env.E2E_PORT ?? "3100";
+
+async function main() {
+  if (!existsSync(path.join(process.cwd(), ".next", "BUILD_ID"))) {
+    throw new Error("No production build: run `next build` first (npm test does).");
+  }
+  const database = await createThrowawayDatabase();
+  await seed(database.url, { adminEmail: process.env.LATCH_ADMIN_EMAIL, adminPassword: process.env.LATCH_ADMIN_PASSWORD });
+
+  const next = spawn(path.join(process.cwd(), "node_modules", ".bin", "next"), ["start", "-p", port, "-H", "127.0.0.1"], {
+    stdio: "inherit",
+    env: {
+      ...process.env,
+      NODE_ENV: "production",
+      NEXT_TELEMETRY_DISABLED: "1",
+      DATABASE_URL: database.url,
+      NEXTAUTH_SECRET: randomBytes(48).toString("base64url"),
+      NEXTAUTH_URL: `http://127.0.0.1:${port}`,
+      LATCH_ADMIN_PASSWORD: "",
+      LOG_LEVEL: process.env.LOG_LEVEL ?? "warn",
+    },
+  });
+
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    if (next.exitCode === null) {
+      next.kill("SIGTERM");
+      await new Promise((resolve) => next.once("exit", resolve));
+    }
+    // The signal may reach an embedded server first; its leftover database is dropped on its next start.
+    await database.drop().catch((error) => {
+      if (error?.code !== "57P03") console.error("could not drop the e2e database:", error?.message ?? error);
+    });
+    process.exit(code);
+  };
+  process.on("SIGTERM", () => void stop(0));
+  process.on("SIGINT", () => void stop(0));
+  next.on("exit", (code) => void stop(code ?? 1));
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
