@@ -1,3 +1,4 @@
+import type { Instrumentation } from "next";
 import { env, nextRuntime } from "@/lib/env";
 
 export async function register() {
@@ -5,3 +6,20 @@ export async function register() {
   // Fail fast at start-up, naming the bad variable, instead of on the first request.
   env();
 }
+
+/** Unexpected render and route errors reach the structured, redacting log with their request id. */
+export const onRequestError: Instrumentation.onRequestError = async (error, request, context) => {
+  if (nextRuntime() !== "nodejs") return;
+  const { logger } = await import("@/lib/log");
+  const header = request.headers["x-request-id"];
+  logger().error(
+    {
+      err: error,
+      requestId: Array.isArray(header) ? header[0] : header,
+      digest: (error as { digest?: string }).digest,
+      path: request.path,
+      routeType: context.routeType,
+    },
+    "unexpected error while handling a request",
+  );
+};

@@ -51,6 +51,9 @@ test("admin areas answer not found to non-admins; security headers are set", asy
   const person = await createUser(page);
   const p = await freshPage(browser);
   await signIn(p, person.email, person.password);
+  const nav = p.getByRole("navigation", { name: "Main" });
+  await expect(nav.getByRole("link", { name: "Folders" })).toBeVisible();
+  for (const hidden of ["Users", "Credential stores", "Audit"]) await expect(nav.getByRole("link", { name: hidden })).toHaveCount(0);
   for (const path of ["/users", "/stores", "/audit"]) {
     const response = await p.goto(path);
     expect(response?.status(), path).toBe(404);

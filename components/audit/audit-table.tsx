@@ -66,7 +66,7 @@ export function AuditTable({ rows, total, page, pageSize, q }: { rows: AuditRow[
         {
           key: "request",
           header: "Request id",
-          cell: (r) => <code className="font-mono text-xs text-muted-foreground">{r.requestId?.slice(0, 8) ?? "—"}</code>,
+          cell: (r) => <code className="font-mono text-xs text-muted-foreground" title={r.requestId ?? undefined}>{r.requestId?.slice(0, 8) ?? "—"}</code>,
           className: "hidden lg:table-cell",
         },
       ]}

@@ -20,20 +20,22 @@ import { cn } from "@/lib/utils";
 import { Button } from "@/components/ui/button";
 
 export type AppSidebarProps = {
-  /** Shows Credential stores and Users. Cosmetic only: those routes must check permissions. */
-  isAdmin: boolean;
+  access: NavAccess;
   /** Rendered under the Folders link, typically <FolderTree folders={...} />. */
   folderTree?: React.ReactNode;
   className?: string;
 };
 
-type NavItem = { href: string; label: string; icon: LucideIcon; adminOnly?: boolean };
+type NavItem = { href: string; label: string; icon: LucideIcon; gate?: keyof NavAccess };
+
+/** Which gated areas to link to. Cosmetic only: every area authorises on the server. */
+export type NavAccess = { stores: boolean; audit: boolean; users: boolean };
 
 const navItems: NavItem[] = [
   { href: "/folders", label: "Folders", icon: FolderIcon },
-  { href: "/stores", label: "Credential stores", icon: VaultIcon, adminOnly: true },
-  { href: "/audit", label: "Audit", icon: ScrollTextIcon },
-  { href: "/users", label: "Users", icon: UsersIcon, adminOnly: true },
+  { href: "/stores", label: "Credential stores", icon: VaultIcon, gate: "stores" },
+  { href: "/audit", label: "Audit", icon: ScrollTextIcon, gate: "audit" },
+  { href: "/users", label: "Users", icon: UsersIcon, gate: "users" },
   { href: "/settings", label: "Settings", icon: SettingsIcon },
 ];
 
@@ -54,9 +56,9 @@ export function LatchMark({ className }: { className?: string }) {
   );
 }
 
-function SidebarNav({ isAdmin, folderTree }: Pick<AppSidebarProps, "isAdmin" | "folderTree">) {
+function SidebarNav({ access, folderTree }: Pick<AppSidebarProps, "access" | "folderTree">) {
   const pathname = usePathname();
-  const items = navItems.filter((item) => isAdmin || !item.adminOnly);
+  const items = navItems.filter((item) => !item.gate || access[item.gate]);
 
   return (
     <nav aria-label="Main" className="flex min-h-0 flex-1 flex-col overflow-y-auto px-3 py-3">
@@ -105,7 +107,7 @@ function SidebarFooter() {
 }
 
 /** Fixed left sidebar from the md breakpoint up; below it, use <MobileSidebar> in the header. */
-export function AppSidebar({ isAdmin, folderTree, className }: AppSidebarProps) {
+export function AppSidebar({ access, folderTree, className }: AppSidebarProps) {
   return (
     <aside
       className={cn(
@@ -116,14 +118,14 @@ export function AppSidebar({ isAdmin, folderTree, className }: AppSidebarProps) 
       <div className="flex h-14 shrink-0 items-center px-4">
         <LatchMark />
       </div>
-      <SidebarNav isAdmin={isAdmin} folderTree={folderTree} />
+      <SidebarNav access={access} folderTree={folderTree} />
       <SidebarFooter />
     </aside>
   );
 }
 
 /** Hamburger button ("Open navigation") plus a Radix Dialog drawer holding the same navigation. */
-export function MobileSidebar({ isAdmin, folderTree, className }: AppSidebarProps) {
+export function MobileSidebar({ access, folderTree, className }: AppSidebarProps) {
   const [open, setOpen] = React.useState(false);
   const pathname = usePathname();
 
@@ -156,7 +158,7 @@ export function MobileSidebar({ isAdmin, folderTree, className }: AppSidebarProp
               </Button>
             </DialogPrimitive.Close>
           </div>
-          <SidebarNav isAdmin={isAdmin} folderTree={folderTree} />
+          <SidebarNav access={access} folderTree={folderTree} />
           <SidebarFooter />
         </DialogPrimitive.Content>
       </DialogPrimitive.Portal>

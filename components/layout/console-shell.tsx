@@ -1,12 +1,12 @@
 import * as React from "react";
 
 import { AppHeader } from "@/components/layout/app-header";
-import { AppSidebar, MobileSidebar } from "@/components/layout/app-sidebar";
+import { AppSidebar, MobileSidebar, type NavAccess } from "@/components/layout/app-sidebar";
 
 export type ConsoleShellProps = {
   user: { name: string; email: string };
-  /** Shows admin-only navigation. Cosmetic only: admin routes must authorise on the server. */
-  isAdmin: boolean;
+  /** Which gated areas the navigation links to. Cosmetic only: every route authorises on the server. */
+  access: NavAccess;
   /** Usually <FolderTree folders={...} />; rendered in both the sidebar and the mobile drawer. */
   folderTree?: React.ReactNode;
   /** Usually <Breadcrumbs items={...} />. */
@@ -15,7 +15,7 @@ export type ConsoleShellProps = {
 };
 
 /** Authenticated layout: skip link, sidebar (drawer below md), sticky header, <main id="main">. */
-export function ConsoleShell({ user, isAdmin, folderTree, breadcrumbs, children }: ConsoleShellProps) {
+export function ConsoleShell({ user, access, folderTree, breadcrumbs, children }: ConsoleShellProps) {
   return (
     <div className="min-h-dvh bg-background">
       <a
@@ -24,12 +24,12 @@ export function ConsoleShell({ user, isAdmin, folderTree, breadcrumbs, children 
       >
         Skip to content
       </a>
-      <AppSidebar isAdmin={isAdmin} folderTree={folderTree} />
+      <AppSidebar access={access} folderTree={folderTree} />
       <div className="flex min-h-dvh min-w-0 flex-col md:pl-64">
         <AppHeader
           user={user}
           breadcrumbs={breadcrumbs}
-          leading={<MobileSidebar isAdmin={isAdmin} folderTree={folderTree} />}
+          leading={<MobileSidebar access={access} folderTree={folderTree} />}
         />
         <main id="main" tabIndex={-1} className="mx-auto w-full max-w-7xl flex-1 px-4 py-6 outline-none sm:px-6 lg:px-8 lg:py-8">
           {children}

@@ -61,8 +61,9 @@ export async function createFolder(ctx: Ctx, input: { name: string; parentId: st
   try {
     return await db().$transaction(async (tx) => {
       await lockTree(tx);
+      let parentName: string | null = null;
       if (input.parentId) {
-        await assertCanOnFolder(tx, ctx.actor, "folders.manage", input.parentId);
+        parentName = (await assertCanOnFolder(tx, ctx.actor, "folders.manage", input.parentId)).folder.name;
         if ((await depthOf(tx, input.parentId)) + 1 > FOLDER_MAX_DEPTH) {
           throw new AppError("VALIDATION", `Folders can be nested at most ${FOLDER_MAX_DEPTH} levels deep.`);
         }
@@ -77,7 +78,7 @@ export async function createFolder(ctx: Ctx, input: { name: string; parentId: st
         target: { type: "folder", id: folder.id, label: folder.name },
         folderId: folder.id,
         requestId: ctx.requestId,
-        details: { parentId: input.parentId },
+        details: { parent: parentName ?? "(top level)" },
       });
       return { id: folder.id, name: folder.name, parentId: folder.parentId };
     });
@@ -114,9 +115,10 @@ export async function moveFolder(ctx: Ctx, input: { folderId: string; parentId: 
     const { folder } = await assertCanOnFolder(tx, ctx.actor, "folders.manage", input.folderId);
     if (folder.parentId === input.parentId) return { id: folder.id, parentId: folder.parentId };
     const subtree = await subtreeIds(tx, folder.id);
+    let destinationName = "(top level)";
     if (input.parentId) {
       // Same answer as an unknown destination when the actor cannot manage it.
-      await assertCanOnFolder(tx, ctx.actor, "folders.manage", input.parentId, "Destination folder");
+      destinationName = (await assertCanOnFolder(tx, ctx.actor, "folders.manage", input.parentId, "Destination folder")).folder.name;
       if (subtree.some((f) => f.id === input.parentId)) {
         throw new AppError("VALIDATION", "A folder cannot be moved into itself or one of its subfolders.", {
           parentId: ["Choose a folder outside the one you are moving."],
@@ -137,7 +139,7 @@ export async function moveFolder(ctx: Ctx, input: { folderId: string; parentId: 
       target: { type: "folder", id: folder.id, label: folder.name },
       folderId: folder.id,
       requestId: ctx.requestId,
-      details: { fromParentId: folder.parentId, toParentId: input.parentId },
+      details: { from: folder.parentId ? ((await tx.folder.findUnique({ where: { id: folder.parentId } }))?.name ?? null) : "(top level)", to: destinationName },
     });
     return { id: folder.id, parentId: input.parentId };
   });
@@ -168,7 +170,6 @@ export async function deleteFolder(ctx: Ctx, input: { folderId: string }) {
       target: { type: "folder", id: folder.id, label: folder.name },
       folderId: folder.id,
       requestId: ctx.requestId,
-      details: { parentId: folder.parentId },
     });
     return { id: folder.id, parentId: folder.parentId };
   });

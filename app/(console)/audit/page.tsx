@@ -14,7 +14,7 @@ export default async function AuditPage({ searchParams }: { searchParams: Promis
   const query = parseListQuery(await searchParams, 25);
   const { rows, total } = await listAuditEvents(user, query);
   return (
-    <div className="grid gap-6">
+    <div className="grid grid-cols-1 gap-6">
       <Breadcrumbs items={[{ label: "Audit log" }]} />
       <PageHeader
         title="Audit log"

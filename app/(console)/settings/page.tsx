@@ -10,7 +10,7 @@ export const metadata = { title: "Settings" };
 export default async function SettingsPage() {
   const user = await requireUser();
   return (
-    <div className="grid gap-6">
+    <div className="grid grid-cols-1 gap-6">
       <Breadcrumbs items={[{ label: "Settings" }]} />
       <PageHeader title="Settings" description="Your account and how Latch looks for you." />
       <Card>

@@ -12,7 +12,7 @@ export default async function StoresPage() {
   const user = await requireUser();
   if (!canTenant(user, "stores.manage")) notFound();
   return (
-    <div className="grid gap-6">
+    <div className="grid grid-cols-1 gap-6">
       <Breadcrumbs items={[{ label: "Credential stores" }]} />
       <PageHeader
         title="Credential stores"

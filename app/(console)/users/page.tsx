@@ -23,7 +23,7 @@ export default async function UsersPage({ searchParams }: { searchParams: Promis
   const query = parseListQuery(await searchParams);
   const { rows, total } = await listUsers(user, query);
   return (
-    <div className="grid gap-6">
+    <div className="grid grid-cols-1 gap-6">
       <Breadcrumbs items={[{ label: "Users" }]} />
       <PageHeader title="Users" description="People who can sign in to Latch. Folder roles decide what each of them may see and do." actions={<CreateUserDialog />} />
       <DataTable

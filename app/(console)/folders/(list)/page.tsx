@@ -26,7 +26,7 @@ export default async function FoldersPage({ searchParams }: { searchParams: Prom
     />
   ) : null;
   return (
-    <div className="grid gap-6">
+    <div className="grid grid-cols-1 gap-6">
       <Breadcrumbs items={[{ label: "Folders" }]} />
       <PageHeader
         title="Folders"

@@ -22,7 +22,7 @@ export default async function FolderLayout({
   const parentVisible = view.ancestors.at(-1)?.id === folder.parentId;
   const base = `/folders/${folder.id}`;
   return (
-    <div className="grid gap-6">
+    <div className="grid grid-cols-1 gap-6">
       <Breadcrumbs
         items={[
           { label: "Folders", href: "/folders" },

@@ -29,7 +29,7 @@ export default async function FolderPage({
     />
   ) : null;
   return (
-    <section aria-labelledby="subfolders-heading" className="grid gap-4">
+    <section aria-labelledby="subfolders-heading" className="grid grid-cols-1 gap-4">
       <div className="flex items-center justify-between gap-4">
         <h2 id="subfolders-heading" className="text-lg font-semibold">
           Subfolders

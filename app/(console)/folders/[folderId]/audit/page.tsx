@@ -19,7 +19,7 @@ export default async function FolderAuditPage({
   const query = parseListQuery(await searchParams, 25);
   const { rows, total } = await listAuditEvents(user, { ...query, folderId: view.folder.id });
   return (
-    <section aria-labelledby="audit-heading" className="grid gap-4">
+    <section aria-labelledby="audit-heading" className="grid grid-cols-1 gap-4">
       <h2 id="audit-heading" className="text-lg font-semibold">
         Audit events for this folder
       </h2>

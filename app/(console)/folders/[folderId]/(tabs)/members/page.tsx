@@ -26,7 +26,7 @@ export default async function MembersPage({
   const { rows, total } = await listMembers(user, view.folder.id, query);
   const manage = view.permissions.manageMembers;
   return (
-    <section aria-labelledby="members-heading" className="grid gap-4">
+    <section aria-labelledby="members-heading" className="grid grid-cols-1 gap-4">
       <div className="flex items-center justify-between gap-4">
         <div>
           <h2 id="members-heading" className="text-lg font-semibold">

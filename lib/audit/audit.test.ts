@@ -1,0 +1,49 @@
+import { describe, expect, it, vi } from "vitest";
+import { createFolderAction, renameFolderAction } from "@/lib/folders/actions";
+import { grant, makeFolder, makeUser, signInAs } from "@/test/fixtures";
+import { canSeeAudit, listAuditEvents } from "./queries";
+
+vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
+vi.mock("@/lib/request-context", () => import("@/test/mocks/request-context"));
+
+const all = { q: "", page: 1, pageSize: 100 };
+
+describe("audit log visibility", () => {
+  it("admins see everything; folder admins see their folders and subfolders only; others see nothing", async () => {
+    const admin = await makeUser({ isAdmin: true });
+    const folderAdmin = await makeUser();
+    const viewer = await makeUser();
+    const mine = await makeFolder();
+    const theirs = await makeFolder();
+    await grant(mine.id, folderAdmin, "FOLDER_ADMIN");
+    await grant(mine.id, viewer, "VIEWER");
+
+    signInAs(admin);
+    const sub = await createFolderAction({ name: "Sub", parentId: mine.id });
+    expect(sub.ok).toBe(true);
+    await renameFolderAction({ folderId: theirs.id, name: `${theirs.name} renamed` });
+
+    const seenByFolderAdmin = (await listAuditEvents(folderAdmin, all)).rows;
+    const folderIds = new Set(seenByFolderAdmin.map((e) => e.folderId));
+    expect(sub.ok && folderIds.has(sub.data.id)).toBe(true);
+    expect(folderIds.has(theirs.id)).toBe(false);
+    expect(seenByFolderAdmin.every((e) => e.actorEmail !== null)).toBe(true);
+
+    const seenByAdmin = (await listAuditEvents(admin, all)).rows.map((e) => e.folderId);
+    expect(seenByAdmin).toContain(theirs.id);
+
+    expect(await canSeeAudit(viewer)).toBe(false);
+    expect((await listAuditEvents(viewer, all)).rows).toEqual([]);
+    // Narrowing to a folder one cannot audit yields nothing rather than an error.
+    expect((await listAuditEvents(folderAdmin, { ...all, folderId: theirs.id })).rows).toEqual([]);
+  });
+
+  it("search matches action, person, target and the full request id", async () => {
+    const admin = await makeUser({ isAdmin: true });
+    signInAs(admin);
+    const name = `Searchable ${Date.now()}`;
+    await createFolderAction({ name, parentId: null });
+    expect((await listAuditEvents(admin, { ...all, q: name.toLowerCase() })).rows).toHaveLength(1);
+    expect((await listAuditEvents(admin, { ...all, q: "test-request-id" })).total).toBeGreaterThan(0);
+  });
+});
