@@ -66,4 +66,9 @@ test("admin areas answer not found to non-admins; security headers are set", asy
   expect(headers["referrer-policy"]).toBeTruthy();
   expect(headers["cache-control"]).toContain("no-store");
   expect(headers["x-request-id"]).toBeTruthy();
+
+  const health = await p.request.get("/api/health");
+  expect(health.status()).toBe(200);
+  const ready = await p.request.get("/api/ready");
+  expect(await ready.json()).toMatchObject({ status: "ready", checks: { database: "ok", migrations: "ok" } });
 });
