@@ -10,6 +10,18 @@ import { FOLDER_MAX_DEPTH } from "./schemas";
 
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
 
+/** Every folder change is audited against the folder itself, so folder admins see it in their log. */
+function auditFolder(tx: Tx, ctx: Ctx, action: string, folder: { id: string; name: string }, details?: Record<string, unknown>) {
+  return recordAuditEvent(tx, {
+    actor: ctx.actor,
+    action,
+    target: { type: "folder", id: folder.id, label: folder.name },
+    folderId: folder.id,
+    requestId: ctx.requestId,
+    details,
+  });
+}
+
 /** Serialises changes to the tree's shape so two concurrent moves cannot build a cycle. */
 async function lockTree(tx: Tx) {
   await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('latch.folder-tree'))`;
@@ -72,14 +84,7 @@ export async function createFolder(ctx: Ctx, input: { name: string; parentId: st
       }
       await assertUniqueSiblingName(tx, input.parentId, input.name);
       const folder = await tx.folder.create({ data: { name: input.name, parentId: input.parentId } });
-      await recordAuditEvent(tx, {
-        actor: ctx.actor,
-        action: "folder.create",
-        target: { type: "folder", id: folder.id, label: folder.name },
-        folderId: folder.id,
-        requestId: ctx.requestId,
-        details: { parent: parentName ?? "(top level)" },
-      });
+      await auditFolder(tx, ctx, "folder.create", folder, { parent: parentName ?? "(top level)" });
       return { id: folder.id, name: folder.name, parentId: folder.parentId };
     });
   } catch (error) {
@@ -91,17 +96,10 @@ export async function renameFolder(ctx: Ctx, input: { folderId: string; name: st
   try {
     return await db().$transaction(async (tx) => {
       const { folder } = await assertCanOnFolder(tx, ctx.actor, "folders.manage", input.folderId);
-      if (folder.name === input.name) return { id: folder.id, name: folder.name };
+      if (folder.name === input.name) return folder;
       await assertUniqueSiblingName(tx, folder.parentId, input.name, folder.id);
       const updated = await tx.folder.update({ where: { id: folder.id }, data: { name: input.name } });
-      await recordAuditEvent(tx, {
-        actor: ctx.actor,
-        action: "folder.rename",
-        target: { type: "folder", id: folder.id, label: updated.name },
-        folderId: folder.id,
-        requestId: ctx.requestId,
-        details: { from: folder.name, to: updated.name },
-      });
+      await auditFolder(tx, ctx, "folder.rename", { id: folder.id, name: updated.name }, { from: folder.name, to: updated.name });
       return { id: updated.id, name: updated.name };
     });
   } catch (error) {
@@ -133,14 +131,8 @@ export async function moveFolder(ctx: Ctx, input: { folderId: string; parentId: 
     }
     await assertUniqueSiblingName(tx, input.parentId, folder.name, folder.id);
     await tx.folder.update({ where: { id: folder.id }, data: { parentId: input.parentId } });
-    await recordAuditEvent(tx, {
-      actor: ctx.actor,
-      action: "folder.move",
-      target: { type: "folder", id: folder.id, label: folder.name },
-      folderId: folder.id,
-      requestId: ctx.requestId,
-      details: { from: folder.parentId ? ((await tx.folder.findUnique({ where: { id: folder.parentId } }))?.name ?? null) : "(top level)", to: destinationName },
-    });
+    const from = folder.parentId ? (await tx.folder.findUnique({ where: { id: folder.parentId } }))?.name : "(top level)";
+    await auditFolder(tx, ctx, "folder.move", folder, { from, to: destinationName });
     return { id: folder.id, parentId: input.parentId };
   });
 }
@@ -164,13 +156,7 @@ export async function deleteFolder(ctx: Ctx, input: { folderId: string }) {
       throw conflict(`“${folder.name}” still contains ${list}. Move or delete ${held.length === 1 && held[0]!.count === 1 ? "it" : "them"} first.`);
     }
     await tx.folder.delete({ where: { id: folder.id } });
-    await recordAuditEvent(tx, {
-      actor: ctx.actor,
-      action: "folder.delete",
-      target: { type: "folder", id: folder.id, label: folder.name },
-      folderId: folder.id,
-      requestId: ctx.requestId,
-    });
+    await auditFolder(tx, ctx, "folder.delete", folder);
     return { id: folder.id, parentId: folder.parentId };
   });
 }
@@ -191,13 +177,10 @@ export async function setFolderMember(ctx: Ctx, input: { folderId: string; email
       create: { folderId: folder.id, userId: user.id, role: input.role },
       update: { role: input.role },
     });
-    await recordAuditEvent(tx, {
-      actor: ctx.actor,
-      action: existing ? "folder.member.update" : "folder.member.add",
-      target: { type: "folder", id: folder.id, label: folder.name },
-      folderId: folder.id,
-      requestId: ctx.requestId,
-      details: { member: user.email, role: ROLE_LABELS[input.role], previousRole: existing ? ROLE_LABELS[existing.role] : null },
+    await auditFolder(tx, ctx, existing ? "folder.member.update" : "folder.member.add", folder, {
+      member: user.email,
+      role: ROLE_LABELS[input.role],
+      previousRole: existing ? ROLE_LABELS[existing.role] : null,
     });
     return { userId: user.id, role: input.role };
   });
@@ -214,14 +197,7 @@ export async function removeFolderMember(ctx: Ctx, input: { folderId: string; us
       : null;
     if (!member) throw notFound("Member");
     await tx.folderMember.delete({ where: { folderId_userId: { folderId: folder.id, userId: member.userId } } });
-    await recordAuditEvent(tx, {
-      actor: ctx.actor,
-      action: "folder.member.remove",
-      target: { type: "folder", id: folder.id, label: folder.name },
-      folderId: folder.id,
-      requestId: ctx.requestId,
-      details: { member: member.user.email, role: ROLE_LABELS[member.role] },
-    });
+    await auditFolder(tx, ctx, "folder.member.remove", folder, { member: member.user.email, role: ROLE_LABELS[member.role] });
     return { userId: member.userId };
   });
 }
