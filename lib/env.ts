@@ -24,6 +24,27 @@ const schema = z.object({
   LATCH_LOGIN_WINDOW_SECONDS: z.coerce.number().int().min(10).max(86400).default(900),
   /** Trust X-Forwarded-For for the client address (only behind a reverse proxy you run). */
   LATCH_TRUST_PROXY: booleanFlag,
+  /**
+   * 32 random bytes, base64: wraps the data keys that encrypt the Latch store and store credentials.
+   * Optional at parse time so the console can start without stores; anything that encrypts demands it.
+   */
+  LATCH_MASTER_KEY: z
+    .string()
+    .refine((v) => Buffer.from(v, "base64").length === 32, "must be 32 bytes, base64-encoded (e.g. `openssl rand -base64 32`)")
+    .optional(),
+  /** Earlier master keys, comma-separated, still accepted for unwrapping until everything is re-wrapped. */
+  LATCH_PREVIOUS_MASTER_KEYS: z
+    .string()
+    .optional()
+    .refine(
+      (v) => !v || v.split(",").every((k) => Buffer.from(k.trim(), "base64").length === 32),
+      "must be a comma-separated list of 32-byte base64 keys",
+    ),
+  /** Outbound calls to stores and targets: extra CIDRs to refuse, and (if set) the only CIDRs allowed. */
+  LATCH_EGRESS_DENY_CIDRS: z.string().optional(),
+  LATCH_EGRESS_ALLOW_CIDRS: z.string().optional(),
+  /** Development only: lets external stores use plain http://. Never set this in production. */
+  LATCH_DEV_ALLOW_HTTP_STORES: booleanFlag,
 });
 
 export type Env = z.infer<typeof schema>;

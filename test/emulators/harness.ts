@@ -1,0 +1,128 @@
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer, type ServerOptions } from "node:https";
+import type { AddressInfo, Socket } from "node:net";
+
+/**
+ * Shared emulator plumbing: an HTTPS server on 127.0.0.1 (ephemeral port), a request log, and fault
+ * injection, plus a plain-HTTP control API on its own port (seed/rotate/delete, counts, faults).
+ * Each emulator supplies `handle` (the vendor protocol) and `control` (its own control routes).
+ */
+export type LoggedRequest = { method: string; path: string; headers: Record<string, string | string[] | undefined>; body: string; at: number };
+
+export type Fault =
+  | { type: "latency"; ms: number }
+  | { type: "hang" }
+  | { type: "status"; status: number; body: unknown; headers?: Record<string, string> }
+  | { type: "reset" }
+  | { type: "malformed" };
+
+export type FaultRule = { fault: Fault; /** Substring of the path to match; empty = every request. */ pathIncludes?: string; /** How many requests it applies to; undefined = until cleared. */ times?: number };
+
+export type EmulatorRequest = { req: IncomingMessage; res: ServerResponse; url: URL; body: string; log: LoggedRequest };
+
+export type Emulator = {
+  url: string;
+  port: number;
+  controlUrl: string;
+  requests: LoggedRequest[];
+  /** Requests whose path contains the substring (e.g. to count vault reads). */
+  count(pathIncludes: string, method?: string): number;
+  inject(rule: FaultRule): void;
+  clearFaults(): void;
+  close(): Promise<void>;
+};
+
+export function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", date: new Date().toUTCString(), ...headers });
+  res.end(text);
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+export async function startEmulator(opts: {
+  name: string;
+  tls?: ServerOptions;
+  handle: (r: EmulatorRequest) => Promise<void> | void;
+  control?: (r: EmulatorRequest) => Promise<boolean> | boolean;
+}): Promise<Emulator> {
+  const requests: LoggedRequest[] = [];
+  let rules: FaultRule[] = [];
+  const sockets = new Set<Socket>();
+
+  async function onRequest(req: IncomingMessage, res: ServerResponse) {
+    const body = await readBody(req);
+    const url = new URL(req.url ?? "/", "https://127.0.0.1");
+    const log: LoggedRequest = { method: req.method ?? "GET", path: url.pathname + url.search, headers: req.headers, body, at: Date.now() };
+    requests.push(log);
+    const rule = rules.find((r) => !r.pathIncludes || log.path.includes(r.pathIncludes));
+    if (rule) {
+      if (rule.times !== undefined && --rule.times <= 0) rules = rules.filter((r) => r !== rule);
+      const { fault } = rule;
+      if (fault.type === "hang") return; // never answer
+      if (fault.type === "reset") return req.socket.destroy();
+      if (fault.type === "malformed") {
+        res.writeHead(200, { "content-type": "application/json" });
+        return res.end("{not json");
+      }
+      if (fault.type === "status") return json(res, fault.status, fault.body, fault.headers);
+      if (fault.type === "latency") await new Promise((r) => setTimeout(r, fault.ms));
+    }
+    try {
+      await opts.handle({ req, res, url, body, log });
+    } catch (error) {
+      if (!res.headersSent) json(res, 500, { error: `emulator ${opts.name} failed: ${(error as Error).message}` });
+    }
+  }
+
+  const server = opts.tls ? createHttpsServer(opts.tls, onRequest) : createHttpServer(onRequest);
+  server.on("connection", (s: Socket) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  server.on("secureConnection", (s: Socket) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+
+  const control = createHttpServer(async (req, res) => {
+    const body = await readBody(req);
+    const url = new URL(req.url ?? "/", "http://127.0.0.1");
+    const log: LoggedRequest = { method: req.method ?? "GET", path: url.pathname, headers: req.headers, body, at: Date.now() };
+    if (url.pathname === "/_control/requests") return json(res, 200, requests);
+    if (url.pathname === "/_control/faults" && req.method === "POST") {
+      rules.push(JSON.parse(body) as FaultRule);
+      return json(res, 204, {});
+    }
+    if (url.pathname === "/_control/faults" && req.method === "DELETE") {
+      rules = [];
+      return json(res, 204, {});
+    }
+    if (opts.control && (await opts.control({ req, res, url, body, log }))) return;
+    json(res, 404, { error: "unknown control route" });
+  });
+  await new Promise<void>((resolve) => control.listen(0, "127.0.0.1", resolve));
+  const controlPort = (control.address() as AddressInfo).port;
+
+  return {
+    url: `${opts.tls ? "https" : "http"}://127.0.0.1:${port}`,
+    port,
+    controlUrl: `http://127.0.0.1:${controlPort}`,
+    requests,
+    count: (sub, method) => requests.filter((r) => r.path.includes(sub) && (!method || r.method === method)).length,
+    inject: (rule) => rules.push({ ...rule }),
+    clearFaults: () => {
+      rules = [];
+    },
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await Promise.all([new Promise((r) => server.close(r)), new Promise((r) => control.close(r))]);
+    },
+  };
+}
