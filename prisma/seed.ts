@@ -42,6 +42,7 @@ export async function seed(connectionString: string, opts: SeedOptions = {}): Pr
   try {
     await client.query("BEGIN");
     await client.query("SELECT pg_advisory_xact_lock($1)", [SEED_LOCK_KEY]);
+    await ensureBuiltInStore(client);
     const { rowCount } = await client.query("SELECT 1 FROM users LIMIT 1");
     if (rowCount) {
       await client.query("COMMIT");
@@ -68,6 +69,21 @@ export async function seed(connectionString: string, opts: SeedOptions = {}): Pr
   } finally {
     await client.end().catch(() => {});
   }
+}
+
+/** The Latch Database store: one per installation, created on first seed and never duplicated. */
+async function ensureBuiltInStore(client: pg.Client) {
+  const { rowCount } = await client.query("SELECT 1 FROM credential_stores WHERE is_built_in");
+  if (rowCount) return;
+  const { rows } = await client.query<{ id: string }>(
+    `INSERT INTO credential_stores (id, name, kind, mode, is_built_in, updated_at)
+     VALUES (gen_random_uuid(), 'Latch Database', 'latch', 'READ_WRITE', true, now()) RETURNING id`,
+  );
+  await client.query(
+    `INSERT INTO audit_events (id, actor_id, action, target_type, target_id, target_label, outcome, details)
+     VALUES (gen_random_uuid(), NULL, 'store.create', 'store', $1, 'Latch Database', 'SUCCESS', $2)`,
+    [rows[0]!.id, JSON.stringify({ via: "seed", kind: "latch" })],
+  );
 }
 
 async function main() {

@@ -27,6 +27,7 @@ async function main() {
       NEXT_TELEMETRY_DISABLED: "1",
       DATABASE_URL: database.url,
       NEXTAUTH_SECRET: randomBytes(48).toString("base64url"),
+      LATCH_MASTER_KEY: randomBytes(32).toString("base64"),
       NEXTAUTH_URL: `http://127.0.0.1:${port}`,
       LATCH_ADMIN_PASSWORD: "",
       LOG_LEVEL: process.env.LOG_LEVEL ?? "warn",

@@ -63,25 +63,47 @@ async function run(label: string, command: string, args: string[], env: NodeJS.P
   if (code !== 0) throw new Error(`${label} failed (${signal ? `signal ${signal}` : `exit code ${code}`}).`);
 }
 
-function loadSecret(): string {
-  if (process.env.NEXTAUTH_SECRET) return process.env.NEXTAUTH_SECRET;
+/**
+ * Local-only secrets, generated once into .data/local-secrets.json (mode 0600) unless the environment
+ * supplies them: the session signing key and the master key that wraps Latch's encryption keys.
+ */
+const LOCAL_SECRETS = {
+  NEXTAUTH_SECRET: () => randomBytes(48).toString("base64url"),
+  LATCH_MASTER_KEY: () => randomBytes(32).toString("base64"),
+} as const;
+type LocalSecrets = Record<keyof typeof LOCAL_SECRETS, string>;
+
+function loadLocalSecrets(): LocalSecrets {
   const file = path.join(dataDir, "local-secrets.json");
-  let secrets: { NEXTAUTH_SECRET?: string } = {};
+  let stored: Partial<LocalSecrets> = {};
   try {
-    secrets = JSON.parse(fs.readFileSync(file, "utf8"));
+    stored = JSON.parse(fs.readFileSync(file, "utf8"));
     fs.chmodSync(file, 0o600);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
       throw new Error(`Cannot read ${path.relative(root, file)} (${(err as Error).message}); fix or delete it.`);
     }
   }
-  if (!secrets.NEXTAUTH_SECRET) {
-    secrets.NEXTAUTH_SECRET = randomBytes(48).toString("base64url");
-    fs.mkdirSync(dataDir, { recursive: true });
-    fs.writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
-    console.log(`Generated NEXTAUTH_SECRET into ${path.relative(root, file)} (kept for later runs; never commit it).`);
+  const out = {} as LocalSecrets;
+  let changed = false;
+  for (const [name, generate] of Object.entries(LOCAL_SECRETS) as [keyof LocalSecrets, () => string][]) {
+    const fromEnv = process.env[name];
+    if (fromEnv) {
+      out[name] = fromEnv;
+      continue;
+    }
+    if (!stored[name]) {
+      stored[name] = generate();
+      changed = true;
+      console.log(`Generated ${name} into ${path.relative(root, file)} for local use (kept for later runs; never commit it).`);
+    }
+    out[name] = stored[name]!;
   }
-  return secrets.NEXTAUTH_SECRET;
+  if (changed) {
+    fs.mkdirSync(dataDir, { recursive: true });
+    fs.writeFileSync(file, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
+  }
+  return out;
 }
 
 async function startDatabase(): Promise<string> {
@@ -194,7 +216,7 @@ async function waitUntilServing(url: string, proc: ChildProcess): Promise<boolea
 }
 
 async function main() {
-  const secret = loadSecret();
+  const secrets = loadLocalSecrets();
   const databaseUrl = await startDatabase();
   const quiet = { PRISMA_HIDE_UPDATE_MESSAGE: "1", CHECKPOINT_DISABLE: "1", NEXT_TELEMETRY_DISABLED: "1" };
 
@@ -237,7 +259,7 @@ async function main() {
     ...quiet,
     NODE_ENV: "production",
     DATABASE_URL: databaseUrl,
-    NEXTAUTH_SECRET: secret,
+    ...secrets,
     NEXTAUTH_URL: process.env.NEXTAUTH_URL || `http://localhost:${port}`,
   };
   delete env.LATCH_ADMIN_PASSWORD; // the app never needs it

@@ -9,6 +9,7 @@ export async function setup() {
   const env = process.env as Record<string, string | undefined>;
   env.DATABASE_URL = db.url;
   env.NEXTAUTH_SECRET ??= `test-${randomBytes(32).toString("base64url")}`;
+  env.LATCH_MASTER_KEY ??= randomBytes(32).toString("base64");
   env.NODE_ENV = "test";
 }
 

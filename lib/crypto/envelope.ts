@@ -1,0 +1,117 @@
+import "server-only";
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
+import { db, type Db } from "@/lib/db";
+import { env } from "@/lib/env";
+import { AppError } from "@/lib/errors";
+
+/**
+ * Envelope encryption for everything Latch itself must keep secret (its own store's values and the
+ * credentials of external stores). Values are sealed with AES-256-GCM under a random data key; data
+ * keys are stored wrapped by the master key (LATCH_MASTER_KEY). Each ciphertext names its data key
+ * and each data key names its master key, so a new master key is rolled in by re-wrapping the data
+ * keys alone (rewrapDataKeys) while earlier keys stay readable from LATCH_PREVIOUS_MASTER_KEYS.
+ * The additional authenticated data binds a ciphertext to the row it belongs to.
+ */
+const FORMAT = 1;
+
+type MasterKey = { id: string; key: Buffer };
+
+function masterKeyId(key: Buffer): string {
+  return createHash("sha256").update("latch-master-key-id").update(key).digest("hex").slice(0, 16);
+}
+
+export function masterKeyring(): { current: MasterKey; all: Map<string, Buffer> } {
+  const raw = env().LATCH_MASTER_KEY;
+  if (!raw) {
+    throw new AppError("BAD_REQUEST", "Encryption is not configured: set LATCH_MASTER_KEY (32 random bytes, base64) and restart Latch.");
+  }
+  const current = Buffer.from(raw, "base64");
+  const all = new Map<string, Buffer>([[masterKeyId(current), current]]);
+  for (const old of (env().LATCH_PREVIOUS_MASTER_KEYS ?? "").split(",").map((s) => s.trim()).filter(Boolean)) {
+    const key = Buffer.from(old, "base64");
+    all.set(masterKeyId(key), key);
+  }
+  return { current: { id: masterKeyId(current), key: current }, all };
+}
+
+function seal(key: Buffer, plaintext: Buffer, aad: string): Buffer {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv("aes-256-gcm", key, iv);
+  cipher.setAAD(Buffer.from(aad, "utf8"));
+  const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  return Buffer.concat([Buffer.from([FORMAT]), iv, cipher.getAuthTag(), body]);
+}
+
+function open(key: Buffer, sealed: Buffer, aad: string): Buffer {
+  if (sealed[0] !== FORMAT) throw new Error("Unknown ciphertext format");
+  const iv = sealed.subarray(1, 13);
+  const tag = sealed.subarray(13, 29);
+  const decipher = createDecipheriv("aes-256-gcm", key, iv);
+  decipher.setAAD(Buffer.from(aad, "utf8"));
+  decipher.setAuthTag(tag);
+  return Buffer.concat([decipher.update(sealed.subarray(29)), decipher.final()]);
+}
+
+// Unwrapped data keys are kept per process: unwrapping on every read would cost a query each time.
+const unwrapped = new Map<string, Buffer>();
+
+async function activeDataKey(client: Db): Promise<{ id: string; key: Buffer }> {
+  const { current } = masterKeyring();
+  const existing = await client.dataKey.findFirst({ where: { masterKeyId: current.id, retiredAt: null }, orderBy: { createdAt: "desc" } });
+  if (existing) return { id: existing.id, key: await dataKeyById(client, existing.id) };
+  const key = randomBytes(32);
+  const row = await client.dataKey.create({
+    data: { wrappedKey: new Uint8Array(seal(current.key, key, "latch-data-key")), masterKeyId: current.id },
+  });
+  unwrapped.set(row.id, key);
+  return { id: row.id, key };
+}
+
+async function dataKeyById(client: Db, id: string): Promise<Buffer> {
+  const cached = unwrapped.get(id);
+  if (cached) return cached;
+  const row = await client.dataKey.findUnique({ where: { id } });
+  if (!row) throw new Error(`Data key ${id} is missing`);
+  const master = masterKeyring().all.get(row.masterKeyId);
+  if (!master) {
+    throw new AppError("BAD_REQUEST", "A stored value was encrypted under a master key Latch no longer has. Add it to LATCH_PREVIOUS_MASTER_KEYS.");
+  }
+  const key = open(master, Buffer.from(row.wrappedKey), "latch-data-key");
+  unwrapped.set(id, key);
+  return key;
+}
+
+export type Sealed = { ciphertext: Uint8Array<ArrayBuffer>; dataKeyId: string };
+
+export async function encrypt(plaintext: string, aad: string, client: Db = db()): Promise<Sealed> {
+  const { id, key } = await activeDataKey(client);
+  return { ciphertext: new Uint8Array(seal(key, Buffer.from(plaintext, "utf8"), aad)), dataKeyId: id };
+}
+
+export async function decrypt(sealed: { ciphertext: Uint8Array; dataKeyId: string }, aad: string, client: Db = db()): Promise<string> {
+  const key = await dataKeyById(client, sealed.dataKeyId);
+  return open(key, Buffer.from(sealed.ciphertext), aad).toString("utf8");
+}
+
+/**
+ * Re-wraps every data key not yet under the current master key. Values are untouched, so this is
+ * quick and safe to run while Latch serves requests; afterwards the previous keys can be removed.
+ */
+export async function rewrapDataKeys(client: Db = db()): Promise<{ rewrapped: number }> {
+  const { current, all } = masterKeyring();
+  const stale = await client.dataKey.findMany({ where: { masterKeyId: { not: current.id } } });
+  for (const row of stale) {
+    const master = all.get(row.masterKeyId);
+    if (!master) throw new AppError("BAD_REQUEST", `Data key ${row.id} is wrapped by a master key that is not configured.`);
+    const key = open(master, Buffer.from(row.wrappedKey), "latch-data-key");
+    await client.dataKey.update({
+      where: { id: row.id },
+      data: { wrappedKey: new Uint8Array(seal(current.key, key, "latch-data-key")), masterKeyId: current.id },
+    });
+  }
+  return { rewrapped: stale.length };
+}
+
+export function forgetUnwrappedKeysForTests() {
+  unwrapped.clear();
+}

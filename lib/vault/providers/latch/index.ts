@@ -1,0 +1,62 @@
+import "server-only";
+import { z } from "zod";
+import { decrypt, encrypt, masterKeyring } from "@/lib/crypto/envelope";
+import { db } from "@/lib/db";
+import { StoreError } from "../../errors";
+import type { SecretRef, StoreProvider } from "../../types";
+
+const aad = (storeId: string, name: string, version: number) => `latch_secrets:${storeId}:${name}:${version}`;
+
+function parseVersion(ref: SecretRef): number | undefined {
+  if (ref.version === undefined || ref.version === "") return undefined;
+  const n = Number(ref.version);
+  if (!Number.isInteger(n) || n < 1) throw new StoreError("config", `“${ref.version}” is not a version of a Latch secret (versions are 1, 2, 3, …).`);
+  return n;
+}
+
+/**
+ * Latch's own store: values live sealed in the latch_secrets table (envelope encryption), every
+ * write adds a version. The only place Latch persists a secret value.
+ */
+export const latchProvider: StoreProvider<z.ZodObject<{}>, z.ZodObject<{}>> = {
+  kind: "latch",
+  label: "Latch Database",
+  description: "Latch’s built-in encrypted store: values are sealed with AES-256-GCM under keys wrapped by LATCH_MASTER_KEY.",
+  configSchema: z.object({}),
+  secretSchema: z.object({}),
+  fields: [],
+  supportsWrite: true,
+  defaultKeys: { username: "username", password: "password" },
+  referenceHint: "A name for the secret, e.g. finance/payroll-db",
+  create: ({ storeId }) => ({
+    async getSecret(ref) {
+      const version = parseVersion(ref);
+      const row = await db().latchSecret.findFirst({
+        where: { storeId, name: ref.name, ...(version ? { version } : {}) },
+        orderBy: { version: "desc" },
+      });
+      if (!row) throw new StoreError("not_found", `There is no secret named “${ref.name}”${version ? ` with version ${version}` : ""} in the Latch Database store.`);
+      const values = JSON.parse(await decrypt(row, aad(storeId, row.name, row.version))) as Record<string, string>;
+      return { values, version: String(row.version), updatedAt: row.createdAt };
+    },
+    async putSecret(ref, values) {
+      return db().$transaction(async (tx) => {
+        // Serialise writers of one name so versions stay gap-free and unique.
+        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`latch-secret:${storeId}:${ref.name}`}))`;
+        const latest = await tx.latchSecret.findFirst({ where: { storeId, name: ref.name }, orderBy: { version: "desc" }, select: { version: true } });
+        const version = (latest?.version ?? 0) + 1;
+        const sealed = await encrypt(JSON.stringify(values), aad(storeId, ref.name, version), tx);
+        await tx.latchSecret.create({ data: { storeId, name: ref.name, version, ...sealed } });
+        return { version: String(version) };
+      });
+    },
+    async deleteSecret(ref) {
+      const { count } = await db().latchSecret.deleteMany({ where: { storeId, name: ref.name } });
+      if (count === 0) throw new StoreError("not_found", `There is no secret named “${ref.name}” in the Latch Database store.`);
+    },
+    async health() {
+      masterKeyring();
+      await db().$queryRaw`SELECT 1`;
+    },
+  }),
+};
