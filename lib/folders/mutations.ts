@@ -142,8 +142,14 @@ export async function moveFolder(ctx: Ctx, input: { folderId: string; parentId: 
  * folder-owned stores) add a line here.
  */
 async function folderContents(tx: Tx, folderId: string): Promise<{ count: number; one: string; many: string }[]> {
-  const subfolders = await tx.folder.count({ where: { parentId: folderId } });
-  return [{ count: subfolders, one: "subfolder", many: "subfolders" }];
+  const [subfolders, stores] = await Promise.all([
+    tx.folder.count({ where: { parentId: folderId } }),
+    tx.credentialStore.count({ where: { folderId } }),
+  ]);
+  return [
+    { count: subfolders, one: "subfolder", many: "subfolders" },
+    { count: stores, one: "credential store", many: "credential stores" },
+  ];
 }
 
 export async function deleteFolder(ctx: Ctx, input: { folderId: string }) {

@@ -27,6 +27,7 @@ CREATE TABLE "credential_stores" (
     "secret_ciphertext" BYTEA,
     "secret_data_key_id" UUID,
     "ca_bundle" TEXT,
+    "probe_secret" VARCHAR(500),
     "timeout_ms" INTEGER NOT NULL DEFAULT 10000,
     "last_test_at" TIMESTAMPTZ(3),
     "last_test_ok" BOOLEAN,

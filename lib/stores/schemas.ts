@@ -1,0 +1,46 @@
+import { z } from "zod";
+import { idSchema } from "@/lib/folders/schemas";
+
+export const STORE_NAME_MAX = 100;
+
+const pemBundle = z
+  .string()
+  .max(200_000, "The CA bundle is too large (200 KB at most).")
+  .refine((v) => v.trim() === "" || /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.test(v), "Paste one or more PEM certificates (-----BEGIN CERTIFICATE-----).")
+  .refine((v) => !/PRIVATE KEY-----/.test(v), "A CA bundle holds certificates only; remove the private key.");
+
+export const storeCommonSchema = z.object({
+  name: z.string({ error: "Enter a name." }).trim().min(1, "Enter a name.").max(STORE_NAME_MAX, `Names can be at most ${STORE_NAME_MAX} characters.`),
+  /** null: every folder may use the store; otherwise only this folder and its subfolders. */
+  folderId: idSchema.nullable().default(null),
+  mode: z.enum(["READ_ONLY", "READ_WRITE"], { error: "Choose read-only or read-write." }).default("READ_ONLY"),
+  caBundle: pemBundle.optional().default(""),
+  timeoutMs: z.coerce.number({ error: "Enter a number of milliseconds." }).int().min(1000, "At least 1000 ms.").max(120_000, "At most 120000 ms.").default(10_000),
+  /** Read-only stores: an optional secret the connection test reads to prove access. */
+  probeSecret: z.string().trim().max(500).optional().default(""),
+});
+
+/** Config and secrets are checked against the chosen provider's own schemas in lib/stores/mutations.ts. */
+const providerInput = {
+  config: z.record(z.string(), z.unknown()).default({}),
+  /** Write-only values; a key that is absent (or empty) on edit keeps the stored value. */
+  secrets: z.record(z.string(), z.unknown()).default({}),
+};
+
+export const externalKindSchema = z.enum(["hashicorp", "azure", "aws", "cyberark"], { error: "Choose a store kind." });
+
+export const createStoreSchema = storeCommonSchema.extend({ kind: externalKindSchema, ...providerInput });
+export const updateStoreSchema = storeCommonSchema.extend({ storeId: idSchema, ...providerInput });
+export const testDraftSchema = createStoreSchema.extend({ storeId: idSchema.nullable().default(null) });
+export const storeIdSchema = z.object({ storeId: idSchema });
+
+export type CreateStoreInput = z.infer<typeof createStoreSchema>;
+export type UpdateStoreInput = z.infer<typeof updateStoreSchema>;
+
+/** Common write-only setting kept with the provider's sealed secrets (it may carry proxy credentials). */
+export const PROXY_SECRET_KEY = "proxyUrl";
+export const proxyUrlSchema = z
+  .string()
+  .trim()
+  .max(500)
+  .refine((v) => v === "" || /^https?:\/\/[^\s]+$/.test(v), "Enter a proxy URL such as http://proxy.internal:3128.");

@@ -1,0 +1,22 @@
+import "server-only";
+import { latchProvider } from "./providers/latch";
+import type { StoreKind, StoreProvider } from "./types";
+
+/**
+ * Every store kind, exhaustively: adding a kind is one folder under providers/ and one line here.
+ * The `satisfies` makes a missing kind a type error.
+ */
+export const PROVIDERS = {
+  latch: latchProvider,
+} satisfies Partial<Record<StoreKind, StoreProvider>> as Partial<Record<StoreKind, StoreProvider>>;
+
+export function getProvider(kind: StoreKind): StoreProvider {
+  const provider = PROVIDERS[kind];
+  if (!provider) throw new Error(`No provider for store kind ${kind}`);
+  return provider;
+}
+
+/** Kinds an administrator can register (the Latch Database store is built in, one per installation). */
+export function registrableKinds(): StoreKind[] {
+  return (Object.keys(PROVIDERS) as StoreKind[]).filter((k) => k !== "latch");
+}
