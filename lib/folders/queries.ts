@@ -132,12 +132,12 @@ export async function listMembers(actor: Actor, folderId: string, query: ListQue
   return { rows: all.slice((query.page - 1) * query.pageSize, query.page * query.pageSize), total: all.length, access };
 }
 
-/** Folders the actor may move `folderId` into, labelled with their visible path. The server re-checks on move. */
-export async function listMoveDestinations(actor: Actor, folderId: string) {
+/** Visible folders labelled with their visible path ("Finance / Payroll"), sorted by path. */
+export async function listFolderOptions(actor: Actor, filter: (f: FolderNode, isInside: (id: string, ancestorId: string) => boolean) => boolean = () => true) {
   const visible = await listVisibleFolders(actor);
   const byId = new Map(visible.map((f) => [f.id, f]));
-  const isInside = (id: string): boolean => {
-    for (let cur = byId.get(id); cur; cur = cur.parentId ? byId.get(cur.parentId) : undefined) if (cur.id === folderId) return true;
+  const isInside = (id: string, ancestorId: string): boolean => {
+    for (let cur = byId.get(id), n = 0; cur && n < 64; cur = cur.parentId ? byId.get(cur.parentId) : undefined, n++) if (cur.id === ancestorId) return true;
     return false;
   };
   const pathOf = (id: string): string => {
@@ -146,7 +146,12 @@ export async function listMoveDestinations(actor: Actor, folderId: string) {
     return names.join(" / ");
   };
   return visible
-    .filter((f) => can({ role: f.role, isTenantAdmin: actor.isAdmin }, "folders.manage") && !isInside(f.id))
+    .filter((f) => filter(f, isInside))
     .map((f) => ({ id: f.id, label: pathOf(f.id) }))
     .sort((a, b) => a.label.localeCompare(b.label));
+}
+
+/** Folders the actor may move `folderId` into. The server re-checks on move. */
+export function listMoveDestinations(actor: Actor, folderId: string) {
+  return listFolderOptions(actor, (f, isInside) => can({ role: f.role, isTenantAdmin: actor.isAdmin }, "folders.manage") && !isInside(f.id, folderId));
 }

@@ -1,27 +1,63 @@
-import { VaultIcon } from "lucide-react";
-import { notFound } from "next/navigation";
+import { PlusIcon, VaultIcon } from "lucide-react";
+import Link from "next/link";
 import { Breadcrumbs } from "@/components/layout/breadcrumbs";
+import { DataTable } from "@/components/shared/data-table";
 import { EmptyState } from "@/components/shared/empty-state";
 import { PageHeader } from "@/components/shared/page-header";
+import { SearchInput } from "@/components/shared/search-input";
+import { StatusBadge } from "@/components/shared/status-badge";
+import { StoreHealth } from "@/components/stores/store-health";
+import { Button } from "@/components/ui/button";
 import { requireUser } from "@/lib/auth/session";
-import { canTenant } from "@/lib/authz";
+import { parseListQuery } from "@/lib/list-query";
+import { listStores } from "@/lib/stores/queries";
 
 export const metadata = { title: "Credential stores" };
 
-export default async function StoresPage() {
+export default async function StoresPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const user = await requireUser();
-  if (!canTenant(user, "stores.manage")) notFound();
+  const { q } = parseListQuery(await searchParams);
+  const stores = await listStores(user, { q });
   return (
     <div className="grid grid-cols-1 gap-6">
       <Breadcrumbs items={[{ label: "Credential stores" }]} />
       <PageHeader
         title="Credential stores"
-        description="The vaults credential assets point into: Latch’s own encrypted store, HashiCorp Vault, Azure Key Vault, AWS Secrets Manager and CyberArk CCP."
+        description="The vaults credential assets point into. Latch reads secrets from them when a connection needs one and never keeps the values."
+        actions={
+          <Button asChild>
+            <Link href="/stores/new">
+              <PlusIcon aria-hidden="true" /> Add store
+            </Link>
+          </Button>
+        }
       />
-      <EmptyState
-        icon={VaultIcon}
-        title="No credential stores registered"
-        description="Registering stores is not available in this version of Latch yet. Folders, members and the audit log are ready to set up in the meantime."
+      <DataTable
+        label="Credential stores"
+        toolbar={<SearchInput label="Search stores" placeholder="Search stores…" />}
+        rows={stores}
+        getRowId={(s) => s.id}
+        columns={[
+          {
+            key: "name",
+            header: "Name",
+            cell: (s) => (
+              <Link href={`/stores/${s.id}`} className="inline-flex items-center gap-2 font-medium hover:underline">
+                <VaultIcon className="size-4 text-muted-foreground" aria-hidden="true" />
+                {s.name}
+              </Link>
+            ),
+          },
+          { key: "kind", header: "Kind", cell: (s) => <span className="text-sm">{s.kindLabel}</span> },
+          {
+            key: "scope",
+            header: "Scope",
+            cell: (s) => (s.folder ? <Link className="text-sm hover:underline" href={`/folders/${s.folder.id}`}>Folder: {s.folder.name}</Link> : <span className="text-sm">Tenant-wide</span>),
+          },
+          { key: "mode", header: "Mode", cell: (s) => <StatusBadge tone="neutral">{s.mode === "READ_WRITE" ? "Read-write" : "Read-only"}</StatusBadge> },
+          { key: "health", header: "Health", cell: (s) => <StoreHealth lastTest={s.lastTest} /> },
+        ]}
+        empty={<EmptyState icon={VaultIcon} title={q ? "No stores match your search" : "No credential stores yet"} description={q ? undefined : "Add HashiCorp Vault, Azure Key Vault, AWS Secrets Manager or CyberArk CCP."} />}
       />
     </div>
   );

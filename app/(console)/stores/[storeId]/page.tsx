@@ -1,0 +1,69 @@
+import { notFound } from "next/navigation";
+import { Breadcrumbs } from "@/components/layout/breadcrumbs";
+import { PageHeader } from "@/components/shared/page-header";
+import { StoreActions } from "@/components/stores/store-actions";
+import { StoreForm } from "@/components/stores/store-form";
+import { StoreHealth } from "@/components/stores/store-health";
+import { requireUser } from "@/lib/auth/session";
+import { AppError } from "@/lib/errors";
+import { listFolderOptions } from "@/lib/folders/queries";
+import { getStoreViewOrThrow, type StoreView } from "@/lib/stores/queries";
+import { getProvider } from "@/lib/vault/registry";
+
+export default async function StorePage({ params }: { params: Promise<{ storeId: string }> }) {
+  const user = await requireUser();
+  const { storeId } = await params;
+  let store: StoreView;
+  try {
+    store = await getStoreViewOrThrow(user, storeId);
+  } catch (error) {
+    if (error instanceof AppError && error.code === "NOT_FOUND") notFound();
+    throw error;
+  }
+  const provider = getProvider(store.kind);
+  const folders = await listFolderOptions(user);
+  return (
+    <div className="grid grid-cols-1 gap-6">
+      <Breadcrumbs items={[{ label: "Credential stores", href: "/stores" }, { label: store.name }]} />
+      <PageHeader
+        title={store.name}
+        description={
+          <span className="inline-flex flex-wrap items-center gap-3">
+            {store.kindLabel} · {store.folder ? `Folder: ${store.folder.name}` : "Tenant-wide"} · <StoreHealth lastTest={store.lastTest} />
+          </span>
+        }
+        actions={<StoreActions storeId={store.id} storeName={store.name} deletable={!store.isBuiltIn} />}
+      />
+      {store.lastTest && !store.lastTest.ok ? (
+        <p role="status" className="rounded-lg border border-danger/30 bg-danger/10 px-4 py-3 text-sm text-danger">
+          Last test failed: {store.lastTest.message}
+        </p>
+      ) : null}
+      {store.isBuiltIn ? (
+        <p className="text-sm text-muted-foreground">
+          The built-in Latch Database store keeps values in Latch’s own database, sealed with AES-256-GCM under keys wrapped by the master key. It is
+          always tenant-wide and read-write.
+        </p>
+      ) : (
+        <StoreForm
+          kind={store.kind}
+          kindLabel={provider.label}
+          fields={provider.fields}
+          supportsWrite={provider.supportsWrite}
+          folders={folders}
+          existing={{
+            id: store.id,
+            name: store.name,
+            folderId: store.folder?.id ?? null,
+            mode: store.mode,
+            config: store.config,
+            secretsSet: store.secretsSet,
+            caBundle: store.caBundle,
+            probeSecret: store.probeSecret,
+            timeoutMs: store.timeoutMs,
+          }}
+        />
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,48 @@
+import Link from "next/link";
+import { Breadcrumbs } from "@/components/layout/breadcrumbs";
+import { PageHeader } from "@/components/shared/page-header";
+import { StoreForm } from "@/components/stores/store-form";
+import { requireUser } from "@/lib/auth/session";
+import { listFolderOptions } from "@/lib/folders/queries";
+import { getProvider, registrableKinds } from "@/lib/vault/registry";
+import type { StoreKind } from "@/lib/vault/types";
+import { cn } from "@/lib/utils";
+
+export const metadata = { title: "Add credential store" };
+
+export default async function NewStorePage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
+  const user = await requireUser();
+  const kinds = registrableKinds();
+  const requested = (await searchParams).kind;
+  const kind = kinds.find((k) => k === requested) as StoreKind | undefined;
+  const provider = kind ? getProvider(kind) : null;
+  const folders = await listFolderOptions(user);
+  return (
+    <div className="grid grid-cols-1 gap-6">
+      <Breadcrumbs items={[{ label: "Credential stores", href: "/stores" }, { label: "Add store" }]} />
+      <PageHeader title={provider ? `Add ${provider.label} store` : "Add a credential store"} description={provider?.description ?? "Choose the kind of vault to connect."} />
+      <nav aria-label="Store kinds" className="grid gap-3 sm:grid-cols-2 lg:grid-cols-4">
+        {kinds.map((k) => {
+          const p = getProvider(k);
+          return (
+            <Link
+              key={k}
+              href={`/stores/new?kind=${k}`}
+              aria-current={k === kind ? "page" : undefined}
+              className={cn(
+                "rounded-lg border bg-card p-4 text-sm shadow-xs transition-colors hover:border-primary/60 focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-ring",
+                k === kind && "border-primary ring-1 ring-primary",
+              )}
+            >
+              <span className="block font-medium">{p.label}</span>
+              <span className="mt-1 block text-muted-foreground">{p.supportsWrite ? "Read or read-write" : "Read-only"}</span>
+            </Link>
+          );
+        })}
+      </nav>
+      {provider && kind ? (
+        <StoreForm key={kind} kind={kind} kindLabel={provider.label} fields={provider.fields} supportsWrite={provider.supportsWrite} folders={folders} />
+      ) : null}
+    </div>
+  );
+}

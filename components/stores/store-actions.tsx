@@ -1,0 +1,46 @@
+"use client";
+
+import { FlaskConicalIcon, LoaderCircleIcon, Trash2Icon } from "lucide-react";
+import { useRouter } from "next/navigation";
+import { toast } from "sonner";
+import { ConfirmDialog } from "@/components/shared/confirm-dialog";
+import { useServerAction } from "@/components/shared/use-server-action";
+import { Button } from "@/components/ui/button";
+import { deleteStoreAction, testStoreAction } from "@/lib/stores/actions";
+
+/** Test the saved settings (records the store's health) and delete. */
+export function StoreActions({ storeId, storeName, deletable }: { storeId: string; storeName: string; deletable: boolean }) {
+  const router = useRouter();
+  const test = useServerAction(testStoreAction, {
+    onSuccess: (r) => (r.ok ? toast.success(`Test passed. ${r.message}`) : toast.error(`Test failed. ${r.message}`, { duration: 10_000 })),
+  });
+  return (
+    <div className="flex gap-2">
+      <Button variant="outline" onClick={() => void test.run({ storeId })} disabled={test.pending}>
+        {test.pending ? <LoaderCircleIcon className="animate-spin" aria-hidden="true" /> : <FlaskConicalIcon aria-hidden="true" />}
+        {test.pending ? "Testing…" : "Test saved settings"}
+      </Button>
+      {deletable ? (
+        <ConfirmDialog
+          trigger={
+            <Button variant="outline">
+              <Trash2Icon aria-hidden="true" /> Delete
+            </Button>
+          }
+          title={`Delete “${storeName}”?`}
+          description="Latch forgets the store and its credentials. Secrets in the vault itself are not touched."
+          confirmLabel="Delete store"
+          pendingLabel="Deleting…"
+          destructive
+          onConfirm={async () => {
+            const result = await deleteStoreAction({ storeId });
+            if (!result.ok) throw new Error(result.error.message);
+            toast.success(`Store “${storeName}” deleted.`);
+            router.push("/stores");
+            router.refresh();
+          }}
+        />
+      ) : null}
+    </div>
+  );
+}

@@ -1,0 +1,310 @@
+"use client";
+
+import { CheckCircle2Icon, FlaskConicalIcon, LoaderCircleIcon, XCircleIcon } from "lucide-react";
+import { useRouter } from "next/navigation";
+import { useState } from "react";
+import { toast } from "sonner";
+import { FormField } from "@/components/shared/form-field";
+import { useServerAction } from "@/components/shared/use-server-action";
+import { Badge } from "@/components/ui/badge";
+import { Button } from "@/components/ui/button";
+import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
+import { Checkbox } from "@/components/ui/checkbox";
+import { Input } from "@/components/ui/input";
+import { Label } from "@/components/ui/label";
+import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@/components/ui/select";
+import { Textarea } from "@/components/ui/textarea";
+import { createStoreAction, testDraftStoreAction, updateStoreAction } from "@/lib/stores/actions";
+import type { FieldSpec, StoreKind } from "@/lib/vault/types";
+import { cn } from "@/lib/utils";
+
+const TENANT = "__tenant__";
+
+export type StoreFormProps = {
+  kind: StoreKind;
+  kindLabel: string;
+  fields: FieldSpec[];
+  supportsWrite: boolean;
+  folders: { id: string; label: string }[];
+  /** Present when editing: current settings and the names of secrets already set. */
+  existing?: {
+    id: string;
+    name: string;
+    folderId: string | null;
+    mode: "READ_ONLY" | "READ_WRITE";
+    config: Record<string, unknown>;
+    secretsSet: string[];
+    caBundle: string;
+    probeSecret: string;
+    timeoutMs: number;
+  };
+};
+
+type TestOutcome = { ok: boolean; message: string } | null;
+
+/** Reads an uploaded file: PEM as text, anything binary (PFX) as base64. */
+async function readUpload(file: File): Promise<string> {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  const text = new TextDecoder().decode(bytes);
+  if (text.includes("-----BEGIN")) return text;
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary);
+}
+
+/**
+ * One form for every store kind, generated from the provider's field list. Secret fields are
+ * write-only: never pre-filled; when a value is stored the field shows "Set" with a Replace button.
+ */
+export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, existing }: StoreFormProps) {
+  const router = useRouter();
+  const [name, setName] = useState(existing?.name ?? "");
+  const [folderId, setFolderId] = useState<string>(existing?.folderId ?? TENANT);
+  const [mode, setMode] = useState<"READ_ONLY" | "READ_WRITE">(existing?.mode ?? (supportsWrite ? "READ_WRITE" : "READ_ONLY"));
+  const [config, setConfig] = useState<Record<string, unknown>>(() => {
+    const initial: Record<string, unknown> = {};
+    for (const f of fields) if (!f.secret) initial[f.name] = existing?.config[f.name] ?? (f.type === "boolean" ? false : f.type === "select" ? f.options?.[0]?.value ?? "" : "");
+    return initial;
+  });
+  const [secrets, setSecrets] = useState<Record<string, string>>({});
+  const [replacing, setReplacing] = useState<Set<string>>(new Set());
+  const [caBundle, setCaBundle] = useState(existing?.caBundle ?? "");
+  const [probeSecret, setProbeSecret] = useState(existing?.probeSecret ?? "");
+  const [timeoutMs, setTimeoutMs] = useState(String(existing?.timeoutMs ?? 10000));
+  const [testResult, setTestResult] = useState<TestOutcome>(null);
+
+  const afterSave = (data: { id: string }) => {
+    router.push(`/stores/${data.id}`);
+    router.refresh();
+  };
+  const create = useServerAction(createStoreAction, { success: "Store created.", refresh: false, onSuccess: afterSave });
+  const update = useServerAction(updateStoreAction, { success: "Store saved.", refresh: false, onSuccess: afterSave });
+  const save = existing ? update : create;
+  const test = useServerAction(testDraftStoreAction, { refresh: false, onSuccess: (r) => setTestResult(r) });
+
+  const common = {
+    name,
+    folderId: folderId === TENANT ? null : folderId,
+    mode,
+    caBundle,
+    probeSecret,
+    timeoutMs: Number(timeoutMs),
+    config: Object.fromEntries(Object.entries(config).map(([k, v]) => [k, v === "" ? undefined : v])),
+    secrets,
+  };
+
+  const visible = (f: FieldSpec) => !f.showWhen || f.showWhen.equals.includes(String(config[f.showWhen.field] ?? ""));
+  const fieldError = (key: string) => save.fieldError(key) ?? test.fieldError(key);
+  const isSet = (key: string) => !!existing?.secretsSet.includes(key) && !replacing.has(key);
+
+  function secretInput(key: string, label: string, f?: FieldSpec) {
+    const id = `secret-${key}`;
+    if (isSet(key)) {
+      return (
+        <div className="grid gap-2" key={key}>
+          <Label htmlFor={`${id}-replace`}>{label}</Label>
+          <div className="flex items-center gap-3">
+            <Badge variant="success">Set</Badge>
+            <span className="text-sm text-muted-foreground">Stored encrypted; never shown.</span>
+            <Button id={`${id}-replace`} type="button" variant="outline" size="sm" onClick={() => setReplacing(new Set(replacing).add(key))} aria-label={`Replace ${label}`}>
+              Replace
+            </Button>
+          </div>
+        </div>
+      );
+    }
+    const value = secrets[key] ?? "";
+    const set = (v: string) => setSecrets({ ...secrets, [key]: v });
+    return (
+      <FormField key={key} label={label} id={id} error={fieldError(`secrets.${key}`)} description={f?.help} required={f?.required}>
+        {f?.type === "file" ? (
+          <div className="grid gap-2">
+            <Input
+              id={id}
+              type="file"
+              accept={f.accept}
+              onChange={async (e) => {
+                const file = e.target.files?.[0];
+                if (file) set(await readUpload(file));
+              }}
+            />
+            {value ? <span className="text-xs text-muted-foreground">File loaded ({value.length.toLocaleString()} characters). It is sent once and stored encrypted.</span> : null}
+          </div>
+        ) : f?.type === "textarea" ? (
+          <Textarea value={value} onChange={(e) => set(e.target.value)} rows={5} spellCheck={false} autoComplete="off" className="font-mono text-xs" />
+        ) : (
+          <Input type="password" autoComplete="new-password" value={value} onChange={(e) => set(e.target.value)} placeholder={f?.placeholder} />
+        )}
+      </FormField>
+    );
+  }
+
+  function plainInput(f: FieldSpec) {
+    const id = `config-${f.name}`;
+    const value = config[f.name];
+    const set = (v: unknown) => setConfig({ ...config, [f.name]: v });
+    if (f.type === "boolean") {
+      return (
+        <div key={f.name} className="flex items-start gap-3">
+          <Checkbox id={id} checked={value === true} onCheckedChange={(v) => set(v === true)} />
+          <div className="grid gap-1">
+            <Label htmlFor={id}>{f.label}</Label>
+            {f.help ? <p className="text-[0.8125rem] text-muted-foreground">{f.help}</p> : null}
+          </div>
+        </div>
+      );
+    }
+    return (
+      <FormField key={f.name} label={f.label} id={id} error={fieldError(`config.${f.name}`)} description={f.help} required={f.required}>
+        {f.type === "select" ? (
+          <Select value={String(value ?? "")} onValueChange={set}>
+            <SelectTrigger className="w-full">
+              <SelectValue placeholder="Choose…" />
+            </SelectTrigger>
+            <SelectContent>
+              {f.options?.map((o) => (
+                <SelectItem key={o.value} value={o.value}>
+                  {o.label}
+                </SelectItem>
+              ))}
+            </SelectContent>
+          </Select>
+        ) : f.type === "textarea" ? (
+          <Textarea value={String(value ?? "")} onChange={(e) => set(e.target.value)} rows={4} placeholder={f.placeholder} />
+        ) : (
+          <Input
+            type={f.type === "number" ? "number" : f.type === "url" ? "url" : "text"}
+            value={String(value ?? "")}
+            onChange={(e) => set(f.type === "number" && e.target.value !== "" ? Number(e.target.value) : e.target.value)}
+            placeholder={f.placeholder}
+            autoComplete="off"
+            spellCheck={false}
+          />
+        )}
+      </FormField>
+    );
+  }
+
+  async function submit(event: React.FormEvent) {
+    event.preventDefault();
+    setTestResult(null);
+    if (existing) await update.run({ ...common, storeId: existing.id });
+    else await create.run({ ...common, kind: kind as "hashicorp" });
+  }
+
+  async function runTest() {
+    setTestResult(null);
+    const ok = await test.run({ ...common, kind: kind as "hashicorp", storeId: existing?.id ?? null });
+    if (!ok) toast.error("Fix the highlighted fields, then test again.");
+  }
+
+  return (
+    <form onSubmit={submit} noValidate className="grid gap-6">
+      <Card>
+        <CardHeader>
+          <CardTitle>General</CardTitle>
+          <CardDescription>How the store appears in Latch and who may use it.</CardDescription>
+        </CardHeader>
+        <CardContent className="grid gap-5 md:grid-cols-2">
+          <FormField label="Name" id="store-name" error={fieldError("name")} required>
+            <Input value={name} onChange={(e) => setName(e.target.value)} autoComplete="off" placeholder={`e.g. Production ${kindLabel}`} />
+          </FormField>
+          <FormField label="Scope" id="store-scope" error={fieldError("folderId")} description="A folder-owned store is usable only by assets in that folder and its subfolders.">
+            <Select value={folderId} onValueChange={setFolderId}>
+              <SelectTrigger className="w-full">
+                <SelectValue />
+              </SelectTrigger>
+              <SelectContent>
+                <SelectItem value={TENANT}>Tenant-wide (every folder)</SelectItem>
+                {folders.map((f) => (
+                  <SelectItem key={f.id} value={f.id}>
+                    Folder: {f.label}
+                  </SelectItem>
+                ))}
+              </SelectContent>
+            </Select>
+          </FormField>
+          <FormField
+            label="Mode"
+            id="store-mode"
+            error={fieldError("mode")}
+            description={supportsWrite ? "Read-write lets people type a value in an asset form and Latch writes it to the store." : `${kindLabel} can only be read.`}
+          >
+            <Select value={mode} onValueChange={(v) => setMode(v as typeof mode)} disabled={!supportsWrite}>
+              <SelectTrigger className="w-full">
+                <SelectValue />
+              </SelectTrigger>
+              <SelectContent>
+                <SelectItem value="READ_ONLY">Read-only</SelectItem>
+                {supportsWrite ? <SelectItem value="READ_WRITE">Read-write</SelectItem> : null}
+              </SelectContent>
+            </Select>
+          </FormField>
+        </CardContent>
+      </Card>
+
+      <Card>
+        <CardHeader>
+          <CardTitle>{kindLabel} connection</CardTitle>
+          <CardDescription>Secret fields are write-only: stored encrypted and never sent back to your browser.</CardDescription>
+        </CardHeader>
+        <CardContent className="grid gap-5 md:grid-cols-2">
+          {fields.filter(visible).map((f) => (f.secret ? secretInput(f.name, f.label, f) : plainInput(f)))}
+        </CardContent>
+      </Card>
+
+      <Card>
+        <CardHeader>
+          <CardTitle>Network and trust</CardTitle>
+          <CardDescription>TLS certificates are always verified. Add your private CA here rather than weakening verification.</CardDescription>
+        </CardHeader>
+        <CardContent className="grid gap-5 md:grid-cols-2">
+          <FormField label="CA bundle (PEM)" id="store-ca" error={fieldError("caBundle")} description="Certificates to trust in addition to the system roots, for a store behind a private CA." className="md:col-span-2">
+            <Textarea value={caBundle} onChange={(e) => setCaBundle(e.target.value)} rows={4} spellCheck={false} className="font-mono text-xs" placeholder="-----BEGIN CERTIFICATE-----" />
+          </FormField>
+          {secretInput("proxyUrl", "HTTPS egress proxy (optional)", {
+            name: "proxyUrl",
+            label: "HTTPS egress proxy",
+            type: "text",
+            secret: true,
+            help: "e.g. http://proxy.internal:3128 — may include proxy credentials, so it is stored like a secret.",
+          })}
+          <FormField label="Request timeout (ms)" id="store-timeout" error={fieldError("timeoutMs")}>
+            <Input type="number" min={1000} max={120000} value={timeoutMs} onChange={(e) => setTimeoutMs(e.target.value)} />
+          </FormField>
+          {mode === "READ_ONLY" ? (
+            <FormField label="Probe secret (optional)" id="store-probe" error={fieldError("probeSecret")} description="A secret the test reads to prove Latch has access, not just a login.">
+              <Input value={probeSecret} onChange={(e) => setProbeSecret(e.target.value)} autoComplete="off" />
+            </FormField>
+          ) : null}
+        </CardContent>
+      </Card>
+
+      {testResult ? (
+        <div
+          role="status"
+          className={cn(
+            "flex items-start gap-3 rounded-lg border px-4 py-3 text-sm",
+            testResult.ok ? "border-success/30 bg-success/10 text-success" : "border-danger/30 bg-danger/10 text-danger",
+          )}
+        >
+          {testResult.ok ? <CheckCircle2Icon className="mt-0.5 size-4 shrink-0" aria-hidden="true" /> : <XCircleIcon className="mt-0.5 size-4 shrink-0" aria-hidden="true" />}
+          <p>
+            <span className="font-medium">{testResult.ok ? "Test passed. " : "Test failed. "}</span>
+            {testResult.message}
+          </p>
+        </div>
+      ) : null}
+
+      <div className="flex flex-wrap justify-end gap-3">
+        <Button type="button" variant="outline" onClick={runTest} disabled={test.pending}>
+          {test.pending ? <LoaderCircleIcon className="animate-spin" aria-hidden="true" /> : <FlaskConicalIcon aria-hidden="true" />}
+          {test.pending ? "Testing…" : "Test connection"}
+        </Button>
+        <Button type="submit" disabled={save.pending}>
+          {save.pending ? "Saving…" : existing ? "Save changes" : "Create store"}
+        </Button>
+      </div>
+    </form>
+  );
+}
