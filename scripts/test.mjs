@@ -45,7 +45,7 @@ step("prisma generate", bin("prisma"), ["generate", "--no-hints"], {
 });
 step("typecheck (tsc --noEmit)", bin("tsc"), ["--noEmit"]);
 // No DATABASE_URL placeholder here: the vitest global setup picks a real server or embedded PostgreSQL.
-step("unit and integration tests (vitest)", bin("vitest"), ["run"], { VITE_CONFIG_NATIVE_IGNORE_WARNING: "true" });
+step("unit and integration tests (vitest)", bin("vitest"), ["run"]);
 step("next build", bin("next"), ["build"], { ...placeholders, NODE_ENV: "production" });
 
 const skip = !existsSync("/usr/bin/chromium")
