@@ -5,12 +5,13 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { seed } from "../prisma/seed";
 import { createThrowawayDatabase } from "./test-db";
 
 const port = process.env.E2E_PORT ?? "3100";
+const SERVER_LOG = path.join(process.cwd(), "e2e", ".output", "server.log");
 
 async function main() {
   if (!existsSync(path.join(process.cwd(), ".next", "BUILD_ID"))) {
@@ -20,7 +21,7 @@ async function main() {
   await seed(database.url, { adminEmail: process.env.LATCH_ADMIN_EMAIL, adminPassword: process.env.LATCH_ADMIN_PASSWORD });
 
   const next = spawn(path.join(process.cwd(), "node_modules", ".bin", "next"), ["start", "-p", port, "-H", "127.0.0.1"], {
-    stdio: "inherit",
+    stdio: ["ignore", "pipe", "pipe"],
     env: {
       ...process.env,
       NODE_ENV: "production",
@@ -32,6 +33,18 @@ async function main() {
       LATCH_ADMIN_PASSWORD: "",
       LOG_LEVEL: process.env.LOG_LEVEL ?? "warn",
     },
+  });
+
+  // Kept for the leak check (e2e/leak.spec.ts): no secret may ever reach the server log.
+  mkdirSync(path.dirname(SERVER_LOG), { recursive: true });
+  const log = createWriteStream(SERVER_LOG, { flags: "w" });
+  next.stdout!.on("data", (chunk: Buffer) => {
+    process.stdout.write(chunk);
+    log.write(chunk);
+  });
+  next.stderr!.on("data", (chunk: Buffer) => {
+    process.stderr.write(chunk);
+    log.write(chunk);
   });
 
   let stopping = false;
