@@ -1,4 +1,5 @@
 import "server-only";
+import { awsProvider } from "./providers/aws";
 import { latchProvider } from "./providers/latch";
 import type { StoreKind, StoreProvider } from "./types";
 
@@ -8,6 +9,7 @@ import type { StoreKind, StoreProvider } from "./types";
  */
 export const PROVIDERS = {
   latch: latchProvider,
+  aws: awsProvider,
 } satisfies Partial<Record<StoreKind, StoreProvider>> as Partial<Record<StoreKind, StoreProvider>>;
 
 export function getProvider(kind: StoreKind): StoreProvider {

@@ -1,0 +1,478 @@
+import { createServer, type Server } from "node:http";
+import https from "node:https";
+import net, { type AddressInfo } from "node:net";
+import {
+  CreateSecretCommand,
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
+} from "@aws-sdk/client-secrets-manager";
+import { NodeHttpHandler } from "@smithy/node-http-handler";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { seedDemoAws, startAwsEmulator, type AwsEmulator } from "@/test/emulators/aws";
+import { createTestPki, type TestPki } from "@/test/emulators/tls";
+import { StoreError } from "../../errors";
+import type { CommonOptions, StoreClient } from "../../types";
+import { AssumeRoleError } from "./errors";
+import { awsConfigSchema, awsProvider } from "./index";
+
+const KEY_ID = "AKIALATCHTEST0000001";
+const SECRET_KEY = "latch-test-secret-access-key-0123456789ab";
+const DENIED_KEY_ID = "AKIALATCHDENIED00001";
+const DENIED_SECRET = "latch-denied-secret-access-key-01234567";
+const ROLE = "arn:aws:iam::123456789012:role/latch-test-reader";
+const ROLE_NO_EXTERNAL_ID = "arn:aws:iam::123456789012:role/plain-role";
+const SHORT_ROLE = "arn:aws:iam::123456789012:role/short-sessions";
+const VALUES = { username: "payroll_app", password: "Payr0ll-s3cret!" };
+
+let pki: TestPki;
+let emu: AwsEmulator;
+const clients: StoreClient[] = [];
+/** Every StoreError message seen, checked at the end for leaked credentials or values. */
+const messages: string[] = [];
+
+beforeAll(async () => {
+  pki = createTestPki();
+  emu = await startAwsEmulator({
+    pki,
+    accessKeys: [
+      { accessKeyId: KEY_ID, secretAccessKey: SECRET_KEY },
+      { accessKeyId: DENIED_KEY_ID, secretAccessKey: DENIED_SECRET },
+    ],
+    roles: [{ roleArn: ROLE, externalId: "ext-1234" }, { roleArn: ROLE_NO_EXTERNAL_ID }, { roleArn: SHORT_ROLE, sessionTtlSeconds: 1 }],
+  });
+  emu.denyAccess({ accessKeyId: DENIED_KEY_ID });
+  emu.seedSecret({ name: "prod/payroll-db", value: { ...VALUES, port: 5432, tls: true } });
+  emu.seedSecret({ name: "prod/api-key", value: "plain-api-key-value" });
+  emu.seedSecret({ name: "prod/keystore", binary: Buffer.from([0, 1, 2, 250]).toString("base64") });
+});
+
+afterEach(async () => {
+  emu.clearFaults();
+  emu.sts.clearFaults();
+  emu.setClockOffset(0);
+  await Promise.all(clients.splice(0).map((c) => c.close?.()));
+});
+
+afterAll(async () => {
+  await emu?.close();
+});
+
+type ConfigInput = Partial<Record<keyof ReturnType<typeof awsConfigSchema.parse>, string>>;
+
+function makeClient(config: ConfigInput = {}, secretAccessKey = SECRET_KEY, common: Partial<CommonOptions> = {}): StoreClient {
+  const client = awsProvider.create({
+    storeId: "store-aws-test",
+    config: awsConfigSchema.parse({ region: emu.region, endpoint: emu.url, accessKeyId: KEY_ID, ...config }),
+    secrets: awsProvider.secretSchema.parse({ secretAccessKey }),
+    common: { caBundle: pki.caCert, timeoutMs: 3000, ...common },
+  });
+  clients.push(client);
+  return client;
+}
+
+const roleClient = (over: ConfigInput = {}) => makeClient({ auth: "assume_role", roleArn: ROLE, externalId: "ext-1234", stsEndpoint: emu.stsUrl, ...over });
+
+async function failure(promise: Promise<unknown>): Promise<StoreError> {
+  const error = await promise.then(
+    () => {
+      throw new Error("expected a failure");
+    },
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(StoreError);
+  messages.push((error as StoreError).message);
+  return error as StoreError;
+}
+
+function rawClient(credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }) {
+  return new SecretsManagerClient({
+    region: emu.region,
+    endpoint: emu.url,
+    credentials,
+    maxAttempts: 1,
+    requestHandler: new NodeHttpHandler({ httpsAgent: new https.Agent({ ca: pki.caCert }) }),
+  });
+}
+
+describe("AWS Secrets Manager provider: reading", () => {
+  it("reads a JSON secret as a key map (non-strings as JSON), with version id and creation date", async () => {
+    const client = makeClient();
+    const secret = await client.getSecret({ name: "prod/payroll-db" });
+    expect(secret.values).toEqual({ ...VALUES, port: "5432", tls: "true" });
+    expect(secret.version).toBe(Object.keys(emu.describeSecret("prod/payroll-db")!.versions)[0]);
+    expect(secret.updatedAt).toBeInstanceOf(Date);
+    expect(Math.abs(secret.updatedAt!.getTime() - Date.now())).toBeLessThan(60_000);
+  });
+
+  it("reads plain strings as {value}, binaries as base64, and accepts an ARN", async () => {
+    const client = makeClient();
+    expect((await client.getSecret({ name: "prod/api-key" })).values).toEqual({ value: "plain-api-key-value" });
+    expect((await client.getSecret({ name: "prod/keystore" })).values).toEqual({ value: Buffer.from([0, 1, 2, 250]).toString("base64") });
+    const arn = emu.describeSecret("prod/api-key")!.arn;
+    expect((await client.getSecret({ name: arn })).values.value).toBe("plain-api-key-value");
+  });
+
+  it("signs every request with SigV4 and never sends a session token for plain access keys", async () => {
+    await makeClient().getSecret({ name: "prod/api-key" });
+    const last = emu.requests.at(-1)!;
+    expect(last.headers["x-amz-target"]).toBe("secretsmanager.GetSecretValue");
+    expect(String(last.headers.authorization)).toMatch(new RegExp(`^AWS4-HMAC-SHA256 Credential=${KEY_ID}/\\d{8}/${emu.region}/secretsmanager/aws4_request`));
+    expect(last.headers["x-amz-security-token"]).toBeUndefined();
+  });
+
+  it("selects versions by staging label or version id, and shows rotations", async () => {
+    emu.seedSecret({ name: "app/rotating", value: { password: "one" } });
+    const client = makeClient();
+    const first = await client.getSecret({ name: "app/rotating" });
+    const { versionId } = emu.rotateSecret("app/rotating", { password: "two" });
+
+    const current = await client.getSecret({ name: "app/rotating" });
+    expect(current).toMatchObject({ values: { password: "two" }, version: versionId });
+    expect(await client.getSecret({ name: "app/rotating", version: "AWSCURRENT" })).toMatchObject({ version: versionId });
+    expect(await client.getSecret({ name: "app/rotating", version: "AWSPREVIOUS" })).toMatchObject({ values: { password: "one" }, version: first.version });
+    expect(await client.getSecret({ name: "app/rotating", version: first.version! })).toMatchObject({ values: { password: "one" } });
+
+    emu.seedSecret({ name: "app/rotating", value: { password: "three" }, stages: ["CANARY"] });
+    expect((await client.getSecret({ name: "app/rotating", version: "CANARY" })).values.password).toBe("three");
+    expect((await client.getSecret({ name: "app/rotating" })).values.password).toBe("two");
+
+    const sent = emu.requests.filter((r) => r.headers["x-amz-target"] === "secretsmanager.GetSecretValue").slice(-6).map((r) => JSON.parse(r.body) as Record<string, string>);
+    expect(sent).toContainEqual({ SecretId: "app/rotating", VersionStage: "AWSPREVIOUS" });
+    expect(sent).toContainEqual({ SecretId: "app/rotating", VersionId: first.version });
+  });
+
+  it("reports missing secrets, versions and stages as not_found", async () => {
+    const client = makeClient();
+    expect(await failure(client.getSecret({ name: "prod/nope" }))).toMatchObject({ kind: "not_found", message: expect.stringContaining("prod/nope") });
+    const version = await failure(client.getSecret({ name: "prod/api-key", version: "00000000-0000-0000-0000-000000000000" }));
+    expect(version).toMatchObject({ kind: "not_found", message: expect.stringContaining("00000000-0000-0000-0000-000000000000") });
+    expect(await failure(client.getSecret({ name: "prod/api-key", version: "AWSPENDING" }))).toMatchObject({ kind: "not_found" });
+  });
+
+  it("reports a secret scheduled for deletion as deleted", async () => {
+    emu.seedSecret({ name: "old/retired", value: "gone-soon" });
+    emu.deleteSecret("old/retired", { recoveryWindowInDays: 7 });
+    const error = await failure(makeClient().getSecret({ name: "old/retired" }));
+    expect(error.kind).toBe("deleted");
+    expect(error.message).toMatch(/scheduled for deletion/);
+    emu.restoreSecret("old/retired");
+    expect((await makeClient().getSecret({ name: "old/retired" })).values.value).toBe("gone-soon");
+  });
+});
+
+describe("AWS Secrets Manager provider: writing", () => {
+  it("creates a secret on first write, adds versions afterwards, and force-deletes it", async () => {
+    const client = makeClient();
+    const name = `latch-connection-test-${Date.now()}`;
+    const created = await client.putSecret!({ name }, { value: "canary-1" });
+    expect(created.version).toBeTruthy();
+    expect(await client.getSecret({ name })).toMatchObject({ values: { value: "canary-1" }, version: created.version });
+
+    const next = await client.putSecret!({ name }, { username: "u", password: "p" });
+    expect(await client.getSecret({ name })).toMatchObject({ values: { username: "u", password: "p" }, version: next.version });
+    expect(emu.describeSecret(name)!.versions[created.version!]).toEqual(["AWSPREVIOUS"]);
+
+    await client.deleteSecret!({ name });
+    expect(emu.describeSecret(name)).toBeUndefined();
+    expect(JSON.parse(emu.requests.at(-1)!.body)).toEqual({ SecretId: name, ForceDeleteWithoutRecovery: true });
+  });
+
+  it("keeps a retried write idempotent: one ClientRequestToken, one new version", async () => {
+    emu.seedSecret({ name: "app/idempotent", value: "v1" });
+    const client = makeClient();
+    emu.failInternal({ times: 1 });
+    const { version } = await client.putSecret!({ name: "app/idempotent" }, { value: "v2" });
+    const puts = emu.requests.filter((r) => r.headers["x-amz-target"] === "secretsmanager.PutSecretValue").slice(-2);
+    expect(puts).toHaveLength(2);
+    expect(JSON.parse(puts[0]!.body).ClientRequestToken).toBe(JSON.parse(puts[1]!.body).ClientRequestToken);
+    expect(Object.keys(emu.describeSecret("app/idempotent")!.versions)).toHaveLength(2);
+    expect(version).toBe(JSON.parse(puts[1]!.body).ClientRequestToken);
+  });
+});
+
+describe("AWS Secrets Manager provider: authentication", () => {
+  it("maps a wrong secret access key to auth (signature mismatch)", async () => {
+    const error = await failure(makeClient({}, "definitely-not-the-right-secret-key").getSecret({ name: "prod/api-key" }));
+    expect(error.kind).toBe("auth");
+    expect(error.message).toMatch(/secret access key does not belong/);
+    expect(emu.requests.at(-1)!.headers.authorization).toBeDefined();
+  });
+
+  it("maps a region that does not match the endpoint to auth, naming the region", async () => {
+    const error = await failure(makeClient({ region: "us-east-1" }).getSecret({ name: "prod/api-key" }));
+    expect(error).toMatchObject({ kind: "auth", message: expect.stringContaining("us-east-1") });
+  });
+
+  it("maps an unknown access key to auth", async () => {
+    const error = await failure(makeClient({ accessKeyId: "AKIAUNKNOWNKEY000001" }).getSecret({ name: "prod/api-key" }));
+    expect(error).toMatchObject({ kind: "auth", message: expect.stringContaining("AKIAUNKNOWNKEY000001") });
+  });
+
+  it("maps an explicit deny to permission, while health still passes (authentication works)", async () => {
+    const client = makeClient({ accessKeyId: DENIED_KEY_ID }, DENIED_SECRET);
+    const error = await failure(client.getSecret({ name: "prod/api-key" }));
+    expect(error).toMatchObject({ kind: "permission", message: expect.stringContaining("secretsmanager:GetSecretValue") });
+    await expect(client.health()).resolves.toBeUndefined();
+  });
+
+  it("health passes with good credentials and fails with bad ones", async () => {
+    await expect(makeClient().health()).resolves.toBeUndefined();
+    expect((await failure(makeClient({}, "definitely-not-the-right-secret-key").health())).kind).toBe("auth");
+  });
+
+  it("corrects for clock skew using the Date header, with one immediate retry", async () => {
+    emu.setClockOffset(20 * 60);
+    const before = emu.requests.length;
+    expect((await makeClient().getSecret({ name: "prod/api-key" })).values.value).toBe("plain-api-key-value");
+    expect(emu.requests.length - before).toBe(2);
+  });
+});
+
+describe("AWS Secrets Manager provider: assume role", () => {
+  it("assumes the role through STS (with external id and session name) and reads with session credentials", async () => {
+    const stsBefore = emu.sts.requests.length;
+    const client = roleClient({ roleSessionName: "latch-test" });
+    expect((await client.getSecret({ name: "prod/payroll-db" })).values.username).toBe("payroll_app");
+    expect((await client.getSecret({ name: "prod/api-key" })).values.value).toBe("plain-api-key-value");
+    const stsCalls = emu.sts.requests.slice(stsBefore);
+    expect(stsCalls).toHaveLength(1); // credentials are cached until near expiry
+    const form = new URLSearchParams(stsCalls[0]!.body);
+    expect(Object.fromEntries(form)).toMatchObject({ Action: "AssumeRole", RoleArn: ROLE, RoleSessionName: "latch-test", ExternalId: "ext-1234", DurationSeconds: "900" });
+    expect(String(stsCalls[0]!.headers.authorization)).toContain(`Credential=${KEY_ID}/`);
+    const session = emu.issuedSessions().at(-1)!;
+    const read = emu.requests.at(-1)!;
+    expect(read.headers["x-amz-security-token"]).toBe(session.sessionToken);
+    expect(String(read.headers.authorization)).toContain(`Credential=${session.accessKeyId}/`);
+  });
+
+  it("refuses a wrong or missing external id, or an unknown role, as permission (also in health)", async () => {
+    for (const over of [{ externalId: "wrong-ext" }, { externalId: "" }, { roleArn: "arn:aws:iam::123456789012:role/nobody" }]) {
+      const client = roleClient(over);
+      const error = await failure(client.getSecret({ name: "prod/api-key" }));
+      expect(error).toBeInstanceOf(AssumeRoleError);
+      expect(error.kind).toBe("permission");
+      expect(error.message).toMatch(/trust policy|external ID/);
+      expect((await failure(client.health())).kind).toBe("permission");
+    }
+  });
+
+  it("maps a bad secret key or unknown key on STS to auth", async () => {
+    const badSecret = makeClient({ auth: "assume_role", roleArn: ROLE_NO_EXTERNAL_ID, stsEndpoint: emu.stsUrl }, "definitely-not-the-right-secret-key");
+    const error = await failure(badSecret.getSecret({ name: "prod/api-key" }));
+    expect(error).toBeInstanceOf(AssumeRoleError);
+    expect(error).toMatchObject({ kind: "auth", message: expect.stringContaining("STS") });
+    const unknown = makeClient({ auth: "assume_role", roleArn: ROLE_NO_EXTERNAL_ID, stsEndpoint: emu.stsUrl, accessKeyId: "AKIAUNKNOWNKEY000002" });
+    expect(await failure(unknown.health())).toMatchObject({ kind: "auth", message: expect.stringContaining("AKIAUNKNOWNKEY000002") });
+  });
+
+  it("gets fresh role credentials when a session is revoked before its stated expiry", async () => {
+    const client = roleClient();
+    await client.getSecret({ name: "prod/api-key" });
+    const stsBefore = emu.sts.requests.length;
+    expect(emu.expireSessions(ROLE)).toBeGreaterThan(0);
+    expect((await client.getSecret({ name: "prod/api-key" })).values.value).toBe("plain-api-key-value");
+    expect(emu.sts.requests.length - stsBefore).toBe(1);
+    const expired = emu.requests.filter((r) => r.headers["x-amz-target"] === "secretsmanager.GetSecretValue").slice(-2)[0]!;
+    expect(expired.headers["x-amz-security-token"]).not.toBe(emu.requests.at(-1)!.headers["x-amz-security-token"]);
+  });
+
+  it("renews short-lived sessions before they expire", async () => {
+    const client = roleClient({ roleArn: SHORT_ROLE, externalId: "" });
+    await client.getSecret({ name: "prod/api-key" });
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await client.getSecret({ name: "prod/api-key" })).values.value).toBe("plain-api-key-value");
+  });
+});
+
+describe("AWS Secrets Manager provider: faults", () => {
+  it("retries a ThrottlingException and succeeds", async () => {
+    emu.throttle({ times: 1 });
+    const before = emu.requests.length;
+    expect((await makeClient().getSecret({ name: "prod/api-key" })).values.value).toBe("plain-api-key-value");
+    expect(emu.requests.length - before).toBe(2);
+  });
+
+  it("honours Retry-After on 429 before trying again", async () => {
+    emu.throttle({ times: 1, status: 429, retryAfterSeconds: 1 });
+    const before = emu.requests.length;
+    await makeClient().getSecret({ name: "prod/api-key" });
+    const [first, second] = emu.requests.slice(before);
+    expect(second!.at - first!.at).toBeGreaterThanOrEqual(950);
+  });
+
+  it("gives up on persistent throttling after 3 attempts, as throttled with the server's hint", async () => {
+    emu.throttle({ times: 10, status: 429, retryAfterSeconds: 0 });
+    const before = emu.requests.length;
+    const error = await failure(makeClient().getSecret({ name: "prod/api-key" }));
+    expect(error).toMatchObject({ kind: "throttled", retryAfterSeconds: 0 });
+    expect(emu.requests.length - before).toBe(3);
+  });
+
+  it("retries InternalServiceError a bounded number of times, then reports unavailable", async () => {
+    emu.failInternal({ times: 10 });
+    const before = emu.requests.length;
+    expect((await failure(makeClient().getSecret({ name: "prod/api-key" }))).kind).toBe("unavailable");
+    expect(emu.requests.length - before).toBe(3);
+  });
+
+  it("bounds a hanging store by timeoutMs", async () => {
+    emu.hang({ times: 1 });
+    const started = Date.now();
+    const error = await failure(makeClient({}, SECRET_KEY, { timeoutMs: 500 }).getSecret({ name: "prod/api-key" }));
+    expect(error.kind).toBe("timeout");
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it("reports a non-AWS answer as bad_response", async () => {
+    emu.inject({ fault: { type: "malformed" }, times: 1 });
+    expect((await failure(makeClient().getSecret({ name: "prod/api-key" }))).kind).toBe("bad_response");
+  });
+});
+
+describe("AWS Secrets Manager provider: network policy", () => {
+  it("refuses the emulator's certificate without its CA, or with another CA", async () => {
+    for (const caBundle of [undefined, pki.otherCaCert]) {
+      const error = await failure(makeClient({}, SECRET_KEY, { caBundle }).getSecret({ name: "prod/api-key" }));
+      expect(error.kind).toBe("tls_untrusted");
+    }
+  });
+
+  it("refuses metadata addresses and plain http endpoints before dialling", async () => {
+    expect((await failure(makeClient({ endpoint: "https://169.254.169.254" }).getSecret({ name: "x" }))).kind).toBe("egress_denied");
+    expect((await failure(makeClient({ endpoint: `http://127.0.0.1:${emu.port}` }).getSecret({ name: "x" }))).kind).toBe("egress_denied");
+    expect((await failure(roleClient({ stsEndpoint: "https://169.254.169.254" }).getSecret({ name: "x" }))).kind).toBe("egress_denied");
+  });
+
+  describe("through an HTTPS proxy", () => {
+    let proxy: Server;
+    const connects: string[] = [];
+    beforeAll(async () => {
+      proxy = createServer((_req, res) => res.writeHead(405).end());
+      proxy.on("connect", (req, socket, head) => {
+        connects.push(`${req.url} ${req.headers["proxy-authorization"] ?? ""}`);
+        const [host, port] = String(req.url).split(":");
+        const upstream = net.connect(Number(port), host, () => {
+          socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+          upstream.write(head);
+          upstream.pipe(socket);
+          socket.pipe(upstream);
+        });
+        upstream.on("error", () => socket.destroy());
+        socket.on("error", () => upstream.destroy());
+      });
+      await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+    });
+    afterAll(() => new Promise<void>((r) => proxy.close(() => r())));
+
+    it("tunnels through the proxy with credentials, still verifying the store against the CA bundle", async () => {
+      const proxyUrl = `http://latch:proxy-pass@127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      expect((await makeClient({}, SECRET_KEY, { proxyUrl }).getSecret({ name: "prod/api-key" })).values.value).toBe("plain-api-key-value");
+      expect(connects.at(-1)).toBe(`127.0.0.1:${emu.port} Basic ${Buffer.from("latch:proxy-pass").toString("base64")}`);
+      const error = await failure(makeClient({}, SECRET_KEY, { proxyUrl, caBundle: pki.otherCaCert }).getSecret({ name: "prod/api-key" }));
+      expect(error.kind).toBe("tls_untrusted");
+    });
+  });
+});
+
+describe("AWS Secrets Manager provider: configuration", () => {
+  it("validates the form: region, key id, role ARN when assuming a role; blanks become unset", () => {
+    const ok = awsConfigSchema.parse({ region: "eu-west-1", accessKeyId: KEY_ID, endpoint: "", externalId: " " });
+    expect(ok).toEqual({ region: "eu-west-1", accessKeyId: KEY_ID, auth: "access_key", roleSessionName: "latch" });
+    expect(awsConfigSchema.parse(ok)).toEqual(ok);
+    const missingRole = awsConfigSchema.safeParse({ region: "eu-west-1", accessKeyId: KEY_ID, auth: "assume_role" });
+    expect(missingRole.success).toBe(false);
+    expect(missingRole.error?.issues[0]?.path).toEqual(["roleArn"]);
+    expect(awsConfigSchema.safeParse({ region: "Europe", accessKeyId: KEY_ID }).success).toBe(false);
+    expect(awsConfigSchema.safeParse({ region: "eu-west-1", accessKeyId: "not a key" }).success).toBe(false);
+    const names = awsProvider.fields.map((f) => f.name);
+    expect(new Set(names)).toEqual(new Set([...Object.keys(awsConfigSchema.shape), ...Object.keys(awsProvider.secretSchema.shape)]));
+    expect(awsProvider.fields.find((f) => f.name === "secretAccessKey")?.secret).toBe(true);
+  });
+
+  it("describes the demo data set so it can be registered as shown", async () => {
+    const demo = seedDemoAws(emu, pki);
+    const client = awsProvider.create({
+      storeId: "demo",
+      config: awsConfigSchema.parse(demo.storeConfig),
+      secrets: awsProvider.secretSchema.parse(demo.storeSecrets),
+      common: { caBundle: pki.caCert, timeoutMs: 3000 },
+    });
+    clients.push(client);
+    expect((await client.getSecret({ name: "prod/payroll-db" })).values).toMatchObject({ username: "payroll_app", port: "5432" });
+    expect(demo.instructions).toContain(emu.url);
+  });
+});
+
+describe("AWS emulator fidelity (raw SDK)", () => {
+  it("accepts session credentials until they expire, then answers ExpiredTokenException", async () => {
+    await roleClient().getSecret({ name: "prod/api-key" });
+    const s = emu.issuedSessions().at(-1)!;
+    const raw = rawClient(s);
+    await expect(raw.send(new GetSecretValueCommand({ SecretId: "prod/api-key" }))).resolves.toMatchObject({ SecretString: "plain-api-key-value" });
+    emu.expireSessions();
+    await expect(raw.send(new GetSecretValueCommand({ SecretId: "prod/api-key" }))).rejects.toMatchObject({ name: "ExpiredTokenException" });
+    await expect(rawClient({ ...s, sessionToken: "forged" }).send(new GetSecretValueCommand({ SecretId: "prod/api-key" }))).rejects.toMatchObject({ name: "UnrecognizedClientException" });
+    raw.destroy();
+  });
+
+  it("offers seed, rotate, delete, deny and session expiry over the HTTP control API", async () => {
+    const post = (path: string, body: unknown) =>
+      fetch(`${emu.controlUrl}/_control/${path}`, { method: "POST", body: JSON.stringify(body) }).then((r) => r.json() as Promise<Record<string, unknown>>);
+    const seeded = await post("secrets", { name: "ctl/one", value: { a: "1" } });
+    const rotated = await post("secrets/rotate", { name: "ctl/one", value: { a: "2" } });
+    const client = makeClient();
+    expect(await client.getSecret({ name: "ctl/one", version: "AWSPREVIOUS" })).toMatchObject({ values: { a: "1" }, version: seeded.versionId });
+    expect(await client.getSecret({ name: "ctl/one" })).toMatchObject({ values: { a: "2" }, version: rotated.versionId });
+    await post("deny", { accessKeyId: KEY_ID, secrets: ["ctl/one"] });
+    expect((await failure(client.getSecret({ name: "ctl/one" }))).kind).toBe("permission");
+    expect((await client.getSecret({ name: "prod/api-key" })).values.value).toBe("plain-api-key-value");
+    await post("allow", { accessKeyId: KEY_ID });
+    await post("secrets/delete", { name: "ctl/one" });
+    expect((await failure(client.getSecret({ name: "ctl/one" }))).kind).toBe("deleted");
+    await post("secrets/delete", { name: "ctl/one", force: true });
+    expect((await failure(client.getSecret({ name: "ctl/one" }))).kind).toBe("not_found");
+    expect(await post("sessions/expire", {})).toHaveProperty("expired");
+  });
+
+  it("verifies SigV4 strictly: a body changed after signing is refused", async () => {
+    const raw = rawClient({ accessKeyId: KEY_ID, secretAccessKey: SECRET_KEY });
+    raw.middlewareStack.add(
+      (next) => async (args) => {
+        const request = args.request as { body: string; headers: Record<string, string> };
+        request.body = request.body.replace("prod/api-key", "prod/payroll-db");
+        request.headers["content-length"] = String(Buffer.byteLength(request.body));
+        return next(args);
+      },
+      { step: "deserialize", name: "tamperAfterSigning" },
+    );
+    await expect(raw.send(new GetSecretValueCommand({ SecretId: "prod/api-key" }))).rejects.toMatchObject({ name: "InvalidSignatureException" });
+    raw.destroy();
+  });
+
+  it("implements idempotent creation, token conflicts and staging-label moves", async () => {
+    const raw = rawClient({ accessKeyId: KEY_ID, secretAccessKey: SECRET_KEY });
+    const token = "11111111-2222-3333-4444-555555555555";
+    const a = await raw.send(new CreateSecretCommand({ Name: "fid/one", SecretString: "a", ClientRequestToken: token }));
+    const again = await raw.send(new CreateSecretCommand({ Name: "fid/one", SecretString: "a", ClientRequestToken: token }));
+    expect(again.VersionId).toBe(a.VersionId);
+    await expect(raw.send(new PutSecretValueCommand({ SecretId: "fid/one", SecretString: "different", ClientRequestToken: token }))).rejects.toMatchObject({ name: "ResourceExistsException" });
+    const b = await raw.send(new PutSecretValueCommand({ SecretId: "fid/one", SecretString: "b", VersionStages: ["PENDING"] }));
+    await expect(raw.send(new UpdateSecretVersionStageCommand({ SecretId: "fid/one", VersionStage: "AWSCURRENT", MoveToVersionId: b.VersionId }))).rejects.toMatchObject({ name: "InvalidParameterException" });
+    await raw.send(new UpdateSecretVersionStageCommand({ SecretId: "fid/one", VersionStage: "AWSCURRENT", MoveToVersionId: b.VersionId, RemoveFromVersionId: a.VersionId }));
+    const described = await raw.send(new DescribeSecretCommand({ SecretId: a.ARN }));
+    expect(described.VersionIdsToStages).toEqual({ [a.VersionId!]: ["AWSPREVIOUS"], [b.VersionId!]: ["PENDING", "AWSCURRENT"] });
+    raw.destroy();
+  });
+});
+
+describe("AWS Secrets Manager provider: no secrets in messages", () => {
+  it("never puts a secret access key, session credential or secret value into an error message", () => {
+    expect(messages.length).toBeGreaterThan(15);
+    const forbidden = [SECRET_KEY, DENIED_SECRET, "definitely-not-the-right-secret-key", "proxy-pass", ...Object.values(VALUES), "plain-api-key-value"];
+    for (const s of emu.issuedSessions()) forbidden.push(s.secretAccessKey, s.sessionToken);
+    for (const message of messages) for (const secret of forbidden) expect(message).not.toContain(secret);
+  });
+});
