@@ -67,7 +67,7 @@ export function classifyNetworkError(error: unknown, host: string): StoreError |
     if (code === "ERR_TLS_CERT_ALTNAME_INVALID") return new StoreError("tls_hostname", `The TLS certificate of ${host} is for a different host name.`);
     if (code === "UND_ERR_CONNECT_TIMEOUT" || code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT" || code === "ETIMEDOUT" || name === "TimeoutError" || code === "23")
       return new StoreError("timeout", `${host} did not answer in time.`);
-    if (/alert certificate required|alert handshake failure|bad certificate/i.test(message))
+    if (/alert certificate required|alert handshake failure|bad certificate|alert unknown ca/i.test(message))
       return new StoreError("auth", `${host} refused the TLS client certificate. Check the certificate registered for this application.`);
     e = (e as { cause?: unknown }).cause;
   }

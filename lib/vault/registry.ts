@@ -1,5 +1,6 @@
 import "server-only";
 import { awsProvider } from "./providers/aws";
+import { cyberarkProvider } from "./providers/cyberark";
 import { latchProvider } from "./providers/latch";
 import type { StoreKind, StoreProvider } from "./types";
 
@@ -10,6 +11,7 @@ import type { StoreKind, StoreProvider } from "./types";
 export const PROVIDERS = {
   latch: latchProvider,
   aws: awsProvider,
+  cyberark: cyberarkProvider,
 } satisfies Partial<Record<StoreKind, StoreProvider>> as Partial<Record<StoreKind, StoreProvider>>;
 
 export function getProvider(kind: StoreKind): StoreProvider {
