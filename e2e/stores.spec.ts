@@ -1,0 +1,113 @@
+import { expect, test as base, type Page } from "@playwright/test";
+import { startAwsEmulator, seedDemoAws } from "../test/emulators/aws";
+import { startCyberarkEmulator, seedDemoCyberark } from "../test/emulators/cyberark";
+import { createTestPki, type TestPki } from "../test/emulators/tls";
+import { createUser, freshPage, signIn, unique } from "./fixtures";
+
+/**
+ * Admins register every store kind against the emulators, which run in the test worker; the console
+ * trusts each one only through the store's CA-bundle field, as an admin with a private CA would.
+ */
+type Demo = { config: Record<string, unknown>; secrets: Record<string, string> };
+type Emulators = { pki: TestPki; aws: Demo; cyberark: Demo; secretValues: string[] };
+
+const test = base.extend<object, { emulators: Emulators }>({
+  emulators: [
+    async ({}, use) => {
+      const pki = createTestPki();
+      const aws = await startAwsEmulator({ pki });
+      const ccp = await startCyberarkEmulator({ pki });
+      const awsDemo = await seedDemoAws(aws, pki);
+      const ccpDemo = await seedDemoCyberark(ccp);
+      await use({
+        pki,
+        aws: { config: awsDemo.storeConfig, secrets: awsDemo.storeSecrets },
+        cyberark: { config: ccpDemo.storeConfig, secrets: ccpDemo.storeSecrets },
+        secretValues: [...Object.values(awsDemo.storeSecrets), ...Object.values(ccpDemo.storeSecrets)].map(String),
+      });
+      await Promise.all([aws.close(), ccp.close()]);
+    },
+    { scope: "worker" },
+  ],
+});
+
+/** Every response body the browser sees, to prove store secrets never reach it. */
+function captureBodies(page: Page) {
+  const bodies: string[] = [];
+  page.on("response", async (response) => {
+    try {
+      bodies.push(await response.text());
+    } catch {
+      /* redirects and aborted requests have no body */
+    }
+  });
+  return bodies;
+}
+
+async function expectTest(page: Page, outcome: RegExp) {
+  await page.getByRole("button", { name: "Test connection" }).click();
+  await expect(page.getByRole("status").filter({ hasText: /Test (passed|failed)/ })).toHaveText(outcome, { timeout: 30_000 });
+}
+
+async function saveAndRetest(page: Page, name: string) {
+  await page.getByRole("button", { name: "Create store" }).click();
+  await expect(page.getByRole("heading", { level: 1, name })).toBeVisible();
+  await page.getByRole("button", { name: "Test saved settings" }).click();
+  await expect(page.getByText(/^Test passed\./)).toBeVisible({ timeout: 30_000 });
+
+  // Editing keeps stored secrets without re-entering them: they show as "Set", never pre-filled.
+  await page.reload();
+  await expect(page.getByRole("button", { name: /^Replace / }).first()).toBeVisible();
+  for (const input of await page.locator('input[type="password"]').all()) await expect(input).toHaveValue("");
+  await page.getByLabel("Request timeout (ms)").fill("15000");
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await expect(page.getByText("Store saved.")).toBeVisible();
+  await page.getByRole("button", { name: "Test saved settings" }).click();
+  await expect(page.getByText(/^Test passed\./).first()).toBeVisible({ timeout: 30_000 });
+  await expect(page.getByRole("main")).toContainText("Healthy");
+}
+
+test("AWS Secrets Manager: test before saving (a wrong key fails precisely), save, test, edit without secrets", async ({ page, emulators }) => {
+  const bodies = captureBodies(page);
+  const { config, secrets } = emulators.aws;
+  const name = unique("AWS");
+  await page.goto("/stores/new?kind=aws");
+  await page.getByLabel(/^Name/).fill(name);
+  await page.getByLabel("Region").fill(String(config.region));
+  await page.getByLabel("Access key ID").fill(String(config.accessKeyId));
+  await page.getByLabel("Secret access key").fill("wrong-secret-key-000000000000000000000");
+  await page.getByLabel("Secrets Manager endpoint").fill(String(config.endpoint));
+  await page.getByLabel("CA bundle (PEM)").fill(emulators.pki.caCert);
+  await expectTest(page, /Test failed\. Authentication failed/);
+  await page.getByLabel("Secret access key").fill(secrets.secretAccessKey!);
+  await expectTest(page, /Test passed\. Connected: wrote, read back and deleted a test secret\./);
+  await saveAndRetest(page, name);
+  for (const secret of emulators.secretValues) expect(bodies.join("\n")).not.toContain(secret);
+});
+
+test("CyberArk CCP: read-only, an untrusted server certificate fails precisely, then mTLS works", async ({ page, emulators }) => {
+  const bodies = captureBodies(page);
+  const { config, secrets } = emulators.cyberark;
+  const name = unique("CyberArk");
+  await page.goto("/stores/new?kind=cyberark");
+  await page.getByLabel(/^Name/).fill(name);
+  await page.getByLabel("CCP URL").fill(String(config.url));
+  await page.getByLabel("App ID").fill(String(config.appId));
+  await page.getByLabel("Safe").fill(String(config.safe));
+  await page.getByLabel("Client certificate and private key (PEM)").fill(secrets.clientCertificatePem!);
+  await expectTest(page, /Test failed\. Certificate not trusted/);
+  await page.getByLabel("CA bundle (PEM)").fill(emulators.pki.caCert);
+  await page.getByLabel("Probe secret (optional)").fill("payroll-db");
+  await expectTest(page, /Test passed\. Connected and read the probe secret/);
+  await saveAndRetest(page, name);
+  for (const secret of emulators.secretValues) expect(bodies.join("\n")).not.toContain(secret);
+});
+
+test("non-admins get the not-found page for every stores page", async ({ page, browser }) => {
+  const person = await createUser(page);
+  const p = await freshPage(browser);
+  await signIn(p, person.email, person.password);
+  for (const path of ["/stores", "/stores/new", "/stores/new?kind=aws", "/stores/00000000-0000-4000-8000-000000000000"]) {
+    expect((await p.goto(path))?.status(), path).toBe(404);
+  }
+});
