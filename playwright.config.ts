@@ -30,6 +30,7 @@ export default defineConfig({
     {
       name: "chromium",
       dependencies: ["setup"],
+      testIgnore: /leak\.spec\.ts/,
       use: {
         ...devices["Desktop Chrome"],
         channel: undefined,
@@ -37,6 +38,7 @@ export default defineConfig({
         storageState: "e2e/.auth/admin.json",
       },
     },
+    { name: "leak-check", dependencies: ["chromium"], testMatch: /leak\.spec\.ts/ },
   ],
   webServer: {
     command: "npx tsx scripts/e2e-server.ts",
