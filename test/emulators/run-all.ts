@@ -12,18 +12,19 @@ async function main() {
   const pki = createTestPki();
   const caFile = path.join(pki.dir, "latch-test-ca.pem");
   writeFileSync(caFile, pki.caCert);
+  const aws = await startAwsEmulator({ pki });
+  const ccp = await startCyberarkEmulator({ pki });
   const started = [
-    { name: "AWS Secrets Manager", emulator: await startAwsEmulator({ pki }), seed: seedDemoAws },
-    { name: "CyberArk CCP", emulator: await startCyberarkEmulator({ pki }), seed: seedDemoCyberark },
-  ] as const;
+    { name: "AWS Secrets Manager", emulator: aws, demo: await seedDemoAws(aws, pki) },
+    { name: "CyberArk CCP", emulator: ccp, demo: await seedDemoCyberark(ccp) },
+  ];
 
   const lines = [
     "Latch store emulators are running (127.0.0.1 only). They use a throwaway test CA:",
     `  paste ${caFile} into each store's "CA bundle (PEM)" field.`,
     "",
   ];
-  for (const { name, emulator, seed } of started) {
-    const demo = await (seed as (e: typeof emulator, p: typeof pki) => Promise<{ instructions: string }>)(emulator, pki);
+  for (const { name, emulator, demo } of started) {
     lines.push(`== ${name} (control API: ${emulator.controlUrl}/_control/)`, demo.instructions, "");
   }
   lines.push("Press Ctrl-C to stop.");

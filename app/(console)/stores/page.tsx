@@ -1,3 +1,5 @@
+import { canTenant } from "@/lib/authz";
+import { notFound } from "next/navigation";
 import { PlusIcon, VaultIcon } from "lucide-react";
 import Link from "next/link";
 import { Breadcrumbs } from "@/components/layout/breadcrumbs";
@@ -16,6 +18,8 @@ export const metadata = { title: "Credential stores" };
 
 export default async function StoresPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const user = await requireUser();
+  // Layouts and pages render in parallel: the page re-checks rather than rely on its layout.
+  if (!canTenant(user, "stores.manage")) notFound();
   const { q } = parseListQuery(await searchParams);
   const stores = await listStores(user, { q });
   return (

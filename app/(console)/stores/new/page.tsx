@@ -1,3 +1,5 @@
+import { canTenant } from "@/lib/authz";
+import { notFound } from "next/navigation";
 import Link from "next/link";
 import { Breadcrumbs } from "@/components/layout/breadcrumbs";
 import { PageHeader } from "@/components/shared/page-header";
@@ -12,6 +14,7 @@ export const metadata = { title: "Add credential store" };
 
 export default async function NewStorePage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const user = await requireUser();
+  if (!canTenant(user, "stores.manage")) notFound();
   const kinds = registrableKinds();
   const requested = (await searchParams).kind;
   const kind = kinds.find((k) => k === requested) as StoreKind | undefined;

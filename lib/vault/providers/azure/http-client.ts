@@ -14,10 +14,15 @@ export type Exchange = { method: string; url: string; status?: number; error?: s
  * CA bundle, the proxy setting and the per-request timeout apply to Entra ID and Key Vault alike.
  * The SDK's own agent, tlsOptions and HTTP(S)_PROXY handling are never used.
  */
-export function createEgressHttpClient(opts: { dispatcher: Dispatcher; timeoutMs: number; onExchange?: (e: Exchange) => void }): HttpClient & { lastTransportError(): unknown } {
-  let lastTransportError: unknown;
+export type EgressHttpClient = HttpClient & {
+  /** The most recent network-level failure since `since` (ms epoch), if any. */
+  transportErrorSince(since: number): unknown;
+};
+
+export function createEgressHttpClient(opts: { dispatcher: Dispatcher; timeoutMs: number; onExchange?: (e: Exchange) => void }): EgressHttpClient {
+  let last: { error: unknown; at: number } | undefined;
   return {
-    lastTransportError: () => lastTransportError,
+    transportErrorSince: (since) => (last && last.at >= since ? last.error : undefined),
     async sendRequest(request: PipelineRequest): Promise<PipelineResponse> {
       const exchange: Exchange = { method: request.method, url: redactQuery(request.url) };
       if (request.abortSignal?.aborted) throw new AbortError("The operation was aborted.");
@@ -57,7 +62,7 @@ export function createEgressHttpClient(opts: { dispatcher: Dispatcher; timeoutMs
         return result;
       } catch (error) {
         exchange.error = (error as { name?: string }).name ?? "Error";
-        lastTransportError = error;
+        last = { error, at: Date.now() };
         if (request.abortSignal?.aborted) throw new AbortError("The operation was aborted.");
         // A RestError keeps the SDK's error handling intact; the original stays as `cause` for classification.
         const code = transportCode(error);
