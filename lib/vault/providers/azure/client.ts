@@ -46,28 +46,32 @@ export function isKnownAuthority(authorityHost: string): boolean {
   return KNOWN_AUTHORITIES.includes(new URL(authorityHost).hostname.toLowerCase());
 }
 
-export type AzureClients = { secrets: SecretClient; credential: TokenCredential; http: EgressHttpClient; dispatcher: Dispatcher };
+export type AzureTransport = { http: EgressHttpClient; dispatcher: Dispatcher };
+export type AzureClients = { secrets: SecretClient; credential: TokenCredential };
 
-/**
- * One credential and one SecretClient on one Latch transport. The SDK's own retries are off
- * (withRetry owns throttling and 5xx); each HTTP exchange is bounded by timeoutMs.
- */
-export function createAzureClients(settings: AzureSettings, common: CommonOptions, onExchange?: (e: Exchange) => void): AzureClients {
-  const vaultUrl = resolveVaultUrl(settings.vault);
-  const authorityHost = settings.authorityHost ?? DEFAULT_AUTHORITY_HOST;
-  assertStoreUrl(vaultUrl);
-  assertStoreUrl(authorityHost);
-
+/** Latch's transport for both Entra ID and Key Vault: egress policy, CA bundle, proxy, timeout. */
+export function createAzureTransport(common: CommonOptions, onExchange?: (e: Exchange) => void): AzureTransport {
   let dispatcher: Dispatcher;
   try {
     dispatcher = createDispatcher({ ca: common.caBundle, proxyUrl: common.proxyUrl, timeoutMs: common.timeoutMs });
   } catch {
     throw new StoreError("config", "The proxy URL of this store is not a valid URL.");
   }
-  const http = createEgressHttpClient({ dispatcher, timeoutMs: common.timeoutMs, ...(onExchange ? { onExchange } : {}) });
+  return { dispatcher, http: createEgressHttpClient({ dispatcher, timeoutMs: common.timeoutMs, ...(onExchange ? { onExchange } : {}) }) };
+}
+
+/**
+ * One credential and one SecretClient on the given transport. The SDK's own retries are off
+ * (withRetry owns throttling and 5xx); each HTTP exchange is bounded by the transport.
+ */
+export function createAzureClients(settings: AzureSettings, transport: AzureTransport): AzureClients {
+  const vaultUrl = resolveVaultUrl(settings.vault);
+  const authorityHost = settings.authorityHost ?? DEFAULT_AUTHORITY_HOST;
+  assertStoreUrl(vaultUrl);
+  assertStoreUrl(authorityHost);
   const credentialOptions = {
     authorityHost,
-    httpClient: http,
+    httpClient: transport.http,
     retryOptions: { maxRetries: 0 },
     disableInstanceDiscovery: !isKnownAuthority(authorityHost),
     additionallyAllowedTenants: [],
@@ -84,10 +88,10 @@ export function createAzureClients(settings: AzureSettings, common: CommonOption
   }
 
   const secrets = new SecretClient(vaultUrl, credential, {
-    httpClient: http,
+    httpClient: transport.http,
     retryOptions: { maxRetries: 0 },
     disableChallengeResourceVerification: needsChallengeResourceVerificationOff(vaultUrl),
     userAgentOptions: { userAgentPrefix: "Latch" },
   });
-  return { secrets, credential, http, dispatcher };
+  return { secrets, credential };
 }

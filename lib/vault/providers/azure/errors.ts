@@ -22,6 +22,8 @@ export type AzureErrorContext = {
 
 /** Key Vault refused a token it had accepted before (revoked, expired early): worth one fresh sign-in. */
 export class VaultRejectedTokenError extends StoreError {}
+/** The vault's access policy or RBAC refused the app: it did sign in (unlike a disabled secret or the firewall). */
+export class AccessDeniedError extends StoreError {}
 
 type AnyError = {
   name?: string;
@@ -120,9 +122,9 @@ function mapVaultStatus(e: AnyError, ctx: AzureErrorContext): StoreError {
       return new StoreError("permission", `The firewall of Key Vault ${vault} does not admit Latch's network address. Add it under Networking → Firewalls and virtual networks, or use a private endpoint.`);
     }
     if (inner === "ForbiddenByRbac") {
-      return new StoreError("permission", `Application ${ctx.clientId} has no role on Key Vault ${vault} that allows it to ${verb(ctx)} ${what}. Assign it “${RBAC_ROLE_FOR[ctx.action]}” on the vault (Access control (IAM)).`);
+      return new AccessDeniedError("permission", `Application ${ctx.clientId} has no role on Key Vault ${vault} that allows it to ${verb(ctx)} ${what}. Assign it “${RBAC_ROLE_FOR[ctx.action]}” on the vault (Access control (IAM)).`);
     }
-    return new StoreError("permission", `Application ${ctx.clientId} may not ${verb(ctx)} ${what} in Key Vault ${vault}. Give it the secret permission “${PERMISSION_FOR[ctx.action]}” under Access policies (or “${RBAC_ROLE_FOR[ctx.action]}” if the vault uses Azure RBAC).`);
+    return new AccessDeniedError("permission", `Application ${ctx.clientId} may not ${verb(ctx)} ${what} in Key Vault ${vault}. Give it the secret permission “${PERMISSION_FOR[ctx.action]}” under Access policies (or “${RBAC_ROLE_FOR[ctx.action]}” if the vault uses Azure RBAC).`);
   }
   if (status === 404) {
     if (ctx.version) return new StoreError("not_found", `Key Vault ${vault} has no version ${ctx.version} of secret “${ctx.secretName}”. Check the version, or leave it empty for the latest.`);

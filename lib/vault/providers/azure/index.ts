@@ -5,8 +5,8 @@ import { z } from "zod";
 import { StoreError } from "../../errors";
 import { withRetry } from "../../retry";
 import type { CommonOptions, FetchedSecret, FieldSpec, SecretRef, StoreProvider } from "../../types";
-import { DEFAULT_AUTHORITY_HOST, createAzureClients, resolveVaultUrl, type AzureClients, type AzureSettings } from "./client";
-import { mapAzureError, VaultRejectedTokenError, type AzureErrorContext } from "./errors";
+import { DEFAULT_AUTHORITY_HOST, createAzureClients, createAzureTransport, resolveVaultUrl, type AzureClients, type AzureSettings, type AzureTransport } from "./client";
+import { AccessDeniedError, mapAzureError, VaultRejectedTokenError, type AzureErrorContext } from "./errors";
 import type { Exchange } from "./http-client";
 
 export { generateClientCertificate } from "./certificate";
@@ -153,17 +153,17 @@ export function createAzureStoreClient(config: Config, secretValues: Secrets, co
   const vaultHost = safeHost(() => resolveVaultUrl(config.vault));
   const authorityHost = safeHost(() => config.authorityHost ?? DEFAULT_AUTHORITY_HOST);
   const baseCtx = { vaultHost, authorityHost, tenantId: config.tenantId, clientId: config.clientId, auth: config.auth };
+  let transport: AzureTransport | undefined;
   let clients: AzureClients | undefined;
 
   function get(): AzureClients {
-    clients ??= createAzureClients(settings, common, hooks.onExchange);
+    transport ??= createAzureTransport(common, hooks.onExchange);
+    clients ??= createAzureClients(settings, transport);
     return clients;
   }
-  function reset(stale: AzureClients | undefined) {
-    if (stale && clients === stale) {
-      clients = undefined;
-      void stale.dispatcher.close().catch(() => {});
-    }
+  /** Drops the credential's token cache; the transport stays, so concurrent calls are not cut off. */
+  function renew(stale: AzureClients | undefined) {
+    if (stale && clients === stale) clients = undefined;
   }
 
   /** Bounded retries for throttling and 5xx; one fresh sign-in if the vault rejects a cached token. */
@@ -178,10 +178,10 @@ export function createAzureStoreClient(config: Config, secretValues: Secrets, co
             current = get();
             return await op(current.secrets);
           } catch (error) {
-            const mapped = mapAzureError(error, { ...baseCtx, ...ctx, lastTransportError: current?.http.transportErrorSince(started) });
+            const mapped = mapAzureError(error, { ...baseCtx, ...ctx, lastTransportError: transport?.http.transportErrorSince(started) });
             if (mapped instanceof VaultRejectedTokenError && !renewed) {
               renewed = true;
-              reset(current);
+              renew(current);
               continue;
             }
             throw mapped;
@@ -264,14 +264,15 @@ export function createAzureStoreClient(config: Config, secretValues: Secrets, co
         await call({ action: "check", secretName: probe }, (c) => c.getSecret(probe, { abortSignal: AbortSignal.timeout(operationBudget(common)) }));
       } catch (error) {
         // Access granted per secret (RBAC at secret scope) refuses unknown names; sign-in still worked.
-        if (error instanceof StoreError && (error.kind === "not_found" || (error.kind === "permission" && !/disabled|firewall/i.test(error.message)))) return;
+        if (error instanceof StoreError && (error.kind === "not_found" || error instanceof AccessDeniedError)) return;
         throw error;
       }
     },
 
     async close() {
-      const current = clients;
+      const current = transport;
       clients = undefined;
+      transport = undefined;
       await current?.dispatcher.close().catch(() => {});
     },
   };
