@@ -1,5 +1,6 @@
 import "server-only";
 import { awsProvider } from "./providers/aws";
+import { azureProvider } from "./providers/azure";
 import { cyberarkProvider } from "./providers/cyberark";
 import { latchProvider } from "./providers/latch";
 import type { StoreKind, StoreProvider } from "./types";
@@ -11,6 +12,7 @@ import type { StoreKind, StoreProvider } from "./types";
 export const PROVIDERS = {
   latch: latchProvider,
   aws: awsProvider,
+  azure: azureProvider,
   cyberark: cyberarkProvider,
 } satisfies Partial<Record<StoreKind, StoreProvider>> as Partial<Record<StoreKind, StoreProvider>>;
 

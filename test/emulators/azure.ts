@@ -94,7 +94,6 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions): Promise<Az
   const apps = new Map<string, App>();
   const secrets = new Map<string, Secret>();
   const tokens = new Map<string, Token>();
-  const usedJti = new Set<string>();
   const tokenRequestCounts = new Map<string, number>();
   let origin = "";
 
@@ -270,9 +269,8 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions): Promise<Az
     if (typeof payload.exp !== "number" || payload.exp + skew < t || (typeof payload.nbf === "number" && payload.nbf - skew > t)) {
       return { code: 700024, description: "Client assertion is not within its valid time range." };
     }
-    const jti = typeof payload.jti === "string" ? payload.jti : "";
-    if (!jti || usedJti.has(`${app.clientId}:${jti}`)) return { code: 700025, description: "Client assertion has already been used (jti replay)." };
-    usedJti.add(`${app.clientId}:${jti}`);
+    // No jti replay check: msal-node reuses one assertion (same jti) for its 10-minute lifetime.
+    if (typeof payload.jti !== "string" || !payload.jti) return { code: 50027, description: "JWT token is invalid or malformed: jti is missing." };
     return null;
   }
 

@@ -5,6 +5,7 @@
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { seedDemoAws, startAwsEmulator } from "./aws";
+import { seedDemoAzure, startAzureEmulator } from "./azure";
 import { seedDemoCyberark, startCyberarkEmulator } from "./cyberark";
 import { createTestPki } from "./tls";
 
@@ -14,8 +15,10 @@ async function main() {
   writeFileSync(caFile, pki.caCert);
   const aws = await startAwsEmulator({ pki });
   const ccp = await startCyberarkEmulator({ pki });
+  const azure = await startAzureEmulator({ pki });
   const started = [
     { name: "AWS Secrets Manager", emulator: aws, demo: await seedDemoAws(aws, pki) },
+    { name: "Azure Key Vault", emulator: azure, demo: await seedDemoAzure(azure) },
     { name: "CyberArk CCP", emulator: ccp, demo: await seedDemoCyberark(ccp) },
   ];
 

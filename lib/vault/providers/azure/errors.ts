@@ -22,6 +22,11 @@ export type AzureErrorContext = {
 
 /** Key Vault refused a token it had accepted before (revoked, expired early): worth one fresh sign-in. */
 export class VaultRejectedTokenError extends StoreError {}
+/**
+ * Entra ID was throttling or down. MSAL then refuses further sign-ins from the same credential for
+ * 60 s without asking (it misses the lower-cased Retry-After), so the caller should build a new one.
+ */
+export class SignInUnavailableError extends StoreError {}
 /** The vault's access policy or RBAC refused the app: it did sign in (unlike a disabled secret or the firewall). */
 export class AccessDeniedError extends StoreError {}
 
@@ -161,7 +166,7 @@ function mapIdentityError(error: unknown, e: AnyError, ctx: AzureErrorContext): 
   const message = e.message ?? "";
   const signIn = ctx.authorityHost;
   const app = `application ${ctx.clientId}`;
-  const tenantMismatch = /not configured to acquire tokens for tenant ([0-9A-Za-z.-]+)/.exec(message);
+  const tenantMismatch = /not configured to acquire tokens for tenant ([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)/.exec(message);
   if (tenantMismatch) {
     return new StoreError("config", `Key Vault ${ctx.vaultHost} belongs to tenant ${tenantMismatch[1]}, but the store is set up for tenant ${ctx.tenantId}. Enter the vault's directory (tenant) ID.`);
   }
@@ -172,13 +177,16 @@ function mapIdentityError(error: unknown, e: AnyError, ctx: AzureErrorContext): 
   if (has(700027)) {
     return new StoreError("auth", `Entra ID did not accept Latch's certificate for ${app}: it is not uploaded to the app registration, has expired there, or was replaced. Upload the certificate (.cer) under Certificates & secrets → Certificates.`);
   }
-  if (has(700024, 700025)) return new StoreError("auth", `Entra ID refused Latch's signed sign-in request as outside its valid time. Check the Latch server's clock (NTP).`);
+  if (has(700024)) return new StoreError("auth", `Entra ID refused Latch's signed sign-in request as outside its valid time. Check the Latch server's clock (NTP).`);
   if (has(700016)) return new StoreError("auth", `Entra ID knows no ${app} in tenant ${ctx.tenantId}. Check the application (client) ID and the directory (tenant) ID.`);
   if (has(90002, 90023)) return new StoreError("config", `Entra ID at ${signIn} has no tenant ${ctx.tenantId}. Check the directory (tenant) ID, and the authority host for sovereign clouds.`);
   if (has(700021, 700023, 50027, 5002738, 900023, 7000218)) return new StoreError("auth", `Entra ID rejected Latch's sign-in request for ${app} (AADSTS${codes[0]}).`);
   if (has(500011, 70011)) return new StoreError("config", `Tenant ${ctx.tenantId} has no Azure Key Vault resource for the sign-in Latch requested. Check the authority host matches the vault's cloud.`);
-  if (has(50196, 90033) || /throttl|temporarily_unavailable|\b429\b/i.test(message)) {
-    return new StoreError("throttled", `Entra ID at ${signIn} is throttling or temporarily unavailable. Latch retries shortly.`, 1);
+  if (has(50196) || /throttl|\b429\b/i.test(message)) {
+    return new SignInUnavailableError("throttled", `Entra ID at ${signIn} is throttling Latch's sign-in requests. Latch retries shortly.`);
+  }
+  if (has(90033) || oauthError === "temporarily_unavailable" || oauthError === "server_error" || /\b50[0-9]\b/.test(message)) {
+    return new SignInUnavailableError("unavailable", `Entra ID at ${signIn} is temporarily unavailable. Latch retries shortly.`);
   }
   if (oauthError === "invalid_client" || oauthError === "unauthorized_client") {
     return new StoreError("auth", `Entra ID rejected the ${ctx.auth === "certificate" ? "certificate" : "client secret"} of ${app}${codes[0] ? ` (AADSTS${codes[0]})` : ""}.`);

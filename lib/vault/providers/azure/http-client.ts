@@ -1,12 +1,22 @@
 import "server-only";
 import { Readable } from "node:stream";
-import { AbortError } from "@azure/abort-controller";
+import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { RestError, createHttpHeaders, type HttpClient, type PipelineRequest, type PipelineResponse } from "@azure/core-rest-pipeline";
 import type { BodyInit, Dispatcher } from "undici";
 import { egressFetch } from "@/lib/net/egress";
 
+/** The pipeline recognises cancellation by this name (and never retries it). */
+class AbortError extends Error {
+  override name = "AbortError";
+}
+
 /** One HTTP exchange as seen by Latch's transport: for diagnostics and tests, never values. */
 export type Exchange = { method: string; url: string; status?: number; error?: string };
+
+export type EgressHttpClient = HttpClient & {
+  /** The most recent network-level failure since `since` (ms epoch), if any. */
+  transportErrorSince(since: number): unknown;
+};
 
 /**
  * The Azure SDK's transport replaced by Latch's: every request (token endpoint, OpenID discovery,
@@ -14,11 +24,6 @@ export type Exchange = { method: string; url: string; status?: number; error?: s
  * CA bundle, the proxy setting and the per-request timeout apply to Entra ID and Key Vault alike.
  * The SDK's own agent, tlsOptions and HTTP(S)_PROXY handling are never used.
  */
-export type EgressHttpClient = HttpClient & {
-  /** The most recent network-level failure since `since` (ms epoch), if any. */
-  transportErrorSince(since: number): unknown;
-};
-
 export function createEgressHttpClient(opts: { dispatcher: Dispatcher; timeoutMs: number; onExchange?: (e: Exchange) => void }): EgressHttpClient {
   let last: { error: unknown; at: number } | undefined;
   return {
@@ -55,7 +60,7 @@ export function createEgressHttpClient(opts: { dispatcher: Dispatcher; timeoutMs
         if (request.method === "HEAD") {
           await response.body?.cancel();
         } else if (request.streamResponseStatusCodes?.has(Number.POSITIVE_INFINITY) || request.streamResponseStatusCodes?.has(response.status)) {
-          result.readableStreamBody = response.body ? Readable.fromWeb(response.body as import("node:stream/web").ReadableStream) : undefined;
+          result.readableStreamBody = response.body ? Readable.fromWeb(response.body as WebReadableStream) : undefined;
         } else {
           result.bodyAsText = await response.text();
         }

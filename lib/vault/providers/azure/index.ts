@@ -6,7 +6,7 @@ import { StoreError } from "../../errors";
 import { withRetry } from "../../retry";
 import type { CommonOptions, FetchedSecret, FieldSpec, SecretRef, StoreProvider } from "../../types";
 import { DEFAULT_AUTHORITY_HOST, createAzureClients, createAzureTransport, resolveVaultUrl, type AzureClients, type AzureSettings, type AzureTransport } from "./client";
-import { AccessDeniedError, mapAzureError, VaultRejectedTokenError, type AzureErrorContext } from "./errors";
+import { AccessDeniedError, mapAzureError, SignInUnavailableError, VaultRejectedTokenError, type AzureErrorContext } from "./errors";
 import type { Exchange } from "./http-client";
 
 export { generateClientCertificate } from "./certificate";
@@ -102,7 +102,6 @@ const fields: FieldSpec[] = [
     type: "textarea",
     secret: true,
     showWhen: { field: "auth", equals: ["certificate"] },
-    accept: ".pem",
     help: "Filled in when Latch generates the key pair. Otherwise paste one PEM holding the certificate and its unencrypted or encrypted private key, e.g. the my-certificate.pem made by `openssl req -x509 -nodes -days 365 -newkey rsa:2048 -keyout my-certificate.pem -out my-certificate.pem`. Upload only the public part (.cer) to the app registration.",
   },
   {
@@ -184,6 +183,8 @@ export function createAzureStoreClient(config: Config, secretValues: Secrets, co
               renew(current);
               continue;
             }
+            // Without a new credential MSAL would keep refusing sign-ins for a minute, offline.
+            if (mapped instanceof SignInUnavailableError) renew(current);
             throw mapped;
           }
         }
