@@ -35,7 +35,7 @@ function ThemedToaster() {
     <Toaster
       richColors
       closeButton
-      position="top-right"
+      position="bottom-right"
       theme={resolvedTheme === "dark" ? "dark" : "light"}
       toastOptions={{ className: "font-sans" }}
     />

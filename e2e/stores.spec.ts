@@ -1,5 +1,7 @@
 import { expect, test as base, type Page } from "@playwright/test";
+import { randomUUID, X509Certificate } from "node:crypto";
 import { startAwsEmulator, seedDemoAws } from "../test/emulators/aws";
+import { startAzureEmulator, type AzureEmulator } from "../test/emulators/azure";
 import { startCyberarkEmulator, seedDemoCyberark } from "../test/emulators/cyberark";
 import { createTestPki, type TestPki } from "../test/emulators/tls";
 import { createUser, freshPage, signIn, unique } from "./fixtures";
@@ -9,7 +11,7 @@ import { createUser, freshPage, signIn, unique } from "./fixtures";
  * trusts each one only through the store's CA-bundle field, as an admin with a private CA would.
  */
 type Demo = { config: Record<string, unknown>; secrets: Record<string, string> };
-type Emulators = { pki: TestPki; aws: Demo; cyberark: Demo; secretValues: string[] };
+type Emulators = { pki: TestPki; aws: Demo; cyberark: Demo; azure: AzureEmulator; secretValues: string[] };
 
 const test = base.extend<object, { emulators: Emulators }>({
   emulators: [
@@ -17,15 +19,17 @@ const test = base.extend<object, { emulators: Emulators }>({
       const pki = createTestPki();
       const aws = await startAwsEmulator({ pki });
       const ccp = await startCyberarkEmulator({ pki });
+      const azure = await startAzureEmulator({ pki });
       const awsDemo = await seedDemoAws(aws, pki);
       const ccpDemo = await seedDemoCyberark(ccp);
       await use({
         pki,
         aws: { config: awsDemo.storeConfig, secrets: awsDemo.storeSecrets },
         cyberark: { config: ccpDemo.storeConfig, secrets: ccpDemo.storeSecrets },
+        azure,
         secretValues: [...Object.values(awsDemo.storeSecrets), ...Object.values(ccpDemo.storeSecrets)].map(String),
       });
-      await Promise.all([aws.close(), ccp.close()]);
+      await Promise.all([aws.close(), ccp.close(), azure.close()]);
     },
     { scope: "worker" },
   ],
@@ -101,6 +105,41 @@ test("CyberArk CCP: read-only, an untrusted server certificate fails precisely, 
   await expectTest(page, /Test passed\. Connected and read the probe secret/);
   await saveAndRetest(page, name);
   for (const secret of emulators.secretValues) expect(bodies.join("\n")).not.toContain(secret);
+});
+
+test("Azure Key Vault: Latch generates the key pair; only the public certificate is downloaded and, once registered, signs in", async ({ page, emulators }) => {
+  const bodies = captureBodies(page);
+  const { azure } = emulators;
+  const clientId = randomUUID();
+  const name = unique("Azure");
+  await page.goto("/stores/new?kind=azure");
+  await page.getByLabel(/^Name/).fill(name);
+  await page.getByLabel("Key vault").fill(azure.vaultUrl);
+  await page.getByLabel("Directory (tenant) ID").fill(azure.tenantId);
+  await page.getByLabel("Application (client) ID").fill(clientId);
+  await page.getByLabel("Authority host").fill(azure.authorityHost);
+  await page.getByLabel("CA bundle (PEM)").fill(emulators.pki.caCert);
+  await page.getByRole("button", { name: "Create store" }).click();
+  await expect(page.getByRole("heading", { level: 1, name })).toBeVisible();
+
+  await page.getByRole("button", { name: "Generate key pair in Latch" }).click();
+  await expect(page.getByRole("link", { name: "Download .cer" })).toBeVisible();
+  const download = await page.request.get(await page.getByRole("link", { name: "Download .cer" }).getAttribute("href") as string);
+  expect(download.headers()["content-type"]).toBe("application/pkix-cert");
+  const der = await download.body();
+  expect(der.toString("latin1")).not.toContain("PRIVATE KEY");
+  const certificate = new X509Certificate(der);
+
+  // Not yet uploaded to the app registration: the sign-in is refused, and the test says so.
+  await page.getByRole("button", { name: "Test saved settings" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Last test failed" })).toContainText("Authentication failed", { timeout: 30_000 });
+
+  azure.registerApp({ clientId, certificates: [certificate.toString()], permissions: ["get", "list", "set", "delete", "purge", "recover"] });
+  await page.getByRole("button", { name: "Test saved settings" }).click();
+  await expect(page.getByText(/^Test passed\./)).toBeVisible({ timeout: 30_000 });
+  const pemResponse = await page.request.get(`/api/v1/stores/${page.url().split("/stores/")[1]}/certificate?format=pem`);
+  expect(await pemResponse.text()).toContain("BEGIN CERTIFICATE");
+  expect(bodies.join("\n")).not.toContain("PRIVATE KEY");
 });
 
 test("non-admins get the not-found page for every stores page", async ({ page, browser }) => {

@@ -79,6 +79,13 @@ export function apiHandler<P = Record<string, never>, Q = Record<string, never>,
         body,
         request,
       });
+      // Downloads and other non-JSON answers are built by the handler; they still get the standard headers.
+      if (data instanceof Response) {
+        const response = new NextResponse(data.body, { status: data.status, headers: data.headers });
+        response.headers.set("Cache-Control", "no-store");
+        response.headers.set(REQUEST_ID_HEADER, requestId);
+        return response;
+      }
       if (data === undefined) return new NextResponse(null, { status: 204, headers: { "Cache-Control": "no-store", [REQUEST_ID_HEADER]: requestId } });
       return json(options.status ?? 200, data, requestId);
     } catch (error) {

@@ -1,12 +1,14 @@
 import { notFound } from "next/navigation";
 import { Breadcrumbs } from "@/components/layout/breadcrumbs";
 import { PageHeader } from "@/components/shared/page-header";
+import { AzureCertificateCard } from "@/components/stores/azure-certificate-card";
 import { StoreActions } from "@/components/stores/store-actions";
 import { StoreForm } from "@/components/stores/store-form";
 import { StoreHealth } from "@/components/stores/store-health";
 import { requireUser } from "@/lib/auth/session";
 import { AppError } from "@/lib/errors";
 import { listFolderOptions } from "@/lib/folders/queries";
+import { getAzurePublicCertificate } from "@/lib/stores/certificates";
 import { getStoreViewOrThrow, type StoreView } from "@/lib/stores/queries";
 import { getProvider } from "@/lib/vault/registry";
 
@@ -22,6 +24,10 @@ export default async function StorePage({ params }: { params: Promise<{ storeId:
   }
   const provider = getProvider(store.kind);
   const folders = await listFolderOptions(user);
+  const certificate =
+    store.kind === "azure" && store.secretsSet.includes("certificatePem")
+      ? await getAzurePublicCertificate(user, store.id).catch(() => null)
+      : null;
   return (
     <div className="grid grid-cols-1 gap-6">
       <Breadcrumbs items={[{ label: "Credential stores", href: "/stores" }, { label: store.name }]} />
@@ -38,6 +44,9 @@ export default async function StorePage({ params }: { params: Promise<{ storeId:
         <p role="status" className="rounded-lg border border-danger/30 bg-danger/10 px-4 py-3 text-sm text-danger">
           Last test failed: {store.lastTest.message}
         </p>
+      ) : null}
+      {store.kind === "azure" ? (
+        <AzureCertificateCard storeId={store.id} current={certificate ? { thumbprint: certificate.thumbprint, notAfter: certificate.notAfter } : null} />
       ) : null}
       {store.isBuiltIn ? (
         <p className="text-sm text-muted-foreground">

@@ -1,0 +1,22 @@
+import { z } from "zod";
+import { apiHandler } from "@/lib/api/handler";
+import { idSchema } from "@/lib/folders/schemas";
+import { getAzurePublicCertificate } from "@/lib/stores/certificates";
+
+export const dynamic = "force-dynamic";
+
+/** The public certificate of an Azure store's certificate credential: `.cer` (DER) or PEM. Never the key. */
+export const GET = apiHandler(
+  { params: z.object({ storeId: idSchema }), query: z.object({ format: z.enum(["cer", "pem"]).default("cer") }) },
+  async ({ actor, params, query }) => {
+    const cert = await getAzurePublicCertificate(actor, params.storeId);
+    const base = cert.name.replace(/[^A-Za-z0-9._-]+/g, "-").toLowerCase() || "latch";
+    const body = query.format === "pem" ? cert.pem : new Uint8Array(cert.der);
+    return new Response(body, {
+      headers: {
+        "Content-Type": query.format === "pem" ? "application/x-pem-file" : "application/pkix-cert",
+        "Content-Disposition": `attachment; filename="${base}.${query.format === "pem" ? "pem" : "cer"}"`,
+      },
+    });
+  },
+);

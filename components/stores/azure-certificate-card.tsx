@@ -1,0 +1,72 @@
+"use client";
+
+import { DownloadIcon, KeyRoundIcon } from "lucide-react";
+import { useState } from "react";
+import { ConfirmDialog } from "@/components/shared/confirm-dialog";
+import { useServerAction } from "@/components/shared/use-server-action";
+import { Button } from "@/components/ui/button";
+import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
+import { generateAzureCertificateAction } from "@/lib/stores/actions";
+
+/**
+ * Better than creating the key pair with OpenSSL on a laptop: Latch makes it, keeps the private key
+ * sealed, and offers only the public certificate for the app registration.
+ */
+export function AzureCertificateCard({ storeId, current }: { storeId: string; current: { thumbprint: string; notAfter: Date } | null }) {
+  const [confirm, setConfirm] = useState(false);
+  const generate = useServerAction(generateAzureCertificateAction, { success: "Key pair generated. Download the certificate and upload it to the app registration." });
+  const href = (format: "cer" | "pem") => `/api/v1/stores/${storeId}/certificate?format=${format}`;
+  return (
+    <Card>
+      <CardHeader>
+        <CardTitle>Certificate credential</CardTitle>
+        <CardDescription>
+          Let Latch generate the key pair: the private key is created and kept encrypted in Latch, and you download only the public certificate. In the
+          Azure portal open the app registration → Certificates &amp; secrets → Certificates → Upload certificate.
+        </CardDescription>
+      </CardHeader>
+      <CardContent className="grid gap-4">
+        {current ? (
+          <dl className="grid grid-cols-[9rem_1fr] gap-y-1 text-sm">
+            <dt className="text-muted-foreground">Thumbprint</dt>
+            <dd className="font-mono text-xs break-all">{current.thumbprint}</dd>
+            <dt className="text-muted-foreground">Valid until</dt>
+            <dd>{current.notAfter.toISOString().slice(0, 10)}</dd>
+          </dl>
+        ) : (
+          <p className="text-sm text-muted-foreground">No certificate yet.</p>
+        )}
+        <div className="flex flex-wrap gap-2">
+          <Button type="button" onClick={() => (current ? setConfirm(true) : void generate.run({ storeId }))} disabled={generate.pending}>
+            <KeyRoundIcon aria-hidden="true" /> {generate.pending ? "Generating…" : current ? "Generate a new key pair" : "Generate key pair in Latch"}
+          </Button>
+          {current ? (
+            <>
+              <Button asChild variant="outline">
+                <a href={href("cer")} download>
+                  <DownloadIcon aria-hidden="true" /> Download .cer
+                </a>
+              </Button>
+              <Button asChild variant="outline">
+                <a href={href("pem")} download>
+                  <DownloadIcon aria-hidden="true" /> Download PEM
+                </a>
+              </Button>
+            </>
+          ) : null}
+        </div>
+      </CardContent>
+      <ConfirmDialog
+        open={confirm}
+        onOpenChange={setConfirm}
+        title="Replace the certificate?"
+        description="Latch will use the new key pair at once. Upload the new certificate to the app registration first, or sign-ins fail until you do."
+        confirmLabel="Generate new key pair"
+        onConfirm={async () => {
+          const ok = await generate.run({ storeId });
+          if (!ok) return false;
+        }}
+      />
+    </Card>
+  );
+}
