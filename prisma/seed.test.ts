@@ -37,13 +37,19 @@ describe("seed", () => {
     expect(users[0]).toMatchObject({ email: "root@example.com", name: "Administrator", is_admin: true });
     expect(await verifyPassword(first.password!, users[0]!.password_hash)).toBe(true);
 
-    const events = await rows("SELECT action, target_type, outcome, actor_id, details FROM audit_events");
+    const events = await rows("SELECT action, target_type, outcome, actor_id, details FROM audit_events ORDER BY action");
     expect(events).toEqual([
+      { action: "store.create", target_type: "store", outcome: "SUCCESS", actor_id: null, details: { via: "seed", kind: "latch" } },
       { action: "user.create", target_type: "user", outcome: "SUCCESS", actor_id: null, details: { via: "seed" } },
+    ]);
+    // The built-in Latch Database store: exactly one, read-write, tenant-wide.
+    expect(await rows("SELECT name, kind, mode, folder_id FROM credential_stores WHERE is_built_in")).toEqual([
+      { name: "Latch Database", kind: "latch", mode: "READ_WRITE", folder_id: null },
     ]);
 
     const again = await seed(db.url, { adminEmail: "other@example.com", adminPassword: "a-long-enough-password" });
     expect(again).toEqual({ created: false, email: "other@example.com" });
     expect(await rows("SELECT email FROM users")).toEqual([{ email: "root@example.com" }]);
+    expect(await rows("SELECT count(*)::int AS n FROM credential_stores")).toEqual([{ n: 1 }]);
   });
 });
