@@ -1,7 +1,9 @@
 import { describe, expect, it, vi } from "vitest";
 import { db } from "@/lib/db";
 import { makeUser, rowCounts, signInAs } from "@/test/fixtures";
-import { createStoreAction, deleteStoreAction, testDraftStoreAction, testStoreAction, updateStoreAction } from "./actions";
+import { NextRequest } from "next/server";
+import * as certificateRoute from "@/app/api/v1/stores/[storeId]/certificate/route";
+import { generateAzureCertificateAction, createStoreAction, deleteStoreAction, testDraftStoreAction, testStoreAction, updateStoreAction } from "./actions";
 import { getStoreViewOrThrow, listStores } from "./queries";
 
 vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
@@ -45,6 +47,7 @@ describe("credential stores", () => {
       deleteStoreAction({ storeId: store.id }),
       testStoreAction({ storeId: store.id }),
       testDraftStoreAction({ name: "Sneaky", kind: "hashicorp", config: {}, secrets: {} }),
+      generateAzureCertificateAction({ storeId: store.id }),
     ]);
     for (const r of results) expect(r).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
     await expect(listStores((await makeUser()) as never, { q: "" })).rejects.toMatchObject({ code: "NOT_FOUND" });
@@ -58,5 +61,19 @@ describe("credential stores", () => {
       expect(await testStoreAction({ storeId })).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
       expect(await deleteStoreAction({ storeId })).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
     }
+  });
+});
+
+describe("the public-certificate download", () => {
+  const get = (storeId: string) =>
+    certificateRoute.GET(new NextRequest(new URL(`http://localhost/api/v1/stores/${storeId}/certificate`)), { params: Promise.resolve({ storeId }) });
+
+  it("answers 404 to non-administrators, for unknown ids, and for stores that are not Azure", async () => {
+    const store = await builtInStore();
+    signInAs(await makeUser());
+    expect((await get(store.id)).status).toBe(404);
+    signInAs(await makeUser({ isAdmin: true }));
+    expect((await get(store.id)).status).toBe(404);
+    expect((await get("not-an-id")).status).toBe(404);
   });
 });
