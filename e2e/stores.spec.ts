@@ -3,6 +3,7 @@ import { randomUUID, X509Certificate } from "node:crypto";
 import { startAwsEmulator, seedDemoAws } from "../test/emulators/aws";
 import { startAzureEmulator, type AzureEmulator } from "../test/emulators/azure";
 import { startCyberarkEmulator, seedDemoCyberark } from "../test/emulators/cyberark";
+import { startHashicorpEmulator, seedDemoHashicorp } from "../test/emulators/hashicorp";
 import { createTestPki, type TestPki } from "../test/emulators/tls";
 import { createUser, freshPage, signIn, unique } from "./fixtures";
 
@@ -11,7 +12,7 @@ import { createUser, freshPage, signIn, unique } from "./fixtures";
  * trusts each one only through the store's CA-bundle field, as an admin with a private CA would.
  */
 type Demo = { config: Record<string, unknown>; secrets: Record<string, string> };
-type Emulators = { pki: TestPki; aws: Demo; cyberark: Demo; azure: AzureEmulator; secretValues: string[] };
+type Emulators = { pki: TestPki; aws: Demo; cyberark: Demo; vault: Demo; azure: AzureEmulator; secretValues: string[] };
 
 const test = base.extend<object, { emulators: Emulators }>({
   emulators: [
@@ -20,6 +21,8 @@ const test = base.extend<object, { emulators: Emulators }>({
       const aws = await startAwsEmulator({ pki });
       const ccp = await startCyberarkEmulator({ pki });
       const azure = await startAzureEmulator({ pki });
+      const vault = await startHashicorpEmulator({ pki });
+      const vaultDemo = await seedDemoHashicorp(vault);
       const awsDemo = await seedDemoAws(aws, pki);
       const ccpDemo = await seedDemoCyberark(ccp);
       await use({
@@ -27,9 +30,10 @@ const test = base.extend<object, { emulators: Emulators }>({
         aws: { config: awsDemo.storeConfig, secrets: awsDemo.storeSecrets },
         cyberark: { config: ccpDemo.storeConfig, secrets: ccpDemo.storeSecrets },
         azure,
-        secretValues: [...Object.values(awsDemo.storeSecrets), ...Object.values(ccpDemo.storeSecrets)].map(String),
+        vault: { config: vaultDemo.storeConfig, secrets: vaultDemo.storeSecrets },
+        secretValues: [...Object.values(awsDemo.storeSecrets), ...Object.values(ccpDemo.storeSecrets), ...Object.values(vaultDemo.storeSecrets)].map(String),
       });
-      await Promise.all([aws.close(), ccp.close(), azure.close()]);
+      await Promise.all([aws.close(), ccp.close(), azure.close(), vault.close()]);
     },
     { scope: "worker" },
   ],
@@ -71,12 +75,31 @@ async function saveAndRetest(page: Page, name: string) {
   await expect(page.getByRole("main")).toContainText("Healthy");
 }
 
+test("HashiCorp Vault (AppRole, KV auto-detected): a wrong secret ID fails precisely, then the round trip passes", async ({ page, emulators }) => {
+  const bodies = captureBodies(page);
+  const { config, secrets } = emulators.vault;
+  const name = unique("Vault");
+  await page.goto("/stores/new?kind=hashicorp");
+  await page.getByLabel(/^Name\b/).fill(name);
+  await page.getByLabel("Vault address").fill(String(config.address));
+  await page.getByRole("combobox", { name: "Authentication" }).click();
+  await page.getByRole("option", { name: "AppRole (recommended)" }).click();
+  await page.getByLabel("Role ID").fill(String(config.roleId));
+  await page.getByLabel("Secret ID").fill("00000000-0000-0000-0000-000000000000");
+  await page.getByLabel("CA bundle (PEM)").fill(emulators.pki.caCert);
+  await expectTest(page, /Test failed\. Authentication failed/);
+  await page.getByLabel("Secret ID").fill(secrets.secretId!);
+  await expectTest(page, /Test passed\. Connected: wrote, read back and deleted a test secret\./);
+  await saveAndRetest(page, name);
+  for (const secret of emulators.secretValues) expect(bodies.join("\n")).not.toContain(secret);
+});
+
 test("AWS Secrets Manager: test before saving (a wrong key fails precisely), save, test, edit without secrets", async ({ page, emulators }) => {
   const bodies = captureBodies(page);
   const { config, secrets } = emulators.aws;
   const name = unique("AWS");
   await page.goto("/stores/new?kind=aws");
-  await page.getByLabel(/^Name/).fill(name);
+  await page.getByLabel(/^Name\b/).fill(name);
   await page.getByLabel("Region").fill(String(config.region));
   await page.getByLabel("Access key ID").fill(String(config.accessKeyId));
   await page.getByLabel("Secret access key").fill("wrong-secret-key-000000000000000000000");
@@ -94,7 +117,7 @@ test("CyberArk CCP: read-only, an untrusted server certificate fails precisely, 
   const { config, secrets } = emulators.cyberark;
   const name = unique("CyberArk");
   await page.goto("/stores/new?kind=cyberark");
-  await page.getByLabel(/^Name/).fill(name);
+  await page.getByLabel(/^Name\b/).fill(name);
   await page.getByLabel("CCP URL").fill(String(config.url));
   await page.getByLabel("App ID").fill(String(config.appId));
   await page.getByLabel("Safe").fill(String(config.safe));
@@ -113,7 +136,7 @@ test("Azure Key Vault: Latch generates the key pair; only the public certificate
   const clientId = randomUUID();
   const name = unique("Azure");
   await page.goto("/stores/new?kind=azure");
-  await page.getByLabel(/^Name/).fill(name);
+  await page.getByLabel(/^Name\b/).fill(name);
   await page.getByLabel("Key vault").fill(azure.vaultUrl);
   await page.getByLabel("Directory (tenant) ID").fill(azure.tenantId);
   await page.getByLabel("Application (client) ID").fill(clientId);

@@ -2,6 +2,7 @@ import "server-only";
 import { awsProvider } from "./providers/aws";
 import { azureProvider } from "./providers/azure";
 import { cyberarkProvider } from "./providers/cyberark";
+import { hashicorpProvider } from "./providers/hashicorp";
 import { latchProvider } from "./providers/latch";
 import type { StoreKind, StoreProvider } from "./types";
 
@@ -11,15 +12,14 @@ import type { StoreKind, StoreProvider } from "./types";
  */
 export const PROVIDERS = {
   latch: latchProvider,
+  hashicorp: hashicorpProvider,
   aws: awsProvider,
   azure: azureProvider,
   cyberark: cyberarkProvider,
-} satisfies Partial<Record<StoreKind, StoreProvider>> as Partial<Record<StoreKind, StoreProvider>>;
+} satisfies Record<StoreKind, StoreProvider>;
 
 export function getProvider(kind: StoreKind): StoreProvider {
-  const provider = PROVIDERS[kind];
-  if (!provider) throw new Error(`No provider for store kind ${kind}`);
-  return provider;
+  return PROVIDERS[kind];
 }
 
 /** Kinds an administrator can register (the Latch Database store is built in, one per installation). */

@@ -7,6 +7,7 @@ import path from "node:path";
 import { seedDemoAws, startAwsEmulator } from "./aws";
 import { seedDemoAzure, startAzureEmulator } from "./azure";
 import { seedDemoCyberark, startCyberarkEmulator } from "./cyberark";
+import { seedDemoHashicorp, startHashicorpEmulator } from "./hashicorp";
 import { createTestPki } from "./tls";
 
 async function main() {
@@ -16,7 +17,9 @@ async function main() {
   const aws = await startAwsEmulator({ pki });
   const ccp = await startCyberarkEmulator({ pki });
   const azure = await startAzureEmulator({ pki });
+  const vault = await startHashicorpEmulator({ pki });
   const started = [
+    { name: "HashiCorp Vault", emulator: vault, demo: await seedDemoHashicorp(vault) },
     { name: "AWS Secrets Manager", emulator: aws, demo: await seedDemoAws(aws, pki) },
     { name: "Azure Key Vault", emulator: azure, demo: await seedDemoAzure(azure) },
     { name: "CyberArk CCP", emulator: ccp, demo: await seedDemoCyberark(ccp) },

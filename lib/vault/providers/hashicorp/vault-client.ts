@@ -1,0 +1,311 @@
+import "server-only";
+import type { Dispatcher } from "undici";
+import { assertStoreUrl, createDispatcher, egressFetch } from "@/lib/net/egress";
+import { StoreError, classifyNetworkError } from "../../errors";
+import { parseRetryAfter, withRetry } from "../../retry";
+import type { CommonOptions } from "../../types";
+
+export type VaultSettings = {
+  address: string;
+  namespace?: string;
+  mount: string;
+  kvVersion: "auto" | "1" | "2";
+  auth: "token" | "approle" | "userpass";
+  roleId?: string;
+  approleMount: string;
+  username?: string;
+  userpassMount: string;
+  token?: string;
+  secretId?: string;
+  password?: string;
+};
+
+export type VaultResponse = { status: number; body: unknown; retryAfter?: number };
+
+/** What Latch was doing, for messages. */
+export type CallContext = { action: string; secretPath?: string };
+
+type Session = { token: string; obtainedAt: number; leaseMs: number; renewable: boolean };
+
+type Envelope = { errors?: unknown; data?: unknown; auth?: unknown; warnings?: unknown };
+
+export const firstError = (body: unknown): string => {
+  const errs = body && typeof body === "object" ? (body as Envelope).errors : undefined;
+  return Array.isArray(errs) && typeof errs[0] === "string" ? errs[0] : "";
+};
+
+const encodePath = (p: string) => p.split("/").map(encodeURIComponent).join("/");
+
+/** Longest wait between attempts; a longer Retry-After ends the call instead of retrying early. */
+const MAX_RETRY_WAIT_MS = 5000;
+const RETRY = { attempts: 3, baseDelayMs: 200, maxDelayMs: MAX_RETRY_WAIT_MS };
+
+/** Carries an error past withRetry untouched. */
+class Final extends Error {
+  constructor(readonly error: StoreError) {
+    super(error.message);
+  }
+}
+
+/** withRetry for throttling and 5xx, without ever trying again sooner than Vault's Retry-After. */
+async function retrying<T>(op: () => Promise<T>): Promise<T> {
+  try {
+    return await withRetry(async () => {
+      try {
+        return await op();
+      } catch (error) {
+        if (error instanceof StoreError && error.retryAfterSeconds !== undefined && error.retryAfterSeconds * 1000 > MAX_RETRY_WAIT_MS) throw new Final(error);
+        throw error;
+      }
+    }, RETRY);
+  } catch (error) {
+    throw error instanceof Final ? error.error : error;
+  }
+}
+
+/**
+ * A small Vault HTTP client: one undici dispatcher (egress policy, CA bundle, proxy), the token
+ * lifecycle for AppRole and userpass (lazy login, renew-self past half the lease, re-login when
+ * renewal fails or a call is refused), throttling and 5xx retried through withRetry.
+ */
+export class VaultClient {
+  private dispatcher: Dispatcher | undefined;
+  private session: Session | undefined;
+  private loggingIn: Promise<Session> | undefined;
+  private renewing: Promise<string> | undefined;
+  readonly host: string;
+
+  constructor(
+    private readonly s: VaultSettings,
+    private readonly common: CommonOptions,
+  ) {
+    this.host = URL.canParse(s.address) ? new URL(s.address).host : s.address;
+  }
+
+  private getDispatcher(): Dispatcher {
+    if (!this.dispatcher) {
+      assertStoreUrl(this.s.address);
+      try {
+        this.dispatcher = createDispatcher({ ca: this.common.caBundle, proxyUrl: this.common.proxyUrl, timeoutMs: this.common.timeoutMs });
+      } catch (error) {
+        if (error instanceof TypeError) throw new StoreError("config", "The proxy URL of this store is not a valid URL.");
+        throw error;
+      }
+    }
+    return this.dispatcher;
+  }
+
+  /** One HTTP exchange; network failures become StoreErrors, HTTP statuses are left to the caller. */
+  async raw(method: string, path: string, opts: { token?: string; body?: unknown; query?: Record<string, string> } = {}): Promise<VaultResponse> {
+    let url: URL;
+    try {
+      url = new URL(`v1/${path}`, this.s.address.endsWith("/") ? this.s.address : `${this.s.address}/`);
+    } catch {
+      throw new StoreError("config", "The Vault address is not a valid URL; enter e.g. https://vault.example.com:8200.");
+    }
+    for (const [k, v] of Object.entries(opts.query ?? {})) url.searchParams.set(k, v);
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (opts.token) headers["x-vault-token"] = opts.token;
+    if (this.s.namespace) headers["x-vault-namespace"] = this.s.namespace;
+    if (opts.body !== undefined) headers["content-type"] = "application/json";
+    let status: number;
+    let text: string;
+    let retryAfter: number | undefined;
+    try {
+      const res = await egressFetch(url, {
+        method,
+        headers,
+        ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
+        dispatcher: this.getDispatcher(),
+        timeoutMs: this.common.timeoutMs,
+      });
+      status = res.status;
+      retryAfter = parseRetryAfter(res.headers.get("retry-after"));
+      text = await res.text();
+    } catch (error) {
+      throw this.networkError(error);
+    }
+    if (!text.trim()) return { status, body: null, retryAfter };
+    try {
+      return { status, body: JSON.parse(text) as unknown, retryAfter };
+    } catch {
+      if (status >= 500) return { status, body: null, retryAfter };
+      throw new StoreError("bad_response", `${this.host} answered with something other than JSON (HTTP ${status}). Check that the address points at Vault's API (usually port 8200).`);
+    }
+  }
+
+  private networkError(error: unknown): StoreError {
+    const known = classifyNetworkError(error, this.host);
+    if (known) return known;
+    let code = "";
+    for (let e: unknown = error, depth = 0; e && typeof e === "object" && depth < 8 && !code; e = (e as { cause?: unknown }).cause, depth++) {
+      code = String((e as { code?: unknown }).code ?? "");
+    }
+    return new StoreError("tcp", `The request to ${this.host} failed${code ? ` (${code})` : ""}. Check the Vault address and the network path from Latch.`);
+  }
+
+  /** Statuses every call shares: throttling, seal, server failures and an unknown namespace. */
+  private transient(res: VaultResponse): StoreError | null {
+    const msg = firstError(res.body);
+    if (res.status === 404 && /^namespace not found/i.test(msg)) {
+      return new StoreError("config", `Vault at ${this.host} has no namespace “${this.s.namespace ?? ""}”. Check the namespace (e.g. admin/team-a), or leave it empty for the root namespace.`);
+    }
+    if (res.status === 429) return new StoreError("throttled", `Vault at ${this.host} is rate-limiting Latch (a rate-limit quota). Requests are retried automatically; if this persists, raise the quota for Latch's paths.`, res.retryAfter);
+    if (res.status === 503) {
+      if (/sealed/i.test(msg)) return new StoreError("unavailable", `Vault at ${this.host} is sealed. An operator must unseal it.`, res.retryAfter);
+      return new StoreError("unavailable", `Vault at ${this.host} is unavailable (HTTP 503: standby without a reachable active node, or maintenance). Try again shortly.`, res.retryAfter);
+    }
+    if (res.status >= 500) return new StoreError("unavailable", `Vault at ${this.host} reported an internal error (HTTP ${res.status}). Try again shortly.`, res.retryAfter);
+    return null;
+  }
+
+  // ---- authentication -------------------------------------------------------------------
+
+  private requireSecret(value: string | undefined, label: string): string {
+    if (!value) throw new StoreError("config", `The ${label} is missing. Enter it in the store's settings.`);
+    return value;
+  }
+
+  private async login(): Promise<Session> {
+    const s = this.s;
+    let res: VaultResponse;
+    let who: string;
+    if (s.auth === "approle") {
+      const roleId = this.requireSecret(s.roleId, "AppRole role ID");
+      const secretId = this.requireSecret(s.secretId, "AppRole secret ID");
+      who = `AppRole login at auth/${s.approleMount}`;
+      res = await this.raw("POST", `auth/${encodePath(s.approleMount)}/login`, { body: { role_id: roleId, secret_id: secretId } });
+      if (res.status === 400 && /invalid (role|secret)|role id|secret id/i.test(firstError(res.body))) {
+        throw new StoreError("auth", `Vault refused the AppRole login at auth/${s.approleMount}: the role ID or secret ID is not valid (the secret ID may have expired or used up its uses). Generate a new secret ID and enter it here.`);
+      }
+    } else {
+      const username = this.requireSecret(s.username, "username");
+      const password = this.requireSecret(s.password, "password");
+      who = `userpass login for “${username}” at auth/${s.userpassMount}`;
+      res = await this.raw("POST", `auth/${encodePath(s.userpassMount)}/login/${encodeURIComponent(username)}`, { body: { password } });
+      if (res.status === 400 && /invalid username or password/i.test(firstError(res.body))) {
+        throw new StoreError("auth", `Vault refused the userpass login for “${username}” at auth/${s.userpassMount}: the username or password is not valid.`);
+      }
+    }
+    const transient = this.transient(res);
+    if (transient) throw transient;
+    if (res.status === 400 || res.status === 403 || res.status === 404 || res.status === 405) {
+      const mount = s.auth === "approle" ? s.approleMount : s.userpassMount;
+      const kind = s.auth === "approle" ? "AppRole" : "userpass";
+      throw new StoreError("auth", `Vault refused the ${who} (HTTP ${res.status}). Check that a ${kind} auth method is enabled at auth/${mount}${s.namespace ? ` in namespace “${s.namespace}”` : ""}, and the credentials.`);
+    }
+    const auth = res.status === 200 && res.body && typeof res.body === "object" ? (res.body as Envelope).auth : undefined;
+    const token = auth && typeof auth === "object" ? (auth as { client_token?: unknown }).client_token : undefined;
+    if (typeof token !== "string" || !token) throw new StoreError("bad_response", `The ${who} on ${this.host} did not return a client token (HTTP ${res.status}).`);
+    return this.sessionFrom(auth as Record<string, unknown>, token);
+  }
+
+  private sessionFrom(auth: Record<string, unknown>, token: string): Session {
+    const lease = Number(auth.lease_duration ?? 0);
+    return { token, obtainedAt: Date.now(), leaseMs: Number.isFinite(lease) && lease > 0 ? lease * 1000 : 0, renewable: auth.renewable === true };
+  }
+
+  /** Single-flight: concurrent calls share one login. */
+  private freshLogin(): Promise<Session> {
+    this.loggingIn ??= this.login()
+      .then((session) => (this.session = session))
+      .finally(() => {
+        this.loggingIn = undefined;
+      });
+    return this.loggingIn;
+  }
+
+  private async renew(session: Session): Promise<Session | null> {
+    try {
+      const res = await this.raw("POST", "auth/token/renew-self", { token: session.token, body: {} });
+      const auth = res.status === 200 && res.body && typeof res.body === "object" ? (res.body as Envelope).auth : undefined;
+      if (!auth || typeof auth !== "object") return null;
+      const renewed = this.sessionFrom(auth as Record<string, unknown>, session.token);
+      // Capped by the max TTL: a much shorter lease means the token is near its end; log in instead.
+      if (renewed.leaseMs < session.leaseMs / 2) return null;
+      return renewed;
+    } catch {
+      return null;
+    }
+  }
+
+  private async currentToken(): Promise<string> {
+    if (this.s.auth === "token") return this.requireSecret(this.s.token, "Vault token");
+    if (this.loggingIn) return (await this.loggingIn).token;
+    const session = this.session;
+    if (!session) return (await this.freshLogin()).token;
+    if (session.leaseMs > 0 && Date.now() - session.obtainedAt >= session.leaseMs / 2) {
+      // Single-flight: calls arriving while the token is renewed wait for that one renewal.
+      this.renewing ??= this.renewOrLogin(session).finally(() => {
+        this.renewing = undefined;
+      });
+      return this.renewing;
+    }
+    return session.token;
+  }
+
+  private async renewOrLogin(session: Session): Promise<string> {
+    const renewed = session.renewable ? await this.renew(session) : null;
+    if (renewed) {
+      if (this.session === session) this.session = renewed;
+      return renewed.token;
+    }
+    if (this.session === session) this.session = undefined;
+    return (await this.freshLogin()).token;
+  }
+
+  private authError(ctx: CallContext): StoreError {
+    const target = ctx.secretPath ? ` ${ctx.action} “${ctx.secretPath}”` : ` ${ctx.action}`;
+    if (this.s.auth === "token") {
+      return new StoreError("auth", `Vault refused the token (HTTP 403): the token is invalid, expired or revoked, or its policy does not allow Latch to${target}${this.s.namespace ? ` in namespace “${this.s.namespace}”` : ""}. Check the token with \`vault token lookup\` and its policies.`);
+    }
+    const method = this.s.auth === "approle" ? "AppRole role" : `userpass user “${this.s.username ?? ""}”`;
+    return new StoreError("auth", `Vault refused the request even with a fresh login (HTTP 403): the policies of the ${method} do not allow Latch to${target}${this.s.namespace ? ` in namespace “${this.s.namespace}”` : ""}. Grant the needed capabilities on the path in Vault.`);
+  }
+
+  /**
+   * An authenticated call with bounded retries. A 403 "permission denied" means the token is bad,
+   * gone or not allowed; AppRole/userpass log in again once before reporting it.
+   */
+  async call(method: string, path: string, ctx: CallContext, opts: { body?: unknown; query?: Record<string, string> } = {}): Promise<VaultResponse> {
+    return retrying(async () => {
+      let token = await this.currentToken();
+      let res = await this.raw(method, path, { ...opts, token });
+      if (res.status === 403 && this.s.auth !== "token" && !/preflight capability check/i.test(firstError(res.body))) {
+        // Drop only the token that was refused: a concurrent call may already have logged in again.
+        if (this.session?.token === token) this.session = undefined;
+        token = await this.currentToken();
+        res = await this.raw(method, path, { ...opts, token });
+      }
+      const transient = this.transient(res);
+      if (transient) throw transient;
+      if (res.status === 403 && !/preflight capability check/i.test(firstError(res.body))) throw this.authError(ctx);
+      return res;
+    });
+  }
+
+  /** Proves authentication: lookup-self for a token, a fresh login otherwise. */
+  async health(): Promise<void> {
+    if (this.s.auth === "token") {
+      const res = await this.call("GET", "auth/token/lookup-self", { action: "look up its own token" });
+      if (res.status !== 200) throw new StoreError("bad_response", `Vault at ${this.host} answered HTTP ${res.status} to a token lookup.`);
+      return;
+    }
+    await retrying(async () => {
+      this.session = undefined;
+      await this.freshLogin();
+    });
+  }
+
+  /** Revokes a token Latch logged in for (best effort: it would expire anyway), then closes the connection pool. */
+  async close() {
+    const session = this.session;
+    this.session = undefined;
+    if (session && this.s.auth !== "token" && this.dispatcher) {
+      await this.raw("POST", "auth/token/revoke-self", { token: session.token }).catch(() => undefined);
+    }
+    const d = this.dispatcher;
+    this.dispatcher = undefined;
+    await d?.close().catch(() => {});
+  }
+}
