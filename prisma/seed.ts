@@ -1,4 +1,3 @@
-import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { generatePassword, hashPassword, PASSWORD_MIN_LENGTH } from "../lib/auth/password";
 
@@ -84,26 +83,4 @@ async function ensureBuiltInStore(client: pg.Client) {
      VALUES (gen_random_uuid(), NULL, 'store.create', 'store', $1, 'Latch Database', 'SUCCESS', $2)`,
     [rows[0]!.id, JSON.stringify({ via: "seed", kind: "latch" })],
   );
-}
-
-async function main() {
-  const url = process.env.DATABASE_URL;
-  if (!url) throw new Error("DATABASE_URL is required (a postgresql:// URL).");
-  const result = await seed(url, {
-    adminEmail: process.env.LATCH_ADMIN_EMAIL,
-    adminPassword: process.env.LATCH_ADMIN_PASSWORD,
-  });
-  if (!result.created) {
-    console.log("Users already exist; nothing seeded.");
-  } else {
-    console.log(`Created administrator ${result.email}`);
-    console.log(result.password ? `Password: ${result.password}` : "Password: the value of LATCH_ADMIN_PASSWORD");
-  }
-}
-
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  main().catch((err) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exitCode = 1;
-  });
 }
