@@ -13,10 +13,10 @@ import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { seedDemoAws, startAwsEmulator, type AwsEmulator } from "@/test/emulators/aws";
 import { createTestPki, type TestPki } from "@/test/emulators/tls";
-import { StoreError } from "../../errors";
 import type { CommonOptions, StoreClient } from "../../types";
 import { AssumeRoleError } from "./errors";
 import { awsConfigSchema, awsProvider } from "./index";
+import { storeFailureRecorder } from "@/test/store-failures";
 
 const KEY_ID = "AKIALATCHTEST0000001";
 const SECRET_KEY = "latch-test-secret-access-key-0123456789ab";
@@ -30,8 +30,7 @@ const VALUES = { username: "payroll_app", password: "Payr0ll-s3cret!" };
 let pki: TestPki;
 let emu: AwsEmulator;
 const clients: StoreClient[] = [];
-/** Every StoreError message seen, checked at the end for leaked credentials or values. */
-const messages: string[] = [];
+const { messages, failure } = storeFailureRecorder();
 
 beforeAll(async () => {
   pki = createTestPki();
@@ -74,18 +73,6 @@ function makeClient(config: ConfigInput = {}, secretAccessKey = SECRET_KEY, comm
 }
 
 const roleClient = (over: ConfigInput = {}) => makeClient({ auth: "assume_role", roleArn: ROLE, externalId: "ext-1234", stsEndpoint: emu.stsUrl, ...over });
-
-async function failure(promise: Promise<unknown>): Promise<StoreError> {
-  const error = await promise.then(
-    () => {
-      throw new Error("expected a failure");
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(StoreError);
-  messages.push((error as StoreError).message);
-  return error as StoreError;
-}
 
 function rawClient(credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }) {
   return new SecretsManagerClient({

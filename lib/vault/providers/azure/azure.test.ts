@@ -10,12 +10,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { seedDemoAzure, startAzureEmulator, type AzureEmulator } from "@/test/emulators/azure";
 import { createTestPki, type TestPki } from "@/test/emulators/tls";
 import { resetEgressPolicyForTests } from "@/lib/net/egress";
-import { StoreError } from "../../errors";
 import type { CommonOptions, StoreClient } from "../../types";
 import { generateClientCertificate, type GeneratedClientCertificate } from "./certificate";
 import { createAzureClients, createAzureTransport, needsChallengeResourceVerificationOff, resolveVaultUrl } from "./client";
 import type { Exchange } from "./http-client";
 import { azureConfigSchema, azureProvider, azureSecretSchema, createAzureStoreClient } from "./index";
+import { storeFailureRecorder } from "@/test/store-failures";
 
 const SECRET_APP = "0f7b3c1e-2d4a-4b5c-9e8f-1a2b3c4d5e6f";
 const CERT_APP = "6a1d2e3f-4b5c-4d7e-8f90-a1b2c3d4e5f6";
@@ -30,8 +30,7 @@ let pki: TestPki;
 let emu: AzureEmulator;
 let cert: GeneratedClientCertificate;
 const clients: StoreClient[] = [];
-/** Every StoreError message seen; checked at the end for leaked credentials or values. */
-const messages: string[] = [];
+const { messages, failure } = storeFailureRecorder();
 
 beforeAll(async () => {
   pki = createTestPki();
@@ -80,18 +79,6 @@ function observed(config: ConfigInput = {}, secrets: Record<string, string> = { 
   const client = createAzureStoreClient(parsedConfig, azureSecretSchema.parse(secrets), common(), { onExchange: (e) => exchanges.push(e) });
   clients.push(client);
   return { client, exchanges };
-}
-
-async function failure(promise: Promise<unknown>): Promise<StoreError> {
-  const error = await promise.then(
-    () => {
-      throw new Error("expected a failure");
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(StoreError);
-  messages.push((error as StoreError).message);
-  return error as StoreError;
 }
 
 const path = (url: string) => new URL(url).pathname;

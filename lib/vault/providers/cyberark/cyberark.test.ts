@@ -4,13 +4,13 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDispatcher, egressFetch } from "@/lib/net/egress";
-import { StoreError, type StoreErrorKind } from "@/lib/vault/errors";
 import type { StoreClient } from "@/lib/vault/types";
 import { seedDemoCyberark, startCyberarkEmulator, type CyberarkEmulator } from "@/test/emulators/cyberark";
 import { createTestPki, type TestPki } from "@/test/emulators/tls";
 import { CcpClient, accountsUrl, ccpHttpError, toFetchedSecret } from "./ccp-client";
 import type { ClientCertificate } from "./client-certificate";
 import { HEALTH_PROBE_OBJECT, cyberarkProvider } from "./index";
+import { storeFailureRecorder } from "@/test/store-failures";
 
 type Cert = ReturnType<TestPki["issueClient"]>;
 
@@ -21,8 +21,7 @@ let stranger: Cert;
 let selfSigned: { cert: string; key: string };
 const PASSWORD = "Pa55-w0rd+&;%-payroll";
 const clients: StoreClient[] = [];
-/** Every error message seen, checked at the end for leaked secret material. */
-const messages: string[] = [];
+const { messages, failure } = storeFailureRecorder();
 
 beforeAll(async () => {
   pki = createTestPki();
@@ -52,17 +51,6 @@ function make(config: Record<string, unknown> = {}, secrets: Record<string, unkn
   });
   clients.push(client);
   return client;
-}
-
-async function failure(promise: Promise<unknown>, kind: StoreErrorKind): Promise<StoreError> {
-  const error = await promise.then(
-    () => new Error("expected a failure"),
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(StoreError);
-  messages.push((error as StoreError).message);
-  expect((error as StoreError).kind, (error as StoreError).message).toBe(kind);
-  return error as StoreError;
 }
 
 describe("CyberArk CCP provider: reading", () => {

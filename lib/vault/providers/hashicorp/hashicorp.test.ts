@@ -2,9 +2,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { exerciseStore } from "@/lib/stores/exercise";
 import { seedDemoHashicorp, startHashicorpEmulator, type HashicorpEmulator } from "@/test/emulators/hashicorp";
 import { createTestPki, type TestPki } from "@/test/emulators/tls";
-import { StoreError } from "../../errors";
 import type { CommonOptions, StoreClient } from "../../types";
 import { hashicorpConfigSchema, hashicorpProvider } from "./index";
+import { storeFailureRecorder } from "@/test/store-failures";
 
 const ROLE_ID = "latch-role-id-0001";
 const SECRET_ID = "latch-secret-id-supersecret-0001";
@@ -16,7 +16,7 @@ let pki: TestPki;
 let emu: HashicorpEmulator;
 let token: string;
 const clients: StoreClient[] = [];
-const messages: string[] = [];
+const { messages, failure } = storeFailureRecorder();
 
 beforeAll(async () => {
   pki = createTestPki();
@@ -51,18 +51,6 @@ function makeClient(config: ConfigInput = {}, secrets: Record<string, string> = 
 }
 const approle = (config: ConfigInput = {}, secretId = SECRET_ID, common: Partial<CommonOptions> = {}) => makeClient({ auth: "approle", roleId: ROLE_ID, ...config }, { secretId }, common);
 const userpass = (password = PASSWORD) => makeClient({ auth: "userpass", username: USER }, { password });
-
-async function failure(promise: Promise<unknown>): Promise<StoreError> {
-  const error = await promise.then(
-    () => {
-      throw new Error("expected a failure");
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(StoreError);
-  messages.push((error as StoreError).message);
-  return error as StoreError;
-}
 
 const logins = () => emu.count("/login", "POST");
 
