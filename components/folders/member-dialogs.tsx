@@ -28,13 +28,13 @@ import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@
 import { ConfirmDialog } from "@/components/shared/confirm-dialog";
 import { FormField } from "@/components/shared/form-field";
 import { useServerAction } from "@/components/shared/use-server-action";
+import { ROLE_LABELS } from "@/lib/authz/permissions";
 import { removeFolderMemberAction, setFolderMemberAction } from "@/lib/folders/actions";
 
-// Mirrors lib/authz ROLE_LABELS; kept here so this client file does not import server code.
 const ROLES: { value: FolderRole; label: string; hint: string }[] = [
-  { value: "VIEWER", label: "Viewer", hint: "Sees the folder and what it holds." },
-  { value: "EDITOR", label: "Editor", hint: "Also creates and changes assets and connections." },
-  { value: "FOLDER_ADMIN", label: "Folder Admin", hint: "Also manages subfolders, members and the folder’s audit log." },
+  { value: "VIEWER", label: ROLE_LABELS.VIEWER, hint: "Sees the folder and what it holds." },
+  { value: "EDITOR", label: ROLE_LABELS.EDITOR, hint: "Also creates and changes assets and connections." },
+  { value: "FOLDER_ADMIN", label: ROLE_LABELS.FOLDER_ADMIN, hint: "Also manages subfolders, members and the folder’s audit log." },
 ];
 
 export function AddMemberDialog({ folderId }: { folderId: string }) {

@@ -15,13 +15,13 @@ import { Label } from "@/components/ui/label";
 import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@/components/ui/select";
 import { Textarea } from "@/components/ui/textarea";
 import { createStoreAction, testDraftStoreAction, updateStoreAction } from "@/lib/stores/actions";
-import type { FieldSpec, StoreKind } from "@/lib/vault/types";
+import type { ExternalStoreKind, FieldSpec } from "@/lib/vault/types";
 import { cn } from "@/lib/utils";
 
 const TENANT = "__tenant__";
 
 export type StoreFormProps = {
-  kind: StoreKind;
+  kind: ExternalStoreKind;
   kindLabel: string;
   fields: FieldSpec[];
   supportsWrite: boolean;
@@ -189,12 +189,12 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
     event.preventDefault();
     setTestResult(null);
     if (existing) await update.run({ ...common, storeId: existing.id });
-    else await create.run({ ...common, kind: kind as "hashicorp" });
+    else await create.run({ ...common, kind });
   }
 
   async function runTest() {
     setTestResult(null);
-    const ok = await test.run({ ...common, kind: kind as "hashicorp", storeId: existing?.id ?? null });
+    const ok = await test.run({ ...common, kind, storeId: existing?.id ?? null });
     if (!ok) toast.error("Fix the highlighted fields, then test again.");
   }
 

@@ -1,6 +1,7 @@
 import "server-only";
 import type { Folder, FolderRole } from "@prisma/client";
-import type { Db } from "@/lib/db";
+import { cache } from "react";
+import { db, type Db } from "@/lib/db";
 import { notFound } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
 import {
@@ -72,16 +73,26 @@ export async function assertCanOnFolder(
   return access;
 }
 
-/** Every folder the actor can see, with the highest role that reaches it (tenant admins: all, role null). */
-export async function listFolderRoles(db: Db, actor: Actor): Promise<Map<string, FolderRole | null>> {
+/**
+ * Every folder the actor can see, with the highest role that reaches it (tenant admins: all, role
+ * null). A page asks this several times (tree, audit link, breadcrumbs), so reads outside a
+ * transaction are memoised for the render; transactions always read afresh.
+ */
+export function listFolderRoles(client: Db, actor: Actor): Promise<Map<string, FolderRole | null>> {
+  return client === db() ? rolesForRender(actor.id, actor.isAdmin) : computeFolderRoles(client, actor);
+}
+
+const rolesForRender = cache((id: string, isAdmin: boolean) => computeFolderRoles(db(), { id, isAdmin }));
+
+async function computeFolderRoles(client: Db, actor: Pick<Actor, "id" | "isAdmin">): Promise<Map<string, FolderRole | null>> {
   if (actor.isAdmin) {
     const [folders, granted] = await Promise.all([
-      db.folder.findMany({ select: { id: true } }),
-      grantedRoles(db, actor.id),
+      client.folder.findMany({ select: { id: true } }),
+      grantedRoles(client, actor.id),
     ]);
     return new Map(folders.map((f) => [f.id, granted.get(f.id) ?? null]));
   }
-  return grantedRoles(db, actor.id);
+  return grantedRoles(client, actor.id);
 }
 
 async function grantedRoles(db: Db, userId: string): Promise<Map<string, FolderRole>> {

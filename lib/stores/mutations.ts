@@ -10,7 +10,7 @@ import { AppError, conflict, notFound, type FieldErrors } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
 import { getProvider } from "@/lib/vault/registry";
 import type { StoreKind } from "@/lib/vault/types";
-import { buildStoreClient, openStoreSecrets, sealStoreSecrets } from "./client";
+import { buildStoreClient, clientForStore, openStoreSecrets, sealStoreSecrets } from "./client";
 import { exerciseStore, type StoreTestResult } from "./exercise";
 import { PROXY_SECRET_KEY, proxyUrlSchema, type CreateStoreInput, type UpdateStoreInput } from "./schemas";
 
@@ -208,8 +208,7 @@ async function recordTest(ctx: Ctx, store: { id: string | null; name: string; fo
 export async function testStore(ctx: Ctx, input: { storeId: string }): Promise<StoreTestResult> {
   assertTenant(ctx.actor, "stores.manage", "Credential store");
   const store = await getStoreOrThrow(db(), input.storeId);
-  const client = buildStoreClient({ ...store, secrets: await openStoreSecrets(store) });
-  const result = await exerciseStore(client, { mode: store.mode, probeSecret: store.probeSecret, host: hostOf(store.config, store.name) });
+  const result = await exerciseStore(await clientForStore(store), { mode: store.mode, probeSecret: store.probeSecret, host: hostOf(store.config, store.name) });
   await recordTest(ctx, store, result, false);
   return result;
 }

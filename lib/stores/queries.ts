@@ -6,10 +6,9 @@ import { notFound } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
 import { getProvider } from "@/lib/vault/registry";
 import { openStoreSecrets } from "./client";
-import { PROXY_SECRET_KEY } from "./schemas";
 
-/** What the browser may know about a store: configuration and which secrets are set, never their values. */
-export type StoreView = {
+/** A row of the stores list. */
+export type StoreSummary = {
   id: string;
   name: string;
   kind: StoreKind;
@@ -17,17 +16,22 @@ export type StoreView = {
   folder: { id: string; name: string } | null;
   mode: "READ_ONLY" | "READ_WRITE";
   isBuiltIn: boolean;
+  lastTest: { at: Date; ok: boolean; message: string } | null;
+  updatedAt: Date;
+};
+
+/** What the edit page may know about a store: configuration and which secrets are set, never their values. */
+export type StoreView = StoreSummary & {
   config: Record<string, unknown>;
   secretsSet: string[];
   caBundle: string;
   probeSecret: string;
   timeoutMs: number;
-  lastTest: { at: Date; ok: boolean; message: string } | null;
-  updatedAt: Date;
 };
 
-async function toView(store: CredentialStore & { folder: { id: string; name: string } | null }): Promise<StoreView> {
-  const secrets = await openStoreSecrets(store);
+type StoreRow = CredentialStore & { folder: { id: string; name: string } | null };
+
+function toSummary(store: StoreRow): StoreSummary {
   return {
     id: store.id,
     name: store.name,
@@ -36,24 +40,32 @@ async function toView(store: CredentialStore & { folder: { id: string; name: str
     folder: store.folder,
     mode: store.mode,
     isBuiltIn: store.isBuiltIn,
-    config: (store.config ?? {}) as Record<string, unknown>,
-    secretsSet: Object.entries(secrets).filter(([, v]) => v !== "" && v !== undefined).map(([k]) => k),
-    caBundle: store.caBundle ?? "",
-    probeSecret: store.probeSecret ?? "",
-    timeoutMs: store.timeoutMs,
     lastTest: store.lastTestAt ? { at: store.lastTestAt, ok: !!store.lastTestOk, message: store.lastTestMessage ?? "" } : null,
     updatedAt: store.updatedAt,
   };
 }
 
-export async function listStores(actor: Actor, query: { q: string }): Promise<StoreView[]> {
+// Only the edit page needs to know which secrets are set, so only it opens them.
+async function toView(store: StoreRow): Promise<StoreView> {
+  const secrets = await openStoreSecrets(store);
+  return {
+    ...toSummary(store),
+    config: (store.config ?? {}) as Record<string, unknown>,
+    secretsSet: Object.entries(secrets).filter(([, v]) => v !== "" && v !== undefined).map(([k]) => k),
+    caBundle: store.caBundle ?? "",
+    probeSecret: store.probeSecret ?? "",
+    timeoutMs: store.timeoutMs,
+  };
+}
+
+export async function listStores(actor: Actor, query: { q: string }): Promise<StoreSummary[]> {
   assertTenant(actor, "stores.manage", "Credential stores");
   const rows = await db().credentialStore.findMany({
     where: query.q ? { name: { contains: query.q, mode: "insensitive" } } : {},
     include: { folder: { select: { id: true, name: true } } },
     orderBy: [{ isBuiltIn: "desc" }, { name: "asc" }],
   });
-  return Promise.all(rows.map(toView));
+  return rows.map(toSummary);
 }
 
 export async function getStoreViewOrThrow(actor: Actor, storeId: string): Promise<StoreView> {
@@ -64,5 +76,3 @@ export async function getStoreViewOrThrow(actor: Actor, storeId: string): Promis
   if (!store) throw notFound("Credential store");
   return toView(store);
 }
-
-export { PROXY_SECRET_KEY };

@@ -4,7 +4,7 @@ import { azureProvider } from "./providers/azure";
 import { cyberarkProvider } from "./providers/cyberark";
 import { hashicorpProvider } from "./providers/hashicorp";
 import { latchProvider } from "./providers/latch";
-import type { StoreKind, StoreProvider } from "./types";
+import type { ExternalStoreKind, StoreKind, StoreProvider } from "./types";
 
 /**
  * Every store kind, exhaustively: adding a kind is one folder under providers/ and one line here.
@@ -23,6 +23,6 @@ export function getProvider(kind: StoreKind): StoreProvider {
 }
 
 /** Kinds an administrator can register (the Latch Database store is built in, one per installation). */
-export function registrableKinds(): StoreKind[] {
-  return (Object.keys(PROVIDERS) as StoreKind[]).filter((k) => k !== "latch");
+export function registrableKinds(): ExternalStoreKind[] {
+  return (Object.keys(PROVIDERS) as StoreKind[]).filter((k): k is ExternalStoreKind => k !== "latch");
 }

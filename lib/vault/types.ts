@@ -5,6 +5,8 @@ import type { z } from "zod";
  * exports a StoreProvider; lib/vault/registry.ts lists them. Nothing else talks to a vault.
  */
 export type StoreKind = "latch" | "hashicorp" | "azure" | "aws" | "cyberark";
+/** Kinds an administrator registers; the Latch Database store is built in. */
+export type ExternalStoreKind = Exclude<StoreKind, "latch">;
 
 /** Which secret in the store. `name` is the Vault path, AKV secret name, AWS secret id or CCP Object. */
 export type SecretRef = { name: string; version?: string };

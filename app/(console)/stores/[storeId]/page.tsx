@@ -48,7 +48,7 @@ export default async function StorePage({ params }: { params: Promise<{ storeId:
       {store.kind === "azure" ? (
         <AzureCertificateCard storeId={store.id} current={certificate ? { thumbprint: certificate.thumbprint, notAfter: certificate.notAfter } : null} />
       ) : null}
-      {store.isBuiltIn ? (
+      {store.kind === "latch" ? (
         <p className="text-sm text-muted-foreground">
           The built-in Latch Database store keeps values in Latch’s own database, sealed with AES-256-GCM under keys wrapped by the master key. It is
           always tenant-wide and read-write.

@@ -7,7 +7,6 @@ import { StoreForm } from "@/components/stores/store-form";
 import { requireUser } from "@/lib/auth/session";
 import { listFolderOptions } from "@/lib/folders/queries";
 import { getProvider, registrableKinds } from "@/lib/vault/registry";
-import type { StoreKind } from "@/lib/vault/types";
 import { cn } from "@/lib/utils";
 
 export const metadata = { title: "Add credential store" };
@@ -17,7 +16,7 @@ export default async function NewStorePage({ searchParams }: { searchParams: Pro
   if (!canTenant(user, "stores.manage")) notFound();
   const kinds = registrableKinds();
   const requested = (await searchParams).kind;
-  const kind = kinds.find((k) => k === requested) as StoreKind | undefined;
+  const kind = kinds.find((k) => k === requested);
   const provider = kind ? getProvider(kind) : null;
   const folders = await listFolderOptions(user);
   return (

@@ -3,7 +3,6 @@ import { apiHandler } from "@/lib/api/handler";
 import { deleteFolder, moveFolder, renameFolder } from "@/lib/folders/mutations";
 import { getFolderViewOrThrow } from "@/lib/folders/queries";
 import { folderNameSchema, idSchema } from "@/lib/folders/schemas";
-import { AppError } from "@/lib/errors";
 
 export const dynamic = "force-dynamic";
 
@@ -28,9 +27,7 @@ export const PATCH = apiHandler({ params, body: patchBody }, async (ctx) => {
   const { folderId } = ctx.params;
   if (ctx.body.parentId !== undefined) await moveFolder(ctx, { folderId, parentId: ctx.body.parentId });
   if (ctx.body.name !== undefined) await renameFolder(ctx, { folderId, name: ctx.body.name });
-  const view = await getFolderViewOrThrow(ctx.actor, folderId).catch(() => {
-    throw new AppError("NOT_FOUND", "Folder was not found.");
-  });
+  const view = await getFolderViewOrThrow(ctx.actor, folderId);
   return { folder: { id: view.folder.id, name: view.folder.name, parentId: view.folder.parentId } };
 });
 
