@@ -45,6 +45,8 @@ const schema = z.object({
   LATCH_EGRESS_ALLOW_CIDRS: z.string().optional(),
   /** Development only: lets external stores use plain http://. Never set this in production. */
   LATCH_DEV_ALLOW_HTTP_STORES: booleanFlag,
+  /** Bound of the in-memory cache of resolved values (least recently used entries go first). The one-hour lifetime is fixed. */
+  LATCH_SECRET_CACHE_MAX_ENTRIES: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
 });
 
 export type Env = z.infer<typeof schema>;

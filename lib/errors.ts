@@ -9,7 +9,11 @@ export type AppErrorCode =
   | "NOT_FOUND"
   | "CONFLICT"
   | "RATE_LIMITED"
-  | "PAYLOAD_TOO_LARGE";
+  | "PAYLOAD_TOO_LARGE"
+  /** A credential store or a connection's target failed (its message says what, never with a value). */
+  | "UPSTREAM_FAILED"
+  | "UPSTREAM_UNAVAILABLE"
+  | "UPSTREAM_TIMEOUT";
 
 export const HTTP_STATUS: Record<AppErrorCode, number> = {
   BAD_REQUEST: 400,
@@ -19,6 +23,9 @@ export const HTTP_STATUS: Record<AppErrorCode, number> = {
   CONFLICT: 409,
   RATE_LIMITED: 429,
   PAYLOAD_TOO_LARGE: 413,
+  UPSTREAM_FAILED: 502,
+  UPSTREAM_UNAVAILABLE: 503,
+  UPSTREAM_TIMEOUT: 504,
 };
 
 export type FieldErrors = Record<string, string[]>;

@@ -130,6 +130,7 @@ export async function moveFolder(ctx: Ctx, input: { folderId: string; parentId: 
       assertTenant(ctx.actor, "folders.create.root", "Destination folder");
     }
     await assertUniqueSiblingName(tx, input.parentId, folder.name, folder.id);
+    await assertAssetsKeepStores(tx, subtree.map((f) => f.id), input.parentId);
     await tx.folder.update({ where: { id: folder.id }, data: { parentId: input.parentId } });
     const from = folder.parentId ? (await tx.folder.findUnique({ where: { id: folder.parentId } }))?.name : "(top level)";
     await auditFolder(tx, ctx, "folder.move", folder, { from, to: destinationName });
@@ -138,16 +139,46 @@ export async function moveFolder(ctx: Ctx, input: { folderId: string; parentId: 
 }
 
 /**
+ * Assets may use stores owned by their folder's ancestors. A move that takes assets away from such a
+ * store's folder would break them, so it is refused with their names.
+ */
+async function assertAssetsKeepStores(tx: Tx, subtreeIds: string[], newParentId: string | null) {
+  const stranded = await tx.$queryRaw<{ asset: string; folder: string; store: string }[]>`
+    WITH RECURSIVE chain AS (
+      SELECT id, parent_id, 0 AS depth FROM folders WHERE id = ${newParentId}::uuid
+      UNION ALL
+      SELECT f.id, f.parent_id, c.depth + 1 FROM folders f JOIN chain c ON f.id = c.parent_id WHERE c.depth < 64
+    )
+    SELECT a.name AS asset, f.name AS folder, s.name AS store
+    FROM credential_assets a
+    JOIN credential_stores s ON s.id = a.store_id
+    JOIN folders f ON f.id = a.folder_id
+    WHERE a.folder_id = ANY(${subtreeIds}::uuid[])
+      AND s.folder_id IS NOT NULL
+      AND NOT (s.folder_id = ANY(${subtreeIds}::uuid[]))
+      AND s.folder_id NOT IN (SELECT id FROM chain)
+    ORDER BY a.name LIMIT 6`;
+  if (stranded.length === 0) return;
+  const names = stranded.slice(0, 5).map((r) => `“${r.asset}” (in ${r.folder}, store “${r.store}”)`).join(", ");
+  throw conflict(
+    `Moving there would cut assets off from the folder-owned stores they use: ${names}${stranded.length > 5 ? " and more" : ""}. Point them at another store first.`,
+    { parentId: ["Assets inside use a store that belongs to the current location."] },
+  );
+}
+
+/**
  * What a folder holds that must be moved or deleted first. Later features (assets, connections,
  * folder-owned stores) add a line here.
  */
 async function folderContents(tx: Tx, folderId: string): Promise<{ count: number; one: string; many: string }[]> {
-  const [subfolders, stores] = await Promise.all([
+  const [subfolders, stores, assets] = await Promise.all([
     tx.folder.count({ where: { parentId: folderId } }),
     tx.credentialStore.count({ where: { folderId } }),
+    tx.credentialAsset.count({ where: { folderId } }),
   ]);
   return [
     { count: subfolders, one: "subfolder", many: "subfolders" },
+    { count: assets, one: "credential asset", many: "credential assets" },
     { count: stores, one: "credential store", many: "credential stores" },
   ];
 }

@@ -29,3 +29,33 @@ describe("log redaction", () => {
     expect(out.message).not.toContain("topsecret");
   });
 });
+
+describe("masking of values Latch resolved", () => {
+  it("masks a remembered value anywhere in a string or object, however it is keyed", async () => {
+    const { rememberValue, forgetAllValues } = await import("./known-values");
+    forgetAllValues();
+    const value = "plain looking words 42";
+    rememberValue(value);
+    expect(redactString(`connect failed: ${value}!`)).toBe(`connect failed: ${REDACTED}!`);
+    expect(redact({ note: value, list: [`x${value}y`] })).toEqual({ note: REDACTED, list: [`x${REDACTED}y`] });
+    const error = redact(new Error(`rejected ${value}`)) as { message: string; stack: string };
+    expect(error.message).toBe(`rejected ${REDACTED}`);
+    expect(error.stack).not.toContain(value);
+    // Ordinary text, and text that only shares a prefix, is untouched.
+    expect(redactString("plain looking words 43")).toBe("plain looking words 43");
+    forgetAllValues();
+    expect(redactString(value)).toBe(value);
+  });
+
+  it("finds several values of different lengths, overlapping and repeated", async () => {
+    const { rememberValue, forgetAllValues } = await import("./known-values");
+    forgetAllValues();
+    rememberValue("alpha-secret");
+    rememberValue("beta-2");
+    expect(redactString("alpha-secret beta-2 alpha-secretbeta-2")).toBe(`${REDACTED} ${REDACTED} ${REDACTED}${REDACTED}`);
+    // Too short to mask safely: left alone by design.
+    rememberValue("abc");
+    expect(redactString("abc")).toBe("abc");
+    forgetAllValues();
+  });
+});

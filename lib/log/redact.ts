@@ -1,3 +1,5 @@
+import { maskKnownValues } from "./known-values";
+
 /**
  * Last line of defence: whatever reaches the logger passes through here. Keys that name secrets are
  * masked whatever their value; values that look like secrets are masked whatever their key.
@@ -19,7 +21,8 @@ const SECRET_VALUE_PATTERNS: [RegExp, string][] = [
 export const REDACTED = "[REDACTED]";
 
 export function redactString(input: string): string {
-  let out = input;
+  // Values Latch resolved are masked first, whatever their shape (see known-values.ts).
+  let out = maskKnownValues(input, REDACTED);
   for (const [pattern, replacement] of SECRET_VALUE_PATTERNS) out = out.replace(pattern, replacement);
   return out;
 }

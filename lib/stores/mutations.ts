@@ -8,6 +8,7 @@ import { assertTenant } from "@/lib/authz";
 import { db, type Tx } from "@/lib/db";
 import { AppError, conflict, notFound, type FieldErrors } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
+import { invalidateStore } from "@/lib/secrets/resolver";
 import { getProvider } from "@/lib/vault/registry";
 import type { StoreKind } from "@/lib/vault/types";
 import { buildStoreClient, clientForStore, openStoreSecrets, sealStoreSecrets } from "./client";
@@ -69,6 +70,33 @@ function changedKeys(before: Record<string, unknown>, after: Record<string, unkn
   return [...new Set([...Object.keys(before), ...Object.keys(after)])].filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k])).sort();
 }
 
+/** Names of assets (with their folders) that point at the store, for "in use" refusals. */
+async function describeAssets(tx: Tx, where: Prisma.CredentialAssetWhereInput): Promise<{ count: number; text: string }> {
+  const [count, some] = await Promise.all([
+    tx.credentialAsset.count({ where }),
+    tx.credentialAsset.findMany({ where, select: { name: true, folder: { select: { name: true } } }, orderBy: { name: "asc" }, take: 5 }),
+  ]);
+  const names = some.map((a) => `“${a.name}” (in ${a.folder.name})`).join(", ");
+  return { count, text: count > some.length ? `${names} and ${count - some.length} more` : names };
+}
+
+/** Folder-owned stores serve only their folder's subtree: assets elsewhere would lose their store. */
+async function assertScopeKeepsAssets(tx: Tx, storeId: string, folderId: string | null) {
+  if (!folderId) return;
+  const outside = await tx.$queryRaw<{ id: string }[]>`
+    WITH RECURSIVE subtree AS (
+      SELECT id, 0 AS depth FROM folders WHERE id = ${folderId}::uuid
+      UNION ALL
+      SELECT f.id, s.depth + 1 FROM folders f JOIN subtree s ON f.parent_id = s.id WHERE s.depth < 64
+    )
+    SELECT a.id::text AS id FROM credential_assets a WHERE a.store_id = ${storeId}::uuid AND a.folder_id NOT IN (SELECT id FROM subtree)`;
+  if (outside.length > 0) {
+    const { count, text } = await describeAssets(tx, { id: { in: outside.map((r) => r.id) } });
+    const message = `${count === 1 ? "An asset" : `${count} assets`} outside that folder use${count === 1 ? "s" : ""} this store: ${text}. Move or change ${count === 1 ? "it" : "them"} first, or keep the store tenant-wide.`;
+    throw conflict(message, { folderId: [message] });
+  }
+}
+
 async function getStoreOrThrow(tx: Tx, storeId: string): Promise<CredentialStore> {
   const store = isUuid(storeId) ? await tx.credentialStore.findUnique({ where: { id: storeId } }) : null;
   if (!store) throw notFound("Credential store");
@@ -109,7 +137,7 @@ export async function createStore(ctx: Ctx, input: CreateStoreInput) {
 
 export async function updateStore(ctx: Ctx, input: UpdateStoreInput) {
   assertTenant(ctx.actor, "stores.manage", "Credential store");
-  return db().$transaction(async (tx) => {
+  const result = await db().$transaction(async (tx) => {
     const store = await getStoreOrThrow(tx, input.storeId);
     if (store.isBuiltIn) {
       if (input.name !== store.name || input.folderId !== null || input.mode !== "READ_WRITE") {
@@ -122,6 +150,7 @@ export async function updateStore(ctx: Ctx, input: UpdateStoreInput) {
     const { config, secrets } = validateProviderInput(store.kind, input, stored);
     await assertUniqueName(tx, input.name, store.id);
     await assertScopeFolder(tx, input.folderId);
+    if (input.folderId !== store.folderId) await assertScopeKeepsAssets(tx, store.id, input.folderId);
     await tx.credentialStore.update({
       where: { id: store.id },
       data: {
@@ -151,13 +180,20 @@ export async function updateStore(ctx: Ctx, input: UpdateStoreInput) {
     });
     return { id: store.id, name: input.name };
   });
+  // Cached values read with the old settings (or from a store that is gone) are not served again.
+  invalidateStore(input.storeId);
+  return result;
 }
 
 export async function deleteStore(ctx: Ctx, input: { storeId: string }) {
   assertTenant(ctx.actor, "stores.manage", "Credential store");
-  return db().$transaction(async (tx) => {
+  const result = await db().$transaction(async (tx) => {
     const store = await getStoreOrThrow(tx, input.storeId);
     if (store.isBuiltIn) throw conflict("The built-in Latch Database store cannot be deleted.");
+    const inUse = await describeAssets(tx, { storeId: store.id });
+    if (inUse.count > 0) {
+      throw conflict(`“${store.name}” is in use by ${inUse.count === 1 ? "an asset" : `${inUse.count} assets`}: ${inUse.text}. Point ${inUse.count === 1 ? "it" : "them"} at another store or delete ${inUse.count === 1 ? "it" : "them"} first.`);
+    }
     await tx.credentialStore.delete({ where: { id: store.id } });
     await recordAuditEvent(tx, {
       actor: ctx.actor,
@@ -169,6 +205,9 @@ export async function deleteStore(ctx: Ctx, input: { storeId: string }) {
     });
     return { id: store.id };
   });
+  // Cached values read with the old settings (or from a store that is gone) are not served again.
+  invalidateStore(input.storeId);
+  return result;
 }
 
 function hostOf(config: unknown, fallback: string): string {

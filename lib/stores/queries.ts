@@ -1,7 +1,7 @@
 import "server-only";
 import type { CredentialStore, StoreKind } from "@prisma/client";
 import { assertTenant, type Actor } from "@/lib/authz";
-import { db } from "@/lib/db";
+import { db, type Db } from "@/lib/db";
 import { notFound } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
 import { getProvider } from "@/lib/vault/registry";
@@ -18,6 +18,8 @@ export type StoreSummary = {
   isBuiltIn: boolean;
   lastTest: { at: Date; ok: boolean; message: string } | null;
   updatedAt: Date;
+  /** Credential assets pointing at the store. */
+  assetCount: number;
 };
 
 /** What the edit page may know about a store: configuration and which secrets are set, never their values. */
@@ -29,7 +31,7 @@ export type StoreView = StoreSummary & {
   timeoutMs: number;
 };
 
-type StoreRow = CredentialStore & { folder: { id: string; name: string } | null };
+type StoreRow = CredentialStore & { folder: { id: string; name: string } | null; _count: { assets: number } };
 
 function toSummary(store: StoreRow): StoreSummary {
   return {
@@ -42,6 +44,7 @@ function toSummary(store: StoreRow): StoreSummary {
     isBuiltIn: store.isBuiltIn,
     lastTest: store.lastTestAt ? { at: store.lastTestAt, ok: !!store.lastTestOk, message: store.lastTestMessage ?? "" } : null,
     updatedAt: store.updatedAt,
+    assetCount: store._count.assets,
   };
 }
 
@@ -62,7 +65,7 @@ export async function listStores(actor: Actor, query: { q: string }): Promise<St
   assertTenant(actor, "stores.manage", "Credential stores");
   const rows = await db().credentialStore.findMany({
     where: query.q ? { name: { contains: query.q, mode: "insensitive" } } : {},
-    include: { folder: { select: { id: true, name: true } } },
+    include: { folder: { select: { id: true, name: true } }, _count: { select: { assets: true } } },
     orderBy: [{ isBuiltIn: "desc" }, { name: "asc" }],
   });
   return rows.map(toSummary);
@@ -71,8 +74,29 @@ export async function listStores(actor: Actor, query: { q: string }): Promise<St
 export async function getStoreViewOrThrow(actor: Actor, storeId: string): Promise<StoreView> {
   assertTenant(actor, "stores.manage", "Credential store");
   const store = isUuid(storeId)
-    ? await db().credentialStore.findUnique({ where: { id: storeId }, include: { folder: { select: { id: true, name: true } } } })
+    ? await db().credentialStore.findUnique({ where: { id: storeId }, include: { folder: { select: { id: true, name: true } }, _count: { select: { assets: true } } } })
     : null;
   if (!store) throw notFound("Credential store");
   return toView(store);
+}
+
+/** Stores assets in the folder may point at: tenant-wide ones and those owned by the folder or an ancestor. */
+export type UsableStore = Pick<CredentialStore, "id" | "name" | "kind" | "folderId" | "mode" | "isBuiltIn">;
+
+export async function listStoresUsableByFolder(folderId: string, client: Db = db()): Promise<UsableStore[]> {
+  return client.$queryRaw<UsableStore[]>`
+    WITH RECURSIVE chain AS (
+      SELECT id, parent_id, 0 AS depth FROM folders WHERE id = ${folderId}::uuid
+      UNION ALL
+      SELECT f.id, f.parent_id, c.depth + 1 FROM folders f JOIN chain c ON f.id = c.parent_id WHERE c.depth < 64
+    )
+    SELECT s.id::text AS id, s.name, s.kind::text AS kind, s.folder_id::text AS "folderId", s.mode::text AS mode, s.is_built_in AS "isBuiltIn"
+    FROM credential_stores s
+    WHERE s.folder_id IS NULL OR s.folder_id IN (SELECT id FROM chain)
+    ORDER BY s.is_built_in DESC, lower(s.name)`;
+}
+
+export async function isStoreUsableByFolder(store: Pick<CredentialStore, "id" | "folderId">, folderId: string, client: Db = db()): Promise<boolean> {
+  if (!store.folderId) return true;
+  return (await listStoresUsableByFolder(folderId, client)).some((s) => s.id === store.id);
 }

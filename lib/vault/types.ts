@@ -67,6 +67,8 @@ export type StoreProvider<C extends z.ZodType = z.ZodType, S extends z.ZodType =
   fields: FieldSpec[];
   /** Whether the kind can write secrets at all (a store may still be set read-only). */
   supportsWrite: boolean;
+  /** Each secret is one string (Azure Key Vault): Credential assets keep the username on the asset. */
+  singleValue: boolean;
   /** Default keys for Credential assets (username, password) in multi-key secrets. */
   defaultKeys: { username: string; password: string };
   /** Placeholder text for the secret reference in asset forms. */

@@ -59,6 +59,12 @@ export default async function StoresPage({ searchParams }: { searchParams: Promi
             cell: (s) => (s.folder ? <Link className="text-sm hover:underline" href={`/folders/${s.folder.id}`}>Folder: {s.folder.name}</Link> : <span className="text-sm">Tenant-wide</span>),
           },
           { key: "mode", header: "Mode", cell: (s) => <StatusBadge tone="neutral">{s.mode === "READ_WRITE" ? "Read-write" : "Read-only"}</StatusBadge> },
+          {
+            key: "assets",
+            header: "Assets",
+            cell: (s) => <span className="text-sm tabular-nums">{s.assetCount}</span>,
+            className: "hidden md:table-cell text-right",
+          },
           { key: "health", header: "Health", cell: (s) => <StoreHealth lastTest={s.lastTest} /> },
         ]}
         empty={<EmptyState icon={VaultIcon} title={q ? "No stores match your search" : "No credential stores yet"} description={q ? undefined : "Add HashiCorp Vault, Azure Key Vault, AWS Secrets Manager or CyberArk CCP."} />}

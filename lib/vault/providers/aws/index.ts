@@ -111,6 +111,7 @@ export const awsProvider: StoreProvider<typeof awsConfigSchema, typeof awsSecret
     { name: "stsEndpoint", label: "STS endpoint", type: "url", placeholder: "https://sts.eu-west-1.amazonaws.com", showWhen: { field: "auth", equals: ["assume_role"] }, help: "Leave empty to use the region's STS endpoint. Set it for an STS VPC endpoint." },
   ],
   supportsWrite: true,
+  singleValue: false,
   defaultKeys: { username: "username", password: "password" },
   referenceHint: "Secret name or ARN, e.g. prod/payroll-db; version: a staging label (AWSCURRENT, AWSPREVIOUS) or a version ID",
   create({ config, secrets, common }) {

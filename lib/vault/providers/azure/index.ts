@@ -142,6 +142,7 @@ export const azureProvider: StoreProvider<typeof azureConfigSchema, typeof azure
   secretSchema: azureSecretSchema,
   fields,
   supportsWrite: true,
+  singleValue: true,
   defaultKeys: { username: "username", password: "value" },
   referenceHint: "Secret name, e.g. payroll-db-password; version: empty for the latest, or a 32-character version ID",
   create: ({ config, secrets, common }) => createAzureStoreClient(config, secrets, common),

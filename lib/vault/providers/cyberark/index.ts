@@ -113,6 +113,7 @@ export const cyberarkProvider: StoreProvider<typeof configSchema, typeof secretS
   secretSchema,
   fields,
   supportsWrite: false,
+  singleValue: false,
   defaultKeys: { username: "username", password: "password" },
   referenceHint: "The account's Object name in the safe, e.g. Operating System-UnixSSH-db01-root",
   create: ({ config, secrets, common }) => createCcpStoreClient(config, secrets, common),

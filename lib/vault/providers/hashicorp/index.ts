@@ -108,6 +108,7 @@ export const hashicorpProvider: StoreProvider<typeof hashicorpConfigSchema, type
     { name: "userpassMount", label: "Userpass mount path", type: "text", placeholder: "userpass", showWhen: { field: "auth", equals: ["userpass"] }, help: "Only if the userpass auth method is enabled at a path other than userpass." },
   ],
   supportsWrite: true,
+  singleValue: false,
   defaultKeys: { username: "username", password: "password" },
   referenceHint: "Path below the KV mount, e.g. prod/payroll-db; version (KV v2 only): a version number",
   create({ config, secrets, common }) {

@@ -26,6 +26,7 @@ export const latchProvider: StoreProvider<z.ZodObject<{}>, z.ZodObject<{}>> = {
   secretSchema: z.object({}),
   fields: [],
   supportsWrite: true,
+  singleValue: false,
   defaultKeys: { username: "username", password: "password" },
   referenceHint: "A name for the secret, e.g. finance/payroll-db",
   create: ({ storeId }) => ({

@@ -1,0 +1,248 @@
+import "server-only";
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+
+/** Fixed by the product, not configurable: nothing older than this is ever served. */
+export const SECRET_TTL_MS = 60 * 60 * 1000;
+
+export type CacheKey = { storeId: string; name: string; version: string | null };
+
+/** What a store returned, as the cache keeps it (values sealed; the rest is metadata). */
+export type CachedSecret = {
+  values: Record<string, string>;
+  version: string | null;
+  updatedAt: Date | null;
+};
+
+type Fetch = { k: string; storeId: string; assetId?: string; stale: boolean };
+
+type Entry = {
+  iv: Buffer;
+  sealed: Buffer;
+  tag: Buffer;
+  version: string | null;
+  updatedAt: number | null;
+  fetchedAt: number;
+  expiresAt: number;
+  storeId: string;
+  assetIds: Set<string>;
+};
+
+export type CacheStats = { hits: number; misses: number; evictions: number; expirations: number; fetches: number; size: number };
+
+export type SecretCacheOptions = {
+  maxEntries?: number;
+  /** Injected for tests; defaults to Date.now. */
+  now?: () => number;
+};
+
+export function cacheKeyString(key: CacheKey): string {
+  // NUL cannot appear in store ids, and separates names that would otherwise run together.
+  return `${key.storeId}\u0000${key.name}\u0000${key.version ?? ""}`;
+}
+
+/**
+ * The process-local cache of resolved values. Entries are sealed with AES-256-GCM under a key made at
+ * construction and held only in this object; each lives exactly one hour from the moment its fetch
+ * began (the clock read before the vault call, so lifetime can only be shorter), and an expired entry
+ * is never served, whatever the vault's state. Concurrent misses for one key share one fetch. The
+ * Map's insertion order is the LRU order: a hit moves the entry to the end, eviction takes the front.
+ */
+export class SecretCache {
+  readonly #key = randomBytes(32);
+  readonly #entries = new Map<string, Entry>();
+  readonly #inflight = new Map<string, { job: Fetch; promise: Promise<Entry> }>();
+  readonly #byAsset = new Map<string, Set<string>>();
+  /** Fetches under way; invalidation marks them stale so a value read before it is not cached after it. */
+  readonly #pending = new Set<Fetch>();
+  readonly #max: number;
+  readonly #now: () => number;
+  readonly #stats = { hits: 0, misses: 0, evictions: 0, expirations: 0, fetches: 0 };
+
+  constructor(options: SecretCacheOptions = {}) {
+    this.#max = Math.max(1, options.maxEntries ?? 10_000);
+    this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * The cached value for the key, or the result of `fetch` (one call however many callers miss at
+   * once). `fresh` skips the cached value (a Resolve test, a value the target rejected) and replaces it.
+   */
+  async get(
+    key: CacheKey,
+    fetch: () => Promise<CachedSecret>,
+    opts: { assetId?: string; fresh?: boolean } = {},
+  ): Promise<CachedSecret & { fromCache: boolean; fetchedAt: Date }> {
+    const k = cacheKeyString(key);
+    if (!opts.fresh) {
+      const hit = this.#live(k);
+      if (hit) {
+        this.#stats.hits++;
+        if (opts.assetId) this.#link(k, hit, opts.assetId);
+        return { ...this.#open(k, hit), fromCache: true, fetchedAt: new Date(hit.fetchedAt) };
+      }
+    }
+    this.#stats.misses++;
+    let pending = opts.fresh ? undefined : this.#inflight.get(k)?.promise;
+    if (!pending) {
+      const job: Fetch = { k, storeId: key.storeId, assetId: opts.assetId, stale: false };
+      const promise = this.#fetch(job, fetch);
+      if (!opts.fresh) this.#inflight.set(k, { job, promise });
+      promise
+        .finally(() => {
+          if (this.#inflight.get(k)?.job === job) this.#inflight.delete(k);
+        })
+        .catch(() => {});
+      pending = promise;
+    }
+    const entry = await pending;
+    if (opts.assetId) this.#link(k, entry, opts.assetId);
+    return { ...this.#open(k, entry), fromCache: false, fetchedAt: new Date(entry.fetchedAt) };
+  }
+
+  async #fetch(job: Fetch, fetch: () => Promise<CachedSecret>): Promise<Entry> {
+    const fetchedAt = this.#now();
+    this.#stats.fetches++;
+    this.#pending.add(job);
+    try {
+      const entry = this.#seal(job.k, job.storeId, await fetch(), fetchedAt);
+      // Invalidated while the fetch was in flight: hand the value to these callers, keep it out of the cache.
+      if (!job.stale) this.#store(job.k, entry);
+      return entry;
+    } finally {
+      this.#pending.delete(job);
+    }
+  }
+
+  #markStale(match: (job: Fetch) => boolean) {
+    for (const job of this.#pending) {
+      if (!match(job)) continue;
+      job.stale = true;
+      // Later callers must not join a fetch that began before the invalidation.
+      if (this.#inflight.get(job.k)?.job === job) this.#inflight.delete(job.k);
+    }
+  }
+
+  #live(k: string): Entry | undefined {
+    const entry = this.#entries.get(k);
+    if (!entry) return undefined;
+    if (this.#now() >= entry.expiresAt) {
+      this.#remove(k);
+      this.#stats.expirations++;
+      return undefined;
+    }
+    this.#entries.delete(k);
+    this.#entries.set(k, entry);
+    return entry;
+  }
+
+  #store(k: string, entry: Entry) {
+    const previous = this.#entries.get(k);
+    if (previous) for (const id of previous.assetIds) entry.assetIds.add(id);
+    this.#entries.delete(k);
+    this.#entries.set(k, entry);
+    for (const id of entry.assetIds) this.#indexAsset(id, k);
+    while (this.#entries.size > this.#max) {
+      const oldest = this.#entries.keys().next().value as string;
+      this.#remove(oldest);
+      this.#stats.evictions++;
+    }
+  }
+
+  #link(k: string, entry: Entry, assetId: string) {
+    entry.assetIds.add(assetId);
+    if (this.#entries.get(k) === entry) this.#indexAsset(assetId, k);
+  }
+
+  #indexAsset(assetId: string, k: string) {
+    let keys = this.#byAsset.get(assetId);
+    if (!keys) this.#byAsset.set(assetId, (keys = new Set()));
+    keys.add(k);
+  }
+
+  #remove(k: string) {
+    const entry = this.#entries.get(k);
+    if (!entry) return;
+    this.#entries.delete(k);
+    entry.sealed.fill(0);
+    for (const id of entry.assetIds) {
+      const keys = this.#byAsset.get(id);
+      keys?.delete(k);
+      if (keys?.size === 0) this.#byAsset.delete(id);
+    }
+  }
+
+  #seal(k: string, storeId: string, secret: CachedSecret, fetchedAt: number): Entry {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv("aes-256-gcm", this.#key, iv);
+    cipher.setAAD(Buffer.from(k));
+    const plain = Buffer.from(JSON.stringify(secret.values));
+    const sealed = Buffer.concat([cipher.update(plain), cipher.final()]);
+    plain.fill(0);
+    return {
+      iv,
+      sealed,
+      tag: cipher.getAuthTag(),
+      version: secret.version,
+      updatedAt: secret.updatedAt ? secret.updatedAt.getTime() : null,
+      fetchedAt,
+      expiresAt: fetchedAt + SECRET_TTL_MS,
+      storeId,
+      assetIds: new Set(),
+    };
+  }
+
+  #open(k: string, entry: Entry): CachedSecret {
+    const decipher = createDecipheriv("aes-256-gcm", this.#key, entry.iv);
+    decipher.setAAD(Buffer.from(k));
+    decipher.setAuthTag(entry.tag);
+    const plain = Buffer.concat([decipher.update(entry.sealed), decipher.final()]);
+    try {
+      return {
+        values: JSON.parse(plain.toString("utf8")) as Record<string, string>,
+        version: entry.version,
+        updatedAt: entry.updatedAt === null ? null : new Date(entry.updatedAt),
+      };
+    } finally {
+      plain.fill(0);
+    }
+  }
+
+  /** Drops one key. Returns how many entries went. */
+  invalidateKey(key: CacheKey): number {
+    const k = cacheKeyString(key);
+    this.#markStale((job) => job.k === k);
+    const had = this.#entries.has(k);
+    this.#remove(k);
+    return had ? 1 : 0;
+  }
+
+  /** Drops every entry an asset has been resolved from (all versions it was seen with). */
+  invalidateAsset(assetId: string): number {
+    const keys = [...(this.#byAsset.get(assetId) ?? [])];
+    this.#markStale((job) => job.assetId === assetId || keys.includes(job.k));
+    for (const k of keys) this.#remove(k);
+    return keys.length;
+  }
+
+  /** Drops every entry read from one store. */
+  invalidateStore(storeId: string): number {
+    this.#markStale((job) => job.storeId === storeId);
+    let n = 0;
+    for (const [k, entry] of this.#entries) {
+      if (entry.storeId === storeId) {
+        this.#remove(k);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  clear(): void {
+    this.#markStale(() => true);
+    for (const k of [...this.#entries.keys()]) this.#remove(k);
+  }
+
+  stats(): CacheStats {
+    return { ...this.#stats, size: this.#entries.size };
+  }
+}

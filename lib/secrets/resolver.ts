@@ -1,0 +1,209 @@
+import "server-only";
+import type { CredentialAsset, CredentialStore } from "@prisma/client";
+import { recordAuditEvent } from "@/lib/audit/record";
+import { assertCanOnFolder, type Actor } from "@/lib/authz";
+import { db } from "@/lib/db";
+import { env } from "@/lib/env";
+import { AppError, conflict, notFound, type AppErrorCode } from "@/lib/errors";
+import { isUuid } from "@/lib/ids";
+import { rememberValue } from "@/lib/log/known-values";
+import { clientForStore } from "@/lib/stores/client";
+import { isStoreUsableByFolder } from "@/lib/stores/queries";
+import { STORE_ERROR_TITLES, StoreError, classifyNetworkError, type StoreErrorKind } from "@/lib/vault/errors";
+import { SecretCache, type CacheKey, type CachedSecret } from "./cache";
+
+/**
+ * The only path by which Latch reads a secret value. Every call re-checks that the person acting (or
+ * the connection's owner) still holds assets.use on the asset's folder, reads through the process
+ * cache (sealed, one hour from fetch), and audits who resolved which asset from which store, with
+ * the outcome and duration, never the value. The value goes back on the caller's stack only.
+ */
+
+export type ResolveContext = {
+  /** The person acting, or the owner of the connection that is running. */
+  actor: Actor;
+  requestId?: string | null;
+  /** Why: shown in the audit trail ("resolve_test", "connection_test", "invoke", …). */
+  purpose: string;
+  /** Skip the cached value and fetch afresh (Resolve test; a value the target rejected). */
+  fresh?: boolean;
+};
+
+export type ResolveMeta = {
+  assetId: string;
+  storeId: string;
+  version: string | null;
+  updatedAt: Date | null;
+  /** Keys present in the secret (names only). */
+  keys: string[];
+  fromCache: boolean;
+  fetchedAt: Date;
+};
+
+export type ResolvedSecret =
+  | { type: "CREDENTIAL"; username: string | null; password: string; meta: ResolveMeta }
+  | { type: "SECRET"; value: string; meta: ResolveMeta };
+
+/** A store or reference failure, in words a person can act on; carries the StoreError kind. */
+export class ResolveError extends AppError {
+  constructor(
+    readonly kind: StoreErrorKind,
+    message: string,
+  ) {
+    super(httpCodeFor(kind), message);
+  }
+}
+
+function httpCodeFor(kind: StoreErrorKind): AppErrorCode {
+  if (kind === "timeout") return "UPSTREAM_TIMEOUT";
+  if (kind === "unavailable" || kind === "throttled" || kind === "tcp" || kind === "dns") return "UPSTREAM_UNAVAILABLE";
+  return "UPSTREAM_FAILED";
+}
+
+const globalForCache = globalThis as unknown as { latchSecretCache?: SecretCache };
+
+/** The process's cache; one per server process (kept on globalThis so dev reloads do not fork it). */
+export function secretCache(): SecretCache {
+  globalForCache.latchSecretCache ??= new SecretCache({ maxEntries: env().LATCH_SECRET_CACHE_MAX_ENTRIES });
+  return globalForCache.latchSecretCache;
+}
+
+type AssetWithStore = CredentialAsset & { store: CredentialStore | null };
+
+export function cacheKeyFor(asset: Pick<CredentialAsset, "storeId" | "secretName" | "secretVersion">): CacheKey {
+  return { storeId: asset.storeId!, name: asset.secretName!, version: asset.secretVersion || null };
+}
+
+function pick(values: Record<string, string>, key: string | null, what: string, assetName: string): string {
+  if (key) {
+    const v = values[key];
+    if (typeof v !== "string") {
+      throw new ResolveError("not_found", `The secret behind “${assetName}” has no key “${key}” for the ${what} (keys present: ${Object.keys(values).sort().join(", ") || "none"}).`);
+    }
+    return v;
+  }
+  const keys = Object.keys(values);
+  if (keys.length === 1) return values[keys[0]!]!;
+  if (typeof values.value === "string") return values.value;
+  throw new ResolveError("not_found", `The secret behind “${assetName}” has several keys (${keys.sort().join(", ")}); edit the asset and choose which one holds the ${what}.`);
+}
+
+async function loadAuthorised(assetId: string, actor: Actor): Promise<AssetWithStore> {
+  const asset = isUuid(assetId) ? await db().credentialAsset.findUnique({ where: { id: assetId }, include: { store: true } }) : null;
+  if (!asset) throw notFound("Credential asset");
+  await assertCanOnFolder(db(), actor, "assets.use", asset.folderId, "Credential asset");
+  return asset;
+}
+
+async function fetchFromStore(store: CredentialStore, key: CacheKey): Promise<CachedSecret> {
+  const client = await clientForStore(store);
+  try {
+    const secret = await client.getSecret({ name: key.name, ...(key.version ? { version: key.version } : {}) });
+    return { values: secret.values, version: secret.version, updatedAt: secret.updatedAt };
+  } finally {
+    await client.close?.().catch(() => {});
+  }
+}
+
+function asResolveError(error: unknown, store: CredentialStore): ResolveError | null {
+  if (error instanceof ResolveError) return error;
+  const known = error instanceof StoreError ? error : classifyNetworkError(error, store.name);
+  return known ? new ResolveError(known.kind, known.message) : null;
+}
+
+/**
+ * Resolves a Credential or Secret asset. Throws "not found" when the asset is absent or the actor may
+ * not use it, a ResolveError (with a 502/503/504 code) when the store fails, and a conflict when the
+ * asset cannot back a secret or its store is no longer open to its folder.
+ */
+export async function resolve(ref: { assetId: string }, ctx: ResolveContext): Promise<ResolvedSecret> {
+  const started = performance.now();
+  const asset = await loadAuthorised(ref.assetId, ctx.actor);
+  const store = asset.store;
+  if ((asset.type !== "CREDENTIAL" && asset.type !== "SECRET") || !store || !asset.secretName) {
+    throw conflict(`“${asset.name}” is a ${asset.type.toLowerCase()} setting; only Credential and Secret assets hold secrets.`);
+  }
+  let cacheHit = false;
+  try {
+    if (!(await isStoreUsableByFolder(store, asset.folderId))) {
+      throw new ResolveError("config", `The store “${store.name}” is no longer available to this asset's folder. Edit the asset and choose another store.`);
+    }
+    const key = cacheKeyFor(asset);
+    const got = await secretCache().get(key, () => fetchFromStore(store, key), { assetId: asset.id, fresh: ctx.fresh });
+    cacheHit = got.fromCache;
+    const meta: ResolveMeta = {
+      assetId: asset.id,
+      storeId: store.id,
+      version: got.version,
+      updatedAt: got.updatedAt,
+      keys: Object.keys(got.values).sort(),
+      fromCache: got.fromCache,
+      fetchedAt: got.fetchedAt,
+    };
+    let result: ResolvedSecret;
+    if (asset.type === "CREDENTIAL") {
+      const password = pick(got.values, asset.valueKey, "password", asset.name);
+      const username = asset.usernameKey ? pick(got.values, asset.usernameKey, "username", asset.name) : asset.username;
+      result = { type: "CREDENTIAL", username, password, meta };
+      rememberValue(password);
+    } else {
+      result = { type: "SECRET", value: pick(got.values, asset.valueKey, "value", asset.name), meta };
+      rememberValue(result.value);
+    }
+    await audit(ctx, asset, store, "SUCCESS", started, { cache: cacheHit ? "hit" : "miss", version: got.version });
+    return result;
+  } catch (error) {
+    const failure = asResolveError(error, store);
+    await audit(ctx, asset, store, "FAILURE", started, { cache: cacheHit ? "hit" : "miss", failure: failure?.kind ?? "unexpected" });
+    throw failure ?? error;
+  }
+}
+
+async function audit(ctx: ResolveContext, asset: CredentialAsset, store: CredentialStore, outcome: "SUCCESS" | "FAILURE", started: number, extra: Record<string, unknown>) {
+  await recordAuditEvent(db(), {
+    actor: ctx.actor,
+    action: "asset.resolve",
+    target: { type: "asset", id: asset.id, label: asset.name },
+    folderId: asset.folderId,
+    outcome,
+    requestId: ctx.requestId,
+    details: { purpose: ctx.purpose, storeId: store.id, store: store.name, storeKind: store.kind, durationMs: Math.round(performance.now() - started), ...extra },
+  });
+}
+
+export type ResolveTestResult =
+  | {
+      ok: true;
+      version: string | null;
+      updatedAt: Date | null;
+      keys: string[];
+      /** Credential assets only: the username is metadata; the password never leaves resolve(). */
+      username: string | null;
+      durationMs: number;
+    }
+  | { ok: false; kind: StoreErrorKind; title: string; message: string; durationMs: number };
+
+/**
+ * The asset page's Resolve test: a fresh read through resolve(), reduced to metadata here so no
+ * value crosses into the action that calls it.
+ */
+export async function resolveTest(ref: { assetId: string }, ctx: Omit<ResolveContext, "purpose" | "fresh">): Promise<ResolveTestResult> {
+  const started = performance.now();
+  const durationMs = () => Math.round(performance.now() - started);
+  try {
+    const resolved = await resolve(ref, { ...ctx, purpose: "resolve_test", fresh: true });
+    const { version, updatedAt, keys } = resolved.meta;
+    const username = resolved.type === "CREDENTIAL" ? resolved.username : null;
+    await db().credentialAsset.update({ where: { id: resolved.meta.assetId }, data: { lastResolveAt: new Date(), lastResolveOk: true } });
+    return { ok: true, version, updatedAt, keys, username, durationMs: durationMs() };
+  } catch (error) {
+    if (!(error instanceof ResolveError)) throw error;
+    await db().credentialAsset.update({ where: { id: ref.assetId }, data: { lastResolveAt: new Date(), lastResolveOk: false } });
+    return { ok: false, kind: error.kind, title: STORE_ERROR_TITLES[error.kind], message: error.userMessage, durationMs: durationMs() };
+  }
+}
+
+/** Explicit invalidation (asset edited or deleted, store changed, a refresh request). */
+export const invalidateAsset = (assetId: string) => secretCache().invalidateAsset(assetId);
+export const invalidateStore = (storeId: string) => secretCache().invalidateStore(storeId);
+export const invalidateKey = (key: CacheKey) => secretCache().invalidateKey(key);
