@@ -53,3 +53,11 @@ export async function rowCounts() {
   ]);
   return { users, folders, members, audit, sessions };
 }
+
+/** The built-in Latch Database store (the seed creates it; tests that run without the seed make it). */
+export async function latchStore() {
+  return (
+    (await db().credentialStore.findFirst({ where: { isBuiltIn: true } })) ??
+    (await db().credentialStore.create({ data: { name: "Latch Database", kind: "latch", mode: "READ_WRITE", isBuiltIn: true } }))
+  );
+}

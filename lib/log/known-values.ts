@@ -1,9 +1,8 @@
-import { createHmac, randomBytes } from "node:crypto";
-
 /**
  * Masks values Latch has resolved, wherever they turn up in a log line, without keeping the values:
- * only a 32-bit rolling hash (to find candidates cheaply) and a keyed HMAC (to confirm) per value,
- * both under a key made at process start. lib/secrets registers every value it hands out.
+ * only two 32-bit polynomial hashes per value, with bases drawn at process start: one rolls across
+ * the text to find candidates cheaply, the other confirms them. lib/secrets registers every value it
+ * hands out. No node: imports, because the logger is also bundled for the Edge instrumentation.
  * Values shorter than MIN_LENGTH are not registered: masking them would mangle ordinary text.
  */
 export const MIN_LENGTH = 6;
@@ -12,27 +11,27 @@ const MAX_ENTRIES = 20_000;
 const REMEMBER_MS = 2 * 60 * 60 * 1000;
 /** Strings longer than this are scanned in their first part only (log lines are short). */
 const MAX_SCAN = 64 * 1024;
-const BASE = 0x01000193;
+/** Odd random bases, so the hashes cannot be precomputed by anyone outside the process. */
+const [BASE, CHECK_BASE] = Array.from(globalThis.crypto.getRandomValues(new Uint32Array(2)), (n) => (n | 1) >>> 0);
 
-const hmacKey = randomBytes(32);
-/** length → rolling hash → HMACs of values with that length and hash. */
+/** length → rolling hash → ids of values with that length and hash. */
 const byLength = new Map<number, Map<number, Set<string>>>();
-/** HMAC → [length, rolling hash, remembered at], in insertion (LRU) order. */
+/** id (length:hash:check) → [length, rolling hash, remembered at], in insertion (LRU) order. */
 const entries = new Map<string, [number, number, number]>();
 
-function mac(text: string): string {
-  return createHmac("sha256", hmacKey).update(text).digest("base64");
+function rollingHash(text: string, start: number, length: number, base = BASE!): number {
+  let h = 0;
+  for (let i = start; i < start + length; i++) h = (Math.imul(h, base) + text.charCodeAt(i)) >>> 0;
+  return h;
 }
 
-function rollingHash(text: string, start: number, length: number): number {
-  let h = 0;
-  for (let i = start; i < start + length; i++) h = (Math.imul(h, BASE) + text.charCodeAt(i)) >>> 0;
-  return h;
+function fingerprint(text: string): string {
+  return `${text.length}:${rollingHash(text, 0, text.length)}:${rollingHash(text, 0, text.length, CHECK_BASE)}`;
 }
 
 function power(length: number): number {
   let p = 1;
-  for (let i = 1; i < length; i++) p = Math.imul(p, BASE) >>> 0;
+  for (let i = 1; i < length; i++) p = Math.imul(p, BASE!) >>> 0;
   return p;
 }
 
@@ -51,7 +50,7 @@ function forget(id: string) {
 /** Remembers a value so the log redaction masks it. Cheap and idempotent. */
 export function rememberValue(value: string, now = Date.now()): void {
   if (typeof value !== "string" || value.length < MIN_LENGTH || value.length > MAX_SCAN) return;
-  const id = mac(value);
+  const id = fingerprint(value);
   const hash = rollingHash(value, 0, value.length);
   entries.delete(id);
   entries.set(id, [value.length, hash, now]);
@@ -82,9 +81,9 @@ export function maskKnownValues(text: string, replacement: string, now = Date.no
     let h = rollingHash(scan, 0, length);
     for (let start = 0; ; start++) {
       const ids = bucket.get(h);
-      if (ids && ids.has(mac(scan.slice(start, start + length)))) ranges.push([start, start + length]);
+      if (ids && ids.has(fingerprint(scan.slice(start, start + length)))) ranges.push([start, start + length]);
       if (start + length >= scan.length) break;
-      h = (Math.imul((h - Math.imul(scan.charCodeAt(start), top)) >>> 0, BASE) + scan.charCodeAt(start + length)) >>> 0;
+      h = (Math.imul((h - Math.imul(scan.charCodeAt(start), top)) >>> 0, BASE!) + scan.charCodeAt(start + length)) >>> 0;
     }
   }
   if (ranges.length === 0) return text;

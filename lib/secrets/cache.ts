@@ -84,6 +84,8 @@ export class SecretCache {
     this.#stats.misses++;
     let pending = opts.fresh ? undefined : this.#inflight.get(k)?.promise;
     if (!pending) {
+      // A fresh read supersedes fetches of this key already under way.
+      if (opts.fresh) this.#markStale((job) => job.k === k);
       const job: Fetch = { k, storeId: key.storeId, assetId: opts.assetId, stale: false };
       const promise = this.#fetch(job, fetch);
       if (!opts.fresh) this.#inflight.set(k, { job, promise });
@@ -137,6 +139,8 @@ export class SecretCache {
 
   #store(k: string, entry: Entry) {
     const previous = this.#entries.get(k);
+    // A slower, older fetch never replaces a newer value (e.g. one a fresh read just brought in).
+    if (previous && previous.fetchedAt > entry.fetchedAt) return;
     if (previous) for (const id of previous.assetIds) entry.assetIds.add(id);
     this.#entries.delete(k);
     this.#entries.set(k, entry);
@@ -162,8 +166,8 @@ export class SecretCache {
   #remove(k: string) {
     const entry = this.#entries.get(k);
     if (!entry) return;
+    // Not zeroed: callers of a shared fetch may still be opening this entry; it is ciphertext anyway.
     this.#entries.delete(k);
-    entry.sealed.fill(0);
     for (const id of entry.assetIds) {
       const keys = this.#byAsset.get(id);
       keys?.delete(k);
