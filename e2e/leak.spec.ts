@@ -13,7 +13,7 @@ test("the server log contains no password, store credential or private key", () 
   expect(log).toContain("Ready in");
   // Forbidden and absent pages answer 404 without the server treating them as crashes.
   expect(log).not.toMatch(/⨯ Error|"level":"error"/);
-  for (const secret of [E2E_ADMIN.password, "latch-demo-secret-access-key", "wrong-secret-key-0000", "PRIVATE KEY-----"]) {
+  for (const secret of [E2E_ADMIN.password, "latch-demo-secret-access-key", "wrong-secret-key-0000", "PRIVATE KEY-----", "e2e-typed-asset-secret-", "demo-crm-api-key-123"]) {
     expect(log, `server log contains ${secret.slice(0, 12)}…`).not.toContain(secret);
   }
 });

@@ -55,6 +55,7 @@ export default async function FolderLayout({
       <FolderTabs
         tabs={[
           { href: base, label: "Subfolders" },
+          { href: `${base}/assets`, label: "Assets" },
           { href: `${base}/members`, label: "Members" },
           ...(view.permissions.readAudit ? [{ href: `${base}/audit`, label: "Audit" }] : []),
         ]}

@@ -1,0 +1,50 @@
+import { notFound } from "next/navigation";
+import { AssetForm } from "@/components/assets/asset-form";
+import { Breadcrumbs } from "@/components/layout/breadcrumbs";
+import { PageHeader } from "@/components/shared/page-header";
+import { listStoreOptions } from "@/lib/assets/queries";
+import { loadAssetView } from "../asset-view";
+
+export const metadata = { title: "Edit asset" };
+
+export default async function EditAssetPage({ params }: { params: Promise<{ assetId: string }> }) {
+  const { assetId } = await params;
+  const { user, asset } = await loadAssetView(assetId);
+  if (!asset.permissions.write) notFound();
+  const stores = await listStoreOptions(user, asset.folder.id);
+  // A store the folder can no longer use still shows, so the form does not silently switch it.
+  const options = asset.storeOption && !stores.some((s) => s.id === asset.storeOption!.id) ? [asset.storeOption, ...stores] : stores;
+  return (
+    <div className="grid max-w-4xl grid-cols-1 gap-6">
+      <Breadcrumbs
+        items={[
+          { label: "Folders", href: "/folders" },
+          ...asset.folderPath.map((f) => ({ label: f.name, href: `/folders/${f.id}` })),
+          { label: "Assets", href: `/folders/${asset.folder.id}/assets` },
+          { label: asset.name, href: `/assets/${asset.id}` },
+          { label: "Edit" },
+        ]}
+      />
+      <PageHeader title={`Edit “${asset.name}”`} />
+      <AssetForm
+        folderId={asset.folder.id}
+        stores={options}
+        cancelHref={`/assets/${asset.id}`}
+        existing={{
+          id: asset.id,
+          name: asset.name,
+          description: asset.description,
+          type: asset.type,
+          storeId: asset.storeOption?.id ?? null,
+          secretName: asset.secretName,
+          secretVersion: asset.secretVersion,
+          usernameKey: asset.usernameKey,
+          valueKey: asset.valueKey,
+          username: asset.username,
+          ownsSecret: asset.ownsSecret,
+          plainValue: asset.plainValue,
+        }}
+      />
+    </div>
+  );
+}

@@ -1,0 +1,132 @@
+import { LinkIcon } from "lucide-react";
+import Link from "next/link";
+import { AssetManageActions, ResolveTest } from "@/components/assets/asset-actions";
+import { AssetTypeBadge } from "@/components/assets/asset-type-badge";
+import { Breadcrumbs } from "@/components/layout/breadcrumbs";
+import { EmptyState } from "@/components/shared/empty-state";
+import { PageHeader } from "@/components/shared/page-header";
+import { StatusBadge } from "@/components/shared/status-badge";
+import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
+import { isSecretType } from "@/lib/assets/schemas";
+import { loadAssetView } from "./asset-view";
+
+export async function generateMetadata({ params }: { params: Promise<{ assetId: string }> }) {
+  const { assetId } = await params;
+  const { asset } = await loadAssetView(assetId);
+  return { title: asset.name };
+}
+
+function Row({ label, children }: { label: string; children: React.ReactNode }) {
+  return (
+    <>
+      <dt className="text-muted-foreground">{label}</dt>
+      <dd className="min-w-0 break-words">{children}</dd>
+    </>
+  );
+}
+
+export default async function AssetPage({ params }: { params: Promise<{ assetId: string }> }) {
+  const { assetId } = await params;
+  const { asset } = await loadAssetView(assetId);
+  const secret = isSecretType(asset.type);
+  const mono = (v: string | null) => (v ? <span className="font-mono">{v}</span> : <span className="text-muted-foreground">—</span>);
+  return (
+    <div className="grid grid-cols-1 gap-6">
+      <Breadcrumbs
+        items={[
+          { label: "Folders", href: "/folders" },
+          ...asset.folderPath.map((f) => ({ label: f.name, href: `/folders/${f.id}` })),
+          { label: "Assets", href: `/folders/${asset.folder.id}/assets` },
+          { label: asset.name },
+        ]}
+      />
+      <PageHeader
+        eyebrow={<AssetTypeBadge type={asset.type} />}
+        title={asset.name}
+        description={asset.description || undefined}
+        actions={asset.permissions.write ? <AssetManageActions assetId={asset.id} assetName={asset.name} folderId={asset.folder.id} /> : null}
+      />
+      <div className="grid items-start gap-6 lg:grid-cols-2">
+        <Card>
+          <CardHeader>
+            <CardTitle>Details</CardTitle>
+            <CardDescription>{secret ? "What Latch knows about the secret: where it is, never what it is." : "A plain setting, stored as is."}</CardDescription>
+          </CardHeader>
+          <CardContent>
+            <dl className="grid grid-cols-[max-content_1fr] gap-x-6 gap-y-2 text-sm">
+              <Row label="Folder">
+                <Link className="hover:underline" href={`/folders/${asset.folder.id}/assets`}>
+                  {asset.folderPath.map((f) => f.name).join(" / ")}
+                </Link>
+              </Row>
+              {secret && asset.storeOption ? (
+                <>
+                  <Row label="Store">
+                    {asset.storeOption.name} <span className="text-muted-foreground">({asset.storeOption.isBuiltIn ? "built-in" : asset.storeOption.kindLabel})</span>
+                  </Row>
+                  <Row label="Secret">{mono(asset.secretName)}</Row>
+                  <Row label="Version">{asset.secretVersion ? mono(asset.secretVersion) : <span className="text-muted-foreground">Latest</span>}</Row>
+                  {asset.type === "CREDENTIAL" ? (
+                    <Row label="Username">{asset.usernameKey ? <>from key {mono(asset.usernameKey)}</> : mono(asset.username)}</Row>
+                  ) : null}
+                  <Row label={asset.type === "CREDENTIAL" ? "Password" : "Value"}>
+                    {asset.valueKey ? <>from key {mono(asset.valueKey)}</> : <span>the secret’s single value</span>}
+                  </Row>
+                  {asset.ownsSecret ? <Row label="Kept by">Latch (typed in, stored encrypted in the Latch Database)</Row> : null}
+                </>
+              ) : (
+                <Row label="Value">
+                  <span className="font-mono whitespace-pre-wrap">{asset.plainValue}</span>
+                </Row>
+              )}
+              <Row label="Created">{asset.createdAt.toLocaleString()}</Row>
+              <Row label="Updated">{asset.updatedAt.toLocaleString()}</Row>
+              {asset.lastResolve ? (
+                <Row label="Last resolve test">
+                  <StatusBadge tone={asset.lastResolve.ok ? "success" : "danger"}>{asset.lastResolve.ok ? "Found" : "Failed"}</StatusBadge>{" "}
+                  <span className="text-muted-foreground">{asset.lastResolve.at.toLocaleString()}</span>
+                </Row>
+              ) : null}
+            </dl>
+          </CardContent>
+        </Card>
+        <div className="grid content-start gap-6">
+          {secret ? (
+            <Card>
+              <CardHeader>
+                <CardTitle>Resolve test</CardTitle>
+                <CardDescription>Reads the secret through its store now and shows what was found: version, keys and, for credentials, the username.</CardDescription>
+              </CardHeader>
+              <CardContent>
+                {asset.permissions.use ? (
+                  <ResolveTest assetId={asset.id} isCredential={asset.type === "CREDENTIAL"} />
+                ) : (
+                  <p className="text-sm text-muted-foreground">You can see this asset but not use it; an Editor or Folder Admin of the folder can run the test.</p>
+                )}
+              </CardContent>
+            </Card>
+          ) : null}
+          <Card>
+            <CardHeader>
+              <CardTitle>Where used</CardTitle>
+              <CardDescription>Connections that reference this asset. An asset in use cannot be deleted.</CardDescription>
+            </CardHeader>
+            <CardContent>
+              {asset.usages.length === 0 ? (
+                <EmptyState icon={LinkIcon} headingAs="h3" title="Not used yet" description={secret ? "No connection references this asset." : "Settings are not referenced by connections."} />
+              ) : (
+                <ul className="grid gap-2 text-sm">
+                  {asset.usages.map((u) => (
+                    <li key={u.id}>
+                      {u.name} <span className="text-muted-foreground">in {u.folder.name}</span>
+                    </li>
+                  ))}
+                </ul>
+              )}
+            </CardContent>
+          </Card>
+        </div>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,100 @@
+"use client";
+
+import { CheckCircle2Icon, FlaskConicalIcon, LoaderCircleIcon, PencilIcon, Trash2Icon, XCircleIcon } from "lucide-react";
+import Link from "next/link";
+import { useRouter } from "next/navigation";
+import { useState } from "react";
+import { toast } from "sonner";
+import { ConfirmDialog } from "@/components/shared/confirm-dialog";
+import { useServerAction } from "@/components/shared/use-server-action";
+import { Button } from "@/components/ui/button";
+import { deleteAssetAction, testAssetAction } from "@/lib/assets/actions";
+import type { ResolveTestResult } from "@/lib/secrets/resolver";
+
+type TestResult = ResolveTestResult;
+
+/** Edit and delete, for people with assets.write. */
+export function AssetManageActions({ assetId, assetName, folderId }: { assetId: string; assetName: string; folderId: string }) {
+  const router = useRouter();
+  return (
+    <div className="flex flex-wrap gap-2">
+      <Button variant="outline" asChild>
+        <Link href={`/assets/${assetId}/edit`}>
+          <PencilIcon aria-hidden="true" /> Edit
+        </Link>
+      </Button>
+      <ConfirmDialog
+        trigger={
+          <Button variant="outline">
+            <Trash2Icon aria-hidden="true" /> Delete
+          </Button>
+        }
+        title={`Delete “${assetName}”?`}
+        description="Connections can no longer use it. A value Latch stored for this asset in its own database is deleted too; secrets in external stores are not touched."
+        confirmLabel="Delete asset"
+        pendingLabel="Deleting…"
+        destructive
+        onConfirm={async () => {
+          const result = await deleteAssetAction({ assetId });
+          if (!result.ok) throw new Error(result.error.message);
+          toast.success(`Asset “${assetName}” deleted.`);
+          router.push(`/folders/${folderId}/assets`);
+          router.refresh();
+        }}
+      />
+    </div>
+  );
+}
+
+function formatDate(value: Date | string | null) {
+  return value ? new Date(value).toLocaleString() : "—";
+}
+
+/** The Resolve test: reads the secret through its store and shows what was found, never the value. */
+export function ResolveTest({ assetId, isCredential }: { assetId: string; isCredential: boolean }) {
+  const [result, setResult] = useState<TestResult | null>(null);
+  const test = useServerAction(testAssetAction, { onSuccess: (r) => setResult(r) });
+  return (
+    <div className="grid gap-4">
+      <div>
+        <Button variant="outline" onClick={() => void test.run({ assetId })} disabled={test.pending}>
+          {test.pending ? <LoaderCircleIcon className="animate-spin" aria-hidden="true" /> : <FlaskConicalIcon aria-hidden="true" />}
+          {test.pending ? "Resolving…" : "Resolve test"}
+        </Button>
+      </div>
+      <div aria-live="polite">
+        {result ? (
+          result.ok ? (
+            <div role="status" aria-label="Resolve test result" className="grid gap-3 rounded-lg border border-success/30 bg-success/5 p-4 text-sm">
+              <p className="flex items-center gap-2 font-medium text-success">
+                <CheckCircle2Icon className="size-4" aria-hidden="true" /> Found the secret ({result.durationMs} ms)
+              </p>
+              <dl className="grid grid-cols-[max-content_1fr] gap-x-6 gap-y-1.5">
+                <dt className="text-muted-foreground">Version</dt>
+                <dd className="font-mono">{result.version ?? "—"}</dd>
+                <dt className="text-muted-foreground">Updated</dt>
+                <dd>{formatDate(result.updatedAt)}</dd>
+                <dt className="text-muted-foreground">Keys present</dt>
+                <dd className="font-mono">{result.keys.join(", ") || "—"}</dd>
+                {isCredential ? (
+                  <>
+                    <dt className="text-muted-foreground">Username</dt>
+                    <dd className="font-mono">{result.username ?? "—"}</dd>
+                  </>
+                ) : null}
+              </dl>
+              <p className="text-muted-foreground">The value itself is never shown.</p>
+            </div>
+          ) : (
+            <div role="alert" aria-label="Resolve test result" className="grid gap-1 rounded-lg border border-danger/30 bg-danger/5 p-4 text-sm">
+              <p className="flex items-center gap-2 font-medium text-danger">
+                <XCircleIcon className="size-4" aria-hidden="true" /> {result.title}
+              </p>
+              <p>{result.message}</p>
+            </div>
+          )
+        ) : null}
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,231 @@
+import { expect, test as base, type Page } from "@playwright/test";
+import { randomUUID } from "node:crypto";
+import { startHashicorpEmulator, seedDemoHashicorp, type HashicorpEmulator } from "../test/emulators/hashicorp";
+import { createTestPki, type TestPki } from "../test/emulators/tls";
+import { createFolder, createUser, freshPage, signIn, unique } from "./fixtures";
+
+/**
+ * Credential assets end to end: a typed Credential in the Latch store, a Secret pointing at an
+ * existing Vault (emulator) secret, Resolve test on both (metadata shown, the value in no response),
+ * edit, delete, settings with validation, and a store that cannot be deleted while in use.
+ */
+type Vault = { pki: TestPki; emulator: HashicorpEmulator; config: Record<string, unknown>; secrets: Record<string, string> };
+
+const test = base.extend<object, { vault: Vault }>({
+  vault: [
+    async ({}, use) => {
+      const pki = createTestPki();
+      const emulator = await startHashicorpEmulator({ pki });
+      const demo = await seedDemoHashicorp(emulator);
+      await use({ pki, emulator, config: demo.storeConfig, secrets: demo.storeSecrets });
+      await emulator.close();
+    },
+    { scope: "worker" },
+  ],
+});
+
+/** Prefix of every password the spec types; e2e/leak.spec.ts looks for it in the server log. */
+const TYPED_PREFIX = "e2e-typed-asset-secret-";
+const VAULT_VALUE = "demo-crm-api-key-123";
+
+function captureBodies(page: Page) {
+  const bodies: string[] = [];
+  page.on("response", async (response) => {
+    try {
+      bodies.push(await response.text());
+    } catch {
+      /* redirects have no body */
+    }
+  });
+  return bodies;
+}
+
+async function createVaultStore(page: Page, vault: Vault) {
+  const name = unique("Vault");
+  await page.goto("/stores/new?kind=hashicorp");
+  await page.getByLabel(/^Name\b/).fill(name);
+  await page.getByLabel("Vault address").fill(String(vault.config.address));
+  await page.getByRole("combobox", { name: "Authentication" }).click();
+  await page.getByRole("option", { name: "AppRole (recommended)" }).click();
+  await page.getByLabel("Role ID").fill(String(vault.config.roleId));
+  await page.getByLabel("Secret ID").fill(vault.secrets.secretId!);
+  await page.getByLabel("CA bundle (PEM)").fill(vault.pki.caCert);
+  await page.getByRole("button", { name: "Create store" }).click();
+  await expect(page.getByRole("heading", { level: 1, name })).toBeVisible();
+  return { name, id: page.url().split("/stores/")[1]! };
+}
+
+async function openNewAsset(page: Page, folderId: string) {
+  await page.goto(`/folders/${folderId}/assets`);
+  await page.getByRole("link", { name: "Add asset" }).first().click();
+  await expect(page.getByRole("heading", { name: "Add asset" })).toBeVisible();
+}
+
+async function chooseStore(page: Page, name: RegExp) {
+  await page.getByRole("combobox", { name: "Credential store" }).click();
+  await page.getByRole("option", { name }).click();
+}
+
+async function resolveTest(page: Page) {
+  await page.getByRole("button", { name: "Resolve test" }).click();
+  const result = page.getByRole("status", { name: "Resolve test result" }).or(page.getByRole("alert", { name: "Resolve test result" }));
+  await expect(result).toBeVisible({ timeout: 30_000 });
+  return result;
+}
+
+test("credential and secret assets: create, resolve test without the value, edit, delete; a store in use stays", async ({ page, vault }) => {
+  const bodies = captureBodies(page);
+  const folderName = unique("Assets");
+  const folderId = await createFolder(page, folderName);
+  const store = await createVaultStore(page, vault);
+
+  // A Credential in the built-in Latch store, typed in.
+  const password = `${TYPED_PREFIX}${randomUUID()}`;
+  await openNewAsset(page, folderId);
+  await expect(page.getByRole("radio", { name: /^Credential/ })).toBeChecked();
+  await page.getByRole("textbox", { name: /^Name\b/ }).fill("Payroll database");
+  await chooseStore(page, /Latch Database \(built-in\)/);
+  await expect(page.getByRole("radio", { name: /^Enter the value/ })).toBeChecked();
+  await page.getByRole("textbox", { name: /^Username\b/ }).fill("payroll_app");
+  const passwordField = page.getByLabel(/^Password\b/);
+  await expect(passwordField).toHaveAttribute("type", "password");
+  await expect(passwordField).toHaveAttribute("autocomplete", "new-password");
+  await passwordField.fill(password);
+  await page.getByRole("button", { name: "Create asset" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Payroll database" })).toBeVisible();
+  const credentialUrl = page.url();
+
+  let result = await resolveTest(page);
+  await expect(result).toContainText("Found the secret");
+  await expect(result).toContainText("payroll_app");
+  await expect(result).toContainText("password, username");
+  await expect(result).toContainText("The value itself is never shown.");
+
+  // A Secret that points at an existing secret in Vault.
+  await openNewAsset(page, folderId);
+  await page.getByRole("radio", { name: /^Secret/ }).check();
+  await page.getByRole("textbox", { name: /^Name\b/ }).fill("CRM API key");
+  await chooseStore(page, new RegExp(store.name));
+  await page.getByRole("radio", { name: /^Use an existing secret/ }).check();
+  await page.getByRole("textbox", { name: /^Secret name or path\b/ }).fill("prod/crm-api-key");
+  await page.getByRole("button", { name: "Create asset" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "CRM API key" })).toBeVisible();
+  result = await resolveTest(page);
+  await expect(result).toContainText("Found the secret");
+  await expect(result).toContainText("value");
+  await expect(result).not.toContainText("Username");
+
+  // A reference to a secret that is not there fails precisely.
+  await page.getByRole("link", { name: "Edit" }).click();
+  await page.getByRole("textbox", { name: /^Secret name or path\b/ }).fill("prod/no-such-secret");
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "CRM API key" })).toBeVisible();
+  result = await resolveTest(page);
+  await expect(result).toContainText("Secret not found");
+  await expect(result).toContainText("prod/no-such-secret");
+
+  // Editing the credential: the password field is never pre-filled; a new value makes a new version.
+  await page.goto(credentialUrl);
+  await page.getByRole("link", { name: "Edit" }).click();
+  await page.getByLabel("Description", { exact: true }).fill("Used by the nightly payroll export");
+  await page.getByRole("radio", { name: /^Enter a new value/ }).check();
+  await expect(page.getByRole("textbox", { name: /^Username\b/ })).toHaveValue("payroll_app");
+  await expect(page.getByLabel(/^Password\b/)).toHaveValue("");
+  await page.getByLabel(/^Password\b/).fill(`${TYPED_PREFIX}${randomUUID()}`);
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await expect(page.getByText("Used by the nightly payroll export")).toBeVisible();
+  result = await resolveTest(page);
+  await expect(result).toContainText("Found the secret");
+  await expect(result.locator("dd").first()).toHaveText("2");
+
+  // The Vault store is in use, so it cannot be deleted; the refusal names the asset.
+  await page.goto(`/stores/${store.id}`);
+  await page.getByRole("button", { name: "Delete" }).click();
+  await page.getByRole("button", { name: "Delete store" }).click();
+  await expect(page.getByRole("alertdialog")).toContainText("CRM API key");
+  await page.getByRole("button", { name: "Cancel" }).click();
+
+  // Delete the secret asset; the list no longer shows it.
+  await page.goto(`/folders/${folderId}/assets`);
+  await page.getByRole("link", { name: "CRM API key" }).click();
+  await page.getByRole("button", { name: "Delete" }).click();
+  await page.getByRole("button", { name: "Delete asset" }).click();
+  await expect(page).toHaveURL(new RegExp(`/folders/${folderId}/assets$`));
+  await expect(page.getByRole("link", { name: "CRM API key" })).toHaveCount(0);
+  await expect(page.getByRole("link", { name: "Payroll database" })).toBeVisible();
+
+  // No value ever reached the browser: neither the typed password nor the Vault secret.
+  const all = bodies.join("\n");
+  expect(all).toContain("payroll_app"); // positive control: the username (metadata) did
+  expect(all).not.toContain(password);
+  expect(all).not.toContain(VAULT_VALUE);
+  expect(all).not.toContain(TYPED_PREFIX);
+});
+
+test("settings: Text, Integer and Boolean assets, with the Integer checked next to its field; type filter", async ({ page }) => {
+  const folderId = await createFolder(page, unique("Settings"));
+  await openNewAsset(page, folderId);
+  await page.getByRole("radio", { name: /^Integer/ }).check();
+  await page.getByRole("textbox", { name: /^Name\b/ }).fill("Batch size");
+  await page.getByRole("textbox", { name: /^Integer\b/ }).fill("12a");
+  await page.getByRole("button", { name: "Create asset" }).click();
+  await expect(page.getByRole("textbox", { name: /^Integer\b/ })).toHaveAttribute("aria-invalid", "true");
+  await expect(page.locator("#asset-plain-value-error")).toHaveText("Enter a whole number, such as 42 or -7.");
+  await page.getByRole("textbox", { name: /^Integer\b/ }).fill("042");
+  await page.getByRole("button", { name: "Create asset" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Batch size" })).toBeVisible();
+  await expect(page.getByRole("main")).toContainText("42");
+  await expect(page.getByRole("button", { name: "Resolve test" })).toHaveCount(0);
+
+  await openNewAsset(page, folderId);
+  await page.getByRole("radio", { name: /^Boolean/ }).check();
+  await page.getByRole("textbox", { name: /^Name\b/ }).fill("Dry run");
+  await page.getByRole("combobox", { name: "Boolean" }).click();
+  await page.getByRole("option", { name: "True" }).click();
+  await page.getByRole("button", { name: "Create asset" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Dry run" })).toBeVisible();
+
+  await openNewAsset(page, folderId);
+  await page.getByRole("radio", { name: /^Text/ }).check();
+  await page.getByRole("textbox", { name: /^Name\b/ }).fill("Report title");
+  await page.getByRole("textbox", { name: "Text" }).fill("Monthly payroll");
+  await page.getByRole("button", { name: "Create asset" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Report title" })).toBeVisible();
+
+  // A duplicate name (any case) is refused next to the name.
+  await openNewAsset(page, folderId);
+  await page.getByRole("radio", { name: /^Text/ }).check();
+  await page.getByRole("textbox", { name: /^Name\b/ }).fill("report TITLE");
+  await page.getByRole("button", { name: "Create asset" }).click();
+  await expect(page.locator("#asset-name-error")).toContainText("already exists");
+
+  await page.goto(`/folders/${folderId}/assets`);
+  await expect(page.getByRole("row")).toHaveCount(4); // header + three assets
+  await page.getByRole("combobox", { name: "Filter by type" }).click();
+  await page.getByRole("option", { name: "Integer" }).click();
+  await expect(page).toHaveURL(/type=INTEGER/);
+  await expect(page.getByRole("row")).toHaveCount(2);
+  await expect(page.getByRole("link", { name: "Batch size" })).toBeVisible();
+  await page.getByRole("searchbox", { name: "Search assets" }).or(page.getByLabel("Search assets")).fill("nothing-like-this");
+  await expect(page.getByText("No assets match")).toBeVisible();
+});
+
+test("someone without access to the folder gets the not-found page for its assets", async ({ page, browser }) => {
+  const folderId = await createFolder(page, unique("Private"));
+  await openNewAsset(page, folderId);
+  await page.getByRole("radio", { name: /^Text/ }).check();
+  await page.getByRole("textbox", { name: /^Name\b/ }).fill("Internal note");
+  await page.getByRole("button", { name: "Create asset" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Internal note" })).toBeVisible();
+  const assetUrl = new URL(page.url()).pathname;
+
+  const outsider = await createUser(page);
+  const other = await freshPage(browser);
+  await signIn(other, outsider.email, outsider.password);
+  for (const path of [assetUrl, `${assetUrl}/edit`, `/folders/${folderId}/assets`, `/folders/${folderId}/assets/new`]) {
+    const response = await other.goto(path);
+    expect(response?.status(), path).toBe(404);
+    await expect(other.getByRole("heading", { name: /not found/i })).toBeVisible();
+  }
+  await other.context().close();
+});
