@@ -65,3 +65,16 @@ describe("egress policy", () => {
     }
   });
 });
+
+describe("TLS material", () => {
+  it("an unreadable client key is reported as a configuration problem, not a crash", () => {
+    let caught: unknown;
+    try {
+      createDispatcher({ cert: pki.caCert, key: "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n", timeoutMs: 1000 });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(Error);
+    expect(classifyNetworkError(caught, "vault.example")).toMatchObject({ kind: "config" });
+  });
+});

@@ -57,6 +57,7 @@ export function classifyNetworkError(error: unknown, host: string): StoreError |
     const name = String((e as { name?: unknown }).name ?? "");
     const message = String((e as { message?: unknown }).message ?? "");
     if (code === "LATCH_EGRESS_DENIED") return new StoreError("egress_denied", message);
+    if (code === "LATCH_TLS_MATERIAL") return new StoreError("config", "The CA bundle or client certificate could not be read. Paste the PEM again, exactly as exported.");
     if (code === "ENOTFOUND" || code === "EAI_AGAIN") return new StoreError("dns", `The host name ${host} could not be resolved. Check the address.`);
     if (code === "ECONNREFUSED") return new StoreError("tcp", `Nothing is listening at ${host}. Check the address and port, and that the store is running.`);
     if (code === "ECONNRESET" || code === "EPIPE" || code === "UND_ERR_SOCKET") return new StoreError("tcp", `The connection to ${host} was reset. Check proxies and firewalls between Latch and the store.`);
