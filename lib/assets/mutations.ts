@@ -244,7 +244,7 @@ export async function deleteAsset(ctx: Ctx, input: { assetId: string }) {
       target: { type: "asset", id: asset.id, label: asset.name },
       folderId: asset.folderId,
       requestId: ctx.requestId,
-      details: { type: asset.type, storeId: asset.storeId, reference: asset.secretName, secretRemoved: asset.ownsSecret },
+      details: { type: asset.type, storeId: asset.storeId, reference: asset.secretName, valueRemoved: asset.ownsSecret },
     });
   });
   invalidateAsset(asset.id);
