@@ -64,6 +64,11 @@ type SecretFields = Pick<CreateAssetInput, "secretName" | "secretVersion" | "use
 
 function planSecret(type: AssetType, assetId: string, store: CredentialStore, option: StoreOption, input: SecretFields, writing: boolean, current?: CredentialAsset): SecretPlan {
   if (!writing) {
+    // A value typed into another asset (perhaps in another folder) is reachable only through that asset.
+    const ownName = !!current?.ownsSecret && current.storeId === store.id && current.secretName === input.secretName;
+    if (store.isBuiltIn && input.secretName.startsWith("assets/") && !ownName) {
+      throw fieldError("secretName", "Names under “assets/” hold values typed into other assets. Type the value instead, or reference another name.");
+    }
     return {
       storeId: store.id,
       secretName: input.secretName,
@@ -72,7 +77,7 @@ function planSecret(type: AssetType, assetId: string, store: CredentialStore, op
       valueKey: orNull(input.valueKey),
       username: type === "CREDENTIAL" ? orNull(input.username) : null,
       // Still Latch's own secret only if the reference is unchanged.
-      ownsSecret: !!current?.ownsSecret && current.storeId === store.id && current.secretName === input.secretName,
+      ownsSecret: ownName,
       write: null,
     };
   }

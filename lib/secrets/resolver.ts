@@ -125,6 +125,10 @@ export async function resolve(ref: { assetId: string }, ctx: ResolveContext): Pr
   }
   let cacheHit = false;
   try {
+    // Values typed into an asset live under assets/<that asset's id>; no other asset may read them.
+    if (store.isBuiltIn && asset.secretName.startsWith("assets/") && asset.secretName !== `assets/${asset.id}`) {
+      throw new ResolveError("permission", `“${asset.secretName}” holds the value typed into another asset; only that asset can use it.`);
+    }
     if (!(await isStoreUsableByFolder(store, asset.folderId))) {
       throw new ResolveError("config", `The store “${store.name}” is no longer available to this asset's folder. Edit the asset and choose another store.`);
     }

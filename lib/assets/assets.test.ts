@@ -1,0 +1,672 @@
+import { randomUUID } from "node:crypto";
+import type { CredentialStore, Folder } from "@prisma/client";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import type { ActionResult } from "@/lib/actions/action";
+import type { Actor } from "@/lib/authz";
+import { db } from "@/lib/db";
+import { deleteFolderAction, moveFolderAction } from "@/lib/folders/actions";
+import { resolve, ResolveError, type ResolveContext } from "@/lib/secrets/resolver";
+import { createStoreAction, deleteStoreAction, updateStoreAction } from "@/lib/stores/actions";
+import { clientForStore } from "@/lib/stores/client";
+import { listStores } from "@/lib/stores/queries";
+import { startHashicorpEmulator, type HashicorpEmulator } from "@/test/emulators/hashicorp";
+import { createTestPki, type TestPki } from "@/test/emulators/tls";
+import { grant, latchStore, makeFolder, makeUser, rowCounts, signInAs } from "@/test/fixtures";
+import { session } from "@/test/mocks/session";
+import { createAssetAction, deleteAssetAction, testAssetAction, updateAssetAction } from "./actions";
+import { getAssetViewOrThrow } from "./queries";
+
+vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
+vi.mock("@/lib/request-context", () => import("@/test/mocks/request-context"));
+
+/**
+ * Credential assets end to end: the real server actions, the real resolver, the built-in Latch
+ * Database store and a HashiCorp Vault store pointing at the emulator (over TLS, its CA in the
+ * store's CA bundle).
+ */
+
+type CreateInput = Parameters<typeof createAssetAction>[0];
+type UpdateInput = Parameters<typeof updateAssetAction>[0];
+
+let admin: Actor, editor: Actor, viewer: Actor;
+let folder: Folder, unrelated: Folder;
+let latch: CredentialStore;
+let pki: TestPki;
+let emu: HashicorpEmulator;
+let vaultToken: string;
+/** Tenant-wide HashiCorp stores on the emulator. */
+let vault: StoreRef, vaultReadOnly: StoreRef;
+
+/** Every value typed or seeded in this file, for the "never stored or audited in the clear" sweeps. */
+const VALUES: string[] = [];
+/** A value unique enough that finding it anywhere means it leaked. */
+function secretValue(label: string) {
+  const value = `${label}-${randomUUID()}`;
+  VALUES.push(value);
+  return value;
+}
+const tag = () => randomUUID().slice(0, 8);
+
+function ok<T>(result: ActionResult<T>): T {
+  if (!result.ok) throw new Error(`expected success, got ${JSON.stringify(result.error)}`);
+  return result.data;
+}
+
+/** Runs `fn` signed in as `actor`, then puts the previous session back. */
+async function as<T>(actor: Actor, fn: () => Promise<T>): Promise<T> {
+  const previous = session.current;
+  signInAs(actor);
+  try {
+    return await fn();
+  } finally {
+    session.current = previous;
+  }
+}
+
+const resolveAs = (actor: Actor, assetId: string, extra: Partial<ResolveContext> = {}) => resolve({ assetId }, { actor, purpose: "test", ...extra });
+
+/** The error a promise rejects with (fails the test if it resolves). */
+async function failure(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected a rejection");
+}
+
+type StoreRef = { id: string; name: string; input: ReturnType<typeof vaultStoreInput> };
+
+function vaultStoreInput(opts: { mode?: "READ_ONLY" | "READ_WRITE"; folderId?: string | null }) {
+  return {
+    name: `Vault ${tag()}`,
+    kind: "hashicorp" as const,
+    mode: opts.mode ?? "READ_WRITE",
+    folderId: opts.folderId ?? null,
+    config: { address: emu.url, kvVersion: "2" },
+    secrets: { token: vaultToken },
+    caBundle: pki.caCert,
+    timeoutMs: 5000,
+  };
+}
+
+async function makeVaultStore(opts: { mode?: "READ_ONLY" | "READ_WRITE"; folderId?: string | null } = {}): Promise<StoreRef> {
+  const input = vaultStoreInput(opts);
+  const created = ok(await as(admin, () => createStoreAction(input)));
+  return { ...created, input };
+}
+
+const create = (input: Omit<CreateInput, "folderId"> & { folderId?: string }) => createAssetAction({ folderId: folder.id, ...input });
+
+/** A Credential whose password is typed into the built-in Latch Database store. */
+const typedCredential = (name: string, username: string, password: string, folderId = folder.id) =>
+  createAssetAction({ folderId, type: "CREDENTIAL", name, storeId: latch.id, source: "value", username, secretValue: password });
+
+/** What the edit form submits for an asset, unchanged unless overridden (write-only value blank). */
+async function editInput(assetId: string, changes: Partial<Omit<UpdateInput, "assetId">> = {}): Promise<UpdateInput> {
+  const v = await getAssetViewOrThrow(admin, assetId);
+  return {
+    assetId,
+    name: v.name,
+    description: v.description,
+    storeId: v.store?.id ?? "",
+    secretName: v.secretName ?? "",
+    secretVersion: v.secretVersion ?? "",
+    usernameKey: v.usernameKey ?? "",
+    valueKey: v.valueKey ?? "",
+    username: v.username ?? "",
+    secretValue: "",
+    plainValue: v.plainValue ?? "",
+    ...changes,
+  };
+}
+
+const latchVersions = (name: string) => db().latchSecret.findMany({ where: { storeId: latch.id, name }, orderBy: { version: "asc" }, select: { version: true } });
+const assetCount = () => db().credentialAsset.count();
+
+beforeAll(async () => {
+  admin = await makeUser({ isAdmin: true });
+  editor = await makeUser();
+  viewer = await makeUser();
+  folder = await makeFolder();
+  unrelated = await makeFolder();
+  await grant(folder.id, editor, "EDITOR");
+  await grant(folder.id, viewer, "VIEWER");
+  latch = await latchStore();
+  pki = createTestPki();
+  emu = await startHashicorpEmulator({ pki });
+  vaultToken = emu.createToken({ ttlSeconds: 3600 });
+  vault = await makeVaultStore({ mode: "READ_WRITE" });
+  vaultReadOnly = await makeVaultStore({ mode: "READ_ONLY" });
+});
+
+afterAll(async () => {
+  await emu?.close();
+});
+
+beforeEach(() => signInAs(editor));
+
+describe("creating each type of asset", () => {
+  it("Credential typed into the Latch store: resolves to the username and password, and only ciphertext is kept", async () => {
+    const password = secretValue("Pa55 wörd");
+    // Spaces are part of the value: nothing trims them.
+    const typed = `  ${password} `;
+    const { id } = ok(await typedCredential(`Payroll DB ${tag()}`, "payroll_app", typed));
+
+    const resolved = await resolveAs(editor, id);
+    expect(resolved).toMatchObject({ type: "CREDENTIAL", username: "payroll_app", password: typed, meta: { version: "1", keys: ["password", "username"] } });
+
+    const row = await db().credentialAsset.findUniqueOrThrow({ where: { id } });
+    expect(row).toMatchObject({
+      folderId: folder.id,
+      type: "CREDENTIAL",
+      storeId: latch.id,
+      secretName: `assets/${id}`,
+      secretVersion: null,
+      usernameKey: "username",
+      valueKey: "password",
+      username: "payroll_app",
+      ownsSecret: true,
+      plainValue: null,
+      createdById: editor.id,
+    });
+    // Every column of the row, as the database holds it.
+    const raw = await db().$queryRaw<Record<string, unknown>[]>`SELECT * FROM credential_assets WHERE id = ${id}::uuid`;
+    expect(raw).toHaveLength(1);
+    expect(JSON.stringify(raw)).not.toContain(password);
+
+    const sealed = await db().latchSecret.findMany({ where: { storeId: latch.id, name: `assets/${id}` } });
+    expect(sealed.map((s) => s.version)).toEqual([1]);
+    expect(sealed[0]!.ciphertext.length).toBeGreaterThan(password.length);
+    for (const s of await db().latchSecret.findMany()) {
+      expect(Buffer.from(s.ciphertext).includes(Buffer.from(password))).toBe(false);
+      expect(Buffer.from(s.ciphertext).includes(Buffer.from("payroll_app"))).toBe(false);
+    }
+  });
+
+  it("Secret referencing a secret already in the Latch store: Latch points at it and does not own it", async () => {
+    const apiKey = secretValue("api-key");
+    const name = `team/api-key-${tag()}`;
+    const client = await clientForStore(latch);
+    await client.putSecret!({ name }, { value: apiKey });
+
+    const { id } = ok(await create({ type: "SECRET", name: `API key ${tag()}`, storeId: latch.id, source: "reference", secretName: name }));
+    expect(await resolveAs(editor, id)).toMatchObject({ type: "SECRET", value: apiKey, meta: { version: "1", keys: ["value"] } });
+    expect(await db().credentialAsset.findUniqueOrThrow({ where: { id } })).toMatchObject({ storeId: latch.id, secretName: name, ownsSecret: false, plainValue: null });
+  });
+
+  it("Credential and Secret referencing secrets in HashiCorp Vault (keys chosen, version pinned or latest)", async () => {
+    const password = secretValue("vault-pw");
+    const path = `prod/payroll-${tag()}`;
+    emu.seedSecret({ path, data: { username: "vault_user", password, port: 5432 } });
+    const cred = ok(await create({ type: "CREDENTIAL", name: `Vault cred ${tag()}`, storeId: vault.id, secretName: path, usernameKey: "username", valueKey: "password" }));
+    expect(await resolveAs(editor, cred.id)).toMatchObject({ type: "CREDENTIAL", username: "vault_user", password, meta: { version: "1", keys: ["password", "port", "username"] } });
+
+    // A fixed username on the asset, the password from the secret.
+    const fixed = ok(await create({ type: "CREDENTIAL", name: `Vault fixed ${tag()}`, storeId: vault.id, secretName: path, username: "someone_else", valueKey: "password" }));
+    expect(await resolveAs(editor, fixed.id)).toMatchObject({ username: "someone_else", password });
+
+    const first = secretValue("vault-token-1");
+    const second = secretValue("vault-token-2");
+    const tokenPath = `apps/token-${tag()}`;
+    emu.seedSecret({ path: tokenPath, data: { api_key: first, region: "eu" } });
+    emu.seedSecret({ path: tokenPath, data: { api_key: second, region: "eu" } });
+    const latest = ok(await create({ type: "SECRET", name: `Vault latest ${tag()}`, storeId: vault.id, secretName: tokenPath, valueKey: "api_key" }));
+    const pinned = ok(await create({ type: "SECRET", name: `Vault pinned ${tag()}`, storeId: vault.id, secretName: tokenPath, secretVersion: "1", valueKey: "api_key" }));
+    expect(await resolveAs(editor, latest.id)).toMatchObject({ type: "SECRET", value: second, meta: { version: "2" } });
+    expect(await resolveAs(editor, pinned.id)).toMatchObject({ type: "SECRET", value: first, meta: { version: "1" } });
+  });
+
+  it("Secret typed into a read-write Vault store is written there, under the name given, and not owned by Latch", async () => {
+    const value = secretValue("typed-into-vault");
+    const path = `apps/typed-${tag()}`;
+    const { id } = ok(await create({ type: "SECRET", name: `Typed vault ${tag()}`, storeId: vault.id, source: "value", secretName: path, secretValue: value }));
+    expect(emu.readSecret({ path })).toEqual({ value });
+    expect(await db().credentialAsset.findUniqueOrThrow({ where: { id } })).toMatchObject({ storeId: vault.id, secretName: path, ownsSecret: false });
+    expect(await resolveAs(editor, id)).toMatchObject({ value });
+  });
+
+  it("Text is stored as typed", async () => {
+    const { id } = ok(await create({ type: "TEXT", name: `Region ${tag()}`, plainValue: "  eu-west-1, primary " }));
+    expect(await db().credentialAsset.findUniqueOrThrow({ where: { id } })).toMatchObject({ type: "TEXT", plainValue: "  eu-west-1, primary ", storeId: null, secretName: null });
+    // Settings are not secrets: the resolver will not hand them out.
+    expect(await failure(resolveAs(editor, id))).toMatchObject({ code: "CONFLICT" });
+  });
+
+  it("Integer: whole numbers only, normalised (007 is stored as 7), within 64 bits", async () => {
+    const before = await assetCount();
+    for (const bad of ["12a", "4.2", "", " ", "9223372036854775808", "1e3"]) {
+      const result = await create({ type: "INTEGER", name: `Port ${tag()}`, plainValue: bad });
+      expect(result, `"${bad}"`).toMatchObject({ ok: false, error: { code: "VALIDATION", fieldErrors: { plainValue: ["Enter a whole number, such as 42 or -7."] } } });
+    }
+    expect(await assetCount()).toBe(before);
+
+    for (const [typed, stored] of [["007", "7"], ["-0042", "-42"], ["9223372036854775807", "9223372036854775807"], ["-9223372036854775808", "-9223372036854775808"]]) {
+      const { id } = ok(await create({ type: "INTEGER", name: `Int ${tag()}`, plainValue: typed }));
+      expect((await db().credentialAsset.findUniqueOrThrow({ where: { id } })).plainValue, typed).toBe(stored);
+    }
+  });
+
+  it("Boolean: only true or false", async () => {
+    const before = await assetCount();
+    for (const bad of ["yes", "TRUE", "1", "", " true"]) {
+      expect(await create({ type: "BOOLEAN", name: `Flag ${tag()}`, plainValue: bad }), `"${bad}"`).toMatchObject({
+        ok: false,
+        error: { code: "VALIDATION", fieldErrors: { plainValue: ["Choose true or false."] } },
+      });
+    }
+    expect(await assetCount()).toBe(before);
+    for (const value of ["true", "false"]) {
+      const { id } = ok(await create({ type: "BOOLEAN", name: `Flag ${tag()}`, plainValue: value }));
+      expect((await db().credentialAsset.findUniqueOrThrow({ where: { id } })).plainValue).toBe(value);
+    }
+  });
+});
+
+describe("validation answers with field errors and writes nothing", () => {
+  it("missing store, missing secret name, missing username or password", async () => {
+    const before = { ...(await rowCounts()), assets: await assetCount(), latchSecrets: await db().latchSecret.count() };
+    expect(await create({ type: "CREDENTIAL", name: `No store ${tag()}`, storeId: "", secretName: "x", usernameKey: "username" })).toMatchObject({
+      ok: false,
+      error: { code: "VALIDATION", fieldErrors: { storeId: ["Choose the credential store that holds the secret."] } },
+    });
+    expect(await create({ type: "SECRET", name: `No name ${tag()}`, storeId: latch.id, source: "reference", secretName: "" })).toMatchObject({
+      ok: false,
+      error: { code: "VALIDATION", fieldErrors: { secretName: ["Enter the name or path of the secret in the store."] } },
+    });
+    expect(await create({ type: "CREDENTIAL", name: `No pw ${tag()}`, storeId: latch.id, source: "value", username: "u" })).toMatchObject({
+      ok: false,
+      error: { fieldErrors: { secretValue: ["Enter the password."] } },
+    });
+    expect(await create({ type: "CREDENTIAL", name: `No user ${tag()}`, storeId: latch.id, source: "value", secretValue: "pw-pw-pw" })).toMatchObject({
+      ok: false,
+      error: { fieldErrors: { username: ["Enter the username."] } },
+    });
+    expect({ ...(await rowCounts()), assets: await assetCount(), latchSecrets: await db().latchSecret.count() }).toEqual(before);
+  });
+
+  it("a name already used in the folder, whatever its case, is refused on create and rename; other folders may reuse it", async () => {
+    const name = `Shared Name ${tag()}`;
+    ok(await create({ type: "TEXT", name, plainValue: "a" }));
+    const before = await assetCount();
+    const clash = await create({ type: "SECRET", name: name.toUpperCase(), storeId: latch.id, source: "value", secretValue: secretValue("dup") });
+    expect(clash).toMatchObject({ ok: false, error: { code: "CONFLICT", fieldErrors: { name: [expect.stringContaining("already exists in this folder")] } } });
+    expect(await assetCount()).toBe(before);
+    // The value was not left behind in the Latch store either.
+    const leftovers = await db().latchSecret.findMany({ where: { storeId: latch.id, name: { startsWith: "assets/" } }, select: { name: true } });
+    const assetIds = new Set((await db().credentialAsset.findMany({ select: { id: true } })).map((a) => a.id));
+    expect(leftovers.filter((s) => !assetIds.has(s.name.slice("assets/".length)))).toEqual([]);
+
+    const second = ok(await create({ type: "TEXT", name: `Other ${tag()}`, plainValue: "b" }));
+    expect(await updateAssetAction(await editInput(second.id, { name: `  ${name.toLowerCase()} ` }))).toMatchObject({
+      ok: false,
+      error: { code: "CONFLICT", fieldErrors: { name: [expect.stringContaining("already exists")] } },
+    });
+
+    const elsewhere = await makeFolder();
+    await grant(elsewhere.id, editor, "EDITOR");
+    ok(await create({ folderId: elsewhere.id, type: "TEXT", name, plainValue: "c" }));
+  });
+
+  it("a store owned by an unrelated folder (or no store at all) is refused; a store owned by an ancestor is offered", async () => {
+    const foreignStore = await makeVaultStore({ folderId: unrelated.id });
+    emu.seedSecret({ path: "shared/thing", data: { value: "v-v-v-v" } });
+    const before = await assetCount();
+    for (const storeId of [foreignStore.id, randomUUID(), "not-a-store"]) {
+      expect(await create({ type: "SECRET", name: `Foreign ${tag()}`, storeId, secretName: "shared/thing" }), storeId).toMatchObject({
+        ok: false,
+        error: { code: "VALIDATION", fieldErrors: { storeId: ["Choose a credential store this folder may use."] } },
+      });
+    }
+    expect(await assetCount()).toBe(before);
+
+    const child = await makeFolder(`Child ${tag()}`, folder.id);
+    const parentStore = await makeVaultStore({ folderId: folder.id });
+    const { id } = ok(await create({ folderId: child.id, type: "SECRET", name: `Inherited ${tag()}`, storeId: parentStore.id, secretName: "shared/thing" }));
+    expect(await resolveAs(editor, id)).toMatchObject({ value: "v-v-v-v" });
+  });
+
+  it("a typed value is refused for a read-only store, and nothing is written there", async () => {
+    const path = `apps/readonly-${tag()}`;
+    const before = await assetCount();
+    const result = await create({ type: "SECRET", name: `RO ${tag()}`, storeId: vaultReadOnly.id, source: "value", secretName: path, secretValue: secretValue("ro") });
+    expect(result).toMatchObject({ ok: false, error: { code: "VALIDATION", fieldErrors: { secretValue: [expect.stringContaining("is read-only")] } } });
+    expect(emu.secretExists({ path })).toBe(false);
+    expect(await assetCount()).toBe(before);
+  });
+});
+
+describe("updating", () => {
+  it("renaming keeps the stored value (no new version)", async () => {
+    const password = secretValue("keep-me");
+    const { id } = ok(await typedCredential(`Before ${tag()}`, "svc", password));
+    const newName = `After ${tag()}`;
+    expect(ok(await updateAssetAction(await editInput(id, { name: newName, description: "renamed" })))).toEqual({ id, name: newName });
+    expect(await db().credentialAsset.findUniqueOrThrow({ where: { id } })).toMatchObject({ name: newName, description: "renamed", ownsSecret: true, secretName: `assets/${id}` });
+    expect(await latchVersions(`assets/${id}`)).toEqual([{ version: 1 }]);
+    expect(await resolveAs(editor, id)).toMatchObject({ username: "svc", password });
+    const audit = await db().auditEvent.findFirstOrThrow({ where: { action: "asset.update", targetId: id } });
+    expect(audit).toMatchObject({ outcome: "SUCCESS", targetLabel: newName, details: { changed: ["name", "description"], valueWritten: false } });
+  });
+
+  it("typing a new value writes a new version, and the next resolve sees it at once (the cache is invalidated)", async () => {
+    const first = secretValue("first");
+    const { id } = ok(await typedCredential(`Rotating ${tag()}`, "svc", first));
+    expect(await resolveAs(editor, id)).toMatchObject({ password: first, meta: { fromCache: false } });
+    expect(await resolveAs(editor, id)).toMatchObject({ password: first, meta: { fromCache: true } });
+
+    // A change behind Latch's back is not seen while the cached value lives: the cache is in play.
+    const behind = secretValue("behind");
+    await (await clientForStore(latch)).putSecret!({ name: `assets/${id}` }, { username: "svc", password: behind });
+    expect(await resolveAs(editor, id)).toMatchObject({ password: first, meta: { fromCache: true, version: "1" } });
+
+    const third = secretValue("third");
+    ok(await updateAssetAction(await editInput(id, { secretValue: third })));
+    expect(await latchVersions(`assets/${id}`)).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
+    expect(await resolveAs(editor, id)).toMatchObject({ username: "svc", password: third, meta: { fromCache: false, version: "3" } });
+    const audit = await db().auditEvent.findFirstOrThrow({ where: { action: "asset.update", targetId: id } });
+    expect(audit.details).toMatchObject({ valueWritten: true, version: "3" });
+
+    // Editing without a value keeps it.
+    ok(await updateAssetAction(await editInput(id, { description: "no new value" })));
+    expect(await latchVersions(`assets/${id}`)).toHaveLength(3);
+    expect(await resolveAs(editor, id)).toMatchObject({ password: third });
+  });
+
+  it("changing the reference points the asset at the other secret (and a version can be pinned)", async () => {
+    const a = secretValue("ref-a");
+    const b1 = secretValue("ref-b1");
+    const b2 = secretValue("ref-b2");
+    const pathA = `apps/a-${tag()}`;
+    const pathB = `apps/b-${tag()}`;
+    emu.seedSecret({ path: pathA, data: { value: a } });
+    emu.seedSecret({ path: pathB, data: { value: b1 } });
+    emu.seedSecret({ path: pathB, data: { value: b2 } });
+    const { id } = ok(await create({ type: "SECRET", name: `Ref ${tag()}`, storeId: vault.id, secretName: pathA }));
+    expect(await resolveAs(editor, id)).toMatchObject({ value: a });
+
+    ok(await updateAssetAction(await editInput(id, { secretName: pathB })));
+    expect(await resolveAs(editor, id)).toMatchObject({ value: b2, meta: { version: "2" } });
+    ok(await updateAssetAction(await editInput(id, { secretVersion: "1" })));
+    expect(await resolveAs(editor, id)).toMatchObject({ value: b1, meta: { version: "1" } });
+    const audits = await db().auditEvent.findMany({ where: { action: "asset.update", targetId: id } });
+    expect(audits.map((e) => (e.details as { changed: string[] }).changed).sort()).toEqual([["secretName"], ["secretVersion"]]);
+  });
+
+  it("pointing a typed Latch credential at another store removes the value Latch kept for it", async () => {
+    const { id } = ok(await typedCredential(`Moving ${tag()}`, "svc", secretValue("old-latch")));
+    expect(await latchVersions(`assets/${id}`)).toHaveLength(1);
+    const password = secretValue("now-in-vault");
+    const path = `prod/moved-${tag()}`;
+    emu.seedSecret({ path, data: { username: "vault_svc", password } });
+    ok(await updateAssetAction(await editInput(id, { storeId: vault.id, secretName: path, usernameKey: "username", valueKey: "password" })));
+    expect(await db().credentialAsset.findUniqueOrThrow({ where: { id } })).toMatchObject({ storeId: vault.id, secretName: path, ownsSecret: false });
+    expect(await latchVersions(`assets/${id}`)).toEqual([]);
+    expect(await resolveAs(editor, id)).toMatchObject({ username: "vault_svc", password });
+  });
+
+  it("settings: integers are normalised, invalid values refused with the field named", async () => {
+    const { id } = ok(await create({ type: "INTEGER", name: `Int ${tag()}`, plainValue: "1" }));
+    ok(await updateAssetAction(await editInput(id, { plainValue: "0042" })));
+    expect((await db().credentialAsset.findUniqueOrThrow({ where: { id } })).plainValue).toBe("42");
+    expect(await updateAssetAction(await editInput(id, { plainValue: "forty" }))).toMatchObject({
+      ok: false,
+      error: { code: "VALIDATION", fieldErrors: { plainValue: ["Enter a whole number, such as 42 or -7."] } },
+    });
+    expect((await db().credentialAsset.findUniqueOrThrow({ where: { id } })).plainValue).toBe("42");
+
+    const flag = ok(await create({ type: "BOOLEAN", name: `Flag ${tag()}`, plainValue: "false" }));
+    expect(await updateAssetAction(await editInput(flag.id, { plainValue: "maybe" }))).toMatchObject({ ok: false, error: { fieldErrors: { plainValue: ["Choose true or false."] } } });
+    ok(await updateAssetAction(await editInput(flag.id, { plainValue: "true" })));
+    expect((await db().credentialAsset.findUniqueOrThrow({ where: { id: flag.id } })).plainValue).toBe("true");
+  });
+});
+
+describe("deleting", () => {
+  it("removes the row, audits it, and removes the secret Latch kept for a typed value", async () => {
+    const { id } = ok(await typedCredential(`Doomed ${tag()}`, "svc", secretValue("doomed")));
+    await resolveAs(editor, id);
+    expect(ok(await deleteAssetAction({ assetId: id }))).toEqual({ id, folderId: folder.id });
+    expect(await db().credentialAsset.findUnique({ where: { id } })).toBeNull();
+    expect(await latchVersions(`assets/${id}`)).toEqual([]);
+    expect(await db().auditEvent.findFirst({ where: { action: "asset.delete", targetId: id } })).toMatchObject({
+      outcome: "SUCCESS",
+      actorId: editor.id,
+      folderId: folder.id,
+      details: { type: "CREDENTIAL", storeId: latch.id, reference: `assets/${id}`, valueRemoved: true },
+    });
+    // Even with the value still in the process cache, a deleted asset resolves to nothing.
+    expect(await failure(resolveAs(editor, id))).toMatchObject({ code: "NOT_FOUND" });
+  });
+
+  it("leaves secrets it does not own where they are (Latch store and Vault)", async () => {
+    const name = `team/kept-${tag()}`;
+    await (await clientForStore(latch)).putSecret!({ name }, { value: secretValue("kept") });
+    const inLatch = ok(await create({ type: "SECRET", name: `Ref latch ${tag()}`, storeId: latch.id, secretName: name }));
+    const path = `apps/kept-${tag()}`;
+    const inVault = ok(await create({ type: "SECRET", name: `Typed vault ${tag()}`, storeId: vault.id, source: "value", secretName: path, secretValue: secretValue("kept-vault") }));
+    ok(await deleteAssetAction({ assetId: inLatch.id }));
+    ok(await deleteAssetAction({ assetId: inVault.id }));
+    expect(await latchVersions(name)).toEqual([{ version: 1 }]);
+    expect(emu.secretExists({ path })).toBe(true);
+    for (const assetId of [inLatch.id, inVault.id]) {
+      expect((await db().auditEvent.findFirstOrThrow({ where: { action: "asset.delete", targetId: assetId } })).details).toMatchObject({ valueRemoved: false });
+    }
+  });
+});
+
+describe("the Resolve test", () => {
+  it("on success returns metadata only, never the value, and records a healthy last resolve", async () => {
+    const password = secretValue("tested");
+    const { id } = ok(await typedCredential(`Tested ${tag()}`, "tester", password));
+    const result = await testAssetAction({ assetId: id });
+    expect(result).toEqual({
+      ok: true,
+      data: { ok: true, version: "1", updatedAt: expect.any(Date), keys: ["password", "username"], username: "tester", durationMs: expect.any(Number) },
+    });
+    expect(JSON.stringify(result)).not.toContain(password);
+    expect((await getAssetViewOrThrow(editor, id)).lastResolve).toMatchObject({ ok: true });
+
+    const value = secretValue("tested-secret");
+    const secret = ok(await create({ type: "SECRET", name: `Tested secret ${tag()}`, storeId: latch.id, source: "value", secretValue: value }));
+    const secretResult = await testAssetAction({ assetId: secret.id });
+    expect(secretResult).toMatchObject({ ok: true, data: { ok: true, keys: ["value"], username: null } });
+    expect(JSON.stringify(secretResult)).not.toContain(value);
+  });
+
+  it("reads afresh, so a secret deleted in the store fails with not_found even while a value is cached", async () => {
+    const password = secretValue("gone");
+    const { id } = ok(await typedCredential(`Gone ${tag()}`, "svc", password));
+    await resolveAs(editor, id);
+    await (await clientForStore(latch)).deleteSecret!({ name: `assets/${id}` });
+    const result = await testAssetAction({ assetId: id });
+    expect(result).toMatchObject({ ok: true, data: { ok: false, kind: "not_found", title: expect.any(String), message: expect.stringContaining(`assets/${id}`) } });
+    expect(JSON.stringify(result)).not.toContain(password);
+    expect((await getAssetViewOrThrow(editor, id)).lastResolve).toMatchObject({ ok: false });
+
+    const value = secretValue("vault-gone");
+    const path = `apps/gone-${tag()}`;
+    emu.seedSecret({ path, data: { value } });
+    const inVault = ok(await create({ type: "SECRET", name: `Vault gone ${tag()}`, storeId: vault.id, secretName: path }));
+    expect(await testAssetAction({ assetId: inVault.id })).toMatchObject({ ok: true, data: { ok: true, version: "1" } });
+    emu.deleteSecret({ path, mode: "all" });
+    const vaultResult = await testAssetAction({ assetId: inVault.id });
+    expect(vaultResult).toMatchObject({ ok: true, data: { ok: false, kind: "not_found" } });
+    expect(JSON.stringify(vaultResult)).not.toContain(value);
+  });
+});
+
+describe("the audit trail", () => {
+  it("records create, update, resolve (success and failure) and delete with their outcome, never the value", async () => {
+    const v1 = secretValue("audit-one");
+    const v2 = secretValue("audit-two");
+    const { id } = ok(await create({ type: "SECRET", name: `Audited ${tag()}`, storeId: latch.id, source: "value", secretValue: v1 }));
+    ok(await updateAssetAction(await editInput(id, { secretValue: v2 })));
+    expect(await resolveAs(editor, id)).toMatchObject({ value: v2 });
+    await (await clientForStore(latch)).deleteSecret!({ name: `assets/${id}` });
+    const failed = await failure(resolveAs(editor, id, { fresh: true }));
+    expect(failed).toBeInstanceOf(ResolveError);
+    expect(failed).toMatchObject({ kind: "not_found" });
+    ok(await deleteAssetAction({ assetId: id }));
+
+    const events = await db().auditEvent.findMany({ where: { targetId: id } });
+    const byAction = (action: string, outcome = "SUCCESS") => events.filter((e) => e.action === action && e.outcome === outcome);
+    expect(events).toHaveLength(5);
+    for (const e of events) expect(e).toMatchObject({ actorId: editor.id, folderId: folder.id, targetType: "asset", targetId: id });
+    // Events from server actions carry the request id.
+    for (const e of events.filter((e) => e.action !== "asset.resolve")) expect(e.requestId).toBe("test-request-id");
+    expect(byAction("asset.create")[0]!.details).toMatchObject({ type: "SECRET", storeId: latch.id, reference: `assets/${id}`, valueWritten: true, version: "1" });
+    expect(byAction("asset.update")[0]!.details).toMatchObject({ valueWritten: true, version: "2" });
+    expect(byAction("asset.resolve")[0]!.details).toMatchObject({ purpose: "test", storeId: latch.id, cache: "miss", version: "2" });
+    expect(byAction("asset.resolve", "FAILURE")[0]!.details).toMatchObject({ purpose: "test", failure: "not_found" });
+    expect(byAction("asset.delete")[0]!.details).toMatchObject({ type: "SECRET", reference: `assets/${id}`, valueRemoved: true });
+
+    const all = JSON.stringify(await db().auditEvent.findMany());
+    expect(all).not.toContain(v1);
+    expect(all).not.toContain(v2);
+    // Nothing secret-looking was even handed to the audit trail (the redaction layer had nothing to mask).
+    expect(JSON.stringify(events.map((e) => e.details))).not.toContain("[REDACTED]");
+  });
+});
+
+describe("stores and folders that assets depend on", () => {
+  it("a store in use cannot be deleted or narrowed to a folder its assets are outside; the stores list counts its assets", async () => {
+    const store = await makeVaultStore();
+    const path = `apps/in-use-${tag()}`;
+    emu.seedSecret({ path, data: { value: "in-use-value" } });
+    const assetName = `Billing API ${tag()}`;
+    const { id } = ok(await create({ type: "SECRET", name: assetName, storeId: store.id, secretName: path }));
+    ok(await create({ type: "CREDENTIAL", name: `Billing DB ${tag()}`, storeId: store.id, secretName: path, username: "u", valueKey: "value" }));
+    signInAs(admin);
+
+    expect((await listStores(admin, { q: store.name })).find((s) => s.id === store.id)).toMatchObject({ assetCount: 2 });
+
+    const refused = await deleteStoreAction({ storeId: store.id });
+    expect(refused).toMatchObject({ ok: false, error: { code: "CONFLICT", message: expect.stringContaining(`“${assetName}” (in ${folder.name})`) } });
+    expect(await db().credentialStore.findUnique({ where: { id: store.id } })).not.toBeNull();
+
+    const narrowed = await updateStoreAction({ ...store.input, storeId: store.id, folderId: unrelated.id, secrets: {} });
+    expect(narrowed).toMatchObject({ ok: false, error: { code: "CONFLICT", message: expect.stringContaining(assetName), fieldErrors: { folderId: [expect.any(String)] } } });
+    expect((await db().credentialStore.findUniqueOrThrow({ where: { id: store.id } })).folderId).toBeNull();
+    // Narrowing to the folder the assets live in is fine, and they keep resolving.
+    ok(await updateStoreAction({ ...store.input, storeId: store.id, folderId: folder.id, secrets: {} }));
+    expect(await resolveAs(editor, id)).toMatchObject({ value: "in-use-value" });
+
+    signInAs(editor);
+    for (const asset of await db().credentialAsset.findMany({ where: { storeId: store.id } })) ok(await deleteAssetAction({ assetId: asset.id }));
+    expect((await listStores(admin, { q: store.name })).find((s) => s.id === store.id)).toMatchObject({ assetCount: 0 });
+    ok(await as(admin, () => deleteStoreAction({ storeId: store.id })));
+  });
+
+  it("a folder holding an asset cannot be deleted", async () => {
+    const holder = await makeFolder();
+    await grant(holder.id, editor, "EDITOR");
+    const { id } = ok(await create({ folderId: holder.id, type: "TEXT", name: `Keeps folder ${tag()}`, plainValue: "x" }));
+    signInAs(admin);
+    expect(await deleteFolderAction({ folderId: holder.id })).toMatchObject({ ok: false, error: { code: "CONFLICT", message: expect.stringContaining("1 credential asset") } });
+    expect(await db().folder.findUnique({ where: { id: holder.id } })).not.toBeNull();
+    ok(await deleteAssetAction({ assetId: id }));
+    ok(await deleteFolderAction({ folderId: holder.id }));
+  });
+
+  it("a folder cannot be moved away from a folder-owned store its assets use", async () => {
+    const parent = await makeFolder();
+    const child = await makeFolder(`Moving child ${tag()}`, parent.id);
+    const sibling = await makeFolder(`Sibling ${tag()}`, parent.id);
+    const elsewhere = await makeFolder();
+    const store = await makeVaultStore({ folderId: parent.id });
+    const path = `apps/owned-${tag()}`;
+    emu.seedSecret({ path, data: { value: "owned-value" } });
+    signInAs(admin);
+    const assetName = `Uses parent store ${tag()}`;
+    const { id } = ok(await create({ folderId: child.id, type: "SECRET", name: assetName, storeId: store.id, secretName: path }));
+
+    for (const parentId of [elsewhere.id, null]) {
+      const result = await moveFolderAction({ folderId: child.id, parentId });
+      expect(result, String(parentId)).toMatchObject({ ok: false, error: { code: "CONFLICT", message: expect.stringContaining(`“${assetName}”`) } });
+      expect((result as { error: { message: string } }).error.message).toContain(store.name);
+    }
+    expect((await db().folder.findUniqueOrThrow({ where: { id: child.id } })).parentId).toBe(parent.id);
+
+    // Within the store's folder the move is fine, and the asset keeps resolving.
+    ok(await moveFolderAction({ folderId: child.id, parentId: sibling.id }));
+    expect(await resolveAs(admin, id)).toMatchObject({ value: "owned-value" });
+  });
+});
+
+describe("the resolver re-checks authorisation every time", () => {
+  it("an Editor resolves; once the grant is removed, not found even though the value is cached", async () => {
+    const home = await makeFolder();
+    const person = await makeUser();
+    await grant(home.id, person, "EDITOR");
+    const password = secretValue("revoked");
+    const { id } = ok(await as(admin, () => typedCredential(`Revocable ${tag()}`, "svc", password, home.id)));
+
+    expect(await resolveAs(person, id)).toMatchObject({ password, meta: { fromCache: false } });
+    expect(await resolveAs(person, id)).toMatchObject({ password, meta: { fromCache: true } });
+
+    await db().folderMember.delete({ where: { folderId_userId: { folderId: home.id, userId: person.id } } });
+    const denied = await failure(resolveAs(person, id));
+    expect(denied).toMatchObject({ code: "NOT_FOUND" });
+    expect(JSON.stringify(denied)).not.toContain(password);
+
+    // The value was still cached all along: the refusal came from the check, not from a cache miss.
+    await grant(home.id, person, "EDITOR");
+    expect(await resolveAs(person, id)).toMatchObject({ password, meta: { fromCache: true } });
+  });
+
+  it("a role on an ancestor folder reaches assets in subfolders", async () => {
+    const top = await makeFolder();
+    const sub = await makeFolder(`Sub ${tag()}`, top.id);
+    const person = await makeUser();
+    await grant(top.id, person, "EDITOR");
+    const value = secretValue("inherited");
+    const { id } = ok(await as(admin, () => create({ folderId: sub.id, type: "SECRET", name: `Deep ${tag()}`, storeId: latch.id, source: "value", secretValue: value })));
+    expect(await resolveAs(person, id)).toMatchObject({ value });
+  });
+
+  it("a Viewer may read the asset's metadata but not resolve it, cached or not", async () => {
+    const password = secretValue("viewer-cannot");
+    const { id } = ok(await typedCredential(`Viewed ${tag()}`, "svc", password));
+    await resolveAs(editor, id);
+    const view = await getAssetViewOrThrow(viewer, id);
+    expect(view).toMatchObject({ id, permissions: { write: false, use: false } });
+    expect(JSON.stringify(view)).not.toContain(password);
+    expect(await failure(resolveAs(viewer, id))).toMatchObject({ code: "NOT_FOUND" });
+    expect(await failure(resolveAs(viewer, id, { fresh: true }))).toMatchObject({ code: "NOT_FOUND" });
+    expect(await as(viewer, () => testAssetAction({ assetId: id }))).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
+  });
+
+  it("an asset whose store is no longer open to its folder fails with a config error, cached value or not", async () => {
+    const store = await makeVaultStore();
+    const value = secretValue("scoped-away");
+    const path = `apps/scoped-${tag()}`;
+    emu.seedSecret({ path, data: { value } });
+    const { id } = ok(await create({ type: "SECRET", name: `Scoped ${tag()}`, storeId: store.id, secretName: path }));
+    expect(await resolveAs(editor, id)).toMatchObject({ value });
+
+    // Changed behind the console's back (the console itself refuses this while the asset uses it).
+    await db().credentialStore.update({ where: { id: store.id }, data: { folderId: unrelated.id } });
+    const error = await failure(resolveAs(editor, id));
+    expect(error).toBeInstanceOf(ResolveError);
+    expect(error).toMatchObject({ kind: "config", code: "UPSTREAM_FAILED", userMessage: expect.stringContaining(store.name) });
+    expect(JSON.stringify(error)).not.toContain(value);
+    const audit = await db().auditEvent.findFirstOrThrow({ where: { action: "asset.resolve", targetId: id, outcome: "FAILURE" } });
+    expect(audit.details).toMatchObject({ failure: "config" });
+    expect(await testAssetAction({ assetId: id })).toMatchObject({ ok: true, data: { ok: false, kind: "config" } });
+  });
+});
+
+describe("nothing this file typed or seeded is kept in the clear", () => {
+  it("no asset row and no audit event holds any of the values", async () => {
+    expect(VALUES.length).toBeGreaterThan(0);
+    const assets = JSON.stringify(await db().$queryRaw`SELECT * FROM credential_assets`);
+    const audit = JSON.stringify(await db().$queryRaw`SELECT * FROM audit_events`);
+    const sealed = await db().latchSecret.findMany({ select: { ciphertext: true } });
+    for (const value of VALUES) {
+      expect(assets).not.toContain(value);
+      expect(audit).not.toContain(value);
+      for (const s of sealed) expect(Buffer.from(s.ciphertext).includes(Buffer.from(value))).toBe(false);
+    }
+  });
+});
