@@ -185,3 +185,14 @@ export async function egressFetch(url: string | URL, init: RequestInit & { dispa
 export function resetEgressPolicyForTests() {
   policy = undefined;
 }
+
+/**
+ * For drivers that take no lookup hook (database and broker clients): resolves the host under the
+ * egress policy and returns the address to dial, so the check applies to the IP actually used.
+ * Keep the original host name for TLS (servername) and for messages.
+ */
+export function resolveTargetAddress(hostname: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    egressLookup(hostname, {}, ((error: Error | null, address: string) => (error ? reject(error) : resolve(address))) as never);
+  });
+}

@@ -1,0 +1,94 @@
+import type { z } from "zod";
+
+/**
+ * One folder per connector under lib/connectors/<kind>/, listed in lib/connectors/registry.ts.
+ * A connector declares its fields, how to open an authenticated client to the target (which the
+ * connection test and the run-time operations share), its operations, and which of the target's
+ * errors mean "credentials rejected".
+ */
+export type ConnectorKind = "postgres" | "mariadb" | "redis" | "rabbitmq" | "http" | "oauth2";
+
+export type ConnectorField = {
+  /** Key in the connection's config (non-secret fields) or secrets (secret fields). */
+  name: string;
+  label: string;
+  type: "text" | "number" | "select" | "boolean" | "secret";
+  required?: boolean;
+  help?: string;
+  placeholder?: string;
+  /** Default for new connections (non-secret fields). */
+  default?: string | number | boolean;
+  options?: { value: string; label: string }[];
+  /** Shown (and validated as required) only when another field has one of these values. */
+  showWhen?: { field: string; equals: string[] };
+  /** Secret fields: the text field a Credential asset's username can fill (by reference). */
+  usernameField?: string;
+};
+
+/** What went wrong reaching the target, in words a person can act on. Never holds a value. */
+export type ConnectorErrorKind =
+  | "credentials_rejected"
+  | "permission"
+  | "unreachable"
+  | "dns"
+  | "tls"
+  | "timeout"
+  | "egress_denied"
+  | "config"
+  | "target_error";
+
+export class ConnectorError extends Error {
+  override name = "ConnectorError";
+  constructor(
+    readonly kind: ConnectorErrorKind,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Inputs to open a client. `secrets` holds resolved values, keyed by secret field name; they exist
+ * only on the caller's stack and must never be logged, put in an error message, or kept.
+ * `usernames` holds usernames that come from Credential assets, keyed by the username field.
+ */
+export type ConnectInput<C> = {
+  config: C;
+  secrets: Record<string, string>;
+  timeoutMs: number;
+  /** Connector-kept state (OAuth tokens), decrypted by the caller; absent when there is none. */
+  state?: Record<string, string> | null;
+};
+
+export type ConnectResult = {
+  /** A short, value-free summary shown to the person, e.g. "PostgreSQL 15.19, database payroll". */
+  message: string;
+};
+
+export type Operation<Client, I extends z.ZodType = z.ZodType, O = unknown> = {
+  label: string;
+  description: string;
+  input: I;
+  run(client: Client, input: z.output<I>, opts: { timeoutMs: number }): Promise<O>;
+};
+
+export type Connector<C extends z.ZodType = z.ZodType, Client = unknown> = {
+  kind: ConnectorKind;
+  label: string;
+  description: string;
+  /** Every field in display order, secret ones included. */
+  fields: ConnectorField[];
+  /** The non-secret fields, as stored in the connection's config (also the server-side validation). */
+  configSchema: C;
+  /** Opens an authenticated client; throws ConnectorError (classified) on failure. */
+  open(input: ConnectInput<z.output<C>>): Promise<Client>;
+  /** Proves the client works (a round trip) and says what it reached, without any value. */
+  check(client: Client, input: ConnectInput<z.output<C>>): Promise<ConnectResult>;
+  close(client: Client): Promise<void>;
+  /** Maps a target/driver error to a ConnectorError, or null if it is not one of the target's. */
+  classify(error: unknown, config: z.output<C>): ConnectorError | null;
+  /** State to keep (encrypted) after open/check, e.g. refreshed OAuth tokens; null when unchanged/none. */
+  stateOf?(client: Client): Record<string, string> | null;
+  /** Run-time operations (the REST invoke endpoint). */
+  operations: Record<string, Operation<Client>>;
+};
