@@ -50,7 +50,7 @@ export class ConnectorError extends Error {
 /**
  * Inputs to open a client. `secrets` holds resolved values, keyed by secret field name; they exist
  * only on the caller's stack and must never be logged, put in an error message, or kept.
- * `usernames` holds usernames that come from Credential assets, keyed by the username field.
+ * Usernames that come from Credential assets are merged into `config` under their username field.
  */
 export type ConnectInput<C> = {
   config: C;

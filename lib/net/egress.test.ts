@@ -15,6 +15,7 @@ beforeAll(async () => {
     handle: ({ res, url }) => {
       if (url.pathname === "/to-metadata") return void res.writeHead(302, { location: "http://169.254.169.254/latest/meta-data/" }).end();
       if (url.pathname === "/to-self") return void res.writeHead(307, { location: "/ok" }).end();
+      if (url.pathname === "/to-other-origin") return void res.writeHead(307, { location: `https://localhost:${server.port}/landed` }).end();
       json(res, 200, { ok: true });
     },
   });
@@ -28,6 +29,19 @@ describe("egress policy", () => {
   it("reaches an HTTPS server whose private CA is supplied, and follows a safe redirect", async () => {
     expect((await fetchWith(`${server.url}/ok`, { ca: pki.caCert })).status).toBe(200);
     expect((await fetchWith(`${server.url}/to-self`, { ca: pki.caCert })).status).toBe(200);
+  });
+
+  it("drops Authorization and Cookie when a redirect leaves the origin, keeps them within it", async () => {
+    const headers = { authorization: "Bearer redirect-test-token", cookie: "s=1", "x-vault-token": "hvs.kept-for-vault-ha" };
+    const call = (path: string) => egressFetch(`${server.url}${path}`, { dispatcher: createDispatcher({ ca: pki.caCert, timeoutMs: 3000 }), timeoutMs: 3000, headers });
+    expect((await call("/to-self")).status).toBe(200);
+    expect(server.requests.at(-1)!.headers.authorization).toBe("Bearer redirect-test-token");
+    expect((await call("/to-other-origin")).status).toBe(200);
+    const landed = server.requests.at(-1)!;
+    expect(landed.path).toBe("/landed");
+    expect(landed.headers.authorization).toBeUndefined();
+    expect(landed.headers.cookie).toBeUndefined();
+    expect(landed.headers["x-vault-token"]).toBe("hvs.kept-for-vault-ha");
   });
 
   it("keeps TLS verification on: an unknown or wrong CA is refused with a precise reason", async () => {

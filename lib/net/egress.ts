@@ -163,6 +163,12 @@ export function createDispatcher(opts: TlsMaterial & { proxyUrl?: string; timeou
   });
 }
 
+function withoutHeaders(headers: RequestInit["headers"], names: string[]): Headers {
+  const out = new Headers(headers as HeadersInit | undefined);
+  for (const name of names) out.delete(name);
+  return out;
+}
+
 /** fetch through a dispatcher, following at most 3 redirects and checking each new URL first. */
 export async function egressFetch(url: string | URL, init: RequestInit & { dispatcher: Dispatcher; timeoutMs: number }): Promise<Response> {
   let current = new URL(url);
@@ -176,7 +182,12 @@ export async function egressFetch(url: string | URL, init: RequestInit & { dispa
     const location = response.headers.get("location");
     if (response.status < 300 || response.status >= 400 || !location) return response;
     await response.body?.cancel();
-    current = new URL(location, current);
+    const next = new URL(location, current);
+    // Like browsers: credentials in standard headers never follow a redirect to another origin.
+    // (Vault's own X-Vault-Token does, so HA standbys can redirect to the active node; each hop is
+    // still checked against the egress policy.)
+    if (next.origin !== current.origin) init = { ...init, headers: withoutHeaders(init.headers, ["authorization", "cookie", "proxy-authorization"]) };
+    current = next;
   }
   throw new EgressDeniedError(`Too many redirects from ${new URL(url).host}.`);
 }

@@ -1,0 +1,318 @@
+import { X509Certificate } from "node:crypto";
+import { fetch as undiciFetch, type Dispatcher, type Response } from "undici";
+import { z } from "zod";
+import { env } from "@/lib/env";
+import { assertHostAllowed, createDispatcher } from "@/lib/net/egress";
+import { ConnectorError } from "./types";
+
+/**
+ * Plumbing shared by the HTTP-based connectors (http, oauth2): target URL checks under the egress
+ * policy, network-error classification, the `request` operation (path confinement, header rules,
+ * capped and redacted responses). Outbound calls never follow redirects here, so a credential is
+ * never replayed to another origin.
+ */
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+export const MAX_REQUEST_TIMEOUT_MS = 120_000;
+
+const httpAllowed = () => env().LATCH_DEV_ALLOW_HTTP_STORES;
+
+function parseUrl(raw: string): URL | null {
+  try {
+    return new URL(raw);
+  } catch {
+    return null;
+  }
+}
+
+/** Checks a target URL before anything is dialled: scheme, no embedded credentials, host name. */
+export function assertTargetUrl(raw: string, label = "address"): URL {
+  const url = parseUrl(raw);
+  // The raw text is left out of messages: a pasted URL may carry a credential.
+  if (!url) throw new ConnectorError("config", `The ${label} is not a valid URL.`);
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && httpAllowed())) {
+    throw new ConnectorError("config", `Use an https:// address for the ${label} (${url.host || "no host"} was given with ${url.protocol}).`);
+  }
+  if (url.username || url.password) throw new ConnectorError("config", `The ${label} must not contain a user name or password; use the credential fields.`);
+  try {
+    assertHostAllowed(url.hostname);
+  } catch (error) {
+    throw classifyTargetError(error, url.host) ?? error;
+  }
+  return url;
+}
+
+/** Zod check for a target URL field (the same rules as assertTargetUrl, minus the egress policy). */
+export const targetUrlSchema = z
+  .string()
+  .trim()
+  .min(1, "is required")
+  .max(2048)
+  .superRefine((raw, ctx) => {
+    const url = parseUrl(raw);
+    if (!url) return void ctx.addIssue({ code: "custom", message: "must be a valid URL" });
+    if (url.protocol !== "https:" && !(url.protocol === "http:" && httpAllowed())) ctx.addIssue({ code: "custom", message: "must be an https:// address" });
+    if (url.username || url.password) ctx.addIssue({ code: "custom", message: "must not contain a user name or password" });
+    if (url.hash) ctx.addIssue({ code: "custom", message: "must not contain a #fragment" });
+  });
+
+/** Optional text fields arrive from forms as "" when left empty. */
+export const emptyToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
+
+export const optionalTargetUrlSchema = z.preprocess(emptyToUndefined, targetUrlSchema.optional());
+
+/** True when the text holds at least one certificate and every PEM certificate in it parses. */
+export function isCertificateBundle(pem: string): boolean {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) return false;
+  try {
+    for (const block of blocks) new X509Certificate(block);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const caBundleSchema = z.preprocess(
+  emptyToUndefined,
+  z.string().max(200_000).refine(isCertificateBundle, "must be one or more PEM certificates (-----BEGIN CERTIFICATE----- …)").optional(),
+);
+
+export const testPathSchema = z.string().trim().max(2048).refine((p) => !/^[a-z][a-z0-9+.-]*:|^\/\/|\\|#/i.test(p), "must be a path such as /health, not a full URL");
+
+/** A dispatcher under the egress policy with the connection's CA bundle; timeouts are per request. */
+export function targetDispatcher(caBundle: string | undefined): Dispatcher {
+  // Node ignores a CA entry it cannot parse, which would surface later as a misleading TLS error.
+  if (caBundle && !isCertificateBundle(caBundle)) throw new ConnectorError("config", "The CA bundle could not be read. Paste the PEM certificate(s) again, exactly as exported.");
+  try {
+    return createDispatcher({ ca: caBundle, timeoutMs: MAX_REQUEST_TIMEOUT_MS });
+  } catch (error) {
+    throw classifyTargetError(error, "the target") ?? error;
+  }
+}
+
+const TLS_UNTRUSTED = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "CERT_UNTRUSTED",
+]);
+const TIMEOUT_CODES = new Set(["UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "ETIMEDOUT", "23"]);
+const UNREACHABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "EHOSTUNREACH", "ENETUNREACH", "EHOSTDOWN", "ENETDOWN"]);
+
+/** Maps low-level network/TLS errors (Node, undici) onto ConnectorError kinds; null if not one. */
+export function classifyTargetError(error: unknown, host: string): ConnectorError | null {
+  if (error instanceof ConnectorError) return error;
+  const seen = new Set<unknown>();
+  const queue: unknown[] = [error];
+  while (queue.length > 0) {
+    const e = queue.shift();
+    if (!e || typeof e !== "object" || seen.has(e)) continue;
+    seen.add(e);
+    const code = String((e as { code?: unknown }).code ?? "");
+    const name = String((e as { name?: unknown }).name ?? "");
+    const message = String((e as { message?: unknown }).message ?? "");
+    if (code === "LATCH_EGRESS_DENIED") return new ConnectorError("egress_denied", message);
+    if (code === "LATCH_TLS_MATERIAL") return new ConnectorError("config", "The CA bundle could not be read. Paste the PEM again, exactly as exported.");
+    if (code === "ENOTFOUND" || code === "EAI_AGAIN") return new ConnectorError("dns", `The host name ${host} could not be resolved. Check the address.`);
+    if (code === "ECONNREFUSED") return new ConnectorError("unreachable", `Nothing is listening at ${host}. Check the address and port, and that the service is running.`);
+    if (UNREACHABLE_CODES.has(code)) return new ConnectorError("unreachable", `The connection to ${host} failed (${code}). Check proxies and firewalls between Latch and the service.`);
+    if (TLS_UNTRUSTED.has(code)) return new ConnectorError("tls", `The TLS certificate of ${host} is not signed by a trusted CA. Add your CA bundle to the connection.`);
+    if (code === "CERT_HAS_EXPIRED") return new ConnectorError("tls", `The TLS certificate of ${host} has expired.`);
+    if (code === "ERR_TLS_CERT_ALTNAME_INVALID") return new ConnectorError("tls", `The TLS certificate of ${host} is for a different host name.`);
+    if (code.startsWith("ERR_SSL_") || /alert (certificate required|handshake failure|bad certificate|unknown ca|protocol version)|wrong version number/i.test(message))
+      return new ConnectorError("tls", `The TLS handshake with ${host} failed. Check that the address is an HTTPS endpoint and what it requires.`);
+    if (TIMEOUT_CODES.has(code) || name === "TimeoutError") return new ConnectorError("timeout", `${host} did not answer in time.`);
+    queue.push((e as { cause?: unknown }).cause);
+    const nested = (e as { errors?: unknown }).errors;
+    if (Array.isArray(nested)) queue.push(...nested);
+  }
+  return null;
+}
+
+/** host + path for messages: never the query string, which may hold an API key. */
+export function describeUrl(url: URL): string {
+  return `${url.host}${url.pathname}`;
+}
+
+/** One HTTP exchange, no redirects followed; network failures come back as ConnectorError. */
+export async function sendTarget(
+  url: URL,
+  init: { method: string; headers: Record<string, string>; body?: string; dispatcher: Dispatcher; timeoutMs: number },
+): Promise<Response> {
+  assertTargetUrl(url.toString());
+  try {
+    return await undiciFetch(url, {
+      method: init.method,
+      headers: init.headers,
+      body: init.body,
+      dispatcher: init.dispatcher,
+      redirect: "manual",
+      signal: AbortSignal.timeout(init.timeoutMs),
+    });
+  } catch (error) {
+    throw classifyTargetError(error, url.host) ?? new ConnectorError("unreachable", `The request to ${url.host} failed.`);
+  }
+}
+
+/** Header values a credential produces must be single-line; undici's own error could quote them. */
+export function assertHeaderSafe(value: string, what: string): void {
+  if (/[\r\n\0]/.test(value)) throw new ConnectorError("config", `The ${what} contains a line break or NUL character.`);
+}
+
+/**
+ * Every form in which a credential could come back from a target (raw, URL- and JSON-escaped,
+ * base64): used to blank it out of responses. Values under 4 characters are not worth matching.
+ */
+export function redactionForms(values: (string | undefined)[]): string[] {
+  const forms = new Set<string>();
+  for (const v of values) {
+    if (!v || v.length < 4) continue;
+    forms.add(v);
+    forms.add(encodeURIComponent(v));
+    forms.add(new URLSearchParams({ v }).toString().slice(2));
+    forms.add(JSON.stringify(v).slice(1, -1));
+    forms.add(Buffer.from(v).toString("base64"));
+  }
+  // Longest first, so a value containing another is replaced whole.
+  return [...forms].filter((f) => f.length >= 4).sort((a, b) => b.length - a.length);
+}
+
+export function redact(text: string, forms: string[]): string {
+  let out = text;
+  for (const f of forms) if (out.includes(f)) out = out.split(f).join("[redacted]");
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The `request` operation
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Headers a caller may never set: credentials, cookies, and framing that fetch owns. */
+const FORBIDDEN_HEADERS = new Set(["authorization", "proxy-authorization", "cookie", "host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer", "keep-alive"]);
+
+export const requestInputSchema = z.object({
+  method: z.enum(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]).default("GET"),
+  path: z.string().min(1).max(4096),
+  query: z.record(z.string().min(1).max(256), z.string().max(8192)).optional(),
+  headers: z
+    .record(z.string().regex(HEADER_NAME, "is not a valid header name").max(256), z.string().max(8192).regex(/^[^\r\n\0]*$/, "must be a single line"))
+    .optional(),
+  body: z.string().max(10 * 1024 * 1024).optional(),
+  timeoutMs: z.number().int().min(100).max(MAX_REQUEST_TIMEOUT_MS).optional(),
+});
+export type RequestInput = z.output<typeof requestInputSchema>;
+export type RequestOutput = { status: number; headers: Record<string, string>; body: string; truncated: boolean };
+
+/**
+ * Resolves `path` (and an optional ?query in it) under the base URL. Absolute URLs, protocol-
+ * relative paths, backslashes, fragments and dot segments (also percent-encoded) are refused, so
+ * the result always stays on the base's origin and under its path.
+ */
+export function resolveUnderBase(base: URL, rawPath: string, query?: Record<string, string>): URL {
+  const refuse = (why: string) => new ConnectorError("config", `The path is refused: ${why}.`);
+  if (/^[a-z][a-z0-9+.-]*:/i.test(rawPath) || rawPath.startsWith("//")) throw refuse("give a path relative to the base URL, not a full URL");
+  if (/[\\#\0\r\n]/.test(rawPath)) throw refuse("it contains a backslash, # or control character");
+  const q = rawPath.indexOf("?");
+  const pathPart = q === -1 ? rawPath : rawPath.slice(0, q);
+  const segments = pathPart.split("/").filter((s, i) => !(i === 0 && s === ""));
+  for (const s of segments) {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(s);
+    } catch {
+      throw refuse("it has an invalid percent-encoding");
+    }
+    if (decoded === "." || decoded === ".." || /[/\\]/.test(decoded)) throw refuse("it would leave the base URL");
+  }
+  const basePath = base.pathname.endsWith("/") ? base.pathname : `${base.pathname}/`;
+  const url = new URL(base.toString());
+  url.hash = "";
+  url.pathname = basePath + segments.join("/");
+  if (url.origin !== base.origin || !(url.pathname + "/").startsWith(basePath)) throw refuse("it would leave the base URL");
+  if (q !== -1) for (const [k, v] of new URLSearchParams(rawPath.slice(q + 1))) url.searchParams.append(k, v);
+  for (const [k, v] of Object.entries(query ?? {})) url.searchParams.append(k, v);
+  return url;
+}
+
+/** What a connector client offers the shared `request` operation. */
+export type RequestTarget = {
+  readonly base: URL;
+  /** Lower-case header names and query parameter names the credential uses. */
+  readonly reservedHeaders: ReadonlySet<string>;
+  readonly reservedQuery: ReadonlySet<string>;
+  /** Sends with the credential attached (and whatever retry policy the connector has). */
+  send(url: URL, init: { method: string; headers: Record<string, string>; body?: string; timeoutMs: number }): Promise<Response>;
+  /** The current forms of every credential value, for redaction. */
+  redactionForms(): string[];
+};
+
+export async function runRequest(target: RequestTarget, input: RequestInput, opts: { timeoutMs: number }): Promise<RequestOutput> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(input.headers ?? {})) {
+    const lower = name.toLowerCase();
+    if (FORBIDDEN_HEADERS.has(lower) || target.reservedHeaders.has(lower)) {
+      throw new ConnectorError("config", `The ${name} header cannot be set on a request: the connection supplies credentials itself.`);
+    }
+    headers[lower] = value;
+  }
+  const url = resolveUnderBase(target.base, input.path, input.query);
+  for (const name of new Set(url.searchParams.keys())) {
+    if (target.reservedQuery.has(name)) throw new ConnectorError("config", `The ${name} query parameter cannot be set: the connection supplies the API key itself.`);
+  }
+  if (input.body !== undefined && (input.method === "GET" || input.method === "HEAD")) {
+    throw new ConnectorError("config", `A ${input.method} request cannot have a body.`);
+  }
+  const timeoutMs = Math.min(input.timeoutMs ?? opts.timeoutMs, MAX_REQUEST_TIMEOUT_MS);
+  const response = await target.send(url, { method: input.method, headers, body: input.body, timeoutMs });
+  try {
+    return await readResponse(response, target.redactionForms(), input.method === "HEAD");
+  } catch (error) {
+    throw classifyTargetError(error, url.host) ?? new ConnectorError("unreachable", `Reading the response from ${url.host} failed.`);
+  }
+}
+
+/** Reads at most `limit` bytes (plus slack, so a credential on the cut is still matched whole). */
+export async function readCapped(response: Response, limit: number): Promise<{ text: string; truncated: boolean }> {
+  if (!response.body) return { text: "", truncated: false };
+  const slack = 64 * 1024;
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = response.body.getReader();
+  try {
+    while (size <= limit + slack) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.byteLength;
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+  const all = Buffer.concat(chunks);
+  return { text: all.toString("utf8"), truncated: all.byteLength > limit };
+}
+
+export async function readResponse(response: Response, forms: string[], head = false): Promise<RequestOutput> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of response.headers) {
+    if (name === "set-cookie" || name === "set-cookie2") continue;
+    headers[name] = redact(value, forms);
+  }
+  if (head) {
+    await response.body?.cancel().catch(() => undefined);
+    return { status: response.status, headers, body: "", truncated: false };
+  }
+  const { text, truncated } = await readCapped(response, MAX_BODY_BYTES);
+  let body = redact(text, forms);
+  if (truncated) body = Buffer.from(body, "utf8").subarray(0, MAX_BODY_BYTES).toString("utf8");
+  return { status: response.status, headers, body, truncated };
+}
+
+/** For ConnectInput fields the type does not list yet: usernames filled from Credential assets. */
+export function usernameFrom(input: object, field: string, fallback: string | undefined): string | undefined {
+  const usernames = (input as { usernames?: Record<string, string> | null }).usernames;
+  return usernames?.[field] || fallback || undefined;
+}

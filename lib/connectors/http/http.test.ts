@@ -1,0 +1,265 @@
+import { createServer } from "node:net";
+import { inspect } from "node:util";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { z } from "zod";
+import { startHttpTarget, type HttpTarget } from "@/test/targets/http-target";
+import { ConnectorError, type ConnectInput } from "../types";
+import { httpConfigSchema, httpConnector, httpRequestOperation, type HttpClient, type HttpConfig } from "./index";
+
+let target: HttpTarget;
+beforeAll(async () => {
+  target = await startHttpTarget();
+});
+afterAll(() => target.close());
+afterEach(() => target.clearFaults());
+
+const configFor = (over: Partial<z.input<typeof httpConfigSchema>> = {}): HttpConfig =>
+  httpConfigSchema.parse({ baseUrl: target.url, testPath: "/health", caBundle: target.caCert, ...over });
+
+const inputFor = (config: HttpConfig, secrets: Record<string, string> = {}, timeoutMs = 5000): ConnectInput<HttpConfig> => ({ config, secrets, timeoutMs });
+
+async function withClient<T>(input: ConnectInput<HttpConfig>, fn: (client: HttpClient) => Promise<T>): Promise<T> {
+  const client = await httpConnector.open(input);
+  try {
+    return await fn(client);
+  } finally {
+    await httpConnector.close(client);
+  }
+}
+
+const check = (input: ConnectInput<HttpConfig>) => withClient(input, (client) => httpConnector.check(client, input));
+
+/** Runs open + check and returns the classified failure. */
+async function failure(input: ConnectInput<HttpConfig>): Promise<ConnectorError> {
+  try {
+    await check(input);
+  } catch (error) {
+    const classified = httpConnector.classify(error, input.config);
+    if (!classified) throw error;
+    return classified;
+  }
+  throw new Error("expected the check to fail");
+}
+
+const request = (input: ConnectInput<HttpConfig>, req: Record<string, unknown>) =>
+  withClient(input, (client) => httpRequestOperation.run(client, httpRequestOperation.input.parse(req), { timeoutMs: 5000 }));
+
+const apiKeyHeader = () => inputFor(configFor({ authScheme: "apiKey" }), { apiKey: target.credentials.apiKey });
+const apiKeyQuery = () => inputFor(configFor({ authScheme: "apiKey", apiKeyIn: "query", apiKeyName: "api_key" }), { apiKey: target.credentials.apiKey });
+const bearer = () => inputFor(configFor({ authScheme: "bearer" }), { token: target.credentials.token });
+const basic = () => inputFor(configFor({ authScheme: "basic", basicUser: target.credentials.user }), { basicPassword: target.credentials.password });
+
+const allSecrets = () => {
+  const c = target.credentials;
+  return [c.apiKey, c.token, c.password, Buffer.from(`${c.user}:${c.password}`).toString("base64")];
+};
+const expectNoSecret = (value: unknown) => {
+  const text = typeof value === "string" ? value : JSON.stringify(value);
+  for (const s of allSecrets()) expect(text).not.toContain(s);
+};
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe("HTTP connector: connection test", () => {
+  it.each([
+    ["API key in a header", apiKeyHeader, "apiKey-header"],
+    ["API key in the query", apiKeyQuery, "apiKey-query"],
+    ["bearer token", bearer, "bearer"],
+    ["HTTP Basic", basic, "basic"],
+  ])("succeeds with %s", async (_name, input, via) => {
+    const before = target.requests.length;
+    const result = await check(input());
+    expect(result.message).toMatch(/^HTTP 200 from 127\.0\.0\.1:\d+\/health$/);
+    expectNoSecret(result.message);
+    const seen = target.requests.slice(before);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.path.startsWith("/health")).toBe(true);
+    if (via === "apiKey-header") expect(seen[0]!.headers["x-api-key"]).toBe(target.credentials.apiKey);
+    if (via === "apiKey-query") expect(seen[0]!.path).toContain(`api_key=${target.credentials.apiKey}`);
+    if (via === "bearer") expect(seen[0]!.headers.authorization).toBe(`Bearer ${target.credentials.token}`);
+    if (via === "basic") expect(seen[0]!.headers.authorization).toMatch(/^Basic /);
+  });
+
+  it("succeeds without authentication on an open path, and follows a same-origin redirect", async () => {
+    expect((await check(inputFor(configFor({ testPath: "/open/ping" })))).message).toMatch(/\/open\/ping$/);
+    expect((await check({ ...bearer(), config: configFor({ authScheme: "bearer", testPath: "/redirect" }) })).message).toMatch(/^HTTP 200 from .*\/health$/);
+  });
+
+  it("does not follow a redirect to another origin", async () => {
+    const error = await failure({ ...bearer(), config: configFor({ authScheme: "bearer", testPath: "/redirect-away" }) });
+    expect(error.kind).toBe("target_error");
+    expect(error.message).toContain("example.invalid/health");
+  });
+
+  it("reports a wrong API key, token or password as credentials_rejected, without quoting it", async () => {
+    for (const input of [
+      inputFor(configFor({ authScheme: "apiKey" }), { apiKey: "wrong-key-123456" }),
+      inputFor(configFor({ authScheme: "apiKey", apiKeyIn: "query", apiKeyName: "api_key" }), { apiKey: "wrong-key-123456" }),
+      inputFor(configFor({ authScheme: "bearer" }), { token: "wrong-key-123456" }),
+      inputFor(configFor({ authScheme: "basic", basicUser: target.credentials.user }), { basicPassword: "wrong-key-123456" }),
+    ]) {
+      const error = await failure(input);
+      expect(error.kind).toBe("credentials_rejected");
+      expect(error.message).toContain("HTTP 401");
+      expect(error.message).not.toContain("wrong-key-123456");
+      expectNoSecret(error.message);
+    }
+  });
+
+  it("says authentication is needed when none is configured", async () => {
+    const error = await failure(inputFor(configFor()));
+    expect(error.kind).toBe("config");
+    expect(error.message).toMatch(/requires authentication/);
+  });
+
+  it("maps 403 to permission and other statuses to target_error", async () => {
+    const forbidden = await failure({ ...bearer(), config: configFor({ authScheme: "bearer", testPath: "/forbidden" }) });
+    expect(forbidden.kind).toBe("permission");
+    const broken = await failure({ ...bearer(), config: configFor({ authScheme: "bearer", testPath: "/status/503" }) });
+    expect(broken.kind).toBe("target_error");
+    expect(broken.message).toMatch(/^HTTP 503 from 127\.0\.0\.1:\d+\/status\/503\.$/);
+  });
+
+  it("asks for missing secrets instead of sending an empty credential", async () => {
+    await expect(httpConnector.open(inputFor(configFor({ authScheme: "bearer" })))).rejects.toMatchObject({ kind: "config", message: "The bearer token is missing." });
+    await expect(httpConnector.open(inputFor(configFor({ authScheme: "basic" }), { basicPassword: "x" }))).rejects.toMatchObject({ kind: "config" });
+  });
+
+  it("takes the Basic user name from a Credential asset's username when the caller passes one", async () => {
+    const input = { ...inputFor(configFor({ authScheme: "basic" }), { basicPassword: target.credentials.password }), usernames: { basicUser: target.credentials.user } };
+    expect((await check(input)).message).toMatch(/^HTTP 200/);
+  });
+});
+
+describe("HTTP connector: network failures", () => {
+  it("classifies a closed port as unreachable", async () => {
+    const port = await freePort();
+    const error = await failure({ ...bearer(), config: configFor({ authScheme: "bearer", baseUrl: `https://127.0.0.1:${port}` }) });
+    expect(error.kind).toBe("unreachable");
+    expect(error.message).toContain(`127.0.0.1:${port}`);
+  });
+
+  it("keeps TLS verification on: an unknown CA (no bundle, or the wrong one) is tls", async () => {
+    for (const caBundle of [undefined, target.otherCaCert]) {
+      const error = await failure({ ...bearer(), config: configFor({ authScheme: "bearer", caBundle }) });
+      expect(error.kind).toBe("tls");
+      expect(error.message).toMatch(/not signed by a trusted CA/);
+    }
+  });
+
+  it("classifies an unknown host name as dns", async () => {
+    const error = await failure({ ...bearer(), config: configFor({ authScheme: "bearer", baseUrl: "https://latch-no-such-host.invalid" }) });
+    expect(error.kind).toBe("dns");
+  });
+
+  it("classifies a target that does not answer in time as timeout", async () => {
+    target.inject({ fault: { type: "hang" }, pathIncludes: "/health", times: 1 });
+    const error = await failure({ ...bearer(), timeoutMs: 400 });
+    expect(error.kind).toBe("timeout");
+  });
+
+  it("refuses cloud metadata addresses (egress_denied) and plain http:// base URLs", async () => {
+    const error = await failure({ ...bearer(), config: { ...configFor({ authScheme: "bearer" }), baseUrl: "https://169.254.169.254/latest" } });
+    expect(error.kind).toBe("egress_denied");
+    expect(httpConfigSchema.safeParse({ baseUrl: "http://api.example.com" }).success).toBe(false);
+    expect(httpConfigSchema.safeParse({ baseUrl: "https://user:pass@api.example.com" }).success).toBe(false);
+    await expect(httpConnector.open(inputFor({ ...configFor(), baseUrl: "http://127.0.0.1:1" }))).rejects.toMatchObject({ kind: "config" });
+  });
+
+  it("reports an unreadable CA bundle as config", async () => {
+    const config = { ...configFor({ authScheme: "bearer" }), caBundle: "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n" };
+    await expect(httpConnector.open(inputFor(config, { token: "t" }))).rejects.toMatchObject({ kind: "config" });
+    expect(httpConfigSchema.safeParse({ baseUrl: target.url, caBundle: config.caBundle }).success).toBe(false);
+    expect(httpConfigSchema.safeParse({ baseUrl: target.url, caBundle: "" }).success).toBe(true);
+  });
+});
+
+describe("HTTP connector: request operation", () => {
+  it("is the connector's `request` operation", () => {
+    expect(httpConnector.operations.request).toBe(httpRequestOperation);
+  });
+
+  it("sends method, path, query, headers and body, and returns status, headers and body", async () => {
+    const result = await request(apiKeyHeader(), {
+      method: "POST",
+      path: "/things/echo",
+      query: { page: "2" },
+      headers: { "content-type": "application/json", "x-trace": "abc" },
+      body: '{"name":"x"}',
+    });
+    expect(result.status).toBe(200);
+    expect(result.truncated).toBe(false);
+    expect(result.headers["content-type"]).toBe("application/json");
+    const echoed = JSON.parse(result.body);
+    expect(echoed).toMatchObject({ method: "POST", path: "/things/echo", query: { page: "2" }, body: '{"name":"x"}' });
+    expect(echoed.headers["x-trace"]).toBe("abc");
+    expectNoSecret(result);
+  });
+
+  it("resolves paths under the base URL's path and refuses paths that escape it", async () => {
+    const input = { ...bearer(), config: configFor({ authScheme: "bearer", baseUrl: `${target.url}/v1` }) };
+    expect((await request(input, { path: "health" })).status).toBe(200);
+    expect((await request(input, { path: "/health?x=1" })).status).toBe(200);
+    const before = target.requests.length;
+    for (const path of ["../health", "/../health", "/a/../../health", "/%2e%2e/health", "/.%2E/health", "a/%2F../x", "https://evil.example/x", "//evil.example/x", "\\\\evil\\x", "/a#b"]) {
+      const error = await request(input, { path }).catch((e: unknown) => e);
+      expect(error, path).toBeInstanceOf(ConnectorError);
+      expect((error as ConnectorError).kind).toBe("config");
+      expect((error as ConnectorError).message).toMatch(/^The path is refused/);
+    }
+    expect(target.requests.length).toBe(before);
+  });
+
+  it("refuses to let a caller override the credential, cookies or framing headers", async () => {
+    for (const headers of [{ Authorization: "Bearer other" }, { cookie: "a=b" }, { "Proxy-Authorization": "x" }, { host: "evil" }]) {
+      await expect(request(bearer(), { path: "/echo", headers })).rejects.toMatchObject({ kind: "config" });
+    }
+    await expect(request(apiKeyHeader(), { path: "/echo", headers: { "x-api-key": "other" } })).rejects.toMatchObject({ kind: "config" });
+    await expect(request(apiKeyQuery(), { path: "/echo", query: { api_key: "other" } })).rejects.toMatchObject({ kind: "config" });
+    await expect(request(apiKeyQuery(), { path: "/echo?api_key=other" })).rejects.toMatchObject({ kind: "config" });
+  });
+
+  it("never returns the credential, even when the target echoes it back", async () => {
+    for (const input of [apiKeyHeader(), apiKeyQuery(), bearer(), basic()]) {
+      const result = await request(input, { path: "/echo-credentials" });
+      expect(result.status).toBe(200);
+      expectNoSecret(result);
+      expect(result.body).toContain("[redacted]");
+    }
+  });
+
+  it("drops Set-Cookie, returns redirects without following them, and handles HEAD", async () => {
+    const cookie = await request(bearer(), { path: "/set-cookie" });
+    expect(Object.keys(cookie.headers)).not.toContain("set-cookie");
+    const redirect = await request(bearer(), { path: "/redirect" });
+    expect(redirect.status).toBe(302);
+    expect(redirect.headers.location).toBe("/health");
+    const head = await request(bearer(), { method: "HEAD", path: "/health" });
+    expect(head).toMatchObject({ status: 200, body: "" });
+  });
+
+  it("caps the body at 1 MB and says so", async () => {
+    const result = await request(bearer(), { path: "/big" });
+    expect(result.truncated).toBe(true);
+    expect(Buffer.byteLength(result.body)).toBe(1024 * 1024);
+  });
+
+  it("returns non-2xx answers as data and classifies network failures", async () => {
+    expect((await request(bearer(), { path: "/status/404" })).status).toBe(404);
+    target.inject({ fault: { type: "hang" }, pathIncludes: "/echo", times: 1 });
+    await expect(request(bearer(), { path: "/echo", timeoutMs: 300 })).rejects.toMatchObject({ kind: "timeout" });
+  });
+
+  it("keeps the credential out of the client's JSON and inspect output", async () => {
+    await withClient(basic(), async (client) => {
+      expectNoSecret(JSON.stringify(client));
+      expectNoSecret(inspect(client, { showHidden: true, depth: 5 }));
+    });
+  });
+});

@@ -1,0 +1,285 @@
+import { inspect } from "node:util";
+import type { Dispatcher, Response } from "undici";
+import { z } from "zod";
+import {
+  assertTargetUrl,
+  caBundleSchema,
+  classifyTargetError,
+  describeUrl,
+  emptyToUndefined,
+  optionalTargetUrlSchema,
+  redactionForms,
+  requestInputSchema,
+  resolveUnderBase,
+  runRequest,
+  sendTarget,
+  targetDispatcher,
+  targetUrlSchema,
+  testPathSchema,
+  type RequestOutput,
+} from "../http-shared";
+import { ConnectorError, type Connector, type ConnectorField, type Operation } from "../types";
+import {
+  clientCredentialsToken,
+  expiresWithin,
+  refreshToken,
+  secondsLeft,
+  tokenStateFromRecord,
+  tokenStateToRecord,
+  type OAuth2TokenState,
+} from "./tokens";
+
+export {
+  buildAuthorizeUrl,
+  clientCredentialsToken,
+  createPkce,
+  exchangeCode,
+  expiresWithin,
+  OAuth2Error,
+  refreshToken,
+  tokenStateFromRecord,
+  tokenStateToRecord,
+  type OAuth2AuthorizeConfig,
+  type OAuth2TokenConfig,
+  type OAuth2TokenState,
+  type TokenOptions,
+} from "./tokens";
+
+/** Tokens expiring sooner than this are renewed before use. */
+export const EXPIRY_SKEW_MS = 60_000;
+
+export const oauth2ConfigSchema = z
+  .object({
+    grant: z.enum(["client_credentials", "authorization_code"]).default("client_credentials"),
+    authorizationUrl: optionalTargetUrlSchema,
+    tokenUrl: targetUrlSchema,
+    clientId: z.string().trim().min(1, "is required").max(512),
+    scopes: z.preprocess((v) => (v == null ? "" : v), z.string().max(4096).transform((s) => s.split(/\s+/).filter(Boolean).join(" "))),
+    clientAuth: z.enum(["client_secret_basic", "client_secret_post"]).default("client_secret_basic"),
+    apiBaseUrl: optionalTargetUrlSchema,
+    testPath: z.preprocess(emptyToUndefined, testPathSchema.optional()),
+    caBundle: caBundleSchema,
+  })
+  .superRefine((c, ctx) => {
+    if (c.grant === "authorization_code" && !c.authorizationUrl) ctx.addIssue({ code: "custom", path: ["authorizationUrl"], message: "is required for the authorization code grant" });
+    if (c.testPath && !c.apiBaseUrl) ctx.addIssue({ code: "custom", path: ["testPath"], message: "needs an API base URL" });
+  });
+
+export type OAuth2Config = z.output<typeof oauth2ConfigSchema>;
+
+type SendInit = { method: string; headers: Record<string, string>; body?: string; timeoutMs: number };
+
+/**
+ * An open OAuth 2.0 app: the dispatcher, the current tokens and the client secret this open was
+ * given (kept in private fields, never serialised), so a 401 at run time can renew the token.
+ */
+export class OAuth2Client {
+  readonly reservedHeaders: ReadonlySet<string> = new Set();
+  readonly reservedQuery: ReadonlySet<string> = new Set();
+  /** Token endpoint round trips made by this client (0 = tokens came from kept state). */
+  tokenRequests = 0;
+  readonly #clientSecret: string;
+  #tokens: OAuth2TokenState;
+  #changed = false;
+  #renewing: Promise<void> | null = null;
+
+  constructor(
+    readonly config: OAuth2Config,
+    readonly dispatcher: Dispatcher,
+    readonly apiBase: URL | null,
+    clientSecret: string,
+    tokens: OAuth2TokenState,
+  ) {
+    this.#clientSecret = clientSecret;
+    this.#tokens = tokens;
+  }
+
+  get expiresInSeconds(): number | null {
+    return secondsLeft(this.#tokens);
+  }
+
+  get scope(): string {
+    return this.#tokens.scope;
+  }
+
+  get canRenew(): boolean {
+    return this.config.grant === "client_credentials" || Boolean(this.#tokens.refreshToken);
+  }
+
+  /** Fetches a fresh access token; concurrent callers share one renewal (a rotated refresh token works once). */
+  async renew(timeoutMs: number, staleAccessToken?: string): Promise<void> {
+    if (staleAccessToken !== undefined && staleAccessToken !== this.#tokens.accessToken) return; // someone else renewed
+    this.#renewing ??= this.#fetchTokens(timeoutMs).finally(() => {
+      this.#renewing = null;
+    });
+    await this.#renewing;
+  }
+
+  async #fetchTokens(timeoutMs: number): Promise<void> {
+    const opts = { timeoutMs, dispatcher: this.dispatcher };
+    if (this.config.grant === "client_credentials") {
+      this.#tokens = await clientCredentialsToken(this.config, this.#clientSecret, opts);
+    } else {
+      const rt = this.#tokens.refreshToken;
+      if (!rt) throw new ConnectorError("config", "The access token expired and the app issued no refresh token; authorise again.");
+      this.#tokens = await refreshToken(this.config, this.#clientSecret, rt, { ...opts, previousScope: this.#tokens.scope });
+    }
+    this.tokenRequests++;
+    this.#changed = true;
+  }
+
+  async #sendOnce(url: URL, init: SendInit, accessToken: string): Promise<Response> {
+    return sendTarget(url, { ...init, headers: { ...init.headers, Authorization: `Bearer ${accessToken}` }, dispatcher: this.dispatcher });
+  }
+
+  /** An API request with the bearer token; on 401 the token is renewed once and the request retried. */
+  async send(url: URL, init: SendInit): Promise<Response> {
+    if (expiresWithin(this.#tokens, EXPIRY_SKEW_MS) && this.canRenew) await this.renew(init.timeoutMs, this.#tokens.accessToken);
+    const used = this.#tokens.accessToken;
+    const first = await this.#sendOnce(url, init, used);
+    if (first.status !== 401 || !this.canRenew) return first;
+    await first.body?.cancel().catch(() => undefined);
+    await this.renew(init.timeoutMs, used);
+    return this.#sendOnce(url, init, this.#tokens.accessToken);
+  }
+
+  redactionForms(): string[] {
+    return redactionForms([this.#clientSecret, this.#tokens.accessToken, this.#tokens.refreshToken]);
+  }
+
+  /** The tokens to keep when they changed since open, else null. */
+  state(): Record<string, string> | null {
+    return this.#changed ? tokenStateToRecord(this.#tokens) : null;
+  }
+
+  toJSON() {
+    return { tokenUrl: this.config.tokenUrl, grant: this.config.grant, apiBase: this.apiBase ? describeUrl(this.apiBase) : null };
+  }
+
+  [inspect.custom]() {
+    return `OAuth2Client(${this.config.grant}, ${this.config.clientId})`;
+  }
+}
+
+function scopeWords(scope: string): string {
+  return scope || "none stated";
+}
+
+function expiryWords(seconds: number | null): string {
+  return seconds === null ? "no expiry stated" : `expires in ${seconds} s`;
+}
+
+const grantShow = { field: "grant", equals: ["authorization_code"] };
+
+const fields: ConnectorField[] = [
+  {
+    name: "grant",
+    label: "Grant type",
+    type: "select",
+    required: true,
+    default: "client_credentials",
+    options: [
+      { value: "client_credentials", label: "Client credentials (the app acts as itself)" },
+      { value: "authorization_code", label: "Authorization code (a person authorises the app)" },
+    ],
+  },
+  { name: "authorizationUrl", label: "Authorization URL", type: "text", required: true, placeholder: "https://login.example.com/oauth2/authorize", showWhen: grantShow },
+  { name: "tokenUrl", label: "Token URL", type: "text", required: true, placeholder: "https://login.example.com/oauth2/token" },
+  { name: "clientId", label: "Client ID", type: "text", required: true },
+  { name: "clientSecret", label: "Client secret", type: "secret", required: true, help: "Resolved each time a token is requested or refreshed; never stored with the tokens." },
+  {
+    name: "clientAuth",
+    label: "Client authentication",
+    type: "select",
+    default: "client_secret_basic",
+    options: [
+      { value: "client_secret_basic", label: "HTTP Basic header (client_secret_basic)" },
+      { value: "client_secret_post", label: "In the request body (client_secret_post)" },
+    ],
+  },
+  { name: "scopes", label: "Scopes", type: "text", placeholder: "read write offline_access", help: "Space-separated." },
+  { name: "apiBaseUrl", label: "API base URL", type: "text", placeholder: "https://api.example.com/v1", help: "Optional: run-time requests are resolved under this address, with the access token attached." },
+  { name: "testPath", label: "Test path", type: "text", placeholder: "/me", help: "Optional: the connection test also sends GET to this path under the API base URL." },
+  {
+    name: "caBundle",
+    label: "CA bundle (PEM)",
+    type: "text",
+    help: "Only for servers whose certificates are signed by a private CA: its PEM certificate(s), added to the system roots.",
+  },
+];
+
+export const oauth2RequestOperation: Operation<OAuth2Client, typeof requestInputSchema, RequestOutput> = {
+  label: "Send an API request",
+  description:
+    "Sends a request to a path under the API base URL with the access token attached (renewed once on a 401), and returns the status, headers (without Set-Cookie) and up to 1 MB of the body as text.",
+  input: requestInputSchema,
+  async run(client, input, opts) {
+    const base = client.apiBase;
+    if (!base) throw new ConnectorError("config", "Set the API base URL of this connection to send requests.");
+    return runRequest({ base, reservedHeaders: client.reservedHeaders, reservedQuery: client.reservedQuery, send: (u, i) => client.send(u, i), redactionForms: () => client.redactionForms() }, input, opts);
+  },
+};
+
+export const oauth2Connector: Connector<typeof oauth2ConfigSchema, OAuth2Client> = {
+  kind: "oauth2",
+  label: "OAuth 2.0 app",
+  description: "An API protected by OAuth 2.0, with your own app (client ID and secret): client credentials, or authorization code with refresh.",
+  fields,
+  configSchema: oauth2ConfigSchema,
+
+  async open(input) {
+    const { config } = input;
+    const clientSecret = input.secrets.clientSecret;
+    if (!clientSecret) throw new ConnectorError("config", "The client secret is missing.");
+    assertTargetUrl(config.tokenUrl, "token URL");
+    const apiBase = config.apiBaseUrl ? assertTargetUrl(config.apiBaseUrl, "API base URL") : null;
+    const kept = tokenStateFromRecord(input.state);
+    if (config.grant === "authorization_code" && !kept) throw new ConnectorError("config", "Authorise the app first.");
+    const dispatcher = targetDispatcher(config.caBundle);
+    const placeholder: OAuth2TokenState = { accessToken: "", tokenType: "Bearer", scope: "" };
+    const client = new OAuth2Client(config, dispatcher, apiBase, clientSecret, kept ?? placeholder);
+    try {
+      if (!kept || expiresWithin(kept, EXPIRY_SKEW_MS)) await client.renew(input.timeoutMs);
+    } catch (error) {
+      await dispatcher.close().catch(() => undefined);
+      throw error;
+    }
+    return client;
+  },
+
+  async check(client, input) {
+    // A test must prove the client secret works, so tokens reused from kept state are renewed once.
+    if (client.tokenRequests === 0 && client.canRenew) await client.renew(input.timeoutMs);
+    const token = `${client.tokenRequests > 0 ? "Token obtained" : "Authorised token (no refresh token to re-check)"}, ${expiryWords(client.expiresInSeconds)}, scopes: ${scopeWords(client.scope)}`;
+    const testPath = input.config.testPath;
+    if (!client.apiBase || !testPath) return { message: token };
+    const url = resolveUnderBase(client.apiBase, testPath);
+    const res = await client.send(url, { method: "GET", headers: { accept: "*/*" }, timeoutMs: input.timeoutMs });
+    await res.body?.cancel().catch(() => undefined);
+    const where = describeUrl(url);
+    if (res.status >= 200 && res.status < 300) return { message: `HTTP ${res.status} from ${where}; ${token.charAt(0).toLowerCase()}${token.slice(1)}` };
+    if (res.status === 401) throw new ConnectorError("credentials_rejected", `${url.host} rejected the access token (HTTP 401 from ${where}), even after renewing it. Check that the token is meant for this API.`);
+    if (res.status === 403) throw new ConnectorError("permission", `${url.host} refused access to ${where} (HTTP 403). Check the scopes granted to the app.`);
+    throw new ConnectorError("target_error", `HTTP ${res.status} from ${where}.`);
+  },
+
+  async close(client) {
+    await client.dispatcher.close();
+  },
+
+  classify(error, config) {
+    let host = "the OAuth server";
+    try {
+      host = new URL(config.tokenUrl).host;
+    } catch {
+      // keep the generic wording
+    }
+    return classifyTargetError(error, host);
+  },
+
+  stateOf(client) {
+    return client.state();
+  },
+
+  operations: { request: oauth2RequestOperation as Operation<OAuth2Client> },
+};

@@ -1,0 +1,358 @@
+import { inspect } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { z } from "zod";
+import { json, startEmulator } from "@/test/emulators/harness";
+import { startOidcServer, type OidcServer } from "@/test/targets/oidc";
+import { ConnectorError, type ConnectInput } from "../types";
+import {
+  buildAuthorizeUrl,
+  clientCredentialsToken,
+  createPkce,
+  exchangeCode,
+  OAuth2Error,
+  oauth2ConfigSchema,
+  oauth2Connector,
+  oauth2RequestOperation,
+  refreshToken,
+  tokenStateToRecord,
+  type OAuth2Client,
+  type OAuth2Config,
+  type OAuth2TokenState,
+} from "./index";
+
+let server: OidcServer;
+let originalSecret: string;
+beforeAll(async () => {
+  server = await startOidcServer();
+  originalSecret = server.clientSecret;
+});
+afterAll(() => server.close());
+
+const configFor = (over: Partial<z.input<typeof oauth2ConfigSchema>> = {}): OAuth2Config =>
+  oauth2ConfigSchema.parse({
+    grant: "client_credentials",
+    tokenUrl: server.tokenUrl,
+    clientId: server.clientId,
+    scopes: "api:read",
+    apiBaseUrl: server.apiUrl,
+    caBundle: server.caCert,
+    ...over,
+  });
+
+const codeConfig = (over: Partial<z.input<typeof oauth2ConfigSchema>> = {}) =>
+  configFor({ grant: "authorization_code", authorizationUrl: server.authorizationUrl, scopes: "api:read api:write", ...over });
+
+const inputFor = (config: OAuth2Config, clientSecret: string | undefined, state?: Record<string, string> | null): ConnectInput<OAuth2Config> => ({
+  config,
+  secrets: clientSecret === undefined ? {} : { clientSecret },
+  timeoutMs: 5000,
+  state,
+});
+
+async function withClient<T>(input: ConnectInput<OAuth2Config>, fn: (client: OAuth2Client) => Promise<T>): Promise<T> {
+  const client = await oauth2Connector.open(input);
+  try {
+    return await fn(client);
+  } finally {
+    await oauth2Connector.close(client);
+  }
+}
+
+const runRequest = (client: OAuth2Client, req: Record<string, unknown>) =>
+  oauth2RequestOperation.run(client, oauth2RequestOperation.input.parse(req), { timeoutMs: 5000 });
+
+async function failure(promise: Promise<unknown>, config: OAuth2Config): Promise<ConnectorError> {
+  try {
+    await promise;
+  } catch (error) {
+    const classified = oauth2Connector.classify(error, config);
+    if (!classified) throw error;
+    return classified;
+  }
+  throw new Error("expected a failure");
+}
+
+/** Every secret the test has used: none may appear in state, messages or results. */
+const secretsSeen = new Set<string>();
+const expectNoClientSecret = (value: unknown) => {
+  const text = typeof value === "string" ? value : JSON.stringify(value);
+  for (const s of [originalSecret, server.clientSecret, server.postClient.clientSecret, ...secretsSeen]) expect(text).not.toContain(s);
+};
+
+/** Runs the authorisation-code flow the way the callback route will, returning the state to keep. */
+async function authorise(config: OAuth2Config): Promise<OAuth2TokenState> {
+  const pkce = createPkce();
+  const url = buildAuthorizeUrl(config, { state: "state-123", codeChallenge: pkce.challenge, redirectUri: server.redirectUri });
+  const approved = await server.approve(url);
+  expect(approved.state).toBe("state-123");
+  return exchangeCode(config, server.clientSecret, { code: approved.code, codeVerifier: pkce.verifier, redirectUri: server.redirectUri, timeoutMs: 5000 });
+}
+
+const expired = (s: OAuth2TokenState): Record<string, string> => ({ ...tokenStateToRecord(s), expiresAt: new Date(Date.now() - 1000).toISOString() });
+
+describe("OAuth 2.0 connector: client credentials", () => {
+  it("obtains a token, reports it without values, and returns it as state", async () => {
+    const input = inputFor(configFor(), server.clientSecret);
+    await withClient(input, async (client) => {
+      const result = await oauth2Connector.check(client, input);
+      expect(result.message).toMatch(/^Token obtained, expires in (3600|3599) s, scopes: api:read$/);
+      const state = oauth2Connector.stateOf!(client);
+      expect(state).toMatchObject({ tokenType: "Bearer", scope: "api:read" });
+      expect(state!.accessToken).toBeTruthy();
+      expect(Date.parse(state!.expiresAt!)).toBeGreaterThan(Date.now() + 3500_000);
+      expect(result.message).not.toContain(state!.accessToken);
+      expectNoClientSecret(state);
+      expectNoClientSecret(JSON.stringify(client));
+      expectNoClientSecret(inspect(client, { showHidden: true, depth: 5 }));
+    });
+  });
+
+  it("tests the API too when a test path is set, and runs requests with the bearer token", async () => {
+    const input = inputFor(configFor({ testPath: "/whoami" }), server.clientSecret);
+    await withClient(input, async (client) => {
+      expect((await oauth2Connector.check(client, input)).message).toMatch(/^HTTP 200 from 127\.0\.0\.1:\d+\/api\/whoami; token obtained, expires in \d+ s, scopes: api:read$/);
+      const result = await runRequest(client, { path: "/whoami" });
+      expect(result.status).toBe(200);
+      expect(JSON.parse(result.body)).toMatchObject({ clientId: server.clientId, scope: "api:read", sub: null });
+    });
+  });
+
+  it("authenticates with client_secret_post when configured", async () => {
+    const config = configFor({ clientId: server.postClient.clientId, clientAuth: "client_secret_post" });
+    const input = inputFor(config, server.postClient.clientSecret);
+    await withClient(input, async (client) => expect((await oauth2Connector.check(client, input)).message).toMatch(/^Token obtained/));
+  });
+
+  it("reports a wrong client secret as credentials_rejected (invalid_client), without quoting it", async () => {
+    const config = configFor();
+    const error = await failure(oauth2Connector.open(inputFor(config, "wrong-secret-value-42")), config);
+    expect(error).toBeInstanceOf(OAuth2Error);
+    expect(error.kind).toBe("credentials_rejected");
+    expect((error as OAuth2Error).oauthError).toBe("invalid_client");
+    expect(error.message).toContain("invalid_client");
+    expect(error.message).not.toContain("wrong-secret-value-42");
+    expectNoClientSecret(error.message);
+  });
+
+  it("reuses a kept token that is not about to expire, and renews one that is", async () => {
+    const config = configFor();
+    const first = await withClient(inputFor(config, server.clientSecret), async (client) => oauth2Connector.stateOf!(client)!);
+    const before = server.count("/token");
+    await withClient(inputFor(config, server.clientSecret, first), async (client) => {
+      expect(oauth2Connector.stateOf!(client)).toBeNull();
+      expect(client.tokenRequests).toBe(0);
+      expect((await runRequest(client, { path: "/whoami" })).status).toBe(200);
+    });
+    expect(server.count("/token")).toBe(before);
+    const soon = { ...first, expiresAt: new Date(Date.now() + 30_000).toISOString() };
+    await withClient(inputFor(config, server.clientSecret, soon), async (client) => {
+      expect(oauth2Connector.stateOf!(client)!.accessToken).not.toBe(first.accessToken);
+    });
+    expect(server.count("/token")).toBe(before + 1);
+  });
+
+  it("fetches a new token when the API answers 401, once, shared by concurrent requests", async () => {
+    await withClient(inputFor(configFor(), server.clientSecret), async (client) => {
+      const before = server.count("/token");
+      server.expireAccessTokens();
+      const results = await Promise.all([runRequest(client, { path: "/whoami" }), runRequest(client, { path: "/whoami" })]);
+      expect(results.map((r) => r.status)).toEqual([200, 200]);
+      expect(server.count("/token")).toBe(before + 1);
+    });
+  });
+
+  it("classifies an unreachable token endpoint and an untrusted certificate", async () => {
+    const closed = configFor({ tokenUrl: "https://127.0.0.1:1/token" });
+    expect((await failure(oauth2Connector.open(inputFor(closed, "x")), closed)).kind).toBe("unreachable");
+    const untrusted = configFor({ caBundle: undefined });
+    expect((await failure(oauth2Connector.open(inputFor(untrusted, server.clientSecret)), untrusted)).kind).toBe("tls");
+  });
+});
+
+describe("OAuth 2.0 connector: authorization code", () => {
+  it("needs an authorisation before it can open", async () => {
+    const config = codeConfig();
+    await expect(oauth2Connector.open(inputFor(config, server.clientSecret))).rejects.toMatchObject({ kind: "config", message: "Authorise the app first." });
+    expect(oauth2ConfigSchema.safeParse({ grant: "authorization_code", tokenUrl: server.tokenUrl, clientId: "x" }).success).toBe(false);
+  });
+
+  it("builds an authorisation URL with PKCE and state, and no secret", () => {
+    const pkce = createPkce();
+    expect(pkce.verifier).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const url = new URL(buildAuthorizeUrl(codeConfig(), { state: "s1", codeChallenge: pkce.challenge, redirectUri: server.redirectUri }));
+    expect(Object.fromEntries(url.searchParams)).toEqual({
+      response_type: "code",
+      client_id: server.clientId,
+      redirect_uri: server.redirectUri,
+      scope: "api:read api:write",
+      state: "s1",
+      code_challenge: pkce.challenge,
+      code_challenge_method: "S256",
+    });
+    expectNoClientSecret(url.toString());
+  });
+
+  it("runs the full flow: authorise, exchange, call the API, refresh when expired with the client secret each time", async () => {
+    const config = codeConfig();
+    const tokens = await authorise(config);
+    expect(tokens).toMatchObject({ tokenType: "Bearer", scope: "api:read api:write" });
+    expect(tokens.refreshToken).toBeTruthy();
+    const kept = tokenStateToRecord(tokens);
+    expectNoClientSecret(kept);
+
+    // Fresh tokens: no token endpoint call, the API sees the authorising account.
+    const before = server.count("/token");
+    await withClient(inputFor(config, server.clientSecret, kept), async (client) => {
+      const result = await runRequest(client, { path: "/whoami" });
+      expect(result.status).toBe(200);
+      expect(JSON.parse(result.body)).toMatchObject({ sub: server.accountId, clientId: server.clientId });
+      expect(oauth2Connector.stateOf!(client)).toBeNull();
+    });
+    expect(server.count("/token")).toBe(before);
+
+    // Expired: open refreshes (the refresh token rotates), and the new state is handed back.
+    const refreshed = await withClient(inputFor(config, server.clientSecret, expired(tokens)), async (client) => {
+      const state = oauth2Connector.stateOf!(client)!;
+      expect(state.accessToken).not.toBe(tokens.accessToken);
+      expect(state.refreshToken).not.toBe(tokens.refreshToken);
+      expect(state.scope).toBe("api:read api:write");
+      expect((await runRequest(client, { path: "/whoami" })).status).toBe(200);
+      return state;
+    });
+    expect(server.count("/token")).toBe(before + 1);
+    expectNoClientSecret(refreshed);
+
+    // The refresh needs the client secret: a wrong one is refused.
+    const wrong = await failure(oauth2Connector.open(inputFor(config, "not-the-secret-123", { ...refreshed, expiresAt: new Date(0).toISOString() })), config);
+    expect(wrong.kind).toBe("credentials_rejected");
+
+    // A 401 from the API (token revoked early) refreshes once and retries.
+    await withClient(inputFor(config, server.clientSecret, refreshed), async (client) => {
+      server.expireAccessTokens();
+      const result = await runRequest(client, { path: "/whoami" });
+      expect(result.status).toBe(200);
+      const state = oauth2Connector.stateOf!(client)!;
+      expect(state.accessToken).not.toBe(refreshed.accessToken);
+      expectNoClientSecret(state);
+    });
+  });
+
+  it("check renews kept tokens to prove the secret and authorisation still work", async () => {
+    const config = codeConfig({ testPath: "/whoami" });
+    const kept = tokenStateToRecord(await authorise(config));
+    const input = inputFor(config, server.clientSecret, kept);
+    await withClient(input, async (client) => {
+      const result = await oauth2Connector.check(client, input);
+      expect(result.message).toMatch(/^HTTP 200 from .*\/api\/whoami; token obtained, expires in \d+ s, scopes: api:read api:write$/);
+      expect(oauth2Connector.stateOf!(client)!.refreshToken).not.toBe(kept.refreshToken);
+    });
+  });
+
+  it("refuses a code exchange without the right PKCE verifier (invalid_grant)", async () => {
+    const config = codeConfig();
+    const pkce = createPkce();
+    const approved = await server.approve(buildAuthorizeUrl(config, { state: "s", codeChallenge: pkce.challenge, redirectUri: server.redirectUri }));
+    const error = await failure(
+      exchangeCode(config, server.clientSecret, { code: approved.code, codeVerifier: createPkce().verifier, redirectUri: server.redirectUri, timeoutMs: 5000 }),
+      config,
+    );
+    expect(error.kind).toBe("config");
+    expect((error as OAuth2Error).oauthError).toBe("invalid_grant");
+    expect(error.message).not.toContain(approved.code);
+  });
+
+  it("fails a refresh with a rotated client secret as credentials_rejected, and works with the new one", async () => {
+    const config = codeConfig();
+    const tokens = await authorise(config);
+    const rotated = `rotated-${Date.now()}-secret`;
+    secretsSeen.add(rotated);
+    server.rotateClientSecret(rotated);
+    try {
+      const error = await failure(refreshToken(config, originalSecret, tokens.refreshToken!, { timeoutMs: 5000 }), config);
+      expect(error.kind).toBe("credentials_rejected");
+      expect((error as OAuth2Error).oauthError).toBe("invalid_client");
+      expect(error.message).not.toContain(tokens.refreshToken!);
+      await withClient(inputFor(config, rotated, expired(tokens)), async (client) => {
+        expect(oauth2Connector.stateOf!(client)!.accessToken).toBeTruthy();
+        expectNoClientSecret(oauth2Connector.stateOf!(client));
+      });
+    } finally {
+      server.rotateClientSecret(originalSecret);
+    }
+  });
+
+  it("says to authorise again when the refresh token was revoked (invalid_grant)", async () => {
+    const config = codeConfig();
+    const tokens = await authorise(config);
+    server.revokeRefreshTokens();
+    const error = await failure(oauth2Connector.open(inputFor(config, server.clientSecret, expired(tokens))), config);
+    expect(error.kind).toBe("config");
+    expect(error.message).toMatch(/authorise again/);
+    expect(error.message).not.toContain(tokens.refreshToken!);
+  });
+
+  it("never returns the token or secret in a request result, even if the API echoes it", async () => {
+    const config = codeConfig();
+    const tokens = await authorise(config);
+    await withClient(inputFor(config, server.clientSecret, tokenStateToRecord(tokens)), async (client) => {
+      const result = await runRequest(client, { method: "POST", path: "/echo", body: "hello" });
+      expect(result.status).toBe(200);
+      expect(JSON.stringify(result)).not.toContain(tokens.accessToken);
+      expect(JSON.parse(result.body)).toMatchObject({ method: "POST", body: "hello", authorization: "Bearer [redacted]" });
+      await expect(runRequest(client, { path: "/whoami", headers: { Authorization: "Bearer x" } })).rejects.toMatchObject({ kind: "config" });
+      await expect(runRequest(client, { path: "../token" })).rejects.toMatchObject({ kind: "config" });
+    });
+  });
+
+  it("needs an API base URL for requests", async () => {
+    expect(oauth2Connector.operations.request).toBe(oauth2RequestOperation);
+    const config = configFor({ apiBaseUrl: undefined });
+    await withClient(inputFor(config, server.clientSecret), async (client) => {
+      await expect(runRequest(client, { path: "/whoami" })).rejects.toMatchObject({ kind: "config" });
+    });
+  });
+});
+
+describe("OAuth 2.0 token endpoint quirks", () => {
+  it("reads form-encoded answers, refuses non-Bearer tokens and errors inside a 200, and never quotes values", async () => {
+    const leaky = "leaky-secret-value-77";
+    const answers: Record<string, (res: import("node:http").ServerResponse) => void> = {
+      "/form": (res) => {
+        res.writeHead(200, { "content-type": "application/x-www-form-urlencoded" });
+        res.end("access_token=form-token-123&token_type=bearer&expires_in=60&scope=a+b");
+      },
+      "/mac": (res) => json(res, 200, { access_token: "mac-token-123", token_type: "mac" }),
+      "/error-in-200": (res) => json(res, 200, { error: "bad_verification_code", error_description: "The code passed is incorrect or expired." }),
+      "/echoes-secret": (res) => json(res, 400, { error: "invalid_request", error_description: `client_secret ${leaky} is malformed` }),
+      "/html": (res) => {
+        res.writeHead(200, { "content-type": "text/html" });
+        res.end(`<html>${leaky}</html>`);
+      },
+    };
+    const fake = await startEmulator({
+      name: "token-quirks",
+      tls: { cert: server.pki.serverCert, key: server.pki.serverKey },
+      handle: ({ res, url }) => (answers[url.pathname] ?? ((r) => json(r, 404, {})))(res),
+    });
+    try {
+      const at = (path: string) => configFor({ tokenUrl: `${fake.url}${path}` });
+      const form = await clientCredentialsToken(at("/form"), leaky, { timeoutMs: 5000 });
+      expect(form).toMatchObject({ accessToken: "form-token-123", tokenType: "Bearer", scope: "a b" });
+      await expect(clientCredentialsToken(at("/mac"), leaky, { timeoutMs: 5000 })).rejects.toMatchObject({ kind: "config" });
+      await expect(clientCredentialsToken(at("/error-in-200"), leaky, { timeoutMs: 5000 })).rejects.toMatchObject({ kind: "target_error", oauthError: "bad_verification_code" });
+      const echoed = await failure(clientCredentialsToken(at("/echoes-secret"), leaky, { timeoutMs: 5000 }), at("/echoes-secret"));
+      expect(echoed.kind).toBe("config");
+      expect(echoed.message).toContain("[redacted]");
+      expect(echoed.message).not.toContain(leaky);
+      const html = await failure(clientCredentialsToken(at("/html"), leaky, { timeoutMs: 5000 }), at("/html"));
+      expect(html.kind).toBe("target_error");
+      expect(html.message).not.toContain(leaky);
+      // The secret went in the Basic header, form-encoded then base64 (RFC 6749 2.3.1).
+      const sent = fake.requests.find((r) => r.path === "/form")!;
+      expect(Buffer.from(String(sent.headers.authorization).slice(6), "base64").toString()).toBe(`${server.clientId}:${leaky}`);
+      expect(sent.body).toBe("grant_type=client_credentials&scope=api%3Aread");
+    } finally {
+      await fake.close();
+    }
+  });
+});

@@ -1,0 +1,249 @@
+import { createHash, randomBytes } from "node:crypto";
+import type { Dispatcher } from "undici";
+import { assertTargetUrl, readCapped, redact, redactionForms, sendTarget, targetDispatcher } from "../http-shared";
+import { ConnectorError, type ConnectorErrorKind } from "../types";
+
+/**
+ * OAuth 2.0 client side, as pure functions: the connector and the authorisation callback route
+ * share them. The client secret is a parameter on every call (resolved by the caller each time)
+ * and never part of the returned token state.
+ */
+
+export type ClientAuthMethod = "client_secret_basic" | "client_secret_post";
+
+/** The config fields the token endpoint needs (the connector's config satisfies it). */
+export type OAuth2TokenConfig = {
+  tokenUrl: string;
+  clientId: string;
+  clientAuth: ClientAuthMethod;
+  scopes?: string;
+  caBundle?: string;
+};
+
+export type OAuth2AuthorizeConfig = { authorizationUrl?: string; clientId: string; scopes?: string };
+
+export type TokenOptions = {
+  timeoutMs: number;
+  /** Reuse an open dispatcher (the connector's); otherwise one is made from config.caBundle and closed. */
+  dispatcher?: Dispatcher;
+};
+
+/** What is kept (encrypted) as connector state. Never holds the client secret. */
+export type OAuth2TokenState = {
+  accessToken: string;
+  refreshToken?: string;
+  /** ISO time; absent when the server did not say (expires_in omitted). */
+  expiresAt?: string;
+  tokenType: string;
+  scope: string;
+};
+
+/** A token endpoint failure, classified; `oauthError` is the RFC 6749 error code when one was given. */
+export class OAuth2Error extends ConnectorError {
+  constructor(
+    kind: ConnectorErrorKind,
+    message: string,
+    readonly oauthError: string | null,
+    readonly status: number,
+  ) {
+    super(kind, message);
+  }
+}
+
+export function createPkce(): { verifier: string; challenge: string } {
+  const verifier = randomBytes(32).toString("base64url");
+  return { verifier, challenge: createHash("sha256").update(verifier).digest("base64url") };
+}
+
+const normaliseScopes = (s: string | undefined) => (s ?? "").split(/\s+/).filter(Boolean).join(" ");
+
+/** The URL to send the person's browser to (response_type=code, PKCE S256, state). */
+export function buildAuthorizeUrl(config: OAuth2AuthorizeConfig, params: { state: string; codeChallenge: string; redirectUri: string }): string {
+  if (!config.authorizationUrl) throw new ConnectorError("config", "Enter the authorization URL to authorise the app.");
+  const url = assertTargetUrl(config.authorizationUrl, "authorization URL");
+  url.searchParams.set("response_type", "code");
+  url.searchParams.set("client_id", config.clientId);
+  url.searchParams.set("redirect_uri", params.redirectUri);
+  const scope = normaliseScopes(config.scopes);
+  if (scope) url.searchParams.set("scope", scope);
+  url.searchParams.set("state", params.state);
+  url.searchParams.set("code_challenge", params.codeChallenge);
+  url.searchParams.set("code_challenge_method", "S256");
+  return url.toString();
+}
+
+export function exchangeCode(
+  config: OAuth2TokenConfig,
+  clientSecret: string,
+  params: { code: string; codeVerifier: string; redirectUri: string } & TokenOptions,
+): Promise<OAuth2TokenState> {
+  return tokenRequest(
+    config,
+    clientSecret,
+    { grant_type: "authorization_code", code: params.code, code_verifier: params.codeVerifier, redirect_uri: params.redirectUri },
+    params,
+    [params.code, params.codeVerifier],
+  );
+}
+
+export function clientCredentialsToken(config: OAuth2TokenConfig, clientSecret: string, opts: TokenOptions): Promise<OAuth2TokenState> {
+  const scope = normaliseScopes(config.scopes);
+  return tokenRequest(config, clientSecret, { grant_type: "client_credentials", ...(scope ? { scope } : {}) }, opts, []);
+}
+
+/**
+ * Uses a refresh token. A server that issues no new refresh token keeps the old one valid (RFC
+ * 6749 §6), and one that omits scope granted the same scope: `previousScope` fills it in.
+ */
+export async function refreshToken(
+  config: OAuth2TokenConfig,
+  clientSecret: string,
+  refreshTokenValue: string,
+  opts: TokenOptions & { previousScope?: string },
+): Promise<OAuth2TokenState> {
+  const next = await tokenRequest(config, clientSecret, { grant_type: "refresh_token", refresh_token: refreshTokenValue }, opts, [refreshTokenValue]);
+  return {
+    ...next,
+    refreshToken: next.refreshToken ?? refreshTokenValue,
+    scope: next.scope || normaliseScopes(opts.previousScope),
+  };
+}
+
+const GRANT_WORDS: Record<string, string> = {
+  authorization_code: "authorisation code",
+  client_credentials: "client credentials",
+  refresh_token: "refresh token",
+};
+
+async function tokenRequest(
+  config: OAuth2TokenConfig,
+  clientSecret: string,
+  params: Record<string, string>,
+  opts: TokenOptions,
+  sent: string[],
+): Promise<OAuth2TokenState> {
+  if (!clientSecret) throw new ConnectorError("config", "The client secret is missing.");
+  if (/[\r\n\0]/.test(clientSecret)) throw new ConnectorError("config", "The client secret contains a line break or NUL character.");
+  const url = assertTargetUrl(config.tokenUrl, "token URL");
+  const body = new URLSearchParams(params);
+  const headers: Record<string, string> = { accept: "application/json", "content-type": "application/x-www-form-urlencoded" };
+  if (config.clientAuth === "client_secret_post") {
+    body.set("client_id", config.clientId);
+    body.set("client_secret", clientSecret);
+  } else {
+    // RFC 6749 §2.3.1: both parts are form-encoded before base64.
+    const pair = `${encodeURIComponent(config.clientId)}:${encodeURIComponent(clientSecret)}`;
+    headers.authorization = `Basic ${Buffer.from(pair).toString("base64")}`;
+  }
+  const forms = redactionForms([clientSecret, ...sent]);
+  const own = opts.dispatcher ? null : targetDispatcher(config.caBundle);
+  try {
+    const res = await sendTarget(url, { method: "POST", headers, body: body.toString(), dispatcher: opts.dispatcher ?? own!, timeoutMs: opts.timeoutMs });
+    let text: string;
+    try {
+      text = (await readCapped(res, 256 * 1024)).text;
+    } catch {
+      throw new ConnectorError("unreachable", `Reading the answer of the token endpoint (${url.host}) failed.`);
+    }
+    const json = parseTokenBody(text, res.headers.get("content-type"));
+    // Some servers answer 200 with an error object (GitHub does): an error without a token is an error.
+    const failed = res.status < 200 || res.status >= 300 || (typeof json?.error === "string" && json.access_token === undefined);
+    if (failed) throw tokenEndpointError(res.status, json, url.host, params.grant_type ?? "", forms);
+    if (!json) throw new ConnectorError("target_error", `The token endpoint (${url.host}) answered HTTP ${res.status} without a JSON token response.`);
+    return tokenStateFromResponse(json, url.host);
+  } finally {
+    await own?.close().catch(() => undefined);
+  }
+}
+
+/** JSON as asked for; form encoding from servers that ignore Accept. Never quoted when unreadable. */
+function parseTokenBody(text: string, contentType: string | null): Record<string, unknown> | null {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return parsed && typeof parsed === "object" && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : null;
+  } catch {
+    if (contentType?.toLowerCase().startsWith("application/x-www-form-urlencoded")) return Object.fromEntries(new URLSearchParams(text));
+    return null;
+  }
+}
+
+function tokenStateFromResponse(json: Record<string, unknown>, host: string): OAuth2TokenState {
+  const accessToken = json.access_token;
+  if (typeof accessToken !== "string" || !accessToken) throw new ConnectorError("target_error", `The token endpoint (${host}) answered without an access token.`);
+  const rawType = typeof json.token_type === "string" ? json.token_type : "Bearer";
+  if (rawType.toLowerCase() !== "bearer") {
+    const shown = /^[\w.-]{1,32}$/.test(rawType) ? rawType : "non-Bearer";
+    throw new ConnectorError("config", `The token endpoint (${host}) issued a ${shown} token; only Bearer tokens are supported.`);
+  }
+  const expiresIn = typeof json.expires_in === "number" ? json.expires_in : typeof json.expires_in === "string" ? Number(json.expires_in) : NaN;
+  const state: OAuth2TokenState = { accessToken, tokenType: "Bearer", scope: typeof json.scope === "string" ? normaliseScopes(json.scope) : "" };
+  if (Number.isFinite(expiresIn) && expiresIn > 0) state.expiresAt = new Date(Date.now() + expiresIn * 1000).toISOString();
+  if (typeof json.refresh_token === "string" && json.refresh_token) state.refreshToken = json.refresh_token;
+  return state;
+}
+
+/** error_description is the server's own text: shown, but with every value Latch sent blanked out. */
+function describe(json: Record<string, unknown> | null, forms: string[]): string {
+  const d = json?.error_description;
+  if (typeof d !== "string" || !d.trim()) return "";
+  const clean = redact(d, forms).replace(/[\u0000-\u001f\u007f]/g, " ").trim().slice(0, 200);
+  return clean ? `: ${clean}` : "";
+}
+
+function tokenEndpointError(status: number, json: Record<string, unknown> | null, host: string, grant: string, forms: string[]): OAuth2Error {
+  const raw = json?.error;
+  const code = typeof raw === "string" && /^[A-Za-z0-9_.:-]{1,64}$/.test(raw) ? raw : null;
+  const detail = describe(json, forms);
+  const where = `The token endpoint (${host})`;
+  const grantWords = GRANT_WORDS[grant] ?? grant;
+  const make = (kind: ConnectorErrorKind, message: string) => new OAuth2Error(kind, message, code, status);
+  switch (code) {
+    case "invalid_client":
+      return make("credentials_rejected", `${where} rejected the client ID or client secret (invalid_client, HTTP ${status})${detail}.`);
+    case "invalid_grant":
+      return grant === "client_credentials"
+        ? make("config", `${where} refused the client credentials grant (invalid_grant)${detail}.`)
+        : make("config", `The authorisation expired or was revoked; authorise again (invalid_grant from ${host})${detail}.`);
+    case "unauthorized_client":
+      return make("config", `${where} does not allow this app to use the ${grantWords} grant (unauthorized_client)${detail}.`);
+    case "unsupported_grant_type":
+      return make("config", `${where} does not support the ${grantWords} grant (unsupported_grant_type)${detail}.`);
+    case "invalid_scope":
+      return make("config", `${where} refused the requested scopes (invalid_scope)${detail}.`);
+    case "invalid_request":
+      return make("config", `${where} refused the request (invalid_request)${detail}.`);
+    case "access_denied":
+      return make("permission", `${where} denied access (access_denied)${detail}.`);
+  }
+  if (status === 401) return make("credentials_rejected", `${where} rejected the client ID or client secret (HTTP 401).`);
+  if (status === 403) return make("permission", `${where} refused the request (HTTP 403)${detail}.`);
+  return make("target_error", `${where} answered HTTP ${status}${code ? ` (${code})` : ""}${detail}.`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// State <-> record (connector state is a flat string record)
+
+export function tokenStateToRecord(s: OAuth2TokenState): Record<string, string> {
+  const record: Record<string, string> = { accessToken: s.accessToken, tokenType: s.tokenType, scope: s.scope };
+  if (s.refreshToken) record.refreshToken = s.refreshToken;
+  if (s.expiresAt) record.expiresAt = s.expiresAt;
+  return record;
+}
+
+/** Reads kept state; null when it holds no usable access token (e.g. a pending authorisation only). */
+export function tokenStateFromRecord(record: Record<string, string> | null | undefined): OAuth2TokenState | null {
+  if (!record || typeof record.accessToken !== "string" || !record.accessToken) return null;
+  const state: OAuth2TokenState = { accessToken: record.accessToken, tokenType: record.tokenType || "Bearer", scope: record.scope ?? "" };
+  if (record.refreshToken) state.refreshToken = record.refreshToken;
+  if (record.expiresAt && Number.isFinite(Date.parse(record.expiresAt))) state.expiresAt = record.expiresAt;
+  return state;
+}
+
+/** True when the access token expires within `ms` (unknown expiry counts as not expiring). */
+export function expiresWithin(s: OAuth2TokenState, ms: number): boolean {
+  return s.expiresAt !== undefined && Date.parse(s.expiresAt) - Date.now() < ms;
+}
+
+export function secondsLeft(s: OAuth2TokenState): number | null {
+  return s.expiresAt === undefined ? null : Math.max(0, Math.round((Date.parse(s.expiresAt) - Date.now()) / 1000));
+}
