@@ -146,7 +146,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(JSON.stringify(body));
 }
 
-export async function startOidcServer(opts: { accessTokenTtlSeconds?: number; pki?: TestPki } = {}): Promise<OidcServer> {
+export async function startOidcServer(opts: { accessTokenTtlSeconds?: number; pki?: TestPki; redirectUri?: string } = {}): Promise<OidcServer> {
   const { default: Provider } = (await import("oidc-provider" as string)) as { default: ProviderConstructor };
   const pki = opts.pki ?? createTestPki();
   const ttl = opts.accessTokenTtlSeconds ?? 3600;
@@ -162,7 +162,7 @@ export async function startOidcServer(opts: { accessTokenTtlSeconds?: number; pk
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const issuer = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const apiUrl = `${issuer}/api`;
-  const redirectUri = "https://latch.example/api/connections/oauth/callback";
+  const redirectUri = opts.redirectUri ?? "https://latch.example/api/v1/connections/oauth/callback";
 
   const store: Store = { items: new Map(), grants: new Map(), sessionUids: new Map(), clients: new Map() };
   const basic = { clientId: "latch-test-app", clientSecret: `secret-${randomBytes(12).toString("hex")}` };

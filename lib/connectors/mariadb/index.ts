@@ -1,0 +1,278 @@
+import "server-only";
+import { X509Certificate } from "node:crypto";
+import net, { isIP } from "node:net";
+import { rootCertificates } from "node:tls";
+import mysql from "mysql2";
+import { z } from "zod";
+import { resolveTargetAddress } from "@/lib/net/egress";
+import { ConnectorError, type Connector, type Operation } from "../types";
+import { classifyMariadbError, mariadbTimeout, toMariadbError, type MariadbTarget } from "./classify";
+
+const blankToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
+// Forms post booleans as text; z.coerce.boolean would read "false" as true.
+const booleanish = (fallback: boolean) =>
+  z.preprocess((v) => (v === "true" || v === "on" ? true : v === "false" || v === "off" ? false : blankToUndefined(v)), z.boolean().default(fallback));
+
+const hostSchema = z
+  .string({ error: "Enter the server's host name or IP address." })
+  .trim()
+  .min(1, "Enter the server's host name or IP address.")
+  .max(253)
+  .transform((v) => v.replace(/^\[(.*)\]$/, "$1"))
+  .refine((v) => isIP(v) !== 0 || /^[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?$/.test(v), "A host name such as db.example.com or an IP address, without scheme or port.");
+
+export const mariadbConfigSchema = z.object({
+  host: hostSchema,
+  port: z.preprocess(blankToUndefined, z.coerce.number().int().min(1, "A port from 1 to 65535.").max(65535, "A port from 1 to 65535.").default(3306)),
+  database: z.preprocess(blankToUndefined, z.string().trim().max(256).optional()),
+  user: z.string({ error: "Enter the user name." }).trim().min(1, "Enter the user name.").max(256),
+  tls: booleanish(true),
+  caCertificate: z.preprocess(
+    blankToUndefined,
+    z.string().trim().max(200_000).refine((v) => v.includes("-----BEGIN CERTIFICATE-----"), "Paste the CA certificate in PEM form (-----BEGIN CERTIFICATE----- …).").optional(),
+  ),
+});
+
+type Config = z.output<typeof mariadbConfigSchema>;
+type Client = mysql.Connection;
+
+const targets = new WeakMap<Client, MariadbTarget>();
+// The statement time limit last set on each session, to skip the SET when it is unchanged.
+const statementTimeouts = new WeakMap<Client, number>();
+
+/** Settles like `work`, or rejects with onTimeout()'s error after ms; a late result is dropped. */
+function within<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(onTimeout()), Math.max(1, ms));
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** Verified TLS only; a CA bundle adds to the system roots (as lib/net/egress does). */
+function sslOptions(ca: string | undefined): mysql.SslOptions {
+  // mysql2 checks the certificate against `host` (the name entered), while the socket dials the resolved IP.
+  const options: mysql.SslOptions = { rejectUnauthorized: true, verifyIdentity: true };
+  if (!ca) return options;
+  // OpenSSL skips unreadable PEM blocks silently; parsing each one makes a bad paste a config error.
+  const blocks = ca.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  try {
+    if (blocks.length === 0) throw new Error("no certificate");
+    for (const block of blocks) new X509Certificate(block);
+  } catch {
+    throw new ConnectorError("config", "The CA certificate could not be read. Paste the PEM again, exactly as exported.");
+  }
+  return { ...options, ca: [...rootCertificates, ...blocks] };
+}
+
+/** JSON-ready cell values: binary as base64. */
+function jsonValue(v: unknown): unknown {
+  if (v === null || v === undefined) return null;
+  if (Buffer.isBuffer(v)) return v.toString("base64");
+  if (typeof v === "bigint") return v.toString();
+  if (typeof v === "number") return Number.isFinite(v) ? v : String(v);
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : v.toISOString();
+  if (Array.isArray(v)) return v.map(jsonValue);
+  if (typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, jsonValue(x)]));
+  return v;
+}
+
+export type QueryOutput = {
+  columns: string[];
+  /** Each row as an array of values in column order (lossless when two columns share a name). */
+  rows: unknown[][];
+  /** Rows the statement returned, or affected when it returns none (INSERT/UPDATE/DELETE). */
+  rowCount: number;
+  /** More rows were returned than rowLimit; only the first rowLimit are in `rows`. */
+  truncated: boolean;
+};
+
+const queryInput = z.object({
+  sql: z.string().trim().min(1, "Enter a SQL statement.").max(100_000),
+  params: z.array(z.json()).max(10_000).default([]),
+  rowLimit: z.number().int().min(1).max(10_000).default(1000),
+});
+
+// Objects and arrays go in as JSON text; mysql2 has no placeholder type for them.
+const bindValue = (v: unknown) => (v !== null && typeof v === "object" ? JSON.stringify(v) : v);
+
+/** Streams the first result set and keeps the first rowLimit rows, so a large result never sits in memory. */
+function streamExecute(client: Client, sql: string, params: unknown[], rowLimit: number): Promise<QueryOutput> {
+  return new Promise((resolve, reject) => {
+    const rows: unknown[][] = [];
+    let columns: string[] | null = null;
+    let seen = 0;
+    let affected: number | null = null;
+    // A prepared statement: one statement per call, parameters never spliced into the SQL.
+    const command = client.execute({ sql, values: params.map(bindValue), rowsAsArray: true });
+    command.on("fields", (fields: { name: string }[] | undefined, index?: number) => {
+      if (fields && !index && columns === null) columns = fields.map((f) => f.name);
+    });
+    command.on("result", (row: unknown, index?: number) => {
+      if (Array.isArray(row)) {
+        if (index) return;
+        seen++;
+        if (rows.length < rowLimit) rows.push(row.map(jsonValue));
+      } else if (affected === null && row && typeof row === "object" && typeof (row as { affectedRows?: unknown }).affectedRows === "number") {
+        affected = (row as { affectedRows: number }).affectedRows;
+      }
+    });
+    command.on("error", reject);
+    command.on("end", () => {
+      const cols: string[] = columns ?? [];
+      resolve({ columns: cols, rows, rowCount: cols.length > 0 ? seen : (affected ?? 0), truncated: seen > rows.length });
+    });
+  });
+}
+
+function exec(client: Client, sql: string): Promise<unknown> {
+  return new Promise((resolve, reject) => client.query(sql, (error, result) => (error ? reject(error) : resolve(result))));
+}
+
+/** Server-side limit too, so a statement outliving the caller's patience does not keep running. */
+async function limitStatementTime(client: Client, ms: number) {
+  if (statementTimeouts.get(client) === ms) return;
+  try {
+    await exec(client, `SET SESSION max_statement_time = ${(Math.max(1, Math.floor(ms)) / 1000).toFixed(3)}`); // MariaDB, seconds
+  } catch {
+    await exec(client, `SET SESSION max_execution_time = ${Math.max(1, Math.floor(ms))}`).catch(() => {}); // MySQL, ms, SELECT only
+  }
+  statementTimeouts.set(client, ms);
+}
+
+const query: Operation<Client, typeof queryInput, QueryOutput> = {
+  label: "Run a SQL statement",
+  description:
+    "Runs one SQL statement as a prepared statement with ? placeholders and returns at most rowLimit rows (each an array in column order; binary as base64; dates as the server prints them; BIGINT and DECIMAL as text). The limit caps the answer, not the work: add LIMIT to the SQL for large tables.",
+  input: queryInput,
+  async run(client, input, { timeoutMs }) {
+    const target = targets.get(client) ?? { host: "?", port: 0 };
+    const work = async () => {
+      await limitStatementTime(client, timeoutMs);
+      return streamExecute(client, input.sql, input.params, input.rowLimit);
+    };
+    try {
+      return await within(work(), timeoutMs, () => {
+        client.destroy();
+        return mariadbTimeout(target, timeoutMs);
+      });
+    } catch (error) {
+      throw toMariadbError(error, target);
+    }
+  },
+};
+
+export const mariadbConnector: Connector<typeof mariadbConfigSchema, Client> = {
+  kind: "mariadb",
+  label: "MariaDB / MySQL",
+  description: "A MariaDB or MySQL database (also Amazon RDS/Aurora MySQL, Azure, Cloud SQL, PlanetScale…), reached with a user name and password.",
+  fields: [
+    { name: "host", label: "Host", type: "text", required: true, placeholder: "db.example.com", help: "Host name or IP address of the server, without scheme or port." },
+    { name: "port", label: "Port", type: "number", default: 3306 },
+    { name: "database", label: "Database", type: "text", placeholder: "shop", help: "The default database. Optional: statements can name databases themselves." },
+    { name: "user", label: "User", type: "text", required: true, placeholder: "latch_app" },
+    { name: "password", label: "Password", type: "secret", required: true, usernameField: "user", help: "Resolved from its store each time Latch connects; never kept." },
+    { name: "tls", label: "Use TLS", type: "boolean", default: true, help: "The server's certificate must be valid for the host name; there is no unverified mode. Turn TLS off only on a network you trust." },
+    {
+      name: "caCertificate",
+      label: "CA certificate (PEM)",
+      type: "text",
+      showWhen: { field: "tls", equals: ["true"] },
+      placeholder: "-----BEGIN CERTIFICATE-----",
+      help: "Only if a private CA issued the server's certificate (e.g. the RDS CA bundle). Added to the system's trusted roots.",
+    },
+  ],
+  configSchema: mariadbConfigSchema,
+
+  async open({ config, secrets, timeoutMs }) {
+    const deadline = Date.now() + timeoutMs;
+    const ssl = config.tls ? sslOptions(config.caCertificate) : undefined;
+    let address: string;
+    try {
+      address = await within(resolveTargetAddress(config.host), timeoutMs, () => mariadbTimeout(config, timeoutMs));
+    } catch (error) {
+      throw toMariadbError(error, config);
+    }
+    const client = mysql.createConnection({
+      // `host` stays the name entered (TLS server name and identity check); the socket below dials the checked IP.
+      host: config.host,
+      port: config.port,
+      stream: () => net.connect({ host: address, port: config.port, noDelay: true }),
+      user: config.user,
+      password: secrets.password,
+      database: config.database,
+      ssl,
+      connectTimeout: Math.max(1, deadline - Date.now()),
+      charset: "utf8mb4",
+      supportBigNumbers: true,
+      bigNumberStrings: true,
+      dateStrings: true,
+      multipleStatements: false,
+      connectAttributes: { program_name: "Latch" },
+    });
+    // Without a listener, a socket error on an idle connection would crash the process.
+    client.on("error", () => {});
+    try {
+      await within(
+        new Promise<void>((resolve, reject) => {
+          client.once("connect", () => resolve());
+          client.once("error", reject);
+        }),
+        deadline - Date.now(),
+        () => {
+          client.destroy();
+          return mariadbTimeout(config, timeoutMs);
+        },
+      );
+    } catch (error) {
+      client.destroy();
+      throw toMariadbError(error, config);
+    }
+    targets.set(client, { host: config.host, port: config.port, database: config.database, user: config.user });
+    return client;
+  },
+
+  async check(client, { config, timeoutMs }) {
+    try {
+      const rows = (await within(exec(client, "SELECT VERSION() AS version, DATABASE() AS db"), timeoutMs, () => {
+        client.destroy();
+        return mariadbTimeout(config, timeoutMs);
+      })) as { version?: string; db?: string | null }[];
+      const raw = String(rows[0]?.version ?? "");
+      // VERSION() reads like "10.11.19-MariaDB-0+deb12u1" or "8.0.36".
+      const product = /mariadb/i.test(raw) ? "MariaDB" : "MySQL";
+      const version = raw.split("-")[0] || "(version unknown)";
+      const db = rows[0]?.db;
+      return { message: `${product} ${version} · ${db ? `database ${db}` : "no default database"}` };
+    } catch (error) {
+      throw toMariadbError(error, config);
+    }
+  },
+
+  async close(client) {
+    try {
+      await within(new Promise<void>((resolve) => client.end(() => resolve())), 2000, () => new Error("end timed out"));
+    } catch {
+      // Fall through to destroy.
+    }
+    try {
+      client.destroy();
+    } catch {
+      // Already gone.
+    }
+  },
+
+  classify(error, config: Config) {
+    return classifyMariadbError(error, config);
+  },
+
+  operations: { query },
+};

@@ -1,0 +1,168 @@
+import type mysql from "mysql2";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { expectConnectorError } from "@/test/targets/expect";
+import { createMariadbUser, type MariadbUser } from "@/test/targets/mariadb";
+import { freePort, startSilentServer } from "@/test/targets/net";
+import { ConnectorError, type Connector } from "../types";
+import { classifyMariadbError } from "./classify";
+import { mariadbConfigSchema, mariadbConnector, type QueryOutput } from "./index";
+
+let target: MariadbUser;
+const clients: mysql.Connection[] = [];
+
+beforeAll(async () => {
+  target = await createMariadbUser();
+});
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => mariadbConnector.close(c)));
+});
+
+afterAll(async () => {
+  await target?.cleanup();
+});
+
+function input(overrides: Record<string, unknown> = {}, password = target.password, timeoutMs = 5000) {
+  const config = mariadbConfigSchema.parse({ host: target.host, port: target.port, database: target.database, user: target.user, tls: false, ...overrides });
+  return { config, secrets: { password }, timeoutMs };
+}
+
+async function open(overrides: Record<string, unknown> = {}) {
+  const i = input(overrides);
+  const client = await mariadbConnector.open(i);
+  clients.push(client);
+  return { client, i };
+}
+
+function runQuery(client: mysql.Connection, input: { sql: string; params?: unknown[]; rowLimit?: number }, timeoutMs = 5000): Promise<QueryOutput> {
+  const op = mariadbConnector.operations.query!;
+  return op.run(client, op.input.parse(input), { timeoutMs }) as Promise<QueryOutput>;
+}
+
+describe("mariadb connector against the machine's MariaDB", () => {
+  it("is assignable to the registry's Connector type", () => {
+    const c: Connector = mariadbConnector;
+    expect(c.kind).toBe("mariadb");
+  });
+
+  it("connects and says what it reached", async () => {
+    const { client, i } = await open();
+    expect((await mariadbConnector.check(client, i)).message).toMatch(new RegExp(`^(MariaDB|MySQL) \\d+\\.\\d+\\.\\d+ · database ${target.database}$`));
+    const noDb = await open({ database: "" });
+    expect((await mariadbConnector.check(noDb.client, noDb.i)).message).toMatch(/ · no default database$/);
+  });
+
+  it("reports a wrong password as credentials_rejected, without the password", async () => {
+    const wrong = "definitely-Wrong-pw-123";
+    const error = await expectConnectorError(mariadbConnector.open(input({}, wrong)), "credentials_rejected", [wrong, target.password]);
+    expect(error.message).toContain("1045");
+  });
+
+  it("reports a database the user may not use as permission", async () => {
+    await expectConnectorError(mariadbConnector.open(input({ database: "mysql" })), "permission", [target.password]);
+  });
+
+  it("reports nothing listening as unreachable", async () => {
+    const port = await freePort();
+    const error = await expectConnectorError(mariadbConnector.open(input({ port })), "unreachable", [target.password]);
+    expect(error.message).toContain(`127.0.0.1:${port}`);
+  });
+
+  it("honours timeoutMs when the server never answers", async () => {
+    const silent = await startSilentServer();
+    try {
+      const started = Date.now();
+      await expectConnectorError(mariadbConnector.open(input({ port: silent.port }, target.password, 400)), "timeout");
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      await silent.close();
+    }
+  });
+
+  it("refuses cloud metadata addresses under the egress policy", async () => {
+    await expectConnectorError(mariadbConnector.open(input({ host: "169.254.169.254" })), "egress_denied");
+  });
+
+  it("says so when TLS is required but the server does not offer it", async () => {
+    // The machine's MariaDB runs without TLS (have_ssl DISABLED).
+    const error = await expectConnectorError(mariadbConnector.open(input({ tls: true })), "tls", [target.password]);
+    expect(error.message).toMatch(/does not offer TLS/);
+  });
+
+  it("runs parameterised statements and limits the rows", async () => {
+    const { client } = await open();
+    const run = (sql: string, params: unknown[] = [], rowLimit?: number) => runQuery(client, { sql, params, rowLimit });
+    await run("CREATE TABLE people (id INT PRIMARY KEY, name VARCHAR(50) NOT NULL, born DATE, visits BIGINT)");
+    const inserted = await run("INSERT INTO people VALUES (?, ?, ?, ?), (?, ?, ?, ?)", [1, "Ada", "1815-12-10", 9007199254740993n.toString(), 2, "Grace", "1906-12-09", 3]);
+    expect(inserted).toEqual({ columns: [], rows: [], rowCount: 2, truncated: false });
+
+    const selected = await run("SELECT id, name, born, visits FROM people WHERE name = ?", ["Ada"]);
+    expect(selected).toEqual({ columns: ["id", "name", "born", "visits"], rows: [[1, "Ada", "1815-12-10", "9007199254740993"]], rowCount: 1, truncated: false });
+
+    const many = await run("SELECT CAST(seq AS SIGNED) AS n FROM seq_1_to_50", [], 10);
+    expect(many).toMatchObject({ rowCount: 50, truncated: true });
+    // BIGINT comes back as text, so values past 2^53 stay exact.
+    expect(many.rows).toEqual(Array.from({ length: 10 }, (_, k) => [String(k + 1)]));
+  });
+
+  it("runs one statement per call and words errors by code only", async () => {
+    const { client } = await open();
+    const syntax = await expectConnectorError(runQuery(client, { sql: "SELEC 'private-literal'" }), "target_error", ["private-literal"]);
+    expect(syntax.message).toContain("ER_PARSE_ERROR 1064");
+    await expectConnectorError(runQuery(client, { sql: "SELECT 1; SELECT 2" }), "target_error");
+    expect((await runQuery(client, { sql: "SELECT ? + 1 AS n", params: [41] })).rows).toEqual([[42]]);
+  });
+
+  it("maps a missing table privilege to permission", async () => {
+    const { client } = await open();
+    await expectConnectorError(runQuery(client, { sql: "SELECT * FROM mysql.user" }), "permission");
+  });
+
+  it("times a long statement out and still closes cleanly", async () => {
+    const { client } = await open();
+    await expectConnectorError(runQuery(client, { sql: "SELECT SLEEP(5)" }, 300), "timeout");
+    await expect(mariadbConnector.close(client)).resolves.toBeUndefined();
+    await expect(mariadbConnector.close(client)).resolves.toBeUndefined();
+  });
+});
+
+describe("mariadb config schema", () => {
+  it("fills defaults, and reads booleans posted as text", () => {
+    expect(mariadbConfigSchema.parse({ host: "db.example.com", user: "app" })).toEqual({ host: "db.example.com", port: 3306, user: "app", tls: true });
+    expect(mariadbConfigSchema.parse({ host: "db", user: "app", tls: "false", database: "" })).toEqual({ host: "db", port: 3306, user: "app", tls: false });
+  });
+
+  it("rejects URLs and out-of-range ports", () => {
+    expect(mariadbConfigSchema.safeParse({ host: "mysql://db", user: "u" }).success).toBe(false);
+    expect(mariadbConfigSchema.safeParse({ host: "db", port: 0, user: "u" }).success).toBe(false);
+  });
+});
+
+describe("mariadb classify", () => {
+  const config = { host: "db.example.com", port: 3306, database: "shop", user: "app" };
+  const serverError = (code: string, errno: number) => Object.assign(new Error(`Access denied for user 'app' using s3cret-value`), { code, errno, sqlState: "28000" });
+  const cases: [unknown, ConnectorError["kind"]][] = [
+    [serverError("ER_ACCESS_DENIED_ERROR", 1045), "credentials_rejected"],
+    [serverError("ER_DBACCESS_DENIED_ERROR", 1044), "permission"],
+    [serverError("ER_TABLEACCESS_DENIED_ERROR", 1142), "permission"],
+    [serverError("ER_BAD_DB_ERROR", 1049), "config"],
+    [serverError("ER_PARSE_ERROR", 1064), "target_error"],
+    [Object.assign(new Error("Query execution was interrupted (max_statement_time exceeded)"), { errno: 1969, sqlState: "70100" }), "timeout"],
+    [Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED", errno: -111 }), "unreachable"],
+    [Object.assign(new Error("getaddrinfo ENOTFOUND"), { code: "ENOTFOUND", errno: -3008 }), "dns"],
+    [Object.assign(new Error("connect ETIMEDOUT"), { code: "ETIMEDOUT" }), "timeout"],
+    [Object.assign(new Error("Server does not support secure connection"), { code: "HANDSHAKE_NO_SSL_SUPPORT" }), "tls"],
+    [Object.assign(new Error("self-signed certificate"), { code: "DEPTH_ZERO_SELF_SIGNED_CERT" }), "tls"],
+    [Object.assign(new Error("denied"), { code: "LATCH_EGRESS_DENIED" }), "egress_denied"],
+  ];
+
+  it.each(cases)("maps %o", (error, kind) => {
+    const result = classifyMariadbError(error, config);
+    expect(result?.kind).toBe(kind);
+    expect(result?.message).not.toContain("s3cret-value");
+  });
+
+  it("leaves unknown errors alone", () => {
+    expect(classifyMariadbError(new Error("something else"), config)).toBeNull();
+  });
+});

@@ -1,0 +1,242 @@
+import { rmSync } from "node:fs";
+import type pg from "pg";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { expectConnectorError } from "@/test/targets/expect";
+import { freePort, startSilentServer } from "@/test/targets/net";
+import { startPasswordPostgres, type PasswordPostgres } from "@/test/targets/postgres";
+import { createTestPki, type TestPki } from "@/test/emulators/tls";
+import { issueServerCert } from "@/test/targets/tls";
+import { ConnectorError, type Connector } from "../types";
+import { classifyPostgresError } from "./classify";
+import { postgresConfigSchema, postgresConnector, type QueryOutput } from "./index";
+
+let target: PasswordPostgres;
+let pki: TestPki;
+const clients: pg.Client[] = [];
+
+beforeAll(async () => {
+  target = await startPasswordPostgres();
+  pki = createTestPki();
+});
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => postgresConnector.close(c)));
+});
+
+afterAll(async () => {
+  await target?.stop();
+  if (pki) rmSync(pki.dir, { recursive: true, force: true });
+});
+
+function input(overrides: Record<string, unknown> = {}, password = target.password, timeoutMs = 5000) {
+  const config = postgresConfigSchema.parse({ host: target.host, port: target.port, database: target.database, user: target.user, tlsMode: "disable", ...overrides });
+  return { config, secrets: { password }, timeoutMs };
+}
+
+/** The query operation, typed (the connector's operations map is typed loosely for the registry). */
+function runQuery(client: pg.Client, input: { sql: string; params?: unknown[]; rowLimit?: number }, timeoutMs = 5000): Promise<QueryOutput> {
+  const op = postgresConnector.operations.query!;
+  return op.run(client, op.input.parse(input), { timeoutMs }) as Promise<QueryOutput>;
+}
+
+async function open(overrides: Record<string, unknown> = {}) {
+  const i = input(overrides);
+  const client = await postgresConnector.open(i);
+  clients.push(client);
+  return { client, i };
+}
+
+describe("postgres connector against a password-auth PostgreSQL", () => {
+  it("is assignable to the registry's Connector type", () => {
+    const c: Connector = postgresConnector;
+    expect(c.kind).toBe("postgres");
+  });
+
+  it("connects and says what it reached", async () => {
+    const { client, i } = await open();
+    const result = await postgresConnector.check(client, i);
+    expect(result.message).toMatch(new RegExp(`^PostgreSQL \\d+(\\.\\d+)* · database ${target.database}$`));
+    expect(result.message).not.toContain(target.password);
+  });
+
+  it("reports a wrong password as credentials_rejected, without the password", async () => {
+    const wrong = "definitely-Wrong-pw-123";
+    const error = await expectConnectorError(postgresConnector.open(input({}, wrong)), "credentials_rejected", [wrong, target.password]);
+    expect(error.message).toContain("28P01");
+  });
+
+  it("reports a missing database as a config problem", async () => {
+    const error = await expectConnectorError(postgresConnector.open(input({ database: "no_such_db" })), "config", [target.password]);
+    expect(error.message).toContain("no_such_db");
+  });
+
+  it("reports nothing listening as unreachable", async () => {
+    const port = await freePort();
+    const error = await expectConnectorError(postgresConnector.open(input({ port })), "unreachable", [target.password]);
+    expect(error.message).toContain(`127.0.0.1:${port}`);
+  });
+
+  it("honours timeoutMs when the server never answers", async () => {
+    const silent = await startSilentServer();
+    try {
+      const started = Date.now();
+      await expectConnectorError(postgresConnector.open(input({ port: silent.port }, target.password, 400)), "timeout");
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      await silent.close();
+    }
+  });
+
+  it("refuses cloud metadata addresses under the egress policy", async () => {
+    await expectConnectorError(postgresConnector.open(input({ host: "169.254.169.254" })), "egress_denied");
+  });
+
+  it("runs a parameterised query and limits the rows", async () => {
+    const { client } = await open();
+    const run = (sql: string, params: unknown[] = [], rowLimit?: number) => runQuery(client, { sql, params, rowLimit });
+
+    await run("CREATE TABLE people (id int PRIMARY KEY, name text NOT NULL, born date)");
+    const inserted = await run("INSERT INTO people VALUES ($1, $2, $3), ($4, $5, $6)", [1, "Ada", "1815-12-10", 2, "Grace", "1906-12-09"]);
+    expect(inserted).toMatchObject({ columns: [], rows: [], rowCount: 2, truncated: false });
+
+    const selected = await run("SELECT id, name, born FROM people WHERE name = $1", ["Grace"]);
+    expect(selected).toEqual({ columns: ["id", "name", "born"], rows: [[2, "Grace", "1906-12-09"]], rowCount: 1, truncated: false });
+
+    const many = await run("SELECT g FROM generate_series(1, 50) AS g", [], 10);
+    expect(many).toMatchObject({ rowCount: 50, truncated: true });
+    expect(many.rows).toEqual(Array.from({ length: 10 }, (_, k) => [k + 1]));
+  });
+
+  it("runs one statement per call and words statement errors by SQLSTATE only", async () => {
+    const { client } = await open();
+    const run = (sql: string, params: unknown[] = []) => runQuery(client, { sql, params, rowLimit: 10 });
+    const syntax = await expectConnectorError(run("SELEC 'private-literal'"), "target_error", ["private-literal"]);
+    expect(syntax.message).toContain("42601 syntax_error");
+    await expectConnectorError(run("SELECT 1; SELECT 2"), "target_error");
+    // The session stays usable after a failed statement.
+    expect((await run("SELECT $1::int + 1 AS n", [41])).rows).toEqual([[42]]);
+  });
+
+  it("maps a missing privilege to permission", async () => {
+    const admin = await startAdmin();
+    try {
+      await admin.query("CREATE TABLE IF NOT EXISTS admin_only (x int)");
+      await admin.query("REVOKE ALL ON admin_only FROM PUBLIC");
+    } finally {
+      await admin.end();
+    }
+    const { client } = await open({ database: "postgres" });
+    await expectConnectorError(runQuery(client, { sql: "SELECT * FROM admin_only" }), "permission");
+  });
+
+  it("times a long statement out and still closes cleanly", async () => {
+    const { client } = await open();
+    await expectConnectorError(runQuery(client, { sql: "SELECT pg_sleep(5)" }, 300), "timeout");
+    await expect(postgresConnector.close(client)).resolves.toBeUndefined();
+    await expect(postgresConnector.close(client)).resolves.toBeUndefined();
+  });
+
+  describe("TLS", () => {
+    it("says so when TLS is required but the server does not offer it", async () => {
+      const error = await expectConnectorError(postgresConnector.open(input({ tlsMode: "verify-full" })), "tls");
+      expect(error.message).toMatch(/does not accept TLS/);
+    });
+
+    it("connects with a verified certificate, by host name and by IP", async () => {
+      await target.enableTls({ cert: pki.serverCert, key: pki.serverKey });
+      for (const host of ["localhost", "127.0.0.1"]) {
+        const { client, i } = await open({ host, tlsMode: "verify-full", caCertificate: pki.caCert });
+        expect((await postgresConnector.check(client, i)).message).toContain("PostgreSQL");
+        const ssl = await runQuery(client, { sql: "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()" });
+        expect(ssl.rows).toEqual([[true]]);
+      }
+    });
+
+    it("refuses a certificate from an untrusted CA", async () => {
+      await expectConnectorError(postgresConnector.open(input({ host: "localhost", tlsMode: "verify-full" })), "tls");
+      await expectConnectorError(postgresConnector.open(input({ host: "localhost", tlsMode: "verify-full", caCertificate: pki.otherCaCert })), "tls");
+    });
+
+    it("checks the certificate against the host name entered, not the address dialled", async () => {
+      // Valid for 127.0.0.1 (the address dialled) but not for localhost (the name entered).
+      await target.enableTls(issueServerCert(pki, ["IP:127.0.0.1", "DNS:other.test"]));
+      const error = await expectConnectorError(postgresConnector.open(input({ host: "localhost", tlsMode: "verify-full", caCertificate: pki.caCert })), "tls");
+      expect(error.message).toContain("not issued for the host name localhost");
+      const { client } = await open({ host: "127.0.0.1", tlsMode: "verify-full", caCertificate: pki.caCert });
+      expect(client).toBeDefined();
+    });
+
+    it("reports an unreadable CA certificate as a config problem", async () => {
+      await expectConnectorError(
+        postgresConnector.open(input({ tlsMode: "verify-full", caCertificate: "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----" })),
+        "config",
+      );
+    });
+  });
+});
+
+async function startAdmin() {
+  const { default: pgModule } = await import("pg");
+  const c = new pgModule.Client({ connectionString: target.adminUrl });
+  c.on("error", () => {});
+  await c.connect();
+  return c;
+}
+
+describe("postgres config schema", () => {
+  it("fills defaults and trims", () => {
+    expect(postgresConfigSchema.parse({ host: " db.example.com ", database: "payroll", user: "app" })).toEqual({
+      host: "db.example.com",
+      port: 5432,
+      database: "payroll",
+      user: "app",
+      tlsMode: "verify-full",
+    });
+    expect(postgresConfigSchema.parse({ host: "[::1]", port: "6432", database: "d", user: "u", caCertificate: "" })).toMatchObject({ host: "::1", port: 6432 });
+  });
+
+  it("rejects URLs, ports in the host, and out-of-range ports", () => {
+    expect(postgresConfigSchema.safeParse({ host: "postgres://db", database: "d", user: "u" }).success).toBe(false);
+    expect(postgresConfigSchema.safeParse({ host: "db:5432", database: "d", user: "u" }).success).toBe(false);
+    expect(postgresConfigSchema.safeParse({ host: "db", port: 70000, database: "d", user: "u" }).success).toBe(false);
+    expect(postgresConfigSchema.safeParse({ host: "db", database: "d", user: "u", tlsMode: "prefer" }).success).toBe(false);
+  });
+});
+
+describe("postgres classify", () => {
+  const config = { host: "db.example.com", port: 5432, database: "payroll", user: "app" };
+  const serverError = (code: string) => Object.assign(new Error(`server said something with s3cret-value (${code})`), { code, severity: "FATAL" });
+  const cases: [unknown, ConnectorError["kind"]][] = [
+    [serverError("28P01"), "credentials_rejected"],
+    [serverError("28000"), "credentials_rejected"],
+    [serverError("3D000"), "config"],
+    [serverError("42501"), "permission"],
+    [serverError("57014"), "timeout"],
+    [serverError("42P01"), "target_error"],
+    [Object.assign(new Error("connect ECONNREFUSED 10.0.0.1:5432"), { code: "ECONNREFUSED" }), "unreachable"],
+    [Object.assign(new Error("getaddrinfo ENOTFOUND db.example.com"), { code: "ENOTFOUND" }), "dns"],
+    [Object.assign(new Error("connect ETIMEDOUT"), { code: "ETIMEDOUT" }), "timeout"],
+    [Object.assign(new Error("self-signed certificate"), { code: "DEPTH_ZERO_SELF_SIGNED_CERT" }), "tls"],
+    [Object.assign(new Error("Hostname/IP does not match certificate's altnames"), { code: "ERR_TLS_CERT_ALTNAME_INVALID" }), "tls"],
+    [new Error("The server does not support SSL connections"), "tls"],
+    [Object.assign(new Error("Latch never connects to metadata"), { code: "LATCH_EGRESS_DENIED" }), "egress_denied"],
+  ];
+
+  it.each(cases)("maps %o", (error, kind) => {
+    const result = classifyPostgresError(error, config);
+    expect(result?.kind).toBe(kind);
+    expect(result?.message).not.toContain("s3cret-value");
+  });
+
+  it("leaves unknown errors alone and passes ConnectorErrors through", () => {
+    expect(classifyPostgresError(new Error("something else"), config)).toBeNull();
+    const ce = new ConnectorError("config", "x");
+    expect(classifyPostgresError(ce, config)).toBe(ce);
+    // A Node error code that happens to be five characters is not a SQLSTATE.
+    expect(classifyPostgresError(Object.assign(new Error("write EPIPE"), { code: "EPIPE" }), config)?.kind).toBe("unreachable");
+  });
+
+  it("uses the wording people expect for rejected credentials", () => {
+    expect(classifyPostgresError(serverError("28P01"), config)?.message).toMatch(/^The target rejected the credentials \(PostgreSQL 28P01\)/);
+  });
+});

@@ -1,0 +1,244 @@
+import "server-only";
+import { X509Certificate } from "node:crypto";
+import { isIP, type Socket } from "node:net";
+import { checkServerIdentity, createSecureContext, rootCertificates, type ConnectionOptions } from "node:tls";
+import amqp, { type ChannelModel } from "amqplib";
+import { z } from "zod";
+import { resolveTargetAddress } from "@/lib/net/egress";
+import { ConnectorError, type Connector, type Operation } from "../types";
+import { classifyRabbitError, rabbitTimeout, toRabbitError, type RabbitTarget } from "./classify";
+
+const blankToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
+// Forms post booleans as text; z.coerce.boolean would read "false" as true.
+const booleanish = (fallback: boolean) =>
+  z.preprocess((v) => (v === "true" || v === "on" ? true : v === "false" || v === "off" ? false : blankToUndefined(v)), z.boolean().default(fallback));
+
+const hostSchema = z
+  .string({ error: "Enter the broker's host name or IP address." })
+  .trim()
+  .min(1, "Enter the broker's host name or IP address.")
+  .max(253)
+  .transform((v) => v.replace(/^\[(.*)\]$/, "$1"))
+  .refine((v) => isIP(v) !== 0 || /^[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?$/.test(v), "A host name such as mq.example.com or an IP address, without scheme or port.");
+
+export const rabbitmqConfigSchema = z.object({
+  host: hostSchema,
+  port: z.preprocess(blankToUndefined, z.coerce.number().int().min(1, "A port from 1 to 65535.").max(65535, "A port from 1 to 65535.").default(5672)),
+  vhost: z.preprocess(blankToUndefined, z.string().trim().max(255).default("/")),
+  username: z.string({ error: "Enter the user name." }).trim().min(1, "Enter the user name.").max(256),
+  tls: booleanish(false),
+  caCertificate: z.preprocess(
+    blankToUndefined,
+    z.string().trim().max(200_000).refine((v) => v.includes("-----BEGIN CERTIFICATE-----"), "Paste the CA certificate in PEM form (-----BEGIN CERTIFICATE----- …).").optional(),
+  ),
+});
+
+type Config = z.output<typeof rabbitmqConfigSchema>;
+
+const targets = new WeakMap<ChannelModel, RabbitTarget>();
+// The broker's flow control: while blocked (memory or disk alarm) it accepts no publishes.
+const blocked = new WeakMap<ChannelModel, boolean>();
+
+/** Settles like `work`, or rejects with onTimeout()'s error after ms; a late result is dropped. */
+function within<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(onTimeout()), Math.max(1, ms));
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** TLS with verification always on; a CA bundle adds to the system roots (as lib/net/egress does). */
+function tlsOptions(host: string, ca: string | undefined): ConnectionOptions {
+  const options: ConnectionOptions = {
+    rejectUnauthorized: true,
+    // The socket dials the resolved IP, so the certificate is checked against the name the person entered.
+    checkServerIdentity: (_dialled, cert) => checkServerIdentity(host, cert),
+    ...(isIP(host) ? {} : { servername: host }),
+  };
+  if (!ca) return options;
+  try {
+    // OpenSSL skips unreadable PEM blocks silently; parsing each one makes a bad paste a config error.
+    const blocks = ca.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    if (blocks.length === 0) throw new Error("no certificate");
+    for (const block of blocks) new X509Certificate(block);
+    return { ...options, secureContext: createSecureContext({ ca: [...rootCertificates, ...blocks] }) };
+  } catch {
+    throw new ConnectorError("config", "The CA certificate could not be read. Paste the PEM again, exactly as exported.");
+  }
+}
+
+/** Ends the socket at once: amqplib has no public way to, and a blocked broker never answers a close. */
+function destroy(model: ChannelModel) {
+  try {
+    (model.connection as unknown as { stream?: Socket }).stream?.destroy();
+  } catch {
+    // Already gone.
+  }
+}
+
+const publishInput = z.object({
+  exchange: z.string().max(255).default(""),
+  routingKey: z.string().max(255),
+  body: z.string().max(8 * 1024 * 1024),
+  contentType: z.string().trim().max(255).optional(),
+  persistent: z.boolean().optional(),
+});
+
+export type PublishOutput = {
+  published: true;
+  /** False when the broker confirmed the message but no queue was bound to receive it (returned as unroutable). */
+  routed: boolean;
+};
+
+const publish: Operation<ChannelModel, typeof publishInput, PublishOutput> = {
+  label: "Publish a message",
+  description:
+    'Publishes one message (UTF-8 text body) to an exchange with a routing key, and waits for the broker to confirm it. The default exchange ("") routes to the queue named by the routing key. `routed` is false when no queue received it.',
+  input: publishInput,
+  async run(model, input, { timeoutMs }) {
+    const target = targets.get(model) ?? { host: "?", port: 0, vhost: "?" };
+    let channelError: unknown;
+    let returned = false;
+    const work = async () => {
+      const channel = await model.createConfirmChannel();
+      // The reason a channel closes arrives as an event; the pending calls only see "channel closed".
+      channel.on("error", (error: unknown) => {
+        channelError ??= error;
+      });
+      channel.on("return", () => {
+        returned = true;
+      });
+      try {
+        // mandatory: an unroutable message comes back (before its confirm), so `routed` can say so.
+        channel.publish(input.exchange, input.routingKey, Buffer.from(input.body, "utf8"), {
+          mandatory: true,
+          ...(input.contentType ? { contentType: input.contentType } : {}),
+          ...(input.persistent !== undefined ? { persistent: input.persistent } : {}),
+        });
+        await channel.waitForConfirms();
+      } finally {
+        await channel.close().catch(() => {});
+      }
+      return { published: true as const, routed: !returned };
+    };
+    try {
+      return await within(work(), timeoutMs, () => {
+        destroy(model);
+        if (blocked.get(model)) return new ConnectorError("target_error", `RabbitMQ at ${target.host}:${target.port} is refusing publishes for now (a memory or disk alarm is raised).`);
+        return rabbitTimeout(target, timeoutMs);
+      });
+    } catch (error) {
+      const cause = channelError ?? error;
+      if ((cause as { code?: unknown } | undefined)?.code === 404 && input.exchange) {
+        throw new ConnectorError("config", `The exchange “${input.exchange}” does not exist in the virtual host “${target.vhost}” (RabbitMQ 404 NOT_FOUND).`);
+      }
+      throw toRabbitError(cause, target);
+    }
+  },
+};
+
+export const rabbitmqConnector: Connector<typeof rabbitmqConfigSchema, ChannelModel> = {
+  kind: "rabbitmq",
+  label: "RabbitMQ (AMQP 0-9-1)",
+  description: "A RabbitMQ broker (or another AMQP 0-9-1 broker such as LavinMQ or Amazon MQ for RabbitMQ), reached with a user name and password.",
+  fields: [
+    { name: "host", label: "Host", type: "text", required: true, placeholder: "mq.example.com", help: "Host name or IP address of the broker, without scheme or port." },
+    { name: "port", label: "Port", type: "number", default: 5672, help: "5672 for plain AMQP; usually 5671 with TLS." },
+    { name: "vhost", label: "Virtual host", type: "text", default: "/", placeholder: "/" },
+    { name: "username", label: "User", type: "text", required: true, placeholder: "latch" },
+    { name: "password", label: "Password", type: "secret", required: true, usernameField: "username", help: "Resolved from its store each time Latch connects; never kept." },
+    { name: "tls", label: "Use TLS (amqps)", type: "boolean", default: false, help: "The broker's certificate must be valid for the host name; there is no unverified mode." },
+    {
+      name: "caCertificate",
+      label: "CA certificate (PEM)",
+      type: "text",
+      showWhen: { field: "tls", equals: ["true"] },
+      placeholder: "-----BEGIN CERTIFICATE-----",
+      help: "Only if a private CA issued the broker's certificate. Added to the system's trusted roots.",
+    },
+  ],
+  configSchema: rabbitmqConfigSchema,
+
+  async open({ config, secrets, timeoutMs }) {
+    const deadline = Date.now() + timeoutMs;
+    const tls = config.tls ? tlsOptions(config.host, config.caCertificate) : {};
+    const target: RabbitTarget = { host: config.host, port: config.port, vhost: config.vhost, username: config.username };
+    let address: string;
+    try {
+      address = await within(resolveTargetAddress(config.host), timeoutMs, () => rabbitTimeout(target, timeoutMs));
+    } catch (error) {
+      throw toRabbitError(error, target);
+    }
+    const pending = amqp.connect(
+      {
+        protocol: config.tls ? "amqps" : "amqp",
+        hostname: address,
+        port: config.port,
+        username: config.username,
+        password: secrets.password ?? "",
+        vhost: config.vhost,
+        heartbeat: 30,
+      },
+      { ...tls, timeout: Math.max(1, deadline - Date.now()), noDelay: true, clientProperties: { connection_name: "Latch" } },
+    );
+    let model: ChannelModel;
+    try {
+      model = await within(pending, deadline - Date.now(), () => {
+        // amqplib gives no handle to abort a pending connect: close it if it completes after all.
+        pending.then((late) => late.close().catch(() => {}), () => {});
+        return rabbitTimeout(target, timeoutMs);
+      });
+    } catch (error) {
+      throw toRabbitError(error, target);
+    }
+    // Without a listener, a connection error (e.g. a missed heartbeat) would crash the process.
+    model.on("error", () => {});
+    model.on("blocked", () => blocked.set(model, true));
+    model.on("unblocked", () => blocked.set(model, false));
+    targets.set(model, target);
+    return model;
+  },
+
+  async check(model, { config, timeoutMs }) {
+    const target = targets.get(model) ?? { host: config.host, port: config.port, vhost: config.vhost, username: config.username };
+    try {
+      // Opening a channel is the first thing the vhost permissions and resource limits can refuse.
+      const channel = await within(model.createChannel(), timeoutMs, () => {
+        destroy(model);
+        return rabbitTimeout(target, timeoutMs);
+      });
+      channel.on("error", () => {});
+      await within(channel.close(), timeoutMs, () => rabbitTimeout(target, timeoutMs));
+    } catch (error) {
+      throw toRabbitError(error, target);
+    }
+    const props = model.connection.serverProperties as Record<string, unknown>;
+    const text = (v: unknown) => (typeof v === "string" ? v : Buffer.isBuffer(v) ? v.toString("utf8") : "");
+    const product = text(props.product) || "AMQP broker";
+    const version = text(props.version);
+    return { message: `${product}${version ? ` ${version}` : ""} · vhost ${config.vhost}` };
+  },
+
+  async close(model) {
+    try {
+      await within(model.close(), 2000, () => new Error("close timed out"));
+    } catch {
+      destroy(model);
+    }
+  },
+
+  classify(error, config: Config) {
+    return classifyRabbitError(error, config);
+  },
+
+  operations: { publish },
+};

@@ -1,0 +1,212 @@
+import { rmSync } from "node:fs";
+import type { ChannelModel } from "amqplib";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createTestPki, type TestPki } from "@/test/emulators/tls";
+import { expectConnectorError } from "@/test/targets/expect";
+import { freePort, startSilentServer, startTlsProxy, type TestServer } from "@/test/targets/net";
+import { createRabbitUser, type RabbitUser } from "@/test/targets/rabbitmq";
+import { issueServerCert } from "@/test/targets/tls";
+import { ConnectorError, type Connector } from "../types";
+import { classifyRabbitError } from "./classify";
+import { rabbitmqConfigSchema, rabbitmqConnector, type PublishOutput } from "./index";
+
+let target: RabbitUser;
+const clients: ChannelModel[] = [];
+
+beforeAll(async () => {
+  target = await createRabbitUser();
+}, 120_000);
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => rabbitmqConnector.close(c)));
+});
+
+afterAll(async () => {
+  await target?.cleanup();
+}, 120_000);
+
+function input(overrides: Record<string, unknown> = {}, password = target.password, timeoutMs = 5000, user: RabbitUser = target) {
+  const config = rabbitmqConfigSchema.parse({ host: user.host, port: user.port, vhost: user.vhost, username: user.username, tls: false, ...overrides });
+  return { config, secrets: { password }, timeoutMs };
+}
+
+async function open(overrides: Record<string, unknown> = {}, user: RabbitUser = target) {
+  const i = input(overrides, user.password, 5000, user);
+  const client = await rabbitmqConnector.open(i);
+  clients.push(client);
+  return { client, i };
+}
+
+function publish(client: ChannelModel, message: Record<string, unknown>, timeoutMs = 5000) {
+  const op = rabbitmqConnector.operations.publish!;
+  return op.run(client, op.input.parse(message), { timeoutMs }) as Promise<PublishOutput>;
+}
+
+describe("rabbitmq connector against the machine's RabbitMQ", () => {
+  it("is assignable to the registry's Connector type", () => {
+    const c: Connector = rabbitmqConnector;
+    expect(c.kind).toBe("rabbitmq");
+  });
+
+  it("connects and says what it reached", async () => {
+    const { client, i } = await open();
+    expect((await rabbitmqConnector.check(client, i)).message).toMatch(/^RabbitMQ \d+\.\d+\.\d+ · vhost \/$/);
+  });
+
+  it("reports a wrong password as credentials_rejected, without the password", async () => {
+    const wrong = "definitely-Wrong-pw-123";
+    const error = await expectConnectorError(rabbitmqConnector.open(input({}, wrong)), "credentials_rejected", [wrong, target.password]);
+    expect(error.message).toContain("403");
+  });
+
+  it("reports nothing listening as unreachable", async () => {
+    const port = await freePort();
+    const error = await expectConnectorError(rabbitmqConnector.open(input({ port })), "unreachable", [target.password]);
+    expect(error.message).toContain(`127.0.0.1:${port}`);
+  });
+
+  it("honours timeoutMs when the server never answers", async () => {
+    const silent = await startSilentServer();
+    try {
+      const started = Date.now();
+      await expectConnectorError(rabbitmqConnector.open(input({ port: silent.port }, target.password, 400)), "timeout");
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      await silent.close();
+    }
+  });
+
+  it("refuses cloud metadata addresses under the egress policy", async () => {
+    await expectConnectorError(rabbitmqConnector.open(input({ host: "169.254.169.254" })), "egress_denied");
+  });
+
+  it("reports a vhost the user may not use, or that does not exist, as permission", async () => {
+    const error = await expectConnectorError(rabbitmqConnector.open(input({ vhost: "latch-no-such-vhost" })), "permission", [target.password]);
+    expect(error.message).toContain("latch-no-such-vhost");
+    const outsider = await createRabbitUser({ permissions: false });
+    try {
+      await expectConnectorError(rabbitmqConnector.open(input({}, outsider.password, 5000, outsider)), "permission", [outsider.password]);
+    } finally {
+      await outsider.cleanup();
+    }
+  }, 60_000);
+
+  it("publishes with confirms, and a separate connection receives the message", async () => {
+    const queue = await target.declareQueue();
+    const { client } = await open();
+    const body = JSON.stringify({ order: 42, note: "héllo" });
+    expect(await publish(client, { routingKey: queue, body, contentType: "application/json", persistent: true })).toEqual({ published: true, routed: true });
+    const received = await target.receive(queue);
+    expect(received?.content.toString("utf8")).toBe(body);
+    expect(received?.properties.contentType).toBe("application/json");
+    expect(received?.properties.deliveryMode).toBe(2);
+  });
+
+  it("says when a confirmed message reached no queue", async () => {
+    const { client } = await open();
+    expect(await publish(client, { routingKey: "latch-no-such-queue", body: "x" })).toEqual({ published: true, routed: false });
+    // The connection stays usable.
+    const queue = await target.declareQueue();
+    expect(await publish(client, { routingKey: queue, body: "y" })).toEqual({ published: true, routed: true });
+  });
+
+  it("names a missing exchange as a config problem", async () => {
+    const { client } = await open();
+    const error = await expectConnectorError(publish(client, { exchange: "latch-no-such-exchange", routingKey: "k", body: "x" }), "config");
+    expect(error.message).toContain("latch-no-such-exchange");
+  });
+
+  it("maps a missing write permission to permission", async () => {
+    // May configure and read anything, write nothing.
+    const reader = await createRabbitUser({ permissions: [".*", "^$", ".*"] });
+    try {
+      const { client } = await open({}, reader);
+      await expectConnectorError(publish(client, { routingKey: "anything", body: "x" }), "permission");
+    } finally {
+      await reader.cleanup();
+    }
+  }, 60_000);
+
+  it("closes cleanly, twice", async () => {
+    const { client } = await open();
+    await expect(rabbitmqConnector.close(client)).resolves.toBeUndefined();
+    await expect(rabbitmqConnector.close(client)).resolves.toBeUndefined();
+  });
+
+  describe("TLS (through a TLS-terminating proxy in front of the same broker)", () => {
+    let pki: TestPki;
+    let proxy: TestServer;
+    let ipOnlyProxy: TestServer;
+
+    beforeAll(async () => {
+      pki = createTestPki();
+      proxy = await startTlsProxy({ cert: pki.serverCert, key: pki.serverKey, targetPort: target.port });
+      ipOnlyProxy = await startTlsProxy({ ...issueServerCert(pki, ["IP:127.0.0.1", "DNS:other.test"]), targetPort: target.port });
+    });
+
+    afterAll(async () => {
+      await proxy?.close();
+      await ipOnlyProxy?.close();
+      if (pki) rmSync(pki.dir, { recursive: true, force: true });
+    });
+
+    it("connects with a verified certificate and publishes", async () => {
+      const { client, i } = await open({ host: "localhost", port: proxy.port, tls: true, caCertificate: pki.caCert });
+      expect((await rabbitmqConnector.check(client, i)).message).toContain("RabbitMQ");
+      const queue = await target.declareQueue();
+      await publish(client, { routingKey: queue, body: "over tls" });
+      expect((await target.receive(queue))?.content.toString()).toBe("over tls");
+    });
+
+    it("refuses an untrusted certificate", async () => {
+      await expectConnectorError(rabbitmqConnector.open(input({ host: "localhost", port: proxy.port, tls: true })), "tls");
+      await expectConnectorError(rabbitmqConnector.open(input({ host: "localhost", port: proxy.port, tls: true, caCertificate: pki.otherCaCert })), "tls");
+    });
+
+    it("checks the certificate against the host name entered, not the address dialled", async () => {
+      const error = await expectConnectorError(rabbitmqConnector.open(input({ host: "localhost", port: ipOnlyProxy.port, tls: true, caCertificate: pki.caCert })), "tls");
+      expect(error.message).toContain("not issued for the host name localhost");
+    });
+
+    it("fails clearly when TLS meets a plain AMQP port", async () => {
+      const error = await expectConnectorError(rabbitmqConnector.open(input({ tls: true }, target.password, 2000)), "tls");
+      expect(error.message).toContain("TLS");
+    });
+  });
+});
+
+describe("rabbitmq config schema", () => {
+  it("fills defaults and reads form text", () => {
+    expect(rabbitmqConfigSchema.parse({ host: "mq.example.com", username: "app" })).toEqual({ host: "mq.example.com", port: 5672, vhost: "/", username: "app", tls: false });
+    expect(rabbitmqConfigSchema.parse({ host: "mq", port: "5671", vhost: "", username: "app", tls: "true" })).toMatchObject({ port: 5671, vhost: "/", tls: true });
+  });
+});
+
+describe("rabbitmq classify", () => {
+  const config = { host: "mq.example.com", port: 5672, vhost: "/", username: "app" };
+  const channelError = (code: number) => Object.assign(new Error(`Channel closed by server: ${code} with message "s3cret-value"`), { code });
+  const cases: [unknown, ConnectorError["kind"]][] = [
+    [new Error('Handshake terminated by server: 403 (ACCESS-REFUSED) with message "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. s3cret-value"'), "credentials_rejected"],
+    [new Error("Expected ConnectionOpenOk; got <ConnectionClose channel:0>"), "permission"],
+    [channelError(403), "permission"],
+    [channelError(530), "permission"],
+    [channelError(404), "config"],
+    [channelError(406), "target_error"],
+    [channelError(320), "unreachable"],
+    [Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5672"), { code: "ECONNREFUSED" }), "unreachable"],
+    [Object.assign(new Error("getaddrinfo ENOTFOUND mq.example.com"), { code: "ENOTFOUND" }), "dns"],
+    [new Error("connect ETIMEDOUT"), "timeout"],
+    [Object.assign(new Error("self-signed certificate"), { code: "DEPTH_ZERO_SELF_SIGNED_CERT" }), "tls"],
+    [Object.assign(new Error("denied"), { code: "LATCH_EGRESS_DENIED" }), "egress_denied"],
+  ];
+
+  it.each(cases)("maps %o", (error, kind) => {
+    const result = classifyRabbitError(error, config);
+    expect(result?.kind).toBe(kind);
+    expect(result?.message).not.toContain("s3cret-value");
+  });
+
+  it("leaves unknown errors alone", () => {
+    expect(classifyRabbitError(new Error("something else"), config)).toBeNull();
+  });
+});

@@ -1,0 +1,221 @@
+import { rmSync } from "node:fs";
+import type Redis from "ioredis";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createTestPki, type TestPki } from "@/test/emulators/tls";
+import { expectConnectorError } from "@/test/targets/expect";
+import { freePort, startSilentServer, startTlsProxy, type TestServer } from "@/test/targets/net";
+import { createRedisUser, type RedisUser } from "@/test/targets/redis";
+import { issueServerCert } from "@/test/targets/tls";
+import { ConnectorError, type Connector } from "../types";
+import { classifyRedisError } from "./classify";
+import { redisConfigSchema, redisConnector } from "./index";
+
+let target: RedisUser;
+const clients: Redis[] = [];
+
+beforeAll(async () => {
+  target = await createRedisUser();
+});
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => redisConnector.close(c)));
+});
+
+afterAll(async () => {
+  await target?.cleanup();
+});
+
+function input(overrides: Record<string, unknown> = {}, password = target.password, timeoutMs = 5000, user = target) {
+  const config = redisConfigSchema.parse({ host: user.host, port: user.port, username: user.username, tls: false, ...overrides });
+  return { config, secrets: { password }, timeoutMs };
+}
+
+async function open(overrides: Record<string, unknown> = {}, user = target) {
+  const i = input(overrides, user.password, 5000, user);
+  const client = await redisConnector.open(i);
+  clients.push(client);
+  return { client, i };
+}
+
+function run(client: Redis, command: string, args: string[] = [], timeoutMs = 5000) {
+  const op = redisConnector.operations.command!;
+  return op.run(client, op.input.parse({ command, args }), { timeoutMs }) as Promise<{ result: unknown }>;
+}
+
+describe("redis connector against the machine's Redis", () => {
+  it("is assignable to the registry's Connector type", () => {
+    const c: Connector = redisConnector;
+    expect(c.kind).toBe("redis");
+  });
+
+  it("connects with an ACL user and says what it reached", async () => {
+    const { client, i } = await open();
+    expect((await redisConnector.check(client, i)).message).toMatch(/^(Redis|Valkey) \d+\.\d+\.\d+ · db 0$/);
+  });
+
+  it("reports a wrong password as credentials_rejected, without the password", async () => {
+    const wrong = "definitely-Wrong-pw-123";
+    const error = await expectConnectorError(redisConnector.open(input({}, wrong)), "credentials_rejected", [wrong, target.password]);
+    expect(error.message).toContain("WRONGPASS");
+  });
+
+  it("reports nothing listening as unreachable", async () => {
+    const port = await freePort();
+    const error = await expectConnectorError(redisConnector.open(input({ port })), "unreachable", [target.password]);
+    expect(error.message).toContain(`127.0.0.1:${port}`);
+  });
+
+  it("honours timeoutMs when the server never answers", async () => {
+    const silent = await startSilentServer();
+    try {
+      const started = Date.now();
+      await expectConnectorError(redisConnector.open(input({ port: silent.port }, target.password, 400)), "timeout");
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      await silent.close();
+    }
+  });
+
+  it("refuses cloud metadata addresses under the egress policy", async () => {
+    await expectConnectorError(redisConnector.open(input({ host: "169.254.169.254" })), "egress_denied");
+  });
+
+  it("reports a database number the server does not have as config, instead of falling back to db 0", async () => {
+    await expectConnectorError(redisConnector.open(input({ db: 99_999 })), "config");
+    const { client, i } = await open({ db: 1 });
+    expect((await redisConnector.check(client, i)).message).toMatch(/ · db 1$/);
+  });
+
+  it("runs allowed commands, case-insensitively, and returns JSON", async () => {
+    const { client } = await open();
+    const key = `${target.keyPrefix}greeting`;
+    expect(await run(client, "set", [key, "hello", "EX", "60"])).toEqual({ result: "OK" });
+    expect(await run(client, "GET", [key])).toEqual({ result: "hello" });
+    expect(await target.admin().get(key)).toBe("hello");
+
+    const hash = `${target.keyPrefix}user:1`;
+    expect(await run(client, "HSET", [hash, "name", "Ada", "born", "1815"])).toEqual({ result: 2 });
+    const all = (await run(client, "HGETALL", [hash])).result;
+    expect(Array.isArray(all) ? all : Object.entries(all as object).flat()).toEqual(["name", "Ada", "born", "1815"]);
+    expect(await run(client, "DEL", [key, hash])).toEqual({ result: 2 });
+    expect(await run(client, "GET", [key])).toEqual({ result: null });
+  });
+
+  it("refuses commands outside the allow-list", async () => {
+    const { client } = await open();
+    for (const name of ["FLUSHALL", "keys", "CONFIG", "EVAL", "SELECT"]) {
+      const error = await expectConnectorError(run(client, name, ["*"]), "config");
+      expect(error.message).toContain("not allowed");
+    }
+    expect(await target.admin().ping()).toBe("PONG");
+  });
+
+  it("maps ACL refusals to permission and wrong types to target_error", async () => {
+    const { client } = await open();
+    await expectConnectorError(run(client, "GET", ["outside-the-prefix"]), "permission");
+    const list = `${target.keyPrefix}list`;
+    await run(client, "RPUSH", [list, "a"]);
+    const error = await expectConnectorError(run(client, "GET", [list]), "target_error");
+    expect(error.message).toContain("WRONGTYPE");
+    const arity = await expectConnectorError(run(client, "GET", []), "target_error");
+    expect(arity.message).toContain("wrong number of arguments");
+  });
+
+  it("still checks a user that may not run INFO", async () => {
+    const narrow = await createRedisUser({ rules: ["+@all", "-info"] });
+    try {
+      const { client, i } = await open({}, narrow);
+      expect((await redisConnector.check(client, i)).message).toBe("Redis · db 0");
+    } finally {
+      await narrow.cleanup();
+    }
+  });
+
+  it("closes cleanly, twice, even after a failed command", async () => {
+    const { client } = await open();
+    await expectConnectorError(run(client, "GET", ["outside-the-prefix"]), "permission");
+    await expect(redisConnector.close(client)).resolves.toBeUndefined();
+    await expect(redisConnector.close(client)).resolves.toBeUndefined();
+  });
+
+  describe("TLS (through a TLS-terminating proxy in front of the same Redis)", () => {
+    let pki: TestPki;
+    let proxy: TestServer;
+    let ipOnlyProxy: TestServer;
+
+    beforeAll(async () => {
+      pki = createTestPki();
+      proxy = await startTlsProxy({ cert: pki.serverCert, key: pki.serverKey, targetPort: target.port });
+      ipOnlyProxy = await startTlsProxy({ ...issueServerCert(pki, ["IP:127.0.0.1", "DNS:other.test"]), targetPort: target.port });
+    });
+
+    afterAll(async () => {
+      await proxy?.close();
+      await ipOnlyProxy?.close();
+      if (pki) rmSync(pki.dir, { recursive: true, force: true });
+    });
+
+    it("connects with a verified certificate", async () => {
+      const { client, i } = await open({ host: "localhost", port: proxy.port, tls: true, caCertificate: pki.caCert });
+      expect((await redisConnector.check(client, i)).message).toContain("Redis");
+    });
+
+    it("refuses an untrusted certificate", async () => {
+      await expectConnectorError(redisConnector.open(input({ host: "localhost", port: proxy.port, tls: true })), "tls");
+      await expectConnectorError(redisConnector.open(input({ host: "localhost", port: proxy.port, tls: true, caCertificate: pki.otherCaCert })), "tls");
+    });
+
+    it("checks the certificate against the host name entered, not the address dialled", async () => {
+      const error = await expectConnectorError(redisConnector.open(input({ host: "localhost", port: ipOnlyProxy.port, tls: true, caCertificate: pki.caCert })), "tls");
+      expect(error.message).toContain("not issued for the host name localhost");
+    });
+
+    it("hints at TLS when a plain port does not answer the handshake", async () => {
+      const error = await expectConnectorError(redisConnector.open(input({ tls: true }, target.password, 500)), "timeout");
+      expect(error.message).toContain("expects TLS");
+    });
+  });
+});
+
+describe("redis config schema", () => {
+  it("fills defaults and reads form text", () => {
+    expect(redisConfigSchema.parse({ host: "cache.example.com" })).toEqual({ host: "cache.example.com", port: 6379, db: 0, tls: false });
+    expect(redisConfigSchema.parse({ host: "cache", port: "6380", db: "2", tls: "true", username: "" })).toEqual({ host: "cache", port: 6380, db: 2, tls: true });
+  });
+
+  it("rejects URLs and negative databases", () => {
+    expect(redisConfigSchema.safeParse({ host: "redis://cache" }).success).toBe(false);
+    expect(redisConfigSchema.safeParse({ host: "cache", db: -1 }).success).toBe(false);
+  });
+});
+
+describe("redis classify", () => {
+  const config = { host: "cache.example.com", port: 6379, username: "app", db: 3 };
+  const reply = (message: string) => Object.assign(new Error(message), { name: "ReplyError" });
+  const cases: [unknown, ConnectorError["kind"]][] = [
+    [reply("WRONGPASS invalid username-password pair or user is disabled."), "credentials_rejected"],
+    [reply("NOAUTH Authentication required."), "credentials_rejected"],
+    [reply("ERR invalid password"), "credentials_rejected"],
+    [reply("NOPERM User app has no permissions to access the 's3cret-value' key"), "permission"],
+    [reply("ERR DB index is out of range"), "config"],
+    [reply("MOVED 3999 127.0.0.1:6381"), "config"],
+    [reply("WRONGTYPE Operation against a key holding the wrong kind of value"), "target_error"],
+    [reply("ERR unknown command 's3cret-value', with args beginning with:"), "target_error"],
+    [Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:6379"), { code: "ECONNREFUSED" }), "unreachable"],
+    [Object.assign(new Error("getaddrinfo ENOTFOUND cache.example.com"), { code: "ENOTFOUND" }), "dns"],
+    [Object.assign(new Error("connect ETIMEDOUT"), { code: "ETIMEDOUT" }), "timeout"],
+    [Object.assign(new Error("self-signed certificate"), { code: "DEPTH_ZERO_SELF_SIGNED_CERT" }), "tls"],
+    [Object.assign(new Error("denied"), { code: "LATCH_EGRESS_DENIED" }), "egress_denied"],
+    [new Error("Connection is closed."), "unreachable"],
+  ];
+
+  it.each(cases)("maps %o", (error, kind) => {
+    const result = classifyRedisError(error, config);
+    expect(result?.kind).toBe(kind);
+    expect(result?.message).not.toContain("s3cret-value");
+  });
+
+  it("leaves unknown errors alone", () => {
+    expect(classifyRedisError(new Error("something else"), config)).toBeNull();
+  });
+});
