@@ -56,6 +56,7 @@ export default async function FolderLayout({
         tabs={[
           { href: base, label: "Subfolders" },
           { href: `${base}/assets`, label: "Assets" },
+          { href: `${base}/connections`, label: "Connections" },
           { href: `${base}/members`, label: "Members" },
           ...(view.permissions.readAudit ? [{ href: `${base}/audit`, label: "Audit" }] : []),
         ]}

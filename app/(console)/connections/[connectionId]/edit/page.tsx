@@ -1,0 +1,36 @@
+import { notFound } from "next/navigation";
+import { ConnectionForm } from "@/components/connections/connection-form";
+import { Breadcrumbs } from "@/components/layout/breadcrumbs";
+import { PageHeader } from "@/components/shared/page-header";
+import { listPickerFolders } from "@/lib/assets/picker";
+import { loadConnectionView } from "../connection-view";
+
+export const metadata = { title: "Edit connection" };
+
+export default async function EditConnectionPage({ params }: { params: Promise<{ connectionId: string }> }) {
+  const { connectionId } = await params;
+  const { user, connection: c } = await loadConnectionView(connectionId);
+  if (!c.permissions.write) notFound();
+  const pickerFolders = await listPickerFolders(user);
+  return (
+    <div className="grid max-w-4xl grid-cols-1 gap-6">
+      <Breadcrumbs
+        items={[
+          { label: "Folders", href: "/folders" },
+          ...c.folderPath.map((f) => ({ label: f.name, href: `/folders/${f.id}` })),
+          { label: "Connections", href: `/folders/${c.folder.id}/connections` },
+          { label: c.name, href: `/connections/${c.id}` },
+          { label: "Edit" },
+        ]}
+      />
+      <PageHeader title={`Edit “${c.name}”`} description="Secret fields keep what is stored unless you replace them." />
+      <ConnectionForm
+        folderId={c.folder.id}
+        connector={{ kind: c.kind, label: c.kindLabel, fields: c.fields }}
+        pickerFolders={pickerFolders}
+        cancelHref={`/connections/${c.id}`}
+        existing={{ id: c.id, name: c.name, config: c.config, secretFields: c.secretFields }}
+      />
+    </div>
+  );
+}

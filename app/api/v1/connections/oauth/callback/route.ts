@@ -1,0 +1,28 @@
+import { NextResponse } from "next/server";
+import { z } from "zod";
+import { apiHandler } from "@/lib/api/handler";
+import { finishOAuthAuthorization } from "@/lib/connections/oauth";
+import { isUuid } from "@/lib/ids";
+
+/**
+ * The OAuth app sends the browser back here after the person authorises it. The signed-in person
+ * must still hold connections.write on the connection's folder; the state must match the pending
+ * authorisation (otherwise: not found).
+ */
+export const GET = apiHandler(
+  {
+    query: z.object({
+      state: z.string().min(3).max(200),
+      code: z.string().min(1).max(2000).optional(),
+      error: z.string().max(200).optional(),
+    }),
+  },
+  async ({ query, actor, requestId, request }) => {
+    const connectionId = query.state.split(".")[0] ?? "";
+    const back = (outcome: string) =>
+      NextResponse.redirect(new URL(isUuid(connectionId) ? `/connections/${connectionId}?authorization=${outcome}` : "/folders", request.nextUrl.origin), 303);
+    if (!query.code) return back(query.error === "access_denied" ? "denied" : "failed");
+    const result = await finishOAuthAuthorization({ actor, requestId }, { state: query.state, code: query.code });
+    return back(result.ok ? "done" : "failed");
+  },
+);

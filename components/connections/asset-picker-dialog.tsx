@@ -1,0 +1,185 @@
+"use client";
+
+import { useInfiniteQuery } from "@tanstack/react-query";
+import { LoaderCircleIcon, SearchIcon } from "lucide-react";
+import { useEffect, useId, useRef, useState } from "react";
+import { AssetTypeBadge } from "@/components/assets/asset-type-badge";
+import { Button } from "@/components/ui/button";
+import { Dialog, DialogContent, DialogDescription, DialogHeader, DialogTitle } from "@/components/ui/dialog";
+import { Input } from "@/components/ui/input";
+import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@/components/ui/select";
+import type { PickerAsset, PickerFolder } from "@/lib/assets/picker";
+import { searchPickableAssetsAction } from "@/lib/connections/actions";
+import { cn } from "@/lib/utils";
+
+const ALL = "__all__";
+
+export type PickedAsset = Pick<PickerAsset, "id" | "name" | "type"> & { folderPath: string };
+
+function useDebounced<T>(value: T, ms: number): T {
+  const [debounced, setDebounced] = useState(value);
+  useEffect(() => {
+    const t = setTimeout(() => setDebounced(value), ms);
+    return () => clearTimeout(t);
+  }, [value, ms]);
+  return debounced;
+}
+
+/**
+ * "Use credential asset": searches, on the server, every folder the person may use. Only Credential
+ * and Secret assets can be chosen; settings are listed but disabled. Arrow keys move, Enter picks,
+ * Esc closes.
+ */
+export function AssetPickerDialog({
+  open,
+  onOpenChange,
+  folders,
+  fieldLabel,
+  onPick,
+}: {
+  open: boolean;
+  onOpenChange: (open: boolean) => void;
+  folders: PickerFolder[];
+  fieldLabel: string;
+  onPick: (asset: PickedAsset) => void;
+}) {
+  const [q, setQ] = useState("");
+  const [folderId, setFolderId] = useState<string>(ALL);
+  const [active, setActive] = useState(0);
+  const search = useDebounced(q, 200);
+  const listId = useId();
+  const listRef = useRef<HTMLUListElement>(null);
+
+  const query = useInfiniteQuery({
+    queryKey: ["asset-picker", search, folderId],
+    enabled: open,
+    initialPageParam: null as string | null,
+    queryFn: async ({ pageParam }) => {
+      const result = await searchPickableAssetsAction({ q: search, folderId: folderId === ALL ? null : folderId, cursor: pageParam, limit: 20 });
+      if (!result.ok) throw new Error(result.error.message);
+      return result.data;
+    },
+    getNextPageParam: (last) => last.nextCursor,
+  });
+  const rows = query.data?.pages.flatMap((p) => p.rows) ?? [];
+
+  useEffect(() => setActive(0), [search, folderId]);
+  useEffect(() => {
+    listRef.current?.querySelector<HTMLElement>(`[data-index="${active}"]`)?.scrollIntoView({ block: "nearest" });
+  }, [active]);
+
+  function pick(asset: PickerAsset) {
+    if (!asset.selectable) return;
+    onPick({ id: asset.id, name: asset.name, type: asset.type, folderPath: asset.folder.path });
+    onOpenChange(false);
+  }
+
+  function onKeyDown(e: React.KeyboardEvent) {
+    if (e.key === "ArrowDown") {
+      e.preventDefault();
+      setActive((i) => Math.min(rows.length - 1, i + 1));
+      if (active >= rows.length - 3 && query.hasNextPage && !query.isFetchingNextPage) void query.fetchNextPage();
+    } else if (e.key === "ArrowUp") {
+      e.preventDefault();
+      setActive((i) => Math.max(0, i - 1));
+    } else if (e.key === "Enter") {
+      e.preventDefault();
+      const row = rows[active];
+      if (row) pick(row);
+    }
+  }
+
+  const activeRow = rows[active];
+  return (
+    <Dialog open={open} onOpenChange={onOpenChange}>
+      <DialogContent className="sm:max-w-2xl" onKeyDown={onKeyDown}>
+        <DialogHeader>
+          <DialogTitle>Use credential asset</DialogTitle>
+          <DialogDescription>
+            For “{fieldLabel}”. Assets from every folder you may use; the value is read from its store when the connection needs it and never shown.
+          </DialogDescription>
+        </DialogHeader>
+        <div className="grid gap-3 sm:grid-cols-[1fr_14rem]">
+          <div className="relative">
+            <SearchIcon className="pointer-events-none absolute top-1/2 left-2.5 size-4 -translate-y-1/2 text-muted-foreground" aria-hidden="true" />
+            <Input
+              autoFocus
+              role="combobox"
+              aria-label="Search assets"
+              aria-controls={listId}
+              aria-expanded="true"
+              aria-activedescendant={activeRow ? `${listId}-${activeRow.id}` : undefined}
+              placeholder="Search by name…"
+              value={q}
+              onChange={(e) => setQ(e.target.value)}
+              className="pl-8"
+            />
+          </div>
+          <Select value={folderId} onValueChange={setFolderId}>
+            <SelectTrigger aria-label="Folder" className="w-full">
+              <SelectValue />
+            </SelectTrigger>
+            <SelectContent>
+              <SelectItem value={ALL}>All folders</SelectItem>
+              {folders.map((f) => (
+                <SelectItem key={f.id} value={f.id}>
+                  <span style={{ paddingLeft: `${f.depth * 0.75}rem` }}>{f.name}</span>
+                </SelectItem>
+              ))}
+            </SelectContent>
+          </Select>
+        </div>
+        <div className="max-h-[22rem] min-h-[10rem] overflow-y-auto rounded-md border">
+          {query.isPending ? (
+            <p role="status" className="flex items-center gap-2 p-4 text-sm text-muted-foreground">
+              <LoaderCircleIcon className="size-4 animate-spin" aria-hidden="true" /> Searching…
+            </p>
+          ) : query.isError ? (
+            <p role="alert" className="p-4 text-sm text-danger">
+              {query.error.message}
+            </p>
+          ) : rows.length === 0 ? (
+            <p className="p-4 text-sm text-muted-foreground">{search ? `No assets match “${search}”.` : folders.length === 0 ? "You may not use assets in any folder." : "No assets in the folders you may use."}</p>
+          ) : (
+            <ul id={listId} ref={listRef} role="listbox" aria-label="Assets" className="divide-y">
+              {rows.map((row, index) => (
+                <li
+                  key={row.id}
+                  id={`${listId}-${row.id}`}
+                  data-index={index}
+                  role="option"
+                  aria-selected={index === active}
+                  aria-disabled={!row.selectable || undefined}
+                  onMouseEnter={() => setActive(index)}
+                  onClick={() => pick(row)}
+                  className={cn(
+                    "grid cursor-pointer gap-1 px-3 py-2 text-sm",
+                    index === active && "bg-muted",
+                    !row.selectable && "cursor-not-allowed opacity-60",
+                  )}
+                >
+                  <span className="flex items-center justify-between gap-3">
+                    <span className="font-medium">{row.name}</span>
+                    <AssetTypeBadge type={row.type} />
+                  </span>
+                  <span className="text-xs text-muted-foreground">
+                    {row.folder.path}
+                    {row.store ? ` · ${row.store.name}` : ""}
+                    {row.selectable ? "" : " · only credential assets can back a secret field"}
+                  </span>
+                </li>
+              ))}
+            </ul>
+          )}
+          {query.hasNextPage ? (
+            <div className="border-t p-2 text-center">
+              <Button type="button" variant="ghost" size="sm" onClick={() => void query.fetchNextPage()} disabled={query.isFetchingNextPage}>
+                {query.isFetchingNextPage ? "Loading…" : "Load more"}
+              </Button>
+            </div>
+          ) : null}
+        </div>
+      </DialogContent>
+    </Dialog>
+  );
+}

@@ -1,0 +1,56 @@
+"use client";
+
+import { LoaderCircleIcon, PencilIcon, RefreshCwIcon, Trash2Icon } from "lucide-react";
+import Link from "next/link";
+import { useRouter } from "next/navigation";
+import { toast } from "sonner";
+import { ConfirmDialog } from "@/components/shared/confirm-dialog";
+import { useServerAction } from "@/components/shared/use-server-action";
+import { Button } from "@/components/ui/button";
+import { deleteConnectionAction, reconnectConnectionAction } from "@/lib/connections/actions";
+
+export function ConnectionActions({ connectionId, name, folderId, canWrite, canUse }: { connectionId: string; name: string; folderId: string; canWrite: boolean; canUse: boolean }) {
+  const router = useRouter();
+  // The outcome (status badge and message) shows on the page after the refresh.
+  const reconnect = useServerAction(reconnectConnectionAction, {
+    onSuccess: (r) => (r.ok ? toast.success("Connected.") : toast.error(`Could not connect: ${r.title}`)),
+  });
+  return (
+    <div className="flex flex-wrap gap-2">
+      {canUse ? (
+        <Button variant="outline" onClick={() => void reconnect.run({ connectionId })} disabled={reconnect.pending}>
+          {reconnect.pending ? <LoaderCircleIcon className="animate-spin" aria-hidden="true" /> : <RefreshCwIcon aria-hidden="true" />}
+          {reconnect.pending ? "Connecting…" : "Reconnect"}
+        </Button>
+      ) : null}
+      {canWrite ? (
+        <>
+          <Button variant="outline" asChild>
+            <Link href={`/connections/${connectionId}/edit`}>
+              <PencilIcon aria-hidden="true" /> Edit
+            </Link>
+          </Button>
+          <ConfirmDialog
+            trigger={
+              <Button variant="outline">
+                <Trash2Icon aria-hidden="true" /> Delete
+              </Button>
+            }
+            title={`Delete “${name}”?`}
+            description="Automations can no longer use it. The credential assets it uses are not touched."
+            confirmLabel="Delete connection"
+            pendingLabel="Deleting…"
+            destructive
+            onConfirm={async () => {
+              const result = await deleteConnectionAction({ connectionId });
+              if (!result.ok) throw new Error(result.error.message);
+              toast.success(`Connection “${name}” deleted.`);
+              router.push(`/folders/${folderId}/connections`);
+              router.refresh();
+            }}
+          />
+        </>
+      ) : null}
+    </div>
+  );
+}

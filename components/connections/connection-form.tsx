@@ -1,0 +1,307 @@
+"use client";
+
+import { CheckCircle2Icon, EllipsisVerticalIcon, KeyRoundIcon, KeySquareIcon, LoaderCircleIcon, PencilLineIcon, XCircleIcon, XIcon } from "lucide-react";
+import { useRouter } from "next/navigation";
+import { useState } from "react";
+import { FormField } from "@/components/shared/form-field";
+import { useServerAction } from "@/components/shared/use-server-action";
+import { Button } from "@/components/ui/button";
+import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
+import { Checkbox } from "@/components/ui/checkbox";
+import { DropdownMenu, DropdownMenuContent, DropdownMenuItem, DropdownMenuTrigger } from "@/components/ui/dropdown-menu";
+import { Input } from "@/components/ui/input";
+import { Label } from "@/components/ui/label";
+import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@/components/ui/select";
+import { Textarea } from "@/components/ui/textarea";
+import type { PickerFolder } from "@/lib/assets/picker";
+import type { ConnectorField } from "@/lib/connectors/types";
+import { saveConnectionAction } from "@/lib/connections/actions";
+import type { SecretFieldView } from "@/lib/connections/queries";
+import { AssetPickerDialog, type PickedAsset } from "./asset-picker-dialog";
+
+type Source =
+  | { mode: "asset"; asset: PickedAsset }
+  | { mode: "value"; value: string }
+  | { mode: "keep"; asset: PickedAsset | null }
+  | { mode: "none" };
+
+export type ConnectionFormProps = {
+  folderId: string;
+  connector: { kind: string; label: string; fields: ConnectorField[] };
+  pickerFolders: PickerFolder[];
+  existing?: { id: string; name: string; config: Record<string, unknown>; secretFields: SecretFieldView[] };
+  cancelHref: string;
+};
+
+type Failure = { title: string; message: string };
+
+function initialConfig(fields: ConnectorField[], existing?: Record<string, unknown>) {
+  const out: Record<string, unknown> = {};
+  for (const f of fields) {
+    if (f.type === "secret") continue;
+    out[f.name] = existing?.[f.name] ?? f.default ?? (f.type === "boolean" ? false : f.type === "select" ? f.options?.[0]?.value ?? "" : "");
+  }
+  return out;
+}
+
+/**
+ * The connection form, generated from the connector's fields. Every secret field has a menu with
+ * "Enter value" and "Use credential asset"; a chosen asset shows as a chip (name and folder path).
+ * Secret values are never pre-filled; editing keeps what is stored unless the person replaces it.
+ */
+export function ConnectionForm({ folderId, connector, pickerFolders, existing, cancelHref }: ConnectionFormProps) {
+  const router = useRouter();
+  const [name, setName] = useState(existing?.name ?? "");
+  const [config, setConfig] = useState<Record<string, unknown>>(() => initialConfig(connector.fields, existing?.config));
+  const [sources, setSources] = useState<Record<string, Source>>(() => {
+    const out: Record<string, Source> = {};
+    for (const f of connector.fields.filter((x) => x.type === "secret")) {
+      const view = existing?.secretFields.find((s) => s.field === f.name);
+      out[f.name] =
+        view?.source === "asset" && view.asset
+          ? { mode: "keep", asset: { id: view.asset.id, name: view.asset.name, type: view.asset.type as PickedAsset["type"], folderPath: view.asset.folderPath } }
+          : view?.source === "value"
+            ? { mode: "keep", asset: null }
+            : { mode: "value", value: "" };
+    }
+    return out;
+  });
+  const [usernameFrom, setUsernameFrom] = useState<Set<string>>(() => new Set(existing?.secretFields.filter((s) => s.fillsUsernameField).map((s) => s.field) ?? []));
+  const [picking, setPicking] = useState<ConnectorField | null>(null);
+  const [failure, setFailure] = useState<Failure | null>(null);
+
+  const save = useServerAction(saveConnectionAction, {
+    refresh: false,
+    onSuccess: (outcome) => {
+      if (!outcome.ok) return setFailure({ title: outcome.title, message: outcome.message });
+      if ("redirectTo" in outcome) return window.location.assign(outcome.redirectTo);
+      router.push(`/connections/${outcome.connectionId}?connected=1`);
+      router.refresh();
+    },
+  });
+  const err = save.fieldError;
+
+  const visible = (f: ConnectorField) => !f.showWhen || f.showWhen.equals.includes(String(config[f.showWhen.field] ?? ""));
+  const fields = connector.fields.filter(visible);
+  const setField = (key: string, value: unknown) => setConfig((c) => ({ ...c, [key]: value }));
+  const assetOf = (s: Source | undefined) => (s?.mode === "asset" || s?.mode === "keep" ? (s.asset ?? null) : null);
+
+  // Username fields filled from a Credential asset chosen for a secret field (a reference, not a copy).
+  const usernameFilledBy = new Map<string, { secretField: string; asset: PickedAsset }>();
+  for (const f of fields) {
+    const asset = assetOf(sources[f.name]);
+    if (f.type === "secret" && f.usernameField && asset?.type === "CREDENTIAL" && usernameFrom.has(f.name)) usernameFilledBy.set(f.usernameField, { secretField: f.name, asset });
+  }
+
+  async function submit(e: React.FormEvent) {
+    e.preventDefault();
+    setFailure(null);
+    const secrets: Record<string, unknown> = {};
+    for (const f of fields.filter((x) => x.type === "secret")) {
+      const s = sources[f.name];
+      secrets[f.name] =
+        s?.mode === "asset" ? { mode: "asset", assetId: s.asset.id } : s?.mode === "keep" ? { mode: "keep" } : s?.mode === "value" && s.value !== "" ? { mode: "value", value: s.value } : { mode: "none" };
+    }
+    const cfg = Object.fromEntries(fields.filter((f) => f.type !== "secret").map((f) => [f.name, f.type === "number" && config[f.name] !== "" ? Number(config[f.name]) : config[f.name]]));
+    await save.run({
+      connectionId: existing?.id ?? null,
+      folderId,
+      name,
+      kind: connector.kind,
+      config: cfg,
+      secrets: secrets as never,
+      usernameFromAsset: [...usernameFrom].filter((f) => fields.some((x) => x.name === f) && assetOf(sources[f])?.type === "CREDENTIAL"),
+    });
+  }
+
+  function plainField(f: ConnectorField) {
+    const id = `config-${f.name}`;
+    const filled = usernameFilledBy.get(f.name);
+    if (filled) {
+      return (
+        <FormField key={f.name} id={id} label={f.label} description="Filled from the credential asset when the connection is used.">
+          <Input value={`From “${filled.asset.name}”`} readOnly aria-readonly="true" className="bg-muted/50" />
+        </FormField>
+      );
+    }
+    const value = config[f.name];
+    return (
+      <FormField key={f.name} id={id} label={f.label} required={f.required} description={f.help} error={err(`config.${f.name}`)}>
+        {f.type === "select" ? (
+          <Select value={String(value ?? "")} onValueChange={(v) => setField(f.name, v)}>
+            <SelectTrigger className="w-full">
+              <SelectValue placeholder="Choose…" />
+            </SelectTrigger>
+            <SelectContent>
+              {f.options?.map((o) => (
+                <SelectItem key={o.value} value={o.value}>
+                  {o.label}
+                </SelectItem>
+              ))}
+            </SelectContent>
+          </Select>
+        ) : f.type === "boolean" ? (
+          <Checkbox checked={!!value} onCheckedChange={(v) => setField(f.name, v === true)} />
+        ) : f.name === "caBundle" ? (
+          <Textarea value={String(value ?? "")} onChange={(e) => setField(f.name, e.target.value)} rows={4} spellCheck={false} className="font-mono text-xs" placeholder={f.placeholder} />
+        ) : (
+          <Input
+            type={f.type === "number" ? "number" : "text"}
+            value={String(value ?? "")}
+            onChange={(e) => setField(f.name, e.target.value)}
+            placeholder={f.placeholder}
+            autoComplete="off"
+            spellCheck={false}
+          />
+        )}
+      </FormField>
+    );
+  }
+
+  function secretField(f: ConnectorField) {
+    const id = `secret-${f.name}`;
+    const source = sources[f.name] ?? { mode: "value", value: "" };
+    const asset = assetOf(source);
+    const setSource = (s: Source) => setSources((all) => ({ ...all, [f.name]: s }));
+    const menu = (
+      <DropdownMenu>
+        <DropdownMenuTrigger asChild>
+          <Button type="button" variant="outline" size="icon" aria-label={`${f.label} options`}>
+            <EllipsisVerticalIcon aria-hidden="true" />
+          </Button>
+        </DropdownMenuTrigger>
+        <DropdownMenuContent align="end">
+          <DropdownMenuItem onSelect={() => setSource({ mode: "value", value: "" })}>
+            <PencilLineIcon aria-hidden="true" /> Enter value
+          </DropdownMenuItem>
+          <DropdownMenuItem onSelect={() => setPicking(f)}>
+            <KeyRoundIcon aria-hidden="true" /> Use credential asset
+          </DropdownMenuItem>
+        </DropdownMenuContent>
+      </DropdownMenu>
+    );
+    const fieldError = err(`secrets.${f.name}`);
+    return (
+      <div key={f.name} className="grid gap-2">
+        {asset ? (
+          <div className="grid gap-2">
+            <Label id={`${id}-label`}>
+              {f.label}
+              {f.required ? <span aria-hidden="true" className="-ml-1 text-danger">*</span> : null}
+            </Label>
+            <div role="group" aria-labelledby={`${id}-label`} className="flex flex-wrap items-center gap-2 rounded-md border bg-muted/30 p-2">
+              <span className="inline-flex min-w-0 items-center gap-2 rounded-full border bg-background px-3 py-1 text-sm" data-testid={`asset-chip-${f.name}`}>
+                <KeySquareIcon className="size-4 shrink-0 text-info" aria-hidden="true" />
+                <span className="font-medium">{asset.name}</span>
+                <span className="truncate text-muted-foreground">{asset.folderPath}</span>
+              </span>
+              <span className="ml-auto flex gap-1">
+                <Button type="button" variant="ghost" size="sm" onClick={() => setPicking(f)}>
+                  Change
+                </Button>
+                <Button type="button" variant="ghost" size="sm" onClick={() => setSource({ mode: "value", value: "" })} aria-label={`Remove the asset from ${f.label}`}>
+                  <XIcon aria-hidden="true" /> Remove
+                </Button>
+              </span>
+            </div>
+            {f.usernameField && asset.type === "CREDENTIAL" ? (
+              <label className="flex items-center gap-2 text-sm">
+                <Checkbox
+                  checked={usernameFrom.has(f.name)}
+                  onCheckedChange={(v) =>
+                    setUsernameFrom((s) => {
+                      const next = new Set(s);
+                      if (v === true) next.add(f.name);
+                      else next.delete(f.name);
+                      return next;
+                    })
+                  }
+                />
+                Fill “{connector.fields.find((x) => x.name === f.usernameField)?.label ?? f.usernameField}” from this asset too
+              </label>
+            ) : null}
+            {fieldError ? (
+              <p role="alert" className="text-[0.8125rem] font-medium text-danger">
+                {fieldError}
+              </p>
+            ) : null}
+          </div>
+        ) : (
+          <div className="flex items-end gap-2">
+            <FormField id={id} label={f.label} required={f.required} description={f.help} error={fieldError} className="flex-1">
+              {source.mode === "keep" ? (
+                <Input value="Value set — hidden" readOnly aria-readonly="true" className="bg-muted/50 text-muted-foreground" />
+              ) : (
+                <Input
+                  type="password"
+                  autoComplete="new-password"
+                  value={source.mode === "value" ? source.value : ""}
+                  onChange={(e) => setSource({ mode: "value", value: e.target.value })}
+                  placeholder={f.placeholder}
+                  spellCheck={false}
+                />
+              )}
+            </FormField>
+            {menu}
+          </div>
+        )}
+      </div>
+    );
+  }
+
+  return (
+    <form onSubmit={submit} noValidate className="grid gap-6">
+      <Card>
+        <CardHeader>
+          <CardTitle>{connector.label}</CardTitle>
+          <CardDescription>Secret fields can use a credential asset: Latch reads the value from its store at each use and never saves it.</CardDescription>
+        </CardHeader>
+        <CardContent className="grid gap-5 md:grid-cols-2">
+          <FormField id="connection-name" label="Connection name" required error={err("name")} className="md:col-span-2">
+            <Input value={name} onChange={(e) => setName(e.target.value)} maxLength={100} autoComplete="off" />
+          </FormField>
+          {fields.map((f) => (f.type === "secret" ? secretField(f) : plainField(f)))}
+        </CardContent>
+      </Card>
+
+      <div aria-live="polite">
+        {failure ? (
+          <div role="alert" className="grid gap-1 rounded-lg border border-danger/30 bg-danger/5 p-4 text-sm">
+            <p className="flex items-center gap-2 font-medium text-danger">
+              <XCircleIcon className="size-4" aria-hidden="true" /> Could not connect: {failure.title}
+            </p>
+            <p>{failure.message}</p>
+            <p className="text-muted-foreground">Nothing was saved.</p>
+          </div>
+        ) : save.pending ? (
+          <p role="status" className="flex items-center gap-2 text-sm text-muted-foreground">
+            <LoaderCircleIcon className="size-4 animate-spin" aria-hidden="true" /> Connecting to the target…
+          </p>
+        ) : null}
+      </div>
+
+      <div className="flex flex-wrap justify-end gap-2">
+        <Button type="button" variant="outline" onClick={() => router.push(cancelHref)}>
+          Cancel
+        </Button>
+        <Button type="submit" disabled={save.pending}>
+          {save.pending ? <LoaderCircleIcon className="animate-spin" aria-hidden="true" /> : <CheckCircle2Icon aria-hidden="true" />}
+          {existing ? "Save and connect" : "Connect"}
+        </Button>
+      </div>
+
+      {picking ? (
+        <AssetPickerDialog
+          open={!!picking}
+          onOpenChange={(open) => !open && setPicking(null)}
+          folders={pickerFolders}
+          fieldLabel={picking.label}
+          onPick={(asset) => {
+            setSources((all) => ({ ...all, [picking.name]: { mode: "asset", asset } }));
+            if (picking.usernameField && asset.type === "CREDENTIAL") setUsernameFrom((s) => new Set(s).add(picking.name));
+          }}
+        />
+      ) : null}
+    </form>
+  );
+}

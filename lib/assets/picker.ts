@@ -1,0 +1,106 @@
+import "server-only";
+import { Prisma } from "@prisma/client";
+import { z } from "zod";
+import { listFolderIdsWith, type Actor } from "@/lib/authz";
+import { db } from "@/lib/db";
+import { listVisibleFolders } from "@/lib/folders/queries";
+import { getProvider } from "@/lib/vault/registry";
+import type { StoreKind } from "@/lib/vault/types";
+import { isSecretType, type AssetType } from "./schemas";
+
+/**
+ * The "Use credential asset" picker: assets from every folder the person may use (assets.use),
+ * searched on the server and paged by keyset (name, id), so it stays fast with 100,000 assets.
+ */
+export const pickerQuerySchema = z.object({
+  q: z.string().trim().max(100, "Search text can be at most 100 characters.").default(""),
+  folderId: z.string().uuid().nullable().default(null),
+  /** Opaque: the last row of the previous page. */
+  cursor: z.string().max(400).nullable().default(null),
+  limit: z.coerce.number().int().min(1).max(50).default(20),
+});
+export type PickerQuery = z.input<typeof pickerQuerySchema>;
+
+export type PickerAsset = {
+  id: string;
+  name: string;
+  type: AssetType;
+  folder: { id: string; path: string };
+  store: { name: string; kindLabel: string } | null;
+  /** Only Credential and Secret assets can back a secret field. */
+  selectable: boolean;
+};
+
+export type PickerFolder = { id: string; name: string; path: string; depth: number };
+
+type Cursor = { n: string; i: string };
+const encodeCursor = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString("base64url");
+function decodeCursor(raw: string | null): Cursor | null {
+  if (!raw) return null;
+  try {
+    const c = JSON.parse(Buffer.from(raw, "base64url").toString("utf8")) as Cursor;
+    return typeof c.n === "string" && typeof c.i === "string" && /^[0-9a-f-]{36}$/i.test(c.i) ? c : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Folders the person may pick assets from, as a flat tree (pre-order) with their paths. */
+export async function listPickerFolders(actor: Actor): Promise<PickerFolder[]> {
+  const usable = new Set(await listFolderIdsWith(db(), actor, "assets.use"));
+  const visible = await listVisibleFolders(actor);
+  const byParent = new Map<string | null, typeof visible>();
+  const ids = new Set(visible.map((f) => f.id));
+  for (const f of visible) {
+    const parent = f.parentId && ids.has(f.parentId) ? f.parentId : null;
+    byParent.set(parent, [...(byParent.get(parent) ?? []), f]);
+  }
+  const out: PickerFolder[] = [];
+  const walk = (parent: string | null, path: string[], depth: number) => {
+    for (const f of byParent.get(parent) ?? []) {
+      const p = [...path, f.name];
+      if (usable.has(f.id)) out.push({ id: f.id, name: f.name, path: p.join(" / "), depth });
+      walk(f.id, p, depth + 1);
+    }
+  };
+  walk(null, [], 0);
+  return out;
+}
+
+export async function searchPickableAssets(actor: Actor, input: PickerQuery) {
+  const query = pickerQuerySchema.parse(input);
+  const folders = await listPickerFolders(actor);
+  const paths = new Map(folders.map((f) => [f.id, f.path]));
+  if (query.folderId && !paths.has(query.folderId)) return { rows: [] as PickerAsset[], nextCursor: null };
+  if (folders.length === 0) return { rows: [] as PickerAsset[], nextCursor: null };
+  const cursor = decodeCursor(query.cursor);
+  const scope = query.folderId
+    ? Prisma.sql`a.folder_id = ${query.folderId}::uuid`
+    : actor.isAdmin
+      ? Prisma.sql`TRUE`
+      : Prisma.sql`a.folder_id = ANY(${folders.map((f) => f.id)}::uuid[])`;
+  const like = `%${query.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  const rows = await db().$queryRaw<{ id: string; name: string; type: AssetType; folder_id: string; store_name: string | null; store_kind: StoreKind | null; sort_key: string }[]>`
+    SELECT a.id::text AS id, a.name, a.type::text AS type, a.folder_id::text AS folder_id, s.name AS store_name, s.kind::text AS store_kind, lower(a.name) AS sort_key
+    FROM credential_assets a LEFT JOIN credential_stores s ON s.id = a.store_id
+    WHERE ${scope}
+      ${query.q ? Prisma.sql`AND lower(a.name) LIKE ${like}` : Prisma.empty}
+      ${cursor ? Prisma.sql`AND (lower(a.name), a.id) > (${cursor.n}, ${cursor.i}::uuid)` : Prisma.empty}
+    ORDER BY lower(a.name), a.id
+    LIMIT ${query.limit + 1}`;
+  const page = rows.slice(0, query.limit);
+  const last = page.at(-1);
+  return {
+    rows: page.map(
+      (r): PickerAsset => ({
+        id: r.id,
+        name: r.name,
+        type: r.type,
+        folder: { id: r.folder_id, path: paths.get(r.folder_id) ?? "" },
+        store: r.store_name && r.store_kind ? { name: r.store_name, kindLabel: getProvider(r.store_kind).label } : null,
+        selectable: isSecretType(r.type),
+      }),
+    ),
+    nextCursor: rows.length > query.limit && last ? encodeCursor({ n: last.sort_key, i: last.id }) : null,
+  };
+}

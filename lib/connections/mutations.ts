@@ -1,0 +1,325 @@
+import "server-only";
+import { randomBytes } from "node:crypto";
+import type { Connection, ConnectionSecret, Prisma } from "@prisma/client";
+import type { ActionContext } from "@/lib/actions/action";
+import { fieldErrorsOf } from "@/lib/actions/action";
+import { recordAuditEvent } from "@/lib/audit/record";
+import { assertCanOnFolder } from "@/lib/authz";
+import { getConnector } from "@/lib/connectors/registry";
+import { ConnectorError, type Connector, type ConnectorField } from "@/lib/connectors/types";
+import { decrypt, encrypt } from "@/lib/crypto/envelope";
+import { db, type Tx } from "@/lib/db";
+import { AppError, conflict, notFound, type FieldErrors } from "@/lib/errors";
+import { isUuid } from "@/lib/ids";
+import { ResolveError } from "@/lib/secrets/resolver";
+import { STORE_ERROR_TITLES } from "@/lib/vault/errors";
+import { typedValueAad, withCredentials, type FieldSource } from "./credentials";
+import type { SaveConnectionInput } from "./schemas";
+
+type Ctx = Pick<ActionContext, "actor" | "requestId">;
+
+const CONNECT_TIMEOUT_MS = 15_000;
+const stateAad = (connectionId: string) => `connections:${connectionId}:state`;
+
+export type ConnectOutcome =
+  | { ok: true; connectionId: string; message: string }
+  | { ok: true; connectionId: string; redirectTo: string }
+  | { ok: false; connectionId: string | null; kind: string; title: string; message: string };
+
+const CONNECTOR_ERROR_TITLES: Record<ConnectorError["kind"], string> = {
+  credentials_rejected: "Credentials rejected by the target",
+  permission: "Permission denied by the target",
+  unreachable: "Target unreachable",
+  dns: "Host name not found",
+  tls: "TLS problem",
+  timeout: "Timed out",
+  egress_denied: "Address not allowed",
+  config: "Configuration problem",
+  target_error: "The target returned an error",
+};
+
+/** Fields that apply given the other fields' values (showWhen), so hidden ones are neither required nor kept. */
+export function activeFields(connector: Connector, config: Record<string, unknown>): ConnectorField[] {
+  return connector.fields.filter((f) => !f.showWhen || f.showWhen.equals.includes(String(config[f.showWhen.field] ?? "")));
+}
+
+function validationFailure(errors: FieldErrors): never {
+  throw new AppError("VALIDATION", Object.values(errors)[0]?.[0] ?? "Check the highlighted fields.", errors);
+}
+
+async function loadConnection(tx: Tx, connectionId: string) {
+  const connection = isUuid(connectionId) ? await tx.connection.findUnique({ where: { id: connectionId }, include: { secrets: true } }) : null;
+  if (!connection) throw notFound("Connection");
+  return connection;
+}
+
+type Plan = {
+  config: Record<string, unknown>;
+  sources: FieldSource[];
+  /** What gets stored per field: an asset reference, a value to seal, or an existing sealed row kept. */
+  rows: { field: string; part: "VALUE" | "USERNAME"; assetId?: string; typed?: string; keep?: ConnectionSecret }[];
+  /** Username fields filled from assets: not stored in config. */
+  usernameFields: string[];
+};
+
+/** Checks the form against the connector, and works out where each secret comes from. No vault call yet. */
+async function plan(connector: Connector, input: SaveConnectionInput, existing: (Connection & { secrets: ConnectionSecret[] }) | null): Promise<Plan> {
+  const errors: FieldErrors = {};
+  const fields = activeFields(connector, input.config);
+  const usernameFields = new Set<string>();
+  for (const secretField of input.usernameFromAsset) {
+    const f = fields.find((x) => x.name === secretField && x.type === "secret");
+    if (f?.usernameField && input.secrets[secretField]?.mode !== "none") usernameFields.add(f.usernameField);
+  }
+  // Non-secret values: only active, declared fields are kept; username fields filled from an asset are not config.
+  const rawConfig: Record<string, unknown> = {};
+  for (const f of fields) if (f.type !== "secret" && !usernameFields.has(f.name) && input.config[f.name] !== undefined && input.config[f.name] !== "") rawConfig[f.name] = input.config[f.name];
+  const parsed = connector.configSchema.safeParse(Object.fromEntries([...Object.entries(rawConfig), ...[...usernameFields].map((u) => [u, "from-asset"])]));
+  if (!parsed.success) for (const [k, v] of Object.entries(fieldErrorsOf(parsed.error))) errors[`config.${k}`] = v;
+  const config = parsed.success ? (parsed.data as Record<string, unknown>) : {};
+  for (const u of usernameFields) delete config[u];
+
+  const sources: FieldSource[] = [];
+  const rows: Plan["rows"] = [];
+  for (const f of fields.filter((x) => x.type === "secret")) {
+    const source = input.secrets[f.name] ?? { mode: "none" as const };
+    const stored = existing?.secrets.find((s) => s.field === f.name && s.part === "VALUE");
+    if (source.mode === "asset") {
+      if (!isUuid(source.assetId)) throw notFound("Credential asset");
+      sources.push({ field: f.name, part: "VALUE", assetId: source.assetId });
+      rows.push({ field: f.name, part: "VALUE", assetId: source.assetId });
+      if (f.usernameField && usernameFields.has(f.usernameField)) {
+        sources.push({ field: f.usernameField, part: "USERNAME", assetId: source.assetId });
+        rows.push({ field: f.usernameField, part: "USERNAME", assetId: source.assetId });
+      }
+    } else if (source.mode === "value") {
+      sources.push({ field: f.name, part: "VALUE", typed: source.value });
+      rows.push({ field: f.name, part: "VALUE", typed: source.value });
+    } else if (source.mode === "keep" && stored && existing) {
+      if (stored.assetId) {
+        sources.push({ field: f.name, part: "VALUE", assetId: stored.assetId });
+        rows.push({ field: f.name, part: "VALUE", assetId: stored.assetId });
+        const u = existing.secrets.find((s) => s.part === "USERNAME" && s.assetId === stored.assetId && s.field === f.usernameField);
+        if (u && f.usernameField && usernameFields.has(f.usernameField)) {
+          sources.push({ field: u.field, part: "USERNAME", assetId: u.assetId! });
+          rows.push({ field: u.field, part: "USERNAME", assetId: u.assetId! });
+        }
+      } else if (stored.ciphertext && stored.dataKeyId) {
+        sources.push({ field: f.name, part: "VALUE", sealed: { ciphertext: stored.ciphertext, dataKeyId: stored.dataKeyId }, aad: typedValueAad(existing.id, f.name) });
+        rows.push({ field: f.name, part: "VALUE", keep: stored });
+      }
+    } else if (f.required) {
+      errors[`secrets.${f.name}`] = [`Enter ${f.label.toLowerCase()}, or use a credential asset.`];
+    }
+  }
+  if (Object.keys(errors).length > 0) validationFailure(errors);
+  return { config, sources, rows, usernameFields: [...usernameFields] };
+}
+
+function describeFailure(error: unknown, connectionId: string | null): ConnectOutcome | null {
+  if (error instanceof ConnectorError) return { ok: false, connectionId, kind: error.kind, title: CONNECTOR_ERROR_TITLES[error.kind], message: error.message };
+  if (error instanceof ResolveError) return { ok: false, connectionId, kind: `store_${error.kind}`, title: `Credential store: ${STORE_ERROR_TITLES[error.kind]}`, message: error.userMessage };
+  return null;
+}
+
+/** Opens the target with resolved credentials, proves it works, closes. Values never leave this call. */
+async function testTarget(connector: Connector, p: Plan, ctx: Ctx, state: Record<string, string> | null) {
+  return withCredentials(p.sources, { ...ctx, purpose: "connect" }, async (resolved) => {
+    const input = { config: { ...p.config, ...resolved.usernames }, secrets: resolved.secrets, timeoutMs: CONNECT_TIMEOUT_MS, state };
+    let client: unknown;
+    try {
+      client = await connector.open(input);
+      const result = await connector.check(client, input);
+      return { message: result.message, state: connector.stateOf?.(client) ?? null };
+    } catch (error) {
+      throw connector.classify(error, input.config) ?? error;
+    } finally {
+      if (client !== undefined) await connector.close(client).catch(() => {});
+    }
+  });
+}
+
+async function sealState(tx: Tx, connectionId: string, state: Record<string, string> | null) {
+  if (!state) return {};
+  const sealed = await encrypt(JSON.stringify(state), stateAad(connectionId), tx);
+  return { stateCiphertext: sealed.ciphertext, stateDataKeyId: sealed.dataKeyId };
+}
+
+export async function openState(connection: Pick<Connection, "id" | "stateCiphertext" | "stateDataKeyId">): Promise<Record<string, string> | null> {
+  if (!connection.stateCiphertext || !connection.stateDataKeyId) return null;
+  return JSON.parse(await decrypt({ ciphertext: connection.stateCiphertext, dataKeyId: connection.stateDataKeyId }, stateAad(connection.id))) as Record<string, string>;
+}
+
+async function writeRows(tx: Tx, connectionId: string, rows: Plan["rows"]) {
+  await tx.connectionSecret.deleteMany({ where: { connectionId } });
+  for (const row of rows) {
+    if (row.keep) {
+      await tx.connectionSecret.create({ data: { connectionId, field: row.field, part: "VALUE", ciphertext: row.keep.ciphertext, dataKeyId: row.keep.dataKeyId } });
+    } else if (row.typed !== undefined) {
+      const sealed = await encrypt(row.typed, typedValueAad(connectionId, row.field), tx);
+      await tx.connectionSecret.create({ data: { connectionId, field: row.field, part: "VALUE", ciphertext: sealed.ciphertext, dataKeyId: sealed.dataKeyId } });
+    } else {
+      await tx.connectionSecret.create({ data: { connectionId, field: row.field, part: row.part, assetId: row.assetId! } });
+    }
+  }
+}
+
+/** For the audit trail: which fields use which asset, which hold a typed value. Never a value. */
+const fieldSummary = (rows: Plan["rows"]) => Object.fromEntries(rows.map((r) => [`${r.field}${r.part === "USERNAME" ? ".username" : ""}`, r.assetId ? `asset:${r.assetId}` : "typed"]));
+
+async function assertUniqueName(tx: Tx, folderId: string, name: string, exceptId?: string) {
+  const clash = await tx.connection.findFirst({ where: { folderId, name: { equals: name, mode: "insensitive" }, ...(exceptId ? { id: { not: exceptId } } : {}) }, select: { id: true } });
+  if (clash) throw conflict(`A connection named “${name}” already exists in this folder.`, { name: [`A connection named “${name}” already exists in this folder.`] });
+}
+
+/**
+ * "Connect": authorise, resolve every asset-backed field through the resolver (which re-checks
+ * assets.use), prove the connection against the real target, and only then save settings and
+ * references. A failed test saves nothing. OAuth authorization-code connections are saved pending
+ * and the browser is sent to the app's authorisation page.
+ */
+export async function saveConnection(ctx: Ctx, input: SaveConnectionInput, oauth?: { startAuthorization(connectionId: string, config: Record<string, unknown>): Promise<{ redirectTo: string; state: Record<string, string> }> }): Promise<ConnectOutcome> {
+  const existing = input.connectionId ? await loadConnection(db(), input.connectionId) : null;
+  const folderId = existing?.folderId ?? input.folderId;
+  await assertCanOnFolder(db(), ctx.actor, "connections.write", folderId, existing ? "Connection" : "Folder");
+  const connector = getConnector(existing?.connectorKind ?? input.kind);
+  if (existing && existing.connectorKind !== input.kind) throw notFound("Connection");
+  await assertUniqueName(db(), folderId, input.name, existing?.id);
+  const p = await plan(connector, input, existing);
+
+  const pendingAuthorization = connector.kind === "oauth2" && p.config.grant === "authorization_code" && oauth;
+  let tested: { message: string; state: Record<string, string> | null } | null = null;
+  if (!pendingAuthorization) {
+    try {
+      tested = await testTarget(connector, p, ctx, existing && sameApp(existing.config, p.config) ? await openState(existing) : null);
+    } catch (error) {
+      const failure = describeFailure(error, existing?.id ?? null);
+      if (!failure) throw error;
+      await recordAuditEvent(db(), {
+        actor: ctx.actor,
+        action: existing ? "connection.update" : "connection.create",
+        target: { type: "connection", id: existing?.id ?? null, label: input.name },
+        folderId,
+        outcome: "FAILURE",
+        requestId: ctx.requestId,
+        details: { connector: connector.kind, fields: fieldSummary(p.rows), failure: failure.ok ? null : failure.kind },
+      });
+      return failure;
+    }
+  } else {
+    // Resolve now anyway, so a forbidden or missing asset is refused before anything is saved.
+    await withCredentials(p.sources, { ...ctx, purpose: "connect" }, async () => undefined);
+  }
+
+  const connectionId = await db().$transaction(async (tx) => {
+    await assertCanOnFolder(tx, ctx.actor, "connections.write", folderId, existing ? "Connection" : "Folder");
+    await assertUniqueName(tx, folderId, input.name, existing?.id);
+    const now = new Date();
+    const status = pendingAuthorization ? "PENDING_AUTHORIZATION" : "CONNECTED";
+    const common = {
+      name: input.name,
+      config: p.config as Prisma.InputJsonValue,
+      status,
+      lastCheckAt: now,
+      lastMessage: tested?.message.slice(0, 500) ?? "Waiting for authorisation in the app's sign-in page.",
+      lastErrorKind: null,
+      ...(tested ? { lastConnectedAt: now } : {}),
+    } as const;
+    const row = existing
+      ? await tx.connection.update({ where: { id: existing.id }, data: common })
+      : await tx.connection.create({ data: { ...common, folderId, connectorKind: connector.kind, ownerId: ctx.actor.id } });
+    await writeRows(tx, row.id, p.rows);
+    if (tested?.state) await tx.connection.update({ where: { id: row.id }, data: await sealState(tx, row.id, tested.state) });
+    else if (existing && !sameApp(existing.config, p.config)) await tx.connection.update({ where: { id: row.id }, data: { stateCiphertext: null, stateDataKeyId: null } });
+    await recordAuditEvent(tx, {
+      actor: ctx.actor,
+      action: existing ? "connection.update" : "connection.create",
+      target: { type: "connection", id: row.id, label: input.name },
+      folderId,
+      requestId: ctx.requestId,
+      details: { connector: connector.kind, fields: fieldSummary(p.rows), status },
+    });
+    return row.id;
+  });
+
+  if (pendingAuthorization) {
+    const started = await oauth.startAuthorization(connectionId, p.config);
+    await db().connection.update({ where: { id: connectionId }, data: await sealState(db(), connectionId, started.state) });
+    return { ok: true, connectionId, redirectTo: started.redirectTo };
+  }
+  return { ok: true, connectionId, message: tested!.message };
+}
+
+/** Kept state (OAuth tokens) belongs to one app: an edit that changes these settings starts afresh. */
+const APP_KEYS = ["authorizationUrl", "tokenUrl", "clientId", "grant", "scopes", "clientAuth"];
+function sameApp(before: unknown, after: Record<string, unknown>): boolean {
+  const b = (before ?? {}) as Record<string, unknown>;
+  return APP_KEYS.every((k) => JSON.stringify(b[k]) === JSON.stringify(after[k]));
+}
+
+/** Sources of a saved connection, for Reconnect and run time. */
+export function sourcesOf(connection: Connection & { secrets: ConnectionSecret[] }): FieldSource[] {
+  return connection.secrets.map((s): FieldSource =>
+    s.assetId
+      ? { field: s.field, part: s.part, assetId: s.assetId }
+      : { field: s.field, part: "VALUE", sealed: { ciphertext: s.ciphertext!, dataKeyId: s.dataKeyId! }, aad: typedValueAad(connection.id, s.field) },
+  );
+}
+
+/** Reconnect: tests the saved connection again and records its status. */
+export async function reconnectConnection(ctx: Ctx, input: { connectionId: string }): Promise<ConnectOutcome> {
+  const connection = await loadConnection(db(), input.connectionId);
+  await assertCanOnFolder(db(), ctx.actor, "connections.use", connection.folderId, "Connection");
+  const connector = getConnector(connection.connectorKind);
+  const p: Plan = { config: connection.config as Record<string, unknown>, sources: sourcesOf(connection), rows: [], usernameFields: [] };
+  let outcome: ConnectOutcome;
+  let newState: Record<string, string> | null = null;
+  try {
+    const tested = await testTarget(connector, p, ctx, await openState(connection));
+    newState = tested.state;
+    outcome = { ok: true, connectionId: connection.id, message: tested.message };
+  } catch (error) {
+    const failure = describeFailure(error, connection.id);
+    if (!failure) throw error;
+    outcome = failure;
+  }
+  await db().$transaction(async (tx) => {
+    const now = new Date();
+    await tx.connection.update({
+      where: { id: connection.id },
+      data: outcome.ok
+        ? { status: "CONNECTED", lastCheckAt: now, lastConnectedAt: now, lastMessage: "message" in outcome ? outcome.message.slice(0, 500) : null, lastErrorKind: null, ...(await sealState(tx, connection.id, newState)) }
+        : { status: "FAILED", lastCheckAt: now, lastMessage: outcome.message.slice(0, 500), lastErrorKind: outcome.kind },
+    });
+    await recordAuditEvent(tx, {
+      actor: ctx.actor,
+      action: "connection.connect",
+      target: { type: "connection", id: connection.id, label: connection.name },
+      folderId: connection.folderId,
+      outcome: outcome.ok ? "SUCCESS" : "FAILURE",
+      requestId: ctx.requestId,
+      details: { connector: connection.connectorKind, failure: outcome.ok ? null : outcome.kind },
+    });
+  });
+  return outcome;
+}
+
+export async function deleteConnection(ctx: Ctx, input: { connectionId: string }) {
+  const connection = await loadConnection(db(), input.connectionId);
+  await assertCanOnFolder(db(), ctx.actor, "connections.write", connection.folderId, "Connection");
+  await db().$transaction(async (tx) => {
+    await tx.connection.delete({ where: { id: connection.id } });
+    await recordAuditEvent(tx, {
+      actor: ctx.actor,
+      action: "connection.delete",
+      target: { type: "connection", id: connection.id, label: connection.name },
+      folderId: connection.folderId,
+      requestId: ctx.requestId,
+      details: { connector: connection.connectorKind },
+    });
+  });
+  return { id: connection.id, folderId: connection.folderId };
+}
+
+/** A value unguessable enough to tie an OAuth redirect to the connection that started it. */
+export const newAuthorizationNonce = () => randomBytes(24).toString("base64url");

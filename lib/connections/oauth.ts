@@ -1,0 +1,68 @@
+import "server-only";
+import { timingSafeEqual } from "node:crypto";
+import type { ActionContext } from "@/lib/actions/action";
+import { recordAuditEvent } from "@/lib/audit/record";
+import { assertCanOnFolder } from "@/lib/authz";
+import { buildAuthorizeUrl, createPkce, exchangeCode } from "@/lib/connectors/oauth2";
+import { ConnectorError } from "@/lib/connectors/types";
+import { encrypt } from "@/lib/crypto/envelope";
+import { db } from "@/lib/db";
+import { env } from "@/lib/env";
+import { notFound } from "@/lib/errors";
+import { isUuid } from "@/lib/ids";
+import { withCredentials } from "./credentials";
+import { newAuthorizationNonce, openState, sourcesOf } from "./mutations";
+
+type Ctx = Pick<ActionContext, "actor" | "requestId">;
+
+/** Where the app sends the browser back; register this as the app's redirect URI. */
+export function oauthRedirectUri(origin?: string): string {
+  const base = env().NEXTAUTH_URL ?? origin ?? "http://localhost:3000";
+  return new URL("/api/v1/connections/oauth/callback", base).toString();
+}
+
+/**
+ * Authorization code with PKCE. The `state` parameter is "<connection id>.<nonce>"; the nonce and
+ * the PKCE verifier are kept sealed in the connection's state until the browser comes back.
+ */
+export async function startOAuthAuthorization(_ctx: Ctx, connectionId: string, config: Record<string, unknown>) {
+  const pkce = createPkce();
+  const nonce = newAuthorizationNonce();
+  const redirectTo = buildAuthorizeUrl(config as never, { state: `${connectionId}.${nonce}`, codeChallenge: pkce.challenge, redirectUri: oauthRedirectUri() });
+  return { redirectTo, state: { pendingNonce: nonce, pendingVerifier: pkce.verifier, pendingSince: new Date().toISOString() } };
+}
+
+const PENDING_MAX_AGE_MS = 15 * 60 * 1000;
+
+/** The callback: checks the state against the pending authorisation, exchanges the code, keeps the tokens sealed. */
+export async function finishOAuthAuthorization(ctx: Ctx, input: { state: string; code: string }) {
+  const [connectionId, nonce] = input.state.split(".");
+  const connection = connectionId && isUuid(connectionId) ? await db().connection.findUnique({ where: { id: connectionId }, include: { secrets: true } }) : null;
+  if (!connection || connection.connectorKind !== "oauth2") throw notFound("Connection");
+  await assertCanOnFolder(db(), ctx.actor, "connections.write", connection.folderId, "Connection");
+  const pending = await openState(connection);
+  const expected = Buffer.from(pending?.pendingNonce ?? "");
+  const given = Buffer.from(nonce ?? "");
+  const fresh = pending?.pendingSince && Date.now() - Date.parse(pending.pendingSince) < PENDING_MAX_AGE_MS;
+  if (!pending?.pendingVerifier || !fresh || expected.length === 0 || expected.length !== given.length || !timingSafeEqual(expected, given)) throw notFound("Authorisation request");
+  const config = connection.config as Record<string, unknown>;
+  try {
+    const tokens = await withCredentials(sourcesOf(connection), { ...ctx, purpose: "oauth_code_exchange" }, (resolved) =>
+      exchangeCode(config as never, resolved.secrets.clientSecret ?? "", { code: input.code, codeVerifier: pending.pendingVerifier!, redirectUri: oauthRedirectUri(), timeoutMs: 15_000 }),
+    );
+    const sealed = await encrypt(JSON.stringify(tokens), `connections:${connection.id}:state`);
+    await db().$transaction(async (tx) => {
+      const now = new Date();
+      await tx.connection.update({
+        where: { id: connection.id },
+        data: { status: "CONNECTED", lastConnectedAt: now, lastCheckAt: now, lastMessage: "Authorised; tokens kept encrypted.", lastErrorKind: null, stateCiphertext: sealed.ciphertext, stateDataKeyId: sealed.dataKeyId },
+      });
+      await recordAuditEvent(tx, { actor: ctx.actor, action: "connection.authorize", target: { type: "connection", id: connection.id, label: connection.name }, folderId: connection.folderId, requestId: ctx.requestId, details: { connector: "oauth2" } });
+    });
+    return { ok: true as const, connectionId: connection.id };
+  } catch (error) {
+    if (!(error instanceof ConnectorError)) throw error;
+    await db().connection.update({ where: { id: connection.id }, data: { status: "FAILED", lastCheckAt: new Date(), lastMessage: error.message.slice(0, 500), lastErrorKind: error.kind } });
+    return { ok: false as const, connectionId: connection.id, message: error.message };
+  }
+}

@@ -1,0 +1,29 @@
+import { z } from "zod";
+
+/** How one secret field gets its value. */
+export const secretSourceSchema = z.discriminatedUnion("mode", [
+  /** Resolved from a Credential/Secret asset at every use; never stored. */
+  z.object({ mode: z.literal("asset"), assetId: z.string().max(64) }),
+  /** Typed in the form; stored sealed with the envelope key. Not trimmed: spaces may belong to it. */
+  z.object({ mode: z.literal("value"), value: z.string().min(1, "Enter a value.").max(10_000, "The value can be at most 10,000 characters.") }),
+  /** Editing: keep what the connection already has for this field. */
+  z.object({ mode: z.literal("keep") }),
+  /** Left empty (optional fields only). */
+  z.object({ mode: z.literal("none") }),
+]);
+export type SecretSource = z.output<typeof secretSourceSchema>;
+
+export const saveConnectionSchema = z.object({
+  /** Null to create a connection in folderId. */
+  connectionId: z.string().max(64).nullable().default(null),
+  folderId: z.string().max(64),
+  name: z.string().trim().min(1, "Enter a name.").max(100, "Names can be at most 100 characters."),
+  kind: z.string().max(32),
+  config: z.record(z.string().max(64), z.unknown()).default({}),
+  secrets: z.record(z.string().max(64), secretSourceSchema).default({}),
+  /** Secret fields whose connector username field is filled from the same Credential asset. */
+  usernameFromAsset: z.array(z.string().max(64)).max(10).default([]),
+});
+export type SaveConnectionInput = z.output<typeof saveConnectionSchema>;
+
+export const connectionIdSchema = z.object({ connectionId: z.string().max(64) });
