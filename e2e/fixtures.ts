@@ -45,3 +45,32 @@ export async function createFolder(page: Page, name: string, parentId?: string) 
   const id = page.url().split("/folders/")[1]!.split(/[/?]/)[0]!;
   return id;
 }
+
+/**
+ * A dump of the console's own database (every row of every table as JSON; bytea as hex), the
+ * equivalent of a pg_dump for leak checks. The e2e server writes its database URL for this.
+ */
+export async function dumpConsoleDatabase(): Promise<string> {
+  const { readFileSync } = await import("node:fs");
+  const { default: pg } = await import("pg");
+  const url = readFileSync(`${process.cwd()}/e2e/.output/database-url`, "utf8").trim();
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const tables = await client.query<{ t: string }>("SELECT tablename::text AS t FROM pg_tables WHERE schemaname = 'public'");
+    const parts: string[] = [];
+    for (const { t } of tables.rows) {
+      const rows = await client.query<{ r: string }>(`SELECT row_to_json(x)::text AS r FROM "${t.replace(/"/g, '""')}" x`);
+      parts.push(...rows.rows.map((r) => r.r));
+    }
+    return parts.join("\n");
+  } finally {
+    await client.end();
+  }
+}
+
+/** Fails if the value appears in the text as is or hex-encoded (how bytea columns dump). */
+export function expectNotInDump(dump: string, value: string) {
+  expect(dump, `database contains ${value.slice(0, 6)}…`).not.toContain(value);
+  expect(dump, `database contains ${value.slice(0, 6)}… (hex)`).not.toContain(Buffer.from(value).toString("hex"));
+}

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { expect, test } from "@playwright/test";
 import { E2E_ADMIN } from "../playwright.config";
+import { dumpConsoleDatabase, expectNotInDump } from "./fixtures";
 
 /**
  * Runs after every other spec (its project depends on theirs): nothing secret that the specs typed
@@ -16,4 +17,10 @@ test("the server log contains no password, store credential or private key", () 
   for (const secret of [E2E_ADMIN.password, "latch-demo-secret-access-key", "wrong-secret-key-0000", "PRIVATE KEY-----", "e2e-typed-asset-secret-", "demo-crm-api-key-123"]) {
     expect(log, `server log contains ${secret.slice(0, 12)}…`).not.toContain(secret);
   }
+});
+
+test("the database holds no value typed into an asset or read from a store, only references", async () => {
+  const dump = await dumpConsoleDatabase();
+  expect(dump).toContain("asset.resolve"); // positive control: the specs resolved assets
+  for (const value of ["e2e-typed-asset-secret-", "demo-crm-api-key-123", "some-password-123"]) expectNotInDump(dump, value);
 });

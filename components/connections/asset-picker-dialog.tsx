@@ -63,7 +63,9 @@ export function AssetPickerDialog({
   });
   const rows = query.data?.pages.flatMap((p) => p.rows) ?? [];
 
-  useEffect(() => setActive(0), [search, folderId]);
+  // A new result set starts at its first row (also when the rows arrive after the search changed).
+  const firstPage = query.data?.pages[0];
+  useEffect(() => setActive(0), [search, folderId, firstPage]);
   useEffect(() => {
     listRef.current?.querySelector<HTMLElement>(`[data-index="${active}"]`)?.scrollIntoView({ block: "nearest" });
   }, [active]);
@@ -84,7 +86,9 @@ export function AssetPickerDialog({
       setActive((i) => Math.max(0, i - 1));
     } else if (e.key === "Enter") {
       e.preventDefault();
-      const row = rows[active];
+      // Results for what was just typed are not in yet: Enter must not pick from the previous list.
+      if (q !== search || (query.isFetching && !query.isFetchingNextPage)) return;
+      const row = rows[Math.min(active, rows.length - 1)];
       if (row) pick(row);
     }
   }
@@ -150,7 +154,7 @@ export function AssetPickerDialog({
                   role="option"
                   aria-selected={index === active}
                   aria-disabled={!row.selectable || undefined}
-                  onMouseEnter={() => setActive(index)}
+                  onMouseMove={() => index !== active && setActive(index)}
                   onClick={() => pick(row)}
                   className={cn(
                     "grid cursor-pointer gap-1 px-3 py-2 text-sm",

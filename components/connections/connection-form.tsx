@@ -142,7 +142,7 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
           </Select>
         ) : f.type === "boolean" ? (
           <Checkbox checked={!!value} onCheckedChange={(v) => setField(f.name, v === true)} />
-        ) : f.name === "caBundle" ? (
+        ) : f.name === "caBundle" || f.placeholder?.startsWith("-----BEGIN") ? (
           <Textarea value={String(value ?? "")} onChange={(e) => setField(f.name, e.target.value)} rows={4} spellCheck={false} className="font-mono text-xs" placeholder={f.placeholder} />
         ) : (
           <Input
