@@ -126,10 +126,10 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
     }
     const value = config[f.name];
     return (
-      <FormField key={f.name} id={id} label={f.label} required={f.required} description={f.help} error={err(`config.${f.name}`)}>
+      <FormField key={f.name} id={id} label={f.label} required={f.required} description={f.help} error={err(`config.${f.name}`)} className="min-w-0">
         {f.type === "select" ? (
           <Select value={String(value ?? "")} onValueChange={(v) => setField(f.name, v)}>
-            <SelectTrigger className="w-full">
+            <SelectTrigger className="w-full min-w-0 overflow-hidden [&>span]:truncate">
               <SelectValue placeholder="Choose…" />
             </SelectTrigger>
             <SelectContent>
@@ -182,7 +182,7 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
     );
     const fieldError = err(`secrets.${f.name}`);
     return (
-      <div key={f.name} className="grid gap-2">
+      <div key={f.name} className="grid min-w-0 gap-2">
         {asset ? (
           <div className="grid gap-2">
             <Label id={`${id}-label`}>
@@ -228,7 +228,7 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
           </div>
         ) : (
           <div className="flex items-end gap-2">
-            <FormField id={id} label={f.label} required={f.required} description={f.help} error={fieldError} className="flex-1">
+            <FormField id={id} label={f.label} required={f.required} description={f.help} error={fieldError} className="min-w-0 flex-1">
               {source.mode === "keep" ? (
                 <Input value="Value set — hidden" readOnly aria-readonly="true" className="bg-muted/50 text-muted-foreground" />
               ) : (

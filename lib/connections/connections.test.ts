@@ -13,7 +13,12 @@ import { startHashicorpEmulator, type HashicorpEmulator } from "@/test/emulators
 import { createTestPki, type TestPki } from "@/test/emulators/tls";
 import { grant, latchStore, makeFolder, makeUser, signInAs } from "@/test/fixtures";
 import { startOidcServer, type OidcServer } from "@/test/targets/oidc";
+import { startHttpTarget } from "@/test/targets/http-target";
+import { createMariadbUser } from "@/test/targets/mariadb";
+import { freePort } from "@/test/targets/net";
 import { startPasswordPostgres, type PasswordPostgres } from "@/test/targets/postgres";
+import { createRabbitUser } from "@/test/targets/rabbitmq";
+import { createRedisUser } from "@/test/targets/redis";
 import { deleteConnectionAction, reconnectConnectionAction, saveConnectionAction } from "./actions";
 import { finishOAuthAuthorization, oauthRedirectUri } from "./oauth";
 import { getConnectionViewOrThrow } from "./queries";
@@ -246,6 +251,89 @@ describe("OAuth 2.0 app with the client secret from a Vault asset", () => {
     expect(row.status).toBe("CONNECTED");
     expect(ok(await reconnectConnectionAction({ connectionId: connected(started) }))).toMatchObject({ ok: true });
   });
+});
+
+type Case = {
+  kind: string;
+  /** Starts the target and a throwaway account; returns the form config, the secret field, the credential and a cleanup. */
+  setup(): Promise<{ config: Record<string, unknown>; field: string; username?: string; password: string; portField: string; cleanup(): Promise<void> }>;
+};
+
+const cases: Case[] = [
+  {
+    kind: "mariadb",
+    async setup() {
+      const u = await createMariadbUser();
+      return { config: { host: u.host, port: u.port, database: u.database, tls: false }, field: "password", username: u.user, password: u.password, portField: "port", cleanup: u.cleanup };
+    },
+  },
+  {
+    kind: "redis",
+    async setup() {
+      const u = await createRedisUser();
+      return { config: { host: u.host, port: u.port, db: 0, tls: false }, field: "password", username: u.username, password: u.password, portField: "port", cleanup: u.cleanup };
+    },
+  },
+  {
+    kind: "rabbitmq",
+    async setup() {
+      const u = await createRabbitUser();
+      return { config: { host: u.host, port: u.port, vhost: u.vhost, tls: false }, field: "password", username: u.username, password: u.password, portField: "port", cleanup: u.cleanup };
+    },
+  },
+  {
+    kind: "http",
+    async setup() {
+      const t = await startHttpTarget({ pki });
+      return { config: { baseUrl: t.url, authScheme: "bearer", testPath: "/health", caBundle: pki.caCert }, field: "token", password: t.credentials.token, portField: "baseUrl", cleanup: () => t.close() };
+    },
+  },
+];
+
+describe("every other connector, with its secret in a Vault asset, against its real target", () => {
+  for (const c of cases) {
+    it(`${c.kind}: connects; a wrong secret is rejected; a closed port is unreachable; nothing saved on failure`, async () => {
+      const t = await c.setup();
+      values.push(t.password);
+      try {
+        signInAs(editor);
+        const path = `apps/${c.kind}-${randomUUID().slice(0, 6)}`;
+        vault.seedSecret({ path, data: t.username ? { username: t.username, password: t.password } : { value: t.password } });
+        const makeAsset = async (secretPath: string) =>
+          ok(
+            await createAssetAction(
+              t.username
+                ? { folderId: secretsFolder.id, type: "CREDENTIAL", name: `${c.kind} login ${randomUUID().slice(0, 6)}`, storeId: vaultStoreId, secretName: secretPath, usernameKey: "username", valueKey: "password" }
+                : { folderId: secretsFolder.id, type: "SECRET", name: `${c.kind} token ${randomUUID().slice(0, 6)}`, storeId: vaultStoreId, secretName: secretPath },
+            ),
+          );
+        const asset = await makeAsset(path);
+        const input = (config: Record<string, unknown>, assetId = asset.id) => ({
+          connectionId: null,
+          folderId: connFolder.id,
+          name: `${c.kind} ${randomUUID().slice(0, 8)}`,
+          kind: c.kind,
+          config,
+          secrets: { [t.field]: { mode: "asset" as const, assetId } },
+          usernameFromAsset: t.username ? [t.field] : [],
+        });
+        expect(ok(await saveConnectionAction(input(t.config)))).toMatchObject({ ok: true });
+
+        const before = await connectionCount();
+        const wrongPath = `${path}-wrong`;
+        vault.seedSecret({ path: wrongPath, data: t.username ? { username: t.username, password: "wrong-password-999" } : { value: "wrong-token-999" } });
+        const wrong = await makeAsset(wrongPath);
+        const rejected = ok(await saveConnectionAction(input(t.config, wrong.id)));
+        expect(rejected).toMatchObject({ ok: false, kind: "credentials_rejected" });
+        expect(JSON.stringify(rejected)).not.toContain("wrong-password-999");
+        const closedPort = c.kind === "http" ? { ...t.config, baseUrl: `https://127.0.0.1:${await freePort()}` } : { ...t.config, [t.portField]: await freePort() };
+        expect(ok(await saveConnectionAction(input(closedPort)))).toMatchObject({ ok: false, kind: "unreachable" });
+        expect(await connectionCount()).toBe(before);
+      } finally {
+        await t.cleanup();
+      }
+    }, 60_000);
+  }
 });
 
 describe("nothing resolved is persisted", () => {
