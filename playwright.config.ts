@@ -1,6 +1,8 @@
 import { defineConfig, devices } from "@playwright/test";
 
 const PORT = Number(process.env.E2E_PORT ?? 3100);
+/** Where the console under test answers (also its NEXTAUTH_URL, so OAuth redirects come back here). */
+export const E2E_ORIGIN = `http://127.0.0.1:${PORT}`;
 export const E2E_ADMIN = { email: "admin@e2e.latch.test", password: "e2e-admin-password-0001" };
 
 /**

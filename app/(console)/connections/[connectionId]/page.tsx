@@ -13,8 +13,15 @@ export async function generateMetadata({ params }: { params: Promise<{ connectio
   return { title: connection.name };
 }
 
-export default async function ConnectionPage({ params }: { params: Promise<{ connectionId: string }> }) {
+const AUTHORIZATION_NOTES: Record<string, string> = {
+  denied: "The authorisation was declined in the app's sign-in page. Edit the connection and select Connect to try again.",
+  failed: "The app did not complete the authorisation. Check the app's settings, then edit the connection and select Connect again.",
+};
+
+export default async function ConnectionPage({ params, searchParams }: { params: Promise<{ connectionId: string }>; searchParams: Promise<{ authorization?: string }> }) {
   const { connectionId } = await params;
+  const { authorization } = await searchParams;
+  const authorizationNote = authorization ? AUTHORIZATION_NOTES[authorization] : undefined;
   const { connection: c } = await loadConnectionView(connectionId);
   const byName = new Map(c.secretFields.map((s) => [s.field, s]));
   const usernameFromAsset = new Map(c.secretFields.filter((s) => s.fillsUsernameField && s.asset).map((s) => [s.fillsUsernameField!, s.asset!]));
@@ -35,6 +42,11 @@ export default async function ConnectionPage({ params }: { params: Promise<{ con
         description={`${c.kindLabel} · owned by ${c.owner.name}`}
         actions={<ConnectionActions connectionId={c.id} name={c.name} folderId={c.folder.id} canWrite={c.permissions.write} canUse={c.permissions.use} />}
       />
+      {authorizationNote && c.status !== "CONNECTED" ? (
+        <p role="alert" className="rounded-lg border border-warning/30 bg-warning/10 px-4 py-3 text-sm">
+          {authorizationNote}
+        </p>
+      ) : null}
       {c.lastMessage ? (
         <p role="status" className={c.status === "FAILED" ? "rounded-lg border border-danger/30 bg-danger/10 px-4 py-3 text-sm text-danger" : "rounded-lg border bg-muted/30 px-4 py-3 text-sm"}>
           {c.status === "FAILED" ? "Last attempt failed: " : ""}

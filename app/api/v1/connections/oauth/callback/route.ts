@@ -17,10 +17,12 @@ export const GET = apiHandler(
       error: z.string().max(200).optional(),
     }),
   },
-  async ({ query, actor, requestId, request }) => {
+  async ({ query, actor, requestId }) => {
     const connectionId = query.state.split(".")[0] ?? "";
+    // A relative Location: behind proxies (or `next start -H`) the request's idea of its own origin
+    // can differ from the one the browser used, and the session cookie belongs to the latter.
     const back = (outcome: string) =>
-      NextResponse.redirect(new URL(isUuid(connectionId) ? `/connections/${connectionId}?authorization=${outcome}` : "/folders", request.nextUrl.origin), 303);
+      new NextResponse(null, { status: 303, headers: { Location: isUuid(connectionId) ? `/connections/${connectionId}?authorization=${outcome}` : "/folders", "Cache-Control": "no-store" } });
     if (!query.code) return back(query.error === "access_denied" ? "denied" : "failed");
     const result = await finishOAuthAuthorization({ actor, requestId }, { state: query.state, code: query.code });
     return back(result.ok ? "done" : "failed");

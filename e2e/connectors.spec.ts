@@ -1,0 +1,158 @@
+import { expect, test as base, type Page } from "@playwright/test";
+import { createTestPki, type TestPki } from "../test/emulators/tls";
+import { startHttpTarget, type HttpTarget } from "../test/targets/http-target";
+import { createMariadbUser, type MariadbUser } from "../test/targets/mariadb";
+import { startOidcServer, type OidcServer } from "../test/targets/oidc";
+import { createRabbitUser, type RabbitUser } from "../test/targets/rabbitmq";
+import { createRedisUser, type RedisUser } from "../test/targets/redis";
+import { E2E_ORIGIN } from "../playwright.config";
+import { createFolder, unique } from "./fixtures";
+
+/**
+ * Every other connector connects in the browser with its secret from a credential asset that lives
+ * in another folder, against a real server: the machine's MariaDB, Redis and RabbitMQ, a test HTTPS
+ * API, and an oidc-provider OAuth server (client credentials, and the authorization-code redirect).
+ */
+type Targets = { pki: TestPki; mariadb: MariadbUser; redis: RedisUser; rabbit: RabbitUser; http: HttpTarget; oidc: OidcServer };
+
+const test = base.extend<object, { targets: Targets }>({
+  targets: [
+    async ({}, use) => {
+      const pki = createTestPki();
+      const [mariadb, redis, rabbit, http, oidc] = await Promise.all([
+        createMariadbUser(),
+        createRedisUser(),
+        createRabbitUser(),
+        startHttpTarget({ pki }),
+        startOidcServer({ pki, redirectUri: `${E2E_ORIGIN}/api/v1/connections/oauth/callback` }),
+      ]);
+      await use({ pki, mariadb, redis, rabbit, http, oidc });
+      await Promise.allSettled([mariadb.cleanup(), redis.cleanup(), rabbit.cleanup(), http.close(), oidc.close()]);
+    },
+    { scope: "worker", timeout: 120_000 },
+  ],
+});
+
+async function createAsset(page: Page, folderId: string, kind: "credential" | "secret", name: string, username: string, value: string) {
+  await page.goto(`/folders/${folderId}/assets/new`);
+  if (kind === "secret") await page.getByRole("radio", { name: /^Secret/ }).check();
+  await page.getByRole("textbox", { name: /^Name\b/ }).fill(name);
+  if (kind === "credential") {
+    await page.getByRole("textbox", { name: /^Username\b/ }).fill(username);
+    await page.getByLabel(/^Password\*?$/).fill(value);
+  } else {
+    await page.getByLabel(/^Value\*?$/).fill(value);
+  }
+  await page.getByRole("button", { name: "Create asset" }).click();
+  await expect(page.getByRole("heading", { level: 1, name })).toBeVisible();
+}
+
+async function openForm(page: Page, folderId: string, connector: RegExp, name: string) {
+  await page.goto(`/folders/${folderId}/connections/new`);
+  await page.getByRole("link", { name: connector }).click();
+  await page.getByRole("textbox", { name: /^Connection name\b/ }).fill(name);
+}
+
+async function useAsset(page: Page, field: string, assetName: string) {
+  await page.getByRole("button", { name: `${field} options` }).click();
+  await page.getByRole("menuitem", { name: "Use credential asset" }).click();
+  const dialog = page.getByRole("dialog", { name: "Use credential asset" });
+  await dialog.getByRole("combobox", { name: "Search assets" }).fill(assetName);
+  await dialog.getByRole("option", { name: new RegExp(assetName) }).click();
+  await expect(dialog).toBeHidden();
+}
+
+async function select(page: Page, label: RegExp, option: RegExp) {
+  await page.getByRole("combobox", { name: label }).click();
+  await page.getByRole("option", { name: option }).click();
+}
+
+async function connectAndExpectConnected(page: Page, name: string) {
+  await page.getByRole("button", { name: "Connect" }).click();
+  await expect(page.getByRole("heading", { level: 1, name })).toBeVisible({ timeout: 30_000 });
+  await expect(page.getByRole("main")).toContainText("Connected");
+}
+
+test.describe.configure({ mode: "serial" });
+// Only the OAuth test leaves the console: its IdP's certificate is from the throwaway test CA.
+test.use({ ignoreHTTPSErrors: true });
+
+test("MariaDB, Redis and RabbitMQ connect with a password from another folder's asset", async ({ page, targets }) => {
+  const secrets = await createFolder(page, unique("Secrets"));
+  const apps = await createFolder(page, unique("Apps"));
+  const { mariadb, redis, rabbit } = targets;
+  const tag = unique("t").split(" ")[1];
+
+  await createAsset(page, secrets, "credential", `MariaDB ${tag}`, mariadb.user, mariadb.password);
+  await openForm(page, apps, /MariaDB/, "Shop database");
+  await page.getByRole("textbox", { name: /^Host\b/ }).fill(mariadb.host);
+  await page.getByRole("spinbutton", { name: /^Port\b/ }).fill(String(mariadb.port));
+  await page.getByRole("textbox", { name: /^Database\b/ }).fill(mariadb.database);
+  await page.getByRole("checkbox", { name: /^Use TLS/ }).uncheck(); // this machine's MariaDB has TLS off
+  await useAsset(page, "Password", `MariaDB ${tag}`);
+  await connectAndExpectConnected(page, "Shop database");
+
+  await createAsset(page, secrets, "credential", `Redis ${tag}`, redis.username, redis.password);
+  await openForm(page, apps, /Redis/, "Session cache");
+  await page.getByRole("textbox", { name: /^Host\b/ }).fill(redis.host);
+  await page.getByRole("spinbutton", { name: /^Port\b/ }).fill(String(redis.port));
+  await useAsset(page, "Password", `Redis ${tag}`);
+  await expect(page.getByRole("textbox", { name: /^ACL user\b/ })).toHaveValue(`From “Redis ${tag}”`);
+  await connectAndExpectConnected(page, "Session cache");
+
+  await createAsset(page, secrets, "credential", `RabbitMQ ${tag}`, rabbit.username, rabbit.password);
+  await openForm(page, apps, /RabbitMQ/, "Order events");
+  await page.getByRole("textbox", { name: /^Host\b/ }).fill(rabbit.host);
+  await page.getByRole("spinbutton", { name: /^Port\b/ }).fill(String(rabbit.port));
+  await useAsset(page, "Password", `RabbitMQ ${tag}`);
+  await connectAndExpectConnected(page, "Order events");
+
+  await page.goto(`/folders/${apps}/connections`);
+  await expect(page.getByRole("row")).toHaveCount(4);
+  await expect(page.getByRole("table")).not.toContainText("Failed");
+});
+
+test("HTTP API with a bearer token from an asset", async ({ page, targets }) => {
+  const secrets = await createFolder(page, unique("Secrets"));
+  const apps = await createFolder(page, unique("Apps"));
+  const tokenAsset = unique("API token");
+  await createAsset(page, secrets, "secret", tokenAsset, "", targets.http.credentials.token);
+  await openForm(page, apps, /HTTP API/, "Billing API");
+  await page.getByRole("textbox", { name: /^Base URL\b/ }).fill(targets.http.url);
+  await select(page, /^Authentication\b/, /^Bearer token/);
+  await page.getByRole("textbox", { name: /^Test path\b/ }).fill("/health");
+  await page.getByRole("textbox", { name: /^CA bundle/ }).fill(targets.pki.caCert);
+  await useAsset(page, "Bearer token", tokenAsset);
+  await connectAndExpectConnected(page, "Billing API");
+});
+
+test("OAuth 2.0 app: client credentials, and the authorization-code redirect through the app's sign-in", async ({ page, targets }) => {
+  const secrets = await createFolder(page, unique("Secrets"));
+  const apps = await createFolder(page, unique("Apps"));
+  const { oidc, pki } = targets;
+  const secretAsset = unique("CRM client secret");
+  await createAsset(page, secrets, "secret", secretAsset, "", oidc.clientSecret);
+
+  await openForm(page, apps, /OAuth 2\.0 app/, "CRM (service)");
+  await select(page, /^Grant type\b/, /^Client credentials/);
+  await page.getByRole("textbox", { name: /^Token URL\b/ }).fill(oidc.tokenUrl);
+  await page.getByRole("textbox", { name: /^Client ID\b/ }).fill(oidc.clientId);
+  await page.getByRole("textbox", { name: /^Scopes\b/ }).fill("api:read");
+  await page.getByRole("textbox", { name: /^CA bundle/ }).fill(pki.caCert);
+  await useAsset(page, "Client secret", secretAsset);
+  await connectAndExpectConnected(page, "CRM (service)");
+
+  await openForm(page, apps, /OAuth 2\.0 app/, "CRM (on behalf of a person)");
+  await select(page, /^Grant type\b/, /^Authorization code/);
+  await page.getByRole("textbox", { name: /^Authorization URL\b/ }).fill(oidc.authorizationUrl);
+  await page.getByRole("textbox", { name: /^Token URL\b/ }).fill(oidc.tokenUrl);
+  await page.getByRole("textbox", { name: /^Client ID\b/ }).fill(oidc.clientId);
+  await page.getByRole("textbox", { name: /^Scopes\b/ }).fill("api:read offline_access");
+  await page.getByRole("textbox", { name: /^CA bundle/ }).fill(pki.caCert);
+  await useAsset(page, "Client secret", secretAsset);
+  await page.getByRole("button", { name: "Connect" }).click();
+  // The browser visits the app's sign-in (which approves the test account) and comes back.
+  await expect(page.getByRole("heading", { level: 1, name: "CRM (on behalf of a person)" })).toBeVisible({ timeout: 30_000 });
+  await expect(page.getByRole("main")).toContainText("Connected");
+  await expect(page.getByRole("main")).toContainText("Authorised");
+});
