@@ -209,6 +209,27 @@ describe("PostgreSQL through a credential asset in another folder", () => {
 
   it("an Editor elsewhere cannot reconnect or delete it (not found), the owner's Editor can delete it", async () => {
     const stranger = await makeUser();
+    const strangersFolder = await makeFolder();
+    await grant(strangersFolder.id, stranger, "EDITOR");
+    await grant(secretsFolder.id, stranger, "EDITOR");
+    signInAs(stranger);
+    const before = JSON.stringify(await db().connection.findUniqueOrThrow({ where: { id: connectionId }, include: { secrets: true } }));
+    // Editing a foreign connection, creating one in a foreign folder, even with an asset it may use.
+    expect(await saveConnectionAction({ ...pgInput(pgAssetId), connectionId, name: "Hijacked" })).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
+    expect(await saveConnectionAction({ ...pgInput(pgAssetId), folderId: connFolder.id })).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
+    for (const id of ["not-a-uuid", "00000000-0000-4000-8000-000000000000"]) {
+      expect(await saveConnectionAction({ ...pgInput(pgAssetId), connectionId: id })).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
+      expect(await reconnectConnectionAction({ connectionId: id })).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
+    }
+    await expect(getConnectionViewOrThrow(stranger, connectionId)).rejects.toMatchObject({ code: "NOT_FOUND" });
+    expect(JSON.stringify(await db().connection.findUniqueOrThrow({ where: { id: connectionId }, include: { secrets: true } }))).toBe(before);
+    // A Viewer of the connection's folder sees it but cannot change, reconnect or delete it.
+    const viewer = await makeUser();
+    await grant(connFolder.id, viewer, "VIEWER");
+    signInAs(viewer);
+    expect((await getConnectionViewOrThrow(viewer, connectionId)).permissions).toEqual({ write: false, use: false });
+    expect(await reconnectConnectionAction({ connectionId })).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
+    expect(await deleteConnectionAction({ connectionId })).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
     signInAs(stranger);
     expect(await reconnectConnectionAction({ connectionId })).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
     expect(await deleteConnectionAction({ connectionId })).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
