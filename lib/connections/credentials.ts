@@ -20,18 +20,21 @@ export type Resolved = {
   usernames: Record<string, string>;
   /** Whether any asset value came from the cache (only then can a refetch change anything). */
   fromCache: boolean;
+  /** The fetch each asset's value came from, to ask for a newer one after a rejection. */
+  fetchSeqs: Map<string, number>;
 };
 
 export const typedValueAad = (connectionId: string, field: string) => `connection_secrets:${connectionId}:${field}`;
 
-async function resolveAll(sources: FieldSource[], ctx: { actor: Actor; requestId?: string | null; purpose: string }, fresh: boolean): Promise<Resolved> {
-  const out: Resolved = { secrets: {}, usernames: {}, fromCache: false };
+async function resolveAll(sources: FieldSource[], ctx: { actor: Actor; requestId?: string | null; purpose: string }, rejected?: Resolved): Promise<Resolved> {
+  const out: Resolved = { secrets: {}, usernames: {}, fromCache: false, fetchSeqs: new Map() };
   // One resolve per asset per pass: a Credential can fill both a password and a username field.
   const byAsset = new Map<string, Awaited<ReturnType<typeof resolve>>>();
   for (const source of sources) {
     if ("assetId" in source) {
-      const r = byAsset.get(source.assetId) ?? (await resolve({ assetId: source.assetId }, { ...ctx, fresh }));
+      const r = byAsset.get(source.assetId) ?? (await resolve({ assetId: source.assetId }, { ...ctx, newerThan: rejected?.fetchSeqs.get(source.assetId) }));
       byAsset.set(source.assetId, r);
+      out.fetchSeqs.set(source.assetId, r.meta.fetchSeq);
       out.fromCache ||= r.meta.fromCache;
       if (source.part === "USERNAME") {
         if (r.type !== "CREDENTIAL" || !r.username) throw new ConnectorError("config", "The asset chosen for the username is not a Credential asset with a username.");
@@ -65,12 +68,12 @@ export async function withCredentials<T>(
   step: (resolved: Resolved) => Promise<T>,
   hooks: { onRotation?: (outcome: "retried" | "unchanged") => Promise<void> | void } = {},
 ): Promise<T> {
-  const first = await resolveAll(sources, ctx, false);
+  const first = await resolveAll(sources, ctx);
   try {
     return await step(first);
   } catch (error) {
     if (!(error instanceof ConnectorError && error.kind === "credentials_rejected" && first.fromCache)) throw error;
-    const fresh = await resolveAll(sources, ctx, true);
+    const fresh = await resolveAll(sources, ctx, first);
     if (sameValues(first, fresh)) {
       await hooks.onRotation?.("unchanged");
       throw error;

@@ -223,3 +223,28 @@ describe("SecretCache races", () => {
     expect(next.values.password).toBe("new");
   });
 });
+
+describe("SecretCache after a rejection", () => {
+  it("twenty callers whose value was rejected together make one new fetch, and all get the new value", async () => {
+    const cache = new SecretCache();
+    let calls = 0;
+    let current = "old";
+    let release!: () => void;
+    const fetch = async (): Promise<CachedSecret> => {
+      calls++;
+      if (calls > 1) await new Promise<void>((r) => (release = r));
+      return { values: { password: current }, version: null, updatedAt: null };
+    };
+    const first = await cache.get(key, fetch);
+    current = "rotated";
+    const retries = Promise.all(Array.from({ length: 20 }, () => cache.get(key, fetch, { newerThan: first.fetchSeq })));
+    await Promise.resolve();
+    release();
+    const results = await retries;
+    expect(calls).toBe(2);
+    expect(new Set(results.map((r) => r.values.password))).toEqual(new Set(["rotated"]));
+    // A later rejection of the old value is satisfied by the new entry without another fetch.
+    expect((await cache.get(key, fetch, { newerThan: first.fetchSeq })).values.password).toBe("rotated");
+    expect(calls).toBe(2);
+  });
+});

@@ -13,7 +13,7 @@ export type CachedSecret = {
   updatedAt: Date | null;
 };
 
-type Fetch = { k: string; storeId: string; assetId?: string; stale: boolean };
+type Fetch = { k: string; storeId: string; assetId?: string; stale: boolean; seq: number };
 
 type Entry = {
   iv: Buffer;
@@ -22,6 +22,8 @@ type Entry = {
   version: string | null;
   updatedAt: number | null;
   fetchedAt: number;
+  /** Order in which fetches began: lets a caller ask for "a value newer than the one that was rejected". */
+  seq: number;
   expiresAt: number;
   storeId: string;
   assetIds: Set<string>;
@@ -63,30 +65,36 @@ export class SecretCache {
     this.#now = options.now ?? Date.now;
   }
 
+  #seq = 0;
+
   /**
    * The cached value for the key, or the result of `fetch` (one call however many callers miss at
-   * once). `fresh` skips the cached value (a Resolve test, a value the target rejected) and replaces it.
+   * once). `fresh` skips the cached value (a Resolve test) and replaces it. `newerThan` (a `fetchSeq`
+   * a caller saw rejected) accepts only a value fetched after that one: twenty callers whose value
+   * was rejected together share one new fetch.
    */
   async get(
     key: CacheKey,
     fetch: () => Promise<CachedSecret>,
-    opts: { assetId?: string; fresh?: boolean } = {},
-  ): Promise<CachedSecret & { fromCache: boolean; fetchedAt: Date }> {
+    opts: { assetId?: string; fresh?: boolean; newerThan?: number } = {},
+  ): Promise<CachedSecret & { fromCache: boolean; fetchedAt: Date; fetchSeq: number }> {
     const k = cacheKeyString(key);
+    const newEnough = (seq: number) => opts.newerThan === undefined || seq > opts.newerThan;
     if (!opts.fresh) {
       const hit = this.#live(k);
-      if (hit) {
+      if (hit && newEnough(hit.seq)) {
         this.#stats.hits++;
         if (opts.assetId) this.#link(k, hit, opts.assetId);
-        return { ...this.#open(k, hit), fromCache: true, fetchedAt: new Date(hit.fetchedAt) };
+        return { ...this.#open(k, hit), fromCache: true, fetchedAt: new Date(hit.fetchedAt), fetchSeq: hit.seq };
       }
     }
     this.#stats.misses++;
-    let pending = opts.fresh ? undefined : this.#inflight.get(k)?.promise;
+    const inflight = this.#inflight.get(k);
+    let pending = opts.fresh || !inflight || !newEnough(inflight.job.seq) ? undefined : inflight.promise;
     if (!pending) {
       // A fresh read supersedes fetches of this key already under way.
-      if (opts.fresh) this.#markStale((job) => job.k === k);
-      const job: Fetch = { k, storeId: key.storeId, assetId: opts.assetId, stale: false };
+      if (opts.fresh || opts.newerThan !== undefined) this.#markStale((job) => job.k === k && !newEnough(job.seq));
+      const job: Fetch = { k, storeId: key.storeId, assetId: opts.assetId, stale: false, seq: ++this.#seq };
       const promise = this.#fetch(job, fetch);
       if (!opts.fresh) this.#inflight.set(k, { job, promise });
       promise
@@ -98,7 +106,7 @@ export class SecretCache {
     }
     const entry = await pending;
     if (opts.assetId) this.#link(k, entry, opts.assetId);
-    return { ...this.#open(k, entry), fromCache: false, fetchedAt: new Date(entry.fetchedAt) };
+    return { ...this.#open(k, entry), fromCache: false, fetchedAt: new Date(entry.fetchedAt), fetchSeq: entry.seq };
   }
 
   async #fetch(job: Fetch, fetch: () => Promise<CachedSecret>): Promise<Entry> {
@@ -106,7 +114,7 @@ export class SecretCache {
     this.#stats.fetches++;
     this.#pending.add(job);
     try {
-      const entry = this.#seal(job.k, job.storeId, await fetch(), fetchedAt);
+      const entry = this.#seal(job.k, job.storeId, await fetch(), fetchedAt, job.seq);
       // Invalidated while the fetch was in flight: hand the value to these callers, keep it out of the cache.
       if (!job.stale) this.#store(job.k, entry);
       return entry;
@@ -140,7 +148,7 @@ export class SecretCache {
   #store(k: string, entry: Entry) {
     const previous = this.#entries.get(k);
     // A slower, older fetch never replaces a newer value (e.g. one a fresh read just brought in).
-    if (previous && previous.fetchedAt > entry.fetchedAt) return;
+    if (previous && previous.seq > entry.seq) return;
     if (previous) for (const id of previous.assetIds) entry.assetIds.add(id);
     this.#entries.delete(k);
     this.#entries.set(k, entry);
@@ -175,7 +183,7 @@ export class SecretCache {
     }
   }
 
-  #seal(k: string, storeId: string, secret: CachedSecret, fetchedAt: number): Entry {
+  #seal(k: string, storeId: string, secret: CachedSecret, fetchedAt: number, seq: number): Entry {
     const iv = randomBytes(12);
     const cipher = createCipheriv("aes-256-gcm", this.#key, iv);
     cipher.setAAD(Buffer.from(k));
@@ -189,6 +197,7 @@ export class SecretCache {
       version: secret.version,
       updatedAt: secret.updatedAt ? secret.updatedAt.getTime() : null,
       fetchedAt,
+      seq,
       expiresAt: fetchedAt + SECRET_TTL_MS,
       storeId,
       assetIds: new Set(),

@@ -25,8 +25,10 @@ export type ResolveContext = {
   requestId?: string | null;
   /** Why: shown in the audit trail ("resolve_test", "connection_test", "invoke", …). */
   purpose: string;
-  /** Skip the cached value and fetch afresh (Resolve test; a value the target rejected). */
+  /** Skip the cached value and fetch afresh (Resolve test). */
   fresh?: boolean;
+  /** A value the target rejected: accept only one fetched after it (shared by concurrent rejections). */
+  newerThan?: number;
 };
 
 export type ResolveMeta = {
@@ -38,6 +40,8 @@ export type ResolveMeta = {
   keys: string[];
   fromCache: boolean;
   fetchedAt: Date;
+  /** Identifies this fetch, for `newerThan` after a rejection. */
+  fetchSeq: number;
 };
 
 export type ResolvedSecret =
@@ -133,7 +137,7 @@ export async function resolve(ref: { assetId: string }, ctx: ResolveContext): Pr
       throw new ResolveError("config", `The store “${store.name}” is no longer available to this asset's folder. Edit the asset and choose another store.`);
     }
     const key = cacheKeyFor(asset);
-    const got = await secretCache().get(key, () => fetchFromStore(store, key), { assetId: asset.id, fresh: ctx.fresh });
+    const got = await secretCache().get(key, () => fetchFromStore(store, key), { assetId: asset.id, fresh: ctx.fresh, newerThan: ctx.newerThan });
     cacheHit = got.fromCache;
     const meta: ResolveMeta = {
       assetId: asset.id,
@@ -143,6 +147,7 @@ export async function resolve(ref: { assetId: string }, ctx: ResolveContext): Pr
       keys: Object.keys(got.values).sort(),
       fromCache: got.fromCache,
       fetchedAt: got.fetchedAt,
+      fetchSeq: got.fetchSeq,
     };
     let result: ResolvedSecret;
     if (asset.type === "CREDENTIAL") {
