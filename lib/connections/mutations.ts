@@ -145,6 +145,9 @@ async function sealState(tx: Tx, connectionId: string, state: Record<string, str
   return { stateCiphertext: sealed.ciphertext, stateDataKeyId: sealed.dataKeyId };
 }
 
+/** Seals connector state (OAuth tokens) for the connection row. */
+export const sealStateFor = (connectionId: string, state: Record<string, string>) => sealState(db(), connectionId, state);
+
 export async function openState(connection: Pick<Connection, "id" | "stateCiphertext" | "stateDataKeyId">): Promise<Record<string, string> | null> {
   if (!connection.stateCiphertext || !connection.stateDataKeyId) return null;
   return JSON.parse(await decrypt({ ciphertext: connection.stateCiphertext, dataKeyId: connection.stateDataKeyId }, stateAad(connection.id))) as Record<string, string>;

@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "connections" ADD COLUMN     "refresh_generation" INTEGER NOT NULL DEFAULT 0;
+
