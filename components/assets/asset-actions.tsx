@@ -1,6 +1,6 @@
 "use client";
 
-import { CheckCircle2Icon, FlaskConicalIcon, LoaderCircleIcon, PencilIcon, Trash2Icon, XCircleIcon } from "lucide-react";
+import { CheckCircle2Icon, FlaskConicalIcon, LoaderCircleIcon, PencilIcon, RotateCcwKeyIcon, Trash2Icon, XCircleIcon } from "lucide-react";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
@@ -8,7 +8,7 @@ import { toast } from "sonner";
 import { ConfirmDialog } from "@/components/shared/confirm-dialog";
 import { useServerAction } from "@/components/shared/use-server-action";
 import { Button } from "@/components/ui/button";
-import { deleteAssetAction, testAssetAction } from "@/lib/assets/actions";
+import { deleteAssetAction, refreshAssetAction, testAssetAction } from "@/lib/assets/actions";
 import type { ResolveTestResult } from "@/lib/secrets/resolver";
 
 type TestResult = ResolveTestResult;
@@ -54,12 +54,17 @@ function formatDate(value: Date | string | null) {
 export function ResolveTest({ assetId, isCredential }: { assetId: string; isCredential: boolean }) {
   const [result, setResult] = useState<TestResult | null>(null);
   const test = useServerAction(testAssetAction, { onSuccess: (r) => setResult(r) });
+  const refresh = useServerAction(refreshAssetAction, { success: "Cached value cleared on every instance; the next use reads it from the store." });
   return (
     <div className="grid gap-4">
-      <div>
+      <div className="flex flex-wrap gap-2">
         <Button variant="outline" onClick={() => void test.run({ assetId })} disabled={test.pending}>
           {test.pending ? <LoaderCircleIcon className="animate-spin" aria-hidden="true" /> : <FlaskConicalIcon aria-hidden="true" />}
           {test.pending ? "Resolving…" : "Resolve test"}
+        </Button>
+        <Button variant="ghost" onClick={() => void refresh.run({ assetId })} disabled={refresh.pending}>
+          <RotateCcwKeyIcon aria-hidden="true" />
+          {refresh.pending ? "Refreshing…" : "Refresh cached value"}
         </Button>
       </div>
       <div aria-live="polite">

@@ -1,13 +1,13 @@
 "use client";
 
-import { LoaderCircleIcon, PencilIcon, RefreshCwIcon, Trash2Icon } from "lucide-react";
+import { LoaderCircleIcon, PencilIcon, RefreshCwIcon, RotateCcwKeyIcon, Trash2Icon } from "lucide-react";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { toast } from "sonner";
 import { ConfirmDialog } from "@/components/shared/confirm-dialog";
 import { useServerAction } from "@/components/shared/use-server-action";
 import { Button } from "@/components/ui/button";
-import { deleteConnectionAction, reconnectConnectionAction } from "@/lib/connections/actions";
+import { deleteConnectionAction, reconnectConnectionAction, refreshConnectionAction } from "@/lib/connections/actions";
 
 export function ConnectionActions({ connectionId, name, folderId, canWrite, canUse }: { connectionId: string; name: string; folderId: string; canWrite: boolean; canUse: boolean }) {
   const router = useRouter();
@@ -15,8 +15,15 @@ export function ConnectionActions({ connectionId, name, folderId, canWrite, canU
   const reconnect = useServerAction(reconnectConnectionAction, {
     onSuccess: (r) => (r.ok ? toast.success("Connected.") : toast.error(`Could not connect: ${r.title}`)),
   });
+  const refresh = useServerAction(refreshConnectionAction, { success: "Cached credentials cleared on every instance; the next use reads them from the store." });
   return (
     <div className="flex flex-wrap gap-2">
+      {canUse ? (
+        <Button variant="outline" onClick={() => void refresh.run({ connectionId })} disabled={refresh.pending}>
+          <RotateCcwKeyIcon aria-hidden="true" />
+          {refresh.pending ? "Refreshing…" : "Refresh credentials"}
+        </Button>
+      ) : null}
       {canUse ? (
         <Button variant="outline" onClick={() => void reconnect.run({ connectionId })} disabled={reconnect.pending}>
           {reconnect.pending ? <LoaderCircleIcon className="animate-spin" aria-hidden="true" /> : <RefreshCwIcon aria-hidden="true" />}

@@ -1,20 +1,25 @@
 "use client";
 
-import { FlaskConicalIcon, LoaderCircleIcon, Trash2Icon } from "lucide-react";
+import { FlaskConicalIcon, LoaderCircleIcon, RotateCcwKeyIcon, Trash2Icon } from "lucide-react";
 import { useRouter } from "next/navigation";
 import { toast } from "sonner";
 import { ConfirmDialog } from "@/components/shared/confirm-dialog";
 import { useServerAction } from "@/components/shared/use-server-action";
 import { Button } from "@/components/ui/button";
-import { deleteStoreAction, testStoreAction } from "@/lib/stores/actions";
+import { deleteStoreAction, refreshStoreAction, testStoreAction } from "@/lib/stores/actions";
 
 /** Test the saved settings (records the store's health) and delete. */
 export function StoreActions({ storeId, storeName, deletable }: { storeId: string; storeName: string; deletable: boolean }) {
   const router = useRouter();
   // The outcome shows on the page itself (health badge, and the failure in full) after the refresh.
   const test = useServerAction(testStoreAction, { onSuccess: (r) => (r.ok ? toast.success(`Test passed. ${r.message}`) : undefined) });
+  const refresh = useServerAction(refreshStoreAction, { success: "Values read from this store were cleared on every instance." });
   return (
-    <div className="flex gap-2">
+    <div className="flex flex-wrap gap-2">
+      <Button variant="outline" onClick={() => void refresh.run({ storeId })} disabled={refresh.pending}>
+        <RotateCcwKeyIcon aria-hidden="true" />
+        {refresh.pending ? "Refreshing…" : "Refresh cached values"}
+      </Button>
       <Button variant="outline" onClick={() => void test.run({ storeId })} disabled={test.pending}>
         {test.pending ? <LoaderCircleIcon className="animate-spin" aria-hidden="true" /> : <FlaskConicalIcon aria-hidden="true" />}
         {test.pending ? "Testing…" : "Test saved settings"}

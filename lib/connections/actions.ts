@@ -4,6 +4,7 @@ import { defineAction } from "@/lib/actions/action";
 import { pickerQuerySchema, searchPickableAssets } from "@/lib/assets/picker";
 import { deleteConnection, reconnectConnection, saveConnection } from "./mutations";
 import { startOAuthAuthorization } from "./oauth";
+import { refreshConnection } from "./runtime";
 import { connectionIdSchema, saveConnectionSchema } from "./schemas";
 
 /** Connect (create or edit): resolves, tests against the target, saves references only. */
@@ -12,3 +13,5 @@ export const reconnectConnectionAction = defineAction(connectionIdSchema, (input
 export const deleteConnectionAction = defineAction(connectionIdSchema, (input, ctx) => deleteConnection(ctx, input));
 /** The "Use credential asset" picker's search (assets from every folder the person may use). */
 export const searchPickableAssetsAction = defineAction(pickerQuerySchema, (input, ctx) => searchPickableAssets(ctx.actor, input));
+/** Clears the connection's cached secrets on every instance; it stays connected. */
+export const refreshConnectionAction = defineAction(connectionIdSchema, (input, ctx) => refreshConnection(ctx, input));

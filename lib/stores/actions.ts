@@ -1,6 +1,7 @@
 "use server";
 
 import { defineAction } from "@/lib/actions/action";
+import { refreshStore } from "@/lib/connections/runtime";
 import { generateAzureCertificate } from "./certificates";
 import { createStore, deleteStore, testDraftStore, testStore, updateStore } from "./mutations";
 import { createStoreSchema, storeIdSchema, testDraftSchema, updateStoreSchema } from "./schemas";
@@ -12,3 +13,5 @@ export const testStoreAction = defineAction(storeIdSchema, (input, ctx) => testS
 export const testDraftStoreAction = defineAction(testDraftSchema, (input, ctx) => testDraftStore(ctx, input));
 
 export const generateAzureCertificateAction = defineAction(storeIdSchema, (input, ctx) => generateAzureCertificate(ctx, input));
+/** Drops every value read from the store, on every instance. */
+export const refreshStoreAction = defineAction(storeIdSchema, (input, ctx) => refreshStore(ctx, input));
