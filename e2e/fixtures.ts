@@ -74,3 +74,36 @@ export function expectNotInDump(dump: string, value: string) {
   expect(dump, `database contains ${value.slice(0, 6)}…`).not.toContain(value);
   expect(dump, `database contains ${value.slice(0, 6)}… (hex)`).not.toContain(Buffer.from(value).toString("hex"));
 }
+
+/**
+ * Another instance of the console under test: the same build, database and keys, on its own port
+ * (as a second replica behind a load balancer would be). Stop it when done.
+ */
+export async function startAnotherInstance(port: number): Promise<{ origin: string; stop(): Promise<void> }> {
+  const { readFileSync } = await import("node:fs");
+  const { spawn } = await import("node:child_process");
+  const shared = JSON.parse(readFileSync(`${process.cwd()}/e2e/.output/instance-env.json`, "utf8")) as Record<string, string>;
+  const origin = `http://127.0.0.1:${port}`;
+  const child = spawn(`${process.cwd()}/node_modules/.bin/next`, ["start", "-p", String(port), "-H", "127.0.0.1"], {
+    stdio: "ignore",
+    env: { ...process.env, ...shared, NEXTAUTH_URL: origin },
+  });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      if ((await fetch(`${origin}/api/ready`)).ok) break;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the second instance on ${origin} did not start`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return {
+    origin,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+    },
+  };
+}

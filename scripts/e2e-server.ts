@@ -20,25 +20,27 @@ async function main() {
   const database = await createThrowawayDatabase();
   await seed(database.url, { adminEmail: process.env.LATCH_ADMIN_EMAIL, adminPassword: process.env.LATCH_ADMIN_PASSWORD });
 
+  // What every instance of this console shares; the multi-instance spec starts more with the same.
+  const shared: Record<string, string> = {
+    NODE_ENV: "production",
+    NEXT_TELEMETRY_DISABLED: "1",
+    DATABASE_URL: database.url,
+    NEXTAUTH_SECRET: randomBytes(48).toString("base64url"),
+    LATCH_MASTER_KEY: randomBytes(32).toString("base64"),
+    NEXT_SERVER_ACTIONS_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
+    LATCH_ADMIN_PASSWORD: "",
+    LOG_LEVEL: process.env.LOG_LEVEL ?? "warn",
+  };
   const next = spawn(path.join(process.cwd(), "node_modules", ".bin", "next"), ["start", "-p", port, "-H", "127.0.0.1"], {
     stdio: ["ignore", "pipe", "pipe"],
-    env: {
-      ...process.env,
-      NODE_ENV: "production",
-      NEXT_TELEMETRY_DISABLED: "1",
-      DATABASE_URL: database.url,
-      NEXTAUTH_SECRET: randomBytes(48).toString("base64url"),
-      LATCH_MASTER_KEY: randomBytes(32).toString("base64"),
-      NEXTAUTH_URL: `http://127.0.0.1:${port}`,
-      LATCH_ADMIN_PASSWORD: "",
-      LOG_LEVEL: process.env.LOG_LEVEL ?? "warn",
-    },
+    env: { ...process.env, ...shared, NEXTAUTH_URL: `http://127.0.0.1:${port}` } as NodeJS.ProcessEnv,
   });
 
   // Kept for the leak check (e2e/leak.spec.ts): no secret may ever reach the server log.
   mkdirSync(path.dirname(SERVER_LOG), { recursive: true });
   // Also for the leak checks: the specs dump this database and look for values that must not be there.
   writeFileSync(path.join(path.dirname(SERVER_LOG), "database-url"), database.url, { mode: 0o600 });
+  writeFileSync(path.join(path.dirname(SERVER_LOG), "instance-env.json"), JSON.stringify(shared), { mode: 0o600 });
   const log = createWriteStream(SERVER_LOG, { flags: "w" });
   next.stdout!.on("data", (chunk: Buffer) => {
     process.stdout.write(chunk);

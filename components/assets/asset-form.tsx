@@ -108,7 +108,9 @@ export function AssetForm({ folderId, stores, existing, cancelHref }: AssetFormP
   const [secretName, setSecretName] = useState(existing?.secretName ?? "");
   const [secretVersion, setSecretVersion] = useState(existing?.secretVersion ?? "");
   const [usernameKey, setUsernameKey] = useState(existing ? existing.usernameKey ?? "" : store?.singleValue ? "" : store?.defaultKeys.username ?? "username");
-  const [valueKey, setValueKey] = useState(existing ? existing.valueKey ?? "" : "");
+  // Credentials in multi-key secrets name their password key (the store kind's default, shown and editable).
+  const defaultValueKey = (t: AssetType, st: StoreOption | undefined) => (t === "CREDENTIAL" && st && !st.singleValue ? st.defaultKeys.password : "");
+  const [valueKey, setValueKey] = useState(existing ? existing.valueKey ?? "" : defaultValueKey("CREDENTIAL", store));
   const [username, setUsername] = useState(existing?.username ?? "");
   const [secretValue, setSecretValue] = useState("");
   const [plainValue, setPlainValue] = useState(existing?.plainValue ?? (existing?.type === "BOOLEAN" ? "false" : ""));
@@ -133,12 +135,13 @@ export function AssetForm({ folderId, stores, existing, cancelHref }: AssetFormP
     if (!next?.writable) setSource("reference");
     if (!editing && next) {
       setUsernameKey(next.singleValue ? "" : next.defaultKeys.username);
-      setValueKey("");
+      setValueKey(defaultValueKey(type, next));
     }
   }
 
   function chooseType(t: AssetType) {
     setType(t);
+    if (!editing) setValueKey(defaultValueKey(t, store));
     if (t === "BOOLEAN" && plainValue !== "true" && plainValue !== "false") setPlainValue("false");
   }
 
@@ -298,7 +301,7 @@ export function AssetForm({ folderId, stores, existing, cancelHref }: AssetFormP
                   <Input value={username} onChange={(e) => setUsername(e.target.value)} maxLength={300} autoComplete="off" spellCheck={false} />
                 </FormField>
                 {store?.singleValue ? null : (
-                  <FormField id="asset-value-key" label="Password key" error={err("valueKey")} description={`Empty: the secret's only value (or “${store?.defaultKeys.password ?? "password"}” for new values).`}>
+                  <FormField id="asset-value-key" label="Password key" error={err("valueKey")} description="The key in the secret that holds the password. Empty: the secret's only value.">
                     <Input value={valueKey} onChange={(e) => setValueKey(e.target.value)} maxLength={200} autoComplete="off" spellCheck={false} className="font-mono text-sm" placeholder={store?.defaultKeys.password} />
                   </FormField>
                 )}
