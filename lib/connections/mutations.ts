@@ -11,6 +11,7 @@ import { decrypt, encrypt } from "@/lib/crypto/envelope";
 import { db, type Tx } from "@/lib/db";
 import { AppError, conflict, notFound, type FieldErrors } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
+import { broadcastRefresh } from "@/lib/secrets/broadcast";
 import { ResolveError } from "@/lib/secrets/resolver";
 import { STORE_ERROR_TITLES } from "@/lib/vault/errors";
 import { typedValueAad, withCredentials, type FieldSource } from "./credentials";
@@ -321,6 +322,8 @@ export async function deleteConnection(ctx: Ctx, input: { connectionId: string }
       details: { connector: connection.connectorKind },
     });
   });
+  // Every instance closes its pooled client (and forgets the values) for a connection that is gone.
+  await broadcastRefresh({ kind: "connection", id: connection.id, assetIds: [...new Set(connection.secrets.map((s) => s.assetId).filter((x): x is string => !!x))] });
   return { id: connection.id, folderId: connection.folderId };
 }
 
