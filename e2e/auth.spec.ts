@@ -53,8 +53,8 @@ test("admin areas answer not found to non-admins; security headers are set", asy
   await signIn(p, person.email, person.password);
   const nav = p.getByRole("navigation", { name: "Main" });
   await expect(nav.getByRole("link", { name: "Folders" })).toBeVisible();
-  for (const hidden of ["Users", "Credential stores", "Audit"]) await expect(nav.getByRole("link", { name: hidden })).toHaveCount(0);
-  for (const path of ["/users", "/stores", "/audit"]) {
+  for (const hidden of ["Users", "Credential stores", "Audit", "API tokens"]) await expect(nav.getByRole("link", { name: hidden })).toHaveCount(0);
+  for (const path of ["/users", "/stores", "/audit", "/tokens"]) {
     const response = await p.goto(path);
     expect(response?.status(), path).toBe(404);
   }

@@ -11,7 +11,7 @@ export default async function ConsoleLayout({ children }: { children: React.Reac
   return (
     <ConsoleShell
       user={{ name: user.name, email: user.email }}
-      access={{ stores: canTenant(user, "stores.manage"), users: canTenant(user, "users.manage"), audit }}
+      access={{ stores: canTenant(user, "stores.manage"), users: canTenant(user, "users.manage"), tokens: canTenant(user, "tokens.manage"), audit }}
       folderTree={<FolderTree folders={folders.map(({ id, name, parentId }) => ({ id, name, parentId }))} />}
     >
       {children}

@@ -7,6 +7,7 @@ import { Dialog as DialogPrimitive } from "radix-ui";
 import {
   FolderIcon,
   KeyRoundIcon,
+  KeySquareIcon,
   MenuIcon,
   ScrollTextIcon,
   SettingsIcon,
@@ -29,13 +30,14 @@ export type AppSidebarProps = {
 type NavItem = { href: string; label: string; icon: LucideIcon; gate?: keyof NavAccess };
 
 /** Which gated areas to link to. Cosmetic only: every area authorises on the server. */
-export type NavAccess = { stores: boolean; audit: boolean; users: boolean };
+export type NavAccess = { stores: boolean; audit: boolean; users: boolean; tokens: boolean };
 
 const navItems: NavItem[] = [
   { href: "/folders", label: "Folders", icon: FolderIcon },
   { href: "/stores", label: "Credential stores", icon: VaultIcon, gate: "stores" },
   { href: "/audit", label: "Audit", icon: ScrollTextIcon, gate: "audit" },
   { href: "/users", label: "Users", icon: UsersIcon, gate: "users" },
+  { href: "/tokens", label: "API tokens", icon: KeySquareIcon, gate: "tokens" },
   { href: "/settings", label: "Settings", icon: SettingsIcon },
 ];
 

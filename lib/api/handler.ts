@@ -6,8 +6,10 @@ import { requireActor } from "@/lib/auth/session";
 import { AppError, HTTP_STATUS, unexpectedMessage } from "@/lib/errors";
 import { requestLogger } from "@/lib/log";
 import { REQUEST_ID_HEADER, requestIdFrom } from "@/lib/request-context";
+import { authenticateBearer } from "@/lib/tokens/authenticate";
 
 const MAX_BODY_BYTES = 1024 * 1024;
+const CHALLENGE = 'Bearer realm="latch"';
 
 type Schemas<P, Q, B> = { params?: z.ZodType<P>; query?: z.ZodType<Q>; body?: z.ZodType<B> };
 type HandlerInput<P, Q, B> = ActionContext & { params: P; query: Q; body: B; request: NextRequest };
@@ -46,6 +48,10 @@ async function readJson(request: NextRequest): Promise<unknown> {
  * The one wrapper for every REST handler: request id, authentication, zod validation of params, query
  * and body, and the closed mapping from AppError codes to HTTP statuses. Unexpected errors are logged
  * in full and answered with a generic message and the reference id.
+ *
+ * Authentication: an `Authorization` header must carry a valid API token (`Bearer lt_…`), and then
+ * decides alone; without the header, the browser session does. Every later check honours the token's
+ * scope through the Actor (lib/authz).
  */
 export function apiHandler<P = Record<string, never>, Q = Record<string, never>, B = undefined>(
   schemas: Schemas<P, Q, B>,
@@ -55,8 +61,9 @@ export function apiHandler<P = Record<string, never>, Q = Record<string, never>,
   return async (request: NextRequest, context: RouteContext): Promise<NextResponse> => {
     const requestId = requestIdFrom(request.headers);
     const log = requestLogger(requestId);
+    const authorization = request.headers.get("authorization");
     try {
-      const actor = await requireActor();
+      const actor = authorization === null ? await requireActor() : await authenticateBearer(authorization, request.headers, log);
       const rawParams = await context.params;
       const params = schemas.params ? schemas.params.safeParse(rawParams) : { success: true as const, data: {} as P };
       // A malformed id is an unknown id.
@@ -73,7 +80,7 @@ export function apiHandler<P = Record<string, never>, Q = Record<string, never>,
       const data = await run({
         actor,
         requestId,
-        log: log.child({ userId: actor.id }),
+        log: log.child(actor.scope ? { userId: actor.id, via: actor.scope.tokenPrefix } : { userId: actor.id }),
         params: params.data,
         query: query.data,
         body,
@@ -91,6 +98,7 @@ export function apiHandler<P = Record<string, never>, Q = Record<string, never>,
     } catch (error) {
       if (error instanceof AppError) {
         const extra: Record<string, string> = error.retryAfterSeconds ? { "Retry-After": String(error.retryAfterSeconds) } : {};
+        if (error.code === "UNAUTHENTICATED") extra["WWW-Authenticate"] = authorization === null ? CHALLENGE : `${CHALLENGE}, error="invalid_token"`;
         return json(
           HTTP_STATUS[error.code],
           { error: { code: error.code, message: error.userMessage, fieldErrors: error.fieldErrors, requestId } },

@@ -4,7 +4,8 @@ import type { Db } from "@/lib/db";
 import { redact } from "@/lib/log/redact";
 
 export type AuditInput = {
-  actor: { id: string; email: string } | null;
+  /** An Actor acting through an API token is recorded with the token's id and prefix under details.via. */
+  actor: { id: string; email: string; scope?: { kind: "personal" | "service"; tokenId: string; tokenPrefix: string } } | null;
   action: string;
   target: { type: string; id?: string | null; label?: string | null };
   folderId?: string | null;
@@ -16,6 +17,8 @@ export type AuditInput = {
 
 /** Write with the same transaction client as the change it records, so both land or neither does. */
 export async function recordAuditEvent(db: Db, input: AuditInput): Promise<void> {
+  const scope = input.actor?.scope;
+  const details = scope ? { ...input.details, via: { kind: scope.kind, id: scope.tokenId, prefix: scope.tokenPrefix } } : input.details;
   await db.auditEvent.create({
     data: {
       actorId: input.actor?.id ?? null,
@@ -27,7 +30,7 @@ export async function recordAuditEvent(db: Db, input: AuditInput): Promise<void>
       folderId: input.folderId ?? null,
       outcome: input.outcome ?? "SUCCESS",
       requestId: input.requestId ?? null,
-      details: input.details ? (redact(input.details) as Prisma.InputJsonValue) : undefined,
+      details: details ? (redact(details) as Prisma.InputJsonValue) : undefined,
     },
   });
 }

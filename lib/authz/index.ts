@@ -5,7 +5,10 @@ import { db, type Db } from "@/lib/db";
 import { notFound } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
 import {
+  FOLDER_PERMISSIONS,
   highestRole,
+  ROLE_PERMISSIONS,
+  ROLE_RANK,
   roleGrants,
   type FolderPermission,
   type TenantPermission,
@@ -13,22 +16,75 @@ import {
 
 export * from "./permissions";
 
-/** The signed-in person (or, later, a token's owner) on whose behalf code runs. */
-export type Actor = { id: string; email: string; name: string; isAdmin: boolean };
+/**
+ * What an API token lets its bearer do. A grant on a folder reaches its subfolders, like a role.
+ * Personal tokens are further bounded by the owner's current roles; service accounts hold no roles,
+ * so their scope is their whole access. Tenant permissions are never granted through a token.
+ */
+export type ActorScope = {
+  kind: "personal" | "service";
+  folders: ReadonlyMap<string, ReadonlySet<FolderPermission>>;
+  tokenId: string;
+  /** Shown in lists and logs ("lt_ab12cd34"); not secret. */
+  tokenPrefix: string;
+  /** Personal tokens: the owner is a tenant administrator (holds every folder permission everywhere). */
+  ownerIsAdmin: boolean;
+};
+
+/**
+ * On whose behalf code runs: a signed-in person, or the owner (person or service account) of the API
+ * token presented. For token actors `isAdmin` is always false, so code that looks at it directly
+ * fails closed; the owner's status lives in `scope.ownerIsAdmin`.
+ */
+export type Actor = { id: string; email: string; name: string; isAdmin: boolean; scope?: ActorScope };
 
 export type FolderAccess = {
   folder: Folder;
-  /** Highest role held on this folder or an ancestor; null for a tenant administrator with no role. */
+  /**
+   * Highest role held on this folder or an ancestor; null for a tenant administrator with no role.
+   * For token actors: the highest role whose permissions all lie within `granted` (display only).
+   */
   role: FolderRole | null;
   isTenantAdmin: boolean;
+  /** Every permission the actor holds here: what `can` consults. */
+  granted: ReadonlySet<FolderPermission>;
 };
 
-export function can(access: Pick<FolderAccess, "role" | "isTenantAdmin">, permission: FolderPermission): boolean {
+const ALL: ReadonlySet<FolderPermission> = new Set(FOLDER_PERMISSIONS);
+const NONE: ReadonlySet<FolderPermission> = new Set();
+
+function permissionsOf(role: FolderRole | null, isTenantAdmin: boolean): ReadonlySet<FolderPermission> {
+  return isTenantAdmin ? ALL : role ? ROLE_PERMISSIONS[role] : NONE;
+}
+
+function intersect(a: ReadonlySet<FolderPermission>, b: ReadonlySet<FolderPermission>): Set<FolderPermission> {
+  return new Set([...a].filter((p) => b.has(p)));
+}
+
+/** The highest role a token's permissions fully cover, so role-based checks on it never over-grant. */
+function roleWithin(granted: ReadonlySet<FolderPermission>): FolderRole | null {
+  let best: FolderRole | null = null;
+  for (const [role, perms] of Object.entries(ROLE_PERMISSIONS) as [FolderRole, ReadonlySet<FolderPermission>][]) {
+    if ([...perms].every((p) => granted.has(p)) && (!best || ROLE_RANK[role] > ROLE_RANK[best])) best = role;
+  }
+  return best;
+}
+
+/**
+ * `granted` decides when present (every FolderAccess has it); the role form remains for callers that
+ * build `{ role, isTenantAdmin }` from listFolderRoles, whose token roles are within the scope.
+ */
+export function can(
+  access: Pick<FolderAccess, "role" | "isTenantAdmin"> & { granted?: ReadonlySet<FolderPermission> },
+  permission: FolderPermission,
+): boolean {
+  if (access.granted) return access.granted.has(permission);
   return access.isTenantAdmin || roleGrants(access.role, permission);
 }
 
+/** Admin areas stay with signed-in people: no token ever holds a tenant permission. */
 export function canTenant(actor: Actor, _permission: TenantPermission): boolean {
-  return actor.isAdmin;
+  return !actor.scope && actor.isAdmin;
 }
 
 /** Tenant-level checks answer "not found" too, so admin areas do not reveal themselves. */
@@ -36,24 +92,43 @@ export function assertTenant(actor: Actor, permission: TenantPermission, what = 
   if (!canTenant(actor, permission)) throw notFound(what);
 }
 
-/** Roles the actor holds on the folder and every ancestor, walking up from the folder's own row. */
-async function rolesOnChain(db: Db, userId: string, folderId: string): Promise<FolderRole[]> {
-  const rows = await db.$queryRaw<{ role: FolderRole }[]>`
+/**
+ * The folder and its ancestors, each with the role `userId` holds there (null: none, or no user).
+ * Walks up from the folder's own row.
+ */
+async function chainWithRoles(db: Db, userId: string | null, folderId: string) {
+  return db.$queryRaw<{ id: string; role: FolderRole | null }[]>`
     WITH RECURSIVE chain AS (
       SELECT id, parent_id, 0 AS depth FROM folders WHERE id = ${folderId}::uuid
       UNION ALL
       SELECT f.id, f.parent_id, c.depth + 1 FROM folders f JOIN chain c ON f.id = c.parent_id WHERE c.depth < 64
     )
-    SELECT m.role::text AS role FROM chain JOIN folder_members m ON m.folder_id = chain.id AND m.user_id = ${userId}::uuid`;
-  return rows.map((r) => r.role);
+    SELECT chain.id::text AS id, m.role::text AS role
+    FROM chain LEFT JOIN folder_members m ON m.folder_id = chain.id AND m.user_id = ${userId}::uuid`;
 }
+
+/** Whom a token's scope is intersected with: a non-admin personal owner's roles; nobody otherwise. */
+const boundingUser = (actor: Actor): string | null =>
+  actor.scope?.kind === "personal" && !actor.scope.ownerIsAdmin ? actor.id : null;
 
 export async function getFolderAccess(db: Db, actor: Actor, folderId: string): Promise<FolderAccess | null> {
   if (!isUuid(folderId)) return null;
   const folder = await db.folder.findUnique({ where: { id: folderId } });
   if (!folder) return null;
-  const role = highestRole(await rolesOnChain(db, actor.id, folder.id));
-  const access = { folder, role, isTenantAdmin: actor.isAdmin };
+  let access: FolderAccess;
+  if (actor.scope) {
+    const { scope } = actor;
+    const bounding = boundingUser(actor);
+    const chain = await chainWithRoles(db, bounding, folder.id);
+    const fromScope = new Set(chain.flatMap((c) => [...(scope.folders.get(c.id) ?? [])]));
+    const owner = bounding ? permissionsOf(highestRole(chain.flatMap((c) => (c.role ? [c.role] : []))), false) : ALL;
+    const granted = intersect(fromScope, owner);
+    access = { folder, role: roleWithin(granted), isTenantAdmin: false, granted };
+  } else {
+    const chain = await chainWithRoles(db, actor.id, folder.id);
+    const role = highestRole(chain.flatMap((c) => (c.role ? [c.role] : [])));
+    access = { folder, role, isTenantAdmin: actor.isAdmin, granted: permissionsOf(role, actor.isAdmin) };
+  }
   return can(access, "folders.read") ? access : null;
 }
 
@@ -75,11 +150,23 @@ export async function assertCanOnFolder(
 
 /**
  * Every folder the actor can see, with the highest role that reaches it (tenant admins: all, role
- * null). A page asks this several times (tree, audit link, breadcrumbs), so reads outside a
- * transaction are memoised for the render; transactions always read afresh.
+ * null; token actors: the role their scope fully covers). A page asks this several times (tree, audit
+ * link, breadcrumbs), so session reads outside a transaction are memoised for the render;
+ * transactions always read afresh.
  */
-export function listFolderRoles(client: Db, actor: Actor): Promise<Map<string, FolderRole | null>> {
+export async function listFolderRoles(client: Db, actor: Actor): Promise<Map<string, FolderRole | null>> {
+  if (actor.scope) {
+    const granted = await scopedPermissions(client, actor, actor.scope);
+    return new Map([...granted].map(([id, perms]) => [id, roleWithin(perms)]));
+  }
   return client === db() ? rolesForRender(actor.id, actor.isAdmin) : computeFolderRoles(client, actor);
+}
+
+/** Every folder the actor can see, with every permission the actor holds there. */
+export async function listFolderPermissions(client: Db, actor: Actor): Promise<Map<string, ReadonlySet<FolderPermission>>> {
+  if (actor.scope) return scopedPermissions(client, actor, actor.scope);
+  const roles = await listFolderRoles(client, actor);
+  return new Map([...roles].map(([id, role]) => [id, permissionsOf(role, actor.isAdmin)]));
 }
 
 const rolesForRender = cache((id: string, isAdmin: boolean) => computeFolderRoles(db(), { id, isAdmin }));
@@ -108,8 +195,35 @@ async function grantedRoles(db: Db, userId: string): Promise<Map<string, FolderR
   return out;
 }
 
+/** A token's scope spread down to subfolders, bounded by a personal owner's roles; visible folders only. */
+async function scopedPermissions(client: Db, actor: Actor, scope: ActorScope): Promise<Map<string, ReadonlySet<FolderPermission>>> {
+  const roots = [...scope.folders.keys()].filter(isUuid);
+  if (roots.length === 0) return new Map();
+  const rows = await client.$queryRaw<{ id: string; root: string }[]>`
+    WITH RECURSIVE scoped AS (
+      SELECT id, id AS root, 0 AS depth FROM folders WHERE id = ANY(${roots}::uuid[])
+      UNION ALL
+      SELECT f.id, s.root, s.depth + 1 FROM folders f JOIN scoped s ON f.parent_id = s.id WHERE s.depth < 64
+    )
+    SELECT id::text AS id, root::text AS root FROM scoped`;
+  const fromScope = new Map<string, Set<FolderPermission>>();
+  for (const { id, root } of rows) {
+    const perms = fromScope.get(id) ?? new Set<FolderPermission>();
+    for (const p of scope.folders.get(root) ?? []) perms.add(p);
+    fromScope.set(id, perms);
+  }
+  const bounding = boundingUser(actor);
+  const ownerRoles = bounding ? await grantedRoles(client, bounding) : null;
+  const out = new Map<string, ReadonlySet<FolderPermission>>();
+  for (const [id, perms] of fromScope) {
+    const granted = ownerRoles ? intersect(perms, permissionsOf(ownerRoles.get(id) ?? null, false)) : perms;
+    if (granted.has("folders.read")) out.set(id, granted);
+  }
+  return out;
+}
+
 /** Folder ids where the actor holds the permission (for filtering lists such as the audit log). */
 export async function listFolderIdsWith(db: Db, actor: Actor, permission: FolderPermission): Promise<string[]> {
-  const roles = await listFolderRoles(db, actor);
-  return [...roles].filter(([, role]) => can({ role, isTenantAdmin: actor.isAdmin }, permission)).map(([id]) => id);
+  const permissions = await listFolderPermissions(db, actor);
+  return [...permissions].filter(([, granted]) => granted.has(permission)).map(([id]) => id);
 }

@@ -17,10 +17,26 @@ export const FOLDER_PERMISSIONS = [
   "connections.use",
 ] as const;
 
-export const TENANT_PERMISSIONS = ["users.manage", "stores.manage", "audit.read.all", "folders.create.root"] as const;
+export const TENANT_PERMISSIONS = ["users.manage", "stores.manage", "audit.read.all", "folders.create.root", "tokens.manage"] as const;
 
 export type FolderPermission = (typeof FOLDER_PERMISSIONS)[number];
 export type TenantPermission = (typeof TENANT_PERMISSIONS)[number];
+
+/**
+ * The folder permissions an API token may carry: what runners need to find and use connections.
+ * assets.use is included because using a connection resolves its assets as the caller. Anything
+ * that changes folders, members or settings stays with signed-in people.
+ */
+export const TOKEN_PERMISSIONS = ["folders.read", "assets.read", "assets.use", "connections.read", "connections.use"] as const satisfies readonly FolderPermission[];
+export type TokenPermission = (typeof TOKEN_PERMISSIONS)[number];
+
+export const PERMISSION_LABELS: Record<TokenPermission, string> = {
+  "folders.read": "See the folder",
+  "assets.read": "Read asset metadata",
+  "assets.use": "Use assets (resolve their values)",
+  "connections.read": "Read connections",
+  "connections.use": "Use connections",
+};
 
 const VIEWER: FolderPermission[] = ["folders.read", "assets.read", "connections.read"];
 const EDITOR: FolderPermission[] = [...VIEWER, "assets.write", "assets.use", "connections.write", "connections.use"];

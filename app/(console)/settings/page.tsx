@@ -2,13 +2,17 @@ import { Breadcrumbs } from "@/components/layout/breadcrumbs";
 import { ThemeToggle } from "@/components/layout/theme-toggle";
 import { ChangePasswordForm } from "@/components/settings/change-password-form";
 import { PageHeader } from "@/components/shared/page-header";
-import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
+import { CreateTokenDialog } from "@/components/tokens/create-token-dialog";
+import { TokenTable } from "@/components/tokens/token-table";
+import { Card, CardAction, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { requireUser } from "@/lib/auth/session";
+import { listPersonalTokens, listScopeFolderOptions } from "@/lib/tokens/queries";
 
 export const metadata = { title: "Settings" };
 
 export default async function SettingsPage() {
   const user = await requireUser();
+  const [tokens, folders] = await Promise.all([listPersonalTokens(user), listScopeFolderOptions(user, "personal")]);
   return (
     <div className="grid grid-cols-1 gap-6">
       <Breadcrumbs items={[{ label: "Settings" }]} />
@@ -36,6 +40,28 @@ export default async function SettingsPage() {
         </CardHeader>
         <CardContent>
           <ChangePasswordForm />
+        </CardContent>
+      </Card>
+      <Card id="personal-tokens">
+        <CardHeader>
+          <CardTitle>Personal access tokens</CardTitle>
+          <CardDescription>
+            For scripts and runners that call the REST API as you (<code>Authorization: Bearer lt_…</code>). A token works only in the folders you
+            choose, never beyond what you can do yourself, and stops at its expiry or when you revoke it.
+          </CardDescription>
+          <CardAction>
+            <CreateTokenDialog target={{ kind: "personal" }} folders={folders} />
+          </CardAction>
+        </CardHeader>
+        <CardContent>
+          <TokenTable
+            label="Your personal access tokens"
+            rows={tokens}
+            empty={{
+              title: "No personal access tokens",
+              description: folders.length === 0 ? "You have no folder access yet, so a token would have nothing to reach." : "Create one when a script needs to call Latch as you.",
+            }}
+          />
         </CardContent>
       </Card>
       <Card>

@@ -1,0 +1,196 @@
+"use client";
+
+import { CheckIcon, CopyIcon, KeyRoundIcon, TriangleAlertIcon } from "lucide-react";
+import { useState } from "react";
+import { toast } from "sonner";
+import { Button } from "@/components/ui/button";
+import { Dialog, DialogContent, DialogDescription, DialogFooter, DialogHeader, DialogTitle, DialogTrigger } from "@/components/ui/dialog";
+import { Input } from "@/components/ui/input";
+import { Label } from "@/components/ui/label";
+import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@/components/ui/select";
+import { FormField } from "@/components/shared/form-field";
+import { useServerAction } from "@/components/shared/use-server-action";
+import { createPersonalTokenAction, createServiceAccountTokenAction } from "@/lib/tokens/actions";
+import type { CreatedToken } from "@/lib/tokens/mutations";
+import type { ScopeFolderOption } from "@/lib/tokens/queries";
+import { TOKEN_EXPIRY_CHOICES, type CreatePersonalTokenInput } from "@/lib/tokens/schemas";
+import { newScopeDraft, ScopeEditor, type ScopeDraft } from "./scope-editor";
+
+type Target = { kind: "personal" } | { kind: "service"; serviceAccountId: string; serviceAccountName: string };
+
+const EXPIRY_LABELS: Record<(typeof TOKEN_EXPIRY_CHOICES)[number], string> = {
+  7: "7 days",
+  30: "30 days",
+  90: "90 days",
+  180: "180 days",
+  365: "1 year",
+};
+
+export function CreateTokenDialog({ target, folders, disabled }: { target: Target; folders: ScopeFolderOption[]; disabled?: boolean }) {
+  const [open, setOpen] = useState(false);
+  const [name, setName] = useState("");
+  const [expiresInDays, setExpiresInDays] = useState("90");
+  const [scopes, setScopes] = useState<ScopeDraft[]>(() => [newScopeDraft()]);
+  const [created, setCreated] = useState<CreatedToken | null>(null);
+  const action = (input: CreatePersonalTokenInput) =>
+    target.kind === "personal" ? createPersonalTokenAction(input) : createServiceAccountTokenAction({ ...input, serviceAccountId: target.serviceAccountId });
+  const create = useServerAction(action, { onSuccess: setCreated });
+
+  function reset() {
+    setName("");
+    setExpiresInDays("90");
+    setScopes([newScopeDraft()]);
+    // The only copy of the token in the browser goes with the dialog.
+    setCreated(null);
+    create.reset();
+  }
+
+  async function submit(event: React.FormEvent) {
+    event.preventDefault();
+    await create.run({
+      name,
+      expiresInDays: Number(expiresInDays),
+      scopes: scopes.filter((s) => s.folderId).map(({ folderId, permissions }) => ({ folderId, permissions })),
+    });
+  }
+
+  const scopesError = create.fieldError("scopes");
+  const title = target.kind === "personal" ? "New personal access token" : `New token for ${target.serviceAccountName}`;
+
+  return (
+    <Dialog
+      open={open}
+      onOpenChange={(next) => {
+        setOpen(next);
+        if (!next) reset();
+      }}
+    >
+      <DialogTrigger asChild>
+        <Button variant={target.kind === "service" ? "outline" : "default"} size={target.kind === "service" ? "sm" : "default"} disabled={disabled || folders.length === 0}>
+          <KeyRoundIcon aria-hidden="true" /> New token
+        </Button>
+      </DialogTrigger>
+      <DialogContent
+        className="max-h-[90vh] overflow-y-auto sm:max-w-xl"
+        // A stray click must not throw away the only copy of a new token.
+        onInteractOutside={(e) => {
+          if (created) e.preventDefault();
+        }}
+      >
+        {created ? (
+          <TokenReveal
+            created={created}
+            onDone={() => {
+              setOpen(false);
+              reset();
+            }}
+          />
+        ) : (
+          <form onSubmit={submit} noValidate className="grid gap-5">
+            <DialogHeader>
+              <DialogTitle>{title}</DialogTitle>
+              <DialogDescription>
+                {target.kind === "personal"
+                  ? "The token acts as you, only in the folders you choose, and never beyond what you can do yourself."
+                  : "The service account can do exactly what its tokens allow, in the folders you choose and their subfolders."}
+              </DialogDescription>
+            </DialogHeader>
+            <FormField label="Name" id="token-name" error={create.fieldError("name")} description="What uses it, e.g. “Nightly backup runner”." required>
+              <Input value={name} onChange={(e) => setName(e.target.value)} autoComplete="off" maxLength={100} autoFocus />
+            </FormField>
+            <FormField label="Expires after" id="token-expiry" error={create.fieldError("expiresInDays")} required>
+              <Select value={expiresInDays} onValueChange={setExpiresInDays}>
+                <SelectTrigger>
+                  <SelectValue />
+                </SelectTrigger>
+                <SelectContent>
+                  {TOKEN_EXPIRY_CHOICES.map((days) => (
+                    <SelectItem key={days} value={String(days)}>
+                      {EXPIRY_LABELS[days]}
+                    </SelectItem>
+                  ))}
+                </SelectContent>
+              </Select>
+            </FormField>
+            <div className="grid gap-2">
+              <p className="text-sm font-medium" id="token-scopes-label">
+                Folders and permissions
+              </p>
+              <p className="-mt-1 text-[0.8125rem] text-muted-foreground">Each grant also applies to the folder’s subfolders.</p>
+              <ScopeEditor
+                folders={folders}
+                value={scopes}
+                onChange={setScopes}
+                errorFor={(i) => create.fieldError(`scopes.${i}.permissions`) ?? create.fieldError(`scopes.${i}.folderId`)}
+              />
+              {scopesError ? (
+                <p role="alert" className="text-[0.8125rem] font-medium text-danger">
+                  {scopesError}
+                </p>
+              ) : null}
+            </div>
+            {create.formError ? (
+              <p role="alert" className="text-sm text-danger">
+                {create.formError}
+              </p>
+            ) : null}
+            <DialogFooter>
+              <Button type="button" variant="outline" onClick={() => setOpen(false)}>
+                Cancel
+              </Button>
+              <Button type="submit" disabled={create.pending}>
+                {create.pending ? "Creating…" : "Create token"}
+              </Button>
+            </DialogFooter>
+          </form>
+        )}
+      </DialogContent>
+    </Dialog>
+  );
+}
+
+/** The one moment the token exists outside the caller's hands: copy it, then it is gone. */
+function TokenReveal({ created, onDone }: { created: CreatedToken; onDone: () => void }) {
+  const [copied, setCopied] = useState(false);
+  async function copy() {
+    try {
+      await navigator.clipboard.writeText(created.token);
+      setCopied(true);
+      toast.success("Token copied.");
+    } catch {
+      toast.error("Could not copy. Select the token and copy it yourself.");
+    }
+  }
+  return (
+    <div className="grid gap-5">
+      <DialogHeader>
+        <DialogTitle>Token “{created.row.name}” created</DialogTitle>
+        <DialogDescription>Give it to the runner as an HTTP header: Authorization: Bearer &lt;token&gt;.</DialogDescription>
+      </DialogHeader>
+      <div role="alert" className="flex gap-2 rounded-md border border-warning/30 bg-warning/10 px-3 py-2 text-sm">
+        <TriangleAlertIcon className="mt-0.5 size-4 shrink-0 text-warning" aria-hidden="true" />
+        <p>
+          <strong>Copy it now: you will not see it again.</strong> Latch keeps only a hash. If it is lost, revoke it and create a new one.
+        </p>
+      </div>
+      <div className="grid gap-2">
+        <Label htmlFor="created-token">Token</Label>
+        <div className="flex gap-2">
+          <Input id="created-token" readOnly value={created.token} className="font-mono text-xs" spellCheck={false} onFocus={(e) => e.currentTarget.select()} />
+          <Button type="button" variant="outline" onClick={copy} aria-label={copied ? "Token copied" : "Copy token"}>
+            {copied ? <CheckIcon aria-hidden="true" /> : <CopyIcon aria-hidden="true" />}
+            {copied ? "Copied" : "Copy"}
+          </Button>
+        </div>
+        <p className="text-[0.8125rem] text-muted-foreground">
+          Expires <time dateTime={new Date(created.row.expiresAt).toISOString()}>{new Date(created.row.expiresAt).toLocaleDateString()}</time>.
+        </p>
+      </div>
+      <DialogFooter>
+        <Button type="button" onClick={onDone}>
+          I have copied it
+        </Button>
+      </DialogFooter>
+    </div>
+  );
+}

@@ -1,0 +1,31 @@
+"use client";
+
+import { useRouter } from "next/navigation";
+import { toast } from "sonner";
+import { Button } from "@/components/ui/button";
+import { ConfirmDialog } from "@/components/shared/confirm-dialog";
+import { revokeTokenAction } from "@/lib/tokens/actions";
+
+export function RevokeTokenButton({ token }: { token: { id: string; name: string; prefix: string } }) {
+  const router = useRouter();
+  return (
+    <ConfirmDialog
+      trigger={
+        <Button variant="outline" size="sm" aria-label={`Revoke token ${token.name} (${token.prefix})`}>
+          Revoke
+        </Button>
+      }
+      title={`Revoke “${token.name}”?`}
+      description="Requests with this token are refused from now on. This cannot be undone; create a new token if it is needed again."
+      confirmLabel="Revoke token"
+      pendingLabel="Revoking…"
+      destructive
+      onConfirm={async () => {
+        const result = await revokeTokenAction({ tokenId: token.id });
+        if (!result.ok) throw new Error(result.error.message);
+        toast.success(`Token “${token.name}” revoked.`);
+        router.refresh();
+      }}
+    />
+  );
+}

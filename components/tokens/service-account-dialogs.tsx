@@ -1,0 +1,148 @@
+"use client";
+
+import { BotIcon, MoreHorizontalIcon } from "lucide-react";
+import { useRouter } from "next/navigation";
+import { useState } from "react";
+import { toast } from "sonner";
+import { Button } from "@/components/ui/button";
+import { Dialog, DialogContent, DialogDescription, DialogFooter, DialogHeader, DialogTitle } from "@/components/ui/dialog";
+import { DropdownMenu, DropdownMenuContent, DropdownMenuItem, DropdownMenuSeparator, DropdownMenuTrigger } from "@/components/ui/dropdown-menu";
+import { Input } from "@/components/ui/input";
+import { Textarea } from "@/components/ui/textarea";
+import { ConfirmDialog } from "@/components/shared/confirm-dialog";
+import { FormField } from "@/components/shared/form-field";
+import { useServerAction } from "@/components/shared/use-server-action";
+import {
+  createServiceAccountAction,
+  deleteServiceAccountAction,
+  setServiceAccountDisabledAction,
+  updateServiceAccountAction,
+} from "@/lib/tokens/actions";
+
+type Account = { id: string; name: string; description: string; disabled: boolean };
+
+function ServiceAccountForm({
+  account,
+  open,
+  onOpenChange,
+}: {
+  account?: Account;
+  open: boolean;
+  onOpenChange: (open: boolean) => void;
+}) {
+  const [form, setForm] = useState({ name: account?.name ?? "", description: account?.description ?? "" });
+  const create = useServerAction(createServiceAccountAction, { success: (a) => `Service account “${a.name}” created. Give it a token next.` });
+  const update = useServerAction(updateServiceAccountAction, { success: "Service account saved." });
+  const current = account ? update : create;
+
+  async function submit(event: React.FormEvent) {
+    event.preventDefault();
+    const ok = account ? await update.run({ serviceAccountId: account.id, ...form }) : await create.run(form);
+    if (ok) {
+      onOpenChange(false);
+      if (!account) setForm({ name: "", description: "" });
+    }
+  }
+
+  return (
+    <Dialog
+      open={open}
+      onOpenChange={(next) => {
+        onOpenChange(next);
+        if (!next) current.reset();
+      }}
+    >
+      <DialogContent>
+        <form onSubmit={submit} noValidate className="grid gap-5">
+          <DialogHeader>
+            <DialogTitle>{account ? `Edit ${account.name}` : "New service account"}</DialogTitle>
+            <DialogDescription>A principal for automation that belongs to no person. It holds no folder role: only what its tokens allow.</DialogDescription>
+          </DialogHeader>
+          <FormField label="Name" id="sa-name" error={current.fieldError("name")} description="Unique, e.g. “deploy-runner”." required>
+            <Input value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} autoComplete="off" maxLength={100} autoFocus />
+          </FormField>
+          <FormField label="Description" id="sa-description" error={current.fieldError("description")} description="What runs with it, and who to ask about it.">
+            <Textarea value={form.description} onChange={(e) => setForm({ ...form, description: e.target.value })} maxLength={500} rows={3} />
+          </FormField>
+          {current.formError ? (
+            <p role="alert" className="text-sm text-danger">
+              {current.formError}
+            </p>
+          ) : null}
+          <DialogFooter>
+            <Button type="button" variant="outline" onClick={() => onOpenChange(false)}>
+              Cancel
+            </Button>
+            <Button type="submit" disabled={current.pending}>
+              {current.pending ? "Saving…" : account ? "Save" : "Create service account"}
+            </Button>
+          </DialogFooter>
+        </form>
+      </DialogContent>
+    </Dialog>
+  );
+}
+
+export function CreateServiceAccountButton({ variant = "default" }: { variant?: "default" | "outline" }) {
+  const [open, setOpen] = useState(false);
+  return (
+    <>
+      <Button variant={variant} onClick={() => setOpen(true)}>
+        <BotIcon aria-hidden="true" /> New service account
+      </Button>
+      <ServiceAccountForm open={open} onOpenChange={setOpen} />
+    </>
+  );
+}
+
+export function ServiceAccountActions({ account, tokenCount }: { account: Account; tokenCount: number }) {
+  const router = useRouter();
+  const [dialog, setDialog] = useState<"edit" | "delete" | null>(null);
+  const toggle = useServerAction(setServiceAccountDisabledAction, {
+    success: (r) => (r.disabled ? `${account.name} disabled: its tokens are refused.` : `${account.name} enabled.`),
+  });
+  return (
+    <>
+      <DropdownMenu>
+        <DropdownMenuTrigger asChild>
+          <Button variant="ghost" size="icon" aria-label={`Actions for ${account.name}`}>
+            <MoreHorizontalIcon aria-hidden="true" />
+          </Button>
+        </DropdownMenuTrigger>
+        <DropdownMenuContent align="end">
+          <DropdownMenuItem onSelect={() => setDialog("edit")}>Edit</DropdownMenuItem>
+          <DropdownMenuItem disabled={toggle.pending} onSelect={() => void toggle.run({ serviceAccountId: account.id, disabled: !account.disabled })}>
+            {account.disabled ? "Enable" : "Disable"}
+          </DropdownMenuItem>
+          <DropdownMenuSeparator />
+          <DropdownMenuItem variant="destructive" onSelect={() => setDialog("delete")}>
+            Delete
+          </DropdownMenuItem>
+        </DropdownMenuContent>
+      </DropdownMenu>
+
+      {/* Mounted when opened, so the form starts from the account as it is now. */}
+      {dialog === "edit" ? <ServiceAccountForm account={account} open onOpenChange={(open) => setDialog(open ? "edit" : null)} /> : null}
+
+      <ConfirmDialog
+        open={dialog === "delete"}
+        onOpenChange={(open) => setDialog(open ? "delete" : null)}
+        title={`Delete ${account.name}?`}
+        description={
+          tokenCount > 0
+            ? `Its ${tokenCount === 1 ? "token is" : `${tokenCount} tokens are`} deleted with it and refused from now on. The audit log keeps their history.`
+            : "The audit log keeps its history."
+        }
+        confirmLabel="Delete service account"
+        pendingLabel="Deleting…"
+        destructive
+        onConfirm={async () => {
+          const result = await deleteServiceAccountAction({ serviceAccountId: account.id });
+          if (!result.ok) throw new Error(result.error.message);
+          toast.success(`${account.name} deleted.`);
+          router.refresh();
+        }}
+      />
+    </>
+  );
+}

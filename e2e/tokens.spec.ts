@@ -1,0 +1,91 @@
+import { expect, request as playwrightRequest, test, type Page } from "@playwright/test";
+import { createFolder, dumpConsoleDatabase, expectNotInDump, unique } from "./fixtures";
+
+/**
+ * API tokens end to end: created in the console, shown once, used by a client that has no session,
+ * refused outside their folder and after revocation.
+ */
+async function apiClient(baseURL: string) {
+  // No cookies: the token alone must authenticate.
+  return playwrightRequest.newContext({ baseURL, storageState: { cookies: [], origins: [] } });
+}
+
+/** Fills the open token dialog (one folder, "Use connections") and returns the token it reveals. */
+async function createTokenIn(page: Page, folderName: string, tokenName: string) {
+  const dialog = page.getByRole("dialog");
+  await dialog.getByLabel("Name").fill(tokenName);
+  await dialog.getByRole("combobox", { name: "Folder" }).click();
+  await page.getByRole("option", { name: folderName, exact: true }).click();
+  await dialog.getByRole("checkbox", { name: /Use connections/ }).check();
+  await dialog.getByRole("button", { name: "Create token" }).click();
+  await expect(dialog.getByText("you will not see it again")).toBeVisible();
+  const token = await dialog.getByLabel("Token", { exact: true }).inputValue();
+  expect(token).toMatch(/^lt_[a-z0-9]{8}_[A-Za-z0-9_-]{43}$/);
+  await dialog.getByRole("button", { name: "I have copied it" }).click();
+  await expect(dialog).toBeHidden();
+  return token;
+}
+
+test("a service account's token works in its folder only, is never shown again, and stops when revoked", async ({ page, baseURL }) => {
+  const folderName = unique("Runner home");
+  const folderId = await createFolder(page, folderName);
+  const otherId = await createFolder(page, unique("Elsewhere"));
+
+  await page.goto("/tokens");
+  await page.getByRole("button", { name: "New service account" }).first().click();
+  const saDialog = page.getByRole("dialog", { name: "New service account" });
+  const account = unique("runner");
+  await saDialog.getByLabel("Name").fill(account);
+  await saDialog.getByRole("button", { name: "Create service account" }).click();
+  await expect(saDialog).toBeHidden();
+
+  const card = page.locator('[data-slot="card"]', { has: page.getByRole("heading", { name: account, exact: true }) });
+  await card.getByRole("button", { name: "New token" }).click();
+  const tokenName = unique("deploy");
+  const token = await createTokenIn(page, folderName, tokenName);
+
+  await expect(card.getByText(tokenName)).toBeVisible();
+  await expect(page.getByText(token)).toHaveCount(0);
+
+  const api = await apiClient(baseURL!);
+  const auth = { Authorization: `Bearer ${token}` };
+  expect((await api.get(`/api/v1/folders/${folderId}`, { headers: auth })).status()).toBe(200);
+  expect((await api.get(`/api/v1/folders/${otherId}`, { headers: auth })).status()).toBe(404);
+  const list = await (await api.get("/api/v1/folders", { headers: auth })).json();
+  expect(list.folders.map((f: { id: string }) => f.id)).toEqual([folderId]);
+  expect((await api.get("/api/v1/folders")).status()).toBe(401);
+
+  const dump = await dumpConsoleDatabase();
+  expectNotInDump(dump, token);
+  expectNotInDump(dump, token.slice(12));
+
+  await card.getByRole("button", { name: new RegExp(`^Revoke token ${tokenName}`) }).click();
+  await page.getByRole("alertdialog").getByRole("button", { name: "Revoke token" }).click();
+  await expect(card.getByText("Revoked")).toBeVisible();
+  const refused = await api.get(`/api/v1/folders/${folderId}`, { headers: auth });
+  expect(refused.status()).toBe(401);
+  expect(refused.headers()["www-authenticate"]).toContain("Bearer");
+  await api.dispose();
+});
+
+test("a personal access token from Settings acts as its owner within its scope", async ({ page, baseURL }) => {
+  const folderName = unique("Mine");
+  const folderId = await createFolder(page, folderName);
+  await page.goto("/settings");
+  const section = page.locator("#personal-tokens");
+  await section.getByRole("button", { name: "New token" }).click();
+  const tokenName = unique("laptop script");
+  const token = await createTokenIn(page, folderName, tokenName);
+  await expect(section.getByText(tokenName)).toBeVisible();
+
+  const api = await apiClient(baseURL!);
+  expect((await api.get(`/api/v1/folders/${folderId}`, { headers: { Authorization: `Bearer ${token}` } })).status()).toBe(200);
+  // Administrator or not, a token never reaches the admin areas.
+  expect((await api.post("/api/v1/folders", { headers: { Authorization: `Bearer ${token}` }, data: { name: "Top", parentId: null } })).status()).toBe(404);
+
+  await section.getByRole("button", { name: new RegExp(`^Revoke token ${tokenName}`) }).click();
+  await page.getByRole("alertdialog").getByRole("button", { name: "Revoke token" }).click();
+  await expect(section.getByText("Revoked")).toBeVisible();
+  expect((await api.get(`/api/v1/folders/${folderId}`, { headers: { Authorization: `Bearer ${token}` } })).status()).toBe(401);
+  await api.dispose();
+});

@@ -1,0 +1,249 @@
+import type { NextRequest } from "next/server";
+import { beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import type { Actor } from "@/lib/authz";
+import { db } from "@/lib/db";
+import { grant, latchStore, makeFolder, makeUser, signInAs } from "@/test/fixtures";
+import { bearer, personalToken, request, routeContext, serviceToken } from "@/test/tokens";
+import * as foldersRoute from "@/app/api/v1/folders/route";
+import * as folderRoute from "@/app/api/v1/folders/[folderId]/route";
+import * as membersRoute from "@/app/api/v1/folders/[folderId]/members/route";
+import * as certificateRoute from "@/app/api/v1/stores/[storeId]/certificate/route";
+import * as storeRefreshRoute from "@/app/api/v1/stores/[storeId]/refresh/route";
+import * as oauthCallbackRoute from "@/app/api/v1/connections/oauth/callback/route";
+import * as invokeRoute from "@/app/api/v1/connections/[connectionId]/invoke/route";
+import * as connectionRefreshRoute from "@/app/api/v1/connections/[connectionId]/refresh/route";
+import * as connectionTestRoute from "@/app/api/v1/connections/[connectionId]/test/route";
+import * as assetRefreshRoute from "@/app/api/v1/assets/[assetId]/refresh/route";
+import { generateToken } from "./format";
+
+vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
+vi.mock("@/lib/request-context", () => import("@/test/mocks/request-context"));
+
+/**
+ * API tokens through the real route handlers: what a token scoped to folder X may reach (X and its
+ * subfolders, within its permissions) and what it may not (everything in folder Y, on every route,
+ * answered 404 and changing nothing); and every way a token is refused (401).
+ */
+type Handler = (req: NextRequest, ctx: { params: Promise<Record<string, string>> }) => Promise<Response>;
+
+let admin: Actor, owner: Actor;
+let x: { id: string }, xChild: { id: string }, y: { id: string }, yChild: { id: string };
+let inX: Ids, inY: Ids;
+type Ids = { folderId: string; connectionId: string; oauthConnectionId: string; assetId: string };
+let storeId: string;
+
+async function contents(folderId: string): Promise<Ids> {
+  const tag = folderId.slice(0, 8);
+  const connection = await db().connection.create({ data: { folderId, name: `http ${tag}`, connectorKind: "http", status: "CONNECTED", ownerId: owner.id } });
+  const oauth = await db().connection.create({ data: { folderId, name: `oauth ${tag}`, connectorKind: "oauth2", status: "PENDING_AUTHORIZATION", ownerId: owner.id } });
+  const asset = await db().credentialAsset.create({ data: { folderId, name: `setting ${tag}`, type: "TEXT", plainValue: "hello" } });
+  return { folderId, connectionId: connection.id, oauthConnectionId: oauth.id, assetId: asset.id };
+}
+
+beforeAll(async () => {
+  admin = await makeUser({ isAdmin: true });
+  owner = await makeUser();
+  x = await makeFolder();
+  xChild = await makeFolder("X child", x.id);
+  y = await makeFolder();
+  yChild = await makeFolder("Y child", y.id);
+  // The owner could do everything in both folders; their token is meant for X only.
+  await grant(x.id, owner, "FOLDER_ADMIN");
+  await grant(y.id, owner, "FOLDER_ADMIN");
+  inX = await contents(xChild.id);
+  inY = await contents(yChild.id);
+  storeId = (await latchStore()).id;
+});
+
+beforeEach(() => signInAs(null));
+
+/** Every route, called for the ids of one folder. */
+function everyRoute(ids: Ids): [string, (authorization: string) => Promise<Response>][] {
+  const f = ids.folderId;
+  const c = ids.connectionId;
+  const call = (handler: Handler, method: string, url: string, params: Record<string, string>, body?: unknown) => (authorization: string) =>
+    handler(request(method, url, { authorization, body }), routeContext(params));
+  return [
+    ["GET /folders/:id", call(folderRoute.GET, "GET", `/api/v1/folders/${f}`, { folderId: f })],
+    ["PATCH /folders/:id", call(folderRoute.PATCH, "PATCH", `/api/v1/folders/${f}`, { folderId: f }, { name: "Renamed" })],
+    ["DELETE /folders/:id", call(folderRoute.DELETE, "DELETE", `/api/v1/folders/${f}`, { folderId: f })],
+    ["GET /folders/:id/members", call(membersRoute.GET, "GET", `/api/v1/folders/${f}/members`, { folderId: f })],
+    ["PUT /folders/:id/members", call(membersRoute.PUT, "PUT", `/api/v1/folders/${f}/members`, { folderId: f }, { email: admin.email, role: "VIEWER" })],
+    ["DELETE /folders/:id/members", call(membersRoute.DELETE, "DELETE", `/api/v1/folders/${f}/members?userId=${owner.id}`, { folderId: f })],
+    ["POST /folders (parent)", call(foldersRoute.POST, "POST", "/api/v1/folders", {}, { name: "Planted", parentId: f })],
+    ["POST /connections/:id/invoke", call(invokeRoute.POST, "POST", `/api/v1/connections/${c}/invoke`, { connectionId: c }, { operation: "request", input: {} })],
+    ["POST /connections/:id/refresh", call(connectionRefreshRoute.POST, "POST", `/api/v1/connections/${c}/refresh`, { connectionId: c })],
+    ["POST /connections/:id/test", call(connectionTestRoute.POST, "POST", `/api/v1/connections/${c}/test`, { connectionId: c })],
+    [
+      "GET /connections/oauth/callback",
+      call(oauthCallbackRoute.GET, "GET", `/api/v1/connections/oauth/callback?state=${ids.oauthConnectionId}.nonce&code=abc`, {}),
+    ],
+    ["POST /assets/:id/refresh", call(assetRefreshRoute.POST, "POST", `/api/v1/assets/${ids.assetId}/refresh`, { assetId: ids.assetId })],
+  ];
+}
+
+/** Routes for administrators only: a token never reaches them, whoever owns it. */
+const tenantRoutes: [string, (authorization: string) => Promise<Response>][] = [
+  ["GET /stores/:id/certificate", (a) => certificateRoute.GET(request("GET", `/api/v1/stores/${storeId}/certificate`, { authorization: a }), routeContext({ storeId }))],
+  ["POST /stores/:id/refresh", (a) => storeRefreshRoute.POST(request("POST", `/api/v1/stores/${storeId}/refresh`, { authorization: a }), routeContext({ storeId }))],
+  ["POST /folders (top level)", (a) => foldersRoute.POST(request("POST", "/api/v1/folders", { authorization: a, body: { name: "Top", parentId: null } }), routeContext())],
+];
+
+async function snapshot() {
+  const c = db();
+  const [folders, members, audit, connections, refreshes] = await Promise.all([
+    c.folder.findMany({ select: { id: true, name: true, parentId: true }, orderBy: { id: "asc" } }),
+    c.folderMember.count(),
+    c.auditEvent.count(),
+    c.connection.count(),
+    c.connection.aggregate({ _sum: { refreshGeneration: true } }),
+  ]);
+  return { folders, members, audit, connections, refreshes: refreshes._sum.refreshGeneration };
+}
+
+async function expectStatus(res: Response, status: number, what: string) {
+  const body = res.status === 204 || res.status === 303 ? null : await res.json();
+  expect(res.status, `${what}: ${JSON.stringify(body)}`).toBe(status);
+  return body;
+}
+
+describe("a token scoped to folder X", () => {
+  it("answers 404 for every id in folder Y on every route, and changes nothing", async () => {
+    const personal = await personalToken(owner, [{ folderId: x.id, permissions: ["connections.read", "connections.use", "assets.read", "assets.use"] }]);
+    const service = await serviceToken(admin, [{ folderId: x.id, permissions: ["connections.read", "connections.use", "assets.read", "assets.use"] }]);
+    const adminPersonal = await personalToken(admin, [{ folderId: x.id, permissions: ["connections.use"] }]);
+    const before = await snapshot();
+    for (const [kind, token] of [["personal", personal.token], ["service", service.token], ["administrator's personal", adminPersonal.token]] as const) {
+      for (const ids of [inY, { ...inY, folderId: y.id }]) {
+        for (const [name, call] of everyRoute(ids)) {
+          const body = await expectStatus(await call(bearer(token)), 404, `${kind} token, ${name} in Y`);
+          expect(body.error).toMatchObject({ code: "NOT_FOUND", requestId: expect.any(String) });
+        }
+      }
+      for (const [name, call] of tenantRoutes) await expectStatus(await call(bearer(token)), 404, `${kind} token, ${name}`);
+    }
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it("reaches X and its subfolders within its permissions only", async () => {
+    const { token } = await personalToken(owner, [{ folderId: x.id, permissions: ["connections.use"] }]);
+    const list = await expectStatus(await foldersRoute.GET(request("GET", "/api/v1/folders", { authorization: bearer(token) }), routeContext()), 200, "GET /folders");
+    expect(new Set(list.folders.map((f: { id: string }) => f.id))).toEqual(new Set([x.id, xChild.id]));
+    await expectStatus(await folderRoute.GET(request("GET", `/api/v1/folders/${xChild.id}`, { authorization: bearer(token) }), routeContext({ folderId: xChild.id })), 200, "GET X child");
+
+    // The owner administers X, but the token carries no such permission: writes are 404 in X too.
+    const before = await snapshot();
+    for (const [name, call] of everyRoute(inX).filter(([n]) => /PATCH|DELETE|PUT|POST \/folders|oauth|assets/.test(n))) {
+      await expectStatus(await call(bearer(token)), 404, `${name} in X`);
+    }
+    expect(await snapshot()).toEqual(before);
+
+    const refreshed = await connectionRefreshRoute.POST(request("POST", `/api/v1/connections/${inX.connectionId}/refresh`, { authorization: bearer(token) }), routeContext({ connectionId: inX.connectionId }));
+    await expectStatus(refreshed, 200, "refresh a connection in X");
+    const event = await db().auditEvent.findFirstOrThrow({ where: { action: "connection.refresh", targetId: inX.connectionId }, orderBy: { occurredAt: "desc" } });
+    expect(event).toMatchObject({ actorId: owner.id, details: { via: { kind: "personal", prefix: token.slice(0, 11) } } });
+  });
+
+  it("loses what its owner loses: a demoted owner's token, then a removed owner's", async () => {
+    const person = await makeUser();
+    await grant(x.id, person, "EDITOR");
+    const { token } = await personalToken(person, [{ folderId: x.id, permissions: ["connections.use"] }]);
+    const refresh = () =>
+      connectionRefreshRoute.POST(request("POST", `/api/v1/connections/${inX.connectionId}/refresh`, { authorization: bearer(token) }), routeContext({ connectionId: inX.connectionId }));
+    const getX = () => folderRoute.GET(request("GET", `/api/v1/folders/${x.id}`, { authorization: bearer(token) }), routeContext({ folderId: x.id }));
+    await expectStatus(await refresh(), 200, "as an editor");
+    await db().folderMember.update({ where: { folderId_userId: { folderId: x.id, userId: person.id } }, data: { role: "VIEWER" } });
+    await expectStatus(await refresh(), 404, "after demotion to viewer");
+    await expectStatus(await getX(), 200, "a viewer still sees the folder");
+    await db().folderMember.delete({ where: { folderId_userId: { folderId: x.id, userId: person.id } } });
+    await expectStatus(await getX(), 404, "after removal");
+    const list = await expectStatus(await foldersRoute.GET(request("GET", "/api/v1/folders", { authorization: bearer(token) }), routeContext()), 200, "list");
+    expect(list.folders).toEqual([]);
+  });
+
+  it("works for a service account, which holds no role anywhere", async () => {
+    const { token, serviceAccountId } = await serviceToken(admin, [{ folderId: x.id, permissions: ["connections.read", "connections.use"] }]);
+    expect(await db().folderMember.count({ where: { userId: serviceAccountId } })).toBe(0);
+    await expectStatus(await folderRoute.GET(request("GET", `/api/v1/folders/${x.id}`, { authorization: bearer(token) }), routeContext({ folderId: x.id })), 200, "GET X");
+    const res = await connectionRefreshRoute.POST(request("POST", `/api/v1/connections/${inX.connectionId}/refresh`, { authorization: bearer(token) }), routeContext({ connectionId: inX.connectionId }));
+    await expectStatus(res, 200, "refresh in X");
+    const event = await db().auditEvent.findFirstOrThrow({ where: { action: "connection.refresh", actorId: serviceAccountId } });
+    expect(event.actorEmail).toMatch(/^service-account:runner-/);
+  });
+});
+
+describe("refused tokens answer 401", () => {
+  const getFolders = (authorization?: string) => foldersRoute.GET(request("GET", "/api/v1/folders", { authorization }), routeContext());
+  const getX = (authorization?: string) => folderRoute.GET(request("GET", `/api/v1/folders/${x.id}`, { authorization }), routeContext({ folderId: x.id }));
+
+  async function expect401(res: Response, message: RegExp, what: string, challenge = /^Bearer realm="latch", error="invalid_token"$/) {
+    const body = await expectStatus(res, 401, what);
+    expect(body.error, what).toMatchObject({ code: "UNAUTHENTICATED", message: expect.stringMatching(message) });
+    expect(res.headers.get("www-authenticate"), what).toMatch(challenge);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+  }
+
+  it("without credentials, with a malformed header, or with an unknown token", async () => {
+    await expect401(await getFolders(), /session/, "no credentials", /^Bearer realm="latch"$/);
+    const real = (await personalToken(owner, [{ folderId: x.id, permissions: [] }])).token;
+    for (const header of ["", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", `Token ${real}`, `Bearer ${real} extra`, `Bearer\t${real}`]) {
+      await expect401(await getX(header), /Authorization: Bearer/, `header ${JSON.stringify(header)}`);
+    }
+    for (const header of ["Bearer not-a-token", `Bearer ${real.slice(0, -1)}`, `Bearer ${generateToken().token}`, `Bearer ${real.slice(0, 12)}${"A".repeat(43)}`]) {
+      await expect401(await getX(header), /^The API token is not valid\.$/, `token ${header.slice(0, 20)}…`);
+    }
+  });
+
+  it("when revoked, expired, its service account disabled, or its owner deactivated", async () => {
+    const revoked = await personalToken(owner, [{ folderId: x.id, permissions: [] }]);
+    await db().apiToken.update({ where: { id: revoked.row.id }, data: { revokedAt: new Date() } });
+    await expect401(await getX(bearer(revoked.token)), /revoked/, "revoked");
+
+    const expired = await personalToken(owner, [{ folderId: x.id, permissions: [] }]);
+    await db().apiToken.update({ where: { id: expired.row.id }, data: { expiresAt: new Date(Date.now() - 1000) } });
+    await expect401(await getX(bearer(expired.token)), /expired/, "expired");
+
+    const service = await serviceToken(admin, [{ folderId: x.id, permissions: [] }]);
+    await expectStatus(await getX(bearer(service.token)), 200, "service account enabled");
+    await db().serviceAccount.update({ where: { id: service.serviceAccountId }, data: { disabled: true } });
+    await expect401(await getX(bearer(service.token)), /disabled/, "service account disabled");
+
+    const person = await makeUser();
+    await grant(x.id, person, "VIEWER");
+    const theirs = await personalToken(person, [{ folderId: x.id, permissions: [] }]);
+    await expectStatus(await getX(bearer(theirs.token)), 200, "owner active");
+    await db().user.update({ where: { id: person.id }, data: { active: false } });
+    await expect401(await getX(bearer(theirs.token)), /deactivated/, "owner deactivated");
+  });
+
+  it("a presented token decides even when a browser session is signed in", async () => {
+    signInAs(admin);
+    await expectStatus(await getX(), 200, "session alone");
+    await expect401(await getX(`Bearer ${generateToken().token}`), /not valid/, "bad token beside a session");
+    await expect401(await getX("Basic abc"), /Authorization: Bearer/, "malformed header beside a session");
+  });
+});
+
+describe("last use", () => {
+  it("is recorded at the first use and at most once a minute after that, with the client address", async () => {
+    const { token, row } = await personalToken(owner, [{ folderId: x.id, permissions: [] }]);
+    const use = () =>
+      foldersRoute.GET(request("GET", "/api/v1/folders", { authorization: bearer(token), headers: { "x-forwarded-for": "203.0.113.7" } }), routeContext());
+    const read = () => db().apiToken.findUniqueOrThrow({ where: { id: row.id }, select: { lastUsedAt: true, lastUsedIp: true } });
+    expect((await read()).lastUsedAt).toBeNull();
+    await expectStatus(await use(), 200, "first use");
+    const first = await read();
+    expect(first.lastUsedIp).toBe("203.0.113.7");
+    expect(Date.now() - first.lastUsedAt!.getTime()).toBeLessThan(10_000);
+
+    const recent = new Date(Date.now() - 30_000);
+    await db().apiToken.update({ where: { id: row.id }, data: { lastUsedAt: recent } });
+    await expectStatus(await use(), 200, "within the minute");
+    expect((await read()).lastUsedAt).toEqual(recent);
+
+    const old = new Date(Date.now() - 120_000);
+    await db().apiToken.update({ where: { id: row.id }, data: { lastUsedAt: old } });
+    await expectStatus(await use(), 200, "after the minute");
+    expect((await read()).lastUsedAt!.getTime()).toBeGreaterThan(old.getTime());
+  });
+});
