@@ -88,7 +88,17 @@ export default async function ConnectionPage({ params, searchParams }: { params:
               } else {
                 const raw = c.config[f.name];
                 const option = f.options?.find((o) => o.value === raw);
-                value = raw === undefined || raw === "" ? <span className="text-muted-foreground">—</span> : f.type === "boolean" ? (raw ? "Yes" : "No") : <span className="font-mono break-all">{option?.label ?? String(raw)}</span>;
+                const pemCount = typeof raw === "string" ? (raw.match(/-----BEGIN CERTIFICATE-----/g) ?? []).length : 0;
+                value =
+                  raw === undefined || raw === "" ? (
+                    <span className="text-muted-foreground">—</span>
+                  ) : f.type === "boolean" ? (
+                    raw ? "Yes" : "No"
+                  ) : pemCount > 0 ? (
+                    <span>{pemCount === 1 ? "1 PEM certificate" : `${pemCount} PEM certificates`}</span>
+                  ) : (
+                    <span className="font-mono break-all">{option?.label ?? String(raw)}</span>
+                  );
               }
               return (
                 <div key={f.name} className="contents">
