@@ -1,28 +1,17 @@
 import "server-only";
 import { X509Certificate } from "node:crypto";
-import net, { isIP } from "node:net";
+import net from "node:net";
 import { rootCertificates } from "node:tls";
 import mysql from "mysql2";
 import { z } from "zod";
 import { resolveTargetAddress } from "@/lib/net/egress";
+import { blankToUndefined, booleanish, within, hostSchema } from "../socket-shared";
 import { ConnectorError, type Connector, type Operation } from "../types";
 import { classifyMariadbError, mariadbTimeout, toMariadbError, type MariadbTarget } from "./classify";
 
-const blankToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
-// Forms post booleans as text; z.coerce.boolean would read "false" as true.
-const booleanish = (fallback: boolean) =>
-  z.preprocess((v) => (v === "true" || v === "on" ? true : v === "false" || v === "off" ? false : blankToUndefined(v)), z.boolean().default(fallback));
-
-const hostSchema = z
-  .string({ error: "Enter the server's host name or IP address." })
-  .trim()
-  .min(1, "Enter the server's host name or IP address.")
-  .max(253)
-  .transform((v) => v.replace(/^\[(.*)\]$/, "$1"))
-  .refine((v) => isIP(v) !== 0 || /^[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?$/.test(v), "A host name such as db.example.com or an IP address, without scheme or port.");
 
 export const mariadbConfigSchema = z.object({
-  host: hostSchema,
+  host: hostSchema("db.example.com"),
   port: z.preprocess(blankToUndefined, z.coerce.number().int().min(1, "A port from 1 to 65535.").max(65535, "A port from 1 to 65535.").default(3306)),
   database: z.preprocess(blankToUndefined, z.string().trim().max(256).optional()),
   user: z.string({ error: "Enter the user name." }).trim().min(1, "Enter the user name.").max(256),
@@ -40,22 +29,6 @@ const targets = new WeakMap<Client, MariadbTarget>();
 // The statement time limit last set on each session, to skip the SET when it is unchanged.
 const statementTimeouts = new WeakMap<Client, number>();
 
-/** Settles like `work`, or rejects with onTimeout()'s error after ms; a late result is dropped. */
-function within<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(onTimeout()), Math.max(1, ms));
-    work.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
-}
 
 /** Verified TLS only; a CA bundle adds to the system roots (as lib/net/egress does). */
 function sslOptions(ca: string | undefined): mysql.SslOptions {

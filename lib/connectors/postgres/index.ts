@@ -1,25 +1,15 @@
 import "server-only";
-import { X509Certificate } from "node:crypto";
-import { isIP } from "node:net";
-import { checkServerIdentity, createSecureContext, rootCertificates, type ConnectionOptions } from "node:tls";
 import pg from "pg";
 import { z } from "zod";
 import { resolveTargetAddress } from "@/lib/net/egress";
-import { ConnectorError, type Connector, type Operation } from "../types";
+import { blankToUndefined, within, tlsOptions, hostSchema } from "../socket-shared";
+import type { Connector, Operation } from "../types";
 import { classifyPostgresError, postgresTimeout, toPostgresError, type PostgresTarget } from "./classify";
 
-const blankToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
 
-const hostSchema = z
-  .string({ error: "Enter the server's host name or IP address." })
-  .trim()
-  .min(1, "Enter the server's host name or IP address.")
-  .max(253)
-  .transform((v) => v.replace(/^\[(.*)\]$/, "$1"))
-  .refine((v) => isIP(v) !== 0 || /^[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?$/.test(v), "A host name such as db.example.com or an IP address, without scheme or port.");
 
 export const postgresConfigSchema = z.object({
-  host: hostSchema,
+  host: hostSchema("db.example.com"),
   port: z.preprocess(blankToUndefined, z.coerce.number().int().min(1, "A port from 1 to 65535.").max(65535, "A port from 1 to 65535.").default(5432)),
   database: z.string({ error: "Enter the database name." }).trim().min(1, "Enter the database name.").max(256),
   user: z.string({ error: "Enter the user name." }).trim().min(1, "Enter the user name.").max(256),
@@ -37,42 +27,7 @@ const targets = new WeakMap<pg.Client, PostgresTarget>();
 // The statement_timeout last set on each session, to skip the SET when it is unchanged.
 const statementTimeouts = new WeakMap<pg.Client, number>();
 
-/** Settles like `work`, or rejects with onTimeout()'s error after ms; a late result is dropped. */
-function within<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(onTimeout()), Math.max(1, ms));
-    work.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
-}
 
-/** TLS with verification always on; a CA bundle adds to the system roots (as lib/net/egress does). */
-function tlsOptions(host: string, ca: string | undefined): ConnectionOptions {
-  const options: ConnectionOptions = {
-    rejectUnauthorized: true,
-    // The socket dials the resolved IP, so the certificate is checked against the name the person entered.
-    checkServerIdentity: (_dialled, cert) => checkServerIdentity(host, cert),
-    ...(isIP(host) ? {} : { servername: host }),
-  };
-  if (!ca) return options;
-  try {
-    // OpenSSL skips unreadable PEM blocks silently; parsing each one makes a bad paste a config error.
-    const blocks = ca.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-    if (blocks.length === 0) throw new Error("no certificate");
-    for (const block of blocks) new X509Certificate(block);
-    return { ...options, secureContext: createSecureContext({ ca: [...rootCertificates, ...blocks] }) };
-  } catch {
-    throw new ConnectorError("config", "The CA certificate could not be read. Paste the PEM again, exactly as exported.");
-  }
-}
 
 /** Ends the socket at once: for timeouts, and for close() when a polite end does not finish. */
 function destroy(client: pg.Client) {

@@ -1,28 +1,15 @@
 import "server-only";
-import { X509Certificate } from "node:crypto";
-import { isIP, type Socket } from "node:net";
-import { checkServerIdentity, createSecureContext, rootCertificates, type ConnectionOptions } from "node:tls";
+import type { Socket } from "node:net";
 import amqp, { type ChannelModel } from "amqplib";
 import { z } from "zod";
 import { resolveTargetAddress } from "@/lib/net/egress";
+import { blankToUndefined, booleanish, within, tlsOptions, hostSchema } from "../socket-shared";
 import { ConnectorError, type Connector, type Operation } from "../types";
 import { classifyRabbitError, rabbitTimeout, toRabbitError, type RabbitTarget } from "./classify";
 
-const blankToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
-// Forms post booleans as text; z.coerce.boolean would read "false" as true.
-const booleanish = (fallback: boolean) =>
-  z.preprocess((v) => (v === "true" || v === "on" ? true : v === "false" || v === "off" ? false : blankToUndefined(v)), z.boolean().default(fallback));
-
-const hostSchema = z
-  .string({ error: "Enter the broker's host name or IP address." })
-  .trim()
-  .min(1, "Enter the broker's host name or IP address.")
-  .max(253)
-  .transform((v) => v.replace(/^\[(.*)\]$/, "$1"))
-  .refine((v) => isIP(v) !== 0 || /^[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?$/.test(v), "A host name such as mq.example.com or an IP address, without scheme or port.");
 
 export const rabbitmqConfigSchema = z.object({
-  host: hostSchema,
+  host: hostSchema("mq.example.com"),
   port: z.preprocess(blankToUndefined, z.coerce.number().int().min(1, "A port from 1 to 65535.").max(65535, "A port from 1 to 65535.").default(5672)),
   vhost: z.preprocess(blankToUndefined, z.string().trim().max(255).default("/")),
   username: z.string({ error: "Enter the user name." }).trim().min(1, "Enter the user name.").max(256),
@@ -39,42 +26,7 @@ const targets = new WeakMap<ChannelModel, RabbitTarget>();
 // The broker's flow control: while blocked (memory or disk alarm) it accepts no publishes.
 const blocked = new WeakMap<ChannelModel, boolean>();
 
-/** Settles like `work`, or rejects with onTimeout()'s error after ms; a late result is dropped. */
-function within<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(onTimeout()), Math.max(1, ms));
-    work.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
-}
 
-/** TLS with verification always on; a CA bundle adds to the system roots (as lib/net/egress does). */
-function tlsOptions(host: string, ca: string | undefined): ConnectionOptions {
-  const options: ConnectionOptions = {
-    rejectUnauthorized: true,
-    // The socket dials the resolved IP, so the certificate is checked against the name the person entered.
-    checkServerIdentity: (_dialled, cert) => checkServerIdentity(host, cert),
-    ...(isIP(host) ? {} : { servername: host }),
-  };
-  if (!ca) return options;
-  try {
-    // OpenSSL skips unreadable PEM blocks silently; parsing each one makes a bad paste a config error.
-    const blocks = ca.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-    if (blocks.length === 0) throw new Error("no certificate");
-    for (const block of blocks) new X509Certificate(block);
-    return { ...options, secureContext: createSecureContext({ ca: [...rootCertificates, ...blocks] }) };
-  } catch {
-    throw new ConnectorError("config", "The CA certificate could not be read. Paste the PEM again, exactly as exported.");
-  }
-}
 
 /** Ends the socket at once: amqplib has no public way to, and a blocked broker never answers a close. */
 function destroy(model: ChannelModel) {

@@ -1,28 +1,13 @@
 import "server-only";
-import { X509Certificate } from "node:crypto";
-import { isIP } from "node:net";
-import { checkServerIdentity, createSecureContext, rootCertificates, type ConnectionOptions } from "node:tls";
 import Redis from "ioredis";
 import { z } from "zod";
 import { resolveTargetAddress } from "@/lib/net/egress";
+import { blankToUndefined, booleanish, hostSchema, within, tlsOptions } from "../socket-shared";
 import { ConnectorError, type Connector, type Operation } from "../types";
 import { classifyRedisError, redisTimeout, toRedisError, type RedisTarget } from "./classify";
 
-const blankToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
-// Forms post booleans as text; z.coerce.boolean would read "false" as true.
-const booleanish = (fallback: boolean) =>
-  z.preprocess((v) => (v === "true" || v === "on" ? true : v === "false" || v === "off" ? false : blankToUndefined(v)), z.boolean().default(fallback));
-
-const hostSchema = z
-  .string({ error: "Enter the server's host name or IP address." })
-  .trim()
-  .min(1, "Enter the server's host name or IP address.")
-  .max(253)
-  .transform((v) => v.replace(/^\[(.*)\]$/, "$1"))
-  .refine((v) => isIP(v) !== 0 || /^[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?$/.test(v), "A host name such as cache.example.com or an IP address, without scheme or port.");
-
 export const redisConfigSchema = z.object({
-  host: hostSchema,
+  host: hostSchema("cache.example.com"),
   port: z.preprocess(blankToUndefined, z.coerce.number().int().min(1, "A port from 1 to 65535.").max(65535, "A port from 1 to 65535.").default(6379)),
   username: z.preprocess(blankToUndefined, z.string().trim().max(256).optional()),
   db: z.preprocess(blankToUndefined, z.coerce.number().int().min(0, "A database number from 0 up.").max(100_000).default(0)),
@@ -37,42 +22,7 @@ type Config = z.output<typeof redisConfigSchema>;
 
 const targets = new WeakMap<Redis, RedisTarget>();
 
-/** Settles like `work`, or rejects with onTimeout()'s error after ms; a late result is dropped. */
-function within<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(onTimeout()), Math.max(1, ms));
-    work.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
-}
 
-/** TLS with verification always on; a CA bundle adds to the system roots (as lib/net/egress does). */
-function tlsOptions(host: string, ca: string | undefined): ConnectionOptions {
-  const options: ConnectionOptions = {
-    rejectUnauthorized: true,
-    // The socket dials the resolved IP, so the certificate is checked against the name the person entered.
-    checkServerIdentity: (_dialled, cert) => checkServerIdentity(host, cert),
-    ...(isIP(host) ? {} : { servername: host }),
-  };
-  if (!ca) return options;
-  try {
-    // OpenSSL skips unreadable PEM blocks silently; parsing each one makes a bad paste a config error.
-    const blocks = ca.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-    if (blocks.length === 0) throw new Error("no certificate");
-    for (const block of blocks) new X509Certificate(block);
-    return { ...options, secureContext: createSecureContext({ ca: [...rootCertificates, ...blocks] }) };
-  } catch {
-    throw new ConnectorError("config", "The CA certificate could not be read. Paste the PEM again, exactly as exported.");
-  }
-}
 
 /**
  * Commands the `command` operation runs: reads and writes on keys, plus PUBLISH. Nothing that

@@ -1,0 +1,61 @@
+import "server-only";
+import { X509Certificate } from "node:crypto";
+import { isIP } from "node:net";
+import { checkServerIdentity, createSecureContext, rootCertificates, type ConnectionOptions } from "node:tls";
+import { z } from "zod";
+import { ConnectorError } from "./types";
+
+/** What the database and broker connectors share: form coercion, host checks, deadlines and TLS. */
+
+export const blankToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
+
+// Forms post booleans as text; z.coerce.boolean would read "false" as true.
+export const booleanish = (fallback: boolean) =>
+  z.preprocess((v) => (v === "true" || v === "on" ? true : v === "false" || v === "off" ? false : blankToUndefined(v)), z.boolean().default(fallback));
+
+/** Host name or IP address, as typed in a form; `example` shows a host name of the right kind. */
+export const hostSchema = (example: string) =>
+  z
+  .string({ error: "Enter the server's host name or IP address." })
+  .trim()
+  .min(1, "Enter the server's host name or IP address.")
+  .max(253)
+  .transform((v) => v.replace(/^\[(.*)\]$/, "$1"))
+  .refine((v) => isIP(v) !== 0 || /^[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?$/.test(v), `A host name such as ${example} or an IP address, without scheme or port.`);
+
+/** Settles like `work`, or rejects with onTimeout()'s error after ms; a late result is dropped. */
+export function within<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(onTimeout()), Math.max(1, ms));
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** TLS with verification always on; a CA bundle adds to the system roots (as lib/net/egress does). */
+export function tlsOptions(host: string, ca: string | undefined): ConnectionOptions {
+  const options: ConnectionOptions = {
+    rejectUnauthorized: true,
+    // The socket dials the resolved IP, so the certificate is checked against the name the person entered.
+    checkServerIdentity: (_dialled, cert) => checkServerIdentity(host, cert),
+    ...(isIP(host) ? {} : { servername: host }),
+  };
+  if (!ca) return options;
+  try {
+    // OpenSSL skips unreadable PEM blocks silently; parsing each one makes a bad paste a config error.
+    const blocks = ca.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    if (blocks.length === 0) throw new Error("no certificate");
+    for (const block of blocks) new X509Certificate(block);
+    return { ...options, secureContext: createSecureContext({ ca: [...rootCertificates, ...blocks] }) };
+  } catch {
+    throw new ConnectorError("config", "The CA certificate could not be read. Paste the PEM again, exactly as exported.");
+  }
+}
