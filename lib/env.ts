@@ -47,6 +47,8 @@ const schema = z.object({
   LATCH_DEV_ALLOW_HTTP_STORES: booleanFlag,
   /** Bound of the in-memory cache of resolved values (least recently used entries go first). The one-hour lifetime is fixed. */
   LATCH_SECRET_CACHE_MAX_ENTRIES: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
+  /** Invokes per second each API token (or signed-in person) may make on one instance; bursts up to twice that. */
+  LATCH_INVOKE_RATE_PER_SECOND: z.coerce.number().min(1).max(100_000).default(50),
 });
 
 export type Env = z.infer<typeof schema>;

@@ -8,7 +8,9 @@ import { recordAuditEvent } from "@/lib/audit/record";
 import { assertCanOnFolder, assertTenant, type Actor } from "@/lib/authz";
 import { getConnector } from "@/lib/connectors/registry";
 import { ConnectorError, type Connector } from "@/lib/connectors/types";
+import { RateLimiter } from "@/lib/api/rate-limit";
 import { db } from "@/lib/db";
+import { env } from "@/lib/env";
 import { AppError, notFound, type AppErrorCode } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
 import { logger } from "@/lib/log";
@@ -58,6 +60,13 @@ function fingerprint(resolved: Resolved, config: unknown): string {
   for (const [k, v] of Object.entries(resolved.secrets).sort()) h.update(`\u0000s:${k}\u0000${v}`);
   for (const [k, v] of Object.entries(resolved.usernames).sort()) h.update(`\u0000u:${k}\u0000${v}`);
   return h.digest("base64url");
+}
+
+const limiterHolder = globalThis as unknown as { latchInvokeLimiter?: RateLimiter };
+function invokeLimiter(): RateLimiter {
+  const rate = env().LATCH_INVOKE_RATE_PER_SECOND;
+  limiterHolder.latchInvokeLimiter ??= new RateLimiter(rate, rate * 2);
+  return limiterHolder.latchInvokeLimiter;
 }
 
 /** Closes and forgets a connection's pooled client. */
@@ -145,6 +154,7 @@ export const invokeBodySchema = z.object({
  */
 export async function invokeConnection(ctx: Ctx, input: { connectionId: string; operation: string; input: Record<string, unknown> }): Promise<{ operation: string; result: unknown; durationMs: number }> {
   const started = performance.now();
+  invokeLimiter().take(ctx.actor.scope ? `token:${ctx.actor.scope.tokenId}` : `user:${ctx.actor.id}`);
   const connection = await loadConnection(input.connectionId);
   await assertCanOnFolder(db(), ctx.actor, "connections.use", connection.folderId, "Connection");
   if (connection.status === "PENDING_AUTHORIZATION") throw new AppError("CONFLICT", "This connection is waiting for authorisation in the app; finish connecting it in the console first.");
