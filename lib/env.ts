@@ -47,6 +47,8 @@ const schema = z.object({
   LATCH_DEV_ALLOW_HTTP_STORES: booleanFlag,
   /** Bound of the in-memory cache of resolved values (least recently used entries go first). The one-hour lifetime is fixed. */
   LATCH_SECRET_CACHE_MAX_ENTRIES: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
+  /** Bearer token Prometheus presents to scrape /api/metrics (at least 32 characters). Unset: administrators' sessions only. */
+  LATCH_METRICS_TOKEN: z.string().min(32, "must be at least 32 characters").optional(),
   /** Invokes per second each API token (or signed-in person) may make on one instance; bursts up to twice that. */
   LATCH_INVOKE_RATE_PER_SECOND: z.coerce.number().min(1).max(100_000).default(50),
 });

@@ -14,6 +14,7 @@ import { env } from "@/lib/env";
 import { AppError, notFound, type AppErrorCode } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
 import { logger } from "@/lib/log";
+import { metrics } from "@/lib/metrics";
 import { broadcastRefresh, onRefresh, type RefreshMessage } from "@/lib/secrets/broadcast";
 import { invalidateAsset, invalidateStore, ResolveError } from "@/lib/secrets/resolver";
 import { withCredentials, type Resolved } from "./credentials";
@@ -172,8 +173,9 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
   const owner = await ownerOf(connection);
   const config = (connection.config ?? {}) as Record<string, unknown>;
 
-  const rotationAudit = async (outcome: "retried" | "unchanged") =>
-    recordAuditEvent(db(), {
+  const rotationAudit = async (outcome: "retried" | "unchanged") => {
+    metrics().rotations.inc({ connector: connector.kind, outcome });
+    await recordAuditEvent(db(), {
       actor: ctx.actor,
       action: "connection.rotation",
       target: { type: "connection", id: connection.id, label: connection.name },
@@ -182,6 +184,7 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
       requestId: ctx.requestId,
       details: { connector: connector.kind, assets: connection.secrets.filter((s) => s.assetId).map((s) => s.assetId), outcome },
     });
+  };
 
   try {
     const result = await withCredentials(
@@ -203,12 +206,19 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
       },
       { onRotation: rotationAudit },
     );
+    observeInvoke(connector.kind, "ok", started);
     return { operation: input.operation, result, durationMs: Math.round(performance.now() - started) };
   } catch (error) {
+    observeInvoke(connector.kind, error instanceof ConnectorError ? error.kind : error instanceof ResolveError ? `store_${error.kind}` : "error", started);
     if (error instanceof ConnectorError) throw new TargetError(error.kind, error.message);
     if (error instanceof ResolveError) throw error;
     throw error;
   }
+}
+
+function observeInvoke(connector: string, outcome: string, started: number) {
+  metrics().invokes.inc({ connector, outcome });
+  metrics().invokeDuration.observe({ connector, outcome }, (performance.now() - started) / 1000);
 }
 
 async function pooledClient(connection: LoadedConnection, connector: Connector, fp: string, resolved: Resolved, config: Record<string, unknown>): Promise<Pooled> {

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { db } from "@/lib/db";
 import { env } from "@/lib/env";
 import { logger } from "@/lib/log";
+import { metrics } from "@/lib/metrics";
 
 /**
  * Cache invalidation across instances: every instance LISTENs on one PostgreSQL channel, and a
@@ -62,7 +63,10 @@ export function ensureListening(): Promise<void> {
       if (n.channel !== CHANNEL || !n.payload) return;
       const parsed = messageSchema.safeParse(JSON.parse(n.payload));
       // This instance applied its own refresh when it sent it.
-      if (parsed.success && parsed.data.origin !== b.instanceId) deliver(parsed.data);
+      if (parsed.success && parsed.data.origin !== b.instanceId) {
+        metrics().refreshes.inc({ kind: parsed.data.kind, direction: "received" });
+        deliver(parsed.data);
+      }
     });
     client.on("error", (error) => {
       logger().warn({ err: error }, "cache refresh listener lost its connection; reconnecting");
@@ -92,6 +96,7 @@ export async function broadcastRefresh(message: Omit<RefreshMessage, "origin" | 
   const payload: RefreshMessage = { ...message, assetIds: message.assetIds ?? [], origin: instanceId() };
   // Applied here at once too: the caller must not wait for its own notification to see the effect.
   deliver(payload);
+  metrics().refreshes.inc({ kind: payload.kind, direction: "sent" });
   await db().$executeRaw`SELECT pg_notify(${CHANNEL}, ${JSON.stringify(payload)})`;
 }
 

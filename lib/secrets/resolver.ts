@@ -7,6 +7,7 @@ import { env } from "@/lib/env";
 import { AppError, conflict, notFound, type AppErrorCode } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
 import { rememberValue } from "@/lib/log/known-values";
+import { metrics, registerCacheMetrics } from "@/lib/metrics";
 import { clientForStore } from "@/lib/stores/client";
 import { isStoreUsableByFolder } from "@/lib/stores/queries";
 import { STORE_ERROR_TITLES, StoreError, classifyNetworkError, type StoreErrorKind } from "@/lib/vault/errors";
@@ -68,7 +69,11 @@ const globalForCache = globalThis as unknown as { latchSecretCache?: SecretCache
 
 /** The process's cache; one per server process (kept on globalThis so dev reloads do not fork it). */
 export function secretCache(): SecretCache {
-  globalForCache.latchSecretCache ??= new SecretCache({ maxEntries: env().LATCH_SECRET_CACHE_MAX_ENTRIES });
+  if (!globalForCache.latchSecretCache) {
+    const cache = new SecretCache({ maxEntries: env().LATCH_SECRET_CACHE_MAX_ENTRIES });
+    globalForCache.latchSecretCache = cache;
+    registerCacheMetrics(() => cache.stats());
+  }
   return globalForCache.latchSecretCache;
 }
 
@@ -101,10 +106,14 @@ async function loadAuthorised(assetId: string, actor: Actor): Promise<AssetWithS
 
 async function fetchFromStore(store: CredentialStore, key: CacheKey): Promise<CachedSecret> {
   const client = await clientForStore(store);
+  const timer = metrics().vaultCalls.startTimer({ store_kind: store.kind, store_id: store.id });
+  let outcome = "error";
   try {
     const secret = await client.getSecret({ name: key.name, ...(key.version ? { version: key.version } : {}) });
+    outcome = "ok";
     return { values: secret.values, version: secret.version, updatedAt: secret.updatedAt };
   } finally {
+    timer({ outcome });
     await client.close?.().catch(() => {});
   }
 }
@@ -159,10 +168,12 @@ export async function resolve(ref: { assetId: string }, ctx: ResolveContext): Pr
       result = { type: "SECRET", value: pick(got.values, asset.valueKey, "value", asset.name), meta };
       rememberValue(result.value);
     }
+    metrics().resolves.inc({ store_kind: store.kind, store_id: store.id, outcome: "ok", cache: cacheHit ? "hit" : "miss" });
     await audit(ctx, asset, store, "SUCCESS", started, { cache: cacheHit ? "hit" : "miss", version: got.version });
     return result;
   } catch (error) {
     const failure = asResolveError(error, store);
+    metrics().resolves.inc({ store_kind: store.kind, store_id: store.id, outcome: failure?.kind ?? "unexpected", cache: cacheHit ? "hit" : "miss" });
     await audit(ctx, asset, store, "FAILURE", started, { cache: cacheHit ? "hit" : "miss", failure: failure?.kind ?? "unexpected" });
     throw failure ?? error;
   }
