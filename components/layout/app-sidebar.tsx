@@ -5,6 +5,7 @@ import Link from "next/link";
 import { usePathname } from "next/navigation";
 import { Dialog as DialogPrimitive } from "radix-ui";
 import {
+  BookOpenIcon,
   FolderIcon,
   KeyRoundIcon,
   KeySquareIcon,
@@ -38,6 +39,7 @@ const navItems: NavItem[] = [
   { href: "/audit", label: "Audit", icon: ScrollTextIcon, gate: "audit" },
   { href: "/users", label: "Users", icon: UsersIcon, gate: "users" },
   { href: "/tokens", label: "API tokens", icon: KeySquareIcon, gate: "tokens" },
+  { href: "/api-reference", label: "API reference", icon: BookOpenIcon },
   { href: "/settings", label: "Settings", icon: SettingsIcon },
 ];
 

@@ -71,13 +71,22 @@ export async function listStores(actor: Actor, query: { q: string }): Promise<St
   return rows.map(toSummary);
 }
 
-export async function getStoreViewOrThrow(actor: Actor, storeId: string): Promise<StoreView> {
+async function getStoreRowOrThrow(actor: Actor, storeId: string): Promise<StoreRow> {
   assertTenant(actor, "stores.manage", "Credential store");
   const store = isUuid(storeId)
     ? await db().credentialStore.findUnique({ where: { id: storeId }, include: { folder: { select: { id: true, name: true } }, _count: { select: { assets: true } } } })
     : null;
   if (!store) throw notFound("Credential store");
-  return toView(store);
+  return store;
+}
+
+export async function getStoreViewOrThrow(actor: Actor, storeId: string): Promise<StoreView> {
+  return toView(await getStoreRowOrThrow(actor, storeId));
+}
+
+/** Metadata only: unlike the edit page's view, it never opens the store's sealed secrets. */
+export async function getStoreSummaryOrThrow(actor: Actor, storeId: string): Promise<StoreSummary> {
+  return toSummary(await getStoreRowOrThrow(actor, storeId));
 }
 
 /** Stores assets in the folder may point at: tenant-wide ones and those owned by the folder or an ancestor. */

@@ -1,4 +1,5 @@
-import { apiHandler } from "@/lib/api/handler";
+import { defineRoute } from "@/lib/api/route";
+import { folderCreatedResponseSchema, folderListResponseSchema } from "@/lib/folders/dto";
 import { createFolder } from "@/lib/folders/mutations";
 import { listVisibleFolders } from "@/lib/folders/queries";
 import { createFolderSchema } from "@/lib/folders/schemas";
@@ -6,8 +7,22 @@ import { createFolderSchema } from "@/lib/folders/schemas";
 export const dynamic = "force-dynamic";
 
 /** Every folder the caller may read, with the caller's effective role on each. */
-export const GET = apiHandler({}, async ({ actor }) => ({ folders: await listVisibleFolders(actor) }));
+export const GET = defineRoute(
+  { method: "GET", path: "/folders", summary: "List folders", description: "Every folder you may read, with your effective role on each.", tags: ["Folders"], response: folderListResponseSchema },
+  async ({ actor }) => ({ folders: await listVisibleFolders(actor) }),
+);
 
-export const POST = apiHandler({ body: createFolderSchema }, async (ctx) => ({ folder: await createFolder(ctx, ctx.body) }), {
-  status: 201,
-});
+export const POST = defineRoute(
+  {
+    method: "POST",
+    path: "/folders",
+    summary: "Create a folder",
+    description: "A top-level folder (parentId null) needs a tenant administrator; a subfolder needs Folder Admin on the parent.",
+    tags: ["Folders"],
+    body: createFolderSchema,
+    response: folderCreatedResponseSchema,
+    status: 201,
+    errors: [404, 409],
+  },
+  async (ctx) => ({ folder: await createFolder(ctx, ctx.body) }),
+);

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { apiHandler } from "@/lib/api/handler";
+import { defineRoute } from "@/lib/api/route";
+import { folderResponseSchema, folderUpdatedResponseSchema } from "@/lib/folders/dto";
 import { deleteFolder, moveFolder, renameFolder } from "@/lib/folders/mutations";
 import { getFolderViewOrThrow } from "@/lib/folders/queries";
 import { folderNameSchema, idSchema } from "@/lib/folders/schemas";
@@ -8,14 +9,17 @@ export const dynamic = "force-dynamic";
 
 const params = z.object({ folderId: idSchema });
 
-export const GET = apiHandler({ params }, async ({ actor, params }) => {
-  const view = await getFolderViewOrThrow(actor, params.folderId);
-  return {
-    folder: { id: view.folder.id, name: view.folder.name, parentId: view.folder.parentId, createdAt: view.folder.createdAt, updatedAt: view.folder.updatedAt },
-    role: view.role,
-    path: view.ancestors,
-  };
-});
+export const GET = defineRoute(
+  { method: "GET", path: "/folders/{folderId}", summary: "Get a folder", tags: ["Folders"], params, response: folderResponseSchema },
+  async ({ actor, params }) => {
+    const view = await getFolderViewOrThrow(actor, params.folderId);
+    return {
+      folder: { id: view.folder.id, name: view.folder.name, parentId: view.folder.parentId, createdAt: view.folder.createdAt, updatedAt: view.folder.updatedAt },
+      role: view.role,
+      path: view.ancestors,
+    };
+  },
+);
 
 const patchBody = z
   .object({ name: folderNameSchema.optional(), parentId: idSchema.nullable().optional() })
@@ -23,15 +27,31 @@ const patchBody = z
   .refine((b) => b.name !== undefined || b.parentId !== undefined, "Send a new name, a new parentId, or both.");
 
 /** Rename and/or move; each change is authorised and audited on its own. */
-export const PATCH = apiHandler({ params, body: patchBody }, async (ctx) => {
-  const { folderId } = ctx.params;
-  if (ctx.body.parentId !== undefined) await moveFolder(ctx, { folderId, parentId: ctx.body.parentId });
-  if (ctx.body.name !== undefined) await renameFolder(ctx, { folderId, name: ctx.body.name });
-  const view = await getFolderViewOrThrow(ctx.actor, folderId);
-  return { folder: { id: view.folder.id, name: view.folder.name, parentId: view.folder.parentId } };
-});
+export const PATCH = defineRoute(
+  {
+    method: "PATCH",
+    path: "/folders/{folderId}",
+    summary: "Rename or move a folder",
+    description: "Send a new name, a new parentId (null: top level), or both; each change is authorised and audited on its own.",
+    tags: ["Folders"],
+    params,
+    body: patchBody,
+    response: folderUpdatedResponseSchema,
+    errors: [409],
+  },
+  async (ctx) => {
+    const { folderId } = ctx.params;
+    if (ctx.body.parentId !== undefined) await moveFolder(ctx, { folderId, parentId: ctx.body.parentId });
+    if (ctx.body.name !== undefined) await renameFolder(ctx, { folderId, name: ctx.body.name });
+    const view = await getFolderViewOrThrow(ctx.actor, folderId);
+    return { folder: { id: view.folder.id, name: view.folder.name, parentId: view.folder.parentId } };
+  },
+);
 
-export const DELETE = apiHandler({ params }, async (ctx) => {
-  await deleteFolder(ctx, { folderId: ctx.params.folderId });
-  return undefined;
-});
+export const DELETE = defineRoute(
+  { method: "DELETE", path: "/folders/{folderId}", summary: "Delete a folder", tags: ["Folders"], params, response: "empty", errors: [409] },
+  async (ctx) => {
+    await deleteFolder(ctx, { folderId: ctx.params.folderId });
+    return undefined;
+  },
+);

@@ -1,9 +1,21 @@
 import { z } from "zod";
-import { apiHandler } from "@/lib/api/handler";
+import { defineRoute } from "@/lib/api/route";
+import { assetRefreshResponseSchema } from "@/lib/assets/dto";
 import { refreshAsset } from "@/lib/connections/runtime";
 import { idSchema } from "@/lib/folders/schemas";
 
 export const dynamic = "force-dynamic";
 
 /** Drops the asset's cached value on every running instance. */
-export const POST = apiHandler({ params: z.object({ assetId: idSchema }) }, (ctx) => refreshAsset(ctx, { assetId: ctx.params.assetId }));
+export const POST = defineRoute(
+  {
+    method: "POST",
+    path: "/assets/{assetId}/refresh",
+    summary: "Refresh an asset",
+    description: "Drops the asset's cached value on every running instance; the next use reads it from its store again.",
+    tags: ["Assets"],
+    params: z.object({ assetId: idSchema }),
+    response: assetRefreshResponseSchema,
+  },
+  (ctx) => refreshAsset(ctx, { assetId: ctx.params.assetId }),
+);

@@ -1,11 +1,26 @@
 import { z } from "zod";
-import { apiHandler } from "@/lib/api/handler";
+import { defineRoute } from "@/lib/api/route";
+import { invokeResponseSchema } from "@/lib/connections/dto";
 import { invokeBodySchema, invokeConnection } from "@/lib/connections/runtime";
 import { idSchema } from "@/lib/folders/schemas";
 
 export const dynamic = "force-dynamic";
 
 /** Runs one operation of the connection's connector; the response never carries a resolved secret. */
-export const POST = apiHandler({ params: z.object({ connectionId: idSchema }), body: invokeBodySchema }, (ctx) =>
-  invokeConnection(ctx, { connectionId: ctx.params.connectionId, operation: ctx.body.operation, input: ctx.body.input }),
+export const POST = defineRoute(
+  {
+    method: "POST",
+    path: "/connections/{connectionId}/invoke",
+    summary: "Run a connector operation",
+    description:
+      "Runs one operation of the connection's connector with its credentials, resolved on the connection owner's behalf. " +
+      "GET /connectors lists each connector's operations and the JSON Schema of their `input`. " +
+      "A target that refuses the request answers 422; one that rejects the credentials 502; unreachable 503; too slow 504. The response never carries a resolved secret.",
+    tags: ["Connections"],
+    params: z.object({ connectionId: idSchema }),
+    body: invokeBodySchema,
+    response: invokeResponseSchema,
+    errors: [409, 429, 502, 503, 504],
+  },
+  (ctx) => invokeConnection(ctx, { connectionId: ctx.params.connectionId, operation: ctx.body.operation, input: ctx.body.input }),
 );

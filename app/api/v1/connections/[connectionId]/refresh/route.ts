@@ -1,9 +1,21 @@
 import { z } from "zod";
-import { apiHandler } from "@/lib/api/handler";
+import { defineRoute } from "@/lib/api/route";
+import { connectionRefreshResponseSchema } from "@/lib/connections/dto";
 import { refreshConnection } from "@/lib/connections/runtime";
 import { idSchema } from "@/lib/folders/schemas";
 
 export const dynamic = "force-dynamic";
 
 /** Clears the connection's cached secrets on every running instance; the next use fetches fresh values. */
-export const POST = apiHandler({ params: z.object({ connectionId: idSchema }) }, (ctx) => refreshConnection(ctx, { connectionId: ctx.params.connectionId }));
+export const POST = defineRoute(
+  {
+    method: "POST",
+    path: "/connections/{connectionId}/refresh",
+    summary: "Refresh a connection's credentials",
+    description: "Clears the connection's cached secrets on every running instance; the next use fetches fresh values.",
+    tags: ["Connections"],
+    params: z.object({ connectionId: idSchema }),
+    response: connectionRefreshResponseSchema,
+  },
+  (ctx) => refreshConnection(ctx, { connectionId: ctx.params.connectionId }),
+);

@@ -1,9 +1,21 @@
 import { z } from "zod";
-import { apiHandler } from "@/lib/api/handler";
+import { defineRoute } from "@/lib/api/route";
+import { connectOutcomeSchema } from "@/lib/connections/dto";
 import { reconnectConnection } from "@/lib/connections/mutations";
 import { idSchema } from "@/lib/folders/schemas";
 
 export const dynamic = "force-dynamic";
 
 /** Connects with the saved settings and reports; the connection's status is updated either way. */
-export const POST = apiHandler({ params: z.object({ connectionId: idSchema }) }, (ctx) => reconnectConnection(ctx, { connectionId: ctx.params.connectionId }));
+export const POST = defineRoute(
+  {
+    method: "POST",
+    path: "/connections/{connectionId}/test",
+    summary: "Test a connection",
+    description: "Connects with the saved settings and reports the outcome (a failure is a 200 with ok: false); the connection's status is updated either way.",
+    tags: ["Connections"],
+    params: z.object({ connectionId: idSchema }),
+    response: connectOutcomeSchema,
+  },
+  (ctx) => reconnectConnection(ctx, { connectionId: ctx.params.connectionId }),
+);

@@ -1,6 +1,6 @@
 import { NextResponse } from "next/server";
 import { z } from "zod";
-import { apiHandler } from "@/lib/api/handler";
+import { defineRoute } from "@/lib/api/route";
 import { finishOAuthAuthorization } from "@/lib/connections/oauth";
 import { isUuid } from "@/lib/ids";
 
@@ -9,13 +9,27 @@ import { isUuid } from "@/lib/ids";
  * must still hold connections.write on the connection's folder; the state must match the pending
  * authorisation (otherwise: not found).
  */
-export const GET = apiHandler(
+export const GET = defineRoute(
   {
+    method: "GET",
+    path: "/connections/oauth/callback",
+    summary: "OAuth authorization callback",
+    description: "For browsers, not automations: the OAuth app redirects here after the person authorises it, and Latch redirects on to the connection's page.",
+    tags: ["Connections"],
     query: z.object({
       state: z.string().min(3).max(200),
       code: z.string().min(1).max(2000).optional(),
       error: z.string().max(200).optional(),
     }),
+    response: {
+      raw: {
+        "303": {
+          description: "Back to the connection's page, with ?authorization=done|failed|denied.",
+          headers: { Location: { description: "A relative URL in the console.", schema: { type: "string" } } },
+        },
+      },
+    },
+    errors: [404],
   },
   async ({ query, actor, requestId }) => {
     const connectionId = query.state.split(".")[0] ?? "";

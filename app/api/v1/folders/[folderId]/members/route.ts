@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { apiHandler } from "@/lib/api/handler";
+import { defineRoute } from "@/lib/api/route";
+import { memberListResponseSchema, memberSetResponseSchema } from "@/lib/folders/dto";
 import { removeFolderMember, setFolderMember } from "@/lib/folders/mutations";
 import { listMembers } from "@/lib/folders/queries";
 import { idSchema, listQuerySchema, setMemberSchema } from "@/lib/folders/schemas";
@@ -8,18 +9,50 @@ export const dynamic = "force-dynamic";
 
 const params = z.object({ folderId: idSchema });
 
-export const GET = apiHandler({ params, query: listQuerySchema }, async ({ actor, params, query }) => {
-  const { rows, total } = await listMembers(actor, params.folderId, query);
-  return { members: rows, total, page: query.page, pageSize: query.pageSize };
-});
+export const GET = defineRoute(
+  {
+    method: "GET",
+    path: "/folders/{folderId}/members",
+    summary: "List a folder's members",
+    description: "Direct members and those whose role reaches the folder from an ancestor, each with their effective role.",
+    tags: ["Folders"],
+    params,
+    query: listQuerySchema,
+    response: memberListResponseSchema,
+  },
+  async ({ actor, params, query }) => {
+    const { rows, total } = await listMembers(actor, params.folderId, query);
+    return { members: rows, total, page: query.page, pageSize: query.pageSize };
+  },
+);
 
 /** Add a member or change their role (idempotent). */
-export const PUT = apiHandler({ params, body: setMemberSchema.omit({ folderId: true }) }, async (ctx) => ({
-  member: await setFolderMember(ctx, { folderId: ctx.params.folderId, ...ctx.body }),
-}));
+export const PUT = defineRoute(
+  {
+    method: "PUT",
+    path: "/folders/{folderId}/members",
+    summary: "Add a member or change their role",
+    description: "Idempotent. The person is named by e-mail and must be an active user.",
+    tags: ["Folders"],
+    params,
+    body: setMemberSchema.omit({ folderId: true }),
+    response: memberSetResponseSchema,
+  },
+  async (ctx) => ({
+    member: await setFolderMember(ctx, { folderId: ctx.params.folderId, ...ctx.body }),
+  }),
+);
 
-export const DELETE = apiHandler(
-  { params, query: z.object({ userId: idSchema }) },
+export const DELETE = defineRoute(
+  {
+    method: "DELETE",
+    path: "/folders/{folderId}/members",
+    summary: "Remove a member",
+    tags: ["Folders"],
+    params,
+    query: z.object({ userId: idSchema }),
+    response: "empty",
+  },
   async (ctx) => {
     await removeFolderMember(ctx, { folderId: ctx.params.folderId, userId: ctx.query.userId });
     return undefined;

@@ -1,13 +1,32 @@
 import { z } from "zod";
-import { apiHandler } from "@/lib/api/handler";
+import { defineRoute } from "@/lib/api/route";
 import { idSchema } from "@/lib/folders/schemas";
 import { getAzurePublicCertificate } from "@/lib/stores/certificates";
 
 export const dynamic = "force-dynamic";
 
 /** The public certificate of an Azure store's certificate credential: `.cer` (DER) or PEM. Never the key. */
-export const GET = apiHandler(
-  { params: z.object({ storeId: idSchema }), query: z.object({ format: z.enum(["cer", "pem"]).default("cer") }) },
+export const GET = defineRoute(
+  {
+    method: "GET",
+    path: "/stores/{storeId}/certificate",
+    summary: "Download an Azure store's public certificate",
+    description: "The public certificate of an Azure Key Vault store's certificate credential, to upload to the app registration. Never the private key. Administrators only.",
+    tags: ["Stores"],
+    params: z.object({ storeId: idSchema }),
+    query: z.object({ format: z.enum(["cer", "pem"]).default("cer") }),
+    response: {
+      raw: {
+        "200": {
+          description: "The certificate, as an attachment.",
+          content: {
+            "application/pkix-cert": { schema: { type: "string", contentMediaType: "application/pkix-cert" } },
+            "application/x-pem-file": { schema: { type: "string" } },
+          },
+        },
+      },
+    },
+  },
   async ({ actor, params, query }) => {
     const cert = await getAzurePublicCertificate(actor, params.storeId);
     const base = cert.name.replace(/[^A-Za-z0-9._-]+/g, "-").toLowerCase() || "latch";

@@ -1,9 +1,21 @@
 import { z } from "zod";
-import { apiHandler } from "@/lib/api/handler";
+import { defineRoute } from "@/lib/api/route";
 import { refreshStore } from "@/lib/connections/runtime";
 import { idSchema } from "@/lib/folders/schemas";
+import { storeRefreshResponseSchema } from "@/lib/stores/dto";
 
 export const dynamic = "force-dynamic";
 
 /** Drops every value read from the store, on every running instance (administrators). */
-export const POST = apiHandler({ params: z.object({ storeId: idSchema }) }, (ctx) => refreshStore(ctx, { storeId: ctx.params.storeId }));
+export const POST = defineRoute(
+  {
+    method: "POST",
+    path: "/stores/{storeId}/refresh",
+    summary: "Refresh a credential store",
+    description: "Drops every value read from the store, on every running instance. Administrators only.",
+    tags: ["Stores"],
+    params: z.object({ storeId: idSchema }),
+    response: storeRefreshResponseSchema,
+  },
+  (ctx) => refreshStore(ctx, { storeId: ctx.params.storeId }),
+);

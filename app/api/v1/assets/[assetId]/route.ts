@@ -1,0 +1,20 @@
+import { z } from "zod";
+import { defineRoute } from "@/lib/api/route";
+import { assetResponseSchema, toAssetDto } from "@/lib/assets/dto";
+import { getAssetViewOrThrow } from "@/lib/assets/queries";
+import { idSchema } from "@/lib/folders/schemas";
+
+export const dynamic = "force-dynamic";
+
+export const GET = defineRoute(
+  {
+    method: "GET",
+    path: "/assets/{assetId}",
+    summary: "Get an asset",
+    description: "Metadata, and the value of Text, Integer and Boolean assets. A Credential's or Secret's value is never returned.",
+    tags: ["Assets"],
+    params: z.object({ assetId: idSchema }),
+    response: assetResponseSchema,
+  },
+  async ({ actor, params }) => ({ asset: toAssetDto(await getAssetViewOrThrow(actor, params.assetId)) }),
+);

@@ -1,0 +1,20 @@
+import { z } from "zod";
+import { defineRoute } from "@/lib/api/route";
+import { idSchema } from "@/lib/folders/schemas";
+import { storeResponseSchema, toStoreDto } from "@/lib/stores/dto";
+import { getStoreSummaryOrThrow } from "@/lib/stores/queries";
+
+export const dynamic = "force-dynamic";
+
+export const GET = defineRoute(
+  {
+    method: "GET",
+    path: "/stores/{storeId}",
+    summary: "Get a credential store",
+    description: "Administrators only. Metadata and health, never configuration or its secrets.",
+    tags: ["Stores"],
+    params: z.object({ storeId: idSchema }),
+    response: storeResponseSchema,
+  },
+  async ({ actor, params }) => ({ store: toStoreDto(await getStoreSummaryOrThrow(actor, params.storeId)) }),
+);

@@ -1,0 +1,20 @@
+import { defineRoute } from "@/lib/api/route";
+import { listQuerySchema } from "@/lib/list-query";
+import { storeListResponseSchema, toStoreDto } from "@/lib/stores/dto";
+import { listStores } from "@/lib/stores/queries";
+
+export const dynamic = "force-dynamic";
+
+export const GET = defineRoute(
+  {
+    method: "GET",
+    path: "/stores",
+    summary: "List credential stores",
+    description: "Administrators only (anyone else, and every API token, gets 404). Metadata and health, never configuration.",
+    tags: ["Stores"],
+    query: listQuerySchema.pick({ q: true }),
+    response: storeListResponseSchema,
+    errors: [404],
+  },
+  async ({ actor, query }) => ({ stores: (await listStores(actor, query)).map(toStoreDto) }),
+);

@@ -1,0 +1,182 @@
+import { readdirSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { openApiDocument } from "@/app/api/v1/openapi.json/document";
+import { buildOpenApiDocument, errorStatusesOf, HTTP_METHODS, isDocumented, operationsOf, type OpenApiDocument } from "./openapi";
+
+const V1 = path.join(process.cwd(), "app", "api", "v1");
+// Every method Next serves from a route module; HEAD and OPTIONS would need an entry too.
+const SERVED_METHODS = [...HTTP_METHODS, "HEAD", "OPTIONS"] as const;
+
+/** app/api/v1/**\/route.ts, each with the API path its folders spell ([x] → {x}). */
+function routeFiles(): { file: string; apiPath: string }[] {
+  return (readdirSync(V1, { recursive: true }) as string[])
+    .filter((f) => path.basename(f) === "route.ts")
+    .map((f) => {
+      const segments = path.dirname(f).split(path.sep).filter((s) => s && s !== ".");
+      return { file: path.join(V1, f), apiPath: `/${segments.map((s) => s.replace(/^\[(.+)\]$/, "{$1}")).join("/")}` };
+    })
+    .sort((a, b) => a.apiPath.localeCompare(b.apiPath));
+}
+
+/** (method, path) pairs a set of route modules serves but the document lacks. */
+function missingFrom(doc: OpenApiDocument, modules: { apiPath: string; module: Record<string, unknown> }[]): string[] {
+  const missing: string[] = [];
+  for (const { apiPath, module } of modules) {
+    for (const method of SERVED_METHODS) {
+      const handler = module[method];
+      if (typeof handler !== "function") continue;
+      const entry = doc.paths[apiPath]?.[method.toLowerCase()];
+      if (!entry) missing.push(`${method} ${apiPath}`);
+      // The spec on the handler must name the folder it lives in, or the document would lie about it.
+      else if (!isDocumented(handler) || handler.openapi.path !== apiPath) missing.push(`${method} ${apiPath} (documented as ${isDocumented(handler) ? handler.openapi.path : "nothing"})`);
+    }
+  }
+  return missing;
+}
+
+function refsIn(value: unknown, out: string[] = []): string[] {
+  if (Array.isArray(value)) value.forEach((v) => refsIn(v, out));
+  else if (value && typeof value === "object") {
+    for (const [k, v] of Object.entries(value)) {
+      if (k === "$ref" && typeof v === "string") out.push(v);
+      else refsIn(v, out);
+    }
+  }
+  return out;
+}
+
+describe("the OpenAPI document", () => {
+  const doc = openApiDocument();
+
+  it("is OpenAPI 3.1 with the security schemes and the error body", () => {
+    expect(doc.openapi).toMatch(/^3\.1\.\d+$/);
+    expect(doc.info).toMatchObject({ title: expect.any(String), version: expect.any(String) });
+    expect(doc.servers).toEqual([expect.objectContaining({ url: "/api/v1" })]);
+    expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: "http", scheme: "bearer" });
+    expect(doc.components.securitySchemes.cookieSession).toMatchObject({ type: "apiKey", in: "cookie" });
+    expect(doc.security).toEqual([{ bearerAuth: [] }, { cookieSession: [] }]);
+    expect(doc.components.schemas.Error).toMatchObject({ type: "object", required: ["error"] });
+    expect(Object.keys(doc.paths).length).toBeGreaterThan(10);
+    // Serialisable as is: what the route and the viewer hand out.
+    expect(JSON.parse(JSON.stringify(doc))).toEqual(doc);
+  });
+
+  it("declares every path parameter, and no path parameter its path lacks", () => {
+    for (const [p, item] of Object.entries(doc.paths)) {
+      const inTemplate = [...p.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]).sort();
+      for (const [method, op] of Object.entries(item)) {
+        const params = (op.parameters ?? []) as { name: string; in: string; required: boolean; schema: unknown }[];
+        const declared = params.filter((x) => x.in === "path");
+        expect(declared.map((x) => x.name).sort(), `${method} ${p}`).toEqual(inTemplate);
+        for (const x of declared) expect(x.required, `${method} ${p} ${x.name}`).toBe(true);
+        for (const x of params) expect(x.schema, `${method} ${p} ${x.name}`).toEqual(expect.any(Object));
+      }
+    }
+  });
+
+  it("gives each operation a unique id, a tag, a success and the wrapper's error statuses", () => {
+    const ids = new Set<string>();
+    for (const [p, item] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(item)) {
+        expect(ids.has(op.operationId as string), `duplicate ${op.operationId}`).toBe(false);
+        ids.add(op.operationId as string);
+        expect((op.tags as string[]).length).toBeGreaterThan(0);
+        const statuses = Object.keys(op.responses as object);
+        expect(statuses.some((s) => /^[23]\d\d$/.test(s)), `${method} ${p}`).toBe(true);
+        expect(statuses, `${method} ${p}`).toEqual(expect.arrayContaining(["401", "500"]));
+        if (/\{/.test(p)) expect(statuses, `${method} ${p}`).toContain("404");
+        if (op.requestBody) expect(statuses, `${method} ${p}`).toEqual(expect.arrayContaining(["400", "413", "422"]));
+      }
+    }
+    expect(doc.paths["/connections/{connectionId}/invoke"]?.post?.responses).toEqual(
+      expect.objectContaining({ "429": expect.anything(), "502": expect.anything(), "503": expect.anything(), "504": expect.anything() }),
+    );
+  });
+
+  it("resolves every $ref inside the document", () => {
+    const refs = refsIn(doc);
+    expect(refs.length).toBeGreaterThan(0);
+    for (const ref of refs) {
+      expect(ref, ref).toMatch(/^#\/components\/schemas\/[A-Za-z0-9._-]+$/);
+      expect(doc.components.schemas[ref.slice("#/components/schemas/".length)], ref).toBeDefined();
+    }
+  });
+
+  it("describes no response property that would carry a secret", () => {
+    const FORBIDDEN = new Set(["password", "secretValue", "plainValue", "username", "ciphertext", "apiKey", "token", "clientSecret", "config", "secrets"]);
+    const offending: string[] = [];
+    const walk = (schema: unknown, where: string) => {
+      if (Array.isArray(schema)) return schema.forEach((s, i) => walk(s, `${where}[${i}]`));
+      if (!schema || typeof schema !== "object") return;
+      for (const [k, v] of Object.entries(schema)) {
+        if (k === "properties" && v && typeof v === "object") for (const name of Object.keys(v)) if (FORBIDDEN.has(name)) offending.push(`${where}.${name}`);
+        walk(v, `${where}.${k}`);
+      }
+    };
+    for (const [p, item] of Object.entries(doc.paths)) for (const [method, op] of Object.entries(item)) walk(op.responses, `${method} ${p}`);
+    expect(offending).toEqual([]);
+  });
+
+  it("documents the schemas the handlers validate with", () => {
+    const list = doc.paths["/folders/{folderId}/assets"]?.get;
+    const names = (list?.parameters as { name: string; in: string }[]).map((x) => `${x.in}:${x.name}`);
+    expect(names).toEqual(["path:folderId", "query:q", "query:type", "query:page", "query:pageSize"]);
+    const invoke = doc.paths["/connections/{connectionId}/invoke"]?.post?.requestBody as { content: Record<string, { schema: { required: string[] } }> };
+    expect(invoke.content["application/json"]?.schema.required).toContain("operation");
+    const asset = doc.paths["/assets/{assetId}"]?.get?.responses as Record<string, { content: Record<string, { schema: { properties: Record<string, unknown> } }> }>;
+    const fields = Object.keys(asset["200"]!.content["application/json"]!.schema.properties);
+    expect(fields).toEqual(["asset"]);
+  });
+});
+
+describe("every route under app/api/v1 is in the document", () => {
+  it("finds the route files", () => {
+    const paths = routeFiles().map((r) => r.apiPath);
+    expect(paths).toContain("/folders/{folderId}");
+    expect(paths).toContain("/openapi.json");
+    expect(paths.length).toBeGreaterThan(15);
+  });
+
+  it("has an entry for each exported method of each route.ts", async () => {
+    const doc = openApiDocument();
+    const modules = await Promise.all(routeFiles().map(async (r) => ({ apiPath: r.apiPath, module: (await import(r.file)) as Record<string, unknown> })));
+    expect(modules.every((m) => SERVED_METHODS.some((method) => typeof m.module[method] === "function"))).toBe(true);
+    expect(missingFrom(doc, modules)).toEqual([]);
+    // And nothing documented that no route serves.
+    const served = new Set(modules.flatMap((m) => SERVED_METHODS.filter((x) => typeof m.module[x] === "function").map((x) => `${x.toLowerCase()} ${m.apiPath}`)));
+    const documented = Object.entries(doc.paths).flatMap(([p, item]) => Object.keys(item).map((method) => `${method} ${p}`));
+    expect(documented.filter((d) => !served.has(d))).toEqual([]);
+  });
+
+  it("would notice a handler without its entry", () => {
+    const doc = buildOpenApiDocument([], { version: "0" });
+    const plain = async () => new Response(null);
+    expect(missingFrom(doc, [{ apiPath: "/widgets", module: { GET: plain, dynamic: "force-dynamic" } }])).toEqual(["GET /widgets"]);
+  });
+});
+
+describe("building blocks", () => {
+  it("derives the error statuses from the schemas", () => {
+    expect(errorStatusesOf({})).toEqual([401, 500]);
+    expect(errorStatusesOf({ params: z.object({}) })).toEqual([401, 404, 500]);
+    expect(errorStatusesOf({ body: z.object({}), errors: [429] })).toEqual([400, 401, 413, 422, 429, 500]);
+  });
+
+  it("lifts recursive definitions into components", () => {
+    const doc = buildOpenApiDocument(
+      [{ method: "POST", path: "/echo", summary: "Echo", tags: ["Meta"], body: z.object({ value: z.json() }), response: z.object({ ok: z.boolean() }) }],
+      { version: "0" },
+    );
+    const schemaRefs = refsIn(doc.paths["/echo"]);
+    expect(schemaRefs.some((r) => r.startsWith("#/components/schemas/postEcho.body."))).toBe(true);
+    for (const ref of refsIn(doc)) expect(doc.components.schemas[ref.split("/").pop()!]).toBeDefined();
+  });
+
+  it("checks that a handler is exported under the method it documents", () => {
+    const handler = Object.assign(async () => new Response(null), { openapi: { method: "GET" as const, path: "/x", summary: "x", tags: ["Meta"], response: "empty" as const } });
+    expect(operationsOf({ GET: handler })).toHaveLength(1);
+    expect(() => operationsOf({ POST: handler })).toThrow(/documented as GET/);
+  });
+});

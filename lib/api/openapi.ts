@@ -1,0 +1,262 @@
+import { z } from "zod";
+import type { AppErrorCode } from "@/lib/errors";
+
+/**
+ * The OpenAPI 3.1 document of /api/v1, built from the very zod schemas the handlers validate with.
+ * Each route declares its operation through defineRoute (lib/api/route.ts), which hangs the spec on
+ * the exported handler; buildOpenApiDocument collects those specs from the route modules.
+ */
+
+export const HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"] as const;
+export type HttpMethod = (typeof HTTP_METHODS)[number];
+
+export const ERROR_STATUSES = [400, 401, 404, 409, 413, 422, 429, 500, 502, 503, 504] as const;
+export type ErrorStatus = (typeof ERROR_STATUSES)[number];
+
+/** A response that is not one JSON body: a redirect, a download. Written as OpenAPI response objects. */
+export type RawResponses = Record<string, Record<string, unknown>>;
+
+export type OperationSpec = {
+  method: HttpMethod;
+  /** Relative to the server URL /api/v1, with {param} placeholders named like the route's folders. */
+  path: string;
+  summary: string;
+  description?: string;
+  tags: string[];
+  params?: z.ZodType;
+  query?: z.ZodType;
+  body?: z.ZodType;
+  /** The JSON body of a success; "empty" for 204 No Content; raw response objects for anything else. */
+  response: z.ZodType | "empty" | { raw: RawResponses };
+  /** Status of a JSON success (default 200). */
+  status?: number;
+  /** Statuses beyond those implied by the schemas (see errorStatusesOf). */
+  errors?: ErrorStatus[];
+};
+
+export const API_BASE_PATH = "/api/v1";
+
+const ERROR_CODES = [
+  "BAD_REQUEST",
+  "VALIDATION",
+  "UNAUTHENTICATED",
+  "NOT_FOUND",
+  "CONFLICT",
+  "RATE_LIMITED",
+  "PAYLOAD_TOO_LARGE",
+  "UPSTREAM_FAILED",
+  "UPSTREAM_UNAVAILABLE",
+  "UPSTREAM_TIMEOUT",
+  "UNEXPECTED",
+] as const satisfies readonly (AppErrorCode | "UNEXPECTED")[];
+
+/** The one error body every handler answers with (lib/api/handler.ts). */
+export const errorBodySchema = z
+  .object({
+    error: z.object({
+      code: z.enum(ERROR_CODES),
+      message: z.string().meta({ description: "Meant for a person; never carries a secret value." }),
+      fieldErrors: z.record(z.string(), z.array(z.string())).optional().meta({ description: "Validation problems by field path." }),
+      requestId: z.string().meta({ description: "Quote it to an administrator; the server log has the details." }),
+    }),
+  });
+
+/** A timestamp as JSON carries it (Date → ISO 8601 string). */
+export const dateTimeSchema = z.string().meta({ format: "date-time" });
+
+const ERROR_DESCRIPTIONS: Record<ErrorStatus, string> = {
+  400: "The body is not JSON, or not sent as application/json (BAD_REQUEST).",
+  401: "No valid session or API token (UNAUTHENTICATED).",
+  404: "Absent, malformed or not yours: the three look the same (NOT_FOUND).",
+  409: "The request conflicts with the current state (CONFLICT).",
+  413: "The body is larger than 1 MiB (PAYLOAD_TOO_LARGE).",
+  422: "The query or body failed validation; fieldErrors names the fields (VALIDATION).",
+  429: "Too many requests; retry after the Retry-After header's seconds (RATE_LIMITED).",
+  500: "Something unexpected failed; quote the requestId (UNEXPECTED).",
+  502: "The credential store or the target refused or failed (UPSTREAM_FAILED).",
+  503: "The credential store or the target could not be reached (UPSTREAM_UNAVAILABLE).",
+  504: "The credential store or the target did not answer in time (UPSTREAM_TIMEOUT).",
+};
+
+/** What the wrapper itself can answer for this operation, plus the statuses the route declares. */
+export function errorStatusesOf(spec: Pick<OperationSpec, "params" | "query" | "body" | "errors">): ErrorStatus[] {
+  const statuses = new Set<ErrorStatus>([401, 500, ...(spec.errors ?? [])]);
+  if (spec.params) statuses.add(404);
+  if (spec.query || spec.body) statuses.add(422);
+  if (spec.body) {
+    statuses.add(400);
+    statuses.add(413);
+  }
+  return ERROR_STATUSES.filter((s) => statuses.has(s));
+}
+
+type JsonSchema = Record<string, unknown>;
+
+/**
+ * zod → JSON Schema 2020-12 (the dialect of OpenAPI 3.1). Nested `$defs` are lifted into
+ * components.schemas, because inside the document `#/$defs/...` would point at the document's root.
+ */
+class SchemaCollector {
+  readonly components: Record<string, JsonSchema> = { Error: this.plain(errorBodySchema, "output") };
+
+  plain(schema: z.ZodType, io: "input" | "output"): JsonSchema {
+    const json = z.toJSONSchema(schema, { target: "draft-2020-12", io, unrepresentable: "any" }) as JsonSchema;
+    delete json.$schema;
+    return json;
+  }
+
+  convert(schema: z.ZodType, io: "input" | "output", prefix: string): JsonSchema {
+    const json = this.plain(schema, io);
+    const defs = (json.$defs ?? {}) as Record<string, JsonSchema>;
+    delete json.$defs;
+    const rename = (name: string) => `${prefix}.${name.replace(/[^A-Za-z0-9._-]/g, "_")}`;
+    const rewrite = (value: unknown): unknown => {
+      if (Array.isArray(value)) return value.map(rewrite);
+      if (!value || typeof value !== "object") return value;
+      return Object.fromEntries(
+        Object.entries(value).map(([k, v]) => [k, k === "$ref" && typeof v === "string" && v.startsWith("#/$defs/") ? `#/components/schemas/${rename(v.slice(8))}` : rewrite(v)]),
+      );
+    };
+    for (const [name, def] of Object.entries(defs)) this.components[rename(name)] = rewrite(def) as JsonSchema;
+    return rewrite(json) as JsonSchema;
+  }
+}
+
+function operationId(spec: OperationSpec): string {
+  const words = spec.path
+    .split("/")
+    .filter(Boolean)
+    .map((part) => part.replace(/^\{(.*)\}$/, "by-$1").replace(/[^A-Za-z0-9]+/g, "-"));
+  return [spec.method.toLowerCase(), ...words].join("-").replace(/-+(.)/g, (_m, c: string) => c.toUpperCase());
+}
+
+function parametersOf(schema: z.ZodType | undefined, where: "path" | "query", collector: SchemaCollector, prefix: string) {
+  if (!schema) return [];
+  const json = collector.convert(schema, "input", prefix);
+  const properties = (json.properties ?? {}) as Record<string, JsonSchema>;
+  const required = new Set((json.required ?? []) as string[]);
+  return Object.entries(properties).map(([name, property]) => {
+    const { description, ...rest } = property;
+    return {
+      name,
+      in: where,
+      // Path parameters are always required in OpenAPI; the schema decides for the query.
+      required: where === "path" || required.has(name),
+      ...(description ? { description } : {}),
+      schema: rest,
+    };
+  });
+}
+
+const isRaw = (response: z.ZodType | { raw: RawResponses }): response is { raw: RawResponses } => !("_zod" in response);
+
+function responsesOf(spec: OperationSpec, collector: SchemaCollector, prefix: string) {
+  const responses: Record<string, unknown> = {};
+  if (spec.response === "empty") responses["204"] = { description: "Done; no content." };
+  else if (isRaw(spec.response)) Object.assign(responses, spec.response.raw);
+  else {
+    responses[String(spec.status ?? 200)] = {
+      description: "Success.",
+      content: { "application/json": { schema: collector.convert(spec.response, "output", `${prefix}.response`) } },
+    };
+  }
+  for (const status of errorStatusesOf(spec)) {
+    responses[String(status)] = {
+      description: ERROR_DESCRIPTIONS[status],
+      ...(status === 429 ? { headers: { "Retry-After": { description: "Seconds to wait.", schema: { type: "integer" } } } } : {}),
+      content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+    };
+  }
+  return responses;
+}
+
+export type OpenApiDocument = {
+  openapi: string;
+  info: Record<string, unknown>;
+  servers: { url: string; description?: string }[];
+  security: Record<string, string[]>[];
+  tags: { name: string; description?: string }[];
+  paths: Record<string, Record<string, Record<string, unknown>>>;
+  components: { schemas: Record<string, JsonSchema>; securitySchemes: Record<string, unknown> };
+};
+
+const TAG_DESCRIPTIONS: Record<string, string> = {
+  Folders: "The folder tree and its members. Access follows folder roles, inherited by subfolders.",
+  Assets: "Credential assets: references to secrets in credential stores, and plain settings. Never a secret value.",
+  Connections: "Connections to target systems, and running their connectors' operations.",
+  Connectors: "The kinds of connection Latch can make, with their fields and operations.",
+  Stores: "Credential stores (administrators only): metadata, never their configuration secrets.",
+  Meta: "This document.",
+};
+
+export function buildOpenApiDocument(specs: OperationSpec[], info: { version: string }): OpenApiDocument {
+  const collector = new SchemaCollector();
+  const paths: OpenApiDocument["paths"] = {};
+  const tags = new Set<string>();
+  for (const spec of [...specs].sort((a, b) => a.path.localeCompare(b.path) || HTTP_METHODS.indexOf(a.method) - HTTP_METHODS.indexOf(b.method))) {
+    const id = operationId(spec);
+    spec.tags.forEach((t) => tags.add(t));
+    const operation: Record<string, unknown> = {
+      operationId: id,
+      summary: spec.summary,
+      ...(spec.description ? { description: spec.description } : {}),
+      tags: spec.tags,
+      parameters: [...parametersOf(spec.params, "path", collector, `${id}.params`), ...parametersOf(spec.query, "query", collector, `${id}.query`)],
+      ...(spec.body
+        ? { requestBody: { required: true, content: { "application/json": { schema: collector.convert(spec.body, "input", `${id}.body`) } } } }
+        : {}),
+      responses: responsesOf(spec, collector, id),
+    };
+    (paths[spec.path] ??= {})[spec.method.toLowerCase()] = operation;
+  }
+  return {
+    openapi: "3.1.1",
+    info: {
+      title: "Latch API",
+      version: info.version,
+      description:
+        "The REST API automation runners use to read folders, assets, stores, connections and connectors, and to run connector operations. " +
+        "Authenticate with an API token (`Authorization: Bearer lt_…`) or, from the console, the session cookie. " +
+        "Anything you may not see answers 404, exactly like something that does not exist. No response ever carries a secret value.",
+    },
+    servers: [{ url: API_BASE_PATH, description: "This Latch instance" }],
+    security: [{ bearerAuth: [] }, { cookieSession: [] }],
+    tags: [...tags].sort().map((name) => ({ name, ...(TAG_DESCRIPTIONS[name] ? { description: TAG_DESCRIPTIONS[name] } : {}) })),
+    paths,
+    components: {
+      schemas: collector.components,
+      securitySchemes: {
+        bearerAuth: {
+          type: "http",
+          scheme: "bearer",
+          bearerFormat: "lt_<prefix>_<secret>",
+          description: "An API token created under API tokens. When the Authorization header is present it alone decides; a bad token is 401 even with a session.",
+        },
+        cookieSession: {
+          type: "apiKey",
+          in: "cookie",
+          name: "next-auth.session-token",
+          description: "The console's session (named __Secure-next-auth.session-token over HTTPS). Used when no Authorization header is sent.",
+        },
+      },
+    },
+  };
+}
+
+/** A handler defined with defineRoute carries its spec here. */
+export type Documented = { openapi: OperationSpec };
+
+export function isDocumented(value: unknown): value is Documented {
+  return typeof value === "function" && typeof (value as Partial<Documented>).openapi === "object";
+}
+
+/** Every documented handler a route module exports under an HTTP method's name. */
+export function operationsOf(module: Record<string, unknown>): OperationSpec[] {
+  return HTTP_METHODS.flatMap((method) => {
+    const handler = module[method];
+    if (!isDocumented(handler)) return [];
+    // The spec's method is what the document says; the export name is what Next serves.
+    if (handler.openapi.method !== method) throw new Error(`${method} export is documented as ${handler.openapi.method} ${handler.openapi.path}`);
+    return [handler.openapi];
+  });
+}

@@ -1,0 +1,23 @@
+import "server-only";
+import type { z } from "zod";
+import { apiHandler } from "./handler";
+import type { Documented, OperationSpec } from "./openapi";
+
+type Run<P, Q, B> = Parameters<typeof apiHandler<P, Q, B>>[1];
+
+/** An operation's spec, with the schemas typed so the handler's params, query and body follow from them. */
+export type RouteSpec<P, Q, B> = Omit<OperationSpec, "params" | "query" | "body"> & {
+  params?: z.ZodType<P>;
+  query?: z.ZodType<Q>;
+  body?: z.ZodType<B>;
+};
+
+/**
+ * apiHandler plus its OpenAPI entry: the schemas that validate the request are the ones documented,
+ * and the spec travels on the exported handler for app/api/v1/openapi.json to collect.
+ */
+export function defineRoute<P = Record<string, never>, Q = Record<string, never>, B = undefined>(spec: RouteSpec<P, Q, B>, run: Run<P, Q, B>) {
+  const handler = apiHandler<P, Q, B>({ params: spec.params, query: spec.query, body: spec.body }, run, spec.status && spec.status !== 200 ? { status: spec.status } : {});
+  const openapi: Documented["openapi"] = { ...spec };
+  return Object.assign(handler, { openapi });
+}

@@ -1,0 +1,39 @@
+import { z } from "zod";
+import { dateTimeSchema } from "@/lib/api/openapi";
+import { folderRoleSchema } from "./schemas";
+
+/** Wire shapes of the folder routes: documented in the OpenAPI document and checked by the tests. */
+
+const folderRef = z.object({ id: z.string(), name: z.string() });
+
+export const folderNodeSchema = z.object({ id: z.string(), name: z.string(), parentId: z.string().nullable(), role: folderRoleSchema.nullable() });
+
+export const folderListResponseSchema = z.object({ folders: z.array(folderNodeSchema) });
+
+export const folderCreatedResponseSchema = z.object({ folder: z.object({ id: z.string(), name: z.string(), parentId: z.string().nullable() }) });
+
+export const folderResponseSchema = z.object({
+  folder: z.object({ id: z.string(), name: z.string(), parentId: z.string().nullable(), createdAt: dateTimeSchema, updatedAt: dateTimeSchema }),
+  role: folderRoleSchema.nullable().meta({ description: "Your highest role here; null for a tenant administrator without one." }),
+  path: z.array(folderRef).meta({ description: "Ancestors you may see, from the top down." }),
+});
+
+export const folderUpdatedResponseSchema = folderCreatedResponseSchema;
+
+export const memberListResponseSchema = z.object({
+  members: z.array(
+    z.object({
+      userId: z.string(),
+      name: z.string(),
+      email: z.string(),
+      role: folderRoleSchema,
+      active: z.boolean(),
+      inheritedFrom: z.object({ id: z.string().nullable(), name: z.string() }).nullable(),
+    }),
+  ),
+  total: z.number().int(),
+  page: z.number().int(),
+  pageSize: z.number().int(),
+});
+
+export const memberSetResponseSchema = z.object({ member: z.object({ userId: z.string(), role: folderRoleSchema }) });
