@@ -298,6 +298,16 @@ describe("AWS Secrets Manager provider: faults", () => {
     expect(emu.requests.length - before).toBe(3);
   });
 
+  it("never retries sooner than a long Retry-After: one request, then throttled saying how long AWS asked to wait", async () => {
+    emu.throttle({ times: 1, status: 429, retryAfterSeconds: 30 });
+    const before = emu.requests.length;
+    const started = Date.now();
+    const error = await failure(makeClient().getSecret({ name: "prod/api-key" }), "throttled");
+    expect(emu.requests.length - before).toBe(1);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(error).toMatchObject({ retryAfterSeconds: 30, message: expect.stringContaining("asked Latch to wait 30 s before trying again") });
+  });
+
   it("retries InternalServiceError a bounded number of times, then reports unavailable", async () => {
     emu.failInternal({ times: 10 });
     const before = emu.requests.length;

@@ -140,7 +140,7 @@ export const awsProvider: StoreProvider<typeof awsConfigSchema, typeof awsSecret
 
     /**
      * One call with bounded retries. Each attempt is bounded by timeoutMs (connect and response);
-     * only throttling and 5xx are retried, at most 3 attempts with waits capped below timeoutMs.
+     * only throttling and 5xx are retried, at most 3 attempts, never sooner than a Retry-After.
      */
     async function call<T>(ctx: Omit<AwsErrorContext, keyof typeof baseCtx>, send: (c: SecretsManagerClient) => Promise<T>): Promise<T> {
       const full: AwsErrorContext = { ...baseCtx, ...ctx };
@@ -160,7 +160,7 @@ export const awsProvider: StoreProvider<typeof awsConfigSchema, typeof awsSecret
             throw mapSecretsManagerError(error, full);
           }
         },
-        { attempts: 3, baseDelayMs: 200, maxDelayMs: Math.min(5000, common.timeoutMs) },
+        { attempts: 3, baseDelayMs: 200, maxDelayMs: 2000 },
       );
     }
 

@@ -334,6 +334,18 @@ describe("throttling, outages, timeouts and TLS", () => {
     expect(since(mark).filter((r) => r.path.startsWith("/secrets/") && r.headers.authorization)).toHaveLength(3);
   });
 
+  it("never retries sooner than a long Retry-After: one vault request, then throttled saying how long to wait", async () => {
+    const client = store();
+    await client.getSecret({ name: "payroll-db-password" });
+    emu.throttle({ times: 1, retryAfterSeconds: 30 });
+    const mark = emu.requests.length;
+    const started = Date.now();
+    const error = await failure(client.getSecret({ name: "payroll-db-password" }), "throttled");
+    expect(since(mark).filter((r) => r.path.startsWith("/secrets/payroll-db-password"))).toHaveLength(1);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(error).toMatchObject({ retryAfterSeconds: 30, message: expect.stringContaining("asked Latch to wait 30 s before trying again") });
+  });
+
   it("retries a 5xx and recovers; a token endpoint outage with Retry-After recovers too", async () => {
     const client = store();
     emu.failInternal({ times: 1 });

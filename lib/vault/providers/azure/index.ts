@@ -190,7 +190,7 @@ export function createAzureStoreClient(config: Config, secretValues: Secrets, co
           }
         }
       },
-      { attempts: 3, baseDelayMs: 200, maxDelayMs: Math.min(5000, common.timeoutMs) },
+      { attempts: 3, baseDelayMs: 200, maxDelayMs: 2000 },
     );
   }
 

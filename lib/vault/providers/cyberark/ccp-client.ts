@@ -180,7 +180,7 @@ export class CcpClient {
     const url = accountsUrl(this.conn.baseUrl);
     // encodeURIComponent, not URLSearchParams: CCP expects %20 for spaces, not "+".
     url.search = params.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join("&");
-    return withRetry(() => this.once(url, dispatcher, q), this.conn.retry);
+    return withRetry(() => this.once(url, dispatcher, q), { attempts: 3, baseDelayMs: 200, maxDelayMs: 2000, ...this.conn.retry });
   }
 
   private async once(url: URL, dispatcher: Dispatcher, q: CcpQuery): Promise<FetchedSecret> {

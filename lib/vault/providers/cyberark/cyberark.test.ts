@@ -239,6 +239,17 @@ describe("CyberArk CCP provider: validation, faults and TLS", () => {
     expect(second!.at - first!.at).toBeGreaterThanOrEqual(900);
   });
 
+  it("never retries sooner than a long Retry-After: one request, then throttled saying how long to wait", async () => {
+    ccp.inject({ pathIncludes: "Object=payroll-db", times: 1, fault: { type: "status", status: 429, body: {}, headers: { "retry-after": "30" } } });
+    const before = ccp.count("Object=payroll-db");
+    const started = Date.now();
+    const error = await failure(make().getSecret({ name: "payroll-db" }), "throttled");
+    expect(ccp.count("Object=payroll-db") - before).toBe(1);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(error).toMatchObject({ retryAfterSeconds: 30, message: expect.stringContaining("asked Latch to wait 30 s before trying again") });
+    ccp.clearFaults();
+  });
+
   it("gives up after bounded retries on a persistent 5xx", async () => {
     ccp.inject({ pathIncludes: "Object=payroll-db", times: 5, fault: { type: "status", status: 500, body: { ErrorCode: "APPAP133E", ErrorMsg: "Internal error" } } });
     const before = ccp.count("Object=payroll-db");

@@ -374,7 +374,11 @@ describe("HashiCorp Vault provider: token lifecycle and edge cases", () => {
     emu.throttle({ times: 1, retryAfterSeconds: 30, pathIncludes: "/secret/data/" });
     const before = emu.requests.length;
     const started = Date.now();
-    expect(await failure(makeClient({ kvVersion: "2" }).getSecret({ name: "prod/payroll-db" }))).toMatchObject({ kind: "throttled", retryAfterSeconds: 30 });
+    expect(await failure(makeClient({ kvVersion: "2" }).getSecret({ name: "prod/payroll-db" }))).toMatchObject({
+      kind: "throttled",
+      retryAfterSeconds: 30,
+      message: expect.stringContaining("asked Latch to wait 30 s before trying again"),
+    });
     expect(emu.requests.length - before).toBe(1);
     expect(Date.now() - started).toBeLessThan(1000);
   });

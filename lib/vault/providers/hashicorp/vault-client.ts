@@ -36,32 +36,9 @@ export const firstError = (body: unknown): string => {
 
 const encodePath = (p: string) => p.split("/").map(encodeURIComponent).join("/");
 
-/** Longest wait between attempts; a longer Retry-After ends the call instead of retrying early. */
-const MAX_RETRY_WAIT_MS = 5000;
-const RETRY = { attempts: 3, baseDelayMs: 200, maxDelayMs: MAX_RETRY_WAIT_MS };
-
-/** Carries an error past withRetry untouched. */
-class Final extends Error {
-  constructor(readonly error: StoreError) {
-    super(error.message);
-  }
-}
-
-/** withRetry for throttling and 5xx, without ever trying again sooner than Vault's Retry-After. */
-async function retrying<T>(op: () => Promise<T>): Promise<T> {
-  try {
-    return await withRetry(async () => {
-      try {
-        return await op();
-      } catch (error) {
-        if (error instanceof StoreError && error.retryAfterSeconds !== undefined && error.retryAfterSeconds * 1000 > MAX_RETRY_WAIT_MS) throw new Final(error);
-        throw error;
-      }
-    }, RETRY);
-  } catch (error) {
-    throw error instanceof Final ? error.error : error;
-  }
-}
+/** Bounded retries on throttling and 5xx; a Retry-After longer than withRetry's limit ends the call. */
+const RETRY = { attempts: 3, baseDelayMs: 200, maxDelayMs: 2000 };
+const retrying = <T>(op: () => Promise<T>) => withRetry(op, RETRY);
 
 /**
  * A small Vault HTTP client: one undici dispatcher (egress policy, CA bundle, proxy), the token
