@@ -263,12 +263,96 @@ describe("HashiCorp Vault provider: authentication", () => {
   });
 });
 
+describe("HashiCorp Vault provider: a static token's own lifecycle", () => {
+  const renewals = () => emu.count("/auth/token/renew-self", "POST");
+  const info = (id: string) => emu.issuedTokens().find((t) => t.id === id)!;
+
+  it("looks a renewable token up once, and renews it once past half its TTL (seen in Vault's log)", async () => {
+    const own = emu.createToken({ ttlSeconds: 60, maxTtlSeconds: 3600 });
+    const fresh = makeClient({ kvVersion: "2" }, { token: own });
+    await fresh.getSecret({ name: "prod/payroll-db" });
+    await fresh.getSecret({ name: "prod/payroll-db" });
+    expect(emu.count("/auth/token/lookup-self")).toBeGreaterThan(0);
+    expect(info(own).renewals).toBe(0);
+
+    // 20 s of 60 left: past half, so the next client renews before its first read, then reads with it.
+    expect(emu.setTokenTtl({ token: own }, 20)).toBe(1);
+    const before = { renewals: renewals(), mark: emu.requests.length };
+    const client = makeClient({ kvVersion: "2" }, { token: own });
+    expect((await client.getSecret({ name: "prod/payroll-db" })).values.username).toBe("payroll_app");
+    await client.getSecret({ name: "prod/payroll-db" });
+    expect(emu.requests.slice(before.mark).map((r) => `${r.method} ${r.path}`)).toEqual([
+      "GET /v1/auth/token/lookup-self",
+      "POST /v1/auth/token/renew-self",
+      "GET /v1/secret/data/prod/payroll-db",
+      "GET /v1/secret/data/prod/payroll-db",
+    ]);
+    expect(renewals() - before.renewals).toBe(1);
+    expect(info(own).renewals).toBe(1);
+    expect(info(own).expiresAt!.getTime() - Date.now()).toBeGreaterThan(55_000);
+  });
+
+  it("renews as time passes, not only at start-up", async () => {
+    const own = emu.createToken({ ttlSeconds: 2, maxTtlSeconds: 600 });
+    const client = makeClient({ kvVersion: "2" }, { token: own });
+    await client.getSecret({ name: "prod/payroll-db" });
+    expect(info(own).renewals).toBe(0);
+    await new Promise((r) => setTimeout(r, 1100));
+    await client.getSecret({ name: "prod/payroll-db" });
+    expect(info(own).renewals).toBe(1);
+  });
+
+  it("stops renewing at the token's maximum TTL and uses it to the end", async () => {
+    const own = emu.createToken({ ttlSeconds: 60 });
+    emu.setTokenTtl({ token: own }, 20, 25);
+    const client = makeClient({ kvVersion: "2" }, { token: own });
+    await client.getSecret({ name: "prod/payroll-db" });
+    await client.getSecret({ name: "prod/payroll-db" });
+    await client.getSecret({ name: "prod/payroll-db" });
+    expect(info(own).renewals).toBe(1);
+  });
+
+  it("never calls renew-self for a non-renewable token, and says to replace it once it has expired", async () => {
+    const own = emu.createToken({ ttlSeconds: 2, renewable: false });
+    const client = makeClient({ kvVersion: "2" }, { token: own });
+    const before = renewals();
+    await client.getSecret({ name: "prod/payroll-db" });
+    await new Promise((r) => setTimeout(r, 1100));
+    await client.getSecret({ name: "prod/payroll-db" });
+    await new Promise((r) => setTimeout(r, 1200));
+    const mark = emu.requests.length;
+    const error = await failure(client.getSecret({ name: "prod/payroll-db" }), "auth");
+    expect(error.message).toMatch(/^The Vault token expired at \S+ and cannot be renewed .*Create a new token for Latch and replace it in the store's settings/);
+    expect(emu.requests.length).toBe(mark);
+    expect(renewals()).toBe(before);
+  });
+
+  it("a revoked or expired token is reported as such, with what to do, not as a policy problem", async () => {
+    for (const kill of [(id: string) => emu.revokeToken(id), (id: string) => emu.expireTokens({ token: id })]) {
+      const own = emu.createToken({ ttlSeconds: 600 });
+      const client = makeClient({ kvVersion: "2" }, { token: own });
+      await client.getSecret({ name: "prod/payroll-db" });
+      expect(kill(own)).toBe(1);
+      const error = await failure(client.getSecret({ name: "prod/payroll-db" }), "auth");
+      expect(error.message).toContain("Vault refused the token (HTTP 403) while Latch tried to read “prod/payroll-db”: the token is invalid, expired or revoked");
+      expect(error.message).toContain("Create a new token for Latch and replace it in the store's settings");
+      expect(await failure(client.health(), "auth")).toMatchObject({ message: expect.stringContaining("replace it in the store's settings") });
+    }
+  });
+
+  it("a live token whose policy does not reach the path is a policy problem, not a dead token", async () => {
+    const own = emu.createToken({ ttlSeconds: 600, allowedPaths: ["secret/data/allowed/"] });
+    const error = await failure(makeClient({ kvVersion: "2" }, { token: own }).getSecret({ name: "prod/payroll-db" }), "auth");
+    expect(error.message).toMatch(/the token is valid, but its policies do not allow Latch to read “prod\/payroll-db”/);
+  });
+});
+
 describe("HashiCorp Vault provider: faults", () => {
   it("honours Retry-After on 429 before trying again", async () => {
     emu.throttle({ times: 1, retryAfterSeconds: 1, pathIncludes: "/secret/data/" });
     const before = emu.requests.length;
     expect((await makeClient({ kvVersion: "2" }).getSecret({ name: "prod/payroll-db" })).values.username).toBe("payroll_app");
-    const [first, second] = emu.requests.slice(before);
+    const [first, second] = emu.requests.slice(before).filter((r) => r.path.startsWith("/v1/secret/data/"));
     expect(second!.at - first!.at).toBeGreaterThanOrEqual(950);
   });
 
@@ -372,14 +456,14 @@ describe("HashiCorp Vault provider: token lifecycle and edge cases", () => {
 
   it("does not retry sooner than a long Retry-After: reports throttled at once", async () => {
     emu.throttle({ times: 1, retryAfterSeconds: 30, pathIncludes: "/secret/data/" });
-    const before = emu.requests.length;
+    const before = emu.count("/secret/data/");
     const started = Date.now();
     expect(await failure(makeClient({ kvVersion: "2" }).getSecret({ name: "prod/payroll-db" }))).toMatchObject({
       kind: "throttled",
       retryAfterSeconds: 30,
       message: expect.stringContaining("asked Latch to wait 30 s before trying again"),
     });
-    expect(emu.requests.length - before).toBe(1);
+    expect(emu.count("/secret/data/") - before).toBe(1);
     expect(Date.now() - started).toBeLessThan(1000);
   });
 

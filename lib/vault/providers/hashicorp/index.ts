@@ -97,7 +97,7 @@ export const hashicorpProvider: StoreProvider<typeof hashicorpConfigSchema, type
         { value: "approle", label: "AppRole (recommended)" },
         { value: "userpass", label: "Username and password (userpass)" },
       ],
-      help: "AppRole suits a service such as Latch: it logs in with a role ID and secret ID and renews or replaces its token by itself. A static token must be renewed or replaced by hand before it expires.",
+      help: "AppRole suits a service such as Latch: it logs in with a role ID and secret ID and renews or replaces its token by itself. With a token, Latch renews it past half its TTL if it is renewable, but a token that reaches its maximum TTL or is revoked must be replaced here by hand.",
     },
     { name: "token", label: "Token", type: "text", secret: true, showWhen: { field: "auth", equals: ["token"] }, help: "A Vault token (hvs.…) whose policy allows reading (and, for read-write stores, writing and deleting) the paths Latch uses. Stored encrypted; leave empty when editing to keep the current one." },
     { name: "roleId", label: "Role ID", type: "text", showWhen: { field: "auth", equals: ["approle"] }, help: "From `vault read auth/approle/role/<name>/role-id`." },

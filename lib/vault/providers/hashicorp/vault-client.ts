@@ -25,6 +25,7 @@ export type VaultResponse = { status: number; body: unknown; retryAfter?: number
 /** What Latch was doing, for messages. */
 export type CallContext = { action: string; secretPath?: string };
 
+/** A token and its current lease: leaseMs 0 = never expires (or unknown, for a token Latch may not look up). */
 type Session = { token: string; obtainedAt: number; leaseMs: number; renewable: boolean };
 
 type Envelope = { errors?: unknown; data?: unknown; auth?: unknown; warnings?: unknown };
@@ -42,14 +43,16 @@ const retrying = <T>(op: () => Promise<T>) => withRetry(op, RETRY);
 
 /**
  * A small Vault HTTP client: one undici dispatcher (egress policy, CA bundle, proxy), the token
- * lifecycle for AppRole and userpass (lazy login, renew-self past half the lease, re-login when
- * renewal fails or a call is refused), throttling and 5xx retried through withRetry.
+ * lifecycle (a static token is looked up once and renewed past half its TTL; AppRole and userpass
+ * log in lazily, renew past half the lease, and log in again when renewal fails or a call is
+ * refused), throttling and 5xx retried through withRetry.
  */
 export class VaultClient {
   private dispatcher: Dispatcher | undefined;
   private session: Session | undefined;
   private loggingIn: Promise<Session> | undefined;
   private renewing: Promise<string> | undefined;
+  private lookingUp: Promise<Session> | undefined;
   readonly host: string;
 
   constructor(
@@ -207,17 +210,105 @@ export class VaultClient {
   }
 
   private async currentToken(): Promise<string> {
-    if (this.s.auth === "token") return this.requireSecret(this.s.token, "Vault token");
+    if (this.s.auth === "token") return this.staticToken();
     if (this.loggingIn) return (await this.loggingIn).token;
     const session = this.session;
     if (!session) return (await this.freshLogin()).token;
-    if (session.leaseMs > 0 && Date.now() - session.obtainedAt >= session.leaseMs / 2) {
+    if (pastHalf(session)) {
       // Single-flight: calls arriving while the token is renewed wait for that one renewal.
       this.renewing ??= this.renewOrLogin(session).finally(() => {
         this.renewing = undefined;
       });
       return this.renewing;
     }
+    return session.token;
+  }
+
+  // ---- a static token: looked up once, renewed past half its TTL, never replaced by Latch ----------
+
+  private tokenDead(ctx: CallContext | undefined, why: string): StoreError {
+    const doing = ctx ? ` while Latch tried to ${ctx.action}${ctx.secretPath ? ` “${ctx.secretPath}”` : ""}` : "";
+    return new StoreError(
+      "auth",
+      `Vault refused the token (HTTP 403)${doing}: ${why}${this.s.namespace ? ` (namespace “${this.s.namespace}”)` : ""}. Create a new token for Latch and replace it in the store's settings; Latch renews a token but cannot obtain a new one by itself (with AppRole or userpass it logs in again on its own).`,
+    );
+  }
+
+  private tokenExpired(session: Session): StoreError {
+    const at = new Date(session.obtainedAt + session.leaseMs).toISOString().replace(/\.\d+Z$/, "Z");
+    return new StoreError(
+      "auth",
+      `The Vault token expired at ${at} and cannot be renewed (Vault issued it as non-renewable, or it reached its maximum TTL). Create a new token for Latch and replace it in the store's settings, or use AppRole, which Latch renews and replaces by itself.`,
+    );
+  }
+
+  /**
+   * lookup-self: the token's remaining TTL and whether it is renewable. `strict` (the store test)
+   * reports a refused lookup; otherwise a token whose policies lack lookup-self is used as it is.
+   */
+  private async lookupToken(token: string, strict: boolean): Promise<Session> {
+    const res = await this.raw("GET", "auth/token/lookup-self", { token });
+    const transient = this.transient(res);
+    if (transient) throw transient;
+    if (res.status === 403) {
+      if (strict) throw this.tokenDead({ action: "look up its own token" }, "the token is invalid, expired or revoked");
+      return { token, obtainedAt: Date.now(), leaseMs: 0, renewable: false };
+    }
+    const data = res.status === 200 && res.body && typeof res.body === "object" ? (res.body as Envelope).data : undefined;
+    if (!data || typeof data !== "object") throw new StoreError("bad_response", `Vault at ${this.host} answered HTTP ${res.status} to a token lookup.`);
+    const d = data as { ttl?: unknown; creation_ttl?: unknown; renewable?: unknown; expire_time?: unknown };
+    const ttl = Math.max(0, Number(d.ttl) || 0);
+    const creationTtl = Math.max(0, Number(d.creation_ttl) || 0);
+    if (ttl === 0 && !d.expire_time) return { token, obtainedAt: Date.now(), leaseMs: 0, renewable: false };
+    // The current lease is taken as the token's TTL period; Vault's own clock is never compared with
+    // ours. Vault truncates ttl to whole seconds, so up to one second of "elapsed" is that, not age.
+    const leaseSeconds = Math.max(ttl, creationTtl, 1);
+    return { token, obtainedAt: Date.now() - Math.max(0, leaseSeconds - ttl - 1) * 1000, leaseMs: leaseSeconds * 1000, renewable: d.renewable === true };
+  }
+
+  private async staticToken(strict = false): Promise<string> {
+    const token = this.requireSecret(this.s.token, "Vault token");
+    let session = this.session;
+    if (!session || strict) {
+      this.lookingUp ??= this.lookupToken(token, strict)
+        .then((found) => (this.session = found))
+        .finally(() => {
+          this.lookingUp = undefined;
+        });
+      session = await this.lookingUp;
+    }
+    if (!pastHalf(session)) return session.token;
+    if (session.renewable) {
+      this.renewing ??= this.renewStatic(session).finally(() => {
+        this.renewing = undefined;
+      });
+      return this.renewing;
+    }
+    if (Date.now() >= session.obtainedAt + session.leaseMs) throw this.tokenExpired(session);
+    return session.token;
+  }
+
+  /** renew-self for a static token. Refused = dead (the admin must replace it); a Vault hiccup keeps the current lease. */
+  private async renewStatic(session: Session): Promise<string> {
+    let res: VaultResponse;
+    try {
+      res = await this.raw("POST", "auth/token/renew-self", { token: session.token, body: {} });
+    } catch {
+      return session.token;
+    }
+    if (res.status === 403) {
+      if (this.session === session) this.session = undefined;
+      throw this.tokenDead({ action: "renew its token" }, "the token has expired or was revoked");
+    }
+    const auth = res.status === 200 && res.body && typeof res.body === "object" ? (res.body as Envelope).auth : undefined;
+    if (auth && typeof auth === "object") {
+      const renewed = this.sessionFrom(auth as Record<string, unknown>, session.token);
+      // Much shorter than before: capped by the max TTL. Use it to the end; renewing again gains nothing.
+      if (renewed.leaseMs < session.leaseMs / 2) renewed.renewable = false;
+      if (this.session === session) this.session = renewed;
+      return renewed.token;
+    }
+    if (res.status === 400 && this.session === session) this.session = { ...session, renewable: false };
     return session.token;
   }
 
@@ -234,10 +325,28 @@ export class VaultClient {
   private authError(ctx: CallContext): StoreError {
     const target = ctx.secretPath ? ` ${ctx.action} “${ctx.secretPath}”` : ` ${ctx.action}`;
     if (this.s.auth === "token") {
-      return new StoreError("auth", `Vault refused the token (HTTP 403): the token is invalid, expired or revoked, or its policy does not allow Latch to${target}${this.s.namespace ? ` in namespace “${this.s.namespace}”` : ""}. Check the token with \`vault token lookup\` and its policies.`);
+      return new StoreError("auth", `Vault refused the token (HTTP 403): the token is invalid, expired or revoked, or its policy does not allow Latch to${target}${this.s.namespace ? ` in namespace “${this.s.namespace}”` : ""}. Check it with \`vault token lookup\`: grant the capability on the path, or, if the token is gone, create a new one and replace it in the store's settings.`);
     }
     const method = this.s.auth === "approle" ? "AppRole role" : `userpass user “${this.s.username ?? ""}”`;
     return new StoreError("auth", `Vault refused the request even with a fresh login (HTTP 403): the policies of the ${method} do not allow Latch to${target}${this.s.namespace ? ` in namespace “${this.s.namespace}”` : ""}. Grant the needed capabilities on the path in Vault.`);
+  }
+
+  /** A static token refused: a fresh lookup tells a dead token (replace it) from a policy that does not reach the path. */
+  private async tokenRefused(token: string, ctx: CallContext): Promise<StoreError> {
+    if (this.session?.token === token) this.session = undefined;
+    let alive: boolean | undefined;
+    try {
+      const res = await this.raw("GET", "auth/token/lookup-self", { token });
+      alive = res.status === 200 ? true : res.status === 403 ? false : undefined;
+    } catch {
+      alive = undefined;
+    }
+    if (alive === false) return this.tokenDead(ctx, "the token is invalid, expired or revoked");
+    if (alive === true) {
+      const target = ctx.secretPath ? `${ctx.action} “${ctx.secretPath}”` : ctx.action;
+      return new StoreError("auth", `Vault refused the request (HTTP 403): the token is valid, but its policies do not allow Latch to ${target}${this.s.namespace ? ` in namespace “${this.s.namespace}”` : ""}. Grant the needed capability on the path to the token's policy.`);
+    }
+    return this.authError(ctx);
   }
 
   /**
@@ -256,7 +365,9 @@ export class VaultClient {
       }
       const transient = this.transient(res);
       if (transient) throw transient;
-      if (res.status === 403 && !/preflight capability check/i.test(firstError(res.body))) throw this.authError(ctx);
+      if (res.status === 403 && !/preflight capability check/i.test(firstError(res.body))) {
+        throw this.s.auth === "token" ? await this.tokenRefused(token, ctx) : this.authError(ctx);
+      }
       return res;
     });
   }
@@ -264,8 +375,7 @@ export class VaultClient {
   /** Proves authentication: lookup-self for a token, a fresh login otherwise. */
   async health(): Promise<void> {
     if (this.s.auth === "token") {
-      const res = await this.call("GET", "auth/token/lookup-self", { action: "look up its own token" });
-      if (res.status !== 200) throw new StoreError("bad_response", `Vault at ${this.host} answered HTTP ${res.status} to a token lookup.`);
+      await retrying(() => this.staticToken(true));
       return;
     }
     await retrying(async () => {
@@ -285,4 +395,9 @@ export class VaultClient {
     this.dispatcher = undefined;
     await d?.close().catch(() => {});
   }
+}
+
+/** Due for renewal: past half the current lease (a lease of 0 never expires). */
+function pastHalf(session: Session): boolean {
+  return session.leaseMs > 0 && Date.now() - session.obtainedAt >= session.leaseMs / 2;
 }
