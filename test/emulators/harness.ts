@@ -44,6 +44,21 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
+const FAULT_TYPES = new Set(["latency", "hang", "status", "reset", "malformed"]);
+
+/** Why a fault rule sent to /_control/faults cannot be used, or null. */
+function faultRuleProblem(input: unknown): string | null {
+  const rule = input as Partial<FaultRule> | undefined;
+  const fault = rule?.fault as Partial<Fault> | undefined;
+  if (!rule || typeof rule !== "object" || !fault || typeof fault !== "object") return 'expected {"fault": {"type": …}, "pathIncludes"?: string, "times"?: number}';
+  if (!FAULT_TYPES.has(String(fault.type))) return `unknown fault type ${JSON.stringify(fault.type)}; use one of ${[...FAULT_TYPES].join(", ")}`;
+  if (fault.type === "latency" && !(typeof (fault as { ms?: unknown }).ms === "number" && (fault as { ms: number }).ms >= 0)) return "a latency fault needs ms (a number)";
+  if (fault.type === "status" && typeof (fault as { status?: unknown }).status !== "number") return "a status fault needs status (a number)";
+  if (rule.times !== undefined && !(Number.isInteger(rule.times) && rule.times > 0)) return "times must be a positive whole number";
+  if (rule.pathIncludes !== undefined && typeof rule.pathIncludes !== "string") return "pathIncludes must be a string";
+  return null;
+}
+
 export async function startEmulator(opts: {
   name: string;
   tls?: ServerOptions;
@@ -91,13 +106,22 @@ export async function startEmulator(opts: {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as AddressInfo).port;
 
-  const control = createHttpServer(async (req, res) => {
+  async function onControl(req: IncomingMessage, res: ServerResponse) {
     const body = await readBody(req);
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
     const log: LoggedRequest = { method: req.method ?? "GET", path: url.pathname, headers: req.headers, body, at: Date.now() };
+    // Every control route takes JSON: refuse anything else here, before a route handler parses it.
+    let input: unknown;
+    try {
+      input = body.trim() ? JSON.parse(body) : undefined;
+    } catch {
+      return json(res, 400, { error: "the request body is not valid JSON" });
+    }
     if (url.pathname === "/_control/requests") return json(res, 200, requests);
     if (url.pathname === "/_control/faults" && req.method === "POST") {
-      rules.push(JSON.parse(body) as FaultRule);
+      const problem = faultRuleProblem(input);
+      if (problem) return json(res, 400, { error: problem });
+      rules.push({ ...(input as FaultRule) });
       return json(res, 204, {});
     }
     if (url.pathname === "/_control/faults" && req.method === "DELETE") {
@@ -106,6 +130,13 @@ export async function startEmulator(opts: {
     }
     if (opts.control && (await opts.control({ req, res, url, body, log }))) return;
     json(res, 404, { error: "unknown control route" });
+  }
+
+  const control = createHttpServer((req, res) => {
+    onControl(req, res).catch((error: unknown) => {
+      if (!res.headersSent) json(res, 500, { error: `emulator ${opts.name} control failed: ${(error as Error).message}` });
+      else res.destroy();
+    });
   });
   await new Promise<void>((resolve) => control.listen(0, "127.0.0.1", resolve));
   const controlPort = (control.address() as AddressInfo).port;

@@ -329,6 +329,38 @@ describe("AWS Secrets Manager provider: faults", () => {
   });
 });
 
+describe("AWS Secrets Manager provider: injected faults", () => {
+  const host = () => `127.0.0.1:${emu.port}`;
+
+  it("a connection reset is a tcp failure naming the host, not retried", async () => {
+    emu.inject({ fault: { type: "reset" }, times: 1 });
+    const before = emu.requests.length;
+    const error = await failure(makeClient().getSecret({ name: "prod/api-key" }), "tcp");
+    expect(error.message).toBe(`The connection to ${host()} was reset. Check proxies and firewalls between Latch and the store.`);
+    expect(emu.requests.length - before).toBe(1);
+  });
+
+  it("a body that is not JSON is bad_response, pointing at the endpoint", async () => {
+    emu.inject({ fault: { type: "malformed" }, times: 1 });
+    const error = await failure(makeClient().getSecret({ name: "prod/api-key" }), "bad_response");
+    expect(error.message).toBe(`${host()} did not answer like Secrets Manager. Check that the endpoint address points at Secrets Manager.`);
+  });
+
+  it("latency below the timeout is waited for; above it, the call ends as a timeout at about the timeout", async () => {
+    emu.inject({ fault: { type: "latency", ms: 400 } });
+    let started = Date.now();
+    expect((await makeClient({}, SECRET_KEY, { timeoutMs: 2000 }).getSecret({ name: "prod/api-key" })).values.value).toBe("plain-api-key-value");
+    expect(Date.now() - started).toBeGreaterThanOrEqual(390);
+
+    emu.clearFaults();
+    emu.inject({ fault: { type: "latency", ms: 3000 } });
+    started = Date.now();
+    const error = await failure(makeClient({}, SECRET_KEY, { timeoutMs: 500 }).getSecret({ name: "prod/api-key" }), "timeout");
+    expect(error.message).toBe(`${host()} did not answer in time.`);
+    expect(Date.now() - started).toBeLessThan(1500);
+  });
+});
+
 describe("AWS Secrets Manager provider: network policy", () => {
   it("refuses the emulator's certificate without its CA, or with another CA", async () => {
     for (const caBundle of [undefined, pki.otherCaCert]) {

@@ -431,6 +431,50 @@ describe("throttling, outages, timeouts and TLS", () => {
   });
 });
 
+describe("injected faults", () => {
+  const host = () => new URL(emu.vaultUrl).host;
+
+  it("a connection reset at the vault is a tcp failure naming the vault host, not retried", async () => {
+    const client = store();
+    await client.getSecret({ name: "payroll-db-password" });
+    emu.inject({ fault: { type: "reset" }, pathIncludes: "/secrets/payroll-db-password", times: 1 });
+    const mark = emu.requests.length;
+    const error = await failure(client.getSecret({ name: "payroll-db-password" }), "tcp");
+    expect(error.message).toBe(`The connection to ${host()} was reset. Check proxies and firewalls between Latch and the store.`);
+    expect(since(mark).filter((r) => r.path.startsWith("/secrets/payroll-db-password"))).toHaveLength(1);
+  });
+
+  it("a body that is not JSON is bad_response, from the vault and from the token endpoint", async () => {
+    const client = store();
+    await client.getSecret({ name: "payroll-db-password" });
+    emu.inject({ fault: { type: "malformed" }, pathIncludes: "/secrets/payroll-db-password", times: 1 });
+    const error = await failure(client.getSecret({ name: "payroll-db-password" }), "bad_response");
+    expect(error.message).toBe(`${host()} did not answer with JSON. Check that the vault URL points at Azure Key Vault.`);
+
+    emu.inject({ fault: { type: "malformed" }, pathIncludes: "/oauth2/v2.0/token", times: 1 });
+    const signIn = await failure(store().getSecret({ name: "payroll-db-password" }), "bad_response");
+    expect(signIn.message).toBe(`${new URL(emu.authorityHost).host} did not answer like a Microsoft Entra ID token endpoint (the response could not be read). Check the authority host.`);
+  });
+
+  it("latency below the timeout is waited for; above it, the call ends as a timeout at about the timeout", async () => {
+    const client = store({}, undefined, { timeoutMs: 2000 });
+    await client.getSecret({ name: "payroll-db-password" });
+    emu.inject({ fault: { type: "latency", ms: 400 }, pathIncludes: "/secrets/payroll-db-password" });
+    let started = Date.now();
+    expect((await client.getSecret({ name: "payroll-db-password" })).values.value).toBe(DB_PASSWORD);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(390);
+
+    const slow = store({}, undefined, { timeoutMs: 500 });
+    await slow.health().catch(() => undefined);
+    emu.clearFaults();
+    emu.inject({ fault: { type: "latency", ms: 3000 }, pathIncludes: "/secrets/payroll-db-password" });
+    started = Date.now();
+    const error = await failure(slow.getSecret({ name: "payroll-db-password" }), "timeout");
+    expect(error.message).toBe(`${host()} did not answer in time.`);
+    expect(Date.now() - started).toBeLessThan(1500);
+  });
+});
+
 describe("emulator fidelity", () => {
   let agent: Agent;
   beforeAll(() => {

@@ -98,7 +98,10 @@ export function mapAzureError(error: unknown, ctx: AzureErrorContext): StoreErro
   if (name === "RestError" && e.statusCode === undefined) {
     const network = classifyNetworkError(error, requestHost(e) ?? ctx.vaultHost);
     if (network) return network;
-    if (e.code === "PARSE_ERROR") return new StoreError("bad_response", `${requestHost(e) ?? ctx.vaultHost} did not answer with JSON. Check that the vault URL points at Azure Key Vault.`);
+  }
+  // The SDK reports an unparseable body with the response's status, often 200.
+  if (name === "RestError" && e.code === "PARSE_ERROR") {
+    return new StoreError("bad_response", `${requestHost(e) ?? ctx.vaultHost} did not answer with JSON. Check that the vault URL points at Azure Key Vault.`);
   }
   if (typeof e.statusCode === "number") return mapVaultStatus(e, ctx);
   if (/Bad number of segments|Invalid url|id must be/i.test(message)) {
@@ -194,6 +197,10 @@ function mapIdentityError(error: unknown, e: AnyError, ctx: AzureErrorContext): 
   // Transport failures reach us flattened by MSAL; the transport kept the real cause.
   const network = classifyNetworkError(error, signIn) ?? (ctx.lastTransportError ? classifyNetworkError(ctx.lastTransportError, hostOfError(ctx.lastTransportError) ?? signIn) : null);
   if (network) return network;
+  // MSAL's "network_error" with the exchange itself intact: the answer could not be read as a token response.
+  if (oauthError === "network_error") {
+    return new StoreError("bad_response", `${signIn} did not answer like a Microsoft Entra ID token endpoint (the response could not be read). Check the authority host.`);
+  }
   if (/endpoints_resolution_error|openid|authority/i.test(message)) {
     return new StoreError("config", `Latch could not read the sign-in configuration of tenant ${ctx.tenantId} at ${signIn}. Check the directory (tenant) ID and the authority host.`);
   }

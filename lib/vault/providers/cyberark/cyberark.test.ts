@@ -294,6 +294,40 @@ describe("CyberArk CCP provider: validation, faults and TLS", () => {
   });
 });
 
+describe("CyberArk CCP provider: injected faults", () => {
+  const host = () => new URL(ccp.ccpUrl).host;
+  afterAll(() => ccp.clearFaults());
+
+  it("a connection reset is a tcp failure naming the host, not a certificate refusal, and not retried", async () => {
+    ccp.inject({ pathIncludes: "Object=payroll-db", times: 1, fault: { type: "reset" } });
+    const before = ccp.count("Object=payroll-db");
+    const error = await failure(make().getSecret({ name: "payroll-db" }), "tcp");
+    expect(error.message).toBe(`The connection to ${host()} was reset. Check proxies and firewalls between Latch and the store.`);
+    expect(ccp.count("Object=payroll-db") - before).toBe(1);
+  });
+
+  it("a body that is not JSON is bad_response, pointing at the CCP URL", async () => {
+    ccp.inject({ pathIncludes: "Object=payroll-db", times: 1, fault: { type: "malformed" } });
+    const error = await failure(make().getSecret({ name: "payroll-db" }), "bad_response");
+    expect(error.message).toBe(`${host()} answered with something other than JSON. Check that the CCP URL points at the Central Credential Provider.`);
+  });
+
+  it("latency below the timeout is waited for; above it, the call ends as a timeout at about the timeout", async () => {
+    ccp.inject({ pathIncludes: "Object=payroll-db", fault: { type: "latency", ms: 400 } });
+    let started = Date.now();
+    expect((await make({}, {}, { timeoutMs: 2000 }).getSecret({ name: "payroll-db" })).values.password).toBe(PASSWORD);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(390);
+
+    ccp.clearFaults();
+    ccp.inject({ pathIncludes: "Object=payroll-db", fault: { type: "latency", ms: 3000 } });
+    started = Date.now();
+    const error = await failure(make({}, {}, { timeoutMs: 500 }).getSecret({ name: "payroll-db" }), "timeout");
+    expect(error.message).toBe(`${host()} did not answer in time.`);
+    expect(Date.now() - started).toBeLessThan(1500);
+    ccp.clearFaults();
+  });
+});
+
 describe("CyberArk CCP provider: health", () => {
   it("without a probe object: “not found” for a non-existent object proves the App ID authenticated", async () => {
     await make().health();

@@ -388,6 +388,53 @@ describe("HashiCorp Vault provider: faults", () => {
   });
 });
 
+describe("HashiCorp Vault provider: injected faults", () => {
+  const host = () => `127.0.0.1:${emu.port}`;
+
+  it("a connection reset is a tcp failure naming the host and what to check, not retried", async () => {
+    const client = makeClient({ kvVersion: "2" });
+    await client.health();
+    emu.inject({ fault: { type: "reset" }, pathIncludes: "/secret/data/", times: 1 });
+    const before = emu.count("/secret/data/");
+    const error = await failure(client.getSecret({ name: "prod/payroll-db" }), "tcp");
+    expect(error.message).toBe(`The connection to ${host()} was reset. Check proxies and firewalls between Latch and the store.`);
+    expect(emu.count("/secret/data/") - before).toBe(1);
+  });
+
+  it("a body that is not JSON is bad_response, pointing at the address", async () => {
+    emu.inject({ fault: { type: "malformed" }, pathIncludes: "/secret/data/", times: 1 });
+    const error = await failure(makeClient({ kvVersion: "2" }).getSecret({ name: "prod/payroll-db" }), "bad_response");
+    expect(error.message).toBe(`${host()} answered with something other than JSON (HTTP 200). Check that the address points at Vault's API (usually port 8200).`);
+  });
+
+  it("latency below the timeout is waited for; above it, the call ends as a timeout at about the timeout", async () => {
+    emu.inject({ fault: { type: "latency", ms: 400 }, pathIncludes: "/secret/data/" });
+    let started = Date.now();
+    expect((await makeClient({ kvVersion: "2" }, { token }, { timeoutMs: 2000 }).getSecret({ name: "prod/payroll-db" })).values.username).toBe("payroll_app");
+    expect(Date.now() - started).toBeGreaterThanOrEqual(390);
+
+    emu.clearFaults();
+    emu.inject({ fault: { type: "latency", ms: 3000 }, pathIncludes: "/secret/data/" });
+    started = Date.now();
+    const error = await failure(makeClient({ kvVersion: "2" }, { token }, { timeoutMs: 500 }).getSecret({ name: "prod/payroll-db" }), "timeout");
+    expect(error.message).toBe(`${host()} did not answer in time.`);
+    expect(Date.now() - started).toBeLessThan(1500);
+  });
+
+  it("faults set through the emulator's HTTP control API apply, and clear", async () => {
+    const post = await fetch(`${emu.controlUrl}/_control/faults`, { method: "POST", body: JSON.stringify({ fault: { type: "status", status: 502, body: { errors: ["proxy error"] } }, pathIncludes: "/secret/data/", times: 3 }) });
+    expect(post.status).toBe(204);
+    const before = emu.count("/secret/data/");
+    expect((await failure(makeClient({ kvVersion: "2" }).getSecret({ name: "prod/payroll-db" }), "unavailable")).message).toContain("HTTP 502");
+    expect(emu.count("/secret/data/") - before).toBe(3);
+
+    await fetch(`${emu.controlUrl}/_control/faults`, { method: "POST", body: JSON.stringify({ fault: { type: "reset" } }) });
+    await failure(makeClient({ kvVersion: "2" }).getSecret({ name: "prod/payroll-db" }), "tcp");
+    expect((await fetch(`${emu.controlUrl}/_control/faults`, { method: "DELETE" })).status).toBe(204);
+    expect((await makeClient({ kvVersion: "2" }).getSecret({ name: "prod/payroll-db" })).values.username).toBe("payroll_app");
+  });
+});
+
 describe("HashiCorp Vault provider: network policy", () => {
   it("refuses the emulator's certificate without its CA, or with another CA", async () => {
     for (const caBundle of [undefined, pki.otherCaCert]) {
