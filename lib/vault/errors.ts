@@ -58,14 +58,22 @@ export function classifyNetworkError(error: unknown, host: string): StoreError |
     const message = String((e as { message?: unknown }).message ?? "");
     if (code === "LATCH_EGRESS_DENIED") return new StoreError("egress_denied", message);
     if (code === "LATCH_TLS_MATERIAL") return new StoreError("config", "The CA bundle or client certificate could not be read. Paste the PEM again, exactly as exported.");
-    if (code === "ENOTFOUND" || code === "EAI_AGAIN") return new StoreError("dns", `The host name ${host} could not be resolved. Check the address.`);
+    if (code === "ENOTFOUND" || code === "EAI_AGAIN") {
+      return new StoreError("dns", `The host name ${hostnameOf(host)} could not be resolved${code === "EAI_AGAIN" ? " (the DNS server did not answer)" : ""}. Check the spelling of the address, and that Latch's DNS can resolve it (private zones, split DNS).`);
+    }
     if (code === "ECONNREFUSED") return new StoreError("tcp", `Nothing is listening at ${host}. Check the address and port, and that the store is running.`);
     if (code === "ECONNRESET" || code === "EPIPE" || code === "UND_ERR_SOCKET") return new StoreError("tcp", `The connection to ${host} was reset. Check proxies and firewalls between Latch and the store.`);
     if (code === "EHOSTUNREACH" || code === "ENETUNREACH") return new StoreError("tcp", `${host} is unreachable from Latch's network.`);
     if (["UNABLE_TO_VERIFY_LEAF_SIGNATURE", "SELF_SIGNED_CERT_IN_CHAIN", "DEPTH_ZERO_SELF_SIGNED_CERT", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "CERT_UNTRUSTED"].includes(code))
       return new StoreError("tls_untrusted", `The TLS certificate of ${host} is not signed by a trusted CA. Add your CA bundle to the store's settings.`);
     if (code === "CERT_HAS_EXPIRED") return new StoreError("tls_untrusted", `The TLS certificate of ${host} has expired.`);
-    if (code === "ERR_TLS_CERT_ALTNAME_INVALID") return new StoreError("tls_hostname", `The TLS certificate of ${host} is for a different host name.`);
+    if (code === "ERR_TLS_CERT_ALTNAME_INVALID") {
+      const names = certificateNames(e);
+      return new StoreError(
+        "tls_hostname",
+        `The TLS certificate of ${host} is for a different host name${names ? ` (it names ${names})` : ""}. Use the address the certificate was issued for, or have the certificate reissued to include ${hostnameOf(host)}.`,
+      );
+    }
     if (code === "UND_ERR_CONNECT_TIMEOUT" || code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT" || code === "ETIMEDOUT" || name === "TimeoutError" || code === "23")
       return new StoreError("timeout", `${host} did not answer in time.`);
     if (/alert certificate required|alert handshake failure|bad certificate|alert unknown ca/i.test(message))
@@ -73,4 +81,29 @@ export function classifyNetworkError(error: unknown, host: string): StoreError |
     e = (e as { cause?: unknown }).cause;
   }
   return null;
+}
+
+/** "vault.example.com:8200" → "vault.example.com"; "[::1]:443" → "::1". */
+function hostnameOf(host: string): string {
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(host);
+  if (bracketed) return bracketed[1]!;
+  return host.replace(/:\d+$/, "");
+}
+
+type PeerCertificate = { subjectaltname?: unknown; subject?: { CN?: unknown } };
+
+/** The names a server certificate is issued for (public, but server-supplied: only name characters kept). */
+function certificateNames(error: object): string {
+  // Wrappers (the Azure transport's RestError) copy the code but not the certificate: look further down.
+  let cert: PeerCertificate | undefined;
+  for (let e: unknown = error, depth = 0; e && typeof e === "object" && !cert && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    cert = (e as { cert?: PeerCertificate }).cert;
+  }
+  const san = typeof cert?.subjectaltname === "string" ? cert.subjectaltname : "";
+  const names = san
+    .split(",")
+    .map((entry) => entry.trim().replace(/^(DNS|IP Address):/, ""))
+    .filter((name) => /^[\w.*:-]{1,253}$/.test(name));
+  if (names.length === 0 && typeof cert?.subject?.CN === "string" && /^[\w.*-]{1,253}$/.test(cert.subject.CN)) names.push(cert.subject.CN);
+  return names.length > 4 ? `${names.slice(0, 4).join(", ")} and ${names.length - 4} more` : names.join(", ");
 }

@@ -3,6 +3,7 @@ import { X509Certificate } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { json, startEmulator, type Emulator } from "./harness";
 
 /**
  * A throwaway test CA, made with the system's OpenSSL at test start: a server certificate for
@@ -17,6 +18,8 @@ export type TestPki = {
   issueClient(commonName: string): { cert: string; key: string; pfx: Buffer; passphrase: string; fingerprint256: string };
   /** A second, unrelated CA: for "wrong CA refused" tests. */
   otherCaCert: string;
+  /** A server certificate from the test CA for these DNS names only: for "certificate for another host" tests. */
+  issueServer(dnsNames: string[]): { cert: string; key: string };
 };
 
 function openssl(args: string[], cwd: string) {
@@ -43,6 +46,13 @@ export function createTestPki(): TestPki {
     serverCert: read("server.pem"),
     serverKey: read("server.key"),
     otherCaCert: read("unrelated-ca.pem"),
+    issueServer(dnsNames) {
+      const base = `server-${++n}`;
+      writeFileSync(path.join(dir, `${base}.ext`), `subjectAltName=${dnsNames.map((d) => `DNS:${d}`).join(",")}\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n`);
+      openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${base}.key`, "-out", `${base}.csr`, "-subj", `/CN=${dnsNames[0] ?? "server"}`], dir);
+      openssl(["x509", "-req", "-in", `${base}.csr`, "-CA", "latch-test-ca.pem", "-CAkey", "latch-test-ca.key", "-CAcreateserial", "-out", `${base}.pem`, "-days", "2", "-extfile", `${base}.ext`], dir);
+      return { cert: read(`${base}.pem`), key: read(`${base}.key`) };
+    },
     issueClient(commonName) {
       const base = `client-${++n}`;
       writeFileSync(path.join(dir, `${base}.ext`), "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n");
@@ -54,4 +64,13 @@ export function createTestPki(): TestPki {
       return { cert, key: read(`${base}.key`), pfx: readFileSync(path.join(dir, `${base}.pfx`)), passphrase, fingerprint256: new X509Certificate(cert).fingerprint256 };
     },
   };
+}
+
+/**
+ * An HTTPS server whose certificate (from the test CA, so trusted) names only `dnsNames`: dialled
+ * as 127.0.0.1 it fails the host-name check, for "certificate for another host" tests.
+ */
+export async function startMisnamedServer(pki: TestPki, dnsNames = ["store.elsewhere.test"]): Promise<Emulator> {
+  const { cert, key } = pki.issueServer(dnsNames);
+  return startEmulator({ name: "misnamed", tls: { cert, key }, handle: ({ res }) => json(res, 200, {}) });
 }

@@ -12,7 +12,7 @@ import {
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { seedDemoAws, startAwsEmulator, type AwsEmulator } from "@/test/emulators/aws";
-import { createTestPki, type TestPki } from "@/test/emulators/tls";
+import { createTestPki, startMisnamedServer, type TestPki } from "@/test/emulators/tls";
 import type { CommonOptions, StoreClient } from "../../types";
 import { AssumeRoleError } from "./errors";
 import { awsConfigSchema, awsProvider } from "./index";
@@ -366,6 +366,24 @@ describe("AWS Secrets Manager provider: network policy", () => {
     for (const caBundle of [undefined, pki.otherCaCert]) {
       const error = await failure(makeClient({}, SECRET_KEY, { caBundle }).getSecret({ name: "prod/api-key" }));
       expect(error.kind).toBe("tls_untrusted");
+    }
+  });
+
+  it("a host name that does not resolve is a dns failure naming it, for Secrets Manager and for STS", async () => {
+    const error = await failure(makeClient({ endpoint: "https://secretsmanager.no-such-zone.invalid" }).getSecret({ name: "prod/api-key" }), "dns");
+    expect(error.message).toBe(`The host name secretsmanager.no-such-zone.invalid could not be resolved. Check the spelling of the address, and that Latch's DNS can resolve it (private zones, split DNS).`);
+    const sts = await failure(roleClient({ stsEndpoint: "https://sts.no-such-zone.invalid" }).getSecret({ name: "prod/api-key" }), "dns");
+    expect(sts.message).toBe(`The host name sts.no-such-zone.invalid could not be resolved. Check the spelling of the address, and that Latch's DNS can resolve it (private zones, split DNS).`);
+  });
+
+  it("a certificate issued for another host name is refused, naming both", async () => {
+    const misnamed = await startMisnamedServer(pki);
+    try {
+      const error = await failure(makeClient({ endpoint: misnamed.url }).getSecret({ name: "prod/api-key" }), "tls_hostname");
+      expect(error.message).toBe(`The TLS certificate of ${misnamed.url.slice(8)} is for a different host name (it names store.elsewhere.test). Use the address the certificate was issued for, or have the certificate reissued to include 127.0.0.1.`);
+      expect(misnamed.requests).toHaveLength(0);
+    } finally {
+      await misnamed.close();
     }
   });
 

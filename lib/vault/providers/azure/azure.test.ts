@@ -8,7 +8,7 @@ import type { AddressInfo } from "node:net";
 import { Agent, fetch as undiciFetch } from "undici";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { seedDemoAzure, startAzureEmulator, type AzureEmulator } from "@/test/emulators/azure";
-import { createTestPki, type TestPki } from "@/test/emulators/tls";
+import { createTestPki, startMisnamedServer, type TestPki } from "@/test/emulators/tls";
 import { resetEgressPolicyForTests } from "@/lib/net/egress";
 import type { CommonOptions, StoreClient } from "../../types";
 import { generateClientCertificate, type GeneratedClientCertificate } from "./certificate";
@@ -406,6 +406,26 @@ describe("throttling, outages, timeouts and TLS", () => {
       expect(await failure(store({}, undefined, { proxyUrl, caBundle: pki.otherCaCert }).getSecret({ name: "payroll-db-password" }))).toMatchObject({ kind: "tls_untrusted" });
     } finally {
       await new Promise((r) => proxy.close(r));
+    }
+  });
+
+  it("a host name that does not resolve is a dns failure naming it: the vault, or the sign-in authority", async () => {
+    const vault = await failure(store({ vault: "https://kv.no-such-zone.invalid" }).getSecret({ name: "payroll-db-password" }), "dns");
+    expect(vault.message).toBe(`The host name kv.no-such-zone.invalid could not be resolved. Check the spelling of the address, and that Latch's DNS can resolve it (private zones, split DNS).`);
+    const signIn = await failure(store({ authorityHost: "https://login.no-such-zone.invalid" }).getSecret({ name: "payroll-db-password" }), "dns");
+    expect(signIn.message).toBe(`The host name login.no-such-zone.invalid could not be resolved. Check the spelling of the address, and that Latch's DNS can resolve it (private zones, split DNS).`);
+  });
+
+  it("a certificate issued for another host name is refused, naming both: the vault, or the sign-in authority", async () => {
+    const misnamed = await startMisnamedServer(pki);
+    try {
+      const vault = await failure(store({ vault: misnamed.url }).getSecret({ name: "payroll-db-password" }), "tls_hostname");
+      expect(vault.message).toBe(`The TLS certificate of ${misnamed.url.slice(8)} is for a different host name (it names store.elsewhere.test). Use the address the certificate was issued for, or have the certificate reissued to include 127.0.0.1.`);
+      const signIn = await failure(store({ authorityHost: misnamed.url }).getSecret({ name: "payroll-db-password" }), "tls_hostname");
+      expect(signIn.message).toBe(`The TLS certificate of ${misnamed.url.slice(8)} is for a different host name (it names store.elsewhere.test). Use the address the certificate was issued for, or have the certificate reissued to include 127.0.0.1.`);
+      expect(misnamed.requests).toHaveLength(0);
+    } finally {
+      await misnamed.close();
     }
   });
 

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDispatcher, egressFetch } from "@/lib/net/egress";
 import type { StoreClient } from "@/lib/vault/types";
 import { seedDemoCyberark, startCyberarkEmulator, type CyberarkEmulator } from "@/test/emulators/cyberark";
-import { createTestPki, type TestPki } from "@/test/emulators/tls";
+import { createTestPki, startMisnamedServer, type TestPki } from "@/test/emulators/tls";
 import { CcpClient, accountsUrl, ccpHttpError, toFetchedSecret } from "./ccp-client";
 import type { ClientCertificate } from "./client-certificate";
 import { HEALTH_PROBE_OBJECT, cyberarkProvider } from "./index";
@@ -269,6 +269,22 @@ describe("CyberArk CCP provider: validation, faults and TLS", () => {
   it("refuses a CCP whose certificate is from another CA, or with no CA bundle", async () => {
     await failure(make({}, {}, { caBundle: pki.otherCaCert }).getSecret({ name: "payroll-db" }), "tls_untrusted");
     await failure(make({}, {}, { caBundle: undefined }).getSecret({ name: "payroll-db" }), "tls_untrusted");
+  });
+
+  it("a host name that does not resolve is a dns failure naming it", async () => {
+    const error = await failure(make({ url: "https://ccp.no-such-zone.invalid" }).getSecret({ name: "payroll-db" }), "dns");
+    expect(error.message).toBe(`The host name ccp.no-such-zone.invalid could not be resolved. Check the spelling of the address, and that Latch's DNS can resolve it (private zones, split DNS).`);
+  });
+
+  it("a certificate issued for another host name is refused, naming both (not mistaken for a client-certificate refusal)", async () => {
+    const misnamed = await startMisnamedServer(pki);
+    try {
+      const error = await failure(make({ url: misnamed.url }).getSecret({ name: "payroll-db" }), "tls_hostname");
+      expect(error.message).toBe(`The TLS certificate of ${misnamed.url.slice(8)} is for a different host name (it names store.elsewhere.test). Use the address the certificate was issued for, or have the certificate reissued to include 127.0.0.1.`);
+      expect(misnamed.requests).toHaveLength(0);
+    } finally {
+      await misnamed.close();
+    }
   });
 
   it("goes through the egress policy: a cloud-metadata address is refused", async () => {

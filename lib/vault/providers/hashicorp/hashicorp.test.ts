@@ -1,7 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { exerciseStore } from "@/lib/stores/exercise";
 import { seedDemoHashicorp, startHashicorpEmulator, type HashicorpEmulator } from "@/test/emulators/hashicorp";
-import { createTestPki, type TestPki } from "@/test/emulators/tls";
+import type { Emulator } from "@/test/emulators/harness";
+import { createTestPki, startMisnamedServer, type TestPki } from "@/test/emulators/tls";
 import type { CommonOptions, StoreClient } from "../../types";
 import { hashicorpConfigSchema, hashicorpProvider } from "./index";
 import { storeFailureRecorder } from "@/test/store-failures";
@@ -439,6 +440,22 @@ describe("HashiCorp Vault provider: network policy", () => {
   it("refuses the emulator's certificate without its CA, or with another CA", async () => {
     for (const caBundle of [undefined, pki.otherCaCert]) {
       expect((await failure(makeClient({}, { token }, { caBundle }).getSecret({ name: "prod/payroll-db" }))).kind).toBe("tls_untrusted");
+    }
+  });
+
+  it("a host name that does not resolve is a dns failure naming it", async () => {
+    const error = await failure(makeClient({ address: "https://vault.no-such-zone.invalid:8200" }).health(), "dns");
+    expect(error.message).toBe(`The host name vault.no-such-zone.invalid could not be resolved. Check the spelling of the address, and that Latch's DNS can resolve it (private zones, split DNS).`);
+  });
+
+  it("a certificate issued for another host name is refused, naming both", async () => {
+    const misnamed: Emulator = await startMisnamedServer(pki);
+    try {
+      const error = await failure(makeClient({ address: misnamed.url }).health(), "tls_hostname");
+      expect(error.message).toBe(`The TLS certificate of ${misnamed.url.slice(8)} is for a different host name (it names store.elsewhere.test). Use the address the certificate was issued for, or have the certificate reissued to include 127.0.0.1.`);
+      expect(misnamed.requests).toHaveLength(0);
+    } finally {
+      await misnamed.close();
     }
   });
 
