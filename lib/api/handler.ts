@@ -28,15 +28,36 @@ function invalid(error: z.ZodError, where: string): AppError {
   return new AppError("VALIDATION", first ? `${where}: ${first[0]} ${first[1][0]}` : `Invalid ${where}.`, fieldErrors);
 }
 
+/** Reads the body with a running count, so a chunked body with no Content-Length is refused once past the limit, not buffered whole. */
+async function readCapped(request: NextRequest, limit: number, tooLarge: () => AppError): Promise<string> {
+  if (!request.body) return "";
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) throw tooLarge();
+      chunks.push(value);
+    }
+  } finally {
+    if (size > limit) await reader.cancel().catch(() => undefined);
+    reader.releaseLock();
+  }
+  return new TextDecoder("utf-8", { fatal: false }).decode(Buffer.concat(chunks));
+}
+
 async function readJson(request: NextRequest): Promise<unknown> {
   const type = request.headers.get("content-type") ?? "";
   if (!/^application\/([a-z.+-]*\+)?json\b/i.test(type)) {
     throw new AppError("BAD_REQUEST", "Send the request body as JSON with Content-Type: application/json.");
   }
+  const tooLarge = () => new AppError("PAYLOAD_TOO_LARGE", "The request body is larger than 1 MiB.");
   const declared = Number(request.headers.get("content-length") ?? 0);
-  if (declared > MAX_BODY_BYTES) throw new AppError("PAYLOAD_TOO_LARGE", "The request body is larger than 1 MiB.");
-  const text = await request.text();
-  if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw new AppError("PAYLOAD_TOO_LARGE", "The request body is larger than 1 MiB.");
+  if (declared > MAX_BODY_BYTES) throw tooLarge();
+  const text = await readCapped(request, MAX_BODY_BYTES, tooLarge);
   try {
     return JSON.parse(text);
   } catch {

@@ -14,6 +14,7 @@ import { grant, latchStore, makeFolder, makeUser, signInAs } from "@/test/fixtur
 import { createMariadbUser, type MariadbUser } from "@/test/targets/mariadb";
 import { startPasswordPostgres, type PasswordPostgres } from "@/test/targets/postgres";
 import { createRedisUser, type RedisUser } from "@/test/targets/redis";
+import { startHttpTarget, type HttpTarget } from "@/test/targets/http-target";
 import * as invokeRoute from "@/app/api/v1/connections/[connectionId]/invoke/route";
 import * as refreshRoute from "@/app/api/v1/connections/[connectionId]/refresh/route";
 import { saveConnectionAction } from "./actions";
@@ -28,7 +29,7 @@ vi.mock("@/lib/request-context", () => import("@/test/mocks/request-context"));
  */
 let editor: Actor;
 let connFolder: Folder, secretsFolder: Folder;
-let vault: HashicorpEmulator, postgres: PasswordPostgres, mariadb: MariadbUser, redis: RedisUser;
+let vault: HashicorpEmulator, postgres: PasswordPostgres, mariadb: MariadbUser, redis: RedisUser, httpTarget: HttpTarget;
 let storeId: string;
 
 function ok<T>(result: ActionResult<T>): T {
@@ -58,6 +59,15 @@ async function connect(kind: string, path: string, username: string, password: s
   return { connectionId: outcome.connectionId, assetId: asset.id };
 }
 
+/** A Secret asset (one value) in the Vault emulator behind `field` of a new connection. */
+async function connectSecret(kind: string, path: string, field: string, value: string, config: Record<string, unknown>) {
+  vault.seedSecret({ path, data: { value } });
+  const asset = ok(await createAssetAction({ folderId: secretsFolder.id, type: "SECRET", name: `${kind} ${randomUUID().slice(0, 6)}`, storeId, secretName: path, valueKey: "value" }));
+  const outcome = ok(await saveConnectionAction({ connectionId: null, folderId: connFolder.id, name: `${kind} ${randomUUID().slice(0, 6)}`, kind, config, secrets: { [field]: { mode: "asset", assetId: asset.id } }, usernameFromAsset: [] }));
+  if (!outcome.ok || !outcome.connectionId) throw new Error(JSON.stringify(outcome));
+  return { connectionId: outcome.connectionId, assetId: asset.id };
+}
+
 const reads = (path: string) => vault.count(`/data/${path}`, "GET");
 
 beforeAll(async () => {
@@ -68,7 +78,7 @@ beforeAll(async () => {
   await grant(secretsFolder.id, editor, "EDITOR");
   await latchStore();
   const pki = createTestPki();
-  [vault, postgres, mariadb, redis] = await Promise.all([startHashicorpEmulator({ pki }), startPasswordPostgres(), createMariadbUser(), createRedisUser()]);
+  [vault, postgres, mariadb, redis, httpTarget] = await Promise.all([startHashicorpEmulator({ pki }), startPasswordPostgres(), createMariadbUser(), createRedisUser(), startHttpTarget({ pki })]);
   const admin = await makeUser({ isAdmin: true });
   signInAs(admin);
   storeId = ok(
@@ -79,7 +89,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   drainAll();
-  await Promise.allSettled([vault?.close(), postgres?.stop(), mariadb?.cleanup(), redis?.cleanup()]);
+  await Promise.allSettled([vault?.close(), postgres?.stop(), mariadb?.cleanup(), redis?.cleanup(), httpTarget?.close()]);
 });
 
 describe("invoke", () => {
@@ -96,6 +106,57 @@ describe("invoke", () => {
     // The same backend process answered both: the pooled client did not log in again.
     const pid = (r: Record<string, unknown>) => JSON.stringify((r.result as { rows: unknown[][] }).rows.at(-1)?.at(-1));
     expect(pid(second.body)).toBe(pid(first.body));
+  });
+
+  it("input only the connection can refuse is a 422 naming the field, never a 409", async () => {
+    const redisConn = await connect("redis", `rt/redis-${randomUUID().slice(0, 6)}`, redis.username, redis.password, { host: redis.host, port: redis.port, db: 0, tls: false });
+    const flush = await invoke(redisConn.connectionId, "command", { command: "flushall", args: [] });
+    expect(flush.status).toBe(422);
+    expect(flush.body.error).toMatchObject({ code: "VALIDATION", fieldErrors: { "input.command": [expect.stringContaining("FLUSHALL is not allowed")] } });
+
+    const api = await connectSecret("http", `rt/http-${randomUUID().slice(0, 6)}`, "apiKey", httpTarget.credentials.apiKey, { baseUrl: httpTarget.url, authScheme: "apiKey", apiKeyIn: "header", apiKeyName: "X-API-Key", testPath: "/health", caBundle: httpTarget.caCert });
+    const cases: [Record<string, unknown>, string][] = [
+      [{ method: "GET", path: "/echo", headers: { Authorization: "Bearer x" } }, "input.headers.Authorization"],
+      [{ method: "GET", path: "/echo", headers: { "X-API-Key": "mine" } }, "input.headers.X-API-Key"], // the header this connection's key uses
+      [{ method: "GET", path: "/echo", body: "hello" }, "input.body"],
+      [{ method: "GET", path: "../admin" }, "input.path"],
+      [{ method: "GET", path: "https://elsewhere.example/x" }, "input.path"],
+      [{ method: "GET", path: "/a/%2e%2e/b" }, "input.path"],
+    ];
+    const before = httpTarget.requests.length;
+    for (const [input, field] of cases) {
+      const res = await invoke(api.connectionId, "request", input);
+      expect(res.status, JSON.stringify(input)).toBe(422);
+      expect(Object.keys((res.body.error as { fieldErrors: object }).fieldErrors), JSON.stringify(input)).toEqual([field]);
+    }
+    expect(httpTarget.requests.length).toBe(before); // nothing was sent
+    expect((await invoke(api.connectionId, "request", { method: "GET", path: "/echo" })).status).toBe(200);
+  });
+
+  it("MariaDB: parameters the SQL has no placeholders for, and SQL the server refuses, are 422", async () => {
+    const { connectionId } = await connect("mariadb", `rt/maria-${randomUUID().slice(0, 6)}`, mariadb.user, mariadb.password, { host: mariadb.host, port: mariadb.port, database: mariadb.database, tls: false });
+    expect((await invoke(connectionId, "query", { sql: "SELECT ? + 1 AS answer", params: [41] })).status).toBe(200);
+    const mismatch = await invoke(connectionId, "query", { sql: "SELECT 1", params: [1, 2] });
+    expect(mismatch.status).toBe(422);
+    expect((await invoke(connectionId, "query", { sql: "SELEKT 1" })).status).toBe(422);
+    expect((await invoke(connectionId, "nope", {})).status).toBe(422);
+  });
+
+  it("a body over 1 MiB is refused with 413 even without Content-Length (read with a running limit)", async () => {
+    const connectionId = randomUUID();
+    let pulled = 0;
+    const chunk = new TextEncoder().encode(`{"operation":"query","input":{"sql":"${"x".repeat(64 * 1024)}`);
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled++;
+        // An endless body: a reader that buffers it all would never return.
+        controller.enqueue(chunk);
+      },
+    });
+    const req = new NextRequest(`http://latch.test/api/v1/connections/${connectionId}/invoke`, { method: "POST", headers: { "content-type": "application/json" }, body: stream, duplex: "half" } as ConstructorParameters<typeof NextRequest>[1]);
+    const res = await invokeRoute.POST(req, { params: Promise.resolve({ connectionId }) });
+    expect(res.status).toBe(413);
+    expect(pulled).toBeLessThan(40);
   });
 
   it("bad input is a clear 4xx: malformed JSON, unknown operation, wrong types, SQL with the wrong parameters", async () => {

@@ -7,7 +7,7 @@ import { fieldErrorsOf } from "@/lib/actions/action";
 import { recordAuditEvent } from "@/lib/audit/record";
 import { assertCanOnFolder, assertTenant, type Actor } from "@/lib/authz";
 import { getConnector } from "@/lib/connectors/registry";
-import { ConnectorError, type Connector } from "@/lib/connectors/types";
+import { ConnectorError, OperationInputError, type Connector } from "@/lib/connectors/types";
 import { RateLimiter } from "@/lib/api/rate-limit";
 import { db } from "@/lib/db";
 import { env } from "@/lib/env";
@@ -209,7 +209,9 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
     observeInvoke(connector.kind, "ok", started);
     return { operation: input.operation, result, durationMs: Math.round(performance.now() - started) };
   } catch (error) {
-    observeInvoke(connector.kind, error instanceof ConnectorError ? error.kind : error instanceof ResolveError ? `store_${error.kind}` : "error", started);
+    observeInvoke(connector.kind, error instanceof OperationInputError ? "input" : error instanceof ConnectorError ? error.kind : error instanceof ResolveError ? `store_${error.kind}` : "error", started);
+    // The caller's input, refused by a rule only the connection knows: a 422 naming the field.
+    if (error instanceof OperationInputError) throw new AppError("VALIDATION", error.message, { [`input.${error.field}`]: [error.message] });
     if (error instanceof ConnectorError) throw new TargetError(error.kind, error.message);
     if (error instanceof ResolveError) throw error;
     throw error;

@@ -3,7 +3,7 @@ import { fetch as undiciFetch, type Dispatcher, type Response } from "undici";
 import { z } from "zod";
 import { env } from "@/lib/env";
 import { assertHostAllowed, createDispatcher } from "@/lib/net/egress";
-import { ConnectorError } from "./types";
+import { ConnectorError, OperationInputError } from "./types";
 
 /**
  * Plumbing shared by the HTTP-based connectors (http, oauth2): target URL checks under the egress
@@ -193,16 +193,43 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Headers a caller may never set: credentials, cookies, and framing that fetch owns. */
 const FORBIDDEN_HEADERS = new Set(["authorization", "proxy-authorization", "cookie", "host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer", "keep-alive"]);
 
-export const requestInputSchema = z.object({
-  method: z.enum(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]).default("GET"),
-  path: z.string().min(1).max(4096),
-  query: z.record(z.string().min(1).max(256), z.string().max(8192)).optional(),
-  headers: z
-    .record(z.string().regex(HEADER_NAME, "is not a valid header name").max(256), z.string().max(8192).regex(/^[^\r\n\0]*$/, "must be a single line"))
-    .optional(),
-  body: z.string().max(10 * 1024 * 1024).optional(),
-  timeoutMs: z.number().int().min(100).max(MAX_REQUEST_TIMEOUT_MS).optional(),
-});
+/** The checks resolveUnderBase makes that need no base URL, so the schema can say what is wrong and where. */
+function pathProblem(rawPath: string): string | null {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(rawPath) || rawPath.startsWith("//")) return "must be a path relative to the base URL, not a full URL";
+  if (/[\\#\0\r\n]/.test(rawPath)) return "must not contain a backslash, # or control character";
+  const q = rawPath.indexOf("?");
+  for (const segment of (q === -1 ? rawPath : rawPath.slice(0, q)).split("/")) {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(segment);
+    } catch {
+      return "has an invalid percent-encoding";
+    }
+    if (decoded === "." || decoded === ".." || /[/\\]/.test(decoded)) return "must stay under the base URL (no . or .. segments, no encoded slashes)";
+  }
+  return null;
+}
+
+export const requestInputSchema = z
+  .object({
+    method: z.enum(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]).default("GET"),
+    path: z.string().min(1).max(4096).meta({ description: "Relative to the base URL; may carry a ?query. Never leaves the base URL." }),
+    query: z.record(z.string().min(1).max(256), z.string().max(8192)).optional(),
+    headers: z
+      .record(z.string().regex(HEADER_NAME, "is not a valid header name").max(256), z.string().max(8192).regex(/^[^\r\n\0]*$/, "must be a single line"))
+      .optional()
+      .meta({ description: `Extra request headers. Not allowed: ${[...FORBIDDEN_HEADERS].join(", ")}, nor the header the connection's API key uses.` }),
+    body: z.string().max(10 * 1024 * 1024).optional().meta({ description: "Request body as text; not allowed with GET or HEAD." }),
+    timeoutMs: z.number().int().min(100).max(MAX_REQUEST_TIMEOUT_MS).optional(),
+  })
+  .superRefine((input, ctx) => {
+    const problem = pathProblem(input.path);
+    if (problem) ctx.addIssue({ code: "custom", path: ["path"], message: problem });
+    for (const name of Object.keys(input.headers ?? {})) {
+      if (FORBIDDEN_HEADERS.has(name.toLowerCase())) ctx.addIssue({ code: "custom", path: ["headers", name], message: `cannot be set: ${name} is supplied by Latch or by the connection's credential` });
+    }
+    if (input.body !== undefined && (input.method === "GET" || input.method === "HEAD")) ctx.addIssue({ code: "custom", path: ["body"], message: `is not allowed with ${input.method}` });
+  });
 export type RequestInput = z.output<typeof requestInputSchema>;
 export type RequestOutput = { status: number; headers: Record<string, string>; body: string; truncated: boolean };
 
@@ -254,16 +281,21 @@ export async function runRequest(target: RequestTarget, input: RequestInput, opt
   for (const [name, value] of Object.entries(input.headers ?? {})) {
     const lower = name.toLowerCase();
     if (FORBIDDEN_HEADERS.has(lower) || target.reservedHeaders.has(lower)) {
-      throw new ConnectorError("config", `The ${name} header cannot be set on a request: the connection supplies credentials itself.`);
+      throw new OperationInputError(`headers.${name}`, `The ${name} header cannot be set on a request: the connection supplies credentials itself.`);
     }
     headers[lower] = value;
   }
-  const url = resolveUnderBase(target.base, input.path, input.query);
+  let url: URL;
+  try {
+    url = resolveUnderBase(target.base, input.path, input.query);
+  } catch (error) {
+    throw error instanceof ConnectorError ? new OperationInputError("path", error.message) : error;
+  }
   for (const name of new Set(url.searchParams.keys())) {
-    if (target.reservedQuery.has(name)) throw new ConnectorError("config", `The ${name} query parameter cannot be set: the connection supplies the API key itself.`);
+    if (target.reservedQuery.has(name)) throw new OperationInputError("query", `The ${name} query parameter cannot be set: the connection supplies the API key itself.`);
   }
   if (input.body !== undefined && (input.method === "GET" || input.method === "HEAD")) {
-    throw new ConnectorError("config", `A ${input.method} request cannot have a body.`);
+    throw new OperationInputError("body", `A ${input.method} request cannot have a body.`);
   }
   const timeoutMs = Math.min(input.timeoutMs ?? opts.timeoutMs, MAX_REQUEST_TIMEOUT_MS);
   const response = await target.send(url, { method: input.method, headers, body: input.body, timeoutMs });

@@ -42,8 +42,25 @@ export class ConnectorError extends Error {
   constructor(
     readonly kind: ConnectorErrorKind,
     message: string,
+    /** credentials_rejected only: false when fetching the secret again cannot help (e.g. an OAuth token the API refuses after renewal). */
+    readonly refetch = true,
   ) {
     super(message);
+  }
+}
+
+/**
+ * The caller's input to an operation is wrong in a way only the connection can tell (a header the
+ * credential uses, an exchange that does not exist): a 422 naming the field, not a state conflict.
+ */
+export class OperationInputError extends ConnectorError {
+  override name = "OperationInputError";
+  constructor(
+    /** Path within the operation's input, e.g. "headers.X-API-Key" or "exchange". */
+    readonly field: string,
+    message: string,
+  ) {
+    super("config", message);
   }
 }
 

@@ -3,7 +3,7 @@ import { inspect } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { z } from "zod";
 import { startHttpTarget, type HttpTarget } from "@/test/targets/http-target";
-import { ConnectorError, type ConnectInput } from "../types";
+import { ConnectorError, OperationInputError, type ConnectInput } from "../types";
 import { httpConfigSchema, httpConnector, httpRequestOperation, type HttpClient, type HttpConfig } from "./index";
 
 let target: HttpTarget;
@@ -43,6 +43,14 @@ async function failure(input: ConnectInput<HttpConfig>): Promise<ConnectorError>
 
 const request = (input: ConnectInput<HttpConfig>, req: Record<string, unknown>) =>
   withClient(input, (client) => httpRequestOperation.run(client, httpRequestOperation.input.parse(req), { timeoutMs: 5000 }));
+/** Past the schema, as a caller of the operation that skipped validation: the operation's own checks still hold. */
+const requestUnchecked = (input: ConnectInput<HttpConfig>, req: Record<string, unknown>) =>
+  withClient(input, (client) => httpRequestOperation.run(client, { method: "GET", ...req } as never, { timeoutMs: 5000 }));
+/** The fields the input schema refuses `req` for. */
+const refusedFields = (req: Record<string, unknown>) => {
+  const parsed = httpRequestOperation.input.safeParse(req);
+  return parsed.success ? [] : parsed.error.issues.map((i) => i.path.join("."));
+};
 
 const apiKeyHeader = () => inputFor(configFor({ authScheme: "apiKey" }), { apiKey: target.credentials.apiKey });
 const apiKeyQuery = () => inputFor(configFor({ authScheme: "apiKey", apiKeyIn: "query", apiKeyName: "api_key" }), { apiKey: target.credentials.apiKey });
@@ -208,9 +216,10 @@ describe("HTTP connector: request operation", () => {
     expect((await request(input, { path: "/health?x=1" })).status).toBe(200);
     const before = target.requests.length;
     for (const path of ["../health", "/../health", "/a/../../health", "/%2e%2e/health", "/.%2E/health", "a/%2F../x", "https://evil.example/x", "//evil.example/x", "\\\\evil\\x", "/a#b"]) {
-      const error = await request(input, { path }).catch((e: unknown) => e);
-      expect(error, path).toBeInstanceOf(ConnectorError);
-      expect((error as ConnectorError).kind).toBe("config");
+      expect(refusedFields({ path }), path).toEqual(["path"]);
+      const error = await requestUnchecked(input, { path }).catch((e: unknown) => e);
+      expect(error, path).toBeInstanceOf(OperationInputError);
+      expect((error as OperationInputError).field).toBe("path");
       expect((error as ConnectorError).message).toMatch(/^The path is refused/);
     }
     expect(target.requests.length).toBe(before);
@@ -218,11 +227,15 @@ describe("HTTP connector: request operation", () => {
 
   it("refuses to let a caller override the credential, cookies or framing headers", async () => {
     for (const headers of [{ Authorization: "Bearer other" }, { cookie: "a=b" }, { "Proxy-Authorization": "x" }, { host: "evil" }]) {
-      await expect(request(bearer(), { path: "/echo", headers })).rejects.toMatchObject({ kind: "config" });
+      expect(refusedFields({ path: "/echo", headers })).toEqual([`headers.${Object.keys(headers)[0]}`]);
+      await expect(requestUnchecked(bearer(), { path: "/echo", headers })).rejects.toBeInstanceOf(OperationInputError);
     }
-    await expect(request(apiKeyHeader(), { path: "/echo", headers: { "x-api-key": "other" } })).rejects.toMatchObject({ kind: "config" });
-    await expect(request(apiKeyQuery(), { path: "/echo", query: { api_key: "other" } })).rejects.toMatchObject({ kind: "config" });
-    await expect(request(apiKeyQuery(), { path: "/echo?api_key=other" })).rejects.toMatchObject({ kind: "config" });
+    expect(refusedFields({ method: "GET", path: "/echo", body: "x" })).toEqual(["body"]);
+    await expect(requestUnchecked(bearer(), { path: "/echo", body: "x" })).rejects.toMatchObject({ field: "body" });
+    // Which header or parameter carries the key depends on the connection: only the operation can tell.
+    await expect(request(apiKeyHeader(), { path: "/echo", headers: { "x-api-key": "other" } })).rejects.toMatchObject({ kind: "config", field: "headers.x-api-key" });
+    await expect(request(apiKeyQuery(), { path: "/echo", query: { api_key: "other" } })).rejects.toMatchObject({ kind: "config", field: "query" });
+    await expect(request(apiKeyQuery(), { path: "/echo?api_key=other" })).rejects.toMatchObject({ kind: "config", field: "query" });
   });
 
   it("never returns the credential, even when the target echoes it back", async () => {

@@ -6,7 +6,7 @@ import mysql from "mysql2";
 import { z } from "zod";
 import { resolveTargetAddress } from "@/lib/net/egress";
 import { blankToUndefined, booleanish, within, hostSchema } from "../socket-shared";
-import { ConnectorError, type Connector, type Operation } from "../types";
+import { ConnectorError, OperationInputError, type Connector, type Operation } from "../types";
 import { classifyMariadbError, mariadbTimeout, toMariadbError, type MariadbTarget } from "./classify";
 
 
@@ -121,6 +121,20 @@ async function limitStatementTime(client: Client, ms: number) {
   statementTimeouts.set(client, ms);
 }
 
+/**
+ * MariaDB binds only as many values as the statement has placeholders and ignores the rest, so a
+ * mismatch is checked against the server's own count (the prepared statement is cached for execute).
+ */
+async function assertParameterCount(client: Client, sql: string, given: number) {
+  const statement = await new Promise<{ parameters?: unknown[] }>((resolve, reject) =>
+    (client.prepare as unknown as (options: { sql: string; rowsAsArray: boolean }, cb: (error: Error | null, stmt: unknown) => void) => void)({ sql, rowsAsArray: true }, (error, stmt) => (error ? reject(error) : resolve(stmt as unknown as { parameters?: unknown[] }))),
+  );
+  const expected = statement.parameters?.length ?? 0;
+  if (expected !== given) {
+    throw new OperationInputError("params", `The statement has ${expected} placeholder${expected === 1 ? "" : "s"} (?) but ${given} parameter${given === 1 ? " was" : "s were"} given.`);
+  }
+}
+
 const query: Operation<Client, typeof queryInput, QueryOutput> = {
   label: "Run a SQL statement",
   description:
@@ -130,6 +144,7 @@ const query: Operation<Client, typeof queryInput, QueryOutput> = {
     const target = targets.get(client) ?? { host: "?", port: 0 };
     const work = async () => {
       await limitStatementTime(client, timeoutMs);
+      await assertParameterCount(client, input.sql, input.params.length);
       return streamExecute(client, input.sql, input.params, input.rowLimit);
     };
     try {

@@ -299,8 +299,11 @@ describe("OAuth 2.0 connector: authorization code", () => {
       expect(result.status).toBe(200);
       expect(JSON.stringify(result)).not.toContain(tokens.accessToken);
       expect(JSON.parse(result.body)).toMatchObject({ method: "POST", body: "hello", authorization: "Bearer [redacted]" });
-      await expect(runRequest(client, { path: "/whoami", headers: { Authorization: "Bearer x" } })).rejects.toMatchObject({ kind: "config" });
-      await expect(runRequest(client, { path: "../token" })).rejects.toMatchObject({ kind: "config" });
+      const unchecked = (req: Record<string, unknown>) => oauth2RequestOperation.run(client, { method: "GET", ...req } as never, { timeoutMs: 5000 });
+      expect(oauth2RequestOperation.input.safeParse({ path: "/whoami", headers: { Authorization: "Bearer x" } }).success).toBe(false);
+      await expect(unchecked({ path: "/whoami", headers: { Authorization: "Bearer x" } })).rejects.toMatchObject({ kind: "config", field: "headers.Authorization" });
+      expect(oauth2RequestOperation.input.safeParse({ path: "../token" }).success).toBe(false);
+      await expect(unchecked({ path: "../token" })).rejects.toMatchObject({ kind: "config", field: "path" });
     });
   });
 

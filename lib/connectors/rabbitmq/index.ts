@@ -4,7 +4,7 @@ import amqp, { type ChannelModel } from "amqplib";
 import { z } from "zod";
 import { resolveTargetAddress } from "@/lib/net/egress";
 import { blankToUndefined, booleanish, within, tlsOptions, hostSchema } from "../socket-shared";
-import { ConnectorError, type Connector, type Operation } from "../types";
+import { ConnectorError, OperationInputError, type Connector, type Operation } from "../types";
 import { classifyRabbitError, rabbitTimeout, toRabbitError, type RabbitTarget } from "./classify";
 
 
@@ -91,7 +91,7 @@ const publish: Operation<ChannelModel, typeof publishInput, PublishOutput> = {
     } catch (error) {
       const cause = channelError ?? error;
       if ((cause as { code?: unknown } | undefined)?.code === 404 && input.exchange) {
-        throw new ConnectorError("config", `The exchange “${input.exchange}” does not exist in the virtual host “${target.vhost}” (RabbitMQ 404 NOT_FOUND).`);
+        throw new OperationInputError("exchange", `The exchange “${input.exchange}” does not exist in the virtual host “${target.vhost}” (RabbitMQ 404 NOT_FOUND).`);
       }
       throw toRabbitError(cause, target);
     }

@@ -3,7 +3,7 @@ import Redis from "ioredis";
 import { z } from "zod";
 import { resolveTargetAddress } from "@/lib/net/egress";
 import { blankToUndefined, booleanish, hostSchema, within, tlsOptions } from "../socket-shared";
-import { ConnectorError, type Connector, type Operation } from "../types";
+import { ConnectorError, OperationInputError, type Connector, type Operation } from "../types";
 import { classifyRedisError, redisTimeout, toRedisError, type RedisTarget } from "./classify";
 
 export const redisConfigSchema = z.object({
@@ -39,7 +39,12 @@ export const ALLOWED_COMMANDS = new Set([
 ]);
 
 const commandInput = z.object({
-  command: z.string().trim().regex(/^[A-Za-z]{1,32}$/, "A Redis command name such as GET or HSET."),
+  command: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z]{1,32}$/, "A Redis command name such as GET or HSET.")
+    .refine((c) => ALLOWED_COMMANDS.has(c.toUpperCase()), { error: (issue) => `The command ${String(issue.input).toUpperCase()} is not allowed. Allowed: ${[...ALLOWED_COMMANDS].join(", ")}.` })
+    .meta({ description: `Case-insensitive; one of ${[...ALLOWED_COMMANDS].join(", ")}.` }),
   args: z.array(z.string().max(1024 * 1024)).max(1000).default([]),
 });
 
@@ -63,7 +68,8 @@ const command: Operation<Redis, typeof commandInput, { result: unknown }> = {
   async run(client, input, { timeoutMs }) {
     const target = targets.get(client) ?? { host: "?", port: 0 };
     const name = input.command.toUpperCase();
-    if (!ALLOWED_COMMANDS.has(name)) throw new ConnectorError("config", `The command ${name} is not allowed. Allowed: ${[...ALLOWED_COMMANDS].join(", ")}.`);
+    // The schema refuses these already; kept so a direct caller cannot get round the allow-list.
+    if (!ALLOWED_COMMANDS.has(name)) throw new OperationInputError("command", `The command ${name} is not allowed. Allowed: ${[...ALLOWED_COMMANDS].join(", ")}.`);
     try {
       const reply = await within(client.call(name, ...input.args), timeoutMs, () => {
         client.disconnect();

@@ -103,8 +103,14 @@ describe("redis connector against the machine's Redis", () => {
 
   it("refuses commands outside the allow-list", async () => {
     const { client } = await open();
+    const op = redisConnector.operations.command!;
     for (const name of ["FLUSHALL", "keys", "CONFIG", "EVAL", "SELECT"]) {
-      const error = await expectConnectorError(run(client, name, ["*"]), "config");
+      // Refused by the input schema (a 422 naming the field at the API)…
+      const parsed = op.input.safeParse({ command: name, args: ["*"] });
+      expect(parsed.success).toBe(false);
+      expect(parsed.error?.issues.map((i) => i.path.join("."))).toEqual(["command"]);
+      // …and by the operation itself, for a caller that skipped the schema.
+      const error = await expectConnectorError(op.run(client, { command: name, args: ["*"] }, { timeoutMs: 5000 }), "config");
       expect(error.message).toContain("not allowed");
     }
     expect(await target.admin().ping()).toBe("PONG");
