@@ -49,6 +49,10 @@ const schema = z.object({
   LATCH_SECRET_CACHE_MAX_ENTRIES: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
   /** Bearer token Prometheus presents to scrape /api/metrics (at least 32 characters). Unset: administrators' sessions only. */
   LATCH_METRICS_TOKEN: z.string().min(32, "must be at least 32 characters").optional(),
+  /** Sessions each connection's pool may hold to its target at once, per instance and credential version. */
+  LATCH_POOL_MAX_PER_CONNECTION: z.coerce.number().int().min(1).max(200).default(10),
+  /** An idle pooled client (and the credentials its driver holds) is closed after this many seconds unused. */
+  LATCH_POOL_IDLE_SECONDS: z.coerce.number().int().min(5).max(86_400).default(300),
   /** Invokes per second each API token (or signed-in person) may make on one instance; bursts up to twice that. */
   LATCH_INVOKE_RATE_PER_SECOND: z.coerce.number().min(1).max(100_000).default(50),
 });

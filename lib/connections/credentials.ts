@@ -57,28 +57,43 @@ function sameValues(a: Resolved, b: Resolved): boolean {
   return true;
 }
 
+/** How a rotation ended: the retry worked, was rejected again, failed otherwise, or the store had nothing new. */
+export type RotationOutcome = "recovered" | "rejected_again" | "retry_failed" | "unchanged";
+/** `refetch` names the fetch that brought the new values: invokes rejected together share it. */
+export type RotationEvent = { outcome: RotationOutcome; refetch: string };
+
 /**
  * Runs one step with the connection's credentials. If the target rejects credentials that came from
  * the cache (they may have been rotated), the values are fetched afresh once and the step retried
- * once; a fresh value equal to the old one, or a second rejection, ends it: no loop.
+ * once; a fresh value equal to the old one, or a second rejection, ends it: no loop. The hook hears
+ * how it ended, after the retry.
  */
 export async function withCredentials<T>(
   sources: FieldSource[],
   ctx: { actor: Actor; requestId?: string | null; purpose: string },
   step: (resolved: Resolved) => Promise<T>,
-  hooks: { onRotation?: (outcome: "retried" | "unchanged") => Promise<void> | void } = {},
+  hooks: { onRotation?: (event: RotationEvent) => Promise<void> | void } = {},
 ): Promise<T> {
   const first = await resolveAll(sources, ctx);
   try {
     return await step(first);
   } catch (error) {
-    if (!(error instanceof ConnectorError && error.kind === "credentials_rejected" && first.fromCache)) throw error;
+    if (!(error instanceof ConnectorError && error.kind === "credentials_rejected" && error.refetch && first.fromCache)) throw error;
     const fresh = await resolveAll(sources, ctx, first);
+    const refetch = [...fresh.fetchSeqs].sort(([a], [b]) => a.localeCompare(b)).map(([asset, seq]) => `${asset}:${seq}`).join(",");
     if (sameValues(first, fresh)) {
-      await hooks.onRotation?.("unchanged");
+      await hooks.onRotation?.({ outcome: "unchanged", refetch });
       throw error;
     }
-    await hooks.onRotation?.("retried");
-    return step(fresh);
+    let result: T;
+    try {
+      result = await step(fresh);
+    } catch (retryError) {
+      const again = retryError instanceof ConnectorError && retryError.kind === "credentials_rejected";
+      await hooks.onRotation?.({ outcome: again ? "rejected_again" : "retry_failed", refetch });
+      throw retryError;
+    }
+    await hooks.onRotation?.({ outcome: "recovered", refetch });
+    return result;
   }
 }

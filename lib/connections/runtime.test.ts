@@ -1,4 +1,7 @@
+import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import net from "node:net";
+import { promisify } from "node:util";
 import type { Folder } from "@prisma/client";
 import { NextRequest } from "next/server";
 import pg from "pg";
@@ -15,10 +18,12 @@ import { createMariadbUser, type MariadbUser } from "@/test/targets/mariadb";
 import { startPasswordPostgres, type PasswordPostgres } from "@/test/targets/postgres";
 import { createRedisUser, type RedisUser } from "@/test/targets/redis";
 import { startHttpTarget, type HttpTarget } from "@/test/targets/http-target";
+import { startOidcServer, type OidcServer } from "@/test/targets/oidc";
+import { createRabbitUser, type RabbitUser } from "@/test/targets/rabbitmq";
 import * as invokeRoute from "@/app/api/v1/connections/[connectionId]/invoke/route";
 import * as refreshRoute from "@/app/api/v1/connections/[connectionId]/refresh/route";
 import { saveConnectionAction } from "./actions";
-import { drainAll } from "./runtime";
+import { drainAll, openPools } from "./runtime";
 
 vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
 vi.mock("@/lib/request-context", () => import("@/test/mocks/request-context"));
@@ -173,78 +178,228 @@ describe("invoke", () => {
   });
 });
 
+/** A TCP relay in front of a target that counts the connections made through it: logins, as the target sees them. */
+async function countingRelay(port: number) {
+  let connections = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    connections++;
+    const upstream = net.connect(port, "127.0.0.1");
+    for (const s of [socket, upstream]) {
+      sockets.add(s);
+      s.on("close", () => sockets.delete(s));
+      s.on("error", () => {
+        socket.destroy();
+        upstream.destroy();
+      });
+    }
+    socket.pipe(upstream).pipe(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    connections: () => connections,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+const rotationEvents = (connectionId: string) => db().auditEvent.findMany({ where: { action: "connection.rotation", targetId: connectionId }, orderBy: { occurredAt: "asc" } });
+
+async function rabbitmqctl(...args: string[]) {
+  await promisify(execFile)("rabbitmqctl", ["--quiet", ...args], { timeout: 60_000 });
+}
+
 describe("rotation", () => {
-  const cases = [
-    {
-      kind: "postgres",
-      setup: () => ({ username: postgres.user, password: postgres.password, config: { host: postgres.host, port: postgres.port, database: postgres.database, tlsMode: "disable" } }),
-      rotate: async (password: string) => {
-        const c = new pg.Client({ connectionString: postgres.adminUrl });
-        await c.connect();
-        await c.query(`ALTER ROLE "${postgres.user}" PASSWORD '${password}'`);
-        await c.end();
-      },
-      op: ["query", { sql: "SELECT 1 AS one", params: [] }] as const,
-    },
-    {
-      kind: "mariadb",
-      setup: () => ({ username: mariadb.user, password: mariadb.password, config: { host: mariadb.host, port: mariadb.port, database: mariadb.database, tls: false } }),
-      rotate: async (password: string) => {
-        for (const host of ["%", "127.0.0.1"]) await mariadb.admin("ALTER USER ?@? IDENTIFIED BY ?", [mariadb.user, host, password]);
-      },
-      op: ["query", { sql: "SELECT 1 AS one", params: [] }] as const,
-    },
-    {
+  type Case = {
+    kind: string;
+    /** The connection, with its credential in the vault at `path`. */
+    connect(path: string): Promise<{ connectionId: string }>;
+    /** Changes the credential the target accepts. */
+    rotateTarget(value: string): Promise<void>;
+    /** Puts a value in the vault, where Latch will find it at a refetch. */
+    rotateVault(path: string, value: string): void;
+    invoke(connectionId: string): Promise<{ status: number; body: Record<string, unknown> }>;
+    /** Attempts the target saw: logins (TCP connections through a counting relay) or requests. */
+    attempts(): number;
+    restore(path: string): Promise<void>;
+  };
+
+  const relays: { close(): Promise<void> }[] = [];
+  let rabbit: RabbitUser, oidc: OidcServer;
+  const cases: Case[] = [];
+
+  beforeAll(async () => {
+    const pki = createTestPki();
+    [rabbit, oidc] = await Promise.all([createRabbitUser(), startOidcServer({ pki })]);
+    const relayTo = async (port: number) => {
+      const relay = await countingRelay(port);
+      relays.push(relay);
+      return relay;
+    };
+    const sql = async (kind: "postgres" | "mariadb", rotate: (password: string) => Promise<void>, user: string, password: string, config: (port: number) => Record<string, unknown>, port: number, op: Record<string, unknown>): Promise<Case> => {
+      const relay = await relayTo(port);
+      return {
+        kind,
+        connect: (path) => connect(kind, path, user, password, config(relay.port)),
+        rotateTarget: rotate,
+        rotateVault: (path, value) => vault.seedSecret({ path, data: { username: user, password: value } }),
+        invoke: (id) => invoke(id, "query", op),
+        attempts: relay.connections,
+        restore: async (path) => {
+          await rotate(password);
+          vault.seedSecret({ path, data: { username: user, password } });
+        },
+      };
+    };
+    cases.push(
+      await sql(
+        "postgres",
+        async (pw) => {
+          const c = new pg.Client({ connectionString: postgres.adminUrl });
+          await c.connect();
+          await c.query(`ALTER ROLE "${postgres.user}" PASSWORD '${pw}'`);
+          await c.end();
+        },
+        postgres.user,
+        postgres.password,
+        (port) => ({ host: "127.0.0.1", port, database: postgres.database, tlsMode: "disable" }),
+        postgres.port,
+        { sql: "SELECT 1 AS one", params: [] },
+      ),
+      await sql(
+        "mariadb",
+        async (pw) => {
+          for (const host of ["%", "127.0.0.1"]) await mariadb.admin("ALTER USER ?@? IDENTIFIED BY ?", [mariadb.user, host, pw]);
+        },
+        mariadb.user,
+        mariadb.password,
+        (port) => ({ host: "127.0.0.1", port, database: mariadb.database, tls: false }),
+        mariadb.port,
+        { sql: "SELECT 1 AS one", params: [] },
+      ),
+    );
+    const redisRelay = await relayTo(redis.port);
+    const redisRotate = async (pw: string) => void (await redis.admin().call("ACL", "SETUSER", redis.username, "resetpass", `>${pw}`));
+    cases.push({
       kind: "redis",
-      setup: () => ({ username: redis.username, password: redis.password, config: { host: redis.host, port: redis.port, db: 0, tls: false } }),
-      rotate: async (password: string) => {
-        await redis.admin().call("ACL", "SETUSER", redis.username, "resetpass", `>${password}`);
+      connect: (path) => connect("redis", path, redis.username, redis.password, { host: "127.0.0.1", port: redisRelay.port, db: 0, tls: false }),
+      rotateTarget: redisRotate,
+      rotateVault: (path, value) => vault.seedSecret({ path, data: { username: redis.username, password: value } }),
+      invoke: (id) => invoke(id, "command", { command: "SET", args: [`${redis.keyPrefix}rotation`, "v"] }),
+      attempts: redisRelay.connections,
+      restore: async (path) => {
+        await redisRotate(redis.password);
+        vault.seedSecret({ path, data: { username: redis.username, password: redis.password } });
       },
-      op: ["command", { command: "SET", args: [`${"KEY"}`, "v"] }] as const,
-    },
-  ];
+    });
+    const rabbitRelay = await relayTo(rabbit.port);
+    const queue = await rabbit.declareQueue();
+    cases.push({
+      kind: "rabbitmq",
+      connect: (path) => connect("rabbitmq", path, rabbit.username, rabbit.password, { host: "127.0.0.1", port: rabbitRelay.port, vhost: "/", tls: false }),
+      rotateTarget: (pw) => rabbitmqctl("change_password", rabbit.username, pw),
+      rotateVault: (path, value) => vault.seedSecret({ path, data: { username: rabbit.username, password: value } }),
+      invoke: (id) => invoke(id, "publish", { exchange: "", routingKey: queue, body: "hello" }),
+      attempts: rabbitRelay.connections,
+      restore: async (path) => {
+        await rabbitmqctl("change_password", rabbit.username, rabbit.password);
+        vault.seedSecret({ path, data: { username: rabbit.username, password: rabbit.password } });
+      },
+    });
+    const original = httpTarget.credentials.token;
+    cases.push({
+      kind: "http",
+      connect: (path) => connectSecret("http", path, "token", original, { baseUrl: httpTarget.url, authScheme: "bearer", testPath: "/health", caBundle: httpTarget.caCert }),
+      rotateTarget: async (token) => void (httpTarget.credentials.token = token),
+      rotateVault: (path, value) => vault.seedSecret({ path, data: { value } }),
+      invoke: (id) => invoke(id, "request", { method: "GET", path: "/echo" }),
+      attempts: () => httpTarget.count("/echo"),
+      restore: async (path) => {
+        httpTarget.credentials.token = original;
+        vault.seedSecret({ path, data: { value: original } });
+      },
+    });
+    const originalSecret = oidc.clientSecret;
+    cases.push({
+      kind: "oauth2",
+      connect: (path) =>
+        connectSecret("oauth2", path, "clientSecret", originalSecret, { grant: "client_credentials", tokenUrl: oidc.tokenUrl, clientId: oidc.clientId, scopes: "api:read", apiBaseUrl: oidc.apiUrl, caBundle: oidc.caCert }),
+      // The app's secret changes at the authorisation server, and the tokens issued with the old one stop working.
+      rotateTarget: async (secret) => {
+        oidc.rotateClientSecret(secret);
+        oidc.expireAccessTokens();
+      },
+      rotateVault: (path, value) => vault.seedSecret({ path, data: { value } }),
+      invoke: (id) => invoke(id, "request", { method: "GET", path: "/whoami" }),
+      // Token requests: each sign of the client secret reaching the server.
+      attempts: () => oidc.count("/token"),
+      restore: async (path) => {
+        oidc.rotateClientSecret(originalSecret);
+        vault.seedSecret({ path, data: { value: originalSecret } });
+      },
+    });
+  }, 180_000);
 
-  for (const c of cases) {
-    it(`${c.kind}: a rotated password is refetched once and the step retried once; a second rejection fails without a loop`, async () => {
-      const t = c.setup();
-      const path = `rt/${c.kind}-${randomUUID().slice(0, 6)}`;
-      const { connectionId } = await connect(c.kind, path, t.username, t.password, t.config);
-      const [operation, rawInput] = c.op;
-      const input = c.kind === "redis" ? { ...rawInput, args: [`${redis.keyPrefix}rotation`, "v"] } : rawInput;
-      expect((await invoke(connectionId, operation, input)).status).toBe(200);
+  afterAll(async () => {
+    await Promise.allSettled([...relays.map((r) => r.close()), rabbit?.cleanup(), oidc?.close()]);
+  });
 
-      // The password changes at the target and in the vault; Latch still holds the old one in its cache.
+  for (const kind of ["postgres", "mariadb", "redis", "rabbitmq", "http", "oauth2"]) {
+    it(`${kind}: a rotated credential is refetched once and the step retried once; a retry rejected again, or an unchanged value, fails without a loop`, async () => {
+      const c = cases.find((x) => x.kind === kind)!;
+      const path = `rt/${kind}-${randomUUID().slice(0, 6)}`;
+      const { connectionId } = await c.connect(path);
+      expect((await c.invoke(connectionId)).status).toBe(200);
+
+      // 1. Rotated at the target and in the vault; Latch still holds the old value in its cache.
       const rotated = `rot-${randomUUID()}`;
-      await c.rotate(rotated);
-      vault.seedSecret({ path, data: { username: t.username, password: rotated } });
-      drainAll(); // the pooled connection was authenticated before the change; a new one must log in
-      const before = reads(path);
-      const rotations = () => db().auditEvent.count({ where: { action: "connection.rotation", targetId: connectionId } });
-      const rotationsBefore = await rotations();
-      const recovered = await invoke(connectionId, operation, input);
-      expect(recovered.status).toBe(200);
-      expect(reads(path) - before).toBe(1);
-      expect(await rotations()).toBe(rotationsBefore + 1);
+      await c.rotateTarget(rotated);
+      c.rotateVault(path, rotated);
+      drainAll(); // pooled sessions logged in before the change; a new one must log in
+      let before = { reads: reads(path), attempts: c.attempts() };
+      const recovered = await c.invoke(connectionId);
+      expect(recovered.status, JSON.stringify(recovered.body)).toBe(200);
+      expect(reads(path) - before.reads).toBe(1);
+      // The rejected attempt and exactly one retry, as the target saw them.
+      expect(c.attempts() - before.attempts).toBe(2);
+      expect((await rotationEvents(connectionId)).map((e) => [e.outcome, (e.details as { outcome: string }).outcome])).toEqual([["SUCCESS", "recovered"]]);
 
-      // Rotated again at the target only: the vault's value is just as wrong after the refetch.
-      await c.rotate(`rot-${randomUUID()}`);
+      // 2. The store's new value is just as wrong (rotated again, and someone put another wrong value in the vault).
+      await c.rotateTarget(`rot-${randomUUID()}`);
+      c.rotateVault(path, `also-wrong-${randomUUID()}`);
       drainAll();
-      const before2 = reads(path);
-      const failed = await invoke(connectionId, operation, input);
-      expect(failed.status).toBe(502);
-      expect(JSON.stringify(failed.body)).toContain("Credentials rejected by the target");
-      expect(JSON.stringify(failed.body)).not.toContain(rotated);
-      expect(reads(path) - before2).toBe(1);
-      const last = await db().auditEvent.findFirstOrThrow({ where: { action: "connection.rotation", targetId: connectionId }, orderBy: { occurredAt: "desc" } });
-      expect(last).toMatchObject({ outcome: "FAILURE" });
+      before = { reads: reads(path), attempts: c.attempts() };
+      const rejected = await c.invoke(connectionId);
+      expect(rejected.status).toBe(502);
+      expect(JSON.stringify(rejected.body)).toContain("Credentials rejected by the target");
+      expect(JSON.stringify(rejected.body)).not.toContain(rotated);
+      expect(reads(path) - before.reads).toBe(1);
+      expect(c.attempts() - before.attempts).toBe(2);
+      expect((await rotationEvents(connectionId)).at(-1)).toMatchObject({ outcome: "FAILURE", details: expect.objectContaining({ outcome: "rejected_again" }) });
 
-      // Restore the right password for later tests.
-      await c.rotate(t.password);
-      vault.seedSecret({ path, data: { username: t.username, password: t.password } });
-    }, 60_000);
+      // 3. Rotated at the target only: the refetch brings the same value back, so there is no retry.
+      c.rotateVault(path, rotated);
+      await c.rotateTarget(rotated);
+      expect((await c.invoke(connectionId)).status).toBe(200); // back in step (one more rotation)
+      await c.rotateTarget(`rot-${randomUUID()}`);
+      drainAll();
+      before = { reads: reads(path), attempts: c.attempts() };
+      const unchanged = await c.invoke(connectionId);
+      expect(unchanged.status).toBe(502);
+      expect(reads(path) - before.reads).toBe(1);
+      expect(c.attempts() - before.attempts).toBe(1);
+      expect((await rotationEvents(connectionId)).at(-1)).toMatchObject({ outcome: "FAILURE", details: expect.objectContaining({ outcome: "unchanged" }) });
+      expect(await rotationEvents(connectionId)).toHaveLength(4);
+
+      await c.restore(path);
+    }, 90_000);
   }
 
-  it("twenty concurrent invokes rejected together cause one vault fetch", async () => {
+  it("twenty concurrent invokes rejected together cause one vault fetch and one rotation event", async () => {
     const path = `rt/pg-burst-${randomUUID().slice(0, 6)}`;
     const { connectionId } = await connect("postgres", path, postgres.user, postgres.password, { host: postgres.host, port: postgres.port, database: postgres.database, tlsMode: "disable" });
     expect((await invoke(connectionId, "query", { sql: "SELECT 1", params: [] })).status).toBe(200);
@@ -258,9 +413,58 @@ describe("rotation", () => {
     const results = await Promise.all(Array.from({ length: 20 }, () => invoke(connectionId, "query", { sql: "SELECT 1", params: [] })));
     expect(results.map((r) => r.status)).toEqual(Array(20).fill(200));
     expect(reads(path) - before).toBe(1);
+    expect((await rotationEvents(connectionId)).map((e) => (e.details as { outcome: string }).outcome)).toEqual(["recovered"]);
     await c.query(`ALTER ROLE "${postgres.user}" PASSWORD '${postgres.password}'`);
     await c.end();
   }, 60_000);
+});
+
+describe("pooling", () => {
+  const pgConfig = () => ({ host: postgres.host, port: postgres.port, database: postgres.database, tlsMode: "disable" });
+
+  it("concurrent invokes of one connection run on more than one session", async () => {
+    const { connectionId } = await connect("postgres", `rt/pool-${randomUUID().slice(0, 6)}`, postgres.user, postgres.password, pgConfig());
+    const results = await Promise.all(Array.from({ length: 6 }, () => invoke(connectionId, "query", { sql: "SELECT pg_backend_pid() AS pid, pg_sleep(0.3)", params: [] })));
+    expect(results.map((r) => r.status)).toEqual(Array(6).fill(200));
+    const pids = new Set(results.map((r) => (r.body.result as { rows: unknown[][] }).rows[0]![0]));
+    expect(pids.size).toBeGreaterThan(1);
+    expect(openPools(connectionId)).toHaveLength(1);
+  });
+
+  it("a refresh during an in-flight query lets it finish, then closes the drained client", async () => {
+    const { connectionId } = await connect("postgres", `rt/pool-${randomUUID().slice(0, 6)}`, postgres.user, postgres.password, pgConfig());
+    expect((await invoke(connectionId, "query", { sql: "SELECT 1", params: [] })).status).toBe(200);
+    const slow = invoke(connectionId, "query", { sql: "SELECT pg_sleep(0.8) AS slept", params: [] });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(openPools(connectionId)).toEqual([expect.objectContaining({ inFlight: 1, draining: false })]);
+    expect((await call(refreshRoute, connectionId)).status).toBe(200);
+    expect(openPools(connectionId)).toEqual([]); // no new work for the drained client…
+    expect((await slow).status).toBe(200); // …but what it was doing finished
+  });
+
+  it("a rotation drains only the rejected version's client; a query still running on it finishes", async () => {
+    const path = `rt/pool-${randomUUID().slice(0, 6)}`;
+    const { connectionId } = await connect("postgres", path, postgres.user, postgres.password, pgConfig());
+    expect((await invoke(connectionId, "query", { sql: "SELECT 1", params: [] })).status).toBe(200);
+    const [old] = openPools(connectionId);
+    // A long query holds the old version's only session…
+    const slow = invoke(connectionId, "query", { sql: "SELECT pg_sleep(1) AS slept", params: [] });
+    await new Promise((r) => setTimeout(r, 200));
+    const rotated = `rot-${randomUUID()}`;
+    const admin = new pg.Client({ connectionString: postgres.adminUrl });
+    await admin.connect();
+    await admin.query(`ALTER ROLE "${postgres.user}" PASSWORD '${rotated}'`);
+    vault.seedSecret({ path, data: { username: postgres.user, password: rotated } });
+    // …so this one needs a new login, which the target rejects: the old version drains, a new one opens.
+    expect((await invoke(connectionId, "query", { sql: "SELECT 2", params: [] })).status).toBe(200);
+    const now = openPools(connectionId);
+    expect(now).toEqual([expect.objectContaining({ draining: false })]);
+    expect(now[0]!.version).not.toBe(old!.version);
+    expect((await slow).status).toBe(200);
+    expect(openPools(connectionId)).toEqual(now); // the old version's late finish closed nothing new
+    await admin.query(`ALTER ROLE "${postgres.user}" PASSWORD '${postgres.password}'`);
+    await admin.end();
+  });
 });
 
 describe("refresh", () => {

@@ -17,28 +17,21 @@ import { logger } from "@/lib/log";
 import { metrics } from "@/lib/metrics";
 import { broadcastRefresh, onRefresh, type RefreshMessage } from "@/lib/secrets/broadcast";
 import { invalidateAsset, invalidateStore, ResolveError } from "@/lib/secrets/resolver";
-import { withCredentials, type Resolved } from "./credentials";
+import { withCredentials, type Resolved, type RotationEvent } from "./credentials";
+import { Pools, type PoolEntry } from "./pools";
 import { openState, sealStateFor, sourcesOf } from "./mutations";
 
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
 type LoadedConnection = Connection & { secrets: ConnectionSecret[] };
 
 const INVOKE_TIMEOUT_MS = 30_000;
-const IDLE_MS = 5 * 60 * 1000;
-
-/**
- * Targets are reached through one pooled client per connection, keyed by a fingerprint of the
- * credentials it was opened with: steady-state invokes reuse it without authenticating again; new
- * credentials (a refresh, a rotation) open a new client and drain the old one.
- */
-type Pooled = { fingerprint: string; client: Promise<unknown>; connector: Connector; lastUsed: number; stateJson: string | null };
 
 const runtime = globalThis as unknown as {
-  latchRuntime?: { pools: Map<string, Pooled>; seenGeneration: Map<string, number>; fingerprintKey: Buffer; sweeper: NodeJS.Timeout | null; subscribed: boolean };
+  latchRuntime?: { pools: Pools; rotations: Map<string, number>; seenGeneration: Map<string, number>; fingerprintKey: Buffer; sweeper: NodeJS.Timeout | null; subscribed: boolean };
 };
 
 function rt() {
-  runtime.latchRuntime ??= { pools: new Map(), seenGeneration: new Map(), fingerprintKey: randomBytes(32), sweeper: null, subscribed: false };
+  runtime.latchRuntime ??= { pools: new Pools(), rotations: new Map(), seenGeneration: new Map(), fingerprintKey: randomBytes(32), sweeper: null, subscribed: false };
   const r = runtime.latchRuntime;
   if (!r.subscribed) {
     r.subscribed = true;
@@ -46,9 +39,10 @@ function rt() {
   }
   if (!r.sweeper) {
     r.sweeper = setInterval(() => {
-      const now = Date.now();
-      for (const [id, pooled] of r.pools) if (now - pooled.lastUsed > IDLE_MS) drain(id);
-    }, 60_000);
+      r.pools.sweep(env().LATCH_POOL_IDLE_SECONDS * 1000);
+      const hourAgo = Date.now() - 3600_000;
+      for (const [key, at] of r.rotations) if (at < hourAgo) r.rotations.delete(key);
+    }, 30_000);
     r.sweeper.unref();
   }
   return r;
@@ -63,6 +57,9 @@ function fingerprint(resolved: Resolved, config: unknown): string {
   return h.digest("base64url");
 }
 
+/** How recent the values are (the newest fetch among them), so an older version never displaces a newer client. */
+const rankOf = (resolved: Resolved) => Math.max(0, ...resolved.fetchSeqs.values());
+
 const limiterHolder = globalThis as unknown as { latchInvokeLimiter?: RateLimiter };
 function invokeLimiter(): RateLimiter {
   const rate = env().LATCH_INVOKE_RATE_PER_SECOND;
@@ -70,13 +67,13 @@ function invokeLimiter(): RateLimiter {
   return limiterHolder.latchInvokeLimiter;
 }
 
-/** Closes and forgets a connection's pooled client. */
+/** Drains every pooled client of a connection (all credential versions): in-flight invokes finish first. */
 export function drain(connectionId: string): void {
-  const pooled = rt().pools.get(connectionId);
-  if (!pooled) return;
-  rt().pools.delete(connectionId);
-  pooled.client.then((c) => pooled.connector.close(c)).catch(() => {});
+  rt().pools.drainConnection(connectionId);
 }
+
+/** The pooled clients open on this instance (no values), for tests and diagnostics. */
+export const openPools = (connectionId?: string) => rt().pools.list(connectionId);
 
 function applyRefresh(message: RefreshMessage) {
   if (message.kind === "store") {
@@ -173,16 +170,21 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
   const owner = await ownerOf(connection);
   const config = (connection.config ?? {}) as Record<string, unknown>;
 
-  const rotationAudit = async (outcome: "retried" | "unchanged") => {
+  // One audit event and one metric per rotation, not per invoke caught in it: invokes rejected
+  // together share one refetch (the same fetch sequence), and the first to finish its retry reports.
+  const rotationAudit = async ({ outcome, refetch }: RotationEvent) => {
+    const key = `${connection.id}|${refetch}`;
+    if (rt().rotations.has(key)) return;
+    rt().rotations.set(key, Date.now());
     metrics().rotations.inc({ connector: connector.kind, outcome });
     await recordAuditEvent(db(), {
       actor: ctx.actor,
       action: "connection.rotation",
       target: { type: "connection", id: connection.id, label: connection.name },
       folderId: connection.folderId,
-      outcome: outcome === "retried" ? "SUCCESS" : "FAILURE",
+      outcome: outcome === "recovered" ? "SUCCESS" : "FAILURE",
       requestId: ctx.requestId,
-      details: { connector: connector.kind, assets: connection.secrets.filter((s) => s.assetId).map((s) => s.assetId), outcome },
+      details: { connector: connector.kind, assets: connection.secrets.filter((s) => s.assetId).map((s) => s.assetId), outcome, resolvedAs: owner.email },
     });
   };
 
@@ -191,17 +193,19 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
       sourcesOf(connection),
       { actor: owner, requestId: ctx.requestId, purpose: "invoke" },
       async (resolved) => {
-        const fp = fingerprint(resolved, config);
-        const pooled = await pooledClient(connection, connector, fp, resolved, config);
+        const entry = pooledClient(connection, connector, resolved, config);
         try {
-          const out = await operation.run(await pooled.client, parsed.data, { timeoutMs: INVOKE_TIMEOUT_MS });
-          await persistState(connection, connector, pooled);
+          const client = await entry.client;
+          const out = await operation.run(client, parsed.data, { timeoutMs: INVOKE_TIMEOUT_MS });
+          await persistState(connection, connector, entry, client);
           return out;
         } catch (error) {
           const classified = error instanceof ConnectorError ? error : connector.classify(error, { ...config, ...resolved.usernames });
-          // A pool whose credentials were rejected is drained; the retry opens a new one.
-          if (classified?.kind === "credentials_rejected") drain(connection.id);
+          // The client of these credentials (this version only) is drained; a retry opens its own.
+          if (classified?.kind === "credentials_rejected") rt().pools.drain(entry);
           throw classified ?? error;
+        } finally {
+          rt().pools.release(entry);
         }
       },
       { onRotation: rotationAudit },
@@ -223,37 +227,30 @@ function observeInvoke(connector: string, outcome: string, started: number) {
   metrics().invokeDuration.observe({ connector, outcome }, (performance.now() - started) / 1000);
 }
 
-async function pooledClient(connection: LoadedConnection, connector: Connector, fp: string, resolved: Resolved, config: Record<string, unknown>): Promise<Pooled> {
-  const pools = rt().pools;
-  const existing = pools.get(connection.id);
-  if (existing && existing.fingerprint === fp) {
-    existing.lastUsed = Date.now();
-    return existing;
-  }
-  if (existing) drain(connection.id);
-  const state = await openState(connection);
-  const pooled: Pooled = {
-    fingerprint: fp,
-    connector,
-    lastUsed: Date.now(),
-    stateJson: state ? JSON.stringify(state) : null,
-    client: connector.open({ config: { ...config, ...resolved.usernames }, secrets: resolved.secrets, timeoutMs: INVOKE_TIMEOUT_MS, state }).catch((error: unknown) => {
-      if (pools.get(connection.id) === pooled) pools.delete(connection.id);
-      throw connector.classify(error, { ...config, ...resolved.usernames }) ?? error;
-    }),
-  };
-  pools.set(connection.id, pooled);
-  return pooled;
+function pooledClient(connection: LoadedConnection, connector: Connector, resolved: Resolved, config: Record<string, unknown>): PoolEntry {
+  const merged = { ...config, ...resolved.usernames };
+  const pool = { max: env().LATCH_POOL_MAX_PER_CONNECTION, idleMs: env().LATCH_POOL_IDLE_SECONDS * 1000 };
+  return rt().pools.acquire(connection.id, fingerprint(resolved, config), rankOf(resolved), connector, (entry) => ({
+    client: (async () => {
+      const state = await openState(connection);
+      entry.stateJson = state ? JSON.stringify(state) : null;
+      try {
+        return await connector.open({ config: merged, secrets: resolved.secrets, timeoutMs: INVOKE_TIMEOUT_MS, state, pool });
+      } catch (error) {
+        throw connector.classify(error, merged) ?? error;
+      }
+    })(),
+  }));
 }
 
 /** OAuth tokens refreshed while invoking are sealed back into the connection (only when they changed). */
-async function persistState(connection: LoadedConnection, connector: Connector, pooled: Pooled) {
+async function persistState(connection: LoadedConnection, connector: Connector, entry: PoolEntry, client: unknown) {
   if (!connector.stateOf) return;
-  const next = connector.stateOf(await pooled.client);
+  const next = connector.stateOf(client);
   if (!next) return;
   const json = JSON.stringify(next);
-  if (json === pooled.stateJson) return;
-  pooled.stateJson = json;
+  if (json === entry.stateJson) return;
+  entry.stateJson = json;
   await db().connection.update({ where: { id: connection.id }, data: await sealStateFor(connection.id, next) });
 }
 
@@ -298,6 +295,6 @@ export async function refreshStore(ctx: Ctx, input: { storeId: string }) {
 
 /** For tests and shutdown. */
 export function drainAll(): void {
-  for (const id of [...rt().pools.keys()]) drain(id);
+  rt().pools.drainAll();
   logger().debug("drained every pooled connection");
 }

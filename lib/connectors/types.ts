@@ -75,6 +75,11 @@ export type ConnectInput<C> = {
   timeoutMs: number;
   /** Connector-kept state (OAuth tokens), decrypted by the caller; absent when there is none. */
   state?: Record<string, string> | null;
+  /**
+   * Run time: how many sessions the client may hold to the target at once, and how long an idle one
+   * is kept. Absent (connect and test): one session, for the short life of the check.
+   */
+  pool?: { max: number; idleMs: number };
 };
 
 export type ConnectResult = {
@@ -104,6 +109,11 @@ export type Connector<C extends z.ZodType = z.ZodType, Client = unknown> = {
   close(client: Client): Promise<void>;
   /** Maps a target/driver error to a ConnectorError, or null if it is not one of the target's. */
   classify(error: unknown, config: z.output<C>): ConnectorError | null;
+  /**
+   * Whether a pooled client should still get new work (a connection the target closed, or one that
+   * stopped answering). Absent: always; pooled drivers that heal themselves need none.
+   */
+  healthy?(client: Client): boolean;
   /** State to keep (encrypted) after open/check, e.g. refreshed OAuth tokens; null when unchanged/none. */
   stateOf?(client: Client): Record<string, string> | null;
   /** Run-time operations (the REST invoke endpoint). */

@@ -263,6 +263,19 @@ describe("HTTP connector: request operation", () => {
     expect(Buffer.byteLength(result.body)).toBe(1024 * 1024);
   });
 
+  it("a 401 to a request with a credential is a credentials rejection (the rotation path), never data", async () => {
+    for (const input of [apiKeyHeader(), apiKeyQuery(), bearer(), basic()]) {
+      const wrong = { ...input, secrets: Object.fromEntries(Object.keys(input.secrets).map((k) => [k, "wrong-value-1234"])) };
+      const error = await request(wrong, { path: "/echo" }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConnectorError);
+      expect(error).toMatchObject({ kind: "credentials_rejected", refetch: true });
+      expect((error as Error).message).toMatch(/HTTP 401 from 127\.0\.0\.1:\d+\/echo/);
+      expect((error as Error).message).not.toContain("wrong-value-1234");
+    }
+    // Without a credential there is nothing to rotate: the API's answer is the caller's to read.
+    expect((await request(inputFor(configFor({ authScheme: "none" })), { path: "/echo" })).status).toBe(401);
+  });
+
   it("returns non-2xx answers as data and classifies network failures", async () => {
     expect((await request(bearer(), { path: "/status/404" })).status).toBe(404);
     target.inject({ fault: { type: "hang" }, pathIncludes: "/echo", times: 1 });

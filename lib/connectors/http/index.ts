@@ -182,9 +182,19 @@ const fields: ConnectorField[] = [
 export const httpRequestOperation: Operation<HttpClient, typeof requestInputSchema, RequestOutput> = {
   label: "Send an HTTP request",
   description:
-    "Sends a request to a path under the base URL with the connection's credential attached, and returns the status, headers (without Set-Cookie) and up to 1 MB of the body as text. Redirects are returned, not followed.",
+    "Sends a request to a path under the base URL with the connection's credential attached, and returns the status, headers (without Set-Cookie) and up to 1 MB of the body as text. Redirects are returned, not followed. " +
+    "A 401 means the credential was rejected: Latch fetches it from its store once more and retries once (it may have been rotated); if the API still answers 401, the invoke fails with “credentials rejected by the target” rather than returning the 401.",
   input: requestInputSchema,
-  run: (client, input, opts) => runRequest(client, input, opts),
+  async run(client, input, opts) {
+    const result = await runRequest(client, input, opts);
+    // A 401 is the API refusing the credential: the rotation path (refetch once, retry once) starts
+    // here, as it does for a database's login error. Without a credential there is nothing to rotate.
+    if (result.status === 401 && client.authScheme !== "none") {
+      const url = resolveUnderBase(client.base, input.path);
+      throw new ConnectorError("credentials_rejected", `${url.host} rejected the ${CREDENTIAL_WORDS[client.authScheme]} (HTTP 401 from ${describeUrl(url)}).`);
+    }
+    return result;
+  },
 };
 
 export const httpConnector: Connector<typeof httpConfigSchema, HttpClient> = {

@@ -1,6 +1,7 @@
 import "server-only";
 import { X509Certificate } from "node:crypto";
 import net from "node:net";
+import { inspect } from "node:util";
 import { rootCertificates } from "node:tls";
 import mysql from "mysql2";
 import { z } from "zod";
@@ -23,11 +24,49 @@ export const mariadbConfigSchema = z.object({
 });
 
 type Config = z.output<typeof mariadbConfigSchema>;
+/** One borrowed session. */
 type Client = mysql.Connection;
 
-const targets = new WeakMap<Client, MariadbTarget>();
+/**
+ * A pool of authenticated sessions to one server with one set of credentials: concurrent invokes run
+ * on their own sessions, and a statement that times out costs only its session. The driver keeps the
+ * password in memory for the pool's life, to log in new sessions: the run time drains a pool when its
+ * credentials are refreshed, rejected or idle.
+ */
+export class MariadbPool {
+  #ended: Promise<void> | null = null;
+  constructor(
+    readonly pool: mysql.Pool,
+    readonly target: MariadbTarget,
+  ) {}
+
+  /** Borrows a session within the deadline; a slot granted after the deadline is handed straight back. */
+  acquire(timeoutMs: number): Promise<mysql.PoolConnection> {
+    const pending = new Promise<mysql.PoolConnection>((resolve, reject) => this.pool.getConnection((error, conn) => (error ? reject(error) : resolve(conn))));
+    return within(pending, timeoutMs, () => {
+      pending.then((late) => late.release(), () => {});
+      return mariadbTimeout(this.target, timeoutMs);
+    });
+  }
+
+  end(): Promise<void> {
+    this.#ended ??= within(new Promise<void>((resolve) => this.pool.end(() => resolve())), 2000, () => new Error("end timed out")).catch(() => {});
+    return this.#ended;
+  }
+
+  toJSON() {
+    return { host: this.target.host, port: this.target.port, database: this.target.database ?? null };
+  }
+
+  [inspect.custom]() {
+    return `MariadbPool(${this.target.host}:${this.target.port})`;
+  }
+}
+
 // The statement time limit last set on each session, to skip the SET when it is unchanged.
 const statementTimeouts = new WeakMap<Client, number>();
+/** How long after the server's own statement limit the client gives up on a session it cannot hear from. */
+const CLIENT_GRACE_MS = 2000;
 
 
 /** Verified TLS only; a CA bundle adds to the system roots (as lib/net/egress does). */
@@ -135,30 +174,55 @@ async function assertParameterCount(client: Client, sql: string, given: number) 
   }
 }
 
-const query: Operation<Client, typeof queryInput, QueryOutput> = {
+/**
+ * Runs `work` on a borrowed session. The server stops a statement that outlives the deadline
+ * (max_statement_time); if the server cannot be heard from at all, only this session is cut.
+ */
+async function withSession<T>(handle: MariadbPool, timeoutMs: number, work: (client: mysql.PoolConnection) => Promise<T>): Promise<T> {
+  const started = Date.now();
+  const client = await handle.acquire(timeoutMs);
+  let broken = false;
+  try {
+    const left = Math.max(1, timeoutMs - (Date.now() - started));
+    return await within(
+      (async () => {
+        await limitStatementTime(client, left);
+        return work(client);
+      })(),
+      left + CLIENT_GRACE_MS,
+      () => {
+        broken = true;
+        return mariadbTimeout(handle.target, timeoutMs);
+      },
+    );
+  } catch (error) {
+    // A fatal error (lost connection, protocol) leaves the session unusable.
+    if ((error as { fatal?: unknown })?.fatal) broken = true;
+    throw error;
+  } finally {
+    if (broken) client.destroy();
+    else client.release();
+  }
+}
+
+const query: Operation<MariadbPool, typeof queryInput, QueryOutput> = {
   label: "Run a SQL statement",
   description:
     "Runs one SQL statement as a prepared statement with ? placeholders and returns at most rowLimit rows (each an array in column order; binary as base64; dates as the server prints them; BIGINT and DECIMAL as text). The limit caps the answer, not the work: add LIMIT to the SQL for large tables.",
   input: queryInput,
-  async run(client, input, { timeoutMs }) {
-    const target = targets.get(client) ?? { host: "?", port: 0 };
-    const work = async () => {
-      await limitStatementTime(client, timeoutMs);
-      await assertParameterCount(client, input.sql, input.params.length);
-      return streamExecute(client, input.sql, input.params, input.rowLimit);
-    };
+  async run(handle, input, { timeoutMs }) {
     try {
-      return await within(work(), timeoutMs, () => {
-        client.destroy();
-        return mariadbTimeout(target, timeoutMs);
+      return await withSession(handle, timeoutMs, async (client) => {
+        await assertParameterCount(client, input.sql, input.params.length);
+        return streamExecute(client, input.sql, input.params, input.rowLimit);
       });
     } catch (error) {
-      throw toMariadbError(error, target);
+      throw toMariadbError(error, handle.target);
     }
   },
 };
 
-export const mariadbConnector: Connector<typeof mariadbConfigSchema, Client> = {
+export const mariadbConnector: Connector<typeof mariadbConfigSchema, MariadbPool> = {
   kind: "mariadb",
   label: "MariaDB / MySQL",
   description: "A MariaDB or MySQL database (also Amazon RDS/Aurora MySQL, Azure, Cloud SQL, PlanetScale…), reached with a user name and password.",
@@ -180,7 +244,7 @@ export const mariadbConnector: Connector<typeof mariadbConfigSchema, Client> = {
   ],
   configSchema: mariadbConfigSchema,
 
-  async open({ config, secrets, timeoutMs }) {
+  async open({ config, secrets, timeoutMs, pool: sizing }) {
     const deadline = Date.now() + timeoutMs;
     const ssl = config.tls ? sslOptions(config.caCertificate) : undefined;
     let address: string;
@@ -189,7 +253,7 @@ export const mariadbConnector: Connector<typeof mariadbConfigSchema, Client> = {
     } catch (error) {
       throw toMariadbError(error, config);
     }
-    const client = mysql.createConnection({
+    const pool = mysql.createPool({
       // `host` stays the name entered (TLS server name and identity check); the socket below dials the checked IP.
       host: config.host,
       port: config.port,
@@ -198,42 +262,36 @@ export const mariadbConnector: Connector<typeof mariadbConfigSchema, Client> = {
       password: secrets.password,
       database: config.database,
       ssl,
-      connectTimeout: Math.max(1, deadline - Date.now()),
+      connectTimeout: Math.max(1, timeoutMs),
       charset: "utf8mb4",
       supportBigNumbers: true,
       bigNumberStrings: true,
       dateStrings: true,
       multipleStatements: false,
       connectAttributes: { program_name: "Latch" },
+      connectionLimit: sizing?.max ?? 1,
+      maxIdle: sizing?.max ?? 1,
+      idleTimeout: sizing?.idleMs ?? 10_000,
+      enableKeepAlive: true,
     });
-    // Without a listener, a socket error on an idle connection would crash the process.
-    client.on("error", () => {});
+    // Without a listener, a socket error on an idle session would crash the process.
+    pool.on("connection", (conn) => conn.on("error", () => {}));
+    const target: MariadbTarget = { host: config.host, port: config.port, database: config.database, user: config.user };
+    const handle = new MariadbPool(pool, target);
+    // One login now proves the credentials; the session stays in the pool for the first operation.
     try {
-      await within(
-        new Promise<void>((resolve, reject) => {
-          client.once("connect", () => resolve());
-          client.once("error", reject);
-        }),
-        deadline - Date.now(),
-        () => {
-          client.destroy();
-          return mariadbTimeout(config, timeoutMs);
-        },
-      );
+      const first = await handle.acquire(Math.max(1, deadline - Date.now()));
+      first.release();
     } catch (error) {
-      client.destroy();
+      void handle.end();
       throw toMariadbError(error, config);
     }
-    targets.set(client, { host: config.host, port: config.port, database: config.database, user: config.user });
-    return client;
+    return handle;
   },
 
-  async check(client, { config, timeoutMs }) {
+  async check(handle, { config, timeoutMs }) {
     try {
-      const rows = (await within(exec(client, "SELECT VERSION() AS version, DATABASE() AS db"), timeoutMs, () => {
-        client.destroy();
-        return mariadbTimeout(config, timeoutMs);
-      })) as { version?: string; db?: string | null }[];
+      const rows = (await withSession(handle, timeoutMs, (client) => exec(client, "SELECT VERSION() AS version, DATABASE() AS db"))) as { version?: string; db?: string | null }[];
       const raw = String(rows[0]?.version ?? "");
       // VERSION() reads like "10.11.19-MariaDB-0+deb12u1" or "8.0.36".
       const product = /mariadb/i.test(raw) ? "MariaDB" : "MySQL";
@@ -245,17 +303,8 @@ export const mariadbConnector: Connector<typeof mariadbConfigSchema, Client> = {
     }
   },
 
-  async close(client) {
-    try {
-      await within(new Promise<void>((resolve) => client.end(() => resolve())), 2000, () => new Error("end timed out"));
-    } catch {
-      // Fall through to destroy.
-    }
-    try {
-      client.destroy();
-    } catch {
-      // Already gone.
-    }
+  async close(handle) {
+    await handle.end();
   },
 
   classify(error, config: Config) {

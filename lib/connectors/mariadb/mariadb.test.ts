@@ -1,14 +1,13 @@
-import type mysql from "mysql2";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { expectConnectorError } from "@/test/targets/expect";
 import { createMariadbUser, type MariadbUser } from "@/test/targets/mariadb";
 import { freePort, startSilentServer } from "@/test/targets/net";
 import { ConnectorError, type Connector } from "../types";
 import { classifyMariadbError } from "./classify";
-import { mariadbConfigSchema, mariadbConnector, type QueryOutput } from "./index";
+import { mariadbConfigSchema, mariadbConnector, type MariadbPool, type QueryOutput } from "./index";
 
 let target: MariadbUser;
-const clients: mysql.Connection[] = [];
+const clients: MariadbPool[] = [];
 
 beforeAll(async () => {
   target = await createMariadbUser();
@@ -27,14 +26,14 @@ function input(overrides: Record<string, unknown> = {}, password = target.passwo
   return { config, secrets: { password }, timeoutMs };
 }
 
-async function open(overrides: Record<string, unknown> = {}) {
-  const i = input(overrides);
+async function open(overrides: Record<string, unknown> = {}, pool?: { max: number; idleMs: number }) {
+  const i = { ...input(overrides), pool };
   const client = await mariadbConnector.open(i);
   clients.push(client);
   return { client, i };
 }
 
-function runQuery(client: mysql.Connection, input: { sql: string; params?: unknown[]; rowLimit?: number }, timeoutMs = 5000): Promise<QueryOutput> {
+function runQuery(client: MariadbPool, input: { sql: string; params?: unknown[]; rowLimit?: number }, timeoutMs = 5000): Promise<QueryOutput> {
   const op = mariadbConnector.operations.query!;
   return op.run(client, op.input.parse(input), { timeoutMs }) as Promise<QueryOutput>;
 }
@@ -116,6 +115,23 @@ describe("mariadb connector against the machine's MariaDB", () => {
   it("maps a missing table privilege to permission", async () => {
     const { client } = await open();
     await expectConnectorError(runQuery(client, { sql: "SELECT * FROM mysql.user" }), "permission");
+  });
+
+  it("runs concurrent statements on separate sessions of one pool, up to its size", async () => {
+    const { client } = await open({}, { max: 4, idleMs: 10_000 });
+    const ids = await Promise.all(Array.from({ length: 8 }, () => runQuery(client, { sql: "SELECT CONNECTION_ID() AS id, SLEEP(0.2) AS s" })));
+    const distinct = new Set(ids.map((r) => String(r.rows[0]![0])));
+    expect(distinct.size).toBeGreaterThan(1);
+    expect(distinct.size).toBeLessThanOrEqual(4);
+  });
+
+  it("a statement that times out costs only its own session: siblings finish and the pool stays usable", async () => {
+    const { client } = await open({}, { max: 3, idleMs: 10_000 });
+    const slow = runQuery(client, { sql: "SELECT SLEEP(5)" }, 300);
+    const siblings = Promise.all([1, 2].map((n) => runQuery(client, { sql: "SELECT ? AS n, SLEEP(0.5) AS s", params: [n] }, 5000)));
+    await expectConnectorError(slow, "timeout");
+    expect((await siblings).map((r) => Number(r.rows[0]![0]))).toEqual([1, 2]);
+    expect((await runQuery(client, { sql: "SELECT 42" })).rows).toEqual([[42]]);
   });
 
   it("times a long statement out and still closes cleanly", async () => {

@@ -211,12 +211,24 @@ const fields: ConnectorField[] = [
 export const oauth2RequestOperation: Operation<OAuth2Client, typeof requestInputSchema, RequestOutput> = {
   label: "Send an API request",
   description:
-    "Sends a request to a path under the API base URL with the access token attached (renewed once on a 401), and returns the status, headers (without Set-Cookie) and up to 1 MB of the body as text.",
+    "Sends a request to a path under the API base URL with the access token attached, and returns the status, headers (without Set-Cookie) and up to 1 MB of the body as text. " +
+    "On a 401 the access token is renewed once and the request retried; if the token endpoint rejects the client secret (invalid_client), the secret is fetched from its store once more and the request retried once. " +
+    "A 401 that survives the renewal fails the invoke with “credentials rejected by the target”.",
   input: requestInputSchema,
   async run(client, input, opts) {
     const base = client.apiBase;
     if (!base) throw new ConnectorError("config", "Set the API base URL of this connection to send requests.");
-    return runRequest({ base, reservedHeaders: client.reservedHeaders, reservedQuery: client.reservedQuery, send: (u, i) => client.send(u, i), redactionForms: () => client.redactionForms() }, input, opts);
+    const result = await runRequest({ base, reservedHeaders: client.reservedHeaders, reservedQuery: client.reservedQuery, send: (u, i) => client.send(u, i), redactionForms: () => client.redactionForms() }, input, opts);
+    if (result.status === 401) {
+      const url = resolveUnderBase(base, input.path);
+      // The token endpoint accepted the client secret, so fetching the secret again cannot help: no refetch.
+      throw new ConnectorError(
+        "credentials_rejected",
+        `${url.host} rejected the access token (HTTP 401 from ${describeUrl(url)})${client.canRenew ? ", even after renewing it" : " and the app issued no refresh token to renew it; authorise again"}.`,
+        false,
+      );
+    }
+    return result;
   },
 };
 

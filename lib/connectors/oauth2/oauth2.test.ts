@@ -291,6 +291,21 @@ describe("OAuth 2.0 connector: authorization code", () => {
     expect(error.message).not.toContain(tokens.refreshToken!);
   });
 
+  it("a 401 that no renewal can fix is a credentials rejection, without a refetch of the client secret", async () => {
+    const config = codeConfig();
+    const { refreshToken: _dropped, ...withoutRefresh } = await authorise(config);
+    await withClient(inputFor(config, server.clientSecret, tokenStateToRecord(withoutRefresh)), async (client) => {
+      expect((await runRequest(client, { path: "/whoami" })).status).toBe(200);
+      const tokenCalls = server.count("/token");
+      server.expireAccessTokens();
+      const error = await runRequest(client, { path: "/whoami" }).catch((e: unknown) => e);
+      // Not data: a runner asking for /whoami gets "credentials rejected", and the secret is not refetched.
+      expect(error).toMatchObject({ kind: "credentials_rejected", refetch: false });
+      expect((error as Error).message).toMatch(/HTTP 401 .*authorise again/);
+      expect(server.count("/token")).toBe(tokenCalls);
+    });
+  });
+
   it("never returns the token or secret in a request result, even if the API echoes it", async () => {
     const config = codeConfig();
     const tokens = await authorise(config);

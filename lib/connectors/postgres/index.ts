@@ -1,4 +1,5 @@
 import "server-only";
+import { inspect } from "node:util";
 import pg from "pg";
 import { z } from "zod";
 import { resolveTargetAddress } from "@/lib/net/egress";
@@ -22,17 +23,54 @@ export const postgresConfigSchema = z.object({
 
 type Config = z.output<typeof postgresConfigSchema>;
 
-// The config each client was opened with, so operations can word errors with host and database.
-const targets = new WeakMap<pg.Client, PostgresTarget>();
+/**
+ * A pool of authenticated sessions to one database with one set of credentials. Each operation
+ * borrows its own session, so concurrent invokes run side by side and a statement that times out
+ * costs only its own session. The driver keeps the password in memory for the pool's life, to log
+ * in new sessions: the run time drains a pool when its credentials are refreshed, rejected or idle.
+ */
+export class PostgresPool {
+  #ended: Promise<void> | null = null;
+  constructor(
+    readonly pool: pg.Pool,
+    readonly target: PostgresTarget,
+  ) {}
+
+  /** Borrows a session within the deadline; a slot granted after the deadline is handed straight back. */
+  async acquire(timeoutMs: number): Promise<pg.PoolClient> {
+    const pending = this.pool.connect();
+    return within(pending, timeoutMs, () => {
+      pending.then((late) => late.release(), () => {});
+      return postgresTimeout(this.target, timeoutMs);
+    });
+  }
+
+  end(): Promise<void> {
+    this.#ended ??= within(this.pool.end(), 2000, () => new Error("end timed out")).catch(() => {
+      // Sessions that would not end politely are cut.
+      for (const c of (this.pool as unknown as { _clients?: pg.Client[] })._clients ?? []) destroy(c);
+    });
+    return this.#ended;
+  }
+
+  toJSON() {
+    return { host: this.target.host, port: this.target.port, database: this.target.database };
+  }
+
+  [inspect.custom]() {
+    return `PostgresPool(${this.target.host}:${this.target.port}/${this.target.database})`;
+  }
+}
+
 // The statement_timeout last set on each session, to skip the SET when it is unchanged.
-const statementTimeouts = new WeakMap<pg.Client, number>();
+const statementTimeouts = new WeakMap<pg.ClientBase, number>();
+/** How long after the server's own statement_timeout the client gives up on a session it cannot hear from. */
+const CLIENT_GRACE_MS = 2000;
 
-
-
-/** Ends the socket at once: for timeouts, and for close() when a polite end does not finish. */
-function destroy(client: pg.Client) {
+/** Ends the socket at once: for a session that stopped answering. */
+function destroy(client: pg.ClientBase) {
   try {
-    client.connection.stream.destroy();
+    (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
   } catch {
     // Already gone.
   }
@@ -74,7 +112,7 @@ const queryInput = z.object({
 });
 
 /** Streams the result and keeps the first rowLimit rows, so a large result never sits in memory. */
-function streamQuery(client: pg.Client, sql: string, params: unknown[], rowLimit: number): Promise<QueryOutput> {
+function streamQuery(client: pg.ClientBase, sql: string, params: unknown[], rowLimit: number): Promise<QueryOutput> {
   return new Promise((resolve, reject) => {
     const rows: unknown[][] = [];
     let seen = 0;
@@ -94,33 +132,50 @@ function streamQuery(client: pg.Client, sql: string, params: unknown[], rowLimit
   });
 }
 
-const query: Operation<pg.Client, typeof queryInput, QueryOutput> = {
+/**
+ * Runs `work` on a borrowed session. The server cancels a statement that outlives the deadline
+ * (statement_timeout, so the session stays usable); if the server cannot be heard from at all, only
+ * this session is cut, never its siblings.
+ */
+async function withSession<T>(handle: PostgresPool, timeoutMs: number, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const started = Date.now();
+  const client = await handle.acquire(timeoutMs);
+  let broken = false;
+  try {
+    const left = Math.max(1, timeoutMs - (Date.now() - started));
+    if (statementTimeouts.get(client) !== left) {
+      await client.query(`SET statement_timeout = ${Math.floor(left)}`);
+      statementTimeouts.set(client, left);
+    }
+    return await within(work(client), left + CLIENT_GRACE_MS, () => {
+      broken = true;
+      destroy(client);
+      return postgresTimeout(handle.target, timeoutMs);
+    });
+  } catch (error) {
+    // A session that failed mid-protocol is not handed to the next caller.
+    if (!broken && (error as { code?: unknown })?.code === undefined) broken = true;
+    throw error;
+  } finally {
+    client.release(broken || undefined);
+  }
+}
+
+const query: Operation<PostgresPool, typeof queryInput, QueryOutput> = {
   label: "Run a SQL statement",
   description:
     "Runs one SQL statement with positional parameters ($1, $2, …) and returns at most rowLimit rows (each an array in column order; bytea as base64; dates and timestamps as PostgreSQL prints them). The limit caps the answer, not the work: add LIMIT to the SQL for large tables.",
   input: queryInput,
-  async run(client, input, { timeoutMs }) {
-    const target = targets.get(client) ?? { host: "?", port: 0, database: "?" };
-    const work = async () => {
-      // Server-side too, so a statement outliving the caller's patience does not keep running.
-      if (statementTimeouts.get(client) !== timeoutMs) {
-        await client.query(`SET statement_timeout = ${Math.max(1, Math.floor(timeoutMs))}`);
-        statementTimeouts.set(client, timeoutMs);
-      }
-      return streamQuery(client, input.sql, input.params, input.rowLimit);
-    };
+  async run(handle, input, { timeoutMs }) {
     try {
-      return await within(work(), timeoutMs, () => {
-        destroy(client);
-        return postgresTimeout(target, timeoutMs);
-      });
+      return await withSession(handle, timeoutMs, (client) => streamQuery(client, input.sql, input.params, input.rowLimit));
     } catch (error) {
-      throw toPostgresError(error, target);
+      throw toPostgresError(error, handle.target);
     }
   },
 };
 
-export const postgresConnector: Connector<typeof postgresConfigSchema, pg.Client> = {
+export const postgresConnector: Connector<typeof postgresConfigSchema, PostgresPool> = {
   kind: "postgres",
   label: "PostgreSQL",
   description: "A PostgreSQL database (also Amazon RDS/Aurora, Azure, Cloud SQL, Supabase, Neon…), reached with a user name and password.",
@@ -152,7 +207,7 @@ export const postgresConnector: Connector<typeof postgresConfigSchema, pg.Client
   ],
   configSchema: postgresConfigSchema,
 
-  async open({ config, secrets, timeoutMs }) {
+  async open({ config, secrets, timeoutMs, pool: sizing }) {
     const deadline = Date.now() + timeoutMs;
     const ssl = config.tlsMode === "verify-full" ? tlsOptions(config.host, config.caCertificate) : false;
     let address: string;
@@ -161,7 +216,8 @@ export const postgresConnector: Connector<typeof postgresConfigSchema, pg.Client
     } catch (error) {
       throw toPostgresError(error, config);
     }
-    const client = new pg.Client({
+    const target: PostgresTarget = { host: config.host, port: config.port, database: config.database, user: config.user };
+    const pool = new pg.Pool({
       host: address,
       port: config.port,
       database: config.database,
@@ -169,31 +225,30 @@ export const postgresConnector: Connector<typeof postgresConfigSchema, pg.Client
       password: secrets.password,
       ssl,
       application_name: "Latch",
+      max: sizing?.max ?? 1,
+      idleTimeoutMillis: sizing?.idleMs ?? 10_000,
+      // Ours (acquire) fires first and says which target; this one only bounds a forgotten wait.
+      connectionTimeoutMillis: timeoutMs + CLIENT_GRACE_MS,
+      keepAlive: true,
     });
-    // Without a listener, a socket error on an idle client would crash the process.
-    client.on("error", () => {});
+    // Without a listener, a socket error on an idle session would crash the process.
+    pool.on("error", () => {});
+    const handle = new PostgresPool(pool, target);
+    // One login now proves the credentials; the session stays in the pool for the first operation.
     try {
-      await within(client.connect(), deadline - Date.now(), () => {
-        destroy(client);
-        return postgresTimeout(config, timeoutMs);
-      });
+      const first = await handle.acquire(Math.max(1, deadline - Date.now()));
+      first.release();
     } catch (error) {
-      destroy(client);
+      void handle.end();
       throw toPostgresError(error, config);
     }
-    targets.set(client, { host: config.host, port: config.port, database: config.database, user: config.user });
-    return client;
+    return handle;
   },
 
-  async check(client, { config, timeoutMs }) {
+  async check(handle, { config, timeoutMs }) {
     try {
-      const result = await within(
+      const result = await withSession(handle, timeoutMs, (client) =>
         client.query<{ version: string; database: string }>("SELECT current_setting('server_version') AS version, current_database() AS database"),
-        timeoutMs,
-        () => {
-          destroy(client);
-          return postgresTimeout(config, timeoutMs);
-        },
       );
       const row = result.rows[0];
       // server_version reads like "15.19 (Debian 15.19-0+deb12u1)"; the number is what people know.
@@ -204,12 +259,8 @@ export const postgresConnector: Connector<typeof postgresConfigSchema, pg.Client
     }
   },
 
-  async close(client) {
-    try {
-      await within(client.end(), 2000, () => new Error("end timed out"));
-    } catch {
-      destroy(client);
-    }
+  async close(handle) {
+    await handle.end();
   },
 
   classify(error, config: Config) {

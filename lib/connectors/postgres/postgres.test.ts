@@ -1,5 +1,4 @@
 import { rmSync } from "node:fs";
-import type pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { expectConnectorError } from "@/test/targets/expect";
 import { freePort, startSilentServer } from "@/test/targets/net";
@@ -8,11 +7,11 @@ import { createTestPki, type TestPki } from "@/test/emulators/tls";
 import { issueServerCert } from "@/test/targets/tls";
 import { ConnectorError, type Connector } from "../types";
 import { classifyPostgresError } from "./classify";
-import { postgresConfigSchema, postgresConnector, type QueryOutput } from "./index";
+import { postgresConfigSchema, postgresConnector, type PostgresPool, type QueryOutput } from "./index";
 
 let target: PasswordPostgres;
 let pki: TestPki;
-const clients: pg.Client[] = [];
+const clients: PostgresPool[] = [];
 
 beforeAll(async () => {
   target = await startPasswordPostgres();
@@ -34,13 +33,13 @@ function input(overrides: Record<string, unknown> = {}, password = target.passwo
 }
 
 /** The query operation, typed (the connector's operations map is typed loosely for the registry). */
-function runQuery(client: pg.Client, input: { sql: string; params?: unknown[]; rowLimit?: number }, timeoutMs = 5000): Promise<QueryOutput> {
+function runQuery(client: PostgresPool, input: { sql: string; params?: unknown[]; rowLimit?: number }, timeoutMs = 5000): Promise<QueryOutput> {
   const op = postgresConnector.operations.query!;
   return op.run(client, op.input.parse(input), { timeoutMs }) as Promise<QueryOutput>;
 }
 
-async function open(overrides: Record<string, unknown> = {}) {
-  const i = input(overrides);
+async function open(overrides: Record<string, unknown> = {}, pool?: { max: number; idleMs: number }) {
+  const i = { ...input(overrides), pool };
   const client = await postgresConnector.open(i);
   clients.push(client);
   return { client, i };
@@ -127,6 +126,24 @@ describe("postgres connector against a password-auth PostgreSQL", () => {
     }
     const { client } = await open({ database: "postgres" });
     await expectConnectorError(runQuery(client, { sql: "SELECT * FROM admin_only" }), "permission");
+  });
+
+  it("runs concurrent statements on separate sessions of one pool, up to its size", async () => {
+    const { client } = await open({}, { max: 4, idleMs: 10_000 });
+    const pids = await Promise.all(Array.from({ length: 8 }, () => runQuery(client, { sql: "SELECT pg_backend_pid() AS pid, pg_sleep(0.2)" })));
+    const distinct = new Set(pids.map((r) => r.rows[0]![0]));
+    expect(distinct.size).toBeGreaterThan(1);
+    expect(distinct.size).toBeLessThanOrEqual(4);
+    expect(client.pool.totalCount).toBeLessThanOrEqual(4);
+  });
+
+  it("a statement that times out costs only its own session: siblings finish and the pool stays usable", async () => {
+    const { client } = await open({}, { max: 3, idleMs: 10_000 });
+    const slow = runQuery(client, { sql: "SELECT pg_sleep(5)" }, 300);
+    const siblings = Promise.all([1, 2].map((n) => runQuery(client, { sql: "SELECT $1::int AS n, pg_sleep(0.5)", params: [n] }, 5000)));
+    await expectConnectorError(slow, "timeout");
+    expect((await siblings).map((r) => r.rows[0]![0])).toEqual([1, 2]);
+    expect((await runQuery(client, { sql: "SELECT 42" })).rows).toEqual([[42]]);
   });
 
   it("times a long statement out and still closes cleanly", async () => {

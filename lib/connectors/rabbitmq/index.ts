@@ -25,6 +25,8 @@ type Config = z.output<typeof rabbitmqConfigSchema>;
 const targets = new WeakMap<ChannelModel, RabbitTarget>();
 // The broker's flow control: while blocked (memory or disk alarm) it accepts no publishes.
 const blocked = new WeakMap<ChannelModel, boolean>();
+// Connections that closed, or let a publish time out: they get no new work.
+const unusable = new WeakSet<ChannelModel>();
 
 
 
@@ -60,8 +62,11 @@ const publish: Operation<ChannelModel, typeof publishInput, PublishOutput> = {
     const target = targets.get(model) ?? { host: "?", port: 0, vhost: "?" };
     let channelError: unknown;
     let returned = false;
+    let open: { close(): Promise<void> } | null = null;
     const work = async () => {
+      // A confirm channel per publish: concurrent publishes share the connection, not a channel.
       const channel = await model.createConfirmChannel();
+      open = channel;
       // The reason a channel closes arrives as an event; the pending calls only see "channel closed".
       channel.on("error", (error: unknown) => {
         channelError ??= error;
@@ -84,7 +89,10 @@ const publish: Operation<ChannelModel, typeof publishInput, PublishOutput> = {
     };
     try {
       return await within(work(), timeoutMs, () => {
-        destroy(model);
+        // Only this publish's channel is given up; other publishes on the connection carry on.
+        const channel = open as { close(): Promise<void> } | null;
+        void channel?.close().catch(() => {});
+        unusable.add(model);
         if (blocked.get(model)) return new ConnectorError("target_error", `RabbitMQ at ${target.host}:${target.port} is refusing publishes for now (a memory or disk alarm is raised).`);
         return rabbitTimeout(target, timeoutMs);
       });
@@ -154,6 +162,7 @@ export const rabbitmqConnector: Connector<typeof rabbitmqConfigSchema, ChannelMo
     }
     // Without a listener, a connection error (e.g. a missed heartbeat) would crash the process.
     model.on("error", () => {});
+    model.on("close", () => unusable.add(model));
     model.on("blocked", () => blocked.set(model, true));
     model.on("unblocked", () => blocked.set(model, false));
     targets.set(model, target);
@@ -190,6 +199,10 @@ export const rabbitmqConnector: Connector<typeof rabbitmqConfigSchema, ChannelMo
 
   classify(error, config: Config) {
     return classifyRabbitError(error, config);
+  },
+
+  healthy(model) {
+    return !unusable.has(model);
   },
 
   operations: { publish },

@@ -21,6 +21,8 @@ export const redisConfigSchema = z.object({
 type Config = z.output<typeof redisConfigSchema>;
 
 const targets = new WeakMap<Redis, RedisTarget>();
+// Clients that let a command time out: they get no new work, and close once their callers are done.
+const suspect = new WeakSet<Redis>();
 
 
 
@@ -71,8 +73,10 @@ const command: Operation<Redis, typeof commandInput, { result: unknown }> = {
     // The schema refuses these already; kept so a direct caller cannot get round the allow-list.
     if (!ALLOWED_COMMANDS.has(name)) throw new OperationInputError("command", `The command ${name} is not allowed. Allowed: ${[...ALLOWED_COMMANDS].join(", ")}.`);
     try {
+      // One connection serves concurrent invokes: a timeout answers this caller only, and the client is
+      // marked so new work goes to a fresh one while the others' replies still arrive here.
       const reply = await within(client.call(name, ...input.args), timeoutMs, () => {
-        client.disconnect();
+        suspect.add(client);
         return redisTimeout(target, timeoutMs);
       });
       return { result: jsonReply(reply) };
@@ -198,6 +202,10 @@ export const redisConnector: Connector<typeof redisConfigSchema, Redis> = {
 
   classify(error, config: Config) {
     return classifyRedisError(error, config);
+  },
+
+  healthy(client) {
+    return client.status === "ready" && !suspect.has(client);
   },
 
   operations: { command },

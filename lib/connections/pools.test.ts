@@ -1,0 +1,95 @@
+import { describe, expect, it } from "vitest";
+import type { Connector } from "@/lib/connectors/types";
+import { Pools } from "./pools";
+
+/** A connector whose clients only record whether they were closed. */
+function fakeConnector(healthy = () => true) {
+  const closed: string[] = [];
+  const connector = {
+    close: async (client: { name: string }) => void closed.push(client.name),
+    healthy: () => healthy(),
+  } as unknown as Connector;
+  return { connector, closed };
+}
+
+const open = (name: string) => () => ({ client: Promise.resolve({ name }) });
+const settle = () => new Promise((r) => setTimeout(r, 0));
+
+describe("pools keyed by connection and credential version", () => {
+  it("reuses one client per version, and a newer version drains the older one gracefully", async () => {
+    const pools = new Pools();
+    const { connector, closed } = fakeConnector();
+    const a = pools.acquire("c1", "v1", 1, connector, open("v1"));
+    const again = pools.acquire("c1", "v1", 1, connector, open("v1-duplicate"));
+    expect(again).toBe(a);
+    expect(a.inFlight).toBe(2);
+
+    const b = pools.acquire("c1", "v2", 2, connector, open("v2"));
+    await settle();
+    expect(closed).toEqual([]); // v1 still has two invokes in flight
+    expect(pools.list("c1")).toEqual([expect.objectContaining({ version: "v2", draining: false })]);
+    pools.release(a);
+    await settle();
+    expect(closed).toEqual([]);
+    pools.release(a);
+    await settle();
+    expect(closed).toEqual(["v1"]);
+    pools.release(b);
+    expect(pools.list("c1")).toHaveLength(1);
+  });
+
+  it("a late rejection on the old version drains only that version, never the newer client", async () => {
+    const pools = new Pools();
+    const { connector, closed } = fakeConnector();
+    const old = pools.acquire("c1", "v1", 1, connector, open("v1"));
+    const current = pools.acquire("c1", "v2", 2, connector, open("v2"));
+    pools.release(current);
+    // The invoke still on v1 is rejected now and drains what it used.
+    pools.drain(old);
+    pools.release(old);
+    await settle();
+    expect(closed).toEqual(["v1"]);
+    expect(pools.list("c1")).toEqual([expect.objectContaining({ version: "v2", draining: false })]);
+  });
+
+  it("values older than the open version are served once and never displace it", async () => {
+    const pools = new Pools();
+    const { connector, closed } = fakeConnector();
+    pools.release(pools.acquire("c1", "v2", 5, connector, open("v2")));
+    const stale = pools.acquire("c1", "v1", 3, connector, open("v1"));
+    expect(stale.draining).toBe(true);
+    pools.release(stale);
+    await settle();
+    expect(closed).toEqual(["v1"]);
+    expect(pools.list("c1")).toEqual([expect.objectContaining({ version: "v2" })]);
+  });
+
+  it("an unhealthy client is replaced, a failed open is forgotten, idle clients are swept, a connection drains all versions", async () => {
+    const pools = new Pools();
+    let ok = true;
+    const { connector, closed } = fakeConnector(() => ok);
+    const first = pools.acquire("c1", "v1", 1, connector, open("first"));
+    await first.client;
+    pools.release(first);
+    ok = false;
+    const second = pools.acquire("c1", "v1", 1, connector, open("second"));
+    expect(second).not.toBe(first);
+    await settle();
+    expect(closed).toEqual(["first"]);
+    ok = true;
+    pools.release(second);
+
+    const failing = pools.acquire("c2", "v1", 1, connector, () => ({ client: Promise.reject(new Error("login refused")) }));
+    await expect(failing.client).rejects.toThrow("login refused");
+    pools.release(failing);
+    expect(pools.list("c2")).toEqual([]);
+
+    pools.sweep(60_000, Date.now() + 120_000);
+    await settle();
+    expect(closed).toEqual(["first", "second"]);
+
+    pools.acquire("c3", "v1", 1, connector, open("c3"));
+    pools.drainConnection("c3");
+    expect(pools.list("c3")).toEqual([]);
+  });
+});

@@ -1,0 +1,142 @@
+import "server-only";
+import type { Connector } from "@/lib/connectors/types";
+
+/**
+ * The run time's open clients to targets, one per connection *and* credential version: steady-state
+ * invokes reuse a client without logging in again, and new credentials (a refresh, a rotation) get a
+ * client of their own while the old one drains. Draining is graceful: the client gets no new work,
+ * the invokes already using it finish, then it closes.
+ *
+ * What a client holds: the drivers keep the resolved password (or token) in memory for as long as
+ * the client is open, because a pool logs in new sessions with it. That is the price of not logging
+ * in per invoke; it is bounded by draining on refresh, rejection, a newer version, and idleness.
+ */
+export type PoolEntry = {
+  readonly connectionId: string;
+  /** Keyed hash of the resolved credentials (never a value): tells versions apart. */
+  readonly version: string;
+  /** Order of the values' fetches: a lower rank never displaces a newer version's client. */
+  readonly rank: number;
+  readonly connector: Connector;
+  readonly client: Promise<unknown>;
+  /** Connector state as opened (JSON), to write back only when it changed. */
+  stateJson: string | null;
+  inFlight: number;
+  lastUsed: number;
+  draining: boolean;
+  closed: Promise<void> | null;
+};
+
+type Opened = { client: Promise<unknown>; stateJson?: string | null };
+
+/** After this long draining, a client closes even if an invoke still holds it (its own deadline has passed by then). */
+const FORCE_CLOSE_MS = 60_000;
+
+export class Pools {
+  readonly #byConnection = new Map<string, Map<string, PoolEntry>>();
+  readonly #resolved = new WeakMap<PoolEntry, unknown>();
+
+  /**
+   * The client for this connection and credential version, opened by `open` if there is none (one
+   * open however many invokes arrive together). The caller must `release` it when done.
+   */
+  acquire(connectionId: string, version: string, rank: number, connector: Connector, open: (entry: PoolEntry) => Opened): PoolEntry {
+    const existing = this.#byConnection.get(connectionId)?.get(version);
+    if (existing && !existing.draining && this.#healthy(existing)) {
+      existing.inFlight++;
+      existing.lastUsed = Date.now();
+      return existing;
+    }
+    if (existing) this.drain(existing);
+    // Looked up after the drain, which drops a connection's map once it is empty.
+    let versions = this.#byConnection.get(connectionId);
+    if (!versions) {
+      versions = new Map();
+      this.#byConnection.set(connectionId, versions);
+    }
+    const newest = Math.max(-1, ...[...versions.values()].map((e) => e.rank));
+    const entry: PoolEntry = { connectionId, version, rank, connector, client: Promise.resolve(), stateJson: null, inFlight: 1, lastUsed: Date.now(), draining: false, closed: null };
+    const opened = open(entry);
+    (entry as { client: Promise<unknown> }).client = opened.client.then(
+      (client) => {
+        this.#resolved.set(entry, client);
+        return client;
+      },
+      (error: unknown) => {
+        // Nothing to close; the next invoke opens afresh.
+        entry.draining = true;
+        entry.closed = Promise.resolve();
+        this.#forget(entry);
+        throw error;
+      },
+    );
+    entry.client.catch(() => {});
+    entry.stateJson = opened.stateJson ?? entry.stateJson;
+    if (rank < newest) {
+      // Values older than a version already open (an invoke that resolved just before a refetch):
+      // served once, then closed, so it never displaces the newer client.
+      entry.draining = true;
+    } else {
+      versions.set(version, entry);
+      for (const other of [...versions.values()]) if (other !== entry) this.drain(other);
+    }
+    return entry;
+  }
+
+  release(entry: PoolEntry): void {
+    entry.inFlight = Math.max(0, entry.inFlight - 1);
+    entry.lastUsed = Date.now();
+    if (entry.draining && entry.inFlight === 0) this.#close(entry);
+  }
+
+  /** Stops handing out this client (this version only); it closes when its last invoke is done. */
+  drain(entry: PoolEntry): void {
+    if (!entry.draining) {
+      entry.draining = true;
+      this.#forget(entry);
+    }
+    if (entry.inFlight === 0) this.#close(entry);
+    else setTimeout(() => this.#close(entry), FORCE_CLOSE_MS).unref();
+  }
+
+  /** Every version of a connection's clients (a refresh, a deletion). */
+  drainConnection(connectionId: string): void {
+    for (const entry of [...(this.#byConnection.get(connectionId)?.values() ?? [])]) this.drain(entry);
+  }
+
+  drainAll(): void {
+    for (const id of [...this.#byConnection.keys()]) this.drainConnection(id);
+  }
+
+  /** Drains clients nobody has used for `idleMs`. */
+  sweep(idleMs: number, now = Date.now()): void {
+    for (const versions of [...this.#byConnection.values()]) {
+      for (const entry of [...versions.values()]) if (entry.inFlight === 0 && now - entry.lastUsed > idleMs) this.drain(entry);
+    }
+  }
+
+  /** What is open, for tests and diagnostics: never a value, the version only as its first characters. */
+  list(connectionId?: string): { connectionId: string; version: string; inFlight: number; draining: boolean }[] {
+    const out = [];
+    for (const [id, versions] of this.#byConnection) {
+      if (connectionId && id !== connectionId) continue;
+      for (const e of versions.values()) out.push({ connectionId: id, version: e.version.slice(0, 8), inFlight: e.inFlight, draining: e.draining });
+    }
+    return out;
+  }
+
+  #healthy(entry: PoolEntry): boolean {
+    if (!this.#resolved.has(entry)) return true; // still opening: join it
+    return entry.connector.healthy?.(this.#resolved.get(entry) as never) ?? true;
+  }
+
+  #forget(entry: PoolEntry) {
+    const versions = this.#byConnection.get(entry.connectionId);
+    if (versions?.get(entry.version) === entry) versions.delete(entry.version);
+    if (versions && versions.size === 0) this.#byConnection.delete(entry.connectionId);
+  }
+
+  #close(entry: PoolEntry) {
+    entry.closed ??= entry.client.then((client) => entry.connector.close(client)).catch(() => {});
+  }
+}
