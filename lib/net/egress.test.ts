@@ -1,5 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { classifyNetworkError } from "@/lib/vault/errors";
+import { stubDns } from "@/test/dns-stub";
+import { startConnectProxy, type ConnectProxy } from "@/test/emulators/connect-proxy";
 import { json, startEmulator, type Emulator } from "@/test/emulators/harness";
 import { createTestPki, type TestPki } from "@/test/emulators/tls";
 import { assertStoreUrl, createDispatcher, egressFetch, resetEgressPolicyForTests } from "./egress";
@@ -16,6 +18,7 @@ beforeAll(async () => {
       if (url.pathname === "/to-metadata") return void res.writeHead(302, { location: "http://169.254.169.254/latest/meta-data/" }).end();
       if (url.pathname === "/to-self") return void res.writeHead(307, { location: "/ok" }).end();
       if (url.pathname === "/to-other-origin") return void res.writeHead(307, { location: `https://localhost:${server.port}/landed` }).end();
+      if (url.pathname === "/to-alias") return void res.writeHead(302, { location: `https://metadata-alias.test:${server.port}/` }).end();
       json(res, 200, { ok: true });
     },
   });
@@ -90,5 +93,93 @@ describe("TLS material", () => {
     }
     expect(caught).toBeInstanceOf(Error);
     expect(classifyNetworkError(caught, "vault.example")).toMatchObject({ kind: "config" });
+  });
+});
+
+describe("through an HTTPS egress proxy", () => {
+  let proxy: ConnectProxy;
+  let dns: ReturnType<typeof stubDns>;
+  const AUTH = `Basic ${Buffer.from("latch:proxy-pass").toString("base64")}`;
+
+  beforeAll(async () => {
+    proxy = await startConnectProxy({ username: "latch", password: "proxy-pass" });
+  });
+  afterAll(() => proxy.close());
+  beforeEach(() => {
+    dns = stubDns({
+      localhost: "127.0.0.1",
+      "store.test": "127.0.0.1",
+      "metadata-alias.test": "169.254.169.254",
+      "intranet.test": "10.1.2.3",
+      "proxy-alias.test": "169.254.10.10",
+      "nowhere.test": "ENOTFOUND",
+    });
+  });
+  afterEach(() => dns.restore());
+
+  const viaProxy = async (url: string, proxyUrl = proxy.url) =>
+    egressFetch(url, { dispatcher: createDispatcher({ ca: pki.caCert, proxyUrl, timeoutMs: 3000 }), timeoutMs: 3000 });
+  const refusal = async (url: string, proxyUrl?: string) => classifyNetworkError(await viaProxy(url, proxyUrl).catch((e: unknown) => e), "x");
+
+  it("resolves the store's name in Latch and asks the proxy for a tunnel to the checked IP, with the proxy's credentials", async () => {
+    const res = await viaProxy(`https://localhost:${server.port}/ok`);
+    expect(res.status).toBe(200);
+    expect(proxy.connects.at(-1)).toEqual({ target: `127.0.0.1:${server.port}`, authorization: AUTH });
+    expect(dns.lookups).toContain("localhost");
+  });
+
+  it("still checks the certificate against the name dialled, not the IP the tunnel goes to", async () => {
+    // The certificate is valid for 127.0.0.1 (where the tunnel ends) but not for store.test.
+    const error = await refusal(`https://store.test:${server.port}/ok`);
+    expect(error).toMatchObject({ kind: "tls_hostname" });
+    expect(error!.message).toContain("(it names localhost, 127.0.0.1)");
+    expect(proxy.connects.at(-1)!.target).toBe(`127.0.0.1:${server.port}`);
+  });
+
+  it("refuses a name that resolves to a metadata or denied address before anything reaches the proxy", async () => {
+    const before = { connections: proxy.connections(), connects: proxy.connects.length };
+    expect(await refusal(`https://metadata-alias.test:${server.port}/`)).toMatchObject({
+      kind: "egress_denied",
+      message: "Latch never connects to metadata-alias.test (169.254.169.254): link-local and cloud-metadata addresses are refused.",
+    });
+    const { env } = await import("@/lib/env");
+    Object.assign(env(), { LATCH_EGRESS_DENY_CIDRS: "10.0.0.0/8" });
+    resetEgressPolicyForTests();
+    try {
+      expect(await refusal("https://intranet.test/")).toMatchObject({ kind: "egress_denied", message: "intranet.test (10.1.2.3) is in the administrator's egress deny list." });
+    } finally {
+      Object.assign(env(), { LATCH_EGRESS_DENY_CIDRS: undefined });
+      resetEgressPolicyForTests();
+    }
+    expect(proxy.connections()).toBe(before.connections);
+    expect(proxy.connects).toHaveLength(before.connects);
+  });
+
+  it("keeps checking redirects: one to a name resolving to a metadata address is refused", async () => {
+    const before = proxy.connects.length;
+    expect(await refusal(`https://localhost:${server.port}/to-alias`)).toMatchObject({ kind: "egress_denied" });
+    expect(proxy.connects.slice(before).map((c) => c.target)).toEqual([`127.0.0.1:${server.port}`]);
+  });
+
+  it("applies the policy to the proxy's own address, by IP and by resolved name", async () => {
+    expect(await refusal(`https://localhost:${server.port}/ok`, "http://169.254.169.254:3128")).toMatchObject({ kind: "egress_denied" });
+    expect(await refusal(`https://localhost:${server.port}/ok`, `http://proxy-alias.test:${proxy.port}`)).toMatchObject({
+      kind: "egress_denied",
+      message: "Latch never connects to proxy-alias.test (169.254.10.10): link-local and cloud-metadata addresses are refused.",
+    });
+  });
+
+  it("names the proxy, never its password, when it refuses credentials, cannot be resolved or is not running", async () => {
+    const wrong = `http://latch:wrong-pass@127.0.0.1:${proxy.port}`;
+    const denied = await refusal(`https://localhost:${server.port}/ok`, wrong);
+    expect(denied).toMatchObject({ kind: "auth", message: expect.stringMatching(/^The egress proxy 127\.0\.0\.1:\d+ asked for credentials \(HTTP 407\)/) });
+    expect(denied!.message).not.toContain("wrong-pass");
+    expect(await refusal(`https://localhost:${server.port}/ok`, "http://nowhere.test:3128")).toMatchObject({
+      kind: "dns",
+      message: "The host name of the egress proxy nowhere.test:3128 could not be resolved. Check the proxy URL.",
+    });
+    const closed = await startConnectProxy();
+    await closed.close();
+    expect(await refusal(`https://localhost:${server.port}/ok`, closed.url)).toMatchObject({ kind: "tcp", message: expect.stringContaining(`could not connect to the egress proxy 127.0.0.1:${closed.port} (ECONNREFUSED)`) });
   });
 });

@@ -1,7 +1,10 @@
 import dns from "node:dns";
-import { BlockList, isIP, type LookupFunction } from "node:net";
-import { createSecureContext, rootCertificates } from "node:tls";
-import { Agent, ProxyAgent, fetch as undiciFetch, type Dispatcher, type RequestInit, type Response } from "undici";
+import type http from "node:http";
+import https from "node:https";
+import type { Duplex } from "node:stream";
+import net, { BlockList, isIP, type LookupFunction, type Socket } from "node:net";
+import tls, { createSecureContext, rootCertificates, type SecureContext } from "node:tls";
+import { Agent, fetch as undiciFetch, type Dispatcher, type RequestInit, type Response, type buildConnector } from "undici";
 import { env } from "@/lib/env";
 
 /**
@@ -9,6 +12,7 @@ import { env } from "@/lib/env";
  * Cloud metadata and link-local addresses are always refused; operators may add deny and allow
  * CIDR lists. The check runs on the address actually dialled (inside the socket's DNS lookup), so a
  * name that resolves differently at connect time cannot slip past it, and again on every redirect.
+ * Through a proxy, Latch still resolves and checks the target and tunnels to that IP (see below).
  */
 const ALWAYS_DENIED_HOSTS = new Set([
   "metadata",
@@ -134,33 +138,200 @@ export function createDispatcher(opts: TlsMaterial & { proxyUrl?: string; timeou
   };
   // Built once per dispatcher: parsing the system roots plus a bundle costs ~20 ms of CPU, which
   // tls.connect would otherwise repeat for every new connection.
-  let tls = {};
+  let secureContext: SecureContext | undefined;
   try {
-    tls = Object.keys(material).length > 0 ? { secureContext: createSecureContext(material) } : {};
+    secureContext = Object.keys(material).length > 0 ? createSecureContext(material) : undefined;
   } catch (cause) {
     throw Object.assign(new Error("The CA bundle or client certificate could not be read.", { cause }), { code: "LATCH_TLS_MATERIAL" });
   }
+  const timeouts = { headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs };
   if (opts.proxyUrl) {
-    const proxy = new URL(opts.proxyUrl);
-    const token = proxy.username ? `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString("base64")}` : undefined;
-    proxy.username = "";
-    proxy.password = "";
-    // Through a proxy the target is resolved by the proxy; the host-name and literal-IP checks still apply.
-    return new ProxyAgent({
-      uri: proxy.toString(),
-      token,
-      requestTls: { ...tls, timeout: opts.timeoutMs },
-      proxyTls: { lookup: egressLookup },
-      connect: { lookup: egressLookup, timeout: opts.timeoutMs },
-      headersTimeout: opts.timeoutMs,
-      bodyTimeout: opts.timeoutMs,
-    });
+    const proxy = parseProxyUrl(opts.proxyUrl, opts.ca);
+    const connect: buildConnector.connector = ({ hostname, protocol, port }, callback) => {
+      const target = { hostname, port: Number(port) || (protocol === "https:" ? 443 : 80) };
+      connectThroughProxy(proxy, target, { secure: protocol === "https:", secureContext, timeoutMs: opts.timeoutMs }).then(
+        (socket) => callback(null, socket),
+        (error: Error) => callback(error, null),
+      );
+    };
+    return new Agent({ connect, ...timeouts });
   }
   return new Agent({
-    connect: { ...tls, lookup: egressLookup, timeout: opts.timeoutMs },
-    headersTimeout: opts.timeoutMs,
-    bodyTimeout: opts.timeoutMs,
+    connect: { ...(secureContext ? { secureContext } : {}), lookup: egressLookup, timeout: opts.timeoutMs },
+    ...timeouts,
   });
+}
+
+// ---- egress through an HTTPS (CONNECT) proxy ----------------------------------------------------
+//
+// Latch resolves the target itself, applies the policy to that address and asks the proxy for a
+// tunnel to the checked IP, so a name the proxy would resolve to a metadata or denied address cannot
+// get through. TLS to the target still uses its host name (SNI and certificate check).
+
+export type EgressProxy = { url: URL; authorization?: string; proxyCa?: string[] };
+
+/** Splits credentials off a proxy URL (they go in Proxy-Authorization, never in a message). */
+export function parseProxyUrl(raw: string, ca?: string): EgressProxy {
+  const url = new URL(raw);
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new TypeError("The proxy URL must start with http:// or https://");
+  const authorization = url.username ? `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString("base64")}` : undefined;
+  url.username = "";
+  url.password = "";
+  assertHostAllowed(url.hostname);
+  return { url, ...(authorization ? { authorization } : {}), ...(ca ? { proxyCa: [...rootCertificates, ca] } : {}) };
+}
+
+/** A proxy failure, in words that name the proxy (never its credentials); classified by lib/vault/errors. */
+export class EgressProxyError extends Error {
+  override name = "EgressProxyError";
+  readonly code = "LATCH_EGRESS_PROXY";
+  constructor(
+    readonly kind: "dns" | "tcp" | "timeout" | "auth" | "tls_untrusted",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const errorCode = (error: unknown) => String((error as { code?: unknown })?.code ?? "");
+
+function dialProxy(proxy: EgressProxy, timeoutMs: number): Promise<Socket> {
+  const where = proxy.url.host;
+  const port = Number(proxy.url.port) || (proxy.url.protocol === "https:" ? 443 : 80);
+  const host = proxy.url.hostname.replace(/^\[|\]$/g, "");
+  return new Promise((resolve, reject) => {
+    const socket =
+      proxy.url.protocol === "https:"
+        ? tls.connect({ host, port, lookup: egressLookup, ...(isIP(host) ? {} : { servername: host }), ...(proxy.proxyCa ? { ca: proxy.proxyCa } : {}) })
+        : net.connect({ host, port, lookup: egressLookup });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new EgressProxyError("timeout", `The egress proxy ${where} did not accept a connection in time. Check the proxy URL and that the proxy is running.`));
+    }, timeoutMs);
+    socket.once(proxy.url.protocol === "https:" ? "secureConnect" : "connect", () => {
+      clearTimeout(timer);
+      socket.removeAllListeners("error");
+      resolve(socket);
+    });
+    socket.once("error", (error) => {
+      clearTimeout(timer);
+      socket.destroy();
+      const code = errorCode(error);
+      if (error instanceof EgressDeniedError) return reject(error);
+      if (/CERT|SELF_SIGNED|ISSUER|ALTNAME/.test(code)) {
+        return reject(new EgressProxyError("tls_untrusted", `The TLS certificate of the egress proxy ${where} was refused (${code}). Add the proxy's CA to the store's CA bundle, or use an http:// proxy URL.`));
+      }
+      if (code === "ENOTFOUND" || code === "EAI_AGAIN") return reject(new EgressProxyError("dns", `The host name of the egress proxy ${where} could not be resolved. Check the proxy URL.`));
+      reject(new EgressProxyError("tcp", `Latch could not connect to the egress proxy ${where}${code ? ` (${code})` : ""}. Check the proxy URL and that the proxy is running.`));
+    });
+  });
+}
+
+/** Sends CONNECT and reads the proxy's answer; resolves with the socket, now a tunnel. */
+function requestTunnel(socket: Socket, proxy: EgressProxy, authority: string, timeoutMs: number): Promise<Socket> {
+  const where = proxy.url.host;
+  return new Promise((resolve, reject) => {
+    let head = Buffer.alloc(0);
+    const fail = (error: Error) => {
+      cleanup();
+      socket.destroy();
+      reject(error);
+    };
+    const timer = setTimeout(() => fail(new EgressProxyError("timeout", `The egress proxy ${where} did not open a tunnel in time.`)), timeoutMs);
+    const onData = (chunk: Buffer) => {
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf("\r\n\r\n");
+      if (end < 0) {
+        if (head.length > 16_384) fail(new EgressProxyError("tcp", `The egress proxy ${where} sent an unreadable answer to CONNECT.`));
+        return;
+      }
+      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head.subarray(0, end).toString("latin1"))?.[1] ?? 0);
+      if (status === 407) return fail(new EgressProxyError("auth", `The egress proxy ${where} asked for credentials (HTTP 407). Put the user name and password in the proxy URL (http://user:password@proxy:port), or check them.`));
+      if (status < 200 || status >= 300) {
+        return fail(new EgressProxyError("tcp", `The egress proxy ${where} refused to open a tunnel to ${authority}${status ? ` (HTTP ${status})` : ""}. Check that the proxy allows this destination.`));
+      }
+      cleanup();
+      const rest = head.subarray(end + 4);
+      if (rest.length > 0) socket.unshift(rest);
+      resolve(socket);
+    };
+    const onError = (error: Error) => fail(new EgressProxyError("tcp", `The connection to the egress proxy ${where} failed${errorCode(error) ? ` (${errorCode(error)})` : ""}.`));
+    const onClose = () => fail(new EgressProxyError("tcp", `The egress proxy ${where} closed the connection instead of opening a tunnel to ${authority}.`));
+    function cleanup() {
+      clearTimeout(timer);
+      socket.off("data", onData);
+      socket.off("error", onError);
+      socket.off("close", onClose);
+    }
+    socket.on("data", onData);
+    socket.once("error", onError);
+    socket.once("close", onClose);
+    const headers = [`CONNECT ${authority} HTTP/1.1`, `Host: ${authority}`, ...(proxy.authorization ? [`Proxy-Authorization: ${proxy.authorization}`] : []), "", ""];
+    socket.write(headers.join("\r\n"));
+  });
+}
+
+/** TLS to the target over the tunnel, verified against the target's host name (not the IP dialled). */
+function startTls(socket: Socket, hostname: string, secureContext: SecureContext | undefined, timeoutMs: number): Promise<tls.TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const secure = tls.connect({
+      socket,
+      ...(isIP(hostname) ? {} : { servername: hostname }),
+      ...(secureContext ? { secureContext } : {}),
+      ALPNProtocols: ["http/1.1"],
+      checkServerIdentity: (_host, cert) => tls.checkServerIdentity(hostname, cert),
+    });
+    const timer = setTimeout(() => {
+      secure.destroy();
+      reject(Object.assign(new Error(`TLS handshake with ${hostname} timed out`), { code: "ETIMEDOUT" }));
+    }, timeoutMs);
+    secure.once("secureConnect", () => {
+      clearTimeout(timer);
+      secure.removeAllListeners("error");
+      resolve(secure);
+    });
+    secure.once("error", (error) => {
+      clearTimeout(timer);
+      secure.destroy();
+      reject(error);
+    });
+  });
+}
+
+/**
+ * A connection to `hostname:port` through the proxy: resolve and check the target here, dial the
+ * (checked) proxy, CONNECT to the target's IP, then TLS with the original host name.
+ */
+export async function connectThroughProxy(
+  proxy: EgressProxy,
+  target: { hostname: string; port: number },
+  opts: { secure: boolean; secureContext?: SecureContext; timeoutMs: number },
+): Promise<Socket> {
+  const hostname = target.hostname.replace(/^\[|\]$/g, "");
+  const address = await resolveTargetAddress(hostname);
+  const authority = `${isIP(address) === 6 ? `[${address}]` : address}:${target.port}`;
+  const socket = await requestTunnel(await dialProxy(proxy, opts.timeoutMs), proxy, authority, opts.timeoutMs);
+  return opts.secure ? startTls(socket, hostname, opts.secureContext, opts.timeoutMs) : socket;
+}
+
+/**
+ * For clients built on node:https (the AWS SDK): an agent that reaches every host through the
+ * proxy with connectThroughProxy, trusting the system roots plus the CA bundle.
+ */
+export function createProxyHttpsAgent(opts: { proxyUrl: string; ca?: string; timeoutMs: number }): https.Agent {
+  const proxy = parseProxyUrl(opts.proxyUrl, opts.ca);
+  const secureContext = opts.ca ? createSecureContext({ ca: [...rootCertificates, opts.ca] }) : undefined;
+  class TunnelAgent extends https.Agent {
+    override createConnection(options: http.RequestOptions, callback?: (error: Error | null, stream: Duplex) => void): undefined {
+      const hostname = options.hostname ?? options.host ?? "localhost";
+      connectThroughProxy(proxy, { hostname, port: Number(options.port) || 443 }, { secure: true, secureContext, timeoutMs: opts.timeoutMs }).then(
+        (socket) => callback?.(null, socket),
+        (error: Error) => callback?.(error, undefined as never),
+      );
+      return undefined;
+    }
+  }
+  return new TunnelAgent({ keepAlive: true });
 }
 
 function withoutHeaders(headers: RequestInit["headers"], names: string[]): Headers {

@@ -56,7 +56,11 @@ export function classifyNetworkError(error: unknown, host: string): StoreError |
     const code = String((e as { code?: unknown }).code ?? "");
     const name = String((e as { name?: unknown }).name ?? "");
     const message = String((e as { message?: unknown }).message ?? "");
-    if (code === "LATCH_EGRESS_DENIED") return new StoreError("egress_denied", message);
+    if (code === "LATCH_EGRESS_DENIED" || code === "LATCH_EGRESS_PROXY") {
+      // Latch wrote these messages itself; wrappers (the Azure transport) copy only the code.
+      const origin = innermostWithCode(e, code) as { message: string; kind?: StoreErrorKind };
+      return new StoreError(code === "LATCH_EGRESS_DENIED" ? "egress_denied" : (origin.kind ?? "tcp"), origin.message);
+    }
     if (code === "LATCH_TLS_MATERIAL") return new StoreError("config", "The CA bundle or client certificate could not be read. Paste the PEM again, exactly as exported.");
     if (code === "ENOTFOUND" || code === "EAI_AGAIN") {
       return new StoreError("dns", `The host name ${hostnameOf(host)} could not be resolved${code === "EAI_AGAIN" ? " (the DNS server did not answer)" : ""}. Check the spelling of the address, and that Latch's DNS can resolve it (private zones, split DNS).`);
@@ -106,4 +110,12 @@ function certificateNames(error: object): string {
     .filter((name) => /^[\w.*:-]{1,253}$/.test(name));
   if (names.length === 0 && typeof cert?.subject?.CN === "string" && /^[\w.*-]{1,253}$/.test(cert.subject.CN)) names.push(cert.subject.CN);
   return names.length > 4 ? `${names.slice(0, 4).join(", ")} and ${names.length - 4} more` : names.join(", ");
+}
+
+function innermostWithCode(error: object, code: string): object {
+  let found = error;
+  for (let e: unknown = error, depth = 0; e && typeof e === "object" && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    if ((e as { code?: unknown }).code === code) found = e;
+  }
+  return found;
 }

@@ -1,6 +1,4 @@
-import { createServer, type Server } from "node:http";
 import https from "node:https";
-import net, { type AddressInfo } from "node:net";
 import {
   CreateSecretCommand,
   DescribeSecretCommand,
@@ -11,7 +9,9 @@ import {
 } from "@aws-sdk/client-secrets-manager";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { stubDns } from "@/test/dns-stub";
 import { seedDemoAws, startAwsEmulator, type AwsEmulator } from "@/test/emulators/aws";
+import { startConnectProxy, type ConnectProxy } from "@/test/emulators/connect-proxy";
 import { createTestPki, startMisnamedServer, type TestPki } from "@/test/emulators/tls";
 import type { CommonOptions, StoreClient } from "../../types";
 import { AssumeRoleError } from "./errors";
@@ -394,32 +394,37 @@ describe("AWS Secrets Manager provider: network policy", () => {
   });
 
   describe("through an HTTPS proxy", () => {
-    let proxy: Server;
-    const connects: string[] = [];
+    let proxy: ConnectProxy;
     beforeAll(async () => {
-      proxy = createServer((_req, res) => res.writeHead(405).end());
-      proxy.on("connect", (req, socket, head) => {
-        connects.push(`${req.url} ${req.headers["proxy-authorization"] ?? ""}`);
-        const [host, port] = String(req.url).split(":");
-        const upstream = net.connect(Number(port), host, () => {
-          socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-          upstream.write(head);
-          upstream.pipe(socket);
-          socket.pipe(upstream);
-        });
-        upstream.on("error", () => socket.destroy());
-        socket.on("error", () => upstream.destroy());
-      });
-      await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+      proxy = await startConnectProxy({ username: "latch", password: "proxy-pass" });
     });
-    afterAll(() => new Promise<void>((r) => proxy.close(() => r())));
+    afterAll(() => proxy.close());
 
-    it("tunnels through the proxy with credentials, still verifying the store against the CA bundle", async () => {
-      const proxyUrl = `http://latch:proxy-pass@127.0.0.1:${(proxy.address() as AddressInfo).port}`;
-      expect((await makeClient({}, SECRET_KEY, { proxyUrl }).getSecret({ name: "prod/api-key" })).values.value).toBe("plain-api-key-value");
-      expect(connects.at(-1)).toBe(`127.0.0.1:${emu.port} Basic ${Buffer.from("latch:proxy-pass").toString("base64")}`);
-      const error = await failure(makeClient({}, SECRET_KEY, { proxyUrl, caBundle: pki.otherCaCert }).getSecret({ name: "prod/api-key" }));
-      expect(error.kind).toBe("tls_untrusted");
+    it("tunnels to the IP Latch resolved, with credentials, still verifying the store against the CA bundle", async () => {
+      const dns = stubDns({ "secretsmanager.emulator.test": "127.0.0.1" });
+      try {
+        expect((await makeClient({}, SECRET_KEY, { proxyUrl: proxy.url }).getSecret({ name: "prod/api-key" })).values.value).toBe("plain-api-key-value");
+        expect(proxy.connects.at(-1)).toEqual({ target: `127.0.0.1:${emu.port}`, authorization: `Basic ${Buffer.from("latch:proxy-pass").toString("base64")}` });
+        const error = await failure(makeClient({}, SECRET_KEY, { proxyUrl: proxy.url, caBundle: pki.otherCaCert }).getSecret({ name: "prod/api-key" }));
+        expect(error.kind).toBe("tls_untrusted");
+        // The certificate is checked against the name in the endpoint, though the tunnel ends at 127.0.0.1.
+        const misnamed = await failure(makeClient({ endpoint: `https://secretsmanager.emulator.test:${emu.port}` }, SECRET_KEY, { proxyUrl: proxy.url }).getSecret({ name: "prod/api-key" }), "tls_hostname");
+        expect(misnamed.message).toContain("secretsmanager.emulator.test");
+      } finally {
+        dns.restore();
+      }
+    });
+
+    it("refuses an endpoint whose name resolves to a metadata address before anything reaches the proxy", async () => {
+      const dns = stubDns({ "secretsmanager.sneaky.test": "169.254.169.254" });
+      try {
+        const before = proxy.connections();
+        const error = await failure(makeClient({ endpoint: `https://secretsmanager.sneaky.test:${emu.port}` }, SECRET_KEY, { proxyUrl: proxy.url }).getSecret({ name: "prod/api-key" }), "egress_denied");
+        expect(error.message).toBe("Latch never connects to secretsmanager.sneaky.test (169.254.169.254): link-local and cloud-metadata addresses are refused.");
+        expect(proxy.connections()).toBe(before);
+      } finally {
+        dns.restore();
+      }
     });
   });
 });

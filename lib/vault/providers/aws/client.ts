@@ -1,12 +1,10 @@
 import "server-only";
-import type { ClientRequest } from "node:http";
 import https from "node:https";
 import { rootCertificates } from "node:tls";
 import { SecretsManagerClient, type SecretsManagerClientConfig } from "@aws-sdk/client-secrets-manager";
 import { fromTemporaryCredentials } from "@aws-sdk/credential-providers";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
-import { HttpsProxyAgent } from "https-proxy-agent";
-import { assertHostAllowed, assertStoreUrl, egressLookup } from "@/lib/net/egress";
+import { assertStoreUrl, createProxyHttpsAgent, egressLookup } from "@/lib/net/egress";
 import type { CommonOptions } from "../../types";
 import { mapStsError, type AwsErrorContext } from "./errors";
 
@@ -43,30 +41,13 @@ function token(count: number): RetryToken {
   return { getRetryCount: () => count, getRetryDelay: () => 0 } as RetryToken;
 }
 
-/**
- * https-proxy-agent resets its own TLS options for the tunnelled connection, so a CA bundle passed
- * to its constructor would silently not apply to the store; put it back on every tunnel.
- */
-class CaAwareProxyAgent extends HttpsProxyAgent<string> {
-  constructor(
-    proxyUrl: string,
-    private readonly tunnelCa: string[] | undefined,
-  ) {
-    super(proxyUrl, { lookup: egressLookup, keepAlive: true });
-  }
-  override connect(req: ClientRequest, opts: Parameters<HttpsProxyAgent<string>["connect"]>[1]) {
-    return super.connect(req, this.tunnelCa ? ({ ...opts, ca: this.tunnelCa } as typeof opts) : opts);
-  }
-}
-
 /** One HTTP handler for Secrets Manager and STS: egress policy, CA bundle, proxy, bounded time. */
 export function createHandler(common: CommonOptions): { handler: NodeHttpHandler } {
   const ca = common.caBundle ? [...rootCertificates, common.caBundle] : undefined;
   let agent: https.Agent;
   if (common.proxyUrl) {
-    // The proxy resolves the store's name; the proxy's own address still passes the egress policy.
-    assertHostAllowed(new URL(common.proxyUrl).hostname);
-    agent = new CaAwareProxyAgent(common.proxyUrl, ca);
+    // Latch resolves and checks each host itself and tunnels to that IP; the proxy's address is checked too.
+    agent = createProxyHttpsAgent({ proxyUrl: common.proxyUrl, ca: common.caBundle, timeoutMs: common.timeoutMs });
   } else {
     agent = new https.Agent({ keepAlive: true, lookup: egressLookup, ...(ca ? { ca } : {}) });
   }

@@ -2,12 +2,13 @@ import { execFileSync } from "node:child_process";
 import { createHash, createPrivateKey, randomUUID, sign } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createServer as createHttpServer } from "node:http";
-import { connect, createServer } from "node:net";
+import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import { Agent, fetch as undiciFetch } from "undici";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { stubDns } from "@/test/dns-stub";
 import { seedDemoAzure, startAzureEmulator, type AzureEmulator } from "@/test/emulators/azure";
+import { startConnectProxy } from "@/test/emulators/connect-proxy";
 import { createTestPki, startMisnamedServer, type TestPki } from "@/test/emulators/tls";
 import { resetEgressPolicyForTests } from "@/lib/net/egress";
 import type { CommonOptions, StoreClient } from "../../types";
@@ -379,33 +380,26 @@ describe("throttling, outages, timeouts and TLS", () => {
     }
   });
 
-  it("sends sign-in and vault traffic through the store's proxy (CONNECT), still trusting only the CA bundle", async () => {
-    const tunnels: { target: string; auth?: string }[] = [];
-    const proxy = createHttpServer();
-    proxy.on("connect", (req, socket, head) => {
-      tunnels.push({ target: req.url ?? "", auth: req.headers["proxy-authorization"] });
-      const [host, port] = (req.url ?? "").split(":");
-      const upstream = connect(Number(port), host!, () => {
-        socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-        upstream.write(head);
-        upstream.pipe(socket);
-        socket.pipe(upstream);
-      });
-      upstream.on("error", () => socket.destroy());
-      socket.on("error", () => upstream.destroy());
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
-    const proxyUrl = `http://latch:proxy-pass@127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  it("sends sign-in and vault traffic through the store's proxy (CONNECT to the IP Latch checked), still trusting only the CA bundle", async () => {
+    const proxy = await startConnectProxy({ username: "latch", password: "proxy-pass" });
+    const dns = stubDns({ "kv.sneaky.test": "169.254.169.254" });
     try {
       const mark = emu.requests.length;
-      const viaProxy = store({}, undefined, { proxyUrl });
+      const viaProxy = store({}, undefined, { proxyUrl: proxy.url });
       expect((await viaProxy.getSecret({ name: "payroll-db-password" })).values.value).toBe(DB_PASSWORD);
       expect(since(mark).map((r) => r.method)).toEqual(["GET", "GET", "POST", "GET"]);
-      expect(tunnels.length).toBeGreaterThanOrEqual(1);
-      expect(tunnels.every((t) => t.target === `127.0.0.1:${emu.port}` && t.auth === `Basic ${Buffer.from("latch:proxy-pass").toString("base64")}`)).toBe(true);
-      expect(await failure(store({}, undefined, { proxyUrl, caBundle: pki.otherCaCert }).getSecret({ name: "payroll-db-password" }))).toMatchObject({ kind: "tls_untrusted" });
+      expect(proxy.connects.length).toBeGreaterThanOrEqual(1);
+      expect(proxy.connects.every((t) => t.target === `127.0.0.1:${emu.port}` && t.authorization === `Basic ${Buffer.from("latch:proxy-pass").toString("base64")}`)).toBe(true);
+      expect(await failure(store({}, undefined, { proxyUrl: proxy.url, caBundle: pki.otherCaCert }).getSecret({ name: "payroll-db-password" }))).toMatchObject({ kind: "tls_untrusted" });
+
+      const before = proxy.connections();
+      expect(await failure(store({ vault: `https://kv.sneaky.test:${emu.port}` }, undefined, { proxyUrl: proxy.url }).getSecret({ name: "payroll-db-password" }), "egress_denied")).toMatchObject({
+        message: expect.stringContaining("kv.sneaky.test (169.254.169.254)"),
+      });
+      expect(proxy.connections()).toBe(before);
     } finally {
-      await new Promise((r) => proxy.close(r));
+      dns.restore();
+      await proxy.close();
     }
   });
 

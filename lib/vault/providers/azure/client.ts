@@ -54,8 +54,9 @@ export function createAzureTransport(common: CommonOptions, onExchange?: (e: Exc
   let dispatcher: Dispatcher;
   try {
     dispatcher = createDispatcher({ ca: common.caBundle, proxyUrl: common.proxyUrl, timeoutMs: common.timeoutMs });
-  } catch {
-    throw new StoreError("config", "The proxy URL of this store is not a valid URL.");
+  } catch (error) {
+    if (error instanceof TypeError) throw new StoreError("config", "The proxy URL of this store is not a valid URL.");
+    throw error;
   }
   return { dispatcher, http: createEgressHttpClient({ dispatcher, timeoutMs: common.timeoutMs, ...(onExchange ? { onExchange } : {}) }) };
 }

@@ -154,13 +154,18 @@ export class CcpClient {
 
   constructor(private readonly conn: CcpConnection) {}
 
-  private getDispatcher(): Dispatcher {
-    this.dispatcher ??= createDispatcher({
-      ...(this.material ??= this.conn.certificate()),
-      ca: this.conn.caBundle,
-      proxyUrl: this.conn.proxyUrl,
-      timeoutMs: this.conn.timeoutMs,
-    });
+  private getDispatcher(host: string): Dispatcher {
+    try {
+      this.dispatcher ??= createDispatcher({
+        ...(this.material ??= this.conn.certificate()),
+        ca: this.conn.caBundle,
+        proxyUrl: this.conn.proxyUrl,
+        timeoutMs: this.conn.timeoutMs,
+      });
+    } catch (error) {
+      if (error instanceof TypeError) throw new StoreError("config", "The proxy URL of this store is not a valid URL.");
+      throw ccpNetworkError(error, host);
+    }
     return this.dispatcher;
   }
 
@@ -169,7 +174,8 @@ export class CcpClient {
     assertQueryValue("Safe", q.safe);
     assertQueryValue("Folder", q.folder);
     assertQueryValue("Object", q.object);
-    const dispatcher = this.getDispatcher();
+    const url = accountsUrl(this.conn.baseUrl);
+    const dispatcher = this.getDispatcher(url.host);
     const params: [string, string][] = [
       ["AppID", q.appId],
       ["Safe", q.safe],
@@ -177,7 +183,6 @@ export class CcpClient {
       ["Object", q.object],
     ];
     if (q.failOnPasswordChange) params.push(["FailRequestOnPasswordChange", "true"]);
-    const url = accountsUrl(this.conn.baseUrl);
     // encodeURIComponent, not URLSearchParams: CCP expects %20 for spaces, not "+".
     url.search = params.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join("&");
     return withRetry(() => this.once(url, dispatcher, q), { attempts: 3, baseDelayMs: 200, maxDelayMs: 2000, ...this.conn.retry });

@@ -5,6 +5,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDispatcher, egressFetch } from "@/lib/net/egress";
 import type { StoreClient } from "@/lib/vault/types";
+import { startConnectProxy } from "@/test/emulators/connect-proxy";
 import { seedDemoCyberark, startCyberarkEmulator, type CyberarkEmulator } from "@/test/emulators/cyberark";
 import { createTestPki, startMisnamedServer, type TestPki } from "@/test/emulators/tls";
 import { CcpClient, accountsUrl, ccpHttpError, toFetchedSecret } from "./ccp-client";
@@ -42,12 +43,12 @@ afterAll(async () => {
   await ccp.close();
 });
 
-function make(config: Record<string, unknown> = {}, secrets: Record<string, unknown> = {}, common: { caBundle?: string; timeoutMs?: number } = {}): StoreClient {
+function make(config: Record<string, unknown> = {}, secrets: Record<string, unknown> = {}, common: { caBundle?: string; timeoutMs?: number; proxyUrl?: string } = {}): StoreClient {
   const client = cyberarkProvider.create({
     storeId: "00000000-0000-0000-0000-000000000001",
     config: cyberarkProvider.configSchema.parse({ url: ccp.ccpUrl, appId: "Latch", safe: "Finance", ...config }),
     secrets: cyberarkProvider.secretSchema.parse({ clientCertificatePem: `${latch.cert}${latch.key}`, ...secrets }),
-    common: { caBundle: "caBundle" in common ? common.caBundle : pki.caCert, timeoutMs: common.timeoutMs ?? 3000 },
+    common: { caBundle: "caBundle" in common ? common.caBundle : pki.caCert, timeoutMs: common.timeoutMs ?? 3000, ...(common.proxyUrl ? { proxyUrl: common.proxyUrl } : {}) },
   });
   clients.push(client);
   return client;
@@ -284,6 +285,17 @@ describe("CyberArk CCP provider: validation, faults and TLS", () => {
       expect(misnamed.requests).toHaveLength(0);
     } finally {
       await misnamed.close();
+    }
+  });
+
+  it("reaches the CCP through an egress proxy with its client certificate (mutual TLS inside the tunnel)", async () => {
+    const proxy = await startConnectProxy();
+    try {
+      expect((await make({}, {}, { proxyUrl: proxy.url }).getSecret({ name: "payroll-db" })).values.password).toBe(PASSWORD);
+      expect(proxy.connects.map((c) => c.target)).toEqual([`127.0.0.1:${new URL(ccp.ccpUrl).port}`]);
+      await failure(make({}, { clientCertificatePem: `${stranger.cert}${stranger.key}` }, { proxyUrl: proxy.url }).getSecret({ name: "payroll-db" }), "auth");
+    } finally {
+      await proxy.close();
     }
   });
 
