@@ -10,7 +10,7 @@ export type StoreTestResult = { ok: boolean; message: string; kind?: StoreErrorK
  * delete a throwaway secret; read-only stores authenticate and, when configured, read the probe
  * secret. The outcome names what failed in words a person can act on, never with a value in them.
  */
-export async function exerciseStore(client: StoreClient, opts: { mode: "READ_ONLY" | "READ_WRITE"; probeSecret?: string | null; host: string }): Promise<StoreTestResult> {
+export async function exerciseStore(client: StoreClient, opts: { mode: "READ_ONLY" | "READ_WRITE"; probeSecret?: string | null; host?: string }): Promise<StoreTestResult> {
   const started = performance.now();
   const done = (ok: boolean, message: string, kind?: StoreErrorKind): StoreTestResult => ({ ok, message, kind, durationMs: Math.round(performance.now() - started) });
   let step = "authenticating";
@@ -36,7 +36,8 @@ export async function exerciseStore(client: StoreClient, opts: { mode: "READ_ONL
     }
     return done(true, "Connected and authenticated.");
   } catch (error) {
-    const known = error instanceof StoreError ? error : classifyNetworkError(error, opts.host);
+    // The provider knows which host it dials (a region's endpoint, a vault name's URL); config fields may not say.
+    const known = error instanceof StoreError ? error : classifyNetworkError(error, client.host ?? opts.host ?? "the store");
     if (known) return done(false, `${STORE_ERROR_TITLES[known.kind]} while ${step}: ${known.message}`, known.kind);
     throw error;
   } finally {

@@ -211,19 +211,6 @@ export async function deleteStore(ctx: Ctx, input: { storeId: string }) {
   return result;
 }
 
-function hostOf(config: unknown, fallback: string): string {
-  for (const value of Object.values((config ?? {}) as Record<string, unknown>)) {
-    if (typeof value === "string" && /^https?:\/\//.test(value)) {
-      try {
-        return new URL(value).host;
-      } catch {
-        /* not a URL after all */
-      }
-    }
-  }
-  return fallback;
-}
-
 async function recordTest(ctx: Ctx, store: { id: string | null; name: string; folderId: string | null; kind: StoreKind }, result: StoreTestResult, draft: boolean) {
   await db().$transaction(async (tx) => {
     if (store.id && !draft) {
@@ -248,7 +235,7 @@ async function recordTest(ctx: Ctx, store: { id: string | null; name: string; fo
 export async function testStore(ctx: Ctx, input: { storeId: string }): Promise<StoreTestResult> {
   assertTenant(ctx.actor, "stores.manage", "Credential store");
   const store = await getStoreOrThrow(db(), input.storeId);
-  const result = await exerciseStore(await clientForStore(store), { mode: store.mode, probeSecret: store.probeSecret, host: hostOf(store.config, store.name) });
+  const result = await exerciseStore(await clientForStore(store), { mode: store.mode, probeSecret: store.probeSecret });
   await recordTest(ctx, store, result, false);
   return result;
 }
@@ -262,7 +249,7 @@ export async function testDraftStore(ctx: Ctx, input: CreateStoreInput & { store
   const stored = existing ? await openStoreSecrets(existing) : {};
   const { config, secrets } = validateProviderInput(input.kind, input, stored);
   const client = buildStoreClient({ id: existing?.id ?? "draft", kind: input.kind, config, secrets, caBundle: input.caBundle || null, timeoutMs: input.timeoutMs });
-  const result = await exerciseStore(client, { mode: input.mode, probeSecret: input.probeSecret, host: hostOf(config, input.name) });
+  const result = await exerciseStore(client, { mode: input.mode, probeSecret: input.probeSecret });
   await recordTest(ctx, { id: existing?.id ?? null, name: input.name, folderId: input.folderId, kind: input.kind }, result, true);
   return result;
 }

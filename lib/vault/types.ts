@@ -46,6 +46,11 @@ export type FieldSpec = {
 };
 
 export type StoreClient = {
+  /**
+   * The host Latch dials for this store (e.g. secretsmanager.eu-west-1.amazonaws.com, contoso.vault.azure.net),
+   * for messages about failures. Providers name the exact host (sign-in endpoints too) in their own errors.
+   */
+  readonly host?: string;
   getSecret(ref: SecretRef): Promise<FetchedSecret>;
   /** Read-write stores only. Returns the new version. */
   putSecret?(ref: SecretRef, values: Record<string, string>): Promise<{ version: string | null }>;

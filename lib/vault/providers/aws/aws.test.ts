@@ -429,6 +429,32 @@ describe("AWS Secrets Manager provider: network policy", () => {
   });
 });
 
+describe("AWS Secrets Manager provider: which host it names", () => {
+  it("without an endpoint, dials and names the region's public endpoint (and STS's), also in the console's store test", async () => {
+    const dns = stubDns({ "secretsmanager.ap-southeast-2.amazonaws.com": "ENOTFOUND", "sts.ap-southeast-2.amazonaws.com": "ENOTFOUND" });
+    try {
+      const client = makeClient({ region: "ap-southeast-2", endpoint: "" });
+      expect(client.host).toBe("secretsmanager.ap-southeast-2.amazonaws.com");
+      const error = await failure(client.getSecret({ name: "prod/api-key" }), "dns");
+      expect(error.message).toMatch(/^The host name secretsmanager\.ap-southeast-2\.amazonaws\.com could not be resolved\./);
+      expect(dns.lookups).toContain("secretsmanager.ap-southeast-2.amazonaws.com");
+
+      const { exerciseStore } = await import("@/lib/stores/exercise");
+      const result = await exerciseStore(makeClient({ region: "ap-southeast-2", endpoint: "" }), { mode: "READ_ONLY" });
+      expect(result).toMatchObject({ ok: false, kind: "dns", message: expect.stringContaining("secretsmanager.ap-southeast-2.amazonaws.com could not be resolved") });
+
+      const role = await failure(makeClient({ region: "ap-southeast-2", endpoint: "", auth: "assume_role", roleArn: ROLE, externalId: "ext-1234" }).getSecret({ name: "prod/api-key" }), "dns");
+      expect(role.message).toMatch(/^The host name sts\.ap-southeast-2\.amazonaws\.com could not be resolved\./);
+    } finally {
+      dns.restore();
+    }
+  });
+
+  it("with an endpoint, names the endpoint's host", () => {
+    expect(makeClient().host).toBe(`127.0.0.1:${emu.port}`);
+  });
+});
+
 describe("AWS Secrets Manager provider: configuration", () => {
   it("validates the form: region, key id, role ARN when assuming a role; blanks become unset", () => {
     const ok = awsConfigSchema.parse({ region: "eu-west-1", accessKeyId: KEY_ID, endpoint: "", externalId: " " });

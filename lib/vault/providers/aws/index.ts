@@ -165,6 +165,7 @@ export const awsProvider: StoreProvider<typeof awsConfigSchema, typeof awsSecret
     }
 
     return {
+      host,
       async getSecret(ref: SecretRef): Promise<FetchedSecret> {
         const out = await call({ action: "read", secretName: ref.name, version: ref.version }, (c) =>
           c.send(new GetSecretValueCommand({ SecretId: ref.name, ...versionSelector(ref.version) })),

@@ -489,6 +489,25 @@ describe("injected faults", () => {
   });
 });
 
+describe("which host it names", () => {
+  it("given a vault name, dials and names NAME.vault.azure.net; the sign-in step names the authority host", async () => {
+    const dns = stubDns({ "contoso-prod.vault.azure.net": "ENOTFOUND", "login.microsoftonline.com": "ENOTFOUND" });
+    try {
+      const byName = store({ vault: "contoso-prod" });
+      expect(byName.host).toBe("contoso-prod.vault.azure.net");
+      const error = await failure(byName.getSecret({ name: "payroll-db-password" }), "dns");
+      expect(error.message).toMatch(/^The host name contoso-prod\.vault\.azure\.net could not be resolved\./);
+      expect(dns.lookups).toContain("contoso-prod.vault.azure.net");
+
+      // The vault is reachable; signing in at the default (public cloud) authority is what fails.
+      const signIn = await failure(store({ authorityHost: "" }).getSecret({ name: "payroll-db-password" }), "dns");
+      expect(signIn.message).toMatch(/^The host name login\.microsoftonline\.com could not be resolved\./);
+    } finally {
+      dns.restore();
+    }
+  });
+});
+
 describe("emulator fidelity", () => {
   let agent: Agent;
   beforeAll(() => {

@@ -221,6 +221,7 @@ export function createAzureStoreClient(config: Config, secretValues: Secrets, co
   }
 
   return {
+    host: vaultHost,
     async getSecret(ref: SecretRef): Promise<FetchedSecret> {
       const { name, version } = checkName(ref);
       try {

@@ -272,6 +272,10 @@ describe("CyberArk CCP provider: validation, faults and TLS", () => {
     await failure(make({}, {}, { caBundle: undefined }).getSecret({ name: "payroll-db" }), "tls_untrusted");
   });
 
+  it("names the CCP URL's host as the one it dials", () => {
+    expect(make().host).toBe(new URL(ccp.ccpUrl).host);
+  });
+
   it("a host name that does not resolve is a dns failure naming it", async () => {
     const error = await failure(make({ url: "https://ccp.no-such-zone.invalid" }).getSecret({ name: "payroll-db" }), "dns");
     expect(error.message).toBe(`The host name ccp.no-such-zone.invalid could not be resolved. Check the spelling of the address, and that Latch's DNS can resolve it (private zones, split DNS).`);

@@ -132,6 +132,7 @@ function createCcpStoreClient(config: Config, secrets: Secrets, common: CommonOp
     ccp.getPassword({ appId: config.appId, safe: config.safe, folder: config.folder, object, failOnPasswordChange });
 
   return {
+    host: URL.canParse(config.url) ? new URL(config.url).host : config.url,
     async getSecret(ref: { name: string; version?: string }) {
       if (ref.version) throw new StoreError("config", `CyberArk's Credential Provider always returns the current password; remove the version (“${ref.version}”) from the reference.`);
       return query(ref.name.trim(), config.failOnPasswordChange);

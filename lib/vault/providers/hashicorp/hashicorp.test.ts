@@ -443,6 +443,10 @@ describe("HashiCorp Vault provider: network policy", () => {
     }
   });
 
+  it("names the address's host as the one it dials", () => {
+    expect(makeClient().host).toBe(`127.0.0.1:${emu.port}`);
+  });
+
   it("a host name that does not resolve is a dns failure naming it", async () => {
     const error = await failure(makeClient({ address: "https://vault.no-such-zone.invalid:8200" }).health(), "dns");
     expect(error.message).toBe(`The host name vault.no-such-zone.invalid could not be resolved. Check the spelling of the address, and that Latch's DNS can resolve it (private zones, split DNS).`);

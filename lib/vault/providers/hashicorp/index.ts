@@ -177,6 +177,7 @@ export const hashicorpProvider: StoreProvider<typeof hashicorpConfigSchema, type
     }
 
     return {
+      host: vault.host,
       async getSecret(ref: SecretRef): Promise<FetchedSecret> {
         const path = secretPath(ref.name);
         const version = ref.version?.trim() || undefined;
