@@ -1,12 +1,12 @@
 import "server-only";
-import { X509Certificate } from "node:crypto";
 import type { ActionContext } from "@/lib/actions/action";
 import { recordAuditEvent } from "@/lib/audit/record";
 import { assertTenant, type Actor } from "@/lib/authz";
 import { db } from "@/lib/db";
 import { AppError, notFound } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
-import { generateClientCertificate } from "@/lib/vault/providers/azure/certificate";
+import { StoreError } from "@/lib/vault/errors";
+import { generateClientCertificate, publicCertificateOf } from "@/lib/vault/providers/azure/certificate";
 import { openStoreSecrets, sealStoreSecrets } from "./client";
 
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
@@ -47,13 +47,18 @@ export async function generateAzureCertificate(ctx: Ctx, input: { storeId: strin
   });
 }
 
-/** The public half of the store's certificate credential, for download. */
+/** The public half of the store's certificate credential (the certificate its private key belongs to), for download. */
 export async function getAzurePublicCertificate(actor: Actor, storeId: string) {
   assertTenant(actor, "stores.manage", "Credential store");
   const store = await azureStoreOrThrow(storeId);
-  const pem = (await openStoreSecrets(store)).certificatePem ?? "";
-  const block = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem)?.[0];
-  if (!block) throw new AppError("NOT_FOUND", "This store has no certificate yet. Generate one or upload one first.");
-  const x509 = new X509Certificate(block);
-  return { name: store.name, pem: `${block}\n`, der: x509.raw, thumbprint: x509.fingerprint.replace(/:/g, ""), notAfter: new Date(x509.validTo) };
+  const secrets = await openStoreSecrets(store);
+  let cert: ReturnType<typeof publicCertificateOf>;
+  try {
+    cert = publicCertificateOf(secrets.certificatePem, secrets.certificatePassword);
+  } catch (error) {
+    if (!(error instanceof StoreError)) throw error;
+    throw new AppError("CONFLICT", `The stored certificate cannot be offered for download: ${error.message} Or generate a new key pair in Latch.`);
+  }
+  if (!cert) throw new AppError("NOT_FOUND", "This store has no certificate yet. Generate one or upload one first.");
+  return { name: store.name, pem: cert.pem, der: cert.der, thumbprint: cert.thumbprintSha1Hex, notAfter: cert.notAfter };
 }

@@ -33,12 +33,14 @@ function validateProviderInput(kind: StoreKind, input: { config: Record<string, 
   const { [PROXY_SECRET_KEY]: proxyUrl = "", ...providerSecrets } = secrets;
   const parsedSecrets = provider.secretSchema.safeParse(providerSecrets);
   const proxy = proxyUrlSchema.safeParse(proxyUrl);
+  const onSave = config.success && parsedSecrets.success ? (provider.validateOnSave?.({ config: config.data, secrets: parsedSecrets.data }) ?? {}) : {};
   const errors: FieldErrors = {
     ...(config.success ? {} : prefixed(config.error, "config")),
     ...(parsedSecrets.success ? {} : prefixed(parsedSecrets.error, "secrets")),
     ...(proxy.success ? {} : prefixed(proxy.error, `secrets.${PROXY_SECRET_KEY}`)),
+    ...onSave,
   };
-  if (!config.success || !parsedSecrets.success || !proxy.success) {
+  if (!config.success || !parsedSecrets.success || !proxy.success || Object.keys(onSave).length > 0) {
     throw new AppError("VALIDATION", Object.values(errors)[0]?.[0] ?? "Check the highlighted fields.", errors);
   }
   const kept = Object.fromEntries(Object.entries(secrets).filter(([, v]) => v !== ""));

@@ -3,7 +3,9 @@ import { db } from "@/lib/db";
 import { makeUser, rowCounts, signInAs } from "@/test/fixtures";
 import { NextRequest } from "next/server";
 import * as certificateRoute from "@/app/api/v1/stores/[storeId]/certificate/route";
+import { createTestPki } from "@/test/emulators/tls";
 import { generateAzureCertificateAction, createStoreAction, deleteStoreAction, testDraftStoreAction, testStoreAction, updateStoreAction } from "./actions";
+import { sealStoreSecrets } from "./client";
 import { getStoreViewOrThrow, listStores } from "./queries";
 
 vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
@@ -75,5 +77,39 @@ describe("the public-certificate download", () => {
     signInAs(await makeUser({ isAdmin: true }));
     expect((await get(store.id)).status).toBe(404);
     expect((await get("not-an-id")).status).toBe(404);
+  });
+
+  const azureConfig = { vault: "contoso-prod", tenantId: "72f988bf-86f1-41af-91ab-2d7cd011db47", clientId: "0f7b3c1e-2d4a-4b5c-9e8f-1a2b3c4d5e6f", auth: "certificate" };
+  const pki = createTestPki();
+  const leaf = pki.issueClient("latch-upload");
+  const other = pki.issueClient("someone-else");
+  const getPem = (storeId: string) =>
+    certificateRoute.GET(new NextRequest(new URL(`http://localhost/api/v1/stores/${storeId}/certificate?format=pem`)), { params: Promise.resolve({ storeId }) });
+
+  it("refuses on save a certificate its private key does not belong to, on the certificate field", async () => {
+    signInAs(await makeUser({ isAdmin: true }));
+    const result = await createStoreAction({ name: `Azure mismatched ${Date.now()}`, kind: "azure", config: azureConfig, secrets: { certificatePem: `${leaf.cert}${other.key}` } });
+    expect(result).toMatchObject({ ok: false, error: { code: "VALIDATION", fieldErrors: { "secrets.certificatePem": [expect.stringContaining("does not belong to the certificate (CN=latch-upload)")] } } });
+  });
+
+  it("offers the certificate the key belongs to, even when the bundle starts with its CA", async () => {
+    signInAs(await makeUser({ isAdmin: true }));
+    const created = await createStoreAction({ name: `Azure chain ${Date.now()}`, kind: "azure", config: azureConfig, secrets: { certificatePem: `${pki.caCert}${leaf.cert}${leaf.key}` } });
+    expect(created).toMatchObject({ ok: true });
+    const res = await getPem((created as { data: { id: string } }).data.id);
+    expect(res.status).toBe(200);
+    expect((await res.text()).trim()).toBe(leaf.cert.trim());
+  });
+
+  it("answers a clear 409, not a 500, when the stored certificate cannot be read", async () => {
+    signInAs(await makeUser({ isAdmin: true }));
+    const created = await createStoreAction({ name: `Azure damaged ${Date.now()}`, kind: "azure", config: azureConfig, secrets: { certificatePem: `${leaf.cert}${leaf.key}` } });
+    const storeId = (created as { data: { id: string } }).data.id;
+    // Stored before save-time checks existed: the block looks like a certificate but does not parse.
+    const damaged = leaf.cert.replace(/^(-----BEGIN CERTIFICATE-----\n)(.{40})/m, (_m, head: string, body: string) => `${head}${body.split("").reverse().join("")}`);
+    await db().credentialStore.update({ where: { id: storeId }, data: await sealStoreSecrets(storeId, { certificatePem: `${damaged}${leaf.key}` }) });
+    const res = await getPem(storeId);
+    expect(res.status).toBe(409);
+    expect(JSON.stringify(await res.json())).toContain("The certificate could not be read.");
   });
 });

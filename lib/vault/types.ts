@@ -79,4 +79,10 @@ export type StoreProvider<C extends z.ZodType = z.ZodType, S extends z.ZodType =
   /** Placeholder text for the secret reference in asset forms. */
   referenceHint: string;
   create(input: { config: z.output<C>; secrets: z.output<S>; common: CommonOptions; storeId: string }): StoreClient;
+  /**
+   * Save-time checks a schema does not express (a certificate that matches its key): field errors
+   * keyed like the form's ("secrets.certificatePem"). Not run when a store is used, so stricter
+   * checks here never break a store that already works.
+   */
+  validateOnSave?(input: { config: z.output<C>; secrets: z.output<S> }): Record<string, string[]>;
 };

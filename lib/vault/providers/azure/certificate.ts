@@ -92,41 +92,135 @@ export type LoadedCertificate = {
   notAfter: Date;
 };
 
-/**
- * Checks the stored "certificate + private key" PEM before it is used, so a bad upload is reported
- * as a settings problem, not as an opaque sign-in failure. Messages describe the material, never
- * include it.
- */
-export function loadCertificateCredential(pem: string | undefined, password: string | undefined, now = new Date()): LoadedCertificate {
-  if (!pem?.trim()) throw new StoreError("config", "No certificate is stored. Paste the certificate and its private key (PEM), or generate a key pair in Latch.");
-  const certs = pem.match(CERT_BLOCK) ?? [];
-  const keyPem = KEY_BLOCK.exec(pem)?.[0];
-  if (certs.length === 0) throw new StoreError("config", "The certificate PEM has no “BEGIN CERTIFICATE” block. Paste the certificate together with its private key (one .pem file).");
-  if (!keyPem) throw new StoreError("config", "The certificate PEM has no private key. Paste the private key (“BEGIN PRIVATE KEY”) together with the certificate; the .cer file alone is the public half.");
+/** Which stored field a problem with the material belongs to, for the form. */
+export type CertificateField = "certificatePem" | "certificatePassword";
 
-  let cert: X509Certificate;
-  try {
-    cert = new X509Certificate(certs[0]!);
-  } catch {
-    throw new StoreError("config", "The certificate could not be read. Paste it again, including the BEGIN and END lines.");
+/** A StoreError (kind "config") that also says which field to fix. */
+export class CertificateMaterialError extends StoreError {
+  constructor(
+    readonly field: CertificateField,
+    message: string,
+  ) {
+    super("config", message);
   }
-  let key: KeyObject;
+}
+
+const subjectOf = (cert: X509Certificate) => cert.subject.replace(/\n/g, ", ");
+const thumbprintOf = (cert: X509Certificate) => cert.fingerprint.replace(/:/g, "").toUpperCase();
+
+/** Every certificate block, parsed; one that does not parse is reported by its position, never quoted. */
+function readCertificates(pem: string): X509Certificate[] {
+  const blocks = pem.match(CERT_BLOCK) ?? [];
+  return blocks.map((block, i) => {
+    try {
+      return new X509Certificate(block);
+    } catch {
+      const which = blocks.length > 1 ? `Certificate ${i + 1} of ${blocks.length}` : "The certificate";
+      throw new CertificateMaterialError("certificatePem", `${which} could not be read. Paste it again, including the BEGIN and END lines, exactly as exported.`);
+    }
+  });
+}
+
+function readPrivateKey(keyPem: string, password: string | undefined): KeyObject {
   try {
-    key = createPrivateKey({ key: keyPem, format: "pem", ...(password ? { passphrase: password } : {}) });
+    return createPrivateKey({ key: keyPem, format: "pem", ...(password ? { passphrase: password } : {}) });
   } catch (error) {
     const code = String((error as { code?: unknown }).code ?? "");
     const encrypted = /ENCRYPTED/.test(keyPem);
-    if (!password && (encrypted || code === "ERR_MISSING_PASSPHRASE")) throw new StoreError("config", "The private key is encrypted. Enter its password in the store's settings.");
-    if (password && encrypted) throw new StoreError("config", "The private key could not be decrypted: check the certificate password.");
-    throw new StoreError("config", "The private key could not be read. Paste it again, including the BEGIN and END lines.");
+    if (!password && (encrypted || code === "ERR_MISSING_PASSPHRASE")) throw new CertificateMaterialError("certificatePassword", "The private key is encrypted. Enter its password in the store's settings.");
+    if (password && encrypted) throw new CertificateMaterialError("certificatePassword", "The private key could not be decrypted: check the certificate password.");
+    throw new CertificateMaterialError("certificatePem", "The private key could not be read. Paste it again, including the BEGIN and END lines.");
   }
-  const subject = cert.subject.replace(/\n/g, ", ");
-  if (key.asymmetricKeyType !== "rsa") throw new StoreError("config", `The certificate (${subject}) has a ${key.asymmetricKeyType ?? "non-RSA"} key; Entra ID client certificates must use RSA.`);
-  if (!cert.checkPrivateKey(key)) throw new StoreError("config", `The private key does not belong to the certificate (${subject}). Paste the matching pair.`);
-  const thumbprintSha1Hex = cert.fingerprint.replace(/:/g, "").toUpperCase();
-  const notAfter = new Date(cert.validTo);
+}
+
+/** The certificate the key belongs to (the leaf), then the rest in their order: a CA may come first in a bundle. */
+function leafFirst(certs: X509Certificate[], key: KeyObject): X509Certificate[] {
+  const leaf = certs.find((cert) => cert.checkPrivateKey(key));
+  if (!leaf) {
+    const subjects = certs.map(subjectOf).join("; ");
+    throw new CertificateMaterialError(
+      "certificatePem",
+      certs.length === 1 ? `The private key does not belong to the certificate (${subjects}). Paste the matching pair.` : `The private key belongs to none of the ${certs.length} certificates (${subjects}). Paste the client certificate that matches it.`,
+    );
+  }
+  return [leaf, ...certs.filter((cert) => cert !== leaf)];
+}
+
+/**
+ * Parses the stored "certificate + private key" PEM and checks it can sign in: readable blocks, a
+ * key that opens with the password, an RSA key, and a certificate it belongs to. Not the expiry
+ * (that is checked when signing in). Messages describe the material, never include it.
+ */
+function readCredential(pem: string | undefined, password: string | undefined) {
+  if (!pem?.trim()) throw new CertificateMaterialError("certificatePem", "No certificate is stored. Paste the certificate and its private key (PEM), or generate a key pair in Latch.");
+  const certs = readCertificates(pem);
+  const keyPem = KEY_BLOCK.exec(pem)?.[0];
+  if (certs.length === 0) throw new CertificateMaterialError("certificatePem", "The certificate PEM has no “BEGIN CERTIFICATE” block. Paste the certificate together with its private key (one .pem file).");
+  if (!keyPem) throw new CertificateMaterialError("certificatePem", "The certificate PEM has no private key. Paste the private key (“BEGIN PRIVATE KEY”) together with the certificate; the .cer file alone is the public half.");
+  const key = readPrivateKey(keyPem, password);
+  if (key.asymmetricKeyType !== "rsa") {
+    throw new CertificateMaterialError("certificatePem", `The private key is ${key.asymmetricKeyType ?? "not RSA"}; Entra ID client certificates must use RSA.`);
+  }
+  const chain = leafFirst(certs, key);
+  return { chain, key, leaf: chain[0]! };
+}
+
+/**
+ * For saving a store: null when the material can sign in (expiry aside), else the field to fix and
+ * why. The form shows it next to that field.
+ */
+export function certificateCredentialProblem(pem: string | undefined, password: string | undefined): { field: CertificateField; message: string } | null {
+  try {
+    readCredential(pem, password);
+    return null;
+  } catch (error) {
+    if (error instanceof CertificateMaterialError) return { field: error.field, message: error.message };
+    throw error;
+  }
+}
+
+/**
+ * Checks the stored "certificate + private key" PEM before it is used, so a bad upload is reported
+ * as a settings problem, not as an opaque sign-in failure.
+ */
+export function loadCertificateCredential(pem: string | undefined, password: string | undefined, now = new Date()): LoadedCertificate {
+  const { chain, key, leaf } = readCredential(pem, password);
+  const subject = subjectOf(leaf);
+  const thumbprintSha1Hex = thumbprintOf(leaf);
+  const notAfter = new Date(leaf.validTo);
   if (notAfter < now) {
     throw new StoreError("auth", `The client certificate (${subject}, thumbprint ${thumbprintSha1Hex}) expired on ${notAfter.toISOString().slice(0, 10)}. Generate a new one, upload it to the app registration and save it here.`);
   }
-  return { pem: `${certs.join("\n")}\n${key.export({ type: "pkcs8", format: "pem" }) as string}`, thumbprintSha1Hex, subject, notAfter };
+  return { pem: `${chain.map((c) => c.toString().trim()).join("\n")}\n${key.export({ type: "pkcs8", format: "pem" }) as string}`, thumbprintSha1Hex, subject, notAfter };
+}
+
+export type PublicCertificate = { pem: string; der: Buffer; thumbprintSha1Hex: string; subject: string; notAfter: Date };
+
+/**
+ * The public half to upload to the app registration: the certificate the private key belongs to.
+ * Without a usable key, a lone certificate, or the only non-CA one, is taken. null when there is
+ * no certificate at all; a CertificateMaterialError when it cannot be told or read.
+ */
+export function publicCertificateOf(pem: string | undefined, password: string | undefined): PublicCertificate | null {
+  const certs = pem ? readCertificates(pem) : [];
+  if (certs.length === 0) return null;
+  let leaf: X509Certificate | undefined;
+  const keyPem = KEY_BLOCK.exec(pem ?? "")?.[0];
+  let keyProblem: CertificateMaterialError | undefined;
+  if (keyPem) {
+    try {
+      leaf = leafFirst(certs, readPrivateKey(keyPem, password))[0];
+    } catch (error) {
+      if (!(error instanceof CertificateMaterialError)) throw error;
+      keyProblem = error;
+    }
+  }
+  if (!leaf) {
+    const candidates = certs.length === 1 ? certs : certs.filter((c) => !c.ca);
+    if (candidates.length !== 1) {
+      throw keyProblem ?? new CertificateMaterialError("certificatePem", `The PEM holds ${certs.length} certificates and no private key to tell which is Latch's. Paste the client certificate with its private key.`);
+    }
+    leaf = candidates[0]!;
+  }
+  return { pem: `${leaf.toString().trim()}\n`, der: leaf.raw, thumbprintSha1Hex: thumbprintOf(leaf), subject: subjectOf(leaf), notAfter: new Date(leaf.validTo) };
 }

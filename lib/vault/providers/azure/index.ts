@@ -9,7 +9,9 @@ import { DEFAULT_AUTHORITY_HOST, createAzureClients, createAzureTransport, resol
 import { AccessDeniedError, mapAzureError, SignInUnavailableError, VaultRejectedTokenError, type AzureErrorContext } from "./errors";
 import type { Exchange } from "./http-client";
 
-export { generateClientCertificate } from "./certificate";
+import { certificateCredentialProblem } from "./certificate";
+
+export { certificateCredentialProblem, generateClientCertificate, publicCertificateOf } from "./certificate";
 
 const blankToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
 const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
@@ -146,6 +148,11 @@ export const azureProvider: StoreProvider<typeof azureConfigSchema, typeof azure
   defaultKeys: { username: "username", password: "value" },
   referenceHint: "Secret name, e.g. payroll-db-password; version: empty for the latest, or a 32-character version ID",
   create: ({ config, secrets, common }) => createAzureStoreClient(config, secrets, common),
+  validateOnSave({ config, secrets }) {
+    if (config.auth !== "certificate" || !secrets.certificatePem) return {};
+    const problem = certificateCredentialProblem(secrets.certificatePem, secrets.certificatePassword);
+    return problem ? { [`secrets.${problem.field}`]: [problem.message] } : {};
+  },
 };
 
 export function createAzureStoreClient(config: Config, secretValues: Secrets, common: CommonOptions, hooks: { onExchange?: (e: Exchange) => void } = {}) {
