@@ -11,6 +11,7 @@ import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@
 import { Textarea } from "@/components/ui/textarea";
 import { createAssetAction, updateAssetAction } from "@/lib/assets/actions";
 import type { StoreOption } from "@/lib/assets/queries";
+import { AWS_VERSION_CHOICES, REFERENCE_SPECS, splitVersion, type VersionKind } from "@/lib/assets/reference";
 import { ASSET_TYPES, ASSET_TYPE_DESCRIPTIONS, ASSET_TYPE_LABELS, isSecretType, type AssetType } from "@/lib/assets/schemas";
 import { cn } from "@/lib/utils";
 
@@ -31,6 +32,8 @@ export type AssetFormProps = {
     username: string | null;
     ownsSecret: boolean;
     plainValue: string | null;
+    /** ISO time the asset was loaded at: saving over someone else's later change is refused. */
+    updatedAt: string;
   };
   cancelHref: string;
 };
@@ -106,7 +109,9 @@ export function AssetForm({ folderId, stores, existing, cancelHref }: AssetFormP
   const store = stores.find((s) => s.id === storeId);
   const [source, setSource] = useState<Source>(editing || !store?.writable ? "reference" : "value");
   const [secretName, setSecretName] = useState(existing?.secretName ?? "");
-  const [secretVersion, setSecretVersion] = useState(existing?.secretVersion ?? "");
+  const initialVersion = splitVersion(store?.kind, existing?.secretVersion ?? null);
+  const [secretVersion, setSecretVersion] = useState(initialVersion.secretVersion);
+  const [versionKind, setVersionKind] = useState<VersionKind>(initialVersion.versionKind);
   const [usernameKey, setUsernameKey] = useState(existing ? existing.usernameKey ?? "" : store?.singleValue ? "" : store?.defaultKeys.username ?? "username");
   // Credentials in multi-key secrets name their password key (the store kind's default, shown and editable).
   const defaultValueKey = (t: AssetType, st: StoreOption | undefined) => (t === "CREDENTIAL" && st && !st.singleValue ? st.defaultKeys.password : "");
@@ -128,6 +133,14 @@ export function AssetForm({ folderId, stores, existing, cancelHref }: AssetFormP
   const writingValue = secret && source === "value";
   // Typed values in the Latch store get a name of Latch's choosing; external stores need a path.
   const showSecretName = secret && (!writingValue || !store?.isBuiltIn);
+  const spec = REFERENCE_SPECS[store?.kind ?? "latch"];
+  const versionField = spec.version;
+  /** What the version fields say, as the server takes it (AWS: the kind of version, then its value). */
+  const versionInput = (): { secretVersion: string; versionKind?: VersionKind } => {
+    if (writingValue || versionField.mode === "none") return { secretVersion: "" };
+    if (versionField.mode === "aws") return { versionKind, secretVersion: versionKind === "latest" ? "" : secretVersion };
+    return { secretVersion };
+  };
 
   function chooseStore(id: string) {
     const next = stores.find((s) => s.id === id);
@@ -153,14 +166,14 @@ export function AssetForm({ folderId, stores, existing, cancelHref }: AssetFormP
       storeId: secret ? storeId : "",
       source,
       secretName: showSecretName ? secretName : "",
-      secretVersion: writingValue ? "" : secretVersion,
+      ...(secret ? versionInput() : { secretVersion: "" }),
       usernameKey: type === "CREDENTIAL" ? usernameKey : "",
       valueKey,
       username: type === "CREDENTIAL" ? username : "",
       secretValue: writingValue ? secretValue : "",
       plainValue: secret ? "" : plainValue,
     };
-    const ok = existing ? await update.run({ assetId: existing.id, ...common }) : await create.run({ folderId, type, ...common });
+    const ok = existing ? await update.run({ assetId: existing.id, expectedUpdatedAt: existing.updatedAt, ...common }) : await create.run({ folderId, type, ...common });
     if (ok) setSecretValue("");
   }
 
@@ -251,17 +264,62 @@ export function AssetForm({ folderId, stores, existing, cancelHref }: AssetFormP
               <div className="grid gap-5 md:grid-cols-2">
                 <FormField
                   id="asset-secret-name"
-                  label={writingValue ? "Write to (name or path)" : "Secret name or path"}
+                  label={writingValue ? spec.writeNameLabel : spec.nameLabel}
                   required
                   error={err("secretName")}
-                  description={store?.referenceHint}
+                  description={writingValue ? `${spec.nameHelp} Latch creates the secret there, and never overwrites one it did not create.` : spec.nameHelp}
                 >
-                  <Input value={secretName} onChange={(e) => setSecretName(e.target.value)} maxLength={500} autoComplete="off" spellCheck={false} className="font-mono text-sm" />
+                  <Input
+                    value={secretName}
+                    onChange={(e) => setSecretName(e.target.value)}
+                    maxLength={2048}
+                    autoComplete="off"
+                    spellCheck={false}
+                    placeholder={spec.namePlaceholder}
+                    className="font-mono text-sm"
+                  />
                 </FormField>
-                {writingValue ? null : (
-                  <FormField id="asset-secret-version" label="Version" error={err("secretVersion")} description="Leave empty to always use the latest version.">
-                    <Input value={secretVersion} onChange={(e) => setSecretVersion(e.target.value)} maxLength={200} autoComplete="off" spellCheck={false} className="font-mono text-sm" />
+                {writingValue ? null : versionField.mode === "single" ? (
+                  <FormField id="asset-secret-version" label={versionField.label} error={err("secretVersion")} description={versionField.help}>
+                    <Input
+                      value={secretVersion}
+                      onChange={(e) => setSecretVersion(e.target.value)}
+                      maxLength={200}
+                      autoComplete="off"
+                      spellCheck={false}
+                      placeholder={versionField.placeholder}
+                      className="font-mono text-sm"
+                    />
                   </FormField>
+                ) : versionField.mode === "none" ? (
+                  <div className="grid content-start gap-1.5 text-sm">
+                    <span className="font-medium">Version</span>
+                    <p className="text-[0.8125rem] text-muted-foreground">{versionField.note}</p>
+                  </div>
+                ) : (
+                  <div className="grid content-start gap-4 md:col-span-2">
+                    <ChoiceGroup<VersionKind> legend="Version" name="versionKind" value={versionKind} onChange={setVersionKind} error={err("versionKind")} options={AWS_VERSION_CHOICES} />
+                    {versionKind === "latest" ? null : (
+                      <FormField
+                        id="asset-secret-version"
+                        label={versionKind === "stage" ? "Staging label" : "Version ID"}
+                        required
+                        error={err("secretVersion")}
+                        description={versionKind === "stage" ? "A label attached to one version, e.g. AWSPREVIOUS or a custom label. Labels are case-sensitive." : "The VersionId shown in the secret's versions (usually a UUID)."}
+                        className="md:max-w-md"
+                      >
+                        <Input
+                          value={secretVersion}
+                          onChange={(e) => setSecretVersion(e.target.value)}
+                          maxLength={200}
+                          autoComplete="off"
+                          spellCheck={false}
+                          placeholder={versionKind === "stage" ? "AWSPREVIOUS" : "a1b2c3d4-…"}
+                          className="font-mono text-sm"
+                        />
+                      </FormField>
+                    )}
+                  </div>
                 )}
               </div>
             ) : (

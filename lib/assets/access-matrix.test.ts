@@ -7,7 +7,7 @@ import { db } from "@/lib/db";
 import { resolve } from "@/lib/secrets/resolver";
 import { createStoreAction } from "@/lib/stores/actions";
 import { grant, latchStore, makeFolder, makeUser, rowCounts, signInAs } from "@/test/fixtures";
-import { createAssetAction, deleteAssetAction, testAssetAction, updateAssetAction } from "./actions";
+import { createAssetAction, deleteAssetAction, refreshAssetAction, testAssetAction, updateAssetAction } from "./actions";
 import { getAssetViewOrThrow, listAssets, listStoreOptions } from "./queries";
 import { assetListQuerySchema } from "./schemas";
 
@@ -36,10 +36,26 @@ function ok<T>(result: ActionResult<T>): T {
   return result.data;
 }
 
-/** rowCounts plus what asset actions can touch: assets, the Latch store's sealed values, stores. */
+/**
+ * rowCounts plus what asset actions can touch: assets, the Latch store's sealed values, stores. The
+ * audit trail is checked apart (auditSince): a refused call is recorded there, and only that.
+ */
 async function counts() {
-  const [base, assets, latchSecrets, stores] = await Promise.all([rowCounts(), db().credentialAsset.count(), db().latchSecret.count(), db().credentialStore.count()]);
+  const [{ audit: _audit, ...base }, assets, latchSecrets, stores] = await Promise.all([rowCounts(), db().credentialAsset.count(), db().latchSecret.count(), db().credentialStore.count()]);
   return { ...base, assets, latchSecrets, stores };
+}
+
+/** The database's clock now, to find the audit events written after it. */
+async function mark(): Promise<Date> {
+  return (await db().$queryRaw<{ now: Date }[]>`SELECT clock_timestamp() AS now`)[0]!.now;
+}
+
+/** Audit events written since `since`: refusals only (never a success), and never the value. */
+async function refusalsSince(since: Date) {
+  const events = await db().auditEvent.findMany({ where: { occurredAt: { gte: since } }, orderBy: { occurredAt: "asc" } });
+  expect(events.filter((e) => e.outcome === "SUCCESS")).toEqual([]);
+  expect(JSON.stringify(events)).not.toContain(PASSWORD_B);
+  return events;
 }
 
 /** Folder B's asset as stored, to show a refused call left it exactly as it was. */
@@ -98,6 +114,7 @@ describe("asset actions answer not found without changing anything", () => {
   for (const [name, call] of assetCases) {
     it(`${name}: another folder's Editor, the folder's Viewer, malformed and absent ids`, async () => {
       const before = await counts();
+      const since = await mark();
       const rowBefore = await assetBRow();
       const messages = new Set<string>();
       for (const [who, actor, id] of [
@@ -116,11 +133,22 @@ describe("asset actions answer not found without changing anything", () => {
       expect([...messages]).toEqual(["Credential asset was not found."]);
       expect(await counts()).toEqual(before);
       expect(await assetBRow()).toEqual(rowBefore);
+      // Each attempt is in the audit trail: on B's asset as DENIED (seen by B's admins), else as a failure.
+      const events = await refusalsSince(since);
+      const action = { updateAsset: "asset.update", "updateAsset (keep value)": "asset.update", deleteAsset: "asset.delete", testAsset: "asset.resolve" }[name]!;
+      expect(events.map((e) => [e.action, e.actorId, e.outcome, e.targetId, e.folderId])).toEqual([
+        [action, editorA.id, "DENIED", assetB, folderB.id],
+        [action, viewerB.id, "DENIED", assetB, folderB.id],
+        [action, admin.id, "FAILURE", MALFORMED, null],
+        [action, admin.id, "FAILURE", ABSENT, null],
+      ]);
+      for (const e of events) expect(e.details).toMatchObject({ failure: expect.stringMatching(/not_found|access_denied|asset_not_found/), durationMs: expect.any(Number) });
     });
   }
 
   it("createAsset: in another person's folder, a Viewer's folder, a malformed or an absent folder", async () => {
     const before = await counts();
+    const since = await mark();
     const messages = new Set<string>();
     for (const [who, actor, folderId] of [
       ["editor of A", editorA, folderB.id],
@@ -140,6 +168,39 @@ describe("asset actions answer not found without changing anything", () => {
     }
     expect([...messages]).toEqual(["Folder was not found."]);
     expect(await counts()).toEqual(before);
+    const events = await refusalsSince(since);
+    expect(events.map((e) => [e.action, e.outcome, e.folderId, e.targetLabel])).toEqual(
+      [folderB.id, folderB.id, null, null].flatMap((folderId) => [
+        ["asset.create", folderId ? "DENIED" : "FAILURE", folderId, "Sneaky"],
+        ["asset.create", folderId ? "DENIED" : "FAILURE", folderId, "Sneaky text"],
+      ]),
+    );
+    // Nothing typed into a refused form reaches the trail.
+    expect(JSON.stringify(events)).not.toContain("typed-password");
+  });
+
+  it("refreshAsset: another folder's Editor, the folder's Viewer, malformed and absent ids; the cached value stays", async () => {
+    // B's value is cached; a refresh that got through would drop it (and be audited as asset.refresh).
+    await expect(resolve({ assetId: assetB }, { actor: editorB, purpose: "test" })).resolves.toMatchObject({ password: PASSWORD_B });
+    const before = await counts();
+    const since = await mark();
+    for (const [who, actor, id] of [
+      ["editor of A", editorA, assetB],
+      ["viewer of B", viewerB, assetB],
+      ["admin", admin, MALFORMED],
+      ["admin", admin, ABSENT],
+    ] as const) {
+      signInAs(actor);
+      const result = await refreshAssetAction({ assetId: id });
+      expect(result, `refresh as ${who} on ${id}`).toEqual({ ok: false, error: { code: "NOT_FOUND", message: "Credential asset was not found.", reference: expect.any(String) } });
+    }
+    expect(await counts()).toEqual(before);
+    expect(await db().auditEvent.count({ where: { action: "asset.refresh", occurredAt: { gte: since } } })).toBe(0);
+    await expect(resolve({ assetId: assetB }, { actor: editorB, purpose: "test" })).resolves.toMatchObject({ meta: { fromCache: true } });
+    // Control: B's Editor may refresh, and the next resolve reads the store again.
+    signInAs(editorB);
+    expect(await refreshAssetAction({ assetId: assetB })).toEqual({ ok: true, data: { refreshed: true, assetId: assetB } });
+    await expect(resolve({ assetId: assetB }, { actor: editorB, purpose: "test" })).resolves.toMatchObject({ meta: { fromCache: false } });
   });
 
   it("without a session every asset action answers UNAUTHENTICATED and changes nothing", async () => {
@@ -150,6 +211,7 @@ describe("asset actions answer not found without changing anything", () => {
       await updateAssetAction({ assetId: assetA, name: "Anon", plainValue: "y" }),
       await deleteAssetAction({ assetId: assetA }),
       await testAssetAction({ assetId: assetB }),
+      await refreshAssetAction({ assetId: assetB }),
     ]) {
       expect(result).toMatchObject({ ok: false, error: { code: "UNAUTHENTICATED" } });
     }
@@ -164,6 +226,7 @@ describe("folders keep their assets apart", () => {
     expect((await listAssets(editorA, folderA.id, ALL_ASSETS)).rows.map((r) => r.id)).toEqual([assetA]);
 
     const before = await counts();
+    const since = await mark();
     for (const attempt of [
       () => getAssetViewOrThrow(editorA, assetB),
       () => listAssets(editorA, folderB.id, ALL_ASSETS),
@@ -183,6 +246,11 @@ describe("folders keep their assets apart", () => {
     });
     expect(await deleteAssetAction({ assetId: assetB })).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
     expect(await counts()).toEqual(before);
+    // Reads are not audited; every resolve and change attempt is, as DENIED in B's trail.
+    const events = await refusalsSince(since);
+    expect(events.map((e) => [e.action, e.outcome, e.actorId, e.folderId])).toEqual(
+      ["asset.resolve", "asset.resolve", "asset.resolve", "asset.update", "asset.delete"].map((action) => [action, "DENIED", editorA.id, folderB.id]),
+    );
   });
 
   it("a Viewer of folder B reads metadata (never the value) but cannot test, resolve, update or delete", async () => {
@@ -197,6 +265,7 @@ describe("folders keep their assets apart", () => {
     // The value is in the cache (its Editor just used it); the Viewer still cannot have it.
     await expect(resolve({ assetId: assetB }, { actor: editorB, purpose: "test" })).resolves.toMatchObject({ password: PASSWORD_B });
     const before = await counts();
+    const since = await mark();
     const rowBefore = await assetBRow();
     await expect(resolve({ assetId: assetB }, { actor: viewerB, purpose: "test" })).rejects.toMatchObject({ code: "NOT_FOUND" });
     signInAs(viewerB);
@@ -209,6 +278,9 @@ describe("folders keep their assets apart", () => {
     }
     expect(await counts()).toEqual(before);
     expect(await assetBRow()).toEqual(rowBefore);
+    expect((await refusalsSince(since)).map((e) => [e.action, e.outcome, e.actorId])).toEqual(
+      ["asset.resolve", "asset.resolve", "asset.update", "asset.delete"].map((action) => [action, "DENIED", viewerB.id]),
+    );
   });
 
   it("an Editor of folder A cannot point an asset of A at the value Latch keeps for folder B's asset", async () => {
@@ -218,9 +290,13 @@ describe("folders keep their assets apart", () => {
     await grant(folderB.id, both, "VIEWER");
     signInAs(both);
     const before = await counts();
+    const since = await mark();
     const created = await createAssetAction({ folderId: folderA.id, type: "SECRET", name: "Borrowed", storeId: latch.id, source: "reference", secretName: `assets/${assetB}`, valueKey: "password" });
     expect(created).toMatchObject({ ok: false, error: { code: "VALIDATION", fieldErrors: { secretName: [expect.any(String)] } } });
     expect(await counts()).toEqual(before);
+    expect((await refusalsSince(since)).map((e) => [e.action, e.outcome, e.folderId, e.details])).toEqual([
+      ["asset.create", "FAILURE", folderA.id, expect.objectContaining({ failure: "validation", fields: ["secretName"], storeId: latch.id, reference: `assets/${assetB}` })],
+    ]);
 
     // Nor by editing an asset it already has.
     const ownValue = `own-${randomUUID()}`;
@@ -246,6 +322,7 @@ describe("folders keep their assets apart", () => {
 
     signInAs(editorA);
     const before = await counts();
+    const since = await mark();
     expect(await createAssetAction({ folderId: folderA.id, type: "SECRET", name: "Uses B's store", storeId: storeB.id, secretName: "b/secret" })).toMatchObject({
       ok: false,
       error: { code: "VALIDATION", fieldErrors: { storeId: ["Choose a credential store this folder may use."] } },
@@ -256,7 +333,13 @@ describe("folders keep their assets apart", () => {
       error: { code: "VALIDATION", fieldErrors: { storeId: ["Choose a credential store this folder may use."] } },
     });
     expect(await db().credentialAsset.findUniqueOrThrow({ where: { id: own.id } })).toMatchObject({ storeId: latch.id });
-    expect(await counts()).toMatchObject({ ...before, assets: before.assets + 1, latchSecrets: before.latchSecrets + 1, audit: before.audit + 1 });
+    expect(await counts()).toEqual({ ...before, assets: before.assets + 1, latchSecrets: before.latchSecrets + 1 });
+    const events = await db().auditEvent.findMany({ where: { occurredAt: { gte: since } }, orderBy: { occurredAt: "asc" } });
+    expect(events.map((e) => [e.action, e.outcome, (e.details as { fields?: string[] }).fields ?? null])).toEqual([
+      ["asset.create", "FAILURE", ["storeId"]],
+      ["asset.create", "SUCCESS", null],
+      ["asset.update", "FAILURE", ["storeId"]],
+    ]);
   });
 
   it("the resolver itself refuses another asset's typed value, even for a row written behind the form's back", async () => {

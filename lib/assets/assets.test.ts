@@ -1,10 +1,13 @@
 import { randomUUID } from "node:crypto";
 import type { CredentialStore, Folder } from "@prisma/client";
+import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { ActionResult } from "@/lib/actions/action";
 import type { Actor } from "@/lib/authz";
 import { db } from "@/lib/db";
+import { env } from "@/lib/env";
 import { deleteFolderAction, moveFolderAction } from "@/lib/folders/actions";
+import { ensureListening } from "@/lib/secrets/broadcast";
 import { resolve, ResolveError, type ResolveContext } from "@/lib/secrets/resolver";
 import { createStoreAction, deleteStoreAction, updateStoreAction } from "@/lib/stores/actions";
 import { clientForStore } from "@/lib/stores/client";
@@ -14,7 +17,8 @@ import { createTestPki, type TestPki } from "@/test/emulators/tls";
 import { grant, latchStore, makeFolder, makeUser, rowCounts, signInAs } from "@/test/fixtures";
 import { session } from "@/test/mocks/session";
 import { createAssetAction, deleteAssetAction, testAssetAction, updateAssetAction } from "./actions";
-import { getAssetViewOrThrow } from "./queries";
+import { getAssetViewOrThrow, listAssets } from "./queries";
+import { assetListQuerySchema } from "./schemas";
 
 vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
 vi.mock("@/lib/request-context", () => import("@/test/mocks/request-context"));
@@ -217,12 +221,13 @@ describe("creating each type of asset", () => {
     expect(await resolveAs(editor, pinned.id)).toMatchObject({ type: "SECRET", value: first, meta: { version: "1" } });
   });
 
-  it("Secret typed into a read-write Vault store is written there, under the name given, and not owned by Latch", async () => {
+  it("Secret typed into a read-write Vault store is written there, under the (new) path given, and Latch records it created it", async () => {
     const value = secretValue("typed-into-vault");
     const path = `apps/typed-${tag()}`;
-    const { id } = ok(await create({ type: "SECRET", name: `Typed vault ${tag()}`, storeId: vault.id, source: "value", secretName: path, secretValue: value }));
+    const { id } = ok(await create({ type: "SECRET", name: `Typed vault ${tag()}`, storeId: vault.id, source: "value", secretName: `/${path}/`, secretValue: value }));
     expect(emu.readSecret({ path })).toEqual({ value });
-    expect(await db().credentialAsset.findUniqueOrThrow({ where: { id } })).toMatchObject({ storeId: vault.id, secretName: path, ownsSecret: false });
+    // The path is stored as Vault reads it (no surrounding slashes).
+    expect(await db().credentialAsset.findUniqueOrThrow({ where: { id } })).toMatchObject({ storeId: vault.id, secretName: path, ownsSecret: true });
     expect(await resolveAs(editor, id)).toMatchObject({ value });
   });
 
@@ -266,13 +271,14 @@ describe("creating each type of asset", () => {
 describe("validation answers with field errors and writes nothing", () => {
   it("missing store, missing secret name, missing username or password", async () => {
     const before = { ...(await rowCounts()), assets: await assetCount(), latchSecrets: await db().latchSecret.count() };
+    const failedBefore = await db().auditEvent.count({ where: { action: "asset.create", outcome: "FAILURE" } });
     expect(await create({ type: "CREDENTIAL", name: `No store ${tag()}`, storeId: "", secretName: "x", usernameKey: "username" })).toMatchObject({
       ok: false,
       error: { code: "VALIDATION", fieldErrors: { storeId: ["Choose the credential store that holds the secret."] } },
     });
     expect(await create({ type: "SECRET", name: `No name ${tag()}`, storeId: latch.id, source: "reference", secretName: "" })).toMatchObject({
       ok: false,
-      error: { code: "VALIDATION", fieldErrors: { secretName: ["Enter the name or path of the secret in the store."] } },
+      error: { code: "VALIDATION", fieldErrors: { secretName: ["Enter the name of the secret."] } },
     });
     expect(await create({ type: "CREDENTIAL", name: `No pw ${tag()}`, storeId: latch.id, source: "value", username: "u" })).toMatchObject({
       ok: false,
@@ -282,7 +288,10 @@ describe("validation answers with field errors and writes nothing", () => {
       ok: false,
       error: { fieldErrors: { username: ["Enter the username."] } },
     });
-    expect({ ...(await rowCounts()), assets: await assetCount(), latchSecrets: await db().latchSecret.count() }).toEqual(before);
+    // Input refused by the form's schema never reaches the change; the name, refused by the store
+    // kind's rules once the store is known, is a refused change and is audited as such.
+    expect({ ...(await rowCounts()), assets: await assetCount(), latchSecrets: await db().latchSecret.count() }).toEqual({ ...before, audit: before.audit + 1 });
+    expect(await db().auditEvent.count({ where: { action: "asset.create", outcome: "FAILURE" } })).toBe(failedBefore + 1);
   });
 
   it("a name already used in the folder, whatever its case, is refused on create and rename; other folders may reuse it", async () => {
@@ -654,6 +663,322 @@ describe("the resolver re-checks authorisation every time", () => {
     const audit = await db().auditEvent.findFirstOrThrow({ where: { action: "asset.resolve", targetId: id, outcome: "FAILURE" } });
     expect(audit.details).toMatchObject({ failure: "config" });
     expect(await testAssetAction({ assetId: id })).toMatchObject({ ok: true, data: { ok: false, kind: "config" } });
+  });
+});
+
+/** A connection in `folderId` whose field uses the asset, written directly (the connections UI is tested elsewhere). */
+async function connectionUsing(assetId: string, folderId: string, name = `Conn ${tag()}`) {
+  return db().connection.create({
+    data: { folderId, name, connectorKind: "postgres", status: "CONNECTED", ownerId: admin.id, secrets: { create: { field: "password", assetId } } },
+  });
+}
+
+/** The database's clock now, to find the audit events written after it. */
+const mark = async () => (await db().$queryRaw<{ now: Date }[]>`SELECT clock_timestamp() AS now`)[0]!.now;
+const auditSince = (since: Date, where: Record<string, unknown> = {}) => db().auditEvent.findMany({ where: { occurredAt: { gte: since }, ...where }, orderBy: { occurredAt: "asc" } });
+
+describe("every change and every resolve is audited: who, which asset, which store, outcome, duration", () => {
+  it("successful changes name the store and how long they took", async () => {
+    const path = `apps/audited-${tag()}`;
+    emu.seedSecret({ path, data: { value: secretValue("audited") } });
+    const since = await mark();
+    const { id } = ok(await create({ type: "SECRET", name: `Audited ref ${tag()}`, storeId: vault.id, secretName: path }));
+    ok(await updateAssetAction(await editInput(id, { storeId: latch.id, source: "value", secretName: "", secretValue: secretValue("moved-to-latch") })));
+    ok(await deleteAssetAction({ assetId: id }));
+    const events = await auditSince(since, { targetId: id });
+    expect(events.map((e) => [e.action, e.outcome, e.actorId, e.folderId])).toEqual([
+      ["asset.create", "SUCCESS", editor.id, folder.id],
+      ["asset.update", "SUCCESS", editor.id, folder.id],
+      ["asset.delete", "SUCCESS", editor.id, folder.id],
+    ]);
+    expect(events[0]!.details).toMatchObject({ storeId: vault.id, store: vault.name, storeKind: "hashicorp", reference: path, valueWritten: false, durationMs: expect.any(Number) });
+    expect(events[1]!.details).toMatchObject({ storeId: latch.id, store: latch.name, reference: `assets/${id}`, valueWritten: true, changed: ["storeId", "secretName"], durationMs: expect.any(Number) });
+    expect(events[2]!.details).toMatchObject({ storeId: latch.id, store: latch.name, valueRemoved: true, durationMs: expect.any(Number) });
+  });
+
+  it("a refused or failed change writes a FAILURE event (conflict, a store refusing the write), never with the value", async () => {
+    const taken = `Taken ${tag()}`;
+    ok(await create({ type: "TEXT", name: taken, plainValue: "x" }));
+    const { id } = ok(await typedCredential(`Will fail ${tag()}`, "svc", secretValue("first")));
+    const since = await mark();
+
+    // A name clash.
+    const clashValue = secretValue("clash");
+    expect(await updateAssetAction(await editInput(id, { name: taken, secretValue: clashValue }))).toMatchObject({ ok: false, error: { code: "CONFLICT" } });
+    // The store refuses the write: Latch's token may read there but not write.
+    emu.writePolicy({ name: "read-only", rules: { "secret/data/*": ["read"], "secret/metadata/*": ["read", "list"], "sys/internal/ui/mounts/*": ["read"] } });
+    const readOnlyToken = emu.createToken({ policies: ["read-only"], ttlSeconds: 3600 });
+    const store = ok(await as(admin, () => createStoreAction({ ...vaultStoreInput({ mode: "READ_WRITE" }), secrets: { token: readOnlyToken } })));
+    const refusedValue = secretValue("refused");
+    const path = `apps/refused-${tag()}`;
+    expect(await create({ type: "SECRET", name: `Refused ${tag()}`, storeId: store.id, source: "value", secretName: path, secretValue: refusedValue })).toMatchObject({
+      ok: false,
+      error: { code: "VALIDATION", fieldErrors: { secretValue: [expect.stringContaining("Could not write the value")] } },
+    });
+    expect(emu.secretExists({ path })).toBe(false);
+
+    const events = await auditSince(since, { targetType: "asset" });
+    expect(events.map((e) => [e.action, e.outcome])).toEqual([
+      ["asset.update", "FAILURE"],
+      ["asset.create", "FAILURE"],
+    ]);
+    expect(events[0]).toMatchObject({ targetId: id, folderId: folder.id, actorId: editor.id });
+    expect(events[0]!.details).toMatchObject({ failure: "conflict", storeId: latch.id, store: latch.name, durationMs: expect.any(Number) });
+    expect(events[1]).toMatchObject({ targetId: null, folderId: folder.id, actorId: editor.id });
+    expect(events[1]!.details).toMatchObject({ failure: "validation", fields: ["secretValue"], storeId: store.id, store: store.name, reference: path, durationMs: expect.any(Number) });
+    const text = JSON.stringify(events);
+    for (const v of [clashValue, refusedValue]) expect(text).not.toContain(v);
+  });
+
+  it("resolves refused before the store is asked are audited too: no access (DENIED), absent, or a setting", async () => {
+    const { id } = ok(await typedCredential(`Guarded ${tag()}`, "svc", secretValue("guarded")));
+    const setting = ok(await create({ type: "INTEGER", name: `Port ${tag()}`, plainValue: "5432" }));
+    const absent = randomUUID();
+    const since = await mark();
+    expect(await failure(resolveAs(viewer, id))).toMatchObject({ code: "NOT_FOUND" });
+    expect(await failure(resolveAs(editor, absent))).toMatchObject({ code: "NOT_FOUND" });
+    expect(await failure(resolveAs(editor, setting.id))).toMatchObject({ code: "CONFLICT" });
+    const events = await auditSince(since, { action: "asset.resolve" });
+    expect(events.map((e) => [e.outcome, e.actorId, e.targetId, e.folderId, (e.details as { failure: string }).failure])).toEqual([
+      ["DENIED", viewer.id, id, folder.id, "access_denied"],
+      ["FAILURE", editor.id, absent, null, "asset_not_found"],
+      ["FAILURE", editor.id, setting.id, folder.id, "not_a_secret"],
+    ]);
+    for (const e of events) expect(e.details).toMatchObject({ purpose: "test", durationMs: expect.any(Number) });
+    expect(events[0]!.details).toMatchObject({ storeId: latch.id });
+  });
+});
+
+describe("the Resolve test is not an edit", () => {
+  it("leaves the asset's Updated time alone, so an edit opened before it still saves; a real change in between is a conflict", async () => {
+    const password = secretValue("resolve-test-updated");
+    const { id } = ok(await typedCredential(`Not an edit ${tag()}`, "svc", password));
+    const opened = await getAssetViewOrThrow(editor, id);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(await testAssetAction({ assetId: id })).toMatchObject({ ok: true, data: { ok: true } });
+    // A failing test records its outcome the same way.
+    await (await clientForStore(latch)).deleteSecret!({ name: `assets/${id}` });
+    expect(await testAssetAction({ assetId: id })).toMatchObject({ ok: true, data: { ok: false, kind: "not_found" } });
+    const after = await getAssetViewOrThrow(editor, id);
+    expect(after.updatedAt).toEqual(opened.updatedAt);
+    expect(after.lastResolve).toMatchObject({ ok: false });
+    expect(after.lastResolve!.at.getTime()).toBeGreaterThan(opened.updatedAt.getTime());
+
+    // The form opened before the tests saves (it sends when it loaded the asset).
+    const form = await editInput(id, { description: "edited after two resolve tests", secretValue: secretValue("new") });
+    expect(await updateAssetAction({ ...form, expectedUpdatedAt: opened.updatedAt.toISOString() })).toMatchObject({ ok: true });
+
+    // A form opened before someone else saved is refused, and changes nothing.
+    const stale = await getAssetViewOrThrow(editor, id);
+    await new Promise((r) => setTimeout(r, 10));
+    ok(await as(admin, async () => updateAssetAction(await editInput(id, { description: "someone else's change" }))));
+    const refused = await updateAssetAction({ ...(await editInput(id)), description: "mine", expectedUpdatedAt: stale.updatedAt.toISOString() });
+    expect(refused).toMatchObject({ ok: false, error: { code: "CONFLICT", message: expect.stringContaining("Someone else changed this asset") } });
+    expect((await getAssetViewOrThrow(editor, id)).description).toBe("someone else's change");
+  });
+});
+
+describe("typing a value into an external store: Latch overwrites only secrets it created for assets the person may change", () => {
+  it("refuses a path that already holds a secret Latch did not create, and leaves it untouched", async () => {
+    const original = secretValue("outside-latch");
+    const path = `shared/outside-${tag()}`;
+    emu.seedSecret({ path, data: { value: original } });
+    const before = await assetCount();
+    const typed = secretValue("would-overwrite");
+    const result = await create({ type: "SECRET", name: `Overwrite ${tag()}`, storeId: vault.id, source: "value", secretName: path, secretValue: typed });
+    expect(result).toMatchObject({ ok: false, error: { code: "VALIDATION", fieldErrors: { secretName: [expect.stringContaining("A secret already exists at")] } } });
+    expect(emu.readSecret({ path })).toEqual({ value: original });
+    expect(await assetCount()).toBe(before);
+
+    // Referencing it first does not make it Latch's to overwrite either.
+    const ref = ok(await create({ type: "SECRET", name: `Ref outside ${tag()}`, storeId: vault.id, secretName: path }));
+    expect(await updateAssetAction(await editInput(ref.id, { secretValue: typed }))).toMatchObject({ ok: false, error: { fieldErrors: { secretName: [expect.stringContaining("A secret already exists at")] } } });
+    expect(emu.readSecret({ path })).toEqual({ value: original });
+    expect(await resolveAs(editor, ref.id)).toMatchObject({ value: original });
+  });
+
+  it("refuses a path another folder's asset uses (existing or not yet), unless the person may change that asset too", async () => {
+    const other = await makeFolder();
+    const otherValue = secretValue("folder-b-relies-on-it");
+    const used = `tenant/used-by-b-${tag()}`;
+    const pending = `tenant/awaited-by-b-${tag()}`;
+    // Folder B's assets: one typed (Latch created the secret), one waiting for a secret to appear.
+    const bTyped = ok(await as(admin, () => create({ folderId: other.id, type: "SECRET", name: `B typed ${tag()}`, storeId: vault.id, source: "value", secretName: used, secretValue: otherValue })));
+    ok(await as(admin, () => create({ folderId: other.id, type: "SECRET", name: `B awaits ${tag()}`, storeId: vault.id, secretName: pending })));
+
+    for (const path of [used, pending]) {
+      const typed = secretValue("from-folder-a");
+      const result = await create({ type: "SECRET", name: `A overwrites ${tag()}`, storeId: vault.id, source: "value", secretName: path, secretValue: typed });
+      expect(result, path).toMatchObject({ ok: false, error: { code: "VALIDATION", fieldErrors: { secretName: [expect.stringContaining("is used by another asset you cannot change")] } } });
+      // The message does not say where.
+      expect(JSON.stringify(result)).not.toContain(other.name);
+    }
+    expect(emu.readSecret({ path: used })).toEqual({ value: otherValue });
+    expect(emu.secretExists({ path: pending })).toBe(false);
+    expect(await resolveAs(admin, bTyped.id)).toMatchObject({ value: otherValue });
+
+    // Someone who may change B's assets too may write there.
+    const both = await makeUser();
+    await grant(folder.id, both, "EDITOR");
+    await grant(other.id, both, "EDITOR");
+    const fresh = secretValue("by-editor-of-both");
+    const mine = ok(await as(both, () => create({ type: "SECRET", name: `Both ${tag()}`, storeId: vault.id, source: "value", secretName: pending, secretValue: fresh })));
+    expect(emu.readSecret({ path: pending })).toEqual({ value: fresh });
+    expect(await db().credentialAsset.findUniqueOrThrow({ where: { id: mine.id } })).toMatchObject({ ownsSecret: true });
+  });
+
+  it("a secret Latch created for an asset takes new values from it, and from other assets the same person may change", async () => {
+    const path = `apps/latch-made-${tag()}`;
+    const v1 = secretValue("made-1");
+    const first = ok(await create({ type: "SECRET", name: `Maker ${tag()}`, storeId: vault.id, source: "value", secretName: path, secretValue: v1 }));
+    const v2 = secretValue("made-2");
+    ok(await updateAssetAction(await editInput(first.id, { secretValue: v2 })));
+    expect(emu.readSecret({ path })).toEqual({ value: v2 });
+    const v3 = secretValue("made-3");
+    const second = ok(await create({ type: "SECRET", name: `Second writer ${tag()}`, storeId: vault.id, source: "value", secretName: path, secretValue: v3 }));
+    expect(emu.readSecret({ path })).toEqual({ value: v3 });
+    expect(await resolveAs(editor, first.id)).toMatchObject({ value: v3, meta: { version: "3" } });
+    expect(await db().credentialAsset.findUniqueOrThrow({ where: { id: second.id } })).toMatchObject({ ownsSecret: true });
+  });
+
+  it("nothing half-written: when the change fails after the store write, a secret it created is removed again", async () => {
+    // The change's own audit event (last in its transaction) is refused, so the transaction fails after the write.
+    const label = `Fails after write ${tag()}`;
+    await db().$executeRawUnsafe(`
+      CREATE OR REPLACE FUNCTION test_fail_after_write() RETURNS trigger AS $$
+      BEGIN RAISE EXCEPTION 'injected failure after the store write'; END $$ LANGUAGE plpgsql`);
+    await db().$executeRawUnsafe(`
+      CREATE TRIGGER test_fail_after_write BEFORE INSERT ON audit_events FOR EACH ROW
+      WHEN (NEW.outcome = 'SUCCESS' AND NEW.target_label LIKE 'Fails after write%') EXECUTE FUNCTION test_fail_after_write()`);
+    try {
+      const path = `apps/half-written-${tag()}`;
+      const inVault = await create({ type: "SECRET", name: `${label} vault`, storeId: vault.id, source: "value", secretName: path, secretValue: secretValue("half-vault") });
+      expect(inVault).toMatchObject({ ok: false, error: { code: "UNEXPECTED" } });
+      expect(emu.secretExists({ path })).toBe(false);
+
+      const inLatch = await typedCredential(`${label} latch`, "svc", secretValue("half-latch"));
+      expect(inLatch).toMatchObject({ ok: false, error: { code: "UNEXPECTED" } });
+      expect(await db().credentialAsset.count({ where: { name: { startsWith: label } } })).toBe(0);
+      const orphans = await db().latchSecret.findMany({ where: { storeId: latch.id, name: { startsWith: "assets/" } }, select: { name: true } });
+      const ids = new Set((await db().credentialAsset.findMany({ select: { id: true } })).map((a) => a.id));
+      expect(orphans.filter((o) => !ids.has(o.name.slice("assets/".length)))).toEqual([]);
+
+      const failures = await db().auditEvent.findMany({ where: { action: "asset.create", outcome: "FAILURE", targetLabel: { startsWith: label } } });
+      expect(failures).toHaveLength(2);
+      for (const f of failures) expect(f.details).toMatchObject({ failure: "unexpected", valueWritten: true, valueRemoved: true });
+    } finally {
+      await db().$executeRawUnsafe(`DROP TRIGGER IF EXISTS test_fail_after_write ON audit_events`);
+      await db().$executeRawUnsafe(`DROP FUNCTION IF EXISTS test_fail_after_write()`);
+    }
+  });
+});
+
+describe("edits reach every instance", () => {
+  it("update and delete announce the asset on the refresh channel; another instance's notice drops the value cached here", async () => {
+    const listener = new pg.Client({ connectionString: env().DATABASE_URL });
+    await listener.connect();
+    const heard: { kind: string; id: string }[] = [];
+    listener.on("notification", (n) => heard.push(JSON.parse(n.payload!)));
+    await listener.query("LISTEN latch_cache_refresh");
+    try {
+      const { id } = ok(await typedCredential(`Announced ${tag()}`, "svc", secretValue("announced")));
+      ok(await updateAssetAction(await editInput(id, { secretValue: secretValue("announced-2") })));
+      await vi.waitFor(() => expect(heard).toContainEqual(expect.objectContaining({ kind: "asset", id })));
+      heard.length = 0;
+      ok(await deleteAssetAction({ assetId: id }));
+      await vi.waitFor(() => expect(heard).toContainEqual(expect.objectContaining({ kind: "asset", id })));
+    } finally {
+      await listener.end();
+    }
+
+    // This process as the other instance: a notice from elsewhere drops its cached value.
+    const value = secretValue("cached-here");
+    const { id } = ok(await typedCredential(`Cached here ${tag()}`, "svc", value));
+    expect(await resolveAs(editor, id)).toMatchObject({ meta: { fromCache: false } });
+    expect(await resolveAs(editor, id)).toMatchObject({ meta: { fromCache: true } });
+    await ensureListening();
+    await db().$executeRaw`SELECT pg_notify('latch_cache_refresh', ${JSON.stringify({ kind: "asset", id, assetIds: [], origin: "another-instance" })})`;
+    await vi.waitFor(async () => expect((await resolveAs(editor, id)).meta.fromCache).toBe(false));
+  });
+});
+
+describe("where used", () => {
+  it("names only connections the reader may see (linked by id) and counts the rest; the delete refusal does the same", async () => {
+    const hidden = await makeFolder(`Hidden ${tag()}`);
+    const { id } = ok(await typedCredential(`Shared ${tag()}`, "svc", secretValue("shared")));
+    const seen = await connectionUsing(id, folder.id, `Visible sync ${tag()}`);
+    const secret = await connectionUsing(id, hidden.id, `Secret project job ${tag()}`);
+
+    const asEditor = await getAssetViewOrThrow(editor, id);
+    expect(asEditor.usages).toEqual([{ kind: "connection", id: seen.id, name: seen.name, folder: { id: folder.id, name: folder.name } }]);
+    expect(asEditor.hiddenUsages).toBe(1);
+    expect(JSON.stringify(asEditor)).not.toContain(secret.name);
+    expect(JSON.stringify(asEditor)).not.toContain(hidden.name);
+    // An administrator sees both.
+    const asAdmin = await getAssetViewOrThrow(admin, id);
+    expect(asAdmin.usages.map((u) => u.id).sort()).toEqual([seen.id, secret.id].sort());
+    expect(asAdmin.hiddenUsages).toBe(0);
+
+    const refused = await deleteAssetAction({ assetId: id });
+    expect(refused).toMatchObject({ ok: false, error: { code: "CONFLICT" } });
+    const message = (refused as { error: { message: string } }).error.message;
+    expect(message).toContain(`${seen.name} (in ${folder.name})`);
+    expect(message).toContain("1 connection in a folder you cannot see");
+    expect(message).not.toContain(secret.name);
+    expect(message).not.toContain(hidden.name);
+    expect(await db().credentialAsset.findUnique({ where: { id } })).not.toBeNull();
+  });
+
+  it("a connection that starts using the asset while it is being deleted makes the delete a conflict, not an error", async () => {
+    const { id } = ok(await create({ type: "TEXT", name: `Raced ${tag()}`, plainValue: "x" }));
+    const conn = await db().connection.create({ data: { folderId: folder.id, name: `Racer ${tag()}`, connectorKind: "postgres", status: "CONNECTED", ownerId: admin.id } });
+    // Another transaction starts using the asset and has not committed when the delete begins.
+    const other = new pg.Client({ connectionString: env().DATABASE_URL });
+    await other.connect();
+    try {
+      await other.query("BEGIN");
+      await other.query("INSERT INTO connection_secrets (connection_id, field, asset_id) VALUES ($1, 'password', $2)", [conn.id, id]);
+      const deleting = deleteAssetAction({ assetId: id });
+      await new Promise((r) => setTimeout(r, 300));
+      await other.query("COMMIT");
+      const result = await deleting;
+      expect(result).toMatchObject({ ok: false, error: { code: "CONFLICT", message: expect.stringContaining(conn.name) } });
+    } finally {
+      await other.end();
+    }
+    expect(await db().credentialAsset.findUnique({ where: { id } })).not.toBeNull();
+    expect(await db().auditEvent.findFirst({ where: { action: "asset.delete", targetId: id } })).toMatchObject({ outcome: "FAILURE", details: expect.objectContaining({ failure: "conflict" }) });
+  });
+});
+
+describe("the assets tab lists a folder's assets: search, type filter, pages", () => {
+  it("pages through every match exactly once in name order, with the total; q matches name or description; type filters", async () => {
+    const tab = await makeFolder();
+    await grant(tab.id, viewer, "VIEWER");
+    const names: string[] = [];
+    for (let i = 0; i < 23; i++) {
+      const type = i % 3 === 0 ? "INTEGER" : "TEXT";
+      const name = `Item ${String(i).padStart(2, "0")}`;
+      names.push(name);
+      ok(await as(admin, () => create({ folderId: tab.id, type, name, description: i % 5 === 0 ? "nightly batch" : "", plainValue: String(i) })));
+    }
+    const list = (q: Partial<{ q: string; type: "TEXT" | "INTEGER"; page: number; pageSize: number }>) => listAssets(viewer, tab.id, assetListQuerySchema.parse(q));
+
+    const pages = await Promise.all([1, 2, 3].map((page) => list({ page, pageSize: 10 })));
+    expect(pages.map((p) => p.rows.length)).toEqual([10, 10, 3]);
+    expect(pages.every((p) => p.total === 23)).toBe(true);
+    expect(pages.flatMap((p) => p.rows.map((r) => r.name))).toEqual(names);
+    expect(await list({ page: 4, pageSize: 10 })).toMatchObject({ rows: [], total: 23 });
+
+    // Case-insensitive, in the name or the description.
+    expect((await list({ q: "item 1" })).rows.map((r) => r.name)).toEqual(names.filter((n) => n.startsWith("Item 1")));
+    expect((await list({ q: "NIGHTLY" })).rows.map((r) => r.name)).toEqual(["Item 00", "Item 05", "Item 10", "Item 15", "Item 20"]);
+    const integers = await list({ type: "INTEGER" });
+    expect(integers.total).toBe(8);
+    expect(integers.rows.every((r) => r.type === "INTEGER")).toBe(true);
+    // All three together: integers whose description matches, second page of two.
+    const combined = await list({ q: "nightly", type: "INTEGER", page: 2, pageSize: 1 });
+    expect(combined).toMatchObject({ total: 2, rows: [{ name: "Item 15" }] });
   });
 });
 

@@ -1,20 +1,23 @@
 import "server-only";
 import { randomUUID } from "node:crypto";
-import type { CredentialAsset, CredentialStore } from "@prisma/client";
+import type { AuditOutcome, CredentialAsset, CredentialStore } from "@prisma/client";
 import type { ActionContext } from "@/lib/actions/action";
 import { fieldErrorsOf } from "@/lib/actions/action";
 import { recordAuditEvent } from "@/lib/audit/record";
-import { assertCanOnFolder } from "@/lib/authz";
+import { assertCanOnFolder, getFolderAccess, can, type Actor } from "@/lib/authz";
 import { db, type Tx } from "@/lib/db";
 import { AppError, conflict } from "@/lib/errors";
+import { isUuid } from "@/lib/ids";
 import { logger } from "@/lib/log";
-import { invalidateAsset, resolveTest, type ResolveTestResult } from "@/lib/secrets/resolver";
+import { broadcastRefresh } from "@/lib/secrets/broadcast";
+import { invalidateAsset, resolveTest, ResolveError, secretExists, type ResolveTestResult } from "@/lib/secrets/resolver";
 import { clientForStore } from "@/lib/stores/client";
 import { listStoresUsableByFolder } from "@/lib/stores/queries";
 import { STORE_ERROR_TITLES, StoreError, classifyNetworkError } from "@/lib/vault/errors";
 import { getAssetForOrThrow, toStoreOption, type StoreOption } from "./queries";
+import { caseInsensitiveNames, checkReference } from "./reference";
 import { checkUpdate, isSecretType, normalisePlainValue, type AssetType, type CreateAssetInput, type UpdateAssetInput } from "./schemas";
-import { listAssetUsages } from "./usage";
+import { describeUsages, listAssetUsages } from "./usage";
 
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
 
@@ -23,6 +26,12 @@ const orNull = (v: string) => (v === "" ? null : v);
 
 /** The Latch Database store names the secrets it keeps for typed values after their asset. */
 const ownedSecretName = (assetId: string) => `assets/${assetId}`;
+
+/**
+ * A change that writes to a store holds its transaction open across the store call (the write is its
+ * last step, so a refused or failed write leaves no row behind). Bounded well above store timeouts.
+ */
+const WRITE_TX = { timeout: 120_000, maxWait: 10_000 };
 
 async function usableStoreOrThrow(tx: Tx, folderId: string, storeId: string): Promise<{ store: CredentialStore; option: StoreOption }> {
   const usable = await listStoresUsableByFolder(folderId, tx);
@@ -40,12 +49,21 @@ async function assertUniqueName(tx: Tx, folderId: string, name: string, exceptId
   if (clash) throw conflict(`An asset named “${name}” already exists in this folder.`, { name: [`An asset named “${name}” already exists in this folder.`] });
 }
 
-function mapUniqueViolation(error: unknown, name: string): never {
-  const text = String((error as { message?: string })?.message ?? "");
-  if ((error as { code?: string })?.code === "P2002" || text.includes("credential_assets_folder_name_key")) {
-    throw conflict(`An asset named “${name}” already exists in this folder.`, { name: [`An asset named “${name}” already exists in this folder.`] });
+const errorCode = (error: unknown) => String((error as { code?: unknown })?.code ?? "");
+const errorText = (error: unknown) => String((error as { message?: unknown })?.message ?? "");
+
+/** Database errors a person can act on, as the AppError they mean; anything else passes through. */
+function mapKnownDbError(error: unknown, name: string): unknown {
+  if (errorCode(error) === "P2002" || errorText(error).includes("credential_assets_folder_name_key")) {
+    return conflict(`An asset named “${name}” already exists in this folder.`, { name: [`An asset named “${name}” already exists in this folder.`] });
   }
-  throw error;
+  return error;
+}
+
+/** A connection that started using the asset after the usage check: PostgreSQL's Restrict foreign key. */
+function isInUseViolation(error: unknown) {
+  const text = errorText(error);
+  return errorCode(error) === "P2003" || errorCode(error) === "23503" || text.includes("connection_secrets_asset_id_fkey") || /foreign key constraint/i.test(text);
 }
 
 /** Where the secret lives and how its keys map, plus (for typed values) what to write there. */
@@ -60,19 +78,33 @@ type SecretPlan = {
   write: Record<string, string> | null;
 };
 
-type SecretFields = Pick<CreateAssetInput, "secretName" | "secretVersion" | "usernameKey" | "valueKey" | "username" | "secretValue">;
+type SecretFields = Pick<CreateAssetInput, "secretName" | "secretVersion" | "versionKind" | "usernameKey" | "valueKey" | "username" | "secretValue">;
 
 function planSecret(type: AssetType, assetId: string, store: CredentialStore, option: StoreOption, input: SecretFields, writing: boolean, current?: CredentialAsset): SecretPlan {
+  if (writing && !option.writable) {
+    throw fieldError("secretValue", `“${store.name}” is read-only: reference a secret that already exists there, or choose a store Latch may write to.`);
+  }
+  let secretName: string;
+  let secretVersion: string | null = null;
+  if (writing && store.isBuiltIn) {
+    // Typed values in Latch's own store get a name of their own, so they can never overwrite another secret.
+    secretName = current?.ownsSecret && current.storeId === store.id && current.secretName ? current.secretName : ownedSecretName(assetId);
+  } else {
+    const checked = checkReference(store.kind, input, { writing });
+    if (!checked.ok) throw new AppError("VALIDATION", Object.values(checked.fieldErrors)[0]![0]!, checked.fieldErrors);
+    ({ secretName, secretVersion } = checked.value);
+  }
+  const sameSecret = !!current && current.storeId === store.id && current.secretName === secretName;
   if (!writing) {
     // A value typed into another asset (perhaps in another folder) is reachable only through that asset.
-    const ownName = !!current?.ownsSecret && current.storeId === store.id && current.secretName === input.secretName;
-    if (store.isBuiltIn && input.secretName.startsWith("assets/") && !ownName) {
+    const ownName = !!current?.ownsSecret && sameSecret;
+    if (store.isBuiltIn && secretName.startsWith("assets/") && !ownName) {
       throw fieldError("secretName", "Names under “assets/” hold values typed into other assets. Type the value instead, or reference another name.");
     }
     return {
       storeId: store.id,
-      secretName: input.secretName,
-      secretVersion: orNull(input.secretVersion),
+      secretName,
+      secretVersion,
       usernameKey: type === "CREDENTIAL" ? orNull(input.usernameKey) : null,
       valueKey: orNull(input.valueKey),
       username: type === "CREDENTIAL" ? orNull(input.username) : null,
@@ -81,23 +113,12 @@ function planSecret(type: AssetType, assetId: string, store: CredentialStore, op
       write: null,
     };
   }
-  if (!option.writable) {
-    throw fieldError("secretValue", `“${store.name}” is read-only: reference a secret that already exists there, or choose a store Latch may write to.`);
-  }
-  let secretName = input.secretName;
-  let ownsSecret = false;
-  if (store.isBuiltIn) {
-    // Typed values in Latch's own store get a name of their own, so they can never overwrite another secret.
-    secretName = current?.ownsSecret && current.storeId === store.id && current.secretName ? current.secretName : ownedSecretName(assetId);
-    ownsSecret = true;
-  } else if (!secretName) {
-    throw fieldError("secretName", `Enter the name or path under which Latch writes the secret in “${store.name}”.`);
-  }
+  const base = { storeId: store.id, secretName, secretVersion: null, ownsSecret: true };
   if (option.singleValue) {
-    return { storeId: store.id, secretName, secretVersion: null, usernameKey: null, valueKey: null, username: type === "CREDENTIAL" ? orNull(input.username) : null, ownsSecret, write: { value: input.secretValue } };
+    return { ...base, usernameKey: null, valueKey: null, username: type === "CREDENTIAL" ? orNull(input.username) : null, write: { value: input.secretValue } };
   }
   if (type === "SECRET") {
-    return { storeId: store.id, secretName, secretVersion: null, usernameKey: null, valueKey: null, username: null, ownsSecret, write: { value: input.secretValue } };
+    return { ...base, usernameKey: null, valueKey: null, username: null, write: { value: input.secretValue } };
   }
   const usernameKey = input.usernameKey || option.defaultKeys.username;
   const valueKey = input.valueKey || option.defaultKeys.password;
@@ -105,14 +126,61 @@ function planSecret(type: AssetType, assetId: string, store: CredentialStore, op
   const username = input.username || (current?.username ?? "");
   if (!username) throw fieldError("username", "Enter the username.");
   // The username is written to the store and also kept on the asset, so the edit form can show it.
-  return { storeId: store.id, secretName, secretVersion: null, usernameKey, valueKey, username, ownsSecret, write: { [usernameKey]: username, [valueKey]: input.secretValue } };
+  return { ...base, usernameKey, valueKey, username, write: { [usernameKey]: username, [valueKey]: input.secretValue } };
 }
 
+/**
+ * The rule for typing a value into an external store: Latch overwrites only a secret it created for an
+ * asset the person may change. Any other name must be new: absent from the store, and not referenced by
+ * an asset the person may not change (in this folder or any other). Callers hold the transaction open
+ * until the write, so two people cannot claim one name at once. Returns whether the write creates it.
+ */
+async function assertMayWrite(tx: Tx, actor: Actor, store: CredentialStore, secretName: string, asset: { id: string; current?: CredentialAsset }): Promise<{ creates: boolean }> {
+  const key = caseInsensitiveNames(store.kind) ? secretName.toLowerCase() : secretName;
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`asset-secret:${store.id}:${key}`}))`;
+  const others = await tx.credentialAsset.findMany({
+    where: { storeId: store.id, secretName: { equals: secretName, mode: caseInsensitiveNames(store.kind) ? "insensitive" : "default" }, id: { not: asset.id } },
+    select: { folderId: true, ownsSecret: true },
+  });
+  const writable = new Map<string, boolean>();
+  for (const folderId of new Set(others.map((o) => o.folderId))) {
+    const access = await getFolderAccess(tx, actor, folderId);
+    writable.set(folderId, !!access && can(access, "assets.write"));
+  }
+  const label = store.kind === "hashicorp" ? "path" : "name";
+  const blocked = others.filter((o) => !writable.get(o.folderId)).length;
+  if (blocked > 0) {
+    throw fieldError(
+      "secretName",
+      `“${secretName}” in “${store.name}” is used by ${blocked === 1 ? "another asset" : `${blocked} other assets`} you cannot change, so Latch will not write to it. Enter another ${label}.`,
+    );
+  }
+  const current = asset.current;
+  const ownedHere = !!current?.ownsSecret && current.storeId === store.id && (current.secretName === secretName || (caseInsensitiveNames(store.kind) && current.secretName?.toLowerCase() === key));
+  if (ownedHere || others.some((o) => o.ownsSecret)) return { creates: false };
+  let exists: boolean;
+  try {
+    exists = await secretExists(store, secretName);
+  } catch (error) {
+    if (!(error instanceof ResolveError)) throw error;
+    throw fieldError("secretName", `Could not check “${secretName}” in “${store.name}” before writing: ${STORE_ERROR_TITLES[error.kind]}. ${error.userMessage}`);
+  }
+  if (exists) {
+    throw fieldError(
+      "secretName",
+      `A secret already exists at “${secretName}” in “${store.name}”. Latch only writes over secrets it created for assets you may change, so it will not overwrite this one. To use it, choose “Use an existing secret”; to type a value, enter a new ${label}.`,
+    );
+  }
+  return { creates: true };
+}
+
+type Written = { store: CredentialStore; name: string; version: string | null; creates: boolean };
+
 /** Writes a typed value to its store. Failures name what went wrong, never the value. */
-async function writeSecret(store: CredentialStore, name: string, values: Record<string, string>): Promise<string | null> {
+async function writeSecret(store: CredentialStore, name: string, values: Record<string, string>, creates: boolean): Promise<Written> {
   const client = await clientForStore(store);
   try {
-    return (await client.putSecret!({ name }, values)).version;
+    return { store, name, version: (await client.putSecret!({ name }, values)).version, creates };
   } catch (error) {
     const known = error instanceof StoreError ? error : classifyNetworkError(error, store.name);
     if (known) throw fieldError("secretValue", `Could not write the value to “${store.name}”: ${STORE_ERROR_TITLES[known.kind]}. ${known.message}`);
@@ -122,39 +190,111 @@ async function writeSecret(store: CredentialStore, name: string, values: Record<
   }
 }
 
-/** Removes a secret Latch created for an asset (after the asset stopped pointing at it). Best effort. */
-async function deleteOwnedSecret(storeId: string, name: string) {
+/** Removes a secret from its store. Best effort: a failure is logged, never shown. */
+async function removeSecret(store: CredentialStore, name: string, why: string) {
   try {
-    const store = await db().credentialStore.findUnique({ where: { id: storeId } });
-    if (!store?.isBuiltIn) return;
     const client = await clientForStore(store);
-    await client.deleteSecret!({ name }).catch((error: unknown) => {
-      if (!(error instanceof StoreError && error.kind === "not_found")) throw error;
-    });
+    try {
+      await client.deleteSecret!({ name }).catch((error: unknown) => {
+        if (!(error instanceof StoreError && error.kind === "not_found")) throw error;
+      });
+    } finally {
+      await client.close?.().catch(() => {});
+    }
   } catch (error) {
-    logger().warn({ err: error, storeId }, "could not remove a secret Latch created for an asset");
+    logger().warn({ err: error, storeId: store.id }, why);
   }
 }
 
-export async function createAsset(ctx: Ctx, input: CreateAssetInput) {
-  const access = await assertCanOnFolder(db(), ctx.actor, "assets.write", input.folderId);
-  const folderId = access.folder.id;
-  const id = randomUUID();
-  await assertUniqueName(db(), folderId, input.name);
-  let plan: SecretPlan | null = null;
-  let store: CredentialStore | null = null;
-  let writtenVersion: string | null = null;
-  if (isSecretType(input.type)) {
-    const usable = await usableStoreOrThrow(db(), folderId, input.storeId);
-    store = usable.store;
-    plan = planSecret(input.type, id, usable.store, usable.option, input, input.source === "value");
-    // The store write comes first: a row must never point at a value that was not written.
-    if (plan.write) writtenVersion = await writeSecret(usable.store, plan.secretName, plan.write);
-  }
+/** Removes a secret Latch created for an asset in its own store (after the asset stopped pointing at it). */
+async function deleteOwnedSecret(storeId: string, name: string) {
+  const store = await db().credentialStore.findUnique({ where: { id: storeId } });
+  if (store?.isBuiltIn) await removeSecret(store, name, "could not remove a secret Latch created for an asset");
+}
+
+/**
+ * A change that did not happen leaves nothing in a store: a secret the write created goes again. A new
+ * version of an existing secret cannot be taken back; the failure event records that it was written.
+ */
+async function undoWrite(written: Written | null) {
+  if (written?.creates) await removeSecret(written.store, written.name, "could not remove a secret written for a change that failed");
+  else if (written) logger().warn({ storeId: written.store.id }, "a change failed after writing a new version of its secret");
+}
+
+/** What the audit event of a change says: who (from ctx), which asset, which store, outcome, duration. */
+type ChangeNote = {
+  action: "asset.create" | "asset.update" | "asset.delete";
+  targetId: string | null;
+  label: string | null;
+  folderId: string | null;
+  details: Record<string, unknown>;
+  /** Set once the actor proved their right on the folder: a refusal before that is DENIED or absent. */
+  authorised: boolean;
+};
+
+const storeDetails = (store: Pick<CredentialStore, "id" | "name" | "kind"> | null | undefined) => (store ? { storeId: store.id, store: store.name, storeKind: store.kind } : {});
+const ms = (started: number) => Math.round(performance.now() - started);
+
+/** The refused or failed change, recorded outside its rolled-back transaction. Never the value. */
+async function recordFailure(ctx: Ctx, note: ChangeNote, error: unknown, started: number, written: Written | null) {
+  const refused = error instanceof AppError && error.code === "NOT_FOUND" && !note.authorised;
+  let outcome: AuditOutcome = "FAILURE";
+  if (refused && note.folderId) outcome = "DENIED";
+  const failure = error instanceof AppError ? error.code.toLowerCase() : "unexpected";
   try {
+    await recordAuditEvent(db(), {
+      actor: ctx.actor,
+      action: note.action,
+      target: { type: "asset", id: note.targetId, label: note.label },
+      folderId: note.folderId,
+      outcome,
+      requestId: ctx.requestId,
+      details: {
+        ...note.details,
+        failure,
+        ...(error instanceof AppError && error.fieldErrors ? { fields: Object.keys(error.fieldErrors) } : {}),
+        ...(written ? { valueWritten: true, valueRemoved: written.creates } : {}),
+        durationMs: ms(started),
+      },
+    });
+  } catch (auditError) {
+    logger().error({ err: auditError }, "could not record a failed asset change");
+  }
+}
+
+/** Folder of an existing asset the actor may not change, so the refusal lands in that folder's trail. */
+async function refusedAssetNote(note: ChangeNote, assetId: string) {
+  const row = isUuid(assetId) ? await db().credentialAsset.findUnique({ where: { id: assetId }, select: { folderId: true, name: true, type: true } }) : null;
+  if (row) Object.assign(note, { folderId: row.folderId, label: note.label ?? row.name, details: { ...note.details, type: row.type } });
+  else note.targetId = assetId.slice(0, 64);
+}
+
+export async function createAsset(ctx: Ctx, input: CreateAssetInput) {
+  const started = performance.now();
+  const id = randomUUID();
+  const note: ChangeNote = { action: "asset.create", targetId: null, label: input.name, folderId: null, details: { type: input.type }, authorised: false };
+  let written: Written | null = null;
+  try {
+    const folderExists = isUuid(input.folderId) && !!(await db().folder.findUnique({ where: { id: input.folderId }, select: { id: true } }));
+    if (folderExists) note.folderId = input.folderId;
+    const access = await assertCanOnFolder(db(), ctx.actor, "assets.write", input.folderId);
+    note.authorised = true;
+    const folderId = access.folder.id;
+    await assertUniqueName(db(), folderId, input.name);
+    let plan: SecretPlan | null = null;
+    let store: CredentialStore | null = null;
+    if (isSecretType(input.type)) {
+      const usable = await usableStoreOrThrow(db(), folderId, input.storeId);
+      store = usable.store;
+      // What was asked for, should the plan be refused; replaced by the checked reference below.
+      Object.assign(note.details, storeDetails(store), { reference: input.secretName || null });
+      plan = planSecret(input.type, id, usable.store, usable.option, input, input.source === "value");
+      Object.assign(note.details, { reference: plan.secretName, version: plan.secretVersion });
+    }
     return await db().$transaction(async (tx) => {
       await assertCanOnFolder(tx, ctx.actor, "assets.write", folderId);
       await assertUniqueName(tx, folderId, input.name);
+      const creates = store && plan?.write && !store.isBuiltIn ? (await assertMayWrite(tx, ctx.actor, store, plan.secretName, { id })).creates : true;
       const asset = await tx.credentialAsset.create({
         data: {
           id,
@@ -166,93 +306,154 @@ export async function createAsset(ctx: Ctx, input: CreateAssetInput) {
           createdById: ctx.actor.id,
         },
       });
+      // Last: a refused write rolls the row back, and nothing points at a value that was not written.
+      if (store && plan?.write) written = await writeSecret(store, plan.secretName, plan.write, creates);
       await recordAuditEvent(tx, {
         actor: ctx.actor,
         action: "asset.create",
         target: { type: "asset", id: asset.id, label: asset.name },
         folderId,
         requestId: ctx.requestId,
-        details: {
-          type: asset.type,
-          ...(store ? { storeId: store.id, store: store.name, reference: asset.secretName, valueWritten: !!plan?.write, version: writtenVersion } : {}),
-        },
+        details: { ...note.details, ...(store ? { valueWritten: !!written, version: written?.version ?? asset.secretVersion } : {}), durationMs: ms(started) },
       });
       return { id: asset.id, name: asset.name };
-    });
-  } catch (error) {
-    // Nothing half-written: a secret Latch created for this asset goes if the asset does not land.
-    if (plan?.write && plan.ownsSecret) await deleteOwnedSecret(plan.storeId, plan.secretName);
-    mapUniqueViolation(error, input.name);
+    }, WRITE_TX);
+  } catch (raw) {
+    const error = mapKnownDbError(raw, input.name);
+    // Nothing half-written: a secret created for this asset goes if the asset does not land.
+    await undoWrite(written);
+    await recordFailure(ctx, note, error, started, written);
+    throw error;
   }
 }
 
 export async function updateAsset(ctx: Ctx, input: UpdateAssetInput) {
-  const { asset, access } = await getAssetForOrThrow(db(), ctx.actor, "assets.write", input.assetId);
-  const writing = isSecretType(asset.type) && input.secretValue !== "";
-  const checked = checkUpdate(asset.type, { ...input, source: writing ? "value" : "reference" });
-  if (!checked.success) {
-    const errors = fieldErrorsOf(checked.error);
-    throw new AppError("VALIDATION", Object.values(errors)[0]?.[0] ?? "Check the highlighted fields.", errors);
-  }
-  await assertUniqueName(db(), asset.folderId, input.name, asset.id);
+  const started = performance.now();
+  const note: ChangeNote = { action: "asset.update", targetId: input.assetId, label: input.name, folderId: null, details: {}, authorised: false };
+  let written: Written | null = null;
+  let asset: (CredentialAsset & { store: CredentialStore | null }) | null = null;
   let plan: SecretPlan | null = null;
-  let writtenVersion: string | null = null;
-  if (isSecretType(asset.type)) {
-    const usable = await usableStoreOrThrow(db(), asset.folderId, input.storeId);
-    plan = planSecret(asset.type, asset.id, usable.store, usable.option, input, writing, asset);
-    if (plan.write) writtenVersion = await writeSecret(usable.store, plan.secretName, plan.write);
-  }
-  const next = plan
-    ? { ...plan, write: undefined }
-    : { plainValue: normalisePlainValue(asset.type, input.plainValue) };
-  const compared: (keyof CredentialAsset)[] = ["name", "description", "storeId", "secretName", "secretVersion", "usernameKey", "valueKey", "username", "plainValue"];
-  const after = { ...asset, name: input.name, description: input.description, ...next } as CredentialAsset;
-  const changed = compared.filter((k) => asset[k] !== after[k]);
   try {
+    try {
+      ({ asset } = await getAssetForOrThrow(db(), ctx.actor, "assets.write", input.assetId));
+    } catch (error) {
+      await refusedAssetNote(note, input.assetId);
+      throw error;
+    }
+    const current = asset;
+    note.authorised = true;
+    Object.assign(note, { folderId: current.folderId, details: { type: current.type, ...storeDetails(current.store), reference: current.secretName } });
+    if (input.expectedUpdatedAt && new Date(input.expectedUpdatedAt).getTime() !== current.updatedAt.getTime()) {
+      throw conflict("Someone else changed this asset while you were editing it. Reload the page and try again.");
+    }
+    const writing = isSecretType(current.type) && input.secretValue !== "";
+    const checked = checkUpdate(current.type, { ...input, source: writing ? "value" : "reference" });
+    if (!checked.success) {
+      const errors = fieldErrorsOf(checked.error);
+      throw new AppError("VALIDATION", Object.values(errors)[0]?.[0] ?? "Check the highlighted fields.", errors);
+    }
+    await assertUniqueName(db(), current.folderId, input.name, current.id);
+    let store: CredentialStore | null = null;
+    if (isSecretType(current.type)) {
+      const usable = await usableStoreOrThrow(db(), current.folderId, input.storeId);
+      store = usable.store;
+      Object.assign(note.details, storeDetails(store), { reference: input.secretName || null });
+      plan = planSecret(current.type, current.id, usable.store, usable.option, input, writing, current);
+      Object.assign(note.details, storeDetails(store), { reference: plan.secretName, version: plan.secretVersion });
+    }
+    const next = plan ? { ...plan, write: undefined } : { plainValue: normalisePlainValue(current.type, input.plainValue) };
+    const compared: (keyof CredentialAsset)[] = ["name", "description", "storeId", "secretName", "secretVersion", "usernameKey", "valueKey", "username", "plainValue"];
+    const after = { ...current, name: input.name, description: input.description, ...next } as CredentialAsset;
+    // Names of what changed; plainValue is a setting, its name is enough here too.
+    note.details.changed = compared.filter((k) => current[k] !== after[k]);
+    const finalPlan = plan;
     await db().$transaction(async (tx) => {
-      await assertCanOnFolder(tx, ctx.actor, "assets.write", access.folder.id, "Credential asset");
-      await assertUniqueName(tx, asset.folderId, input.name, asset.id);
-      const { count } = await tx.credentialAsset.updateMany({ where: { id: asset.id, updatedAt: asset.updatedAt }, data: { name: input.name, description: input.description, ...next } });
+      await assertCanOnFolder(tx, ctx.actor, "assets.write", current.folderId, "Credential asset");
+      await assertUniqueName(tx, current.folderId, input.name, current.id);
+      const creates = store && finalPlan?.write && !store.isBuiltIn ? (await assertMayWrite(tx, ctx.actor, store, finalPlan.secretName, { id: current.id, current })).creates : false;
+      const { count } = await tx.credentialAsset.updateMany({ where: { id: current.id, updatedAt: current.updatedAt }, data: { name: input.name, description: input.description, ...next } });
       if (count === 0) throw conflict("Someone else changed this asset while you were editing it. Reload the page and try again.");
+      // Connections using the asset re-read it at their next use, on instances that miss the broadcast too.
+      await tx.connection.updateMany({ where: { secrets: { some: { assetId: current.id } } }, data: { refreshGeneration: { increment: 1 } } });
+      if (store && finalPlan?.write) written = await writeSecret(store, finalPlan.secretName, finalPlan.write, creates || (store.isBuiltIn && !current.ownsSecret));
       await recordAuditEvent(tx, {
         actor: ctx.actor,
         action: "asset.update",
-        target: { type: "asset", id: asset.id, label: input.name },
-        folderId: asset.folderId,
+        target: { type: "asset", id: current.id, label: input.name },
+        folderId: current.folderId,
         requestId: ctx.requestId,
-        // Names of what changed; plainValue is a setting, its name is enough here too.
-        details: { type: asset.type, changed, valueWritten: !!plan?.write, version: writtenVersion, storeId: plan?.storeId ?? null },
+        details: { ...note.details, valueWritten: !!written, version: written?.version ?? finalPlan?.secretVersion ?? null, durationMs: ms(started) },
       });
-    });
-  } catch (error) {
-    mapUniqueViolation(error, input.name);
+    }, WRITE_TX);
+  } catch (raw) {
+    const error = mapKnownDbError(raw, input.name);
+    await undoWrite(written);
+    await recordFailure(ctx, note, error, started, written);
+    throw error;
   }
-  invalidateAsset(asset.id);
+  await announceChange(asset.id);
   if (asset.ownsSecret && asset.storeId && asset.secretName && !(plan?.ownsSecret && plan.storeId === asset.storeId && plan.secretName === asset.secretName)) {
     await deleteOwnedSecret(asset.storeId, asset.secretName);
   }
   return { id: asset.id, name: input.name };
 }
 
+/** Drops the asset's cached value here and on every other instance. */
+async function announceChange(assetId: string) {
+  invalidateAsset(assetId);
+  try {
+    await broadcastRefresh({ kind: "asset", id: assetId });
+  } catch (error) {
+    // The change stands; connections catch up through their refresh generation.
+    logger().warn({ err: error, assetId }, "could not announce an asset change to other instances");
+  }
+}
+
+const inUse = (assetName: string, usages: Awaited<ReturnType<typeof listAssetUsages>>) => {
+  const n = usages.visible.length + usages.hidden;
+  return conflict(`“${assetName}” is used by ${n === 1 ? "a connection" : `${n} connections`}: ${describeUsages(usages)}. Change ${n === 1 ? "it" : "them"} to use another asset first.`);
+};
+
 export async function deleteAsset(ctx: Ctx, input: { assetId: string }) {
-  const { asset } = await getAssetForOrThrow(db(), ctx.actor, "assets.write", input.assetId);
-  await db().$transaction(async (tx) => {
-    const usages = await listAssetUsages(tx, asset.id);
-    if (usages.length > 0) {
-      const list = usages.map((u) => `${u.name} (in ${u.folder.name})`).join(", ");
-      throw conflict(`“${asset.name}” is used by ${usages.length === 1 ? "a connection" : `${usages.length} connections`}: ${list}. Change ${usages.length === 1 ? "it" : "them"} to use another asset first.`);
+  const started = performance.now();
+  const note: ChangeNote = { action: "asset.delete", targetId: input.assetId, label: null, folderId: null, details: {}, authorised: false };
+  let asset: (CredentialAsset & { store: CredentialStore | null }) | null = null;
+  try {
+    try {
+      ({ asset } = await getAssetForOrThrow(db(), ctx.actor, "assets.write", input.assetId));
+    } catch (error) {
+      await refusedAssetNote(note, input.assetId);
+      throw error;
     }
-    await tx.credentialAsset.delete({ where: { id: asset.id } });
-    await recordAuditEvent(tx, {
-      actor: ctx.actor,
-      action: "asset.delete",
-      target: { type: "asset", id: asset.id, label: asset.name },
-      folderId: asset.folderId,
-      requestId: ctx.requestId,
-      details: { type: asset.type, storeId: asset.storeId, reference: asset.secretName, valueRemoved: asset.ownsSecret },
+    const current = asset;
+    note.authorised = true;
+    Object.assign(note, { folderId: current.folderId, label: current.name, details: { type: current.type, ...storeDetails(current.store), reference: current.secretName } });
+    await db().$transaction(async (tx) => {
+      // Locks the row: a connection that starts using the asset now waits for this delete, and one
+      // that already did (not yet committed) is waited for and then seen by the usage check.
+      await tx.$queryRaw`SELECT id FROM credential_assets WHERE id = ${current.id}::uuid FOR UPDATE`;
+      const usages = await listAssetUsages(tx, current.id, ctx.actor);
+      if (usages.visible.length + usages.hidden > 0) throw inUse(current.name, usages);
+      await tx.credentialAsset.delete({ where: { id: current.id } });
+      await recordAuditEvent(tx, {
+        actor: ctx.actor,
+        action: "asset.delete",
+        target: { type: "asset", id: current.id, label: current.name },
+        folderId: current.folderId,
+        requestId: ctx.requestId,
+        details: { ...note.details, valueRemoved: current.ownsSecret && !!current.store?.isBuiltIn, durationMs: ms(started) },
+      });
     });
-  });
-  invalidateAsset(asset.id);
+  } catch (raw) {
+    let error = raw;
+    if (asset && isInUseViolation(raw)) {
+      // Belt and braces for the lock above: the foreign key refused, so something uses it after all.
+      error = inUse(asset.name, await listAssetUsages(db(), asset.id, ctx.actor));
+    }
+    await recordFailure(ctx, note, error, started, null);
+    throw error;
+  }
+  await announceChange(asset.id);
   if (asset.ownsSecret && asset.storeId && asset.secretName) await deleteOwnedSecret(asset.storeId, asset.secretName);
   return { id: asset.id, folderId: asset.folderId };
 }

@@ -53,7 +53,9 @@ export type AssetView = AssetRow & {
   createdAt: Date;
   storeOption: StoreOption | null;
   permissions: { write: boolean; use: boolean };
+  /** Connections using the asset that the viewer may read; the others are only counted. */
   usages: AssetUsage[];
+  hiddenUsages: number;
 };
 
 export function toStoreOption(store: { id: string; name: string; kind: StoreKind; folderId: string | null; mode: string; isBuiltIn: boolean }): StoreOption {
@@ -127,7 +129,7 @@ export async function getAssetForOrThrow(client: Db, actor: Actor, permission: "
 
 export async function getAssetViewOrThrow(actor: Actor, assetId: string): Promise<AssetView> {
   const { asset, access } = await getAssetForOrThrow(db(), actor, "assets.read", assetId);
-  const [ancestors, usages] = await Promise.all([listAncestors(asset.folderId, actor), listAssetUsages(db(), asset.id)]);
+  const [ancestors, usages] = await Promise.all([listAncestors(asset.folderId, actor), listAssetUsages(db(), asset.id, actor)]);
   return {
     ...toRow(asset),
     folder: { id: access.folder.id, name: access.folder.name },
@@ -142,7 +144,8 @@ export async function getAssetViewOrThrow(actor: Actor, assetId: string): Promis
     createdAt: asset.createdAt,
     storeOption: asset.store ? toStoreOption(asset.store) : null,
     permissions: { write: can(access, "assets.write"), use: can(access, "assets.use") },
-    usages,
+    usages: usages.visible,
+    hiddenUsages: usages.hidden,
   };
 }
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { VERSION_KINDS } from "./reference";
 
 export const ASSET_TYPES = ["CREDENTIAL", "SECRET", "TEXT", "INTEGER", "BOOLEAN"] as const;
 export type AssetType = (typeof ASSET_TYPES)[number];
@@ -36,6 +37,8 @@ const fields = {
   source: z.enum(["value", "reference"]).default("reference"),
   secretName: text(500, "The secret name"),
   secretVersion: text(200, "The version"),
+  /** AWS: whether `secretVersion` is a staging label or a version id (see reference.ts). */
+  versionKind: z.enum(VERSION_KINDS).optional(),
   usernameKey: text(200, "The key"),
   valueKey: text(200, "The key"),
   username: text(300, "The username"),
@@ -51,7 +54,7 @@ function checkByType(type: AssetType, input: Fields, ctx: z.RefinementCtx, creat
   const issue = (path: keyof Fields, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
   if (isSecretType(type)) {
     if (!input.storeId) issue("storeId", "Choose the credential store that holds the secret.");
-    if (input.source === "reference" && !input.secretName) issue("secretName", "Enter the name or path of the secret in the store.");
+    // The name and version are checked against the store kind's rules once the store is known (reference.ts).
     if (input.source === "value" && creating && input.secretValue === "") {
       issue("secretValue", type === "CREDENTIAL" ? "Enter the password." : "Enter the value.");
     }
@@ -81,8 +84,11 @@ export const createAssetSchema = z
   .superRefine((input, ctx) => checkByType(input.type, input, ctx, true));
 export type CreateAssetInput = z.output<typeof createAssetSchema>;
 
-/** The type of an asset is fixed at creation. Blank write-only fields keep what the store holds. */
-export const updateAssetSchema = z.object({ assetId: z.string(), ...fields });
+/**
+ * The type of an asset is fixed at creation. Blank write-only fields keep what the store holds.
+ * `expectedUpdatedAt`: when the editor loaded the asset; a later change by someone else is a conflict.
+ */
+export const updateAssetSchema = z.object({ assetId: z.string(), expectedUpdatedAt: z.iso.datetime({ offset: true }).optional(), ...fields });
 export type UpdateAssetInput = z.output<typeof updateAssetSchema>;
 export const checkUpdate = (type: AssetType, input: UpdateAssetInput) => {
   const result = z

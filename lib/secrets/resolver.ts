@@ -8,6 +8,7 @@ import { AppError, conflict, notFound, type AppErrorCode } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
 import { rememberValue } from "@/lib/log/known-values";
 import { metrics, registerCacheMetrics } from "@/lib/metrics";
+import { onRefresh } from "./broadcast";
 import { clientForStore } from "@/lib/stores/client";
 import { isStoreUsableByFolder } from "@/lib/stores/queries";
 import { STORE_ERROR_TITLES, StoreError, classifyNetworkError, type StoreErrorKind } from "@/lib/vault/errors";
@@ -73,6 +74,11 @@ export function secretCache(): SecretCache {
     const cache = new SecretCache({ maxEntries: env().LATCH_SECRET_CACHE_MAX_ENTRIES });
     globalForCache.latchSecretCache = cache;
     registerCacheMetrics(() => cache.stats());
+    // Edits and refreshes on any instance drop this instance's entries, whatever else runs here.
+    onRefresh((message) => {
+      if (message.kind === "store") cache.invalidateStore(message.id);
+      else for (const assetId of message.kind === "asset" ? [message.id] : message.assetIds) cache.invalidateAsset(assetId);
+    });
   }
   return globalForCache.latchSecretCache;
 }
@@ -95,13 +101,6 @@ function pick(values: Record<string, string>, key: string | null, what: string, 
   if (keys.length === 1) return values[keys[0]!]!;
   if (typeof values.value === "string") return values.value;
   throw new ResolveError("not_found", `The secret behind “${assetName}” has several keys (${keys.sort().join(", ")}); edit the asset and choose which one holds the ${what}.`);
-}
-
-async function loadAuthorised(assetId: string, actor: Actor): Promise<AssetWithStore> {
-  const asset = isUuid(assetId) ? await db().credentialAsset.findUnique({ where: { id: assetId }, include: { store: true } }) : null;
-  if (!asset) throw notFound("Credential asset");
-  await assertCanOnFolder(db(), actor, "assets.use", asset.folderId, "Credential asset");
-  return asset;
 }
 
 async function fetchFromStore(store: CredentialStore, key: CacheKey): Promise<CachedSecret> {
@@ -131,22 +130,29 @@ function asResolveError(error: unknown, store: CredentialStore): ResolveError | 
  */
 export async function resolve(ref: { assetId: string }, ctx: ResolveContext): Promise<ResolvedSecret> {
   const started = performance.now();
-  const asset = await loadAuthorised(ref.assetId, ctx.actor);
-  const store = asset.store;
-  if ((asset.type !== "CREDENTIAL" && asset.type !== "SECRET") || !store || !asset.secretName) {
-    throw conflict(`“${asset.name}” is a ${asset.type.toLowerCase()} setting; only Credential and Secret assets hold secrets.`);
-  }
+  let asset: AssetWithStore | null = null;
+  let store: CredentialStore | null = null;
   let cacheHit = false;
   try {
+    // Inside the audited block: a refusal (absent, forbidden, not a secret) is recorded too.
+    asset = isUuid(ref.assetId) ? await db().credentialAsset.findUnique({ where: { id: ref.assetId }, include: { store: true } }) : null;
+    if (!asset) throw notFound("Credential asset");
+    await assertCanOnFolder(db(), ctx.actor, "assets.use", asset.folderId, "Credential asset");
+    if ((asset.type !== "CREDENTIAL" && asset.type !== "SECRET") || !asset.store || !asset.secretName) {
+      throw conflict(`“${asset.name}” is a ${asset.type.toLowerCase()} setting; only Credential and Secret assets hold secrets.`);
+    }
+    store = asset.store;
+    const secretName = asset.secretName;
     // Values typed into an asset live under assets/<that asset's id>; no other asset may read them.
-    if (store.isBuiltIn && asset.secretName.startsWith("assets/") && asset.secretName !== `assets/${asset.id}`) {
-      throw new ResolveError("permission", `“${asset.secretName}” holds the value typed into another asset; only that asset can use it.`);
+    if (store.isBuiltIn && secretName.startsWith("assets/") && secretName !== `assets/${asset.id}`) {
+      throw new ResolveError("permission", `“${secretName}” holds the value typed into another asset; only that asset can use it.`);
     }
     if (!(await isStoreUsableByFolder(store, asset.folderId))) {
       throw new ResolveError("config", `The store “${store.name}” is no longer available to this asset's folder. Edit the asset and choose another store.`);
     }
     const key = cacheKeyFor(asset);
-    const got = await secretCache().get(key, () => fetchFromStore(store, key), { assetId: asset.id, fresh: ctx.fresh, newerThan: ctx.newerThan });
+    const from = store;
+    const got = await secretCache().get(key, () => fetchFromStore(from, key), { assetId: asset.id, fresh: ctx.fresh, newerThan: ctx.newerThan });
     cacheHit = got.fromCache;
     const meta: ResolveMeta = {
       assetId: asset.id,
@@ -169,26 +175,57 @@ export async function resolve(ref: { assetId: string }, ctx: ResolveContext): Pr
       rememberValue(result.value);
     }
     metrics().resolves.inc({ store_kind: store.kind, store_id: store.id, outcome: "ok", cache: cacheHit ? "hit" : "miss" });
-    await audit(ctx, asset, store, "SUCCESS", started, { cache: cacheHit ? "hit" : "miss", version: got.version });
+    await audit(ctx, ref, asset, store, "SUCCESS", started, { cache: cacheHit ? "hit" : "miss", version: got.version });
     return result;
   } catch (error) {
-    const failure = asResolveError(error, store);
-    metrics().resolves.inc({ store_kind: store.kind, store_id: store.id, outcome: failure?.kind ?? "unexpected", cache: cacheHit ? "hit" : "miss" });
-    await audit(ctx, asset, store, "FAILURE", started, { cache: cacheHit ? "hit" : "miss", failure: failure?.kind ?? "unexpected" });
+    const failure = store ? asResolveError(error, store) : error instanceof ResolveError ? error : null;
+    if (store) metrics().resolves.inc({ store_kind: store.kind, store_id: store.id, outcome: failure?.kind ?? "unexpected", cache: cacheHit ? "hit" : "miss" });
+    // Absent and forbidden answer the caller alike; the audit trail tells them apart.
+    const refused = error instanceof AppError && error.code === "NOT_FOUND" && !failure;
+    const reason = failure?.kind ?? (refused ? (asset ? "access_denied" : "asset_not_found") : error instanceof AppError ? "not_a_secret" : "unexpected");
+    await audit(ctx, ref, asset, store, refused && asset ? "DENIED" : "FAILURE", started, { ...(store ? { cache: cacheHit ? "hit" : "miss" } : {}), failure: reason });
     throw failure ?? error;
   }
 }
 
-async function audit(ctx: ResolveContext, asset: CredentialAsset, store: CredentialStore, outcome: "SUCCESS" | "FAILURE", started: number, extra: Record<string, unknown>) {
+async function audit(
+  ctx: ResolveContext,
+  ref: { assetId: string },
+  asset: CredentialAsset | null,
+  store: CredentialStore | null,
+  outcome: "SUCCESS" | "FAILURE" | "DENIED",
+  started: number,
+  extra: Record<string, unknown>,
+) {
   await recordAuditEvent(db(), {
     actor: ctx.actor,
     action: "asset.resolve",
-    target: { type: "asset", id: asset.id, label: asset.name },
-    folderId: asset.folderId,
+    target: { type: "asset", id: asset?.id ?? String(ref.assetId).slice(0, 64), label: asset?.name ?? null },
+    folderId: asset?.folderId ?? null,
     outcome,
     requestId: ctx.requestId,
-    details: { purpose: ctx.purpose, storeId: store.id, store: store.name, storeKind: store.kind, durationMs: Math.round(performance.now() - started), ...extra },
+    details: {
+      purpose: ctx.purpose,
+      ...(store ? { storeId: store.id, store: store.name, storeKind: store.kind } : { storeId: asset?.storeId ?? null }),
+      durationMs: Math.round(performance.now() - started),
+      ...extra,
+    },
   });
+}
+
+/**
+ * Whether a secret exists in the store, for the rule that Latch never overwrites a secret it did not
+ * create. The value read is dropped here. Failures other than "not found" are thrown as ResolveError.
+ */
+export async function secretExists(store: CredentialStore, name: string): Promise<boolean> {
+  try {
+    await fetchFromStore(store, { storeId: store.id, name, version: null });
+    return true;
+  } catch (error) {
+    const failure = asResolveError(error, store);
+    if (failure?.kind === "not_found") return false;
+    throw failure ?? error;
+  }
 }
 
 export type ResolveTestResult =
@@ -214,13 +251,21 @@ export async function resolveTest(ref: { assetId: string }, ctx: Omit<ResolveCon
     const resolved = await resolve(ref, { ...ctx, purpose: "resolve_test", fresh: true });
     const { version, updatedAt, keys } = resolved.meta;
     const username = resolved.type === "CREDENTIAL" ? resolved.username : null;
-    await db().credentialAsset.update({ where: { id: resolved.meta.assetId }, data: { lastResolveAt: new Date(), lastResolveOk: true } });
+    await recordLastResolve(resolved.meta.assetId, true);
     return { ok: true, version, updatedAt, keys, username, durationMs: durationMs() };
   } catch (error) {
     if (!(error instanceof ResolveError)) throw error;
-    await db().credentialAsset.update({ where: { id: ref.assetId }, data: { lastResolveAt: new Date(), lastResolveOk: false } });
+    await recordLastResolve(ref.assetId, false);
     return { ok: false, kind: error.kind, title: STORE_ERROR_TITLES[error.kind], message: error.userMessage, durationMs: durationMs() };
   }
+}
+
+/**
+ * The Resolve test's outcome, written with plain SQL: Prisma's @updatedAt would otherwise mark the
+ * asset as changed (its "Updated" time, and the edit form's check that nobody else changed it).
+ */
+async function recordLastResolve(assetId: string, ok: boolean) {
+  await db().$executeRaw`UPDATE credential_assets SET last_resolve_at = now(), last_resolve_ok = ${ok} WHERE id = ${assetId}::uuid`;
 }
 
 /** Explicit invalidation (asset edited or deleted, store changed, a refresh request). */

@@ -7,6 +7,7 @@ import { EmptyState } from "@/components/shared/empty-state";
 import { PageHeader } from "@/components/shared/page-header";
 import { StatusBadge } from "@/components/shared/status-badge";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
+import { describeVersion, REFERENCE_SPECS } from "@/lib/assets/reference";
 import { isSecretType } from "@/lib/assets/schemas";
 import { loadAssetView } from "./asset-view";
 
@@ -29,6 +30,7 @@ export default async function AssetPage({ params }: { params: Promise<{ assetId:
   const { assetId } = await params;
   const { asset } = await loadAssetView(assetId);
   const secret = isSecretType(asset.type);
+  const version = describeVersion(asset.storeOption?.kind, asset.secretVersion);
   const mono = (v: string | null) => (v ? <span className="font-mono">{v}</span> : <span className="text-muted-foreground">—</span>);
   return (
     <div className="grid grid-cols-1 gap-6">
@@ -64,15 +66,27 @@ export default async function AssetPage({ params }: { params: Promise<{ assetId:
                   <Row label="Store">
                     {asset.storeOption.name} <span className="text-muted-foreground">({asset.storeOption.isBuiltIn ? "built-in" : asset.storeOption.kindLabel})</span>
                   </Row>
-                  <Row label="Secret">{mono(asset.secretName)}</Row>
-                  <Row label="Version">{asset.secretVersion ? mono(asset.secretVersion) : <span className="text-muted-foreground">Latest</span>}</Row>
+                  <Row label={REFERENCE_SPECS[asset.storeOption.kind].nameLabel}>{mono(asset.secretName)}</Row>
+                  {asset.storeOption.kind === "cyberark" ? null : (
+                    <Row label="Version">
+                      {version.value ? (
+                        <>
+                          <span className="text-muted-foreground">{version.label}</span> {mono(version.value)}
+                        </>
+                      ) : (
+                        <span className="text-muted-foreground">{version.label}</span>
+                      )}
+                    </Row>
+                  )}
                   {asset.type === "CREDENTIAL" ? (
                     <Row label="Username">{asset.usernameKey ? <>from key {mono(asset.usernameKey)}</> : mono(asset.username)}</Row>
                   ) : null}
                   <Row label={asset.type === "CREDENTIAL" ? "Password" : "Value"}>
                     {asset.valueKey ? <>from key {mono(asset.valueKey)}</> : <span>the secret’s single value</span>}
                   </Row>
-                  {asset.ownsSecret ? <Row label="Kept by">Latch (typed in, stored encrypted in the Latch Database)</Row> : null}
+                  {asset.ownsSecret ? (
+                    <Row label="Written by">{asset.storeOption.isBuiltIn ? "Latch (typed in, stored encrypted in the Latch Database)" : `Latch (typed in and written to ${asset.storeOption.name})`}</Row>
+                  ) : null}
                 </>
               ) : (
                 <Row label="Value">
@@ -112,15 +126,24 @@ export default async function AssetPage({ params }: { params: Promise<{ assetId:
               <CardDescription>Connections that reference this asset. An asset in use cannot be deleted.</CardDescription>
             </CardHeader>
             <CardContent>
-              {asset.usages.length === 0 ? (
+              {asset.usages.length === 0 && asset.hiddenUsages === 0 ? (
                 <EmptyState icon={LinkIcon} headingAs="h3" title="Not used yet" description={secret ? "No connection references this asset." : "Settings are not referenced by connections."} />
               ) : (
-                <ul className="grid gap-2 text-sm">
+                <ul className="grid gap-2 text-sm" aria-label="Connections using this asset">
                   {asset.usages.map((u) => (
                     <li key={u.id}>
-                      {u.name} <span className="text-muted-foreground">in {u.folder.name}</span>
+                      <Link className="font-medium hover:underline" href={`/connections/${u.id}`}>
+                        {u.name}
+                      </Link>{" "}
+                      <span className="text-muted-foreground">in {u.folder.name}</span>
                     </li>
                   ))}
+                  {asset.hiddenUsages > 0 ? (
+                    <li className="text-muted-foreground">
+                      {asset.usages.length > 0 ? "and " : ""}
+                      {asset.hiddenUsages === 1 ? "1 connection in a folder you cannot see" : `${asset.hiddenUsages} connections in folders you cannot see`}
+                    </li>
+                  ) : null}
                 </ul>
               )}
             </CardContent>

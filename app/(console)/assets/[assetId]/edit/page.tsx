@@ -43,6 +43,7 @@ export default async function EditAssetPage({ params }: { params: Promise<{ asse
           username: asset.username,
           ownsSecret: asset.ownsSecret,
           plainValue: asset.plainValue,
+          updatedAt: asset.updatedAt.toISOString(),
         }}
       />
     </div>
