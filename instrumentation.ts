@@ -5,6 +5,9 @@ export async function register() {
   if (nextRuntime() !== "nodejs") return;
   // Fail fast at start-up, naming the bad variable, instead of on the first request.
   env();
+  // Next.js prints its own errors with console.error: send them through the log redaction too.
+  const { installConsoleRedaction } = await import("@/lib/log/console");
+  installConsoleRedaction();
 }
 
 /** Unexpected render and route errors reach the structured, redacting log with their request id. */

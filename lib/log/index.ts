@@ -4,8 +4,9 @@ import { redact, redactString } from "./redact";
 
 export type { Logger };
 
-function createLogger(): Logger {
-  return pino({
+/** The process's logger; a destination other than stdout only in tests, with the same settings. */
+export function createLogger(destination?: pino.DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
     level: env().LOG_LEVEL,
     base: { service: "latch" },
     timestamp: pino.stdTimeFunctions.isoTime,
@@ -17,11 +18,16 @@ function createLogger(): Logger {
     serializers: { err: (err: unknown) => redact(err) },
     hooks: {
       logMethod(args, method) {
-        const cleaned = args.map((arg) => (typeof arg === "string" ? redactString(arg) : arg));
+        // A bare Error would become the line's message unredacted (pino copies err.message to msg):
+        // log it as { err } with its message as a string, which is then redacted like any other.
+        const [first, ...rest] = args as unknown[];
+        const spread = first instanceof Error ? [{ err: first }, ...(rest.length > 0 ? rest : [first.message])] : args;
+        const cleaned = spread.map((arg) => (typeof arg === "string" ? redactString(arg) : arg));
         return method.apply(this, cleaned as Parameters<typeof method>);
       },
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 const globalForLog = globalThis as unknown as { latchLogger?: Logger };
