@@ -1,4 +1,4 @@
-import { expect, test as base, type Page } from "@playwright/test";
+import { expect, test as base, type Locator, type Page } from "@playwright/test";
 import { randomUUID } from "node:crypto";
 import { startHashicorpEmulator, seedDemoHashicorp, type HashicorpEmulator } from "../test/emulators/hashicorp";
 import { createTestPki, type TestPki } from "../test/emulators/tls";
@@ -28,16 +28,27 @@ const test = base.extend<object, { vault: Vault }>({
 const TYPED_PREFIX = "e2e-typed-asset-secret-";
 const VAULT_VALUE = "demo-crm-api-key-123";
 
+/**
+ * Every response body the page receives. `all()` waits for bodies still being read, so an assertion
+ * on them covers every response up to that point.
+ */
 function captureBodies(page: Page) {
   const bodies: string[] = [];
-  page.on("response", async (response) => {
-    try {
-      bodies.push(await response.text());
-    } catch {
-      /* redirects have no body */
-    }
+  const pending = new Set<Promise<void>>();
+  page.on("response", (response) => {
+    const reading: Promise<void> = response
+      .text()
+      .then((text) => void bodies.push(text))
+      .catch(() => undefined) // redirects have no body
+      .finally(() => pending.delete(reading));
+    pending.add(reading);
   });
-  return bodies;
+  return {
+    async all() {
+      while (pending.size > 0) await Promise.all([...pending]);
+      return bodies.join("\n");
+    },
+  };
 }
 
 async function createVaultStore(page: Page, vault: Vault) {
@@ -64,6 +75,17 @@ async function openNewAsset(page: Page, folderId: string) {
 async function chooseStore(page: Page, name: RegExp) {
   await page.getByRole("combobox", { name: "Credential store" }).click();
   await page.getByRole("option", { name }).click();
+}
+
+/** The Resolve test's metadata, field by field: Version, Updated, Keys present (and Username for credentials). */
+async function expectFound(result: Locator, expected: { version: string; keys: string; username?: string }) {
+  await expect(result).toContainText("Found the secret");
+  await expect(result.locator("dt")).toHaveText(["Version", "Updated", "Keys present", ...(expected.username === undefined ? [] : ["Username"])]);
+  const values = result.locator("dd");
+  await expect(values.nth(0)).toHaveText(expected.version);
+  await expect(values.nth(1)).toHaveText(/\d/); // a date
+  await expect(values.nth(2)).toHaveText(expected.keys);
+  if (expected.username !== undefined) await expect(values.nth(3)).toHaveText(expected.username);
 }
 
 async function resolveTest(page: Page) {
@@ -96,9 +118,7 @@ test("credential and secret assets: create, resolve test without the value, edit
   const credentialUrl = page.url();
 
   let result = await resolveTest(page);
-  await expect(result).toContainText("Found the secret");
-  await expect(result).toContainText("payroll_app");
-  await expect(result).toContainText("password, username");
+  await expectFound(result, { version: "1", keys: "password, username", username: "payroll_app" });
   await expect(result).toContainText("The value itself is never shown.");
 
   // A Secret that points at an existing secret in Vault.
@@ -107,17 +127,17 @@ test("credential and secret assets: create, resolve test without the value, edit
   await page.getByRole("textbox", { name: /^Name\b/ }).fill("CRM API key");
   await chooseStore(page, new RegExp(store.name));
   await page.getByRole("radio", { name: /^Use an existing secret/ }).check();
-  await page.getByRole("textbox", { name: /^Secret name or path\b/ }).fill("prod/crm-api-key");
+  // Vault references are a path and a version number.
+  await expect(page.getByRole("textbox", { name: /^Version\b/ })).toBeVisible();
+  await page.getByRole("textbox", { name: /^Path\b/ }).fill("prod/crm-api-key");
   await page.getByRole("button", { name: "Create asset" }).click();
   await expect(page.getByRole("heading", { level: 1, name: "CRM API key" })).toBeVisible();
   result = await resolveTest(page);
-  await expect(result).toContainText("Found the secret");
-  await expect(result).toContainText("value");
-  await expect(result).not.toContainText("Username");
+  await expectFound(result, { version: "1", keys: "value" });
 
   // A reference to a secret that is not there fails precisely.
   await page.getByRole("link", { name: "Edit" }).click();
-  await page.getByRole("textbox", { name: /^Secret name or path\b/ }).fill("prod/no-such-secret");
+  await page.getByRole("textbox", { name: /^Path\b/ }).fill("prod/no-such-secret");
   await page.getByRole("button", { name: "Save changes" }).click();
   await expect(page.getByRole("heading", { level: 1, name: "CRM API key" })).toBeVisible();
   result = await resolveTest(page);
@@ -135,8 +155,7 @@ test("credential and secret assets: create, resolve test without the value, edit
   await page.getByRole("button", { name: "Save changes" }).click();
   await expect(page.getByText("Used by the nightly payroll export")).toBeVisible();
   result = await resolveTest(page);
-  await expect(result).toContainText("Found the secret");
-  await expect(result.locator("dd").first()).toHaveText("2");
+  await expectFound(result, { version: "2", keys: "password, username", username: "payroll_app" });
 
   // The Vault store is in use, so it cannot be deleted; the refusal names the asset.
   await page.goto(`/stores/${store.id}`);
@@ -155,7 +174,7 @@ test("credential and secret assets: create, resolve test without the value, edit
   await expect(page.getByRole("link", { name: "Payroll database" })).toBeVisible();
 
   // No value ever reached the browser: neither the typed password nor the Vault secret.
-  const all = bodies.join("\n");
+  const all = await bodies.all();
   expect(all).toContain("payroll_app"); // positive control: the username (metadata) did
   expect(all).not.toContain(password);
   expect(all).not.toContain(VAULT_VALUE);
@@ -208,6 +227,52 @@ test("settings: Text, Integer and Boolean assets, with the Integer checked next 
   await expect(page.getByRole("link", { name: "Batch size" })).toBeVisible();
   await page.getByRole("searchbox", { name: "Search assets" }).or(page.getByLabel("Search assets")).fill("nothing-like-this");
   await expect(page.getByText("No assets match")).toBeVisible();
+});
+
+/** Many assets at once, written straight to the console's database (creating 21 through the form adds nothing). */
+async function insertTextAssets(folderId: string, names: string[]) {
+  const { readFileSync } = await import("node:fs");
+  const { default: pg } = await import("pg");
+  const client = new pg.Client({ connectionString: readFileSync(`${process.cwd()}/e2e/.output/database-url`, "utf8").trim() });
+  await client.connect();
+  try {
+    for (const name of names) {
+      await client.query("INSERT INTO credential_assets (id, folder_id, name, type, plain_value, updated_at) VALUES (gen_random_uuid(), $1, $2, 'TEXT', 'x', now())", [folderId, name]);
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+test("the assets tab pages: 20 a page, the rest on page 2, and back", async ({ page }) => {
+  const folderId = await createFolder(page, unique("Paged"));
+  const names = Array.from({ length: 23 }, (_, i) => `Setting ${String(i + 1).padStart(2, "0")}`);
+  await insertTextAssets(folderId, names);
+  await page.goto(`/folders/${folderId}/assets`);
+  const pagination = page.getByRole("navigation", { name: "Pagination" });
+  await expect(pagination).toContainText("Showing 1–20 of 23");
+  await expect(page.getByRole("row")).toHaveCount(21); // header + 20
+  await expect(page.getByRole("link", { name: "Setting 20" })).toBeVisible();
+  await expect(page.getByRole("link", { name: "Setting 21" })).toHaveCount(0);
+  await expect(page.getByRole("link", { name: "Previous page" })).toHaveAttribute("aria-disabled", "true");
+
+  await page.getByRole("link", { name: "Next page" }).click();
+  await expect(page).toHaveURL(/[?&]page=2\b/);
+  await expect(pagination).toContainText("Showing 21–23 of 23");
+  await expect(page.getByRole("row")).toHaveCount(4);
+  for (const name of names.slice(20)) await expect(page.getByRole("link", { name })).toBeVisible();
+  await expect(page.getByRole("link", { name: "Setting 01" })).toHaveCount(0);
+  await expect(page.getByRole("link", { name: "Next page" })).toHaveAttribute("aria-disabled", "true");
+
+  // A search narrows the list and starts again at page 1.
+  await page.getByLabel("Search assets").fill("Setting 2");
+  await expect(pagination).toContainText("Showing 1–4 of 4");
+  await expect(page).not.toHaveURL(/[?&]page=2\b/);
+
+  await page.getByLabel("Search assets").fill("");
+  await page.goto(`/folders/${folderId}/assets?page=2`);
+  await page.getByRole("link", { name: "Previous page" }).click();
+  await expect(pagination).toContainText("Showing 1–20 of 23");
 });
 
 test("someone without access to the folder gets the not-found page for its assets", async ({ page, browser }) => {
