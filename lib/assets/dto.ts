@@ -36,7 +36,10 @@ export const assetSchema = assetSummarySchema.extend({
   store: z.object({ id: z.string(), name: z.string(), kind: z.string(), kindLabel: z.string() }).nullable(),
   folder: z.object({ id: z.string(), name: z.string() }),
   secretName: z.string().nullable(),
-  secretVersion: z.string().nullable(),
+  secretVersion: z
+    .string()
+    .nullable()
+    .meta({ description: "The pinned version; null follows the latest. AWS: \"stage:<staging label>\" or \"id:<version id>\". CyberArk: always null." }),
   usernameKey: z.string().nullable().meta({ description: "Credential: the key of the stored secret that holds the username." }),
   valueKey: z.string().nullable().meta({ description: "The key of the stored secret that holds the value." }),
   ownsSecret: z.boolean().meta({ description: "Latch wrote the secret (a value typed in the console) rather than referencing an existing one." }),
