@@ -96,6 +96,7 @@ async function resolveTest(page: Page) {
 }
 
 test("credential and secret assets: create, resolve test without the value, edit, delete; a store in use stays", async ({ page, vault }) => {
+  test.slow(); // one long flow: a store, two assets, four resolve tests, edits and deletes
   const bodies = captureBodies(page);
   const folderName = unique("Assets");
   const folderId = await createFolder(page, folderName);
@@ -114,7 +115,7 @@ test("credential and secret assets: create, resolve test without the value, edit
   await expect(passwordField).toHaveAttribute("autocomplete", "new-password");
   await passwordField.fill(password);
   await page.getByRole("button", { name: "Create asset" }).click();
-  await expect(page.getByRole("heading", { level: 1, name: "Payroll database" })).toBeVisible();
+  await expect(page.getByRole("heading", { level: 1, name: "Payroll database", exact: true })).toBeVisible();
   const credentialUrl = page.url();
 
   let result = await resolveTest(page);
@@ -131,7 +132,7 @@ test("credential and secret assets: create, resolve test without the value, edit
   await expect(page.getByRole("textbox", { name: /^Version\b/ })).toBeVisible();
   await page.getByRole("textbox", { name: /^Path\b/ }).fill("prod/crm-api-key");
   await page.getByRole("button", { name: "Create asset" }).click();
-  await expect(page.getByRole("heading", { level: 1, name: "CRM API key" })).toBeVisible();
+  await expect(page.getByRole("heading", { level: 1, name: "CRM API key", exact: true })).toBeVisible();
   result = await resolveTest(page);
   await expectFound(result, { version: "1", keys: "value" });
 
@@ -139,7 +140,7 @@ test("credential and secret assets: create, resolve test without the value, edit
   await page.getByRole("link", { name: "Edit" }).click();
   await page.getByRole("textbox", { name: /^Path\b/ }).fill("prod/no-such-secret");
   await page.getByRole("button", { name: "Save changes" }).click();
-  await expect(page.getByRole("heading", { level: 1, name: "CRM API key" })).toBeVisible();
+  await expect(page.getByRole("heading", { level: 1, name: "CRM API key", exact: true })).toBeVisible();
   result = await resolveTest(page);
   await expect(result).toContainText("Secret not found");
   await expect(result).toContainText("prod/no-such-secret");
@@ -182,6 +183,7 @@ test("credential and secret assets: create, resolve test without the value, edit
 });
 
 test("settings: Text, Integer and Boolean assets, with the Integer checked next to its field; type filter", async ({ page }) => {
+  test.slow(); // four assets through the form
   const folderId = await createFolder(page, unique("Settings"));
   await openNewAsset(page, folderId);
   await page.getByRole("radio", { name: /^Integer/ }).check();
@@ -192,7 +194,7 @@ test("settings: Text, Integer and Boolean assets, with the Integer checked next 
   await expect(page.locator("#asset-plain-value-error")).toHaveText("Enter a whole number, such as 42 or -7.");
   await page.getByRole("textbox", { name: /^Integer\b/ }).fill("042");
   await page.getByRole("button", { name: "Create asset" }).click();
-  await expect(page.getByRole("heading", { level: 1, name: "Batch size" })).toBeVisible();
+  await expect(page.getByRole("heading", { level: 1, name: "Batch size", exact: true })).toBeVisible();
   await expect(page.getByRole("main")).toContainText("42");
   await expect(page.getByRole("button", { name: "Resolve test" })).toHaveCount(0);
 
@@ -202,14 +204,14 @@ test("settings: Text, Integer and Boolean assets, with the Integer checked next 
   await page.getByRole("combobox", { name: "Boolean" }).click();
   await page.getByRole("option", { name: "True" }).click();
   await page.getByRole("button", { name: "Create asset" }).click();
-  await expect(page.getByRole("heading", { level: 1, name: "Dry run" })).toBeVisible();
+  await expect(page.getByRole("heading", { level: 1, name: "Dry run", exact: true })).toBeVisible();
 
   await openNewAsset(page, folderId);
   await page.getByRole("radio", { name: /^Text/ }).check();
   await page.getByRole("textbox", { name: /^Name\b/ }).fill("Report title");
   await page.getByRole("textbox", { name: "Text" }).fill("Monthly payroll");
   await page.getByRole("button", { name: "Create asset" }).click();
-  await expect(page.getByRole("heading", { level: 1, name: "Report title" })).toBeVisible();
+  await expect(page.getByRole("heading", { level: 1, name: "Report title", exact: true })).toBeVisible();
 
   // A duplicate name (any case) is refused next to the name.
   await openNewAsset(page, folderId);
@@ -281,7 +283,7 @@ test("someone without access to the folder gets the not-found page for its asset
   await page.getByRole("radio", { name: /^Text/ }).check();
   await page.getByRole("textbox", { name: /^Name\b/ }).fill("Internal note");
   await page.getByRole("button", { name: "Create asset" }).click();
-  await expect(page.getByRole("heading", { level: 1, name: "Internal note" })).toBeVisible();
+  await expect(page.getByRole("heading", { level: 1, name: "Internal note", exact: true })).toBeVisible();
   const assetUrl = new URL(page.url()).pathname;
 
   const outsider = await createUser(page);
