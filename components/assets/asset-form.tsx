@@ -146,6 +146,11 @@ export function AssetForm({ folderId, stores, existing, cancelHref }: AssetFormP
     const next = stores.find((s) => s.id === id);
     setStoreId(id);
     if (!next?.writable) setSource("reference");
+    // Versions mean different things per kind (a number, a version ID, a staging label): start over.
+    if (next && next.kind !== store?.kind) {
+      setSecretVersion("");
+      setVersionKind("latest");
+    }
     if (!editing && next) {
       setUsernameKey(next.singleValue ? "" : next.defaultKeys.username);
       setValueKey(defaultValueKey(type, next));

@@ -866,6 +866,14 @@ describe("typing a value into an external store: Latch overwrites only secrets i
       const failures = await db().auditEvent.findMany({ where: { action: "asset.create", outcome: "FAILURE", targetLabel: { startsWith: label } } });
       expect(failures).toHaveLength(2);
       for (const f of failures) expect(f.details).toMatchObject({ failure: "unexpected", valueWritten: true, valueRemoved: true });
+
+      // An edit that moves a typed value from Vault into the Latch store: the new Latch secret goes again.
+      const vaultPath = `apps/mover-${tag()}`;
+      const mover = ok(await create({ type: "SECRET", name: `Mover ${tag()}`, storeId: vault.id, source: "value", secretName: vaultPath, secretValue: secretValue("mover") }));
+      const moved = await updateAssetAction(await editInput(mover.id, { name: `${label} moved`, storeId: latch.id, secretName: "", secretValue: secretValue("moved") }));
+      expect(moved).toMatchObject({ ok: false, error: { code: "UNEXPECTED" } });
+      expect(await latchVersions(`assets/${mover.id}`)).toEqual([]);
+      expect(await db().credentialAsset.findUniqueOrThrow({ where: { id: mover.id } })).toMatchObject({ storeId: vault.id, secretName: vaultPath, ownsSecret: true });
     } finally {
       await db().$executeRawUnsafe(`DROP TRIGGER IF EXISTS test_fail_after_write ON audit_events`);
       await db().$executeRawUnsafe(`DROP FUNCTION IF EXISTS test_fail_after_write()`);

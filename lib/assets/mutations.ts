@@ -375,7 +375,7 @@ export async function updateAsset(ctx: Ctx, input: UpdateAssetInput) {
       if (count === 0) throw conflict("Someone else changed this asset while you were editing it. Reload the page and try again.");
       // Connections using the asset re-read it at their next use, on instances that miss the broadcast too.
       await tx.connection.updateMany({ where: { secrets: { some: { assetId: current.id } } }, data: { refreshGeneration: { increment: 1 } } });
-      if (store && finalPlan?.write) written = await writeSecret(store, finalPlan.secretName, finalPlan.write, creates || (store.isBuiltIn && !current.ownsSecret));
+      if (store && finalPlan?.write) written = await writeSecret(store, finalPlan.secretName, finalPlan.write, creates || (store.isBuiltIn && !(current.ownsSecret && current.storeId === store.id)));
       await recordAuditEvent(tx, {
         actor: ctx.actor,
         action: "asset.update",
