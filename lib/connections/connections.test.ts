@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Folder } from "@prisma/client";
 import pg from "pg";
+import { Agent, fetch as undiciFetch } from "undici";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { ActionResult } from "@/lib/actions/action";
 import { createAssetAction, deleteAssetAction } from "@/lib/assets/actions";
@@ -8,6 +9,7 @@ import { searchPickableAssets } from "@/lib/assets/picker";
 import { getAssetViewOrThrow } from "@/lib/assets/queries";
 import type { Actor } from "@/lib/authz";
 import { db } from "@/lib/db";
+import { env } from "@/lib/env";
 import { createStoreAction } from "@/lib/stores/actions";
 import { startHashicorpEmulator, type HashicorpEmulator } from "@/test/emulators/hashicorp";
 import { createTestPki, type TestPki } from "@/test/emulators/tls";
@@ -19,9 +21,12 @@ import { freePort } from "@/test/targets/net";
 import { startPasswordPostgres, type PasswordPostgres } from "@/test/targets/postgres";
 import { createRabbitUser } from "@/test/targets/rabbitmq";
 import { createRedisUser } from "@/test/targets/redis";
+import { pgDump } from "@/test/pg-dump";
 import { deleteConnectionAction, reconnectConnectionAction, saveConnectionAction } from "./actions";
+import { openState } from "./mutations";
 import { finishOAuthAuthorization, oauthRedirectUri } from "./oauth";
 import { getConnectionViewOrThrow } from "./queries";
+import { invokeConnection } from "./runtime";
 
 vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
 vi.mock("@/lib/request-context", () => import("@/test/mocks/request-context"));
@@ -45,15 +50,11 @@ function ok<T>(result: ActionResult<T>): T {
   return result.data;
 }
 
-/** The equivalent of a pg_dump for leak checks: every row of every table, as text, bytea as hex. */
+/** A real pg_dump of the test database (see test/pg-dump.ts for when none can read the server). */
 async function dumpDatabase(): Promise<string> {
-  const tables = await db().$queryRaw<{ t: string }[]>`SELECT tablename::text AS t FROM pg_tables WHERE schemaname = 'public'`;
-  const parts: string[] = [];
-  for (const { t } of tables) {
-    const rows = await db().$queryRawUnsafe<{ r: string }[]>(`SELECT row_to_json(x)::text AS r FROM "${t}" x`);
-    parts.push(...rows.map((r) => r.r));
-  }
-  return parts.join("\n");
+  const dump = await pgDump(env().DATABASE_URL);
+  if (!dump.tool.startsWith("pg_dump")) console.warn(`[connections.test] database dump made from ${dump.tool}`);
+  return dump.text;
 }
 
 function expectAbsent(dump: string, value: string) {
@@ -207,6 +208,78 @@ describe("PostgreSQL through a credential asset in another folder", () => {
     expect(await connectionCount()).toBe(before);
   });
 
+  it("editing: turning on “fill the user from the asset” with the password kept adds the username reference", async () => {
+    signInAs(editor);
+    const typedUser = { ...pgInput(pgAssetId), config: { ...pgInput(pgAssetId).config, user: target.user }, usernameFromAsset: [] };
+    const id = connected(ok(await saveConnectionAction(typedUser)));
+    expect((await db().connectionSecret.findMany({ where: { connectionId: id } })).map((r) => r.part)).toEqual(["VALUE"]);
+
+    const edited = ok(await saveConnectionAction({ ...typedUser, connectionId: id, secrets: { password: { mode: "keep" } }, usernameFromAsset: ["password"] }));
+    expect(edited).toMatchObject({ ok: true });
+    const row = await db().connection.findUniqueOrThrow({ where: { id }, include: { secrets: true } });
+    expect(row.config).not.toHaveProperty("user");
+    expect(row.secrets.map((r) => [r.field, r.part, r.assetId]).sort()).toEqual([
+      ["password", "VALUE", pgAssetId],
+      ["user", "USERNAME", pgAssetId],
+    ]);
+    expect((await getConnectionViewOrThrow(editor, id)).secretFields.find((f) => f.field === "password")?.fillsUsernameField).toBe("user");
+    expect(ok(await reconnectConnectionAction({ connectionId: id }))).toMatchObject({ ok: true });
+
+    // And off again: the username is typed once more, the reference goes.
+    expect(ok(await saveConnectionAction({ ...typedUser, connectionId: id, secrets: { password: { mode: "keep" } }, usernameFromAsset: [] }))).toMatchObject({ ok: true });
+    const after = await db().connection.findUniqueOrThrow({ where: { id }, include: { secrets: true } });
+    expect(after.config).toMatchObject({ user: target.user });
+    expect(after.secrets.map((r) => r.part)).toEqual(["VALUE"]);
+  });
+
+  it("“fill the user from the asset” needs a Credential asset: a typed value or a Secret asset is a field error, and nothing is saved", async () => {
+    signInAs(editor);
+    const before = await connectionCount();
+    const typed = await saveConnectionAction({ ...pgInput(pgAssetId), secrets: { password: { mode: "value", value: "typed-pw-1" } }, usernameFromAsset: ["password"] });
+    expect(typed).toMatchObject({ ok: false, error: { code: "VALIDATION", fieldErrors: { "secrets.password": [expect.stringContaining("Only a Credential asset can fill the username")] } } });
+    const empty = await saveConnectionAction({ ...pgInput(pgAssetId), secrets: {}, usernameFromAsset: ["password"] });
+    expect(empty).toMatchObject({ ok: false, error: { code: "VALIDATION", fieldErrors: { "secrets.password": [expect.stringContaining("Credential asset")] } } });
+    const secretAsset = await saveConnectionAction(pgInput(oauthAssetId));
+    expect(secretAsset).toMatchObject({ ok: false, error: { code: "VALIDATION", fieldErrors: { "secrets.password": [expect.stringMatching(/Only a Credential asset can fill “User”; this is a secret asset/)] } } });
+    const notAUsernameField = await saveConnectionAction({ ...pgInput(pgAssetId), usernameFromAsset: ["database"] });
+    expect(notAUsernameField).toMatchObject({ ok: false, error: { code: "VALIDATION", fieldErrors: { "secrets.database": [expect.any(String)] } } });
+    // The type of an asset the person may not use is not revealed: not found, as for any forbidden asset.
+    signInAs(viewerOfSecrets);
+    expect(await saveConnectionAction(pgInput(oauthAssetId))).toMatchObject({ ok: false, error: { code: "NOT_FOUND", message: "Credential asset was not found." } });
+    signInAs(editor);
+    expect(await connectionCount()).toBe(before);
+  });
+
+  it("create, edit, failed and successful connect, and delete are audited with asset references and outcome, never a value", async () => {
+    signInAs(editor);
+    const input = pgInput(pgAssetId);
+    const id = connected(ok(await saveConnectionAction(input)));
+    expect(ok(await saveConnectionAction({ ...input, connectionId: id, name: `${input.name} renamed`, secrets: { password: { mode: "keep" } } }))).toMatchObject({ ok: true });
+    expect(ok(await reconnectConnectionAction({ connectionId: id }))).toMatchObject({ ok: true });
+    // The target goes away: Reconnect fails, and says so in the trail.
+    await db().connection.update({ where: { id }, data: { config: { ...input.config, port: await freePort() } } });
+    expect(ok(await reconnectConnectionAction({ connectionId: id }))).toMatchObject({ ok: false, kind: "unreachable" });
+    expect(ok(await deleteConnectionAction({ connectionId: id }))).toMatchObject({ id });
+
+    const events = await db().auditEvent.findMany({ where: { targetId: id }, orderBy: { occurredAt: "asc" } });
+    // Sorted: steps a millisecond apart can share a timestamp.
+    expect(events.map((e) => `${e.action} ${e.outcome}`).sort()).toEqual(
+      ["connection.connect FAILURE", "connection.connect SUCCESS", "connection.create SUCCESS", "connection.delete SUCCESS", "connection.update SUCCESS"],
+    );
+    for (const e of events) {
+      const details = e.details as { fields: unknown[]; failure?: string };
+      expect(details.fields, e.action).toEqual(
+        expect.arrayContaining([
+          { field: "password", part: "value", source: "asset", assetId: pgAssetId },
+          { field: "user", part: "username", source: "asset", assetId: pgAssetId },
+        ]),
+      );
+    }
+    expect(events.find((e) => e.outcome === "FAILURE")?.details).toMatchObject({ failure: "unreachable" });
+    const text = JSON.stringify(events);
+    for (const value of [...values, currentPassword]) expect(text).not.toContain(value);
+  });
+
   it("an Editor elsewhere cannot reconnect or delete it (not found), the owner's Editor can delete it", async () => {
     const stranger = await makeUser();
     const strangersFolder = await makeFolder();
@@ -239,24 +312,63 @@ describe("PostgreSQL through a credential asset in another folder", () => {
 });
 
 describe("OAuth 2.0 app with the client secret from a Vault asset", () => {
-  const oauthInput = (grantType: "client_credentials" | "authorization_code") => ({
-    connectionId: null,
+  const oauthInput = (grantType: "client_credentials" | "authorization_code", overrides: Record<string, unknown> = {}, assetId = oauthAssetId) => ({
+    connectionId: null as string | null,
     folderId: connFolder.id,
     name: `CRM ${grantType} ${randomUUID().slice(0, 6)}`,
     kind: "oauth2",
-    config: { authorizationUrl: oidc.authorizationUrl, tokenUrl: oidc.tokenUrl, clientId: oidc.clientId, scopes: "api:read", grant: grantType, clientAuth: "client_secret_basic", caBundle: pki.caCert },
-    secrets: { clientSecret: { mode: "asset" as const, assetId: oauthAssetId } },
-    usernameFromAsset: [],
+    config: { authorizationUrl: oidc.authorizationUrl, tokenUrl: oidc.tokenUrl, clientId: oidc.clientId, scopes: "api:read", grant: grantType, clientAuth: "client_secret_basic", apiBaseUrl: oidc.apiUrl, caBundle: pki.caCert, ...overrides },
+    secrets: { clientSecret: { mode: "asset" as const, assetId } } as Record<string, { mode: "asset"; assetId: string } | { mode: "keep" }>,
+    usernameFromAsset: [] as string[],
   });
+  const ctx = () => ({ actor: editor, requestId: `t-${randomUUID().slice(0, 8)}` });
+  const stateOf = async (id: string) => openState(await db().connection.findUniqueOrThrow({ where: { id } }));
+  /** What the oidc server says about an access token: 200 only for one it issued and still knows. */
+  const whoami = async (accessToken: string) => {
+    const res = await undiciFetch(`${oidc.apiUrl}/whoami`, { headers: { authorization: `Bearer ${accessToken}` }, dispatcher: new Agent({ connect: { ca: pki.caCert } }) });
+    return res.status;
+  };
+  /** Walks the authorization-code flow as the browser would, and returns the connection id. */
+  async function authorise(started: { ok: boolean; connectionId: string | null; redirectTo?: string }) {
+    expect(started.redirectTo).toEqual(expect.any(String));
+    const { code, state } = await oidc.approve(started.redirectTo!);
+    expect(await finishOAuthAuthorization(ctx(), { state: state!, code })).toMatchObject({ ok: true });
+    return connected(started);
+  }
 
-  it("client credentials: connects, and the tokens are kept only as ciphertext", async () => {
+  it("client credentials: connects; the tokens are kept only as ciphertext that the envelope key opens", async () => {
     signInAs(editor);
     const outcome = ok(await saveConnectionAction(oauthInput("client_credentials")));
     expect(outcome).toMatchObject({ ok: true });
     const row = await db().connection.findUniqueOrThrow({ where: { id: connected(outcome) } });
-    expect(row.stateCiphertext).not.toBeNull();
+    const tokens = await openState(row);
+    expect(tokens?.accessToken).toEqual(expect.any(String));
+    values.push(tokens!.accessToken!);
+    // A real token from the app, sealed: the stored bytes do not contain it, the envelope key opens them.
+    expect(await whoami(tokens!.accessToken!)).toBe(200);
+    const raw = Buffer.from(row.stateCiphertext!);
+    expect(raw.includes(Buffer.from(tokens!.accessToken!))).toBe(false);
+    expect(raw.includes(Buffer.from(oidc.clientSecret))).toBe(false);
+    expect(raw.toString("latin1")).not.toContain("accessToken");
   });
 
+  it("client credentials: a wrong client secret in the asset is rejected, a token URL with nothing listening is unreachable; nothing saved", async () => {
+    signInAs(editor);
+    const wrongPath = `${OAUTH_PATH}-wrong`;
+    const wrongSecret = `wrong-client-secret-${randomUUID()}`;
+    values.push(wrongSecret);
+    vault.seedSecret({ path: wrongPath, data: { value: wrongSecret } });
+    const wrong = ok(await createAssetAction({ folderId: secretsFolder.id, type: "SECRET", name: `Wrong CRM secret ${randomUUID().slice(0, 6)}`, storeId: vaultStoreId, secretName: wrongPath }));
+    const before = await connectionCount();
+    const rejected = ok(await saveConnectionAction(oauthInput("client_credentials", {}, wrong.id)));
+    expect(rejected).toMatchObject({ ok: false, kind: "credentials_rejected", title: "Credentials rejected by the target" });
+    expect(JSON.stringify(rejected)).not.toContain(wrongSecret);
+    const down = ok(await saveConnectionAction(oauthInput("client_credentials", { tokenUrl: `https://127.0.0.1:${await freePort()}/token` })));
+    expect(down).toMatchObject({ ok: false, kind: "unreachable" });
+    expect(await connectionCount()).toBe(before);
+  });
+
+  let authorisedId: string;
   it("authorization code: Connect sends the browser to the app, the callback stores sealed tokens", async () => {
     signInAs(editor);
     const started = ok(await saveConnectionAction(oauthInput("authorization_code")));
@@ -265,19 +377,99 @@ describe("OAuth 2.0 app with the client secret from a Vault asset", () => {
     expect((await db().connection.findUniqueOrThrow({ where: { id: connected(started) } })).status).toBe("PENDING_AUTHORIZATION");
     const { code, state } = await oidc.approve(redirectTo);
     // A forged state is refused.
-    await expect(finishOAuthAuthorization({ actor: editor, requestId: "t" }, { state: `${connected(started)}.forged`, code })).rejects.toMatchObject({ code: "NOT_FOUND" });
-    const done = await finishOAuthAuthorization({ actor: editor, requestId: "t" }, { state: state!, code });
+    await expect(finishOAuthAuthorization(ctx(), { state: `${connected(started)}.forged`, code })).rejects.toMatchObject({ code: "NOT_FOUND" });
+    const done = await finishOAuthAuthorization(ctx(), { state: state!, code });
     expect(done).toMatchObject({ ok: true });
-    const row = await db().connection.findUniqueOrThrow({ where: { id: connected(started) } });
+    authorisedId = connected(started);
+    const row = await db().connection.findUniqueOrThrow({ where: { id: authorisedId } });
     expect(row.status).toBe("CONNECTED");
-    expect(ok(await reconnectConnectionAction({ connectionId: connected(started) }))).toMatchObject({ ok: true });
+    const tokens = await openState(row);
+    expect(tokens).toMatchObject({ accessToken: expect.any(String), refreshToken: expect.any(String) });
+    values.push(tokens!.accessToken!, tokens!.refreshToken!);
+    expect(await whoami(tokens!.accessToken!)).toBe(200);
+    for (const token of [tokens!.accessToken!, tokens!.refreshToken!]) expect(Buffer.from(row.stateCiphertext!).includes(Buffer.from(token))).toBe(false);
+    expect(ok(await reconnectConnectionAction({ connectionId: authorisedId }))).toMatchObject({ ok: true });
+    const renewed = await stateOf(authorisedId);
+    values.push(renewed!.accessToken!, ...(renewed!.refreshToken ? [renewed!.refreshToken] : []));
+  });
+
+  it("authorization code: an edit that leaves the grant alone keeps the tokens and the connection works on", async () => {
+    signInAs(editor);
+    const row = await db().connection.findUniqueOrThrow({ where: { id: authorisedId } });
+    const edit = { ...oauthInput("authorization_code"), connectionId: authorisedId, name: `${row.name} (renamed)`, secrets: { clientSecret: { mode: "keep" as const } } };
+    const outcome = ok(await saveConnectionAction(edit));
+    expect(outcome).toMatchObject({ ok: true, message: expect.stringContaining("Token obtained") });
+    expect(outcome).not.toHaveProperty("redirectTo");
+    const after = await db().connection.findUniqueOrThrow({ where: { id: authorisedId } });
+    expect(after.status).toBe("CONNECTED");
+    expect(after.name).toBe(`${row.name} (renamed)`);
+    const tokens = await stateOf(authorisedId);
+    expect(tokens).toMatchObject({ accessToken: expect.any(String), refreshToken: expect.any(String) });
+    expect(tokens).not.toHaveProperty("pendingNonce");
+    values.push(tokens!.accessToken!, tokens!.refreshToken!);
+    const invoked = await invokeConnection(ctx(), { connectionId: authorisedId, operation: "request", input: { method: "GET", path: "/whoami" } });
+    expect(invoked.result).toMatchObject({ status: 200 });
+    // Choosing the same asset again is no change to the grant either.
+    expect(ok(await saveConnectionAction({ ...edit, secrets: { clientSecret: { mode: "asset", assetId: oauthAssetId } } }))).not.toHaveProperty("redirectTo");
+  });
+
+  it("authorization code: an edit of the scopes, the client or its secret's source asks for authorisation again", async () => {
+    signInAs(editor);
+    const base = { ...oauthInput("authorization_code"), connectionId: authorisedId, name: (await db().connection.findUniqueOrThrow({ where: { id: authorisedId } })).name, secrets: { clientSecret: { mode: "keep" as const } } };
+    const sameSecretPath = `${OAUTH_PATH}-copy`;
+    vault.seedSecret({ path: sameSecretPath, data: { value: oidc.clientSecret } });
+    const otherAsset = ok(await createAssetAction({ folderId: secretsFolder.id, type: "SECRET", name: `CRM secret copy ${randomUUID().slice(0, 6)}`, storeId: vaultStoreId, secretName: sameSecretPath }));
+    for (const change of [
+      { config: { ...base.config, scopes: "api:read api:write" } },
+      { config: { ...base.config, tokenUrl: `${oidc.tokenUrl}?v=2` } },
+      { secrets: { clientSecret: { mode: "asset" as const, assetId: otherAsset.id } } },
+    ]) {
+      const outcome = ok(await saveConnectionAction({ ...base, ...change }));
+      expect(outcome, JSON.stringify(change)).toMatchObject({ ok: true, redirectTo: expect.stringContaining(oidc.authorizationUrl) });
+      expect((await db().connection.findUniqueOrThrow({ where: { id: authorisedId } })).status).toBe("PENDING_AUTHORIZATION");
+      expect(await stateOf(authorisedId)).not.toHaveProperty("accessToken");
+      await authorise(outcome);
+      // Back to the first settings: that is a change of the grant too.
+      const back = ok(await saveConnectionAction({ ...base, secrets: { clientSecret: { mode: "asset", assetId: oauthAssetId } } }));
+      expect(back).toMatchObject({ redirectTo: expect.any(String) });
+      await authorise(back);
+    }
+  });
+
+  it("authorization code: when the app has revoked the grant, Connect on an edit asks for authorisation again", async () => {
+    signInAs(editor);
+    const row = await db().connection.findUniqueOrThrow({ where: { id: authorisedId } });
+    oidc.revokeRefreshTokens();
+    oidc.expireAccessTokens();
+    const outcome = ok(await saveConnectionAction({ ...oauthInput("authorization_code"), connectionId: authorisedId, name: row.name, secrets: { clientSecret: { mode: "keep" } } }));
+    expect(outcome).toMatchObject({ ok: true, redirectTo: expect.stringContaining(oidc.authorizationUrl) });
+    await authorise(outcome);
+    expect((await db().connection.findUniqueOrThrow({ where: { id: authorisedId } })).status).toBe("CONNECTED");
+  });
+
+  it("a failed code exchange marks the connection failed and is audited, with the asset reference and no value", async () => {
+    signInAs(editor);
+    const started = ok(await saveConnectionAction(oauthInput("authorization_code")));
+    const state = new URL((started as { redirectTo: string }).redirectTo).searchParams.get("state")!;
+    const failed = await finishOAuthAuthorization(ctx(), { state, code: "not-a-code-the-app-issued" });
+    expect(failed).toMatchObject({ ok: false });
+    const id = connected(started);
+    expect(await db().connection.findUniqueOrThrow({ where: { id } })).toMatchObject({ status: "FAILED", lastErrorKind: expect.any(String) });
+    const events = await db().auditEvent.findMany({ where: { targetId: id, action: "connection.authorize" } });
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ outcome: "FAILURE", details: { fields: [{ field: "clientSecret", part: "value", source: "asset", assetId: oauthAssetId }], failure: expect.any(String) } });
+    expect(JSON.stringify(events)).not.toContain(oidc.clientSecret);
   });
 });
 
 type Case = {
   kind: string;
-  /** Starts the target and a throwaway account; returns the form config, the secret field, the credential and a cleanup. */
-  setup(): Promise<{ config: Record<string, unknown>; field: string; username?: string; password: string; portField: string; cleanup(): Promise<void> }>;
+  label?: string;
+  /**
+   * Starts the target and a throwaway account; returns the form config, the secret field, the credential,
+   * optionally how to check the credential reached the target as configured, and a cleanup.
+   */
+  setup(): Promise<{ config: Record<string, unknown>; field: string; username?: string; password: string; portField: string; via?(): Promise<boolean>; cleanup(): Promise<void> }>;
 };
 
 const cases: Case[] = [
@@ -302,18 +494,45 @@ const cases: Case[] = [
       return { config: { host: u.host, port: u.port, vhost: u.vhost, tls: false }, field: "password", username: u.username, password: u.password, portField: "port", cleanup: u.cleanup };
     },
   },
-  {
-    kind: "http",
-    async setup() {
-      const t = await startHttpTarget({ pki });
-      return { config: { baseUrl: t.url, authScheme: "bearer", testPath: "/health", caBundle: pki.caCert }, field: "token", password: t.credentials.token, portField: "baseUrl", cleanup: () => t.close() };
-    },
-  },
+  ...(
+    [
+      ["bearer", {}, "token", "token"],
+      ["apiKey", { apiKeyIn: "header", apiKeyName: "X-API-Key" }, "apiKey", "apiKey"],
+      ["apiKey", { apiKeyIn: "query", apiKeyName: "api_key" }, "apiKey", "apiKey"],
+      ["basic", {}, "basicPassword", "password"],
+    ] as const
+  ).map(
+    ([scheme, extra, field, credential]): Case => ({
+      kind: "http",
+      label: `http (${scheme}${"apiKeyIn" in extra ? ` in ${extra.apiKeyIn}` : ""})`,
+      async setup() {
+        const credentials = { apiKey: `key-${randomUUID()}`, token: `token-${randomUUID()}`, user: `user-${randomUUID().slice(0, 8)}`, password: `pw-${randomUUID()}` };
+        const t = await startHttpTarget({ pki, credentials });
+        return {
+          config: { baseUrl: t.url, authScheme: scheme, ...extra, testPath: "/health", caBundle: pki.caCert },
+          field,
+          // HTTP Basic: a Credential asset fills the user name too.
+          username: scheme === "basic" ? credentials.user : undefined,
+          password: credentials[credential],
+          portField: "baseUrl",
+          // The credential reached the target the way the scheme says (and only that way).
+          via: async () => {
+            const last = t.requests.filter((r) => r.path.startsWith("/health")).at(-1)!;
+            if (scheme === "apiKey" && extra.apiKeyIn === "query") return last.path.includes(`api_key=${credentials.apiKey}`) && !last.headers["x-api-key"];
+            if (scheme === "apiKey") return last.headers["x-api-key"] === credentials.apiKey && !last.path.includes("api_key");
+            if (scheme === "basic") return last.headers.authorization === `Basic ${Buffer.from(`${credentials.user}:${credentials.password}`).toString("base64")}`;
+            return last.headers.authorization === `Bearer ${credentials.token}`;
+          },
+          cleanup: () => t.close(),
+        };
+      },
+    }),
+  ),
 ];
 
 describe("every other connector, with its secret in a Vault asset, against its real target", () => {
   for (const c of cases) {
-    it(`${c.kind}: connects; a wrong secret is rejected; a closed port is unreachable; nothing saved on failure`, async () => {
+    it(`${c.label ?? c.kind}: connects; a wrong secret is rejected; a closed port is unreachable; nothing saved on failure`, async () => {
       const t = await c.setup();
       values.push(t.password);
       try {
@@ -338,15 +557,20 @@ describe("every other connector, with its secret in a Vault asset, against its r
           secrets: { [t.field]: { mode: "asset" as const, assetId } },
           usernameFromAsset: t.username ? [t.field] : [],
         });
-        expect(ok(await saveConnectionAction(input(t.config)))).toMatchObject({ ok: true });
+        const outcome = ok(await saveConnectionAction(input(t.config)));
+        expect(outcome).toMatchObject({ ok: true });
+        if (t.via) expect(await t.via()).toBe(true);
+        expect(JSON.stringify(outcome)).not.toContain(t.password);
 
         const before = await connectionCount();
         const wrongPath = `${path}-wrong`;
-        vault.seedSecret({ path: wrongPath, data: t.username ? { username: t.username, password: "wrong-password-999" } : { value: "wrong-token-999" } });
+        const wrongValue = `wrong-${randomUUID()}`;
+        values.push(wrongValue);
+        vault.seedSecret({ path: wrongPath, data: t.username ? { username: t.username, password: wrongValue } : { value: wrongValue } });
         const wrong = await makeAsset(wrongPath);
         const rejected = ok(await saveConnectionAction(input(t.config, wrong.id)));
         expect(rejected).toMatchObject({ ok: false, kind: "credentials_rejected" });
-        expect(JSON.stringify(rejected)).not.toContain("wrong-password-999");
+        expect(JSON.stringify(rejected)).not.toContain(wrongValue);
         const closedPort = c.kind === "http" ? { ...t.config, baseUrl: `https://127.0.0.1:${await freePort()}` } : { ...t.config, [t.portField]: await freePort() };
         expect(ok(await saveConnectionAction(input(closedPort)))).toMatchObject({ ok: false, kind: "unreachable" });
         expect(await connectionCount()).toBe(before);

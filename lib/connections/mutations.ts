@@ -10,6 +10,7 @@ import { ConnectorError, type Connector, type ConnectorField } from "@/lib/conne
 import { decrypt, encrypt } from "@/lib/crypto/envelope";
 import { db, type Tx } from "@/lib/db";
 import { AppError, conflict, notFound, type FieldErrors } from "@/lib/errors";
+import { isSecretType } from "@/lib/assets/schemas";
 import { isUuid } from "@/lib/ids";
 import { broadcastRefresh } from "@/lib/secrets/broadcast";
 import { ResolveError } from "@/lib/secrets/resolver";
@@ -63,20 +64,53 @@ type Plan = {
   usernameFields: string[];
 };
 
+const USERNAME_NEEDS_CREDENTIAL = "Only a Credential asset can fill the username: choose one for this field, or fill the username in yourself.";
+
+/** The type of an asset the person may use; forbidden and absent both answer "not found". */
+async function usableAssetType(actor: Ctx["actor"], assetId: string) {
+  const asset = isUuid(assetId) ? await db().credentialAsset.findUnique({ where: { id: assetId }, select: { type: true, folderId: true } }) : null;
+  if (!asset) throw notFound("Credential asset");
+  await assertCanOnFolder(db(), actor, "assets.use", asset.folderId, "Credential asset");
+  return asset.type;
+}
+
 /** Checks the form against the connector, and works out where each secret comes from. No vault call yet. */
-async function plan(connector: Connector, input: SaveConnectionInput, existing: (Connection & { secrets: ConnectionSecret[] }) | null): Promise<Plan> {
+async function plan(connector: Connector, input: SaveConnectionInput, existing: (Connection & { secrets: ConnectionSecret[] }) | null, actor: Ctx["actor"]): Promise<Plan> {
   const errors: FieldErrors = {};
   const fields = activeFields(connector, input.config);
-  const usernameFields = new Set<string>();
-  for (const secretField of input.usernameFromAsset) {
+  const storedValue = (field: string) => existing?.secrets.find((s) => s.field === field && s.part === "VALUE");
+
+  // Secret field → the Credential asset that also fills the connector's username field (a reference, not a copy).
+  const usernameAssets = new Map<string, string>();
+  for (const secretField of new Set(input.usernameFromAsset)) {
     const f = fields.find((x) => x.name === secretField && x.type === "secret");
-    if (f?.usernameField && input.secrets[secretField]?.mode !== "none") usernameFields.add(f.usernameField);
+    if (!f?.usernameField) {
+      errors[`secrets.${secretField}`] = ["This field has no username to fill from an asset."];
+      continue;
+    }
+    const source = input.secrets[f.name];
+    // Kept: the asset the connection already uses for this field, even if it did not fill the username before.
+    const assetId = source?.mode === "asset" ? source.assetId : source?.mode === "keep" ? (storedValue(f.name)?.assetId ?? null) : null;
+    if (!assetId) {
+      errors[`secrets.${f.name}`] = [USERNAME_NEEDS_CREDENTIAL];
+      continue;
+    }
+    const type = await usableAssetType(actor, assetId);
+    // A setting (Text, Integer, Boolean) cannot back the secret field at all; the resolver refuses it below.
+    if (type !== "CREDENTIAL" && isSecretType(type)) {
+      const userLabel = connector.fields.find((x) => x.name === f.usernameField)?.label ?? f.usernameField;
+      errors[`secrets.${f.name}`] = [`Only a Credential asset can fill “${userLabel}”; this is a ${type.toLowerCase()} asset. Fill “${userLabel}” in yourself, or choose a Credential asset.`];
+      continue;
+    }
+    usernameAssets.set(f.name, assetId);
   }
+  const usernameFields = new Set([...usernameAssets.keys()].map((name) => fields.find((x) => x.name === name)!.usernameField!));
+
   // Non-secret values: only active, declared fields are kept; username fields filled from an asset are not config.
   const rawConfig: Record<string, unknown> = {};
   for (const f of fields) if (f.type !== "secret" && !usernameFields.has(f.name) && input.config[f.name] !== undefined && input.config[f.name] !== "") rawConfig[f.name] = input.config[f.name];
   const parsed = connector.configSchema.safeParse(Object.fromEntries([...Object.entries(rawConfig), ...[...usernameFields].map((u) => [u, "from-asset"])]));
-  if (!parsed.success) for (const [k, v] of Object.entries(fieldErrorsOf(parsed.error))) errors[`config.${k}`] = v;
+  if (!parsed.success) for (const [k, v] of Object.entries(fieldErrorsOf(parsed.error))) errors[`config.${k}`] ??= v;
   const config = parsed.success ? (parsed.data as Record<string, unknown>) : {};
   for (const u of usernameFields) delete config[u];
 
@@ -84,15 +118,11 @@ async function plan(connector: Connector, input: SaveConnectionInput, existing: 
   const rows: Plan["rows"] = [];
   for (const f of fields.filter((x) => x.type === "secret")) {
     const source = input.secrets[f.name] ?? { mode: "none" as const };
-    const stored = existing?.secrets.find((s) => s.field === f.name && s.part === "VALUE");
+    const stored = storedValue(f.name);
     if (source.mode === "asset") {
       if (!isUuid(source.assetId)) throw notFound("Credential asset");
       sources.push({ field: f.name, part: "VALUE", assetId: source.assetId });
       rows.push({ field: f.name, part: "VALUE", assetId: source.assetId });
-      if (f.usernameField && usernameFields.has(f.usernameField)) {
-        sources.push({ field: f.usernameField, part: "USERNAME", assetId: source.assetId });
-        rows.push({ field: f.usernameField, part: "USERNAME", assetId: source.assetId });
-      }
     } else if (source.mode === "value") {
       sources.push({ field: f.name, part: "VALUE", typed: source.value });
       rows.push({ field: f.name, part: "VALUE", typed: source.value });
@@ -100,24 +130,24 @@ async function plan(connector: Connector, input: SaveConnectionInput, existing: 
       if (stored.assetId) {
         sources.push({ field: f.name, part: "VALUE", assetId: stored.assetId });
         rows.push({ field: f.name, part: "VALUE", assetId: stored.assetId });
-        const u = existing.secrets.find((s) => s.part === "USERNAME" && s.assetId === stored.assetId && s.field === f.usernameField);
-        if (u && f.usernameField && usernameFields.has(f.usernameField)) {
-          sources.push({ field: u.field, part: "USERNAME", assetId: u.assetId! });
-          rows.push({ field: u.field, part: "USERNAME", assetId: u.assetId! });
-        }
       } else if (stored.ciphertext && stored.dataKeyId) {
         sources.push({ field: f.name, part: "VALUE", sealed: { ciphertext: stored.ciphertext, dataKeyId: stored.dataKeyId }, aad: typedValueAad(existing.id, f.name) });
         rows.push({ field: f.name, part: "VALUE", keep: stored });
       }
     } else if (f.required) {
-      errors[`secrets.${f.name}`] = [`Enter ${f.label.toLowerCase()}, or use a credential asset.`];
+      errors[`secrets.${f.name}`] ??= [`Enter ${f.label.toLowerCase()}, or use a credential asset.`];
+    }
+    const usernameAsset = usernameAssets.get(f.name);
+    if (usernameAsset && f.usernameField) {
+      sources.push({ field: f.usernameField, part: "USERNAME", assetId: usernameAsset });
+      rows.push({ field: f.usernameField, part: "USERNAME", assetId: usernameAsset });
     }
   }
   if (Object.keys(errors).length > 0) validationFailure(errors);
   return { config, sources, rows, usernameFields: [...usernameFields] };
 }
 
-function describeFailure(error: unknown, connectionId: string | null): ConnectOutcome | null {
+export function describeFailure(error: unknown, connectionId: string | null): ConnectOutcome | null {
   if (error instanceof ConnectorError) return { ok: false, connectionId, kind: error.kind, title: CONNECTOR_ERROR_TITLES[error.kind], message: error.message };
   if (error instanceof ResolveError) return { ok: false, connectionId, kind: `store_${error.kind}`, title: `Credential store: ${STORE_ERROR_TITLES[error.kind]}`, message: error.userMessage };
   return null;
@@ -168,8 +198,12 @@ async function writeRows(tx: Tx, connectionId: string, rows: Plan["rows"]) {
   }
 }
 
-/** For the audit trail: which fields use which asset, which hold a typed value. Never a value. */
-const fieldSummary = (rows: Plan["rows"]) => Object.fromEntries(rows.map((r) => [`${r.field}${r.part === "USERNAME" ? ".username" : ""}`, r.assetId ? `asset:${r.assetId}` : "typed"]));
+/**
+ * For the audit trail: which fields use which asset, which hold a typed value. Never a value. A list of
+ * objects, not a map keyed by field name: the audit layer masks keys like "password" whatever they hold.
+ */
+export const fieldSummary = (rows: { field: string; part: "VALUE" | "USERNAME"; assetId?: string | null }[]) =>
+  rows.map((r) => (r.assetId ? { field: r.field, part: r.part.toLowerCase(), source: "asset", assetId: r.assetId } : { field: r.field, part: r.part.toLowerCase(), source: "typed" }));
 
 async function assertUniqueName(tx: Tx, folderId: string, name: string, exceptId?: string) {
   const clash = await tx.connection.findFirst({ where: { folderId, name: { equals: name, mode: "insensitive" }, ...(exceptId ? { id: { not: exceptId } } : {}) }, select: { id: true } });
@@ -189,32 +223,43 @@ export async function saveConnection(ctx: Ctx, input: SaveConnectionInput, oauth
   const connector = getConnector(existing?.connectorKind ?? input.kind);
   if (existing && existing.connectorKind !== input.kind) throw notFound("Connection");
   await assertUniqueName(db(), folderId, input.name, existing?.id);
-  const p = await plan(connector, input, existing);
+  const p = await plan(connector, input, existing, ctx.actor);
 
-  const pendingAuthorization = connector.kind === "oauth2" && p.config.grant === "authorization_code" && oauth;
+  // Kept state (OAuth tokens) belongs to one grant: an edit that changes what the grant was given for starts afresh.
+  const kept = existing && sameGrant(existing, p) ? await openState(existing) : null;
+  // Authorization code: the browser goes to the app's sign-in only when there are no tokens for this grant yet;
+  // an edit that leaves the grant alone (a rename, another CA bundle) is tested with the tokens it has.
+  const authorizationCode = connector.kind === "oauth2" && p.config.grant === "authorization_code" ? (oauth ?? null) : null;
+  let pendingAuthorization = authorizationCode !== null && !kept?.accessToken;
+  const recordFailure = async (failure: ConnectOutcome) => {
+    await recordAuditEvent(db(), {
+      actor: ctx.actor,
+      action: existing ? "connection.update" : "connection.create",
+      target: { type: "connection", id: existing?.id ?? null, label: input.name },
+      folderId,
+      outcome: "FAILURE",
+      requestId: ctx.requestId,
+      details: { connector: connector.kind, fields: fieldSummary(p.rows), failure: failure.ok ? null : failure.kind },
+    });
+    return failure;
+  };
   let tested: { message: string; state: Record<string, string> | null } | null = null;
   if (!pendingAuthorization) {
     try {
-      tested = await testTarget(connector, p, ctx, existing && sameApp(existing.config, p.config) ? await openState(existing) : null);
+      tested = await testTarget(connector, p, ctx, kept);
     } catch (error) {
       const failure = describeFailure(error, existing?.id ?? null);
       if (!failure) throw error;
-      await recordAuditEvent(db(), {
-        actor: ctx.actor,
-        action: existing ? "connection.update" : "connection.create",
-        target: { type: "connection", id: existing?.id ?? null, label: input.name },
-        folderId,
-        outcome: "FAILURE",
-        requestId: ctx.requestId,
-        details: { connector: connector.kind, fields: fieldSummary(p.rows), failure: failure.ok ? null : failure.kind },
-      });
-      return failure;
+      // The app no longer honours the kept grant (invalid_grant: revoked or expired; or no refresh token):
+      // ask the person to authorise again. A rejected client secret stays an error: authorising cannot fix it.
+      const grantGone = authorizationCode !== null && !failure.ok && failure.kind === "config";
+      if (!grantGone) return recordFailure(failure);
+      pendingAuthorization = true;
     }
   } else {
     // Resolve now anyway, so a forbidden or missing asset is refused before anything is saved.
     await withCredentials(p.sources, { ...ctx, purpose: "connect" }, async () => undefined);
   }
-
   const connectionId = await db().$transaction(async (tx) => {
     await assertCanOnFolder(tx, ctx.actor, "connections.write", folderId, existing ? "Connection" : "Folder");
     await assertUniqueName(tx, folderId, input.name, existing?.id);
@@ -234,7 +279,7 @@ export async function saveConnection(ctx: Ctx, input: SaveConnectionInput, oauth
       : await tx.connection.create({ data: { ...common, folderId, connectorKind: connector.kind, ownerId: ctx.actor.id } });
     await writeRows(tx, row.id, p.rows);
     if (tested?.state) await tx.connection.update({ where: { id: row.id }, data: await sealState(tx, row.id, tested.state) });
-    else if (existing && !sameApp(existing.config, p.config)) await tx.connection.update({ where: { id: row.id }, data: { stateCiphertext: null, stateDataKeyId: null } });
+    else if (existing && !kept) await tx.connection.update({ where: { id: row.id }, data: { stateCiphertext: null, stateDataKeyId: null } });
     await recordAuditEvent(tx, {
       actor: ctx.actor,
       action: existing ? "connection.update" : "connection.create",
@@ -246,19 +291,24 @@ export async function saveConnection(ctx: Ctx, input: SaveConnectionInput, oauth
     return row.id;
   });
 
-  if (pendingAuthorization) {
-    const started = await oauth.startAuthorization(connectionId, p.config);
+  if (pendingAuthorization && authorizationCode) {
+    const started = await authorizationCode.startAuthorization(connectionId, p.config);
     await db().connection.update({ where: { id: connectionId }, data: await sealState(db(), connectionId, started.state) });
     return { ok: true, connectionId, redirectTo: started.redirectTo };
   }
   return { ok: true, connectionId, message: tested!.message };
 }
 
-/** Kept state (OAuth tokens) belongs to one app: an edit that changes these settings starts afresh. */
-const APP_KEYS = ["authorizationUrl", "tokenUrl", "clientId", "grant", "scopes", "clientAuth"];
-function sameApp(before: unknown, after: Record<string, unknown>): boolean {
-  const b = (before ?? {}) as Record<string, unknown>;
-  return APP_KEYS.every((k) => JSON.stringify(b[k]) === JSON.stringify(after[k]));
+/** What an OAuth grant was given for; the client secret's source counts too. */
+const GRANT_KEYS = ["authorizationUrl", "tokenUrl", "clientId", "grant", "scopes"];
+function sameGrant(existing: Connection & { secrets: ConnectionSecret[] }, p: Plan): boolean {
+  const before = (existing.config ?? {}) as Record<string, unknown>;
+  if (!GRANT_KEYS.every((k) => JSON.stringify(before[k]) === JSON.stringify(p.config[k]))) return false;
+  const was = existing.secrets.find((s) => s.field === "clientSecret" && s.part === "VALUE");
+  const now = p.rows.find((r) => r.field === "clientSecret" && r.part === "VALUE");
+  if (!was || !now) return !was && !now;
+  // Kept as it was, or the same asset chosen again; a newly typed secret is a new one.
+  return Boolean(now.keep) || (now.assetId !== undefined && now.assetId === was.assetId);
 }
 
 /** Sources of a saved connection, for Reconnect and run time. */
@@ -302,7 +352,7 @@ export async function reconnectConnection(ctx: Ctx, input: { connectionId: strin
       folderId: connection.folderId,
       outcome: outcome.ok ? "SUCCESS" : "FAILURE",
       requestId: ctx.requestId,
-      details: { connector: connection.connectorKind, failure: outcome.ok ? null : outcome.kind },
+      details: { connector: connection.connectorKind, fields: fieldSummary(connection.secrets), failure: outcome.ok ? null : outcome.kind },
     });
   });
   return outcome;
@@ -319,7 +369,7 @@ export async function deleteConnection(ctx: Ctx, input: { connectionId: string }
       target: { type: "connection", id: connection.id, label: connection.name },
       folderId: connection.folderId,
       requestId: ctx.requestId,
-      details: { connector: connection.connectorKind },
+      details: { connector: connection.connectorKind, fields: fieldSummary(connection.secrets) },
     });
   });
   // Every instance closes its pooled client (and forgets the values) for a connection that is gone.

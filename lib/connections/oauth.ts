@@ -4,14 +4,13 @@ import type { ActionContext } from "@/lib/actions/action";
 import { recordAuditEvent } from "@/lib/audit/record";
 import { assertCanOnFolder } from "@/lib/authz";
 import { buildAuthorizeUrl, createPkce, exchangeCode } from "@/lib/connectors/oauth2";
-import { ConnectorError } from "@/lib/connectors/types";
 import { encrypt } from "@/lib/crypto/envelope";
 import { db } from "@/lib/db";
 import { env } from "@/lib/env";
 import { notFound } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
 import { withCredentials } from "./credentials";
-import { newAuthorizationNonce, openState, sourcesOf } from "./mutations";
+import { describeFailure, fieldSummary, newAuthorizationNonce, openState, sourcesOf } from "./mutations";
 
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
 
@@ -46,6 +45,8 @@ export async function finishOAuthAuthorization(ctx: Ctx, input: { state: string;
   const fresh = pending?.pendingSince && Date.now() - Date.parse(pending.pendingSince) < PENDING_MAX_AGE_MS;
   if (!pending?.pendingVerifier || !fresh || expected.length === 0 || expected.length !== given.length || !timingSafeEqual(expected, given)) throw notFound("Authorisation request");
   const config = connection.config as Record<string, unknown>;
+  const fields = fieldSummary(connection.secrets);
+  const audit = { actor: ctx.actor, action: "connection.authorize", target: { type: "connection", id: connection.id, label: connection.name }, folderId: connection.folderId, requestId: ctx.requestId } as const;
   try {
     const tokens = await withCredentials(sourcesOf(connection), { ...ctx, purpose: "oauth_code_exchange" }, (resolved) =>
       exchangeCode(config as never, resolved.secrets.clientSecret ?? "", { code: input.code, codeVerifier: pending.pendingVerifier!, redirectUri: oauthRedirectUri(), timeoutMs: 15_000 }),
@@ -57,12 +58,17 @@ export async function finishOAuthAuthorization(ctx: Ctx, input: { state: string;
         where: { id: connection.id },
         data: { status: "CONNECTED", lastConnectedAt: now, lastCheckAt: now, lastMessage: "Authorised; tokens kept encrypted.", lastErrorKind: null, stateCiphertext: sealed.ciphertext, stateDataKeyId: sealed.dataKeyId },
       });
-      await recordAuditEvent(tx, { actor: ctx.actor, action: "connection.authorize", target: { type: "connection", id: connection.id, label: connection.name }, folderId: connection.folderId, requestId: ctx.requestId, details: { connector: "oauth2" } });
+      await recordAuditEvent(tx, { ...audit, details: { connector: "oauth2", fields } });
     });
     return { ok: true as const, connectionId: connection.id };
   } catch (error) {
-    if (!(error instanceof ConnectorError)) throw error;
-    await db().connection.update({ where: { id: connection.id }, data: { status: "FAILED", lastCheckAt: new Date(), lastMessage: error.message.slice(0, 500), lastErrorKind: error.kind } });
-    return { ok: false as const, connectionId: connection.id, message: error.message };
+    // The app refused the code or the client secret, or the secret's store failed: the connection shows why.
+    const failure = describeFailure(error, connection.id);
+    if (!failure || failure.ok) throw error;
+    await db().$transaction(async (tx) => {
+      await tx.connection.update({ where: { id: connection.id }, data: { status: "FAILED", lastCheckAt: new Date(), lastMessage: failure.message.slice(0, 500), lastErrorKind: failure.kind } });
+      await recordAuditEvent(tx, { ...audit, outcome: "FAILURE", details: { connector: "oauth2", fields, failure: failure.kind } });
+    });
+    return { ok: false as const, connectionId: connection.id, message: failure.message };
   }
 }

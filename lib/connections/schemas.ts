@@ -13,17 +13,28 @@ export const secretSourceSchema = z.discriminatedUnion("mode", [
 ]);
 export type SecretSource = z.output<typeof secretSourceSchema>;
 
-export const saveConnectionSchema = z.object({
-  /** Null to create a connection in folderId. */
-  connectionId: z.string().max(64).nullable().default(null),
-  folderId: z.string().max(64),
-  name: z.string().trim().min(1, "Enter a name.").max(100, "Names can be at most 100 characters."),
-  kind: z.string().max(32),
-  config: z.record(z.string().max(64), z.unknown()).default({}),
-  secrets: z.record(z.string().max(64), secretSourceSchema).default({}),
-  /** Secret fields whose connector username field is filled from the same Credential asset. */
-  usernameFromAsset: z.array(z.string().max(64)).max(10).default([]),
-});
+export const saveConnectionSchema = z
+  .object({
+    /** Null to create a connection in folderId. */
+    connectionId: z.string().max(64).nullable().default(null),
+    folderId: z.string().max(64),
+    name: z.string().trim().min(1, "Enter a name.").max(100, "Names can be at most 100 characters."),
+    kind: z.string().max(32),
+    config: z.record(z.string().max(64), z.unknown()).default({}),
+    secrets: z.record(z.string().max(64), secretSourceSchema).default({}),
+    /** Secret fields whose connector username field is filled from the same Credential asset. */
+    usernameFromAsset: z.array(z.string().max(64)).max(10).default([]),
+  })
+  .superRefine((input, ctx) => {
+    // Only a credential asset carries a username: a typed or empty secret field cannot fill one.
+    // (That the asset is a Credential, not a Secret, is checked on the server once the asset is authorised.)
+    for (const field of input.usernameFromAsset) {
+      const mode = input.secrets[field]?.mode;
+      if (mode !== "asset" && mode !== "keep") {
+        ctx.addIssue({ code: "custom", path: ["secrets", field], message: "Only a Credential asset can fill the username: choose one for this field, or fill the username in yourself." });
+      }
+    }
+  });
 export type SaveConnectionInput = z.output<typeof saveConnectionSchema>;
 
 export const connectionIdSchema = z.object({ connectionId: z.string().max(64) });
