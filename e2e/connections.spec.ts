@@ -1,17 +1,32 @@
-import { expect, test as base, type Page } from "@playwright/test";
+import { randomUUID } from "node:crypto";
+import { expect, test as base, type Locator, type Page } from "@playwright/test";
 import { startPasswordPostgres, type PasswordPostgres } from "../test/targets/postgres";
-import { createFolder, createUser, dumpConsoleDatabase, expectNotInDump, freshPage, signIn, unique } from "./fixtures";
+import {
+  captureBodies,
+  createFolder,
+  createUser,
+  dumpConsoleDatabase,
+  expectNotInDump,
+  freshPage,
+  newSecret,
+  queryConsoleDatabase,
+  registerSecret,
+  signIn,
+  unique,
+} from "./fixtures";
 
 /**
  * The path a new user takes (reference doc, step 3): a folder's Connections tab → Add connection →
  * PostgreSQL → the password field's menu → Use credential asset → an asset from another folder →
  * Connect → connected, against a real password-auth PostgreSQL. The password is typed once, into
- * the asset, and never comes back in any response.
+ * the asset, and never comes back in any response. Then Edit, Reconnect and Delete; the picker's
+ * keyboard use; and what a person without assets.use on a folder can (not) do with its assets.
  */
 const test = base.extend<object, { pg: PasswordPostgres }>({
   pg: [
     async ({}, use) => {
       const pg = await startPasswordPostgres();
+      registerSecret(pg.password, "password-auth PostgreSQL password");
       await use(pg);
       await pg.stop();
     },
@@ -19,18 +34,7 @@ const test = base.extend<object, { pg: PasswordPostgres }>({
   ],
 });
 
-function captureBodies(page: Page) {
-  const bodies: string[] = [];
-  page.on("response", async (response) => {
-    try {
-      bodies.push(await response.text());
-    } catch {
-      /* redirects have no body */
-    }
-  });
-  return bodies;
-}
-
+/** Creates a Credential asset (in the Latch Database store) and returns its id. */
 async function createCredentialAsset(page: Page, folderId: string, name: string, username: string, password: string) {
   await page.goto(`/folders/${folderId}/assets/new`);
   await page.getByRole("textbox", { name: /^Name\b/ }).fill(name);
@@ -38,6 +42,7 @@ async function createCredentialAsset(page: Page, folderId: string, name: string,
   await page.getByLabel(/^Password\b/).fill(password);
   await page.getByRole("button", { name: "Create asset" }).click();
   await expect(page.getByRole("heading", { level: 1, name })).toBeVisible();
+  return page.url().split("/assets/")[1]!.split(/[/?]/)[0]!;
 }
 
 /** The test server speaks plain TCP on loopback; TLS is on by default and must be switched off. */
@@ -53,25 +58,56 @@ async function openPostgresForm(page: Page, folderId: string) {
   await expect(page.getByRole("heading", { name: "Add connection" })).toBeVisible();
 }
 
-test("connect PostgreSQL with a credential asset from another folder", async ({ page, pg }) => {
+async function fillPostgres(page: Page, pg: PasswordPostgres, name: string) {
+  await page.getByRole("textbox", { name: /^Connection name\b/ }).fill(name);
+  await page.getByRole("textbox", { name: /^Host\b/ }).fill(pg.host);
+  await page.getByRole("spinbutton", { name: /^Port\b/ }).fill(String(pg.port));
+  await page.getByRole("textbox", { name: /^Database\b/ }).fill(pg.database);
+  await chooseTlsOff(page);
+}
+
+async function openPicker(page: Page) {
+  await page.getByRole("button", { name: "Password options" }).click();
+  await page.getByRole("menuitem", { name: "Use credential asset" }).click();
+  return page.getByRole("dialog", { name: "Use credential asset" });
+}
+
+/** Types into the picker's search box and waits for the results for it (the listbox is busy until then). */
+async function search(dialog: Locator, text: string) {
+  await dialog.getByRole("combobox", { name: "Search assets" }).fill(text);
+  await expect(dialog.getByRole("listbox", { name: "Assets" }).or(dialog.getByText(/No assets match/))).toBeVisible();
+  await expect(dialog.getByRole("listbox", { name: "Assets" })).not.toHaveAttribute("aria-busy", "true");
+}
+
+async function addMember(page: Page, folderId: string, email: string, role: "Viewer" | "Editor") {
+  await page.goto(`/folders/${folderId}/members`);
+  await page.getByRole("button", { name: "Add member" }).click();
+  const dialog = page.getByRole("dialog", { name: "Add member" });
+  await dialog.getByLabel("E-mail").fill(email);
+  await dialog.getByRole("combobox", { name: "Role" }).click();
+  await page.getByRole("option", { name: role }).click();
+  await dialog.getByRole("button", { name: "Add member" }).click();
+  await expect(dialog).toBeHidden();
+}
+
+/** The picker's folder filter, open (the results are a listbox too). */
+const folderList = (page: Page) => page.getByRole("listbox").filter({ has: page.getByRole("option", { name: "All folders" }) });
+
+const connectionsIn = async (folderId: string) =>
+  Number((await queryConsoleDatabase<{ n: string }>("SELECT count(*) AS n FROM connections WHERE folder_id = $1", [folderId]))[0]!.n);
+
+test("connect PostgreSQL with a credential asset from another folder, edit it, reconnect and delete it", async ({ page, pg }) => {
+  test.setTimeout(150_000);
   const bodies = captureBodies(page);
   const secretsFolder = await createFolder(page, unique("Secrets"));
   const appsFolder = await createFolder(page, unique("Apps"));
   const assetName = unique("Payroll login");
   await createCredentialAsset(page, secretsFolder, assetName, pg.user, pg.password);
-  bodies.length = 0; // the asset form posted the password once; from here on nothing may carry it
 
   await openPostgresForm(page, appsFolder);
-  await page.getByRole("textbox", { name: /^Connection name\b/ }).fill("Payroll database");
-  await page.getByRole("textbox", { name: /^Host\b/ }).fill(pg.host);
-  await page.getByRole("spinbutton", { name: /^Port\b/ }).fill(String(pg.port));
-  await page.getByRole("textbox", { name: /^Database\b/ }).fill(pg.database);
-  await chooseTlsOff(page);
-  await page.getByRole("button", { name: "Password options" }).click();
-  await page.getByRole("menuitem", { name: "Use credential asset" }).click();
-
-  const dialog = page.getByRole("dialog", { name: "Use credential asset" });
-  await dialog.getByRole("combobox", { name: "Search assets" }).fill(assetName.split(" ").at(-1)!);
+  await fillPostgres(page, pg, "Payroll database");
+  const dialog = await openPicker(page);
+  await search(dialog, assetName.split(" ").at(-1)!);
   const option = dialog.getByRole("option", { name: new RegExp(assetName) });
   await expect(option).toBeVisible();
   await expect(option).toContainText(/Secrets/);
@@ -88,34 +124,79 @@ test("connect PostgreSQL with a credential asset from another folder", async ({ 
   await expect(page.getByRole("main")).toContainText("Connected");
   await expect(page.getByRole("main")).toContainText("PostgreSQL");
   await expect(page.getByRole("link", { name: assetName })).toBeVisible();
+  const connectionUrl = page.url();
 
   await page.getByRole("button", { name: "Reconnect" }).click();
   await expect(page.getByText("Connected.")).toBeVisible({ timeout: 30_000 });
 
-  // The asset now lists where it is used, and cannot be deleted.
+  // The asset now lists where it is used.
   await page.getByRole("link", { name: assetName }).click();
   await expect(page.getByRole("main")).toContainText("Payroll database");
 
-  const all = bodies.join("\n");
-  expect(all).toContain(assetName); // positive control
-  expect(all).not.toContain(pg.password);
+  // Edit: the asset stays as it is unless replaced; saving reconnects and keeps the reference.
+  await page.goto(connectionUrl);
+  await page.getByRole("link", { name: "Edit" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Edit “Payroll database”" })).toBeVisible();
+  await expect(page.getByTestId("asset-chip-password")).toContainText(assetName);
+  await expect(page.getByRole("button", { name: "Change the asset for Password" })).toBeVisible();
+  await expect(page.getByRole("checkbox", { name: /Fill “User” from this asset/ })).toBeChecked();
+  await page.getByRole("textbox", { name: /^Connection name\b/ }).fill("Payroll database (primary)");
+  await page.getByRole("button", { name: "Save and connect" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Payroll database (primary)" })).toBeVisible({ timeout: 30_000 });
+  await expect(page.getByRole("main")).toContainText("Connected");
+  await expect(page.getByRole("link", { name: assetName })).toBeVisible();
+  await expect(page.getByRole("main")).toContainText(`From the asset “${assetName}”`);
 
-  // Nor is it anywhere in Latch's database: the asset's value is sealed, the connection holds a reference.
+  // Delete: confirmed in a dialog, then gone from the folder's list.
+  await page.getByRole("button", { name: "Delete" }).click();
+  const confirm = page.getByRole("alertdialog", { name: "Delete “Payroll database (primary)”?" });
+  await confirm.getByRole("button", { name: "Delete connection" }).click();
+  await expect(page).toHaveURL(new RegExp(`/folders/${appsFolder}/connections$`));
+  await expect(page.getByText("No connections yet")).toBeVisible();
+  expect(await connectionsIn(appsFolder)).toBe(0);
+
+  const all = await bodies.text();
+  expect(all).toContain(assetName); // positive control
+  expect(all.includes(pg.password), "a response carried the password").toBe(false);
+
+  // Nor is it anywhere in Latch's database: the asset's value is sealed, the connection held a reference.
   const dump = await dumpConsoleDatabase();
   expect(dump).toContain("Payroll database"); // positive control
-  expectNotInDump(dump, pg.password);
+  expectNotInDump(dump, pg.password, "the PostgreSQL password");
+});
+
+test("a typed password is never shown again: Edit leaves the field empty and keeps it", async ({ page, pg }) => {
+  const bodies = captureBodies(page);
+  const folder = await createFolder(page, unique("Apps"));
+  await openPostgresForm(page, folder);
+  await fillPostgres(page, pg, "Reporting database");
+  await page.getByRole("textbox", { name: /^User\b/ }).fill(pg.user);
+  await page.getByLabel(/^Password\*?$/).fill(pg.password);
+  await page.getByRole("button", { name: "Connect" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Reporting database" })).toBeVisible({ timeout: 30_000 });
+  await expect(page.getByRole("main")).toContainText("Typed value (hidden, stored encrypted)");
+
+  await page.getByRole("link", { name: "Edit" }).click();
+  const password = page.getByLabel(/^Password\*?$/);
+  await expect(password).toHaveValue("");
+  await expect(password).toHaveAttribute("placeholder", "Stored value kept");
+  for (const input of await page.locator("input").all()) expect(await input.inputValue()).not.toContain(pg.password);
+  await page.getByRole("textbox", { name: /^Connection name\b/ }).fill("Reporting database (kept)");
+  await page.getByRole("button", { name: "Save and connect" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Reporting database (kept)" })).toBeVisible({ timeout: 30_000 });
+  await expect(page.getByRole("main")).toContainText("Connected");
+
+  await page.getByRole("button", { name: "Reconnect" }).click();
+  await expect(page.getByText("Connected.")).toBeVisible({ timeout: 30_000 });
+  expect((await bodies.text()).includes(pg.password), "a response carried the password").toBe(false);
 });
 
 test("a wrong password fails with a precise reason and saves nothing", async ({ page, pg }) => {
   const folder = await createFolder(page, unique("Apps"));
   await openPostgresForm(page, folder);
-  await page.getByRole("textbox", { name: /^Connection name\b/ }).fill("Wrong password");
-  await page.getByRole("textbox", { name: /^Host\b/ }).fill(pg.host);
-  await page.getByRole("spinbutton", { name: /^Port\b/ }).fill(String(pg.port));
-  await page.getByRole("textbox", { name: /^Database\b/ }).fill(pg.database);
+  await fillPostgres(page, pg, "Wrong password");
   await page.getByRole("textbox", { name: /^User\b/ }).fill(pg.user);
-  await chooseTlsOff(page);
-  await page.getByLabel(/^Password\*?$/).fill("definitely-not-the-password");
+  await page.getByLabel(/^Password\*?$/).fill(newSecret("not-the-password"));
   await page.getByRole("button", { name: "Connect" }).click();
   const alert = page.getByRole("alert").filter({ hasText: "Could not connect" });
   await expect(alert).toContainText("Credentials rejected by the target", { timeout: 30_000 });
@@ -124,32 +205,141 @@ test("a wrong password fails with a precise reason and saves nothing", async ({ 
   await expect(page.getByText("No connections yet")).toBeVisible();
 });
 
-test("the picker shows only folders where the person may use assets", async ({ page, browser }) => {
-  const secrets = await createFolder(page, unique("Restricted"));
+test("the picker: arrows move, Enter picks, Esc and the close button cancel; keys elsewhere keep their meaning", async ({ page, pg }) => {
+  test.setTimeout(150_000);
+  const keys = await createFolder(page, unique("Keys"));
   const apps = await createFolder(page, unique("Apps"));
-  const hidden = unique("Hidden login");
-  await createCredentialAsset(page, secrets, hidden, "svc", "some-password-123");
-  const person = await createUser(page);
-  for (const [folderId, role] of [
-    [secrets, "Viewer"],
-    [apps, "Editor"],
-  ] as const) {
-    await page.goto(`/folders/${folderId}/members`);
-    await page.getByRole("button", { name: "Add member" }).click();
-    const dialog = page.getByRole("dialog");
-    await dialog.getByLabel("E-mail").fill(person.email);
-    await dialog.getByRole("combobox", { name: "Role" }).click();
-    await page.getByRole("option", { name: role }).click();
-    await dialog.getByRole("button", { name: /Add member|Add/ }).click();
-    await expect(dialog).toBeHidden();
+  const tag = `K${randomUUID().slice(0, 6)}`;
+  await createCredentialAsset(page, keys, `${tag} a-first`, pg.user, newSecret("picker-first"));
+  await createCredentialAsset(page, keys, `${tag} b-second`, pg.user, newSecret("picker-second"));
+  // More results than one page (20): settings, listed but not selectable.
+  for (let i = 1; i <= 22; i++) {
+    await queryConsoleDatabase("INSERT INTO credential_assets (id, folder_id, name, type, plain_value, updated_at) VALUES (gen_random_uuid(), $1, $2, 'TEXT', 'x', now())", [
+      keys,
+      `${tag} t-${String(i).padStart(2, "0")}`,
+    ]);
   }
+
+  await openPostgresForm(page, apps);
+  let dialog = await openPicker(page);
+  const searchBox = dialog.getByRole("combobox", { name: "Search assets" });
+  await expect(searchBox).toBeFocused();
+  await search(dialog, tag);
+  const options = dialog.getByRole("option");
+  await expect(options).toHaveCount(20);
+  const first = options.filter({ hasText: `${tag} a-first` });
+  const second = options.filter({ hasText: `${tag} b-second` });
+  await expect(first).toHaveAttribute("aria-selected", "true");
+  await page.keyboard.press("ArrowDown");
+  await expect(second).toHaveAttribute("aria-selected", "true");
+  await expect(searchBox).toHaveAttribute("aria-activedescendant", (await second.getAttribute("id"))!);
+  await page.keyboard.press("ArrowDown");
+  await page.keyboard.press("ArrowUp");
+  await expect(second).toHaveAttribute("aria-selected", "true");
+  await page.keyboard.press("Enter");
+  await expect(dialog).toBeHidden();
+  const chip = page.getByTestId("asset-chip-password");
+  await expect(chip).toContainText(`${tag} b-second`);
+
+  // Esc closes without a change.
+  await page.getByRole("button", { name: "Change the asset for Password" }).click();
+  dialog = page.getByRole("dialog", { name: "Use credential asset" });
+  await search(dialog, tag);
+  await expect(dialog.getByRole("option").first()).toHaveAttribute("aria-selected", "true");
+  await page.keyboard.press("Escape");
+  await expect(dialog).toBeHidden();
+  await expect(chip).toContainText(`${tag} b-second`);
+
+  // Enter on "Load more" loads the next page; Enter in the folder filter chooses a folder; neither picks.
+  await page.getByRole("button", { name: "Change the asset for Password" }).click();
+  await search(dialog, tag);
+  await expect(dialog.getByRole("option")).toHaveCount(20);
+  await dialog.getByRole("button", { name: "Load more" }).focus();
+  await page.keyboard.press("Enter");
+  await expect(dialog.getByRole("option")).toHaveCount(24);
+  await expect(dialog).toBeVisible();
+  const folderFilter = dialog.getByRole("combobox", { name: "Folder" });
+  await folderFilter.focus();
+  await page.keyboard.press("Enter");
+  const listbox = folderList(page);
+  await expect(listbox.getByRole("option", { name: "All folders" })).toBeFocused();
+  await page.keyboard.press("ArrowDown");
+  await expect(listbox.getByRole("option").nth(1)).toBeFocused();
+  await page.keyboard.press("Enter");
+  await expect(listbox).toBeHidden();
+  await expect(dialog).toBeVisible();
+  await expect(folderFilter).not.toHaveText("All folders");
+  // Enter on the close button closes, and picks nothing.
+  await dialog.getByRole("button", { name: "Close" }).focus();
+  await page.keyboard.press("Enter");
+  await expect(dialog).toBeHidden();
+  await expect(chip).toContainText(`${tag} b-second`);
+
+  // Enter straight after typing picks the first result for what was typed, once it is in.
+  await page.getByRole("button", { name: "Change the asset for Password" }).click();
+  await dialog.getByRole("combobox", { name: "Search assets" }).fill(`${tag} a-fir`);
+  await page.keyboard.press("Enter");
+  await expect(dialog).toBeHidden();
+  await expect(chip).toContainText(`${tag} a-first`);
+});
+
+test("the picker offers only assets and folders the person may use; a forged Connect with another asset saves nothing", async ({ page, browser, pg }) => {
+  test.setTimeout(150_000);
+  const restricted = await createFolder(page, unique("Restricted"));
+  const ownName = unique("Own secrets");
+  const own = await createFolder(page, ownName);
+  const appsName = unique("Apps");
+  const apps = await createFolder(page, appsName);
+  const tag = unique("login").split(" ")[1]!;
+  const hiddenId = await createCredentialAsset(page, restricted, `Hidden ${tag}`, pg.user, pg.password);
+  await createCredentialAsset(page, own, `Usable ${tag}`, "svc", newSecret("usable-asset-password"));
+  const person = await createUser(page);
+  registerSecret(person.password, "a person's password");
+  await addMember(page, restricted, person.email, "Viewer");
+  await addMember(page, own, person.email, "Editor");
+  await addMember(page, apps, person.email, "Editor");
+
   const other = await freshPage(browser);
-  await signIn(other, person.email, person.password);
-  await openPostgresForm(other, apps);
-  await other.getByRole("button", { name: "Password options" }).click();
-  await other.getByRole("menuitem", { name: "Use credential asset" }).click();
-  const dialog = other.getByRole("dialog", { name: "Use credential asset" });
-  await dialog.getByRole("combobox", { name: "Search assets" }).fill(hidden.split(" ").at(-1)!);
-  await expect(dialog.getByText(/No assets match/)).toBeVisible();
-  await other.context().close();
+  try {
+    await signIn(other, person.email, person.password);
+    await openPostgresForm(other, apps);
+    await fillPostgres(other, pg, "Forged");
+    const dialog = await openPicker(other);
+    await search(dialog, tag);
+    // Positive control: the asset in a folder the person may use is there; the other is not.
+    await expect(dialog.getByRole("option", { name: new RegExp(`Usable ${tag}`) })).toBeVisible();
+    await expect(dialog.getByRole("option")).toHaveCount(1);
+    // The folder filter lists exactly the folders where the person may use assets.
+    const folderFilter = dialog.getByRole("combobox", { name: "Folder" });
+    await folderFilter.click();
+    await expect(folderList(other).getByRole("option")).toHaveText(["All folders", appsName, ownName]);
+    await other.keyboard.press("Escape");
+    await dialog.getByRole("option", { name: new RegExp(`Usable ${tag}`) }).click();
+    await expect(dialog).toBeHidden();
+
+    // The browser's Connect request is rewritten to reference the hidden asset: the server refuses it.
+    let forged = false;
+    await other.route("**/*", async (route) => {
+      const request = route.request();
+      const body = request.postData() ?? "";
+      if (request.method() === "POST" && request.headers()["next-action"] && body.includes('"mode":"asset"')) {
+        const visibleId = /"assetId":"([0-9a-f-]{36})"/.exec(body)?.[1];
+        if (visibleId && visibleId !== hiddenId) {
+          forged = true;
+          return route.continue({ postData: body.replaceAll(visibleId, hiddenId) });
+        }
+      }
+      return route.continue();
+    });
+    await other.getByRole("button", { name: "Connect" }).click();
+    const alert = other.getByRole("alert").filter({ hasText: "Could not create the connection" });
+    await expect(alert).toContainText("Credential asset was not found.");
+    await expect(alert).toContainText("Nothing was saved.");
+    expect(forged).toBe(true);
+    // A lasting alert in the form, not only a toast; and nothing was saved.
+    await expect(other.locator("form").getByRole("alert").filter({ hasText: "Credential asset was not found." })).toBeVisible();
+    expect(await connectionsIn(apps)).toBe(0);
+  } finally {
+    await other.context().close();
+  }
 });

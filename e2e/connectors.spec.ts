@@ -5,8 +5,9 @@ import { createMariadbUser, type MariadbUser } from "../test/targets/mariadb";
 import { startOidcServer, type OidcServer } from "../test/targets/oidc";
 import { createRabbitUser, type RabbitUser } from "../test/targets/rabbitmq";
 import { createRedisUser, type RedisUser } from "../test/targets/redis";
-import { E2E_ORIGIN } from "../playwright.config";
-import { createFolder, unique } from "./fixtures";
+import { randomUUID } from "node:crypto";
+import { E2E_ADMIN, E2E_ORIGIN } from "../playwright.config";
+import { captureBodies, createFolder, registerSecret, unique } from "./fixtures";
 
 /**
  * Every other connector connects in the browser with its secret from a credential asset that lives
@@ -19,13 +20,26 @@ const test = base.extend<object, { targets: Targets }>({
   targets: [
     async ({}, use) => {
       const pki = createTestPki();
+      // Random per run, and registered for e2e/leak.spec.ts.
+      const httpCredentials = { apiKey: `api-key-${randomUUID()}`, token: `token-${randomUUID()}`, user: "latch-e2e", password: `pw-${randomUUID()}` };
       const [mariadb, redis, rabbit, http, oidc] = await Promise.all([
         createMariadbUser(),
         createRedisUser(),
         createRabbitUser(),
-        startHttpTarget({ pki }),
+        startHttpTarget({ pki, credentials: httpCredentials }),
         startOidcServer({ pki, redirectUri: `${E2E_ORIGIN}/api/v1/connections/oauth/callback` }),
       ]);
+      for (const [value, label] of [
+        [mariadb.password, "MariaDB password"],
+        [redis.password, "Redis password"],
+        [rabbit.password, "RabbitMQ password"],
+        [httpCredentials.apiKey, "HTTP API key"],
+        [httpCredentials.token, "HTTP bearer token"],
+        [httpCredentials.password, "HTTP Basic password"],
+        [oidc.clientSecret, "OAuth client secret"],
+        [oidc.postClient.clientSecret, "OAuth client secret (post)"],
+      ] as const)
+        registerSecret(value, label);
       await use({ pki, mariadb, redis, rabbit, http, oidc });
       await Promise.allSettled([mariadb.cleanup(), redis.cleanup(), rabbit.cleanup(), http.close(), oidc.close()]);
     },
@@ -73,11 +87,20 @@ async function connectAndExpectConnected(page: Page, name: string) {
   await expect(page.getByRole("main")).toContainText("Connected");
 }
 
-test.describe.configure({ mode: "serial" });
+/** No response the browser received carried one of these values. */
+async function expectNoneIn(bodies: ReturnType<typeof captureBodies>, values: Record<string, string>) {
+  const all = await bodies.text();
+  expect(all.length).toBeGreaterThan(0);
+  for (const [label, value] of Object.entries(values)) expect(all.includes(value), `a response carried the ${label}`).toBe(false);
+}
+
+// Each test creates folders and assets and connects several targets through the browser.
+test.describe.configure({ mode: "serial", timeout: 150_000 });
 // Only the OAuth test leaves the console: its IdP's certificate is from the throwaway test CA.
 test.use({ ignoreHTTPSErrors: true });
 
 test("MariaDB, Redis and RabbitMQ connect with a password from another folder's asset", async ({ page, targets }) => {
+  const bodies = captureBodies(page);
   const secrets = await createFolder(page, unique("Secrets"));
   const apps = await createFolder(page, unique("Apps"));
   const { mariadb, redis, rabbit } = targets;
@@ -110,9 +133,11 @@ test("MariaDB, Redis and RabbitMQ connect with a password from another folder's 
   await page.goto(`/folders/${apps}/connections`);
   await expect(page.getByRole("row")).toHaveCount(4);
   await expect(page.getByRole("table")).not.toContainText("Failed");
+  await expectNoneIn(bodies, { "MariaDB password": mariadb.password, "Redis password": redis.password, "RabbitMQ password": rabbit.password });
 });
 
 test("HTTP API with a bearer token from an asset", async ({ page, targets }) => {
+  const bodies = captureBodies(page);
   const secrets = await createFolder(page, unique("Secrets"));
   const apps = await createFolder(page, unique("Apps"));
   const tokenAsset = unique("API token");
@@ -124,9 +149,11 @@ test("HTTP API with a bearer token from an asset", async ({ page, targets }) => 
   await page.getByRole("textbox", { name: /^CA bundle/ }).fill(targets.pki.caCert);
   await useAsset(page, "Bearer token", tokenAsset);
   await connectAndExpectConnected(page, "Billing API");
+  await expectNoneIn(bodies, { "bearer token": targets.http.credentials.token });
 });
 
 test("OAuth 2.0 app: client credentials, and the authorization-code redirect through the app's sign-in", async ({ page, targets }) => {
+  const bodies = captureBodies(page);
   const secrets = await createFolder(page, unique("Secrets"));
   const apps = await createFolder(page, unique("Apps"));
   const { oidc, pki } = targets;
@@ -153,6 +180,50 @@ test("OAuth 2.0 app: client credentials, and the authorization-code redirect thr
   await page.getByRole("button", { name: "Connect" }).click();
   // The browser visits the app's sign-in (which approves the test account) and comes back.
   await expect(page.getByRole("heading", { level: 1, name: "CRM (on behalf of a person)" })).toBeVisible({ timeout: 30_000 });
+  await expect(page.getByRole("main")).toContainText("Connected");
+  await expect(page.getByRole("main")).toContainText("Authorised");
+  await expectNoneIn(bodies, { "client secret": oidc.clientSecret });
+});
+
+test("OAuth 2.0 app: a browser signed out while at the app's sign-in signs in, then the authorisation finishes", async ({ page, playwright, targets }) => {
+  const secrets = await createFolder(page, unique("Secrets"));
+  const apps = await createFolder(page, unique("Apps"));
+  const { oidc, pki } = targets;
+  const secretAsset = unique("CRM client secret");
+  await createAsset(page, secrets, "secret", secretAsset, "", oidc.clientSecret);
+  await openForm(page, apps, /OAuth 2\.0 app/, "CRM (after signing in again)");
+  await select(page, /^Grant type\b/, /^Authorization code/);
+  await page.getByRole("textbox", { name: /^Authorization URL\b/ }).fill(oidc.authorizationUrl);
+  await page.getByRole("textbox", { name: /^Token URL\b/ }).fill(oidc.tokenUrl);
+  await page.getByRole("textbox", { name: /^Client ID\b/ }).fill(oidc.clientId);
+  await page.getByRole("textbox", { name: /^Scopes\b/ }).fill("api:read offline_access");
+  await page.getByRole("textbox", { name: /^CA bundle/ }).fill(pki.caCert);
+  await useAsset(page, "Client secret", secretAsset);
+
+  // The browser loses its Latch session while it is at the app's sign-in (it expired, or the person signed out).
+  await page.route(`${oidc.authorizationUrl}**`, async (route) => {
+    await page.context().clearCookies({ name: /next-auth/ });
+    await route.continue();
+  });
+  const callbackRequest = page.waitForRequest((r) => r.url().includes("/api/v1/connections/oauth/callback"), { timeout: 30_000 });
+  await page.getByRole("button", { name: "Connect" }).click();
+  const callback = (await callbackRequest).url();
+  expect(callback).toContain("code=");
+  // The browser is sent to sign in rather than shown a 401...
+  await expect(page).toHaveURL(/\/login\?callbackUrl=%2Fapi%2Fv1%2Fconnections%2Foauth%2Fcallback/);
+
+  // ...while an automation without a session still gets 401 JSON (and the code stays unused).
+  const api = await playwright.request.newContext({ storageState: { cookies: [], origins: [] } });
+  const answer = await api.get(callback, { headers: { accept: "application/json" }, maxRedirects: 0 });
+  expect(answer.status()).toBe(401);
+  expect(await answer.json()).toMatchObject({ error: { code: "UNAUTHENTICATED" } });
+  await api.dispose();
+
+  // Signing in comes back to the callback, which finishes the authorisation.
+  await page.getByLabel("E-mail").fill(E2E_ADMIN.email);
+  await page.getByLabel("Password").fill(E2E_ADMIN.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "CRM (after signing in again)" })).toBeVisible({ timeout: 30_000 });
   await expect(page.getByRole("main")).toContainText("Connected");
   await expect(page.getByRole("main")).toContainText("Authorised");
 });

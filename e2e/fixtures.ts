@@ -1,5 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { expect, type Browser, type Page } from "@playwright/test";
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { expect, test, type Browser, type Page, type Request } from "@playwright/test";
+import pg from "pg";
+import { pgDump, type Dump } from "../test/pg-dump";
 
 /** Unique per call so specs never collide, whatever order or parallelism they run in. */
 export const unique = (prefix: string) => `${prefix} ${randomUUID().slice(0, 8)}`;
@@ -46,33 +50,120 @@ export async function createFolder(page: Page, name: string, parentId?: string) 
   return id;
 }
 
+const OUTPUT = path.join(process.cwd(), "e2e", ".output");
+/** Where specs register the secret values they used; e2e/leak.spec.ts looks for each after the run. */
+export const SECRETS_FILE = path.join(OUTPUT, "secrets.jsonl");
+
+export type RegisteredSecret = { label: string; value: string; spec: string };
+
 /**
- * A dump of the console's own database (every row of every table as JSON; bytea as hex), the
- * equivalent of a pg_dump for leak checks. The e2e server writes its database URL for this.
+ * Registers a secret value this run used — a password typed into an asset, a store's credential, a
+ * client secret, a token — so that e2e/leak.spec.ts checks that it appears neither in the server's
+ * log nor in a pg_dump of the database. Returns the value. Make such values random per run
+ * (`newSecret` does), so a leak cannot hide behind a value some other run left behind. One JSON line per
+ * value, appended (safe from parallel workers); scripts/e2e-server.ts empties the file at start.
  */
-export async function dumpConsoleDatabase(): Promise<string> {
-  const { readFileSync } = await import("node:fs");
-  const { default: pg } = await import("pg");
-  const url = readFileSync(`${process.cwd()}/e2e/.output/database-url`, "utf8").trim();
-  const client = new pg.Client({ connectionString: url });
+export function registerSecret(value: string, label: string): string {
+  if (value.length < 8) throw new Error(`registerSecret(${label}): a value shorter than 8 characters cannot be searched for reliably`);
+  let spec = "";
+  try {
+    spec = test.info().titlePath.join(" › ");
+  } catch {
+    /* outside a test (a worker fixture): no title */
+  }
+  mkdirSync(OUTPUT, { recursive: true });
+  appendFileSync(SECRETS_FILE, `${JSON.stringify({ label, value, spec } satisfies RegisteredSecret)}\n`, { mode: 0o600 });
+  return value;
+}
+
+/** A random secret value, registered for the leak check: `newSecret("pg-password")` → "pg-password-6f1c…". */
+export const newSecret = (label: string) => registerSecret(`${label}-${randomUUID()}`, label);
+
+/** Every value registered so far in this run. */
+export function registeredSecrets(): RegisteredSecret[] {
+  if (!existsSync(SECRETS_FILE)) return [];
+  return readFileSync(SECRETS_FILE, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as RegisteredSecret);
+}
+
+/**
+ * Every response body the page receives (HTML, RSC payloads, server action answers, JSON), to prove a
+ * secret never reaches the browser. Bodies are read as they arrive; `text()` first waits until no
+ * request is still in flight and every body read has finished, so the last responses are never missed.
+ */
+export function captureBodies(page: Page) {
+  const bodies: string[] = [];
+  const inflight = new Set<Request>();
+  const reads = new Set<Promise<void>>();
+  page.on("request", (request) => void inflight.add(request));
+  page.on("requestfinished", (request) => void inflight.delete(request));
+  page.on("requestfailed", (request) => void inflight.delete(request));
+  page.on("response", (response) => {
+    const read: Promise<void> = response
+      .text()
+      .then(
+        (body) => void bodies.push(body),
+        () => undefined, // redirects and aborted requests have no body
+      )
+      .finally(() => reads.delete(read));
+    reads.add(read);
+  });
+  const settle = async () => {
+    const deadline = Date.now() + 15_000;
+    while (inflight.size > 0 || reads.size > 0) {
+      if (page.isClosed()) inflight.clear();
+      if (Date.now() > deadline) throw new Error(`captureBodies: ${inflight.size} request(s) still in flight after 15 s: ${[...inflight].map((r) => r.url()).join(", ")}`);
+      await Promise.all([...reads]);
+      if (inflight.size > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  return {
+    /** All bodies so far, joined, once nothing is in flight and every read has finished. */
+    async text(): Promise<string> {
+      await settle();
+      return bodies.join("\n");
+    },
+    /** Forgets what was captured so far. */
+    async reset(): Promise<void> {
+      await settle();
+      bodies.length = 0;
+    },
+  };
+}
+
+/** The e2e server's database (scripts/e2e-server.ts writes its URL). */
+export const consoleDatabaseUrl = () => readFileSync(path.join(OUTPUT, "database-url"), "utf8").trim();
+
+/** One query against the console's database, for checks the UI cannot make (e.g. that nothing was saved). */
+export async function queryConsoleDatabase<R extends Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<R[]> {
+  const client = new pg.Client({ connectionString: consoleDatabaseUrl() });
   await client.connect();
   try {
-    const tables = await client.query<{ t: string }>("SELECT tablename::text AS t FROM pg_tables WHERE schemaname = 'public'");
-    const parts: string[] = [];
-    for (const { t } of tables.rows) {
-      const rows = await client.query<{ r: string }>(`SELECT row_to_json(x)::text AS r FROM "${t.replace(/"/g, '""')}" x`);
-      parts.push(...rows.rows.map((r) => r.r));
-    }
-    return parts.join("\n");
+    return (await client.query<R>(sql, params)).rows;
   } finally {
     await client.end();
   }
 }
 
+/**
+ * A real pg_dump of the console's own database, for leak checks (test/pg-dump.ts: when no pg_dump on
+ * the machine can read the server, every row as COPY prints it; `tool` says which).
+ */
+export async function dumpConsoleDatabaseWithTool(): Promise<Dump> {
+  return pgDump(consoleDatabaseUrl());
+}
+
+export async function dumpConsoleDatabase(): Promise<string> {
+  return (await dumpConsoleDatabaseWithTool()).text;
+}
+
 /** Fails if the value appears in the text as is or hex-encoded (how bytea columns dump). */
-export function expectNotInDump(dump: string, value: string) {
-  expect(dump, `database contains ${value.slice(0, 6)}…`).not.toContain(value);
-  expect(dump, `database contains ${value.slice(0, 6)}… (hex)`).not.toContain(Buffer.from(value).toString("hex"));
+export function expectNotInDump(dump: string, value: string, label = `${value.slice(0, 6)}…`) {
+  // Boolean checks: a failure message must not print the dump, or the value.
+  expect(dump.includes(value), `database contains ${label}`).toBe(false);
+  expect(dump.includes(Buffer.from(value).toString("hex")), `database contains ${label} (hex)`).toBe(false);
 }
 
 /**
@@ -80,7 +171,6 @@ export function expectNotInDump(dump: string, value: string) {
  * (as a second replica behind a load balancer would be). Stop it when done.
  */
 export async function startAnotherInstance(port: number): Promise<{ origin: string; stop(): Promise<void> }> {
-  const { readFileSync } = await import("node:fs");
   const { spawn } = await import("node:child_process");
   const shared = JSON.parse(readFileSync(`${process.cwd()}/e2e/.output/instance-env.json`, "utf8")) as Record<string, string>;
   const origin = `http://127.0.0.1:${port}`;

@@ -29,7 +29,8 @@ async function main() {
     LATCH_MASTER_KEY: randomBytes(32).toString("base64"),
     NEXT_SERVER_ACTIONS_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
     LATCH_ADMIN_PASSWORD: "",
-    LOG_LEVEL: process.env.LOG_LEVEL ?? "warn",
+    // Everything down to debug reaches the log, and e2e/leak.spec.ts searches all of it.
+    LOG_LEVEL: "debug",
   };
   const next = spawn(path.join(process.cwd(), "node_modules", ".bin", "next"), ["start", "-p", port, "-H", "127.0.0.1"], {
     stdio: ["ignore", "pipe", "pipe"],
@@ -41,6 +42,10 @@ async function main() {
   // Also for the leak checks: the specs dump this database and look for values that must not be there.
   writeFileSync(path.join(path.dirname(SERVER_LOG), "database-url"), database.url, { mode: 0o600 });
   writeFileSync(path.join(path.dirname(SERVER_LOG), "instance-env.json"), JSON.stringify(shared), { mode: 0o600 });
+  // The secret values this run's specs use (e2e/fixtures.ts registerSecret); a new run starts empty.
+  // The server's own keys are among them.
+  const ownKeys = (["NEXTAUTH_SECRET", "LATCH_MASTER_KEY", "NEXT_SERVER_ACTIONS_ENCRYPTION_KEY"] as const).map((label) => JSON.stringify({ label, value: shared[label], spec: "scripts/e2e-server.ts" }));
+  writeFileSync(path.join(path.dirname(SERVER_LOG), "secrets.jsonl"), `${ownKeys.join("\n")}\n`, { mode: 0o600 });
   const log = createWriteStream(SERVER_LOG, { flags: "w" });
   next.stdout!.on("data", (chunk: Buffer) => {
     process.stdout.write(chunk);

@@ -27,8 +27,8 @@ function useDebounced<T>(value: T, ms: number): T {
 
 /**
  * "Use credential asset": searches, on the server, every folder the person may use. Only Credential
- * and Secret assets can be chosen; settings are listed but disabled. Arrow keys move, Enter picks,
- * Esc closes.
+ * and Secret assets can be chosen; settings are listed but disabled. In the search box, arrow keys
+ * move, Enter picks; Esc closes.
  */
 export function AssetPickerDialog({
   open,
@@ -70,13 +70,27 @@ export function AssetPickerDialog({
     listRef.current?.querySelector<HTMLElement>(`[data-index="${active}"]`)?.scrollIntoView({ block: "nearest" });
   }, [active]);
 
+  // The list on screen answers what was typed (not an earlier search still showing while the new one runs).
+  const settled = q === search && !(query.isFetching && !query.isFetchingNextPage);
+  // Enter pressed before the results for what was typed came in: pick the first of them when they do.
+  const [pickWhenSettled, setPickWhenSettled] = useState(false);
+  useEffect(() => {
+    if (!pickWhenSettled || !settled) return;
+    setPickWhenSettled(false);
+    const first = query.data?.pages[0]?.rows[0];
+    if (first) pick(first);
+  }, [pickWhenSettled, settled, query.data]);
+
   function pick(asset: PickerAsset) {
     if (!asset.selectable) return;
     onPick({ id: asset.id, name: asset.name, type: asset.type, folderPath: asset.folder.path });
     onOpenChange(false);
   }
 
-  function onKeyDown(e: React.KeyboardEvent) {
+  // Only the search box steers the list (ARIA combobox: focus stays in it, aria-activedescendant names the
+  // highlighted option). Keys pressed on the folder filter, "Load more" or the close button keep their own meaning.
+  function onSearchKeyDown(e: React.KeyboardEvent<HTMLInputElement>) {
+    if (e.nativeEvent.isComposing) return;
     if (e.key === "ArrowDown") {
       e.preventDefault();
       setActive((i) => Math.min(rows.length - 1, i + 1));
@@ -87,7 +101,7 @@ export function AssetPickerDialog({
     } else if (e.key === "Enter") {
       e.preventDefault();
       // Results for what was just typed are not in yet: Enter must not pick from the previous list.
-      if (q !== search || (query.isFetching && !query.isFetchingNextPage)) return;
+      if (!settled) return setPickWhenSettled(true);
       const row = rows[Math.min(active, rows.length - 1)];
       if (row) pick(row);
     }
@@ -96,7 +110,7 @@ export function AssetPickerDialog({
   const activeRow = rows[active];
   return (
     <Dialog open={open} onOpenChange={onOpenChange}>
-      <DialogContent className="sm:max-w-2xl" onKeyDown={onKeyDown}>
+      <DialogContent className="sm:max-w-2xl">
         <DialogHeader>
           <DialogTitle>Use credential asset</DialogTitle>
           <DialogDescription>
@@ -112,10 +126,15 @@ export function AssetPickerDialog({
               aria-label="Search assets"
               aria-controls={listId}
               aria-expanded="true"
+              aria-autocomplete="list"
               aria-activedescendant={activeRow ? `${listId}-${activeRow.id}` : undefined}
+              onKeyDown={onSearchKeyDown}
               placeholder="Search by name…"
               value={q}
-              onChange={(e) => setQ(e.target.value)}
+              onChange={(e) => {
+                setQ(e.target.value);
+                setPickWhenSettled(false);
+              }}
               className="pl-8"
             />
           </div>
@@ -145,7 +164,7 @@ export function AssetPickerDialog({
           ) : rows.length === 0 ? (
             <p className="p-4 text-sm text-muted-foreground">{search ? `No assets match “${search}”.` : folders.length === 0 ? "You may not use assets in any folder." : "No assets in the folders you may use."}</p>
           ) : (
-            <ul id={listId} ref={listRef} role="listbox" aria-label="Assets" className="divide-y">
+            <ul id={listId} ref={listRef} role="listbox" aria-label="Assets" aria-busy={!settled || undefined} className="divide-y">
               {rows.map((row, index) => (
                 <li
                   key={row.id}

@@ -66,6 +66,8 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
     }
     return out;
   });
+  // Fields whose typed value is stored (sealed): an empty input keeps it.
+  const [storedTyped] = useState<ReadonlySet<string>>(() => new Set(existing?.secretFields.filter((s) => s.source === "value").map((s) => s.field) ?? []));
   const [usernameFrom, setUsernameFrom] = useState<Set<string>>(() => new Set(existing?.secretFields.filter((s) => s.fillsUsernameField).map((s) => s.field) ?? []));
   const [picking, setPicking] = useState<ConnectorField | null>(null);
   const [failure, setFailure] = useState<Failure | null>(null);
@@ -171,7 +173,7 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
           </Button>
         </DropdownMenuTrigger>
         <DropdownMenuContent align="end">
-          <DropdownMenuItem onSelect={() => setSource({ mode: "value", value: "" })}>
+          <DropdownMenuItem onSelect={() => setSource(storedTyped.has(f.name) ? { mode: "keep", asset: null } : { mode: "value", value: "" })}>
             <PencilLineIcon aria-hidden="true" /> Enter value
           </DropdownMenuItem>
           <DropdownMenuItem onSelect={() => setPicking(f)}>
@@ -196,10 +198,10 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
                 <span className="truncate text-muted-foreground">{asset.folderPath}</span>
               </span>
               <span className="ml-auto flex gap-1">
-                <Button type="button" variant="ghost" size="sm" onClick={() => setPicking(f)}>
+                <Button type="button" variant="ghost" size="sm" onClick={() => setPicking(f)} aria-label={`Change the asset for ${f.label}`}>
                   Change
                 </Button>
-                <Button type="button" variant="ghost" size="sm" onClick={() => setSource({ mode: "value", value: "" })} aria-label={`Remove the asset from ${f.label}`}>
+                <Button type="button" variant="ghost" size="sm" onClick={() => setSource(storedTyped.has(f.name) ? { mode: "keep", asset: null } : { mode: "value", value: "" })} aria-label={`Remove the asset from ${f.label}`}>
                   <XIcon aria-hidden="true" /> Remove
                 </Button>
               </span>
@@ -228,19 +230,23 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
           </div>
         ) : (
           <div className="flex items-end gap-2">
-            <FormField id={id} label={f.label} required={f.required} description={f.help} error={fieldError} className="min-w-0 flex-1">
-              {source.mode === "keep" ? (
-                <Input value="Value set — hidden" readOnly aria-readonly="true" className="bg-muted/50 text-muted-foreground" />
-              ) : (
-                <Input
-                  type="password"
-                  autoComplete="new-password"
-                  value={source.mode === "value" ? source.value : ""}
-                  onChange={(e) => setSource({ mode: "value", value: e.target.value })}
-                  placeholder={f.placeholder}
-                  spellCheck={false}
-                />
-              )}
+            <FormField
+              id={id}
+              label={f.label}
+              required={f.required}
+              description={storedTyped.has(f.name) ? "A value is stored, encrypted and never shown. Leave this empty to keep it, or type a new one." : f.help}
+              error={fieldError}
+              className="min-w-0 flex-1"
+            >
+              <Input
+                type="password"
+                autoComplete="new-password"
+                value={source.mode === "value" ? source.value : ""}
+                // Emptied again: back to the stored value.
+                onChange={(e) => setSource(e.target.value === "" && storedTyped.has(f.name) ? { mode: "keep", asset: null } : { mode: "value", value: e.target.value })}
+                placeholder={storedTyped.has(f.name) && source.mode === "keep" ? "Stored value kept" : f.placeholder}
+                spellCheck={false}
+              />
             </FormField>
             {menu}
           </div>
@@ -265,7 +271,15 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
       </Card>
 
       <div aria-live="polite">
-        {failure ? (
+        {save.formError ? (
+          <div role="alert" className="grid gap-1 rounded-lg border border-danger/30 bg-danger/5 p-4 text-sm">
+            <p className="flex items-center gap-2 font-medium text-danger">
+              <XCircleIcon className="size-4" aria-hidden="true" /> {existing ? "Could not save the connection" : "Could not create the connection"}
+            </p>
+            <p>{save.formError}</p>
+            <p className="text-muted-foreground">Nothing was saved.</p>
+          </div>
+        ) : failure ? (
           <div role="alert" className="grid gap-1 rounded-lg border border-danger/30 bg-danger/5 p-4 text-sm">
             <p className="flex items-center gap-2 font-medium text-danger">
               <XCircleIcon className="size-4" aria-hidden="true" /> Could not connect: {failure.title}

@@ -1,6 +1,7 @@
-import { NextResponse } from "next/server";
+import { NextResponse, type NextRequest } from "next/server";
 import { z } from "zod";
 import { defineRoute } from "@/lib/api/route";
+import { getCurrentUser } from "@/lib/auth/session";
 import { finishOAuthAuthorization } from "@/lib/connections/oauth";
 import { isUuid } from "@/lib/ids";
 
@@ -9,7 +10,7 @@ import { isUuid } from "@/lib/ids";
  * must still hold connections.write on the connection's folder; the state must match the pending
  * authorisation (otherwise: not found).
  */
-export const GET = defineRoute(
+const handler = defineRoute(
   {
     method: "GET",
     path: "/connections/oauth/callback",
@@ -24,7 +25,7 @@ export const GET = defineRoute(
     response: {
       raw: {
         "303": {
-          description: "Back to the connection's page, with ?authorization=done|failed|denied.",
+          description: "Back to the connection's page, with ?authorization=done|failed|denied; a browser that is not signed in goes to the sign-in page first, and comes back here after it.",
           headers: { Location: { description: "A relative URL in the console.", schema: { type: "string" } } },
         },
       },
@@ -41,4 +42,17 @@ export const GET = defineRoute(
     const result = await finishOAuthAuthorization({ actor, requestId }, { state: query.state, code: query.code });
     return back(result.ok ? "done" : "failed");
   },
+);
+
+/** A browser whose session ended while it was at the app's sign-in page: sign in, then finish here. */
+export const GET = Object.assign(
+  async (request: NextRequest, context: { params: Promise<Record<string, string | string[]>> }) => {
+    const browser = (request.headers.get("accept") ?? "").includes("text/html");
+    if (browser && !request.headers.has("authorization") && !(await getCurrentUser())) {
+      const back = `${request.nextUrl.pathname}${request.nextUrl.search}`;
+      return new NextResponse(null, { status: 303, headers: { Location: `/login?callbackUrl=${encodeURIComponent(back)}`, "Cache-Control": "no-store" } });
+    }
+    return handler(request, context);
+  },
+  { openapi: handler.openapi },
 );
