@@ -44,7 +44,7 @@ export async function pgDump(url: string): Promise<Dump> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    const serverMajor = Math.floor(Number((await client.query<{ v: string }>("SHOW server_version_num")).rows[0]!.v) / 10000);
+    const serverMajor = Math.floor(Number((await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]!.v) / 10000);
     const usable: { binary: string; major: number; version: string }[] = [];
     for (const binary of candidates()) {
       const v = await majorOf(binary);
