@@ -1,6 +1,6 @@
 "use client";
 
-import { CheckCircle2Icon, FlaskConicalIcon, LoaderCircleIcon, XCircleIcon } from "lucide-react";
+import { CheckCircle2Icon, FlaskConicalIcon, LoaderCircleIcon, TriangleAlertIcon, UploadIcon, XCircleIcon } from "lucide-react";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { toast } from "sonner";
@@ -15,7 +15,9 @@ import { Label } from "@/components/ui/label";
 import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@/components/ui/select";
 import { Textarea } from "@/components/ui/textarea";
 import { createStoreAction, testDraftStoreAction, updateStoreAction } from "@/lib/stores/actions";
-import type { ExternalStoreKind, FieldSpec } from "@/lib/vault/types";
+import { PROXY_FIELD } from "@/lib/stores/common-fields";
+import { isShown, type FieldSpec } from "@/lib/vault/fields";
+import type { ExternalStoreKind } from "@/lib/vault/types";
 import { cn } from "@/lib/utils";
 
 const TENANT = "__tenant__";
@@ -52,9 +54,12 @@ async function readUpload(file: File): Promise<string> {
   return btoa(binary);
 }
 
+const listOf = (labels: string[]) => (labels.length < 2 ? (labels[0] ?? "") : `${labels.slice(0, -1).join(", ")} and ${labels.at(-1)}`);
+
 /**
- * One form for every store kind, generated from the provider's field list. Secret fields are
- * write-only: never pre-filled; when a value is stored the field shows "Set" with a Replace button.
+ * One form for every store kind, generated from the fields the provider's schema describes. Secret
+ * fields are write-only: never pre-filled; a stored value shows "Set" with Replace (and Remove, for
+ * optional ones). Changing where credentials are sent asks for every stored secret again.
  */
 export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, existing }: StoreFormProps) {
   const router = useRouter();
@@ -68,6 +73,7 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
   });
   const [secrets, setSecrets] = useState<Record<string, string>>({});
   const [replacing, setReplacing] = useState<Set<string>>(new Set());
+  const [removing, setRemoving] = useState<Set<string>>(new Set());
   const [caBundle, setCaBundle] = useState(existing?.caBundle ?? "");
   const [probeSecret, setProbeSecret] = useState(existing?.probeSecret ?? "");
   const [timeoutMs, setTimeoutMs] = useState(String(existing?.timeoutMs ?? 10000));
@@ -91,36 +97,114 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
     timeoutMs: Number(timeoutMs),
     config: Object.fromEntries(Object.entries(config).map(([k, v]) => [k, v === "" ? undefined : v])),
     secrets,
+    removeSecrets: [...removing],
   };
 
-  const visible = (f: FieldSpec) => !f.showWhen || f.showWhen.equals.includes(String(config[f.showWhen.field] ?? ""));
+  const visible = (f: FieldSpec) => isShown(f, config);
   const fieldError = (key: string) => save.fieldError(key) ?? test.fieldError(key);
-  const isSet = (key: string) => !!existing?.secretsSet.includes(key) && !replacing.has(key);
+  // Fields that decide where credentials go, changed from what is saved: stored secrets will not follow.
+  const moved = existing ? fields.filter((f) => f.locator && String(existing.config[f.name] ?? "") !== String(config[f.name] ?? "")).map((f) => f.label) : [];
+  const reentry = (f: FieldSpec) => moved.length > 0 && f.name !== PROXY_FIELD.name && !!existing?.secretsSet.includes(f.name);
+  const isSet = (f: FieldSpec) => !!existing?.secretsSet.includes(f.name) && !replacing.has(f.name) && !reentry(f);
+  const toggle = (set: Set<string>, key: string, on: boolean) => {
+    const next = new Set(set);
+    if (on) next.add(key);
+    else next.delete(key);
+    return next;
+  };
+  const remove = (key: string) => {
+    setRemoving(toggle(removing, key, true));
+    setSecrets(Object.fromEntries(Object.entries(secrets).filter(([k]) => k !== key)));
+  };
 
-  function secretInput(key: string, label: string, f?: FieldSpec) {
+  function secretInput(f: FieldSpec) {
+    const key = f.name;
     const id = `secret-${key}`;
-    if (isSet(key)) {
+    const error = fieldError(`secrets.${key}`);
+    if (removing.has(key)) {
       return (
-        <div className="grid gap-2" key={key}>
-          <Label htmlFor={`${id}-replace`}>{label}</Label>
-          <div className="flex items-center gap-3">
-            <Badge variant="success">Set</Badge>
-            <span className="text-sm text-muted-foreground">Stored encrypted; never shown.</span>
-            <Button id={`${id}-replace`} type="button" variant="outline" size="sm" onClick={() => setReplacing(new Set(replacing).add(key))} aria-label={`Replace ${label}`}>
-              Replace
+        <div className="grid content-start gap-2" key={key}>
+          <Label htmlFor={`${id}-undo`}>{f.label}</Label>
+          <div className="flex flex-wrap items-center gap-3">
+            <Badge variant="warning">Removed on save</Badge>
+            <Button id={`${id}-undo`} type="button" variant="outline" size="sm" onClick={() => setRemoving(toggle(removing, key, false))} aria-label={`Keep ${f.label}`}>
+              Keep it
             </Button>
           </div>
+          {error ? <p role="alert" className="text-[0.8125rem] font-medium text-danger">{error}</p> : null}
+        </div>
+      );
+    }
+    if (isSet(f)) {
+      return (
+        <div className="grid content-start gap-2" key={key}>
+          <Label htmlFor={`${id}-replace`}>{f.label}</Label>
+          <div className="flex flex-wrap items-center gap-3">
+            <Badge variant="success">Set</Badge>
+            <span className="text-sm text-muted-foreground">Stored encrypted; never shown.</span>
+            <Button id={`${id}-replace`} type="button" variant="outline" size="sm" onClick={() => setReplacing(toggle(replacing, key, true))} aria-label={`Replace ${f.label}`}>
+              Replace
+            </Button>
+            {!f.required ? (
+              <Button type="button" variant="ghost" size="sm" className="text-danger hover:text-danger" onClick={() => remove(key)} aria-label={`Remove ${f.label}`}>
+                Remove
+              </Button>
+            ) : null}
+          </div>
+          {error ? <p role="alert" className="text-[0.8125rem] font-medium text-danger">{error}</p> : null}
         </div>
       );
     }
     const value = secrets[key] ?? "";
     const set = (v: string) => setSecrets({ ...secrets, [key]: v });
+    const mustReenter = reentry(f) && !value;
+    const description = mustReenter ? (
+      <>
+        <span className="font-medium text-warning">The {listOf(moved)} changed: enter this again{f.required ? "" : " or remove it"}.</span> {f.help}
+      </>
+    ) : (
+      f.help
+    );
+    const removeButton =
+      reentry(f) && !f.required ? (
+        <Button type="button" variant="ghost" size="sm" className="justify-self-start text-danger hover:text-danger" onClick={() => remove(key)} aria-label={`Remove ${f.label}`}>
+          Remove
+        </Button>
+      ) : null;
+    if (f.type === "pem") {
+      return (
+        <div key={key} className="grid content-start gap-2 md:col-span-2">
+          <FormField label={f.label} id={id} error={error} description={description} required={f.required}>
+            <Textarea value={value} onChange={(e) => set(e.target.value)} rows={5} spellCheck={false} autoComplete="off" className="font-mono text-xs" placeholder="-----BEGIN CERTIFICATE-----" />
+          </FormField>
+          <div className="flex flex-wrap items-center gap-3">
+            <Label htmlFor={`${id}-file`} className="inline-flex cursor-pointer items-center gap-2 rounded-md border border-input bg-background px-3 py-1.5 text-xs font-medium shadow-xs hover:bg-accent focus-within:ring-2 focus-within:ring-ring dark:bg-input/10">
+              <UploadIcon className="size-3.5" aria-hidden="true" />
+              Upload PEM file
+              <input
+                id={`${id}-file`}
+                type="file"
+                accept={f.accept}
+                aria-label={`Upload ${f.label} file`}
+                className="sr-only"
+                onChange={async (e) => {
+                  const file = e.target.files?.[0];
+                  if (file) set(await file.text());
+                  e.target.value = "";
+                }}
+              />
+            </Label>
+            <span className="text-xs text-muted-foreground">or paste it above. It is sent once and stored encrypted.</span>
+            {removeButton}
+          </div>
+        </div>
+      );
+    }
     return (
-      <FormField key={key} label={label} id={id} error={fieldError(`secrets.${key}`)} description={f?.help} required={f?.required}>
-        {f?.type === "file" ? (
-          <div className="grid gap-2">
+      <div key={key} className={cn("grid content-start gap-2", f.type === "textarea" && "md:col-span-2")}>
+        <FormField label={f.label} id={id} error={error} description={description} required={f.required}>
+          {f.type === "file" ? (
             <Input
-              id={id}
               type="file"
               accept={f.accept}
               onChange={async (e) => {
@@ -128,14 +212,15 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
                 if (file) set(await readUpload(file));
               }}
             />
-            {value ? <span className="text-xs text-muted-foreground">File loaded ({value.length.toLocaleString()} characters). It is sent once and stored encrypted.</span> : null}
-          </div>
-        ) : f?.type === "textarea" ? (
-          <Textarea value={value} onChange={(e) => set(e.target.value)} rows={5} spellCheck={false} autoComplete="off" className="font-mono text-xs" />
-        ) : (
-          <Input type="password" autoComplete="new-password" value={value} onChange={(e) => set(e.target.value)} placeholder={f?.placeholder} />
-        )}
-      </FormField>
+          ) : f.type === "textarea" ? (
+            <Textarea value={value} onChange={(e) => set(e.target.value)} rows={5} spellCheck={false} autoComplete="off" className="font-mono text-xs" />
+          ) : (
+            <Input type="password" autoComplete="new-password" value={value} onChange={(e) => set(e.target.value)} placeholder={f.placeholder} />
+          )}
+        </FormField>
+        {f.type === "file" && value ? <span className="text-xs text-muted-foreground">File loaded ({value.length.toLocaleString()} characters). It is sent once and stored encrypted.</span> : null}
+        {removeButton}
+      </div>
     );
   }
 
@@ -249,7 +334,16 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
           <CardDescription>Secret fields are write-only: stored encrypted and never sent back to your browser.</CardDescription>
         </CardHeader>
         <CardContent className="grid gap-5 md:grid-cols-2">
-          {fields.filter(visible).map((f) => (f.secret ? secretInput(f.name, f.label, f) : plainInput(f)))}
+          {moved.length > 0 && existing?.secretsSet.some((k) => k !== PROXY_FIELD.name) ? (
+            <div role="note" className="flex items-start gap-3 rounded-lg border border-warning/30 bg-warning/10 px-4 py-3 text-sm md:col-span-2">
+              <TriangleAlertIcon className="mt-0.5 size-4 shrink-0 text-warning" aria-hidden="true" />
+              <p>
+                You changed the {listOf(moved)}. Latch never sends stored secrets to a new address: enter each of them again below (or remove optional ones) before
+                testing or saving.
+              </p>
+            </div>
+          ) : null}
+          {fields.filter(visible).map((f) => (f.secret ? secretInput(f) : plainInput(f)))}
         </CardContent>
       </Card>
 
@@ -262,13 +356,7 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
           <FormField label="CA bundle (PEM)" id="store-ca" error={fieldError("caBundle")} description="Certificates to trust in addition to the system roots, for a store behind a private CA." className="md:col-span-2">
             <Textarea value={caBundle} onChange={(e) => setCaBundle(e.target.value)} rows={4} spellCheck={false} className="font-mono text-xs" placeholder="-----BEGIN CERTIFICATE-----" />
           </FormField>
-          {secretInput("proxyUrl", "HTTPS egress proxy (optional)", {
-            name: "proxyUrl",
-            label: "HTTPS egress proxy",
-            type: "text",
-            secret: true,
-            help: "e.g. http://proxy.internal:3128 — may include proxy credentials, so it is stored like a secret.",
-          })}
+          {secretInput(PROXY_FIELD)}
           <FormField label="Request timeout (ms)" id="store-timeout" error={fieldError("timeoutMs")}>
             <Input type="number" min={1000} max={120000} value={timeoutMs} onChange={(e) => setTimeoutMs(e.target.value)} />
           </FormField>

@@ -14,6 +14,7 @@ import { invalidateAsset, resolveTest, ResolveError, secretExists, type ResolveT
 import { clientForStore } from "@/lib/stores/client";
 import { listStoresUsableByFolder } from "@/lib/stores/queries";
 import { STORE_ERROR_TITLES, StoreError, classifyNetworkError } from "@/lib/vault/errors";
+import { asStoreKind } from "@/lib/vault/registry";
 import { getAssetForOrThrow, toStoreOption, type StoreOption } from "./queries";
 import { caseInsensitiveNames, checkReference } from "./reference";
 import { checkUpdate, isSecretType, normalisePlainValue, type AssetType, type CreateAssetInput, type UpdateAssetInput } from "./schemas";
@@ -90,7 +91,7 @@ function planSecret(type: AssetType, assetId: string, store: CredentialStore, op
     // Typed values in Latch's own store get a name of their own, so they can never overwrite another secret.
     secretName = current?.ownsSecret && current.storeId === store.id && current.secretName ? current.secretName : ownedSecretName(assetId);
   } else {
-    const checked = checkReference(store.kind, input, { writing });
+    const checked = checkReference(asStoreKind(store.kind), input, { writing });
     if (!checked.ok) throw new AppError("VALIDATION", Object.values(checked.fieldErrors)[0]![0]!, checked.fieldErrors);
     ({ secretName, secretVersion } = checked.value);
   }
@@ -136,10 +137,10 @@ function planSecret(type: AssetType, assetId: string, store: CredentialStore, op
  * until the write, so two people cannot claim one name at once. Returns whether the write creates it.
  */
 async function assertMayWrite(tx: Tx, actor: Actor, store: CredentialStore, secretName: string, asset: { id: string; current?: CredentialAsset }): Promise<{ creates: boolean }> {
-  const key = caseInsensitiveNames(store.kind) ? secretName.toLowerCase() : secretName;
+  const key = caseInsensitiveNames(asStoreKind(store.kind)) ? secretName.toLowerCase() : secretName;
   await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`asset-secret:${store.id}:${key}`}))`;
   const others = await tx.credentialAsset.findMany({
-    where: { storeId: store.id, secretName: { equals: secretName, mode: caseInsensitiveNames(store.kind) ? "insensitive" : "default" }, id: { not: asset.id } },
+    where: { storeId: store.id, secretName: { equals: secretName, mode: caseInsensitiveNames(asStoreKind(store.kind)) ? "insensitive" : "default" }, id: { not: asset.id } },
     select: { folderId: true, ownsSecret: true },
   });
   const writable = new Map<string, boolean>();
@@ -156,7 +157,7 @@ async function assertMayWrite(tx: Tx, actor: Actor, store: CredentialStore, secr
     );
   }
   const current = asset.current;
-  const ownedHere = !!current?.ownsSecret && current.storeId === store.id && (current.secretName === secretName || (caseInsensitiveNames(store.kind) && current.secretName?.toLowerCase() === key));
+  const ownedHere = !!current?.ownsSecret && current.storeId === store.id && (current.secretName === secretName || (caseInsensitiveNames(asStoreKind(store.kind)) && current.secretName?.toLowerCase() === key));
   if (ownedHere || others.some((o) => o.ownsSecret)) return { creates: false };
   let exists: boolean;
   try {

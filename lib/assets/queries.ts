@@ -58,12 +58,12 @@ export type AssetView = AssetRow & {
   hiddenUsages: number;
 };
 
-export function toStoreOption(store: { id: string; name: string; kind: StoreKind; folderId: string | null; mode: string; isBuiltIn: boolean }): StoreOption {
+export function toStoreOption(store: { id: string; name: string; kind: string; folderId: string | null; mode: string; isBuiltIn: boolean }): StoreOption {
   const p = getProvider(store.kind);
   return {
     id: store.id,
     name: store.name,
-    kind: store.kind,
+    kind: p.kind,
     kindLabel: p.label,
     scope: store.folderId ? "folder" : "tenant",
     writable: p.supportsWrite && (store.isBuiltIn || store.mode === "READ_WRITE"),
@@ -74,7 +74,7 @@ export function toStoreOption(store: { id: string; name: string; kind: StoreKind
   };
 }
 
-type Row = CredentialAsset & { store: { id: string; name: string; kind: StoreKind } | null };
+type Row = CredentialAsset & { store: { id: string; name: string; kind: string } | null };
 
 function referenceOf(a: Pick<CredentialAsset, "secretName" | "secretVersion">) {
   if (!a.secretName) return null;

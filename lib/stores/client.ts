@@ -4,7 +4,7 @@ import { decrypt, encrypt } from "@/lib/crypto/envelope";
 import { db, type Db } from "@/lib/db";
 import { getProvider } from "@/lib/vault/registry";
 import type { StoreClient } from "@/lib/vault/types";
-import { PROXY_SECRET_KEY } from "./schemas";
+import { PROXY_SECRET_KEY } from "./common-fields";
 
 const secretsAad = (storeId: string) => `credential_stores:${storeId}`;
 

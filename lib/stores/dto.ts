@@ -1,11 +1,9 @@
 import { z } from "zod";
 import { dateTimeSchema } from "@/lib/api/openapi";
-import type { StoreKind } from "@/lib/vault/types";
+import { STORE_KINDS } from "@/lib/vault/registry";
 import type { StoreSummary } from "./queries";
 
 /** What the REST API says about a credential store: metadata and health, never its configuration. */
-
-const STORE_KINDS = ["latch", "hashicorp", "azure", "aws", "cyberark"] as const satisfies readonly StoreKind[];
 
 export const storeSchema = z.object({
   id: z.string(),

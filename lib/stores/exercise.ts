@@ -1,16 +1,16 @@
 import "server-only";
 import { randomBytes, randomUUID } from "node:crypto";
 import { STORE_ERROR_TITLES, StoreError, classifyNetworkError, type StoreErrorKind } from "@/lib/vault/errors";
-import type { StoreClient } from "@/lib/vault/types";
+import type { StoreClient, StoreTestOptions, StoreTestResult } from "@/lib/vault/types";
 
-export type StoreTestResult = { ok: boolean; message: string; kind?: StoreErrorKind; durationMs: number };
+export type { StoreTestResult };
 
 /**
  * The store test an admin runs before and after saving. Read-write stores write, read back and
  * delete a throwaway secret; read-only stores authenticate and, when configured, read the probe
  * secret. The outcome names what failed in words a person can act on, never with a value in them.
  */
-export async function exerciseStore(client: StoreClient, opts: { mode: "READ_ONLY" | "READ_WRITE"; probeSecret?: string | null; host?: string }): Promise<StoreTestResult> {
+export async function exerciseStore(client: StoreClient, opts: StoreTestOptions): Promise<StoreTestResult> {
   const started = performance.now();
   const done = (ok: boolean, message: string, kind?: StoreErrorKind): StoreTestResult => ({ ok, message, kind, durationMs: Math.round(performance.now() - started) });
   let step = "authenticating";

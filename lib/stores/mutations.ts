@@ -6,45 +6,108 @@ import { fieldErrorsOf } from "@/lib/actions/action";
 import { recordAuditEvent } from "@/lib/audit/record";
 import { assertTenant } from "@/lib/authz";
 import { db, type Tx } from "@/lib/db";
+import { env } from "@/lib/env";
 import { AppError, conflict, notFound, type FieldErrors } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
+import { logger } from "@/lib/log";
+import { broadcastRefresh } from "@/lib/secrets/broadcast";
 import { invalidateStore } from "@/lib/secrets/resolver";
+import { isShown, missingWhenShown } from "@/lib/vault/fields";
 import { getProvider } from "@/lib/vault/registry";
-import type { StoreKind } from "@/lib/vault/types";
+import type { StoreProvider, StoreTestResult } from "@/lib/vault/types";
 import { buildStoreClient, clientForStore, openStoreSecrets, sealStoreSecrets } from "./client";
-import { exerciseStore, type StoreTestResult } from "./exercise";
-import { PROXY_SECRET_KEY, proxyUrlSchema, type CreateStoreInput, type UpdateStoreInput } from "./schemas";
+import { PROXY_FIELD, PROXY_SECRET_KEY, proxyUrlSchema } from "./common-fields";
+import type { CreateStoreInput, UpdateStoreInput } from "./schemas";
 
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
+type ProviderInput = { config: Record<string, unknown>; secrets: Record<string, unknown>; removeSecrets: string[] };
+/** What an existing store holds: the current settings a draft or an edit starts from. */
+type Stored = { config: unknown; secrets: Record<string, string> };
 
 function prefixed(error: z.ZodError, prefix: string): FieldErrors {
   return Object.fromEntries(Object.entries(fieldErrorsOf(error)).map(([k, v]) => [`${prefix}.${k}`, v]));
 }
 
+const sameValue = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+
+/** Labels of the fields deciding where credentials are sent whose value differs from the stored one. */
+function changedLocators(provider: StoreProvider, before: unknown, after: Record<string, unknown>): string[] {
+  const parsed = provider.configSchema.safeParse(before ?? {});
+  const old = (parsed.success ? parsed.data : (before ?? {})) as Record<string, unknown>;
+  return provider.fields.filter((f) => f.locator && !sameValue(old[f.name], after[f.name])).map((f) => f.label);
+}
+
+const listOf = (labels: string[]) => (labels.length < 2 ? (labels[0] ?? "") : `${labels.slice(0, -1).join(", ")} and ${labels.at(-1)}`);
+
 /**
  * Checks config and secrets against the provider's schemas. On edit, secrets that are absent or
- * empty keep their stored value, so an admin never re-enters what Latch already holds.
+ * empty keep their stored value (so an admin never re-enters what Latch already holds), except
+ * after a change of where credentials are sent: then every stored secret must be entered again
+ * or removed. Unknown keys are ignored; only what the provider's schema parses is kept.
  */
-function validateProviderInput(kind: StoreKind, input: { config: Record<string, unknown>; secrets: Record<string, unknown> }, stored: Record<string, string> = {}) {
+function validateProviderInput(kind: string, input: ProviderInput, stored?: Stored) {
   const provider = getProvider(kind);
-  const supplied = Object.fromEntries(Object.entries(input.secrets).filter(([, v]) => typeof v === "string" && v !== "")) as Record<string, string>;
-  const secrets = { ...stored, ...supplied };
+  const writeOnly = new Map([...provider.fields, PROXY_FIELD].filter((f) => f.secret).map((f) => [f.name, f]));
+  const errors: FieldErrors = {};
+  const fail = (key: string, message: string) => (errors[key] ??= []).push(message);
+
   const config = provider.configSchema.safeParse(input.config);
-  const { [PROXY_SECRET_KEY]: proxyUrl = "", ...providerSecrets } = secrets;
-  const parsedSecrets = provider.secretSchema.safeParse(providerSecrets);
-  const proxy = proxyUrlSchema.safeParse(proxyUrl);
-  const onSave = config.success && parsedSecrets.success ? (provider.validateOnSave?.({ config: config.data, secrets: parsedSecrets.data }) ?? {}) : {};
-  const errors: FieldErrors = {
-    ...(config.success ? {} : prefixed(config.error, "config")),
-    ...(parsedSecrets.success ? {} : prefixed(parsedSecrets.error, "secrets")),
-    ...(proxy.success ? {} : prefixed(proxy.error, `secrets.${PROXY_SECRET_KEY}`)),
-    ...onSave,
-  };
-  if (!config.success || !parsedSecrets.success || !proxy.success || Object.keys(onSave).length > 0) {
-    throw new AppError("VALIDATION", Object.values(errors)[0]?.[0] ?? "Check the highlighted fields.", errors);
+  if (!config.success) Object.assign(errors, prefixed(config.error, "config"));
+  if (config.success && !env().LATCH_DEV_ALLOW_HTTP_STORES) {
+    for (const f of provider.fields.filter((x) => x.locator)) {
+      const value = (config.data as Record<string, unknown>)[f.name];
+      if (typeof value === "string" && /^http:/i.test(value)) fail(`config.${f.name}`, `Use an https:// address. Plain http:// is allowed only in development, with LATCH_DEV_ALLOW_HTTP_STORES set.`);
+    }
   }
-  const kept = Object.fromEntries(Object.entries(secrets).filter(([, v]) => v !== ""));
-  return { config: config.data as Prisma.InputJsonValue, secrets: kept };
+  const configValues = (config.success ? config.data : input.config) as Record<string, unknown>;
+
+  const supplied: Record<string, string> = {};
+  for (const [k, v] of Object.entries(input.secrets)) if (writeOnly.has(k) && typeof v === "string" && v !== "") supplied[k] = v;
+  const removing = new Set(input.removeSecrets.filter((k) => writeOnly.has(k) && !(k in supplied)));
+  for (const k of removing) {
+    const f = writeOnly.get(k)!;
+    if (f.required && isShown(f, configValues)) fail(`secrets.${k}`, `${f.label} is required: replace it rather than removing it.`);
+  }
+
+  let kept: Record<string, string> = { ...stored?.secrets };
+  const moved = stored && config.success ? changedLocators(provider, stored.config, config.data) : [];
+  if (moved.length > 0) {
+    // A stored secret is only ever sent where it was entered for: the proxy URL goes to the proxy alone.
+    kept = stored?.secrets[PROXY_SECRET_KEY] ? { [PROXY_SECRET_KEY]: stored.secrets[PROXY_SECRET_KEY] } : {};
+    for (const f of provider.fields) {
+      if (f.secret && stored?.secrets[f.name] && isShown(f, configValues) && !(f.name in supplied) && !removing.has(f.name)) {
+        fail(`secrets.${f.name}`, `The ${listOf(moved)} changed: enter ${f.label} again${f.required ? "" : ", or remove it"}. Latch never sends a stored secret to a new address.`);
+      }
+    }
+  }
+  for (const k of removing) delete kept[k];
+  const merged = { ...kept, ...supplied };
+
+  const { [PROXY_SECRET_KEY]: proxyUrl = "", ...providerSecrets } = merged;
+  const secrets = provider.secretSchema.safeParse(providerSecrets);
+  if (!secrets.success) for (const [k, v] of Object.entries(prefixed(secrets.error, "secrets"))) for (const m of v) fail(k, m);
+  const proxy = proxyUrlSchema.safeParse(proxyUrl);
+  if (!proxy.success) for (const m of fieldErrorsOf(proxy.error)._form ?? []) fail(`secrets.${PROXY_SECRET_KEY}`, m);
+  if (config.success && secrets.success) {
+    const values = { ...config.data, ...secrets.data } as Record<string, unknown>;
+    for (const { name, message } of missingWhenShown(provider.secretSchema.shape, values)) if (!errors[`secrets.${name}`]) fail(`secrets.${name}`, message);
+    // Material the schema can only check for shape (a PEM's key matching its certificate) is checked when it changes.
+    if (Object.keys(errors).length === 0 && Object.keys(supplied).some((k) => k !== PROXY_SECRET_KEY) && provider.validateOnSave) {
+      for (const [key, messages] of Object.entries(provider.validateOnSave({ config: config.data, secrets: secrets.data }))) for (const m of messages) fail(key, m);
+    }
+  }
+  if (Object.keys(errors).length > 0) throw new AppError("VALIDATION", Object.values(errors)[0]?.[0] ?? "Check the highlighted fields.", errors);
+
+  const sealed: Record<string, string> = Object.fromEntries(Object.entries(secrets.data as Record<string, unknown>).filter((e): e is [string, string] => typeof e[1] === "string" && e[1] !== ""));
+  if (proxy.data) sealed[PROXY_SECRET_KEY] = proxy.data;
+  return {
+    config: config.data as Prisma.InputJsonValue,
+    secrets: sealed,
+    /** Names only, for the audit trail. */
+    replaced: Object.keys(supplied).filter((k) => k in sealed).sort(),
+    removed: [...removing].filter((k) => stored?.secrets[k]).sort(),
+    moved,
+  };
 }
 
 async function assertScopeFolder(tx: Tx, folderId: string | null) {
@@ -61,7 +124,7 @@ async function assertUniqueName(tx: Tx, name: string, exceptId?: string) {
   if (clash) throw conflict(`A store named “${name}” already exists.`, { name: [`A store named “${name}” already exists.`] });
 }
 
-function assertModeSupported(kind: StoreKind, mode: "READ_ONLY" | "READ_WRITE") {
+function assertModeSupported(kind: string, mode: "READ_ONLY" | "READ_WRITE") {
   if (mode === "READ_WRITE" && !getProvider(kind).supportsWrite) {
     throw new AppError("VALIDATION", `${getProvider(kind).label} stores are read-only.`, { mode: [`${getProvider(kind).label} stores are read-only.`] });
   }
@@ -99,10 +162,33 @@ async function assertScopeKeepsAssets(tx: Tx, storeId: string, folderId: string 
   }
 }
 
-async function getStoreOrThrow(tx: Tx, storeId: string): Promise<CredentialStore> {
-  const store = isUuid(storeId) ? await tx.credentialStore.findUnique({ where: { id: storeId } }) : null;
+/**
+ * The store row, locked for the rest of the transaction when `lock` is set: an asset insert pointing
+ * at it (which takes a key-share lock through its foreign key) waits for the change, and one already
+ * in flight is waited for, so "which assets use this store" cannot change underneath.
+ */
+async function getStoreOrThrow(tx: Tx, storeId: string, opts: { lock?: boolean } = {}): Promise<CredentialStore> {
+  if (!isUuid(storeId)) throw notFound("Credential store");
+  if (opts.lock) await tx.$queryRaw`SELECT id FROM credential_stores WHERE id = ${storeId}::uuid FOR UPDATE`;
+  const store = await tx.credentialStore.findUnique({ where: { id: storeId } });
   if (!store) throw notFound("Credential store");
   return store;
+}
+
+function isForeignKeyViolation(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown; meta?: { driverAdapterError?: { cause?: { originalCode?: unknown } } } };
+  return e?.code === "P2003" || e?.meta?.driverAdapterError?.cause?.originalCode === "23503" || /foreign key constraint/i.test(String(e?.message ?? ""));
+}
+
+/** Cached values read with the old settings (or from a store that is gone) are dropped on every instance. */
+async function refreshEverywhere(storeId: string) {
+  invalidateStore(storeId);
+  try {
+    await broadcastRefresh({ kind: "store", id: storeId });
+  } catch (error) {
+    // The change is committed; instances that miss the notice drop the values within the cache's hour.
+    logger().warn({ err: error, storeId }, "could not announce a store change to other instances");
+  }
 }
 
 export async function createStore(ctx: Ctx, input: CreateStoreInput) {
@@ -137,10 +223,16 @@ export async function createStore(ctx: Ctx, input: CreateStoreInput) {
   });
 }
 
+/**
+ * Narrowing a store to a folder refuses while assets elsewhere use it. The row lock covers asset
+ * inserts already in flight; one that checked the store's scope before this change and inserts
+ * after it is not refused here (the asset path checks outside its transaction, with no lock to
+ * share), but it cannot read anything: the resolver checks the scope again at every read.
+ */
 export async function updateStore(ctx: Ctx, input: UpdateStoreInput) {
   assertTenant(ctx.actor, "stores.manage", "Credential store");
   const result = await db().$transaction(async (tx) => {
-    const store = await getStoreOrThrow(tx, input.storeId);
+    const store = await getStoreOrThrow(tx, input.storeId, { lock: true });
     if (store.isBuiltIn) {
       if (input.name !== store.name || input.folderId !== null || input.mode !== "READ_WRITE") {
         throw conflict("The built-in Latch Database store keeps its name, scope and mode.");
@@ -149,7 +241,7 @@ export async function updateStore(ctx: Ctx, input: UpdateStoreInput) {
     }
     assertModeSupported(store.kind, input.mode);
     const stored = await openStoreSecrets(store, tx);
-    const { config, secrets } = validateProviderInput(store.kind, input, stored);
+    const { config, secrets, replaced, removed, moved } = validateProviderInput(store.kind, input, { config: store.config, secrets: stored });
     await assertUniqueName(tx, input.name, store.id);
     await assertScopeFolder(tx, input.folderId);
     if (input.folderId !== store.folderId) await assertScopeKeepsAssets(tx, store.id, input.folderId);
@@ -178,42 +270,55 @@ export async function updateStore(ctx: Ctx, input: UpdateStoreInput) {
           { name: input.name, folderId: input.folderId, mode: input.mode, caBundle: input.caBundle, probeSecret: input.probeSecret, timeoutMs: input.timeoutMs, ...(config as object) },
         ),
         // Key names that avoid the redaction layer's secret-name pattern, so the names are kept.
-        writeOnlyFieldsReplaced: Object.keys(input.secrets).filter((k) => typeof input.secrets[k] === "string" && input.secrets[k] !== "").sort(),
+        writeOnlyFieldsReplaced: replaced,
+        writeOnlyFieldsRemoved: removed,
+        addressChanged: moved.length > 0,
       },
     });
     return { id: store.id, name: input.name };
   });
-  // Cached values read with the old settings (or from a store that is gone) are not served again.
-  invalidateStore(input.storeId);
+  await refreshEverywhere(input.storeId);
   return result;
+}
+
+async function inUseConflict(client: Tx, store: Pick<CredentialStore, "id" | "name">) {
+  const inUse = await describeAssets(client, { storeId: store.id });
+  if (inUse.count === 0) return null;
+  const one = inUse.count === 1;
+  return conflict(`“${store.name}” is in use by ${one ? "an asset" : `${inUse.count} assets`}: ${inUse.text}. Point ${one ? "it" : "them"} at another store or delete ${one ? "it" : "them"} first.`);
 }
 
 export async function deleteStore(ctx: Ctx, input: { storeId: string }) {
   assertTenant(ctx.actor, "stores.manage", "Credential store");
-  const result = await db().$transaction(async (tx) => {
-    const store = await getStoreOrThrow(tx, input.storeId);
-    if (store.isBuiltIn) throw conflict("The built-in Latch Database store cannot be deleted.");
-    const inUse = await describeAssets(tx, { storeId: store.id });
-    if (inUse.count > 0) {
-      throw conflict(`“${store.name}” is in use by ${inUse.count === 1 ? "an asset" : `${inUse.count} assets`}: ${inUse.text}. Point ${inUse.count === 1 ? "it" : "them"} at another store or delete ${inUse.count === 1 ? "it" : "them"} first.`);
-    }
-    await tx.credentialStore.delete({ where: { id: store.id } });
-    await recordAuditEvent(tx, {
-      actor: ctx.actor,
-      action: "store.delete",
-      target: { type: "store", id: store.id, label: store.name },
-      folderId: store.folderId,
-      requestId: ctx.requestId,
-      details: { kind: store.kind },
+  let name = "";
+  try {
+    const result = await db().$transaction(async (tx) => {
+      const store = await getStoreOrThrow(tx, input.storeId, { lock: true });
+      name = store.name;
+      if (store.isBuiltIn) throw conflict("The built-in Latch Database store cannot be deleted.");
+      const refusal = await inUseConflict(tx, store);
+      if (refusal) throw refusal;
+      await tx.credentialStore.delete({ where: { id: store.id } });
+      await recordAuditEvent(tx, {
+        actor: ctx.actor,
+        action: "store.delete",
+        target: { type: "store", id: store.id, label: store.name },
+        folderId: store.folderId,
+        requestId: ctx.requestId,
+        details: { kind: store.kind },
+      });
+      return { id: store.id };
     });
-    return { id: store.id };
-  });
-  // Cached values read with the old settings (or from a store that is gone) are not served again.
-  invalidateStore(input.storeId);
-  return result;
+    await refreshEverywhere(input.storeId);
+    return result;
+  } catch (error) {
+    // An asset that landed between the check and the delete: the same refusal, naming it.
+    if (isForeignKeyViolation(error)) throw (await inUseConflict(db(), { id: input.storeId, name })) ?? conflict(`“${name}” is in use; reload and try again.`);
+    throw error;
+  }
 }
 
-async function recordTest(ctx: Ctx, store: { id: string | null; name: string; folderId: string | null; kind: StoreKind }, result: StoreTestResult, draft: boolean) {
+async function recordTest(ctx: Ctx, store: { id: string | null; name: string; folderId: string | null; kind: string }, result: StoreTestResult, draft: boolean) {
   await db().$transaction(async (tx) => {
     if (store.id && !draft) {
       await tx.credentialStore.update({
@@ -237,21 +342,26 @@ async function recordTest(ctx: Ctx, store: { id: string | null; name: string; fo
 export async function testStore(ctx: Ctx, input: { storeId: string }): Promise<StoreTestResult> {
   assertTenant(ctx.actor, "stores.manage", "Credential store");
   const store = await getStoreOrThrow(db(), input.storeId);
-  const result = await exerciseStore(await clientForStore(store), { mode: store.mode, probeSecret: store.probeSecret });
+  const provider = getProvider(store.kind);
+  const result = await provider.validate(await clientForStore(store), { mode: store.mode, probeSecret: store.probeSecret });
   await recordTest(ctx, store, result, false);
   return result;
 }
 
-/** Tests settings before they are saved (new store, or an edit in progress; blank secrets use the stored ones). */
+/**
+ * Tests settings before they are saved (a new store, or an edit in progress): blank secrets use the
+ * stored ones, under the same rules as saving, so a draft with a new address never gets them.
+ */
 export async function testDraftStore(ctx: Ctx, input: CreateStoreInput & { storeId: string | null }): Promise<StoreTestResult> {
   assertTenant(ctx.actor, "stores.manage", "Credential store");
   assertModeSupported(input.kind, input.mode);
   const existing = input.storeId ? await getStoreOrThrow(db(), input.storeId) : null;
-  if (existing && existing.kind !== input.kind) throw notFound("Credential store");
-  const stored = existing ? await openStoreSecrets(existing) : {};
+  if (existing && (existing.kind !== input.kind || existing.isBuiltIn)) throw notFound("Credential store");
+  const stored = existing ? { config: existing.config, secrets: await openStoreSecrets(existing) } : undefined;
   const { config, secrets } = validateProviderInput(input.kind, input, stored);
+  const provider = getProvider(input.kind);
   const client = buildStoreClient({ id: existing?.id ?? "draft", kind: input.kind, config, secrets, caBundle: input.caBundle || null, timeoutMs: input.timeoutMs });
-  const result = await exerciseStore(client, { mode: input.mode, probeSecret: input.probeSecret });
+  const result = await provider.validate(client, { mode: input.mode, probeSecret: input.probeSecret });
   await recordTest(ctx, { id: existing?.id ?? null, name: input.name, folderId: input.folderId, kind: input.kind }, result, true);
   return result;
 }

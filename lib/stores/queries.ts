@@ -1,11 +1,12 @@
 import "server-only";
-import type { CredentialStore, StoreKind } from "@prisma/client";
+import type { CredentialStore } from "@prisma/client";
 import { assertTenant, type Actor } from "@/lib/authz";
 import { db, type Db } from "@/lib/db";
 import { notFound } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
-import { getProvider } from "@/lib/vault/registry";
+import { getProvider, type StoreKind } from "@/lib/vault/registry";
 import { openStoreSecrets } from "./client";
+import { PROXY_SECRET_KEY } from "./common-fields";
 
 /** A row of the stores list. */
 export type StoreSummary = {
@@ -34,11 +35,12 @@ export type StoreView = StoreSummary & {
 type StoreRow = CredentialStore & { folder: { id: string; name: string } | null; _count: { assets: number } };
 
 function toSummary(store: StoreRow): StoreSummary {
+  const provider = getProvider(store.kind);
   return {
     id: store.id,
     name: store.name,
-    kind: store.kind,
-    kindLabel: getProvider(store.kind).label,
+    kind: provider.kind,
+    kindLabel: provider.label,
     folder: store.folder,
     mode: store.mode,
     isBuiltIn: store.isBuiltIn,
@@ -51,10 +53,13 @@ function toSummary(store: StoreRow): StoreSummary {
 // Only the edit page needs to know which secrets are set, so only it opens them.
 async function toView(store: StoreRow): Promise<StoreView> {
   const secrets = await openStoreSecrets(store);
+  const known = new Set([...getProvider(store.kind).fields.filter((f) => f.secret).map((f) => f.name), PROXY_SECRET_KEY]);
   return {
     ...toSummary(store),
     config: (store.config ?? {}) as Record<string, unknown>,
-    secretsSet: Object.entries(secrets).filter(([, v]) => v !== "" && v !== undefined).map(([k]) => k),
+    secretsSet: Object.entries(secrets)
+      .filter(([k, v]) => known.has(k) && typeof v === "string" && v !== "")
+      .map(([k]) => k),
     caBundle: store.caBundle ?? "",
     probeSecret: store.probeSecret ?? "",
     timeoutMs: store.timeoutMs,

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { idSchema } from "@/lib/folders/schemas";
+import { EXTERNAL_STORE_KINDS } from "@/lib/vault/registry";
 
 export const STORE_NAME_MAX = 100;
 
@@ -23,11 +24,14 @@ export const storeCommonSchema = z.object({
 /** Config and secrets are checked against the chosen provider's own schemas in lib/stores/mutations.ts. */
 const providerInput = {
   config: z.record(z.string(), z.unknown()).default({}),
-  /** Write-only values; a key that is absent (or empty) on edit keeps the stored value. */
+  /** Write-only values; a key that is absent (or empty) on edit keeps the stored value. Unknown keys are ignored. */
   secrets: z.record(z.string(), z.unknown()).default({}),
+  /** Optional write-only values to clear (a required one is replaced, never removed). */
+  removeSecrets: z.array(z.string().max(64)).max(32).default([]),
 };
 
-export const externalKindSchema = z.enum(["hashicorp", "azure", "aws", "cyberark"], { error: "Choose a store kind." });
+/** The kinds come from the registry: a new provider folder and its registry line are all it takes. */
+export const externalKindSchema = z.enum(EXTERNAL_STORE_KINDS, { error: "Choose a store kind." });
 
 export const createStoreSchema = storeCommonSchema.extend({ kind: externalKindSchema, ...providerInput });
 export const updateStoreSchema = storeCommonSchema.extend({ storeId: idSchema, ...providerInput });
@@ -37,10 +41,4 @@ export const storeIdSchema = z.object({ storeId: idSchema });
 export type CreateStoreInput = z.infer<typeof createStoreSchema>;
 export type UpdateStoreInput = z.infer<typeof updateStoreSchema>;
 
-/** Common write-only setting kept with the provider's sealed secrets (it may carry proxy credentials). */
-export const PROXY_SECRET_KEY = "proxyUrl";
-export const proxyUrlSchema = z
-  .string()
-  .trim()
-  .max(500)
-  .refine((v) => v === "" || /^https?:\/\/[^\s]+$/.test(v), "Enter a proxy URL such as http://proxy.internal:3128.");
+export { PROXY_SECRET_KEY, proxyUrlSchema } from "./common-fields";

@@ -1,28 +1,47 @@
 import "server-only";
+import { AppError } from "@/lib/errors";
 import { awsProvider } from "./providers/aws";
 import { azureProvider } from "./providers/azure";
 import { cyberarkProvider } from "./providers/cyberark";
 import { hashicorpProvider } from "./providers/hashicorp";
 import { latchProvider } from "./providers/latch";
-import type { ExternalStoreKind, StoreKind, StoreProvider } from "./types";
+import type { StoreProvider } from "./types";
+
+// Each entry's key must be its provider's kind.
+const exhaustive = <T extends Record<string, { kind: string; builtIn: boolean }>>(providers: T & { [K in keyof T]: { kind: K } }): T => providers;
 
 /**
- * Every store kind, exhaustively: adding a kind is one folder under providers/ and one line here.
- * The `satisfies` makes a missing kind a type error.
+ * Every store kind: adding a kind is one folder under providers/ and one line here. The kinds (the
+ * StoreKind type, the zod enums, the REST schema, the database's check) all come from this object.
  */
-export const PROVIDERS = {
+export const PROVIDERS = exhaustive({
   latch: latchProvider,
   hashicorp: hashicorpProvider,
   aws: awsProvider,
   azure: azureProvider,
   cyberark: cyberarkProvider,
-} satisfies Record<StoreKind, StoreProvider>;
+});
 
-export function getProvider(kind: StoreKind): StoreProvider {
-  return PROVIDERS[kind];
+type Providers = typeof PROVIDERS;
+export type StoreKind = keyof Providers;
+/** Kinds an administrator registers; the built-in Latch Database store is created by the seed. */
+export type ExternalStoreKind = { [K in StoreKind]: Providers[K]["builtIn"] extends true ? never : K }[StoreKind];
+
+export const STORE_KINDS = Object.keys(PROVIDERS) as [StoreKind, ...StoreKind[]];
+export const EXTERNAL_STORE_KINDS = STORE_KINDS.filter((k) => !PROVIDERS[k].builtIn) as [ExternalStoreKind, ...ExternalStoreKind[]];
+
+export const isStoreKind = (kind: string): kind is StoreKind => Object.hasOwn(PROVIDERS, kind);
+
+/** A stored kind no registered provider serves (a kind removed from this list) is a clear error, not a crash. */
+export function getProvider(kind: string): StoreProvider<StoreKind> {
+  if (!isStoreKind(kind)) throw new AppError("CONFLICT", `This store's kind (“${kind.slice(0, 32)}”) is not supported by this version of Latch.`);
+  return PROVIDERS[kind] as unknown as StoreProvider<StoreKind>;
 }
 
-/** Kinds an administrator can register (the Latch Database store is built in, one per installation). */
+/** A stored kind, checked against the registry (the database column is plain text). */
+export const asStoreKind = (kind: string): StoreKind => getProvider(kind).kind;
+
+/** Kinds an administrator can register. */
 export function registrableKinds(): ExternalStoreKind[] {
-  return (Object.keys(PROVIDERS) as StoreKind[]).filter((k): k is ExternalStoreKind => k !== "latch");
+  return [...EXTERNAL_STORE_KINDS];
 }

@@ -1,12 +1,12 @@
 import type { z } from "zod";
+import type { StoreDescriptor } from "./descriptor";
+import type { StoreErrorKind } from "./errors";
+import type { ConfigShape, SecretShape } from "./fields";
 
-/**
- * The one way code reaches a vault. Each kind is a folder under lib/vault/providers/<kind>/ that
- * exports a StoreProvider; lib/vault/registry.ts lists them. Nothing else talks to a vault.
- */
-export type StoreKind = "latch" | "hashicorp" | "azure" | "aws" | "cyberark";
-/** Kinds an administrator registers; the Latch Database store is built in. */
-export type ExternalStoreKind = Exclude<StoreKind, "latch">;
+export type { FieldSpec } from "./fields";
+export type { StoreDescriptor } from "./descriptor";
+/** Every kind is a key of the registry (lib/vault/registry.ts); nothing else lists them. */
+export type { ExternalStoreKind, StoreKind } from "./registry";
 
 /** Which secret in the store. `name` is the Vault path, AKV secret name, AWS secret id or CCP Object. */
 export type SecretRef = { name: string; version?: string };
@@ -28,61 +28,52 @@ export type CommonOptions = {
   timeoutMs: number;
 };
 
-export type FieldSpec = {
-  /** Key in the config or secret object. */
-  name: string;
-  label: string;
-  help?: string;
-  type: "text" | "url" | "number" | "select" | "textarea" | "boolean" | "file";
-  /** Write-only: stored encrypted, never sent back to the browser. */
-  secret?: boolean;
-  required?: boolean;
-  placeholder?: string;
-  options?: { value: string; label: string }[];
-  /** Shown only when another field has one of these values. */
-  showWhen?: { field: string; equals: string[] };
-  /** For file inputs: accepted extensions, e.g. ".pem,.crt". */
-  accept?: string;
-};
-
-export type StoreClient = {
+/** A client for one store's settings. */
+export type ReadOnlyStoreClient = {
   /**
    * The host Latch dials for this store (e.g. secretsmanager.eu-west-1.amazonaws.com, contoso.vault.azure.net),
    * for messages about failures. Providers name the exact host (sign-in endpoints too) in their own errors.
    */
   readonly host?: string;
+  /** The value and its metadata (version, updated-at; the keys present are the value's keys). */
   getSecret(ref: SecretRef): Promise<FetchedSecret>;
-  /** Read-write stores only. Returns the new version. */
-  putSecret?(ref: SecretRef, values: Record<string, string>): Promise<{ version: string | null }>;
-  deleteSecret?(ref: SecretRef): Promise<void>;
   /** Proves the store is reachable and Latch can authenticate; throws StoreError otherwise. */
   health(): Promise<void>;
   close?(): Promise<void>;
 };
+export type ReadWriteStoreClient = ReadOnlyStoreClient & {
+  /** Returns the new version. */
+  putSecret(ref: SecretRef, values: Record<string, string>): Promise<{ version: string | null }>;
+  deleteSecret(ref: SecretRef): Promise<void>;
+};
+export type StoreClient = ReadOnlyStoreClient & Partial<Pick<ReadWriteStoreClient, "putSecret" | "deleteSecret">>;
 
-export type StoreProvider<C extends z.ZodType = z.ZodType, S extends z.ZodType = z.ZodType> = {
-  kind: StoreKind;
-  label: string;
-  description: string;
-  /** Non-secret configuration, stored as JSON and shown in the edit form. */
-  configSchema: C;
-  /** Write-only configuration (passwords, secret ids, private keys): stored encrypted. */
-  secretSchema: S;
-  /** Form fields in display order, drawn from both schemas. */
-  fields: FieldSpec[];
-  /** Whether the kind can write secrets at all (a store may still be set read-only). */
-  supportsWrite: boolean;
-  /** Each secret is one string (Azure Key Vault): Credential assets keep the username on the asset. */
-  singleValue: boolean;
-  /** Default keys for Credential assets (username, password) in multi-key secrets. */
-  defaultKeys: { username: string; password: string };
-  /** Placeholder text for the secret reference in asset forms. */
-  referenceHint: string;
-  create(input: { config: z.output<C>; secrets: z.output<S>; common: CommonOptions; storeId: string }): StoreClient;
+export type StoreTestOptions = { mode: "READ_ONLY" | "READ_WRITE"; probeSecret?: string | null; host?: string };
+export type StoreTestResult = { ok: boolean; message: string; kind?: StoreErrorKind; durationMs: number };
+
+type CreateInput<S extends z.ZodRawShape> = {
+  config: z.output<z.ZodObject<ConfigShape<S>>>;
+  secrets: z.output<z.ZodObject<SecretShape<S>>>;
+  common: CommonOptions;
+  storeId: string;
+};
+
+/**
+ * The one way code reaches a vault. Each kind is a folder under lib/vault/providers/<kind>/: a
+ * client-safe descriptor.ts (names, flags, the settings schema that also drives the admin form) and
+ * index.ts, the StoreProvider built from it; lib/vault/registry.ts lists them. Nothing else talks
+ * to a vault.
+ */
+export type StoreProvider<K extends string = string, S extends z.ZodRawShape = z.ZodRawShape> = StoreDescriptor<K, S> & {
+  /** The store test: read-write stores write, read back and delete; read-only ones authenticate and read the probe. */
+  validate(client: StoreClient, opts: StoreTestOptions): Promise<StoreTestResult>;
   /**
    * Save-time checks a schema does not express (a certificate that matches its key): field errors
    * keyed like the form's ("secrets.certificatePem"). Not run when a store is used, so stricter
    * checks here never break a store that already works.
    */
-  validateOnSave?(input: { config: z.output<C>; secrets: z.output<S> }): Record<string, string[]>;
-};
+  validateOnSave?(input: { config: z.output<z.ZodObject<ConfigShape<S>>>; secrets: z.output<z.ZodObject<SecretShape<S>>> }): Record<string, string[]>;
+} & (
+    | { supportsWrite: true; create(input: CreateInput<S>): ReadWriteStoreClient }
+    | { supportsWrite: false; create(input: CreateInput<S>): ReadOnlyStoreClient }
+  );

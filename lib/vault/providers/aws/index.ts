@@ -8,35 +8,15 @@ import {
   type GetSecretValueCommandOutput,
   type SecretsManagerClient,
 } from "@aws-sdk/client-secrets-manager";
-import { z } from "zod";
 import { StoreError } from "../../errors";
 import { withRetry } from "../../retry";
-import type { FetchedSecret, SecretRef, StoreProvider } from "../../types";
+import { defineProvider } from "../../define";
+import type { FetchedSecret, SecretRef } from "../../types";
 import { createHandler, createSecretsManagerClient, type AwsClientSettings } from "./client";
+import { awsDescriptor } from "./descriptor";
 import { AssumeRoleError, mapSecretsManagerError, type AwsErrorContext } from "./errors";
 
-const blankToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
-const optionalText = (schema: z.ZodString) => z.preprocess(blankToUndefined, schema.optional());
-const httpsUrl = z.url({ protocol: /^https?$/, error: "Enter a full URL, e.g. https://secretsmanager.eu-west-1.amazonaws.com" });
-
-export const awsConfigSchema = z
-  .object({
-    region: z.string().trim().regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, "Enter an AWS region code, e.g. eu-west-1"),
-    endpoint: z.preprocess(blankToUndefined, httpsUrl.optional()),
-    stsEndpoint: z.preprocess(blankToUndefined, httpsUrl.optional()),
-    auth: z.enum(["access_key", "assume_role"]).default("access_key"),
-    accessKeyId: z.string().trim().regex(/^[A-Z0-9]{16,128}$/, "An access key ID looks like AKIA… (letters and digits only)"),
-    roleArn: optionalText(z.string().trim().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, "A role ARN looks like arn:aws:iam::123456789012:role/latch-reader")),
-    externalId: optionalText(z.string().trim().regex(/^[\w+=,.@:/-]{2,1224}$/, "2–1224 letters, digits or +=,.@:/-")),
-    roleSessionName: z.preprocess(blankToUndefined, z.string().trim().regex(/^[\w+=,.@-]{2,64}$/, "2–64 letters, digits or +=,.@-").default("latch")),
-  })
-  .superRefine((c, ctx) => {
-    if (c.auth === "assume_role" && !c.roleArn) ctx.addIssue({ code: "custom", path: ["roleArn"], message: "Enter the ARN of the role Latch should assume." });
-  });
-
-export const awsSecretSchema = z.object({
-  secretAccessKey: z.string().trim().min(16, "Paste the secret access key that belongs to the access key ID"),
-});
+export { awsConfigSchema, awsSecretSchema } from "./descriptor";
 
 /** Upper-case words are staging labels (AWSCURRENT, AWSPREVIOUS, custom ones); anything else is a VersionId. */
 function versionSelector(version: string | undefined): { VersionId?: string; VersionStage?: string } {
@@ -83,37 +63,7 @@ function toSecretString(values: Record<string, string>): string {
 
 const errorName = (e: unknown) => (e && typeof e === "object" ? String((e as { name?: unknown }).name ?? "") : "");
 
-export const awsProvider: StoreProvider<typeof awsConfigSchema, typeof awsSecretSchema> = {
-  kind: "aws",
-  label: "AWS Secrets Manager",
-  description: "Reads secrets from AWS Secrets Manager with an IAM access key, optionally assuming a role through STS.",
-  configSchema: awsConfigSchema,
-  secretSchema: awsSecretSchema,
-  fields: [
-    { name: "region", label: "Region", type: "text", required: true, placeholder: "eu-west-1", help: "The AWS region that holds the secrets, e.g. eu-west-1. Secrets Manager is regional: a secret in another region is not found." },
-    {
-      name: "auth",
-      label: "Authentication",
-      type: "select",
-      required: true,
-      options: [
-        { value: "access_key", label: "Access key" },
-        { value: "assume_role", label: "Access key, then assume a role" },
-      ],
-      help: "Latch always signs with the access key below; it never uses instance profiles or environment credentials. With “assume a role” it first calls STS AssumeRole and reads secrets with short-lived role credentials.",
-    },
-    { name: "accessKeyId", label: "Access key ID", type: "text", required: true, placeholder: "AKIA…", help: "The access key of an IAM user dedicated to Latch. It needs secretsmanager:GetSecretValue on the secrets (and kms:Decrypt if they use a customer-managed key), or sts:AssumeRole on the role below." },
-    { name: "secretAccessKey", label: "Secret access key", type: "text", secret: true, required: true, help: "Shown once by AWS when the access key was created. Stored encrypted and never shown again; leave empty when editing to keep the current one." },
-    { name: "roleArn", label: "Role ARN", type: "text", placeholder: "arn:aws:iam::123456789012:role/latch-reader", showWhen: { field: "auth", equals: ["assume_role"] }, help: "The role Latch assumes. Its trust policy must allow the access key's IAM user; its permissions policy grants access to the secrets." },
-    { name: "externalId", label: "External ID", type: "text", showWhen: { field: "auth", equals: ["assume_role"] }, help: "Only if the role's trust policy requires an sts:ExternalId condition; enter the same value here." },
-    { name: "roleSessionName", label: "Role session name", type: "text", placeholder: "latch", showWhen: { field: "auth", equals: ["assume_role"] }, help: "Appears in CloudTrail as the session that read each secret. Defaults to “latch”." },
-    { name: "endpoint", label: "Secrets Manager endpoint", type: "url", placeholder: "https://secretsmanager.eu-west-1.amazonaws.com", help: "Leave empty to use the region's public endpoint. Set it for a VPC interface endpoint (https://vpce-….secretsmanager.eu-west-1.vpce.amazonaws.com) or a compatible service." },
-    { name: "stsEndpoint", label: "STS endpoint", type: "url", placeholder: "https://sts.eu-west-1.amazonaws.com", showWhen: { field: "auth", equals: ["assume_role"] }, help: "Leave empty to use the region's STS endpoint. Set it for an STS VPC endpoint." },
-  ],
-  supportsWrite: true,
-  singleValue: false,
-  defaultKeys: { username: "username", password: "password" },
-  referenceHint: "Secret name or ARN, e.g. prod/payroll-db; version: a staging label (AWSCURRENT, AWSPREVIOUS) or a version ID",
+export const awsProvider = defineProvider(awsDescriptor, {
   create({ config, secrets, common }) {
     const settings: AwsClientSettings = { ...config, secretAccessKey: secrets.secretAccessKey };
     const host = settings.endpoint ? safeHost(settings.endpoint) : `secretsmanager.${settings.region}.amazonaws.com`;
@@ -211,7 +161,7 @@ export const awsProvider: StoreProvider<typeof awsConfigSchema, typeof awsSecret
       },
     };
   },
-};
+});
 
 function safeHost(raw: string): string {
   try {

@@ -1,10 +1,12 @@
 import "server-only";
 import { randomUUID } from "node:crypto";
 import type { KeyVaultSecret, SecretClient } from "@azure/keyvault-secrets";
-import { z } from "zod";
+import type { z } from "zod";
 import { StoreError } from "../../errors";
 import { withRetry } from "../../retry";
-import type { CommonOptions, FetchedSecret, FieldSpec, SecretRef, StoreProvider } from "../../types";
+import { defineProvider } from "../../define";
+import type { CommonOptions, FetchedSecret, SecretRef } from "../../types";
+import { azureDescriptor, type azureConfigSchema, type azureSecretSchema } from "./descriptor";
 import { DEFAULT_AUTHORITY_HOST, createAzureClients, createAzureTransport, resolveVaultUrl, type AzureClients, type AzureSettings, type AzureTransport } from "./client";
 import { AccessDeniedError, mapAzureError, SignInUnavailableError, VaultRejectedTokenError, type AzureErrorContext } from "./errors";
 import type { Exchange } from "./http-client";
@@ -12,148 +14,27 @@ import type { Exchange } from "./http-client";
 import { certificateCredentialProblem } from "./certificate";
 
 export { certificateCredentialProblem, generateClientCertificate, publicCertificateOf } from "./certificate";
+export { azureConfigSchema, azureSecretSchema } from "./descriptor";
 
-const blankToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
-const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-const VAULT_NAME = /^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$/;
 const SECRET_NAME = /^[0-9a-zA-Z-]{1,127}$/;
 const VERSION = /^[0-9a-zA-Z]{1,64}$/;
 
-function isVaultUrl(v: string): boolean {
-  if (!URL.canParse(v)) return false;
-  const u = new URL(v);
-  return u.protocol === "https:" && !u.username && !u.password && (u.pathname === "/" || u.pathname === "") && !u.search && !u.hash;
-}
-
-export const azureConfigSchema = z.object({
-  vault: z
-    .string({ error: "Enter the vault name or URL." })
-    .trim()
-    .refine((v) => VAULT_NAME.test(v) || isVaultUrl(v), "Enter the vault name (3–24 letters, digits and hyphens, e.g. contoso-prod) or its URL without a path (https://contoso-prod.vault.azure.net)."),
-  tenantId: z
-    .string({ error: "Enter the directory (tenant) ID." })
-    .trim()
-    .refine((v) => GUID.test(v) || /^[a-zA-Z0-9-]+(\.[a-zA-Z0-9-]+)+$/.test(v), "Enter the directory (tenant) ID, a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47.")
-    .refine((v) => !["common", "organizations", "consumers"].includes(v.toLowerCase()), "Enter your own tenant's ID; “common” cannot be used by an application."),
-  clientId: z.string({ error: "Enter the application (client) ID." }).trim().regex(GUID, "The application (client) ID is a GUID, e.g. 0f7b3c1e-2d4a-4b5c-9e8f-1a2b3c4d5e6f."),
-  authorityHost: z.preprocess(
-    blankToUndefined,
-    z
-      .string()
-      .trim()
-      .refine((v) => URL.canParse(v) && new URL(v).protocol === "https:", "Enter an https:// address, e.g. https://login.microsoftonline.us")
-      .optional(),
-  ),
-  auth: z.enum(["certificate", "client_secret"]).default("certificate"),
-});
-
-export const azureSecretSchema = z.object({
-  clientSecret: z.preprocess(blankToUndefined, z.string().trim().min(8, "Paste the client secret's Value (not its Secret ID).").optional()),
-  certificatePem: z.preprocess(
-    blankToUndefined,
-    z
-      .string()
-      .optional()
-      .refine((v) => !v || (v.includes("-----BEGIN CERTIFICATE-----") && /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(v)), "Paste the certificate and its private key together (one PEM with both BEGIN CERTIFICATE and BEGIN PRIVATE KEY blocks)."),
-  ),
-  certificatePassword: z.preprocess(blankToUndefined, z.string().optional()),
-});
-
 type Config = z.output<typeof azureConfigSchema>;
 type Secrets = z.output<typeof azureSecretSchema>;
-
-const fields: FieldSpec[] = [
-  {
-    name: "vault",
-    label: "Key vault",
-    type: "text",
-    required: true,
-    placeholder: "contoso-prod or https://contoso-prod.vault.azure.net",
-    help: "The key vault's name (Latch reaches it at https://NAME.vault.azure.net) or its full Vault URI from the vault's Overview page, e.g. for Azure Government or China (…vault.usgovcloudapi.net, …vault.azure.cn) or a private endpoint. For addresses outside the Key Vault domains, Latch turns off the SDK's check that the vault's sign-in challenge names a Key Vault domain.",
-  },
-  {
-    name: "tenantId",
-    label: "Directory (tenant) ID",
-    type: "text",
-    required: true,
-    placeholder: "72f988bf-86f1-41af-91ab-2d7cd011db47",
-    help: "Microsoft Entra ID → Overview → Tenant ID: the directory that holds the vault and the app registration.",
-  },
-  {
-    name: "clientId",
-    label: "Application (client) ID",
-    type: "text",
-    required: true,
-    placeholder: "0f7b3c1e-2d4a-4b5c-9e8f-1a2b3c4d5e6f",
-    help: "App registrations → the app registered for Latch → Application (client) ID. Give this app the secret permission Get (and Set and Delete if Latch writes secrets) under the vault's Access policies, or the role “Key Vault Secrets User” (“Key Vault Secrets Officer” for writes) if the vault uses Azure RBAC.",
-  },
-  {
-    name: "auth",
-    label: "Authentication",
-    type: "select",
-    required: true,
-    options: [
-      { value: "certificate", label: "Certificate" },
-      { value: "client_secret", label: "Client secret" },
-    ],
-    help: "How the app proves its identity to Entra ID. A certificate is recommended: Latch can generate the key pair itself, keep the private key, and give you only the public certificate (.cer) to upload under Certificates & secrets → Certificates.",
-  },
-  {
-    name: "certificatePem",
-    label: "Certificate and private key (PEM)",
-    type: "textarea",
-    secret: true,
-    showWhen: { field: "auth", equals: ["certificate"] },
-    help: "Filled in when Latch generates the key pair. Otherwise paste one PEM holding the certificate and its unencrypted or encrypted private key, e.g. the my-certificate.pem made by `openssl req -x509 -nodes -days 365 -newkey rsa:2048 -keyout my-certificate.pem -out my-certificate.pem`. Upload only the public part (.cer) to the app registration.",
-  },
-  {
-    name: "certificatePassword",
-    label: "Private key password",
-    type: "text",
-    secret: true,
-    showWhen: { field: "auth", equals: ["certificate"] },
-    help: "Only if the private key in the PEM is encrypted. Leave empty otherwise.",
-  },
-  {
-    name: "clientSecret",
-    label: "Client secret",
-    type: "text",
-    secret: true,
-    showWhen: { field: "auth", equals: ["client_secret"] },
-    help: "The Value shown once when the secret was created under Certificates & secrets → Client secrets (not the Secret ID). Client secrets expire; note the expiry date. Stored encrypted; leave empty when editing to keep the current one.",
-  },
-  {
-    name: "authorityHost",
-    label: "Authority host",
-    type: "url",
-    placeholder: DEFAULT_AUTHORITY_HOST,
-    help: "Where Latch signs in. Leave empty for the public cloud (https://login.microsoftonline.com). Azure Government: https://login.microsoftonline.us; Azure China: https://login.chinacloudapi.cn.",
-  },
-];
 
 /**
  * Azure Key Vault: one secret = one string value (returned as key "value"). Writes add a version;
  * deletes soft-delete, wait for Key Vault to finish, then purge if the app has the Purge permission
  * (otherwise the secret stays recoverable for the vault's retention period).
  */
-export const azureProvider: StoreProvider<typeof azureConfigSchema, typeof azureSecretSchema> = {
-  kind: "azure",
-  label: "Azure Key Vault",
-  description: "Reads and writes secrets in Azure Key Vault, signing in to Microsoft Entra ID as an app registration with a certificate or a client secret.",
-  configSchema: azureConfigSchema,
-  secretSchema: azureSecretSchema,
-  fields,
-  supportsWrite: true,
-  singleValue: true,
-  defaultKeys: { username: "username", password: "value" },
-  referenceHint: "Secret name, e.g. payroll-db-password; version: empty for the latest, or a 32-character version ID",
+export const azureProvider = defineProvider(azureDescriptor, {
   create: ({ config, secrets, common }) => createAzureStoreClient(config, secrets, common),
   validateOnSave({ config, secrets }) {
     if (config.auth !== "certificate" || !secrets.certificatePem) return {};
     const problem = certificateCredentialProblem(secrets.certificatePem, secrets.certificatePassword);
     return problem ? { [`secrets.${problem.field}`]: [problem.message] } : {};
   },
-};
+});
 
 export function createAzureStoreClient(config: Config, secretValues: Secrets, common: CommonOptions, hooks: { onExchange?: (e: Exchange) => void } = {}) {
   const settings: AzureSettings = { ...config, ...secretValues };

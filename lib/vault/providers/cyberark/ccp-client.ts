@@ -7,8 +7,9 @@ import type { FetchedSecret } from "../../types";
 import type { ClientCertificate } from "./client-certificate";
 import { CLIENT_CERT_ALERT, diagnoseTlsRefusal } from "./tls-refusal";
 
-/** Characters CyberArk does not support in query values (they collide with its Query syntax). */
-export const UNSUPPORTED_CHARACTERS = /[+&%;]/;
+import { UNSUPPORTED_CHARACTERS } from "./descriptor";
+
+export { UNSUPPORTED_CHARACTERS };
 const ACCOUNTS_PATH = "/AIMWebService/api/Accounts";
 
 export type CcpQuery = { appId: string; safe: string; folder: string; object: string; failOnPasswordChange: boolean };

@@ -1,40 +1,12 @@
 import "server-only";
-import { z } from "zod";
+import type { z } from "zod";
 import { StoreError } from "../../errors";
-import type { FetchedSecret, SecretRef, StoreProvider } from "../../types";
+import { defineProvider } from "../../define";
+import type { FetchedSecret, SecretRef } from "../../types";
+import { hashicorpDescriptor, type hashicorpConfigSchema } from "./descriptor";
 import { VaultClient, firstError, type VaultResponse, type VaultSettings } from "./vault-client";
 
-const blankToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
-const trimSlashes = (v: unknown) => (typeof v === "string" ? v.trim().replace(/^\/+|\/+$/g, "") : v);
-const mountPath = (fallback: string) =>
-  z.preprocess(
-    (v) => blankToUndefined(trimSlashes(v)),
-    z.string().regex(/^[\w.-]+(\/[\w.-]+)*$/, "A mount path such as secret or team/kv (letters, digits, . _ - and /)").default(fallback),
-  );
-
-export const hashicorpConfigSchema = z
-  .object({
-    // http:// passes here so the egress policy can explain that only development allows it.
-    address: z.url({ protocol: /^https?$/, error: "Enter Vault's full address, e.g. https://vault.example.com:8200" }).transform((v) => v.replace(/\/+$/, "").replace(/\/v1$/, "")),
-    namespace: z.preprocess((v) => blankToUndefined(trimSlashes(v)), z.string().regex(/^[\w.-]+(\/[\w.-]+)*$/, "A namespace such as admin or admin/team-a").optional()),
-    mount: mountPath("secret"),
-    kvVersion: z.enum(["auto", "1", "2"]).default("auto"),
-    auth: z.enum(["token", "approle", "userpass"]).default("token"),
-    roleId: z.preprocess(blankToUndefined, z.string().trim().optional()),
-    approleMount: mountPath("approle"),
-    username: z.preprocess(blankToUndefined, z.string().trim().optional()),
-    userpassMount: mountPath("userpass"),
-  })
-  .superRefine((c, ctx) => {
-    if (c.auth === "approle" && !c.roleId) ctx.addIssue({ code: "custom", path: ["roleId"], message: "Enter the role ID of the AppRole Latch logs in with." });
-    if (c.auth === "userpass" && !c.username) ctx.addIssue({ code: "custom", path: ["username"], message: "Enter the Vault username Latch logs in with." });
-  });
-
-export const hashicorpSecretSchema = z.object({
-  token: z.preprocess(blankToUndefined, z.string().trim().optional()),
-  secretId: z.preprocess(blankToUndefined, z.string().trim().optional()),
-  password: z.preprocess(blankToUndefined, z.string().optional()),
-});
+export { hashicorpConfigSchema, hashicorpSecretSchema } from "./descriptor";
 
 type Config = z.output<typeof hashicorpConfigSchema>;
 
@@ -66,51 +38,7 @@ function parseTime(v: unknown): Date | null {
   return Number.isNaN(d.getTime()) ? null : d;
 }
 
-export const hashicorpProvider: StoreProvider<typeof hashicorpConfigSchema, typeof hashicorpSecretSchema> = {
-  kind: "hashicorp",
-  label: "HashiCorp Vault",
-  description: "Reads and writes secrets in a HashiCorp Vault (or OpenBao) KV secrets engine, version 1 or 2, with a token, AppRole or userpass login.",
-  configSchema: hashicorpConfigSchema,
-  secretSchema: hashicorpSecretSchema,
-  fields: [
-    { name: "address", label: "Vault address", type: "url", required: true, placeholder: "https://vault.example.com:8200", help: "The address you would put in VAULT_ADDR: scheme, host and port, without /v1." },
-    { name: "namespace", label: "Namespace", type: "text", placeholder: "admin/team-a", help: "Vault Enterprise or HCP Vault only: the namespace that holds the mount and the auth method (sent as X-Vault-Namespace). Leave empty for the root namespace or open-source Vault." },
-    { name: "mount", label: "KV mount path", type: "text", placeholder: "secret", help: "Where the KV secrets engine is mounted, e.g. secret (the default) or kv. Secret references are paths below this mount." },
-    {
-      name: "kvVersion",
-      label: "KV version",
-      type: "select",
-      options: [
-        { value: "auto", label: "Detect automatically" },
-        { value: "2", label: "Version 2 (versioned)" },
-        { value: "1", label: "Version 1 (not versioned)" },
-      ],
-      help: "Detection asks Vault (sys/internal/ui/mounts), which any token with access to the mount may do. Choose the version explicitly if your policies forbid it.",
-    },
-    {
-      name: "auth",
-      label: "Authentication",
-      type: "select",
-      required: true,
-      options: [
-        { value: "token", label: "Token" },
-        { value: "approle", label: "AppRole (recommended)" },
-        { value: "userpass", label: "Username and password (userpass)" },
-      ],
-      help: "AppRole suits a service such as Latch: it logs in with a role ID and secret ID and renews or replaces its token by itself. With a token, Latch renews it past half its TTL if it is renewable, but a token that reaches its maximum TTL or is revoked must be replaced here by hand.",
-    },
-    { name: "token", label: "Token", type: "text", secret: true, showWhen: { field: "auth", equals: ["token"] }, help: "A Vault token (hvs.…) whose policy allows reading (and, for read-write stores, writing and deleting) the paths Latch uses. Stored encrypted; leave empty when editing to keep the current one." },
-    { name: "roleId", label: "Role ID", type: "text", showWhen: { field: "auth", equals: ["approle"] }, help: "From `vault read auth/approle/role/<name>/role-id`." },
-    { name: "secretId", label: "Secret ID", type: "text", secret: true, showWhen: { field: "auth", equals: ["approle"] }, help: "From `vault write -f auth/approle/role/<name>/secret-id`. Use a secret ID without a use limit or short TTL, since Latch logs in again whenever its token expires. Stored encrypted." },
-    { name: "approleMount", label: "AppRole mount path", type: "text", placeholder: "approle", showWhen: { field: "auth", equals: ["approle"] }, help: "Only if the AppRole auth method is enabled at a path other than approle." },
-    { name: "username", label: "Username", type: "text", showWhen: { field: "auth", equals: ["userpass"] }, help: "A userpass user dedicated to Latch." },
-    { name: "password", label: "Password", type: "text", secret: true, showWhen: { field: "auth", equals: ["userpass"] }, help: "The user's password. Stored encrypted; leave empty when editing to keep the current one." },
-    { name: "userpassMount", label: "Userpass mount path", type: "text", placeholder: "userpass", showWhen: { field: "auth", equals: ["userpass"] }, help: "Only if the userpass auth method is enabled at a path other than userpass." },
-  ],
-  supportsWrite: true,
-  singleValue: false,
-  defaultKeys: { username: "username", password: "password" },
-  referenceHint: "Path below the KV mount, e.g. prod/payroll-db; version (KV v2 only): a version number",
+export const hashicorpProvider = defineProvider(hashicorpDescriptor, {
   create({ config, secrets, common }) {
     const settings: VaultSettings = { ...(config as Config), ...secrets };
     const vault = new VaultClient(settings, common);
@@ -253,4 +181,4 @@ export const hashicorpProvider: StoreProvider<typeof hashicorpConfigSchema, type
       close: () => vault.close(),
     };
   },
-};
+});

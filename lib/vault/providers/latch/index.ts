@@ -1,9 +1,10 @@
 import "server-only";
-import { z } from "zod";
 import { decrypt, encrypt, masterKeyring } from "@/lib/crypto/envelope";
 import { db } from "@/lib/db";
 import { StoreError } from "../../errors";
-import type { SecretRef, StoreProvider } from "../../types";
+import { defineProvider } from "../../define";
+import type { SecretRef } from "../../types";
+import { latchDescriptor } from "./descriptor";
 
 const aad = (storeId: string, name: string, version: number) => `latch_secrets:${storeId}:${name}:${version}`;
 
@@ -18,17 +19,7 @@ function parseVersion(ref: SecretRef): number | undefined {
  * Latch's own store: values live sealed in the latch_secrets table (envelope encryption), every
  * write adds a version. The only place Latch persists a secret value.
  */
-export const latchProvider: StoreProvider<z.ZodObject<{}>, z.ZodObject<{}>> = {
-  kind: "latch",
-  label: "Latch Database",
-  description: "Latch’s built-in encrypted store: values are sealed with AES-256-GCM under keys wrapped by LATCH_MASTER_KEY.",
-  configSchema: z.object({}),
-  secretSchema: z.object({}),
-  fields: [],
-  supportsWrite: true,
-  singleValue: false,
-  defaultKeys: { username: "username", password: "password" },
-  referenceHint: "A name for the secret, e.g. finance/payroll-db",
+export const latchProvider = defineProvider(latchDescriptor, {
   create: ({ storeId }) => ({
     async getSecret(ref) {
       const version = parseVersion(ref);
@@ -60,4 +51,4 @@ export const latchProvider: StoreProvider<z.ZodObject<{}>, z.ZodObject<{}>> = {
       await db().$queryRaw`SELECT 1`;
     },
   }),
-};
+});

@@ -1,0 +1,335 @@
+import { randomUUID } from "node:crypto";
+import pg from "pg";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import type { Actor } from "@/lib/authz";
+import { db } from "@/lib/db";
+import { env } from "@/lib/env";
+import { generateClientCertificate } from "@/lib/vault/providers/azure/certificate";
+import { makeFolder, makeUser, signInAs } from "@/test/fixtures";
+import { startHashicorpEmulator, type HashicorpEmulator } from "@/test/emulators/hashicorp";
+import { createTestPki, type TestPki } from "@/test/emulators/tls";
+import { createStoreAction, deleteStoreAction, testDraftStoreAction, testStoreAction, updateStoreAction } from "./actions";
+import { openStoreSecrets } from "./client";
+import { getStoreViewOrThrow } from "./queries";
+
+vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
+vi.mock("@/lib/request-context", () => import("@/test/mocks/request-context"));
+const flags = vi.hoisted(() => ({ allowHttp: false }));
+vi.mock("@/lib/env", async (importOriginal) => {
+  const real = await importOriginal<typeof import("@/lib/env")>();
+  return { ...real, env: () => ({ ...real.env(), LATCH_DEV_ALLOW_HTTP_STORES: flags.allowHttp }) };
+});
+
+type Result = { ok: boolean; data?: unknown; error?: { code: string; message: string; fieldErrors?: Record<string, string[]> } };
+function ok<T>(result: { ok: true; data: T } | { ok: false; error: unknown }): T {
+  if (!result.ok) throw new Error(`expected success, got ${JSON.stringify(result.error)}`);
+  return result.data;
+}
+const fieldError = (result: Result, key: string) => result.error?.fieldErrors?.[key]?.[0];
+
+let admin: Actor;
+let pki: TestPki;
+let vault: HashicorpEmulator;
+let elsewhere: HashicorpEmulator;
+let token: string;
+const tag = () => randomUUID().slice(0, 8);
+
+beforeAll(async () => {
+  admin = await makeUser({ isAdmin: true });
+  pki = createTestPki();
+  vault = await startHashicorpEmulator({ pki });
+  // Another Vault, as an address an admin (or someone with an admin's session) might point a store at.
+  elsewhere = await startHashicorpEmulator({ pki });
+  token = vault.createToken({ ttlSeconds: 3600 });
+});
+
+afterAll(async () => {
+  await Promise.all([vault?.close(), elsewhere?.close()]);
+});
+
+beforeEach(() => {
+  signInAs(admin);
+  flags.allowHttp = false;
+});
+
+function vaultInput(over: { config?: Record<string, unknown>; secrets?: Record<string, unknown>; name?: string } = {}) {
+  return {
+    name: over.name ?? `Vault ${tag()}`,
+    kind: "hashicorp" as const,
+    mode: "READ_WRITE" as const,
+    config: { address: vault.url, kvVersion: "2", auth: "token", ...over.config },
+    secrets: { token, ...over.secrets },
+    caBundle: pki.caCert,
+    timeoutMs: 5000,
+  };
+}
+
+/** What the edit form sends back for a saved store: its settings, no secrets. */
+async function editOf(storeId: string, over: { config?: Record<string, unknown>; secrets?: Record<string, unknown>; removeSecrets?: string[]; timeoutMs?: number } = {}) {
+  const view = await getStoreViewOrThrow(admin, storeId);
+  return {
+    storeId,
+    name: view.name,
+    folderId: view.folder?.id ?? null,
+    mode: view.mode,
+    caBundle: view.caBundle,
+    probeSecret: view.probeSecret,
+    timeoutMs: over.timeoutMs ?? view.timeoutMs,
+    config: { ...view.config, ...over.config },
+    secrets: over.secrets ?? {},
+    removeSecrets: over.removeSecrets ?? [],
+  };
+}
+
+const rawSecrets = async (storeId: string) => openStoreSecrets(await db().credentialStore.findUniqueOrThrow({ where: { id: storeId } }));
+
+describe("validation messages, through the action", () => {
+  it("refuses an http:// store address unless the development flag is set", async () => {
+    const input = vaultInput({ config: { address: "http://vault.internal:8200" } });
+    const refused = await createStoreAction(input);
+    expect(refused).toMatchObject({ ok: false, error: { code: "VALIDATION" } });
+    expect(fieldError(refused as Result, "config.address")).toMatch(/Use an https:\/\/ address.*LATCH_DEV_ALLOW_HTTP_STORES/);
+    expect(await db().credentialStore.count({ where: { name: input.name } })).toBe(0);
+
+    flags.allowHttp = true;
+    expect(env().LATCH_DEV_ALLOW_HTTP_STORES).toBe(true);
+    ok(await createStoreAction(input));
+  });
+
+  it("refuses a duplicate name, whatever its case", async () => {
+    const first = ok(await createStoreAction(vaultInput()));
+    const clash = await createStoreAction(vaultInput({ name: first.name.toUpperCase() }));
+    expect(clash).toMatchObject({ ok: false, error: { code: "CONFLICT", message: `A store named “${first.name.toUpperCase()}” already exists.` } });
+    expect(fieldError(clash as Result, "name")).toMatch(/already exists/);
+  });
+
+  it("names a missing required field, including one required only by the chosen sign-in method", async () => {
+    const noAddress = (await createStoreAction({ ...vaultInput(), config: { auth: "token" } })) as Result;
+    expect(noAddress).toMatchObject({ ok: false, error: { code: "VALIDATION" } });
+    expect(fieldError(noAddress, "config.address")).toMatch(/Enter Vault's full address/);
+
+    const noSecretId = (await createStoreAction(vaultInput({ config: { auth: "approle", roleId: "role-1" }, secrets: { token: undefined } }))) as Result;
+    expect(fieldError(noSecretId, "secrets.secretId")).toBe("Enter the secret ID of the AppRole Latch logs in with.");
+
+    const noKey = (await createStoreAction({ name: `AWS ${tag()}`, kind: "aws", mode: "READ_ONLY", config: { region: "eu-west-1" }, secrets: {} })) as Result;
+    expect(fieldError(noKey, "config.accessKeyId")).toBe("Enter the access key ID.");
+    expect(fieldError(noKey, "secrets.secretAccessKey")).toMatch(/Paste the secret access key/);
+  });
+
+  it("a certificate whose private key is not its own is a field error at save time, not a 500", async () => {
+    const a = generateClientCertificate({ commonName: "a" });
+    const b = generateClientCertificate({ commonName: "b" });
+    const result = (await createStoreAction({
+      name: `Azure ${tag()}`,
+      kind: "azure",
+      mode: "READ_ONLY",
+      config: { vault: "contoso-prod", tenantId: randomUUID(), clientId: randomUUID(), auth: "certificate" },
+      secrets: { certificatePem: `${a.certificatePem}${b.privateKeyPem}` },
+    })) as Result;
+    expect(result).toMatchObject({ ok: false, error: { code: "VALIDATION" } });
+    expect(fieldError(result, "secrets.certificatePem")).toMatch(/private key does not belong to the certificate/);
+    expect(JSON.stringify(result)).not.toContain("PRIVATE KEY");
+  });
+});
+
+describe("write-only settings", () => {
+  it("keeps only what the provider's schema knows: unknown keys are neither sealed nor listed as set", async () => {
+    const { id } = ok(await createStoreAction(vaultInput({ secrets: { bogus: "not-a-setting-value", certificatePem: "also-not-this-kind" } })));
+    expect(Object.keys(await rawSecrets(id))).toEqual(["token"]);
+    expect((await getStoreViewOrThrow(admin, id)).secretsSet).toEqual(["token"]);
+    ok(await updateStoreAction(await editOf(id, { secrets: { sneaky: "x".repeat(20) } })));
+    expect(Object.keys(await rawSecrets(id))).toEqual(["token"]);
+  });
+
+  it("an optional stored secret can be removed; a required one cannot (it is replaced instead)", async () => {
+    const { id } = ok(await createStoreAction(vaultInput({ secrets: { proxyUrl: "http://user:proxy-pass-123@proxy.internal:3128" } })));
+    expect((await getStoreViewOrThrow(admin, id)).secretsSet.sort()).toEqual(["proxyUrl", "token"]);
+
+    const refused = (await updateStoreAction(await editOf(id, { removeSecrets: ["token"] }))) as Result;
+    expect(refused).toMatchObject({ ok: false, error: { code: "VALIDATION" } });
+    expect(fieldError(refused, "secrets.token")).toBe("Token is required: replace it rather than removing it.");
+
+    ok(await updateStoreAction(await editOf(id, { removeSecrets: ["proxyUrl"] })));
+    expect(await rawSecrets(id)).toEqual({ token });
+    const audit = await db().auditEvent.findFirstOrThrow({ where: { action: "store.update", targetId: id }, orderBy: { occurredAt: "desc" } });
+    expect(audit.details).toMatchObject({ writeOnlyFieldsRemoved: ["proxyUrl"], writeOnlyFieldsReplaced: [] });
+  });
+
+  it("Azure's optional key password can be removed while the certificate stays", async () => {
+    const cert = generateClientCertificate({ commonName: "latch" });
+    const { id } = ok(
+      await createStoreAction({
+        name: `Azure ${tag()}`,
+        kind: "azure",
+        mode: "READ_ONLY",
+        config: { vault: "contoso-prod", tenantId: randomUUID(), clientId: randomUUID(), auth: "certificate" },
+        secrets: { certificatePem: cert.credentialPem, certificatePassword: "unused-password" },
+      }),
+    );
+    ok(await updateStoreAction(await editOf(id, { removeSecrets: ["certificatePassword"] })));
+    expect(Object.keys(await rawSecrets(id))).toEqual(["certificatePem"]);
+  });
+});
+
+describe("a changed address never receives stored secrets", () => {
+  it("Vault: saving or testing with a new address asks for the token again, and nothing reaches the new address", async () => {
+    const { id } = ok(await createStoreAction(vaultInput()));
+    const before = elsewhere.requests.length;
+
+    const save = (await updateStoreAction(await editOf(id, { config: { address: elsewhere.url } }))) as Result;
+    expect(save).toMatchObject({ ok: false, error: { code: "VALIDATION" } });
+    expect(fieldError(save, "secrets.token")).toBe("The Vault address changed: enter Token again. Latch never sends a stored secret to a new address.");
+
+    const draft = (await testDraftStoreAction({ ...vaultInput(), secrets: {}, storeId: id, config: { address: elsewhere.url, kvVersion: "2", auth: "token" } })) as Result;
+    expect(fieldError(draft, "secrets.token")).toMatch(/The Vault address changed/);
+    expect(elsewhere.requests.length).toBe(before);
+    expect(await rawSecrets(id)).toEqual({ token });
+
+    // The same address written differently is no change; a new address with the token entered again saves.
+    ok(await updateStoreAction(await editOf(id, { config: { address: `${vault.url}/` }, timeoutMs: 6000 })));
+    const otherToken = elsewhere.createToken({ ttlSeconds: 3600 });
+    ok(await updateStoreAction(await editOf(id, { config: { address: elsewhere.url }, secrets: { token: otherToken } })));
+    expect(await rawSecrets(id)).toEqual({ token: otherToken });
+    const audit = await db().auditEvent.findFirstOrThrow({ where: { action: "store.update", targetId: id }, orderBy: { occurredAt: "desc" } });
+    expect(audit.details).toMatchObject({ addressChanged: true, writeOnlyFieldsReplaced: ["token"] });
+  });
+
+  it("a new address drops secrets of other sign-in methods; the proxy (sent only to the proxy) stays", async () => {
+    const { id } = ok(await createStoreAction(vaultInput({ secrets: { proxyUrl: "http://proxy.internal:3128" } })));
+    // Switch to userpass first: the token stays stored (hidden), as a later switch back may want it.
+    ok(await updateStoreAction(await editOf(id, { config: { auth: "userpass", username: "latch" }, secrets: { password: "userpass-password" } })));
+    expect(Object.keys(await rawSecrets(id)).sort()).toEqual(["password", "proxyUrl", "token"]);
+    ok(await updateStoreAction(await editOf(id, { config: { address: elsewhere.url }, secrets: { password: "new-password" } })));
+    expect(await rawSecrets(id)).toEqual({ password: "new-password", proxyUrl: "http://proxy.internal:3128" });
+  });
+
+  it("every kind: the fields that send credentials somewhere are the ones that ask for them again", async () => {
+    const cases = [
+      {
+        kind: "azure" as const,
+        config: { vault: "https://contoso-prod.vault.azure.net", tenantId: randomUUID(), clientId: randomUUID(), auth: "client_secret" },
+        secrets: { clientSecret: "client-secret-value-123" },
+        moves: [{ vault: "https://attacker.example.com" }, { authorityHost: "https://login.attacker.example.com" }],
+        asked: "secrets.clientSecret",
+        label: /The (Key vault|Authority host) changed: enter Client secret again/,
+      },
+      {
+        kind: "aws" as const,
+        config: { region: "eu-west-1", accessKeyId: "AKIAIOSFODNN7EXAMPLE" },
+        secrets: { secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" },
+        moves: [{ endpoint: "https://secrets.attacker.example.com" }, { auth: "assume_role", roleArn: "arn:aws:iam::123456789012:role/r", stsEndpoint: "https://sts.attacker.example.com" }],
+        asked: "secrets.secretAccessKey",
+        label: /The (Secrets Manager endpoint|STS endpoint) changed/,
+      },
+      {
+        kind: "cyberark" as const,
+        config: { url: "https://ccp.example.com", appId: "Latch", safe: "Finance" },
+        secrets: { clientCertificatePem: (() => { const c = pki.issueClient("latch"); return `${c.cert}${c.key}`; })() },
+        moves: [{ url: "https://ccp.attacker.example.com" }],
+        asked: "secrets.clientCertificatePem",
+        label: /The CCP URL changed: enter Client certificate and private key \(PEM\) again/,
+      },
+    ];
+    for (const c of cases) {
+      const { id } = ok(await createStoreAction({ name: `${c.kind} ${tag()}`, kind: c.kind, mode: "READ_ONLY", config: c.config, secrets: c.secrets }));
+      for (const move of c.moves) {
+        const result = (await updateStoreAction(await editOf(id, { config: move }))) as Result;
+        expect(result, `${c.kind} ${JSON.stringify(move)}`).toMatchObject({ ok: false, error: { code: "VALIDATION" } });
+        expect(fieldError(result, c.asked), c.kind).toMatch(c.label);
+      }
+      // Anything else (here the timeout) keeps the stored secrets without asking.
+      ok(await updateStoreAction(await editOf(id, { timeoutMs: 7000 })));
+      expect(await rawSecrets(id)).toEqual(c.secrets);
+    }
+  });
+});
+
+describe("store tests and the audit trail", () => {
+  it("a draft test runs against the emulator before saving; an edit's draft uses the stored token", async () => {
+    const input = vaultInput();
+    const draft = ok(await testDraftStoreAction({ ...input, storeId: null }));
+    expect(draft).toMatchObject({ ok: true, message: "Connected: wrote, read back and deleted a test secret." });
+    const wrong = ok(await testDraftStoreAction({ ...input, secrets: { token: "hvs.not-a-real-token-000000000000" }, storeId: null }));
+    expect(wrong).toMatchObject({ ok: false, kind: "auth" });
+    expect(wrong.message).toMatch(/^Authentication failed/);
+
+    const { id } = ok(await createStoreAction(input));
+    const edit = await editOf(id);
+    expect(ok(await testDraftStoreAction({ ...edit, kind: "hashicorp", storeId: id }))).toMatchObject({ ok: true });
+    // A draft never changes the saved store's health.
+    expect((await getStoreViewOrThrow(admin, id)).lastTest).toBeNull();
+  });
+
+  it("create, update, test and delete are audited by name and outcome, and no audit row holds a secret", async () => {
+    const proxyPassword = `proxy-${randomUUID()}`;
+    const input = vaultInput({ secrets: { proxyUrl: `http://latch:${proxyPassword}@127.0.0.1:9` } });
+    const { id } = ok(await createStoreAction(input));
+    ok(await updateStoreAction(await editOf(id, { removeSecrets: ["proxyUrl"] })));
+    expect(ok(await testStoreAction({ storeId: id }))).toMatchObject({ ok: true });
+    vault.revokeToken(token);
+    expect(ok(await testStoreAction({ storeId: id }))).toMatchObject({ ok: false, kind: "auth" });
+    // Through the unreachable proxy, with the revoked token: a failure, recorded as one.
+    expect(ok(await testDraftStoreAction({ ...input, storeId: null }))).toMatchObject({ ok: false });
+    ok(await deleteStoreAction({ storeId: id }));
+    token = vault.createToken({ ttlSeconds: 3600 });
+
+    const events = await db().auditEvent.findMany({ where: { OR: [{ targetId: id }, { action: "store.test_draft", targetLabel: input.name }] }, orderBy: { occurredAt: "asc" } });
+    expect(events.map((e) => [e.action, e.outcome, e.actorId])).toEqual([
+      ["store.create", "SUCCESS", admin.id],
+      ["store.update", "SUCCESS", admin.id],
+      ["store.test", "SUCCESS", admin.id],
+      ["store.test", "FAILURE", admin.id],
+      ["store.test_draft", "FAILURE", admin.id],
+      ["store.delete", "SUCCESS", admin.id],
+    ]);
+    expect(events[0]!.details).toMatchObject({ kind: "hashicorp", writeOnlyFieldsSet: ["proxyUrl", "token"] });
+    expect(events[3]!.details).toMatchObject({ failure: "auth" });
+    const dump = JSON.stringify(events);
+    for (const value of [token, input.secrets.token, proxyPassword]) expect(dump).not.toContain(value);
+  });
+});
+
+describe("deleting and editing against concurrent asset changes", () => {
+  it("an asset created while the delete runs makes it refuse with the same in-use message, not an unexpected error", async () => {
+    const folder = await makeFolder();
+    const { id, name } = ok(await createStoreAction(vaultInput()));
+    const assetName = `Payroll ${tag()}`;
+    // Another request's transaction: the asset row is written but not yet committed.
+    const other = new pg.Client({ connectionString: env().DATABASE_URL });
+    await other.connect();
+    try {
+      await other.query("BEGIN");
+      await other.query(
+        `INSERT INTO credential_assets (id, folder_id, name, type, store_id, secret_name, updated_at) VALUES ($1, $2, $3, 'SECRET', $4, 'prod/payroll', now())`,
+        [randomUUID(), folder.id, assetName, id],
+      );
+      const deleting = deleteStoreAction({ storeId: id });
+      await new Promise((r) => setTimeout(r, 300));
+      await other.query("COMMIT");
+      const result = await deleting;
+      expect(result).toMatchObject({ ok: false, error: { code: "CONFLICT" } });
+      expect((result as Result).error!.message).toBe(`“${name}” is in use by an asset: “${assetName}” (in ${folder.name}). Point it at another store or delete it first.`);
+    } finally {
+      await other.end();
+    }
+    expect(await db().credentialStore.count({ where: { id } })).toBe(1);
+  });
+
+  it("update and delete announce the change to every instance (NOTIFY), not only this one's cache", async () => {
+    const listener = new pg.Client({ connectionString: env().DATABASE_URL });
+    await listener.connect();
+    const heard: { kind: string; id: string }[] = [];
+    listener.on("notification", (n) => n.payload && heard.push(JSON.parse(n.payload) as { kind: string; id: string }));
+    await listener.query("LISTEN latch_cache_refresh");
+    try {
+      const { id } = ok(await createStoreAction(vaultInput()));
+      ok(await updateStoreAction(await editOf(id, { timeoutMs: 8000 })));
+      await vi.waitFor(() => expect(heard).toContainEqual(expect.objectContaining({ kind: "store", id })));
+      heard.length = 0;
+      ok(await deleteStoreAction({ storeId: id }));
+      await vi.waitFor(() => expect(heard).toContainEqual(expect.objectContaining({ kind: "store", id })));
+    } finally {
+      await listener.end();
+    }
+  });
+});

@@ -1,0 +1,161 @@
+import { z } from "zod";
+
+/**
+ * A store kind's settings are one zod shape, in form order. Each field carries its form metadata in
+ * the `storeFieldMeta` registry, so label, help, options, required-ness and write-only-ness are
+ * defined once, beside the validation, and the admin form is derived from them. Client-safe: no
+ * server imports, so provider descriptors (and the form) can use it anywhere.
+ */
+
+export type InputKind = "text" | "url" | "number" | "select" | "textarea" | "boolean" | "file" | "pem";
+export type ShowWhen = { field: string; equals: string[] };
+
+export type FieldMeta = {
+  label: string;
+  help?: string;
+  placeholder?: string;
+  /** How the form asks for it. When absent: enum → select, boolean → checkbox, number → number, else text. */
+  input?: InputKind;
+  /** Shown, and validated, only when another field has one of these values. */
+  showWhen?: ShowWhen;
+  /** With showWhen: the field must be filled in whenever it is shown; this is the field error otherwise. */
+  requiredWhenShown?: string;
+  /** Enum fields: the label of every option (the enum's values come from the schema). */
+  options?: Record<string, string>;
+  /** File inputs: accepted extensions, e.g. ".pem,.crt". */
+  accept?: string;
+  /**
+   * Decides where credentials are sent (an address, an endpoint, an authority). Changing it means
+   * every stored secret must be entered again, so a changed address never receives them unasked.
+   */
+  locator?: boolean;
+};
+
+type Stored = FieldMeta & { secret: boolean };
+
+export const storeFieldMeta = z.registry<Stored>();
+
+declare const SECRET: unique symbol;
+/** Type-level mark of a write-only field, so a descriptor's shape splits into config and secrets. */
+export type SecretField<T extends z.ZodType = z.ZodType> = T & { readonly [SECRET]: true };
+
+/** A setting stored as plain JSON and shown in the edit form. */
+export function setting<T extends z.ZodType>(schema: T, meta: FieldMeta): T {
+  storeFieldMeta.add(schema, { ...meta, secret: false });
+  return schema;
+}
+
+/** A write-only setting: sealed with the store's secrets, never sent back to the browser. */
+export function secret<T extends z.ZodType>(schema: T, meta: Omit<FieldMeta, "locator">): SecretField<T> {
+  storeFieldMeta.add(schema, { ...meta, secret: true });
+  return schema as SecretField<T>;
+}
+
+/** What the admin form knows about one field: plain data, derived from the schema and its metadata. */
+export type FieldSpec = {
+  name: string;
+  label: string;
+  help?: string;
+  placeholder?: string;
+  type: InputKind;
+  /** Write-only: stored encrypted, never sent back to the browser. */
+  secret: boolean;
+  /** Must be filled in (when shown, for fields with showWhen). Optional write-only fields can be removed. */
+  required: boolean;
+  options?: { value: string; label: string }[];
+  showWhen?: ShowWhen;
+  accept?: string;
+  locator: boolean;
+};
+
+type Def = { type: string; in?: z.ZodType; out?: z.ZodType; innerType?: z.ZodType; entries?: Record<string, string> };
+const defOf = (s: z.ZodType) => (s as unknown as { _zod: { def: Def } })._zod.def;
+
+/** The schema that decides the field's shape: through defaults, optionals, preprocessing and transforms. */
+function core(schema: z.ZodType): z.ZodType {
+  let s = schema;
+  for (let i = 0; i < 16; i++) {
+    const def = defOf(s);
+    if (def.type === "pipe") s = defOf(def.in!).type === "transform" ? def.out! : def.in!;
+    else if (def.innerType && ["default", "prefault", "optional", "nullable", "catch", "readonly", "nonoptional"].includes(def.type)) s = def.innerType;
+    else return s;
+  }
+  return s;
+}
+
+export function enumValues(schema: z.ZodType): string[] | null {
+  const def = defOf(core(schema));
+  return def.type === "enum" && def.entries ? Object.values(def.entries).map(String) : null;
+}
+
+export function describeField(name: string, schema: z.ZodType): FieldSpec {
+  const meta = storeFieldMeta.get(schema);
+  if (!meta) throw new Error(`Store field “${name}” has no form metadata: wrap its schema in setting() or secret().`);
+  const values = enumValues(schema);
+  if (values) {
+    const labelled = Object.keys(meta.options ?? {});
+    if (labelled.length !== values.length || values.some((v) => !meta.options?.[v])) {
+      throw new Error(`Store field “${name}”: label exactly the options ${values.join(", ")}.`);
+    }
+  }
+  const coreType = defOf(core(schema)).type;
+  const type: InputKind = meta.input ?? (values ? "select" : coreType === "boolean" ? "boolean" : coreType === "number" ? "number" : "text");
+  // Required means: an absent value does not pass (no default, not optional).
+  const required = meta.showWhen ? !!meta.requiredWhenShown : !schema.safeParse(undefined).success;
+  return {
+    name,
+    label: meta.label,
+    ...(meta.help ? { help: meta.help } : {}),
+    ...(meta.placeholder ? { placeholder: meta.placeholder } : {}),
+    type,
+    secret: meta.secret,
+    required,
+    ...(values ? { options: values.map((value) => ({ value, label: meta.options![value]! })) } : {}),
+    ...(meta.showWhen ? { showWhen: meta.showWhen } : {}),
+    ...(meta.accept ? { accept: meta.accept } : {}),
+    locator: !!meta.locator,
+  };
+}
+
+export const isShown = (f: Pick<FieldSpec, "showWhen">, values: Record<string, unknown>) =>
+  !f.showWhen || f.showWhen.equals.includes(String(values[f.showWhen.field] ?? ""));
+
+const isBlank = (v: unknown) => v === undefined || v === null || (typeof v === "string" && v.trim() === "");
+
+/** Fields shown under these values that must be filled in but are blank: the field errors to report. */
+export function missingWhenShown(shape: z.ZodRawShape, values: Record<string, unknown>): { name: string; message: string }[] {
+  const out: { name: string; message: string }[] = [];
+  for (const [name, schema] of Object.entries(shape)) {
+    const meta = storeFieldMeta.get(schema as z.ZodType);
+    if (meta?.showWhen && meta.requiredWhenShown && isShown(meta, values) && isBlank(values[name])) out.push({ name, message: meta.requiredWhenShown });
+  }
+  return out;
+}
+
+type SecretKeys<S> = { [K in keyof S]: S[K] extends { readonly [SECRET]: true } ? K : never }[keyof S];
+export type ConfigShape<S> = Omit<S, SecretKeys<S>>;
+export type SecretShape<S> = Pick<S, SecretKeys<S>>;
+
+/**
+ * Splits one shape into the config schema (stored as JSON) and the secret schema (sealed), both
+ * checking "required when shown" for their own fields, and the form's field list in shape order.
+ */
+export function splitShape<S extends z.ZodRawShape>(shape: S) {
+  const configEntries: [string, z.ZodType][] = [];
+  const secretEntries: [string, z.ZodType][] = [];
+  const fields = Object.entries(shape).map(([name, schema]) => {
+    const spec = describeField(name, schema as z.ZodType);
+    (spec.secret ? secretEntries : configEntries).push([name, schema as z.ZodType]);
+    return spec;
+  });
+  const configShape = Object.fromEntries(configEntries);
+  const configSchema = z.object(configShape).superRefine((config, ctx) => {
+    for (const { name, message } of missingWhenShown(configShape, config)) ctx.addIssue({ code: "custom", path: [name], message });
+  });
+  const secretSchema = z.object(Object.fromEntries(secretEntries));
+  return {
+    configSchema: configSchema as unknown as z.ZodObject<ConfigShape<S>>,
+    secretSchema: secretSchema as unknown as z.ZodObject<SecretShape<S>>,
+    fields,
+  };
+}

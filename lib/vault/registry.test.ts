@@ -1,0 +1,92 @@
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { storeListResponseSchema } from "@/lib/stores/dto";
+import { createStoreSchema } from "@/lib/stores/schemas";
+import { describeField, secret, setting } from "./fields";
+import { EXTERNAL_STORE_KINDS, PROVIDERS, STORE_KINDS } from "./registry";
+
+const providersDir = path.join(__dirname, "providers");
+const folders = readdirSync(providersDir).filter((name) => statSync(path.join(providersDir, name)).isDirectory());
+
+describe("the store registry", () => {
+  it("has exactly one entry per provider folder, keyed by the provider's own kind", () => {
+    expect(new Set(Object.keys(PROVIDERS))).toEqual(new Set(folders));
+    for (const [key, provider] of Object.entries(PROVIDERS)) expect(provider.kind, key).toBe(key);
+  });
+
+  it("is where every list of kinds comes from: the create form's enum and the REST schema follow it", () => {
+    expect(STORE_KINDS).toEqual(Object.keys(PROVIDERS));
+    expect(EXTERNAL_STORE_KINDS).toEqual(STORE_KINDS.filter((k) => k !== "latch"));
+    const kindOf = (createStoreSchema.shape.kind as z.ZodEnum).options;
+    expect(kindOf).toEqual(EXTERNAL_STORE_KINDS);
+    const restKinds = (storeListResponseSchema.shape.stores.element.shape.kind as z.ZodEnum).options;
+    expect(restKinds).toEqual(STORE_KINDS);
+  });
+
+  it("each provider folder has a client-safe descriptor: no server-only code, only zod and the field helpers", () => {
+    for (const folder of folders) {
+      const file = path.join(providersDir, folder, "descriptor.ts");
+      const source = readFileSync(file, "utf8");
+      const imports = [...source.matchAll(/^\s*(?:import|export)[^;]*?from\s+["']([^"']+)["']/gm)].map((m) => m[1]);
+      expect(source, folder).not.toMatch(/server-only/);
+      for (const spec of imports) expect(["zod", "../../descriptor", "../../fields"], `${folder}/descriptor.ts imports ${spec}`).toContain(spec);
+    }
+  });
+
+  it("the StoreProvider of every kind has the issue's members: config schema, validate, getSecret, put/delete for read-write, health", async () => {
+    for (const provider of Object.values(PROVIDERS)) {
+      expect(provider.configSchema).toBeInstanceOf(z.ZodObject);
+      expect(provider.secretSchema).toBeInstanceOf(z.ZodObject);
+      expect(typeof provider.validate).toBe("function");
+      expect(typeof provider.create).toBe("function");
+    }
+    // The Latch store builds its client without a network: its methods are what every client offers.
+    const client = PROVIDERS.latch.create({ config: {}, secrets: {}, common: { timeoutMs: 1000 }, storeId: "00000000-0000-4000-8000-000000000000" });
+    for (const m of ["getSecret", "putSecret", "deleteSecret", "health"] as const) expect(typeof client[m], m).toBe("function");
+  });
+});
+
+describe("form fields derived from the zod schema", () => {
+  it("takes required-ness from the schema and option values from the enum, so they cannot drift", () => {
+    expect(describeField("a", setting(z.string().min(1), { label: "A" })).required).toBe(true);
+    expect(describeField("b", setting(z.string().optional(), { label: "B" })).required).toBe(false);
+    expect(describeField("c", setting(z.string().default("x"), { label: "C" })).required).toBe(false);
+    expect(describeField("d", setting(z.enum(["x", "y"]).default("x"), { label: "D", options: { x: "Ex", y: "Why" } }))).toMatchObject({
+      type: "select",
+      required: false,
+      options: [
+        { value: "x", label: "Ex" },
+        { value: "y", label: "Why" },
+      ],
+    });
+    expect(describeField("e", secret(z.string().optional(), { label: "E", showWhen: { field: "d", equals: ["y"] }, requiredWhenShown: "Enter E." }))).toMatchObject({ secret: true, required: true });
+    expect(describeField("f", setting(z.boolean().default(false), { label: "F" })).type).toBe("boolean");
+  });
+
+  it("refuses an enum whose options are not all labelled, and a field without metadata", () => {
+    expect(() => describeField("g", setting(z.enum(["x", "y"]), { label: "G", options: { x: "Ex" } }))).toThrow(/label exactly the options x, y/);
+    expect(() => describeField("h", z.string())).toThrow(/no form metadata/);
+  });
+
+  it("every provider's form lists each schema key once, write-only exactly where the secret schema has it", () => {
+    for (const provider of Object.values(PROVIDERS)) {
+      const names = provider.fields.map((f) => f.name);
+      expect(names, provider.kind).toEqual(Object.keys(provider.shape));
+      expect(new Set(provider.fields.filter((f) => f.secret).map((f) => f.name)), provider.kind).toEqual(new Set(Object.keys(provider.secretSchema.shape)));
+      expect(new Set(provider.fields.filter((f) => !f.secret).map((f) => f.name)), provider.kind).toEqual(new Set(Object.keys(provider.configSchema.shape)));
+      for (const f of provider.fields) {
+        expect(f.help, `${provider.kind}.${f.name}`).toBeTruthy();
+        if (f.showWhen) expect(Object.keys(provider.shape), `${provider.kind}.${f.name} depends on ${f.showWhen.field}`).toContain(f.showWhen.field);
+      }
+    }
+  });
+
+  it("a field required only in one mode is checked by the schema in that mode (AppRole needs a role ID)", () => {
+    const config = PROVIDERS.hashicorp.configSchema;
+    expect(PROVIDERS.hashicorp.fields.find((f) => f.name === "roleId")).toMatchObject({ required: true, showWhen: { field: "auth", equals: ["approle"] } });
+    expect(config.safeParse({ address: "https://v", auth: "approle" }).error?.issues.map((i) => i.path)).toEqual([["roleId"]]);
+    expect(config.safeParse({ address: "https://v", auth: "token" }).success).toBe(true);
+  });
+});
