@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import { AppError } from "@/lib/errors";
 import { makeUser, signInAs } from "@/test/fixtures";
-import { defineAction } from "./action";
+import { defineAction, requireTenant } from "./action";
 
 vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
 vi.mock("@/lib/request-context", () => import("@/test/mocks/request-context"));
@@ -36,5 +36,18 @@ describe("the action helper", () => {
     const action = defineAction(z.object({}), run);
     expect(await action({})).toMatchObject({ ok: false, error: { code: "UNAUTHENTICATED" } });
     expect(run).not.toHaveBeenCalled();
+  });
+
+  it("authorises what needs no input before validating it: the forbidden get not found, whatever they send", async () => {
+    const run = vi.fn(async () => "done");
+    const action = defineAction(z.object({ name: z.string().min(3) }), run, requireTenant("stores.manage", "Credential store"));
+    signInAs(await makeUser());
+    for (const input of [{ name: "" }, { name: "valid name" }, null]) {
+      expect(await action(input as never)).toEqual({ ok: false, error: { code: "NOT_FOUND", message: "Credential store was not found.", reference: "test-request-id" } });
+    }
+    signInAs(await makeUser({ isAdmin: true }));
+    expect(await action({ name: "" })).toMatchObject({ ok: false, error: { code: "VALIDATION" } });
+    expect(await action({ name: "valid name" })).toEqual({ ok: true, data: "done" });
+    expect(run).toHaveBeenCalledTimes(1);
   });
 });

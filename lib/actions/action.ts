@@ -1,7 +1,7 @@
 import "server-only";
 import { z } from "zod";
 import { requireActor } from "@/lib/auth/session";
-import type { Actor } from "@/lib/authz";
+import { assertTenant, type Actor, type TenantPermission } from "@/lib/authz";
 import { AppError, unexpectedMessage, type AppErrorCode, type FieldErrors } from "@/lib/errors";
 import { requestLogger, type Logger } from "@/lib/log";
 import { getRequestId } from "@/lib/request-context";
@@ -33,19 +33,35 @@ export function toActionError(error: unknown, requestId: string, log: Logger): A
   return { code: "UNEXPECTED", message: unexpectedMessage(requestId), reference: requestId };
 }
 
+export type ActionOptions = {
+  /**
+   * Checks that need no input (an admin-only action), run before the input is validated: someone
+   * who may not use the action gets "not found" whatever they send, never a validation message.
+   */
+  authorize?: (actor: Actor) => void | Promise<void>;
+};
+
+/** For actions of an admin area: anyone without the tenant permission gets "not found". */
+export const requireTenant = (permission: TenantPermission, what?: string): ActionOptions => ({
+  authorize: (actor) => assertTenant(actor, permission, what),
+});
+
 /**
- * Every server action is a public endpoint: validate the input, authenticate, run, and map errors so
- * only expected messages reach the browser. Authorisation happens inside `run`, on the resource row.
+ * Every server action is a public endpoint: authenticate, authorise what can be without input,
+ * validate the input, run, and map errors so only expected messages reach the browser.
+ * Authorisation on a resource happens inside `run`, on the resource row.
  */
 export function defineAction<S extends z.ZodType, T>(
   schema: S,
   run: (input: z.output<S>, ctx: ActionContext) => Promise<T>,
+  options: ActionOptions = {},
 ): (input: z.input<S>) => Promise<ActionResult<T>> {
   return async (raw) => {
     const requestId = await getRequestId();
     const log = requestLogger(requestId);
     try {
       const actor = await requireActor();
+      await options.authorize?.(actor);
       const parsed = schema.safeParse(raw);
       if (!parsed.success) {
         const fieldErrors = fieldErrorsOf(parsed.error);

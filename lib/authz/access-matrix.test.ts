@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import type { Actor } from "@/lib/authz";
 import { grant, makeFolder, makeUser, rowCounts, signInAs } from "@/test/fixtures";
 import * as folderActions from "@/lib/folders/actions";
+import * as tokenActions from "@/lib/tokens/actions";
 import * as userActions from "@/lib/users/actions";
 import * as foldersRoute from "@/app/api/v1/folders/route";
 import * as folderRoute from "@/app/api/v1/folders/[folderId]/route";
@@ -85,6 +86,27 @@ describe("server actions answer not found without changing anything", () => {
       userActions.resetUserPasswordAction({ userId: target.id, password: "another long password" }),
     ];
     for (const result of await Promise.all(calls)) expect(result).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
+    expect(await rowCounts()).toEqual(before);
+  });
+
+  it("admin-only actions answer not found to others even for malformed input (authorised before validating)", async () => {
+    const before = await rowCounts();
+    signInAs(viewer);
+    const calls = [
+      userActions.createUserAction({ email: "not an e-mail", name: "", password: "short", isAdmin: "yes" } as never),
+      userActions.setUserActiveAction({ userId: MALFORMED } as never),
+      userActions.setUserAdminAction(null as never),
+      userActions.resetUserPasswordAction({ userId: target.id, password: "x" }),
+      tokenActions.createServiceAccountAction({ name: "" } as never),
+      tokenActions.updateServiceAccountAction({ serviceAccountId: 1 } as never),
+      tokenActions.setServiceAccountDisabledAction({} as never),
+      tokenActions.deleteServiceAccountAction({ serviceAccountId: MALFORMED }),
+      tokenActions.createServiceAccountTokenAction({} as never),
+    ];
+    for (const result of await Promise.all(calls)) {
+      expect(result).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
+      expect((result as { error?: { fieldErrors?: unknown } }).error?.fieldErrors).toBeUndefined();
+    }
     expect(await rowCounts()).toEqual(before);
   });
 

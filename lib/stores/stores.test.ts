@@ -4,7 +4,7 @@ import { makeUser, rowCounts, signInAs } from "@/test/fixtures";
 import { NextRequest } from "next/server";
 import * as certificateRoute from "@/app/api/v1/stores/[storeId]/certificate/route";
 import { createTestPki } from "@/test/emulators/tls";
-import { generateAzureCertificateAction, createStoreAction, deleteStoreAction, testDraftStoreAction, testStoreAction, updateStoreAction } from "./actions";
+import { generateAzureCertificateAction, createStoreAction, deleteStoreAction, refreshStoreAction, testDraftStoreAction, testStoreAction, updateStoreAction } from "./actions";
 import { sealStoreSecrets } from "./client";
 import { getStoreViewOrThrow, listStores } from "./queries";
 
@@ -50,10 +50,30 @@ describe("credential stores", () => {
       testStoreAction({ storeId: store.id }),
       testDraftStoreAction({ name: "Sneaky", kind: "hashicorp", config: {}, secrets: {} }),
       generateAzureCertificateAction({ storeId: store.id }),
+      refreshStoreAction({ storeId: store.id }),
     ]);
     for (const r of results) expect(r).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
     await expect(listStores((await makeUser()) as never, { q: "" })).rejects.toMatchObject({ code: "NOT_FOUND" });
     expect(await rowCounts()).toMatchObject({ ...before, users: before.users + 1 });
+    expect(await db().credentialStore.count()).toBe(storesBefore);
+  });
+
+  it("non-administrators get not found even for malformed input, never a validation message", async () => {
+    signInAs(await makeUser());
+    const storesBefore = await db().credentialStore.count();
+    const malformed = [
+      createStoreAction({ name: "", kind: "nope", config: "x", secrets: 1 } as never),
+      updateStoreAction({ storeId: "not-an-id", name: 42 } as never),
+      deleteStoreAction({} as never),
+      testStoreAction({ storeId: 7 } as never),
+      testDraftStoreAction(null as never),
+      generateAzureCertificateAction("x" as never),
+      refreshStoreAction({ storeId: ["a"] } as never),
+    ];
+    for (const r of await Promise.all(malformed)) {
+      expect(r).toMatchObject({ ok: false, error: { code: "NOT_FOUND", message: "Credential store was not found." } });
+      expect((r as { error?: { fieldErrors?: unknown } }).error?.fieldErrors).toBeUndefined();
+    }
     expect(await db().credentialStore.count()).toBe(storesBefore);
   });
 
@@ -62,6 +82,7 @@ describe("credential stores", () => {
     for (const storeId of ["nope", "00000000-0000-4000-8000-000000000000"]) {
       expect(await testStoreAction({ storeId })).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
       expect(await deleteStoreAction({ storeId })).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
+      expect(await refreshStoreAction({ storeId })).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
     }
   });
 });

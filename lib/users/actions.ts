@@ -1,6 +1,6 @@
 "use server";
 
-import { defineAction } from "@/lib/actions/action";
+import { defineAction, requireTenant } from "@/lib/actions/action";
 import { changeOwnPassword, createUser, resetUserPassword, setUserActive, setUserAdmin } from "./mutations";
 import {
   changeOwnPasswordSchema,
@@ -10,8 +10,11 @@ import {
   setUserAdminSchema,
 } from "./schemas";
 
-export const createUserAction = defineAction(createUserSchema, (input, ctx) => createUser(ctx, input));
-export const setUserActiveAction = defineAction(setUserActiveSchema, (input, ctx) => setUserActive(ctx, input));
-export const setUserAdminAction = defineAction(setUserAdminSchema, (input, ctx) => setUserAdmin(ctx, input));
-export const resetUserPasswordAction = defineAction(resetPasswordSchema, (input, ctx) => resetUserPassword(ctx, input));
+// Admin-only: a non-administrator gets "not found" before the input is even read.
+const admin = requireTenant("users.manage");
+
+export const createUserAction = defineAction(createUserSchema, (input, ctx) => createUser(ctx, input), admin);
+export const setUserActiveAction = defineAction(setUserActiveSchema, (input, ctx) => setUserActive(ctx, input), admin);
+export const setUserAdminAction = defineAction(setUserAdminSchema, (input, ctx) => setUserAdmin(ctx, input), admin);
+export const resetUserPasswordAction = defineAction(resetPasswordSchema, (input, ctx) => resetUserPassword(ctx, input), admin);
 export const changeOwnPasswordAction = defineAction(changeOwnPasswordSchema, (input, ctx) => changeOwnPassword(ctx, input));
