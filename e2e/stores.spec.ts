@@ -5,7 +5,8 @@ import { startAzureEmulator, type AzureEmulator } from "../test/emulators/azure"
 import { startCyberarkEmulator, seedDemoCyberark } from "../test/emulators/cyberark";
 import { startHashicorpEmulator, seedDemoHashicorp } from "../test/emulators/hashicorp";
 import { createTestPki, type TestPki } from "../test/emulators/tls";
-import { createUser, freshPage, signIn, unique } from "./fixtures";
+import { generateClientCertificate } from "../lib/vault/providers/azure/certificate";
+import { createFolder, createUser, freshPage, signIn, unique } from "./fixtures";
 
 /**
  * Admins register every store kind against the emulators, which run in the test worker; the console
@@ -165,11 +166,195 @@ test("Azure Key Vault: Latch generates the key pair; only the public certificate
   expect(bodies.join("\n")).not.toContain("PRIVATE KEY");
 });
 
-test("non-admins get the not-found page for every stores page", async ({ page, browser }) => {
+test("non-admins get the not-found page for every stores page, and 404 from every store route", async ({ page, browser }) => {
   const person = await createUser(page);
+  // A real store id: the admin sees it, the person must not learn that it exists.
+  const adminList = await page.request.get("/api/v1/stores");
+  expect(adminList.status()).toBe(200);
+  const storeId = ((await adminList.json()) as { stores: { id: string; isBuiltIn: boolean }[] }).stores.find((s) => s.isBuiltIn)!.id;
+
   const p = await freshPage(browser);
   await signIn(p, person.email, person.password);
-  for (const path of ["/stores", "/stores/new", "/stores/new?kind=aws", "/stores/00000000-0000-4000-8000-000000000000"]) {
+  for (const path of ["/stores", "/stores/new", "/stores/new?kind=aws", `/stores/${storeId}`, "/stores/00000000-0000-4000-8000-000000000000"]) {
     expect((await p.goto(path))?.status(), path).toBe(404);
   }
+  // The REST routes with the person's session cookie (no token): 404 whether the store exists or not.
+  for (const id of [storeId, "00000000-0000-4000-8000-000000000000", "not-an-id"]) {
+    for (const [method, path] of [
+      ["GET", "/api/v1/stores"],
+      ["GET", `/api/v1/stores/${id}`],
+      ["POST", `/api/v1/stores/${id}/refresh`],
+      ["GET", `/api/v1/stores/${id}/certificate?format=pem`],
+    ] as const) {
+      const response = await p.request.fetch(path, { method });
+      expect(response.status(), `${method} ${path}`).toBe(404);
+      expect(await response.text()).not.toContain(storeId === id ? "Latch Database" : "\u0000");
+    }
+  }
+});
+
+test("the seeded Latch Database store is listed and passes its test in the browser", async ({ page }) => {
+  await page.goto("/stores");
+  const row = page.getByRole("row", { name: /Latch Database/ });
+  await expect(row).toContainText("Tenant-wide");
+  await expect(row).toContainText("Read-write");
+  await row.getByRole("link", { name: "Latch Database" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Latch Database" })).toBeVisible();
+  // Built in: no delete, no settings form.
+  await expect(page.getByRole("button", { name: "Delete" })).toHaveCount(0);
+  await page.getByRole("button", { name: "Test saved settings" }).click();
+  await expect(page.getByText("Test passed. Connected: wrote, read back and deleted a test secret.")).toBeVisible({ timeout: 30_000 });
+  await expect(page.getByRole("main")).toContainText("Healthy");
+});
+
+test("Azure Key Vault with a client secret: test, save, edit without re-entering it", async ({ page, emulators }) => {
+  const bodies = captureBodies(page);
+  const { azure } = emulators;
+  const clientId = randomUUID();
+  const clientSecret = `e2e-azure-client-secret-${randomUUID()}`;
+  azure.registerApp({ clientId, secrets: [{ value: clientSecret }] });
+  const name = unique("Azure secret");
+  await page.goto("/stores/new?kind=azure");
+  await page.getByLabel(/^Name\b/).fill(name);
+  await page.getByLabel("Key vault").fill(azure.vaultUrl);
+  await page.getByLabel("Directory (tenant) ID").fill(azure.tenantId);
+  await page.getByLabel("Application (client) ID").fill(clientId);
+  await page.getByRole("combobox", { name: "Authentication" }).click();
+  await page.getByRole("option", { name: "Client secret" }).click();
+  await expect(page.getByRole("listbox")).toBeHidden();
+  await page.getByLabel("Client secret").fill("wrong-client-secret-value");
+  await page.getByLabel("Authority host").fill(azure.authorityHost);
+  await page.getByLabel("CA bundle (PEM)").fill(emulators.pki.caCert);
+  await expectTest(page, /Test failed\. Authentication failed/);
+  await page.getByLabel("Client secret").fill(clientSecret);
+  await expectTest(page, /Test passed\. Connected: wrote, read back and deleted a test secret\./);
+  await saveAndRetest(page, name);
+  expect(bodies.join("\n")).not.toContain(clientSecret);
+});
+
+test("Azure Key Vault: a certificate uploaded as a PEM file signs in; a key that is not the certificate's is refused at save", async ({ page, emulators }) => {
+  const bodies = captureBodies(page);
+  const { azure } = emulators;
+  const clientId = randomUUID();
+  const good = generateClientCertificate({ commonName: "latch-e2e-upload" });
+  const other = generateClientCertificate({ commonName: "latch-e2e-other" });
+  azure.registerApp({ clientId, certificates: [good.certificatePem] });
+  const name = unique("Azure upload");
+  await page.goto("/stores/new?kind=azure");
+  await page.getByLabel(/^Name\b/).fill(name);
+  await page.getByLabel("Key vault").fill(azure.vaultUrl);
+  await page.getByLabel("Directory (tenant) ID").fill(azure.tenantId);
+  await page.getByLabel("Application (client) ID").fill(clientId);
+  await page.getByLabel("Authority host").fill(azure.authorityHost);
+  await page.getByLabel("CA bundle (PEM)").fill(emulators.pki.caCert);
+
+  const upload = page.getByLabel("Upload Certificate and private key (PEM) file");
+  await upload.setInputFiles({ name: "mismatched.pem", mimeType: "application/x-pem-file", buffer: Buffer.from(`${good.certificatePem}${other.privateKeyPem}`) });
+  await page.getByRole("button", { name: "Create store" }).click();
+  await expect(page.getByText(/The private key does not belong to the certificate/)).toBeVisible();
+
+  await upload.setInputFiles({ name: "latch.pem", mimeType: "application/x-pem-file", buffer: Buffer.from(good.credentialPem) });
+  await expect(page.getByLabel("Certificate and private key (PEM)", { exact: true })).toHaveValue(good.credentialPem);
+  await expectTest(page, /Test passed\. Connected: wrote, read back and deleted a test secret\./);
+  await page.getByRole("button", { name: "Create store" }).click();
+  await expect(page.getByRole("heading", { level: 1, name })).toBeVisible();
+  await expect(page.getByRole("button", { name: "Replace Certificate and private key (PEM)" })).toBeVisible();
+  expect(bodies.join("\n")).not.toContain("PRIVATE KEY");
+});
+
+/** A Vault store made through the form (AppRole), back on its own page. */
+async function createVaultStore(page: Page, emulators: Emulators, extra?: (page: Page) => Promise<void>) {
+  const name = unique("Vault");
+  await page.goto("/stores/new?kind=hashicorp");
+  await page.getByLabel(/^Name\b/).fill(name);
+  await page.getByLabel("Vault address").fill(String(emulators.vault.config.address));
+  await page.getByRole("combobox", { name: "Authentication" }).click();
+  await page.getByRole("option", { name: "AppRole (recommended)" }).click();
+  await page.getByLabel("Role ID").fill(String(emulators.vault.config.roleId));
+  await page.getByLabel("Secret ID").fill(emulators.vault.secrets.secretId!);
+  await page.getByLabel("CA bundle (PEM)").fill(emulators.pki.caCert);
+  await extra?.(page);
+  await page.getByRole("button", { name: "Create store" }).click();
+  await expect(page.getByRole("heading", { level: 1, name })).toBeVisible();
+  return { name, id: page.url().split("/stores/")[1]! };
+}
+
+test("an optional write-only setting can be removed: the proxy goes, the required secret only offers Replace", async ({ page, emulators }) => {
+  const proxyUrl = `http://latch:e2e-proxy-pass-${randomUUID().slice(0, 8)}@proxy.invalid:3128`;
+  await createVaultStore(page, emulators, (p) => p.getByLabel("HTTPS egress proxy (optional)").fill(proxyUrl));
+  // Through a proxy that does not exist, the test fails.
+  await page.getByRole("button", { name: "Test saved settings" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Last test failed" })).toBeVisible({ timeout: 30_000 });
+
+  await expect(page.getByRole("button", { name: "Replace Secret ID" })).toBeVisible();
+  await expect(page.getByRole("button", { name: "Remove Secret ID" })).toHaveCount(0);
+  await page.getByRole("button", { name: "Remove HTTPS egress proxy (optional)" }).click();
+  await expect(page.getByText("Removed on save")).toBeVisible();
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await expect(page.getByText("Store saved.")).toBeVisible();
+
+  await page.reload();
+  await expect(page.getByLabel("HTTPS egress proxy (optional)")).toHaveValue("");
+  await expect(page.getByRole("button", { name: "Replace Secret ID" })).toBeVisible();
+  await page.getByRole("button", { name: "Test saved settings" }).click();
+  await expect(page.getByText(/^Test passed\./)).toBeVisible({ timeout: 30_000 });
+  expect(await page.content()).not.toContain("e2e-proxy-pass-");
+});
+
+test("changing the Vault address asks for the secret again; nothing is saved until it is entered", async ({ page, emulators }) => {
+  const { id } = await createVaultStore(page, emulators);
+  const address = page.getByLabel("Vault address");
+  const original = await address.inputValue();
+  await expect(page.getByRole("button", { name: "Replace Secret ID" })).toBeVisible();
+
+  await address.fill("https://vault.elsewhere.example:8200");
+  await expect(page.getByRole("note")).toContainText("You changed the Vault address. Latch never sends stored secrets to a new address");
+  await expect(page.getByRole("button", { name: "Replace Secret ID" })).toHaveCount(0);
+  await expect(page.getByLabel("Secret ID")).toHaveValue("");
+  await page.getByRole("button", { name: "Test connection" }).click();
+  await expect(page.getByText("The Vault address changed: enter Secret ID again. Latch never sends a stored secret to a new address.")).toBeVisible();
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await expect(page.getByText("The Vault address changed: enter Secret ID again. Latch never sends a stored secret to a new address.")).toBeVisible();
+
+  // Nothing changed: the saved address is the old one, its secret still set.
+  await page.goto(`/stores/${id}`);
+  await expect(page.getByLabel("Vault address")).toHaveValue(original);
+  await expect(page.getByRole("button", { name: "Replace Secret ID" })).toBeVisible();
+
+  // With the secret entered again, the new address saves.
+  await page.getByLabel("Vault address").fill("https://vault.elsewhere.example:8200");
+  await page.getByLabel("Secret ID").fill(emulators.vault.secrets.secretId!);
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await expect(page.getByText("Store saved.")).toBeVisible();
+  await page.reload();
+  await expect(page.getByLabel("Vault address")).toHaveValue("https://vault.elsewhere.example:8200");
+  await expect(page.getByRole("button", { name: "Replace Secret ID" })).toBeVisible();
+});
+
+test("a store in use cannot be deleted: the refusal names the asset, and after a reload the store is still there", async ({ page, emulators }) => {
+  const folderName = unique("Store use");
+  const folderId = await createFolder(page, folderName);
+  const store = await createVaultStore(page, emulators);
+  await page.goto(`/folders/${folderId}/assets`);
+  await page.getByRole("link", { name: "Add asset" }).first().click();
+  await page.getByRole("radio", { name: /^Secret/ }).check();
+  await page.getByRole("textbox", { name: /^Name\b/ }).fill("CRM API key");
+  await page.getByRole("combobox", { name: "Credential store" }).click();
+  await page.getByRole("option", { name: new RegExp(store.name) }).click();
+  await page.getByRole("radio", { name: /^Use an existing secret/ }).check();
+  await page.getByRole("textbox", { name: /^Secret name or path\b/ }).fill("prod/crm-api-key");
+  await page.getByRole("button", { name: "Create asset" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "CRM API key" })).toBeVisible();
+
+  await page.goto("/stores");
+  await expect(page.getByRole("row", { name: new RegExp(store.name) })).toContainText("1");
+  await page.goto(`/stores/${store.id}`);
+  await page.getByRole("button", { name: "Delete" }).click();
+  await page.getByRole("button", { name: "Delete store" }).click();
+  await expect(page.getByRole("alertdialog")).toContainText(`“${store.name}” is in use by an asset: “CRM API key” (in ${folderName}).`);
+  await page.getByRole("button", { name: "Cancel" }).click();
+  await page.reload();
+  await expect(page.getByRole("heading", { level: 1, name: store.name })).toBeVisible();
+  await page.goto("/stores");
+  await expect(page.getByRole("link", { name: store.name })).toBeVisible();
 });

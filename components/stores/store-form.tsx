@@ -68,7 +68,7 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
   const [mode, setMode] = useState<"READ_ONLY" | "READ_WRITE">(existing?.mode ?? (supportsWrite ? "READ_WRITE" : "READ_ONLY"));
   const [config, setConfig] = useState<Record<string, unknown>>(() => {
     const initial: Record<string, unknown> = {};
-    for (const f of fields) if (!f.secret) initial[f.name] = existing?.config[f.name] ?? (f.type === "boolean" ? false : f.type === "select" ? f.options?.[0]?.value ?? "" : "");
+    for (const f of fields) if (!f.secret) initial[f.name] = existing?.config[f.name] ?? f.default ?? (f.type === "boolean" ? false : f.type === "select" ? (f.options?.[0]?.value ?? "") : "");
     return initial;
   });
   const [secrets, setSecrets] = useState<Record<string, string>>({});

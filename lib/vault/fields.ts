@@ -20,8 +20,11 @@ export type FieldMeta = {
   showWhen?: ShowWhen;
   /** With showWhen: the field must be filled in whenever it is shown; this is the field error otherwise. */
   requiredWhenShown?: string;
-  /** Enum fields: the label of every option (the enum's values come from the schema). */
-  options?: Record<string, string>;
+  /**
+   * Enum fields: every option's label, in display order (an array: object keys that look like
+   * numbers would be reordered). The values must be exactly the enum's.
+   */
+  options?: { value: string; label: string }[];
   /** File inputs: accepted extensions, e.g. ".pem,.crt". */
   accept?: string;
   /**
@@ -63,6 +66,8 @@ export type FieldSpec = {
   /** Must be filled in (when shown, for fields with showWhen). Optional write-only fields can be removed. */
   required: boolean;
   options?: { value: string; label: string }[];
+  /** The schema's default, which a new store's form starts with. */
+  default?: string | number | boolean;
   showWhen?: ShowWhen;
   accept?: string;
   locator: boolean;
@@ -93,15 +98,17 @@ export function describeField(name: string, schema: z.ZodType): FieldSpec {
   if (!meta) throw new Error(`Store field “${name}” has no form metadata: wrap its schema in setting() or secret().`);
   const values = enumValues(schema);
   if (values) {
-    const labelled = Object.keys(meta.options ?? {});
-    if (labelled.length !== values.length || values.some((v) => !meta.options?.[v])) {
-      throw new Error(`Store field “${name}”: label exactly the options ${values.join(", ")}.`);
+    const labelled = (meta.options ?? []).map((o) => o.value);
+    if (labelled.length !== values.length || values.some((v) => !labelled.includes(v))) {
+      throw new Error(`Store field “${name}”: label exactly the options ${[...values].sort().join(", ")}.`);
     }
   }
   const coreType = defOf(core(schema)).type;
   const type: InputKind = meta.input ?? (values ? "select" : coreType === "boolean" ? "boolean" : coreType === "number" ? "number" : "text");
   // Required means: an absent value does not pass (no default, not optional).
-  const required = meta.showWhen ? !!meta.requiredWhenShown : !schema.safeParse(undefined).success;
+  const absent = schema.safeParse(undefined);
+  const required = meta.showWhen ? !!meta.requiredWhenShown : !absent.success;
+  const fallback = absent.success && ["string", "number", "boolean"].includes(typeof absent.data) ? (absent.data as string | number | boolean) : undefined;
   return {
     name,
     label: meta.label,
@@ -110,7 +117,8 @@ export function describeField(name: string, schema: z.ZodType): FieldSpec {
     type,
     secret: meta.secret,
     required,
-    ...(values ? { options: values.map((value) => ({ value, label: meta.options![value]! })) } : {}),
+    ...(values ? { options: meta.options!.map(({ value, label }) => ({ value, label })) } : {}),
+    ...(fallback !== undefined && !meta.secret ? { default: fallback } : {}),
     ...(meta.showWhen ? { showWhen: meta.showWhen } : {}),
     ...(meta.accept ? { accept: meta.accept } : {}),
     locator: !!meta.locator,

@@ -53,20 +53,23 @@ describe("form fields derived from the zod schema", () => {
     expect(describeField("a", setting(z.string().min(1), { label: "A" })).required).toBe(true);
     expect(describeField("b", setting(z.string().optional(), { label: "B" })).required).toBe(false);
     expect(describeField("c", setting(z.string().default("x"), { label: "C" })).required).toBe(false);
-    expect(describeField("d", setting(z.enum(["x", "y"]).default("x"), { label: "D", options: { x: "Ex", y: "Why" } }))).toMatchObject({
-      type: "select",
-      required: false,
+    const choice = setting(z.enum(["auto", "2", "1"]).default("auto"), {
+      label: "D",
       options: [
-        { value: "x", label: "Ex" },
-        { value: "y", label: "Why" },
+        { value: "auto", label: "Detect" },
+        { value: "2", label: "Two" },
+        { value: "1", label: "One" },
       ],
     });
+    // Display order as written (not the enum's object order, which puts "1" and "2" first), and the default.
+    expect(describeField("d", choice)).toMatchObject({ type: "select", required: false, default: "auto", options: [{ value: "auto" }, { value: "2" }, { value: "1" }] });
     expect(describeField("e", secret(z.string().optional(), { label: "E", showWhen: { field: "d", equals: ["y"] }, requiredWhenShown: "Enter E." }))).toMatchObject({ secret: true, required: true });
     expect(describeField("f", setting(z.boolean().default(false), { label: "F" })).type).toBe("boolean");
   });
 
   it("refuses an enum whose options are not all labelled, and a field without metadata", () => {
-    expect(() => describeField("g", setting(z.enum(["x", "y"]), { label: "G", options: { x: "Ex" } }))).toThrow(/label exactly the options x, y/);
+    expect(() => describeField("g", setting(z.enum(["x", "y"]), { label: "G", options: [{ value: "x", label: "Ex" }] }))).toThrow(/label exactly the options x, y/);
+    expect(() => describeField("g", setting(z.enum(["x"]), { label: "G", options: [{ value: "x", label: "Ex" }, { value: "z", label: "Zed" }] }))).toThrow(/label exactly/);
     expect(() => describeField("h", z.string())).toThrow(/no form metadata/);
   });
 
@@ -81,6 +84,16 @@ describe("form fields derived from the zod schema", () => {
         if (f.showWhen) expect(Object.keys(provider.shape), `${provider.kind}.${f.name} depends on ${f.showWhen.field}`).toContain(f.showWhen.field);
       }
     }
+  });
+
+  it("a new store's form starts from each schema's defaults (Vault detects the KV version; Azure signs in with a certificate)", () => {
+    const initial = (kind: keyof typeof PROVIDERS, name: string) => PROVIDERS[kind].fields.find((f) => f.name === name)?.default;
+    expect(initial("hashicorp", "kvVersion")).toBe("auto");
+    expect(initial("hashicorp", "auth")).toBe("token");
+    expect(initial("hashicorp", "mount")).toBe("secret");
+    expect(initial("azure", "auth")).toBe("certificate");
+    expect(initial("cyberark", "failOnPasswordChange")).toBe(false);
+    for (const provider of Object.values(PROVIDERS)) for (const f of provider.fields) if (f.type === "select") expect(f.options?.map((o) => o.value), `${provider.kind}.${f.name}`).toContain(f.default);
   });
 
   it("a field required only in one mode is checked by the schema in that mode (AppRole needs a role ID)", () => {

@@ -23,7 +23,7 @@ export const awsDescriptor = defineStoreKind({
     }),
     auth: setting(z.enum(["access_key", "assume_role"]).default("access_key"), {
       label: "Authentication",
-      options: { access_key: "Access key", assume_role: "Access key, then assume a role" },
+      options: [{ value: "access_key", label: "Access key" }, { value: "assume_role", label: "Access key, then assume a role" }],
       help: "Latch always signs with the access key below; it never uses instance profiles or environment credentials. With “assume a role” it first calls STS AssumeRole and reads secrets with short-lived role credentials.",
     }),
     accessKeyId: setting(z.string({ error: "Enter the access key ID." }).trim().regex(/^[A-Z0-9]{16,128}$/, "An access key ID looks like AKIA… (letters and digits only)"), {

@@ -53,7 +53,7 @@ export const azureDescriptor = defineStoreKind({
     }),
     auth: setting(z.enum(["certificate", "client_secret"]).default("certificate"), {
       label: "Authentication",
-      options: { certificate: "Certificate", client_secret: "Client secret" },
+      options: [{ value: "certificate", label: "Certificate" }, { value: "client_secret", label: "Client secret" }],
       help: "How the app proves its identity to Entra ID. A certificate is recommended: Latch can generate the key pair itself, keep the private key, and give you only the public certificate (.cer) to upload under Certificates & secrets → Certificates.",
     }),
     certificatePem: secret(
@@ -70,7 +70,7 @@ export const azureDescriptor = defineStoreKind({
         input: "pem",
         accept: ".pem,.crt,.key,.txt",
         showWhen: onAuth("certificate"),
-        help: "Leave empty and save to let Latch generate the key pair. Otherwise upload (or paste) one PEM holding the certificate and its private key, e.g. the my-certificate.pem made by `openssl req -x509 -nodes -days 365 -newkey rsa:2048 -keyout my-certificate.pem -out my-certificate.pem`. Upload only the public part (.cer) to the app registration.",
+        help: "Leave it empty to let Latch generate the key pair on the store's page after saving. Otherwise upload (or paste) one PEM holding the certificate and its private key, e.g. the my-certificate.pem made by `openssl req -x509 -nodes -days 365 -newkey rsa:2048 -keyout my-certificate.pem -out my-certificate.pem`. Upload only the public part (.cer) to the app registration.",
       },
     ),
     certificatePassword: secret(z.preprocess(blankToUndefined, z.string().optional()), {

@@ -46,7 +46,7 @@ export const cyberarkDescriptor = defineStoreKind({
     folder: setting(queryValue("Folder").default("Root"), { label: "Folder", placeholder: "Root", help: "Folder inside the safe. Almost always Root." }),
     certificateFormat: setting(z.enum(["pem", "pfx"]).default("pem"), {
       label: "Client certificate format",
-      options: { pem: "PEM (certificate and private key)", pfx: "PFX / PKCS#12 file" },
+      options: [{ value: "pem", label: "PEM (certificate and private key)" }, { value: "pfx", label: "PFX / PKCS#12 file" }],
       help: "How you will supply the client certificate Latch presents to the CCP (mutual TLS).",
     }),
     clientCertificatePem: secret(

@@ -38,12 +38,12 @@ export const hashicorpDescriptor = defineStoreKind({
     }),
     kvVersion: setting(z.enum(["auto", "2", "1"]).default("auto"), {
       label: "KV version",
-      options: { auto: "Detect automatically", "2": "Version 2 (versioned)", "1": "Version 1 (not versioned)" },
+      options: [{ value: "auto", label: "Detect automatically" }, { value: "2", label: "Version 2 (versioned)" }, { value: "1", label: "Version 1 (not versioned)" }],
       help: "Detection asks Vault (sys/internal/ui/mounts), which any token with access to the mount may do. Choose the version explicitly if your policies forbid it.",
     }),
     auth: setting(z.enum(["token", "approle", "userpass"]).default("token"), {
       label: "Authentication",
-      options: { token: "Token", approle: "AppRole (recommended)", userpass: "Username and password (userpass)" },
+      options: [{ value: "token", label: "Token" }, { value: "approle", label: "AppRole (recommended)" }, { value: "userpass", label: "Username and password (userpass)" }],
       help: "AppRole suits a service such as Latch: it logs in with a role ID and secret ID and renews or replaces its token by itself. With a token, Latch renews it past half its TTL if it is renewable, but a token that reaches its maximum TTL or is revoked must be replaced here by hand.",
     }),
     token: secret(optionalText(), {
