@@ -4,10 +4,18 @@ import { env, nextRuntime } from "@/lib/env";
 export async function register() {
   if (nextRuntime() !== "nodejs") return;
   // Fail fast at start-up, naming the bad variable, instead of on the first request.
-  env();
+  const settings = env();
   // Next.js prints its own errors with console.error: send them through the log redaction too.
   const { installConsoleRedaction } = await import("@/lib/log/console");
   installConsoleRedaction();
+  if (settings.NODE_ENV === "production" && !settings.NEXT_SERVER_ACTIONS_ENCRYPTION_KEY) {
+    const { logger } = await import("@/lib/log");
+    logger().warn("NEXT_SERVER_ACTIONS_ENCRYPTION_KEY is not set: fine for one instance; instances built separately behind one address need one shared key (set LATCH_MULTI_INSTANCE=true to make it required)");
+  }
+  // Listen for other instances' cache refreshes from the start, not from this instance's first invoke:
+  // values cached by a connection test must be cleared too.
+  const { ensureListening } = await import("@/lib/secrets/broadcast");
+  void ensureListening();
 }
 
 /** Unexpected render and route errors reach the structured, redacting log with their request id. */

@@ -7,8 +7,9 @@ import { startPasswordPostgres, type PasswordPostgres } from "../test/targets/po
 import { createFolder, startAnotherInstance, unique } from "./fixtures";
 
 /**
- * Two instances sharing one database behave as one: a refresh sent to instance B makes instance A
- * fetch the rotated value at its next invoke, although nobody told A directly.
+ * Instances sharing one database behave as one: a refresh sent to instance B makes instance A fetch
+ * the rotated value at its next invoke; the refresh reaches every instance by NOTIFY (not only by the
+ * safety net read at use); and a server action rendered by one instance can be posted to another.
  */
 type World = { pki: TestPki; vault: HashicorpEmulator; target: PasswordPostgres; token: string };
 
@@ -23,6 +24,22 @@ const test = base.extend<object, { world: World }>({
     { scope: "worker", timeout: 120_000 },
   ],
 });
+
+/** Ports for extra instances, apart from every other run's (each has its own E2E_PORT). */
+const instancePort = (n: number) => Number(process.env.E2E_PORT ?? 3100) + 1000 + n * 7 + (test.info().workerIndex % 7);
+
+/** Refreshes this instance applied because another one told it, by NOTIFY or by the safety net. */
+async function refreshCounts(page: Page, origin: string) {
+  const res = await page.request.get(`${origin}/api/metrics`);
+  expect(res.status()).toBe(200);
+  const text = await res.text();
+  const sum = (direction: string) =>
+    text
+      .split("\n")
+      .filter((line) => line.startsWith("latch_refresh_broadcasts_total{") && line.includes(`direction="${direction}"`))
+      .reduce((n, line) => n + Number(line.split(" ").at(-1)), 0);
+  return { received: sum("received"), caughtUp: sum("caught_up"), sent: sum("sent") };
+}
 
 async function setUp(page: Page, world: World, path: string) {
   const storeName = unique("Vault");
@@ -67,7 +84,7 @@ test("a refresh sent to one instance makes the other fetch the rotated value", a
   const path = `reporting/${randomUUID().slice(0, 8)}`;
   world.vault.seedSecret({ path, data: { username: world.target.user, password: world.target.password } });
   const connectionId = await setUp(page, world, path);
-  const b = await startAnotherInstance(3100 + 1 + Math.floor(Math.random() * 500));
+  const b = await startAnotherInstance(instancePort(1));
   try {
     const invokeOnA = () => page.request.post(`/api/v1/connections/${connectionId}/invoke`, { data: { operation: "query", input: { sql: "SELECT current_user AS who", params: [] } } });
     const reads = () => world.vault.count(`/data/${path}`, "GET");
@@ -93,6 +110,58 @@ test("a refresh sent to one instance makes the other fetch the rotated value", a
     expect(after.status()).toBe(200);
     expect(reads() - before).toBe(1);
     expect(await after.text()).not.toContain(rotated);
+  } finally {
+    await b.stop();
+  }
+});
+
+test("a refresh reaches every other instance by NOTIFY within a second, before any of them uses the connection", async ({ page, world }) => {
+  const path = `reporting/${randomUUID().slice(0, 8)}`;
+  world.vault.seedSecret({ path, data: { username: world.target.user, password: world.target.password } });
+  const connectionId = await setUp(page, world, path);
+  const [b, c] = await Promise.all([startAnotherInstance(instancePort(2)), startAnotherInstance(instancePort(3))]);
+  try {
+    const a = new URL(page.url()).origin;
+    // C has served nothing but its readiness check: its listener must be running from boot.
+    const before = { a: await refreshCounts(page, a), c: await refreshCounts(page, c.origin) };
+    const sent = Date.now();
+    expect((await page.request.post(`${b.origin}/api/v1/connections/${connectionId}/refresh`)).status()).toBe(200);
+    for (const [name, origin] of [["a", a], ["c", c.origin]] as const) {
+      await expect
+        .poll(async () => (await refreshCounts(page, origin)).received, { intervals: [25], timeout: 1000, message: `instance ${name} heard the NOTIFY` })
+        .toBe(before[name].received + 1);
+      // Heard, not read from the log: nothing on that instance has asked for the connection.
+      expect((await refreshCounts(page, origin)).caughtUp).toBe(before[name].caughtUp);
+    }
+    expect(Date.now() - sent).toBeLessThan(2000);
+  } finally {
+    await Promise.all([b.stop(), c.stop()]);
+  }
+});
+
+test("a server action rendered by one instance works when posted to another", async ({ page, world }) => {
+  const path = `reporting/${randomUUID().slice(0, 8)}`;
+  world.vault.seedSecret({ path, data: { username: world.target.user, password: world.target.password } });
+  const connectionId = await setUp(page, world, path);
+  const b = await startAnotherInstance(instancePort(4));
+  try {
+    const a = new URL(page.url()).origin;
+    await page.goto(`/connections/${connectionId}`);
+    // The page came from A; its server action call goes to B, as a load balancer might send it.
+    let servedByB = 0;
+    await page.route(`${a}/**`, async (route) => {
+      const request = route.request();
+      if (request.method() !== "POST" || !request.headers()["next-action"]) return route.continue();
+      const response = await route.fetch({ url: request.url().replace(a, b.origin) });
+      servedByB++;
+      await route.fulfill({ response });
+    });
+    const sentByB = (await refreshCounts(page, b.origin)).sent;
+    await page.getByRole("button", { name: "Refresh credentials" }).click();
+    await expect(page.getByText("Cached credentials cleared on every instance")).toBeVisible();
+    expect(servedByB).toBe(1);
+    // B ran the action: it is the instance that sent the refresh.
+    expect((await refreshCounts(page, b.origin)).sent).toBe(sentByB + 1);
   } finally {
     await b.stop();
   }

@@ -14,4 +14,24 @@ describe("env", () => {
     expect(() => parseEnv({ ...valid, NEXTAUTH_SECRET: "short" })).toThrow(/NEXTAUTH_SECRET must be at least 32 characters/);
     expect(() => parseEnv({ ...valid, LOG_LEVEL: "loud" })).toThrow(EnvError);
   });
+
+  it("checks NEXT_SERVER_ACTIONS_ENCRYPTION_KEY's form, and demands it for several production instances", () => {
+    const key = Buffer.alloc(32, 7).toString("base64");
+    expect(parseEnv({ ...valid, NEXT_SERVER_ACTIONS_ENCRYPTION_KEY: key }).NEXT_SERVER_ACTIONS_ENCRYPTION_KEY).toBe(key);
+    expect(parseEnv({ ...valid, NEXT_SERVER_ACTIONS_ENCRYPTION_KEY: Buffer.alloc(16).toString("base64") })).toBeTruthy();
+    for (const bad of ["not base64!", Buffer.alloc(20).toString("base64"), "short"]) {
+      expect(() => parseEnv({ ...valid, NEXT_SERVER_ACTIONS_ENCRYPTION_KEY: bad })).toThrow(/NEXT_SERVER_ACTIONS_ENCRYPTION_KEY must be 16, 24 or 32 bytes/);
+    }
+    expect(() => parseEnv({ ...valid, NODE_ENV: "production", LATCH_MULTI_INSTANCE: "true" })).toThrow(/NEXT_SERVER_ACTIONS_ENCRYPTION_KEY is required when LATCH_MULTI_INSTANCE/);
+    expect(parseEnv({ ...valid, NODE_ENV: "production", LATCH_MULTI_INSTANCE: "true", NEXT_SERVER_ACTIONS_ENCRYPTION_KEY: key })).toBeTruthy();
+    // One instance, or development: the build's own key will do.
+    expect(parseEnv({ ...valid, NODE_ENV: "production" })).toBeTruthy();
+    expect(parseEnv({ ...valid, LATCH_MULTI_INSTANCE: "true" })).toBeTruthy();
+  });
+
+  it("sizes connection pools, with defaults", () => {
+    expect(parseEnv(valid)).toMatchObject({ LATCH_POOL_MAX_PER_CONNECTION: 10, LATCH_POOL_IDLE_SECONDS: 300 });
+    expect(parseEnv({ ...valid, LATCH_POOL_MAX_PER_CONNECTION: "3" }).LATCH_POOL_MAX_PER_CONNECTION).toBe(3);
+    expect(() => parseEnv({ ...valid, LATCH_POOL_MAX_PER_CONNECTION: "0" })).toThrow(/LATCH_POOL_MAX_PER_CONNECTION/);
+  });
 });

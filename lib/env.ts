@@ -45,6 +45,17 @@ const schema = z.object({
   LATCH_EGRESS_ALLOW_CIDRS: z.string().optional(),
   /** Development only: lets external stores use plain http://. Never set this in production. */
   LATCH_DEV_ALLOW_HTTP_STORES: booleanFlag,
+  /**
+   * Next.js encrypts server actions' bound arguments with this key (base64 of 16, 24 or 32 bytes).
+   * Every instance behind one address must share it when they do not share one build; unset, each
+   * build makes its own. `openssl rand -base64 32`.
+   */
+  NEXT_SERVER_ACTIONS_ENCRYPTION_KEY: z
+    .string()
+    .refine((v) => /^[A-Za-z0-9+/]+={0,2}$/.test(v) && [16, 24, 32].includes(Buffer.from(v, "base64").length), "must be 16, 24 or 32 bytes, base64-encoded (e.g. `openssl rand -base64 32`)")
+    .optional(),
+  /** Set when several instances serve one address: refuses to start in production without NEXT_SERVER_ACTIONS_ENCRYPTION_KEY. */
+  LATCH_MULTI_INSTANCE: booleanFlag,
   /** Bound of the in-memory cache of resolved values (least recently used entries go first). The one-hour lifetime is fixed. */
   LATCH_SECRET_CACHE_MAX_ENTRIES: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
   /** Bearer token Prometheus presents to scrape /api/metrics (at least 32 characters). Unset: administrators' sessions only. */
@@ -66,7 +77,13 @@ export class EnvError extends Error {
 }
 
 export function parseEnv(source: Record<string, string | undefined>): Env {
-  const result = schema.safeParse(source);
+  const result = schema
+    .superRefine((e, ctx) => {
+      if (e.NODE_ENV === "production" && e.LATCH_MULTI_INSTANCE && !e.NEXT_SERVER_ACTIONS_ENCRYPTION_KEY) {
+        ctx.addIssue({ code: "custom", path: ["NEXT_SERVER_ACTIONS_ENCRYPTION_KEY"], message: "is required when LATCH_MULTI_INSTANCE is set: every instance must share one key" });
+      }
+    })
+    .safeParse(source);
   if (!result.success) {
     const lines = result.error.issues.map((issue) => `  ${issue.path.join(".") || "(env)"} ${issue.message}`);
     throw new EnvError(`Invalid environment:\n${lines.join("\n")}`);

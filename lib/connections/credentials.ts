@@ -2,6 +2,7 @@ import "server-only";
 import { decrypt } from "@/lib/crypto/envelope";
 import type { Actor } from "@/lib/authz";
 import { ConnectorError } from "@/lib/connectors/types";
+import { ensureCurrent } from "@/lib/secrets/broadcast";
 import { resolve } from "@/lib/secrets/resolver";
 
 /**
@@ -27,6 +28,8 @@ export type Resolved = {
 export const typedValueAad = (connectionId: string, field: string) => `connection_secrets:${connectionId}:${field}`;
 
 async function resolveAll(sources: FieldSource[], ctx: { actor: Actor; requestId?: string | null; purpose: string }, rejected?: Resolved): Promise<Resolved> {
+  // Before a cached value is used: refreshes another instance sent while this one could not hear are applied first.
+  if (!rejected && sources.some((s) => "assetId" in s)) await ensureCurrent();
   const out: Resolved = { secrets: {}, usernames: {}, fromCache: false, fetchSeqs: new Map() };
   // One resolve per asset per pass: a Credential can fill both a password and a username field.
   const byAsset = new Map<string, Awaited<ReturnType<typeof resolve>>>();

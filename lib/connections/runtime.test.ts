@@ -468,24 +468,35 @@ describe("pooling", () => {
 });
 
 describe("refresh", () => {
-  it("clears the connection's cached secrets: the next invoke reads the vault again; a missed broadcast is caught by the generation", async () => {
+  it("clears the connection's cached secrets: the next invoke reads the vault again", async () => {
     const path = `rt/pg-refresh-${randomUUID().slice(0, 6)}`;
     const { connectionId } = await connect("postgres", path, postgres.user, postgres.password, { host: postgres.host, port: postgres.port, database: postgres.database, tlsMode: "disable" });
     expect((await invoke(connectionId, "query", { sql: "SELECT 1", params: [] })).status).toBe(200);
-    let before = reads(path);
+    const before = reads(path);
     const refreshed = await call(refreshRoute, connectionId);
     expect(refreshed).toMatchObject({ status: 200, body: { refreshed: true } });
     expect((await invoke(connectionId, "query", { sql: "SELECT 1", params: [] })).status).toBe(200);
     expect(reads(path) - before).toBe(1);
+    expect((await invoke(connectionId, "query", { sql: "SELECT 1", params: [] })).status).toBe(200);
+    expect(reads(path) - before).toBe(1);
+  });
 
-    // Another instance refreshed and this one never heard: the generation in the database tells it.
-    await db().connection.update({ where: { id: connectionId }, data: { refreshGeneration: { increment: 1 } } });
-    before = reads(path);
+  it("a refresh another instance sent that never arrived here is applied before the next use, once, even for a connection this instance never invoked", async () => {
+    const path = `rt/pg-missed-${randomUUID().slice(0, 6)}`;
+    // Connect fills this instance's cache; nothing here has invoked the connection yet.
+    const { connectionId, assetId } = await connect("postgres", path, postgres.user, postgres.password, { host: postgres.host, port: postgres.port, database: postgres.database, tlsMode: "disable" });
+    const before = reads(path);
+    // Another instance refreshed it; its NOTIFY was lost (only the log row exists).
+    await db().$executeRaw`INSERT INTO refresh_events (kind, target_id, asset_ids, origin) VALUES ('connection', ${connectionId}::uuid, ${[assetId]}::uuid[], 'other-instance')`;
     expect((await invoke(connectionId, "query", { sql: "SELECT 1", params: [] })).status).toBe(200);
     expect(reads(path) - before).toBe(1);
-    // …and only once.
     expect((await invoke(connectionId, "query", { sql: "SELECT 1", params: [] })).status).toBe(200);
     expect(reads(path) - before).toBe(1);
+
+    // The same for a store refresh: every value from that store is fetched anew.
+    await db().$executeRaw`INSERT INTO refresh_events (kind, target_id, origin) VALUES ('store', ${storeId}::uuid, 'other-instance')`;
+    expect((await invoke(connectionId, "query", { sql: "SELECT 1", params: [] })).status).toBe(200);
+    expect(reads(path) - before).toBe(2);
   });
 
   it("someone without connections.use gets 404 from invoke and refresh", async () => {

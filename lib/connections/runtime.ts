@@ -15,8 +15,8 @@ import { AppError, notFound, type AppErrorCode } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
 import { logger } from "@/lib/log";
 import { metrics } from "@/lib/metrics";
-import { broadcastRefresh, onRefresh, type RefreshMessage } from "@/lib/secrets/broadcast";
-import { invalidateAsset, invalidateStore, ResolveError } from "@/lib/secrets/resolver";
+import { broadcastRefresh, catchUpTo, onRefresh, type RefreshMessage } from "@/lib/secrets/broadcast";
+import { ResolveError } from "@/lib/secrets/resolver";
 import { withCredentials, type Resolved, type RotationEvent } from "./credentials";
 import { Pools, type PoolEntry } from "./pools";
 import { openState, sealStateFor, sourcesOf } from "./mutations";
@@ -27,11 +27,11 @@ type LoadedConnection = Connection & { secrets: ConnectionSecret[] };
 const INVOKE_TIMEOUT_MS = 30_000;
 
 const runtime = globalThis as unknown as {
-  latchRuntime?: { pools: Pools; rotations: Map<string, number>; seenGeneration: Map<string, number>; fingerprintKey: Buffer; sweeper: NodeJS.Timeout | null; subscribed: boolean };
+  latchRuntime?: { pools: Pools; rotations: Map<string, number>; fingerprintKey: Buffer; sweeper: NodeJS.Timeout | null; subscribed: boolean };
 };
 
 function rt() {
-  runtime.latchRuntime ??= { pools: new Pools(), rotations: new Map(), seenGeneration: new Map(), fingerprintKey: randomBytes(32), sweeper: null, subscribed: false };
+  runtime.latchRuntime ??= { pools: new Pools(), rotations: new Map(), fingerprintKey: randomBytes(32), sweeper: null, subscribed: false };
   const r = runtime.latchRuntime;
   if (!r.subscribed) {
     r.subscribed = true;
@@ -75,30 +75,20 @@ export function drain(connectionId: string): void {
 /** The pooled clients open on this instance (no values), for tests and diagnostics. */
 export const openPools = (connectionId?: string) => rt().pools.list(connectionId);
 
+/** Cached values are cleared by lib/secrets/broadcast itself; the run time drains the connection's clients. */
 function applyRefresh(message: RefreshMessage) {
-  if (message.kind === "store") {
-    invalidateStore(message.id);
-    // Pools opened with this store's values are drained at their next use (fingerprint changes) or by refresh generation.
-    return;
-  }
-  for (const assetId of message.kind === "asset" ? [message.id] : message.assetIds) invalidateAsset(assetId);
   if (message.kind === "connection") drain(message.id);
 }
 
-/** The safety net for a missed broadcast: a newer generation in the database means "refresh here too". */
-function catchUpGeneration(connection: LoadedConnection) {
-  const seen = rt().seenGeneration.get(connection.id);
-  if (seen !== undefined && seen < connection.refreshGeneration) {
-    for (const s of connection.secrets) if (s.assetId) invalidateAsset(s.assetId);
-    drain(connection.id);
-  }
-  rt().seenGeneration.set(connection.id, connection.refreshGeneration);
-}
-
-async function loadConnection(connectionId: string): Promise<LoadedConnection> {
-  const connection = isUuid(connectionId) ? await db().connection.findUnique({ where: { id: connectionId }, include: { secrets: true } }) : null;
+/** The connection, and the newest refresh event id (the safety net for a missed broadcast), in parallel. */
+async function loadConnection(connectionId: string): Promise<{ connection: LoadedConnection; latestRefresh: bigint | null }> {
+  if (!isUuid(connectionId)) throw notFound("Connection");
+  const [connection, [latest]] = await Promise.all([
+    db().connection.findUnique({ where: { id: connectionId }, include: { secrets: true } }),
+    db().$queryRaw<{ max: bigint | null }[]>`SELECT max(id) AS max FROM refresh_events`,
+  ]);
   if (!connection) throw notFound("Connection");
-  return connection;
+  return { connection, latestRefresh: latest?.max ?? null };
 }
 
 /** Run time resolves on behalf of the connection's owner, who must still hold assets.use (the resolver checks). */
@@ -153,7 +143,7 @@ export const invokeBodySchema = z.object({
 export async function invokeConnection(ctx: Ctx, input: { connectionId: string; operation: string; input: Record<string, unknown> }): Promise<{ operation: string; result: unknown; durationMs: number }> {
   const started = performance.now();
   invokeLimiter().take(ctx.actor.scope ? `token:${ctx.actor.scope.tokenId}` : `user:${ctx.actor.id}`);
-  const connection = await loadConnection(input.connectionId);
+  const { connection, latestRefresh } = await loadConnection(input.connectionId);
   await assertCanOnFolder(db(), ctx.actor, "connections.use", connection.folderId, "Connection");
   if (connection.status === "PENDING_AUTHORIZATION") throw new AppError("CONFLICT", "This connection is waiting for authorisation in the app; finish connecting it in the console first.");
   const connector = getConnector(connection.connectorKind);
@@ -166,7 +156,8 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
     const errors = Object.fromEntries(Object.entries(fieldErrorsOf(parsed.error)).map(([k, v]) => [`input.${k}`, v]));
     throw new AppError("VALIDATION", Object.values(errors)[0]?.[0] ?? "Check the operation's input.", errors);
   }
-  catchUpGeneration(connection);
+  // A refresh another instance sent that this one has not applied yet (NOTIFY still on its way, or missed) is applied now.
+  await catchUpTo(latestRefresh);
   const owner = await ownerOf(connection);
   const config = (connection.config ?? {}) as Record<string, unknown>;
 
@@ -256,7 +247,7 @@ async function persistState(connection: LoadedConnection, connector: Connector, 
 
 /** Refresh: clears the connection's cached secrets on every instance and drains its pools; it stays connected. */
 export async function refreshConnection(ctx: Ctx, input: { connectionId: string }) {
-  const connection = await loadConnection(input.connectionId);
+  const { connection } = await loadConnection(input.connectionId);
   await assertCanOnFolder(db(), ctx.actor, "connections.use", connection.folderId, "Connection");
   const assetIds = [...new Set(connection.secrets.map((s) => s.assetId).filter((x): x is string => !!x))];
   await db().$transaction(async (tx) => {

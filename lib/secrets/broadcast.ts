@@ -6,13 +6,21 @@ import { db } from "@/lib/db";
 import { env } from "@/lib/env";
 import { logger } from "@/lib/log";
 import { metrics } from "@/lib/metrics";
+import { invalidateAsset, invalidateStore } from "@/lib/secrets/resolver";
 
 /**
- * Cache invalidation across instances: every instance LISTENs on one PostgreSQL channel, and a
- * refresh on any of them is NOTIFYed to all. A missed notification (an instance reconnecting) is
- * caught by the connections' refresh generation, checked at every use.
+ * Cache invalidation across instances. A refresh (connection, asset or store; also sent when an
+ * asset or store changes) is applied here at once, written to refresh_events, and NOTIFYed to every
+ * instance LISTENing on one PostgreSQL channel. The table is the safety net: an instance that could
+ * have missed a notification (its listener dropped, or it has not arrived yet) reads the events after
+ * the last one it applied before it uses a cached value. Each event is applied once per instance.
  */
 const CHANNEL = "latch_cache_refresh";
+/** How often the listener proves its connection is alive; a silent one is replaced. */
+const PING_MS = 10_000;
+/** Events this young are re-read at a catch-up even below the watermark: ids are taken before commit, so they can appear out of order. */
+const LATE_COMMIT_WINDOW_SECONDS = 30;
+const PRUNE_AFTER_HOURS = 24;
 
 const messageSchema = z.object({
   kind: z.enum(["connection", "asset", "store"]),
@@ -20,30 +28,65 @@ const messageSchema = z.object({
   /** Asset ids a connection refresh covers, so receivers need no database read. */
   assetIds: z.array(z.string().uuid()).max(100).default([]),
   origin: z.string().max(64),
+  /** The event's row in refresh_events (absent only from an instance older than the table). */
+  seq: z.coerce.number().int().positive().optional(),
 });
 export type RefreshMessage = z.infer<typeof messageSchema>;
 
 type Handler = (message: RefreshMessage) => void;
 
-const state = globalThis as unknown as {
-  latchBroadcast?: { instanceId: string; handlers: Set<Handler>; client: pg.Client | null; starting: Promise<void> | null; stopped: boolean };
+type State = {
+  instanceId: string;
+  handlers: Set<Handler>;
+  client: pg.Client | null;
+  starting: Promise<void> | null;
+  stopped: boolean;
+  /** The listener is connected and has caught up since it (re)connected: nothing can have been missed. */
+  live: boolean;
+  /** Every event with an id up to this one has been applied here (null until first read). */
+  watermark: number | null;
+  /** Events above the watermark (or recently below it) applied already, with when: never applied twice. */
+  applied: Map<number, number>;
+  catchingUp: Promise<void> | null;
+  pinger: NodeJS.Timeout | null;
+  retry: NodeJS.Timeout | null;
 };
 
-function current() {
-  state.latchBroadcast ??= { instanceId: randomUUID(), handlers: new Set(), client: null, starting: null, stopped: false };
-  return state.latchBroadcast;
+const holder = globalThis as unknown as { latchBroadcast?: State };
+
+function current(): State {
+  holder.latchBroadcast ??= {
+    instanceId: randomUUID(),
+    handlers: new Set(),
+    client: null,
+    starting: null,
+    stopped: false,
+    live: false,
+    watermark: null,
+    applied: new Map(),
+    catchingUp: null,
+    pinger: null,
+    retry: null,
+  };
+  return holder.latchBroadcast;
 }
 
 export const instanceId = () => current().instanceId;
 
-/** Registers what to do when any instance (this one included) announces a refresh; starts listening. */
+/** Registers what else to do when a refresh is applied here (the secret cache is cleared by this module itself); starts listening. */
 export function onRefresh(handler: Handler): void {
-  const b = current();
-  b.handlers.add(handler);
+  current().handlers.add(handler);
   void ensureListening();
 }
 
+/** Applies one refresh on this instance: the cached values, then whatever the handlers add (pools). */
 function deliver(message: RefreshMessage) {
+  try {
+    if (message.kind === "store") invalidateStore(message.id);
+    else for (const assetId of message.kind === "asset" ? [message.id] : message.assetIds) invalidateAsset(assetId);
+  } catch (error) {
+    logger().error({ err: error }, "clearing cached values for a refresh failed");
+  }
   for (const handler of current().handlers) {
     try {
       handler(message);
@@ -53,37 +96,172 @@ function deliver(message: RefreshMessage) {
   }
 }
 
-/** One dedicated connection per instance for LISTEN; reconnects after a drop. */
+/** Records that event `seq` is applied here, and moves the watermark over every contiguous applied id. */
+function markApplied(seq: number) {
+  const b = current();
+  b.applied.set(seq, Date.now());
+  while (b.watermark !== null && b.applied.has(b.watermark + 1)) b.watermark++;
+  const old = Date.now() - 2 * LATE_COMMIT_WINDOW_SECONDS * 1000;
+  for (const [id, at] of b.applied) if (b.watermark !== null && id <= b.watermark && at < old) b.applied.delete(id);
+}
+
+/**
+ * Applies a notified event unless it was applied already. One below the watermark but not in the
+ * set committed late (after a catch-up read past it), so it still needs applying.
+ */
+function applyOnce(message: RefreshMessage) {
+  if (message.seq !== undefined) {
+    if (current().applied.has(message.seq)) return;
+    markApplied(message.seq);
+  }
+  metrics().refreshes.inc({ kind: message.kind, direction: "received" });
+  deliver(message);
+}
+
+function handleNotification(payload: string | undefined) {
+  const b = current();
+  if (!payload) return;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(payload);
+  } catch {
+    logger().warn("ignored a cache refresh notification that is not JSON");
+    return;
+  }
+  const parsed = messageSchema.safeParse(raw);
+  if (!parsed.success) {
+    logger().warn("ignored a malformed cache refresh notification");
+    return;
+  }
+  // This instance applied its own refresh when it sent it.
+  if (parsed.data.origin === b.instanceId) return;
+  applyOnce(parsed.data);
+}
+
+type EventRow = { id: bigint; kind: string; target_id: string; asset_ids: string[] | null; origin: string };
+
+/**
+ * Reads and applies the events this instance has not applied yet (the safety net). The first call
+ * only notes where the log stands: the cache is empty before anything has been resolved.
+ */
+export function catchUp(): Promise<void> {
+  const b = current();
+  b.catchingUp ??= (async () => {
+    if (b.watermark === null) {
+      const [row] = await db().$queryRaw<{ max: bigint | null }[]>`SELECT max(id) AS max FROM refresh_events`;
+      b.watermark ??= Number(row?.max ?? 0);
+      return;
+    }
+    const from = b.watermark;
+    const rows = await db().$queryRaw<EventRow[]>`
+      SELECT id, kind, target_id::text AS target_id, asset_ids::text[] AS asset_ids, origin FROM refresh_events
+      WHERE id > ${from} OR created_at > now() - make_interval(secs => ${LATE_COMMIT_WINDOW_SECONDS})
+      ORDER BY id`;
+    let highest = from;
+    for (const row of rows) {
+      const seq = Number(row.id);
+      highest = Math.max(highest, seq);
+      if (b.applied.has(seq) || row.origin === b.instanceId) {
+        b.applied.set(seq, b.applied.get(seq) ?? Date.now());
+        continue;
+      }
+      const parsed = messageSchema.safeParse({ kind: row.kind, id: row.target_id, assetIds: row.asset_ids ?? [], origin: row.origin, seq });
+      if (!parsed.success) continue;
+      b.applied.set(seq, Date.now());
+      metrics().refreshes.inc({ kind: parsed.data.kind, direction: "caught_up" });
+      deliver(parsed.data);
+    }
+    b.watermark = Math.max(b.watermark ?? 0, highest);
+  })().finally(() => {
+    b.catchingUp = null;
+  });
+  return b.catchingUp;
+}
+
+/**
+ * Called before cached values are used (connect, test, invoke). Free while the listener is up and
+ * caught up; otherwise it reads the events this instance may have missed.
+ */
+export async function ensureCurrent(): Promise<void> {
+  const b = current();
+  if (b.live && b.watermark !== null) return;
+  if (!b.client && !b.stopped) void ensureListening();
+  await catchUp();
+}
+
+/** For callers that already read the newest event id with their own query (invoke): catches up only if it is ahead. */
+export async function catchUpTo(latest: number | bigint | null): Promise<void> {
+  const b = current();
+  const target = Number(latest ?? 0);
+  if (b.watermark !== null && target <= b.watermark) return;
+  await catchUp();
+  // Read by the caller a moment ago: an id it saw is covered now even if it was still uncommitted for us.
+  if (b.watermark !== null && target > b.watermark) await catchUp();
+}
+
+function scheduleReconnect(delayMs: number) {
+  const b = current();
+  if (b.stopped || b.retry) return;
+  b.retry = setTimeout(() => {
+    b.retry = null;
+    void ensureListening();
+  }, delayMs);
+  b.retry.unref();
+}
+
+function dropListener(client: pg.Client, why: string, error?: unknown) {
+  const b = current();
+  if (b.client !== client && b.client !== null) return;
+  if (b.client === client) logger().warn({ err: error }, `cache refresh listener ${why}; reconnecting`);
+  b.client = null;
+  b.live = false;
+  if (b.pinger) clearInterval(b.pinger);
+  b.pinger = null;
+  client.removeAllListeners("end");
+  client.end().catch(() => {});
+  scheduleReconnect(1000);
+}
+
+/**
+ * One dedicated connection per instance for LISTEN (started at boot by instrumentation.ts). After a
+ * drop it reconnects, and catches up from refresh_events before it counts as live again.
+ */
 export function ensureListening(): Promise<void> {
   const b = current();
   if (b.client || b.stopped) return Promise.resolve();
   b.starting ??= (async () => {
-    const client = new pg.Client({ connectionString: env().DATABASE_URL });
+    const client = new pg.Client({ connectionString: env().DATABASE_URL, keepAlive: true, application_name: "Latch refresh listener" });
     client.on("notification", (n) => {
-      if (n.channel !== CHANNEL || !n.payload) return;
-      const parsed = messageSchema.safeParse(JSON.parse(n.payload));
-      // This instance applied its own refresh when it sent it.
-      if (parsed.success && parsed.data.origin !== b.instanceId) {
-        metrics().refreshes.inc({ kind: parsed.data.kind, direction: "received" });
-        deliver(parsed.data);
-      }
+      if (n.channel === CHANNEL) handleNotification(n.payload);
     });
-    client.on("error", (error) => {
-      logger().warn({ err: error }, "cache refresh listener lost its connection; reconnecting");
-      b.client = null;
-      client.end().catch(() => {});
-      setTimeout(() => void ensureListening(), 1000).unref();
-    });
+    client.on("error", (error) => dropListener(client, "lost its connection", error));
+    client.on("end", () => dropListener(client, "was closed"));
     try {
       await client.connect();
       await client.query(`LISTEN ${CHANNEL}`);
       // An idle listener must not keep a process (a script, a test worker) alive.
       (client as unknown as { connection?: { stream?: { unref?: () => void } } }).connection?.stream?.unref?.();
       b.client = client;
+      // Whatever was sent while nobody listened is read now; only then is the listener enough.
+      await catchUp();
+      if (b.client === client) b.live = true;
+      b.pinger = setInterval(() => {
+        const ping = client.query("SELECT 1");
+        const timer = setTimeout(() => dropListener(client, "stopped answering"), 5000);
+        timer.unref();
+        ping.then(() => clearTimeout(timer), (error: unknown) => {
+          clearTimeout(timer);
+          dropListener(client, "failed a health check", error);
+        });
+      }, PING_MS);
+      b.pinger.unref();
     } catch (error) {
       logger().warn({ err: error }, "could not start the cache refresh listener; retrying");
+      b.client = null;
+      b.live = false;
+      client.removeAllListeners("end");
       client.end().catch(() => {});
-      setTimeout(() => void ensureListening(), 2000).unref();
+      scheduleReconnect(2000);
     } finally {
       b.starting = null;
     }
@@ -91,19 +269,45 @@ export function ensureListening(): Promise<void> {
   return b.starting;
 }
 
-/** Announces a refresh to every instance (delivered to this one through the same channel). */
-export async function broadcastRefresh(message: Omit<RefreshMessage, "origin" | "assetIds"> & { assetIds?: string[] }): Promise<void> {
-  const payload: RefreshMessage = { ...message, assetIds: message.assetIds ?? [], origin: instanceId() };
-  // Applied here at once too: the caller must not wait for its own notification to see the effect.
+/** Announces a refresh to every instance: applied here first, then logged and NOTIFYed in one statement. */
+export async function broadcastRefresh(message: Omit<RefreshMessage, "origin" | "assetIds" | "seq"> & { assetIds?: string[] }): Promise<void> {
+  const b = current();
+  const payload: RefreshMessage = { kind: message.kind, id: message.id, assetIds: message.assetIds ?? [], origin: b.instanceId };
+  // Applied here at once: the caller must not wait for its own notification to see the effect.
   deliver(payload);
   metrics().refreshes.inc({ kind: payload.kind, direction: "sent" });
-  await db().$executeRaw`SELECT pg_notify(${CHANNEL}, ${JSON.stringify(payload)})`;
+  const [row] = await db().$queryRaw<{ id: bigint }[]>`
+    WITH event AS (
+      INSERT INTO refresh_events (kind, target_id, asset_ids, origin)
+      VALUES (${payload.kind}, ${payload.id}::uuid, ${payload.assetIds}::uuid[], ${payload.origin})
+      RETURNING id, kind, target_id, asset_ids, origin
+    )
+    SELECT id, pg_notify(${CHANNEL}, json_build_object('kind', kind, 'id', target_id, 'assetIds', coalesce(asset_ids, '{}'), 'origin', origin, 'seq', id)::text)::text AS notified FROM event`;
+  if (row) markApplied(Number(row.id));
+  // Pruned now and then by whoever sends; the log only needs to outlive a reconnect.
+  if (Math.random() < 0.01) await db().$executeRaw`DELETE FROM refresh_events WHERE created_at < now() - make_interval(hours => ${PRUNE_AFTER_HOURS})`.catch(() => 0);
 }
 
 /** For tests and orderly shutdown. */
 export async function stopListening(): Promise<void> {
   const b = current();
   b.stopped = true;
-  await b.client?.end().catch(() => {});
+  b.live = false;
+  if (b.pinger) clearInterval(b.pinger);
+  if (b.retry) clearTimeout(b.retry);
+  b.pinger = null;
+  b.retry = null;
+  const client = b.client;
   b.client = null;
+  client?.removeAllListeners("end");
+  await client?.end().catch(() => {});
 }
+
+/** For tests: listen again after stopListening(). */
+export function resumeListening(): Promise<void> {
+  current().stopped = false;
+  return ensureListening();
+}
+
+/** Whether the listener is up and caught up (for /api/ready and tests). */
+export const isListening = () => current().live;

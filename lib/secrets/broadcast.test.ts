@@ -1,0 +1,155 @@
+import { randomUUID } from "node:crypto";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import type { ActionResult } from "@/lib/actions/action";
+import { createAssetAction } from "@/lib/assets/actions";
+import type { Actor } from "@/lib/authz";
+import { db } from "@/lib/db";
+import { env } from "@/lib/env";
+import { metrics } from "@/lib/metrics";
+import { grant, latchStore, makeFolder, makeUser, signInAs } from "@/test/fixtures";
+import { broadcastRefresh, catchUpTo, ensureCurrent, ensureListening, isListening, resumeListening, stopListening } from "./broadcast";
+import { resolve } from "./resolver";
+
+vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
+vi.mock("@/lib/request-context", () => import("@/test/mocks/request-context"));
+
+/**
+ * Refreshes across instances: what another instance NOTIFYs is applied here once; what this instance
+ * could not hear (listener down, dropped, or NOTIFY not yet arrived) is read from refresh_events
+ * before a cached value is used.
+ */
+let editor: Actor;
+let storeId: string;
+
+function ok<T>(result: ActionResult<T>): T {
+  if (!result.ok) throw new Error(`expected success, got ${JSON.stringify(result.error)}`);
+  return result.data;
+}
+
+async function newAsset() {
+  const folder = await makeFolder();
+  await grant(folder.id, editor, "EDITOR");
+  signInAs(editor);
+  return ok(await createAssetAction({ folderId: folder.id, type: "SECRET", name: `key ${randomUUID().slice(0, 6)}`, storeId, source: "value", secretValue: `v-${randomUUID()}` })).id;
+}
+
+const use = async (assetId: string) => (await resolve({ assetId }, { actor: editor, purpose: "test" })).meta.fromCache;
+
+/** What another instance does when it refreshes: one row in the log, and (unless lost) a NOTIFY. */
+async function otherInstance(kind: "connection" | "asset" | "store", id: string, opts: { notify?: boolean; assetIds?: string[] } = {}) {
+  const client = new pg.Client({ connectionString: env().DATABASE_URL });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ id: string }>(
+      "INSERT INTO refresh_events (kind, target_id, asset_ids, origin) VALUES ($1, $2, $3, 'other-instance') RETURNING id",
+      [kind, id, opts.assetIds ?? []],
+    );
+    if (opts.notify !== false) {
+      await client.query("SELECT pg_notify('latch_cache_refresh', $1)", [JSON.stringify({ kind, id, assetIds: opts.assetIds ?? [], origin: "other-instance", seq: Number(rows[0]!.id) })]);
+    }
+    return Number(rows[0]!.id);
+  } finally {
+    await client.end();
+  }
+}
+
+const counted = async (direction: string) => (await metrics().refreshes.get()).values.filter((v) => v.labels.direction === direction).reduce((n, v) => n + v.value, 0);
+
+beforeAll(async () => {
+  editor = await makeUser();
+  storeId = (await latchStore()).id;
+  await ensureListening();
+  await vi.waitFor(() => expect(isListening()).toBe(true), { timeout: 10_000 });
+});
+
+afterAll(async () => {
+  await stopListening();
+});
+
+describe("cross-instance refresh", () => {
+  it("applies a refresh another instance NOTIFYs, once", async () => {
+    const assetId = await newAsset();
+    expect(await use(assetId)).toBe(false);
+    expect(await use(assetId)).toBe(true);
+    const received = await counted("received");
+    const seq = await otherInstance("asset", assetId);
+    await vi.waitFor(async () => expect(await counted("received")).toBe(received + 1), { timeout: 2000 });
+    expect(await use(assetId)).toBe(false);
+    // The safety net knows it was applied: neither the log nor a late copy applies it again.
+    await catchUpTo(seq);
+    await ensureCurrent();
+    expect(await use(assetId)).toBe(true);
+  });
+
+  it("with the listener down, the event log is read before a cached value is used (asset, store, connection)", async () => {
+    const [asset, storeAsset, connAsset] = [await newAsset(), await newAsset(), await newAsset()];
+    for (const a of [asset, storeAsset, connAsset]) expect(await use(a)).toBe(false);
+    await stopListening();
+    try {
+      expect(isListening()).toBe(false);
+      const caught = await counted("caught_up");
+      await otherInstance("asset", asset, { notify: false });
+      await otherInstance("store", storeId, { notify: false });
+      await otherInstance("connection", randomUUID(), { notify: false, assetIds: [connAsset] });
+      await ensureCurrent();
+      expect(await counted("caught_up")).toBe(caught + 3);
+      for (const a of [asset, storeAsset, connAsset]) expect(await use(a)).toBe(false);
+      // Applied once: the next check reads nothing new.
+      await ensureCurrent();
+      expect(await counted("caught_up")).toBe(caught + 3);
+      expect(await use(asset)).toBe(true);
+    } finally {
+      await resumeListening();
+      await vi.waitFor(() => expect(isListening()).toBe(true), { timeout: 10_000 });
+    }
+  });
+
+  it("an invoke-style check with the newest id catches up even while NOTIFY is still on its way", async () => {
+    const assetId = await newAsset();
+    expect(await use(assetId)).toBe(false);
+    const seq = await otherInstance("asset", assetId, { notify: false }); // listener up, but nothing arrives
+    await catchUpTo(seq);
+    expect(await use(assetId)).toBe(false);
+  });
+
+  it("ignores a notification that is not JSON, or not a refresh, and keeps listening", async () => {
+    const client = new pg.Client({ connectionString: env().DATABASE_URL });
+    await client.connect();
+    await client.query("SELECT pg_notify('latch_cache_refresh', 'not json {')");
+    await client.query("SELECT pg_notify('latch_cache_refresh', '{\"kind\":\"everything\"}')");
+    await client.end();
+    const assetId = await newAsset();
+    expect(await use(assetId)).toBe(false);
+    await otherInstance("asset", assetId);
+    await vi.waitFor(async () => expect(await use(assetId)).toBe(false), { timeout: 2000 });
+    expect(isListening()).toBe(true);
+  });
+
+  it("reconnects after its connection is killed, and applies what it missed meanwhile", async () => {
+    const assetId = await newAsset();
+    expect(await use(assetId)).toBe(false);
+    const caught = await counted("caught_up");
+    const admin = new pg.Client({ connectionString: env().DATABASE_URL });
+    await admin.connect();
+    await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'Latch refresh listener' AND datname = current_database() AND pid <> pg_backend_pid()");
+    await vi.waitFor(() => expect(isListening()).toBe(false), { timeout: 2000 });
+    await admin.end();
+    await otherInstance("asset", assetId); // its NOTIFY reaches nobody here
+    await vi.waitFor(() => expect(isListening()).toBe(true), { timeout: 10_000 });
+    // Caught up by the reconnect itself, before anything asked.
+    expect(await counted("caught_up")).toBe(caught + 1);
+    expect(await use(assetId)).toBe(false);
+  });
+
+  it("this instance's own refresh is applied at once and not again when its NOTIFY comes back", async () => {
+    const assetId = await newAsset();
+    expect(await use(assetId)).toBe(false);
+    await broadcastRefresh({ kind: "asset", id: assetId });
+    expect(await use(assetId)).toBe(false);
+    await new Promise((r) => setTimeout(r, 200));
+    await ensureCurrent();
+    expect(await use(assetId)).toBe(true);
+    expect(await db().refreshEvent.count({ where: { targetId: assetId } })).toBe(1);
+  });
+});
