@@ -2,7 +2,8 @@ import type { Instrumentation } from "next";
 import { env, nextRuntime } from "@/lib/env";
 
 export async function register() {
-  if (nextRuntime() !== "nodejs") return;
+  // Read inline (not through lib/env) so the bundler drops the Node-only imports below from the edge build.
+  if (process.env.NEXT_RUNTIME !== "nodejs") return;
   // Fail fast at start-up, naming the bad variable, instead of on the first request.
   const settings = env();
   // Next.js prints its own errors with console.error: send them through the log redaction too.

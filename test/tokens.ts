@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { NextRequest } from "next/server";
-import type { Actor, TokenPermission } from "@/lib/authz";
+import type { Actor, TokenPermission, TokenTenantPermission } from "@/lib/authz";
 import { createPersonalToken, createServiceAccount, createServiceAccountToken } from "@/lib/tokens/mutations";
 
 /** Test helpers for API tokens: issue them through the real mutations, call routes with them. */
@@ -10,11 +10,11 @@ export async function personalToken(owner: Actor, scopes: Scope[], expiresInDays
   return createPersonalToken({ actor: owner, requestId: "test" }, { name: `token ${randomUUID().slice(0, 6)}`, expiresInDays, scopes: withRead(scopes) });
 }
 
-export async function serviceToken(admin: Actor, scopes: Scope[], serviceAccountId?: string) {
+export async function serviceToken(admin: Actor, scopes: Scope[], serviceAccountId?: string, tenantPermissions: TokenTenantPermission[] = []) {
   const id = serviceAccountId ?? (await createServiceAccount({ actor: admin, requestId: "test" }, { name: `runner-${randomUUID().slice(0, 8)}`, description: "" })).id;
   const created = await createServiceAccountToken(
     { actor: admin, requestId: "test" },
-    { serviceAccountId: id, name: `token ${randomUUID().slice(0, 6)}`, expiresInDays: 30, scopes: withRead(scopes) },
+    { serviceAccountId: id, name: `token ${randomUUID().slice(0, 6)}`, expiresInDays: 30, scopes: withRead(scopes), tenantPermissions },
   );
   return { ...created, serviceAccountId: id };
 }

@@ -4,12 +4,14 @@ import { CheckIcon, CopyIcon, KeyRoundIcon, TriangleAlertIcon } from "lucide-rea
 import { useState } from "react";
 import { toast } from "sonner";
 import { Button } from "@/components/ui/button";
+import { Checkbox } from "@/components/ui/checkbox";
 import { Dialog, DialogContent, DialogDescription, DialogFooter, DialogHeader, DialogTitle, DialogTrigger } from "@/components/ui/dialog";
 import { Input } from "@/components/ui/input";
 import { Label } from "@/components/ui/label";
 import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@/components/ui/select";
 import { FormField } from "@/components/shared/form-field";
 import { useServerAction } from "@/components/shared/use-server-action";
+import { TENANT_PERMISSION_LABELS } from "@/lib/authz/permissions";
 import { createPersonalTokenAction, createServiceAccountTokenAction } from "@/lib/tokens/actions";
 import type { CreatedToken } from "@/lib/tokens/mutations";
 import type { ScopeFolderOption } from "@/lib/tokens/queries";
@@ -31,15 +33,19 @@ export function CreateTokenDialog({ target, folders, disabled }: { target: Targe
   const [name, setName] = useState("");
   const [expiresInDays, setExpiresInDays] = useState("90");
   const [scopes, setScopes] = useState<ScopeDraft[]>(() => [newScopeDraft()]);
+  const [readMetrics, setReadMetrics] = useState(false);
   const [created, setCreated] = useState<CreatedToken | null>(null);
   const action = (input: CreatePersonalTokenInput) =>
-    target.kind === "personal" ? createPersonalTokenAction(input) : createServiceAccountTokenAction({ ...input, serviceAccountId: target.serviceAccountId });
+    target.kind === "personal"
+      ? createPersonalTokenAction(input)
+      : createServiceAccountTokenAction({ ...input, serviceAccountId: target.serviceAccountId, tenantPermissions: readMetrics ? ["metrics.read"] : [] });
   const create = useServerAction(action, { onSuccess: setCreated });
 
   function reset() {
     setName("");
     setExpiresInDays("90");
     setScopes([newScopeDraft()]);
+    setReadMetrics(false);
     // The only copy of the token in the browser goes with the dialog.
     setCreated(null);
     create.reset();
@@ -129,6 +135,17 @@ export function CreateTokenDialog({ target, folders, disabled }: { target: Targe
                 </p>
               ) : null}
             </div>
+            {target.kind === "service" ? (
+              <div className="flex items-start gap-2 rounded-md border px-3 py-2">
+                <Checkbox id="token-metrics" checked={readMetrics} onCheckedChange={(checked) => setReadMetrics(checked === true)} />
+                <Label htmlFor="token-metrics" className="grid gap-0.5 font-normal">
+                  <span>{TENANT_PERMISSION_LABELS["metrics.read"]}</span>
+                  <span className="text-xs text-muted-foreground">
+                    <code>metrics.read</code> · for a Prometheus scraper; tenant-wide, opens no folder. A token may carry only this.
+                  </span>
+                </Label>
+              </div>
+            ) : null}
             {create.formError ? (
               <p role="alert" className="text-sm text-danger">
                 {create.formError}

@@ -2,7 +2,7 @@ import { KeyRoundIcon } from "lucide-react";
 import { DataTable } from "@/components/shared/data-table";
 import { EmptyState } from "@/components/shared/empty-state";
 import { StatusBadge, type StatusTone } from "@/components/shared/status-badge";
-import { PERMISSION_LABELS } from "@/lib/authz/permissions";
+import { PERMISSION_LABELS, TENANT_PERMISSION_LABELS } from "@/lib/authz/permissions";
 import type { TokenRow, TokenStatus } from "@/lib/tokens/queries";
 import { RevokeTokenButton } from "./revoke-token-button";
 
@@ -50,10 +50,15 @@ export function TokenTable({
           key: "scopes",
           header: "Access",
           cell: (r) =>
-            r.scopes.length === 0 ? (
+            r.scopes.length === 0 && r.tenantPermissions.length === 0 ? (
               <span className="text-sm text-muted-foreground">No folder left</span>
             ) : (
               <ul className="grid gap-1 text-sm">
+                {r.tenantPermissions.map((p) => (
+                  <li key={p}>
+                    <span className="font-medium">{TENANT_PERMISSION_LABELS[p]}</span>
+                  </li>
+                ))}
                 {r.scopes.map((s) => (
                   <li key={s.folderId}>
                     <span className="font-medium">{s.folderLabel}</span>

@@ -38,6 +38,17 @@ export const PERMISSION_LABELS: Record<TokenPermission, string> = {
   "connections.use": "Use connections",
 };
 
+/**
+ * Tenant-wide permissions an API token may carry: only service accounts' tokens, and only what an
+ * operations tool needs (reading metrics). They open no folder.
+ */
+export const TOKEN_TENANT_PERMISSIONS = ["metrics.read"] as const;
+export type TokenTenantPermission = (typeof TOKEN_TENANT_PERMISSIONS)[number];
+
+export const TENANT_PERMISSION_LABELS: Record<TokenTenantPermission, string> = {
+  "metrics.read": "Read metrics (/api/metrics)",
+};
+
 const VIEWER: FolderPermission[] = ["folders.read", "assets.read", "connections.read"];
 const EDITOR: FolderPermission[] = [...VIEWER, "assets.write", "assets.use", "connections.write", "connections.use"];
 const FOLDER_ADMIN: FolderPermission[] = [...EDITOR, "folders.manage", "members.manage", "audit.read"];

@@ -1,5 +1,7 @@
 import "server-only";
 import { decrypt } from "@/lib/crypto/envelope";
+import { db } from "@/lib/db";
+import { AppError } from "@/lib/errors";
 import type { Actor } from "@/lib/authz";
 import { ConnectorError } from "@/lib/connectors/types";
 import { ensureCurrent } from "@/lib/secrets/broadcast";
@@ -23,14 +25,40 @@ export type Resolved = {
   fromCache: boolean;
   /** The fetch each asset's value came from, to ask for a newer one after a rejection. */
   fetchSeqs: Map<string, number>;
+  /** Per asset: whether its value came from this instance's cache or from its store. */
+  cache: Map<string, "hit" | "miss">;
 };
+
+/** Whom a resolve is for, and (when that is someone else) who set it off. */
+export type ResolveFor = {
+  actor: Actor;
+  requestId?: string | null;
+  purpose: string;
+  triggeredBy?: { id: string; email: string; via?: { kind: string; prefix: string } };
+  auditCacheHits?: boolean;
+};
+
+/**
+ * Connections resolve their assets as their owner, whose assets.use the resolver re-checks at every
+ * resolution, whoever triggers the use (an invoke, a test): a caller needs connections.use only.
+ */
+export async function runtimeActorFor(connection: { ownerId: string }): Promise<Actor> {
+  const owner = await db().user.findUnique({ where: { id: connection.ownerId }, select: { id: true, email: true, name: true, isAdmin: true, active: true } });
+  if (!owner || !owner.active) throw new AppError("CONFLICT", "The person who owns this connection is deactivated; someone with access must edit and reconnect it.");
+  return { id: owner.id, email: owner.email, name: owner.name, isAdmin: owner.isAdmin };
+}
+
+/** The caller, as a resolve's audit event names them when it runs as the connection's owner. */
+export function triggerOf(actor: Actor): NonNullable<ResolveFor["triggeredBy"]> {
+  return { id: actor.id, email: actor.email, ...(actor.scope ? { via: { kind: actor.scope.kind, prefix: actor.scope.tokenPrefix } } : {}) };
+}
 
 export const typedValueAad = (connectionId: string, field: string) => `connection_secrets:${connectionId}:${field}`;
 
-async function resolveAll(sources: FieldSource[], ctx: { actor: Actor; requestId?: string | null; purpose: string }, rejected?: Resolved): Promise<Resolved> {
+async function resolveAll(sources: FieldSource[], ctx: ResolveFor, rejected?: Resolved): Promise<Resolved> {
   // Before a cached value is used: refreshes another instance sent while this one could not hear are applied first.
   if (!rejected && sources.some((s) => "assetId" in s)) await ensureCurrent();
-  const out: Resolved = { secrets: {}, usernames: {}, fromCache: false, fetchSeqs: new Map() };
+  const out: Resolved = { secrets: {}, usernames: {}, fromCache: false, fetchSeqs: new Map(), cache: new Map() };
   // One resolve per asset per pass: a Credential can fill both a password and a username field.
   const byAsset = new Map<string, Awaited<ReturnType<typeof resolve>>>();
   for (const source of sources) {
@@ -39,6 +67,7 @@ async function resolveAll(sources: FieldSource[], ctx: { actor: Actor; requestId
       byAsset.set(source.assetId, r);
       out.fetchSeqs.set(source.assetId, r.meta.fetchSeq);
       out.fromCache ||= r.meta.fromCache;
+      out.cache.set(source.assetId, r.meta.fromCache ? "hit" : "miss");
       if (source.part === "USERNAME") {
         if (r.type !== "CREDENTIAL" || !r.username) throw new ConnectorError("config", "The asset chosen for the username is not a Credential asset with a username.");
         out.usernames[source.field] = r.username;
@@ -73,7 +102,7 @@ export type RotationEvent = { outcome: RotationOutcome; refetch: string };
  */
 export async function withCredentials<T>(
   sources: FieldSource[],
-  ctx: { actor: Actor; requestId?: string | null; purpose: string },
+  ctx: ResolveFor,
   step: (resolved: Resolved) => Promise<T>,
   hooks: { onRotation?: (event: RotationEvent) => Promise<void> | void } = {},
 ): Promise<T> {

@@ -15,7 +15,7 @@ import { isUuid } from "@/lib/ids";
 import { broadcastRefresh } from "@/lib/secrets/broadcast";
 import { ResolveError } from "@/lib/secrets/resolver";
 import { STORE_ERROR_TITLES } from "@/lib/vault/errors";
-import { typedValueAad, withCredentials, type FieldSource } from "./credentials";
+import { runtimeActorFor, triggerOf, typedValueAad, withCredentials, type FieldSource, type ResolveFor } from "./credentials";
 import type { SaveConnectionInput } from "./schemas";
 
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
@@ -154,7 +154,7 @@ export function describeFailure(error: unknown, connectionId: string | null): Co
 }
 
 /** Opens the target with resolved credentials, proves it works, closes. Values never leave this call. */
-async function testTarget(connector: Connector, p: Plan, ctx: Ctx, state: Record<string, string> | null) {
+async function testTarget(connector: Connector, p: Plan, ctx: Ctx & Pick<ResolveFor, "triggeredBy">, state: Record<string, string> | null) {
   return withCredentials(p.sources, { ...ctx, purpose: "connect" }, async (resolved) => {
     const input = { config: { ...p.config, ...resolved.usernames }, secrets: resolved.secrets, timeoutMs: CONNECT_TIMEOUT_MS, state };
     let client: unknown;
@@ -328,8 +328,10 @@ export async function reconnectConnection(ctx: Ctx, input: { connectionId: strin
   const p: Plan = { config: connection.config as Record<string, unknown>, sources: sourcesOf(connection), rows: [], usernameFields: [] };
   let outcome: ConnectOutcome;
   let newState: Record<string, string> | null = null;
+  // Resolved as the connection's owner, like an invoke: the caller needs connections.use, the owner assets.use.
+  const resolveAs = { actor: await runtimeActorFor(connection), requestId: ctx.requestId, triggeredBy: triggerOf(ctx.actor) };
   try {
-    const tested = await testTarget(connector, p, ctx, await openState(connection));
+    const tested = await testTarget(connector, p, resolveAs, await openState(connection));
     newState = tested.state;
     outcome = { ok: true, connectionId: connection.id, message: tested.message };
   } catch (error) {

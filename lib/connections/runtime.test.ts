@@ -22,6 +22,8 @@ import { startOidcServer, type OidcServer } from "@/test/targets/oidc";
 import { createRabbitUser, type RabbitUser } from "@/test/targets/rabbitmq";
 import * as invokeRoute from "@/app/api/v1/connections/[connectionId]/invoke/route";
 import * as refreshRoute from "@/app/api/v1/connections/[connectionId]/refresh/route";
+import * as testRoute from "@/app/api/v1/connections/[connectionId]/test/route";
+import { bearer, personalToken, request, routeContext } from "@/test/tokens";
 import { saveConnectionAction } from "./actions";
 import { drainAll, openPools } from "./runtime";
 
@@ -464,6 +466,55 @@ describe("pooling", () => {
     expect(openPools(connectionId)).toEqual(now); // the old version's late finish closed nothing new
     await admin.query(`ALTER ROLE "${postgres.user}" PASSWORD '${postgres.password}'`);
     await admin.end();
+  });
+});
+
+describe("test and invoke act alike, and are audited", () => {
+  const pgConfig = () => ({ host: postgres.host, port: postgres.port, database: postgres.database, tlsMode: "disable" });
+  const withToken = async (route: typeof invokeRoute | typeof testRoute, connectionId: string, token: string, body?: unknown) => {
+    const res = await route.POST(request("POST", `/api/v1/connections/${connectionId}/x`, { authorization: bearer(token), body }), routeContext({ connectionId }));
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+
+  it("a token that may use a connection, but not the assets behind it, can both invoke and test it: both resolve as the owner", async () => {
+    const { connectionId } = await connect("postgres", `rt/same-${randomUUID().slice(0, 6)}`, postgres.user, postgres.password, pgConfig());
+    // Scoped to the connection's folder only; the asset lives in another folder.
+    const { token } = await personalToken(editor, [{ folderId: connFolder.id, permissions: ["connections.use"] }]);
+    expect((await withToken(invokeRoute, connectionId, token, { operation: "query", input: { sql: "SELECT 1", params: [] } })).status).toBe(200);
+    const tested = await withToken(testRoute, connectionId, token);
+    expect(tested).toMatchObject({ status: 200, body: { ok: true } });
+
+    // The owner loses assets.use on the asset's folder: both refuse alike.
+    const owner = await makeUser();
+    await grant(connFolder.id, owner, "EDITOR");
+    await db().connection.update({ where: { id: connectionId }, data: { ownerId: owner.id } });
+    drainAll();
+    await call(refreshRoute, connectionId); // drop the cached value, so the resolver is asked again
+    expect((await withToken(invokeRoute, connectionId, token, { operation: "query", input: { sql: "SELECT 1", params: [] } })).status).toBe(404);
+    expect((await withToken(testRoute, connectionId, token)).status).toBe(404);
+    await db().connection.update({ where: { id: connectionId }, data: { ownerId: editor.id } });
+  });
+
+  it("each invoke is one audit event naming the caller (and its token), the owner it resolved as, and the assets it used; a cache hit writes no resolve event of its own", async () => {
+    const { connectionId, assetId } = await connect("postgres", `rt/audit-${randomUUID().slice(0, 6)}`, postgres.user, postgres.password, pgConfig());
+    const { token } = await personalToken(editor, [{ folderId: connFolder.id, permissions: ["connections.use"] }]);
+    await call(refreshRoute, connectionId);
+    const resolves = () => db().auditEvent.findMany({ where: { action: "asset.resolve", targetId: assetId }, orderBy: { occurredAt: "asc" } });
+    const before = (await resolves()).length;
+    expect((await withToken(invokeRoute, connectionId, token, { operation: "query", input: { sql: "SELECT 1", params: [] } })).status).toBe(200); // store read
+    expect((await withToken(invokeRoute, connectionId, token, { operation: "query", input: { sql: "SELECT 1", params: [] } })).status).toBe(200); // cache hit
+    expect((await withToken(invokeRoute, connectionId, token, { operation: "query", input: { sql: "SELEKT", params: [] } })).status).toBe(422);
+    const after = await resolves();
+    expect(after.length - before).toBe(1);
+    expect(after.at(-1)).toMatchObject({ actorId: editor.id, details: expect.objectContaining({ purpose: "invoke", cache: "miss", triggeredBy: { id: editor.id, email: editor.email, via: { kind: "personal", prefix: token.slice(0, 11) } } }) });
+    const invokes = await db().auditEvent.findMany({ where: { action: "connection.invoke", targetId: connectionId }, orderBy: { occurredAt: "asc" } });
+    expect(invokes.map((e) => [e.outcome, (e.details as { outcome: string }).outcome, (e.details as { assets: object }).assets])).toEqual([
+      ["SUCCESS", "ok", { [assetId]: "miss" }],
+      ["SUCCESS", "ok", { [assetId]: "hit" }],
+      ["FAILURE", "target_error", { [assetId]: "hit" }],
+    ]);
+    expect(invokes[0]).toMatchObject({ actorId: editor.id, details: expect.objectContaining({ operation: "query", resolvedAs: editor.email, via: { kind: "personal", id: expect.any(String), prefix: token.slice(0, 11) } }) });
+    expect(JSON.stringify(invokes)).not.toContain(postgres.password);
   });
 });
 

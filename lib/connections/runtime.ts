@@ -17,7 +17,7 @@ import { logger } from "@/lib/log";
 import { metrics } from "@/lib/metrics";
 import { broadcastRefresh, catchUpTo, onRefresh, type RefreshMessage } from "@/lib/secrets/broadcast";
 import { ResolveError } from "@/lib/secrets/resolver";
-import { withCredentials, type Resolved, type RotationEvent } from "./credentials";
+import { runtimeActorFor, triggerOf, withCredentials, type Resolved, type RotationEvent } from "./credentials";
 import { Pools, type PoolEntry } from "./pools";
 import { openState, sealStateFor, sourcesOf } from "./mutations";
 
@@ -91,13 +91,6 @@ async function loadConnection(connectionId: string): Promise<{ connection: Loade
   return { connection, latestRefresh: latest?.max ?? null };
 }
 
-/** Run time resolves on behalf of the connection's owner, who must still hold assets.use (the resolver checks). */
-async function ownerOf(connection: Connection): Promise<Actor> {
-  const owner = await db().user.findUnique({ where: { id: connection.ownerId } });
-  if (!owner || !owner.active) throw new AppError("CONFLICT", "The person who owns this connection is deactivated; someone with access must edit and reconnect it.");
-  return { id: owner.id, email: owner.email, name: owner.name, isAdmin: owner.isAdmin };
-}
-
 const ERROR_CODES: Record<ConnectorError["kind"], AppErrorCode> = {
   credentials_rejected: "UPSTREAM_FAILED",
   permission: "UPSTREAM_FAILED",
@@ -158,7 +151,7 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
   }
   // A refresh another instance sent that this one has not applied yet (NOTIFY still on its way, or missed) is applied now.
   await catchUpTo(latestRefresh);
-  const owner = await ownerOf(connection);
+  const owner = await runtimeActorFor(connection);
   const config = (connection.config ?? {}) as Record<string, unknown>;
 
   // One audit event and one metric per rotation, not per invoke caught in it: invokes rejected
@@ -179,11 +172,33 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
     });
   };
 
+  let used: Resolved | null = null;
+  // One event per invoke: who ran what on which connection, how it ended, and which assets it used
+  // (from the cache or the store) on whose behalf. No input, no result, no value.
+  const auditInvoke = (outcome: string) =>
+    recordAuditEvent(db(), {
+      actor: ctx.actor,
+      action: "connection.invoke",
+      target: { type: "connection", id: connection.id, label: connection.name },
+      folderId: connection.folderId,
+      outcome: outcome === "ok" ? "SUCCESS" : "FAILURE",
+      requestId: ctx.requestId,
+      details: {
+        connector: connector.kind,
+        operation: input.operation,
+        outcome,
+        durationMs: Math.round(performance.now() - started),
+        resolvedAs: owner.email,
+        assets: used ? Object.fromEntries(used.cache) : {},
+      },
+    });
   try {
     const result = await withCredentials(
       sourcesOf(connection),
-      { actor: owner, requestId: ctx.requestId, purpose: "invoke" },
+      // Store reads are audited as they happen; cache hits are recorded in this invoke's own event below.
+      { actor: owner, requestId: ctx.requestId, purpose: "invoke", triggeredBy: triggerOf(ctx.actor), auditCacheHits: false },
       async (resolved) => {
+        used = resolved;
         const entry = pooledClient(connection, connector, resolved, config);
         try {
           const client = await entry.client;
@@ -202,9 +217,12 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
       { onRotation: rotationAudit },
     );
     observeInvoke(connector.kind, "ok", started);
+    await auditInvoke("ok");
     return { operation: input.operation, result, durationMs: Math.round(performance.now() - started) };
   } catch (error) {
-    observeInvoke(connector.kind, error instanceof OperationInputError ? "input" : error instanceof ConnectorError ? error.kind : error instanceof ResolveError ? `store_${error.kind}` : "error", started);
+    const outcome = error instanceof OperationInputError ? "input" : error instanceof ConnectorError ? error.kind : error instanceof ResolveError ? `store_${error.kind}` : error instanceof AppError ? error.code.toLowerCase() : "error";
+    observeInvoke(connector.kind, outcome, started);
+    await auditInvoke(outcome).catch((auditError: unknown) => logger().error({ err: auditError }, "could not audit a failed invoke"));
     // The caller's input, refused by a rule only the connection knows: a 422 naming the field.
     if (error instanceof OperationInputError) throw new AppError("VALIDATION", error.message, { [`input.${error.field}`]: [error.message] });
     if (error instanceof ConnectorError) throw new TargetError(error.kind, error.message);

@@ -1,5 +1,7 @@
 import "server-only";
+import { createHash, timingSafeEqual } from "node:crypto";
 import client from "prom-client";
+import { env } from "@/lib/env";
 
 /**
  * Prometheus metrics for this instance (scraped at /api/metrics). Labels are kinds, ids and outcomes
@@ -69,4 +71,13 @@ export function registerCacheMetrics(stats: () => { hits: number; misses: number
       this.set(stats().size);
     },
   });
+}
+
+const digest = (v: string) => createHash("sha256").update(v).digest();
+
+/** Whether an Authorization header carries the static LATCH_METRICS_TOKEN (compared in constant time). */
+export function metricsTokenMatches(authorization: string): boolean {
+  const configured = env().LATCH_METRICS_TOKEN;
+  const presented = /^Bearer[ ]+(\S+)[ ]*$/i.exec(authorization)?.[1];
+  return !!configured && !!presented && timingSafeEqual(digest(presented), digest(configured));
 }

@@ -1,6 +1,10 @@
 import { NextRequest } from "next/server";
 import { describe, expect, it, vi } from "vitest";
-import { makeUser, signInAs } from "@/test/fixtures";
+import { db } from "@/lib/db";
+import { createServiceAccountTokenSchema } from "@/lib/tokens/schemas";
+import { generateToken } from "@/lib/tokens/format";
+import { makeFolder, makeUser, signInAs } from "@/test/fixtures";
+import { bearer, personalToken, request, routeContext, serviceToken } from "@/test/tokens";
 import { metrics } from "./index";
 
 vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
@@ -16,21 +20,52 @@ async function scrape(headers: Record<string, string> = {}) {
 }
 
 describe("/api/metrics", () => {
-  it("answers the scrape token and administrators, 404 to everyone else", async () => {
+  it("answers a metrics.read token, the scrape token and administrators; 401 without or with refused credentials; 404 to the rest", async () => {
     metrics().invokes.inc({ connector: "postgres", outcome: "ok" });
     signInAs(null);
-    expect((await scrape()).status).toBe(404);
-    expect((await scrape({ authorization: "Bearer wrong-token-0123456789abcdef0123" })).status).toBe(404);
-    expect((await scrape({ authorization: "Basic abc" })).status).toBe(404);
+    // No credentials, or credentials that are not valid: 401.
+    expect((await scrape()).status).toBe(401);
+    expect((await scrape({ authorization: "Bearer wrong-token-0123456789abcdef0123" })).status).toBe(401);
+    expect((await scrape({ authorization: "Basic abc" })).status).toBe(401);
+    expect((await scrape({ authorization: `Bearer ${generateToken().token}` })).status).toBe(401);
+
     const ok = await scrape({ authorization: `Bearer ${TOKEN}` });
     expect(ok.status).toBe(200);
     expect(ok.text).toContain('latch_invokes_total{connector="postgres",outcome="ok"} 1');
     expect(ok.text).toContain("latch_vault_call_duration_seconds");
     expect(ok.text).toContain("latch_refresh_broadcasts_total");
 
+    // API tokens: a service account's with metrics.read reads them; folder-scoped ones are refused with 404.
+    const admin = await makeUser({ isAdmin: true });
+    const folder = await makeFolder();
+    const metricsOnly = await serviceToken(admin, [], undefined, ["metrics.read"]);
+    expect((await scrape({ authorization: bearer(metricsOnly.token) })).status).toBe(200);
+    const withFolders = await serviceToken(admin, [{ folderId: folder.id, permissions: ["connections.use"] }]);
+    expect((await scrape({ authorization: bearer(withFolders.token) })).status).toBe(404);
+    const personal = await personalToken(admin, [{ folderId: folder.id, permissions: ["connections.use"] }]);
+    expect((await scrape({ authorization: bearer(personal.token) })).status).toBe(404);
+    // Revoked or expired: 401, whatever it was allowed.
+    await db().apiToken.update({ where: { id: metricsOnly.row.id }, data: { revokedAt: new Date() } });
+    expect((await scrape({ authorization: bearer(metricsOnly.token) })).status).toBe(401);
+    const expired = await serviceToken(admin, [], undefined, ["metrics.read"]);
+    await db().apiToken.update({ where: { id: expired.row.id }, data: { expiresAt: new Date(Date.now() - 1000) } });
+    expect((await scrape({ authorization: bearer(expired.token) })).status).toBe(401);
+
     signInAs(await makeUser());
     expect((await scrape()).status).toBe(404);
-    signInAs(await makeUser({ isAdmin: true }));
+    signInAs(admin);
     expect((await scrape()).status).toBe(200);
+  });
+
+  it("metrics.read is for service accounts only and opens no folder", async () => {
+    const admin = await makeUser({ isAdmin: true });
+    const folder = await makeFolder();
+    const { token } = await serviceToken(admin, [], undefined, ["metrics.read"]);
+    const { GET } = await import("@/app/api/v1/folders/[folderId]/route");
+    expect((await GET(request("GET", `/api/v1/folders/${folder.id}`, { authorization: bearer(token) }), routeContext({ folderId: folder.id }))).status).toBe(404);
+    // Personal tokens have no such field; the service schema refuses a token that grants nothing.
+    expect(createServiceAccountTokenSchema.safeParse({ serviceAccountId: folder.id, name: "x", expiresInDays: 7, scopes: [], tenantPermissions: [] }).success).toBe(false);
+    expect(createServiceAccountTokenSchema.safeParse({ serviceAccountId: folder.id, name: "x", expiresInDays: 7, scopes: [], tenantPermissions: ["metrics.read"] }).success).toBe(true);
+    expect(createServiceAccountTokenSchema.safeParse({ serviceAccountId: folder.id, name: "x", expiresInDays: 7, scopes: [], tenantPermissions: ["stores.manage"] }).success).toBe(false);
   });
 });

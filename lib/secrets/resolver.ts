@@ -31,6 +31,10 @@ export type ResolveContext = {
   fresh?: boolean;
   /** A value the target rejected: accept only one fetched after it (shared by concurrent rejections). */
   newerThan?: number;
+  /** Who set this resolve off when it runs on someone else's behalf (a runner's invoke resolves as the connection's owner); recorded with it. */
+  triggeredBy?: { id: string; email: string; via?: { kind: string; prefix: string } };
+  /** false: cache hits are not audited here, because the caller records the use in its own event (an invoke names the assets it used). Store reads always are. */
+  auditCacheHits?: boolean;
 };
 
 export type ResolveMeta = {
@@ -175,7 +179,7 @@ export async function resolve(ref: { assetId: string }, ctx: ResolveContext): Pr
       rememberValue(result.value);
     }
     metrics().resolves.inc({ store_kind: store.kind, store_id: store.id, outcome: "ok", cache: cacheHit ? "hit" : "miss" });
-    await audit(ctx, ref, asset, store, "SUCCESS", started, { cache: cacheHit ? "hit" : "miss", version: got.version });
+    if (!(cacheHit && ctx.auditCacheHits === false)) await audit(ctx, ref, asset, store, "SUCCESS", started, { cache: cacheHit ? "hit" : "miss", version: got.version });
     return result;
   } catch (error) {
     const failure = store ? asResolveError(error, store) : error instanceof ResolveError ? error : null;
@@ -208,6 +212,7 @@ async function audit(
       purpose: ctx.purpose,
       ...(store ? { storeId: store.id, store: store.name, storeKind: store.kind } : { storeId: asset?.storeId ?? null }),
       durationMs: Math.round(performance.now() - started),
+      ...(ctx.triggeredBy ? { triggeredBy: ctx.triggeredBy } : {}),
       ...extra,
     },
   });

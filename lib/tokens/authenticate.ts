@@ -1,5 +1,5 @@
 import "server-only";
-import type { Actor, FolderPermission } from "@/lib/authz";
+import type { Actor, FolderPermission, TokenTenantPermission } from "@/lib/authz";
 import { FOLDER_PERMISSIONS, TOKEN_PERMISSIONS } from "@/lib/authz";
 import { db } from "@/lib/db";
 import { AppError } from "@/lib/errors";
@@ -18,11 +18,52 @@ const INVALID = "The API token is not valid.";
 const usable = (p: string): p is FolderPermission =>
   (TOKEN_PERMISSIONS as readonly string[]).includes(p) && (FOLDER_PERMISSIONS as readonly string[]).includes(p);
 
+/** Whether a header carries something shaped like a Latch API token (lt_…), as opposed to another scheme or secret. */
+export function looksLikeApiToken(authorization: string): boolean {
+  const match = /^Bearer[ ]+(\S+)[ ]*$/i.exec(authorization);
+  return !!match && parseToken(match[1]!) !== null;
+}
+
+/**
+ * For tenant-wide endpoints (/api/metrics): checks the token exactly as authenticateBearer does
+ * (throws UNAUTHENTICATED if it is refused) and says whether it carries `permission`. Only service
+ * accounts' tokens can.
+ */
+export async function bearerHasTenantPermission(authorization: string, headers: Headers, permission: TokenTenantPermission, log?: Logger): Promise<boolean> {
+  const token = await verifyBearer(authorization, headers, log);
+  return !!token.serviceAccount && token.tenantPermissions.includes(permission);
+}
+
 /**
  * Turns an `Authorization: Bearer lt_…` header into the Actor it speaks for, or throws
  * UNAUTHENTICATED. Why a token is refused is said only to someone who holds its secret.
  */
 export async function authenticateBearer(authorization: string, headers: Headers, log?: Logger): Promise<Actor> {
+  const token = await verifyBearer(authorization, headers, log);
+  const folders = new Map(token.scopes.map((s) => [s.folderId, new Set(s.permissions.filter(usable))] as const));
+  if (token.user) {
+    const { user } = token;
+    return {
+      id: user.id,
+      email: user.email,
+      name: user.name,
+      isAdmin: false,
+      scope: { kind: "personal", folders, tokenId: token.id, tokenPrefix: token.prefix, ownerIsAdmin: user.isAdmin },
+    };
+  }
+  const account = token.serviceAccount!;
+  return {
+    id: account.id,
+    // Audit events name their actor by e-mail; this says what it is and stays searchable.
+    email: `service-account:${account.name}`.slice(0, 254),
+    name: account.name,
+    isAdmin: false,
+    scope: { kind: "service", folders, tokenId: token.id, tokenPrefix: token.prefix, ownerIsAdmin: false },
+  };
+}
+
+/** The token row a valid, usable header names (its use recorded), or UNAUTHENTICATED. */
+async function verifyBearer(authorization: string, headers: Headers, log?: Logger) {
   // Logged like failed sign-ins: the reason and the public prefix, never the token.
   const refuse = (message: string, reason: string, prefix?: string) => {
     log?.info({ event: "api_token.refused", reason, prefix }, "API token refused");
@@ -43,6 +84,7 @@ export async function authenticateBearer(authorization: string, headers: Headers
       revokedAt: true,
       lastUsedAt: true,
       scopes: { select: { folderId: true, permissions: true } },
+      tenantPermissions: true,
       user: { select: { id: true, email: true, name: true, isAdmin: true, active: true } },
       serviceAccount: { select: { id: true, name: true, disabled: true } },
     },
@@ -55,35 +97,11 @@ export async function authenticateBearer(authorization: string, headers: Headers
   if (token.user && !token.user.active) throw refuse("The owner of this API token is deactivated.", "owner_deactivated", token.prefix);
   if (token.serviceAccount?.disabled) throw refuse("The service account of this API token is disabled.", "service_account_disabled", token.prefix);
 
-  const folders = new Map(token.scopes.map((s) => [s.folderId, new Set(s.permissions.filter(usable))] as const));
-  let actor: Actor;
-  if (token.user) {
-    const { user } = token;
-    actor = {
-      id: user.id,
-      email: user.email,
-      name: user.name,
-      isAdmin: false,
-      scope: { kind: "personal", folders, tokenId: token.id, tokenPrefix: token.prefix, ownerIsAdmin: user.isAdmin },
-    };
-  } else if (token.serviceAccount) {
-    const account = token.serviceAccount;
-    actor = {
-      id: account.id,
-      // Audit events name their actor by e-mail; this says what it is and stays searchable.
-      email: `service-account:${account.name}`.slice(0, 254),
-      name: account.name,
-      isAdmin: false,
-      scope: { kind: "service", folders, tokenId: token.id, tokenPrefix: token.prefix, ownerIsAdmin: false },
-    };
-  } else {
-    throw refuse(INVALID, "no_owner", token.prefix);
-  }
-
+  if (!token.user && !token.serviceAccount) throw refuse(INVALID, "no_owner", token.prefix);
   if (!token.lastUsedAt || now.getTime() - token.lastUsedAt.getTime() >= LAST_USED_RESOLUTION_MS) {
     await touch(token.id, now, headers, log);
   }
-  return actor;
+  return token;
 }
 
 /** Conditional, so of requests arriving together only one records the use; a failure never fails the request. */

@@ -29,7 +29,7 @@ async function assertUnderCap(tx: Tx, owner: Owner) {
 async function insertToken(
   tx: Tx,
   owner: Owner,
-  input: { name: string; expiresInDays: number; scopes: TokenScopeInput[] },
+  input: { name: string; expiresInDays: number; scopes: TokenScopeInput[]; tenantPermissions?: string[] },
 ) {
   // Prefixes are 8 random characters (36^8); a clash is improbable, but the lookup must stay unique.
   let generated = generateToken();
@@ -44,6 +44,7 @@ async function insertToken(
       hash: generated.hash,
       expiresAt: new Date(Date.now() + input.expiresInDays * 86_400_000),
       scopes: { create: input.scopes.map((s) => ({ folderId: s.folderId, permissions: s.permissions })) },
+      tenantPermissions: input.tenantPermissions ?? [],
     },
     select: { id: true, name: true, prefix: true, expiresAt: true },
   });
@@ -119,6 +120,7 @@ export async function createServiceAccountToken(ctx: Ctx, input: CreateServiceAc
         prefix: result.row.prefix,
         expiresAt: result.row.expiresAt.toISOString(),
         scopes: auditScopes(input.scopes),
+        tenantPermissions: input.tenantPermissions,
       },
     });
     return result;

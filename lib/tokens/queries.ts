@@ -4,8 +4,10 @@ import {
   assertTenant,
   listFolderPermissions,
   TOKEN_PERMISSIONS,
+  TOKEN_TENANT_PERMISSIONS,
   type Actor,
   type TokenPermission,
+  type TokenTenantPermission,
 } from "@/lib/authz";
 import { db } from "@/lib/db";
 import { notFound } from "@/lib/errors";
@@ -21,6 +23,8 @@ export type TokenRow = {
   status: TokenStatus;
   owner: { kind: "personal"; id: string; name: string; email: string } | { kind: "service"; id: string; name: string };
   scopes: { folderId: string; folderLabel: string; permissions: TokenPermission[] }[];
+  /** Tenant-wide permissions (service accounts only), e.g. "metrics.read". */
+  tenantPermissions: TokenTenantPermission[];
   expiresAt: Date;
   lastUsedAt: Date | null;
   lastUsedIp: string | null;
@@ -41,6 +45,7 @@ export const tokenRowSelect = {
   user: { select: { id: true, name: true, email: true } },
   serviceAccount: { select: { id: true, name: true } },
   scopes: { select: { folderId: true, permissions: true }, orderBy: { folderId: "asc" } },
+  tenantPermissions: true,
 } satisfies Prisma.ApiTokenSelect;
 
 type SelectedToken = Prisma.ApiTokenGetPayload<{ select: typeof tokenRowSelect }>;
@@ -65,6 +70,7 @@ export function toTokenRow(t: SelectedToken, labels: ReadonlyMap<string, string>
       folderLabel: labels.get(s.folderId) ?? "A folder you cannot see",
       permissions: s.permissions.filter(isTokenPermission),
     })),
+    tenantPermissions: t.tenantPermissions.filter((p): p is TokenTenantPermission => (TOKEN_TENANT_PERMISSIONS as readonly string[]).includes(p)),
     expiresAt: t.expiresAt,
     lastUsedAt: t.lastUsedAt,
     lastUsedIp: t.lastUsedIp,

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { TOKEN_PERMISSIONS, type TokenPermission } from "@/lib/authz/permissions";
+import { TOKEN_PERMISSIONS, TOKEN_TENANT_PERMISSIONS, type TokenPermission } from "@/lib/authz/permissions";
 import { idSchema } from "@/lib/folders/schemas";
 
 export const TOKEN_MAX_DAYS = 365;
@@ -43,7 +43,22 @@ const tokenFields = {
 };
 
 export const createPersonalTokenSchema = z.object(tokenFields);
-export const createServiceAccountTokenSchema = z.object({ serviceAccountId: idSchema, ...tokenFields });
+/** A service account's token may also (or only) carry tenant-wide permissions, such as reading metrics. */
+export const createServiceAccountTokenSchema = z
+  .object({
+    serviceAccountId: idSchema,
+    ...tokenFields,
+    scopes: z.array(tokenScopeSchema).max(TOKEN_MAX_SCOPES, `A token can name at most ${TOKEN_MAX_SCOPES} folders.`),
+    tenantPermissions: z
+      .array(z.enum(TOKEN_TENANT_PERMISSIONS, { error: "Choose permissions from the list." }))
+      .max(TOKEN_TENANT_PERMISSIONS.length)
+      .default([])
+      .transform((perms) => TOKEN_TENANT_PERMISSIONS.filter((p) => perms.includes(p))),
+  })
+  .superRefine((input, ctx) => {
+    if (input.scopes.length === 0 && input.tenantPermissions.length === 0) ctx.addIssue({ code: "custom", path: ["scopes"], message: "Add at least one folder, or allow reading metrics." });
+    if (new Set(input.scopes.map((s) => s.folderId)).size !== input.scopes.length) ctx.addIssue({ code: "custom", path: ["scopes"], message: "Each folder can appear only once." });
+  });
 export const revokeTokenSchema = z.object({ tokenId: idSchema });
 
 export const serviceAccountFieldsSchema = z.object({

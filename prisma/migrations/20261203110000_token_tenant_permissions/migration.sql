@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "api_tokens" ADD COLUMN     "tenant_permissions" TEXT[] DEFAULT ARRAY[]::TEXT[];
+
