@@ -148,8 +148,12 @@ export function catchUp(): Promise<void> {
   const b = current();
   b.catchingUp ??= (async () => {
     if (b.watermark === null) {
-      const [row] = await db().$queryRaw<{ max: bigint | null }[]>`SELECT max(id) AS max FROM refresh_events`;
-      b.watermark ??= Number(row?.max ?? 0);
+      // Everything logged so far (the late-commit window included) predates this instance's cache.
+      const rows = await db().$queryRaw<{ id: bigint }[]>`
+        SELECT id FROM refresh_events WHERE id = (SELECT max(id) FROM refresh_events) OR created_at > now() - make_interval(secs => ${LATE_COMMIT_WINDOW_SECONDS})`;
+      const now = Date.now();
+      for (const row of rows) b.applied.set(Number(row.id), now);
+      b.watermark ??= Math.max(0, ...rows.map((r) => Number(r.id)));
       return;
     }
     const from = b.watermark;
