@@ -1,8 +1,7 @@
 import { expect, test as base, type Locator, type Page } from "@playwright/test";
-import { randomUUID } from "node:crypto";
 import { startHashicorpEmulator, seedDemoHashicorp, type HashicorpEmulator } from "../test/emulators/hashicorp";
 import { createTestPki, type TestPki } from "../test/emulators/tls";
-import { createFolder, createUser, freshPage, signIn, unique } from "./fixtures";
+import { captureBodies, createFolder, createUser, freshPage, newSecret, queryConsoleDatabase, signIn, unique } from "./fixtures";
 
 /**
  * Credential assets end to end: a typed Credential in the Latch store, a Secret pointing at an
@@ -24,32 +23,9 @@ const test = base.extend<object, { vault: Vault }>({
   ],
 });
 
-/** Prefix of every password the spec types; e2e/leak.spec.ts looks for it in the server log. */
-const TYPED_PREFIX = "e2e-typed-asset-secret-";
+/** Prefix of every password the spec types (each also registered for e2e/leak.spec.ts). */
+const TYPED_PREFIX = "e2e-typed-asset-secret";
 const VAULT_VALUE = "demo-crm-api-key-123";
-
-/**
- * Every response body the page receives. `all()` waits for bodies still being read, so an assertion
- * on them covers every response up to that point.
- */
-function captureBodies(page: Page) {
-  const bodies: string[] = [];
-  const pending = new Set<Promise<void>>();
-  page.on("response", (response) => {
-    const reading: Promise<void> = response
-      .text()
-      .then((text) => void bodies.push(text))
-      .catch(() => undefined) // redirects have no body
-      .finally(() => pending.delete(reading));
-    pending.add(reading);
-  });
-  return {
-    async all() {
-      while (pending.size > 0) await Promise.all([...pending]);
-      return bodies.join("\n");
-    },
-  };
-}
 
 async function createVaultStore(page: Page, vault: Vault) {
   const name = unique("Vault");
@@ -103,7 +79,7 @@ test("credential and secret assets: create, resolve test without the value, edit
   const store = await createVaultStore(page, vault);
 
   // A Credential in the built-in Latch store, typed in.
-  const password = `${TYPED_PREFIX}${randomUUID()}`;
+  const password = newSecret(TYPED_PREFIX);
   await openNewAsset(page, folderId);
   await expect(page.getByRole("radio", { name: /^Credential/ })).toBeChecked();
   await page.getByRole("textbox", { name: /^Name\b/ }).fill("Payroll database");
@@ -152,7 +128,7 @@ test("credential and secret assets: create, resolve test without the value, edit
   await page.getByRole("radio", { name: /^Enter a new value/ }).check();
   await expect(page.getByRole("textbox", { name: /^Username\b/ })).toHaveValue("payroll_app");
   await expect(page.getByLabel(/^Password\b/)).toHaveValue("");
-  await page.getByLabel(/^Password\b/).fill(`${TYPED_PREFIX}${randomUUID()}`);
+  await page.getByLabel(/^Password\b/).fill(newSecret(TYPED_PREFIX));
   await page.getByRole("button", { name: "Save changes" }).click();
   await expect(page.getByText("Used by the nightly payroll export")).toBeVisible();
   result = await resolveTest(page);
@@ -175,7 +151,7 @@ test("credential and secret assets: create, resolve test without the value, edit
   await expect(page.getByRole("link", { name: "Payroll database" })).toBeVisible();
 
   // No value ever reached the browser: neither the typed password nor the Vault secret.
-  const all = await bodies.all();
+  const all = await bodies.text();
   expect(all).toContain("payroll_app"); // positive control: the username (metadata) did
   expect(all).not.toContain(password);
   expect(all).not.toContain(VAULT_VALUE);
@@ -231,18 +207,10 @@ test("settings: Text, Integer and Boolean assets, with the Integer checked next 
   await expect(page.getByText("No assets match")).toBeVisible();
 });
 
-/** Many assets at once, written straight to the console's database (creating 21 through the form adds nothing). */
+/** Many assets at once, written straight to the console's database (creating 23 through the form adds nothing). */
 async function insertTextAssets(folderId: string, names: string[]) {
-  const { readFileSync } = await import("node:fs");
-  const { default: pg } = await import("pg");
-  const client = new pg.Client({ connectionString: readFileSync(`${process.cwd()}/e2e/.output/database-url`, "utf8").trim() });
-  await client.connect();
-  try {
-    for (const name of names) {
-      await client.query("INSERT INTO credential_assets (id, folder_id, name, type, plain_value, updated_at) VALUES (gen_random_uuid(), $1, $2, 'TEXT', 'x', now())", [folderId, name]);
-    }
-  } finally {
-    await client.end();
+  for (const name of names) {
+    await queryConsoleDatabase("INSERT INTO credential_assets (id, folder_id, name, type, plain_value, updated_at) VALUES (gen_random_uuid(), $1, $2, 'TEXT', 'x', now())", [folderId, name]);
   }
 }
 
