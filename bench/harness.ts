@@ -78,6 +78,29 @@ export function machine() {
 
 export const load1 = () => round2(loadavg()[0]!);
 
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execSync("getconf CLK_TCK").toString().trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/**
+ * CPU time (user + system) a process has used so far, in ms, from /proc (Linux). Unlike wall-clock
+ * figures, it does not grow when other work on the machine delays the process. null elsewhere.
+ */
+export function cpuMsOf(pid: number | undefined): number | null {
+  if (!pid) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+
 export function writeResult(name: string, data: unknown) {
   mkdirSync(RESULTS, { recursive: true });
   const file = path.join(RESULTS, name);

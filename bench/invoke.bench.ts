@@ -16,6 +16,7 @@ import { inclusiveMatching, summariseProfile } from "./cpu-profile";
 import {
   INVOKE_RATE,
   OUTPUT,
+  cpuMsOf,
   PORTS,
   ROOT,
   TARGET_ADMIN_URL,
@@ -54,10 +55,10 @@ const DIAGNOSE = process.env.INVOKE_BENCH_DIAGNOSE !== "0";
 const SQL = "SELECT 1";
 const TARGET = { throughputRatio: 0.5, addedP50Ms: 2 };
 
-type Phase = { side: "bare" | "latch"; connections: number; seconds: number; requests: number; ok: number; non2xx: number; errors: number; timeouts: number; latenciesMs: number[] };
+type Phase = { side: "bare" | "latch"; connections: number; seconds: number; requests: number; ok: number; non2xx: number; errors: number; timeouts: number; latenciesMs: number[]; serverCpuMs?: number | null };
 
 /** One autocannon run; every response time is kept (autocannon's own histogram rounds to whole ms). */
-function cannon(side: Phase["side"], url: string, headers: Record<string, string>, connections: number, seconds: number): Promise<Phase> {
+function cannon(side: Phase["side"], url: string, headers: Record<string, string>, connections: number, seconds: number, accept = (status: number) => status >= 200 && status < 300): Promise<Phase> {
   return new Promise((resolve, reject) => {
     const latenciesMs: number[] = [];
     let non2xx = 0;
@@ -70,13 +71,13 @@ function cannon(side: Phase["side"], url: string, headers: Record<string, string
     );
     // The emitted arguments are (client, statusCode, bytes, responseTime in ms as a float).
     (instance as unknown as NodeJS.EventEmitter).on("response", (_client: unknown, status: number, _bytes: number, ms: number) => {
-      if (status >= 200 && status < 300) latenciesMs.push(ms);
+      if (accept(status)) latenciesMs.push(ms);
       else non2xx++;
     });
   });
 }
 
-type Side = { phases: number; requestsPerSecond: number; ok: number; non2xx: number; errors: number; latency: Summary };
+type Side = { phases: number; requestsPerSecond: number; ok: number; non2xx: number; errors: number; latency: Summary; serverCpuMsPerRequest: number | null };
 function combine(phases: Phase[]): Side {
   const seconds = phases.reduce((s, p) => s + p.seconds, 0);
   const ok = phases.reduce((s, p) => s + p.ok, 0);
@@ -87,6 +88,7 @@ function combine(phases: Phase[]): Side {
     non2xx: phases.reduce((s, p) => s + p.non2xx, 0),
     errors: phases.reduce((s, p) => s + p.errors + p.timeouts, 0),
     latency: summarise(phases.flatMap((p) => p.latenciesMs)),
+    serverCpuMsPerRequest: phases.every((p) => typeof p.serverCpuMs === "number") ? Math.round((phases.reduce((s, p) => s + p.serverCpuMs!, 0) / ok) * 1000) / 1000 : null,
   };
 }
 
@@ -155,8 +157,12 @@ async function main() {
     const loadStart = load1();
     const phases: Phase[] = [];
     const run = async (side: Phase["side"], connections: number, seconds: number) => {
+      const pid = side === "bare" ? bare!.pid : instance!.child.pid;
+      const cpu0 = cpuMsOf(pid);
       const p = await cannon(side, side === "bare" ? bareUrl : latchUrl, side === "bare" ? {} : auth, connections, seconds);
-      log(`${side.padEnd(5)} ×${connections}: ${Math.round(p.ok / seconds)} req/s, p50 ${fmt(summarise(p.latenciesMs).p50)} ms, non-2xx ${p.non2xx}, errors ${p.errors + p.timeouts}`);
+      const cpu1 = cpuMsOf(pid);
+      p.serverCpuMs = cpu0 !== null && cpu1 !== null ? cpu1 - cpu0 : null;
+      log(`${side.padEnd(5)} ×${connections}: ${Math.round(p.ok / seconds)} req/s, p50 ${fmt(summarise(p.latenciesMs).p50)} ms, server CPU ${p.serverCpuMs === null ? "?" : fmt(p.serverCpuMs / p.ok, 3)} ms/request, non-2xx ${p.non2xx}, errors ${p.errors + p.timeouts}`);
       phases.push(p);
     };
     for (let r = 0; r < ROUNDS; r++) {
@@ -252,6 +258,31 @@ async function diagnose(console_: NonNullable<Awaited<ReturnType<typeof startCon
     await census.close();
   }
 
+  // The framework's floor: the same route and load with a malformed token, refused with 401 by the
+  // handler wrapper before any database work. What no change to the invoke path itself can go below.
+  let floor: Record<string, unknown> | null = null;
+  {
+    const plain = await console_.start(PORTS.instances[1]);
+    try {
+      const url = `${plain.origin}/api/v1${route}`;
+      const refused = (status: number) => status === 401;
+      await cannon("latch", url, { authorization: "Bearer not-a-token" }, CONNECTIONS, WARMUP_SECONDS, refused);
+      const cpu0 = cpuMsOf(plain.child.pid);
+      const p = await cannon("latch", url, { authorization: "Bearer not-a-token" }, CONNECTIONS, SECONDS, refused);
+      const cpu1 = cpuMsOf(plain.child.pid);
+      floor = {
+        what: "POST invoke with a malformed bearer token: 401 from the handler wrapper, no database",
+        requestsPerSecond: Math.round(p.ok / SECONDS),
+        latency: summarise(p.latenciesMs),
+        serverCpuMsPerRequest: cpu0 !== null && cpu1 !== null ? Math.round(((cpu1 - cpu0) / p.ok) * 1000) / 1000 : null,
+        other: p.non2xx + p.errors + p.timeouts,
+      };
+      log(`floor (401, no database): ${floor.requestsPerSecond} req/s, server CPU ${floor.serverCpuMsPerRequest} ms/request`);
+    } finally {
+      await plain.stop();
+    }
+  }
+
   const dir = path.join(OUTPUT, `cpu-${Date.now()}`);
   mkdirSync(dir, { recursive: true });
   const profiled = await console_.start(PORTS.instances[2], {}, ["--cpu-prof", `--cpu-prof-dir=${dir}`]);
@@ -259,7 +290,9 @@ async function diagnose(console_: NonNullable<Awaited<ReturnType<typeof startCon
   for (let i = 0; i < 200; i++) await post(profiled.origin, route, token, invokeBody(SQL));
   await cannon("latch", url, { authorization: `Bearer ${token}` }, CONNECTIONS, WARMUP_SECONDS);
   const loadStarted = process.hrtime.bigint();
+  const cpu0 = cpuMsOf(profiled.child.pid);
   const underLoad = await cannon("latch", url, { authorization: `Bearer ${token}` }, CONNECTIONS, PROFILE_SECONDS);
+  const cpu1 = cpuMsOf(profiled.child.pid);
   const loadEndedAgoStart = process.hrtime.bigint();
   const loadMs = Number(loadEndedAgoStart - loadStarted) / 1e6;
   await profiled.stop();
@@ -276,12 +309,13 @@ async function diagnose(console_: NonNullable<Awaited<ReturnType<typeof startCon
     cpu = {
       profile: path.relative(ROOT, file),
       requestsPerSecondWhileProfiled: Math.round(underLoad.ok / PROFILE_SECONDS),
-      cpuMsPerInvoke: Math.round((summary.busyMs / underLoad.ok) * 1000) / 1000,
+      // Process CPU time (all threads, /proc) per invoke while profiled; the profile's shares are of the main thread's busy time.
+      cpuMsPerInvoke: cpu0 !== null && cpu1 !== null ? Math.round(((cpu1 - cpu0) / underLoad.ok) * 1000) / 1000 : null,
       ...summary,
       inclusive: { prisma, prismaQueryCompiler: prismaWasm },
     };
   }
-  return { sql, cpu };
+  return { sql, floor, cpu };
 }
 
 function report(r: {
@@ -295,12 +329,12 @@ function report(r: {
   diagnosis: Record<string, unknown> | null;
 }): string {
   const mark = (ok: boolean) => (ok ? "✅" : "❌");
-  const row = (label: string, s: Side) => `| ${label} | ${s.requestsPerSecond} | ${fmt(s.latency.p50)} | ${fmt(s.latency.p90)} | ${fmt(s.latency.p99)} | ${fmt(s.latency.max)} | ${s.ok} | ${s.non2xx + s.errors} |`;
+  const row = (label: string, s: Side) => `| ${label} | ${s.requestsPerSecond} | ${fmt(s.latency.p50)} | ${fmt(s.latency.p90)} | ${fmt(s.latency.p99)} | ${fmt(s.latency.max)} | ${s.serverCpuMsPerRequest === null ? "—" : fmt(s.serverCpuMsPerRequest, 3)} | ${s.ok} | ${s.non2xx + s.errors} |`;
   const out = [
     `## Invoke \`${SQL}\`: Latch vs bare node:http (${r.machine.date}, ${r.machine.cpu} × ${r.machine.cores}, Node ${r.machine.node}, load ${r.loadAverage1m.start} → ${r.loadAverage1m.end}, commit ${r.machine.commit})`,
     "",
-    "| Side | req/s | p50 ms | p90 ms | p99 ms | max ms | 2xx | other |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| Side | req/s | p50 ms | p90 ms | p99 ms | max ms | server CPU ms/request | 2xx | other |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     row(`bare, ${CONNECTIONS} connections`, r.loaded.bare),
     row(`Latch, ${CONNECTIONS} connections`, r.loaded.latch),
     row("bare, 1 connection", r.single.bare),
@@ -315,6 +349,8 @@ function report(r: {
     out.push("", `### Latch database per invoke: ${d.sql.statementsPerUnit} statements, ${d.sql.roundTripsPerUnit} round trips`, "", "| per invoke | statement |", "| --- | --- |");
     for (const s of d.sql.statements) out.push(`| ${s.perUnit} | \`${s.sql.length > 160 ? `${s.sql.slice(0, 157)}…` : s.sql}\` |`);
   }
+  const floor = (r.diagnosis as { floor?: { requestsPerSecond: number; serverCpuMsPerRequest: number | null; latency: Summary } | null } | null)?.floor;
+  if (floor) out.push("", `Framework floor (401 before any database work, ${CONNECTIONS} connections): ${floor.requestsPerSecond} req/s, p50 ${fmt(floor.latency.p50)} ms, ${floor.serverCpuMsPerRequest ?? "?"} ms of server CPU per request.`);
   if (d?.cpu) {
     out.push("", `### CPU under load (${d.cpu.requestsPerSecondWhileProfiled} req/s while profiled): ${d.cpu.cpuMsPerInvoke} ms of server CPU per invoke`, "", "| part | % of busy |", "| --- | --- |");
     for (const p of d.cpu.parts.slice(0, 15)) out.push(`| ${p.part} | ${p.pctOfBusy} |`);
