@@ -197,7 +197,7 @@ async function main() {
       finishedAt: new Date().toISOString(),
       setup: {
         latchDatabase: console_.databaseSource,
-        target: `${target.host}:${target.port}/${target.database} (PostgreSQL ${await withPg(TARGET_ADMIN_URL, async (c) => (await c.query<{ v: string }>("SHOW server_version")).rows[0]!.v)}), login role ${"latch_bench_*"}`,
+        target: `${target.host}:${target.port}/${target.database} (PostgreSQL ${await withPg(TARGET_ADMIN_URL, async (c) => (await c.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v)}), login role ${"latch_bench_*"}`,
         invokeRatePerSecond: Number(INVOKE_RATE),
         sql: SQL,
         connections: CONNECTIONS,

@@ -221,7 +221,7 @@ async function main() {
         sql: SQL,
         rounds: ROUNDS,
         notifyRounds: NOTIFY_ROUNDS,
-        pg: await withPg(TARGET_ADMIN_URL, async (c) => (await c.query<{ v: string }>("SHOW server_version")).rows[0]!.v),
+        pg: await withPg(TARGET_ADMIN_URL, async (c) => (await c.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v),
       },
       everyInstanceAnsweredWithTheNewValueMs: allSeen,
       everyInstanceReadTheStoreMs: allFetched,

@@ -138,7 +138,7 @@ async function main() {
       loadAverage1m: { start: loadStart, end: loadEnd },
       finishedAt: new Date().toISOString(),
       setup: {
-        target: `private PostgreSQL (test/targets/postgres.ts, SCRAM-SHA-256) ${await withPg(target.adminUrl, async (c) => (await c.query<{ v: string }>("SHOW server_version")).rows[0]!.v)}`,
+        target: `private PostgreSQL (test/targets/postgres.ts, SCRAM-SHA-256) ${await withPg(target.adminUrl, async (c) => (await c.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v)}`,
         store: "HashiCorp Vault emulator (KV v2, HTTPS) in the benchmark process",
         latchDatabase: console_.databaseSource,
         rounds: ROUNDS,
