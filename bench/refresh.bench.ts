@@ -60,7 +60,7 @@ async function main() {
   };
   stopOnSignal(stop);
   try {
-    console_ = await startConsole({ ports: PORTS.instances, env: { LATCH_METRICS_TOKEN: metricsToken } });
+    console_ = await startConsole({ ports: PORTS.instances, env: { LATCH_METRICS_TOKEN: metricsToken, LATCH_MULTI_INSTANCE: "true" } });
     const instances = console_.instances;
     const l = await latch();
     const world = await makeWorld(l, { url: vault.url, caCert: pki.caCert, token: vault.createToken({ ttlSeconds: 6 * 3600 }) });
@@ -83,12 +83,13 @@ async function main() {
     };
     for (const i of instances) for (let k = 0; k < 30; k++) if ((await who(i.origin)) === null) throw new Error(`warm-up invoke failed: ${JSON.stringify(failures)}`);
 
-    /** Refresh broadcasts an instance has received from the others (its own metrics). */
+    /** Refreshes from other instances this instance has applied (its own metrics). */
     const received = async (origin: string) => {
       const res = await fetch(`${origin}/api/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } });
       const text = await res.text();
       let n = 0;
-      for (const line of text.split("\n")) if (line.startsWith("latch_refresh_broadcasts_total{") && line.includes('direction="received"')) n += Number(line.split(" ").pop());
+      // Applied from another instance: by its NOTIFY ("received") or, if an invoke got there first, by reading the event log ("caught_up").
+      for (const line of text.split("\n")) if (line.startsWith("latch_refresh_broadcasts_total{") && /direction="(received|caught_up)"/.test(line)) n += Number(line.split(" ").pop());
       return n;
     };
     /** Until every instance but the receiver has had the broadcast: then the round's effects are over. */
