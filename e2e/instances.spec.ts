@@ -49,7 +49,7 @@ async function setUp(page: Page, world: World, path: string) {
   await page.goto("/stores/new?kind=hashicorp");
   await page.getByLabel(/^Name\b/).fill(storeName);
   await page.getByLabel("Vault address").fill(world.vault.url);
-  await page.getByLabel("Token", { exact: true }).fill(world.token);
+  await page.getByLabel(/^Token\b/).fill(world.token);
   await page.getByLabel("CA bundle (PEM)").fill(world.pki.caCert);
   await page.getByRole("button", { name: "Create store" }).click();
   await expect(page.getByRole("heading", { level: 1, name: storeName })).toBeVisible();
@@ -61,7 +61,7 @@ async function setUp(page: Page, world: World, path: string) {
   await page.getByRole("combobox", { name: "Credential store" }).click();
   await page.getByRole("option", { name: new RegExp(storeName) }).click();
   await page.getByRole("radio", { name: /^Use an existing secret/ }).check();
-  await page.getByRole("textbox", { name: /^Secret name or path\b/ }).fill(path);
+  await page.getByRole("textbox", { name: /^Path\b/ }).fill(path);
   await page.getByRole("button", { name: "Create asset" }).click();
   await expect(page.getByRole("heading", { level: 1, name: assetName })).toBeVisible();
 

@@ -342,7 +342,7 @@ test("a store in use cannot be deleted: the refusal names the asset, and after a
   await page.getByRole("combobox", { name: "Credential store" }).click();
   await page.getByRole("option", { name: new RegExp(store.name) }).click();
   await page.getByRole("radio", { name: /^Use an existing secret/ }).check();
-  await page.getByRole("textbox", { name: /^Secret name or path\b/ }).fill("prod/crm-api-key");
+  await page.getByRole("textbox", { name: /^Path\b/ }).fill("prod/crm-api-key");
   await page.getByRole("button", { name: "Create asset" }).click();
   await expect(page.getByRole("heading", { level: 1, name: "CRM API key" })).toBeVisible();
 
