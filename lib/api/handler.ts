@@ -1,7 +1,7 @@
 import "server-only";
 import { NextResponse, type NextRequest } from "next/server";
 import { z } from "zod";
-import { fieldErrorsOf, type ActionContext } from "@/lib/actions/action";
+import { fieldErrorsOf, type ActionContext, type ActionOptions } from "@/lib/actions/action";
 import { requireActor } from "@/lib/auth/session";
 import { AppError, HTTP_STATUS, unexpectedMessage } from "@/lib/errors";
 import { requestLogger } from "@/lib/log";
@@ -73,11 +73,14 @@ async function readJson(request: NextRequest): Promise<unknown> {
  * Authentication: an `Authorization` header must carry a valid API token (`Bearer lt_…`), and then
  * decides alone; without the header, the browser session does. Every later check honours the token's
  * scope through the Actor (lib/authz).
+ *
+ * `authorize` (e.g. requireTenant for an admin area) runs after authentication and before the params,
+ * query and body are read: someone who may not use the route gets 404 whatever they send.
  */
 export function apiHandler<P = Record<string, never>, Q = Record<string, never>, B = undefined>(
   schemas: Schemas<P, Q, B>,
   run: (input: HandlerInput<P, Q, B>) => Promise<unknown>,
-  options: { status?: number } = {},
+  options: { status?: number } & ActionOptions = {},
 ) {
   return async (request: NextRequest, context: RouteContext): Promise<NextResponse> => {
     const requestId = requestIdFrom(request.headers);
@@ -85,6 +88,7 @@ export function apiHandler<P = Record<string, never>, Q = Record<string, never>,
     const authorization = request.headers.get("authorization");
     try {
       const actor = authorization === null ? await requireActor() : await authenticateBearer(authorization, request.headers, log);
+      await options.authorize?.(actor);
       const rawParams = await context.params;
       const params = schemas.params ? schemas.params.safeParse(rawParams) : { success: true as const, data: {} as P };
       // A malformed id is an unknown id.

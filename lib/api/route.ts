@@ -1,5 +1,6 @@
 import "server-only";
 import type { z } from "zod";
+import type { ActionOptions } from "@/lib/actions/action";
 import { apiHandler } from "./handler";
 import type { Documented, OperationSpec } from "./openapi";
 
@@ -10,14 +11,19 @@ export type RouteSpec<P, Q, B> = Omit<OperationSpec, "params" | "query" | "body"
   params?: z.ZodType<P>;
   query?: z.ZodType<Q>;
   body?: z.ZodType<B>;
-};
+} & ActionOptions;
 
 /**
  * apiHandler plus its OpenAPI entry: the schemas that validate the request are the ones documented,
  * and the spec travels on the exported handler for app/api/v1/openapi.json to collect.
  */
 export function defineRoute<P = Record<string, never>, Q = Record<string, never>, B = undefined>(spec: RouteSpec<P, Q, B>, run: Run<P, Q, B>) {
-  const handler = apiHandler<P, Q, B>({ params: spec.params, query: spec.query, body: spec.body }, run, spec.status && spec.status !== 200 ? { status: spec.status } : {});
-  const openapi: Documented["openapi"] = { ...spec };
+  const { authorize, ...documented } = spec;
+  const handler = apiHandler<P, Q, B>({ params: spec.params, query: spec.query, body: spec.body }, run, {
+    ...(spec.status && spec.status !== 200 ? { status: spec.status } : {}),
+    ...(authorize ? { authorize } : {}),
+  });
+  // Refused callers get 404, whatever the route's own errors.
+  const openapi: Documented["openapi"] = authorize ? { ...documented, errors: [...new Set([...(documented.errors ?? []), 404 as const])] } : documented;
   return Object.assign(handler, { openapi });
 }

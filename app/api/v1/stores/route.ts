@@ -1,3 +1,4 @@
+import { requireTenant } from "@/lib/actions/action";
 import { defineRoute } from "@/lib/api/route";
 import { listQuerySchema } from "@/lib/list-query";
 import { storeListResponseSchema, toStoreDto } from "@/lib/stores/dto";
@@ -12,6 +13,7 @@ export const GET = defineRoute(
     summary: "List credential stores",
     description: "Administrators only (anyone else, and every API token, gets 404). Metadata and health, never configuration.",
     tags: ["Stores"],
+    ...requireTenant("stores.manage", "Credential store"),
     query: listQuerySchema.pick({ q: true }),
     response: storeListResponseSchema,
     errors: [404],

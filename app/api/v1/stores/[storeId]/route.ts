@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { requireTenant } from "@/lib/actions/action";
 import { defineRoute } from "@/lib/api/route";
 import { idSchema } from "@/lib/folders/schemas";
 import { storeResponseSchema, toStoreDto } from "@/lib/stores/dto";
@@ -13,6 +14,7 @@ export const GET = defineRoute(
     summary: "Get a credential store",
     description: "Administrators only. Metadata and health, never configuration or its secrets.",
     tags: ["Stores"],
+    ...requireTenant("stores.manage", "Credential store"),
     params: z.object({ storeId: idSchema }),
     response: storeResponseSchema,
   },

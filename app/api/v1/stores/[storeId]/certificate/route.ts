@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { requireTenant } from "@/lib/actions/action";
 import { defineRoute } from "@/lib/api/route";
 import { idSchema } from "@/lib/folders/schemas";
 import { getAzurePublicCertificate } from "@/lib/stores/certificates";
@@ -13,6 +14,7 @@ export const GET = defineRoute(
     summary: "Download an Azure store's public certificate",
     description: "The public certificate of an Azure Key Vault store's certificate credential, to upload to the app registration. Never the private key. Administrators only.",
     tags: ["Stores"],
+    ...requireTenant("stores.manage", "Credential store"),
     params: z.object({ storeId: idSchema }),
     query: z.object({ format: z.enum(["cer", "pem"]).default("cer") }),
     response: {

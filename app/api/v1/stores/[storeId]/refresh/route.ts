@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { requireTenant } from "@/lib/actions/action";
 import { defineRoute } from "@/lib/api/route";
 import { refreshStore } from "@/lib/connections/runtime";
 import { idSchema } from "@/lib/folders/schemas";
@@ -14,6 +15,7 @@ export const POST = defineRoute(
     summary: "Refresh a credential store",
     description: "Drops every value read from the store, on every running instance. Administrators only.",
     tags: ["Stores"],
+    ...requireTenant("stores.manage", "Credential store"),
     params: z.object({ storeId: idSchema }),
     response: storeRefreshResponseSchema,
   },
