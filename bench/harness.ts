@@ -144,6 +144,8 @@ export async function startConsole(opts: { ports: readonly number[]; env?: Recor
   const stop = async () => {
     if (stopped) return;
     stopped = true;
+    // This process's own refresh listener (started by lib calls that broadcast) goes before its database does.
+    if (process.env.DATABASE_URL === database.url) await import("@/lib/secrets/broadcast").then((b) => b.stopListening()).catch(() => {});
     await Promise.allSettled(instances.map((i) => i.stop()));
     await database.drop().catch((error: unknown) => log(`could not drop the bench database: ${(error as Error).message}`));
   };

@@ -5,12 +5,14 @@
  * authentication. Prints Markdown; writes bench/results/rotation.json. See bench/README.md.
  */
 import { randomBytes } from "node:crypto";
+import pg from "pg";
 import { startHashicorpEmulator } from "@/test/emulators/hashicorp";
 import { createTestPki } from "@/test/emulators/tls";
 import { startPasswordPostgres } from "@/test/targets/postgres";
 import {
   PORTS,
   deleteConnection,
+  elapsedMs,
   fmt,
   invokeBody,
   latch,
@@ -47,7 +49,8 @@ async function main() {
   };
   stopOnSignal(stop);
   try {
-    console_ = await startConsole({ ports: [PORTS.instances[0]] });
+    const metricsToken = randomBytes(32).toString("base64url");
+    console_ = await startConsole({ ports: [PORTS.instances[0]], env: { LATCH_METRICS_TOKEN: metricsToken } });
     const origin = console_.instances[0]!.origin;
     const l = await latch();
     const { invalidateAsset } = await import("@/lib/secrets/resolver");
@@ -131,6 +134,39 @@ async function main() {
       }
     }
 
+    // Pieces of the extra time, measured on their own: a login the target refuses and one it accepts
+    // (from this process, SCRAM as Latch's pool does it), and the store reads as the server timed them.
+    const login = async (pw: string) => {
+      const c = new pg.Client({ host: target.host, port: target.port, database: target.database, user: target.user, password: pw });
+      c.on("error", () => {});
+      const t0 = process.hrtime.bigint();
+      try {
+        await c.connect();
+      } catch {
+        /* the refused login */
+      }
+      const ms = elapsedMs(t0);
+      await c.end().catch(() => {});
+      return ms;
+    };
+    const refusedLogin: number[] = [];
+    const acceptedLogin: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      refusedLogin.push(await login(`wrong-${i}`));
+      acceptedLogin.push(await login(password));
+    }
+    const scraped = await (await fetch(`${origin}/api/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } })).text();
+    const metric = (name: string) => scraped.split("\n").filter((l) => l.startsWith(`${name}{`) && l.includes('outcome="ok"')).reduce((sum, l) => sum + Number(l.split(" ").pop()), 0);
+    const vaultCalls = metric("latch_vault_call_duration_seconds_count");
+    const vaultMeanMs = vaultCalls ? Math.round((metric("latch_vault_call_duration_seconds_sum") / vaultCalls) * 1e6) / 1000 : null;
+
+    // Every request the store saw, by method and path: what one "read" costs on the wire.
+    const storeRequests: Record<string, number> = {};
+    for (const r of vault.requests) {
+      const key = `${r.method} ${r.path.split("?")[0]}`;
+      storeRequests[key] = (storeRequests[key] ?? 0) + 1;
+    }
+
     const s = { normal: summarise(normal), rotation: summarise(rotation), reopen: summarise(reopen) };
     const result = {
       benchmark: "rotation",
@@ -153,6 +189,8 @@ async function main() {
         rotationOverNormalP50: Math.round((s.rotation.p50 - s.normal.p50) * 1000) / 1000,
         rotationOverReopenP50: Math.round((s.rotation.p50 - s.reopen.p50) * 1000) / 1000,
       },
+      storeRequests,
+      parts: { refusedLoginMs: summarise(refusedLogin), acceptedLoginMs: summarise(acceptedLogin), storeReadMeanMs: vaultMeanMs, storeReadsTimed: vaultCalls },
       terminate,
       anomalies,
       samples: { normal, rotation, reopen },
@@ -170,6 +208,7 @@ async function main() {
         row("new pool, cached value valid (for comparison)", s.reopen),
         "",
         `Rotation − normal at p50: ${fmt(result.extraMs.rotationOverNormalP50)} ms; rotation − new pool at p50: ${fmt(result.extraMs.rotationOverReopenP50)} ms. Rotations audited: ${audited}. Vault reads during normal invokes: ${normalReads}.`,
+        `Parts, measured alone: a refused SCRAM login p50 ${fmt(summarise(refusedLogin).p50)} ms, an accepted one p50 ${fmt(summarise(acceptedLogin).p50)} ms (from the benchmark process); a store read as the server timed it, mean ${vaultMeanMs ?? "?"} ms over ${vaultCalls} reads.`,
         `Sessions terminated after the rotation (${TERMINATE_ROUNDS} rounds): ${terminate.map((t) => `${t.status}${t.code ? ` ${t.code}` : ""} (${t.vaultReads} read${t.vaultReads === 1 ? "" : "s"}, next ${t.after})`).join(", ")}`,
         anomalies.length ? `Anomalies (${anomalies.length}): ${anomalies.slice(0, 10).join("; ")}` : "No anomalies.",
         "",
