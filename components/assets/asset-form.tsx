@@ -11,9 +11,9 @@ import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@
 import { Textarea } from "@/components/ui/textarea";
 import { createAssetAction, updateAssetAction } from "@/lib/assets/actions";
 import type { StoreOption } from "@/lib/assets/queries";
-import { AWS_VERSION_CHOICES, REFERENCE_SPECS, splitVersion, type VersionKind } from "@/lib/assets/reference";
 import { ASSET_TYPES, ASSET_TYPE_DESCRIPTIONS, ASSET_TYPE_LABELS, isSecretType, type AssetType } from "@/lib/assets/schemas";
 import { cn } from "@/lib/utils";
+import type { VersionKind } from "@/lib/vault/reference";
 
 export type AssetFormProps = {
   folderId: string;
@@ -26,7 +26,9 @@ export type AssetFormProps = {
     type: AssetType;
     storeId: string | null;
     secretName: string | null;
-    secretVersion: string | null;
+    /** The pinned version as the form edits it (lib/assets/reference.ts splitVersion): empty for the latest. */
+    secretVersion: string;
+    versionKind: VersionKind;
     usernameKey: string | null;
     valueKey: string | null;
     username: string | null;
@@ -109,12 +111,11 @@ export function AssetForm({ folderId, stores, existing, cancelHref }: AssetFormP
   const store = stores.find((s) => s.id === storeId);
   const [source, setSource] = useState<Source>(editing || !store?.writable ? "reference" : "value");
   const [secretName, setSecretName] = useState(existing?.secretName ?? "");
-  const initialVersion = splitVersion(store?.kind, existing?.secretVersion ?? null);
-  const [secretVersion, setSecretVersion] = useState(initialVersion.secretVersion);
-  const [versionKind, setVersionKind] = useState<VersionKind>(initialVersion.versionKind);
-  const [usernameKey, setUsernameKey] = useState(existing ? existing.usernameKey ?? "" : store?.singleValue ? "" : store?.defaultKeys.username ?? "username");
+  const [secretVersion, setSecretVersion] = useState(existing?.secretVersion ?? "");
+  const [versionKind, setVersionKind] = useState<VersionKind>(existing?.versionKind ?? "latest");
+  const [usernameKey, setUsernameKey] = useState(existing ? existing.usernameKey ?? "" : store?.singleValue ? "" : store?.reference.defaultKeys.username ?? "username");
   // Credentials in multi-key secrets name their password key (the store kind's default, shown and editable).
-  const defaultValueKey = (t: AssetType, st: StoreOption | undefined) => (t === "CREDENTIAL" && st && !st.singleValue ? st.defaultKeys.password : "");
+  const defaultValueKey = (t: AssetType, st: StoreOption | undefined) => (t === "CREDENTIAL" && st && !st.singleValue ? st.reference.defaultKeys.password : "");
   const [valueKey, setValueKey] = useState(existing ? existing.valueKey ?? "" : defaultValueKey("CREDENTIAL", store));
   const [username, setUsername] = useState(existing?.username ?? "");
   const [secretValue, setSecretValue] = useState("");
@@ -132,13 +133,14 @@ export function AssetForm({ folderId, stores, existing, cancelHref }: AssetFormP
   const secret = isSecretType(type);
   const writingValue = secret && source === "value";
   // Typed values in the Latch store get a name of Latch's choosing; external stores need a path.
-  const showSecretName = secret && (!writingValue || !store?.isBuiltIn);
-  const spec = REFERENCE_SPECS[store?.kind ?? "latch"];
-  const versionField = spec.version;
-  /** What the version fields say, as the server takes it (AWS: the kind of version, then its value). */
+  const showSecretName = secret && !!store && (!writingValue || !store.isBuiltIn);
+  // The store kind's words for its references (a path, a secret ID, an Object) and its versions.
+  const spec = store?.reference;
+  const versionField = spec?.version;
+  /** What the version fields say, as the server takes it (stage-or-id stores: the kind of version, then its value). */
   const versionInput = (): { secretVersion: string; versionKind?: VersionKind } => {
-    if (writingValue || versionField.mode === "none") return { secretVersion: "" };
-    if (versionField.mode === "aws") return { versionKind, secretVersion: versionKind === "latest" ? "" : secretVersion };
+    if (writingValue || !versionField || versionField.mode === "none") return { secretVersion: "" };
+    if (versionField.mode === "stageOrId") return { versionKind, secretVersion: versionKind === "latest" ? "" : secretVersion };
     return { secretVersion };
   };
 
@@ -152,7 +154,7 @@ export function AssetForm({ folderId, stores, existing, cancelHref }: AssetFormP
       setVersionKind("latest");
     }
     if (!editing && next) {
-      setUsernameKey(next.singleValue ? "" : next.defaultKeys.username);
+      setUsernameKey(next.singleValue ? "" : next.reference.defaultKeys.username);
       setValueKey(defaultValueKey(type, next));
     }
   }
@@ -265,7 +267,7 @@ export function AssetForm({ folderId, stores, existing, cancelHref }: AssetFormP
               ]}
             />
 
-            {showSecretName ? (
+            {!spec || !versionField ? null : showSecretName ? (
               <div className="grid gap-5 md:grid-cols-2">
                 <FormField
                   id="asset-secret-name"
@@ -303,14 +305,14 @@ export function AssetForm({ folderId, stores, existing, cancelHref }: AssetFormP
                   </div>
                 ) : (
                   <div className="grid content-start gap-4 md:col-span-2">
-                    <ChoiceGroup<VersionKind> legend="Version" name="versionKind" value={versionKind} onChange={setVersionKind} error={err("versionKind")} options={AWS_VERSION_CHOICES} />
+                    <ChoiceGroup<VersionKind> legend="Version" name="versionKind" value={versionKind} onChange={setVersionKind} error={err("versionKind")} options={versionField.choices} />
                     {versionKind === "latest" ? null : (
                       <FormField
                         id="asset-secret-version"
-                        label={versionKind === "stage" ? "Staging label" : "Version ID"}
+                        label={versionField[versionKind].label}
                         required
                         error={err("secretVersion")}
-                        description={versionKind === "stage" ? "A label attached to one version, e.g. AWSPREVIOUS or a custom label. Labels are case-sensitive." : "The VersionId shown in the secret's versions (usually a UUID)."}
+                        description={versionField[versionKind].help}
                         className="md:max-w-md"
                       >
                         <Input
@@ -319,7 +321,7 @@ export function AssetForm({ folderId, stores, existing, cancelHref }: AssetFormP
                           maxLength={200}
                           autoComplete="off"
                           spellCheck={false}
-                          placeholder={versionKind === "stage" ? "AWSPREVIOUS" : "a1b2c3d4-…"}
+                          placeholder={versionField[versionKind].placeholder}
                           className="font-mono text-sm"
                         />
                       </FormField>
@@ -365,7 +367,7 @@ export function AssetForm({ folderId, stores, existing, cancelHref }: AssetFormP
                 </FormField>
                 {store?.singleValue ? null : (
                   <FormField id="asset-value-key" label="Password key" error={err("valueKey")} description="The key in the secret that holds the password. Empty: the secret's only value.">
-                    <Input value={valueKey} onChange={(e) => setValueKey(e.target.value)} maxLength={200} autoComplete="off" spellCheck={false} className="font-mono text-sm" placeholder={store?.defaultKeys.password} />
+                    <Input value={valueKey} onChange={(e) => setValueKey(e.target.value)} maxLength={200} autoComplete="off" spellCheck={false} className="font-mono text-sm" placeholder={store?.reference.defaultKeys.password} />
                   </FormField>
                 )}
               </div>

@@ -14,7 +14,7 @@ import { invalidateAsset, resolveTest, ResolveError, secretExists, type ResolveT
 import { clientForStore } from "@/lib/stores/client";
 import { listStoresUsableByFolder } from "@/lib/stores/queries";
 import { STORE_ERROR_TITLES, StoreError, classifyNetworkError } from "@/lib/vault/errors";
-import { asStoreKind } from "@/lib/vault/registry";
+import { asStoreKind, getProvider } from "@/lib/vault/registry";
 import { getAssetForOrThrow, toStoreOption, type StoreOption } from "./queries";
 import { caseInsensitiveNames, checkReference } from "./reference";
 import { checkUpdate, isSecretType, normalisePlainValue, type AssetType, type CreateAssetInput, type UpdateAssetInput } from "./schemas";
@@ -121,8 +121,8 @@ function planSecret(type: AssetType, assetId: string, store: CredentialStore, op
   if (type === "SECRET") {
     return { ...base, usernameKey: null, valueKey: null, username: null, write: { value: input.secretValue } };
   }
-  const usernameKey = input.usernameKey || option.defaultKeys.username;
-  const valueKey = input.valueKey || option.defaultKeys.password;
+  const usernameKey = input.usernameKey || option.reference.defaultKeys.username;
+  const valueKey = input.valueKey || option.reference.defaultKeys.password;
   if (usernameKey === valueKey) throw fieldError("valueKey", "The username and the password need different keys.");
   const username = input.username || (current?.username ?? "");
   if (!username) throw fieldError("username", "Enter the username.");
@@ -148,7 +148,7 @@ async function assertMayWrite(tx: Tx, actor: Actor, store: CredentialStore, secr
     const access = await getFolderAccess(tx, actor, folderId);
     writable.set(folderId, !!access && can(access, "assets.write"));
   }
-  const label = store.kind === "hashicorp" ? "path" : "name";
+  const label = getProvider(store.kind).reference.nameNoun;
   const blocked = others.filter((o) => !writable.get(o.folderId)).length;
   if (blocked > 0) {
     throw fieldError(

@@ -6,6 +6,7 @@ import { notFound } from "@/lib/errors";
 import { listAncestors } from "@/lib/folders/queries";
 import { isUuid } from "@/lib/ids";
 import { listStoresUsableByFolder } from "@/lib/stores/queries";
+import { referenceView, type ReferenceView } from "@/lib/vault/reference";
 import { getProvider } from "@/lib/vault/registry";
 import type { StoreKind } from "@/lib/vault/types";
 import type { AssetListQuery, AssetType } from "./schemas";
@@ -22,8 +23,8 @@ export type StoreOption = {
   writable: boolean;
   /** One string per secret (Azure Key Vault): a Credential's username lives on the asset. */
   singleValue: boolean;
-  defaultKeys: { username: string; password: string };
-  referenceHint: string;
+  /** How assets name a secret in this kind of store (the form's labels, help and version inputs; default keys). */
+  reference: ReferenceView;
   isBuiltIn: boolean;
 };
 
@@ -68,8 +69,7 @@ export function toStoreOption(store: { id: string; name: string; kind: string; f
     scope: store.folderId ? "folder" : "tenant",
     writable: p.supportsWrite && (store.isBuiltIn || store.mode === "READ_WRITE"),
     singleValue: p.singleValue,
-    defaultKeys: p.defaultKeys,
-    referenceHint: p.referenceHint,
+    reference: referenceView(p.reference),
     isBuiltIn: store.isBuiltIn,
   };
 }

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { VERSION_KINDS } from "./reference";
+import { VERSION_KINDS } from "@/lib/vault/reference";
 
 export const ASSET_TYPES = ["CREDENTIAL", "SECRET", "TEXT", "INTEGER", "BOOLEAN"] as const;
 export type AssetType = (typeof ASSET_TYPES)[number];

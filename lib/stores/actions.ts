@@ -2,7 +2,7 @@
 
 import { defineAction, requireTenant } from "@/lib/actions/action";
 import { refreshStore } from "@/lib/connections/runtime";
-import { generateAzureCertificate } from "./certificates";
+import { generateStoreCertificate } from "./certificates";
 import { createStore, deleteStore, testDraftStore, testStore, updateStore } from "./mutations";
 import { createStoreSchema, storeIdSchema, testDraftSchema, updateStoreSchema } from "./schemas";
 
@@ -15,6 +15,6 @@ export const deleteStoreAction = defineAction(storeIdSchema, (input, ctx) => del
 export const testStoreAction = defineAction(storeIdSchema, (input, ctx) => testStore(ctx, input), admin);
 export const testDraftStoreAction = defineAction(testDraftSchema, (input, ctx) => testDraftStore(ctx, input), admin);
 
-export const generateAzureCertificateAction = defineAction(storeIdSchema, (input, ctx) => generateAzureCertificate(ctx, input), admin);
+export const generateStoreCertificateAction = defineAction(storeIdSchema, (input, ctx) => generateStoreCertificate(ctx, input), admin);
 /** Drops every value read from the store, on every instance. */
 export const refreshStoreAction = defineAction(storeIdSchema, (input, ctx) => refreshStore(ctx, input), admin);

@@ -1,4 +1,5 @@
 import "server-only";
+import type { Prisma } from "@prisma/client";
 import type { ActionContext } from "@/lib/actions/action";
 import { recordAuditEvent } from "@/lib/audit/record";
 import { assertTenant, type Actor } from "@/lib/authz";
@@ -6,34 +7,33 @@ import { db } from "@/lib/db";
 import { AppError, notFound } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
 import { StoreError } from "@/lib/vault/errors";
-import { generateClientCertificate, publicCertificateOf } from "@/lib/vault/providers/azure/certificate";
+import { getProvider, isStoreKind } from "@/lib/vault/registry";
+import type { PublicCertificate } from "@/lib/vault/types";
 import { openStoreSecrets, sealStoreSecrets } from "./client";
 
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
 
-async function azureStoreOrThrow(storeId: string) {
+/** The store, if its kind lets Latch make its certificate credential; not found otherwise. */
+async function certificateStoreOrThrow(storeId: string) {
   const store = isUuid(storeId) ? await db().credentialStore.findUnique({ where: { id: storeId } }) : null;
-  if (!store || store.kind !== "azure") throw notFound("Credential store");
-  return store;
+  const support = store && isStoreKind(store.kind) ? getProvider(store.kind).certificateCredential : undefined;
+  if (!store || !support) throw notFound("Credential store");
+  return { store, support };
 }
 
 /**
- * Creates the key pair for Azure's certificate credential inside Latch: the private key is sealed
+ * Creates the key pair of the store's certificate credential inside Latch: the private key is sealed
  * with the store's other secrets and never leaves; the admin downloads only the public certificate
- * to upload to the app registration.
+ * (for Azure: to upload to the app registration).
  */
-export async function generateAzureCertificate(ctx: Ctx, input: { storeId: string }) {
+export async function generateStoreCertificate(ctx: Ctx, input: { storeId: string }) {
   assertTenant(ctx.actor, "stores.manage", "Credential store");
-  const store = await azureStoreOrThrow(input.storeId);
-  const cert = generateClientCertificate({ commonName: `latch-${store.name}`.slice(0, 64), validDays: 730 });
+  const { store, support } = await certificateStoreOrThrow(input.storeId);
   return db().$transaction(async (tx) => {
-    const { certificatePassword: _dropped, ...secrets } = await openStoreSecrets(store, tx);
+    const made = support.generate({ config: (store.config ?? {}) as Record<string, unknown>, secrets: await openStoreSecrets(store, tx), commonName: `latch-${store.name}`.slice(0, 64) });
     await tx.credentialStore.update({
       where: { id: store.id },
-      data: {
-        config: { ...(store.config as object), auth: "certificate" },
-        ...(await sealStoreSecrets(store.id, { ...secrets, certificatePem: cert.credentialPem }, tx)),
-      },
+      data: { config: made.config as Prisma.InputJsonValue, ...(await sealStoreSecrets(store.id, made.secrets, tx)) },
     });
     await recordAuditEvent(tx, {
       actor: ctx.actor,
@@ -41,20 +41,20 @@ export async function generateAzureCertificate(ctx: Ctx, input: { storeId: strin
       target: { type: "store", id: store.id, label: store.name },
       folderId: store.folderId,
       requestId: ctx.requestId,
-      details: { thumbprint: cert.thumbprintSha1Hex, notAfter: cert.notAfter.toISOString() },
+      details: { thumbprint: made.thumbprint, notAfter: made.notAfter.toISOString() },
     });
-    return { thumbprint: cert.thumbprintSha1Hex, notAfter: cert.notAfter };
+    return { thumbprint: made.thumbprint, notAfter: made.notAfter };
   });
 }
 
 /** The public half of the store's certificate credential (the certificate its private key belongs to), for download. */
-export async function getAzurePublicCertificate(actor: Actor, storeId: string) {
+export async function getStorePublicCertificate(actor: Actor, storeId: string) {
   assertTenant(actor, "stores.manage", "Credential store");
-  const store = await azureStoreOrThrow(storeId);
+  const { store, support } = await certificateStoreOrThrow(storeId);
   const secrets = await openStoreSecrets(store);
-  let cert: ReturnType<typeof publicCertificateOf>;
+  let cert: PublicCertificate | null;
   try {
-    cert = publicCertificateOf(secrets.certificatePem, secrets.certificatePassword);
+    cert = support.publicCertificate(secrets);
   } catch (error) {
     if (!(error instanceof StoreError)) throw error;
     throw new AppError("CONFLICT", `The stored certificate cannot be offered for download: ${error.message} Or generate a new key pair in Latch.`);

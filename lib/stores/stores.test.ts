@@ -4,7 +4,7 @@ import { makeUser, rowCounts, signInAs } from "@/test/fixtures";
 import { NextRequest } from "next/server";
 import * as certificateRoute from "@/app/api/v1/stores/[storeId]/certificate/route";
 import { createTestPki } from "@/test/emulators/tls";
-import { generateAzureCertificateAction, createStoreAction, deleteStoreAction, refreshStoreAction, testDraftStoreAction, testStoreAction, updateStoreAction } from "./actions";
+import { generateStoreCertificateAction, createStoreAction, deleteStoreAction, refreshStoreAction, testDraftStoreAction, testStoreAction, updateStoreAction } from "./actions";
 import { sealStoreSecrets } from "./client";
 import { getStoreViewOrThrow, listStores } from "./queries";
 
@@ -49,7 +49,7 @@ describe("credential stores", () => {
       deleteStoreAction({ storeId: store.id }),
       testStoreAction({ storeId: store.id }),
       testDraftStoreAction({ name: "Sneaky", kind: "hashicorp", config: {}, secrets: {} }),
-      generateAzureCertificateAction({ storeId: store.id }),
+      generateStoreCertificateAction({ storeId: store.id }),
       refreshStoreAction({ storeId: store.id }),
     ]);
     for (const r of results) expect(r).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
@@ -67,7 +67,7 @@ describe("credential stores", () => {
       deleteStoreAction({} as never),
       testStoreAction({ storeId: 7 } as never),
       testDraftStoreAction(null as never),
-      generateAzureCertificateAction("x" as never),
+      generateStoreCertificateAction("x" as never),
       refreshStoreAction({ storeId: ["a"] } as never),
     ];
     for (const r of await Promise.all(malformed)) {

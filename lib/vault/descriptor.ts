@@ -1,10 +1,11 @@
 import type { z } from "zod";
 import { splitShape, type ConfigShape, type FieldSpec, type SecretShape } from "./fields";
+import type { ReferenceRules } from "./reference";
 
 /**
- * What a store kind is, without any code that reaches a vault: names, flags and its settings
- * schema. Client-safe; each provider folder has one (descriptor.ts), and its server-side
- * StoreProvider (index.ts) is built from it.
+ * What a store kind is, without any code that reaches a vault: names, flags, its settings schema
+ * and how assets reference its secrets. Client-safe; each provider folder has one (descriptor.ts),
+ * and its server-side StoreProvider (index.ts) is built from it.
  */
 export type StoreDescriptor<K extends string = string, S extends z.ZodRawShape = z.ZodRawShape> = {
   kind: K;
@@ -16,10 +17,8 @@ export type StoreDescriptor<K extends string = string, S extends z.ZodRawShape =
   supportsWrite: boolean;
   /** Each secret is one string (Azure Key Vault): Credential assets keep the username on the asset. */
   singleValue: boolean;
-  /** Default keys for Credential assets (username, password) in multi-key secrets. */
-  defaultKeys: { username: string; password: string };
-  /** Placeholder text for the secret reference in asset forms. */
-  referenceHint: string;
+  /** How a credential asset names a secret in this kind of store: the asset form's words and the checks. */
+  reference: ReferenceRules;
   /** Every setting in form order; write-only ones are marked with secret(). */
   shape: S;
   /** Non-secret configuration, stored as JSON and shown in the edit form. */

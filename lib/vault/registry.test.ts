@@ -4,7 +4,9 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { storeListResponseSchema } from "@/lib/stores/dto";
 import { createStoreSchema } from "@/lib/stores/schemas";
+import { defineStoreKind } from "./descriptor";
 import { describeField, secret, setting } from "./fields";
+import { referenceView, VERSION_KINDS } from "./reference";
 import { EXTERNAL_STORE_KINDS, PROVIDERS, STORE_KINDS } from "./registry";
 
 const providersDir = path.join(__dirname, "providers");
@@ -31,7 +33,7 @@ describe("the store registry", () => {
       const source = readFileSync(file, "utf8");
       const imports = [...source.matchAll(/^\s*(?:import|export)[^;]*?from\s+["']([^"']+)["']/gm)].map((m) => m[1]);
       expect(source, folder).not.toMatch(/server-only/);
-      for (const spec of imports) expect(["zod", "../../descriptor", "../../fields"], `${folder}/descriptor.ts imports ${spec}`).toContain(spec);
+      for (const spec of imports) expect(["zod", "../../descriptor", "../../fields", "../../reference"], `${folder}/descriptor.ts imports ${spec}`).toContain(spec);
     }
   });
 
@@ -45,6 +47,44 @@ describe("the store registry", () => {
     // The Latch store builds its client without a network: its methods are what every client offers.
     const client = PROVIDERS.latch.create({ config: {}, secrets: {}, common: { timeoutMs: 1000 }, storeId: "00000000-0000-4000-8000-000000000000" });
     for (const m of ["getSecret", "putSecret", "deleteSecret", "health"] as const) expect(typeof client[m], m).toBe("function");
+  });
+});
+
+describe("asset reference rules live in each provider's descriptor", () => {
+  it("a kind without reference rules does not compile", () => {
+    const withoutRules = () =>
+      // @ts-expect-error `reference` is required: an asset could not name a secret in this kind.
+      defineStoreKind({ kind: "newkind", label: "New", description: "A new kind.", supportsWrite: false, singleValue: false, shape: {} });
+    expect(typeof withoutRules).toBe("function");
+  });
+
+  it("every kind has them complete: words for the form, a name rule that refuses a blank name, version rules, default keys", () => {
+    for (const provider of Object.values(PROVIDERS)) {
+      const { reference: r, kind } = provider;
+      expect(r, `${kind} has no reference rules`).toBeDefined();
+      for (const text of [r.nameLabel, r.writeNameLabel, r.nameHelp, r.namePlaceholder, r.nameNoun, r.hint]) expect(text, kind).toMatch(/\S/);
+      expect(r.name, kind).toBeInstanceOf(z.ZodType);
+      expect(r.name.safeParse("").success, `${kind} accepts a blank name`).toBe(false);
+      expect(r.name.safeParse(r.namePlaceholder).success, `${kind} refuses its own placeholder`).toBe(true);
+      expect(typeof r.caseInsensitive, kind).toBe("boolean");
+      expect(r.defaultKeys.username, kind).not.toBe(r.defaultKeys.password);
+      const v = r.version;
+      if (v.mode === "single") expect(v.rule, kind).toBeInstanceOf(z.ZodType);
+      else if (v.mode === "stageOrId") {
+        expect(v.choices.map((c) => c.value), kind).toEqual([...VERSION_KINDS]);
+        expect(v.stage.rule.safeParse("").success, kind).toBe(false);
+        expect(v.id.rule.safeParse("").success, kind).toBe(false);
+      } else expect(v.note, kind).toMatch(/\S/);
+    }
+  });
+
+  it("the asset form gets their words as plain data, never the checks", () => {
+    for (const provider of Object.values(PROVIDERS)) {
+      const view = referenceView(provider.reference);
+      expect(JSON.parse(JSON.stringify(view)), provider.kind).toEqual(view);
+      expect(JSON.stringify(view), provider.kind).not.toMatch(/"rule"|"name":/);
+      expect(view.nameLabel).toBe(provider.reference.nameLabel);
+    }
   });
 });
 

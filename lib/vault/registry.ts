@@ -31,6 +31,8 @@ export const STORE_KINDS = Object.keys(PROVIDERS) as [StoreKind, ...StoreKind[]]
 export const EXTERNAL_STORE_KINDS = STORE_KINDS.filter((k) => !PROVIDERS[k].builtIn) as [ExternalStoreKind, ...ExternalStoreKind[]];
 
 export const isStoreKind = (kind: string): kind is StoreKind => Object.hasOwn(PROVIDERS, kind);
+/** A kind an administrator registers (not the built-in store's). */
+export const isExternalStoreKind = (kind: string): kind is ExternalStoreKind => (EXTERNAL_STORE_KINDS as string[]).includes(kind);
 
 /** A stored kind no registered provider serves (a kind removed from this list) is a clear error, not a crash. */
 export function getProvider(kind: string): StoreProvider<StoreKind> {

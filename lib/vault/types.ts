@@ -51,6 +51,29 @@ export type StoreClient = ReadOnlyStoreClient & Partial<Pick<ReadWriteStoreClien
 export type StoreTestOptions = { mode: "READ_ONLY" | "READ_WRITE"; probeSecret?: string | null; host?: string };
 export type StoreTestResult = { ok: boolean; message: string; kind?: StoreErrorKind; durationMs: number };
 
+/** The public half of a certificate credential, offered for download. Never the key. */
+export type PublicCertificate = { pem: string; der: Buffer; thumbprintSha1Hex: string; notAfter: Date };
+
+/**
+ * Kinds that sign in with a client certificate Latch can make itself (Azure): the private key is
+ * created and sealed with the store's other secrets, and only the public certificate leaves Latch.
+ */
+export type CertificateCredentialSupport = {
+  /** Where the administrator puts the public certificate, in a sentence: "upload it to the app registration". */
+  uploadTo: string;
+  /** The steps there, shown beside the download. */
+  uploadSteps: string;
+  /** A new key pair, and the settings and secrets that make the store sign in with it. */
+  generate(input: { config: Record<string, unknown>; secrets: Record<string, string>; commonName: string }): {
+    config: Record<string, unknown>;
+    secrets: Record<string, string>;
+    thumbprint: string;
+    notAfter: Date;
+  };
+  /** The public half of the stored credential; null when there is none. Throws StoreError when it cannot be read. */
+  publicCertificate(secrets: Record<string, string>): PublicCertificate | null;
+};
+
 type CreateInput<S extends z.ZodRawShape> = {
   config: z.output<z.ZodObject<ConfigShape<S>>>;
   secrets: z.output<z.ZodObject<SecretShape<S>>>;
@@ -60,9 +83,9 @@ type CreateInput<S extends z.ZodRawShape> = {
 
 /**
  * The one way code reaches a vault. Each kind is a folder under lib/vault/providers/<kind>/: a
- * client-safe descriptor.ts (names, flags, the settings schema that also drives the admin form) and
- * index.ts, the StoreProvider built from it; lib/vault/registry.ts lists them. Nothing else talks
- * to a vault.
+ * client-safe descriptor.ts (names, flags, the settings schema that also drives the admin form, how
+ * assets reference its secrets) and index.ts, the StoreProvider built from it; lib/vault/registry.ts
+ * lists them (lib/vault/README.md: adding a kind). Nothing else talks to a vault.
  */
 export type StoreProvider<K extends string = string, S extends z.ZodRawShape = z.ZodRawShape> = StoreDescriptor<K, S> & {
   /** The store test: read-write stores write, read back and delete; read-only ones authenticate and read the probe. */
@@ -73,6 +96,8 @@ export type StoreProvider<K extends string = string, S extends z.ZodRawShape = z
    * checks here never break a store that already works.
    */
   validateOnSave?(input: { config: z.output<z.ZodObject<ConfigShape<S>>>; secrets: z.output<z.ZodObject<SecretShape<S>>> }): Record<string, string[]>;
+  /** Kinds whose certificate credential Latch can generate (the store page offers it). */
+  certificateCredential?: CertificateCredentialSupport;
 } & (
     | { supportsWrite: true; create(input: CreateInput<S>): ReadWriteStoreClient }
     | { supportsWrite: false; create(input: CreateInput<S>): ReadOnlyStoreClient }

@@ -7,7 +7,7 @@ import { EmptyState } from "@/components/shared/empty-state";
 import { PageHeader } from "@/components/shared/page-header";
 import { StatusBadge } from "@/components/shared/status-badge";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
-import { describeVersion, REFERENCE_SPECS } from "@/lib/assets/reference";
+import { describeVersion } from "@/lib/assets/reference";
 import { isSecretType } from "@/lib/assets/schemas";
 import { loadAssetView } from "./asset-view";
 
@@ -66,8 +66,8 @@ export default async function AssetPage({ params }: { params: Promise<{ assetId:
                   <Row label="Store">
                     {asset.storeOption.name} <span className="text-muted-foreground">({asset.storeOption.isBuiltIn ? "built-in" : asset.storeOption.kindLabel})</span>
                   </Row>
-                  <Row label={REFERENCE_SPECS[asset.storeOption.kind].nameLabel}>{mono(asset.secretName)}</Row>
-                  {asset.storeOption.kind === "cyberark" ? null : (
+                  <Row label={asset.storeOption.reference.nameLabel}>{mono(asset.secretName)}</Row>
+                  {asset.storeOption.reference.version.mode === "none" ? null : (
                     <Row label="Version">
                       {version.value ? (
                         <>

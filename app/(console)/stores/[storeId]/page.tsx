@@ -1,16 +1,16 @@
 import { notFound } from "next/navigation";
 import { Breadcrumbs } from "@/components/layout/breadcrumbs";
 import { PageHeader } from "@/components/shared/page-header";
-import { AzureCertificateCard } from "@/components/stores/azure-certificate-card";
+import { CertificateCredentialCard } from "@/components/stores/certificate-credential-card";
 import { StoreActions } from "@/components/stores/store-actions";
 import { StoreForm } from "@/components/stores/store-form";
 import { StoreHealth } from "@/components/stores/store-health";
 import { requireUser } from "@/lib/auth/session";
 import { AppError } from "@/lib/errors";
 import { listFolderOptions } from "@/lib/folders/queries";
-import { getAzurePublicCertificate } from "@/lib/stores/certificates";
+import { getStorePublicCertificate } from "@/lib/stores/certificates";
 import { getStoreViewOrThrow, type StoreView } from "@/lib/stores/queries";
-import { getProvider } from "@/lib/vault/registry";
+import { getProvider, isExternalStoreKind } from "@/lib/vault/registry";
 
 export default async function StorePage({ params }: { params: Promise<{ storeId: string }> }) {
   const user = await requireUser();
@@ -24,10 +24,8 @@ export default async function StorePage({ params }: { params: Promise<{ storeId:
   }
   const provider = getProvider(store.kind);
   const folders = await listFolderOptions(user);
-  const certificate =
-    store.kind === "azure" && store.secretsSet.includes("certificatePem")
-      ? await getAzurePublicCertificate(user, store.id).catch(() => null)
-      : null;
+  // Kinds whose key pair Latch can make (Azure) show it; a store without one yet shows the button alone.
+  const certificate = provider.certificateCredential ? await getStorePublicCertificate(user, store.id).catch(() => null) : null;
   return (
     <div className="grid grid-cols-1 gap-6">
       <Breadcrumbs items={[{ label: "Credential stores", href: "/stores" }, { label: store.name }]} />
@@ -45,10 +43,15 @@ export default async function StorePage({ params }: { params: Promise<{ storeId:
           Last test failed: {store.lastTest.message}
         </p>
       ) : null}
-      {store.kind === "azure" ? (
-        <AzureCertificateCard storeId={store.id} current={certificate ? { thumbprint: certificate.thumbprint, notAfter: certificate.notAfter } : null} />
+      {provider.certificateCredential ? (
+        <CertificateCredentialCard
+          storeId={store.id}
+          current={certificate ? { thumbprint: certificate.thumbprint, notAfter: certificate.notAfter } : null}
+          uploadTo={provider.certificateCredential.uploadTo}
+          uploadSteps={provider.certificateCredential.uploadSteps}
+        />
       ) : null}
-      {store.kind === "latch" ? (
+      {!isExternalStoreKind(store.kind) ? (
         <p className="text-sm text-muted-foreground">
           The built-in Latch Database store keeps values in Latch’s own database, sealed with AES-256-GCM under keys wrapped by the master key. It is
           always tenant-wide and read-write.

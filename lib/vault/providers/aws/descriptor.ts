@@ -13,8 +13,47 @@ export const awsDescriptor = defineStoreKind({
   description: "Reads secrets from AWS Secrets Manager with an IAM access key, optionally assuming a role through STS.",
   supportsWrite: true,
   singleValue: false,
-  defaultKeys: { username: "username", password: "password" },
-  referenceHint: "Secret name or ARN, e.g. prod/payroll-db; version: a staging label (AWSCURRENT, AWSPREVIOUS) or a version ID",
+  reference: {
+    nameLabel: "Secret ID",
+    writeNameLabel: "Secret name to write to",
+    nameHelp: "The secret's name (e.g. prod/payroll-db) or its full ARN.",
+    namePlaceholder: "prod/payroll-db",
+    nameNoun: "name",
+    name: z
+      .string()
+      .min(1, "Enter the secret's name or ARN.")
+      .max(2048, "A secret ID can be at most 2048 characters.")
+      .refine(
+        (v) => (v.startsWith("arn:") ? /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$/.test(v) : /^[\w/+=.@-]{1,512}$/.test(v)),
+        "A secret ID is a name of letters, digits and /_+=.@- (e.g. prod/payroll-db), or an ARN such as arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/payroll-db-AbCdEf.",
+      ),
+    caseInsensitive: false,
+    version: {
+      mode: "stageOrId",
+      current: "Current (AWSCURRENT)",
+      choices: [
+        { value: "latest", label: "Current", description: "Always the version labelled AWSCURRENT." },
+        { value: "stage", label: "Staging label", description: "The version carrying a label, e.g. AWSPREVIOUS." },
+        { value: "id", label: "Version ID", description: "One fixed version, by its ID." },
+      ],
+      unsaid: "Choose whether the version is a staging label or a version ID.",
+      notWithCurrent: "Leave the version empty to use the current version, or choose a staging label or version ID.",
+      stage: {
+        label: "Staging label",
+        help: "A label attached to one version, e.g. AWSPREVIOUS or a custom label. Labels are case-sensitive.",
+        placeholder: "AWSPREVIOUS",
+        rule: z.string().min(1, "Enter the staging label, e.g. AWSPREVIOUS.").regex(/^[\w+=,.@-]{1,256}$/, "A staging label is 1–256 letters, digits and _+=,.@-, e.g. AWSPREVIOUS."),
+      },
+      id: {
+        label: "Version ID",
+        help: "The VersionId shown in the secret's versions (usually a UUID).",
+        placeholder: "a1b2c3d4-…",
+        rule: z.string().min(1, "Enter the version ID.").regex(/^[\w-]{32,64}$/, "A version ID is 32–64 letters, digits and hyphens, such as a UUID."),
+      },
+    },
+    defaultKeys: { username: "username", password: "password" },
+    hint: "Secret name or ARN, e.g. prod/payroll-db; version: a staging label (AWSCURRENT, AWSPREVIOUS) or a version ID",
+  },
   shape: {
     region: setting(z.string({ error: "Enter an AWS region code, e.g. eu-west-1" }).trim().regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, "Enter an AWS region code, e.g. eu-west-1"), {
       label: "Region",

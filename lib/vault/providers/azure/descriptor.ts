@@ -19,8 +19,30 @@ export const azureDescriptor = defineStoreKind({
   description: "Reads and writes secrets in Azure Key Vault, signing in to Microsoft Entra ID as an app registration with a certificate or a client secret.",
   supportsWrite: true,
   singleValue: true,
-  defaultKeys: { username: "username", password: "value" },
-  referenceHint: "Secret name, e.g. payroll-db-password; version: empty for the latest, or a 32-character version ID",
+  reference: {
+    nameLabel: "Secret name",
+    writeNameLabel: "Secret name to write to",
+    nameHelp: "The Key Vault secret's name: 1–127 letters, digits and hyphens, e.g. payroll-db-password.",
+    namePlaceholder: "payroll-db-password",
+    nameNoun: "name",
+    name: z
+      .string()
+      .min(1, "Enter the Key Vault secret's name.")
+      .regex(/^[0-9a-zA-Z-]{1,127}$/, "Key Vault secret names are 1–127 letters, digits and hyphens, e.g. payroll-db-password."),
+    // Key Vault matches secret names whatever their case.
+    caseInsensitive: true,
+    version: {
+      mode: "single",
+      label: "Version ID",
+      help: "The 32-character version ID from the secret's versions list. Leave empty to always use the latest.",
+      placeholder: "Latest",
+      rule: z
+        .string()
+        .regex(/^[0-9a-zA-Z]{1,64}$/, "A Key Vault version ID is letters and digits (32 of them), as shown in the secret's versions list; leave it empty for the latest."),
+    },
+    defaultKeys: { username: "username", password: "value" },
+    hint: "Secret name, e.g. payroll-db-password; version: empty for the latest, or a 32-character version ID",
+  },
   shape: {
     vault: setting(
       z

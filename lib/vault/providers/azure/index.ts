@@ -11,7 +11,7 @@ import { DEFAULT_AUTHORITY_HOST, createAzureClients, createAzureTransport, resol
 import { AccessDeniedError, mapAzureError, SignInUnavailableError, VaultRejectedTokenError, type AzureErrorContext } from "./errors";
 import type { Exchange } from "./http-client";
 
-import { certificateCredentialProblem } from "./certificate";
+import { certificateCredentialProblem, generateClientCertificate, publicCertificateOf } from "./certificate";
 
 export { certificateCredentialProblem, generateClientCertificate, publicCertificateOf } from "./certificate";
 export { azureConfigSchema, azureSecretSchema } from "./descriptor";
@@ -33,6 +33,18 @@ export const azureProvider = defineProvider(azureDescriptor, {
     if (config.auth !== "certificate" || !secrets.certificatePem) return {};
     const problem = certificateCredentialProblem(secrets.certificatePem, secrets.certificatePassword);
     return problem ? { [`secrets.${problem.field}`]: [problem.message] } : {};
+  },
+  // Better than OpenSSL on a laptop: the private key is made in Latch and never leaves it.
+  certificateCredential: {
+    uploadTo: "the app registration",
+    uploadSteps: "In the Azure portal open the app registration → Certificates & secrets → Certificates → Upload certificate.",
+    generate({ config, secrets, commonName }) {
+      const cert = generateClientCertificate({ commonName, validDays: 730 });
+      // A password belonged to the key being replaced.
+      const { certificatePassword: _dropped, ...kept } = secrets;
+      return { config: { ...config, auth: "certificate" }, secrets: { ...kept, certificatePem: cert.credentialPem }, thumbprint: cert.thumbprintSha1Hex, notAfter: cert.notAfter };
+    },
+    publicCertificate: (secrets) => publicCertificateOf(secrets.certificatePem, secrets.certificatePassword),
   },
 });
 

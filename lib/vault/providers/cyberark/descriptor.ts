@@ -20,8 +20,23 @@ export const cyberarkDescriptor = defineStoreKind({
     "Reads account passwords from a CyberArk Vault through the Central Credential Provider (AIMWebService), authenticated by App ID and client certificate. Read-only. Values: password, username, address and the account's other properties (first letter lower-cased, e.g. logonDomain).",
   supportsWrite: false,
   singleValue: false,
-  defaultKeys: { username: "username", password: "password" },
-  referenceHint: "The account's Object name in the safe, e.g. Operating System-UnixSSH-db01-root",
+  reference: {
+    nameLabel: "Object",
+    writeNameLabel: "Object",
+    nameHelp: "The account's Object name in the store's safe, e.g. Operating System-UnixSSH-db01-root.",
+    namePlaceholder: "Operating System-UnixSSH-db01-root",
+    nameNoun: "name",
+    name: z
+      .string()
+      .min(1, "Enter the account's Object name.")
+      .max(500, "An Object name can be at most 500 characters.")
+      .refine((v) => !UNSUPPORTED_CHARACTERS.test(v), "CyberArk's Credential Provider cannot look up names containing + & % or ;. Rename the account in CyberArk."),
+    // CyberArk matches Object names whatever their case.
+    caseInsensitive: true,
+    version: { mode: "none", note: "CyberArk's Credential Provider always returns the account's current password; there are no versions to choose." },
+    defaultKeys: { username: "username", password: "password" },
+    hint: "The account's Object name in the safe, e.g. Operating System-UnixSSH-db01-root",
+  },
   shape: {
     url: setting(
       z

@@ -18,8 +18,34 @@ export const hashicorpDescriptor = defineStoreKind({
   description: "Reads and writes secrets in a HashiCorp Vault (or OpenBao) KV secrets engine, version 1 or 2, with a token, AppRole or userpass login.",
   supportsWrite: true,
   singleValue: false,
-  defaultKeys: { username: "username", password: "password" },
-  referenceHint: "Path below the KV mount, e.g. prod/payroll-db; version (KV v2 only): a version number",
+  reference: {
+    nameLabel: "Path",
+    writeNameLabel: "Path to write to",
+    nameHelp: "The secret's path below the store's KV mount, without the mount, e.g. prod/payroll-db.",
+    namePlaceholder: "prod/payroll-db",
+    nameNoun: "path",
+    name: z
+      .string()
+      .transform((p) => p.replace(/^\/+|\/+$/g, ""))
+      .pipe(
+        z
+          .string()
+          .min(1, "Enter the secret's path below the KV mount, e.g. prod/payroll-db.")
+          .max(500, "Paths can be at most 500 characters.")
+          .refine((p) => p.split("/").every((seg) => seg !== "" && seg !== "." && seg !== ".."), "A path cannot have empty, “.” or “..” parts, e.g. prod/payroll-db.")
+          .refine((p) => !/\s/.test(p), "A Vault path cannot contain spaces."),
+      ),
+    caseInsensitive: false,
+    version: {
+      mode: "single",
+      label: "Version",
+      help: "KV version 2 mounts only: a version number such as 3. Leave empty to always use the latest.",
+      placeholder: "Latest",
+      rule: z.string().regex(/^[1-9]\d{0,9}$/, "A Vault version is a whole number such as 3; leave it empty for the latest."),
+    },
+    defaultKeys: { username: "username", password: "password" },
+    hint: "Path below the KV mount, e.g. prod/payroll-db; version (KV v2 only): a version number",
+  },
   shape: {
     // http:// passes here so the egress policy can explain that only development allows it.
     address: setting(

@@ -3,6 +3,7 @@ import { AssetForm } from "@/components/assets/asset-form";
 import { Breadcrumbs } from "@/components/layout/breadcrumbs";
 import { PageHeader } from "@/components/shared/page-header";
 import { listStoreOptions } from "@/lib/assets/queries";
+import { splitVersion } from "@/lib/assets/reference";
 import { loadAssetView } from "../asset-view";
 
 export const metadata = { title: "Edit asset" };
@@ -37,7 +38,7 @@ export default async function EditAssetPage({ params }: { params: Promise<{ asse
           type: asset.type,
           storeId: asset.storeOption?.id ?? null,
           secretName: asset.secretName,
-          secretVersion: asset.secretVersion,
+          ...splitVersion(asset.storeOption?.kind, asset.secretVersion),
           usernameKey: asset.usernameKey,
           valueKey: asset.valueKey,
           username: asset.username,

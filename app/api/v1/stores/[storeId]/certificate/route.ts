@@ -2,17 +2,18 @@ import { z } from "zod";
 import { requireTenant } from "@/lib/actions/action";
 import { defineRoute } from "@/lib/api/route";
 import { idSchema } from "@/lib/folders/schemas";
-import { getAzurePublicCertificate } from "@/lib/stores/certificates";
+import { getStorePublicCertificate } from "@/lib/stores/certificates";
 
 export const dynamic = "force-dynamic";
 
-/** The public certificate of an Azure store's certificate credential: `.cer` (DER) or PEM. Never the key. */
+/** The public certificate of a store's certificate credential (Azure Key Vault): `.cer` (DER) or PEM. Never the key. */
 export const GET = defineRoute(
   {
     method: "GET",
     path: "/stores/{storeId}/certificate",
-    summary: "Download an Azure store's public certificate",
-    description: "The public certificate of an Azure Key Vault store's certificate credential, to upload to the app registration. Never the private key. Administrators only.",
+    summary: "Download a store's public certificate",
+    description:
+      "The public certificate of a store's certificate credential, for store kinds whose key pair Latch can generate (Azure Key Vault: to upload to the app registration). Never the private key. Administrators only.",
     tags: ["Stores"],
     ...requireTenant("stores.manage", "Credential store"),
     params: z.object({ storeId: idSchema }),
@@ -30,7 +31,7 @@ export const GET = defineRoute(
     },
   },
   async ({ actor, params, query }) => {
-    const cert = await getAzurePublicCertificate(actor, params.storeId);
+    const cert = await getStorePublicCertificate(actor, params.storeId);
     const base = cert.name.replace(/[^A-Za-z0-9._-]+/g, "-").toLowerCase() || "latch";
     const body = query.format === "pem" ? cert.pem : new Uint8Array(cert.der);
     return new Response(body, {

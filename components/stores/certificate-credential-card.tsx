@@ -6,23 +6,30 @@ import { ConfirmDialog } from "@/components/shared/confirm-dialog";
 import { useServerAction } from "@/components/shared/use-server-action";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
-import { generateAzureCertificateAction } from "@/lib/stores/actions";
+import { generateStoreCertificateAction } from "@/lib/stores/actions";
+
+type Props = {
+  storeId: string;
+  current: { thumbprint: string; notAfter: Date } | null;
+  /** The store kind's words for where the public certificate goes ("the app registration") and the steps there. */
+  uploadTo: string;
+  uploadSteps: string;
+};
 
 /**
  * Better than creating the key pair with OpenSSL on a laptop: Latch makes it, keeps the private key
- * sealed, and offers only the public certificate for the app registration.
+ * sealed, and offers only the public certificate (for Azure: to upload to the app registration).
  */
-export function AzureCertificateCard({ storeId, current }: { storeId: string; current: { thumbprint: string; notAfter: Date } | null }) {
+export function CertificateCredentialCard({ storeId, current, uploadTo, uploadSteps }: Props) {
   const [confirm, setConfirm] = useState(false);
-  const generate = useServerAction(generateAzureCertificateAction, { success: "Key pair generated. Download the certificate and upload it to the app registration." });
+  const generate = useServerAction(generateStoreCertificateAction, { success: `Key pair generated. Download the certificate and upload it to ${uploadTo}.` });
   const href = (format: "cer" | "pem") => `/api/v1/stores/${storeId}/certificate?format=${format}`;
   return (
     <Card>
       <CardHeader>
         <CardTitle>Certificate credential</CardTitle>
         <CardDescription>
-          Let Latch generate the key pair: the private key is created and kept encrypted in Latch, and you download only the public certificate. In the
-          Azure portal open the app registration → Certificates &amp; secrets → Certificates → Upload certificate.
+          Let Latch generate the key pair: the private key is created and kept encrypted in Latch, and you download only the public certificate. {uploadSteps}
         </CardDescription>
       </CardHeader>
       <CardContent className="grid gap-4">
@@ -60,7 +67,7 @@ export function AzureCertificateCard({ storeId, current }: { storeId: string; cu
         open={confirm}
         onOpenChange={setConfirm}
         title="Replace the certificate?"
-        description="Latch will use the new key pair at once. Upload the new certificate to the app registration first, or sign-ins fail until you do."
+        description={`Latch will use the new key pair at once. Upload the new certificate to ${uploadTo} first, or sign-ins fail until you do.`}
         confirmLabel="Generate new key pair"
         onConfirm={async () => {
           const ok = await generate.run({ storeId });
