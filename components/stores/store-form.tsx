@@ -15,8 +15,8 @@ import { Label } from "@/components/ui/label";
 import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@/components/ui/select";
 import { Textarea } from "@/components/ui/textarea";
 import { createStoreAction, testDraftStoreAction, updateStoreAction } from "@/lib/stores/actions";
-import { PROXY_FIELD } from "@/lib/stores/common-fields";
-import { isShown, type FieldSpec } from "@/lib/vault/fields";
+import { CA_BUNDLE_LABEL, caBundleAddsTrust, PROXY_FIELD, reentryReason } from "@/lib/stores/common-fields";
+import { isShown, movedLocators, type FieldSpec } from "@/lib/vault/fields";
 import type { ExternalStoreKind } from "@/lib/vault/types";
 import { cn } from "@/lib/utils";
 
@@ -102,8 +102,10 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
 
   const visible = (f: FieldSpec) => isShown(f, config);
   const fieldError = (key: string) => save.fieldError(key) ?? test.fieldError(key);
-  // Fields that decide where credentials go, changed from what is saved: stored secrets will not follow.
-  const moved = existing ? fields.filter((f) => f.locator && String(existing.config[f.name] ?? "") !== String(config[f.name] ?? "")).map((f) => f.label) : [];
+  // Where credentials go, or whom Latch trusts to be there, changed from what is saved: stored secrets will not follow.
+  const locatorsMoved = existing ? movedLocators(fields, existing.config, config) : [];
+  const trustAdded = !!existing && caBundleAddsTrust(existing.caBundle, caBundle);
+  const moved = trustAdded ? [...locatorsMoved, CA_BUNDLE_LABEL] : locatorsMoved;
   const reentry = (f: FieldSpec) => moved.length > 0 && f.name !== PROXY_FIELD.name && !!existing?.secretsSet.includes(f.name);
   const isSet = (f: FieldSpec) => !!existing?.secretsSet.includes(f.name) && !replacing.has(f.name) && !reentry(f);
   const toggle = (set: Set<string>, key: string, on: boolean) => {
@@ -338,8 +340,8 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
             <div role="note" className="flex items-start gap-3 rounded-lg border border-warning/30 bg-warning/10 px-4 py-3 text-sm md:col-span-2">
               <TriangleAlertIcon className="mt-0.5 size-4 shrink-0 text-warning" aria-hidden="true" />
               <p>
-                You changed the {listOf(moved)}. Latch never sends stored secrets to a new address: enter each of them again below (or remove optional ones) before
-                testing or saving.
+                You changed the {listOf(moved)}. {reentryReason(locatorsMoved.length > 0, trustAdded, "stored secrets")}: enter each of them again
+                below (or remove optional ones) before testing or saving.
               </p>
             </div>
           ) : null}

@@ -19,3 +19,28 @@ export const proxyUrlSchema = secret(
   },
 );
 export const PROXY_FIELD = describeField(PROXY_SECRET_KEY, proxyUrlSchema);
+
+export const CA_BUNDLE_LABEL = "CA bundle";
+
+const CERTIFICATE_BLOCK = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/g;
+const certificatesIn = (bundle: string | null | undefined) => new Set([...(bundle ?? "").matchAll(CERTIFICATE_BLOCK)].map((m) => m[1]!.replace(/\s+/g, "")));
+
+/**
+ * Whether a new CA bundle trusts a certificate the stored one did not. A new CA could vouch for a
+ * server that intercepts the store's traffic, so stored secrets must not follow unasked; removing
+ * certificates only narrows trust (the system roots stay trusted either way).
+ */
+export function caBundleAddsTrust(before: string | null | undefined, after: string | null | undefined): boolean {
+  const known = certificatesIn(before);
+  return [...certificatesIn(after)].some((c) => !known.has(c));
+}
+
+/**
+ * Why stored secrets must be entered again, after a change of where they go (locators) and/or of whom
+ * Latch trusts to be there (the CA bundle). The egress proxy is neither: secrets pass it inside TLS,
+ * checked against the same trust, so a new proxy sees only ciphertext.
+ */
+export function reentryReason(addressMoved: boolean, trustAdded: boolean, subject: "a stored secret" | "stored secrets" = "a stored secret"): string {
+  const where = [addressMoved ? "to a new address" : null, trustAdded ? "under a newly trusted CA" : null].filter(Boolean).join(" or ");
+  return `Latch never sends ${subject} ${where}`;
+}

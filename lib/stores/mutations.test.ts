@@ -244,6 +244,61 @@ describe("a changed address never receives stored secrets", () => {
   });
 });
 
+describe("a newly trusted CA is treated like a new address; a new proxy is not", () => {
+  it("a CA bundle that gains a certificate asks for the secrets again, for saves and draft tests, before anything is sent", async () => {
+    const { id } = ok(await createStoreAction(vaultInput()));
+    const rogueCa = createTestPki().caCert;
+    const before = vault.requests.length;
+
+    for (const caBundle of [`${pki.caCert}${rogueCa}`, rogueCa]) {
+      const save = (await updateStoreAction({ ...(await editOf(id)), caBundle })) as Result;
+      expect(fieldError(save, "secrets.token")).toBe("The CA bundle changed: enter Token again. Latch never sends a stored secret under a newly trusted CA.");
+      const draft = (await testDraftStoreAction({ ...vaultInput(), secrets: {}, storeId: id, caBundle })) as Result;
+      expect(fieldError(draft, "secrets.token")).toMatch(/The CA bundle changed/);
+    }
+    const both = (await updateStoreAction({ ...(await editOf(id, { config: { address: elsewhere.url } })), caBundle: `${pki.caCert}${rogueCa}` })) as Result;
+    expect(fieldError(both, "secrets.token")).toBe("The Vault address and CA bundle changed: enter Token again. Latch never sends a stored secret to a new address or under a newly trusted CA.");
+    expect(vault.requests.length).toBe(before);
+    expect(await rawSecrets(id)).toEqual({ token });
+
+    // With the token entered again the new bundle saves, and the audit trail says why it was asked for.
+    ok(await updateStoreAction({ ...(await editOf(id, { secrets: { token } })), caBundle: `${pki.caCert}${rogueCa}` }));
+    const audit = await db().auditEvent.findFirstOrThrow({ where: { action: "store.update", targetId: id }, orderBy: { occurredAt: "desc" } });
+    expect(audit.details).toMatchObject({ addressChanged: false, caBundleTrustAdded: true, writeOnlyFieldsReplaced: ["token"] });
+  });
+
+  it("the same certificates written differently, or fewer of them, trust nothing new: the secrets stay", async () => {
+    const extraCa = createTestPki().caCert;
+    const { id } = ok(await createStoreAction({ ...vaultInput(), caBundle: `${pki.caCert}${extraCa}` }));
+    const rewrapped = pki.caCert.replace(/\n/g, "\r\n").replace(/([A-Za-z0-9+/=]{32})/, "$1\n");
+    ok(await updateStoreAction({ ...(await editOf(id)), caBundle: `# our CA\n${rewrapped}` }));
+    ok(await updateStoreAction({ ...(await editOf(id)), caBundle: pki.caCert }));
+    expect(await rawSecrets(id)).toEqual({ token });
+    expect(ok(await testStoreAction({ storeId: id }))).toMatchObject({ ok: true });
+  });
+
+  it("a new egress proxy keeps the stored secrets: they pass it inside TLS, checked against the same trust", async () => {
+    const { id } = ok(await createStoreAction(vaultInput({ secrets: { proxyUrl: "http://proxy-a.internal:3128" } })));
+    ok(await updateStoreAction(await editOf(id, { secrets: { proxyUrl: "http://proxy-b.internal:3128" } })));
+    ok(await updateStoreAction(await editOf(id, { removeSecrets: ["proxyUrl"] })));
+    expect(await rawSecrets(id)).toEqual({ token });
+  });
+
+  it("Azure: a vault name and its URL are one address; another vault is not", async () => {
+    const config = { vault: "contoso-prod", tenantId: randomUUID(), clientId: randomUUID(), auth: "client_secret" };
+    const secrets = { clientSecret: `client-secret-${tag()}` };
+    const { id } = ok(await createStoreAction({ name: `azure ${tag()}`, kind: "azure", mode: "READ_ONLY", config, secrets }));
+    for (const vaultAddress of ["https://contoso-prod.vault.azure.net", "https://Contoso-Prod.vault.azure.net/", "CONTOSO-PROD", "https://contoso-prod.vault.azure.net:443"]) {
+      ok(await updateStoreAction(await editOf(id, { config: { vault: vaultAddress } })));
+    }
+    expect(await rawSecrets(id)).toEqual(secrets);
+    for (const vaultAddress of ["contoso-test", "https://contoso-prod.vault.usgovcloudapi.net", "https://contoso-prod.vault.azure.net:8443"]) {
+      const result = (await updateStoreAction(await editOf(id, { config: { vault: vaultAddress } }))) as Result;
+      expect(fieldError(result, "secrets.clientSecret"), vaultAddress).toMatch(/^The Key vault changed: enter Client secret again/);
+    }
+  });
+});
+
 describe("store tests and the audit trail", () => {
   it("a draft test runs against the emulator before saving; an edit's draft uses the stored token", async () => {
     const input = vaultInput();

@@ -12,29 +12,27 @@ import { isUuid } from "@/lib/ids";
 import { logger } from "@/lib/log";
 import { broadcastRefresh } from "@/lib/secrets/broadcast";
 import { invalidateStore } from "@/lib/secrets/resolver";
-import { isShown, missingWhenShown } from "@/lib/vault/fields";
+import { isShown, missingWhenShown, movedLocators } from "@/lib/vault/fields";
 import { getProvider } from "@/lib/vault/registry";
 import type { StoreProvider, StoreTestResult } from "@/lib/vault/types";
 import { buildStoreClient, clientForStore, openStoreSecrets, sealStoreSecrets } from "./client";
-import { PROXY_FIELD, PROXY_SECRET_KEY, proxyUrlSchema } from "./common-fields";
+import { CA_BUNDLE_LABEL, caBundleAddsTrust, PROXY_FIELD, PROXY_SECRET_KEY, proxyUrlSchema, reentryReason } from "./common-fields";
 import type { CreateStoreInput, UpdateStoreInput } from "./schemas";
 
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
-type ProviderInput = { config: Record<string, unknown>; secrets: Record<string, unknown>; removeSecrets: string[] };
+type ProviderInput = { config: Record<string, unknown>; secrets: Record<string, unknown>; removeSecrets: string[]; caBundle: string };
 /** What an existing store holds: the current settings a draft or an edit starts from. */
-type Stored = { config: unknown; secrets: Record<string, string> };
+type Stored = { config: unknown; secrets: Record<string, string>; caBundle: string | null };
 
 function prefixed(error: z.ZodError, prefix: string): FieldErrors {
   return Object.fromEntries(Object.entries(fieldErrorsOf(error)).map(([k, v]) => [`${prefix}.${k}`, v]));
 }
 
-const sameValue = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
-
-/** Labels of the fields deciding where credentials are sent whose value differs from the stored one. */
+/** Labels of the fields deciding where credentials are sent whose address differs from the stored one. */
 function changedLocators(provider: StoreProvider, before: unknown, after: Record<string, unknown>): string[] {
   const parsed = provider.configSchema.safeParse(before ?? {});
   const old = (parsed.success ? parsed.data : (before ?? {})) as Record<string, unknown>;
-  return provider.fields.filter((f) => f.locator && !sameValue(old[f.name], after[f.name])).map((f) => f.label);
+  return movedLocators(provider.fields, old, after);
 }
 
 const listOf = (labels: string[]) => (labels.length < 2 ? (labels[0] ?? "") : `${labels.slice(0, -1).join(", ")} and ${labels.at(-1)}`);
@@ -43,7 +41,8 @@ const listOf = (labels: string[]) => (labels.length < 2 ? (labels[0] ?? "") : `$
  * Checks config and secrets against the provider's schemas. On edit, secrets that are absent or
  * empty keep their stored value (so an admin never re-enters what Latch already holds), except
  * after a change of where credentials are sent: then every stored secret must be entered again
- * or removed. Unknown keys are ignored; only what the provider's schema parses is kept.
+ * or removed; the same after the CA bundle gains a certificate. Unknown keys are ignored; only what
+ * the provider's schema parses is kept.
  */
 function validateProviderInput(kind: string, input: ProviderInput, stored?: Stored) {
   const provider = getProvider(kind);
@@ -70,13 +69,15 @@ function validateProviderInput(kind: string, input: ProviderInput, stored?: Stor
   }
 
   let kept: Record<string, string> = { ...stored?.secrets };
-  const moved = stored && config.success ? changedLocators(provider, stored.config, config.data) : [];
+  const locators = stored && config.success ? changedLocators(provider, stored.config, config.data) : [];
+  const trustAdded = !!stored && caBundleAddsTrust(stored.caBundle, input.caBundle);
+  const moved = trustAdded ? [...locators, CA_BUNDLE_LABEL] : locators;
   if (moved.length > 0) {
     // A stored secret is only ever sent where it was entered for: the proxy URL goes to the proxy alone.
     kept = stored?.secrets[PROXY_SECRET_KEY] ? { [PROXY_SECRET_KEY]: stored.secrets[PROXY_SECRET_KEY] } : {};
     for (const f of provider.fields) {
       if (f.secret && stored?.secrets[f.name] && isShown(f, configValues) && !(f.name in supplied) && !removing.has(f.name)) {
-        fail(`secrets.${f.name}`, `The ${listOf(moved)} changed: enter ${f.label} again${f.required ? "" : ", or remove it"}. Latch never sends a stored secret to a new address.`);
+        fail(`secrets.${f.name}`, `The ${listOf(moved)} changed: enter ${f.label} again${f.required ? "" : ", or remove it"}. ${reentryReason(locators.length > 0, trustAdded)}.`);
       }
     }
   }
@@ -106,7 +107,8 @@ function validateProviderInput(kind: string, input: ProviderInput, stored?: Stor
     /** Names only, for the audit trail. */
     replaced: Object.keys(supplied).filter((k) => k in sealed).sort(),
     removed: [...removing].filter((k) => stored?.secrets[k]).sort(),
-    moved,
+    addressChanged: locators.length > 0,
+    trustAdded,
   };
 }
 
@@ -241,7 +243,7 @@ export async function updateStore(ctx: Ctx, input: UpdateStoreInput) {
     }
     assertModeSupported(store.kind, input.mode);
     const stored = await openStoreSecrets(store, tx);
-    const { config, secrets, replaced, removed, moved } = validateProviderInput(store.kind, input, { config: store.config, secrets: stored });
+    const { config, secrets, replaced, removed, addressChanged, trustAdded } = validateProviderInput(store.kind, input, { config: store.config, secrets: stored, caBundle: store.caBundle });
     await assertUniqueName(tx, input.name, store.id);
     await assertScopeFolder(tx, input.folderId);
     if (input.folderId !== store.folderId) await assertScopeKeepsAssets(tx, store.id, input.folderId);
@@ -272,7 +274,8 @@ export async function updateStore(ctx: Ctx, input: UpdateStoreInput) {
         // Key names that avoid the redaction layer's secret-name pattern, so the names are kept.
         writeOnlyFieldsReplaced: replaced,
         writeOnlyFieldsRemoved: removed,
-        addressChanged: moved.length > 0,
+        addressChanged,
+        caBundleTrustAdded: trustAdded,
       },
     });
     return { id: store.id, name: input.name };
@@ -357,7 +360,7 @@ export async function testDraftStore(ctx: Ctx, input: CreateStoreInput & { store
   assertModeSupported(input.kind, input.mode);
   const existing = input.storeId ? await getStoreOrThrow(db(), input.storeId) : null;
   if (existing && (existing.kind !== input.kind || existing.isBuiltIn)) throw notFound("Credential store");
-  const stored = existing ? { config: existing.config, secrets: await openStoreSecrets(existing) } : undefined;
+  const stored = existing ? { config: existing.config, secrets: await openStoreSecrets(existing), caBundle: existing.caBundle } : undefined;
   const { config, secrets } = validateProviderInput(input.kind, input, stored);
   const provider = getProvider(input.kind);
   const client = buildStoreClient({ id: existing?.id ?? "draft", kind: input.kind, config, secrets, caBundle: input.caBundle || null, timeoutMs: input.timeoutMs });

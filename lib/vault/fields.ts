@@ -32,6 +32,11 @@ export type FieldMeta = {
    * every stored secret must be entered again, so a changed address never receives them unasked.
    */
   locator?: boolean;
+  /**
+   * Locators that also take a bare name: the URL a name stands for, with {name} in it (Azure:
+   * "https://{name}.vault.azure.net"). A name and that URL are one address, not a change.
+   */
+  nameUrl?: string;
 };
 
 type Stored = FieldMeta & { secret: boolean };
@@ -49,7 +54,7 @@ export function setting<T extends z.ZodType>(schema: T, meta: FieldMeta): T {
 }
 
 /** A write-only setting: sealed with the store's secrets, never sent back to the browser. */
-export function secret<T extends z.ZodType>(schema: T, meta: Omit<FieldMeta, "locator">): SecretField<T> {
+export function secret<T extends z.ZodType>(schema: T, meta: Omit<FieldMeta, "locator" | "nameUrl">): SecretField<T> {
   storeFieldMeta.add(schema, { ...meta, secret: true });
   return schema as SecretField<T>;
 }
@@ -71,6 +76,7 @@ export type FieldSpec = {
   showWhen?: ShowWhen;
   accept?: string;
   locator: boolean;
+  nameUrl?: string;
 };
 
 type Def = { type: string; in?: z.ZodType; out?: z.ZodType; innerType?: z.ZodType; entries?: Record<string, string> };
@@ -122,7 +128,27 @@ export function describeField(name: string, schema: z.ZodType): FieldSpec {
     ...(meta.showWhen ? { showWhen: meta.showWhen } : {}),
     ...(meta.accept ? { accept: meta.accept } : {}),
     locator: !!meta.locator,
+    ...(meta.nameUrl ? { nameUrl: meta.nameUrl } : {}),
   };
+}
+
+/**
+ * A locator's value as the address it names, so one address written two ways is no change: scheme and
+ * host case, a default port, trailing slashes, and (with nameUrl) a bare name and its URL. Anything that
+ * is not a URL compares as written.
+ */
+export function canonicalLocator(f: Pick<FieldSpec, "nameUrl">, value: unknown): string {
+  const text = value === undefined || value === null ? "" : String(value).trim();
+  if (!text) return "";
+  const url = /^[a-z][a-z\d+.-]*:\/\//i.test(text) ? text : f.nameUrl ? f.nameUrl.replace("{name}", text) : null;
+  if (!url || !URL.canParse(url)) return text;
+  const u = new URL(url);
+  return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, "")}${u.search}`;
+}
+
+/** Labels of the locators whose address differs between two sets of settings. */
+export function movedLocators(fields: FieldSpec[], before: Record<string, unknown>, after: Record<string, unknown>): string[] {
+  return fields.filter((f) => f.locator && canonicalLocator(f, before[f.name]) !== canonicalLocator(f, after[f.name])).map((f) => f.label);
 }
 
 export const isShown = (f: Pick<FieldSpec, "showWhen">, values: Record<string, unknown>) =>

@@ -5,7 +5,7 @@ import { z } from "zod";
 import { storeListResponseSchema } from "@/lib/stores/dto";
 import { createStoreSchema } from "@/lib/stores/schemas";
 import { defineStoreKind } from "./descriptor";
-import { describeField, secret, setting } from "./fields";
+import { canonicalLocator, describeField, movedLocators, secret, setting } from "./fields";
 import { referenceView, VERSION_KINDS } from "./reference";
 import { EXTERNAL_STORE_KINDS, PROVIDERS, STORE_KINDS } from "./registry";
 
@@ -134,6 +134,22 @@ describe("form fields derived from the zod schema", () => {
     expect(initial("azure", "auth")).toBe("certificate");
     expect(initial("cyberark", "failOnPasswordChange")).toBe(false);
     for (const provider of Object.values(PROVIDERS)) for (const f of provider.fields) if (f.type === "select") expect(f.options?.map((o) => o.value), `${provider.kind}.${f.name}`).toContain(f.default);
+  });
+
+  it("a locator compares as the address it names: case, default port and trailing slash are no change; a bare name is its URL", () => {
+    const plain = { nameUrl: undefined };
+    expect(canonicalLocator(plain, "https://Vault.Example.com:443/")).toBe(canonicalLocator(plain, "https://vault.example.com"));
+    expect(canonicalLocator(plain, "https://vault.example.com:8200")).not.toBe(canonicalLocator(plain, "https://vault.example.com"));
+    expect(canonicalLocator(plain, "https://vault.example.com/v2")).not.toBe(canonicalLocator(plain, "https://vault.example.com"));
+    expect(canonicalLocator(plain, undefined)).toBe(canonicalLocator(plain, "  "));
+    const vaultField = PROVIDERS.azure.fields.find((f) => f.name === "vault")!;
+    expect(vaultField).toMatchObject({ locator: true, nameUrl: "https://{name}.vault.azure.net" });
+    expect(canonicalLocator(vaultField, "Contoso-Prod")).toBe(canonicalLocator(vaultField, "https://contoso-prod.vault.azure.net/"));
+    expect(canonicalLocator(vaultField, "contoso-prod")).not.toBe(canonicalLocator(vaultField, "https://contoso-prod.vault.usgovcloudapi.net"));
+    // Only locators count: a changed tenant ID is not a new address.
+    const fields = PROVIDERS.azure.fields;
+    expect(movedLocators(fields, { vault: "contoso-prod", tenantId: "a" }, { vault: "https://contoso-prod.vault.azure.net", tenantId: "b" })).toEqual([]);
+    expect(movedLocators(fields, { vault: "contoso-prod" }, { vault: "contoso-prod", authorityHost: "https://login.example.com" })).toEqual(["Authority host"]);
   });
 
   it("a field required only in one mode is checked by the schema in that mode (AppRole needs a role ID)", () => {

@@ -6,6 +6,7 @@ import { assertStoreUrl, createDispatcher } from "@/lib/net/egress";
 import { StoreError } from "../../errors";
 import type { CommonOptions } from "../../types";
 import { loadCertificateCredential } from "./certificate";
+import { VAULT_NAME_URL } from "./descriptor";
 import { createEgressHttpClient, type EgressHttpClient, type Exchange } from "./http-client";
 
 export const DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com";
@@ -30,7 +31,7 @@ export type AzureSettings = {
 export function resolveVaultUrl(vault: string): string {
   const v = vault.trim();
   if (/^https?:\/\//i.test(v)) return new URL(v).origin;
-  return `https://${v.toLowerCase()}.vault.azure.net`;
+  return VAULT_NAME_URL.replace("{name}", v.toLowerCase());
 }
 
 /**

@@ -6,6 +6,8 @@ const blankToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === 
 const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const VAULT_NAME = /^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$/;
 const onAuth = (auth: string) => ({ field: "auth", equals: [auth] });
+/** Where a vault given by name is reached. */
+export const VAULT_NAME_URL = "https://{name}.vault.azure.net";
 
 function isVaultUrl(v: string): boolean {
   if (!URL.canParse(v)) return false;
@@ -52,6 +54,7 @@ export const azureDescriptor = defineStoreKind({
       {
         label: "Key vault",
         locator: true,
+        nameUrl: VAULT_NAME_URL,
         placeholder: "contoso-prod or https://contoso-prod.vault.azure.net",
         help: "The key vault's name (Latch reaches it at https://NAME.vault.azure.net) or its full Vault URI from the vault's Overview page, e.g. for Azure Government or China (…vault.usgovcloudapi.net, …vault.azure.cn) or a private endpoint. For addresses outside the Key Vault domains, Latch turns off the SDK's check that the vault's sign-in challenge names a Key Vault domain.",
       },
