@@ -3,17 +3,11 @@ import { beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Actor } from "@/lib/authz";
 import { db } from "@/lib/db";
 import { grant, latchStore, makeFolder, makeUser, signInAs } from "@/test/fixtures";
+import { apiRoutes, fillPath, type ApiRoute } from "@/test/api-routes";
 import { bearer, personalToken, request, routeContext, serviceToken } from "@/test/tokens";
 import * as foldersRoute from "@/app/api/v1/folders/route";
 import * as folderRoute from "@/app/api/v1/folders/[folderId]/route";
-import * as membersRoute from "@/app/api/v1/folders/[folderId]/members/route";
-import * as certificateRoute from "@/app/api/v1/stores/[storeId]/certificate/route";
-import * as storeRefreshRoute from "@/app/api/v1/stores/[storeId]/refresh/route";
-import * as oauthCallbackRoute from "@/app/api/v1/connections/oauth/callback/route";
-import * as invokeRoute from "@/app/api/v1/connections/[connectionId]/invoke/route";
 import * as connectionRefreshRoute from "@/app/api/v1/connections/[connectionId]/refresh/route";
-import * as connectionTestRoute from "@/app/api/v1/connections/[connectionId]/test/route";
-import * as assetRefreshRoute from "@/app/api/v1/assets/[assetId]/refresh/route";
 import { generateToken } from "./format";
 
 vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
@@ -53,41 +47,52 @@ beforeAll(async () => {
   inX = await contents(xChild.id);
   inY = await contents(yChild.id);
   storeId = (await latchStore()).id;
+  routes = await apiRoutes();
 });
 
 beforeEach(() => signInAs(null));
 
-/** Every route, called for the ids of one folder. */
-function everyRoute(ids: Ids): [string, (authorization: string) => Promise<Response>][] {
-  const f = ids.folderId;
-  const c = ids.connectionId;
-  const call = (handler: Handler, method: string, url: string, params: Record<string, string>, body?: unknown) => (authorization: string) =>
-    handler(request(method, url, { authorization, body }), routeContext(params));
-  return [
-    ["GET /folders/:id", call(folderRoute.GET, "GET", `/api/v1/folders/${f}`, { folderId: f })],
-    ["PATCH /folders/:id", call(folderRoute.PATCH, "PATCH", `/api/v1/folders/${f}`, { folderId: f }, { name: "Renamed" })],
-    ["DELETE /folders/:id", call(folderRoute.DELETE, "DELETE", `/api/v1/folders/${f}`, { folderId: f })],
-    ["GET /folders/:id/members", call(membersRoute.GET, "GET", `/api/v1/folders/${f}/members`, { folderId: f })],
-    ["PUT /folders/:id/members", call(membersRoute.PUT, "PUT", `/api/v1/folders/${f}/members`, { folderId: f }, { email: admin.email, role: "VIEWER" })],
-    ["DELETE /folders/:id/members", call(membersRoute.DELETE, "DELETE", `/api/v1/folders/${f}/members?userId=${owner.id}`, { folderId: f })],
-    ["POST /folders (parent)", call(foldersRoute.POST, "POST", "/api/v1/folders", {}, { name: "Planted", parentId: f })],
-    ["POST /connections/:id/invoke", call(invokeRoute.POST, "POST", `/api/v1/connections/${c}/invoke`, { connectionId: c }, { operation: "request", input: {} })],
-    ["POST /connections/:id/refresh", call(connectionRefreshRoute.POST, "POST", `/api/v1/connections/${c}/refresh`, { connectionId: c })],
-    ["POST /connections/:id/test", call(connectionTestRoute.POST, "POST", `/api/v1/connections/${c}/test`, { connectionId: c })],
-    [
-      "GET /connections/oauth/callback",
-      call(oauthCallbackRoute.GET, "GET", `/api/v1/connections/oauth/callback?state=${ids.oauthConnectionId}.nonce&code=abc`, {}),
-    ],
-    ["POST /assets/:id/refresh", call(assetRefreshRoute.POST, "POST", `/api/v1/assets/${ids.assetId}/refresh`, { assetId: ids.assetId })],
-  ];
-}
+it("the sweeps below cover every /api/v1 route and method", () => {
+  // A sanity floor: the folder walk found the routes (18 files today, more methods).
+  expect(routes.length).toBeGreaterThanOrEqual(22);
+  for (const name of ["GET /folders/{folderId}/connections", "GET /folders/{folderId}/assets", "GET /assets/{assetId}", "GET /connections/{connectionId}", "POST /connections/{connectionId}/invoke", "GET /stores"]) {
+    expect(routes.map((r) => r.name)).toContain(name);
+  }
+  for (const key of [...Object.keys(EXTRA), ...Object.keys(FOLDERLESS)]) expect(routes.map((r) => r.name), `stale entry ${key}`).toContain(key);
+});
 
-/** Routes for administrators only: a token never reaches them, whoever owns it. */
-const tenantRoutes: [string, (authorization: string) => Promise<Response>][] = [
-  ["GET /stores/:id/certificate", (a) => certificateRoute.GET(request("GET", `/api/v1/stores/${storeId}/certificate`, { authorization: a }), routeContext({ storeId }))],
-  ["POST /stores/:id/refresh", (a) => storeRefreshRoute.POST(request("POST", `/api/v1/stores/${storeId}/refresh`, { authorization: a }), routeContext({ storeId }))],
-  ["POST /folders (top level)", (a) => foldersRoute.POST(request("POST", "/api/v1/folders", { authorization: a, body: { name: "Top", parentId: null } }), routeContext())],
-];
+/**
+ * What each route needs besides the ids in its path (a body, a query), keyed "METHOD /path". A route
+ * with a body or a required query and no entry here fails the sweep with a 422: add it here.
+ */
+const EXTRA: Record<string, (ids: Ids) => { query?: string; body?: unknown }> = {
+  "POST /folders": (ids) => ({ body: { name: "Planted", parentId: ids.folderId } }),
+  "PATCH /folders/{folderId}": () => ({ body: { name: "Renamed" } }),
+  "PUT /folders/{folderId}/members": () => ({ body: { email: admin.email, role: "VIEWER" } }),
+  "DELETE /folders/{folderId}/members": () => ({ query: `userId=${owner.id}` }),
+  "POST /connections/{connectionId}/invoke": () => ({ body: { operation: "request", input: { path: "/" } } }),
+  "GET /connections/oauth/callback": (ids) => ({ query: `state=${ids.oauthConnectionId}.nonce&code=abc` }),
+};
+
+/** Routes that name no folder's ids: what a folder-scoped token may get from them instead of 404. */
+const FOLDERLESS: Record<string, (body: unknown, ids: Ids) => void> = {
+  // Only the folders the token reaches, never Y.
+  "GET /folders": (body, ids) => expect(JSON.stringify(body)).not.toContain(ids.folderId),
+  "GET /connectors": () => {},
+  "GET /openapi.json": () => {},
+};
+
+let routes: ApiRoute[] = [];
+
+/** Every /api/v1 route and method (read from app/api/v1), called with the ids of one folder. */
+function everyRoute(ids: Ids): [string, (authorization: string) => Promise<Response>][] {
+  const params: Record<string, string> = { folderId: ids.folderId, connectionId: ids.connectionId, assetId: ids.assetId, storeId };
+  return routes.map((route) => {
+    const extra = EXTRA[route.name]?.(ids) ?? {};
+    const url = `${fillPath(route, params)}${extra.query ? `?${extra.query}` : ""}`;
+    return [route.name, (authorization: string) => route.handler(request(route.method, url, { authorization, body: extra.body }), routeContext(Object.fromEntries(route.params.map((p) => [p, params[p]!]))))];
+  });
+}
 
 async function snapshot() {
   const c = db();
@@ -116,11 +121,15 @@ describe("a token scoped to folder X", () => {
     for (const [kind, token] of [["personal", personal.token], ["service", service.token], ["administrator's personal", adminPersonal.token]] as const) {
       for (const ids of [inY, { ...inY, folderId: y.id }]) {
         for (const [name, call] of everyRoute(ids)) {
-          const body = await expectStatus(await call(bearer(token)), 404, `${kind} token, ${name} in Y`);
+          const res = await call(bearer(token));
+          if (FOLDERLESS[name]) {
+            FOLDERLESS[name](await expectStatus(res, 200, `${kind} token, ${name}`), ids);
+            continue;
+          }
+          const body = await expectStatus(res, 404, `${kind} token, ${name} in Y`);
           expect(body.error).toMatchObject({ code: "NOT_FOUND", requestId: expect.any(String) });
         }
       }
-      for (const [name, call] of tenantRoutes) await expectStatus(await call(bearer(token)), 404, `${kind} token, ${name}`);
     }
     expect(await snapshot()).toEqual(before);
   });
@@ -214,6 +223,19 @@ describe("refused tokens answer 401", () => {
     await expectStatus(await getX(bearer(theirs.token)), 200, "owner active");
     await db().user.update({ where: { id: person.id }, data: { active: false } });
     await expect401(await getX(bearer(theirs.token)), /deactivated/, "owner deactivated");
+  });
+
+  it("on every route and method: an expired or a revoked token gets 401, and nothing changes", async () => {
+    const expired = await personalToken(owner, [{ folderId: x.id, permissions: ["connections.read", "connections.use", "assets.read", "assets.use"] }]);
+    await db().apiToken.update({ where: { id: expired.row.id }, data: { expiresAt: new Date(Date.now() - 1000) } });
+    const revoked = await serviceToken(admin, [{ folderId: x.id, permissions: ["connections.read", "connections.use", "assets.read", "assets.use"] }], undefined, ["metrics.read"]);
+    await db().apiToken.update({ where: { id: revoked.row.id }, data: { revokedAt: new Date() } });
+    const before = await snapshot();
+    for (const [what, token, message] of [["expired", expired.token, /expired/], ["revoked", revoked.token, /revoked/]] as const) {
+      // Ids the token would otherwise reach (X), so a 401 cannot be a 404 in disguise.
+      for (const [name, call] of everyRoute(inX)) await expect401(await call(bearer(token)), message, `${what} token, ${name}`);
+    }
+    expect(await snapshot()).toEqual(before);
   });
 
   it("a presented token decides even when a browser session is signed in", async () => {
