@@ -123,8 +123,8 @@ describe("the OpenAPI document", () => {
     const list = doc.paths["/folders/{folderId}/assets"]?.get;
     const names = (list?.parameters as { name: string; in: string }[]).map((x) => `${x.in}:${x.name}`);
     expect(names).toEqual(["path:folderId", "query:q", "query:type", "query:page", "query:pageSize"]);
-    const invoke = doc.paths["/connections/{connectionId}/invoke"]?.post?.requestBody as { content: Record<string, { schema: { required: string[] } }> };
-    expect(invoke.content["application/json"]?.schema.required).toContain("operation");
+    const invoke = doc.paths["/connections/{connectionId}/invoke"]?.post?.requestBody as { content: Record<string, { schema: { oneOf: { required: string[] }[] } }> };
+    for (const variant of invoke.content["application/json"]!.schema.oneOf) expect(variant.required).toEqual(["operation", "input"]);
     const asset = doc.paths["/assets/{assetId}"]?.get?.responses as Record<string, { content: Record<string, { schema: { properties: Record<string, unknown> } }> }>;
     const fields = Object.keys(asset["200"]!.content["application/json"]!.schema.properties);
     expect(fields).toEqual(["asset"]);
@@ -178,5 +178,26 @@ describe("building blocks", () => {
     const handler = Object.assign(async () => new Response(null), { openapi: { method: "GET" as const, path: "/x", summary: "x", tags: ["Meta"], response: "empty" as const } });
     expect(operationsOf({ GET: handler })).toHaveLength(1);
     expect(() => operationsOf({ POST: handler })).toThrow(/documented as GET/);
+  });
+
+  it("documents invoke's body per operation, with each operation's own input schema", async () => {
+    const doc = openApiDocument();
+    const { getConnector, CONNECTOR_KINDS } = await import("@/lib/connectors/registry");
+    const body = (doc.paths["/connections/{connectionId}/invoke"]!.post!.requestBody as { content: Record<string, { schema: { oneOf: Record<string, unknown>[] } }> }).content["application/json"]!.schema;
+    const variants = new Map(body.oneOf.map((v) => [((v.properties as Record<string, { const: string }>).operation!).const, v]));
+    for (const kind of CONNECTOR_KINDS) {
+      const connector = getConnector(kind);
+      for (const [name, op] of Object.entries(connector.operations)) {
+        const variant = variants.get(name);
+        expect(variant, `${kind}.${name}`).toBeDefined();
+        expect(String(variant!.description), `${kind}.${name}`).toContain(connector.label);
+        // The documented input is the schema the operation validates with.
+        const own = z.toJSONSchema(op.input, { target: "draft-2020-12", io: "input", unrepresentable: "any" }) as { required?: string[]; properties: object };
+        const documented = (variant!.properties as { input: { required?: string[]; properties: object } }).input;
+        expect(Object.keys(documented.properties).sort(), `${kind}.${name}`).toEqual(Object.keys(own.properties).sort());
+        expect(documented.required ?? [], `${kind}.${name}`).toEqual(own.required ?? []);
+      }
+    }
+    expect([...variants.keys()].sort()).toEqual(["command", "publish", "query", "request"]);
   });
 });

@@ -26,6 +26,11 @@ export type OperationSpec = {
   params?: z.ZodType;
   query?: z.ZodType;
   body?: z.ZodType;
+  /**
+   * What the document shows for the body when it says more than the validating `body` can (e.g. one
+   * variant per connector operation, each with the input schema the operation itself validates with).
+   */
+  documentedBody?: z.ZodType;
   /** The JSON body of a success; "empty" for 204 No Content; raw response objects for anything else. */
   response: z.ZodType | "empty" | { raw: RawResponses };
   /** Status of a JSON success (default 200). */
@@ -203,7 +208,7 @@ export function buildOpenApiDocument(specs: OperationSpec[], info: { version: st
       tags: spec.tags,
       parameters: [...parametersOf(spec.params, "path", collector, `${id}.params`), ...parametersOf(spec.query, "query", collector, `${id}.query`)],
       ...(spec.body
-        ? { requestBody: { required: true, content: { "application/json": { schema: collector.convert(spec.body, "input", `${id}.body`) } } } }
+        ? { requestBody: { required: true, content: { "application/json": { schema: collector.convert(spec.documentedBody ?? spec.body, "input", `${id}.body`) } } } }
         : {}),
       responses: responsesOf(spec, collector, id),
     };

@@ -6,7 +6,7 @@ import type { ActionContext } from "@/lib/actions/action";
 import { fieldErrorsOf } from "@/lib/actions/action";
 import { recordAuditEvent } from "@/lib/audit/record";
 import { assertCanOnFolder, assertTenant, type Actor } from "@/lib/authz";
-import { getConnector } from "@/lib/connectors/registry";
+import { CONNECTOR_KINDS, getConnector } from "@/lib/connectors/registry";
 import { ConnectorError, OperationInputError, type Connector } from "@/lib/connectors/types";
 import { RateLimiter } from "@/lib/api/rate-limit";
 import { db } from "@/lib/db";
@@ -127,6 +127,28 @@ export const invokeBodySchema = z.object({
   operation: z.string().min(1, "Name the operation.").max(64),
   input: z.record(z.string(), z.unknown()).default({}),
 });
+
+/**
+ * The invoke body as documented: one variant per operation name, with the input schema that the
+ * operation validates with at run time (connectors sharing an operation name share its schema, e.g.
+ * PostgreSQL and MariaDB `query`, HTTP API and OAuth `request`; which applies follows from the connection).
+ */
+export function documentedInvokeBody(): z.ZodType {
+  const byName = new Map<string, { input: z.ZodType; labels: string[]; descriptions: string[] }>();
+  for (const kind of CONNECTOR_KINDS) {
+    const connector = getConnector(kind);
+    for (const [name, op] of Object.entries(connector.operations)) {
+      const seen = byName.get(name) ?? { input: op.input, labels: [], descriptions: [] };
+      seen.labels.push(connector.label);
+      seen.descriptions.push(`${connector.label}: ${op.description}`);
+      byName.set(name, seen);
+    }
+  }
+  const variants = [...byName].map(([name, v]) =>
+    z.object({ operation: z.literal(name), input: v.input }).meta({ title: `${name} (${v.labels.join(", ")})`, description: v.descriptions.join("\n\n") }),
+  );
+  return z.discriminatedUnion("operation", variants as unknown as [z.ZodObject, ...z.ZodObject[]]);
+}
 
 /**
  * Runs one operation of the connection's connector with its credentials. If the target rejects
