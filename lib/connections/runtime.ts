@@ -159,7 +159,10 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
   const started = performance.now();
   invokeLimiter().take(ctx.actor.scope ? `token:${ctx.actor.scope.tokenId}` : `user:${ctx.actor.id}`);
   const { connection, latestRefresh } = await loadConnection(input.connectionId);
-  await assertCanOnFolder(db(), ctx.actor, "connections.use", connection.folderId, "Connection");
+  // The caller's permission and the owner (whom the assets resolve as) are read side by side; the
+  // permission decides first, so a caller without it learns nothing about the owner.
+  const [allowed, ownerLookup] = await Promise.allSettled([assertCanOnFolder(db(), ctx.actor, "connections.use", connection.folderId, "Connection"), runtimeActorFor(connection)]);
+  if (allowed.status === "rejected") throw allowed.reason;
   if (connection.status === "PENDING_AUTHORIZATION") throw new AppError("CONFLICT", "This connection is waiting for authorisation in the app; finish connecting it in the console first.");
   const connector = getConnector(connection.connectorKind);
   const operation = connector.operations[input.operation];
@@ -173,7 +176,8 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
   }
   // A refresh another instance sent that this one has not applied yet (NOTIFY still on its way, or missed) is applied now.
   await catchUpTo(latestRefresh);
-  const owner = await runtimeActorFor(connection);
+  if (ownerLookup.status === "rejected") throw ownerLookup.reason;
+  const owner = ownerLookup.value;
   const config = (connection.config ?? {}) as Record<string, unknown>;
 
   // One audit event and one metric per rotation, not per invoke caught in it: invokes rejected

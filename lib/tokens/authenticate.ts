@@ -62,6 +62,68 @@ export async function authenticateBearer(authorization: string, headers: Headers
   };
 }
 
+type TokenRecord = {
+  id: string;
+  prefix: string;
+  hash: Uint8Array;
+  expiresAt: Date;
+  revokedAt: Date | null;
+  lastUsedAt: Date | null;
+  tenantPermissions: string[];
+  scopes: { folderId: string; permissions: string[] }[];
+  user: { id: string; email: string; name: string; isAdmin: boolean; active: boolean } | null;
+  serviceAccount: { id: string; name: string; disabled: boolean } | null;
+};
+
+/**
+ * The token, its owner and its scopes in one round trip (every API request pays for this one). Read
+ * afresh each time, so a revocation, an expiry or a deactivation applies to the very next request.
+ */
+async function lookup(prefix: string): Promise<TokenRecord | null> {
+  const rows = await db().$queryRaw<
+    {
+      id: string;
+      prefix: string;
+      hash: Uint8Array;
+      expires_at: Date;
+      revoked_at: Date | null;
+      last_used_at: Date | null;
+      tenant_permissions: string[] | null;
+      scopes: { folderId: string; permissions: string[] }[] | null;
+      user_id: string | null;
+      user_email: string | null;
+      user_name: string | null;
+      user_is_admin: boolean | null;
+      user_active: boolean | null;
+      sa_id: string | null;
+      sa_name: string | null;
+      sa_disabled: boolean | null;
+    }[]
+  >`
+    SELECT t.id::text AS id, t.prefix, t.hash, t.expires_at, t.revoked_at, t.last_used_at, t.tenant_permissions,
+      (SELECT coalesce(json_agg(json_build_object('folderId', s.folder_id, 'permissions', s.permissions)), '[]'::json) FROM api_token_scopes s WHERE s.token_id = t.id) AS scopes,
+      u.id::text AS user_id, u.email AS user_email, u.name AS user_name, u.is_admin AS user_is_admin, u.active AS user_active,
+      a.id::text AS sa_id, a.name AS sa_name, a.disabled AS sa_disabled
+    FROM api_tokens t
+    LEFT JOIN users u ON u.id = t.user_id
+    LEFT JOIN service_accounts a ON a.id = t.service_account_id
+    WHERE t.prefix = ${prefix}`;
+  const r = rows[0];
+  if (!r) return null;
+  return {
+    id: r.id,
+    prefix: r.prefix,
+    hash: r.hash,
+    expiresAt: r.expires_at,
+    revokedAt: r.revoked_at,
+    lastUsedAt: r.last_used_at,
+    tenantPermissions: r.tenant_permissions ?? [],
+    scopes: r.scopes ?? [],
+    user: r.user_id ? { id: r.user_id, email: r.user_email!, name: r.user_name!, isAdmin: !!r.user_is_admin, active: !!r.user_active } : null,
+    serviceAccount: r.sa_id ? { id: r.sa_id, name: r.sa_name!, disabled: !!r.sa_disabled } : null,
+  };
+}
+
 /** The token row a valid, usable header names (its use recorded), or UNAUTHENTICATED. */
 async function verifyBearer(authorization: string, headers: Headers, log?: Logger) {
   // Logged like failed sign-ins: the reason and the public prefix, never the token.
@@ -74,21 +136,7 @@ async function verifyBearer(authorization: string, headers: Headers, log?: Logge
   const parsed = parseToken(match[1]!);
   if (!parsed) throw refuse(INVALID, "malformed_token");
 
-  const token = await db().apiToken.findUnique({
-    where: { prefix: parsed.prefix },
-    select: {
-      id: true,
-      prefix: true,
-      hash: true,
-      expiresAt: true,
-      revokedAt: true,
-      lastUsedAt: true,
-      scopes: { select: { folderId: true, permissions: true } },
-      tenantPermissions: true,
-      user: { select: { id: true, email: true, name: true, isAdmin: true, active: true } },
-      serviceAccount: { select: { id: true, name: true, disabled: true } },
-    },
-  });
+  const token = await lookup(parsed.prefix);
   const matches = secretMatches(parsed.secret, token?.hash ?? DECOY_HASH);
   if (!token || !matches) throw refuse(INVALID, token ? "wrong_secret" : "unknown_prefix", parsed.prefix);
   const now = new Date();
