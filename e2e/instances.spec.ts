@@ -49,7 +49,7 @@ async function setUp(page: Page, world: World, path: string) {
   await page.goto("/stores/new?kind=hashicorp");
   await page.getByLabel(/^Name\b/).fill(storeName);
   await page.getByLabel("Vault address").fill(world.vault.url);
-  await page.getByLabel(/^Token\b/).fill(world.token);
+  await page.getByRole("textbox", { name: "Token", exact: true }).fill(world.token);
   await page.getByLabel("CA bundle (PEM)").fill(world.pki.caCert);
   await page.getByRole("button", { name: "Create store" }).click();
   await expect(page.getByRole("heading", { level: 1, name: storeName })).toBeVisible();

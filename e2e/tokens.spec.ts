@@ -89,3 +89,41 @@ test("a personal access token from Settings acts as its owner within its scope",
   expect((await api.get(`/api/v1/folders/${folderId}`, { headers: { Authorization: `Bearer ${token}` } })).status()).toBe(401);
   await api.dispose();
 });
+
+test("a service account's token can carry only the metrics permission: Prometheus reads /api/metrics with it, and it opens no folder", async ({ page, baseURL }) => {
+  await page.goto("/tokens");
+  await page.getByRole("button", { name: "New service account" }).first().click();
+  const saDialog = page.getByRole("dialog", { name: "New service account" });
+  const account = unique("prometheus");
+  await saDialog.getByLabel("Name").fill(account);
+  await saDialog.getByRole("button", { name: "Create service account" }).click();
+  await expect(saDialog).toBeHidden();
+
+  const card = page.locator('[data-slot="card"]', { has: page.getByRole("heading", { name: account, exact: true }) });
+  await card.getByRole("button", { name: "New token" }).click();
+  const dialog = page.getByRole("dialog");
+  const tokenName = unique("scrape");
+  await dialog.getByLabel("Name").fill(tokenName);
+  await dialog.getByRole("checkbox", { name: /Read metrics/ }).check();
+  await page.screenshot({ path: "e2e/.output/metrics-token-dialog.png" });
+  await dialog.getByRole("button", { name: "Create token" }).click();
+  await expect(dialog.getByText("you will not see it again")).toBeVisible();
+  const token = await dialog.getByLabel("Token", { exact: true }).inputValue();
+  await dialog.getByRole("button", { name: "I have copied it" }).click();
+  await expect(card.getByText("Read metrics (/api/metrics)")).toBeVisible();
+
+  const api = await apiClient(baseURL!);
+  const auth = { Authorization: `Bearer ${token}` };
+  const scraped = await api.get("/api/metrics", { headers: auth });
+  expect(scraped.status()).toBe(200);
+  expect(await scraped.text()).toContain("latch_invokes_total");
+  expect((await api.get("/api/metrics")).status()).toBe(401);
+  // Tenant-wide for metrics, nothing else: it sees no folder.
+  expect((await (await api.get("/api/v1/folders", { headers: auth })).json()).folders).toEqual([]);
+
+  await card.getByRole("button", { name: new RegExp(`^Revoke token ${tokenName}`) }).click();
+  await page.getByRole("alertdialog").getByRole("button", { name: "Revoke token" }).click();
+  await expect(card.getByText("Revoked")).toBeVisible();
+  expect((await api.get("/api/metrics", { headers: auth })).status()).toBe(401);
+  await api.dispose();
+});
