@@ -70,6 +70,11 @@ async function readJson(request: NextRequest): Promise<unknown> {
  * and body, and the closed mapping from AppError codes to HTTP statuses. Unexpected errors are logged
  * in full and answered with a generic message and the reference id.
  *
+ * Audit: the wrapper hands every handler the actor (with its token) and the request id; routes that
+ * change something record their event in their lib function, in the same transaction as the change,
+ * so both land or neither (lib/api/audit-coverage.test.ts fails for a mutating route that does not).
+ * Reads are not audited, except what resolves secrets (invoke, test), which always is.
+ *
  * Authentication: an `Authorization` header must carry a valid API token (`Bearer lt_…`), and then
  * decides alone; without the header, the browser session does. Every later check honours the token's
  * scope through the Actor (lib/authz).
