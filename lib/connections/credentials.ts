@@ -43,7 +43,11 @@ export type ResolveFor = {
  * resolution, whoever triggers the use (an invoke, a test): a caller needs connections.use only.
  */
 export async function runtimeActorFor(connection: { ownerId: string }): Promise<Actor> {
-  const owner = await db().user.findUnique({ where: { id: connection.ownerId }, select: { id: true, email: true, name: true, isAdmin: true, active: true } });
+  return runtimeActorFrom(await db().user.findUnique({ where: { id: connection.ownerId }, select: { id: true, email: true, name: true, isAdmin: true, active: true } }));
+}
+
+/** The same, from an owner row already read (the invoke reads it with the connection). */
+export function runtimeActorFrom(owner: { id: string; email: string; name: string; isAdmin: boolean; active: boolean } | null): Actor {
   if (!owner || !owner.active) throw new AppError("CONFLICT", "The person who owns this connection is deactivated; someone with access must edit and reconnect it.");
   return { id: owner.id, email: owner.email, name: owner.name, isAdmin: owner.isAdmin };
 }

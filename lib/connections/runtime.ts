@@ -1,6 +1,6 @@
 import "server-only";
 import { createHmac, randomBytes } from "node:crypto";
-import type { Connection, ConnectionSecret } from "@prisma/client";
+import type { Connection, ConnectionSecret, Prisma } from "@prisma/client";
 import { z } from "zod";
 import type { ActionContext } from "@/lib/actions/action";
 import { fieldErrorsOf } from "@/lib/actions/action";
@@ -17,7 +17,7 @@ import { logger } from "@/lib/log";
 import { metrics } from "@/lib/metrics";
 import { broadcastRefresh, catchUpTo, onRefresh, type RefreshMessage } from "@/lib/secrets/broadcast";
 import { ResolveError } from "@/lib/secrets/resolver";
-import { runtimeActorFor, triggerOf, withCredentials, type Resolved, type RotationEvent } from "./credentials";
+import { runtimeActorFrom, triggerOf, withCredentials, type Resolved, type RotationEvent } from "./credentials";
 import { Pools, type PoolEntry } from "./pools";
 import { openState, sealStateFor, sourcesOf } from "./mutations";
 
@@ -80,15 +80,81 @@ function applyRefresh(message: RefreshMessage) {
   if (message.kind === "connection") drain(message.id);
 }
 
-/** The connection, and the newest refresh event id (the safety net for a missed broadcast), in parallel. */
-async function loadConnection(connectionId: string): Promise<{ connection: LoadedConnection; latestRefresh: bigint | null }> {
+type ConnectionRow = {
+  id: string;
+  folder_id: string;
+  name: string;
+  connector_kind: string;
+  config: Prisma.JsonValue;
+  status: Connection["status"];
+  owner_id: string;
+  last_connected_at: Date | null;
+  last_check_at: Date | null;
+  last_message: string | null;
+  last_error_kind: string | null;
+  refresh_generation: number;
+  state_ciphertext: Uint8Array | null;
+  state_data_key_id: string | null;
+  created_at: Date;
+  updated_at: Date;
+  secrets: { field: string; part: ConnectionSecret["part"]; assetId: string | null; ciphertext: string | null; dataKeyId: string | null }[] | null;
+  owner_email: string;
+  owner_name: string;
+  owner_is_admin: boolean;
+  owner_active: boolean;
+  latest_refresh: bigint | null;
+};
+
+/**
+ * Everything an invoke needs before it checks permissions, in one round trip: the connection, its
+ * secret fields, its owner (whom its assets resolve as), and the newest refresh event id (the safety
+ * net for a missed broadcast).
+ */
+async function loadForInvoke(connectionId: string): Promise<{ connection: LoadedConnection; owner: { id: string; email: string; name: string; isAdmin: boolean; active: boolean }; latestRefresh: bigint | null }> {
   if (!isUuid(connectionId)) throw notFound("Connection");
-  const [connection, [latest]] = await Promise.all([
-    db().connection.findUnique({ where: { id: connectionId }, include: { secrets: true } }),
-    db().$queryRaw<{ max: bigint | null }[]>`SELECT max(id) AS max FROM refresh_events`,
-  ]);
+  const [row] = await db().$queryRaw<ConnectionRow[]>`
+    SELECT c.id::text AS id, c.folder_id::text AS folder_id, c.name, c.connector_kind, c.config, c.status::text AS status, c.owner_id::text AS owner_id,
+      c.last_connected_at, c.last_check_at, c.last_message, c.last_error_kind, c.refresh_generation,
+      c.state_ciphertext, c.state_data_key_id::text AS state_data_key_id, c.created_at, c.updated_at,
+      (SELECT json_agg(json_build_object('field', s.field, 'part', s.part, 'assetId', s.asset_id, 'ciphertext', encode(s.ciphertext, 'base64'), 'dataKeyId', s.data_key_id)) FROM connection_secrets s WHERE s.connection_id = c.id) AS secrets,
+      u.email AS owner_email, u.name AS owner_name, u.is_admin AS owner_is_admin, u.active AS owner_active,
+      (SELECT max(id) FROM refresh_events) AS latest_refresh
+    FROM connections c JOIN users u ON u.id = c.owner_id
+    WHERE c.id = ${connectionId}::uuid`;
+  if (!row) throw notFound("Connection");
+  const connection: LoadedConnection = {
+    id: row.id,
+    folderId: row.folder_id,
+    name: row.name,
+    connectorKind: row.connector_kind,
+    config: row.config,
+    status: row.status,
+    ownerId: row.owner_id,
+    lastConnectedAt: row.last_connected_at,
+    lastCheckAt: row.last_check_at,
+    lastMessage: row.last_message,
+    lastErrorKind: row.last_error_kind,
+    refreshGeneration: row.refresh_generation,
+    stateCiphertext: row.state_ciphertext,
+    stateDataKeyId: row.state_data_key_id,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    secrets: (row.secrets ?? []).map((x) => ({
+      connectionId: row.id,
+      field: x.field,
+      part: x.part,
+      assetId: x.assetId,
+      ciphertext: x.ciphertext === null ? null : new Uint8Array(Buffer.from(x.ciphertext, "base64")),
+      dataKeyId: x.dataKeyId,
+    })),
+  } as LoadedConnection;
+  return { connection, owner: { id: row.owner_id, email: row.owner_email, name: row.owner_name, isAdmin: row.owner_is_admin, active: row.owner_active }, latestRefresh: row.latest_refresh };
+}
+
+async function loadConnection(connectionId: string): Promise<LoadedConnection> {
+  const connection = isUuid(connectionId) ? await db().connection.findUnique({ where: { id: connectionId }, include: { secrets: true } }) : null;
   if (!connection) throw notFound("Connection");
-  return { connection, latestRefresh: latest?.max ?? null };
+  return connection;
 }
 
 const ERROR_CODES: Record<ConnectorError["kind"], AppErrorCode> = {
@@ -158,11 +224,9 @@ export function documentedInvokeBody(): z.ZodType {
 export async function invokeConnection(ctx: Ctx, input: { connectionId: string; operation: string; input: Record<string, unknown> }): Promise<{ operation: string; result: unknown; durationMs: number }> {
   const started = performance.now();
   invokeLimiter().take(ctx.actor.scope ? `token:${ctx.actor.scope.tokenId}` : `user:${ctx.actor.id}`);
-  const { connection, latestRefresh } = await loadConnection(input.connectionId);
-  // The caller's permission and the owner (whom the assets resolve as) are read side by side; the
-  // permission decides first, so a caller without it learns nothing about the owner.
-  const [allowed, ownerLookup] = await Promise.allSettled([assertCanOnFolder(db(), ctx.actor, "connections.use", connection.folderId, "Connection"), runtimeActorFor(connection)]);
-  if (allowed.status === "rejected") throw allowed.reason;
+  const { connection, owner: ownerRow, latestRefresh } = await loadForInvoke(input.connectionId);
+  // Permissions are checked afresh at every invoke; a caller without them learns nothing of the owner.
+  await assertCanOnFolder(db(), ctx.actor, "connections.use", connection.folderId, "Connection");
   if (connection.status === "PENDING_AUTHORIZATION") throw new AppError("CONFLICT", "This connection is waiting for authorisation in the app; finish connecting it in the console first.");
   const connector = getConnector(connection.connectorKind);
   const operation = connector.operations[input.operation];
@@ -176,8 +240,7 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
   }
   // A refresh another instance sent that this one has not applied yet (NOTIFY still on its way, or missed) is applied now.
   await catchUpTo(latestRefresh);
-  if (ownerLookup.status === "rejected") throw ownerLookup.reason;
-  const owner = ownerLookup.value;
+  const owner = runtimeActorFrom(ownerRow);
   const config = (connection.config ?? {}) as Record<string, unknown>;
 
   // One audit event and one metric per rotation, not per invoke caught in it: invokes rejected
@@ -291,7 +354,7 @@ async function persistState(connection: LoadedConnection, connector: Connector, 
 
 /** Refresh: clears the connection's cached secrets on every instance and drains its pools; it stays connected. */
 export async function refreshConnection(ctx: Ctx, input: { connectionId: string }) {
-  const { connection } = await loadConnection(input.connectionId);
+  const connection = await loadConnection(input.connectionId);
   await assertCanOnFolder(db(), ctx.actor, "connections.use", connection.folderId, "Connection");
   const assetIds = [...new Set(connection.secrets.map((s) => s.assetId).filter((x): x is string => !!x))];
   await db().$transaction(async (tx) => {
