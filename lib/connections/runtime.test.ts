@@ -369,6 +369,12 @@ describe("rotation", () => {
       // The rejected attempt and exactly one retry, as the target saw them.
       expect(c.attempts() - before.attempts).toBe(2);
       expect((await rotationEvents(connectionId)).map((e) => [e.outcome, (e.details as { outcome: string }).outcome])).toEqual([["SUCCESS", "recovered"]]);
+      // The new version's client is pooled: the next invoke logs in (or asks for a token) no more.
+      if (kind !== "http") {
+        const settled = c.attempts();
+        expect((await c.invoke(connectionId)).status).toBe(200);
+        expect(c.attempts()).toBe(settled);
+      }
 
       // 2. The store's new value is just as wrong (rotated again, and someone put another wrong value in the vault).
       await c.rotateTarget(`rot-${randomUUID()}`);
