@@ -2,6 +2,7 @@
 
 import { useRouter } from "next/navigation";
 import { useId, useState } from "react";
+import { FormAlert } from "@/components/shared/form-alert";
 import { FormField } from "@/components/shared/form-field";
 import { useServerAction } from "@/components/shared/use-server-action";
 import { Button } from "@/components/ui/button";
@@ -410,6 +411,7 @@ export function AssetForm({ folderId, stores, existing, cancelHref }: AssetFormP
         </Card>
       )}
 
+      <FormAlert title={editing ? "Could not save the asset" : "Could not create the asset"} message={save.formError} />
       <div className="flex flex-wrap justify-end gap-2">
         <Button type="button" variant="outline" onClick={() => router.push(cancelHref)}>
           Cancel

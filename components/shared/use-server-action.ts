@@ -2,9 +2,10 @@
 
 import { useMutation } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
-import { useState } from "react";
+import { useLayoutEffect, useRef, useState } from "react";
 import { toast } from "sonner";
 import type { ActionError, ActionResult } from "@/lib/actions/action";
+import { formLevelMessage } from "./form-errors";
 
 class ActionFailure extends Error {
   constructor(readonly error: ActionError) {
@@ -20,14 +21,34 @@ type Options<T> = {
   refresh?: boolean;
 };
 
+const UNREACHABLE = "Could not reach Latch. Check your connection and try again.";
+
 /**
- * Runs a server action through TanStack Query: pending state, field errors for the form, a toast for
- * errors that belong to no field, and a router refresh so server-rendered lists show the change.
+ * Runs a server action through TanStack Query: pending state, field errors for the form, a form-level
+ * message (and a toast) for errors no rendered field shows, and a router refresh so server-rendered
+ * lists show the change.
+ *
+ * A field is rendered when the form asks for its error (`fieldError(name)`) while rendering; an error
+ * for any other field (hidden, or one the form never shows) becomes `formError`, so none is invisible.
  */
 export function useServerAction<I, T>(action: (input: I) => Promise<ActionResult<T>>, options: Options<T> = {}) {
   const router = useRouter();
   const [fieldErrors, setFieldErrors] = useState<Record<string, string[]>>({});
+  const [failure, setFailure] = useState<ActionError | null>(null);
   const [formError, setFormError] = useState<string | null>(null);
+  const toasted = useRef<ActionError | null>(null);
+  // The fields this render asks about; read after the commit, once the whole form has rendered.
+  const shown = new Set<string>();
+
+  useLayoutEffect(() => {
+    if (!failure) return;
+    const message = formLevelMessage(failure, shown);
+    setFormError(message);
+    if (message && toasted.current !== failure) {
+      toasted.current = failure;
+      toast.error(message);
+    }
+  });
 
   const mutation = useMutation({
     mutationFn: async (input: I) => {
@@ -37,6 +58,7 @@ export function useServerAction<I, T>(action: (input: I) => Promise<ActionResult
     },
     onMutate: () => {
       setFieldErrors({});
+      setFailure(null);
       setFormError(null);
     },
     onSuccess: (data) => {
@@ -46,16 +68,13 @@ export function useServerAction<I, T>(action: (input: I) => Promise<ActionResult
     },
     onError: (error) => {
       if (error instanceof ActionFailure) {
-        const fields = error.error.fieldErrors ?? {};
-        setFieldErrors(fields);
-        const hasFieldError = Object.keys(fields).some((k) => k !== "_form");
-        setFormError(hasFieldError ? null : error.error.message);
-        if (!hasFieldError) toast.error(error.error.message);
+        // Which of these the form shows by a field is known once it has rendered them (see above).
+        setFieldErrors(error.error.fieldErrors ?? {});
+        setFailure(error.error);
         if (error.error.code === "UNAUTHENTICATED") router.push("/login");
       } else {
-        const message = "Could not reach Latch. Check your connection and try again.";
-        setFormError(message);
-        toast.error(message);
+        setFormError(UNREACHABLE);
+        toast.error(UNREACHABLE);
       }
     },
   });
@@ -71,10 +90,16 @@ export function useServerAction<I, T>(action: (input: I) => Promise<ActionResult
       }
     },
     pending: mutation.isPending,
-    fieldError: (name: string) => fieldErrors[name]?.[0] ?? null,
+    /** The error to show by this field; asking also tells the hook the form shows this field. */
+    fieldError: (name: string) => {
+      shown.add(name);
+      return fieldErrors[name]?.[0] ?? null;
+    },
+    /** An error no rendered field shows: show it above or below the form. */
     formError,
     reset: () => {
       setFieldErrors({});
+      setFailure(null);
       setFormError(null);
     },
   };

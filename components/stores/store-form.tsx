@@ -4,6 +4,7 @@ import { CheckCircle2Icon, FlaskConicalIcon, LoaderCircleIcon, TriangleAlertIcon
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { toast } from "sonner";
+import { FormAlert } from "@/components/shared/form-alert";
 import { FormField } from "@/components/shared/form-field";
 import { useServerAction } from "@/components/shared/use-server-action";
 import { Badge } from "@/components/ui/badge";
@@ -370,6 +371,7 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
         </CardContent>
       </Card>
 
+      <FormAlert title={test.formError && !save.formError ? "Could not test the settings" : existing ? "Could not save the store" : "Could not create the store"} message={save.formError ?? test.formError} />
       {testResult ? (
         <div
           role="status"

@@ -18,7 +18,7 @@ export const storeCommonSchema = z.object({
   caBundle: pemBundle.optional().default(""),
   timeoutMs: z.coerce.number({ error: "Enter a number of milliseconds." }).int().min(1000, "At least 1000 ms.").max(120_000, "At most 120000 ms.").default(10_000),
   /** Read-only stores: an optional secret the connection test reads to prove access. */
-  probeSecret: z.string().trim().max(500).optional().default(""),
+  probeSecret: z.string().trim().max(500, "The probe secret's name can be at most 500 characters.").optional().default(""),
 });
 
 /** Config and secrets are checked against the chosen provider's own schemas in lib/stores/mutations.ts. */
