@@ -79,6 +79,21 @@ export function registerSecret(value: string, label: string): string {
 /** A random secret value, registered for the leak check: `newSecret("pg-password")` → "pg-password-6f1c…". */
 export const newSecret = (label: string) => registerSecret(`${label}-${randomUUID()}`, label);
 
+/**
+ * Registers a PEM's private key for the leak check. A PEM's line breaks are escaped in a JSON log line,
+ * so the whole block would never match: two of its full base64 lines (random, 64 characters) are
+ * registered instead, and are found whether the key appears as text or JSON-escaped. Returns the PEM.
+ */
+export function registerPrivateKey(pem: string, label: string): string {
+  const blocks = [...pem.matchAll(/-----BEGIN [A-Z ]*PRIVATE KEY-----([\s\S]+?)-----END [A-Z ]*PRIVATE KEY-----/g)];
+  if (blocks.length === 0) throw new Error(`registerPrivateKey(${label}): no private key in the PEM`);
+  for (const [, body] of blocks) {
+    const lines = body!.split(/\r?\n/).filter((l) => /^[A-Za-z0-9+/]{64}$/.test(l));
+    for (const line of [lines[1], lines.at(-2)]) if (line) registerSecret(line, `${label} (a line of the private key)`);
+  }
+  return pem;
+}
+
 /** Every value registered so far in this run. */
 export function registeredSecrets(): RegisteredSecret[] {
   if (!existsSync(SECRETS_FILE)) return [];

@@ -1,19 +1,25 @@
 import { expect, test as base, type Page } from "@playwright/test";
-import { randomUUID, X509Certificate } from "node:crypto";
+import { createPrivateKey, randomBytes, randomUUID, X509Certificate } from "node:crypto";
 import { startAwsEmulator, seedDemoAws } from "../test/emulators/aws";
 import { startAzureEmulator, type AzureEmulator } from "../test/emulators/azure";
 import { startCyberarkEmulator, seedDemoCyberark } from "../test/emulators/cyberark";
 import { startHashicorpEmulator, seedDemoHashicorp } from "../test/emulators/hashicorp";
 import { createTestPki, type TestPki } from "../test/emulators/tls";
 import { generateClientCertificate } from "../lib/vault/providers/azure/certificate";
-import { createFolder, createUser, freshPage, signIn, unique } from "./fixtures";
+import { captureBodies, createFolder, createUser, freshPage, newSecret, registerPrivateKey, registerSecret, signIn, unique } from "./fixtures";
 
 /**
  * Admins register every store kind against the emulators, which run in the test worker; the console
  * trusts each one only through the store's CA-bundle field, as an admin with a private CA would.
+ * Every secret typed here is random per run and registered (registerSecret), so e2e/leak.spec.ts
+ * also looks for it in the server's log and a dump of its database; each test checks what the
+ * browser received.
  */
 type Demo = { config: Record<string, unknown>; secrets: Record<string, string> };
-type Emulators = { pki: TestPki; aws: Demo; cyberark: Demo; vault: Demo; azure: AzureEmulator; secretValues: string[] };
+type Emulators = { pki: TestPki; aws: Demo; cyberark: Demo; vault: Demo; azure: AzureEmulator };
+
+/** The store secrets the emulators accept in this run: none of them may reach the browser. */
+const storeSecrets = (e: Emulators) => [e.aws.secrets.secretAccessKey!, e.vault.secrets.secretId!, e.cyberark.secrets.passphrase!];
 
 const test = base.extend<object, { emulators: Emulators }>({
   emulators: [
@@ -26,13 +32,23 @@ const test = base.extend<object, { emulators: Emulators }>({
       const vaultDemo = await seedDemoHashicorp(vault);
       const awsDemo = await seedDemoAws(aws, pki);
       const ccpDemo = await seedDemoCyberark(ccp);
+      // The demo's AWS key is fixed; this run signs with a random one of its own.
+      const accessKeyId = `AKIA${randomBytes(8).toString("hex").toUpperCase()}`;
+      const secretAccessKey = newSecret("aws-secret-access-key");
+      aws.addAccessKey(accessKeyId, secretAccessKey);
+      // The CyberArk client key is stored encrypted, so its passphrase is typed too.
+      const passphrase = newSecret("ccp-key-passphrase");
+      const plainPem = ccpDemo.storeSecrets.clientCertificatePem;
+      const keyPem = /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]+?-----END [A-Z ]*PRIVATE KEY-----\n?/.exec(plainPem)![0];
+      const encryptedKey = createPrivateKey(keyPem).export({ format: "pem", type: "pkcs8", cipher: "aes-256-cbc", passphrase }) as string;
+      registerPrivateKey(plainPem, "CyberArk client key");
+      registerPrivateKey(encryptedKey, "CyberArk client key, encrypted");
       await use({
         pki,
-        aws: { config: awsDemo.storeConfig, secrets: awsDemo.storeSecrets },
-        cyberark: { config: ccpDemo.storeConfig, secrets: ccpDemo.storeSecrets },
+        aws: { config: { ...awsDemo.storeConfig, accessKeyId }, secrets: { secretAccessKey } },
+        cyberark: { config: ccpDemo.storeConfig, secrets: { clientCertificatePem: plainPem.replace(keyPem, encryptedKey), passphrase } },
         azure,
-        vault: { config: vaultDemo.storeConfig, secrets: vaultDemo.storeSecrets },
-        secretValues: [...Object.values(awsDemo.storeSecrets), ...Object.values(ccpDemo.storeSecrets), ...Object.values(vaultDemo.storeSecrets)].map(String),
+        vault: { config: vaultDemo.storeConfig, secrets: { secretId: registerSecret(vaultDemo.storeSecrets.secretId, "Vault AppRole secret ID") } },
       });
       await Promise.all([aws.close(), ccp.close(), azure.close(), vault.close()]);
     },
@@ -40,17 +56,11 @@ const test = base.extend<object, { emulators: Emulators }>({
   ],
 });
 
-/** Every response body the browser sees, to prove store secrets never reach it. */
-function captureBodies(page: Page) {
-  const bodies: string[] = [];
-  page.on("response", async (response) => {
-    try {
-      bodies.push(await response.text());
-    } catch {
-      /* redirects and aborted requests have no body */
-    }
-  });
-  return bodies;
+/** Fails if any of the values reached the browser (HTML, RSC payloads, action answers, JSON). */
+async function expectNoneReceived(bodies: ReturnType<typeof captureBodies>, values: string[]) {
+  const text = await bodies.text();
+  // Boolean checks: a failure must not print the value.
+  for (const value of values) expect(text.includes(value), `the browser received ${value.slice(0, 12)}…`).toBe(false);
 }
 
 async function expectTest(page: Page, outcome: RegExp) {
@@ -86,13 +96,14 @@ test("HashiCorp Vault (AppRole, KV auto-detected): a wrong secret ID fails preci
   await page.getByRole("combobox", { name: "Authentication" }).click();
   await page.getByRole("option", { name: "AppRole (recommended)" }).click();
   await page.getByLabel("Role ID").fill(String(config.roleId));
-  await page.getByLabel("Secret ID").fill("00000000-0000-0000-0000-000000000000");
+  const wrongSecretId = newSecret("wrong-vault-secret-id");
+  await page.getByLabel("Secret ID").fill(wrongSecretId);
   await page.getByLabel("CA bundle (PEM)").fill(emulators.pki.caCert);
   await expectTest(page, /Test failed\. Authentication failed/);
   await page.getByLabel("Secret ID").fill(secrets.secretId!);
   await expectTest(page, /Test passed\. Connected: wrote, read back and deleted a test secret\./);
   await saveAndRetest(page, name);
-  for (const secret of emulators.secretValues) expect(bodies.join("\n")).not.toContain(secret);
+  await expectNoneReceived(bodies, [...storeSecrets(emulators), wrongSecretId]);
 });
 
 test("AWS Secrets Manager: test before saving (a wrong key fails precisely), save, test, edit without secrets", async ({ page, emulators }) => {
@@ -103,17 +114,18 @@ test("AWS Secrets Manager: test before saving (a wrong key fails precisely), sav
   await page.getByLabel(/^Name\b/).fill(name);
   await page.getByLabel("Region").fill(String(config.region));
   await page.getByLabel("Access key ID").fill(String(config.accessKeyId));
-  await page.getByLabel("Secret access key").fill("wrong-secret-key-000000000000000000000");
+  const wrongKey = newSecret("wrong-aws-secret-access-key");
+  await page.getByLabel("Secret access key").fill(wrongKey);
   await page.getByLabel("Secrets Manager endpoint").fill(String(config.endpoint));
   await page.getByLabel("CA bundle (PEM)").fill(emulators.pki.caCert);
   await expectTest(page, /Test failed\. Authentication failed/);
   await page.getByLabel("Secret access key").fill(secrets.secretAccessKey!);
   await expectTest(page, /Test passed\. Connected: wrote, read back and deleted a test secret\./);
   await saveAndRetest(page, name);
-  for (const secret of emulators.secretValues) expect(bodies.join("\n")).not.toContain(secret);
+  await expectNoneReceived(bodies, [...storeSecrets(emulators), wrongKey]);
 });
 
-test("CyberArk CCP: read-only, an untrusted server certificate fails precisely, then mTLS works", async ({ page, emulators }) => {
+test("CyberArk CCP: read-only, an untrusted server certificate fails precisely, then mTLS works with an encrypted key and its passphrase", async ({ page, emulators }) => {
   const bodies = captureBodies(page);
   const { config, secrets } = emulators.cyberark;
   const name = unique("CyberArk");
@@ -123,12 +135,14 @@ test("CyberArk CCP: read-only, an untrusted server certificate fails precisely, 
   await page.getByLabel("App ID").fill(String(config.appId));
   await page.getByLabel("Safe").fill(String(config.safe));
   await page.getByLabel("Client certificate and private key (PEM)").fill(secrets.clientCertificatePem!);
+  await page.getByLabel("Certificate passphrase").fill(secrets.passphrase!);
   await expectTest(page, /Test failed\. Certificate not trusted/);
   await page.getByLabel("CA bundle (PEM)").fill(emulators.pki.caCert);
   await page.getByLabel("Probe secret (optional)").fill("payroll-db");
   await expectTest(page, /Test passed\. Connected and read the probe secret/);
   await saveAndRetest(page, name);
-  for (const secret of emulators.secretValues) expect(bodies.join("\n")).not.toContain(secret);
+  await expectNoneReceived(bodies, storeSecrets(emulators));
+  expect(await bodies.text()).not.toContain("PRIVATE KEY");
 });
 
 test("Azure Key Vault: Latch generates the key pair; only the public certificate is downloaded and, once registered, signs in", async ({ page, emulators }) => {
@@ -163,7 +177,7 @@ test("Azure Key Vault: Latch generates the key pair; only the public certificate
   await expect(page.getByText(/^Test passed\./)).toBeVisible({ timeout: 30_000 });
   const pemResponse = await page.request.get(`/api/v1/stores/${page.url().split("/stores/")[1]}/certificate?format=pem`);
   expect(await pemResponse.text()).toContain("BEGIN CERTIFICATE");
-  expect(bodies.join("\n")).not.toContain("PRIVATE KEY");
+  expect(await bodies.text()).not.toContain("PRIVATE KEY");
 });
 
 test("non-admins get the not-found page for every stores page, and 404 from every store route", async ({ page, browser }) => {
@@ -211,7 +225,8 @@ test("Azure Key Vault with a client secret: test, save, edit without re-entering
   const bodies = captureBodies(page);
   const { azure } = emulators;
   const clientId = randomUUID();
-  const clientSecret = `e2e-azure-client-secret-${randomUUID()}`;
+  const clientSecret = newSecret("azure-client-secret");
+  const wrongSecret = newSecret("wrong-azure-client-secret");
   azure.registerApp({ clientId, secrets: [{ value: clientSecret }] });
   const name = unique("Azure secret");
   await page.goto("/stores/new?kind=azure");
@@ -222,14 +237,14 @@ test("Azure Key Vault with a client secret: test, save, edit without re-entering
   await page.getByRole("combobox", { name: "Authentication" }).click();
   await page.getByRole("option", { name: "Client secret" }).click();
   await expect(page.getByRole("listbox")).toBeHidden();
-  await page.getByLabel("Client secret").fill("wrong-client-secret-value");
+  await page.getByLabel("Client secret").fill(wrongSecret);
   await page.getByLabel("Authority host").fill(azure.authorityHost);
   await page.getByLabel("CA bundle (PEM)").fill(emulators.pki.caCert);
   await expectTest(page, /Test failed\. Authentication failed/);
   await page.getByLabel("Client secret").fill(clientSecret);
   await expectTest(page, /Test passed\. Connected: wrote, read back and deleted a test secret\./);
   await saveAndRetest(page, name);
-  expect(bodies.join("\n")).not.toContain(clientSecret);
+  await expectNoneReceived(bodies, [clientSecret, wrongSecret]);
 });
 
 test("Azure Key Vault: a certificate uploaded as a PEM file signs in; a key that is not the certificate's is refused at save", async ({ page, emulators }) => {
@@ -238,6 +253,8 @@ test("Azure Key Vault: a certificate uploaded as a PEM file signs in; a key that
   const clientId = randomUUID();
   const good = generateClientCertificate({ commonName: "latch-e2e-upload" });
   const other = generateClientCertificate({ commonName: "latch-e2e-other" });
+  registerPrivateKey(good.privateKeyPem, "uploaded Azure certificate key");
+  registerPrivateKey(other.privateKeyPem, "mismatched Azure certificate key");
   azure.registerApp({ clientId, certificates: [good.certificatePem] });
   const name = unique("Azure upload");
   await page.goto("/stores/new?kind=azure");
@@ -259,7 +276,7 @@ test("Azure Key Vault: a certificate uploaded as a PEM file signs in; a key that
   await page.getByRole("button", { name: "Create store" }).click();
   await expect(page.getByRole("heading", { level: 1, name })).toBeVisible();
   await expect(page.getByRole("button", { name: "Replace Certificate and private key (PEM)" })).toBeVisible();
-  expect(bodies.join("\n")).not.toContain("PRIVATE KEY");
+  expect(await bodies.text()).not.toContain("PRIVATE KEY");
 });
 
 /** A Vault store made through the form (AppRole), back on its own page. */
@@ -280,7 +297,7 @@ async function createVaultStore(page: Page, emulators: Emulators, extra?: (page:
 }
 
 test("an optional write-only setting can be removed: the proxy goes, the required secret only offers Replace", async ({ page, emulators }) => {
-  const proxyUrl = `http://latch:e2e-proxy-pass-${randomUUID().slice(0, 8)}@proxy.invalid:3128`;
+  const proxyUrl = `http://latch:${newSecret("e2e-proxy-pass")}@proxy.invalid:3128`;
   await createVaultStore(page, emulators, (p) => p.getByLabel("HTTPS egress proxy (optional)").fill(proxyUrl));
   // Through a proxy that does not exist, the test fails.
   await page.getByRole("button", { name: "Test saved settings" }).click();
@@ -329,6 +346,43 @@ test("changing the Vault address asks for the secret again; nothing is saved unt
   await page.reload();
   await expect(page.getByLabel("Vault address")).toHaveValue("https://vault.elsewhere.example:8200");
   await expect(page.getByRole("button", { name: "Replace Secret ID" })).toBeVisible();
+});
+
+test("trusting a new CA asks for the secret again, like a new address; removing it again asks nothing", async ({ page, emulators }) => {
+  await createVaultStore(page, emulators);
+  const bundle = page.getByLabel("CA bundle (PEM)");
+  await expect(page.getByRole("button", { name: "Replace Secret ID" })).toBeVisible();
+
+  await bundle.fill(`${emulators.pki.caCert}${createTestPki().caCert}`);
+  await expect(page.getByRole("note")).toContainText("You changed the CA bundle. Latch never sends stored secrets under a newly trusted CA");
+  await expect(page.getByRole("button", { name: "Replace Secret ID" })).toHaveCount(0);
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await expect(page.getByText("The CA bundle changed: enter Secret ID again. Latch never sends a stored secret under a newly trusted CA.")).toBeVisible();
+
+  await bundle.fill(emulators.pki.caCert);
+  await expect(page.getByRole("note")).toHaveCount(0);
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await expect(page.getByText("Store saved.")).toBeVisible();
+});
+
+test("an error for a field the form is not showing is shown above the buttons, not lost", async ({ page, emulators }) => {
+  const name = unique("Vault hidden probe");
+  await page.goto("/stores/new?kind=hashicorp");
+  await page.getByLabel(/^Name\b/).fill(name);
+  await page.getByLabel("Vault address").fill(String(emulators.vault.config.address));
+  await page.getByLabel(/^Token/).fill(newSecret("vault-token-unused"));
+  // The probe secret is asked only for read-only stores: typed there, then hidden by switching to read-write.
+  await page.getByRole("combobox", { name: "Mode" }).click();
+  await page.getByRole("option", { name: "Read-only" }).click();
+  await page.getByLabel("Probe secret (optional)").fill("p".repeat(501));
+  await page.getByRole("combobox", { name: "Mode" }).click();
+  await page.getByRole("option", { name: "Read-write" }).click();
+  await expect(page.getByLabel("Probe secret (optional)")).toHaveCount(0);
+
+  await page.getByRole("button", { name: "Create store" }).click();
+  const alert = page.getByRole("alert").filter({ hasText: "Could not create the store" });
+  await expect(alert).toContainText("The probe secret's name can be at most 500 characters.");
+  await expect(page).toHaveURL(/\/stores\/new/);
 });
 
 test("a store in use cannot be deleted: the refusal names the asset, and after a reload the store is still there", async ({ page, emulators }) => {
