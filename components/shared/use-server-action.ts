@@ -90,7 +90,10 @@ export function useServerAction<I, T>(action: (input: I) => Promise<ActionResult
       }
     },
     pending: mutation.isPending,
-    /** The error to show by this field; asking also tells the hook the form shows this field. */
+    /**
+     * The error to show by this field; asking also tells the hook the form shows this field. Ask for
+     * every field rendered, even one whose place another message takes (no `a ?? fieldError(b)`).
+     */
     fieldError: (name: string) => {
       shown.add(name);
       return fieldErrors[name]?.[0] ?? null;

@@ -102,7 +102,11 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
   };
 
   const visible = (f: FieldSpec) => isShown(f, config);
-  const fieldError = (key: string) => save.fieldError(key) ?? test.fieldError(key);
+  // Ask both (no short-circuit): each hook counts the field as shown only when asked about it.
+  const fieldError = (key: string) => {
+    const [saved, tested] = [save.fieldError(key), test.fieldError(key)];
+    return saved ?? tested;
+  };
   // Where credentials go, or whom Latch trusts to be there, changed from what is saved: stored secrets will not follow.
   const locatorsMoved = existing ? movedLocators(fields, existing.config, config) : [];
   const trustAdded = !!existing && caBundleAddsTrust(existing.caBundle, caBundle);
