@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { dateTimeSchema } from "@/lib/api/openapi";
+import { PROVIDERS } from "@/lib/vault/registry";
 import type { AssetRow, AssetView } from "./queries";
 import { ASSET_TYPES, isSecretType } from "./schemas";
 
@@ -7,6 +8,21 @@ import { ASSET_TYPES, isSecretType } from "./schemas";
  * What the REST API says about an asset: metadata only. A secret's value never leaves the stores; a
  * Credential's username is left out too. Text/Integer/Boolean values are settings and are returned.
  */
+
+/** How each store kind pins a version, from the kinds' own reference rules. */
+function versionDescription(): string {
+  const kinds = Object.values(PROVIDERS);
+  const labels = (mode: string) => kinds.filter((p) => p.reference.version.mode === mode).map((p) => p.label);
+  const stageOrId = labels("stageOrId");
+  const none = labels("none");
+  return [
+    "The pinned version; null follows the latest.",
+    stageOrId.length ? `${stageOrId.join(", ")}: "stage:<staging label>" or "id:<version id>".` : "",
+    none.length ? `${none.join(", ")}: always null.` : "",
+  ]
+    .filter(Boolean)
+    .join(" ");
+}
 
 const lastResolveSchema = z
   .object({ at: dateTimeSchema, ok: z.boolean() })
@@ -39,7 +55,7 @@ export const assetSchema = assetSummarySchema.extend({
   secretVersion: z
     .string()
     .nullable()
-    .meta({ description: "The pinned version; null follows the latest. AWS: \"stage:<staging label>\" or \"id:<version id>\". CyberArk: always null." }),
+    .meta({ description: versionDescription() }),
   usernameKey: z.string().nullable().meta({ description: "Credential: the key of the stored secret that holds the username." }),
   valueKey: z.string().nullable().meta({ description: "The key of the stored secret that holds the value." }),
   ownsSecret: z.boolean().meta({ description: "Latch wrote the secret (a value typed in the console) rather than referencing an existing one." }),

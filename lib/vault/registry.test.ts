@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
+import { assetSchema } from "@/lib/assets/dto";
 import { storeListResponseSchema } from "@/lib/stores/dto";
 import { createStoreSchema } from "@/lib/stores/schemas";
 import { defineStoreKind } from "./descriptor";
@@ -75,6 +76,14 @@ describe("asset reference rules live in each provider's descriptor", () => {
         expect(v.stage.rule.safeParse("").success, kind).toBe(false);
         expect(v.id.rule.safeParse("").success, kind).toBe(false);
       } else expect(v.note, kind).toMatch(/\S/);
+    }
+  });
+
+  it("the REST schema's note on versions is written from them", () => {
+    const note = assetSchema.shape.secretVersion.meta()?.description ?? "";
+    for (const p of Object.values(PROVIDERS)) {
+      if (p.reference.version.mode === "stageOrId") expect(note).toContain(`${p.label}: "stage:<staging label>"`);
+      if (p.reference.version.mode === "none") expect(note).toMatch(new RegExp(`${p.label}[^.]*: always null`));
     }
   });
 

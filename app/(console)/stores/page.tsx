@@ -13,6 +13,7 @@ import { Button } from "@/components/ui/button";
 import { requireUser } from "@/lib/auth/session";
 import { parseListQuery } from "@/lib/list-query";
 import { listStores } from "@/lib/stores/queries";
+import { PROVIDERS, registrableKinds } from "@/lib/vault/registry";
 
 export const metadata = { title: "Credential stores" };
 
@@ -67,7 +68,7 @@ export default async function StoresPage({ searchParams }: { searchParams: Promi
           },
           { key: "health", header: "Health", cell: (s) => <StoreHealth lastTest={s.lastTest} /> },
         ]}
-        empty={<EmptyState icon={VaultIcon} title={q ? "No stores match your search" : "No credential stores yet"} description={q ? undefined : "Add HashiCorp Vault, Azure Key Vault, AWS Secrets Manager or CyberArk CCP."} />}
+        empty={<EmptyState icon={VaultIcon} title={q ? "No stores match your search" : "No credential stores yet"} description={q ? undefined : `Add ${new Intl.ListFormat("en", { type: "disjunction" }).format(registrableKinds().map((k) => PROVIDERS[k].label))}.`} />}
       />
     </div>
   );
