@@ -1,8 +1,9 @@
 "use client";
 
-import { CheckCircle2Icon, EllipsisVerticalIcon, KeyRoundIcon, KeySquareIcon, LoaderCircleIcon, PencilLineIcon, XCircleIcon, XIcon } from "lucide-react";
+import { CheckCircle2Icon, EllipsisVerticalIcon, KeyRoundIcon, KeySquareIcon, LoaderCircleIcon, PencilLineIcon, XIcon } from "lucide-react";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
+import { FormAlert } from "@/components/shared/form-alert";
 import { FormField } from "@/components/shared/form-field";
 import { useServerAction } from "@/components/shared/use-server-action";
 import { Button } from "@/components/ui/button";
@@ -270,29 +271,21 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
         </CardContent>
       </Card>
 
-      <div aria-live="polite">
-        {save.formError ? (
-          <div role="alert" className="grid gap-1 rounded-lg border border-danger/30 bg-danger/5 p-4 text-sm">
-            <p className="flex items-center gap-2 font-medium text-danger">
-              <XCircleIcon className="size-4" aria-hidden="true" /> {existing ? "Could not save the connection" : "Could not create the connection"}
+      {save.formError || failure ? (
+        <FormAlert
+          title={save.formError ? (existing ? "Could not save the connection" : "Could not create the connection") : `Could not connect: ${failure!.title}`}
+          message={save.formError ?? failure!.message}
+          note="Nothing was saved."
+        />
+      ) : (
+        <div aria-live="polite">
+          {save.pending ? (
+            <p role="status" className="flex items-center gap-2 text-sm text-muted-foreground">
+              <LoaderCircleIcon className="size-4 animate-spin" aria-hidden="true" /> Connecting to the target…
             </p>
-            <p>{save.formError}</p>
-            <p className="text-muted-foreground">Nothing was saved.</p>
-          </div>
-        ) : failure ? (
-          <div role="alert" className="grid gap-1 rounded-lg border border-danger/30 bg-danger/5 p-4 text-sm">
-            <p className="flex items-center gap-2 font-medium text-danger">
-              <XCircleIcon className="size-4" aria-hidden="true" /> Could not connect: {failure.title}
-            </p>
-            <p>{failure.message}</p>
-            <p className="text-muted-foreground">Nothing was saved.</p>
-          </div>
-        ) : save.pending ? (
-          <p role="status" className="flex items-center gap-2 text-sm text-muted-foreground">
-            <LoaderCircleIcon className="size-4 animate-spin" aria-hidden="true" /> Connecting to the target…
-          </p>
-        ) : null}
-      </div>
+          ) : null}
+        </div>
+      )}
 
       <div className="flex flex-wrap justify-end gap-2">
         <Button type="button" variant="outline" onClick={() => router.push(cancelHref)}>

@@ -1,7 +1,7 @@
 import { XCircleIcon } from "lucide-react";
 
 /** A form's error that belongs to no field it shows (useServerAction's formError), kept on screen beside the submit button. */
-export function FormAlert({ title, message }: { title: string; message: string | null }) {
+export function FormAlert({ title, message, note }: { title: string; message: string | null; note?: string }) {
   return (
     <div aria-live="polite">
       {message ? (
@@ -10,6 +10,7 @@ export function FormAlert({ title, message }: { title: string; message: string |
             <XCircleIcon className="size-4 shrink-0" aria-hidden="true" /> {title}
           </p>
           <p>{message}</p>
+          {note ? <p className="text-muted-foreground">{note}</p> : null}
         </div>
       ) : null}
     </div>

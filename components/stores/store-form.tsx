@@ -19,7 +19,7 @@ import { createStoreAction, testDraftStoreAction, updateStoreAction } from "@/li
 import { CA_BUNDLE_LABEL, caBundleAddsTrust, PROXY_FIELD, reentryReason } from "@/lib/stores/common-fields";
 import { isShown, movedLocators, type FieldSpec } from "@/lib/vault/fields";
 import type { ExternalStoreKind } from "@/lib/vault/types";
-import { cn } from "@/lib/utils";
+import { cn, joinList } from "@/lib/utils";
 
 const TENANT = "__tenant__";
 
@@ -55,7 +55,6 @@ async function readUpload(file: File): Promise<string> {
   return btoa(binary);
 }
 
-const listOf = (labels: string[]) => (labels.length < 2 ? (labels[0] ?? "") : `${labels.slice(0, -1).join(", ")} and ${labels.at(-1)}`);
 
 /**
  * One form for every store kind, generated from the fields the provider's schema describes. Secret
@@ -167,7 +166,7 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
     const mustReenter = reentry(f) && !value;
     const description = mustReenter ? (
       <>
-        <span className="font-medium text-warning">The {listOf(moved)} changed: enter this again{f.required ? "" : " or remove it"}.</span> {f.help}
+        <span className="font-medium text-warning">The {joinList(moved)} changed: enter this again{f.required ? "" : " or remove it"}.</span> {f.help}
       </>
     ) : (
       f.help
@@ -345,7 +344,7 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
             <div role="note" className="flex items-start gap-3 rounded-lg border border-warning/30 bg-warning/10 px-4 py-3 text-sm md:col-span-2">
               <TriangleAlertIcon className="mt-0.5 size-4 shrink-0 text-warning" aria-hidden="true" />
               <p>
-                You changed the {listOf(moved)}. {reentryReason(locatorsMoved.length > 0, trustAdded, "stored secrets")}: enter each of them again
+                You changed the {joinList(moved)}. {reentryReason(locatorsMoved.length > 0, trustAdded, "stored secrets")}: enter each of them again
                 below (or remove optional ones) before testing or saving.
               </p>
             </div>

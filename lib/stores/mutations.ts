@@ -18,6 +18,7 @@ import type { StoreProvider, StoreTestResult } from "@/lib/vault/types";
 import { buildStoreClient, clientForStore, openStoreSecrets, sealStoreSecrets } from "./client";
 import { CA_BUNDLE_LABEL, caBundleAddsTrust, PROXY_FIELD, PROXY_SECRET_KEY, proxyUrlSchema, reentryReason } from "./common-fields";
 import type { CreateStoreInput, UpdateStoreInput } from "./schemas";
+import { joinList } from "@/lib/utils";
 
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
 type ProviderInput = { config: Record<string, unknown>; secrets: Record<string, unknown>; removeSecrets: string[]; caBundle: string };
@@ -35,7 +36,6 @@ function changedLocators(provider: StoreProvider, before: unknown, after: Record
   return movedLocators(provider.fields, old, after);
 }
 
-const listOf = (labels: string[]) => (labels.length < 2 ? (labels[0] ?? "") : `${labels.slice(0, -1).join(", ")} and ${labels.at(-1)}`);
 
 /**
  * Checks config and secrets against the provider's schemas. On edit, secrets that are absent or
@@ -77,7 +77,7 @@ function validateProviderInput(kind: string, input: ProviderInput, stored?: Stor
     kept = stored?.secrets[PROXY_SECRET_KEY] ? { [PROXY_SECRET_KEY]: stored.secrets[PROXY_SECRET_KEY] } : {};
     for (const f of provider.fields) {
       if (f.secret && stored?.secrets[f.name] && isShown(f, configValues) && !(f.name in supplied) && !removing.has(f.name)) {
-        fail(`secrets.${f.name}`, `The ${listOf(moved)} changed: enter ${f.label} again${f.required ? "" : ", or remove it"}. ${reentryReason(locators.length > 0, trustAdded)}.`);
+        fail(`secrets.${f.name}`, `The ${joinList(moved)} changed: enter ${f.label} again${f.required ? "" : ", or remove it"}. ${reentryReason(locators.length > 0, trustAdded)}.`);
       }
     }
   }

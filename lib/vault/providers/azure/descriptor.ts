@@ -4,6 +4,9 @@ import { secret, setting } from "../../fields";
 
 const blankToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
 const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+/** Key Vault secret names and version ids, as Azure accepts them. */
+export const SECRET_NAME = /^[0-9a-zA-Z-]{1,127}$/;
+export const SECRET_VERSION = /^[0-9a-zA-Z]{1,64}$/;
 const VAULT_NAME = /^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$/;
 const onAuth = (auth: string) => ({ field: "auth", equals: [auth] });
 /** Where a vault given by name is reached. */
@@ -30,7 +33,7 @@ export const azureDescriptor = defineStoreKind({
     name: z
       .string()
       .min(1, "Enter the Key Vault secret's name.")
-      .regex(/^[0-9a-zA-Z-]{1,127}$/, "Key Vault secret names are 1–127 letters, digits and hyphens, e.g. payroll-db-password."),
+      .regex(SECRET_NAME, "Key Vault secret names are 1–127 letters, digits and hyphens, e.g. payroll-db-password."),
     // Key Vault matches secret names whatever their case.
     caseInsensitive: true,
     version: {
@@ -40,7 +43,7 @@ export const azureDescriptor = defineStoreKind({
       placeholder: "Latest",
       rule: z
         .string()
-        .regex(/^[0-9a-zA-Z]{1,64}$/, "A Key Vault version ID is letters and digits (32 of them), as shown in the secret's versions list; leave it empty for the latest."),
+        .regex(SECRET_VERSION, "A Key Vault version ID is letters and digits (32 of them), as shown in the secret's versions list; leave it empty for the latest."),
     },
     defaultKeys: { username: "username", password: "value" },
     hint: "Secret name, e.g. payroll-db-password; version: empty for the latest, or a 32-character version ID",

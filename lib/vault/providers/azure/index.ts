@@ -6,7 +6,7 @@ import { StoreError } from "../../errors";
 import { withRetry } from "../../retry";
 import { defineProvider } from "../../define";
 import type { CommonOptions, FetchedSecret, SecretRef } from "../../types";
-import { azureDescriptor, type azureConfigSchema, type azureSecretSchema } from "./descriptor";
+import { azureDescriptor, SECRET_NAME, SECRET_VERSION, type azureConfigSchema, type azureSecretSchema } from "./descriptor";
 import { DEFAULT_AUTHORITY_HOST, createAzureClients, createAzureTransport, resolveVaultUrl, type AzureClients, type AzureSettings, type AzureTransport } from "./client";
 import { AccessDeniedError, mapAzureError, SignInUnavailableError, VaultRejectedTokenError, type AzureErrorContext } from "./errors";
 import type { Exchange } from "./http-client";
@@ -16,8 +16,6 @@ import { certificateCredentialProblem, generateClientCertificate, publicCertific
 export { certificateCredentialProblem, generateClientCertificate, publicCertificateOf } from "./certificate";
 export { azureConfigSchema, azureSecretSchema } from "./descriptor";
 
-const SECRET_NAME = /^[0-9a-zA-Z-]{1,127}$/;
-const VERSION = /^[0-9a-zA-Z]{1,64}$/;
 
 type Config = z.output<typeof azureConfigSchema>;
 type Secrets = z.output<typeof azureSecretSchema>;
@@ -99,7 +97,7 @@ export function createAzureStoreClient(config: Config, secretValues: Secrets, co
     if (!SECRET_NAME.test(name)) throw new StoreError("config", `“${name.slice(0, 130)}” is not a Key Vault secret name: use 1–127 letters, digits and hyphens.`);
     const version = ref.version?.trim();
     if (!version || version.toLowerCase() === "latest") return { name };
-    if (!VERSION.test(version)) throw new StoreError("config", `“${version.slice(0, 70)}” is not a Key Vault secret version: use the version ID (32 letters and digits), or leave it empty for the latest.`);
+    if (!SECRET_VERSION.test(version)) throw new StoreError("config", `“${version.slice(0, 70)}” is not a Key Vault secret version: use the version ID (32 letters and digits), or leave it empty for the latest.`);
     return { name, version };
   }
 
