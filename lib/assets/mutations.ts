@@ -19,6 +19,7 @@ import { getAssetForOrThrow, toStoreOption, type StoreOption } from "./queries";
 import { caseInsensitiveNames, checkReference } from "./reference";
 import { checkUpdate, isSecretType, normalisePlainValue, type AssetType, type CreateAssetInput, type UpdateAssetInput } from "./schemas";
 import { describeUsages, listAssetUsages } from "./usage";
+import { isForeignKeyViolation, isUniqueViolation } from "@/lib/db/errors";
 
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
 
@@ -50,22 +51,17 @@ async function assertUniqueName(tx: Tx, folderId: string, name: string, exceptId
   if (clash) throw conflict(`An asset named “${name}” already exists in this folder.`, { name: [`An asset named “${name}” already exists in this folder.`] });
 }
 
-const errorCode = (error: unknown) => String((error as { code?: unknown })?.code ?? "");
-const errorText = (error: unknown) => String((error as { message?: unknown })?.message ?? "");
 
 /** Database errors a person can act on, as the AppError they mean; anything else passes through. */
 function mapKnownDbError(error: unknown, name: string): unknown {
-  if (errorCode(error) === "P2002" || errorText(error).includes("credential_assets_folder_name_key")) {
+  if (isUniqueViolation(error, "credential_assets_folder_name_key")) {
     return conflict(`An asset named “${name}” already exists in this folder.`, { name: [`An asset named “${name}” already exists in this folder.`] });
   }
   return error;
 }
 
 /** A connection that started using the asset after the usage check: PostgreSQL's Restrict foreign key. */
-function isInUseViolation(error: unknown) {
-  const text = errorText(error);
-  return errorCode(error) === "P2003" || errorCode(error) === "23503" || text.includes("connection_secrets_asset_id_fkey") || /foreign key constraint/i.test(text);
-}
+const isInUseViolation = (error: unknown) => isForeignKeyViolation(error, "connection_secrets_asset_id_fkey");
 
 /** Where the secret lives and how its keys map, plus (for typed values) what to write there. */
 type SecretPlan = {

@@ -7,6 +7,7 @@ import { db, type Tx } from "@/lib/db";
 import { AppError, conflict, notFound } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
 import { FOLDER_MAX_DEPTH } from "./schemas";
+import { isUniqueViolation } from "@/lib/db/errors";
 
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
 
@@ -62,8 +63,7 @@ async function assertUniqueSiblingName(tx: Tx, parentId: string | null, name: st
 
 /** A unique-index race that slipped past the pre-check still gets the friendly message. */
 function mapUniqueViolation(error: unknown, name: string): never {
-  const text = String((error as { message?: string })?.message ?? "");
-  if ((error as { code?: string })?.code === "P2002" || text.includes("folders_sibling_name_key")) {
+  if (isUniqueViolation(error, "folders_sibling_name_key")) {
     throw conflict(`A folder named “${name}” already exists here.`, { name: [`A folder named “${name}” already exists here.`] });
   }
   throw error;

@@ -19,6 +19,7 @@ import { buildStoreClient, clientForStore, openStoreSecrets, sealStoreSecrets } 
 import { CA_BUNDLE_LABEL, caBundleAddsTrust, PROXY_FIELD, PROXY_SECRET_KEY, proxyUrlSchema, reentryReason } from "./common-fields";
 import type { CreateStoreInput, UpdateStoreInput } from "./schemas";
 import { joinList } from "@/lib/utils";
+import { isForeignKeyViolation } from "@/lib/db/errors";
 
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
 type ProviderInput = { config: Record<string, unknown>; secrets: Record<string, unknown>; removeSecrets: string[]; caBundle: string };
@@ -175,11 +176,6 @@ async function getStoreOrThrow(tx: Tx, storeId: string, opts: { lock?: boolean }
   const store = await tx.credentialStore.findUnique({ where: { id: storeId } });
   if (!store) throw notFound("Credential store");
   return store;
-}
-
-function isForeignKeyViolation(error: unknown): boolean {
-  const e = error as { code?: unknown; message?: unknown; meta?: { driverAdapterError?: { cause?: { originalCode?: unknown } } } };
-  return e?.code === "P2003" || e?.meta?.driverAdapterError?.cause?.originalCode === "23503" || /foreign key constraint/i.test(String(e?.message ?? ""));
 }
 
 /** Cached values read with the old settings (or from a store that is gone) are dropped on every instance. */

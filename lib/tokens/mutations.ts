@@ -8,6 +8,7 @@ import { isUuid } from "@/lib/ids";
 import { generateToken } from "./format";
 import { assertSignedIn, folderLabels, toTokenRow, tokenRowSelect, type TokenRow } from "./queries";
 import type { CreatePersonalTokenInput, CreateServiceAccountTokenInput, TokenScopeInput } from "./schemas";
+import { isUniqueViolation } from "@/lib/db/errors";
 
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
 
@@ -163,8 +164,7 @@ const nameTaken = (name: string) =>
 
 /** A unique-index race that slipped past the pre-check still gets the friendly message. */
 function mapUniqueViolation(error: unknown, name: string): never {
-  const text = String((error as { message?: string })?.message ?? "");
-  if ((error as { code?: string })?.code === "P2002" || text.includes("service_accounts_name_key")) throw nameTaken(name);
+  if (isUniqueViolation(error, "service_accounts_name_key")) throw nameTaken(name);
   throw error;
 }
 

@@ -1,0 +1,21 @@
+/**
+ * PostgreSQL constraint failures as they reach us through Prisma and the pg adapter: Prisma's own code
+ * (P2002/P2003), the adapter's original SQLSTATE, or only the message naming the constraint.
+ */
+type DbError = { code?: unknown; message?: unknown; meta?: { driverAdapterError?: { cause?: { originalCode?: unknown } } } };
+
+function violates(error: unknown, prismaCode: string, sqlState: string, constraint: string | undefined, pattern?: RegExp): boolean {
+  const e = error as DbError | null | undefined;
+  const code = String(e?.code ?? "");
+  const text = String(e?.message ?? "");
+  if (constraint && text.includes(constraint)) return true;
+  return code === prismaCode || code === sqlState || e?.meta?.driverAdapterError?.cause?.originalCode === sqlState || (pattern?.test(text) ?? false);
+}
+
+/** A unique index refused the row (a race that slipped past a pre-check, typically). */
+export const isUniqueViolation = (error: unknown, constraint?: string) =>
+  violates(error, "P2002", "23505", constraint);
+
+/** A foreign key refused the change (a Restrict reference that appeared after a usage check, typically). */
+export const isForeignKeyViolation = (error: unknown, constraint?: string) =>
+  violates(error, "P2003", "23503", constraint, /foreign key constraint/i);
