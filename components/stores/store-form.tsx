@@ -164,7 +164,8 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
     const value = secrets[key] ?? "";
     const set = (v: string) => setSecrets({ ...secrets, [key]: v });
     const mustReenter = reentry(f) && !value;
-    const description = mustReenter ? (
+    // Once the server has said the same thing as a field error, the warning would only repeat it.
+    const description = mustReenter && !error ? (
       <>
         <span className="font-medium text-warning">The {joinList(moved)} changed: enter this again{f.required ? "" : " or remove it"}.</span> {f.help}
       </>
