@@ -83,6 +83,66 @@ describe("egress policy", () => {
   });
 });
 
+describe("administrator's egress allow list", () => {
+  let dns: ReturnType<typeof stubDns>;
+  beforeEach(() => {
+    dns = stubDns({ "metadata-alias.test": "169.254.169.254", "inside.test": "127.0.0.1" });
+  });
+  afterEach(() => dns.restore());
+
+  async function withAllowList<T>(cidrs: string, run: () => Promise<T>): Promise<T> {
+    const { env } = await import("@/lib/env");
+    // env() is parsed once per process; override it for this test only.
+    Object.assign(env(), { LATCH_EGRESS_ALLOW_CIDRS: cidrs });
+    resetEgressPolicyForTests();
+    try {
+      return await run();
+    } finally {
+      Object.assign(env(), { LATCH_EGRESS_ALLOW_CIDRS: undefined });
+      resetEgressPolicyForTests();
+    }
+  }
+
+  it("refuses an address outside the list, in words naming the host and address, without dialling it", async () => {
+    await withAllowList("10.0.0.0/8, 192.168.0.0/16", async () => {
+      const before = server.requests.length;
+      const error = await fetchWith(`https://inside.test:${server.port}/ok`, { ca: pki.caCert }).catch((e: unknown) => e);
+      expect(classifyNetworkError(error, "inside.test")).toMatchObject({
+        kind: "egress_denied",
+        message: "inside.test (127.0.0.1) is not in the administrator's egress allow list.",
+      });
+      expect(() => assertStoreUrl(`https://127.0.0.1:${server.port}/`)).toThrow("127.0.0.1 (127.0.0.1) is not in the administrator's egress allow list.");
+      expect(server.requests).toHaveLength(before);
+    });
+  });
+
+  it("dials an address inside the list", async () => {
+    await withAllowList("10.0.0.0/8,127.0.0.0/8", async () => {
+      const before = server.requests.length;
+      expect((await fetchWith(`https://localhost:${server.port}/ok`, { ca: pki.caCert })).status).toBe(200);
+      expect(server.requests).toHaveLength(before + 1);
+      expect(server.requests.at(-1)!.path).toBe("/ok");
+    });
+  });
+
+  it("never lets the list re-open cloud metadata or link-local addresses, by IP, by name or via a redirect", async () => {
+    await withAllowList("127.0.0.0/8,169.254.0.0/16,100.100.100.200,fe80::/10", async () => {
+      for (const url of ["https://169.254.169.254/latest", "https://100.100.100.200/", "https://[fe80::1]/", "https://metadata.google.internal/"]) {
+        expect(() => assertStoreUrl(url), url).toThrow(/never connects/);
+      }
+      expect(classifyNetworkError(await fetchWith("https://metadata-alias.test/latest", { ca: pki.caCert }).catch((e: unknown) => e), "x")).toMatchObject({
+        kind: "egress_denied",
+        message: "Latch never connects to metadata-alias.test (169.254.169.254): link-local and cloud-metadata addresses are refused.",
+      });
+      // The allowed store itself is reachable, but its redirect to the metadata address is not followed.
+      const before = server.requests.length;
+      const error = await fetchWith(`${server.url}/to-alias`, { ca: pki.caCert }).catch((e: unknown) => e);
+      expect(server.requests.slice(before).map((r) => r.path)).toEqual(["/to-alias"]);
+      expect(classifyNetworkError(error, "x")).toMatchObject({ kind: "egress_denied", message: expect.stringContaining("never connects to metadata-alias.test (169.254.169.254)") });
+    });
+  });
+});
+
 describe("TLS material", () => {
   it("an unreadable client key is reported as a configuration problem, not a crash", () => {
     let caught: unknown;
