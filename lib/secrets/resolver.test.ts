@@ -1,0 +1,94 @@
+import { randomUUID } from "node:crypto";
+import type { Folder } from "@prisma/client";
+import { Agent, fetch as undiciFetch } from "undici";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import type { ActionResult } from "@/lib/actions/action";
+import { createAssetAction } from "@/lib/assets/actions";
+import type { Actor } from "@/lib/authz";
+import { createStoreAction } from "@/lib/stores/actions";
+import { startHashicorpEmulator, type HashicorpEmulator } from "@/test/emulators/hashicorp";
+import { createTestPki, type TestPki } from "@/test/emulators/tls";
+import { grant, latchStore, makeFolder, makeUser, signInAs } from "@/test/fixtures";
+import { invalidateAsset, invalidateStore, resolve } from "./resolver";
+
+vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
+vi.mock("@/lib/request-context", () => import("@/test/mocks/request-context"));
+
+/**
+ * The process cache's single-flight as callers meet it: through resolve() (access check, store
+ * client, audit) against the Vault emulator, not a stubbed fetch.
+ */
+let admin: Actor, user: Actor;
+let folder: Folder;
+let pki: TestPki, vault: HashicorpEmulator;
+let storeId: string;
+const PATH = `apps/burst-${randomUUID().slice(0, 6)}`;
+const USERNAME = "burst_user";
+const PASSWORD = `burst-${randomUUID()}`;
+
+function ok<T>(result: ActionResult<T>): T {
+  if (!result.ok) throw new Error(`expected success, got ${JSON.stringify(result.error)}`);
+  return result.data;
+}
+
+const reads = (path: string) => vault.count(`/data/${path}`, "GET");
+
+beforeAll(async () => {
+  admin = await makeUser({ isAdmin: true });
+  user = await makeUser();
+  folder = await makeFolder();
+  await grant(folder.id, user, "EDITOR");
+  await latchStore();
+  pki = createTestPki();
+  vault = await startHashicorpEmulator({ pki });
+  signInAs(admin);
+  storeId = ok(
+    await createStoreAction({ name: `Vault ${randomUUID().slice(0, 6)}`, kind: "hashicorp", mode: "READ_ONLY", folderId: null, config: { address: vault.url, kvVersion: "2" }, secrets: { token: vault.createToken({ ttlSeconds: 3600 }) }, caBundle: pki.caCert, timeoutMs: 10_000 }),
+  ).id;
+}, 120_000);
+
+afterAll(async () => {
+  await vault?.close();
+});
+
+describe("resolve() single-flight against the Vault emulator", () => {
+  it("200 concurrent resolves of one cold asset make one secret read, and every caller gets the value and its metadata", async () => {
+    vault.seedSecret({ path: PATH, data: { username: "old", password: "old" } });
+    const { version } = vault.seedSecret({ path: PATH, data: { username: USERNAME, password: PASSWORD } });
+    signInAs(user);
+    const assetId = ok(await createAssetAction({ folderId: folder.id, type: "CREDENTIAL", name: `Burst ${randomUUID().slice(0, 6)}`, storeId, secretName: PATH, usernameKey: "username", valueKey: "password" })).id;
+    // The version's creation time, as Vault itself reports it.
+    const metadata = (await (
+      await undiciFetch(`${vault.url}/v1/secret/metadata/${PATH}`, { headers: { "x-vault-token": vault.rootToken }, dispatcher: new Agent({ connect: { ca: pki.caCert } }) })
+    ).json()) as { data: { versions: Record<string, { created_time: string }> } };
+    const createdAt = new Date(metadata.data.versions[String(version)]!.created_time);
+
+    // Cold: nothing from asset creation (or any earlier test) may be served.
+    invalidateAsset(assetId);
+    invalidateStore(storeId);
+    // A slow store keeps the first read in flight while the other 199 callers arrive.
+    vault.inject({ fault: { type: "latency", ms: 1500 }, pathIncludes: `/data/${PATH}` });
+    const before = reads(PATH);
+    let results;
+    try {
+      results = await Promise.all(Array.from({ length: 200 }, () => resolve({ assetId }, { actor: user, purpose: "test" })));
+    } finally {
+      vault.clearFaults();
+    }
+
+    expect(reads(PATH) - before).toBe(1);
+    expect(results).toHaveLength(200);
+    for (const r of results) {
+      expect(r).toMatchObject({ type: "CREDENTIAL", username: USERNAME, password: PASSWORD });
+      expect(r.meta).toMatchObject({ assetId, storeId, version: String(version), keys: ["password", "username"], fromCache: false });
+      expect(r.meta.updatedAt?.getTime()).toBe(createdAt.getTime());
+    }
+    // One fetch served them all.
+    expect(new Set(results.map((r) => r.meta.fetchSeq)).size).toBe(1);
+
+    // And the value stays cached: the next resolve reads nothing.
+    const again = await resolve({ assetId }, { actor: user, purpose: "test" });
+    expect(again.meta).toMatchObject({ fromCache: true, fetchSeq: results[0]!.meta.fetchSeq });
+    expect(reads(PATH) - before).toBe(1);
+  }, 90_000);
+});
