@@ -10,6 +10,7 @@ import { getAssetViewOrThrow } from "@/lib/assets/queries";
 import type { Actor } from "@/lib/authz";
 import { db } from "@/lib/db";
 import { env } from "@/lib/env";
+import { invalidateAsset } from "@/lib/secrets/resolver";
 import { createStoreAction } from "@/lib/stores/actions";
 import { startHashicorpEmulator, type HashicorpEmulator } from "@/test/emulators/hashicorp";
 import { createTestPki, type TestPki } from "@/test/emulators/tls";
@@ -368,6 +369,35 @@ describe("OAuth 2.0 app with the client secret from a Vault asset", () => {
     expect(await connectionCount()).toBe(before);
   });
 
+  it("authorization code: with the store sealed, Connect says so like any other Connect, audits the failure, and saves nothing", async () => {
+    signInAs(editor);
+    const path = `${OAUTH_PATH}-sealed`;
+    vault.seedSecret({ path, data: { value: oidc.clientSecret } });
+    const asset = ok(await createAssetAction({ folderId: secretsFolder.id, type: "SECRET", name: `Sealed CRM secret ${randomUUID().slice(0, 6)}`, storeId: vaultStoreId, secretName: path }));
+    invalidateAsset(asset.id);
+    const input = oauthInput("authorization_code", {}, asset.id);
+    const before = { connections: await connectionCount() };
+    vault.seal();
+    let outcome;
+    try {
+      outcome = ok(await saveConnectionAction(input));
+    } finally {
+      vault.unseal();
+    }
+    expect(outcome).toEqual({
+      ok: false,
+      connectionId: null,
+      kind: "store_unavailable",
+      title: "Credential store: Store unavailable",
+      message: expect.stringMatching(/^Vault at 127\.0\.0\.1:\d+ is sealed\. An operator must unseal it\.$/),
+    });
+    expect(JSON.stringify(outcome)).not.toContain(oidc.clientSecret);
+    expect(await connectionCount()).toBe(before.connections);
+    expect(await db().connection.findFirst({ where: { name: input.name } })).toBeNull();
+    const audit = await db().auditEvent.findFirst({ where: { action: "connection.create", targetLabel: input.name } });
+    expect(audit).toMatchObject({ outcome: "FAILURE", details: expect.objectContaining({ failure: "store_unavailable" }) });
+  });
+
   let authorisedId: string;
   it("authorization code: Connect sends the browser to the app, the callback stores sealed tokens", async () => {
     signInAs(editor);
@@ -579,6 +609,70 @@ describe("every other connector, with its secret in a Vault asset, against its r
       }
     }, 60_000);
   }
+});
+
+describe("Connect while the asset's credential store fails", () => {
+  const secretRows = () => db().connectionSecret.count();
+
+  it("a sealed Vault: Connect says the store is unavailable, in words and without a value, and nothing is saved", async () => {
+    const path = `${PG_PATH}-sealed`;
+    vault.seedSecret({ path, data: { username: target.user, password: target.password } });
+    signInAs(editor);
+    const asset = ok(await createAssetAction({ folderId: secretsFolder.id, type: "CREDENTIAL", name: `Sealed login ${randomUUID().slice(0, 6)}`, storeId: vaultStoreId, secretName: path, usernameKey: "username", valueKey: "password" }));
+    // Cold, so Connect must ask the store (a cached value would hide the outage).
+    invalidateAsset(asset.id);
+    const input = pgInput(asset.id);
+    const before = { connections: await connectionCount(), secrets: await secretRows(), vaultRequests: vault.requests.length };
+    vault.seal();
+    let outcome;
+    try {
+      outcome = ok(await saveConnectionAction(input));
+    } finally {
+      vault.unseal();
+    }
+    expect(outcome).toEqual({
+      ok: false,
+      connectionId: null,
+      kind: "store_unavailable",
+      title: "Credential store: Store unavailable",
+      message: expect.stringMatching(/^Vault at 127\.0\.0\.1:\d+ is sealed\. An operator must unseal it\.$/),
+    });
+    // Connect did ask the store (a sealed Vault answers every request 503).
+    expect(vault.requests.length).toBeGreaterThan(before.vaultRequests);
+    expect(JSON.stringify(outcome)).not.toContain(target.password);
+    expect(await connectionCount()).toBe(before.connections);
+    expect(await secretRows()).toBe(before.secrets);
+    expect(await db().connection.findFirst({ where: { name: input.name } })).toBeNull();
+    const audit = await db().auditEvent.findFirst({ where: { action: "connection.create", targetLabel: input.name } });
+    expect(audit).toMatchObject({ outcome: "FAILURE", details: expect.objectContaining({ failure: "store_unavailable" }) });
+  });
+
+  it("an unreachable store: Connect on an edit says the store could not be reached, and the saved connection is unchanged", async () => {
+    signInAs(editor);
+    const input = pgInput(pgAssetId);
+    const id = connected(ok(await saveConnectionAction(input)));
+    const snapshot = async () => db().connection.findUniqueOrThrow({ where: { id }, include: { secrets: { orderBy: [{ field: "asc" }, { part: "asc" }] } } });
+    const saved = await snapshot();
+
+    // A second Vault holding the new credentials, which then goes away.
+    const gone = await startHashicorpEmulator({ pki });
+    const path = `apps/moved-${randomUUID().slice(0, 6)}`;
+    gone.seedSecret({ path, data: { username: target.user, password: target.password } });
+    signInAs(admin);
+    const goneStoreId = ok(
+      await createStoreAction({ name: `Vault gone ${randomUUID().slice(0, 6)}`, kind: "hashicorp", mode: "READ_ONLY", folderId: null, config: { address: gone.url, kvVersion: "2" }, secrets: { token: gone.createToken({ ttlSeconds: 3600 }) }, caBundle: pki.caCert, timeoutMs: 5000 }),
+    ).id;
+    signInAs(editor);
+    const moved = ok(await createAssetAction({ folderId: secretsFolder.id, type: "CREDENTIAL", name: `Moved login ${randomUUID().slice(0, 6)}`, storeId: goneStoreId, secretName: path, usernameKey: "username", valueKey: "password" }));
+    invalidateAsset(moved.id);
+    await gone.close();
+
+    const outcome = ok(await saveConnectionAction({ ...pgInput(moved.id), connectionId: id, name: `${input.name} moved` }));
+    expect(outcome).toMatchObject({ ok: false, connectionId: id, kind: "store_tcp", title: "Credential store: Could not connect" });
+    expect(outcome.ok ? "" : outcome.message).toMatch(/^Nothing is listening at 127\.0\.0\.1:\d+\. Check the address and port, and that the store is running\.$/);
+    expect(JSON.stringify(outcome)).not.toContain(target.password);
+    expect(await snapshot()).toEqual(saved);
+  });
 });
 
 describe("nothing resolved is persisted", () => {

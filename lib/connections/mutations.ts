@@ -257,8 +257,15 @@ export async function saveConnection(ctx: Ctx, input: SaveConnectionInput, oauth
       pendingAuthorization = true;
     }
   } else {
-    // Resolve now anyway, so a forbidden or missing asset is refused before anything is saved.
-    await withCredentials(p.sources, { ...ctx, purpose: "connect" }, async () => undefined);
+    // Resolve now anyway, so a forbidden or missing asset is refused before anything is saved;
+    // a store failure is answered and audited like one met while testing the target.
+    try {
+      await withCredentials(p.sources, { ...ctx, purpose: "connect" }, async () => undefined);
+    } catch (error) {
+      const failure = describeFailure(error, existing?.id ?? null);
+      if (!failure) throw error;
+      return recordFailure(failure);
+    }
   }
   const connectionId = await db().$transaction(async (tx) => {
     await assertCanOnFolder(tx, ctx.actor, "connections.write", folderId, existing ? "Connection" : "Folder");
