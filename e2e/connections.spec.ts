@@ -165,6 +165,70 @@ test("connect PostgreSQL with a credential asset from another folder, edit it, r
   expectNotInDump(dump, pg.password, "the PostgreSQL password");
 });
 
+test("removing a field's asset returns it to Enter value; the folder's list shows when each connection last connected and which fields use assets", async ({ page, pg }) => {
+  test.setTimeout(150_000);
+  const secretsFolder = await createFolder(page, unique("Secrets"));
+  const apps = await createFolder(page, unique("Apps"));
+  const assetName = unique("Billing login");
+  await createCredentialAsset(page, secretsFolder, assetName, pg.user, pg.password);
+
+  // Pick the asset, then remove it again: the chip goes and the field is a plain password input.
+  await openPostgresForm(page, apps);
+  await fillPostgres(page, pg, "Billing typed");
+  let dialog = await openPicker(page);
+  await search(dialog, assetName.split(" ").at(-1)!);
+  await dialog.getByRole("option", { name: new RegExp(assetName) }).click();
+  const chip = page.getByTestId("asset-chip-password");
+  await expect(chip).toContainText(assetName);
+  await expect(page.getByRole("textbox", { name: /^User\b/ })).toHaveValue(`From “${assetName}”`);
+  await page.getByRole("button", { name: "Remove the asset from Password" }).click();
+  await expect(chip).toBeHidden();
+  await expect(page.getByRole("button", { name: "Change the asset for Password" })).toBeHidden();
+  await expect(page.getByRole("checkbox", { name: /Fill “User” from this asset/ })).toBeHidden();
+  const password = page.getByLabel(/^Password\*?$/);
+  await expect(password).toBeEditable();
+  await expect(password).toHaveValue("");
+  await expect(page.getByRole("button", { name: "Password options" })).toBeVisible();
+  const user = page.getByRole("textbox", { name: /^User\b/ });
+  await expect(user).toBeEditable();
+  await expect(user).toHaveValue("");
+  // What is typed now is what Connect uses: no asset reference is left behind.
+  await user.fill(pg.user);
+  await password.fill(pg.password);
+  await page.getByRole("button", { name: "Connect" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Billing typed" })).toBeVisible({ timeout: 30_000 });
+  await expect(page.getByRole("main")).toContainText("Typed value (hidden, stored encrypted)");
+
+  // A second connection keeps the asset.
+  await openPostgresForm(page, apps);
+  await fillPostgres(page, pg, "Billing from asset");
+  dialog = await openPicker(page);
+  await search(dialog, assetName.split(" ").at(-1)!);
+  await dialog.getByRole("option", { name: new RegExp(assetName) }).click();
+  await expect(chip).toContainText(assetName);
+  await page.getByRole("button", { name: "Connect" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Billing from asset" })).toBeVisible({ timeout: 30_000 });
+
+  await page.goto(`/folders/${apps}/connections`);
+  const table = page.getByRole("table", { name: "Connections" });
+  const headers = await table.getByRole("columnheader").allTextContents();
+  const column = (header: string) => {
+    const index = headers.map((h) => h.trim()).indexOf(header);
+    expect(index, `column “${header}” in ${JSON.stringify(headers)}`).toBeGreaterThanOrEqual(0);
+    return index;
+  };
+  const cell = (name: string, header: string) => table.getByRole("row").filter({ has: page.getByRole("link", { name, exact: true }) }).getByRole("cell").nth(column(header));
+  const connectedAt = await queryConsoleDatabase<{ name: string; last_connected_at: Date }>("SELECT name, last_connected_at FROM connections WHERE folder_id = $1", [apps]);
+  expect(connectedAt.map((c) => c.name).sort()).toEqual(["Billing from asset", "Billing typed"]);
+  for (const c of connectedAt) {
+    expect(c.last_connected_at).toBeInstanceOf(Date);
+    // The server renders the time with its locale and time zone, which this runner shares.
+    await expect(cell(c.name, "Last connected")).toHaveText(c.last_connected_at.toLocaleString());
+  }
+  await expect(cell("Billing from asset", "Uses assets for")).toHaveText("Password");
+  await expect(cell("Billing typed", "Uses assets for")).toHaveText("—");
+});
+
 test("a typed password is never shown again: Edit leaves the field empty and keeps it", async ({ page, pg }) => {
   const bodies = captureBodies(page);
   const folder = await createFolder(page, unique("Apps"));
