@@ -67,6 +67,17 @@ test("admin areas answer not found to non-admins; security headers are set", asy
   expect(headers["cache-control"]).toContain("no-store");
   expect(headers["x-request-id"]).toBeTruthy();
 
+  // The REST API skips proxy.ts and sets its own: a JSON answer is never cached, sniffed or framed.
+  for (const path of ["/api/v1/connectors", "/api/v1/stores"]) {
+    const api = await p.request.get(path);
+    expect(api.status(), path).toBe(path.endsWith("stores") ? 404 : 200);
+    const apiHeaders = api.headers();
+    expect(apiHeaders["cache-control"], path).toBe("no-store");
+    expect(apiHeaders["x-content-type-options"], path).toBe("nosniff");
+    expect(apiHeaders["content-security-policy"], path).toBe("default-src 'none'; frame-ancestors 'none'");
+    expect(apiHeaders["x-request-id"], path).toBeTruthy();
+  }
+
   const health = await p.request.get("/api/health");
   expect(health.status()).toBe(200);
   const ready = await p.request.get("/api/ready");

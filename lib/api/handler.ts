@@ -15,11 +15,27 @@ type Schemas<P, Q, B> = { params?: z.ZodType<P>; query?: z.ZodType<Q>; body?: z.
 type HandlerInput<P, Q, B> = ActionContext & { params: P; query: Q; body: B; request: NextRequest };
 type RouteContext = { params: Promise<Record<string, string | string[]>> };
 
+/**
+ * proxy.ts does not run for /api/v1 (a runner's request should not pay for a page's CSP nonce), so
+ * the wrapper sets what that API's answers need itself: never cached, never sniffed or framed.
+ */
+const API_HEADERS = {
+  "Cache-Control": "no-store",
+  "X-Content-Type-Options": "nosniff",
+  "X-Frame-Options": "DENY",
+  "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+  "Referrer-Policy": "no-referrer",
+} as const;
+
+function withApiHeaders(headers: Headers, requestId: string): void {
+  for (const [name, value] of Object.entries(API_HEADERS)) if (name === "Cache-Control" || !headers.has(name)) headers.set(name, value);
+  headers.set(REQUEST_ID_HEADER, requestId);
+}
+
 function json(status: number, body: unknown, requestId: string, extra?: Record<string, string>) {
-  return NextResponse.json(body, {
-    status,
-    headers: { "Cache-Control": "no-store", [REQUEST_ID_HEADER]: requestId, ...extra },
-  });
+  const response = NextResponse.json(body, { status, headers: extra });
+  withApiHeaders(response.headers, requestId);
+  return response;
 }
 
 function invalid(error: z.ZodError, where: string): AppError {
@@ -119,11 +135,14 @@ export function apiHandler<P = Record<string, never>, Q = Record<string, never>,
       // Downloads and other non-JSON answers are built by the handler; they still get the standard headers.
       if (data instanceof Response) {
         const response = new NextResponse(data.body, { status: data.status, headers: data.headers });
-        response.headers.set("Cache-Control", "no-store");
-        response.headers.set(REQUEST_ID_HEADER, requestId);
+        withApiHeaders(response.headers, requestId);
         return response;
       }
-      if (data === undefined) return new NextResponse(null, { status: 204, headers: { "Cache-Control": "no-store", [REQUEST_ID_HEADER]: requestId } });
+      if (data === undefined) {
+        const response = new NextResponse(null, { status: 204 });
+        withApiHeaders(response.headers, requestId);
+        return response;
+      }
       return json(options.status ?? 200, data, requestId);
     } catch (error) {
       if (error instanceof AppError) {

@@ -48,9 +48,22 @@ function req(url: string, authorization?: string) {
 }
 const ctx = (params: Record<string, string> = {}) => ({ params: Promise.resolve(params) });
 
+/**
+ * proxy.ts skips /api/v1, so the wrapper alone must mark every answer, errors included: never cached,
+ * never sniffed as another type, never framed, and traceable by its request id.
+ */
+function expectApiHeaders(res: Response) {
+  expect(res.headers.get("cache-control")).toBe("no-store");
+  expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+  expect(res.headers.get("x-frame-options")).toBe("DENY");
+  expect(res.headers.get("content-security-policy")).toBe("default-src 'none'; frame-ancestors 'none'");
+  expect(res.headers.get("x-request-id")).toMatch(/^[A-Za-z0-9._-]{8,64}$/);
+}
+
 /** The body as the schema describes it, with nothing beyond it (parsing strips unknown keys). */
 async function exactly<S extends z.ZodType>(res: Response, schema: S): Promise<{ body: z.output<S>; text: string }> {
   expect(res.status).toBe(200);
+  expectApiHeaders(res);
   const text = await res.text();
   const body = JSON.parse(text);
   expect(schema.parse(body)).toEqual(body);
@@ -109,7 +122,7 @@ describe("foreign, malformed and absent ids answer 404", () => {
         const res = await call(id);
         expect(res.status, `${name} on ${id}`).toBe(404);
         expect((await res.json()).error).toMatchObject({ code: "NOT_FOUND", requestId: expect.any(String) });
-        expect(res.headers.get("cache-control")).toBe("no-store");
+        expectApiHeaders(res);
       }
     });
   }
@@ -124,7 +137,11 @@ describe("foreign, malformed and absent ids answer 404", () => {
 
   it("without a session: 401 on every read route", async () => {
     signInAs(null);
-    for (const [name, call, id] of byIdCases) expect((await call(id())).status, name).toBe(401);
+    for (const [name, call, id] of byIdCases) {
+      const res = await call(id());
+      expect(res.status, name).toBe(401);
+      expectApiHeaders(res);
+    }
     expect((await storesRoute.GET(req("/api/v1/stores"), ctx())).status).toBe(401);
     expect((await connectorsRoute.GET(req("/api/v1/connectors"), ctx())).status).toBe(401);
     expect((await openapiRoute.GET(req("/api/v1/openapi.json"), ctx())).status).toBe(401);
