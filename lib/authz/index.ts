@@ -1,7 +1,7 @@
 import "server-only";
 import type { Folder, FolderRole } from "@prisma/client";
 import { cache } from "react";
-import { db, type Db } from "@/lib/db";
+import { db, sql, type Db } from "@/lib/db";
 import { notFound } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
 import {
@@ -92,44 +92,70 @@ export function assertTenant(actor: Actor, permission: TenantPermission, what = 
   if (!canTenant(actor, permission)) throw notFound(what);
 }
 
+/** One folder of a chain (the folder itself at depth 0, then its ancestors) with the role the chain's user holds there. */
+export type FolderChain = { id: string; role: FolderRole | null; depth: number; name: string; parentId: string | null; createdAt: Date | string; updatedAt: Date | string }[];
+
 /**
- * The folder and its ancestors, each with the role `userId` holds there (null: none, or no user).
- * Walks up from the folder's own row.
+ * SQL for a folder's chain as one JSON array (FolderChain), to embed in a statement that also reads
+ * what lives in the folder: a check then costs no round trip of its own. `folder` and `user` are SQL
+ * expressions (a column, a `$n::uuid` placeholder); `user` is chainUserFor(actor), bound as a value.
  */
-async function chainWithRoles(db: Db, userId: string | null, folderId: string) {
-  return db.$queryRaw<{ id: string; role: FolderRole | null }[]>`
-    WITH RECURSIVE chain AS (
-      SELECT id, parent_id, 0 AS depth FROM folders WHERE id = ${folderId}::uuid
+export function folderChainSql(folder: string, user: string): string {
+  return `(WITH RECURSIVE chain AS (
+      SELECT id, parent_id, name, created_at, updated_at, 0 AS depth FROM folders WHERE id = ${folder}
       UNION ALL
-      SELECT f.id, f.parent_id, c.depth + 1 FROM folders f JOIN chain c ON f.id = c.parent_id WHERE c.depth < 64
+      SELECT f.id, f.parent_id, f.name, f.created_at, f.updated_at, c.depth + 1 FROM folders f JOIN chain c ON f.id = c.parent_id WHERE c.depth < 64
     )
-    SELECT chain.id::text AS id, m.role::text AS role
-    FROM chain LEFT JOIN folder_members m ON m.folder_id = chain.id AND m.user_id = ${userId}::uuid`;
+    SELECT coalesce(json_agg(json_build_object('id', chain.id, 'role', m.role, 'depth', chain.depth, 'name', chain.name, 'parentId', chain.parent_id,
+      'createdAt', chain.created_at, 'updatedAt', chain.updated_at)), '[]'::json)
+    FROM chain LEFT JOIN folder_members m ON m.folder_id = chain.id AND m.user_id = ${user})`;
 }
 
 /** Whom a token's scope is intersected with: a non-admin personal owner's roles; nobody otherwise. */
 const boundingUser = (actor: Actor): string | null =>
   actor.scope?.kind === "personal" && !actor.scope.ownerIsAdmin ? actor.id : null;
 
-export async function getFolderAccess(db: Db, actor: Actor, folderId: string): Promise<FolderAccess | null> {
-  if (!isUuid(folderId)) return null;
-  const folder = await db.folder.findUnique({ where: { id: folderId } });
+/** The user whose roles a chain must carry for `actor`'s check: the person, a personal token's bounding owner, or nobody (service accounts). */
+export const chainUserFor = (actor: Actor): string | null => (actor.scope ? boundingUser(actor) : actor.id);
+
+function folderOf(chain: FolderChain): Folder | null {
+  const own = chain.find((c) => c.depth === 0);
+  return own ? { id: own.id, name: own.name, parentId: own.parentId, createdAt: new Date(own.createdAt), updatedAt: new Date(own.updatedAt) } : null;
+}
+
+/**
+ * The actor's access to a folder, from its chain read with chainUserFor(actor)'s roles (an empty
+ * chain: the folder does not exist). Null when the actor may not even see it.
+ */
+export function accessFromChain(actor: Actor, chain: FolderChain): FolderAccess | null {
+  const folder = folderOf(chain);
   if (!folder) return null;
+  const roles = chain.flatMap((c) => (c.role ? [c.role] : []));
   let access: FolderAccess;
   if (actor.scope) {
     const { scope } = actor;
-    const bounding = boundingUser(actor);
-    const chain = await chainWithRoles(db, bounding, folder.id);
     const fromScope = new Set(chain.flatMap((c) => [...(scope.folders.get(c.id) ?? [])]));
-    const owner = bounding ? permissionsOf(highestRole(chain.flatMap((c) => (c.role ? [c.role] : []))), false) : ALL;
+    const owner = boundingUser(actor) ? permissionsOf(highestRole(roles), false) : ALL;
     const granted = intersect(fromScope, owner);
     access = { folder, role: roleWithin(granted), isTenantAdmin: false, granted };
   } else {
-    const chain = await chainWithRoles(db, actor.id, folder.id);
-    const role = highestRole(chain.flatMap((c) => (c.role ? [c.role] : [])));
+    const role = highestRole(roles);
     access = { folder, role, isTenantAdmin: actor.isAdmin, granted: permissionsOf(role, actor.isAdmin) };
   }
   return can(access, "folders.read") ? access : null;
+}
+
+/** accessFromChain plus the permission: absent, malformed and forbidden all throw the same "not found". */
+export function assertCanFromChain(actor: Actor, permission: FolderPermission, chain: FolderChain, what = "Folder"): FolderAccess {
+  const access = accessFromChain(actor, chain);
+  if (!access || !can(access, permission)) throw notFound(what);
+  return access;
+}
+
+export async function getFolderAccess(db: Db, actor: Actor, folderId: string): Promise<FolderAccess | null> {
+  if (!isUuid(folderId)) return null;
+  const [row] = await sql<{ chain: FolderChain }>(db, `SELECT ${folderChainSql("$1::uuid", "$2::uuid")} AS chain`, [folderId, chainUserFor(actor)]);
+  return accessFromChain(actor, row?.chain ?? []);
 }
 
 /**

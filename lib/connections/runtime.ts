@@ -5,11 +5,11 @@ import { z } from "zod";
 import type { ActionContext } from "@/lib/actions/action";
 import { fieldErrorsOf } from "@/lib/actions/action";
 import { recordAuditEvent } from "@/lib/audit/record";
-import { assertCanOnFolder, assertTenant, type Actor } from "@/lib/authz";
+import { assertCanFromChain, assertCanOnFolder, assertTenant, chainUserFor, folderChainSql, type Actor, type FolderChain } from "@/lib/authz";
 import { CONNECTOR_KINDS, getConnector } from "@/lib/connectors/registry";
 import { ConnectorError, OperationInputError, type Connector } from "@/lib/connectors/types";
 import { RateLimiter } from "@/lib/api/rate-limit";
-import { db } from "@/lib/db";
+import { db, sql } from "@/lib/db";
 import { env } from "@/lib/env";
 import { AppError, notFound, type AppErrorCode } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
@@ -102,25 +102,34 @@ type ConnectionRow = {
   owner_name: string;
   owner_is_admin: boolean;
   owner_active: boolean;
-  latest_refresh: bigint | null;
+  latest_refresh: number | null;
+  chain: FolderChain;
 };
 
 /**
- * Everything an invoke needs before it checks permissions, in one round trip: the connection, its
- * secret fields, its owner (whom its assets resolve as), and the newest refresh event id (the safety
- * net for a missed broadcast).
+ * Everything an invoke needs, in one round trip: the connection, its secret fields, its owner (whom
+ * its assets resolve as), the newest refresh event id (the safety net for a missed broadcast), and
+ * its folder's chain with the caller's roles, from which lib/authz decides connections.use.
  */
-async function loadForInvoke(connectionId: string): Promise<{ connection: LoadedConnection; owner: { id: string; email: string; name: string; isAdmin: boolean; active: boolean }; latestRefresh: bigint | null }> {
+async function loadForInvoke(
+  connectionId: string,
+  actor: Actor,
+): Promise<{ connection: LoadedConnection; owner: { id: string; email: string; name: string; isAdmin: boolean; active: boolean }; latestRefresh: number | null; chain: FolderChain }> {
   if (!isUuid(connectionId)) throw notFound("Connection");
-  const [row] = await db().$queryRaw<ConnectionRow[]>`
+  const [row] = await sql<ConnectionRow>(
+    db(),
+    `
     SELECT c.id::text AS id, c.folder_id::text AS folder_id, c.name, c.connector_kind, c.config, c.status::text AS status, c.owner_id::text AS owner_id,
       c.last_connected_at, c.last_check_at, c.last_message, c.last_error_kind, c.refresh_generation,
       c.state_ciphertext, c.state_data_key_id::text AS state_data_key_id, c.created_at, c.updated_at,
       (SELECT json_agg(json_build_object('field', s.field, 'part', s.part, 'assetId', s.asset_id, 'ciphertext', encode(s.ciphertext, 'base64'), 'dataKeyId', s.data_key_id)) FROM connection_secrets s WHERE s.connection_id = c.id) AS secrets,
       u.email AS owner_email, u.name AS owner_name, u.is_admin AS owner_is_admin, u.active AS owner_active,
-      (SELECT max(id) FROM refresh_events) AS latest_refresh
+      (SELECT max(id) FROM refresh_events)::float8 AS latest_refresh,
+      ${folderChainSql("c.folder_id", "$2::uuid")} AS chain
     FROM connections c JOIN users u ON u.id = c.owner_id
-    WHERE c.id = ${connectionId}::uuid`;
+    WHERE c.id = $1::uuid`,
+    [connectionId, chainUserFor(actor)],
+  );
   if (!row) throw notFound("Connection");
   const connection: LoadedConnection = {
     id: row.id,
@@ -148,7 +157,7 @@ async function loadForInvoke(connectionId: string): Promise<{ connection: Loaded
       dataKeyId: x.dataKeyId,
     })),
   } as LoadedConnection;
-  return { connection, owner: { id: row.owner_id, email: row.owner_email, name: row.owner_name, isAdmin: row.owner_is_admin, active: row.owner_active }, latestRefresh: row.latest_refresh };
+  return { connection, owner: { id: row.owner_id, email: row.owner_email, name: row.owner_name, isAdmin: row.owner_is_admin, active: row.owner_active }, latestRefresh: row.latest_refresh, chain: row.chain };
 }
 
 async function loadConnection(connectionId: string): Promise<LoadedConnection> {
@@ -224,9 +233,9 @@ export function documentedInvokeBody(): z.ZodType {
 export async function invokeConnection(ctx: Ctx, input: { connectionId: string; operation: string; input: Record<string, unknown> }): Promise<{ operation: string; result: unknown; durationMs: number }> {
   const started = performance.now();
   invokeLimiter().take(ctx.actor.scope ? `token:${ctx.actor.scope.tokenId}` : `user:${ctx.actor.id}`);
-  const { connection, owner: ownerRow, latestRefresh } = await loadForInvoke(input.connectionId);
+  const { connection, owner: ownerRow, latestRefresh, chain } = await loadForInvoke(input.connectionId, ctx.actor);
   // Permissions are checked afresh at every invoke; a caller without them learns nothing of the owner.
-  await assertCanOnFolder(db(), ctx.actor, "connections.use", connection.folderId, "Connection");
+  assertCanFromChain(ctx.actor, "connections.use", chain, "Connection");
   if (connection.status === "PENDING_AUTHORIZATION") throw new AppError("CONFLICT", "This connection is waiting for authorisation in the app; finish connecting it in the console first.");
   const connector = getConnector(connection.connectorKind);
   const operation = connector.operations[input.operation];

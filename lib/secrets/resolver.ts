@@ -1,8 +1,8 @@
 import "server-only";
 import type { CredentialAsset, CredentialStore } from "@prisma/client";
 import { recordAuditEvent } from "@/lib/audit/record";
-import { assertCanOnFolder, type Actor } from "@/lib/authz";
-import { db } from "@/lib/db";
+import { assertCanFromChain, chainUserFor, folderChainSql, type Actor, type FolderChain } from "@/lib/authz";
+import { db, sql } from "@/lib/db";
 import { env } from "@/lib/env";
 import { AppError, conflict, notFound, type AppErrorCode } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
@@ -10,7 +10,6 @@ import { rememberValue } from "@/lib/log/known-values";
 import { metrics, registerCacheMetrics } from "@/lib/metrics";
 import { onRefresh } from "./broadcast";
 import { clientForStore } from "@/lib/stores/client";
-import { isStoreUsableByFolder } from "@/lib/stores/queries";
 import { STORE_ERROR_TITLES, StoreError, classifyNetworkError, type StoreErrorKind } from "@/lib/vault/errors";
 import { SecretCache, type CacheKey, type CachedSecret } from "./cache";
 
@@ -87,7 +86,66 @@ export function secretCache(): SecretCache {
   return globalForCache.latchSecretCache;
 }
 
-type AssetWithStore = CredentialAsset & { store: CredentialStore | null };
+type AssetRow = Pick<CredentialAsset, "id" | "folderId" | "name" | "type" | "storeId" | "secretName" | "secretVersion" | "usernameKey" | "valueKey" | "username">;
+/** What a resolve needs of the store before it knows whether the cache has the value; the rest (config, sealed settings) is read on a miss. */
+type StoreSummary = Pick<CredentialStore, "id" | "name" | "kind" | "folderId" | "isBuiltIn">;
+
+/**
+ * The asset, its store's summary and its folder's chain with the actor's roles, in one round trip
+ * (every invoke resolves its assets); lib/authz decides assets.use from the chain.
+ */
+async function loadAsset(assetId: string, actor: Actor): Promise<(AssetRow & { store: StoreSummary | null; chain: FolderChain }) | null> {
+  if (!isUuid(assetId)) return null;
+  const [row] = await sql<{
+      id: string;
+      folder_id: string;
+      name: string;
+      type: CredentialAsset["type"];
+      store_id: string | null;
+      secret_name: string | null;
+      secret_version: string | null;
+      username_key: string | null;
+      value_key: string | null;
+      username: string | null;
+      store_name: string | null;
+      store_kind: string | null;
+      store_folder_id: string | null;
+      store_is_built_in: boolean | null;
+      chain: FolderChain;
+    }>(
+    db(),
+    `
+    SELECT a.id::text AS id, a.folder_id::text AS folder_id, a.name, a.type::text AS type, a.store_id::text AS store_id, a.secret_name, a.secret_version,
+      a.username_key, a.value_key, a.username,
+      s.name AS store_name, s.kind AS store_kind, s.folder_id::text AS store_folder_id, s.is_built_in AS store_is_built_in,
+      ${folderChainSql("a.folder_id", "$2::uuid")} AS chain
+    FROM credential_assets a LEFT JOIN credential_stores s ON s.id = a.store_id
+    WHERE a.id = $1::uuid`,
+    [assetId, chainUserFor(actor)],
+  );
+  if (!row) return null;
+  return {
+    id: row.id,
+    folderId: row.folder_id,
+    name: row.name,
+    type: row.type,
+    storeId: row.store_id,
+    secretName: row.secret_name,
+    secretVersion: row.secret_version,
+    usernameKey: row.username_key,
+    valueKey: row.value_key,
+    username: row.username,
+    chain: row.chain,
+    store: row.store_id && row.store_kind !== null ? { id: row.store_id, name: row.store_name!, kind: row.store_kind, folderId: row.store_folder_id, isBuiltIn: !!row.store_is_built_in } : null,
+  };
+}
+
+/** A cache miss: the store's full row (settings, sealed secrets) and one read through its provider. */
+async function fetchStoreOf(summary: StoreSummary, key: CacheKey): Promise<CachedSecret> {
+  const store = await db().credentialStore.findUnique({ where: { id: summary.id } });
+  if (!store) throw new ResolveError("config", `The store “${summary.name}” no longer exists. Edit the asset and choose another store.`);
+  return fetchFromStore(store, key);
+}
 
 export function cacheKeyFor(asset: Pick<CredentialAsset, "storeId" | "secretName" | "secretVersion">): CacheKey {
   return { storeId: asset.storeId!, name: asset.secretName!, version: asset.secretVersion || null };
@@ -121,7 +179,7 @@ async function fetchFromStore(store: CredentialStore, key: CacheKey): Promise<Ca
   }
 }
 
-function asResolveError(error: unknown, store: CredentialStore): ResolveError | null {
+function asResolveError(error: unknown, store: Pick<CredentialStore, "name">): ResolveError | null {
   if (error instanceof ResolveError) return error;
   const known = error instanceof StoreError ? error : classifyNetworkError(error, store.name);
   return known ? new ResolveError(known.kind, known.message) : null;
@@ -134,14 +192,14 @@ function asResolveError(error: unknown, store: CredentialStore): ResolveError | 
  */
 export async function resolve(ref: { assetId: string }, ctx: ResolveContext): Promise<ResolvedSecret> {
   const started = performance.now();
-  let asset: AssetWithStore | null = null;
-  let store: CredentialStore | null = null;
+  let asset: Awaited<ReturnType<typeof loadAsset>> = null;
+  let store: StoreSummary | null = null;
   let cacheHit = false;
   try {
     // Inside the audited block: a refusal (absent, forbidden, not a secret) is recorded too.
-    asset = isUuid(ref.assetId) ? await db().credentialAsset.findUnique({ where: { id: ref.assetId }, include: { store: true } }) : null;
+    asset = await loadAsset(ref.assetId, ctx.actor);
     if (!asset) throw notFound("Credential asset");
-    await assertCanOnFolder(db(), ctx.actor, "assets.use", asset.folderId, "Credential asset");
+    assertCanFromChain(ctx.actor, "assets.use", asset.chain, "Credential asset");
     if ((asset.type !== "CREDENTIAL" && asset.type !== "SECRET") || !asset.store || !asset.secretName) {
       throw conflict(`“${asset.name}” is a ${asset.type.toLowerCase()} setting; only Credential and Secret assets hold secrets.`);
     }
@@ -151,12 +209,13 @@ export async function resolve(ref: { assetId: string }, ctx: ResolveContext): Pr
     if (store.isBuiltIn && secretName.startsWith("assets/") && secretName !== `assets/${asset.id}`) {
       throw new ResolveError("permission", `“${secretName}” holds the value typed into another asset; only that asset can use it.`);
     }
-    if (!(await isStoreUsableByFolder(store, asset.folderId))) {
+    // Tenant-wide, or owned by the asset's folder or an ancestor (the chain just read).
+    if (store.folderId && !asset.chain.some((f) => f.id === store!.folderId)) {
       throw new ResolveError("config", `The store “${store.name}” is no longer available to this asset's folder. Edit the asset and choose another store.`);
     }
     const key = cacheKeyFor(asset);
     const from = store;
-    const got = await secretCache().get(key, () => fetchFromStore(from, key), { assetId: asset.id, fresh: ctx.fresh, newerThan: ctx.newerThan });
+    const got = await secretCache().get(key, () => fetchStoreOf(from, key), { assetId: asset.id, fresh: ctx.fresh, newerThan: ctx.newerThan });
     cacheHit = got.fromCache;
     const meta: ResolveMeta = {
       assetId: asset.id,
@@ -195,8 +254,8 @@ export async function resolve(ref: { assetId: string }, ctx: ResolveContext): Pr
 async function audit(
   ctx: ResolveContext,
   ref: { assetId: string },
-  asset: CredentialAsset | null,
-  store: CredentialStore | null,
+  asset: Pick<CredentialAsset, "id" | "name" | "folderId" | "storeId"> | null,
+  store: StoreSummary | null,
   outcome: "SUCCESS" | "FAILURE" | "DENIED",
   started: number,
   extra: Record<string, unknown>,

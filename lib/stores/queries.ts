@@ -109,8 +109,3 @@ export async function listStoresUsableByFolder(folderId: string, client: Db = db
     WHERE s.folder_id IS NULL OR s.folder_id IN (SELECT id FROM chain)
     ORDER BY s.is_built_in DESC, lower(s.name)`;
 }
-
-export async function isStoreUsableByFolder(store: Pick<CredentialStore, "id" | "folderId">, folderId: string, client: Db = db()): Promise<boolean> {
-  if (!store.folderId) return true;
-  return (await listStoresUsableByFolder(folderId, client)).some((s) => s.id === store.id);
-}

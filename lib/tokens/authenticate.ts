@@ -1,7 +1,7 @@
 import "server-only";
 import type { Actor, FolderPermission, TokenTenantPermission } from "@/lib/authz";
 import { FOLDER_PERMISSIONS, TOKEN_PERMISSIONS } from "@/lib/authz";
-import { db } from "@/lib/db";
+import { db, sql } from "@/lib/db";
 import { AppError } from "@/lib/errors";
 import type { Logger } from "@/lib/log";
 import { clientAddressFrom } from "@/lib/request-context";
@@ -80,8 +80,7 @@ type TokenRecord = {
  * afresh each time, so a revocation, an expiry or a deactivation applies to the very next request.
  */
 async function lookup(prefix: string): Promise<TokenRecord | null> {
-  const rows = await db().$queryRaw<
-    {
+  const rows = await sql<{
       id: string;
       prefix: string;
       hash: Uint8Array;
@@ -98,8 +97,9 @@ async function lookup(prefix: string): Promise<TokenRecord | null> {
       sa_id: string | null;
       sa_name: string | null;
       sa_disabled: boolean | null;
-    }[]
-  >`
+    }>(
+    db(),
+    `
     SELECT t.id::text AS id, t.prefix, t.hash, t.expires_at, t.revoked_at, t.last_used_at, t.tenant_permissions,
       (SELECT coalesce(json_agg(json_build_object('folderId', s.folder_id, 'permissions', s.permissions)), '[]'::json) FROM api_token_scopes s WHERE s.token_id = t.id) AS scopes,
       u.id::text AS user_id, u.email AS user_email, u.name AS user_name, u.is_admin AS user_is_admin, u.active AS user_active,
@@ -107,7 +107,9 @@ async function lookup(prefix: string): Promise<TokenRecord | null> {
     FROM api_tokens t
     LEFT JOIN users u ON u.id = t.user_id
     LEFT JOIN service_accounts a ON a.id = t.service_account_id
-    WHERE t.prefix = ${prefix}`;
+    WHERE t.prefix = $1`,
+    [prefix],
+  );
   const r = rows[0];
   if (!r) return null;
   return {
