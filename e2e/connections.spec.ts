@@ -211,6 +211,8 @@ test("removing a field's asset returns it to Enter value; the folder's list show
 
   await page.goto(`/folders/${apps}/connections`);
   const table = page.getByRole("table", { name: "Connections" });
+  // allTextContents() does not wait: let the list render (both rows) before reading its headers.
+  await expect(table.getByRole("row").filter({ has: page.getByRole("link", { name: "Billing typed", exact: true }) })).toBeVisible();
   const headers = await table.getByRole("columnheader").allTextContents();
   const column = (header: string) => {
     const index = headers.map((h) => h.trim()).indexOf(header);
