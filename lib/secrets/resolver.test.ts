@@ -5,7 +5,10 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { ActionResult } from "@/lib/actions/action";
 import { createAssetAction } from "@/lib/assets/actions";
 import type { Actor } from "@/lib/authz";
+import { refreshStore } from "@/lib/connections/runtime";
+import { db } from "@/lib/db";
 import { createStoreAction } from "@/lib/stores/actions";
+import { keptStoreClients } from "@/lib/stores/client";
 import { startHashicorpEmulator, type HashicorpEmulator } from "@/test/emulators/hashicorp";
 import { createTestPki, type TestPki } from "@/test/emulators/tls";
 import { grant, latchStore, makeFolder, makeUser, signInAs } from "@/test/fixtures";
@@ -91,4 +94,63 @@ describe("resolve() single-flight against the Vault emulator", () => {
     expect(again.meta).toMatchObject({ fromCache: true, fetchSeq: results[0]!.meta.fetchSeq });
     expect(reads(PATH) - before).toBe(1);
   }, 90_000);
+});
+
+describe("the store's kept client", () => {
+  const logins = () => vault.count("/auth/token/lookup-self", "GET");
+
+  it("serves the next store read without a new login; an edited or refreshed store gets a new client", async () => {
+    signInAs(user);
+    const paths = [1, 2, 3, 4].map((n) => `apps/kept-${n}-${randomUUID().slice(0, 6)}`);
+    const assets: string[] = [];
+    for (const path of paths) {
+      vault.seedSecret({ path, data: { username: USERNAME, password: `${PASSWORD}-${path}` } });
+      assets.push(ok(await createAssetAction({ folderId: folder.id, type: "CREDENTIAL", name: `Kept ${randomUUID().slice(0, 6)}`, storeId, secretName: path, usernameKey: "username", valueKey: "password" })).id);
+    }
+    const cold = async (i: number) => {
+      invalidateAsset(assets[i]!);
+      const r = await resolve({ assetId: assets[i]! }, { actor: user, purpose: "test" });
+      expect(r).toMatchObject({ type: "CREDENTIAL", password: `${PASSWORD}-${paths[i]}`, meta: { fromCache: false } });
+    };
+
+    await cold(0);
+    const afterFirst = { logins: logins(), reads: vault.requests.length };
+    await cold(1);
+    await cold(0);
+    // Two store reads, each one request: the kept client's token was already looked up.
+    expect(logins()).toBe(afterFirst.logins);
+    expect(vault.requests.length - afterFirst.reads).toBe(2);
+
+    // Edited (here as another instance would: only the row changes): the next read logs in with the new settings.
+    await db().credentialStore.update({ where: { id: storeId }, data: { timeoutMs: 9_000 } });
+    await cold(2);
+    expect(logins()).toBe(afterFirst.logins + 1);
+
+    // A store refresh drops the client too, not only the cached values.
+    await refreshStore({ actor: admin, requestId: "kept-client-test" }, { storeId });
+    await cold(3);
+    expect(logins()).toBe(afterFirst.logins + 2);
+    expect(keptStoreClients().filter((k) => k.storeId === storeId)).toHaveLength(1);
+  }, 60_000);
+
+  it("a failed read starts the next one with a new client", async () => {
+    signInAs(user);
+    const path = `apps/kept-fail-${randomUUID().slice(0, 6)}`;
+    vault.seedSecret({ path, data: { username: USERNAME, password: PASSWORD } });
+    const assetId = ok(await createAssetAction({ folderId: folder.id, type: "CREDENTIAL", name: `Kept fail ${randomUUID().slice(0, 6)}`, storeId, secretName: path, usernameKey: "username", valueKey: "password" })).id;
+    invalidateAsset(assetId);
+    await resolve({ assetId }, { actor: user, purpose: "test" });
+    const before = logins();
+
+    vault.inject({ fault: { type: "status", status: 503, body: { errors: ["Vault is sealed"] } }, pathIncludes: `/data/${path}` });
+    invalidateAsset(assetId);
+    try {
+      await expect(resolve({ assetId }, { actor: user, purpose: "test" })).rejects.toMatchObject({ kind: expect.any(String) });
+    } finally {
+      vault.clearFaults();
+    }
+    invalidateAsset(assetId);
+    await expect(resolve({ assetId }, { actor: user, purpose: "test" })).resolves.toMatchObject({ password: PASSWORD });
+    expect(logins()).toBe(before + 1);
+  }, 60_000);
 });

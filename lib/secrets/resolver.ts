@@ -9,7 +9,7 @@ import { isUuid } from "@/lib/ids";
 import { rememberValue } from "@/lib/log/known-values";
 import { metrics, registerCacheMetrics } from "@/lib/metrics";
 import { onRefresh } from "./broadcast";
-import { clientForStore } from "@/lib/stores/client";
+import { forgetStoreClient, withStoreClient } from "@/lib/stores/client";
 import { STORE_ERROR_TITLES, StoreError, classifyNetworkError, type StoreErrorKind } from "@/lib/vault/errors";
 import { SecretCache, type CacheKey, type CachedSecret } from "./cache";
 
@@ -79,8 +79,13 @@ export function secretCache(): SecretCache {
     registerCacheMetrics(() => cache.stats());
     // Edits and refreshes on any instance drop this instance's entries, whatever else runs here.
     onRefresh((message) => {
-      if (message.kind === "store") cache.invalidateStore(message.id);
-      else for (const assetId of message.kind === "asset" ? [message.id] : message.assetIds) cache.invalidateAsset(assetId);
+      if (message.kind === "store") {
+        cache.invalidateStore(message.id);
+        // A refreshed or edited store logs in again with its current settings.
+        forgetStoreClient(message.id);
+      } else {
+        for (const assetId of message.kind === "asset" ? [message.id] : message.assetIds) cache.invalidateAsset(assetId);
+      }
     });
   }
   return globalForCache.latchSecretCache;
@@ -166,16 +171,14 @@ function pick(values: Record<string, string>, key: string | null, what: string, 
 }
 
 async function fetchFromStore(store: CredentialStore, key: CacheKey): Promise<CachedSecret> {
-  const client = await clientForStore(store);
   const timer = metrics().vaultCalls.startTimer({ store_kind: store.kind, store_id: store.id });
   let outcome = "error";
   try {
-    const secret = await client.getSecret({ name: key.name, ...(key.version ? { version: key.version } : {}) });
+    const secret = await withStoreClient(store, (client) => client.getSecret({ name: key.name, ...(key.version ? { version: key.version } : {}) }));
     outcome = "ok";
     return { values: secret.values, version: secret.version, updatedAt: secret.updatedAt };
   } finally {
     timer({ outcome });
-    await client.close?.().catch(() => {});
   }
 }
 

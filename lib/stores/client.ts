@@ -2,6 +2,7 @@ import "server-only";
 import type { CredentialStore } from "@prisma/client";
 import { decrypt, encrypt } from "@/lib/crypto/envelope";
 import { db, type Db } from "@/lib/db";
+import { StoreError } from "@/lib/vault/errors";
 import { getProvider } from "@/lib/vault/registry";
 import type { StoreClient } from "@/lib/vault/types";
 import { PROXY_SECRET_KEY } from "./common-fields";
@@ -46,3 +47,77 @@ export function buildStoreClient(input: ClientInput): StoreClient {
 export async function clientForStore(store: CredentialStore, client: Db = db()): Promise<StoreClient> {
   return buildStoreClient({ ...store, secrets: await openStoreSecrets(store, client) });
 }
+
+/** A kept client unused this long is closed, so a store's opened settings do not stay in memory idle. */
+const IDLE_CLOSE_MS = 5 * 60_000;
+
+type Kept = { client: StoreClient; version: number; lastUsed: number; inUse: number; retired: boolean };
+const kept = globalThis as unknown as { latchStoreClients?: Map<string, Kept>; latchStoreClientSweeper?: NodeJS.Timeout };
+
+function keptClients(): Map<string, Kept> {
+  kept.latchStoreClients ??= new Map();
+  if (!kept.latchStoreClientSweeper) {
+    kept.latchStoreClientSweeper = setInterval(() => {
+      const idleSince = Date.now() - IDLE_CLOSE_MS;
+      for (const [id, k] of kept.latchStoreClients!) if (k.inUse === 0 && k.lastUsed < idleSince) retire(id, k);
+    }, 60_000);
+    kept.latchStoreClientSweeper.unref();
+  }
+  return kept.latchStoreClients;
+}
+
+/** Takes the client out of service; it closes once the reads still using it are done. */
+function retire(id: string, k: Kept) {
+  if (keptClients().get(id) === k) keptClients().delete(id);
+  k.retired = true;
+  if (k.inUse === 0) void k.client.close?.().catch(() => {});
+}
+
+/**
+ * Runs a read with the store's kept client: its TLS connections and its login (a Vault token, an
+ * Azure or AWS access token) serve the next read too, instead of a new client, handshake and login
+ * per read. The client is replaced when the store's row changes (its updatedAt) and after a failed
+ * read, dropped by forgetStoreClient (store refreshes), and closed after 5 idle minutes.
+ */
+export async function withStoreClient<T>(store: CredentialStore, read: (client: StoreClient) => Promise<T>): Promise<T> {
+  const clients = keptClients();
+  const version = store.updatedAt.getTime();
+  let k = clients.get(store.id);
+  if (k && k.version !== version) {
+    retire(store.id, k);
+    k = undefined;
+  }
+  if (!k) {
+    k = { client: await clientForStore(store), version, lastUsed: Date.now(), inUse: 0, retired: false };
+    // Two first reads raced: keep the newer store version's client (or the one already kept), close the other.
+    const raced = clients.get(store.id);
+    if (raced && raced.version >= version) {
+      void k.client.close?.().catch(() => {});
+      k = raced;
+    } else {
+      if (raced) retire(store.id, raced);
+      clients.set(store.id, k);
+    }
+  }
+  k.inUse++;
+  try {
+    return await read(k.client);
+  } catch (error) {
+    // Anything but "no such secret" (a login refused, a broken connection) starts the next read afresh.
+    if (!(error instanceof StoreError && error.kind === "not_found")) retire(store.id, k);
+    throw error;
+  } finally {
+    k.inUse--;
+    k.lastUsed = Date.now();
+    if (k.retired && k.inUse === 0) void k.client.close?.().catch(() => {});
+  }
+}
+
+/** Drops a store's kept client (store refreshed, changed or deleted on any instance). */
+export function forgetStoreClient(storeId: string): void {
+  const k = keptClients().get(storeId);
+  if (k) retire(storeId, k);
+}
+
+/** Kept clients by store id, for tests and diagnostics (no settings, no values). */
+export const keptStoreClients = () => [...keptClients()].map(([storeId, k]) => ({ storeId, version: k.version, inUse: k.inUse }));
