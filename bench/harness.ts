@@ -11,6 +11,7 @@ import { execSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
+import { createServer } from "node:net";
 import path from "node:path";
 import pg from "pg";
 import { seed } from "../prisma/seed";
@@ -188,7 +189,19 @@ process.on("exit", () => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
 });
 
+/** Refuses a port something already listens on: a server left from an interrupted run would answer the readiness probe and be measured instead. */
+async function assertPortFree(port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", (error: NodeJS.ErrnoException) =>
+      reject(error.code === "EADDRINUSE" ? new Error(`port ${port} is in use (a server left from an earlier run? \`ss -ltnp | grep ${port}\`); stop it and run again`) : error),
+    );
+    probe.listen(port, "127.0.0.1", () => probe.close(() => resolve()));
+  });
+}
+
 async function startInstance(port: number, env: Record<string, string>, nodeArgs: string[]): Promise<Instance> {
+  await assertPortFree(port);
   mkdirSync(OUTPUT, { recursive: true });
   const origin = `http://127.0.0.1:${port}`;
   const base = { ...process.env };
