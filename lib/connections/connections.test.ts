@@ -116,6 +116,26 @@ afterAll(async () => {
   await Promise.allSettled([vault?.close(), target?.stop(), oidc?.close()]);
 });
 
+
+/** Connect with the Vault emulator sealed for the duration (a sealed Vault answers every request 503). */
+async function connectWhileSealed(input: Parameters<typeof saveConnectionAction>[0]) {
+  vault.seal();
+  try {
+    return ok(await saveConnectionAction(input));
+  } finally {
+    vault.unseal();
+  }
+}
+
+/** What Connect answers then: the store named as the failure, in words, with no value. */
+const SEALED_OUTCOME = {
+  ok: false,
+  connectionId: null,
+  kind: "store_unavailable",
+  title: "Credential store: Store unavailable",
+  message: expect.stringMatching(/^Vault at 127\.0\.0\.1:\d+ is sealed\. An operator must unseal it\.$/),
+};
+
 describe("PostgreSQL through a credential asset in another folder", () => {
   let connectionId: string;
 
@@ -377,20 +397,8 @@ describe("OAuth 2.0 app with the client secret from a Vault asset", () => {
     invalidateAsset(asset.id);
     const input = oauthInput("authorization_code", {}, asset.id);
     const before = { connections: await connectionCount() };
-    vault.seal();
-    let outcome;
-    try {
-      outcome = ok(await saveConnectionAction(input));
-    } finally {
-      vault.unseal();
-    }
-    expect(outcome).toEqual({
-      ok: false,
-      connectionId: null,
-      kind: "store_unavailable",
-      title: "Credential store: Store unavailable",
-      message: expect.stringMatching(/^Vault at 127\.0\.0\.1:\d+ is sealed\. An operator must unseal it\.$/),
-    });
+    const outcome = await connectWhileSealed(input);
+    expect(outcome).toEqual(SEALED_OUTCOME);
     expect(JSON.stringify(outcome)).not.toContain(oidc.clientSecret);
     expect(await connectionCount()).toBe(before.connections);
     expect(await db().connection.findFirst({ where: { name: input.name } })).toBeNull();
@@ -623,20 +631,8 @@ describe("Connect while the asset's credential store fails", () => {
     invalidateAsset(asset.id);
     const input = pgInput(asset.id);
     const before = { connections: await connectionCount(), secrets: await secretRows(), vaultRequests: vault.requests.length };
-    vault.seal();
-    let outcome;
-    try {
-      outcome = ok(await saveConnectionAction(input));
-    } finally {
-      vault.unseal();
-    }
-    expect(outcome).toEqual({
-      ok: false,
-      connectionId: null,
-      kind: "store_unavailable",
-      title: "Credential store: Store unavailable",
-      message: expect.stringMatching(/^Vault at 127\.0\.0\.1:\d+ is sealed\. An operator must unseal it\.$/),
-    });
+    const outcome = await connectWhileSealed(input);
+    expect(outcome).toEqual(SEALED_OUTCOME);
     // Connect did ask the store (a sealed Vault answers every request 503).
     expect(vault.requests.length).toBeGreaterThan(before.vaultRequests);
     expect(JSON.stringify(outcome)).not.toContain(target.password);
