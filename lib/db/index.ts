@@ -1,6 +1,6 @@
 import "server-only";
 import { PrismaPg } from "@prisma/adapter-pg";
-import { PrismaClient } from "@prisma/client";
+import { Prisma, PrismaClient } from "@prisma/client";
 import pg from "pg";
 import { env } from "@/lib/env";
 import { logger } from "@/lib/log";
@@ -40,11 +40,28 @@ export type Db = PrismaClient | Tx;
  */
 export async function sql<T>(client: Db, text: string, values: readonly unknown[]): Promise<T[]> {
   if (client === holder.latchPrisma) return (await pool().query<T & pg.QueryResultRow>(text, values as unknown[])).rows;
-  return client.$queryRawUnsafe<T[]>(text, ...values);
+  return client.$queryRaw<T[]>(boundSql(text, values));
 }
 
 /** sql() for a statement whose rows are not needed (INSERT, UPDATE). */
 export async function execute(client: Db, text: string, values: readonly unknown[]): Promise<void> {
   if (client === holder.latchPrisma) await pool().query(text, values as unknown[]);
-  else await client.$executeRawUnsafe(text, ...values);
+  else await client.$executeRaw(boundSql(text, values));
+}
+
+/** The same statement as Prisma's bound SQL (its own placeholders, in the order they appear), for a transaction's client. */
+function boundSql(text: string, values: readonly unknown[]): Prisma.Sql {
+  const strings: string[] = [];
+  const bound: unknown[] = [];
+  let last = 0;
+  for (const match of text.matchAll(/\$(\d+)/g)) {
+    const n = Number(match[1]);
+    if (n < 1 || n > values.length) throw new Error(`SQL placeholder $${n} has no value (${values.length} given)`);
+    strings.push(text.slice(last, match.index));
+    bound.push(values[n - 1]);
+    last = match.index + match[0].length;
+  }
+  strings.push(text.slice(last));
+  // Prisma.sql is the tagged-template function; called with the parts and values, it binds the same way.
+  return Prisma.sql(strings, ...(bound as Prisma.Sql["values"]));
 }
