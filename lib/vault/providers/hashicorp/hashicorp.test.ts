@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { exerciseStore } from "@/lib/stores/exercise";
 import { seedDemoHashicorp, startHashicorpEmulator, type HashicorpEmulator } from "@/test/emulators/hashicorp";
@@ -523,15 +524,19 @@ describe("HashiCorp Vault provider: token lifecycle and edge cases", () => {
   });
 
   it("does not retry sooner than a long Retry-After: reports throttled at once", async () => {
-    emu.throttle({ times: 1, retryAfterSeconds: 30, pathIncludes: "/secret/data/" });
-    const before = emu.count("/secret/data/");
+    // A path of its own: a late request of an earlier test (a retry after a timeout, on a loaded
+    // machine) must not take the one-time throttle meant for this read.
+    const name = `prod/throttled-${randomUUID().slice(0, 8)}`;
+    emu.seedSecret({ path: name, data: { value: "x" } });
+    emu.throttle({ times: 1, retryAfterSeconds: 30, pathIncludes: `/secret/data/${name}` });
+    const before = emu.count(`/secret/data/${name}`);
     const started = Date.now();
-    expect(await failure(makeClient({ kvVersion: "2" }).getSecret({ name: "prod/payroll-db" }))).toMatchObject({
+    expect(await failure(makeClient({ kvVersion: "2" }).getSecret({ name }))).toMatchObject({
       kind: "throttled",
       retryAfterSeconds: 30,
       message: expect.stringContaining("asked Latch to wait 30 s before trying again"),
     });
-    expect(emu.count("/secret/data/") - before).toBe(1);
+    expect(emu.count(`/secret/data/${name}`) - before).toBe(1);
     expect(Date.now() - started).toBeLessThan(1000);
   });
 
