@@ -238,6 +238,11 @@ test("the assets tab pages: 20 a page, the rest on page 2, and back", async ({ p
   await page.getByLabel("Search assets").fill("Setting 2");
   await expect(pagination).toContainText("Showing 1–4 of 4");
   await expect(page).not.toHaveURL(/[?&]page=2\b/);
+  // Nothing matches: the empty state says so, with no pager under it.
+  await page.getByLabel("Search assets").fill("no such setting");
+  await expect(page.getByText("No assets match")).toBeVisible();
+  await expect(page.getByRole("table")).toHaveCount(0);
+  await expect(pagination).toHaveCount(0);
 
   await page.getByLabel("Search assets").fill("");
   await page.goto(`/folders/${folderId}/assets?page=2`);

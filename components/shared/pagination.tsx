@@ -22,7 +22,8 @@ const numberFormat = new Intl.NumberFormat("en-US");
 
 /**
  * "Showing 21–40 of 53" plus Previous/Next links that keep every other search param. Page 1 is
- * written as "no param". Uses useSearchParams: in a statically rendered route wrap it in <Suspense>.
+ * written as "no param". Nothing at all when there is nothing to page through: the list's empty
+ * state already says so. Uses useSearchParams: in a statically rendered route wrap it in <Suspense>.
  */
 export function Pagination({ page, pageSize, total, paramName = "page", className }: PaginationProps) {
   const pathname = usePathname();
@@ -43,6 +44,7 @@ export function Pagination({ page, pageSize, total, paramName = "page", classNam
 
   const hasPrevious = current > 1;
   const hasNext = current < pageCount;
+  if (total === 0) return null;
 
   return (
     <nav
@@ -50,15 +52,9 @@ export function Pagination({ page, pageSize, total, paramName = "page", classNam
       className={cn("flex flex-col-reverse items-center justify-between gap-3 sm:flex-row", className)}
     >
       <p className="text-sm text-muted-foreground" aria-live="polite">
-        {total === 0 ? (
-          "No results"
-        ) : (
-          <>
-            Showing <span className="font-medium text-foreground">{numberFormat.format(from)}</span>–
-            <span className="font-medium text-foreground">{numberFormat.format(to)}</span> of{" "}
-            <span className="font-medium text-foreground">{numberFormat.format(total)}</span>
-          </>
-        )}
+        Showing <span className="font-medium text-foreground">{numberFormat.format(from)}</span>–
+        <span className="font-medium text-foreground">{numberFormat.format(to)}</span> of{" "}
+        <span className="font-medium text-foreground">{numberFormat.format(total)}</span>
       </p>
       <div className="flex items-center gap-2">
         <span className="mr-1 hidden text-sm text-muted-foreground sm:inline">
