@@ -73,7 +73,7 @@ async function resolveTest(page: Page) {
 
 test("credential and secret assets: create, resolve test without the value, edit, delete; a store in use stays", async ({ page, vault }) => {
   test.slow(); // one long flow: a store, two assets, four resolve tests, edits and deletes
-  const bodies = captureBodies(page);
+  const bodies = await captureBodies(page);
   const folderName = unique("Assets");
   const folderId = await createFolder(page, folderName);
   const store = await createVaultStore(page, vault);

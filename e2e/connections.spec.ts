@@ -98,7 +98,7 @@ const connectionsIn = async (folderId: string) =>
 
 test("connect PostgreSQL with a credential asset from another folder, edit it, reconnect and delete it", async ({ page, pg }) => {
   test.setTimeout(150_000);
-  const bodies = captureBodies(page);
+  const bodies = await captureBodies(page);
   const secretsFolder = await createFolder(page, unique("Secrets"));
   const appsFolder = await createFolder(page, unique("Apps"));
   const assetName = unique("Payroll login");
@@ -232,7 +232,7 @@ test("removing a field's asset returns it to Enter value; the folder's list show
 });
 
 test("a typed password is never shown again: Edit leaves the field empty and keeps it", async ({ page, pg }) => {
-  const bodies = captureBodies(page);
+  const bodies = await captureBodies(page);
   const folder = await createFolder(page, unique("Apps"));
   await openPostgresForm(page, folder);
   await fillPostgres(page, pg, "Reporting database");

@@ -7,7 +7,7 @@ import { createRabbitUser, type RabbitUser } from "../test/targets/rabbitmq";
 import { createRedisUser, type RedisUser } from "../test/targets/redis";
 import { randomUUID } from "node:crypto";
 import { E2E_ADMIN, E2E_ORIGIN } from "../playwright.config";
-import { captureBodies, createFolder, registerSecret, unique } from "./fixtures";
+import { captureBodies, type CapturedBodies, createFolder, registerSecret, unique } from "./fixtures";
 
 /**
  * Every other connector connects in the browser with its secret from a credential asset that lives
@@ -88,7 +88,7 @@ async function connectAndExpectConnected(page: Page, name: string) {
 }
 
 /** No response the browser received carried one of these values. */
-async function expectNoneIn(bodies: ReturnType<typeof captureBodies>, values: Record<string, string>) {
+async function expectNoneIn(bodies: CapturedBodies, values: Record<string, string>) {
   const all = await bodies.text();
   expect(all.length).toBeGreaterThan(0);
   for (const [label, value] of Object.entries(values)) expect(all.includes(value), `a response carried the ${label}`).toBe(false);
@@ -100,7 +100,7 @@ test.describe.configure({ mode: "serial", timeout: 150_000 });
 test.use({ ignoreHTTPSErrors: true });
 
 test("MariaDB, Redis and RabbitMQ connect with a password from another folder's asset", async ({ page, targets }) => {
-  const bodies = captureBodies(page);
+  const bodies = await captureBodies(page);
   const secrets = await createFolder(page, unique("Secrets"));
   const apps = await createFolder(page, unique("Apps"));
   const { mariadb, redis, rabbit } = targets;
@@ -137,7 +137,7 @@ test("MariaDB, Redis and RabbitMQ connect with a password from another folder's 
 });
 
 test("HTTP API with a bearer token from an asset", async ({ page, targets }) => {
-  const bodies = captureBodies(page);
+  const bodies = await captureBodies(page);
   const secrets = await createFolder(page, unique("Secrets"));
   const apps = await createFolder(page, unique("Apps"));
   const tokenAsset = unique("API token");
@@ -153,7 +153,7 @@ test("HTTP API with a bearer token from an asset", async ({ page, targets }) => 
 });
 
 test("OAuth 2.0 app: client credentials, and the authorization-code redirect through the app's sign-in", async ({ page, targets }) => {
-  const bodies = captureBodies(page);
+  const bodies = await captureBodies(page);
   const secrets = await createFolder(page, unique("Secrets"));
   const apps = await createFolder(page, unique("Apps"));
   const { oidc, pki } = targets;

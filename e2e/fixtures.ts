@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { expect, test, type Browser, type Page, type Request } from "@playwright/test";
+import { expect, test, type APIResponse, type Browser, type Page } from "@playwright/test";
 import pg from "pg";
 import { pgDump, type Dump } from "../test/pg-dump";
 
@@ -104,38 +104,43 @@ export function registeredSecrets(): RegisteredSecret[] {
 }
 
 /**
- * Every response body the page receives (HTML, RSC payloads, server action answers, JSON), to prove a
- * secret never reaches the browser. Bodies are read as they arrive; `text()` first waits until no
- * request is still in flight and every body read has finished, so the last responses are never missed.
+ * Every response body the page receives (HTML, RSC payloads, server action answers, JSON, other
+ * origins'), to prove a secret never reaches the browser. Every request the page makes is routed
+ * through the test, which fetches it, keeps the body and hands the response on (whole rather than
+ * streamed; a redirect stays a redirect). Reading bodies back from Chromium missed many: it keeps none
+ * for fetch() answers its DevTools buffer let go or a navigation abandoned, so RSC payloads and server
+ * action answers went unchecked. `text()` waits until every routed request is done.
  */
-export function captureBodies(page: Page) {
+export async function captureBodies(page: Page) {
   const bodies: string[] = [];
-  const inflight = new Set<Request>();
-  const reads = new Set<Promise<void>>();
-  page.on("request", (request) => void inflight.add(request));
-  page.on("requestfinished", (request) => void inflight.delete(request));
-  page.on("requestfailed", (request) => void inflight.delete(request));
-  page.on("response", (response) => {
-    const read: Promise<void> = response
-      .text()
-      .then(
-        (body) => void bodies.push(body),
-        () => undefined, // redirects and aborted requests have no body
-      )
-      .finally(() => reads.delete(read));
-    reads.add(read);
+  const handling = new Set<Promise<void>>();
+  await page.route("**/*", (route) => {
+    const handled = (async () => {
+      let response: APIResponse;
+      try {
+        response = await route.fetch({ maxRedirects: 0, timeout: 120_000 });
+      } catch {
+        // Unreachable, or the page went away: nothing reached the browser.
+        await route.abort("failed").catch(() => undefined);
+        return;
+      }
+      bodies.push((await response.body()).toString("utf8"));
+      // The page may have navigated away meanwhile; the body counts all the same.
+      await route.fulfill({ response }).catch(() => undefined);
+    })();
+    handling.add(handled);
+    return handled.finally(() => handling.delete(handled));
   });
+
   const settle = async () => {
     const deadline = Date.now() + 15_000;
-    while (inflight.size > 0 || reads.size > 0) {
-      if (page.isClosed()) inflight.clear();
-      if (Date.now() > deadline) throw new Error(`captureBodies: ${inflight.size} request(s) still in flight after 15 s: ${[...inflight].map((r) => r.url()).join(", ")}`);
-      await Promise.all([...reads]);
-      if (inflight.size > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+    while (handling.size > 0) {
+      if (Date.now() > deadline) throw new Error(`captureBodies: ${handling.size} request(s) still in flight after 15 s`);
+      await Promise.race([Promise.all([...handling]), new Promise((resolve) => setTimeout(resolve, 250))]);
     }
   };
   return {
-    /** All bodies so far, joined, once nothing is in flight and every read has finished. */
+    /** All bodies so far, joined, once no request is still being fetched. */
     async text(): Promise<string> {
       await settle();
       return bodies.join("\n");
@@ -147,6 +152,8 @@ export function captureBodies(page: Page) {
     },
   };
 }
+
+export type CapturedBodies = Awaited<ReturnType<typeof captureBodies>>;
 
 /** The e2e server's database (scripts/e2e-server.ts writes its URL). */
 export const consoleDatabaseUrl = () => readFileSync(path.join(OUTPUT, "database-url"), "utf8").trim();

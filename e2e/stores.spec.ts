@@ -6,7 +6,7 @@ import { startCyberarkEmulator, seedDemoCyberark } from "../test/emulators/cyber
 import { startHashicorpEmulator, seedDemoHashicorp } from "../test/emulators/hashicorp";
 import { createTestPki, type TestPki } from "../test/emulators/tls";
 import { generateClientCertificate } from "../lib/vault/providers/azure/certificate";
-import { captureBodies, createFolder, createUser, freshPage, newSecret, registerPrivateKey, registerSecret, signIn, unique } from "./fixtures";
+import { captureBodies, type CapturedBodies, createFolder, createUser, freshPage, newSecret, registerPrivateKey, registerSecret, signIn, unique } from "./fixtures";
 
 /**
  * Admins register every store kind against the emulators, which run in the test worker; the console
@@ -57,7 +57,7 @@ const test = base.extend<object, { emulators: Emulators }>({
 });
 
 /** Fails if any of the values reached the browser (HTML, RSC payloads, action answers, JSON). */
-async function expectNoneReceived(bodies: ReturnType<typeof captureBodies>, values: string[]) {
+async function expectNoneReceived(bodies: CapturedBodies, values: string[]) {
   const text = await bodies.text();
   // Boolean checks: a failure must not print the value.
   for (const value of values) expect(text.includes(value), `the browser received ${value.slice(0, 12)}…`).toBe(false);
@@ -87,7 +87,7 @@ async function saveAndRetest(page: Page, name: string) {
 }
 
 test("HashiCorp Vault (AppRole, KV auto-detected): a wrong secret ID fails precisely, then the round trip passes", async ({ page, emulators }) => {
-  const bodies = captureBodies(page);
+  const bodies = await captureBodies(page);
   const { config, secrets } = emulators.vault;
   const name = unique("Vault");
   await page.goto("/stores/new?kind=hashicorp");
@@ -107,7 +107,7 @@ test("HashiCorp Vault (AppRole, KV auto-detected): a wrong secret ID fails preci
 });
 
 test("AWS Secrets Manager: test before saving (a wrong key fails precisely), save, test, edit without secrets", async ({ page, emulators }) => {
-  const bodies = captureBodies(page);
+  const bodies = await captureBodies(page);
   const { config, secrets } = emulators.aws;
   const name = unique("AWS");
   await page.goto("/stores/new?kind=aws");
@@ -126,7 +126,7 @@ test("AWS Secrets Manager: test before saving (a wrong key fails precisely), sav
 });
 
 test("CyberArk CCP: read-only, an untrusted server certificate fails precisely, then mTLS works with an encrypted key and its passphrase", async ({ page, emulators }) => {
-  const bodies = captureBodies(page);
+  const bodies = await captureBodies(page);
   const { config, secrets } = emulators.cyberark;
   const name = unique("CyberArk");
   await page.goto("/stores/new?kind=cyberark");
@@ -146,7 +146,7 @@ test("CyberArk CCP: read-only, an untrusted server certificate fails precisely, 
 });
 
 test("Azure Key Vault: Latch generates the key pair; only the public certificate is downloaded and, once registered, signs in", async ({ page, emulators }) => {
-  const bodies = captureBodies(page);
+  const bodies = await captureBodies(page);
   const { azure } = emulators;
   const clientId = randomUUID();
   const name = unique("Azure");
@@ -222,7 +222,7 @@ test("the seeded Latch Database store is listed and passes its test in the brows
 });
 
 test("Azure Key Vault with a client secret: test, save, edit without re-entering it", async ({ page, emulators }) => {
-  const bodies = captureBodies(page);
+  const bodies = await captureBodies(page);
   const { azure } = emulators;
   const clientId = randomUUID();
   const clientSecret = newSecret("azure-client-secret");
@@ -248,7 +248,7 @@ test("Azure Key Vault with a client secret: test, save, edit without re-entering
 });
 
 test("Azure Key Vault: a certificate uploaded as a PEM file signs in; a key that is not the certificate's is refused at save", async ({ page, emulators }) => {
-  const bodies = captureBodies(page);
+  const bodies = await captureBodies(page);
   const { azure } = emulators;
   const clientId = randomUUID();
   const good = generateClientCertificate({ commonName: "latch-e2e-upload" });
