@@ -1,6 +1,7 @@
-import { expect, test as base, type Locator, type Page } from "@playwright/test";
+import { expect, test as base, type Page } from "@playwright/test";
 import { startHashicorpEmulator, seedDemoHashicorp, type HashicorpEmulator } from "../test/emulators/hashicorp";
 import { createTestPki, type TestPki } from "../test/emulators/tls";
+import { chooseStore, expectFound, openNewAsset, resolveTest } from "./asset-helpers";
 import { captureBodies, createFolder, createUser, freshPage, newSecret, queryConsoleDatabase, signIn, unique } from "./fixtures";
 
 /**
@@ -40,35 +41,6 @@ async function createVaultStore(page: Page, vault: Vault) {
   await page.getByRole("button", { name: "Create store" }).click();
   await expect(page.getByRole("heading", { level: 1, name })).toBeVisible();
   return { name, id: page.url().split("/stores/")[1]! };
-}
-
-async function openNewAsset(page: Page, folderId: string) {
-  await page.goto(`/folders/${folderId}/assets`);
-  await page.getByRole("link", { name: "Add asset" }).first().click();
-  await expect(page.getByRole("heading", { name: "Add asset" })).toBeVisible();
-}
-
-async function chooseStore(page: Page, name: RegExp) {
-  await page.getByRole("combobox", { name: "Credential store" }).click();
-  await page.getByRole("option", { name }).click();
-}
-
-/** The Resolve test's metadata, field by field: Version, Updated, Keys present (and Username for credentials). */
-async function expectFound(result: Locator, expected: { version: string; keys: string; username?: string }) {
-  await expect(result).toContainText("Found the secret");
-  await expect(result.locator("dt")).toHaveText(["Version", "Updated", "Keys present", ...(expected.username === undefined ? [] : ["Username"])]);
-  const values = result.locator("dd");
-  await expect(values.nth(0)).toHaveText(expected.version);
-  await expect(values.nth(1)).toHaveText(/\d/); // a date
-  await expect(values.nth(2)).toHaveText(expected.keys);
-  if (expected.username !== undefined) await expect(values.nth(3)).toHaveText(expected.username);
-}
-
-async function resolveTest(page: Page) {
-  await page.getByRole("button", { name: "Resolve test" }).click();
-  const result = page.getByRole("status", { name: "Resolve test result" }).or(page.getByRole("alert", { name: "Resolve test result" }));
-  await expect(result).toBeVisible({ timeout: 30_000 });
-  return result;
 }
 
 test("credential and secret assets: create, resolve test without the value, edit, delete; a store in use stays", async ({ page, vault }) => {
