@@ -114,7 +114,9 @@ export function registeredSecrets(): RegisteredSecret[] {
 export async function captureBodies(page: Page) {
   const bodies: string[] = [];
   const handling = new Set<Promise<void>>();
-  await page.route("**/*", (route) => {
+  // Build output (JS chunks, CSS, fonts) cannot hold a value and is not routed: routing it would only
+  // slow hydration, and a click before hydration submits a form natively instead of through React.
+  await page.route((url) => !url.pathname.startsWith("/_next/static/"), (route) => {
     const handled = (async () => {
       let response: APIResponse;
       try {
@@ -124,9 +126,17 @@ export async function captureBodies(page: Page) {
         await route.abort("failed").catch(() => undefined);
         return;
       }
-      bodies.push((await response.body()).toString("utf8"));
+      let body: Buffer;
+      try {
+        body = await response.body();
+      } catch {
+        // Disposed: the page or its context closed while the answer was read, so it reached no browser.
+        await route.abort("failed").catch(() => undefined);
+        return;
+      }
+      bodies.push(body.toString("utf8"));
       // The page may have navigated away meanwhile; the body counts all the same.
-      await route.fulfill({ response }).catch(() => undefined);
+      await route.fulfill({ response, body }).catch(() => undefined);
     })();
     handling.add(handled);
     return handled.finally(() => handling.delete(handled));
