@@ -844,12 +844,12 @@ describe("typing a value into an external store: Latch overwrites only secrets i
   it("nothing half-written: when the change fails after the store write, a secret it created is removed again", async () => {
     // The change's own audit event (last in its transaction) is refused, so the transaction fails after the write.
     const label = `Fails after write ${tag()}`;
-    await db().$executeRawUnsafe(`
+    await db().$executeRaw`
       CREATE OR REPLACE FUNCTION test_fail_after_write() RETURNS trigger AS $$
-      BEGIN RAISE EXCEPTION 'injected failure after the store write'; END $$ LANGUAGE plpgsql`);
-    await db().$executeRawUnsafe(`
+      BEGIN RAISE EXCEPTION 'injected failure after the store write'; END $$ LANGUAGE plpgsql`;
+    await db().$executeRaw`
       CREATE TRIGGER test_fail_after_write BEFORE INSERT ON audit_events FOR EACH ROW
-      WHEN (NEW.outcome = 'SUCCESS' AND NEW.target_label LIKE 'Fails after write%') EXECUTE FUNCTION test_fail_after_write()`);
+      WHEN (NEW.outcome = 'SUCCESS' AND NEW.target_label LIKE 'Fails after write%') EXECUTE FUNCTION test_fail_after_write()`;
     try {
       const path = `apps/half-written-${tag()}`;
       const inVault = await create({ type: "SECRET", name: `${label} vault`, storeId: vault.id, source: "value", secretName: path, secretValue: secretValue("half-vault") });
@@ -875,8 +875,8 @@ describe("typing a value into an external store: Latch overwrites only secrets i
       expect(await latchVersions(`assets/${mover.id}`)).toEqual([]);
       expect(await db().credentialAsset.findUniqueOrThrow({ where: { id: mover.id } })).toMatchObject({ storeId: vault.id, secretName: vaultPath, ownsSecret: true });
     } finally {
-      await db().$executeRawUnsafe(`DROP TRIGGER IF EXISTS test_fail_after_write ON audit_events`);
-      await db().$executeRawUnsafe(`DROP FUNCTION IF EXISTS test_fail_after_write()`);
+      await db().$executeRaw`DROP TRIGGER IF EXISTS test_fail_after_write ON audit_events`;
+      await db().$executeRaw`DROP FUNCTION IF EXISTS test_fail_after_write()`;
     }
   });
 });
