@@ -5,7 +5,7 @@ import { startAzureEmulator, type AzureEmulator } from "../test/emulators/azure"
 import { startCyberarkEmulator, type CyberarkEmulator } from "../test/emulators/cyberark";
 import { createTestPki, type TestPki } from "../test/emulators/tls";
 import { chooseStore, deleteAsset, expectFound, openNewAsset, resolveTest } from "./asset-helpers";
-import { captureBodies, type CapturedBodies, createFolder, newSecret, registerPrivateKey, unique } from "./fixtures";
+import { captureBodies, type CapturedBodies, createFolder, fillAzureClientSecretStore, newSecret, registerPrivateKey, unique } from "./fixtures";
 
 /**
  * Credential assets on the external store kinds besides Vault (that one is in assets.spec.ts): Azure
@@ -25,17 +25,7 @@ const test = base.extend<object, { azure: Store<AzureEmulator>; aws: Store<AwsEm
       const clientSecret = newSecret("akv-client-secret");
       // Read access only: the assets reference secrets, Latch writes none.
       emulator.registerApp({ clientId, secrets: [{ value: clientSecret }], permissions: ["get", "list"] });
-      const fill = async (page: Page) => {
-        await page.goto("/stores/new?kind=azure");
-        await page.getByLabel("Key vault").fill(emulator.vaultUrl);
-        await page.getByLabel("Directory (tenant) ID").fill(emulator.tenantId);
-        await page.getByLabel("Application (client) ID").fill(clientId);
-        await page.getByRole("combobox", { name: "Authentication" }).click();
-        await page.getByRole("option", { name: "Client secret" }).click();
-        await expect(page.getByRole("listbox")).toBeHidden();
-        await page.getByLabel("Client secret").fill(clientSecret);
-        await page.getByLabel("Authority host").fill(emulator.authorityHost);
-      };
+      const fill = (page: Page) => fillAzureClientSecretStore(page, emulator, { clientId, clientSecret });
       await use({ pki, emulator, fill, storeSecrets: [clientSecret] });
       await emulator.close();
     },

@@ -37,6 +37,26 @@ export async function createUser(adminPage: Page, name = unique("Person")) {
   return { name, email, password };
 }
 
+/**
+ * Opens the Azure Key Vault store form and fills it for sign-in with a client secret (everything but
+ * the name and the CA bundle, which each spec sets itself).
+ */
+export async function fillAzureClientSecretStore(
+  page: Page,
+  azure: { vaultUrl: string; tenantId: string; authorityHost: string },
+  app: { clientId: string; clientSecret: string },
+) {
+  await page.goto("/stores/new?kind=azure");
+  await page.getByLabel("Key vault").fill(azure.vaultUrl);
+  await page.getByLabel("Directory (tenant) ID").fill(azure.tenantId);
+  await page.getByLabel("Application (client) ID").fill(app.clientId);
+  await page.getByRole("combobox", { name: "Authentication" }).click();
+  await page.getByRole("option", { name: "Client secret" }).click();
+  await expect(page.getByRole("listbox")).toBeHidden();
+  await page.getByLabel("Client secret").fill(app.clientSecret);
+  await page.getByLabel("Authority host").fill(azure.authorityHost);
+}
+
 export async function createFolder(page: Page, name: string, parentId?: string) {
   await page.goto(parentId ? `/folders/${parentId}` : "/folders");
   await page.getByRole("button", { name: parentId ? "New subfolder" : "New folder" }).first().click();

@@ -6,7 +6,7 @@ import { startCyberarkEmulator, seedDemoCyberark } from "../test/emulators/cyber
 import { startHashicorpEmulator, seedDemoHashicorp } from "../test/emulators/hashicorp";
 import { createTestPki, type TestPki } from "../test/emulators/tls";
 import { generateClientCertificate } from "../lib/vault/providers/azure/certificate";
-import { captureBodies, type CapturedBodies, createFolder, createUser, freshPage, newSecret, registerPrivateKey, registerSecret, signIn, unique } from "./fixtures";
+import { captureBodies, type CapturedBodies, createFolder, createUser, fillAzureClientSecretStore, freshPage, newSecret, registerPrivateKey, registerSecret, signIn, unique } from "./fixtures";
 
 /**
  * Admins register every store kind against the emulators, which run in the test worker; the console
@@ -229,16 +229,8 @@ test("Azure Key Vault with a client secret: test, save, edit without re-entering
   const wrongSecret = newSecret("wrong-azure-client-secret");
   azure.registerApp({ clientId, secrets: [{ value: clientSecret }] });
   const name = unique("Azure secret");
-  await page.goto("/stores/new?kind=azure");
+  await fillAzureClientSecretStore(page, azure, { clientId, clientSecret: wrongSecret });
   await page.getByLabel(/^Name\b/).fill(name);
-  await page.getByLabel("Key vault").fill(azure.vaultUrl);
-  await page.getByLabel("Directory (tenant) ID").fill(azure.tenantId);
-  await page.getByLabel("Application (client) ID").fill(clientId);
-  await page.getByRole("combobox", { name: "Authentication" }).click();
-  await page.getByRole("option", { name: "Client secret" }).click();
-  await expect(page.getByRole("listbox")).toBeHidden();
-  await page.getByLabel("Client secret").fill(wrongSecret);
-  await page.getByLabel("Authority host").fill(azure.authorityHost);
   await page.getByLabel("CA bundle (PEM)").fill(emulators.pki.caCert);
   await expectTest(page, /Test failed\. Authentication failed/);
   await page.getByLabel("Client secret").fill(clientSecret);
