@@ -59,3 +59,13 @@ export function tlsOptions(host: string, ca: string | undefined): ConnectionOpti
     throw new ConnectorError("config", "The CA certificate could not be read. Paste the PEM again, exactly as exported.");
   }
 }
+
+/**
+ * The server-side statement limit for what is left of a deadline, rounded down to the second (under
+ * a second, to the millisecond). Sessions keep the limit they were last given, so a stable value
+ * spares a SET on almost every call; rounding down means the server gives up at worst a second
+ * early, never after the caller's deadline.
+ */
+export function statementLimitMs(leftMs: number): number {
+  return leftMs >= 1000 ? Math.floor(leftMs / 1000) * 1000 : Math.max(1, Math.floor(leftMs));
+}

@@ -6,7 +6,7 @@ import { rootCertificates } from "node:tls";
 import mysql from "mysql2";
 import { z } from "zod";
 import { resolveTargetAddress } from "@/lib/net/egress";
-import { blankToUndefined, booleanish, within, hostSchema } from "../socket-shared";
+import { blankToUndefined, booleanish, hostSchema, statementLimitMs, within } from "../socket-shared";
 import { ConnectorError, OperationInputError, type Connector, type Operation } from "../types";
 import { classifyMariadbError, mariadbTimeout, toMariadbError, type MariadbTarget } from "./classify";
 
@@ -186,7 +186,7 @@ async function withSession<T>(handle: MariadbPool, timeoutMs: number, work: (cli
     const left = Math.max(1, timeoutMs - (Date.now() - started));
     return await within(
       (async () => {
-        await limitStatementTime(client, left);
+        await limitStatementTime(client, statementLimitMs(left));
         return work(client);
       })(),
       left + CLIENT_GRACE_MS,

@@ -3,7 +3,7 @@ import { inspect } from "node:util";
 import pg from "pg";
 import { z } from "zod";
 import { resolveTargetAddress } from "@/lib/net/egress";
-import { blankToUndefined, within, tlsOptions, hostSchema } from "../socket-shared";
+import { blankToUndefined, hostSchema, statementLimitMs, tlsOptions, within } from "../socket-shared";
 import type { Connector, Operation } from "../types";
 import { classifyPostgresError, postgresTimeout, toPostgresError, type PostgresTarget } from "./classify";
 
@@ -143,9 +143,10 @@ async function withSession<T>(handle: PostgresPool, timeoutMs: number, work: (cl
   let broken = false;
   try {
     const left = Math.max(1, timeoutMs - (Date.now() - started));
-    if (statementTimeouts.get(client) !== left) {
-      await client.query(`SET statement_timeout = ${Math.floor(left)}`);
-      statementTimeouts.set(client, left);
+    const limit = statementLimitMs(left);
+    if (statementTimeouts.get(client) !== limit) {
+      await client.query(`SET statement_timeout = ${limit}`);
+      statementTimeouts.set(client, limit);
     }
     return await within(work(client), left + CLIENT_GRACE_MS, () => {
       broken = true;
