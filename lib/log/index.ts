@@ -40,3 +40,25 @@ export function logger(): Logger {
 export function requestLogger(requestId: string): Logger {
   return logger().child({ requestId });
 }
+
+/**
+ * A child logger made on first use: most requests log nothing, and a pino child per request (two
+ * per API call) was a visible share of a warm invoke's CPU. Behaves as `make()` would.
+ */
+export function lazyLogger(make: () => Logger): Logger {
+  let real: Logger | undefined;
+  const target = () => (real ??= make());
+  return new Proxy({} as Logger, {
+    get(_, property) {
+      const logger = target();
+      const value = Reflect.get(logger, property, logger);
+      return typeof value === "function" ? value.bind(logger) : value;
+    },
+    set(_, property, value) {
+      return Reflect.set(target(), property, value);
+    },
+    has(_, property) {
+      return Reflect.has(target(), property);
+    },
+  });
+}
