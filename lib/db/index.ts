@@ -43,6 +43,9 @@ export async function sql<T>(client: Db, text: string, values: readonly unknown[
   return client.$queryRaw<T[]>(boundSql(text, values));
 }
 
+/** Whether `client` is the process's own client (not a transaction's): its statements commit on their own. */
+export const isRootClient = (client: Db): boolean => client === holder.latchPrisma;
+
 /** sql() for a statement whose rows are not needed (INSERT, UPDATE). */
 export async function execute(client: Db, text: string, values: readonly unknown[]): Promise<void> {
   if (client === holder.latchPrisma) await pool().query(text, values as unknown[]);
