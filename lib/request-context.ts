@@ -7,7 +7,10 @@ export const REQUEST_ID_HEADER = "x-request-id";
 const VALID_REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
 
 /** proxy.ts stamps every request with an id; this reads it back (or makes one for non-proxied calls). */
-export function requestIdFrom(h: Headers): string {
+/** What the request helpers read of a request's headers: web Headers, or the direct routes' lighter view (lib/api/handler.ts). */
+export type HeaderReader = Pick<Headers, "get">;
+
+export function requestIdFrom(h: HeaderReader): string {
   const id = h.get(REQUEST_ID_HEADER);
   return id && VALID_REQUEST_ID.test(id) ? id : randomUUID();
 }
@@ -17,11 +20,12 @@ export async function getRequestId(): Promise<string> {
 }
 
 /**
- * The client address for rate limiting. Next's server appends the socket address to X-Forwarded-For,
- * so the last entry is the peer; earlier entries are only trusted behind a proxy the operator runs.
+ * The client address for rate limiting. server.mjs appends the socket's peer address to
+ * X-Forwarded-For on every request (Next alone only sets it when it is absent), so the last entry is
+ * the peer; earlier entries are only trusted behind a proxy the operator runs (LATCH_TRUST_PROXY).
  */
-export function clientAddressFrom(h: Headers | Record<string, string | string[] | undefined>): string {
-  const raw = h instanceof Headers ? h.get("x-forwarded-for") : h["x-forwarded-for"];
+export function clientAddressFrom(h: HeaderReader | Record<string, string | string[] | undefined>): string {
+  const raw = typeof h.get === "function" ? (h as HeaderReader).get("x-forwarded-for") : (h as Record<string, string | string[] | undefined>)["x-forwarded-for"];
   const value = Array.isArray(raw) ? raw.join(",") : raw;
   const hops = (value ?? "").split(",").map((s) => s.trim()).filter(Boolean);
   if (hops.length === 0) return "unknown";

@@ -5,6 +5,7 @@ import { z } from "zod";
 import type { ActionContext } from "@/lib/actions/action";
 import { fieldErrorsOf } from "@/lib/actions/action";
 import { recordAuditEvent } from "@/lib/audit/record";
+import { EPOCH_COLUMN, EpochMemo } from "@/lib/authz/epoch";
 import { assertCanFromChain, assertCanOnFolder, assertTenant, chainUserFor, folderChainSql, type Actor, type FolderChain } from "@/lib/authz";
 import { CONNECTOR_KINDS, getConnector } from "@/lib/connectors/registry";
 import { ConnectorError, OperationInputError, type Connector } from "@/lib/connectors/types";
@@ -104,18 +105,35 @@ type ConnectionRow = {
   owner_active: boolean;
   latest_refresh: number | null;
   chain: FolderChain;
+  authz_epoch: number;
 };
+
+type ForInvoke = {
+  connection: LoadedConnection;
+  owner: { id: string; email: string; name: string; isAdmin: boolean; active: boolean };
+  latestRefresh: number | null;
+  chain: FolderChain;
+};
+
+/** What loadForInvoke read, per connection and chain user, while the authorisation epoch stands (lib/authz/epoch.ts). */
+const forInvoke = new EpochMemo<ForInvoke>();
 
 /**
  * Everything an invoke needs, in one round trip: the connection, its secret fields, its owner (whom
  * its assets resolve as), the newest refresh event id (the safety net for a missed broadcast), and
- * its folder's chain with the caller's roles, from which lib/authz decides connections.use.
+ * its folder's chain with the caller's roles, from which lib/authz decides connections.use. Kept
+ * between invokes while the authorisation epoch stands: any change to these rows, or a refresh
+ * event, bumps it; the decision itself is made afresh at every invoke.
  */
-async function loadForInvoke(
-  connectionId: string,
-  actor: Actor,
-): Promise<{ connection: LoadedConnection; owner: { id: string; email: string; name: string; isAdmin: boolean; active: boolean }; latestRefresh: number | null; chain: FolderChain }> {
+async function loadForInvoke(connectionId: string, actor: Actor): Promise<ForInvoke> {
   if (!isUuid(connectionId)) throw notFound("Connection");
+  const chainUser = chainUserFor(actor);
+  const loaded = await forInvoke.load(`${connectionId}|${chainUser ?? ""}`, () => readForInvoke(connectionId, chainUser));
+  if (!loaded) throw notFound("Connection");
+  return loaded;
+}
+
+async function readForInvoke(connectionId: string, chainUser: string | null): Promise<{ value: ForInvoke; epoch: number } | null> {
   const [row] = await sql<ConnectionRow>(
     db(),
     `
@@ -125,12 +143,12 @@ async function loadForInvoke(
       (SELECT json_agg(json_build_object('field', s.field, 'part', s.part, 'assetId', s.asset_id, 'ciphertext', encode(s.ciphertext, 'base64'), 'dataKeyId', s.data_key_id)) FROM connection_secrets s WHERE s.connection_id = c.id) AS secrets,
       u.email AS owner_email, u.name AS owner_name, u.is_admin AS owner_is_admin, u.active AS owner_active,
       (SELECT max(id) FROM refresh_events)::float8 AS latest_refresh,
-      ${folderChainSql("c.folder_id", "$2::uuid")} AS chain
+      ${folderChainSql("c.folder_id", "$2::uuid")} AS chain, ${EPOCH_COLUMN}
     FROM connections c JOIN users u ON u.id = c.owner_id
     WHERE c.id = $1::uuid`,
-    [connectionId, chainUserFor(actor)],
+    [connectionId, chainUser],
   );
-  if (!row) throw notFound("Connection");
+  if (!row) return null;
   const connection: LoadedConnection = {
     id: row.id,
     folderId: row.folder_id,
@@ -157,7 +175,10 @@ async function loadForInvoke(
       dataKeyId: x.dataKeyId,
     })),
   } as LoadedConnection;
-  return { connection, owner: { id: row.owner_id, email: row.owner_email, name: row.owner_name, isAdmin: row.owner_is_admin, active: row.owner_active }, latestRefresh: row.latest_refresh, chain: row.chain };
+  return {
+    value: { connection, owner: { id: row.owner_id, email: row.owner_email, name: row.owner_name, isAdmin: row.owner_is_admin, active: row.owner_active }, latestRefresh: row.latest_refresh, chain: row.chain },
+    epoch: row.authz_epoch,
+  };
 }
 
 async function loadConnection(connectionId: string): Promise<LoadedConnection> {

@@ -1,6 +1,7 @@
 import "server-only";
 import type { CredentialAsset, CredentialStore } from "@prisma/client";
 import { recordAuditEvent } from "@/lib/audit/record";
+import { EPOCH_COLUMN, EpochMemo } from "@/lib/authz/epoch";
 import { assertCanFromChain, chainUserFor, folderChainSql, type Actor, type FolderChain } from "@/lib/authz";
 import { db, sql } from "@/lib/db";
 import { env } from "@/lib/env";
@@ -95,13 +96,26 @@ type AssetRow = Pick<CredentialAsset, "id" | "folderId" | "name" | "type" | "sto
 /** What a resolve needs of the store before it knows whether the cache has the value; the rest (config, sealed settings) is read on a miss. */
 type StoreSummary = Pick<CredentialStore, "id" | "name" | "kind" | "folderId" | "isBuiltIn">;
 
+type LoadedAsset = AssetRow & { store: StoreSummary | null; chain: FolderChain };
+
+/** What loadAsset read, per asset and chain user, while the authorisation epoch stands (lib/authz/epoch.ts). */
+const assets = new EpochMemo<LoadedAsset>();
+
 /**
  * The asset, its store's summary and its folder's chain with the actor's roles, in one round trip
- * (every invoke resolves its assets); lib/authz decides assets.use from the chain.
+ * (every invoke resolves its assets); lib/authz decides assets.use from the chain, at every resolve.
+ * Kept between resolves while the authorisation epoch stands: a change to the asset, its store, its
+ * folders or their members bumps it.
  */
-async function loadAsset(assetId: string, actor: Actor): Promise<(AssetRow & { store: StoreSummary | null; chain: FolderChain }) | null> {
+async function loadAsset(assetId: string, actor: Actor): Promise<LoadedAsset | null> {
   if (!isUuid(assetId)) return null;
+  const chainUser = chainUserFor(actor);
+  return assets.load(`${assetId}|${chainUser ?? ""}`, () => readAsset(assetId, chainUser));
+}
+
+async function readAsset(assetId: string, chainUser: string | null): Promise<{ value: LoadedAsset; epoch: number } | null> {
   const [row] = await sql<{
+      authz_epoch: number;
       id: string;
       folder_id: string;
       name: string;
@@ -123,13 +137,13 @@ async function loadAsset(assetId: string, actor: Actor): Promise<(AssetRow & { s
     SELECT a.id::text AS id, a.folder_id::text AS folder_id, a.name, a.type::text AS type, a.store_id::text AS store_id, a.secret_name, a.secret_version,
       a.username_key, a.value_key, a.username,
       s.name AS store_name, s.kind AS store_kind, s.folder_id::text AS store_folder_id, s.is_built_in AS store_is_built_in,
-      ${folderChainSql("a.folder_id", "$2::uuid")} AS chain
+      ${folderChainSql("a.folder_id", "$2::uuid")} AS chain, ${EPOCH_COLUMN}
     FROM credential_assets a LEFT JOIN credential_stores s ON s.id = a.store_id
     WHERE a.id = $1::uuid`,
-    [assetId, chainUserFor(actor)],
+    [assetId, chainUser],
   );
   if (!row) return null;
-  return {
+  const value: LoadedAsset = {
     id: row.id,
     folderId: row.folder_id,
     name: row.name,
@@ -143,6 +157,7 @@ async function loadAsset(assetId: string, actor: Actor): Promise<(AssetRow & { s
     chain: row.chain,
     store: row.store_id && row.store_kind !== null ? { id: row.store_id, name: row.store_name!, kind: row.store_kind, folderId: row.store_folder_id, isBuiltIn: !!row.store_is_built_in } : null,
   };
+  return { value, epoch: row.authz_epoch };
 }
 
 /** A cache miss: the store's full row (settings, sealed secrets) and one read through its provider. */

@@ -1,10 +1,11 @@
 import "server-only";
 import type { Actor, FolderPermission, TokenTenantPermission } from "@/lib/authz";
 import { FOLDER_PERMISSIONS, TOKEN_PERMISSIONS } from "@/lib/authz";
+import { EPOCH_COLUMN, EpochMemo } from "@/lib/authz/epoch";
 import { db, sql } from "@/lib/db";
 import { AppError } from "@/lib/errors";
 import type { Logger } from "@/lib/log";
-import { clientAddressFrom } from "@/lib/request-context";
+import { clientAddressFrom, type HeaderReader } from "@/lib/request-context";
 import { hashSecret, parseToken, secretMatches } from "./format";
 
 /** lastUsedAt is a hint for people, not a ledger: one write a minute per token is plenty. */
@@ -29,7 +30,7 @@ export function looksLikeApiToken(authorization: string): boolean {
  * (throws UNAUTHENTICATED if it is refused) and says whether it carries `permission`. Only service
  * accounts' tokens can.
  */
-export async function bearerHasTenantPermission(authorization: string, headers: Headers, permission: TokenTenantPermission, log?: Logger): Promise<boolean> {
+export async function bearerHasTenantPermission(authorization: string, headers: HeaderReader, permission: TokenTenantPermission, log?: Logger): Promise<boolean> {
   const token = await verifyBearer(authorization, headers, log);
   return !!token.serviceAccount && token.tenantPermissions.includes(permission);
 }
@@ -38,7 +39,7 @@ export async function bearerHasTenantPermission(authorization: string, headers: 
  * Turns an `Authorization: Bearer lt_…` header into the Actor it speaks for, or throws
  * UNAUTHENTICATED. Why a token is refused is said only to someone who holds its secret.
  */
-export async function authenticateBearer(authorization: string, headers: Headers, log?: Logger): Promise<Actor> {
+export async function authenticateBearer(authorization: string, headers: HeaderReader, log?: Logger): Promise<Actor> {
   const token = await verifyBearer(authorization, headers, log);
   const folders = new Map(token.scopes.map((s) => [s.folderId, new Set(s.permissions.filter(usable))] as const));
   if (token.user) {
@@ -75,12 +76,22 @@ type TokenRecord = {
   serviceAccount: { id: string; name: string; disabled: boolean } | null;
 };
 
+/** Tokens read by prefix, kept while the authorisation epoch stands (lib/authz/epoch.ts). */
+const tokens = new EpochMemo<TokenRecord>();
+
 /**
- * The token, its owner and its scopes in one round trip (every API request pays for this one). Read
- * afresh each time, so a revocation, an expiry or a deactivation applies to the very next request.
+ * The token, its owner and its scopes in one round trip, kept in memory while nothing they depend on
+ * has changed: a revocation, a new scope or a deactivation bumps the authorisation epoch in its own
+ * transaction, so it applies to the next request on every instance. The secret and the expiry are
+ * checked at every request.
  */
-async function lookup(prefix: string): Promise<TokenRecord | null> {
+function lookup(prefix: string): Promise<TokenRecord | null> {
+  return tokens.load(prefix, () => read(prefix));
+}
+
+async function read(prefix: string): Promise<{ value: TokenRecord; epoch: number } | null> {
   const rows = await sql<{
+      authz_epoch: number;
       id: string;
       prefix: string;
       hash: Uint8Array;
@@ -103,7 +114,7 @@ async function lookup(prefix: string): Promise<TokenRecord | null> {
     SELECT t.id::text AS id, t.prefix, t.hash, t.expires_at, t.revoked_at, t.last_used_at, t.tenant_permissions,
       (SELECT coalesce(json_agg(json_build_object('folderId', s.folder_id, 'permissions', s.permissions)), '[]'::json) FROM api_token_scopes s WHERE s.token_id = t.id) AS scopes,
       u.id::text AS user_id, u.email AS user_email, u.name AS user_name, u.is_admin AS user_is_admin, u.active AS user_active,
-      a.id::text AS sa_id, a.name AS sa_name, a.disabled AS sa_disabled
+      a.id::text AS sa_id, a.name AS sa_name, a.disabled AS sa_disabled, ${EPOCH_COLUMN}
     FROM api_tokens t
     LEFT JOIN users u ON u.id = t.user_id
     LEFT JOIN service_accounts a ON a.id = t.service_account_id
@@ -112,7 +123,7 @@ async function lookup(prefix: string): Promise<TokenRecord | null> {
   );
   const r = rows[0];
   if (!r) return null;
-  return {
+  const value: TokenRecord = {
     id: r.id,
     prefix: r.prefix,
     hash: r.hash,
@@ -124,10 +135,11 @@ async function lookup(prefix: string): Promise<TokenRecord | null> {
     user: r.user_id ? { id: r.user_id, email: r.user_email!, name: r.user_name!, isAdmin: !!r.user_is_admin, active: !!r.user_active } : null,
     serviceAccount: r.sa_id ? { id: r.sa_id, name: r.sa_name!, disabled: !!r.sa_disabled } : null,
   };
+  return { value, epoch: r.authz_epoch };
 }
 
 /** The token row a valid, usable header names (its use recorded), or UNAUTHENTICATED. */
-async function verifyBearer(authorization: string, headers: Headers, log?: Logger) {
+async function verifyBearer(authorization: string, headers: HeaderReader, log?: Logger) {
   // Logged like failed sign-ins: the reason and the public prefix, never the token.
   const refuse = (message: string, reason: string, prefix?: string) => {
     log?.info({ event: "api_token.refused", reason, prefix }, "API token refused");
@@ -149,13 +161,15 @@ async function verifyBearer(authorization: string, headers: Headers, log?: Logge
 
   if (!token.user && !token.serviceAccount) throw refuse(INVALID, "no_owner", token.prefix);
   if (!token.lastUsedAt || now.getTime() - token.lastUsedAt.getTime() >= LAST_USED_RESOLUTION_MS) {
+    // On the kept record too (its update does not bump the epoch): the rest of the minute's requests skip this.
+    token.lastUsedAt = now;
     await touch(token.id, now, headers, log);
   }
   return token;
 }
 
 /** Conditional, so of requests arriving together only one records the use; a failure never fails the request. */
-async function touch(tokenId: string, now: Date, headers: Headers, log?: Logger) {
+async function touch(tokenId: string, now: Date, headers: HeaderReader, log?: Logger) {
   const address = clientAddressFrom(headers);
   try {
     await db().apiToken.updateMany({
