@@ -17,6 +17,9 @@ export async function register() {
   // values cached by a connection test must be cleared too.
   const { ensureListening } = await import("@/lib/secrets/broadcast");
   void ensureListening();
+  // server.mjs answers token-authenticated invokes without Next's router (lib/api/direct.ts).
+  const { installDirectRoutes } = await import("@/lib/api/direct");
+  installDirectRoutes();
 }
 
 /** Unexpected render and route errors reach the structured, redacting log with their request id. */

@@ -1,6 +1,6 @@
 /**
  * What the run-time benchmarks (invoke, rotation, refresh) share: the production build under
- * `next start` on a throwaway, migrated and seeded database, the Vault emulator, the people, folders,
+ * server.mjs (as `npm start`) on a throwaway, migrated and seeded database, the Vault emulator, the people, folders,
  * store, asset, connection and token made through the real lib functions, and how figures are
  * summarised and recorded. See bench/README.md.
  *
@@ -131,7 +131,7 @@ export type Console = {
 
 /**
  * A throwaway migrated database (scripts/test-db.ts: TEST_DATABASE_URL, else DATABASE_URL, else the
- * embedded PostgreSQL), seeded as a first start would be, and `next start` on each port with the same
+ * embedded PostgreSQL), seeded as a first start would be, and server.mjs on each port with the same
  * database and keys, as replicas behind a load balancer. The caller must call stop().
  */
 export async function startConsole(opts: { ports: readonly number[]; env?: Record<string, string> }): Promise<Console> {
@@ -207,7 +207,7 @@ async function startInstance(port: number, env: Record<string, string>, nodeArgs
   const base = { ...process.env };
   // tsx's own loader flags are not for the server.
   delete base.NODE_OPTIONS;
-  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, "node_modules", "next", "dist", "bin", "next"), "start", "-p", String(port), "-H", "127.0.0.1"], {
+  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, "server.mjs"), "-p", String(port), "-H", "127.0.0.1"], {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...base, ...env, NEXTAUTH_URL: origin } as NodeJS.ProcessEnv,
   });
@@ -226,7 +226,7 @@ async function startInstance(port: number, env: Record<string, string>, nodeArgs
     }
     if (Date.now() > deadline || child.exitCode !== null) {
       child.kill("SIGKILL");
-      throw new Error(`next start on ${origin} did not become ready; see bench/.output/server-${port}.log`);
+      throw new Error(`server.mjs on ${origin} did not become ready; see bench/.output/server-${port}.log`);
     }
     await sleep(250);
   }

@@ -1,5 +1,5 @@
 /**
- * `npm run bench:refresh`: three `next start` instances share one database; POST /refresh goes to one
+ * `npm run bench:refresh`: three server.mjs instances share one database; POST /refresh goes to one
  * of them, and we measure how long it takes until every instance has fetched the secret anew. Prints
  * Markdown; writes bench/results/refresh.json. See bench/README.md for how "fetched anew" is observed.
  */

@@ -226,7 +226,7 @@ export async function startAnotherInstance(port: number): Promise<{ origin: stri
   const { spawn } = await import("node:child_process");
   const shared = JSON.parse(readFileSync(`${process.cwd()}/e2e/.output/instance-env.json`, "utf8")) as Record<string, string>;
   const origin = `http://127.0.0.1:${port}`;
-  const child = spawn(`${process.cwd()}/node_modules/.bin/next`, ["start", "-p", String(port), "-H", "127.0.0.1"], {
+  const child = spawn(process.execPath, [`${process.cwd()}/server.mjs`, "-p", String(port), "-H", "127.0.0.1"], {
     stdio: "ignore",
     env: { ...process.env, ...shared, NEXTAUTH_URL: origin },
   });

@@ -25,7 +25,7 @@ const test = base.extend<object, { world: World }>({
   ],
 });
 
-// Each test builds its world through the console and starts one or two more `next start` processes.
+// Each test builds its world through the console and starts one or two more server processes (server.mjs).
 test.describe.configure({ timeout: 180_000 });
 
 /** Ports for extra instances, apart from every other run's (each has its own E2E_PORT). */

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { expect, request as playwrightRequest, test, type Page } from "@playwright/test";
 import { createFolder, dumpConsoleDatabase, expectNotInDump, unique } from "./fixtures";
 
@@ -49,11 +50,16 @@ test("a service account's token works in its folder only, is never shown again, 
 
   const api = await apiClient(baseURL!);
   const auth = { Authorization: `Bearer ${token}` };
-  expect((await api.get(`/api/v1/folders/${folderId}`, { headers: auth })).status()).toBe(200);
+  // A client naming its own address is not believed: the server appends the peer it sees (server.mjs).
+  expect((await api.get(`/api/v1/folders/${folderId}`, { headers: { ...auth, "X-Forwarded-For": "203.0.113.7" } })).status()).toBe(200);
   expect((await api.get(`/api/v1/folders/${otherId}`, { headers: auth })).status()).toBe(404);
   const list = await (await api.get("/api/v1/folders", { headers: auth })).json();
   expect(list.folders.map((f: { id: string }) => f.id)).toEqual([folderId]);
   expect((await api.get("/api/v1/folders")).status()).toBe(401);
+
+  await page.reload();
+  await expect(card.getByText("from 127.0.0.1")).toBeVisible();
+  await expect(page.getByText("203.0.113.7")).toHaveCount(0);
 
   const dump = await dumpConsoleDatabase();
   expectNotInDump(dump, token);
@@ -65,6 +71,10 @@ test("a service account's token works in its folder only, is never shown again, 
   const refused = await api.get(`/api/v1/folders/${folderId}`, { headers: auth });
   expect(refused.status()).toBe(401);
   expect(refused.headers()["www-authenticate"]).toContain("Bearer");
+  // The invoke route, which the server answers without Next's router, refuses it too, at once.
+  const invoke = await api.post(`/api/v1/connections/${randomUUID()}/invoke`, { headers: auth, data: { operation: "query", input: {} } });
+  expect(invoke.status()).toBe(401);
+  expect((await invoke.json()).error.message).toBe("This API token has been revoked.");
   await api.dispose();
 });
 

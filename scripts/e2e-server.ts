@@ -1,6 +1,6 @@
 /**
  * Playwright's web server: a throwaway, migrated database with the e2e admin seeded, then the
- * production build (`next build` must have run) under `next start`. SIGTERM stops Next and drops
+ * production build (`next build` must have run) under server.mjs, as `npm start` runs it. SIGTERM stops Next and drops
  * the database.
  */
 import { spawn } from "node:child_process";
@@ -32,7 +32,7 @@ async function main() {
     // Everything down to debug reaches the log, and e2e/leak.spec.ts searches all of it.
     LOG_LEVEL: "debug",
   };
-  const next = spawn(path.join(process.cwd(), "node_modules", ".bin", "next"), ["start", "-p", port, "-H", "127.0.0.1"], {
+  const next = spawn(process.execPath, [path.join(process.cwd(), "server.mjs"), "-p", port, "-H", "127.0.0.1"], {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, ...shared, NEXTAUTH_URL: `http://127.0.0.1:${port}` } as NodeJS.ProcessEnv,
   });

@@ -9,7 +9,7 @@ import { startEmbeddedPostgres, type EmbeddedPg } from "./embedded-pg";
 
 /**
  * `npm run up` (via up.mjs): secrets → database (embedded unless DATABASE_URL) → prisma generate →
- * migrations → first-run admin → `next build` when sources changed → `next start`.
+ * migrations → first-run admin → `next build` when sources changed → `node server.mjs` (Next behind Latch's small custom server).
  * Ctrl-C stops Next, then PostgreSQL.
  */
 
@@ -274,7 +274,7 @@ async function main() {
 
   // Otherwise another server on the port would answer our readiness probe.
   await assertPortFree(host, Number(port));
-  const next = spawn(bin("next"), ["start", "-p", port, "-H", host], {
+  const next = spawn(process.execPath, [path.join(root, "server.mjs"), "-p", port, "-H", host], {
     stdio: "inherit",
     env,
     shell: process.platform === "win32",
@@ -291,7 +291,7 @@ async function main() {
 
   const code = await exited;
   if (shuttingDown) await shuttingDown;
-  console.error(`next start exited with code ${code}.`);
+  console.error(`The server exited with code ${code}.`);
   await shutdown(code);
 }
 

@@ -1,11 +1,13 @@
 import "server-only";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { NextResponse, type NextRequest } from "next/server";
 import { z } from "zod";
 import { fieldErrorsOf, type ActionContext, type ActionOptions } from "@/lib/actions/action";
 import { requireActor } from "@/lib/auth/session";
 import { AppError, HTTP_STATUS, unexpectedMessage } from "@/lib/errors";
-import { requestLogger } from "@/lib/log";
-import { REQUEST_ID_HEADER, requestIdFrom } from "@/lib/request-context";
+import { lazyLogger, requestLogger } from "@/lib/log";
+import { withFreshnessFrom } from "@/lib/authz/epoch";
+import { REQUEST_ID_HEADER, requestIdFrom, type HeaderReader } from "@/lib/request-context";
 import { authenticateBearer } from "@/lib/tokens/authenticate";
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -32,10 +34,28 @@ function withApiHeaders(headers: Headers, requestId: string): void {
   headers.set(REQUEST_ID_HEADER, requestId);
 }
 
-function json(status: number, body: unknown, requestId: string, extra?: Record<string, string>) {
-  const response = NextResponse.json(body, { status, headers: extra });
-  withApiHeaders(response.headers, requestId);
-  return response;
+/** The same for a JSON answer built here (a plain object: web Headers cost more than the rest of a small answer). */
+function apiHeaders(requestId: string, extra?: Record<string, string>): Record<string, string> {
+  return { ...extra, "Content-Type": "application/json", ...API_HEADERS, [REQUEST_ID_HEADER]: requestId };
+}
+
+/** What a handler is given of the request, whichever server received it (Next's router or the direct route in server.mjs). */
+export type Incoming = {
+  headers: HeaderReader;
+  searchParams: URLSearchParams;
+  pathname: string;
+  rawParams: Record<string, string | string[]>;
+  /** The whole body, refused with `tooLarge()` as soon as it grows past `limit` (a chunked body included). */
+  readBody: (limit: number, tooLarge: () => AppError) => Promise<Buffer>;
+  /** Only when Next's router received the request. */
+  request: NextRequest | null;
+};
+
+/** The answer, before either server writes it. */
+export type Outgoing = { status: number; headers: Headers | Record<string, string>; body: BodyInit | null };
+
+function json(status: number, body: unknown, requestId: string, extra?: Record<string, string>): Outgoing {
+  return { status, headers: apiHeaders(requestId, extra), body: JSON.stringify(body) };
 }
 
 function invalid(error: z.ZodError, where: string): AppError {
@@ -44,10 +64,10 @@ function invalid(error: z.ZodError, where: string): AppError {
   return new AppError("VALIDATION", first ? `${where}: ${first[0]} ${first[1][0]}` : `Invalid ${where}.`, fieldErrors);
 }
 
-/** Reads the body with a running count, so a chunked body with no Content-Length is refused once past the limit, not buffered whole. */
-async function readCapped(request: NextRequest, limit: number, tooLarge: () => AppError): Promise<string> {
-  if (!request.body) return "";
-  const reader = request.body.getReader();
+/** Reads a web stream with a running count, so a chunked body with no Content-Length is refused once past the limit, not buffered whole. */
+async function readStreamCapped(stream: ReadableStream<Uint8Array> | null, limit: number, tooLarge: () => AppError): Promise<Buffer> {
+  if (!stream) return Buffer.alloc(0);
+  const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   try {
@@ -62,18 +82,36 @@ async function readCapped(request: NextRequest, limit: number, tooLarge: () => A
     if (size > limit) await reader.cancel().catch(() => undefined);
     reader.releaseLock();
   }
-  return new TextDecoder("utf-8", { fatal: false }).decode(Buffer.concat(chunks));
+  return Buffer.concat(chunks);
 }
 
-async function readJson(request: NextRequest): Promise<unknown> {
-  const type = request.headers.get("content-type") ?? "";
+/** The same for a node:http request: past the limit the rest is read and dropped, so the 413 can still be written. */
+function readNodeCapped(request: IncomingMessage, limit: number, tooLarge: () => AppError): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.byteLength;
+      if (size <= limit) return void chunks.push(chunk);
+      request.off("data", onData);
+      request.resume();
+      reject(tooLarge());
+    };
+    request.on("data", onData);
+    request.once("end", () => resolve(Buffer.concat(chunks, size)));
+    request.once("error", reject);
+  });
+}
+
+async function readJson(incoming: Incoming): Promise<unknown> {
+  const type = incoming.headers.get("content-type") ?? "";
   if (!/^application\/([a-z.+-]*\+)?json\b/i.test(type)) {
     throw new AppError("BAD_REQUEST", "Send the request body as JSON with Content-Type: application/json.");
   }
   const tooLarge = () => new AppError("PAYLOAD_TOO_LARGE", "The request body is larger than 1 MiB.");
-  const declared = Number(request.headers.get("content-length") ?? 0);
+  const declared = Number(incoming.headers.get("content-length") ?? 0);
   if (declared > MAX_BODY_BYTES) throw tooLarge();
-  const text = await readCapped(request, MAX_BODY_BYTES, tooLarge);
+  const text = new TextDecoder("utf-8", { fatal: false }).decode(await incoming.readBody(MAX_BODY_BYTES, tooLarge));
   try {
     return JSON.parse(text);
   } catch {
@@ -103,45 +141,46 @@ export function apiHandler<P = Record<string, never>, Q = Record<string, never>,
   run: (input: HandlerInput<P, Q, B>) => Promise<unknown>,
   options: { status?: number } & ActionOptions = {},
 ) {
-  return async (request: NextRequest, context: RouteContext): Promise<NextResponse> => {
-    const requestId = requestIdFrom(request.headers);
-    const log = requestLogger(requestId);
-    const authorization = request.headers.get("authorization");
+  // Kept reads (lib/authz/epoch.ts) are checked against changes committed before the request arrived.
+  const handle = (incoming: Incoming): Promise<Outgoing> => withFreshnessFrom(performance.now(), () => answer(incoming));
+  const answer = async (incoming: Incoming): Promise<Outgoing> => {
+    const requestId = requestIdFrom(incoming.headers);
+    const log = lazyLogger(() => requestLogger(requestId));
+    const authorization = incoming.headers.get("authorization");
     try {
-      const actor = authorization === null ? await requireActor() : await authenticateBearer(authorization, request.headers, log);
+      const actor = authorization === null ? await requireActor() : await authenticateBearer(authorization, incoming.headers, log);
       await options.authorize?.(actor);
-      const rawParams = await context.params;
-      const params = schemas.params ? schemas.params.safeParse(rawParams) : { success: true as const, data: {} as P };
+      const params = schemas.params ? schemas.params.safeParse(incoming.rawParams) : { success: true as const, data: {} as P };
       // A malformed id is an unknown id.
       if (!params.success) throw new AppError("NOT_FOUND", "Not found.");
-      const rawQuery = Object.fromEntries(request.nextUrl.searchParams);
+      const rawQuery = Object.fromEntries(incoming.searchParams);
       const query = schemas.query ? schemas.query.safeParse(rawQuery) : { success: true as const, data: {} as Q };
       if (!query.success) throw invalid(query.error, "query");
       let body = undefined as B;
       if (schemas.body) {
-        const parsed = schemas.body.safeParse(await readJson(request));
+        const parsed = schemas.body.safeParse(await readJson(incoming));
         if (!parsed.success) throw invalid(parsed.error, "body");
         body = parsed.data;
       }
       const data = await run({
         actor,
         requestId,
-        log: log.child(actor.scope ? { userId: actor.id, via: actor.scope.tokenPrefix } : { userId: actor.id }),
+        log: lazyLogger(() => log.child(actor.scope ? { userId: actor.id, via: actor.scope.tokenPrefix } : { userId: actor.id })),
         params: params.data,
         query: query.data,
         body,
-        request,
+        request: incoming.request as NextRequest,
       });
       // Downloads and other non-JSON answers are built by the handler; they still get the standard headers.
       if (data instanceof Response) {
-        const response = new NextResponse(data.body, { status: data.status, headers: data.headers });
-        withApiHeaders(response.headers, requestId);
-        return response;
+        const headers = new Headers(data.headers);
+        withApiHeaders(headers, requestId);
+        return { status: data.status, headers, body: data.body };
       }
       if (data === undefined) {
-        const response = new NextResponse(null, { status: 204 });
-        withApiHeaders(response.headers, requestId);
-        return response;
+        const headers = new Headers();
+        withApiHeaders(headers, requestId);
+        return { status: 204, headers, body: null };
       }
       return json(options.status ?? 200, data, requestId);
     } catch (error) {
@@ -155,8 +194,64 @@ export function apiHandler<P = Record<string, never>, Q = Record<string, never>,
           extra,
         );
       }
-      log.error({ err: error, path: request.nextUrl.pathname }, "unexpected error in route handler");
+      log.error({ err: error, path: incoming.pathname }, "unexpected error in route handler");
       return json(500, { error: { code: "UNEXPECTED", message: unexpectedMessage(requestId), requestId } }, requestId);
     }
+  };
+
+  /** Next's router. */
+  const next = async (request: NextRequest, context: RouteContext): Promise<NextResponse> => {
+    const out = await handle({
+      headers: request.headers,
+      searchParams: request.nextUrl.searchParams,
+      pathname: request.nextUrl.pathname,
+      rawParams: await context.params,
+      readBody: (limit, tooLarge) => readStreamCapped(request.body, limit, tooLarge),
+      request,
+    });
+    return new NextResponse(out.body, { status: out.status, headers: out.headers });
+  };
+
+  /**
+   * The same handler for a plain node:http request, for the routes server.mjs serves without Next's
+   * router (lib/api/direct.ts says which and why). `rawParams` come from the caller's own path match.
+   */
+  const serveNode = async (request: IncomingMessage, response: ServerResponse, rawParams: Record<string, string>, url: URL): Promise<void> => {
+    const out = await handle({
+      headers: nodeHeaders(request),
+      searchParams: url.searchParams,
+      pathname: url.pathname,
+      rawParams,
+      readBody: (limit, tooLarge) => readNodeCapped(request, limit, tooLarge),
+      request: null,
+    });
+    let headers: Record<string, string> = {};
+    if (out.headers instanceof Headers) out.headers.forEach((value, name) => (headers[name] = value));
+    else headers = out.headers;
+    if (out.body === null) return void response.writeHead(out.status, headers).end();
+    if (typeof out.body === "string") {
+      headers["content-length"] = String(Buffer.byteLength(out.body));
+      return void response.writeHead(out.status, headers).end(out.body);
+    }
+    const bytes = Buffer.from(await new Response(out.body).arrayBuffer());
+    headers["content-length"] = String(bytes.byteLength);
+    response.writeHead(out.status, headers).end(bytes);
+  };
+
+  return Object.assign(next, { serveNode });
+}
+
+/**
+ * A node:http request's headers, read the way web Headers.get reads them (server.mjs has already
+ * appended the peer to X-Forwarded-For). Not copied into a Headers object: that copy alone cost a
+ * visible share of a direct invoke's CPU.
+ */
+function nodeHeaders(request: IncomingMessage): HeaderReader {
+  return {
+    get(name: string): string | null {
+      const value = request.headers[name.toLowerCase()];
+      if (value === undefined) return null;
+      return Array.isArray(value) ? value.join(", ") : value;
+    },
   };
 }

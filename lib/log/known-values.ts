@@ -12,12 +12,29 @@ const REMEMBER_MS = 2 * 60 * 60 * 1000;
 /** Strings longer than this are scanned in their first part only (log lines are short). */
 const MAX_SCAN = 64 * 1024;
 /** Odd random bases, so the hashes cannot be precomputed by anyone outside the process. */
-const [BASE, CHECK_BASE] = Array.from(globalThis.crypto.getRandomValues(new Uint32Array(2)), (n) => (n | 1) >>> 0);
-
-/** length → rolling hash → ids of values with that length and hash. */
-const byLength = new Map<number, Map<number, Set<string>>>();
-/** id (length:hash:check) → [length, rolling hash, remembered at], in insertion (LRU) order. */
-const entries = new Map<string, [number, number, number]>();
+/**
+ * Kept on globalThis: the instrumentation bundle (which serves direct routes, lib/api/direct.ts) and
+ * the route bundles each get their own copy of this module, and a value one of them resolves must be
+ * masked in what any of them logs.
+ */
+type KnownValues = {
+  bases: [number, number];
+  /** length → rolling hash → ids of values with that length and hash. */
+  byLength: Map<number, Map<number, Set<string>>>;
+  /** id (length:hash:check) → [length, rolling hash, remembered at], in insertion (LRU) order. */
+  entries: Map<string, [number, number, number]>;
+};
+const shared = globalThis as unknown as { latchKnownValues?: KnownValues };
+shared.latchKnownValues ??= {
+  bases: Array.from(globalThis.crypto.getRandomValues(new Uint32Array(2)), (n) => (n | 1) >>> 0) as [number, number],
+  byLength: new Map(),
+  entries: new Map(),
+};
+const {
+  bases: [BASE, CHECK_BASE],
+  byLength,
+  entries,
+} = shared.latchKnownValues;
 
 function rollingHash(text: string, start: number, length: number, base = BASE!): number {
   let h = 0;

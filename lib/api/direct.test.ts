@@ -1,0 +1,118 @@
+import { randomUUID } from "node:crypto";
+import { createServer, request as httpRequest, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { db } from "@/lib/db";
+import { grant, makeFolder, makeUser } from "@/test/fixtures";
+import { bearer, personalToken } from "@/test/tokens";
+import { serveDirect } from "./direct";
+
+vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
+vi.mock("@/lib/request-context", () => import("@/test/mocks/request-context"));
+
+/**
+ * The invoke route served without Next's router (lib/api/direct.ts), over a real node:http server as
+ * server.mjs runs it: which requests it takes, and that it answers them as the wrapper does
+ * (authentication, validation, error mapping, headers, the audit event). Anything it does not take
+ * reaches the next handler (Next, in server.mjs; a marker here).
+ */
+let server: Server;
+let origin: string;
+let token: string;
+let connectionId: string;
+
+beforeAll(async () => {
+  const owner = await makeUser();
+  const folder = await makeFolder();
+  await grant(folder.id, owner, "EDITOR");
+  token = (await personalToken(owner, [{ folderId: folder.id, permissions: ["connections.read", "connections.use"] }])).token;
+  // An HTTP API connection with no base URL: the invoke runs, fails to open its client, and is audited.
+  connectionId = (await db().connection.create({ data: { folderId: folder.id, name: "direct", connectorKind: "http", status: "CONNECTED", ownerId: owner.id } })).id;
+  server = createServer((req, res) => {
+    if (serveDirect(req, res)) return;
+    res.writeHead(299, { "content-type": "text/plain" }).end("left to Next");
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+async function send(path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
+  const res = await fetch(`${origin}${path}`, { method: init.method ?? "POST", headers: init.headers, body: init.body });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) as { error?: { code: string; message: string; requestId: string } } };
+}
+
+const invokePath = (id: string) => `/api/v1/connections/${id}/invoke`;
+const auth = () => ({ authorization: bearer(token), "content-type": "application/json" });
+
+describe("what the direct route takes", () => {
+  it("leaves to Next: no Authorization header (a browser session), other methods, other paths", async () => {
+    const body = JSON.stringify({ operation: "request", input: {} });
+    expect((await send(invokePath(connectionId), { headers: { "content-type": "application/json" }, body })).text).toBe("left to Next");
+    expect((await send(invokePath(connectionId), { method: "GET", headers: { authorization: bearer(token) } })).status).toBe(299);
+    expect((await send(`${invokePath(connectionId)}/`, { headers: auth(), body })).status).toBe(299);
+    expect((await send(`/api/v1/connections/${connectionId}/test`, { headers: auth(), body })).status).toBe(299);
+    expect((await send(`/api/v1/connections/${connectionId}/invoke/extra`, { headers: auth(), body })).status).toBe(299);
+  });
+
+  it("answers a token's invoke with the wrapper's status, body, headers and audit event", async () => {
+    const requestId = `direct-${randomUUID()}`;
+    const res = await send(invokePath(connectionId), { headers: { ...auth(), "x-request-id": requestId }, body: JSON.stringify({ operation: "request", input: { method: "GET", path: "/" } }) });
+    expect(res.status, res.text).toBe(409);
+    expect(res.json().error).toMatchObject({ code: "CONFLICT", requestId, message: expect.stringContaining("Configuration problem") });
+    expect(res.headers.get("x-request-id")).toBe(requestId);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(res.headers.get("content-security-policy")).toBe("default-src 'none'; frame-ancestors 'none'");
+    expect(res.headers.get("content-type")).toBe("application/json");
+    expect(Number(res.headers.get("content-length"))).toBe(Buffer.byteLength(res.text));
+    // Stored before the answer was sent.
+    const events = await db().auditEvent.findMany({ where: { requestId } });
+    expect(events.map((e) => [e.action, e.outcome, e.targetId])).toEqual([["connection.invoke", "FAILURE", connectionId]]);
+  });
+});
+
+describe("bad requests get the wrapper's answers", () => {
+  const body = JSON.stringify({ operation: "request", input: {} });
+
+  it("401 for a refused token, with the challenge", async () => {
+    const res = await send(invokePath(connectionId), { headers: { authorization: "Bearer lt_not-a-token", "content-type": "application/json" }, body });
+    expect(res.status).toBe(401);
+    expect(res.headers.get("www-authenticate")).toBe('Bearer realm="latch", error="invalid_token"');
+  });
+
+  it("404 for an unknown or malformed id, whatever the body", async () => {
+    expect((await send(invokePath(randomUUID()), { headers: auth(), body })).json().error?.code).toBe("NOT_FOUND");
+    expect((await send(invokePath("not-an-id"), { headers: auth(), body })).status).toBe(404);
+    expect((await send(invokePath("%E0%A4%A"), { headers: auth(), body })).status).toBe(299);
+  });
+
+  it("400 for a body that is not JSON, or not sent as JSON; 422 for a body of the wrong shape", async () => {
+    const notJson = await send(invokePath(connectionId), { headers: auth(), body: "{operation:" });
+    expect(notJson.status).toBe(400);
+    expect(notJson.json().error?.message).toBe("The request body is not valid JSON.");
+    expect((await send(invokePath(connectionId), { headers: { authorization: bearer(token), "content-type": "text/plain" }, body })).status).toBe(400);
+    const shape = await send(invokePath(connectionId), { headers: auth(), body: JSON.stringify({ operation: 42 }) });
+    expect(shape.status).toBe(422);
+    expect(shape.json().error?.code).toBe("VALIDATION");
+  });
+
+  it("413 for a body over 1 MiB, declared or streamed in chunks, and the server goes on answering", async () => {
+    const big = JSON.stringify({ operation: "request", input: { pad: "x".repeat(1024 * 1024 + 10) } });
+    expect((await send(invokePath(connectionId), { headers: auth(), body: big })).status).toBe(413);
+    // Chunked, with no Content-Length: refused once past the limit, not buffered whole.
+    const chunked = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(`${origin}${invokePath(connectionId)}`, { method: "POST", headers: auth() }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on("error", reject);
+      for (let i = 0; i < 20; i++) req.write("x".repeat(128 * 1024));
+      req.end();
+    });
+    expect(chunked).toBe(413);
+    expect((await send(invokePath(randomUUID()), { headers: auth(), body })).status).toBe(404);
+  });
+});

@@ -1,0 +1,46 @@
+import "server-only";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { invokeRoute } from "@/lib/connections/invoke-route";
+import { logger } from "@/lib/log";
+
+/**
+ * Routes server.mjs answers itself, before Next's router sees the request. Only the one a runner
+ * calls in a loop: POST /api/v1/connections/{id}/invoke with an API token. Next's route runtime
+ * costs about 2 ms of CPU per request (bench/README.md), many times the invoke's own work, and
+ * the issue's throughput target cannot be met behind it.
+ *
+ * Nothing about the route differs: it is the same defineRoute handler (lib/connections/invoke-route.ts,
+ * also exported by its app/ route file), with the same authentication, validation, error mapping,
+ * headers and audit. A request without an Authorization header (a browser session, whose cookies
+ * need Next's request scope) or with any other shape of path goes on to Next, which serves it the same.
+ */
+const INVOKE_PATH = /^\/api\/v1\/connections\/([^/]+)\/invoke$/;
+
+export type DirectRoutes = (request: IncomingMessage, response: ServerResponse) => boolean;
+export const DIRECT_ROUTES = Symbol.for("latch.directRoutes");
+
+/** Answers the request and returns true, or returns false and leaves it to Next. */
+export const serveDirect: DirectRoutes = (request, response) => {
+  if (request.method !== "POST" || request.headers.authorization === undefined) return false;
+  const url = new URL(request.url ?? "/", "http://direct.invalid");
+  const match = INVOKE_PATH.exec(url.pathname);
+  if (!match) return false;
+  let connectionId: string;
+  try {
+    connectionId = decodeURIComponent(match[1]!);
+  } catch {
+    return false;
+  }
+  invokeRoute.serveNode(request, response, { connectionId }, url).catch((error: unknown) => {
+    // serveNode maps every error to an answer itself; this is a failure while writing one.
+    logger().error({ err: error, path: url.pathname }, "unexpected error while answering a direct route");
+    if (!response.headersSent) response.writeHead(500, { "content-type": "application/json", "cache-control": "no-store" });
+    response.end();
+  });
+  return true;
+};
+
+/** Called from instrumentation.ts at start-up: server.mjs looks the table up on globalThis (it cannot import lib/). */
+export function installDirectRoutes(): void {
+  (globalThis as Record<symbol, unknown>)[DIRECT_ROUTES] = serveDirect;
+}

@@ -1,0 +1,30 @@
+import "server-only";
+import { z } from "zod";
+import { defineRoute } from "@/lib/api/route";
+import { invokeResponseSchema } from "@/lib/connections/dto";
+import { idSchema } from "@/lib/folders/schemas";
+import { documentedInvokeBody, invokeBodySchema, invokeConnection } from "./runtime";
+
+/**
+ * POST /api/v1/connections/{connectionId}/invoke. Defined here, not in its app/ route file, because
+ * two servers serve it: Next's router (app/api/v1/connections/[connectionId]/invoke/route.ts) and,
+ * for token-authenticated calls, server.mjs directly (lib/api/direct.ts). Both run this one handler.
+ */
+export const invokeRoute = defineRoute(
+  {
+    method: "POST",
+    path: "/connections/{connectionId}/invoke",
+    summary: "Run a connector operation",
+    description:
+      "Runs one operation of the connection's connector with its credentials, resolved on the connection owner's behalf. " +
+      "The body names one of the connection's connector's operations and its `input` (one variant per operation below; GET /connectors lists which connector offers which). " +
+      "A target that refuses the request answers 422; one that rejects the credentials 502; unreachable 503; too slow 504. The response never carries a resolved secret.",
+    tags: ["Connections"],
+    params: z.object({ connectionId: idSchema }),
+    body: invokeBodySchema,
+    documentedBody: documentedInvokeBody(),
+    response: invokeResponseSchema,
+    errors: [409, 429, 502, 503, 504],
+  },
+  (ctx) => invokeConnection(ctx, { connectionId: ctx.params.connectionId, operation: ctx.body.operation, input: ctx.body.input }),
+);

@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+/**
+ * Latch's production server: `npm start` (and `npm run up`) run this in place of `next start`.
+ *
+ *   node server.mjs [-p PORT] [-H HOST]      (or PORT / HOSTNAME in the environment; default 127.0.0.1:3000)
+ *
+ * Everything is Next's, through its documented custom-server API, except two things done for every
+ * request before Next sees it:
+ *  - the peer's address is appended to X-Forwarded-For (Next only sets the header when it is absent,
+ *    so a client could otherwise name its own address to the rate limits; lib/request-context.ts);
+ *  - the routes lib/api/direct.ts lists (token-authenticated invokes) are answered by the same
+ *    handler without Next's router, which costs more per request than the invoke itself. lib/ puts
+ *    that table on globalThis from instrumentation.ts, since this file cannot import TypeScript.
+ */
+import { createServer } from "node:http";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import next from "next";
+
+function option(short, long, fallback) {
+  const args = process.argv.slice(2);
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === short || args[i] === long) return args[i + 1];
+    if (args[i].startsWith(`${long}=`)) return args[i].slice(long.length + 1);
+  }
+  return fallback;
+}
+
+const port = Number(option("-p", "--port", process.env.PORT ?? "3000"));
+const hostname = option("-H", "--hostname", process.env.HOSTNAME ?? "127.0.0.1");
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  console.error(`server.mjs: "${port}" is not a port number.`);
+  process.exit(2);
+}
+
+process.env.NODE_ENV ??= "production";
+process.env.NEXT_TELEMETRY_DISABLED ??= "1";
+const dir = path.dirname(fileURLToPath(import.meta.url));
+const app = next({ dev: false, dir, hostname, port });
+const handle = app.getRequestHandler();
+await app.prepare();
+
+const DIRECT_ROUTES = Symbol.for("latch.directRoutes");
+const server = createServer((request, response) => {
+  const peer = request.socket.remoteAddress;
+  if (peer) {
+    const forwarded = request.headers["x-forwarded-for"];
+    request.headers["x-forwarded-for"] = forwarded ? `${forwarded}, ${peer}` : peer;
+  }
+  const direct = globalThis[DIRECT_ROUTES];
+  if (direct?.(request, response)) return;
+  void handle(request, response);
+});
+
+server.once("error", (error) => {
+  console.error(error.code === "EADDRINUSE" ? `server.mjs: port ${port} on ${hostname} is already in use.` : error);
+  process.exit(1);
+});
+server.listen(port, hostname, () => console.log(`Latch listening on http://${hostname}:${port}`));
+
+let stopping = false;
+for (const signal of ["SIGTERM", "SIGINT"]) {
+  process.once(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    // Requests in flight finish; idle keep-alive connections are closed so close() can complete.
+    const forced = setTimeout(() => process.exit(0), 10_000);
+    forced.unref();
+    server.close(() => {
+      void app.close().finally(() => process.exit(0));
+    });
+    server.closeIdleConnections();
+  });
+}
