@@ -30,7 +30,7 @@ function secrets() {
 test("the server log (debug level) contains none of the run's secrets", () => {
   const log = readFileSync(path.join(process.cwd(), "e2e", ".output", "server.log"), "utf8");
   // Positive controls: this is the log of the server the specs used, at a level that includes info.
-  expect(log).toContain("Ready in");
+  expect(log).toContain("Latch listening on");
   expect(log).toContain('"msg":"signed in"');
   // Forbidden and absent pages answer 404 without the server treating them as crashes.
   expect(log).not.toMatch(/⨯ Error|"level":"error"/);

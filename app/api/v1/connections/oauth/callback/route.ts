@@ -34,7 +34,7 @@ const handler = defineRoute(
   },
   async ({ query, actor, requestId }) => {
     const connectionId = query.state.split(".")[0] ?? "";
-    // A relative Location: behind proxies (or `next start -H`) the request's idea of its own origin
+    // A relative Location: behind proxies (or `server.mjs -H`) the request's idea of its own origin
     // can differ from the one the browser used, and the session cookie belongs to the latter.
     const back = (outcome: string) =>
       new NextResponse(null, { status: 303, headers: { Location: isUuid(connectionId) ? `/connections/${connectionId}?authorization=${outcome}` : "/folders", "Cache-Control": "no-store" } });
