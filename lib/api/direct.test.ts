@@ -4,8 +4,10 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { db } from "@/lib/db";
 import { grant, makeFolder, makeUser } from "@/test/fixtures";
+import { startHttpTarget, type HttpTarget } from "@/test/targets/http-target";
 import { bearer, personalToken } from "@/test/tokens";
 import { serveDirect } from "./direct";
+import { acceptsGzip } from "./handler";
 
 vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
 vi.mock("@/lib/request-context", () => import("@/test/mocks/request-context"));
@@ -20,6 +22,8 @@ let server: Server;
 let origin: string;
 let token: string;
 let connectionId: string;
+let httpTarget: HttpTarget;
+let openConnectionId: string;
 
 beforeAll(async () => {
   const owner = await makeUser();
@@ -28,6 +32,13 @@ beforeAll(async () => {
   token = (await personalToken(owner, [{ folderId: folder.id, permissions: ["connections.read", "connections.use"] }])).token;
   // An HTTP API connection with no base URL: the invoke runs, fails to open its client, and is audited.
   connectionId = (await db().connection.create({ data: { folderId: folder.id, name: "direct", connectorKind: "http", status: "CONNECTED", ownerId: owner.id } })).id;
+  // A working HTTP API connection with no credentials (the target's /open/ paths need none).
+  httpTarget = await startHttpTarget();
+  openConnectionId = (
+    await db().connection.create({
+      data: { folderId: folder.id, name: "open", connectorKind: "http", status: "CONNECTED", ownerId: owner.id, config: { baseUrl: httpTarget.url, authScheme: "none", caBundle: httpTarget.caCert } },
+    })
+  ).id;
   server = createServer((req, res) => {
     if (serveDirect(req, res)) return;
     res.writeHead(299, { "content-type": "text/plain" }).end("left to Next");
@@ -36,7 +47,10 @@ beforeAll(async () => {
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+afterAll(async () => {
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await httpTarget?.close();
+});
 
 async function send(path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
   const res = await fetch(`${origin}${path}`, { method: init.method ?? "POST", headers: init.headers, body: init.body });
@@ -114,5 +128,40 @@ describe("bad requests get the wrapper's answers", () => {
     });
     expect(chunked).toBe(413);
     expect((await send(invokePath(randomUUID()), { headers: auth(), body })).status).toBe(404);
+  });
+});
+
+describe("compression", () => {
+  it("gzips an answer of 1 KiB or more when the client accepts it, as Next's server did", async () => {
+    const input = { method: "GET", path: `/open/${"a".repeat(1500)}` };
+    const body = JSON.stringify({ operation: "request", input });
+    const plain = await send(invokePath(openConnectionId), { headers: { ...auth(), "accept-encoding": "identity" }, body });
+    expect(plain.status, plain.text).toBe(200);
+    expect(plain.headers.get("content-encoding")).toBeNull();
+    expect(plain.text.length).toBeGreaterThan(1500);
+    // fetch() decompresses; the header says what came over the wire.
+    const zipped = await send(invokePath(openConnectionId), { headers: { ...auth(), "accept-encoding": "gzip, deflate, br" }, body });
+    expect(zipped.status).toBe(200);
+    expect(zipped.headers.get("content-encoding")).toBe("gzip");
+    expect(zipped.headers.get("vary")).toBe("Accept-Encoding");
+    expect(Number(zipped.headers.get("content-length"))).toBeLessThan(plain.text.length / 2);
+    const result = (JSON.parse(zipped.text) as { result: { status: number; body: unknown } }).result;
+    expect(result.status).toBe(200);
+    expect(JSON.stringify(result.body)).toContain("a".repeat(1500));
+    // Small answers go as they are.
+    const small = await send(invokePath(randomUUID()), { headers: { ...auth(), "accept-encoding": "gzip" }, body });
+    expect(small.headers.get("content-encoding")).toBeNull();
+  });
+
+  it("reads Accept-Encoding as HTTP defines it", () => {
+    expect(acceptsGzip(undefined)).toBe(false);
+    expect(acceptsGzip("")).toBe(false);
+    expect(acceptsGzip("gzip")).toBe(true);
+    expect(acceptsGzip("br, GZIP;q=0.5")).toBe(true);
+    expect(acceptsGzip("gzip;q=0")).toBe(false);
+    expect(acceptsGzip("identity")).toBe(false);
+    expect(acceptsGzip("*")).toBe(true);
+    expect(acceptsGzip("*;q=0, br")).toBe(false);
+    expect(acceptsGzip("gzip;q=0, *")).toBe(false);
   });
 });

@@ -1,5 +1,7 @@
 import "server-only";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { promisify } from "node:util";
+import { gzip } from "node:zlib";
 import { NextResponse, type NextRequest } from "next/server";
 import { z } from "zod";
 import { fieldErrorsOf, type ActionContext, type ActionOptions } from "@/lib/actions/action";
@@ -227,18 +229,36 @@ export function apiHandler<P = Record<string, never>, Q = Record<string, never>,
     });
     let headers: Record<string, string> = {};
     if (out.headers instanceof Headers) out.headers.forEach((value, name) => (headers[name] = value));
-    else headers = out.headers;
+    else headers = { ...out.headers };
     if (out.body === null) return void response.writeHead(out.status, headers).end();
-    if (typeof out.body === "string") {
-      headers["content-length"] = String(Buffer.byteLength(out.body));
-      return void response.writeHead(out.status, headers).end(out.body);
+    let bytes: Buffer | string = typeof out.body === "string" ? out.body : Buffer.from(await new Response(out.body).arrayBuffer());
+    // Compressed as Next's server would have (gzip from 1 KiB, when the client accepts it).
+    if (Buffer.byteLength(bytes) >= COMPRESS_FROM_BYTES && acceptsGzip(request.headers["accept-encoding"])) {
+      bytes = await gzipAsync(bytes);
+      headers["content-encoding"] = "gzip";
+      headers.vary = "Accept-Encoding";
     }
-    const bytes = Buffer.from(await new Response(out.body).arrayBuffer());
-    headers["content-length"] = String(bytes.byteLength);
+    headers["content-length"] = String(Buffer.byteLength(bytes));
     response.writeHead(out.status, headers).end(bytes);
   };
 
   return Object.assign(next, { serveNode });
+}
+
+const COMPRESS_FROM_BYTES = 1024;
+const gzipAsync = promisify(gzip);
+
+/** Whether an Accept-Encoding header allows gzip (listed without q=0, or allowed by "*"). */
+export function acceptsGzip(header: string | undefined): boolean {
+  if (!header) return false;
+  const weights = new Map<string, number>();
+  for (const part of header.split(",")) {
+    const [name, ...params] = part.trim().toLowerCase().split(";");
+    const q = params.map((p) => /^\s*q=([0-9.]+)\s*$/.exec(p)?.[1]).find((v) => v !== undefined);
+    if (name) weights.set(name, q === undefined ? 1 : Number(q));
+  }
+  const gzipWeight = weights.get("gzip") ?? weights.get("*");
+  return gzipWeight !== undefined && gzipWeight > 0;
 }
 
 /**
