@@ -83,3 +83,27 @@ test("admin areas answer not found to non-admins; security headers are set", asy
   const ready = await p.request.get("/api/ready");
   expect(await ready.json()).toMatchObject({ status: "ready", checks: { database: "ok", migrations: "ok" } });
 });
+
+test("before the page is live, the sign-in form cannot be sent: no password ever lands in a URL", async ({ browser, baseURL }) => {
+  // Without JavaScript the page never hydrates: what a click in the first moments of a slow load meets.
+  const context = await browser.newContext({ javaScriptEnabled: false, storageState: { cookies: [], origins: [] }, baseURL });
+  const page = await context.newPage();
+  const requests: string[] = [];
+  page.on("request", (r) => requests.push(r.url()));
+  await page.goto("/login");
+  await expect(page.getByRole("button", { name: "Sign in" })).toBeDisabled();
+  await page.getByLabel("E-mail").fill("someone@e2e.latch.test");
+  await page.getByLabel("Password").fill("typed-before-hydration");
+  await page.getByLabel("Password").press("Enter");
+  await page.getByRole("button", { name: "Sign in" }).click({ force: true });
+  await page.waitForTimeout(500);
+  expect(requests.filter((u) => u.includes("typed-before-hydration"))).toEqual([]);
+  expect(await page.locator("form").getAttribute("method")).toBe("post");
+  await context.close();
+
+  // With JavaScript, the same button comes alive and signs in (the other tests rely on it).
+  const live = await browser.newPage({ storageState: { cookies: [], origins: [] }, baseURL });
+  await live.goto("/login");
+  await expect(live.getByRole("button", { name: "Sign in" })).toBeEnabled();
+  await live.close();
+});

@@ -15,6 +15,7 @@ import type { StoreOption } from "@/lib/assets/queries";
 import { ASSET_TYPES, ASSET_TYPE_DESCRIPTIONS, ASSET_TYPE_LABELS, isSecretType, type AssetType } from "@/lib/assets/schemas";
 import { cn } from "@/lib/utils";
 import type { VersionKind } from "@/lib/vault/reference";
+import { useHydrated } from "@/components/shared/use-hydrated";
 
 export type AssetFormProps = {
   folderId: string;
@@ -103,6 +104,7 @@ function ChoiceGroup<T extends string>({
  * stores Latch may write, the person can type the value instead (write-only fields, never pre-filled).
  */
 export function AssetForm({ folderId, stores, existing, cancelHref }: AssetFormProps) {
+  const hydrated = useHydrated();
   const router = useRouter();
   const editing = !!existing;
   const [type, setType] = useState<AssetType>(existing?.type ?? "CREDENTIAL");
@@ -416,7 +418,7 @@ export function AssetForm({ folderId, stores, existing, cancelHref }: AssetFormP
         <Button type="button" variant="outline" onClick={() => router.push(cancelHref)}>
           Cancel
         </Button>
-        <Button type="submit" disabled={save.pending}>
+        <Button type="submit" disabled={save.pending || !hydrated}>
           {save.pending ? "Saving…" : editing ? "Save changes" : "Create asset"}
         </Button>
       </div>

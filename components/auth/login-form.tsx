@@ -7,6 +7,7 @@ import { useState } from "react";
 import { Button } from "@/components/ui/button";
 import { Input } from "@/components/ui/input";
 import { FormField } from "@/components/shared/form-field";
+import { useHydrated } from "@/components/shared/use-hydrated";
 
 const KNOWN_ERRORS = new Set([
   "Invalid e-mail or password.",
@@ -17,6 +18,7 @@ export function LoginForm({ callbackUrl }: { callbackUrl: string }) {
   const router = useRouter();
   const [pending, setPending] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const hydrated = useHydrated();
 
   async function submit(event: React.FormEvent<HTMLFormElement>) {
     event.preventDefault();
@@ -43,7 +45,8 @@ export function LoginForm({ callbackUrl }: { callbackUrl: string }) {
   }
 
   return (
-    <form onSubmit={submit} className="grid gap-5" aria-describedby={error ? "login-error" : undefined}>
+    // POST, and the button enabled only once hydrated: the password never goes into a URL, whatever is clicked when.
+    <form method="post" onSubmit={submit} className="grid gap-5" aria-describedby={error ? "login-error" : undefined}>
       {error ? (
         <p id="login-error" role="alert" className="rounded-md border border-danger/30 bg-danger/10 px-3 py-2 text-sm text-danger">
           {error}
@@ -55,7 +58,7 @@ export function LoginForm({ callbackUrl }: { callbackUrl: string }) {
       <FormField label="Password" id="password">
         <Input name="password" type="password" autoComplete="current-password" required />
       </FormField>
-      <Button type="submit" disabled={pending} className="w-full">
+      <Button type="submit" disabled={pending || !hydrated} className="w-full">
         {pending ? <LoaderCircleIcon className="animate-spin" aria-hidden="true" /> : null}
         {pending ? "Signing in…" : "Sign in"}
       </Button>

@@ -19,6 +19,7 @@ import type { ConnectorField } from "@/lib/connectors/types";
 import { saveConnectionAction } from "@/lib/connections/actions";
 import type { SecretFieldView } from "@/lib/connections/queries";
 import { AssetPickerDialog, type PickedAsset } from "./asset-picker-dialog";
+import { useHydrated } from "@/components/shared/use-hydrated";
 
 type Source =
   | { mode: "asset"; asset: PickedAsset }
@@ -51,6 +52,7 @@ function initialConfig(fields: ConnectorField[], existing?: Record<string, unkno
  * Secret values are never pre-filled; editing keeps what is stored unless the person replaces it.
  */
 export function ConnectionForm({ folderId, connector, pickerFolders, existing, cancelHref }: ConnectionFormProps) {
+  const hydrated = useHydrated();
   const router = useRouter();
   const [name, setName] = useState(existing?.name ?? "");
   const [config, setConfig] = useState<Record<string, unknown>>(() => initialConfig(connector.fields, existing?.config));
@@ -291,7 +293,7 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
         <Button type="button" variant="outline" onClick={() => router.push(cancelHref)}>
           Cancel
         </Button>
-        <Button type="submit" disabled={save.pending}>
+        <Button type="submit" disabled={save.pending || !hydrated}>
           {save.pending ? <LoaderCircleIcon className="animate-spin" aria-hidden="true" /> : <CheckCircle2Icon aria-hidden="true" />}
           {existing ? "Save and connect" : "Connect"}
         </Button>

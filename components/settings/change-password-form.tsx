@@ -6,8 +6,10 @@ import { Input } from "@/components/ui/input";
 import { FormField } from "@/components/shared/form-field";
 import { useServerAction } from "@/components/shared/use-server-action";
 import { changeOwnPasswordAction } from "@/lib/users/actions";
+import { useHydrated } from "@/components/shared/use-hydrated";
 
 export function ChangePasswordForm() {
+  const hydrated = useHydrated();
   const [form, setForm] = useState({ currentPassword: "", newPassword: "" });
   const change = useServerAction(changeOwnPasswordAction, { success: "Password changed.", refresh: false });
   return (
@@ -26,7 +28,7 @@ export function ChangePasswordForm() {
         <Input type="password" autoComplete="new-password" value={form.newPassword} onChange={(e) => setForm({ ...form, newPassword: e.target.value })} />
       </FormField>
       <div>
-        <Button type="submit" disabled={change.pending}>
+        <Button type="submit" disabled={change.pending || !hydrated}>
           {change.pending ? "Saving…" : "Change password"}
         </Button>
       </div>

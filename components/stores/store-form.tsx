@@ -20,6 +20,7 @@ import { CA_BUNDLE_LABEL, caBundleAddsTrust, PROXY_FIELD, reentryReason } from "
 import { isShown, movedLocators, type FieldSpec } from "@/lib/vault/fields";
 import type { ExternalStoreKind } from "@/lib/vault/types";
 import { cn, joinList } from "@/lib/utils";
+import { useHydrated } from "@/components/shared/use-hydrated";
 
 const TENANT = "__tenant__";
 
@@ -62,6 +63,7 @@ async function readUpload(file: File): Promise<string> {
  * optional ones). Changing where credentials are sent asks for every stored secret again.
  */
 export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, existing }: StoreFormProps) {
+  const hydrated = useHydrated();
   const router = useRouter();
   const [name, setName] = useState(existing?.name ?? "");
   const [folderId, setFolderId] = useState<string>(existing?.folderId ?? TENANT);
@@ -397,7 +399,7 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
           {test.pending ? <LoaderCircleIcon className="animate-spin" aria-hidden="true" /> : <FlaskConicalIcon aria-hidden="true" />}
           {test.pending ? "Testing…" : "Test connection"}
         </Button>
-        <Button type="submit" disabled={save.pending}>
+        <Button type="submit" disabled={save.pending || !hydrated}>
           {save.pending ? "Saving…" : existing ? "Save changes" : "Create store"}
         </Button>
       </div>
