@@ -239,6 +239,7 @@ async function diagnose(console_: NonNullable<Awaited<ReturnType<typeof startCon
   proxied.hostname = "127.0.0.1";
   proxied.port = String(PORTS.proxy);
   let sql: ReturnType<typeof perUnit> | null = null;
+  let sqlUnderLoad: (ReturnType<typeof perUnit> & { invokes: number }) | null = null;
   const censusInstance = await console_.start(PORTS.instances[1], { DATABASE_URL: proxied.toString() });
   try {
     for (let i = 0; i < 50; i++) await post(censusInstance.origin, route, token, invokeBody(SQL));
@@ -253,6 +254,14 @@ async function diagnose(console_: NonNullable<Awaited<ReturnType<typeof startCon
     sql = perUnit(before, census.snapshot(), CENSUS_INVOKES);
     log(`census: ${sql.statementsPerUnit} statements and ${sql.roundTripsPerUnit} round trips to Latch's database per invoke; invoke p50 through the proxy ${fmt(summarise(times).p50)} ms`);
     for (const s of sql.statements) log(`  ${s.perUnit} × ${s.sql.slice(0, 200)}`);
+    // The same count at the benchmark's concurrency: statements that requests share (the epoch
+    // check, the audit group) are sent once for several invokes.
+    const url = `${censusInstance.origin}/api/v1${route}`;
+    await cannon("latch", url, { authorization: `Bearer ${token}` }, CONNECTIONS, WARMUP_SECONDS);
+    const beforeLoad = census.snapshot();
+    const loaded = await cannon("latch", url, { authorization: `Bearer ${token}` }, CONNECTIONS, SECONDS);
+    sqlUnderLoad = { ...perUnit(beforeLoad, census.snapshot(), loaded.ok), invokes: loaded.ok };
+    log(`census at ${CONNECTIONS} connections: ${sqlUnderLoad.statementsPerUnit} statements per invoke over ${loaded.ok} invokes`);
   } finally {
     await censusInstance.stop();
     await census.close();
@@ -322,7 +331,7 @@ async function diagnose(console_: NonNullable<Awaited<ReturnType<typeof startCon
       inclusive: { prisma, prismaQueryCompiler: prismaWasm },
     };
   }
-  return { sql, floor, cpu };
+  return { sql, sqlUnderLoad, floor, cpu };
 }
 
 function report(r: {
@@ -355,6 +364,11 @@ function report(r: {
   if (d?.sql) {
     out.push("", `### Latch database per invoke: ${d.sql.statementsPerUnit} statements, ${d.sql.roundTripsPerUnit} round trips`, "", "| per invoke | statement |", "| --- | --- |");
     for (const s of d.sql.statements) out.push(`| ${s.perUnit} | \`${s.sql.length > 160 ? `${s.sql.slice(0, 157)}…` : s.sql}\` |`);
+  }
+  const loaded = (r.diagnosis as { sqlUnderLoad?: (ReturnType<typeof perUnit> & { invokes: number }) | null } | null)?.sqlUnderLoad;
+  if (loaded) {
+    out.push("", `At ${CONNECTIONS} connections (${loaded.invokes} invokes through the proxy): ${loaded.statementsPerUnit} statements in ${loaded.roundTripsPerUnit} round trips per invoke.`, "", "| per invoke | statement |", "| --- | --- |");
+    for (const s of loaded.statements) out.push(`| ${s.perUnit} | \`${s.sql.length > 160 ? `${s.sql.slice(0, 157)}…` : s.sql}\` |`);
   }
   const floor = (r.diagnosis as { floor?: { acceptEncoding: string | null; requestsPerSecond: number; serverCpuMsPerRequest: number | null; latency: Summary }[] } | null)?.floor ?? [];
   for (const f of floor) out.push("", `Framework floor (401 before any database work, ${CONNECTIONS} connections, ${f.acceptEncoding ? `Accept-Encoding: ${f.acceptEncoding}` : "no Accept-Encoding"}): ${f.requestsPerSecond} req/s, p50 ${fmt(f.latency.p50)} ms, ${f.serverCpuMsPerRequest ?? "?"} ms of server CPU per request.`);
