@@ -24,21 +24,19 @@ type RouteContext = { params: Promise<Record<string, string | string[]>> };
  * the wrapper sets what that API's answers need itself: never cached, never sniffed or framed.
  */
 const API_HEADERS = {
-  "Cache-Control": "no-store",
-  "X-Content-Type-Options": "nosniff",
-  "X-Frame-Options": "DENY",
-  "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
-  "Referrer-Policy": "no-referrer",
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY",
+  "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+  "referrer-policy": "no-referrer",
 } as const;
 
-function withApiHeaders(headers: Headers, requestId: string): void {
-  for (const [name, value] of Object.entries(API_HEADERS)) if (name === "Cache-Control" || !headers.has(name)) headers.set(name, value);
-  headers.set(REQUEST_ID_HEADER, requestId);
-}
-
-/** The same for a JSON answer built here (a plain object: web Headers cost more than the rest of a small answer). */
-function apiHeaders(requestId: string, extra?: Record<string, string>): Record<string, string> {
-  return { ...extra, "Content-Type": "application/json", ...API_HEADERS, [REQUEST_ID_HEADER]: requestId };
+/**
+ * Every answer's headers, as a plain object with lower-case names (web Headers cost more than the
+ * rest of a small answer). What the handler set itself (`own`: a download's type and name) is kept,
+ * except that nothing from /api/v1 may be cached.
+ */
+function apiHeaders(requestId: string, own?: Record<string, string>): Record<string, string> {
+  return { ...API_HEADERS, ...own, "cache-control": "no-store", [REQUEST_ID_HEADER]: requestId };
 }
 
 /** What a handler is given of the request, whichever server received it (Next's router or the direct route in server.mjs). */
@@ -54,10 +52,12 @@ export type Incoming = {
 };
 
 /** The answer, before either server writes it. */
-export type Outgoing = { status: number; headers: Headers | Record<string, string>; body: BodyInit | null };
+export type Outgoing = { status: number; headers: Record<string, string>; body: BodyInit | null };
 
 function json(status: number, body: unknown, requestId: string, extra?: Record<string, string>): Outgoing {
-  return { status, headers: apiHeaders(requestId, extra), body: JSON.stringify(body) };
+  const own: Record<string, string> = { "content-type": "application/json" };
+  for (const [name, value] of Object.entries(extra ?? {})) own[name.toLowerCase()] = value;
+  return { status, headers: apiHeaders(requestId, own), body: JSON.stringify(body) };
 }
 
 function invalid(error: z.ZodError, where: string): AppError {
@@ -175,14 +175,10 @@ export function apiHandler<P = Record<string, never>, Q = Record<string, never>,
       });
       // Downloads and other non-JSON answers are built by the handler; they still get the standard headers.
       if (data instanceof Response) {
-        const headers = new Headers(data.headers);
-        withApiHeaders(headers, requestId);
-        return { status: data.status, headers, body: data.body };
+        return { status: data.status, headers: apiHeaders(requestId, Object.fromEntries(data.headers)), body: data.body };
       }
       if (data === undefined) {
-        const headers = new Headers();
-        withApiHeaders(headers, requestId);
-        return { status: 204, headers, body: null };
+        return { status: 204, headers: apiHeaders(requestId), body: null };
       }
       return json(options.status ?? 200, data, requestId);
     } catch (error) {
@@ -227,9 +223,7 @@ export function apiHandler<P = Record<string, never>, Q = Record<string, never>,
       readBody: (limit, tooLarge) => readNodeCapped(request, limit, tooLarge),
       request: null,
     });
-    let headers: Record<string, string> = {};
-    if (out.headers instanceof Headers) out.headers.forEach((value, name) => (headers[name] = value));
-    else headers = { ...out.headers };
+    const headers = { ...out.headers };
     if (out.body === null) return void response.writeHead(out.status, headers).end();
     let bytes: Buffer | string = typeof out.body === "string" ? out.body : Buffer.from(await new Response(out.body).arrayBuffer());
     // Compressed as Next's server would have (gzip from 1 KiB, when the client accepts it).

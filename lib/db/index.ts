@@ -39,7 +39,7 @@ export type Db = PrismaClient | Tx;
  * the same shapes: cast bigint to text or float8 (pg returns strings, Prisma BigInt).
  */
 export async function sql<T>(client: Db, text: string, values: readonly unknown[]): Promise<T[]> {
-  if (client === holder.latchPrisma) return (await pool().query<T & pg.QueryResultRow>(text, values as unknown[])).rows;
+  if (isRootClient(client)) return (await pool().query<T & pg.QueryResultRow>(text, values as unknown[])).rows;
   return client.$queryRaw<T[]>(boundSql(text, values));
 }
 
@@ -48,7 +48,7 @@ export const isRootClient = (client: Db): boolean => client === holder.latchPris
 
 /** sql() for a statement whose rows are not needed (INSERT, UPDATE). */
 export async function execute(client: Db, text: string, values: readonly unknown[]): Promise<void> {
-  if (client === holder.latchPrisma) await pool().query(text, values as unknown[]);
+  if (isRootClient(client)) await pool().query(text, values as unknown[]);
   else await client.$executeRaw(boundSql(text, values));
 }
 
