@@ -119,6 +119,12 @@ describe("the public-certificate download", () => {
     expect(created).toMatchObject({ ok: true });
     const res = await getPem((created as { data: { id: string } }).data.id);
     expect(res.status).toBe(200);
+    // The download keeps its own type and name, and gets the API's headers like every other answer.
+    expect(res.headers.get("content-type")).toBe("application/x-pem-file");
+    expect(res.headers.get("content-disposition")).toMatch(/^attachment; filename="azure-chain-\d+\.pem"$/);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(res.headers.get("x-request-id")).toBeTruthy();
     expect((await res.text()).trim()).toBe(leaf.cert.trim());
   });
 
