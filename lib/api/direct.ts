@@ -1,6 +1,8 @@
 import "server-only";
+import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { invokeRoute } from "@/lib/connections/invoke-route";
+import { unexpectedMessage } from "@/lib/errors";
 import { logger } from "@/lib/log";
 
 /**
@@ -33,9 +35,11 @@ export const serveDirect: DirectRoutes = (request, response) => {
   }
   invokeRoute.serveNode(request, response, { connectionId }, url).catch((error: unknown) => {
     // serveNode maps every error to an answer itself; this is a failure while writing one.
-    logger().error({ err: error, path: url.pathname }, "unexpected error while answering a direct route");
-    if (!response.headersSent) response.writeHead(500, { "content-type": "application/json", "cache-control": "no-store" });
-    response.end();
+    const reference = randomUUID();
+    logger().error({ err: error, path: url.pathname, requestId: reference }, "unexpected error while answering a direct route");
+    if (response.headersSent) return void response.destroy();
+    const body = JSON.stringify({ error: { code: "UNEXPECTED", message: unexpectedMessage(reference), requestId: reference } });
+    response.writeHead(500, { "content-type": "application/json", "cache-control": "no-store", "x-request-id": reference }).end(body);
   });
   return true;
 };

@@ -64,7 +64,7 @@ const MAX_GROUP = 500;
  * one statement and one commit. Nobody's promise settles before their own event is stored, so an
  * answer is never sent for an event that is not in the table; with one caller at a time this is
  * exactly one INSERT per event, as before. If a group fails, its events are written one by one, so
- * one bad event (a folder deleted meanwhile) fails only its own caller.
+ * one bad event (a value too long for its column) fails only its own caller.
  */
 class AuditGroup {
   #queue: { row: Row; resolve: () => void; reject: (error: unknown) => void }[] = [];

@@ -109,10 +109,6 @@ export class EpochMemo<V> {
     return fresh.value;
   }
 
-  clear(): void {
-    this.#entries.clear();
-  }
-
   get size(): number {
     return this.#entries.size;
   }
