@@ -61,11 +61,14 @@ export function tlsOptions(host: string, ca: string | undefined): ConnectionOpti
 }
 
 /**
- * The server-side statement limit for what is left of a deadline, rounded down to the second (under
- * a second, to the millisecond). Sessions keep the limit they were last given, so a stable value
- * spares a SET on almost every call; rounding down means the server gives up at worst a second
- * early, never after the caller's deadline.
+ * The server-side statement limit for what is left of a deadline: the whole second strictly below it
+ * (under a second, the milliseconds). Sessions keep the limit they were last given, so a stable value
+ * spares a SET on almost every call. "Strictly below" matters: a call that borrowed its session
+ * within the same millisecond has the whole deadline left, and rounding that down to itself gave
+ * 30 s for it and 29 s for a call that took 1 ms, so under load a third of the calls flipped the
+ * session's limit with an extra round trip. The server gives up at worst a second early, never
+ * after the caller's deadline.
  */
 export function statementLimitMs(leftMs: number): number {
-  return leftMs >= 1000 ? Math.floor(leftMs / 1000) * 1000 : Math.max(1, Math.floor(leftMs));
+  return leftMs > 1000 ? (Math.ceil(leftMs / 1000) - 1) * 1000 : Math.max(1, Math.floor(leftMs));
 }

@@ -1,0 +1,25 @@
+import { describe, expect, it } from "vitest";
+import { statementLimitMs } from "./socket-shared";
+
+describe("statementLimitMs", () => {
+  it("gives one limit for every call that borrowed its session within the same second, so a kept session is not SET again", () => {
+    // 30 s deadline: 0 ms spent borrowing the session (same millisecond), 1 ms, 999 ms.
+    const limits = new Set([30_000, 29_999, 29_500, 29_001].map(statementLimitMs));
+    expect([...limits]).toEqual([29_000]);
+  });
+
+  it("never lets the server run past what is left of the caller's deadline", () => {
+    for (const left of [1, 2.5, 999, 1000, 1000.5, 1001, 1999, 2000, 2001, 29_000, 30_000, 120_000]) {
+      const limit = statementLimitMs(left);
+      expect(limit).toBeGreaterThanOrEqual(1);
+      expect(limit).toBeLessThanOrEqual(left);
+      // At worst a second early.
+      expect(left - limit).toBeLessThanOrEqual(1000);
+    }
+  });
+
+  it("keeps millisecond precision under a second", () => {
+    expect(statementLimitMs(750)).toBe(750);
+    expect(statementLimitMs(0.4)).toBe(1);
+  });
+});
