@@ -23,7 +23,7 @@ export const RESULTS = path.join(ROOT, "bench", "results");
 export const OUTPUT = path.join(ROOT, "bench", ".output");
 
 /** Ports this benchmark family may use (3120–3129). */
-export const PORTS = { instances: [3120, 3121, 3122], bare: 3125, proxy: 3126 } as const;
+export const PORTS = { instances: [3120, 3121, 3122], bare: 3125, proxy: 3126, targetProxy: 3127 } as const;
 
 /**
  * The per-token invoke rate limit (LATCH_INVOKE_RATE_PER_SECOND, default 50/s per token and instance):

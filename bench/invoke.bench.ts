@@ -188,7 +188,10 @@ async function main() {
     await instance!.stop();
 
     let diagnosis: Record<string, unknown> | null = null;
-    if (DIAGNOSE) diagnosis = await diagnose(console_, route, world.token);
+    // The census invokes a second connection, the same but for its host: a counting proxy in front
+    // of the target, so what each invoke sends the target is counted too.
+    const viaProxy = (port: number) => makePostgresConnection(l, world, assetId, { ...target, host: "127.0.0.1", port }, "Postgres via the census proxy");
+    if (DIAGNOSE) diagnosis = await diagnose(console_, route, target, viaProxy, world.token);
 
     const result = {
       benchmark: "invoke",
@@ -229,42 +232,60 @@ function autocannonVersion(): string {
 }
 
 /**
- * Where an invoke's time goes: (1) the statements it sends to Latch's own database, counted by a
- * proxy in front of that database; (2) a CPU profile of a server under the same load.
+ * Where an invoke's time goes: (1) the statements it sends to Latch's own database and to the target,
+ * each counted by a proxy in front of that database; (2) a CPU profile of a server under the same load.
  */
-async function diagnose(console_: NonNullable<Awaited<ReturnType<typeof startConsole>>>, route: string, token: string) {
+async function diagnose(
+  console_: NonNullable<Awaited<ReturnType<typeof startConsole>>>,
+  route: string,
+  target: { host: string; port: number },
+  connectionVia: (port: number) => Promise<string>,
+  token: string,
+) {
   const db = new URL(console_.env.DATABASE_URL!);
   const census = await startCensus({ host: db.hostname, port: Number(db.port || 5432) }, PORTS.proxy);
+  const targetCensus = await startCensus(target, PORTS.targetProxy);
+  const censusRoute = `/connections/${await connectionVia(PORTS.targetProxy)}/invoke`;
   const proxied = new URL(db);
   proxied.hostname = "127.0.0.1";
   proxied.port = String(PORTS.proxy);
   let sql: ReturnType<typeof perUnit> | null = null;
   let sqlUnderLoad: (ReturnType<typeof perUnit> & { invokes: number }) | null = null;
+  let targetSql: ReturnType<typeof perUnit> | null = null;
+  let targetSqlUnderLoad: (ReturnType<typeof perUnit> & { invokes: number }) | null = null;
   const censusInstance = await console_.start(PORTS.instances[1], { DATABASE_URL: proxied.toString() });
   try {
-    for (let i = 0; i < 50; i++) await post(censusInstance.origin, route, token, invokeBody(SQL));
+    for (let i = 0; i < 50; i++) await post(censusInstance.origin, censusRoute, token, invokeBody(SQL));
     await sleep(200);
     const before = census.snapshot();
+    const targetBefore = targetCensus.snapshot();
     const times: number[] = [];
     for (let i = 0; i < CENSUS_INVOKES; i++) {
-      const r = await post(censusInstance.origin, route, token, invokeBody(SQL));
+      const r = await post(censusInstance.origin, censusRoute, token, invokeBody(SQL));
       if (r.status !== 200) throw new Error(`census invoke failed: ${r.status}`);
       times.push(r.ms);
     }
     sql = perUnit(before, census.snapshot(), CENSUS_INVOKES);
+    targetSql = perUnit(targetBefore, targetCensus.snapshot(), CENSUS_INVOKES);
     log(`census: ${sql.statementsPerUnit} statements and ${sql.roundTripsPerUnit} round trips to Latch's database per invoke; invoke p50 through the proxy ${fmt(summarise(times).p50)} ms`);
     for (const s of sql.statements) log(`  ${s.perUnit} × ${s.sql.slice(0, 200)}`);
+    log(`census: ${targetSql.statementsPerUnit} statements and ${targetSql.roundTripsPerUnit} round trips to the target per invoke`);
+    for (const s of targetSql.statements) log(`  ${s.perUnit} × ${s.sql.slice(0, 200)}`);
     // The same count at the benchmark's concurrency: statements that requests share (the epoch
-    // check, the audit group) are sent once for several invokes.
-    const url = `${censusInstance.origin}/api/v1${route}`;
+    // check, the audit group) are sent once for several invokes; the target gets exactly one each,
+    // unless a session's statement limit has to be set again.
+    const url = `${censusInstance.origin}/api/v1${censusRoute}`;
     await cannon("latch", url, { authorization: `Bearer ${token}` }, CONNECTIONS, WARMUP_SECONDS);
     const beforeLoad = census.snapshot();
+    const targetBeforeLoad = targetCensus.snapshot();
     const loaded = await cannon("latch", url, { authorization: `Bearer ${token}` }, CONNECTIONS, SECONDS);
     sqlUnderLoad = { ...perUnit(beforeLoad, census.snapshot(), loaded.ok), invokes: loaded.ok };
-    log(`census at ${CONNECTIONS} connections: ${sqlUnderLoad.statementsPerUnit} statements per invoke over ${loaded.ok} invokes`);
+    targetSqlUnderLoad = { ...perUnit(targetBeforeLoad, targetCensus.snapshot(), loaded.ok), invokes: loaded.ok };
+    log(`census at ${CONNECTIONS} connections: ${sqlUnderLoad.statementsPerUnit} statements per invoke to Latch's database, ${targetSqlUnderLoad.statementsPerUnit} to the target, over ${loaded.ok} invokes`);
   } finally {
     await censusInstance.stop();
     await census.close();
+    await targetCensus.close();
   }
 
   // The framework's floor: the same route and load with a malformed token, refused with 401 by the
@@ -331,7 +352,7 @@ async function diagnose(console_: NonNullable<Awaited<ReturnType<typeof startCon
       inclusive: { prisma, prismaQueryCompiler: prismaWasm },
     };
   }
-  return { sql, sqlUnderLoad, floor, cpu };
+  return { sql, sqlUnderLoad, targetSql, targetSqlUnderLoad, floor, cpu };
 }
 
 function report(r: {
@@ -369,6 +390,12 @@ function report(r: {
   if (loaded) {
     out.push("", `At ${CONNECTIONS} connections (${loaded.invokes} invokes through the proxy): ${loaded.statementsPerUnit} statements in ${loaded.roundTripsPerUnit} round trips per invoke.`, "", "| per invoke | statement |", "| --- | --- |");
     for (const s of loaded.statements) out.push(`| ${s.perUnit} | \`${s.sql.length > 160 ? `${s.sql.slice(0, 157)}…` : s.sql}\` |`);
+  }
+  const targets = r.diagnosis as { targetSql?: ReturnType<typeof perUnit> | null; targetSqlUnderLoad?: (ReturnType<typeof perUnit> & { invokes: number }) | null } | null;
+  for (const [label, t] of [["one at a time", targets?.targetSql], [`at ${CONNECTIONS} connections`, targets?.targetSqlUnderLoad]] as const) {
+    if (!t) continue;
+    out.push("", `### Target per invoke, ${label}: ${t.statementsPerUnit} statements, ${t.roundTripsPerUnit} round trips`, "", "| per invoke | statement |", "| --- | --- |");
+    for (const s of t.statements) out.push(`| ${s.perUnit} | \`${s.sql.length > 160 ? `${s.sql.slice(0, 157)}…` : s.sql}\` |`);
   }
   const floor = (r.diagnosis as { floor?: { acceptEncoding: string | null; requestsPerSecond: number; serverCpuMsPerRequest: number | null; latency: Summary }[] } | null)?.floor ?? [];
   for (const f of floor) out.push("", `Framework floor (401 before any database work, ${CONNECTIONS} connections, ${f.acceptEncoding ? `Accept-Encoding: ${f.acceptEncoding}` : "no Accept-Encoding"}): ${f.requestsPerSecond} req/s, p50 ${fmt(f.latency.p50)} ms, ${f.serverCpuMsPerRequest ?? "?"} ms of server CPU per request.`);
