@@ -49,15 +49,27 @@ export function tlsOptions(host: string, ca: string | undefined): ConnectionOpti
     ...(isIP(host) ? {} : { servername: host }),
   };
   if (!ca) return options;
+  const bundle = caBundle(ca);
   try {
-    // OpenSSL skips unreadable PEM blocks silently; parsing each one makes a bad paste a config error.
-    const blocks = ca.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    return { ...options, secureContext: createSecureContext({ ca: bundle }) };
+  } catch {
+    throw unreadableCa();
+  }
+}
+
+const unreadableCa = () => new ConnectorError("config", "The CA certificate could not be read. Paste the PEM again, exactly as exported.");
+
+/** The system roots plus a pasted CA bundle, each of its certificates parsed first. */
+export function caBundle(ca: string): string[] {
+  // OpenSSL skips unreadable PEM blocks silently; parsing each one makes a bad paste a config error.
+  const blocks = ca.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  try {
     if (blocks.length === 0) throw new Error("no certificate");
     for (const block of blocks) new X509Certificate(block);
-    return { ...options, secureContext: createSecureContext({ ca: [...rootCertificates, ...blocks] }) };
   } catch {
-    throw new ConnectorError("config", "The CA certificate could not be read. Paste the PEM again, exactly as exported.");
+    throw unreadableCa();
   }
+  return [...rootCertificates, ...blocks];
 }
 
 /**

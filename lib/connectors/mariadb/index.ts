@@ -1,13 +1,12 @@
 import "server-only";
-import { X509Certificate } from "node:crypto";
 import net from "node:net";
 import { inspect } from "node:util";
-import { rootCertificates } from "node:tls";
 import mysql from "mysql2";
 import { z } from "zod";
 import { resolveTargetAddress } from "@/lib/net/egress";
-import { blankToUndefined, booleanish, hostSchema, statementLimitMs, within } from "../socket-shared";
+import { blankToUndefined, booleanish, caBundle, hostSchema, statementLimitMs, within } from "../socket-shared";
 import { ConnectorError, OperationInputError, type Connector, type Operation } from "../types";
+import { jsonCell, sqlQueryInput, type QueryOutput } from "../sql-shared";
 import { classifyMariadbError, mariadbTimeout, toMariadbError, type MariadbTarget } from "./classify";
 
 
@@ -68,50 +67,13 @@ const statementTimeouts = new WeakMap<Client, number>();
 /** How long after the server's own statement limit the client gives up on a session it cannot hear from. */
 const CLIENT_GRACE_MS = 2000;
 
-
 /** Verified TLS only; a CA bundle adds to the system roots (as lib/net/egress does). */
 function sslOptions(ca: string | undefined): mysql.SslOptions {
   // mysql2 checks the certificate against `host` (the name entered), while the socket dials the resolved IP.
   const options: mysql.SslOptions = { rejectUnauthorized: true, verifyIdentity: true };
   if (!ca) return options;
-  // OpenSSL skips unreadable PEM blocks silently; parsing each one makes a bad paste a config error.
-  const blocks = ca.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  try {
-    if (blocks.length === 0) throw new Error("no certificate");
-    for (const block of blocks) new X509Certificate(block);
-  } catch {
-    throw new ConnectorError("config", "The CA certificate could not be read. Paste the PEM again, exactly as exported.");
-  }
-  return { ...options, ca: [...rootCertificates, ...blocks] };
+  return { ...options, ca: caBundle(ca) };
 }
-
-/** JSON-ready cell values: binary as base64. */
-function jsonValue(v: unknown): unknown {
-  if (v === null || v === undefined) return null;
-  if (Buffer.isBuffer(v)) return v.toString("base64");
-  if (typeof v === "bigint") return v.toString();
-  if (typeof v === "number") return Number.isFinite(v) ? v : String(v);
-  if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : v.toISOString();
-  if (Array.isArray(v)) return v.map(jsonValue);
-  if (typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, jsonValue(x)]));
-  return v;
-}
-
-export type QueryOutput = {
-  columns: string[];
-  /** Each row as an array of values in column order (lossless when two columns share a name). */
-  rows: unknown[][];
-  /** Rows the statement returned, or affected when it returns none (INSERT/UPDATE/DELETE). */
-  rowCount: number;
-  /** More rows were returned than rowLimit; only the first rowLimit are in `rows`. */
-  truncated: boolean;
-};
-
-const queryInput = z.object({
-  sql: z.string().trim().min(1, "Enter a SQL statement.").max(100_000),
-  params: z.array(z.json()).max(10_000).default([]),
-  rowLimit: z.number().int().min(1).max(10_000).default(1000),
-});
 
 // Objects and arrays go in as JSON text; mysql2 has no placeholder type for them.
 const bindValue = (v: unknown) => (v !== null && typeof v === "object" ? JSON.stringify(v) : v);
@@ -132,7 +94,7 @@ function streamExecute(client: Client, sql: string, params: unknown[], rowLimit:
       if (Array.isArray(row)) {
         if (index) return;
         seen++;
-        if (rows.length < rowLimit) rows.push(row.map(jsonValue));
+        if (rows.length < rowLimit) rows.push(row.map(jsonCell));
       } else if (affected === null && row && typeof row === "object" && typeof (row as { affectedRows?: unknown }).affectedRows === "number") {
         affected = (row as { affectedRows: number }).affectedRows;
       }
@@ -205,11 +167,11 @@ async function withSession<T>(handle: MariadbPool, timeoutMs: number, work: (cli
   }
 }
 
-const query: Operation<MariadbPool, typeof queryInput, QueryOutput> = {
+const query: Operation<MariadbPool, typeof sqlQueryInput, QueryOutput> = {
   label: "Run a SQL statement",
   description:
     "Runs one SQL statement as a prepared statement with ? placeholders and returns at most rowLimit rows (each an array in column order; binary as base64; dates as the server prints them; BIGINT and DECIMAL as text). The limit caps the answer, not the work: add LIMIT to the SQL for large tables.",
-  input: queryInput,
+  input: sqlQueryInput,
   async run(handle, input, { timeoutMs }) {
     try {
       return await withSession(handle, timeoutMs, async (client) => {

@@ -4,7 +4,8 @@ import { createMariadbUser, type MariadbUser } from "@/test/targets/mariadb";
 import { freePort, startSilentServer } from "@/test/targets/net";
 import { ConnectorError, type Connector } from "../types";
 import { classifyMariadbError } from "./classify";
-import { mariadbConfigSchema, mariadbConnector, type MariadbPool, type QueryOutput } from "./index";
+import type { QueryOutput } from "../sql-shared";
+import { mariadbConfigSchema, mariadbConnector, type MariadbPool } from "./index";
 
 let target: MariadbUser;
 const clients: MariadbPool[] = [];

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { resolveTargetAddress } from "@/lib/net/egress";
 import { blankToUndefined, hostSchema, statementLimitMs, tlsOptions, within } from "../socket-shared";
 import type { Connector, Operation } from "../types";
+import { jsonCell, sqlQueryInput, type QueryOutput } from "../sql-shared";
 import { classifyPostgresError, postgresTimeout, toPostgresError, type PostgresTarget } from "./classify";
 
 
@@ -83,33 +84,6 @@ const resultTypes = {
   getTypeParser: ((oid: number, format?: "text" | "binary") => (RAW_TEXT_TYPES.has(oid) ? rawText : pg.types.getTypeParser(oid, format as "text"))) as typeof pg.types.getTypeParser,
 };
 
-/** JSON-ready cell values: bytea as base64, non-finite numbers as text. */
-function jsonValue(v: unknown): unknown {
-  if (v === null || v === undefined) return null;
-  if (Buffer.isBuffer(v)) return v.toString("base64");
-  if (typeof v === "bigint") return v.toString();
-  if (typeof v === "number") return Number.isFinite(v) ? v : String(v);
-  if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : v.toISOString();
-  if (Array.isArray(v)) return v.map(jsonValue);
-  if (typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, jsonValue(x)]));
-  return v;
-}
-
-export type QueryOutput = {
-  columns: string[];
-  /** Each row as an array of values in column order (lossless when two columns share a name). */
-  rows: unknown[][];
-  /** Rows the statement returned, or affected when it returns none (INSERT/UPDATE/DELETE). */
-  rowCount: number;
-  /** More rows were returned than rowLimit; only the first rowLimit are in `rows`. */
-  truncated: boolean;
-};
-
-const queryInput = z.object({
-  sql: z.string().trim().min(1, "Enter a SQL statement.").max(100_000),
-  params: z.array(z.json()).max(10_000).default([]),
-  rowLimit: z.number().int().min(1).max(10_000).default(1000),
-});
 
 /** Streams the result and keeps the first rowLimit rows, so a large result never sits in memory. */
 function streamQuery(client: pg.ClientBase, sql: string, params: unknown[], rowLimit: number): Promise<QueryOutput> {
@@ -120,7 +94,7 @@ function streamQuery(client: pg.ClientBase, sql: string, params: unknown[], rowL
     const query = new pg.Query({ text: sql, values: params, rowMode: "array", types: resultTypes, queryMode: "extended" } as pg.QueryArrayConfig);
     query.on("row", (row: unknown[]) => {
       seen++;
-      if (rows.length < rowLimit) rows.push(row.map(jsonValue));
+      if (rows.length < rowLimit) rows.push(row.map(jsonCell));
     });
     query.on("error", reject);
     query.on("end", (result: pg.QueryResultBase) => {
@@ -162,11 +136,11 @@ async function withSession<T>(handle: PostgresPool, timeoutMs: number, work: (cl
   }
 }
 
-const query: Operation<PostgresPool, typeof queryInput, QueryOutput> = {
+const query: Operation<PostgresPool, typeof sqlQueryInput, QueryOutput> = {
   label: "Run a SQL statement",
   description:
     "Runs one SQL statement with positional parameters ($1, $2, …) and returns at most rowLimit rows (each an array in column order; bytea as base64; dates and timestamps as PostgreSQL prints them). The limit caps the answer, not the work: add LIMIT to the SQL for large tables.",
-  input: queryInput,
+  input: sqlQueryInput,
   async run(handle, input, { timeoutMs }) {
     try {
       return await withSession(handle, timeoutMs, (client) => streamQuery(client, input.sql, input.params, input.rowLimit));

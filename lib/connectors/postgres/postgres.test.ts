@@ -7,7 +7,8 @@ import { createTestPki, type TestPki } from "@/test/emulators/tls";
 import { issueServerCert } from "@/test/targets/tls";
 import { ConnectorError, type Connector } from "../types";
 import { classifyPostgresError } from "./classify";
-import { postgresConfigSchema, postgresConnector, type PostgresPool, type QueryOutput } from "./index";
+import type { QueryOutput } from "../sql-shared";
+import { postgresConfigSchema, postgresConnector, type PostgresPool } from "./index";
 
 let target: PasswordPostgres;
 let pki: TestPki;
