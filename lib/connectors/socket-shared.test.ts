@@ -1,5 +1,8 @@
+import { rootCertificates } from "node:tls";
 import { describe, expect, it } from "vitest";
-import { statementLimitMs } from "./socket-shared";
+import { createTestPki } from "@/test/emulators/tls";
+import { caBundle, statementLimitMs, tlsOptions } from "./socket-shared";
+import { ConnectorError } from "./types";
 
 describe("statementLimitMs", () => {
   it("gives one limit for every call that borrowed its session within the same second, so a kept session is not SET again", () => {
@@ -21,5 +24,26 @@ describe("statementLimitMs", () => {
   it("keeps millisecond precision under a second", () => {
     expect(statementLimitMs(750)).toBe(750);
     expect(statementLimitMs(0.4)).toBe(1);
+  });
+});
+
+describe("a pasted CA bundle", () => {
+  it("adds each of its certificates to the system roots", () => {
+    const pki = createTestPki();
+    const bundle = caBundle(`${pki.caCert}\n${pki.caCert}`);
+    expect(bundle).toHaveLength(rootCertificates.length + 2);
+    expect(bundle.slice(0, rootCertificates.length)).toEqual([...rootCertificates]);
+    expect(tlsOptions("db.example.com", pki.caCert)).toMatchObject({ rejectUnauthorized: true, servername: "db.example.com", secureContext: expect.anything() });
+  });
+
+  it("refuses a paste with an unreadable certificate as a configuration error, naming what to do", () => {
+    const pki = createTestPki();
+    const broken = "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----";
+    for (const paste of [broken, `${pki.caCert}\n${broken}`, "not PEM at all"]) {
+      for (const use of [() => caBundle(paste), () => tlsOptions("db.example.com", paste)]) {
+        expect(use).toThrow(ConnectorError);
+        expect(use).toThrow("The CA certificate could not be read. Paste the PEM again, exactly as exported.");
+      }
+    }
   });
 });
