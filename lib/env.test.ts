@@ -5,7 +5,7 @@ const valid = { DATABASE_URL: "postgresql://localhost/latch", NEXTAUTH_SECRET: "
 
 describe("env", () => {
   it("accepts a valid environment and fills defaults", () => {
-    expect(parseEnv(valid)).toMatchObject({ LOG_LEVEL: "info", LATCH_LOGIN_MAX_FAILURES: 5, LATCH_TRUST_PROXY: false });
+    expect(parseEnv(valid)).toMatchObject({ LOG_LEVEL: "info", LATCH_LOGIN_MAX_FAILURES: 5, LATCH_TRUST_PROXY: 0 });
   });
 
   it("fails fast naming the variable that is wrong", () => {
@@ -33,5 +33,14 @@ describe("env", () => {
     expect(parseEnv(valid)).toMatchObject({ LATCH_POOL_MAX_PER_CONNECTION: 10, LATCH_POOL_IDLE_SECONDS: 300 });
     expect(parseEnv({ ...valid, LATCH_POOL_MAX_PER_CONNECTION: "3" }).LATCH_POOL_MAX_PER_CONNECTION).toBe(3);
     expect(() => parseEnv({ ...valid, LATCH_POOL_MAX_PER_CONNECTION: "0" })).toThrow(/LATCH_POOL_MAX_PER_CONNECTION/);
+  });
+
+  it("reads LATCH_TRUST_PROXY as the number of proxies in front, with true meaning one", () => {
+    for (const [value, proxies] of [["", 0], ["false", 0], ["0", 0], ["true", 1], ["TRUE", 1], ["1", 1], ["2", 2]] as const) {
+      expect(parseEnv({ ...valid, LATCH_TRUST_PROXY: value }).LATCH_TRUST_PROXY).toBe(proxies);
+    }
+    for (const bad of ["yes", "-1", "10", "1.5"]) {
+      expect(() => parseEnv({ ...valid, LATCH_TRUST_PROXY: bad })).toThrow(/LATCH_TRUST_PROXY must be "true", "false" or the number of proxies/);
+    }
   });
 });

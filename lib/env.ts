@@ -22,8 +22,21 @@ const schema = z.object({
   /** Failed sign-ins allowed per e-mail (and per client address) within the window before a lock-out. */
   LATCH_LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).max(1000).default(5),
   LATCH_LOGIN_WINDOW_SECONDS: z.coerce.number().int().min(10).max(86400).default(900),
-  /** Trust X-Forwarded-For for the client address (only behind a reverse proxy you run). */
-  LATCH_TRUST_PROXY: booleanFlag,
+  /**
+   * How many reverse proxies you run in front of Latch, each appending to X-Forwarded-For: the
+   * client address is read that many hops from the right. "true" means one; unset or "false", none.
+   */
+  LATCH_TRUST_PROXY: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const value = (v ?? "").trim().toLowerCase();
+      if (value === "" || value === "false") return 0;
+      if (value === "true") return 1;
+      if (/^[0-9]$/.test(value)) return Number(value);
+      ctx.addIssue({ code: "custom", message: 'must be "true", "false" or the number of proxies in front of Latch (0 to 9)' });
+      return z.NEVER;
+    }),
   /**
    * 32 random bytes, base64: wraps the data keys that encrypt the Latch store and store credentials.
    * Optional at parse time so the console can start without stores; anything that encrypts demands it.

@@ -20,14 +20,17 @@ export async function getRequestId(): Promise<string> {
 }
 
 /**
- * The client address for rate limiting. server.mjs appends the socket's peer address to
- * X-Forwarded-For on every request (Next alone only sets it when it is absent), so the last entry is
- * the peer; earlier entries are only trusted behind a proxy the operator runs (LATCH_TRUST_PROXY).
+ * The client address for rate limiting and a token's last use. server.mjs appends the socket's peer
+ * address to X-Forwarded-For on every request (Next alone only sets it when it is absent), so the last
+ * entry is the peer. Behind N proxies the operator runs (LATCH_TRUST_PROXY), each of which appends
+ * the address it received from, the client is the entry N from the right. Entries further left were
+ * sent by the client itself and are never believed: a proxy that appends passes them on unchanged.
  */
-export function clientAddressFrom(h: HeaderReader | Record<string, string | string[] | undefined>): string {
+export function clientAddressFrom(h: HeaderReader | Record<string, string | string[] | undefined>, trustedProxies = env().LATCH_TRUST_PROXY): string {
   const raw = typeof h.get === "function" ? (h as HeaderReader).get("x-forwarded-for") : (h as Record<string, string | string[] | undefined>)["x-forwarded-for"];
   const value = Array.isArray(raw) ? raw.join(",") : raw;
   const hops = (value ?? "").split(",").map((s) => s.trim()).filter(Boolean);
   if (hops.length === 0) return "unknown";
-  return (env().LATCH_TRUST_PROXY ? hops[0] : hops[hops.length - 1]) ?? "unknown";
+  // Fewer entries than proxies (a proxy that does not append): the farthest one there is.
+  return hops[Math.max(0, hops.length - 1 - trustedProxies)] ?? "unknown";
 }
