@@ -1,5 +1,6 @@
 import "server-only";
 import { z } from "zod";
+import { ConnectorError } from "./types";
 
 /** What the SQL connectors (PostgreSQL, MariaDB) share: the query operation's input and answer. */
 
@@ -19,14 +20,51 @@ export type QueryOutput = {
   truncated: boolean;
 };
 
-/** A JSON-ready cell value: binary as base64, 64-bit integers and non-finite numbers as text, dates in ISO form. */
-export function jsonCell(v: unknown): unknown {
+/** Deeper than any document a person means to read, and far above what JSON.stringify can still answer with. */
+export const MAX_CELL_DEPTH = 1000;
+
+/**
+ * A JSON-ready cell value: binary as base64, 64-bit integers and non-finite numbers as text, dates in
+ * ISO form. A PostgreSQL json value can nest some ten thousand levels, past what recursion (here and
+ * in JSON.stringify) survives, so a value deeper than MAX_CELL_DEPTH is refused instead.
+ */
+export function jsonCell(v: unknown, depth = 0): unknown {
   if (v === null || v === undefined) return null;
   if (Buffer.isBuffer(v)) return v.toString("base64");
   if (typeof v === "bigint") return v.toString();
   if (typeof v === "number") return Number.isFinite(v) ? v : String(v);
   if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : v.toISOString();
-  if (Array.isArray(v)) return v.map(jsonCell);
-  if (typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, jsonCell(x)]));
-  return v;
+  if (typeof v !== "object") return v;
+  if (depth >= MAX_CELL_DEPTH) {
+    throw new ConnectorError("target_error", `A value in the result is nested more than ${MAX_CELL_DEPTH} levels deep, which Latch does not return. Select a part of it instead.`);
+  }
+  if (Array.isArray(v)) return v.map((x) => jsonCell(x, depth + 1));
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, jsonCell(x, depth + 1)]));
+}
+
+/**
+ * The first `limit` rows of a result, as JSON-ready cells, counting the rest. A row that cannot be
+ * returned is remembered, not thrown: throwing from the driver's row event would leave the session
+ * mid-result. The caller rejects with `failure` once the statement has ended.
+ */
+export class ResultRows {
+  readonly rows: unknown[][] = [];
+  seen = 0;
+  failure: ConnectorError | null = null;
+  constructor(readonly limit: number) {}
+
+  add(row: unknown[]): void {
+    this.seen++;
+    if (this.failure || this.rows.length >= this.limit) return;
+    try {
+      this.rows.push(row.map((cell) => jsonCell(cell)));
+    } catch (error) {
+      if (!(error instanceof ConnectorError)) throw error;
+      this.failure = error;
+    }
+  }
+
+  get truncated(): boolean {
+    return this.seen > this.rows.length;
+  }
 }

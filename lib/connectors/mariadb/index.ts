@@ -6,7 +6,7 @@ import { z } from "zod";
 import { resolveTargetAddress } from "@/lib/net/egress";
 import { blankToUndefined, booleanish, caBundle, hostSchema, statementLimitMs, within } from "../socket-shared";
 import { ConnectorError, OperationInputError, type Connector, type Operation } from "../types";
-import { jsonCell, sqlQueryInput, type QueryOutput } from "../sql-shared";
+import { ResultRows, sqlQueryInput, type QueryOutput } from "../sql-shared";
 import { classifyMariadbError, mariadbTimeout, toMariadbError, type MariadbTarget } from "./classify";
 
 
@@ -81,9 +81,8 @@ const bindValue = (v: unknown) => (v !== null && typeof v === "object" ? JSON.st
 /** Streams the first result set and keeps the first rowLimit rows, so a large result never sits in memory. */
 function streamExecute(client: Client, sql: string, params: unknown[], rowLimit: number): Promise<QueryOutput> {
   return new Promise((resolve, reject) => {
-    const rows: unknown[][] = [];
+    const rows = new ResultRows(rowLimit);
     let columns: string[] | null = null;
-    let seen = 0;
     let affected: number | null = null;
     // A prepared statement: one statement per call, parameters never spliced into the SQL.
     const command = client.execute({ sql, values: params.map(bindValue), rowsAsArray: true });
@@ -93,16 +92,16 @@ function streamExecute(client: Client, sql: string, params: unknown[], rowLimit:
     command.on("result", (row: unknown, index?: number) => {
       if (Array.isArray(row)) {
         if (index) return;
-        seen++;
-        if (rows.length < rowLimit) rows.push(row.map(jsonCell));
+        rows.add(row);
       } else if (affected === null && row && typeof row === "object" && typeof (row as { affectedRows?: unknown }).affectedRows === "number") {
         affected = (row as { affectedRows: number }).affectedRows;
       }
     });
     command.on("error", reject);
     command.on("end", () => {
+      if (rows.failure) return reject(rows.failure);
       const cols: string[] = columns ?? [];
-      resolve({ columns: cols, rows, rowCount: cols.length > 0 ? seen : (affected ?? 0), truncated: seen > rows.length });
+      resolve({ columns: cols, rows: rows.rows, rowCount: cols.length > 0 ? rows.seen : (affected ?? 0), truncated: rows.truncated });
     });
   });
 }

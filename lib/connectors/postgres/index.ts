@@ -5,7 +5,7 @@ import { z } from "zod";
 import { resolveTargetAddress } from "@/lib/net/egress";
 import { blankToUndefined, hostSchema, statementLimitMs, tlsOptions, within } from "../socket-shared";
 import type { Connector, Operation } from "../types";
-import { jsonCell, sqlQueryInput, type QueryOutput } from "../sql-shared";
+import { ResultRows, sqlQueryInput, type QueryOutput } from "../sql-shared";
 import { classifyPostgresError, postgresTimeout, toPostgresError, type PostgresTarget } from "./classify";
 
 
@@ -88,19 +88,16 @@ const resultTypes = {
 /** Streams the result and keeps the first rowLimit rows, so a large result never sits in memory. */
 function streamQuery(client: pg.ClientBase, sql: string, params: unknown[], rowLimit: number): Promise<QueryOutput> {
   return new Promise((resolve, reject) => {
-    const rows: unknown[][] = [];
-    let seen = 0;
+    const rows = new ResultRows(rowLimit);
     // Extended protocol even without parameters: one statement per call, as with parameters.
     const query = new pg.Query({ text: sql, values: params, rowMode: "array", types: resultTypes, queryMode: "extended" } as pg.QueryArrayConfig);
-    query.on("row", (row: unknown[]) => {
-      seen++;
-      if (rows.length < rowLimit) rows.push(row.map(jsonCell));
-    });
+    query.on("row", (row: unknown[]) => rows.add(row));
     query.on("error", reject);
     query.on("end", (result: pg.QueryResultBase) => {
+      if (rows.failure) return reject(rows.failure);
       const columns = (result.fields ?? []).map((f) => f.name);
-      const rowCount = columns.length > 0 ? seen : (result.rowCount ?? seen);
-      resolve({ columns, rows, rowCount, truncated: seen > rows.length });
+      const rowCount = columns.length > 0 ? rows.seen : (result.rowCount ?? rows.seen);
+      resolve({ columns, rows: rows.rows, rowCount, truncated: rows.truncated });
     });
     client.query(query);
   });

@@ -107,6 +107,17 @@ describe("postgres connector against a password-auth PostgreSQL", () => {
     expect(many.rows).toEqual(Array.from({ length: 10 }, (_, k) => [k + 1]));
   });
 
+  it("returns JSON values as they are, and refuses one nested too deeply to answer with instead of failing the process", async () => {
+    const { client } = await open();
+    const nested = (depth: number) => `SELECT (repeat('[', ${depth}) || '1' || repeat(']', ${depth}))::json AS doc`;
+    expect((await runQuery(client, { sql: `SELECT '{"a":[1,{"b":null}]}'::jsonb AS doc` })).rows).toEqual([[{ a: [1, { b: null }] }]]);
+    expect((await runQuery(client, { sql: nested(100) })).rows[0]![0]).toBeInstanceOf(Array);
+    const deep = await expectConnectorError(runQuery(client, { sql: nested(8000) }), "target_error");
+    expect(deep.message).toMatch(/nested more than \d+ levels deep/);
+    // The session and the pool stay usable.
+    expect((await runQuery(client, { sql: "SELECT 1 AS n" })).rows).toEqual([[1]]);
+  });
+
   it("runs one statement per call and words statement errors by SQLSTATE only", async () => {
     const { client } = await open();
     const run = (sql: string, params: unknown[] = []) => runQuery(client, { sql, params, rowLimit: 10 });
