@@ -50,4 +50,21 @@ describe("the action helper", () => {
     expect(await action({ name: "valid name" })).toEqual({ ok: true, data: "done" });
     expect(run).toHaveBeenCalledTimes(1);
   });
+
+  it("refuses input nested too deeply, or referring to itself, with a 400 before zod walks it", async () => {
+    signInAs(await makeUser());
+    const run = vi.fn(async () => "done");
+    const action = defineAction(z.object({ value: z.json() }), run);
+    let deep: unknown = 1;
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    for (const value of [deep, cyclic]) {
+      expect(await action({ value } as never)).toEqual({ ok: false, error: { code: "BAD_REQUEST", message: "The input is nested more than 64 levels deep.", reference: "test-request-id" } });
+    }
+    let fine: unknown = 1;
+    for (let i = 0; i < 60; i++) fine = { next: fine };
+    expect(await action({ value: fine } as never)).toEqual({ ok: true, data: "done" });
+    expect(run).toHaveBeenCalledTimes(1);
+  });
 });

@@ -25,6 +25,29 @@ export function fieldErrorsOf(error: z.ZodError): FieldErrors {
   return out;
 }
 
+/** Far deeper than any form or API body Latch takes. */
+export const MAX_INPUT_DEPTH = 64;
+
+/**
+ * Input is parsed before anyone validates it, and zod walks nested values recursively: a body of
+ * 200,000 nested arrays (400 KB) overflows the stack inside safeParse, an unexpected error (500)
+ * instead of a 400. This walk has no recursion and stops at the first value too deep; a value met
+ * twice (only a decoded server-action argument can share or cycle) is refused the same way.
+ */
+export function assertInputDepth(value: unknown, max = MAX_INPUT_DEPTH): void {
+  const seen = new Set<object>();
+  const pending: [unknown, number][] = [[value, 1]];
+  while (pending.length > 0) {
+    const [v, depth] = pending.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    if (depth > max || seen.has(v)) throw new AppError("BAD_REQUEST", `The input is nested more than ${max} levels deep.`);
+    seen.add(v);
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (child !== null && typeof child === "object") pending.push([child, depth + 1]);
+    }
+  }
+}
+
 export function toActionError(error: unknown, requestId: string, log: Logger): ActionError {
   if (error instanceof AppError) {
     return { code: error.code, message: error.userMessage, fieldErrors: error.fieldErrors, reference: requestId };
@@ -62,6 +85,7 @@ export function defineAction<S extends z.ZodType, T>(
     try {
       const actor = await requireActor();
       await options.authorize?.(actor);
+      assertInputDepth(raw);
       const parsed = schema.safeParse(raw);
       if (!parsed.success) {
         const fieldErrors = fieldErrorsOf(parsed.error);

@@ -113,6 +113,21 @@ describe("bad requests get the wrapper's answers", () => {
     expect(shape.json().error?.code).toBe("VALIDATION");
   });
 
+  it("400 for a body nested too deeply to validate, however small, instead of a stack overflow's 500", async () => {
+    const depth = 200_000;
+    const params = `${"[".repeat(depth)}${"]".repeat(depth)}`;
+    const deep = await send(invokePath(openConnectionId), { headers: auth(), body: `{"operation":"request","input":{"method":"POST","path":"/open/echo","body":[${params}]}}` });
+    expect(deep.status).toBe(400);
+    expect(deep.json().error).toMatchObject({ code: "BAD_REQUEST", message: "The input is nested more than 64 levels deep." });
+    // Ordinary nesting reaches the operation's own validation (a request body must be text), and the server goes on answering.
+    const nested = JSON.parse(`${'{"a":'.repeat(20)}1${"}".repeat(20)}`);
+    const shaped = await send(invokePath(openConnectionId), { headers: auth(), body: JSON.stringify({ operation: "request", input: { method: "POST", path: "/open/echo", body: nested } }) });
+    expect(shaped.status).toBe(422);
+    expect(shaped.json().error).toMatchObject({ code: "VALIDATION", fieldErrors: { "input.body": [expect.any(String)] } });
+    const ok = await send(invokePath(openConnectionId), { headers: auth(), body: JSON.stringify({ operation: "request", input: { method: "GET", path: "/open/after" } }) });
+    expect(ok.status, ok.text).toBe(200);
+  });
+
   it("413 for a body over 1 MiB, declared or streamed in chunks, and the server goes on answering", async () => {
     const big = JSON.stringify({ operation: "request", input: { pad: "x".repeat(1024 * 1024 + 10) } });
     expect((await send(invokePath(connectionId), { headers: auth(), body: big })).status).toBe(413);

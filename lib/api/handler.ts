@@ -4,7 +4,7 @@ import { promisify } from "node:util";
 import { gzip } from "node:zlib";
 import { NextResponse, type NextRequest } from "next/server";
 import { z } from "zod";
-import { fieldErrorsOf, type ActionContext, type ActionOptions } from "@/lib/actions/action";
+import { assertInputDepth, fieldErrorsOf, type ActionContext, type ActionOptions } from "@/lib/actions/action";
 import { requireActor } from "@/lib/auth/session";
 import { AppError, HTTP_STATUS, unexpectedMessage } from "@/lib/errors";
 import { lazyLogger, requestLogger } from "@/lib/log";
@@ -114,11 +114,14 @@ async function readJson(incoming: Incoming): Promise<unknown> {
   const declared = Number(incoming.headers.get("content-length") ?? 0);
   if (declared > MAX_BODY_BYTES) throw tooLarge();
   const text = new TextDecoder("utf-8", { fatal: false }).decode(await incoming.readBody(MAX_BODY_BYTES, tooLarge));
+  let body: unknown;
   try {
-    return JSON.parse(text);
+    body = JSON.parse(text);
   } catch {
     throw new AppError("BAD_REQUEST", "The request body is not valid JSON.");
   }
+  assertInputDepth(body);
+  return body;
 }
 
 /**
