@@ -1,8 +1,17 @@
 import { z } from "zod";
 
+/** Search text: PostgreSQL cannot take a NUL in a parameter, and no name Latch stores has control characters. */
+export const searchTextSchema = (max: number) =>
+  z
+    .string()
+    .trim()
+    .max(max, `Search text can be at most ${max} characters.`)
+    // eslint-disable-next-line no-control-regex
+    .refine((q) => !/[\u0000-\u001f\u007f]/.test(q), "Search text cannot contain control characters.");
+
 /** Search + page parameters shared by every list (pages and REST). */
 export const listQuerySchema = z.object({
-  q: z.string().trim().max(200, "Search text can be at most 200 characters.").optional().default(""),
+  q: searchTextSchema(200).optional().default(""),
   page: z.coerce.number().int().min(1).max(100000).optional().default(1),
   pageSize: z.coerce.number().int().min(1).max(100).optional().default(20),
 });
@@ -13,7 +22,7 @@ type RawParams = Record<string, string | string[] | undefined>;
 /** For pages: a hand-edited URL falls back to sensible values instead of failing. */
 export function parseListQuery(raw: RawParams, pageSize = 20): ListQuery {
   const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
-  const q = z.string().trim().max(200).catch("").parse(first(raw.q) ?? "");
+  const q = searchTextSchema(200).catch("").parse(first(raw.q) ?? "");
   const page = z.coerce.number().int().min(1).max(100000).catch(1).parse(first(raw.page) ?? 1);
   return { q, page, pageSize };
 }

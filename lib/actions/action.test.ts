@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { z } from "zod";
+import { db, sql } from "@/lib/db";
 import { AppError } from "@/lib/errors";
 import { makeUser, signInAs } from "@/test/fixtures";
 import { defineAction, requireTenant } from "./action";
@@ -66,5 +67,18 @@ describe("the action helper", () => {
     for (let i = 0; i < 60; i++) fine = { next: fine };
     expect(await action({ value: fine } as never)).toEqual({ ok: true, data: "done" });
     expect(run).toHaveBeenCalledTimes(1);
+  });
+
+  it("answers text the database cannot store (a NUL) with a 400 that says what to fix, not an unexpected error", async () => {
+    signInAs(await makeUser());
+    const action = defineAction(z.object({ name: z.string() }), async ({ name }) => sql(db(), "SELECT $1::text AS name", [name]));
+    expect(await action({ name: "pay\u0000roll" })).toEqual({
+      ok: false,
+      error: { code: "BAD_REQUEST", message: "The input contains a character that cannot be stored, such as the NUL character (U+0000). Remove it and try again.", reference: "test-request-id" },
+    });
+    // The same through Prisma.
+    const viaPrisma = defineAction(z.object({ name: z.string() }), async ({ name }) => db().folder.findFirst({ where: { name } }));
+    expect(await viaPrisma({ name: "pay\u0000roll" })).toMatchObject({ ok: false, error: { code: "BAD_REQUEST" } });
+    expect(await action({ name: "payroll" })).toEqual({ ok: true, data: [{ name: "payroll" }] });
   });
 });

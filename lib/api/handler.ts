@@ -6,6 +6,7 @@ import { NextResponse, type NextRequest } from "next/server";
 import { z } from "zod";
 import { assertInputDepth, fieldErrorsOf, type ActionContext, type ActionOptions } from "@/lib/actions/action";
 import { requireActor } from "@/lib/auth/session";
+import { isUnstorableText, UNSTORABLE_TEXT_MESSAGE } from "@/lib/db/errors";
 import { AppError, HTTP_STATUS, unexpectedMessage } from "@/lib/errors";
 import { lazyLogger, requestLogger } from "@/lib/log";
 import { withFreshnessFrom } from "@/lib/authz/epoch";
@@ -194,6 +195,9 @@ export function apiHandler<P = Record<string, never>, Q = Record<string, never>,
           requestId,
           extra,
         );
+      }
+      if (isUnstorableText(error)) {
+        return json(400, { error: { code: "BAD_REQUEST", message: UNSTORABLE_TEXT_MESSAGE, requestId } }, requestId);
       }
       log.error({ err: error, path: incoming.pathname }, "unexpected error in route handler");
       return json(500, { error: { code: "UNEXPECTED", message: unexpectedMessage(requestId), requestId } }, requestId);

@@ -164,6 +164,19 @@ describe("what the read routes answer", () => {
     expect(bad.status).toBe(422);
   });
 
+  it("refuses search text with a NUL or another control character with 422, on every list", async () => {
+    signInAs(viewerB);
+    for (const q of ["%00", "pay%00roll", "a%0Db"]) {
+      for (const answer of [
+        await folderAssetsRoute.GET(req(`/api/v1/folders/${folderB.id}/assets?q=${q}`), ctx({ folderId: folderB.id })),
+        await folderConnectionsRoute.GET(req(`/api/v1/folders/${folderB.id}/connections?q=${q}`), ctx({ folderId: folderB.id })),
+      ]) {
+        expect(answer.status).toBe(422);
+        expect((await answer.json()) as unknown).toMatchObject({ error: { code: "VALIDATION", fieldErrors: { q: ["Search text cannot contain control characters."] } } });
+      }
+    }
+  });
+
   it("an asset: metadata, a setting's value, never a credential's password or username", async () => {
     signInAs(viewerB);
     const credential = await exactly(await assetRoute.GET(req(`/api/v1/assets/${credentialB}`), ctx({ assetId: credentialB })), assetResponseSchema);

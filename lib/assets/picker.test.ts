@@ -282,6 +282,9 @@ describe("keyset pagination", () => {
       Buffer.from(JSON.stringify({ n: 1, i: 2 })).toString("base64url"),
       Buffer.from(JSON.stringify({ n: "db", i: "'; DROP TABLE credential_assets; --" })).toString("base64url"),
       Buffer.from(JSON.stringify(["db", randomUUID()])).toString("base64url"),
+      // Shaped like an id but not one, and a NUL the database cannot take.
+      Buffer.from(JSON.stringify({ n: "db", i: "-".repeat(36) })).toString("base64url"),
+      Buffer.from(JSON.stringify({ n: "d\u0000b", i: randomUUID() })).toString("base64url"),
       "",
     ];
     for (const cursor of garbage) expect(await search(pager, { q: "", limit: 10, cursor })).toEqual(first);
@@ -335,6 +338,7 @@ describe("searchPickableAssetsAction", () => {
     expect(await action({ q: "x".repeat(101) })).toMatchObject({ ok: false, error: { code: "VALIDATION" } });
     expect(await action({ q: "", folderId: "not-a-uuid" })).toMatchObject({ ok: false, error: { code: "VALIDATION" } });
     expect(await action({ q: "", limit: 0 })).toMatchObject({ ok: false, error: { code: "VALIDATION" } });
+    expect(await action({ q: "pay\u0000" })).toMatchObject({ ok: false, error: { code: "VALIDATION", message: "Search text cannot contain control characters." } });
 
     const found = await action({ q: `${t}-alpha-c`, folderId: null, cursor: null, limit: 20 });
     expect(found).toMatchObject({ ok: true, data: { nextCursor: null, rows: [{ name: `${t}-alpha-cred`, selectable: true }] } });

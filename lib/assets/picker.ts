@@ -3,6 +3,8 @@ import { Prisma } from "@prisma/client";
 import { z } from "zod";
 import { listFolderIdsWith, listFolderRoles, type Actor } from "@/lib/authz";
 import { db } from "@/lib/db";
+import { isUuid } from "@/lib/ids";
+import { searchTextSchema } from "@/lib/list-query";
 import { getProvider } from "@/lib/vault/registry";
 import type { StoreKind } from "@/lib/vault/types";
 import { isSecretType, type AssetType } from "./schemas";
@@ -12,7 +14,7 @@ import { isSecretType, type AssetType } from "./schemas";
  * searched on the server and paged by keyset (name, id), so it stays fast with 100,000 assets.
  */
 export const pickerQuerySchema = z.object({
-  q: z.string().trim().max(100, "Search text can be at most 100 characters.").default(""),
+  q: searchTextSchema(100).default(""),
   folderId: z.string().uuid().nullable().default(null),
   /** Opaque: the last row of the previous page. */
   cursor: z.string().max(400).nullable().default(null),
@@ -38,7 +40,7 @@ function decodeCursor(raw: string | null): Cursor | null {
   if (!raw) return null;
   try {
     const c = JSON.parse(Buffer.from(raw, "base64url").toString("utf8")) as Cursor;
-    return typeof c.n === "string" && typeof c.i === "string" && /^[0-9a-f-]{36}$/i.test(c.i) ? c : null;
+    return typeof c.n === "string" && !c.n.includes("\u0000") && isUuid(c.i) ? c : null;
   } catch {
     return null;
   }

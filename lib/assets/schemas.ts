@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { searchTextSchema } from "@/lib/list-query";
 import { VERSION_KINDS } from "@/lib/vault/reference";
 
 export const ASSET_TYPES = ["CREDENTIAL", "SECRET", "TEXT", "INTEGER", "BOOLEAN"] as const;
@@ -101,7 +102,7 @@ export const checkUpdate = (type: AssetType, input: UpdateAssetInput) => {
 export const assetIdSchema = z.object({ assetId: z.string() });
 
 export const assetListQuerySchema = z.object({
-  q: z.string().trim().max(200, "Search text can be at most 200 characters.").optional().default(""),
+  q: searchTextSchema(200).optional().default(""),
   type: z.enum(ASSET_TYPES).optional(),
   page: z.coerce.number().int().min(1).max(100000).optional().default(1),
   pageSize: z.coerce.number().int().min(1).max(100).optional().default(20),

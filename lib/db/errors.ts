@@ -19,3 +19,15 @@ export const isUniqueViolation = (error: unknown, constraint?: string) =>
 /** A foreign key refused the change (a Restrict reference that appeared after a usage check, typically). */
 export const isForeignKeyViolation = (error: unknown, constraint?: string) =>
   violates(error, "P2003", "23503", constraint, /foreign key constraint/i);
+
+/**
+ * PostgreSQL refused a text value it cannot store: a NUL character (22021) or, in json, an escape
+ * it has no character for (22P05). Only input causes these, so they answer 400, not 500.
+ */
+export function isUnstorableText(error: unknown): boolean {
+  const e = error as (DbError & { cause?: { code?: unknown; originalCode?: unknown } }) | null | undefined;
+  const codes = [e?.code, e?.cause?.code, e?.cause?.originalCode, e?.meta?.driverAdapterError?.cause?.originalCode];
+  return codes.some((c) => c === "22021" || c === "22P05");
+}
+
+export const UNSTORABLE_TEXT_MESSAGE = "The input contains a character that cannot be stored, such as the NUL character (U+0000). Remove it and try again.";
