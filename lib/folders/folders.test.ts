@@ -67,6 +67,11 @@ describe("folders", () => {
     expect(self.ok).toBe(false);
     const wrongType = await createFolderAction({ name: 42 as unknown as string, parentId: null });
     expect(wrongType).toMatchObject({ ok: false, error: { code: "VALIDATION" } });
+    // An empty or malformed parent is an unknown folder, not the top level and not a 500.
+    for (const parentId of ["", "not-a-uuid"]) {
+      expect(await createFolderAction({ name: "Orphan", parentId })).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
+      expect(await moveFolderAction({ folderId: b.id, parentId })).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
+    }
 
     expect(await rowCounts()).toEqual(before);
   });

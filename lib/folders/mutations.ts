@@ -74,7 +74,8 @@ export async function createFolder(ctx: Ctx, input: { name: string; parentId: st
     return await db().$transaction(async (tx) => {
       await lockTree(tx);
       let parentName: string | null = null;
-      if (input.parentId) {
+      // Null is the top level; any string, "" included, must name a folder the actor may manage.
+      if (input.parentId !== null) {
         parentName = (await assertCanOnFolder(tx, ctx.actor, "folders.manage", input.parentId)).folder.name;
         if ((await depthOf(tx, input.parentId)) + 1 > FOLDER_MAX_DEPTH) {
           throw new AppError("VALIDATION", `Folders can be nested at most ${FOLDER_MAX_DEPTH} levels deep.`);
@@ -114,7 +115,7 @@ export async function moveFolder(ctx: Ctx, input: { folderId: string; parentId: 
     if (folder.parentId === input.parentId) return { id: folder.id, parentId: folder.parentId };
     const subtree = await subtreeIds(tx, folder.id);
     let destinationName = "(top level)";
-    if (input.parentId) {
+    if (input.parentId !== null) {
       // Same answer as an unknown destination when the actor cannot manage it.
       destinationName = (await assertCanOnFolder(tx, ctx.actor, "folders.manage", input.parentId, "Destination folder")).folder.name;
       if (subtree.some((f) => f.id === input.parentId)) {

@@ -96,6 +96,22 @@ describe("validation messages, through the action", () => {
     ok(await createStoreAction(input));
   });
 
+  it("a scope folder that is not a folder is a field error on save, edit and draft test, never a 500", async () => {
+    const before = await db().credentialStore.count();
+    for (const folderId of ["", "not-a-uuid", randomUUID()]) {
+      for (const result of [await createStoreAction({ ...vaultInput(), folderId }), await testDraftStoreAction({ ...vaultInput(), folderId, storeId: null })]) {
+        expect(result).toMatchObject({ ok: false, error: { code: "VALIDATION", fieldErrors: { folderId: ["Choose an existing folder."] } } });
+      }
+    }
+    const saved = ok(await createStoreAction(vaultInput()));
+    expect(await updateStoreAction({ ...(await editOf(saved.id)), folderId: "" })).toMatchObject({ ok: false, error: { code: "VALIDATION", fieldErrors: { folderId: ["Choose an existing folder."] } } });
+    expect(await db().credentialStore.count()).toBe(before + 1);
+    // A real folder and tenant-wide (null) still do.
+    const folder = await makeFolder();
+    expect(await testDraftStoreAction({ ...vaultInput(), folderId: folder.id, storeId: null })).toMatchObject({ ok: true, data: { ok: true } });
+    ok(await createStoreAction({ ...vaultInput(), folderId: folder.id }));
+  });
+
   it("refuses a duplicate name, whatever its case", async () => {
     const first = ok(await createStoreAction(vaultInput()));
     const clash = await createStoreAction(vaultInput({ name: first.name.toUpperCase() }));

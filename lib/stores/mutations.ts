@@ -5,7 +5,7 @@ import type { ActionContext } from "@/lib/actions/action";
 import { fieldErrorsOf } from "@/lib/actions/action";
 import { recordAuditEvent } from "@/lib/audit/record";
 import { assertTenant } from "@/lib/authz";
-import { db, type Tx } from "@/lib/db";
+import { db, type Db, type Tx } from "@/lib/db";
 import { env } from "@/lib/env";
 import { AppError, conflict, notFound, type FieldErrors } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
@@ -113,8 +113,9 @@ function validateProviderInput(kind: string, input: ProviderInput, stored?: Stor
   };
 }
 
-async function assertScopeFolder(tx: Tx, folderId: string | null) {
-  if (folderId && !(isUuid(folderId) && (await tx.folder.findUnique({ where: { id: folderId }, select: { id: true } })))) {
+/** Null is tenant-wide; any string, "" included, must name an existing folder. */
+async function assertScopeFolder(tx: Db, folderId: string | null) {
+  if (folderId !== null && !(isUuid(folderId) && (await tx.folder.findUnique({ where: { id: folderId }, select: { id: true } })))) {
     throw new AppError("VALIDATION", "Choose an existing folder, or make the store tenant-wide.", { folderId: ["Choose an existing folder."] });
   }
 }
@@ -358,6 +359,8 @@ export async function testDraftStore(ctx: Ctx, input: CreateStoreInput & { store
   if (existing && (existing.kind !== input.kind || existing.isBuiltIn)) throw notFound("Credential store");
   const stored = existing ? { config: existing.config, secrets: await openStoreSecrets(existing), caBundle: existing.caBundle } : undefined;
   const { config, secrets } = validateProviderInput(input.kind, input, stored);
+  // Checked before the store is tried: the test's audit event names this folder.
+  await assertScopeFolder(db(), input.folderId);
   const provider = getProvider(input.kind);
   const client = buildStoreClient({ id: existing?.id ?? "draft", kind: input.kind, config, secrets, caBundle: input.caBundle || null, timeoutMs: input.timeoutMs });
   const result = await provider.validate(client, { mode: input.mode, probeSecret: input.probeSecret });
