@@ -1,11 +1,3 @@
-import NextAuth from "next-auth";
-import type { NextRequest } from "next/server";
-import { getAuthOptions } from "@/lib/auth/options";
+import { authRoute } from "@/lib/auth/route";
 
-type Context = { params: Promise<{ nextauth: string[] }> };
-
-function handler(request: NextRequest, context: Context) {
-  return NextAuth(request, context, getAuthOptions());
-}
-
-export { handler as GET, handler as POST };
+export { authRoute as GET, authRoute as POST };
