@@ -173,6 +173,10 @@ describe("invoke", () => {
     const unknown = await invoke(connectionId, "drop_everything", {});
     expect(unknown.status).toBe(422);
     expect(JSON.stringify(unknown.body)).toContain("query");
+    // Names every JavaScript object inherits are unknown operations too.
+    for (const inherited of ["constructor", "__proto__", "toString", "hasOwnProperty"]) {
+      expect((await invoke(connectionId, inherited, {})).status, inherited).toBe(422);
+    }
     expect((await invoke(connectionId, "query", { sql: 42 })).status).toBe(422);
     const mismatch = await invoke(connectionId, "query", { sql: "SELECT 1", params: [1, 2] });
     expect(mismatch.status).toBe(422);

@@ -259,7 +259,8 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
   assertCanFromChain(ctx.actor, "connections.use", chain, "Connection");
   if (connection.status === "PENDING_AUTHORIZATION") throw new AppError("CONFLICT", "This connection is waiting for authorisation in the app; finish connecting it in the console first.");
   const connector = getConnector(connection.connectorKind);
-  const operation = connector.operations[input.operation];
+  // Own keys only: "constructor" or "toString" must not find what every object inherits.
+  const operation = Object.hasOwn(connector.operations, input.operation) ? connector.operations[input.operation] : undefined;
   if (!operation) {
     throw new AppError("VALIDATION", `“${input.operation.slice(0, 64)}” is not an operation of ${connector.label}. Available: ${Object.keys(connector.operations).join(", ")}.`, { operation: ["Unknown operation."] });
   }

@@ -334,7 +334,7 @@ describe("OAuth 2.0 connector: authorization code", () => {
 describe("OAuth 2.0 token endpoint quirks", () => {
   it("reads form-encoded answers, refuses non-Bearer tokens and errors inside a 200, and never quotes values", async () => {
     const leaky = "leaky-secret-value-77";
-    const answers: Record<string, (res: import("node:http").ServerResponse) => void> = {
+    const answers: Record<string, (res: import("node:http").ServerResponse, req: import("node:http").IncomingMessage) => void> = {
       "/form": (res) => {
         res.writeHead(200, { "content-type": "application/x-www-form-urlencoded" });
         res.end("access_token=form-token-123&token_type=bearer&expires_in=60&scope=a+b");
@@ -342,6 +342,7 @@ describe("OAuth 2.0 token endpoint quirks", () => {
       "/mac": (res) => json(res, 200, { access_token: "mac-token-123", token_type: "mac" }),
       "/error-in-200": (res) => json(res, 200, { error: "bad_verification_code", error_description: "The code passed is incorrect or expired." }),
       "/echoes-secret": (res) => json(res, 400, { error: "invalid_request", error_description: `client_secret ${leaky} is malformed` }),
+      "/echoes-header": (res, req) => json(res, 401, { error: "invalid_client", error_description: `unknown client in header ${req.headers.authorization}` }),
       "/html": (res) => {
         res.writeHead(200, { "content-type": "text/html" });
         res.end(`<html>${leaky}</html>`);
@@ -350,7 +351,7 @@ describe("OAuth 2.0 token endpoint quirks", () => {
     const fake = await startEmulator({
       name: "token-quirks",
       tls: { cert: server.pki.serverCert, key: server.pki.serverKey },
-      handle: ({ res, url }) => (answers[url.pathname] ?? ((r) => json(r, 404, {})))(res),
+      handle: ({ req, res, url }) => (answers[url.pathname] ?? ((r) => json(r, 404, {})))(res, req),
     });
     try {
       const at = (path: string) => configFor({ tokenUrl: `${fake.url}${path}` });
@@ -362,6 +363,11 @@ describe("OAuth 2.0 token endpoint quirks", () => {
       expect(echoed.kind).toBe("config");
       expect(echoed.message).toContain("[redacted]");
       expect(echoed.message).not.toContain(leaky);
+      // The Basic header quoted back: base64 of "client:secret" reveals the secret as surely as the secret itself.
+      const header = await failure(clientCredentialsToken(at("/echoes-header"), leaky, { timeoutMs: 5000 }), at("/echoes-header"));
+      expect(header.kind).toBe("credentials_rejected");
+      expect(header.message).toContain("unknown client in header Basic [redacted]");
+      expect(header.message).not.toContain(Buffer.from(`${server.clientId}:${leaky}`).toString("base64"));
       const html = await failure(clientCredentialsToken(at("/html"), leaky, { timeoutMs: 5000 }), at("/html"));
       expect(html.kind).toBe("target_error");
       expect(html.message).not.toContain(leaky);

@@ -127,15 +127,16 @@ async function tokenRequest(
   const url = assertTargetUrl(config.tokenUrl, "token URL");
   const body = new URLSearchParams(params);
   const headers: Record<string, string> = { accept: "application/json", "content-type": "application/x-www-form-urlencoded" };
-  if (config.clientAuth === "client_secret_post") {
+  // RFC 6749 §2.3.1: both parts are form-encoded before base64.
+  const pair = config.clientAuth === "client_secret_post" ? undefined : `${encodeURIComponent(config.clientId)}:${encodeURIComponent(clientSecret)}`;
+  if (pair === undefined) {
     body.set("client_id", config.clientId);
     body.set("client_secret", clientSecret);
   } else {
-    // RFC 6749 §2.3.1: both parts are form-encoded before base64.
-    const pair = `${encodeURIComponent(config.clientId)}:${encodeURIComponent(clientSecret)}`;
     headers.authorization = `Basic ${Buffer.from(pair).toString("base64")}`;
   }
-  const forms = redactionForms([clientSecret, ...sent]);
+  // The Basic header carries the secret as base64 of the pair: a server that quotes it back quotes that.
+  const forms = redactionForms([clientSecret, pair, ...sent]);
   const own = opts.dispatcher ? null : targetDispatcher(config.caBundle);
   try {
     const res = await sendTarget(url, { method: "POST", headers, body: body.toString(), dispatcher: opts.dispatcher ?? own!, timeoutMs: opts.timeoutMs });
