@@ -306,10 +306,12 @@ export async function runRequest(target: RequestTarget, input: RequestInput, opt
   }
 }
 
-/** Reads at most `limit` bytes (plus slack, so a credential on the cut is still matched whole). */
-export async function readCapped(response: Response, limit: number): Promise<{ text: string; truncated: boolean }> {
+/**
+ * Reads at most `limit` bytes, plus `slack` more so that whatever straddles the cut can still be seen
+ * whole (readResponse uses it to drop a credential cut in half).
+ */
+export async function readCapped(response: Response, limit: number, slack = 64 * 1024): Promise<{ text: string; truncated: boolean }> {
   if (!response.body) return { text: "", truncated: false };
-  const slack = 64 * 1024;
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = response.body.getReader();
@@ -327,6 +329,29 @@ export async function readCapped(response: Response, limit: number): Promise<{ t
   return { text: all.toString("utf8"), truncated: all.byteLength > limit };
 }
 
+/**
+ * Where to end a body cut at about `limit` bytes so that no credential is cut in half: the kept text
+ * is a prefix of `text`, and any form that starts in it but runs past its end is left out whole
+ * (redacting afterwards could not match half of one).
+ */
+export function safeCut(text: string, limit: number, forms: string[]): string {
+  let kept = Buffer.from(text, "utf8").subarray(0, limit).toString("utf8");
+  // A character cut in two decodes as U+FFFD, which `text` does not have there.
+  while (kept.length > 0 && !text.startsWith(kept)) kept = kept.slice(0, -1);
+  let end = kept.length;
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const form of forms) {
+      const start = text.lastIndexOf(form, end - 1);
+      if (start >= 0 && start + form.length > end) {
+        end = start;
+        changed = true;
+      }
+    }
+  }
+  return text.slice(0, end);
+}
+
 export async function readResponse(response: Response, forms: string[], head = false): Promise<RequestOutput> {
   const headers: Record<string, string> = {};
   for (const [name, value] of response.headers) {
@@ -337,9 +362,11 @@ export async function readResponse(response: Response, forms: string[], head = f
     await response.body?.cancel().catch(() => undefined);
     return { status: response.status, headers, body: "", truncated: false };
   }
-  const { text, truncated } = await readCapped(response, MAX_BODY_BYTES);
-  let body = redact(text, forms);
-  if (truncated) body = Buffer.from(body, "utf8").subarray(0, MAX_BODY_BYTES).toString("utf8");
+  // Cut first, then redact: redacting first shrinks the text, and the cut could then fall inside a
+  // credential that the redaction never saw whole.
+  const longest = forms.reduce((n, f) => Math.max(n, Buffer.byteLength(f)), 0);
+  const { text, truncated } = await readCapped(response, MAX_BODY_BYTES, Math.max(64 * 1024, longest));
+  const body = redact(truncated ? safeCut(text, MAX_BODY_BYTES, forms) : text, forms);
   return { status: response.status, headers, body, truncated };
 }
 

@@ -1,0 +1,53 @@
+import { randomBytes } from "node:crypto";
+import { ReadableStream } from "node:stream/web";
+import { Response } from "undici";
+import { describe, expect, it } from "vitest";
+import { MAX_BODY_BYTES, readResponse, redactionForms, safeCut } from "./http-shared";
+
+const pieces = (secret: string, size = 24) => Array.from({ length: secret.length - size }, (_, i) => secret.slice(i, i + size));
+
+/** As a server sends it: in chunks, so the read stops wherever the last chunk ends. */
+function streamed(body: string, chunkBytes = 16 * 1024): Response {
+  const bytes = Buffer.from(body);
+  let at = 0;
+  return new Response(
+    new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (at >= bytes.length) return controller.close();
+        controller.enqueue(bytes.subarray(at, (at += chunkBytes)));
+      },
+    }),
+  );
+}
+
+describe("a response body over the cap", () => {
+  it("never returns part of a credential the target echoed many times, wherever the cap falls", async () => {
+    // A 4 KB token, echoed 400 times (an API listing its recent requests): redacting shrinks the body
+    // by far more than the slack read past the cap, which used to bring a cut-off copy into view.
+    const token = randomBytes(3000).toString("base64url");
+    const forms = redactionForms([token]);
+    for (const filler of [0, 1, 777, 2048]) {
+      const body = "x".repeat(filler) + `Authorization: Bearer ${token}\n`.repeat(400);
+      const result = await readResponse(streamed(body), forms);
+      expect(result.truncated).toBe(true);
+      expect(Buffer.byteLength(result.body)).toBeLessThanOrEqual(MAX_BODY_BYTES);
+      expect(result.body).toContain("[redacted]");
+      for (const piece of pieces(token)) expect(result.body.includes(piece), `filler ${filler}`).toBe(false);
+    }
+  });
+
+  it("cuts before a credential that runs past the cap, and keeps a prefix of the text", () => {
+    const secret = "s3cr3t-value-0123456789";
+    expect(safeCut(`abc${secret}def`, 10, [secret])).toBe("abc");
+    expect(safeCut(`abc${secret}def`, 100, [secret])).toBe(`abc${secret}def`);
+    expect(safeCut(`abc${secret}${secret}`, 3 + secret.length + 5, [secret])).toBe(`abc${secret}`);
+    // A multi-byte character cut in two is left out, not turned into U+FFFD.
+    expect(safeCut("aé", 2, [])).toBe("a");
+  });
+
+  it("a body under the cap is returned whole, redacted", async () => {
+    const secret = "tiny-secret-value-42";
+    const result = await readResponse(new Response(`one ${secret} two`), redactionForms([secret]));
+    expect(result).toMatchObject({ status: 200, body: "one [redacted] two", truncated: false });
+  });
+});
