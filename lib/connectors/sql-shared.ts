@@ -1,6 +1,6 @@
 import "server-only";
 import { z } from "zod";
-import { ConnectorError } from "./types";
+import { ConnectorError, OperationInputError } from "./types";
 
 /** What the SQL connectors (PostgreSQL, MariaDB) share: the query operation's input and answer. */
 
@@ -66,5 +66,19 @@ export class ResultRows {
 
   get truncated(): boolean {
     return this.seen > this.rows.length;
+  }
+}
+
+/**
+ * Each invoke runs its one statement on a pooled session, so nothing may stay open for the next
+ * caller: a session left inside a transaction is closed (the server rolls the transaction back) and
+ * the invoke says so, instead of reporting rows that are never committed.
+ */
+export class OpenTransactionError extends OperationInputError {
+  constructor() {
+    super(
+      "sql",
+      "The statement left a transaction open, and each invoke runs on a pooled session that the next caller gets: it was rolled back. Put the whole transaction in one statement (a DO block, a function or a procedure).",
+    );
   }
 }

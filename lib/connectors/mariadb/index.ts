@@ -6,7 +6,7 @@ import { z } from "zod";
 import { resolveTargetAddress } from "@/lib/net/egress";
 import { blankToUndefined, booleanish, caBundle, hostSchema, statementLimitMs, within } from "../socket-shared";
 import { ConnectorError, OperationInputError, type Connector, type Operation } from "../types";
-import { ResultRows, sqlQueryInput, type QueryOutput } from "../sql-shared";
+import { OpenTransactionError, ResultRows, sqlQueryInput, type QueryOutput } from "../sql-shared";
 import { classifyMariadbError, mariadbTimeout, toMariadbError, type MariadbTarget } from "./classify";
 
 
@@ -75,6 +75,12 @@ function sslOptions(ca: string | undefined): mysql.SslOptions {
   return { ...options, ca: caBundle(ca) };
 }
 
+// Server status flags of an OK packet (MySQL protocol).
+const IN_TRANSACTION = 0x0001;
+const AUTOCOMMIT = 0x0002;
+/** A SET statement, after any leading comments. */
+const SET_STATEMENT = /^\s*(?:(?:\/\*[\s\S]*?\*\/|--[^\n]*(?:\n|$)|#[^\n]*(?:\n|$))\s*)*set\b/i;
+
 // Objects and arrays go in as JSON text; mysql2 has no placeholder type for them.
 const bindValue = (v: unknown) => (v !== null && typeof v === "object" ? JSON.stringify(v) : v);
 
@@ -84,6 +90,7 @@ function streamExecute(client: Client, sql: string, params: unknown[], rowLimit:
     const rows = new ResultRows(rowLimit);
     let columns: string[] | null = null;
     let affected: number | null = null;
+    let inTransaction = false;
     // A prepared statement: one statement per call, parameters never spliced into the SQL.
     const command = client.execute({ sql, values: params.map(bindValue), rowsAsArray: true });
     command.on("fields", (fields: { name: string }[] | undefined, index?: number) => {
@@ -93,12 +100,16 @@ function streamExecute(client: Client, sql: string, params: unknown[], rowLimit:
       if (Array.isArray(row)) {
         if (index) return;
         rows.add(row);
-      } else if (affected === null && row && typeof row === "object" && typeof (row as { affectedRows?: unknown }).affectedRows === "number") {
-        affected = (row as { affectedRows: number }).affectedRows;
+      } else if (row && typeof row === "object") {
+        const header = row as { affectedRows?: unknown; serverStatus?: unknown };
+        if (affected === null && typeof header.affectedRows === "number") affected = header.affectedRows;
+        // BEGIN, START TRANSACTION, SET autocommit = 0…: the OK packet says the session is now in a transaction.
+        if (typeof header.serverStatus === "number" && (header.serverStatus & IN_TRANSACTION || !(header.serverStatus & AUTOCOMMIT))) inTransaction = true;
       }
     });
     command.on("error", reject);
     command.on("end", () => {
+      if (inTransaction) return reject(new OpenTransactionError());
       if (rows.failure) return reject(rows.failure);
       const cols: string[] = columns ?? [];
       resolve({ columns: cols, rows: rows.rows, rowCount: cols.length > 0 ? rows.seen : (affected ?? 0), truncated: rows.truncated });
@@ -157,8 +168,8 @@ async function withSession<T>(handle: MariadbPool, timeoutMs: number, work: (cli
       },
     );
   } catch (error) {
-    // A fatal error (lost connection, protocol) leaves the session unusable.
-    if ((error as { fatal?: unknown })?.fatal) broken = true;
+    // A fatal error (lost connection, protocol) leaves the session unusable; closing one inside a transaction rolls it back.
+    if ((error as { fatal?: unknown })?.fatal || error instanceof OpenTransactionError) broken = true;
     throw error;
   } finally {
     if (broken) client.destroy();
@@ -175,6 +186,8 @@ const query: Operation<MariadbPool, typeof sqlQueryInput, QueryOutput> = {
     try {
       return await withSession(handle, timeoutMs, async (client) => {
         await assertParameterCount(client, input.sql, input.params.length);
+        // A SET may have changed the session's statement limit: set it again next time.
+        if (SET_STATEMENT.test(input.sql)) statementTimeouts.delete(client);
         return streamExecute(client, input.sql, input.params, input.rowLimit);
       });
     } catch (error) {

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { expectConnectorError } from "@/test/targets/expect";
 import { createMariadbUser, type MariadbUser } from "@/test/targets/mariadb";
 import { freePort, startSilentServer } from "@/test/targets/net";
-import { ConnectorError, type Connector } from "../types";
+import { ConnectorError, OperationInputError, type Connector } from "../types";
 import { classifyMariadbError } from "./classify";
 import type { QueryOutput } from "../sql-shared";
 import { mariadbConfigSchema, mariadbConnector, type MariadbPool } from "./index";
@@ -103,6 +103,28 @@ describe("mariadb connector against the machine's MariaDB", () => {
     expect(many).toMatchObject({ rowCount: 50, truncated: true });
     // BIGINT comes back as text, so values past 2^53 stay exact.
     expect(many.rows).toEqual(Array.from({ length: 10 }, (_, k) => [String(k + 1)]));
+  });
+
+  it("never leaves a transaction open on a pooled session: the statement that opens one is refused and rolled back", async () => {
+    const { client } = await open({}, { max: 1, idleMs: 10_000 });
+    const table = `tx_${Date.now()}`;
+    await runQuery(client, { sql: `CREATE TABLE ${table} (n INT)` });
+    for (const sql of ["START TRANSACTION", "SET autocommit = 0"]) {
+      const refused = await expectConnectorError(runQuery(client, { sql }), "config");
+      expect(refused).toBeInstanceOf(OperationInputError);
+      expect(refused.message).toMatch(/left a transaction open.*rolled back/);
+    }
+    expect(await runQuery(client, { sql: `INSERT INTO ${table} VALUES (1)` })).toMatchObject({ rowCount: 1 });
+    const other = await open();
+    expect((await runQuery(other.client, { sql: `SELECT COUNT(*) FROM ${table}` })).rows).toEqual([["1"]]);
+  });
+
+  it("sets the statement limit again after a SET that may have changed it", async () => {
+    const { client } = await open({}, { max: 1, idleMs: 10_000 });
+    const limit = async () => Number((await runQuery(client, { sql: "SELECT @@max_statement_time" })).rows[0]![0]);
+    expect(await limit()).toBe(4);
+    await runQuery(client, { sql: "/* tuning */ SET SESSION max_statement_time = 0" });
+    expect(await limit()).toBe(4);
   });
 
   it("runs one statement per call and words errors by code only", async () => {

@@ -5,7 +5,7 @@ import { z } from "zod";
 import { resolveTargetAddress } from "@/lib/net/egress";
 import { blankToUndefined, hostSchema, statementLimitMs, tlsOptions, within } from "../socket-shared";
 import type { Connector, Operation } from "../types";
-import { ResultRows, sqlQueryInput, type QueryOutput } from "../sql-shared";
+import { OpenTransactionError, ResultRows, sqlQueryInput, type QueryOutput } from "../sql-shared";
 import { classifyPostgresError, postgresTimeout, toPostgresError, type PostgresTarget } from "./classify";
 
 
@@ -85,6 +85,9 @@ const resultTypes = {
 };
 
 
+/** Statements that cannot change the session's settings (set_config() inside a SELECT still can; the client's own deadline still holds then). */
+const PLAIN_COMMANDS = new Set(["SELECT", "INSERT", "UPDATE", "DELETE", "MERGE", "COPY", "FETCH", "MOVE", "VALUES", "TABLE"]);
+
 /** Streams the result and keeps the first rowLimit rows, so a large result never sits in memory. */
 function streamQuery(client: pg.ClientBase, sql: string, params: unknown[], rowLimit: number): Promise<QueryOutput> {
   return new Promise((resolve, reject) => {
@@ -94,6 +97,8 @@ function streamQuery(client: pg.ClientBase, sql: string, params: unknown[], rowL
     query.on("row", (row: unknown[]) => rows.add(row));
     query.on("error", reject);
     query.on("end", (result: pg.QueryResultBase) => {
+      // SET, RESET, DO, CALL…: the session's statement_timeout may have changed; set it again next time.
+      if (!PLAIN_COMMANDS.has(result.command)) statementTimeouts.delete(client);
       if (rows.failure) return reject(rows.failure);
       const columns = (result.fields ?? []).map((f) => f.name);
       const rowCount = columns.length > 0 ? rows.seen : (result.rowCount ?? rows.seen);
@@ -119,14 +124,19 @@ async function withSession<T>(handle: PostgresPool, timeoutMs: number, work: (cl
       await client.query(`SET statement_timeout = ${limit}`);
       statementTimeouts.set(client, limit);
     }
-    return await within(work(client), left + CLIENT_GRACE_MS, () => {
+    const result = await within(work(client), left + CLIENT_GRACE_MS, () => {
       broken = true;
       destroy(client);
       return postgresTimeout(handle.target, timeoutMs);
     });
+    if (client.getTransactionStatus() !== "I") {
+      broken = true;
+      throw new OpenTransactionError();
+    }
+    return result;
   } catch (error) {
-    // A session that failed mid-protocol is not handed to the next caller.
-    if (!broken && (error as { code?: unknown })?.code === undefined) broken = true;
+    // A session that failed mid-protocol, or is inside a transaction, is not handed to the next caller.
+    if (!broken && ((error as { code?: unknown })?.code === undefined || client.getTransactionStatus() !== "I")) broken = true;
     throw error;
   } finally {
     client.release(broken || undefined);

@@ -5,7 +5,7 @@ import { freePort, startSilentServer } from "@/test/targets/net";
 import { startPasswordPostgres, type PasswordPostgres } from "@/test/targets/postgres";
 import { createTestPki, type TestPki } from "@/test/emulators/tls";
 import { issueServerCert } from "@/test/targets/tls";
-import { ConnectorError, type Connector } from "../types";
+import { ConnectorError, OperationInputError, type Connector } from "../types";
 import { classifyPostgresError } from "./classify";
 import type { QueryOutput } from "../sql-shared";
 import { postgresConfigSchema, postgresConnector, type PostgresPool } from "./index";
@@ -116,6 +116,29 @@ describe("postgres connector against a password-auth PostgreSQL", () => {
     expect(deep.message).toMatch(/nested more than \d+ levels deep/);
     // The session and the pool stay usable.
     expect((await runQuery(client, { sql: "SELECT 1 AS n" })).rows).toEqual([[1]]);
+  });
+
+  it("never leaves a transaction open on a pooled session: the statement that opens one is refused and rolled back", async () => {
+    const { client } = await open({}, { max: 1, idleMs: 10_000 });
+    const table = `tx_${Date.now()}`;
+    await runQuery(client, { sql: `CREATE TABLE ${table} (n int)` });
+    for (const sql of ["BEGIN", "START TRANSACTION ISOLATION LEVEL SERIALIZABLE"]) {
+      const refused = await expectConnectorError(runQuery(client, { sql }), "config");
+      expect(refused).toBeInstanceOf(OperationInputError);
+      expect(refused.message).toMatch(/left a transaction open.*rolled back/);
+    }
+    // The next statement, on the pool's only session, commits as it runs: another session sees the row.
+    expect(await runQuery(client, { sql: `INSERT INTO ${table} VALUES (1)` })).toMatchObject({ rowCount: 1 });
+    const other = await open();
+    expect((await runQuery(other.client, { sql: `SELECT count(*)::int FROM ${table}` })).rows).toEqual([[1]]);
+  });
+
+  it("sets the statement limit again after a statement that may have changed it", async () => {
+    const { client } = await open({}, { max: 1, idleMs: 10_000 });
+    const limit = async () => (await runQuery(client, { sql: "SHOW statement_timeout" })).rows[0]![0];
+    expect(await limit()).toBe("4s");
+    await runQuery(client, { sql: "SET statement_timeout = 0" });
+    expect(await limit()).toBe("4s");
   });
 
   it("runs one statement per call and words statement errors by SQLSTATE only", async () => {
