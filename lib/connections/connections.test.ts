@@ -27,7 +27,7 @@ import { deleteConnectionAction, reconnectConnectionAction, saveConnectionAction
 import { openState } from "./mutations";
 import { finishOAuthAuthorization, oauthRedirectUri } from "./oauth";
 import { getConnectionViewOrThrow } from "./queries";
-import { invokeConnection } from "./runtime";
+import { drain, invokeConnection } from "./runtime";
 
 vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
 vi.mock("@/lib/request-context", () => import("@/test/mocks/request-context"));
@@ -449,6 +449,25 @@ describe("OAuth 2.0 app with the client secret from a Vault asset", () => {
     expect(invoked.result).toMatchObject({ status: 200 });
     // Choosing the same asset again is no change to the grant either.
     expect(ok(await saveConnectionAction({ ...edit, secrets: { clientSecret: { mode: "asset", assetId: oauthAssetId } } }))).not.toHaveProperty("redirectTo");
+  });
+
+  it("authorization code: tokens renewed during a failed invoke are kept, so a rotated refresh token is not lost", async () => {
+    signInAs(editor);
+    // A client built from the stored tokens (an earlier test's client may hold older ones).
+    drain(authorisedId);
+    const before = await stateOf(authorisedId);
+    // The API refuses even a fresh token: the client renews once (the app rotates the refresh token), then the invoke fails.
+    const refused = invokeConnection(ctx(), { connectionId: authorisedId, operation: "request", input: { method: "GET", path: "/always-401" } });
+    await expect(refused).rejects.toMatchObject({ code: "UPSTREAM_FAILED", userMessage: expect.stringMatching(/^Credentials rejected by the target/) });
+    const after = await stateOf(authorisedId);
+    expect(after!.refreshToken).toEqual(expect.any(String));
+    expect(after!.refreshToken).not.toBe(before!.refreshToken);
+    values.push(after!.accessToken!, after!.refreshToken!);
+    // With every access token forgotten, the next invoke renews with the stored refresh token: the live one.
+    oidc.expireAccessTokens();
+    const invoked = await invokeConnection(ctx(), { connectionId: authorisedId, operation: "request", input: { method: "GET", path: "/whoami" } });
+    expect(invoked.result).toMatchObject({ status: 200 });
+    expect((await db().connection.findUniqueOrThrow({ where: { id: authorisedId } })).status).toBe("CONNECTED");
   });
 
   it("authorization code: an edit of the scopes, the client or its secret's source asks for authorisation again", async () => {

@@ -320,12 +320,16 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
       async (resolved) => {
         used = resolved;
         const entry = pooledClient(connection, connector, resolved, config);
+        let client: unknown;
         try {
-          const client = await entry.client;
+          client = await entry.client;
           const out = await operation.run(client, parsed.data, { timeoutMs: INVOKE_TIMEOUT_MS });
           await persistState(connection, connector, entry, client);
           return out;
         } catch (error) {
+          // Tokens renewed on the way to a failure are kept too: an app that rotates refresh tokens has
+          // already used up the stored one, and the client is about to be drained.
+          if (client !== undefined) await persistState(connection, connector, entry, client).catch((e: unknown) => logger().error({ err: e, connectionId: connection.id }, "could not save the connection's renewed tokens"));
           const classified = error instanceof ConnectorError ? error : connector.classify(error, { ...config, ...resolved.usernames });
           // The client of these credentials (this version only) is drained; a retry opens its own.
           if (classified?.kind === "credentials_rejected") rt().pools.drain(entry);

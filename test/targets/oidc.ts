@@ -12,7 +12,7 @@ import { createTestPki, type TestPki } from "@/test/emulators/tls";
  * approves a fixed test account, driven by `approve(authorizeUrl)` with fetch and a cookie jar.
  *
  * API routes: /api/whoami {sub, clientId, scope}; /api/echo (careless: echoes Authorization);
- * /api/forbidden 403.
+ * /api/forbidden 403; /api/always-401 refuses every token.
  */
 export type OidcServer = {
   issuer: string;
@@ -251,6 +251,8 @@ export async function startOidcServer(opts: { accessTokenTtlSeconds?: number; pk
     if (path === "/whoami") return sendJson(res, 200, { sub: token.accountId ?? null, clientId: token.clientId, scope: token.scope ?? "" });
     if (path === "/echo") return sendJson(res, 200, { method: req.method, path, body, authorization: req.headers.authorization });
     if (path === "/forbidden") return sendJson(res, 403, { error: "insufficient_scope" });
+    // An API that refuses every token, fresh ones too (a revoked app permission, say).
+    if (path === "/always-401") return sendJson(res, 401, { error: "invalid_token" }, { "www-authenticate": 'Bearer error="invalid_token"' });
     sendJson(res, 404, { error: "not found" });
   }
 
