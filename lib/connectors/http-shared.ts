@@ -190,8 +190,10 @@ export function redact(text: string, forms: string[]): string {
 // The `request` operation
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** Headers a caller may never set: credentials, cookies, and framing that fetch owns. */
-const FORBIDDEN_HEADERS = new Set(["authorization", "proxy-authorization", "cookie", "host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer", "keep-alive"]);
+/** Headers a caller may never set: credentials, cookies, and framing that fetch owns (it refuses expect itself). */
+const FORBIDDEN_HEADERS = new Set(["authorization", "proxy-authorization", "cookie", "host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer", "keep-alive", "expect", "proxy-connection"]);
+/** A header value HTTP/1.1 can carry: one line of visible Latin-1 text (fetch refuses anything else before sending). */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 /** The checks resolveUnderBase makes that need no base URL, so the schema can say what is wrong and where. */
 function pathProblem(rawPath: string): string | null {
@@ -216,7 +218,14 @@ export const requestInputSchema = z
     path: z.string().min(1).max(4096).meta({ description: "Relative to the base URL; may carry a ?query. Never leaves the base URL." }),
     query: z.record(z.string().min(1).max(256), z.string().max(8192)).optional(),
     headers: z
-      .record(z.string().regex(HEADER_NAME, "is not a valid header name").max(256), z.string().max(8192).regex(/^[^\r\n\0]*$/, "must be a single line"))
+      .record(
+        z.string().regex(HEADER_NAME, "is not a valid header name").max(256),
+        z
+          .string()
+          .max(8192)
+          .regex(/^[^\r\n\0]*$/, "must be a single line")
+          .regex(HEADER_VALUE, "must be plain text (Latin-1, no control characters); encode anything else, e.g. as percent-encoding or base64"),
+      )
       .optional()
       .meta({ description: `Extra request headers. Not allowed: ${[...FORBIDDEN_HEADERS].join(", ")}, nor the header the connection's API key uses.` }),
     body: z.string().max(10 * 1024 * 1024).optional().meta({ description: "Request body as text; not allowed with GET or HEAD." }),
@@ -282,6 +291,9 @@ export async function runRequest(target: RequestTarget, input: RequestInput, opt
     const lower = name.toLowerCase();
     if (FORBIDDEN_HEADERS.has(lower) || target.reservedHeaders.has(lower)) {
       throw new OperationInputError(`headers.${name}`, `The ${name} header cannot be set on a request: the connection supplies credentials itself.`);
+    }
+    if (!HEADER_VALUE.test(value) || /[\r\n\0]/.test(value)) {
+      throw new OperationInputError(`headers.${name}`, `The ${name} header must be one line of plain text (Latin-1, no control characters).`);
     }
     headers[lower] = value;
   }
