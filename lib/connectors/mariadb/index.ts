@@ -180,7 +180,7 @@ async function withSession<T>(handle: MariadbPool, timeoutMs: number, work: (cli
 const query: Operation<MariadbPool, typeof sqlQueryInput, QueryOutput> = {
   label: "Run a SQL statement",
   description:
-    "Runs one SQL statement as a prepared statement with ? placeholders and returns at most rowLimit rows (each an array in column order; binary as base64; dates as the server prints them; BIGINT and DECIMAL as text). The limit caps the answer, not the work: add LIMIT to the SQL for large tables.",
+    "Runs one SQL statement as a prepared statement with ? placeholders and returns at most rowLimit rows (each an array in column order; binary as base64; dates as the server prints them; BIGINT and DECIMAL as text). The limit caps the answer, not the work: add LIMIT to the SQL for large tables. Each invoke runs on a pooled session, so a statement that leaves a transaction open (BEGIN) is rolled back and refused: put a transaction in one statement.",
   input: sqlQueryInput,
   async run(handle, input, { timeoutMs }) {
     try {

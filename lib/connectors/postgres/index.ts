@@ -146,7 +146,7 @@ async function withSession<T>(handle: PostgresPool, timeoutMs: number, work: (cl
 const query: Operation<PostgresPool, typeof sqlQueryInput, QueryOutput> = {
   label: "Run a SQL statement",
   description:
-    "Runs one SQL statement with positional parameters ($1, $2, …) and returns at most rowLimit rows (each an array in column order; bytea as base64; dates and timestamps as PostgreSQL prints them). The limit caps the answer, not the work: add LIMIT to the SQL for large tables.",
+    "Runs one SQL statement with positional parameters ($1, $2, …) and returns at most rowLimit rows (each an array in column order; bytea as base64; dates and timestamps as PostgreSQL prints them). The limit caps the answer, not the work: add LIMIT to the SQL for large tables. Each invoke runs on a pooled session, so a statement that leaves a transaction open (BEGIN) is rolled back and refused: put a transaction in one statement.",
   input: sqlQueryInput,
   async run(handle, input, { timeoutMs }) {
     try {
