@@ -32,17 +32,19 @@ export const MAX_INPUT_DEPTH = 64;
 /**
  * Input is parsed before anyone validates it, and zod walks nested values recursively: a body of
  * 200,000 nested arrays (400 KB) overflows the stack inside safeParse, an unexpected error (500)
- * instead of a 400. This walk has no recursion and stops at the first value too deep; a value met
- * twice (only a decoded server-action argument can share or cycle) is refused the same way.
+ * instead of a 400. This walk has no recursion and stops at the first value too deep. A decoded
+ * server-action argument may share objects or refer to itself: a cycle is simply too deep, and a
+ * shared object is walked again only when reached deeper than before, so no input makes it slow.
  */
 export function assertInputDepth(value: unknown, max = MAX_INPUT_DEPTH): void {
-  const seen = new Set<object>();
+  const deepest = new Map<object, number>();
   const pending: [unknown, number][] = [[value, 1]];
   while (pending.length > 0) {
     const [v, depth] = pending.pop()!;
     if (v === null || typeof v !== "object") continue;
-    if (depth > max || seen.has(v)) throw new AppError("BAD_REQUEST", `The input is nested more than ${max} levels deep.`);
-    seen.add(v);
+    if (depth > max) throw new AppError("BAD_REQUEST", `The input is nested more than ${max} levels deep.`);
+    if ((deepest.get(v) ?? 0) >= depth) continue;
+    deepest.set(v, depth);
     for (const child of Array.isArray(v) ? v : Object.values(v)) {
       if (child !== null && typeof child === "object") pending.push([child, depth + 1]);
     }
