@@ -5,6 +5,7 @@ test("an admin builds nested folders, a Viewer sees but cannot rename, a non-mem
   page,
   browser,
 }) => {
+  test.slow(); // one long flow as three people: two users, two folders, a member, three sign-ins
   const topName = unique("Finance");
   const topId = await createFolder(page, topName);
   const childId = await createFolder(page, "Payroll", topId);
@@ -60,6 +61,7 @@ test("an admin builds nested folders, a Viewer sees but cannot rename, a non-mem
 });
 
 test("rename, move and delete a folder; delete is refused while it holds a subfolder", async ({ page }) => {
+  test.slow(); // one long flow: three folders, a rename, a move and two deletes, each through its dialog
   const aName = unique("Ops");
   const a = await createFolder(page, aName);
   const b = await createFolder(page, unique("Archive"));
