@@ -67,8 +67,12 @@ function invalid(error: z.ZodError, where: string): AppError {
   return new AppError("VALIDATION", first ? `${where}: ${first[0]} ${first[1][0]}` : `Invalid ${where}.`, fieldErrors);
 }
 
-/** Reads a web stream with a running count, so a chunked body with no Content-Length is refused once past the limit, not buffered whole. */
-async function readStreamCapped(stream: ReadableStream<Uint8Array> | null, limit: number, tooLarge: () => AppError): Promise<Buffer> {
+/**
+ * Reads a web stream with a running count, so a chunked body with no Content-Length is refused once
+ * past the limit, not buffered whole. Also for a request's clone (lib/auth/route.ts): the cancel is
+ * not awaited, since a cancelled copy settles only once the original is cancelled too.
+ */
+export async function readStreamCapped(stream: ReadableStream<Uint8Array> | null, limit: number, tooLarge: () => AppError): Promise<Buffer> {
   if (!stream) return Buffer.alloc(0);
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
@@ -82,7 +86,7 @@ async function readStreamCapped(stream: ReadableStream<Uint8Array> | null, limit
       chunks.push(value);
     }
   } finally {
-    if (size > limit) await reader.cancel().catch(() => undefined);
+    if (size > limit) void reader.cancel().catch(() => undefined);
     reader.releaseLock();
   }
   return Buffer.concat(chunks);

@@ -1,7 +1,9 @@
 import "server-only";
 import NextAuth from "next-auth";
 import { NextResponse, type NextRequest } from "next/server";
+import { readStreamCapped } from "@/lib/api/handler";
 import { getAuthOptions } from "@/lib/auth/options";
+import { AppError } from "@/lib/errors";
 
 type Context = { params: Promise<{ nextauth: string[] }> };
 
@@ -12,27 +14,6 @@ function refuse(status: 400 | 413, message: string): NextResponse {
   return NextResponse.json({ error: { code: status === 400 ? "BAD_REQUEST" : "PAYLOAD_TOO_LARGE", message } }, { status, headers: { "cache-control": "no-store" } });
 }
 
-/** Reads a copy of the body, stopping once it is past the limit. */
-async function bodyWithin(request: NextRequest, limit: number): Promise<string | null> {
-  const stream = request.clone().body;
-  if (!stream) return "";
-  const reader = stream.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      // Not awaited: a cancelled copy settles only once the original is cancelled too.
-      void reader.cancel().catch(() => undefined);
-      return null;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString("utf8");
-}
-
 /**
  * next-auth's handlers, for app/api/auth/[...nextauth]. Anyone may call them, signed in or not, so
  * the body is checked first: next-auth parses a JSON body with an unguarded request.json(), and a
@@ -40,9 +21,16 @@ async function bodyWithin(request: NextRequest, limit: number): Promise<string |
  */
 export async function authRoute(request: NextRequest, context: Context): Promise<Response> {
   if (request.method === "POST") {
-    if (Number(request.headers.get("content-length") ?? 0) > MAX_AUTH_BODY_BYTES) return refuse(413, "The request body is too large.");
-    const body = await bodyWithin(request, MAX_AUTH_BODY_BYTES);
-    if (body === null) return refuse(413, "The request body is too large.");
+    const tooLarge = () => new AppError("PAYLOAD_TOO_LARGE", "The request body is too large.");
+    let body: string;
+    try {
+      if (Number(request.headers.get("content-length") ?? 0) > MAX_AUTH_BODY_BYTES) throw tooLarge();
+      // A copy: next-auth reads the request itself afterwards.
+      body = (await readStreamCapped(request.clone().body, MAX_AUTH_BODY_BYTES, tooLarge)).toString("utf8");
+    } catch (error) {
+      if (error instanceof AppError) return refuse(413, error.userMessage);
+      throw error;
+    }
     if ((request.headers.get("content-type") ?? "").includes("application/json")) {
       try {
         JSON.parse(body);
