@@ -1,10 +1,10 @@
 import "server-only";
-import Redis from "ioredis";
+import Redis, { Command } from "ioredis";
 import { z } from "zod";
 import { resolveTargetAddress } from "@/lib/net/egress";
 import { blankToUndefined, booleanish, hostSchema, within, tlsOptions } from "../socket-shared";
 import { ConnectorError, OperationInputError, type Connector, type Operation } from "../types";
-import { classifyRedisError, redisTimeout, toRedisError, type RedisTarget } from "./classify";
+import { classifyRedisError, hostPort, redisTimeout, toRedisError, type RedisTarget } from "./classify";
 
 export const redisConfigSchema = z.object({
   host: hostSchema("cache.example.com"),
@@ -24,7 +24,83 @@ const targets = new WeakMap<Redis, RedisTarget>();
 // Clients that let a command time out: they get no new work, and close once their callers are done.
 const suspect = new WeakSet<Redis>();
 
+/**
+ * The most one reply may take on the wire, as for the HTTP connectors' answers. ioredis keeps a reply
+ * whole until its last byte, so a larger one (GET of a big value, LRANGE 0 -1 of a long list) is not
+ * read to the end: the connection is closed once the reply passes this size.
+ */
+export const MAX_REPLY_BYTES = 1024 * 1024;
+/** SCAN-family COUNT: how much of the keyspace the server walks in one call, blocking its other clients. */
+export const MAX_SCAN_COUNT = 1000;
 
+/** Per client: the bytes of the reply now arriving, which command it answers, and whether one passed the limit. */
+type ReplyWatch = { bytes: number; answering: unknown; closedForOversize: unknown };
+const watches = new WeakMap<Redis, ReplyWatch>();
+
+function watchReplies(client: Redis): void {
+  const watch: ReplyWatch = { bytes: 0, answering: undefined, closedForOversize: null };
+  watches.set(client, watch);
+  // Runs after ioredis' parser, which it prepends and which takes a command off the queue as its
+  // reply completes: a new head means the bytes from here on answer another command.
+  client.stream.on("data", (chunk: Buffer) => {
+    if (watch.closedForOversize) return;
+    const head = client.commandQueue.peekFront()?.command;
+    if (head !== watch.answering) {
+      watch.answering = head;
+      watch.bytes = 0;
+      return;
+    }
+    watch.bytes += chunk.length;
+    if (watch.bytes <= MAX_REPLY_BYTES || !head) return;
+    watch.closedForOversize = head;
+    suspect.add(client);
+    // disconnect() only ends the writing side; the rest of the reply would still be read. Destroying
+    // the socket stops the reading, and ioredis fails every command still waiting on it.
+    client.disconnect();
+    client.stream.destroy();
+  });
+}
+
+/** client.call, with the Command kept so the reply watch can tell which reply passed the limit. */
+function send(client: Redis, name: string, args: string[]): { reply: Promise<unknown>; command: Command } {
+  const command = new Command(name, args, { replyEncoding: "utf8" });
+  void client.sendCommand(command);
+  return { reply: command.promise, command };
+}
+
+/** Why a command whose reply was cut short failed: its own reply was too large, or another's on the same connection was. */
+function oversizeError(client: Redis, command: Command, target: RedisTarget, name: string): ConnectorError | null {
+  const closedFor = watches.get(client)?.closedForOversize;
+  if (!closedFor) return null;
+  const limit = `${MAX_REPLY_BYTES / (1024 * 1024)} MB`;
+  if (closedFor === command) {
+    const instead = name === "GET" ? " Read a big value in parts with GETRANGE." : name.endsWith("SCAN") ? " Ask for fewer entries with COUNT." : " Read a big collection in parts: LRANGE or ZRANGE with a narrower range, or HSCAN, SSCAN, ZSCAN.";
+    return new OperationInputError("command", `The reply to ${name} is larger than ${limit}, which Latch does not return.${instead}`);
+  }
+  return new ConnectorError("unreachable", `The connection to Redis at ${hostPort(target.host, target.port)} was closed because another command's reply on it passed ${limit}. Run the command again.`);
+}
+
+/**
+ * The largest COUNT option of a SCAN (cursor first) or HSCAN/SSCAN/ZSCAN (key, cursor) call, if any.
+ * Options come in name/value pairs, except HSCAN's NOVALUES; a pattern may itself read "COUNT".
+ */
+function scanCount(name: string, args: string[]): number | undefined {
+  if (!name.endsWith("SCAN")) return undefined;
+  let count: number | undefined;
+  for (let i = name === "SCAN" ? 1 : 2; i < args.length; ) {
+    const option = args[i]!.toUpperCase();
+    if (option === "NOVALUES") {
+      i += 1;
+      continue;
+    }
+    if (option === "COUNT") {
+      const n = Number(args[i + 1]);
+      count = Number.isNaN(n) || count === undefined ? n : Math.max(count, n);
+    }
+    i += 2;
+  }
+  return count;
+}
 
 /**
  * Commands the `command` operation runs: reads and writes on keys, plus PUBLISH. Nothing that
@@ -37,7 +113,7 @@ export const ALLOWED_COMMANDS = new Set([
   "LPUSH", "RPUSH", "LPOP", "RPOP", "LRANGE", "LLEN",
   "SADD", "SREM", "SMEMBERS", "SISMEMBER", "SCARD",
   "ZADD", "ZREM", "ZRANGE", "ZSCORE", "ZCARD",
-  "PUBLISH", "SCAN",
+  "PUBLISH", "SCAN", "GETRANGE", "HSCAN", "SSCAN", "ZSCAN",
 ]);
 
 const commandInput = z.object({
@@ -48,6 +124,11 @@ const commandInput = z.object({
     .refine((c) => ALLOWED_COMMANDS.has(c.toUpperCase()), { error: (issue) => `The command ${String(issue.input).toUpperCase()} is not allowed. Allowed: ${[...ALLOWED_COMMANDS].join(", ")}.` })
     .meta({ description: `Case-insensitive; one of ${[...ALLOWED_COMMANDS].join(", ")}.` }),
   args: z.array(z.string().max(1024 * 1024)).max(1000).default([]),
+}).superRefine((input, ctx) => {
+  const count = scanCount(input.command.toUpperCase(), input.args);
+  if (count !== undefined && !(count <= MAX_SCAN_COUNT)) {
+    ctx.addIssue({ code: "custom", path: ["args"], message: `COUNT may be at most ${MAX_SCAN_COUNT}: the server walks that many entries in one call while its other clients wait. Page with the cursor instead.` });
+  }
 });
 
 /** JSON-ready replies: RESP3 maps as objects, sets as arrays, binary-safe strings as text. */
@@ -65,23 +146,24 @@ function jsonReply(v: unknown): unknown {
 
 const command: Operation<Redis, typeof commandInput, { result: unknown }> = {
   label: "Run a Redis command",
-  description: `Runs one command from an allow-list (${[...ALLOWED_COMMANDS].join(" ")}) with string arguments, e.g. { "command": "HSET", "args": ["user:1", "name", "Ada"] }. Replies come back as JSON (hashes as objects).`,
+  description: `Runs one command from an allow-list (${[...ALLOWED_COMMANDS].join(" ")}) with string arguments, e.g. { "command": "HSET", "args": ["user:1", "name", "Ada"] }. Replies come back as JSON (hashes as objects). A reply larger than ${MAX_REPLY_BYTES / (1024 * 1024)} MB is refused: read big values and collections in parts (GETRANGE, LRANGE, HSCAN, SSCAN, ZSCAN with COUNT up to ${MAX_SCAN_COUNT}).`,
   input: commandInput,
   async run(client, input, { timeoutMs }) {
     const target = targets.get(client) ?? { host: "?", port: 0 };
     const name = input.command.toUpperCase();
     // The schema refuses these already; kept so a direct caller cannot get round the allow-list.
     if (!ALLOWED_COMMANDS.has(name)) throw new OperationInputError("command", `The command ${name} is not allowed. Allowed: ${[...ALLOWED_COMMANDS].join(", ")}.`);
+    const { reply, command: sent } = send(client, name, input.args);
     try {
       // One connection serves concurrent invokes: a timeout answers this caller only, and the client is
       // marked so new work goes to a fresh one while the others' replies still arrive here.
-      const reply = await within(client.call(name, ...input.args), timeoutMs, () => {
+      const value = await within(reply, timeoutMs, () => {
         suspect.add(client);
         return redisTimeout(target, timeoutMs);
       });
-      return { result: jsonReply(reply) };
+      return { result: jsonReply(value) };
     } catch (error) {
-      throw toRedisError(error, target);
+      throw oversizeError(client, sent, target, name) ?? toRedisError(error, target);
     }
   },
 };
@@ -160,6 +242,7 @@ export const redisConnector: Connector<typeof redisConfigSchema, Redis> = {
       throw failure.kind === "timeout" ? redisTimeout(target, timeoutMs, config.tls) : failure;
     }
     targets.set(client, target);
+    watchReplies(client);
     return client;
   },
 
@@ -170,10 +253,10 @@ export const redisConnector: Connector<typeof redisConfigSchema, Redis> = {
       return redisTimeout(target, timeoutMs);
     };
     try {
-      await within(client.call("PING"), timeoutMs, timedOut);
+      await within(send(client, "PING", []).reply, timeoutMs, timedOut);
       let product = "Redis";
       try {
-        const info = String(jsonReply(await within(client.call("INFO", "server"), timeoutMs, timedOut)));
+        const info = String(jsonReply(await within(send(client, "INFO", ["server"]).reply, timeoutMs, timedOut)));
         const field = (name: string) => new RegExp(`^${name}:(\\S+)`, "m").exec(info)?.[1];
         const valkey = field("server_name") === "valkey" ? field("valkey_version") : undefined;
         product = valkey ? `Valkey ${valkey}` : `Redis ${field("redis_version") ?? "(version unknown)"}`;

@@ -6,9 +6,9 @@ import { expectConnectorError } from "@/test/targets/expect";
 import { freePort, startSilentServer, startTlsProxy, type TestServer } from "@/test/targets/net";
 import { createRedisUser, type RedisUser } from "@/test/targets/redis";
 import { issueServerCert } from "@/test/targets/tls";
-import { ConnectorError, type Connector } from "../types";
+import { ConnectorError, OperationInputError, type Connector } from "../types";
 import { classifyRedisError } from "./classify";
-import { redisConfigSchema, redisConnector } from "./index";
+import { MAX_REPLY_BYTES, MAX_SCAN_COUNT, redisConfigSchema, redisConnector } from "./index";
 
 let target: RedisUser;
 const clients: Redis[] = [];
@@ -135,6 +135,87 @@ describe("redis connector against the machine's Redis", () => {
     } finally {
       await narrow.cleanup();
     }
+  });
+
+  describe("reply size", () => {
+    const MB = 1024 * 1024;
+
+    it("returns replies up to the limit, one after another and several at once on one connection", async () => {
+      const { client } = await open();
+      const key = `${target.keyPrefix}big`;
+      const value = "v".repeat(MAX_REPLY_BYTES - 100);
+      await target.admin().set(key, value);
+      for (let i = 0; i < 3; i++) expect(((await run(client, "GET", [key])).result as string).length).toBe(value.length);
+      // Pipelined on one connection: the replies arrive back to back, each under the limit, 3 MB in all.
+      const replies = await Promise.all([1, 2, 3].map(() => run(client, "GET", [key])));
+      expect(replies.map((r) => (r.result as string).length)).toEqual([value.length, value.length, value.length]);
+      expect(redisConnector.healthy!(client)).toBe(true);
+    });
+
+    it("refuses a value larger than the limit without reading it whole, and names GETRANGE", async () => {
+      const { client } = await open();
+      const key = `${target.keyPrefix}huge`;
+      await target.admin().set(key, "x".repeat(8 * MB));
+      const error = await expectConnectorError(run(client, "GET", [key]), "config");
+      expect(error).toBeInstanceOf(OperationInputError);
+      expect((error as OperationInputError).field).toBe("command");
+      expect(error.message).toBe("The reply to GET is larger than 1 MB, which Latch does not return. Read a big value in parts with GETRANGE.");
+      // Reading stopped soon after the limit: the 8 MB were never held.
+      expect(client.stream.bytesRead).toBeLessThan(2 * MB);
+      // The connection it was read on is closed and never handed out again; a new one reads the value in parts.
+      expect(redisConnector.healthy!(client)).toBe(false);
+      const { client: next } = await open();
+      expect(await run(next, "GETRANGE", [key, "0", "4"])).toEqual({ result: "xxxxx" });
+    });
+
+    it("refuses a long collection read whole, and names the paged reads", async () => {
+      const { client } = await open();
+      const list = `${target.keyPrefix}long`;
+      const admin = target.admin();
+      for (let i = 0; i < 10; i++) await admin.rpush(list, ...Array.from({ length: 10_000 }, (_, j) => `item-${i}-${j}-padding`));
+      const error = await expectConnectorError(run(client, "LRANGE", [list, "0", "-1"]), "config");
+      expect(error.message).toMatch(/^The reply to LRANGE is larger than 1 MB, .* LRANGE or ZRANGE with a narrower range, or HSCAN, SSCAN, ZSCAN\.$/);
+      const { client: next } = await open();
+      expect(((await run(next, "LRANGE", [list, "0", "99"])).result as string[]).length).toBe(100);
+    });
+
+    it("tells the other commands on that connection to run again, instead of blaming their replies", async () => {
+      const { client } = await open();
+      const big = `${target.keyPrefix}huge2`;
+      const small = `${target.keyPrefix}small`;
+      await target.admin().set(big, "x".repeat(4 * MB));
+      await target.admin().set(small, "hello");
+      const [own, other] = await Promise.allSettled([run(client, "GET", [big]), run(client, "GET", [small])]);
+      expect(own.status === "rejected" && own.reason).toBeInstanceOf(OperationInputError);
+      expect(other.status === "rejected" && other.reason).toMatchObject({ kind: "unreachable", message: expect.stringMatching(/another command's reply on it passed 1 MB\. Run the command again\.$/) });
+    });
+
+    it("caps COUNT on the SCAN family and pages a hash with HSCAN", async () => {
+      const op = redisConnector.operations.command!;
+      const refused = (command: string, args: string[]) => {
+        const parsed = op.input.safeParse({ command, args });
+        return parsed.success ? null : parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+      };
+      expect(refused("SCAN", ["0", "COUNT", "100000000"])).toEqual([`args: COUNT may be at most ${MAX_SCAN_COUNT}: the server walks that many entries in one call while its other clients wait. Page with the cursor instead.`]);
+      expect(refused("scan", ["0", "count", "10", "COUNT", "5000"])).toHaveLength(1);
+      expect(refused("HSCAN", ["h", "0", "NOVALUES", "COUNT", "1001"])).toHaveLength(1);
+      expect(refused("ZSCAN", ["z", "0", "COUNT", "lots"])).toHaveLength(1);
+      // A pattern that reads "COUNT" is a pattern; a key named COUNT is a key.
+      expect(refused("SCAN", ["0", "MATCH", "COUNT", "COUNT", "10"])).toBeNull();
+      expect(refused("SSCAN", ["COUNT", "0", "COUNT", String(MAX_SCAN_COUNT)])).toBeNull();
+
+      const { client } = await open();
+      const hash = `${target.keyPrefix}fields`;
+      await target.admin().hset(hash, Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`f${i}`, String(i)])));
+      const fields = new Set<string>();
+      let cursor = "0";
+      do {
+        const [next, page] = (await run(client, "HSCAN", [hash, cursor, "COUNT", "10"])).result as [string, string[]];
+        for (let i = 0; i < page.length; i += 2) fields.add(page[i]!);
+        cursor = next;
+      } while (cursor !== "0");
+      expect(fields.size).toBe(50);
+    });
   });
 
   it("closes cleanly, twice, even after a failed command", async () => {
