@@ -24,7 +24,8 @@ import { createRabbitUser } from "@/test/targets/rabbitmq";
 import { createRedisUser } from "@/test/targets/redis";
 import { pgDump } from "@/test/pg-dump";
 import { deleteConnectionAction, reconnectConnectionAction, saveConnectionAction } from "./actions";
-import { openState } from "./mutations";
+import { oauth2ConfigSchema, oauth2Connector, type OAuth2Client } from "@/lib/connectors/oauth2";
+import { openState, sharedStateOf } from "./mutations";
 import { finishOAuthAuthorization, oauthRedirectUri } from "./oauth";
 import { getConnectionViewOrThrow } from "./queries";
 import { drain, invokeConnection } from "./runtime";
@@ -468,6 +469,51 @@ describe("OAuth 2.0 app with the client secret from a Vault asset", () => {
     const invoked = await invokeConnection(ctx(), { connectionId: authorisedId, operation: "request", input: { method: "GET", path: "/whoami" } });
     expect(invoked.result).toMatchObject({ status: 200 });
     expect((await db().connection.findUniqueOrThrow({ where: { id: authorisedId } })).status).toBe("CONNECTED");
+  });
+
+  it("authorization code: clients of one connection on several instances renew in turn, and never reuse a rotated refresh token", async () => {
+    signInAs(editor);
+    drain(authorisedId);
+    const row = await db().connection.findUniqueOrThrow({ where: { id: authorisedId } });
+    const config = oauth2ConfigSchema.parse(row.config);
+    // One client per instance, each opened from the tokens stored at that moment, as each instance's pool does.
+    const instance = async () => oauth2Connector.open({ config, secrets: { clientSecret: oidc.clientSecret }, timeoutMs: 10_000, state: await openState(row), sharedState: sharedStateOf(authorisedId) });
+    const clients = await Promise.all([instance(), instance(), instance()]);
+    const [a, b, c] = clients;
+    const whoamiVia = async (client: OAuth2Client) => {
+      const res = await client.send(new URL(`${oidc.apiUrl}/whoami`), { method: "GET", headers: {}, timeoutMs: 10_000 });
+      await res.body?.cancel();
+      return res.status;
+    };
+    try {
+      // The app forgets every access token: each client will find its own refused.
+      oidc.expireAccessTokens();
+      let tokenCalls = oidc.count("/token");
+      // A renews; the app rotates the refresh token, retiring the one B and C were opened with.
+      expect(await whoamiVia(a!)).toBe(200);
+      // B and C take what A stored instead of renewing with the retired token (invalid_grant, or the grant revoked).
+      expect(await Promise.all([whoamiVia(b!), whoamiVia(c!)])).toEqual([200, 200]);
+      expect(oidc.count("/token") - tokenCalls).toBe(1);
+      // All three refused at once: still one renewal between them.
+      oidc.expireAccessTokens();
+      tokenCalls = oidc.count("/token");
+      expect(await Promise.all(clients.map(whoamiVia))).toEqual([200, 200, 200]);
+      expect(oidc.count("/token") - tokenCalls).toBe(1);
+      const stored = await stateOf(authorisedId);
+      values.push(stored!.accessToken!, stored!.refreshToken!);
+      expect(stored!.refreshToken).not.toBe((await openState(row))!.refreshToken);
+      // The run time's own client (another pool, opened from the row as it was) carries on from the stored tokens too.
+      oidc.expireAccessTokens();
+      const invoked = await invokeConnection(ctx(), { connectionId: authorisedId, operation: "request", input: { method: "GET", path: "/whoami" } });
+      expect(invoked.result).toMatchObject({ status: 200 });
+      // And a Reconnect, which always asks the token endpoint, renews from the newest one.
+      expect(ok(await reconnectConnectionAction({ connectionId: authorisedId }))).toMatchObject({ ok: true });
+      const latest = await stateOf(authorisedId);
+      values.push(latest!.accessToken!, latest!.refreshToken!);
+      expect(await Promise.all(clients.map(whoamiVia))).toEqual([200, 200, 200]);
+    } finally {
+      await Promise.all(clients.map((client) => oauth2Connector.close(client)));
+    }
   });
 
   it("authorization code: an edit of the scopes, the client or its secret's source asks for authorisation again", async () => {

@@ -6,9 +6,10 @@ import { fieldErrorsOf } from "@/lib/actions/action";
 import { recordAuditEvent } from "@/lib/audit/record";
 import { assertCanOnFolder } from "@/lib/authz";
 import { getConnector } from "@/lib/connectors/registry";
-import { ConnectorError, type Connector, type ConnectorField } from "@/lib/connectors/types";
+import { ConnectorError, type Connector, type ConnectorField, type SharedState } from "@/lib/connectors/types";
 import { decrypt, encrypt } from "@/lib/crypto/envelope";
 import { db, type Tx } from "@/lib/db";
+import { isLockTimeout } from "@/lib/db/errors";
 import { AppError, conflict, notFound, type FieldErrors } from "@/lib/errors";
 import { isSecretType } from "@/lib/assets/schemas";
 import { isUuid } from "@/lib/ids";
@@ -154,9 +155,9 @@ export function describeFailure(error: unknown, connectionId: string | null): Co
 }
 
 /** Opens the target with resolved credentials, proves it works, closes. Values never leave this call. */
-async function testTarget(connector: Connector, p: Plan, ctx: Ctx & Pick<ResolveFor, "triggeredBy">, state: Record<string, string> | null) {
+async function testTarget(connector: Connector, p: Plan, ctx: Ctx & Pick<ResolveFor, "triggeredBy">, state: Record<string, string> | null, sharedState?: SharedState) {
   return withCredentials(p.sources, { ...ctx, purpose: "connect" }, async (resolved) => {
-    const input = { config: { ...p.config, ...resolved.usernames }, secrets: resolved.secrets, timeoutMs: CONNECT_TIMEOUT_MS, state };
+    const input = { config: { ...p.config, ...resolved.usernames }, secrets: resolved.secrets, timeoutMs: CONNECT_TIMEOUT_MS, state, sharedState };
     let client: unknown;
     try {
       client = await connector.open(input);
@@ -176,8 +177,34 @@ async function sealState(tx: Tx, connectionId: string, state: Record<string, str
   return { stateCiphertext: sealed.ciphertext, stateDataKeyId: sealed.dataKeyId };
 }
 
-/** Seals connector state (OAuth tokens) for the connection row. */
-export const sealStateFor = (connectionId: string, state: Record<string, string>) => sealState(db(), connectionId, state);
+/**
+ * The saved connection's kept state for its connector to change while open: each change runs under a
+ * per-connection advisory lock, reads the row afresh and is committed before the lock is let go, so
+ * clients on every instance take turns and each sees what the one before it stored.
+ */
+export function sharedStateOf(connectionId: string): SharedState {
+  return {
+    async exclusive(change, timeoutMs) {
+      try {
+        await db().$transaction(
+          async (tx) => {
+            // The wait for the client before is bounded; the change (a token request) has its own deadline.
+            await tx.$executeRaw`SELECT set_config('lock_timeout', ${`${Math.ceil(timeoutMs)}ms`}, true)`;
+            await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`connection-state:${connectionId}`}))`;
+            const row = await tx.connection.findUnique({ where: { id: connectionId }, select: { id: true, stateCiphertext: true, stateDataKeyId: true } });
+            const next = await change(row ? await openState(row) : null);
+            // A connection deleted meanwhile has nowhere to keep it.
+            if (next && row) await tx.connection.updateMany({ where: { id: connectionId }, data: await sealState(tx, connectionId, next) });
+          },
+          { maxWait: timeoutMs, timeout: 2 * timeoutMs + 5_000 },
+        );
+      } catch (error) {
+        if (isLockTimeout(error)) throw new ConnectorError("timeout", "Another client of this connection was renewing its tokens and did not finish in time. Try again.");
+        throw error;
+      }
+    },
+  };
+}
 
 export async function openState(connection: Pick<Connection, "id" | "stateCiphertext" | "stateDataKeyId">): Promise<Record<string, string> | null> {
   if (!connection.stateCiphertext || !connection.stateDataKeyId) return null;
@@ -246,7 +273,8 @@ export async function saveConnection(ctx: Ctx, input: SaveConnectionInput, oauth
   let tested: { message: string; state: Record<string, string> | null } | null = null;
   if (!pendingAuthorization) {
     try {
-      tested = await testTarget(connector, p, ctx, kept);
+      // Kept tokens are the saved connection's, which its clients on every instance may be renewing too.
+      tested = await testTarget(connector, p, ctx, kept, kept && existing ? sharedStateOf(existing.id) : undefined);
     } catch (error) {
       const failure = describeFailure(error, existing?.id ?? null);
       if (!failure) throw error;
@@ -338,7 +366,7 @@ export async function reconnectConnection(ctx: Ctx, input: { connectionId: strin
   // Resolved as the connection's owner, like an invoke: the caller needs connections.use, the owner assets.use.
   const resolveAs = { actor: await runtimeActorFor(connection), requestId: ctx.requestId, triggeredBy: triggerOf(ctx.actor) };
   try {
-    const tested = await testTarget(connector, p, resolveAs, await openState(connection));
+    const tested = await testTarget(connector, p, resolveAs, await openState(connection), sharedStateOf(connection.id));
     newState = tested.state;
     outcome = { ok: true, connectionId: connection.id, message: tested.message };
   } catch (error) {

@@ -19,15 +19,13 @@ export type PoolEntry = {
   readonly rank: number;
   readonly connector: Connector;
   readonly client: Promise<unknown>;
-  /** Connector state as opened (JSON), to write back only when it changed. */
-  stateJson: string | null;
   inFlight: number;
   lastUsed: number;
   draining: boolean;
   closed: Promise<void> | null;
 };
 
-type Opened = { client: Promise<unknown>; stateJson?: string | null };
+type Opened = { client: Promise<unknown> };
 
 /** After this long draining, a client closes even if an invoke still holds it (its own deadline has passed by then). */
 const FORCE_CLOSE_MS = 60_000;
@@ -40,7 +38,7 @@ export class Pools {
    * The client for this connection and credential version, opened by `open` if there is none (one
    * open however many invokes arrive together). The caller must `release` it when done.
    */
-  acquire(connectionId: string, version: string, rank: number, connector: Connector, open: (entry: PoolEntry) => Opened): PoolEntry {
+  acquire(connectionId: string, version: string, rank: number, connector: Connector, open: () => Opened): PoolEntry {
     const existing = this.#byConnection.get(connectionId)?.get(version);
     if (existing && !existing.draining && this.#healthy(existing)) {
       existing.inFlight++;
@@ -55,8 +53,8 @@ export class Pools {
       this.#byConnection.set(connectionId, versions);
     }
     const newest = Math.max(-1, ...[...versions.values()].map((e) => e.rank));
-    const entry: PoolEntry = { connectionId, version, rank, connector, client: Promise.resolve(), stateJson: null, inFlight: 1, lastUsed: Date.now(), draining: false, closed: null };
-    const opened = open(entry);
+    const entry: PoolEntry = { connectionId, version, rank, connector, client: Promise.resolve(), inFlight: 1, lastUsed: Date.now(), draining: false, closed: null };
+    const opened = open();
     (entry as { client: Promise<unknown> }).client = opened.client.then(
       (client) => {
         this.#resolved.set(entry, client);
@@ -71,7 +69,6 @@ export class Pools {
       },
     );
     entry.client.catch(() => {});
-    entry.stateJson = opened.stateJson ?? entry.stateJson;
     if (rank < newest) {
       // Values older than a version already open (an invoke that resolved just before a refetch):
       // served once, then closed, so it never displaces the newer client.

@@ -20,7 +20,7 @@ import { broadcastRefresh, catchUpTo, onRefresh, type RefreshMessage } from "@/l
 import { ResolveError } from "@/lib/secrets/resolver";
 import { runtimeActorFrom, triggerOf, withCredentials, type Resolved, type RotationEvent } from "./credentials";
 import { Pools, type PoolEntry } from "./pools";
-import { openState, sealStateFor, sourcesOf } from "./mutations";
+import { openState, sharedStateOf, sourcesOf } from "./mutations";
 
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
 type LoadedConnection = Connection & { secrets: ConnectionSecret[] };
@@ -323,13 +323,9 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
         let client: unknown;
         try {
           client = await entry.client;
-          const out = await operation.run(client, parsed.data, { timeoutMs: INVOKE_TIMEOUT_MS });
-          await persistState(connection, connector, entry, client);
-          return out;
+          // Tokens the client renews on the way (OAuth) are stored as it renews them, through sharedState.
+          return await operation.run(client, parsed.data, { timeoutMs: INVOKE_TIMEOUT_MS });
         } catch (error) {
-          // Tokens renewed on the way to a failure are kept too: an app that rotates refresh tokens has
-          // already used up the stored one, and the client is about to be drained.
-          if (client !== undefined) await persistState(connection, connector, entry, client).catch((e: unknown) => logger().error({ err: e, connectionId: connection.id }, "could not save the connection's renewed tokens"));
           const classified = error instanceof ConnectorError ? error : connector.classify(error, { ...config, ...resolved.usernames });
           // The client of these credentials (this version only) is drained; a retry opens its own.
           if (classified?.kind === "credentials_rejected") rt().pools.drain(entry);
@@ -363,28 +359,16 @@ function observeInvoke(connector: string, outcome: string, started: number) {
 function pooledClient(connection: LoadedConnection, connector: Connector, resolved: Resolved, config: Record<string, unknown>): PoolEntry {
   const merged = { ...config, ...resolved.usernames };
   const pool = { max: env().LATCH_POOL_MAX_PER_CONNECTION, idleMs: env().LATCH_POOL_IDLE_SECONDS * 1000 };
-  return rt().pools.acquire(connection.id, fingerprint(resolved, config), rankOf(resolved), connector, (entry) => ({
+  return rt().pools.acquire(connection.id, fingerprint(resolved, config), rankOf(resolved), connector, () => ({
     client: (async () => {
       const state = await openState(connection);
-      entry.stateJson = state ? JSON.stringify(state) : null;
       try {
-        return await connector.open({ config: merged, secrets: resolved.secrets, timeoutMs: INVOKE_TIMEOUT_MS, state, pool });
+        return await connector.open({ config: merged, secrets: resolved.secrets, timeoutMs: INVOKE_TIMEOUT_MS, state, pool, sharedState: sharedStateOf(connection.id) });
       } catch (error) {
         throw connector.classify(error, merged) ?? error;
       }
     })(),
   }));
-}
-
-/** OAuth tokens refreshed while invoking are sealed back into the connection (only when they changed). */
-async function persistState(connection: LoadedConnection, connector: Connector, entry: PoolEntry, client: unknown) {
-  if (!connector.stateOf) return;
-  const next = connector.stateOf(client);
-  if (!next) return;
-  const json = JSON.stringify(next);
-  if (json === entry.stateJson) return;
-  entry.stateJson = json;
-  await db().connection.update({ where: { id: connection.id }, data: await sealStateFor(connection.id, next) });
 }
 
 /** Refresh: clears the connection's cached secrets on every instance and drains its pools; it stays connected. */

@@ -80,6 +80,25 @@ export type ConnectInput<C> = {
    * is kept. Absent (connect and test): one session, for the short life of the check.
    */
   pool?: { max: number; idleMs: number };
+  /**
+   * The saved connection's kept state as every instance sees it, for a connector that changes it
+   * while open. Absent before the connection is saved: the connector then reports changes through
+   * stateOf for its caller to save.
+   */
+  sharedState?: SharedState;
+};
+
+/**
+ * Kept state shared by every client of one connection, on every instance. An OAuth app that rotates
+ * refresh tokens accepts each one once, so a client must renew with the newest stored token, or take
+ * the tokens another client stored meanwhile, and store its own before anyone else reads.
+ */
+export type SharedState = {
+  /**
+   * Runs `change` with the newest stored state while no other client of the connection (on any
+   * instance) can, and stores what it returns before letting them in; null stores nothing.
+   */
+  exclusive(change: (latest: Record<string, string> | null) => Promise<Record<string, string> | null>, timeoutMs: number): Promise<void>;
 };
 
 export type ConnectResult = {
@@ -114,7 +133,7 @@ export type Connector<C extends z.ZodType = z.ZodType, Client = unknown> = {
    * stopped answering). Absent: always; pooled drivers that heal themselves need none.
    */
   healthy?(client: Client): boolean;
-  /** State to keep (encrypted) after open/check, e.g. refreshed OAuth tokens; null when unchanged/none. */
+  /** State to keep (encrypted) after open/check, e.g. refreshed OAuth tokens; null when unchanged, none, or already stored through sharedState. */
   stateOf?(client: Client): Record<string, string> | null;
   /** Run-time operations (the REST invoke endpoint). */
   operations: Record<string, Operation<Client>>;

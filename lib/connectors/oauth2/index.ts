@@ -18,7 +18,7 @@ import {
   testPathSchema,
   type RequestOutput,
 } from "../http-shared";
-import { ConnectorError, type Connector, type ConnectorField, type Operation } from "../types";
+import { ConnectorError, type Connector, type ConnectorField, type Operation, type SharedState } from "../types";
 import {
   clientCredentialsToken,
   expiresWithin,
@@ -82,6 +82,7 @@ export class OAuth2Client {
   #tokens: OAuth2TokenState;
   #changed = false;
   #renewing: Promise<void> | null = null;
+  readonly #shared: SharedState | undefined;
 
   constructor(
     readonly config: OAuth2Config,
@@ -89,9 +90,12 @@ export class OAuth2Client {
     readonly apiBase: URL | null,
     clientSecret: string,
     tokens: OAuth2TokenState,
+    /** The saved connection's stored tokens; absent while connecting a new one (state() reports renewals then). */
+    shared?: SharedState,
   ) {
     this.#clientSecret = clientSecret;
     this.#tokens = tokens;
+    this.#shared = shared;
   }
 
   get expiresInSeconds(): number | null {
@@ -106,26 +110,52 @@ export class OAuth2Client {
     return this.config.grant === "client_credentials" || Boolean(this.#tokens.refreshToken);
   }
 
-  /** Fetches a fresh access token; concurrent callers share one renewal (a rotated refresh token works once). */
-  async renew(timeoutMs: number, staleAccessToken?: string): Promise<void> {
-    if (staleAccessToken !== undefined && staleAccessToken !== this.#tokens.accessToken) return; // someone else renewed
-    this.#renewing ??= this.#fetchTokens(timeoutMs).finally(() => {
+  /**
+   * Gets a fresh access token; concurrent callers share one renewal. `found` is the access token
+   * found expiring or refused: when this client, or another client of the connection through the
+   * shared state, already holds a newer one, that one is used instead. Without `found` the token
+   * endpoint is always asked (a connection test proves the grant still works).
+   */
+  async renew(timeoutMs: number, found?: string): Promise<void> {
+    if (found !== undefined && found !== this.#tokens.accessToken) return; // renewed meanwhile
+    this.#renewing ??= this.#renewShared(timeoutMs, found).finally(() => {
       this.#renewing = null;
     });
     await this.#renewing;
   }
 
-  async #fetchTokens(timeoutMs: number): Promise<void> {
+  async #renewShared(timeoutMs: number, found: string | undefined): Promise<void> {
+    if (!this.#shared) {
+      this.#tokens = await this.#fetchTokens(timeoutMs, this.#tokens);
+      this.#changed = true;
+      return;
+    }
+    // Every client of the connection, on every instance, renews in turn from the newest stored
+    // tokens: a rotated refresh token works once, and some apps revoke the grant when one is reused.
+    await this.#shared.exclusive(async (record) => {
+      const latest = tokenStateFromRecord(record);
+      if (found !== undefined && latest && latest.accessToken !== found && !expiresWithin(latest, EXPIRY_SKEW_MS)) {
+        this.#tokens = latest;
+        return null;
+      }
+      if (this.config.grant === "authorization_code" && !latest) throw new ConnectorError("config", "The connection's authorisation was reset; authorise the app again.");
+      this.#tokens = await this.#fetchTokens(timeoutMs, latest ?? this.#tokens);
+      return tokenStateToRecord(this.#tokens);
+    }, timeoutMs);
+  }
+
+  async #fetchTokens(timeoutMs: number, from: OAuth2TokenState): Promise<OAuth2TokenState> {
     const opts = { timeoutMs, dispatcher: this.dispatcher };
+    let next: OAuth2TokenState;
     if (this.config.grant === "client_credentials") {
-      this.#tokens = await clientCredentialsToken(this.config, this.#clientSecret, opts);
+      next = await clientCredentialsToken(this.config, this.#clientSecret, opts);
     } else {
-      const rt = this.#tokens.refreshToken;
+      const rt = from.refreshToken;
       if (!rt) throw new ConnectorError("config", "The access token expired and the app issued no refresh token; authorise again.");
-      this.#tokens = await refreshToken(this.config, this.#clientSecret, rt, { ...opts, previousScope: this.#tokens.scope });
+      next = await refreshToken(this.config, this.#clientSecret, rt, { ...opts, previousScope: from.scope });
     }
     this.tokenRequests++;
-    this.#changed = true;
+    return next;
   }
 
   async #sendOnce(url: URL, init: SendInit, accessToken: string): Promise<Response> {
@@ -147,7 +177,7 @@ export class OAuth2Client {
     return redactionForms([this.#clientSecret, this.#tokens.accessToken, this.#tokens.refreshToken]);
   }
 
-  /** The tokens to keep when they changed since open, else null. */
+  /** The tokens to keep when they changed since open and were not stored through the shared state, else null. */
   state(): Record<string, string> | null {
     return this.#changed ? tokenStateToRecord(this.#tokens) : null;
   }
@@ -249,9 +279,9 @@ export const oauth2Connector: Connector<typeof oauth2ConfigSchema, OAuth2Client>
     if (config.grant === "authorization_code" && !kept) throw new ConnectorError("config", "Authorise the app first.");
     const dispatcher = targetDispatcher(config.caBundle);
     const placeholder: OAuth2TokenState = { accessToken: "", tokenType: "Bearer", scope: "" };
-    const client = new OAuth2Client(config, dispatcher, apiBase, clientSecret, kept ?? placeholder);
+    const client = new OAuth2Client(config, dispatcher, apiBase, clientSecret, kept ?? placeholder, input.sharedState);
     try {
-      if (!kept || expiresWithin(kept, EXPIRY_SKEW_MS)) await client.renew(input.timeoutMs);
+      if (!kept || expiresWithin(kept, EXPIRY_SKEW_MS)) await client.renew(input.timeoutMs, kept?.accessToken ?? "");
     } catch (error) {
       await dispatcher.close().catch(() => undefined);
       throw error;

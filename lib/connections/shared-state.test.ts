@@ -1,0 +1,69 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ConnectorError } from "@/lib/connectors/types";
+import { db } from "@/lib/db";
+import { makeFolder, makeUser } from "@/test/fixtures";
+import { openState, sharedStateOf } from "./mutations";
+
+let connectionId: string;
+
+beforeAll(async () => {
+  const [owner, folder] = await Promise.all([makeUser(), makeFolder()]);
+  const row = await db().connection.create({ data: { folderId: folder.id, name: `Shared state ${randomUUID().slice(0, 6)}`, connectorKind: "oauth2", status: "CONNECTED", ownerId: owner.id } });
+  connectionId = row.id;
+  await sharedStateOf(connectionId).exclusive(async (latest) => {
+    expect(latest).toBeNull();
+    return { accessToken: "t0", refreshToken: "r0", tokenType: "Bearer", scope: "" };
+  }, 5_000);
+});
+
+afterAll(async () => {
+  await db().connection.deleteMany({ where: { id: connectionId } });
+});
+
+const stored = async () => openState(await db().connection.findUniqueOrThrow({ where: { id: connectionId } }));
+
+describe("a saved connection's shared state", () => {
+  it("lets one change in at a time, each reading what the one before stored, even from separate clients", async () => {
+    const seen: string[] = [];
+    // Ten clients each "rotate" the token they read; interleaved, some would read the same one.
+    await Promise.all(
+      Array.from({ length: 10 }, () =>
+        sharedStateOf(connectionId).exclusive(async (latest) => {
+          seen.push(latest!.refreshToken!);
+          await new Promise((r) => setTimeout(r, 5));
+          return { ...latest!, refreshToken: `r${Number(latest!.refreshToken!.slice(1)) + 1}` };
+        }, 5_000),
+      ),
+    );
+    expect(seen.sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)))).toEqual(Array.from({ length: 10 }, (_, i) => `r${i}`));
+    expect((await stored())!.refreshToken).toBe("r10");
+  });
+
+  it("stores nothing when the change returns null, or throws", async () => {
+    await sharedStateOf(connectionId).exclusive(async () => null, 5_000);
+    await expect(sharedStateOf(connectionId).exclusive(async () => Promise.reject(new Error("token endpoint down")), 5_000)).rejects.toThrow("token endpoint down");
+    expect((await stored())!.refreshToken).toBe("r10");
+  });
+
+  it("gives up waiting for another client's change after the caller's time, with a timeout the invoke can report", async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let entered!: () => void;
+    const inside = new Promise<void>((r) => (entered = r));
+    const slow = sharedStateOf(connectionId).exclusive(async (latest) => {
+      entered();
+      await held;
+      return { ...latest!, refreshToken: "r-slow" };
+    }, 5_000);
+    await inside;
+    const started = Date.now();
+    const waited = sharedStateOf(connectionId).exclusive(async (latest) => latest, 300);
+    await expect(waited).rejects.toBeInstanceOf(ConnectorError);
+    await expect(waited).rejects.toMatchObject({ kind: "timeout", message: expect.stringContaining("did not finish in time") });
+    expect(Date.now() - started).toBeLessThan(3_000);
+    release();
+    await slow;
+    expect((await stored())!.refreshToken).toBe("r-slow");
+  });
+});
