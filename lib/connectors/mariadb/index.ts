@@ -78,8 +78,12 @@ function sslOptions(ca: string | undefined): mysql.SslOptions {
 // Server status flags of an OK packet (MySQL protocol).
 const IN_TRANSACTION = 0x0001;
 const AUTOCOMMIT = 0x0002;
-/** A SET statement, after any leading comments. */
-const SET_STATEMENT = /^\s*(?:(?:\/\*[\s\S]*?\*\/|--[^\n]*(?:\n|$)|#[^\n]*(?:\n|$))\s*)*set\b/i;
+/**
+ * A statement that cannot change the session's system variables, after any leading comments: not a
+ * SET, nor a CALL whose procedure may run one (a stored function inside a SELECT still could; the
+ * client's own deadline still holds then).
+ */
+const PLAIN_STATEMENT = /^\s*(?:(?:\/\*[\s\S]*?\*\/|--[^\n]*(?:\n|$)|#[^\n]*(?:\n|$))\s*)*(?:select|insert|update|delete|replace|with|values|table)\b/i;
 
 // Objects and arrays go in as JSON text; mysql2 has no placeholder type for them.
 const bindValue = (v: unknown) => (v !== null && typeof v === "object" ? JSON.stringify(v) : v);
@@ -186,8 +190,8 @@ const query: Operation<MariadbPool, typeof sqlQueryInput, QueryOutput> = {
     try {
       return await withSession(handle, timeoutMs, async (client) => {
         await assertParameterCount(client, input.sql, input.params.length);
-        // A SET may have changed the session's statement limit: set it again next time.
-        if (SET_STATEMENT.test(input.sql)) statementTimeouts.delete(client);
+        // A SET or a procedure may have changed the session's statement limit: set it again next time.
+        if (!PLAIN_STATEMENT.test(input.sql)) statementTimeouts.delete(client);
         return streamExecute(client, input.sql, input.params, input.rowLimit);
       });
     } catch (error) {

@@ -119,12 +119,17 @@ describe("mariadb connector against the machine's MariaDB", () => {
     expect((await runQuery(other.client, { sql: `SELECT COUNT(*) FROM ${table}` })).rows).toEqual([["1"]]);
   });
 
-  it("sets the statement limit again after a SET that may have changed it", async () => {
+  it("sets the statement limit again after a SET or a procedure that may have changed it", async () => {
     const { client } = await open({}, { max: 1, idleMs: 10_000 });
     const limit = async () => Number((await runQuery(client, { sql: "SELECT @@max_statement_time" })).rows[0]![0]);
     expect(await limit()).toBe(4);
     await runQuery(client, { sql: "/* tuning */ SET SESSION max_statement_time = 0" });
     expect(await limit()).toBe(4);
+    const procedure = `no_limit_${Date.now()}`;
+    await runQuery(client, { sql: `CREATE PROCEDURE ${procedure}() SET SESSION max_statement_time = 0` });
+    await runQuery(client, { sql: `CALL ${procedure}()` });
+    expect(await limit()).toBe(4);
+    await runQuery(client, { sql: `DROP PROCEDURE ${procedure}` });
   });
 
   it("runs one statement per call and words errors by code only", async () => {

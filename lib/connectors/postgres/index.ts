@@ -85,8 +85,12 @@ const resultTypes = {
 };
 
 
-/** Statements that cannot change the session's settings (set_config() inside a SELECT still can; the client's own deadline still holds then). */
+/**
+ * Statements that do not change the session's settings, unless they call set_config() (seen in the
+ * text) or a function that does (not seen: the client's own deadline still holds then).
+ */
 const PLAIN_COMMANDS = new Set(["SELECT", "INSERT", "UPDATE", "DELETE", "MERGE", "COPY", "FETCH", "MOVE", "VALUES", "TABLE"]);
+const SET_CONFIG = /set_config/i;
 
 /** Streams the result and keeps the first rowLimit rows, so a large result never sits in memory. */
 function streamQuery(client: pg.ClientBase, sql: string, params: unknown[], rowLimit: number): Promise<QueryOutput> {
@@ -98,7 +102,7 @@ function streamQuery(client: pg.ClientBase, sql: string, params: unknown[], rowL
     query.on("error", reject);
     query.on("end", (result: pg.QueryResultBase) => {
       // SET, RESET, DO, CALL…: the session's statement_timeout may have changed; set it again next time.
-      if (!PLAIN_COMMANDS.has(result.command)) statementTimeouts.delete(client);
+      if (!PLAIN_COMMANDS.has(result.command) || SET_CONFIG.test(sql)) statementTimeouts.delete(client);
       if (rows.failure) return reject(rows.failure);
       const columns = (result.fields ?? []).map((f) => f.name);
       const rowCount = columns.length > 0 ? rows.seen : (result.rowCount ?? rows.seen);

@@ -139,6 +139,8 @@ describe("postgres connector against a password-auth PostgreSQL", () => {
     expect(await limit()).toBe("4s");
     await runQuery(client, { sql: "SET statement_timeout = 0" });
     expect(await limit()).toBe("4s");
+    await runQuery(client, { sql: "SELECT set_config('statement_timeout', '0', false)" });
+    expect(await limit()).toBe("4s");
   });
 
   it("runs one statement per call and words statement errors by SQLSTATE only", async () => {
