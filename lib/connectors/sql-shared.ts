@@ -16,9 +16,33 @@ export type QueryOutput = {
   rows: unknown[][];
   /** Rows the statement returned, or affected when it returns none (INSERT/UPDATE/DELETE). */
   rowCount: number;
-  /** More rows were returned than rowLimit; only the first rowLimit are in `rows`. */
+  /** More rows were returned than are in `rows`: past rowLimit, or past MAX_ANSWER_BYTES. */
   truncated: boolean;
 };
+
+/**
+ * The most an answer's rows may take as JSON; rows past it are counted, not kept. A single row is
+ * also cut off on the wire at this size (see watchRowBytes), before the driver holds it whole.
+ */
+export const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
+const MB = (bytes: number) => `${bytes / (1024 * 1024)} MB`;
+
+/** A row larger than MAX_ANSWER_BYTES: the caller can select less. Its session was cut mid-result. */
+export class RowTooLargeError extends OperationInputError {
+  constructor() {
+    super("sql", `A row of the result is larger than ${MB(MAX_ANSWER_BYTES)}, which Latch does not return. Select fewer or shorter columns (substring(), a part of a document).`);
+  }
+}
+
+/** About the length of v as JSON, for values jsonCell made (strings, numbers, booleans, null, arrays, plain objects). */
+function jsonSize(v: unknown): number {
+  if (typeof v === "string") return v.length + 2;
+  if (v === null || typeof v !== "object") return 8;
+  let n = 2;
+  if (Array.isArray(v)) for (const x of v) n += jsonSize(x) + 1;
+  else for (const [k, x] of Object.entries(v)) n += k.length + 4 + jsonSize(x);
+  return n;
+}
 
 /** Deeper than any document a person means to read, and far above what JSON.stringify can still answer with. */
 export const MAX_CELL_DEPTH = 1000;
@@ -43,21 +67,32 @@ export function jsonCell(v: unknown, depth = 0): unknown {
 }
 
 /**
- * The first `limit` rows of a result, as JSON-ready cells, counting the rest. A row that cannot be
- * returned is remembered, not thrown: throwing from the driver's row event would leave the session
- * mid-result. The caller rejects with `failure` once the statement has ended.
+ * The first `limit` rows of a result (and no more than MAX_ANSWER_BYTES of them), as JSON-ready
+ * cells, counting the rest. A row that cannot be returned is remembered, not thrown: throwing from
+ * the driver's row event would leave the session mid-result. The caller rejects with `failure` once
+ * the statement has ended.
  */
 export class ResultRows {
   readonly rows: unknown[][] = [];
   seen = 0;
   failure: ConnectorError | null = null;
+  #bytes = 0;
+  #full = false;
   constructor(readonly limit: number) {}
 
   add(row: unknown[]): void {
     this.seen++;
-    if (this.failure || this.rows.length >= this.limit) return;
+    if (this.failure || this.#full || this.rows.length >= this.limit) return;
     try {
-      this.rows.push(row.map((cell) => jsonCell(cell)));
+      const cells = row.map((cell) => jsonCell(cell));
+      this.#bytes += jsonSize(cells);
+      if (this.#bytes > MAX_ANSWER_BYTES) {
+        // The rows so far are the answer; one row alone past the limit cannot be answered at all.
+        this.#full = true;
+        if (this.rows.length === 0) this.failure = new RowTooLargeError();
+        return;
+      }
+      this.rows.push(cells);
     } catch (error) {
       if (!(error instanceof ConnectorError)) throw error;
       this.failure = error;
@@ -67,6 +102,32 @@ export class ResultRows {
   get truncated(): boolean {
     return this.seen > this.rows.length;
   }
+}
+
+/**
+ * Watches a session's socket while a statement's result arrives: when more than MAX_ANSWER_BYTES
+ * arrive without the driver completing a row (`rowDone` resets the count), `tooLarge` is called once,
+ * so the caller can cut the session before the driver holds a huge value whole. Returns the stop.
+ */
+export function watchRowBytes(stream: NodeJS.EventEmitter, tooLarge: () => void): { rowDone(): void; stop(): void } {
+  let bytes = 0;
+  let fired = false;
+  const onData = (chunk: Buffer) => {
+    bytes += chunk.length;
+    if (bytes > MAX_ANSWER_BYTES && !fired) {
+      fired = true;
+      tooLarge();
+    }
+  };
+  stream.on("data", onData);
+  return {
+    rowDone: () => {
+      bytes = 0;
+    },
+    stop: () => {
+      stream.off("data", onData);
+    },
+  };
 }
 
 /**

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { resolveTargetAddress } from "@/lib/net/egress";
 import { blankToUndefined, booleanish, caBundle, hostSchema, statementLimitMs, within } from "../socket-shared";
 import { ConnectorError, OperationInputError, type Connector, type Operation } from "../types";
-import { OpenTransactionError, ResultRows, sqlQueryInput, type QueryOutput } from "../sql-shared";
+import { OpenTransactionError, ResultRows, RowTooLargeError, sqlQueryInput, watchRowBytes, type QueryOutput } from "../sql-shared";
 import { classifyMariadbError, mariadbTimeout, toMariadbError, type MariadbTarget } from "./classify";
 
 
@@ -95,6 +95,18 @@ function streamExecute(client: Client, sql: string, params: unknown[], rowLimit:
     let columns: string[] | null = null;
     let affected: number | null = null;
     let inTransaction = false;
+    // mysql2 reads each row whole before handing it over: a huge value is cut off on the wire instead.
+    let tooLarge = false;
+    const stream = (client as unknown as { stream: net.Socket }).stream;
+    const watch = watchRowBytes(stream, () => {
+      tooLarge = true;
+      watch.stop();
+      // mysql2's destroy() only ends the writing side, and the command never hears of a socket
+      // closed on purpose: the socket is destroyed too, and the statement refused here.
+      client.destroy();
+      stream.destroy();
+      reject(new RowTooLargeError());
+    });
     // A prepared statement: one statement per call, parameters never spliced into the SQL.
     const command = client.execute({ sql, values: params.map(bindValue), rowsAsArray: true });
     command.on("fields", (fields: { name: string }[] | undefined, index?: number) => {
@@ -102,6 +114,7 @@ function streamExecute(client: Client, sql: string, params: unknown[], rowLimit:
     });
     command.on("result", (row: unknown, index?: number) => {
       if (Array.isArray(row)) {
+        watch.rowDone();
         if (index) return;
         rows.add(row);
       } else if (row && typeof row === "object") {
@@ -111,8 +124,12 @@ function streamExecute(client: Client, sql: string, params: unknown[], rowLimit:
         if (typeof header.serverStatus === "number" && (header.serverStatus & IN_TRANSACTION || !(header.serverStatus & AUTOCOMMIT))) inTransaction = true;
       }
     });
-    command.on("error", reject);
+    command.on("error", (error: Error) => {
+      watch.stop();
+      reject(tooLarge ? new RowTooLargeError() : error);
+    });
     command.on("end", () => {
+      watch.stop();
       if (inTransaction) return reject(new OpenTransactionError());
       if (rows.failure) return reject(rows.failure);
       const cols: string[] = columns ?? [];
@@ -173,7 +190,7 @@ async function withSession<T>(handle: MariadbPool, timeoutMs: number, work: (cli
     );
   } catch (error) {
     // A fatal error (lost connection, protocol) leaves the session unusable; closing one inside a transaction rolls it back.
-    if ((error as { fatal?: unknown })?.fatal || error instanceof OpenTransactionError) broken = true;
+    if ((error as { fatal?: unknown })?.fatal || error instanceof OpenTransactionError || error instanceof RowTooLargeError) broken = true;
     throw error;
   } finally {
     if (broken) client.destroy();
@@ -184,7 +201,7 @@ async function withSession<T>(handle: MariadbPool, timeoutMs: number, work: (cli
 const query: Operation<MariadbPool, typeof sqlQueryInput, QueryOutput> = {
   label: "Run a SQL statement",
   description:
-    "Runs one SQL statement as a prepared statement with ? placeholders and returns at most rowLimit rows (each an array in column order; binary as base64; dates as the server prints them; BIGINT and DECIMAL as text). The limit caps the answer, not the work: add LIMIT to the SQL for large tables. Each invoke runs on a pooled session, so a statement that leaves a transaction open (BEGIN) is rolled back and refused: put a transaction in one statement.",
+    "Runs one SQL statement as a prepared statement with ? placeholders and returns at most rowLimit rows, and no more than 4 MB of them (each an array in column order; binary as base64; dates as the server prints them; BIGINT and DECIMAL as text). A single row over 4 MB is refused. The limits cap the answer, not the work: add LIMIT to the SQL for large tables. Each invoke runs on a pooled session, so a statement that leaves a transaction open (BEGIN) is rolled back and refused: put a transaction in one statement.",
   input: sqlQueryInput,
   async run(handle, input, { timeoutMs }) {
     try {

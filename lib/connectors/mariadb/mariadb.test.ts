@@ -4,7 +4,7 @@ import { createMariadbUser, type MariadbUser } from "@/test/targets/mariadb";
 import { freePort, startSilentServer } from "@/test/targets/net";
 import { ConnectorError, OperationInputError, type Connector } from "../types";
 import { classifyMariadbError } from "./classify";
-import type { QueryOutput } from "../sql-shared";
+import { MAX_ANSWER_BYTES, RowTooLargeError, type QueryOutput } from "../sql-shared";
 import { mariadbConfigSchema, mariadbConnector, type MariadbPool } from "./index";
 
 let target: MariadbUser;
@@ -103,6 +103,26 @@ describe("mariadb connector against the machine's MariaDB", () => {
     expect(many).toMatchObject({ rowCount: 50, truncated: true });
     // BIGINT comes back as text, so values past 2^53 stay exact.
     expect(many.rows).toEqual(Array.from({ length: 10 }, (_, k) => [String(k + 1)]));
+  });
+
+  it("answers with at most 4 MB of rows, and refuses one row over 4 MB by cutting its session off mid-row", async () => {
+    const { client } = await open({}, { max: 1, idleMs: 10_000 });
+    const sockets: { bytesRead: number }[] = [];
+    client.pool.on("acquire", (session) => sockets.push((session as unknown as { stream: { bytesRead: number } }).stream));
+    const wide = await runQuery(client, { sql: "SELECT CAST(seq AS SIGNED), REPEAT('x', 10000) FROM seq_1_to_1000", rowLimit: 1000 });
+    expect(wide).toMatchObject({ rowCount: 1000, truncated: true });
+    expect(wide.rows.length).toBeGreaterThan(300);
+    expect(wide.rows.length).toBeLessThan(MAX_ANSWER_BYTES / 10_000);
+    expect(wide.rows.at(-1)![0]).toBe(String(wide.rows.length));
+    const before = sockets.at(-1)!.bytesRead;
+    const huge = await expectConnectorError(runQuery(client, { sql: "SELECT REPEAT('y', 12 * 1024 * 1024) AS doc" }), "config");
+    expect(sockets.at(-1)!.bytesRead - before).toBeLessThan(8 * 1024 * 1024);
+    expect(huge).toBeInstanceOf(RowTooLargeError);
+    expect(huge.message).toMatch(/^A row of the result is larger than 4 MB/);
+    // Cut off mid-row rather than read whole: the session is gone from the pool (mysql2 keeps no public count).
+    expect((client.pool as unknown as { _allConnections: { length: number } })._allConnections.length).toBe(0);
+    // The next statement gets a new session.
+    expect((await runQuery(client, { sql: "SELECT LENGTH(REPEAT('y', 12 * 1024 * 1024)) AS n" })).rows).toEqual([[12 * 1024 * 1024]]);
   });
 
   it("never leaves a transaction open on a pooled session: the statement that opens one is refused and rolled back", async () => {

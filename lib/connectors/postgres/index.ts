@@ -5,7 +5,7 @@ import { z } from "zod";
 import { resolveTargetAddress } from "@/lib/net/egress";
 import { blankToUndefined, hostSchema, statementLimitMs, tlsOptions, within } from "../socket-shared";
 import type { Connector, Operation } from "../types";
-import { OpenTransactionError, ResultRows, sqlQueryInput, type QueryOutput } from "../sql-shared";
+import { OpenTransactionError, ResultRows, RowTooLargeError, sqlQueryInput, watchRowBytes, type QueryOutput } from "../sql-shared";
 import { classifyPostgresError, postgresTimeout, toPostgresError, type PostgresTarget } from "./classify";
 
 
@@ -96,11 +96,26 @@ const SET_CONFIG = /set_config/i;
 function streamQuery(client: pg.ClientBase, sql: string, params: unknown[], rowLimit: number): Promise<QueryOutput> {
   return new Promise((resolve, reject) => {
     const rows = new ResultRows(rowLimit);
+    // pg reads each row whole before handing it over: a huge value is cut off on the wire instead.
+    let tooLarge = false;
+    const watch = watchRowBytes((client as unknown as { connection: { stream: NodeJS.EventEmitter } }).connection.stream, () => {
+      tooLarge = true;
+      // end(), not destroy(): with a query running it cuts the socket too, and marks the close as
+      // intended, so pg fails the query instead of raising an 'error' no one listens for.
+      (client as pg.Client).end().catch(() => {});
+    });
     // Extended protocol even without parameters: one statement per call, as with parameters.
     const query = new pg.Query({ text: sql, values: params, rowMode: "array", types: resultTypes, queryMode: "extended" } as pg.QueryArrayConfig);
-    query.on("row", (row: unknown[]) => rows.add(row));
-    query.on("error", reject);
+    query.on("row", (row: unknown[]) => {
+      watch.rowDone();
+      rows.add(row);
+    });
+    query.on("error", (error: Error) => {
+      watch.stop();
+      reject(tooLarge ? new RowTooLargeError() : error);
+    });
     query.on("end", (result: pg.QueryResultBase) => {
+      watch.stop();
       // SET, RESET, DO, CALL…: the session's statement_timeout may have changed; set it again next time.
       if (!PLAIN_COMMANDS.has(result.command) || SET_CONFIG.test(sql)) statementTimeouts.delete(client);
       if (rows.failure) return reject(rows.failure);
@@ -150,7 +165,7 @@ async function withSession<T>(handle: PostgresPool, timeoutMs: number, work: (cl
 const query: Operation<PostgresPool, typeof sqlQueryInput, QueryOutput> = {
   label: "Run a SQL statement",
   description:
-    "Runs one SQL statement with positional parameters ($1, $2, …) and returns at most rowLimit rows (each an array in column order; bytea as base64; dates and timestamps as PostgreSQL prints them). The limit caps the answer, not the work: add LIMIT to the SQL for large tables. Each invoke runs on a pooled session, so a statement that leaves a transaction open (BEGIN) is rolled back and refused: put a transaction in one statement.",
+    "Runs one SQL statement with positional parameters ($1, $2, …) and returns at most rowLimit rows, and no more than 4 MB of them (each an array in column order; bytea as base64; dates and timestamps as PostgreSQL prints them). A single row over 4 MB is refused. The limits cap the answer, not the work: add LIMIT to the SQL for large tables. Each invoke runs on a pooled session, so a statement that leaves a transaction open (BEGIN) is rolled back and refused: put a transaction in one statement.",
   input: sqlQueryInput,
   async run(handle, input, { timeoutMs }) {
     try {

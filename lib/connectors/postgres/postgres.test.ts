@@ -7,7 +7,7 @@ import { createTestPki, type TestPki } from "@/test/emulators/tls";
 import { issueServerCert } from "@/test/targets/tls";
 import { ConnectorError, OperationInputError, type Connector } from "../types";
 import { classifyPostgresError } from "./classify";
-import type { QueryOutput } from "../sql-shared";
+import { MAX_ANSWER_BYTES, RowTooLargeError, type QueryOutput } from "../sql-shared";
 import { postgresConfigSchema, postgresConnector, type PostgresPool } from "./index";
 
 let target: PasswordPostgres;
@@ -116,6 +116,26 @@ describe("postgres connector against a password-auth PostgreSQL", () => {
     expect(deep.message).toMatch(/nested more than \d+ levels deep/);
     // The session and the pool stay usable.
     expect((await runQuery(client, { sql: "SELECT 1 AS n" })).rows).toEqual([[1]]);
+  });
+
+  it("answers with at most 4 MB of rows, and refuses one row over 4 MB by cutting its session off mid-row", async () => {
+    const { client } = await open({}, { max: 1, idleMs: 10_000 });
+    const sockets: { bytesRead: number }[] = [];
+    client.pool.on("acquire", (session) => sockets.push((session as unknown as { connection: { stream: { bytesRead: number } } }).connection.stream));
+    // 1,000 rows of 10 kB: the rows that fit are returned, the rest counted.
+    const wide = await runQuery(client, { sql: "SELECT g, repeat('x', 10000) FROM generate_series(1, 1000) AS g", rowLimit: 1000 });
+    expect(wide).toMatchObject({ rowCount: 1000, truncated: true });
+    expect(wide.rows.length).toBeGreaterThan(300);
+    expect(wide.rows.length).toBeLessThan(MAX_ANSWER_BYTES / 10_000);
+    expect(wide.rows.at(-1)![0]).toBe(wide.rows.length);
+    // One 64 MB value: cut off on the wire soon after 4 MB, the session closed, the pool's next session fine.
+    const before = sockets.at(-1)!.bytesRead;
+    const huge = await expectConnectorError(runQuery(client, { sql: "SELECT repeat('y', 64 * 1024 * 1024) AS doc" }), "config");
+    expect(huge).toBeInstanceOf(RowTooLargeError);
+    expect(huge.message).toBe("A row of the result is larger than 4 MB, which Latch does not return. Select fewer or shorter columns (substring(), a part of a document).");
+    expect(sockets.at(-1)!.bytesRead - before).toBeLessThan(16 * 1024 * 1024);
+    expect(client.pool.totalCount).toBe(0);
+    expect((await runQuery(client, { sql: "SELECT length(repeat('y', 64 * 1024 * 1024))::int" })).rows).toEqual([[64 * 1024 * 1024]]);
   });
 
   it("never leaves a transaction open on a pooled session: the statement that opens one is refused and rolled back", async () => {
