@@ -14,7 +14,10 @@ export default defineConfig({
   fullyParallel: true,
   workers: process.env.CI ? 2 : undefined,
   retries: 0,
-  timeout: 60_000,
+  // Multi-step flows through a production build take 30–60 s each with two workers on a loaded
+  // 2-core machine; 60 s timed some out mid-progress. Each step's own wait (expect, 10 s) still
+  // fails a stuck step quickly.
+  timeout: 120_000,
   expect: { timeout: 10_000 },
   reporter: [["list"]],
   forbidOnly: !!process.env.CI,

@@ -97,7 +97,7 @@ const connectionsIn = async (folderId: string) =>
   Number((await queryConsoleDatabase<{ n: string }>("SELECT count(*) AS n FROM connections WHERE folder_id = $1", [folderId]))[0]!.n);
 
 test("connect PostgreSQL with a credential asset from another folder, edit it, reconnect and delete it", async ({ page, pg }) => {
-  test.setTimeout(150_000);
+  test.slow(); // a long flow through several forms and targets
   const bodies = await captureBodies(page);
   const secretsFolder = await createFolder(page, unique("Secrets"));
   const appsFolder = await createFolder(page, unique("Apps"));
@@ -166,7 +166,7 @@ test("connect PostgreSQL with a credential asset from another folder, edit it, r
 });
 
 test("removing a field's asset returns it to Enter value; the folder's list shows when each connection last connected and which fields use assets", async ({ page, pg }) => {
-  test.setTimeout(150_000);
+  test.slow(); // a long flow through several forms and targets
   const secretsFolder = await createFolder(page, unique("Secrets"));
   const apps = await createFolder(page, unique("Apps"));
   const assetName = unique("Billing login");
@@ -272,7 +272,7 @@ test("a wrong password fails with a precise reason and saves nothing", async ({ 
 });
 
 test("the picker: arrows move, Enter picks, Esc and the close button cancel; keys elsewhere keep their meaning", async ({ page, pg }) => {
-  test.setTimeout(150_000);
+  test.slow(); // a long flow through several forms and targets
   const keys = await createFolder(page, unique("Keys"));
   const apps = await createFolder(page, unique("Apps"));
   const tag = `K${randomUUID().slice(0, 6)}`;
@@ -350,7 +350,7 @@ test("the picker: arrows move, Enter picks, Esc and the close button cancel; key
 });
 
 test("the picker offers only assets and folders the person may use; a forged Connect with another asset saves nothing", async ({ page, browser, pg }) => {
-  test.setTimeout(150_000);
+  test.slow(); // a long flow through several forms and targets
   const restricted = await createFolder(page, unique("Restricted"));
   const ownName = unique("Own secrets");
   const own = await createFolder(page, ownName);
