@@ -56,7 +56,7 @@ export async function finishOAuthAuthorization(ctx: Ctx, input: { state: string;
       const now = new Date();
       await tx.connection.update({
         where: { id: connection.id },
-        data: { status: "CONNECTED", lastConnectedAt: now, lastCheckAt: now, lastMessage: "Authorised; tokens kept encrypted.", lastErrorKind: null, stateCiphertext: sealed.ciphertext, stateDataKeyId: sealed.dataKeyId },
+        data: { status: "CONNECTED", lastConnectedAt: now, lastCheckAt: now, lastMessage: "Authorised; tokens kept encrypted.", lastErrorKind: null, stateCiphertext: sealed.ciphertext, stateDataKeyId: sealed.dataKeyId, stateLeaseId: null, stateLeaseUntil: null },
       });
       await recordAuditEvent(tx, { ...audit, details: { connector: "oauth2", fields } });
     });

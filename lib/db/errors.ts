@@ -30,11 +30,4 @@ export function isUnstorableText(error: unknown): boolean {
   return codes.some((c) => c === "22021" || c === "22P05");
 }
 
-/** A lock was not granted within the transaction's lock_timeout (55P03). */
-export function isLockTimeout(error: unknown): boolean {
-  const e = error as (DbError & { cause?: { code?: unknown; originalCode?: unknown } }) | null | undefined;
-  const codes = [e?.code, e?.cause?.code, e?.cause?.originalCode, e?.meta?.driverAdapterError?.cause?.originalCode];
-  return codes.includes("55P03") || /canceling statement due to lock timeout/i.test(String(e?.message ?? ""));
-}
-
 export const UNSTORABLE_TEXT_MESSAGE = "The input contains a character that cannot be stored, such as the NUL character (U+0000). Remove it and try again.";
