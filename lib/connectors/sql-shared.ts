@@ -34,16 +34,6 @@ export class RowTooLargeError extends OperationInputError {
   }
 }
 
-/** About the length of v as JSON, for values jsonCell made (strings, numbers, booleans, null, arrays, plain objects). */
-function jsonSize(v: unknown): number {
-  if (typeof v === "string") return v.length + 2;
-  if (v === null || typeof v !== "object") return 8;
-  let n = 2;
-  if (Array.isArray(v)) for (const x of v) n += jsonSize(x) + 1;
-  else for (const [k, x] of Object.entries(v)) n += k.length + 4 + jsonSize(x);
-  return n;
-}
-
 /** Deeper than any document a person means to read, and far above what JSON.stringify can still answer with. */
 export const MAX_CELL_DEPTH = 1000;
 
@@ -85,7 +75,8 @@ export class ResultRows {
     if (this.failure || this.#full || this.rows.length >= this.limit) return;
     try {
       const cells = row.map((cell) => jsonCell(cell));
-      this.#bytes += jsonSize(cells);
+      // UTF-8 bytes as the answer sends them: a CJK character is 3, an escaped control character 6.
+      this.#bytes += Buffer.byteLength(JSON.stringify(cells));
       if (this.#bytes > MAX_ANSWER_BYTES) {
         // The rows so far are the answer; one row alone past the limit cannot be answered at all.
         this.#full = true;

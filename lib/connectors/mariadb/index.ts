@@ -79,11 +79,12 @@ function sslOptions(ca: string | undefined): mysql.SslOptions {
 const IN_TRANSACTION = 0x0001;
 const AUTOCOMMIT = 0x0002;
 /**
- * A statement that cannot change the session's system variables, after any leading comments: not a
- * SET, nor a CALL whose procedure may run one (a stored function inside a SELECT still could; the
- * client's own deadline still holds then).
+ * A statement that cannot change the session's system variables: after any leading comments (but
+ * not an executable one, which starts with a slash, a star and "!" and which the server runs), a
+ * plain SELECT, INSERT… rather than a SET, or a CALL whose procedure may run one. A stored function
+ * inside a SELECT still could; the client's own deadline still holds then.
  */
-const PLAIN_STATEMENT = /^\s*(?:(?:\/\*[\s\S]*?\*\/|--[^\n]*(?:\n|$)|#[^\n]*(?:\n|$))\s*)*(?:select|insert|update|delete|replace|with|values|table)\b/i;
+const PLAIN_STATEMENT = /^\s*(?:(?:\/\*(?!M?!)[\s\S]*?\*\/|--[^\n]*(?:\n|$)|#[^\n]*(?:\n|$))\s*)*(?:select|insert|update|delete|replace|with|values|table)\b/i;
 
 // Objects and arrays go in as JSON text; mysql2 has no placeholder type for them.
 const bindValue = (v: unknown) => (v !== null && typeof v === "object" ? JSON.stringify(v) : v);

@@ -149,6 +149,9 @@ describe("mariadb connector against the machine's MariaDB", () => {
     await runQuery(client, { sql: `CREATE PROCEDURE ${procedure}() SET SESSION max_statement_time = 0` });
     await runQuery(client, { sql: `CALL ${procedure}()` });
     expect(await limit()).toBe(4);
+    // An executable comment is run, not skipped.
+    await runQuery(client, { sql: "/*!SET SESSION max_statement_time = (*/ SELECT 0)" });
+    expect(await limit()).toBe(4);
     await runQuery(client, { sql: `DROP PROCEDURE ${procedure}` });
   });
 

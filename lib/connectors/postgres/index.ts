@@ -86,11 +86,12 @@ const resultTypes = {
 
 
 /**
- * Statements that do not change the session's settings, unless they call set_config() (seen in the
- * text) or a function that does (not seen: the client's own deadline still holds then).
+ * Statements that do not change the session's settings, unless their text reaches for them
+ * (set_config, pg_settings, a Unicode-escaped name, EXECUTE of a prepared statement) or they call
+ * a function that does (not seen: the client's own deadline still holds then).
  */
 const PLAIN_COMMANDS = new Set(["SELECT", "INSERT", "UPDATE", "DELETE", "MERGE", "COPY", "FETCH", "MOVE", "VALUES", "TABLE"]);
-const SET_CONFIG = /set_config/i;
+const SETS_CONFIG = /set_config|pg_settings|statement_timeout|\bu&|^\s*execute\b/i;
 
 /** Streams the result and keeps the first rowLimit rows, so a large result never sits in memory. */
 function streamQuery(client: pg.ClientBase, sql: string, params: unknown[], rowLimit: number): Promise<QueryOutput> {
@@ -98,12 +99,22 @@ function streamQuery(client: pg.ClientBase, sql: string, params: unknown[], rowL
     const rows = new ResultRows(rowLimit);
     // pg reads each row whole before handing it over: a huge value is cut off on the wire instead.
     let tooLarge = false;
-    const watch = watchRowBytes((client as unknown as { connection: { stream: NodeJS.EventEmitter } }).connection.stream, () => {
+    const connection = (client as unknown as { connection: NodeJS.EventEmitter & { stream: NodeJS.EventEmitter } }).connection;
+    const watch = watchRowBytes(connection.stream, () => {
       tooLarge = true;
       // end(), not destroy(): with a query running it cuts the socket too, and marks the close as
       // intended, so pg fails the query instead of raising an 'error' no one listens for.
       (client as pg.Client).end().catch(() => {});
     });
+    // Other whole messages that are not rows (RAISE NOTICE, COPY … TO STDOUT data) end a count too.
+    const messageDone = () => watch.rowDone();
+    connection.on("notice", messageDone);
+    connection.on("copyData", messageDone);
+    const stopWatching = () => {
+      watch.stop();
+      connection.off("notice", messageDone);
+      connection.off("copyData", messageDone);
+    };
     // Extended protocol even without parameters: one statement per call, as with parameters.
     const query = new pg.Query({ text: sql, values: params, rowMode: "array", types: resultTypes, queryMode: "extended" } as pg.QueryArrayConfig);
     query.on("row", (row: unknown[]) => {
@@ -111,13 +122,13 @@ function streamQuery(client: pg.ClientBase, sql: string, params: unknown[], rowL
       rows.add(row);
     });
     query.on("error", (error: Error) => {
-      watch.stop();
+      stopWatching();
       reject(tooLarge ? new RowTooLargeError() : error);
     });
     query.on("end", (result: pg.QueryResultBase) => {
-      watch.stop();
+      stopWatching();
       // SET, RESET, DO, CALL…: the session's statement_timeout may have changed; set it again next time.
-      if (!PLAIN_COMMANDS.has(result.command) || SET_CONFIG.test(sql)) statementTimeouts.delete(client);
+      if (!PLAIN_COMMANDS.has(result.command) || SETS_CONFIG.test(sql)) statementTimeouts.delete(client);
       if (rows.failure) return reject(rows.failure);
       const columns = (result.fields ?? []).map((f) => f.name);
       const rowCount = columns.length > 0 ? rows.seen : (result.rowCount ?? rows.seen);

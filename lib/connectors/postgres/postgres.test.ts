@@ -128,6 +128,12 @@ describe("postgres connector against a password-auth PostgreSQL", () => {
     expect(wide.rows.length).toBeGreaterThan(300);
     expect(wide.rows.length).toBeLessThan(MAX_ANSWER_BYTES / 10_000);
     expect(wide.rows.at(-1)![0]).toBe(wide.rows.length);
+    // Counted in UTF-8 bytes, as sent: three rows of 3.6 MB (1.2 million three-byte characters) are one row's worth.
+    const cjk = await runQuery(client, { sql: "SELECT repeat('界', 1200000) FROM generate_series(1, 3)" });
+    expect(cjk).toMatchObject({ rowCount: 3, truncated: true });
+    expect(cjk.rows).toHaveLength(1);
+    // Messages that are not rows do not add up to "a row over 4 MB": 5 MB of notices, then a row.
+    expect((await runQuery(client, { sql: "DO $$ BEGIN FOR i IN 1..5000 LOOP RAISE NOTICE '%', repeat('n', 1000); END LOOP; END $$" })).rowCount).toBe(0);
     // One 64 MB value: cut off on the wire soon after 4 MB, the session closed, the pool's next session fine.
     const before = sockets.at(-1)!.bytesRead;
     const huge = await expectConnectorError(runQuery(client, { sql: "SELECT repeat('y', 64 * 1024 * 1024) AS doc" }), "config");
@@ -159,7 +165,17 @@ describe("postgres connector against a password-auth PostgreSQL", () => {
     expect(await limit()).toBe("4s");
     await runQuery(client, { sql: "SET statement_timeout = 0" });
     expect(await limit()).toBe("4s");
-    await runQuery(client, { sql: "SELECT set_config('statement_timeout', '0', false)" });
+    for (const sql of [
+      "SELECT set_config('statement_timeout', '0', false)",
+      "UPDATE pg_settings SET setting = '0' WHERE name = 'statement_timeout'",
+      `SELECT U&"set\\005fconfig"('statement_timeout', '0', false)`,
+    ]) {
+      await runQuery(client, { sql });
+      expect(await limit(), sql).toBe("4s");
+    }
+    // A prepared statement run later by EXECUTE, whose text shows nothing of what it does.
+    await runQuery(client, { sql: "PREPARE no_limit AS SELECT set_config('statement_timeout', '0', false)" });
+    await runQuery(client, { sql: "EXECUTE no_limit" });
     expect(await limit()).toBe("4s");
   });
 

@@ -82,14 +82,15 @@ function oversizeError(client: Redis, command: Command, target: RedisTarget, nam
 
 /**
  * The largest COUNT option of a SCAN (cursor first) or HSCAN/SSCAN/ZSCAN (key, cursor) call, if any.
- * Options come in name/value pairs, except HSCAN's NOVALUES; a pattern may itself read "COUNT".
+ * Options come in name/value pairs, except the flags NOVALUES and NOSCORES; a pattern may itself read "COUNT".
  */
 function scanCount(name: string, args: string[]): number | undefined {
   if (!name.endsWith("SCAN")) return undefined;
   let count: number | undefined;
   for (let i = name === "SCAN" ? 1 : 2; i < args.length; ) {
     const option = args[i]!.toUpperCase();
-    if (option === "NOVALUES") {
+    // Flags without a value: HSCAN's NOVALUES, Valkey's ZSCAN NOSCORES.
+    if (option === "NOVALUES" || option === "NOSCORES") {
       i += 1;
       continue;
     }

@@ -200,6 +200,7 @@ describe("redis connector against the machine's Redis", () => {
       expect(refused("scan", ["0", "count", "10", "COUNT", "5000"])).toHaveLength(1);
       expect(refused("HSCAN", ["h", "0", "NOVALUES", "COUNT", "1001"])).toHaveLength(1);
       expect(refused("ZSCAN", ["z", "0", "COUNT", "lots"])).toHaveLength(1);
+      expect(refused("ZSCAN", ["z", "0", "NOSCORES", "COUNT", "100000000"])).toHaveLength(1);
       // A pattern that reads "COUNT" is a pattern; a key named COUNT is a key.
       expect(refused("SCAN", ["0", "MATCH", "COUNT", "COUNT", "10"])).toBeNull();
       expect(refused("SSCAN", ["COUNT", "0", "COUNT", String(MAX_SCAN_COUNT)])).toBeNull();
