@@ -25,7 +25,7 @@ import { createRedisUser } from "@/test/targets/redis";
 import { pgDump } from "@/test/pg-dump";
 import { deleteConnectionAction, reconnectConnectionAction, saveConnectionAction } from "./actions";
 import { oauth2ConfigSchema, oauth2Connector, type OAuth2Client } from "@/lib/connectors/oauth2";
-import { openState, sharedStateOf } from "./mutations";
+import { openState, sharedStateOf } from "./state";
 import { finishOAuthAuthorization, oauthRedirectUri } from "./oauth";
 import { getConnectionViewOrThrow } from "./queries";
 import { drain, invokeConnection } from "./runtime";

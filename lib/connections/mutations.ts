@@ -1,5 +1,5 @@
 import "server-only";
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import type { Connection, ConnectionSecret, Prisma } from "@prisma/client";
 import type { ActionContext } from "@/lib/actions/action";
 import { fieldErrorsOf } from "@/lib/actions/action";
@@ -7,7 +7,7 @@ import { recordAuditEvent } from "@/lib/audit/record";
 import { assertCanOnFolder } from "@/lib/authz";
 import { getConnector } from "@/lib/connectors/registry";
 import { ConnectorError, type Connector, type ConnectorField, type SharedState } from "@/lib/connectors/types";
-import { decrypt, encrypt } from "@/lib/crypto/envelope";
+import { encrypt } from "@/lib/crypto/envelope";
 import { db, type Tx } from "@/lib/db";
 import { AppError, conflict, notFound, type FieldErrors } from "@/lib/errors";
 import { isSecretType } from "@/lib/assets/schemas";
@@ -15,13 +15,13 @@ import { isUuid } from "@/lib/ids";
 import { broadcastRefresh } from "@/lib/secrets/broadcast";
 import { ResolveError } from "@/lib/secrets/resolver";
 import { STORE_ERROR_TITLES } from "@/lib/vault/errors";
+import { NO_STATE, openState, sealState, sharedStateOf } from "./state";
 import { runtimeActorFor, triggerOf, typedValueAad, withCredentials, type FieldSource, type ResolveFor } from "./credentials";
 import type { SaveConnectionInput } from "./schemas";
 
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
 
 const CONNECT_TIMEOUT_MS = 15_000;
-const stateAad = (connectionId: string) => `connections:${connectionId}:state`;
 
 export type ConnectOutcome =
   | { ok: true; connectionId: string; message: string }
@@ -170,73 +170,6 @@ async function testTarget(connector: Connector, p: Plan, ctx: Ctx & Pick<Resolve
   });
 }
 
-/** No kept state, and no lease on it: a renewal still running stores nothing over this. */
-export const NO_STATE = { stateCiphertext: null, stateDataKeyId: null, stateLeaseId: null, stateLeaseUntil: null } as const;
-
-async function sealState(tx: Tx, connectionId: string, state: Record<string, string> | null) {
-  if (!state) return {};
-  const sealed = await encrypt(JSON.stringify(state), stateAad(connectionId), tx);
-  // A write of the state ends any lease on it: a renewal still running stores nothing over this.
-  return { stateCiphertext: sealed.ciphertext, stateDataKeyId: sealed.dataKeyId, stateLeaseId: null, stateLeaseUntil: null };
-}
-
-/** How often a client waiting for another's state change looks again. */
-const LEASE_POLL_MS = 50;
-
-/**
- * The saved connection's kept state for its connector to change while open (an OAuth renewal), one
- * client at a time across every instance. A client takes a lease on the row (one UPDATE; no database
- * session is held while the change runs, which can be a token request), reads the state the one
- * before it stored, and stores its result only if the lease is still its own: any other write of the
- * state (a new authorisation, an edit) clears the lease, and then the overtaken result is dropped.
- */
-export function sharedStateOf(connectionId: string): SharedState {
-  return {
-    async exclusive(change, timeoutMs) {
-      const lease = randomUUID();
-      const deadline = Date.now() + timeoutMs;
-      // Long enough for the change itself; a lease whose holder died is taken over after that.
-      const holdMs = Math.ceil(timeoutMs) + 5_000;
-      for (;;) {
-        const claimed = await db().$queryRaw<{ state_ciphertext: Connection["stateCiphertext"]; state_data_key_id: string | null }[]>`
-          UPDATE "connections" SET "state_lease_id" = ${lease}::uuid, "state_lease_until" = now() + make_interval(secs => ${holdMs / 1000})
-          WHERE "id" = ${connectionId}::uuid AND ("state_lease_until" IS NULL OR "state_lease_until" < now())
-          RETURNING "state_ciphertext", "state_data_key_id"::text`;
-        const row = claimed[0];
-        if (row) {
-          let next: Record<string, string> | null;
-          try {
-            next = await change(await openState({ id: connectionId, stateCiphertext: row.state_ciphertext, stateDataKeyId: row.state_data_key_id }));
-          } catch (error) {
-            await releaseLease(connectionId, lease);
-            throw error;
-          }
-          if (!next) return releaseLease(connectionId, lease);
-          // Stored only while the lease is still this one's; sealState also clears it.
-          await db().connection.updateMany({ where: { id: connectionId, stateLeaseId: lease }, data: await sealState(db(), connectionId, next) });
-          return;
-        }
-        // Deleted meanwhile: nothing to read, nowhere to keep a result.
-        if (!(await db().connection.count({ where: { id: connectionId } }))) {
-          await change(null);
-          return;
-        }
-        if (Date.now() + LEASE_POLL_MS > deadline) throw new ConnectorError("timeout", "Another client of this connection was renewing its tokens and did not finish in time. Try again.");
-        await new Promise((resolve) => setTimeout(resolve, LEASE_POLL_MS));
-      }
-    },
-  };
-}
-
-async function releaseLease(connectionId: string, lease: string): Promise<void> {
-  await db().connection.updateMany({ where: { id: connectionId, stateLeaseId: lease }, data: { stateLeaseId: null, stateLeaseUntil: null } });
-}
-
-export async function openState(connection: Pick<Connection, "id" | "stateCiphertext" | "stateDataKeyId">): Promise<Record<string, string> | null> {
-  if (!connection.stateCiphertext || !connection.stateDataKeyId) return null;
-  return JSON.parse(await decrypt({ ciphertext: connection.stateCiphertext, dataKeyId: connection.stateDataKeyId }, stateAad(connection.id))) as Record<string, string>;
-}
-
 async function writeRows(tx: Tx, connectionId: string, rows: Plan["rows"]) {
   await tx.connectionSecret.deleteMany({ where: { connectionId } });
   for (const row of rows) {
@@ -339,7 +272,7 @@ export async function saveConnection(ctx: Ctx, input: SaveConnectionInput, oauth
       ? await tx.connection.update({ where: { id: existing.id }, data: common })
       : await tx.connection.create({ data: { ...common, folderId, connectorKind: connector.kind, ownerId: ctx.actor.id } });
     await writeRows(tx, row.id, p.rows);
-    if (tested?.state) await tx.connection.update({ where: { id: row.id }, data: await sealState(tx, row.id, tested.state) });
+    if (tested?.state) await tx.connection.update({ where: { id: row.id }, data: await sealState(row.id, tested.state, tx) });
     else if (existing && !kept) await tx.connection.update({ where: { id: row.id }, data: NO_STATE });
     await recordAuditEvent(tx, {
       actor: ctx.actor,
@@ -354,7 +287,7 @@ export async function saveConnection(ctx: Ctx, input: SaveConnectionInput, oauth
 
   if (pendingAuthorization && authorizationCode) {
     const started = await authorizationCode.startAuthorization(connectionId, p.config);
-    await db().connection.update({ where: { id: connectionId }, data: await sealState(db(), connectionId, started.state) });
+    await db().connection.update({ where: { id: connectionId }, data: await sealState(connectionId, started.state) });
     return { ok: true, connectionId, redirectTo: started.redirectTo };
   }
   return { ok: true, connectionId, message: tested!.message };
@@ -405,7 +338,7 @@ export async function reconnectConnection(ctx: Ctx, input: { connectionId: strin
     await tx.connection.update({
       where: { id: connection.id },
       data: outcome.ok
-        ? { status: "CONNECTED", lastCheckAt: now, lastConnectedAt: now, lastMessage: "message" in outcome ? outcome.message.slice(0, 500) : null, lastErrorKind: null, ...(await sealState(tx, connection.id, newState)) }
+        ? { status: "CONNECTED", lastCheckAt: now, lastConnectedAt: now, lastMessage: "message" in outcome ? outcome.message.slice(0, 500) : null, lastErrorKind: null, ...(newState ? await sealState(connection.id, newState, tx) : {}) }
         : { status: "FAILED", lastCheckAt: now, lastMessage: outcome.message.slice(0, 500), lastErrorKind: outcome.kind },
     });
     await recordAuditEvent(tx, {

@@ -3,14 +3,14 @@ import { timingSafeEqual } from "node:crypto";
 import type { ActionContext } from "@/lib/actions/action";
 import { recordAuditEvent } from "@/lib/audit/record";
 import { assertCanOnFolder } from "@/lib/authz";
-import { buildAuthorizeUrl, createPkce, exchangeCode } from "@/lib/connectors/oauth2";
-import { encrypt } from "@/lib/crypto/envelope";
+import { buildAuthorizeUrl, createPkce, exchangeCode, tokenStateToRecord } from "@/lib/connectors/oauth2";
 import { db } from "@/lib/db";
 import { env } from "@/lib/env";
 import { notFound } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
 import { withCredentials } from "./credentials";
-import { describeFailure, fieldSummary, newAuthorizationNonce, openState, sourcesOf } from "./mutations";
+import { describeFailure, fieldSummary, newAuthorizationNonce, sourcesOf } from "./mutations";
+import { openState, sealState } from "./state";
 
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
 
@@ -51,12 +51,13 @@ export async function finishOAuthAuthorization(ctx: Ctx, input: { state: string;
     const tokens = await withCredentials(sourcesOf(connection), { ...ctx, purpose: "oauth_code_exchange" }, (resolved) =>
       exchangeCode(config as never, resolved.secrets.clientSecret ?? "", { code: input.code, codeVerifier: pending.pendingVerifier!, redirectUri: oauthRedirectUri(), timeoutMs: 15_000 }),
     );
-    const sealed = await encrypt(JSON.stringify(tokens), `connections:${connection.id}:state`);
+    // Sealing the tokens also ends any lease: a renewal of the previous grant stores nothing over them.
+    const sealed = await sealState(connection.id, tokenStateToRecord(tokens));
     await db().$transaction(async (tx) => {
       const now = new Date();
       await tx.connection.update({
         where: { id: connection.id },
-        data: { status: "CONNECTED", lastConnectedAt: now, lastCheckAt: now, lastMessage: "Authorised; tokens kept encrypted.", lastErrorKind: null, stateCiphertext: sealed.ciphertext, stateDataKeyId: sealed.dataKeyId, stateLeaseId: null, stateLeaseUntil: null },
+        data: { status: "CONNECTED", lastConnectedAt: now, lastCheckAt: now, lastMessage: "Authorised; tokens kept encrypted.", lastErrorKind: null, ...sealed },
       });
       await recordAuditEvent(tx, { ...audit, details: { connector: "oauth2", fields } });
     });

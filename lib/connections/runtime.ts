@@ -20,7 +20,8 @@ import { broadcastRefresh, catchUpTo, onRefresh, type RefreshMessage } from "@/l
 import { ResolveError } from "@/lib/secrets/resolver";
 import { runtimeActorFrom, triggerOf, withCredentials, type Resolved, type RotationEvent } from "./credentials";
 import { Pools, type PoolEntry } from "./pools";
-import { openState, sharedStateOf, sourcesOf } from "./mutations";
+import { sourcesOf } from "./mutations";
+import { openState, sharedStateOf } from "./state";
 
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
 type LoadedConnection = Connection & { secrets: ConnectionSecret[] };

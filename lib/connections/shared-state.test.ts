@@ -1,9 +1,20 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { currentEpoch } from "@/lib/authz/epoch";
 import { ConnectorError } from "@/lib/connectors/types";
+import { encrypt } from "@/lib/crypto/envelope";
 import { db } from "@/lib/db";
+import { env } from "@/lib/env";
+import { AppError } from "@/lib/errors";
 import { makeFolder, makeUser } from "@/test/fixtures";
-import { NO_STATE, openState, sharedStateOf } from "./mutations";
+import { NO_STATE, openState, sharedStateOf } from "./state";
+
+// The real envelope encryption, with a way to make one call fail (a KMS or database outage).
+vi.mock("@/lib/crypto/envelope", async (importOriginal) => {
+  const actual = await importOriginal<typeof import("@/lib/crypto/envelope")>();
+  return { ...actual, encrypt: vi.fn(actual.encrypt) };
+});
 
 let connectionId: string;
 
@@ -22,6 +33,7 @@ afterAll(async () => {
 });
 
 const stored = async () => openState(await db().connection.findUniqueOrThrow({ where: { id: connectionId } }));
+const lease = async () => (await db().connection.findUniqueOrThrow({ where: { id: connectionId }, select: { stateLeaseId: true } })).stateLeaseId;
 
 describe("a saved connection's shared state", () => {
   it("lets one change in at a time, each reading what the one before stored, even from separate clients", async () => {
@@ -116,5 +128,82 @@ describe("a saved connection's shared state", () => {
     release();
     await slow;
     expect((await stored())!.refreshToken).toBe("r-slow");
+  });
+
+  it("releases the lease when storing the result fails, and reports Latch's own failure as a 503, not an unexpected error", async () => {
+    vi.mocked(encrypt).mockRejectedValueOnce(new Error("data key unavailable"));
+    const failed = sharedStateOf(connectionId).exclusive(async (latest) => ({ ...latest!, refreshToken: "r-unkept" }), 5_000);
+    await expect(failed).rejects.toBeInstanceOf(AppError);
+    await expect(failed).rejects.toMatchObject({ code: "UPSTREAM_UNAVAILABLE", userMessage: expect.stringContaining("could not read or store") });
+    expect(await lease()).toBeNull();
+    // The next client goes straight in; it does not wait out a lease left behind.
+    const started = Date.now();
+    await sharedStateOf(connectionId).exclusive(async (latest) => ({ ...latest!, refreshToken: "r-after-failure" }), 5_000);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect((await stored())!.refreshToken).toBe("r-after-failure");
+  });
+
+  it("never waits on a row lock held by a writer past the caller's time, and goes in once it is gone", async () => {
+    const writer = new pg.Client({ connectionString: env().DATABASE_URL });
+    await writer.connect();
+    try {
+      // An edit in progress elsewhere holds the row.
+      await writer.query("BEGIN");
+      await writer.query(`SELECT 1 FROM connections WHERE id = $1 FOR UPDATE`, [connectionId]);
+      const started = Date.now();
+      await expect(sharedStateOf(connectionId).exclusive(async (latest) => latest, 300)).rejects.toMatchObject({ kind: "timeout" });
+      expect(Date.now() - started).toBeLessThan(1_500);
+      const waiting = sharedStateOf(connectionId).exclusive(async (latest) => ({ ...latest!, refreshToken: "r-after-edit" }), 5_000);
+      await new Promise((r) => setTimeout(r, 200));
+      await writer.query("COMMIT");
+      await waiting;
+      expect((await stored())!.refreshToken).toBe("r-after-edit");
+    } finally {
+      await writer.query("ROLLBACK").catch(() => undefined);
+      await writer.end();
+    }
+  });
+
+  it("gives the change only what is left of the caller's time after waiting for the lease", async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let entered!: () => void;
+    const inside = new Promise<void>((r) => (entered = r));
+    const first = sharedStateOf(connectionId).exclusive(async (latest, timeLeftMs) => {
+      expect(timeLeftMs).toBeGreaterThan(4_000);
+      expect(timeLeftMs).toBeLessThanOrEqual(5_000);
+      entered();
+      await held;
+      return latest;
+    }, 5_000);
+    await inside;
+    let given = 0;
+    const second = sharedStateOf(connectionId).exclusive(async (latest, timeLeftMs) => {
+      given = timeLeftMs;
+      return latest;
+    }, 2_000);
+    await new Promise((r) => setTimeout(r, 800));
+    release();
+    await Promise.all([first, second]);
+    expect(given).toBeGreaterThan(0);
+    expect(given).toBeLessThanOrEqual(1_200);
+  });
+
+  it("answers 404 for a connection deleted meanwhile, without running the change", async () => {
+    const [owner, folder] = await Promise.all([makeUser(), makeFolder()]);
+    const gone = await db().connection.create({ data: { folderId: folder.id, name: `Gone ${randomUUID().slice(0, 6)}`, connectorKind: "oauth2", status: "CONNECTED", ownerId: owner.id } });
+    await db().connection.delete({ where: { id: gone.id } });
+    const change = vi.fn(async () => null);
+    await expect(sharedStateOf(gone.id).exclusive(change, 1_000)).rejects.toMatchObject({ code: "NOT_FOUND" });
+    expect(change).not.toHaveBeenCalled();
+  });
+
+  it("taking and clearing the lease does not move the authorisation epoch; storing new state does", async () => {
+    const before = await currentEpoch();
+    await sharedStateOf(connectionId).exclusive(async () => null, 5_000);
+    await expect(sharedStateOf(connectionId).exclusive(async () => Promise.reject(new Error("token endpoint down")), 5_000)).rejects.toThrow();
+    expect(await currentEpoch()).toBe(before);
+    await sharedStateOf(connectionId).exclusive(async (latest) => ({ ...latest!, refreshToken: "r-epoch" }), 5_000);
+    expect(await currentEpoch()).toBeGreaterThan(before);
   });
 });

@@ -96,9 +96,11 @@ export type ConnectInput<C> = {
 export type SharedState = {
   /**
    * Runs `change` with the newest stored state while no other client of the connection (on any
-   * instance) can, and stores what it returns before letting them in; null stores nothing.
+   * instance) can, and stores what it returns before letting them in; null stores nothing. Waiting
+   * for the others and the change share `timeoutMs`: the change is given what is left, and must
+   * finish within it.
    */
-  exclusive(change: (latest: Record<string, string> | null) => Promise<Record<string, string> | null>, timeoutMs: number): Promise<void>;
+  exclusive(change: (latest: Record<string, string> | null, timeLeftMs: number) => Promise<Record<string, string> | null>, timeoutMs: number): Promise<void>;
 };
 
 export type ConnectResult = {

@@ -132,14 +132,14 @@ export class OAuth2Client {
     }
     // Every client of the connection, on every instance, renews in turn from the newest stored
     // tokens: a rotated refresh token works once, and some apps revoke the grant when one is reused.
-    await this.#shared.exclusive(async (record) => {
+    await this.#shared.exclusive(async (record, timeLeftMs) => {
       const latest = tokenStateFromRecord(record);
       if (found !== undefined && latest && latest.accessToken !== found && !expiresWithin(latest, EXPIRY_SKEW_MS)) {
         this.#tokens = latest;
         return null;
       }
       if (this.config.grant === "authorization_code" && !latest) throw new ConnectorError("config", "The connection's authorisation was reset; authorise the app again.");
-      this.#tokens = await this.#fetchTokens(timeoutMs, latest ?? this.#tokens);
+      this.#tokens = await this.#fetchTokens(timeLeftMs, latest ?? this.#tokens);
       return tokenStateToRecord(this.#tokens);
     }, timeoutMs);
   }

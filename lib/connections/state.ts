@@ -1,0 +1,137 @@
+import "server-only";
+import { randomUUID } from "node:crypto";
+import type { Connection } from "@prisma/client";
+import { ConnectorError, type SharedState } from "@/lib/connectors/types";
+import { decrypt, encrypt } from "@/lib/crypto/envelope";
+import { db, type Tx } from "@/lib/db";
+import { AppError, notFound } from "@/lib/errors";
+import { logger } from "@/lib/log";
+
+/**
+ * A saved connection's kept state (an OAuth app's tokens, or a pending authorisation's nonce),
+ * sealed in its row. Its values are secrets: they are only ever decrypted here, for a connector.
+ */
+
+const stateAad = (connectionId: string) => `connections:${connectionId}:state`;
+
+/** No kept state, and no lease on it: a renewal still running stores nothing over this. */
+export const NO_STATE = { stateCiphertext: null, stateDataKeyId: null, stateLeaseId: null, stateLeaseUntil: null } as const;
+
+/** The columns that keep `state`; a write of them ends any lease, so a renewal still running stores nothing over it. */
+export async function sealState(connectionId: string, state: Record<string, string>, tx?: Tx) {
+  const sealed = await encrypt(JSON.stringify(state), stateAad(connectionId), tx);
+  return { stateCiphertext: sealed.ciphertext, stateDataKeyId: sealed.dataKeyId, stateLeaseId: null, stateLeaseUntil: null };
+}
+
+export async function openState(connection: Pick<Connection, "id" | "stateCiphertext" | "stateDataKeyId">): Promise<Record<string, string> | null> {
+  if (!connection.stateCiphertext || !connection.stateDataKeyId) return null;
+  return JSON.parse(await decrypt({ ciphertext: connection.stateCiphertext, dataKeyId: connection.stateDataKeyId }, stateAad(connection.id))) as Record<string, string>;
+}
+
+/** How often a client waiting for another's state change looks again. */
+const LEASE_POLL_MS = 50;
+/**
+ * A lease lasts the holder's remaining time plus this margin, for reading the state before the
+ * change and storing it after. A holder left with less than the margin does not start its change,
+ * so a lease runs out (and another client may take it over) only when its holder has died.
+ */
+const LEASE_MARGIN_MS = 5_000;
+
+const TIMED_OUT = "Another client of this connection was renewing its tokens and did not finish in time. Try again.";
+const UNAVAILABLE = "Latch could not read or store this connection's kept tokens just now. Try again; if it persists, check Latch's database.";
+
+type Claim = { claimed: boolean; present: boolean; state_ciphertext: Connection["stateCiphertext"]; state_data_key_id: string | null };
+
+/**
+ * One statement: takes the lease when it is free (or its holder's time ran out) and the row is not
+ * locked by a writer, reading the state the last holder stored. It never waits on a row lock (SKIP
+ * LOCKED: the caller polls instead, within its own time), and times the lease by the clock at the
+ * moment it is taken, not at the start of the statement.
+ */
+async function claimLease(connectionId: string, lease: string, holdMs: number): Promise<Claim> {
+  const rows = await db().$queryRaw<Claim[]>`
+    WITH claimed AS (
+      UPDATE "connections" SET "state_lease_id" = ${lease}::uuid, "state_lease_until" = clock_timestamp() + make_interval(secs => ${holdMs / 1000})
+      WHERE "id" = (
+        SELECT "id" FROM "connections"
+        WHERE "id" = ${connectionId}::uuid AND ("state_lease_until" IS NULL OR "state_lease_until" < clock_timestamp())
+        FOR UPDATE SKIP LOCKED
+      )
+      RETURNING "state_ciphertext", "state_data_key_id"
+    )
+    SELECT EXISTS (SELECT 1 FROM claimed) AS claimed,
+           EXISTS (SELECT 1 FROM "connections" WHERE "id" = ${connectionId}::uuid) AS present,
+           claimed.state_ciphertext, claimed.state_data_key_id::text
+    FROM (SELECT 1) AS one LEFT JOIN claimed ON true`;
+  return rows[0]!;
+}
+
+/** Clears this client's lease (another write may have ended it already). Never throws: a lease left behind runs out. */
+async function releaseLease(connectionId: string, lease: string): Promise<void> {
+  await db()
+    .$executeRaw`UPDATE "connections" SET "state_lease_id" = NULL, "state_lease_until" = NULL WHERE "id" = ${connectionId}::uuid AND "state_lease_id" = ${lease}::uuid`
+    .catch((error: unknown) => logger().warn({ err: error, connectionId }, "could not release a connection's state lease; it runs out by itself"));
+}
+
+/** Latch's own database failing under a state change is a 503 the invoke can report, not an unexpected error. */
+async function orUnavailable<T>(step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    logger().error({ err: error }, "connection state: a database step failed");
+    throw new AppError("UPSTREAM_UNAVAILABLE", UNAVAILABLE);
+  }
+}
+
+/**
+ * The saved connection's kept state for its connector to change while open (an OAuth renewal), one
+ * client at a time across every instance. A client takes a lease on the row (one UPDATE; no database
+ * session is held while the change runs, which can be a token request), reads the state the one
+ * before it stored, and stores its result only if the lease is still its own: any other write of the
+ * state (a new authorisation, an edit) clears the lease, and then the overtaken result is dropped.
+ * Waiting for the lease and the change share the caller's time: the change gets what is left.
+ */
+export function sharedStateOf(connectionId: string): SharedState {
+  return {
+    async exclusive(change, timeoutMs) {
+      const lease = randomUUID();
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        // Taken before the claim: the lease runs out no earlier than this plus holdMs.
+        const asked = Date.now();
+        const holdMs = Math.max(0, deadline - asked) + LEASE_MARGIN_MS;
+        const claim = await orUnavailable(() => claimLease(connectionId, lease, holdMs));
+        if (claim.claimed) return holdLease(connectionId, lease, claim, change, deadline, asked + holdMs);
+        // Deleted meanwhile: nothing to read, nowhere to keep a result.
+        if (!claim.present) throw notFound("Connection");
+        if (Date.now() + LEASE_POLL_MS > deadline) throw new ConnectorError("timeout", TIMED_OUT);
+        await new Promise((resolve) => setTimeout(resolve, LEASE_POLL_MS));
+      }
+    },
+  };
+}
+
+async function holdLease(
+  connectionId: string,
+  lease: string,
+  claim: Claim,
+  change: Parameters<SharedState["exclusive"]>[0],
+  deadline: number,
+  leaseEnds: number,
+): Promise<void> {
+  let released = false;
+  try {
+    const latest = await orUnavailable(() => openState({ id: connectionId, stateCiphertext: claim.state_ciphertext, stateDataKeyId: claim.state_data_key_id }));
+    // The change may take all of what it is given; the margin is left for storing its result.
+    const timeLeftMs = Math.min(deadline, leaseEnds - LEASE_MARGIN_MS) - Date.now();
+    if (timeLeftMs <= 0) throw new ConnectorError("timeout", TIMED_OUT);
+    const next = await change(latest, timeLeftMs);
+    if (!next) return;
+    const sealed = await orUnavailable(() => sealState(connectionId, next));
+    // Stored only while the lease is still this one's; the sealed columns clear it.
+    await orUnavailable(() => db().connection.updateMany({ where: { id: connectionId, stateLeaseId: lease }, data: sealed }));
+    released = true;
+  } finally {
+    if (!released) await releaseLease(connectionId, lease);
+  }
+}
