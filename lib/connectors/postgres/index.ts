@@ -91,7 +91,7 @@ const resultTypes = {
  * a function that does (not seen: the client's own deadline still holds then).
  */
 const PLAIN_COMMANDS = new Set(["SELECT", "INSERT", "UPDATE", "DELETE", "MERGE", "COPY", "FETCH", "MOVE", "VALUES", "TABLE"]);
-const SETS_CONFIG = /set_config|pg_settings|statement_timeout|\bu&|^\s*execute\b/i;
+const SETS_CONFIG = /set_config|pg_settings|statement_timeout|\bu&|\bexecute\b/i;
 
 /** Streams the result and keeps the first rowLimit rows, so a large result never sits in memory. */
 function streamQuery(client: pg.ClientBase, sql: string, params: unknown[], rowLimit: number): Promise<QueryOutput> {
@@ -106,14 +106,13 @@ function streamQuery(client: pg.ClientBase, sql: string, params: unknown[], rowL
       // intended, so pg fails the query instead of raising an 'error' no one listens for.
       (client as pg.Client).end().catch(() => {});
     });
-    // Other whole messages that are not rows (RAISE NOTICE, COPY … TO STDOUT data) end a count too.
+    // Every whole message ends a count, not only rows: RAISE NOTICE, COPY … TO STDOUT data, and
+    // the notifications of a LISTEN the caller ran earlier on this session can add up to megabytes.
     const messageDone = () => watch.rowDone();
-    connection.on("notice", messageDone);
-    connection.on("copyData", messageDone);
+    connection.on("message", messageDone);
     const stopWatching = () => {
       watch.stop();
-      connection.off("notice", messageDone);
-      connection.off("copyData", messageDone);
+      connection.off("message", messageDone);
     };
     // Extended protocol even without parameters: one statement per call, as with parameters.
     const query = new pg.Query({ text: sql, values: params, rowMode: "array", types: resultTypes, queryMode: "extended" } as pg.QueryArrayConfig);
