@@ -25,6 +25,7 @@ import { createRedisUser } from "@/test/targets/redis";
 import { pgDump } from "@/test/pg-dump";
 import { deleteConnectionAction, reconnectConnectionAction, saveConnectionAction } from "./actions";
 import { oauth2ConfigSchema, oauth2Connector, type OAuth2Client } from "@/lib/connectors/oauth2";
+import { ConnectorError } from "@/lib/connectors/types";
 import { openState, sharedStateOf } from "./state";
 import { finishOAuthAuthorization, oauthRedirectUri } from "./oauth";
 import { getConnectionViewOrThrow } from "./queries";
@@ -513,6 +514,29 @@ describe("OAuth 2.0 app with the client secret from a Vault asset", () => {
       expect(await Promise.all(clients.map(whoamiVia))).toEqual([200, 200, 200]);
     } finally {
       await Promise.all(clients.map((client) => oauth2Connector.close(client)));
+    }
+  });
+
+  it("authorization code: a client opened before an edit of the grant does not take what is stored for the new settings", async () => {
+    signInAs(editor);
+    const row = await db().connection.findUniqueOrThrow({ where: { id: authorisedId } });
+    const config = oauth2ConfigSchema.parse(row.config);
+    const old = await oauth2Connector.open({ config, secrets: { clientSecret: oidc.clientSecret }, timeoutMs: 10_000, state: await openState(row), sharedState: sharedStateOf(authorisedId) });
+    const before = await stateOf(authorisedId);
+    try {
+      // Meanwhile the connection is edited to another scope: what is stored from now on is the new grant's.
+      await db().connection.update({ where: { id: authorisedId }, data: { config: { ...(row.config as object), scopes: `${config.scopes} extra` } } });
+      oidc.expireAccessTokens();
+      const tokenCalls = oidc.count("/token");
+      const refused = old.send(new URL(`${oidc.apiUrl}/whoami`), { method: "GET", headers: {}, timeoutMs: 10_000 });
+      await expect(refused).rejects.toBeInstanceOf(ConnectorError);
+      await expect(refused).rejects.toMatchObject({ kind: "config", message: expect.stringContaining("settings were changed while this request ran") });
+      // It neither renewed with the stored refresh token nor stored anything.
+      expect(oidc.count("/token")).toBe(tokenCalls);
+      expect(await stateOf(authorisedId)).toEqual(before);
+    } finally {
+      await oauth2Connector.close(old);
+      await db().connection.update({ where: { id: authorisedId }, data: { config: row.config as object } });
     }
   });
 

@@ -40,7 +40,7 @@ const LEASE_MARGIN_MS = 5_000;
 const TIMED_OUT = "Another client of this connection was renewing its tokens and did not finish in time. Try again.";
 const UNAVAILABLE = "Latch could not read or store this connection's kept tokens just now. Try again; if it persists, check Latch's database.";
 
-type Claim = { claimed: boolean; present: boolean; state_ciphertext: Connection["stateCiphertext"]; state_data_key_id: string | null };
+type Claim = { claimed: boolean; present: boolean; state_ciphertext: Connection["stateCiphertext"]; state_data_key_id: string | null; config: unknown };
 
 /**
  * One statement: takes the lease when it is free (or its holder's time ran out) and the row is not
@@ -57,11 +57,11 @@ async function claimLease(connectionId: string, lease: string, holdMs: number): 
         WHERE "id" = ${connectionId}::uuid AND ("state_lease_until" IS NULL OR "state_lease_until" < clock_timestamp())
         FOR UPDATE SKIP LOCKED
       )
-      RETURNING "state_ciphertext", "state_data_key_id"
+      RETURNING "state_ciphertext", "state_data_key_id", "config"
     )
     SELECT EXISTS (SELECT 1 FROM claimed) AS claimed,
            EXISTS (SELECT 1 FROM "connections" WHERE "id" = ${connectionId}::uuid) AS present,
-           claimed.state_ciphertext, claimed.state_data_key_id::text
+           claimed.state_ciphertext, claimed.state_data_key_id::text, claimed.config
     FROM (SELECT 1) AS one LEFT JOIN claimed ON true`;
   return rows[0]!;
 }
@@ -125,7 +125,7 @@ async function holdLease(
     // The change may take all of what it is given; the margin is left for storing its result.
     const timeLeftMs = Math.min(deadline, leaseEnds - LEASE_MARGIN_MS) - Date.now();
     if (timeLeftMs <= 0) throw new ConnectorError("timeout", TIMED_OUT);
-    const next = await change(latest, timeLeftMs);
+    const next = await change(latest, timeLeftMs, (claim.config ?? {}) as Record<string, unknown>);
     if (!next) return;
     const sealed = await orUnavailable(() => sealState(connectionId, next));
     // Stored only while the lease is still this one's; the sealed columns clear it.

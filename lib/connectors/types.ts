@@ -98,9 +98,10 @@ export type SharedState = {
    * Runs `change` with the newest stored state while no other client of the connection (on any
    * instance) can, and stores what it returns before letting them in; null stores nothing. Waiting
    * for the others and the change share `timeoutMs`: the change is given what is left, and must
-   * finish within it.
+   * finish within it. `config` is the connection's saved config as it is now, so a client opened
+   * before an edit can tell that the state is no longer its to use.
    */
-  exclusive(change: (latest: Record<string, string> | null, timeLeftMs: number) => Promise<Record<string, string> | null>, timeoutMs: number): Promise<void>;
+  exclusive(change: (latest: Record<string, string> | null, timeLeftMs: number, config: Record<string, unknown>) => Promise<Record<string, string> | null>, timeoutMs: number): Promise<void>;
 };
 
 export type ConnectResult = {

@@ -45,6 +45,16 @@ export {
   type TokenOptions,
 } from "./tokens";
 
+/** The settings an OAuth grant is given for: tokens and authorisations of other values are not this grant's. */
+export const OAUTH_GRANT_KEYS = ["authorizationUrl", "tokenUrl", "clientId", "grant", "scopes"] as const;
+
+/** Whether two configs (saved or parsed) are for one grant. A saved config that does not parse is another. */
+export function sameOAuthGrant(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+  const [x, y] = [oauth2ConfigSchema.safeParse(a), oauth2ConfigSchema.safeParse(b)];
+  if (!x.success || !y.success) return false;
+  return OAUTH_GRANT_KEYS.every((k) => JSON.stringify(x.data[k]) === JSON.stringify(y.data[k]));
+}
+
 /** Tokens expiring sooner than this are renewed before use. */
 export const EXPIRY_SKEW_MS = 60_000;
 
@@ -132,7 +142,10 @@ export class OAuth2Client {
     }
     // Every client of the connection, on every instance, renews in turn from the newest stored
     // tokens: a rotated refresh token works once, and some apps revoke the grant when one is reused.
-    await this.#shared.exclusive(async (record, timeLeftMs) => {
+    await this.#shared.exclusive(async (record, timeLeftMs, saved) => {
+      // Opened before an edit that changed the grant: the stored state (new tokens, or a pending
+      // authorisation) belongs to the new settings, not to this client's API base or token URL.
+      if (!sameOAuthGrant(saved, this.config)) throw new ConnectorError("config", "The connection's OAuth settings were changed while this request ran. Run it again.");
       const latest = tokenStateFromRecord(record);
       if (found !== undefined && latest && latest.accessToken !== found && !expiresWithin(latest, EXPIRY_SKEW_MS)) {
         this.#tokens = latest;
