@@ -3,7 +3,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { currentEpoch } from "@/lib/authz/epoch";
 import { ConnectorError } from "@/lib/connectors/types";
-import { encrypt } from "@/lib/crypto/envelope";
+import { decrypt, encrypt } from "@/lib/crypto/envelope";
 import { db } from "@/lib/db";
 import { env } from "@/lib/env";
 import { AppError } from "@/lib/errors";
@@ -13,7 +13,7 @@ import { NO_STATE, openState, sharedStateOf } from "./state";
 // The real envelope encryption, with a way to make one call fail (a KMS or database outage).
 vi.mock("@/lib/crypto/envelope", async (importOriginal) => {
   const actual = await importOriginal<typeof import("@/lib/crypto/envelope")>();
-  return { ...actual, encrypt: vi.fn(actual.encrypt) };
+  return { ...actual, encrypt: vi.fn(actual.encrypt), decrypt: vi.fn(actual.decrypt) };
 });
 
 let connectionId: string;
@@ -141,6 +141,52 @@ describe("a saved connection's shared state", () => {
     await sharedStateOf(connectionId).exclusive(async (latest) => ({ ...latest!, refreshToken: "r-after-failure" }), 5_000);
     expect(Date.now() - started).toBeLessThan(1_000);
     expect((await stored())!.refreshToken).toBe("r-after-failure");
+  });
+
+  it("passes on an error that says what to do (a master key Latch no longer has) as it is, and releases the lease", async () => {
+    const keyGone = new AppError("BAD_REQUEST", "This value was sealed with a master key Latch no longer has. Add it to LATCH_PREVIOUS_MASTER_KEYS.");
+    vi.mocked(decrypt).mockRejectedValueOnce(keyGone);
+    await expect(sharedStateOf(connectionId).exclusive(async (latest) => latest, 5_000)).rejects.toBe(keyGone);
+    expect(await lease()).toBeNull();
+  });
+
+  it("a writer holding the row: a failed change's release waits no longer than the caller's time; a result is waited for and kept", { timeout: 20_000 }, async () => {
+    const writer = new pg.Client({ connectionString: env().DATABASE_URL });
+    await writer.connect();
+    const holdRow = async () => {
+      await writer.query("BEGIN");
+      await writer.query(`SELECT 1 FROM connections WHERE id = $1 FOR UPDATE`, [connectionId]);
+    };
+    try {
+      // The change fails while an edit holds the row: the caller hears of it in its own time.
+      let started = Date.now();
+      await expect(
+        sharedStateOf(connectionId).exclusive(async () => {
+          await holdRow();
+          throw new Error("token endpoint down");
+        }, 500),
+      ).rejects.toThrow("token endpoint down");
+      expect(Date.now() - started).toBeLessThan(1_500);
+      await writer.query("COMMIT");
+      // (The lease it could not clear runs out by itself; cleared here so the next case need not wait.)
+      expect(await lease()).not.toBeNull();
+      await db().connection.update({ where: { id: connectionId }, data: { stateLeaseId: null, stateLeaseUntil: null } });
+
+      // The change succeeded (a refresh token may be spent): its result waits for the edit, past the
+      // caller's time while the lease lasts (3 s + 5 s here), and is stored.
+      started = Date.now();
+      await sharedStateOf(connectionId).exclusive(async (latest) => {
+        await holdRow();
+        setTimeout(() => void writer.query("COMMIT"), 6_000);
+        return { ...latest!, refreshToken: "r-waited-for" };
+      }, 3_000);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(5_900);
+      expect((await stored())!.refreshToken).toBe("r-waited-for");
+      expect(await lease()).toBeNull();
+    } finally {
+      await writer.query("ROLLBACK").catch(() => undefined);
+      await writer.end();
+    }
   });
 
   it("never waits on a row lock held by a writer past the caller's time, and goes in once it is gone", async () => {

@@ -36,6 +36,11 @@ const LEASE_POLL_MS = 50;
  * so a lease runs out (and another client may take it over) only when its holder has died.
  */
 const LEASE_MARGIN_MS = 5_000;
+/** Releasing a lease waits for a writer holding the row until the caller's deadline, and at least this long. */
+const RELEASE_MIN_WAIT_MS = 250;
+/** A failed store is tried again, this many times in all, pausing this long times the attempt. */
+const STORE_ATTEMPTS = 3;
+const STORE_RETRY_MS = 200;
 
 const TIMED_OUT = "Another client of this connection was renewing its tokens and did not finish in time. Try again.";
 const UNAVAILABLE = "Latch could not read or store this connection's kept tokens just now. Try again; if it persists, check Latch's database.";
@@ -66,20 +71,68 @@ async function claimLease(connectionId: string, lease: string, holdMs: number): 
   return rows[0]!;
 }
 
-/** Clears this client's lease (another write may have ended it already). Never throws: a lease left behind runs out. */
-async function releaseLease(connectionId: string, lease: string): Promise<void> {
-  await db()
-    .$executeRaw`UPDATE "connections" SET "state_lease_id" = NULL, "state_lease_until" = NULL WHERE "id" = ${connectionId}::uuid AND "state_lease_id" = ${lease}::uuid`
-    .catch((error: unknown) => logger().warn({ err: error, connectionId }, "could not release a connection's state lease; it runs out by itself"));
+/**
+ * Runs one write in a transaction that waits at most about `waitMs` for a database session and then
+ * for the row's lock: a writer holding the row (an edit, a Reconnect) must not hold a state change
+ * beyond the time it has.
+ */
+async function withLockTimeout(waitMs: number, write: (tx: Tx) => Promise<unknown>): Promise<void> {
+  const ms = Math.max(1, Math.ceil(waitMs));
+  await db().$transaction(
+    async (tx) => {
+      await tx.$queryRaw`SELECT set_config('lock_timeout', ${`${ms}ms`}, true)`;
+      await write(tx);
+    },
+    // Prisma's own limits, above the lock timeout, so that it is PostgreSQL that answers first.
+    { maxWait: ms, timeout: ms + 2_000 },
+  );
 }
 
-/** Latch's own database failing under a state change is a 503 the invoke can report, not an unexpected error. */
+/**
+ * Clears this client's lease (another write may have ended it already), waiting for the row no later
+ * than the caller's deadline. Never throws: a lease left behind runs out by itself.
+ */
+async function releaseLease(connectionId: string, lease: string, deadline: number): Promise<void> {
+  await withLockTimeout(
+    Math.max(RELEASE_MIN_WAIT_MS, deadline - Date.now()),
+    (tx) => tx.$executeRaw`UPDATE "connections" SET "state_lease_id" = NULL, "state_lease_until" = NULL WHERE "id" = ${connectionId}::uuid AND "state_lease_id" = ${lease}::uuid`,
+  ).catch((error: unknown) => logger().warn({ err: error, connectionId }, "could not release a connection's state lease; it runs out by itself"));
+}
+
+/**
+ * Stores a change's result while the lease is this client's (the sealed columns end it). The change
+ * may have spent a rotated refresh token, so a failed write is tried again while the lease lasts, and
+ * a writer holding the row is waited for until then, past the caller's own time if need be.
+ */
+async function storeWithinLease(connectionId: string, lease: string, sealed: Awaited<ReturnType<typeof sealState>>, leaseEnds: number): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await withLockTimeout(leaseEnds - Date.now(), (tx) => tx.connection.updateMany({ where: { id: connectionId, stateLeaseId: lease }, data: sealed }));
+      return;
+    } catch (error) {
+      if (attempt >= STORE_ATTEMPTS || leaseEnds - Date.now() < STORE_RETRY_MS * 2) throw unavailable(error);
+      logger().warn({ err: error, connectionId, attempt }, "could not store a connection's renewed state; trying again");
+      await new Promise((resolve) => setTimeout(resolve, STORE_RETRY_MS * attempt));
+    }
+  }
+}
+
+/**
+ * Latch's own database failing under a state change is a 503 the invoke can report, not an
+ * unexpected error. Errors that already say what to do (an AppError such as a master key Latch no
+ * longer has, a ConnectorError) pass through as they are.
+ */
+function unavailable(error: unknown): unknown {
+  if (error instanceof AppError || error instanceof ConnectorError) return error;
+  logger().error({ err: error }, "connection state: a database step failed");
+  return new AppError("UPSTREAM_UNAVAILABLE", UNAVAILABLE);
+}
+
 async function orUnavailable<T>(step: () => Promise<T>): Promise<T> {
   try {
     return await step();
   } catch (error) {
-    logger().error({ err: error }, "connection state: a database step failed");
-    throw new AppError("UPSTREAM_UNAVAILABLE", UNAVAILABLE);
+    throw unavailable(error);
   }
 }
 
@@ -128,10 +181,9 @@ async function holdLease(
     const next = await change(latest, timeLeftMs, (claim.config ?? {}) as Record<string, unknown>);
     if (!next) return;
     const sealed = await orUnavailable(() => sealState(connectionId, next));
-    // Stored only while the lease is still this one's; the sealed columns clear it.
-    await orUnavailable(() => db().connection.updateMany({ where: { id: connectionId, stateLeaseId: lease }, data: sealed }));
+    await storeWithinLease(connectionId, lease, sealed, leaseEnds);
     released = true;
   } finally {
-    if (!released) await releaseLease(connectionId, lease);
+    if (!released) await releaseLease(connectionId, lease, deadline);
   }
 }

@@ -45,12 +45,9 @@ export {
   type TokenOptions,
 } from "./tokens";
 
-/** The settings an OAuth grant is given for: tokens and authorisations of other values are not this grant's. */
-export const OAUTH_GRANT_KEYS = ["authorizationUrl", "tokenUrl", "clientId", "grant", "scopes"] as const;
-
 /** Whether two configs (saved or parsed) are for one grant. A saved config that does not parse is another. */
 export function sameOAuthGrant(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
-  const [x, y] = [oauth2ConfigSchema.safeParse(a), oauth2ConfigSchema.safeParse(b)];
+  const [x, y] = [grantSchema.safeParse(a), grantSchema.safeParse(b)];
   if (!x.success || !y.success) return false;
   return OAUTH_GRANT_KEYS.every((k) => JSON.stringify(x.data[k]) === JSON.stringify(y.data[k]));
 }
@@ -58,13 +55,21 @@ export function sameOAuthGrant(a: Record<string, unknown>, b: Record<string, unk
 /** Tokens expiring sooner than this are renewed before use. */
 export const EXPIRY_SKEW_MS = 60_000;
 
+/** The settings an OAuth grant is given for: tokens and authorisations of other values are not this grant's. */
+export const OAUTH_GRANT_KEYS = ["authorizationUrl", "tokenUrl", "clientId", "grant", "scopes"] as const;
+
+const grantSettings = {
+  grant: z.enum(["client_credentials", "authorization_code"]).default("client_credentials"),
+  authorizationUrl: optionalTargetUrlSchema,
+  tokenUrl: targetUrlSchema,
+  clientId: z.string().trim().min(1, "is required").max(512),
+  scopes: z.preprocess((v) => (v == null ? "" : v), z.string().max(4096).transform((s) => s.split(/\s+/).filter(Boolean).join(" "))),
+} satisfies Record<(typeof OAUTH_GRANT_KEYS)[number], z.ZodType>;
+const grantSchema = z.object(grantSettings);
+
 export const oauth2ConfigSchema = z
   .object({
-    grant: z.enum(["client_credentials", "authorization_code"]).default("client_credentials"),
-    authorizationUrl: optionalTargetUrlSchema,
-    tokenUrl: targetUrlSchema,
-    clientId: z.string().trim().min(1, "is required").max(512),
-    scopes: z.preprocess((v) => (v == null ? "" : v), z.string().max(4096).transform((s) => s.split(/\s+/).filter(Boolean).join(" "))),
+    ...grantSettings,
     clientAuth: z.enum(["client_secret_basic", "client_secret_post"]).default("client_secret_basic"),
     apiBaseUrl: optionalTargetUrlSchema,
     testPath: z.preprocess(emptyToUndefined, testPathSchema.optional()),
