@@ -243,6 +243,9 @@ export async function startOidcServer(opts: { accessTokenTtlSeconds?: number; pk
 
   async function api(req: IncomingMessage, res: ServerResponse, url: URL) {
     const body = await readBody(req);
+    // ?delayMs=N: a slow API, which answers (a 401 included) only after N ms.
+    const delayMs = Number(url.searchParams.get("delayMs") ?? 0);
+    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(delayMs, 30_000)));
     const value = /^Bearer (.+)$/i.exec(req.headers.authorization ?? "")?.[1];
     const token = value ? ((await provider.AccessToken.find(value)) ?? (await provider.ClientCredentials.find(value))) : undefined;
     const audOk = token && (token.aud === undefined || token.aud === apiUrl || (Array.isArray(token.aud) && token.aud.includes(apiUrl)));

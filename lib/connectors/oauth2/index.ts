@@ -182,13 +182,20 @@ export class OAuth2Client {
 
   /** An API request with the bearer token; on 401 the token is renewed once and the request retried. */
   async send(url: URL, init: SendInit): Promise<Response> {
-    if (expiresWithin(this.#tokens, EXPIRY_SKEW_MS) && this.canRenew) await this.renew(init.timeoutMs, this.#tokens.accessToken);
+    // One budget for the whole request: renewals and the retry after a 401 get what is left of it.
+    const deadline = Date.now() + init.timeoutMs;
+    const left = () => {
+      const ms = deadline - Date.now();
+      if (ms <= 0) throw new ConnectorError("timeout", `The request to ${url.host}, with the access token's renewal, did not finish in time.`);
+      return ms;
+    };
+    if (expiresWithin(this.#tokens, EXPIRY_SKEW_MS) && this.canRenew) await this.renew(left(), this.#tokens.accessToken);
     const used = this.#tokens.accessToken;
-    const first = await this.#sendOnce(url, init, used);
+    const first = await this.#sendOnce(url, { ...init, timeoutMs: left() }, used);
     if (first.status !== 401 || !this.canRenew) return first;
     await first.body?.cancel().catch(() => undefined);
-    await this.renew(init.timeoutMs, used);
-    return this.#sendOnce(url, init, this.#tokens.accessToken);
+    await this.renew(left(), used);
+    return this.#sendOnce(url, { ...init, timeoutMs: left() }, this.#tokens.accessToken);
   }
 
   redactionForms(): string[] {

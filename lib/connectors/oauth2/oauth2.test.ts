@@ -161,6 +161,19 @@ describe("OAuth 2.0 connector: client credentials", () => {
     });
   });
 
+  it("keeps a request, its token renewal and the retry after a 401 within the one time it was given", async () => {
+    await withClient(inputFor(configFor(), server.clientSecret), async (client) => {
+      server.expireAccessTokens();
+      const started = Date.now();
+      // 600 ms to the 401, the renewal, then 600 ms again: more than the 1 s the request has.
+      const late = oauth2RequestOperation.run(client, oauth2RequestOperation.input.parse({ path: "/whoami?delayMs=600" }), { timeoutMs: 1_000 });
+      expect(await failure(late, configFor())).toMatchObject({ kind: "timeout" });
+      expect(Date.now() - started).toBeLessThan(1_400);
+      // With time enough, the same request succeeds on the renewed token.
+      expect((await runRequest(client, { path: "/whoami?delayMs=600" })).status).toBe(200);
+    });
+  });
+
   it("classifies an unreachable token endpoint and an untrusted certificate", async () => {
     const closed = configFor({ tokenUrl: "https://127.0.0.1:1/token" });
     expect((await failure(oauth2Connector.open(inputFor(closed, "x")), closed)).kind).toBe("unreachable");
