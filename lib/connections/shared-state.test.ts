@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { currentEpoch } from "@/lib/authz/epoch";
 import { ConnectorError } from "@/lib/connectors/types";
 import { decrypt, encrypt } from "@/lib/crypto/envelope";
-import { db } from "@/lib/db";
+import { db, transactionWithin } from "@/lib/db";
 import { env } from "@/lib/env";
 import { AppError } from "@/lib/errors";
 import { makeFolder, makeUser } from "@/test/fixtures";
@@ -187,6 +187,26 @@ describe("a saved connection's shared state", () => {
       await writer.query("ROLLBACK").catch(() => undefined);
       await writer.end();
     }
+  });
+
+  it("a failed change's release waits no longer than the caller's time for a session of a busy pool", async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const busy: Promise<unknown>[] = [];
+    const started = Date.now();
+    await expect(
+      sharedStateOf(connectionId).exclusive(async () => {
+        // Every session of Latch's pool (10) taken by other work for a while.
+        for (let i = 0; i < 10; i++) busy.push(transactionWithin(10_000, () => held));
+        await new Promise((r) => setTimeout(r, 100));
+        throw new Error("token endpoint down");
+      }, 500),
+    ).rejects.toThrow("token endpoint down");
+    expect(Date.now() - started).toBeLessThan(1_500);
+    release();
+    await Promise.all(busy);
+    // (The lease it could not clear runs out by itself; cleared here so the next case need not wait.)
+    await db().connection.update({ where: { id: connectionId }, data: { stateLeaseId: null, stateLeaseUntil: null } });
   });
 
   it("never waits on a row lock held by a writer past the caller's time, and goes in once it is gone", async () => {

@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import type { Connection } from "@prisma/client";
 import { ConnectorError, type SharedState } from "@/lib/connectors/types";
 import { decrypt, encrypt } from "@/lib/crypto/envelope";
-import { db, type Tx } from "@/lib/db";
+import { db, transactionWithin, type Tx } from "@/lib/db";
 import { AppError, notFound } from "@/lib/errors";
 import { logger } from "@/lib/log";
 
@@ -72,30 +72,13 @@ async function claimLease(connectionId: string, lease: string, holdMs: number): 
 }
 
 /**
- * Runs one write in a transaction that waits at most about `waitMs` for a database session and then
- * for the row's lock: a writer holding the row (an edit, a Reconnect) must not hold a state change
- * beyond the time it has.
- */
-async function withLockTimeout(waitMs: number, write: (tx: Tx) => Promise<unknown>): Promise<void> {
-  const ms = Math.max(1, Math.ceil(waitMs));
-  await db().$transaction(
-    async (tx) => {
-      await tx.$queryRaw`SELECT set_config('lock_timeout', ${`${ms}ms`}, true)`;
-      await write(tx);
-    },
-    // Prisma's own limits, above the lock timeout, so that it is PostgreSQL that answers first.
-    { maxWait: ms, timeout: ms + 2_000 },
-  );
-}
-
-/**
- * Clears this client's lease (another write may have ended it already), waiting for the row no later
- * than the caller's deadline. Never throws: a lease left behind runs out by itself.
+ * Clears this client's lease (another write may have ended it already), waiting for a session and
+ * for a writer holding the row no later than the caller's deadline. Never throws: a lease left
+ * behind runs out by itself.
  */
 async function releaseLease(connectionId: string, lease: string, deadline: number): Promise<void> {
-  await withLockTimeout(
-    Math.max(RELEASE_MIN_WAIT_MS, deadline - Date.now()),
-    (tx) => tx.$executeRaw`UPDATE "connections" SET "state_lease_id" = NULL, "state_lease_until" = NULL WHERE "id" = ${connectionId}::uuid AND "state_lease_id" = ${lease}::uuid`,
+  await transactionWithin(Math.max(RELEASE_MIN_WAIT_MS, deadline - Date.now()), (client) =>
+    client.query(`UPDATE "connections" SET "state_lease_id" = NULL, "state_lease_until" = NULL WHERE "id" = $1::uuid AND "state_lease_id" = $2::uuid`, [connectionId, lease]),
   ).catch((error: unknown) => logger().warn({ err: error, connectionId }, "could not release a connection's state lease; it runs out by itself"));
 }
 
@@ -107,7 +90,13 @@ async function releaseLease(connectionId: string, lease: string, deadline: numbe
 async function storeWithinLease(connectionId: string, lease: string, sealed: Awaited<ReturnType<typeof sealState>>, leaseEnds: number): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await withLockTimeout(leaseEnds - Date.now(), (tx) => tx.connection.updateMany({ where: { id: connectionId, stateLeaseId: lease }, data: sealed }));
+      await transactionWithin(leaseEnds - Date.now(), (client) =>
+        client.query(
+          `UPDATE "connections" SET "state_ciphertext" = $3, "state_data_key_id" = $4::uuid, "state_lease_id" = NULL, "state_lease_until" = NULL, "updated_at" = now()
+           WHERE "id" = $1::uuid AND "state_lease_id" = $2::uuid`,
+          [connectionId, lease, Buffer.from(sealed.stateCiphertext), sealed.stateDataKeyId],
+        ),
+      );
       return;
     } catch (error) {
       if (attempt >= STORE_ATTEMPTS || leaseEnds - Date.now() < STORE_RETRY_MS * 2) throw unavailable(error);
@@ -177,7 +166,7 @@ async function holdLease(
     const latest = await orUnavailable(() => openState({ id: connectionId, stateCiphertext: claim.state_ciphertext, stateDataKeyId: claim.state_data_key_id }));
     // The change may take all of what it is given; the margin is left for storing its result.
     const timeLeftMs = Math.min(deadline, leaseEnds - LEASE_MARGIN_MS) - Date.now();
-    if (timeLeftMs <= 0) throw new ConnectorError("timeout", TIMED_OUT);
+    if (timeLeftMs <= 0) throw new ConnectorError("timeout", "Reading this connection's kept tokens took the time the request had. Try again.");
     const next = await change(latest, timeLeftMs, (claim.config ?? {}) as Record<string, unknown>);
     if (!next) return;
     const sealed = await orUnavailable(() => sealState(connectionId, next));

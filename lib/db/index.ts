@@ -68,3 +68,46 @@ function boundSql(text: string, values: readonly unknown[]): Prisma.Sql {
   // Prisma.sql is the tagged-template function; called with the parts and values, it binds the same way.
   return Prisma.sql(strings, ...(bound as Prisma.Sql["values"]));
 }
+
+/** Latch's own database had no session free, or held the statement, for longer than the caller could wait. */
+export class DatabaseBusyError extends Error {
+  override name = "DatabaseBusyError";
+}
+
+/**
+ * Runs `work` in a transaction of its own, waiting no longer than `waitMs` in all: for a session
+ * of the pool, and then for the statements (statement_timeout, which bounds their waits for row
+ * locks too). Prisma's `maxWait` does not bound the wait for a session when it goes through the
+ * driver adapter, so the session is taken here; one that arrives after the limit goes straight back.
+ */
+export async function transactionWithin<T>(waitMs: number, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const deadline = Date.now() + Math.max(1, Math.ceil(waitMs));
+  const connecting = pool().connect();
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DatabaseBusyError(`no database session was free within ${Math.ceil(waitMs)} ms`)), deadline - Date.now());
+  });
+  let client: pg.PoolClient;
+  try {
+    client = await Promise.race([connecting, late]);
+  } catch (error) {
+    connecting.then((arrived) => arrived.release(), () => undefined);
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+  let broken: Error | undefined;
+  try {
+    await client.query("BEGIN");
+    await client.query("SELECT set_config('statement_timeout', $1, true)", [`${Math.max(1, deadline - Date.now())}ms`]);
+    const result = await work(client);
+    await client.query("COMMIT");
+    return result;
+  } catch (error) {
+    await client.query("ROLLBACK").catch((rollbackError: Error) => (broken = rollbackError));
+    throw (error as { code?: string }).code === "57014" ? new DatabaseBusyError(`the statement waited longer than ${Math.ceil(waitMs)} ms`) : error;
+  } finally {
+    // A session whose rollback failed is closed, not handed to the next caller.
+    client.release(broken);
+  }
+}

@@ -52,6 +52,9 @@ export function sameOAuthGrant(a: Record<string, unknown>, b: Record<string, unk
   return OAUTH_GRANT_KEYS.every((k) => JSON.stringify(x.data[k]) === JSON.stringify(y.data[k]));
 }
 
+const RENEWAL_TIMED_OUT = "Renewing the access token did not finish in the time the request had.";
+const isTimeout = (error: unknown) => (error instanceof ConnectorError && error.kind === "timeout") || (error as { name?: unknown } | null)?.name === "TimeoutError";
+
 /** Tokens expiring sooner than this are renewed before use. */
 export const EXPIRY_SKEW_MS = 60_000;
 
@@ -129,14 +132,34 @@ export class OAuth2Client {
    * Gets a fresh access token; concurrent callers share one renewal. `found` is the access token
    * found expiring or refused: when this client, or another client of the connection through the
    * shared state, already holds a newer one, that one is used instead. Without `found` the token
-   * endpoint is always asked (a connection test proves the grant still works).
+   * endpoint is always asked (a connection test proves the grant still works). Each caller waits
+   * within its own `timeoutMs`, also when it joins a renewal another caller started.
    */
   async renew(timeoutMs: number, found?: string): Promise<void> {
-    if (found !== undefined && found !== this.#tokens.accessToken) return; // renewed meanwhile
-    this.#renewing ??= this.#renewShared(timeoutMs, found).finally(() => {
-      this.#renewing = null;
-    });
-    await this.#renewing;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (found !== undefined && found !== this.#tokens.accessToken) return; // renewed meanwhile
+      const left = deadline - Date.now();
+      if (left <= 0) throw new ConnectorError("timeout", RENEWAL_TIMED_OUT);
+      const joined = this.#renewing !== null;
+      this.#renewing ??= this.#renewShared(left, found).finally(() => {
+        this.#renewing = null;
+      });
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), left)));
+      let outcome: "late" | void;
+      try {
+        outcome = await Promise.race([this.#renewing, late]);
+      } catch (error) {
+        // The renewal this caller joined was started by one with less time, and ran out of it: go again with what is left.
+        if (joined && isTimeout(error) && Date.now() < deadline) continue;
+        throw error;
+      } finally {
+        clearTimeout(timer);
+      }
+      if (outcome === "late") throw new ConnectorError("timeout", RENEWAL_TIMED_OUT);
+      return;
+    }
   }
 
   async #renewShared(timeoutMs: number, found: string | undefined): Promise<void> {

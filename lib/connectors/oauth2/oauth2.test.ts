@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { z } from "zod";
 import { json, startEmulator } from "@/test/emulators/harness";
 import { startOidcServer, type OidcServer } from "@/test/targets/oidc";
-import { ConnectorError, type ConnectInput } from "../types";
+import { ConnectorError, type ConnectInput, type SharedState } from "../types";
 import {
   buildAuthorizeUrl,
   clientCredentialsToken,
@@ -172,6 +172,39 @@ describe("OAuth 2.0 connector: client credentials", () => {
       // With time enough, the same request succeeds on the renewed token.
       expect((await runRequest(client, { path: "/whoami?delayMs=600" })).status).toBe(200);
     });
+  });
+
+  it("a request that joins a renewal another request started still waits within its own time", async () => {
+    // Another instance holds the connection's renewal lease for 1.5 s, then this client's renewal runs.
+    const HELD_MS = 1_500;
+    const sharedState: SharedState = {
+      async exclusive(change, timeoutMs) {
+        await new Promise((r) => setTimeout(r, Math.min(HELD_MS, timeoutMs)));
+        if (timeoutMs <= HELD_MS) throw new ConnectorError("timeout", "Another client of this connection was renewing its tokens and did not finish in time. Try again.");
+        await change(null, timeoutMs - HELD_MS, configFor());
+      },
+    };
+    const config = configFor();
+    const client = await oauth2Connector.open({ ...inputFor(config, server.clientSecret, tokenStateToRecord(await clientCredentialsToken(config, server.clientSecret, { timeoutMs: 5_000 }))), sharedState });
+    try {
+      const timed = async (renewal: Promise<void>) => {
+        const started = Date.now();
+        const error = await renewal.then(() => null, (e: unknown) => e);
+        return { error, ms: Date.now() - started };
+      };
+      // A short request's renewal, joined by a long one: the short one gives up at its own time; the long one goes on and gets a token.
+      const [short, long] = await Promise.all([timed(client.renew(1_000)), timed(client.renew(10_000))]);
+      expect(short.error).toMatchObject({ kind: "timeout" });
+      expect(long.error).toBeNull();
+      expect(long.ms).toBeGreaterThan(HELD_MS);
+      // A long request's renewal, joined by a short one: the short one does not wait for the long one's time.
+      const [long2, short2] = await Promise.all([timed(client.renew(5_000)), timed(client.renew(300))]);
+      expect(long2.error).toBeNull();
+      expect(short2.error).toMatchObject({ kind: "timeout" });
+      expect(short2.ms).toBeLessThan(900);
+    } finally {
+      await oauth2Connector.close(client);
+    }
   });
 
   it("classifies an unreachable token endpoint and an untrusted certificate", async () => {
