@@ -5,7 +5,7 @@ import type { ActionContext } from "@/lib/actions/action";
 import { fieldErrorsOf } from "@/lib/actions/action";
 import { recordAuditEvent } from "@/lib/audit/record";
 import { assertCanOnFolder } from "@/lib/authz";
-import { OAUTH_GRANT_KEYS } from "@/lib/connectors/oauth2";
+import { sameOAuthGrant } from "@/lib/connectors/oauth2";
 import { getConnector } from "@/lib/connectors/registry";
 import { ConnectorError, type Connector, type ConnectorField, type SharedState } from "@/lib/connectors/types";
 import { encrypt } from "@/lib/crypto/envelope";
@@ -294,10 +294,9 @@ export async function saveConnection(ctx: Ctx, input: SaveConnectionInput, oauth
   return { ok: true, connectionId, message: tested!.message };
 }
 
-/** What an OAuth grant was given for (OAUTH_GRANT_KEYS); the client secret's source counts too. */
+/** Whether the kept OAuth grant still applies: the same grant settings, and the client secret's source too. */
 function sameGrant(existing: Connection & { secrets: ConnectionSecret[] }, p: Plan): boolean {
-  const before = (existing.config ?? {}) as Record<string, unknown>;
-  if (!OAUTH_GRANT_KEYS.every((k) => JSON.stringify(before[k]) === JSON.stringify(p.config[k]))) return false;
+  if (!sameOAuthGrant((existing.config ?? {}) as Record<string, unknown>, p.config)) return false;
   const was = existing.secrets.find((s) => s.field === "clientSecret" && s.part === "VALUE");
   const now = p.rows.find((r) => r.field === "clientSecret" && r.part === "VALUE");
   if (!was || !now) return !was && !now;

@@ -34,6 +34,28 @@ afterAll(async () => {
 
 const stored = async () => openState(await db().connection.findUniqueOrThrow({ where: { id: connectionId } }));
 const lease = async () => (await db().connection.findUniqueOrThrow({ where: { id: connectionId }, select: { stateLeaseId: true } })).stateLeaseId;
+/** A promise and the function that settles it: a step held open until the test lets it go. */
+function gate(): [Promise<void>, () => void] {
+  let open!: () => void;
+  return [new Promise<void>((r) => (open = r)), () => open()];
+}
+/** For a lease a case could not clear (it would run out by itself), so the next case need not wait. */
+const clearLease = () => db().connection.update({ where: { id: connectionId }, data: { stateLeaseId: null, stateLeaseUntil: null } });
+
+/** A second session, as an edit on another instance would be: `holdRow()` locks the connection's row until COMMIT. */
+async function asWriter(work: (writer: pg.Client, holdRow: () => Promise<void>) => Promise<void>): Promise<void> {
+  const writer = new pg.Client({ connectionString: env().DATABASE_URL });
+  await writer.connect();
+  try {
+    await work(writer, async () => {
+      await writer.query("BEGIN");
+      await writer.query(`SELECT 1 FROM connections WHERE id = $1 FOR UPDATE`, [connectionId]);
+    });
+  } finally {
+    await writer.query("ROLLBACK").catch(() => undefined);
+    await writer.end();
+  }
+}
 
 describe("a saved connection's shared state", () => {
   it("lets one change in at a time, each reading what the one before stored, even from separate clients", async () => {
@@ -64,8 +86,7 @@ describe("a saved connection's shared state", () => {
       Array.from({ length: 15 }, (_, i) => db().connection.create({ data: { folderId: folder.id, name: `Busy ${i} ${randomUUID().slice(0, 6)}`, connectorKind: "oauth2", status: "CONNECTED", ownerId: owner.id } })),
     );
     try {
-      let release!: () => void;
-      const held = new Promise<void>((r) => (release = r));
+      const [held, release] = gate();
       let inside = 0;
       // More changes in flight than the app's database pool has sessions (10).
       const changes = rows.map((row) =>
@@ -110,10 +131,8 @@ describe("a saved connection's shared state", () => {
   });
 
   it("gives up waiting for another client's change after the caller's time, with a timeout the invoke can report", async () => {
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    let entered!: () => void;
-    const inside = new Promise<void>((r) => (entered = r));
+    const [held, release] = gate();
+    const [inside, entered] = gate();
     const slow = sharedStateOf(connectionId).exclusive(async (latest) => {
       entered();
       await held;
@@ -151,13 +170,7 @@ describe("a saved connection's shared state", () => {
   });
 
   it("a writer holding the row: a failed change's release waits no longer than the caller's time; a result is waited for and kept", { timeout: 20_000 }, async () => {
-    const writer = new pg.Client({ connectionString: env().DATABASE_URL });
-    await writer.connect();
-    const holdRow = async () => {
-      await writer.query("BEGIN");
-      await writer.query(`SELECT 1 FROM connections WHERE id = $1 FOR UPDATE`, [connectionId]);
-    };
-    try {
+    await asWriter(async (writer, holdRow) => {
       // The change fails while an edit holds the row: the caller hears of it in its own time.
       let started = Date.now();
       await expect(
@@ -168,9 +181,8 @@ describe("a saved connection's shared state", () => {
       ).rejects.toThrow("token endpoint down");
       expect(Date.now() - started).toBeLessThan(1_500);
       await writer.query("COMMIT");
-      // (The lease it could not clear runs out by itself; cleared here so the next case need not wait.)
       expect(await lease()).not.toBeNull();
-      await db().connection.update({ where: { id: connectionId }, data: { stateLeaseId: null, stateLeaseUntil: null } });
+      await clearLease();
 
       // The change succeeded (a refresh token may be spent): its result waits for the edit, past the
       // caller's time while the lease lasts (3 s + 5 s here), and is stored.
@@ -183,15 +195,11 @@ describe("a saved connection's shared state", () => {
       expect(Date.now() - started).toBeGreaterThanOrEqual(5_900);
       expect((await stored())!.refreshToken).toBe("r-waited-for");
       expect(await lease()).toBeNull();
-    } finally {
-      await writer.query("ROLLBACK").catch(() => undefined);
-      await writer.end();
-    }
+    });
   });
 
   it("a failed change's release waits no longer than the caller's time for a session of a busy pool", async () => {
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
+    const [held, release] = gate();
     const busy: Promise<unknown>[] = [];
     const started = Date.now();
     await expect(
@@ -205,17 +213,13 @@ describe("a saved connection's shared state", () => {
     expect(Date.now() - started).toBeLessThan(1_500);
     release();
     await Promise.all(busy);
-    // (The lease it could not clear runs out by itself; cleared here so the next case need not wait.)
-    await db().connection.update({ where: { id: connectionId }, data: { stateLeaseId: null, stateLeaseUntil: null } });
+    await clearLease();
   });
 
   it("never waits on a row lock held by a writer past the caller's time, and goes in once it is gone", async () => {
-    const writer = new pg.Client({ connectionString: env().DATABASE_URL });
-    await writer.connect();
-    try {
+    await asWriter(async (writer, holdRow) => {
       // An edit in progress elsewhere holds the row.
-      await writer.query("BEGIN");
-      await writer.query(`SELECT 1 FROM connections WHERE id = $1 FOR UPDATE`, [connectionId]);
+      await holdRow();
       const started = Date.now();
       await expect(sharedStateOf(connectionId).exclusive(async (latest) => latest, 300)).rejects.toMatchObject({ kind: "timeout" });
       expect(Date.now() - started).toBeLessThan(1_500);
@@ -224,17 +228,12 @@ describe("a saved connection's shared state", () => {
       await writer.query("COMMIT");
       await waiting;
       expect((await stored())!.refreshToken).toBe("r-after-edit");
-    } finally {
-      await writer.query("ROLLBACK").catch(() => undefined);
-      await writer.end();
-    }
+    });
   });
 
   it("gives the change only what is left of the caller's time after waiting for the lease", async () => {
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    let entered!: () => void;
-    const inside = new Promise<void>((r) => (entered = r));
+    const [held, release] = gate();
+    const [inside, entered] = gate();
     const first = sharedStateOf(connectionId).exclusive(async (latest, timeLeftMs) => {
       expect(timeLeftMs).toBeGreaterThan(4_000);
       expect(timeLeftMs).toBeLessThanOrEqual(5_000);

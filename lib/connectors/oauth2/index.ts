@@ -45,13 +45,6 @@ export {
   type TokenOptions,
 } from "./tokens";
 
-/** Whether two configs (saved or parsed) are for one grant. A saved config that does not parse is another. */
-export function sameOAuthGrant(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
-  const [x, y] = [grantSchema.safeParse(a), grantSchema.safeParse(b)];
-  if (!x.success || !y.success) return false;
-  return OAUTH_GRANT_KEYS.every((k) => JSON.stringify(x.data[k]) === JSON.stringify(y.data[k]));
-}
-
 const RENEWAL_TIMED_OUT = "Renewing the access token did not finish in the time the request had.";
 const isTimeout = (error: unknown) => (error instanceof ConnectorError && error.kind === "timeout") || (error as { name?: unknown } | null)?.name === "TimeoutError";
 
@@ -59,7 +52,7 @@ const isTimeout = (error: unknown) => (error instanceof ConnectorError && error.
 export const EXPIRY_SKEW_MS = 60_000;
 
 /** The settings an OAuth grant is given for: tokens and authorisations of other values are not this grant's. */
-export const OAUTH_GRANT_KEYS = ["authorizationUrl", "tokenUrl", "clientId", "grant", "scopes"] as const;
+const OAUTH_GRANT_KEYS = ["authorizationUrl", "tokenUrl", "clientId", "grant", "scopes"] as const;
 
 const grantSettings = {
   grant: z.enum(["client_credentials", "authorization_code"]).default("client_credentials"),
@@ -69,6 +62,13 @@ const grantSettings = {
   scopes: z.preprocess((v) => (v == null ? "" : v), z.string().max(4096).transform((s) => s.split(/\s+/).filter(Boolean).join(" "))),
 } satisfies Record<(typeof OAUTH_GRANT_KEYS)[number], z.ZodType>;
 const grantSchema = z.object(grantSettings);
+
+/** Whether two configs (saved or parsed) are for one grant. A saved config that does not parse is another. */
+export function sameOAuthGrant(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+  const [x, y] = [grantSchema.safeParse(a), grantSchema.safeParse(b)];
+  if (!x.success || !y.success) return false;
+  return OAUTH_GRANT_KEYS.every((k) => JSON.stringify(x.data[k]) === JSON.stringify(y.data[k]));
+}
 
 export const oauth2ConfigSchema = z
   .object({
