@@ -18,7 +18,7 @@ import { grant, latchStore, makeFolder, makeUser, signInAs } from "@/test/fixtur
 import { startOidcServer, type OidcServer } from "@/test/targets/oidc";
 import { startHttpTarget } from "@/test/targets/http-target";
 import { createMariadbUser } from "@/test/targets/mariadb";
-import { freePort } from "@/test/targets/net";
+import { freePort, startHeldProxy } from "@/test/targets/net";
 import { startPasswordPostgres, type PasswordPostgres } from "@/test/targets/postgres";
 import { createRabbitUser } from "@/test/targets/rabbitmq";
 import { createRedisUser } from "@/test/targets/redis";
@@ -301,6 +301,33 @@ describe("PostgreSQL through a credential asset in another folder", () => {
     expect(events.find((e) => e.outcome === "FAILURE")?.details).toMatchObject({ failure: "unreachable" });
     const text = JSON.stringify(events);
     for (const value of [...values, currentPassword]) expect(text).not.toContain(value);
+  });
+
+  it("a Reconnect that an edit overtakes records nothing over the edit's status: it answers a conflict", async () => {
+    signInAs(editor);
+    const proxy = await startHeldProxy({ targetPort: target.port });
+    try {
+      const input = pgInput(pgAssetId, { port: proxy.port });
+      const id = connected(ok(await saveConnectionAction(input)));
+      // The Reconnect starts and waits for the target...
+      proxy.hold();
+      const reconnecting = reconnectConnectionAction({ connectionId: id });
+      await proxy.waiting();
+      // ...while someone saves the connection pointed at the target itself (tested, so CONNECTED).
+      const edited = ok(await saveConnectionAction({ ...input, connectionId: id, config: { ...input.config, port: target.port }, secrets: { password: { mode: "keep" } } }));
+      expect(edited).toMatchObject({ ok: true });
+      const afterEdit = await db().connection.findUniqueOrThrow({ where: { id } });
+      // The old settings' target goes away: the Reconnect's failure belongs to settings that no longer exist.
+      proxy.cut();
+      expect(await reconnecting).toMatchObject({ ok: false, error: { code: "CONFLICT", message: expect.stringContaining("changed while it was being tested") } });
+      const after = await db().connection.findUniqueOrThrow({ where: { id } });
+      expect({ status: after.status, lastCheckAt: after.lastCheckAt, lastMessage: after.lastMessage }).toEqual({ status: "CONNECTED", lastCheckAt: afterEdit.lastCheckAt, lastMessage: afterEdit.lastMessage });
+      expect(await db().auditEvent.count({ where: { targetId: id, action: "connection.connect" } })).toBe(0);
+      // Tried again, it tests the settings as they are now.
+      expect(ok(await reconnectConnectionAction({ connectionId: id }))).toMatchObject({ ok: true });
+    } finally {
+      await proxy.close();
+    }
   });
 
   it("an Editor elsewhere cannot reconnect or delete it (not found), the owner's Editor can delete it", async () => {

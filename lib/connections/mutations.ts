@@ -1,5 +1,6 @@
 import "server-only";
 import { randomBytes } from "node:crypto";
+import { isDeepStrictEqual } from "node:util";
 import type { Connection, ConnectionSecret, Prisma } from "@prisma/client";
 import type { ActionContext } from "@/lib/actions/action";
 import { fieldErrorsOf } from "@/lib/actions/action";
@@ -304,6 +305,13 @@ function sameGrant(existing: Connection & { secrets: ConnectionSecret[] }, p: Pl
   return Boolean(now.keep) || (now.assetId !== undefined && now.assetId === was.assetId);
 }
 
+/** Whether two reads of a connection have the same connector, settings and secret sources. */
+function sameSettings(a: Connection & { secrets: ConnectionSecret[] }, b: Connection & { secrets: ConnectionSecret[] }): boolean {
+  const sources = (c: typeof a) =>
+    c.secrets.map((s) => [s.field, s.part, s.assetId, s.dataKeyId, s.ciphertext ? Buffer.from(s.ciphertext).toString("base64") : null].join("\u0000")).sort();
+  return a.connectorKind === b.connectorKind && isDeepStrictEqual(a.config, b.config) && isDeepStrictEqual(sources(a), sources(b));
+}
+
 /** Sources of a saved connection, for Reconnect and run time. */
 export function sourcesOf(connection: Connection & { secrets: ConnectionSecret[] }): FieldSource[] {
   return connection.secrets.map((s): FieldSource =>
@@ -333,6 +341,12 @@ export async function reconnectConnection(ctx: Ctx, input: { connectionId: strin
     outcome = failure;
   }
   await db().$transaction(async (tx) => {
+    // An edit saved while this test ran has recorded its own status, for its own settings: this
+    // outcome is about settings that are gone. The row lock orders this check against such an edit.
+    await tx.$queryRaw`SELECT 1 FROM "connections" WHERE "id" = ${connection.id}::uuid FOR UPDATE`;
+    if (!sameSettings(connection, await loadConnection(tx, connection.id))) {
+      throw conflict("The connection was changed while it was being tested. Reconnect again to test it as it is now.");
+    }
     const now = new Date();
     await tx.connection.update({
       where: { id: connection.id },

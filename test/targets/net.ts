@@ -66,3 +66,50 @@ export function startTlsProxy(opts: { cert: string; key: string; targetPort: num
   server.on("tlsClientError", () => {});
   return listen(server);
 }
+
+export type HeldProxy = TestServer & {
+  /** From now on, new connections wait (accepted, nothing passed on) until cut. */
+  hold(): void;
+  /** Resolves once a connection is waiting. */
+  waiting(): Promise<void>;
+  /** Drops every waiting connection, as a target that went away would. */
+  cut(): void;
+};
+
+/**
+ * A plain TCP pipe to a local target port that can be told to hold new connections: a test can let a
+ * connect start, change something while it waits, and then make it fail.
+ */
+export async function startHeldProxy(opts: { targetPort: number; targetHost?: string }): Promise<HeldProxy> {
+  let held = false;
+  const waiting: net.Socket[] = [];
+  let onWaiting: (() => void) | null = null;
+  const server = net.createServer((client) => {
+    client.on("error", () => {});
+    if (held) {
+      waiting.push(client);
+      onWaiting?.();
+      return;
+    }
+    const upstream = net.connect(opts.targetPort, opts.targetHost ?? "127.0.0.1");
+    client.pipe(upstream).pipe(client);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    upstream.on("error", end);
+    client.on("close", end);
+    upstream.on("close", end);
+  });
+  const listening = await listen(server);
+  return {
+    ...listening,
+    hold: () => {
+      held = true;
+    },
+    waiting: () => (waiting.length > 0 ? Promise.resolve() : new Promise<void>((resolve) => (onWaiting = resolve))),
+    cut: () => {
+      for (const s of waiting.splice(0)) s.destroy();
+    },
+  };
+}

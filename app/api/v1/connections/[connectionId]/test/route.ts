@@ -6,16 +6,18 @@ import { idSchema } from "@/lib/folders/schemas";
 
 export const dynamic = "force-dynamic";
 
-/** Connects with the saved settings and reports; the connection's status is updated either way. */
+/** Connects with the saved settings and reports; the connection's status is updated either way (409 when an edit overtook the test). */
 export const POST = defineRoute(
   {
     method: "POST",
     path: "/connections/{connectionId}/test",
     summary: "Test a connection",
-    description: "Connects with the saved settings and reports the outcome (a failure is a 200 with ok: false); the connection's status is updated either way.",
+    description:
+      "Connects with the saved settings and reports the outcome (a failure is a 200 with ok: false); the connection's status is updated either way. If the connection is edited while the test runs, the outcome is not recorded and the answer is a 409: test it again.",
     tags: ["Connections"],
     params: z.object({ connectionId: idSchema }),
     response: connectOutcomeSchema,
+    errors: [409],
   },
   (ctx) => reconnectConnection(ctx, { connectionId: ctx.params.connectionId }),
 );
