@@ -10,3 +10,8 @@ export function cn(...inputs: ClassValue[]): string {
 export function joinList(labels: readonly string[]): string {
   return labels.length < 2 ? (labels[0] ?? "") : `${labels.slice(0, -1).join(", ")} and ${labels.at(-1)}`;
 }
+
+/** "1 MB", "4 MB": a byte limit as messages state it (MB = 2^20 bytes). */
+export function megabytes(bytes: number): string {
+  return `${bytes / (1024 * 1024)} MB`;
+}

@@ -1,5 +1,6 @@
 import "server-only";
 import { z } from "zod";
+import { megabytes } from "@/lib/utils";
 import { ConnectorError, OperationInputError } from "./types";
 
 /** What the SQL connectors (PostgreSQL, MariaDB) share: the query operation's input and answer. */
@@ -25,12 +26,11 @@ export type QueryOutput = {
  * also cut off on the wire at this size (see watchRowBytes), before the driver holds it whole.
  */
 export const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
-const MB = (bytes: number) => `${bytes / (1024 * 1024)} MB`;
 
 /** A row larger than MAX_ANSWER_BYTES: the caller can select less. Its session was cut mid-result. */
 export class RowTooLargeError extends OperationInputError {
   constructor() {
-    super("sql", `A row of the result is larger than ${MB(MAX_ANSWER_BYTES)}, which Latch does not return. Select fewer or shorter columns (substring(), a part of a document).`);
+    super("sql", `A row of the result is larger than ${megabytes(MAX_ANSWER_BYTES)}, which Latch does not return. Select fewer or shorter columns (substring(), a part of a document).`);
   }
 }
 

@@ -6,7 +6,8 @@ import { z } from "zod";
 import { resolveTargetAddress } from "@/lib/net/egress";
 import { blankToUndefined, booleanish, caBundle, hostSchema, statementLimitMs, within } from "../socket-shared";
 import { ConnectorError, OperationInputError, type Connector, type Operation } from "../types";
-import { OpenTransactionError, ResultRows, RowTooLargeError, sqlQueryInput, watchRowBytes, type QueryOutput } from "../sql-shared";
+import { megabytes } from "@/lib/utils";
+import { MAX_ANSWER_BYTES, OpenTransactionError, ResultRows, RowTooLargeError, sqlQueryInput, watchRowBytes, type QueryOutput } from "../sql-shared";
 import { classifyMariadbError, mariadbTimeout, toMariadbError, type MariadbTarget } from "./classify";
 
 
@@ -202,7 +203,7 @@ async function withSession<T>(handle: MariadbPool, timeoutMs: number, work: (cli
 const query: Operation<MariadbPool, typeof sqlQueryInput, QueryOutput> = {
   label: "Run a SQL statement",
   description:
-    "Runs one SQL statement as a prepared statement with ? placeholders and returns at most rowLimit rows, and no more than 4 MB of them (each an array in column order; binary as base64; dates as the server prints them; BIGINT and DECIMAL as text). A single row over 4 MB is refused. The limits cap the answer, not the work: add LIMIT to the SQL for large tables. Each invoke runs on a pooled session, so a statement that leaves a transaction open (BEGIN) is rolled back and refused: put a transaction in one statement.",
+    `Runs one SQL statement as a prepared statement with ? placeholders and returns at most rowLimit rows, and no more than ${megabytes(MAX_ANSWER_BYTES)} of them (each an array in column order; binary as base64; dates as the server prints them; BIGINT and DECIMAL as text). A single row over ${megabytes(MAX_ANSWER_BYTES)} is refused. The limits cap the answer, not the work: add LIMIT to the SQL for large tables. Each invoke runs on a pooled session, so a statement that leaves a transaction open (BEGIN) is rolled back and refused: put a transaction in one statement.`,
   input: sqlQueryInput,
   async run(handle, input, { timeoutMs }) {
     try {

@@ -5,7 +5,8 @@ import { z } from "zod";
 import { resolveTargetAddress } from "@/lib/net/egress";
 import { blankToUndefined, hostSchema, statementLimitMs, tlsOptions, within } from "../socket-shared";
 import type { Connector, Operation } from "../types";
-import { OpenTransactionError, ResultRows, RowTooLargeError, sqlQueryInput, watchRowBytes, type QueryOutput } from "../sql-shared";
+import { megabytes } from "@/lib/utils";
+import { MAX_ANSWER_BYTES, OpenTransactionError, ResultRows, RowTooLargeError, sqlQueryInput, watchRowBytes, type QueryOutput } from "../sql-shared";
 import { classifyPostgresError, postgresTimeout, toPostgresError, type PostgresTarget } from "./classify";
 
 
@@ -175,7 +176,7 @@ async function withSession<T>(handle: PostgresPool, timeoutMs: number, work: (cl
 const query: Operation<PostgresPool, typeof sqlQueryInput, QueryOutput> = {
   label: "Run a SQL statement",
   description:
-    "Runs one SQL statement with positional parameters ($1, $2, …) and returns at most rowLimit rows, and no more than 4 MB of them (each an array in column order; bytea as base64; dates and timestamps as PostgreSQL prints them). A single row over 4 MB is refused. The limits cap the answer, not the work: add LIMIT to the SQL for large tables. Each invoke runs on a pooled session, so a statement that leaves a transaction open (BEGIN) is rolled back and refused: put a transaction in one statement.",
+    `Runs one SQL statement with positional parameters ($1, $2, …) and returns at most rowLimit rows, and no more than ${megabytes(MAX_ANSWER_BYTES)} of them (each an array in column order; bytea as base64; dates and timestamps as PostgreSQL prints them). A single row over ${megabytes(MAX_ANSWER_BYTES)} is refused. The limits cap the answer, not the work: add LIMIT to the SQL for large tables. Each invoke runs on a pooled session, so a statement that leaves a transaction open (BEGIN) is rolled back and refused: put a transaction in one statement.`,
   input: sqlQueryInput,
   async run(handle, input, { timeoutMs }) {
     try {

@@ -2,6 +2,7 @@ import "server-only";
 import Redis, { Command } from "ioredis";
 import { z } from "zod";
 import { resolveTargetAddress } from "@/lib/net/egress";
+import { megabytes } from "@/lib/utils";
 import { blankToUndefined, booleanish, hostSchema, within, tlsOptions } from "../socket-shared";
 import { ConnectorError, OperationInputError, type Connector, type Operation } from "../types";
 import { classifyRedisError, hostPort, redisTimeout, toRedisError, type RedisTarget } from "./classify";
@@ -72,7 +73,7 @@ function send(client: Redis, name: string, args: string[]): { reply: Promise<unk
 function oversizeError(client: Redis, command: Command, target: RedisTarget, name: string): ConnectorError | null {
   const closedFor = watches.get(client)?.closedForOversize;
   if (!closedFor) return null;
-  const limit = `${MAX_REPLY_BYTES / (1024 * 1024)} MB`;
+  const limit = megabytes(MAX_REPLY_BYTES);
   if (closedFor === command) {
     const instead = name === "GET" ? " Read a big value in parts with GETRANGE." : name.endsWith("SCAN") ? " Ask for fewer entries with COUNT." : " Read a big collection in parts: LRANGE or ZRANGE with a narrower range, or HSCAN, SSCAN, ZSCAN.";
     return new OperationInputError("command", `The reply to ${name} is larger than ${limit}, which Latch does not return.${instead}`);
@@ -147,7 +148,7 @@ function jsonReply(v: unknown): unknown {
 
 const command: Operation<Redis, typeof commandInput, { result: unknown }> = {
   label: "Run a Redis command",
-  description: `Runs one command from an allow-list (${[...ALLOWED_COMMANDS].join(" ")}) with string arguments, e.g. { "command": "HSET", "args": ["user:1", "name", "Ada"] }. Replies come back as JSON (hashes as objects). A reply larger than ${MAX_REPLY_BYTES / (1024 * 1024)} MB is refused: read big values and collections in parts (GETRANGE, LRANGE, HSCAN, SSCAN, ZSCAN with COUNT up to ${MAX_SCAN_COUNT}).`,
+  description: `Runs one command from an allow-list (${[...ALLOWED_COMMANDS].join(" ")}) with string arguments, e.g. { "command": "HSET", "args": ["user:1", "name", "Ada"] }. Replies come back as JSON (hashes as objects). A reply larger than ${megabytes(MAX_REPLY_BYTES)} is refused: read big values and collections in parts (GETRANGE, LRANGE, HSCAN, SSCAN, ZSCAN with COUNT up to ${MAX_SCAN_COUNT}).`,
   input: commandInput,
   async run(client, input, { timeoutMs }) {
     const target = targets.get(client) ?? { host: "?", port: 0 };
