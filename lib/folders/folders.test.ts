@@ -10,6 +10,8 @@ import {
   setFolderMemberAction,
 } from "./actions";
 import { listMembers, listVisibleFolders } from "./queries";
+import * as folderRoute from "@/app/api/v1/folders/[folderId]/route";
+import { request, routeContext } from "@/test/tokens";
 
 vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
 vi.mock("@/lib/request-context", () => import("@/test/mocks/request-context"));
@@ -84,6 +86,44 @@ describe("folders", () => {
     const result = await deleteFolderAction({ folderId: parent.id });
     expect(result).toMatchObject({ ok: false, error: { code: "CONFLICT", message: "“Parent with kids” still contains 2 subfolders. Move or delete them first." } });
     expect(await db().folder.findUnique({ where: { id: parent.id } })).not.toBeNull();
+  });
+
+  it("delete refuses while the folder holds a connection: a 409 that says so, not a foreign-key failure", async () => {
+    const admin = await makeUser({ isAdmin: true });
+    signInAs(admin);
+    const folder = await makeFolder("Holds a connection");
+    await db().connection.create({ data: { folderId: folder.id, name: "Payroll DB", connectorKind: "postgres", config: {}, status: "FAILED", ownerId: admin.id } });
+    expect(await deleteFolderAction({ folderId: folder.id })).toMatchObject({
+      ok: false,
+      error: { code: "CONFLICT", message: "“Holds a connection” still contains 1 connection. Move or delete it first." },
+    });
+    const res = await folderRoute.DELETE(request("DELETE", `/api/v1/folders/${folder.id}`), routeContext({ folderId: folder.id }));
+    expect(res.status).toBe(409);
+    expect(await db().folder.findUnique({ where: { id: folder.id } })).not.toBeNull();
+  });
+
+  it("PATCH /folders/{id}: a move with a rename lands whole or not at all, and the name is checked where the folder ends up", async () => {
+    signInAs(await makeUser({ isAdmin: true }));
+    const [from, to] = [await makeFolder(), await makeFolder()];
+    const moving = await makeFolder("Moving", from.id);
+    await makeFolder("Taken", to.id);
+    await makeFolder("Moving", to.id);
+    const patch = (body: unknown) => folderRoute.PATCH(request("PATCH", `/api/v1/folders/${moving.id}`, { body }), routeContext({ folderId: moving.id }));
+    const audited = () => db().auditEvent.count({ where: { targetId: moving.id, action: { in: ["folder.move", "folder.rename"] } } });
+
+    // The new name is taken in the new parent: refused, and not moved either.
+    const clash = await patch({ parentId: to.id, name: "Taken" });
+    expect(clash.status).toBe(409);
+    expect(await clash.json()).toMatchObject({ error: { code: "CONFLICT", fieldErrors: { name: [expect.stringContaining("“Taken” already exists")] } } });
+    expect(await db().folder.findUniqueOrThrow({ where: { id: moving.id } })).toMatchObject({ parentId: from.id, name: "Moving" });
+    expect(await audited()).toBe(0);
+
+    // Its old name is taken there, its new one is free: both changes land.
+    const moved = await patch({ parentId: to.id, name: "Fresh" });
+    expect(moved.status).toBe(200);
+    expect(await moved.json()).toEqual({ folder: { id: moving.id, name: "Fresh", parentId: to.id } });
+    expect(await db().folder.findUniqueOrThrow({ where: { id: moving.id } })).toMatchObject({ parentId: to.id, name: "Fresh" });
+    expect(await audited()).toBe(2);
   });
 
   it("moves a folder with its subtree and records the move", async () => {

@@ -93,50 +93,63 @@ export async function createFolder(ctx: Ctx, input: { name: string; parentId: st
   }
 }
 
-export async function renameFolder(ctx: Ctx, input: { folderId: string; name: string }) {
+export function renameFolder(ctx: Ctx, input: { folderId: string; name: string }) {
+  return updateFolder(ctx, input);
+}
+
+export function moveFolder(ctx: Ctx, input: { folderId: string; parentId: string | null }) {
+  return updateFolder(ctx, input);
+}
+
+/**
+ * Moves and/or renames a folder in one transaction: either every change lands, each authorised and
+ * audited, or none does. The new name must be free in the new place, whatever the old one clashes with.
+ */
+export async function updateFolder(ctx: Ctx, input: { folderId: string; name?: string; parentId?: string | null }) {
+  let name = input.name ?? "";
   try {
     return await db().$transaction(async (tx) => {
+      await lockTree(tx);
       const { folder } = await assertCanOnFolder(tx, ctx.actor, "folders.manage", input.folderId);
-      if (folder.name === input.name) return folder;
-      await assertUniqueSiblingName(tx, folder.parentId, input.name, folder.id);
-      const updated = await tx.folder.update({ where: { id: folder.id }, data: { name: input.name } });
-      await auditFolder(tx, ctx, "folder.rename", { id: folder.id, name: updated.name }, { from: folder.name, to: updated.name });
-      return { id: updated.id, name: updated.name };
+      const parentId = input.parentId === undefined ? folder.parentId : input.parentId;
+      name = input.name ?? folder.name;
+      const moved = parentId !== folder.parentId ? await checkMove(tx, ctx, folder, parentId, name) : null;
+      const renamed = name !== folder.name;
+      if (!moved && renamed) await assertUniqueSiblingName(tx, parentId, name, folder.id);
+      // One statement: the unique sibling-name index must not see the folder half changed.
+      if (moved || renamed) await tx.folder.update({ where: { id: folder.id }, data: { parentId, name } });
+      if (moved) await auditFolder(tx, ctx, "folder.move", folder, moved);
+      if (renamed) await auditFolder(tx, ctx, "folder.rename", { id: folder.id, name }, { from: folder.name, to: name });
+      return { id: folder.id, name, parentId };
     });
   } catch (error) {
-    mapUniqueViolation(error, input.name);
+    mapUniqueViolation(error, name);
   }
 }
 
-export async function moveFolder(ctx: Ctx, input: { folderId: string; parentId: string | null }) {
-  return db().$transaction(async (tx) => {
-    await lockTree(tx);
-    const { folder } = await assertCanOnFolder(tx, ctx.actor, "folders.manage", input.folderId);
-    if (folder.parentId === input.parentId) return { id: folder.id, parentId: folder.parentId };
-    const subtree = await subtreeIds(tx, folder.id);
-    let destinationName = "(top level)";
-    if (input.parentId !== null) {
-      // Same answer as an unknown destination when the actor cannot manage it.
-      destinationName = (await assertCanOnFolder(tx, ctx.actor, "folders.manage", input.parentId, "Destination folder")).folder.name;
-      if (subtree.some((f) => f.id === input.parentId)) {
-        throw new AppError("VALIDATION", "A folder cannot be moved into itself or one of its subfolders.", {
-          parentId: ["Choose a folder outside the one you are moving."],
-        });
-      }
-      const height = Math.max(...subtree.map((f) => f.depth));
-      if ((await depthOf(tx, input.parentId)) + height > FOLDER_MAX_DEPTH) {
-        throw new AppError("VALIDATION", `Folders can be nested at most ${FOLDER_MAX_DEPTH} levels deep.`);
-      }
-    } else {
-      assertTenant(ctx.actor, "folders.create.root", "Destination folder");
+/** Whether the folder may move to `parentId` under the name `name`; what the audit event says of the move. */
+async function checkMove(tx: Tx, ctx: Ctx, folder: { id: string; parentId: string | null }, parentId: string | null, name: string) {
+  const subtree = await subtreeIds(tx, folder.id);
+  let destinationName = "(top level)";
+  if (parentId !== null) {
+    // Same answer as an unknown destination when the actor cannot manage it.
+    destinationName = (await assertCanOnFolder(tx, ctx.actor, "folders.manage", parentId, "Destination folder")).folder.name;
+    if (subtree.some((f) => f.id === parentId)) {
+      throw new AppError("VALIDATION", "A folder cannot be moved into itself or one of its subfolders.", {
+        parentId: ["Choose a folder outside the one you are moving."],
+      });
     }
-    await assertUniqueSiblingName(tx, input.parentId, folder.name, folder.id);
-    await assertAssetsKeepStores(tx, subtree.map((f) => f.id), input.parentId);
-    await tx.folder.update({ where: { id: folder.id }, data: { parentId: input.parentId } });
-    const from = folder.parentId ? (await tx.folder.findUnique({ where: { id: folder.parentId } }))?.name : "(top level)";
-    await auditFolder(tx, ctx, "folder.move", folder, { from, to: destinationName });
-    return { id: folder.id, parentId: input.parentId };
-  });
+    const height = Math.max(...subtree.map((f) => f.depth));
+    if ((await depthOf(tx, parentId)) + height > FOLDER_MAX_DEPTH) {
+      throw new AppError("VALIDATION", `Folders can be nested at most ${FOLDER_MAX_DEPTH} levels deep.`);
+    }
+  } else {
+    assertTenant(ctx.actor, "folders.create.root", "Destination folder");
+  }
+  await assertUniqueSiblingName(tx, parentId, name, folder.id);
+  await assertAssetsKeepStores(tx, subtree.map((f) => f.id), parentId);
+  const from = folder.parentId ? (await tx.folder.findUnique({ where: { id: folder.parentId } }))?.name : "(top level)";
+  return { from, to: destinationName };
 }
 
 /**
@@ -168,18 +181,20 @@ async function assertAssetsKeepStores(tx: Tx, subtreeIds: string[], newParentId:
 }
 
 /**
- * What a folder holds that must be moved or deleted first. Later features (assets, connections,
- * folder-owned stores) add a line here.
+ * What a folder holds that must be moved or deleted first: every kind of row whose foreign key
+ * restricts the folder's deletion (members and token scopes go with the folder).
  */
 async function folderContents(tx: Tx, folderId: string): Promise<{ count: number; one: string; many: string }[]> {
-  const [subfolders, stores, assets] = await Promise.all([
+  const [subfolders, stores, assets, connections] = await Promise.all([
     tx.folder.count({ where: { parentId: folderId } }),
     tx.credentialStore.count({ where: { folderId } }),
     tx.credentialAsset.count({ where: { folderId } }),
+    tx.connection.count({ where: { folderId } }),
   ]);
   return [
     { count: subfolders, one: "subfolder", many: "subfolders" },
     { count: assets, one: "credential asset", many: "credential assets" },
+    { count: connections, one: "connection", many: "connections" },
     { count: stores, one: "credential store", many: "credential stores" },
   ];
 }

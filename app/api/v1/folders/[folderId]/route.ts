@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { defineRoute } from "@/lib/api/route";
 import { folderResponseSchema, folderUpdatedResponseSchema } from "@/lib/folders/dto";
-import { deleteFolder, moveFolder, renameFolder } from "@/lib/folders/mutations";
+import { deleteFolder, updateFolder } from "@/lib/folders/mutations";
 import { getFolderViewOrThrow } from "@/lib/folders/queries";
 import { folderNameSchema, idSchema } from "@/lib/folders/schemas";
 
@@ -26,13 +26,14 @@ const patchBody = z
   .strict()
   .refine((b) => b.name !== undefined || b.parentId !== undefined, "Send a new name, a new parentId, or both.");
 
-/** Rename and/or move; each change is authorised and audited on its own. */
+/** Rename and/or move, in one transaction: both changes land or neither does. */
 export const PATCH = defineRoute(
   {
     method: "PATCH",
     path: "/folders/{folderId}",
     summary: "Rename or move a folder",
-    description: "Send a new name, a new parentId (null: top level), or both; each change is authorised and audited on its own.",
+    description:
+      "Send a new name, a new parentId (null: top level), or both. Both changes are made together or not at all; each is authorised and audited. The new name must be free in the new parent.",
     tags: ["Folders"],
     params,
     body: patchBody,
@@ -41,8 +42,7 @@ export const PATCH = defineRoute(
   },
   async (ctx) => {
     const { folderId } = ctx.params;
-    if (ctx.body.parentId !== undefined) await moveFolder(ctx, { folderId, parentId: ctx.body.parentId });
-    if (ctx.body.name !== undefined) await renameFolder(ctx, { folderId, name: ctx.body.name });
+    await updateFolder(ctx, { folderId, name: ctx.body.name, parentId: ctx.body.parentId });
     const view = await getFolderViewOrThrow(ctx.actor, folderId);
     return { folder: { id: view.folder.id, name: view.folder.name, parentId: view.folder.parentId } };
   },
