@@ -74,6 +74,18 @@ describe("the action helper", () => {
     expect(run).toHaveBeenCalledTimes(2);
   });
 
+  it("refuses text that is not well-formed Unicode (a lone surrogate), in a value or a key, with a 400 before anything runs", async () => {
+    signInAs(await makeUser());
+    const run = vi.fn(async () => "done");
+    const action = defineAction(z.object({ name: z.string(), tags: z.record(z.string(), z.string()) }), run);
+    const refused = { ok: false, error: { code: "BAD_REQUEST", message: expect.stringContaining("not valid Unicode"), reference: "test-request-id" } };
+    expect(await action({ name: "pay\ud800roll", tags: {} })).toEqual(refused);
+    expect(await action({ name: "payroll", tags: { "\udc00": "x" } })).toEqual(refused);
+    expect(run).not.toHaveBeenCalled();
+    // A whole surrogate pair is one character, and fine.
+    expect(await action({ name: "pay\ud83d\udd11roll", tags: { "🔑": "key" } })).toEqual({ ok: true, data: "done" });
+  });
+
   it("answers text the database cannot store (a NUL) with a 400 that says what to fix, not an unexpected error", async () => {
     signInAs(await makeUser());
     const action = defineAction(z.object({ name: z.string() }), async ({ name }) => sql(db(), "SELECT $1::text AS name", [name]));

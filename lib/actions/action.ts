@@ -30,26 +30,40 @@ export function fieldErrorsOf(error: z.ZodError): FieldErrors {
 export const MAX_INPUT_DEPTH = 64;
 
 /**
- * Input is parsed before anyone validates it, and zod walks nested values recursively: a body of
- * 200,000 nested arrays (400 KB) overflows the stack inside safeParse, an unexpected error (500)
- * instead of a 400. This walk has no recursion and stops at the first value too deep. A decoded
- * server-action argument may share objects or refer to itself: a cycle is simply too deep, and a
- * shared object is walked again only when reached deeper than before, so no input makes it slow.
+ * Checks input before anyone validates it, without recursion, and stops at the first fault:
+ * - Depth. zod walks nested values recursively: a body of 200,000 nested arrays (400 KB) overflows
+ *   the stack inside safeParse, an unexpected error (500) instead of a 400. A decoded server-action
+ *   argument may share objects or refer to itself: a cycle is simply too deep, and a shared object is
+ *   walked again only when reached deeper than before, so no input makes it slow.
+ * - Text. JSON may carry a lone UTF-16 surrogate ("\ud800"), which is no character at all: PostgreSQL
+ *   refuses it deep inside a write, and a target would get mangled text. Strings and keys must be
+ *   well-formed Unicode.
  */
-export function assertInputDepth(value: unknown, max = MAX_INPUT_DEPTH): void {
+export function assertInputShape(value: unknown, max = MAX_INPUT_DEPTH): void {
   const deepest = new Map<object, number>();
   const pending: [unknown, number][] = [[value, 1]];
   while (pending.length > 0) {
     const [v, depth] = pending.pop()!;
+    if (typeof v === "string") {
+      if (!v.isWellFormed()) throw new AppError("BAD_REQUEST", BROKEN_TEXT_MESSAGE);
+      continue;
+    }
     if (v === null || typeof v !== "object") continue;
     if (depth > max) throw new AppError("BAD_REQUEST", `The input is nested more than ${max} levels deep.`);
     if ((deepest.get(v) ?? 0) >= depth) continue;
     deepest.set(v, depth);
-    for (const child of Array.isArray(v) ? v : Object.values(v)) {
-      if (child !== null && typeof child === "object") pending.push([child, depth + 1]);
+    if (Array.isArray(v)) {
+      for (const child of v) pending.push([child, depth + 1]);
+      continue;
+    }
+    for (const [key, child] of Object.entries(v)) {
+      if (!key.isWellFormed()) throw new AppError("BAD_REQUEST", BROKEN_TEXT_MESSAGE);
+      pending.push([child, depth + 1]);
     }
   }
 }
+
+const BROKEN_TEXT_MESSAGE = "The input contains text that is not valid Unicode (an unpaired surrogate such as \\ud800). Send well-formed text.";
 
 export function toActionError(error: unknown, requestId: string, log: Logger): ActionError {
   if (error instanceof AppError) {
@@ -89,7 +103,7 @@ export function defineAction<S extends z.ZodType, T>(
     try {
       const actor = await requireActor();
       await options.authorize?.(actor);
-      assertInputDepth(raw);
+      assertInputShape(raw);
       const parsed = schema.safeParse(raw);
       if (!parsed.success) {
         const fieldErrors = fieldErrorsOf(parsed.error);

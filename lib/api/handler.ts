@@ -4,7 +4,7 @@ import { promisify } from "node:util";
 import { gzip } from "node:zlib";
 import { NextResponse, type NextRequest } from "next/server";
 import { z } from "zod";
-import { assertInputDepth, fieldErrorsOf, type ActionContext, type ActionOptions } from "@/lib/actions/action";
+import { assertInputShape, fieldErrorsOf, type ActionContext, type ActionOptions } from "@/lib/actions/action";
 import { requireActor } from "@/lib/auth/session";
 import { isUnstorableText, UNSTORABLE_TEXT_MESSAGE } from "@/lib/db/errors";
 import { AppError, HTTP_STATUS, unexpectedMessage } from "@/lib/errors";
@@ -125,7 +125,7 @@ async function readJson(incoming: Incoming): Promise<unknown> {
   } catch {
     throw new AppError("BAD_REQUEST", "The request body is not valid JSON.");
   }
-  assertInputDepth(body);
+  assertInputShape(body);
   return body;
 }
 

@@ -178,6 +178,8 @@ describe("route handlers answer 404 for forbidden and absent alike", () => {
   });
 });
 
+const BROKEN_TEXT = "The input contains text that is not valid Unicode (an unpaired surrogate such as \\ud800). Send well-formed text.";
+
 describe("route handlers give a clear 4xx for bad input, never a 500", () => {
   it.each([
     ["malformed JSON", "{not json", "application/json", 400, "The request body is not valid JSON."],
@@ -187,6 +189,9 @@ describe("route handlers give a clear 4xx for bad input, never a 500", () => {
     ["wrong type", JSON.stringify({ name: ["a"], parentId: null }), "application/json", 422, undefined],
     ["JSON that is not an object", "[]", "application/json", 422, undefined],
     ["oversize body", JSON.stringify({ name: "x".repeat(1_100_000) }), "application/json", 413, "The request body is larger than 1 MiB."],
+    // JSON escapes can spell half a character, which PostgreSQL cannot store (it failed inside the write: a 500).
+    ["a lone surrogate in a value", '{"name":"Pay\\ud800roll","parentId":null}', "application/json", 400, BROKEN_TEXT],
+    ["a lone surrogate in a key", '{"name":"Payroll","parentId":null,"\\udfff":1}', "application/json", 400, BROKEN_TEXT],
   ])("%s", async (_label, body, type, status, message) => {
     signInAs(admin);
     const before = await rowCounts();
