@@ -79,7 +79,7 @@ const ERROR_DESCRIPTIONS: Record<ErrorStatus, string> = {
   429: "Too many requests; retry after the Retry-After header's seconds (RATE_LIMITED).",
   500: "Something unexpected failed; quote the requestId (UNEXPECTED).",
   502: "The credential store or the target refused or failed (UPSTREAM_FAILED).",
-  503: "The credential store or the target could not be reached (UPSTREAM_UNAVAILABLE).",
+  503: "The credential store or the target could not be reached, or the store is throttling Latch (UPSTREAM_UNAVAILABLE); a Retry-After header passes on the store's own wait when it gave one.",
   504: "The credential store or the target did not answer in time (UPSTREAM_TIMEOUT).",
 };
 
@@ -168,7 +168,7 @@ function responsesOf(spec: OperationSpec, collector: SchemaCollector, prefix: st
   for (const status of errorStatusesOf(spec)) {
     responses[String(status)] = {
       description: ERROR_DESCRIPTIONS[status],
-      ...(status === 429 ? { headers: { "Retry-After": { description: "Seconds to wait.", schema: { type: "integer" } } } } : {}),
+      ...(status === 429 || status === 503 ? { headers: { "Retry-After": { description: status === 429 ? "Seconds to wait." : "Seconds the credential store asked Latch to wait, when it said.", schema: { type: "integer" } } } } : {}),
       content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
     };
   }

@@ -12,7 +12,7 @@ import { keptStoreClients } from "@/lib/stores/client";
 import { startHashicorpEmulator, type HashicorpEmulator } from "@/test/emulators/hashicorp";
 import { createTestPki, type TestPki } from "@/test/emulators/tls";
 import { grant, latchStore, makeFolder, makeUser, signInAs } from "@/test/fixtures";
-import { invalidateAsset, invalidateStore, resolve } from "./resolver";
+import { invalidateAsset, invalidateStore, resolve, type ResolveError } from "./resolver";
 
 vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
 vi.mock("@/lib/request-context", () => import("@/test/mocks/request-context"));
@@ -131,6 +131,30 @@ describe("the store's kept client", () => {
     await cold(3);
     expect(logins()).toBe(afterFirst.logins + 2);
     expect(keptStoreClients().filter((k) => k.storeId === storeId)).toHaveLength(1);
+  }, 60_000);
+
+  it("a store that throttles with Retry-After: the caller's 503 carries the store's wait, in whole seconds", async () => {
+    signInAs(user);
+    const path = `apps/throttled-${randomUUID().slice(0, 6)}`;
+    vault.seedSecret({ path, data: { username: USERNAME, password: PASSWORD } });
+    const assetId = ok(await createAssetAction({ folderId: folder.id, type: "CREDENTIAL", name: `Throttled ${randomUUID().slice(0, 6)}`, storeId, secretName: path, usernameKey: "username", valueKey: "password" })).id;
+    invalidateAsset(assetId);
+    // Longer than a request waits out: the call ends at once, and says when to come back.
+    vault.inject({ fault: { type: "status", status: 429, body: { errors: ["rate limit quota exceeded"] }, headers: { "retry-after": "30" } }, pathIncludes: `/data/${path}` });
+    try {
+      await expect(resolve({ assetId }, { actor: user, purpose: "test" })).rejects.toMatchObject({ code: "UPSTREAM_UNAVAILABLE", kind: "throttled", retryAfterSeconds: 30 });
+    } finally {
+      vault.clearFaults();
+    }
+    // A store that fails without a hint leaves the caller none either.
+    vault.inject({ fault: { type: "status", status: 403, body: { errors: ["permission denied"] } }, pathIncludes: `/data/${path}` });
+    try {
+      const refused = await resolve({ assetId }, { actor: user, purpose: "test" }).catch((e: unknown) => e);
+      expect(refused).toMatchObject({ code: "UPSTREAM_FAILED" });
+      expect((refused as ResolveError).retryAfterSeconds).toBeUndefined();
+    } finally {
+      vault.clearFaults();
+    }
   }, 60_000);
 
   it("a failed read starts the next one with a new client", async () => {

@@ -59,8 +59,12 @@ export class ResolveError extends AppError {
   constructor(
     readonly kind: StoreErrorKind,
     message: string,
+    /** The store's own Retry-After, passed on to the caller of a 503 (whole seconds, 1 to 300). */
+    storeRetryAfterSeconds?: number,
   ) {
-    super(httpCodeFor(kind), message);
+    const code = httpCodeFor(kind);
+    const retryAfter = code === "UPSTREAM_UNAVAILABLE" && storeRetryAfterSeconds !== undefined ? Math.min(300, Math.max(1, Math.ceil(storeRetryAfterSeconds))) : undefined;
+    super(code, message, undefined, retryAfter);
   }
 }
 
@@ -200,7 +204,7 @@ async function fetchFromStore(store: CredentialStore, key: CacheKey): Promise<Ca
 function asResolveError(error: unknown, store: Pick<CredentialStore, "name">): ResolveError | null {
   if (error instanceof ResolveError) return error;
   const known = error instanceof StoreError ? error : classifyNetworkError(error, store.name);
-  return known ? new ResolveError(known.kind, known.message) : null;
+  return known ? new ResolveError(known.kind, known.message, known.retryAfterSeconds) : null;
 }
 
 /**
