@@ -1,6 +1,7 @@
 import "server-only";
 import { decrypt } from "@/lib/crypto/envelope";
 import { db } from "@/lib/db";
+import { rememberValue } from "@/lib/log/known-values";
 import { AppError } from "@/lib/errors";
 import type { Actor } from "@/lib/authz";
 import { ConnectorError } from "@/lib/connectors/types";
@@ -78,10 +79,11 @@ async function resolveAll(sources: FieldSource[], ctx: ResolveFor, rejected?: Re
       } else {
         out.secrets[source.field] = r.type === "CREDENTIAL" ? r.password : r.value;
       }
-    } else if ("sealed" in source) {
-      out.secrets[source.field] = await decrypt(source.sealed, source.aad);
     } else {
-      out.secrets[source.field] = source.typed;
+      const value = "sealed" in source ? await decrypt(source.sealed, source.aad) : source.typed;
+      // As for resolved values: should an error ever quote it, the log masks it.
+      rememberValue(value);
+      out.secrets[source.field] = value;
     }
   }
   return out;

@@ -5,6 +5,8 @@ import * as NextLog from "next/dist/build/output/log";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import { defineAction } from "@/lib/actions/action";
+import { typedValueAad, withCredentials } from "@/lib/connections/credentials";
+import { encrypt } from "@/lib/crypto/envelope";
 import type { Actor } from "@/lib/authz";
 import { db } from "@/lib/db";
 import { resolve } from "@/lib/secrets/resolver";
@@ -134,6 +136,29 @@ describe("a value resolve() handed out is masked in real log lines", () => {
     expect(text).toContain("unexpected error in server action");
     expect(text).toContain(`the target said no to ${REDACTED}`);
     expect(text).not.toContain(value);
+  });
+});
+
+describe("a typed connection secret is masked once opened", () => {
+  it("a value sealed in connection_secrets, and one typed into a form, once used for a connection", async () => {
+    const typed = `amber orchard window ${randomUUID().slice(0, 8)}`;
+    const sealedValue = `silver meadow engine ${randomUUID().slice(0, 8)}`;
+    const aad = typedValueAad(randomUUID(), "password");
+    const sealed = await encrypt(sealedValue, aad);
+    const used: string[] = [];
+    await withCredentials(
+      [
+        { field: "password", part: "VALUE", sealed, aad },
+        { field: "token", part: "VALUE", typed },
+      ],
+      { actor: admin, purpose: "test" },
+      async ({ secrets }) => void used.push(secrets.password!, secrets.token!),
+    );
+    expect(used).toEqual([sealedValue, typed]);
+    const { log, lines } = capturedLogger();
+    log.error({ err: new Error(`target said: ${sealedValue} / ${typed}`) }, "unclassified");
+    await flush();
+    expect(lines.join("")).toContain(`target said: ${REDACTED} / ${REDACTED}`);
   });
 });
 
