@@ -40,27 +40,36 @@ export const MAX_INPUT_DEPTH = 64;
  *   well-formed Unicode.
  */
 export function assertInputShape(value: unknown, max = MAX_INPUT_DEPTH): void {
+  if (typeof value === "string") return assertWellFormed(value);
+  if (value === null || typeof value !== "object") return;
   const deepest = new Map<object, number>();
-  const pending: [unknown, number][] = [[value, 1]];
+  // Only objects go on the stack (strings are checked where they are met): half a million numbers
+  // are one loop, not half a million entries.
+  const pending: [object, number][] = [[value, 1]];
   while (pending.length > 0) {
     const [v, depth] = pending.pop()!;
-    if (typeof v === "string") {
-      if (!v.isWellFormed()) throw new AppError("BAD_REQUEST", BROKEN_TEXT_MESSAGE);
-      continue;
-    }
-    if (v === null || typeof v !== "object") continue;
     if (depth > max) throw new AppError("BAD_REQUEST", `The input is nested more than ${max} levels deep.`);
     if ((deepest.get(v) ?? 0) >= depth) continue;
     deepest.set(v, depth);
     if (Array.isArray(v)) {
-      for (const child of v) pending.push([child, depth + 1]);
+      for (let i = 0; i < v.length; i++) {
+        const child: unknown = v[i];
+        if (typeof child === "string") assertWellFormed(child);
+        else if (child !== null && typeof child === "object") pending.push([child, depth + 1]);
+      }
       continue;
     }
-    for (const [key, child] of Object.entries(v)) {
-      if (!key.isWellFormed()) throw new AppError("BAD_REQUEST", BROKEN_TEXT_MESSAGE);
-      pending.push([child, depth + 1]);
+    for (const key of Object.keys(v)) {
+      assertWellFormed(key);
+      const child: unknown = (v as Record<string, unknown>)[key];
+      if (typeof child === "string") assertWellFormed(child);
+      else if (child !== null && typeof child === "object") pending.push([child, depth + 1]);
     }
   }
+}
+
+function assertWellFormed(text: string): void {
+  if (!text.isWellFormed()) throw new AppError("BAD_REQUEST", BROKEN_TEXT_MESSAGE);
 }
 
 const BROKEN_TEXT_MESSAGE = "The input contains text that is not valid Unicode (an unpaired surrogate such as \\ud800). Send well-formed text.";
