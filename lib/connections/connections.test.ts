@@ -322,7 +322,9 @@ describe("PostgreSQL through a credential asset in another folder", () => {
       expect(await reconnecting).toMatchObject({ ok: false, error: { code: "CONFLICT", message: expect.stringContaining("changed while it was being tested") } });
       const after = await db().connection.findUniqueOrThrow({ where: { id } });
       expect({ status: after.status, lastCheckAt: after.lastCheckAt, lastMessage: after.lastMessage }).toEqual({ status: "CONNECTED", lastCheckAt: afterEdit.lastCheckAt, lastMessage: afterEdit.lastMessage });
-      expect(await db().auditEvent.count({ where: { targetId: id, action: "connection.connect" } })).toBe(0);
+      // The credentials were used all the same: the trail says so, without an outcome for the old settings.
+      const connects = await db().auditEvent.findMany({ where: { targetId: id, action: "connection.connect" } });
+      expect(connects.map((e) => [e.outcome, (e.details as { failure: string }).failure])).toEqual([["FAILURE", "superseded"]]);
       // Tried again, it tests the settings as they are now.
       expect(ok(await reconnectConnectionAction({ connectionId: id }))).toMatchObject({ ok: true });
     } finally {

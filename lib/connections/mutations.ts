@@ -340,12 +340,24 @@ export async function reconnectConnection(ctx: Ctx, input: { connectionId: strin
     if (!failure) throw error;
     outcome = failure;
   }
-  await db().$transaction(async (tx) => {
+  const audit = (tx: Tx, failure: string | null) =>
+    recordAuditEvent(tx, {
+      actor: ctx.actor,
+      action: "connection.connect",
+      target: { type: "connection", id: connection.id, label: connection.name },
+      folderId: connection.folderId,
+      outcome: failure ? "FAILURE" : "SUCCESS",
+      requestId: ctx.requestId,
+      details: { connector: connection.connectorKind, fields: fieldSummary(connection.secrets), failure },
+    });
+  const superseded = await db().$transaction(async (tx) => {
     // An edit saved while this test ran has recorded its own status, for its own settings: this
     // outcome is about settings that are gone. The row lock orders this check against such an edit.
     await tx.$queryRaw`SELECT 1 FROM "connections" WHERE "id" = ${connection.id}::uuid FOR UPDATE`;
     if (!sameSettings(connection, await loadConnection(tx, connection.id))) {
-      throw conflict("The connection was changed while it was being tested. Reconnect again to test it as it is now.");
+      // The credentials were used all the same: that is in the trail, the outcome is not recorded.
+      await audit(tx, "superseded");
+      return true;
     }
     const now = new Date();
     await tx.connection.update({
@@ -354,16 +366,10 @@ export async function reconnectConnection(ctx: Ctx, input: { connectionId: strin
         ? { status: "CONNECTED", lastCheckAt: now, lastConnectedAt: now, lastMessage: "message" in outcome ? outcome.message.slice(0, 500) : null, lastErrorKind: null, ...(newState ? await sealState(connection.id, newState, tx) : {}) }
         : { status: "FAILED", lastCheckAt: now, lastMessage: outcome.message.slice(0, 500), lastErrorKind: outcome.kind },
     });
-    await recordAuditEvent(tx, {
-      actor: ctx.actor,
-      action: "connection.connect",
-      target: { type: "connection", id: connection.id, label: connection.name },
-      folderId: connection.folderId,
-      outcome: outcome.ok ? "SUCCESS" : "FAILURE",
-      requestId: ctx.requestId,
-      details: { connector: connection.connectorKind, fields: fieldSummary(connection.secrets), failure: outcome.ok ? null : outcome.kind },
-    });
+    await audit(tx, outcome.ok ? null : outcome.kind);
+    return false;
   });
+  if (superseded) throw conflict("The connection was changed while it was being tested. Reconnect again to test it as it is now.");
   return outcome;
 }
 
