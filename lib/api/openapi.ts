@@ -168,7 +168,7 @@ function responsesOf(spec: OperationSpec, collector: SchemaCollector, prefix: st
   for (const status of errorStatusesOf(spec)) {
     responses[String(status)] = {
       description: ERROR_DESCRIPTIONS[status],
-      ...(status === 429 || status === 503 ? { headers: { "Retry-After": { description: status === 429 ? "Seconds to wait." : "Seconds the credential store asked Latch to wait, when it said.", schema: { type: "integer" } } } } : {}),
+      ...(status === 429 || status === 503 ? { headers: { "Retry-After": { description: status === 429 ? "Seconds to wait." : "Seconds the credential store asked Latch to wait, passed on when it said.", schema: { type: "integer" } } } } : {}),
       content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
     };
   }
