@@ -1,4 +1,6 @@
+import pg from "pg";
 import { beforeEach, describe, expect, it, vi } from "vitest";
+import { env } from "@/lib/env";
 import { grant, makeFolder, makeUser, rowCounts, signInAs } from "@/test/fixtures";
 import { db } from "@/lib/db";
 import {
@@ -99,6 +101,35 @@ describe("folders", () => {
     });
     const res = await folderRoute.DELETE(request("DELETE", `/api/v1/folders/${folder.id}`), routeContext({ folderId: folder.id }));
     expect(res.status).toBe(409);
+    expect(await db().folder.findUnique({ where: { id: folder.id } })).not.toBeNull();
+  });
+
+  it("delete meets a connection added after it counted the contents: a 409, not a foreign-key 500", async () => {
+    const admin = await makeUser({ isAdmin: true });
+    signInAs(admin);
+    const folder = await makeFolder("Filled meanwhile");
+    // Another session adds a connection and has not committed yet: the delete's count cannot see it,
+    // and the delete then waits for that session (whose writes hold rows it needs) to finish.
+    const other = new pg.Client({ connectionString: env().DATABASE_URL });
+    await other.connect();
+    try {
+      await other.query("BEGIN");
+      await other.query(
+        `INSERT INTO connections (id, folder_id, name, connector_kind, config, status, owner_id, updated_at)
+         VALUES (gen_random_uuid(), $1::uuid, 'Added meanwhile', 'postgres', '{}', 'FAILED', $2::uuid, now())`,
+        [folder.id, admin.id],
+      );
+      const deleting = deleteFolderAction({ folderId: folder.id });
+      // Commit once the delete is waiting for this session.
+      await vi.waitFor(async () => {
+        const { rows } = await other.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))");
+        expect(rows[0].n).toBeGreaterThan(0);
+      }, { timeout: 10_000, interval: 20 });
+      await other.query("COMMIT");
+      expect(await deleting).toMatchObject({ ok: false, error: { code: "CONFLICT", message: expect.stringContaining("added to this folder while it was being deleted") } });
+    } finally {
+      await other.end();
+    }
     expect(await db().folder.findUnique({ where: { id: folder.id } })).not.toBeNull();
   });
 

@@ -7,7 +7,7 @@ import { db, type Tx } from "@/lib/db";
 import { AppError, conflict, notFound } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
 import { FOLDER_MAX_DEPTH } from "./schemas";
-import { isUniqueViolation } from "@/lib/db/errors";
+import { isForeignKeyViolation, isUniqueViolation } from "@/lib/db/errors";
 
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
 
@@ -200,6 +200,16 @@ async function folderContents(tx: Tx, folderId: string): Promise<{ count: number
 }
 
 export async function deleteFolder(ctx: Ctx, input: { folderId: string }) {
+  try {
+    return await deleteFolderChecked(ctx, input);
+  } catch (error) {
+    // Something was added to the folder after the check above counted its contents.
+    if (isForeignKeyViolation(error)) throw conflict("Something was added to this folder while it was being deleted. Look again and move or delete it first.");
+    throw error;
+  }
+}
+
+function deleteFolderChecked(ctx: Ctx, input: { folderId: string }) {
   return db().$transaction(async (tx) => {
     await lockTree(tx);
     const { folder } = await assertCanOnFolder(tx, ctx.actor, "folders.manage", input.folderId);
