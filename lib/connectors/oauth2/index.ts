@@ -1,7 +1,9 @@
 import { inspect } from "node:util";
 import type { Dispatcher, Response } from "undici";
 import { z } from "zod";
+import { megabytes } from "@/lib/utils";
 import {
+  MAX_BODY_BYTES,
   assertTargetUrl,
   caBundleSchema,
   classifyTargetError,
@@ -289,7 +291,7 @@ const fields: ConnectorField[] = [
 export const oauth2RequestOperation: Operation<OAuth2Client, typeof requestInputSchema, RequestOutput> = {
   label: "Send an API request",
   description:
-    "Sends a request to a path under the API base URL with the access token attached, and returns the status, headers (without Set-Cookie) and up to 1 MB of the body as text. " +
+    `Sends a request to a path under the API base URL with the access token attached, and returns the status, headers (without Set-Cookie) and up to ${megabytes(MAX_BODY_BYTES)} of the body as text. ` +
     "On a 401 the access token is renewed once and the request retried; if the token endpoint rejects the client secret (invalid_client), the secret is fetched from its store once more and the request retried once. " +
     "A 401 that survives the renewal fails the invoke with “credentials rejected by the target”.",
   input: requestInputSchema,
