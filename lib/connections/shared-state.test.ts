@@ -16,6 +16,12 @@ vi.mock("@/lib/crypto/envelope", async (importOriginal) => {
   return { ...actual, encrypt: vi.fn(actual.encrypt), decrypt: vi.fn(actual.decrypt) };
 });
 
+// The real pool sessions, with a way to make storing fail (Latch's database failing under a renewal).
+vi.mock("@/lib/db", async (importOriginal) => {
+  const actual = await importOriginal<typeof import("@/lib/db")>();
+  return { ...actual, transactionWithin: vi.fn(actual.transactionWithin) };
+});
+
 let connectionId: string;
 
 beforeAll(async () => {
@@ -160,6 +166,44 @@ describe("a saved connection's shared state", () => {
     await sharedStateOf(connectionId).exclusive(async (latest) => ({ ...latest!, refreshToken: "r-after-failure" }), 5_000);
     expect(Date.now() - started).toBeLessThan(1_000);
     expect((await stored())!.refreshToken).toBe("r-after-failure");
+  });
+
+  it("a result that could not be stored while the lease lasted is kept sealed on this instance: the next change starts from it and stores it", async () => {
+    const before = (await stored())!.refreshToken;
+    // Every store attempt fails (three in all), as when Latch's database goes away under a renewal.
+    const down = new Error("connection terminated unexpectedly");
+    vi.mocked(transactionWithin).mockRejectedValueOnce(down).mockRejectedValueOnce(down).mockRejectedValueOnce(down);
+    const failed = sharedStateOf(connectionId).exclusive(async (latest) => ({ ...latest!, refreshToken: "r-rotated-unstored" }), 5_000);
+    await expect(failed).rejects.toMatchObject({ code: "UPSTREAM_UNAVAILABLE" });
+    expect((await stored())!.refreshToken).toBe(before);
+    expect(await lease()).toBeNull();
+    // The token request spent `before`: the next change gets what it returned instead, and keeps it.
+    let seen: string | undefined;
+    await sharedStateOf(connectionId).exclusive(async (latest) => {
+      seen = latest!.refreshToken;
+      return null;
+    }, 5_000);
+    expect(seen).toBe("r-rotated-unstored");
+    expect((await stored())!.refreshToken).toBe("r-rotated-unstored");
+    // Stored once: after that, changes read the database again.
+    await sharedStateOf(connectionId).exclusive(async (latest) => ({ ...latest!, refreshToken: "r-next" }), 5_000);
+    expect((await stored())!.refreshToken).toBe("r-next");
+  });
+
+  it("a kept unstored result gives way to state stored meanwhile (a new authorisation)", async () => {
+    const down = new Error("connection terminated unexpectedly");
+    vi.mocked(transactionWithin).mockRejectedValueOnce(down).mockRejectedValueOnce(down).mockRejectedValueOnce(down);
+    await expect(sharedStateOf(connectionId).exclusive(async (latest) => ({ ...latest!, refreshToken: "r-lost" }), 5_000)).rejects.toMatchObject({ code: "UPSTREAM_UNAVAILABLE" });
+    // Someone authorises the app again, on another instance: that state is the one to use.
+    const reauthorised = await encrypt(JSON.stringify({ accessToken: "t-new-grant", refreshToken: "r-new-grant", tokenType: "Bearer", scope: "" }), `connections:${connectionId}:state`);
+    await db().connection.update({ where: { id: connectionId }, data: { stateCiphertext: reauthorised.ciphertext, stateDataKeyId: reauthorised.dataKeyId } });
+    let seen: string | undefined;
+    await sharedStateOf(connectionId).exclusive(async (latest) => {
+      seen = latest!.refreshToken;
+      return null;
+    }, 5_000);
+    expect(seen).toBe("r-new-grant");
+    expect((await stored())!.refreshToken).toBe("r-new-grant");
   });
 
   it("passes on an error that says what to do (a master key Latch no longer has) as it is, and releases the lease", async () => {

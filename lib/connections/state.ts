@@ -153,6 +153,19 @@ export function sharedStateOf(connectionId: string): SharedState {
   };
 }
 
+type Sealed = Awaited<ReturnType<typeof sealState>>;
+
+/**
+ * A change whose result could not be stored while its lease lasted (Latch's database failing), kept
+ * sealed on this instance with the stored state it was to replace. The change may have spent a
+ * rotated refresh token, so its result may be the only state that still works: the next change on
+ * this instance starts from it and stores it, unless something else was stored meanwhile (a new
+ * authorisation, an edit, another instance's renewal), which wins.
+ */
+const unsaved = new Map<string, { sealed: Sealed; replaces: Uint8Array | null }>();
+
+const sameBytes = (a: Uint8Array | null, b: Uint8Array | null) => (a === null || b === null ? a === b : Buffer.from(a).equals(Buffer.from(b)));
+
 async function holdLease(
   connectionId: string,
   lease: string,
@@ -163,14 +176,26 @@ async function holdLease(
 ): Promise<void> {
   let released = false;
   try {
-    const latest = await orUnavailable(() => openState({ id: connectionId, stateCiphertext: claim.state_ciphertext, stateDataKeyId: claim.state_data_key_id }));
+    let pending = unsaved.get(connectionId) ?? null;
+    if (pending && !sameBytes(pending.replaces, claim.state_ciphertext)) {
+      unsaved.delete(connectionId);
+      pending = null;
+    }
+    const current = pending ? { stateCiphertext: pending.sealed.stateCiphertext, stateDataKeyId: pending.sealed.stateDataKeyId } : { stateCiphertext: claim.state_ciphertext, stateDataKeyId: claim.state_data_key_id };
+    const latest = await orUnavailable(() => openState({ id: connectionId, ...current }));
     // The change may take all of what it is given; the margin is left for storing its result.
     const timeLeftMs = Math.min(deadline, leaseEnds - LEASE_MARGIN_MS) - Date.now();
     if (timeLeftMs <= 0) throw new ConnectorError("timeout", "Reading this connection's kept tokens took the time the request had. Try again.");
     const next = await change(latest, timeLeftMs, (claim.config ?? {}) as Record<string, unknown>);
-    if (!next) return;
-    const sealed = await orUnavailable(() => sealState(connectionId, next));
-    await storeWithinLease(connectionId, lease, sealed, leaseEnds);
+    const sealed = next ? await orUnavailable(() => sealState(connectionId, next)) : pending?.sealed;
+    if (!sealed) return;
+    try {
+      await storeWithinLease(connectionId, lease, sealed, leaseEnds);
+    } catch (error) {
+      unsaved.set(connectionId, { sealed, replaces: claim.state_ciphertext });
+      throw error;
+    }
+    unsaved.delete(connectionId);
     released = true;
   } finally {
     if (!released) await releaseLease(connectionId, lease, deadline);
