@@ -145,7 +145,10 @@ export function sharedStateOf(connectionId: string): SharedState {
         const claim = await orUnavailable(() => claimLease(connectionId, lease, holdMs));
         if (claim.claimed) return holdLease(connectionId, lease, claim, change, deadline, asked + holdMs);
         // Deleted meanwhile: nothing to read, nowhere to keep a result.
-        if (!claim.present) throw notFound("Connection");
+        if (!claim.present) {
+          unsaved.delete(connectionId);
+          throw notFound("Connection");
+        }
         if (Date.now() + LEASE_POLL_MS > deadline) throw new ConnectorError("timeout", TIMED_OUT);
         await new Promise((resolve) => setTimeout(resolve, LEASE_POLL_MS));
       }
