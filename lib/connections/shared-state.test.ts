@@ -48,6 +48,16 @@ function gate(): [Promise<void>, () => void] {
 /** For a lease a case could not clear (it would run out by itself), so the next case need not wait. */
 const clearLease = () => db().connection.update({ where: { id: connectionId }, data: { stateLeaseId: null, stateLeaseUntil: null } });
 
+/** What the next change on this instance starts from; it changes nothing itself. */
+async function refreshTokenTheNextChangeSees(): Promise<string | undefined> {
+  let seen: string | undefined;
+  await sharedStateOf(connectionId).exclusive(async (latest) => {
+    seen = latest?.refreshToken;
+    return null;
+  }, 5_000);
+  return seen;
+}
+
 /** A second session, as an edit on another instance would be: `holdRow()` locks the connection's row until COMMIT. */
 async function asWriter(work: (writer: pg.Client, holdRow: () => Promise<void>) => Promise<void>): Promise<void> {
   const writer = new pg.Client({ connectionString: env().DATABASE_URL });
@@ -178,12 +188,7 @@ describe("a saved connection's shared state", () => {
     expect((await stored())!.refreshToken).toBe(before);
     expect(await lease()).toBeNull();
     // The token request spent `before`: the next change gets what it returned instead, and keeps it.
-    let seen: string | undefined;
-    await sharedStateOf(connectionId).exclusive(async (latest) => {
-      seen = latest!.refreshToken;
-      return null;
-    }, 5_000);
-    expect(seen).toBe("r-rotated-unstored");
+    expect(await refreshTokenTheNextChangeSees()).toBe("r-rotated-unstored");
     expect((await stored())!.refreshToken).toBe("r-rotated-unstored");
     // Stored once: after that, changes read the database again.
     await sharedStateOf(connectionId).exclusive(async (latest) => ({ ...latest!, refreshToken: "r-next" }), 5_000);
@@ -197,12 +202,7 @@ describe("a saved connection's shared state", () => {
     // Someone authorises the app again, on another instance: that state is the one to use.
     const reauthorised = await encrypt(JSON.stringify({ accessToken: "t-new-grant", refreshToken: "r-new-grant", tokenType: "Bearer", scope: "" }), `connections:${connectionId}:state`);
     await db().connection.update({ where: { id: connectionId }, data: { stateCiphertext: reauthorised.ciphertext, stateDataKeyId: reauthorised.dataKeyId } });
-    let seen: string | undefined;
-    await sharedStateOf(connectionId).exclusive(async (latest) => {
-      seen = latest!.refreshToken;
-      return null;
-    }, 5_000);
-    expect(seen).toBe("r-new-grant");
+    expect(await refreshTokenTheNextChangeSees()).toBe("r-new-grant");
     expect((await stored())!.refreshToken).toBe("r-new-grant");
   });
 

@@ -45,23 +45,26 @@ export function startSilentServer(): Promise<TestServer> {
   return listen(net.createServer(() => {}));
 }
 
+/** Passes a client's bytes to a local target port and back; either side closing or failing ends both. */
+function pipeTo(client: net.Socket, targetPort: number, targetHost = "127.0.0.1") {
+  const upstream = net.connect(targetPort, targetHost);
+  client.pipe(upstream).pipe(client);
+  const end = () => {
+    client.destroy();
+    upstream.destroy();
+  };
+  client.on("error", end);
+  upstream.on("error", end);
+  client.on("close", end);
+  upstream.on("close", end);
+}
+
 /**
  * Terminates TLS with the given certificate and pipes the plain bytes to a local target port: puts
  * TLS in front of Redis or RabbitMQ (whose protocols start TLS before speaking) without reconfiguring them.
  */
 export function startTlsProxy(opts: { cert: string; key: string; targetPort: number; targetHost?: string }): Promise<TestServer> {
-  const server = tls.createServer({ cert: opts.cert, key: opts.key }, (client) => {
-    const upstream = net.connect(opts.targetPort, opts.targetHost ?? "127.0.0.1");
-    client.pipe(upstream).pipe(client);
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on("error", end);
-    upstream.on("error", end);
-    client.on("close", end);
-    upstream.on("close", end);
-  });
+  const server = tls.createServer({ cert: opts.cert, key: opts.key }, (client) => pipeTo(client, opts.targetPort, opts.targetHost));
   // Failed handshakes (a client refusing our certificate) are expected in tests.
   server.on("tlsClientError", () => {});
   return listen(server);
@@ -91,15 +94,7 @@ export async function startHeldProxy(opts: { targetPort: number; targetHost?: st
       onWaiting?.();
       return;
     }
-    const upstream = net.connect(opts.targetPort, opts.targetHost ?? "127.0.0.1");
-    client.pipe(upstream).pipe(client);
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    upstream.on("error", end);
-    client.on("close", end);
-    upstream.on("close", end);
+    pipeTo(client, opts.targetPort, opts.targetHost);
   });
   const listening = await listen(server);
   return {
