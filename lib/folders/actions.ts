@@ -4,10 +4,9 @@ import { defineAction } from "@/lib/actions/action";
 import {
   createFolder,
   deleteFolder,
-  moveFolder,
   removeFolderMember,
-  renameFolder,
   setFolderMember,
+  updateFolder,
 } from "./mutations";
 import {
   createFolderSchema,
@@ -19,8 +18,8 @@ import {
 } from "./schemas";
 
 export const createFolderAction = defineAction(createFolderSchema, (input, ctx) => createFolder(ctx, input));
-export const renameFolderAction = defineAction(renameFolderSchema, (input, ctx) => renameFolder(ctx, input));
-export const moveFolderAction = defineAction(moveFolderSchema, (input, ctx) => moveFolder(ctx, input));
+export const renameFolderAction = defineAction(renameFolderSchema, (input, ctx) => updateFolder(ctx, input));
+export const moveFolderAction = defineAction(moveFolderSchema, (input, ctx) => updateFolder(ctx, input));
 export const deleteFolderAction = defineAction(deleteFolderSchema, (input, ctx) => deleteFolder(ctx, input));
 export const setFolderMemberAction = defineAction(setMemberSchema, (input, ctx) => setFolderMember(ctx, input));
 export const removeFolderMemberAction = defineAction(removeMemberSchema, (input, ctx) => removeFolderMember(ctx, input));

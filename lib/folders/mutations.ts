@@ -93,14 +93,6 @@ export async function createFolder(ctx: Ctx, input: { name: string; parentId: st
   }
 }
 
-export function renameFolder(ctx: Ctx, input: { folderId: string; name: string }) {
-  return updateFolder(ctx, input);
-}
-
-export function moveFolder(ctx: Ctx, input: { folderId: string; parentId: string | null }) {
-  return updateFolder(ctx, input);
-}
-
 /**
  * Moves and/or renames a folder in one transaction: either every change lands, each authorised and
  * audited, or none does. The new name must be free in the new place, whatever the old one clashes with.
@@ -203,7 +195,7 @@ export async function deleteFolder(ctx: Ctx, input: { folderId: string }) {
   try {
     return await deleteFolderChecked(ctx, input);
   } catch (error) {
-    // Something was added to the folder after the check above counted its contents.
+    // Something was added to the folder after deleteFolderChecked counted its contents.
     if (isForeignKeyViolation(error)) throw conflict("Something was added to this folder while it was being deleted. Look again and move or delete it first.");
     throw error;
   }
