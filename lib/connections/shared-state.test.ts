@@ -3,7 +3,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { currentEpoch } from "@/lib/authz/epoch";
 import { ConnectorError } from "@/lib/connectors/types";
-import { decrypt, encrypt } from "@/lib/crypto/envelope";
+import { decrypt, encrypt, sealerFor } from "@/lib/crypto/envelope";
 import { db, transactionWithin } from "@/lib/db";
 import { env } from "@/lib/env";
 import { AppError } from "@/lib/errors";
@@ -13,7 +13,7 @@ import { NO_STATE, openState, sharedStateOf } from "./state";
 // The real envelope encryption, with a way to make one call fail (a KMS or database outage).
 vi.mock("@/lib/crypto/envelope", async (importOriginal) => {
   const actual = await importOriginal<typeof import("@/lib/crypto/envelope")>();
-  return { ...actual, encrypt: vi.fn(actual.encrypt), decrypt: vi.fn(actual.decrypt) };
+  return { ...actual, encrypt: vi.fn(actual.encrypt), decrypt: vi.fn(actual.decrypt), sealerFor: vi.fn(actual.sealerFor) };
 });
 
 // The real pool sessions, with a way to make storing fail (Latch's database failing under a renewal).
@@ -165,10 +165,12 @@ describe("a saved connection's shared state", () => {
     expect((await stored())!.refreshToken).toBe("r-slow");
   });
 
-  it("releases the lease when storing the result fails, and reports Latch's own failure as a 503, not an unexpected error", async () => {
-    vi.mocked(encrypt).mockRejectedValueOnce(new Error("data key unavailable"));
-    const failed = sharedStateOf(connectionId).exclusive(async (latest) => ({ ...latest!, refreshToken: "r-unkept" }), 5_000);
+  it("a data key that cannot be read stops the change before it runs (no token spent), releases the lease, and is a 503", async () => {
+    vi.mocked(sealerFor).mockRejectedValueOnce(new Error("data key unavailable"));
+    const change = vi.fn(async (latest: Record<string, string> | null) => ({ ...latest!, refreshToken: "r-unkept" }));
+    const failed = sharedStateOf(connectionId).exclusive(change, 5_000);
     await expect(failed).rejects.toBeInstanceOf(AppError);
+    expect(change).not.toHaveBeenCalled();
     await expect(failed).rejects.toMatchObject({ code: "UPSTREAM_UNAVAILABLE", userMessage: expect.stringContaining("could not read or store") });
     expect(await lease()).toBeNull();
     // The next client goes straight in; it does not wait out a lease left behind.
@@ -183,8 +185,14 @@ describe("a saved connection's shared state", () => {
     // Every store attempt fails (three in all), as when Latch's database goes away under a renewal.
     const down = new Error("connection terminated unexpectedly");
     vi.mocked(transactionWithin).mockRejectedValueOnce(down).mockRejectedValueOnce(down).mockRejectedValueOnce(down);
-    const failed = sharedStateOf(connectionId).exclusive(async (latest) => ({ ...latest!, refreshToken: "r-rotated-unstored" }), 5_000);
+    // The database is already gone when the token request returns: sealing its result must not need it.
+    const keyReads = vi.spyOn(db().dataKey, "findFirst");
+    const failed = sharedStateOf(connectionId).exclusive(async (latest) => {
+      keyReads.mockRejectedValue(down);
+      return { ...latest!, refreshToken: "r-rotated-unstored" };
+    }, 5_000);
     await expect(failed).rejects.toMatchObject({ code: "UPSTREAM_UNAVAILABLE" });
+    keyReads.mockRestore();
     expect((await stored())!.refreshToken).toBe(before);
     expect(await lease()).toBeNull();
     // The token request spent `before`: the next change gets what it returned instead, and keeps it.
@@ -193,6 +201,14 @@ describe("a saved connection's shared state", () => {
     // Stored once: after that, changes read the database again.
     await sharedStateOf(connectionId).exclusive(async (latest) => ({ ...latest!, refreshToken: "r-next" }), 5_000);
     expect((await stored())!.refreshToken).toBe("r-next");
+  });
+
+  it("a kept unstored result that the next change renews again: the newer result is stored", async () => {
+    const down = new Error("connection terminated unexpectedly");
+    vi.mocked(transactionWithin).mockRejectedValueOnce(down).mockRejectedValueOnce(down).mockRejectedValueOnce(down);
+    await expect(sharedStateOf(connectionId).exclusive(async (latest) => ({ ...latest!, refreshToken: "r-kept" }), 5_000)).rejects.toMatchObject({ code: "UPSTREAM_UNAVAILABLE" });
+    await sharedStateOf(connectionId).exclusive(async (latest) => ({ ...latest!, refreshToken: `${latest!.refreshToken}-then-renewed` }), 5_000);
+    expect((await stored())!.refreshToken).toBe("r-kept-then-renewed");
   });
 
   it("a kept unstored result gives way to state stored meanwhile (a new authorisation)", async () => {

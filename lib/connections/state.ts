@@ -2,7 +2,7 @@ import "server-only";
 import { randomUUID } from "node:crypto";
 import type { Connection } from "@prisma/client";
 import { ConnectorError, type SharedState } from "@/lib/connectors/types";
-import { decrypt, encrypt } from "@/lib/crypto/envelope";
+import { decrypt, sealerFor } from "@/lib/crypto/envelope";
 import { db, transactionWithin, type Tx } from "@/lib/db";
 import { AppError, notFound } from "@/lib/errors";
 import { logger } from "@/lib/log";
@@ -19,8 +19,16 @@ export const NO_STATE = { stateCiphertext: null, stateDataKeyId: null, stateLeas
 
 /** The columns that keep `state`; a write of them ends any lease, so a renewal still running stores nothing over it. */
 export async function sealState(connectionId: string, state: Record<string, string>, tx?: Tx) {
-  const sealed = await encrypt(JSON.stringify(state), stateAad(connectionId), tx);
-  return { stateCiphertext: sealed.ciphertext, stateDataKeyId: sealed.dataKeyId, stateLeaseId: null, stateLeaseUntil: null };
+  return (await stateSealer(connectionId, tx))(state);
+}
+
+/** Seals this connection's states with the data key active now, with no database step per seal. */
+async function stateSealer(connectionId: string, tx?: Tx) {
+  const sealWith = await sealerFor(tx);
+  return (state: Record<string, string>) => {
+    const sealed = sealWith(JSON.stringify(state), stateAad(connectionId));
+    return { stateCiphertext: sealed.ciphertext, stateDataKeyId: sealed.dataKeyId, stateLeaseId: null, stateLeaseUntil: null };
+  };
 }
 
 export async function openState(connection: Pick<Connection, "id" | "stateCiphertext" | "stateDataKeyId">): Promise<Record<string, string> | null> {
@@ -163,11 +171,10 @@ type Sealed = Awaited<ReturnType<typeof sealState>>;
  * sealed on this instance with the stored state it was to replace. The change may have spent a
  * rotated refresh token, so its result may be the only state that still works: the next change on
  * this instance starts from it and stores it, unless something else was stored meanwhile (a new
- * authorisation, an edit, another instance's renewal), which wins.
+ * authorisation, an edit, another instance's renewal), which wins. Only a result that replaces a
+ * stored state is kept: every write of a state seals anew, so its bytes say whether it was replaced.
  */
-const unsaved = new Map<string, { sealed: Sealed; replaces: Uint8Array | null }>();
-
-const sameBytes = (a: Uint8Array | null, b: Uint8Array | null) => (a === null || b === null ? a === b : Buffer.from(a).equals(Buffer.from(b)));
+const unsaved = new Map<string, { sealed: Sealed; replaces: Uint8Array }>();
 
 async function holdLease(
   connectionId: string,
@@ -180,22 +187,25 @@ async function holdLease(
   let released = false;
   try {
     let pending = unsaved.get(connectionId) ?? null;
-    if (pending && !sameBytes(pending.replaces, claim.state_ciphertext)) {
+    if (pending && !(claim.state_ciphertext && Buffer.from(pending.replaces).equals(Buffer.from(claim.state_ciphertext)))) {
       unsaved.delete(connectionId);
       pending = null;
     }
+    // The data key is read now, while the database is known to answer: sealing the change's result
+    // then needs no database step, so a result that cannot be stored can still be kept sealed.
+    const seal = await orUnavailable(() => stateSealer(connectionId));
     const current = pending ? { stateCiphertext: pending.sealed.stateCiphertext, stateDataKeyId: pending.sealed.stateDataKeyId } : { stateCiphertext: claim.state_ciphertext, stateDataKeyId: claim.state_data_key_id };
     const latest = await orUnavailable(() => openState({ id: connectionId, ...current }));
     // The change may take all of what it is given; the margin is left for storing its result.
     const timeLeftMs = Math.min(deadline, leaseEnds - LEASE_MARGIN_MS) - Date.now();
     if (timeLeftMs <= 0) throw new ConnectorError("timeout", "Reading this connection's kept tokens took the time the request had. Try again.");
     const next = await change(latest, timeLeftMs, (claim.config ?? {}) as Record<string, unknown>);
-    const sealed = next ? await orUnavailable(() => sealState(connectionId, next)) : pending?.sealed;
+    const sealed = next ? seal(next) : pending?.sealed;
     if (!sealed) return;
     try {
       await storeWithinLease(connectionId, lease, sealed, leaseEnds);
     } catch (error) {
-      unsaved.set(connectionId, { sealed, replaces: claim.state_ciphertext });
+      if (claim.state_ciphertext) unsaved.set(connectionId, { sealed, replaces: claim.state_ciphertext });
       throw error;
     }
     unsaved.delete(connectionId);

@@ -84,8 +84,16 @@ async function dataKeyById(client: Db, id: string): Promise<Buffer> {
 export type Sealed = { ciphertext: Uint8Array<ArrayBuffer>; dataKeyId: string };
 
 export async function encrypt(plaintext: string, aad: string, client: Db = db()): Promise<Sealed> {
+  return (await sealerFor(client))(plaintext, aad);
+}
+
+/**
+ * Reads the active data key once and returns a function that seals with it and touches the
+ * database no more: for a result that must be sealed even if the database fails meanwhile.
+ */
+export async function sealerFor(client: Db = db()): Promise<(plaintext: string, aad: string) => Sealed> {
   const { id, key } = await activeDataKey(client);
-  return { ciphertext: new Uint8Array(seal(key, Buffer.from(plaintext, "utf8"), aad)), dataKeyId: id };
+  return (plaintext, aad) => ({ ciphertext: new Uint8Array(seal(key, Buffer.from(plaintext, "utf8"), aad)), dataKeyId: id });
 }
 
 export async function decrypt(sealed: { ciphertext: Uint8Array; dataKeyId: string }, aad: string, client: Db = db()): Promise<string> {
