@@ -15,7 +15,7 @@ import { isSecretType, type AssetType } from "./schemas";
  */
 export const pickerQuerySchema = z.object({
   q: searchTextSchema(100).default(""),
-  folderId: z.string().uuid().nullable().default(null),
+  folderId: z.string().uuid().toLowerCase().nullable().default(null),
   /** Opaque: the last row of the previous page. */
   cursor: z.string().max(400).nullable().default(null),
   limit: z.coerce.number().int().min(1).max(50).default(20),

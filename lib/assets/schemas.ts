@@ -33,7 +33,7 @@ const text = (max: number, label: string) => z.string().trim().max(max, `${label
 const fields = {
   name: z.string().trim().min(1, "Enter a name.").max(100, "Names can be at most 100 characters."),
   description: text(500, "The description"),
-  storeId: z.string().trim().default(""),
+  storeId: z.string().trim().toLowerCase().default(""),
   /** "value": the person types the value and Latch writes it to the store; "reference": an existing secret. */
   source: z.enum(["value", "reference"]).default("reference"),
   secretName: text(500, "The secret name"),
@@ -81,7 +81,7 @@ export function normalisePlainValue(type: AssetType, value: string): string | nu
 }
 
 export const createAssetSchema = z
-  .object({ folderId: z.string(), type: z.enum(ASSET_TYPES, "Choose a type."), ...fields })
+  .object({ folderId: z.string().toLowerCase(), type: z.enum(ASSET_TYPES, "Choose a type."), ...fields })
   .superRefine((input, ctx) => checkByType(input.type, input, ctx, true));
 export type CreateAssetInput = z.output<typeof createAssetSchema>;
 
@@ -89,7 +89,7 @@ export type CreateAssetInput = z.output<typeof createAssetSchema>;
  * The type of an asset is fixed at creation. Blank write-only fields keep what the store holds.
  * `expectedUpdatedAt`: when the editor loaded the asset; a later change by someone else is a conflict.
  */
-export const updateAssetSchema = z.object({ assetId: z.string(), expectedUpdatedAt: z.iso.datetime({ offset: true }).optional(), ...fields });
+export const updateAssetSchema = z.object({ assetId: z.string().toLowerCase(), expectedUpdatedAt: z.iso.datetime({ offset: true }).optional(), ...fields });
 export type UpdateAssetInput = z.output<typeof updateAssetSchema>;
 export const checkUpdate = (type: AssetType, input: UpdateAssetInput) => {
   const result = z
@@ -99,7 +99,7 @@ export const checkUpdate = (type: AssetType, input: UpdateAssetInput) => {
   return result;
 };
 
-export const assetIdSchema = z.object({ assetId: z.string() });
+export const assetIdSchema = z.object({ assetId: z.string().toLowerCase() });
 
 export const assetListQuerySchema = z.object({
   q: searchTextSchema(200).optional().default(""),

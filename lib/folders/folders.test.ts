@@ -157,6 +157,19 @@ describe("folders", () => {
     expect(await audited()).toBe(2);
   });
 
+  it("an id in upper case is the same id: no move into a subfolder, no move recorded to where the folder already is", async () => {
+    signInAs(await makeUser({ isAdmin: true }));
+    const top = await makeFolder();
+    const a = await makeFolder("A", top.id);
+    const b = await makeFolder("B", a.id);
+    expect(await moveFolderAction({ folderId: a.id, parentId: b.id.toUpperCase() })).toMatchObject({ ok: false, error: { code: "VALIDATION", message: "A folder cannot be moved into itself or one of its subfolders." } });
+    const patched = await folderRoute.PATCH(request("PATCH", `/api/v1/folders/${a.id.toUpperCase()}`, { body: { parentId: a.id.toUpperCase() } }), routeContext({ folderId: a.id.toUpperCase() }));
+    expect(patched.status).toBe(422);
+    expect(await db().folder.findUniqueOrThrow({ where: { id: a.id } })).toMatchObject({ parentId: top.id });
+    expect(await moveFolderAction({ folderId: a.id, parentId: top.id.toUpperCase() })).toMatchObject({ ok: true, data: { parentId: top.id } });
+    expect(await db().auditEvent.count({ where: { targetId: a.id, action: "folder.move" } })).toBe(0);
+  });
+
   it("moves a folder with its subtree and records the move", async () => {
     const admin = await makeUser({ isAdmin: true });
     signInAs(admin);

@@ -103,7 +103,8 @@ export async function updateFolder(ctx: Ctx, input: { folderId: string; name?: s
     return await db().$transaction(async (tx) => {
       await lockTree(tx);
       const { folder } = await assertCanOnFolder(tx, ctx.actor, "folders.manage", input.folderId);
-      const parentId = input.parentId === undefined ? folder.parentId : input.parentId;
+      // Compared as text below: PostgreSQL's spelling of the id, whatever case the caller used.
+      const parentId = input.parentId === undefined ? folder.parentId : (input.parentId?.toLowerCase() ?? null);
       name = input.name ?? folder.name;
       const moved = parentId !== folder.parentId ? await checkMove(tx, ctx, folder, parentId, name) : null;
       const renamed = name !== folder.name;

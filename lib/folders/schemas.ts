@@ -14,7 +14,8 @@ export const folderNameSchema = z
   .refine((name) => !/[\u0000-\u001f\u007f]/.test(name), "Folder names cannot contain control characters.");
 
 /** Ids are not validated as UUIDs here: a malformed id is answered like any unknown id ("not found"). */
-export const idSchema = z.string({ error: "An id is required." }).max(100, "Not a valid id.");
+/** Ids are compared as text once read: one spelling (PostgreSQL's, lower case) whatever case the caller used. */
+export const idSchema = z.string({ error: "An id is required." }).max(100, "Not a valid id.").toLowerCase();
 
 export const createFolderSchema = z.object({
   name: folderNameSchema,
