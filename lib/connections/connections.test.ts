@@ -332,6 +332,33 @@ describe("PostgreSQL through a credential asset in another folder", () => {
     }
   });
 
+  it("a deactivated owner's connection cannot run until someone who may use its assets saves it, taking it over", async () => {
+    const [owner, colleague, noAssets] = [await makeUser(), await makeUser(), await makeUser()];
+    for (const person of [owner, colleague]) {
+      await grant(connFolder.id, person, "EDITOR");
+      await grant(secretsFolder.id, person, "EDITOR");
+    }
+    await grant(connFolder.id, noAssets, "EDITOR");
+    signInAs(owner);
+    const input = pgInput(pgAssetId);
+    const id = connected(ok(await saveConnectionAction(input)));
+    await db().user.update({ where: { id: owner.id }, data: { active: false } });
+
+    signInAs(colleague);
+    expect(await reconnectConnectionAction({ connectionId: id })).toMatchObject({ ok: false, error: { code: "CONFLICT", message: expect.stringContaining("can save it again to take it over") } });
+    // Someone who may not use the asset cannot take it over: the edit is refused and nothing changes.
+    signInAs(noAssets);
+    expect(await saveConnectionAction({ ...input, connectionId: id, secrets: { password: { mode: "keep" } } })).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
+    expect((await db().connection.findUniqueOrThrow({ where: { id } })).ownerId).toBe(owner.id);
+
+    signInAs(colleague);
+    expect(ok(await saveConnectionAction({ ...input, connectionId: id, secrets: { password: { mode: "keep" } } }))).toMatchObject({ ok: true });
+    expect((await db().connection.findUniqueOrThrow({ where: { id } })).ownerId).toBe(colleague.id);
+    expect(ok(await reconnectConnectionAction({ connectionId: id }))).toMatchObject({ ok: true });
+    const update = await db().auditEvent.findFirstOrThrow({ where: { targetId: id, action: "connection.update", outcome: "SUCCESS" } });
+    expect(update.details).toMatchObject({ ownerTakenOverFrom: owner.id });
+  });
+
   it("an Editor elsewhere cannot reconnect or delete it (not found), the owner's Editor can delete it", async () => {
     const stranger = await makeUser();
     const strangersFolder = await makeFolder();

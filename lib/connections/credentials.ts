@@ -49,7 +49,7 @@ export async function runtimeActorFor(connection: { ownerId: string }): Promise<
 
 /** The same, from an owner row already read (the invoke reads it with the connection). */
 export function runtimeActorFrom(owner: { id: string; email: string; name: string; isAdmin: boolean; active: boolean } | null): Actor {
-  if (!owner || !owner.active) throw new AppError("CONFLICT", "The person who owns this connection is deactivated; someone with access must edit and reconnect it.");
+  if (!owner || !owner.active) throw new AppError("CONFLICT", "The person who owns this connection is deactivated. Someone who may edit it and use its credential assets can save it again to take it over.");
   return { id: owner.id, email: owner.email, name: owner.name, isAdmin: owner.isAdmin };
 }
 

@@ -270,8 +270,11 @@ export async function saveConnection(ctx: Ctx, input: SaveConnectionInput, oauth
       lastErrorKind: null,
       ...(tested ? { lastConnectedAt: now } : {}),
     } as const;
+    // A connection whose owner was deactivated cannot run; whoever saves it (and so has just shown
+    // they may use its assets) takes it over.
+    const takeOver = existing ? !(await tx.user.findUnique({ where: { id: existing.ownerId }, select: { active: true } }))?.active : false;
     const row = existing
-      ? await tx.connection.update({ where: { id: existing.id }, data: common })
+      ? await tx.connection.update({ where: { id: existing.id }, data: { ...common, ...(takeOver ? { ownerId: ctx.actor.id } : {}) } })
       : await tx.connection.create({ data: { ...common, folderId, connectorKind: connector.kind, ownerId: ctx.actor.id } });
     await writeRows(tx, row.id, p.rows);
     if (tested?.state) await tx.connection.update({ where: { id: row.id }, data: await sealState(row.id, tested.state, tx) });
@@ -282,7 +285,7 @@ export async function saveConnection(ctx: Ctx, input: SaveConnectionInput, oauth
       target: { type: "connection", id: row.id, label: input.name },
       folderId,
       requestId: ctx.requestId,
-      details: { connector: connector.kind, fields: fieldSummary(p.rows), status },
+      details: { connector: connector.kind, fields: fieldSummary(p.rows), status, ...(takeOver ? { ownerTakenOverFrom: existing!.ownerId } : {}) },
     });
     return row.id;
   });

@@ -13,7 +13,7 @@ export const POST = defineRoute(
     path: "/connections/{connectionId}/test",
     summary: "Test a connection",
     description:
-      "Connects with the saved settings and reports the outcome (a failure is a 200 with ok: false); the connection's status is updated either way. If its connector settings or secret sources are edited while the test runs, the outcome is not recorded and the answer is a 409: test it again. A connection whose owner is deactivated cannot be tested either (409) until someone edits it.",
+      "Connects with the saved settings and reports the outcome (a failure is a 200 with ok: false); the connection's status is updated either way. If its connector settings or secret sources are edited while the test runs, the outcome is not recorded and the answer is a 409: test it again. A connection whose owner is deactivated cannot be tested either (409) until someone who may use its assets saves it in the console, taking it over.",
     tags: ["Connections"],
     params: z.object({ connectionId: idSchema }),
     response: connectOutcomeSchema,
