@@ -17,7 +17,7 @@ type Options<T> = {
   /** Toast shown on success; omit for none. */
   success?: string | ((data: T) => string);
   onSuccess?: (data: T) => void;
-  /** Re-render server components after success (default true). */
+  /** Re-render server components after success, and after a conflict (default true). */
   refresh?: boolean;
 };
 
@@ -72,6 +72,8 @@ export function useServerAction<I, T>(action: (input: I) => Promise<ActionResult
         setFieldErrors(error.error.fieldErrors ?? {});
         setFailure(error.error);
         if (error.error.code === "UNAUTHENTICATED") router.push("/login");
+        // A conflict means the state changed under the person (an edit elsewhere): show it as it is now.
+        else if (error.error.code === "CONFLICT" && options.refresh !== false) router.refresh();
       } else {
         setFormError(UNREACHABLE);
         toast.error(UNREACHABLE);

@@ -70,7 +70,7 @@ export const errorBodySchema = z
 export const dateTimeSchema = z.string().meta({ format: "date-time" });
 
 const ERROR_DESCRIPTIONS: Record<ErrorStatus, string> = {
-  400: "The body is not JSON, or not sent as application/json (BAD_REQUEST).",
+  400: "The body is not JSON, not sent as application/json, nested more than 64 levels deep, or holds text that is not valid Unicode or cannot be stored, such as a NUL character (BAD_REQUEST).",
   401: "No valid session or API token (UNAUTHENTICATED).",
   404: "Absent, malformed or not yours: the three look the same (NOT_FOUND).",
   409: "The request conflicts with the current state (CONFLICT).",
@@ -79,7 +79,7 @@ const ERROR_DESCRIPTIONS: Record<ErrorStatus, string> = {
   429: "Too many requests; retry after the Retry-After header's seconds (RATE_LIMITED).",
   500: "Something unexpected failed; quote the requestId (UNEXPECTED).",
   502: "The credential store or the target refused or failed (UPSTREAM_FAILED).",
-  503: "The credential store or the target could not be reached, or the store is throttling Latch (UPSTREAM_UNAVAILABLE); a Retry-After header passes on the store's own wait when it gave one.",
+  503: "The credential store or the target could not be reached, the store is throttling Latch, or Latch's own database failed while keeping an OAuth app's renewed tokens (UPSTREAM_UNAVAILABLE); a Retry-After header passes on the store's own wait when it gave one.",
   504: "The credential store or the target did not answer in time (UPSTREAM_TIMEOUT).",
 };
 

@@ -48,7 +48,7 @@ function gate(): [Promise<void>, () => void] {
 /** For a lease a case could not clear (it would run out by itself), so the next case need not wait. */
 const clearLease = () => db().connection.update({ where: { id: connectionId }, data: { stateLeaseId: null, stateLeaseUntil: null } });
 
-/** What the next change on this instance starts from; it changes nothing itself. */
+/** What the next change on this instance starts from; the change returns nothing (a result kept unstored is stored). */
 async function refreshTokenTheNextChangeSees(): Promise<string | undefined> {
   let seen: string | undefined;
   await sharedStateOf(connectionId).exclusive(async (latest) => {
