@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { idSchema } from "@/lib/folders/schemas";
 import { searchTextSchema } from "@/lib/list-query";
 import { VERSION_KINDS } from "@/lib/vault/reference";
 
@@ -81,7 +82,7 @@ export function normalisePlainValue(type: AssetType, value: string): string | nu
 }
 
 export const createAssetSchema = z
-  .object({ folderId: z.string().toLowerCase(), type: z.enum(ASSET_TYPES, "Choose a type."), ...fields })
+  .object({ folderId: idSchema, type: z.enum(ASSET_TYPES, "Choose a type."), ...fields })
   .superRefine((input, ctx) => checkByType(input.type, input, ctx, true));
 export type CreateAssetInput = z.output<typeof createAssetSchema>;
 
@@ -89,7 +90,7 @@ export type CreateAssetInput = z.output<typeof createAssetSchema>;
  * The type of an asset is fixed at creation. Blank write-only fields keep what the store holds.
  * `expectedUpdatedAt`: when the editor loaded the asset; a later change by someone else is a conflict.
  */
-export const updateAssetSchema = z.object({ assetId: z.string().toLowerCase(), expectedUpdatedAt: z.iso.datetime({ offset: true }).optional(), ...fields });
+export const updateAssetSchema = z.object({ assetId: idSchema, expectedUpdatedAt: z.iso.datetime({ offset: true }).optional(), ...fields });
 export type UpdateAssetInput = z.output<typeof updateAssetSchema>;
 export const checkUpdate = (type: AssetType, input: UpdateAssetInput) => {
   const result = z
@@ -99,7 +100,7 @@ export const checkUpdate = (type: AssetType, input: UpdateAssetInput) => {
   return result;
 };
 
-export const assetIdSchema = z.object({ assetId: z.string().toLowerCase() });
+export const assetIdSchema = z.object({ assetId: idSchema });
 
 export const assetListQuerySchema = z.object({
   q: searchTextSchema(200).optional().default(""),

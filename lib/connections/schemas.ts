@@ -1,9 +1,10 @@
 import { z } from "zod";
+import { idSchema } from "@/lib/folders/schemas";
 
 /** How one secret field gets its value. */
 export const secretSourceSchema = z.discriminatedUnion("mode", [
   /** Resolved from a Credential/Secret asset at every use; never stored. */
-  z.object({ mode: z.literal("asset"), assetId: z.string().max(64).toLowerCase() }),
+  z.object({ mode: z.literal("asset"), assetId: idSchema }),
   /** Typed in the form; stored sealed with the envelope key. Not trimmed: spaces may belong to it. */
   z.object({ mode: z.literal("value"), value: z.string().min(1, "Enter a value.").max(10_000, "The value can be at most 10,000 characters.") }),
   /** Editing: keep what the connection already has for this field. */
@@ -16,8 +17,8 @@ export type SecretSource = z.output<typeof secretSourceSchema>;
 export const saveConnectionSchema = z
   .object({
     /** Null to create a connection in folderId. */
-    connectionId: z.string().max(64).toLowerCase().nullable().default(null),
-    folderId: z.string().max(64).toLowerCase(),
+    connectionId: idSchema.nullable().default(null),
+    folderId: idSchema,
     name: z.string().trim().min(1, "Enter a name.").max(100, "Names can be at most 100 characters."),
     kind: z.string().max(32),
     config: z.record(z.string().max(64), z.unknown()).default({}),
@@ -37,4 +38,4 @@ export const saveConnectionSchema = z
   });
 export type SaveConnectionInput = z.output<typeof saveConnectionSchema>;
 
-export const connectionIdSchema = z.object({ connectionId: z.string().max(64).toLowerCase() });
+export const connectionIdSchema = z.object({ connectionId: idSchema });

@@ -13,8 +13,10 @@ export const folderNameSchema = z
   // eslint-disable-next-line no-control-regex
   .refine((name) => !/[\u0000-\u001f\u007f]/.test(name), "Folder names cannot contain control characters.");
 
-/** Ids are not validated as UUIDs here: a malformed id is answered like any unknown id ("not found"). */
-/** Ids are compared as text once read: one spelling (PostgreSQL's, lower case) whatever case the caller used. */
+/**
+ * Every id that comes in. Not validated as a UUID here: a malformed id is answered like any unknown
+ * id ("not found"). Lower-cased, PostgreSQL's spelling, since ids are compared as text once read.
+ */
 export const idSchema = z.string({ error: "An id is required." }).max(100, "Not a valid id.").toLowerCase();
 
 export const createFolderSchema = z.object({
