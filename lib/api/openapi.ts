@@ -73,7 +73,7 @@ const ERROR_DESCRIPTIONS: Record<ErrorStatus, string> = {
   400: "The body is not JSON, not sent as application/json, nested more than 64 levels deep, or holds text that is not valid Unicode or cannot be stored, such as a NUL character (BAD_REQUEST).",
   401: "No valid session or API token (UNAUTHENTICATED).",
   404: "Absent, malformed or not yours: the three look the same (NOT_FOUND).",
-  409: "The request conflicts with the current state (CONFLICT).",
+  409: "The request conflicts with the current state, or something it names was deleted while it ran; reload and try again (CONFLICT).",
   413: "The body is larger than 1 MiB (PAYLOAD_TOO_LARGE).",
   422: "The query or body failed validation; fieldErrors names the fields (VALIDATION).",
   429: "Too many requests; retry after the Retry-After header's seconds (RATE_LIMITED).",

@@ -19,7 +19,7 @@ import { getAssetForOrThrow, toStoreOption, type StoreOption } from "./queries";
 import { caseInsensitiveNames, checkReference } from "./reference";
 import { checkUpdate, isSecretType, normalisePlainValue, type AssetType, type CreateAssetInput, type UpdateAssetInput } from "./schemas";
 import { describeUsages, listAssetUsages } from "./usage";
-import { isForeignKeyViolation, isUniqueViolation } from "@/lib/db/errors";
+import { DELETED_MEANWHILE_MESSAGE, isForeignKeyViolation, isUniqueViolation } from "@/lib/db/errors";
 
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
 
@@ -57,6 +57,8 @@ function mapKnownDbError(error: unknown, name: string): unknown {
   if (isUniqueViolation(error, "credential_assets_folder_name_key")) {
     return conflict(`An asset named “${name}” already exists in this folder.`, { name: [`An asset named “${name}” already exists in this folder.`] });
   }
+  // Its folder or store was deleted after the checks: a lost race, recorded and answered as one.
+  if (isForeignKeyViolation(error)) return conflict(DELETED_MEANWHILE_MESSAGE);
   return error;
 }
 

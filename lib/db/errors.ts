@@ -4,6 +4,10 @@
  */
 type DbError = { code?: unknown; message?: unknown; meta?: { driverAdapterError?: { cause?: { originalCode?: unknown } } } };
 
+/**
+ * `constraint` widens the match (the name in the message also counts, for an error whose code was
+ * lost on the way); it does not narrow it: any violation of the kind matches.
+ */
 function violates(error: unknown, prismaCode: string, sqlState: string, constraint: string | undefined, pattern?: RegExp): boolean {
   const e = error as DbError | null | undefined;
   const code = String(e?.code ?? "");
@@ -31,3 +35,10 @@ export function isUnstorableText(error: unknown): boolean {
 }
 
 export const UNSTORABLE_TEXT_MESSAGE = "The input contains a character that cannot be stored, such as the NUL character (U+0000). Remove it and try again.";
+
+/**
+ * What a foreign-key refusal that escaped every check means: the change named a row (a folder, a
+ * store, an asset) that another request deleted between the check and the write. Only a race
+ * causes it, so it answers 409 and the person can look again, never 500.
+ */
+export const DELETED_MEANWHILE_MESSAGE = "Something this change refers to was deleted meanwhile. Reload the page and try again.";

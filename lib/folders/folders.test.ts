@@ -1,7 +1,9 @@
 import pg from "pg";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { env } from "@/lib/env";
-import { grant, makeFolder, makeUser, rowCounts, signInAs } from "@/test/fixtures";
+import { grant, latchStore, makeFolder, makeUser, rowCounts, signInAs } from "@/test/fixtures";
+import { createAssetAction } from "@/lib/assets/actions";
+import { DELETED_MEANWHILE_MESSAGE } from "@/lib/db/errors";
 import { db } from "@/lib/db";
 import {
   createFolderAction,
@@ -11,8 +13,10 @@ import {
   renameFolderAction,
   setFolderMemberAction,
 } from "./actions";
+import { stillContainsMessage } from "./mutations";
 import { listMembers, listVisibleFolders } from "./queries";
 import * as folderRoute from "@/app/api/v1/folders/[folderId]/route";
+import * as membersRoute from "@/app/api/v1/folders/[folderId]/members/route";
 import { request, routeContext } from "@/test/tokens";
 
 vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
@@ -97,11 +101,28 @@ describe("folders", () => {
     await db().connection.create({ data: { folderId: folder.id, name: "Payroll DB", connectorKind: "postgres", config: {}, status: "FAILED", ownerId: admin.id } });
     expect(await deleteFolderAction({ folderId: folder.id })).toMatchObject({
       ok: false,
-      error: { code: "CONFLICT", message: "“Holds a connection” still contains 1 connection. Move or delete it first." },
+      error: { code: "CONFLICT", message: "“Holds a connection” still contains 1 connection. Delete it first." },
     });
     const res = await folderRoute.DELETE(request("DELETE", `/api/v1/folders/${folder.id}`), routeContext({ folderId: folder.id }));
     expect(res.status).toBe(409);
     expect(await db().folder.findUnique({ where: { id: folder.id } })).not.toBeNull();
+  });
+
+  it("a refused delete says what to do with each kind of content: subfolders and stores move, assets and connections only go", () => {
+    const held = (subfolders: number, assets: number, connections: number, stores: number) =>
+      [
+        { count: subfolders, one: "subfolder", many: "subfolders", movable: true },
+        { count: assets, one: "credential asset", many: "credential assets", movable: false },
+        { count: connections, one: "connection", many: "connections", movable: false },
+        { count: stores, one: "credential store", many: "credential stores", movable: true },
+      ].filter((c) => c.count > 0);
+    expect(stillContainsMessage("F", held(0, 3, 0, 0))).toBe("“F” still contains 3 credential assets. Delete them first.");
+    expect(stillContainsMessage("F", held(0, 0, 0, 1))).toBe("“F” still contains 1 credential store. Move or delete it first.");
+    expect(stillContainsMessage("F", held(2, 1, 0, 0))).toBe("“F” still contains 2 subfolders, 1 credential asset. Move or delete the subfolders, and delete the credential asset first.");
+    expect(stillContainsMessage("F", held(1, 2, 1, 1))).toBe(
+      "“F” still contains 1 subfolder, 2 credential assets, 1 connection, 1 credential store. Move or delete the subfolder and credential store, and delete the credential assets and connection first.",
+    );
+    expect(stillContainsMessage("F", held(0, 1, 4, 0))).toBe("“F” still contains 1 credential asset, 4 connections. Delete the credential asset and connections first.");
   });
 
   it("delete meets a connection added after it counted the contents: a 409, not a foreign-key 500", async () => {
@@ -131,6 +152,54 @@ describe("folders", () => {
       await other.end();
     }
     expect(await db().folder.findUnique({ where: { id: folder.id } })).not.toBeNull();
+  });
+
+  it("a change that loses a race with its folder's delete answers 409 and leaves nothing behind, not a foreign-key 500", async () => {
+    const admin = await makeUser({ isAdmin: true });
+    const member = await makeUser();
+    signInAs(admin);
+    const store = await latchStore();
+    /** Runs `change` while another session has deleted `folderId` and not committed: the change passes its checks, then waits on the row. */
+    async function racingDelete<T>(folderId: string, change: () => Promise<T>): Promise<T> {
+      const other = new pg.Client({ connectionString: env().DATABASE_URL });
+      await other.connect();
+      try {
+        await other.query("BEGIN");
+        await other.query("DELETE FROM folders WHERE id = $1::uuid", [folderId]);
+        const changing = change();
+        await vi.waitFor(async () => {
+          const { rows } = await other.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))");
+          expect(rows[0].n).toBeGreaterThan(0);
+        }, { timeout: 10_000, interval: 20 });
+        await other.query("COMMIT");
+        return await changing;
+      } finally {
+        await other.end();
+      }
+    }
+
+    // A server action: an asset whose typed value goes to the Latch store before its row is inserted.
+    const assets = await makeFolder("Deleted under an asset");
+    const secretsBefore = await db().latchSecret.count();
+    const created = await racingDelete(assets.id, () =>
+      createAssetAction({ folderId: assets.id, type: "CREDENTIAL", name: "Payroll DB", storeId: store.id, source: "value", username: "payroll_app", secretValue: "never-kept-1" }),
+    );
+    expect(created).toMatchObject({ ok: false, error: { code: "CONFLICT", message: DELETED_MEANWHILE_MESSAGE } });
+    expect(await db().credentialAsset.count({ where: { name: "Payroll DB", folderId: assets.id } })).toBe(0);
+    // No value reached the store (it is written after the row), and the failure is in the trail as a conflict.
+    expect(await db().latchSecret.count()).toBe(secretsBefore);
+    const failure = await db().auditEvent.findFirst({ where: { action: "asset.create", folderId: assets.id }, orderBy: { occurredAt: "desc" } });
+    expect(failure).toMatchObject({ outcome: "FAILURE", details: expect.objectContaining({ failure: "conflict" }) });
+    expect(failure?.details).not.toHaveProperty("valueWritten");
+
+    // A route: adding a member to a folder that goes meanwhile.
+    const members = await makeFolder("Deleted under a member");
+    const res = await racingDelete(members.id, () =>
+      membersRoute.PUT(request("PUT", `/api/v1/folders/${members.id}/members`, { body: { email: member.email, role: "VIEWER" } }), routeContext({ folderId: members.id })),
+    );
+    expect(res.status).toBe(409);
+    expect(await res.json()).toMatchObject({ error: { code: "CONFLICT", message: DELETED_MEANWHILE_MESSAGE } });
+    expect(await db().folderMember.count({ where: { folderId: members.id } })).toBe(0);
   });
 
   it("PATCH /folders/{id}: a move with a rename lands whole or not at all, and the name is checked where the folder ends up", async () => {

@@ -174,10 +174,14 @@ async function assertAssetsKeepStores(tx: Tx, subtreeIds: string[], newParentId:
 }
 
 /**
- * What a folder holds that must be moved or deleted first: every kind of row whose foreign key
- * restricts the folder's deletion (members and token scopes go with the folder).
+ * What a folder holds that must go first: every kind of row whose foreign key restricts the
+ * folder's deletion (members and token scopes go with the folder). Subfolders and stores can be
+ * moved elsewhere; assets and connections cannot (their folder decides who may use them), so
+ * they can only be deleted.
  */
-async function folderContents(tx: Tx, folderId: string): Promise<{ count: number; one: string; many: string }[]> {
+type Held = { count: number; one: string; many: string; movable: boolean };
+
+async function folderContents(tx: Tx, folderId: string): Promise<Held[]> {
   const [subfolders, stores, assets, connections] = await Promise.all([
     tx.folder.count({ where: { parentId: folderId } }),
     tx.credentialStore.count({ where: { folderId } }),
@@ -185,11 +189,32 @@ async function folderContents(tx: Tx, folderId: string): Promise<{ count: number
     tx.connection.count({ where: { folderId } }),
   ]);
   return [
-    { count: subfolders, one: "subfolder", many: "subfolders" },
-    { count: assets, one: "credential asset", many: "credential assets" },
-    { count: connections, one: "connection", many: "connections" },
-    { count: stores, one: "credential store", many: "credential stores" },
+    { count: subfolders, one: "subfolder", many: "subfolders", movable: true },
+    { count: assets, one: "credential asset", many: "credential assets", movable: false },
+    { count: connections, one: "connection", many: "connections", movable: false },
+    { count: stores, one: "credential store", many: "credential stores", movable: true },
   ];
+}
+
+/** “X” still contains 2 subfolders, 1 connection. Move or delete the subfolders, and delete the connection first. */
+export function stillContainsMessage(folderName: string, held: Held[]): string {
+  const list = held.map((c) => `${c.count} ${c.count === 1 ? c.one : c.many}`).join(", ");
+  const name = (c: Held) => (c.count === 1 ? c.one : c.many);
+  const and = (parts: string[]) => (parts.length < 2 ? parts.join("") : `${parts.slice(0, -1).join(", ")} and ${parts.at(-1)}`);
+  const movable = held.filter((c) => c.movable);
+  const fixed = held.filter((c) => !c.movable);
+  let advice: string;
+  if (held.length === 1) {
+    const pronoun = held[0]!.count === 1 ? "it" : "them";
+    advice = held[0]!.movable ? `Move or delete ${pronoun} first.` : `Delete ${pronoun} first.`;
+  } else {
+    const steps = [];
+    if (movable.length > 0) steps.push(`move or delete the ${and(movable.map(name))}`);
+    if (fixed.length > 0) steps.push(`delete the ${and(fixed.map(name))}`);
+    const text = steps.join(", and ");
+    advice = `${text[0]!.toUpperCase()}${text.slice(1)} first.`;
+  }
+  return `“${folderName}” still contains ${list}. ${advice}`;
 }
 
 export async function deleteFolder(ctx: Ctx, input: { folderId: string }) {
@@ -197,7 +222,7 @@ export async function deleteFolder(ctx: Ctx, input: { folderId: string }) {
     return await deleteFolderChecked(ctx, input);
   } catch (error) {
     // Something was added to the folder after deleteFolderChecked counted its contents.
-    if (isForeignKeyViolation(error)) throw conflict("Something was added to this folder while it was being deleted. Look again and move or delete it first.");
+    if (isForeignKeyViolation(error)) throw conflict("Something was added to this folder while it was being deleted. Look at it again and empty it first.");
     throw error;
   }
 }
@@ -207,10 +232,7 @@ function deleteFolderChecked(ctx: Ctx, input: { folderId: string }) {
     await lockTree(tx);
     const { folder } = await assertCanOnFolder(tx, ctx.actor, "folders.manage", input.folderId);
     const held = (await folderContents(tx, folder.id)).filter((c) => c.count > 0);
-    if (held.length > 0) {
-      const list = held.map((c) => `${c.count} ${c.count === 1 ? c.one : c.many}`).join(", ");
-      throw conflict(`“${folder.name}” still contains ${list}. Move or delete ${held.length === 1 && held[0]!.count === 1 ? "it" : "them"} first.`);
-    }
+    if (held.length > 0) throw conflict(stillContainsMessage(folder.name, held));
     await tx.folder.delete({ where: { id: folder.id } });
     await auditFolder(tx, ctx, "folder.delete", folder);
     return { id: folder.id, parentId: folder.parentId };

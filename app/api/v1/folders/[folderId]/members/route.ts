@@ -37,6 +37,7 @@ export const PUT = defineRoute(
     params,
     body: setMemberSchema.omit({ folderId: true }),
     response: memberSetResponseSchema,
+    errors: [409],
   },
   async (ctx) => ({
     member: await setFolderMember(ctx, { folderId: ctx.params.folderId, ...ctx.body }),
