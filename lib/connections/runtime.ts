@@ -21,7 +21,7 @@ import { ResolveError } from "@/lib/secrets/resolver";
 import { runtimeActorFrom, triggerOf, withCredentials, type Resolved, type RotationEvent } from "./credentials";
 import { Pools, type PoolEntry } from "./pools";
 import { sourcesOf } from "./mutations";
-import { openState, sharedStateOf } from "./state";
+import { openState, sharedStateOf, sweepUnsaved } from "./state";
 
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
 type LoadedConnection = Connection & { secrets: ConnectionSecret[] };
@@ -44,6 +44,7 @@ function rt() {
       r.pools.sweep(env().LATCH_POOL_IDLE_SECONDS * 1000);
       const hourAgo = Date.now() - 3600_000;
       for (const [key, at] of r.rotations) if (at < hourAgo) r.rotations.delete(key);
+      sweepUnsaved().catch((error: unknown) => logger().warn({ err: error }, "could not check kept OAuth renewals; trying again later"));
     }, 30_000);
     r.sweeper.unref();
   }

@@ -8,7 +8,7 @@ import { db, transactionWithin } from "@/lib/db";
 import { env } from "@/lib/env";
 import { AppError } from "@/lib/errors";
 import { makeFolder, makeUser } from "@/test/fixtures";
-import { NO_STATE, openState, sharedStateOf } from "./state";
+import { NO_STATE, openState, sharedStateOf, sweepUnsaved } from "./state";
 
 // The real envelope encryption, with a way to make one call fail (a KMS or database outage).
 vi.mock("@/lib/crypto/envelope", async (importOriginal) => {
@@ -220,6 +220,37 @@ describe("a saved connection's shared state", () => {
     await db().connection.update({ where: { id: connectionId }, data: { stateCiphertext: reauthorised.ciphertext, stateDataKeyId: reauthorised.dataKeyId } });
     expect(await refreshTokenTheNextChangeSees()).toBe("r-new-grant");
     expect((await stored())!.refreshToken).toBe("r-new-grant");
+  });
+
+  it("the sweep drops kept unstored results whose connection was deleted or stored anew, and keeps one that is still wanted", async () => {
+    const down = new Error("connection terminated unexpectedly");
+    const failStores = () => vi.mocked(transactionWithin).mockRejectedValueOnce(down).mockRejectedValueOnce(down).mockRejectedValueOnce(down);
+    const [owner, folder] = [await makeUser(), await makeFolder()];
+    /** A connection with stored tokens, and a renewal of them this instance could not store. */
+    const withKeptRenewal = async () => {
+      const { id } = await db().connection.create({ data: { folderId: folder.id, name: `Sweep ${randomUUID().slice(0, 6)}`, connectorKind: "oauth2", status: "CONNECTED", ownerId: owner.id } });
+      await sharedStateOf(id).exclusive(async () => ({ accessToken: "t0", refreshToken: "r0", tokenType: "Bearer", scope: "" }), 5_000);
+      failStores();
+      await expect(sharedStateOf(id).exclusive(async (latest) => ({ ...latest!, refreshToken: "r-kept" }), 5_000)).rejects.toMatchObject({ code: "UPSTREAM_UNAVAILABLE" });
+      return id;
+    };
+    const [deleted, reauthorised, wanted] = [await withKeptRenewal(), await withKeptRenewal(), await withKeptRenewal()];
+    // Deleted on another instance (nothing here is told), and authorised anew on another.
+    await db().connection.delete({ where: { id: deleted } });
+    const fresh = await encrypt(JSON.stringify({ accessToken: "t-new", refreshToken: "r-new", tokenType: "Bearer", scope: "" }), `connections:${reauthorised}:state`);
+    await db().connection.update({ where: { id: reauthorised }, data: { stateCiphertext: fresh.ciphertext, stateDataKeyId: fresh.dataKeyId } });
+
+    expect(await sweepUnsaved()).toBe(2);
+    expect(await sweepUnsaved()).toBe(0);
+    // The one still wanted is still what its next change starts from.
+    let seen: string | undefined;
+    await sharedStateOf(wanted).exclusive(async (latest) => {
+      seen = latest?.refreshToken;
+      return null;
+    }, 5_000);
+    expect(seen).toBe("r-kept");
+    expect((await openState(await db().connection.findUniqueOrThrow({ where: { id: wanted } })))!.refreshToken).toBe("r-kept");
+    await db().connection.deleteMany({ where: { id: { in: [reauthorised, wanted] } } });
   });
 
   it("passes on an error that says what to do (a master key Latch no longer has) as it is, and releases the lease", async () => {

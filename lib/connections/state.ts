@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import type { Connection } from "@prisma/client";
 import { ConnectorError, type SharedState } from "@/lib/connectors/types";
 import { decrypt, sealerFor } from "@/lib/crypto/envelope";
-import { db, transactionWithin, type Tx } from "@/lib/db";
+import { db, sql, transactionWithin, type Tx } from "@/lib/db";
 import { AppError, notFound } from "@/lib/errors";
 import { logger } from "@/lib/log";
 
@@ -175,6 +175,33 @@ type Sealed = Awaited<ReturnType<typeof sealState>>;
  * stored state is kept: every write of a state seals anew, so its bytes say whether it was replaced.
  */
 const unsaved = new Map<string, { sealed: Sealed; replaces: Uint8Array }>();
+
+/**
+ * Drops kept results that can no longer be used: their connection was deleted (on any instance)
+ * or its state was stored anew. Until then, a deleted connection's renewed tokens would stay in
+ * this instance's memory, sealed, for as long as it runs. Called by the run time's sweeper; a
+ * database that does not answer keeps them for the next sweep. Returns how many it dropped.
+ */
+export async function sweepUnsaved(): Promise<number> {
+  if (unsaved.size === 0) return 0;
+  const rows = await sql<{ id: string; state_ciphertext: Uint8Array | null }>(
+    db(),
+    `SELECT id::text AS id, state_ciphertext FROM connections WHERE id = ANY($1::uuid[])`,
+    [[...unsaved.keys()]],
+  );
+  const stored = new Map(rows.map((r) => [r.id, r.state_ciphertext]));
+  let dropped = 0;
+  for (const [id, kept] of unsaved) {
+    const now = stored.get(id);
+    if (now && Buffer.from(kept.replaces).equals(Buffer.from(now))) continue;
+    // The map may have changed while the query ran: only the entry that was checked goes.
+    if (unsaved.get(id) === kept) {
+      unsaved.delete(id);
+      dropped++;
+    }
+  }
+  return dropped;
+}
 
 async function holdLease(
   connectionId: string,
