@@ -332,6 +332,31 @@ describe("PostgreSQL through a credential asset in another folder", () => {
     }
   });
 
+  it("a Reconnect does not overwrite a status recorded while it ran (an OAuth authorisation that completed, another test)", async () => {
+    signInAs(editor);
+    const proxy = await startHeldProxy({ targetPort: target.port });
+    try {
+      const input = pgInput(pgAssetId, { port: proxy.port });
+      const id = connected(ok(await saveConnectionAction(input)));
+      proxy.hold();
+      const reconnecting = reconnectConnectionAction({ connectionId: id });
+      await proxy.waiting();
+      // Meanwhile a newer status is recorded for the same settings, as finishOAuthAuthorization
+      // records one when the app's authorisation completes (lib/connections/oauth.ts).
+      const recorded = new Date();
+      await db().connection.update({ where: { id }, data: { status: "CONNECTED", lastCheckAt: recorded, lastConnectedAt: recorded, lastMessage: "Authorised; tokens kept encrypted.", lastErrorKind: null } });
+      // The Reconnect then fails on what it saw before.
+      proxy.cut();
+      expect(await reconnecting).toMatchObject({ ok: false, error: { code: "CONFLICT", message: expect.stringContaining("status was recorded anew") } });
+      const after = await db().connection.findUniqueOrThrow({ where: { id } });
+      expect({ status: after.status, lastCheckAt: after.lastCheckAt, lastMessage: after.lastMessage }).toEqual({ status: "CONNECTED", lastCheckAt: recorded, lastMessage: "Authorised; tokens kept encrypted." });
+      const connects = await db().auditEvent.findMany({ where: { targetId: id, action: "connection.connect" }, orderBy: { occurredAt: "asc" } });
+      expect(connects.map((e) => [e.outcome, (e.details as { failure: string | null }).failure])).toEqual([["FAILURE", "superseded"]]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it("a deactivated owner's connection cannot run until someone who may use its assets saves it, taking it over", async () => {
     const [owner, colleague, noAssets] = [await makeUser(), await makeUser(), await makeUser()];
     for (const person of [owner, colleague]) {

@@ -355,9 +355,13 @@ export async function reconnectConnection(ctx: Ctx, input: { connectionId: strin
     });
   const superseded = await db().$transaction(async (tx) => {
     // An edit saved while this test ran has recorded its own status, for its own settings: this
-    // outcome is about settings that are gone. The row lock orders this check against such an edit.
+    // outcome is about settings that are gone. So has an OAuth authorisation that completed meanwhile
+    // (new tokens: this test used the state before them), or another test that finished first: a
+    // status recorded since this one read the row is not overwritten with an older observation.
+    // The row lock orders this check against those writes.
     await tx.$queryRaw`SELECT 1 FROM "connections" WHERE "id" = ${connection.id}::uuid FOR UPDATE`;
-    if (!sameSettings(connection, await loadConnection(tx, connection.id))) {
+    const current = await loadConnection(tx, connection.id);
+    if (!sameSettings(connection, current) || current.lastCheckAt?.getTime() !== connection.lastCheckAt?.getTime()) {
       // The credentials were used all the same: that is in the trail, the outcome is not recorded.
       await audit(tx, "superseded");
       return true;
@@ -372,7 +376,7 @@ export async function reconnectConnection(ctx: Ctx, input: { connectionId: strin
     await audit(tx, outcome.ok ? null : outcome.kind);
     return false;
   });
-  if (superseded) throw conflict("The connection was changed while it was being tested. Reconnect again to test it as it is now.");
+  if (superseded) throw conflict("The connection was changed while it was being tested, or its status was recorded anew (an authorisation or another test finished first). Reconnect again to test it as it is now.");
   return outcome;
 }
 

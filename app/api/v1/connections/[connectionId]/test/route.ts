@@ -6,14 +6,14 @@ import { idSchema } from "@/lib/folders/schemas";
 
 export const dynamic = "force-dynamic";
 
-/** Connects with the saved settings and reports; the connection's status is updated either way (409 when an edit overtook the test or the owner is deactivated). */
+/** Connects with the saved settings and reports; the connection's status is updated either way (409 when an edit, an authorisation or another test overtook it, or the owner is deactivated). */
 export const POST = defineRoute(
   {
     method: "POST",
     path: "/connections/{connectionId}/test",
     summary: "Test a connection",
     description:
-      "Connects with the saved settings and reports the outcome (a failure is a 200 with ok: false); the connection's status is updated either way. If its connector settings or secret sources are edited while the test runs, the outcome is not recorded and the answer is a 409: test it again. A connection whose owner is deactivated cannot be tested either (409) until someone who may use its assets saves it in the console, taking it over.",
+      "Connects with the saved settings and reports the outcome (a failure is a 200 with ok: false); the connection's status is updated either way. If its connector settings or secret sources are edited while the test runs, or another status is recorded meanwhile (an OAuth authorisation that completed, another test that finished first), the outcome is not recorded and the answer is a 409: test it again. A connection whose owner is deactivated cannot be tested either (409) until someone who may use its assets saves it in the console, taking it over.",
     tags: ["Connections"],
     params: z.object({ connectionId: idSchema }),
     response: connectOutcomeSchema,
