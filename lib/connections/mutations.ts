@@ -6,6 +6,7 @@ import type { ActionContext } from "@/lib/actions/action";
 import { fieldErrorsOf } from "@/lib/actions/action";
 import { recordAuditEvent } from "@/lib/audit/record";
 import { assertCanOnFolder } from "@/lib/authz";
+import { checkedUse, useTarget } from "./denied";
 import { sameOAuthGrant } from "@/lib/connectors/oauth2";
 import { getConnector } from "@/lib/connectors/registry";
 import { ConnectorError, type Connector, type ConnectorField, type SharedState } from "@/lib/connectors/types";
@@ -327,7 +328,9 @@ export function sourcesOf(connection: Connection & { secrets: ConnectionSecret[]
 /** Reconnect: tests the saved connection again and records its status. */
 export async function reconnectConnection(ctx: Ctx, input: { connectionId: string }): Promise<ConnectOutcome> {
   const connection = await loadConnection(db(), input.connectionId);
-  await assertCanOnFolder(db(), ctx.actor, "connections.use", connection.folderId, "Connection");
+  await checkedUse(ctx, "connection.connect", useTarget(connection), () => assertCanOnFolder(db(), ctx.actor, "connections.use", connection.folderId, "Connection"), {
+    connector: connection.connectorKind,
+  });
   const connector = getConnector(connection.connectorKind);
   const p: Plan = { config: connection.config as Record<string, unknown>, sources: sourcesOf(connection), rows: [], usernameFields: [] };
   let outcome: ConnectOutcome;

@@ -20,6 +20,7 @@ import { broadcastRefresh, catchUpTo, onRefresh, type RefreshMessage } from "@/l
 import { ResolveError } from "@/lib/secrets/resolver";
 import { runtimeActorFrom, triggerOf, withCredentials, type Resolved, type RotationEvent } from "./credentials";
 import { Pools, type PoolEntry } from "./pools";
+import { auditRefusedUse, checkedUse, useTarget } from "./denied";
 import { sourcesOf } from "./mutations";
 import { openState, sharedStateOf, sweepUnsaved } from "./state";
 
@@ -258,7 +259,12 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
   invokeLimiter().take(ctx.actor.scope ? `token:${ctx.actor.scope.tokenId}` : `user:${ctx.actor.id}`);
   const { connection, owner: ownerRow, latestRefresh, chain } = await loadForInvoke(input.connectionId, ctx.actor);
   // Permissions are checked afresh at every invoke; a caller without them learns nothing of the owner.
-  assertCanFromChain(ctx.actor, "connections.use", chain, "Connection");
+  try {
+    assertCanFromChain(ctx.actor, "connections.use", chain, "Connection");
+  } catch (error) {
+    await auditRefusedUse(ctx, "connection.invoke", useTarget(connection), error, { connector: connection.connectorKind, operation: input.operation.slice(0, 64) });
+    throw error;
+  }
   if (connection.status === "PENDING_AUTHORIZATION") throw new AppError("CONFLICT", "This connection is waiting for authorisation in the app; finish connecting it in the console first.");
   const connector = getConnector(connection.connectorKind);
   // Own keys only: "constructor" or "toString" must not find what every object inherits.
@@ -376,7 +382,7 @@ function pooledClient(connection: LoadedConnection, connector: Connector, resolv
 /** Refresh: clears the connection's cached secrets on every instance and drains its pools; it stays connected. */
 export async function refreshConnection(ctx: Ctx, input: { connectionId: string }) {
   const connection = await loadConnection(input.connectionId);
-  await assertCanOnFolder(db(), ctx.actor, "connections.use", connection.folderId, "Connection");
+  await checkedUse(ctx, "connection.refresh", useTarget(connection), () => assertCanOnFolder(db(), ctx.actor, "connections.use", connection.folderId, "Connection"));
   const assetIds = [...new Set(connection.secrets.map((s) => s.assetId).filter((x): x is string => !!x))];
   await db().$transaction(async (tx) => {
     await tx.connection.update({ where: { id: connection.id }, data: { refreshGeneration: { increment: 1 } } });
@@ -390,7 +396,9 @@ export async function refreshConnection(ctx: Ctx, input: { connectionId: string 
 export async function refreshAsset(ctx: Ctx, input: { assetId: string }) {
   const asset = isUuid(input.assetId) ? await db().credentialAsset.findUnique({ where: { id: input.assetId } }) : null;
   if (!asset) throw notFound("Credential asset");
-  await assertCanOnFolder(db(), ctx.actor, "assets.use", asset.folderId, "Credential asset");
+  await checkedUse(ctx, "asset.refresh", { kind: "asset", id: asset.id, name: asset.name, folderId: asset.folderId }, () =>
+    assertCanOnFolder(db(), ctx.actor, "assets.use", asset.folderId, "Credential asset"),
+  );
   await db().$transaction(async (tx) => {
     await tx.connection.updateMany({ where: { secrets: { some: { assetId: asset.id } } }, data: { refreshGeneration: { increment: 1 } } });
     await recordAuditEvent(tx, { actor: ctx.actor, action: "asset.refresh", target: { type: "asset", id: asset.id, label: asset.name }, folderId: asset.folderId, requestId: ctx.requestId });

@@ -99,7 +99,8 @@ async function snapshot() {
   const [folders, members, audit, connections, refreshes] = await Promise.all([
     c.folder.findMany({ select: { id: true, name: true, parentId: true }, orderBy: { id: "asc" } }),
     c.folderMember.count(),
-    c.auditEvent.count(),
+    // Refused uses are recorded (DENIED, below); nothing else may be.
+    c.auditEvent.count({ where: { outcome: { not: "DENIED" } } }),
     c.connection.count(),
     c.connection.aggregate({ _sum: { refreshGeneration: true } }),
   ]);
@@ -117,6 +118,7 @@ describe("a token scoped to folder X", () => {
     const personal = await personalToken(owner, [{ folderId: x.id, permissions: ["connections.read", "connections.use", "assets.read", "assets.use"] }]);
     const service = await serviceToken(admin, [{ folderId: x.id, permissions: ["connections.read", "connections.use", "assets.read", "assets.use"] }]);
     const adminPersonal = await personalToken(admin, [{ folderId: x.id, permissions: ["connections.use"] }]);
+    const started = new Date(Date.now() - 1);
     const before = await snapshot();
     for (const [kind, token] of [["personal", personal.token], ["service", service.token], ["administrator's personal", adminPersonal.token]] as const) {
       for (const ids of [inY, { ...inY, folderId: y.id }]) {
@@ -132,6 +134,22 @@ describe("a token scoped to folder X", () => {
       }
     }
     expect(await snapshot()).toEqual(before);
+    // Each refused use of something in Y is in Y's trail, with the token that tried: 3 tokens × 2 sweeps.
+    const denied = await db().auditEvent.findMany({ where: { outcome: "DENIED", occurredAt: { gte: started } } });
+    const tally = new Map<string, number>();
+    for (const e of denied) tally.set(`${e.action} ${e.targetId} ${e.folderId}`, (tally.get(`${e.action} ${e.targetId} ${e.folderId}`) ?? 0) + 1);
+    expect(Object.fromEntries(tally)).toEqual({
+      [`connection.invoke ${inY.connectionId} ${yChild.id}`]: 6,
+      [`connection.connect ${inY.connectionId} ${yChild.id}`]: 6,
+      [`connection.refresh ${inY.connectionId} ${yChild.id}`]: 6,
+      [`asset.refresh ${inY.assetId} ${yChild.id}`]: 6,
+    });
+    const prefixes = new Set([personal.token, service.token, adminPersonal.token].map((t) => t.slice(0, 11)));
+    for (const e of denied) {
+      const details = e.details as { failure: string; via: { prefix: string } };
+      expect(details.failure).toBe("access_denied");
+      expect(prefixes).toContain(details.via.prefix);
+    }
   });
 
   it("reaches X and its subfolders within its permissions only", async () => {
