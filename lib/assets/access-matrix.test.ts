@@ -195,7 +195,12 @@ describe("asset actions answer not found without changing anything", () => {
       expect(result, `refresh as ${who} on ${id}`).toEqual({ ok: false, error: { code: "NOT_FOUND", message: "Credential asset was not found.", reference: expect.any(String) } });
     }
     expect(await counts()).toEqual(before);
-    expect(await db().auditEvent.count({ where: { action: "asset.refresh", occurredAt: { gte: since } } })).toBe(0);
+    // Nothing was refreshed; the two refused uses of B (which exists) are in B's folder's trail as DENIED.
+    const refreshes = await db().auditEvent.findMany({ where: { action: "asset.refresh", occurredAt: { gte: since } }, orderBy: { occurredAt: "asc" } });
+    expect(refreshes.map((e) => [e.outcome, e.actorId, e.targetId, e.folderId, (e.details as { failure?: string }).failure])).toEqual([
+      ["DENIED", editorA.id, assetB, folderB.id, "access_denied"],
+      ["DENIED", viewerB.id, assetB, folderB.id, "access_denied"],
+    ]);
     await expect(resolve({ assetId: assetB }, { actor: editorB, purpose: "test" })).resolves.toMatchObject({ meta: { fromCache: true } });
     // Control: B's Editor may refresh, and the next resolve reads the store again.
     signInAs(editorB);
