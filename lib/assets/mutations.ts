@@ -20,6 +20,7 @@ import { caseInsensitiveNames, checkReference } from "./reference";
 import { checkUpdate, isSecretType, normalisePlainValue, type AssetType, type CreateAssetInput, type UpdateAssetInput } from "./schemas";
 import { describeUsages, listAssetUsages } from "./usage";
 import { DELETED_MEANWHILE_MESSAGE, isForeignKeyViolation, isUniqueViolation } from "@/lib/db/errors";
+import { nameTaken } from "@/lib/db/names";
 
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
 
@@ -44,11 +45,7 @@ async function usableStoreOrThrow(tx: Tx, folderId: string, storeId: string): Pr
 }
 
 async function assertUniqueName(tx: Tx, folderId: string, name: string, exceptId?: string) {
-  const clash = await tx.credentialAsset.findFirst({
-    where: { folderId, name: { equals: name, mode: "insensitive" }, ...(exceptId ? { id: { not: exceptId } } : {}) },
-    select: { id: true },
-  });
-  if (clash) throw conflict(`An asset named “${name}” already exists in this folder.`, { name: [`An asset named “${name}” already exists in this folder.`] });
+  if (await nameTaken(tx, "credential_assets", name, { scope: folderId, exceptId })) throw conflict(`An asset named “${name}” already exists in this folder.`, { name: [`An asset named “${name}” already exists in this folder.`] });
 }
 
 

@@ -11,6 +11,7 @@ import { getProvider } from "@/lib/vault/registry";
 import type { StoreKind } from "@/lib/vault/types";
 import type { AssetListQuery, AssetType } from "./schemas";
 import { listAssetUsages, type AssetUsage } from "./usage";
+import { likeTerm } from "@/lib/db/names";
 
 /** A store as the asset form sees it: what kind it is and what it can do, nothing of its settings. */
 export type StoreOption = {
@@ -103,7 +104,7 @@ export async function listAssets(actor: Actor, folderId: string, query: AssetLis
     folderId: access.folder.id,
     ...(query.type ? { type: query.type } : {}),
     ...(query.q
-      ? { OR: [{ name: { contains: query.q, mode: "insensitive" } }, { description: { contains: query.q, mode: "insensitive" } }] }
+      ? { OR: [{ name: { contains: likeTerm(query.q), mode: "insensitive" } }, { description: { contains: likeTerm(query.q), mode: "insensitive" } }] }
       : {}),
   };
   const [rows, total] = await Promise.all([

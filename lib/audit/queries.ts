@@ -3,6 +3,7 @@ import type { AuditOutcome, Prisma } from "@prisma/client";
 import { canTenant, listFolderIdsWith, type Actor } from "@/lib/authz";
 import { db } from "@/lib/db";
 import { z } from "zod";
+import { likeTerm } from "@/lib/db/names";
 
 export const auditQuerySchema = z.object({
   q: z.string().trim().max(200).optional().default(""),
@@ -46,9 +47,9 @@ export async function listAuditEvents(actor: Actor, query: AuditQuery & { folder
       q
         ? {
             OR: [
-              { action: { contains: q, mode: "insensitive" } },
-              { actorEmail: { contains: q, mode: "insensitive" } },
-              { targetLabel: { contains: q, mode: "insensitive" } },
+              { action: { contains: likeTerm(q), mode: "insensitive" } },
+              { actorEmail: { contains: likeTerm(q), mode: "insensitive" } },
+              { targetLabel: { contains: likeTerm(q), mode: "insensitive" } },
               { requestId: { equals: q } },
             ],
           }

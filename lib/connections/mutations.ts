@@ -21,6 +21,7 @@ import { STORE_ERROR_TITLES } from "@/lib/vault/errors";
 import { NO_STATE, openState, sealState, sharedStateOf } from "./state";
 import { runtimeActorFor, triggerOf, typedValueAad, withCredentials, type FieldSource, type ResolveFor } from "./credentials";
 import type { SaveConnectionInput } from "./schemas";
+import { nameTaken } from "@/lib/db/names";
 
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
 
@@ -195,8 +196,7 @@ export const fieldSummary = (rows: { field: string; part: "VALUE" | "USERNAME"; 
   rows.map((r) => (r.assetId ? { field: r.field, part: r.part.toLowerCase(), source: "asset", assetId: r.assetId } : { field: r.field, part: r.part.toLowerCase(), source: "typed" }));
 
 async function assertUniqueName(tx: Tx, folderId: string, name: string, exceptId?: string) {
-  const clash = await tx.connection.findFirst({ where: { folderId, name: { equals: name, mode: "insensitive" }, ...(exceptId ? { id: { not: exceptId } } : {}) }, select: { id: true } });
-  if (clash) throw conflict(`A connection named “${name}” already exists in this folder.`, { name: [`A connection named “${name}” already exists in this folder.`] });
+  if (await nameTaken(tx, "connections", name, { scope: folderId, exceptId })) throw conflict(`A connection named “${name}” already exists in this folder.`, { name: [`A connection named “${name}” already exists in this folder.`] });
 }
 
 /**

@@ -8,6 +8,7 @@ import { notFound } from "@/lib/errors";
 import { listAncestors } from "@/lib/folders/queries";
 import { isUuid } from "@/lib/ids";
 import type { ListQuery } from "@/lib/list-query";
+import { likeTerm } from "@/lib/db/names";
 
 export type ConnectionRow = {
   id: string;
@@ -58,7 +59,7 @@ function safeLabel(kind: ConnectorKind) {
 
 export async function listConnections(actor: Actor, folderId: string, query: ListQuery) {
   const access = await assertCanOnFolder(db(), actor, "connections.read", folderId);
-  const where = { folderId: access.folder.id, ...(query.q ? { name: { contains: query.q, mode: "insensitive" as const } } : {}) };
+  const where = { folderId: access.folder.id, ...(query.q ? { name: { contains: likeTerm(query.q), mode: "insensitive" as const } } : {}) };
   const [rows, total] = await Promise.all([
     db().connection.findMany({ where, include: { secrets: { select: { field: true, part: true, assetId: true } } }, orderBy: [{ name: "asc" }, { id: "asc" }], skip: (query.page - 1) * query.pageSize, take: query.pageSize }),
     db().connection.count({ where }),

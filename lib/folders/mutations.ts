@@ -8,6 +8,7 @@ import { AppError, conflict, notFound } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
 import { FOLDER_MAX_DEPTH } from "./schemas";
 import { isForeignKeyViolation, isUniqueViolation } from "@/lib/db/errors";
+import { nameTaken } from "@/lib/db/names";
 
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
 
@@ -51,11 +52,7 @@ async function subtreeIds(tx: Tx, folderId: string): Promise<{ id: string; depth
 }
 
 async function assertUniqueSiblingName(tx: Tx, parentId: string | null, name: string, exceptId?: string) {
-  const clash = await tx.folder.findFirst({
-    where: { parentId, name: { equals: name, mode: "insensitive" }, ...(exceptId ? { id: { not: exceptId } } : {}) },
-    select: { id: true },
-  });
-  if (clash) {
+  if (await nameTaken(tx, "folders", name, { scope: parentId, exceptId })) {
     const where = parentId ? "in this folder" : "at the top level";
     throw conflict(`A folder named “${name}” already exists ${where}.`, { name: [`A folder named “${name}” already exists ${where}.`] });
   }

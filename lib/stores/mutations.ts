@@ -20,6 +20,7 @@ import { CA_BUNDLE_LABEL, caBundleAddsTrust, PROXY_FIELD, PROXY_SECRET_KEY, prox
 import type { CreateStoreInput, UpdateStoreInput } from "./schemas";
 import { joinList } from "@/lib/utils";
 import { isForeignKeyViolation } from "@/lib/db/errors";
+import { nameTaken } from "@/lib/db/names";
 
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
 type ProviderInput = { config: Record<string, unknown>; secrets: Record<string, unknown>; removeSecrets: string[]; caBundle: string };
@@ -121,11 +122,7 @@ async function assertScopeFolder(tx: Db, folderId: string | null) {
 }
 
 async function assertUniqueName(tx: Tx, name: string, exceptId?: string) {
-  const clash = await tx.credentialStore.findFirst({
-    where: { name: { equals: name, mode: "insensitive" }, ...(exceptId ? { id: { not: exceptId } } : {}) },
-    select: { id: true },
-  });
-  if (clash) throw conflict(`A store named “${name}” already exists.`, { name: [`A store named “${name}” already exists.`] });
+  if (await nameTaken(tx, "credential_stores", name, { exceptId })) throw conflict(`A store named “${name}” already exists.`, { name: [`A store named “${name}” already exists.`] });
 }
 
 function assertModeSupported(kind: string, mode: "READ_ONLY" | "READ_WRITE") {

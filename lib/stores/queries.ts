@@ -7,6 +7,7 @@ import { isUuid } from "@/lib/ids";
 import { getProvider, type StoreKind } from "@/lib/vault/registry";
 import { openStoreSecrets } from "./client";
 import { PROXY_SECRET_KEY } from "./common-fields";
+import { likeTerm } from "@/lib/db/names";
 
 /** A row of the stores list. */
 export type StoreSummary = {
@@ -69,7 +70,7 @@ async function toView(store: StoreRow): Promise<StoreView> {
 export async function listStores(actor: Actor, query: { q: string }): Promise<StoreSummary[]> {
   assertTenant(actor, "stores.manage", "Credential stores");
   const rows = await db().credentialStore.findMany({
-    where: query.q ? { name: { contains: query.q, mode: "insensitive" } } : {},
+    where: query.q ? { name: { contains: likeTerm(query.q), mode: "insensitive" } } : {},
     include: { folder: { select: { id: true, name: true } }, _count: { select: { assets: true } } },
     orderBy: [{ isBuiltIn: "desc" }, { name: "asc" }],
   });

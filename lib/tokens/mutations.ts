@@ -9,6 +9,7 @@ import { generateToken } from "./format";
 import { assertSignedIn, folderLabels, toTokenRow, tokenRowSelect, type TokenRow } from "./queries";
 import type { CreatePersonalTokenInput, CreateServiceAccountTokenInput, TokenScopeInput } from "./schemas";
 import { isUniqueViolation } from "@/lib/db/errors";
+import { nameTaken as nameInUse } from "@/lib/db/names";
 
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
 
@@ -152,11 +153,7 @@ export async function revokeToken(ctx: Ctx, input: { tokenId: string }) {
 }
 
 async function assertNameFree(tx: Tx, name: string, exceptId?: string) {
-  const clash = await tx.serviceAccount.findFirst({
-    where: { name: { equals: name, mode: "insensitive" }, ...(exceptId ? { id: { not: exceptId } } : {}) },
-    select: { id: true },
-  });
-  if (clash) throw nameTaken(name);
+  if (await nameInUse(tx, "service_accounts", name, { exceptId })) throw nameTaken(name);
 }
 
 const nameTaken = (name: string) =>

@@ -2,6 +2,7 @@ import "server-only";
 import { assertTenant, type Actor } from "@/lib/authz";
 import { db } from "@/lib/db";
 import type { ListQuery } from "@/lib/folders/schemas";
+import { likeTerm } from "@/lib/db/names";
 
 export type UserRow = { id: string; email: string; name: string; isAdmin: boolean; active: boolean; createdAt: Date };
 
@@ -9,7 +10,7 @@ export async function listUsers(actor: Actor, query: ListQuery & { status?: "act
   assertTenant(actor, "users.manage");
   const where = {
     ...(query.q
-      ? { OR: [{ email: { contains: query.q, mode: "insensitive" as const } }, { name: { contains: query.q, mode: "insensitive" as const } }] }
+      ? { OR: [{ email: { contains: likeTerm(query.q), mode: "insensitive" as const } }, { name: { contains: likeTerm(query.q), mode: "insensitive" as const } }] }
       : {}),
     ...(query.status === "active" ? { active: true } : query.status === "inactive" ? { active: false } : {}),
   };
