@@ -6,7 +6,8 @@ import { NextResponse, type NextRequest } from "next/server";
 import { z } from "zod";
 import { assertInputShape, fieldErrorsOf, type ActionContext, type ActionOptions } from "@/lib/actions/action";
 import { requireActor } from "@/lib/auth/session";
-import { DELETED_MEANWHILE_MESSAGE, isForeignKeyViolation, isUnstorableText, UNSTORABLE_TEXT_MESSAGE } from "@/lib/db/errors";
+import { raceAnswer } from "@/lib/db/races";
+import { isUnstorableText, UNSTORABLE_TEXT_MESSAGE } from "@/lib/db/errors";
 import { AppError, HTTP_STATUS, unexpectedMessage } from "@/lib/errors";
 import { lazyLogger, requestLogger } from "@/lib/log";
 import { withFreshnessFrom } from "@/lib/authz/epoch";
@@ -203,9 +204,10 @@ export function apiHandler<P = Record<string, never>, Q = Record<string, never>,
       if (isUnstorableText(error)) {
         return json(400, { error: { code: "BAD_REQUEST", message: UNSTORABLE_TEXT_MESSAGE, requestId } }, requestId);
       }
-      if (isForeignKeyViolation(error)) {
-        log.warn({ err: error, path: incoming.pathname }, "a change lost a race with a delete");
-        return json(409, { error: { code: "CONFLICT", message: DELETED_MEANWHILE_MESSAGE, requestId } }, requestId);
+      const race = raceAnswer(error);
+      if (race) {
+        log.warn({ err: error, path: incoming.pathname }, "a change lost a race with another request");
+        return json(HTTP_STATUS[race.code], { error: { code: race.code, message: race.message, requestId } }, requestId);
       }
       log.error({ err: error, path: incoming.pathname }, "unexpected error in route handler");
       return json(500, { error: { code: "UNEXPECTED", message: unexpectedMessage(requestId), requestId } }, requestId);

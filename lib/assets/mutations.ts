@@ -6,7 +6,7 @@ import { fieldErrorsOf } from "@/lib/actions/action";
 import { recordAuditEvent } from "@/lib/audit/record";
 import { assertCanOnFolder, getFolderAccess, can, type Actor } from "@/lib/authz";
 import { db, type Tx } from "@/lib/db";
-import { AppError, conflict } from "@/lib/errors";
+import { AppError, conflict, notFound } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
 import { logger } from "@/lib/log";
 import { broadcastRefresh } from "@/lib/secrets/broadcast";
@@ -427,7 +427,9 @@ export async function deleteAsset(ctx: Ctx, input: { assetId: string }) {
     await db().$transaction(async (tx) => {
       // Locks the row: a connection that starts using the asset now waits for this delete, and one
       // that already did (not yet committed) is waited for and then seen by the usage check.
-      await tx.$queryRaw`SELECT id FROM credential_assets WHERE id = ${current.id}::uuid FOR UPDATE`;
+      const locked = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM credential_assets WHERE id = ${current.id}::uuid FOR UPDATE`;
+      // Deleted by another request after the check above: gone is gone (and its owned secret went with it).
+      if (locked.length === 0) throw notFound("Credential asset");
       const usages = await listAssetUsages(tx, current.id, ctx.actor);
       if (usages.visible.length + usages.hidden > 0) throw inUse(current.name, usages);
       await tx.credentialAsset.delete({ where: { id: current.id } });

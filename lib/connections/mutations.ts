@@ -22,6 +22,8 @@ import { NO_STATE, openState, sealState, sharedStateOf } from "./state";
 import { runtimeActorFor, triggerOf, typedValueAad, withCredentials, type FieldSource, type ResolveFor } from "./credentials";
 import type { SaveConnectionInput } from "./schemas";
 import { nameTaken } from "@/lib/db/names";
+import { DELETED_MEANWHILE_MESSAGE, isForeignKeyViolation, isRecordGone, isUniqueViolation } from "@/lib/db/errors";
+import { logger } from "@/lib/log";
 
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
 
@@ -195,8 +197,23 @@ async function writeRows(tx: Tx, connectionId: string, rows: Plan["rows"]) {
 export const fieldSummary = (rows: { field: string; part: "VALUE" | "USERNAME"; assetId?: string | null }[]) =>
   rows.map((r) => (r.assetId ? { field: r.field, part: r.part.toLowerCase(), source: "asset", assetId: r.assetId } : { field: r.field, part: r.part.toLowerCase(), source: "typed" }));
 
+const connectionNameTaken = (name: string) =>
+  conflict(`A connection named “${name}” already exists in this folder.`, { name: [`A connection named “${name}” already exists in this folder.`] });
+
+/**
+ * What the save's write met when another request got there between the checks and the write: the
+ * name taken, the connection deleted, its folder deleted. Answered as the checks would have
+ * answered; null for anything else.
+ */
+function lostRace(error: unknown, name: string): AppError | null {
+  if (isUniqueViolation(error, "connections_folder_name_key")) return connectionNameTaken(name);
+  if (isRecordGone(error)) return notFound("Connection");
+  if (isForeignKeyViolation(error)) return conflict(DELETED_MEANWHILE_MESSAGE);
+  return null;
+}
+
 async function assertUniqueName(tx: Tx, folderId: string, name: string, exceptId?: string) {
-  if (await nameTaken(tx, "connections", name, { scope: folderId, exceptId })) throw conflict(`A connection named “${name}” already exists in this folder.`, { name: [`A connection named “${name}” already exists in this folder.`] });
+  if (await nameTaken(tx, "connections", name, { scope: folderId, exceptId })) throw connectionNameTaken(name);
 }
 
 /**
@@ -289,6 +306,20 @@ export async function saveConnection(ctx: Ctx, input: SaveConnectionInput, oauth
       details: { connector: connector.kind, fields: fieldSummary(p.rows), status, ...(takeOver ? { ownerTakenOverFrom: existing!.ownerId } : {}) },
     });
     return row.id;
+  }).catch(async (error: unknown) => {
+    const lost = lostRace(error, input.name);
+    if (!lost) throw error;
+    // The target was tested with these credentials all the same: the trail says so, and why nothing was saved.
+    await recordAuditEvent(db(), {
+      actor: ctx.actor,
+      action: existing ? "connection.update" : "connection.create",
+      target: { type: "connection", id: existing?.id ?? null, label: input.name },
+      folderId,
+      outcome: "FAILURE",
+      requestId: ctx.requestId,
+      details: { connector: connector.kind, fields: fieldSummary(p.rows), failure: lost.code.toLowerCase() },
+    }).catch((auditError: unknown) => logger().error({ err: auditError }, "could not audit a connection save that lost a race"));
+    throw lost;
   });
 
   if (pendingAuthorization && authorizationCode) {

@@ -42,3 +42,14 @@ export const UNSTORABLE_TEXT_MESSAGE = "The input contains a character that cann
  * causes it, so it answers 409 and the person can look again, never 500.
  */
 export const DELETED_MEANWHILE_MESSAGE = "Something this change refers to was deleted meanwhile. Reload the page and try again.";
+
+/**
+ * Prisma's "the record to update or delete does not exist" (P2025): another request deleted it
+ * after this one's checks. The caller passed those checks, so saying it is gone reveals nothing.
+ */
+export const isRecordGone = (error: unknown) => (error as DbError | null | undefined)?.code === "P2025";
+
+export const GONE_MEANWHILE_MESSAGE = "It was deleted meanwhile (by another request). Reload the page to see what is there now.";
+
+/** A unique index refused the row: another request took the same name, or made the same change, meanwhile. */
+export const TAKEN_MEANWHILE_MESSAGE = "Another request took the same name or made the same change meanwhile. Reload the page and try again.";

@@ -19,7 +19,7 @@ import { buildStoreClient, clientForStore, openStoreSecrets, sealStoreSecrets } 
 import { CA_BUNDLE_LABEL, caBundleAddsTrust, PROXY_FIELD, PROXY_SECRET_KEY, proxyUrlSchema, reentryReason } from "./common-fields";
 import type { CreateStoreInput, UpdateStoreInput } from "./schemas";
 import { joinList } from "@/lib/utils";
-import { isForeignKeyViolation } from "@/lib/db/errors";
+import { isForeignKeyViolation, isUniqueViolation } from "@/lib/db/errors";
 import { nameTaken } from "@/lib/db/names";
 
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
@@ -121,8 +121,15 @@ async function assertScopeFolder(tx: Db, folderId: string | null) {
   }
 }
 
+const storeNameTaken = (name: string) => conflict(`A store named “${name}” already exists.`, { name: [`A store named “${name}” already exists.`] });
+
 async function assertUniqueName(tx: Tx, name: string, exceptId?: string) {
-  if (await nameTaken(tx, "credential_stores", name, { exceptId })) throw conflict(`A store named “${name}” already exists.`, { name: [`A store named “${name}” already exists.`] });
+  if (await nameTaken(tx, "credential_stores", name, { exceptId })) throw storeNameTaken(name);
+}
+
+/** The index's refusal when another request took the name after the check: the same answer as the check's. */
+function nameTakenMeanwhile(error: unknown, name: string): unknown {
+  return isUniqueViolation(error, "credential_stores_name_key") ? storeNameTaken(name) : error;
 }
 
 function assertModeSupported(kind: string, mode: "READ_ONLY" | "READ_WRITE") {
@@ -191,7 +198,7 @@ export async function createStore(ctx: Ctx, input: CreateStoreInput) {
   assertTenant(ctx.actor, "stores.manage", "Credential store");
   assertModeSupported(input.kind, input.mode);
   const { config, secrets } = validateProviderInput(input.kind, input);
-  return db().$transaction(async (tx) => {
+  const created = db().$transaction(async (tx) => {
     await assertUniqueName(tx, input.name);
     await assertScopeFolder(tx, input.folderId);
     const store = await tx.credentialStore.create({
@@ -216,6 +223,9 @@ export async function createStore(ctx: Ctx, input: CreateStoreInput) {
       details: { kind: store.kind, mode: store.mode, scope: store.folderId ? "folder" : "tenant", writeOnlyFieldsSet: Object.keys(secrets).sort() },
     });
     return { id: store.id, name: store.name };
+  });
+  return created.catch((error: unknown) => {
+    throw nameTakenMeanwhile(error, input.name);
   });
 }
 
@@ -273,6 +283,8 @@ export async function updateStore(ctx: Ctx, input: UpdateStoreInput) {
       },
     });
     return { id: store.id, name: input.name };
+  }).catch((error: unknown) => {
+    throw nameTakenMeanwhile(error, input.name);
   });
   await refreshEverywhere(input.storeId);
   return result;
@@ -315,13 +327,19 @@ export async function deleteStore(ctx: Ctx, input: { storeId: string }) {
   }
 }
 
+/**
+ * The test's outcome as the store's health, and its audit event. A store deleted while the test
+ * ran has no health to record, but its settings were used: the event is still written, and the
+ * caller is told the store is gone.
+ */
 async function recordTest(ctx: Ctx, store: { id: string | null; name: string; folderId: string | null; kind: string }, result: StoreTestResult, draft: boolean) {
-  await db().$transaction(async (tx) => {
+  const present = await db().$transaction(async (tx) => {
+    let updated = 1;
     if (store.id && !draft) {
-      await tx.credentialStore.update({
+      ({ count: updated } = await tx.credentialStore.updateMany({
         where: { id: store.id },
         data: { lastTestAt: new Date(), lastTestOk: result.ok, lastTestMessage: result.message.slice(0, 500) },
-      });
+      }));
     }
     await recordAuditEvent(tx, {
       actor: ctx.actor,
@@ -330,9 +348,11 @@ async function recordTest(ctx: Ctx, store: { id: string | null; name: string; fo
       folderId: store.folderId,
       outcome: result.ok ? "SUCCESS" : "FAILURE",
       requestId: ctx.requestId,
-      details: { kind: store.kind, durationMs: result.durationMs, failure: result.kind ?? null },
+      details: { kind: store.kind, durationMs: result.durationMs, failure: result.kind ?? null, ...(updated === 0 ? { storeDeleted: true } : {}) },
     });
+    return updated > 0;
   });
+  if (!present) throw notFound("Credential store");
 }
 
 /** Tests a saved store with its stored settings, and records the result as the store's health. */
