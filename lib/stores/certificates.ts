@@ -3,7 +3,7 @@ import type { Prisma } from "@prisma/client";
 import type { ActionContext } from "@/lib/actions/action";
 import { recordAuditEvent } from "@/lib/audit/record";
 import { assertTenant, type Actor } from "@/lib/authz";
-import { db } from "@/lib/db";
+import { db, type Db } from "@/lib/db";
 import { AppError, notFound } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
 import { StoreError } from "@/lib/vault/errors";
@@ -14,8 +14,9 @@ import { openStoreSecrets, sealStoreSecrets } from "./client";
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
 
 /** The store, if its kind lets Latch make its certificate credential; not found otherwise. */
-async function certificateStoreOrThrow(storeId: string) {
-  const store = isUuid(storeId) ? await db().credentialStore.findUnique({ where: { id: storeId } }) : null;
+async function certificateStoreOrThrow(storeId: string, client: Db = db(), lock = false) {
+  if (lock && isUuid(storeId)) await client.$queryRaw`SELECT id FROM credential_stores WHERE id = ${storeId}::uuid FOR UPDATE`;
+  const store = isUuid(storeId) ? await client.credentialStore.findUnique({ where: { id: storeId } }) : null;
   const support = store && isStoreKind(store.kind) ? getProvider(store.kind).certificateCredential : undefined;
   if (!store || !support) throw notFound("Credential store");
   return { store, support };
@@ -28,8 +29,10 @@ async function certificateStoreOrThrow(storeId: string) {
  */
 export async function generateStoreCertificate(ctx: Ctx, input: { storeId: string }) {
   assertTenant(ctx.actor, "stores.manage", "Credential store");
-  const { store, support } = await certificateStoreOrThrow(input.storeId);
   return db().$transaction(async (tx) => {
+    // Read under the row lock: the new credential is added to the settings as they are now, so an
+    // edit saved at the same moment (a new address, say) is neither undone nor mixed with this.
+    const { store, support } = await certificateStoreOrThrow(input.storeId, tx, true);
     const made = support.generate({ config: (store.config ?? {}) as Record<string, unknown>, secrets: await openStoreSecrets(store, tx), commonName: `latch-${store.name}`.slice(0, 64) });
     await tx.credentialStore.update({
       where: { id: store.id },

@@ -1,4 +1,7 @@
+import { randomUUID } from "node:crypto";
+import pg from "pg";
 import { describe, expect, it, vi } from "vitest";
+import { env } from "@/lib/env";
 import { db } from "@/lib/db";
 import { makeUser, rowCounts, signInAs } from "@/test/fixtures";
 import { NextRequest } from "next/server";
@@ -29,6 +32,36 @@ describe("credential stores", () => {
     const view = await getStoreViewOrThrow(admin, store.id);
     expect(view.lastTest).toMatchObject({ ok: true });
     expect(await db().auditEvent.count({ where: { action: "store.test", targetId: store.id, outcome: "SUCCESS" } })).toBeGreaterThan(0);
+  });
+
+  it("generating a certificate while an edit is being saved adds it to the edited settings, not to the ones read before", async () => {
+    signInAs(await makeUser({ isAdmin: true }));
+    const created = await createStoreAction({
+      name: `Azure ${randomUUID().slice(0, 6)}`,
+      kind: "azure",
+      config: { vault: "https://old-vault.vault.azure.net", tenantId: randomUUID(), clientId: randomUUID(), auth: "client_secret" },
+      secrets: { clientSecret: "placeholder-client-secret" },
+    });
+    if (!created.ok) throw new Error(JSON.stringify(created));
+    const id = created.data.id;
+    // Another admin's edit (a new vault address) holds the row and has not committed yet.
+    const other = new pg.Client({ connectionString: env().DATABASE_URL });
+    await other.connect();
+    try {
+      await other.query("BEGIN");
+      await other.query(`UPDATE credential_stores SET config = jsonb_set(config, '{vault}', '"https://new-vault.vault.azure.net"'), updated_at = now() WHERE id = $1::uuid`, [id]);
+      const generating = generateStoreCertificateAction({ storeId: id });
+      await vi.waitFor(async () => {
+        const { rows } = await other.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))");
+        expect(rows[0].n).toBeGreaterThan(0);
+      }, { timeout: 10_000, interval: 20 });
+      await other.query("COMMIT");
+      expect(await generating).toMatchObject({ ok: true });
+    } finally {
+      await other.end();
+    }
+    const store = await db().credentialStore.findUniqueOrThrow({ where: { id } });
+    expect(store.config).toMatchObject({ vault: "https://new-vault.vault.azure.net", auth: "certificate" });
   });
 
   it("the built-in store cannot be deleted or renamed", async () => {
