@@ -6,6 +6,7 @@ import { fieldErrorsOf } from "@/lib/actions/action";
 import { recordAuditEvent } from "@/lib/audit/record";
 import { assertCanOnFolder, getFolderAccess, can, type Actor } from "@/lib/authz";
 import { db, type Tx } from "@/lib/db";
+import { putLatchSecret } from "@/lib/vault/providers/latch";
 import { AppError, conflict, notFound } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
 import { logger } from "@/lib/log";
@@ -170,11 +171,18 @@ async function assertMayWrite(tx: Tx, actor: Actor, store: CredentialStore, secr
   return { creates: true };
 }
 
-type Written = { store: CredentialStore; name: string; version: string | null; creates: boolean };
+/** A value written for a change; `inTransaction` when it was written with the change's own transaction (and so rolled back with it). */
+type Written = { store: CredentialStore; name: string; version: string | null; creates: boolean; inTransaction?: boolean };
 
-/** Writes a typed value to its store. Failures name what went wrong, never the value. */
-async function writeSecret(store: CredentialStore, name: string, values: Record<string, string>, creates: boolean): Promise<Written> {
-  const client = await clientForStore(store);
+/**
+ * Writes a typed value to its store, within the change's transaction `tx`. Failures name what went
+ * wrong, never the value. The Latch store's write is part of that transaction (it rolls back with
+ * it, so there is nothing to undo); an external store's is not, and the store's sealed settings are
+ * read through `tx` as well: a change never needs a second database session while it holds one.
+ */
+async function writeSecret(tx: Tx, store: CredentialStore, name: string, values: Record<string, string>, creates: boolean): Promise<Written> {
+  if (store.kind === "latch") return { store, name, version: (await putLatchSecret(tx, store.id, name, values)).version, creates, inTransaction: true };
+  const client = await clientForStore(store, tx);
   try {
     return { store, name, version: (await client.putSecret!({ name }, values)).version, creates };
   } catch (error) {
@@ -303,7 +311,7 @@ export async function createAsset(ctx: Ctx, input: CreateAssetInput) {
         },
       });
       // Last: a refused write rolls the row back, and nothing points at a value that was not written.
-      if (store && plan?.write) written = await writeSecret(store, plan.secretName, plan.write, creates);
+      if (store && plan?.write) written = await writeSecret(tx, store, plan.secretName, plan.write, creates);
       await recordAuditEvent(tx, {
         actor: ctx.actor,
         action: "asset.create",
@@ -317,6 +325,7 @@ export async function createAsset(ctx: Ctx, input: CreateAssetInput) {
   } catch (raw) {
     const error = mapKnownDbError(raw, input.name);
     // Nothing half-written: a secret created for this asset goes if the asset does not land.
+    if ((written as Written | null)?.inTransaction) written = null;
     await undoWrite(written);
     await recordFailure(ctx, note, error, started, written);
     throw error;
@@ -371,7 +380,7 @@ export async function updateAsset(ctx: Ctx, input: UpdateAssetInput) {
       if (count === 0) throw conflict("Someone else changed this asset while you were editing it. Reload the page and try again.");
       // Connections using the asset re-read it at their next use, on instances that miss the broadcast too.
       await tx.connection.updateMany({ where: { secrets: { some: { assetId: current.id } } }, data: { refreshGeneration: { increment: 1 } } });
-      if (store && finalPlan?.write) written = await writeSecret(store, finalPlan.secretName, finalPlan.write, creates || (store.isBuiltIn && !(current.ownsSecret && current.storeId === store.id)));
+      if (store && finalPlan?.write) written = await writeSecret(tx, store, finalPlan.secretName, finalPlan.write, creates || (store.isBuiltIn && !(current.ownsSecret && current.storeId === store.id)));
       await recordAuditEvent(tx, {
         actor: ctx.actor,
         action: "asset.update",
@@ -383,6 +392,8 @@ export async function updateAsset(ctx: Ctx, input: UpdateAssetInput) {
     }, WRITE_TX);
   } catch (raw) {
     const error = mapKnownDbError(raw, input.name);
+    // Written with the transaction that failed: rolled back with it, so not written at all.
+    if ((written as Written | null)?.inTransaction) written = null;
     await undoWrite(written);
     await recordFailure(ctx, note, error, started, written);
     throw error;

@@ -1,6 +1,6 @@
 import "server-only";
 import { decrypt, encrypt, masterKeyring } from "@/lib/crypto/envelope";
-import { db } from "@/lib/db";
+import { db, type Tx } from "@/lib/db";
 import { StoreError } from "../../errors";
 import { defineProvider } from "../../define";
 import type { SecretRef } from "../../types";
@@ -13,6 +13,22 @@ function parseVersion(ref: SecretRef): number | undefined {
   const n = Number(ref.version);
   if (!Number.isInteger(n) || n < 1) throw new StoreError("config", `“${ref.version}” is not a version of a Latch secret (versions are 1, 2, 3, …).`);
   return n;
+}
+
+/**
+ * Writes a new version of a Latch secret with the caller's transaction, so it lands or rolls back
+ * with the change that writes it (an asset's typed value) and needs no second database session:
+ * a write that took another session from the pool while its change held one could, with enough
+ * such changes at once, leave every session waiting for another.
+ */
+export async function putLatchSecret(tx: Tx, storeId: string, name: string, values: Record<string, string>): Promise<{ version: string }> {
+  // Serialise writers of one name so versions stay gap-free and unique.
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`latch-secret:${storeId}:${name}`}))`;
+  const latest = await tx.latchSecret.findFirst({ where: { storeId, name }, orderBy: { version: "desc" }, select: { version: true } });
+  const version = (latest?.version ?? 0) + 1;
+  const sealed = await encrypt(JSON.stringify(values), aad(storeId, name, version), tx);
+  await tx.latchSecret.create({ data: { storeId, name, version, ...sealed } });
+  return { version: String(version) };
 }
 
 /**
@@ -32,15 +48,7 @@ export const latchProvider = defineProvider(latchDescriptor, {
       return { values, version: String(row.version), updatedAt: row.createdAt };
     },
     async putSecret(ref, values) {
-      return db().$transaction(async (tx) => {
-        // Serialise writers of one name so versions stay gap-free and unique.
-        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`latch-secret:${storeId}:${ref.name}`}))`;
-        const latest = await tx.latchSecret.findFirst({ where: { storeId, name: ref.name }, orderBy: { version: "desc" }, select: { version: true } });
-        const version = (latest?.version ?? 0) + 1;
-        const sealed = await encrypt(JSON.stringify(values), aad(storeId, ref.name, version), tx);
-        await tx.latchSecret.create({ data: { storeId, name: ref.name, version, ...sealed } });
-        return { version: String(version) };
-      });
+      return db().$transaction((tx) => putLatchSecret(tx, storeId, ref.name, values));
     },
     async deleteSecret(ref) {
       const { count } = await db().latchSecret.deleteMany({ where: { storeId, name: ref.name } });
