@@ -116,6 +116,8 @@ test("connect PostgreSQL with a credential asset from another folder, edit it, r
   await expect(dialog).toBeHidden();
 
   await expect(page.getByTestId("asset-chip-password")).toContainText(assetName);
+  // Keyboard users carry on where they were: the field's Change button has focus, not the page.
+  await expect(page.getByRole("button", { name: "Change the asset for Password" })).toBeFocused();
   await expect(page.getByRole("checkbox", { name: /Fill “User” from this asset/ })).toBeChecked();
   await expect(page.getByRole("textbox", { name: /^User\b/ })).toHaveValue(`From “${assetName}”`);
   await page.getByRole("button", { name: "Connect" }).click();
@@ -224,8 +226,9 @@ test("removing a field's asset returns it to Enter value; the folder's list show
   expect(connectedAt.map((c) => c.name).sort()).toEqual(["Billing from asset", "Billing typed"]);
   for (const c of connectedAt) {
     expect(c.last_connected_at).toBeInstanceOf(Date);
-    // The server renders the time with its locale and time zone, which this runner shares.
-    await expect(cell(c.name, "Last connected")).toHaveText(c.last_connected_at.toLocaleString());
+    // In the browser's own time zone, in the console's one format.
+    const zone = await page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
+    await expect(cell(c.name, "Last connected")).toHaveText(new Intl.DateTimeFormat("en", { dateStyle: "medium", timeStyle: "short", timeZone: zone }).format(c.last_connected_at));
   }
   await expect(cell("Billing from asset", "Uses assets for")).toHaveText("Password");
   await expect(cell("Billing typed", "Uses assets for")).toHaveText("—");

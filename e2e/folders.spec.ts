@@ -76,6 +76,14 @@ test("rename, move and delete a folder; delete is refused while it holds a subfo
 
   // Empty name and duplicate sibling name are refused next to the field.
   await page.goto(`/folders/${child}`);
+  // A dialog opened from the menu hands focus back to the menu's button when it closes.
+  await page.getByRole("button", { name: "Folder actions" }).click();
+  await page.getByRole("menuitem", { name: "Rename" }).click();
+  await expect(page.getByRole("dialog", { name: "Rename folder" })).toBeVisible();
+  await page.keyboard.press("Escape");
+  await expect(page.getByRole("dialog", { name: "Rename folder" })).toBeHidden();
+  await expect(page.getByRole("button", { name: "Folder actions" })).toBeFocused();
+
   await page.getByRole("button", { name: "Folder actions" }).click();
   await page.getByRole("menuitem", { name: "Rename" }).click();
   const rename = page.getByRole("dialog", { name: "Rename folder" });

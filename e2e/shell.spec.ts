@@ -27,3 +27,16 @@ test("the theme can be switched to dark and back", async ({ page }) => {
   await page.reload();
   await expect(html).toHaveClass(/dark/);
 });
+
+test.describe("in another time zone", () => {
+  test.use({ timezoneId: "America/New_York" });
+
+  test("times are shown in the reader's own zone, not the server's", async ({ page }) => {
+    await createFolder(page, unique("Clock")); // leaves an audit event
+    await page.goto("/audit");
+    const first = page.getByRole("main").locator("time").first();
+    const iso = await first.getAttribute("datetime");
+    const expected = new Intl.DateTimeFormat("en", { dateStyle: "medium", timeStyle: "medium", timeZone: "America/New_York" }).format(new Date(iso!));
+    await expect(first).toHaveText(expected);
+  });
+});

@@ -22,6 +22,10 @@ async function createTokenIn(page: Page, folderName: string, tokenName: string) 
   await expect(dialog.getByText("you will not see it again")).toBeVisible();
   const token = await dialog.getByLabel("Token", { exact: true }).inputValue();
   expect(token).toMatch(/^lt_[a-z0-9]{8}_[A-Za-z0-9_-]{43}$/);
+  // The only copy: Escape does not close the dialog, and there is no close button to press by mistake.
+  await page.keyboard.press("Escape");
+  await expect(dialog.getByLabel("Token", { exact: true })).toHaveValue(token);
+  await expect(dialog.getByRole("button", { name: "Close" })).toHaveCount(0);
   await dialog.getByRole("button", { name: "I have copied it" }).click();
   await expect(dialog).toBeHidden();
   return token;
@@ -76,6 +80,12 @@ test("a service account's token works in its folder only, is never shown again, 
   expect(invoke.status()).toBe(401);
   expect((await invoke.json()).error.message).toBe("This API token has been revoked.");
   await api.dispose();
+
+  // On a phone-width window the page fits: the token table scrolls inside its card.
+  await page.setViewportSize({ width: 390, height: 800 });
+  await page.goto("/tokens");
+  await expect(page.getByRole("heading", { level: 3, name: account })).toBeVisible();
+  expect(await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBeLessThanOrEqual(0);
 });
 
 test("a personal access token from Settings acts as its owner within its scope", async ({ page, baseURL }) => {

@@ -10,6 +10,7 @@ import { useServerAction } from "@/components/shared/use-server-action";
 import { Button } from "@/components/ui/button";
 import { deleteAssetAction, refreshAssetAction, testAssetAction } from "@/lib/assets/actions";
 import type { ResolveTestResult } from "@/lib/secrets/resolver";
+import { LocalTime } from "@/components/shared/local-time";
 
 type TestResult = ResolveTestResult;
 
@@ -46,9 +47,6 @@ export function AssetManageActions({ assetId, assetName, folderId }: { assetId: 
   );
 }
 
-function formatDate(value: Date | string | null) {
-  return value ? new Date(value).toLocaleString() : "—";
-}
 
 /** The Resolve test: reads the secret through its store and shows what was found, never the value. */
 export function ResolveTest({ assetId, isCredential }: { assetId: string; isCredential: boolean }) {
@@ -78,7 +76,7 @@ export function ResolveTest({ assetId, isCredential }: { assetId: string; isCred
                 <dt className="text-muted-foreground">Version</dt>
                 <dd className="font-mono">{result.version ?? "—"}</dd>
                 <dt className="text-muted-foreground">Updated</dt>
-                <dd>{formatDate(result.updatedAt)}</dd>
+                <dd>{result.updatedAt ? <LocalTime value={result.updatedAt} /> : "—"}</dd>
                 <dt className="text-muted-foreground">Keys present</dt>
                 <dd className="font-mono">{result.keys.join(", ") || "—"}</dd>
                 {isCredential ? (

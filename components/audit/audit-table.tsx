@@ -5,8 +5,8 @@ import { Pagination } from "@/components/shared/pagination";
 import { SearchInput } from "@/components/shared/search-input";
 import { StatusBadge } from "@/components/shared/status-badge";
 import type { AuditRow } from "@/lib/audit/queries";
+import { LocalTime } from "@/components/shared/local-time";
 
-const timeFormat = new Intl.DateTimeFormat("en", { dateStyle: "medium", timeStyle: "medium" });
 
 function describeDetails(details: AuditRow["details"]): string | null {
   if (!details || typeof details !== "object" || Array.isArray(details)) return null;
@@ -28,9 +28,7 @@ export function AuditTable({ rows, total, page, pageSize, q }: { rows: AuditRow[
           key: "when",
           header: "When",
           cell: (r) => (
-            <time dateTime={r.occurredAt.toISOString()} className="whitespace-nowrap text-sm tabular-nums">
-              {timeFormat.format(r.occurredAt)}
-            </time>
+            <LocalTime value={r.occurredAt} style="seconds" className="whitespace-nowrap text-sm tabular-nums" />
           ),
           className: "w-48",
         },

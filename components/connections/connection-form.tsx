@@ -2,7 +2,7 @@
 
 import { CheckCircle2Icon, EllipsisVerticalIcon, KeyRoundIcon, KeySquareIcon, LoaderCircleIcon, PencilLineIcon, XIcon } from "lucide-react";
 import { useRouter } from "next/navigation";
-import { useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { FormAlert } from "@/components/shared/form-alert";
 import { FormField } from "@/components/shared/form-field";
 import { useServerAction } from "@/components/shared/use-server-action";
@@ -73,6 +73,20 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
   const [storedTyped] = useState<ReadonlySet<string>>(() => new Set(existing?.secretFields.filter((s) => s.source === "value").map((s) => s.field) ?? []));
   const [usernameFrom, setUsernameFrom] = useState<Set<string>>(() => new Set(existing?.secretFields.filter((s) => s.fillsUsernameField).map((s) => s.field) ?? []));
   const [picking, setPicking] = useState<ConnectorField | null>(null);
+  // The picker is unmounted when it closes, so it cannot hand focus back itself: after a pick the
+  // field's “Change” button gets it, after a cancel the control the picker was opened from.
+  const [focusAfterPicker, setFocusAfterPicker] = useState<string | null>(null);
+  useEffect(() => {
+    if (!focusAfterPicker) return;
+    document.querySelector<HTMLElement>(`[data-return-focus="${CSS.escape(focusAfterPicker)}"]`)?.focus();
+    setFocusAfterPicker(null);
+  }, [focusAfterPicker]);
+  const picked = useRef(false);
+  const closePicker = (field: ConnectorField) => {
+    setPicking(null);
+    setFocusAfterPicker(picked.current || assetOf(sources[field.name]) ? `change-${field.name}` : `options-${field.name}`);
+    picked.current = false;
+  };
   const [failure, setFailure] = useState<Failure | null>(null);
 
   const save = useServerAction(saveConnectionAction, {
@@ -171,7 +185,7 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
     const menu = (
       <DropdownMenu>
         <DropdownMenuTrigger asChild>
-          <Button type="button" variant="outline" size="icon" aria-label={`${f.label} options`}>
+          <Button type="button" variant="outline" size="icon" aria-label={`${f.label} options`} data-return-focus={`options-${f.name}`}>
             <EllipsisVerticalIcon aria-hidden="true" />
           </Button>
         </DropdownMenuTrigger>
@@ -201,7 +215,7 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
                 <span className="truncate text-muted-foreground">{asset.folderPath}</span>
               </span>
               <span className="ml-auto flex gap-1">
-                <Button type="button" variant="ghost" size="sm" onClick={() => setPicking(f)} aria-label={`Change the asset for ${f.label}`}>
+                <Button type="button" variant="ghost" size="sm" onClick={() => setPicking(f)} aria-label={`Change the asset for ${f.label}`} data-return-focus={`change-${f.name}`}>
                   Change
                 </Button>
                 <Button type="button" variant="ghost" size="sm" onClick={() => setSource(storedTyped.has(f.name) ? { mode: "keep", asset: null } : { mode: "value", value: "" })} aria-label={`Remove the asset from ${f.label}`}>
@@ -302,12 +316,13 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
       {picking ? (
         <AssetPickerDialog
           open={!!picking}
-          onOpenChange={(open) => !open && setPicking(null)}
+          onOpenChange={(open) => !open && closePicker(picking)}
           folders={pickerFolders}
           fieldLabel={picking.label}
           onPick={(asset) => {
             setSources((all) => ({ ...all, [picking.name]: { mode: "asset", asset } }));
             if (picking.usernameField && asset.type === "CREDENTIAL") setUsernameFrom((s) => new Set(s).add(picking.name));
+            picked.current = true;
           }}
         />
       ) : null}

@@ -5,8 +5,8 @@ import { EmptyState } from "@/components/shared/empty-state";
 import { Pagination } from "@/components/shared/pagination";
 import { SearchInput } from "@/components/shared/search-input";
 import type { FolderRow } from "@/lib/folders/queries";
+import { LocalTime } from "@/components/shared/local-time";
 
-const dateFormat = new Intl.DateTimeFormat("en", { dateStyle: "medium" });
 
 export function SubfolderTable({
   rows,
@@ -47,7 +47,7 @@ export function SubfolderTable({
         {
           key: "updated",
           header: "Updated",
-          cell: (r) => <time dateTime={r.updatedAt.toISOString()}>{dateFormat.format(r.updatedAt)}</time>,
+          cell: (r) => <LocalTime value={r.updatedAt} style="date" />,
           className: "hidden w-36 md:table-cell",
         },
       ]}

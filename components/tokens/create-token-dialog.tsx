@@ -17,6 +17,7 @@ import type { CreatedToken } from "@/lib/tokens/mutations";
 import type { ScopeFolderOption } from "@/lib/tokens/queries";
 import { TOKEN_EXPIRY_CHOICES, type CreatePersonalTokenInput } from "@/lib/tokens/schemas";
 import { newScopeDraft, ScopeEditor, type ScopeDraft } from "./scope-editor";
+import { LocalTime } from "@/components/shared/local-time";
 
 type Target = { kind: "personal" } | { kind: "service"; serviceAccountId: string; serviceAccountName: string };
 
@@ -78,8 +79,13 @@ export function CreateTokenDialog({ target, folders, disabled }: { target: Targe
       </DialogTrigger>
       <DialogContent
         className="max-h-[90vh] overflow-y-auto sm:max-w-xl"
-        // A stray click must not throw away the only copy of a new token.
+        // A stray click, Escape or the close button must not throw away the only copy of a new
+        // token: once it is shown, only “I have copied it” closes the dialog.
+        showCloseButton={!created}
         onInteractOutside={(e) => {
+          if (created) e.preventDefault();
+        }}
+        onEscapeKeyDown={(e) => {
           if (created) e.preventDefault();
         }}
       >
@@ -200,7 +206,7 @@ function TokenReveal({ created, onDone }: { created: CreatedToken; onDone: () =>
           </Button>
         </div>
         <p className="text-[0.8125rem] text-muted-foreground">
-          Expires <time dateTime={new Date(created.row.expiresAt).toISOString()}>{new Date(created.row.expiresAt).toLocaleDateString()}</time>.
+          Expires <LocalTime value={created.row.expiresAt} style="date" />.
         </p>
       </div>
       <DialogFooter>

@@ -5,9 +5,8 @@ import { StatusBadge, type StatusTone } from "@/components/shared/status-badge";
 import { PERMISSION_LABELS, TENANT_PERMISSION_LABELS } from "@/lib/authz/permissions";
 import type { TokenRow, TokenStatus } from "@/lib/tokens/queries";
 import { RevokeTokenButton } from "./revoke-token-button";
+import { LocalTime } from "@/components/shared/local-time";
 
-const dateFormat = new Intl.DateTimeFormat("en", { dateStyle: "medium" });
-const dateTimeFormat = new Intl.DateTimeFormat("en", { dateStyle: "medium", timeStyle: "short" });
 
 const STATUS: Record<TokenStatus, { tone: StatusTone; label: string }> = {
   active: { tone: "success", label: "Active" },
@@ -74,7 +73,7 @@ export function TokenTable({
         {
           key: "expires",
           header: "Expires",
-          cell: (r) => <time dateTime={r.expiresAt.toISOString()}>{dateFormat.format(r.expiresAt)}</time>,
+          cell: (r) => <LocalTime value={r.expiresAt} style="date" />,
           className: "hidden md:table-cell",
         },
         {
@@ -83,7 +82,7 @@ export function TokenTable({
           cell: (r) =>
             r.lastUsedAt ? (
               <div className="grid text-sm">
-                <time dateTime={r.lastUsedAt.toISOString()}>{dateTimeFormat.format(r.lastUsedAt)}</time>
+                <LocalTime value={r.lastUsedAt} />
                 {r.lastUsedIp ? <span className="text-xs text-muted-foreground">from {r.lastUsedIp}</span> : null}
               </div>
             ) : (

@@ -5,9 +5,25 @@ import { DropdownMenu as DropdownMenuPrimitive } from "radix-ui";
 import { CheckIcon, ChevronRightIcon, CircleIcon } from "lucide-react";
 
 import { cn } from "@/lib/utils";
+import { noteMenuOpener } from "./focus-return";
 
 export const DropdownMenu = DropdownMenuPrimitive.Root;
-export const DropdownMenuTrigger = DropdownMenuPrimitive.Trigger;
+/** Notes itself as the control to return focus to once a dialog opened from its menu closes (focus-return.ts). */
+export function DropdownMenuTrigger({ onPointerDown, onKeyDown, ...props }: React.ComponentProps<typeof DropdownMenuPrimitive.Trigger>) {
+  return (
+    <DropdownMenuPrimitive.Trigger
+      onPointerDown={(event) => {
+        noteMenuOpener(event.currentTarget);
+        onPointerDown?.(event);
+      }}
+      onKeyDown={(event) => {
+        noteMenuOpener(event.currentTarget);
+        onKeyDown?.(event);
+      }}
+      {...props}
+    />
+  );
+}
 export const DropdownMenuPortal = DropdownMenuPrimitive.Portal;
 export const DropdownMenuGroup = DropdownMenuPrimitive.Group;
 export const DropdownMenuSub = DropdownMenuPrimitive.Sub;

@@ -36,7 +36,7 @@ export default async function TokensPage() {
         actions={accounts.length > 0 ? <CreateServiceAccountButton /> : null}
       />
 
-      <section aria-labelledby="service-accounts-heading" className="grid gap-4">
+      <section aria-labelledby="service-accounts-heading" className="grid min-w-0 grid-cols-1 gap-4">
         <h2 id="service-accounts-heading" className="text-lg font-semibold">
           Service accounts
         </h2>
@@ -51,7 +51,7 @@ export default async function TokensPage() {
           </div>
         ) : (
           accounts.map((account) => (
-            <Card key={account.id}>
+            <Card key={account.id} className="min-w-0">
               <CardHeader>
                 <CardTitle className="flex flex-wrap items-center gap-2">
                   <h3>{account.name}</h3>
@@ -82,7 +82,7 @@ export default async function TokensPage() {
         )}
       </section>
 
-      <section aria-labelledby="personal-tokens-heading" className="grid gap-4">
+      <section aria-labelledby="personal-tokens-heading" className="grid min-w-0 grid-cols-1 gap-4">
         <div className="grid gap-1">
           <h2 id="personal-tokens-heading" className="text-lg font-semibold">
             Personal access tokens in use

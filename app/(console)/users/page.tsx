@@ -12,10 +12,10 @@ import { requireUser } from "@/lib/auth/session";
 import { canTenant } from "@/lib/authz";
 import { parseListQuery } from "@/lib/list-query";
 import { listUsers } from "@/lib/users/queries";
+import { LocalTime } from "@/components/shared/local-time";
 
 export const metadata = { title: "Users" };
 
-const dateFormat = new Intl.DateTimeFormat("en", { dateStyle: "medium" });
 
 export default async function UsersPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const user = await requireUser();
@@ -53,7 +53,7 @@ export default async function UsersPage({ searchParams }: { searchParams: Promis
           {
             key: "created",
             header: "Created",
-            cell: (r) => <time dateTime={r.createdAt.toISOString()}>{dateFormat.format(r.createdAt)}</time>,
+            cell: (r) => <LocalTime value={r.createdAt} style="date" />,
             className: "hidden md:table-cell",
           },
           { key: "actions", header: <span className="sr-only">Actions</span>, cell: (r) => <UserRowActions user={r} isSelf={r.id === user.id} />, className: "w-12 text-right" },

@@ -10,6 +10,7 @@ import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/com
 import { describeVersion } from "@/lib/assets/reference";
 import { isSecretType } from "@/lib/assets/schemas";
 import { loadAssetView } from "./asset-view";
+import { LocalTime } from "@/components/shared/local-time";
 
 export async function generateMetadata({ params }: { params: Promise<{ assetId: string }> }) {
   const { assetId } = await params;
@@ -93,12 +94,12 @@ export default async function AssetPage({ params }: { params: Promise<{ assetId:
                   <span className="font-mono whitespace-pre-wrap">{asset.plainValue}</span>
                 </Row>
               )}
-              <Row label="Created">{asset.createdAt.toLocaleString()}</Row>
-              <Row label="Updated">{asset.updatedAt.toLocaleString()}</Row>
+              <Row label="Created"><LocalTime value={asset.createdAt} /></Row>
+              <Row label="Updated"><LocalTime value={asset.updatedAt} /></Row>
               {asset.lastResolve ? (
                 <Row label="Last resolve test">
                   <StatusBadge tone={asset.lastResolve.ok ? "success" : "danger"}>{asset.lastResolve.ok ? "Found" : "Failed"}</StatusBadge>{" "}
-                  <span className="text-muted-foreground">{asset.lastResolve.at.toLocaleString()}</span>
+                  <span className="text-muted-foreground"><LocalTime value={asset.lastResolve.at} /></span>
                 </Row>
               ) : null}
             </dl>

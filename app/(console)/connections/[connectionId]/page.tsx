@@ -6,6 +6,7 @@ import { Breadcrumbs } from "@/components/layout/breadcrumbs";
 import { PageHeader } from "@/components/shared/page-header";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { loadConnectionView } from "./connection-view";
+import { LocalTime } from "@/components/shared/local-time";
 
 export async function generateMetadata({ params }: { params: Promise<{ connectionId: string }> }) {
   const { connectionId } = await params;
@@ -51,7 +52,7 @@ export default async function ConnectionPage({ params, searchParams }: { params:
         <p role="status" className={c.status === "FAILED" ? "rounded-lg border border-danger/30 bg-danger/10 px-4 py-3 text-sm text-danger" : "rounded-lg border bg-muted/30 px-4 py-3 text-sm"}>
           {c.status === "FAILED" ? "Last attempt failed: " : ""}
           {c.lastMessage}
-          {c.lastCheckAt ? <span className="text-muted-foreground"> · {c.lastCheckAt.toLocaleString()}</span> : null}
+          {c.lastCheckAt ? <span className="text-muted-foreground"> · <LocalTime value={c.lastCheckAt} /></span> : null}
         </p>
       ) : null}
       <Card>

@@ -9,6 +9,7 @@ import { Button } from "@/components/ui/button";
 import { listConnections } from "@/lib/connections/queries";
 import { parseListQuery } from "@/lib/list-query";
 import { loadFolderView } from "../../folder-view";
+import { LocalTime } from "@/components/shared/local-time";
 
 export const metadata = { title: "Connections" };
 
@@ -61,7 +62,7 @@ export default async function ConnectionsPage({
           {
             key: "last",
             header: "Last connected",
-            cell: (r) => <span className="text-sm text-muted-foreground">{r.lastConnectedAt ? r.lastConnectedAt.toLocaleString() : "—"}</span>,
+            cell: (r) => <span className="text-sm text-muted-foreground">{r.lastConnectedAt ? <LocalTime value={r.lastConnectedAt} /> : "—"}</span>,
             className: "hidden md:table-cell",
           },
           {
