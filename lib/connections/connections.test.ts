@@ -303,58 +303,56 @@ describe("PostgreSQL through a credential asset in another folder", () => {
     for (const value of [...values, currentPassword]) expect(text).not.toContain(value);
   });
 
-  it("a Reconnect that an edit overtakes records nothing over the edit's status: it answers a conflict", async () => {
-    signInAs(editor);
+  /** A Reconnect held at the target while `meanwhile` runs; then the target goes away, so the Reconnect fails on what it saw before. */
+  async function reconnectWhile(meanwhile: (id: string, input: ReturnType<typeof pgInput>) => Promise<void>) {
     const proxy = await startHeldProxy({ targetPort: target.port });
     try {
       const input = pgInput(pgAssetId, { port: proxy.port });
       const id = connected(ok(await saveConnectionAction(input)));
-      // The Reconnect starts and waits for the target...
       proxy.hold();
       const reconnecting = reconnectConnectionAction({ connectionId: id });
       await proxy.waiting();
-      // ...while someone saves the connection pointed at the target itself (tested, so CONNECTED).
-      const edited = ok(await saveConnectionAction({ ...input, connectionId: id, config: { ...input.config, port: target.port }, secrets: { password: { mode: "keep" } } }));
-      expect(edited).toMatchObject({ ok: true });
-      const afterEdit = await db().connection.findUniqueOrThrow({ where: { id } });
-      // The old settings' target goes away: the Reconnect's failure belongs to settings that no longer exist.
+      await meanwhile(id, input);
       proxy.cut();
-      expect(await reconnecting).toMatchObject({ ok: false, error: { code: "CONFLICT", message: expect.stringContaining("changed while it was being tested") } });
-      const after = await db().connection.findUniqueOrThrow({ where: { id } });
-      expect({ status: after.status, lastCheckAt: after.lastCheckAt, lastMessage: after.lastMessage }).toEqual({ status: "CONNECTED", lastCheckAt: afterEdit.lastCheckAt, lastMessage: afterEdit.lastMessage });
-      // The credentials were used all the same: the trail says so, without an outcome for the old settings.
-      const connects = await db().auditEvent.findMany({ where: { targetId: id, action: "connection.connect" } });
-      expect(connects.map((e) => [e.outcome, (e.details as { failure: string }).failure])).toEqual([["FAILURE", "superseded"]]);
-      // Tried again, it tests the settings as they are now.
-      expect(ok(await reconnectConnectionAction({ connectionId: id }))).toMatchObject({ ok: true });
+      return { id, result: await reconnecting };
     } finally {
       await proxy.close();
     }
+  }
+  const connectEvents = async (id: string) =>
+    (await db().auditEvent.findMany({ where: { targetId: id, action: "connection.connect" }, orderBy: { occurredAt: "asc" } })).map((e) => [e.outcome, (e.details as { failure: string | null }).failure]);
+
+  it("a Reconnect that an edit overtakes records nothing over the edit's status: it answers a conflict", async () => {
+    signInAs(editor);
+    let afterEdit: { status: string; lastCheckAt: Date | null; lastMessage: string | null } | null = null;
+    // Someone saves the connection pointed at the target itself (tested, so CONNECTED) while the Reconnect waits.
+    const { id, result } = await reconnectWhile(async (id, input) => {
+      const edited = ok(await saveConnectionAction({ ...input, connectionId: id, config: { ...input.config, port: target.port }, secrets: { password: { mode: "keep" } } }));
+      expect(edited).toMatchObject({ ok: true });
+      const row = await db().connection.findUniqueOrThrow({ where: { id } });
+      afterEdit = { status: row.status, lastCheckAt: row.lastCheckAt, lastMessage: row.lastMessage };
+    });
+    // The Reconnect's failure belongs to settings that no longer exist.
+    expect(result).toMatchObject({ ok: false, error: { code: "CONFLICT", message: expect.stringContaining("changed while it was being tested") } });
+    const after = await db().connection.findUniqueOrThrow({ where: { id } });
+    expect({ status: after.status, lastCheckAt: after.lastCheckAt, lastMessage: after.lastMessage }).toEqual({ ...afterEdit!, status: "CONNECTED" });
+    // The credentials were used all the same: the trail says so, without an outcome for the old settings.
+    expect(await connectEvents(id)).toEqual([["FAILURE", "superseded"]]);
+    // Tried again, it tests the settings as they are now.
+    expect(ok(await reconnectConnectionAction({ connectionId: id }))).toMatchObject({ ok: true });
   });
 
   it("a Reconnect does not overwrite a status recorded while it ran (an OAuth authorisation that completed, another test)", async () => {
     signInAs(editor);
-    const proxy = await startHeldProxy({ targetPort: target.port });
-    try {
-      const input = pgInput(pgAssetId, { port: proxy.port });
-      const id = connected(ok(await saveConnectionAction(input)));
-      proxy.hold();
-      const reconnecting = reconnectConnectionAction({ connectionId: id });
-      await proxy.waiting();
-      // Meanwhile a newer status is recorded for the same settings, as finishOAuthAuthorization
-      // records one when the app's authorisation completes (lib/connections/oauth.ts).
-      const recorded = new Date();
+    const recorded = new Date();
+    // A newer status for the same settings, as finishOAuthAuthorization records one when the app's authorisation completes.
+    const { id, result } = await reconnectWhile(async (id) => {
       await db().connection.update({ where: { id }, data: { status: "CONNECTED", lastCheckAt: recorded, lastConnectedAt: recorded, lastMessage: "Authorised; tokens kept encrypted.", lastErrorKind: null } });
-      // The Reconnect then fails on what it saw before.
-      proxy.cut();
-      expect(await reconnecting).toMatchObject({ ok: false, error: { code: "CONFLICT", message: expect.stringContaining("status was recorded anew") } });
-      const after = await db().connection.findUniqueOrThrow({ where: { id } });
-      expect({ status: after.status, lastCheckAt: after.lastCheckAt, lastMessage: after.lastMessage }).toEqual({ status: "CONNECTED", lastCheckAt: recorded, lastMessage: "Authorised; tokens kept encrypted." });
-      const connects = await db().auditEvent.findMany({ where: { targetId: id, action: "connection.connect" }, orderBy: { occurredAt: "asc" } });
-      expect(connects.map((e) => [e.outcome, (e.details as { failure: string | null }).failure])).toEqual([["FAILURE", "superseded"]]);
-    } finally {
-      await proxy.close();
-    }
+    });
+    expect(result).toMatchObject({ ok: false, error: { code: "CONFLICT", message: expect.stringContaining("status was recorded anew") } });
+    const after = await db().connection.findUniqueOrThrow({ where: { id } });
+    expect({ status: after.status, lastCheckAt: after.lastCheckAt, lastMessage: after.lastMessage }).toEqual({ status: "CONNECTED", lastCheckAt: recorded, lastMessage: "Authorised; tokens kept encrypted." });
+    expect(await connectEvents(id)).toEqual([["FAILURE", "superseded"]]);
   });
 
   it("a deactivated owner's connection cannot run until someone who may use its assets saves it, taking it over", async () => {

@@ -237,16 +237,19 @@ export async function saveConnection(ctx: Ctx, input: SaveConnectionInput, oauth
   // an edit that leaves the grant alone (a rename, another CA bundle) is tested with the tokens it has.
   const authorizationCode = connector.kind === "oauth2" && p.config.grant === "authorization_code" ? (oauth ?? null) : null;
   let pendingAuthorization = authorizationCode !== null && !kept?.accessToken;
-  const recordFailure = async (failure: ConnectOutcome) => {
-    await recordAuditEvent(db(), {
+  // A save that did not land, with why (the target's refusal, a store failure, a lost race). Never a value.
+  const auditFailure = (failure: string | null) =>
+    recordAuditEvent(db(), {
       actor: ctx.actor,
       action: existing ? "connection.update" : "connection.create",
       target: { type: "connection", id: existing?.id ?? null, label: input.name },
       folderId,
       outcome: "FAILURE",
       requestId: ctx.requestId,
-      details: { connector: connector.kind, fields: fieldSummary(p.rows), failure: failure.ok ? null : failure.kind },
+      details: { connector: connector.kind, fields: fieldSummary(p.rows), failure },
     });
+  const recordFailure = async (failure: ConnectOutcome) => {
+    await auditFailure(failure.ok ? null : failure.kind);
     return failure;
   };
   let tested: { message: string; state: Record<string, string> | null } | null = null;
@@ -310,15 +313,7 @@ export async function saveConnection(ctx: Ctx, input: SaveConnectionInput, oauth
     const lost = lostRace(error, input.name);
     if (!lost) throw error;
     // The target was tested with these credentials all the same: the trail says so, and why nothing was saved.
-    await recordAuditEvent(db(), {
-      actor: ctx.actor,
-      action: existing ? "connection.update" : "connection.create",
-      target: { type: "connection", id: existing?.id ?? null, label: input.name },
-      folderId,
-      outcome: "FAILURE",
-      requestId: ctx.requestId,
-      details: { connector: connector.kind, fields: fieldSummary(p.rows), failure: lost.code.toLowerCase() },
-    }).catch((auditError: unknown) => logger().error({ err: auditError }, "could not audit a connection save that lost a race"));
+    await auditFailure(lost.code.toLowerCase()).catch((auditError: unknown) => logger().error({ err: auditError }, "could not audit a connection save that lost a race"));
     throw lost;
   });
 

@@ -1,15 +1,14 @@
 import { randomUUID } from "node:crypto";
-import pg from "pg";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { createAssetAction, deleteAssetAction } from "@/lib/assets/actions";
 import { deleteConnectionAction, saveConnectionAction } from "@/lib/connections/actions";
 import { db } from "@/lib/db";
-import { env } from "@/lib/env";
 import { removeFolderMemberAction } from "@/lib/folders/actions";
 import { createStoreAction, testStoreAction } from "@/lib/stores/actions";
 import * as membersRoute from "@/app/api/v1/folders/[folderId]/members/route";
 import { grant, makeFolder, makeUser, signInAs } from "@/test/fixtures";
 import { request } from "@/test/tokens";
+import { whileAnotherSession } from "@/test/races";
 import { GONE_MEANWHILE_MESSAGE } from "./errors";
 
 vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
@@ -17,28 +16,9 @@ vi.mock("@/lib/request-context", () => import("@/test/mocks/request-context"));
 
 /**
  * Changes that pass their checks and then meet another request's committed change at the write:
- * a row deleted, a name taken. Each is held deterministically: another session makes its change
- * and does not commit; the action runs its checks (which cannot see it), its write waits on the
- * row or the unique index, and the other session then commits. The answer is a 404 or a 409 that
- * says what happened, never UNEXPECTED, and nothing is left half-written.
+ * a row deleted, a name taken, each held deterministically (test/races.ts). The answer is a 404
+ * or a 409 that says what happened, never UNEXPECTED, and nothing is left half-written.
  */
-async function whileAnotherSession<T>(statement: string, values: unknown[], change: () => Promise<T>): Promise<T> {
-  const other = new pg.Client({ connectionString: env().DATABASE_URL });
-  await other.connect();
-  try {
-    await other.query("BEGIN");
-    await other.query(statement, values);
-    const changing = change();
-    await vi.waitFor(async () => {
-      const { rows } = await other.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))");
-      expect(rows[0].n).toBeGreaterThan(0);
-    }, { timeout: 10_000, interval: 20 });
-    await other.query("COMMIT");
-    return await changing;
-  } finally {
-    await other.end();
-  }
-}
 
 const pgInput = (folderId: string, name: string) => ({
   connectionId: null,

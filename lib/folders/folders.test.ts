@@ -1,6 +1,4 @@
-import pg from "pg";
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import { env } from "@/lib/env";
 import { grant, latchStore, makeFolder, makeUser, rowCounts, signInAs } from "@/test/fixtures";
 import { createAssetAction } from "@/lib/assets/actions";
 import { DELETED_MEANWHILE_MESSAGE } from "@/lib/db/errors";
@@ -18,6 +16,7 @@ import { listMembers, listVisibleFolders } from "./queries";
 import * as folderRoute from "@/app/api/v1/folders/[folderId]/route";
 import * as membersRoute from "@/app/api/v1/folders/[folderId]/members/route";
 import { request, routeContext } from "@/test/tokens";
+import { whileAnotherSession } from "@/test/races";
 
 vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
 vi.mock("@/lib/request-context", () => import("@/test/mocks/request-context"));
@@ -131,26 +130,12 @@ describe("folders", () => {
     const folder = await makeFolder("Filled meanwhile");
     // Another session adds a connection and has not committed yet: the delete's count cannot see it,
     // and the delete then waits for that session (whose writes hold rows it needs) to finish.
-    const other = new pg.Client({ connectionString: env().DATABASE_URL });
-    await other.connect();
-    try {
-      await other.query("BEGIN");
-      await other.query(
-        `INSERT INTO connections (id, folder_id, name, connector_kind, config, status, owner_id, updated_at)
-         VALUES (gen_random_uuid(), $1::uuid, 'Added meanwhile', 'postgres', '{}', 'FAILED', $2::uuid, now())`,
-        [folder.id, admin.id],
-      );
-      const deleting = deleteFolderAction({ folderId: folder.id });
-      // Commit once the delete is waiting for this session.
-      await vi.waitFor(async () => {
-        const { rows } = await other.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))");
-        expect(rows[0].n).toBeGreaterThan(0);
-      }, { timeout: 10_000, interval: 20 });
-      await other.query("COMMIT");
-      expect(await deleting).toMatchObject({ ok: false, error: { code: "CONFLICT", message: expect.stringContaining("added to this folder while it was being deleted") } });
-    } finally {
-      await other.end();
-    }
+    const added = `INSERT INTO connections (id, folder_id, name, connector_kind, config, status, owner_id, updated_at)
+      VALUES (gen_random_uuid(), $1::uuid, 'Added meanwhile', 'postgres', '{}', 'FAILED', $2::uuid, now())`;
+    expect(await whileAnotherSession(added, [folder.id, admin.id], () => deleteFolderAction({ folderId: folder.id }))).toMatchObject({
+      ok: false,
+      error: { code: "CONFLICT", message: expect.stringContaining("added to this folder while it was being deleted") },
+    });
     expect(await db().folder.findUnique({ where: { id: folder.id } })).not.toBeNull();
   });
 
@@ -159,24 +144,8 @@ describe("folders", () => {
     const member = await makeUser();
     signInAs(admin);
     const store = await latchStore();
-    /** Runs `change` while another session has deleted `folderId` and not committed: the change passes its checks, then waits on the row. */
-    async function racingDelete<T>(folderId: string, change: () => Promise<T>): Promise<T> {
-      const other = new pg.Client({ connectionString: env().DATABASE_URL });
-      await other.connect();
-      try {
-        await other.query("BEGIN");
-        await other.query("DELETE FROM folders WHERE id = $1::uuid", [folderId]);
-        const changing = change();
-        await vi.waitFor(async () => {
-          const { rows } = await other.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))");
-          expect(rows[0].n).toBeGreaterThan(0);
-        }, { timeout: 10_000, interval: 20 });
-        await other.query("COMMIT");
-        return await changing;
-      } finally {
-        await other.end();
-      }
-    }
+    // Another session deletes the folder and has not committed: the change passes its checks, then waits on the row.
+    const racingDelete = <T,>(folderId: string, change: () => Promise<T>) => whileAnotherSession("DELETE FROM folders WHERE id = $1::uuid", [folderId], change);
 
     // A server action: an asset whose typed value goes to the Latch store before its row is inserted.
     const assets = await makeFolder("Deleted under an asset");

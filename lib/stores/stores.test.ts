@@ -1,9 +1,8 @@
 import { randomUUID } from "node:crypto";
-import pg from "pg";
 import { describe, expect, it, vi } from "vitest";
-import { env } from "@/lib/env";
 import { db } from "@/lib/db";
 import { makeUser, rowCounts, signInAs } from "@/test/fixtures";
+import { whileAnotherSession } from "@/test/races";
 import { NextRequest } from "next/server";
 import * as certificateRoute from "@/app/api/v1/stores/[storeId]/certificate/route";
 import { createTestPki } from "@/test/emulators/tls";
@@ -45,21 +44,8 @@ describe("credential stores", () => {
     if (!created.ok) throw new Error(JSON.stringify(created));
     const id = created.data.id;
     // Another admin's edit (a new vault address) holds the row and has not committed yet.
-    const other = new pg.Client({ connectionString: env().DATABASE_URL });
-    await other.connect();
-    try {
-      await other.query("BEGIN");
-      await other.query(`UPDATE credential_stores SET config = jsonb_set(config, '{vault}', '"https://new-vault.vault.azure.net"'), updated_at = now() WHERE id = $1::uuid`, [id]);
-      const generating = generateStoreCertificateAction({ storeId: id });
-      await vi.waitFor(async () => {
-        const { rows } = await other.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))");
-        expect(rows[0].n).toBeGreaterThan(0);
-      }, { timeout: 10_000, interval: 20 });
-      await other.query("COMMIT");
-      expect(await generating).toMatchObject({ ok: true });
-    } finally {
-      await other.end();
-    }
+    const edit = `UPDATE credential_stores SET config = jsonb_set(config, '{vault}', '"https://new-vault.vault.azure.net"'), updated_at = now() WHERE id = $1::uuid`;
+    expect(await whileAnotherSession(edit, [id], () => generateStoreCertificateAction({ storeId: id }))).toMatchObject({ ok: true });
     const store = await db().credentialStore.findUniqueOrThrow({ where: { id } });
     expect(store.config).toMatchObject({ vault: "https://new-vault.vault.azure.net", auth: "certificate" });
   });
