@@ -255,6 +255,17 @@ describe("PostgreSQL through a credential asset in another folder", () => {
     expect(after.secrets.map((r) => r.part)).toEqual(["VALUE"]);
   });
 
+  it("an empty form gets every field's error at once, not one round at a time", async () => {
+    signInAs(editor);
+    const before = await connectionCount();
+    const empty = await saveConnectionAction({ connectionId: null, folderId: connFolder.id, name: "   ", kind: "postgres", config: { host: "", database: "", user: "" }, secrets: { password: { mode: "none" } } });
+    expect(empty).toMatchObject({ ok: false, error: { code: "VALIDATION" } });
+    if (empty.ok) return;
+    expect(Object.keys(empty.error.fieldErrors ?? {}).sort()).toEqual(["config.database", "config.host", "config.user", "name", "secrets.password"]);
+    expect(empty.error.fieldErrors?.name).toEqual(["Enter a name."]);
+    expect(await connectionCount()).toBe(before);
+  });
+
   it("“fill the user from the asset” needs a Credential asset: a typed value or a Secret asset is a field error, and nothing is saved", async () => {
     signInAs(editor);
     const before = await connectionCount();

@@ -83,6 +83,7 @@ async function usableAssetType(actor: Ctx["actor"], assetId: string) {
 /** Checks the form against the connector, and works out where each secret comes from. No vault call yet. */
 async function plan(connector: Connector, input: SaveConnectionInput, existing: (Connection & { secrets: ConnectionSecret[] }) | null, actor: Ctx["actor"]): Promise<Plan> {
   const errors: FieldErrors = {};
+  if (!input.name) errors.name = ["Enter a name."];
   const fields = activeFields(connector, input.config);
   const storedValue = (field: string) => existing?.secrets.find((s) => s.field === field && s.part === "VALUE");
 

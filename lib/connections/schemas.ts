@@ -19,7 +19,8 @@ export const saveConnectionSchema = z
     /** Null to create a connection in folderId. */
     connectionId: idSchema.nullable().default(null),
     folderId: idSchema,
-    name: z.string().trim().min(1, "Enter a name.").max(100, "Names can be at most 100 characters."),
+    /** Required, but checked with the connector's settings (mutations.ts plan()), so an empty form gets every error at once. */
+    name: z.string().trim().max(100, "Names can be at most 100 characters."),
     kind: z.string().max(32),
     config: z.record(z.string().max(64), z.unknown()).default({}),
     secrets: z.record(z.string().max(64), secretSourceSchema).default({}),
