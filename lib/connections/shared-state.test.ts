@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { currentEpoch } from "@/lib/authz/epoch";
 import { ConnectorError } from "@/lib/connectors/types";
 import { decrypt, encrypt, sealerFor } from "@/lib/crypto/envelope";
-import { db, transactionWithin } from "@/lib/db";
+import { db, sql, transactionWithin } from "@/lib/db";
 import { env } from "@/lib/env";
 import { AppError } from "@/lib/errors";
 import { makeFolder, makeUser } from "@/test/fixtures";
@@ -19,7 +19,7 @@ vi.mock("@/lib/crypto/envelope", async (importOriginal) => {
 // The real pool sessions, with a way to make storing fail (Latch's database failing under a renewal).
 vi.mock("@/lib/db", async (importOriginal) => {
   const actual = await importOriginal<typeof import("@/lib/db")>();
-  return { ...actual, transactionWithin: vi.fn(actual.transactionWithin) };
+  return { ...actual, transactionWithin: vi.fn(actual.transactionWithin), sql: vi.fn(actual.sql) };
 });
 
 let connectionId: string;
@@ -251,6 +251,42 @@ describe("a saved connection's shared state", () => {
     expect(seen).toBe("r-kept");
     expect((await openState(await db().connection.findUniqueOrThrow({ where: { id: wanted } })))!.refreshToken).toBe("r-kept");
     await db().connection.deleteMany({ where: { id: { in: [reauthorised, wanted] } } });
+  });
+
+  it("the sweep keeps a renewal kept while its own query runs", async () => {
+    const down = new Error("connection terminated unexpectedly");
+    const failStores = () => vi.mocked(transactionWithin).mockRejectedValueOnce(down).mockRejectedValueOnce(down).mockRejectedValueOnce(down);
+    const [owner, folder] = [await makeUser(), await makeFolder()];
+    const withTokens = async () => {
+      const { id } = await db().connection.create({ data: { folderId: folder.id, name: `Sweep ${randomUUID().slice(0, 6)}`, connectorKind: "oauth2", status: "CONNECTED", ownerId: owner.id } });
+      await sharedStateOf(id).exclusive(async () => ({ accessToken: "t0", refreshToken: "r0", tokenType: "Bearer", scope: "" }), 5_000);
+      return id;
+    };
+    const keepRenewal = async (id: string) => {
+      failStores();
+      await expect(sharedStateOf(id).exclusive(async (latest) => ({ ...latest!, refreshToken: "r-kept" }), 5_000)).rejects.toMatchObject({ code: "UPSTREAM_UNAVAILABLE" });
+    };
+    const [gone, late] = [await withTokens(), await withTokens()];
+    await keepRenewal(gone);
+    await db().connection.delete({ where: { id: gone } });
+    // The sweep's query is held until a renewal for `late` has been kept.
+    const [held, release] = gate();
+    const real = vi.mocked(sql).getMockImplementation()!;
+    vi.mocked(sql).mockImplementationOnce(async (...args) => {
+      await held;
+      return real(...args);
+    });
+    const sweeping = sweepUnsaved();
+    await keepRenewal(late);
+    release();
+    expect(await sweeping).toBe(1);
+    let seen: string | undefined;
+    await sharedStateOf(late).exclusive(async (latest) => {
+      seen = latest?.refreshToken;
+      return null;
+    }, 5_000);
+    expect(seen).toBe("r-kept");
+    await db().connection.deleteMany({ where: { id: late } });
   });
 
   it("passes on an error that says what to do (a master key Latch no longer has) as it is, and releases the lease", async () => {

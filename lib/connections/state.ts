@@ -184,17 +184,19 @@ const unsaved = new Map<string, { sealed: Sealed; replaces: Uint8Array }>();
  */
 export async function sweepUnsaved(): Promise<number> {
   if (unsaved.size === 0) return 0;
+  // What is checked is what was kept before the query: a result kept while it runs is not looked at.
+  const checked = [...unsaved];
   const rows = await sql<{ id: string; state_ciphertext: Uint8Array | null }>(
     db(),
     `SELECT id::text AS id, state_ciphertext FROM connections WHERE id = ANY($1::uuid[])`,
-    [[...unsaved.keys()]],
+    [checked.map(([id]) => id)],
   );
   const stored = new Map(rows.map((r) => [r.id, r.state_ciphertext]));
   let dropped = 0;
-  for (const [id, kept] of unsaved) {
+  for (const [id, kept] of checked) {
     const now = stored.get(id);
     if (now && Buffer.from(kept.replaces).equals(Buffer.from(now))) continue;
-    // The map may have changed while the query ran: only the entry that was checked goes.
+    // Replaced while the query ran (a newer result kept): that one stays.
     if (unsaved.get(id) === kept) {
       unsaved.delete(id);
       dropped++;
