@@ -157,7 +157,7 @@ async function assertMayWrite(tx: Tx, actor: Actor, store: CredentialStore, secr
   if (ownedHere || others.some((o) => o.ownsSecret)) return { creates: false };
   let exists: boolean;
   try {
-    exists = await secretExists(store, secretName);
+    exists = await secretExists(store, secretName, tx);
   } catch (error) {
     if (!(error instanceof ResolveError)) throw error;
     throw fieldError("secretName", `Could not check “${secretName}” in “${store.name}” before writing: ${STORE_ERROR_TITLES[error.kind]}. ${error.userMessage}`);

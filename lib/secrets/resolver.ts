@@ -3,7 +3,7 @@ import type { CredentialAsset, CredentialStore } from "@prisma/client";
 import { recordAuditEvent } from "@/lib/audit/record";
 import { EPOCH_COLUMN, EpochMemo } from "@/lib/authz/epoch";
 import { assertCanFromChain, chainUserFor, folderChainSql, type Actor, type FolderChain } from "@/lib/authz";
-import { db, sql } from "@/lib/db";
+import { db, sql, type Db } from "@/lib/db";
 import { env } from "@/lib/env";
 import { AppError, conflict, notFound, type AppErrorCode } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
@@ -189,11 +189,12 @@ function pick(values: Record<string, string>, key: string | null, what: string, 
   throw new ResolveError("not_found", `The secret behind “${assetName}” has several keys (${keys.sort().join(", ")}); edit the asset and choose which one holds the ${what}.`);
 }
 
-async function fetchFromStore(store: CredentialStore, key: CacheKey): Promise<CachedSecret> {
+/** `session`: what reads the store's sealed settings, should a client have to be built (a caller inside a transaction passes its own). */
+async function fetchFromStore(store: CredentialStore, key: CacheKey, session?: Db): Promise<CachedSecret> {
   const timer = metrics().vaultCalls.startTimer({ store_kind: store.kind, store_id: store.id });
   let outcome = "error";
   try {
-    const secret = await withStoreClient(store, (client) => client.getSecret({ name: key.name, ...(key.version ? { version: key.version } : {}) }));
+    const secret = await withStoreClient(store, (client) => client.getSecret({ name: key.name, ...(key.version ? { version: key.version } : {}) }), session);
     outcome = "ok";
     return { values: secret.values, version: secret.version, updatedAt: secret.updatedAt };
   } finally {
@@ -302,10 +303,11 @@ async function audit(
 /**
  * Whether a secret exists in the store, for the rule that Latch never overwrites a secret it did not
  * create. The value read is dropped here. Failures other than "not found" are thrown as ResolveError.
+ * A caller inside a transaction passes it as `session`: it must not wait for a second pooled session.
  */
-export async function secretExists(store: CredentialStore, name: string): Promise<boolean> {
+export async function secretExists(store: CredentialStore, name: string, session?: Db): Promise<boolean> {
   try {
-    await fetchFromStore(store, { storeId: store.id, name, version: null });
+    await fetchFromStore(store, { storeId: store.id, name, version: null }, session);
     return true;
   } catch (error) {
     const failure = asResolveError(error, store);

@@ -77,9 +77,10 @@ function retire(id: string, k: Kept) {
  * Runs a read with the store's kept client: its TLS connections and its login (a Vault token, an
  * Azure or AWS access token) serve the next read too, instead of a new client, handshake and login
  * per read. The client is replaced when the store's row changes (its updatedAt) and after a failed
- * read, dropped by forgetStoreClient (store refreshes), and closed after 5 idle minutes.
+ * read, dropped by forgetStoreClient (store refreshes), and closed after 5 idle minutes. A caller
+ * inside a transaction passes it as `session`, for building a client without a second session.
  */
-export async function withStoreClient<T>(store: CredentialStore, read: (client: StoreClient) => Promise<T>): Promise<T> {
+export async function withStoreClient<T>(store: CredentialStore, read: (client: StoreClient) => Promise<T>, session?: Db): Promise<T> {
   const clients = keptClients();
   const version = store.updatedAt.getTime();
   let k = clients.get(store.id);
@@ -88,7 +89,7 @@ export async function withStoreClient<T>(store: CredentialStore, read: (client: 
     k = undefined;
   }
   if (!k) {
-    k = { client: await clientForStore(store), version, lastUsed: Date.now(), inUse: 0, retired: false };
+    k = { client: await clientForStore(store, session), version, lastUsed: Date.now(), inUse: 0, retired: false };
     // Two first reads raced: keep the newer store version's client (or the one already kept), close the other.
     const raced = clients.get(store.id);
     if (raced && raced.version >= version) {
