@@ -72,8 +72,8 @@ export const dateTimeSchema = z.string().meta({ format: "date-time" });
 const ERROR_DESCRIPTIONS: Record<ErrorStatus, string> = {
   400: "The body is not JSON, not sent as application/json, nested more than 64 levels deep, or holds text that is not valid Unicode or cannot be stored, such as a NUL character (BAD_REQUEST).",
   401: "No valid session or API token (UNAUTHENTICATED).",
-  404: "Absent, malformed or not yours: the three look the same (NOT_FOUND).",
-  409: "The request conflicts with the current state, or something it names was deleted while it ran; reload and try again (CONFLICT).",
+  404: "Absent, malformed or not yours: the three look the same; or, for a change, deleted by another request while it ran (NOT_FOUND).",
+  409: "The request conflicts with the current state, or another request deleted something it names or took the same name while it ran; reload and try again (CONFLICT).",
   413: "The body is larger than 1 MiB (PAYLOAD_TOO_LARGE).",
   422: "The query or body failed validation; fieldErrors names the fields (VALIDATION).",
   429: "Too many requests; retry after the Retry-After header's seconds (RATE_LIMITED).",
@@ -84,8 +84,13 @@ const ERROR_DESCRIPTIONS: Record<ErrorStatus, string> = {
 };
 
 /** What the wrapper itself can answer for this operation, plus the statuses the route declares. */
-export function errorStatusesOf(spec: Pick<OperationSpec, "params" | "query" | "body" | "errors">): ErrorStatus[] {
+export function errorStatusesOf(spec: Pick<OperationSpec, "params" | "query" | "body" | "errors"> & { method?: OperationSpec["method"] }): ErrorStatus[] {
   const statuses = new Set<ErrorStatus>([401, 500, ...(spec.errors ?? [])]);
+  // A change can lose a race with another request (a row deleted, a name taken meanwhile): lib/db/races.ts.
+  if (spec.method && spec.method !== "GET") {
+    statuses.add(404);
+    statuses.add(409);
+  }
   if (spec.params) statuses.add(404);
   if (spec.query || spec.body) statuses.add(422);
   if (spec.body) {
