@@ -1,11 +1,14 @@
 "use client";
 
+import { useRef } from "react";
+
 /**
- * Where focus goes when a dialog opened from a menu closes. Radix hands focus back to whatever
- * was focused when the dialog opened, and for a dialog opened from a menu item that is the item,
- * gone with its menu: focus falls to the page and the next Tab starts at "Skip to content". Menu
- * triggers (components/ui/dropdown-menu.tsx) note themselves when they open a menu; a dialog
- * (dialog.tsx, alert-dialog.tsx) that closes with focus lost gives it to that trigger.
+ * Where focus goes when a dialog opened from a menu closes. Radix hands focus back to whatever was
+ * focused when the dialog opened; for a dialog opened from a menu item that is the item, gone with
+ * its menu, so focus falls to the page and the next Tab starts at "Skip to content". Menu triggers
+ * (dropdown-menu.tsx) note themselves when they open a menu; a dialog (dialog.tsx,
+ * alert-dialog.tsx) that opens from inside a menu remembers that trigger, and if focus is lost
+ * when it closes, gives it back there. Dialogs opened any other way are left to Radix.
  */
 let menuOpener: HTMLElement | null = null;
 
@@ -13,11 +16,23 @@ export function noteMenuOpener(element: HTMLElement): void {
   menuOpener = element;
 }
 
-/** After a dialog's close: once Radix has moved focus, take it back from the page if it fell there. */
-export function returnFocusIfLost(): void {
-  setTimeout(() => {
-    const active = document.activeElement;
-    if (active && active !== document.body) return;
-    if (menuOpener?.isConnected) menuOpener.focus();
-  }, 0);
+/** The handlers a dialog's content uses: call `opened` from onOpenAutoFocus and `closed` from onCloseAutoFocus. */
+export function useMenuFocusReturn() {
+  const returnTo = useRef<HTMLElement | null>(null);
+  return {
+    opened() {
+      const from = document.activeElement;
+      returnTo.current = from instanceof HTMLElement && from.closest('[role="menu"]') ? menuOpener : null;
+    },
+    closed() {
+      const target = returnTo.current;
+      returnTo.current = null;
+      if (!target) return;
+      // After Radix has moved focus: only if it fell to the page.
+      setTimeout(() => {
+        const active = document.activeElement;
+        if ((!active || active === document.body) && target.isConnected) target.focus();
+      }, 0);
+    },
+  };
 }
