@@ -46,14 +46,14 @@ export function assertTargetUrl(raw: string, label = "address"): URL {
 export const targetUrlSchema = z
   .string()
   .trim()
-  .min(1, "is required")
-  .max(2048)
+  .min(1, "Enter the address.")
+  .max(2048, "The address can be at most 2,048 characters.")
   .superRefine((raw, ctx) => {
     const url = parseUrl(raw);
-    if (!url) return void ctx.addIssue({ code: "custom", message: "must be a valid URL" });
-    if (url.protocol !== "https:" && !(url.protocol === "http:" && httpAllowed())) ctx.addIssue({ code: "custom", message: "must be an https:// address" });
-    if (url.username || url.password) ctx.addIssue({ code: "custom", message: "must not contain a user name or password" });
-    if (url.hash) ctx.addIssue({ code: "custom", message: "must not contain a #fragment" });
+    if (!url) return void ctx.addIssue({ code: "custom", message: "Enter a full address, e.g. https://api.example.com." });
+    if (url.protocol !== "https:" && !(url.protocol === "http:" && httpAllowed())) ctx.addIssue({ code: "custom", message: `Use an https:// address (this one starts with ${url.protocol}//).` });
+    if (url.username || url.password) ctx.addIssue({ code: "custom", message: "Leave the user name and password out of the address; use the credential fields." });
+    if (url.hash) ctx.addIssue({ code: "custom", message: "Leave the #fragment out of the address." });
   });
 
 /** Optional text fields arrive from forms as "" when left empty. */
@@ -75,7 +75,7 @@ export function isCertificateBundle(pem: string): boolean {
 
 export const caBundleSchema = z.preprocess(
   emptyToUndefined,
-  z.string().max(200_000).refine(isCertificateBundle, "must be one or more PEM certificates (-----BEGIN CERTIFICATE----- …)").optional(),
+  z.string().max(200_000).refine(isCertificateBundle, "Paste one or more PEM certificates (-----BEGIN CERTIFICATE----- …).").optional(),
 );
 
 export const testPathSchema = z.string().trim().max(2048).refine((p) => !/^[a-z][a-z0-9+.-]*:|^\/\/|\\|#/i.test(p), "must be a path such as /health, not a full URL");
@@ -219,12 +219,12 @@ export const requestInputSchema = z
     query: z.record(z.string().min(1).max(256), z.string().max(8192)).optional(),
     headers: z
       .record(
-        z.string().regex(HEADER_NAME, "is not a valid header name").max(256),
+        z.string().regex(HEADER_NAME, "A header name may use only letters, digits and !#$%&'*+-.^_`|~ (RFC 9110 token characters).").max(256),
         z
           .string()
           .max(8192)
-          .regex(/^[^\r\n\0]*$/, "must be a single line")
-          .regex(HEADER_VALUE, "must be plain text (Latin-1, no control characters); encode anything else, e.g. as percent-encoding or base64"),
+          .regex(/^[^\r\n\0]*$/, "A header value must be a single line.")
+          .regex(HEADER_VALUE, "A header value must be plain text (Latin-1, no control characters); encode anything else, e.g. as percent-encoding or base64."),
       )
       .optional()
       .meta({ description: `Extra request headers. Not allowed: ${[...FORBIDDEN_HEADERS].join(", ")}, nor the header the connection's API key uses.` }),

@@ -175,8 +175,13 @@ describe("HTTP connector: network failures", () => {
   it("refuses cloud metadata addresses (egress_denied) and plain http:// base URLs", async () => {
     const error = await failure({ ...bearer(), config: { ...configFor({ authScheme: "bearer" }), baseUrl: "https://169.254.169.254/latest" } });
     expect(error.kind).toBe("egress_denied");
-    expect(httpConfigSchema.safeParse({ baseUrl: "http://api.example.com" }).success).toBe(false);
-    expect(httpConfigSchema.safeParse({ baseUrl: "https://user:pass@api.example.com" }).success).toBe(false);
+    // Each refusal is a sentence the form can show under the field as it is.
+    const messageFor = (baseUrl: string) => httpConfigSchema.safeParse({ baseUrl }).error?.issues.find((i) => i.path[0] === "baseUrl")?.message;
+    expect(messageFor("http://api.example.com")).toBe("Use an https:// address (this one starts with http://).");
+    expect(messageFor("https://user:pass@api.example.com")).toBe("Leave the user name and password out of the address; use the credential fields.");
+    expect(messageFor("api.example.com")).toBe("Enter a full address, e.g. https://api.example.com.");
+    expect(messageFor("https://api.example.com/#top")).toBe("Leave the #fragment out of the address.");
+    expect(messageFor("")).toBe("Enter the address.");
     await expect(httpConnector.open(inputFor({ ...configFor(), baseUrl: "http://127.0.0.1:1" }))).rejects.toMatchObject({ kind: "config" });
   });
 

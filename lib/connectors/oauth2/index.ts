@@ -60,7 +60,7 @@ const grantSettings = {
   grant: z.enum(["client_credentials", "authorization_code"]).default("client_credentials"),
   authorizationUrl: optionalTargetUrlSchema,
   tokenUrl: targetUrlSchema,
-  clientId: z.string().trim().min(1, "is required").max(512),
+  clientId: z.string().trim().min(1, "Enter the client ID.").max(512, "The client ID can be at most 512 characters."),
   scopes: z.preprocess((v) => (v == null ? "" : v), z.string().max(4096).transform((s) => s.split(/\s+/).filter(Boolean).join(" "))),
 } satisfies Record<(typeof OAUTH_GRANT_KEYS)[number], z.ZodType>;
 const grantSchema = z.object(grantSettings);
@@ -81,7 +81,7 @@ export const oauth2ConfigSchema = z
     caBundle: caBundleSchema,
   })
   .superRefine((c, ctx) => {
-    if (c.grant === "authorization_code" && !c.authorizationUrl) ctx.addIssue({ code: "custom", path: ["authorizationUrl"], message: "is required for the authorization code grant" });
+    if (c.grant === "authorization_code" && !c.authorizationUrl) ctx.addIssue({ code: "custom", path: ["authorizationUrl"], message: "Enter the authorization URL: the authorization code grant needs it." });
     if (c.testPath && !c.apiBaseUrl) ctx.addIssue({ code: "custom", path: ["testPath"], message: "needs an API base URL" });
   });
 
