@@ -149,6 +149,14 @@ test("connect PostgreSQL with a credential asset from another folder, edit it, r
   await expect(page.getByRole("link", { name: assetName })).toBeVisible();
   await expect(page.getByRole("main")).toContainText(`From the asset “${assetName}”`);
 
+  // The asset is in use now: its page offers no Delete, and says why.
+  await page.getByRole("link", { name: assetName }).click();
+  await expect(page.getByRole("heading", { level: 1, name: assetName })).toBeVisible();
+  await expect(page.getByText("Used by a connection (see “Where used”): it can be deleted once none uses it.")).toBeVisible();
+  await expect(page.getByRole("button", { name: "Delete" })).toHaveCount(0);
+  await page.goBack();
+  await expect(page.getByRole("heading", { level: 1, name: "Payroll database (primary)" })).toBeVisible();
+
   // Delete: confirmed in a dialog, then gone from the folder's list.
   await page.getByRole("button", { name: "Delete" }).click();
   const confirm = page.getByRole("alertdialog", { name: "Delete “Payroll database (primary)”?" });

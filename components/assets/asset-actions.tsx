@@ -14,16 +14,24 @@ import { LocalTime } from "@/components/shared/local-time";
 
 type TestResult = ResolveTestResult;
 
-/** Edit and delete, for people with assets.write. */
-export function AssetManageActions({ assetId, assetName, folderId }: { assetId: string; assetName: string; folderId: string }) {
+/**
+ * Edit and delete, for people with assets.write. An asset that connections use cannot be deleted
+ * (the server refuses it): Delete is then not offered, and the reason is shown in its place.
+ */
+export function AssetManageActions({ assetId, assetName, folderId, usedBy }: { assetId: string; assetName: string; folderId: string; usedBy: number }) {
   const router = useRouter();
   return (
-    <div className="flex flex-wrap gap-2">
+    <div className="flex flex-wrap items-center gap-2">
       <Button variant="outline" asChild>
         <Link href={`/assets/${assetId}/edit`}>
           <PencilIcon aria-hidden="true" /> Edit
         </Link>
       </Button>
+      {usedBy > 0 ? (
+        <p className="max-w-64 text-xs text-muted-foreground">
+          Used by {usedBy === 1 ? "a connection" : `${usedBy} connections`} (see “Where used”): it can be deleted once none uses it.
+        </p>
+      ) : (
       <ConfirmDialog
         trigger={
           <Button variant="outline">
@@ -43,6 +51,7 @@ export function AssetManageActions({ assetId, assetName, folderId }: { assetId: 
           router.refresh();
         }}
       />
+      )}
     </div>
   );
 }
