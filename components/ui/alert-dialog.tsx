@@ -25,7 +25,7 @@ export function AlertDialogOverlay({ className, ...props }: React.ComponentProps
 }
 
 export function AlertDialogContent({ className, onOpenAutoFocus, onCloseAutoFocus, ...props }: React.ComponentProps<typeof AlertDialogPrimitive.Content>) {
-  const focusReturn = useMenuFocusReturn();
+  const focusReturn = useMenuFocusReturn({ onOpenAutoFocus, onCloseAutoFocus });
   return (
     <AlertDialogPortal>
       <AlertDialogOverlay />
@@ -35,14 +35,7 @@ export function AlertDialogContent({ className, onOpenAutoFocus, onCloseAutoFocu
           "fixed top-1/2 left-1/2 z-50 grid w-full max-w-[calc(100%-2rem)] -translate-x-1/2 -translate-y-1/2 gap-4 rounded-xl border bg-popover p-6 text-popover-foreground shadow-xl outline-none data-[state=closed]:animate-out data-[state=open]:animate-in sm:max-w-md",
           className,
         )}
-        onOpenAutoFocus={(event) => {
-          focusReturn.opened();
-          onOpenAutoFocus?.(event);
-        }}
-        onCloseAutoFocus={(event) => {
-          onCloseAutoFocus?.(event);
-          focusReturn.closed();
-        }}
+        {...focusReturn}
         {...props}
       />
     </AlertDialogPortal>

@@ -31,7 +31,7 @@ export type DialogContentProps = React.ComponentProps<typeof DialogPrimitive.Con
 };
 
 export function DialogContent({ className, children, showCloseButton = true, onOpenAutoFocus, onCloseAutoFocus, ...props }: DialogContentProps) {
-  const focusReturn = useMenuFocusReturn();
+  const focusReturn = useMenuFocusReturn({ onOpenAutoFocus, onCloseAutoFocus });
   return (
     <DialogPortal>
       <DialogOverlay />
@@ -41,14 +41,7 @@ export function DialogContent({ className, children, showCloseButton = true, onO
           "fixed top-1/2 left-1/2 z-50 grid max-h-[calc(100dvh-2rem)] w-full max-w-[calc(100%-2rem)] -translate-x-1/2 -translate-y-1/2 gap-4 overflow-y-auto rounded-xl border bg-popover p-6 text-popover-foreground shadow-xl outline-none data-[state=closed]:animate-out data-[state=open]:animate-in sm:max-w-lg",
           className,
         )}
-        onOpenAutoFocus={(event) => {
-          focusReturn.opened();
-          onOpenAutoFocus?.(event);
-        }}
-        onCloseAutoFocus={(event) => {
-          onCloseAutoFocus?.(event);
-          focusReturn.closed();
-        }}
+        {...focusReturn}
         {...props}
       >
         {children}

@@ -16,15 +16,21 @@ export function noteMenuOpener(element: HTMLElement): void {
   menuOpener = element;
 }
 
-/** The handlers a dialog's content uses: call `opened` from onOpenAutoFocus and `closed` from onCloseAutoFocus. */
-export function useMenuFocusReturn() {
+/**
+ * A dialog content's onOpenAutoFocus and onCloseAutoFocus, wrapping the caller's own: at open it
+ * notes whether it was opened from inside a menu; at close, if focus fell to the page, it gives it
+ * back to that menu's trigger.
+ */
+export function useMenuFocusReturn(own: { onOpenAutoFocus?: (event: Event) => void; onCloseAutoFocus?: (event: Event) => void }) {
   const returnTo = useRef<HTMLElement | null>(null);
   return {
-    opened() {
+    onOpenAutoFocus(event: Event) {
       const from = document.activeElement;
       returnTo.current = from instanceof HTMLElement && from.closest('[role="menu"]') ? menuOpener : null;
+      own.onOpenAutoFocus?.(event);
     },
-    closed() {
+    onCloseAutoFocus(event: Event) {
+      own.onCloseAutoFocus?.(event);
       const target = returnTo.current;
       returnTo.current = null;
       if (!target) return;

@@ -49,9 +49,9 @@ function gate(): [Promise<void>, () => void] {
 const clearLease = () => db().connection.update({ where: { id: connectionId }, data: { stateLeaseId: null, stateLeaseUntil: null } });
 
 /** What the next change on this instance starts from; the change returns nothing (a result kept unstored is stored). */
-async function refreshTokenTheNextChangeSees(): Promise<string | undefined> {
+async function refreshTokenTheNextChangeSees(id = connectionId): Promise<string | undefined> {
   let seen: string | undefined;
-  await sharedStateOf(connectionId).exclusive(async (latest) => {
+  await sharedStateOf(id).exclusive(async (latest) => {
     seen = latest?.refreshToken;
     return null;
   }, 5_000);
@@ -71,6 +71,21 @@ async function asWriter(work: (writer: pg.Client, holdRow: () => Promise<void>) 
     await writer.query("ROLLBACK").catch(() => undefined);
     await writer.end();
   }
+}
+
+/** Another connection with stored tokens (r0), for the sweep's cases. */
+async function connectionWithTokens(): Promise<string> {
+  const [owner, folder] = [await makeUser(), await makeFolder()];
+  const { id } = await db().connection.create({ data: { folderId: folder.id, name: `Sweep ${randomUUID().slice(0, 6)}`, connectorKind: "oauth2", status: "CONNECTED", ownerId: owner.id } });
+  await sharedStateOf(id).exclusive(async () => ({ accessToken: "t0", refreshToken: "r0", tokenType: "Bearer", scope: "" }), 5_000);
+  return id;
+}
+
+/** A renewal (r-kept) this instance could not store: every store attempt fails, as when Latch's database goes away. */
+async function keepUnstoredRenewal(id: string): Promise<void> {
+  const down = new Error("connection terminated unexpectedly");
+  vi.mocked(transactionWithin).mockRejectedValueOnce(down).mockRejectedValueOnce(down).mockRejectedValueOnce(down);
+  await expect(sharedStateOf(id).exclusive(async (latest) => ({ ...latest!, refreshToken: "r-kept" }), 5_000)).rejects.toMatchObject({ code: "UPSTREAM_UNAVAILABLE" });
 }
 
 describe("a saved connection's shared state", () => {
@@ -223,15 +238,9 @@ describe("a saved connection's shared state", () => {
   });
 
   it("the sweep drops kept unstored results whose connection was deleted or stored anew, and keeps one that is still wanted", async () => {
-    const down = new Error("connection terminated unexpectedly");
-    const failStores = () => vi.mocked(transactionWithin).mockRejectedValueOnce(down).mockRejectedValueOnce(down).mockRejectedValueOnce(down);
-    const [owner, folder] = [await makeUser(), await makeFolder()];
-    /** A connection with stored tokens, and a renewal of them this instance could not store. */
     const withKeptRenewal = async () => {
-      const { id } = await db().connection.create({ data: { folderId: folder.id, name: `Sweep ${randomUUID().slice(0, 6)}`, connectorKind: "oauth2", status: "CONNECTED", ownerId: owner.id } });
-      await sharedStateOf(id).exclusive(async () => ({ accessToken: "t0", refreshToken: "r0", tokenType: "Bearer", scope: "" }), 5_000);
-      failStores();
-      await expect(sharedStateOf(id).exclusive(async (latest) => ({ ...latest!, refreshToken: "r-kept" }), 5_000)).rejects.toMatchObject({ code: "UPSTREAM_UNAVAILABLE" });
+      const id = await connectionWithTokens();
+      await keepUnstoredRenewal(id);
       return id;
     };
     const [deleted, reauthorised, wanted] = [await withKeptRenewal(), await withKeptRenewal(), await withKeptRenewal()];
@@ -243,31 +252,14 @@ describe("a saved connection's shared state", () => {
     expect(await sweepUnsaved()).toBe(2);
     expect(await sweepUnsaved()).toBe(0);
     // The one still wanted is still what its next change starts from.
-    let seen: string | undefined;
-    await sharedStateOf(wanted).exclusive(async (latest) => {
-      seen = latest?.refreshToken;
-      return null;
-    }, 5_000);
-    expect(seen).toBe("r-kept");
+    expect(await refreshTokenTheNextChangeSees(wanted)).toBe("r-kept");
     expect((await openState(await db().connection.findUniqueOrThrow({ where: { id: wanted } })))!.refreshToken).toBe("r-kept");
     await db().connection.deleteMany({ where: { id: { in: [reauthorised, wanted] } } });
   });
 
   it("the sweep keeps a renewal kept while its own query runs", async () => {
-    const down = new Error("connection terminated unexpectedly");
-    const failStores = () => vi.mocked(transactionWithin).mockRejectedValueOnce(down).mockRejectedValueOnce(down).mockRejectedValueOnce(down);
-    const [owner, folder] = [await makeUser(), await makeFolder()];
-    const withTokens = async () => {
-      const { id } = await db().connection.create({ data: { folderId: folder.id, name: `Sweep ${randomUUID().slice(0, 6)}`, connectorKind: "oauth2", status: "CONNECTED", ownerId: owner.id } });
-      await sharedStateOf(id).exclusive(async () => ({ accessToken: "t0", refreshToken: "r0", tokenType: "Bearer", scope: "" }), 5_000);
-      return id;
-    };
-    const keepRenewal = async (id: string) => {
-      failStores();
-      await expect(sharedStateOf(id).exclusive(async (latest) => ({ ...latest!, refreshToken: "r-kept" }), 5_000)).rejects.toMatchObject({ code: "UPSTREAM_UNAVAILABLE" });
-    };
-    const [gone, late] = [await withTokens(), await withTokens()];
-    await keepRenewal(gone);
+    const [gone, late] = [await connectionWithTokens(), await connectionWithTokens()];
+    await keepUnstoredRenewal(gone);
     await db().connection.delete({ where: { id: gone } });
     // The sweep's query is held until a renewal for `late` has been kept.
     const [held, release] = gate();
@@ -277,15 +269,10 @@ describe("a saved connection's shared state", () => {
       return real(...args);
     });
     const sweeping = sweepUnsaved();
-    await keepRenewal(late);
+    await keepUnstoredRenewal(late);
     release();
     expect(await sweeping).toBe(1);
-    let seen: string | undefined;
-    await sharedStateOf(late).exclusive(async (latest) => {
-      seen = latest?.refreshToken;
-      return null;
-    }, 5_000);
-    expect(seen).toBe("r-kept");
+    expect(await refreshTokenTheNextChangeSees(late)).toBe("r-kept");
     await db().connection.deleteMany({ where: { id: late } });
   });
 
