@@ -2,8 +2,7 @@ import "server-only";
 import { z } from "zod";
 import { requireActor } from "@/lib/auth/session";
 import { assertTenant, type Actor, type TenantPermission } from "@/lib/authz";
-import { raceAnswer } from "@/lib/db/races";
-import { isUnstorableText, UNSTORABLE_TEXT_MESSAGE } from "@/lib/db/errors";
+import { dbErrorAnswer } from "@/lib/db/races";
 import { AppError, unexpectedMessage, type AppErrorCode, type FieldErrors } from "@/lib/errors";
 import { requestLogger, type Logger } from "@/lib/log";
 import { getRequestId } from "@/lib/request-context";
@@ -79,11 +78,10 @@ export function toActionError(error: unknown, requestId: string, log: Logger): A
   if (error instanceof AppError) {
     return { code: error.code, message: error.userMessage, fieldErrors: error.fieldErrors, reference: requestId };
   }
-  if (isUnstorableText(error)) return { code: "BAD_REQUEST", message: UNSTORABLE_TEXT_MESSAGE, reference: requestId };
-  const race = raceAnswer(error);
-  if (race) {
-    log.warn({ err: error }, "a change lost a race with another request");
-    return { code: race.code, message: race.message, reference: requestId };
+  const known = dbErrorAnswer(error);
+  if (known) {
+    if (known.lostRace) log.warn({ err: error }, "a change lost a race with another request");
+    return { code: known.code, message: known.message, reference: requestId };
   }
   log.error({ err: error }, "unexpected error in server action");
   return { code: "UNEXPECTED", message: unexpectedMessage(requestId), reference: requestId };

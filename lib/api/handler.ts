@@ -6,8 +6,7 @@ import { NextResponse, type NextRequest } from "next/server";
 import { z } from "zod";
 import { assertInputShape, fieldErrorsOf, type ActionContext, type ActionOptions } from "@/lib/actions/action";
 import { requireActor } from "@/lib/auth/session";
-import { raceAnswer } from "@/lib/db/races";
-import { isUnstorableText, UNSTORABLE_TEXT_MESSAGE } from "@/lib/db/errors";
+import { dbErrorAnswer } from "@/lib/db/races";
 import { AppError, HTTP_STATUS, unexpectedMessage } from "@/lib/errors";
 import { lazyLogger, requestLogger } from "@/lib/log";
 import { withFreshnessFrom } from "@/lib/authz/epoch";
@@ -201,13 +200,10 @@ export function apiHandler<P = Record<string, never>, Q = Record<string, never>,
           extra,
         );
       }
-      if (isUnstorableText(error)) {
-        return json(400, { error: { code: "BAD_REQUEST", message: UNSTORABLE_TEXT_MESSAGE, requestId } }, requestId);
-      }
-      const race = raceAnswer(error);
-      if (race) {
-        log.warn({ err: error, path: incoming.pathname }, "a change lost a race with another request");
-        return json(HTTP_STATUS[race.code], { error: { code: race.code, message: race.message, requestId } }, requestId);
+      const known = dbErrorAnswer(error);
+      if (known) {
+        if (known.lostRace) log.warn({ err: error, path: incoming.pathname }, "a change lost a race with another request");
+        return json(HTTP_STATUS[known.code], { error: { code: known.code, message: known.message, requestId } }, requestId);
       }
       log.error({ err: error, path: incoming.pathname }, "unexpected error in route handler");
       return json(500, { error: { code: "UNEXPECTED", message: unexpectedMessage(requestId), requestId } }, requestId);

@@ -6,19 +6,24 @@ import {
   isForeignKeyViolation,
   isRecordGone,
   isUniqueViolation,
+  isUnstorableText,
   TAKEN_MEANWHILE_MESSAGE,
+  UNSTORABLE_TEXT_MESSAGE,
 } from "./errors";
 
 /**
- * The answer for a database refusal that escaped a change's own checks: only another request's
- * change made between those checks and the write causes one (a row deleted, a name taken), so it
- * is a 404 or a 409 the person can act on by looking again, never a 500. Changes that can say
- * more map these themselves first (a folder delete naming what was added, a taken name naming it).
- * Used by both wrappers (server actions and REST handlers).
+ * The answer for a database refusal that escaped a change's own checks, for both wrappers (server
+ * actions and REST handlers); null for anything else, which is unexpected.
+ * - Text PostgreSQL cannot store (a NUL character): only input causes it, a 400.
+ * - A lost race (`lostRace`): another request's change between the checks and the write (a row
+ *   deleted, a name taken) causes it, a 404 or 409 the person can act on by looking again.
+ * Changes that can say more map these themselves first (a folder delete naming what was added,
+ * a taken name naming it).
  */
-export function raceAnswer(error: unknown): { code: AppErrorCode; message: string } | null {
-  if (isRecordGone(error)) return { code: "NOT_FOUND", message: GONE_MEANWHILE_MESSAGE };
-  if (isForeignKeyViolation(error)) return { code: "CONFLICT", message: DELETED_MEANWHILE_MESSAGE };
-  if (isUniqueViolation(error)) return { code: "CONFLICT", message: TAKEN_MEANWHILE_MESSAGE };
+export function dbErrorAnswer(error: unknown): { code: AppErrorCode; message: string; lostRace: boolean } | null {
+  if (isUnstorableText(error)) return { code: "BAD_REQUEST", message: UNSTORABLE_TEXT_MESSAGE, lostRace: false };
+  if (isRecordGone(error)) return { code: "NOT_FOUND", message: GONE_MEANWHILE_MESSAGE, lostRace: true };
+  if (isForeignKeyViolation(error)) return { code: "CONFLICT", message: DELETED_MEANWHILE_MESSAGE, lostRace: true };
+  if (isUniqueViolation(error)) return { code: "CONFLICT", message: TAKEN_MEANWHILE_MESSAGE, lostRace: true };
   return null;
 }
