@@ -1,10 +1,11 @@
 import { z } from "zod";
 
-/** Search text: PostgreSQL cannot take a NUL in a parameter, and no name Latch stores has control characters. */
+/** Search text: PostgreSQL cannot take a NUL in a parameter, and names are stored in NFC without control characters (lib/names.ts). */
 export const searchTextSchema = (max: number) =>
   z
     .string()
     .trim()
+    .overwrite((q) => q.normalize("NFC"))
     .max(max, `Search text can be at most ${max} characters.`)
     // eslint-disable-next-line no-control-regex
     .refine((q) => !/[\u0000-\u001f\u007f]/.test(q), "Search text cannot contain control characters.");

@@ -336,6 +336,16 @@ describe("validation answers with field errors and writes nothing", () => {
     ok(await create({ folderId: elsewhere.id, type: "TEXT", name, plainValue: "c" }));
   });
 
+  it("a name that only looks different is not a second name: an accent typed another way clashes, an invisible character is refused", async () => {
+    const name = `Café ${tag()}`;
+    const first = ok(await create({ type: "TEXT", name, plainValue: "a" }));
+    const before = await assetCount();
+    expect(await create({ type: "TEXT", name: name.normalize("NFD"), plainValue: "b" })).toMatchObject({ ok: false, error: { code: "CONFLICT", fieldErrors: { name: [expect.stringContaining("already exists in this folder")] } } });
+    expect(await create({ type: "TEXT", name: `${name}\u200b`, plainValue: "b" })).toMatchObject({ ok: false, error: { code: "VALIDATION", fieldErrors: { name: [expect.stringContaining("invisible characters")] } } });
+    expect(await assetCount()).toBe(before);
+    expect((await getAssetViewOrThrow(editor, first.id)).name).toBe(name.normalize("NFC"));
+  });
+
   it("a store owned by an unrelated folder (or no store at all) is refused; a store owned by an ancestor is offered", async () => {
     const foreignStore = await makeVaultStore({ folderId: unrelated.id });
     emu.seedSecret({ path: "shared/thing", data: { value: "v-v-v-v" } });

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { idSchema } from "@/lib/folders/schemas";
+import { nameSchema } from "@/lib/names";
 import { searchTextSchema } from "@/lib/list-query";
 import { VERSION_KINDS } from "@/lib/vault/reference";
 
@@ -32,7 +33,7 @@ const INT64_MAX = 2n ** 63n - 1n;
 const text = (max: number, label: string) => z.string().trim().max(max, `${label} can be at most ${max} characters.`).default("");
 
 const fields = {
-  name: z.string().trim().min(1, "Enter a name.").max(100, "Names can be at most 100 characters."),
+  name: nameSchema({ max: 100 }),
   description: text(500, "The description"),
   storeId: z.string().trim().toLowerCase().default(""),
   /** "value": the person types the value and Latch writes it to the store; "reference": an existing secret. */

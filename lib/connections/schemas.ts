@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { idSchema } from "@/lib/folders/schemas";
+import { nameSchema } from "@/lib/names";
 
 /** How one secret field gets its value. */
 export const secretSourceSchema = z.discriminatedUnion("mode", [
@@ -20,7 +21,7 @@ export const saveConnectionSchema = z
     connectionId: idSchema.nullable().default(null),
     folderId: idSchema,
     /** Required, but checked with the connector's settings (mutations.ts plan()), so an empty form gets every error at once. */
-    name: z.string().trim().max(100, "Names can be at most 100 characters."),
+    name: nameSchema({ max: 100, required: false }),
     kind: z.string().max(32),
     config: z.record(z.string().max(64), z.unknown()).default({}),
     secrets: z.record(z.string().max(64), secretSourceSchema).default({}),

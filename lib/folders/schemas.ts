@@ -1,17 +1,15 @@
 import { z } from "zod";
+import { nameSchema } from "@/lib/names";
 
 export const FOLDER_NAME_MAX = 100;
 /** Deep trees are hard to reason about and every permission check walks the chain. */
 export const FOLDER_MAX_DEPTH = 10;
 
-export const folderNameSchema = z
-  .string({ error: "Enter a folder name." })
-  .trim()
-  .min(1, "Enter a folder name.")
-  .max(FOLDER_NAME_MAX, `Folder names can be at most ${FOLDER_NAME_MAX} characters.`)
-  .refine((name) => !/[/\\]/.test(name), "Folder names cannot contain / or \\.")
-  // eslint-disable-next-line no-control-regex
-  .refine((name) => !/[\u0000-\u001f\u007f]/.test(name), "Folder names cannot contain control characters.");
+export const folderNameSchema = nameSchema({
+  max: FOLDER_NAME_MAX,
+  empty: "Enter a folder name.",
+  tooLong: `Folder names can be at most ${FOLDER_NAME_MAX} characters.`,
+}).refine((name) => !/[/\\]/.test(name), "Folder names cannot contain / or \\.");
 
 /**
  * Every id that comes in. Not validated as a UUID here: a malformed id is answered like any unknown

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { idSchema } from "@/lib/folders/schemas";
+import { nameSchema } from "@/lib/names";
 import { EXTERNAL_STORE_KINDS } from "@/lib/vault/registry";
 
 export const STORE_NAME_MAX = 100;
@@ -11,7 +12,7 @@ const pemBundle = z
   .refine((v) => !/PRIVATE KEY-----/.test(v), "A CA bundle holds certificates only; remove the private key.");
 
 export const storeCommonSchema = z.object({
-  name: z.string({ error: "Enter a name." }).trim().min(1, "Enter a name.").max(STORE_NAME_MAX, `Names can be at most ${STORE_NAME_MAX} characters.`),
+  name: nameSchema({ max: STORE_NAME_MAX }),
   /** null: every folder may use the store; otherwise only this folder and its subfolders. */
   folderId: idSchema.nullable().default(null),
   mode: z.enum(["READ_ONLY", "READ_WRITE"], { error: "Choose read-only or read-write." }).default("READ_ONLY"),

@@ -1,19 +1,13 @@
 import { z } from "zod";
 import { TOKEN_PERMISSIONS, TOKEN_TENANT_PERMISSIONS, type TokenPermission } from "@/lib/authz/permissions";
 import { idSchema } from "@/lib/folders/schemas";
+import { nameSchema } from "@/lib/names";
 
 export const TOKEN_MAX_DAYS = 365;
 export const TOKEN_EXPIRY_CHOICES = [7, 30, 90, 180, 365] as const;
 export const TOKEN_MAX_SCOPES = 50;
 
-const label = (what: string, max: number) =>
-  z
-    .string({ error: `Enter a ${what}.` })
-    .trim()
-    .min(1, `Enter a ${what}.`)
-    .max(max, `Use at most ${max} characters.`)
-    // eslint-disable-next-line no-control-regex
-    .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), "Control characters are not allowed.");
+const label = (what: string, max: number) => nameSchema({ max, empty: `Enter a ${what}.`, tooLong: `Use at most ${max} characters.` });
 
 export const tokenNameSchema = label("name", 100);
 

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { PASSWORD_MIN_LENGTH } from "@/lib/auth/password";
 import { idSchema } from "@/lib/folders/schemas";
+import { nameSchema } from "@/lib/names";
 
 export const passwordSchema = z
   .string({ error: "Enter a password." })
@@ -14,11 +15,7 @@ export const emailSchema = z
   .max(254, "E-mail addresses can be at most 254 characters.")
   .pipe(z.email("Enter a valid e-mail address."));
 
-export const userNameSchema = z
-  .string({ error: "Enter a name." })
-  .trim()
-  .min(1, "Enter a name.")
-  .max(100, "Names can be at most 100 characters.");
+export const userNameSchema = nameSchema({ max: 100 });
 
 export const createUserSchema = z.object({
   email: emailSchema,
