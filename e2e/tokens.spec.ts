@@ -81,6 +81,14 @@ test("a service account's token works in its folder only, is never shown again, 
   expect((await invoke.json()).error.message).toBe("This API token has been revoked.");
   await api.dispose();
 
+  // The audit log tells the token's story in words: the account by name, no JSON.
+  await page.goto(`/audit?q=${encodeURIComponent(tokenName)}`);
+  const created = page.getByRole("table", { name: "Audit events" }).getByRole("row", { name: /api_token\.create/ });
+  await expect(created).toContainText(`API token ${tokenName}`);
+  await expect(created).toContainText(`Service account: ${account}`);
+  await expect(created).toContainText("permissions folders.read, connections.use");
+  await expect(created).not.toContainText("{");
+
   // On a phone-width window the page fits: the token table scrolls inside its card.
   await page.setViewportSize({ width: 390, height: 800 });
   await page.goto("/tokens");

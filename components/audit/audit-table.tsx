@@ -6,14 +6,23 @@ import { SearchInput } from "@/components/shared/search-input";
 import { StatusBadge } from "@/components/shared/status-badge";
 import type { AuditRow } from "@/lib/audit/queries";
 import { LocalTime } from "@/components/shared/local-time";
+import { describeDetails, targetTypeLabel } from "./audit-details";
 
-
-function describeDetails(details: AuditRow["details"]): string | null {
-  if (!details || typeof details !== "object" || Array.isArray(details)) return null;
-  const parts = Object.entries(details)
-    .filter(([, v]) => v !== null && v !== undefined && v !== "")
-    .map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : String(v)}`);
-  return parts.length ? parts.join(" · ") : null;
+function Details({ details }: { details: AuditRow["details"] }) {
+  const lines = describeDetails(details);
+  if (lines.length === 0) return null;
+  return (
+    <dl className="grid gap-0.5 text-xs text-muted-foreground [overflow-wrap:anywhere]">
+      {lines.map((line) => (
+        <div key={line.label}>
+          <dt className="inline font-medium text-foreground/70">{line.label}:</dt>{" "}
+          <dd className="inline" title={line.title}>
+            {line.time ? <LocalTime value={line.time} /> : line.text}
+          </dd>
+        </div>
+      ))}
+    </dl>
+  );
 }
 
 export function AuditTable({ rows, total, page, pageSize, q }: { rows: AuditRow[]; total: number; page: number; pageSize: number; q: string }) {
@@ -32,14 +41,14 @@ export function AuditTable({ rows, total, page, pageSize, q }: { rows: AuditRow[
           ),
           className: "w-48",
         },
-        { key: "who", header: "Who", cell: (r) => <span className="text-sm">{r.actorEmail ?? "System"}</span> },
+        { key: "who", header: "Who", cell: (r) => <span className="text-sm [overflow-wrap:anywhere]">{r.actorEmail ?? "System"}</span> },
         {
           key: "what",
           header: "What",
           cell: (r) => (
-            <div className="grid gap-0.5">
+            <div className="grid min-w-48 gap-1">
               <code className="font-mono text-[0.8125rem]">{r.action}</code>
-              {describeDetails(r.details) ? <span className="text-xs text-muted-foreground">{describeDetails(r.details)}</span> : null}
+              <Details details={r.details} />
             </div>
           ),
         },
@@ -47,8 +56,8 @@ export function AuditTable({ rows, total, page, pageSize, q }: { rows: AuditRow[
           key: "target",
           header: "Target",
           cell: (r) => (
-            <span className="text-sm">
-              <span className="text-muted-foreground">{r.targetType}</span> {r.targetLabel ?? r.targetId ?? ""}
+            <span className="text-sm [overflow-wrap:anywhere]">
+              <span className="text-muted-foreground">{targetTypeLabel(r.targetType)}</span> {r.targetLabel ?? r.targetId ?? ""}
             </span>
           ),
         },

@@ -1,0 +1,44 @@
+import { describe, expect, it } from "vitest";
+import { describeDetails, labelFor, targetTypeLabel } from "./audit-details";
+
+describe("how an audit event's details read in the log", () => {
+  it("a token's creation reads as words, not JSON: scopes by field, the account by name, the expiry as a time", () => {
+    const lines = describeDetails({
+      kind: "service",
+      prefix: "lt_yyg52y4i",
+      scopes: [{ folderId: "bd4826d1-071a-448c-8cee-b87b28e7c3bf", permissions: ["folders.read", "connections.use"] }],
+      expiresAt: "2027-03-04T19:02:48.396Z",
+      serviceAccount: { id: "fc82689c-15ab-4ab4-b1bb-2162875e6368", name: "nightly-payroll-runner" },
+      tenantPermissions: [],
+      note: null,
+    });
+    expect(lines).toEqual([
+      { label: "Kind", text: "service" },
+      { label: "Prefix", text: "lt_yyg52y4i" },
+      { label: "Scopes", text: "folder ID bd4826d1…, permissions folders.read, connections.use", title: "bd4826d1-071a-448c-8cee-b87b28e7c3bf" },
+      { label: "Expires at", text: "2027-03-04T19:02:48.396Z", time: "2027-03-04T19:02:48.396Z" },
+      { label: "Service account", text: "nightly-payroll-runner", title: "fc82689c-15ab-4ab4-b1bb-2162875e6368" },
+      { label: "Tenant permissions", text: "none" },
+    ]);
+    expect(lines.map((l) => l.text).join(" ")).not.toMatch(/[{}[\]"]/);
+  });
+
+  it("several nested records are kept apart; booleans and numbers read plainly", () => {
+    expect(describeDetails({ scopes: [{ folderId: "x" }, { folderId: "y" }], tls: true, timeoutMs: 10000 })).toEqual([
+      { label: "Scopes", text: "folder ID x; folder ID y" },
+      { label: "TLS", text: "yes" },
+      { label: "Timeout ms", text: "10000" },
+    ]);
+  });
+
+  it("no details, or details that are not a record, show nothing", () => {
+    for (const details of [null, undefined, "text", 3, [1, 2], {}]) expect(describeDetails(details)).toEqual([]);
+  });
+
+  it("labels and target types in words", () => {
+    expect(labelFor("usernameFromAsset")).toBe("Username from asset");
+    expect(labelFor("parent_id")).toBe("Parent ID");
+    expect(targetTypeLabel("api_token")).toBe("API token");
+    expect(targetTypeLabel("some_new_kind")).toBe("Some new kind");
+  });
+});

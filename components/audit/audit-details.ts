@@ -1,0 +1,94 @@
+/**
+ * How an audit event's details read in the log: each recorded field on its own, with a label in
+ * words, ids shortened (the full id in the tooltip), lists joined, nested records by their name or
+ * their fields. Events hold names, ids and settings only (never values), so everything is shown.
+ */
+export type DetailLine = { label: string; text: string; title?: string; time?: string };
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** "expiresAt" → "expires at", "usernameFromAsset" → "username from asset", "via" → "via". */
+export function labelFor(key: string): string {
+  const words = key
+    .replace(/_/g, " ")
+    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+    .toLowerCase()
+    .replace(/\bid\b/g, "ID")
+    .replace(/\bids\b/g, "IDs")
+    .replace(/\burl\b/g, "URL")
+    .replace(/\btls\b/g, "TLS")
+    .trim();
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+/** A label inside running text: "Folder ID" → "folder ID", "TLS" stays. */
+function inSentence(label: string): string {
+  return /^[A-Z]{2,}\b/.test(label) ? label : label.charAt(0).toLowerCase() + label.slice(1);
+}
+
+function shortId(id: string): string {
+  return `${id.slice(0, 8)}…`;
+}
+
+/** One value as text; the ids it shortened, in full, for the tooltip. */
+function textOf(value: unknown, ids: string[]): string {
+  if (value === null || value === undefined || value === "") return "—";
+  if (typeof value === "boolean") return value ? "yes" : "no";
+  if (typeof value === "string") {
+    if (UUID.test(value)) {
+      ids.push(value);
+      return shortId(value);
+    }
+    return value;
+  }
+  if (typeof value === "number" || typeof value === "bigint") return String(value);
+  if (Array.isArray(value)) {
+    if (value.length === 0) return "none";
+    const nested = value.some((v) => v !== null && typeof v === "object");
+    return value.map((v) => textOf(v, ids)).join(nested ? "; " : ", ");
+  }
+  if (typeof value === "object") {
+    const record = value as Record<string, unknown>;
+    if (typeof record.name === "string" && record.name) {
+      if (typeof record.id === "string") ids.push(record.id);
+      return record.name;
+    }
+    const fields = Object.entries(record).filter(([, v]) => v !== null && v !== undefined && v !== "");
+    if (fields.length === 0) return "—";
+    return fields.map(([k, v]) => `${inSentence(labelFor(k))} ${textOf(v, ids)}`).join(", ");
+  }
+  return String(value);
+}
+
+export function describeDetails(details: unknown): DetailLine[] {
+  if (!details || typeof details !== "object" || Array.isArray(details)) return [];
+  const lines: DetailLine[] = [];
+  for (const [key, value] of Object.entries(details as Record<string, unknown>)) {
+    if (value === null || value === undefined || value === "") continue;
+    const label = labelFor(key);
+    if (typeof value === "string" && ISO_TIME.test(value) && !Number.isNaN(Date.parse(value))) {
+      lines.push({ label, text: value, time: value });
+      continue;
+    }
+    const ids: string[] = [];
+    const text = textOf(value, ids);
+    lines.push(ids.length ? { label, text, title: ids.join("\n") } : { label, text });
+  }
+  return lines;
+}
+
+const TARGET_TYPES: Record<string, string> = {
+  api_token: "API token",
+  service_account: "Service account",
+  folder: "Folder",
+  store: "Store",
+  asset: "Asset",
+  connection: "Connection",
+  user: "User",
+};
+
+/** The kind of thing an event is about, in words ("service_account" → "Service account"). */
+export function targetTypeLabel(type: string): string {
+  return TARGET_TYPES[type] ?? labelFor(type);
+}
