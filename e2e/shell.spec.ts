@@ -16,6 +16,13 @@ test("on a narrow window the navigation is a drawer that reaches every area", as
   // Nothing is wider than the window: wide tables scroll inside their own box.
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   expect(overflow).toBeLessThanOrEqual(0);
+  // The folder's tabs do not fit: a fade says there are more, and the current tab is scrolled into view.
+  const sections = page.getByRole("navigation", { name: "Folder sections" });
+  await expect(sections.getByRole("list")).toHaveAttribute("data-more", "right");
+  await expect(sections.getByRole("link", { name: "Audit" })).not.toBeInViewport();
+  await page.goto(`/folders/${id}/audit`);
+  await expect(sections.getByRole("link", { name: "Audit" })).toBeInViewport({ ratio: 0.9 });
+  await expect(sections.getByRole("list")).toHaveAttribute("data-more", "left");
 });
 
 test("the theme can be switched to dark and back", async ({ page }) => {
