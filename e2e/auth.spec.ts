@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { createUser, freshPage, signIn } from "./fixtures";
+import { createUser, freshPage, signIn, unique } from "./fixtures";
 
 test("wrong password shows one generic message; sign out clears the session", async ({ page, browser }) => {
   const person = await createUser(page);
@@ -116,4 +116,33 @@ test("the sign-in endpoints answer a malformed or oversized body with 4xx, not 5
   expect(oversized.status()).toBe(413);
   // The endpoints still answer as next-auth does.
   expect(await (await request.get("/api/auth/csrf")).json()).toMatchObject({ csrfToken: expect.any(String) });
+});
+
+test("a person changes their own password: the new one is typed twice, and only it signs in afterwards", async ({ page, browser }) => {
+  const person = await createUser(page);
+  const p = await freshPage(browser);
+  await signIn(p, person.email, person.password);
+  await p.goto("/settings");
+  const newPassword = `changed ${unique("pw")} password`;
+  await p.getByLabel("Current password").fill(person.password);
+  await p.getByLabel(/^New password/).fill(newPassword);
+  await p.getByLabel("Confirm new password").fill(`${newPassword}x`);
+  await p.getByRole("button", { name: "Change password" }).click();
+  const confirm = p.getByLabel("Confirm new password");
+  await expect(confirm).toHaveAccessibleDescription("The two new passwords do not match.");
+  await expect(confirm).toBeFocused();
+  await confirm.fill(newPassword);
+  await expect(confirm).not.toHaveAttribute("aria-invalid", "true");
+  await p.getByRole("button", { name: "Change password" }).click();
+  await expect(p.getByText("Password changed.")).toBeVisible();
+  await expect(p.getByLabel("Current password")).toHaveValue("");
+
+  // The old password no longer works; the new one does.
+  const other = await freshPage(browser);
+  await other.goto("/login");
+  await other.getByLabel("E-mail").fill(person.email);
+  await other.getByLabel("Password").fill(person.password);
+  await other.getByRole("button", { name: "Sign in" }).click();
+  await expect(other.getByRole("main").getByRole("alert")).toHaveText("Invalid e-mail or password.");
+  await signIn(other, person.email, newPassword);
 });

@@ -8,9 +8,13 @@ import { useServerAction } from "@/components/shared/use-server-action";
 import { changeOwnPasswordAction } from "@/lib/users/actions";
 import { useHydrated } from "@/components/shared/use-hydrated";
 
+const EMPTY = { currentPassword: "", newPassword: "", confirmPassword: "" };
+
 export function ChangePasswordForm() {
   const hydrated = useHydrated();
-  const [form, setForm] = useState({ currentPassword: "", newPassword: "" });
+  const [form, setForm] = useState(EMPTY);
+  // A typo in a password nobody can see would lock its owner out: the new one is typed twice, checked here.
+  const [mismatch, setMismatch] = useState<string | null>(null);
   const change = useServerAction(changeOwnPasswordAction, { success: "Password changed.", refresh: false });
   return (
     <form
@@ -18,7 +22,13 @@ export function ChangePasswordForm() {
       className="grid max-w-md gap-5"
       onSubmit={async (e) => {
         e.preventDefault();
-        if (await change.run(form)) setForm({ currentPassword: "", newPassword: "" });
+        if (form.newPassword !== form.confirmPassword) {
+          setMismatch(form.confirmPassword ? "The two new passwords do not match." : "Type the new password again.");
+          document.getElementById("confirm-password")?.focus();
+          return;
+        }
+        setMismatch(null);
+        if (await change.run({ currentPassword: form.currentPassword, newPassword: form.newPassword })) setForm(EMPTY);
       }}
     >
       <FormField label="Current password" id="current-password" error={change.fieldError("currentPassword")} required>
@@ -27,8 +37,19 @@ export function ChangePasswordForm() {
       <FormField label="New password" id="new-password" error={change.fieldError("newPassword")} description="At least 12 characters." required>
         <Input type="password" autoComplete="new-password" value={form.newPassword} onChange={(e) => setForm({ ...form, newPassword: e.target.value })} />
       </FormField>
+      <FormField label="Confirm new password" id="confirm-password" error={mismatch} required>
+        <Input
+          type="password"
+          autoComplete="new-password"
+          value={form.confirmPassword}
+          onChange={(e) => {
+            setForm({ ...form, confirmPassword: e.target.value });
+            if (mismatch && e.target.value === form.newPassword) setMismatch(null);
+          }}
+        />
+      </FormField>
       <div>
-        <Button type="submit" disabled={change.pending || !hydrated}>
+        <Button type="submit" pending={change.pending} disabled={!hydrated}>
           {change.pending ? "Saving…" : "Change password"}
         </Button>
       </div>
