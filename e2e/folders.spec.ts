@@ -90,6 +90,14 @@ test("rename, move and delete a folder; delete is refused while it holds a subfo
   await rename.getByLabel("Folder name").fill("");
   await rename.getByRole("button", { name: "Rename" }).click();
   await expect(rename.getByRole("alert")).toHaveText("Enter a folder name.");
+  await expect(rename.getByLabel("Folder name")).toHaveAttribute("aria-invalid", "true");
+  // Typing makes the message out of date: it goes, and comes back if the next attempt fails alike.
+  await rename.getByLabel("Folder name").fill("Runbooks v2");
+  await expect(rename.getByRole("alert")).toHaveCount(0);
+  await expect(rename.getByLabel("Folder name")).not.toHaveAttribute("aria-invalid", "true");
+  await rename.getByLabel("Folder name").fill(" ");
+  await rename.getByRole("button", { name: "Rename" }).click();
+  await expect(rename.getByRole("alert")).toHaveText("Enter a folder name.");
   await rename.getByLabel("Folder name").fill("Runbooks v2");
   await rename.getByRole("button", { name: "Rename" }).click();
   await expect(rename).toBeHidden();

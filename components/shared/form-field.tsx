@@ -30,7 +30,20 @@ const nativeControls = new Set(["input", "textarea", "select", "button"]);
  * they sit, and a native <input>/<textarea>/<select> direct child is cloned with them. Any other
  * control must be given them by hand. Put exactly one control in a field.
  */
-export function FormField({ label, id, error, description, required, className, children }: FormFieldProps) {
+export function FormField({ label, id, error: given, description, required, className, children }: FormFieldProps) {
+  // Once the person edits the control, its error is out of date: hide it until the next attempt. A
+  // new attempt clears every error first (use-server-action), so even the same message shows again.
+  const [dismissed, setDismissed] = React.useState<string | null>(null);
+  const [previous, setPrevious] = React.useState(given);
+  if (given !== previous) {
+    setPrevious(given);
+    setDismissed(null);
+  }
+  const error = given && given !== dismissed ? given : null;
+  const edited = React.useCallback(() => {
+    if (given) setDismissed(given);
+  }, [given]);
+
   const descriptionId = description ? `${id}-description` : undefined;
   const errorId = error ? `${id}-error` : undefined;
 
@@ -71,7 +84,9 @@ export function FormField({ label, id, error, description, required, className, 
           {description}
         </p>
       ) : null}
-      <FieldContext.Provider value={fieldProps}>{control}</FieldContext.Provider>
+      <div className="contents" onInput={edited} onChange={edited}>
+        <FieldContext.Provider value={fieldProps}>{control}</FieldContext.Provider>
+      </div>
       {error ? (
         <p id={errorId} role="alert" className="text-[0.8125rem] font-medium text-danger">
           {error}

@@ -282,12 +282,14 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
   async function submit(event: React.FormEvent) {
     event.preventDefault();
     setTestResult(null);
+    test.reset(); // Only this attempt's errors are shown: a test's would otherwise stay beside them.
     if (existing) await update.run({ ...common, storeId: existing.id });
     else await create.run({ ...common, kind });
   }
 
   async function runTest() {
     setTestResult(null);
+    save.reset();
     const ok = await test.run({ ...common, kind, storeId: existing?.id ?? null });
     if (!ok) toast.error("Fix the highlighted fields, then test again.");
   }
