@@ -65,11 +65,11 @@ export function ResolveTest({ assetId, isCredential }: { assetId: string; isCred
   return (
     <div className="grid gap-4">
       <div className="flex flex-wrap gap-2">
-        <Button variant="outline" onClick={() => void test.run({ assetId })} disabled={test.pending}>
+        <Button variant="outline" onClick={() => void test.run({ assetId })} pending={test.pending}>
           {test.pending ? <LoaderCircleIcon className="animate-spin" aria-hidden="true" /> : <FlaskConicalIcon aria-hidden="true" />}
           {test.pending ? "Resolving…" : "Resolve test"}
         </Button>
-        <Button variant="ghost" onClick={() => void refresh.run({ assetId })} disabled={refresh.pending}>
+        <Button variant="ghost" onClick={() => void refresh.run({ assetId })} pending={refresh.pending}>
           <RotateCcwKeyIcon aria-hidden="true" />
           {refresh.pending ? "Refreshing…" : "Refresh cached value"}
         </Button>

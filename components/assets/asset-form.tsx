@@ -418,7 +418,7 @@ export function AssetForm({ folderId, stores, existing, cancelHref }: AssetFormP
         <Button type="button" variant="outline" onClick={() => router.push(cancelHref)}>
           Cancel
         </Button>
-        <Button type="submit" disabled={save.pending || !hydrated}>
+        <Button type="submit" pending={save.pending} disabled={!hydrated}>
           {save.pending ? "Saving…" : editing ? "Save changes" : "Create asset"}
         </Button>
       </div>

@@ -58,7 +58,7 @@ export function LoginForm({ callbackUrl }: { callbackUrl: string }) {
       <FormField label="Password" id="password">
         <Input name="password" type="password" autoComplete="current-password" required />
       </FormField>
-      <Button type="submit" disabled={pending || !hydrated} className="w-full">
+      <Button type="submit" pending={pending} disabled={!hydrated} className="w-full">
         {pending ? <LoaderCircleIcon className="animate-spin" aria-hidden="true" /> : null}
         {pending ? "Signing in…" : "Sign in"}
       </Button>

@@ -108,6 +108,7 @@ export function AssetPickerDialog({
   }
 
   const activeRow = rows[active];
+  const listShown = !query.isPending && !query.isError && rows.length > 0;
   return (
     <Dialog open={open} onOpenChange={onOpenChange}>
       <DialogContent className="sm:max-w-2xl">
@@ -124,10 +125,11 @@ export function AssetPickerDialog({
               autoFocus
               role="combobox"
               aria-label="Search assets"
-              aria-controls={listId}
-              aria-expanded="true"
+              // Expanded only while the list of options is on screen (not while searching, failed or empty).
+              aria-controls={listShown ? listId : undefined}
+              aria-expanded={listShown}
               aria-autocomplete="list"
-              aria-activedescendant={activeRow ? `${listId}-${activeRow.id}` : undefined}
+              aria-activedescendant={activeRow && listShown ? `${listId}-${activeRow.id}` : undefined}
               onKeyDown={onSearchKeyDown}
               placeholder="Search by name…"
               value={q}

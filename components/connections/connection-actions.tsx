@@ -19,13 +19,13 @@ export function ConnectionActions({ connectionId, name, folderId, canWrite, canU
   return (
     <div className="flex flex-wrap gap-2">
       {canUse ? (
-        <Button variant="outline" onClick={() => void refresh.run({ connectionId })} disabled={refresh.pending}>
+        <Button variant="outline" onClick={() => void refresh.run({ connectionId })} pending={refresh.pending}>
           <RotateCcwKeyIcon aria-hidden="true" />
           {refresh.pending ? "Refreshing…" : "Refresh credentials"}
         </Button>
       ) : null}
       {canUse ? (
-        <Button variant="outline" onClick={() => void reconnect.run({ connectionId })} disabled={reconnect.pending}>
+        <Button variant="outline" onClick={() => void reconnect.run({ connectionId })} pending={reconnect.pending}>
           {reconnect.pending ? <LoaderCircleIcon className="animate-spin" aria-hidden="true" /> : <RefreshCwIcon aria-hidden="true" />}
           {reconnect.pending ? "Connecting…" : "Reconnect"}
         </Button>

@@ -307,7 +307,7 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
         <Button type="button" variant="outline" onClick={() => router.push(cancelHref)}>
           Cancel
         </Button>
-        <Button type="submit" disabled={save.pending || !hydrated}>
+        <Button type="submit" pending={save.pending} disabled={!hydrated}>
           {save.pending ? <LoaderCircleIcon className="animate-spin" aria-hidden="true" /> : <CheckCircle2Icon aria-hidden="true" />}
           {existing ? "Save and connect" : "Connect"}
         </Button>

@@ -78,7 +78,7 @@ export function FolderNameDialog(props: Props) {
             <Button type="button" variant="outline" onClick={() => setOpen(false)}>
               Cancel
             </Button>
-            <Button type="submit" disabled={action.pending}>
+            <Button type="submit" pending={action.pending}>
               {action.pending ? "Saving…" : props.mode === "rename" ? "Rename" : "Create folder"}
             </Button>
           </DialogFooter>

@@ -92,7 +92,7 @@ export function AddMemberDialog({ folderId }: { folderId: string }) {
             <Button type="button" variant="outline" onClick={() => setOpen(false)}>
               Cancel
             </Button>
-            <Button type="submit" disabled={add.pending}>
+            <Button type="submit" pending={add.pending}>
               {add.pending ? "Saving…" : "Add member"}
             </Button>
           </DialogFooter>

@@ -71,7 +71,7 @@ export function MoveFolderDialog({ folderId, folderName, currentParentId, destin
             <Button type="button" variant="outline" onClick={() => onOpenChange(false)}>
               Cancel
             </Button>
-            <Button type="submit" disabled={!target || move.pending}>
+            <Button type="submit" disabled={!target} pending={move.pending}>
               {move.pending ? "Moving…" : "Move folder"}
             </Button>
           </DialogFooter>

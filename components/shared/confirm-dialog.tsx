@@ -107,7 +107,7 @@ export function ConfirmDialog({
           <Button
             variant={destructive ? "destructive" : "default"}
             onClick={handleConfirm}
-            disabled={pending}
+            pending={pending}
             aria-describedby={error ? errorId : undefined}
           >
             {pending ? <LoaderCircleIcon className="animate-spin" aria-hidden="true" /> : null}

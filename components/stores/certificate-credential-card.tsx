@@ -44,7 +44,7 @@ export function CertificateCredentialCard({ storeId, current, uploadTo, uploadSt
           <p className="text-sm text-muted-foreground">No certificate yet.</p>
         )}
         <div className="flex flex-wrap gap-2">
-          <Button type="button" onClick={() => (current ? setConfirm(true) : void generate.run({ storeId }))} disabled={generate.pending}>
+          <Button type="button" onClick={() => (current ? setConfirm(true) : void generate.run({ storeId }))} pending={generate.pending}>
             <KeyRoundIcon aria-hidden="true" /> {generate.pending ? "Generating…" : current ? "Generate a new key pair" : "Generate key pair in Latch"}
           </Button>
           {current ? (

@@ -16,11 +16,11 @@ export function StoreActions({ storeId, storeName, deletable }: { storeId: strin
   const refresh = useServerAction(refreshStoreAction, { success: "Values read from this store were cleared on every instance." });
   return (
     <div className="flex flex-wrap gap-2">
-      <Button variant="outline" onClick={() => void refresh.run({ storeId })} disabled={refresh.pending}>
+      <Button variant="outline" onClick={() => void refresh.run({ storeId })} pending={refresh.pending}>
         <RotateCcwKeyIcon aria-hidden="true" />
         {refresh.pending ? "Refreshing…" : "Refresh cached values"}
       </Button>
-      <Button variant="outline" onClick={() => void test.run({ storeId })} disabled={test.pending}>
+      <Button variant="outline" onClick={() => void test.run({ storeId })} pending={test.pending}>
         {test.pending ? <LoaderCircleIcon className="animate-spin" aria-hidden="true" /> : <FlaskConicalIcon aria-hidden="true" />}
         {test.pending ? "Testing…" : "Test saved settings"}
       </Button>

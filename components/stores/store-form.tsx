@@ -397,11 +397,11 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
       ) : null}
 
       <div className="flex flex-wrap justify-end gap-3">
-        <Button type="button" variant="outline" onClick={runTest} disabled={test.pending}>
+        <Button type="button" variant="outline" onClick={runTest} pending={test.pending}>
           {test.pending ? <LoaderCircleIcon className="animate-spin" aria-hidden="true" /> : <FlaskConicalIcon aria-hidden="true" />}
           {test.pending ? "Testing…" : "Test connection"}
         </Button>
-        <Button type="submit" disabled={save.pending || !hydrated}>
+        <Button type="submit" pending={save.pending} disabled={!hydrated}>
           {save.pending ? "Saving…" : existing ? "Save changes" : "Create store"}
         </Button>
       </div>

@@ -161,7 +161,7 @@ export function CreateTokenDialog({ target, folders, disabled }: { target: Targe
               <Button type="button" variant="outline" onClick={() => setOpen(false)}>
                 Cancel
               </Button>
-              <Button type="submit" disabled={create.pending}>
+              <Button type="submit" pending={create.pending}>
                 {create.pending ? "Creating…" : "Create token"}
               </Button>
             </DialogFooter>

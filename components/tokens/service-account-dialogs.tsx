@@ -73,7 +73,7 @@ function ServiceAccountForm({
             <Button type="button" variant="outline" onClick={() => onOpenChange(false)}>
               Cancel
             </Button>
-            <Button type="submit" disabled={current.pending}>
+            <Button type="submit" pending={current.pending}>
               {current.pending ? "Saving…" : account ? "Save" : "Create service account"}
             </Button>
           </DialogFooter>

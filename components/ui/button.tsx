@@ -35,9 +35,14 @@ export type ButtonProps = React.ComponentProps<"button"> &
   VariantProps<typeof buttonVariants> & {
     /** Render the single child (e.g. a next/link `<Link>`) with button styling. */
     asChild?: boolean;
+    /**
+     * Working on the last press: the button refuses presses and says it is busy, but stays focusable.
+     * A `disabled` button drops keyboard focus to the page the moment it is pressed.
+     */
+    pending?: boolean;
   };
 
-export function Button({ className, variant, size, asChild = false, type, ...props }: ButtonProps) {
+export function Button({ className, variant, size, asChild = false, type, pending = false, onClick, ...props }: ButtonProps) {
   const Comp = asChild ? Slot.Root : "button";
   return (
     <Comp
@@ -46,6 +51,9 @@ export function Button({ className, variant, size, asChild = false, type, ...pro
       type={asChild ? type : (type ?? "button")}
       className={cn(buttonVariants({ variant, size }), className)}
       {...props}
+      {...(pending ? { "aria-disabled": true, "aria-busy": true } : {})}
+      // Also stops a submit button's click, and so the form's submission (Enter in a field included).
+      onClick={pending ? (event: React.MouseEvent<HTMLButtonElement>) => event.preventDefault() : onClick}
     />
   );
 }

@@ -95,7 +95,7 @@ export function CreateUserDialog() {
             <Button type="button" variant="outline" onClick={() => setOpen(false)}>
               Cancel
             </Button>
-            <Button type="submit" disabled={create.pending}>
+            <Button type="submit" pending={create.pending}>
               {create.pending ? "Creating…" : "Create user"}
             </Button>
           </DialogFooter>
@@ -190,7 +190,7 @@ export function UserRowActions({ user, isSelf }: { user: UserSummary; isSelf: bo
               <Button type="button" variant="outline" onClick={() => setDialog(null)}>
                 Cancel
               </Button>
-              <Button type="submit" disabled={reset.pending}>
+              <Button type="submit" pending={reset.pending}>
                 {reset.pending ? "Saving…" : "Reset password"}
               </Button>
             </DialogFooter>
