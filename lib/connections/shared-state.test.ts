@@ -218,6 +218,24 @@ describe("a saved connection's shared state", () => {
     expect((await stored())!.refreshToken).toBe("r-next");
   });
 
+  it("a change that outlasted its lease while another client took it over is not reported as stored: a 503, and its result is kept", async () => {
+    const before = (await stored())!.refreshToken;
+    const other = randomUUID();
+    const failed = sharedStateOf(connectionId).exclusive(async (latest) => {
+      // The token request stalled past the lease; another instance's client took the lease over.
+      await db().connection.update({ where: { id: connectionId }, data: { stateLeaseId: other, stateLeaseUntil: new Date(Date.now() + 60_000) } });
+      return { ...latest!, refreshToken: "r-outlasted" };
+    }, 5_000);
+    await expect(failed).rejects.toMatchObject({ code: "UPSTREAM_UNAVAILABLE", message: expect.stringContaining("took longer than Latch allows") });
+    // Nothing stored, and the other client's lease is left alone.
+    expect((await stored())!.refreshToken).toBe(before);
+    expect(await lease()).toBe(other);
+    // That client ends without storing anything: the result spent nothing in vain, the next change starts from it.
+    await clearLease();
+    expect(await refreshTokenTheNextChangeSees()).toBe("r-outlasted");
+    expect((await stored())!.refreshToken).toBe("r-outlasted");
+  });
+
   it("a kept unstored result that the next change renews again: the newer result is stored", async () => {
     const down = new Error("connection terminated unexpectedly");
     vi.mocked(transactionWithin).mockRejectedValueOnce(down).mockRejectedValueOnce(down).mockRejectedValueOnce(down);

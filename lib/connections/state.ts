@@ -53,6 +53,10 @@ const STORE_RETRY_MS = 200;
 const TIMED_OUT = "Another client of this connection was renewing its tokens and did not finish in time. Try again.";
 const UNAVAILABLE = "Latch could not read or store this connection's kept tokens just now. Try again; if it persists, check Latch's database.";
 
+const LEASE_LOST = "Renewing this connection's tokens took longer than Latch allows, and another request took over. Try again.";
+
+class LeaseLost extends Error {}
+
 type Claim = { claimed: boolean; present: boolean; state_ciphertext: Connection["stateCiphertext"]; state_data_key_id: string | null; config: unknown };
 
 /**
@@ -98,15 +102,27 @@ async function releaseLease(connectionId: string, lease: string, deadline: numbe
 async function storeWithinLease(connectionId: string, lease: string, sealed: Awaited<ReturnType<typeof sealState>>, leaseEnds: number): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await transactionWithin(leaseEnds - Date.now(), (client) =>
-        client.query(
-          `UPDATE "connections" SET "state_ciphertext" = $3, "state_data_key_id" = $4::uuid, "state_lease_id" = NULL, "state_lease_until" = NULL, "updated_at" = now()
-           WHERE "id" = $1::uuid AND "state_lease_id" = $2::uuid`,
+      // Not stored while another lease is on the row: this one ran out (the change stalled past its
+      // margin) and another client took over. A lease cleared by an edit is the change overtaken.
+      const { rows } = await transactionWithin(leaseEnds - Date.now(), (client) =>
+        client.query<{ stored: boolean; other_lease: boolean }>(
+          `WITH stored AS (
+             UPDATE "connections" SET "state_ciphertext" = $3, "state_data_key_id" = $4::uuid, "state_lease_id" = NULL, "state_lease_until" = NULL, "updated_at" = now()
+             WHERE "id" = $1::uuid AND "state_lease_id" = $2::uuid
+             RETURNING 1
+           )
+           SELECT EXISTS (SELECT 1 FROM stored) AS stored,
+                  EXISTS (SELECT 1 FROM "connections" WHERE "id" = $1::uuid AND "state_lease_id" IS DISTINCT FROM $2::uuid AND "state_lease_id" IS NOT NULL) AS other_lease`,
           [connectionId, lease, Buffer.from(sealed.stateCiphertext), sealed.stateDataKeyId],
         ),
       );
+      if (!rows[0]!.stored && rows[0]!.other_lease) throw new LeaseLost();
       return;
     } catch (error) {
+      if (error instanceof LeaseLost) {
+        logger().warn({ connectionId }, "a connection's renewal outlasted its lease and another client holds it now; its result is kept on this instance");
+        throw new AppError("UPSTREAM_UNAVAILABLE", LEASE_LOST);
+      }
       if (attempt >= STORE_ATTEMPTS || leaseEnds - Date.now() < STORE_RETRY_MS * 2) throw unavailable(error);
       logger().warn({ err: error, connectionId, attempt }, "could not store a connection's renewed state; trying again");
       await new Promise((resolve) => setTimeout(resolve, STORE_RETRY_MS * attempt));
