@@ -25,6 +25,19 @@ function Details({ details }: { details: AuditRow["details"] }) {
   );
 }
 
+/** A narrow column breaks an address before its domain, not at any letter. */
+function Email({ address }: { address: string }) {
+  const at = address.lastIndexOf("@");
+  if (at <= 0) return <>{address}</>;
+  return (
+    <>
+      {address.slice(0, at)}
+      <wbr />
+      {address.slice(at)}
+    </>
+  );
+}
+
 export function AuditTable({ rows, total, page, pageSize, q }: { rows: AuditRow[]; total: number; page: number; pageSize: number; q: string }) {
   return (
     <DataTable
@@ -41,7 +54,7 @@ export function AuditTable({ rows, total, page, pageSize, q }: { rows: AuditRow[
           ),
           className: "w-48",
         },
-        { key: "who", header: "Who", cell: (r) => <span className="text-sm [overflow-wrap:anywhere]">{r.actorEmail ?? "System"}</span> },
+        { key: "who", header: "Who", cell: (r) => <span className="text-sm">{r.actorEmail ? <Email address={r.actorEmail} /> : "System"}</span> },
         {
           key: "what",
           header: "What",
