@@ -19,7 +19,11 @@ export function FolderTabs({ tabs }: { tabs: { href: string; label: string }[] }
     const el = list.current;
     if (!el) return;
     const measure = () => setMore({ left: el.scrollLeft > 1, right: el.scrollLeft + el.clientWidth < el.scrollWidth - 1 });
-    el.querySelector<HTMLElement>('[aria-current="page"]')?.scrollIntoView({ block: "nearest", inline: "nearest" });
+    // Sideways only (scrollIntoView could also move the page).
+    const current = el.querySelector('[aria-current="page"]')?.getBoundingClientRect();
+    const box = el.getBoundingClientRect();
+    if (current && current.right > box.right) el.scrollLeft += current.right - box.right;
+    else if (current && current.left < box.left) el.scrollLeft -= box.left - current.left;
     measure();
     el.addEventListener("scroll", measure, { passive: true });
     const resize = new ResizeObserver(measure);
