@@ -131,6 +131,11 @@ test("a person changes their own password: the new one is typed twice, and only 
   const confirm = p.getByLabel("Confirm new password");
   await expect(confirm).toHaveAccessibleDescription("The two new passwords do not match.");
   await expect(confirm).toBeFocused();
+  // Still wrong after an edit: the next attempt says so again.
+  await confirm.fill(`${newPassword}y`);
+  await expect(confirm).not.toHaveAttribute("aria-invalid", "true");
+  await p.getByRole("button", { name: "Change password" }).click();
+  await expect(confirm).toHaveAccessibleDescription("The two new passwords do not match.");
   await confirm.fill(newPassword);
   await expect(confirm).not.toHaveAttribute("aria-invalid", "true");
   await p.getByRole("button", { name: "Change password" }).click();

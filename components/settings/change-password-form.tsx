@@ -35,7 +35,15 @@ export function ChangePasswordForm() {
         <Input type="password" autoComplete="current-password" value={form.currentPassword} onChange={(e) => setForm({ ...form, currentPassword: e.target.value })} />
       </FormField>
       <FormField label="New password" id="new-password" error={change.fieldError("newPassword")} description="At least 12 characters." required>
-        <Input type="password" autoComplete="new-password" value={form.newPassword} onChange={(e) => setForm({ ...form, newPassword: e.target.value })} />
+        <Input
+          type="password"
+          autoComplete="new-password"
+          value={form.newPassword}
+          onChange={(e) => {
+            setForm({ ...form, newPassword: e.target.value });
+            setMismatch(null);
+          }}
+        />
       </FormField>
       <FormField label="Confirm new password" id="confirm-password" error={mismatch} required>
         <Input
@@ -44,7 +52,8 @@ export function ChangePasswordForm() {
           value={form.confirmPassword}
           onChange={(e) => {
             setForm({ ...form, confirmPassword: e.target.value });
-            if (mismatch && e.target.value === form.newPassword) setMismatch(null);
+            // Cleared on every edit, so the next failed attempt sets it anew and it shows again.
+            setMismatch(null);
           }}
         />
       </FormField>
