@@ -40,14 +40,17 @@ describe("names", () => {
   });
 
   it("refuses characters nobody can see: controls, zero-width spaces, byte-order marks and text-direction overrides", () => {
-    const unseen = ["tab\there", "line\nbreak", "nul\u0000", "c1\u0085", "zero\u200bwidth", "word\u2060joiner", "byte\ufefforder", "soft\u00adhyphen", "exe.\u202etxt", "isolate\u2066x\u2069", "mark\u200f"];
+    const unseen = ["tab\there", "line\nbreak", "nul\u0000", "c1\u0085", "zero\u200bwidth", "word\u2060joiner", "byte\ufefforder", "soft\u00adhyphen", "exe.\u202etxt", "isolate\u2066x\u2069", "mark\u200f",
+      // Joiners and selectors where no writing needs them: alone, inside a Latin word, after a letter.
+      "\u200c", "Produc\u200dtion", "Produc\u200ction", "Production\ufe0f", "a\u034fb",
+      "tag\u{e0041}\u{e0042}", "\u3164", "filler\u3164name", "line\u2028sep", "para\u2029sep", "khmer\u17b4"];
     for (const [what, form] of Object.entries(forms)) {
       for (const name of unseen) expect(nameOf(form, name), `${what}: ${JSON.stringify(name)}`).toEqual({ errors: [UNSEEN_MESSAGE] });
     }
   });
 
   it("keeps the joiners that scripts and emoji need", () => {
-    for (const name of ["می\u200cخواهم", "Team 👩\u200d💻"]) {
+    for (const name of ["می\u200cخواهم", "क्\u200dष", "Team 👩\u200d💻", "Love ❤\ufe0f", "On fire ❤\ufe0f\u200d🔥", "OK 👍🏽", "Ops 👩🏽\u200d💻"]) {
       for (const [what, form] of Object.entries(forms)) expect(nameOf(form, name), what).toEqual({ name });
     }
   });

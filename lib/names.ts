@@ -1,19 +1,27 @@
 import { z } from "zod";
 
 /**
- * Characters nobody can see or that reorder what is shown: C0/C1 controls, soft hyphen, zero-width
- * space, word joiners, byte-order mark, and the bidi marks, embeddings, overrides and isolates. A name
- * holding one can look exactly like another one (or like something else) in every list, audit entry
- * and picker. ZWJ/ZWNJ (U+200C/U+200D) stay allowed: several scripts and emoji need them.
+ * Characters nobody can see, or that reorder or break what is shown: controls, format characters
+ * (zero-width space, soft hyphen, bidi marks and overrides, tag characters, BOM…), line and paragraph
+ * separators, blank "filler" letters, the combining grapheme joiner and variation selectors. A name
+ * holding one can look exactly like another name (or like something else) in every list, audit entry
+ * and picker.
  */
-// eslint-disable-next-line no-control-regex
-const UNSEEN = /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
+const UNSEEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\uffa0\ufe00-\ufe0f\u{e0100}-\u{e01ef}]/u;
+
+/**
+ * The exceptions writing needs: ZWNJ/ZWJ inside words of the scripts that shape with them (Arabic,
+ * Persian, Syriac and the Indic scripts), ZWJ inside emoji sequences, and the emoji presentation
+ * selector after an emoji. Removed before the check; anywhere else they are refused like the rest.
+ */
+const SHAPING = "\\p{Script=Arabic}\\p{Script=Syriac}\\p{Script=Devanagari}\\p{Script=Bengali}\\p{Script=Gurmukhi}\\p{Script=Gujarati}\\p{Script=Oriya}\\p{Script=Tamil}\\p{Script=Telugu}\\p{Script=Kannada}\\p{Script=Malayalam}\\p{Script=Sinhala}";
+const WRITING_JOINERS = new RegExp(`(?<=[${SHAPING}])[\\u200c\\u200d](?=[${SHAPING}])|(?<=[\\p{Extended_Pictographic}\\p{Emoji_Modifier}\\ufe0f])\\u200d(?=\\p{Extended_Pictographic})|(?<=\\p{Extended_Pictographic})\\ufe0f`, "gu");
 
 export const UNSEEN_MESSAGE = "Names cannot contain control or invisible characters (such as tabs, zero-width spaces or text-direction marks).";
 
-/** True when the text holds a character UNSEEN describes. */
+/** True when the text holds a character UNSEEN describes, other than the joiners writing needs. */
 export function hasUnseenCharacters(text: string): boolean {
-  return UNSEEN.test(text);
+  return UNSEEN.test(text.replace(WRITING_JOINERS, ""));
 }
 
 /**
