@@ -236,6 +236,36 @@ describe("a saved connection's shared state", () => {
     expect((await stored())!.refreshToken).toBe("r-outlasted");
   });
 
+  it("the same when the other client's takeover commits while the store waits for the row", async () => {
+    const before = (await stored())!.refreshToken;
+    await asWriter(async (writer) => {
+      const failed = sharedStateOf(connectionId).exclusive(async (latest) => {
+        // The other client's claim holds the row, not yet committed, when this change stores.
+        await writer.query("BEGIN");
+        await writer.query(`UPDATE connections SET state_lease_id = $2, state_lease_until = now() + interval '1 minute' WHERE id = $1`, [connectionId, randomUUID()]);
+        setTimeout(() => void writer.query("COMMIT"), 300);
+        return { ...latest!, refreshToken: "r-outlasted-waiting" };
+      }, 5_000);
+      await expect(failed).rejects.toMatchObject({ code: "UPSTREAM_UNAVAILABLE" });
+    });
+    expect((await stored())!.refreshToken).toBe(before);
+    await clearLease();
+    expect(await refreshTokenTheNextChangeSees()).toBe("r-outlasted-waiting");
+  });
+
+  it("the same when the client that took the lease over has already let it go without storing anything", async () => {
+    const before = (await stored())!.refreshToken;
+    const failed = sharedStateOf(connectionId).exclusive(async (latest) => {
+      await db().connection.update({ where: { id: connectionId }, data: { stateLeaseId: randomUUID(), stateLeaseUntil: new Date(Date.now() + 60_000) } });
+      await clearLease();
+      return { ...latest!, refreshToken: "r-outlasted-again" };
+    }, 5_000);
+    await expect(failed).rejects.toMatchObject({ code: "UPSTREAM_UNAVAILABLE" });
+    expect((await stored())!.refreshToken).toBe(before);
+    expect(await refreshTokenTheNextChangeSees()).toBe("r-outlasted-again");
+    expect((await stored())!.refreshToken).toBe("r-outlasted-again");
+  });
+
   it("a kept unstored result that the next change renews again: the newer result is stored", async () => {
     const down = new Error("connection terminated unexpectedly");
     vi.mocked(transactionWithin).mockRejectedValueOnce(down).mockRejectedValueOnce(down).mockRejectedValueOnce(down);

@@ -53,9 +53,13 @@ const STORE_RETRY_MS = 200;
 const TIMED_OUT = "Another client of this connection was renewing its tokens and did not finish in time. Try again.";
 const UNAVAILABLE = "Latch could not read or store this connection's kept tokens just now. Try again; if it persists, check Latch's database.";
 
-const LEASE_LOST = "Renewing this connection's tokens took longer than Latch allows, and another request took over. Try again.";
+const LEASE_LOST = "Renewing this connection's tokens took longer than Latch allows, so the result could not be kept for other requests. Try again.";
 
 class LeaseLost extends Error {}
+
+function sameBytes(a: Uint8Array | null, b: Uint8Array | null): boolean {
+  return a === null || b === null ? a === b : Buffer.from(a).equals(Buffer.from(b));
+}
 
 type Claim = { claimed: boolean; present: boolean; state_ciphertext: Connection["stateCiphertext"]; state_data_key_id: string | null; config: unknown };
 
@@ -99,28 +103,29 @@ async function releaseLease(connectionId: string, lease: string, deadline: numbe
  * may have spent a rotated refresh token, so a failed write is tried again while the lease lasts, and
  * a writer holding the row is waited for until then, past the caller's own time if need be.
  */
-async function storeWithinLease(connectionId: string, lease: string, sealed: Awaited<ReturnType<typeof sealState>>, leaseEnds: number): Promise<void> {
+async function storeWithinLease(connectionId: string, lease: string, sealed: Awaited<ReturnType<typeof sealState>>, leaseEnds: number, claimed: Claim["state_ciphertext"]): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      // Not stored while another lease is on the row: this one ran out (the change stalled past its
-      // margin) and another client took over. A lease cleared by an edit is the change overtaken.
-      const { rows } = await transactionWithin(leaseEnds - Date.now(), (client) =>
-        client.query<{ stored: boolean; other_lease: boolean }>(
-          `WITH stored AS (
-             UPDATE "connections" SET "state_ciphertext" = $3, "state_data_key_id" = $4::uuid, "state_lease_id" = NULL, "state_lease_until" = NULL, "updated_at" = now()
-             WHERE "id" = $1::uuid AND "state_lease_id" = $2::uuid
-             RETURNING 1
-           )
-           SELECT EXISTS (SELECT 1 FROM stored) AS stored,
-                  EXISTS (SELECT 1 FROM "connections" WHERE "id" = $1::uuid AND "state_lease_id" IS DISTINCT FROM $2::uuid AND "state_lease_id" IS NOT NULL) AS other_lease`,
+      const lost = await transactionWithin(leaseEnds - Date.now(), async (client) => {
+        const { rowCount } = await client.query(
+          `UPDATE "connections" SET "state_ciphertext" = $3, "state_data_key_id" = $4::uuid, "state_lease_id" = NULL, "state_lease_until" = NULL, "updated_at" = now()
+           WHERE "id" = $1::uuid AND "state_lease_id" = $2::uuid`,
           [connectionId, lease, Buffer.from(sealed.stateCiphertext), sealed.stateDataKeyId],
-        ),
-      );
-      if (!rows[0]!.stored && rows[0]!.other_lease) throw new LeaseLost();
+        );
+        if (rowCount) return false;
+        // Not ours any more. Read anew (this statement sees what committed while the UPDATE waited):
+        // state stored meanwhile (an edit, a new authorisation) overtook the change, which has nothing
+        // to store; the state as claimed means the lease ran out under a stalled change and the result
+        // would be lost. A deleted connection has nothing to store either.
+        const { rows } = await client.query<{ state_ciphertext: Buffer | null }>(`SELECT "state_ciphertext" FROM "connections" WHERE "id" = $1::uuid`, [connectionId]);
+        if (rows.length === 0) return false;
+        return sameBytes(rows[0]!.state_ciphertext, claimed);
+      });
+      if (lost) throw new LeaseLost();
       return;
     } catch (error) {
       if (error instanceof LeaseLost) {
-        logger().warn({ connectionId }, "a connection's renewal outlasted its lease and another client holds it now; its result is kept on this instance");
+        logger().warn({ connectionId }, "a connection's renewal outlasted its lease and could not be stored; its result is kept on this instance");
         throw new AppError("UPSTREAM_UNAVAILABLE", LEASE_LOST);
       }
       if (attempt >= STORE_ATTEMPTS || leaseEnds - Date.now() < STORE_RETRY_MS * 2) throw unavailable(error);
@@ -248,7 +253,7 @@ async function holdLease(
     const sealed = next ? seal(next) : pending?.sealed;
     if (!sealed) return;
     try {
-      await storeWithinLease(connectionId, lease, sealed, leaseEnds);
+      await storeWithinLease(connectionId, lease, sealed, leaseEnds, claim.state_ciphertext);
     } catch (error) {
       if (claim.state_ciphertext) unsaved.set(connectionId, { sealed, replaces: claim.state_ciphertext });
       throw error;
