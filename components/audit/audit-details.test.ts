@@ -31,6 +31,14 @@ describe("how an audit event's details read in the log", () => {
     ]);
   });
 
+  it("ids used as keys are shortened like ids anywhere; a named record keeps its other fields", () => {
+    const a = "9bfcdd0e-1111-4222-8333-444455556666";
+    expect(describeDetails({ assets: { [a]: "cache" }, store: { id: "s1", name: "Vault", kind: "hashicorp" } })).toEqual([
+      { label: "Assets", text: "9bfcdd0e…: cache", title: a },
+      { label: "Store", text: "Vault (kind hashicorp)", title: "s1" },
+    ]);
+  });
+
   it("no details, or details that are not a record, show nothing", () => {
     for (const details of [null, undefined, "text", 3, [1, 2], {}]) expect(describeDetails(details)).toEqual([]);
   });

@@ -50,13 +50,14 @@ function textOf(value: unknown, ids: string[]): string {
   }
   if (typeof value === "object") {
     const record = value as Record<string, unknown>;
-    if (typeof record.name === "string" && record.name) {
-      if (typeof record.id === "string") ids.push(record.id);
-      return record.name;
-    }
-    const fields = Object.entries(record).filter(([, v]) => v !== null && v !== undefined && v !== "");
-    if (fields.length === 0) return "—";
-    return fields.map(([k, v]) => `${inSentence(labelFor(k))} ${textOf(v, ids)}`).join(", ");
+    const named = typeof record.name === "string" && record.name ? record.name : null;
+    if (named && typeof record.id === "string") ids.push(record.id);
+    const fields = Object.entries(record).filter(([k, v]) => v !== null && v !== undefined && v !== "" && !(named && (k === "name" || k === "id")));
+    // Keys can be ids too (the assets an invoke used, each with how it was read).
+    const keyText = (k: string) => (UUID.test(k) ? (ids.push(k), `${shortId(k)}:`) : inSentence(labelFor(k)));
+    const text = fields.map(([k, v]) => `${keyText(k)} ${textOf(v, ids)}`).join(", ");
+    if (named) return text ? `${named} (${text})` : named;
+    return text || "—";
   }
   return String(value);
 }

@@ -10,6 +10,8 @@ import { cn } from "@/lib/utils";
  * narrow screen the row scrolls sideways; a fade at an edge shows that more tabs lie beyond it, and
  * the current tab is scrolled into view.
  */
+const FADE_PX = 48;
+
 export function FolderTabs({ tabs }: { tabs: { href: string; label: string }[] }) {
   const pathname = usePathname();
   const list = useRef<HTMLUListElement>(null);
@@ -18,12 +20,16 @@ export function FolderTabs({ tabs }: { tabs: { href: string; label: string }[] }
   useEffect(() => {
     const el = list.current;
     if (!el) return;
-    const measure = () => setMore({ left: el.scrollLeft > 1, right: el.scrollLeft + el.clientWidth < el.scrollWidth - 1 });
-    // Sideways only (scrollIntoView could also move the page).
+    const measure = () => {
+      const left = el.scrollLeft > 1;
+      const right = el.scrollLeft + el.clientWidth < el.scrollWidth - 1;
+      setMore((was) => (was.left === left && was.right === right ? was : { left, right }));
+    };
+    // Sideways only (scrollIntoView could also move the page), and clear of the fade (3rem).
     const current = el.querySelector('[aria-current="page"]')?.getBoundingClientRect();
     const box = el.getBoundingClientRect();
-    if (current && current.right > box.right) el.scrollLeft += current.right - box.right;
-    else if (current && current.left < box.left) el.scrollLeft -= box.left - current.left;
+    if (current && current.right > box.right - FADE_PX) el.scrollLeft += current.right - box.right + FADE_PX;
+    else if (current && current.left < box.left + FADE_PX) el.scrollLeft -= box.left + FADE_PX - current.left;
     measure();
     el.addEventListener("scroll", measure, { passive: true });
     const resize = new ResizeObserver(measure);
