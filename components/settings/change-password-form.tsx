@@ -15,6 +15,11 @@ export function ChangePasswordForm() {
   const [form, setForm] = useState(EMPTY);
   // A typo in a password nobody can see would lock its owner out: the new one is typed twice, checked here.
   const [mismatch, setMismatch] = useState<string | null>(null);
+  // Any edit of either new password clears the mismatch, so the next failed attempt sets it anew and it shows again.
+  const editNew = (key: "newPassword" | "confirmPassword", value: string) => {
+    setForm({ ...form, [key]: value });
+    setMismatch(null);
+  };
   const change = useServerAction(changeOwnPasswordAction, { success: "Password changed.", refresh: false });
   return (
     <form
@@ -35,27 +40,10 @@ export function ChangePasswordForm() {
         <Input type="password" autoComplete="current-password" value={form.currentPassword} onChange={(e) => setForm({ ...form, currentPassword: e.target.value })} />
       </FormField>
       <FormField label="New password" id="new-password" error={change.fieldError("newPassword")} description="At least 12 characters." required>
-        <Input
-          type="password"
-          autoComplete="new-password"
-          value={form.newPassword}
-          onChange={(e) => {
-            setForm({ ...form, newPassword: e.target.value });
-            setMismatch(null);
-          }}
-        />
+        <Input type="password" autoComplete="new-password" value={form.newPassword} onChange={(e) => editNew("newPassword", e.target.value)} />
       </FormField>
       <FormField label="Confirm new password" id="confirm-password" error={mismatch} required>
-        <Input
-          type="password"
-          autoComplete="new-password"
-          value={form.confirmPassword}
-          onChange={(e) => {
-            setForm({ ...form, confirmPassword: e.target.value });
-            // Cleared on every edit, so the next failed attempt sets it anew and it shows again.
-            setMismatch(null);
-          }}
-        />
+        <Input type="password" autoComplete="new-password" value={form.confirmPassword} onChange={(e) => editNew("confirmPassword", e.target.value)} />
       </FormField>
       <div>
         <Button type="submit" pending={change.pending} disabled={!hydrated}>
