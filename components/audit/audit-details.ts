@@ -1,3 +1,5 @@
+import { isUuid } from "@/lib/ids";
+
 /**
  * How an audit event's details read in the log: each recorded field on its own, with a label in
  * words, ids shortened (the full id in the tooltip), lists joined, nested records by their name or
@@ -5,7 +7,6 @@
  */
 export type DetailLine = { label: string; text: string; title?: string; time?: string };
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
 
 /** "expiresAt" → "expires at", "usernameFromAsset" → "username from asset", "via" → "via". */
@@ -36,7 +37,7 @@ function textOf(value: unknown, ids: string[]): string {
   if (value === null || value === undefined || value === "") return "—";
   if (typeof value === "boolean") return value ? "yes" : "no";
   if (typeof value === "string") {
-    if (UUID.test(value)) {
+    if (isUuid(value)) {
       ids.push(value);
       return shortId(value);
     }
@@ -54,7 +55,7 @@ function textOf(value: unknown, ids: string[]): string {
     if (named && typeof record.id === "string") ids.push(record.id);
     const fields = Object.entries(record).filter(([k, v]) => v !== null && v !== undefined && v !== "" && !(named && (k === "name" || k === "id")));
     // Keys can be ids too (the assets an invoke used, each with how it was read).
-    const keyText = (k: string) => (UUID.test(k) ? (ids.push(k), `${shortId(k)}:`) : inSentence(labelFor(k)));
+    const keyText = (k: string) => (isUuid(k) ? (ids.push(k), `${shortId(k)}:`) : inSentence(labelFor(k)));
     const text = fields.map(([k, v]) => `${keyText(k)} ${textOf(v, ids)}`).join(", ");
     if (named) return text ? `${named} (${text})` : named;
     return text || "—";

@@ -55,8 +55,6 @@ const UNAVAILABLE = "Latch could not read or store this connection's kept tokens
 
 const LEASE_LOST = "Renewing this connection's tokens took longer than Latch allows, so the result could not be kept for other requests. Try again.";
 
-class LeaseLost extends Error {}
-
 function sameBytes(a: Uint8Array | null, b: Uint8Array | null): boolean {
   return a === null || b === null ? a === b : Buffer.from(a).equals(Buffer.from(b));
 }
@@ -105,8 +103,9 @@ async function releaseLease(connectionId: string, lease: string, deadline: numbe
  */
 async function storeWithinLease(connectionId: string, lease: string, sealed: Awaited<ReturnType<typeof sealState>>, leaseEnds: number, claimed: Claim["state_ciphertext"]): Promise<void> {
   for (let attempt = 1; ; attempt++) {
+    let lost: boolean;
     try {
-      const lost = await transactionWithin(leaseEnds - Date.now(), async (client) => {
+      lost = await transactionWithin(leaseEnds - Date.now(), async (client) => {
         const { rowCount } = await client.query(
           `UPDATE "connections" SET "state_ciphertext" = $3, "state_data_key_id" = $4::uuid, "state_lease_id" = NULL, "state_lease_until" = NULL, "updated_at" = now()
            WHERE "id" = $1::uuid AND "state_lease_id" = $2::uuid`,
@@ -118,20 +117,17 @@ async function storeWithinLease(connectionId: string, lease: string, sealed: Awa
         // to store; the state as claimed means the lease ran out under a stalled change and the result
         // would be lost. A deleted connection has nothing to store either.
         const { rows } = await client.query<{ state_ciphertext: Buffer | null }>(`SELECT "state_ciphertext" FROM "connections" WHERE "id" = $1::uuid`, [connectionId]);
-        if (rows.length === 0) return false;
-        return sameBytes(rows[0]!.state_ciphertext, claimed);
+        return rows.length > 0 && sameBytes(rows[0]!.state_ciphertext, claimed);
       });
-      if (lost) throw new LeaseLost();
-      return;
     } catch (error) {
-      if (error instanceof LeaseLost) {
-        logger().warn({ connectionId }, "a connection's renewal outlasted its lease and could not be stored; its result is kept on this instance");
-        throw new AppError("UPSTREAM_UNAVAILABLE", LEASE_LOST);
-      }
       if (attempt >= STORE_ATTEMPTS || leaseEnds - Date.now() < STORE_RETRY_MS * 2) throw unavailable(error);
       logger().warn({ err: error, connectionId, attempt }, "could not store a connection's renewed state; trying again");
       await new Promise((resolve) => setTimeout(resolve, STORE_RETRY_MS * attempt));
+      continue;
     }
+    if (!lost) return;
+    logger().warn({ connectionId }, "a connection's renewal outlasted its lease and could not be stored; its result is kept on this instance");
+    throw new AppError("UPSTREAM_UNAVAILABLE", LEASE_LOST);
   }
 }
 
@@ -216,7 +212,7 @@ export async function sweepUnsaved(): Promise<number> {
   let dropped = 0;
   for (const [id, kept] of checked) {
     const now = stored.get(id);
-    if (now && Buffer.from(kept.replaces).equals(Buffer.from(now))) continue;
+    if (sameBytes(kept.replaces, now ?? null)) continue;
     // Replaced while the query ran (a newer result kept): that one stays.
     if (unsaved.get(id) === kept) {
       unsaved.delete(id);
@@ -237,7 +233,7 @@ async function holdLease(
   let released = false;
   try {
     let pending = unsaved.get(connectionId) ?? null;
-    if (pending && !(claim.state_ciphertext && Buffer.from(pending.replaces).equals(Buffer.from(claim.state_ciphertext)))) {
+    if (pending && !sameBytes(pending.replaces, claim.state_ciphertext)) {
       unsaved.delete(connectionId);
       pending = null;
     }

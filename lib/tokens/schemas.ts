@@ -7,9 +7,8 @@ export const TOKEN_MAX_DAYS = 365;
 export const TOKEN_EXPIRY_CHOICES = [7, 30, 90, 180, 365] as const;
 export const TOKEN_MAX_SCOPES = 50;
 
-const label = (what: string, max: number) => nameSchema({ max, empty: `Enter a ${what}.`, tooLong: `Use at most ${max} characters.` });
-
-export const tokenNameSchema = label("name", 100);
+/** Token and service-account names. */
+export const tokenNameSchema = nameSchema({ max: 100, tooLong: "Use at most 100 characters." });
 
 /** Seeing the folder comes with any other grant on it, as it does with every role. */
 export const tokenScopeSchema = z.object({
@@ -56,7 +55,7 @@ export const createServiceAccountTokenSchema = z
 export const revokeTokenSchema = z.object({ tokenId: idSchema });
 
 export const serviceAccountFieldsSchema = z.object({
-  name: label("name", 100),
+  name: tokenNameSchema,
   description: z.string().trim().max(500, "Use at most 500 characters.").default(""),
 });
 export const createServiceAccountSchema = serviceAccountFieldsSchema;
