@@ -54,6 +54,12 @@ function classifyNetwork(error: unknown, target: MariadbTarget): ConnectorError 
   return null;
 }
 
+/** Errors a statement raised on a session that had logged in: never a login's rejection (index.ts marks them). */
+const fromStatement = new WeakSet<object>();
+export function raisedByStatement(error: unknown): void {
+  if (error && typeof error === "object") fromStatement.add(error);
+}
+
 /** Errors the server sent: a positive errno and a SQLSTATE (mysql2 has no ER_ name for MariaDB-only ones). */
 function classifyServer(error: unknown, target: MariadbTarget): ConnectorError | null {
   const errno = prop(error, "errno");
@@ -63,9 +69,13 @@ function classifyServer(error: unknown, target: MariadbTarget): ConnectorError |
   const at = hostPort(target.host, target.port);
   const who = target.user ? `the user “${target.user}”` : "the user";
   const Who = target.user ? `The user “${target.user}”` : "The user";
+  // On a logged-in session, "access denied" comes from a statement (a GRANT beyond the user's own
+  // rights, a SIGNAL): a missing privilege, not rejected credentials, and no reason to refetch them.
+  const login = !fromStatement.has(error as object);
   switch (errno) {
     case 1045: // ER_ACCESS_DENIED_ERROR
     case 1698: // ER_ACCESS_DENIED_NO_PASSWORD_ERROR
+      if (!login) return new ConnectorError("permission", `${Who} lacks a privilege this needs on ${at} (${tag}).`);
       return new ConnectorError("credentials_rejected", `The target rejected the credentials (${tag}) for ${who} at ${at}.`);
     case 1820: // ER_MUST_CHANGE_PASSWORD
     case 1862: // ER_MUST_CHANGE_PASSWORD_LOGIN

@@ -8,7 +8,7 @@ import { blankToUndefined, booleanish, caBundle, hostSchema, statementLimitMs, w
 import { ConnectorError, OperationInputError, type Connector, type Operation } from "../types";
 import { megabytes } from "@/lib/utils";
 import { MAX_ANSWER_BYTES, OpenTransactionError, ResultRows, RowTooLargeError, sqlQueryInput, watchRowBytes, type QueryOutput } from "../sql-shared";
-import { classifyMariadbError, mariadbTimeout, toMariadbError, type MariadbTarget } from "./classify";
+import { classifyMariadbError, mariadbTimeout, raisedByStatement, toMariadbError, type MariadbTarget } from "./classify";
 
 
 export const mariadbConfigSchema = z.object({
@@ -38,6 +38,8 @@ export class MariadbPool {
   constructor(
     readonly pool: mysql.Pool,
     readonly target: MariadbTarget,
+    /** The statement limit a session is given after each reset (the sessions of one pool share one). */
+    readonly sessionLimitMs: number,
   ) {}
 
   /** Borrows a session within the deadline; a slot granted after the deadline is handed straight back. */
@@ -65,6 +67,8 @@ export class MariadbPool {
 
 // The statement time limit last set on each session, to skip the SET when it is unchanged.
 const statementTimeouts = new WeakMap<Client, number>();
+// Sessions whose default database a statement changed (USE): a reset keeps it, so they are closed instead.
+const schemaChanged = new WeakSet<Client>();
 /** How long after the server's own statement limit the client gives up on a session it cannot hear from. */
 const CLIENT_GRACE_MS = 2000;
 
@@ -79,13 +83,6 @@ function sslOptions(ca: string | undefined): mysql.SslOptions {
 // Server status flags of an OK packet (MySQL protocol).
 const IN_TRANSACTION = 0x0001;
 const AUTOCOMMIT = 0x0002;
-/**
- * A statement that cannot change the session's system variables: after any leading comments (but
- * not an executable one, which starts with a slash, a star and "!" and which the server runs), a
- * plain SELECT, INSERT… rather than a SET, or a CALL whose procedure may run one. A stored function
- * inside a SELECT still could; the client's own deadline still holds then.
- */
-const PLAIN_STATEMENT = /^\s*(?:(?:\/\*(?!M?!)[\s\S]*?\*\/|--[^\n]*(?:\n|$)|#[^\n]*(?:\n|$))\s*)*(?:select|insert|update|delete|replace|with|values|table)\b/i;
 
 // Objects and arrays go in as JSON text; mysql2 has no placeholder type for them.
 const bindValue = (v: unknown) => (v !== null && typeof v === "object" ? JSON.stringify(v) : v);
@@ -120,7 +117,8 @@ function streamExecute(client: Client, sql: string, params: unknown[], rowLimit:
         if (index) return;
         rows.add(row);
       } else if (row && typeof row === "object") {
-        const header = row as { affectedRows?: unknown; serverStatus?: unknown };
+        const header = row as { affectedRows?: unknown; serverStatus?: unknown; stateChanges?: { schema?: unknown } };
+        if (header.stateChanges?.schema) schemaChanged.add(client);
         if (affected === null && typeof header.affectedRows === "number") affected = header.affectedRows;
         // BEGIN, START TRANSACTION, SET autocommit = 0…: the OK packet says the session is now in a transaction.
         if (typeof header.serverStatus === "number" && (header.serverStatus & IN_TRANSACTION || !(header.serverStatus & AUTOCOMMIT))) inTransaction = true;
@@ -172,8 +170,13 @@ async function assertParameterCount(client: Client, sql: string, given: number) 
 /**
  * Runs `work` on a borrowed session. The server stops a statement that outlives the deadline
  * (max_statement_time); if the server cannot be heard from at all, only this session is cut.
+ *
+ * With `reset`, the session is handed back only after COM_RESET_CONNECTION and its statement limit
+ * set again: whatever the caller's statement left behind (user variables, SET SESSION values such as
+ * sql_mode, LOCK TABLES, GET_LOCK, temporary tables, prepared statements) would otherwise reach the
+ * next invoke that borrows it, which may be another runner's. It runs after the answer is ready.
  */
-async function withSession<T>(handle: MariadbPool, timeoutMs: number, work: (client: mysql.PoolConnection) => Promise<T>): Promise<T> {
+async function withSession<T>(handle: MariadbPool, timeoutMs: number, work: (client: mysql.PoolConnection) => Promise<T>, { reset = false } = {}): Promise<T> {
   const started = Date.now();
   const client = await handle.acquire(timeoutMs);
   let broken = false;
@@ -183,7 +186,10 @@ async function withSession<T>(handle: MariadbPool, timeoutMs: number, work: (cli
       (async () => {
         await limitStatementTime(client, statementLimitMs(left));
         return work(client);
-      })(),
+      })().catch((error: unknown) => {
+        raisedByStatement(error);
+        throw error;
+      }),
       left + CLIENT_GRACE_MS,
       () => {
         broken = true;
@@ -195,24 +201,38 @@ async function withSession<T>(handle: MariadbPool, timeoutMs: number, work: (cli
     if ((error as { fatal?: unknown })?.fatal || error instanceof OpenTransactionError || error instanceof RowTooLargeError) broken = true;
     throw error;
   } finally {
-    if (broken) client.destroy();
-    else client.release();
+    if (broken || (reset && schemaChanged.has(client))) client.destroy();
+    else if (!reset) client.release();
+    else {
+      new Promise<void>((resolve, reject) => client.reset((error) => (error ? reject(error) : resolve())))
+        .then(() => {
+          statementTimeouts.delete(client);
+          return limitStatementTime(client, handle.sessionLimitMs);
+        })
+        .then(
+          () => client.release(),
+          () => client.destroy(),
+        );
+    }
   }
 }
 
 const query: Operation<MariadbPool, typeof sqlQueryInput, QueryOutput> = {
   label: "Run a SQL statement",
   description:
-    `Runs one SQL statement as a prepared statement with ? placeholders and returns at most rowLimit rows, and no more than ${megabytes(MAX_ANSWER_BYTES)} of them (each an array in column order; binary as base64; dates as the server prints them; BIGINT and DECIMAL as text). A single row over ${megabytes(MAX_ANSWER_BYTES)} is refused. The limits cap the answer, not the work: add LIMIT to the SQL for large tables. Each invoke runs on a pooled session, so a statement that leaves a transaction open (BEGIN) is rolled back and refused: put a transaction in one statement.`,
+    `Runs one SQL statement as a prepared statement with ? placeholders and returns at most rowLimit rows, and no more than ${megabytes(MAX_ANSWER_BYTES)} of them (each an array in column order; binary as base64; dates as the server prints them; BIGINT and DECIMAL as text). A single row over ${megabytes(MAX_ANSWER_BYTES)} is refused. The limits cap the answer, not the work: add LIMIT to the SQL for large tables. Each invoke runs on a pooled session that is reset before the next invoke borrows it (user variables, SET SESSION values, temporary tables, locks and prepared statements do not carry over), and a statement that leaves a transaction open (BEGIN) is rolled back and refused: put a transaction in one statement.`,
   input: sqlQueryInput,
   async run(handle, input, { timeoutMs }) {
     try {
-      return await withSession(handle, timeoutMs, async (client) => {
-        await assertParameterCount(client, input.sql, input.params.length);
-        // A SET or a procedure may have changed the session's statement limit: set it again next time.
-        if (!PLAIN_STATEMENT.test(input.sql)) statementTimeouts.delete(client);
-        return streamExecute(client, input.sql, input.params, input.rowLimit);
-      });
+      return await withSession(
+        handle,
+        timeoutMs,
+        async (client) => {
+          await assertParameterCount(client, input.sql, input.params.length);
+          return streamExecute(client, input.sql, input.params, input.rowLimit);
+        },
+        { reset: true },
+      );
     } catch (error) {
       throw toMariadbError(error, handle.target);
     }
@@ -274,7 +294,7 @@ export const mariadbConnector: Connector<typeof mariadbConfigSchema, MariadbPool
     // Without a listener, a socket error on an idle session would crash the process.
     pool.on("connection", (conn) => conn.on("error", () => {}));
     const target: MariadbTarget = { host: config.host, port: config.port, database: config.database, user: config.user };
-    const handle = new MariadbPool(pool, target);
+    const handle = new MariadbPool(pool, target, statementLimitMs(timeoutMs));
     // One login now proves the credentials; the session stays in the pool for the first operation.
     try {
       const first = await handle.acquire(Math.max(1, deadline - Date.now()));

@@ -155,6 +155,52 @@ describe("mariadb connector against the machine's MariaDB", () => {
     await runQuery(client, { sql: `DROP PROCEDURE ${procedure}` });
   });
 
+  it("starts every invoke on a clean session: nothing one statement leaves behind reaches the next", async () => {
+    const { client } = await open({}, { max: 1, idleMs: 10_000 });
+    const other = await open();
+    const one = async (sql: string, c = client) => (await runQuery(c, { sql })).rows[0]?.[0];
+    const id = await one("SELECT CONNECTION_ID()");
+    const mode = await one("SELECT @@SESSION.sql_mode");
+    const table = `locked_${Date.now()}`;
+    await runQuery(client, { sql: `CREATE TABLE ${table} (n INT)` });
+    await runQuery(client, { sql: "SET @left_behind = 'secret-ish'" });
+    await runQuery(client, { sql: "SET SESSION sql_mode = 'ANSI_QUOTES'" });
+    await runQuery(client, { sql: "SELECT GET_LOCK('left_behind', 0)" });
+    await runQuery(client, { sql: "CREATE TEMPORARY TABLE left_behind (n INT)" });
+    await runQuery(client, { sql: `LOCK TABLES ${table} WRITE` });
+    // Still the same session (the pool has one), but none of it is there any more.
+    expect(await one("SELECT CONNECTION_ID()")).toBe(id);
+    expect(await one("SELECT @left_behind")).toBeNull();
+    expect(await one("SELECT @@SESSION.sql_mode")).toBe(mode);
+    expect(await one("SELECT IS_USED_LOCK('left_behind')")).toBeNull();
+    await expectConnectorError(runQuery(client, { sql: "SELECT * FROM left_behind" }), "target_error");
+    // The table lock is gone: another session writes to the table at once.
+    expect(await runQuery(other.client, { sql: `INSERT INTO ${table} VALUES (1)` })).toMatchObject({ rowCount: 1 });
+    // Each invoke prepares its statement; none is left open on the server afterwards (the server's
+    // limit, max_prepared_stmt_count, is shared by every client of it). Other tests may hold a few.
+    const prepared = async () => Number(((await target.admin("SHOW GLOBAL STATUS LIKE 'Prepared_stmt_count'")) as { Value: string }[])[0]!.Value);
+    const before = await prepared();
+    for (let n = 0; n < 40; n++) await runQuery(client, { sql: `SELECT ${n}` });
+    expect(await prepared()).toBeLessThan(before + 20);
+    expect(Number(await one("SELECT @@max_statement_time"))).toBe(4);
+    await runQuery(client, { sql: `DROP TABLE ${table}` });
+  });
+
+  it("does not keep a session whose default database a statement changed", async () => {
+    const { client } = await open({}, { max: 1, idleMs: 10_000 });
+    const one = async (sql: string) => (await runQuery(client, { sql })).rows[0]?.[0];
+    const id = await one("SELECT CONNECTION_ID()");
+    await runQuery(client, { sql: "USE information_schema" });
+    expect(await one("SELECT DATABASE()")).toBe(target.database);
+    expect(await one("SELECT CONNECTION_ID()")).not.toBe(id);
+  });
+
+  it("takes \"access denied\" from a statement for a missing privilege, not for rejected credentials", async () => {
+    const { client } = await open();
+    await expectConnectorError(runQuery(client, { sql: "GRANT ALL ON *.* TO CURRENT_USER" }), "permission");
+    await expectConnectorError(runQuery(client, { sql: "SIGNAL SQLSTATE '28000' SET MYSQL_ERRNO = 1045" }), "permission");
+  });
+
   it("runs one statement per call and words errors by code only", async () => {
     const { client } = await open();
     const syntax = await expectConnectorError(runQuery(client, { sql: "SELEC 'private-literal'" }), "target_error", ["private-literal"]);

@@ -85,16 +85,27 @@ function classifyNetwork(error: unknown, target: PostgresTarget): ConnectorError
   return null;
 }
 
+/** Errors a statement raised on a session that had logged in: never a login's rejection (index.ts marks them). */
+const fromStatement = new WeakSet<object>();
+export function raisedByStatement(error: unknown): void {
+  if (error && typeof error === "object") fromStatement.add(error);
+}
+
 /** SQLSTATE errors sent by the server (pg's DatabaseError carries a severity; Node errors do not). */
 function classifyServer(error: unknown, target: PostgresTarget): ConnectorError | null {
   const code = safeCode(error);
   if (!str(error, "severity") || !/^[0-9A-Z]{5}$/.test(code)) return null;
   const user = target.user ? ` for user “${target.user}”` : "";
   const who = target.user ? `The user “${target.user}”` : "The user";
+  // A statement can raise any SQLSTATE (RAISE … USING ERRCODE): on a logged-in session, 28P01 and
+  // 28000 say nothing about the credentials, and must not set off a refetch and a rotation.
+  const login = !fromStatement.has(error as object);
   switch (code) {
     case "28P01":
+      if (!login) break;
       return new ConnectorError("credentials_rejected", `The target rejected the credentials (PostgreSQL 28P01)${user} at ${hostPort(target.host, target.port)}.`);
     case "28000":
+      if (!login) break;
       return new ConnectorError(
         "credentials_rejected",
         `The target rejected the credentials (PostgreSQL 28000)${user} at ${hostPort(target.host, target.port)}: its access rules (pg_hba.conf) may not allow this user, database or address, or may require TLS.`,

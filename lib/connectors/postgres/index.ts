@@ -7,7 +7,7 @@ import { blankToUndefined, hostSchema, statementLimitMs, tlsOptions, within } fr
 import type { Connector, Operation } from "../types";
 import { megabytes } from "@/lib/utils";
 import { MAX_ANSWER_BYTES, OpenTransactionError, ResultRows, RowTooLargeError, sqlQueryInput, watchRowBytes, type QueryOutput } from "../sql-shared";
-import { classifyPostgresError, postgresTimeout, toPostgresError, type PostgresTarget } from "./classify";
+import { classifyPostgresError, postgresTimeout, raisedByStatement, toPostgresError, type PostgresTarget } from "./classify";
 
 
 
@@ -36,6 +36,8 @@ export class PostgresPool {
   constructor(
     readonly pool: pg.Pool,
     readonly target: PostgresTarget,
+    /** The statement_timeout every session starts with (sent at login) and returns to after DISCARD ALL. */
+    readonly sessionLimitMs: number,
   ) {}
 
   /** Borrows a session within the deadline; a slot granted after the deadline is handed straight back. */
@@ -64,8 +66,9 @@ export class PostgresPool {
   }
 }
 
-// The statement_timeout last set on each session, to skip the SET when it is unchanged.
+// The statement_timeout each session has now, when it is not the pool's sessionLimitMs: the SET is skipped when unchanged.
 const statementTimeouts = new WeakMap<pg.ClientBase, number>();
+
 /** How long after the server's own statement_timeout the client gives up on a session it cannot hear from. */
 const CLIENT_GRACE_MS = 2000;
 
@@ -85,14 +88,6 @@ const resultTypes = {
   getTypeParser: ((oid: number, format?: "text" | "binary") => (RAW_TEXT_TYPES.has(oid) ? rawText : pg.types.getTypeParser(oid, format as "text"))) as typeof pg.types.getTypeParser,
 };
 
-
-/**
- * Statements that do not change the session's settings, unless their text reaches for them
- * (set_config, pg_settings, a Unicode-escaped name, EXECUTE of a prepared statement) or they call
- * a function that does (not seen: the client's own deadline still holds then).
- */
-const PLAIN_COMMANDS = new Set(["SELECT", "INSERT", "UPDATE", "DELETE", "MERGE", "COPY", "FETCH", "MOVE", "VALUES", "TABLE"]);
-const SETS_CONFIG = /set_config|pg_settings|statement_timeout|\bu&|\bexecute\b/i;
 
 /** Streams the result and keeps the first rowLimit rows, so a large result never sits in memory. */
 function streamQuery(client: pg.ClientBase, sql: string, params: unknown[], rowLimit: number): Promise<QueryOutput> {
@@ -127,8 +122,6 @@ function streamQuery(client: pg.ClientBase, sql: string, params: unknown[], rowL
     });
     query.on("end", (result: pg.QueryResultBase) => {
       stopWatching();
-      // SET, RESET, DO, CALL…: the session's statement_timeout may have changed; set it again next time.
-      if (!PLAIN_COMMANDS.has(result.command) || SETS_CONFIG.test(sql)) statementTimeouts.delete(client);
       if (rows.failure) return reject(rows.failure);
       const columns = (result.fields ?? []).map((f) => f.name);
       const rowCount = columns.length > 0 ? rows.seen : (result.rowCount ?? rows.seen);
@@ -142,45 +135,64 @@ function streamQuery(client: pg.ClientBase, sql: string, params: unknown[], rowL
  * Runs `work` on a borrowed session. The server cancels a statement that outlives the deadline
  * (statement_timeout, so the session stays usable); if the server cannot be heard from at all, only
  * this session is cut, never its siblings.
+ *
+ * With `reset`, the session is handed back only after DISCARD ALL: whatever the caller's statement
+ * left behind (SET and set_config values, SET ROLE, advisory locks, temporary tables, prepared
+ * statements, LISTEN) would otherwise reach the next invoke that borrows it, which may be another
+ * runner's. It runs after the answer is ready, so it costs the caller no time.
  */
-async function withSession<T>(handle: PostgresPool, timeoutMs: number, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+async function withSession<T>(handle: PostgresPool, timeoutMs: number, work: (client: pg.PoolClient) => Promise<T>, { reset = false } = {}): Promise<T> {
   const started = Date.now();
   const client = await handle.acquire(timeoutMs);
   let broken = false;
   try {
     const left = Math.max(1, timeoutMs - (Date.now() - started));
     const limit = statementLimitMs(left);
-    if (statementTimeouts.get(client) !== limit) {
-      await client.query(`SET statement_timeout = ${limit}`);
-      statementTimeouts.set(client, limit);
+    try {
+      if ((statementTimeouts.get(client) ?? handle.sessionLimitMs) !== limit) {
+        await client.query(`SET statement_timeout = ${limit}`);
+        statementTimeouts.set(client, limit);
+      }
+      const result = await within(work(client), left + CLIENT_GRACE_MS, () => {
+        broken = true;
+        destroy(client);
+        return postgresTimeout(handle.target, timeoutMs);
+      });
+      if (client.getTransactionStatus() !== "I") {
+        broken = true;
+        throw new OpenTransactionError();
+      }
+      return result;
+    } catch (error) {
+      raisedByStatement(error);
+      throw error;
     }
-    const result = await within(work(client), left + CLIENT_GRACE_MS, () => {
-      broken = true;
-      destroy(client);
-      return postgresTimeout(handle.target, timeoutMs);
-    });
-    if (client.getTransactionStatus() !== "I") {
-      broken = true;
-      throw new OpenTransactionError();
-    }
-    return result;
   } catch (error) {
     // A session that failed mid-protocol, or is inside a transaction, is not handed to the next caller.
     if (!broken && ((error as { code?: unknown })?.code === undefined || client.getTransactionStatus() !== "I")) broken = true;
     throw error;
   } finally {
-    client.release(broken || undefined);
+    if (broken || !reset) client.release(broken || undefined);
+    else {
+      client.query("DISCARD ALL").then(
+        () => {
+          statementTimeouts.delete(client);
+          client.release();
+        },
+        () => client.release(true),
+      );
+    }
   }
 }
 
 const query: Operation<PostgresPool, typeof sqlQueryInput, QueryOutput> = {
   label: "Run a SQL statement",
   description:
-    `Runs one SQL statement with positional parameters ($1, $2, …) and returns at most rowLimit rows, and no more than ${megabytes(MAX_ANSWER_BYTES)} of them (each an array in column order; bytea as base64; dates and timestamps as PostgreSQL prints them). A single row over ${megabytes(MAX_ANSWER_BYTES)} is refused. The limits cap the answer, not the work: add LIMIT to the SQL for large tables. Each invoke runs on a pooled session, so a statement that leaves a transaction open (BEGIN) is rolled back and refused: put a transaction in one statement.`,
+    `Runs one SQL statement with positional parameters ($1, $2, …) and returns at most rowLimit rows, and no more than ${megabytes(MAX_ANSWER_BYTES)} of them (each an array in column order; bytea as base64; dates and timestamps as PostgreSQL prints them). A single row over ${megabytes(MAX_ANSWER_BYTES)} is refused. The limits cap the answer, not the work: add LIMIT to the SQL for large tables. Each invoke runs on a pooled session that is reset before the next invoke borrows it (SET values, temporary tables, advisory locks, prepared statements and LISTEN do not carry over), and a statement that leaves a transaction open (BEGIN) is rolled back and refused: put a transaction in one statement.`,
   input: sqlQueryInput,
   async run(handle, input, { timeoutMs }) {
     try {
-      return await withSession(handle, timeoutMs, (client) => streamQuery(client, input.sql, input.params, input.rowLimit));
+      return await withSession(handle, timeoutMs, (client) => streamQuery(client, input.sql, input.params, input.rowLimit), { reset: true });
     } catch (error) {
       throw toPostgresError(error, handle.target);
     }
@@ -237,6 +249,8 @@ export const postgresConnector: Connector<typeof postgresConfigSchema, PostgresP
       password: secrets.password,
       ssl,
       application_name: "Latch",
+      // Sent at login, so it is also what DISCARD ALL returns the session to.
+      statement_timeout: statementLimitMs(timeoutMs),
       max: sizing?.max ?? 1,
       idleTimeoutMillis: sizing?.idleMs ?? 10_000,
       // Ours (acquire) fires first and says which target; this one only bounds a forgotten wait.
@@ -245,7 +259,7 @@ export const postgresConnector: Connector<typeof postgresConfigSchema, PostgresP
     });
     // Without a listener, a socket error on an idle session would crash the process.
     pool.on("error", () => {});
-    const handle = new PostgresPool(pool, target);
+    const handle = new PostgresPool(pool, target, statementLimitMs(timeoutMs));
     // One login now proves the credentials; the session stays in the pool for the first operation.
     try {
       const first = await handle.acquire(Math.max(1, deadline - Date.now()));

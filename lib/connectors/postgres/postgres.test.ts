@@ -168,22 +168,56 @@ describe("postgres connector against a password-auth PostgreSQL", () => {
     const { client } = await open({}, { max: 1, idleMs: 10_000 });
     const limit = async () => (await runQuery(client, { sql: "SHOW statement_timeout" })).rows[0]![0];
     expect(await limit()).toBe("4s");
-    await runQuery(client, { sql: "SET statement_timeout = 0" });
-    expect(await limit()).toBe("4s");
     for (const sql of [
+      "SET statement_timeout = 0",
       "SELECT set_config('statement_timeout', '0', false)",
       "UPDATE pg_settings SET setting = '0' WHERE name = 'statement_timeout'",
       `SELECT U&"set\\005fconfig"('statement_timeout', '0', false)`,
+      "DO $$ BEGIN PERFORM set_config('statement_timeout', '0', false); END $$",
     ]) {
       await runQuery(client, { sql });
       expect(await limit(), sql).toBe("4s");
     }
-    // A prepared statement run later by EXECUTE, whose text shows nothing of what it does.
-    await runQuery(client, { sql: "PREPARE no_limit AS SELECT set_config('statement_timeout', '0', false)" });
-    for (const sql of ["EXECUTE no_limit", "/* run it */ EXECUTE no_limit", "-- run it\n  execute no_limit"]) {
-      await runQuery(client, { sql });
-      expect(await limit(), sql).toBe("4s");
+    // A call with less time left sets a shorter limit; the next one is back to the session's own.
+    expect((await runQuery(client, { sql: "SHOW statement_timeout" }, 2500)).rows[0]![0]).toBe("2s");
+    expect(await limit()).toBe("4s");
+  });
+
+  it("starts every invoke on a clean session: nothing one statement leaves behind reaches the next", async () => {
+    const { client } = await open({}, { max: 1, idleMs: 10_000 });
+    const other = await open();
+    const one = async (sql: string) => (await runQuery(client, { sql })).rows[0]?.[0];
+    const pid = await one("SELECT pg_backend_pid()");
+    const zone = await one("SHOW TimeZone");
+    await runQuery(client, { sql: "SET TimeZone = 'Asia/Tokyo'" });
+    await runQuery(client, { sql: "SELECT set_config('app.tenant', 'acme', false)" });
+    await runQuery(client, { sql: "SET default_transaction_read_only = on" });
+    await runQuery(client, { sql: "SELECT pg_advisory_lock(4242)" });
+    await runQuery(client, { sql: "CREATE TEMP TABLE left_behind (n int)" });
+    await runQuery(client, { sql: "PREPARE left_behind_stmt AS SELECT 1" });
+    await runQuery(client, { sql: "LISTEN left_behind_channel" });
+    // Still the same session (the pool has one), but none of it is there any more.
+    expect(await one("SELECT pg_backend_pid()")).toBe(pid);
+    expect(await one("SHOW TimeZone")).toBe(zone);
+    expect(await one("SELECT current_setting('app.tenant', true)")).toBeFalsy();
+    expect(await one("SHOW default_transaction_read_only")).toBe("off");
+    expect(await one("SELECT to_regclass('pg_temp.left_behind')::text")).toBeNull();
+    expect(await one("SELECT count(*)::int FROM pg_prepared_statements")).toBe(0);
+    expect(await one("SELECT count(*)::int FROM pg_listening_channels()")).toBe(0);
+    // The advisory lock was released: another session can take it at once.
+    expect((await runQuery(other.client, { sql: "SELECT pg_try_advisory_lock(4242)" })).rows).toEqual([[true]]);
+    // A write works, so default_transaction_read_only really is off again.
+    expect(await one("SELECT 1 FROM (SELECT txid_current()) t")).toBe(1);
+  });
+
+  it("does not take an error a statement raises with a login SQLSTATE for rejected credentials", async () => {
+    const { client } = await open();
+    for (const code of ["28P01", "28000"]) {
+      const error = await expectConnectorError(runQuery(client, { sql: `DO $$ BEGIN RAISE EXCEPTION 'no' USING ERRCODE = '${code}'; END $$` }), "target_error");
+      expect(error.message).toContain(`PostgreSQL ${code}`);
     }
+    // The login's own rejection is still one.
+    await expectConnectorError(postgresConnector.open(input({}, "wrong-password")), "credentials_rejected");
   });
 
   it("runs one statement per call and words statement errors by SQLSTATE only", async () => {
