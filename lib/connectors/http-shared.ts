@@ -195,6 +195,16 @@ const FORBIDDEN_HEADERS = new Set(["authorization", "proxy-authorization", "cook
 /** A header value HTTP/1.1 can carry: one line of visible Latin-1 text (fetch refuses anything else before sending). */
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
+/**
+ * A segment that would climb out of, or stay on, its place for some server once decoded: . and ..,
+ * also with ;parameters after them (Tomcat, Jetty and Spring drop those before resolving dots, so
+ * "..;" is ".." to them), and anything holding a slash or backslash.
+ */
+function isDotOrSlashSegment(decoded: string): boolean {
+  const name = decoded.split(";", 1)[0];
+  return name === "." || name === ".." || /[/\\]/.test(decoded);
+}
+
 /** The checks resolveUnderBase makes that need no base URL, so the schema can say what is wrong and where. */
 function pathProblem(rawPath: string): string | null {
   if (/^[a-z][a-z0-9+.-]*:/i.test(rawPath) || rawPath.startsWith("//")) return "must be a path relative to the base URL, not a full URL";
@@ -207,7 +217,7 @@ function pathProblem(rawPath: string): string | null {
     } catch {
       return "has an invalid percent-encoding";
     }
-    if (decoded === "." || decoded === ".." || /[/\\]/.test(decoded)) return "must stay under the base URL (no . or .. segments, no encoded slashes)";
+    if (isDotOrSlashSegment(decoded)) return "must stay under the base URL (no . or .. segments, also with ;parameters, no encoded slashes)";
   }
   return null;
 }
@@ -261,7 +271,7 @@ export function resolveUnderBase(base: URL, rawPath: string, query?: Record<stri
     } catch {
       throw refuse("it has an invalid percent-encoding");
     }
-    if (decoded === "." || decoded === ".." || /[/\\]/.test(decoded)) throw refuse("it would leave the base URL");
+    if (isDotOrSlashSegment(decoded)) throw refuse("it would leave the base URL");
   }
   const basePath = base.pathname.endsWith("/") ? base.pathname : `${base.pathname}/`;
   const url = new URL(base.toString());

@@ -220,7 +220,7 @@ describe("HTTP connector: request operation", () => {
     expect((await request(input, { path: "health" })).status).toBe(200);
     expect((await request(input, { path: "/health?x=1" })).status).toBe(200);
     const before = target.requests.length;
-    for (const path of ["../health", "/../health", "/a/../../health", "/%2e%2e/health", "/.%2E/health", "a/%2F../x", "https://evil.example/x", "//evil.example/x", "\\\\evil\\x", "/a#b"]) {
+    for (const path of ["../health", "/../health", "/a/../../health", "/%2e%2e/health", "/.%2E/health", "a/%2F../x", "/a/..;/health", "/a/%2e%2e;x=1/health", "/.;/health", "https://evil.example/x", "//evil.example/x", "\\\\evil\\x", "/a#b"]) {
       expect(refusedFields({ path }), path).toEqual(["path"]);
       const error = await requestUnchecked(input, { path }).catch((e: unknown) => e);
       expect(error, path).toBeInstanceOf(OperationInputError);
@@ -228,6 +228,9 @@ describe("HTTP connector: request operation", () => {
       expect((error as ConnectorError).message).toMatch(/^The path is refused/);
     }
     expect(target.requests.length).toBe(before);
+    // A ; elsewhere in a segment is an ordinary character.
+    await request(input, { path: "/items;v=1" });
+    expect(target.requests.at(-1)!.path).toBe("/v1/items;v=1");
   });
 
   it("refuses to let a caller override the credential, cookies or framing headers", async () => {
