@@ -21,12 +21,17 @@ const PING_MS = 10_000;
 /** Events this young are re-read at a catch-up even below the watermark: ids are taken before commit, so they can appear out of order. */
 const LATE_COMMIT_WINDOW_SECONDS = 30;
 const PRUNE_AFTER_HOURS = 24;
+/** Keeps a notification well under PostgreSQL's 8,000-byte NOTIFY payload; more assets become a store refresh. */
+const MAX_ASSET_IDS = 100;
 
 const messageSchema = z.object({
   kind: z.enum(["connection", "asset", "store"]),
   id: z.string().uuid(),
-  /** Asset ids a connection refresh covers, so receivers need no database read. */
-  assetIds: z.array(z.string().uuid()).max(100).default([]),
+  /**
+   * Asset ids a connection refresh covers, and for either kind every other asset that points at the
+   * same secret (a value is cached once for all of them), so receivers need no database read.
+   */
+  assetIds: z.array(z.string().uuid()).max(MAX_ASSET_IDS).default([]),
   origin: z.string().max(64),
   /** The event's row in refresh_events (absent only from an instance older than the table). */
   seq: z.coerce.number().int().positive().optional(),
@@ -83,7 +88,7 @@ export function onRefresh(handler: Handler): void {
 function deliver(message: RefreshMessage) {
   try {
     if (message.kind === "store") invalidateStore(message.id);
-    else for (const assetId of message.kind === "asset" ? [message.id] : message.assetIds) invalidateAsset(assetId);
+    else for (const assetId of message.kind === "asset" ? [message.id, ...message.assetIds] : message.assetIds) invalidateAsset(assetId);
   } catch (error) {
     logger().error({ err: error }, "clearing cached values for a refresh failed");
   }
@@ -273,10 +278,33 @@ export function ensureListening(): Promise<void> {
   return b.starting;
 }
 
+/**
+ * Assets that point at the same secret (store and name, any version) as the given ones. The cache
+ * keeps one entry per secret, filled through whichever asset resolved it first, so refreshing one of
+ * them must drop the entry for all: otherwise a value cached through another asset is served again.
+ */
+async function sharingTheirSecret(assetIds: string[]): Promise<{ id: string; storeId: string }[]> {
+  if (assetIds.length === 0) return [];
+  return db().$queryRaw<{ id: string; storeId: string }[]>`
+    SELECT DISTINCT other.id::text AS id, other.store_id::text AS "storeId"
+    FROM credential_assets asset
+    JOIN credential_assets other ON other.store_id = asset.store_id AND other.secret_name = asset.secret_name
+    WHERE asset.id = ANY(${assetIds}::uuid[])`;
+}
+
 /** Announces a refresh to every instance: applied here first, then logged and NOTIFYed in one statement. */
 export async function broadcastRefresh(message: Omit<RefreshMessage, "origin" | "assetIds" | "seq"> & { assetIds?: string[] }): Promise<void> {
   const b = current();
-  const payload: RefreshMessage = { kind: message.kind, id: message.id, assetIds: message.assetIds ?? [], origin: b.instanceId };
+  let assetIds = message.assetIds ?? [];
+  if (message.kind !== "store") {
+    const own = message.kind === "asset" ? [message.id] : assetIds;
+    const sharing = await sharingTheirSecret(own);
+    const more = sharing.filter((a) => !own.includes(a.id));
+    if (assetIds.length + more.length <= MAX_ASSET_IDS) assetIds = [...assetIds, ...more.map((a) => a.id)];
+    // Too many to name: every value of their stores is dropped instead.
+    else for (const storeId of new Set(more.map((a) => a.storeId))) await broadcastRefresh({ kind: "store", id: storeId });
+  }
+  const payload: RefreshMessage = { kind: message.kind, id: message.id, assetIds: assetIds.slice(0, MAX_ASSET_IDS), origin: b.instanceId };
   // Applied here at once: the caller must not wait for its own notification to see the effect.
   deliver(payload);
   metrics().refreshes.inc({ kind: payload.kind, direction: "sent" });

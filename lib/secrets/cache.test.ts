@@ -248,3 +248,24 @@ describe("SecretCache after a rejection", () => {
     expect(calls).toBe(2);
   });
 });
+
+describe("SecretCache fresh reads", () => {
+  it("callers who arrive during a fresh read do not join a fetch that began before it", async () => {
+    const cache = new SecretCache();
+    const pending: ((value: string) => void)[] = [];
+    const slow = () => new Promise<CachedSecret>((resolve) => pending.push((v) => resolve({ values: { password: v }, version: null, updatedAt: null })));
+    const before = cache.get(key, slow);
+    const fresh = cache.get(key, slow, { fresh: true });
+    const late = cache.get(key, slow);
+    // Three fetches: the one under way, the fresh one, and the late caller's own.
+    expect(pending).toHaveLength(3);
+    pending[0]!("old");
+    pending[1]!("new");
+    pending[2]!("newest");
+    expect((await before).values.password).toBe("old");
+    expect((await fresh).values.password).toBe("new");
+    expect((await late).values.password).toBe("newest");
+    // The value read before the fresh one is not what the cache keeps.
+    expect((await cache.get(key, slow)).values.password).toBe("newest");
+  });
+});

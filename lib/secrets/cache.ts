@@ -93,7 +93,7 @@ export class SecretCache {
     let pending = opts.fresh || !inflight || !newEnough(inflight.job.seq) ? undefined : inflight.promise;
     if (!pending) {
       // A fresh read supersedes fetches of this key already under way.
-      if (opts.fresh || opts.newerThan !== undefined) this.#markStale((job) => job.k === k && !newEnough(job.seq));
+      if (opts.fresh || opts.newerThan !== undefined) this.#markStale((job) => job.k === k && (opts.fresh || !newEnough(job.seq)));
       const job: Fetch = { k, storeId: key.storeId, assetId: opts.assetId, stale: false, seq: ++this.#seq };
       const promise = this.#fetch(job, fetch);
       if (!opts.fresh) this.#inflight.set(k, { job, promise });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { ActionResult } from "@/lib/actions/action";
 import { createAssetAction } from "@/lib/assets/actions";
 import type { Actor } from "@/lib/authz";
-import { refreshStore } from "@/lib/connections/runtime";
+import { refreshAsset, refreshStore } from "@/lib/connections/runtime";
 import { db } from "@/lib/db";
 import { createStoreAction } from "@/lib/stores/actions";
 import { keptStoreClients } from "@/lib/stores/client";
@@ -94,6 +94,32 @@ describe("resolve() single-flight against the Vault emulator", () => {
     expect(again.meta).toMatchObject({ fromCache: true, fetchSeq: results[0]!.meta.fetchSeq });
     expect(reads(PATH) - before).toBe(1);
   }, 90_000);
+});
+
+describe("assets that point at the same secret", () => {
+  it("refreshing one drops the value cached through the other, and the refresh names both for the other instances", async () => {
+    signInAs(user);
+    const path = `apps/shared-${randomUUID().slice(0, 6)}`;
+    vault.seedSecret({ path, data: { username: USERNAME, password: "before-rotation" } });
+    const create = async (name: string) =>
+      ok(await createAssetAction({ folderId: folder.id, type: "CREDENTIAL", name: `${name} ${randomUUID().slice(0, 6)}`, storeId, secretName: path, usernameKey: "username", valueKey: "password" })).id;
+    const a = await create("Shared A");
+    const b = await create("Shared B");
+    // The value is cached through B only; A has never been resolved on this instance.
+    await expect(resolve({ assetId: b }, { actor: user, purpose: "test" })).resolves.toMatchObject({ password: "before-rotation" });
+
+    vault.seedSecret({ path, data: { username: USERNAME, password: "after-rotation" } });
+    await refreshAsset({ actor: user, requestId: "shared-secret-test" }, { assetId: a });
+    const before = reads(path);
+    await expect(resolve({ assetId: a }, { actor: user, purpose: "test" })).resolves.toMatchObject({ password: "after-rotation", meta: { fromCache: false } });
+    expect(reads(path) - before).toBe(1);
+    // B reads the same new value from the cache now.
+    await expect(resolve({ assetId: b }, { actor: user, purpose: "test" })).resolves.toMatchObject({ password: "after-rotation", meta: { fromCache: true } });
+
+    // Another instance that only ever resolved B learns of it from the event.
+    const [event] = await db().refreshEvent.findMany({ where: { targetId: a }, orderBy: { id: "desc" }, take: 1 });
+    expect(event?.assetIds).toEqual([b]);
+  }, 60_000);
 });
 
 describe("the store's kept client", () => {
