@@ -55,6 +55,36 @@ describe("sign-in", () => {
   });
 });
 
+describe("sign-in throttle under concurrent guesses", () => {
+  it("a burst of parallel wrong passwords gets no more guesses than the limit", async () => {
+    const user = await makeUser();
+    const max = env().LATCH_LOGIN_MAX_FAILURES;
+    const outcomes = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        authorizeCredentials({ email: user.email, password: `guess ${i}` }, headers(`10.2.0.${i}`)).then(
+          () => "signed in",
+          (error: Error) => error.message,
+        ),
+      ),
+    );
+    // Only `max` passwords were checked; the rest were refused before their check.
+    expect(outcomes.filter((o) => o === SIGN_IN_ERRORS.invalid)).toHaveLength(max);
+    expect(outcomes.filter((o) => o === SIGN_IN_ERRORS.locked)).toHaveLength(20 - max);
+    expect(await db().auditEvent.count({ where: { action: "user.sign_in", outcome: "FAILURE", targetLabel: user.email } })).toBe(max);
+    await expect(authorizeCredentials({ email: user.email, password: "correct horse battery" }, headers("10.2.1.1"))).rejects.toThrow(SIGN_IN_ERRORS.locked);
+  });
+
+  it("a correct password gives the address its attempt back, so people behind one NAT who sign in are not locked out", async () => {
+    const address = "10.3.0.1";
+    const max = env().LATCH_LOGIN_MAX_FAILURES;
+    // Four times the e-mail limit is the address limit: many more successful sign-ins than that.
+    for (let i = 0; i < max * 4 + 2; i++) {
+      const user = await makeUser();
+      await expect(authorizeCredentials({ email: user.email, password: "correct horse battery" }, headers(address))).resolves.toMatchObject({ id: user.id });
+    }
+  });
+});
+
 describe("session check on every request", () => {
   beforeEach(() => jar.clear());
 

@@ -8,7 +8,7 @@ import { env } from "@/lib/env";
 import { requestLogger } from "@/lib/log";
 import { clientAddressFrom, requestIdFrom } from "@/lib/request-context";
 import { dummyPasswordHash, verifyPassword } from "./password";
-import { clearFailures, lockedForSeconds, recordFailure } from "./throttle";
+import { reserveAttempt, settleSuccess } from "./throttle";
 
 export const SESSION_MAX_AGE_SECONDS = 12 * 60 * 60;
 
@@ -33,7 +33,7 @@ export async function authorizeCredentials(raw: unknown, headers: Record<string,
   const requestId = requestIdFrom(new Headers({ "x-request-id": String(headers["x-request-id"] ?? "") }));
   const log = requestLogger(requestId);
 
-  if ((await lockedForSeconds(keys)) > 0) {
+  if (!(await reserveAttempt(keys))) {
     log.warn({ event: "sign_in.locked" }, "sign-in refused: throttled");
     throw new Error(SIGN_IN_ERRORS.locked);
   }
@@ -42,7 +42,6 @@ export async function authorizeCredentials(raw: unknown, headers: Record<string,
   // Verify against a dummy hash for unknown users so response time does not reveal which e-mails exist.
   const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyPasswordHash()));
   if (!user || !ok || !user.active) {
-    await recordFailure(keys);
     await recordAuditEvent(db(), {
       actor: user ? { id: user.id, email: user.email } : null,
       action: "user.sign_in",
@@ -55,7 +54,7 @@ export async function authorizeCredentials(raw: unknown, headers: Record<string,
     throw new Error(SIGN_IN_ERRORS.invalid);
   }
 
-  await clearFailures(keys);
+  await settleSuccess(keys);
   const userAgent = headers["user-agent"];
   const session = await db().$transaction(async (tx) => {
     const created = await tx.session.create({
