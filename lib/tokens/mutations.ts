@@ -21,7 +21,9 @@ export type CreatedToken = { token: string; row: TokenRow };
 
 type Owner = { userId: string } | { serviceAccountId: string };
 
+/** Creations for one owner wait for one another here, so a burst of them cannot all count below the cap. */
 async function assertUnderCap(tx: Tx, owner: Owner) {
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`latch.token-cap:${"userId" in owner ? owner.userId : owner.serviceAccountId}`}))`;
   const active = await tx.apiToken.count({ where: { ...owner, revokedAt: null, expiresAt: { gt: new Date() } } });
   if (active >= MAX_ACTIVE_TOKENS_PER_OWNER) {
     throw conflict(`There are already ${MAX_ACTIVE_TOKENS_PER_OWNER} active tokens here. Revoke ones you no longer use first.`);

@@ -176,6 +176,24 @@ describe("personal access tokens", () => {
       error: { code: "CONFLICT" },
     });
   });
+
+  it("are capped per owner also when many are created at once", async () => {
+    const person = await makeUser();
+    await grant(x.id, person, "VIEWER");
+    const room = 5;
+    await db().apiToken.createMany({
+      data: Array.from({ length: MAX_ACTIVE_TOKENS_PER_OWNER - room }, () => {
+        const g = generateToken();
+        return { userId: person.id, name: "bulk", prefix: g.prefix, hash: g.hash, expiresAt: new Date(Date.now() + 86_400_000) };
+      }),
+    });
+    const results = await Promise.allSettled(
+      Array.from({ length: 15 }, (_, i) => createPersonalToken({ actor: person, requestId: `cap-${i}` }, { name: `burst ${i}`, expiresInDays: 1, scopes: [{ folderId: x.id, permissions: ["folders.read"] }] })),
+    );
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(room);
+    for (const r of results) if (r.status === "rejected") expect(r.reason).toMatchObject({ code: "CONFLICT" });
+    expect(await db().apiToken.count({ where: { userId: person.id, revokedAt: null } })).toBe(MAX_ACTIVE_TOKENS_PER_OWNER);
+  });
 });
 
 describe("service accounts", () => {

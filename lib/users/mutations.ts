@@ -15,8 +15,13 @@ async function getUserOrThrow(tx: Tx, userId: string) {
   return user;
 }
 
-/** Never leave the installation without an active administrator. */
+/**
+ * Never leave the installation without an active administrator. Changes that take an administrator
+ * away wait for one another here, so two admins demoting each other at once cannot both see the
+ * other still counted.
+ */
 async function assertNotLastAdmin(tx: Tx, userId: string) {
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('latch.last-admin'))`;
   const others = await tx.user.count({ where: { isAdmin: true, active: true, id: { not: userId } } });
   if (others === 0) throw conflict("This is the only active administrator. Make someone else an administrator first.");
 }

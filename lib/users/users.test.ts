@@ -9,6 +9,7 @@ import {
   setUserActiveAction,
   setUserAdminAction,
 } from "./actions";
+import { setUserActive, setUserAdmin } from "./mutations";
 
 vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
 vi.mock("@/lib/request-context", () => import("@/test/mocks/request-context"));
@@ -66,6 +67,21 @@ describe("user administration", () => {
     const other = await makeUser();
     expect(await setUserAdminAction({ userId: other.id, isAdmin: true })).toMatchObject({ ok: true });
     expect(await setUserAdminAction({ userId: admin.id, isAdmin: false })).toMatchObject({ ok: true });
+  });
+
+  it("administrators taking each other's rights at the same moment cannot leave none", async () => {
+    const admins = await Promise.all(Array.from({ length: 6 }, () => makeUser({ isAdmin: true })));
+    await db().user.updateMany({ where: { isAdmin: true, id: { notIn: admins.map((a) => a.id) } }, data: { isAdmin: false } });
+    // Each takes the next one's rights (or deactivates them), all at once.
+    const results = await Promise.allSettled(
+      admins.map((actor, i) => {
+        const userId = admins[(i + 1) % admins.length]!.id;
+        const ctx = { actor, requestId: `race-${i}` };
+        return i % 2 ? setUserActive(ctx, { userId, active: false }) : setUserAdmin(ctx, { userId, isAdmin: false });
+      }),
+    );
+    expect(await db().user.count({ where: { isAdmin: true, active: true } })).toBeGreaterThan(0);
+    for (const r of results) if (r.status === "rejected") expect(r.reason).toMatchObject({ code: "CONFLICT" });
   });
 
   it("a password reset replaces the hash and ends every session of that user", async () => {
