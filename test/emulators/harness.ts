@@ -14,7 +14,9 @@ export type Fault =
   | { type: "hang" }
   | { type: "status"; status: number; body: unknown; headers?: Record<string, string> }
   | { type: "reset" }
-  | { type: "malformed" };
+  | { type: "malformed" }
+  /** Answers 200 at once, then sends its JSON body one space every everyMs, never finishing (a tarpit). */
+  | { type: "trickle"; everyMs: number };
 
 export type FaultRule = { fault: Fault; /** Substring of the path to match; empty = every request. */ pathIncludes?: string; /** How many requests it applies to; undefined = until cleared. */ times?: number };
 
@@ -44,7 +46,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
-const FAULT_TYPES = new Set(["latency", "hang", "status", "reset", "malformed"]);
+const FAULT_TYPES = new Set(["latency", "hang", "status", "reset", "malformed", "trickle"]);
 
 /** Why a fault rule sent to /_control/faults cannot be used, or null. */
 function faultRuleProblem(input: unknown): string | null {
@@ -53,6 +55,7 @@ function faultRuleProblem(input: unknown): string | null {
   if (!rule || typeof rule !== "object" || !fault || typeof fault !== "object") return 'expected {"fault": {"type": …}, "pathIncludes"?: string, "times"?: number}';
   if (!FAULT_TYPES.has(String(fault.type))) return `unknown fault type ${JSON.stringify(fault.type)}; use one of ${[...FAULT_TYPES].join(", ")}`;
   if (fault.type === "latency" && !(typeof (fault as { ms?: unknown }).ms === "number" && (fault as { ms: number }).ms >= 0)) return "a latency fault needs ms (a number)";
+  if (fault.type === "trickle" && !(typeof (fault as { everyMs?: unknown }).everyMs === "number" && (fault as { everyMs: number }).everyMs >= 1)) return "a trickle fault needs everyMs (a number, at least 1)";
   if (fault.type === "status" && typeof (fault as { status?: unknown }).status !== "number") return "a status fault needs status (a number)";
   if (rule.times !== undefined && !(Number.isInteger(rule.times) && rule.times > 0)) return "times must be a positive whole number";
   if (rule.pathIncludes !== undefined && typeof rule.pathIncludes !== "string") return "pathIncludes must be a string";
@@ -85,6 +88,12 @@ export async function startEmulator(opts: {
         return res.end("{not json");
       }
       if (fault.type === "status") return json(res, fault.status, fault.body, fault.headers);
+      if (fault.type === "trickle") {
+        res.writeHead(200, { "content-type": "application/json" });
+        const drip = setInterval(() => res.write(" "), fault.everyMs);
+        res.on("close", () => clearInterval(drip));
+        return;
+      }
       if (fault.type === "latency") await new Promise((r) => setTimeout(r, fault.ms));
     }
     try {

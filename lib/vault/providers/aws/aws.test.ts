@@ -323,6 +323,14 @@ describe("AWS Secrets Manager provider: faults", () => {
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
+  it("bounds a store that answers but never finishes (a byte now and then) by timeoutMs", async () => {
+    emu.inject({ fault: { type: "trickle", everyMs: 100 }, times: 1 });
+    const started = Date.now();
+    const error = await failure(makeClient({}, SECRET_KEY, { timeoutMs: 800 }).getSecret({ name: "prod/api-key" }));
+    expect(error.kind).toBe("timeout");
+    expect(Date.now() - started).toBeLessThan(2500);
+  });
+
   it("reports a non-AWS answer as bad_response", async () => {
     emu.inject({ fault: { type: "malformed" }, times: 1 });
     expect((await failure(makeClient().getSecret({ name: "prod/api-key" }))).kind).toBe("bad_response");

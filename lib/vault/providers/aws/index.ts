@@ -61,6 +61,28 @@ function toSecretString(values: Record<string, string>): string {
   return JSON.stringify(values);
 }
 
+/**
+ * The call's own result, or the signal's reason once it fires: the SDK cancels its HTTP request on
+ * the signal, but not a credential provider's (AssumeRole) work under way.
+ */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
 const errorName = (e: unknown) => (e && typeof e === "object" ? String((e as { name?: unknown }).name ?? "") : "");
 
 export const awsProvider = defineProvider(awsDescriptor, {
@@ -89,25 +111,29 @@ export const awsProvider = defineProvider(awsDescriptor, {
     }
 
     /**
-     * One call with bounded retries. Each attempt is bounded by timeoutMs (connect and response);
-     * only throttling and 5xx are retried, at most 3 attempts, never sooner than a Retry-After.
+     * One call with bounded retries. Each attempt, the role's AssumeRole included, is bounded by
+     * timeoutMs as a whole: the SDK's own timers only notice a connection that goes silent, not one
+     * that trickles bytes. Only throttling and 5xx are retried, at most 3 attempts, never sooner than
+     * a Retry-After.
      */
-    async function call<T>(ctx: Omit<AwsErrorContext, keyof typeof baseCtx>, send: (c: SecretsManagerClient) => Promise<T>): Promise<T> {
+    async function call<T>(ctx: Omit<AwsErrorContext, keyof typeof baseCtx>, send: (c: SecretsManagerClient, options: { abortSignal: AbortSignal }) => Promise<T>): Promise<T> {
       const full: AwsErrorContext = { ...baseCtx, ...ctx };
       return withRetry(
         async () => {
+          const abortSignal = AbortSignal.timeout(common.timeoutMs);
           try {
             const current = client();
             try {
-              return await send(current);
+              return await untilAborted(send(current, { abortSignal }), abortSignal);
             } catch (error) {
               // Role sessions can be revoked before their stated expiry: fetch fresh ones once.
               if (settings.auth !== "assume_role" || errorName(error) !== "ExpiredTokenException") throw error;
               renewCredentials(current);
-              return await send(client());
+              return await untilAborted(send(client(), { abortSignal }), abortSignal);
             }
           } catch (error) {
-            throw mapSecretsManagerError(error, full);
+            // Past the deadline, whatever the SDK says of its cancelled request is a timeout.
+            throw mapSecretsManagerError(abortSignal.aborted ? abortSignal.reason : error, full);
           }
         },
         { attempts: 3, baseDelayMs: 200, maxDelayMs: 2000 },
@@ -117,8 +143,8 @@ export const awsProvider = defineProvider(awsDescriptor, {
     return {
       host,
       async getSecret(ref: SecretRef): Promise<FetchedSecret> {
-        const out = await call({ action: "read", secretName: ref.name, version: ref.version }, (c) =>
-          c.send(new GetSecretValueCommand({ SecretId: ref.name, ...versionSelector(ref.version) })),
+        const out = await call({ action: "read", secretName: ref.name, version: ref.version }, (c, options) =>
+          c.send(new GetSecretValueCommand({ SecretId: ref.name, ...versionSelector(ref.version) }), options),
         );
         return { values: toValues(out, ref.name), version: out.VersionId ?? null, updatedAt: out.CreatedDate ?? null };
       },
@@ -129,24 +155,24 @@ export const awsProvider = defineProvider(awsDescriptor, {
         const ClientRequestToken = randomUUID();
         const ctx = { action: "write" as const, secretName: ref.name };
         try {
-          const out = await call(ctx, (c) => c.send(new PutSecretValueCommand({ SecretId: ref.name, SecretString, ClientRequestToken })));
+          const out = await call(ctx, (c, options) => c.send(new PutSecretValueCommand({ SecretId: ref.name, SecretString, ClientRequestToken }), options));
           return { version: out.VersionId ?? null };
         } catch (error) {
           if (!(error instanceof StoreError && error.kind === "not_found") || ref.name.startsWith("arn:")) throw error;
         }
-        const out = await call(ctx, (c) => c.send(new CreateSecretCommand({ Name: ref.name, SecretString, ClientRequestToken })));
+        const out = await call(ctx, (c, options) => c.send(new CreateSecretCommand({ Name: ref.name, SecretString, ClientRequestToken }), options));
         return { version: out.VersionId ?? null };
       },
 
       async deleteSecret(ref) {
-        await call({ action: "delete", secretName: ref.name }, (c) => c.send(new DeleteSecretCommand({ SecretId: ref.name, ForceDeleteWithoutRecovery: true })));
+        await call({ action: "delete", secretName: ref.name }, (c, options) => c.send(new DeleteSecretCommand({ SecretId: ref.name, ForceDeleteWithoutRecovery: true }), options));
       },
 
       async health() {
         // A name that cannot exist: "not found" proves the endpoint, TLS, signature (and AssumeRole) all work.
         const probe = `latch-health-probe-${randomUUID()}`;
         try {
-          await call({ action: "check", secretName: probe }, (c) => c.send(new GetSecretValueCommand({ SecretId: probe })));
+          await call({ action: "check", secretName: probe }, (c, options) => c.send(new GetSecretValueCommand({ SecretId: probe }), options));
         } catch (error) {
           // Least-privilege identities may not read unknown names; being refused still proves authentication.
           if (error instanceof StoreError && (error.kind === "not_found" || (error.kind === "permission" && !(error instanceof AssumeRoleError)))) return;
