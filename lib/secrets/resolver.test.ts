@@ -183,24 +183,32 @@ describe("the store's kept client", () => {
     }
   }, 60_000);
 
-  it("a failed read starts the next one with a new client", async () => {
+  it("a broken connection starts the next read with a new client; a store that is busy or says no keeps it", async () => {
     signInAs(user);
     const path = `apps/kept-fail-${randomUUID().slice(0, 6)}`;
     vault.seedSecret({ path, data: { username: USERNAME, password: PASSWORD } });
     const assetId = ok(await createAssetAction({ folderId: folder.id, type: "CREDENTIAL", name: `Kept fail ${randomUUID().slice(0, 6)}`, storeId, secretName: path, usernameKey: "username", valueKey: "password" })).id;
+    const failOnce = async (fault: Parameters<HashicorpEmulator["inject"]>[0]["fault"]) => {
+      vault.inject({ fault, pathIncludes: `/data/${path}` });
+      invalidateAsset(assetId);
+      try {
+        await expect(resolve({ assetId }, { actor: user, purpose: "test" })).rejects.toMatchObject({ kind: expect.any(String) });
+      } finally {
+        vault.clearFaults();
+      }
+      invalidateAsset(assetId);
+      await expect(resolve({ assetId }, { actor: user, purpose: "test" })).resolves.toMatchObject({ password: PASSWORD });
+    };
     invalidateAsset(assetId);
     await resolve({ assetId }, { actor: user, purpose: "test" });
     const before = logins();
 
-    vault.inject({ fault: { type: "status", status: 503, body: { errors: ["Vault is sealed"] } }, pathIncludes: `/data/${path}` });
-    invalidateAsset(assetId);
-    try {
-      await expect(resolve({ assetId }, { actor: user, purpose: "test" })).rejects.toMatchObject({ kind: expect.any(String) });
-    } finally {
-      vault.clearFaults();
-    }
-    invalidateAsset(assetId);
-    await expect(resolve({ assetId }, { actor: user, purpose: "test" })).resolves.toMatchObject({ password: PASSWORD });
+    // Sealed, or throttling: the same client reads again once it answers.
+    await failOnce({ type: "status", status: 503, body: { errors: ["Vault is sealed"] } });
+    await failOnce({ type: "status", status: 429, body: { errors: ["rate limit quota exceeded"] } });
+    expect(logins()).toBe(before);
+    // The connection was cut: the next read opens a new client, which looks its token up again.
+    await failOnce({ type: "reset" });
     expect(logins()).toBe(before + 1);
   }, 60_000);
 });

@@ -2,7 +2,7 @@ import "server-only";
 import type { CredentialStore } from "@prisma/client";
 import { decrypt, encrypt } from "@/lib/crypto/envelope";
 import { db, type Db } from "@/lib/db";
-import { StoreError } from "@/lib/vault/errors";
+import { StoreError, type StoreErrorKind } from "@/lib/vault/errors";
 import { getProvider } from "@/lib/vault/registry";
 import type { StoreClient } from "@/lib/vault/types";
 import { PROXY_SECRET_KEY } from "./common-fields";
@@ -104,8 +104,10 @@ export async function withStoreClient<T>(store: CredentialStore, read: (client: 
   try {
     return await read(k.client);
   } catch (error) {
-    // Anything but "no such secret" (a login refused, a broken connection) starts the next read afresh.
-    if (!(error instanceof StoreError && error.kind === "not_found")) retire(store.id, k);
+    // A refused login, a broken connection or an answer that makes no sense starts the next read
+    // with a new client. What the store said of this one secret, or of its own load, does not: a
+    // new client would only log in again (over and over, for a caller retrying a denied secret).
+    if (!(error instanceof StoreError && KEEPS_CLIENT.has(error.kind))) retire(store.id, k);
     throw error;
   } finally {
     k.inUse--;
@@ -113,6 +115,8 @@ export async function withStoreClient<T>(store: CredentialStore, read: (client: 
     if (k.retired && k.inUse === 0) void k.client.close?.().catch(() => {});
   }
 }
+
+const KEEPS_CLIENT = new Set<StoreErrorKind>(["not_found", "deleted", "permission", "throttled", "unavailable"]);
 
 /** Drops a store's kept client (store refreshed, changed or deleted on any instance). */
 export function forgetStoreClient(storeId: string): void {
