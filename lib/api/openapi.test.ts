@@ -150,6 +150,10 @@ describe("every route under app/api/v1 is in the document", () => {
     expect(documented.filter((d) => !served.has(d))).toEqual([]);
   });
 
+  it("lists the conflict a store's certificate download can answer", () => {
+    expect(Object.keys(openApiDocument().paths["/stores/{storeId}/certificate"]?.get?.responses ?? {})).toContain("409");
+  });
+
   it("would notice a handler without its entry", () => {
     const doc = buildOpenApiDocument([], { version: "0" });
     const plain = async () => new Response(null);

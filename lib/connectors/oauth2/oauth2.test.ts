@@ -386,6 +386,7 @@ describe("OAuth 2.0 token endpoint quirks", () => {
         res.end("access_token=form-token-123&token_type=bearer&expires_in=60&scope=a+b");
       },
       "/mac": (res) => json(res, 200, { access_token: "mac-token-123", token_type: "mac" }),
+      "/forever": (res) => json(res, 200, { access_token: "forever-token-123", token_type: "Bearer", expires_in: 1e13 }),
       "/error-in-200": (res) => json(res, 200, { error: "bad_verification_code", error_description: "The code passed is incorrect or expired." }),
       "/echoes-secret": (res) => json(res, 400, { error: "invalid_request", error_description: `client_secret ${leaky} is malformed` }),
       "/echoes-header": (res, req) => json(res, 401, { error: "invalid_client", error_description: `unknown client in header ${req.headers.authorization}` }),
@@ -404,6 +405,9 @@ describe("OAuth 2.0 token endpoint quirks", () => {
       const form = await clientCredentialsToken(at("/form"), leaky, { timeoutMs: 5000 });
       expect(form).toMatchObject({ accessToken: "form-token-123", tokenType: "Bearer", scope: "a b" });
       await expect(clientCredentialsToken(at("/mac"), leaky, { timeoutMs: 5000 })).rejects.toMatchObject({ kind: "config" });
+      // A lifetime past any date JavaScript can hold is read as a year, not thrown on.
+      const forever = await clientCredentialsToken(at("/forever"), leaky, { timeoutMs: 5000 });
+      expect(Date.parse(forever.expiresAt!) - Date.now()).toBeGreaterThan(364 * 86_400_000);
       await expect(clientCredentialsToken(at("/error-in-200"), leaky, { timeoutMs: 5000 })).rejects.toMatchObject({ kind: "target_error", oauthError: "bad_verification_code" });
       const echoed = await failure(clientCredentialsToken(at("/echoes-secret"), leaky, { timeoutMs: 5000 }), at("/echoes-secret"));
       expect(echoed.kind).toBe("config");

@@ -168,6 +168,8 @@ function parseTokenBody(text: string, contentType: string | null): Record<string
   }
 }
 
+const MAX_TOKEN_LIFETIME_SECONDS = 365 * 24 * 3600;
+
 function tokenStateFromResponse(json: Record<string, unknown>, host: string): OAuth2TokenState {
   const accessToken = json.access_token;
   if (typeof accessToken !== "string" || !accessToken) throw new ConnectorError("target_error", `The token endpoint (${host}) answered without an access token.`);
@@ -178,7 +180,8 @@ function tokenStateFromResponse(json: Record<string, unknown>, host: string): OA
   }
   const expiresIn = typeof json.expires_in === "number" ? json.expires_in : typeof json.expires_in === "string" ? Number(json.expires_in) : NaN;
   const state: OAuth2TokenState = { accessToken, tokenType: "Bearer", scope: typeof json.scope === "string" ? normaliseScopes(json.scope) : "" };
-  if (Number.isFinite(expiresIn) && expiresIn > 0) state.expiresAt = new Date(Date.now() + expiresIn * 1000).toISOString();
+  // Capped at a year: a server's "forever" (1e13 s) is past any date JavaScript can hold.
+  if (Number.isFinite(expiresIn) && expiresIn > 0) state.expiresAt = new Date(Date.now() + Math.min(expiresIn, MAX_TOKEN_LIFETIME_SECONDS) * 1000).toISOString();
   if (typeof json.refresh_token === "string" && json.refresh_token) state.refreshToken = json.refresh_token;
   return state;
 }

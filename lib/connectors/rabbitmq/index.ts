@@ -39,11 +39,14 @@ function destroy(model: ChannelModel) {
   }
 }
 
+/** AMQP short strings (exchange, routing key, content type) hold at most 255 bytes, not characters. */
+const shortString = () => z.string().max(255).refine((v) => Buffer.byteLength(v, "utf8") <= 255, "At most 255 bytes (UTF-8): shorten it, or use fewer non-ASCII characters.");
+
 const publishInput = z.object({
-  exchange: z.string().max(255).default(""),
-  routingKey: z.string().max(255),
+  exchange: shortString().default(""),
+  routingKey: shortString(),
   body: z.string().max(8 * 1024 * 1024),
-  contentType: z.string().trim().max(255).optional(),
+  contentType: z.string().trim().pipe(shortString()).optional(),
   persistent: z.boolean().optional(),
 });
 

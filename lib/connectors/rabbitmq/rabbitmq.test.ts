@@ -110,6 +110,17 @@ describe("rabbitmq connector against the machine's RabbitMQ", () => {
     expect(await publish(client, { routingKey: queue, body: "y" })).toEqual({ published: true, routed: true });
   });
 
+  it("measures names in bytes, as AMQP does: 255 characters of non-ASCII text are refused with the field named", () => {
+    const input = rabbitmqConnector.operations.publish!.input;
+    const wide = "é".repeat(200); // 400 bytes
+    for (const field of ["exchange", "routingKey", "contentType"]) {
+      const result = input.safeParse({ routingKey: "k", body: "x", [field]: wide });
+      expect(result.success, field).toBe(false);
+      expect(result.error?.issues[0]?.path, field).toEqual([field]);
+    }
+    expect(input.safeParse({ routingKey: "é".repeat(127), body: "x" }).success).toBe(true);
+  });
+
   it("names a missing exchange as a config problem", async () => {
     const { client } = await open();
     const error = await expectConnectorError(publish(client, { exchange: "latch-no-such-exchange", routingKey: "k", body: "x" }), "config");

@@ -18,6 +18,8 @@ export const GET = defineRoute(
     ...requireTenant("stores.manage", "Credential store"),
     params: z.object({ storeId: idSchema }),
     query: z.object({ format: z.enum(["cer", "pem"]).default("cer") }),
+    // A stored certificate that cannot be offered for download (lib/stores/certificates.ts).
+    errors: [409],
     response: {
       raw: {
         "200": {
