@@ -123,6 +123,10 @@ describe("validation messages, through the action", () => {
     const noAddress = (await createStoreAction({ ...vaultInput(), config: { auth: "token" } })) as Result;
     expect(noAddress).toMatchObject({ ok: false, error: { code: "VALIDATION" } });
     expect(fieldError(noAddress, "config.address")).toMatch(/Enter Vault's full address/);
+    // Everything missing is named in one pass: the address and the token together.
+    const nothing = (await createStoreAction({ ...vaultInput(), config: { auth: "token" }, secrets: {} })) as Result;
+    expect(fieldError(nothing, "config.address")).toMatch(/Enter Vault's full address/);
+    expect(fieldError(nothing, "secrets.token")).toBeTruthy();
 
     const noSecretId = (await createStoreAction(vaultInput({ config: { auth: "approle", roleId: "role-1" }, secrets: { token: undefined } }))) as Result;
     expect(fieldError(noSecretId, "secrets.secretId")).toBe("Enter the secret ID of the AppRole Latch logs in with.");

@@ -91,9 +91,10 @@ function validateProviderInput(kind: string, input: ProviderInput, stored?: Stor
   if (!secrets.success) for (const [k, v] of Object.entries(prefixed(secrets.error, "secrets"))) for (const m of v) fail(k, m);
   const proxy = proxyUrlSchema.safeParse(proxyUrl);
   if (!proxy.success) for (const m of fieldErrorsOf(proxy.error)._form ?? []) fail(`secrets.${PROXY_SECRET_KEY}`, m);
+  // Missing secrets are named in the same pass as a bad address, not one submit later.
+  const values = { ...configValues, ...(secrets.success ? secrets.data : providerSecrets) } as Record<string, unknown>;
+  for (const { name, message } of missingWhenShown(provider.secretSchema.shape, values)) if (!errors[`secrets.${name}`]) fail(`secrets.${name}`, message);
   if (config.success && secrets.success) {
-    const values = { ...config.data, ...secrets.data } as Record<string, unknown>;
-    for (const { name, message } of missingWhenShown(provider.secretSchema.shape, values)) if (!errors[`secrets.${name}`]) fail(`secrets.${name}`, message);
     // Material the schema can only check for shape (a PEM's key matching its certificate) is checked when it changes.
     if (Object.keys(errors).length === 0 && Object.keys(supplied).some((k) => k !== PROXY_SECRET_KEY) && provider.validateOnSave) {
       for (const [key, messages] of Object.entries(provider.validateOnSave({ config: config.data, secrets: secrets.data }))) for (const m of messages) fail(key, m);
