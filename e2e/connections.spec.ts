@@ -175,6 +175,30 @@ test("connect PostgreSQL with a credential asset from another folder, edit it, r
   expectNotInDump(dump, pg.password, "the PostgreSQL password");
 });
 
+test("errors of a refused Connect go once the field they were about is filled from an asset", async ({ page, pg }) => {
+  const secretsFolder = await createFolder(page, unique("Secrets"));
+  const apps = await createFolder(page, unique("Apps"));
+  const assetName = unique("Errors login");
+  await createCredentialAsset(page, secretsFolder, assetName, pg.user, pg.password);
+
+  await openPostgresForm(page, apps);
+  await page.getByRole("textbox", { name: /^Connection name\b/ }).fill("Errors");
+  await page.getByRole("button", { name: "Connect" }).click();
+  await expect(page.getByText("Enter the user name.")).toBeVisible();
+  await expect(page.getByText("Enter password, or use a credential asset.")).toBeVisible();
+
+  // The asset now fills both Password and User: neither old error may stay, nor move above the form.
+  const dialog = await openPicker(page);
+  await search(dialog, assetName.split(" ").at(-1)!);
+  await dialog.getByRole("option", { name: new RegExp(assetName) }).click();
+  await expect(page.getByTestId("asset-chip-password")).toContainText(assetName);
+  await expect(page.getByText("Enter password, or use a credential asset.")).toBeHidden();
+  await expect(page.getByText("Enter the user name.")).toBeHidden();
+  await expect(page.getByRole("alert").filter({ hasText: "Could not create the connection" })).toHaveCount(0);
+  // The errors of fields still empty stay by them.
+  await expect(page.getByText("Enter the database name.")).toBeVisible();
+});
+
 test("removing a field's asset returns it to Enter value; the folder's list shows when each connection last connected and which fields use assets", async ({ page, pg }) => {
   test.slow(); // a long flow through several forms and targets
   const secretsFolder = await createFolder(page, unique("Secrets"));

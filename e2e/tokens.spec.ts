@@ -45,6 +45,8 @@ test("a service account's token works in its folder only, is never shown again, 
   await expect(saDialog).toBeHidden();
 
   const card = page.locator('[data-slot="card"]', { has: page.getByRole("heading", { name: account, exact: true }) });
+  // Keyboard users go on from the new account: its New token button has focus, not the page.
+  await expect(card.getByRole("button", { name: "New token" })).toBeFocused();
   await card.getByRole("button", { name: "New token" }).click();
   const tokenName = unique("deploy");
   const token = await createTokenIn(page, folderName, tokenName);

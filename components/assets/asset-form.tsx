@@ -83,7 +83,7 @@ function ChoiceGroup<T extends string>({
               onChange={() => onChange(o.value)}
               className="mt-0.5 size-4 accent-[var(--color-primary)]"
             />
-            <span className="grid gap-0.5">
+            <span className="grid content-start gap-0.5">
               <span className="font-medium">{o.label}</span>
               {o.description ? <span className="text-[0.8125rem] text-muted-foreground">{o.description}</span> : null}
             </span>

@@ -20,6 +20,7 @@ import { saveConnectionAction } from "@/lib/connections/actions";
 import type { SecretFieldView } from "@/lib/connections/queries";
 import { AssetPickerDialog, type PickedAsset } from "./asset-picker-dialog";
 import { useHydrated } from "@/components/shared/use-hydrated";
+import { examplePlaceholder } from "@/components/shared/example-placeholder";
 
 type Source =
   | { mode: "asset"; asset: PickedAsset }
@@ -99,6 +100,8 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
     },
   });
   const err = save.fieldError;
+  // A secret field's source changed: its error, and its user field's, are about what was there before.
+  const sourceChanged = (f: ConnectorField) => save.clearErrors([`secrets.${f.name}`, ...(f.usernameField ? [`config.${f.usernameField}`] : [])]);
 
   const visible = (f: ConnectorField) => !f.showWhen || f.showWhen.equals.includes(String(config[f.showWhen.field] ?? ""));
   const fields = connector.fields.filter(visible);
@@ -168,7 +171,7 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
             type={f.type === "number" ? "number" : "text"}
             value={String(value ?? "")}
             onChange={(e) => setField(f.name, e.target.value)}
-            placeholder={f.placeholder}
+            placeholder={examplePlaceholder(f.placeholder)}
             autoComplete="off"
             spellCheck={false}
           />
@@ -181,7 +184,10 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
     const id = `secret-${f.name}`;
     const source = sources[f.name] ?? { mode: "value", value: "" };
     const asset = assetOf(source);
-    const setSource = (s: Source) => setSources((all) => ({ ...all, [f.name]: s }));
+    const setSource = (s: Source) => {
+      setSources((all) => ({ ...all, [f.name]: s }));
+      if (s.mode !== "value" || source.mode !== "value") sourceChanged(f);
+    };
     const menu = (
       <DropdownMenu>
         <DropdownMenuTrigger asChild>
@@ -203,16 +209,16 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
     return (
       <div key={f.name} className="grid min-w-0 gap-2">
         {asset ? (
-          <div className="grid gap-2">
+          <div className="grid grid-cols-1 gap-2">
             <Label id={`${id}-label`}>
               {f.label}
               {f.required ? <span aria-hidden="true" className="-ml-1 text-danger">*</span> : null}
             </Label>
-            <div role="group" aria-labelledby={`${id}-label`} className="flex flex-wrap items-center gap-2 rounded-md border bg-muted/30 p-2">
-              <span className="inline-flex min-w-0 items-center gap-2 rounded-full border bg-background px-3 py-1 text-sm" data-testid={`asset-chip-${f.name}`}>
+            <div role="group" aria-labelledby={`${id}-label`} className="flex min-w-0 flex-wrap items-center gap-2 rounded-md border bg-muted/30 p-2">
+              <span className="inline-flex max-w-full min-w-0 items-center gap-2 rounded-full border bg-background px-3 py-1 text-sm" data-testid={`asset-chip-${f.name}`} title={`${asset.name} · ${asset.folderPath}`}>
                 <KeySquareIcon className="size-4 shrink-0 text-info" aria-hidden="true" />
-                <span className="font-medium">{asset.name}</span>
-                <span className="truncate text-muted-foreground">{asset.folderPath}</span>
+                <span className="min-w-[4ch] truncate font-medium">{asset.name}</span>
+                <span className="min-w-[4ch] shrink-[2] truncate text-muted-foreground">{asset.folderPath}</span>
               </span>
               <span className="ml-auto flex gap-1">
                 <Button type="button" variant="ghost" size="sm" onClick={() => setPicking(f)} aria-label={`Change the asset for ${f.label}`} data-return-focus={`change-${f.name}`}>
@@ -227,14 +233,15 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
               <label className="flex items-center gap-2 text-sm">
                 <Checkbox
                   checked={usernameFrom.has(f.name)}
-                  onCheckedChange={(v) =>
+                  onCheckedChange={(v) => {
                     setUsernameFrom((s) => {
                       const next = new Set(s);
                       if (v === true) next.add(f.name);
                       else next.delete(f.name);
                       return next;
-                    })
-                  }
+                    });
+                    if (f.usernameField) save.clearErrors([`config.${f.usernameField}`]);
+                  }}
                 />
                 Fill “{connector.fields.find((x) => x.name === f.usernameField)?.label ?? f.usernameField}” from this asset too
               </label>
@@ -246,27 +253,29 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
             ) : null}
           </div>
         ) : (
-          <div className="flex items-end gap-2">
-            <FormField
-              id={id}
-              label={f.label}
-              required={f.required}
-              description={storedTyped.has(f.name) ? "A value is stored, encrypted and never shown. Leave this empty to keep it, or type a new one." : f.help}
-              error={fieldError}
-              className="min-w-0 flex-1"
-            >
+          <FormField
+            id={id}
+            label={f.label}
+            required={f.required}
+            description={storedTyped.has(f.name) ? "A value is stored, encrypted and never shown. Leave this empty to keep it, or type a new one." : f.help}
+            error={fieldError}
+            className="min-w-0"
+          >
+            {/* The menu sits beside the input itself, whatever hint or error the field shows. */}
+            <div className="flex gap-2">
               <Input
                 type="password"
                 autoComplete="new-password"
+                className="min-w-0 flex-1"
                 value={source.mode === "value" ? source.value : ""}
                 // Emptied again: back to the stored value.
                 onChange={(e) => setSource(e.target.value === "" && storedTyped.has(f.name) ? { mode: "keep", asset: null } : { mode: "value", value: e.target.value })}
                 placeholder={storedTyped.has(f.name) && source.mode === "keep" ? "Stored value kept" : f.placeholder}
                 spellCheck={false}
               />
-            </FormField>
-            {menu}
-          </div>
+              {menu}
+            </div>
+          </FormField>
         )}
       </div>
     );
@@ -321,6 +330,7 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
           fieldLabel={picking.label}
           onPick={(asset) => {
             setSources((all) => ({ ...all, [picking.name]: { mode: "asset", asset } }));
+            sourceChanged(picking);
             if (picking.usernameField && asset.type === "CREDENTIAL") setUsernameFrom((s) => new Set(s).add(picking.name));
             picked.current = true;
           }}

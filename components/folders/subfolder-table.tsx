@@ -37,7 +37,7 @@ export function SubfolderTable({
           header: "Name",
           cell: (r) => (
             <Link href={`/folders/${r.id}`} className="inline-flex items-center gap-2 font-medium hover:underline">
-              <FolderIcon className="size-4 text-muted-foreground" aria-hidden="true" />
+              <FolderIcon className="size-4 shrink-0 text-muted-foreground" aria-hidden="true" />
               {r.name}
             </Link>
           ),

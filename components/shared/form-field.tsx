@@ -70,7 +70,7 @@ export function FormField({ label, id, error: given, description, required, clas
   }
 
   return (
-    <div data-slot="form-field" data-invalid={error ? "true" : undefined} className={cn("grid gap-2", className)}>
+    <div data-slot="form-field" data-invalid={error ? "true" : undefined} className={cn("grid content-start gap-2", className)}>
       <Label htmlFor={id} className={cn(error && "text-danger")}>
         {label}
         {required ? (

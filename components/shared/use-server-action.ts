@@ -107,5 +107,22 @@ export function useServerAction<I, T>(action: (input: I) => Promise<ActionResult
       setFailure(null);
       setFormError(null);
     },
+    /**
+     * Forgets the errors of these fields: the person changed what they were about (a field is now
+     * filled from elsewhere, or hidden), so they must neither stay by it nor move above the form.
+     */
+    clearErrors: (names: string[]) => {
+      const without = (errors: Record<string, string[]>) => Object.fromEntries(Object.entries(errors).filter(([k]) => !names.includes(k)));
+      if (names.some((n) => n in fieldErrors)) setFieldErrors(without(fieldErrors));
+      if (failure?.fieldErrors && names.some((n) => n in failure.fieldErrors!)) {
+        const rest = without(failure.fieldErrors);
+        if (Object.keys(rest).length > 0) setFailure({ ...failure, fieldErrors: rest });
+        else {
+          // Nothing of it is left to show.
+          setFailure(null);
+          setFormError(null);
+        }
+      }
+    },
   };
 }

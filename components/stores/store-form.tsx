@@ -5,6 +5,7 @@ import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { toast } from "sonner";
 import { FormAlert } from "@/components/shared/form-alert";
+import { examplePlaceholder } from "@/components/shared/example-placeholder";
 import { FormField } from "@/components/shared/form-field";
 import { useServerAction } from "@/components/shared/use-server-action";
 import { Badge } from "@/components/ui/badge";
@@ -270,7 +271,7 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
             type={f.type === "number" ? "number" : f.type === "url" ? "url" : "text"}
             value={String(value ?? "")}
             onChange={(e) => set(f.type === "number" && e.target.value !== "" ? Number(e.target.value) : e.target.value)}
-            placeholder={f.placeholder}
+            placeholder={examplePlaceholder(f.placeholder)}
             autoComplete="off"
             spellCheck={false}
           />

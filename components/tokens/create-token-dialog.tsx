@@ -73,7 +73,12 @@ export function CreateTokenDialog({ target, folders, disabled }: { target: Targe
       }}
     >
       <DialogTrigger asChild>
-        <Button variant={target.kind === "service" ? "outline" : "default"} size={target.kind === "service" ? "sm" : "default"} disabled={disabled || folders.length === 0}>
+        <Button
+          variant={target.kind === "service" ? "outline" : "default"}
+          size={target.kind === "service" ? "sm" : "default"}
+          disabled={disabled || folders.length === 0}
+          data-service-account={target.kind === "service" ? target.serviceAccountId : undefined}
+        >
           <KeyRoundIcon aria-hidden="true" /> New token
         </Button>
       </DialogTrigger>

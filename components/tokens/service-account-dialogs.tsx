@@ -2,7 +2,7 @@
 
 import { BotIcon, MoreHorizontalIcon } from "lucide-react";
 import { useRouter } from "next/navigation";
-import { useState } from "react";
+import { useRef, useState } from "react";
 import { toast } from "sonner";
 import { Button } from "@/components/ui/button";
 import { Dialog, DialogContent, DialogDescription, DialogFooter, DialogHeader, DialogTitle } from "@/components/ui/dialog";
@@ -31,7 +31,13 @@ function ServiceAccountForm({
   onOpenChange: (open: boolean) => void;
 }) {
   const [form, setForm] = useState({ name: account?.name ?? "", description: account?.description ?? "" });
-  const create = useServerAction(createServiceAccountAction, { success: (a) => `Service account “${a.name}” created. Give it a token next.` });
+  // The new account's "New token" gets focus when the dialog closes: the control that opened it
+  // (the empty list's button) may be gone by then.
+  const createdId = useRef<string | null>(null);
+  const create = useServerAction(createServiceAccountAction, {
+    success: (a) => `Service account “${a.name}” created. Give it a token next.`,
+    onSuccess: (a) => (createdId.current = a.id),
+  });
   const update = useServerAction(updateServiceAccountAction, { success: "Service account saved." });
   const current = account ? update : create;
 
@@ -52,7 +58,15 @@ function ServiceAccountForm({
         if (!next) current.reset();
       }}
     >
-      <DialogContent>
+      <DialogContent
+        onCloseAutoFocus={(event) => {
+          const id = createdId.current;
+          if (!id) return;
+          createdId.current = null;
+          event.preventDefault();
+          focusWhenShown([`[data-service-account="${CSS.escape(id)}"]:not(:disabled)`, "[data-new-service-account]"]);
+        }}
+      >
         <form onSubmit={submit} noValidate className="grid gap-5">
           <DialogHeader>
             <DialogTitle>{account ? `Edit ${account.name}` : "New service account"}</DialogTitle>
@@ -83,11 +97,26 @@ function ServiceAccountForm({
   );
 }
 
+/** Focuses the first element matching one of the selectors once the page shows it (a refresh may still be on its way). */
+function focusWhenShown(selectors: string[], waitMs = 3000) {
+  const until = Date.now() + waitMs;
+  const attempt = () => {
+    const target = document.querySelector<HTMLElement>(selectors[0]!);
+    if (target) return target.focus();
+    if (Date.now() < until) return void setTimeout(attempt, 50);
+    for (const selector of selectors.slice(1)) {
+      const fallback = document.querySelector<HTMLElement>(selector);
+      if (fallback) return fallback.focus();
+    }
+  };
+  attempt();
+}
+
 export function CreateServiceAccountButton({ variant = "default" }: { variant?: "default" | "outline" }) {
   const [open, setOpen] = useState(false);
   return (
     <>
-      <Button variant={variant} onClick={() => setOpen(true)}>
+      <Button variant={variant} onClick={() => setOpen(true)} data-new-service-account="">
         <BotIcon aria-hidden="true" /> New service account
       </Button>
       <ServiceAccountForm open={open} onOpenChange={setOpen} />

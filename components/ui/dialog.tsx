@@ -66,7 +66,8 @@ export function DialogFooter({ className, ...props }: React.ComponentProps<"div"
   return (
     <div
       data-slot="dialog-footer"
-      className={cn("flex flex-col-reverse gap-2 pt-2 sm:flex-row sm:justify-end", className)}
+      // Stays in view at the bottom of a dialog taller than the screen, which scrolls under it.
+      className={cn("sticky -bottom-6 -mx-6 -mb-6 flex flex-col-reverse gap-2 bg-popover px-6 pt-2 pb-6 sm:flex-row sm:justify-end", className)}
       {...props}
     />
   );
