@@ -69,6 +69,10 @@ export class MariadbPool {
 const statementTimeouts = new WeakMap<Client, number>();
 // Sessions whose default database a statement changed (USE): a reset keeps it, so they are closed instead.
 const schemaChanged = new WeakSet<Client>();
+// The role each session had at login (its user's default role, or none). COM_RESET_CONNECTION keeps a
+// role that SET ROLE (also inside a procedure) took, so a session that no longer has it is closed.
+const loginRoles = new WeakMap<Client, Promise<string | null>>();
+const currentRole = async (client: Client) => ((await exec(client, "SELECT CURRENT_ROLE() AS role")) as { role?: string | null }[])[0]?.role ?? null;
 /** How long after the server's own statement limit the client gives up on a session it cannot hear from. */
 const CLIENT_GRACE_MS = 2000;
 
@@ -205,12 +209,13 @@ async function withSession<T>(handle: MariadbPool, timeoutMs: number, work: (cli
     else if (!reset) client.release();
     else {
       new Promise<void>((resolve, reject) => client.reset((error) => (error ? reject(error) : resolve())))
-        .then(() => {
+        .then(async () => {
           statementTimeouts.delete(client);
-          return limitStatementTime(client, handle.sessionLimitMs);
+          await limitStatementTime(client, handle.sessionLimitMs);
+          return (await currentRole(client)) === (await loginRoles.get(client));
         })
         .then(
-          () => client.release(),
+          (sameRole) => (sameRole ? client.release() : client.destroy()),
           () => client.destroy(),
         );
     }
@@ -292,7 +297,13 @@ export const mariadbConnector: Connector<typeof mariadbConfigSchema, MariadbPool
       enableKeepAlive: true,
     });
     // Without a listener, a socket error on an idle session would crash the process.
-    pool.on("connection", (conn) => conn.on("error", () => {}));
+    pool.on("connection", (conn) => {
+      conn.on("error", () => {});
+      // Asked before any caller's statement: the pool hands the session out only after this event.
+      const role = currentRole(conn as unknown as Client);
+      role.catch(() => {});
+      loginRoles.set(conn as unknown as Client, role);
+    });
     const target: MariadbTarget = { host: config.host, port: config.port, database: config.database, user: config.user };
     const handle = new MariadbPool(pool, target, statementLimitMs(timeoutMs));
     // One login now proves the credentials; the session stays in the pool for the first operation.

@@ -186,6 +186,27 @@ describe("mariadb connector against the machine's MariaDB", () => {
     await runQuery(client, { sql: `DROP TABLE ${table}` });
   });
 
+  it("does not keep a session whose role a statement changed, also inside a procedure", async () => {
+    const role = `latch_t_role_${Date.now()}`;
+    await target.admin(`CREATE ROLE ${role}`);
+    try {
+      for (const host of ["%", "127.0.0.1"]) await target.admin(`GRANT ${role} TO ?@?`, [target.user, host]);
+      const { client } = await open({}, { max: 1, idleMs: 10_000 });
+      const one = async (sql: string) => (await runQuery(client, { sql })).rows[0]?.[0];
+      const procedure = `take_role_${Date.now()}`;
+      await runQuery(client, { sql: `CREATE PROCEDURE ${procedure}() SET ROLE ${role}` });
+      for (const sql of [`SET ROLE ${role}`, `CALL ${procedure}()`]) {
+        const id = await one("SELECT CONNECTION_ID()");
+        await runQuery(client, { sql });
+        expect(await one("SELECT CURRENT_ROLE()"), sql).toBeNull();
+        expect(await one("SELECT CONNECTION_ID()"), sql).not.toBe(id);
+      }
+      await runQuery(client, { sql: `DROP PROCEDURE ${procedure}` });
+    } finally {
+      await target.admin(`DROP ROLE ${role}`);
+    }
+  });
+
   it("does not keep a session whose default database a statement changed", async () => {
     const { client } = await open({}, { max: 1, idleMs: 10_000 });
     const one = async (sql: string) => (await runQuery(client, { sql })).rows[0]?.[0];
