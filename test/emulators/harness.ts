@@ -12,7 +12,8 @@ export type LoggedRequest = { method: string; path: string; headers: Record<stri
 export type Fault =
   | { type: "latency"; ms: number }
   | { type: "hang" }
-  | { type: "status"; status: number; body: unknown; headers?: Record<string, string> }
+  /** body is sent as JSON; with `text`, as that text instead (a load balancer's HTML page). */
+  | { type: "status"; status: number; body: unknown; headers?: Record<string, string>; text?: string }
   | { type: "reset" }
   | { type: "malformed" }
   /** Answers 200 at once, then sends its JSON body one space every everyMs, never finishing (a tarpit). */
@@ -86,6 +87,10 @@ export async function startEmulator(opts: {
       if (fault.type === "malformed") {
         res.writeHead(200, { "content-type": "application/json" });
         return res.end("{not json");
+      }
+      if (fault.type === "status" && fault.text !== undefined) {
+        res.writeHead(fault.status, { "content-type": "text/html", ...fault.headers });
+        return res.end(fault.text);
       }
       if (fault.type === "status") return json(res, fault.status, fault.body, fault.headers);
       if (fault.type === "trickle") {

@@ -358,6 +358,15 @@ describe("HashiCorp Vault provider: faults", () => {
     expect(second!.at - first!.at).toBeGreaterThanOrEqual(950);
   });
 
+  it("takes a 429 page from a proxy in front of Vault for throttling, with its Retry-After", async () => {
+    emu.inject({ fault: { type: "status", status: 429, body: null, text: "<html><body>Too Many Requests</body></html>", headers: { "retry-after": "30" } }, pathIncludes: "/secret/data/" });
+    try {
+      expect(await failure(makeClient({ kvVersion: "2" }).getSecret({ name: "prod/payroll-db" }))).toMatchObject({ kind: "throttled", retryAfterSeconds: 30 });
+    } finally {
+      emu.clearFaults();
+    }
+  });
+
   it("gives up on persistent throttling after 3 attempts, as throttled", async () => {
     emu.throttle({ times: 10, retryAfterSeconds: 0 });
     const before = emu.requests.length;

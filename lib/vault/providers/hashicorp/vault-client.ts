@@ -109,7 +109,8 @@ export class VaultClient {
     try {
       return { status, body: JSON.parse(text) as unknown, retryAfter };
     } catch {
-      if (status >= 500) return { status, body: null, retryAfter };
+      // A proxy or load balancer in front of Vault says "busy" or "down" in HTML: judged by its status.
+      if (status >= 500 || status === 429) return { status, body: null, retryAfter };
       throw new StoreError("bad_response", `${this.host} answered with something other than JSON (HTTP ${status}). Check that the address points at Vault's API (usually port 8200).`);
     }
   }
