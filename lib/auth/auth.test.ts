@@ -74,6 +74,35 @@ describe("sign-in throttle under concurrent guesses", () => {
     await expect(authorizeCredentials({ email: user.email, password: "correct horse battery" }, headers("10.2.1.1"))).rejects.toThrow(SIGN_IN_ERRORS.locked);
   });
 
+  it("attempts refused at a locked address count for nothing against the e-mails they name", async () => {
+    const address = "10.4.0.1";
+    const max = env().LATCH_LOGIN_MAX_FAILURES;
+    for (let i = 0; i < max * 4; i++) {
+      await expect(authorizeCredentials({ email: `nobody-${i}-${Date.now()}@example.test`, password: "wrong" }, headers(address))).rejects.toThrow(SIGN_IN_ERRORS.invalid);
+    }
+    const user = await makeUser();
+    for (let i = 0; i < max + 2; i++) {
+      await expect(authorizeCredentials({ email: user.email, password: `guess ${i}` }, headers(address))).rejects.toThrow(SIGN_IN_ERRORS.locked);
+    }
+    // The person, from their own address, is not locked out by what the locked address tried.
+    await expect(authorizeCredentials({ email: user.email, password: "correct horse battery" }, headers("10.4.0.2"))).resolves.toMatchObject({ id: user.id });
+  });
+
+  it("only failures lock an address: a correct password at its last allowed attempt, or a burst of them, leaves it open", async () => {
+    const address = "10.5.0.1";
+    const max = env().LATCH_LOGIN_MAX_FAILURES;
+    for (let i = 0; i < max * 4 - 1; i++) {
+      await expect(authorizeCredentials({ email: `nobody-${i}-${Date.now()}@example.test`, password: "wrong" }, headers(address))).rejects.toThrow(SIGN_IN_ERRORS.invalid);
+    }
+    const [a, b] = [await makeUser(), await makeUser()];
+    await expect(authorizeCredentials({ email: a.email, password: "correct horse battery" }, headers(address))).resolves.toMatchObject({ id: a.id });
+    await expect(authorizeCredentials({ email: b.email, password: "correct horse battery" }, headers(address))).resolves.toMatchObject({ id: b.id });
+
+    const burst = await Promise.all(Array.from({ length: max * 4 + 2 }, () => makeUser()));
+    await Promise.allSettled(burst.map((u) => authorizeCredentials({ email: u.email, password: "correct horse battery" }, headers("10.5.0.2"))));
+    await expect(authorizeCredentials({ email: a.email, password: "correct horse battery" }, headers("10.5.0.2"))).resolves.toMatchObject({ id: a.id });
+  });
+
   it("a correct password gives the address its attempt back, so people behind one NAT who sign in are not locked out", async () => {
     const address = "10.3.0.1";
     const max = env().LATCH_LOGIN_MAX_FAILURES;

@@ -8,7 +8,7 @@ import { env } from "@/lib/env";
 import { requestLogger } from "@/lib/log";
 import { clientAddressFrom, requestIdFrom } from "@/lib/request-context";
 import { dummyPasswordHash, verifyPassword } from "./password";
-import { reserveAttempt, settleSuccess } from "./throttle";
+import { confirmFailure, reserveAttempt, settleSuccess } from "./throttle";
 
 export const SESSION_MAX_AGE_SECONDS = 12 * 60 * 60;
 
@@ -42,6 +42,7 @@ export async function authorizeCredentials(raw: unknown, headers: Record<string,
   // Verify against a dummy hash for unknown users so response time does not reveal which e-mails exist.
   const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyPasswordHash()));
   if (!user || !ok || !user.active) {
+    await confirmFailure(keys);
     await recordAuditEvent(db(), {
       actor: user ? { id: user.id, email: user.email } : null,
       action: "user.sign_in",

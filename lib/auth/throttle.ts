@@ -1,16 +1,16 @@
 import "server-only";
-import { Prisma } from "@prisma/client";
 import { db } from "@/lib/db";
 import { env } from "@/lib/env";
 
 /**
- * Sign-in attempt counters in PostgreSQL so every instance sees the same count. A key locks for one
- * window once it reaches its limit of failures within a window; the address limit is looser for
- * shared NATs.
+ * Sign-in attempt counters in PostgreSQL so every instance sees the same count. A key (the e-mail,
+ * and the client's address with a looser limit for shared NATs) locks for one window once it has
+ * had its limit of failed sign-ins within a window.
  *
  * An attempt is counted before its password is checked (the check takes a while, on purpose), in one
- * atomic upsert per key: a burst of parallel guesses cannot all pass a "not locked yet" check before
- * any of them is counted. A correct password takes its own attempt back.
+ * atomic upsert per key, so a burst of parallel guesses cannot all pass a "not locked yet" check
+ * before any of them is counted. Only failures stay counted and only failures lock: an attempt that
+ * was refused, or whose password was right, is taken back.
  */
 export type ThrottleKeys = { email: string; address: string };
 
@@ -19,38 +19,51 @@ const keysOf = ({ email, address }: ThrottleKeys) => [
   { key: `addr:${address}`, max: env().LATCH_LOGIN_MAX_FAILURES * 4 },
 ];
 
-/** The stored count is over: its window has passed and no lock holds. */
-const fresh = (window: number) => Prisma.sql`(t.window_start < now() - make_interval(secs => ${window}) AND NOT coalesce(t.locked_until > now(), false))`;
-
 /**
- * Counts one attempt against every key; false when any key was already at its limit (the caller is
- * locked out). The attempt that reaches the limit is still allowed, and sets the lock.
+ * Counts one attempt against every key; false when a key is locked, or already has as many attempts
+ * under way or failed in its window as its limit allows. A refused attempt leaves no count behind.
  */
 export async function reserveAttempt(keys: ThrottleKeys): Promise<boolean> {
+  const all = keysOf(keys);
+  const [locked] = await db().$queryRaw<{ n: number }[]>`
+    SELECT count(*)::int AS n FROM auth_throttles WHERE key = ANY(${all.map((k) => k.key)}::text[]) AND locked_until > now()`;
+  if ((locked?.n ?? 0) > 0) return false;
   const window = env().LATCH_LOGIN_WINDOW_SECONDS;
-  let allowed = true;
-  for (const { key, max } of keysOf(keys)) {
-    // A new count starts when the window has passed and no lock holds ("fresh" below).
+  const counted: string[] = [];
+  for (const { key, max } of all) {
+    // A window that has passed starts the count again at this attempt.
     const [row] = await db().$queryRaw<{ failures: number }[]>`
-      WITH params AS (SELECT make_interval(secs => ${window}) AS window, ${max}::int AS max)
-      INSERT INTO auth_throttles AS t (key, failures, window_start, locked_until)
-      SELECT ${key}, 1, now(), CASE WHEN 1 >= params.max THEN now() + params.window END FROM params
+      INSERT INTO auth_throttles AS t (key, failures, window_start) VALUES (${key}, 1, now())
       ON CONFLICT (key) DO UPDATE SET
-        failures = CASE WHEN ${fresh(window)} THEN 1 ELSE t.failures + 1 END,
-        window_start = CASE WHEN ${fresh(window)} THEN now() ELSE t.window_start END,
-        locked_until = CASE
-          WHEN coalesce(t.locked_until > now(), false) THEN t.locked_until
-          WHEN (CASE WHEN ${fresh(window)} THEN 1 ELSE t.failures + 1 END) >= ${max}::int THEN now() + make_interval(secs => ${window})
-          ELSE t.locked_until END
+        failures = CASE WHEN t.window_start < now() - make_interval(secs => ${window}) THEN 1 ELSE t.failures + 1 END,
+        window_start = CASE WHEN t.window_start < now() - make_interval(secs => ${window}) THEN now() ELSE t.window_start END
       RETURNING failures`;
-    if (!row || row.failures > max) allowed = false;
+    counted.push(key);
+    if (!row || row.failures > max) {
+      await takeBack(counted);
+      return false;
+    }
   }
-  return allowed;
+  return true;
+}
+
+async function takeBack(keys: string[]): Promise<void> {
+  await db().$executeRaw`UPDATE auth_throttles SET failures = greatest(failures - 1, 0) WHERE key = ANY(${keys}::text[])`;
+}
+
+/** The password was wrong (or the account unknown or inactive): the attempt stays counted, and a key at its limit locks. */
+export async function confirmFailure(keys: ThrottleKeys): Promise<void> {
+  const window = env().LATCH_LOGIN_WINDOW_SECONDS;
+  for (const { key, max } of keysOf(keys)) {
+    await db().$executeRaw`
+      UPDATE auth_throttles SET locked_until = now() + make_interval(secs => ${window})
+      WHERE key = ${key} AND failures >= ${max}::int AND NOT coalesce(locked_until > now(), false)`;
+  }
 }
 
 /** A correct password: the e-mail's count starts again, and the address gets its attempt back. */
 export async function settleSuccess(keys: ThrottleKeys): Promise<void> {
   const [email, address] = keysOf(keys);
   await db().authThrottle.deleteMany({ where: { key: email!.key } });
-  await db().$executeRaw`UPDATE auth_throttles SET failures = greatest(failures - 1, 0) WHERE key = ${address!.key} AND NOT coalesce(locked_until > now(), false)`;
+  await takeBack([address!.key]);
 }
