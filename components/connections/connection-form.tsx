@@ -100,8 +100,9 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
     },
   });
   const err = save.fieldError;
-  // A secret field's source changed: its error, and its user field's, are about what was there before.
-  const sourceChanged = (f: ConnectorField) => save.clearErrors([`secrets.${f.name}`, ...(f.usernameField ? [`config.${f.usernameField}`] : [])]);
+  // A secret field's source changed: its error is about what was there before, and so is its user
+  // field's when the new source fills that field too (a Credential asset).
+  const sourceChanged = (f: ConnectorField, fillsUser = false) => save.clearErrors([`secrets.${f.name}`, ...(fillsUser && f.usernameField ? [`config.${f.usernameField}`] : [])]);
 
   const visible = (f: ConnectorField) => !f.showWhen || f.showWhen.equals.includes(String(config[f.showWhen.field] ?? ""));
   const fields = connector.fields.filter(visible);
@@ -240,7 +241,7 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
                       else next.delete(f.name);
                       return next;
                     });
-                    if (f.usernameField) save.clearErrors([`config.${f.usernameField}`]);
+                    if (v === true && f.usernameField) save.clearErrors([`config.${f.usernameField}`]);
                   }}
                 />
                 Fill “{connector.fields.find((x) => x.name === f.usernameField)?.label ?? f.usernameField}” from this asset too
@@ -330,7 +331,7 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
           fieldLabel={picking.label}
           onPick={(asset) => {
             setSources((all) => ({ ...all, [picking.name]: { mode: "asset", asset } }));
-            sourceChanged(picking);
+            sourceChanged(picking, asset.type === "CREDENTIAL");
             if (picking.usernameField && asset.type === "CREDENTIAL") setUsernameFrom((s) => new Set(s).add(picking.name));
             picked.current = true;
           }}

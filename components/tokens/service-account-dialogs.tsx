@@ -101,6 +101,8 @@ function ServiceAccountForm({
 function focusWhenShown(selectors: string[], waitMs = 3000) {
   const until = Date.now() + waitMs;
   const attempt = () => {
+    // The person has moved on (focus is somewhere again): leave it there.
+    if (document.activeElement && document.activeElement !== document.body) return;
     const target = document.querySelector<HTMLElement>(selectors[0]!);
     if (target) return target.focus();
     if (Date.now() < until) return void setTimeout(attempt, 50);

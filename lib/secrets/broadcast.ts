@@ -295,6 +295,9 @@ async function sharingTheirSecret(assetIds: string[]): Promise<{ id: string; sto
 /** Announces a refresh to every instance: applied here first, then logged and NOTIFYed in one statement. */
 export async function broadcastRefresh(message: Omit<RefreshMessage, "origin" | "assetIds" | "seq"> & { assetIds?: string[] }): Promise<void> {
   const b = current();
+  // Applied here at once, before anything that can fail: the caller must not wait for its own
+  // notification to see the effect, nor keep a value because the database could not be asked.
+  deliver({ kind: message.kind, id: message.id, assetIds: message.assetIds ?? [], origin: b.instanceId });
   let assetIds = message.assetIds ?? [];
   if (message.kind !== "store") {
     const own = message.kind === "asset" ? [message.id] : assetIds;
@@ -305,8 +308,8 @@ export async function broadcastRefresh(message: Omit<RefreshMessage, "origin" | 
     else for (const storeId of new Set(more.map((a) => a.storeId))) await broadcastRefresh({ kind: "store", id: storeId });
   }
   const payload: RefreshMessage = { kind: message.kind, id: message.id, assetIds: assetIds.slice(0, MAX_ASSET_IDS), origin: b.instanceId };
-  // Applied here at once: the caller must not wait for its own notification to see the effect.
-  deliver(payload);
+  // The assets that share a secret with these, here too.
+  for (const assetId of payload.assetIds) if (!(message.assetIds ?? []).includes(assetId)) invalidateAsset(assetId);
   metrics().refreshes.inc({ kind: payload.kind, direction: "sent" });
   const [row] = await db().$queryRaw<{ id: bigint }[]>`
     WITH event AS (

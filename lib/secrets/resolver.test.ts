@@ -12,6 +12,7 @@ import { keptStoreClients } from "@/lib/stores/client";
 import { startHashicorpEmulator, type HashicorpEmulator } from "@/test/emulators/hashicorp";
 import { createTestPki, type TestPki } from "@/test/emulators/tls";
 import { grant, latchStore, makeFolder, makeUser, signInAs } from "@/test/fixtures";
+import { broadcastRefresh } from "./broadcast";
 import { invalidateAsset, invalidateStore, resolve, type ResolveError } from "./resolver";
 
 vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
@@ -115,6 +116,16 @@ describe("assets that point at the same secret", () => {
     expect(reads(path) - before).toBe(1);
     // B reads the same new value from the cache now.
     await expect(resolve({ assetId: b }, { actor: user, purpose: "test" })).resolves.toMatchObject({ password: "after-rotation", meta: { fromCache: true } });
+
+    // The value is dropped here before the database is asked anything, so an outage cannot keep it.
+    await expect(resolve({ assetId: a }, { actor: user, purpose: "test" })).resolves.toMatchObject({ meta: { fromCache: true } });
+    const down = vi.spyOn(db(), "$queryRaw").mockRejectedValueOnce(new Error("database unreachable"));
+    try {
+      await expect(broadcastRefresh({ kind: "asset", id: a })).rejects.toThrow("database unreachable");
+    } finally {
+      down.mockRestore();
+    }
+    await expect(resolve({ assetId: a }, { actor: user, purpose: "test" })).resolves.toMatchObject({ meta: { fromCache: false } });
 
     // Another instance that only ever resolved B learns of it from the event.
     const [event] = await db().refreshEvent.findMany({ where: { targetId: a }, orderBy: { id: "desc" }, take: 1 });

@@ -16,12 +16,15 @@ async function getUserOrThrow(tx: Tx, userId: string) {
 }
 
 /**
- * Never leave the installation without an active administrator. Changes that take an administrator
- * away wait for one another here, so two admins demoting each other at once cannot both see the
- * other still counted.
+ * Changes that may take an administrator away (demote, deactivate) wait for one another here, before
+ * they read the person, so two admins demoting each other at once cannot both see the other counted.
  */
-async function assertNotLastAdmin(tx: Tx, userId: string) {
+async function serializeAdminChanges(tx: Tx) {
   await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('latch.last-admin'))`;
+}
+
+/** Never leave the installation without an active administrator (call serializeAdminChanges first). */
+async function assertNotLastAdmin(tx: Tx, userId: string) {
   const others = await tx.user.count({ where: { isAdmin: true, active: true, id: { not: userId } } });
   if (others === 0) throw conflict("This is the only active administrator. Make someone else an administrator first.");
 }
@@ -50,6 +53,7 @@ export async function createUser(ctx: Ctx, input: { email: string; name: string;
 export async function setUserActive(ctx: Ctx, input: { userId: string; active: boolean }) {
   assertTenant(ctx.actor, "users.manage");
   return db().$transaction(async (tx) => {
+    if (!input.active) await serializeAdminChanges(tx);
     const user = await getUserOrThrow(tx, input.userId);
     if (user.active === input.active) return { id: user.id, active: user.active };
     if (!input.active) {
@@ -72,6 +76,7 @@ export async function setUserActive(ctx: Ctx, input: { userId: string; active: b
 export async function setUserAdmin(ctx: Ctx, input: { userId: string; isAdmin: boolean }) {
   assertTenant(ctx.actor, "users.manage");
   return db().$transaction(async (tx) => {
+    if (!input.isAdmin) await serializeAdminChanges(tx);
     const user = await getUserOrThrow(tx, input.userId);
     if (user.isAdmin === input.isAdmin) return { id: user.id, isAdmin: user.isAdmin };
     if (!input.isAdmin) await assertNotLastAdmin(tx, user.id);
