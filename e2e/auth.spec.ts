@@ -120,6 +120,9 @@ test("the sign-in endpoints answer a malformed or oversized body with 4xx, not 5
 
 test("a person changes their own password: the new one is typed twice, and only it signs in afterwards", async ({ page, browser }) => {
   const person = await createUser(page);
+  // Signed in elsewhere too (another browser): that session ends with the change.
+  const elsewhere = await freshPage(browser);
+  await signIn(elsewhere, person.email, person.password);
   const p = await freshPage(browser);
   await signIn(p, person.email, person.password);
   await p.goto("/settings");
@@ -141,6 +144,10 @@ test("a person changes their own password: the new one is typed twice, and only 
   await p.getByRole("button", { name: "Change password" }).click();
   await expect(p.getByText("Password changed.")).toBeVisible();
   await expect(p.getByLabel("Current password")).toHaveValue("");
+  await p.reload();
+  await expect(p.getByLabel("Current password")).toBeVisible();
+  await elsewhere.goto("/settings");
+  await expect(elsewhere).toHaveURL(/\/login/);
 
   // The old password no longer works; the new one does.
   const other = await freshPage(browser);

@@ -20,7 +20,7 @@ export function ChangePasswordForm() {
     setForm({ ...form, [key]: value });
     setMismatch(null);
   };
-  const change = useServerAction(changeOwnPasswordAction, { success: "Password changed.", refresh: false });
+  const change = useServerAction(changeOwnPasswordAction, { success: "Password changed. Your other sessions are signed out.", refresh: false });
   return (
     <form
       noValidate

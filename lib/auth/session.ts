@@ -31,7 +31,7 @@ export const getCurrentUser = cache(async (): Promise<Actor | null> => {
   const session = await db().session.findUnique({ where: { id: sid }, include: { user: true } });
   if (!session || session.userId !== token.sub || session.expiresAt <= new Date() || !session.user.active) return null;
   const { user } = session;
-  return { id: user.id, email: user.email, name: user.name, isAdmin: user.isAdmin };
+  return { id: user.id, email: user.email, name: user.name, isAdmin: user.isAdmin, sessionId: session.id };
 });
 
 /** For pages and layouts: no session sends the browser to sign in. */

@@ -36,7 +36,15 @@ export type ActorScope = {
  * token presented. For token actors `isAdmin` is always false, so code that looks at it directly
  * fails closed; the owner's status lives in `scope.ownerIsAdmin`.
  */
-export type Actor = { id: string; email: string; name: string; isAdmin: boolean; scope?: ActorScope };
+export type Actor = {
+  id: string;
+  email: string;
+  name: string;
+  isAdmin: boolean;
+  scope?: ActorScope;
+  /** A signed-in person's own server-side session (absent for token actors). */
+  sessionId?: string;
+};
 
 export type FolderAccess = {
   folder: Folder;

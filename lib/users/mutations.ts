@@ -119,8 +119,12 @@ export async function changeOwnPassword(ctx: Ctx, input: { currentPassword: stri
   const passwordHash = await hashPassword(input.newPassword);
   await db().$transaction(async (tx) => {
     await tx.user.update({ where: { id: user.id }, data: { passwordHash } });
+    // Whoever else holds a session of this person (a stolen one, a forgotten browser) is signed out;
+    // the browser that changed it stays signed in.
+    const { count: signedOut } = await tx.session.deleteMany({ where: { userId: user.id, ...(ctx.actor.sessionId ? { id: { not: ctx.actor.sessionId } } : {}) } });
     await recordAuditEvent(tx, {
       actor: ctx.actor,
+      details: { otherSessionsEnded: signedOut },
       action: "user.change_password",
       target: { type: "user", id: user.id, label: user.email },
       requestId: ctx.requestId,

@@ -102,6 +102,11 @@ describe("user administration", () => {
       ok: false,
       error: { fieldErrors: { currentPassword: ["Your current password is not correct."] } },
     });
+    const [current, other] = [await sessionFor(person.id), await sessionFor(person.id)];
+    signInAs({ ...person, sessionId: current.id });
     expect(await changeOwnPasswordAction({ currentPassword: "correct horse battery", newPassword: "another good password" })).toMatchObject({ ok: true });
+    // Every other session of the person ends; the one that changed it goes on.
+    expect(await db().session.findUnique({ where: { id: other.id } })).toBeNull();
+    expect(await db().session.findUnique({ where: { id: current.id } })).not.toBeNull();
   });
 });
