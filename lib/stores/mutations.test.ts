@@ -112,6 +112,13 @@ describe("validation messages, through the action", () => {
     ok(await createStoreAction({ ...vaultInput(), folderId: folder.id }));
   });
 
+  it("refuses a CA bundle with a certificate that cannot be read, naming which", async () => {
+    const broken = "-----BEGIN CERTIFICATE-----\nMIIBnotreallyacertificate\n-----END CERTIFICATE-----";
+    const result = (await createStoreAction({ ...vaultInput(), caBundle: `${pki.caCert}\n${broken}` })) as Result;
+    expect(result).toMatchObject({ ok: false, error: { code: "VALIDATION" } });
+    expect(fieldError(result, "caBundle")).toMatch(/Certificate 2 of 2 in the CA bundle cannot be read/);
+  });
+
   it("refuses a duplicate name, whatever its case", async () => {
     const first = ok(await createStoreAction(vaultInput()));
     const clash = await createStoreAction(vaultInput({ name: first.name.toUpperCase() }));

@@ -1,3 +1,4 @@
+import { X509Certificate } from "node:crypto";
 import { z } from "zod";
 import { idSchema } from "@/lib/folders/schemas";
 import { nameSchema } from "@/lib/names";
@@ -9,7 +10,18 @@ const pemBundle = z
   .string()
   .max(200_000, "The CA bundle is too large (200 KB at most).")
   .refine((v) => v.trim() === "" || /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.test(v), "Paste one or more PEM certificates (-----BEGIN CERTIFICATE-----).")
-  .refine((v) => !/PRIVATE KEY-----/.test(v), "A CA bundle holds certificates only; remove the private key.");
+  .refine((v) => !/PRIVATE KEY-----/.test(v), "A CA bundle holds certificates only; remove the private key.")
+  // Node's TLS quietly skips a block it cannot read, and the store would then fail as "not trusted".
+  .superRefine((v, ctx) => {
+    const blocks = [...v.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)];
+    blocks.forEach((block, index) => {
+      try {
+        new X509Certificate(block[0]);
+      } catch {
+        ctx.addIssue({ code: "custom", message: `Certificate ${index + 1} of ${blocks.length} in the CA bundle cannot be read: paste it again, whole, from its PEM file.` });
+      }
+    });
+  });
 
 export const storeCommonSchema = z.object({
   name: nameSchema({ max: STORE_NAME_MAX }),
