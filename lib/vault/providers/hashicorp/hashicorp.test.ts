@@ -349,6 +349,13 @@ describe("HashiCorp Vault provider: a static token's own lifecycle", () => {
   });
 });
 
+describe("HashiCorp Vault provider: the mount", () => {
+  it("takes a path inside a mount for a mistake, and says which mount holds it", async () => {
+    const error = await failure(makeClient({ mount: "secret/prod", kvVersion: "auto" }).getSecret({ name: "payroll-db" }), "config");
+    expect(error.message).toContain("“secret/prod/” is not a mount but a path inside the mount “secret/”");
+  });
+});
+
 describe("HashiCorp Vault provider: faults", () => {
   it("honours Retry-After on 429 before trying again", async () => {
     emu.throttle({ times: 1, retryAfterSeconds: 1, pathIncludes: "/secret/data/" });

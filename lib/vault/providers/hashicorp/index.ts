@@ -53,6 +53,11 @@ export const hashicorpProvider = defineProvider(hashicorpDescriptor, {
       if (res.status === 403 || res.status === 400 || res.status === 404) return { refused: true };
       const data = asObject(asObject(res.body)?.data);
       if (res.status !== 200 || !data) throw new StoreError("bad_response", `Vault at ${vault.host} answered the mount lookup for “${mount}/” with HTTP ${res.status}.`);
+      // Vault answers for the mount that holds the path: a path inside a mount is not the mount.
+      const actual = typeof data.path === "string" ? data.path.replace(/\/+$/, "") : null;
+      if (actual !== null && actual !== mount.replace(/\/+$/, "")) {
+        throw new StoreError("config", `“${mount}/” is not a mount but a path inside the mount “${actual}/”. Set the mount to “${actual}” and start the assets' secret names with “${mount.slice(actual.length).replace(/^\/+/, "")}/”.`);
+      }
       if (data.type !== "kv" && data.type !== "generic") throw new StoreError("config", `The mount “${mount}/” is a ${typeof data.type === "string" ? data.type : "non-KV"} secrets engine, not KV. Check the mount path.`);
       return { version: String(asObject(data.options)?.version ?? "1") === "2" ? 2 : 1 };
     }
