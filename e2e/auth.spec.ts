@@ -47,6 +47,37 @@ test("a deactivated user's open session stops working at the next request", asyn
   await expect(p.getByRole("main").getByRole("alert")).toHaveText("Invalid e-mail or password.");
 });
 
+test("making someone an administrator, and taking it back, is asked first and takes effect at their next request", async ({ page, browser }) => {
+  const person = await createUser(page);
+  const p = await freshPage(browser);
+  await signIn(p, person.email, person.password);
+  const row = page.getByRole("row", { name: new RegExp(person.email) });
+
+  await page.goto(`/users?q=${encodeURIComponent(person.email)}`);
+  await page.getByRole("button", { name: `Actions for ${person.name}` }).click();
+  await page.getByRole("menuitem", { name: "Make administrator" }).click();
+  const confirm = page.getByRole("alertdialog", { name: `Make ${person.name} an administrator?` });
+  await expect(confirm).toBeVisible();
+  // Cancelled: nothing changes.
+  await confirm.getByRole("button", { name: "Cancel" }).click();
+  await expect(confirm).toBeHidden();
+  await expect(row.getByText("Administrator")).toHaveCount(0);
+
+  await page.getByRole("button", { name: `Actions for ${person.name}` }).click();
+  await page.getByRole("menuitem", { name: "Make administrator" }).click();
+  await confirm.getByRole("button", { name: "Make administrator" }).click();
+  await expect(row.getByText("Administrator")).toBeVisible();
+  await p.goto("/users");
+  await expect(p.getByRole("heading", { level: 1, name: "Users" })).toBeVisible();
+
+  await page.getByRole("button", { name: `Actions for ${person.name}` }).click();
+  await page.getByRole("menuitem", { name: "Remove administrator" }).click();
+  await page.getByRole("button", { name: "Remove administrator" }).click();
+  await expect(row.getByText("Administrator")).toHaveCount(0);
+  await p.goto("/users");
+  await expect(p.getByRole("heading", { level: 1, name: "Users" })).toHaveCount(0);
+});
+
 test("admin areas answer not found to non-admins; security headers are set", async ({ page, browser }) => {
   const person = await createUser(page);
   const p = await freshPage(browser);

@@ -109,13 +109,10 @@ type UserSummary = { id: string; name: string; email: string; isAdmin: boolean; 
 
 export function UserRowActions({ user, isSelf }: { user: UserSummary; isSelf: boolean }) {
   const router = useRouter();
-  const [dialog, setDialog] = useState<"reset" | "deactivate" | null>(null);
+  const [dialog, setDialog] = useState<"reset" | "deactivate" | "admin" | null>(null);
   const [password, setPassword] = useState("");
   const reset = useServerAction(resetUserPasswordAction, { success: `Password of ${user.name} reset. Their sessions were ended.` });
   const active = useServerAction(setUserActiveAction, { success: `${user.name} reactivated.` });
-  const admin = useServerAction(setUserAdminAction, {
-    success: (r) => (r.isAdmin ? `${user.name} is now an administrator.` : `${user.name} is no longer an administrator.`),
-  });
 
   return (
     <>
@@ -127,9 +124,7 @@ export function UserRowActions({ user, isSelf }: { user: UserSummary; isSelf: bo
         </DropdownMenuTrigger>
         <DropdownMenuContent align="end">
           <DropdownMenuItem onSelect={() => setDialog("reset")}>Reset password</DropdownMenuItem>
-          <DropdownMenuItem disabled={admin.pending} onSelect={() => void admin.run({ userId: user.id, isAdmin: !user.isAdmin })}>
-            {user.isAdmin ? "Remove administrator" : "Make administrator"}
-          </DropdownMenuItem>
+          <DropdownMenuItem onSelect={() => setDialog("admin")}>{user.isAdmin ? "Remove administrator" : "Make administrator"}</DropdownMenuItem>
           <DropdownMenuSeparator />
           {user.active ? (
             <DropdownMenuItem variant="destructive" disabled={isSelf} onSelect={() => setDialog("deactivate")}>
@@ -140,6 +135,27 @@ export function UserRowActions({ user, isSelf }: { user: UserSummary; isSelf: bo
           )}
         </DropdownMenuContent>
       </DropdownMenu>
+
+      {/* Tenant-wide rights, given or taken: asked first, like deactivation. */}
+      <ConfirmDialog
+        open={dialog === "admin"}
+        onOpenChange={(open) => setDialog(open ? "admin" : null)}
+        title={user.isAdmin ? `Remove ${user.name} as administrator?` : `Make ${user.name} an administrator?`}
+        description={
+          user.isAdmin
+            ? "They keep their folder roles, but lose the administration of stores, users, service accounts and the audit log, and the access to every folder."
+            : "Administrators manage credential stores, users, service accounts and the audit log, and can open every folder."
+        }
+        confirmLabel={user.isAdmin ? "Remove administrator" : "Make administrator"}
+        pendingLabel="Saving…"
+        destructive={user.isAdmin}
+        onConfirm={async () => {
+          const result = await setUserAdminAction({ userId: user.id, isAdmin: !user.isAdmin });
+          if (!result.ok) throw new Error(result.error.message);
+          toast.success(result.data.isAdmin ? `${user.name} is now an administrator.` : `${user.name} is no longer an administrator.`);
+          router.refresh();
+        }}
+      />
 
       <ConfirmDialog
         open={dialog === "deactivate"}
