@@ -75,6 +75,8 @@ const loginRoles = new WeakMap<Client, Promise<string | null>>();
 const currentRole = async (client: Client) => ((await exec(client, "SELECT CURRENT_ROLE() AS role")) as { role?: string | null }[])[0]?.role ?? null;
 /** How long after the server's own statement limit the client gives up on a session it cannot hear from. */
 const CLIENT_GRACE_MS = 2000;
+/** How long a session's reset may take before the session is closed instead of going back to the pool. */
+const RESET_WAIT_MS = 5000;
 
 /** Verified TLS only; a CA bundle adds to the system roots (as lib/net/egress does). */
 function sslOptions(ca: string | undefined): mysql.SslOptions {
@@ -208,16 +210,16 @@ async function withSession<T>(handle: MariadbPool, timeoutMs: number, work: (cli
     if (broken || (reset && schemaChanged.has(client))) client.destroy();
     else if (!reset) client.release();
     else {
-      new Promise<void>((resolve, reject) => client.reset((error) => (error ? reject(error) : resolve())))
-        .then(async () => {
-          statementTimeouts.delete(client);
-          await limitStatementTime(client, handle.sessionLimitMs);
-          return (await currentRole(client)) === (await loginRoles.get(client));
-        })
-        .then(
-          (sameRole) => (sameRole ? client.release() : client.destroy()),
-          () => client.destroy(),
-        );
+      const reset = new Promise<void>((resolve, reject) => client.reset((error) => (error ? reject(error) : resolve()))).then(async () => {
+        statementTimeouts.delete(client);
+        await limitStatementTime(client, handle.sessionLimitMs);
+        return (await currentRole(client)) === (await loginRoles.get(client));
+      });
+      // A server that cannot be heard from does not hold the pool's slot: the session is closed.
+      within(reset, RESET_WAIT_MS, () => new Error("reset timed out")).then(
+        (sameRole) => (sameRole ? client.release() : client.destroy()),
+        () => client.destroy(),
+      );
     }
   }
 }

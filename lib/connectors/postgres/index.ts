@@ -71,6 +71,8 @@ const statementTimeouts = new WeakMap<pg.ClientBase, number>();
 
 /** How long after the server's own statement_timeout the client gives up on a session it cannot hear from. */
 const CLIENT_GRACE_MS = 2000;
+/** How long a session's reset may take before the session is closed instead of going back to the pool. */
+const RESET_WAIT_MS = 5000;
 
 /** Ends the socket at once: for a session that stopped answering. */
 function destroy(client: pg.ClientBase) {
@@ -174,12 +176,16 @@ async function withSession<T>(handle: PostgresPool, timeoutMs: number, work: (cl
   } finally {
     if (broken || !reset) client.release(broken || undefined);
     else {
-      client.query("DISCARD ALL").then(
+      // A server that cannot be heard from does not hold the pool's slot: the session is cut.
+      within(client.query("DISCARD ALL"), RESET_WAIT_MS, () => new Error("reset timed out")).then(
         () => {
           statementTimeouts.delete(client);
           client.release();
         },
-        () => client.release(true),
+        () => {
+          destroy(client);
+          client.release(true);
+        },
       );
     }
   }

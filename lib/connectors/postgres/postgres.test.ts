@@ -1,4 +1,5 @@
 import { rmSync } from "node:fs";
+import net from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { expectConnectorError } from "@/test/targets/expect";
 import { freePort, startSilentServer } from "@/test/targets/net";
@@ -209,6 +210,42 @@ describe("postgres connector against a password-auth PostgreSQL", () => {
     // A write works, so default_transaction_read_only really is off again.
     expect(await one("SELECT 1 FROM (SELECT txid_current()) t")).toBe(1);
   });
+
+  it("a session whose reset goes unanswered is closed, and does not hold its pool's only slot", async () => {
+    // A pipe to the target that swallows the first DISCARD ALL and everything its session sends after it.
+    let swallowNext = true;
+    const sockets = new Set<net.Socket>();
+    const proxy = net.createServer((inbound) => {
+      const outbound = net.connect(target.port, target.host);
+      let swallowing = false;
+      sockets.add(inbound);
+      inbound.on("data", (chunk: Buffer) => {
+        if (swallowNext && chunk.includes("DISCARD ALL")) {
+          swallowNext = false;
+          swallowing = true;
+        }
+        if (!swallowing) outbound.write(chunk);
+      });
+      outbound.on("data", (chunk) => inbound.write(chunk));
+      for (const s of [inbound, outbound]) s.on("error", () => {});
+      inbound.on("close", () => outbound.destroy());
+      outbound.on("close", () => inbound.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    const { client } = await open({ host: "127.0.0.1", port: (proxy.address() as net.AddressInfo).port }, { max: 1, idleMs: 10_000 });
+    try {
+      // The answer comes back; then the session's DISCARD ALL never reaches the server.
+      expect((await runQuery(client, { sql: "SELECT 1" })).rows).toEqual([[1]]);
+      // The next invoke gets a new session once the reset has been given up on.
+      const started = Date.now();
+      expect((await runQuery(client, { sql: "SELECT 2" }, 12_000)).rows).toEqual([[2]]);
+      expect(Date.now() - started).toBeLessThan(9000);
+    } finally {
+      await postgresConnector.close(client);
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
+  }, 20_000);
 
   it("does not take an error a statement raises with a login SQLSTATE for rejected credentials", async () => {
     const { client } = await open();
