@@ -5,6 +5,9 @@ import { ConnectorError, OperationInputError } from "./types";
 
 /** What the SQL connectors (PostgreSQL, MariaDB) share: the query operation's input and answer. */
 
+/** How long a pooled session's reset may take before the session is closed instead of going back to the pool. */
+export const RESET_WAIT_MS = 5000;
+
 export const sqlQueryInput = z.object({
   sql: z.string().trim().min(1, "Enter a SQL statement.").max(100_000),
   params: z.array(z.json()).max(10_000).default([]),

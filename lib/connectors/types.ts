@@ -141,3 +141,14 @@ export type Connector<C extends z.ZodType = z.ZodType, Client = unknown> = {
   /** Run-time operations (the REST invoke endpoint). */
   operations: Record<string, Operation<Client>>;
 };
+
+/**
+ * Errors a statement raised on a session that had already logged in (as opposed to by the login):
+ * a SQL connector marks them, and its classifier never takes them for rejected credentials (a
+ * statement can raise any SQLSTATE or errno, e.g. RAISE … USING ERRCODE, SIGNAL, a GRANT).
+ */
+const fromStatement = new WeakSet<object>();
+export function markRaisedByStatement(error: unknown): void {
+  if (error && typeof error === "object") fromStatement.add(error);
+}
+export const raisedByStatement = (error: unknown): boolean => !!error && typeof error === "object" && fromStatement.has(error);

@@ -23,6 +23,8 @@ export const PROXY_FIELD = describeField(PROXY_SECRET_KEY, proxyUrlSchema);
 export const CA_BUNDLE_LABEL = "CA bundle";
 
 const CERTIFICATE_BLOCK = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/g;
+/** The PEM certificate blocks of a bundle, whole. */
+export const certificateBlocks = (bundle: string | null | undefined) => [...(bundle ?? "").matchAll(CERTIFICATE_BLOCK)].map((m) => m[0]);
 const certificatesIn = (bundle: string | null | undefined) => new Set([...(bundle ?? "").matchAll(CERTIFICATE_BLOCK)].map((m) => m[1]!.replace(/\s+/g, "")));
 
 /**

@@ -2,6 +2,7 @@ import { X509Certificate } from "node:crypto";
 import { z } from "zod";
 import { idSchema } from "@/lib/folders/schemas";
 import { nameSchema } from "@/lib/names";
+import { certificateBlocks } from "./common-fields";
 import { EXTERNAL_STORE_KINDS } from "@/lib/vault/registry";
 
 export const STORE_NAME_MAX = 100;
@@ -13,10 +14,10 @@ const pemBundle = z
   .refine((v) => !/PRIVATE KEY-----/.test(v), "A CA bundle holds certificates only; remove the private key.")
   // Node's TLS quietly skips a block it cannot read, and the store would then fail as "not trusted".
   .superRefine((v, ctx) => {
-    const blocks = [...v.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)];
+    const blocks = certificateBlocks(v);
     blocks.forEach((block, index) => {
       try {
-        new X509Certificate(block[0]);
+        new X509Certificate(block);
       } catch {
         ctx.addIssue({ code: "custom", message: `Certificate ${index + 1} of ${blocks.length} in the CA bundle cannot be read: paste it again, whole, from its PEM file.` });
       }

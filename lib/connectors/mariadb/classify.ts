@@ -1,5 +1,5 @@
 import { isIP } from "node:net";
-import { ConnectorError } from "../types";
+import { ConnectorError, raisedByStatement } from "../types";
 
 /**
  * MariaDB/MySQL and socket failures as ConnectorErrors. Messages are built from error codes and
@@ -54,12 +54,6 @@ function classifyNetwork(error: unknown, target: MariadbTarget): ConnectorError 
   return null;
 }
 
-/** Errors a statement raised on a session that had logged in: never a login's rejection (index.ts marks them). */
-const fromStatement = new WeakSet<object>();
-export function raisedByStatement(error: unknown): void {
-  if (error && typeof error === "object") fromStatement.add(error);
-}
-
 /** Errors the server sent: a positive errno and a SQLSTATE (mysql2 has no ER_ name for MariaDB-only ones). */
 function classifyServer(error: unknown, target: MariadbTarget): ConnectorError | null {
   const errno = prop(error, "errno");
@@ -71,7 +65,7 @@ function classifyServer(error: unknown, target: MariadbTarget): ConnectorError |
   const Who = target.user ? `The user “${target.user}”` : "The user";
   // On a logged-in session, "access denied" comes from a statement (a GRANT beyond the user's own
   // rights, a SIGNAL): a missing privilege, not rejected credentials, and no reason to refetch them.
-  const login = !fromStatement.has(error as object);
+  const login = !raisedByStatement(error);
   switch (errno) {
     case 1045: // ER_ACCESS_DENIED_ERROR
     case 1698: // ER_ACCESS_DENIED_NO_PASSWORD_ERROR

@@ -5,10 +5,10 @@ import mysql from "mysql2";
 import { z } from "zod";
 import { resolveTargetAddress } from "@/lib/net/egress";
 import { blankToUndefined, booleanish, caBundle, hostSchema, statementLimitMs, within } from "../socket-shared";
-import { ConnectorError, OperationInputError, type Connector, type Operation } from "../types";
+import { ConnectorError, markRaisedByStatement, OperationInputError, type Connector, type Operation } from "../types";
 import { megabytes } from "@/lib/utils";
-import { MAX_ANSWER_BYTES, OpenTransactionError, ResultRows, RowTooLargeError, sqlQueryInput, watchRowBytes, type QueryOutput } from "../sql-shared";
-import { classifyMariadbError, mariadbTimeout, raisedByStatement, toMariadbError, type MariadbTarget } from "./classify";
+import { MAX_ANSWER_BYTES, OpenTransactionError, RESET_WAIT_MS, ResultRows, RowTooLargeError, sqlQueryInput, watchRowBytes, type QueryOutput } from "../sql-shared";
+import { classifyMariadbError, mariadbTimeout, toMariadbError, type MariadbTarget } from "./classify";
 
 
 export const mariadbConfigSchema = z.object({
@@ -75,8 +75,6 @@ const loginRoles = new WeakMap<Client, Promise<string | null>>();
 const currentRole = async (client: Client) => ((await exec(client, "SELECT CURRENT_ROLE() AS role")) as { role?: string | null }[])[0]?.role ?? null;
 /** How long after the server's own statement limit the client gives up on a session it cannot hear from. */
 const CLIENT_GRACE_MS = 2000;
-/** How long a session's reset may take before the session is closed instead of going back to the pool. */
-const RESET_WAIT_MS = 5000;
 
 /** Verified TLS only; a CA bundle adds to the system roots (as lib/net/egress does). */
 function sslOptions(ca: string | undefined): mysql.SslOptions {
@@ -193,7 +191,7 @@ async function withSession<T>(handle: MariadbPool, timeoutMs: number, work: (cli
         await limitStatementTime(client, statementLimitMs(left));
         return work(client);
       })().catch((error: unknown) => {
-        raisedByStatement(error);
+        markRaisedByStatement(error);
         throw error;
       }),
       left + CLIENT_GRACE_MS,

@@ -1,5 +1,5 @@
 import { isIP } from "node:net";
-import { ConnectorError } from "../types";
+import { ConnectorError, raisedByStatement } from "../types";
 
 /**
  * PostgreSQL and socket failures as ConnectorErrors. Messages are built from codes and the
@@ -85,12 +85,6 @@ function classifyNetwork(error: unknown, target: PostgresTarget): ConnectorError
   return null;
 }
 
-/** Errors a statement raised on a session that had logged in: never a login's rejection (index.ts marks them). */
-const fromStatement = new WeakSet<object>();
-export function raisedByStatement(error: unknown): void {
-  if (error && typeof error === "object") fromStatement.add(error);
-}
-
 /** SQLSTATE errors sent by the server (pg's DatabaseError carries a severity; Node errors do not). */
 function classifyServer(error: unknown, target: PostgresTarget): ConnectorError | null {
   const code = safeCode(error);
@@ -99,7 +93,7 @@ function classifyServer(error: unknown, target: PostgresTarget): ConnectorError 
   const who = target.user ? `The user “${target.user}”` : "The user";
   // A statement can raise any SQLSTATE (RAISE … USING ERRCODE): on a logged-in session, 28P01 and
   // 28000 say nothing about the credentials, and must not set off a refetch and a rotation.
-  const login = !fromStatement.has(error as object);
+  const login = !raisedByStatement(error);
   switch (code) {
     case "28P01":
       if (!login) break;

@@ -4,10 +4,10 @@ import pg from "pg";
 import { z } from "zod";
 import { resolveTargetAddress } from "@/lib/net/egress";
 import { blankToUndefined, hostSchema, statementLimitMs, tlsOptions, within } from "../socket-shared";
-import type { Connector, Operation } from "../types";
+import { markRaisedByStatement, type Connector, type Operation } from "../types";
 import { megabytes } from "@/lib/utils";
-import { MAX_ANSWER_BYTES, OpenTransactionError, ResultRows, RowTooLargeError, sqlQueryInput, watchRowBytes, type QueryOutput } from "../sql-shared";
-import { classifyPostgresError, postgresTimeout, raisedByStatement, toPostgresError, type PostgresTarget } from "./classify";
+import { MAX_ANSWER_BYTES, OpenTransactionError, RESET_WAIT_MS, ResultRows, RowTooLargeError, sqlQueryInput, watchRowBytes, type QueryOutput } from "../sql-shared";
+import { classifyPostgresError, postgresTimeout, toPostgresError, type PostgresTarget } from "./classify";
 
 
 
@@ -71,8 +71,6 @@ const statementTimeouts = new WeakMap<pg.ClientBase, number>();
 
 /** How long after the server's own statement_timeout the client gives up on a session it cannot hear from. */
 const CLIENT_GRACE_MS = 2000;
-/** How long a session's reset may take before the session is closed instead of going back to the pool. */
-const RESET_WAIT_MS = 5000;
 
 /** Ends the socket at once: for a session that stopped answering. */
 function destroy(client: pg.ClientBase) {
@@ -166,7 +164,7 @@ async function withSession<T>(handle: PostgresPool, timeoutMs: number, work: (cl
       }
       return result;
     } catch (error) {
-      raisedByStatement(error);
+      markRaisedByStatement(error);
       throw error;
     }
   } catch (error) {
