@@ -91,6 +91,8 @@ test("rename, move and delete a folder; delete is refused while it holds a subfo
   await rename.getByRole("button", { name: "Rename" }).click();
   await expect(rename.getByRole("alert")).toHaveText("Enter a folder name.");
   await expect(rename.getByLabel("Folder name")).toHaveAttribute("aria-invalid", "true");
+  // The refused field takes focus, so a keyboard user can type the fix at once.
+  await expect(rename.getByLabel("Folder name")).toBeFocused();
   // Typing makes the message out of date: it goes, and comes back if the next attempt fails alike.
   await rename.getByLabel("Folder name").fill("Runbooks v2");
   await expect(rename.getByRole("alert")).toHaveCount(0);

@@ -37,11 +37,18 @@ export function useServerAction<I, T>(action: (input: I) => Promise<ActionResult
   const [failure, setFailure] = useState<ActionError | null>(null);
   const [formError, setFormError] = useState<string | null>(null);
   const toasted = useRef<ActionError | null>(null);
+  // Where the attempt came from, so its first invalid field can take focus once the errors show.
+  const origin = useRef<Element | null>(null);
+  const focusFirstInvalid = useRef(false);
   // The fields this render asks about; read after the commit, once the whole form has rendered.
   const shown = new Set<string>();
 
   useLayoutEffect(() => {
     if (!failure) return;
+    if (focusFirstInvalid.current) {
+      focusFirstInvalid.current = false;
+      firstInvalidControl(origin.current)?.focus();
+    }
     const message = formLevelMessage(failure, shown);
     setFormError(message);
     if (message && toasted.current !== failure) {
@@ -71,6 +78,7 @@ export function useServerAction<I, T>(action: (input: I) => Promise<ActionResult
         // Which of these the form shows by a field is known once it has rendered them (see above).
         setFieldErrors(error.error.fieldErrors ?? {});
         setFailure(error.error);
+        focusFirstInvalid.current = Object.keys(error.error.fieldErrors ?? {}).length > 0;
         if (error.error.code === "UNAUTHENTICATED") router.push("/login");
         // A conflict means the state changed under the person (an edit elsewhere): show it as it is now.
         else if (error.error.code === "CONFLICT" && options.refresh !== false) router.refresh();
@@ -84,6 +92,7 @@ export function useServerAction<I, T>(action: (input: I) => Promise<ActionResult
   return {
     /** Resolves to true on success, false on failure (errors are already shown). */
     run: async (input: I) => {
+      origin.current = typeof document === "undefined" ? null : document.activeElement;
       try {
         await mutation.mutateAsync(input);
         return true;
@@ -125,4 +134,18 @@ export function useServerAction<I, T>(action: (input: I) => Promise<ActionResult
       }
     },
   };
+}
+
+/**
+ * The first control marked invalid in the form (or dialog) the attempt was made from, in document
+ * order. A browser that does not focus a clicked button leaves the body active: then the open
+ * dialog, or else the page's main region, is where the form is.
+ */
+function firstInvalidControl(origin: Element | null): HTMLElement | null {
+  const scope =
+    (origin?.isConnected ? origin.closest("form, [role=dialog], [role=alertdialog]") : null) ??
+    document.querySelector("[role=dialog], [role=alertdialog]") ??
+    document.querySelector("main");
+  const control = scope?.querySelector('[aria-invalid="true"]');
+  return control instanceof HTMLElement ? control : null;
 }
