@@ -25,14 +25,30 @@ test("on a narrow window the navigation is a drawer that reaches every area", as
   await expect(sections.getByRole("list")).toHaveAttribute("data-more", "left");
 });
 
-test("the theme can be switched to dark and back", async ({ page }) => {
+test("the theme menu says the current theme, switches it, and Settings shows the same choice", async ({ page }) => {
   await page.goto("/settings");
   const html = page.locator("html");
-  const toggle = page.getByRole("button", { name: "Toggle theme" }).first();
-  for (let i = 0; i < 3 && !(await html.getAttribute("class"))?.includes("dark"); i++) await toggle.click();
+  const themes = page.getByRole("radiogroup", { name: "Theme" });
+  await themes.getByRole("radio", { name: "Light" }).check();
+  await expect(html).not.toHaveClass(/dark/);
+  await expect(page.getByRole("button", { name: "Theme: Light" })).toBeVisible();
+
+  await page.getByRole("button", { name: "Theme: Light" }).click();
+  const dark = page.getByRole("menuitemradio", { name: "Dark" });
+  await expect(page.getByRole("menuitemradio", { name: "Light" })).toBeChecked();
+  await dark.click();
   await expect(html).toHaveClass(/dark/);
+  await expect(page.getByRole("button", { name: "Theme: Dark" })).toBeVisible();
+  await expect(themes.getByRole("radio", { name: "Dark" })).toBeChecked();
+
   await page.reload();
   await expect(html).toHaveClass(/dark/);
+  await expect(themes.getByRole("radio", { name: "Dark" })).toBeChecked();
+  // From the keyboard in Settings: arrows move the choice, as in any radio group.
+  await themes.getByRole("radio", { name: "Dark" }).focus();
+  await page.keyboard.press("ArrowRight");
+  await expect(themes.getByRole("radio", { name: "System" })).toBeChecked();
+  await expect(page.getByRole("button", { name: "Theme: System" })).toBeVisible();
 });
 
 test.describe("in another time zone", () => {

@@ -1,7 +1,7 @@
 import * as React from "react";
 
 import { cn } from "@/lib/utils";
-import { ThemeToggle } from "@/components/layout/theme-toggle";
+import { ThemeMenu } from "@/components/layout/theme-choice";
 import { UserMenu } from "@/components/layout/user-menu";
 
 export type AppHeaderProps = {
@@ -24,7 +24,7 @@ export function AppHeader({ user, breadcrumbs, leading, className }: AppHeaderPr
       {leading}
       <div className="flex min-w-0 flex-1 items-center">{breadcrumbs}</div>
       <div className="flex shrink-0 items-center gap-1">
-        <ThemeToggle />
+        <ThemeMenu />
         <UserMenu user={user} />
       </div>
     </header>

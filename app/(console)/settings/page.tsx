@@ -1,5 +1,5 @@
 import { Breadcrumbs } from "@/components/layout/breadcrumbs";
-import { ThemeToggle } from "@/components/layout/theme-toggle";
+import { ThemeChoiceGroup } from "@/components/layout/theme-choice";
 import { ChangePasswordForm } from "@/components/settings/change-password-form";
 import { PageHeader } from "@/components/shared/page-header";
 import { CreateTokenDialog } from "@/components/tokens/create-token-dialog";
@@ -70,7 +70,7 @@ export default async function SettingsPage() {
           <CardDescription>Light, dark, or follow your system.</CardDescription>
         </CardHeader>
         <CardContent>
-          <ThemeToggle />
+          <ThemeChoiceGroup />
         </CardContent>
       </Card>
     </div>
