@@ -28,13 +28,14 @@ export type AppSidebarProps = {
   className?: string;
 };
 
-type NavItem = { href: string; label: string; icon: LucideIcon; gate?: keyof NavAccess };
+/** `within`: other paths that belong to this section (an asset's and a connection's pages live in a folder). */
+type NavItem = { href: string; label: string; icon: LucideIcon; gate?: keyof NavAccess; within?: string[] };
 
 /** Which gated areas to link to. Cosmetic only: every area authorises on the server. */
 export type NavAccess = { stores: boolean; audit: boolean; users: boolean; tokens: boolean };
 
 const navItems: NavItem[] = [
-  { href: "/folders", label: "Folders", icon: FolderIcon },
+  { href: "/folders", label: "Folders", icon: FolderIcon, within: ["/assets", "/connections"] },
   { href: "/stores", label: "Credential stores", icon: VaultIcon, gate: "stores" },
   { href: "/audit", label: "Audit", icon: ScrollTextIcon, gate: "audit" },
   { href: "/users", label: "Users", icon: UsersIcon, gate: "users" },
@@ -69,7 +70,7 @@ function SidebarNav({ access, folderTree }: Pick<AppSidebarProps, "access" | "fo
       <ul className="flex flex-col gap-0.5">
         {items.map((item) => {
           const exact = pathname === item.href;
-          const within = exact || pathname.startsWith(`${item.href}/`);
+          const within = exact || [item.href, ...(item.within ?? [])].some((href) => pathname.startsWith(`${href}/`));
           const Icon = item.icon;
           return (
             <li key={item.href}>

@@ -44,7 +44,7 @@ export default async function UsersPage({ searchParams }: { searchParams: Promis
               </div>
             ),
           },
-          { key: "role", header: "Role", cell: (r) => (r.isAdmin ? <StatusBadge tone="info">Administrator</StatusBadge> : <span className="text-sm">Member</span>) },
+          { key: "role", header: "Role", cell: (r) => (r.isAdmin ? <StatusBadge tone="info">Administrator</StatusBadge> : <StatusBadge>Member</StatusBadge>) },
           {
             key: "status",
             header: "Status",
