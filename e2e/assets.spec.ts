@@ -140,9 +140,13 @@ test("settings: Text, Integer and Boolean assets, with the Integer checked next 
   await page.getByRole("button", { name: "Create asset" }).click();
   await expect(page.getByRole("textbox", { name: /^Integer\b/ })).toHaveAttribute("aria-invalid", "true");
   await expect(page.locator("#asset-plain-value-error")).toHaveText("Enter a whole number, such as 42 or -7.");
+  // The first refused field takes focus; the name before it was accepted.
+  await expect(page.getByRole("textbox", { name: /^Integer\b/ })).toBeFocused();
   await page.getByRole("textbox", { name: /^Integer\b/ }).fill("042");
   await page.getByRole("button", { name: "Create asset" }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Batch size", exact: true })).toBeVisible();
+  // An asset's page belongs to its folder: the sidebar says the person is within Folders.
+  await expect(page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Folders" })).toHaveAttribute("aria-current", "true");
   await expect(page.getByRole("main")).toContainText("42");
   await expect(page.getByRole("button", { name: "Resolve test" })).toHaveCount(0);
 

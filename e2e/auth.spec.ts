@@ -47,6 +47,38 @@ test("a deactivated user's open session stops working at the next request", asyn
   await expect(p.getByRole("main").getByRole("alert")).toHaveText("Invalid e-mail or password.");
 });
 
+test("an administrator corrects a person's name and e-mail; they sign in with the new address, and the old one no longer works", async ({ page, browser }) => {
+  const person = await createUser(page);
+  const other = await createUser(page);
+  const renamed = { name: `${person.name} Renamed`, email: person.email.replace("@", ".renamed@") };
+  await page.goto(`/users?q=${encodeURIComponent(person.email)}`);
+  await page.getByRole("button", { name: `Actions for ${person.name}` }).click();
+  await page.getByRole("menuitem", { name: "Edit name and e-mail" }).click();
+  const dialog = page.getByRole("dialog", { name: `Edit ${person.name}` });
+  await expect(dialog.getByLabel("Name")).toHaveValue(person.name);
+  await expect(dialog.getByLabel("E-mail")).toHaveValue(person.email);
+  // Someone else's address is refused by its field, which takes focus.
+  await dialog.getByLabel("E-mail").fill(other.email);
+  await dialog.getByRole("button", { name: "Save" }).click();
+  await expect(dialog.getByLabel("E-mail")).toHaveAccessibleDescription("A user with that e-mail address already exists.");
+  await expect(dialog.getByLabel("E-mail")).toBeFocused();
+  await dialog.getByLabel("Name").fill(renamed.name);
+  await dialog.getByLabel("E-mail").fill(renamed.email.toUpperCase());
+  await dialog.getByRole("button", { name: "Save" }).click();
+  await expect(dialog).toBeHidden();
+  await page.goto(`/users?q=${encodeURIComponent(renamed.email)}`);
+  await expect(page.getByRole("row", { name: new RegExp(renamed.name) })).toContainText(renamed.email);
+
+  const p = await freshPage(browser);
+  await p.goto("/login");
+  await p.getByLabel("E-mail").fill(person.email);
+  await p.getByLabel("Password").fill(person.password);
+  await p.getByRole("button", { name: "Sign in" }).click();
+  await expect(p.getByRole("main").getByRole("alert")).toHaveText("Invalid e-mail or password.");
+  await signIn(p, renamed.email, person.password);
+  await expect(p.getByRole("heading", { level: 1, name: "Folders" })).toBeVisible();
+});
+
 test("making someone an administrator, and taking it back, is asked first and takes effect at their next request", async ({ page, browser }) => {
   const person = await createUser(page);
   const p = await freshPage(browser);

@@ -32,6 +32,7 @@ import {
   resetUserPasswordAction,
   setUserActiveAction,
   setUserAdminAction,
+  updateUserAction,
 } from "@/lib/users/actions";
 import { NewPasswordInput } from "./password-input";
 
@@ -109,7 +110,7 @@ type UserSummary = { id: string; name: string; email: string; isAdmin: boolean; 
 
 export function UserRowActions({ user, isSelf }: { user: UserSummary; isSelf: boolean }) {
   const router = useRouter();
-  const [dialog, setDialog] = useState<"reset" | "deactivate" | "admin" | null>(null);
+  const [dialog, setDialog] = useState<"edit" | "reset" | "deactivate" | "admin" | null>(null);
   const [password, setPassword] = useState("");
   const reset = useServerAction(resetUserPasswordAction, { success: `Password of ${user.name} reset. Their sessions were ended.` });
   const active = useServerAction(setUserActiveAction, { success: `${user.name} reactivated.` });
@@ -123,6 +124,7 @@ export function UserRowActions({ user, isSelf }: { user: UserSummary; isSelf: bo
           </Button>
         </DropdownMenuTrigger>
         <DropdownMenuContent align="end">
+          <DropdownMenuItem onSelect={() => setDialog("edit")}>Edit name and e-mail</DropdownMenuItem>
           <DropdownMenuItem onSelect={() => setDialog("reset")}>Reset password</DropdownMenuItem>
           <DropdownMenuItem onSelect={() => setDialog("admin")}>{user.isAdmin ? "Remove administrator" : "Make administrator"}</DropdownMenuItem>
           <DropdownMenuSeparator />
@@ -135,6 +137,8 @@ export function UserRowActions({ user, isSelf }: { user: UserSummary; isSelf: bo
           )}
         </DropdownMenuContent>
       </DropdownMenu>
+
+      <EditUserDialog user={user} isSelf={isSelf} open={dialog === "edit"} onOpenChange={(open) => setDialog(open ? "edit" : null)} />
 
       {/* Tenant-wide rights, given or taken: asked first, like deactivation. */}
       <ConfirmDialog
@@ -214,5 +218,57 @@ export function UserRowActions({ user, isSelf }: { user: UserSummary; isSelf: bo
         </DialogContent>
       </Dialog>
     </>
+  );
+}
+
+function EditUserDialog({ user, isSelf, open, onOpenChange }: { user: UserSummary; isSelf: boolean; open: boolean; onOpenChange: (open: boolean) => void }) {
+  const [form, setForm] = useState({ name: user.name, email: user.email });
+  const update = useServerAction(updateUserAction, { success: (u) => `Saved ${u.name} (${u.email}).` });
+  // Each opening starts from the person as they are now, with no errors of the last attempt.
+  const [wasOpen, setWasOpen] = useState(open);
+  if (open !== wasOpen) {
+    setWasOpen(open);
+    if (open) setForm({ name: user.name, email: user.email });
+    else update.reset();
+  }
+  return (
+    <Dialog open={open} onOpenChange={onOpenChange}>
+      <DialogContent>
+        <form
+          noValidate
+          className="grid gap-5"
+          onSubmit={async (e) => {
+            e.preventDefault();
+            if (await update.run({ userId: user.id, ...form })) onOpenChange(false);
+          }}
+        >
+          <DialogHeader>
+            <DialogTitle>Edit {user.name}</DialogTitle>
+            <DialogDescription>
+              {isSelf ? "You sign in" : "They sign in"} with this e-mail address from the next sign-in on. Current sessions go on, and the password stays the same.
+            </DialogDescription>
+          </DialogHeader>
+          <FormField label="Name" id={`edit-user-name-${user.id}`} error={update.fieldError("name")} required>
+            <Input value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} autoComplete="off" autoFocus />
+          </FormField>
+          <FormField label="E-mail" id={`edit-user-email-${user.id}`} error={update.fieldError("email")} required>
+            <Input type="email" value={form.email} onChange={(e) => setForm({ ...form, email: e.target.value })} autoComplete="off" />
+          </FormField>
+          {update.formError ? (
+            <p role="alert" className="text-sm text-danger">
+              {update.formError}
+            </p>
+          ) : null}
+          <DialogFooter>
+            <Button type="button" variant="outline" onClick={() => onOpenChange(false)}>
+              Cancel
+            </Button>
+            <Button type="submit" pending={update.pending}>
+              {update.pending ? "Saving…" : "Save"}
+            </Button>
+          </DialogFooter>
+        </form>
+      </DialogContent>
+    </Dialog>
   );
 }

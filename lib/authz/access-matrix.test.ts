@@ -84,6 +84,7 @@ describe("server actions answer not found without changing anything", () => {
       userActions.setUserActiveAction({ userId: target.id, active: false }),
       userActions.setUserAdminAction({ userId: viewer.id, isAdmin: true }),
       userActions.resetUserPasswordAction({ userId: target.id, password: "another long password" }),
+      userActions.updateUserAction({ userId: target.id, name: "Renamed", email: "renamed@example.test" }),
     ];
     for (const result of await Promise.all(calls)) expect(result).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
     expect(await rowCounts()).toEqual(before);
@@ -97,6 +98,7 @@ describe("server actions answer not found without changing anything", () => {
       userActions.setUserActiveAction({ userId: MALFORMED } as never),
       userActions.setUserAdminAction(null as never),
       userActions.resetUserPasswordAction({ userId: target.id, password: "x" }),
+      userActions.updateUserAction({ userId: target.id, name: "", email: "not an e-mail" }),
       tokenActions.createServiceAccountAction({ name: "" } as never),
       tokenActions.updateServiceAccountAction({ serviceAccountId: 1 } as never),
       tokenActions.setServiceAccountDisabledAction({} as never),

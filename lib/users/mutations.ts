@@ -4,6 +4,7 @@ import { recordAuditEvent } from "@/lib/audit/record";
 import { hashPassword, verifyPassword } from "@/lib/auth/password";
 import { assertTenant } from "@/lib/authz";
 import { db, type Tx } from "@/lib/db";
+import { isUniqueViolation } from "@/lib/db/errors";
 import { AppError, conflict, notFound } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
 
@@ -29,25 +30,59 @@ async function assertNotLastAdmin(tx: Tx, userId: string) {
   if (others === 0) throw conflict("This is the only active administrator. Make someone else an administrator first.");
 }
 
+const EMAIL_TAKEN = "A user with that e-mail address already exists.";
+const emailTaken = () => conflict(EMAIL_TAKEN, { email: [EMAIL_TAKEN] });
+
 export async function createUser(ctx: Ctx, input: { email: string; name: string; password: string; isAdmin: boolean }) {
   assertTenant(ctx.actor, "users.manage");
   const passwordHash = await hashPassword(input.password);
-  return db().$transaction(async (tx) => {
-    if (await tx.user.findUnique({ where: { email: input.email }, select: { id: true } })) {
-      throw conflict("A user with that e-mail address already exists.", { email: ["A user with that e-mail address already exists."] });
-    }
-    const user = await tx.user.create({
-      data: { email: input.email, name: input.name, passwordHash, isAdmin: input.isAdmin },
-    });
-    await recordAuditEvent(tx, {
-      actor: ctx.actor,
-      action: "user.create",
-      target: { type: "user", id: user.id, label: user.email },
-      requestId: ctx.requestId,
-      details: { isAdmin: user.isAdmin },
-    });
-    return { id: user.id, email: user.email };
-  });
+  return db()
+    .$transaction(async (tx) => {
+      if (await tx.user.findUnique({ where: { email: input.email }, select: { id: true } })) throw emailTaken();
+      const user = await tx.user.create({
+        data: { email: input.email, name: input.name, passwordHash, isAdmin: input.isAdmin },
+      });
+      await recordAuditEvent(tx, {
+        actor: ctx.actor,
+        action: "user.create",
+        target: { type: "user", id: user.id, label: user.email },
+        requestId: ctx.requestId,
+        details: { isAdmin: user.isAdmin },
+      });
+      return { id: user.id, email: user.email };
+    })
+    .catch(addressTakenMeanwhile);
+}
+
+/** Another request took the address between the check and the write: the same answer as the check's. */
+function addressTakenMeanwhile(error: unknown): never {
+  throw isUniqueViolation(error, "users_email_key") ? emailTaken() : error;
+}
+
+/**
+ * An administrator corrects a person's name or sign-in e-mail. Sessions stay: they belong to the
+ * person, not to the address. The audit event keeps the previous address, so the trail still
+ * connects events recorded under it.
+ */
+export async function updateUser(ctx: Ctx, input: { userId: string; name: string; email: string }) {
+  assertTenant(ctx.actor, "users.manage");
+  return db()
+    .$transaction(async (tx) => {
+      const user = await getUserOrThrow(tx, input.userId);
+      const changed = [...(user.name !== input.name ? ["name"] : []), ...(user.email !== input.email ? ["email"] : [])];
+      if (changed.length === 0) return { id: user.id, name: user.name, email: user.email };
+      if (changed.includes("email") && (await tx.user.findUnique({ where: { email: input.email }, select: { id: true } }))) throw emailTaken();
+      await tx.user.update({ where: { id: user.id }, data: { name: input.name, email: input.email } });
+      await recordAuditEvent(tx, {
+        actor: ctx.actor,
+        action: "user.update",
+        target: { type: "user", id: user.id, label: input.email },
+        requestId: ctx.requestId,
+        details: { changed, ...(changed.includes("email") ? { previousEmail: user.email } : {}) },
+      });
+      return { id: user.id, name: input.name, email: input.email };
+    })
+    .catch(addressTakenMeanwhile);
 }
 
 export async function setUserActive(ctx: Ctx, input: { userId: string; active: boolean }) {

@@ -24,6 +24,7 @@ export const createUserSchema = z.object({
   isAdmin: z.boolean().default(false),
 });
 
+export const updateUserSchema = z.object({ userId: idSchema, name: userNameSchema, email: emailSchema });
 export const setUserActiveSchema = z.object({ userId: idSchema, active: z.boolean() });
 export const setUserAdminSchema = z.object({ userId: idSchema, isAdmin: z.boolean() });
 export const resetPasswordSchema = z.object({ userId: idSchema, password: passwordSchema });

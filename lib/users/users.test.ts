@@ -1,6 +1,8 @@
+import pg from "pg";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { verifyPassword } from "@/lib/auth/password";
 import { db } from "@/lib/db";
+import { env } from "@/lib/env";
 import { makeUser, signInAs } from "@/test/fixtures";
 import {
   changeOwnPasswordAction,
@@ -8,6 +10,7 @@ import {
   resetUserPasswordAction,
   setUserActiveAction,
   setUserAdminAction,
+  updateUserAction,
 } from "./actions";
 import { setUserActive, setUserAdmin } from "./mutations";
 
@@ -39,6 +42,62 @@ describe("user administration", () => {
       ok: false,
       error: { code: "VALIDATION", fieldErrors: { email: ["Enter a valid e-mail address."], password: ["Use at least 12 characters."] } },
     });
+  });
+
+  it("an administrator corrects a person's name and e-mail; the person keeps their sessions", async () => {
+    const admin = await makeUser({ isAdmin: true });
+    const person = await makeUser();
+    const other = await makeUser();
+    const session = await sessionFor(person.id);
+    signInAs(admin);
+    const email = `renamed-${Date.now()}@example.test`;
+    expect(await updateUserAction({ userId: person.id, name: "  Renamed Person ", email: email.toUpperCase() })).toMatchObject({
+      ok: true,
+      data: { id: person.id, name: "Renamed Person", email },
+    });
+    const row = await db().user.findUniqueOrThrow({ where: { id: person.id } });
+    expect(row).toMatchObject({ name: "Renamed Person", email });
+    expect(await db().session.findUnique({ where: { id: session.id } })).not.toBeNull();
+    const event = await db().auditEvent.findFirstOrThrow({ where: { targetId: person.id, action: "user.update" } });
+    expect(event).toMatchObject({ targetLabel: email, details: { changed: ["name", "email"], previousEmail: person.email } });
+
+    // Another person's address is refused by the field, and nothing changes.
+    expect(await updateUserAction({ userId: person.id, name: "Renamed Person", email: other.email })).toMatchObject({
+      ok: false,
+      error: { code: "CONFLICT", fieldErrors: { email: ["A user with that e-mail address already exists."] } },
+    });
+    expect((await db().user.findUniqueOrThrow({ where: { id: person.id } })).email).toBe(email);
+    // Bad input names its fields; an unknown person is not found; no change writes no event.
+    expect(await updateUserAction({ userId: person.id, name: " ", email: "nope" })).toMatchObject({
+      ok: false,
+      error: { code: "VALIDATION", fieldErrors: { name: expect.any(Array), email: ["Enter a valid e-mail address."] } },
+    });
+    expect(await updateUserAction({ userId: "00000000-0000-4000-8000-000000000000", name: "X", email: "x@example.test" })).toMatchObject({
+      ok: false,
+      error: { code: "NOT_FOUND" },
+    });
+    expect(await updateUserAction({ userId: person.id, name: "Renamed Person", email })).toMatchObject({ ok: true });
+    expect(await db().auditEvent.count({ where: { targetId: person.id, action: "user.update" } })).toBe(1);
+  });
+
+  it("an address another request takes meanwhile is refused by the field, not an unexpected error", async () => {
+    const [admin, a, b] = [await makeUser({ isAdmin: true }), await makeUser(), await makeUser()];
+    signInAs(admin);
+    const email = `contested-${Date.now()}@example.test`;
+    // Another request's transaction gives b the address but has not committed yet.
+    const other = new pg.Client({ connectionString: env().DATABASE_URL });
+    await other.connect();
+    try {
+      await other.query("BEGIN");
+      await other.query("UPDATE users SET email = $1 WHERE id = $2", [email, b.id]);
+      const updating = updateUserAction({ userId: a.id, name: "A", email });
+      await new Promise((r) => setTimeout(r, 300));
+      await other.query("COMMIT");
+      expect(await updating).toMatchObject({ ok: false, error: { code: "CONFLICT", fieldErrors: { email: ["A user with that e-mail address already exists."] } } });
+    } finally {
+      await other.end();
+    }
+    expect((await db().user.findUniqueOrThrow({ where: { id: a.id } })).email).toBe(a.email);
   });
 
   it("deactivating a user ends their sessions at once; reactivating lets them sign in again", async () => {
