@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { ReadableStream } from "node:stream/web";
 import { Response } from "undici";
 import { describe, expect, it } from "vitest";
-import { MAX_BODY_BYTES, readResponse, redactionForms, safeCut } from "./http-shared";
+import { MAX_BODY_BYTES, readResponse, redact, redactionForms, requestInputSchema, resolveUnderBase, safeCut } from "./http-shared";
 
 const pieces = (secret: string, size = 24) => Array.from({ length: secret.length - size }, (_, i) => secret.slice(i, i + size));
 
@@ -49,5 +49,32 @@ describe("a response body over the cap", () => {
     const secret = "tiny-secret-value-42";
     const result = await readResponse(new Response(`one ${secret} two`), redactionForms([secret]));
     expect(result).toMatchObject({ status: 200, body: "one [redacted] two", truncated: false });
+  });
+});
+
+describe("redaction", () => {
+  it("finds a credential however common JSON encoders escape it", () => {
+    const token = "tok/en+abc<d>&e'f==";
+    const forms = redactionForms([token]);
+    const echoes = [
+      `{"authorization":"Bearer tok\\/en+abc<d>&e'f=="}`, // PHP json_encode
+      `{"authorization":"Bearer tok/en+abc\\u003cd\\u003e\\u0026e'f=="}`, // Go encoding/json
+      `{"authorization":"Bearer tok/en\\u002Babc\\u003Cd\\u003E\\u0026e\\u0027f=="}`, // .NET System.Text.Json
+      `{"authorization":"Bearer tok\\u002fen\\u002babc\\u003cd\\u003e\\u0026e\\u0027f\\u003d\\u003d"}`, // everything escaped
+    ];
+    for (const echo of echoes) expect(redact(echo, forms), echo).toBe(`{"authorization":"Bearer [redacted]"}`);
+    const accented = "pässwörd-1234";
+    expect(redact(`{"p":"p\\u00e4ssw\\u00f6rd-1234"}`, redactionForms([accented]))).toBe(`{"p":"[redacted]"}`); // Python ensure_ascii
+  });
+});
+
+describe("path confinement", () => {
+  const base = new URL("https://api.example.com/v1/");
+  it("refuses control characters, which URL parsing would drop to leave a ..; segment behind", () => {
+    for (const path of ["..\t;/admin/users", ".\t.;/admin", "a/..\n;/b", "..\r/x", "x\u007f"]) {
+      expect(requestInputSchema.safeParse({ path }).success, JSON.stringify(path)).toBe(false);
+      expect(() => resolveUnderBase(base, path), JSON.stringify(path)).toThrow(/refused/);
+    }
+    expect(resolveUnderBase(base, "users/42?expand=1").toString()).toBe("https://api.example.com/v1/users/42?expand=1");
   });
 });

@@ -162,9 +162,43 @@ export function assertHeaderSafe(value: string, what: string): void {
   if (/[\r\n\0]/.test(value)) throw new ConnectorError("config", `The ${what} contains a line break or NUL character.`);
 }
 
+/** `v` as a JSON string's contents, with the characters `escape` picks written as \uXXXX. */
+function jsonEscaped(v: string, escape: (c: string) => boolean, upper: boolean): string {
+  let out = "";
+  for (const c of v) {
+    if (escape(c) && c.length === 1) {
+      const hex = c.charCodeAt(0).toString(16).padStart(4, "0");
+      out += `\\u${upper ? hex.toUpperCase() : hex}`;
+    } else out += JSON.stringify(c).slice(1, -1);
+  }
+  return out;
+}
+
+const HTML_SENSITIVE = new Set(["<", ">", "&", "'", '"', "+", "`"]);
+const nonAscii = (c: string) => c.charCodeAt(0) > 0x7e;
+
 /**
- * Every form in which a credential could come back from a target (raw, URL- and JSON-escaped,
- * base64): used to blank it out of responses. Values under 4 characters are not worth matching.
+ * The ways common JSON encoders write a string beyond JSON.stringify's: PHP's json_encode (\/),
+ * Go (<, > and & as \u003c…), .NET's default encoder (those, quotes, + and non-ASCII, upper-case
+ * hex), Python's ensure_ascii (non-ASCII), and everything but letters and digits escaped.
+ */
+function jsonForms(v: string): string[] {
+  const plain = JSON.stringify(v).slice(1, -1);
+  return [
+    plain,
+    plain.replace(/\//g, "\\/"),
+    jsonEscaped(v, (c) => c === "<" || c === ">" || c === "&", false),
+    jsonEscaped(v, (c) => HTML_SENSITIVE.has(c) || nonAscii(c), true),
+    jsonEscaped(v, nonAscii, false),
+    jsonEscaped(v, (c) => !/[A-Za-z0-9]/.test(c), false),
+    jsonEscaped(v, (c) => !/[A-Za-z0-9]/.test(c), true),
+  ];
+}
+
+/**
+ * Every form in which a credential could come back from a target (raw, URL- and JSON-escaped as
+ * common encoders write it, base64): used to blank it out of responses. Values under 4 characters
+ * are not worth matching.
  */
 export function redactionForms(values: (string | undefined)[]): string[] {
   const forms = new Set<string>();
@@ -173,7 +207,7 @@ export function redactionForms(values: (string | undefined)[]): string[] {
     forms.add(v);
     forms.add(encodeURIComponent(v));
     forms.add(new URLSearchParams({ v }).toString().slice(2));
-    forms.add(JSON.stringify(v).slice(1, -1));
+    for (const form of jsonForms(v)) forms.add(form);
     forms.add(Buffer.from(v).toString("base64"));
   }
   // Longest first, so a value containing another is replaced whole.
@@ -205,10 +239,16 @@ function isDotOrSlashSegment(decoded: string): boolean {
   return name === "." || name === ".." || /[/\\]/.test(decoded);
 }
 
+/**
+ * Backslash, # and every control character. URL parsing silently drops tab and line breaks, so
+ * "..\t;" checked here would reach the server as "..;".
+ */
+const CONTROL_OR_BACKSLASH = /[\\#\x00-\x1f\x7f]/;
+
 /** The checks resolveUnderBase makes that need no base URL, so the schema can say what is wrong and where. */
 function pathProblem(rawPath: string): string | null {
   if (/^[a-z][a-z0-9+.-]*:/i.test(rawPath) || rawPath.startsWith("//")) return "must be a path relative to the base URL, not a full URL";
-  if (/[\\#\0\r\n]/.test(rawPath)) return "must not contain a backslash, # or control character";
+  if (CONTROL_OR_BACKSLASH.test(rawPath)) return "must not contain a backslash, # or control character";
   const q = rawPath.indexOf("?");
   for (const segment of (q === -1 ? rawPath : rawPath.slice(0, q)).split("/")) {
     let decoded: string;
@@ -260,7 +300,7 @@ export type RequestOutput = { status: number; headers: Record<string, string>; b
 export function resolveUnderBase(base: URL, rawPath: string, query?: Record<string, string>): URL {
   const refuse = (why: string) => new ConnectorError("config", `The path is refused: ${why}.`);
   if (/^[a-z][a-z0-9+.-]*:/i.test(rawPath) || rawPath.startsWith("//")) throw refuse("give a path relative to the base URL, not a full URL");
-  if (/[\\#\0\r\n]/.test(rawPath)) throw refuse("it contains a backslash, # or control character");
+  if (CONTROL_OR_BACKSLASH.test(rawPath)) throw refuse("it contains a backslash, # or control character");
   const q = rawPath.indexOf("?");
   const pathPart = q === -1 ? rawPath : rawPath.slice(0, q);
   const segments = pathPart.split("/").filter((s, i) => !(i === 0 && s === ""));
@@ -278,6 +318,16 @@ export function resolveUnderBase(base: URL, rawPath: string, query?: Record<stri
   url.hash = "";
   url.pathname = basePath + segments.join("/");
   if (url.origin !== base.origin || !(url.pathname + "/").startsWith(basePath)) throw refuse("it would leave the base URL");
+  // What the server will read, checked again after the URL parser's own rewriting.
+  for (const s of url.pathname.slice(basePath.length).split("/")) {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(s);
+    } catch {
+      throw refuse("it has an invalid percent-encoding");
+    }
+    if (isDotOrSlashSegment(decoded)) throw refuse("it would leave the base URL");
+  }
   if (q !== -1) for (const [k, v] of new URLSearchParams(rawPath.slice(q + 1))) url.searchParams.append(k, v);
   for (const [k, v] of Object.entries(query ?? {})) url.searchParams.append(k, v);
   return url;
@@ -289,10 +339,15 @@ export type RequestTarget = {
   /** Lower-case header names and query parameter names the credential uses. */
   readonly reservedHeaders: ReadonlySet<string>;
   readonly reservedQuery: ReadonlySet<string>;
-  /** Sends with the credential attached (and whatever retry policy the connector has). */
-  send(url: URL, init: { method: string; headers: Record<string, string>; body?: string; timeoutMs: number }): Promise<Response>;
-  /** The current forms of every credential value, for redaction. */
-  redactionForms(): string[];
+  /**
+   * Sends with the credential attached (and whatever retry policy the connector has). A credential
+   * that changes while requests run (an OAuth access token) is pushed onto `attached` each time it
+   * is sent: the response is redacted of the value it went out with, even if another request
+   * renewed it meanwhile.
+   */
+  send(url: URL, init: { method: string; headers: Record<string, string>; body?: string; timeoutMs: number }, attached: string[]): Promise<Response>;
+  /** The credential values as they are now, for redaction. */
+  redactionValues(): (string | undefined)[];
 };
 
 export async function runRequest(target: RequestTarget, input: RequestInput, opts: { timeoutMs: number }): Promise<RequestOutput> {
@@ -320,9 +375,10 @@ export async function runRequest(target: RequestTarget, input: RequestInput, opt
     throw new OperationInputError("body", `A ${input.method} request cannot have a body.`);
   }
   const timeoutMs = Math.min(input.timeoutMs ?? opts.timeoutMs, MAX_REQUEST_TIMEOUT_MS);
-  const response = await target.send(url, { method: input.method, headers, body: input.body, timeoutMs });
+  const attached: string[] = [];
+  const response = await target.send(url, { method: input.method, headers, body: input.body, timeoutMs }, attached);
   try {
-    return await readResponse(response, target.redactionForms(), input.method === "HEAD");
+    return await readResponse(response, redactionForms([...target.redactionValues(), ...attached]), input.method === "HEAD");
   } catch (error) {
     throw classifyTargetError(error, url.host) ?? new ConnectorError("unreachable", `Reading the response from ${url.host} failed.`);
   }

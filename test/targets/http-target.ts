@@ -12,7 +12,7 @@ import { createTestPki, type TestPki } from "@/test/emulators/tls";
  *   /echo              {method, path, query, body, headers}, credentials left out
  *   /echo-credentials  a careless API: echoes the Authorization/X-API-Key headers and the query
  *   /set-cookie        200 with Set-Cookie
- *   /redirect          302 to /health; /redirect-away 302 to another origin
+ *   /redirect          302 to /health; /redirect-away 302 to another origin; /redirect-broken 302 to no valid URL
  *   /big               2 MB of text
  *   /open/...          200 without authentication
  */
@@ -81,6 +81,7 @@ export async function startHttpTarget(opts: { credentials?: Partial<HttpTargetCr
       if (path === "/set-cookie") return json(res, 200, { ok: true }, { "set-cookie": "session=abc123; HttpOnly" });
       if (path === "/redirect") return void res.writeHead(302, { location: "/health" }).end();
       if (path === "/redirect-away") return void res.writeHead(302, { location: "https://example.invalid/health" }).end();
+      if (path === "/redirect-broken") return void res.writeHead(302, { location: "https://[bad" }).end();
       if (path === "/big") {
         res.writeHead(200, { "content-type": "text/plain" });
         return void res.end("x".repeat(2 * 1024 * 1024));

@@ -105,6 +105,11 @@ describe("HTTP connector: connection test", () => {
     expect(error.message).toContain("example.invalid/health");
   });
 
+  it("says so when a redirect's address is not a URL at all, rather than failing unexpectedly", async () => {
+    const error = await failure({ ...bearer(), config: configFor({ authScheme: "bearer", testPath: "/redirect-broken" }) });
+    expect(error).toMatchObject({ kind: "target_error", message: expect.stringContaining("not a valid URL") });
+  });
+
   it("reports a wrong API key, token or password as credentials_rejected, without quoting it", async () => {
     for (const input of [
       inputFor(configFor({ authScheme: "apiKey" }), { apiKey: "wrong-key-123456" }),

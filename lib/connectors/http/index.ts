@@ -10,7 +10,6 @@ import {
   classifyTargetError,
   describeUrl,
   emptyToUndefined,
-  redactionForms,
   requestInputSchema,
   resolveUnderBase,
   runRequest,
@@ -57,7 +56,7 @@ export class HttpClient implements RequestTarget {
   readonly reservedQuery: ReadonlySet<string>;
   readonly #headers: Record<string, string>;
   readonly #query: Record<string, string>;
-  readonly #forms: string[];
+  readonly #secrets: string[];
 
   constructor(
     readonly base: URL,
@@ -67,7 +66,7 @@ export class HttpClient implements RequestTarget {
   ) {
     this.#headers = auth.headers;
     this.#query = auth.query;
-    this.#forms = redactionForms(auth.secrets);
+    this.#secrets = auth.secrets;
     this.reservedHeaders = new Set(Object.keys(auth.headers).map((h) => h.toLowerCase()));
     this.reservedQuery = new Set(Object.keys(auth.query));
   }
@@ -78,8 +77,9 @@ export class HttpClient implements RequestTarget {
     return sendTarget(target, { ...init, headers: { ...init.headers, ...this.#headers }, dispatcher: this.dispatcher });
   }
 
-  redactionForms(): string[] {
-    return this.#forms;
+  /** The credential is the same for every request: nothing to add to `attached`. */
+  redactionValues(): string[] {
+    return this.#secrets;
   }
 
   toJSON() {
@@ -220,7 +220,12 @@ export const httpConnector: Connector<typeof httpConfigSchema, HttpClient> = {
       await res.body?.cancel().catch(() => undefined);
       const location = res.headers.get("location");
       if (res.status >= 300 && res.status < 400 && location) {
-        const next = new URL(location, url);
+        let next: URL;
+        try {
+          next = new URL(location, url);
+        } catch {
+          throw new ConnectorError("target_error", `HTTP ${res.status} from ${describeUrl(url)}: it redirects to an address that is not a valid URL. Choose a test path that answers directly.`);
+        }
         if (next.origin !== url.origin || hop >= 3) {
           throw new ConnectorError("target_error", `HTTP ${res.status} from ${describeUrl(url)}: it redirects to ${describeUrl(next)}. Choose a test path that answers directly.`);
         }

@@ -10,7 +10,6 @@ import {
   describeUrl,
   emptyToUndefined,
   optionalTargetUrlSchema,
-  redactionForms,
   requestInputSchema,
   resolveUnderBase,
   runRequest,
@@ -206,7 +205,7 @@ export class OAuth2Client {
   }
 
   /** An API request with the bearer token; on 401 the token is renewed once and the request retried. */
-  async send(url: URL, init: SendInit): Promise<Response> {
+  async send(url: URL, init: SendInit, attached: string[] = []): Promise<Response> {
     // One budget for the whole request: renewals and the retry after a 401 get what is left of it.
     const deadline = Date.now() + init.timeoutMs;
     const left = () => {
@@ -216,15 +215,18 @@ export class OAuth2Client {
     };
     if (expiresWithin(this.#tokens, EXPIRY_SKEW_MS) && this.canRenew) await this.renew(left(), this.#tokens.accessToken);
     const used = this.#tokens.accessToken;
+    attached.push(used);
     const first = await this.#sendOnce(url, { ...init, timeoutMs: left() }, used);
     if (first.status !== 401 || !this.canRenew) return first;
     await first.body?.cancel().catch(() => undefined);
     await this.renew(left(), used);
-    return this.#sendOnce(url, { ...init, timeoutMs: left() }, this.#tokens.accessToken);
+    const renewed = this.#tokens.accessToken;
+    attached.push(renewed);
+    return this.#sendOnce(url, { ...init, timeoutMs: left() }, renewed);
   }
 
-  redactionForms(): string[] {
-    return redactionForms([this.#clientSecret, this.#tokens.accessToken, this.#tokens.refreshToken]);
+  redactionValues(): (string | undefined)[] {
+    return [this.#clientSecret, this.#tokens.accessToken, this.#tokens.refreshToken];
   }
 
   /** The tokens to keep when they changed since open and were not stored through the shared state, else null. */
@@ -298,7 +300,7 @@ export const oauth2RequestOperation: Operation<OAuth2Client, typeof requestInput
   async run(client, input, opts) {
     const base = client.apiBase;
     if (!base) throw new ConnectorError("config", "Set the API base URL of this connection to send requests.");
-    const result = await runRequest({ base, reservedHeaders: client.reservedHeaders, reservedQuery: client.reservedQuery, send: (u, i) => client.send(u, i), redactionForms: () => client.redactionForms() }, input, opts);
+    const result = await runRequest({ base, reservedHeaders: client.reservedHeaders, reservedQuery: client.reservedQuery, send: (u, i, attached) => client.send(u, i, attached), redactionValues: () => client.redactionValues() }, input, opts);
     if (result.status === 401) {
       const url = resolveUnderBase(base, input.path);
       // The token endpoint accepted the client secret, so fetching the secret again cannot help: no refetch.

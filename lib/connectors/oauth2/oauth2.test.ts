@@ -161,6 +161,21 @@ describe("OAuth 2.0 connector: client credentials", () => {
     });
   });
 
+  it("redacts the token a request went out with, even when another request renewed it before the answer came", async () => {
+    await withClient(inputFor(configFor(), server.clientSecret), async (client) => {
+      const sent = JSON.parse((await runRequest(client, { path: "/echo" })).body) as { authorization: string };
+      expect(sent.authorization).toBe("Bearer [redacted]");
+      const before = server.count("/token");
+      // A slow request is in flight with the current token; a 401 elsewhere renews it meanwhile.
+      const slow = runRequest(client, { method: "POST", path: "/echo?delayMs=800", body: "slow" });
+      await new Promise((r) => setTimeout(r, 150));
+      await expect(runRequest(client, { path: "/always-401" })).rejects.toMatchObject({ kind: "credentials_rejected" });
+      expect(server.count("/token")).toBeGreaterThan(before);
+      const result = await slow;
+      expect(JSON.parse(result.body)).toMatchObject({ body: "slow", authorization: "Bearer [redacted]" });
+    });
+  });
+
   it("keeps a request, its token renewal and the retry after a 401 within the one time it was given", async () => {
     await withClient(inputFor(configFor(), server.clientSecret), async (client) => {
       server.expireAccessTokens();
