@@ -10,7 +10,7 @@ import { notFound } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
 import { withCredentials } from "./credentials";
 import { describeFailure, fieldSummary, newAuthorizationNonce, sourcesOf } from "./mutations";
-import { openState, sealState } from "./state";
+import { NO_STATE, openState, sealState } from "./state";
 
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
 
@@ -44,6 +44,11 @@ export async function finishOAuthAuthorization(ctx: Ctx, input: { state: string;
   const given = Buffer.from(nonce ?? "");
   const fresh = pending?.pendingSince && Date.now() - Date.parse(pending.pendingSince) < PENDING_MAX_AGE_MS;
   if (!pending?.pendingVerifier || !fresh || expected.length === 0 || expected.length !== given.length || !timingSafeEqual(expected, given)) throw notFound("Authorisation request");
+  // Used up before the code is exchanged: a second callback with the same state (a reload, a
+  // double submit, a replay) finds nothing, so the code is never spent twice, which makes the app
+  // revoke the tokens it issued for it.
+  const { count } = await db().connection.updateMany({ where: { id: connection.id, stateCiphertext: { equals: connection.stateCiphertext! } }, data: NO_STATE });
+  if (count !== 1) throw notFound("Authorisation request");
   const config = connection.config as Record<string, unknown>;
   const fields = fieldSummary(connection.secrets);
   const audit = { actor: ctx.actor, action: "connection.authorize", target: { type: "connection", id: connection.id, label: connection.name }, folderId: connection.folderId, requestId: ctx.requestId } as const;
