@@ -208,6 +208,27 @@ describe("folders", () => {
     expect(await db().auditEvent.count({ where: { targetId: a.id, action: "folder.move" } })).toBe(0);
   });
 
+  it("a Folder Admin of a subfolder alone cannot take it out of its parent, away from the parent's people", async () => {
+    const [subAdmin, parentAdmin] = [await makeUser(), await makeUser()];
+    const parent = await makeFolder();
+    const sub = await makeFolder("Sub", parent.id);
+    const elsewhere = await makeFolder();
+    await grant(sub.id, subAdmin, "FOLDER_ADMIN");
+    await grant(elsewhere.id, subAdmin, "FOLDER_ADMIN");
+    await grant(parent.id, parentAdmin, "FOLDER_ADMIN");
+    await grant(elsewhere.id, parentAdmin, "FOLDER_ADMIN");
+    signInAs(subAdmin);
+    expect(await moveFolderAction({ folderId: sub.id, parentId: elsewhere.id })).toMatchObject({
+      ok: false,
+      error: { code: "VALIDATION", fieldErrors: { parentId: ["You do not manage the folder it is in now."] } },
+    });
+    expect((await db().folder.findUniqueOrThrow({ where: { id: sub.id } })).parentId).toBe(parent.id);
+    // Renaming stays theirs; someone who manages both places may move it.
+    expect(await renameFolderAction({ folderId: sub.id, name: "Sub renamed" })).toMatchObject({ ok: true });
+    signInAs(parentAdmin);
+    expect(await moveFolderAction({ folderId: sub.id, parentId: elsewhere.id })).toMatchObject({ ok: true, data: { parentId: elsewhere.id } });
+  });
+
   it("moves a folder with its subtree and records the move", async () => {
     const admin = await makeUser({ isAdmin: true });
     signInAs(admin);

@@ -2,7 +2,7 @@ import "server-only";
 import type { FolderRole } from "@prisma/client";
 import type { ActionContext } from "@/lib/actions/action";
 import { recordAuditEvent } from "@/lib/audit/record";
-import { assertCanOnFolder, assertTenant, ROLE_LABELS } from "@/lib/authz";
+import { assertCanOnFolder, assertTenant, can, getFolderAccess, ROLE_LABELS } from "@/lib/authz";
 import { db, type Tx } from "@/lib/db";
 import { AppError, conflict, notFound } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
@@ -119,6 +119,16 @@ export async function updateFolder(ctx: Ctx, input: { folderId: string; name?: s
 
 /** Whether the folder may move to `parentId` under the name `name`; what the audit event says of the move. */
 async function checkMove(tx: Tx, ctx: Ctx, folder: { id: string; parentId: string | null }, parentId: string | null, name: string) {
+  // Taking a folder out of its parent takes it, its assets and connections away from the parent's
+  // people: a Folder Admin of the subfolder alone may not decide that.
+  if (folder.parentId !== null) {
+    const source = await getFolderAccess(tx, ctx.actor, folder.parentId);
+    if (!source || !can(source, "folders.manage")) {
+      throw new AppError("VALIDATION", "Moving a folder out of the folder it is in needs Folder Admin on that folder too. Ask one of its administrators to move it.", {
+        parentId: ["You do not manage the folder it is in now."],
+      });
+    }
+  }
   const subtree = await subtreeIds(tx, folder.id);
   let destinationName = "(top level)";
   if (parentId !== null) {
