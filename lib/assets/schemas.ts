@@ -39,7 +39,7 @@ const fields = {
   /** "value": the person types the value and Latch writes it to the store; "reference": an existing secret. */
   source: z.enum(["value", "reference"]).default("reference"),
   secretName: text(500, "The secret name"),
-  secretVersion: text(200, "The version"),
+  secretVersion: text(256, "The version"),
   /** AWS: whether `secretVersion` is a staging label or a version id (see reference.ts). */
   versionKind: z.enum(VERSION_KINDS).optional(),
   usernameKey: text(200, "The key"),

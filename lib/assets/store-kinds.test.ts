@@ -190,6 +190,11 @@ describe("AWS Secrets Manager (JSON key/value secrets, staging labels and versio
       ok: false,
       error: { code: "VALIDATION", fieldErrors: { versionKind: [expect.any(String)] } },
     });
+    // The longest label AWS allows is stored whole; a longer one is refused by its field.
+    const longest = "L".repeat(256);
+    const long = ok(await make("longest label", longest, "stage"));
+    expect(await db().credentialAsset.findUniqueOrThrow({ where: { id: long.id } })).toMatchObject({ secretVersion: `stage:${longest}` });
+    expect(await make("too long", `${longest}L`, "stage")).toMatchObject({ ok: false, error: { code: "VALIDATION", fieldErrors: { secretVersion: [expect.any(String)] } } });
   });
 
   it("the Resolve test names the failure: an unknown version id, a secret scheduled for deletion", async () => {

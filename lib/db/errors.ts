@@ -34,6 +34,15 @@ export function isUnstorableText(error: unknown): boolean {
   return codes.some((c) => c === "22021" || c === "22P05");
 }
 
+/** A value longer than its column (22001; Prisma's P2000): a limit the input checks should have caught. */
+export function isTooLong(error: unknown): boolean {
+  const e = error as (DbError & { cause?: { code?: unknown; originalCode?: unknown } }) | null | undefined;
+  const codes = [e?.code, e?.cause?.code, e?.cause?.originalCode, e?.meta?.driverAdapterError?.cause?.originalCode];
+  return codes.some((c) => c === "22001" || c === "P2000");
+}
+
+export const TOO_LONG_MESSAGE = "A value is longer than Latch can store. Shorten it and try again.";
+
 export const UNSTORABLE_TEXT_MESSAGE = "The input contains a character that cannot be stored, such as the NUL character (U+0000). Remove it and try again.";
 
 /**
