@@ -60,8 +60,9 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<Em
     persistent: true,
     // Postgres refuses to run as root; the library then runs it as a `postgres` system user.
     createPostgresUser: process.getuid?.() === 0,
-    // Without these, initdb inherits the shell's locale and may pick SQL_ASCII.
-    initdbFlags: ["--encoding=UTF8", "--locale=C"],
+    // Without these, initdb inherits the shell's locale and may pick SQL_ASCII. Byte-order sorting
+    // (C), but lower() folds every script, not only A–Z: names are unique and searched ignoring case.
+    initdbFlags: ["--encoding=UTF8", "--locale=C", "--locale-provider=builtin", "--builtin-locale=C.UTF-8"],
     // TCP on loopback only; no Unix socket, so nothing is written outside dataDir.
     postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="],
     onLog: keep,

@@ -192,6 +192,16 @@ describe("search", () => {
     expect(names((await search(editor, { q: `  ${t}-alpha-int  ` })).rows)).toEqual([`${t}-alpha-int`]);
   });
 
+  it("ignores case beyond A–Z the way the database does, so an exact name is always found", async () => {
+    const folder = await makeFolder(`Unicode ${t}`);
+    await grant(folder.id, editor, "EDITOR");
+    await asset(folder, `Ärzte DB ${t}`, "TEXT");
+    await asset(folder, `ΟΔΟΣ key ${t}`, "TEXT");
+    for (const q of [`Ärzte DB ${t}`, "ärzte", "ÄRZTE"]) expect(names((await search(editor, { q, folderId: folder.id })).rows), q).toEqual([`Ärzte DB ${t}`]);
+    // JavaScript lower-cases a final Σ as ς; the database as σ, in the name and the term alike.
+    for (const q of [`ΟΔΟΣ key ${t}`, "ΟΔΟΣ", "οδοσ"]) expect(names((await search(editor, { q, folderId: folder.id })).rows), q).toEqual([`ΟΔΟΣ key ${t}`]);
+  });
+
   it("treats LIKE wildcards (% and _) and the escape character as literal text", async () => {
     expect(names((await search(editor, { q: `${t}-100%` })).rows)).toEqual([`${t}-100%-off`]);
     expect(names((await search(editor, { q: `${t}-snake_c` })).rows)).toEqual([`${t}-snake_case`]);

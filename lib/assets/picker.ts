@@ -92,7 +92,8 @@ export async function searchPickableAssets(actor: Actor, input: PickerQuery) {
     : actor.isAdmin
       ? Prisma.sql`TRUE`
       : Prisma.sql`a.folder_id = ANY(${folders.map((f) => f.id)}::uuid[])`;
-  const like = `%${query.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  // Folded by the database, as lower(a.name) is: JavaScript's case rules (final sigma, dotted İ) differ.
+  const like = `%${query.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
   // The page is chosen first, from columns that credential_assets_picker_cover_idx holds (lower(name),
   // id, folder_id, name), so PostgreSQL can walk that index in order without visiting the table for
   // the names it skips; only the page's rows are then read. Selecting every column in one query
@@ -102,7 +103,7 @@ export async function searchPickableAssets(actor: Actor, input: PickerQuery) {
       SELECT a.id, lower(a.name) AS sort_key
       FROM credential_assets a
       WHERE ${scope}
-        ${query.q ? Prisma.sql`AND lower(a.name) LIKE ${like}` : Prisma.empty}
+        ${query.q ? Prisma.sql`AND lower(a.name) LIKE lower(${like})` : Prisma.empty}
         ${cursor ? Prisma.sql`AND (lower(a.name), a.id) > (${cursor.n}, ${cursor.i}::uuid)` : Prisma.empty}
       ORDER BY lower(a.name), a.id
       LIMIT ${query.limit + 1}
