@@ -9,6 +9,7 @@ import { env } from "@/lib/env";
 import { deleteFolderAction, moveFolderAction } from "@/lib/folders/actions";
 import { ensureListening } from "@/lib/secrets/broadcast";
 import { resolve, ResolveError, type ResolveContext } from "@/lib/secrets/resolver";
+import { deleteUnusedLatchSecret } from "@/lib/vault/providers/latch";
 import { createStoreAction, deleteStoreAction, updateStoreAction } from "@/lib/stores/actions";
 import { clientForStore, forgetStoreClient } from "@/lib/stores/client";
 import { forgetUnwrappedKeysForTests } from "@/lib/crypto/envelope";
@@ -443,6 +444,20 @@ describe("updating", () => {
     expect(await resolveAs(editor, id)).toMatchObject({ username: "vault_svc", password });
   });
 
+  it("the value Latch kept is removed only while no asset points at it: a value typed in again meanwhile stays", async () => {
+    const { id } = ok(await typedCredential(`Retyped ${tag()}`, "svc", secretValue("first")));
+    const name = `assets/${id}`;
+    // As if the asset had left the Latch store and another change had then typed a new value in,
+    // between the first change's commit and its clean-up: the row points at the name again.
+    expect(await deleteUnusedLatchSecret(latch.id, name)).toBe(false);
+    expect(await latchVersions(name)).toHaveLength(1);
+    expect(await resolveAs(editor, id)).toMatchObject({ username: "svc" });
+    // Once nothing points at it, it goes.
+    await db().credentialAsset.update({ where: { id }, data: { secretName: `${name}-elsewhere` } });
+    expect(await deleteUnusedLatchSecret(latch.id, name)).toBe(true);
+    expect(await latchVersions(name)).toEqual([]);
+  });
+
   it("settings: integers are normalised, invalid values refused with the field named", async () => {
     const { id } = ok(await create({ type: "INTEGER", name: `Int ${tag()}`, plainValue: "1" }));
     ok(await updateAssetAction(await editInput(id, { plainValue: "0042" })));
@@ -629,6 +644,29 @@ describe("stores and folders that assets depend on", () => {
     // Within the store's folder the move is fine, and the asset keeps resolving.
     ok(await moveFolderAction({ folderId: child.id, parentId: sibling.id }));
     expect(await resolveAs(admin, id)).toMatchObject({ value: "owned-value" });
+  });
+
+  it("an asset created while its folder moves away from the store's folder is refused, not left unable to resolve", async () => {
+    const parent = await makeFolder();
+    const child = await makeFolder(`Moving child ${tag()}`, parent.id);
+    const elsewhere = await makeFolder();
+    const store = await makeVaultStore({ folderId: parent.id });
+    signInAs(admin);
+    // Another request's move holds the tree lock and has moved the folder, not yet committed.
+    const other = new pg.Client({ connectionString: env().DATABASE_URL });
+    await other.connect();
+    try {
+      await other.query("BEGIN");
+      await other.query("SELECT pg_advisory_xact_lock(hashtext('latch.folder-tree'))");
+      await other.query("UPDATE folders SET parent_id = $1 WHERE id = $2", [elsewhere.id, child.id]);
+      const creating = create({ folderId: child.id, type: "SECRET", name: `Raced ${tag()}`, storeId: store.id, secretName: `apps/raced-${tag()}` });
+      await new Promise((r) => setTimeout(r, 300));
+      await other.query("COMMIT");
+      expect(await creating).toMatchObject({ ok: false, error: { fieldErrors: { storeId: ["Choose a credential store this folder may use."] } } });
+    } finally {
+      await other.end();
+    }
+    expect(await db().credentialAsset.count({ where: { folderId: child.id } })).toBe(0);
   });
 });
 

@@ -6,7 +6,7 @@ import { fieldErrorsOf } from "@/lib/actions/action";
 import { recordAuditEvent } from "@/lib/audit/record";
 import { assertCanOnFolder, getFolderAccess, can, type Actor } from "@/lib/authz";
 import { db, type Tx } from "@/lib/db";
-import { putLatchSecret } from "@/lib/vault/providers/latch";
+import { deleteUnusedLatchSecret, putLatchSecret } from "@/lib/vault/providers/latch";
 import { AppError, conflict, notFound } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
 import { logger } from "@/lib/log";
@@ -43,6 +43,15 @@ async function usableStoreOrThrow(tx: Tx, folderId: string, storeId: string): Pr
   const store = found ? await tx.credentialStore.findUnique({ where: { id: found.id } }) : null;
   if (!store) throw fieldError("storeId", "Choose a credential store this folder may use.");
   return { store, option: toStoreOption(store) };
+}
+
+/**
+ * Inside the change's transaction: the store is still one the folder may use. A folder move checks
+ * the assets it strands under the tree lock, so taking it shared here makes the two see each other.
+ */
+async function assertStoreStillUsable(tx: Tx, folderId: string, storeId: string) {
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock_shared(hashtext('latch.folder-tree'))`;
+  await usableStoreOrThrow(tx, folderId, storeId);
 }
 
 async function assertUniqueName(tx: Tx, folderId: string, name: string, exceptId?: string) {
@@ -210,10 +219,14 @@ async function removeSecret(store: CredentialStore, name: string, why: string) {
   }
 }
 
-/** Removes a secret Latch created for an asset in its own store (after the asset stopped pointing at it). */
+/**
+ * Removes a secret Latch created for an asset in its own store, after the asset stopped pointing at
+ * it, and only if no asset points at it again meanwhile (deleteUnusedLatchSecret).
+ */
 async function deleteOwnedSecret(storeId: string, name: string) {
   const store = await db().credentialStore.findUnique({ where: { id: storeId } });
-  if (store?.isBuiltIn) await removeSecret(store, name, "could not remove a secret Latch created for an asset");
+  if (!store?.isBuiltIn) return;
+  await deleteUnusedLatchSecret(store.id, name).catch((error: unknown) => logger().warn({ err: error, storeId: store.id }, "could not remove a secret Latch created for an asset"));
 }
 
 /**
@@ -298,6 +311,7 @@ export async function createAsset(ctx: Ctx, input: CreateAssetInput) {
     return await db().$transaction(async (tx) => {
       await assertCanOnFolder(tx, ctx.actor, "assets.write", folderId);
       await assertUniqueName(tx, folderId, input.name);
+      if (store) await assertStoreStillUsable(tx, folderId, store.id);
       const creates = store && plan?.write && !store.isBuiltIn ? (await assertMayWrite(tx, ctx.actor, store, plan.secretName, { id })).creates : true;
       const asset = await tx.credentialAsset.create({
         data: {
@@ -375,6 +389,7 @@ export async function updateAsset(ctx: Ctx, input: UpdateAssetInput) {
     await db().$transaction(async (tx) => {
       await assertCanOnFolder(tx, ctx.actor, "assets.write", current.folderId, "Credential asset");
       await assertUniqueName(tx, current.folderId, input.name, current.id);
+      if (store) await assertStoreStillUsable(tx, current.folderId, store.id);
       const creates = store && finalPlan?.write && !store.isBuiltIn ? (await assertMayWrite(tx, ctx.actor, store, finalPlan.secretName, { id: current.id, current })).creates : false;
       const { count } = await tx.credentialAsset.updateMany({ where: { id: current.id, updatedAt: current.updatedAt }, data: { name: input.name, description: input.description, ...next } });
       if (count === 0) throw conflict("Someone else changed this asset while you were editing it. Reload the page and try again.");

@@ -23,12 +23,28 @@ function parseVersion(ref: SecretRef): number | undefined {
  */
 export async function putLatchSecret(tx: Tx, storeId: string, name: string, values: Record<string, string>): Promise<{ version: string }> {
   // Serialise writers of one name so versions stay gap-free and unique.
-  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`latch-secret:${storeId}:${name}`}))`;
+  await lockName(tx, storeId, name);
   const latest = await tx.latchSecret.findFirst({ where: { storeId, name }, orderBy: { version: "desc" }, select: { version: true } });
   const version = (latest?.version ?? 0) + 1;
   const sealed = await encrypt(JSON.stringify(values), aad(storeId, name, version), tx);
   await tx.latchSecret.create({ data: { storeId, name, version, ...sealed } });
   return { version: String(version) };
+}
+
+const lockName = (tx: Tx, storeId: string, name: string) => tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`latch-secret:${storeId}:${name}`}))`;
+
+/**
+ * Deletes every version of a secret Latch created for an asset, unless an asset points at it again:
+ * another change may have typed a new value into the same name after this one let go of it. Taken
+ * under the writers' lock, so a write that commits first is seen, and one that comes after writes anew.
+ * Returns whether it deleted anything.
+ */
+export async function deleteUnusedLatchSecret(storeId: string, name: string): Promise<boolean> {
+  return db().$transaction(async (tx) => {
+    await lockName(tx, storeId, name);
+    if (await tx.credentialAsset.findFirst({ where: { storeId, secretName: name }, select: { id: true } })) return false;
+    return (await tx.latchSecret.deleteMany({ where: { storeId, name } })).count > 0;
+  });
 }
 
 /**
