@@ -87,6 +87,28 @@ describe("applyMigrations", () => {
     expect(await applyMigrations(db.url, { dir })).toEqual({ applied: ["002_bad", "003_later"] });
   });
 
+  it("refuses a migration that ends the runner's transaction itself, before anything of it runs", async () => {
+    await addMigration("001_ok", `CREATE TABLE ok (id int);`);
+    // What \`prisma migrate diff\` writes for an enum change.
+    await addMigration("002_enum", `CREATE TYPE "Role" AS ENUM ('A');\n-- AlterEnum\nBEGIN;\nCREATE TYPE "Role_new" AS ENUM ('A', 'B');\nCOMMIT;\nSELECT 1/0;`);
+    await expect(applyMigrations(db.url, { dir })).rejects.toThrow(/Migration 002_enum controls the transaction itself .*remove those lines/);
+    expect(await query(`SELECT to_regclass('ok') AS ok, to_regtype('"Role"') AS role`)).toEqual([{ ok: null, role: null }]);
+    // A DO block's own BEGIN … END is not a transaction statement.
+    await addMigration("002_enum", `DO $$\nBEGIN\n  CREATE TYPE "Role" AS ENUM ('A');\nEND\n$$;`);
+    expect(await applyMigrations(db.url, { dir })).toEqual({ applied: ["001_ok", "002_enum"] });
+  });
+
+  it("creates the tables in public, where the Prisma client looks, even when the role has a schema of its own", async () => {
+    await query(`CREATE SCHEMA IF NOT EXISTS "${(await query<{ u: string }>("SELECT current_user AS u"))[0]!.u}"`);
+    await addMigration("001_a", `CREATE TABLE a (id int);`);
+    await applyMigrations(db.url, { dir });
+    expect(await query(`SELECT table_schema FROM information_schema.tables WHERE table_name IN ('a', '_prisma_migrations') ORDER BY table_name`)).toEqual([
+      { table_schema: "public" },
+      { table_schema: "public" },
+    ]);
+    expect(await listPendingMigrations(db.url, { dir })).toEqual([]);
+  });
+
   it("lists pending migrations through an existing client", async () => {
     await addMigration("001_a", `CREATE TABLE a (id int);`);
     const client = new pg.Client({ connectionString: db.url });

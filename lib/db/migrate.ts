@@ -81,6 +81,9 @@ function checksumMatches(file: MigrationFile, recorded: string): boolean {
   );
 }
 
+/** A line that is only a transaction-control statement (plpgsql's block BEGIN has no semicolon). */
+const TRANSACTION_CONTROL = /^[ \t]*(BEGIN|COMMIT|ROLLBACK|START[ \t]+TRANSACTION|END[ \t]+TRANSACTION)[ \t]*;/im;
+
 /** name → checksum of migrations recorded as finished (and not rolled back). Empty if the table is absent. */
 async function recordedMigrations(db: Queryable): Promise<Map<string, string>> {
   const present = await db.query<{ present: boolean }>(
@@ -101,6 +104,9 @@ async function withClient<T>(connectionString: string, fn: (client: pg.Client) =
   client.on("error", () => {});
   await client.connect();
   try {
+    // Where the Prisma client looks ("public"), not the role's own schema that the default
+    // search_path ("$user", public) would put the tables in when one exists.
+    await client.query("SET search_path TO public");
     return await fn(client);
   } finally {
     await client.end().catch(() => {});
@@ -146,6 +152,16 @@ export async function applyMigrations(
         throw new Error(
           `Migration${modified.length > 1 ? "s" : ""} ${modified.map((f) => f.name).join(", ")} changed after ` +
             "being applied (checksum mismatch). Restore the original migration.sql and put the change in a new migration.",
+        );
+      }
+
+      // Each file runs in the runner's own transaction. One that ends it (BEGIN; … COMMIT;, as
+      // `prisma migrate diff` writes for an enum change) would be left half applied on failure.
+      const ending = files.filter((f) => !recorded.has(f.name) && TRANSACTION_CONTROL.test(f.sql));
+      if (ending.length > 0) {
+        throw new Error(
+          `Migration${ending.length > 1 ? "s" : ""} ${ending.map((f) => f.name).join(", ")} control${ending.length > 1 ? "" : "s"} the transaction itself ` +
+            "(a BEGIN, COMMIT, ROLLBACK or START TRANSACTION line). Each migration already runs in one transaction: remove those lines.",
         );
       }
 
