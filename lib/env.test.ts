@@ -43,4 +43,23 @@ describe("env", () => {
       expect(() => parseEnv({ ...valid, LATCH_TRUST_PROXY: bad })).toThrow(/LATCH_TRUST_PROXY must be "true", "false" or the number of proxies/);
     }
   });
+
+  it("takes only real master keys: strict base64 of 32 bytes, not a placeholder", () => {
+    const key = Buffer.from(Array.from({ length: 32 }, (_, i) => i * 7)).toString("base64");
+    expect(parseEnv({ ...valid, LATCH_MASTER_KEY: key }).LATCH_MASTER_KEY).toBe(key);
+    for (const bad of ["A".repeat(43) + "=", "correct-horse-battery-staple-and-more-words", `${key.slice(0, 10)}!!!  ###${key.slice(10)}`, key.slice(0, -1)]) {
+      expect(() => parseEnv({ ...valid, LATCH_MASTER_KEY: bad }), bad).toThrow(/LATCH_MASTER_KEY must be 32 random bytes/);
+    }
+    // Earlier keys: the same rule each; an empty entry (a trailing comma) is nothing.
+    expect(parseEnv({ ...valid, LATCH_PREVIOUS_MASTER_KEYS: `${key}, ` }).LATCH_PREVIOUS_MASTER_KEYS).toBe(`${key}, `);
+    expect(() => parseEnv({ ...valid, LATCH_PREVIOUS_MASTER_KEYS: `${key},${"A".repeat(43)}=` })).toThrow(/LATCH_PREVIOUS_MASTER_KEYS/);
+  });
+
+  it("checks the egress CIDR lists at start-up: a typo must not become allow-all", () => {
+    expect(parseEnv({ ...valid, LATCH_EGRESS_ALLOW_CIDRS: "10.0.0.0/8, 192.168.1.10,fd00::/8" })).toBeTruthy();
+    for (const bad of ["10.0.0.0/", "10.0.0.0/8;192.168.0.0/16", "10.0.0.0/33", "fd00::/129", "10.0.0.0/8/1", "example.com", "10.0.0.0/ 8"]) {
+      expect(() => parseEnv({ ...valid, LATCH_EGRESS_ALLOW_CIDRS: bad }), bad).toThrow(/LATCH_EGRESS_ALLOW_CIDRS has an entry that is not an address or CIDR/);
+      expect(() => parseEnv({ ...valid, LATCH_EGRESS_DENY_CIDRS: bad }), bad).toThrow(/LATCH_EGRESS_DENY_CIDRS/);
+    }
+  });
 });

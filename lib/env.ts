@@ -1,9 +1,36 @@
+import { isIP } from "node:net";
 import { z } from "zod";
 
 /**
  * The only reader of process.env. Parsed once, lazily, so `next build` does not need runtime secrets;
  * instrumentation.ts calls `env()` at server start so a bad value fails fast, naming the variable.
  */
+/**
+ * Strict base64 of exactly 32 bytes (Node's decoder skips junk characters, so "a key" with stray
+ * text in it would otherwise pass), and not one byte repeated (a placeholder such as 43 A's).
+ */
+function isMasterKey(value: string): boolean {
+  if (!/^[A-Za-z0-9+/]{43}=$/.test(value)) return false;
+  const key = Buffer.from(value, "base64");
+  return key.length === 32 && key.some((b) => b !== key[0]);
+}
+
+/** Comma-separated addresses or CIDRs; a prefix must be a whole number the address family allows. */
+const cidrList = z
+  .string()
+  .optional()
+  .superRefine((raw, ctx) => {
+    for (const entry of (raw ?? "").split(",").map((s) => s.trim()).filter(Boolean)) {
+      const [address, bits, extra] = entry.split("/");
+      const family = isIP(address ?? "");
+      const max = family === 6 ? 128 : 32;
+      const prefixOk = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= max);
+      if (!family || !prefixOk || extra !== undefined) {
+        ctx.addIssue({ code: "custom", message: `has an entry that is not an address or CIDR: “${entry}” (use e.g. 10.0.0.0/8,fd00::/8, comma-separated)` });
+      }
+    }
+  });
+
 const booleanFlag = z
   .enum(["true", "false", "1", "0", ""])
   .optional()
@@ -43,19 +70,19 @@ const schema = z.object({
    */
   LATCH_MASTER_KEY: z
     .string()
-    .refine((v) => Buffer.from(v, "base64").length === 32, "must be 32 bytes, base64-encoded (e.g. `openssl rand -base64 32`)")
+    .refine(isMasterKey, "must be 32 random bytes, base64-encoded: 44 characters ending in = (e.g. `openssl rand -base64 32`)")
     .optional(),
   /** Earlier master keys, comma-separated, still accepted for unwrapping until everything is re-wrapped. */
   LATCH_PREVIOUS_MASTER_KEYS: z
     .string()
     .optional()
     .refine(
-      (v) => !v || v.split(",").every((k) => Buffer.from(k.trim(), "base64").length === 32),
-      "must be a comma-separated list of 32-byte base64 keys",
+      (v) => !v || v.split(",").map((k) => k.trim()).filter(Boolean).every(isMasterKey),
+      "must be a comma-separated list of master keys, each 32 random bytes base64-encoded",
     ),
   /** Outbound calls to stores and targets: extra CIDRs to refuse, and (if set) the only CIDRs allowed. */
-  LATCH_EGRESS_DENY_CIDRS: z.string().optional(),
-  LATCH_EGRESS_ALLOW_CIDRS: z.string().optional(),
+  LATCH_EGRESS_DENY_CIDRS: cidrList,
+  LATCH_EGRESS_ALLOW_CIDRS: cidrList,
   /** Development only: lets external stores use plain http://. Never set this in production. */
   LATCH_DEV_ALLOW_HTTP_STORES: booleanFlag,
   /**
