@@ -2,7 +2,9 @@
 /**
  * Latch's production server: `npm start` (and `npm run up`) run this in place of `next start`.
  *
- *   node server.mjs [-p PORT] [-H HOST]      (or PORT / HOSTNAME in the environment; default 127.0.0.1:3000)
+ *   node server.mjs [-p PORT] [-H HOST]      (or PORT / HOST in the environment; default 127.0.0.1:3000)
+ *
+ * HOSTNAME is not read: containers set it to their own name, which would decide where Latch listens.
  *
  * Everything is Next's, through its documented custom-server API, except two things done for every
  * request before Next sees it:
@@ -26,10 +28,11 @@ function option(short, long, fallback) {
   return fallback;
 }
 
-const port = Number(option("-p", "--port", process.env.PORT ?? "3000"));
-const hostname = option("-H", "--hostname", process.env.HOSTNAME ?? "127.0.0.1");
-if (!Number.isInteger(port) || port < 0 || port > 65535) {
-  console.error(`server.mjs: "${port}" is not a port number.`);
+const portText = option("-p", "--port", process.env.PORT || "3000");
+const port = /^\d+$/.test(portText ?? "") ? Number(portText) : NaN;
+const hostname = option("-H", "--hostname", process.env.HOST || "127.0.0.1");
+if (!Number.isInteger(port) || port < 1 || port > 65535) {
+  console.error(`server.mjs: "${portText}" is not a port number (1–65535).`);
   process.exit(2);
 }
 
@@ -41,7 +44,14 @@ const handle = app.getRequestHandler();
 await app.prepare();
 
 const DIRECT_ROUTES = Symbol.for("latch.directRoutes");
+let stopping = false;
 const server = createServer((request, response) => {
+  // While stopping, each answer ends its keep-alive connection, so a client sending request after
+  // request cannot keep the server open past the requests already in flight.
+  if (stopping) {
+    response.setHeader("connection", "close");
+    response.once("finish", () => server.closeIdleConnections());
+  }
   const peer = request.socket.remoteAddress;
   if (peer) {
     const forwarded = request.headers["x-forwarded-for"];
@@ -58,13 +68,15 @@ server.once("error", (error) => {
 });
 server.listen(port, hostname, () => console.log(`Latch listening on http://${hostname}:${port}`));
 
-let stopping = false;
 for (const signal of ["SIGTERM", "SIGINT"]) {
   process.once(signal, () => {
     if (stopping) return;
     stopping = true;
     // Requests in flight finish; idle keep-alive connections are closed so close() can complete.
-    const forced = setTimeout(() => process.exit(0), 10_000);
+    const forced = setTimeout(() => {
+      console.error("server.mjs: requests were still running 10 s after the stop signal; exiting without them.");
+      process.exit(1);
+    }, 10_000);
     forced.unref();
     server.close(() => {
       void app.close().finally(() => process.exit(0));

@@ -222,13 +222,17 @@ export function expectNotInDump(dump: string, value: string, label = `${value.sl
  * Another instance of the console under test: the same build, database and keys, on its own port
  * (as a second replica behind a load balancer would be). Stop it when done.
  */
-export async function startAnotherInstance(port: number): Promise<{ origin: string; stop(): Promise<void> }> {
+export async function startAnotherInstance(
+  port: number,
+  /** In place of `-p port -H 127.0.0.1`, and added to the environment (the instance must still answer on 127.0.0.1:port). */
+  opts: { args?: string[]; env?: Record<string, string> } = {},
+): Promise<{ origin: string; stop(): Promise<number | null> }> {
   const { spawn } = await import("node:child_process");
   const shared = JSON.parse(readFileSync(`${process.cwd()}/e2e/.output/instance-env.json`, "utf8")) as Record<string, string>;
   const origin = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, [`${process.cwd()}/server.mjs`, "-p", String(port), "-H", "127.0.0.1"], {
+  const child = spawn(process.execPath, [`${process.cwd()}/server.mjs`, ...(opts.args ?? ["-p", String(port), "-H", "127.0.0.1"])], {
     stdio: "ignore",
-    env: { ...process.env, ...shared, NEXTAUTH_URL: origin },
+    env: { ...process.env, ...shared, NEXTAUTH_URL: origin, ...opts.env },
   });
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -242,10 +246,11 @@ export async function startAnotherInstance(port: number): Promise<{ origin: stri
   }
   return {
     origin,
+    /** SIGTERM, then the exit code once it has stopped. */
     stop: async () => {
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null) return child.exitCode;
       child.kill("SIGTERM");
-      await new Promise((r) => child.once("exit", r));
+      return new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
     },
   };
 }
