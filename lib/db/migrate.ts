@@ -98,8 +98,9 @@ async function recordedMigrations(db: Queryable): Promise<Map<string, string>> {
   return new Map(rows.map((r) => [r.migration_name, r.checksum]));
 }
 
-async function withClient<T>(connectionString: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString });
+async function withClient<T>(connectionString: string, fn: (client: pg.Client) => Promise<T>, timeoutMs?: number): Promise<T> {
+  // A time limit for a probe (readiness): connecting and each query give up instead of waiting on a silent server.
+  const client = new pg.Client({ connectionString, ...(timeoutMs ? { connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs } : {}) });
   // A dropped connection must surface as a rejected query, not crash the process.
   client.on("error", () => {});
   await client.connect();
@@ -119,9 +120,9 @@ async function withClient<T>(connectionString: string, fn: (client: pg.Client) =
  */
 export async function listPendingMigrations(
   db: string | Queryable,
-  opts: Pick<MigrateOptions, "dir"> = {},
+  opts: Pick<MigrateOptions, "dir"> & { timeoutMs?: number } = {},
 ): Promise<string[]> {
-  if (typeof db === "string") return withClient(db, (client) => listPendingMigrations(client, opts));
+  if (typeof db === "string") return withClient(db, (client) => listPendingMigrations(client, opts), opts.timeoutMs);
   const [files, recorded] = await Promise.all([readMigrations(opts.dir), recordedMigrations(db)]);
   return files.filter((f) => !recorded.has(f.name)).map((f) => f.name);
 }
