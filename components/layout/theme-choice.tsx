@@ -78,7 +78,7 @@ export function ThemeChoiceGroup() {
         <label
           key={value}
           className={cn(
-            "flex cursor-pointer items-center gap-2 rounded-md px-3 py-1.5 text-sm font-medium text-muted-foreground transition-colors has-[:focus-visible]:ring-2 has-[:focus-visible]:ring-ring hover:text-foreground",
+            "relative flex cursor-pointer items-center gap-2 rounded-md px-3 py-1.5 text-sm font-medium text-muted-foreground transition-colors has-[:focus-visible]:ring-2 has-[:focus-visible]:ring-ring hover:text-foreground",
             choice?.value === value && "bg-background text-foreground shadow-xs",
           )}
         >
@@ -89,7 +89,8 @@ export function ThemeChoiceGroup() {
             checked={choice?.value === value}
             disabled={!choice}
             onChange={() => setTheme(value)}
-            className="sr-only"
+            // Over the whole option, invisible: a click anywhere on it is a click on the radio.
+            className="absolute inset-0 m-0 cursor-pointer appearance-none rounded-md opacity-0"
           />
           <Icon className="size-4" aria-hidden="true" />
           {label}
