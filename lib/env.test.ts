@@ -56,8 +56,8 @@ describe("env", () => {
   });
 
   it("checks the egress CIDR lists at start-up: a typo must not become allow-all", () => {
-    expect(parseEnv({ ...valid, LATCH_EGRESS_ALLOW_CIDRS: "10.0.0.0/8, 192.168.1.10,fd00::/8" })).toBeTruthy();
-    for (const bad of ["10.0.0.0/", "10.0.0.0/8;192.168.0.0/16", "10.0.0.0/33", "fd00::/129", "10.0.0.0/8/1", "example.com", "10.0.0.0/ 8"]) {
+    expect(parseEnv({ ...valid, LATCH_EGRESS_ALLOW_CIDRS: "10.0.0.0/8, 192.168.1.10,fd00::/8,::ffff:10.0.0.1,2001:db8::1/128" })).toBeTruthy();
+    for (const bad of ["10.0.0.0/", "10.0.0.0/8;192.168.0.0/16", "10.0.0.0/33", "fd00::/129", "10.0.0.0/8/1", "example.com", "10.0.0.0/ 8", "256.1.1.1", "10.0.0", "fd00:::1", "gggg::1"]) {
       expect(() => parseEnv({ ...valid, LATCH_EGRESS_ALLOW_CIDRS: bad }), bad).toThrow(/LATCH_EGRESS_ALLOW_CIDRS has an entry that is not an address or CIDR/);
       expect(() => parseEnv({ ...valid, LATCH_EGRESS_DENY_CIDRS: bad }), bad).toThrow(/LATCH_EGRESS_DENY_CIDRS/);
     }

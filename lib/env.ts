@@ -1,4 +1,3 @@
-import { isIP } from "node:net";
 import { z } from "zod";
 
 /**
@@ -15,6 +14,18 @@ function isMasterKey(value: string): boolean {
   return key.length === 32 && key.some((b) => b !== key[0]);
 }
 
+/** 4, 6 or 0 (not an address). Without node:net: this module also loads in the edge runtime (proxy.ts). */
+function ipFamily(address: string): 4 | 6 | 0 {
+  if (/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/.test(address)) return 4;
+  if (!address.includes(":") || !/^[0-9A-Fa-f:.]+$/.test(address)) return 0;
+  try {
+    new URL(`http://[${address}]/`);
+    return 6;
+  } catch {
+    return 0;
+  }
+}
+
 /** Comma-separated addresses or CIDRs; a prefix must be a whole number the address family allows. */
 const cidrList = z
   .string()
@@ -22,7 +33,7 @@ const cidrList = z
   .superRefine((raw, ctx) => {
     for (const entry of (raw ?? "").split(",").map((s) => s.trim()).filter(Boolean)) {
       const [address, bits, extra] = entry.split("/");
-      const family = isIP(address ?? "");
+      const family = ipFamily(address ?? "");
       const max = family === 6 ? 128 : 32;
       const prefixOk = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= max);
       if (!family || !prefixOk || extra !== undefined) {
