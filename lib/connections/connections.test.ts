@@ -231,6 +231,23 @@ describe("PostgreSQL through a credential asset in another folder", () => {
     expect(await connectionCount()).toBe(before);
   });
 
+  it("a typed password stays with its address: an edit to another host asks for it again, a rename keeps it", async () => {
+    signInAs(editor);
+    const typed = { ...pgInput(pgAssetId), config: { ...pgInput(pgAssetId).config, user: target.user }, secrets: { password: { mode: "value" as const, value: currentPassword } }, usernameFromAsset: [] };
+    const id = connected(ok(await saveConnectionAction(typed)));
+    const kept = { ...typed, connectionId: id, secrets: { password: { mode: "keep" as const } } };
+    const before = await db().connection.findUniqueOrThrow({ where: { id } });
+    // Another address (also the same host under another port): the stored value is not sent there.
+    for (const config of [{ ...typed.config, host: "localhost" }, { ...typed.config, port: 1 }]) {
+      expect(await saveConnectionAction({ ...kept, config }), JSON.stringify(config)).toMatchObject({
+        ok: false,
+        error: { code: "VALIDATION", fieldErrors: { "secrets.password": ["The address changed, so the stored password is not sent there: enter it again, or use a credential asset."] } },
+      });
+    }
+    expect((await db().connection.findUniqueOrThrow({ where: { id } })).config).toEqual(before.config);
+    expect(ok(await saveConnectionAction({ ...kept, name: `${typed.name} renamed` }))).toMatchObject({ ok: true });
+  });
+
   it("editing: turning on “fill the user from the asset” with the password kept adds the username reference", async () => {
     signInAs(editor);
     const typedUser = { ...pgInput(pgAssetId), config: { ...pgInput(pgAssetId).config, user: target.user }, usernameFromAsset: [] };
@@ -635,7 +652,7 @@ describe("OAuth 2.0 app with the client secret from a Vault asset", () => {
     }
   });
 
-  it("authorization code: an edit of the scopes, the client or its secret's source asks for authorisation again", async () => {
+  it("authorization code: an edit of the scopes, the client, its secret's source or the API's address asks for authorisation again", async () => {
     signInAs(editor);
     const base = { ...oauthInput("authorization_code"), connectionId: authorisedId, name: (await db().connection.findUniqueOrThrow({ where: { id: authorisedId } })).name, secrets: { clientSecret: { mode: "keep" as const } } };
     const sameSecretPath = `${OAUTH_PATH}-copy`;
@@ -644,6 +661,8 @@ describe("OAuth 2.0 app with the client secret from a Vault asset", () => {
     for (const change of [
       { config: { ...base.config, scopes: "api:read api:write" } },
       { config: { ...base.config, tokenUrl: `${oidc.tokenUrl}?v=2` } },
+      // Tokens someone authorised for one API are not sent to another.
+      { config: { ...base.config, apiBaseUrl: oidc.apiUrl.replace("127.0.0.1", "localhost") } },
       { secrets: { clientSecret: { mode: "asset" as const, assetId: otherAsset.id } } },
     ]) {
       const outcome = ok(await saveConnectionAction({ ...base, ...change }));

@@ -138,8 +138,13 @@ async function plan(connector: Connector, input: SaveConnectionInput, existing: 
         sources.push({ field: f.name, part: "VALUE", assetId: stored.assetId });
         rows.push({ field: f.name, part: "VALUE", assetId: stored.assetId });
       } else if (stored.ciphertext && stored.dataKeyId) {
-        sources.push({ field: f.name, part: "VALUE", sealed: { ciphertext: stored.ciphertext, dataKeyId: stored.dataKeyId }, aad: typedValueAad(existing.id, f.name) });
-        rows.push({ field: f.name, part: "VALUE", keep: stored });
+        // A value someone typed for one address is not sent to another unasked (as a store's secret is not).
+        if (parsed.success && connector.destination((existing.config ?? {}) as Record<string, unknown>) !== connector.destination(config)) {
+          errors[`secrets.${f.name}`] ??= [`The address changed, so the stored ${f.label.toLowerCase()} is not sent there: enter it again, or use a credential asset.`];
+        } else {
+          sources.push({ field: f.name, part: "VALUE", sealed: { ciphertext: stored.ciphertext, dataKeyId: stored.dataKeyId }, aad: typedValueAad(existing.id, f.name) });
+          rows.push({ field: f.name, part: "VALUE", keep: stored });
+        }
       }
     } else if (f.required) {
       errors[`secrets.${f.name}`] ??= [`Enter ${f.label.toLowerCase()}, or use a credential asset.`];

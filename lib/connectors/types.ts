@@ -132,6 +132,11 @@ export type Connector<C extends z.ZodType = z.ZodType, Client = unknown> = {
   /** Maps a target/driver error to a ConnectorError, or null if it is not one of the target's. */
   classify(error: unknown, config: z.output<C>): ConnectorError | null;
   /**
+   * Where the connection sends its credentials (host and port, or URL origins), from a saved or
+   * parsed config. An edit that changes it must not send a kept typed secret there unasked.
+   */
+  destination(config: Record<string, unknown>): string;
+  /**
    * Whether a pooled client should still get new work (a connection the target closed, or one that
    * stopped answering). Absent: always; pooled drivers that heal themselves need none.
    */
@@ -152,3 +157,22 @@ export function markRaisedByStatement(error: unknown): void {
   if (error && typeof error === "object") fromStatement.add(error);
 }
 export const raisedByStatement = (error: unknown): boolean => !!error && typeof error === "object" && fromStatement.has(error);
+
+/** host:port of a socket connector's config, as destination() compares it. */
+export function hostPortDestination(config: Record<string, unknown>, defaultPort: number): string {
+  return `${String(config.host ?? "").trim().toLowerCase()}:${Number(config.port ?? defaultPort)}`;
+}
+
+/** The origins of a URL connector's address fields, as destination() compares them; a field that is not a URL is itself. */
+export function originsDestination(config: Record<string, unknown>, keys: string[]): string {
+  return keys
+    .map((k) => {
+      const raw = typeof config[k] === "string" ? (config[k] as string).trim() : "";
+      try {
+        return raw ? new URL(raw).origin : "";
+      } catch {
+        return raw;
+      }
+    })
+    .join(" ");
+}

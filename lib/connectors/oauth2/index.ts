@@ -19,7 +19,7 @@ import {
   testPathSchema,
   type RequestOutput,
 } from "../http-shared";
-import { ConnectorError, type Connector, type ConnectorField, type Operation, type SharedState } from "../types";
+import { originsDestination, ConnectorError, type Connector, type ConnectorField, type Operation, type SharedState } from "../types";
 import {
   clientCredentialsToken,
   expiresWithin,
@@ -64,10 +64,14 @@ const grantSettings = {
 } satisfies Record<(typeof OAUTH_GRANT_KEYS)[number], z.ZodType>;
 const grantSchema = z.object(grantSettings);
 
-/** Whether two configs (saved or parsed) are for one grant. A saved config that does not parse is another. */
+/**
+ * Whether two configs (saved or parsed) are for one grant. A saved config that does not parse is
+ * another. The API's origin counts too: tokens someone authorised for one API are not sent to another.
+ */
 export function sameOAuthGrant(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
   const [x, y] = [grantSchema.safeParse(a), grantSchema.safeParse(b)];
   if (!x.success || !y.success) return false;
+  if (originsDestination(a, ["apiBaseUrl"]) !== originsDestination(b, ["apiBaseUrl"])) return false;
   return OAUTH_GRANT_KEYS.every((k) => JSON.stringify(x.data[k]) === JSON.stringify(y.data[k]));
 }
 
@@ -360,6 +364,8 @@ export const oauth2Connector: Connector<typeof oauth2ConfigSchema, OAuth2Client>
   async close(client) {
     await client.dispatcher.close();
   },
+
+  destination: (config) => originsDestination(config, ["tokenUrl", "apiBaseUrl"]),
 
   classify(error, config) {
     let host = "the OAuth server";

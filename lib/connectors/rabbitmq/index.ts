@@ -4,7 +4,7 @@ import amqp, { type ChannelModel } from "amqplib";
 import { z } from "zod";
 import { resolveTargetAddress } from "@/lib/net/egress";
 import { blankToUndefined, booleanish, within, tlsOptions, hostSchema } from "../socket-shared";
-import { ConnectorError, OperationInputError, type Connector, type Operation } from "../types";
+import { hostPortDestination, ConnectorError, OperationInputError, type Connector, type Operation } from "../types";
 import { classifyRabbitError, rabbitTimeout, toRabbitError, type RabbitTarget } from "./classify";
 
 
@@ -199,6 +199,8 @@ export const rabbitmqConnector: Connector<typeof rabbitmqConfigSchema, ChannelMo
       destroy(model);
     }
   },
+
+  destination: (config) => hostPortDestination(config, 5672),
 
   classify(error, config: Config) {
     return classifyRabbitError(error, config);

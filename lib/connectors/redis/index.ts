@@ -4,7 +4,7 @@ import { z } from "zod";
 import { resolveTargetAddress } from "@/lib/net/egress";
 import { megabytes } from "@/lib/utils";
 import { blankToUndefined, booleanish, hostSchema, within, tlsOptions } from "../socket-shared";
-import { ConnectorError, OperationInputError, type Connector, type Operation } from "../types";
+import { hostPortDestination, ConnectorError, OperationInputError, type Connector, type Operation } from "../types";
 import { classifyRedisError, hostPort, redisTimeout, toRedisError, type RedisTarget } from "./classify";
 
 export const redisConfigSchema = z.object({
@@ -284,6 +284,8 @@ export const redisConnector: Connector<typeof redisConfigSchema, Redis> = {
       // Already gone.
     }
   },
+
+  destination: (config) => hostPortDestination(config, 6379),
 
   classify(error, config: Config) {
     return classifyRedisError(error, config);
