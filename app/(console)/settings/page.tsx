@@ -1,3 +1,4 @@
+import Link from "next/link";
 import { Breadcrumbs } from "@/components/layout/breadcrumbs";
 import { ThemeChoiceGroup } from "@/components/layout/theme-choice";
 import { ChangePasswordForm } from "@/components/settings/change-password-form";
@@ -6,6 +7,7 @@ import { CreateTokenDialog } from "@/components/tokens/create-token-dialog";
 import { TokenTable } from "@/components/tokens/token-table";
 import { Card, CardAction, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { requireUser } from "@/lib/auth/session";
+import { canTenant } from "@/lib/authz";
 import { listPersonalTokens, listScopeFolderOptions } from "@/lib/tokens/queries";
 
 export const metadata = { title: "Settings" };
@@ -20,7 +22,19 @@ export default async function SettingsPage() {
       <Card>
         <CardHeader>
           <CardTitle>Account</CardTitle>
-          <CardDescription>Ask an administrator to change your name or e-mail.</CardDescription>
+          <CardDescription>
+            {canTenant(user, "users.manage") ? (
+              <>
+                Change your name or e-mail on the{" "}
+                <Link href="/users" className="font-medium text-foreground underline underline-offset-4">
+                  Users
+                </Link>{" "}
+                page.
+              </>
+            ) : (
+              "Ask an administrator to change your name or e-mail."
+            )}
+          </CardDescription>
         </CardHeader>
         <CardContent>
           <dl className="grid max-w-md grid-cols-[8rem_1fr] gap-y-2 text-sm">
