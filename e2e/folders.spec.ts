@@ -45,6 +45,9 @@ test("an admin builds nested folders, a Viewer sees but cannot rename, a non-mem
     const response = await outsiderPage.goto(`/folders/${id}`);
     expect(response?.status()).toBe(404);
     await expect(outsiderPage.getByRole("heading", { name: "Page not found" })).toBeVisible();
+    // Inside the console's shell, which holds the one main region.
+    await expect(outsiderPage.getByRole("main")).toHaveCount(1);
+    await expect(outsiderPage.getByRole("navigation", { name: "Main" })).toBeVisible();
     await expect(outsiderPage.getByText(topName)).toHaveCount(0);
   }
   // A malformed id is just another unknown id.
