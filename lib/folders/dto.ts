@@ -29,6 +29,7 @@ export const memberListResponseSchema = z.object({
       role: folderRoleSchema,
       active: z.boolean(),
       inheritedFrom: z.object({ id: z.string().nullable(), name: z.string() }).nullable(),
+      directRole: folderRoleSchema.nullable().meta({ description: "The role given on this folder itself, when the effective role is inherited from a higher one or is this one." }),
     }),
   ),
   total: z.number().int(),

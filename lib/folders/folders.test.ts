@@ -51,7 +51,20 @@ describe("folders", () => {
     expect((await renameFolderAction({ folderId: top.id, name: "Nope" })).ok).toBe(false);
     expect((await renameFolderAction({ folderId: leaf.id, name: "Leaf renamed" })).ok).toBe(true);
     const members = await listMembers(admin, leaf.id, { q: "", page: 1, pageSize: 20 });
-    expect(members.rows.find((m) => m.userId === viewer.id)).toMatchObject({ role: "FOLDER_ADMIN", inheritedFrom: { id: mid.id } });
+    expect(members.rows.find((m) => m.userId === viewer.id)).toMatchObject({ role: "FOLDER_ADMIN", inheritedFrom: { id: mid.id }, directRole: null });
+  });
+
+  it("a role given here stays visible and removable beside a higher inherited one", async () => {
+    const [admin, alice] = [await makeUser({ isAdmin: true }), await makeUser()];
+    const parent = await makeFolder();
+    const sub = await makeFolder("Sub", parent.id);
+    await grant(parent.id, alice, "EDITOR");
+    await grant(sub.id, alice, "VIEWER");
+    const row = (await listMembers(admin, sub.id, { q: "", page: 1, pageSize: 20 })).rows.find((m) => m.userId === alice.id);
+    expect(row).toMatchObject({ role: "EDITOR", inheritedFrom: { id: parent.id }, directRole: "VIEWER" });
+    signInAs(admin);
+    expect(await removeFolderMemberAction({ folderId: sub.id, userId: alice.id })).toMatchObject({ ok: true });
+    expect((await listMembers(admin, sub.id, { q: "", page: 1, pageSize: 20 })).rows.find((m) => m.userId === alice.id)).toMatchObject({ role: "EDITOR", directRole: null });
   });
 
   it("refuses bad names, duplicate sibling names (any case) and moves into a descendant, with clear messages", async () => {

@@ -87,6 +87,8 @@ export type MemberRow = {
   active: boolean;
   /** Set when the role comes from an ancestor folder. */
   inheritedFrom: { id: string | null; name: string } | null;
+  /** The role given on this folder itself, if any: lower than an inherited one, it still exists and can be changed or removed here. */
+  directRole: FolderRole | null;
 };
 
 /** Direct members plus those whose role reaches this folder from an ancestor. */
@@ -108,6 +110,7 @@ export async function listMembers(actor: Actor, folderId: string, query: ListQue
   // Show each person's effective (highest) role and the nearest folder it comes from.
   const visible = await listFolderRoles(db(), actor);
   const byUser = new Map<string, MemberRow>();
+  const direct = new Map(rows.filter((r) => r.depth === 0).map((r) => [r.user_id, r.role]));
   for (const r of rows) {
     const current = byUser.get(r.user_id);
     if (current && ROLE_RANK[current.role] >= ROLE_RANK[r.role]) continue;
@@ -123,6 +126,7 @@ export async function listMembers(actor: Actor, folderId: string, query: ListQue
           : visible.has(r.folder_id)
             ? { id: r.folder_id, name: r.folder_name }
             : { id: null, name: "a parent folder" },
+      directRole: direct.get(r.user_id) ?? null,
     });
   }
   const q = query.q.toLowerCase();

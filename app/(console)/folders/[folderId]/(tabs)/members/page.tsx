@@ -58,13 +58,16 @@ export default async function MembersPage({
             header: "Granted on",
             cell: (r) =>
               r.inheritedFrom ? (
-                r.inheritedFrom.id ? (
-                  <Link className="text-sm hover:underline" href={`/folders/${r.inheritedFrom.id}/members`}>
-                    Inherited from {r.inheritedFrom.name}
-                  </Link>
-                ) : (
-                  <span className="text-sm text-muted-foreground">Inherited from {r.inheritedFrom.name}</span>
-                )
+                <span className="grid text-sm">
+                  {r.inheritedFrom.id ? (
+                    <Link className="hover:underline" href={`/folders/${r.inheritedFrom.id}/members`}>
+                      Inherited from {r.inheritedFrom.name}
+                    </Link>
+                  ) : (
+                    <span className="text-muted-foreground">Inherited from {r.inheritedFrom.name}</span>
+                  )}
+                  {r.directRole ? <span className="text-muted-foreground">Also {ROLE_LABELS[r.directRole]} here</span> : null}
+                </span>
               ) : (
                 <span className="text-sm">This folder</span>
               ),
@@ -79,7 +82,8 @@ export default async function MembersPage({
           {
             key: "actions",
             header: <span className="sr-only">Actions</span>,
-            cell: (r) => (manage && !r.inheritedFrom ? <MemberRowActions folderId={view.folder.id} member={r} /> : null),
+            // The role given here, even when a higher one is inherited: it can be changed or removed only here.
+            cell: (r) => (manage && r.directRole ? <MemberRowActions folderId={view.folder.id} member={{ ...r, role: r.directRole }} /> : null),
             className: "w-12 text-right",
           },
         ]}
