@@ -411,6 +411,30 @@ describe("rotation", () => {
     }, 90_000);
   }
 
+  it("one time limit covers the whole invoke: a slow rejection and its retry do not run past what the runner asked for", async () => {
+    const path = `rt/http-deadline-${randomUUID().slice(0, 6)}`;
+    const original = httpTarget.credentials.token;
+    const { connectionId } = await connectSecret("http", path, "token", original, { baseUrl: httpTarget.url, authScheme: "bearer", testPath: "/health", caBundle: httpTarget.caCert });
+    expect((await invoke(connectionId, "request", { method: "GET", path: "/echo" })).status).toBe(200);
+    // Rotated at the target and in the vault; the target answers slowly, a rejection included.
+    const rotated = `rot-${randomUUID()}`;
+    httpTarget.credentials.token = rotated;
+    vault.seedSecret({ path, data: { value: rotated } });
+    httpTarget.inject({ fault: { type: "latency", ms: 700 }, pathIncludes: "/echo" });
+    try {
+      const started = Date.now();
+      // The rejection takes 700 ms and the retry would take as long again: past the 1 s asked for.
+      const late = await invoke(connectionId, "request", { method: "GET", path: "/echo", timeoutMs: 1000 });
+      expect(late.status, JSON.stringify(late.body)).toBe(504);
+      expect(Date.now() - started).toBeLessThan(1500);
+      // With time enough, the same rotation recovers.
+      expect((await invoke(connectionId, "request", { method: "GET", path: "/echo", timeoutMs: 5000 })).status).toBe(200);
+    } finally {
+      httpTarget.clearFaults();
+      httpTarget.credentials.token = original;
+    }
+  });
+
   it("twenty concurrent invokes rejected together cause one vault fetch and one rotation event", async () => {
     const path = `rt/pg-burst-${randomUUID().slice(0, 6)}`;
     const { connectionId } = await connect("postgres", path, postgres.user, postgres.password, { host: postgres.host, port: postgres.port, database: postgres.database, tlsMode: "disable" });

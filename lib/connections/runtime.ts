@@ -27,7 +27,34 @@ import { openState, sharedStateOf, sweepUnsaved } from "./state";
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
 type LoadedConnection = Connection & { secrets: ConnectionSecret[] };
 
+/** How long an invoke may take in all (opening a client, the operation, a retry after a rotation), unless its input says. */
 const INVOKE_TIMEOUT_MS = 30_000;
+
+/**
+ * The invoke's one deadline: what its input asks for (an HTTP request's timeoutMs), else 30 s. The
+ * returned function gives the time left, and throws a timeout once there is none, so a retry after a
+ * slow rejection cannot run past what the runner was promised.
+ */
+function invokeDeadline(input: unknown, started: number): () => number {
+  const asked = (input as { timeoutMs?: unknown } | null)?.timeoutMs;
+  const budgetMs = typeof asked === "number" && asked > 0 ? asked : INVOKE_TIMEOUT_MS;
+  return () => {
+    const left = Math.floor(started + budgetMs - performance.now());
+    if (left <= 0) throw new ConnectorError("timeout", `The invoke did not finish within its time limit (${budgetMs / 1000} s), a retry after a rejected credential included.`);
+    return left;
+  };
+}
+
+/** The promise's outcome, or a timeout once `ms` have passed (the promise goes on for whoever else waits on it). */
+async function within<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new ConnectorError("timeout", message)), ms)));
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 const runtime = globalThis as unknown as {
   latchRuntime?: { pools: Pools; rotations: Map<string, number>; fingerprintKey: Buffer; sweeper: NodeJS.Timeout | null; subscribed: boolean };
@@ -277,6 +304,7 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
     const errors = Object.fromEntries(Object.entries(fieldErrorsOf(parsed.error)).map(([k, v]) => [`input.${k}`, v]));
     throw new AppError("VALIDATION", Object.values(errors)[0]?.[0] ?? "Check the operation's input.", errors);
   }
+  const timeLeft = invokeDeadline(parsed.data, started);
   // A refresh another instance sent that this one has not applied yet (NOTIFY still on its way, or missed) is applied now.
   await catchUpTo(latestRefresh);
   const owner = runtimeActorFrom(ownerRow);
@@ -330,9 +358,10 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
         const entry = pooledClient(connection, connector, resolved, config);
         let client: unknown;
         try {
-          client = await entry.client;
+          // Another invoke may be opening this client already: wait for it no longer than this one may take.
+          client = await within(entry.client, timeLeft(), `Opening the connection to the target did not finish within the invoke's time limit.`);
           // Tokens the client renews on the way (OAuth) are stored as it renews them, through sharedState.
-          return await operation.run(client, parsed.data, { timeoutMs: INVOKE_TIMEOUT_MS });
+          return await operation.run(client, parsed.data, { timeoutMs: timeLeft() });
         } catch (error) {
           const classified = error instanceof ConnectorError ? error : connector.classify(error, { ...config, ...resolved.usernames });
           // The client of these credentials (this version only) is drained; a retry opens its own.

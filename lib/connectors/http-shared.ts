@@ -279,7 +279,13 @@ export const requestInputSchema = z
       .optional()
       .meta({ description: `Extra request headers. Not allowed: ${[...FORBIDDEN_HEADERS].join(", ")}, nor the header the connection's API key uses.` }),
     body: z.string().max(10 * 1024 * 1024).optional().meta({ description: "Request body as text; not allowed with GET or HEAD." }),
-    timeoutMs: z.number().int().min(100).max(MAX_REQUEST_TIMEOUT_MS).optional(),
+    timeoutMs: z
+      .number()
+      .int()
+      .min(100)
+      .max(MAX_REQUEST_TIMEOUT_MS)
+      .optional()
+      .meta({ description: "The most the whole invoke may take, in ms: opening the client, the request, and a retry after a rejected credential (default 30,000)." }),
   })
   .superRefine((input, ctx) => {
     const problem = pathProblem(input.path);
@@ -374,7 +380,8 @@ export async function runRequest(target: RequestTarget, input: RequestInput, opt
   if (input.body !== undefined && (input.method === "GET" || input.method === "HEAD")) {
     throw new OperationInputError("body", `A ${input.method} request cannot have a body.`);
   }
-  const timeoutMs = Math.min(input.timeoutMs ?? opts.timeoutMs, MAX_REQUEST_TIMEOUT_MS);
+  // What the request asked for, within what the caller has left of its own time (an invoke's deadline).
+  const timeoutMs = Math.min(input.timeoutMs ?? opts.timeoutMs, opts.timeoutMs, MAX_REQUEST_TIMEOUT_MS);
   const attached: string[] = [];
   const response = await target.send(url, { method: input.method, headers, body: input.body, timeoutMs }, attached);
   try {
