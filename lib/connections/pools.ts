@@ -34,6 +34,11 @@ export class Pools {
   readonly #byConnection = new Map<string, Map<string, PoolEntry>>();
   readonly #resolved = new WeakMap<PoolEntry, unknown>();
 
+  /** Whether the entry's client has opened (its promise has settled with a client). */
+  isOpen(entry: PoolEntry): boolean {
+    return this.#resolved.has(entry);
+  }
+
   /**
    * The client for this connection and credential version, opened by `open` if there is none (one
    * open however many invokes arrive together). The caller must `release` it when done.

@@ -359,7 +359,7 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
         let client: unknown;
         try {
           // Another invoke may be opening this client already: wait for it no longer than this one may take.
-          client = await within(entry.client, timeLeft(), `Opening the connection to the target did not finish within the invoke's time limit.`);
+          client = rt().pools.isOpen(entry) ? await entry.client : await within(entry.client, timeLeft(), `Opening the connection to the target did not finish within the invoke's time limit.`);
           // Tokens the client renews on the way (OAuth) are stored as it renews them, through sharedState.
           return await operation.run(client, parsed.data, { timeoutMs: timeLeft() });
         } catch (error) {
