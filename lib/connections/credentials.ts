@@ -100,11 +100,30 @@ export type RotationOutcome = "recovered" | "rejected_again" | "retry_failed" | 
 /** `refetch` names the fetch that brought the new values: invokes rejected together share it. */
 export type RotationEvent = { outcome: RotationOutcome; refetch: string };
 
+/** Which fetches the values came from: "<asset>:<seq>,…". */
+const fetchKey = (resolved: Resolved) =>
+  [...resolved.fetchSeqs]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([asset, seq]) => `${asset}:${seq}`)
+    .join(",");
+
+/** How long values that a refetch after a rejection found unchanged are not fetched again for another rejection. */
+export const CONFIRMED_UNCHANGED_MS = 10_000;
+/** fetchKey → when a refetch found those values unchanged (this instance). */
+const confirmed = new Map<string, number>();
+
+function recentlyConfirmed(key: string): boolean {
+  const now = Date.now();
+  for (const [k, at] of confirmed) if (now - at >= CONFIRMED_UNCHANGED_MS) confirmed.delete(k);
+  return confirmed.has(key);
+}
+
 /**
  * Runs one step with the connection's credentials. If the target rejects credentials that came from
  * the cache (they may have been rotated), the values are fetched afresh once and the step retried
- * once; a fresh value equal to the old one, or a second rejection, ends it: no loop. The hook hears
- * how it ended, after the retry.
+ * once; a fresh value equal to the old one, or a second rejection, ends it: no loop. Values found
+ * unchanged are not fetched again for another rejection within CONFIRMED_UNCHANGED_MS. The hook
+ * hears how it ended, after the retry.
  */
 export async function withCredentials<T>(
   sources: FieldSource[],
@@ -117,9 +136,13 @@ export async function withCredentials<T>(
     return await step(first);
   } catch (error) {
     if (!(error instanceof ConnectorError && error.kind === "credentials_rejected" && error.refetch && first.fromCache)) throw error;
+    // Values a refetch for a rejection just confirmed: asking the store again cannot help yet, and a
+    // target that keeps refusing (a path that always answers 401) must not turn invokes into store reads.
+    if (recentlyConfirmed(fetchKey(first))) throw error;
     const fresh = await resolveAll(sources, ctx, first);
-    const refetch = [...fresh.fetchSeqs].sort(([a], [b]) => a.localeCompare(b)).map(([asset, seq]) => `${asset}:${seq}`).join(",");
+    const refetch = fetchKey(fresh);
     if (sameValues(first, fresh)) {
+      confirmed.set(refetch, Date.now());
       await hooks.onRotation?.({ outcome: "unchanged", refetch });
       throw error;
     }

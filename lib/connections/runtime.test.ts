@@ -355,7 +355,7 @@ describe("rotation", () => {
   });
 
   for (const kind of ["postgres", "mariadb", "redis", "rabbitmq", "http", "oauth2"]) {
-    it(`${kind}: a rotated credential is refetched once and the step retried once; a retry rejected again, or an unchanged value, fails without a loop`, async () => {
+    it(`${kind}: a rotated credential is refetched once and the step retried once; a retry rejected again, or an unchanged value, fails without a loop, and is not read again at once`, async () => {
       const c = cases.find((x) => x.kind === kind)!;
       const path = `rt/${kind}-${randomUUID().slice(0, 6)}`;
       const { connectionId } = await c.connect(path);
@@ -405,6 +405,13 @@ describe("rotation", () => {
       expect(reads(path) - before.reads).toBe(1);
       expect(c.attempts() - before.attempts).toBe(1);
       expect((await rotationEvents(connectionId)).at(-1)).toMatchObject({ outcome: "FAILURE", details: expect.objectContaining({ outcome: "unchanged" }) });
+      expect(await rotationEvents(connectionId)).toHaveLength(4);
+
+      // 4. The target keeps refusing: the value the store just confirmed is not read again for it.
+      before = { reads: reads(path), attempts: c.attempts() };
+      expect((await c.invoke(connectionId)).status).toBe(502);
+      expect(reads(path) - before.reads).toBe(0);
+      expect(c.attempts() - before.attempts).toBe(1);
       expect(await rotationEvents(connectionId)).toHaveLength(4);
 
       await c.restore(path);
