@@ -58,6 +58,12 @@ describe("egress policy", () => {
     for (const url of ["https://169.254.169.254/latest", "https://[fe80::1]/", "https://metadata.google.internal/", "https://[::ffff:169.254.169.254]/"]) {
       expect(() => assertStoreUrl(url), url).toThrow(/never connects/);
     }
+    // IPv6 addresses that carry the metadata address to an IPv4 host: NAT64, 6to4, IPv4-mapped in hex.
+    for (const url of ["https://[64:ff9b::a9fe:a9fe]/", "https://[64:ff9b::169.254.169.254]/", "https://[2002:a9fe:a9fe::1]/", "https://[::ffff:a9fe:a9fe]/"]) {
+      expect(() => assertStoreUrl(url), url).toThrow(/never connects to .*169\.254\.169\.254/);
+    }
+    // Public addresses behind the same prefixes are fine.
+    for (const url of ["https://[64:ff9b::808:808]/", "https://[2002:808:808::1]/", "https://[2001:db8::a9fe:a9fe]/"]) expect(() => assertStoreUrl(url), url).not.toThrow();
     const error = await fetchWith(`${server.url}/to-metadata`, { ca: pki.caCert }).catch((e) => e);
     expect(classifyNetworkError(error, "x")?.kind).toBe("egress_denied");
   });

@@ -71,7 +71,46 @@ function normalise(address: string): { address: string; type: "ipv4" | "ipv6" } 
   return { address, type: isIP(address) === 6 ? "ipv6" : "ipv4" };
 }
 
+/** The 16 bytes of an IPv6 address, or null. */
+function ipv6Bytes(address: string): number[] | null {
+  if (isIP(address) !== 6) return null;
+  let text = address.toLowerCase().split("%")[0]!;
+  // A trailing dotted IPv4 part becomes two hex groups.
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.includes("::") ? text.split("::") : [text, undefined];
+  const left = head ? head.split(":") : [];
+  const right = tail ? tail.split(":") : [];
+  const groups = tail === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill("0"), ...right];
+  if (groups.length !== 8) return null;
+  return groups.flatMap((g) => {
+    const n = parseInt(g || "0", 16);
+    return [n >> 8, n & 0xff];
+  });
+}
+
+/**
+ * The IPv4 address an IPv6 one carries to an IPv4 host: NAT64 (64:ff9b::/96), 6to4 (2002::/16) and
+ * IPv4-mapped in hex (::ffff:a9fe:a9fe). The IPv4 rules apply to it too: 64:ff9b::a9fe:a9fe is the
+ * metadata service on a network with NAT64.
+ */
+function embeddedIpv4(address: string): string | null {
+  const b = ipv6Bytes(address);
+  if (!b) return null;
+  const v4 = (at: number) => b.slice(at, at + 4).join(".");
+  const zero = (from: number, to: number) => b.slice(from, to).every((x) => x === 0);
+  if (b[0] === 0x00 && b[1] === 0x64 && b[2] === 0xff && b[3] === 0x9b && zero(4, 12)) return v4(12);
+  if (b[0] === 0x20 && b[1] === 0x02) return v4(2);
+  if (zero(0, 10) && b[10] === 0xff && b[11] === 0xff) return v4(12);
+  return null;
+}
+
 export function assertAddressAllowed(rawAddress: string, host: string): void {
+  const inner = embeddedIpv4(rawAddress);
+  if (inner) assertAddressAllowed(inner, host);
   const { address, type } = normalise(rawAddress);
   const p = getPolicy();
   if (p.denied.check(address, type)) {
