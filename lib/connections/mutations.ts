@@ -10,6 +10,8 @@ import { checkedUse, useTarget } from "./denied";
 import { sameOAuthGrant } from "@/lib/connectors/oauth2";
 import { getConnector } from "@/lib/connectors/registry";
 import { ConnectorError, type Connector, type ConnectorField, type SharedState } from "@/lib/connectors/types";
+import { caBundleAddsTrust } from "@/lib/stores/common-fields";
+import { destinationChange } from "./destination";
 import { encrypt } from "@/lib/crypto/envelope";
 import { db, type Tx } from "@/lib/db";
 import { AppError, conflict, notFound, type FieldErrors } from "@/lib/errors";
@@ -138,9 +140,10 @@ async function plan(connector: Connector, input: SaveConnectionInput, existing: 
         sources.push({ field: f.name, part: "VALUE", assetId: stored.assetId });
         rows.push({ field: f.name, part: "VALUE", assetId: stored.assetId });
       } else if (stored.ciphertext && stored.dataKeyId) {
-        // A value someone typed for one address is not sent to another unasked (as a store's secret is not).
-        if (parsed.success && connector.destination((existing.config ?? {}) as Record<string, unknown>) !== connector.destination(config)) {
-          errors[`secrets.${f.name}`] ??= [`The address changed, so the stored ${f.label.toLowerCase()} is not sent there: enter it again, or use a credential asset.`];
+        // A value someone typed for one destination is not sent to another unasked (as a store's secret is not).
+        const moved = parsed.success ? destinationChange(connector.destination((existing.config ?? {}) as Record<string, unknown>), connector.destination(config)) : null;
+        if (moved) {
+          errors[`secrets.${f.name}`] ??= [`Latch does not send the stored ${f.label.toLowerCase()} ${moved}: enter it again, or use a credential asset.`];
         } else {
           sources.push({ field: f.name, part: "VALUE", sealed: { ciphertext: stored.ciphertext, dataKeyId: stored.dataKeyId }, aad: typedValueAad(existing.id, f.name) });
           rows.push({ field: f.name, part: "VALUE", keep: stored });
@@ -333,7 +336,10 @@ export async function saveConnection(ctx: Ctx, input: SaveConnectionInput, oauth
 
 /** Whether the kept OAuth grant still applies: the same grant settings, and the client secret's source too. */
 function sameGrant(existing: Connection & { secrets: ConnectionSecret[] }, p: Plan): boolean {
-  if (!sameOAuthGrant((existing.config ?? {}) as Record<string, unknown>, p.config)) return false;
+  const saved = (existing.config ?? {}) as Record<string, unknown>;
+  if (!sameOAuthGrant(saved, p.config)) return false;
+  // Tokens are not sent under a newly trusted CA (one that could vouch for an interceptor) unasked.
+  if (caBundleAddsTrust(saved.caBundle as string | undefined, p.config.caBundle as string | undefined)) return false;
   const was = existing.secrets.find((s) => s.field === "clientSecret" && s.part === "VALUE");
   const now = p.rows.find((r) => r.field === "clientSecret" && r.part === "VALUE");
   if (!was || !now) return !was && !now;

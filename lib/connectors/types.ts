@@ -132,10 +132,10 @@ export type Connector<C extends z.ZodType = z.ZodType, Client = unknown> = {
   /** Maps a target/driver error to a ConnectorError, or null if it is not one of the target's. */
   classify(error: unknown, config: z.output<C>): ConnectorError | null;
   /**
-   * Where the connection sends its credentials (host and port, or URL origins), from a saved or
-   * parsed config. An edit that changes it must not send a kept typed secret there unasked.
+   * Where and how the connection sends its typed secrets, from a saved or parsed config. An edit
+   * that moves them, drops TLS or trusts a new CA must not send a kept typed secret unasked.
    */
-  destination(config: Record<string, unknown>): string;
+  destination(config: Record<string, unknown>): Destination;
   /**
    * Whether a pooled client should still get new work (a connection the target closed, or one that
    * stopped answering). Absent: always; pooled drivers that heal themselves need none.
@@ -158,21 +158,24 @@ export function markRaisedByStatement(error: unknown): void {
 }
 export const raisedByStatement = (error: unknown): boolean => !!error && typeof error === "object" && fromStatement.has(error);
 
-/** host:port of a socket connector's config, as destination() compares it. */
-export function hostPortDestination(config: Record<string, unknown>, defaultPort: number): string {
-  return `${String(config.host ?? "").trim().toLowerCase()}:${Number(config.port ?? defaultPort)}`;
+/** Where typed secrets go: the address (host:port or URL origin), whether over TLS, and the extra CA trusted there. */
+export type Destination = { address: string; encrypted: boolean; ca: string | null };
+
+const text = (value: unknown) => (typeof value === "string" ? value.trim() : "");
+
+/** A socket connector's destination: host:port, its TLS switch, its CA certificate. */
+export function socketDestination(config: Record<string, unknown>, defaultPort: number, encrypted: boolean): Destination {
+  return { address: `${text(config.host).toLowerCase()}:${Number(config.port ?? defaultPort)}`, encrypted, ca: text(config.caCertificate) || null };
 }
 
-/** The origins of a URL connector's address fields, as destination() compares them; a field that is not a URL is itself. */
-export function originsDestination(config: Record<string, unknown>, keys: string[]): string {
-  return keys
-    .map((k) => {
-      const raw = typeof config[k] === "string" ? (config[k] as string).trim() : "";
-      try {
-        return raw ? new URL(raw).origin : "";
-      } catch {
-        return raw;
-      }
-    })
-    .join(" ");
+/** A URL connector's destination: the origin of the URL its secret goes to, https or not, its CA bundle. */
+export function urlDestination(config: Record<string, unknown>, key: string): Destination {
+  const raw = text(config[key]);
+  let url: URL | null = null;
+  try {
+    url = raw ? new URL(raw) : null;
+  } catch {
+    url = null;
+  }
+  return { address: url ? url.origin : raw, encrypted: url?.protocol === "https:", ca: text(config.caBundle) || null };
 }

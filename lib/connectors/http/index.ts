@@ -21,7 +21,7 @@ import {
   type RequestOutput,
   type RequestTarget,
 } from "../http-shared";
-import { originsDestination, ConnectorError, type ConnectInput, type Connector, type ConnectorField, type Operation } from "../types";
+import { urlDestination, ConnectorError, type ConnectInput, type Connector, type ConnectorField, type Operation } from "../types";
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const RESERVED_KEY_HEADERS = new Set(["cookie", "host", "content-length", "transfer-encoding", "connection", "proxy-authorization"]);
@@ -241,7 +241,7 @@ export const httpConnector: Connector<typeof httpConfigSchema, HttpClient> = {
     await client.dispatcher.close();
   },
 
-  destination: (config) => originsDestination(config, ["baseUrl"]),
+  destination: (config) => urlDestination(config, "baseUrl"),
 
   classify(error, config) {
     let host = "the API";

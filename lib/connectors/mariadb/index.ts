@@ -5,7 +5,7 @@ import mysql from "mysql2";
 import { z } from "zod";
 import { resolveTargetAddress } from "@/lib/net/egress";
 import { blankToUndefined, booleanish, caBundle, hostSchema, statementLimitMs, within } from "../socket-shared";
-import { hostPortDestination, ConnectorError, markRaisedByStatement, OperationInputError, type Connector, type Operation } from "../types";
+import { socketDestination, ConnectorError, markRaisedByStatement, OperationInputError, type Connector, type Operation } from "../types";
 import { megabytes } from "@/lib/utils";
 import { MAX_ANSWER_BYTES, OpenTransactionError, RESET_WAIT_MS, ResultRows, RowTooLargeError, sqlQueryInput, watchRowBytes, type QueryOutput } from "../sql-shared";
 import { classifyMariadbError, mariadbTimeout, toMariadbError, type MariadbTarget } from "./classify";
@@ -335,7 +335,7 @@ export const mariadbConnector: Connector<typeof mariadbConfigSchema, MariadbPool
     await handle.end();
   },
 
-  destination: (config) => hostPortDestination(config, 3306),
+  destination: (config) => socketDestination(config, 3306, config.tls !== false),
 
   classify(error, config: Config) {
     return classifyMariadbError(error, config);

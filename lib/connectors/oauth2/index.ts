@@ -19,7 +19,7 @@ import {
   testPathSchema,
   type RequestOutput,
 } from "../http-shared";
-import { originsDestination, ConnectorError, type Connector, type ConnectorField, type Operation, type SharedState } from "../types";
+import { urlDestination, ConnectorError, type Connector, type ConnectorField, type Operation, type SharedState } from "../types";
 import {
   clientCredentialsToken,
   expiresWithin,
@@ -71,7 +71,7 @@ const grantSchema = z.object(grantSettings);
 export function sameOAuthGrant(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
   const [x, y] = [grantSchema.safeParse(a), grantSchema.safeParse(b)];
   if (!x.success || !y.success) return false;
-  if (originsDestination(a, ["apiBaseUrl"]) !== originsDestination(b, ["apiBaseUrl"])) return false;
+  if (urlDestination(a, "apiBaseUrl").address !== urlDestination(b, "apiBaseUrl").address) return false;
   return OAUTH_GRANT_KEYS.every((k) => JSON.stringify(x.data[k]) === JSON.stringify(y.data[k]));
 }
 
@@ -365,7 +365,7 @@ export const oauth2Connector: Connector<typeof oauth2ConfigSchema, OAuth2Client>
     await client.dispatcher.close();
   },
 
-  destination: (config) => originsDestination(config, ["tokenUrl", "apiBaseUrl"]),
+  destination: (config) => urlDestination(config, "tokenUrl"),
 
   classify(error, config) {
     let host = "the OAuth server";

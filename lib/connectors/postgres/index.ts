@@ -4,7 +4,7 @@ import pg from "pg";
 import { z } from "zod";
 import { resolveTargetAddress } from "@/lib/net/egress";
 import { blankToUndefined, hostSchema, statementLimitMs, tlsOptions, within } from "../socket-shared";
-import { hostPortDestination, markRaisedByStatement, type Connector, type Operation } from "../types";
+import { socketDestination, markRaisedByStatement, type Connector, type Operation } from "../types";
 import { megabytes } from "@/lib/utils";
 import { MAX_ANSWER_BYTES, OpenTransactionError, RESET_WAIT_MS, ResultRows, RowTooLargeError, sqlQueryInput, watchRowBytes, type QueryOutput } from "../sql-shared";
 import { classifyPostgresError, postgresTimeout, toPostgresError, type PostgresTarget } from "./classify";
@@ -293,7 +293,7 @@ export const postgresConnector: Connector<typeof postgresConfigSchema, PostgresP
     await handle.end();
   },
 
-  destination: (config) => hostPortDestination(config, 5432),
+  destination: (config) => socketDestination(config, 5432, config.tlsMode !== "disable"),
 
   classify(error, config: Config) {
     return classifyPostgresError(error, config);

@@ -4,7 +4,7 @@ import amqp, { type ChannelModel } from "amqplib";
 import { z } from "zod";
 import { resolveTargetAddress } from "@/lib/net/egress";
 import { blankToUndefined, booleanish, within, tlsOptions, hostSchema } from "../socket-shared";
-import { hostPortDestination, ConnectorError, OperationInputError, type Connector, type Operation } from "../types";
+import { socketDestination, ConnectorError, OperationInputError, type Connector, type Operation } from "../types";
 import { classifyRabbitError, rabbitTimeout, toRabbitError, type RabbitTarget } from "./classify";
 
 
@@ -200,7 +200,7 @@ export const rabbitmqConnector: Connector<typeof rabbitmqConfigSchema, ChannelMo
     }
   },
 
-  destination: (config) => hostPortDestination(config, 5672),
+  destination: (config) => socketDestination(config, 5672, config.tls === true),
 
   classify(error, config: Config) {
     return classifyRabbitError(error, config);

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { resolveTargetAddress } from "@/lib/net/egress";
 import { megabytes } from "@/lib/utils";
 import { blankToUndefined, booleanish, hostSchema, within, tlsOptions } from "../socket-shared";
-import { hostPortDestination, ConnectorError, OperationInputError, type Connector, type Operation } from "../types";
+import { socketDestination, ConnectorError, OperationInputError, type Connector, type Operation } from "../types";
 import { classifyRedisError, hostPort, redisTimeout, toRedisError, type RedisTarget } from "./classify";
 
 export const redisConfigSchema = z.object({
@@ -285,7 +285,7 @@ export const redisConnector: Connector<typeof redisConfigSchema, Redis> = {
     }
   },
 
-  destination: (config) => hostPortDestination(config, 6379),
+  destination: (config) => socketDestination(config, 6379, config.tls === true),
 
   classify(error, config: Config) {
     return classifyRedisError(error, config);

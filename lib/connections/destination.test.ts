@@ -1,0 +1,39 @@
+import { describe, expect, it } from "vitest";
+import { getConnector } from "@/lib/connectors/registry";
+import { createTestPki } from "@/test/emulators/tls";
+import { destinationChange } from "./destination";
+
+/** Where each connector sends its typed secrets, and which edits keep a typed secret from following (mutations.ts). */
+describe("connector destinations", () => {
+  it("socket connectors: host (any case) and port, whether TLS is on, and the CA certificate", () => {
+    const pg = getConnector("postgres");
+    expect(pg.destination({ host: "DB.example.com ", port: 5432, tlsMode: "verify-full" })).toEqual({ address: "db.example.com:5432", encrypted: true, ca: null });
+    expect(pg.destination({ host: "db.example.com", port: 5432, tlsMode: "disable" }).encrypted).toBe(false);
+    expect(getConnector("mariadb").destination({ host: "m", port: 3306, tls: true, caCertificate: "PEM" })).toEqual({ address: "m:3306", encrypted: true, ca: "PEM" });
+    expect(getConnector("mariadb").destination({ host: "m", port: 3306, tls: false }).encrypted).toBe(false);
+    expect(getConnector("redis").destination({ host: "r", port: 6379, tls: false }).encrypted).toBe(false);
+    expect(getConnector("rabbitmq").destination({ host: "q", port: 5671, tls: true }).encrypted).toBe(true);
+  });
+
+  it("URL connectors: the origin the secret goes to, https or not, and the CA bundle", () => {
+    expect(getConnector("http").destination({ baseUrl: "https://api.example.com/v1", caBundle: "PEM" })).toEqual({ address: "https://api.example.com", encrypted: true, ca: "PEM" });
+    expect(getConnector("http").destination({ baseUrl: "http://api.example.com/v1" }).encrypted).toBe(false);
+    // The OAuth client secret goes to the token endpoint only; the API's address is the grant's business.
+    const oauth = getConnector("oauth2");
+    expect(oauth.destination({ tokenUrl: "https://login.example.com/token", apiBaseUrl: "https://api.example.com" }).address).toBe("https://login.example.com");
+    expect(oauth.destination({ tokenUrl: "https://login.example.com/token", apiBaseUrl: "https://elsewhere.example" }).address).toBe("https://login.example.com");
+  });
+
+  it("a kept typed secret follows an edit only to the same address, over TLS as before, under no new CA", () => {
+    const [a, b] = [createTestPki().caCert, createTestPki().caCert];
+    const at = (over: Partial<{ address: string; encrypted: boolean; ca: string | null }> = {}) => ({ address: "db:5432", encrypted: true, ca: a, ...over });
+    expect(destinationChange(at(), at())).toBeNull();
+    expect(destinationChange(at(), at({ address: "evil:5432" }))).toBe("to a new address");
+    expect(destinationChange(at(), at({ encrypted: false }))).toBe("without TLS");
+    expect(destinationChange(at({ encrypted: false }), at())).toBeNull(); // turning TLS on only protects it
+    expect(destinationChange(at(), at({ ca: `${a}\n${b}` }))).toBe("under a newly trusted CA");
+    expect(destinationChange(at({ ca: `${a}\n${b}` }), at())).toBeNull(); // fewer CAs only narrow trust
+    expect(destinationChange(at(), at({ ca: a.replace(/\n/g, "\r\n") }))).toBeNull(); // the same certificate written differently
+    expect(destinationChange(at(), at({ address: "evil:5432", encrypted: false, ca: b }))).toBe("to a new address or without TLS or under a newly trusted CA");
+  });
+});
