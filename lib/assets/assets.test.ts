@@ -6,7 +6,7 @@ import type { ActionResult } from "@/lib/actions/action";
 import type { Actor } from "@/lib/authz";
 import { db } from "@/lib/db";
 import { env } from "@/lib/env";
-import { deleteFolderAction, moveFolderAction } from "@/lib/folders/actions";
+import { createFolderAction, deleteFolderAction, moveFolderAction } from "@/lib/folders/actions";
 import { ensureListening } from "@/lib/secrets/broadcast";
 import { resolve, ResolveError, type ResolveContext } from "@/lib/secrets/resolver";
 import { deleteUnusedLatchSecret } from "@/lib/vault/providers/latch";
@@ -644,6 +644,21 @@ describe("stores and folders that assets depend on", () => {
     // Within the store's folder the move is fine, and the asset keeps resolving.
     ok(await moveFolderAction({ folderId: child.id, parentId: sibling.id }));
     expect(await resolveAs(admin, id)).toMatchObject({ value: "owned-value" });
+  });
+
+  it("a slow store write does not hold folder changes up: the tree is locked only after it", async () => {
+    const path = `apps/slow-${tag()}`;
+    emu.inject({ fault: { type: "latency", ms: 2500 }, pathIncludes: `/data/${path}`, times: 2 });
+    try {
+      const creating = create({ type: "SECRET", name: `Slow write ${tag()}`, storeId: vault.id, source: "value", secretName: path, secretValue: secretValue("slow") });
+      await new Promise((r) => setTimeout(r, 300));
+      const started = Date.now();
+      ok(await as(admin, () => createFolderAction({ name: `Meanwhile ${tag()}`, parentId: null })));
+      expect(Date.now() - started).toBeLessThan(1500);
+      ok(await creating);
+    } finally {
+      emu.clearFaults();
+    }
   });
 
   it("an asset created while its folder moves away from the store's folder is refused, not left unable to resolve", async () => {

@@ -6,6 +6,7 @@ import { fieldErrorsOf } from "@/lib/actions/action";
 import { recordAuditEvent } from "@/lib/audit/record";
 import { assertCanOnFolder, getFolderAccess, can, type Actor } from "@/lib/authz";
 import { db, type Tx } from "@/lib/db";
+import { lockFolderTree } from "@/lib/folders/tree-lock";
 import { deleteUnusedLatchSecret, putLatchSecret } from "@/lib/vault/providers/latch";
 import { AppError, conflict, notFound } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
@@ -46,11 +47,12 @@ async function usableStoreOrThrow(tx: Tx, folderId: string, storeId: string): Pr
 }
 
 /**
- * Inside the change's transaction: the store is still one the folder may use. A folder move checks
- * the assets it strands under the tree lock, so taking it shared here makes the two see each other.
+ * Last in the change's transaction, after any store call: the store is still one the folder may
+ * use. A folder move checks the assets it strands under the tree lock, so taking it shared here
+ * makes the two see each other, and only for the few statements left before the commit.
  */
 async function assertStoreStillUsable(tx: Tx, folderId: string, storeId: string) {
-  await tx.$executeRaw`SELECT pg_advisory_xact_lock_shared(hashtext('latch.folder-tree'))`;
+  await lockFolderTree(tx, "shared");
   await usableStoreOrThrow(tx, folderId, storeId);
 }
 
@@ -311,7 +313,6 @@ export async function createAsset(ctx: Ctx, input: CreateAssetInput) {
     return await db().$transaction(async (tx) => {
       await assertCanOnFolder(tx, ctx.actor, "assets.write", folderId);
       await assertUniqueName(tx, folderId, input.name);
-      if (store) await assertStoreStillUsable(tx, folderId, store.id);
       const creates = store && plan?.write && !store.isBuiltIn ? (await assertMayWrite(tx, ctx.actor, store, plan.secretName, { id })).creates : true;
       const asset = await tx.credentialAsset.create({
         data: {
@@ -326,6 +327,7 @@ export async function createAsset(ctx: Ctx, input: CreateAssetInput) {
       });
       // Last: a refused write rolls the row back, and nothing points at a value that was not written.
       if (store && plan?.write) written = await writeSecret(tx, store, plan.secretName, plan.write, creates);
+      if (store) await assertStoreStillUsable(tx, folderId, store.id);
       await recordAuditEvent(tx, {
         actor: ctx.actor,
         action: "asset.create",
@@ -389,13 +391,13 @@ export async function updateAsset(ctx: Ctx, input: UpdateAssetInput) {
     await db().$transaction(async (tx) => {
       await assertCanOnFolder(tx, ctx.actor, "assets.write", current.folderId, "Credential asset");
       await assertUniqueName(tx, current.folderId, input.name, current.id);
-      if (store) await assertStoreStillUsable(tx, current.folderId, store.id);
       const creates = store && finalPlan?.write && !store.isBuiltIn ? (await assertMayWrite(tx, ctx.actor, store, finalPlan.secretName, { id: current.id, current })).creates : false;
       const { count } = await tx.credentialAsset.updateMany({ where: { id: current.id, updatedAt: current.updatedAt }, data: { name: input.name, description: input.description, ...next } });
       if (count === 0) throw conflict("Someone else changed this asset while you were editing it. Reload the page and try again.");
       // Connections using the asset re-read it at their next use, on instances that miss the broadcast too.
       await tx.connection.updateMany({ where: { secrets: { some: { assetId: current.id } } }, data: { refreshGeneration: { increment: 1 } } });
       if (store && finalPlan?.write) written = await writeSecret(tx, store, finalPlan.secretName, finalPlan.write, creates || (store.isBuiltIn && !(current.ownsSecret && current.storeId === store.id)));
+      if (store) await assertStoreStillUsable(tx, current.folderId, store.id);
       await recordAuditEvent(tx, {
         actor: ctx.actor,
         action: "asset.update",

@@ -3,6 +3,7 @@ import type { FolderRole } from "@prisma/client";
 import type { ActionContext } from "@/lib/actions/action";
 import { recordAuditEvent } from "@/lib/audit/record";
 import { assertCanOnFolder, assertTenant, can, getFolderAccess, ROLE_LABELS } from "@/lib/authz";
+import { lockFolderTree } from "./tree-lock";
 import { db, type Tx } from "@/lib/db";
 import { AppError, conflict, notFound } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
@@ -24,10 +25,6 @@ function auditFolder(tx: Tx, ctx: Ctx, action: string, folder: { id: string; nam
   });
 }
 
-/** Serialises changes to the tree's shape so two concurrent moves cannot build a cycle. */
-async function lockTree(tx: Tx) {
-  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('latch.folder-tree'))`;
-}
 
 async function depthOf(tx: Tx, folderId: string): Promise<number> {
   const [row] = await tx.$queryRaw<{ depth: number }[]>`
@@ -69,7 +66,7 @@ function mapUniqueViolation(error: unknown, name: string): never {
 export async function createFolder(ctx: Ctx, input: { name: string; parentId: string | null }) {
   try {
     return await db().$transaction(async (tx) => {
-      await lockTree(tx);
+      await lockFolderTree(tx);
       let parentName: string | null = null;
       // Null is the top level; any string, "" included, must name a folder the actor may manage.
       if (input.parentId !== null) {
@@ -98,7 +95,7 @@ export async function updateFolder(ctx: Ctx, input: { folderId: string; name?: s
   let name = input.name ?? "";
   try {
     return await db().$transaction(async (tx) => {
-      await lockTree(tx);
+      await lockFolderTree(tx);
       const { folder } = await assertCanOnFolder(tx, ctx.actor, "folders.manage", input.folderId);
       // Compared as text below: PostgreSQL's spelling of the id, whatever case the caller used.
       const parentId = input.parentId === undefined ? folder.parentId : (input.parentId?.toLowerCase() ?? null);
@@ -236,7 +233,7 @@ export async function deleteFolder(ctx: Ctx, input: { folderId: string }) {
 
 function deleteFolderChecked(ctx: Ctx, input: { folderId: string }) {
   return db().$transaction(async (tx) => {
-    await lockTree(tx);
+    await lockFolderTree(tx);
     const { folder } = await assertCanOnFolder(tx, ctx.actor, "folders.manage", input.folderId);
     const held = (await folderContents(tx, folder.id)).filter((c) => c.count > 0);
     if (held.length > 0) throw conflict(stillContainsMessage(folder.name, held));
