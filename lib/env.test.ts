@@ -47,7 +47,10 @@ describe("env", () => {
   it("takes only real master keys: strict base64 of 32 bytes, not a placeholder", () => {
     const key = Buffer.from(Array.from({ length: 32 }, (_, i) => i * 7)).toString("base64");
     expect(parseEnv({ ...valid, LATCH_MASTER_KEY: key }).LATCH_MASTER_KEY).toBe(key);
-    for (const bad of ["A".repeat(43) + "=", "correct-horse-battery-staple-and-more-words", `${key.slice(0, 10)}!!!  ###${key.slice(10)}`, key.slice(0, -1)]) {
+    // As secrets arrive from files and other tools: a trailing newline, no padding.
+    expect(parseEnv({ ...valid, LATCH_MASTER_KEY: `${key}\n` }).LATCH_MASTER_KEY).toBe(key);
+    expect(parseEnv({ ...valid, LATCH_MASTER_KEY: key.slice(0, -1) })).toBeTruthy();
+    for (const bad of ["A".repeat(43) + "=", "correct-horse-battery-staple-and-more-words", `${key.slice(0, 10)}!!!  ###${key.slice(10)}`, key.slice(0, -2), `${key}${key}`]) {
       expect(() => parseEnv({ ...valid, LATCH_MASTER_KEY: bad }), bad).toThrow(/LATCH_MASTER_KEY must be 32 random bytes/);
     }
     // Earlier keys: the same rule each; an empty entry (a trailing comma) is nothing.

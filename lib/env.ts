@@ -5,11 +5,12 @@ import { z } from "zod";
  * instrumentation.ts calls `env()` at server start so a bad value fails fast, naming the variable.
  */
 /**
- * Strict base64 of exactly 32 bytes (Node's decoder skips junk characters, so "a key" with stray
+ * Base64 of exactly 32 bytes and nothing else (Node's decoder skips junk characters, so "a key" with stray
  * text in it would otherwise pass), and not one byte repeated (a placeholder such as 43 A's).
  */
 function isMasterKey(value: string): boolean {
-  if (!/^[A-Za-z0-9+/]{43}=$/.test(value)) return false;
+  // The standard alphabet, padded or not (words joined by hyphens would pass as the URL-safe one).
+  if (!/^[A-Za-z0-9+/]{43}=?$/.test(value)) return false;
   const key = Buffer.from(value, "base64");
   return key.length === 32 && key.some((b) => b !== key[0]);
 }
@@ -81,7 +82,8 @@ const schema = z.object({
    */
   LATCH_MASTER_KEY: z
     .string()
-    .refine(isMasterKey, "must be 32 random bytes, base64-encoded: 44 characters ending in = (e.g. `openssl rand -base64 32`)")
+    .trim()
+    .refine(isMasterKey, "must be 32 random bytes, base64-encoded: 43 characters and an optional = (e.g. `openssl rand -base64 32`)")
     .optional(),
   /** Earlier master keys, comma-separated, still accepted for unwrapping until everything is re-wrapped. */
   LATCH_PREVIOUS_MASTER_KEYS: z

@@ -91,10 +91,19 @@ describe("applyMigrations", () => {
     await addMigration("001_ok", `CREATE TABLE ok (id int);`);
     // What \`prisma migrate diff\` writes for an enum change.
     await addMigration("002_enum", `CREATE TYPE "Role" AS ENUM ('A');\n-- AlterEnum\nBEGIN;\nCREATE TYPE "Role_new" AS ENUM ('A', 'B');\nCOMMIT;\nSELECT 1/0;`);
-    await expect(applyMigrations(db.url, { dir })).rejects.toThrow(/Migration 002_enum controls the transaction itself .*remove those lines/);
+    await expect(applyMigrations(db.url, { dir })).rejects.toThrow(/Migration 002_enum controls the transaction itself .*remove those statements/);
+    for (const sql of ["BEGIN TRANSACTION;", "commit work;", "START TRANSACTION ISOLATION LEVEL SERIALIZABLE;", "SELECT 1; COMMIT;", "END;", "ROLLBACK"]) {
+      await addMigration("002_enum", sql);
+      await expect(applyMigrations(db.url, { dir }), sql).rejects.toThrow(/controls the transaction itself/);
+    }
     expect(await query(`SELECT to_regclass('ok') AS ok, to_regtype('"Role"') AS role`)).toEqual([{ ok: null, role: null }]);
-    // A DO block's own BEGIN … END is not a transaction statement.
-    await addMigration("002_enum", `DO $$\nBEGIN\n  CREATE TYPE "Role" AS ENUM ('A');\nEND\n$$;`);
+    // Not transaction statements: a DO block's own BEGIN … END, a procedure's COMMIT, a comment, a string.
+    await addMigration("002_enum", [
+      `DO $$\nBEGIN\n  CREATE TYPE "Role" AS ENUM ('A');\nEND\n$$;`,
+      `CREATE PROCEDURE batch() LANGUAGE plpgsql AS $body$\nBEGIN\n  COMMIT;\nEND;\n$body$;`,
+      `/* run as: BEGIN; … COMMIT; */ -- COMMIT;`,
+      `COMMENT ON TYPE "Role" IS 'BEGIN; then COMMIT;';`,
+    ].join("\n"));
     expect(await applyMigrations(db.url, { dir })).toEqual({ applied: ["001_ok", "002_enum"] });
   });
 

@@ -81,8 +81,19 @@ function checksumMatches(file: MigrationFile, recorded: string): boolean {
   );
 }
 
-/** A line that is only a transaction-control statement (plpgsql's block BEGIN has no semicolon). */
-const TRANSACTION_CONTROL = /^[ \t]*(BEGIN|COMMIT|ROLLBACK|START[ \t]+TRANSACTION|END[ \t]+TRANSACTION)[ \t]*;/im;
+/**
+ * Whether the SQL has a top-level transaction-control statement (BEGIN, COMMIT, ROLLBACK, START
+ * TRANSACTION, END, with TRANSACTION/WORK or options). Comments, string literals and dollar-quoted
+ * bodies (a DO block's BEGIN … END, a procedure's COMMIT) are left out first: they are not statements.
+ */
+function controlsTransaction(sql: string): boolean {
+  const code = sql
+    .replace(/\$([A-Za-z_][A-Za-z0-9_]*)?\$[\s\S]*?\$\1\$/g, " ")
+    .replace(/\/\*[\s\S]*?\*\//g, " ")
+    .replace(/--[^\n]*/g, " ")
+    .replace(/'(?:[^']|'')*'/g, "''");
+  return code.split(";").some((statement) => /^\s*(BEGIN|COMMIT|ROLLBACK|START\s+TRANSACTION|END|ABORT)\b(\s+(TRANSACTION|WORK)\b)?(\s+ISOLATION\b|\s+READ\b|\s+(NOT\s+)?DEFERRABLE\b|\s*$)/i.test(statement));
+}
 
 /** name → checksum of migrations recorded as finished (and not rolled back). Empty if the table is absent. */
 async function recordedMigrations(db: Queryable): Promise<Map<string, string>> {
@@ -158,11 +169,11 @@ export async function applyMigrations(
 
       // Each file runs in the runner's own transaction. One that ends it (BEGIN; … COMMIT;, as
       // `prisma migrate diff` writes for an enum change) would be left half applied on failure.
-      const ending = files.filter((f) => !recorded.has(f.name) && TRANSACTION_CONTROL.test(f.sql));
+      const ending = files.filter((f) => !recorded.has(f.name) && controlsTransaction(f.sql));
       if (ending.length > 0) {
         throw new Error(
           `Migration${ending.length > 1 ? "s" : ""} ${ending.map((f) => f.name).join(", ")} control${ending.length > 1 ? "" : "s"} the transaction itself ` +
-            "(a BEGIN, COMMIT, ROLLBACK or START TRANSACTION line). Each migration already runs in one transaction: remove those lines.",
+            "(a BEGIN, COMMIT, ROLLBACK or START TRANSACTION statement). Each migration already runs in one transaction: remove those statements.",
         );
       }
 
