@@ -195,8 +195,8 @@ describe("search", () => {
   it("ignores case beyond A–Z the way the database does, so an exact name is always found", async (ctx) => {
     // A database created with the plain C locale (an embedded data directory from before the builtin
     // C.UTF-8 provider) folds A–Z only: there, only the exact-case search below can hold.
-    const [{ folds }] = await db().$queryRaw<{ folds: boolean }[]>`SELECT lower('ÄΣ') = 'äσ' AS folds`;
-    if (!folds) ctx.skip();
+    const [probe] = await db().$queryRaw<{ folds: boolean }[]>`SELECT lower('ÄΣ') = 'äσ' AS folds`;
+    if (!probe?.folds) ctx.skip();
     const folder = await makeFolder(`Unicode ${t}`);
     await grant(folder.id, editor, "EDITOR");
     await asset(folder, `Ärzte DB ${t}`, "TEXT");
