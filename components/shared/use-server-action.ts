@@ -23,6 +23,22 @@ type Options<T> = {
 
 const UNREACHABLE = "Could not reach Latch. Check your connection and try again.";
 
+// The form being submitted, noted before React's handlers run (capture phase on the document): the
+// focused element cannot say, since Safari does not focus a clicked button.
+let submitting: { form: HTMLFormElement; at: number } | null = null;
+if (typeof document !== "undefined") {
+  document.addEventListener("submit", (event) => {
+    if (event.target instanceof HTMLFormElement) submitting = { form: event.target, at: performance.now() };
+  }, true);
+}
+
+/** The form an attempt started now came from: the one just submitted, else the focused element's. */
+function attemptOrigin(): Element | null {
+  if (typeof document === "undefined") return null;
+  if (submitting && performance.now() - submitting.at < 1000) return submitting.form;
+  return document.activeElement;
+}
+
 /**
  * Runs a server action through TanStack Query: pending state, field errors for the form, a form-level
  * message (and a toast) for errors no rendered field shows, and a router refresh so server-rendered
@@ -92,7 +108,7 @@ export function useServerAction<I, T>(action: (input: I) => Promise<ActionResult
   return {
     /** Resolves to true on success, false on failure (errors are already shown). */
     run: async (input: I) => {
-      origin.current = typeof document === "undefined" ? null : document.activeElement;
+      origin.current = attemptOrigin();
       try {
         await mutation.mutateAsync(input);
         return true;
@@ -138,14 +154,10 @@ export function useServerAction<I, T>(action: (input: I) => Promise<ActionResult
 
 /**
  * The first control marked invalid in the form (or dialog) the attempt was made from, in document
- * order. A browser that does not focus a clicked button leaves the body active: then the open
- * dialog, or else the page's main region, is where the form is.
+ * order; nothing when that is not known, rather than a field of some other form.
  */
 function firstInvalidControl(origin: Element | null): HTMLElement | null {
-  const scope =
-    (origin?.isConnected ? origin.closest("form, [role=dialog], [role=alertdialog]") : null) ??
-    document.querySelector("[role=dialog], [role=alertdialog]") ??
-    document.querySelector("main");
+  const scope = origin?.isConnected ? origin.closest("form, [role=dialog], [role=alertdialog]") : null;
   const control = scope?.querySelector('[aria-invalid="true"]');
   return control instanceof HTMLElement ? control : null;
 }
