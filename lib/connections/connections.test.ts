@@ -26,7 +26,7 @@ import { pgDump } from "@/test/pg-dump";
 import { deleteConnectionAction, reconnectConnectionAction, saveConnectionAction } from "./actions";
 import { oauth2ConfigSchema, oauth2Connector, type OAuth2Client } from "@/lib/connectors/oauth2";
 import { ConnectorError } from "@/lib/connectors/types";
-import { openState, sharedStateOf } from "./state";
+import { openState, sealState, sharedStateOf } from "./state";
 import { finishOAuthAuthorization, oauthRedirectUri } from "./oauth";
 import { getConnectionViewOrThrow } from "./queries";
 import { drain, invokeConnection } from "./runtime";
@@ -541,6 +541,30 @@ describe("OAuth 2.0 app with the client secret from a Vault asset", () => {
     expect(ok(await reconnectConnectionAction({ connectionId: authorisedId }))).toMatchObject({ ok: true });
     const renewed = await stateOf(authorisedId);
     values.push(renewed!.accessToken!, ...(renewed!.refreshToken ? [renewed!.refreshToken] : []));
+  });
+
+  it("authorization code: a callback that finishes after a new authorisation was started stores nothing over it", async () => {
+    signInAs(editor);
+    const input = oauthInput("authorization_code");
+    const started = ok(await saveConnectionAction(input));
+    const id = connected(started);
+    const { code, state } = await oidc.approve((started as { redirectTo: string }).redirectTo);
+    // The client secret is read from the store for the exchange, slowly; meanwhile someone starts a new authorisation.
+    invalidateAsset(oauthAssetId);
+    vault.inject({ fault: { type: "latency", ms: 800 }, pathIncludes: OAUTH_PATH, times: 1 });
+    try {
+      const finishing = finishOAuthAuthorization(ctx(), { state: state!, code });
+      await new Promise((r) => setTimeout(r, 300));
+      // What saving it again stores: a new pending authorisation (its own nonce and verifier).
+      await db().connection.update({ where: { id }, data: await sealState(id, { pendingNonce: "newer-nonce", pendingVerifier: "newer-verifier", pendingSince: new Date().toISOString() }) });
+      expect(await finishing).toMatchObject({ ok: false, message: expect.stringContaining("the newer one applies") });
+    } finally {
+      vault.clearFaults();
+    }
+    const row = await db().connection.findUniqueOrThrow({ where: { id } });
+    expect(row.status).toBe("PENDING_AUTHORIZATION");
+    expect(await stateOf(id)).toMatchObject({ pendingNonce: "newer-nonce" });
+    expect(await stateOf(id)).not.toHaveProperty("accessToken");
   });
 
   it("authorization code: an edit that leaves the grant alone keeps the tokens and the connection works on", async () => {

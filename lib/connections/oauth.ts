@@ -33,6 +33,8 @@ export async function startOAuthAuthorization(_ctx: Ctx, connectionId: string, c
 
 const PENDING_MAX_AGE_MS = 15 * 60 * 1000;
 
+const SUPERSEDED = "The connection was authorised again, or edited, while this authorisation finished; the newer one applies. Finish that one, or start again from the connection.";
+
 /** The callback: checks the state against the pending authorisation, exchanges the code, keeps the tokens sealed. */
 export async function finishOAuthAuthorization(ctx: Ctx, input: { state: string; code: string }) {
   const [connectionId, nonce] = input.state.split(".");
@@ -58,21 +60,26 @@ export async function finishOAuthAuthorization(ctx: Ctx, input: { state: string;
     );
     // Sealing the tokens also ends any lease: a renewal of the previous grant stores nothing over them.
     const sealed = await sealState(connection.id, tokenStateToRecord(tokens));
-    await db().$transaction(async (tx) => {
+    const stored = await db().$transaction(async (tx) => {
       const now = new Date();
-      await tx.connection.update({
-        where: { id: connection.id },
+      // Only over the state this callback used up: an authorisation started (or an edit saved) while
+      // the code was being exchanged owns the connection now, and these tokens are for the one before.
+      const { count } = await tx.connection.updateMany({
+        where: { id: connection.id, stateCiphertext: null },
         data: { status: "CONNECTED", lastConnectedAt: now, lastCheckAt: now, lastMessage: "Authorised; tokens kept encrypted.", lastErrorKind: null, ...sealed },
       });
-      await recordAuditEvent(tx, { ...audit, details: { connector: "oauth2", fields } });
+      await recordAuditEvent(tx, { ...audit, ...(count ? {} : { outcome: "FAILURE" as const }), details: { connector: "oauth2", fields, ...(count ? {} : { failure: "superseded" }) } });
+      return count === 1;
     });
+    if (!stored) return { ok: false as const, connectionId: connection.id, message: SUPERSEDED };
     return { ok: true as const, connectionId: connection.id };
   } catch (error) {
     // The app refused the code or the client secret, or the secret's store failed: the connection shows why.
     const failure = describeFailure(error, connection.id);
     if (!failure || failure.ok) throw error;
     await db().$transaction(async (tx) => {
-      await tx.connection.update({ where: { id: connection.id }, data: { status: "FAILED", lastCheckAt: new Date(), lastMessage: failure.message.slice(0, 500), lastErrorKind: failure.kind } });
+      // As above: a newer authorisation or edit keeps its own status.
+      await tx.connection.updateMany({ where: { id: connection.id, stateCiphertext: null }, data: { status: "FAILED", lastCheckAt: new Date(), lastMessage: failure.message.slice(0, 500), lastErrorKind: failure.kind } });
       await recordAuditEvent(tx, { ...audit, outcome: "FAILURE", details: { connector: "oauth2", fields, failure: failure.kind } });
     });
     return { ok: false as const, connectionId: connection.id, message: failure.message };
