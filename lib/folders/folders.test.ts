@@ -221,7 +221,7 @@ describe("folders", () => {
     expect(await db().auditEvent.count({ where: { targetId: a.id, action: "folder.move" } })).toBe(0);
   });
 
-  it("a Folder Admin of a subfolder alone cannot take it out of its parent, away from the parent's people", async () => {
+  it("a Folder Admin of a subfolder alone cannot take it out from under its parent, away from the parent's people", async () => {
     const [subAdmin, parentAdmin] = [await makeUser(), await makeUser()];
     const parent = await makeFolder();
     const sub = await makeFolder("Sub", parent.id);
@@ -233,11 +233,18 @@ describe("folders", () => {
     signInAs(subAdmin);
     expect(await moveFolderAction({ folderId: sub.id, parentId: elsewhere.id })).toMatchObject({
       ok: false,
-      error: { code: "VALIDATION", fieldErrors: { parentId: ["You do not manage the folder it is in now."] } },
+      error: { code: "VALIDATION", fieldErrors: { parentId: ["You do not manage a folder it would leave."] } },
     });
     expect((await db().folder.findUniqueOrThrow({ where: { id: sub.id } })).parentId).toBe(parent.id);
-    // Renaming stays theirs; someone who manages both places may move it.
+    // Renaming stays theirs, and so does a move that keeps it under its parent (into a sibling they manage).
     expect(await renameFolderAction({ folderId: sub.id, name: "Sub renamed" })).toMatchObject({ ok: true });
+    const sibling = await makeFolder("Sibling", parent.id);
+    await grant(sibling.id, subAdmin, "FOLDER_ADMIN");
+    expect(await moveFolderAction({ folderId: sub.id, parentId: sibling.id })).toMatchObject({ ok: true, data: { parentId: sibling.id } });
+    // Nor in two steps: from the sibling they manage, out of the parent they do not.
+    expect(await moveFolderAction({ folderId: sub.id, parentId: elsewhere.id })).toMatchObject({ ok: false, error: { code: "VALIDATION" } });
+    expect((await db().folder.findUniqueOrThrow({ where: { id: sub.id } })).parentId).toBe(sibling.id);
+    // Someone who manages both places may take it out.
     signInAs(parentAdmin);
     expect(await moveFolderAction({ folderId: sub.id, parentId: elsewhere.id })).toMatchObject({ ok: true, data: { parentId: elsewhere.id } });
   });

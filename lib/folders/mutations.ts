@@ -37,6 +37,18 @@ async function depthOf(tx: Tx, folderId: string): Promise<number> {
   return row?.depth ?? 0;
 }
 
+/** Ids of the folder and the folders above it, nearest first. */
+async function chainIds(tx: Tx, folderId: string): Promise<string[]> {
+  const rows = await tx.$queryRaw<{ id: string }[]>`
+    WITH RECURSIVE chain AS (
+      SELECT id, parent_id, 0 AS depth FROM folders WHERE id = ${folderId}::uuid
+      UNION ALL
+      SELECT f.id, f.parent_id, c.depth + 1 FROM folders f JOIN chain c ON f.id = c.parent_id WHERE c.depth < 64
+    )
+    SELECT id::text AS id FROM chain ORDER BY depth`;
+  return rows.map((r) => r.id);
+}
+
 /** Ids of the folder and everything below it. */
 async function subtreeIds(tx: Tx, folderId: string): Promise<{ id: string; depth: number }[]> {
   return tx.$queryRaw<{ id: string; depth: number }[]>`
@@ -116,16 +128,6 @@ export async function updateFolder(ctx: Ctx, input: { folderId: string; name?: s
 
 /** Whether the folder may move to `parentId` under the name `name`; what the audit event says of the move. */
 async function checkMove(tx: Tx, ctx: Ctx, folder: { id: string; parentId: string | null }, parentId: string | null, name: string) {
-  // Taking a folder out of its parent takes it, its assets and connections away from the parent's
-  // people: a Folder Admin of the subfolder alone may not decide that.
-  if (folder.parentId !== null) {
-    const source = await getFolderAccess(tx, ctx.actor, folder.parentId);
-    if (!source || !can(source, "folders.manage")) {
-      throw new AppError("VALIDATION", "Moving a folder out of the folder it is in needs Folder Admin on that folder too. Ask one of its administrators to move it.", {
-        parentId: ["You do not manage the folder it is in now."],
-      });
-    }
-  }
   const subtree = await subtreeIds(tx, folder.id);
   let destinationName = "(top level)";
   if (parentId !== null) {
@@ -142,6 +144,20 @@ async function checkMove(tx: Tx, ctx: Ctx, folder: { id: string; parentId: strin
     }
   } else {
     assertTenant(ctx.actor, "folders.create.root", "Destination folder");
+  }
+  // Taking a folder out from under a folder takes it, its assets and connections away from that
+  // folder's people: only someone who manages that folder may. The folders left are those above it
+  // that are not above the destination; managing the highest of them covers the rest (roles inherit).
+  if (folder.parentId !== null) {
+    const kept = new Set(parentId === null ? [] : await chainIds(tx, parentId));
+    const left = (await chainIds(tx, folder.parentId)).filter((id) => !kept.has(id));
+    const highest = left.at(-1);
+    const access = highest ? await getFolderAccess(tx, ctx.actor, highest) : null;
+    if (highest && (!access || !can(access, "folders.manage"))) {
+      throw new AppError("VALIDATION", "Moving a folder out from under a folder needs Folder Admin on that folder too. Ask one of its administrators to move it.", {
+        parentId: ["You do not manage a folder it would leave."],
+      });
+    }
   }
   await assertUniqueSiblingName(tx, parentId, name, folder.id);
   await assertAssetsKeepStores(tx, subtree.map((f) => f.id), parentId);
