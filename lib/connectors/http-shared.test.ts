@@ -65,6 +65,9 @@ describe("redaction", () => {
     for (const echo of echoes) expect(redact(echo, forms), echo).toBe(`{"authorization":"Bearer [redacted]"}`);
     const accented = "pässwörd-1234";
     expect(redact(`{"p":"p\\u00e4ssw\\u00f6rd-1234"}`, redactionForms([accented]))).toBe(`{"p":"[redacted]"}`); // Python ensure_ascii
+    // PHP's default: \/ and \u00e4 together; and an astral character as its surrogate pair.
+    expect(redact(`{"p":"p\\u00e4ss\\/w\\u00f6rd"}`, redactionForms(["päss/wörd"]))).toBe(`{"p":"[redacted]"}`);
+    expect(redact(`{"p":"key-\\ud83d\\udd11-1234"}`, redactionForms(["key-🔑-1234"]))).toBe(`{"p":"[redacted]"}`);
   });
 });
 

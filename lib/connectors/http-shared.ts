@@ -166,9 +166,12 @@ export function assertHeaderSafe(value: string, what: string): void {
 function jsonEscaped(v: string, escape: (c: string) => boolean, upper: boolean): string {
   let out = "";
   for (const c of v) {
-    if (escape(c) && c.length === 1) {
-      const hex = c.charCodeAt(0).toString(16).padStart(4, "0");
-      out += `\\u${upper ? hex.toUpperCase() : hex}`;
+    if (escape(c)) {
+      // Each UTF-16 unit: an astral character is written as its surrogate pair.
+      for (let i = 0; i < c.length; i++) {
+        const hex = c.charCodeAt(i).toString(16).padStart(4, "0");
+        out += `\\u${upper ? hex.toUpperCase() : hex}`;
+      }
     } else out += JSON.stringify(c).slice(1, -1);
   }
   return out;
@@ -187,6 +190,8 @@ function jsonForms(v: string): string[] {
   return [
     plain,
     plain.replace(/\//g, "\\/"),
+    // PHP's default writes both: \/ and non-ASCII as \u00e4.
+    jsonEscaped(v, nonAscii, false).replace(/\//g, "\\/"),
     jsonEscaped(v, (c) => c === "<" || c === ">" || c === "&", false),
     jsonEscaped(v, (c) => HTML_SENSITIVE.has(c) || nonAscii(c), true),
     jsonEscaped(v, nonAscii, false),
@@ -352,8 +357,8 @@ export type RequestTarget = {
    * renewed it meanwhile.
    */
   send(url: URL, init: { method: string; headers: Record<string, string>; body?: string; timeoutMs: number }, attached: string[]): Promise<Response>;
-  /** The credential values as they are now, for redaction. */
-  redactionValues(): (string | undefined)[];
+  /** The redaction forms of the credential values as they are now (a fixed credential computes them once). */
+  redactionForms(): string[];
 };
 
 export async function runRequest(target: RequestTarget, input: RequestInput, opts: { timeoutMs: number }): Promise<RequestOutput> {
@@ -385,7 +390,8 @@ export async function runRequest(target: RequestTarget, input: RequestInput, opt
   const attached: string[] = [];
   const response = await target.send(url, { method: input.method, headers, body: input.body, timeoutMs }, attached);
   try {
-    return await readResponse(response, redactionForms([...target.redactionValues(), ...attached]), input.method === "HEAD");
+    const forms = attached.length === 0 ? target.redactionForms() : [...new Set([...target.redactionForms(), ...redactionForms(attached)])].sort((a, b) => b.length - a.length);
+    return await readResponse(response, forms, input.method === "HEAD");
   } catch (error) {
     throw classifyTargetError(error, url.host) ?? new ConnectorError("unreachable", `Reading the response from ${url.host} failed.`);
   }

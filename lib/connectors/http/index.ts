@@ -8,6 +8,7 @@ import {
   assertTargetUrl,
   caBundleSchema,
   classifyTargetError,
+  redactionForms,
   describeUrl,
   emptyToUndefined,
   requestInputSchema,
@@ -56,7 +57,7 @@ export class HttpClient implements RequestTarget {
   readonly reservedQuery: ReadonlySet<string>;
   readonly #headers: Record<string, string>;
   readonly #query: Record<string, string>;
-  readonly #secrets: string[];
+  readonly #forms: string[];
 
   constructor(
     readonly base: URL,
@@ -66,7 +67,7 @@ export class HttpClient implements RequestTarget {
   ) {
     this.#headers = auth.headers;
     this.#query = auth.query;
-    this.#secrets = auth.secrets;
+    this.#forms = redactionForms(auth.secrets);
     this.reservedHeaders = new Set(Object.keys(auth.headers).map((h) => h.toLowerCase()));
     this.reservedQuery = new Set(Object.keys(auth.query));
   }
@@ -77,9 +78,9 @@ export class HttpClient implements RequestTarget {
     return sendTarget(target, { ...init, headers: { ...init.headers, ...this.#headers }, dispatcher: this.dispatcher });
   }
 
-  /** The credential is the same for every request: nothing to add to `attached`. */
-  redactionValues(): string[] {
-    return this.#secrets;
+  /** The credential is the same for every request: its forms are computed once, and nothing is added to `attached`. */
+  redactionForms(): string[] {
+    return this.#forms;
   }
 
   toJSON() {

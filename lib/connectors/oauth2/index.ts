@@ -10,6 +10,7 @@ import {
   describeUrl,
   emptyToUndefined,
   optionalTargetUrlSchema,
+  redactionForms,
   requestInputSchema,
   resolveUnderBase,
   runRequest,
@@ -229,8 +230,8 @@ export class OAuth2Client {
     return this.#sendOnce(url, { ...init, timeoutMs: left() }, renewed);
   }
 
-  redactionValues(): (string | undefined)[] {
-    return [this.#clientSecret, this.#tokens.accessToken, this.#tokens.refreshToken];
+  redactionForms(): string[] {
+    return redactionForms([this.#clientSecret, this.#tokens.accessToken, this.#tokens.refreshToken]);
   }
 
   /** The tokens to keep when they changed since open and were not stored through the shared state, else null. */
@@ -304,7 +305,7 @@ export const oauth2RequestOperation: Operation<OAuth2Client, typeof requestInput
   async run(client, input, opts) {
     const base = client.apiBase;
     if (!base) throw new ConnectorError("config", "Set the API base URL of this connection to send requests.");
-    const result = await runRequest({ base, reservedHeaders: client.reservedHeaders, reservedQuery: client.reservedQuery, send: (u, i, attached) => client.send(u, i, attached), redactionValues: () => client.redactionValues() }, input, opts);
+    const result = await runRequest({ base, reservedHeaders: client.reservedHeaders, reservedQuery: client.reservedQuery, send: (u, i, attached) => client.send(u, i, attached), redactionForms: () => client.redactionForms() }, input, opts);
     if (result.status === 401) {
       const url = resolveUnderBase(base, input.path);
       // The token endpoint accepted the client secret, so fetching the secret again cannot help: no refetch.
