@@ -68,12 +68,7 @@ export function CreateUserDialog() {
             <DialogTitle>New user</DialogTitle>
             <DialogDescription>They sign in with this e-mail and the initial password you give them.</DialogDescription>
           </DialogHeader>
-          <FormField label="Name" id="user-name" error={create.fieldError("name")} required>
-            <Input value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} autoComplete="off" autoFocus />
-          </FormField>
-          <FormField label="E-mail" id="user-email" error={create.fieldError("email")} required>
-            <Input type="email" value={form.email} onChange={(e) => setForm({ ...form, email: e.target.value })} autoComplete="off" />
-          </FormField>
+          <NameAndEmailFields idPrefix="user" value={form} onChange={(v) => setForm({ ...form, ...v })} fieldError={create.fieldError} />
           <FormField
             label="Initial password"
             id="user-password"
@@ -103,6 +98,30 @@ export function CreateUserDialog() {
         </form>
       </DialogContent>
     </Dialog>
+  );
+}
+
+/** A person's name and sign-in e-mail, as both the New user and the Edit dialogs ask for them. */
+function NameAndEmailFields({
+  idPrefix,
+  value,
+  onChange,
+  fieldError,
+}: {
+  idPrefix: string;
+  value: { name: string; email: string };
+  onChange: (value: Partial<{ name: string; email: string }>) => void;
+  fieldError: (name: string) => string | null;
+}) {
+  return (
+    <>
+      <FormField label="Name" id={`${idPrefix}-name`} error={fieldError("name")} required>
+        <Input value={value.name} onChange={(e) => onChange({ name: e.target.value })} autoComplete="off" autoFocus />
+      </FormField>
+      <FormField label="E-mail" id={`${idPrefix}-email`} error={fieldError("email")} required>
+        <Input type="email" value={value.email} onChange={(e) => onChange({ email: e.target.value })} autoComplete="off" />
+      </FormField>
+    </>
   );
 }
 
@@ -248,12 +267,7 @@ function EditUserDialog({ user, isSelf, open, onOpenChange }: { user: UserSummar
               {isSelf ? "You sign in" : "They sign in"} with this e-mail address from the next sign-in on. Current sessions go on, and the password stays the same.
             </DialogDescription>
           </DialogHeader>
-          <FormField label="Name" id={`edit-user-name-${user.id}`} error={update.fieldError("name")} required>
-            <Input value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} autoComplete="off" autoFocus />
-          </FormField>
-          <FormField label="E-mail" id={`edit-user-email-${user.id}`} error={update.fieldError("email")} required>
-            <Input type="email" value={form.email} onChange={(e) => setForm({ ...form, email: e.target.value })} autoComplete="off" />
-          </FormField>
+          <NameAndEmailFields idPrefix={`edit-user-${user.id}`} value={form} onChange={(v) => setForm({ ...form, ...v })} fieldError={update.fieldError} />
           {update.formError ? (
             <p role="alert" className="text-sm text-danger">
               {update.formError}

@@ -255,14 +255,22 @@ function pathProblem(rawPath: string): string | null {
   if (/^[a-z][a-z0-9+.-]*:/i.test(rawPath) || rawPath.startsWith("//")) return "must be a path relative to the base URL, not a full URL";
   if (CONTROL_OR_BACKSLASH.test(rawPath)) return "must not contain a backslash, # or control character";
   const q = rawPath.indexOf("?");
-  for (const segment of (q === -1 ? rawPath : rawPath.slice(0, q)).split("/")) {
+  const problem = segmentProblem((q === -1 ? rawPath : rawPath.slice(0, q)).split("/"));
+  if (problem === "encoding") return "has an invalid percent-encoding";
+  if (problem === "leaves") return "must stay under the base URL (no . or .. segments, also with ;parameters, no encoded slashes)";
+  return null;
+}
+
+/** Why path segments are refused, or null: one whose percent-encoding does not decode, or one that climbs out or stays put. */
+function segmentProblem(segments: string[]): "encoding" | "leaves" | null {
+  for (const segment of segments) {
     let decoded: string;
     try {
       decoded = decodeURIComponent(segment);
     } catch {
-      return "has an invalid percent-encoding";
+      return "encoding";
     }
-    if (isDotOrSlashSegment(decoded)) return "must stay under the base URL (no . or .. segments, also with ;parameters, no encoded slashes)";
+    if (isDotOrSlashSegment(decoded)) return "leaves";
   }
   return null;
 }
@@ -315,30 +323,17 @@ export function resolveUnderBase(base: URL, rawPath: string, query?: Record<stri
   const q = rawPath.indexOf("?");
   const pathPart = q === -1 ? rawPath : rawPath.slice(0, q);
   const segments = pathPart.split("/").filter((s, i) => !(i === 0 && s === ""));
-  for (const s of segments) {
-    let decoded: string;
-    try {
-      decoded = decodeURIComponent(s);
-    } catch {
-      throw refuse("it has an invalid percent-encoding");
-    }
-    if (isDotOrSlashSegment(decoded)) throw refuse("it would leave the base URL");
-  }
+  const refuseSegments = (problem: ReturnType<typeof segmentProblem>) => {
+    if (problem) throw refuse(problem === "encoding" ? "it has an invalid percent-encoding" : "it would leave the base URL");
+  };
+  refuseSegments(segmentProblem(segments));
   const basePath = base.pathname.endsWith("/") ? base.pathname : `${base.pathname}/`;
   const url = new URL(base.toString());
   url.hash = "";
   url.pathname = basePath + segments.join("/");
   if (url.origin !== base.origin || !(url.pathname + "/").startsWith(basePath)) throw refuse("it would leave the base URL");
   // What the server will read, checked again after the URL parser's own rewriting.
-  for (const s of url.pathname.slice(basePath.length).split("/")) {
-    let decoded: string;
-    try {
-      decoded = decodeURIComponent(s);
-    } catch {
-      throw refuse("it has an invalid percent-encoding");
-    }
-    if (isDotOrSlashSegment(decoded)) throw refuse("it would leave the base URL");
-  }
+  refuseSegments(segmentProblem(url.pathname.slice(basePath.length).split("/")));
   if (q !== -1) for (const [k, v] of new URLSearchParams(rawPath.slice(q + 1))) url.searchParams.append(k, v);
   for (const [k, v] of Object.entries(query ?? {})) url.searchParams.append(k, v);
   return url;
