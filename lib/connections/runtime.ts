@@ -8,6 +8,7 @@ import { recordAuditEvent } from "@/lib/audit/record";
 import { EPOCH_COLUMN, EpochMemo } from "@/lib/authz/epoch";
 import { assertCanFromChain, assertCanOnFolder, assertTenant, chainUserFor, folderChainSql, type Actor, type FolderChain } from "@/lib/authz";
 import { CONNECTOR_KINDS, getConnector } from "@/lib/connectors/registry";
+import { within } from "@/lib/connectors/socket-shared";
 import { ConnectorError, OperationInputError, type Connector } from "@/lib/connectors/types";
 import { RateLimiter } from "@/lib/api/rate-limit";
 import { db, sql } from "@/lib/db";
@@ -43,17 +44,6 @@ function invokeDeadline(input: unknown, started: number): () => number {
     if (left <= 0) throw new ConnectorError("timeout", `The invoke did not finish within its time limit (${budgetMs / 1000} s), a retry after a rejected credential included.`);
     return left;
   };
-}
-
-/** The promise's outcome, or a timeout once `ms` have passed (the promise goes on for whoever else waits on it). */
-async function within<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new ConnectorError("timeout", message)), ms)));
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 const runtime = globalThis as unknown as {
@@ -359,7 +349,7 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
         let client: unknown;
         try {
           // Another invoke may be opening this client already: wait for it no longer than this one may take.
-          client = rt().pools.isOpen(entry) ? await entry.client : await within(entry.client, timeLeft(), `Opening the connection to the target did not finish within the invoke's time limit.`);
+          client = rt().pools.isOpen(entry) ? await entry.client : await within(entry.client, timeLeft(), () => new ConnectorError("timeout", "Opening the connection to the target did not finish within the invoke's time limit."));
           // Tokens the client renews on the way (OAuth) are stored as it renews them, through sharedState.
           return await operation.run(client, parsed.data, { timeoutMs: timeLeft() });
         } catch (error) {

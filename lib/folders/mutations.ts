@@ -26,18 +26,7 @@ function auditFolder(tx: Tx, ctx: Ctx, action: string, folder: { id: string; nam
 }
 
 
-async function depthOf(tx: Tx, folderId: string): Promise<number> {
-  const [row] = await tx.$queryRaw<{ depth: number }[]>`
-    WITH RECURSIVE chain AS (
-      SELECT id, parent_id, 1 AS depth FROM folders WHERE id = ${folderId}::uuid
-      UNION ALL
-      SELECT f.id, f.parent_id, c.depth + 1 FROM folders f JOIN chain c ON f.id = c.parent_id WHERE c.depth < 64
-    )
-    SELECT max(depth)::int AS depth FROM chain`;
-  return row?.depth ?? 0;
-}
-
-/** Ids of the folder and the folders above it, nearest first. */
+/** Ids of the folder and the folders above it, nearest first (its depth is their number). */
 async function chainIds(tx: Tx, folderId: string): Promise<string[]> {
   const rows = await tx.$queryRaw<{ id: string }[]>`
     WITH RECURSIVE chain AS (
@@ -83,7 +72,7 @@ export async function createFolder(ctx: Ctx, input: { name: string; parentId: st
       // Null is the top level; any string, "" included, must name a folder the actor may manage.
       if (input.parentId !== null) {
         parentName = (await assertCanOnFolder(tx, ctx.actor, "folders.manage", input.parentId)).folder.name;
-        if ((await depthOf(tx, input.parentId)) + 1 > FOLDER_MAX_DEPTH) {
+        if ((await chainIds(tx, input.parentId)).length + 1 > FOLDER_MAX_DEPTH) {
           throw new AppError("VALIDATION", `Folders can be nested at most ${FOLDER_MAX_DEPTH} levels deep.`);
         }
       } else {
@@ -139,7 +128,7 @@ async function checkMove(tx: Tx, ctx: Ctx, folder: { id: string; parentId: strin
       });
     }
     const height = Math.max(...subtree.map((f) => f.depth));
-    if ((await depthOf(tx, parentId)) + height > FOLDER_MAX_DEPTH) {
+    if ((await chainIds(tx, parentId)).length + height > FOLDER_MAX_DEPTH) {
       throw new AppError("VALIDATION", `Folders can be nested at most ${FOLDER_MAX_DEPTH} levels deep.`);
     }
   } else {
