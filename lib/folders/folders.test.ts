@@ -12,6 +12,7 @@ import {
   setFolderMemberAction,
 } from "./actions";
 import { stillContainsMessage } from "./mutations";
+import { FOLDER_MAX_DEPTH } from "./schemas";
 import { listMembers, listVisibleFolders } from "./queries";
 import * as folderRoute from "@/app/api/v1/folders/[folderId]/route";
 import * as membersRoute from "@/app/api/v1/folders/[folderId]/members/route";
@@ -247,6 +248,21 @@ describe("folders", () => {
     // Someone who manages both places may take it out.
     signInAs(parentAdmin);
     expect(await moveFolderAction({ folderId: sub.id, parentId: elsewhere.id })).toMatchObject({ ok: true, data: { parentId: elsewhere.id } });
+  });
+
+  it("folders nest at most FOLDER_MAX_DEPTH levels, by creating or by moving", async () => {
+    signInAs(await makeUser({ isAdmin: true }));
+    const chain = [await makeFolder()];
+    for (let level = 2; level <= FOLDER_MAX_DEPTH; level++) chain.push(await makeFolder(`Level ${level}`, chain.at(-1)!.id));
+    const deepest = chain.at(-1)!;
+    const tooDeep = `Folders can be nested at most ${FOLDER_MAX_DEPTH} levels deep.`;
+    expect(await createFolderAction({ name: "One too many", parentId: deepest.id })).toMatchObject({ ok: false, error: { code: "VALIDATION", message: tooDeep } });
+    const pair = await makeFolder();
+    await makeFolder("Below", pair.id);
+    expect(await moveFolderAction({ folderId: pair.id, parentId: deepest.id })).toMatchObject({ ok: false, error: { code: "VALIDATION", message: tooDeep } });
+    // Two levels fit under level 8, not under level 9.
+    expect(await moveFolderAction({ folderId: pair.id, parentId: chain[FOLDER_MAX_DEPTH - 2]!.id })).toMatchObject({ ok: false, error: { message: tooDeep } });
+    expect(await moveFolderAction({ folderId: pair.id, parentId: chain[FOLDER_MAX_DEPTH - 3]!.id })).toMatchObject({ ok: true });
   });
 
   it("moves a folder with its subtree and records the move", async () => {
