@@ -4,7 +4,7 @@ import { env } from "@/lib/env";
 import { logger } from "@/lib/log";
 
 /** `pending`: how many migrations shipped with this build are not applied (not their names: the probe is public). */
-export type Readiness = { ready: boolean; checks: { database: "ok" | "unreachable"; migrations: "ok" | "pending" | "unknown" }; pending: number };
+export type Readiness = { ready: boolean; checks: { database: "ok" | "unreachable" | "unknown"; migrations: "ok" | "pending" | "unknown" }; pending: number };
 
 /** A probe answers within this, whatever the database does. */
 const PROBE_TIMEOUT_MS = 5_000;
@@ -16,7 +16,7 @@ export async function checkReadiness(): Promise<Readiness> {
     await readMigrations();
   } catch (error) {
     logger().error({ err: error }, "readiness: cannot read this build's migrations (is the server started from the app's directory?)");
-    return { ready: false, checks: { database: "ok", migrations: "unknown" }, pending: 0 };
+    return { ready: false, checks: { database: "unknown", migrations: "unknown" }, pending: 0 };
   }
   try {
     const pending = await listPendingMigrations(env().DATABASE_URL, { timeoutMs: PROBE_TIMEOUT_MS });
