@@ -4,6 +4,7 @@ import { z } from "zod";
  * The only reader of process.env. Parsed once, lazily, so `next build` does not need runtime secrets;
  * instrumentation.ts calls `env()` at server start so a bad value fails fast, naming the variable.
  */
+
 /**
  * Base64 of exactly 32 bytes and nothing else (Node's decoder skips junk characters, so "a key" with stray
  * text in it would otherwise pass), and not one byte repeated (a placeholder such as 43 A's).
