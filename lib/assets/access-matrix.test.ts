@@ -58,6 +58,9 @@ async function refusalsSince(since: Date) {
   return events;
 }
 
+/** Rows in a comparable order: two refusals can be stored in the same millisecond, in either order. */
+const sorted = (rows: unknown[][]) => rows.map((r) => JSON.stringify(r)).sort();
+
 /** Folder B's asset as stored, to show a refused call left it exactly as it was. */
 const assetBRow = () => db().credentialAsset.findUniqueOrThrow({ where: { id: assetB } });
 
@@ -136,12 +139,14 @@ describe("asset actions answer not found without changing anything", () => {
       // Each attempt is in the audit trail: on B's asset as DENIED (seen by B's admins), else as a failure.
       const events = await refusalsSince(since);
       const action = { updateAsset: "asset.update", "updateAsset (keep value)": "asset.update", deleteAsset: "asset.delete", testAsset: "asset.resolve" }[name]!;
-      expect(events.map((e) => [e.action, e.actorId, e.outcome, e.targetId, e.folderId])).toEqual([
-        [action, editorA.id, "DENIED", assetB, folderB.id],
-        [action, viewerB.id, "DENIED", assetB, folderB.id],
-        [action, admin.id, "FAILURE", MALFORMED, null],
-        [action, admin.id, "FAILURE", ABSENT, null],
-      ]);
+      expect(sorted(events.map((e) => [e.action, e.actorId, e.outcome, e.targetId, e.folderId]))).toEqual(
+        sorted([
+          [action, editorA.id, "DENIED", assetB, folderB.id],
+          [action, viewerB.id, "DENIED", assetB, folderB.id],
+          [action, admin.id, "FAILURE", MALFORMED, null],
+          [action, admin.id, "FAILURE", ABSENT, null],
+        ]),
+      );
       for (const e of events) expect(e.details).toMatchObject({ failure: expect.stringMatching(/not_found|access_denied|asset_not_found/), durationMs: expect.any(Number) });
     });
   }
@@ -169,11 +174,13 @@ describe("asset actions answer not found without changing anything", () => {
     expect([...messages]).toEqual(["Folder was not found."]);
     expect(await counts()).toEqual(before);
     const events = await refusalsSince(since);
-    expect(events.map((e) => [e.action, e.outcome, e.folderId, e.targetLabel])).toEqual(
-      [folderB.id, folderB.id, null, null].flatMap((folderId) => [
-        ["asset.create", folderId ? "DENIED" : "FAILURE", folderId, "Sneaky"],
-        ["asset.create", folderId ? "DENIED" : "FAILURE", folderId, "Sneaky text"],
-      ]),
+    expect(sorted(events.map((e) => [e.action, e.outcome, e.folderId, e.targetLabel]))).toEqual(
+      sorted(
+        [folderB.id, folderB.id, null, null].flatMap((folderId) => [
+          ["asset.create", folderId ? "DENIED" : "FAILURE", folderId, "Sneaky"],
+          ["asset.create", folderId ? "DENIED" : "FAILURE", folderId, "Sneaky text"],
+        ]),
+      ),
     );
     // Nothing typed into a refused form reaches the trail.
     expect(JSON.stringify(events)).not.toContain("typed-password");
@@ -197,10 +204,12 @@ describe("asset actions answer not found without changing anything", () => {
     expect(await counts()).toEqual(before);
     // Nothing was refreshed; the two refused uses of B (which exists) are in B's folder's trail as DENIED.
     const refreshes = await db().auditEvent.findMany({ where: { action: "asset.refresh", occurredAt: { gte: since } }, orderBy: { occurredAt: "asc" } });
-    expect(refreshes.map((e) => [e.outcome, e.actorId, e.targetId, e.folderId, (e.details as { failure?: string }).failure])).toEqual([
-      ["DENIED", editorA.id, assetB, folderB.id, "access_denied"],
-      ["DENIED", viewerB.id, assetB, folderB.id, "access_denied"],
-    ]);
+    expect(sorted(refreshes.map((e) => [e.outcome, e.actorId, e.targetId, e.folderId, (e.details as { failure?: string }).failure]))).toEqual(
+      sorted([
+        ["DENIED", editorA.id, assetB, folderB.id, "access_denied"],
+        ["DENIED", viewerB.id, assetB, folderB.id, "access_denied"],
+      ]),
+    );
     await expect(resolve({ assetId: assetB }, { actor: editorB, purpose: "test" })).resolves.toMatchObject({ meta: { fromCache: true } });
     // Control: B's Editor may refresh, and the next resolve reads the store again.
     signInAs(editorB);
@@ -340,11 +349,13 @@ describe("folders keep their assets apart", () => {
     expect(await db().credentialAsset.findUniqueOrThrow({ where: { id: own.id } })).toMatchObject({ storeId: latch.id });
     expect(await counts()).toEqual({ ...before, assets: before.assets + 1, latchSecrets: before.latchSecrets + 1 });
     const events = await db().auditEvent.findMany({ where: { occurredAt: { gte: since } }, orderBy: { occurredAt: "asc" } });
-    expect(events.map((e) => [e.action, e.outcome, (e.details as { fields?: string[] }).fields ?? null])).toEqual([
-      ["asset.create", "FAILURE", ["storeId"]],
-      ["asset.create", "SUCCESS", null],
-      ["asset.update", "FAILURE", ["storeId"]],
-    ]);
+    expect(sorted(events.map((e) => [e.action, e.outcome, (e.details as { fields?: string[] }).fields ?? null]))).toEqual(
+      sorted([
+        ["asset.create", "FAILURE", ["storeId"]],
+        ["asset.create", "SUCCESS", null],
+        ["asset.update", "FAILURE", ["storeId"]],
+      ]),
+    );
   });
 
   it("the resolver itself refuses another asset's typed value, even for a row written behind the form's back", async () => {
