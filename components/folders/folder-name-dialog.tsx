@@ -1,18 +1,17 @@
 "use client";
 
 import { useState, type ReactElement } from "react";
-import { Button } from "@/components/ui/button";
 import {
   Dialog,
   DialogContent,
   DialogDescription,
-  DialogFooter,
   DialogHeader,
   DialogTitle,
   DialogTrigger,
 } from "@/components/ui/dialog";
 import { Input } from "@/components/ui/input";
 import { FormField } from "@/components/shared/form-field";
+import { DialogFormFooter } from "@/components/shared/dialog-form-footer";
 import { useServerAction } from "@/components/shared/use-server-action";
 import { createFolderAction, renameFolderAction } from "@/lib/folders/actions";
 
@@ -74,14 +73,7 @@ export function FolderNameDialog(props: Props) {
               placeholder="e.g. Finance"
             />
           </FormField>
-          <DialogFooter>
-            <Button type="button" variant="outline" onClick={() => setOpen(false)}>
-              Cancel
-            </Button>
-            <Button type="submit" pending={action.pending}>
-              {action.pending ? "Saving…" : props.mode === "rename" ? "Rename" : "Create folder"}
-            </Button>
-          </DialogFooter>
+          <DialogFormFooter pending={action.pending} submitLabel={props.mode === "rename" ? "Rename" : "Create folder"} onCancel={() => setOpen(false)} />
         </form>
       </DialogContent>
     </Dialog>

@@ -10,7 +10,6 @@ import {
   Dialog,
   DialogContent,
   DialogDescription,
-  DialogFooter,
   DialogHeader,
   DialogTitle,
   DialogTrigger,
@@ -27,6 +26,7 @@ import { Input } from "@/components/ui/input";
 import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@/components/ui/select";
 import { ConfirmDialog } from "@/components/shared/confirm-dialog";
 import { FormField } from "@/components/shared/form-field";
+import { DialogFormFooter } from "@/components/shared/dialog-form-footer";
 import { useServerAction } from "@/components/shared/use-server-action";
 import { ROLE_LABELS } from "@/lib/authz/permissions";
 import { removeFolderMemberAction, setFolderMemberAction } from "@/lib/folders/actions";
@@ -88,14 +88,7 @@ export function AddMemberDialog({ folderId }: { folderId: string }) {
               </SelectContent>
             </Select>
           </FormField>
-          <DialogFooter>
-            <Button type="button" variant="outline" onClick={() => setOpen(false)}>
-              Cancel
-            </Button>
-            <Button type="submit" pending={add.pending}>
-              {add.pending ? "Saving…" : "Add member"}
-            </Button>
-          </DialogFooter>
+          <DialogFormFooter pending={add.pending} submitLabel="Add member" onCancel={() => setOpen(false)} />
         </form>
       </DialogContent>
     </Dialog>

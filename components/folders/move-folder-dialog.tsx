@@ -1,10 +1,10 @@
 "use client";
 
 import { useState } from "react";
-import { Button } from "@/components/ui/button";
-import { Dialog, DialogContent, DialogDescription, DialogFooter, DialogHeader, DialogTitle } from "@/components/ui/dialog";
+import { Dialog, DialogContent, DialogDescription, DialogHeader, DialogTitle } from "@/components/ui/dialog";
 import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@/components/ui/select";
 import { FormField } from "@/components/shared/form-field";
+import { DialogFormFooter } from "@/components/shared/dialog-form-footer";
 import { useServerAction } from "@/components/shared/use-server-action";
 import { moveFolderAction } from "@/lib/folders/actions";
 
@@ -67,14 +67,7 @@ export function MoveFolderDialog({ folderId, folderName, currentParentId, destin
               </SelectContent>
             </Select>
           </FormField>
-          <DialogFooter>
-            <Button type="button" variant="outline" onClick={() => onOpenChange(false)}>
-              Cancel
-            </Button>
-            <Button type="submit" disabled={!target} pending={move.pending}>
-              {move.pending ? "Moving…" : "Move folder"}
-            </Button>
-          </DialogFooter>
+          <DialogFormFooter pending={move.pending} submitLabel="Move folder" pendingLabel="Moving…" submitDisabled={!target} onCancel={() => onOpenChange(false)} />
         </form>
       </DialogContent>
     </Dialog>

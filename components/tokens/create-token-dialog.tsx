@@ -10,6 +10,7 @@ import { Input } from "@/components/ui/input";
 import { Label } from "@/components/ui/label";
 import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@/components/ui/select";
 import { FormField } from "@/components/shared/form-field";
+import { DialogFormFooter } from "@/components/shared/dialog-form-footer";
 import { useServerAction } from "@/components/shared/use-server-action";
 import { TENANT_PERMISSION_LABELS } from "@/lib/authz/permissions";
 import { createPersonalTokenAction, createServiceAccountTokenAction } from "@/lib/tokens/actions";
@@ -157,19 +158,7 @@ export function CreateTokenDialog({ target, folders, disabled }: { target: Targe
                 </Label>
               </div>
             ) : null}
-            {create.formError ? (
-              <p role="alert" className="text-sm text-danger">
-                {create.formError}
-              </p>
-            ) : null}
-            <DialogFooter>
-              <Button type="button" variant="outline" onClick={() => setOpen(false)}>
-                Cancel
-              </Button>
-              <Button type="submit" pending={create.pending}>
-                {create.pending ? "Creating…" : "Create token"}
-              </Button>
-            </DialogFooter>
+            <DialogFormFooter formError={create.formError} pending={create.pending} submitLabel="Create token" pendingLabel="Creating…" onCancel={() => setOpen(false)} />
           </form>
         )}
       </DialogContent>

@@ -5,12 +5,13 @@ import { useRouter } from "next/navigation";
 import { useRef, useState } from "react";
 import { toast } from "sonner";
 import { Button } from "@/components/ui/button";
-import { Dialog, DialogContent, DialogDescription, DialogFooter, DialogHeader, DialogTitle } from "@/components/ui/dialog";
+import { Dialog, DialogContent, DialogDescription, DialogHeader, DialogTitle } from "@/components/ui/dialog";
 import { DropdownMenu, DropdownMenuContent, DropdownMenuItem, DropdownMenuSeparator, DropdownMenuTrigger } from "@/components/ui/dropdown-menu";
 import { Input } from "@/components/ui/input";
 import { Textarea } from "@/components/ui/textarea";
 import { ConfirmDialog } from "@/components/shared/confirm-dialog";
 import { FormField } from "@/components/shared/form-field";
+import { DialogFormFooter } from "@/components/shared/dialog-form-footer";
 import { useServerAction } from "@/components/shared/use-server-action";
 import {
   createServiceAccountAction,
@@ -78,19 +79,7 @@ function ServiceAccountForm({
           <FormField label="Description" id="sa-description" error={current.fieldError("description")} description="What runs with it, and who to ask about it.">
             <Textarea value={form.description} onChange={(e) => setForm({ ...form, description: e.target.value })} maxLength={500} rows={3} />
           </FormField>
-          {current.formError ? (
-            <p role="alert" className="text-sm text-danger">
-              {current.formError}
-            </p>
-          ) : null}
-          <DialogFooter>
-            <Button type="button" variant="outline" onClick={() => onOpenChange(false)}>
-              Cancel
-            </Button>
-            <Button type="submit" pending={current.pending}>
-              {current.pending ? "Saving…" : account ? "Save" : "Create service account"}
-            </Button>
-          </DialogFooter>
+          <DialogFormFooter formError={current.formError} pending={current.pending} submitLabel={account ? "Save" : "Create service account"} onCancel={() => onOpenChange(false)} />
         </form>
       </DialogContent>
     </Dialog>

@@ -10,7 +10,6 @@ import {
   Dialog,
   DialogContent,
   DialogDescription,
-  DialogFooter,
   DialogHeader,
   DialogTitle,
   DialogTrigger,
@@ -26,6 +25,7 @@ import { Input } from "@/components/ui/input";
 import { Label } from "@/components/ui/label";
 import { ConfirmDialog } from "@/components/shared/confirm-dialog";
 import { FormField } from "@/components/shared/form-field";
+import { DialogFormFooter } from "@/components/shared/dialog-form-footer";
 import { useServerAction } from "@/components/shared/use-server-action";
 import {
   createUserAction,
@@ -82,19 +82,7 @@ export function CreateUserDialog() {
             <Checkbox id="user-admin" checked={form.isAdmin} onCheckedChange={(v) => setForm({ ...form, isAdmin: v === true })} />
             <Label htmlFor="user-admin">Administrator (manages users, stores and every folder)</Label>
           </div>
-          {create.formError ? (
-            <p role="alert" className="text-sm text-danger">
-              {create.formError}
-            </p>
-          ) : null}
-          <DialogFooter>
-            <Button type="button" variant="outline" onClick={() => setOpen(false)}>
-              Cancel
-            </Button>
-            <Button type="submit" pending={create.pending}>
-              {create.pending ? "Creating…" : "Create user"}
-            </Button>
-          </DialogFooter>
+          <DialogFormFooter formError={create.formError} pending={create.pending} submitLabel="Create user" pendingLabel="Creating…" onCancel={() => setOpen(false)} />
         </form>
       </DialogContent>
     </Dialog>
@@ -225,14 +213,7 @@ export function UserRowActions({ user, isSelf }: { user: UserSummary; isSelf: bo
             <FormField label="New password" id="reset-password" error={reset.fieldError("password") ?? reset.formError} required>
               <NewPasswordInput value={password} onChange={setPassword} autoFocus />
             </FormField>
-            <DialogFooter>
-              <Button type="button" variant="outline" onClick={() => setDialog(null)}>
-                Cancel
-              </Button>
-              <Button type="submit" pending={reset.pending}>
-                {reset.pending ? "Saving…" : "Reset password"}
-              </Button>
-            </DialogFooter>
+            <DialogFormFooter pending={reset.pending} submitLabel="Reset password" onCancel={() => setDialog(null)} />
           </form>
         </DialogContent>
       </Dialog>
@@ -268,19 +249,7 @@ function EditUserDialog({ user, isSelf, open, onOpenChange }: { user: UserSummar
             </DialogDescription>
           </DialogHeader>
           <NameAndEmailFields idPrefix={`edit-user-${user.id}`} value={form} onChange={(v) => setForm({ ...form, ...v })} fieldError={update.fieldError} />
-          {update.formError ? (
-            <p role="alert" className="text-sm text-danger">
-              {update.formError}
-            </p>
-          ) : null}
-          <DialogFooter>
-            <Button type="button" variant="outline" onClick={() => onOpenChange(false)}>
-              Cancel
-            </Button>
-            <Button type="submit" pending={update.pending}>
-              {update.pending ? "Saving…" : "Save"}
-            </Button>
-          </DialogFooter>
+          <DialogFormFooter formError={update.formError} pending={update.pending} submitLabel="Save" onCancel={() => onOpenChange(false)} />
         </form>
       </DialogContent>
     </Dialog>
