@@ -403,6 +403,9 @@ describe("OAuth 2.0 token endpoint quirks", () => {
       "/mac": (res) => json(res, 200, { access_token: "mac-token-123", token_type: "mac" }),
       "/forever": (res) => json(res, 200, { access_token: "forever-token-123", token_type: "Bearer", expires_in: 1e13 }),
       "/error-in-200": (res) => json(res, 200, { error: "bad_verification_code", error_description: "The code passed is incorrect or expired." }),
+      // GitHub's answer to a wrong client secret: HTTP 200 and its own code.
+      "/github-bad-secret": (res) =>
+        json(res, 200, { error: "incorrect_client_credentials", error_description: "The client_id and/or client_secret passed are incorrect." }),
       "/echoes-secret": (res) => json(res, 400, { error: "invalid_request", error_description: `client_secret ${leaky} is malformed` }),
       "/echoes-header": (res, req) => json(res, 401, { error: "invalid_client", error_description: `unknown client in header ${req.headers.authorization}` }),
       "/html": (res) => {
@@ -423,7 +426,11 @@ describe("OAuth 2.0 token endpoint quirks", () => {
       // A lifetime past any date JavaScript can hold is read as a year, not thrown on.
       const forever = await clientCredentialsToken(at("/forever"), leaky, { timeoutMs: 5000 });
       expect(Date.parse(forever.expiresAt!) - Date.now()).toBeGreaterThan(364 * 86_400_000);
-      await expect(clientCredentialsToken(at("/error-in-200"), leaky, { timeoutMs: 5000 })).rejects.toMatchObject({ kind: "target_error", oauthError: "bad_verification_code" });
+      await expect(clientCredentialsToken(at("/error-in-200"), leaky, { timeoutMs: 5000 })).rejects.toMatchObject({ kind: "config", oauthError: "bad_verification_code" });
+      // A rejected client secret is a credentials rejection whatever the provider calls it, so the runtime refetches a rotated one.
+      const github = await failure(clientCredentialsToken(at("/github-bad-secret"), leaky, { timeoutMs: 5000 }), at("/github-bad-secret"));
+      expect(github).toMatchObject({ kind: "credentials_rejected", oauthError: "incorrect_client_credentials" });
+      expect(github.message).toContain("rejected the client ID or client secret (incorrect_client_credentials, HTTP 200)");
       const echoed = await failure(clientCredentialsToken(at("/echoes-secret"), leaky, { timeoutMs: 5000 }), at("/echoes-secret"));
       expect(echoed.kind).toBe("config");
       expect(echoed.message).toContain("[redacted]");

@@ -38,7 +38,7 @@ export type OAuth2TokenState = {
   scope: string;
 };
 
-/** A token endpoint failure, classified; `oauthError` is the RFC 6749 error code when one was given. */
+/** A token endpoint failure, classified; `oauthError` is the error code the server gave (RFC 6749 or its own), if any. */
 export class OAuth2Error extends ConnectorError {
   constructor(
     kind: ConnectorErrorKind,
@@ -194,6 +194,17 @@ function describe(json: Record<string, unknown> | null, forms: string[]): string
   return clean ? `: ${clean}` : "";
 }
 
+/**
+ * Providers that answer with their own error codes instead of RFC 6749's, mapped to the RFC code
+ * they mean. GitHub answers these with HTTP 200; without the mapping, a rotated client secret
+ * (incorrect_client_credentials) would not be recognised as one, and nothing would fetch the new one.
+ */
+const PROVIDER_ERROR_CODES: Record<string, string> = {
+  incorrect_client_credentials: "invalid_client",
+  bad_verification_code: "invalid_grant",
+  bad_refresh_token: "invalid_grant",
+};
+
 function tokenEndpointError(status: number, json: Record<string, unknown> | null, host: string, grant: string, forms: string[]): OAuth2Error {
   const raw = json?.error;
   const code = typeof raw === "string" && /^[A-Za-z0-9_.:-]{1,64}$/.test(raw) ? raw : null;
@@ -201,13 +212,13 @@ function tokenEndpointError(status: number, json: Record<string, unknown> | null
   const where = `The token endpoint (${host})`;
   const grantWords = GRANT_WORDS[grant] ?? grant;
   const make = (kind: ConnectorErrorKind, message: string) => new OAuth2Error(kind, message, code, status);
-  switch (code) {
+  switch (code === null ? null : (PROVIDER_ERROR_CODES[code] ?? code)) {
     case "invalid_client":
-      return make("credentials_rejected", `${where} rejected the client ID or client secret (invalid_client, HTTP ${status})${detail}.`);
+      return make("credentials_rejected", `${where} rejected the client ID or client secret (${code}, HTTP ${status})${detail}.`);
     case "invalid_grant":
       return grant === "client_credentials"
-        ? make("config", `${where} refused the client credentials grant (invalid_grant)${detail}.`)
-        : make("config", `The authorisation expired or was revoked; authorise again (invalid_grant from ${host})${detail}.`);
+        ? make("config", `${where} refused the client credentials grant (${code})${detail}.`)
+        : make("config", `The authorisation expired or was revoked; authorise again (${code} from ${host})${detail}.`);
     case "unauthorized_client":
       return make("config", `${where} does not allow this app to use the ${grantWords} grant (unauthorized_client)${detail}.`);
     case "unsupported_grant_type":
