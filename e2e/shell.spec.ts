@@ -25,6 +25,24 @@ test("on a narrow window the navigation is a drawer that reaches every area", as
   await expect(sections.getByRole("list")).toHaveAttribute("data-more", "left");
 });
 
+test("on a phone the audit log shows each event as a card, still read as a table", async ({ page }) => {
+  const name = unique("Cards");
+  await createFolder(page, name);
+  await page.setViewportSize({ width: 390, height: 800 });
+  await page.goto("/audit");
+  const table = page.getByRole("table", { name: "Audit events" });
+  await expect(table.getByRole("columnheader", { name: "What" })).toBeAttached();
+  const row = table.getByRole("row").filter({ hasText: name });
+  const who = row.getByRole("cell").nth(1);
+  const what = row.getByRole("cell", { name: /folder\.create/ });
+  await expect(what).toBeVisible();
+  // The cells are stacked, each labelled with its column, and the table needs no sideways scrolling.
+  const [whoBox, whatBox] = [await who.boundingBox(), await what.boundingBox()];
+  expect(whatBox!.y).toBeGreaterThanOrEqual(whoBox!.y + whoBox!.height);
+  expect(await what.evaluate((cell) => getComputedStyle(cell, "::before").content)).toBe('"What"');
+  expect(await table.evaluate((t) => t.parentElement!.scrollWidth - t.parentElement!.clientWidth)).toBeLessThanOrEqual(0);
+});
+
 test("the theme menu says the current theme, switches it, and Settings shows the same choice", async ({ page }) => {
   await page.goto("/settings");
   const html = page.locator("html");

@@ -25,7 +25,7 @@ function Details({ details }: { details: AuditRow["details"] }) {
   );
 }
 
-/** A narrow column breaks an address before its domain, not at any letter. */
+/** A narrow column breaks an address before its domain, not at any letter; other text is as given. */
 function Email({ address }: { address: string }) {
   const at = address.lastIndexOf("@");
   if (at <= 0) return <>{address}</>;
@@ -42,6 +42,7 @@ export function AuditTable({ rows, total, page, pageSize, q }: { rows: AuditRow[
   return (
     <DataTable
       label="Audit events"
+      phoneLayout="cards"
       toolbar={<SearchInput label="Search audit events" placeholder="Search action, person, target or request id…" />}
       rows={rows}
       getRowId={(r) => r.id}
@@ -69,8 +70,8 @@ export function AuditTable({ rows, total, page, pageSize, q }: { rows: AuditRow[
           key: "target",
           header: "Target",
           cell: (r) => (
-            <span className="text-sm [overflow-wrap:anywhere]">
-              <span className="text-muted-foreground">{targetTypeLabel(r.targetType)}</span> {r.targetLabel ?? r.targetId ?? ""}
+            <span className="text-sm break-words">
+              <span className="text-muted-foreground">{targetTypeLabel(r.targetType)}</span> <Email address={r.targetLabel ?? r.targetId ?? ""} />
             </span>
           ),
         },

@@ -14,6 +14,13 @@ export type DataTableColumn<T> = {
   className?: string;
 };
 
+/**
+ * Below the md breakpoint: "scroll" keeps the table and lets it scroll sideways (fine for a few
+ * short columns); "cards" shows each row as a card whose cells are labelled with their column
+ * headers, for tables with long text that would otherwise be a narrow, very tall column.
+ */
+export type DataTablePhoneLayout = "scroll" | "cards";
+
 export type DataTableProps<T> = {
   columns: ReadonlyArray<DataTableColumn<T>>;
   rows: ReadonlyArray<T>;
@@ -26,8 +33,19 @@ export type DataTableProps<T> = {
   footer?: React.ReactNode;
   /** Shown instead of the table when `rows` is empty. */
   empty?: React.ReactNode;
+  phoneLayout?: DataTablePhoneLayout;
   className?: string;
 };
+
+// Cards keep the table's semantics: a table whose display is changed loses its roles in some
+// browsers, so with cards every part states its role.
+const cards = {
+  table: "max-md:block",
+  header: "max-md:sr-only",
+  body: "max-md:block",
+  row: "max-md:grid max-md:gap-1.5 max-md:px-4 max-md:py-3",
+  cell: "max-md:grid max-md:grid-cols-[7rem_minmax(0,1fr)] max-md:items-baseline max-md:gap-3 max-md:p-0! max-md:w-auto max-md:before:text-xs max-md:before:font-medium max-md:before:tracking-wide max-md:before:text-muted-foreground max-md:before:uppercase max-md:before:content-[attr(data-label)]",
+} as const;
 
 /**
  * Plain presentational table with no client state, so it renders in server components as well
@@ -42,8 +60,11 @@ export function DataTable<T>({
   toolbar,
   footer,
   empty,
+  phoneLayout = "scroll",
   className,
 }: DataTableProps<T>) {
+  const asCards = phoneLayout === "cards";
+  const role = (name: string) => (asCards ? name : undefined);
   return (
     <div data-slot="data-table" className={cn("flex flex-col gap-3", className)}>
       {toolbar ? <div className="flex flex-wrap items-center gap-2">{toolbar}</div> : null}
@@ -51,22 +72,27 @@ export function DataTable<T>({
         {rows.length === 0 ? (
           (empty ?? <EmptyState icon={InboxIcon} title="No results" description="Nothing to show here yet." />)
         ) : (
-          <Table>
+          <Table role={role("table")} className={cn(asCards && cards.table)}>
             {label ? <caption className="sr-only">{label}</caption> : null}
-            <TableHeader>
-              <TableRow className="hover:bg-transparent">
+            <TableHeader role={role("rowgroup")} className={cn(asCards && cards.header)}>
+              <TableRow role={role("row")} className="hover:bg-transparent">
                 {columns.map((column) => (
-                  <TableHead key={column.key} className={column.className}>
+                  <TableHead key={column.key} role={role("columnheader")} className={column.className}>
                     {column.header}
                   </TableHead>
                 ))}
               </TableRow>
             </TableHeader>
-            <TableBody>
+            <TableBody role={role("rowgroup")} className={cn(asCards && cards.body)}>
               {rows.map((row) => (
-                <TableRow key={getRowId(row)}>
+                <TableRow key={getRowId(row)} role={role("row")} className={cn(asCards && cards.row)}>
                   {columns.map((column) => (
-                    <TableCell key={column.key} className={column.className}>
+                    <TableCell
+                      key={column.key}
+                      role={role("cell")}
+                      data-label={asCards && typeof column.header === "string" ? column.header : undefined}
+                      className={cn(column.className, asCards && cards.cell)}
+                    >
                       {column.cell(row)}
                     </TableCell>
                   ))}
