@@ -194,7 +194,7 @@ describe("the store's kept client", () => {
     }
   }, 60_000);
 
-  it("a broken connection starts the next read with a new client; a store that is busy or says no keeps it", async () => {
+  it("a broken connection starts the next read with a new client; a store that is busy or denies the path keeps it", async () => {
     signInAs(user);
     const path = `apps/kept-fail-${randomUUID().slice(0, 6)}`;
     vault.seedSecret({ path, data: { username: USERNAME, password: PASSWORD } });
@@ -218,8 +218,11 @@ describe("the store's kept client", () => {
     await failOnce({ type: "status", status: 503, body: { errors: ["Vault is sealed"] } });
     await failOnce({ type: "status", status: 429, body: { errors: ["rate limit quota exceeded"] } });
     expect(logins()).toBe(before);
+    // A policy that does not reach the path: one lookup tells it from a dead token, and the live token is kept.
+    await failOnce({ type: "status", status: 403, body: { errors: ["permission denied"] } });
+    expect(logins()).toBe(before + 1);
     // The connection was cut: the next read opens a new client, which looks its token up again.
     await failOnce({ type: "reset" });
-    expect(logins()).toBe(before + 1);
+    expect(logins()).toBe(before + 2);
   }, 60_000);
 });

@@ -224,12 +224,12 @@ describe("HashiCorp Vault provider: authentication", () => {
     expect(error.message).toContain("prod/payroll-db");
   });
 
-  it("AppRole surfaces auth when even a fresh token is refused (policy), after one re-login", async () => {
+  it("AppRole surfaces a permission problem when even a fresh token is refused (policy), after one re-login", async () => {
     emu.addAppRole("narrow", { roleId: "narrow-role", secretId: "narrow-secret-id" }, { allowedPaths: ["secret/data/allowed/", "sys/"] });
     const client = makeClient({ auth: "approle", roleId: "narrow-role" }, { secretId: "narrow-secret-id" });
     const before = logins();
     const error = await failure(client.getSecret({ name: "prod/payroll-db" }));
-    expect(error).toMatchObject({ kind: "auth", message: expect.stringContaining("policies") });
+    expect(error).toMatchObject({ kind: "permission", message: expect.stringContaining("policies") });
     expect(logins() - before).toBe(2);
   });
 
@@ -344,7 +344,7 @@ describe("HashiCorp Vault provider: a static token's own lifecycle", () => {
 
   it("a live token whose policy does not reach the path is a policy problem, not a dead token", async () => {
     const own = emu.createToken({ ttlSeconds: 600, allowedPaths: ["secret/data/allowed/"] });
-    const error = await failure(makeClient({ kvVersion: "2" }, { token: own }).getSecret({ name: "prod/payroll-db" }), "auth");
+    const error = await failure(makeClient({ kvVersion: "2" }, { token: own }).getSecret({ name: "prod/payroll-db" }), "permission");
     expect(error.message).toMatch(/the token is valid, but its policies do not allow Latch to read “prod\/payroll-db”/);
   });
 });

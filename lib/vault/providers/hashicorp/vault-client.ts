@@ -329,12 +329,12 @@ export class VaultClient {
       return new StoreError("auth", `Vault refused the token (HTTP 403): the token is invalid, expired or revoked, or its policy does not allow Latch to${target}${this.s.namespace ? ` in namespace “${this.s.namespace}”` : ""}. Check it with \`vault token lookup\`: grant the capability on the path, or, if the token is gone, create a new one and replace it in the store's settings.`);
     }
     const method = this.s.auth === "approle" ? "AppRole role" : `userpass user “${this.s.username ?? ""}”`;
-    return new StoreError("auth", `Vault refused the request even with a fresh login (HTTP 403): the policies of the ${method} do not allow Latch to${target}${this.s.namespace ? ` in namespace “${this.s.namespace}”` : ""}. Grant the needed capabilities on the path in Vault.`);
+    // The login was accepted and its token refused: what is missing is a capability, not a credential.
+    return new StoreError("permission", `Vault refused the request even with a fresh login (HTTP 403): the policies of the ${method} do not allow Latch to${target}${this.s.namespace ? ` in namespace “${this.s.namespace}”` : ""}. Grant the needed capabilities on the path in Vault.`);
   }
 
   /** A static token refused: a fresh lookup tells a dead token (replace it) from a policy that does not reach the path. */
   private async tokenRefused(token: string, ctx: CallContext): Promise<StoreError> {
-    if (this.session?.token === token) this.session = undefined;
     let alive: boolean | undefined;
     try {
       const res = await this.raw("GET", "auth/token/lookup-self", { token });
@@ -342,10 +342,12 @@ export class VaultClient {
     } catch {
       alive = undefined;
     }
+    // A live token stays: the next read, of a path its policy does reach, needs no new lookup.
+    if (alive !== true && this.session?.token === token) this.session = undefined;
     if (alive === false) return this.tokenDead(ctx, "the token is invalid, expired or revoked");
     if (alive === true) {
       const target = ctx.secretPath ? `${ctx.action} “${ctx.secretPath}”` : ctx.action;
-      return new StoreError("auth", `Vault refused the request (HTTP 403): the token is valid, but its policies do not allow Latch to ${target}${this.s.namespace ? ` in namespace “${this.s.namespace}”` : ""}. Grant the needed capability on the path to the token's policy.`);
+      return new StoreError("permission", `Vault refused the request (HTTP 403): the token is valid, but its policies do not allow Latch to ${target}${this.s.namespace ? ` in namespace “${this.s.namespace}”` : ""}. Grant the needed capability on the path to the token's policy.`);
     }
     return this.authError(ctx);
   }
