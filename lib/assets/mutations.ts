@@ -428,7 +428,7 @@ async function announceChange(assetId: string) {
   try {
     await broadcastRefresh({ kind: "asset", id: assetId });
   } catch (error) {
-    // The change stands; connections catch up through their refresh generation.
+    // The change stands; an instance that misses the notice drops the value within the cache's hour.
     logger().warn({ err: error, assetId }, "could not announce an asset change to other instances");
   }
 }

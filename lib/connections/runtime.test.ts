@@ -573,6 +573,28 @@ describe("refresh", () => {
     expect(reads(path) - before).toBe(1);
   });
 
+  it("a refresh whose event cannot be logged for the other instances is not recorded either: all or nothing", async () => {
+    const path = `rt/pg-unlogged-${randomUUID().slice(0, 6)}`;
+    const { connectionId } = await connect("postgres", path, postgres.user, postgres.password, { host: postgres.host, port: postgres.port, database: postgres.database, tlsMode: "disable" });
+    const generation = async () => (await db().connection.findUniqueOrThrow({ where: { id: connectionId } })).refreshGeneration;
+    const audited = () => db().auditEvent.count({ where: { targetId: connectionId, action: "connection.refresh" } });
+    const before = await generation();
+    await db().$executeRawUnsafe(`CREATE FUNCTION test_refuse_refresh_event() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refresh log unavailable'; END $$`);
+    await db().$executeRawUnsafe(`CREATE TRIGGER test_refuse_refresh_event BEFORE INSERT ON refresh_events FOR EACH ROW EXECUTE FUNCTION test_refuse_refresh_event()`);
+    try {
+      expect((await call(refreshRoute, connectionId)).status).toBe(500);
+    } finally {
+      await db().$executeRawUnsafe(`DROP TRIGGER test_refuse_refresh_event ON refresh_events`);
+      await db().$executeRawUnsafe(`DROP FUNCTION test_refuse_refresh_event()`);
+    }
+    // Nothing says it happened, so the caller's error is the whole truth: they refresh again.
+    expect(await audited()).toBe(0);
+    expect(await generation()).toBe(before);
+    expect((await call(refreshRoute, connectionId)).status).toBe(200);
+    expect(await audited()).toBe(1);
+    expect(await db().$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM refresh_events WHERE target_id = ${connectionId}::uuid`).toEqual([{ n: 1 }]);
+  });
+
   it("a refresh another instance sent that never arrived here is applied before the next use, once, even for a connection this instance never invoked", async () => {
     const path = `rt/pg-missed-${randomUUID().slice(0, 6)}`;
     // Connect fills this instance's cache; nothing here has invoked the connection yet.

@@ -406,12 +406,12 @@ export async function refreshConnection(ctx: Ctx, input: { connectionId: string 
   await db().$transaction(async (tx) => {
     await tx.connection.update({ where: { id: connection.id }, data: { refreshGeneration: { increment: 1 } } });
     await recordAuditEvent(tx, { actor: ctx.actor, action: "connection.refresh", target: { type: "connection", id: connection.id, label: connection.name }, folderId: connection.folderId, requestId: ctx.requestId, details: { assets: assetIds } });
+    await broadcastRefresh({ kind: "connection", id: connection.id, assetIds }, tx);
   });
-  await broadcastRefresh({ kind: "connection", id: connection.id, assetIds });
   return { refreshed: true as const, connectionId: connection.id };
 }
 
-/** Refresh an asset: every instance drops its cached value; connections using it catch up by generation. */
+/** Refresh an asset: every instance drops its cached value (the event commits with the refresh, so none misses it). */
 export async function refreshAsset(ctx: Ctx, input: { assetId: string }) {
   const asset = isUuid(input.assetId) ? await db().credentialAsset.findUnique({ where: { id: input.assetId } }) : null;
   if (!asset) throw notFound("Credential asset");
@@ -421,8 +421,8 @@ export async function refreshAsset(ctx: Ctx, input: { assetId: string }) {
   await db().$transaction(async (tx) => {
     await tx.connection.updateMany({ where: { secrets: { some: { assetId: asset.id } } }, data: { refreshGeneration: { increment: 1 } } });
     await recordAuditEvent(tx, { actor: ctx.actor, action: "asset.refresh", target: { type: "asset", id: asset.id, label: asset.name }, folderId: asset.folderId, requestId: ctx.requestId });
+    await broadcastRefresh({ kind: "asset", id: asset.id }, tx);
   });
-  await broadcastRefresh({ kind: "asset", id: asset.id });
   return { refreshed: true as const, assetId: asset.id };
 }
 
@@ -434,8 +434,8 @@ export async function refreshStore(ctx: Ctx, input: { storeId: string }) {
   await db().$transaction(async (tx) => {
     await tx.connection.updateMany({ where: { secrets: { some: { asset: { storeId: store.id } } } }, data: { refreshGeneration: { increment: 1 } } });
     await recordAuditEvent(tx, { actor: ctx.actor, action: "store.refresh", target: { type: "store", id: store.id, label: store.name }, folderId: store.folderId, requestId: ctx.requestId });
+    await broadcastRefresh({ kind: "store", id: store.id }, tx);
   });
-  await broadcastRefresh({ kind: "store", id: store.id });
   return { refreshed: true as const, storeId: store.id };
 }
 

@@ -2,7 +2,7 @@ import "server-only";
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { z } from "zod";
-import { db } from "@/lib/db";
+import { db, type Db } from "@/lib/db";
 import { env } from "@/lib/env";
 import { logger } from "@/lib/log";
 import { metrics } from "@/lib/metrics";
@@ -283,17 +283,21 @@ export function ensureListening(): Promise<void> {
  * keeps one entry per secret, filled through whichever asset resolved it first, so refreshing one of
  * them must drop the entry for all: otherwise a value cached through another asset is served again.
  */
-async function sharingTheirSecret(assetIds: string[]): Promise<{ id: string; storeId: string }[]> {
+async function sharingTheirSecret(client: Db, assetIds: string[]): Promise<{ id: string; storeId: string }[]> {
   if (assetIds.length === 0) return [];
-  return db().$queryRaw<{ id: string; storeId: string }[]>`
+  return client.$queryRaw<{ id: string; storeId: string }[]>`
     SELECT DISTINCT other.id::text AS id, other.store_id::text AS "storeId"
     FROM credential_assets asset
     JOIN credential_assets other ON other.store_id = asset.store_id AND other.secret_name = asset.secret_name
     WHERE asset.id = ANY(${assetIds}::uuid[])`;
 }
 
-/** Announces a refresh to every instance: applied here first, then logged and NOTIFYed in one statement. */
-export async function broadcastRefresh(message: Omit<RefreshMessage, "origin" | "assetIds" | "seq"> & { assetIds?: string[] }): Promise<void> {
+/**
+ * Announces a refresh to every instance: applied here first, then logged and NOTIFYed in one
+ * statement. Given the transaction that records the refresh (`client`), the event commits with it
+ * and is delivered at its commit, so a refresh that is recorded always reaches every instance.
+ */
+export async function broadcastRefresh(message: Omit<RefreshMessage, "origin" | "assetIds" | "seq"> & { assetIds?: string[] }, client: Db = db()): Promise<void> {
   const b = current();
   // Applied here at once, before anything that can fail: the caller must not wait for its own
   // notification to see the effect, nor keep a value because the database could not be asked.
@@ -301,17 +305,17 @@ export async function broadcastRefresh(message: Omit<RefreshMessage, "origin" | 
   let assetIds = message.assetIds ?? [];
   if (message.kind !== "store") {
     const own = message.kind === "asset" ? [message.id] : assetIds;
-    const sharing = await sharingTheirSecret(own);
+    const sharing = await sharingTheirSecret(client, own);
     const more = sharing.filter((a) => !own.includes(a.id));
     if (assetIds.length + more.length <= MAX_ASSET_IDS) assetIds = [...assetIds, ...more.map((a) => a.id)];
     // Too many to name: every value of their stores is dropped instead.
-    else for (const storeId of new Set(more.map((a) => a.storeId))) await broadcastRefresh({ kind: "store", id: storeId });
+    else for (const storeId of new Set(more.map((a) => a.storeId))) await broadcastRefresh({ kind: "store", id: storeId }, client);
   }
   const payload: RefreshMessage = { kind: message.kind, id: message.id, assetIds: assetIds.slice(0, MAX_ASSET_IDS), origin: b.instanceId };
   // The assets that share a secret with these, here too.
   for (const assetId of payload.assetIds) if (!(message.assetIds ?? []).includes(assetId)) invalidateAsset(assetId);
   metrics().refreshes.inc({ kind: payload.kind, direction: "sent" });
-  const [row] = await db().$queryRaw<{ id: bigint }[]>`
+  const [row] = await client.$queryRaw<{ id: bigint }[]>`
     WITH event AS (
       INSERT INTO refresh_events (kind, target_id, asset_ids, origin)
       VALUES (${payload.kind}, ${payload.id}::uuid, ${payload.assetIds}::uuid[], ${payload.origin})
@@ -319,7 +323,7 @@ export async function broadcastRefresh(message: Omit<RefreshMessage, "origin" | 
     )
     SELECT id, pg_notify(${CHANNEL}, json_build_object('kind', kind, 'id', target_id, 'assetIds', coalesce(asset_ids, '{}'), 'origin', origin, 'seq', id)::text)::text AS notified FROM event`;
   if (row) markApplied(Number(row.id));
-  // Pruned now and then by whoever sends; the log only needs to outlive a reconnect.
+  // Pruned now and then by whoever sends (outside any transaction); the log only needs to outlive a reconnect.
   if (Math.random() < 0.01) await db().$executeRaw`DELETE FROM refresh_events WHERE created_at < now() - make_interval(hours => ${PRUNE_AFTER_HOURS})`.catch(() => 0);
 }
 
