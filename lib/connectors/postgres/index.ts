@@ -141,19 +141,33 @@ function streamQuery(client: pg.ClientBase, sql: string, params: unknown[], rowL
  * statements, LISTEN) would otherwise reach the next invoke that borrows it, which may be another
  * runner's. It runs after the answer is ready, so it costs the caller no time.
  */
+const listened = new WeakSet<pg.PoolClient>();
+/** The statement (or the reset) that was running fails with the same error, and that is what is reported. */
+const ignoreSessionError = () => {};
+
 async function withSession<T>(handle: PostgresPool, timeoutMs: number, work: (client: pg.PoolClient) => Promise<T>, { reset = false } = {}): Promise<T> {
   const started = Date.now();
   const client = await handle.acquire(timeoutMs);
+  // pg-pool listens for a session's errors only while it is idle; a borrowed session the server
+  // ends would otherwise raise an uncaught 'error' beside the statement's own rejection.
+  if (!listened.has(client)) {
+    client.on("error", ignoreSessionError);
+    listened.add(client);
+  }
   let broken = false;
   try {
     const left = Math.max(1, timeoutMs - (Date.now() - started));
     const limit = statementLimitMs(left);
-    try {
+    const limited = async () => {
       if ((statementTimeouts.get(client) ?? handle.sessionLimitMs) !== limit) {
         await client.query(`SET statement_timeout = ${limit}`);
         statementTimeouts.set(client, limit);
       }
-      const result = await within(work(client), left + CLIENT_GRACE_MS, () => {
+      return work(client);
+    };
+    try {
+      // Setting the limit is a round trip too: a server that goes silent then is bounded like the statement.
+      const result = await within(limited(), left + CLIENT_GRACE_MS, () => {
         broken = true;
         destroy(client);
         return postgresTimeout(handle.target, timeoutMs);

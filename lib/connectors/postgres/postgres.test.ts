@@ -1,5 +1,6 @@
 import { rmSync } from "node:fs";
 import net from "node:net";
+import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { expectConnectorError } from "@/test/targets/expect";
 import { freePort, startSilentServer } from "@/test/targets/net";
@@ -244,6 +245,68 @@ describe("postgres connector against a password-auth PostgreSQL", () => {
       await postgresConnector.close(client);
       for (const s of sockets) s.destroy();
       await new Promise((resolve) => proxy.close(resolve));
+    }
+  }, 20_000);
+
+  it("keeps to the invoke's deadline when the server goes silent while the session's statement limit is being set", async () => {
+    // A pipe that, once told to, swallows a SET statement_timeout and everything its session sends after it.
+    let swallowSet = false;
+    const sockets = new Set<net.Socket>();
+    const proxy = net.createServer((inbound) => {
+      const outbound = net.connect(target.port, target.host);
+      let swallowing = false;
+      sockets.add(inbound);
+      inbound.on("data", (chunk: Buffer) => {
+        if (swallowSet && chunk.includes("statement_timeout")) swallowing = true;
+        if (!swallowing) outbound.write(chunk);
+      });
+      outbound.on("data", (chunk) => inbound.write(chunk));
+      for (const s of [inbound, outbound]) s.on("error", () => {});
+      inbound.on("close", () => outbound.destroy());
+      outbound.on("close", () => inbound.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    const { client } = await open({ host: "127.0.0.1", port: (proxy.address() as net.AddressInfo).port }, { max: 1, idleMs: 10_000 });
+    try {
+      expect((await runQuery(client, { sql: "SELECT 1" }, 30_000)).rows).toEqual([[1]]);
+      swallowSet = true;
+      // A shorter deadline than the session's limit: the limit is set first, and the server never answers it.
+      const started = Date.now();
+      await expectConnectorError(runQuery(client, { sql: "SELECT 2" }, 1000), "timeout");
+      expect(Date.now() - started).toBeLessThan(1000 + 2000 + 1500);
+    } finally {
+      await postgresConnector.close(client);
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
+  }, 20_000);
+
+  it("a session the server ends mid-statement fails that invoke only: no uncaught error, and the pool goes on", async () => {
+    const { client } = await open({}, { max: 1, idleMs: 10_000 });
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => uncaught.push(error);
+    process.on("uncaughtException", onUncaught);
+    try {
+      const tag = `latch-terminate-${Date.now()}`;
+      const sleeping = runQuery(client, { sql: `SELECT pg_sleep(5) /* ${tag} */` }, 10_000);
+      sleeping.catch(() => {}); // awaited below, once the session has been ended
+      const admin = new pg.Client({ connectionString: target.adminUrl });
+      await admin.connect();
+      try {
+        for (let i = 0; i < 50; i++) {
+          const { rowCount } = await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid()`, [`%${tag}%`]);
+          if (rowCount) break;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      } finally {
+        await admin.end();
+      }
+      await expect(sleeping).rejects.toBeInstanceOf(ConnectorError);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(uncaught).toEqual([]);
+      expect((await runQuery(client, { sql: "SELECT 3" })).rows).toEqual([[3]]);
+    } finally {
+      process.off("uncaughtException", onUncaught);
     }
   }, 20_000);
 
