@@ -73,6 +73,7 @@ function classifyServer(error: unknown, target: MariadbTarget): ConnectorError |
       return new ConnectorError("credentials_rejected", `The target rejected the credentials (${tag}) for ${who} at ${at}.`);
     case 1820: // ER_MUST_CHANGE_PASSWORD
     case 1862: // ER_MUST_CHANGE_PASSWORD_LOGIN
+      if (!login) return new ConnectorError("target_error", `A statement on ${at} failed with ${tag} (password expired).`);
       return new ConnectorError("credentials_rejected", `The password of ${who} has expired on ${at} (${tag}); set a new one.`);
     case 1044: // ER_DBACCESS_DENIED_ERROR
       return new ConnectorError("permission", `${Who} may not use the database${target.database ? ` “${target.database}”` : ""} on ${at} (${tag}).`);

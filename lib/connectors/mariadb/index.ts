@@ -171,6 +171,32 @@ async function assertParameterCount(client: Client, sql: string, given: number) 
   }
 }
 
+/** Closes a session for good: mysql2's destroy() only ends the writing side of its socket. */
+function cut(client: Client) {
+  client.destroy();
+  (client as unknown as { stream?: net.Socket }).stream?.destroy();
+}
+
+const KILL_WAIT_MS = 5000;
+
+/**
+ * The server notices a closed socket only when it next writes, so a statement the client gave up on
+ * (one that lifted its own limit with SET STATEMENT max_statement_time=0 FOR …, or any statement on
+ * MySQL, whose limit covers SELECT only) would run on. It is killed from another session of the same
+ * user, best effort: a server that cannot be heard from has nothing to kill.
+ */
+async function killStatement(handle: MariadbPool, threadId: number | null): Promise<void> {
+  if (!Number.isSafeInteger(threadId)) return;
+  let other: mysql.PoolConnection | undefined;
+  try {
+    other = await handle.acquire(KILL_WAIT_MS);
+    await within(exec(other, `KILL QUERY ${threadId}`), KILL_WAIT_MS, () => new Error("kill timed out"));
+    other.release();
+  } catch {
+    if (other) cut(other);
+  }
+}
+
 /**
  * Runs `work` on a borrowed session. The server stops a statement that outlives the deadline
  * (max_statement_time); if the server cannot be heard from at all, only this session is cut.
@@ -197,6 +223,8 @@ async function withSession<T>(handle: MariadbPool, timeoutMs: number, work: (cli
       left + CLIENT_GRACE_MS,
       () => {
         broken = true;
+        cut(client);
+        void killStatement(handle, client.threadId);
         return mariadbTimeout(handle.target, timeoutMs);
       },
     );
@@ -205,7 +233,7 @@ async function withSession<T>(handle: MariadbPool, timeoutMs: number, work: (cli
     if ((error as { fatal?: unknown })?.fatal || error instanceof OpenTransactionError || error instanceof RowTooLargeError) broken = true;
     throw error;
   } finally {
-    if (broken || (reset && schemaChanged.has(client))) client.destroy();
+    if (broken || (reset && schemaChanged.has(client))) cut(client);
     else if (!reset) client.release();
     else {
       const reset = new Promise<void>((resolve, reject) => client.reset((error) => (error ? reject(error) : resolve()))).then(async () => {

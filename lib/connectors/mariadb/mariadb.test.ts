@@ -220,6 +220,10 @@ describe("mariadb connector against the machine's MariaDB", () => {
     const { client } = await open();
     await expectConnectorError(runQuery(client, { sql: "GRANT ALL ON *.* TO CURRENT_USER" }), "permission");
     await expectConnectorError(runQuery(client, { sql: "SIGNAL SQLSTATE '28000' SET MYSQL_ERRNO = 1045" }), "permission");
+    // Nor "password expired" raised by a statement: refetching and running the statement again would be wrong.
+    for (const errno of [1820, 1862]) {
+      await expectConnectorError(runQuery(client, { sql: `SIGNAL SQLSTATE 'HY000' SET MYSQL_ERRNO = ${errno}` }), "target_error");
+    }
   });
 
   it("runs one statement per call and words errors by code only", async () => {
@@ -251,6 +255,20 @@ describe("mariadb connector against the machine's MariaDB", () => {
     expect((await siblings).map((r) => Number(r.rows[0]![0]))).toEqual([1, 2]);
     expect((await runQuery(client, { sql: "SELECT 42" })).rows).toEqual([[42]]);
   });
+
+  it("a statement the client gave up on does not keep running on the server, even one that lifted its own limit", async () => {
+    const { client } = await open({}, { max: 1, idleMs: 10_000 });
+    const tag = `latch_kill_${Date.now()}`;
+    // SET STATEMENT … FOR lifts the session's max_statement_time for this one statement. (Not SLEEP,
+    // which notices a closed client by itself: BENCHMARK, like most work, does not.)
+    await expectConnectorError(runQuery(client, { sql: `SET STATEMENT max_statement_time=0 FOR SELECT BENCHMARK(1000000000, MD5('x')) AS ${tag}` }, 500), "timeout");
+    const running = async () => ((await target.admin("SELECT id FROM information_schema.PROCESSLIST WHERE INFO LIKE ? AND COMMAND <> 'Sleep' AND ID <> CONNECTION_ID()", [`%AS ${tag}%`])) as unknown[]).length;
+    const deadline = Date.now() + 3000;
+    while ((await running()) > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await running()).toBe(0);
+    // The pool's only slot is free again.
+    expect((await runQuery(client, { sql: "SELECT 42" })).rows).toEqual([[42]]);
+  }, 20_000);
 
   it("times a long statement out and still closes cleanly", async () => {
     const { client } = await open();
