@@ -109,8 +109,9 @@ const fetchKey = (resolved: Resolved) =>
 
 /** How long values that a refetch after a rejection found unchanged are not fetched again for another rejection. */
 export const CONFIRMED_UNCHANGED_MS = 10_000;
-/** fetchKey → when a refetch found those values unchanged (this instance). */
-const confirmed = new Map<string, number>();
+/** fetchKey → when a refetch found those values unchanged (this instance; on globalThis, shared by its bundles). */
+const confirmedHolder = globalThis as unknown as { latchConfirmedUnchanged?: Map<string, number> };
+const confirmed = (confirmedHolder.latchConfirmedUnchanged ??= new Map());
 
 function recentlyConfirmed(key: string): boolean {
   const now = Date.now();

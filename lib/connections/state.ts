@@ -191,7 +191,10 @@ type Sealed = Awaited<ReturnType<typeof sealState>>;
  * authorisation, an edit, another instance's renewal), which wins. Only a result that replaces a
  * stored state is kept: every write of a state seals anew, so its bytes say whether it was replaced.
  */
-const unsaved = new Map<string, { sealed: Sealed; replaces: Uint8Array }>();
+// On globalThis: the instrumentation bundle (which serves lib/api/direct.ts) and the routes' bundles
+// each load this module, and a result kept by one must be found, and swept, by the other.
+const unsavedHolder = globalThis as unknown as { latchUnsavedStates?: Map<string, { sealed: Sealed; replaces: Uint8Array }> };
+const unsaved = (unsavedHolder.latchUnsavedStates ??= new Map());
 
 /**
  * Drops kept results that can no longer be used: their connection was deleted (on any instance)

@@ -253,7 +253,10 @@ export function ensureListening(): Promise<void> {
       b.client = client;
       // Whatever was sent while nobody listened is read now; only then is the listener enough.
       await catchUp();
-      if (b.client === client) b.live = true;
+      // The connection may have dropped (or the listener been stopped) meanwhile: no pinger for a dead client.
+      if (b.client !== client || b.stopped) return;
+      b.live = true;
+      if (b.pinger) clearInterval(b.pinger);
       b.pinger = setInterval(() => {
         const ping = client.query("SELECT 1");
         const timer = setTimeout(() => dropListener(client, "stopped answering"), 5000);
