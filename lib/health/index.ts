@@ -9,8 +9,28 @@ export type Readiness = { ready: boolean; checks: { database: "ok" | "unreachabl
 /** A probe answers within this, whatever the database does. */
 const PROBE_TIMEOUT_MS = 5_000;
 
-/** Ready when the database answers and every migration shipped with this build has been applied. */
-export async function checkReadiness(): Promise<Readiness> {
+/** A probe's answer stands this long: any number of callers cost one database connection a second. */
+const REUSE_MS = 1_000;
+const latest = globalThis as unknown as { latchReadiness?: { url: string; at: number; result: Promise<Readiness> } };
+
+/**
+ * Ready when the database answers and every migration shipped with this build has been applied.
+ * The probe is public and opens its own connection (it tests that one can be opened), so callers
+ * arriving together share one check, and its answer is reused for a second.
+ */
+export function checkReadiness(): Promise<Readiness> {
+  const url = env().DATABASE_URL;
+  const kept = latest.latchReadiness;
+  if (kept && kept.url === url && performance.now() - kept.at < REUSE_MS) return kept.result;
+  const result = probe();
+  const entry = { url, at: Number.POSITIVE_INFINITY, result };
+  latest.latchReadiness = entry;
+  // The second counts from the answer: a slow probe is not repeated by whoever arrives while it runs.
+  void result.finally(() => (entry.at = performance.now()));
+  return result;
+}
+
+async function probe(): Promise<Readiness> {
   // This build's own migrations first: a missing directory is the deployment's fault, not the database's.
   try {
     await readMigrations();
