@@ -536,6 +536,23 @@ describe("test and invoke act alike, and are audited", () => {
     await db().connection.update({ where: { id: connectionId }, data: { ownerId: editor.id } });
   });
 
+  it("an invoke that ran is answered as such even when its audit event cannot be stored: no failure recorded, nothing to retry", async () => {
+    const path = `rt/pg-audit-down-${randomUUID().slice(0, 6)}`;
+    const { connectionId } = await connect("postgres", path, postgres.user, postgres.password, { host: postgres.host, port: postgres.port, database: postgres.database, tlsMode: "disable" });
+    const invokes = () => db().auditEvent.findMany({ where: { targetId: connectionId, action: "connection.invoke" } });
+    await db().$executeRawUnsafe(`CREATE FUNCTION test_refuse_invoke_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.action = 'connection.invoke' THEN RAISE EXCEPTION 'audit store unavailable'; END IF; RETURN NEW; END $$`);
+    await db().$executeRawUnsafe(`CREATE TRIGGER test_refuse_invoke_audit BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION test_refuse_invoke_audit()`);
+    let answer: Awaited<ReturnType<typeof invoke>>;
+    try {
+      answer = await invoke(connectionId, "query", { sql: "SELECT 7 AS n", params: [] });
+    } finally {
+      await db().$executeRawUnsafe(`DROP TRIGGER test_refuse_invoke_audit ON audit_events`);
+      await db().$executeRawUnsafe(`DROP FUNCTION test_refuse_invoke_audit()`);
+    }
+    expect(answer).toMatchObject({ status: 200, body: { result: { rows: [[7]] } } });
+    expect(await invokes()).toEqual([]);
+  });
+
   it("each invoke is one audit event naming the caller (and its token), the owner it resolved as, and the assets it used; a cache hit writes no resolve event of its own", async () => {
     const { connectionId, assetId } = await connect("postgres", `rt/audit-${randomUUID().slice(0, 6)}`, postgres.user, postgres.password, pgConfig());
     const { token } = await personalToken(editor, [{ folderId: connFolder.id, permissions: ["connections.use"] }]);

@@ -307,6 +307,7 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
     if (rt().rotations.has(key)) return;
     rt().rotations.set(key, Date.now());
     metrics().rotations.inc({ connector: connector.kind, outcome });
+    // The invoke goes on whatever the audit store says; another invoke of this rotation may report it instead.
     await recordAuditEvent(db(), {
       actor: ctx.actor,
       action: "connection.rotation",
@@ -315,6 +316,9 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
       outcome: outcome === "recovered" ? "SUCCESS" : "FAILURE",
       requestId: ctx.requestId,
       details: { connector: connector.kind, assets: connection.secrets.filter((s) => s.assetId).map((s) => s.assetId), outcome, resolvedAs: owner.email },
+    }).catch((auditError: unknown) => {
+      rt().rotations.delete(key);
+      logger().error({ err: auditError, connectionId: connection.id, requestId: ctx.requestId }, "could not audit a rotation");
     });
   };
 
@@ -338,8 +342,9 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
         assets: used ? Object.fromEntries(used.cache) : {},
       },
     });
+  let result: unknown;
   try {
-    const result = await withCredentials(
+    result = await withCredentials(
       sourcesOf(connection),
       // Store reads are audited as they happen; cache hits are recorded in this invoke's own event below.
       { actor: owner, requestId: ctx.requestId, purpose: "invoke", triggeredBy: triggerOf(ctx.actor), auditCacheHits: false },
@@ -363,9 +368,6 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
       },
       { onRotation: rotationAudit },
     );
-    observeInvoke(connector.kind, "ok", started);
-    await auditInvoke("ok");
-    return { operation: input.operation, result, durationMs: Math.round(performance.now() - started) };
   } catch (error) {
     const outcome = error instanceof OperationInputError ? "input" : error instanceof ConnectorError ? error.kind : error instanceof ResolveError ? `store_${error.kind}` : error instanceof AppError ? error.code.toLowerCase() : "error";
     observeInvoke(connector.kind, outcome, started);
@@ -376,6 +378,11 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
     if (error instanceof ResolveError) throw error;
     throw error;
   }
+  observeInvoke(connector.kind, "ok", started);
+  // The operation has run: an audit store failing now must not answer it as a failure, which a
+  // runner would retry (running a non-idempotent statement or request twice). The log keeps it.
+  await auditInvoke("ok").catch((auditError: unknown) => logger().error({ err: auditError, connectionId: connection.id, requestId: ctx.requestId }, "could not audit a successful invoke"));
+  return { operation: input.operation, result, durationMs: Math.round(performance.now() - started) };
 }
 
 function observeInvoke(connector: string, outcome: string, started: number) {
