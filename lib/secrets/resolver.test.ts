@@ -17,6 +17,18 @@ import { invalidateAsset, invalidateStore, resolve, type ResolveError } from "./
 
 vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
 vi.mock("@/lib/request-context", () => import("@/test/mocks/request-context"));
+// Lets a test make Latch's own database fail where resolve() records a success.
+const auditFault = vi.hoisted(() => ({ error: null as Error | null }));
+vi.mock("@/lib/audit/record", async (importOriginal) => {
+  const actual = await importOriginal<typeof import("@/lib/audit/record")>();
+  return {
+    ...actual,
+    recordAuditEvent: (...args: Parameters<typeof actual.recordAuditEvent>) => {
+      if (auditFault.error && args[1].action === "asset.resolve" && args[1].outcome === "SUCCESS") return Promise.reject(auditFault.error);
+      return actual.recordAuditEvent(...args);
+    },
+  };
+});
 
 /**
  * The process cache's single-flight as callers meet it: through resolve() (access check, store
@@ -193,6 +205,21 @@ describe("the store's kept client", () => {
       vault.clearFaults();
     }
   }, 60_000);
+
+  it("Latch's own database failing is not reported as the store failing", async () => {
+    signInAs(user);
+    const path = `apps/own-db-${randomUUID().slice(0, 6)}`;
+    vault.seedSecret({ path, data: { username: USERNAME, password: PASSWORD } });
+    const assetId = ok(await createAssetAction({ folderId: folder.id, type: "CREDENTIAL", name: `Own db ${randomUUID().slice(0, 6)}`, storeId, secretName: path, usernameKey: "username", valueKey: "password" })).id;
+    auditFault.error = Object.assign(new Error("Connection terminated unexpectedly"), { code: "ECONNRESET" });
+    try {
+      const error = await resolve({ assetId }, { actor: user, purpose: "test" }).catch((e: unknown) => e);
+      expect(error).toBe(auditFault.error);
+      expect(error).not.toHaveProperty("kind");
+    } finally {
+      auditFault.error = null;
+    }
+  });
 
   it("a broken connection starts the next read with a new client; a store that is busy or denies the path keeps it", async () => {
     signInAs(user);

@@ -238,7 +238,14 @@ export async function resolve(ref: { assetId: string }, ctx: ResolveContext): Pr
     }
     const key = cacheKeyFor(asset);
     const from = store;
-    const got = await secretCache().get(key, () => fetchStoreOf(from, key), { assetId: asset.id, fresh: ctx.fresh, newerThan: ctx.newerThan });
+    let got: Awaited<ReturnType<ReturnType<typeof secretCache>["get"]>>;
+    try {
+      got = await secretCache().get(key, () => fetchStoreOf(from, key), { assetId: asset.id, fresh: ctx.fresh, newerThan: ctx.newerThan });
+    } catch (error) {
+      // Only what the store step raised is the store's failure: Latch's own database (the audit
+      // below) failing with a reset connection is not "the connection to Vault was reset".
+      throw asResolveError(error, from) ?? error;
+    }
     cacheHit = got.fromCache;
     const meta: ResolveMeta = {
       assetId: asset.id,
@@ -264,7 +271,7 @@ export async function resolve(ref: { assetId: string }, ctx: ResolveContext): Pr
     if (!(cacheHit && ctx.auditCacheHits === false)) await audit(ctx, ref, asset, store, "SUCCESS", started, { cache: cacheHit ? "hit" : "miss", version: got.version });
     return result;
   } catch (error) {
-    const failure = store ? asResolveError(error, store) : error instanceof ResolveError ? error : null;
+    const failure = error instanceof ResolveError ? error : null;
     if (store) metrics().resolves.inc({ store_kind: store.kind, store_id: store.id, outcome: failure?.kind ?? "unexpected", cache: cacheHit ? "hit" : "miss" });
     // Absent and forbidden answer the caller alike; the audit trail tells them apart.
     const refused = error instanceof AppError && error.code === "NOT_FOUND" && !failure;
