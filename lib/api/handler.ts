@@ -42,6 +42,7 @@ function apiHeaders(requestId: string, own?: Record<string, string>): Record<str
 
 /** What a handler is given of the request, whichever server received it (Next's router or the direct route in server.mjs). */
 export type Incoming = {
+  method: string;
   headers: HeaderReader;
   searchParams: URLSearchParams;
   pathname: string;
@@ -129,6 +130,33 @@ async function readJson(incoming: Incoming): Promise<unknown> {
   return body;
 }
 
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/**
+ * A change made with the browser session must come from Latch's own pages. The session cookie is
+ * SameSite=Lax, which stops other sites but not a sibling origin of the same site (another
+ * subdomain), and a POST without a body needs no CORS preflight. Browsers say where a request
+ * comes from (Sec-Fetch-Site, else Origin); API tokens, which a page cannot send by itself, are
+ * not concerned.
+ */
+function assertSameSiteForSession(incoming: Incoming) {
+  if (SAFE_METHODS.has(incoming.method.toUpperCase())) return;
+  const site = incoming.headers.get("sec-fetch-site");
+  let foreign = site !== null && site !== "same-origin" && site !== "none";
+  if (site === null) {
+    const origin = incoming.headers.get("origin");
+    const host = incoming.headers.get("x-forwarded-host") ?? incoming.headers.get("host");
+    if (origin !== null && origin !== "null") {
+      try {
+        foreign = new URL(origin).host !== host;
+      } catch {
+        foreign = true;
+      }
+    } else if (origin === "null") foreign = true;
+  }
+  if (foreign) throw new AppError("BAD_REQUEST", "A change through the API from another site cannot use the browser session. Call the API with an API token.");
+}
+
 /**
  * The one wrapper for every REST handler: request id, authentication, zod validation of params, query
  * and body, and the closed mapping from AppError codes to HTTP statuses. Unexpected errors are logged
@@ -158,6 +186,7 @@ export function apiHandler<P = Record<string, never>, Q = Record<string, never>,
     const log = lazyLogger(() => requestLogger(requestId));
     const authorization = incoming.headers.get("authorization");
     try {
+      if (authorization === null) assertSameSiteForSession(incoming);
       const actor = authorization === null ? await requireActor() : await authenticateBearer(authorization, incoming.headers, log);
       await options.authorize?.(actor);
       const params = schemas.params ? schemas.params.safeParse(incoming.rawParams) : { success: true as const, data: {} as P };
@@ -213,6 +242,7 @@ export function apiHandler<P = Record<string, never>, Q = Record<string, never>,
   /** Next's router. */
   const next = async (request: NextRequest, context: RouteContext): Promise<NextResponse> => {
     const out = await handle({
+      method: request.method,
       headers: request.headers,
       searchParams: request.nextUrl.searchParams,
       pathname: request.nextUrl.pathname,
@@ -229,6 +259,7 @@ export function apiHandler<P = Record<string, never>, Q = Record<string, never>,
    */
   const serveNode = async (request: IncomingMessage, response: ServerResponse, rawParams: Record<string, string>, url: URL): Promise<void> => {
     const out = await handle({
+      method: request.method ?? "GET",
       headers: nodeHeaders(request),
       searchParams: url.searchParams,
       pathname: url.pathname,

@@ -70,7 +70,7 @@ export const errorBodySchema = z
 export const dateTimeSchema = z.string().meta({ format: "date-time" });
 
 const ERROR_DESCRIPTIONS: Record<ErrorStatus, string> = {
-  400: "The body is not JSON, not sent as application/json, nested more than 64 levels deep, or holds text that is not valid Unicode or cannot be stored, such as a NUL character (BAD_REQUEST).",
+  400: "The body is not JSON, not sent as application/json, nested more than 64 levels deep, or holds text that is not valid Unicode or cannot be stored, such as a NUL character; or a change made with the browser session from another site (BAD_REQUEST).",
   401: "No valid session or API token (UNAUTHENTICATED).",
   404: "Absent, malformed or not yours: the three look the same; or, for a change, deleted by another request while it ran (NOT_FOUND).",
   409: "The request conflicts with the current state, or another request deleted something it names or took the same name while it ran; reload and try again (CONFLICT).",
@@ -88,6 +88,7 @@ export function errorStatusesOf(spec: Pick<OperationSpec, "params" | "query" | "
   const statuses = new Set<ErrorStatus>([401, 500, ...(spec.errors ?? [])]);
   // A change can lose a race with another request (a row deleted, a name taken meanwhile): lib/db/races.ts.
   if (spec.method && spec.method !== "GET") {
+    statuses.add(400); // a browser session used from another site
     statuses.add(404);
     statuses.add(409);
   }

@@ -44,10 +44,10 @@ function ok<T>(result: ActionResult<T>): T {
   return result.data;
 }
 
-async function call(route: { POST: (req: NextRequest, ctx: { params: Promise<Record<string, string>> }) => Promise<Response> }, connectionId: string, body?: unknown) {
+async function call(route: { POST: (req: NextRequest, ctx: { params: Promise<Record<string, string>> }) => Promise<Response> }, connectionId: string, body?: unknown, headers: Record<string, string> = {}) {
   const req = new NextRequest(`http://latch.test/api/v1/connections/${connectionId}/x`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...headers },
     body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
   });
   const res = await route.POST(req, { params: Promise.resolve({ connectionId }) });
@@ -628,6 +628,24 @@ describe("refresh", () => {
     await db().$executeRaw`INSERT INTO refresh_events (kind, target_id, origin) VALUES ('store', ${storeId}::uuid, 'other-instance')`;
     expect((await invoke(connectionId, "query", { sql: "SELECT 1", params: [] })).status).toBe(200);
     expect(reads(path) - before).toBe(2);
+  });
+
+  it("a change with the browser session must come from Latch's own pages; an API token may come from anywhere", async () => {
+    const path = `rt/pg-site-${randomUUID().slice(0, 6)}`;
+    const { connectionId } = await connect("postgres", path, postgres.user, postgres.password, { host: postgres.host, port: postgres.port, database: postgres.database, tlsMode: "disable" });
+    const audited = () => db().auditEvent.count({ where: { targetId: connectionId, action: "connection.refresh" } });
+    // A sibling subdomain's page: the Lax cookie goes along, and a POST without a body needs no preflight.
+    const foreign: Record<string, string>[] = [{ "sec-fetch-site": "same-site" }, { "sec-fetch-site": "cross-site" }, { origin: "https://intranet.example.com" }, { origin: "null" }];
+    for (const headers of foreign) {
+      const refused = await call(refreshRoute, connectionId, undefined, headers);
+      expect(refused).toMatchObject({ status: 400, body: { error: { code: "BAD_REQUEST", message: expect.stringContaining("API token") } } });
+    }
+    expect(await audited()).toBe(0);
+    expect((await call(refreshRoute, connectionId, undefined, { "sec-fetch-site": "same-origin", origin: "http://latch.test" })).status).toBe(200);
+    expect((await call(refreshRoute, connectionId, undefined, { host: "latch.test", origin: "http://latch.test" })).status).toBe(200);
+    const { token } = await personalToken(editor, [{ folderId: connFolder.id, permissions: ["connections.use"] }]);
+    expect((await call(refreshRoute, connectionId, undefined, { authorization: bearer(token), "sec-fetch-site": "cross-site" })).status).toBe(200);
+    expect(await audited()).toBe(3);
   });
 
   it("someone without connections.use gets 404 from invoke and refresh", async () => {
