@@ -26,8 +26,9 @@ export const OUTPUT = path.join(ROOT, "bench", ".output");
 export const PORTS = { instances: [3120, 3121, 3122], bare: 3125, proxy: 3126, targetProxy: 3127 } as const;
 
 /**
- * The per-token invoke rate limit (LATCH_INVOKE_RATE_PER_SECOND, default 50/s per token and instance):
- * raised to its maximum for the benchmarks, or they would measure the limiter's 429s.
+ * The per-token invoke and refresh rate limits (LATCH_INVOKE_RATE_PER_SECOND, default 50/s, and
+ * LATCH_REFRESH_RATE_PER_SECOND, default 2/s, per token and instance): raised to their maximum for
+ * the benchmarks, or they would measure the limiter's 429s.
  */
 export const INVOKE_RATE = "100000";
 
@@ -161,6 +162,7 @@ export async function startConsole(opts: { ports: readonly number[]; env?: Recor
       NEXT_SERVER_ACTIONS_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
       LATCH_ADMIN_PASSWORD: "",
       LATCH_INVOKE_RATE_PER_SECOND: INVOKE_RATE,
+      LATCH_REFRESH_RATE_PER_SECOND: INVOKE_RATE,
       LOG_LEVEL: process.env.LOG_LEVEL ?? "warn",
       ...opts.env,
     };

@@ -120,6 +120,8 @@ const schema = z.object({
   LATCH_POOL_IDLE_SECONDS: z.coerce.number().int().min(5).max(86_400).default(300),
   /** Invokes per second each API token (or signed-in person) may make on one instance; bursts up to twice that. */
   LATCH_INVOKE_RATE_PER_SECOND: z.coerce.number().min(1).max(100_000).default(50),
+  /** Refreshes and connection tests per second each API token (or person) may make on one instance; bursts up to ten times that. */
+  LATCH_REFRESH_RATE_PER_SECOND: z.coerce.number().min(0.1).max(100_000).default(2),
 });
 
 export type Env = z.infer<typeof schema>;

@@ -20,6 +20,7 @@ import { isUuid } from "@/lib/ids";
 import { broadcastRefresh } from "@/lib/secrets/broadcast";
 import { ResolveError } from "@/lib/secrets/resolver";
 import { STORE_ERROR_TITLES } from "@/lib/vault/errors";
+import { limitRefresh } from "./rate-limits";
 import { NO_STATE, openState, sealState, sharedStateOf } from "./state";
 import { runtimeActorFor, triggerOf, typedValueAad, withCredentials, type FieldSource, type ResolveFor } from "./credentials";
 import type { SaveConnectionInput } from "./schemas";
@@ -365,6 +366,7 @@ export function sourcesOf(connection: Connection & { secrets: ConnectionSecret[]
 
 /** Reconnect: tests the saved connection again and records its status. */
 export async function reconnectConnection(ctx: Ctx, input: { connectionId: string }): Promise<ConnectOutcome> {
+  limitRefresh(ctx.actor);
   const connection = await loadConnection(db(), input.connectionId);
   await checkedUse(ctx, "connection.connect", useTarget(connection), () => assertCanOnFolder(db(), ctx.actor, "connections.use", connection.folderId, "Connection"), {
     connector: connection.connectorKind,

@@ -648,6 +648,22 @@ describe("refresh", () => {
     expect(await audited()).toBe(3);
   });
 
+  it("refreshes and tests are limited per caller: a loop cannot keep every instance re-reading the store", async () => {
+    const path = `rt/pg-loop-${randomUUID().slice(0, 6)}`;
+    const { connectionId } = await connect("postgres", path, postgres.user, postgres.password, { host: postgres.host, port: postgres.port, database: postgres.database, tlsMode: "disable" });
+    const { token } = await personalToken(editor, [{ folderId: connFolder.id, permissions: ["connections.use"] }]);
+    const asToken = { authorization: bearer(token) };
+    // Bursts of ten seconds' worth (2 a second by default) are fine, refreshes and tests alike.
+    const statuses: number[] = [];
+    for (let i = 0; i < 20; i++) statuses.push((await call(i % 2 ? refreshRoute : testRoute, connectionId, undefined, asToken)).status);
+    expect(statuses).toEqual(Array(20).fill(200));
+    const limited = await call(refreshRoute, connectionId, undefined, asToken);
+    expect(limited).toMatchObject({ status: 429, body: { error: { code: "RATE_LIMITED" } } });
+    expect((await call(testRoute, connectionId, undefined, asToken)).status).toBe(429);
+    // Another caller is not held back by this one's loop.
+    expect((await call(refreshRoute, connectionId)).status).toBe(200);
+  });
+
   it("someone without connections.use gets 404 from invoke and refresh", async () => {
     const path = `rt/pg-${randomUUID().slice(0, 6)}`;
     const { connectionId } = await connect("postgres", path, postgres.user, postgres.password, { host: postgres.host, port: postgres.port, database: postgres.database, tlsMode: "disable" });

@@ -10,7 +10,6 @@ import { assertCanFromChain, assertCanOnFolder, assertTenant, chainUserFor, fold
 import { CONNECTOR_KINDS, getConnector } from "@/lib/connectors/registry";
 import { within } from "@/lib/connectors/socket-shared";
 import { ConnectorError, OperationInputError, type Connector } from "@/lib/connectors/types";
-import { RateLimiter } from "@/lib/api/rate-limit";
 import { db, sql } from "@/lib/db";
 import { env } from "@/lib/env";
 import { AppError, notFound, type AppErrorCode } from "@/lib/errors";
@@ -23,6 +22,7 @@ import { runtimeActorFrom, triggerOf, withCredentials, type Resolved, type Rotat
 import { Pools, type PoolEntry } from "./pools";
 import { auditRefusedUse, checkedUse, useTarget } from "./denied";
 import { sourcesOf } from "./mutations";
+import { limitInvoke, limitRefresh } from "./rate-limits";
 import { openState, sharedStateOf, sweepUnsaved } from "./state";
 
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
@@ -80,13 +80,6 @@ function fingerprint(resolved: Resolved, config: unknown): string {
 
 /** How recent the values are (the newest fetch among them), so an older version never displaces a newer client. */
 const rankOf = (resolved: Resolved) => Math.max(0, ...resolved.fetchSeqs.values());
-
-const limiterHolder = globalThis as unknown as { latchInvokeLimiter?: RateLimiter };
-function invokeLimiter(): RateLimiter {
-  const rate = env().LATCH_INVOKE_RATE_PER_SECOND;
-  limiterHolder.latchInvokeLimiter ??= new RateLimiter(rate, rate * 2);
-  return limiterHolder.latchInvokeLimiter;
-}
 
 /** Drains every pooled client of a connection (all credential versions): in-flight invokes finish first. */
 export function drain(connectionId: string): void {
@@ -273,7 +266,7 @@ export function documentedInvokeBody(): z.ZodType {
  */
 export async function invokeConnection(ctx: Ctx, input: { connectionId: string; operation: string; input: Record<string, unknown> }): Promise<{ operation: string; result: unknown; durationMs: number }> {
   const started = performance.now();
-  invokeLimiter().take(ctx.actor.scope ? `token:${ctx.actor.scope.tokenId}` : `user:${ctx.actor.id}`);
+  limitInvoke(ctx.actor);
   const { connection, owner: ownerRow, latestRefresh, chain } = await loadForInvoke(input.connectionId, ctx.actor);
   // Permissions are checked afresh at every invoke; a caller without them learns nothing of the owner.
   try {
@@ -407,6 +400,7 @@ function pooledClient(connection: LoadedConnection, connector: Connector, resolv
 
 /** Refresh: clears the connection's cached secrets on every instance and drains its pools; it stays connected. */
 export async function refreshConnection(ctx: Ctx, input: { connectionId: string }) {
+  limitRefresh(ctx.actor);
   const connection = await loadConnection(input.connectionId);
   await checkedUse(ctx, "connection.refresh", useTarget(connection), () => assertCanOnFolder(db(), ctx.actor, "connections.use", connection.folderId, "Connection"));
   const assetIds = [...new Set(connection.secrets.map((s) => s.assetId).filter((x): x is string => !!x))];
@@ -420,6 +414,7 @@ export async function refreshConnection(ctx: Ctx, input: { connectionId: string 
 
 /** Refresh an asset: every instance drops its cached value (the event commits with the refresh, so none misses it). */
 export async function refreshAsset(ctx: Ctx, input: { assetId: string }) {
+  limitRefresh(ctx.actor);
   const asset = isUuid(input.assetId) ? await db().credentialAsset.findUnique({ where: { id: input.assetId } }) : null;
   if (!asset) throw notFound("Credential asset");
   await checkedUse(ctx, "asset.refresh", { kind: "asset", id: asset.id, name: asset.name, folderId: asset.folderId }, () =>
@@ -436,6 +431,7 @@ export async function refreshAsset(ctx: Ctx, input: { assetId: string }) {
 /** Refresh a store (administrators): every value read from it is dropped on every instance. */
 export async function refreshStore(ctx: Ctx, input: { storeId: string }) {
   assertTenant(ctx.actor, "stores.manage", "Credential store");
+  limitRefresh(ctx.actor);
   const store = isUuid(input.storeId) ? await db().credentialStore.findUnique({ where: { id: input.storeId } }) : null;
   if (!store) throw notFound("Credential store");
   await db().$transaction(async (tx) => {

@@ -16,6 +16,7 @@ export const POST = defineRoute(
     tags: ["Assets"],
     params: z.object({ assetId: idSchema }),
     response: assetRefreshResponseSchema,
+    errors: [429],
   },
   (ctx) => refreshAsset(ctx, { assetId: ctx.params.assetId }),
 );

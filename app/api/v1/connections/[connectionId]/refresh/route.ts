@@ -16,6 +16,7 @@ export const POST = defineRoute(
     tags: ["Connections"],
     params: z.object({ connectionId: idSchema }),
     response: connectionRefreshResponseSchema,
+    errors: [429],
   },
   (ctx) => refreshConnection(ctx, { connectionId: ctx.params.connectionId }),
 );

@@ -17,7 +17,7 @@ export const POST = defineRoute(
     tags: ["Connections"],
     params: z.object({ connectionId: idSchema }),
     response: connectOutcomeSchema,
-    errors: [409],
+    errors: [409, 429],
   },
   (ctx) => reconnectConnection(ctx, { connectionId: ctx.params.connectionId }),
 );

@@ -18,6 +18,7 @@ export const POST = defineRoute(
     ...requireTenant("stores.manage", "Credential store"),
     params: z.object({ storeId: idSchema }),
     response: storeRefreshResponseSchema,
+    errors: [429],
   },
   (ctx) => refreshStore(ctx, { storeId: ctx.params.storeId }),
 );
