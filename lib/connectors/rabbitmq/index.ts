@@ -66,10 +66,17 @@ const publish: Operation<ChannelModel, typeof publishInput, PublishOutput> = {
     let channelError: unknown;
     let returned = false;
     let open: { close(): Promise<void> } | null = null;
+    let givenUp = false;
     const work = async () => {
       // A confirm channel per publish: concurrent publishes share the connection, not a channel.
       const channel = await model.createConfirmChannel();
       open = channel;
+      // The caller was told "timed out" while the channel opened: publishing now would send a
+      // message they believe was not sent, and will send again.
+      if (givenUp) {
+        await channel.close().catch(() => {});
+        throw rabbitTimeout(target, timeoutMs);
+      }
       // The reason a channel closes arrives as an event; the pending calls only see "channel closed".
       channel.on("error", (error: unknown) => {
         channelError ??= error;
@@ -92,6 +99,7 @@ const publish: Operation<ChannelModel, typeof publishInput, PublishOutput> = {
     };
     try {
       return await within(work(), timeoutMs, () => {
+        givenUp = true;
         // Only this publish's channel is given up; other publishes on the connection carry on.
         const channel = open as { close(): Promise<void> } | null;
         void channel?.close().catch(() => {});

@@ -102,6 +102,19 @@ describe("rabbitmq connector against the machine's RabbitMQ", () => {
     expect(received?.properties.deliveryMode).toBe(2);
   });
 
+  it("does not publish a message after telling the caller it timed out", async () => {
+    const queue = await target.declareQueue();
+    const { client } = await open();
+    // A broker slow to open the publish's channel: it opens only after the caller's time is up.
+    const openChannel = client.createConfirmChannel.bind(client);
+    client.createConfirmChannel = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      return openChannel();
+    };
+    await expect(publish(client, { routingKey: queue, body: "late" }, 200)).rejects.toMatchObject({ kind: "timeout" });
+    expect(await target.receive(queue, 1500)).toBeNull();
+  });
+
   it("says when a confirmed message reached no queue", async () => {
     const { client } = await open();
     expect(await publish(client, { routingKey: "latch-no-such-queue", body: "x" })).toEqual({ published: true, routed: false });
