@@ -1,9 +1,9 @@
 import "server-only";
-import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { nodeHeaders, unexpectedAnswer } from "@/lib/api/handler";
 import { invokeRoute } from "@/lib/connections/invoke-route";
-import { unexpectedMessage } from "@/lib/errors";
 import { logger } from "@/lib/log";
+import { requestIdFrom } from "@/lib/request-context";
 
 /**
  * Routes server.mjs answers itself, before Next's router sees the request. Only the one a runner
@@ -35,11 +35,11 @@ export const serveDirect: DirectRoutes = (request, response) => {
   }
   invokeRoute.serveNode(request, response, { connectionId }, url).catch((error: unknown) => {
     // serveNode maps every error to an answer itself; this is a failure while writing one.
-    const reference = randomUUID();
-    logger().error({ err: error, path: url.pathname, requestId: reference }, "unexpected error while answering a direct route");
+    const requestId = requestIdFrom(nodeHeaders(request));
+    logger().error({ err: error, path: url.pathname, requestId }, "unexpected error while answering a direct route");
     if (response.headersSent) return void response.destroy();
-    const body = JSON.stringify({ error: { code: "UNEXPECTED", message: unexpectedMessage(reference), requestId: reference } });
-    response.writeHead(500, { "content-type": "application/json", "cache-control": "no-store", "x-request-id": reference }).end(body);
+    const out = unexpectedAnswer(requestId);
+    response.writeHead(out.status, out.headers).end(out.body as string);
   });
   return true;
 };

@@ -62,6 +62,18 @@ function json(status: number, body: unknown, requestId: string, extra?: Record<s
   return { status, headers: apiHeaders(requestId, own), body: JSON.stringify(body) };
 }
 
+/** The answer to a failure while writing another answer: the API's error body and standard headers. */
+export function unexpectedAnswer(requestId: string): Outgoing {
+  return json(500, { error: { code: "UNEXPECTED", message: unexpectedMessage(requestId), requestId } }, requestId);
+}
+
+/** The API's answer at an address no route serves (app/api/v1/[...path]): JSON, like every other. */
+export function unknownApiPath(request: NextRequest): NextResponse {
+  const requestId = requestIdFrom(request.headers);
+  const out = json(404, { error: { code: "NOT_FOUND", message: "No API operation at this address; the reference is at /api/v1/openapi.json.", requestId } }, requestId);
+  return new NextResponse(out.body, { status: out.status, headers: out.headers });
+}
+
 function invalid(error: z.ZodError, where: string): AppError {
   const fieldErrors = fieldErrorsOf(error);
   const first = Object.entries(fieldErrors)[0];
@@ -235,7 +247,7 @@ export function apiHandler<P = Record<string, never>, Q = Record<string, never>,
         return json(HTTP_STATUS[known.code], { error: { code: known.code, message: known.message, requestId } }, requestId);
       }
       log.error({ err: error, path: incoming.pathname }, "unexpected error in route handler");
-      return json(500, { error: { code: "UNEXPECTED", message: unexpectedMessage(requestId), requestId } }, requestId);
+      return unexpectedAnswer(requestId);
     }
   };
 
@@ -304,7 +316,7 @@ export function acceptsGzip(header: string | undefined): boolean {
  * appended the peer to X-Forwarded-For). Not copied into a Headers object: that copy alone cost a
  * visible share of a direct invoke's CPU.
  */
-function nodeHeaders(request: IncomingMessage): HeaderReader {
+export function nodeHeaders(request: IncomingMessage): HeaderReader {
   return {
     get(name: string): string | null {
       const value = request.headers[name.toLowerCase()];

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { openApiDocument } from "@/app/api/v1/openapi.json/document";
 import { buildOpenApiDocument, errorStatusesOf, HTTP_METHODS, isDocumented, operationsOf, type OpenApiDocument } from "./openapi";
+import { isOperationRouteFile } from "@/test/api-routes";
 
 const V1 = path.join(process.cwd(), "app", "api", "v1");
 // Every method Next serves from a route module; HEAD and OPTIONS would need an entry too.
@@ -12,7 +13,7 @@ const SERVED_METHODS = [...HTTP_METHODS, "HEAD", "OPTIONS"] as const;
 /** app/api/v1/**\/route.ts, each with the API path its folders spell ([x] → {x}). */
 function routeFiles(): { file: string; apiPath: string }[] {
   return (readdirSync(V1, { recursive: true }) as string[])
-    .filter((f) => path.basename(f) === "route.ts")
+    .filter(isOperationRouteFile)
     .map((f) => {
       const segments = path.dirname(f).split(path.sep).filter((s) => s && s !== ".");
       return { file: path.join(V1, f), apiPath: `/${segments.map((s) => s.replace(/^\[(.+)\]$/, "{$1}")).join("/")}` };
