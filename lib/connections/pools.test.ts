@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { Connector } from "@/lib/connectors/types";
 import { Pools } from "./pools";
 
@@ -50,6 +50,25 @@ describe("pools keyed by connection and credential version", () => {
     await settle();
     expect(closed).toEqual(["v1"]);
     expect(pools.list("c1")).toEqual([expect.objectContaining({ version: "v2", draining: false })]);
+  });
+
+  it("twenty invokes rejected together set one forced-close timer, which closing the client clears", async () => {
+    vi.useFakeTimers();
+    try {
+      const pools = new Pools();
+      const { connector, closed } = fakeConnector();
+      const entries = Array.from({ length: 20 }, () => pools.acquire("c1", "v1", 1, connector, open("v1")));
+      const before = vi.getTimerCount();
+      for (const entry of entries) pools.drain(entry);
+      expect(vi.getTimerCount() - before).toBe(1);
+      for (const entry of entries) pools.release(entry);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(closed).toEqual(["v1"]);
+      // Closed: nothing keeps the client (and the credentials its driver holds) in memory any longer.
+      expect(vi.getTimerCount()).toBe(before);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("values older than the open version are served once and never displace it", async () => {

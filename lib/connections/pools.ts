@@ -23,6 +23,8 @@ export type PoolEntry = {
   lastUsed: number;
   draining: boolean;
   closed: Promise<void> | null;
+  /** While draining with invokes still in flight: closes the client anyway after FORCE_CLOSE_MS. */
+  forceClose?: NodeJS.Timeout;
 };
 
 type Opened = { client: Promise<unknown> };
@@ -98,7 +100,11 @@ export class Pools {
       this.#forget(entry);
     }
     if (entry.inFlight === 0) this.#close(entry);
-    else setTimeout(() => this.#close(entry), FORCE_CLOSE_MS).unref();
+    // One timer per client, however many rejected invokes drain it together.
+    else if (!entry.forceClose && !entry.closed) {
+      entry.forceClose = setTimeout(() => this.#close(entry), FORCE_CLOSE_MS);
+      entry.forceClose.unref();
+    }
   }
 
   /** Every version of a connection's clients (a refresh, a deletion). */
@@ -139,6 +145,9 @@ export class Pools {
   }
 
   #close(entry: PoolEntry) {
+    // A pending timer would keep the closed client, and the credentials its driver holds, in memory.
+    clearTimeout(entry.forceClose);
+    entry.forceClose = undefined;
     entry.closed ??= entry.client.then((client) => entry.connector.close(client)).catch(() => {});
   }
 }
