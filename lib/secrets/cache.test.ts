@@ -53,6 +53,20 @@ describe("SecretCache lifetime", () => {
     expect(v.calls).toBe(2);
   });
 
+  it("a sweep drops entries past their hour that nobody looked up again, and keeps the rest", async () => {
+    const c = clock();
+    const cache = new SecretCache({ now: c.now });
+    await cache.get({ ...key, name: "old" }, vault().fetch);
+    c.advance(30 * 60 * 1000);
+    await cache.get({ ...key, name: "newer" }, vault().fetch);
+    c.advance(30 * 60 * 1000);
+    expect(cache.sweepExpired()).toBe(1);
+    expect(cache.stats()).toMatchObject({ size: 1, expirations: 1 });
+    c.advance(30 * 60 * 1000);
+    expect(cache.sweepExpired()).toBe(1);
+    expect(cache.stats().size).toBe(0);
+  });
+
   it("counts the hour from when the fetch began, so a slow vault only shortens it", async () => {
     const c = clock();
     const cache = new SecretCache({ now: c.now });

@@ -250,6 +250,22 @@ export class SecretCache {
     return n;
   }
 
+  /**
+   * Drops every entry past its hour. An expired entry is never served, but without this one nobody
+   * looks up again would stay in memory (sealed) until the size bound pushed it out. Returns how many.
+   */
+  sweepExpired(): number {
+    const now = this.#now();
+    let n = 0;
+    for (const [k, entry] of [...this.#entries]) {
+      if (now < entry.expiresAt) continue;
+      this.#remove(k);
+      this.#stats.expirations++;
+      n++;
+    }
+    return n;
+  }
+
   clear(): void {
     this.#markStale(() => true);
     for (const k of [...this.#entries.keys()]) this.#remove(k);

@@ -77,11 +77,15 @@ function httpCodeFor(kind: StoreErrorKind): AppErrorCode {
 const globalForCache = globalThis as unknown as { latchSecretCache?: SecretCache };
 
 /** The process's cache; one per server process (kept on globalThis so dev reloads do not fork it). */
+const CACHE_SWEEP_MS = 60_000;
+
 export function secretCache(): SecretCache {
   if (!globalForCache.latchSecretCache) {
     const cache = new SecretCache({ maxEntries: env().LATCH_SECRET_CACHE_MAX_ENTRIES });
     globalForCache.latchSecretCache = cache;
     registerCacheMetrics(() => cache.stats());
+    // Values are held for their hour and no longer, looked up again or not.
+    setInterval(() => cache.sweepExpired(), CACHE_SWEEP_MS).unref();
     // Edits and refreshes on any instance drop this instance's entries, whatever else runs here.
     onRefresh((message) => {
       if (message.kind === "store") {
