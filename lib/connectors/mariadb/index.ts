@@ -40,6 +40,8 @@ export class MariadbPool {
     readonly target: MariadbTarget,
     /** The statement limit a session is given after each reset (the sessions of one pool share one). */
     readonly sessionLimitMs: number,
+    /** A session of the same user outside the pool (to kill a statement the pool's session was cut from). */
+    readonly openSide: () => Client,
   ) {}
 
   /** Borrows a session within the deadline; a slot granted after the deadline is handed straight back. */
@@ -73,6 +75,11 @@ const schemaChanged = new WeakSet<Client>();
 // role that SET ROLE (also inside a procedure) took, so a session that no longer has it is closed.
 const loginRoles = new WeakMap<Client, Promise<string | null>>();
 const currentRole = async (client: Client) => ((await exec(client, "SELECT CURRENT_ROLE() AS role")) as { role?: string | null }[])[0]?.role ?? null;
+// Which server each session is on (host name and server id), so a kill sent from another session
+// reaches the same server's thread, not a namesake on another node behind a load balancer.
+const serverOf = new WeakMap<Client, Promise<string | null>>();
+const SERVER_IDENTITY = "CONCAT(@@hostname, '/', @@server_id)";
+const serverIdentity = async (client: Client) => ((await exec(client, `SELECT ${SERVER_IDENTITY} AS server`)) as { server?: string | null }[])[0]?.server ?? null;
 /** How long after the server's own statement limit the client gives up on a session it cannot hear from. */
 const CLIENT_GRACE_MS = 2000;
 
@@ -185,15 +192,26 @@ const KILL_WAIT_MS = 5000;
  * MySQL, whose limit covers SELECT only) would run on. It is killed from another session of the same
  * user, best effort: a server that cannot be heard from has nothing to kill.
  */
-async function killStatement(handle: MariadbPool, threadId: number | null): Promise<void> {
+async function killStatement(handle: MariadbPool, client: Client): Promise<void> {
+  const threadId = client.threadId;
   if (!Number.isSafeInteger(threadId)) return;
-  let other: mysql.PoolConnection | undefined;
+  // Its own connection, not the pool's: a pool full of retrying runners would queue the kill behind them.
+  let side: Client | undefined;
   try {
-    other = await handle.acquire(KILL_WAIT_MS);
-    await within(exec(other, `KILL QUERY ${threadId}`), KILL_WAIT_MS, () => new Error("kill timed out"));
-    other.release();
+    const server = await serverOf.get(client);
+    if (!server) return;
+    side = handle.openSide();
+    side.on("error", () => {});
+    const kill = async (other: Client) => {
+      // Behind a load balancer the new session may be on another node, where the same thread id is someone else's.
+      if ((await serverIdentity(other)) !== server) return;
+      await exec(other, `KILL QUERY ${threadId}`);
+    };
+    await within(kill(side), KILL_WAIT_MS, () => new Error("kill timed out"));
   } catch {
-    if (other) cut(other);
+    // Best effort: the statement ended by itself (unknown thread id), or the server cannot be heard from.
+  } finally {
+    if (side) cut(side);
   }
 }
 
@@ -224,7 +242,7 @@ async function withSession<T>(handle: MariadbPool, timeoutMs: number, work: (cli
       () => {
         broken = true;
         cut(client);
-        void killStatement(handle, client.threadId);
+        void killStatement(handle, client);
         return mariadbTimeout(handle.target, timeoutMs);
       },
     );
@@ -303,7 +321,7 @@ export const mariadbConnector: Connector<typeof mariadbConfigSchema, MariadbPool
     } catch (error) {
       throw toMariadbError(error, config);
     }
-    const pool = mysql.createPool({
+    const options: mysql.ConnectionOptions = {
       // `host` stays the name entered (TLS server name and identity check); the socket below dials the checked IP.
       host: config.host,
       port: config.port,
@@ -319,21 +337,28 @@ export const mariadbConnector: Connector<typeof mariadbConfigSchema, MariadbPool
       dateStrings: true,
       multipleStatements: false,
       connectAttributes: { program_name: "Latch" },
+      enableKeepAlive: true,
+    };
+    const pool = mysql.createPool({
+      ...options,
       connectionLimit: sizing?.max ?? 1,
       maxIdle: sizing?.max ?? 1,
       idleTimeout: sizing?.idleMs ?? 10_000,
-      enableKeepAlive: true,
     });
     // Without a listener, a socket error on an idle session would crash the process.
     pool.on("connection", (conn) => {
       conn.on("error", () => {});
-      // Asked before any caller's statement: the pool hands the session out only after this event.
-      const role = currentRole(conn as unknown as Client);
-      role.catch(() => {});
+      // Asked before any caller's statement (the pool hands the session out only after this event):
+      // its role at login, and which server it is on.
+      const facts = exec(conn as unknown as Client, `SELECT CURRENT_ROLE() AS role, ${SERVER_IDENTITY} AS server`).then((rows) => (rows as { role?: string | null; server?: string | null }[])[0]);
+      const role = facts.then((f) => f?.role ?? null);
+      const server = facts.then((f) => f?.server ?? null);
+      for (const p of [role, server]) p.catch(() => {});
       loginRoles.set(conn as unknown as Client, role);
+      serverOf.set(conn as unknown as Client, server);
     });
     const target: MariadbTarget = { host: config.host, port: config.port, database: config.database, user: config.user };
-    const handle = new MariadbPool(pool, target, statementLimitMs(timeoutMs));
+    const handle = new MariadbPool(pool, target, statementLimitMs(timeoutMs), () => mysql.createConnection(options));
     // One login now proves the credentials; the session stays in the pool for the first operation.
     try {
       const first = await handle.acquire(Math.max(1, deadline - Date.now()));
