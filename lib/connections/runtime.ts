@@ -300,7 +300,7 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
     if (rt().rotations.has(key)) return;
     rt().rotations.set(key, Date.now());
     metrics().rotations.inc({ connector: connector.kind, outcome });
-    // The invoke goes on whatever the audit store says; another invoke of this rotation may report it instead.
+    // The invoke goes on whatever the audit store says; a lost event is logged.
     await recordAuditEvent(db(), {
       actor: ctx.actor,
       action: "connection.rotation",
@@ -309,10 +309,7 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
       outcome: outcome === "recovered" ? "SUCCESS" : "FAILURE",
       requestId: ctx.requestId,
       details: { connector: connector.kind, assets: connection.secrets.filter((s) => s.assetId).map((s) => s.assetId), outcome, resolvedAs: owner.email },
-    }).catch((auditError: unknown) => {
-      rt().rotations.delete(key);
-      logger().error({ err: auditError, connectionId: connection.id, requestId: ctx.requestId }, "could not audit a rotation");
-    });
+    }).catch((auditError: unknown) => logger().error({ err: auditError, connectionId: connection.id, requestId: ctx.requestId }, "could not audit a rotation"));
   };
 
   let used: Resolved | null = null;

@@ -326,8 +326,9 @@ export async function broadcastRefresh(message: Omit<RefreshMessage, "origin" | 
     )
     SELECT id, pg_notify(${CHANNEL}, json_build_object('kind', kind, 'id', target_id, 'assetIds', coalesce(asset_ids, '{}'), 'origin', origin, 'seq', id)::text)::text AS notified FROM event`;
   if (row) markApplied(Number(row.id));
-  // Pruned now and then by whoever sends (outside any transaction); the log only needs to outlive a reconnect.
-  if (Math.random() < 0.01) await db().$executeRaw`DELETE FROM refresh_events WHERE created_at < now() - make_interval(hours => ${PRUNE_AFTER_HOURS})`.catch(() => 0);
+  // Pruned now and then by whoever sends; the log only needs to outlive a reconnect. Not awaited, and
+  // on a connection of its own: a refresh's transaction must not wait for it.
+  if (Math.random() < 0.01) void db().$executeRaw`DELETE FROM refresh_events WHERE created_at < now() - make_interval(hours => ${PRUNE_AFTER_HOURS})`.catch(() => 0);
 }
 
 /** For tests and orderly shutdown. */

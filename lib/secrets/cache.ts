@@ -257,7 +257,7 @@ export class SecretCache {
   sweepExpired(): number {
     const now = this.#now();
     let n = 0;
-    for (const [k, entry] of [...this.#entries]) {
+    for (const [k, entry] of this.#entries) {
       if (now < entry.expiresAt) continue;
       this.#remove(k);
       this.#stats.expirations++;
