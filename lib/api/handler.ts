@@ -154,19 +154,35 @@ const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 function assertSameSiteForSession(incoming: Incoming) {
   if (SAFE_METHODS.has(incoming.method.toUpperCase())) return;
   const site = incoming.headers.get("sec-fetch-site");
-  let foreign = site !== null && site !== "same-origin" && site !== "none";
-  if (site === null) {
-    const origin = incoming.headers.get("origin");
-    const host = incoming.headers.get("x-forwarded-host") ?? incoming.headers.get("host");
-    if (origin !== null && origin !== "null") {
-      try {
-        foreign = new URL(origin).host !== host;
-      } catch {
-        foreign = true;
-      }
-    } else if (origin === "null") foreign = true;
-  }
+  const foreign = site !== null ? site !== "same-origin" && site !== "none" : originIsForeign(incoming.headers);
   if (foreign) throw new AppError("BAD_REQUEST", "A change through the API from another site cannot use the browser session. Call the API with an API token.");
+}
+
+/**
+ * For browsers that do not send Sec-Fetch-Site: the Origin's host name against the names the
+ * request was sent to (Host, and each X-Forwarded-Host a proxy added). Host names only, since a
+ * proxy may drop a non-default port from Host. No Origin: not a cross-origin browser request.
+ */
+function originIsForeign(headers: HeaderReader): boolean {
+  const origin = headers.get("origin");
+  if (origin === null) return false;
+  let hostname: string;
+  try {
+    hostname = new URL(origin).hostname; // "null" (a sandboxed or opaque origin) does not parse
+  } catch {
+    return true;
+  }
+  const names = [headers.get("host"), ...(headers.get("x-forwarded-host")?.split(",") ?? [])]
+    .map((name) => name?.trim())
+    .filter((name): name is string => !!name)
+    .map((name) => {
+      try {
+        return new URL(`http://${name}`).hostname;
+      } catch {
+        return null;
+      }
+    });
+  return !names.includes(hostname);
 }
 
 /**
