@@ -11,3 +11,4 @@ export const POST = unknownApiPath;
 export const PUT = unknownApiPath;
 export const PATCH = unknownApiPath;
 export const DELETE = unknownApiPath;
+export const OPTIONS = unknownApiPath;
