@@ -42,6 +42,8 @@ export type DataTableProps<T> = {
 const cards = {
   table: "max-md:block",
   header: "max-md:sr-only",
+  // Every column is a line of the card, so every header is there for assistive tech (even one the table hides).
+  headerCell: "max-md:table-cell",
   body: "max-md:block",
   row: "max-md:grid max-md:gap-1.5 max-md:px-4 max-md:py-3",
   cell: "max-md:grid max-md:grid-cols-[7rem_minmax(0,1fr)] max-md:items-baseline max-md:gap-3 max-md:p-0! max-md:w-auto max-md:before:text-xs max-md:before:font-medium max-md:before:tracking-wide max-md:before:text-muted-foreground max-md:before:uppercase max-md:before:content-[attr(data-label)]",
@@ -77,7 +79,7 @@ export function DataTable<T>({
             <TableHeader role={role("rowgroup")} className={cn(asCards && cards.header)}>
               <TableRow role={role("row")} className="hover:bg-transparent">
                 {columns.map((column) => (
-                  <TableHead key={column.key} role={role("columnheader")} className={column.className}>
+                  <TableHead key={column.key} role={role("columnheader")} className={cn(column.className, asCards && cards.headerCell)}>
                     {column.header}
                   </TableHead>
                 ))}
