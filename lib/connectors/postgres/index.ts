@@ -141,19 +141,9 @@ function streamQuery(client: pg.ClientBase, sql: string, params: unknown[], rowL
  * statements, LISTEN) would otherwise reach the next invoke that borrows it, which may be another
  * runner's. It runs after the answer is ready, so it costs the caller no time.
  */
-const listened = new WeakSet<pg.PoolClient>();
-/** The statement (or the reset) that was running fails with the same error, and that is what is reported. */
-const ignoreSessionError = () => {};
-
 async function withSession<T>(handle: PostgresPool, timeoutMs: number, work: (client: pg.PoolClient) => Promise<T>, { reset = false } = {}): Promise<T> {
   const started = Date.now();
   const client = await handle.acquire(timeoutMs);
-  // pg-pool listens for a session's errors only while it is idle; a borrowed session the server
-  // ends would otherwise raise an uncaught 'error' beside the statement's own rejection.
-  if (!listened.has(client)) {
-    client.on("error", ignoreSessionError);
-    listened.add(client);
-  }
   let broken = false;
   try {
     const left = Math.max(1, timeoutMs - (Date.now() - started));
@@ -275,8 +265,12 @@ export const postgresConnector: Connector<typeof postgresConfigSchema, PostgresP
       connectionTimeoutMillis: timeoutMs + CLIENT_GRACE_MS,
       keepAlive: true,
     });
-    // Without a listener, a socket error on an idle session would crash the process.
+    // Without a listener, a socket error on an idle session would crash the process. pg-pool listens
+    // for a session's errors only while it is idle, so each session also gets its own listener: one
+    // the server ends mid-statement would otherwise raise an uncaught 'error' beside the statement's
+    // rejection (which is what is reported).
     pool.on("error", () => {});
+    pool.on("connect", (client) => client.on("error", () => {}));
     const handle = new PostgresPool(pool, target, statementLimitMs(timeoutMs));
     // One login now proves the credentials; the session stays in the pool for the first operation.
     try {
