@@ -48,6 +48,35 @@ async function open(overrides: Record<string, unknown> = {}, pool?: { max: numbe
   return { client, i };
 }
 
+/**
+ * A pipe to the target that, from the first chunk `swallow` picks on a session, passes nothing more
+ * of that session on: a server that goes silent mid-conversation.
+ */
+async function startSwallowingProxy(swallow: (chunk: Buffer) => boolean): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const proxy = net.createServer((inbound) => {
+    const outbound = net.connect(target.port, target.host);
+    let swallowing = false;
+    sockets.add(inbound);
+    inbound.on("data", (chunk: Buffer) => {
+      if (!swallowing && swallow(chunk)) swallowing = true;
+      if (!swallowing) outbound.write(chunk);
+    });
+    outbound.on("data", (chunk) => inbound.write(chunk));
+    for (const s of [inbound, outbound]) s.on("error", () => {});
+    inbound.on("close", () => outbound.destroy());
+    outbound.on("close", () => inbound.destroy());
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (proxy.address() as net.AddressInfo).port,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
+    },
+  };
+}
+
 describe("postgres connector against a password-auth PostgreSQL", () => {
   it("is assignable to the registry's Connector type", () => {
     const c: Connector = postgresConnector;
@@ -215,25 +244,12 @@ describe("postgres connector against a password-auth PostgreSQL", () => {
   it("a session whose reset goes unanswered is closed, and does not hold its pool's only slot", async () => {
     // A pipe to the target that swallows the first DISCARD ALL and everything its session sends after it.
     let swallowNext = true;
-    const sockets = new Set<net.Socket>();
-    const proxy = net.createServer((inbound) => {
-      const outbound = net.connect(target.port, target.host);
-      let swallowing = false;
-      sockets.add(inbound);
-      inbound.on("data", (chunk: Buffer) => {
-        if (swallowNext && chunk.includes("DISCARD ALL")) {
-          swallowNext = false;
-          swallowing = true;
-        }
-        if (!swallowing) outbound.write(chunk);
-      });
-      outbound.on("data", (chunk) => inbound.write(chunk));
-      for (const s of [inbound, outbound]) s.on("error", () => {});
-      inbound.on("close", () => outbound.destroy());
-      outbound.on("close", () => inbound.destroy());
+    const proxy = await startSwallowingProxy((chunk) => {
+      if (!swallowNext || !chunk.includes("DISCARD ALL")) return false;
+      swallowNext = false;
+      return true;
     });
-    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
-    const { client } = await open({ host: "127.0.0.1", port: (proxy.address() as net.AddressInfo).port }, { max: 1, idleMs: 10_000 });
+    const { client } = await open({ host: "127.0.0.1", port: proxy.port }, { max: 1, idleMs: 10_000 });
     try {
       // The answer comes back; then the session's DISCARD ALL never reaches the server.
       expect((await runQuery(client, { sql: "SELECT 1" })).rows).toEqual([[1]]);
@@ -243,30 +259,15 @@ describe("postgres connector against a password-auth PostgreSQL", () => {
       expect(Date.now() - started).toBeLessThan(9000);
     } finally {
       await postgresConnector.close(client);
-      for (const s of sockets) s.destroy();
-      await new Promise((resolve) => proxy.close(resolve));
+      await proxy.close();
     }
   }, 20_000);
 
   it("keeps to the invoke's deadline when the server goes silent while the session's statement limit is being set", async () => {
     // A pipe that, once told to, swallows a SET statement_timeout and everything its session sends after it.
     let swallowSet = false;
-    const sockets = new Set<net.Socket>();
-    const proxy = net.createServer((inbound) => {
-      const outbound = net.connect(target.port, target.host);
-      let swallowing = false;
-      sockets.add(inbound);
-      inbound.on("data", (chunk: Buffer) => {
-        if (swallowSet && chunk.includes("statement_timeout")) swallowing = true;
-        if (!swallowing) outbound.write(chunk);
-      });
-      outbound.on("data", (chunk) => inbound.write(chunk));
-      for (const s of [inbound, outbound]) s.on("error", () => {});
-      inbound.on("close", () => outbound.destroy());
-      outbound.on("close", () => inbound.destroy());
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
-    const { client } = await open({ host: "127.0.0.1", port: (proxy.address() as net.AddressInfo).port }, { max: 1, idleMs: 10_000 });
+    const proxy = await startSwallowingProxy((chunk) => swallowSet && chunk.includes("statement_timeout"));
+    const { client } = await open({ host: "127.0.0.1", port: proxy.port }, { max: 1, idleMs: 10_000 });
     try {
       expect((await runQuery(client, { sql: "SELECT 1" }, 30_000)).rows).toEqual([[1]]);
       swallowSet = true;
@@ -276,8 +277,7 @@ describe("postgres connector against a password-auth PostgreSQL", () => {
       expect(Date.now() - started).toBeLessThan(1000 + 2000 + 1500);
     } finally {
       await postgresConnector.close(client);
-      for (const s of sockets) s.destroy();
-      await new Promise((resolve) => proxy.close(resolve));
+      await proxy.close();
     }
   }, 20_000);
 
