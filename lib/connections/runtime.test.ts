@@ -57,6 +57,18 @@ async function call(route: { POST: (req: NextRequest, ctx: { params: Promise<Rec
 
 const invoke = (connectionId: string, operation: string, input: Record<string, unknown>) => call(invokeRoute, connectionId, { operation, input });
 
+/** Runs `fn` while Latch's database refuses inserts into `table` that meet `when` (SQL over NEW): a store that fails at that step. */
+async function whileRefusingInserts<T>(table: "audit_events" | "refresh_events", when: string, fn: () => Promise<T>): Promise<T> {
+  await db().$executeRawUnsafe(`CREATE FUNCTION test_refuse_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF ${when} THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$`);
+  await db().$executeRawUnsafe(`CREATE TRIGGER test_refuse_insert BEFORE INSERT ON ${table} FOR EACH ROW EXECUTE FUNCTION test_refuse_insert()`);
+  try {
+    return await fn();
+  } finally {
+    await db().$executeRawUnsafe(`DROP TRIGGER test_refuse_insert ON ${table}`);
+    await db().$executeRawUnsafe(`DROP FUNCTION test_refuse_insert()`);
+  }
+}
+
 /** An asset in the Vault emulator and a connection using it (username and password from the asset). */
 async function connect(kind: string, path: string, username: string, password: string, config: Record<string, unknown>) {
   vault.seedSecret({ path, data: { username, password } });
@@ -541,15 +553,9 @@ describe("test and invoke act alike, and are audited", () => {
     const path = `rt/pg-audit-down-${randomUUID().slice(0, 6)}`;
     const { connectionId } = await connect("postgres", path, postgres.user, postgres.password, { host: postgres.host, port: postgres.port, database: postgres.database, tlsMode: "disable" });
     const invokes = () => db().auditEvent.findMany({ where: { targetId: connectionId, action: "connection.invoke" } });
-    await db().$executeRawUnsafe(`CREATE FUNCTION test_refuse_invoke_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.action = 'connection.invoke' AND NEW.outcome = 'SUCCESS' THEN RAISE EXCEPTION 'audit store unavailable'; END IF; RETURN NEW; END $$`);
-    await db().$executeRawUnsafe(`CREATE TRIGGER test_refuse_invoke_audit BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION test_refuse_invoke_audit()`);
-    let answer: Awaited<ReturnType<typeof invoke>>;
-    try {
-      answer = await invoke(connectionId, "query", { sql: "SELECT 7 AS n", params: [] });
-    } finally {
-      await db().$executeRawUnsafe(`DROP TRIGGER test_refuse_invoke_audit ON audit_events`);
-      await db().$executeRawUnsafe(`DROP FUNCTION test_refuse_invoke_audit()`);
-    }
+    const answer = await whileRefusingInserts("audit_events", "NEW.action = 'connection.invoke' AND NEW.outcome = 'SUCCESS'", () =>
+      invoke(connectionId, "query", { sql: "SELECT 7 AS n", params: [] }),
+    );
     expect(answer).toMatchObject({ status: 200, body: { result: { rows: [[7]] } } });
     expect(await invokes()).toEqual([]);
   });
@@ -597,14 +603,7 @@ describe("refresh", () => {
     const generation = async () => (await db().connection.findUniqueOrThrow({ where: { id: connectionId } })).refreshGeneration;
     const audited = () => db().auditEvent.count({ where: { targetId: connectionId, action: "connection.refresh" } });
     const before = await generation();
-    await db().$executeRawUnsafe(`CREATE FUNCTION test_refuse_refresh_event() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refresh log unavailable'; END $$`);
-    await db().$executeRawUnsafe(`CREATE TRIGGER test_refuse_refresh_event BEFORE INSERT ON refresh_events FOR EACH ROW EXECUTE FUNCTION test_refuse_refresh_event()`);
-    try {
-      expect((await call(refreshRoute, connectionId)).status).toBe(500);
-    } finally {
-      await db().$executeRawUnsafe(`DROP TRIGGER test_refuse_refresh_event ON refresh_events`);
-      await db().$executeRawUnsafe(`DROP FUNCTION test_refuse_refresh_event()`);
-    }
+    expect((await whileRefusingInserts("refresh_events", "true", () => call(refreshRoute, connectionId))).status).toBe(500);
     // Nothing says it happened, so the caller's error is the whole truth: they refresh again.
     expect(await audited()).toBe(0);
     expect(await generation()).toBe(before);
