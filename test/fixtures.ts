@@ -61,3 +61,15 @@ export async function latchStore() {
     (await db().credentialStore.create({ data: { name: "Latch Database", kind: "latch", mode: "READ_WRITE", isBuiltIn: true } }))
   );
 }
+
+/** Runs `fn` while Latch's database refuses inserts into `table` that meet `when` (SQL over NEW): a store that fails at that step. */
+export async function whileRefusingInserts<T>(table: "audit_events" | "refresh_events", when: string, fn: () => Promise<T>): Promise<T> {
+  await db().$executeRawUnsafe(`CREATE FUNCTION test_refuse_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF ${when} THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$`);
+  await db().$executeRawUnsafe(`CREATE TRIGGER test_refuse_insert BEFORE INSERT ON ${table} FOR EACH ROW EXECUTE FUNCTION test_refuse_insert()`);
+  try {
+    return await fn();
+  } finally {
+    await db().$executeRawUnsafe(`DROP TRIGGER test_refuse_insert ON ${table}`);
+    await db().$executeRawUnsafe(`DROP FUNCTION test_refuse_insert()`);
+  }
+}

@@ -16,7 +16,7 @@ import { forgetUnwrappedKeysForTests } from "@/lib/crypto/envelope";
 import { listStores } from "@/lib/stores/queries";
 import { startHashicorpEmulator, type HashicorpEmulator } from "@/test/emulators/hashicorp";
 import { createTestPki, type TestPki } from "@/test/emulators/tls";
-import { grant, latchStore, makeFolder, makeUser, rowCounts, signInAs } from "@/test/fixtures";
+import { grant, latchStore, makeFolder, makeUser, rowCounts, signInAs, whileRefusingInserts } from "@/test/fixtures";
 import { session } from "@/test/mocks/session";
 import { createAssetAction, deleteAssetAction, testAssetAction, updateAssetAction } from "./actions";
 import { getAssetViewOrThrow, listAssets } from "./queries";
@@ -386,6 +386,16 @@ describe("updating", () => {
     expect(await resolveAs(editor, id)).toMatchObject({ username: "svc", password });
     const audit = await db().auditEvent.findFirstOrThrow({ where: { action: "asset.update", targetId: id } });
     expect(audit).toMatchObject({ outcome: "SUCCESS", targetLabel: newName, details: { changed: ["name", "description"], valueWritten: false } });
+  });
+
+  it("an edit that cannot be announced to the other instances is not made, so none keeps serving the old secret", async () => {
+    const { id } = ok(await typedCredential(`Announced ${tag()}`, "svc", secretValue("announced")));
+    const before = await db().credentialAsset.findUniqueOrThrow({ where: { id } });
+    const failed = await whileRefusingInserts("refresh_events", "true", async () => updateAssetAction(await editInput(id, { name: `Renamed ${tag()}` })));
+    expect(failed).toMatchObject({ ok: false });
+    expect(await db().credentialAsset.findUniqueOrThrow({ where: { id } })).toMatchObject({ name: before.name, updatedAt: before.updatedAt });
+    ok(await updateAssetAction(await editInput(id, { name: `Renamed ${tag()}` })));
+    expect(await db().$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM refresh_events WHERE kind = 'asset' AND target_id = ${id}::uuid`).toEqual([{ n: 1 }]);
   });
 
   it("typing a new value writes a new version, and the next resolve sees it at once (the cache is invalidated)", async () => {

@@ -12,7 +12,7 @@ import { AppError, conflict, notFound } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
 import { logger } from "@/lib/log";
 import { broadcastRefresh } from "@/lib/secrets/broadcast";
-import { invalidateAsset, resolveTest, ResolveError, secretExists, type ResolveTestResult } from "@/lib/secrets/resolver";
+import { resolveTest, ResolveError, secretExists, type ResolveTestResult } from "@/lib/secrets/resolver";
 import { clientForStore } from "@/lib/stores/client";
 import { listStoresUsableByFolder } from "@/lib/stores/queries";
 import { STORE_ERROR_TITLES, StoreError, classifyNetworkError } from "@/lib/vault/errors";
@@ -394,8 +394,9 @@ export async function updateAsset(ctx: Ctx, input: UpdateAssetInput) {
       const creates = store && finalPlan?.write && !store.isBuiltIn ? (await assertMayWrite(tx, ctx.actor, store, finalPlan.secretName, { id: current.id, current })).creates : false;
       const { count } = await tx.credentialAsset.updateMany({ where: { id: current.id, updatedAt: current.updatedAt }, data: { name: input.name, description: input.description, ...next } });
       if (count === 0) throw conflict("Someone else changed this asset while you were editing it. Reload the page and try again.");
-      // Connections using the asset re-read it at their next use, on instances that miss the broadcast too.
+      // Connections using the asset re-read it at their next use (the announcement below reaches every instance).
       await tx.connection.updateMany({ where: { secrets: { some: { assetId: current.id } } }, data: { refreshGeneration: { increment: 1 } } });
+      await announceChange(tx, current.id);
       if (store && finalPlan?.write) written = await writeSecret(tx, store, finalPlan.secretName, finalPlan.write, creates || (store.isBuiltIn && !(current.ownsSecret && current.storeId === store.id)));
       if (store) await assertStoreStillUsable(tx, current.folderId, store.id);
       await recordAuditEvent(tx, {
@@ -415,22 +416,19 @@ export async function updateAsset(ctx: Ctx, input: UpdateAssetInput) {
     await recordFailure(ctx, note, error, started, written);
     throw error;
   }
-  await announceChange(asset.id);
   if (asset.ownsSecret && asset.storeId && asset.secretName && !(plan?.ownsSecret && plan.storeId === asset.storeId && plan.secretName === asset.secretName)) {
     await deleteOwnedSecret(asset.storeId, asset.secretName);
   }
   return { id: asset.id, name: input.name };
 }
 
-/** Drops the asset's cached value here and on every other instance. */
-async function announceChange(assetId: string) {
-  invalidateAsset(assetId);
-  try {
-    await broadcastRefresh({ kind: "asset", id: assetId });
-  } catch (error) {
-    // The change stands; an instance that misses the notice drops the value within the cache's hour.
-    logger().warn({ err: error, assetId }, "could not announce an asset change to other instances");
-  }
+/**
+ * Drops the asset's cached value here and on every other instance. Announced in the change's own
+ * transaction: a change that commits is one every instance applies (NOTIFY at commit, the refresh
+ * log as the safety net), so none keeps serving the secret the asset pointed at before.
+ */
+function announceChange(tx: Tx, assetId: string) {
+  return broadcastRefresh({ kind: "asset", id: assetId }, tx);
 }
 
 const inUse = (assetName: string, usages: Awaited<ReturnType<typeof listAssetUsages>>) => {
@@ -461,6 +459,7 @@ export async function deleteAsset(ctx: Ctx, input: { assetId: string }) {
       const usages = await listAssetUsages(tx, current.id, ctx.actor);
       if (usages.visible.length + usages.hidden > 0) throw inUse(current.name, usages);
       await tx.credentialAsset.delete({ where: { id: current.id } });
+      await announceChange(tx, current.id);
       await recordAuditEvent(tx, {
         actor: ctx.actor,
         action: "asset.delete",
@@ -479,7 +478,6 @@ export async function deleteAsset(ctx: Ctx, input: { assetId: string }) {
     await recordFailure(ctx, note, error, started, null);
     throw error;
   }
-  await announceChange(asset.id);
   if (asset.ownsSecret && asset.storeId && asset.secretName) await deleteOwnedSecret(asset.storeId, asset.secretName);
   return { id: asset.id, folderId: asset.folderId };
 }

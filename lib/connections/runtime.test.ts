@@ -14,7 +14,7 @@ import { env } from "@/lib/env";
 import { createStoreAction } from "@/lib/stores/actions";
 import { startHashicorpEmulator, type HashicorpEmulator } from "@/test/emulators/hashicorp";
 import { createTestPki } from "@/test/emulators/tls";
-import { grant, latchStore, makeFolder, makeUser, signInAs } from "@/test/fixtures";
+import { grant, latchStore, makeFolder, makeUser, signInAs, whileRefusingInserts } from "@/test/fixtures";
 import { createMariadbUser, type MariadbUser } from "@/test/targets/mariadb";
 import { startPasswordPostgres, type PasswordPostgres } from "@/test/targets/postgres";
 import { createRedisUser, type RedisUser } from "@/test/targets/redis";
@@ -57,17 +57,6 @@ async function call(route: { POST: (req: NextRequest, ctx: { params: Promise<Rec
 
 const invoke = (connectionId: string, operation: string, input: Record<string, unknown>) => call(invokeRoute, connectionId, { operation, input });
 
-/** Runs `fn` while Latch's database refuses inserts into `table` that meet `when` (SQL over NEW): a store that fails at that step. */
-async function whileRefusingInserts<T>(table: "audit_events" | "refresh_events", when: string, fn: () => Promise<T>): Promise<T> {
-  await db().$executeRawUnsafe(`CREATE FUNCTION test_refuse_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF ${when} THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$`);
-  await db().$executeRawUnsafe(`CREATE TRIGGER test_refuse_insert BEFORE INSERT ON ${table} FOR EACH ROW EXECUTE FUNCTION test_refuse_insert()`);
-  try {
-    return await fn();
-  } finally {
-    await db().$executeRawUnsafe(`DROP TRIGGER test_refuse_insert ON ${table}`);
-    await db().$executeRawUnsafe(`DROP FUNCTION test_refuse_insert()`);
-  }
-}
 
 /** An asset in the Vault emulator and a connection using it (username and password from the asset). */
 async function connect(kind: string, path: string, username: string, password: string, config: Record<string, unknown>) {

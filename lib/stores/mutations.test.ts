@@ -5,7 +5,7 @@ import type { Actor } from "@/lib/authz";
 import { db } from "@/lib/db";
 import { env } from "@/lib/env";
 import { generateClientCertificate } from "@/lib/vault/providers/azure/certificate";
-import { makeFolder, makeUser, signInAs } from "@/test/fixtures";
+import { makeFolder, makeUser, signInAs, whileRefusingInserts } from "@/test/fixtures";
 import { startHashicorpEmulator, type HashicorpEmulator } from "@/test/emulators/hashicorp";
 import { createTestPki, type TestPki } from "@/test/emulators/tls";
 import { createStoreAction, deleteStoreAction, testDraftStoreAction, testStoreAction, updateStoreAction } from "./actions";
@@ -156,6 +156,20 @@ describe("validation messages, through the action", () => {
     expect(result).toMatchObject({ ok: false, error: { code: "VALIDATION" } });
     expect(fieldError(result, "secrets.certificatePem")).toMatch(/private key does not belong to the certificate/);
     expect(JSON.stringify(result)).not.toContain("PRIVATE KEY");
+  });
+});
+
+describe("announcing a change to the other instances", () => {
+  it("a store change that cannot be announced is not made: no instance keeps values read with the old settings while the rest use the new", async () => {
+    const { id } = ok(await createStoreAction(vaultInput()));
+    const before = await db().credentialStore.findUniqueOrThrow({ where: { id } });
+    const failed = await whileRefusingInserts("refresh_events", "true", async () => updateStoreAction(await editOf(id, { timeoutMs: before.timeoutMs + 1000 })));
+    expect(failed).toMatchObject({ ok: false });
+    expect(await db().credentialStore.findUniqueOrThrow({ where: { id } })).toMatchObject({ timeoutMs: before.timeoutMs, updatedAt: before.updatedAt });
+    expect(await db().auditEvent.count({ where: { targetId: id, action: "store.update", outcome: "SUCCESS" } })).toBe(0);
+    // Made, it is announced with it.
+    ok(await updateStoreAction(await editOf(id, { timeoutMs: before.timeoutMs + 1000 })));
+    expect(await db().$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM refresh_events WHERE kind = 'store' AND target_id = ${id}::uuid`).toEqual([{ n: 1 }]);
   });
 });
 

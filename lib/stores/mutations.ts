@@ -9,9 +9,7 @@ import { db, type Db, type Tx } from "@/lib/db";
 import { env } from "@/lib/env";
 import { AppError, conflict, notFound, type FieldErrors } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
-import { logger } from "@/lib/log";
 import { broadcastRefresh } from "@/lib/secrets/broadcast";
-import { invalidateStore } from "@/lib/secrets/resolver";
 import { isShown, missingWhenShown, movedLocators } from "@/lib/vault/fields";
 import { getProvider } from "@/lib/vault/registry";
 import type { StoreProvider, StoreTestResult } from "@/lib/vault/types";
@@ -184,15 +182,13 @@ async function getStoreOrThrow(tx: Tx, storeId: string, opts: { lock?: boolean }
   return store;
 }
 
-/** Cached values read with the old settings (or from a store that is gone) are dropped on every instance. */
-async function refreshEverywhere(storeId: string) {
-  invalidateStore(storeId);
-  try {
-    await broadcastRefresh({ kind: "store", id: storeId });
-  } catch (error) {
-    // The change is committed; instances that miss the notice drop the values within the cache's hour.
-    logger().warn({ err: error, storeId }, "could not announce a store change to other instances");
-  }
+/**
+ * Cached values read with the old settings (or from a store that is gone), and the kept clients
+ * holding them, are dropped on every instance. Announced in the change's own transaction: a change
+ * that commits is a change every instance applies (NOTIFY at commit, the refresh log as the safety net).
+ */
+function refreshEverywhere(tx: Tx, storeId: string) {
+  return broadcastRefresh({ kind: "store", id: storeId }, tx);
 }
 
 export async function createStore(ctx: Ctx, input: CreateStoreInput) {
@@ -283,11 +279,11 @@ export async function updateStore(ctx: Ctx, input: UpdateStoreInput) {
         caBundleTrustAdded: trustAdded,
       },
     });
+    await refreshEverywhere(tx, store.id);
     return { id: store.id, name: input.name };
   }).catch((error: unknown) => {
     throw nameTakenMeanwhile(error, input.name);
   });
-  await refreshEverywhere(input.storeId);
   return result;
 }
 
@@ -317,9 +313,9 @@ export async function deleteStore(ctx: Ctx, input: { storeId: string }) {
         requestId: ctx.requestId,
         details: { kind: store.kind },
       });
+      await refreshEverywhere(tx, store.id);
       return { id: store.id };
     });
-    await refreshEverywhere(input.storeId);
     return result;
   } catch (error) {
     // An asset that landed between the check and the delete: the same refusal, naming it.
