@@ -14,7 +14,7 @@ import { invalidateAsset } from "@/lib/secrets/resolver";
 import { createStoreAction } from "@/lib/stores/actions";
 import { startHashicorpEmulator, type HashicorpEmulator } from "@/test/emulators/hashicorp";
 import { createTestPki, type TestPki } from "@/test/emulators/tls";
-import { grant, latchStore, makeFolder, makeUser, signInAs } from "@/test/fixtures";
+import { grant, latchStore, makeFolder, makeUser, signInAs, whileRefusingInserts } from "@/test/fixtures";
 import { startOidcServer, type OidcServer } from "@/test/targets/oidc";
 import { startHttpTarget } from "@/test/targets/http-target";
 import { createMariadbUser } from "@/test/targets/mariadb";
@@ -297,6 +297,15 @@ describe("PostgreSQL through a credential asset in another folder", () => {
     expect(await saveConnectionAction(pgInput(oauthAssetId))).toMatchObject({ ok: false, error: { code: "NOT_FOUND", message: "Credential asset was not found." } });
     signInAs(editor);
     expect(await connectionCount()).toBe(before);
+  });
+
+  it("a delete that cannot be announced to the other instances is not made, so none keeps its sessions to the target open", async () => {
+    signInAs(editor);
+    const id = connected(ok(await saveConnectionAction(pgInput(pgAssetId))));
+    expect(await whileRefusingInserts("refresh_events", "true", () => deleteConnectionAction({ connectionId: id }))).toMatchObject({ ok: false });
+    expect(await db().connection.count({ where: { id } })).toBe(1);
+    expect(ok(await deleteConnectionAction({ connectionId: id }))).toMatchObject({ id });
+    expect(await db().$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM refresh_events WHERE kind = 'connection' AND target_id = ${id}::uuid`).toEqual([{ n: 1 }]);
   });
 
   it("create, edit, failed and successful connect, and delete are audited with asset references and outcome, never a value", async () => {

@@ -436,9 +436,10 @@ export async function deleteConnection(ctx: Ctx, input: { connectionId: string }
       requestId: ctx.requestId,
       details: { connector: connection.connectorKind, fields: fieldSummary(connection.secrets) },
     });
+    // Every instance closes its pooled client (and forgets the values) for a connection that is gone:
+    // announced with the delete, so none keeps a session to the target open with its credentials.
+    await broadcastRefresh({ kind: "connection", id: connection.id, assetIds: [...new Set(connection.secrets.map((s) => s.assetId).filter((x): x is string => !!x))] }, tx);
   });
-  // Every instance closes its pooled client (and forgets the values) for a connection that is gone.
-  await broadcastRefresh({ kind: "connection", id: connection.id, assetIds: [...new Set(connection.secrets.map((s) => s.assetId).filter((x): x is string => !!x))] });
   return { id: connection.id, folderId: connection.folderId };
 }
 
