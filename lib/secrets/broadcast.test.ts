@@ -145,7 +145,7 @@ describe("cross-instance refresh", () => {
   it("this instance's own refresh is applied at once and not again when its NOTIFY comes back", async () => {
     const assetId = await newAsset();
     expect(await use(assetId)).toBe(false);
-    await broadcastRefresh({ kind: "asset", id: assetId });
+    await broadcastRefresh({ kind: "asset", id: assetId }, db());
     expect(await use(assetId)).toBe(false);
     await new Promise((r) => setTimeout(r, 200));
     await ensureCurrent();

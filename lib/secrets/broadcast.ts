@@ -297,10 +297,10 @@ async function sharingTheirSecret(client: Db, assetIds: string[]): Promise<{ id:
 
 /**
  * Announces a refresh to every instance: applied here first, then logged and NOTIFYed in one
- * statement. Given the transaction that records the refresh (`client`), the event commits with it
- * and is delivered at its commit, so a refresh that is recorded always reaches every instance.
+ * statement, in `client`: the transaction that records the change or refresh, so the event commits
+ * with it and is delivered at its commit. A change that is made always reaches every instance.
  */
-export async function broadcastRefresh(message: Omit<RefreshMessage, "origin" | "assetIds" | "seq"> & { assetIds?: string[] }, client: Db = db()): Promise<void> {
+export async function broadcastRefresh(message: Omit<RefreshMessage, "origin" | "assetIds" | "seq"> & { assetIds?: string[] }, client: Db): Promise<void> {
   const b = current();
   // Applied here at once, before anything that can fail: the caller must not wait for its own
   // notification to see the effect, nor keep a value because the database could not be asked.

@@ -133,7 +133,7 @@ describe("assets that point at the same secret", () => {
     await expect(resolve({ assetId: a }, { actor: user, purpose: "test" })).resolves.toMatchObject({ meta: { fromCache: true } });
     const down = vi.spyOn(db(), "$queryRaw").mockRejectedValueOnce(new Error("database unreachable"));
     try {
-      await expect(broadcastRefresh({ kind: "asset", id: a })).rejects.toThrow("database unreachable");
+      await expect(broadcastRefresh({ kind: "asset", id: a }, db())).rejects.toThrow("database unreachable");
     } finally {
       down.mockRestore();
     }
