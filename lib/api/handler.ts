@@ -215,7 +215,7 @@ export function apiHandler<P = Record<string, never>, Q = Record<string, never>,
     const authorization = incoming.headers.get("authorization");
     try {
       if (authorization === null) assertSameSiteForSession(incoming);
-      const actor = authorization === null ? await requireActor() : await authenticateBearer(authorization, incoming.headers, log);
+      const actor = authorization === null ? await requireActor() : await authenticateBearer(authorization, incoming.headers, log, requestId);
       await options.authorize?.(actor);
       const params = schemas.params ? schemas.params.safeParse(incoming.rawParams) : { success: true as const, data: {} as P };
       // A malformed id is an unknown id.

@@ -1,6 +1,7 @@
 import "server-only";
 import type { ActionContext } from "@/lib/actions/action";
 import { recordAuditEvent } from "@/lib/audit/record";
+import { firstThisMinute } from "@/lib/audit/throttle";
 import { db } from "@/lib/db";
 import { AppError } from "@/lib/errors";
 import { logger } from "@/lib/log";
@@ -14,7 +15,7 @@ type Target = { id: string; name: string; folderId: string; kind: string };
  * the trail of the folder it lives in records who tried, as DENIED with failure "access_denied",
  * as the resolver does for a refused asset. An unknown id records nothing (there is no folder to
  * tell), and neither does a request without valid credentials (a 401 has no actor). The same
- * caller's repeats of one refused use are recorded once a minute (below).
+ * caller's repeats of one refused use are recorded once a minute (lib/audit/throttle.ts).
  */
 export async function checkedUse<T>(ctx: Ctx, action: string, target: Target, check: () => T | Promise<T>, details?: Record<string, unknown>): Promise<T> {
   try {
@@ -42,23 +43,3 @@ export async function auditRefusedUse(ctx: Ctx, action: string, target: Target, 
 
 /** A connection as checkedUse records it. */
 export const useTarget = (connection: { id: string; name: string; folderId: string }): Target => ({ kind: "connection", id: connection.id, name: connection.name, folderId: connection.folderId });
-
-/**
- * One DENIED event per caller (token, or person), action and target per minute on each instance:
- * enough to see who probed what, without letting a caller who repeats a refused call grow a
- * folder's trail without bound.
- */
-const DENIED_EVERY_MS = 60_000;
-const MAX_REMEMBERED = 10_000;
-const lastDenied = new Map<string, number>();
-
-function firstThisMinute(key: string): boolean {
-  const now = Date.now();
-  const last = lastDenied.get(key);
-  if (last !== undefined && now - last < DENIED_EVERY_MS) return false;
-  lastDenied.delete(key);
-  lastDenied.set(key, now);
-  // Oldest first (insertion order): forget the oldest once the map is full.
-  if (lastDenied.size > MAX_REMEMBERED) lastDenied.delete(lastDenied.keys().next().value!);
-  return true;
-}

@@ -242,6 +242,20 @@ describe("refused tokens answer 401", () => {
     await expectStatus(await getX(bearer(theirs.token)), 200, "owner active");
     await db().user.update({ where: { id: person.id }, data: { active: false } });
     await expect401(await getX(bearer(theirs.token)), /deactivated/, "owner deactivated");
+
+    // Each is in the trail, as the one it spoke for, naming the token: someone still holds its secret.
+    const refusals = async (tokenId: string) =>
+      (await db().auditEvent.findMany({ where: { action: "api_token.refused", targetId: tokenId } })).map((e) => ({ actor: e.actorId, outcome: e.outcome, details: e.details }));
+    expect(await refusals(revoked.row.id)).toEqual([{ actor: owner.id, outcome: "DENIED", details: expect.objectContaining({ failure: "revoked", via: expect.objectContaining({ prefix: revoked.row.prefix }) }) }]);
+    expect(await refusals(expired.row.id)).toEqual([{ actor: owner.id, outcome: "DENIED", details: expect.objectContaining({ failure: "expired" }) }]);
+    expect(await refusals(service.row.id)).toEqual([{ actor: service.serviceAccountId, outcome: "DENIED", details: expect.objectContaining({ failure: "service_account_disabled" }) }]);
+    expect(await refusals(theirs.row.id)).toEqual([{ actor: person.id, outcome: "DENIED", details: expect.objectContaining({ failure: "owner_deactivated" }) }]);
+    // Once a minute per token: a runner looping on a revoked token does not fill the trail.
+    await expect401(await getX(bearer(revoked.token)), /revoked/, "revoked again");
+    expect(await refusals(revoked.row.id)).toHaveLength(1);
+    // A wrong secret proves nothing about who holds the token: logged, not audited.
+    await expect401(await getX(`Bearer ${revoked.token.slice(0, -1)}${revoked.token.endsWith("A") ? "B" : "A"}`), /not valid/, "wrong secret");
+    expect(await refusals(revoked.row.id)).toHaveLength(1);
   });
 
   it("on every route and method: an expired or a revoked token gets 401, and nothing changes", async () => {

@@ -2,6 +2,8 @@ import "server-only";
 import type { Actor, FolderPermission, TokenTenantPermission } from "@/lib/authz";
 import { FOLDER_PERMISSIONS, TOKEN_PERMISSIONS } from "@/lib/authz";
 import { EPOCH_COLUMN, EpochMemo } from "@/lib/authz/epoch";
+import { recordAuditEvent } from "@/lib/audit/record";
+import { firstThisMinute } from "@/lib/audit/throttle";
 import { db, sql } from "@/lib/db";
 import { AppError } from "@/lib/errors";
 import type { Logger } from "@/lib/log";
@@ -30,8 +32,8 @@ export function looksLikeApiToken(authorization: string): boolean {
  * (throws UNAUTHENTICATED if it is refused) and says whether it carries `permission`. Only service
  * accounts' tokens can.
  */
-export async function bearerHasTenantPermission(authorization: string, headers: HeaderReader, permission: TokenTenantPermission, log?: Logger): Promise<boolean> {
-  const token = await verifyBearer(authorization, headers, log);
+export async function bearerHasTenantPermission(authorization: string, headers: HeaderReader, permission: TokenTenantPermission, log?: Logger, requestId?: string): Promise<boolean> {
+  const token = await verifyBearer(authorization, headers, log, requestId);
   return !!token.serviceAccount && token.tenantPermissions.includes(permission);
 }
 
@@ -39,8 +41,12 @@ export async function bearerHasTenantPermission(authorization: string, headers: 
  * Turns an `Authorization: Bearer lt_…` header into the Actor it speaks for, or throws
  * UNAUTHENTICATED. Why a token is refused is said only to someone who holds its secret.
  */
-export async function authenticateBearer(authorization: string, headers: HeaderReader, log?: Logger): Promise<Actor> {
-  const token = await verifyBearer(authorization, headers, log);
+export async function authenticateBearer(authorization: string, headers: HeaderReader, log?: Logger, requestId?: string): Promise<Actor> {
+  return actorOf(await verifyBearer(authorization, headers, log, requestId));
+}
+
+/** Whom a token speaks for: its owner, or its service account, through the token's scope. */
+function actorOf(token: TokenRecord): Actor {
   const folders = new Map(token.scopes.map((s) => [s.folderId, new Set(s.permissions.filter(usable))] as const));
   if (token.user) {
     const { user } = token;
@@ -139,7 +145,7 @@ async function read(prefix: string): Promise<{ value: TokenRecord; epoch: number
 }
 
 /** The token row a valid, usable header names (its use recorded), or UNAUTHENTICATED. */
-async function verifyBearer(authorization: string, headers: HeaderReader, log?: Logger) {
+async function verifyBearer(authorization: string, headers: HeaderReader, log?: Logger, requestId?: string) {
   // Logged like failed sign-ins: the reason and the public prefix, never the token.
   const refuse = (message: string, reason: string, prefix?: string) => {
     log?.info({ event: "api_token.refused", reason, prefix }, "API token refused");
@@ -154,10 +160,16 @@ async function verifyBearer(authorization: string, headers: HeaderReader, log?: 
   const matches = secretMatches(parsed.secret, token?.hash ?? DECOY_HASH);
   if (!token || !matches) throw refuse(INVALID, token ? "wrong_secret" : "unknown_prefix", parsed.prefix);
   const now = new Date();
-  if (token.revokedAt) throw refuse("This API token has been revoked.", "revoked", token.prefix);
-  if (token.expiresAt <= now) throw refuse("This API token has expired.", "expired", token.prefix);
-  if (token.user && !token.user.active) throw refuse("The owner of this API token is deactivated.", "owner_deactivated", token.prefix);
-  if (token.serviceAccount?.disabled) throw refuse("The service account of this API token is disabled.", "service_account_disabled", token.prefix);
+  // The real secret of a token that may no longer be used: someone (a forgotten runner, or whoever
+  // has a copy) still holds it. That belongs in the trail, not only in the log.
+  const refuseHolder = async (message: string, reason: string) => {
+    await auditRefusedToken(token, reason, requestId, log);
+    return refuse(message, reason, token.prefix);
+  };
+  if (token.revokedAt) throw await refuseHolder("This API token has been revoked.", "revoked");
+  if (token.expiresAt <= now) throw await refuseHolder("This API token has expired.", "expired");
+  if (token.user && !token.user.active) throw await refuseHolder("The owner of this API token is deactivated.", "owner_deactivated");
+  if (token.serviceAccount?.disabled) throw await refuseHolder("The service account of this API token is disabled.", "service_account_disabled");
 
   if (!token.user && !token.serviceAccount) throw refuse(INVALID, "no_owner", token.prefix);
   if (!token.lastUsedAt || now.getTime() - token.lastUsedAt.getTime() >= LAST_USED_RESOLUTION_MS) {
@@ -166,6 +178,23 @@ async function verifyBearer(authorization: string, headers: HeaderReader, log?: 
     await touch(token.id, now, headers, log);
   }
   return token;
+}
+
+/**
+ * A DENIED "api_token.refused" event in the tenant's trail, as the token's owner (or service account)
+ * and naming the token, at most once a minute per token and reason (lib/audit/throttle.ts).
+ */
+async function auditRefusedToken(token: TokenRecord, reason: string, requestId: string | undefined, log?: Logger) {
+  if (!token.user && !token.serviceAccount) return;
+  if (!firstThisMinute(`api_token.refused|${token.id}|${reason}`)) return;
+  await recordAuditEvent(db(), {
+    actor: actorOf(token),
+    action: "api_token.refused",
+    target: { type: "api_token", id: token.id, label: token.prefix },
+    outcome: "DENIED",
+    requestId,
+    details: { failure: reason },
+  }).catch((error: unknown) => log?.error({ err: error }, "could not audit a refused API token"));
 }
 
 /** Conditional, so of requests arriving together only one records the use; a failure never fails the request. */

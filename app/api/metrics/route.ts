@@ -32,7 +32,7 @@ export async function GET(request: NextRequest) {
       allowed = true;
     } else if (looksLikeApiToken(header)) {
       try {
-        allowed = await bearerHasTenantPermission(header, request.headers, "metrics.read", requestLogger(requestId));
+        allowed = await bearerHasTenantPermission(header, request.headers, "metrics.read", requestLogger(requestId), requestId);
       } catch (error) {
         if (error instanceof AppError && error.code === "UNAUTHENTICATED") return refuse(401, requestId, error.userMessage);
         throw error;
