@@ -18,6 +18,8 @@ beforeAll(async () => {
       if (url.pathname === "/to-metadata") return void res.writeHead(302, { location: "http://169.254.169.254/latest/meta-data/" }).end();
       if (url.pathname === "/to-self") return void res.writeHead(307, { location: "/ok" }).end();
       if (url.pathname === "/to-other-origin") return void res.writeHead(307, { location: `https://localhost:${server.port}/landed` }).end();
+      if (url.pathname === "/post-away-307") return void res.writeHead(307, { location: `https://localhost:${server.port}/landed` }).end();
+      if (url.pathname === "/post-away-303") return void res.writeHead(303, { location: `https://localhost:${server.port}/landed` }).end();
       if (url.pathname === "/to-alias") return void res.writeHead(302, { location: `https://metadata-alias.test:${server.port}/` }).end();
       json(res, 200, { ok: true });
     },
@@ -45,6 +47,28 @@ describe("egress policy", () => {
     expect(landed.headers.authorization).toBeUndefined();
     expect(landed.headers.cookie).toBeUndefined();
     expect(landed.headers["x-vault-token"]).toBe("hvs.kept-for-vault-ha");
+  });
+
+  it("never sends a request's body (a client secret, a value being written) on to another origin", async () => {
+    const post = (path: string, extra: { bodyAcrossOrigins?: boolean } = {}) =>
+      egressFetch(`${server.url}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: "grant_type=client_credentials&client_secret=redirect-test-secret",
+        dispatcher: createDispatcher({ ca: pki.caCert, timeoutMs: 3000 }),
+        timeoutMs: 3000,
+        ...extra,
+      });
+    const before = server.requests.length;
+    await expect(post("/post-away-307")).rejects.toMatchObject({ code: "LATCH_EGRESS_DENIED", message: expect.stringContaining("redirected a request that carries a body") });
+    expect(server.requests.slice(before).map((r) => r.path)).toEqual(["/post-away-307"]);
+    // 303 means "see this other address": fetched with GET, without the body.
+    expect((await post("/post-away-303")).status).toBe(200);
+    const landed = server.requests.at(-1)!;
+    expect([landed.path, landed.method, landed.body, landed.headers["content-type"]]).toEqual(["/landed", "GET", "", undefined]);
+    // Vault's HA standbys redirect writes to the active node: its client lets the body follow.
+    expect((await post("/post-away-307", { bodyAcrossOrigins: true })).status).toBe(200);
+    expect(server.requests.at(-1)!).toMatchObject({ path: "/landed", method: "POST", body: expect.stringContaining("client_secret") });
   });
 
   it("keeps TLS verification on: an unknown or wrong CA is refused with a precise reason", async () => {

@@ -379,8 +379,13 @@ function withoutHeaders(headers: RequestInit["headers"], names: string[]): Heade
   return out;
 }
 
-/** fetch through a dispatcher, following at most 3 redirects and checking each new URL first. */
-export async function egressFetch(url: string | URL, init: RequestInit & { dispatcher: Dispatcher; timeoutMs: number }): Promise<Response> {
+/**
+ * fetch through a dispatcher, following at most 3 redirects and checking each new URL first.
+ * A body (a client secret in a token request, a secret value being written) never follows a
+ * redirect to another origin unless the caller says so (`bodyAcrossOrigins`: Vault, whose HA
+ * standbys redirect writes and logins to the active node).
+ */
+export async function egressFetch(url: string | URL, init: RequestInit & { dispatcher: Dispatcher; timeoutMs: number; bodyAcrossOrigins?: boolean }): Promise<Response> {
   let current = new URL(url);
   for (let hop = 0; hop <= 3; hop++) {
     assertStoreUrl(current.toString());
@@ -393,10 +398,20 @@ export async function egressFetch(url: string | URL, init: RequestInit & { dispa
     if (response.status < 300 || response.status >= 400 || !location) return response;
     await response.body?.cancel();
     const next = new URL(location, current);
-    // Like browsers: credentials in standard headers never follow a redirect to another origin.
-    // (Vault's own X-Vault-Token does, so HA standbys can redirect to the active node; each hop is
-    // still checked against the egress policy.)
-    if (next.origin !== current.origin) init = { ...init, headers: withoutHeaders(init.headers, ["authorization", "cookie", "proxy-authorization"]) };
+    const method = (init.method ?? "GET").toUpperCase();
+    // As fetch does: 303, and 301/302 after a POST, go on as a GET without the body.
+    if (response.status === 303 || ((response.status === 301 || response.status === 302) && method === "POST")) {
+      init = { ...init, method: method === "HEAD" ? "HEAD" : "GET", body: undefined, headers: withoutHeaders(init.headers, ["content-type", "content-length"]) };
+    }
+    if (next.origin !== current.origin) {
+      if (init.body != null && !init.bodyAcrossOrigins) {
+        throw new EgressDeniedError(`${current.host} redirected a request that carries a body to ${next.host}; Latch does not send it to another address. Use the address that answers directly.`);
+      }
+      // Like browsers: credentials in standard headers never follow a redirect to another origin.
+      // (Vault's own X-Vault-Token does, so HA standbys can redirect to the active node; each hop is
+      // still checked against the egress policy.)
+      init = { ...init, headers: withoutHeaders(init.headers, ["authorization", "cookie", "proxy-authorization"]) };
+    }
     current = next;
   }
   throw new EgressDeniedError(`Too many redirects from ${new URL(url).host}.`);

@@ -98,6 +98,8 @@ export class VaultClient {
         ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
         dispatcher: this.getDispatcher(),
         timeoutMs: this.common.timeoutMs,
+        // An HA standby redirects writes and logins to the active node, at its own address.
+        bodyAcrossOrigins: true,
       });
       status = res.status;
       retryAfter = parseRetryAfter(res.headers.get("retry-after"));
