@@ -8,7 +8,7 @@ import type { Actor } from "@/lib/authz";
 import { refreshAsset, refreshStore } from "@/lib/connections/runtime";
 import { db } from "@/lib/db";
 import { createStoreAction } from "@/lib/stores/actions";
-import { keptStoreClients } from "@/lib/stores/client";
+import { keptStoreClients, withStoreClient } from "@/lib/stores/client";
 import { startHashicorpEmulator, type HashicorpEmulator } from "@/test/emulators/hashicorp";
 import { createTestPki, type TestPki } from "@/test/emulators/tls";
 import { grant, latchStore, makeFolder, makeUser, signInAs } from "@/test/fixtures";
@@ -180,6 +180,13 @@ describe("the store's kept client", () => {
     await cold(3);
     expect(logins()).toBe(afterFirst.logins + 2);
     expect(keptStoreClients().filter((k) => k.storeId === storeId)).toHaveLength(1);
+
+    // A read that loaded the store's row before an edit uses the newer client; it does not put the old settings back.
+    const row = await db().credentialStore.findUniqueOrThrow({ where: { id: storeId } });
+    const newer = { ...row, updatedAt: new Date(row.updatedAt.getTime() + 1000) };
+    await withStoreClient(newer, (client) => client.health());
+    await withStoreClient(row, (client) => client.health());
+    expect(keptStoreClients().filter((k) => k.storeId === storeId)).toEqual([expect.objectContaining({ version: newer.updatedAt.getTime() })]);
   }, 60_000);
 
   it("a store that throttles with Retry-After: the caller's 503 carries the store's wait, in whole seconds", async () => {

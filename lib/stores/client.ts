@@ -84,7 +84,9 @@ export async function withStoreClient<T>(store: CredentialStore, read: (client: 
   const clients = keptClients();
   const version = store.updatedAt.getTime();
   let k = clients.get(store.id);
-  if (k && k.version !== version) {
+  // A read that loaded the store's row before an edit uses the client of the newer settings; only
+  // an older kept client gives way (a late reader must not put the old address or credential back).
+  if (k && k.version < version) {
     retire(store.id, k);
     k = undefined;
   }

@@ -21,12 +21,19 @@ export async function exerciseStore(client: StoreClient, opts: StoreTestOptions)
       const canary = randomBytes(24).toString("base64url");
       step = "writing a test secret";
       await client.putSecret(ref, { value: canary });
-      step = "reading the test secret back";
-      const read = await client.getSecret(ref);
-      if (read.values.value !== canary) return done(false, "The test secret read back differs from what was written.", "bad_response");
-      step = "deleting the test secret";
-      await client.deleteSecret(ref);
-      return done(true, "Connected: wrote, read back and deleted a test secret.");
+      let deleted = false;
+      try {
+        step = "reading the test secret back";
+        const read = await client.getSecret(ref);
+        if (read.values.value !== canary) return done(false, "The test secret read back differs from what was written.", "bad_response");
+        step = "deleting the test secret";
+        await client.deleteSecret(ref);
+        deleted = true;
+        return done(true, "Connected: wrote, read back and deleted a test secret.");
+      } finally {
+        // A store that lets Latch write but not read (or decrypt) still gets its test secret removed.
+        if (!deleted) await client.deleteSecret(ref).catch(() => {});
+      }
     }
     await client.health();
     if (opts.probeSecret) {
