@@ -76,6 +76,12 @@ test("rename, move and delete a folder; delete is refused while it holds a subfo
   await page.getByRole("button", { name: "Delete folder" }).click();
   await expect(page.getByRole("alertdialog").getByRole("alert")).toHaveText(`“${aName}” still contains 1 subfolder. Move or delete it first.`);
   await page.getByRole("button", { name: "Cancel" }).click();
+  // Opened again, it asks afresh: the last refusal is not waiting in it.
+  await page.getByRole("button", { name: "Folder actions" }).click();
+  await page.getByRole("menuitem", { name: "Delete" }).click();
+  await expect(page.getByRole("alertdialog")).toBeVisible();
+  await expect(page.getByRole("alertdialog").getByRole("alert")).toHaveCount(0);
+  await page.getByRole("button", { name: "Cancel" }).click();
 
   // Empty name and duplicate sibling name are refused next to the field.
   await page.goto(`/folders/${child}`);
@@ -103,6 +109,13 @@ test("rename, move and delete a folder; delete is refused while it holds a subfo
   await rename.getByLabel("Folder name").fill(" ");
   await rename.getByRole("button", { name: "Rename" }).click();
   await expect(rename.getByRole("alert")).toHaveText("Enter a folder name.");
+  // Cancelled, the dialog forgets the attempt: opened again, it shows the folder's name and no error.
+  await rename.getByRole("button", { name: "Cancel" }).click();
+  await expect(rename).toBeHidden();
+  await page.getByRole("button", { name: "Folder actions" }).click();
+  await page.getByRole("menuitem", { name: "Rename" }).click();
+  await expect(rename.getByLabel("Folder name")).toHaveValue("Runbooks");
+  await expect(rename.getByRole("alert")).toHaveCount(0);
   await rename.getByLabel("Folder name").fill("Runbooks v2");
   await rename.getByRole("button", { name: "Rename" }).click();
   await expect(rename).toBeHidden();

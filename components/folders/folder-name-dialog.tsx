@@ -29,6 +29,14 @@ export function FolderNameDialog(props: Props) {
   const create = useServerAction(createFolderAction, { success: (f) => `Folder “${f.name}” created.` });
   const rename = useServerAction(renameFolderAction, { success: (f) => `Folder renamed to “${f?.name}”.` });
   const action = props.mode === "create" ? create : rename;
+  // Each opening starts from the folder's name as it is now, with no error of the last attempt:
+  // renaming opens from a menu (the open prop), which Radix does not report through onOpenChange.
+  const [wasOpen, setWasOpen] = useState(open);
+  if (open !== wasOpen) {
+    setWasOpen(open);
+    if (open && props.mode === "rename") setName(props.currentName);
+    if (!open) action.reset();
+  }
 
   async function submit(event: React.FormEvent) {
     event.preventDefault();
@@ -46,11 +54,7 @@ export function FolderNameDialog(props: Props) {
   return (
     <Dialog
       open={open}
-      onOpenChange={(next) => {
-        setOpen(next);
-        if (!next) action.reset();
-        if (next && props.mode === "rename") setName(props.currentName);
-      }}
+      onOpenChange={setOpen}
     >
       {props.trigger ? <DialogTrigger asChild>{props.trigger}</DialogTrigger> : null}
       <DialogContent>
@@ -73,7 +77,7 @@ export function FolderNameDialog(props: Props) {
               placeholder="e.g. Finance"
             />
           </FormField>
-          <DialogFormFooter pending={action.pending} submitLabel={props.mode === "rename" ? "Rename" : "Create folder"} onCancel={() => setOpen(false)} />
+          <DialogFormFooter pending={action.pending} submitLabel={props.mode === "rename" ? "Rename" : "Create folder"} />
         </form>
       </DialogContent>
     </Dialog>

@@ -88,7 +88,7 @@ export function AddMemberDialog({ folderId }: { folderId: string }) {
               </SelectContent>
             </Select>
           </FormField>
-          <DialogFormFooter pending={add.pending} submitLabel="Add member" onCancel={() => setOpen(false)} />
+          <DialogFormFooter pending={add.pending} submitLabel="Add member" />
         </form>
       </DialogContent>
     </Dialog>

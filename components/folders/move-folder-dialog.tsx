@@ -67,7 +67,7 @@ export function MoveFolderDialog({ folderId, folderName, currentParentId, destin
               </SelectContent>
             </Select>
           </FormField>
-          <DialogFormFooter pending={move.pending} submitLabel="Move folder" pendingLabel="Moving…" submitDisabled={!target} onCancel={() => onOpenChange(false)} />
+          <DialogFormFooter pending={move.pending} submitLabel="Move folder" pendingLabel="Moving…" submitDisabled={!target} />
         </form>
       </DialogContent>
     </Dialog>

@@ -66,7 +66,8 @@ export function ConfirmDialog({
   function handleOpenChange(next: boolean) {
     // Closing mid-request would hide the outcome of an action that is still running.
     if (pending) return;
-    if (next) setError(null);
+    // Cleared on close too: a dialog opened from a menu (the open prop) never reports its opening.
+    setError(null);
     setOpen(next);
   }
 

@@ -1,9 +1,11 @@
 import { Button } from "@/components/ui/button";
-import { DialogFooter } from "@/components/ui/dialog";
+import { DialogClose, DialogFooter } from "@/components/ui/dialog";
 
 /**
  * The end of a dialog's form: the error that belongs to no field it shows (useServerAction's
  * formError), then Cancel and the submit button, which says what it is doing while pending.
+ * Cancel closes the dialog the way Escape and the close button do (through its onOpenChange), so
+ * the dialog's own clean-up runs: no error or abandoned input is waiting when it opens again.
  */
 export function DialogFormFooter({
   formError,
@@ -11,14 +13,12 @@ export function DialogFormFooter({
   submitLabel,
   pendingLabel = "Saving…",
   submitDisabled,
-  onCancel,
 }: {
   formError?: string | null;
   pending: boolean;
   submitLabel: string;
   pendingLabel?: string;
   submitDisabled?: boolean;
-  onCancel: () => void;
 }) {
   return (
     <>
@@ -28,9 +28,11 @@ export function DialogFormFooter({
         </p>
       ) : null}
       <DialogFooter>
-        <Button type="button" variant="outline" onClick={onCancel}>
-          Cancel
-        </Button>
+        <DialogClose asChild>
+          <Button type="button" variant="outline">
+            Cancel
+          </Button>
+        </DialogClose>
         <Button type="submit" disabled={submitDisabled} pending={pending}>
           {pending ? pendingLabel : submitLabel}
         </Button>

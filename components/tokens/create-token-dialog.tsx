@@ -158,7 +158,7 @@ export function CreateTokenDialog({ target, folders, disabled }: { target: Targe
                 </Label>
               </div>
             ) : null}
-            <DialogFormFooter formError={create.formError} pending={create.pending} submitLabel="Create token" pendingLabel="Creating…" onCancel={() => setOpen(false)} />
+            <DialogFormFooter formError={create.formError} pending={create.pending} submitLabel="Create token" pendingLabel="Creating…" />
           </form>
         )}
       </DialogContent>

@@ -79,7 +79,7 @@ function ServiceAccountForm({
           <FormField label="Description" id="sa-description" error={current.fieldError("description")} description="What runs with it, and who to ask about it.">
             <Textarea value={form.description} onChange={(e) => setForm({ ...form, description: e.target.value })} maxLength={500} rows={3} />
           </FormField>
-          <DialogFormFooter formError={current.formError} pending={current.pending} submitLabel={account ? "Save" : "Create service account"} onCancel={() => onOpenChange(false)} />
+          <DialogFormFooter formError={current.formError} pending={current.pending} submitLabel={account ? "Save" : "Create service account"} />
         </form>
       </DialogContent>
     </Dialog>

@@ -82,7 +82,7 @@ export function CreateUserDialog() {
             <Checkbox id="user-admin" checked={form.isAdmin} onCheckedChange={(v) => setForm({ ...form, isAdmin: v === true })} />
             <Label htmlFor="user-admin">Administrator (manages users, stores and every folder)</Label>
           </div>
-          <DialogFormFooter formError={create.formError} pending={create.pending} submitLabel="Create user" pendingLabel="Creating…" onCancel={() => setOpen(false)} />
+          <DialogFormFooter formError={create.formError} pending={create.pending} submitLabel="Create user" pendingLabel="Creating…" />
         </form>
       </DialogContent>
     </Dialog>
@@ -213,7 +213,7 @@ export function UserRowActions({ user, isSelf }: { user: UserSummary; isSelf: bo
             <FormField label="New password" id="reset-password" error={reset.fieldError("password") ?? reset.formError} required>
               <NewPasswordInput value={password} onChange={setPassword} autoFocus />
             </FormField>
-            <DialogFormFooter pending={reset.pending} submitLabel="Reset password" onCancel={() => setDialog(null)} />
+            <DialogFormFooter pending={reset.pending} submitLabel="Reset password" />
           </form>
         </DialogContent>
       </Dialog>
@@ -249,7 +249,7 @@ function EditUserDialog({ user, isSelf, open, onOpenChange }: { user: UserSummar
             </DialogDescription>
           </DialogHeader>
           <NameAndEmailFields idPrefix={`edit-user-${user.id}`} value={form} onChange={(v) => setForm({ ...form, ...v })} fieldError={update.fieldError} />
-          <DialogFormFooter formError={update.formError} pending={update.pending} submitLabel="Save" onCancel={() => onOpenChange(false)} />
+          <DialogFormFooter formError={update.formError} pending={update.pending} submitLabel="Save" />
         </form>
       </DialogContent>
     </Dialog>
