@@ -301,6 +301,9 @@ test("an optional write-only setting can be removed: the proxy goes, the require
   await expect(page.getByText("Removed on save")).toBeVisible();
   await page.getByRole("button", { name: "Save changes" }).click();
   await expect(page.getByText("Store saved.")).toBeVisible();
+  // The form starts afresh from what was saved: nothing is left "to be removed".
+  await expect(page.getByText("Removed on save")).toHaveCount(0);
+  await expect(page.getByLabel("HTTPS egress proxy (optional)")).toHaveValue("");
 
   await page.reload();
   await expect(page.getByLabel("HTTPS egress proxy (optional)")).toHaveValue("");
@@ -335,6 +338,8 @@ test("changing the Vault address asks for the secret again; nothing is saved unt
   await page.getByLabel("Secret ID").fill(emulators.vault.secrets.secretId!);
   await page.getByRole("button", { name: "Save changes" }).click();
   await expect(page.getByText("Store saved.")).toBeVisible();
+  // Saved, the typed secret leaves the page: the field shows it is set, as after a reload.
+  await expect(page.getByRole("button", { name: "Replace Secret ID" })).toBeVisible();
   await page.reload();
   await expect(page.getByLabel("Vault address")).toHaveValue("https://vault.elsewhere.example:8200");
   await expect(page.getByRole("button", { name: "Replace Secret ID" })).toBeVisible();

@@ -58,6 +58,8 @@ export default async function StorePage({ params }: { params: Promise<{ storeId:
         </p>
       ) : (
         <StoreForm
+          // A saved change starts the form afresh from what was stored: no typed secret, "Replace" or "Remove" left open.
+          key={store.updatedAt.toISOString()}
           kind={store.kind}
           kindLabel={provider.label}
           fields={provider.fields}
