@@ -65,7 +65,15 @@ export function ResolveTest({ assetId, isCredential }: { assetId: string; isCred
   return (
     <div className="grid gap-4">
       <div className="flex flex-wrap gap-2">
-        <Button variant="outline" onClick={() => void test.run({ assetId })} pending={test.pending}>
+        <Button
+          variant="outline"
+          onClick={() => {
+            // The last run's result goes: a failed run must not leave an earlier success showing.
+            setResult(null);
+            void test.run({ assetId });
+          }}
+          pending={test.pending}
+        >
           {test.pending ? <LoaderCircleIcon className="animate-spin" aria-hidden="true" /> : <FlaskConicalIcon aria-hidden="true" />}
           {test.pending ? "Resolving…" : "Resolve test"}
         </Button>

@@ -60,6 +60,11 @@ export function AssetPickerDialog({
       return result.data;
     },
     getNextPageParam: (last) => last.nextCursor,
+    // Assets change in other tabs (the one just created to pick here): each opening asks afresh,
+    // and a refusal is shown at once rather than retried.
+    staleTime: 0,
+    refetchOnMount: "always",
+    retry: false,
   });
   const rows = query.data?.pages.flatMap((p) => p.rows) ?? [];
 

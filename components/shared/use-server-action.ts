@@ -95,7 +95,8 @@ export function useServerAction<I, T>(action: (input: I) => Promise<ActionResult
         setFieldErrors(error.error.fieldErrors ?? {});
         setFailure(error.error);
         focusFirstInvalid.current = Object.keys(error.error.fieldErrors ?? {}).length > 0;
-        if (error.error.code === "UNAUTHENTICATED") router.push("/login");
+        // Back here once signed in again.
+        if (error.error.code === "UNAUTHENTICATED") router.push(`/login?callbackUrl=${encodeURIComponent(window.location.pathname + window.location.search)}`);
         // A conflict means the state changed under the person (an edit elsewhere): show it as it is now.
         else if (error.error.code === "CONFLICT" && options.refresh !== false) router.refresh();
       } else {

@@ -67,7 +67,8 @@ export function CertificateCredentialCard({ storeId, current, uploadTo, uploadSt
         open={confirm}
         onOpenChange={setConfirm}
         title="Replace the certificate?"
-        description={`Latch will use the new key pair at once. Upload the new certificate to ${uploadTo} first, or sign-ins fail until you do.`}
+        description={`Latch replaces the key pair and uses the new one at once; the old private key is discarded. Sign-ins fail until you download the new certificate and upload it to ${uploadTo}.`}
+        destructive
         confirmLabel="Generate new key pair"
         onConfirm={async () => {
           const ok = await generate.run({ storeId });
