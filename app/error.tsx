@@ -1,17 +1,12 @@
 "use client";
 
-import { Button } from "@/components/ui/button";
+import { UnexpectedError } from "@/components/shared/unexpected-error";
 
-/** Unexpected failures: a generic message and the reference the server log is keyed by. */
+/** Unexpected failures outside the console (sign-in): no shell here, so this page is its own main region. */
 export default function ErrorPage({ error, reset }: { error: Error & { digest?: string }; reset: () => void }) {
   return (
-    <main id="main" className="flex min-h-[60dvh] flex-col items-center justify-center gap-4 p-8 text-center">
-      <h1 className="text-2xl font-semibold tracking-tight">Something went wrong</h1>
-      <p className="max-w-md text-muted-foreground">
-        Latch could not show this page. Try again; if it keeps happening, give your administrator this reference:{" "}
-        <code className="rounded bg-muted px-1.5 py-0.5 font-mono text-sm">{error.digest ?? "unknown"}</code>
-      </p>
-      <Button onClick={reset}>Try again</Button>
+    <main id="main">
+      <UnexpectedError digest={error.digest} reset={reset} />
     </main>
   );
 }

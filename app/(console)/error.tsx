@@ -1,0 +1,8 @@
+"use client";
+
+import { UnexpectedError } from "@/components/shared/unexpected-error";
+
+/** Unexpected failures of a console page: inside the shell, so the sidebar still leads elsewhere. */
+export default function ConsoleError({ error, reset }: { error: Error & { digest?: string }; reset: () => void }) {
+  return <UnexpectedError digest={error.digest} reset={reset} />;
+}
