@@ -139,3 +139,47 @@ test("rename, move and delete a folder; delete is refused while it holds a subfo
   expect((await page.goto(`/folders/${a}`))?.status()).toBe(404);
   expect((await page.goto(`/folders/${b}`))?.status()).toBe(200);
 });
+
+test("Add member does not replace a role someone already has; lowering your own role asks first", async ({ page, browser }) => {
+  test.slow(); // two people, two sign-ins
+  const folderId = await createFolder(page, unique("Shared"));
+  const lead = await createUser(page);
+
+  const addMember = async (role: string) => {
+    await page.goto(`/folders/${folderId}/members`);
+    await page.getByRole("button", { name: "Add member" }).click();
+    const dialog = page.getByRole("dialog", { name: "Add member" });
+    await dialog.getByLabel("E-mail").fill(lead.email);
+    await dialog.getByRole("combobox", { name: "Role" }).click();
+    await page.getByRole("option", { name: role }).click();
+    await dialog.getByRole("button", { name: "Add member" }).click();
+    return dialog;
+  };
+  await expect(await addMember("Folder Admin")).toBeHidden();
+  // Adding them again, as Viewer, is refused in the dialog; their role stays.
+  const again = await addMember("Viewer");
+  await expect(again.getByText(`${lead.name} is already a member of this folder, as Folder Admin.`)).toBeVisible();
+  await again.getByRole("button", { name: "Cancel" }).click();
+  await page.reload();
+  await expect(page.getByRole("row", { name: new RegExp(lead.email) }).getByText("Folder Admin")).toBeVisible();
+
+  // The Folder Admin lowers their own role: a confirmation first; Cancel changes nothing.
+  const leadPage = await freshPage(browser);
+  await signIn(leadPage, lead.email, lead.password);
+  await leadPage.goto(`/folders/${folderId}/members`);
+  const ownActions = leadPage.getByRole("button", { name: `Actions for ${lead.name}` });
+  await ownActions.click();
+  await leadPage.getByRole("menuitem", { name: "Editor" }).click();
+  const confirm = leadPage.getByRole("alertdialog", { name: "Make yourself Editor here?" });
+  await expect(confirm).toContainText("you can no longer manage this folder’s members");
+  await confirm.getByRole("button", { name: "Cancel" }).click();
+  await leadPage.reload();
+  await expect(leadPage.getByRole("row", { name: new RegExp(lead.email) }).getByText("Folder Admin")).toBeVisible();
+
+  await ownActions.click();
+  await leadPage.getByRole("menuitem", { name: "Editor" }).click();
+  await confirm.getByRole("button", { name: "Change my role" }).click();
+  await expect(confirm).toBeHidden();
+  await expect(leadPage.getByRole("row", { name: new RegExp(lead.email) }).getByText("Editor")).toBeVisible();
+  await expect(leadPage.getByRole("button", { name: "Add member" })).toHaveCount(0);
+});

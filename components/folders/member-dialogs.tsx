@@ -28,7 +28,7 @@ import { ConfirmDialog } from "@/components/shared/confirm-dialog";
 import { FormField } from "@/components/shared/form-field";
 import { DialogFormFooter } from "@/components/shared/dialog-form-footer";
 import { useServerAction } from "@/components/shared/use-server-action";
-import { ROLE_LABELS } from "@/lib/authz/permissions";
+import { ROLE_LABELS, ROLE_RANK } from "@/lib/authz/permissions";
 import { removeFolderMemberAction, setFolderMemberAction } from "@/lib/folders/actions";
 
 const ROLES: { value: FolderRole; label: string; hint: string }[] = [
@@ -41,11 +41,11 @@ export function AddMemberDialog({ folderId }: { folderId: string }) {
   const [open, setOpen] = useState(false);
   const [email, setEmail] = useState("");
   const [role, setRole] = useState<FolderRole>("VIEWER");
-  const add = useServerAction(setFolderMemberAction, { success: "Member saved." });
+  const add = useServerAction(setFolderMemberAction, { success: "Member added." });
 
   async function submit(event: React.FormEvent) {
     event.preventDefault();
-    if (await add.run({ folderId, email, role })) {
+    if (await add.run({ folderId, email, role, mode: "add" })) {
       setOpen(false);
       setEmail("");
       setRole("VIEWER");
@@ -98,13 +98,21 @@ export function AddMemberDialog({ folderId }: { folderId: string }) {
 export function MemberRowActions({
   folderId,
   member,
+  isSelf = false,
 }: {
   folderId: string;
   member: { userId: string; name: string; email: string; role: FolderRole };
+  /** The row is the signed-in person's own: lowering the role asks first, since it can end their right to manage members here. */
+  isSelf?: boolean;
 }) {
   const router = useRouter();
   const [confirmRemove, setConfirmRemove] = useState(false);
-  const change = useServerAction(setFolderMemberAction, { success: `Role of ${member.name} changed.` });
+  const [ownDemotion, setOwnDemotion] = useState<FolderRole | null>(null);
+  const change = useServerAction(setFolderMemberAction, { success: isSelf ? "Your role changed." : `Role of ${member.name} changed.` });
+  const choose = (role: FolderRole) => {
+    if (isSelf && ROLE_RANK[role] < ROLE_RANK[member.role]) return setOwnDemotion(role);
+    void change.run({ folderId, email: member.email, role });
+  };
 
   return (
     <>
@@ -120,7 +128,7 @@ export function MemberRowActions({
             <DropdownMenuItem
               key={r.value}
               disabled={r.value === member.role || change.pending}
-              onSelect={() => void change.run({ folderId, email: member.email, role: r.value })}
+              onSelect={() => choose(r.value)}
             >
               {r.label}
             </DropdownMenuItem>
@@ -131,6 +139,26 @@ export function MemberRowActions({
           </DropdownMenuItem>
         </DropdownMenuContent>
       </DropdownMenu>
+      <ConfirmDialog
+        open={ownDemotion !== null}
+        onOpenChange={(open) => !open && setOwnDemotion(null)}
+        title={`Make yourself ${ownDemotion ? ROLE_LABELS[ownDemotion] : ""} here?`}
+        description={
+          member.role === "FOLDER_ADMIN"
+            ? "Unless another role or administrator rights give it to you, you can no longer manage this folder’s members or subfolders, and someone else has to give the role back."
+            : "You keep only what the lower role allows in this folder and its subfolders, unless another role gives you more."
+        }
+        confirmLabel="Change my role"
+        pendingLabel="Changing…"
+        destructive
+        onConfirm={async () => {
+          if (!ownDemotion) return;
+          const result = await setFolderMemberAction({ folderId, email: member.email, role: ownDemotion, mode: "change" });
+          if (!result.ok) throw new Error(result.error.message);
+          toast.success("Your role changed.");
+          router.refresh();
+        }}
+      />
       <ConfirmDialog
         open={confirmRemove}
         onOpenChange={setConfirmRemove}

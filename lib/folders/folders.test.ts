@@ -291,4 +291,30 @@ describe("folders", () => {
     const actions = (await db().auditEvent.findMany({ where: { folderId: folder.id }, orderBy: { occurredAt: "asc" } })).map((e) => e.action);
     expect(actions).toEqual(["folder.member.add", "folder.member.update", "folder.member.remove"]);
   });
+
+  it("Add member refuses someone who already has a role here instead of replacing it", async () => {
+    signInAs(await makeUser({ isAdmin: true }));
+    const parent = await makeFolder();
+    const folder = await makeFolder("Child", parent.id);
+    const person = await makeUser();
+    expect((await setFolderMemberAction({ folderId: folder.id, email: person.email, role: "FOLDER_ADMIN", mode: "add" })).ok).toBe(true);
+    const again = await setFolderMemberAction({ folderId: folder.id, email: person.email, role: "VIEWER", mode: "add" });
+    expect(again).toMatchObject({ ok: false, error: { code: "CONFLICT", fieldErrors: { email: [expect.stringContaining("already a member of this folder, as Folder Admin")] } } });
+    expect(await db().folderMember.findUnique({ where: { folderId_userId: { folderId: folder.id, userId: person.id } } })).toMatchObject({ role: "FOLDER_ADMIN" });
+    // A role inherited from the parent is no role here: adding gives one.
+    const inheriting = await makeUser();
+    expect((await setFolderMemberAction({ folderId: parent.id, email: inheriting.email, role: "VIEWER", mode: "add" })).ok).toBe(true);
+    expect((await setFolderMemberAction({ folderId: folder.id, email: inheriting.email, role: "EDITOR", mode: "add" })).ok).toBe(true);
+    expect(await db().auditEvent.count({ where: { folderId: folder.id, action: "folder.member.update" } })).toBe(0);
+
+    // Two people adding the same person at once: one is added, the other is told; nothing is replaced.
+    const contested = await makeUser();
+    const results = await Promise.all(
+      (["VIEWER", "FOLDER_ADMIN"] as const).map((role) => setFolderMemberAction({ folderId: folder.id, email: contested.email, role, mode: "add" })),
+    );
+    expect(results.filter((r) => r.ok)).toHaveLength(1);
+    expect(results.find((r) => !r.ok)).toMatchObject({ ok: false, error: { code: "CONFLICT" } });
+    const winner = results.findIndex((r) => r.ok) === 0 ? "VIEWER" : "FOLDER_ADMIN";
+    expect(await db().folderMember.findUnique({ where: { folderId_userId: { folderId: folder.id, userId: contested.id } } })).toMatchObject({ role: winner });
+  });
 });

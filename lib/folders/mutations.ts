@@ -248,7 +248,20 @@ function deleteFolderChecked(ctx: Ctx, input: { folderId: string }) {
   });
 }
 
-export async function setFolderMember(ctx: Ctx, input: { folderId: string; email: string; role: FolderRole }) {
+export async function setFolderMember(ctx: Ctx, input: { folderId: string; email: string; role: FolderRole; mode?: "add" | "change" }) {
+  try {
+    return await setFolderMemberChecked(ctx, input);
+  } catch (error) {
+    // Added by another request between the check and the insert ("add" inserts, so it cannot replace that role).
+    if (input.mode === "add" && isUniqueViolation(error)) {
+      const message = "This person was added to the folder at the same moment by someone else. Look at the member list.";
+      throw conflict(message, { email: [message] });
+    }
+    throw error;
+  }
+}
+
+function setFolderMemberChecked(ctx: Ctx, input: { folderId: string; email: string; role: FolderRole; mode?: "add" | "change" }) {
   return db().$transaction(async (tx) => {
     const { folder } = await assertCanOnFolder(tx, ctx.actor, "members.manage", input.folderId);
     const user = await tx.user.findUnique({ where: { email: input.email } });
@@ -258,12 +271,19 @@ export async function setFolderMember(ctx: Ctx, input: { folderId: string; email
       });
     }
     const existing = await tx.folderMember.findUnique({ where: { folderId_userId: { folderId: folder.id, userId: user.id } } });
+    // Adding someone who is already here would silently replace the role they have (a lower one, too).
+    if (existing && input.mode === "add") {
+      const message = `${user.name} is already a member of this folder, as ${ROLE_LABELS[existing.role]}. Change their role from the member list.`;
+      throw conflict(message, { email: [message] });
+    }
     if (existing?.role === input.role) return { userId: user.id, role: input.role };
-    await tx.folderMember.upsert({
-      where: { folderId_userId: { folderId: folder.id, userId: user.id } },
-      create: { folderId: folder.id, userId: user.id, role: input.role },
-      update: { role: input.role },
-    });
+    if (input.mode === "add") await tx.folderMember.create({ data: { folderId: folder.id, userId: user.id, role: input.role } });
+    else
+      await tx.folderMember.upsert({
+        where: { folderId_userId: { folderId: folder.id, userId: user.id } },
+        create: { folderId: folder.id, userId: user.id, role: input.role },
+        update: { role: input.role },
+      });
     await auditFolder(tx, ctx, existing ? "folder.member.update" : "folder.member.add", folder, {
       member: user.email,
       role: ROLE_LABELS[input.role],

@@ -36,6 +36,8 @@ export const setMemberSchema = z.object({
   folderId: idSchema,
   email: z.string().trim().toLowerCase().pipe(z.email("Enter a valid e-mail address.")),
   role: folderRoleSchema,
+  /** "add" (the Add member dialog) refuses someone who already has a role here; "change" sets it either way. */
+  mode: z.enum(["add", "change"]).default("change"),
 });
 
 export const removeMemberSchema = z.object({ folderId: idSchema, userId: idSchema });

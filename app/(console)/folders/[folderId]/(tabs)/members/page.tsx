@@ -83,7 +83,7 @@ export default async function MembersPage({
             key: "actions",
             header: <span className="sr-only">Actions</span>,
             // The role given here, even when a higher one is inherited: it can be changed or removed only here.
-            cell: (r) => (manage && r.directRole ? <MemberRowActions folderId={view.folder.id} member={{ ...r, role: r.directRole }} /> : null),
+            cell: (r) => (manage && r.directRole ? <MemberRowActions folderId={view.folder.id} member={{ ...r, role: r.directRole }} isSelf={r.userId === user.id} /> : null),
             className: "w-12 text-right",
           },
         ]}

@@ -32,7 +32,8 @@ export const PUT = defineRoute(
     method: "PUT",
     path: "/folders/{folderId}/members",
     summary: "Add a member or change their role",
-    description: "Idempotent. The person is named by e-mail and must be an active user.",
+    description:
+      "Idempotent. The person is named by e-mail and must be an active user. With `mode: \"add\"`, someone who already has a role on this folder is refused with 409 instead of having it replaced.",
     tags: ["Folders"],
     params,
     body: setMemberSchema.omit({ folderId: true }),
