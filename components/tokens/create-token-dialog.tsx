@@ -37,6 +37,8 @@ export function CreateTokenDialog({ target, folders, disabled }: { target: Targe
   const [scopes, setScopes] = useState<ScopeDraft[]>(() => [newScopeDraft()]);
   const [readMetrics, setReadMetrics] = useState(false);
   const [created, setCreated] = useState<CreatedToken | null>(null);
+  // Rows without a folder are not sent, so the server's scopes.N is the Nth row sent, not the Nth shown.
+  const [sentKeys, setSentKeys] = useState<string[]>([]);
   const action = (input: CreatePersonalTokenInput) =>
     target.kind === "personal"
       ? createPersonalTokenAction(input)
@@ -48,6 +50,7 @@ export function CreateTokenDialog({ target, folders, disabled }: { target: Targe
     setExpiresInDays("90");
     setScopes([newScopeDraft()]);
     setReadMetrics(false);
+    setSentKeys([]);
     // The only copy of the token in the browser goes with the dialog.
     setCreated(null);
     create.reset();
@@ -55,10 +58,12 @@ export function CreateTokenDialog({ target, folders, disabled }: { target: Targe
 
   async function submit(event: React.FormEvent) {
     event.preventDefault();
+    const sent = scopes.filter((s) => s.folderId);
+    setSentKeys(sent.map((s) => s.key));
     await create.run({
       name,
       expiresInDays: Number(expiresInDays),
-      scopes: scopes.filter((s) => s.folderId).map(({ folderId, permissions }) => ({ folderId, permissions })),
+      scopes: sent.map(({ folderId, permissions }) => ({ folderId, permissions })),
     });
   }
 
@@ -77,7 +82,8 @@ export function CreateTokenDialog({ target, folders, disabled }: { target: Targe
         <Button
           variant={target.kind === "service" ? "outline" : "default"}
           size={target.kind === "service" ? "sm" : "default"}
-          disabled={disabled || folders.length === 0}
+          // A service account's token may carry only the metrics permission, which needs no folder.
+          disabled={disabled || (folders.length === 0 && target.kind === "personal")}
           data-service-account={target.kind === "service" ? target.serviceAccountId : undefined}
         >
           <KeyRoundIcon aria-hidden="true" /> New token
@@ -135,12 +141,19 @@ export function CreateTokenDialog({ target, folders, disabled }: { target: Targe
                 Folders and permissions
               </p>
               <p className="-mt-1 text-[0.8125rem] text-muted-foreground">Each grant also applies to the folder’s subfolders.</p>
-              <ScopeEditor
-                folders={folders}
-                value={scopes}
-                onChange={setScopes}
-                errorFor={(i) => create.fieldError(`scopes.${i}.permissions`) ?? create.fieldError(`scopes.${i}.folderId`)}
-              />
+              {folders.length > 0 ? (
+                <ScopeEditor
+                  folders={folders}
+                  value={scopes}
+                  onChange={setScopes}
+                  errorFor={(i) => {
+                    const sentAt = sentKeys.indexOf(scopes[i]?.key ?? "");
+                    return sentAt < 0 ? null : (create.fieldError(`scopes.${sentAt}.permissions`) ?? create.fieldError(`scopes.${sentAt}.folderId`));
+                  }}
+                />
+              ) : (
+                <p className="rounded-md border border-dashed px-3 py-2 text-sm text-muted-foreground">No folders yet. Create one to give this token a folder.</p>
+              )}
               {scopesError ? (
                 <p role="alert" className="text-[0.8125rem] font-medium text-danger">
                   {scopesError}

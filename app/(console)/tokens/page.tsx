@@ -74,7 +74,7 @@ export default async function TokensPage() {
                 <TokenTable
                   label={`Tokens of ${account.name}`}
                   rows={account.tokens}
-                  empty={{ title: "No tokens yet", description: folders.length === 0 ? "Create a folder first: tokens are scoped to folders." : "Create one to let a runner act as this account." }}
+                  empty={{ title: "No tokens yet", description: folders.length === 0 ? "Create a folder to scope tokens to it. Until then, a token can only read metrics." : "Create one to let a runner act as this account." }}
                 />
               </CardContent>
             </Card>
