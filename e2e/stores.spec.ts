@@ -297,6 +297,12 @@ test("an optional write-only setting can be removed: the proxy goes, the require
 
   await expect(page.getByRole("button", { name: "Replace Secret ID" })).toBeVisible();
   await expect(page.getByRole("button", { name: "Remove Secret ID" })).toHaveCount(0);
+  // Each swap puts focus on what took the pressed button's place, so keyboard use goes on from there.
+  await page.getByRole("button", { name: "Remove HTTPS egress proxy (optional)" }).click();
+  await expect(page.getByText("Removed on save")).toBeVisible();
+  await expect(page.getByRole("button", { name: "Keep HTTPS egress proxy (optional)" })).toBeFocused();
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("button", { name: "Replace HTTPS egress proxy (optional)" })).toBeFocused();
   await page.getByRole("button", { name: "Remove HTTPS egress proxy (optional)" }).click();
   await expect(page.getByText("Removed on save")).toBeVisible();
   await page.getByRole("button", { name: "Save changes" }).click();
@@ -307,7 +313,9 @@ test("an optional write-only setting can be removed: the proxy goes, the require
 
   await page.reload();
   await expect(page.getByLabel("HTTPS egress proxy (optional)")).toHaveValue("");
-  await expect(page.getByRole("button", { name: "Replace Secret ID" })).toBeVisible();
+  await page.getByRole("button", { name: "Replace Secret ID" }).click();
+  await expect(page.getByLabel("Secret ID")).toBeFocused();
+  await page.reload();
   await page.getByRole("button", { name: "Test saved settings" }).click();
   await expect(page.getByText(/^Test passed\./)).toBeVisible({ timeout: 30_000 });
   expect(await page.content()).not.toContain("e2e-proxy-pass-");

@@ -2,7 +2,7 @@
 
 import { CheckCircle2Icon, FlaskConicalIcon, LoaderCircleIcon, TriangleAlertIcon, UploadIcon, XCircleIcon } from "lucide-react";
 import { useRouter } from "next/navigation";
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { toast } from "sonner";
 import { FormAlert } from "@/components/shared/form-alert";
 import { examplePlaceholder } from "@/components/shared/example-placeholder";
@@ -77,6 +77,17 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
   const [secrets, setSecrets] = useState<Record<string, string>>({});
   const [replacing, setReplacing] = useState<Set<string>>(new Set());
   const [removing, setRemoving] = useState<Set<string>>(new Set());
+  // Replace, Remove and Keep it swap the control that held focus for another: focus follows to what replaced it.
+  const [focusAfter, setFocusAfter] = useState<string[] | null>(null);
+  const setFocusAfterSwap = (...ids: string[]) => setFocusAfter(ids);
+  useEffect(() => {
+    if (!focusAfter) return;
+    setFocusAfter(null);
+    for (const candidate of focusAfter) {
+      const element = document.getElementById(candidate);
+      if (element) return void element.focus();
+    }
+  }, [focusAfter]);
   const [caBundle, setCaBundle] = useState(existing?.caBundle ?? "");
   const [probeSecret, setProbeSecret] = useState(existing?.probeSecret ?? "");
   const [timeoutMs, setTimeoutMs] = useState(String(existing?.timeoutMs ?? 10000));
@@ -124,6 +135,7 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
   const remove = (key: string) => {
     setRemoving(toggle(removing, key, true));
     setSecrets(Object.fromEntries(Object.entries(secrets).filter(([k]) => k !== key)));
+    setFocusAfterSwap(`secret-${key}-undo`);
   };
 
   function secretInput(f: FieldSpec) {
@@ -136,7 +148,10 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
           <Label htmlFor={`${id}-undo`}>{f.label}</Label>
           <div className="flex flex-wrap items-center gap-3">
             <Badge variant="warning">Removed on save</Badge>
-            <Button id={`${id}-undo`} type="button" variant="outline" size="sm" onClick={() => setRemoving(toggle(removing, key, false))} aria-label={`Keep ${f.label}`}>
+            <Button id={`${id}-undo`} type="button" variant="outline" size="sm" onClick={() => {
+                setRemoving(toggle(removing, key, false));
+                setFocusAfterSwap(`${id}-replace`, id);
+              }} aria-label={`Keep ${f.label}`}>
               Keep it
             </Button>
           </div>
@@ -151,7 +166,10 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
           <div className="flex flex-wrap items-center gap-3">
             <Badge variant="success">Set</Badge>
             <span className="text-sm text-muted-foreground">Stored encrypted; never shown.</span>
-            <Button id={`${id}-replace`} type="button" variant="outline" size="sm" onClick={() => setReplacing(toggle(replacing, key, true))} aria-label={`Replace ${f.label}`}>
+            <Button id={`${id}-replace`} type="button" variant="outline" size="sm" onClick={() => {
+                setReplacing(toggle(replacing, key, true));
+                setFocusAfterSwap(id);
+              }} aria-label={`Replace ${f.label}`}>
               Replace
             </Button>
             {!f.required ? (
@@ -381,21 +399,23 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
       </Card>
 
       <FormAlert title={test.formError && !save.formError ? "Could not test the settings" : existing ? "Could not save the store" : "Could not create the store"} message={save.formError ?? test.formError} />
-      {testResult ? (
-        <div
-          role="status"
-          className={cn(
-            "flex items-start gap-3 rounded-lg border px-4 py-3 text-sm",
-            testResult.ok ? "border-success/30 bg-success/10 text-success" : "border-danger/30 bg-danger/10 text-danger",
-          )}
-        >
-          {testResult.ok ? <CheckCircle2Icon className="mt-0.5 size-4 shrink-0" aria-hidden="true" /> : <XCircleIcon className="mt-0.5 size-4 shrink-0" aria-hidden="true" />}
-          <p>
-            <span className="font-medium">{testResult.ok ? "Test passed. " : "Test failed. "}</span>
-            {testResult.message}
-          </p>
-        </div>
-      ) : null}
+      {/* Always in the page, so screen readers announce a result that appears in it (a region added with its text is often not read). */}
+      <div role="status" aria-live="polite" className="empty:hidden">
+        {testResult ? (
+          <div
+            className={cn(
+              "flex items-start gap-3 rounded-lg border px-4 py-3 text-sm",
+              testResult.ok ? "border-success/30 bg-success/10 text-success" : "border-danger/30 bg-danger/10 text-danger",
+            )}
+          >
+            {testResult.ok ? <CheckCircle2Icon className="mt-0.5 size-4 shrink-0" aria-hidden="true" /> : <XCircleIcon className="mt-0.5 size-4 shrink-0" aria-hidden="true" />}
+            <p>
+              <span className="font-medium">{testResult.ok ? "Test passed. " : "Test failed. "}</span>
+              {testResult.message}
+            </p>
+          </div>
+        ) : null}
+      </div>
 
       <div className="flex flex-wrap justify-end gap-3">
         <Button type="button" variant="outline" onClick={runTest} pending={test.pending}>
