@@ -20,7 +20,8 @@ export function PageHeader({ title, description, actions, eyebrow, className }: 
     >
       <div className="flex min-w-0 flex-col gap-1">
         {eyebrow ? <div className="mb-1 flex items-center gap-2">{eyebrow}</div> : null}
-        <h1 className="truncate text-2xl font-semibold tracking-tight text-foreground">{title}</h1>
+        {/* Wraps rather than truncates: a long folder or store name is read in full on a phone too. */}
+        <h1 className="text-2xl font-semibold tracking-tight text-pretty text-foreground [overflow-wrap:anywhere]">{title}</h1>
         {description ? <p className="max-w-2xl text-sm text-muted-foreground">{description}</p> : null}
       </div>
       {actions ? <div className="flex shrink-0 flex-wrap items-center gap-2">{actions}</div> : null}
