@@ -226,3 +226,20 @@ test("a person changes their own password: the new one is typed twice, and only 
   await expect(other.getByRole("main").getByRole("alert")).toHaveText("Invalid e-mail or password.");
   await signIn(other, person.email, newPassword);
 });
+
+test("after sign-in, only a page of this site is opened: a disguised address to another site goes to the folders", async ({ page, browser, baseURL }) => {
+  const person = await createUser(page);
+  const p = await freshPage(browser);
+  // A tab in the path, which browsers delete, would turn "/<tab>/evil" into "//evil": another site.
+  await p.goto("/login?callbackUrl=/%09/evil.example/phish");
+  await p.getByLabel("E-mail").fill(person.email);
+  await p.getByLabel("Password").fill(person.password);
+  await p.getByRole("button", { name: "Sign in" }).click();
+  await expect(p).toHaveURL(`${baseURL}/folders`);
+  // Already signed in, the sign-in page redirects at once: the same rule.
+  await p.goto("/login?callbackUrl=/%5C/evil.example");
+  await expect(p).toHaveURL(`${baseURL}/folders`);
+  // A page of this site is where it goes.
+  await p.goto("/login?callbackUrl=%2Fsettings%23personal-tokens");
+  await expect(p).toHaveURL(`${baseURL}/settings#personal-tokens`);
+});

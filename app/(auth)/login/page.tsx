@@ -1,19 +1,14 @@
 import { KeyRoundIcon } from "lucide-react";
 import { redirect } from "next/navigation";
 import { LoginForm } from "@/components/auth/login-form";
+import { safeCallbackPath } from "@/lib/auth/callback";
 import { getCurrentUser } from "@/lib/auth/session";
 
 export const metadata = { title: "Sign in" };
 
-function safeCallback(raw: string | string[] | undefined): string {
-  const value = Array.isArray(raw) ? raw[0] : raw;
-  // Only same-site paths: an open redirect after sign-in is a phishing aid.
-  return value && value.startsWith("/") && !value.startsWith("//") && !value.startsWith("/\\") ? value : "/folders";
-}
-
 export default async function LoginPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const params = await searchParams;
-  const callbackUrl = safeCallback(params.callbackUrl);
+  const callbackUrl = safeCallbackPath(params.callbackUrl);
   if (await getCurrentUser()) redirect(callbackUrl);
   return (
     <main id="main" className="flex min-h-dvh items-center justify-center bg-muted/40 p-4">
