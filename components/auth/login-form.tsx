@@ -9,9 +9,11 @@ import { Input } from "@/components/ui/input";
 import { FormField } from "@/components/shared/form-field";
 import { useHydrated } from "@/components/shared/use-hydrated";
 
+// lib/auth/options.ts SIGN_IN_ERRORS (not imported: that module is server-only).
 const KNOWN_ERRORS = new Set([
   "Invalid e-mail or password.",
   "Too many failed sign-ins. Wait a few minutes, then try again.",
+  "Latch cannot check sign-ins right now. Try again in a moment; if it goes on, tell your administrator.",
 ]);
 
 export function LoginForm({ callbackUrl }: { callbackUrl: string }) {

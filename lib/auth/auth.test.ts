@@ -2,7 +2,7 @@ import { encode } from "next-auth/jwt";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { db } from "@/lib/db";
 import { env } from "@/lib/env";
-import { makeUser } from "@/test/fixtures";
+import { makeUser, whileRefusingInserts } from "@/test/fixtures";
 import { authorizeCredentials, SIGN_IN_ERRORS } from "./options";
 import { getCurrentUser } from "./session";
 
@@ -20,6 +20,20 @@ async function cookieFor(sub: string, sid: string) {
 
 describe("sign-in", () => {
   beforeEach(() => jar.clear());
+
+  it("a failure of Latch itself is not taken for a wrong password, and its text does not reach the browser", async () => {
+    const user = await makeUser();
+    // next-auth puts the thrown message into its answer; the database's own text must not be it.
+    const refused = await whileRefusingInserts("audit_events", "NEW.action = 'user.sign_in'", () =>
+      authorizeCredentials({ email: user.email, password: "correct horse battery" }, headers("10.9.0.1")).then(
+        () => null,
+        (error: Error) => error.message,
+      ),
+    );
+    expect(refused).toBe(SIGN_IN_ERRORS.unavailable);
+    // Nothing half-done: no session for the sign-in that could not be recorded.
+    expect(await db().session.count({ where: { userId: user.id } })).toBe(0);
+  });
 
   it("a correct password creates a server-side session; wrong or unknown gives one generic message", async () => {
     const user = await makeUser();

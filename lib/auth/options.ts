@@ -16,7 +16,9 @@ export const SESSION_MAX_AGE_SECONDS = 12 * 60 * 60;
 export const SIGN_IN_ERRORS = {
   invalid: "Invalid e-mail or password.",
   locked: "Too many failed sign-ins. Wait a few minutes, then try again.",
+  unavailable: "Latch cannot check sign-ins right now. Try again in a moment; if it goes on, tell your administrator.",
 } as const;
+const KNOWN_SIGN_IN_ERRORS = new Set<string>(Object.values(SIGN_IN_ERRORS));
 
 const credentialsSchema = z.object({
   email: z.string().trim().toLowerCase().max(254),
@@ -25,12 +27,27 @@ const credentialsSchema = z.object({
 
 type AuthorizedUser = { id: string; email: string; name: string; sessionId: string };
 
+/**
+ * next-auth sends an error's message back to the browser (in the redirect it answers with), so only
+ * the texts above may leave here. Anything else (Latch's database unreachable, say) is logged with the
+ * request id and answered with "cannot check sign-ins", not taken for a wrong password.
+ */
 export async function authorizeCredentials(raw: unknown, headers: Record<string, string | string[] | undefined>): Promise<AuthorizedUser> {
+  const requestId = requestIdFrom(new Headers({ "x-request-id": String(headers["x-request-id"] ?? "") }));
+  try {
+    return await checkCredentials(raw, headers, requestId);
+  } catch (error) {
+    if (error instanceof Error && KNOWN_SIGN_IN_ERRORS.has(error.message)) throw error;
+    requestLogger(requestId).error({ err: error, event: "sign_in.error" }, "sign-in could not be checked");
+    throw new Error(SIGN_IN_ERRORS.unavailable);
+  }
+}
+
+async function checkCredentials(raw: unknown, headers: Record<string, string | string[] | undefined>, requestId: string): Promise<AuthorizedUser> {
   const parsed = credentialsSchema.safeParse(raw);
   if (!parsed.success || !parsed.data.email || !parsed.data.password) throw new Error(SIGN_IN_ERRORS.invalid);
   const { email, password } = parsed.data;
   const keys = { email, address: clientAddressFrom(headers) };
-  const requestId = requestIdFrom(new Headers({ "x-request-id": String(headers["x-request-id"] ?? "") }));
   const log = requestLogger(requestId);
 
   if (!(await reserveAttempt(keys))) {
