@@ -19,6 +19,11 @@ export async function getRequestId(): Promise<string> {
   return requestIdFrom(await headers());
 }
 
+/** The current request's client address (see clientAddressFrom), for a server action's rate limits. */
+export async function getClientAddress(): Promise<string> {
+  return clientAddressFrom(await headers());
+}
+
 /**
  * The client address for rate limiting and a token's last use. server.mjs appends the socket's peer
  * address to X-Forwarded-For on every request (Next alone only sets it when it is absent), so the last

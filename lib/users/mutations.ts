@@ -1,12 +1,15 @@
 import "server-only";
 import type { ActionContext } from "@/lib/actions/action";
 import { recordAuditEvent } from "@/lib/audit/record";
+import { SIGN_IN_ERRORS } from "@/lib/auth/options";
 import { hashPassword, verifyPassword } from "@/lib/auth/password";
+import { confirmFailure, reserveAttempt, settleSuccess } from "@/lib/auth/throttle";
 import { assertTenant } from "@/lib/authz";
 import { db, type Tx } from "@/lib/db";
 import { isUniqueViolation } from "@/lib/db/errors";
 import { AppError, conflict, notFound } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
+import { getClientAddress } from "@/lib/request-context";
 
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
 
@@ -146,14 +149,26 @@ export async function resetUserPassword(ctx: Ctx, input: { userId: string; passw
 
 export async function changeOwnPassword(ctx: Ctx, input: { currentPassword: string; newPassword: string }) {
   const user = await getUserOrThrow(db(), ctx.actor.id);
+  // The current password is checked under the sign-in limits, on the same counters: a stolen session
+  // must not become an unlimited way to guess it (and every guess costs a deliberately slow hash).
+  const keys = { email: user.email, address: await getClientAddress() };
+  if (!(await reserveAttempt(keys))) throw new AppError("RATE_LIMITED", SIGN_IN_ERRORS.locked);
   if (!(await verifyPassword(input.currentPassword, user.passwordHash))) {
+    await confirmFailure(keys);
     throw new AppError("VALIDATION", "Your current password is not correct.", {
       currentPassword: ["Your current password is not correct."],
     });
   }
+  await settleSuccess(keys);
   const passwordHash = await hashPassword(input.newPassword);
   await db().$transaction(async (tx) => {
-    await tx.user.update({ where: { id: user.id }, data: { passwordHash } });
+    // Checked and written against the password that was verified: a reset by an administrator (or
+    // another change) while the hashes ran wins, and this change does not quietly undo it.
+    const { count } = await tx.user.updateMany({ where: { id: user.id, passwordHash: user.passwordHash }, data: { passwordHash } });
+    if (count === 0) throw conflict("Your password was changed by someone else a moment ago. Sign in again with the new one, or ask an administrator.");
+    if (ctx.actor.sessionId && !(await tx.session.findUnique({ where: { id: ctx.actor.sessionId } }))) {
+      throw new AppError("UNAUTHENTICATED", "Your session has ended. Sign in again.");
+    }
     // Whoever else holds a session of this person (a stolen one, a forgotten browser) is signed out;
     // the browser that changed it stays signed in.
     const { count: signedOut } = await tx.session.deleteMany({ where: { userId: user.id, ...(ctx.actor.sessionId ? { id: { not: ctx.actor.sessionId } } : {}) } });

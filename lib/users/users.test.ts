@@ -1,6 +1,6 @@
 import pg from "pg";
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import { verifyPassword } from "@/lib/auth/password";
+import { hashPassword, verifyPassword } from "@/lib/auth/password";
 import { db } from "@/lib/db";
 import { env } from "@/lib/env";
 import { makeUser, signInAs } from "@/test/fixtures";
@@ -167,5 +167,33 @@ describe("user administration", () => {
     // Every other session of the person ends; the one that changed it goes on.
     expect(await db().session.findUnique({ where: { id: other.id } })).toBeNull();
     expect(await db().session.findUnique({ where: { id: current.id } })).not.toBeNull();
+  });
+
+  it("the current password is checked under the sign-in limits: guessing it through a session locks", async () => {
+    const person = await makeUser();
+    signInAs(person);
+    for (let i = 0; i < env().LATCH_LOGIN_MAX_FAILURES; i++) {
+      expect(await changeOwnPasswordAction({ currentPassword: `guess ${i}`, newPassword: "another good password" })).toMatchObject({ ok: false, error: { code: "VALIDATION" } });
+    }
+    // Now even the right password waits, as a sign-in with this e-mail would.
+    expect(await changeOwnPasswordAction({ currentPassword: "correct horse battery", newPassword: "another good password" })).toMatchObject({
+      ok: false,
+      error: { code: "RATE_LIMITED", message: "Too many failed sign-ins. Wait a few minutes, then try again." },
+    });
+    expect(await verifyPassword("correct horse battery", (await db().user.findUniqueOrThrow({ where: { id: person.id } })).passwordHash)).toBe(true);
+  });
+
+  it("a password change does not undo an administrator's reset made while it was checking", async () => {
+    const person = await makeUser();
+    const session = await sessionFor(person.id);
+    const resetHash = await hashPassword("the administrator's reset");
+    signInAs({ ...person, sessionId: session.id });
+    const changing = changeOwnPasswordAction({ currentPassword: "correct horse battery", newPassword: "the intruder's choice" });
+    // Once the change has read the password and counted its attempt, the reset lands (the change still has two slow hashes to run).
+    await vi.waitFor(async () => expect(await db().authThrottle.count({ where: { key: `email:${person.email}` } })).toBe(1), { interval: 2 });
+    await db().user.update({ where: { id: person.id }, data: { passwordHash: resetHash } });
+    expect(await changing).toMatchObject({ ok: false, error: { code: "CONFLICT" } });
+    const row = await db().user.findUniqueOrThrow({ where: { id: person.id } });
+    expect(await verifyPassword("the administrator's reset", row.passwordHash)).toBe(true);
   });
 });
