@@ -3,7 +3,8 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { applyMigrations } from "../lib/db/migrate";
+import { dataKeysByMasterKey, masterKeyRefusal } from "../lib/crypto/master-keys";
+import { applyMigrations, withDatabaseClient } from "../lib/db/migrate";
 import { seed } from "../prisma/seed";
 import { startEmbeddedPostgres, type EmbeddedPg } from "./embedded-pg";
 
@@ -73,37 +74,65 @@ const LOCAL_SECRETS = {
 } as const;
 type LocalSecrets = Record<keyof typeof LOCAL_SECRETS, string>;
 
-function loadLocalSecrets(): LocalSecrets {
-  const file = path.join(dataDir, "local-secrets.json");
+const SECRETS_FILE = path.join(dataDir, "local-secrets.json");
+
+/**
+ * The secrets to run with: the environment's, else the file's, else new ones. New ones are written
+ * to the file only by `save()`, once the database has been checked: a new master key beside data
+ * that an earlier key sealed would make all of it unreadable.
+ */
+function loadLocalSecrets(): { secrets: LocalSecrets; generated: (keyof LocalSecrets)[]; save: () => void } {
+  const file = SECRETS_FILE;
   let stored: Partial<LocalSecrets> = {};
   try {
     stored = JSON.parse(fs.readFileSync(file, "utf8"));
     fs.chmodSync(file, 0o600);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
-      throw new Error(`Cannot read ${path.relative(root, file)} (${(err as Error).message}); fix or delete it.`);
+      throw new Error(
+        `Cannot read ${path.relative(root, file)} (${(err as Error).message}). Repair it by hand; do not delete it: ` +
+          "its LATCH_MASTER_KEY is the only way to open what Latch has stored, and a new one would not.",
+      );
     }
   }
-  const out = {} as LocalSecrets;
-  let changed = false;
+  const secrets = {} as LocalSecrets;
+  const generated: (keyof LocalSecrets)[] = [];
   for (const [name, generate] of Object.entries(LOCAL_SECRETS) as [keyof LocalSecrets, () => string][]) {
     const fromEnv = process.env[name];
     if (fromEnv) {
-      out[name] = fromEnv;
+      secrets[name] = fromEnv;
       continue;
     }
     if (!stored[name]) {
       stored[name] = generate();
-      changed = true;
-      console.log(`Generated ${name} into ${path.relative(root, file)} for local use (kept for later runs; never commit it).`);
+      generated.push(name);
     }
-    out[name] = stored[name]!;
+    secrets[name] = stored[name]!;
   }
-  if (changed) {
+  const save = () => {
+    if (generated.length === 0) return;
     fs.mkdirSync(dataDir, { recursive: true });
-    fs.writeFileSync(file, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
-  }
-  return out;
+    // Whole or not at all: a write cut short must not leave a file that loses the master key.
+    const partial = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(partial, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
+    fs.renameSync(partial, file);
+    for (const name of generated) console.log(`Generated ${name} into ${path.relative(root, file)} for local use (kept for later runs; never commit it).`);
+  };
+  return { secrets, generated, save };
+}
+
+/**
+ * Refuses to go on when the database holds data keys that the configured master keys cannot open:
+ * started so, Latch would seal new values under a new key beside old ones nothing can read.
+ */
+async function assertMasterKeyFits(databaseUrl: string, secrets: LocalSecrets, generated: (keyof LocalSecrets)[]): Promise<void> {
+  const refusal = masterKeyRefusal(await withDatabaseClient(databaseUrl, dataKeysByMasterKey), {
+    current: secrets.LATCH_MASTER_KEY,
+    previous: process.env.LATCH_PREVIOUS_MASTER_KEYS,
+    currentWasGenerated: generated.includes("LATCH_MASTER_KEY"),
+    secretsFile: path.relative(root, SECRETS_FILE),
+  });
+  if (refusal) throw new Error(refusal);
 }
 
 async function startDatabase(): Promise<string> {
@@ -216,7 +245,7 @@ async function waitUntilServing(url: string, proc: ChildProcess): Promise<boolea
 }
 
 async function main() {
-  const secrets = loadLocalSecrets();
+  const { secrets, generated, save } = loadLocalSecrets();
   const databaseUrl = await startDatabase();
   const quiet = { PRISMA_HIDE_UPDATE_MESSAGE: "1", CHECKPOINT_DISABLE: "1", NEXT_TELEMETRY_DISABLED: "1" };
 
@@ -232,6 +261,8 @@ async function main() {
 
   const { applied } = await applyMigrations(databaseUrl, { log: (msg) => console.log(msg) });
   if (applied.length === 0) console.log("Database schema is up to date.");
+  await assertMasterKeyFits(databaseUrl, secrets, generated);
+  save();
 
   const admin = await seed(databaseUrl, {
     adminEmail: process.env.LATCH_ADMIN_EMAIL,

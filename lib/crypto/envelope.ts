@@ -1,8 +1,9 @@
 import "server-only";
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { db, type Db } from "@/lib/db";
 import { env } from "@/lib/env";
 import { AppError } from "@/lib/errors";
+import { masterKeyId } from "./master-keys";
 
 /**
  * Envelope encryption for everything Latch itself must keep secret (its own store's values and the
@@ -15,10 +16,6 @@ import { AppError } from "@/lib/errors";
 const FORMAT = 1;
 
 type MasterKey = { id: string; key: Buffer };
-
-function masterKeyId(key: Buffer): string {
-  return createHash("sha256").update("latch-master-key-id").update(key).digest("hex").slice(0, 16);
-}
 
 export function masterKeyring(): { current: MasterKey; all: Map<string, Buffer> } {
   const raw = env().LATCH_MASTER_KEY;
@@ -42,14 +39,19 @@ function seal(key: Buffer, plaintext: Buffer, aad: string): Buffer {
   return Buffer.concat([Buffer.from([FORMAT]), iv, cipher.getAuthTag(), body]);
 }
 
+const TAG_BYTES = 16;
+const HEADER_BYTES = 1 + 12 + TAG_BYTES;
+
 function open(key: Buffer, sealed: Buffer, aad: string): Buffer {
   if (sealed[0] !== FORMAT) throw new Error("Unknown ciphertext format");
+  // Node accepts tags of 4 to 16 bytes: a shortened tag would be a much weaker check. Only whole ones open.
+  if (sealed.length < HEADER_BYTES) throw new Error("Ciphertext too short");
   const iv = sealed.subarray(1, 13);
-  const tag = sealed.subarray(13, 29);
-  const decipher = createDecipheriv("aes-256-gcm", key, iv);
+  const tag = sealed.subarray(13, HEADER_BYTES);
+  const decipher = createDecipheriv("aes-256-gcm", key, iv, { authTagLength: TAG_BYTES });
   decipher.setAAD(Buffer.from(aad, "utf8"));
   decipher.setAuthTag(tag);
-  return Buffer.concat([decipher.update(sealed.subarray(29)), decipher.final()]);
+  return Buffer.concat([decipher.update(sealed.subarray(HEADER_BYTES)), decipher.final()]);
 }
 
 // Unwrapped data keys are kept per process: unwrapping on every read would cost a query each time.
@@ -103,9 +105,10 @@ export async function decrypt(sealed: { ciphertext: Uint8Array; dataKeyId: strin
 
 /**
  * Re-wraps every data key not yet under the current master key. Values are untouched, so this is
- * quick and safe to run while Latch serves requests; afterwards the previous keys can be removed.
+ * quick and safe to run while Latch serves requests; afterwards the previous keys can be removed,
+ * once `elsewhere` (data keys still under another master key when it finished) is 0.
  */
-export async function rewrapDataKeys(client: Db = db()): Promise<{ rewrapped: number }> {
+export async function rewrapDataKeys(client: Db = db()): Promise<{ rewrapped: number; elsewhere: number }> {
   const { current, all } = masterKeyring();
   const stale = await client.dataKey.findMany({ where: { masterKeyId: { not: current.id } } });
   for (const row of stale) {
@@ -117,7 +120,9 @@ export async function rewrapDataKeys(client: Db = db()): Promise<{ rewrapped: nu
       data: { wrappedKey: new Uint8Array(seal(current.key, key, "latch-data-key")), masterKeyId: current.id },
     });
   }
-  return { rewrapped: stale.length };
+  // Counted afresh: what another instance, still on the previous key, wrapped meanwhile.
+  const elsewhere = await client.dataKey.count({ where: { masterKeyId: { not: current.id } } });
+  return { rewrapped: stale.length, elsewhere };
 }
 
 export function forgetUnwrappedKeysForTests() {

@@ -109,18 +109,33 @@ async function recordedMigrations(db: Queryable): Promise<Map<string, string>> {
   return new Map(rows.map((r) => [r.migration_name, r.checksum]));
 }
 
-async function withClient<T>(connectionString: string, fn: (client: pg.Client) => Promise<T>, timeoutMs?: number): Promise<T> {
-  // A time limit for a probe (readiness): connecting and each query give up instead of waiting on a silent server.
+/**
+ * One connection of its own for `fn`, ended afterwards (scripts, the readiness probe). With
+ * `timeoutMs`, the whole of it (connecting, every query) gives up after that long, and the
+ * connection is closed, instead of waiting on a silent server one step at a time.
+ */
+export async function withDatabaseClient<T>(connectionString: string, fn: (client: pg.Client) => Promise<T>, timeoutMs?: number): Promise<T> {
   const client = new pg.Client({ connectionString, ...(timeoutMs ? { connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs } : {}) });
   // A dropped connection must surface as a rejected query, not crash the process.
   client.on("error", () => {});
-  await client.connect();
-  try {
+  const work = (async () => {
+    await client.connect();
     // Where the Prisma client looks ("public"), not the role's own schema that the default
     // search_path ("$user", public) would put the tables in when one exists.
     await client.query("SET search_path TO public");
-    return await fn(client);
+    return fn(client);
+  })();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = timeoutMs
+    ? new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`The database did not answer within ${timeoutMs} ms.`)), timeoutMs);
+      })
+    : null;
+  try {
+    return await (deadline ? Promise.race([work, deadline]) : work);
   } finally {
+    clearTimeout(timer);
+    work.catch(() => {}); // settles after end() when the deadline won
     await client.end().catch(() => {});
   }
 }
@@ -133,7 +148,7 @@ export async function listPendingMigrations(
   db: string | Queryable,
   opts: Pick<MigrateOptions, "dir"> & { timeoutMs?: number } = {},
 ): Promise<string[]> {
-  if (typeof db === "string") return withClient(db, (client) => listPendingMigrations(client, opts), opts.timeoutMs);
+  if (typeof db === "string") return withDatabaseClient(db, (client) => listPendingMigrations(client, opts), opts.timeoutMs);
   const [files, recorded] = await Promise.all([readMigrations(opts.dir), recordedMigrations(db)]);
   return files.filter((f) => !recorded.has(f.name)).map((f) => f.name);
 }
@@ -149,7 +164,7 @@ export async function applyMigrations(
   const log = opts.log ?? (() => {});
   const files = await readMigrations(opts.dir);
 
-  return withClient(connectionString, async (client) => {
+  return withDatabaseClient(connectionString, async (client) => {
     const { rows } = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1) AS ok", [LOCK_KEY]);
     if (!rows[0]?.ok) {
       log("Waiting for another migration run to finish…");

@@ -1,5 +1,6 @@
 import net from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { db } from "@/lib/db";
 import { env } from "@/lib/env";
 import { checkReadiness } from "./index";
 
@@ -7,10 +8,52 @@ const original = env().DATABASE_URL;
 afterEach(() => {
   Object.assign(env(), { DATABASE_URL: original });
 });
+// Each test asks afresh, not within the second an earlier answer is kept.
+beforeEach(() => {
+  (globalThis as { latchReadiness?: unknown }).latchReadiness = undefined;
+});
 
 describe("readiness", () => {
   it("is ready when the database answers and every migration is applied, and names none of them", async () => {
-    expect(await checkReadiness()).toEqual({ ready: true, checks: { database: "ok", migrations: "ok" }, pending: 0 });
+    expect(await checkReadiness()).toEqual({ ready: true, checks: { database: "ok", migrations: "ok", encryption: "ok" }, pending: 0 });
+  });
+
+  it("is not ready while the database holds data keys under a master key this instance is not given", async () => {
+    // As after a lost .data/local-secrets.json, a mistyped key, or a previous key dropped before the rewrap.
+    const orphan = await db().dataKey.create({ data: { wrappedKey: new Uint8Array(61), masterKeyId: "0000000000000000" } });
+    try {
+      expect(await checkReadiness()).toEqual({ ready: false, checks: { database: "ok", migrations: "ok", encryption: "missing_master_key" }, pending: 0 });
+    } finally {
+      await db().dataKey.delete({ where: { id: orphan.id } });
+    }
+    (globalThis as { latchReadiness?: unknown }).latchReadiness = undefined;
+    expect(await checkReadiness()).toMatchObject({ ready: true, checks: { encryption: "ok" } });
+  });
+
+  it("the time limit is for the whole check, not for each step of it", async () => {
+    // Every answer of the database arrives 2 s late: each step is within 5 s, all of them are not.
+    const target = new URL(original);
+    const pipes: net.Socket[] = [];
+    const slow = net.createServer((inbound) => {
+      const outbound = net.connect(Number(target.port || 5432), target.hostname);
+      pipes.push(inbound, outbound);
+      inbound.pipe(outbound);
+      outbound.on("data", (chunk) => setTimeout(() => inbound.writable && inbound.write(chunk), 2_000));
+      for (const s of [inbound, outbound]) s.on("error", () => {});
+    });
+    await new Promise<void>((resolve) => slow.listen(0, "127.0.0.1", resolve));
+    try {
+      const through = new URL(original);
+      through.hostname = "127.0.0.1";
+      through.port = String((slow.address() as net.AddressInfo).port);
+      Object.assign(env(), { DATABASE_URL: through.toString() });
+      const started = Date.now();
+      expect(await checkReadiness()).toMatchObject({ ready: false, checks: { database: "unreachable" } });
+      expect(Date.now() - started).toBeLessThan(7_000);
+    } finally {
+      for (const s of pipes) s.destroy();
+      slow.close();
+    }
   });
 
   it("callers arriving together share one check: a public probe cannot use up the database's connections", async () => {
@@ -31,7 +74,7 @@ describe("readiness", () => {
       through.port = String((proxy.address() as net.AddressInfo).port);
       Object.assign(env(), { DATABASE_URL: through.toString() });
       const answers = await Promise.all(Array.from({ length: 40 }, () => checkReadiness()));
-      expect(new Set(answers.map((a) => JSON.stringify(a)))).toEqual(new Set([JSON.stringify({ ready: true, checks: { database: "ok", migrations: "ok" }, pending: 0 })]));
+      expect(new Set(answers.map((a) => JSON.stringify(a)))).toEqual(new Set([JSON.stringify({ ready: true, checks: { database: "ok", migrations: "ok", encryption: "ok" }, pending: 0 })]));
       expect(opened).toBe(1);
       // A second later the database is asked again.
       await new Promise((resolve) => setTimeout(resolve, 1100));
@@ -50,7 +93,7 @@ describe("readiness", () => {
     try {
       Object.assign(env(), { DATABASE_URL: `postgresql://latch@127.0.0.1:${(silent.address() as net.AddressInfo).port}/latch` });
       const started = Date.now();
-      expect(await checkReadiness()).toEqual({ ready: false, checks: { database: "unreachable", migrations: "unknown" }, pending: 0 });
+      expect(await checkReadiness()).toEqual({ ready: false, checks: { database: "unreachable", migrations: "unknown", encryption: "unknown" }, pending: 0 });
       expect(Date.now() - started).toBeLessThan(8_000);
     } finally {
       for (const socket of sockets) socket.destroy();

@@ -1,10 +1,20 @@
 import "server-only";
-import { listPendingMigrations, readMigrations } from "@/lib/db/migrate";
+import { configuredMasterKeyIds, dataKeysByMasterKey, missingMasterKeys } from "@/lib/crypto/master-keys";
+import { listPendingMigrations, readMigrations, withDatabaseClient } from "@/lib/db/migrate";
 import { env } from "@/lib/env";
 import { logger } from "@/lib/log";
 
 /** `pending`: how many migrations shipped with this build are not applied (not their names: the probe is public). */
-export type Readiness = { ready: boolean; checks: { database: "ok" | "unreachable" | "unknown"; migrations: "ok" | "pending" | "unknown" }; pending: number };
+/**
+ * `encryption`: "missing_master_key" when the database holds data keys wrapped by a master key this
+ * instance is not given (a lost or mistyped LATCH_MASTER_KEY, a previous key dropped before the
+ * rewrap): what they protect cannot be opened here, so the instance should not take traffic.
+ */
+export type Readiness = {
+  ready: boolean;
+  checks: { database: "ok" | "unreachable" | "unknown"; migrations: "ok" | "pending" | "unknown"; encryption: "ok" | "missing_master_key" | "unknown" };
+  pending: number;
+};
 
 /** A probe answers within this, whatever the database does. */
 const PROBE_TIMEOUT_MS = 5_000;
@@ -36,13 +46,45 @@ async function probe(): Promise<Readiness> {
     await readMigrations();
   } catch (error) {
     logger().error({ err: error }, "readiness: cannot read this build's migrations (is the server started from the app's directory?)");
-    return { ready: false, checks: { database: "unknown", migrations: "unknown" }, pending: 0 };
+    return { ready: false, checks: { database: "unknown", migrations: "unknown", encryption: "unknown" }, pending: 0 };
   }
   try {
-    const pending = await listPendingMigrations(env().DATABASE_URL, { timeoutMs: PROBE_TIMEOUT_MS });
-    return { ready: pending.length === 0, checks: { database: "ok", migrations: pending.length ? "pending" : "ok" }, pending: pending.length };
+    const { pending, missing } = await withDatabaseClient(
+      env().DATABASE_URL,
+      async (client) => ({
+        pending: (await listPendingMigrations(client)).length,
+        missing: missingMasterKeys(await dataKeysByMasterKey(client), configuredMasterKeyIds(env().LATCH_MASTER_KEY, env().LATCH_PREVIOUS_MASTER_KEYS).all),
+      }),
+      PROBE_TIMEOUT_MS,
+    );
+    return {
+      ready: pending === 0 && missing.length === 0,
+      checks: { database: "ok", migrations: pending ? "pending" : "ok", encryption: missing.length ? "missing_master_key" : "ok" },
+      pending,
+    };
   } catch (error) {
     logger().warn({ err: error }, "readiness: the database did not answer");
-    return { ready: false, checks: { database: "unreachable", migrations: "unknown" }, pending: 0 };
+    return { ready: false, checks: { database: "unreachable", migrations: "unknown", encryption: "unknown" }, pending: 0 };
+  }
+}
+
+/**
+ * At start-up: which master key this instance runs with (by id, comparable with `npm run keys:rewrap`),
+ * and an error when the database needs one it is not given. /api/ready keeps saying so afterwards.
+ */
+export async function reportMasterKeysAtStart(): Promise<void> {
+  const configured = configuredMasterKeyIds(env().LATCH_MASTER_KEY, env().LATCH_PREVIOUS_MASTER_KEYS);
+  try {
+    const missing = missingMasterKeys(await withDatabaseClient(env().DATABASE_URL, dataKeysByMasterKey, PROBE_TIMEOUT_MS), configured.all);
+    if (missing.length > 0) {
+      logger().error(
+        { keyId: configured.current, missingKeyIds: missing },
+        "the database holds data keys under master keys this instance is not given: what they seal cannot be opened here (README: Rotating the master key)",
+      );
+    } else {
+      logger().info({ keyId: configured.current }, "encryption: running with this master key");
+    }
+  } catch (error) {
+    logger().warn({ err: error }, "could not check the master keys at start-up: the database did not answer");
   }
 }
