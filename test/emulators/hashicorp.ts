@@ -142,10 +142,17 @@ export type HashicorpEmulator = Emulator & {
   failInternal(opts?: { times?: number; status?: number; pathIncludes?: string }): void;
   /** Never answer the next N matching requests. */
   hang(opts?: { times?: number; pathIncludes?: string }): void;
-  /** The next `times` matching requests (substring of the URL path) get 429 with the quota message and Retry-After; cleared by clearFaults. */
-  throttle(opts: { times?: number; retryAfterSeconds?: number; pathIncludes?: string }): void;
-  /** A rate-limit quota (fixed window), as `vault write sys/quotas/rate-limit/…`; null removes it. */
-  setRateLimit(quota: { rate: number; intervalSeconds: number; pathIncludes?: string } | null): void;
+  /**
+   * The next `times` matching requests (substring of the URL path) get 429 with the quota message and
+   * Retry-After (none with `retryAfterSeconds: null`, as Vault sends by default); cleared by clearFaults.
+   */
+  throttle(opts: { times?: number; retryAfterSeconds?: number | null; pathIncludes?: string }): void;
+  /**
+   * A rate-limit quota (fixed window), as `vault write sys/quotas/rate-limit/…`; null removes it. Its
+   * 429 carries Retry-After and X-Ratelimit-* only with `responseHeaders` (Vault's
+   * enable_rate_limit_response_headers, off by default).
+   */
+  setRateLimit(quota: { rate: number; intervalSeconds: number; pathIncludes?: string; responseHeaders?: boolean } | null): void;
   setClockOffset(seconds: number): void;
 };
 
@@ -251,8 +258,8 @@ export async function startHashicorpEmulator(opts: HashicorpEmulatorOptions): Pr
   const namespaces = new Map<string, Namespace>();
   const tokens = new Map<string, Token>();
   let sealed = false;
-  let throttles: { times: number; retryAfterSeconds: number; pathIncludes?: string }[] = [];
-  let quota: { rate: number; intervalSeconds: number; pathIncludes?: string; windowStart: number; count: number } | null = null;
+  let throttles: { times: number; retryAfterSeconds: number | null; pathIncludes?: string }[] = [];
+  let quota: { rate: number; intervalSeconds: number; pathIncludes?: string; responseHeaders?: boolean; windowStart: number; count: number } | null = null;
 
   function createNamespace(path: string): Namespace {
     const key = normNs(path);
@@ -640,7 +647,7 @@ export async function startHashicorpEmulator(opts: HashicorpEmulatorOptions): Pr
     const t = throttles.find((r) => !r.pathIncludes || urlPath.includes(r.pathIncludes));
     if (t) {
       if (--t.times <= 0) throttles = throttles.filter((r) => r !== t);
-      throw new VaultFault(429, [`request path "${path}": rate limit quota exceeded`], { "retry-after": String(t.retryAfterSeconds) });
+      throw new VaultFault(429, [`request path "${path}": rate limit quota exceeded`], t.retryAfterSeconds === null ? {} : { "retry-after": String(t.retryAfterSeconds) });
     }
     if (quota && (!quota.pathIncludes || urlPath.includes(quota.pathIncludes))) {
       const at = now();
@@ -649,9 +656,15 @@ export async function startHashicorpEmulator(opts: HashicorpEmulatorOptions): Pr
         quota.count = 0;
       }
       quota.count++;
-      const reset = Math.max(1, Math.ceil((quota.windowStart + quota.intervalSeconds * 1000 - at) / 1000));
-      const headers = { "x-ratelimit-limit": String(quota.rate), "x-ratelimit-remaining": String(Math.max(0, quota.rate - quota.count)), "x-ratelimit-reset": String(reset) };
-      if (quota.count > quota.rate) throw new VaultFault(429, [`request path "${path}": rate limit quota exceeded`], { ...headers, "retry-after": String(reset) });
+      if (quota.count > quota.rate) {
+        // Vault sends these only with enable_rate_limit_response_headers (off by default); its
+        // Retry-After is whole seconds rounded down, so 0 in a window's last second.
+        const reset = Math.max(0, Math.floor((quota.windowStart + quota.intervalSeconds * 1000 - at) / 1000));
+        const headers = quota.responseHeaders
+          ? { "x-ratelimit-limit": String(quota.rate), "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(reset), "retry-after": String(reset) }
+          : undefined;
+        throw new VaultFault(429, [`request path "${path}": rate limit quota exceeded`], headers);
+      }
     }
   }
 
@@ -712,11 +725,17 @@ export async function startHashicorpEmulator(opts: HashicorpEmulatorOptions): Pr
     return mount.version === 1 ? kv1(c, token, mount, sub) : kv2(c, token, mount, sub);
   }
 
-  function capsFor(method: string): Capability[] {
+  /**
+   * The capability a request needs. A write needs `create` for a key that does not exist yet and
+   * `update` for one that does, as Vault decides with its existence check (KV v2: the key's metadata);
+   * without one (`exists` undefined), either.
+   */
+  function capsFor(method: string, exists?: boolean): Capability[] {
     if (method === "GET") return ["read"];
     if (method === "DELETE") return ["delete"];
     if (method === "PATCH") return ["patch"];
-    return ["create", "update"];
+    if (exists === undefined) return ["create", "update"];
+    return exists ? ["update"] : ["create"];
   }
 
   function health(c: Ctx) {
@@ -940,8 +959,8 @@ export async function startHashicorpEmulator(opts: HashicorpEmulatorOptions): Pr
       if (keys.length === 0) throw new VaultFault(404, []);
       return send(c.res, 200, envelope({ keys }));
     }
-    requireCaps(token, c.ns.path, aclPath, capsFor(c.method));
     const path = cleanPath(sub);
+    requireCaps(token, c.ns.path, aclPath, capsFor(c.method, mount.v1.has(path)));
     if (!path) throw new VaultFault(405, ["unsupported operation"]);
     if (c.method === "GET") {
       const data = mount.v1.get(path);
@@ -1029,7 +1048,7 @@ export async function startHashicorpEmulator(opts: HashicorpEmulatorOptions): Pr
     }
 
     if (op === "data") {
-      requireCaps(token, c.ns.path, aclPath, capsFor(c.method));
+      requireCaps(token, c.ns.path, aclPath, capsFor(c.method, mount.v2.has(path)));
       if (!path) throw new VaultFault(405, ["unsupported operation"]);
       const secret = mount.v2.get(path);
       if (c.method === "GET") {
@@ -1238,7 +1257,7 @@ export async function startHashicorpEmulator(opts: HashicorpEmulatorOptions): Pr
     failInternal: (o = {}) => emulator.inject({ fault: vaultError(o.status ?? 500, o.status === 502 ? "error proxying request to the active node" : "internal error"), times: o.times ?? 1, pathIncludes: o.pathIncludes }),
     hang: (o = {}) => emulator.inject({ fault: { type: "hang" }, times: o.times ?? 1, pathIncludes: o.pathIncludes }),
     throttle: (o) => {
-      throttles.push({ times: o.times ?? 1, retryAfterSeconds: o.retryAfterSeconds ?? 1, pathIncludes: o.pathIncludes });
+      throttles.push({ times: o.times ?? 1, retryAfterSeconds: o.retryAfterSeconds === undefined ? 1 : o.retryAfterSeconds, pathIncludes: o.pathIncludes });
     },
     setRateLimit: (q) => {
       quota = q ? { ...q, windowStart: now(), count: 0 } : null;

@@ -337,7 +337,7 @@ describe("HashiCorp Vault provider: a static token's own lifecycle", () => {
       expect(kill(own)).toBe(1);
       const error = await failure(client.getSecret({ name: "prod/payroll-db" }), "auth");
       expect(error.message).toContain("Vault refused the token (HTTP 403) while Latch tried to read “prod/payroll-db”: the token is invalid, expired or revoked");
-      expect(error.message).toContain("Create a new token for Latch and replace it in the store's settings");
+      expect(error.message).toContain("If it is gone, create a new token for Latch and replace it in the store's settings");
       expect(await failure(client.health(), "auth")).toMatchObject({ message: expect.stringContaining("replace it in the store's settings") });
     }
   });
@@ -346,6 +346,30 @@ describe("HashiCorp Vault provider: a static token's own lifecycle", () => {
     const own = emu.createToken({ ttlSeconds: 600, allowedPaths: ["secret/data/allowed/"] });
     const error = await failure(makeClient({ kvVersion: "2" }, { token: own }).getSecret({ name: "prod/payroll-db" }), "permission");
     expect(error.message).toMatch(/the token is valid, but its policies do not allow Latch to read “prod\/payroll-db”/);
+  });
+
+  it("a write needs “create” for a new secret and “update” for an existing one: a policy with one of them fails half, and says so", async () => {
+    emu.writePolicy({ name: "create-only", rules: { "secret/data/caps/*": ["create", "read"], "secret/metadata/caps/*": ["read"] } });
+    emu.writePolicy({ name: "update-only", rules: { "secret/data/caps/*": ["update", "read"], "secret/metadata/caps/*": ["read"] } });
+    const creator = makeClient({ kvVersion: "2" }, { token: emu.createToken({ policies: ["create-only"] }) });
+    const updater = makeClient({ kvVersion: "2" }, { token: emu.createToken({ policies: ["update-only"] }) });
+    const name = `caps/${randomUUID().slice(0, 8)}`;
+    const hint = "a write needs “create” for a secret that does not exist yet and “update” for one that does";
+    expect((await failure(updater.putSecret!({ name }, { value: "one" }), "permission")).message).toContain(hint);
+    await creator.putSecret!({ name }, { value: "one" });
+    expect((await failure(creator.putSecret!({ name }, { value: "two" }), "permission")).message).toContain(hint);
+    await updater.putSecret!({ name }, { value: "two" });
+    expect((await creator.getSecret({ name })).values.value).toBe("two");
+  });
+
+  it("a live token created without the default policy may not look itself up: the message says that as well as “dead”", async () => {
+    emu.writePolicy({ name: "reads-payroll", rules: { "secret/data/prod/*": ["read"] } });
+    const client = makeClient({ kvVersion: "2" }, { token: emu.createToken({ ttlSeconds: 600, noDefaultPolicy: true, policies: ["reads-payroll"] }) });
+    // It works where its policy reaches (reads do not need the lookup).
+    expect((await client.getSecret({ name: "prod/payroll-db" })).values.username).toBe("payroll_app");
+    const elsewhere = await failure(client.getSecret({ name: "staging/other" }), "auth");
+    expect(elsewhere.message).toContain("a token created with -no-default-policy lacks auth/token/lookup-self");
+    expect((await failure(client.health(), "auth")).message).toContain("If it lives, give it the default policy");
   });
 });
 
@@ -374,11 +398,17 @@ describe("HashiCorp Vault provider: faults", () => {
     }
   });
 
-  it("gives up on persistent throttling after 3 attempts, as throttled", async () => {
-    emu.throttle({ times: 10, retryAfterSeconds: 0 });
-    const before = emu.requests.length;
-    expect(await failure(makeClient({ kvVersion: "2" }).getSecret({ name: "prod/payroll-db" }))).toMatchObject({ kind: "throttled", retryAfterSeconds: 0 });
-    expect(emu.requests.length - before).toBe(3);
+  it("gives up on persistent throttling after 3 attempts, as throttled, each a quota window apart when Vault names no wait", async () => {
+    // Vault's default: 429 without Retry-After. Backing off by milliseconds would spend all three attempts in one window.
+    for (const retryAfterSeconds of [null, 0]) {
+      emu.throttle({ times: 10, retryAfterSeconds });
+      const before = emu.requests.length;
+      expect(await failure(makeClient({ kvVersion: "2" }).getSecret({ name: "prod/payroll-db" }))).toMatchObject({ kind: "throttled", retryAfterSeconds: 1 });
+      const attempts = emu.requests.slice(before);
+      expect(attempts).toHaveLength(3);
+      for (let i = 1; i < attempts.length; i++) expect(attempts[i]!.at - attempts[i - 1]!.at).toBeGreaterThanOrEqual(950);
+      emu.clearFaults();
+    }
   });
 
   it("reports a sealed Vault and internal errors as unavailable (after bounded retries), and recovers", async () => {
@@ -522,10 +552,13 @@ describe("HashiCorp Vault provider: token lifecycle and edge cases", () => {
     expect(emu.issuedTokens().find((t) => t.id === mine.id)!.dead).toBe(true);
   });
 
-  it("waits out a rate-limit quota window (Retry-After from the quota) and then succeeds", async () => {
+  it.each([
+    ["without rate-limit headers (Vault's default)", false],
+    ["with rate-limit headers, whose Retry-After rounds down to 0 in the last second", true],
+  ])("waits out a rate-limit quota window %s and then succeeds", async (_, responseHeaders) => {
     const client = makeClient({ kvVersion: "2" });
     await client.getSecret({ name: "prod/payroll-db" });
-    emu.setRateLimit({ rate: 1, intervalSeconds: 1, pathIncludes: "/secret/data/" });
+    emu.setRateLimit({ rate: 1, intervalSeconds: 1, pathIncludes: "/secret/data/", responseHeaders });
     try {
       const before = emu.requests.length;
       await client.getSecret({ name: "prod/payroll-db" });

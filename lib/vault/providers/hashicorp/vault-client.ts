@@ -37,6 +37,17 @@ export const firstError = (body: unknown): string => {
 
 const encodePath = (p: string) => p.split("/").map(encodeURIComponent).join("/");
 
+/** A refused lookup-self: a dead token, or one created with -no-default-policy (the default policy is what allows it). */
+const DEAD_OR_NO_LOOKUP =
+  "the token is invalid, expired or revoked, or it may not look itself up (a token created with -no-default-policy lacks auth/token/lookup-self)";
+
+/** How long a 429 without a usable Retry-After waits: a whole window of Vault's default 1 s quota interval. */
+const QUOTA_WAIT_SECONDS = 1;
+
+/** Vault decides a write's capability by whether the key exists: a policy with only one of the two fails half the writes. */
+const writeHint = (ctx: CallContext) =>
+  ctx.action === "write" ? " (a write needs “create” for a secret that does not exist yet and “update” for one that does: grant both)" : "";
+
 /** Bounded retries on throttling and 5xx; a Retry-After longer than withRetry's limit ends the call. */
 const RETRY = { attempts: 3, baseDelayMs: 200, maxDelayMs: 2000 };
 const retrying = <T>(op: () => Promise<T>) => withRetry(op, RETRY);
@@ -133,7 +144,14 @@ export class VaultClient {
     if (res.status === 404 && /^namespace not found/i.test(msg)) {
       return new StoreError("config", `Vault at ${this.host} has no namespace “${this.s.namespace ?? ""}”. Check the namespace (e.g. admin/team-a), or leave it empty for the root namespace.`);
     }
-    if (res.status === 429) return new StoreError("throttled", `Vault at ${this.host} is rate-limiting Latch (a rate-limit quota). Requests are retried automatically; if this persists, raise the quota for Latch's paths.`, res.retryAfter);
+    if (res.status === 429) {
+      // Vault sends Retry-After only with enable_rate_limit_response_headers (off by default), and
+      // then in whole seconds rounded down (0 in a window's last second). Without a usable one, wait
+      // a quota interval's worth (1 s, Vault's default): the usual backoff would spend every attempt
+      // inside the same window.
+      const wait = res.retryAfter !== undefined && res.retryAfter > 0 ? res.retryAfter : QUOTA_WAIT_SECONDS;
+      return new StoreError("throttled", `Vault at ${this.host} is rate-limiting Latch (a rate-limit quota). Requests are retried automatically; if this persists, raise the quota for Latch's paths.`, wait);
+    }
     if (res.status === 503) {
       if (/sealed/i.test(msg)) return new StoreError("unavailable", `Vault at ${this.host} is sealed. An operator must unseal it.`, res.retryAfter);
       return new StoreError("unavailable", `Vault at ${this.host} is unavailable (HTTP 503: standby without a reachable active node, or maintenance). Try again shortly.`, res.retryAfter);
@@ -233,7 +251,7 @@ export class VaultClient {
     const doing = ctx ? ` while Latch tried to ${ctx.action}${ctx.secretPath ? ` “${ctx.secretPath}”` : ""}` : "";
     return new StoreError(
       "auth",
-      `Vault refused the token (HTTP 403)${doing}: ${why}${this.s.namespace ? ` (namespace “${this.s.namespace}”)` : ""}. Create a new token for Latch and replace it in the store's settings; Latch renews a token but cannot obtain a new one by itself (with AppRole or userpass it logs in again on its own).`,
+      `Vault refused the token (HTTP 403)${doing}: ${why}${this.s.namespace ? ` (namespace “${this.s.namespace}”)` : ""}. Check it with \`vault token lookup\`. If it is gone, create a new token for Latch and replace it in the store's settings; Latch renews a token but cannot obtain a new one by itself (with AppRole or userpass it logs in again on its own). If it lives, give it the default policy, or another that allows reading auth/token/lookup-self.`,
     );
   }
 
@@ -254,7 +272,7 @@ export class VaultClient {
     const transient = this.transient(res);
     if (transient) throw transient;
     if (res.status === 403) {
-      if (strict) throw this.tokenDead({ action: "look up its own token" }, "the token is invalid, expired or revoked");
+      if (strict) throw this.tokenDead({ action: "look up its own token" }, DEAD_OR_NO_LOOKUP);
       return { token, obtainedAt: Date.now(), leaseMs: 0, renewable: false };
     }
     const data = res.status === 200 && res.body && typeof res.body === "object" ? (res.body as Envelope).data : undefined;
@@ -332,7 +350,7 @@ export class VaultClient {
     }
     const method = this.s.auth === "approle" ? "AppRole role" : `userpass user “${this.s.username ?? ""}”`;
     // The login was accepted and its token refused: what is missing is a capability, not a credential.
-    return new StoreError("permission", `Vault refused the request even with a fresh login (HTTP 403): the policies of the ${method} do not allow Latch to${target}${this.s.namespace ? ` in namespace “${this.s.namespace}”` : ""}. Grant the needed capabilities on the path in Vault.`);
+    return new StoreError("permission", `Vault refused the request even with a fresh login (HTTP 403): the policies of the ${method} do not allow Latch to${target}${this.s.namespace ? ` in namespace “${this.s.namespace}”` : ""}. Grant the needed capabilities on the path in Vault${writeHint(ctx)}.`);
   }
 
   /** A static token refused: a fresh lookup tells a dead token (replace it) from a policy that does not reach the path. */
@@ -346,10 +364,10 @@ export class VaultClient {
     }
     // A live token stays: the next read, of a path its policy does reach, needs no new lookup.
     if (alive !== true && this.session?.token === token) this.session = undefined;
-    if (alive === false) return this.tokenDead(ctx, "the token is invalid, expired or revoked");
+    if (alive === false) return this.tokenDead(ctx, DEAD_OR_NO_LOOKUP);
     if (alive === true) {
       const target = ctx.secretPath ? `${ctx.action} “${ctx.secretPath}”` : ctx.action;
-      return new StoreError("permission", `Vault refused the request (HTTP 403): the token is valid, but its policies do not allow Latch to ${target}${this.s.namespace ? ` in namespace “${this.s.namespace}”` : ""}. Grant the needed capability on the path to the token's policy.`);
+      return new StoreError("permission", `Vault refused the request (HTTP 403): the token is valid, but its policies do not allow Latch to ${target}${this.s.namespace ? ` in namespace “${this.s.namespace}”` : ""}. Grant the needed capability on the path to the token's policy${writeHint(ctx)}.`);
     }
     return this.authError(ctx);
   }
