@@ -11,6 +11,7 @@ import { createAssetAction } from "@/lib/assets/actions";
 import type { Actor } from "@/lib/authz";
 import { db } from "@/lib/db";
 import { env } from "@/lib/env";
+import { metrics } from "@/lib/metrics";
 import { createStoreAction } from "@/lib/stores/actions";
 import { startHashicorpEmulator, type HashicorpEmulator } from "@/test/emulators/hashicorp";
 import { createTestPki } from "@/test/emulators/tls";
@@ -52,7 +53,13 @@ async function call(route: { POST: (req: NextRequest, ctx: { params: Promise<Rec
     body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
   });
   const res = await route.POST(req, { params: Promise.resolve({ connectionId }) });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** A counter's value for these labels, as /api/metrics would report it. */
+async function counted(counter: "invokes" | "rotations", labels: Record<string, string>): Promise<number> {
+  const { values } = await metrics()[counter].get();
+  return values.filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k as keyof typeof v.labels] === want)).reduce((sum, v) => sum + v.value, 0);
 }
 
 const invoke = (connectionId: string, operation: string, input: Record<string, unknown>) => call(invokeRoute, connectionId, { operation, input });
@@ -361,63 +368,71 @@ describe("rotation", () => {
       const c = cases.find((x) => x.kind === kind)!;
       const path = `rt/${kind}-${randomUUID().slice(0, 6)}`;
       const { connectionId } = await c.connect(path);
-      expect((await c.invoke(connectionId)).status).toBe(200);
-
-      // 1. Rotated at the target and in the vault; Latch still holds the old value in its cache.
-      const rotated = `rot-${randomUUID()}`;
-      await c.rotateTarget(rotated);
-      c.rotateVault(path, rotated);
-      drainAll(); // pooled sessions logged in before the change; a new one must log in
-      let before = { reads: reads(path), attempts: c.attempts() };
-      const recovered = await c.invoke(connectionId);
-      expect(recovered.status, JSON.stringify(recovered.body)).toBe(200);
-      expect(reads(path) - before.reads).toBe(1);
-      // The rejected attempt and exactly one retry, as the target saw them.
-      expect(c.attempts() - before.attempts).toBe(2);
-      expect((await rotationEvents(connectionId)).map((e) => [e.outcome, (e.details as { outcome: string }).outcome])).toEqual([["SUCCESS", "recovered"]]);
-      // The new version's client is pooled: the next invoke logs in (or asks for a token) no more.
-      if (kind !== "http") {
-        const settled = c.attempts();
-        expect((await c.invoke(connectionId)).status).toBe(200);
-        expect(c.attempts()).toBe(settled);
+      try {
+        await rotationSteps(c, path, connectionId);
+      } finally {
+        // The target's credential back for the tests after this one, also when an expectation failed.
+        await c.restore(path);
       }
-
-      // 2. The store's new value is just as wrong (rotated again, and someone put another wrong value in the vault).
-      await c.rotateTarget(`rot-${randomUUID()}`);
-      c.rotateVault(path, `also-wrong-${randomUUID()}`);
-      drainAll();
-      before = { reads: reads(path), attempts: c.attempts() };
-      const rejected = await c.invoke(connectionId);
-      expect(rejected.status).toBe(502);
-      expect(JSON.stringify(rejected.body)).toContain("Credentials rejected by the target");
-      expect(JSON.stringify(rejected.body)).not.toContain(rotated);
-      expect(reads(path) - before.reads).toBe(1);
-      expect(c.attempts() - before.attempts).toBe(2);
-      expect((await rotationEvents(connectionId)).at(-1)).toMatchObject({ outcome: "FAILURE", details: expect.objectContaining({ outcome: "rejected_again" }) });
-
-      // 3. Rotated at the target only: the refetch brings the same value back, so there is no retry.
-      c.rotateVault(path, rotated);
-      await c.rotateTarget(rotated);
-      expect((await c.invoke(connectionId)).status).toBe(200); // back in step (one more rotation)
-      await c.rotateTarget(`rot-${randomUUID()}`);
-      drainAll();
-      before = { reads: reads(path), attempts: c.attempts() };
-      const unchanged = await c.invoke(connectionId);
-      expect(unchanged.status).toBe(502);
-      expect(reads(path) - before.reads).toBe(1);
-      expect(c.attempts() - before.attempts).toBe(1);
-      expect((await rotationEvents(connectionId)).at(-1)).toMatchObject({ outcome: "FAILURE", details: expect.objectContaining({ outcome: "unchanged" }) });
-      expect(await rotationEvents(connectionId)).toHaveLength(4);
-
-      // 4. The target keeps refusing: the value the store just confirmed is not read again for it.
-      before = { reads: reads(path), attempts: c.attempts() };
-      expect((await c.invoke(connectionId)).status).toBe(502);
-      expect(reads(path) - before.reads).toBe(0);
-      expect(c.attempts() - before.attempts).toBe(1);
-      expect(await rotationEvents(connectionId)).toHaveLength(4);
-
-      await c.restore(path);
     }, 90_000);
+  }
+
+  async function rotationSteps(c: Case, path: string, connectionId: string) {
+    const kind = c.kind;
+    expect((await c.invoke(connectionId)).status).toBe(200);
+
+    // 1. Rotated at the target and in the vault; Latch still holds the old value in its cache.
+    const rotated = `rot-${randomUUID()}`;
+    await c.rotateTarget(rotated);
+    c.rotateVault(path, rotated);
+    drainAll(); // pooled sessions logged in before the change; a new one must log in
+    let before = { reads: reads(path), attempts: c.attempts() };
+    const recovered = await c.invoke(connectionId);
+    expect(recovered.status, JSON.stringify(recovered.body)).toBe(200);
+    expect(reads(path) - before.reads).toBe(1);
+    // The rejected attempt and exactly one retry, as the target saw them.
+    expect(c.attempts() - before.attempts).toBe(2);
+    expect((await rotationEvents(connectionId)).map((e) => [e.outcome, (e.details as { outcome: string }).outcome])).toEqual([["SUCCESS", "recovered"]]);
+    // The new version's client is pooled: the next invoke logs in (or asks for a token) no more.
+    if (kind !== "http") {
+      const settled = c.attempts();
+      expect((await c.invoke(connectionId)).status).toBe(200);
+      expect(c.attempts()).toBe(settled);
+    }
+
+    // 2. The store's new value is just as wrong (rotated again, and someone put another wrong value in the vault).
+    await c.rotateTarget(`rot-${randomUUID()}`);
+    c.rotateVault(path, `also-wrong-${randomUUID()}`);
+    drainAll();
+    before = { reads: reads(path), attempts: c.attempts() };
+    const rejected = await c.invoke(connectionId);
+    expect(rejected.status).toBe(502);
+    expect(JSON.stringify(rejected.body)).toContain("Credentials rejected by the target");
+    expect(JSON.stringify(rejected.body)).not.toContain(rotated);
+    expect(reads(path) - before.reads).toBe(1);
+    expect(c.attempts() - before.attempts).toBe(2);
+    expect((await rotationEvents(connectionId)).at(-1)).toMatchObject({ outcome: "FAILURE", details: expect.objectContaining({ outcome: "rejected_again" }) });
+
+    // 3. Rotated at the target only: the refetch brings the same value back, so there is no retry.
+    c.rotateVault(path, rotated);
+    await c.rotateTarget(rotated);
+    expect((await c.invoke(connectionId)).status).toBe(200); // back in step (one more rotation)
+    await c.rotateTarget(`rot-${randomUUID()}`);
+    drainAll();
+    before = { reads: reads(path), attempts: c.attempts() };
+    const unchanged = await c.invoke(connectionId);
+    expect(unchanged.status).toBe(502);
+    expect(reads(path) - before.reads).toBe(1);
+    expect(c.attempts() - before.attempts).toBe(1);
+    expect((await rotationEvents(connectionId)).at(-1)).toMatchObject({ outcome: "FAILURE", details: expect.objectContaining({ outcome: "unchanged" }) });
+    expect(await rotationEvents(connectionId)).toHaveLength(4);
+
+    // 4. The target keeps refusing: the value the store just confirmed is not read again for it.
+    before = { reads: reads(path), attempts: c.attempts() };
+    expect((await c.invoke(connectionId)).status).toBe(502);
+    expect(reads(path) - before.reads).toBe(0);
+    expect(c.attempts() - before.attempts).toBe(1);
+    expect(await rotationEvents(connectionId)).toHaveLength(4);
   }
 
   it("one time limit covers the whole invoke: a slow rejection and its retry do not run past what the runner asked for", async () => {
@@ -444,24 +459,52 @@ describe("rotation", () => {
     }
   });
 
-  it("twenty concurrent invokes rejected together cause one vault fetch and one rotation event", async () => {
+  it("twenty concurrent invokes rejected together cause one vault fetch, one rotation event and one rotation counted", async () => {
     const path = `rt/pg-burst-${randomUUID().slice(0, 6)}`;
     const { connectionId } = await connect("postgres", path, postgres.user, postgres.password, { host: postgres.host, port: postgres.port, database: postgres.database, tlsMode: "disable" });
     expect((await invoke(connectionId, "query", { sql: "SELECT 1", params: [] })).status).toBe(200);
     const rotated = `rot-${randomUUID()}`;
     const c = new pg.Client({ connectionString: postgres.adminUrl });
     await c.connect();
-    await c.query(`ALTER ROLE "${postgres.user}" PASSWORD '${rotated}'`);
-    vault.seedSecret({ path, data: { username: postgres.user, password: rotated } });
-    drainAll();
-    const before = reads(path);
-    const results = await Promise.all(Array.from({ length: 20 }, () => invoke(connectionId, "query", { sql: "SELECT 1", params: [] })));
-    expect(results.map((r) => r.status)).toEqual(Array(20).fill(200));
-    expect(reads(path) - before).toBe(1);
-    expect((await rotationEvents(connectionId)).map((e) => (e.details as { outcome: string }).outcome)).toEqual(["recovered"]);
-    await c.query(`ALTER ROLE "${postgres.user}" PASSWORD '${postgres.password}'`);
-    await c.end();
+    try {
+      await c.query(`ALTER ROLE "${postgres.user}" PASSWORD '${rotated}'`);
+      vault.seedSecret({ path, data: { username: postgres.user, password: rotated } });
+      drainAll();
+      const before = { reads: reads(path), rotations: await counted("rotations", { connector: "postgres", outcome: "recovered" }), ok: await counted("invokes", { connector: "postgres", outcome: "ok" }) };
+      const results = await Promise.all(Array.from({ length: 20 }, () => invoke(connectionId, "query", { sql: "SELECT 1", params: [] })));
+      expect(results.map((r) => r.status)).toEqual(Array(20).fill(200));
+      expect(reads(path) - before.reads).toBe(1);
+      expect((await rotationEvents(connectionId)).map((e) => (e.details as { outcome: string }).outcome)).toEqual(["recovered"]);
+      // What /api/metrics shows of it: one rotation, twenty invokes that worked.
+      expect((await counted("rotations", { connector: "postgres", outcome: "recovered" })) - before.rotations).toBe(1);
+      expect((await counted("invokes", { connector: "postgres", outcome: "ok" })) - before.ok).toBe(20);
+    } finally {
+      await c.query(`ALTER ROLE "${postgres.user}" PASSWORD '${postgres.password}'`);
+      await c.end();
+    }
   }, 60_000);
+
+  it("a rotation whose audit event cannot be stored still recovers the invoke, and is counted once", async () => {
+    const path = `rt/http-rot-audit-${randomUUID().slice(0, 6)}`;
+    const original = httpTarget.credentials.token;
+    const { connectionId } = await connectSecret("http", path, "token", original, { baseUrl: httpTarget.url, authScheme: "bearer", testPath: "/health", caBundle: httpTarget.caCert });
+    expect((await invoke(connectionId, "request", { method: "GET", path: "/echo" })).status).toBe(200);
+    const rotated = `rot-${randomUUID()}`;
+    httpTarget.credentials.token = rotated;
+    vault.seedSecret({ path, data: { value: rotated } });
+    try {
+      const before = { reads: reads(path), rotations: await counted("rotations", { connector: "http", outcome: "recovered" }) };
+      const answer = await whileRefusingInserts("audit_events", "NEW.action = 'connection.rotation'", () => invoke(connectionId, "request", { method: "GET", path: "/echo" }));
+      expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+      expect(reads(path) - before.reads).toBe(1);
+      expect(await rotationEvents(connectionId)).toEqual([]);
+      const invokes = await db().auditEvent.findMany({ where: { action: "connection.invoke", targetId: connectionId }, orderBy: { occurredAt: "asc" } });
+      expect(invokes.map((e) => e.outcome)).toEqual(["SUCCESS", "SUCCESS"]);
+      expect((await counted("rotations", { connector: "http", outcome: "recovered" })) - before.rotations).toBe(1);
+    } finally {
+      httpTarget.credentials.token = original;
+    }
+  });
 });
 
 describe("pooling", () => {
@@ -498,17 +541,22 @@ describe("pooling", () => {
     const rotated = `rot-${randomUUID()}`;
     const admin = new pg.Client({ connectionString: postgres.adminUrl });
     await admin.connect();
-    await admin.query(`ALTER ROLE "${postgres.user}" PASSWORD '${rotated}'`);
-    vault.seedSecret({ path, data: { username: postgres.user, password: rotated } });
-    // …so this one needs a new login, which the target rejects: the old version drains, a new one opens.
-    expect((await invoke(connectionId, "query", { sql: "SELECT 2", params: [] })).status).toBe(200);
-    const now = openPools(connectionId);
-    expect(now).toEqual([expect.objectContaining({ draining: false })]);
-    expect(now[0]!.version).not.toBe(old!.version);
-    expect((await slow).status).toBe(200);
-    expect(openPools(connectionId)).toEqual(now); // the old version's late finish closed nothing new
-    await admin.query(`ALTER ROLE "${postgres.user}" PASSWORD '${postgres.password}'`);
-    await admin.end();
+    try {
+      await admin.query(`ALTER ROLE "${postgres.user}" PASSWORD '${rotated}'`);
+      vault.seedSecret({ path, data: { username: postgres.user, password: rotated } });
+      // …so this one needs a new login, which the target rejects: the old version drains, a new one opens.
+      expect((await invoke(connectionId, "query", { sql: "SELECT 2", params: [] })).status).toBe(200);
+      const now = openPools(connectionId);
+      expect(now).toEqual([expect.objectContaining({ draining: false })]);
+      expect(now[0]!.version).not.toBe(old!.version);
+      expect((await slow).status).toBe(200);
+      expect(openPools(connectionId)).toEqual(now); // the old version's late finish closed nothing new
+    } finally {
+      // The role's password back for the tests after this one, also when an expectation failed.
+      await slow.catch(() => undefined);
+      await admin.query(`ALTER ROLE "${postgres.user}" PASSWORD '${postgres.password}'`);
+      await admin.end();
+    }
   });
 });
 
@@ -654,6 +702,7 @@ describe("refresh", () => {
       expect((await call(refreshRoute, connectionId, undefined, asToken)).status).toBe(200);
       const limited = await call(refreshRoute, connectionId, undefined, asToken);
       expect(limited).toMatchObject({ status: 429, body: { error: { code: "RATE_LIMITED" } } });
+      expect(Number(limited.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
       // Tests share the count: each logs in to the target anew.
       expect((await call(testRoute, connectionId, undefined, asToken)).status).toBe(429);
       // Another caller is not held back by this one's loop.
@@ -661,6 +710,31 @@ describe("refresh", () => {
     } finally {
       Object.assign(env(), { LATCH_REFRESH_RATE_PER_SECOND: configured });
       limiter.latchRefreshLimiter = undefined;
+    }
+  });
+
+  it("invokes are limited per caller: past the rate, 429 with Retry-After and nothing run", async () => {
+    const path = `rt/pg-invoke-loop-${randomUUID().slice(0, 6)}`;
+    const { connectionId } = await connect("postgres", path, postgres.user, postgres.password, { host: postgres.host, port: postgres.port, database: postgres.database, tlsMode: "disable" });
+    const { token } = await personalToken(editor, [{ folderId: connFolder.id, permissions: ["connections.use"] }]);
+    const limiter = globalThis as unknown as { latchInvokeLimiter?: unknown };
+    const configured = env().LATCH_INVOKE_RATE_PER_SECOND;
+    // One every two seconds, bursts of one: the second call at once is refused.
+    Object.assign(env(), { LATCH_INVOKE_RATE_PER_SECOND: 0.5 });
+    limiter.latchInvokeLimiter = undefined;
+    try {
+      const query = { operation: "query", input: { sql: "SELECT 1", params: [] } };
+      expect((await call(invokeRoute, connectionId, query, { authorization: bearer(token) })).status).toBe(200);
+      const before = await counted("invokes", { connector: "postgres" });
+      const limited = await call(invokeRoute, connectionId, query, { authorization: bearer(token) });
+      expect(limited).toMatchObject({ status: 429, body: { error: { code: "RATE_LIMITED" } } });
+      expect(Number(limited.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+      expect(await counted("invokes", { connector: "postgres" })).toBe(before);
+      // The signed-in editor is another caller.
+      expect((await invoke(connectionId, "query", { sql: "SELECT 1", params: [] })).status).toBe(200);
+    } finally {
+      Object.assign(env(), { LATCH_INVOKE_RATE_PER_SECOND: configured });
+      limiter.latchInvokeLimiter = undefined;
     }
   });
 
