@@ -21,8 +21,11 @@ async function rows<T extends pg.QueryResultRow>(sql: string): Promise<T[]> {
 }
 
 describe("seed", () => {
-  it("rejects a short LATCH_ADMIN_PASSWORD before touching the database", async () => {
+  it("on an empty database, rejects a short LATCH_ADMIN_PASSWORD or a malformed e-mail and creates nothing", async () => {
     await expect(seed(db.url, { adminPassword: "short" })).rejects.toThrow(/LATCH_ADMIN_PASSWORD must be at least 12/);
+    await expect(seed(db.url, { adminEmail: "ops-team" })).rejects.toThrow(/LATCH_ADMIN_EMAIL must be an e-mail address \(got "ops-team"\)/);
+    expect(await rows("SELECT count(*)::int AS n FROM users")).toEqual([{ n: 0 }]);
+    expect(await rows("SELECT count(*)::int AS n FROM credential_stores")).toEqual([{ n: 0 }]);
   });
 
   it("creates one administrator with an audit event, then never again", async () => {
@@ -49,6 +52,8 @@ describe("seed", () => {
 
     const again = await seed(db.url, { adminEmail: "other@example.com", adminPassword: "a-long-enough-password" });
     expect(again).toEqual({ created: false, email: "other@example.com" });
+    // Ignored on an existing installation, even when they would be refused on a new one: they cannot stop a start.
+    expect(await seed(db.url, { adminEmail: "ops-team", adminPassword: "short" })).toMatchObject({ created: false });
     expect(await rows("SELECT email FROM users")).toEqual([{ email: "root@example.com" }]);
     expect(await rows("SELECT count(*)::int AS n FROM credential_stores")).toEqual([{ n: 1 }]);
   });

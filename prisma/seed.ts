@@ -27,13 +27,7 @@ const SEED_LOCK_KEY = 72707370;
 
 export async function seed(connectionString: string, opts: SeedOptions = {}): Promise<SeedResult> {
   const email = (opts.adminEmail?.trim() || DEFAULT_ADMIN_EMAIL).toLowerCase();
-  if (email.length > 254 || !/^[^\s@]+@[^\s@]+$/.test(email)) {
-    throw new Error(`LATCH_ADMIN_EMAIL must be an e-mail address (got "${opts.adminEmail}").`);
-  }
   const given = opts.adminPassword || undefined;
-  if (given !== undefined && given.length < PASSWORD_MIN_LENGTH) {
-    throw new Error(`LATCH_ADMIN_PASSWORD must be at least ${PASSWORD_MIN_LENGTH} characters.`);
-  }
 
   const client = new pg.Client({ connectionString });
   client.on("error", () => {});
@@ -46,6 +40,14 @@ export async function seed(connectionString: string, opts: SeedOptions = {}): Pr
     if (rowCount) {
       await client.query("COMMIT");
       return { created: false, email };
+    }
+    // Checked only now: on an existing installation both variables are ignored, as the README says,
+    // so a leftover value cannot stop `npm run up`. Refused here, nothing is created (rolled back).
+    if (email.length > 254 || !/^[^\s@]+@[^\s@]+$/.test(email)) {
+      throw new Error(`LATCH_ADMIN_EMAIL must be an e-mail address (got "${opts.adminEmail}").`);
+    }
+    if (given !== undefined && given.length < PASSWORD_MIN_LENGTH) {
+      throw new Error(`LATCH_ADMIN_PASSWORD must be at least ${PASSWORD_MIN_LENGTH} characters.`);
     }
 
     const password = given ?? generatePassword();
