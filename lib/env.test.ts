@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { EnvError, parseEnv } from "./env";
 
-const valid = { DATABASE_URL: "postgresql://localhost/latch", NEXTAUTH_SECRET: "x".repeat(32) };
+const valid = { DATABASE_URL: "postgresql://localhost/latch", NEXTAUTH_SECRET: "k7Qw2Zp9Xr4Lm8Vt3Nc6Hb1Jf5Gd0Sa2" };
 
 describe("env", () => {
   it("accepts a valid environment and fills defaults", () => {
@@ -13,6 +13,28 @@ describe("env", () => {
     expect(() => parseEnv({ ...valid, DATABASE_URL: "mysql://x" })).toThrow(/DATABASE_URL must be a postgresql:\/\/ URL/);
     expect(() => parseEnv({ ...valid, NEXTAUTH_SECRET: "short" })).toThrow(/NEXTAUTH_SECRET must be at least 32 characters/);
     expect(() => parseEnv({ ...valid, LOG_LEVEL: "loud" })).toThrow(EnvError);
+  });
+
+  it("an empty value is an unset one (Compose's VAR=${VAR}), not a reason to refuse to start", () => {
+    const empty = { LATCH_METRICS_TOKEN: "", NEXTAUTH_URL: "", LATCH_POOL_MAX_PER_CONNECTION: "", LATCH_MASTER_KEY: " ", NEXT_SERVER_ACTIONS_ENCRYPTION_KEY: "" };
+    const parsed = parseEnv({ ...valid, ...empty });
+    expect([parsed.LATCH_METRICS_TOKEN, parsed.NEXTAUTH_URL, parsed.LATCH_MASTER_KEY, parsed.NEXT_SERVER_ACTIONS_ENCRYPTION_KEY]).toEqual([undefined, undefined, undefined, undefined]);
+    expect(parsed.LATCH_POOL_MAX_PER_CONNECTION).toBe(10);
+    // Required ones still say they are required.
+    expect(() => parseEnv({ ...valid, DATABASE_URL: "" })).toThrow(/DATABASE_URL is required/);
+  });
+
+  it("refuses a session key that only looks long, and an address people cannot open", () => {
+    for (const weak of [" ".repeat(40), "x".repeat(32), "abababababababababababababababab"]) {
+      expect(() => parseEnv({ ...valid, NEXTAUTH_SECRET: weak })).toThrow(/NEXTAUTH_SECRET (looks like a placeholder|is required)/);
+    }
+    for (const bad of ["localhost:3000", "javascript:alert(1)", "ftp://latch.example.com"]) {
+      expect(() => parseEnv({ ...valid, NEXTAUTH_URL: bad }), bad).toThrow(/NEXTAUTH_URL must/);
+    }
+    expect(parseEnv({ ...valid, NEXTAUTH_URL: "https://latch.example.com" }).NEXTAUTH_URL).toBe("https://latch.example.com");
+    // A key read from a file keeps its line break; it is the same key.
+    const key = Buffer.alloc(32, 7).toString("base64");
+    expect(parseEnv({ ...valid, NEXT_SERVER_ACTIONS_ENCRYPTION_KEY: `${key}\n` }).NEXT_SERVER_ACTIONS_ENCRYPTION_KEY).toBe(key);
   });
 
   it("checks NEXT_SERVER_ACTIONS_ENCRYPTION_KEY's form, and demands it for several production instances", () => {

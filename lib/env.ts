@@ -56,8 +56,14 @@ const schema = z.object({
     .regex(/^postgres(ql)?:\/\//, "must be a postgresql:// URL"),
   NEXTAUTH_SECRET: z
     .string({ error: "is required (at least 32 characters; `npm run up` generates one into .data/)" })
-    .min(32, "must be at least 32 characters"),
-  NEXTAUTH_URL: z.url("must be an absolute URL such as http://localhost:3000").optional(),
+    .trim()
+    .min(32, "must be at least 32 characters")
+    // 32 spaces or "xxxx…" pass a length check and sign sessions anyone can forge.
+    .refine((v) => new Set(v).size >= 10, "looks like a placeholder (too few different characters): use a random value, e.g. `openssl rand -base64 48`"),
+  NEXTAUTH_URL: z
+    .url("must be an absolute URL such as http://localhost:3000")
+    .refine((v) => /^https?:\/\//i.test(v), "must start with http:// or https:// (the address people open Latch at)")
+    .optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** Failed sign-ins allowed per e-mail (and per client address) within the window before a lock-out. */
   LATCH_LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).max(1000).default(5),
@@ -106,6 +112,7 @@ const schema = z.object({
    */
   NEXT_SERVER_ACTIONS_ENCRYPTION_KEY: z
     .string()
+    .trim()
     .refine((v) => /^[A-Za-z0-9+/]+={0,2}$/.test(v) && [16, 24, 32].includes(Buffer.from(v, "base64").length), "must be 16, 24 or 32 bytes, base64-encoded (e.g. `openssl rand -base64 32`)")
     .optional(),
   /** Set when several instances serve one address: refuses to start in production without NEXT_SERVER_ACTIONS_ENCRYPTION_KEY. */
@@ -132,6 +139,14 @@ export class EnvError extends Error {
   override name = "EnvError";
 }
 
+/**
+ * An empty value counts as unset: `VAR=${VAR}` in a Compose file, or an empty line in a secrets
+ * manager, passes "" for a variable nobody set, and that must not stop Latch from starting.
+ */
+function withoutEmpty(source: Record<string, string | undefined>): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(source).filter(([, value]) => value === undefined || value.trim() !== ""));
+}
+
 export function parseEnv(source: Record<string, string | undefined>): Env {
   const result = schema
     .superRefine((e, ctx) => {
@@ -139,7 +154,7 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
         ctx.addIssue({ code: "custom", path: ["NEXT_SERVER_ACTIONS_ENCRYPTION_KEY"], message: "is required when LATCH_MULTI_INSTANCE is set: every instance must share one key" });
       }
     })
-    .safeParse(source);
+    .safeParse(withoutEmpty(source));
   if (!result.success) {
     const lines = result.error.issues.map((issue) => `  ${issue.path.join(".") || "(env)"} ${issue.message}`);
     throw new EnvError(`Invalid environment:\n${lines.join("\n")}`);
