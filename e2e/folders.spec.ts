@@ -155,6 +155,11 @@ test("Add member does not replace a role someone already has; lowering your own 
     await dialog.getByRole("button", { name: "Add member" }).click();
     return dialog;
   };
+  await page.goto(`/folders/${folderId}/members`);
+  await page.getByRole("button", { name: "Add member" }).click();
+  // The asterisk is hidden from screen readers; the field itself says it is required.
+  await expect(page.getByRole("dialog", { name: "Add member" }).getByLabel("E-mail")).toHaveAttribute("aria-required", "true");
+  await page.keyboard.press("Escape");
   await expect(await addMember("Folder Admin")).toBeHidden();
   // Adding them again, as Viewer, is refused in the dialog; their role stays.
   const again = await addMember("Viewer");

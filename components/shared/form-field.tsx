@@ -14,7 +14,7 @@ export type FormFieldProps = {
   /** Error message; when set the control gets aria-invalid and the message is announced. */
   error?: string | null;
   description?: React.ReactNode;
-  /** Visual marker only; still set `required` on the control itself. */
+  /** The asterisk, and aria-required on the control (so it is announced; the asterisk is hidden from assistive tech). */
   required?: boolean;
   className?: string;
   /** One control: Input, Textarea, <Select> (its SelectTrigger is wired), Checkbox, Switch... */
@@ -49,8 +49,8 @@ export function FormField({ label, id, error: given, description, required, clas
 
   const describedBy = [descriptionId, errorId].filter(Boolean).join(" ") || undefined;
   const fieldProps = React.useMemo<FieldControlProps>(
-    () => ({ id, "aria-invalid": error ? true : undefined, "aria-describedby": describedBy }),
-    [id, error, describedBy],
+    () => ({ id, "aria-invalid": error ? true : undefined, "aria-describedby": describedBy, "aria-required": required ? true : undefined }),
+    [id, error, describedBy, required],
   );
 
   // Native controls get the props directly; components read them from FieldContext, so a wrapper
@@ -66,6 +66,7 @@ export function FormField({ label, id, error: given, description, required, clas
       id: own.id ?? id,
       "aria-invalid": own["aria-invalid"] ?? fieldProps["aria-invalid"],
       "aria-describedby": [own["aria-describedby"], describedBy].filter(Boolean).join(" ") || undefined,
+      "aria-required": own["aria-required"] ?? ((own as { required?: boolean }).required ? undefined : fieldProps["aria-required"]),
     });
   }
 

@@ -7,12 +7,13 @@ export type FieldControlProps = {
   id?: string;
   "aria-invalid"?: React.AriaAttributes["aria-invalid"];
   "aria-describedby"?: string;
+  "aria-required"?: React.AriaAttributes["aria-required"];
 };
 
 export const FieldContext = React.createContext<FieldControlProps | null>(null);
 
 /**
- * Fills `id`, `aria-invalid` and `aria-describedby` from an enclosing field (see FieldContext)
+ * Fills `id`, `aria-invalid`, `aria-describedby` and `aria-required` from an enclosing field (see FieldContext)
  * where the control's own props leave them unset. Explicit props always win.
  */
 export function useFieldControlProps<P extends FieldControlProps>(props: P): P {
@@ -23,5 +24,7 @@ export function useFieldControlProps<P extends FieldControlProps>(props: P): P {
     id: props.id ?? field.id,
     "aria-invalid": props["aria-invalid"] ?? field["aria-invalid"],
     "aria-describedby": props["aria-describedby"] ?? field["aria-describedby"],
+    // A control that sets `required` itself is announced as required already.
+    "aria-required": props["aria-required"] ?? ((props as { required?: boolean }).required ? undefined : field["aria-required"]),
   };
 }
