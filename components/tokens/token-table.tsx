@@ -12,6 +12,8 @@ const STATUS: Record<TokenStatus, { tone: StatusTone; label: string }> = {
   active: { tone: "success", label: "Active" },
   expired: { tone: "warning", label: "Expired" },
   revoked: { tone: "neutral", label: "Revoked" },
+  owner_deactivated: { tone: "warning", label: "Refused: owner deactivated" },
+  account_disabled: { tone: "warning", label: "Refused: account disabled" },
 };
 
 /** Server-rendered list of tokens (dates in the server's format, like every other list); never a secret. */

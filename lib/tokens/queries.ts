@@ -13,7 +13,8 @@ import { db } from "@/lib/db";
 import { notFound } from "@/lib/errors";
 import { listFolderOptions } from "@/lib/folders/queries";
 
-export type TokenStatus = "active" | "expired" | "revoked";
+/** "owner_deactivated" / "account_disabled": not revoked or expired, but refused while its owner is so. */
+export type TokenStatus = "active" | "expired" | "revoked" | "owner_deactivated" | "account_disabled";
 
 export type TokenRow = {
   id: string;
@@ -42,8 +43,8 @@ export const tokenRowSelect = {
   lastUsedIp: true,
   revokedAt: true,
   createdAt: true,
-  user: { select: { id: true, name: true, email: true } },
-  serviceAccount: { select: { id: true, name: true } },
+  user: { select: { id: true, name: true, email: true, active: true } },
+  serviceAccount: { select: { id: true, name: true, disabled: true } },
   scopes: { select: { folderId: true, permissions: true }, orderBy: { folderId: "asc" } },
   tenantPermissions: true,
 } satisfies Prisma.ApiTokenSelect;
@@ -56,12 +57,21 @@ export function tokenStatus(t: { revokedAt: Date | null; expiresAt: Date }, now 
   return t.revokedAt ? "revoked" : t.expiresAt <= now ? "expired" : "active";
 }
 
+/** What a runner presenting the token would meet now: its own state first, then its owner's. */
+function rowStatus(t: SelectedToken): TokenStatus {
+  const own = tokenStatus(t);
+  if (own !== "active") return own;
+  if (t.user && !t.user.active) return "owner_deactivated";
+  if (t.serviceAccount?.disabled) return "account_disabled";
+  return "active";
+}
+
 export function toTokenRow(t: SelectedToken, labels: ReadonlyMap<string, string>): TokenRow {
   return {
     id: t.id,
     name: t.name,
     prefix: t.prefix,
-    status: tokenStatus(t),
+    status: rowStatus(t),
     owner: t.user
       ? { kind: "personal", id: t.user.id, name: t.user.name, email: t.user.email }
       : { kind: "service", id: t.serviceAccount?.id ?? "", name: t.serviceAccount?.name ?? "" },

@@ -196,6 +196,25 @@ describe("personal access tokens", () => {
   });
 });
 
+describe("the token lists", () => {
+  it("show a token refused because of its owner as refused, not active", async () => {
+    const person = await makeUser();
+    await grant(x.id, person, "EDITOR");
+    const mine = await personalToken(person, [{ folderId: x.id, permissions: ["connections.use"] }]);
+    const theirs = await serviceToken(admin, [{ folderId: x.id, permissions: ["connections.use"] }]);
+    const statusOf = async (prefix: string) => {
+      const rows = [...(await listActivePersonalTokens(admin)), ...(await listServiceAccounts(admin)).flatMap((a) => a.tokens)];
+      return rows.find((r) => r.prefix === prefix)?.status;
+    };
+    const [personal, service] = [mine.token.slice(0, 11), theirs.token.slice(0, 11)];
+    expect([await statusOf(personal), await statusOf(service)]).toEqual(["active", "active"]);
+    await db().user.update({ where: { id: person.id }, data: { active: false } });
+    await db().serviceAccount.update({ where: { id: theirs.serviceAccountId }, data: { disabled: true } });
+    // As a runner would find: both are refused now.
+    expect([await statusOf(personal), await statusOf(service)]).toEqual(["owner_deactivated", "account_disabled"]);
+  });
+});
+
 describe("service accounts", () => {
   it("are invisible to people who are not administrators", async () => {
     const account = await createServiceAccount({ actor: admin, requestId: "t" }, { name: `hidden-${Date.now()}`, description: "" });
