@@ -59,7 +59,8 @@ export async function listAuditEvents(actor: Actor, query: AuditQuery & { folder
   const [rows, total] = await Promise.all([
     db().auditEvent.findMany({
       where,
-      orderBy: { occurredAt: "desc" },
+      // The id last: events of the same millisecond keep one place, so paging neither repeats nor skips them.
+      orderBy: [{ occurredAt: "desc" }, { id: "desc" }],
       skip: (query.page - 1) * query.pageSize,
       take: query.pageSize,
     }),

@@ -135,8 +135,10 @@ export async function resetUserPassword(ctx: Ctx, input: { userId: string; passw
   return db().$transaction(async (tx) => {
     const user = await getUserOrThrow(tx, input.userId);
     await tx.user.update({ where: { id: user.id }, data: { passwordHash } });
-    // A reset signs the person out everywhere; the new password is the only way back in.
-    await tx.session.deleteMany({ where: { userId: user.id } });
+    // A reset signs the person out everywhere; the new password is the only way back in. An
+    // administrator resetting their own keeps the session they did it from, as a change in Settings does.
+    const keep = user.id === ctx.actor.id && ctx.actor.sessionId ? { id: { not: ctx.actor.sessionId } } : {};
+    await tx.session.deleteMany({ where: { userId: user.id, ...keep } });
     await recordAuditEvent(tx, {
       actor: ctx.actor,
       action: "user.reset_password",

@@ -18,7 +18,8 @@ export async function listUsers(actor: Actor, query: ListQuery & { status?: "act
     db().user.findMany({
       where,
       select: { id: true, email: true, name: true, isAdmin: true, active: true, createdAt: true },
-      orderBy: [{ active: "desc" }, { name: "asc" }],
+      // The id last: people with the same name keep one place, so paging neither repeats nor skips them.
+      orderBy: [{ active: "desc" }, { name: "asc" }, { id: "asc" }],
       skip: (query.page - 1) * query.pageSize,
       take: query.pageSize,
     }),

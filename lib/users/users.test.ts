@@ -154,6 +154,15 @@ describe("user administration", () => {
     expect(await db().session.count({ where: { userId: person.id } })).toBe(0);
   });
 
+  it("an administrator resetting their own password stays signed in where they did it; their other sessions end", async () => {
+    const self = await makeUser({ isAdmin: true });
+    const [here, elsewhere] = [await sessionFor(self.id), await sessionFor(self.id)];
+    signInAs({ ...self, sessionId: here.id });
+    expect(await resetUserPasswordAction({ userId: self.id, password: "brand new password 2" })).toMatchObject({ ok: true });
+    expect(await db().session.findUnique({ where: { id: here.id } })).not.toBeNull();
+    expect(await db().session.findUnique({ where: { id: elsewhere.id } })).toBeNull();
+  });
+
   it("changing one's own password needs the current one", async () => {
     const person = await makeUser();
     signInAs(person);
