@@ -4,6 +4,7 @@ import { db } from "@/lib/db";
 import { env } from "@/lib/env";
 import { makeUser, whileRefusingInserts } from "@/test/fixtures";
 import { authorizeCredentials, SIGN_IN_ERRORS } from "./options";
+import { emailAtAddressKey, unlockEmail } from "./throttle";
 import { getCurrentUser } from "./session";
 
 const jar = new Map<string, string>();
@@ -54,19 +55,31 @@ describe("sign-in", () => {
     );
   });
 
-  it("repeated failures lock the account out, even with the right password, until the window passes", async () => {
+  it("repeated failures from one address lock the e-mail there, even with the right password, until the window passes; elsewhere it still signs in", async () => {
     const user = await makeUser();
     const max = env().LATCH_LOGIN_MAX_FAILURES;
     for (let i = 0; i < max; i++) {
-      await expect(authorizeCredentials({ email: user.email, password: `wrong ${i}` }, headers(`10.1.0.${i}`))).rejects.toThrow(SIGN_IN_ERRORS.invalid);
+      await expect(authorizeCredentials({ email: user.email, password: `wrong ${i}` }, headers("10.1.0.1"))).rejects.toThrow(SIGN_IN_ERRORS.invalid);
     }
-    await expect(authorizeCredentials({ email: user.email, password: "correct horse battery" }, headers("10.1.1.1"))).rejects.toThrow(
-      SIGN_IN_ERRORS.locked,
-    );
-    // The lock lapses with its window.
-    await db().authThrottle.updateMany({ where: { key: `email:${user.email}` }, data: { lockedUntil: new Date(Date.now() - 1000), windowStart: new Date(0) } });
+    await expect(authorizeCredentials({ email: user.email, password: "correct horse battery" }, headers("10.1.0.1"))).rejects.toThrow(SIGN_IN_ERRORS.locked);
+    // A stranger guessing from afar does not lock the person out where they are.
     await expect(authorizeCredentials({ email: user.email, password: "correct horse battery" }, headers("10.1.1.1"))).resolves.toMatchObject({ id: user.id });
+    await expect(authorizeCredentials({ email: user.email, password: "correct horse battery" }, headers("10.1.0.1"))).rejects.toThrow(SIGN_IN_ERRORS.locked);
+    // The lock lapses with its window.
+    await db().authThrottle.updateMany({ where: { key: emailAtAddressKey(user.email, "10.1.0.1") }, data: { lockedUntil: new Date(Date.now() - 1000), windowStart: new Date(0) } });
+    await expect(authorizeCredentials({ email: user.email, password: "correct horse battery" }, headers("10.1.0.1"))).resolves.toMatchObject({ id: user.id });
   });
+
+  it("guesses spread over many addresses lock the e-mail everywhere at ten times the limit; auth:unlock lifts it", async () => {
+    const user = await makeUser();
+    const max = env().LATCH_LOGIN_MAX_FAILURES * 10;
+    for (let i = 0; i < max; i++) {
+      await expect(authorizeCredentials({ email: user.email, password: `wrong ${i}` }, headers(`10.3.${Math.floor(i / 200)}.${i % 200}`))).rejects.toThrow(SIGN_IN_ERRORS.invalid);
+    }
+    await expect(authorizeCredentials({ email: user.email, password: "correct horse battery" }, headers("10.3.9.9"))).rejects.toThrow(SIGN_IN_ERRORS.locked);
+    expect(await unlockEmail(` ${user.email.toUpperCase()} `)).toBeGreaterThan(0);
+    await expect(authorizeCredentials({ email: user.email, password: "correct horse battery" }, headers("10.3.9.9"))).resolves.toMatchObject({ id: user.id });
+  }, 60_000);
 });
 
 describe("sign-in throttle under concurrent guesses", () => {
@@ -75,7 +88,7 @@ describe("sign-in throttle under concurrent guesses", () => {
     const max = env().LATCH_LOGIN_MAX_FAILURES;
     const outcomes = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        authorizeCredentials({ email: user.email, password: `guess ${i}` }, headers(`10.2.0.${i}`)).then(
+        authorizeCredentials({ email: user.email, password: `guess ${i}` }, headers("10.2.0.1")).then(
           () => "signed in",
           (error: Error) => error.message,
         ),
@@ -85,7 +98,7 @@ describe("sign-in throttle under concurrent guesses", () => {
     expect(outcomes.filter((o) => o === SIGN_IN_ERRORS.invalid)).toHaveLength(max);
     expect(outcomes.filter((o) => o === SIGN_IN_ERRORS.locked)).toHaveLength(20 - max);
     expect(await db().auditEvent.count({ where: { action: "user.sign_in", outcome: "FAILURE", targetLabel: user.email } })).toBe(max);
-    await expect(authorizeCredentials({ email: user.email, password: "correct horse battery" }, headers("10.2.1.1"))).rejects.toThrow(SIGN_IN_ERRORS.locked);
+    await expect(authorizeCredentials({ email: user.email, password: "correct horse battery" }, headers("10.2.0.1"))).rejects.toThrow(SIGN_IN_ERRORS.locked);
   });
 
   it("attempts refused at a locked address count for nothing against the e-mails they name", async () => {

@@ -1,11 +1,17 @@
 import "server-only";
+import { createHash } from "node:crypto";
 import { db } from "@/lib/db";
 import { env } from "@/lib/env";
 
 /**
- * Sign-in attempt counters in PostgreSQL so every instance sees the same count. A key (the e-mail,
- * and the client's address with a looser limit for shared NATs) locks for one window once it has
- * had its limit of failed sign-ins within a window.
+ * Sign-in attempt counters in PostgreSQL so every instance sees the same count. A key locks for one
+ * window once it has had its limit of failed sign-ins within a window:
+ *  - an e-mail from one client address: LATCH_LOGIN_MAX_FAILURES. Someone guessing from one place
+ *    is stopped there, and only there, so a stranger cannot lock a person (or every administrator,
+ *    whose e-mail may be the well-known default) out of their account from afar;
+ *  - an e-mail from anywhere: ten times that, against guessing spread over many addresses;
+ *  - a client address, whatever e-mails it names: four times that (shared NATs).
+ * `npm run auth:unlock -- <e-mail>` lifts the locks on an e-mail.
  *
  * An attempt is counted before its password is checked (the check takes a while, on purpose), in one
  * atomic upsert per key, so a burst of parallel guesses cannot all pass a "not locked yet" check
@@ -14,8 +20,14 @@ import { env } from "@/lib/env";
  */
 export type ThrottleKeys = { email: string; address: string };
 
+export const emailKey = (email: string) => `email:${email.toLowerCase()}`;
+// The e-mail as a digest: a 254-character address and an IPv6 address would not fit the key's column.
+const emailTag = (email: string) => createHash("sha256").update(email.toLowerCase()).digest("hex").slice(0, 32);
+export const emailAtAddressKey = (email: string, address: string) => `email-at:${emailTag(email)}|${address}`;
+
 const keysOf = ({ email, address }: ThrottleKeys) => [
-  { key: `email:${email.toLowerCase()}`, max: env().LATCH_LOGIN_MAX_FAILURES },
+  { key: emailAtAddressKey(email, address), max: env().LATCH_LOGIN_MAX_FAILURES },
+  { key: emailKey(email), max: env().LATCH_LOGIN_MAX_FAILURES * 10 },
   { key: `addr:${address}`, max: env().LATCH_LOGIN_MAX_FAILURES * 4 },
 ];
 
@@ -61,9 +73,18 @@ export async function confirmFailure(keys: ThrottleKeys): Promise<void> {
   }
 }
 
-/** A correct password: the e-mail's count starts again, and the address gets its attempt back. */
+/** A correct password: the e-mail's counts (here and overall) start again, and the address gets its attempt back. */
 export async function settleSuccess(keys: ThrottleKeys): Promise<void> {
-  const [email, address] = keysOf(keys);
-  await db().authThrottle.deleteMany({ where: { key: email!.key } });
+  const [here, email, address] = keysOf(keys);
+  await db().authThrottle.deleteMany({ where: { key: { in: [here!.key, email!.key] } } });
   await takeBack([address!.key]);
+}
+
+/** Lifts every lock and count on an e-mail, from every address (an administrator locked out; `npm run auth:unlock`). */
+export async function unlockEmail(email: string): Promise<number> {
+  const normalised = email.trim().toLowerCase();
+  const { count } = await db().authThrottle.deleteMany({
+    where: { OR: [{ key: emailKey(normalised) }, { key: { startsWith: `email-at:${emailTag(normalised)}|` } }] },
+  });
+  return count;
 }
