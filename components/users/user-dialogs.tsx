@@ -119,7 +119,11 @@ export function UserRowActions({ user, isSelf }: { user: UserSummary; isSelf: bo
   const router = useRouter();
   const [dialog, setDialog] = useState<"edit" | "reset" | "deactivate" | "admin" | null>(null);
   const [password, setPassword] = useState("");
-  const reset = useServerAction(resetUserPasswordAction, { success: `Password of ${user.name} reset. Their sessions were ended.` });
+  const reset = useServerAction(resetUserPasswordAction, {
+    success: (r) =>
+      `Password of ${user.name} reset. Their sessions were ended${r.tokensRevoked ? `, and ${r.tokensRevoked} personal access token${r.tokensRevoked === 1 ? " was" : "s were"} revoked` : ""}.`,
+  });
+  const [revokeTokens, setRevokeTokens] = useState(true);
   const active = useServerAction(setUserActiveAction, { success: `${user.name} reactivated.` });
 
   return (
@@ -190,6 +194,7 @@ export function UserRowActions({ user, isSelf }: { user: UserSummary; isSelf: bo
           setDialog(open ? "reset" : null);
           if (!open) {
             setPassword("");
+            setRevokeTokens(true);
             reset.reset();
           }
         }}
@@ -200,9 +205,10 @@ export function UserRowActions({ user, isSelf }: { user: UserSummary; isSelf: bo
             className="grid gap-5"
             onSubmit={async (e) => {
               e.preventDefault();
-              if (await reset.run({ userId: user.id, password })) {
+              if (await reset.run({ userId: user.id, password, revokeTokens })) {
                 setDialog(null);
                 setPassword("");
+                setRevokeTokens(true);
               }
             }}
           >
@@ -213,6 +219,13 @@ export function UserRowActions({ user, isSelf }: { user: UserSummary; isSelf: bo
             <FormField label="New password" id="reset-password" error={reset.fieldError("password") ?? reset.formError} required>
               <NewPasswordInput value={password} onChange={setPassword} autoFocus />
             </FormField>
+            <div className="flex items-start gap-2">
+              <Checkbox id="reset-revoke-tokens" checked={revokeTokens} onCheckedChange={(v) => setRevokeTokens(v === true)} />
+              <Label htmlFor="reset-revoke-tokens" className="grid gap-0.5 font-normal">
+                <span>Also revoke their personal access tokens</span>
+                <span className="text-xs text-muted-foreground">Tokens outlive sessions. Keep this on if someone else may have used the account.</span>
+              </Label>
+            </div>
             <DialogFormFooter pending={reset.pending} submitLabel="Reset password" />
           </form>
         </DialogContent>

@@ -129,7 +129,7 @@ export async function setUserAdmin(ctx: Ctx, input: { userId: string; isAdmin: b
   });
 }
 
-export async function resetUserPassword(ctx: Ctx, input: { userId: string; password: string }) {
+export async function resetUserPassword(ctx: Ctx, input: { userId: string; password: string; revokeTokens?: boolean }) {
   assertTenant(ctx.actor, "users.manage");
   const passwordHash = await hashPassword(input.password);
   return db().$transaction(async (tx) => {
@@ -139,13 +139,19 @@ export async function resetUserPassword(ctx: Ctx, input: { userId: string; passw
     // administrator resetting their own keeps the session they did it from, as a change in Settings does.
     const keep = user.id === ctx.actor.id && ctx.actor.sessionId ? { id: { not: ctx.actor.sessionId } } : {};
     await tx.session.deleteMany({ where: { userId: user.id, ...keep } });
+    // Sessions end with the password; tokens do not, and a reset is often the answer to an account taken over.
+    const tokensRevoked = input.revokeTokens
+      ? (await tx.apiToken.updateMany({ where: { userId: user.id, revokedAt: null }, data: { revokedAt: new Date() } })).count
+      : 0;
     await recordAuditEvent(tx, {
       actor: ctx.actor,
       action: "user.reset_password",
       target: { type: "user", id: user.id, label: user.email },
       requestId: ctx.requestId,
+      // Not "tokens…": key names that name a secret are masked in the trail.
+      details: { personalAccessRevoked: tokensRevoked },
     });
-    return { id: user.id };
+    return { id: user.id, tokensRevoked };
   });
 }
 

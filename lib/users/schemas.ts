@@ -27,7 +27,12 @@ export const createUserSchema = z.object({
 export const updateUserSchema = z.object({ userId: idSchema, name: userNameSchema, email: emailSchema });
 export const setUserActiveSchema = z.object({ userId: idSchema, active: z.boolean() });
 export const setUserAdminSchema = z.object({ userId: idSchema, isAdmin: z.boolean() });
-export const resetPasswordSchema = z.object({ userId: idSchema, password: passwordSchema });
+export const resetPasswordSchema = z.object({
+  userId: idSchema,
+  password: passwordSchema,
+  /** Also revoke the person's personal access tokens: whoever took over the account may have made some. */
+  revokeTokens: z.boolean().default(false),
+});
 export const changeOwnPasswordSchema = z
   .object({
     currentPassword: z.string().min(1, "Enter your current password.").max(1024),

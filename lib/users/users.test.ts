@@ -3,7 +3,8 @@ import { beforeEach, describe, expect, it, vi } from "vitest";
 import { hashPassword, verifyPassword } from "@/lib/auth/password";
 import { db } from "@/lib/db";
 import { env } from "@/lib/env";
-import { makeUser, signInAs } from "@/test/fixtures";
+import { grant, makeFolder, makeUser, signInAs } from "@/test/fixtures";
+import { personalToken } from "@/test/tokens";
 import {
   changeOwnPasswordAction,
   createUserAction,
@@ -152,6 +153,21 @@ describe("user administration", () => {
     const row = await db().user.findUniqueOrThrow({ where: { id: person.id } });
     expect(await verifyPassword("brand new password 1", row.passwordHash)).toBe(true);
     expect(await db().session.count({ where: { userId: person.id } })).toBe(0);
+  });
+
+  it("a reset can also revoke the person's API tokens, which outlive sessions; without it they keep working", async () => {
+    const admin = await makeUser({ isAdmin: true });
+    const person = await makeUser();
+    const folder = await makeFolder();
+    await grant(folder.id, person, "VIEWER");
+    const [first, second] = [await personalToken(person, [{ folderId: folder.id, permissions: [] }]), await personalToken(person, [{ folderId: folder.id, permissions: [] }])];
+    signInAs(admin);
+    expect(await resetUserPasswordAction({ userId: person.id, password: "brand new password 3" })).toMatchObject({ ok: true, data: { tokensRevoked: 0 } });
+    expect(await db().apiToken.count({ where: { userId: person.id, revokedAt: null } })).toBe(2);
+    expect(await resetUserPasswordAction({ userId: person.id, password: "brand new password 4", revokeTokens: true })).toMatchObject({ ok: true, data: { tokensRevoked: 2 } });
+    expect(await db().apiToken.count({ where: { id: { in: [first.row.id, second.row.id] }, revokedAt: null } })).toBe(0);
+    const event = await db().auditEvent.findFirstOrThrow({ where: { action: "user.reset_password", targetId: person.id }, orderBy: { occurredAt: "desc" } });
+    expect(event.details).toMatchObject({ personalAccessRevoked: 2 });
   });
 
   it("an administrator resetting their own password stays signed in where they did it; their other sessions end", async () => {
