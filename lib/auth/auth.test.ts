@@ -4,7 +4,7 @@ import { db } from "@/lib/db";
 import { env } from "@/lib/env";
 import { makeUser, whileRefusingInserts } from "@/test/fixtures";
 import { authorizeCredentials, SIGN_IN_ERRORS } from "./options";
-import { emailAtAddressKey, unlockEmail } from "./throttle";
+import { emailAtAddressKey, pruneSignInState, unlockEmail } from "./throttle";
 import { getCurrentUser } from "./session";
 
 const jar = new Map<string, string>();
@@ -165,5 +165,28 @@ describe("session check on every request", () => {
     expect(await getCurrentUser()).toBeNull();
     jar.set("next-auth.session-token", "garbage");
     expect(await getCurrentUser()).toBeNull();
+  });
+});
+
+describe("sign-in state that nothing reads again", () => {
+  it("expired sessions and finished attempt counters are pruned; live ones and running locks stay", async () => {
+    const user = await makeUser();
+    const [expired, live] = await Promise.all([
+      db().session.create({ data: { userId: user.id, expiresAt: new Date(Date.now() - 60_000) } }),
+      db().session.create({ data: { userId: user.id, expiresAt: new Date(Date.now() + 3_600_000) } }),
+    ]);
+    const old = new Date(Date.now() - (env().LATCH_LOGIN_WINDOW_SECONDS + 60) * 1000);
+    await db().authThrottle.createMany({
+      data: [
+        { key: "email:prune-finished@example.test", failures: 2, windowStart: old },
+        { key: "email:prune-locked@example.test", failures: 9, windowStart: old, lockedUntil: new Date(Date.now() + 60_000) },
+        { key: "email:prune-current@example.test", failures: 1, windowStart: new Date() },
+      ],
+    });
+    await pruneSignInState();
+    expect(await db().session.findUnique({ where: { id: expired.id } })).toBeNull();
+    expect(await db().session.findUnique({ where: { id: live.id } })).not.toBeNull();
+    const left = (await db().authThrottle.findMany({ where: { key: { startsWith: "email:prune-" } } })).map((r) => r.key).sort();
+    expect(left).toEqual(["email:prune-current@example.test", "email:prune-locked@example.test"]);
   });
 });

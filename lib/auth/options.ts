@@ -8,7 +8,9 @@ import { env } from "@/lib/env";
 import { requestLogger } from "@/lib/log";
 import { clientAddressFrom, requestIdFrom } from "@/lib/request-context";
 import { dummyPasswordHash, verifyPassword } from "./password";
-import { confirmFailure, reserveAttempt, settleSuccess } from "./throttle";
+import { confirmFailure, pruneSignInState, reserveAttempt, settleSuccess } from "./throttle";
+
+const PRUNE_CHANCE = 0.02;
 
 export const SESSION_MAX_AGE_SECONDS = 12 * 60 * 60;
 
@@ -91,6 +93,8 @@ async function checkCredentials(raw: unknown, headers: Record<string, string | s
     return created;
   });
   log.info({ event: "sign_in.succeeded", userId: user.id }, "signed in");
+  // Now and then, what no sign-in will read again goes; the answer does not wait for it.
+  if (Math.random() < PRUNE_CHANCE) void pruneSignInState().catch((error: unknown) => log.warn({ err: error }, "could not prune expired sessions and sign-in counters"));
   return { id: user.id, email: user.email, name: user.name, sessionId: session.id };
 }
 
