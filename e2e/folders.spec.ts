@@ -188,3 +188,33 @@ test("Add member does not replace a role someone already has; lowering your own 
   await expect(leadPage.getByRole("row", { name: new RegExp(lead.email) }).getByText("Editor")).toBeVisible();
   await expect(leadPage.getByRole("button", { name: "Add member" })).toHaveCount(0);
 });
+
+test("a confirmation sent after the session ended goes to sign-in, then back to the page; nothing was changed", async ({ browser, page }) => {
+  const person = await createUser(page);
+  const folderName = unique("Kept");
+  const folderId = await createFolder(page, folderName);
+  // Someone who may delete the folder, in a browser of their own.
+  await page.goto(`/folders/${folderId}/members`);
+  await page.getByRole("button", { name: "Add member" }).click();
+  const dialog = page.getByRole("dialog", { name: "Add member" });
+  await dialog.getByLabel("E-mail").fill(person.email);
+  await dialog.getByRole("combobox", { name: "Role" }).click();
+  await page.getByRole("option", { name: "Folder Admin" }).click();
+  await dialog.getByRole("button", { name: "Add member" }).click();
+  await expect(dialog).toBeHidden();
+
+  const theirs = await freshPage(browser);
+  await signIn(theirs, person.email, person.password);
+  await theirs.goto(`/folders/${folderId}`);
+  await theirs.getByRole("button", { name: "Folder actions" }).click();
+  await theirs.getByRole("menuitem", { name: "Delete" }).click();
+  // The session ends while the dialog is open (signed out elsewhere, expired).
+  await theirs.context().clearCookies();
+  await theirs.getByRole("button", { name: "Delete folder" }).click();
+  await expect(theirs).toHaveURL(new RegExp(`/login\\?callbackUrl=${encodeURIComponent(`/folders/${folderId}`)}$`));
+  await theirs.getByLabel("E-mail").fill(person.email);
+  await theirs.getByLabel("Password").fill(person.password);
+  await theirs.getByRole("button", { name: "Sign in" }).click();
+  await expect(theirs).toHaveURL(new RegExp(`/folders/${folderId}$`));
+  await expect(theirs.getByRole("heading", { level: 1, name: folderName })).toBeVisible();
+});

@@ -6,7 +6,7 @@ import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { toast } from "sonner";
 import { ConfirmDialog } from "@/components/shared/confirm-dialog";
-import { useServerAction } from "@/components/shared/use-server-action";
+import { useServerAction, useSettleAction } from "@/components/shared/use-server-action";
 import { Button } from "@/components/ui/button";
 import { deleteAssetAction, refreshAssetAction, testAssetAction } from "@/lib/assets/actions";
 import type { ResolveTestResult } from "@/lib/secrets/resolver";
@@ -20,6 +20,7 @@ type TestResult = ResolveTestResult;
  */
 export function AssetManageActions({ assetId, assetName, folderId, usedBy }: { assetId: string; assetName: string; folderId: string; usedBy: number }) {
   const router = useRouter();
+  const settle = useSettleAction();
   return (
     <div className="flex flex-wrap items-center gap-2">
       <Button variant="outline" asChild>
@@ -44,8 +45,7 @@ export function AssetManageActions({ assetId, assetName, folderId, usedBy }: { a
         pendingLabel="Deleting…"
         destructive
         onConfirm={async () => {
-          const result = await deleteAssetAction({ assetId });
-          if (!result.ok) throw new Error(result.error.message);
+          await settle(() => deleteAssetAction({ assetId }));
           toast.success(`Asset “${assetName}” deleted.`);
           router.push(`/folders/${folderId}/assets`);
           router.refresh();

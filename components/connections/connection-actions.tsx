@@ -5,12 +5,13 @@ import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { toast } from "sonner";
 import { ConfirmDialog } from "@/components/shared/confirm-dialog";
-import { useServerAction } from "@/components/shared/use-server-action";
+import { useServerAction, useSettleAction } from "@/components/shared/use-server-action";
 import { Button } from "@/components/ui/button";
 import { deleteConnectionAction, reconnectConnectionAction, refreshConnectionAction } from "@/lib/connections/actions";
 
 export function ConnectionActions({ connectionId, name, folderId, canWrite, canUse }: { connectionId: string; name: string; folderId: string; canWrite: boolean; canUse: boolean }) {
   const router = useRouter();
+  const settle = useSettleAction();
   // The outcome (status badge and message) shows on the page after the refresh.
   const reconnect = useServerAction(reconnectConnectionAction, {
     onSuccess: (r) => (r.ok ? toast.success("Connected.") : toast.error(`Could not connect: ${r.title}`)),
@@ -49,8 +50,7 @@ export function ConnectionActions({ connectionId, name, folderId, canWrite, canU
             pendingLabel="Deleting…"
             destructive
             onConfirm={async () => {
-              const result = await deleteConnectionAction({ connectionId });
-              if (!result.ok) throw new Error(result.error.message);
+              await settle(() => deleteConnectionAction({ connectionId }));
               toast.success(`Connection “${name}” deleted.`);
               router.push(`/folders/${folderId}/connections`);
               router.refresh();

@@ -13,6 +13,7 @@ import {
 } from "@/components/ui/dropdown-menu";
 import { ConfirmDialog } from "@/components/shared/confirm-dialog";
 import { toast } from "sonner";
+import { useSettleAction } from "@/components/shared/use-server-action";
 import { deleteFolderAction } from "@/lib/folders/actions";
 import { FolderNameDialog } from "./folder-name-dialog";
 import { MoveFolderDialog, type MoveDestination } from "./move-folder-dialog";
@@ -27,6 +28,7 @@ type Props = {
 
 export function FolderActionsMenu({ folder, destinations, allowTopLevel, afterDeleteHref }: Props) {
   const router = useRouter();
+  const settle = useSettleAction();
   const [dialog, setDialog] = useState<"rename" | "move" | "delete" | null>(null);
 
   return (
@@ -78,8 +80,7 @@ export function FolderActionsMenu({ folder, destinations, allowTopLevel, afterDe
         destructive
         onConfirm={async () => {
           // The refusal ("still contains …") is shown inside the dialog, where the person is looking.
-          const result = await deleteFolderAction({ folderId: folder.id });
-          if (!result.ok) throw new Error(result.error.message);
+          await settle(() => deleteFolderAction({ folderId: folder.id }));
           toast.success(`Folder “${folder.name}” deleted.`);
           router.push(afterDeleteHref);
           router.refresh();

@@ -27,7 +27,7 @@ import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@
 import { ConfirmDialog } from "@/components/shared/confirm-dialog";
 import { FormField } from "@/components/shared/form-field";
 import { DialogFormFooter } from "@/components/shared/dialog-form-footer";
-import { useServerAction } from "@/components/shared/use-server-action";
+import { useServerAction, useSettleAction } from "@/components/shared/use-server-action";
 import { ROLE_LABELS, ROLE_RANK } from "@/lib/authz/permissions";
 import { removeFolderMemberAction, setFolderMemberAction } from "@/lib/folders/actions";
 
@@ -106,6 +106,7 @@ export function MemberRowActions({
   isSelf?: boolean;
 }) {
   const router = useRouter();
+  const settle = useSettleAction();
   const [confirmRemove, setConfirmRemove] = useState(false);
   const [ownDemotion, setOwnDemotion] = useState<FolderRole | null>(null);
   const change = useServerAction(setFolderMemberAction, { success: isSelf ? "Your role changed." : `Role of ${member.name} changed.` });
@@ -153,8 +154,7 @@ export function MemberRowActions({
         destructive
         onConfirm={async () => {
           if (!ownDemotion) return;
-          const result = await setFolderMemberAction({ folderId, email: member.email, role: ownDemotion, mode: "change" });
-          if (!result.ok) throw new Error(result.error.message);
+          await settle(() => setFolderMemberAction({ folderId, email: member.email, role: ownDemotion, mode: "change" }));
           toast.success("Your role changed.");
           router.refresh();
         }}
@@ -168,8 +168,7 @@ export function MemberRowActions({
         pendingLabel="Removing…"
         destructive
         onConfirm={async () => {
-          const result = await removeFolderMemberAction({ folderId, userId: member.userId });
-          if (!result.ok) throw new Error(result.error.message);
+          await settle(() => removeFolderMemberAction({ folderId, userId: member.userId }));
           toast.success(`${member.name} removed from the folder.`);
           router.refresh();
         }}

@@ -162,3 +162,25 @@ function firstInvalidControl(origin: Element | null): HTMLElement | null {
   const control = scope?.querySelector('[aria-invalid="true"]');
   return control instanceof HTMLElement ? control : null;
 }
+
+/**
+ * For an action run from a confirmation dialog (ConfirmDialog shows a thrown error's message inside
+ * it): the action's data, or an Error with what to show. It goes the way forms do where the answer
+ * calls for it: back to the sign-in page when the session has ended (and here afterwards), the page
+ * re-read on a conflict, and a plain "could not reach Latch" for a network failure.
+ */
+export function useSettleAction() {
+  const router = useRouter();
+  return async function settle<T>(call: () => Promise<ActionResult<T>>): Promise<T> {
+    let result: ActionResult<T>;
+    try {
+      result = await call();
+    } catch {
+      throw new Error(UNREACHABLE);
+    }
+    if (result.ok) return result.data;
+    if (result.error.code === "UNAUTHENTICATED") router.push(`/login?callbackUrl=${encodeURIComponent(window.location.pathname + window.location.search)}`);
+    else if (result.error.code === "CONFLICT") router.refresh();
+    throw new Error(result.error.message);
+  };
+}

@@ -4,13 +4,14 @@ import { FlaskConicalIcon, LoaderCircleIcon, RotateCcwKeyIcon, Trash2Icon } from
 import { useRouter } from "next/navigation";
 import { toast } from "sonner";
 import { ConfirmDialog } from "@/components/shared/confirm-dialog";
-import { useServerAction } from "@/components/shared/use-server-action";
+import { useServerAction, useSettleAction } from "@/components/shared/use-server-action";
 import { Button } from "@/components/ui/button";
 import { deleteStoreAction, refreshStoreAction, testStoreAction } from "@/lib/stores/actions";
 
 /** Test the saved settings (records the store's health) and delete. */
 export function StoreActions({ storeId, storeName, deletable }: { storeId: string; storeName: string; deletable: boolean }) {
   const router = useRouter();
+  const settle = useSettleAction();
   // The outcome shows on the page itself (health badge, and the failure in full) after the refresh.
   const test = useServerAction(testStoreAction, { onSuccess: (r) => (r.ok ? toast.success(`Test passed. ${r.message}`) : undefined) });
   const refresh = useServerAction(refreshStoreAction, { success: "Values read from this store were cleared on every instance." });
@@ -37,8 +38,7 @@ export function StoreActions({ storeId, storeName, deletable }: { storeId: strin
           pendingLabel="Deleting…"
           destructive
           onConfirm={async () => {
-            const result = await deleteStoreAction({ storeId });
-            if (!result.ok) throw new Error(result.error.message);
+            await settle(() => deleteStoreAction({ storeId }));
             toast.success(`Store “${storeName}” deleted.`);
             router.push("/stores");
             router.refresh();

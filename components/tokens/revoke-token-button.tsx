@@ -2,12 +2,14 @@
 
 import { useRouter } from "next/navigation";
 import { toast } from "sonner";
+import { useSettleAction } from "@/components/shared/use-server-action";
 import { Button } from "@/components/ui/button";
 import { ConfirmDialog } from "@/components/shared/confirm-dialog";
 import { revokeTokenAction } from "@/lib/tokens/actions";
 
 export function RevokeTokenButton({ token }: { token: { id: string; name: string; prefix: string } }) {
   const router = useRouter();
+  const settle = useSettleAction();
   return (
     <ConfirmDialog
       trigger={
@@ -21,8 +23,7 @@ export function RevokeTokenButton({ token }: { token: { id: string; name: string
       pendingLabel="Revoking…"
       destructive
       onConfirm={async () => {
-        const result = await revokeTokenAction({ tokenId: token.id });
-        if (!result.ok) throw new Error(result.error.message);
+        await settle(() => revokeTokenAction({ tokenId: token.id }));
         toast.success(`Token “${token.name}” revoked.`);
         router.refresh();
       }}

@@ -12,7 +12,7 @@ import { Textarea } from "@/components/ui/textarea";
 import { ConfirmDialog } from "@/components/shared/confirm-dialog";
 import { FormField } from "@/components/shared/form-field";
 import { DialogFormFooter } from "@/components/shared/dialog-form-footer";
-import { useServerAction } from "@/components/shared/use-server-action";
+import { useServerAction, useSettleAction } from "@/components/shared/use-server-action";
 import {
   createServiceAccountAction,
   deleteServiceAccountAction,
@@ -117,6 +117,7 @@ export function CreateServiceAccountButton({ variant = "default" }: { variant?: 
 
 export function ServiceAccountActions({ account, tokenCount }: { account: Account; tokenCount: number }) {
   const router = useRouter();
+  const settle = useSettleAction();
   const [dialog, setDialog] = useState<"edit" | "delete" | null>(null);
   const toggle = useServerAction(setServiceAccountDisabledAction, {
     success: (r) => (r.disabled ? `${account.name} disabled: its tokens are refused.` : `${account.name} enabled.`),
@@ -157,8 +158,7 @@ export function ServiceAccountActions({ account, tokenCount }: { account: Accoun
         pendingLabel="Deleting…"
         destructive
         onConfirm={async () => {
-          const result = await deleteServiceAccountAction({ serviceAccountId: account.id });
-          if (!result.ok) throw new Error(result.error.message);
+          await settle(() => deleteServiceAccountAction({ serviceAccountId: account.id }));
           toast.success(`${account.name} deleted.`);
           router.refresh();
         }}

@@ -26,7 +26,7 @@ import { Label } from "@/components/ui/label";
 import { ConfirmDialog } from "@/components/shared/confirm-dialog";
 import { FormField } from "@/components/shared/form-field";
 import { DialogFormFooter } from "@/components/shared/dialog-form-footer";
-import { useServerAction } from "@/components/shared/use-server-action";
+import { useServerAction, useSettleAction } from "@/components/shared/use-server-action";
 import {
   createUserAction,
   resetUserPasswordAction,
@@ -117,6 +117,7 @@ type UserSummary = { id: string; name: string; email: string; isAdmin: boolean; 
 
 export function UserRowActions({ user, isSelf }: { user: UserSummary; isSelf: boolean }) {
   const router = useRouter();
+  const settle = useSettleAction();
   const [dialog, setDialog] = useState<"edit" | "reset" | "deactivate" | "admin" | null>(null);
   const [password, setPassword] = useState("");
   const reset = useServerAction(resetUserPasswordAction, {
@@ -165,9 +166,8 @@ export function UserRowActions({ user, isSelf }: { user: UserSummary; isSelf: bo
         pendingLabel="Saving…"
         destructive={user.isAdmin}
         onConfirm={async () => {
-          const result = await setUserAdminAction({ userId: user.id, isAdmin: !user.isAdmin });
-          if (!result.ok) throw new Error(result.error.message);
-          toast.success(result.data.isAdmin ? `${user.name} is now an administrator.` : `${user.name} is no longer an administrator.`);
+          const result = await settle(() => setUserAdminAction({ userId: user.id, isAdmin: !user.isAdmin }));
+          toast.success(result.isAdmin ? `${user.name} is now an administrator.` : `${user.name} is no longer an administrator.`);
           router.refresh();
         }}
       />
@@ -181,8 +181,7 @@ export function UserRowActions({ user, isSelf }: { user: UserSummary; isSelf: bo
         pendingLabel="Deactivating…"
         destructive
         onConfirm={async () => {
-          const result = await setUserActiveAction({ userId: user.id, active: false });
-          if (!result.ok) throw new Error(result.error.message);
+          await settle(() => setUserActiveAction({ userId: user.id, active: false }));
           toast.success(`${user.name} deactivated.`);
           router.refresh();
         }}
