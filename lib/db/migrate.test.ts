@@ -92,7 +92,7 @@ describe("applyMigrations", () => {
     // What \`prisma migrate diff\` writes for an enum change.
     await addMigration("002_enum", `CREATE TYPE "Role" AS ENUM ('A');\n-- AlterEnum\nBEGIN;\nCREATE TYPE "Role_new" AS ENUM ('A', 'B');\nCOMMIT;\nSELECT 1/0;`);
     await expect(applyMigrations(db.url, { dir })).rejects.toThrow(/Migration 002_enum controls the transaction itself .*remove those statements/);
-    for (const sql of ["BEGIN TRANSACTION;", "commit work;", "START TRANSACTION ISOLATION LEVEL SERIALIZABLE;", "SELECT 1; COMMIT;", "END;", "ROLLBACK"]) {
+    for (const sql of ["BEGIN TRANSACTION;", "commit work;", "START TRANSACTION ISOLATION LEVEL SERIALIZABLE;", "SELECT 1; COMMIT;", "END;", "ROLLBACK", "CREATE FUNCTION one() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END;\nCOMMIT;"]) {
       await addMigration("002_enum", sql);
       await expect(applyMigrations(db.url, { dir }), sql).rejects.toThrow(/controls the transaction itself/);
     }
@@ -103,6 +103,8 @@ describe("applyMigrations", () => {
       `CREATE PROCEDURE batch() LANGUAGE plpgsql AS $body$\nBEGIN\n  COMMIT;\nEND;\n$body$;`,
       `/* run as: BEGIN; … COMMIT; */ -- COMMIT;`,
       `COMMENT ON TYPE "Role" IS 'BEGIN; then COMMIT;';`,
+      // A SQL-standard body: its statements and its END (after a CASE … END of its own) are the function's.
+      `CREATE FUNCTION grade(n int) RETURNS text LANGUAGE sql\nBEGIN ATOMIC\n  SELECT CASE WHEN n > 1 THEN 'many' ELSE 'one' END;\nEND;`,
     ].join("\n"));
     expect(await applyMigrations(db.url, { dir })).toEqual({ applied: ["001_ok", "002_enum"] });
   });

@@ -92,7 +92,35 @@ function controlsTransaction(sql: string): boolean {
     .replace(/\/\*[\s\S]*?\*\//g, " ")
     .replace(/--[^\n]*/g, " ")
     .replace(/'(?:[^']|'')*'/g, "''");
-  return code.split(";").some((statement) => /^\s*(BEGIN|COMMIT|ROLLBACK|START\s+TRANSACTION|END|ABORT)\b(\s+(TRANSACTION|WORK)\b)?(\s+ISOLATION\b|\s+READ\b|\s+(NOT\s+)?DEFERRABLE\b|\s*$)/i.test(statement));
+  return withoutAtomicBodies(code).split(";").some((statement) => /^\s*(BEGIN|COMMIT|ROLLBACK|START\s+TRANSACTION|END|ABORT)\b(\s+(TRANSACTION|WORK)\b)?(\s+ISOLATION\b|\s+READ\b|\s+(NOT\s+)?DEFERRABLE\b|\s*$)/i.test(statement));
+}
+
+/**
+ * A SQL-standard function body (`BEGIN ATOMIC stmt; …; END`) holds statements of its own, and its END
+ * is not a COMMIT: blanked out, counting the CASE … END expressions inside so the body's own END is found.
+ */
+function withoutAtomicBodies(code: string): string {
+  const start = /\bBEGIN\s+ATOMIC\b/gi;
+  let out = "";
+  let from = 0;
+  for (let m = start.exec(code); m; m = start.exec(code)) {
+    out += code.slice(from, m.index);
+    const words = /\b(CASE|END)\b/gi;
+    words.lastIndex = m.index + m[0].length;
+    let depth = 1;
+    let end = code.length;
+    for (let w = words.exec(code); w; w = words.exec(code)) {
+      depth += w[1]!.toUpperCase() === "CASE" ? 1 : -1;
+      if (depth === 0) {
+        end = w.index + w[0].length;
+        break;
+      }
+    }
+    out += " ";
+    from = end;
+    start.lastIndex = end;
+  }
+  return out + code.slice(from);
 }
 
 /** name → checksum of migrations recorded as finished (and not rolled back). Empty if the table is absent. */
