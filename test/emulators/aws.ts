@@ -311,6 +311,10 @@ export async function startAwsEmulator(opts: AwsEmulatorOptions): Promise<AwsEmu
       const { VersionId, VersionStage } = input as { VersionId?: string; VersionStage?: string };
       let version: Version | undefined;
       if (VersionId) {
+        // The API checks the form before it looks anything up (VersionId: 32 to 64 characters).
+        if (VersionId.length < 32 || VersionId.length > 64) {
+          throw new AwsFault("ValidationException", `1 validation error detected: Value '${VersionId}' at 'versionId' failed to satisfy constraint: Member must have length ${VersionId.length < 32 ? "greater than or equal to 32" : "less than or equal to 64"}`);
+        }
         version = secret.versions.get(VersionId);
         if (!version) throw new AwsFault("ResourceNotFoundException", `Secrets Manager can't find the specified secret value for VersionId: ${VersionId}`);
         if (VersionStage && !version.stages.has(VersionStage)) throw new AwsFault("InvalidParameterException", "You provided a VersionStage that is not associated to the provided VersionId.");

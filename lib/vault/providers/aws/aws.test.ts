@@ -137,6 +137,8 @@ describe("AWS Secrets Manager provider: reading", () => {
     const version = await failure(client.getSecret({ name: "prod/api-key", version: "00000000-0000-0000-0000-000000000000" }));
     expect(version).toMatchObject({ kind: "not_found", message: expect.stringContaining("00000000-0000-0000-0000-000000000000") });
     expect(await failure(client.getSecret({ name: "prod/api-key", version: "AWSPENDING" }))).toMatchObject({ kind: "not_found" });
+    // A version id of the wrong form is refused by its form, before any lookup: a mistake in the reference, not a missing version.
+    expect(await failure(client.getSecret({ name: "prod/api-key", version: "id:v1" }))).toMatchObject({ kind: "config", message: expect.stringContaining("with version “id:v1”") });
   });
 
   it("reports a secret scheduled for deletion as deleted", async () => {
