@@ -109,6 +109,9 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<Em
   }
 
   const child = childOf(instance);
+  // Who runs this postgres: a later start tells an orphan (its runner killed) from one in use by
+  // this, even when a supervisor, not pid 1, adopted the orphan (systemd --user, tini -s).
+  writeOwner(dataDir);
   const url = `postgresql://${USER}:${PASSWORD}@127.0.0.1:${opts.port}/${encodeURIComponent(opts.database)}`;
   // Last resort if the caller exits without stop(): postgres would otherwise outlive us.
   const onExit = () => child?.kill("SIGINT");
@@ -116,6 +119,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<Em
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= stopChild(child).finally(() => {
+      fs.rmSync(ownerFile(dataDir), { force: true });
       process.removeListener("exit", onExit);
       (instance as unknown as { process?: ChildProcess }).process = undefined;
     }));
@@ -238,12 +242,16 @@ async function clearStaleLock(dataDir: string, log: (msg: string) => void): Prom
     fs.rmSync(file, { force: true });
     return;
   }
+  // The runner that started it, as it recorded itself; without that record (a start by an older
+  // version), its parent: pid 1 or a dead one means nobody owns it.
+  const owner = readOwner(dataDir);
   const ppid = parentPid(pid);
-  const orphaned = ppid !== undefined && (ppid === 1 || !isAlive(ppid));
+  const ownerPid = owner?.pid ?? ppid;
+  const orphaned = owner ? !isSameProcess(owner) : ppid !== undefined && (ppid === 1 || !isAlive(ppid));
   if (!orphaned) {
     throw new EmbeddedPgBusyError(
       `PostgreSQL (pid ${pid}, port ${lines[3] ?? "?"}) is already running on ${dataDir}, started by a live process` +
-        `${ppid ? ` (pid ${ppid})` : ""}. Stop that first, or stop postgres with: kill -INT ${pid}`,
+        `${ownerPid ? ` (pid ${ownerPid})` : ""}. Stop that first, or stop postgres with: kill -INT ${pid}`,
     );
   }
   log(`Stopping PostgreSQL pid ${pid} left running by an earlier, killed run…`);
@@ -254,6 +262,40 @@ async function clearStaleLock(dataDir: string, log: (msg: string) => void): Prom
     await new Promise((r) => setTimeout(r, 100));
   }
   fs.rmSync(file, { force: true });
+}
+
+type Owner = { pid: number; startedAt: string | null };
+const ownerFile = (dataDir: string) => path.join(dataDir, "latch-runner.json");
+
+/** When a process started (field 22 of /proc/<pid>/stat, in clock ticks since boot), to tell it from a later one given the same pid. */
+function processStart(pid: number): string | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function writeOwner(dataDir: string): void {
+  const owner: Owner = { pid: process.pid, startedAt: processStart(process.pid) };
+  fs.writeFileSync(ownerFile(dataDir), `${JSON.stringify(owner)}\n`);
+}
+
+function readOwner(dataDir: string): Owner | null {
+  try {
+    const owner = JSON.parse(fs.readFileSync(ownerFile(dataDir), "utf8")) as Partial<Owner>;
+    return Number.isInteger(owner.pid) && owner.pid! > 0 ? { pid: owner.pid!, startedAt: owner.startedAt ?? null } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether the recorded runner still runs (not merely its pid, which a new process may have been given). */
+function isSameProcess(owner: Owner): boolean {
+  if (!isAlive(owner.pid)) return false;
+  const now = processStart(owner.pid);
+  return owner.startedAt === null || now === null || now === owner.startedAt;
 }
 
 function isAlive(pid: number): boolean {
