@@ -99,7 +99,7 @@ export function ResolveTest({ assetId, isCredential }: { assetId: string; isCred
                 {isCredential ? (
                   <>
                     <dt className="text-muted-foreground">Username</dt>
-                    <dd className="font-mono">{result.username ?? "—"}</dd>
+                    <dd>{result.usernameKey ? <>read from key <span className="font-mono">{result.usernameKey}</span></> : <span className="font-mono">{result.username ?? "—"}</span>}</dd>
                   </>
                 ) : null}
               </dl>

@@ -525,7 +525,7 @@ describe("the Resolve test", () => {
     const result = await testAssetAction({ assetId: id });
     expect(result).toEqual({
       ok: true,
-      data: { ok: true, version: "1", updatedAt: expect.any(Date), keys: ["password", "username"], username: "tester", durationMs: expect.any(Number) },
+      data: { ok: true, version: "1", updatedAt: expect.any(Date), keys: ["password", "username"], username: "tester", usernameKey: null, durationMs: expect.any(Number) },
     });
     expect(JSON.stringify(result)).not.toContain(password);
     expect((await getAssetViewOrThrow(editor, id)).lastResolve).toMatchObject({ ok: true });

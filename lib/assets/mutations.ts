@@ -109,6 +109,9 @@ function planSecret(type: AssetType, assetId: string, store: CredentialStore, op
     if (store.isBuiltIn && secretName.startsWith("assets/") && !ownName) {
       throw fieldError("secretName", "Names under “assets/” hold values typed into other assets. Type the value instead, or reference another name.");
     }
+    if (type === "CREDENTIAL" && input.usernameKey && input.valueKey && input.usernameKey === input.valueKey) {
+      throw fieldError("usernameKey", "The username and the password need different keys.");
+    }
     return {
       storeId: store.id,
       secretName,

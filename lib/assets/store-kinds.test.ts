@@ -92,7 +92,7 @@ describe("Azure Key Vault (one value per secret)", () => {
     expect(await resolveAs(editor, pinned.id)).toMatchObject({ password: first.value, meta: { version: first.version } });
 
     const tested = await resolveTest(latest.id, [first.value, second.value]);
-    expect(tested).toEqual({ ok: true, version: second.version, updatedAt: expect.any(Date), keys: ["value"], username: "payroll_app", durationMs: expect.any(Number) });
+    expect(tested).toEqual({ ok: true, version: second.version, updatedAt: expect.any(Date), keys: ["value"], username: "payroll_app", usernameKey: null, durationMs: expect.any(Number) });
   });
 
   it("a Secret typed in is written as a new Key Vault secret and read back", async () => {
@@ -144,20 +144,36 @@ describe("AWS Secrets Manager (JSON key/value secrets, staging labels and versio
     await emu?.close();
   });
 
-  it("a Credential reads its username and password keys; the Resolve test shows the keys, the version id and the username", async () => {
+  it("a Credential reads its username and password keys; the Resolve test shows the keys, the version id and which key holds the username, no value", async () => {
     const name = `prod/payroll-${tag()}`;
     const password = `aws-pw-${randomUUID()}`;
     const { versionId } = emu.seedSecret({ name, value: { username: "payroll_app", password, host: "db.internal", port: 5432 } });
     const { id } = ok(await create({ type: "CREDENTIAL", name: `AWS cred ${tag()}`, storeId, secretName: name, usernameKey: "username", valueKey: "password" }));
     expect(await resolveAs(editor, id)).toMatchObject({ type: "CREDENTIAL", username: "payroll_app", password, meta: { version: versionId, keys: ["host", "password", "port", "username"] } });
-    expect(await resolveTest(id, [password])).toEqual({
+    expect(await resolveTest(id, [password, "payroll_app"])).toEqual({
       ok: true,
       version: versionId,
       updatedAt: expect.any(Date),
       keys: ["host", "password", "port", "username"],
-      username: "payroll_app",
+      username: null,
+      usernameKey: "username",
       durationMs: expect.any(Number),
     });
+  });
+
+  it("a username key pointed at the password (or any other value) shows nothing of it; the same key for both is refused", async () => {
+    const name = `prod/shared-${tag()}`;
+    const password = `aws-pw-${randomUUID()}`;
+    const apiKey = `aws-key-${randomUUID()}`;
+    emu.seedSecret({ name, value: { username: "svc", password, api_key: apiKey } });
+    // Any key of the secret as "username": the Resolve test names the key, never what it holds.
+    const other = ok(await create({ type: "CREDENTIAL", name: `AWS other ${tag()}`, storeId, secretName: name, usernameKey: "api_key", valueKey: "password" }));
+    expect(await resolveTest(other.id, [password, apiKey])).toMatchObject({ ok: true, username: null, usernameKey: "api_key" });
+    // The password's own key as the username: refused when saved, and by resolve() for an asset stored so before.
+    const same = await create({ type: "CREDENTIAL", name: `AWS same ${tag()}`, storeId, secretName: name, usernameKey: "password", valueKey: "password" });
+    expect(same).toMatchObject({ ok: false, error: { fieldErrors: { usernameKey: ["The username and the password need different keys."] } } });
+    await db().credentialAsset.update({ where: { id: other.id }, data: { usernameKey: "password" } });
+    expect(await resolveTest(other.id, [password, apiKey])).toMatchObject({ ok: false, kind: "config", message: expect.stringContaining("reads its username and its password from the same key “password”") });
   });
 
   it("a version is pinned by an explicit staging label (upper or lower case) or version id", async () => {
@@ -230,7 +246,7 @@ describe("CyberArk Central Credential Provider (read-only, no versions)", () => 
     const { id } = ok(await create({ type: "CREDENTIAL", name: `CCP cred ${tag()}`, storeId, secretName: object, usernameKey: "username", valueKey: "password" }));
     expect(await resolveAs(editor, id)).toMatchObject({ type: "CREDENTIAL", username: "svc_reports", password });
     const tested = await resolveTest(id, [password]);
-    expect(tested).toMatchObject({ ok: true, username: "svc_reports", keys: expect.arrayContaining(["address", "database", "password", "username"]) });
+    expect(tested).toMatchObject({ ok: true, username: null, usernameKey: "username", keys: expect.arrayContaining(["address", "database", "password", "username"]) });
 
     // After a rotation in CyberArk the next Resolve test reads the new password (still not shown).
     const rotated = emu.rotateAccount({ safe: "Finance", object });

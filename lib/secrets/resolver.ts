@@ -179,6 +179,13 @@ export function cacheKeyFor(asset: Pick<CredentialAsset, "storeId" | "secretName
   return { storeId: asset.storeId!, name: asset.secretName!, version: asset.secretVersion || null };
 }
 
+/** The key pick() takes the password from when the asset names none. */
+function passwordKeyOf(values: Record<string, string>, key: string | null): string {
+  if (key) return key;
+  const keys = Object.keys(values);
+  return keys.length === 1 ? keys[0]! : "value";
+}
+
 function pick(values: Record<string, string>, key: string | null, what: string, assetName: string): string {
   if (key) {
     const v = values[key];
@@ -264,6 +271,10 @@ export async function resolve(ref: { assetId: string }, ctx: ResolveContext): Pr
     let result: ResolvedSecret;
     if (asset.type === "CREDENTIAL") {
       const password = pick(got.values, asset.valueKey, "password", asset.name);
+      // One key for both would hand the password on as a username: into targets' logs ("login failed for user …").
+      if (asset.usernameKey && asset.usernameKey === passwordKeyOf(got.values, asset.valueKey)) {
+        throw new ResolveError("config", `“${asset.name}” reads its username and its password from the same key “${asset.usernameKey}”. Edit the asset and choose the key that holds the username.`);
+      }
       const username = asset.usernameKey ? pick(got.values, asset.usernameKey, "username", asset.name) : asset.username;
       result = { type: "CREDENTIAL", username, password, meta };
       rememberValue(password);
@@ -333,8 +344,12 @@ export type ResolveTestResult =
       version: string | null;
       updatedAt: Date | null;
       keys: string[];
-      /** Credential assets only: the username is metadata; the password never leaves resolve(). */
+      /**
+       * Credential assets only, and only a username typed into the asset (metadata). One read from a
+       * key of the secret is a value from the store like any other, and is not shown: the key is.
+       */
       username: string | null;
+      usernameKey: string | null;
       durationMs: number;
     }
   | { ok: false; kind: StoreErrorKind; title: string; message: string; durationMs: number };
@@ -349,9 +364,14 @@ export async function resolveTest(ref: { assetId: string }, ctx: Omit<ResolveCon
   try {
     const resolved = await resolve(ref, { ...ctx, purpose: "resolve_test", fresh: true });
     const { version, updatedAt, keys } = resolved.meta;
-    const username = resolved.type === "CREDENTIAL" ? resolved.username : null;
+    // A username typed into the asset is shown (Latch wrote it into its own secret, if at all); one a
+    // reference reads from a key is named by its key.
+    const asset = await db().credentialAsset.findUnique({ where: { id: resolved.meta.assetId }, select: { username: true, usernameKey: true, ownsSecret: true } });
+    const credential = resolved.type === "CREDENTIAL" && asset;
+    const fromKey = credential && !asset.ownsSecret ? asset.usernameKey : null;
+    const username = credential && !fromKey ? asset.username : null;
     await recordLastResolve(resolved.meta.assetId, true);
-    return { ok: true, version, updatedAt, keys, username, durationMs: durationMs() };
+    return { ok: true, version, updatedAt, keys, username, usernameKey: fromKey, durationMs: durationMs() };
   } catch (error) {
     if (!(error instanceof ResolveError)) throw error;
     await recordLastResolve(ref.assetId, false);
