@@ -6,14 +6,16 @@
  *
  * HOSTNAME is not read: containers set it to their own name, which would decide where Latch listens.
  *
- * Everything is Next's, through its documented custom-server API, except two things done for every
+ * Everything is Next's, through its documented custom-server API, except three things done for every
  * request before Next sees it:
+ *  - a path with a broken percent-escape is refused with 400 (Next's router would answer a bare 500);
  *  - the peer's address is appended to X-Forwarded-For (Next only sets the header when it is absent,
  *    so a client could otherwise name its own address to the rate limits; lib/request-context.ts);
  *  - the routes lib/api/direct.ts lists (token-authenticated invokes) are answered by the same
  *    handler without Next's router, which costs more per request than the invoke itself. lib/ puts
  *    that table on globalThis from instrumentation.ts, since this file cannot import TypeScript.
  */
+import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -57,10 +59,39 @@ const server = createServer((request, response) => {
     const forwarded = request.headers["x-forwarded-for"];
     request.headers["x-forwarded-for"] = forwarded ? `${forwarded}, ${peer}` : peer;
   }
+  // A path with a broken percent-escape ("%ZZ", or bytes that are not UTF-8) makes Next's router
+  // throw: a bare 500 without the API's JSON, headers or request id. It is the caller's mistake.
+  if (!decodablePath(request.url)) return void refuseMalformedPath(request, response);
   const direct = globalThis[DIRECT_ROUTES];
   if (direct?.(request, response)) return;
   void handle(request, response);
 });
+
+function decodablePath(url = "/") {
+  const query = url.indexOf("?");
+  try {
+    decodeURIComponent(query === -1 ? url : url.slice(0, query));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function refuseMalformedPath(request, response) {
+  const requestId = randomUUID();
+  const message = "The address is not valid: a % in it is not followed by two hexadecimal digits, or encodes something that is not UTF-8.";
+  const api = (request.url ?? "").startsWith("/api/");
+  response.writeHead(400, {
+    "content-type": api ? "application/json" : "text/plain; charset=utf-8",
+    "cache-control": "no-store",
+    "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "x-request-id": requestId,
+  });
+  response.end(api ? JSON.stringify({ error: { code: "BAD_REQUEST", message, requestId } }) : `${message}\n`);
+}
 
 server.once("error", (error) => {
   console.error(error.code === "EADDRINUSE" ? `server.mjs: port ${port} on ${hostname} is already in use.` : error);

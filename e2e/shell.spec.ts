@@ -81,3 +81,14 @@ test.describe("in another time zone", () => {
     await expect(first).toHaveText(expected);
   });
 });
+
+test("an address with a broken %-escape is a 400 with the usual headers, for pages and for the API", async ({ request }) => {
+  for (const path of ["/api/v1/folders/%E0%A4%A", "/api/v1/connections/%ZZ/invoke", "/folders/%E0%A4%A"]) {
+    const res = await request.fetch(path, { method: path.endsWith("invoke") ? "POST" : "GET", headers: { authorization: "Bearer lt_x" } });
+    expect(res.status(), path).toBe(400);
+    expect(res.headers()["x-content-type-options"]).toBe("nosniff");
+    expect(res.headers()["content-security-policy"]).toContain("frame-ancestors 'none'");
+    expect(res.headers()["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/);
+    if (path.startsWith("/api/")) expect(await res.json()).toMatchObject({ error: { code: "BAD_REQUEST", requestId: res.headers()["x-request-id"] } });
+  }
+});
