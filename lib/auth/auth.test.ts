@@ -4,7 +4,7 @@ import { db } from "@/lib/db";
 import { env } from "@/lib/env";
 import { makeUser, whileRefusingInserts } from "@/test/fixtures";
 import { authorizeCredentials, SIGN_IN_ERRORS } from "./options";
-import { emailAtAddressKey, pruneSignInState, unlockEmail } from "./throttle";
+import { attemptSource, emailAtAddressKey, pruneSignInState, unlockEmail } from "./throttle";
 import { getCurrentUser } from "./session";
 
 const jar = new Map<string, string>();
@@ -68,6 +68,21 @@ describe("sign-in", () => {
     // The lock lapses with its window.
     await db().authThrottle.updateMany({ where: { key: emailAtAddressKey(user.email, "10.1.0.1") }, data: { lockedUntil: new Date(Date.now() - 1000), windowStart: new Date(0) } });
     await expect(authorizeCredentials({ email: user.email, password: "correct horse battery" }, headers("10.1.0.1"))).resolves.toMatchObject({ id: user.id });
+  });
+
+  it("counts an IPv6 host by its /64 and an IPv4-mapped address as the IPv4 one: a new address per guess is not a new place", async () => {
+    expect(attemptSource("2001:db8:aa:1::1")).toBe("2001:db8:aa:1::/64");
+    expect(attemptSource("2001:0db8:00aa:0001:ffff:ffff:ffff:ffff")).toBe("2001:db8:aa:1::/64");
+    expect(attemptSource("::1")).toBe("0:0:0:0::/64");
+    expect(attemptSource("::ffff:192.0.2.7")).toBe("192.0.2.7");
+    expect(attemptSource("192.0.2.7")).toBe("192.0.2.7");
+    const user = await makeUser();
+    const max = env().LATCH_LOGIN_MAX_FAILURES;
+    for (let i = 0; i < max; i++) {
+      await expect(authorizeCredentials({ email: user.email, password: `wrong ${i}` }, headers(`2001:db8:77:5::${(i + 1).toString(16)}`))).rejects.toThrow(SIGN_IN_ERRORS.invalid);
+    }
+    await expect(authorizeCredentials({ email: user.email, password: "correct horse battery" }, headers("2001:db8:77:5:abcd::9"))).rejects.toThrow(SIGN_IN_ERRORS.locked);
+    await expect(authorizeCredentials({ email: user.email, password: "correct horse battery" }, headers("2001:db8:77:6::1"))).resolves.toMatchObject({ id: user.id });
   });
 
   it("guesses spread over many addresses lock the e-mail everywhere at ten times the limit; auth:unlock lifts it", async () => {

@@ -1,5 +1,6 @@
 import "server-only";
 import { createHash } from "node:crypto";
+import { isIPv6 } from "node:net";
 import { db } from "@/lib/db";
 import { env } from "@/lib/env";
 
@@ -25,11 +26,30 @@ export const emailKey = (email: string) => `email:${email.toLowerCase()}`;
 const emailTag = (email: string) => createHash("sha256").update(email.toLowerCase()).digest("hex").slice(0, 32);
 export const emailAtAddressKey = (email: string, address: string) => `email-at:${emailTag(email)}|${address}`;
 
-const keysOf = ({ email, address }: ThrottleKeys) => [
-  { key: emailAtAddressKey(email, address), max: env().LATCH_LOGIN_MAX_FAILURES },
-  { key: emailKey(email), max: env().LATCH_LOGIN_MAX_FAILURES * 10 },
-  { key: `addr:${address}`, max: env().LATCH_LOGIN_MAX_FAILURES * 4 },
-];
+/**
+ * Where attempts come from, as the limits count it: an IPv4 address (also when written IPv4-mapped),
+ * or an IPv6 address's /64. One host holds a whole /64 (a home line, any VPS), and a new address
+ * from it per attempt must not be a new place.
+ */
+export function attemptSource(address: string): string {
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
+  if (mapped) return mapped[1]!;
+  if (!isIPv6(address)) return address;
+  const [head = "", tail = ""] = address.toLowerCase().split("::");
+  const left = head ? head.split(":") : [];
+  const right = tail ? tail.split(":") : [];
+  const groups = address.includes("::") ? [...left, ...Array(8 - left.length - right.length).fill("0"), ...right] : left;
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "")).join(":")}::/64`;
+}
+
+const keysOf = ({ email, address }: ThrottleKeys) => {
+  const source = attemptSource(address);
+  return [
+    { key: emailAtAddressKey(email, source), max: env().LATCH_LOGIN_MAX_FAILURES },
+    { key: emailKey(email), max: env().LATCH_LOGIN_MAX_FAILURES * 10 },
+    { key: `addr:${source}`, max: env().LATCH_LOGIN_MAX_FAILURES * 4 },
+  ];
+};
 
 /**
  * Counts one attempt against every key; false when a key is locked, or already has as many attempts
