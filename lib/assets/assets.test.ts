@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { CredentialStore, Folder } from "@prisma/client";
 import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { forgetRecordedRefusalsForTests } from "@/lib/audit/throttle";
 import type { ActionResult } from "@/lib/actions/action";
 import type { Actor } from "@/lib/authz";
 import { db } from "@/lib/db";
@@ -150,7 +151,11 @@ afterAll(async () => {
   await emu?.close();
 });
 
-beforeEach(() => signInAs(editor));
+beforeEach(() => {
+  signInAs(editor);
+  // Refusals are recorded once a minute per caller and target: each test counts its own.
+  forgetRecordedRefusalsForTests();
+});
 
 describe("creating each type of asset", () => {
   it("Credential typed into the Latch store: resolves to the username and password, and only ciphertext is kept", async () => {
@@ -519,6 +524,21 @@ describe("deleting", () => {
 });
 
 describe("the Resolve test", () => {
+  it("reads the store afresh each time, so it is limited per caller like a refresh", async () => {
+    const { id } = ok(await typedCredential(`Limited ${tag()}`, "svc", secretValue("limited")));
+    const limiter = globalThis as unknown as { latchRefreshLimiter?: unknown };
+    const configured = env().LATCH_REFRESH_RATE_PER_SECOND;
+    Object.assign(env(), { LATCH_REFRESH_RATE_PER_SECOND: 0.1 }); // one every ten seconds, bursts of one
+    limiter.latchRefreshLimiter = undefined;
+    try {
+      expect(await testAssetAction({ assetId: id })).toMatchObject({ ok: true, data: { ok: true } });
+      expect(await testAssetAction({ assetId: id })).toMatchObject({ ok: false, error: { code: "RATE_LIMITED" } });
+    } finally {
+      Object.assign(env(), { LATCH_REFRESH_RATE_PER_SECOND: configured });
+      limiter.latchRefreshLimiter = undefined;
+    }
+  });
+
   it("on success returns metadata only, never the value, and records a healthy last resolve", async () => {
     const password = secretValue("tested");
     const { id } = ok(await typedCredential(`Tested ${tag()}`, "tester", password));

@@ -4,6 +4,8 @@ import type { AuditOutcome, CredentialAsset, CredentialStore } from "@prisma/cli
 import type { ActionContext } from "@/lib/actions/action";
 import { fieldErrorsOf } from "@/lib/actions/action";
 import { recordAuditEvent } from "@/lib/audit/record";
+import { firstThisMinute, refusalKey } from "@/lib/audit/throttle";
+import { limitRefresh } from "@/lib/connections/rate-limits";
 import { assertCanOnFolder, getFolderAccess, can, type Actor } from "@/lib/authz";
 import { db, type Tx } from "@/lib/db";
 import { lockFolderTree } from "@/lib/folders/tree-lock";
@@ -263,6 +265,9 @@ async function recordFailure(ctx: Ctx, note: ChangeNote, error: unknown, started
   let outcome: AuditOutcome = "FAILURE";
   if (refused && note.folderId) outcome = "DENIED";
   const failure = error instanceof AppError ? error.code.toLowerCase() : "unexpected";
+  // A caller repeating a refused change is recorded once a minute; unknown ids once a minute in all,
+  // so neither repeats nor made-up ids grow the trail without bound (lib/audit/throttle.ts).
+  if (refused && !firstThisMinute(refusalKey(ctx, note.action, note.folderId ? (note.targetId ?? `folder:${note.folderId}`) : null))) return;
   try {
     await recordAuditEvent(db(), {
       actor: ctx.actor,
@@ -487,5 +492,7 @@ export async function deleteAsset(ctx: Ctx, input: { assetId: string }) {
 
 /** The Resolve test button: metadata or the precise failure, never the value. */
 export async function testAsset(ctx: Ctx, input: { assetId: string }): Promise<ResolveTestResult> {
+  // Each test reads the store afresh (no cache): limited like refreshes, so a loop cannot hammer the store.
+  limitRefresh(ctx.actor);
   return resolveTest({ assetId: input.assetId }, { actor: ctx.actor, requestId: ctx.requestId });
 }

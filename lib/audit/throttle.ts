@@ -18,3 +18,16 @@ export function firstThisMinute(key: string): boolean {
   if (recorded.size > MAX_REMEMBERED) recorded.delete(recorded.keys().next().value!);
   return true;
 }
+
+/**
+ * The key for a refusal: who (the token, else the person), what, and on which target. Unknown ids
+ * share one key per caller and action, so made-up ids cannot each add an event.
+ */
+export function refusalKey(ctx: { actor: { id: string; scope?: { tokenId: string } | null } }, action: string, targetId: string | null): string {
+  return `${ctx.actor.scope?.tokenId ?? ctx.actor.id}|${action}|${targetId ?? "unknown"}`;
+}
+
+/** Tests: each test starts with no refusal remembered (the memory is per process, and tests share one). */
+export function forgetRecordedRefusalsForTests(): void {
+  holder.latchRefusalsRecorded = undefined;
+}

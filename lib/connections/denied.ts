@@ -1,7 +1,7 @@
 import "server-only";
 import type { ActionContext } from "@/lib/actions/action";
 import { recordAuditEvent } from "@/lib/audit/record";
-import { firstThisMinute } from "@/lib/audit/throttle";
+import { firstThisMinute, refusalKey } from "@/lib/audit/throttle";
 import { db } from "@/lib/db";
 import { AppError } from "@/lib/errors";
 import { logger } from "@/lib/log";
@@ -29,7 +29,7 @@ export async function checkedUse<T>(ctx: Ctx, action: string, target: Target, ch
 /** The same for a check that cannot wait (an invoke's, on its hot path): call it with what the check threw. */
 export async function auditRefusedUse(ctx: Ctx, action: string, target: Target, error: unknown, details?: Record<string, unknown>): Promise<void> {
   if (!(error instanceof AppError && error.code === "NOT_FOUND")) return;
-  if (!firstThisMinute(`${ctx.actor.scope?.tokenId ?? ctx.actor.id}|${action}|${target.id}`)) return;
+  if (!firstThisMinute(refusalKey(ctx, action, target.id))) return;
   await recordAuditEvent(db(), {
     actor: ctx.actor,
     action,

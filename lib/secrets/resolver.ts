@@ -1,6 +1,7 @@
 import "server-only";
 import type { CredentialAsset, CredentialStore } from "@prisma/client";
 import { recordAuditEvent } from "@/lib/audit/record";
+import { firstThisMinute, refusalKey } from "@/lib/audit/throttle";
 import { EPOCH_COLUMN, EpochMemo } from "@/lib/authz/epoch";
 import { assertCanFromChain, chainUserFor, folderChainSql, type Actor, type FolderChain } from "@/lib/authz";
 import { db, sql, type Db } from "@/lib/db";
@@ -291,6 +292,8 @@ export async function resolve(ref: { assetId: string }, ctx: ResolveContext): Pr
     // Absent and forbidden answer the caller alike; the audit trail tells them apart.
     const refused = error instanceof AppError && error.code === "NOT_FOUND" && !failure;
     const reason = failure?.kind ?? (refused ? (asset ? "access_denied" : "asset_not_found") : error instanceof AppError ? "not_a_secret" : "unexpected");
+    // Repeated refusals by one caller are recorded once a minute (unknown ids once in all), as for connections.
+    if (refused && !firstThisMinute(refusalKey(ctx, "asset.resolve", asset?.id ?? null))) throw error;
     await audit(ctx, ref, asset, store, refused && asset ? "DENIED" : "FAILURE", started, { ...(store ? { cache: cacheHit ? "hit" : "miss" } : {}), failure: reason });
     throw failure ?? error;
   }
