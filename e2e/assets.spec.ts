@@ -224,6 +224,12 @@ test("the assets tab pages: 20 a page, the rest on page 2, and back", async ({ p
   await page.goto(`/folders/${folderId}/assets?page=2`);
   await page.getByRole("link", { name: "Previous page" }).click();
   await expect(pagination).toContainText("Showing 1–20 of 23");
+
+  // A page past the end (an old link) goes to the last page there is, not to "No assets yet".
+  await page.goto(`/folders/${folderId}/assets?page=5`);
+  await expect(page).toHaveURL(/[?&]page=2\b/);
+  await expect(pagination).toContainText("Showing 21–23 of 23");
+  await expect(page.getByRole("link", { name: "Setting 23" })).toBeVisible();
 });
 
 test("someone without access to the folder gets the not-found page for its assets", async ({ page, browser }) => {

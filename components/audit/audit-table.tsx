@@ -38,7 +38,7 @@ function Email({ address }: { address: string }) {
   );
 }
 
-export function AuditTable({ rows, total, page, pageSize, q }: { rows: AuditRow[]; total: number; page: number; pageSize: number; q: string }) {
+export function AuditTable({ rows, total, page, pageSize, q, asOf }: { rows: AuditRow[]; total: number; page: number; pageSize: number; q: string; asOf: Date | null }) {
   return (
     <DataTable
       label="Audit events"
@@ -98,7 +98,7 @@ export function AuditTable({ rows, total, page, pageSize, q }: { rows: AuditRow[
           description={q ? undefined : "Every change made in Latch is recorded here: who, what, when and with what outcome."}
         />
       }
-      footer={<Pagination page={page} pageSize={pageSize} total={total} />}
+      footer={<Pagination page={page} pageSize={pageSize} total={total} pin={asOf ? { asOf: asOf.toISOString() } : undefined} />}
     />
   );
 }

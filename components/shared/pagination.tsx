@@ -2,7 +2,7 @@
 
 import * as React from "react";
 import Link from "next/link";
-import { usePathname, useSearchParams } from "next/navigation";
+import { usePathname, useRouter, useSearchParams } from "next/navigation";
 import { ChevronLeftIcon, ChevronRightIcon } from "lucide-react";
 
 import { cn } from "@/lib/utils";
@@ -15,6 +15,8 @@ export type PaginationProps = {
   total: number;
   /** URL search param holding the page number. */
   paramName?: string;
+  /** Search params the links to pages after the first carry (and the first drops): e.g. the time a growing list is read at. */
+  pin?: Record<string, string>;
   className?: string;
 };
 
@@ -25,9 +27,10 @@ const numberFormat = new Intl.NumberFormat("en-US");
  * written as "no param". Nothing at all when there is nothing to page through: the list's empty
  * state already says so. Uses useSearchParams: in a statically rendered route wrap it in <Suspense>.
  */
-export function Pagination({ page, pageSize, total, paramName = "page", className }: PaginationProps) {
+export function Pagination({ page, pageSize, total, paramName = "page", pin, className }: PaginationProps) {
   const pathname = usePathname();
   const searchParams = useSearchParams();
+  const router = useRouter();
 
   const pageCount = Math.max(1, Math.ceil(total / Math.max(1, pageSize)));
   const current = Math.min(Math.max(1, Math.trunc(page) || 1), pageCount);
@@ -38,12 +41,23 @@ export function Pagination({ page, pageSize, total, paramName = "page", classNam
     const params = new URLSearchParams(searchParams.toString());
     if (target <= 1) params.delete(paramName);
     else params.set(paramName, String(target));
+    for (const [name, value] of Object.entries(pin ?? {})) {
+      if (target <= 1) params.delete(name);
+      else params.set(name, value);
+    }
     const qs = params.toString();
     return qs ? `${pathname}?${qs}` : pathname;
   }
 
   const hasPrevious = current > 1;
   const hasNext = current < pageCount;
+  // A page past the end (a stale link, or the list shrank) shows no rows, and the list would say it
+  // is empty: go to the last page there is instead.
+  const pastEnd = total > 0 && Math.trunc(page) > pageCount;
+  const lastPage = hrefFor(pageCount);
+  React.useEffect(() => {
+    if (pastEnd) router.replace(lastPage);
+  }, [pastEnd, lastPage, router]);
   if (total === 0) return null;
 
   return (

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { createFolderAction, renameFolderAction } from "@/lib/folders/actions";
 import { grant, makeFolder, makeUser, signInAs } from "@/test/fixtures";
-import { canSeeAudit, listAuditEvents } from "./queries";
+import { canSeeAudit, listAuditEvents, parseAsOf } from "./queries";
 
 vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
 vi.mock("@/lib/request-context", () => import("@/test/mocks/request-context"));
@@ -45,5 +45,29 @@ describe("audit log visibility", () => {
     await createFolderAction({ name, parentId: null });
     expect((await listAuditEvents(admin, { ...all, q: name.toLowerCase() })).rows).toHaveLength(1);
     expect((await listAuditEvents(admin, { ...all, q: "test-request-id" })).total).toBeGreaterThan(0);
+  });
+});
+
+describe("paging through a log that grows", () => {
+  it("later pages read the log as of the first page's newest event: a new event neither repeats nor hides one", async () => {
+    const admin = await makeUser({ isAdmin: true });
+    signInAs(admin);
+    const folder = await makeFolder();
+    await grant(folder.id, admin, "FOLDER_ADMIN");
+    const renames = ["one", "two", "three", "four"];
+    for (const name of renames) await renameFolderAction({ folderId: folder.id, name: `paged ${name}` });
+    const page = (n: number, asOf: Date | null) => listAuditEvents(admin, { q: "", page: n, pageSize: 2, folderId: folder.id, asOf });
+    const first = await page(1, null);
+    expect(first.rows.map((r) => r.targetLabel)).toEqual(["paged four", "paged three"]);
+    const asOf = parseAsOf(first.rows[0]!.occurredAt.toISOString());
+    expect(asOf).toEqual(first.rows[0]!.occurredAt);
+    // Meanwhile, another event at the head of the log.
+    await new Promise((r) => setTimeout(r, 5));
+    await renameFolderAction({ folderId: folder.id, name: "paged five" });
+    expect((await page(2, asOf)).rows.map((r) => r.targetLabel)).toEqual(["paged two", "paged one"]);
+    // Without the pin the second page repeats one of the first.
+    expect((await page(2, null)).rows.map((r) => r.targetLabel)).toContain("paged three");
+    expect(parseAsOf("not a time")).toBeNull();
+    expect(parseAsOf(["2026-12-05T07:00:00.000Z"])).toEqual(new Date("2026-12-05T07:00:00.000Z"));
   });
 });

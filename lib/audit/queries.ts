@@ -31,7 +31,20 @@ export type AuditRow = {
  * Administrators see every event; folder admins see events of the folders they administer (and
  * their subfolders); anyone else sees nothing. `folderId` narrows to one folder the actor may audit.
  */
-export async function listAuditEvents(actor: Actor, query: AuditQuery & { folderId?: string }) {
+/**
+ * The `asOf` a later page of the log is read at (the newest event of the first page, as an ISO
+ * time), or null for a missing or malformed one. Offsets into a list that grows at its head would
+ * otherwise shift: an event written meanwhile pushes one onto the next page twice.
+ */
+export function parseAsOf(raw: string | string[] | undefined): Date | null {
+  const value = Array.isArray(raw) ? raw[0] : raw;
+  if (!value || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/.test(value)) return null;
+  const at = new Date(value);
+  return Number.isNaN(at.getTime()) ? null : at;
+}
+
+/** `asOf`: only events up to then (the log as it was when its first page was read). */
+export async function listAuditEvents(actor: Actor, query: AuditQuery & { folderId?: string; asOf?: Date | null }) {
   let scope: Prisma.AuditEventWhereInput = {};
   if (!canTenant(actor, "audit.read.all") || query.folderId) {
     const allowed = await listFolderIdsWith(db(), actor, "audit.read");
@@ -43,6 +56,7 @@ export async function listAuditEvents(actor: Actor, query: AuditQuery & { folder
   const where: Prisma.AuditEventWhereInput = {
     AND: [
       scope,
+      query.asOf ? { occurredAt: { lte: query.asOf } } : {},
       query.outcome ? { outcome: query.outcome } : {},
       q
         ? {

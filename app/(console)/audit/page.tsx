@@ -2,7 +2,7 @@ import { notFound } from "next/navigation";
 import { AuditTable } from "@/components/audit/audit-table";
 import { Breadcrumbs } from "@/components/layout/breadcrumbs";
 import { PageHeader } from "@/components/shared/page-header";
-import { canSeeAudit, listAuditEvents } from "@/lib/audit/queries";
+import { canSeeAudit, listAuditEvents, parseAsOf } from "@/lib/audit/queries";
 import { requireUser } from "@/lib/auth/session";
 import { parseListQuery } from "@/lib/list-query";
 
@@ -11,8 +11,12 @@ export const metadata = { title: "Audit log" };
 export default async function AuditPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const user = await requireUser();
   if (!(await canSeeAudit(user))) notFound();
-  const query = parseListQuery(await searchParams, 25);
-  const { rows, total } = await listAuditEvents(user, query);
+  const params = await searchParams;
+  const query = parseListQuery(params, 25);
+  // Later pages read the log as it was at the first page's newest event (see parseAsOf).
+  const pinned = query.page > 1 ? parseAsOf(params.asOf) : null;
+  const { rows, total } = await listAuditEvents(user, { ...query, asOf: pinned });
+  const asOf = pinned ?? (query.page === 1 ? (rows[0]?.occurredAt ?? null) : null);
   return (
     <div className="grid grid-cols-1 gap-6">
       <Breadcrumbs items={[{ label: "Audit log" }]} />
@@ -24,7 +28,7 @@ export default async function AuditPage({ searchParams }: { searchParams: Promis
             : "Changes in the folders you administer. Events never contain secret values."
         }
       />
-      <AuditTable rows={rows} total={total} page={query.page} pageSize={query.pageSize} q={query.q} />
+      <AuditTable rows={rows} total={total} page={query.page} pageSize={query.pageSize} q={query.q} asOf={asOf} />
     </div>
   );
 }

@@ -1,6 +1,6 @@
 import { notFound } from "next/navigation";
 import { AuditTable } from "@/components/audit/audit-table";
-import { listAuditEvents } from "@/lib/audit/queries";
+import { listAuditEvents, parseAsOf } from "@/lib/audit/queries";
 import { parseListQuery } from "@/lib/list-query";
 import { loadFolderView } from "../folder-view";
 
@@ -16,14 +16,18 @@ export default async function FolderAuditPage({
   const { folderId } = await params;
   const { user, view } = await loadFolderView(folderId);
   if (!view.permissions.readAudit) notFound();
-  const query = parseListQuery(await searchParams, 25);
-  const { rows, total } = await listAuditEvents(user, { ...query, folderId: view.folder.id });
+  const search = await searchParams;
+  const query = parseListQuery(search, 25);
+  // Later pages read the log as it was at the first page's newest event (see parseAsOf).
+  const pinned = query.page > 1 ? parseAsOf(search.asOf) : null;
+  const { rows, total } = await listAuditEvents(user, { ...query, folderId: view.folder.id, asOf: pinned });
+  const asOf = pinned ?? (query.page === 1 ? (rows[0]?.occurredAt ?? null) : null);
   return (
     <section aria-labelledby="audit-heading" className="grid grid-cols-1 gap-4">
       <h2 id="audit-heading" className="text-lg font-semibold">
         Audit events for this folder
       </h2>
-      <AuditTable rows={rows} total={total} page={query.page} pageSize={query.pageSize} q={query.q} />
+      <AuditTable rows={rows} total={total} page={query.page} pageSize={query.pageSize} q={query.q} asOf={asOf} />
     </section>
   );
 }
