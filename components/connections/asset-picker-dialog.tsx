@@ -151,11 +151,16 @@ export function AssetPickerDialog({
             </SelectTrigger>
             <SelectContent>
               <SelectItem value={ALL}>All folders</SelectItem>
-              {folders.map((f) => (
-                <SelectItem key={f.id} value={f.id}>
-                  <span style={{ paddingLeft: `${f.depth * 0.75}rem` }}>{f.name}</span>
-                </SelectItem>
-              ))}
+              {/* The whole path, in the list and in the closed field: two folders may share a name ("Prod" under Finance and under HR). */}
+              {folders.map((f) => {
+                const parent = f.path.slice(0, Math.max(0, f.path.length - f.name.length - 3));
+                return (
+                  <SelectItem key={f.id} value={f.id} textValue={f.path}>
+                    {parent ? <span className="text-muted-foreground">{parent} / </span> : null}
+                    {f.name}
+                  </SelectItem>
+                );
+              })}
             </SelectContent>
           </Select>
         </div>
