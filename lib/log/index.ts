@@ -21,13 +21,24 @@ export function createLogger(destination?: pino.DestinationStream): Logger {
         // A bare Error would become the line's message unredacted (pino copies err.message to msg):
         // log it as { err } with its message as a string, which is then redacted like any other.
         const [first, ...rest] = args as unknown[];
-        const spread = first instanceof Error ? [{ err: first }, ...(rest.length > 0 ? rest : [first.message])] : args;
-        const cleaned = spread.map((arg) => (typeof arg === "string" ? redactString(arg) : arg));
+        let spread: unknown[] = first instanceof Error ? [{ err: first }, ...(rest.length > 0 ? rest : [first.message])] : [...args];
+        // { err } with no message: pino would copy err.message into msg as it is.
+        const err = first && typeof first === "object" && !(first instanceof Error) ? (first as { err?: unknown }).err : undefined;
+        if (err instanceof Error && typeof spread[1] !== "string") spread = [first, err.message, ...spread.slice(1)];
+        // Strings, and the arguments a format string takes ("%o", "%j"), which no formatter sees.
+        const cleaned = spread.map((arg, i) => (typeof arg === "string" ? redactString(arg) : i > 0 ? redact(arg) : arg));
         return method.apply(this, cleaned as Parameters<typeof method>);
       },
     },
   };
-  return destination ? pino(options, destination) : pino(options);
+  const created = destination ? pino(options, destination) : pino(options);
+  // A child's bindings are written as given (formatters.bindings sees only the base ones): redacted
+  // here. Children are made from their parent with Object.create, so theirs go through this too.
+  const makeChild = Object.getPrototypeOf(created).child as Logger["child"];
+  created.child = function (this: Logger, bindings, childOptions) {
+    return makeChild.call(this, redact(bindings) as pino.Bindings, childOptions);
+  } as Logger["child"];
+  return created;
 }
 
 const globalForLog = globalThis as unknown as { latchLogger?: Logger };

@@ -1,5 +1,20 @@
+import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
+import { createLogger } from "./index";
 import { redact, redactString, REDACTED } from "./redact";
+
+/** A logger writing into an array of parsed lines. */
+function capture() {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split("\n").filter(Boolean)) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  return { log: createLogger(stream), lines, text: () => JSON.stringify(lines) };
+}
+const flush = () => new Promise((r) => setImmediate(r));
 
 describe("log redaction", () => {
   it("masks values under secret-looking keys at any depth, keeping other fields", () => {
@@ -57,5 +72,62 @@ describe("masking of values Latch resolved", () => {
     rememberValue("abc");
     expect(redactString("abc")).toBe("abc");
     forgetAllValues();
+  });
+});
+
+describe("what the redaction used to miss", () => {
+  it("credentials in URLs of every form: no user name, a token as the user, a slash in the password", () => {
+    for (const [url, secret] of [
+      ["redis://:s3cretRedisPw@cache:6379", "s3cretRedisPw"],
+      ["https://ghp_aBcD1234eFgH5678@github.com/org/repo.git", "ghp_aBcD1234"],
+      ["postgresql://latch:pa/ss-word9@db:5432/x", "pa/ss-word9"],
+      ["https://x-access-token:ghs_abc123XYZ@github.com", "ghs_abc123XYZ"],
+    ]) {
+      const out = redactString(`connect to ${url} failed`);
+      expect(out, url).not.toContain(secret);
+      expect(out, url).toContain("@");
+    }
+    // A host, port and query with an @ in it are not credentials.
+    expect(redactString("GET http://host:8080/path?q=a@b.com")).toBe("GET http://host:8080/path?q=a@b.com");
+  });
+
+  it("bytes, maps, sets and URLs are written safely, and keys are checked like values", async () => {
+    const { rememberValue, forgetAllValues } = await import("./known-values");
+    forgetAllValues();
+    rememberValue("resolved-value-77");
+    expect(redact({ body: Buffer.from("password=hunter2") })).toEqual({ body: "[Binary 16 bytes]" });
+    expect(redact({ m: new Map([["password", "x"], ["host", "h"]]), s: new Set(["resolved-value-77"]), u: new URL("https://u:p4ss@h/") })).toEqual({
+      m: { password: REDACTED, host: "h" },
+      s: [REDACTED],
+      u: `https://u:${REDACTED}@h/`,
+    });
+    expect(JSON.stringify(redact({ "resolved-value-77": 1 }))).not.toContain("resolved-value-77");
+    forgetAllValues();
+  });
+
+  it("names are judged by their words: what is about a secret is kept, a secret is not", () => {
+    const out = redact({
+      secretName: "prod/db", tokenId: "t1", tokenCount: 3, credentialAssetId: "a1", passport: "P123", compass: "N", bypassCache: true,
+      clientSecret: "s", db_password: "p", accessToken: "a", "set-cookie": "c", apiKey: "k", sessionId: "x", key: "k2", secretValue: "v",
+    });
+    expect(out).toEqual({
+      secretName: "prod/db", tokenId: "t1", tokenCount: 3, credentialAssetId: "a1", passport: "P123", compass: "N", bypassCache: true,
+      clientSecret: REDACTED, db_password: REDACTED, accessToken: REDACTED, "set-cookie": REDACTED, apiKey: REDACTED, sessionId: REDACTED, key: REDACTED, secretValue: REDACTED,
+    });
+    // Words that only sit next to an auth scheme are not credentials; a credential is.
+    expect(redactString("Basic authentication is required; API token presented was revoked")).toBe("Basic authentication is required; API token presented was revoked");
+    expect(redactString("Authorization: Basic dXNlcjpwYXNz")).not.toContain("dXNlcjpwYXNz");
+  });
+
+  it("the logger redacts an error's message when it is the line's only message, format arguments and child bindings", async () => {
+    const { log, text } = capture();
+    log.error({ err: new Error("auth failed with password=hunter2xyz") });
+    log.info("payload %o", { password: "hunter3xyz" });
+    log.info({ a: 1 }, "sent %j", { token: "hunter4xyz" });
+    log.child({ password: "hunter5xyz" }).info("child");
+    await flush();
+    const written = text();
+    for (const secret of ["hunter2xyz", "hunter3xyz", "hunter4xyz", "hunter5xyz"]) expect(written).not.toContain(secret);
+    expect(written).toContain("auth failed with password=[REDACTED]");
   });
 });

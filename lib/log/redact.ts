@@ -4,18 +4,45 @@ import { maskKnownValues } from "./known-values";
  * Last line of defence: whatever reaches the logger passes through here. Keys that name secrets are
  * masked whatever their value; values that look like secrets are masked whatever their key.
  */
-const SECRET_KEY =
-  /pass(word|wd|phrase)?|secret|token|api[-_]?key|authori[sz]ation|cookie|credential|private[-_]?key|client[-_]?assertion|session[-_]?id|signature|^key$|master[-_]?key|pfx|cert(ificate)?[-_]?key/i;
+/**
+ * A key names a secret when one of its words does ("clientSecret", "db_password", "apiKey",
+ * "set-cookie"), unless its last word says it is about the secret rather than the secret itself
+ * ("secretName", "tokenId", "tokenCount", "credentialAssetId"). Words, not substrings: "passport",
+ * "compass" and "bypassCache" are not passwords.
+ */
+const SECRET_WORDS = new Set([
+  "pass", "password", "passwords", "passwd", "passphrase", "pwd", "secret", "secrets", "token", "tokens", "credential", "credentials",
+  "cookie", "cookies", "authorization", "authorisation", "signature", "pfx", "assertion", "apikey", "privatekey", "masterkey",
+]);
+const ABOUT_A_SECRET = new Set(["id", "ids", "name", "names", "count", "prefix", "kind", "type", "path", "ref", "label", "version", "at", "expires", "length", "hint", "set", "present", "required", "field", "fields", "key", "keys"]);
+const SECRET_PHRASES = [/^key$/i, /session[-_]?id/i, /(private|master|api|cert(ificate)?)[-_]?key$/i, /client[-_]?assertion/i];
+
+function isSecretKey(key: string): boolean {
+  if (SECRET_PHRASES.some((p) => p.test(key))) return true;
+  const words = key
+    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter(Boolean);
+  if (!words.some((w) => SECRET_WORDS.has(w))) return false;
+  return !ABOUT_A_SECRET.has(words.at(-1)!) || SECRET_WORDS.has(words.at(-1)!);
+}
 
 /** [pattern, replacement]; a `$1` in the replacement keeps the harmless prefix (the key name, the URL user). */
 const SECRET_VALUE_PATTERNS: [RegExp, string][] = [
   [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)/g, "[REDACTED]"],
-  [/\b(Bearer|Basic|Token) +[A-Za-z0-9._~+/=-]{8,}/gi, "$1 [REDACTED]"],
+  [/\b(Bearer) +[A-Za-z0-9._~+/=-]{8,}/gi, "$1 [REDACTED]"],
+  // After Basic or Token, a credential has a digit or symbol, or mixed case: not "Basic authentication
+  // is required". (Case-sensitive, so that "mixed case" means something.)
+  [/\b([Bb]asic|[Tt]oken|BASIC|TOKEN) +(?=[A-Za-z0-9._~+/=-]*(?:[0-9._~+/=-]|[a-z][A-Za-z0-9._~+/=-]*[A-Z]|[A-Z][A-Za-z0-9._~+/=-]*[a-z]))[A-Za-z0-9._~+/=-]{8,}/g, "$1 [REDACTED]"],
   [/\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, "[REDACTED]"], // JWT
-  [/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]+:)[^\s@/]+@/gi, "$1[REDACTED]@"], // credentials in a URL
+  // Credentials in a URL: the password after a user name, or a user part alone (often a token).
+  [/(\b[a-z][a-z0-9+.-]*:\/\/)([^\s/?#@:]*):[^\s?#@]*@/gi, "$1$2:[REDACTED]@"],
+  [/(\b[a-z][a-z0-9+.-]*:\/\/)[^\s/?#@:]+@/gi, "$1[REDACTED]@"],
   [/\b(hvs|hvb)\.[A-Za-z0-9_-]{20,}/g, "[REDACTED]"], // Vault tokens
   [/\bAKIA[0-9A-Z]{16}\b/g, "[REDACTED]"],
-  [/((?:password|passwd|pwd|secret|token|api[-_]?key)["']?\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s,;&]+)/gi, "$1[REDACTED]"],
+  // (Not a value already masked: "x-access-token:[REDACTED]@host" keeps its host.)
+  [/((?:password|passwd|pwd|secret|token|api[-_]?key)["']?\s*[=:]\s*)(?!\[REDACTED\])("[^"]*"|'[^']*'|[^\s,;&]+)/gi, "$1[REDACTED]"],
 ];
 
 export const REDACTED = "[REDACTED]";
@@ -42,9 +69,15 @@ export function redact(value: unknown, depth = 0, seen = new WeakSet<object>()):
   }
   if (Array.isArray(value)) return value.map((item) => redact(item, depth + 1, seen));
   if (value instanceof Date) return value.toISOString();
+  // Bytes would be written as {"0":104,…}, out of reach of every check here: never their content.
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return `[Binary ${value.byteLength} bytes]`;
+  if (value instanceof URL) return redactString(value.href);
+  if (value instanceof Map) return redact(Object.fromEntries([...value].map(([k, v]) => [String(k), v])), depth + 1, seen);
+  if (value instanceof Set) return redact([...value], depth + 1, seen);
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) {
-    out[key] = SECRET_KEY.test(key) && item !== null && item !== undefined && item !== "" ? REDACTED : redact(item, depth + 1, seen);
+    // The key too: a value Latch resolved may have been used as one.
+    out[redactString(key)] = isSecretKey(key) && item !== null && item !== undefined && item !== "" ? REDACTED : redact(item, depth + 1, seen);
   }
   return out;
 }
