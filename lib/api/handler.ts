@@ -7,6 +7,7 @@ import { z } from "zod";
 import { assertInputShape, fieldErrorsOf, type ActionContext, type ActionOptions } from "@/lib/actions/action";
 import { requireActor } from "@/lib/auth/session";
 import { dbErrorAnswer } from "@/lib/db/races";
+import { env } from "@/lib/env";
 import { AppError, HTTP_STATUS, unexpectedMessage } from "@/lib/errors";
 import { lazyLogger, requestLogger } from "@/lib/log";
 import { withFreshnessFrom } from "@/lib/authz/epoch";
@@ -37,7 +38,12 @@ const API_HEADERS = {
  * except that nothing from /api/v1 may be cached.
  */
 function apiHeaders(requestId: string, own?: Record<string, string>): Record<string, string> {
-  return { ...API_HEADERS, ...own, "cache-control": "no-store", [REQUEST_ID_HEADER]: requestId };
+  return { ...API_HEADERS, ...hsts(), ...own, "cache-control": "no-store", [REQUEST_ID_HEADER]: requestId };
+}
+
+/** Served at an https address (NEXTAUTH_URL), the API says so as the pages do (proxy.ts): browsers then never try plain http. */
+function hsts(): Record<string, string> {
+  return env().NEXTAUTH_URL?.startsWith("https://") ? { "strict-transport-security": "max-age=31536000; includeSubDomains" } : {};
 }
 
 /** What a handler is given of the request, whichever server received it (Next's router or the direct route in server.mjs). */

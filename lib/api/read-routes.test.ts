@@ -9,6 +9,7 @@ import type { Actor } from "@/lib/authz";
 import { connectionListResponseSchema, connectionResponseSchema } from "@/lib/connections/dto";
 import { connectorListResponseSchema } from "@/lib/connectors/dto";
 import { db } from "@/lib/db";
+import { env } from "@/lib/env";
 import { storeListResponseSchema, storeResponseSchema } from "@/lib/stores/dto";
 import { grant, latchStore, makeFolder, makeUser, signInAs } from "@/test/fixtures";
 import { bearer, personalToken } from "@/test/tokens";
@@ -145,6 +146,19 @@ describe("foreign, malformed and absent ids answer 404", () => {
     expect((await storesRoute.GET(req("/api/v1/stores"), ctx())).status).toBe(401);
     expect((await connectorsRoute.GET(req("/api/v1/connectors"), ctx())).status).toBe(401);
     expect((await openapiRoute.GET(req("/api/v1/openapi.json"), ctx())).status).toBe(401);
+  });
+
+  it("served at an https address, answers (errors included) carry HSTS, as the pages do; at http, not", async () => {
+    signInAs(null);
+    const configured = env().NEXTAUTH_URL;
+    try {
+      Object.assign(env(), { NEXTAUTH_URL: "https://latch.example.com" });
+      expect((await connectorsRoute.GET(req("/api/v1/connectors"), ctx())).headers.get("strict-transport-security")).toBe("max-age=31536000; includeSubDomains");
+      Object.assign(env(), { NEXTAUTH_URL: "http://localhost:3000" });
+      expect((await connectorsRoute.GET(req("/api/v1/connectors"), ctx())).headers.get("strict-transport-security")).toBeNull();
+    } finally {
+      Object.assign(env(), { NEXTAUTH_URL: configured });
+    }
   });
 });
 
