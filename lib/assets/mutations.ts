@@ -14,7 +14,7 @@ import { AppError, conflict, notFound } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
 import { logger } from "@/lib/log";
 import { broadcastRefresh } from "@/lib/secrets/broadcast";
-import { resolveTest, ResolveError, secretExists, type ResolveTestResult } from "@/lib/secrets/resolver";
+import { referenceProblem, resolveTest, ResolveError, secretExists, type ResolveTestResult } from "@/lib/secrets/resolver";
 import { clientForStore } from "@/lib/stores/client";
 import { listStoresUsableByFolder } from "@/lib/stores/queries";
 import { STORE_ERROR_TITLES, StoreError, classifyNetworkError } from "@/lib/vault/errors";
@@ -396,6 +396,20 @@ export async function updateAsset(ctx: Ctx, input: UpdateAssetInput) {
     // Names of what changed; plainValue is a setting, its name is enough here too.
     note.details.changed = compared.filter((k) => current[k] !== after[k]);
     const finalPlan = plan;
+    // Connections use this asset: a new reference that does not resolve would break every one of them
+    // at its next use (the change reaches every instance at once). It is tried first.
+    const referenceFields: (keyof CredentialAsset)[] = ["storeId", "secretName", "secretVersion", "usernameKey", "valueKey"];
+    if (store && finalPlan && !finalPlan.write && referenceFields.some((k) => (note.details.changed as string[]).includes(k))) {
+      const usages = await listAssetUsages(db(), current.id, ctx.actor);
+      if (usages.visible.length + usages.hidden > 0) {
+        const keys = [finalPlan.usernameKey, finalPlan.valueKey].filter((k): k is string => !!k);
+        const problem = await referenceProblem(store, { name: finalPlan.secretName, version: finalPlan.secretVersion, keys });
+        if (problem) {
+          const message = `${problem} This asset is used by ${describeUsages(usages)}; saved so, each would fail at its next use. Correct the reference, or move them to another asset first.`;
+          throw new AppError("VALIDATION", message, { secretName: [message] });
+        }
+      }
+    }
     await db().$transaction(async (tx) => {
       await assertCanOnFolder(tx, ctx.actor, "assets.write", current.folderId, "Credential asset");
       await assertUniqueName(tx, current.folderId, input.name, current.id);

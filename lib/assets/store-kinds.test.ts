@@ -11,7 +11,7 @@ import { seedDemoAzure, startAzureEmulator, type AzureEmulator } from "@/test/em
 import { seedDemoCyberark, startCyberarkEmulator, type CyberarkEmulator } from "@/test/emulators/cyberark";
 import { createTestPki, type TestPki } from "@/test/emulators/tls";
 import { grant, makeFolder, makeUser, signInAs } from "@/test/fixtures";
-import { createAssetAction, testAssetAction } from "./actions";
+import { createAssetAction, testAssetAction, updateAssetAction } from "./actions";
 import { getAssetViewOrThrow } from "./queries";
 
 vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
@@ -159,6 +159,29 @@ describe("AWS Secrets Manager (JSON key/value secrets, staging labels and versio
       usernameKey: "username",
       durationMs: expect.any(Number),
     });
+  });
+
+  it("an asset in use is not pointed at a reference that does not resolve: its connections would all fail", async () => {
+    const name = `prod/in-use-${tag()}`;
+    emu.seedSecret({ name, value: { username: "svc", password: `aws-pw-${randomUUID()}` } });
+    const asset = ok(await create({ type: "CREDENTIAL", name: `AWS in use ${tag()}`, storeId, secretName: name, usernameKey: "username", valueKey: "password" }));
+    const edit = (secretName: string, keys: { usernameKey: string; valueKey: string } = { usernameKey: "username", valueKey: "password" }) =>
+      updateAssetAction({ assetId: asset.id, name: asset.name, description: "", storeId, secretName, ...keys });
+    // Not in use yet: any reference is the editor's business.
+    expect(await edit(`prod/typo-${tag()}`)).toMatchObject({ ok: true });
+    expect(await edit(name)).toMatchObject({ ok: true });
+    const connection = await db().connection.create({ data: { folderId: folder.id, name: `Payroll ${tag()}`, connectorKind: "postgres", status: "CONNECTED", ownerId: editor.id } });
+    await db().connectionSecret.create({ data: { connectionId: connection.id, field: "password", assetId: asset.id } });
+    // In use: a missing secret, or one without the keys named, is refused, naming who would break.
+    const missing = await edit(`prod/typo-${tag()}`);
+    expect(missing).toMatchObject({ ok: false, error: { code: "VALIDATION", fieldErrors: { secretName: [expect.stringContaining(`This asset is used by ${connection.name}`)] } } });
+    const otherName = `prod/other-${tag()}`;
+    emu.seedSecret({ name: otherName, value: { user: "svc", pass: "x" } });
+    expect(await edit(otherName)).toMatchObject({ ok: false, error: { message: expect.stringContaining("The secret has no key “username” or “password”") } });
+    expect((await db().credentialAsset.findUniqueOrThrow({ where: { id: asset.id } })).secretName).toBe(name);
+    // A reference that resolves is saved.
+    expect(await edit(otherName, { usernameKey: "user", valueKey: "pass" })).toMatchObject({ ok: true });
+    await db().connection.delete({ where: { id: connection.id } });
   });
 
   it("a username key pointed at the password (or any other value) shows nothing of it; the same key for both is refused", async () => {

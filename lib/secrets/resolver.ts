@@ -341,6 +341,24 @@ export async function secretExists(store: CredentialStore, name: string, session
   }
 }
 
+/**
+ * Whether a reference resolves, before an asset in use is pointed at it: the secret (and version)
+ * is there with the keys named. Read from the store, not the cache; the values are dropped here.
+ * Returns what is wrong, in a sentence, or null.
+ */
+export async function referenceProblem(store: CredentialStore, ref: { name: string; version: string | null; keys: string[] }): Promise<string | null> {
+  let values: Record<string, string>;
+  try {
+    values = (await fetchFromStore(store, { storeId: store.id, name: ref.name, version: ref.version })).values;
+  } catch (error) {
+    const failure = asResolveError(error, store);
+    if (!failure) throw error;
+    return failure.userMessage;
+  }
+  const missing = ref.keys.filter((key) => typeof values[key] !== "string");
+  return missing.length ? `The secret has no key ${missing.map((k) => `“${k}”`).join(" or ")} (keys present: ${Object.keys(values).sort().join(", ") || "none"}).` : null;
+}
+
 export type ResolveTestResult =
   | {
       ok: true;

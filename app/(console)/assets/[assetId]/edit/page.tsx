@@ -13,6 +13,7 @@ export default async function EditAssetPage({ params }: { params: Promise<{ asse
   const { user, asset } = await loadAssetView(assetId);
   if (!asset.permissions.write) notFound();
   const stores = await listStoreOptions(user, asset.folder.id);
+  const usedBy = asset.usages.length + asset.hiddenUsages;
   // A store the folder can no longer use still shows, so the form does not silently switch it.
   const options = asset.storeOption && !stores.some((s) => s.id === asset.storeOption!.id) ? [asset.storeOption, ...stores] : stores;
   return (
@@ -27,6 +28,12 @@ export default async function EditAssetPage({ params }: { params: Promise<{ asse
         ]}
       />
       <PageHeader title={`Edit “${asset.name}”`} />
+      {usedBy > 0 ? (
+        <p role="note" className="rounded-lg border border-info/30 bg-info/10 px-4 py-3 text-sm">
+          Used by {usedBy === 1 ? "1 connection" : `${usedBy} connections`}: a change applies to {usedBy === 1 ? "it" : "them"} at the next use, on every instance. A
+          new reference is tried before it is saved.
+        </p>
+      ) : null}
       <AssetForm
         folderId={asset.folder.id}
         stores={options}
