@@ -1,5 +1,7 @@
-import { expect, test } from "@playwright/test";
-import { createUser, freshPage, signIn, unique } from "./fixtures";
+import { randomUUID } from "node:crypto";
+import { expect, test, type Request } from "@playwright/test";
+import { E2E_ADMIN } from "../playwright.config";
+import { createUser, freshPage, registerSecret, signIn } from "./fixtures";
 
 test("wrong password shows one generic message; sign out clears the session", async ({ page, browser }) => {
   const person = await createUser(page);
@@ -152,27 +154,62 @@ test("admin areas answer not found to non-admins; security headers are set", asy
   expect(await ready.json()).toMatchObject({ status: "ready", checks: { database: "ok", migrations: "ok" } });
 });
 
-test("before the page is live, the sign-in form cannot be sent: no password ever lands in a URL", async ({ browser, baseURL }) => {
+/**
+ * A request that could carry a sign-in: anything but a GET or HEAD (the form posts to its own address,
+ * /login; next-auth's sign-in is POST /api/auth/callback/credentials), or one naming the password.
+ */
+function sendsSignIn(request: Request, password: string) {
+  return !["GET", "HEAD"].includes(request.method()) || request.url().includes(password) || (request.postData() ?? "").includes(password);
+}
+const describe = (request: Request) => `${request.method()} ${new URL(request.url()).pathname}`;
+
+test("before the page is live, the sign-in form cannot be sent: no password ever leaves the page", async ({ browser, baseURL }) => {
   // Without JavaScript the page never hydrates: what a click in the first moments of a slow load meets.
   const context = await browser.newContext({ javaScriptEnabled: false, storageState: { cookies: [], origins: [] }, baseURL });
   const page = await context.newPage();
+  const password = registerSecret(`typed-before-hydration-${randomUUID()}`, "auth.spec: a password typed before hydration");
   const requests: string[] = [];
-  page.on("request", (r) => requests.push(r.url()));
+  const stopped: string[] = [];
+  // Every request the page makes passes here; one that could sign in is stopped before it reaches the
+  // server, and fails the test below.
+  await page.route("**/*", (route) => {
+    const request = route.request();
+    requests.push(describe(request));
+    if (!sendsSignIn(request, password)) return route.continue();
+    stopped.push(describe(request));
+    return route.abort("blockedbyclient");
+  });
   await page.goto("/login");
+  // Positive control: the route sees the page's own requests.
+  expect(requests).toContain("GET /login");
   await expect(page.getByRole("button", { name: "Sign in" })).toBeDisabled();
-  await page.getByLabel("E-mail").fill("someone@e2e.latch.test");
-  await page.getByLabel("Password").fill("typed-before-hydration");
-  await page.getByLabel("Password").press("Enter");
-  await page.getByRole("button", { name: "Sign in" }).click({ force: true });
-  await page.waitForTimeout(500);
-  expect(requests.filter((u) => u.includes("typed-before-hydration"))).toEqual([]);
   expect(await page.locator("form").getAttribute("method")).toBe("post");
+  await page.getByLabel("E-mail").fill("someone@e2e.latch.test");
+  await page.getByLabel("Password").fill(password);
+  // Each waits for a navigation it starts: a native submission has been routed by the time it returns.
+  await page.getByLabel("Password").press("Enter");
+  expect(stopped, "Enter sent the form before the page was live").toEqual([]);
+  await page.getByRole("button", { name: "Sign in" }).click({ force: true });
+  expect(stopped, "a click sent the form before the page was live").toEqual([]);
+  // Still the same document: a submission, even a stopped one, would have replaced it.
+  await expect(page).toHaveURL(/\/login$/);
+  await expect(page.getByLabel("E-mail")).toHaveValue("someone@e2e.latch.test");
   await context.close();
 
-  // With JavaScript, the same button comes alive and signs in (the other tests rely on it).
+  // With JavaScript, the same button comes alive and signs in, by the very request the check above
+  // watches for (the other tests rely on it).
   const live = await browser.newPage({ storageState: { cookies: [], origins: [] }, baseURL });
+  const sent: string[] = [];
+  live.on("request", (request) => {
+    if (sendsSignIn(request, E2E_ADMIN.password)) sent.push(describe(request));
+  });
   await live.goto("/login");
   await expect(live.getByRole("button", { name: "Sign in" })).toBeEnabled();
+  await live.getByLabel("E-mail").fill(E2E_ADMIN.email);
+  await live.getByLabel("Password").fill(E2E_ADMIN.password);
+  await live.getByRole("button", { name: "Sign in" }).click();
+  await expect(live).toHaveURL(/\/folders$/);
+  expect(sent).toContain("POST /api/auth/callback/credentials");
   await live.close();
 });
 
@@ -194,7 +231,7 @@ test("a person changes their own password: the new one is typed twice, and only 
   const p = await freshPage(browser);
   await signIn(p, person.email, person.password);
   await p.goto("/settings");
-  const newPassword = `changed ${unique("pw")} password`;
+  const newPassword = registerSecret(`changed ${randomUUID()} password`, "auth.spec: a password set by changing it");
   await p.getByLabel("Current password").fill(person.password);
   await p.getByLabel(/^New password/).fill(newPassword);
   await p.getByLabel("Confirm new password").fill(`${newPassword}x`);

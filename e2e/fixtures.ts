@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, truncateSync } from "node:fs";
 import path from "node:path";
 import { expect, test, type APIResponse, type Browser, type Page } from "@playwright/test";
 import pg from "pg";
@@ -34,6 +34,7 @@ export async function createUser(adminPage: Page, name = unique("Person")) {
   await dialog.getByLabel("Initial password").fill(password);
   await dialog.getByRole("button", { name: "Create user" }).click();
   await expect(dialog).toBeHidden();
+  registerSecret(password, "a person's password (createUser)");
   return { name, email, password };
 }
 
@@ -112,6 +113,18 @@ export function registerPrivateKey(pem: string, label: string): string {
     for (const line of [lines[1], lines.at(-2)]) if (line) registerSecret(line, `${label} (a line of the private key)`);
   }
   return pem;
+}
+
+/**
+ * Registers an API token read from the console or the API: the whole `lt_<prefix>_<secret>`, and its
+ * secret part on its own (the prefix is public and logged; the secret never may be). Returns the token.
+ */
+export function registerApiToken(token: string, label: string): string {
+  const match = /^lt_[a-z0-9]{8}_([A-Za-z0-9_-]{43})$/.exec(token);
+  if (!match) throw new Error(`registerApiToken(${label}): not an API token`);
+  registerSecret(token, label);
+  registerSecret(match[1]!, `${label} (its secret part)`);
+  return token;
 }
 
 /** Every value registered so far in this run. */
@@ -218,22 +231,56 @@ export function expectNotInDump(dump: string, value: string, label = `${value.sl
   expect(dump.includes(Buffer.from(value).toString("hex")), `database contains ${label} (hex)`).toBe(false);
 }
 
+/** When this run's e2e server started: scripts/e2e-server.ts writes `database-url` once, at start. */
+export const runStartedAt = () => statSync(path.join(OUTPUT, "database-url")).mtimeMs;
+
+/** Where startAnotherInstance writes an instance's stdout and stderr (appended; e2e/leak.spec.ts reads them). */
+export const instanceLogPath = (port: number) => path.join(OUTPUT, `instance-${port}.log`);
+
+/** The extra instances' logs written during this run (older files, left by earlier runs, are not). */
+export function instanceLogsOfThisRun(): { port: number; file: string }[] {
+  if (!existsSync(OUTPUT)) return [];
+  const since = runStartedAt();
+  return readdirSync(OUTPUT)
+    .map((name) => /^instance-(\d+)\.log$/.exec(name))
+    .filter((m): m is RegExpExecArray => !!m)
+    .map((m) => ({ port: Number(m[1]), file: path.join(OUTPUT, m[0]) }))
+    .filter(({ file }) => statSync(file).mtimeMs >= since);
+}
+
 /**
  * Another instance of the console under test: the same build, database and keys, on its own port
- * (as a second replica behind a load balancer would be). Stop it when done.
+ * (as a second replica behind a load balancer would be). Stop it when done. Its stdout and stderr
+ * are appended to e2e/.output/instance-<port>.log, which e2e/leak.spec.ts searches like the main log.
  */
 export async function startAnotherInstance(
   port: number,
-  /** In place of `-p port -H 127.0.0.1`, and added to the environment (the instance must still answer on 127.0.0.1:port). */
-  opts: { args?: string[]; env?: Record<string, string> } = {},
-): Promise<{ origin: string; stop(): Promise<number | null> }> {
+  opts: {
+    /** In place of `-p port -H host`, and added to the environment (the instance must still answer on host:port). */
+    args?: string[];
+    env?: Record<string, string>;
+    /** The address it is probed on and reported as its origin (and passed as -H unless `args` is given). */
+    host?: string;
+  } = {},
+): Promise<{ origin: string; log: string; stop(): Promise<number | null> }> {
   const { spawn } = await import("node:child_process");
   const shared = JSON.parse(readFileSync(`${process.cwd()}/e2e/.output/instance-env.json`, "utf8")) as Record<string, string>;
-  const origin = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, [`${process.cwd()}/server.mjs`, ...(opts.args ?? ["-p", String(port), "-H", "127.0.0.1"])], {
-    stdio: "ignore",
-    env: { ...process.env, ...shared, NEXTAUTH_URL: origin, ...opts.env },
-  });
+  const host = opts.host ?? "127.0.0.1";
+  const origin = `http://${host}:${port}`;
+  const log = instanceLogPath(port);
+  // A file an earlier run left is started afresh; within this run, each start on the port appends.
+  if (existsSync(log) && statSync(log).mtimeMs < runStartedAt()) truncateSync(log);
+  const fd = openSync(log, "a", 0o600);
+  let child: ReturnType<typeof spawn>;
+  try {
+    child = spawn(process.execPath, [`${process.cwd()}/server.mjs`, ...(opts.args ?? ["-p", String(port), "-H", host])], {
+      stdio: ["ignore", fd, fd],
+      env: { ...process.env, ...shared, NEXTAUTH_URL: origin, ...opts.env },
+    });
+  } finally {
+    // The child holds its own copy of the descriptor.
+    closeSync(fd);
+  }
   const deadline = Date.now() + 60_000;
   for (;;) {
     try {
@@ -241,11 +288,15 @@ export async function startAnotherInstance(
     } catch {
       /* not listening yet */
     }
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the second instance on ${origin} did not start`);
+    if (Date.now() > deadline || child.exitCode !== null) {
+      if (child.exitCode === null) child.kill("SIGTERM");
+      throw new Error(`the instance on ${origin} did not start (its output: ${path.relative(process.cwd(), log)})`);
+    }
     await new Promise((r) => setTimeout(r, 250));
   }
   return {
     origin,
+    log,
     /** SIGTERM, then the exit code once it has stopped. */
     stop: async () => {
       if (child.exitCode !== null) return child.exitCode;

@@ -4,7 +4,7 @@ import pg from "pg";
 import { startHashicorpEmulator, type HashicorpEmulator } from "../test/emulators/hashicorp";
 import { createTestPki, type TestPki } from "../test/emulators/tls";
 import { startPasswordPostgres, type PasswordPostgres } from "../test/targets/postgres";
-import { createFolder, startAnotherInstance, unique } from "./fixtures";
+import { createFolder, queryConsoleDatabase, registerSecret, startAnotherInstance, unique } from "./fixtures";
 
 /**
  * Instances sharing one database behave as one: a refresh sent to instance B makes instance A fetch
@@ -18,7 +18,9 @@ const test = base.extend<object, { world: World }>({
     async ({}, use) => {
       const pki = createTestPki();
       const [vault, target] = await Promise.all([startHashicorpEmulator({ pki }), startPasswordPostgres()]);
-      await use({ pki, vault, target, token: vault.createToken({ ttlSeconds: 3600 }) });
+      const token = registerSecret(vault.createToken({ ttlSeconds: 3600 }), "instances.spec: the Vault token");
+      registerSecret(target.password, "instances.spec: the target PostgreSQL password");
+      await use({ pki, vault, target, token });
       await Promise.allSettled([vault.close(), target.stop()]);
     },
     { scope: "worker", timeout: 120_000 },
@@ -31,16 +33,24 @@ test.describe.configure({ timeout: 180_000 });
 /** Ports for extra instances, apart from every other run's (each has its own E2E_PORT). */
 const instancePort = (n: number) => Number(process.env.E2E_PORT ?? 3100) + 1000 + n * 7 + (test.info().workerIndex % 7);
 
-/** Refreshes this instance applied because another one told it, by NOTIFY or by the safety net. */
-async function refreshCounts(page: Page, origin: string) {
+/** A counter's value on an instance (scraped with the admin's session), summed over the series whose labels include `labels`. */
+function counter(text: string, name: string, labels: string[] = []) {
+  return text
+    .split("\n")
+    .filter((line) => line.startsWith(`${name}{`) && labels.every((label) => line.includes(label)))
+    .reduce((n, line) => n + Number(line.split(" ").at(-1)), 0);
+}
+
+async function scrape(page: Page, origin: string) {
   const res = await page.request.get(`${origin}/api/metrics`);
   expect(res.status()).toBe(200);
-  const text = await res.text();
-  const sum = (direction: string) =>
-    text
-      .split("\n")
-      .filter((line) => line.startsWith("latch_refresh_broadcasts_total{") && line.includes(`direction="${direction}"`))
-      .reduce((n, line) => n + Number(line.split(" ").at(-1)), 0);
+  return res.text();
+}
+
+/** Refreshes this instance applied because another one told it, by NOTIFY or by the safety net. */
+async function refreshCounts(page: Page, origin: string) {
+  const text = await scrape(page, origin);
+  const sum = (direction: string) => counter(text, "latch_refresh_broadcasts_total", [`direction="${direction}"`]);
   return { received: sum("received"), caughtUp: sum("caught_up"), sent: sum("sent") };
 }
 
@@ -87,14 +97,19 @@ test("a refresh sent to one instance makes the other fetch the rotated value", a
   const path = `reporting/${randomUUID().slice(0, 8)}`;
   world.vault.seedSecret({ path, data: { username: world.target.user, password: world.target.password } });
   const connectionId = await setUp(page, world, path);
+  const a = new URL(page.url()).origin;
   const b = await startAnotherInstance(instancePort(1));
   try {
-    const invokeOnA = () => page.request.post(`/api/v1/connections/${connectionId}/invoke`, { data: { operation: "query", input: { sql: "SELECT current_user AS who", params: [] } } });
+    const invokeOnA = (requestId?: string) =>
+      page.request.post(`/api/v1/connections/${connectionId}/invoke`, {
+        data: { operation: "query", input: { sql: "SELECT current_user AS who", params: [] } },
+        headers: requestId ? { "x-request-id": requestId } : {},
+      });
     const reads = () => world.vault.count(`/data/${path}`, "GET");
     expect((await invokeOnA()).status()).toBe(200); // A now holds the value (and a pooled login)
 
     // Rotated at the target and in the vault, behind Latch's back.
-    const rotated = `rot-${randomUUID()}`;
+    const rotated = registerSecret(`rot-${randomUUID()}`, "instances.spec: the rotated PostgreSQL password");
     const admin = new pg.Client({ connectionString: world.target.adminUrl });
     await admin.connect();
     await admin.query(`ALTER ROLE "${world.target.user}" PASSWORD '${rotated}'`);
@@ -104,15 +119,43 @@ test("a refresh sent to one instance makes the other fetch the rotated value", a
     expect((await invokeOnA()).status()).toBe(200); // A's pooled login still works: no reason to read
     expect(reads()).toBe(before);
 
+    // A rotation recovery (A's cached value rejected by the target, fetched again, retried) would also
+    // read the vault once and answer 200: what A counted and audited tells the two apart.
+    const rotationEvents = async () =>
+      Number((await queryConsoleDatabase<{ n: string }>("SELECT count(*) AS n FROM audit_events WHERE action = 'connection.rotation' AND target_id = $1", [connectionId]))[0]!.n);
+    const onA = async () => {
+      const text = await scrape(page, a);
+      return {
+        rotations: counter(text, "latch_rotations_total"),
+        applied: counter(text, "latch_refresh_broadcasts_total", ['kind="connection"', 'direction="received"']) + counter(text, "latch_refresh_broadcasts_total", ['kind="connection"', 'direction="caught_up"']),
+      };
+    };
+    const beforeStep = { ...(await onA()), rotationEvents: await rotationEvents() };
+
     // The refresh goes to B.
     const refreshed = await page.request.post(`${b.origin}/api/v1/connections/${connectionId}/refresh`);
     expect(refreshed.status()).toBe(200);
 
     before = reads();
-    const after = await invokeOnA();
+    const requestId = `refresh-step-${randomUUID()}`;
+    const after = await invokeOnA(requestId);
     expect(after.status()).toBe(200);
     expect(reads() - before).toBe(1);
     expect(await after.text()).not.toContain(rotated);
+
+    // A applied a refresh it was told of (by NOTIFY, or read from the log at this invoke)...
+    const afterStep = await onA();
+    expect(afterStep.applied, "A applied the refresh B sent").toBeGreaterThan(beforeStep.applied);
+    // ...and recovered from no rotation: none counted, none in the trail.
+    expect(afterStep.rotations, "A counted a rotation").toBe(beforeStep.rotations);
+    expect(await rotationEvents(), "a connection.rotation event was recorded").toBe(beforeStep.rotationEvents);
+    // The invoke's own events, by its request id: the invoke, and no rotation (a rotation is audited
+    // with its invoke's request id, before the answer). Also shows the trail is read where A writes it.
+    const events = await queryConsoleDatabase<{ action: string; outcome: string }>(
+      "SELECT action, outcome::text AS outcome FROM audit_events WHERE request_id = $1 AND target_id = $2 ORDER BY occurred_at",
+      [requestId, connectionId],
+    );
+    expect(events).toEqual([{ action: "connection.invoke", outcome: "SUCCESS" }]);
   } finally {
     await b.stop();
     // The target is shared by this worker's tests: its password goes back.

@@ -1,14 +1,17 @@
+import { randomBytes, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { expect, test } from "@playwright/test";
 import { E2E_ADMIN } from "../playwright.config";
-import { dumpConsoleDatabaseWithTool, expectNotInDump, registeredSecrets } from "./fixtures";
+import { dumpConsoleDatabaseWithTool, expectNotInDump, instanceLogsOfThisRun, registeredSecrets } from "./fixtures";
 
 /**
- * Runs after every other spec (its project depends on theirs). Every secret value any spec used and
- * registered (e2e/fixtures.ts registerSecret: passwords typed into assets, store credentials, client
- * secrets, tokens, the server's own keys) must appear neither in the server's log — written at debug
- * level — nor in a pg_dump of its database. A few fixed values that specs type are checked as well.
+ * Runs after every other spec (its project, leak-check in playwright.config.ts, depends on theirs).
+ * Every secret value any spec used and registered (e2e/fixtures.ts registerSecret: passwords typed
+ * into assets, people's passwords, store credentials, client secrets, API tokens, the server's own
+ * keys) must appear neither in the server's log — written at debug level — nor in the logs of the
+ * extra instances specs started (startAnotherInstance), nor in a pg_dump of the database. A few fixed
+ * values that specs type are checked as well.
  */
 const FIXED = [
   { label: "the e2e admin's password", value: E2E_ADMIN.password },
@@ -27,8 +30,20 @@ function secrets() {
   return [...FIXED.map((f) => ({ ...f, spec: "fixed" })), ...registered];
 }
 
-test("the server log (debug level) contains none of the run's secrets", () => {
-  const log = readFileSync(path.join(process.cwd(), "e2e", ".output", "server.log"), "utf8");
+test("the server log (debug level) contains none of the run's secrets", async ({ request }) => {
+  const file = path.join(process.cwd(), "e2e", ".output", "server.log");
+  // Positive control made now: a request with a known id and a made-up API token. The server logs the
+  // refusal with the id and the token's public prefix (never its secret), so the file read below is
+  // what the running server writes, and a value it logs is found in it.
+  const requestId = `leak-control-${randomUUID()}`;
+  const prefix = `lt_${randomUUID().replace(/-/g, "").slice(0, 8)}`;
+  const secret = randomBytes(32).toString("base64url");
+  const refused = await request.get("/api/v1/folders", { headers: { authorization: `Bearer ${prefix}_${secret}`, "x-request-id": requestId } });
+  expect(refused.status()).toBe(401);
+  await expect.poll(() => readFileSync(file, "utf8").includes(requestId), { message: "the control request is in the log" }).toBe(true);
+  const log = readFileSync(file, "utf8");
+  expect(log.split("\n").find((line) => line.includes(requestId))).toContain(prefix);
+  expect(log.includes(secret), "server log contains the control token's secret").toBe(false);
   // Positive controls: this is the log of the server the specs used, at a level that includes info.
   expect(log).toContain("Latch listening on");
   expect(log).toContain('"msg":"signed in"');
@@ -36,6 +51,24 @@ test("the server log (debug level) contains none of the run's secrets", () => {
   expect(log).not.toMatch(/⨯ Error|"level":"error"/);
   for (const secret of secrets()) {
     expect(log.includes(secret.value), `server log contains ${secret.label} (${secret.spec})`).toBe(false);
+  }
+});
+
+test("the extra instances' logs contain none of the run's secrets", () => {
+  const logs = instanceLogsOfThisRun();
+  const all = secrets();
+  // instances.spec starts instances whenever it runs: its secrets registered, their logs must be here.
+  if (all.some((s) => s.label.startsWith("instances.spec:"))) expect(logs.length, "instances.spec ran, but no instance log was written").toBeGreaterThan(0);
+  test.info().annotations.push({ type: "instance logs", description: logs.map((l) => path.basename(l.file)).join(", ") || "none in this run" });
+  for (const { port, file } of logs) {
+    const log = readFileSync(file, "utf8");
+    const name = path.basename(file);
+    // Positive controls: the instance's own stdout (server.mjs), and its JSON logger, reached the file.
+    expect(log, name).toMatch(new RegExp(`Latch listening on http://[^\\s]+:${port}\\b`));
+    expect(log, name).toContain('"service":"latch"');
+    for (const secret of all) {
+      expect(log.includes(secret.value), `${name} contains ${secret.label} (${secret.spec})`).toBe(false);
+    }
   }
 });
 

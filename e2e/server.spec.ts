@@ -1,9 +1,27 @@
 import { expect, test } from "@playwright/test";
+import { readFileSync } from "node:fs";
 import http from "node:http";
+import net from "node:net";
 import { startAnotherInstance } from "./fixtures";
 
 /** A port apart from every other run's (each has its own E2E_PORT) and from instances.spec's. */
 const port = () => Number(process.env.E2E_PORT ?? 3100) + 1100 + (test.info().workerIndex % 7);
+
+/** Opens a TCP connection and closes it at once: "connected", or the error code (ECONNREFUSED). */
+function connect(host: string, port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    socket.setTimeout(5_000, () => {
+      socket.destroy();
+      resolve("timeout");
+    });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve("connected");
+    });
+    socket.once("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? String(error)));
+  });
+}
 
 /** One GET on a kept-alive connection: its status, or null once refused. */
 function get(agent: http.Agent, url: string): Promise<{ status: number } | null> {
@@ -18,10 +36,18 @@ function get(agent: http.Agent, url: string): Promise<{ status: number } | null>
 
 test("npm start listens where HOST says (not the container's HOSTNAME), and a stop ends kept-alive clients promptly", async () => {
   test.setTimeout(120_000);
+  // Not 127.0.0.1, server.mjs's default: an instance that ignored HOST would still answer there. All
+  // of 127.0.0.0/8 is loopback on Linux.
+  const host = "127.0.0.2";
   const instance = await startAnotherInstance(port(), {
     args: [],
-    env: { PORT: String(port()), HOST: "127.0.0.1", HOSTNAME: "latch-7f9c2d-container-name.invalid" },
+    host,
+    env: { PORT: String(port()), HOST: host, HOSTNAME: "latch-7f9c2d-container-name.invalid" },
   });
+  expect(instance.origin).toBe(`http://${host}:${port()}`);
+  // Bound to that address only: the default one refuses the connection.
+  expect(await connect(host, port())).toBe("connected");
+  expect(await connect("127.0.0.1", port())).toBe("ECONNREFUSED");
   // A runner sending request after request on one kept-alive connection, as HTTP clients do: the
   // connection is almost never idle, so closing idle connections once would not end it.
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -45,4 +71,6 @@ test("npm start listens where HOST says (not the container's HOSTNAME), and a st
   // Well within the 10 s after which the server gives up on requests still running.
   expect(Date.now() - stopped).toBeLessThan(8_000);
   expect(code).toBe(0);
+  // Its own words, from the output startAnotherInstance keeps.
+  expect(readFileSync(instance.log, "utf8")).toContain(`Latch listening on http://${host}:${port()}`);
 });

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { expect, request as playwrightRequest, test, type Page } from "@playwright/test";
-import { createFolder, dumpConsoleDatabase, expectNotInDump, unique } from "./fixtures";
+import { createFolder, dumpConsoleDatabase, expectNotInDump, registerApiToken, unique } from "./fixtures";
 
 /**
  * API tokens end to end: created in the console, shown once, used by a client that has no session,
@@ -22,6 +22,7 @@ async function createTokenIn(page: Page, folderName: string, tokenName: string) 
   await expect(dialog.getByText("you will not see it again")).toBeVisible();
   const token = await dialog.getByLabel("Token", { exact: true }).inputValue();
   expect(token).toMatch(/^lt_[a-z0-9]{8}_[A-Za-z0-9_-]{43}$/);
+  registerApiToken(token, `tokens.spec: the API token ${tokenName}`);
   // The only copy: Escape does not close the dialog, and there is no close button to press by mistake.
   await page.keyboard.press("Escape");
   await expect(dialog.getByLabel("Token", { exact: true })).toHaveValue(token);
@@ -138,7 +139,7 @@ test("a service account's token can carry only the metrics permission: Prometheu
   await page.screenshot({ path: "e2e/.output/metrics-token-dialog.png" });
   await dialog.getByRole("button", { name: "Create token" }).click();
   await expect(dialog.getByText("you will not see it again")).toBeVisible();
-  const token = await dialog.getByLabel("Token", { exact: true }).inputValue();
+  const token = registerApiToken(await dialog.getByLabel("Token", { exact: true }).inputValue(), `tokens.spec: the metrics token ${tokenName}`);
   await dialog.getByRole("button", { name: "I have copied it" }).click();
   await expect(card.getByText("Read metrics (/api/metrics)")).toBeVisible();
 
