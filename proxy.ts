@@ -52,5 +52,6 @@ export function proxy(request: NextRequest) {
 export const config = {
   // /api/v1 answers JSON to runners and sets its own headers (lib/api/handler.ts): no nonce to stamp,
   // and the hottest route (invoke) should not pay for a page's proxy.
-  matcher: ["/((?!_next/static|_next/image|favicon.ico|icon.svg|api/v1/).*)"],
+  // Exactly these files and folders: "/favicon.icoo" or "/_next/staticx" is a page (not found) and gets the headers.
+  matcher: ["/((?!_next/static/|_next/image$|favicon\\.ico$|icon\\.svg$|api/v1/).*)"],
 };

@@ -92,3 +92,14 @@ test("an address with a broken %-escape is a 400 with the usual headers, for pag
     if (path.startsWith("/api/")) expect(await res.json()).toMatchObject({ error: { code: "BAD_REQUEST", requestId: res.headers()["x-request-id"] } });
   }
 });
+
+test("a page no route serves gets the security headers too, whatever its name looks like", async ({ request }) => {
+  for (const path of ["/favicon.icoo", "/icon.svgx", "/_next/staticfoo", "/no-such-page"]) {
+    const res = await request.get(path);
+    expect(res.status(), path).toBe(404);
+    expect(res.headers()["content-security-policy"], path).toContain("frame-ancestors 'none'");
+    expect(res.headers()["x-frame-options"], path).toBe("DENY");
+  }
+  // The files themselves are still served as they are.
+  expect((await request.get("/icon.svg")).status()).toBe(200);
+});
