@@ -169,7 +169,9 @@ test("asset kinds: an AWS Secrets Manager credential by secret ID and keys, curr
   await expect(detailsVersion(page)).toHaveText("Current (AWSCURRENT)");
 
   let result = await resolveTest(page);
-  await expectFound(result, { version: second.versionId, keys: "host, password, port, username", username: "payroll_app" });
+  // A username read from a key of the secret is named by its key, never shown (it is a value from the store).
+  await expectFound(result, { version: second.versionId, keys: "host, password, port, username", username: "read from key username" });
+  await expect(result).not.toContainText("payroll_app");
 
   await page.getByRole("link", { name: "Edit" }).click();
   await page.getByRole("radio", { name: /^Staging label/ }).check();
@@ -177,12 +179,13 @@ test("asset kinds: an AWS Secrets Manager credential by secret ID and keys, curr
   await saveAsset(page, assetName, "Save changes");
   await expect(detailsVersion(page)).toHaveText("Staging label AWSPREVIOUS");
   result = await resolveTest(page);
-  await expectFound(result, { version: first.versionId, keys: "host, password, port, username", username: "payroll_old" });
+  await expectFound(result, { version: first.versionId, keys: "host, password, port, username", username: "read from key username" });
 
   await deleteAsset(page, folderId, assetName);
   expect((await page.goto(assetUrl))?.status()).toBe(404);
   expect(aws.emulator.describeSecret(secretId)?.versions).toEqual({ [first.versionId]: ["AWSPREVIOUS"], [second.versionId]: ["AWSCURRENT"] });
-  await expectNoneReceived(bodies, [oldPassword, newPassword, ...aws.storeSecrets], "payroll_old");
+  // The usernames are values from the store too, named only by their key; the version id is metadata.
+  await expectNoneReceived(bodies, [oldPassword, newPassword, "payroll_old", "payroll_app", ...aws.storeSecrets], first.versionId);
 });
 
 test("asset kinds: a CyberArk CCP credential by Object, read-only and unversioned; resolve test without the value, then for another account; delete", async ({ page, cyberark }) => {
@@ -213,7 +216,8 @@ test("asset kinds: a CyberArk CCP credential by Object, read-only and unversione
   const accountKeys = (...properties: string[]) =>
     ["address", "creationMethod", "deviceType", "folder", "name", "password", "passwordChangeInProcess", "policyID", "safe", "username", ...properties].sort().join(", ");
   let result = await resolveTest(page);
-  await expectFound(result, { version: "—", updated: "—", keys: accountKeys("database"), username: "svc_reports" });
+  await expectFound(result, { version: "—", updated: "—", keys: accountKeys("database"), username: "read from key username" });
+  await expect(result).not.toContainText("svc_reports");
 
   // Nothing to pin: the edit points the asset at another account instead.
   await page.getByRole("link", { name: "Edit" }).click();
@@ -223,10 +227,11 @@ test("asset kinds: a CyberArk CCP credential by Object, read-only and unversione
   await expect(page.locator('dt:text-is("Object") + dd')).toHaveText(other);
   result = await resolveTest(page);
   // This account has no database but a custom property, named with its first letter lower-cased.
-  await expectFound(result, { version: "—", updated: "—", keys: accountKeys("environment"), username: "erp_admin" });
+  await expectFound(result, { version: "—", updated: "—", keys: accountKeys("environment"), username: "read from key username" });
 
   await deleteAsset(page, folderId, assetName);
   expect((await page.goto(assetUrl))?.status()).toBe(404);
-  await expectNoneReceived(bodies, [password, otherPassword], "erp_admin");
+  // The usernames are values from the store too, named only by their key; the properties' names are metadata.
+  await expectNoneReceived(bodies, [password, otherPassword, "svc_reports", "erp_admin"], "passwordChangeInProcess");
   expect(await bodies.text()).not.toContain("PRIVATE KEY");
 });
