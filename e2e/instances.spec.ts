@@ -217,3 +217,34 @@ test("a server action rendered by one instance works when posted to another", as
     await b.stop();
   }
 });
+
+test("after a restart the cache is gone (one store read) and nothing else is: sessions, the connection and its pool come back", async ({ page, world }) => {
+  const path = `reporting/${randomUUID().slice(0, 8)}`;
+  world.vault.seedSecret({ path, data: { username: world.target.user, password: world.target.password } });
+  const connectionId = await setUp(page, world, path);
+  const port = instancePort(5);
+  const reads = () => world.vault.count(`/data/${path}`, "GET");
+  const invokeOn = (origin: string) =>
+    page.request.post(`${origin}/api/v1/connections/${connectionId}/invoke`, { data: { operation: "query", input: { sql: "SELECT current_user AS who", params: [] } } });
+  let b = await startAnotherInstance(port);
+  try {
+    let before = reads();
+    expect((await invokeOn(b.origin)).status()).toBe(200);
+    expect((await invokeOn(b.origin)).status()).toBe(200);
+    expect(reads() - before, "B read the store once, then used its cache").toBe(1);
+
+    expect(await b.stop()).toBe(0);
+    b = await startAnotherInstance(port);
+    // The same browser session (its cookie was issued by another instance) still works on the restarted one.
+    expect((await page.request.get(`${b.origin}/api/v1/connections/${connectionId}`)).status()).toBe(200);
+    before = reads();
+    const after = await invokeOn(b.origin);
+    expect(after.status()).toBe(200);
+    expect(await after.json()).toMatchObject({ result: { rows: [[world.target.user]] } });
+    expect(reads() - before, "the restarted instance had nothing cached: it read the store once").toBe(1);
+    expect((await invokeOn(b.origin)).status()).toBe(200);
+    expect(reads() - before).toBe(1);
+  } finally {
+    await b.stop();
+  }
+});
