@@ -1,4 +1,5 @@
 import { expect, test } from "@playwright/test";
+import { E2E_ADMIN } from "../playwright.config";
 import { createFolder, createUser, freshPage, signIn, unique } from "./fixtures";
 
 test("an admin builds nested folders, a Viewer sees but cannot rename, a non-member gets not found, and it is all audited", async ({
@@ -187,6 +188,16 @@ test("Add member does not replace a role someone already has; lowering your own 
   await expect(confirm).toBeHidden();
   await expect(leadPage.getByRole("row", { name: new RegExp(lead.email) }).getByText("Editor")).toBeVisible();
   await expect(leadPage.getByRole("button", { name: "Add member" })).toHaveCount(0);
+
+  // An administrator who also holds a lower role here may still do everything, and is shown so.
+  await page.goto(`/folders/${folderId}/members`);
+  await page.getByRole("button", { name: "Add member" }).click();
+  const own = page.getByRole("dialog", { name: "Add member" });
+  await own.getByLabel("E-mail").fill(E2E_ADMIN.email);
+  await own.getByRole("button", { name: "Add member" }).click();
+  await expect(own).toBeHidden();
+  await page.goto(`/folders/${folderId}`);
+  await expect(page.getByText("Your access:")).toContainText("Administrator");
 });
 
 test("a confirmation sent after the session ended goes to sign-in, then back to the page; nothing was changed", async ({ browser, page }) => {

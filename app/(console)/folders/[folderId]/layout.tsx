@@ -37,7 +37,8 @@ export default async function FolderLayout({
           <span className="inline-flex flex-wrap items-center gap-2">
             Your access:{" "}
             <StatusBadge tone={view.role === "FOLDER_ADMIN" || view.isTenantAdmin ? "info" : "neutral"}>
-              {view.role ? ROLE_LABELS[view.role] : "Administrator"}
+              {/* An administrator may do everything whatever role they also hold here. */}
+              {view.isTenantAdmin ? "Administrator" : view.role ? ROLE_LABELS[view.role] : "Administrator"}
             </StatusBadge>
           </span>
         }
