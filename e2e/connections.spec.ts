@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { expect, test as base, type Locator, type Page } from "@playwright/test";
 import { startPasswordPostgres, type PasswordPostgres } from "../test/targets/postgres";
 import {
+  addMember,
   captureBodies,
   createFolder,
   createUser,
@@ -77,17 +78,6 @@ async function search(dialog: Locator, text: string) {
   await dialog.getByRole("combobox", { name: "Search assets" }).fill(text);
   await expect(dialog.getByRole("listbox", { name: "Assets" }).or(dialog.getByText(/No assets match/))).toBeVisible();
   await expect(dialog.getByRole("listbox", { name: "Assets" })).not.toHaveAttribute("aria-busy", "true");
-}
-
-async function addMember(page: Page, folderId: string, email: string, role: "Viewer" | "Editor") {
-  await page.goto(`/folders/${folderId}/members`);
-  await page.getByRole("button", { name: "Add member" }).click();
-  const dialog = page.getByRole("dialog", { name: "Add member" });
-  await dialog.getByLabel("E-mail").fill(email);
-  await dialog.getByRole("combobox", { name: "Role" }).click();
-  await page.getByRole("option", { name: role }).click();
-  await dialog.getByRole("button", { name: "Add member" }).click();
-  await expect(dialog).toBeHidden();
 }
 
 /** The picker's folder filter, open (the results are a listbox too). */

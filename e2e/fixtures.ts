@@ -22,6 +22,22 @@ export async function freshPage(browser: Browser) {
   return context.newPage();
 }
 
+/**
+ * Opens the folder's Members tab and sends the Add member dialog for `email` with `role`. Waits for
+ * the dialog to close unless `expectRefusal`; returns the dialog (to read a refusal in it).
+ */
+export async function addMember(page: Page, folderId: string, email: string, role: "Viewer" | "Editor" | "Folder Admin", opts: { expectRefusal?: boolean } = {}) {
+  await page.goto(`/folders/${folderId}/members`);
+  await page.getByRole("button", { name: "Add member" }).click();
+  const dialog = page.getByRole("dialog", { name: "Add member" });
+  await dialog.getByLabel("E-mail").fill(email);
+  await dialog.getByRole("combobox", { name: "Role" }).click();
+  await page.getByRole("option", { name: role }).click();
+  await dialog.getByRole("button", { name: "Add member" }).click();
+  if (!opts.expectRefusal) await expect(dialog).toBeHidden();
+  return dialog;
+}
+
 /** Creates a user through the admin UI and returns their credentials. */
 export async function createUser(adminPage: Page, name = unique("Person")) {
   const email = `${name.toLowerCase().replace(/[^a-z0-9]+/g, "-")}@e2e.latch.test`;

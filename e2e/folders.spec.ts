@@ -1,6 +1,6 @@
 import { expect, test } from "@playwright/test";
 import { E2E_ADMIN } from "../playwright.config";
-import { createFolder, createUser, freshPage, signIn, unique } from "./fixtures";
+import { addMember, createFolder, createUser, freshPage, signIn, unique } from "./fixtures";
 
 test("an admin builds nested folders, a Viewer sees but cannot rename, a non-member gets not found, and it is all audited", async ({
   page,
@@ -19,14 +19,7 @@ test("an admin builds nested folders, a Viewer sees but cannot rename, a non-mem
   const viewer = await createUser(page);
   const outsider = await createUser(page);
 
-  await page.goto(`/folders/${topId}/members`);
-  await page.getByRole("button", { name: "Add member" }).click();
-  const dialog = page.getByRole("dialog", { name: "Add member" });
-  await dialog.getByLabel("E-mail").fill(viewer.email);
-  await dialog.getByRole("combobox", { name: "Role" }).click();
-  await page.getByRole("option", { name: "Viewer" }).click();
-  await dialog.getByRole("button", { name: "Add member" }).click();
-  await expect(dialog).toBeHidden();
+  await addMember(page, topId, viewer.email, "Viewer");
   const row = page.getByRole("row", { name: new RegExp(viewer.email) });
   await expect(row.getByText("Viewer")).toBeVisible();
 
@@ -146,24 +139,14 @@ test("Add member does not replace a role someone already has; lowering your own 
   const folderId = await createFolder(page, unique("Shared"));
   const lead = await createUser(page);
 
-  const addMember = async (role: string) => {
-    await page.goto(`/folders/${folderId}/members`);
-    await page.getByRole("button", { name: "Add member" }).click();
-    const dialog = page.getByRole("dialog", { name: "Add member" });
-    await dialog.getByLabel("E-mail").fill(lead.email);
-    await dialog.getByRole("combobox", { name: "Role" }).click();
-    await page.getByRole("option", { name: role }).click();
-    await dialog.getByRole("button", { name: "Add member" }).click();
-    return dialog;
-  };
   await page.goto(`/folders/${folderId}/members`);
   await page.getByRole("button", { name: "Add member" }).click();
   // The asterisk is hidden from screen readers; the field itself says it is required.
   await expect(page.getByRole("dialog", { name: "Add member" }).getByLabel("E-mail")).toHaveAttribute("aria-required", "true");
   await page.keyboard.press("Escape");
-  await expect(await addMember("Folder Admin")).toBeHidden();
+  await addMember(page, folderId, lead.email, "Folder Admin");
   // Adding them again, as Viewer, is refused in the dialog; their role stays.
-  const again = await addMember("Viewer");
+  const again = await addMember(page, folderId, lead.email, "Viewer", { expectRefusal: true });
   await expect(again.getByText(`${lead.name} is already a member of this folder, as Folder Admin.`)).toBeVisible();
   await again.getByRole("button", { name: "Cancel" }).click();
   await page.reload();
@@ -190,12 +173,7 @@ test("Add member does not replace a role someone already has; lowering your own 
   await expect(leadPage.getByRole("button", { name: "Add member" })).toHaveCount(0);
 
   // An administrator who also holds a lower role here may still do everything, and is shown so.
-  await page.goto(`/folders/${folderId}/members`);
-  await page.getByRole("button", { name: "Add member" }).click();
-  const own = page.getByRole("dialog", { name: "Add member" });
-  await own.getByLabel("E-mail").fill(E2E_ADMIN.email);
-  await own.getByRole("button", { name: "Add member" }).click();
-  await expect(own).toBeHidden();
+  await addMember(page, folderId, E2E_ADMIN.email, "Viewer");
   await page.goto(`/folders/${folderId}`);
   await expect(page.getByText("Your access:")).toContainText("Administrator");
 });
@@ -205,14 +183,7 @@ test("a confirmation sent after the session ended goes to sign-in, then back to 
   const folderName = unique("Kept");
   const folderId = await createFolder(page, folderName);
   // Someone who may delete the folder, in a browser of their own.
-  await page.goto(`/folders/${folderId}/members`);
-  await page.getByRole("button", { name: "Add member" }).click();
-  const dialog = page.getByRole("dialog", { name: "Add member" });
-  await dialog.getByLabel("E-mail").fill(person.email);
-  await dialog.getByRole("combobox", { name: "Role" }).click();
-  await page.getByRole("option", { name: "Folder Admin" }).click();
-  await dialog.getByRole("button", { name: "Add member" }).click();
-  await expect(dialog).toBeHidden();
+  await addMember(page, folderId, person.email, "Folder Admin");
 
   const theirs = await freshPage(browser);
   await signIn(theirs, person.email, person.password);

@@ -435,15 +435,21 @@ describe("rotation", () => {
     expect(await rotationEvents(connectionId)).toHaveLength(4);
   }
 
-  it("one time limit covers the whole invoke: a slow rejection and its retry do not run past what the runner asked for", async () => {
-    const path = `rt/http-deadline-${randomUUID().slice(0, 6)}`;
+  /** An HTTP connection that has been used once, then rotated at the target and in the vault behind Latch's back. */
+  async function rotatedHttpConnection(tag: string) {
+    const path = `rt/${tag}-${randomUUID().slice(0, 6)}`;
     const original = httpTarget.credentials.token;
     const { connectionId } = await connectSecret("http", path, "token", original, { baseUrl: httpTarget.url, authScheme: "bearer", testPath: "/health", caBundle: httpTarget.caCert });
     expect((await invoke(connectionId, "request", { method: "GET", path: "/echo" })).status).toBe(200);
-    // Rotated at the target and in the vault; the target answers slowly, a rejection included.
     const rotated = `rot-${randomUUID()}`;
     httpTarget.credentials.token = rotated;
     vault.seedSecret({ path, data: { value: rotated } });
+    return { path, connectionId, original };
+  }
+
+  it("one time limit covers the whole invoke: a slow rejection and its retry do not run past what the runner asked for", async () => {
+    // Rotated at the target and in the vault; the target answers slowly, a rejection included.
+    const { connectionId, original } = await rotatedHttpConnection("http-deadline");
     httpTarget.inject({ fault: { type: "latency", ms: 700 }, pathIncludes: "/echo" });
     try {
       const started = Date.now();
@@ -485,13 +491,7 @@ describe("rotation", () => {
   }, 60_000);
 
   it("a rotation whose audit event cannot be stored still recovers the invoke, and is counted once", async () => {
-    const path = `rt/http-rot-audit-${randomUUID().slice(0, 6)}`;
-    const original = httpTarget.credentials.token;
-    const { connectionId } = await connectSecret("http", path, "token", original, { baseUrl: httpTarget.url, authScheme: "bearer", testPath: "/health", caBundle: httpTarget.caCert });
-    expect((await invoke(connectionId, "request", { method: "GET", path: "/echo" })).status).toBe(200);
-    const rotated = `rot-${randomUUID()}`;
-    httpTarget.credentials.token = rotated;
-    vault.seedSecret({ path, data: { value: rotated } });
+    const { path, connectionId, original } = await rotatedHttpConnection("http-rot-audit");
     try {
       const before = { reads: reads(path), rotations: await counted("rotations", { connector: "http", outcome: "recovered" }) };
       const answer = await whileRefusingInserts("audit_events", "NEW.action = 'connection.rotation'", () => invoke(connectionId, "request", { method: "GET", path: "/echo" }));

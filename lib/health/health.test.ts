@@ -13,6 +13,35 @@ beforeEach(() => {
   (globalThis as { latchReadiness?: unknown }).latchReadiness = undefined;
 });
 
+/**
+ * Runs `fn` with DATABASE_URL pointed at a relay in front of the database, which counts connections
+ * and passes the database's answers on through `deliver` (at once, unless told otherwise).
+ */
+async function throughRelay(fn: (relay: { opened: () => number }) => Promise<void>, deliver: (chunk: Buffer, to: net.Socket) => void = (chunk, to) => void to.write(chunk)) {
+  const target = new URL(original);
+  let opened = 0;
+  const pipes: net.Socket[] = [];
+  const relay = net.createServer((inbound) => {
+    opened++;
+    const outbound = net.connect(Number(target.port || 5432), target.hostname);
+    pipes.push(inbound, outbound);
+    inbound.pipe(outbound);
+    outbound.on("data", (chunk: Buffer) => deliver(chunk, inbound));
+    for (const s of [inbound, outbound]) s.on("error", () => {});
+  });
+  await new Promise<void>((resolve) => relay.listen(0, "127.0.0.1", resolve));
+  try {
+    const through = new URL(original);
+    through.hostname = "127.0.0.1";
+    through.port = String((relay.address() as net.AddressInfo).port);
+    Object.assign(env(), { DATABASE_URL: through.toString() });
+    await fn({ opened: () => opened });
+  } finally {
+    for (const s of pipes) s.destroy();
+    relay.close();
+  }
+}
+
 describe("readiness", () => {
   it("is ready when the database answers and every migration is applied, and names none of them", async () => {
     expect(await checkReadiness()).toEqual({ ready: true, checks: { database: "ok", migrations: "ok", encryption: "ok" }, pending: 0 });
@@ -32,58 +61,26 @@ describe("readiness", () => {
 
   it("the time limit is for the whole check, not for each step of it", async () => {
     // Every answer of the database arrives 2 s late: each step is within 5 s, all of them are not.
-    const target = new URL(original);
-    const pipes: net.Socket[] = [];
-    const slow = net.createServer((inbound) => {
-      const outbound = net.connect(Number(target.port || 5432), target.hostname);
-      pipes.push(inbound, outbound);
-      inbound.pipe(outbound);
-      outbound.on("data", (chunk) => setTimeout(() => inbound.writable && inbound.write(chunk), 2_000));
-      for (const s of [inbound, outbound]) s.on("error", () => {});
-    });
-    await new Promise<void>((resolve) => slow.listen(0, "127.0.0.1", resolve));
-    try {
-      const through = new URL(original);
-      through.hostname = "127.0.0.1";
-      through.port = String((slow.address() as net.AddressInfo).port);
-      Object.assign(env(), { DATABASE_URL: through.toString() });
-      const started = Date.now();
-      expect(await checkReadiness()).toMatchObject({ ready: false, checks: { database: "unreachable" } });
-      expect(Date.now() - started).toBeLessThan(7_000);
-    } finally {
-      for (const s of pipes) s.destroy();
-      slow.close();
-    }
+    await throughRelay(
+      async () => {
+        const started = Date.now();
+        expect(await checkReadiness()).toMatchObject({ ready: false, checks: { database: "unreachable" } });
+        expect(Date.now() - started).toBeLessThan(7_000);
+      },
+      (chunk, to) => void setTimeout(() => to.writable && to.write(chunk), 2_000),
+    );
   });
 
   it("callers arriving together share one check: a public probe cannot use up the database's connections", async () => {
-    const target = new URL(original);
-    let opened = 0;
-    const pipes: net.Socket[] = [];
-    const proxy = net.createServer((inbound) => {
-      opened++;
-      const outbound = net.connect(Number(target.port || 5432), target.hostname);
-      pipes.push(inbound, outbound);
-      inbound.pipe(outbound).pipe(inbound);
-      for (const s of [inbound, outbound]) s.on("error", () => {});
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
-    try {
-      const through = new URL(original);
-      through.hostname = "127.0.0.1";
-      through.port = String((proxy.address() as net.AddressInfo).port);
-      Object.assign(env(), { DATABASE_URL: through.toString() });
+    await throughRelay(async ({ opened }) => {
       const answers = await Promise.all(Array.from({ length: 40 }, () => checkReadiness()));
       expect(new Set(answers.map((a) => JSON.stringify(a)))).toEqual(new Set([JSON.stringify({ ready: true, checks: { database: "ok", migrations: "ok", encryption: "ok" }, pending: 0 })]));
-      expect(opened).toBe(1);
+      expect(opened()).toBe(1);
       // A second later the database is asked again.
       await new Promise((resolve) => setTimeout(resolve, 1100));
       await checkReadiness();
-      expect(opened).toBe(2);
-    } finally {
-      for (const s of pipes) s.destroy();
-      proxy.close();
-    }
+      expect(opened()).toBe(2);
+    });
   });
 
   it("answers within its limit when the database accepts the connection and then says nothing", async () => {
