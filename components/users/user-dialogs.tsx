@@ -122,7 +122,7 @@ export function UserRowActions({ user, isSelf }: { user: UserSummary; isSelf: bo
   const [password, setPassword] = useState("");
   const reset = useServerAction(resetUserPasswordAction, {
     success: (r) =>
-      `Password of ${user.name} reset. Their sessions were ended${r.tokensRevoked ? `, and ${r.tokensRevoked} personal access token${r.tokensRevoked === 1 ? " was" : "s were"} revoked` : ""}.`,
+      `${isSelf ? "Your password was reset. Your other sessions were ended" : `Password of ${user.name} reset. Their sessions were ended`}${r.tokensRevoked ? `, and ${r.tokensRevoked} personal access token${r.tokensRevoked === 1 ? " was" : "s were"} revoked` : ""}.`,
   });
   const [revokeTokens, setRevokeTokens] = useState(true);
   const active = useServerAction(setUserActiveAction, { success: `${user.name} reactivated.` });
@@ -213,7 +213,11 @@ export function UserRowActions({ user, isSelf }: { user: UserSummary; isSelf: bo
           >
             <DialogHeader>
               <DialogTitle>Reset password of {user.name}</DialogTitle>
-              <DialogDescription>Their current sessions end immediately. Share the new password with them securely.</DialogDescription>
+              <DialogDescription>
+                {isSelf
+                  ? "Your other sessions end immediately; this one stays signed in."
+                  : "Their current sessions end immediately. Share the new password with them securely."}
+              </DialogDescription>
             </DialogHeader>
             <FormField label="New password" id="reset-password" error={reset.fieldError("password") ?? reset.formError} required>
               <NewPasswordInput value={password} onChange={setPassword} autoFocus />
@@ -221,7 +225,7 @@ export function UserRowActions({ user, isSelf }: { user: UserSummary; isSelf: bo
             <div className="flex items-start gap-2">
               <Checkbox id="reset-revoke-tokens" checked={revokeTokens} onCheckedChange={(v) => setRevokeTokens(v === true)} />
               <Label htmlFor="reset-revoke-tokens" className="grid gap-0.5 font-normal">
-                <span>Also revoke their personal access tokens</span>
+                <span>Also revoke {isSelf ? "your" : "their"} personal access tokens</span>
                 <span className="text-xs text-muted-foreground">Tokens outlive sessions. Keep this on if someone else may have used the account.</span>
               </Label>
             </div>
