@@ -7,7 +7,7 @@ import { createRabbitUser, type RabbitUser } from "../test/targets/rabbitmq";
 import { createRedisUser, type RedisUser } from "../test/targets/redis";
 import { randomUUID } from "node:crypto";
 import { E2E_ADMIN, E2E_ORIGIN } from "../playwright.config";
-import { captureBodies, type CapturedBodies, createFolder, registerSecret, unique } from "./fixtures";
+import { captureBodies, type CapturedBodies, createFolder, pickAsset, registerSecret, unique } from "./fixtures";
 
 /**
  * Every other connector connects in the browser with its secret from a credential asset that lives
@@ -70,10 +70,7 @@ async function openForm(page: Page, folderId: string, connector: RegExp, name: s
 async function useAsset(page: Page, field: string, assetName: string) {
   await page.getByRole("button", { name: `${field} options` }).click();
   await page.getByRole("menuitem", { name: "Use credential asset" }).click();
-  const dialog = page.getByRole("dialog", { name: "Use credential asset" });
-  await dialog.getByRole("combobox", { name: "Search assets" }).fill(assetName);
-  await dialog.getByRole("option", { name: new RegExp(assetName) }).click();
-  await expect(dialog).toBeHidden();
+  await pickAsset(page, assetName);
 }
 
 async function select(page: Page, label: RegExp, option: RegExp) {

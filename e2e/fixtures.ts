@@ -38,6 +38,22 @@ export async function addMember(page: Page, folderId: string, email: string, rol
   return dialog;
 }
 
+/**
+ * In the open "Use credential asset" dialog: searches for the asset and picks it once the list
+ * answers that search. Clicking while the previous list is still showing may hit a row the new
+ * results replace the moment the click lands.
+ */
+export async function pickAsset(page: Page, assetName: string) {
+  const dialog = page.getByRole("dialog", { name: "Use credential asset" });
+  await dialog.getByRole("combobox", { name: "Search assets" }).fill(assetName);
+  const list = dialog.getByRole("listbox", { name: "Assets" });
+  const option = list.getByRole("option", { name: new RegExp(assetName) });
+  await expect(option).toBeVisible();
+  await expect(list).not.toHaveAttribute("aria-busy", "true");
+  await option.click();
+  await expect(dialog).toBeHidden();
+}
+
 /** Creates a user through the admin UI and returns their credentials. */
 export async function createUser(adminPage: Page, name = unique("Person")) {
   const email = `${name.toLowerCase().replace(/[^a-z0-9]+/g, "-")}@e2e.latch.test`;

@@ -4,7 +4,7 @@ import pg from "pg";
 import { startHashicorpEmulator, type HashicorpEmulator } from "../test/emulators/hashicorp";
 import { createTestPki, type TestPki } from "../test/emulators/tls";
 import { startPasswordPostgres, type PasswordPostgres } from "../test/targets/postgres";
-import { createFolder, queryConsoleDatabase, registerSecret, startAnotherInstance, unique } from "./fixtures";
+import { createFolder, pickAsset, queryConsoleDatabase, registerSecret, startAnotherInstance, unique } from "./fixtures";
 
 /**
  * Instances sharing one database behave as one: a refresh sent to instance B makes instance A fetch
@@ -85,9 +85,7 @@ async function setUp(page: Page, world: World, path: string) {
   await page.getByRole("option", { name: /^Off/ }).click();
   await page.getByRole("button", { name: "Password options" }).click();
   await page.getByRole("menuitem", { name: "Use credential asset" }).click();
-  const dialog = page.getByRole("dialog", { name: "Use credential asset" });
-  await dialog.getByRole("combobox", { name: "Search assets" }).fill(assetName);
-  await dialog.getByRole("option", { name: new RegExp(assetName) }).click();
+  await pickAsset(page, assetName);
   await page.getByRole("button", { name: "Connect" }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Reporting" })).toBeVisible({ timeout: 30_000 });
   return page.url().split("/connections/")[1]!.split(/[?#]/)[0]!;
