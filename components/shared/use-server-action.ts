@@ -23,6 +23,9 @@ type Options<T> = {
 
 const UNREACHABLE = "Could not reach Latch. Check your connection and try again.";
 
+/** The session has ended: to the sign-in page, and back to this page afterwards. */
+const signInAgain = (router: ReturnType<typeof useRouter>) => router.push(`/login?callbackUrl=${encodeURIComponent(window.location.pathname + window.location.search)}`);
+
 // The form being submitted, noted before React's handlers run (capture phase on the document): the
 // focused element cannot say, since Safari does not focus a clicked button.
 let submitting: { form: HTMLFormElement; at: number } | null = null;
@@ -96,7 +99,7 @@ export function useServerAction<I, T>(action: (input: I) => Promise<ActionResult
         setFailure(error.error);
         focusFirstInvalid.current = Object.keys(error.error.fieldErrors ?? {}).length > 0;
         // Back here once signed in again.
-        if (error.error.code === "UNAUTHENTICATED") router.push(`/login?callbackUrl=${encodeURIComponent(window.location.pathname + window.location.search)}`);
+        if (error.error.code === "UNAUTHENTICATED") signInAgain(router);
         // A conflict means the state changed under the person (an edit elsewhere): show it as it is now.
         else if (error.error.code === "CONFLICT" && options.refresh !== false) router.refresh();
       } else {
@@ -179,7 +182,7 @@ export function useSettleAction() {
       throw new Error(UNREACHABLE);
     }
     if (result.ok) return result.data;
-    if (result.error.code === "UNAUTHENTICATED") router.push(`/login?callbackUrl=${encodeURIComponent(window.location.pathname + window.location.search)}`);
+    if (result.error.code === "UNAUTHENTICATED") signInAgain(router);
     else if (result.error.code === "CONFLICT") router.refresh();
     throw new Error(result.error.message);
   };

@@ -40,6 +40,9 @@ export function checkReadiness(): Promise<Readiness> {
   return result;
 }
 
+/** The master keys this instance is given, by id. */
+const configuredKeys = () => configuredMasterKeyIds(env().LATCH_MASTER_KEY, env().LATCH_PREVIOUS_MASTER_KEYS);
+
 async function probe(): Promise<Readiness> {
   // This build's own migrations first: a missing directory is the deployment's fault, not the database's.
   try {
@@ -53,7 +56,7 @@ async function probe(): Promise<Readiness> {
       env().DATABASE_URL,
       async (client) => ({
         pending: (await listPendingMigrations(client)).length,
-        missing: missingMasterKeys(await dataKeysByMasterKey(client), configuredMasterKeyIds(env().LATCH_MASTER_KEY, env().LATCH_PREVIOUS_MASTER_KEYS).all),
+        missing: missingMasterKeys(await dataKeysByMasterKey(client), configuredKeys().all),
       }),
       PROBE_TIMEOUT_MS,
     );
@@ -73,7 +76,7 @@ async function probe(): Promise<Readiness> {
  * and an error when the database needs one it is not given. /api/ready keeps saying so afterwards.
  */
 export async function reportMasterKeysAtStart(): Promise<void> {
-  const configured = configuredMasterKeyIds(env().LATCH_MASTER_KEY, env().LATCH_PREVIOUS_MASTER_KEYS);
+  const configured = configuredKeys();
   try {
     const missing = missingMasterKeys(await withDatabaseClient(env().DATABASE_URL, dataKeysByMasterKey, PROBE_TIMEOUT_MS), configured.all);
     if (missing.length > 0) {
