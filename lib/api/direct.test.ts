@@ -52,7 +52,7 @@ afterAll(async () => {
   await httpTarget?.close();
 });
 
-async function send(path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
+async function send(path: string, init: { method?: string; headers?: Record<string, string>; body?: string | Uint8Array } = {}) {
   const res = await fetch(`${origin}${path}`, { method: init.method ?? "POST", headers: init.headers, body: init.body });
   const text = await res.text();
   return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) as { error?: { code: string; message: string; requestId: string } } };
@@ -107,6 +107,11 @@ describe("bad requests get the wrapper's answers", () => {
     const notJson = await send(invokePath(connectionId), { headers: auth(), body: "{operation:" });
     expect(notJson.status).toBe(400);
     expect(notJson.json().error?.message).toBe("The request body is not valid JSON.");
+    // Latin-1 "é" (0xE9) is not UTF-8: refused, rather than reaching the target as U+FFFD.
+    const latin1 = Buffer.concat([Buffer.from('{"operation":"request","input":{"method":"POST","path":"/caf'), Buffer.from([0xe9]), Buffer.from('"}}')]);
+    const badText = await send(invokePath(connectionId), { headers: auth(), body: latin1 });
+    expect(badText.status).toBe(400);
+    expect(badText.json().error?.message).toBe("The request body is not valid UTF-8. Send JSON encoded as UTF-8.");
     expect((await send(invokePath(connectionId), { headers: { authorization: bearer(token), "content-type": "text/plain" }, body })).status).toBe(400);
     const shape = await send(invokePath(connectionId), { headers: auth(), body: JSON.stringify({ operation: 42 }) });
     expect(shape.status).toBe(422);

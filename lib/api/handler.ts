@@ -137,7 +137,14 @@ async function readJson(incoming: Incoming): Promise<unknown> {
   const tooLarge = () => new AppError("PAYLOAD_TOO_LARGE", "The request body is larger than 1 MiB.");
   const declared = Number(incoming.headers.get("content-length") ?? 0);
   if (declared > MAX_BODY_BYTES) throw tooLarge();
-  const text = new TextDecoder("utf-8", { fatal: false }).decode(await incoming.readBody(MAX_BODY_BYTES, tooLarge));
+  const bytes = await incoming.readBody(MAX_BODY_BYTES, tooLarge);
+  let text: string;
+  try {
+    // Not fatal, bad bytes would become U+FFFD: a SQL parameter or message body reaching the target altered, silently.
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new AppError("BAD_REQUEST", "The request body is not valid UTF-8. Send JSON encoded as UTF-8.");
+  }
   let body: unknown;
   try {
     body = JSON.parse(text);

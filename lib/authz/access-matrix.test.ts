@@ -122,7 +122,7 @@ describe("server actions answer not found without changing anything", () => {
   });
 });
 
-function req(method: string, url: string, body?: string, contentType = "application/json") {
+function req(method: string, url: string, body?: string | Uint8Array, contentType = "application/json") {
   return new NextRequest(new URL(url, "http://localhost"), {
     method,
     body,
@@ -194,6 +194,8 @@ describe("route handlers give a clear 4xx for bad input, never a 500", () => {
     // JSON escapes can spell half a character, which PostgreSQL cannot store (it failed inside the write: a 500).
     ["a lone surrogate in a value", '{"name":"Pay\\ud800roll","parentId":null}', "application/json", 400, BROKEN_TEXT],
     ["a lone surrogate in a key", '{"name":"Payroll","parentId":null,"\\udfff":1}', "application/json", 400, BROKEN_TEXT],
+    // Latin-1 "é": the name would otherwise be stored as "Caf\ufffd".
+    ["bytes that are not UTF-8", Buffer.concat([Buffer.from('{"name":"Caf'), Buffer.from([0xe9]), Buffer.from('","parentId":null}')]), "application/json", 400, "The request body is not valid UTF-8. Send JSON encoded as UTF-8."],
   ])("%s", async (_label, body, type, status, message) => {
     signInAs(admin);
     const before = await rowCounts();
