@@ -56,11 +56,12 @@ async function insertToken(
 }
 
 /** Read after the commit: within a transaction Prisma would fetch the relations in parallel on one connection. */
-async function createdRow(actor: Ctx["actor"], created: { token: string; row: { id: string } }): Promise<CreatedToken> {
-  const [row, labels] = await Promise.all([
-    db().apiToken.findUniqueOrThrow({ where: { id: created.row.id }, select: tokenRowSelect }),
-    folderLabels(actor),
-  ]);
+/**
+ * The answer is read inside the creating transaction, with the folder labels read before it: once
+ * the token is committed nothing may fail, or it would exist, count against the cap, and never be shown.
+ */
+async function createdRow(tx: Tx, labels: Map<string, string>, created: { token: string; row: { id: string } }): Promise<CreatedToken> {
+  const row = await tx.apiToken.findUniqueOrThrow({ where: { id: created.row.id }, select: tokenRowSelect });
   return { token: created.token, row: toTokenRow(row, labels) };
 }
 
@@ -72,7 +73,8 @@ const auditScopes = (scopes: TokenScopeInput[]) => scopes.map((s) => ({ folderId
  */
 export async function createPersonalToken(ctx: Ctx, input: CreatePersonalTokenInput): Promise<CreatedToken> {
   assertSignedIn(ctx.actor);
-  const created = await db().$transaction(async (tx) => {
+  const labels = await folderLabels(ctx.actor);
+  return db().$transaction(async (tx) => {
     await assertUnderCap(tx, { userId: ctx.actor.id });
     for (const [index, scope] of input.scopes.entries()) {
       const access = await getFolderAccess(tx, ctx.actor, scope.folderId);
@@ -91,9 +93,8 @@ export async function createPersonalToken(ctx: Ctx, input: CreatePersonalTokenIn
       requestId: ctx.requestId,
       details: { kind: "personal", prefix: result.row.prefix, expiresAt: result.row.expiresAt.toISOString(), scopes: auditScopes(input.scopes) },
     });
-    return result;
+    return createdRow(tx, labels, result);
   });
-  return createdRow(ctx.actor, created);
 }
 
 async function getServiceAccountOrThrow(tx: Tx, id: string) {
@@ -105,7 +106,8 @@ async function getServiceAccountOrThrow(tx: Tx, id: string) {
 /** Administrators grant a service account's scopes directly: it has no roles to bound them. */
 export async function createServiceAccountToken(ctx: Ctx, input: CreateServiceAccountTokenInput): Promise<CreatedToken> {
   assertTenant(ctx.actor, "tokens.manage", "Service account");
-  const created = await db().$transaction(async (tx) => {
+  const labels = await folderLabels(ctx.actor);
+  return db().$transaction(async (tx) => {
     const account = await getServiceAccountOrThrow(tx, input.serviceAccountId);
     if (account.disabled) throw conflict(`“${account.name}” is disabled. Enable it before creating tokens for it.`);
     await assertUnderCap(tx, { serviceAccountId: account.id });
@@ -127,9 +129,8 @@ export async function createServiceAccountToken(ctx: Ctx, input: CreateServiceAc
         tenantPermissions: input.tenantPermissions,
       },
     });
-    return result;
+    return createdRow(tx, labels, result);
   });
-  return createdRow(ctx.actor, created);
 }
 
 /** Owners revoke their own tokens; administrators revoke any. Revoking twice changes nothing. */
