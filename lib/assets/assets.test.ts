@@ -462,14 +462,36 @@ describe("updating", () => {
   it("the value Latch kept is removed only while no asset points at it: a value typed in again meanwhile stays", async () => {
     const { id } = ok(await typedCredential(`Retyped ${tag()}`, "svc", secretValue("first")));
     const name = `assets/${id}`;
-    // As if the asset had left the Latch store and another change had then typed a new value in,
-    // between the first change's commit and its clean-up: the row points at the name again.
-    expect(await deleteUnusedLatchSecret(latch.id, name)).toBe(false);
+    // An asset still points at the name (another change typed a value into it): it stays.
+    expect(await db().$transaction((tx) => deleteUnusedLatchSecret(tx, latch.id, name))).toBe(false);
     expect(await latchVersions(name)).toHaveLength(1);
     expect(await resolveAs(editor, id)).toMatchObject({ username: "svc" });
     // Once nothing points at it, it goes.
     await db().credentialAsset.update({ where: { id }, data: { secretName: `${name}-elsewhere` } });
-    expect(await deleteUnusedLatchSecret(latch.id, name)).toBe(true);
+    expect(await db().$transaction((tx) => deleteUnusedLatchSecret(tx, latch.id, name))).toBe(true);
+    expect(await latchVersions(name)).toEqual([]);
+  });
+
+  it("the sealed value goes with the asset or neither does: a removal that fails keeps the asset, and says so", async () => {
+    const { id } = ok(await typedCredential(`Kept value ${tag()}`, "svc", secretValue("kept")));
+    const name = `assets/${id}`;
+    await db().$executeRawUnsafe(`CREATE FUNCTION test_refuse_delete() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF OLD.name = '${name}' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN OLD; END $$`);
+    await db().$executeRawUnsafe(`CREATE TRIGGER test_refuse_delete BEFORE DELETE ON latch_secrets FOR EACH ROW EXECUTE FUNCTION test_refuse_delete()`);
+    try {
+      expect(await deleteAssetAction({ assetId: id })).toMatchObject({ ok: false, error: { code: "UNEXPECTED" } });
+      // Moving the asset to another store lets go of the value the same way.
+      const moved = await updateAssetAction(await editInput(id, { storeId: vault.id, secretName: `apps/elsewhere-${tag()}`, usernameKey: "username", valueKey: "password" }));
+      expect(moved).toMatchObject({ ok: false });
+    } finally {
+      await db().$executeRawUnsafe(`DROP TRIGGER test_refuse_delete ON latch_secrets`);
+      await db().$executeRawUnsafe(`DROP FUNCTION test_refuse_delete()`);
+    }
+    expect(await db().credentialAsset.findUniqueOrThrow({ where: { id } })).toMatchObject({ storeId: latch.id, secretName: name });
+    expect(await latchVersions(name)).toHaveLength(1);
+    expect(await resolveAs(editor, id)).toMatchObject({ username: "svc" });
+    const events = await db().auditEvent.findMany({ where: { targetId: id, action: { in: ["asset.delete", "asset.update"] } }, select: { action: true, outcome: true } });
+    expect(events.map((e) => `${e.action} ${e.outcome}`).sort()).toEqual(["asset.delete FAILURE", "asset.update FAILURE"]);
+    ok(await deleteAssetAction({ assetId: id }));
     expect(await latchVersions(name)).toEqual([]);
   });
 

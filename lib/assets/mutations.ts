@@ -227,13 +227,13 @@ async function removeSecret(store: CredentialStore, name: string, why: string) {
 }
 
 /**
- * Removes a secret Latch created for an asset in its own store, after the asset stopped pointing at
- * it, and only if no asset points at it again meanwhile (deleteUnusedLatchSecret).
+ * Removes a secret Latch created for an asset in its own store, once the asset stopped pointing at
+ * it, unless another asset points at it (deleteUnusedLatchSecret). In the change's transaction: the
+ * sealed value cannot outlive the asset while the audit event says it was removed.
  */
-async function deleteOwnedSecret(storeId: string, name: string) {
-  const store = await db().credentialStore.findUnique({ where: { id: storeId } });
-  if (!store?.isBuiltIn) return;
-  await deleteUnusedLatchSecret(store.id, name).catch((error: unknown) => logger().warn({ err: error, storeId: store.id }, "could not remove a secret Latch created for an asset"));
+async function deleteOwnedSecret(tx: Tx, asset: Pick<CredentialAsset, "ownsSecret" | "storeId" | "secretName"> & { store: CredentialStore | null }) {
+  if (!asset.ownsSecret || !asset.store?.isBuiltIn || !asset.storeId || !asset.secretName) return false;
+  return deleteUnusedLatchSecret(tx, asset.storeId, asset.secretName);
 }
 
 /**
@@ -421,6 +421,8 @@ export async function updateAsset(ctx: Ctx, input: UpdateAssetInput) {
       await announceChange(tx, current.id);
       if (store && finalPlan?.write) written = await writeSecret(tx, store, finalPlan.secretName, finalPlan.write, creates || (store.isBuiltIn && !(current.ownsSecret && current.storeId === store.id)));
       if (store) await assertStoreStillUsable(tx, current.folderId, store.id);
+      // The value Latch created for the asset's old reference, now that nothing points at it.
+      if (!(finalPlan?.ownsSecret && finalPlan.storeId === current.storeId && finalPlan.secretName === current.secretName)) await deleteOwnedSecret(tx, current);
       await recordAuditEvent(tx, {
         actor: ctx.actor,
         action: "asset.update",
@@ -437,9 +439,6 @@ export async function updateAsset(ctx: Ctx, input: UpdateAssetInput) {
     await undoWrite(written);
     await recordFailure(ctx, note, error, started, written);
     throw error;
-  }
-  if (asset.ownsSecret && asset.storeId && asset.secretName && !(plan?.ownsSecret && plan.storeId === asset.storeId && plan.secretName === asset.secretName)) {
-    await deleteOwnedSecret(asset.storeId, asset.secretName);
   }
   return { id: asset.id, name: input.name };
 }
@@ -481,6 +480,7 @@ export async function deleteAsset(ctx: Ctx, input: { assetId: string }) {
       const usages = await listAssetUsages(tx, current.id, ctx.actor);
       if (usages.visible.length + usages.hidden > 0) throw inUse(current.name, usages);
       await tx.credentialAsset.delete({ where: { id: current.id } });
+      await deleteOwnedSecret(tx, current);
       await announceChange(tx, current.id);
       await recordAuditEvent(tx, {
         actor: ctx.actor,
@@ -500,7 +500,6 @@ export async function deleteAsset(ctx: Ctx, input: { assetId: string }) {
     await recordFailure(ctx, note, error, started, null);
     throw error;
   }
-  if (asset.ownsSecret && asset.storeId && asset.secretName) await deleteOwnedSecret(asset.storeId, asset.secretName);
   return { id: asset.id, folderId: asset.folderId };
 }
 

@@ -37,14 +37,13 @@ const lockName = (tx: Tx, storeId: string, name: string) => tx.$executeRaw`SELEC
  * Deletes every version of a secret Latch created for an asset, unless an asset points at it again:
  * another change may have typed a new value into the same name after this one let go of it. Taken
  * under the writers' lock, so a write that commits first is seen, and one that comes after writes anew.
- * Returns whether it deleted anything.
+ * Runs in the change's own transaction (the value goes with the asset, or neither does). Returns
+ * whether it deleted anything.
  */
-export async function deleteUnusedLatchSecret(storeId: string, name: string): Promise<boolean> {
-  return db().$transaction(async (tx) => {
-    await lockName(tx, storeId, name);
-    if (await tx.credentialAsset.findFirst({ where: { storeId, secretName: name }, select: { id: true } })) return false;
-    return (await tx.latchSecret.deleteMany({ where: { storeId, name } })).count > 0;
-  });
+export async function deleteUnusedLatchSecret(tx: Tx, storeId: string, name: string): Promise<boolean> {
+  await lockName(tx, storeId, name);
+  if (await tx.credentialAsset.findFirst({ where: { storeId, secretName: name }, select: { id: true } })) return false;
+  return (await tx.latchSecret.deleteMany({ where: { storeId, name } })).count > 0;
 }
 
 /**
