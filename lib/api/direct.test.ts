@@ -52,7 +52,7 @@ afterAll(async () => {
   await httpTarget?.close();
 });
 
-async function send(path: string, init: { method?: string; headers?: Record<string, string>; body?: string | Uint8Array } = {}) {
+async function send(path: string, init: { method?: string; headers?: Record<string, string>; body?: BodyInit } = {}) {
   const res = await fetch(`${origin}${path}`, { method: init.method ?? "POST", headers: init.headers, body: init.body });
   const text = await res.text();
   return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) as { error?: { code: string; message: string; requestId: string } } };

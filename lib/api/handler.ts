@@ -11,10 +11,10 @@ import { env } from "@/lib/env";
 import { AppError, HTTP_STATUS, unexpectedMessage } from "@/lib/errors";
 import { lazyLogger, requestLogger } from "@/lib/log";
 import { withFreshnessFrom } from "@/lib/authz/epoch";
+import { MAX_REQUEST_BYTES } from "@/lib/api/limits";
 import { REQUEST_ID_HEADER, requestIdFrom, type HeaderReader } from "@/lib/request-context";
 import { authenticateBearer } from "@/lib/tokens/authenticate";
 
-const MAX_BODY_BYTES = 1024 * 1024;
 const CHALLENGE = 'Bearer realm="latch"';
 
 type Schemas<P, Q, B> = { params?: z.ZodType<P>; query?: z.ZodType<Q>; body?: z.ZodType<B> };
@@ -136,8 +136,8 @@ async function readJson(incoming: Incoming): Promise<unknown> {
   }
   const tooLarge = () => new AppError("PAYLOAD_TOO_LARGE", "The request body is larger than 1 MiB.");
   const declared = Number(incoming.headers.get("content-length") ?? 0);
-  if (declared > MAX_BODY_BYTES) throw tooLarge();
-  const bytes = await incoming.readBody(MAX_BODY_BYTES, tooLarge);
+  if (declared > MAX_REQUEST_BYTES) throw tooLarge();
+  const bytes = await incoming.readBody(MAX_REQUEST_BYTES, tooLarge);
   let text: string;
   try {
     // Not fatal, bad bytes would become U+FFFD: a SQL parameter or message body reaching the target altered, silently.

@@ -122,7 +122,7 @@ describe("server actions answer not found without changing anything", () => {
   });
 });
 
-function req(method: string, url: string, body?: string | Uint8Array, contentType = "application/json") {
+function req(method: string, url: string, body?: BodyInit, contentType = "application/json") {
   return new NextRequest(new URL(url, "http://localhost"), {
     method,
     body,

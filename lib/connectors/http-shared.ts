@@ -1,6 +1,7 @@
 import { X509Certificate } from "node:crypto";
 import { fetch as undiciFetch, type Dispatcher, type Response } from "undici";
 import { z } from "zod";
+import { MAX_REQUEST_BYTES } from "@/lib/api/limits";
 import { env } from "@/lib/env";
 import { assertHostAllowed, createDispatcher } from "@/lib/net/egress";
 import { ConnectorError, OperationInputError } from "./types";
@@ -291,7 +292,7 @@ export const requestInputSchema = z
       )
       .optional()
       .meta({ description: `Extra request headers. Not allowed: ${[...FORBIDDEN_HEADERS].join(", ")}, nor the header the connection's API key uses.` }),
-    body: z.string().max(10 * 1024 * 1024).optional().meta({ description: "Request body as text; not allowed with GET or HEAD." }),
+    body: z.string().max(MAX_REQUEST_BYTES).optional().meta({ description: "Request body as text; not allowed with GET or HEAD. The whole invoke request is limited to 1 MiB." }),
     timeoutMs: z
       .number()
       .int()

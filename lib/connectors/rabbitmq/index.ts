@@ -2,6 +2,7 @@ import "server-only";
 import type { Socket } from "node:net";
 import amqp, { type ChannelModel } from "amqplib";
 import { z } from "zod";
+import { MAX_REQUEST_BYTES } from "@/lib/api/limits";
 import { resolveTargetAddress } from "@/lib/net/egress";
 import { blankToUndefined, booleanish, within, tlsOptions, hostSchema } from "../socket-shared";
 import { socketDestination, ConnectorError, OperationInputError, type Connector, type Operation } from "../types";
@@ -45,7 +46,7 @@ const shortString = () => z.string().max(255).refine((v) => Buffer.byteLength(v,
 const publishInput = z.object({
   exchange: shortString().default(""),
   routingKey: shortString(),
-  body: z.string().max(8 * 1024 * 1024),
+  body: z.string().max(MAX_REQUEST_BYTES).meta({ description: "The message body as text. The whole invoke request is limited to 1 MiB." }),
   contentType: z.string().trim().pipe(shortString()).optional(),
   persistent: z.boolean().optional(),
 });
