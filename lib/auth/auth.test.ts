@@ -1,10 +1,11 @@
+import { randomUUID } from "node:crypto";
 import { encode } from "next-auth/jwt";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { db } from "@/lib/db";
 import { env } from "@/lib/env";
 import { makeUser, whileRefusingInserts } from "@/test/fixtures";
 import { authorizeCredentials, SIGN_IN_ERRORS } from "./options";
-import { attemptSource, emailAtAddressKey, pruneSignInState, unlockEmail } from "./throttle";
+import { attemptSource, emailAtAddressKey, pruneSignInState, unlockAddress, unlockEmail } from "./throttle";
 import { getCurrentUser } from "./session";
 
 const jar = new Map<string, string>();
@@ -94,6 +95,21 @@ describe("sign-in", () => {
     await expect(authorizeCredentials({ email: user.email, password: "correct horse battery" }, headers("10.3.9.9"))).rejects.toThrow(SIGN_IN_ERRORS.locked);
     expect(await unlockEmail(` ${user.email.toUpperCase()} `)).toBeGreaterThan(0);
     await expect(authorizeCredentials({ email: user.email, password: "correct horse battery" }, headers("10.3.9.9"))).resolves.toMatchObject({ id: user.id });
+  }, 60_000);
+
+  it("guesses naming many e-mails from one address lock that address for everyone; auth:unlock with the address lifts it", async () => {
+    const user = await makeUser();
+    const max = env().LATCH_LOGIN_MAX_FAILURES * 4;
+    for (let i = 0; i < max; i++) {
+      await expect(authorizeCredentials({ email: `nobody-${i}-${randomUUID()}@example.test`, password: "guess" }, headers("2001:db8:99:1::5"))).rejects.toThrow(SIGN_IN_ERRORS.invalid);
+    }
+    // The same /64: a person there with the right password is locked out too.
+    await expect(authorizeCredentials({ email: user.email, password: "correct horse battery" }, headers("2001:db8:99:1::6"))).rejects.toThrow(SIGN_IN_ERRORS.locked);
+    // Unlocking the person's e-mail does not help: the lock is on the address.
+    await unlockEmail(user.email);
+    await expect(authorizeCredentials({ email: user.email, password: "correct horse battery" }, headers("2001:db8:99:1::6"))).rejects.toThrow(SIGN_IN_ERRORS.locked);
+    expect(await unlockAddress(" 2001:db8:99:1::7 ")).toBeGreaterThan(0);
+    await expect(authorizeCredentials({ email: user.email, password: "correct horse battery" }, headers("2001:db8:99:1::6"))).resolves.toMatchObject({ id: user.id });
   }, 60_000);
 });
 

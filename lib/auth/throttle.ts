@@ -12,7 +12,7 @@ import { env } from "@/lib/env";
  *    whose e-mail may be the well-known default) out of their account from afar;
  *  - an e-mail from anywhere: ten times that, against guessing spread over many addresses;
  *  - a client address, whatever e-mails it names: four times that (shared NATs).
- * `npm run auth:unlock -- <e-mail>` lifts the locks on an e-mail.
+ * `npm run auth:unlock -- <e-mail or address>` lifts the locks on an e-mail or a client address.
  *
  * An attempt is counted before its password is checked (the check takes a while, on purpose), in one
  * atomic upsert per key, so a burst of parallel guesses cannot all pass a "not locked yet" check
@@ -105,6 +105,18 @@ export async function unlockEmail(email: string): Promise<number> {
   const normalised = email.trim().toLowerCase();
   const { count } = await db().authThrottle.deleteMany({
     where: { OR: [{ key: emailKey(normalised) }, { key: { startsWith: `email-at:${emailTag(normalised)}|` } }] },
+  });
+  return count;
+}
+
+/**
+ * Lifts every lock and count on a client address (everyone behind a shared NAT locked out by one
+ * person's guesses; `npm run auth:unlock -- <address>`): the address's own, and each e-mail's there.
+ */
+export async function unlockAddress(address: string): Promise<number> {
+  const source = attemptSource(address.trim());
+  const { count } = await db().authThrottle.deleteMany({
+    where: { OR: [{ key: `addr:${source}` }, { key: { startsWith: "email-at:" }, AND: { key: { endsWith: `|${source}` } } }] },
   });
   return count;
 }
