@@ -84,7 +84,7 @@ async function failure(promise: Promise<unknown>): Promise<unknown> {
 
 type StoreRef = { id: string; name: string; input: ReturnType<typeof vaultStoreInput> };
 
-function vaultStoreInput(opts: { mode?: "READ_ONLY" | "READ_WRITE"; folderId?: string | null }) {
+function vaultStoreInput(opts: { mode?: "READ_ONLY" | "READ_WRITE"; folderId?: string | null; timeoutMs?: number }) {
   return {
     name: `Vault ${tag()}`,
     kind: "hashicorp" as const,
@@ -93,11 +93,11 @@ function vaultStoreInput(opts: { mode?: "READ_ONLY" | "READ_WRITE"; folderId?: s
     config: { address: emu.url, kvVersion: "2" },
     secrets: { token: vaultToken },
     caBundle: pki.caCert,
-    timeoutMs: 5000,
+    timeoutMs: opts.timeoutMs ?? 5000,
   };
 }
 
-async function makeVaultStore(opts: { mode?: "READ_ONLY" | "READ_WRITE"; folderId?: string | null } = {}): Promise<StoreRef> {
+async function makeVaultStore(opts: { mode?: "READ_ONLY" | "READ_WRITE"; folderId?: string | null; timeoutMs?: number } = {}): Promise<StoreRef> {
   const input = vaultStoreInput(opts);
   const created = ok(await as(admin, () => createStoreAction(input)));
   return { ...created, input };
@@ -1017,6 +1017,48 @@ describe("typing a value into an external store: Latch overwrites only secrets i
       await db().$executeRaw`DROP FUNCTION IF EXISTS test_fail_after_write()`;
     }
   });
+});
+
+describe("a write the store may have saved after Latch stopped waiting", () => {
+  const eventually = async (check: () => boolean) => {
+    for (let i = 0; i < 60 && !check(); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(check()).toBe(true);
+  };
+
+  it("a new secret: the change fails saying the value may be there, asks the store to delete it, and audits the outcome as unknown", async () => {
+    const slow = await makeVaultStore({ timeoutMs: 1000 });
+    const path = `apps/unconfirmed-${tag()}`;
+    // The existence check answers at once; the write is carried out, but only after Latch gave up.
+    emu.inject({ fault: { type: "latency", ms: 1 }, pathIncludes: `/data/${path}`, times: 1 });
+    emu.inject({ fault: { type: "latency", ms: 2000 }, pathIncludes: `/data/${path}`, times: 1 });
+    const name = `Unconfirmed ${tag()}`;
+    const result = await create({ type: "SECRET", name, storeId: slow.id, source: "value", secretName: path, secretValue: secretValue("unconfirmed") });
+    expect(result).toMatchObject({ ok: false, error: { code: "VALIDATION" } });
+    const message = (result as { error: { message: string } }).error.message;
+    expect(message).toContain(`Latch could not confirm the value was written to “${slow.name}”: Timed out.`);
+    expect(message).toContain(`The store may still save it as “${path}”`);
+    expect(await db().credentialAsset.count({ where: { name } })).toBe(0);
+    const event = await db().auditEvent.findFirstOrThrow({ where: { action: "asset.create", targetLabel: name } });
+    expect(event).toMatchObject({ outcome: "FAILURE", details: expect.objectContaining({ valueWritten: "unknown", removalAsked: true }) });
+    expect(emu.count(path, "DELETE")).toBeGreaterThan(0);
+  }, 30_000);
+
+  it("an edit: the change fails saying so, and every instance reads the store afresh instead of keeping the old value", async () => {
+    const slow = await makeVaultStore({ timeoutMs: 1000 });
+    const path = `apps/unconfirmed-edit-${tag()}`;
+    const before = secretValue("before");
+    const { id } = ok(await create({ type: "SECRET", name: `Unconfirmed edit ${tag()}`, storeId: slow.id, source: "value", secretName: path, secretValue: before }));
+    expect(await resolveAs(editor, id)).toMatchObject({ value: before });
+    emu.inject({ fault: { type: "latency", ms: 2000 }, pathIncludes: `/data/${path}`, times: 1 });
+    const after = secretValue("after");
+    const result = await updateAssetAction(await editInput(id, { secretValue: after }));
+    expect(result).toMatchObject({ ok: false, error: { code: "VALIDATION", message: expect.stringContaining("The store may have saved it all the same") } });
+    await eventually(() => (emu.readSecret({ path }) as { value?: string } | undefined)?.value === after);
+    // Without the announcement this instance would serve `before` from its cache for up to an hour.
+    expect(await resolveAs(editor, id)).toMatchObject({ value: after });
+    const event = await db().auditEvent.findFirstOrThrow({ where: { action: "asset.update", targetId: id }, orderBy: { occurredAt: "desc" } });
+    expect(event).toMatchObject({ outcome: "FAILURE", details: expect.objectContaining({ valueWritten: "unknown", removalAsked: false }) });
+  }, 30_000);
 });
 
 describe("edits reach every instance", () => {

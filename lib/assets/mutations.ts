@@ -17,7 +17,7 @@ import { broadcastRefresh } from "@/lib/secrets/broadcast";
 import { referenceProblem, resolveTest, ResolveError, secretExists, type ResolveTestResult } from "@/lib/secrets/resolver";
 import { clientForStore } from "@/lib/stores/client";
 import { listStoresUsableByFolder } from "@/lib/stores/queries";
-import { STORE_ERROR_TITLES, StoreError, classifyNetworkError } from "@/lib/vault/errors";
+import { STORE_ERROR_TITLES, StoreError, classifyNetworkError, type StoreErrorKind } from "@/lib/vault/errors";
 import { asStoreKind, getProvider } from "@/lib/vault/registry";
 import { getAssetForOrThrow, toStoreOption, type StoreOption } from "./queries";
 import { caseInsensitiveNames, checkReference } from "./reference";
@@ -190,6 +190,19 @@ async function assertMayWrite(tx: Tx, actor: Actor, store: CredentialStore, secr
 /** A value written for a change; `inTransaction` when it was written with the change's own transaction (and so rolled back with it). */
 type Written = { store: CredentialStore; name: string; version: string | null; creates: boolean; inTransaction?: boolean };
 
+/** Failures after which the store may still have saved the value: it timed out or failed while answering, not before taking the request. */
+const OUTCOME_UNKNOWN: ReadonlySet<StoreErrorKind> = new Set(["timeout", "unavailable", "bad_response"]);
+
+/** A write whose outcome Latch could not learn: the change fails, and what the store holds is treated as possibly new. */
+class UncertainWriteError extends AppError {
+  constructor(
+    message: string,
+    readonly write: Omit<Written, "version">,
+  ) {
+    super("VALIDATION", message, { secretValue: [message] });
+  }
+}
+
 /**
  * Writes a typed value to its store, within the change's transaction `tx`. Failures name what went
  * wrong, never the value. The Latch store's write is part of that transaction (it rolls back with
@@ -203,6 +216,12 @@ async function writeSecret(tx: Tx, store: CredentialStore, name: string, values:
     return { store, name, version: (await client.putSecret!({ name }, values)).version, creates };
   } catch (error) {
     const known = error instanceof StoreError ? error : classifyNetworkError(error, store.name);
+    if (known && OUTCOME_UNKNOWN.has(known.kind)) {
+      const then = creates
+        ? `The store may still save it as “${name}”: Latch asked it to delete that again, but check the store before you retry, and delete the secret there if you find it.`
+        : `The store may have saved it all the same: connections using “${name}” now read whatever the store holds. Save again to be sure which value it is.`;
+      throw new UncertainWriteError(`Latch could not confirm the value was written to “${store.name}”: ${STORE_ERROR_TITLES[known.kind]}. ${known.message} ${then}`, { store, name, creates });
+    }
     if (known) throw fieldError("secretValue", `Could not write the value to “${store.name}”: ${STORE_ERROR_TITLES[known.kind]}. ${known.message}`);
     throw error;
   } finally {
@@ -240,7 +259,13 @@ async function deleteOwnedSecret(tx: Tx, asset: Pick<CredentialAsset, "ownsSecre
  * A change that did not happen leaves nothing in a store: a secret the write created goes again. A new
  * version of an existing secret cannot be taken back; the failure event records that it was written.
  */
-async function undoWrite(written: Written | null) {
+async function undoWrite(written: Written | null, error: unknown, assetId: string | null) {
+  if (error instanceof UncertainWriteError) {
+    if (error.write.creates) await removeSecret(error.write.store, error.write.name, "could not remove a secret whose write was not confirmed");
+    // The asset's secret may hold the new value: every instance drops what it cached and reads the store again.
+    else if (assetId) await broadcastRefresh({ kind: "asset", id: assetId }, db()).catch((e: unknown) => logger().warn({ err: e }, "could not announce a possibly written value"));
+    return;
+  }
   if (written?.creates) await removeSecret(written.store, written.name, "could not remove a secret written for a change that failed");
   else if (written) logger().warn({ storeId: written.store.id }, "a change failed after writing a new version of its secret");
 }
@@ -281,6 +306,7 @@ async function recordFailure(ctx: Ctx, note: ChangeNote, error: unknown, started
         failure,
         ...(error instanceof AppError && error.fieldErrors ? { fields: Object.keys(error.fieldErrors) } : {}),
         ...(written ? { valueWritten: true, valueRemoved: written.creates } : {}),
+        ...(error instanceof UncertainWriteError ? { valueWritten: "unknown", removalAsked: error.write.creates } : {}),
         durationMs: ms(started),
       },
     });
@@ -350,7 +376,7 @@ export async function createAsset(ctx: Ctx, input: CreateAssetInput) {
     const error = mapKnownDbError(raw, input.name);
     // Nothing half-written: a secret created for this asset goes if the asset does not land.
     if ((written as Written | null)?.inTransaction) written = null;
-    await undoWrite(written);
+    await undoWrite(written, error, null);
     await recordFailure(ctx, note, error, started, written);
     throw error;
   }
@@ -436,7 +462,7 @@ export async function updateAsset(ctx: Ctx, input: UpdateAssetInput) {
     const error = mapKnownDbError(raw, input.name);
     // Written with the transaction that failed: rolled back with it, so not written at all.
     if ((written as Written | null)?.inTransaction) written = null;
-    await undoWrite(written);
+    await undoWrite(written, error, asset?.id ?? null);
     await recordFailure(ctx, note, error, started, written);
     throw error;
   }
