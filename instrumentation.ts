@@ -23,6 +23,21 @@ export async function register() {
   // server.mjs answers token-authenticated invokes without Next's router (lib/api/direct.ts).
   const { installDirectRoutes } = await import("@/lib/api/direct");
   installDirectRoutes();
+  // server.mjs's stop (lib/server/lifecycle.mjs), once the requests in flight are done: how long it may
+  // wait for them, and what to close then. On globalThis because server.mjs cannot import lib/.
+  const { drainAll } = await import("@/lib/connections/runtime");
+  const { stopListening } = await import("@/lib/secrets/broadcast");
+  const { closeDatabase } = await import("@/lib/db");
+  (globalThis as Record<symbol, unknown>)[Symbol.for("latch.shutdown")] = {
+    graceMs: settings.LATCH_SHUTDOWN_GRACE_SECONDS * 1000,
+    close: async () => {
+      // The listener first: a refresh arriving now would only reopen what is being closed.
+      await stopListening();
+      // No invoke holds a target client any more, so each closes now (with the credentials its driver holds).
+      drainAll();
+      await closeDatabase();
+    },
+  };
 }
 
 /** Unexpected render and route errors reach the structured, redacting log with their request id. */

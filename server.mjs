@@ -14,12 +14,17 @@
  *  - the routes lib/api/direct.ts lists (token-authenticated invokes) are answered by the same
  *    handler without Next's router, which costs more per request than the invoke itself. lib/ puts
  *    that table on globalThis from instrumentation.ts, since this file cannot import TypeScript.
+ *
+ * On SIGTERM or SIGINT it stops as lib/server/lifecycle.mjs says: requests in flight finish (up to
+ * LATCH_SHUTDOWN_GRACE_SECONDS), then sessions are closed, then exit 0. A second signal of the same
+ * kind kills it at once.
  */
 import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import next from "next";
+import { createLifecycle, DEFAULT_GRACE_SECONDS } from "./lib/server/lifecycle.mjs";
 
 function option(short, long, fallback) {
   const args = process.argv.slice(2);
@@ -41,31 +46,40 @@ if (!Number.isInteger(port) || port < 1 || port > 65535) {
 process.env.NODE_ENV ??= "production";
 process.env.NEXT_TELEMETRY_DISABLED ??= "1";
 const dir = path.dirname(fileURLToPath(import.meta.url));
+// The app reads its own files from the working directory (prisma/migrations, for /api/ready): a
+// service started as `node /opt/latch/server.mjs` from elsewhere would never be ready otherwise.
+process.chdir(dir);
 const app = next({ dev: false, dir, hostname, port });
 const handle = app.getRequestHandler();
 await app.prepare();
 
 const DIRECT_ROUTES = Symbol.for("latch.directRoutes");
-let stopping = false;
-const server = createServer((request, response) => {
-  // While stopping, each answer ends its keep-alive connection, so a client sending request after
-  // request cannot keep the server open past the requests already in flight.
-  if (stopping) {
-    response.setHeader("connection", "close");
-    response.once("finish", () => server.closeIdleConnections());
-  }
-  const peer = request.socket.remoteAddress;
-  if (peer) {
-    const forwarded = request.headers["x-forwarded-for"];
-    request.headers["x-forwarded-for"] = forwarded ? `${forwarded}, ${peer}` : peer;
-  }
-  // A path with a broken percent-escape ("%ZZ", or bytes that are not UTF-8) makes Next's router
-  // throw: a bare 500 without the API's JSON, headers or request id. It is the caller's mistake.
-  if (!decodablePath(request.url)) return void refuseMalformedPath(request, response);
-  const direct = globalThis[DIRECT_ROUTES];
-  if (direct?.(request, response)) return;
-  void handle(request, response);
+// What instrumentation.ts registers for the stop: the grace period (validated with the other variables
+// in lib/env.ts) and what to close after the last request (target pools, the LISTEN session, the pool).
+const SHUTDOWN = Symbol.for("latch.shutdown");
+const server = createServer();
+const lifecycle = createLifecycle(server, {
+  graceMs: () => globalThis[SHUTDOWN]?.graceMs ?? DEFAULT_GRACE_SECONDS * 1000,
+  close: async () => {
+    await app.close();
+    await globalThis[SHUTDOWN]?.close();
+  },
 });
+server.on(
+  "request",
+  lifecycle.listener((request, response) => {
+    const peer = request.socket.remoteAddress;
+    if (peer) {
+      const forwarded = request.headers["x-forwarded-for"];
+      request.headers["x-forwarded-for"] = forwarded ? `${forwarded}, ${peer}` : peer;
+    }
+    // A path with a broken percent-escape ("%ZZ", or bytes that are not UTF-8) makes Next's router
+    // throw: a bare 500 without the API's JSON, headers or request id. It is the caller's mistake.
+    if (!decodablePath(request.url)) return void refuseMalformedPath(request, response);
+    // The direct route's answer (a promise), or false: Next's.
+    return globalThis[DIRECT_ROUTES]?.(request, response) || handle(request, response);
+  }),
+);
 
 function decodablePath(url = "/") {
   const query = url.indexOf("?");
@@ -99,19 +113,4 @@ server.once("error", (error) => {
 });
 server.listen(port, hostname, () => console.log(`Latch listening on http://${hostname}:${port}`));
 
-for (const signal of ["SIGTERM", "SIGINT"]) {
-  process.once(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    // Requests in flight finish; idle keep-alive connections are closed so close() can complete.
-    const forced = setTimeout(() => {
-      console.error("server.mjs: requests were still running 10 s after the stop signal; exiting without them.");
-      process.exit(1);
-    }, 10_000);
-    forced.unref();
-    server.close(() => {
-      void app.close().finally(() => process.exit(0));
-    });
-    server.closeIdleConnections();
-  });
-}
+for (const signal of ["SIGTERM", "SIGINT"]) process.once(signal, () => void lifecycle.stop(signal));

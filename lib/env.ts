@@ -129,6 +129,13 @@ const schema = z.object({
   LATCH_INVOKE_RATE_PER_SECOND: z.coerce.number().min(1).max(100_000).default(50),
   /** Refreshes and connection tests per second each API token (or person) may make on one instance; bursts up to ten times that. */
   LATCH_REFRESH_RATE_PER_SECOND: z.coerce.number().min(0.1).max(100_000).default(2),
+  /**
+   * On SIGTERM/SIGINT, how long server.mjs waits for requests in flight (and then for closing its
+   * sessions) before it exits with 1 without them. 45 s: an invoke's default limit of 30 s, plus the
+   * 10 s its audit row may wait for a database session, plus closing. Invokes given a longer timeoutMs
+   * need more; whatever stops the process (systemd TimeoutStopSec, Kubernetes' grace period) must allow it.
+   */
+  LATCH_SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(1).max(3600).default(45),
 });
 
 export type Env = z.infer<typeof schema>;

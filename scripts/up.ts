@@ -5,6 +5,7 @@ import net from "node:net";
 import path from "node:path";
 import { dataKeysByMasterKey, masterKeyRefusal } from "../lib/crypto/master-keys";
 import { applyMigrations, withDatabaseClient } from "../lib/db/migrate";
+import { killAfterMs } from "../lib/server/lifecycle.mjs";
 import { seed } from "../prisma/seed";
 import { startEmbeddedPostgres, type EmbeddedPg } from "./embedded-pg";
 
@@ -27,7 +28,8 @@ function shutdown(code: number): Promise<never> {
     const running = child;
     if (running && running.exitCode === null && running.signalCode === null) {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => running.kill("SIGKILL"), 15_000);
+        // Past the server's own grace period for requests in flight (LATCH_SHUTDOWN_GRACE_SECONDS).
+        const timer = setTimeout(() => running.kill("SIGKILL"), killAfterMs(process.env.LATCH_SHUTDOWN_GRACE_SECONDS));
         running.once("exit", () => {
           clearTimeout(timer);
           resolve();
@@ -84,15 +86,25 @@ const SECRETS_FILE = path.join(dataDir, "local-secrets.json");
 function loadLocalSecrets(): { secrets: LocalSecrets; generated: (keyof LocalSecrets)[]; save: () => void } {
   const file = SECRETS_FILE;
   let stored: Partial<LocalSecrets> = {};
+  let read = false;
   try {
     stored = JSON.parse(fs.readFileSync(file, "utf8"));
-    fs.chmodSync(file, 0o600);
+    read = true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
       throw new Error(
         `Cannot read ${path.relative(root, file)} (${(err as Error).message}). Repair it by hand; do not delete it: ` +
           "its LATCH_MASTER_KEY is the only way to open what Latch has stored, and a new one would not.",
       );
+    }
+  }
+  // Best effort: on a read-only mount (EROFS) or a file owned by someone else (EPERM) the secrets
+  // read above are still good; only the permissions could not be tightened.
+  if (read) {
+    try {
+      if ((fs.statSync(file).mode & 0o777) !== 0o600) fs.chmodSync(file, 0o600);
+    } catch (err) {
+      console.warn(`Warning: could not restrict ${path.relative(root, file)} to its owner (mode 0600): ${(err as Error).message}. Check who can read it.`);
     }
   }
   const secrets = {} as LocalSecrets;

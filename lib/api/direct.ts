@@ -18,10 +18,11 @@ import { requestIdFrom } from "@/lib/request-context";
  */
 const INVOKE_PATH = /^\/api\/v1\/connections\/([^/]+)\/invoke$/;
 
-export type DirectRoutes = (request: IncomingMessage, response: ServerResponse) => boolean;
+/** False: Next answers. Otherwise the answer's promise, which server.mjs waits for before it stops (the client may have hung up). */
+export type DirectRoutes = (request: IncomingMessage, response: ServerResponse) => false | Promise<void>;
 export const DIRECT_ROUTES = Symbol.for("latch.directRoutes");
 
-/** Answers the request and returns true, or returns false and leaves it to Next. */
+/** Answers the request (returning the promise of the answer), or returns false and leaves it to Next. */
 export const serveDirect: DirectRoutes = (request, response) => {
   if (request.method !== "POST" || request.headers.authorization === undefined) return false;
   const url = new URL(request.url ?? "/", "http://direct.invalid");
@@ -33,7 +34,7 @@ export const serveDirect: DirectRoutes = (request, response) => {
   } catch {
     return false;
   }
-  invokeRoute.serveNode(request, response, { connectionId }, url).catch((error: unknown) => {
+  return invokeRoute.serveNode(request, response, { connectionId }, url).catch((error: unknown) => {
     // serveNode maps every error to an answer itself; this is a failure while writing one.
     const requestId = requestIdFrom(nodeHeaders(request));
     logger().error({ err: error, path: url.pathname, requestId }, "unexpected error while answering a direct route");
@@ -41,7 +42,6 @@ export const serveDirect: DirectRoutes = (request, response) => {
     const out = unexpectedAnswer(requestId);
     response.writeHead(out.status, out.headers).end(out.body as string);
   });
-  return true;
 };
 
 /** Called from instrumentation.ts at start-up: server.mjs looks the table up on globalThis (it cannot import lib/). */

@@ -1,0 +1,65 @@
+import { randomUUID } from "node:crypto";
+import pg from "pg";
+import { afterAll, describe, expect, it, vi } from "vitest";
+import type { Connector } from "@/lib/connectors/types";
+import type { Pools } from "@/lib/connections/pools";
+
+/**
+ * What server.mjs calls when it stops, once the requests in flight are done (lib/server/lifecycle.mjs):
+ * registered at start by instrumentation.ts, since server.mjs cannot import lib/. After it, the
+ * instance holds no session anywhere: no target client (nor the credentials its driver keeps), no
+ * LISTEN session, no session of its database pool.
+ */
+type ShutdownHook = { graceMs: number; close: () => Promise<void> };
+
+const listeners = async (): Promise<number> => {
+  const client = new pg.Client({ connectionString: process.env.DATABASE_URL });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'Latch refresh listener'",
+    );
+    return rows[0]!.n;
+  } finally {
+    await client.end();
+  }
+};
+
+afterAll(() => {
+  delete (globalThis as Record<symbol, unknown>)[Symbol.for("latch.shutdown")];
+});
+
+describe("instrumentation.ts", () => {
+  it("registers the stop's grace period from LATCH_SHUTDOWN_GRACE_SECONDS, and a close that ends target clients, the listener and the pool", async () => {
+    process.env.NEXT_RUNTIME = "nodejs";
+    process.env.LATCH_SHUTDOWN_GRACE_SECONDS = "90";
+    const { register } = await import("./instrumentation");
+    await register();
+    const hook = (globalThis as Record<symbol, unknown>)[Symbol.for("latch.shutdown")] as ShutdownHook | undefined;
+    expect(hook?.graceMs).toBe(90_000);
+
+    const { openPools } = await import("@/lib/connections/runtime");
+    const { isListening } = await import("@/lib/secrets/broadcast");
+    const { db, sql } = await import("@/lib/db");
+    // An idle pooled target client, as an instance keeps one after invokes.
+    openPools();
+    const pools = (globalThis as unknown as { latchRuntime: { pools: Pools } }).latchRuntime.pools;
+    const close = vi.fn(async () => {});
+    const entry = pools.acquire(randomUUID(), "v1", 1, { close } as unknown as Connector, () => ({ client: Promise.resolve({}) }));
+    await entry.client;
+    pools.release(entry);
+    expect(openPools()).toHaveLength(1);
+    await vi.waitFor(() => expect(isListening()).toBe(true), { timeout: 10_000 });
+    expect(await listeners()).toBe(1);
+    await sql(db(), "SELECT 1", []);
+
+    await hook!.close();
+
+    expect(openPools()).toEqual([]);
+    await vi.waitFor(() => expect(close).toHaveBeenCalledTimes(1));
+    expect(isListening()).toBe(false);
+    expect(await listeners()).toBe(0);
+    // Ended, not replaced: a late caller gets an error instead of opening a new session.
+    await expect(sql(db(), "SELECT 1", [])).rejects.toThrow(/after calling end on the pool/);
+  });
+});

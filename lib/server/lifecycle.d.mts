@@ -1,0 +1,16 @@
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+
+export interface Lifecycle {
+  listener(serve: (request: IncomingMessage, response: ServerResponse) => unknown): (request: IncomingMessage, response: ServerResponse) => void;
+  stop(signal: string): Promise<void>;
+  readonly inFlight: number;
+  readonly stopping: boolean;
+}
+
+export function createLifecycle(
+  server: Server,
+  options: { graceMs: () => number; close?: () => Promise<void>; exit?: (code: number) => void; log?: (line: string) => void },
+): Lifecycle;
+
+export const DEFAULT_GRACE_SECONDS: number;
+export function killAfterMs(graceSeconds: string | undefined): number;

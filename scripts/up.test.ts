@@ -1,0 +1,56 @@
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+
+/**
+ * `npm run up` with .data on a read-only mount (a container's secret volume, a backup restored
+ * read-only): the secrets file reads fine, only tightening its mode fails. That must not stop Latch
+ * with "Cannot read … Repair it by hand", which would send someone to edit a file that is intact.
+ */
+const ROOT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+let dir: string | undefined;
+afterEach(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+  dir = undefined;
+});
+
+describe("npm run up, reading .data/local-secrets.json", () => {
+  it("goes on with a warning when the file reads but its mode cannot be changed (EROFS)", async () => {
+    dir = await mkdtemp(path.join(tmpdir(), "latch-up-"));
+    await mkdir(path.join(dir, ".data"));
+    const secrets = { NEXTAUTH_SECRET: randomBytes(48).toString("base64url"), LATCH_MASTER_KEY: randomBytes(32).toString("base64") };
+    await writeFile(path.join(dir, ".data", "local-secrets.json"), JSON.stringify(secrets), { mode: 0o644 });
+    // What a read-only mount answers to chmod; reads are unaffected.
+    const readOnly = path.join(dir, "read-only-mount.mjs");
+    await writeFile(
+      readOnly,
+      `import fs from "node:fs";\nfs.chmodSync = (file) => { throw Object.assign(new Error(\`EROFS: read-only file system, chmod '\${file}'\`), { code: "EROFS" }); };\n`,
+    );
+
+    const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: "postgresql://latch@127.0.0.1:3990/latch", PORT: "3991" };
+    delete env.NEXTAUTH_SECRET;
+    delete env.LATCH_MASTER_KEY;
+    const tsx = pathToFileURL(path.join(ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href;
+    // In an empty directory up.ts gets past the secrets and the database, then stops at `prisma
+    // generate`, which is not installed there: far enough, and nothing is started.
+    const child = spawn(process.execPath, ["--import", tsx, "--import", pathToFileURL(readOnly).href, path.join(ROOT, "scripts", "up.ts")], {
+      cwd: dir,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+    await new Promise((resolve) => child.once("exit", resolve));
+
+    expect(output).not.toContain("Cannot read");
+    expect(output).toContain("Warning: could not restrict .data/local-secrets.json to its owner (mode 0600): EROFS");
+    expect(output).toContain("Using DATABASE_URL postgresql://latch@127.0.0.1:3990/latch");
+    // The file's secrets were used, not replaced.
+    expect(output).not.toContain("Generated");
+  });
+});

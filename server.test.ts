@@ -1,0 +1,190 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import http from "node:http";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import { parseEnv } from "@/lib/env";
+import { DEFAULT_GRACE_SECONDS, killAfterMs } from "@/lib/server/lifecycle.mjs";
+
+/**
+ * server.mjs itself, started with test/server-stub/next.mjs in place of Next (no build needed): how
+ * it stops. A stop must not cut a request handler short (the target may have run the request, and the
+ * invoke's audit row is written after that), must not be held open by kept-alive connections, and
+ * must close the instance's sessions before it exits 0.
+ */
+const ROOT = path.dirname(fileURLToPath(import.meta.url));
+const REGISTER = pathToFileURL(path.join(ROOT, "test", "server-stub", "register.mjs")).href;
+
+type Running = {
+  child: ChildProcess;
+  port: number;
+  /** Lines of stdout so far (the stub's "started /x", "finished /x", "closed sessions"…). */
+  out: string[];
+  err: () => string;
+  waitFor: (line: string) => Promise<void>;
+  /** Exit code and when, once it has exited. */
+  exited: Promise<{ code: number | null; at: number }>;
+};
+
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+});
+
+async function start(port: number, opts: { env?: Record<string, string>; cwd?: string } = {}): Promise<Running> {
+  const child = spawn(process.execPath, ["--import", REGISTER, path.join(ROOT, "server.mjs"), "-p", String(port), "-H", "127.0.0.1"], {
+    cwd: opts.cwd ?? ROOT,
+    env: { ...process.env, ...opts.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.push(child);
+  const out: string[] = [];
+  let err = "";
+  const waiters: { line: string; resolve: () => void }[] = [];
+  let partial = "";
+  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+    const lines = (partial + chunk).split("\n");
+    partial = lines.pop()!;
+    for (const line of lines) {
+      out.push(line);
+      for (const w of waiters.filter((w) => w.line === line)) w.resolve();
+    }
+  });
+  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (err += chunk));
+  const exited = new Promise<{ code: number | null; at: number }>((resolve) => child.once("exit", (code) => resolve({ code, at: Date.now() })));
+  const waitFor = (line: string) =>
+    out.some((l) => l.startsWith(line))
+      ? Promise.resolve()
+      : Promise.race([
+          new Promise<void>((resolve) => waiters.push({ line, resolve })),
+          exited.then(() => Promise.reject(new Error(`server.mjs exited before printing "${line}":\n${out.join("\n")}\n${err}`))),
+        ]);
+  await waitFor(`Latch listening on http://127.0.0.1:${port}`);
+  return { child, port, out, err: () => err, waitFor, exited };
+}
+
+/** Connects and closes at once: "connected", or the error code (ECONNREFUSED once it stopped accepting). */
+function connect(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: "127.0.0.1", port });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve("connected");
+    });
+    socket.once("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? String(error)));
+  });
+}
+
+/** Sends a request and hangs up without waiting for the answer, as a runner whose own timeout fired. */
+async function sendAndHangUp(port: number, target: string, server: Running): Promise<void> {
+  const socket = net.connect({ host: "127.0.0.1", port });
+  socket.on("error", () => {});
+  socket.write(`POST ${target} HTTP/1.1\r\nhost: latch.test\r\nauthorization: Bearer lt_x\r\ncontent-length: 0\r\n\r\n`);
+  await server.waitFor(`started ${target.split("?")[0]}`);
+  socket.destroy();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+}
+
+describe("server.mjs stopping", () => {
+  for (const [route, port] of [
+    ["/slow", 3971],
+    ["/direct", 3972],
+  ] as const) {
+    it(`lets a request whose client hung up finish before it closes sessions and exits 0 (${route === "/direct" ? "direct route" : "Next's handler"})`, async () => {
+      const server = await start(port);
+      await sendAndHangUp(port, `${route}?ms=1500`, server);
+
+      const signalled = Date.now();
+      server.child.kill("SIGTERM");
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Stopped accepting, but still running the request.
+      expect(await connect(port)).toBe("ECONNREFUSED");
+      expect(server.child.exitCode).toBeNull();
+
+      const { code, at } = await server.exited;
+      expect(code).toBe(0);
+      expect(at - signalled).toBeGreaterThanOrEqual(1_000);
+      // The handler finished (the audit row), then Next closed, then lib's sessions.
+      const order = server.out.filter((l) => /^(finished|next closed|closed sessions)/.test(l));
+      expect(order).toEqual([`finished ${route}`, "next closed", "closed sessions"]);
+    });
+  }
+
+  it("gives up after LATCH_SHUTDOWN_GRACE_SECONDS with exit 1, saying what it abandoned", async () => {
+    const server = await start(3973, { env: { STUB_GRACE_MS: "1000" } });
+    const socket = net.connect({ host: "127.0.0.1", port: 3973 });
+    socket.on("error", () => {});
+    socket.write("GET /slow?ms=20000 HTTP/1.1\r\nhost: latch.test\r\n\r\n");
+    await server.waitFor("started /slow");
+
+    const signalled = Date.now();
+    server.child.kill("SIGTERM");
+    const { code, at } = await server.exited;
+    socket.destroy();
+    expect(code).toBe(1);
+    expect(at - signalled).toBeGreaterThanOrEqual(900);
+    expect(at - signalled).toBeLessThan(4_000);
+    expect(server.err()).toContain("1 request(s) were still running 1 s after SIGTERM");
+    expect(server.out).not.toContain("closed sessions");
+  });
+
+  it("ends kept-alive connections whose request was already running at the signal, and exits as soon as they are answered", async () => {
+    const server = await start(3974);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
+    const get = (target: string) =>
+      new Promise<{ connection: string | undefined; body: string; at: number }>((resolve, reject) => {
+        http
+          .get(`http://127.0.0.1:3974${target}`, { agent }, (res) => {
+            let body = "";
+            res.setEncoding("utf8").on("data", (chunk: string) => (body += chunk));
+            res.on("end", () => resolve({ connection: res.headers.connection, body, at: Date.now() }));
+          })
+          .on("error", reject);
+      });
+    // One whose headers are not sent yet at the signal, one already streaming its answer.
+    const plain = get("/slow?ms=1000");
+    const streaming = get("/stream?ms=1000");
+    await server.waitFor("started /slow");
+    await server.waitFor("started /stream");
+
+    server.child.kill("SIGTERM");
+    const [a, b] = await Promise.all([plain, streaming]);
+    expect(a).toMatchObject({ connection: "close", body: "done /slow" });
+    expect(b.body).toBe("first done /stream");
+    const { code, at } = await server.exited;
+    agent.destroy();
+    expect(code).toBe(0);
+    // Not after Node's 5 s keep-alive timeout: the connections were closed with their answers.
+    expect(at - Math.max(a.at, b.at)).toBeLessThan(1_500);
+  });
+});
+
+describe("server.mjs working directory", () => {
+  it("reads its own files (prisma/migrations, for /api/ready) whatever directory it was started from", async () => {
+    const server = await start(3975, { cwd: tmpdir() });
+    const answer = await fetch("http://127.0.0.1:3975/migrations").then((r) => r.text());
+    server.child.kill("SIGTERM");
+    expect(answer).toBe("true");
+    expect((await server.exited).code).toBe(0);
+  });
+});
+
+describe("the grace period", () => {
+  it("defaults to 45 s, above an invoke's 30 s default limit, and refuses values it cannot use", () => {
+    const base = { DATABASE_URL: "postgresql://localhost/latch", NEXTAUTH_SECRET: "k2Jd9sLq0PzX7vB3nM5cR8tY1wE4uI6oA" };
+    expect(parseEnv(base).LATCH_SHUTDOWN_GRACE_SECONDS).toBe(DEFAULT_GRACE_SECONDS);
+    expect(DEFAULT_GRACE_SECONDS).toBeGreaterThan(30);
+    expect(parseEnv({ ...base, LATCH_SHUTDOWN_GRACE_SECONDS: "150" }).LATCH_SHUTDOWN_GRACE_SECONDS).toBe(150);
+    for (const bad of ["0", "-5", "1.5", "soon", "3601"]) {
+      expect(() => parseEnv({ ...base, LATCH_SHUTDOWN_GRACE_SECONDS: bad }), bad).toThrow(/LATCH_SHUTDOWN_GRACE_SECONDS/);
+    }
+  });
+
+  it("is shorter than `npm run up`'s wait before it kills the server, so the server's own deadline comes first", () => {
+    expect(killAfterMs(undefined)).toBeGreaterThan(DEFAULT_GRACE_SECONDS * 1000);
+    expect(killAfterMs("150")).toBeGreaterThan(150_000);
+    expect(killAfterMs("not a number")).toBeGreaterThan(DEFAULT_GRACE_SECONDS * 1000);
+  });
+});

@@ -1,0 +1,52 @@
+import { existsSync } from "node:fs";
+
+/**
+ * Stands in for Next, and for what instrumentation.ts registers, when server.test.ts starts server.mjs
+ * without a build. Each request prints "started <path>", waits ?ms=, prints "finished <path>" (where
+ * an invoke writes its audit row), then answers, whether or not the client is still there.
+ */
+const SHUTDOWN = Symbol.for("latch.shutdown");
+const DIRECT_ROUTES = Symbol.for("latch.directRoutes");
+const say = (line) => process.stdout.write(`${line}\n`);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function work(request, response) {
+  const url = new URL(request.url ?? "/", "http://stub.invalid");
+  const ms = Number(url.searchParams.get("ms") ?? 0);
+  say(`started ${url.pathname}`);
+  if (url.pathname === "/stream") {
+    // Headers and a first chunk go out at once; the rest after the wait.
+    response.writeHead(200, { "content-type": "text/plain" });
+    response.write("first ");
+  }
+  await sleep(ms);
+  say(`finished ${url.pathname}`);
+  if (!response.headersSent) response.writeHead(200, { "content-type": "text/plain" });
+  response.end(`done ${url.pathname}`);
+}
+
+export default function next() {
+  return {
+    async prepare() {
+      // As lib/api/direct.ts does: false for Next, else the answer's promise.
+      globalThis[DIRECT_ROUTES] = (request, response) => {
+        if (!request.url?.startsWith("/direct")) return false;
+        return work(request, response);
+      };
+      globalThis[SHUTDOWN] = {
+        graceMs: Number(process.env.STUB_GRACE_MS ?? 5_000),
+        close: async () => say("closed sessions"),
+      };
+    },
+    getRequestHandler() {
+      return async (request, response) => {
+        // What GET /api/ready reads, relative to the working directory.
+        if (request.url === "/migrations") return void response.end(String(existsSync("prisma/migrations")));
+        await work(request, response);
+      };
+    },
+    async close() {
+      say("next closed");
+    },
+  };
+}
