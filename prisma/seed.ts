@@ -1,5 +1,6 @@
-import pg from "pg";
+import type pg from "pg";
 import { generatePassword, hashPassword, PASSWORD_MIN_LENGTH } from "../lib/auth/password";
+import { connectClient, scriptClient } from "../lib/db/migrate";
 
 /**
  * First-run seed: creates the administrator when the users table is empty, and never touches an
@@ -29,9 +30,14 @@ export async function seed(connectionString: string, opts: SeedOptions = {}): Pr
   const email = (opts.adminEmail?.trim() || DEFAULT_ADMIN_EMAIL).toLowerCase();
   const given = opts.adminPassword || undefined;
 
-  const client = new pg.Client({ connectionString });
-  client.on("error", () => {});
-  await client.connect();
+  // Bounded: `npm run up` and `db:seed` must fail, naming the server, when it accepts TCP and never answers.
+  const client = scriptClient(connectionString);
+  try {
+    await connectClient(client, connectionString);
+  } catch (err) {
+    await client.end().catch(() => {});
+    throw err;
+  }
   try {
     await client.query("BEGIN");
     await client.query("SELECT pg_advisory_xact_lock($1)", [SEED_LOCK_KEY]);

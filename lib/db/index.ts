@@ -2,6 +2,7 @@ import "server-only";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { Prisma, PrismaClient } from "@prisma/client";
 import pg from "pg";
+import { CONNECT_TIMEOUT_MS } from "@/lib/db/migrate";
 import { env } from "@/lib/env";
 import { logger } from "@/lib/log";
 
@@ -10,12 +11,36 @@ const holder = globalThis as unknown as { latchPrisma?: PrismaClient; latchPool?
 
 function pool(): pg.Pool {
   if (!holder.latchPool) {
-    const created = new pg.Pool({ connectionString: env().DATABASE_URL, max: 10 });
+    const created = new pg.Pool({
+      connectionString: env().DATABASE_URL,
+      max: 10,
+      // Bounds opening a session and waiting for a free one: a server that accepts TCP and never
+      // answers (or a pool held by stuck statements) fails requests after this, instead of hanging them.
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      // A session whose server vanished mid-statement (a dropped route, a failed-over host) errors once
+      // the probes go unanswered; at the OS default of two hours of quiet it would wait all that time first.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 30_000,
+      // No query_timeout: pg's would only stop waiting, leaving the statement running on a session the
+      // pool hands out again, and would cut long legitimate statements. Paths with a latency budget
+      // bound their statements on the server instead (statement_timeout, transactionWithin below).
+    });
     // An idle session the server ended (restart, failover) must not take the process down; the pool opens another.
     created.on("error", (error) => logger().warn({ err: error }, "database pool: an idle session failed; it will be replaced"));
     holder.latchPool = created;
   }
   return holder.latchPool;
+}
+
+/**
+ * Ends the pool's sessions once nothing uses them (pg waits for checked-out sessions to come back).
+ * For shutdown: server.mjs calls it, through the hook instrumentation.ts registers, after the requests
+ * in flight are done. The pool is left ended, not replaced: a late caller gets an error, not a new session.
+ */
+export async function closeDatabase(): Promise<void> {
+  const pool = holder.latchPool;
+  if (!pool || pool.ended || pool.ending) return;
+  await pool.end();
 }
 
 function createClient() {

@@ -109,6 +109,52 @@ describe("applyMigrations", () => {
     expect(await applyMigrations(db.url, { dir })).toEqual({ applied: ["001_ok", "002_enum"] });
   });
 
+  it("refuses a migration PostgreSQL cannot run in a transaction before any pending migration is applied, naming the file", async () => {
+    await addMigration("001_ok", `CREATE TABLE ok (id int);`);
+    await addMigration("002_index", `-- Built without locking writes\nCREATE INDEX CONCURRENTLY ok_id ON ok (id);`);
+    await expect(applyMigrations(db.url, { dir })).rejects.toThrow(
+      /^Migration 002_index \(CREATE INDEX CONCURRENTLY\) has a statement that PostgreSQL cannot run inside a transaction block.*No migration was applied/,
+    );
+    // Not even the migration before it: a deployment is left on the old schema, not between two.
+    expect(await query(`SELECT to_regclass('ok') AS ok`)).toEqual([{ ok: null }]);
+
+    for (const [sql, named] of [
+      [`CREATE UNIQUE INDEX\n  CONCURRENTLY IF NOT EXISTS ok_id ON ok (id);`, "CREATE INDEX CONCURRENTLY"],
+      [`DROP INDEX CONCURRENTLY IF EXISTS ok_id;`, "DROP INDEX CONCURRENTLY"],
+      [`REINDEX (VERBOSE) TABLE CONCURRENTLY ok;`, "REINDEX CONCURRENTLY"],
+      [`REINDEX SCHEMA public;`, "REINDEX SCHEMA, DATABASE or SYSTEM"],
+      [`VACUUM (ANALYZE) ok;`, "VACUUM"],
+      [`ALTER SYSTEM SET work_mem = '8MB';`, "ALTER SYSTEM"],
+      [`CREATE DATABASE other;`, "CREATE or DROP DATABASE"],
+      [`CREATE TABLESPACE fast LOCATION '/tmp';`, "CREATE or DROP TABLESPACE"],
+      [`ALTER TABLE ok DETACH PARTITION ok_2026 CONCURRENTLY;`, "ALTER TABLE … DETACH PARTITION … CONCURRENTLY"],
+      [`SELECT 1; cluster;`, "CLUSTER without a table"],
+    ]) {
+      await addMigration("002_index", sql!);
+      await expect(applyMigrations(db.url, { dir }), sql).rejects.toThrow(`Migration 002_index (${named}) has a statement`);
+    }
+    // Every such file is named at once, whatever its place among the pending ones.
+    await addMigration("003_vacuum", `VACUUM ok;`);
+    await expect(applyMigrations(db.url, { dir })).rejects.toThrow(/^Migrations 002_index \(CLUSTER without a table\), 003_vacuum \(VACUUM\) have statements/);
+    expect(await query(`SELECT to_regclass('ok') AS ok`)).toEqual([{ ok: null }]);
+
+    // Such words where they are not statements: comments (nested too), strings, quoted names, bodies.
+    await rm(path.join(dir, "003_vacuum"), { recursive: true });
+    await addMigration("002_index", [
+      `/* outer /* CREATE INDEX CONCURRENTLY x ON ok (id); */ VACUUM; */`,
+      `-- VACUUM;`,
+      `CREATE INDEX concurrently_named ON ok (id);`,
+      `CREATE TABLE "vacuum" ("concurrently" int);`,
+      `COMMENT ON TABLE ok IS 'VACUUM; DROP DATABASE x;';`,
+      `COMMENT ON TABLE "vacuum" IS E'it\\'s; VACUUM;';`,
+      `DO $do$ BEGIN PERFORM 'VACUUM'; END $do$;`,
+      `ANALYZE ok;`,
+      `CLUSTER ok USING concurrently_named;`,
+    ].join("\n"));
+    expect(await applyMigrations(db.url, { dir })).toEqual({ applied: ["001_ok", "002_index"] });
+    expect(await query(`SELECT obj_description('"vacuum"'::regclass) AS comment`)).toEqual([{ comment: "it's; VACUUM;" }]);
+  });
+
   it("creates the tables in public, where the Prisma client looks, even when the role has a schema of its own", async () => {
     await query(`CREATE SCHEMA IF NOT EXISTS "${(await query<{ u: string }>("SELECT current_user AS u"))[0]!.u}"`);
     await addMigration("001_a", `CREATE TABLE a (id int);`);

@@ -82,17 +82,108 @@ function checksumMatches(file: MigrationFile, recorded: string): boolean {
 }
 
 /**
+ * The SQL's top-level statements, with what is not a statement blanked out: comments (nested block
+ * comments too), string literals (E'' ones with their backslash escapes), quoted identifiers,
+ * dollar-quoted bodies (a DO block's BEGIN … END, a procedure's COMMIT) and SQL-standard function
+ * bodies (BEGIN ATOMIC … END). Whitespace is collapsed, so a pattern can match word by word.
+ */
+function statementsOf(sql: string): string[] {
+  let code = "";
+  let i = 0;
+  const identifierChar = (c: string | undefined) => c !== undefined && /[A-Za-z0-9_$\u0080-\uffff]/.test(c);
+  const dollarTag = /\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$/y;
+  while (i < sql.length) {
+    const c = sql[i]!;
+    const next = sql[i + 1];
+    dollarTag.lastIndex = i;
+    // $tag$ opens a dollar-quoted string unless it continues an identifier (a$b$ is one name).
+    const tag = c === "$" && !identifierChar(sql[i - 1]) ? dollarTag.exec(sql)?.[0] : undefined;
+    if (c === "-" && next === "-") {
+      const end = sql.indexOf("\n", i);
+      i = end === -1 ? sql.length : end;
+      code += " ";
+    } else if (c === "/" && next === "*") {
+      // Block comments nest in PostgreSQL.
+      let depth = 1;
+      i += 2;
+      while (depth > 0 && i < sql.length) {
+        if (sql.startsWith("/*", i)) {
+          depth++;
+          i += 2;
+        } else if (sql.startsWith("*/", i)) {
+          depth--;
+          i += 2;
+        } else i++;
+      }
+      code += " ";
+    } else if (c === "'") {
+      // E'…' (escape syntax): a backslash escapes the next character, a quote included.
+      const escapes = /[Ee]/.test(sql[i - 1] ?? "") && !identifierChar(sql[i - 2]);
+      for (i++; i < sql.length; i++) {
+        if (escapes && sql[i] === "\\") i++;
+        else if (sql[i] === "'" && sql[i + 1] === "'") i++;
+        else if (sql[i] === "'") break;
+      }
+      i++;
+      code += "''";
+    } else if (c === '"') {
+      for (i++; i < sql.length; i++) {
+        if (sql[i] === '"' && sql[i + 1] === '"') i++;
+        else if (sql[i] === '"') break;
+      }
+      i++;
+      code += '""';
+    } else if (tag) {
+      const end = sql.indexOf(tag, i + tag.length);
+      i = end === -1 ? sql.length : end + tag.length;
+      code += " ";
+    } else {
+      code += c;
+      i++;
+    }
+  }
+  return withoutAtomicBodies(code)
+    .split(";")
+    .map((statement) => statement.replace(/\s+/g, " ").trim())
+    .filter(Boolean);
+}
+
+/**
  * Whether the SQL has a top-level transaction-control statement (BEGIN, COMMIT, ROLLBACK, START
- * TRANSACTION, END, with TRANSACTION/WORK or options). Comments, string literals and dollar-quoted
- * bodies (a DO block's BEGIN … END, a procedure's COMMIT) are left out first: they are not statements.
+ * TRANSACTION, END, with TRANSACTION/WORK or options).
  */
 function controlsTransaction(sql: string): boolean {
-  const code = sql
-    .replace(/\$([A-Za-z_][A-Za-z0-9_]*)?\$[\s\S]*?\$\1\$/g, " ")
-    .replace(/\/\*[\s\S]*?\*\//g, " ")
-    .replace(/--[^\n]*/g, " ")
-    .replace(/'(?:[^']|'')*'/g, "''");
-  return withoutAtomicBodies(code).split(";").some((statement) => /^\s*(BEGIN|COMMIT|ROLLBACK|START\s+TRANSACTION|END|ABORT)\b(\s+(TRANSACTION|WORK)\b)?(\s+ISOLATION\b|\s+READ\b|\s+(NOT\s+)?DEFERRABLE\b|\s*$)/i.test(statement));
+  return statementsOf(sql).some((statement) => /^(BEGIN|COMMIT|ROLLBACK|START TRANSACTION|END|ABORT)\b( (TRANSACTION|WORK)\b)?( ISOLATION\b| READ\b| (NOT )?DEFERRABLE\b|$)/i.test(statement));
+}
+
+/**
+ * Statements PostgreSQL refuses inside a transaction block ("cannot run inside a transaction block"),
+ * each with how the refusal names it. A file with one would fail in the runner's transaction anyway,
+ * but only after the migrations before it were applied; refused up front, nothing is.
+ */
+const OUTSIDE_TRANSACTION_ONLY: [RegExp, string][] = [
+  [/^CREATE (UNIQUE )?INDEX CONCURRENTLY\b/i, "CREATE INDEX CONCURRENTLY"],
+  [/^DROP INDEX CONCURRENTLY\b/i, "DROP INDEX CONCURRENTLY"],
+  [/^REINDEX ?(\([^)]*\) ?)?(INDEX|TABLE) CONCURRENTLY\b/i, "REINDEX CONCURRENTLY"],
+  [/^REINDEX ?(\([^)]*\) ?)?(SCHEMA|DATABASE|SYSTEM)\b/i, "REINDEX SCHEMA, DATABASE or SYSTEM"],
+  [/^ALTER TABLE\b.* DETACH PARTITION\b.* CONCURRENTLY\b/i, "ALTER TABLE … DETACH PARTITION … CONCURRENTLY"],
+  [/^(CREATE|DROP) DATABASE\b/i, "CREATE or DROP DATABASE"],
+  [/^ALTER DATABASE\b.* SET TABLESPACE\b/i, "ALTER DATABASE … SET TABLESPACE"],
+  [/^(CREATE|DROP) TABLESPACE\b/i, "CREATE or DROP TABLESPACE"],
+  [/^VACUUM\b/i, "VACUUM"],
+  [/^ALTER SYSTEM\b/i, "ALTER SYSTEM"],
+  [/^CLUSTER( VERBOSE| ?\([^)]*\))?$/i, "CLUSTER without a table"],
+  [/^DISCARD ALL$/i, "DISCARD ALL"],
+  [/^(COMMIT|ROLLBACK) PREPARED\b/i, "COMMIT or ROLLBACK PREPARED"],
+  [/^PREPARE TRANSACTION\b/i, "PREPARE TRANSACTION"],
+];
+
+/** What the first statement of the SQL that cannot run inside a transaction block is, for the message; undefined if none. */
+function outsideTransactionOnly(sql: string): string | undefined {
+  for (const statement of statementsOf(sql)) {
+    for (const [pattern, name] of OUTSIDE_TRANSACTION_ONLY) if (pattern.test(statement)) return name;
+  }
+  return undefined;
 }
 
 /**
@@ -138,16 +229,58 @@ async function recordedMigrations(db: Queryable): Promise<Map<string, string>> {
 }
 
 /**
- * One connection of its own for `fn`, ended afterwards (scripts, the readiness probe). With
- * `timeoutMs`, the whole of it (connecting, every query) gives up after that long, and the
- * connection is closed, instead of waiting on a silent server one step at a time.
+ * How long a connection of the scripts' own (migrations, seed, start-up and readiness checks) may take
+ * to open: TCP, TLS and authentication. A server that accepts TCP and never answers must end in an
+ * error naming it, not a hang; ten seconds leaves room for a busy or distant server.
  */
-export async function withDatabaseClient<T>(connectionString: string, fn: (client: pg.Client) => Promise<T>, timeoutMs?: number): Promise<T> {
-  const client = new pg.Client({ connectionString, ...(timeoutMs ? { connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs } : {}) });
+export const CONNECT_TIMEOUT_MS = 10_000;
+
+/** Where a connection string points (host, port, database), for messages: never the user or password. */
+function databaseShown(connectionString: string): string {
+  try {
+    const url = new URL(connectionString);
+    return `${url.hostname || "localhost"}:${url.port || "5432"}${url.pathname}`;
+  } catch {
+    return "DATABASE_URL";
+  }
+}
+
+/**
+ * A client of a script's own, not connected yet. keepAlive: a session whose server vanished without a
+ * word (a dropped route, a failed-over host) fails eventually instead of waiting on it for ever.
+ */
+export function scriptClient(connectionString: string, connectTimeoutMs = CONNECT_TIMEOUT_MS, extra: pg.ClientConfig = {}): pg.Client {
+  const client = new pg.Client({ connectionString, connectionTimeoutMillis: connectTimeoutMs, keepAlive: true, keepAliveInitialDelayMillis: 30_000, ...extra });
   // A dropped connection must surface as a rejected query, not crash the process.
   client.on("error", () => {});
-  const work = (async () => {
+  return client;
+}
+
+/** client.connect(), with pg's "timeout expired" told in words that name the server and what to check. */
+export async function connectClient(client: pg.Client, connectionString: string, connectTimeoutMs = CONNECT_TIMEOUT_MS): Promise<void> {
+  try {
     await client.connect();
+  } catch (error) {
+    if (!/timeout/i.test((error as Error).message)) throw error;
+    throw new Error(
+      `The database at ${databaseShown(connectionString)} did not accept a session within ${connectTimeoutMs / 1000} s ` +
+        "(the connection was opened, or attempted, but PostgreSQL never answered). Check that DATABASE_URL points at a running PostgreSQL server and that nothing in between holds the connection.",
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * One connection of its own for `fn`, ended afterwards (scripts, the readiness probe). Connecting
+ * gives up after CONNECT_TIMEOUT_MS; with `timeoutMs`, the whole of it (connecting, every query)
+ * gives up after that long, and the connection is closed, instead of waiting on a silent server one
+ * step at a time. Without it, the queries themselves are not bounded (a migration may take long).
+ */
+export async function withDatabaseClient<T>(connectionString: string, fn: (client: pg.Client) => Promise<T>, timeoutMs?: number): Promise<T> {
+  const connectTimeoutMs = timeoutMs ? Math.min(timeoutMs, CONNECT_TIMEOUT_MS) : CONNECT_TIMEOUT_MS;
+  const client = scriptClient(connectionString, connectTimeoutMs, timeoutMs ? { query_timeout: timeoutMs } : {});
+  const work = (async () => {
+    await connectClient(client, connectionString, connectTimeoutMs);
     // Where the Prisma client looks ("public"), not the role's own schema that the default
     // search_path ("$user", public) would put the tables in when one exists.
     await client.query("SET search_path TO public");
@@ -217,6 +350,19 @@ export async function applyMigrations(
         throw new Error(
           `Migration${ending.length > 1 ? "s" : ""} ${ending.map((f) => f.name).join(", ")} control${ending.length > 1 ? "" : "s"} the transaction itself ` +
             "(a BEGIN, COMMIT, ROLLBACK or START TRANSACTION statement). Each migration already runs in one transaction: remove those statements.",
+        );
+      }
+      // Checked for every pending file before the first runs: refused halfway, a run would leave the
+      // migrations before the file applied and a deployment between two schemas.
+      const refused = files.flatMap((f) => {
+        const statement = recorded.has(f.name) ? undefined : outsideTransactionOnly(f.sql);
+        return statement ? [`${f.name} (${statement})`] : [];
+      });
+      if (refused.length > 0) {
+        throw new Error(
+          `Migration${refused.length > 1 ? "s" : ""} ${refused.join(", ")} ${refused.length > 1 ? "have statements" : "has a statement"} that PostgreSQL ` +
+            "cannot run inside a transaction block, and each migration runs in one. No migration was applied. Write the change so it can " +
+            "(CREATE INDEX without CONCURRENTLY, which blocks writes to the table while it builds), or run that statement by hand outside the migrations.",
         );
       }
 
