@@ -32,7 +32,8 @@ export type ConnectionFormProps = {
   folderId: string;
   connector: { kind: string; label: string; fields: ConnectorField[] };
   pickerFolders: PickerFolder[];
-  existing?: { id: string; name: string; config: Record<string, unknown>; secretFields: SecretFieldView[] };
+  /** Present when editing. `settingsVersion`: the version loaded; saving over someone else's later edit is refused. */
+  existing?: { id: string; name: string; config: Record<string, unknown>; secretFields: SecretFieldView[]; settingsVersion: number };
   cancelHref: string;
 };
 
@@ -134,6 +135,7 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
       config: cfg,
       secrets: secrets as never,
       usernameFromAsset: [...usernameFrom].filter((f) => fields.some((x) => x.name === f) && assetOf(sources[f])?.type === "CREDENTIAL"),
+      ...(existing ? { expectedVersion: existing.settingsVersion } : {}),
     });
   }
 

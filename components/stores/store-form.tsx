@@ -3,7 +3,6 @@
 import { CheckCircle2Icon, FlaskConicalIcon, LoaderCircleIcon, TriangleAlertIcon, UploadIcon, XCircleIcon } from "lucide-react";
 import { useRouter } from "next/navigation";
 import { useEffect, useState } from "react";
-import { toast } from "sonner";
 import { FormAlert } from "@/components/shared/form-alert";
 import { examplePlaceholder } from "@/components/shared/example-placeholder";
 import { FormField } from "@/components/shared/form-field";
@@ -42,6 +41,8 @@ export type StoreFormProps = {
     caBundle: string;
     probeSecret: string;
     timeoutMs: number;
+    /** The settings version loaded: saving over someone else's later edit is refused. */
+    settingsVersion: number;
   };
 };
 
@@ -302,15 +303,15 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
     event.preventDefault();
     setTestResult(null);
     test.reset(); // Only this attempt's errors are shown: a test's would otherwise stay beside them.
-    if (existing) await update.run({ ...common, storeId: existing.id });
+    if (existing) await update.run({ ...common, storeId: existing.id, expectedVersion: existing.settingsVersion });
     else await create.run({ ...common, kind });
   }
 
   async function runTest() {
     setTestResult(null);
     save.reset();
-    const ok = await test.run({ ...common, kind, storeId: existing?.id ?? null });
-    if (!ok) toast.error("Fix the highlighted fields, then test again.");
+    // A failure is shown by the hook: by its fields (the first one focused), or above the form and as a toast.
+    await test.run({ ...common, kind, storeId: existing?.id ?? null });
   }
 
   return (

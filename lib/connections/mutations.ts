@@ -1,5 +1,5 @@
 import "server-only";
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
 import type { Connection, ConnectionSecret, Prisma } from "@prisma/client";
 import type { ActionContext } from "@/lib/actions/action";
@@ -13,7 +13,7 @@ import { ConnectorError, type Connector, type ConnectorField, type SharedState }
 import { caBundleAddsTrust } from "@/lib/stores/common-fields";
 import { destinationChange } from "./destination";
 import { encrypt } from "@/lib/crypto/envelope";
-import { db, type Tx } from "@/lib/db";
+import { db, type Db, type Tx } from "@/lib/db";
 import { AppError, conflict, notFound, type FieldErrors } from "@/lib/errors";
 import { isSecretType } from "@/lib/assets/schemas";
 import { isUuid } from "@/lib/ids";
@@ -207,6 +207,15 @@ async function writeRows(tx: Tx, connectionId: string, rows: Plan["rows"]) {
 export const fieldSummary = (rows: { field: string; part: "VALUE" | "USERNAME"; assetId?: string | null }[]) =>
   rows.map((r) => (r.assetId ? { field: r.field, part: r.part.toLowerCase(), source: "asset", assetId: r.assetId } : { field: r.field, part: r.part.toLowerCase(), source: "typed" }));
 
+const CHANGED_MEANWHILE = "Someone else changed this connection while you were editing it. Reload the page and try again.";
+
+/** What a save's transaction met when another request got there first: audited as a failed save, then answered. */
+class LostRaceAnswer extends Error {
+  constructor(readonly answer: AppError) {
+    super(answer.userMessage);
+  }
+}
+
 const connectionNameTaken = (name: string) =>
   conflict(`A connection named “${name}” already exists in this folder.`, { name: [`A connection named “${name}” already exists in this folder.`] });
 
@@ -216,6 +225,7 @@ const connectionNameTaken = (name: string) =>
  * answered; null for anything else.
  */
 function lostRace(error: unknown, name: string): AppError | null {
+  if (error instanceof LostRaceAnswer) return error.answer;
   if (isUniqueViolation(error, "connections_folder_name_key")) return connectionNameTaken(name);
   if (isRecordGone(error)) return notFound("Connection");
   if (isForeignKeyViolation(error)) return conflict(DELETED_MEANWHILE_MESSAGE);
@@ -235,7 +245,12 @@ async function assertUniqueName(tx: Tx, folderId: string, name: string, exceptId
 export async function saveConnection(ctx: Ctx, input: SaveConnectionInput, oauth?: { startAuthorization(connectionId: string, config: Record<string, unknown>): Promise<{ redirectTo: string; state: Record<string, string> }> }): Promise<ConnectOutcome> {
   const existing = input.connectionId ? await loadConnection(db(), input.connectionId) : null;
   const folderId = existing?.folderId ?? input.folderId;
-  await assertCanOnFolder(db(), ctx.actor, "connections.write", folderId, existing ? "Connection" : "Folder");
+  // A refused edit of a connection that exists is in its folder's trail (DENIED); a refused create has no target to record.
+  const mayWrite = (client: Db) =>
+    existing
+      ? checkedUse(ctx, "connection.update", useTarget(existing), () => assertCanOnFolder(client, ctx.actor, "connections.write", folderId, "Connection"), { connector: existing.connectorKind })
+      : assertCanOnFolder(client, ctx.actor, "connections.write", folderId, "Folder");
+  await mayWrite(db());
   const connector = getConnector(existing?.connectorKind ?? input.kind);
   if (existing && existing.connectorKind !== input.kind) throw notFound("Connection");
   await assertUniqueName(db(), folderId, input.name, existing?.id);
@@ -262,10 +277,18 @@ export async function saveConnection(ctx: Ctx, input: SaveConnectionInput, oauth
     await auditFailure(failure.ok ? null : failure.kind);
     return failure;
   };
+  // The editor loaded an older version: saving would undo someone else's edit. Refused before the target is tried.
+  if (existing && input.expectedVersion !== undefined && input.expectedVersion !== existing.settingsVersion) {
+    await auditFailure("conflict");
+    throw conflict(CHANGED_MEANWHILE);
+  }
   let tested: { message: string; state: Record<string, string> | null } | null = null;
+  // Whether this save's own test may have stored renewed tokens, moving the row's kept state itself.
+  let testedWithKeptState = false;
   if (!pendingAuthorization) {
     try {
       // Kept tokens are the saved connection's, which its clients on every instance may be renewing too.
+      testedWithKeptState = kept !== null;
       tested = await testTarget(connector, p, ctx, kept, kept && existing ? sharedStateOf(existing.id) : undefined);
     } catch (error) {
       const failure = describeFailure(error, existing?.id ?? null);
@@ -287,9 +310,34 @@ export async function saveConnection(ctx: Ctx, input: SaveConnectionInput, oauth
       return recordFailure(failure);
     }
   }
-  const connectionId = await db().$transaction(async (tx) => {
-    await assertCanOnFolder(tx, ctx.actor, "connections.write", folderId, existing ? "Connection" : "Folder");
+  // The browser's way to the app's sign-in is made before anything is saved, and kept with the connection in
+  // the same transaction: a save that commits can always be authorised. (Pure: no database step.)
+  const connectionId = existing?.id ?? randomUUID();
+  let started: { redirectTo: string; state: Record<string, string> } | null = null;
+  if (pendingAuthorization && authorizationCode) {
+    try {
+      started = await authorizationCode.startAuthorization(connectionId, p.config);
+    } catch (error) {
+      const failure = describeFailure(error, existing?.id ?? null);
+      if (!failure) throw error;
+      return recordFailure(failure);
+    }
+  }
+  await db().$transaction(async (tx) => {
+    await mayWrite(tx);
     await assertUniqueName(tx, folderId, input.name, existing?.id);
+    if (existing) {
+      // The plan (kept secret rows, kept tokens) was made from `existing`, read before the test (and checked
+      // against the version the editor loaded): the row, locked until commit, must still be at that version, or
+      // this save would undo an edit saved meanwhile, with or without a version sent. Every edit moves it, in
+      // this same write; status, kept tokens and refreshes do not, so they are no conflict.
+      await tx.$queryRaw`SELECT 1 FROM "connections" WHERE "id" = ${existing.id}::uuid FOR UPDATE`;
+      const current = await tx.connection.findUnique({ where: { id: existing.id }, select: { settingsVersion: true, stateCiphertext: true } });
+      if (!current) throw new LostRaceAnswer(notFound("Connection"));
+      // Kept state that moved without this save's test: an authorisation completed meanwhile.
+      const stateMoved = kept !== null && !testedWithKeptState && !sameBytes(existing.stateCiphertext, current.stateCiphertext);
+      if (current.settingsVersion !== existing.settingsVersion || stateMoved) throw new LostRaceAnswer(conflict(CHANGED_MEANWHILE));
+    }
     const now = new Date();
     const status = pendingAuthorization ? "PENDING_AUTHORIZATION" : "CONNECTED";
     const common = {
@@ -305,10 +353,11 @@ export async function saveConnection(ctx: Ctx, input: SaveConnectionInput, oauth
     // they may use its assets) takes it over.
     const takeOver = existing ? !(await tx.user.findUnique({ where: { id: existing.ownerId }, select: { active: true } }))?.active : false;
     const row = existing
-      ? await tx.connection.update({ where: { id: existing.id }, data: { ...common, ...(takeOver ? { ownerId: ctx.actor.id } : {}) } })
-      : await tx.connection.create({ data: { ...common, folderId, connectorKind: connector.kind, ownerId: ctx.actor.id } });
+      ? await tx.connection.update({ where: { id: existing.id }, data: { ...common, settingsVersion: { increment: 1 }, ...(takeOver ? { ownerId: ctx.actor.id } : {}) } })
+      : await tx.connection.create({ data: { ...common, id: connectionId, folderId, connectorKind: connector.kind, ownerId: ctx.actor.id } });
     await writeRows(tx, row.id, p.rows);
-    if (tested?.state) await tx.connection.update({ where: { id: row.id }, data: await sealState(row.id, tested.state, tx) });
+    if (started) await tx.connection.update({ where: { id: row.id }, data: await sealState(row.id, started.state, tx) });
+    else if (tested?.state) await tx.connection.update({ where: { id: row.id }, data: await sealState(row.id, tested.state, tx) });
     else if (existing && !kept) await tx.connection.update({ where: { id: row.id }, data: NO_STATE });
     await recordAuditEvent(tx, {
       actor: ctx.actor,
@@ -318,7 +367,6 @@ export async function saveConnection(ctx: Ctx, input: SaveConnectionInput, oauth
       requestId: ctx.requestId,
       details: { connector: connector.kind, fields: fieldSummary(p.rows), status, ...(takeOver ? { ownerTakenOverFrom: existing!.ownerId } : {}) },
     });
-    return row.id;
   }).catch(async (error: unknown) => {
     const lost = lostRace(error, input.name);
     if (!lost) throw error;
@@ -327,11 +375,7 @@ export async function saveConnection(ctx: Ctx, input: SaveConnectionInput, oauth
     throw lost;
   });
 
-  if (pendingAuthorization && authorizationCode) {
-    const started = await authorizationCode.startAuthorization(connectionId, p.config);
-    await db().connection.update({ where: { id: connectionId }, data: await sealState(connectionId, started.state) });
-    return { ok: true, connectionId, redirectTo: started.redirectTo };
-  }
+  if (started) return { ok: true, connectionId, redirectTo: started.redirectTo };
   return { ok: true, connectionId, message: tested!.message };
 }
 
@@ -354,6 +398,8 @@ function sameSettings(a: Connection & { secrets: ConnectionSecret[] }, b: Connec
     c.secrets.map((s) => [s.field, s.part, s.assetId, s.dataKeyId, s.ciphertext ? Buffer.from(s.ciphertext).toString("base64") : null].join("\u0000")).sort();
   return a.connectorKind === b.connectorKind && isDeepStrictEqual(a.config, b.config) && isDeepStrictEqual(sources(a), sources(b));
 }
+
+const sameBytes = (a: Uint8Array | null, b: Uint8Array | null) => (a === null || b === null ? a === b : Buffer.from(a).equals(Buffer.from(b)));
 
 /** Sources of a saved connection, for Reconnect and run time. */
 export function sourcesOf(connection: Connection & { secrets: ConnectionSecret[] }): FieldSource[] {
@@ -425,7 +471,9 @@ export async function reconnectConnection(ctx: Ctx, input: { connectionId: strin
 
 export async function deleteConnection(ctx: Ctx, input: { connectionId: string }) {
   const connection = await loadConnection(db(), input.connectionId);
-  await assertCanOnFolder(db(), ctx.actor, "connections.write", connection.folderId, "Connection");
+  await checkedUse(ctx, "connection.delete", useTarget(connection), () => assertCanOnFolder(db(), ctx.actor, "connections.write", connection.folderId, "Connection"), {
+    connector: connection.connectorKind,
+  });
   await db().$transaction(async (tx) => {
     await tx.connection.delete({ where: { id: connection.id } });
     await recordAuditEvent(tx, {

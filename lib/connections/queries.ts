@@ -43,6 +43,8 @@ export type ConnectionView = ConnectionRow & {
   owner: { name: string; email: string };
   createdAt: Date;
   updatedAt: Date;
+  /** Moved by every edit only (not status, kept tokens or refreshes): the edit form sends back the one it loaded. */
+  settingsVersion: number;
   lastCheckAt: Date | null;
   lastErrorKind: string | null;
   permissions: { write: boolean; use: boolean };
@@ -136,6 +138,7 @@ export async function getConnectionViewOrThrow(actor: Actor, connectionId: strin
     owner: c.owner,
     createdAt: c.createdAt,
     updatedAt: c.updatedAt,
+    settingsVersion: c.settingsVersion,
     lastCheckAt: c.lastCheckAt,
     lastErrorKind: c.lastErrorKind,
     permissions: { write: can(access, "connections.write"), use: can(access, "connections.use") },

@@ -27,6 +27,11 @@ export const saveConnectionSchema = z
     secrets: z.record(z.string().max(64), secretSourceSchema).default({}),
     /** Secret fields whose connector username field is filled from the same Credential asset. */
     usernameFromAsset: z.array(z.string().max(64)).max(10).default([]),
+    /**
+     * Editing: the settings version the editor loaded; a later edit by someone else is a conflict. Optional
+     * for other callers, whose save is still refused if the connection is edited while it is tested.
+     */
+    expectedVersion: z.number().int().min(0).optional(),
   })
   .superRefine((input, ctx) => {
     // Only a credential asset carries a username: a typed or empty secret field cannot fill one.

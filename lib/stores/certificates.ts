@@ -36,7 +36,8 @@ export async function generateStoreCertificate(ctx: Ctx, input: { storeId: strin
     const made = support.generate({ config: (store.config ?? {}) as Record<string, unknown>, secrets: await openStoreSecrets(store, tx), commonName: `latch-${store.name}`.slice(0, 64) });
     await tx.credentialStore.update({
       where: { id: store.id },
-      data: { config: made.config as Prisma.InputJsonValue, ...(await sealStoreSecrets(store.id, made.secrets, tx)) },
+      // A new key pair is a change of settings: an edit form loaded before it must not undo it.
+      data: { config: made.config as Prisma.InputJsonValue, settingsVersion: { increment: 1 }, ...(await sealStoreSecrets(store.id, made.secrets, tx)) },
     });
     await recordAuditEvent(tx, {
       actor: ctx.actor,

@@ -8,6 +8,7 @@ import { generateClientCertificate } from "@/lib/vault/providers/azure/certifica
 import { makeFolder, makeUser, signInAs, whileRefusingInserts } from "@/test/fixtures";
 import { startHashicorpEmulator, type HashicorpEmulator } from "@/test/emulators/hashicorp";
 import { createTestPki, type TestPki } from "@/test/emulators/tls";
+import { whileAnotherSession } from "@/test/races";
 import { createStoreAction, deleteStoreAction, testDraftStoreAction, testStoreAction, updateStoreAction } from "./actions";
 import { openStoreSecrets } from "./client";
 import { getStoreViewOrThrow } from "./queries";
@@ -427,5 +428,79 @@ describe("deleting and editing against concurrent asset changes", () => {
     } finally {
       await listener.end();
     }
+  });
+});
+
+describe("two administrators editing one store", () => {
+  /** What the edit page gives the form: the settings and the settings version it loaded. */
+  const formOf = async (storeId: string) => ({ ...(await editOf(storeId)), expectedVersion: (await getStoreViewOrThrow(admin, storeId)).settingsVersion });
+  const saved = async (storeId: string) => {
+    const row = await db().credentialStore.findUniqueOrThrow({ where: { id: storeId } });
+    return { name: row.name, timeoutMs: row.timeoutMs };
+  };
+
+  it("a save from a form loaded before the other's change is refused (409), and the other's change stays", async () => {
+    const { id, name } = ok(await createStoreAction(vaultInput()));
+    const [alices, bobs] = [await formOf(id), await formOf(id)];
+    ok(await updateStoreAction({ ...alices, timeoutMs: 8000 }));
+
+    const result = await updateStoreAction({ ...bobs, name: `${name} (renamed)` });
+    expect(result).toMatchObject({ ok: false, error: { code: "CONFLICT", message: expect.stringMatching(/Someone else changed this store.*Reload/) } });
+    expect(await saved(id)).toEqual({ name, timeoutMs: 8000 });
+
+    // Reloaded, the rename saves and keeps the other's change; a caller that sends no version saves as before.
+    ok(await updateStoreAction({ ...(await formOf(id)), name: `${name} (renamed)` }));
+    expect(await saved(id)).toEqual({ name: `${name} (renamed)`, timeoutMs: 8000 });
+    ok(await updateStoreAction({ ...(await editOf(id)), timeoutMs: 9000 }));
+    expect(await saved(id)).toEqual({ name: `${name} (renamed)`, timeoutMs: 9000 });
+  });
+
+  it("the version is compared under the row lock: a change committing while the save waits for it is not undone", async () => {
+    const { id, name } = ok(await createStoreAction(vaultInput()));
+    const form = await formOf(id);
+    // Another admin's save (the version moves with it), holding the row until the waiting save is blocked on it.
+    const result = await whileAnotherSession(`UPDATE credential_stores SET timeout_ms = 7000, settings_version = settings_version + 1, updated_at = now() WHERE id = $1::uuid`, [id], () =>
+      updateStoreAction({ ...form, name: `${name} (renamed)` }),
+    );
+    expect(result).toMatchObject({ ok: false, error: { code: "CONFLICT" } });
+    expect(await saved(id)).toEqual({ name, timeoutMs: 7000 });
+  });
+
+  it("“Test saved settings” after the form was loaded is no edit: the save lands", async () => {
+    const { id, name } = ok(await createStoreAction(vaultInput()));
+    const form = await formOf(id);
+    const before = await db().credentialStore.findUniqueOrThrow({ where: { id } });
+    expect(ok(await testStoreAction({ storeId: id }))).toMatchObject({ ok: true });
+    const tested = await db().credentialStore.findUniqueOrThrow({ where: { id } });
+    expect(tested.lastTestAt).not.toBeNull();
+    expect(tested.updatedAt.getTime()).toBeGreaterThan(before.updatedAt.getTime());
+    expect(tested.settingsVersion).toBe(form.expectedVersion);
+
+    ok(await updateStoreAction({ ...form, name: `${name} (renamed)`, timeoutMs: 8000 }));
+    expect(await saved(id)).toEqual({ name: `${name} (renamed)`, timeoutMs: 8000 });
+    expect((await db().credentialStore.findUniqueOrThrow({ where: { id } })).settingsVersion).toBe(form.expectedVersion + 1);
+
+    // A health write committing while the save waits for the row is no conflict either.
+    const again = await formOf(id);
+    const result = await whileAnotherSession(
+      `UPDATE credential_stores SET last_test_at = now(), last_test_ok = false, last_test_message = 'down', updated_at = now() WHERE id = $1::uuid`,
+      [id],
+      () => updateStoreAction({ ...again, timeoutMs: 9000 }),
+    );
+    ok(result);
+    expect(await saved(id)).toEqual({ name: `${name} (renamed)`, timeoutMs: 9000 });
+  });
+
+  it("every save moves the version, whether the form sent one or not; creating starts at 0", async () => {
+    const { id } = ok(await createStoreAction(vaultInput()));
+    const version = async () => (await db().credentialStore.findUniqueOrThrow({ where: { id } })).settingsVersion;
+    expect(await version()).toBe(0);
+    ok(await updateStoreAction({ ...(await editOf(id)), timeoutMs: 6000 }));
+    expect(await version()).toBe(1);
+    ok(await updateStoreAction({ ...(await formOf(id)), timeoutMs: 6500 }));
+    expect(await version()).toBe(2);
+    // A form loaded at version 1 is now behind.
+    expect(await updateStoreAction({ ...(await editOf(id)), expectedVersion: 1 })).toMatchObject({ ok: false, error: { code: "CONFLICT" } });
+    expect(await version()).toBe(2);
   });
 });

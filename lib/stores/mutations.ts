@@ -226,6 +226,8 @@ export async function createStore(ctx: Ctx, input: CreateStoreInput) {
   });
 }
 
+const STORE_CHANGED_MEANWHILE = "Someone else changed this store while you were editing it. Reload the page and try again.";
+
 /**
  * Narrowing a store to a folder refuses while assets elsewhere use it. The row lock covers asset
  * inserts already in flight; one that checked the store's scope before this change and inserts
@@ -236,6 +238,9 @@ export async function updateStore(ctx: Ctx, input: UpdateStoreInput) {
   assertTenant(ctx.actor, "stores.manage", "Credential store");
   const result = await db().$transaction(async (tx) => {
     const store = await getStoreOrThrow(tx, input.storeId, { lock: true });
+    // Under the lock: an edit saved since the editor loaded the store is not undone by this one. The settings
+    // version, not updatedAt: a test recording the store's health is no edit.
+    if (input.expectedVersion !== undefined && input.expectedVersion !== store.settingsVersion) throw conflict(STORE_CHANGED_MEANWHILE);
     if (store.isBuiltIn) {
       if (input.name !== store.name || input.folderId !== null || input.mode !== "READ_WRITE") {
         throw conflict("The built-in Latch Database store keeps its name, scope and mode.");
@@ -259,6 +264,7 @@ export async function updateStore(ctx: Ctx, input: UpdateStoreInput) {
         probeSecret: input.probeSecret || null,
         timeoutMs: input.timeoutMs,
         ...(await sealStoreSecrets(store.id, secrets, tx)),
+        settingsVersion: { increment: 1 },
       },
     });
     await recordAuditEvent(tx, {

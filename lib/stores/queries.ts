@@ -31,6 +31,8 @@ export type StoreView = StoreSummary & {
   caBundle: string;
   probeSecret: string;
   timeoutMs: number;
+  /** Moved by every edit of the settings only: the edit form sends back the one it loaded. */
+  settingsVersion: number;
 };
 
 type StoreRow = CredentialStore & { folder: { id: string; name: string } | null; _count: { assets: number } };
@@ -64,6 +66,7 @@ async function toView(store: StoreRow): Promise<StoreView> {
     caBundle: store.caBundle ?? "",
     probeSecret: store.probeSecret ?? "",
     timeoutMs: store.timeoutMs,
+    settingsVersion: store.settingsVersion,
   };
 }
 

@@ -48,7 +48,8 @@ const providerInput = {
 export const externalKindSchema = z.enum(EXTERNAL_STORE_KINDS, { error: "Choose a store kind." });
 
 export const createStoreSchema = storeCommonSchema.extend({ kind: externalKindSchema, ...providerInput });
-export const updateStoreSchema = storeCommonSchema.extend({ storeId: idSchema, ...providerInput });
+/** `expectedVersion`: the settings version the editor loaded; a later edit by someone else is a conflict. Optional for other callers. */
+export const updateStoreSchema = storeCommonSchema.extend({ storeId: idSchema, expectedVersion: z.number().int().min(0).optional(), ...providerInput });
 export const testDraftSchema = createStoreSchema.extend({ storeId: idSchema.nullable().default(null) });
 export const storeIdSchema = z.object({ storeId: idSchema });
 

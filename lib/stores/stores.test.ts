@@ -48,6 +48,10 @@ describe("credential stores", () => {
     expect(await whileAnotherSession(edit, [id], () => generateStoreCertificateAction({ storeId: id }))).toMatchObject({ ok: true });
     const store = await db().credentialStore.findUniqueOrThrow({ where: { id } });
     expect(store.config).toMatchObject({ vault: "https://new-vault.vault.azure.net", auth: "certificate" });
+    // A new key pair changes the settings: an edit form loaded before it is refused rather than switching back.
+    expect(store.settingsVersion).toBe(1);
+    const stale = await updateStoreAction({ storeId: id, name: "Renamed", config: { vault: "https://new-vault.vault.azure.net", tenantId: randomUUID(), clientId: randomUUID(), auth: "client_secret" }, secrets: {}, expectedVersion: 0 });
+    expect(stale).toMatchObject({ ok: false, error: { code: "CONFLICT" } });
   });
 
   it("the built-in store cannot be deleted or renamed", async () => {

@@ -59,7 +59,8 @@ export default async function StorePage({ params }: { params: Promise<{ storeId:
       ) : (
         <StoreForm
           // A saved change starts the form afresh from what was stored: no typed secret, "Replace" or "Remove" left open.
-          key={store.updatedAt.toISOString()}
+          // Only a change of settings: "Test saved settings" also moves updatedAt, and must not wipe what is being typed.
+          key={store.settingsVersion}
           kind={store.kind}
           kindLabel={provider.label}
           fields={provider.fields}
@@ -75,6 +76,7 @@ export default async function StorePage({ params }: { params: Promise<{ storeId:
             caBundle: store.caBundle,
             probeSecret: store.probeSecret,
             timeoutMs: store.timeoutMs,
+            settingsVersion: store.settingsVersion,
           }}
         />
       )}

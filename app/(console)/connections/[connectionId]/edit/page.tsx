@@ -29,7 +29,7 @@ export default async function EditConnectionPage({ params }: { params: Promise<{
         connector={{ kind: c.kind, label: c.kindLabel, fields: c.fields }}
         pickerFolders={pickerFolders}
         cancelHref={`/connections/${c.id}`}
-        existing={{ id: c.id, name: c.name, config: c.config, secretFields: c.secretFields }}
+        existing={{ id: c.id, name: c.name, config: c.config, secretFields: c.secretFields, settingsVersion: c.settingsVersion }}
       />
     </div>
   );
