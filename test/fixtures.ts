@@ -2,6 +2,9 @@ import { randomUUID } from "node:crypto";
 import type { FolderRole } from "@prisma/client";
 import { hashPassword } from "@/lib/auth/password";
 import type { Actor } from "@/lib/authz";
+import type { z } from "zod";
+import type { updateAssetSchema } from "@/lib/assets/schemas";
+import { getAssetViewOrThrow } from "@/lib/assets/queries";
 import { db } from "@/lib/db";
 import { session } from "@/test/mocks/session";
 
@@ -72,4 +75,24 @@ export async function whileRefusingInserts<T>(table: "audit_events" | "refresh_e
     await db().$executeRawUnsafe(`DROP TRIGGER test_refuse_insert ON ${table}`);
     await db().$executeRawUnsafe(`DROP FUNCTION test_refuse_insert()`);
   }
+}
+
+/** What the asset edit form submits, as `actor` sees the asset: unchanged unless overridden (the write-only value blank). */
+type AssetEdit = z.input<typeof updateAssetSchema>;
+export async function assetEditInput(actor: Actor, assetId: string, changes: Partial<Omit<AssetEdit, "assetId">> = {}): Promise<AssetEdit> {
+  const v = await getAssetViewOrThrow(actor, assetId);
+  return {
+    assetId,
+    name: v.name,
+    description: v.description,
+    storeId: v.store?.id ?? "",
+    secretName: v.secretName ?? "",
+    secretVersion: v.secretVersion ?? "",
+    usernameKey: v.usernameKey ?? "",
+    valueKey: v.valueKey ?? "",
+    username: v.username ?? "",
+    secretValue: "",
+    plainValue: v.plainValue ?? "",
+    ...changes,
+  };
 }

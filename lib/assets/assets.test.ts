@@ -17,7 +17,7 @@ import { forgetUnwrappedKeysForTests } from "@/lib/crypto/envelope";
 import { listStores } from "@/lib/stores/queries";
 import { startHashicorpEmulator, type HashicorpEmulator } from "@/test/emulators/hashicorp";
 import { createTestPki, type TestPki } from "@/test/emulators/tls";
-import { grant, latchStore, makeFolder, makeUser, rowCounts, signInAs, whileRefusingInserts } from "@/test/fixtures";
+import { assetEditInput, grant, latchStore, makeFolder, makeUser, rowCounts, signInAs, whileRefusingInserts } from "@/test/fixtures";
 import { session } from "@/test/mocks/session";
 import { createAssetAction, deleteAssetAction, testAssetAction, updateAssetAction } from "./actions";
 import { getAssetViewOrThrow, listAssets } from "./queries";
@@ -110,23 +110,7 @@ const typedCredential = (name: string, username: string, password: string, folde
   createAssetAction({ folderId, type: "CREDENTIAL", name, storeId: latch.id, source: "value", username, secretValue: password });
 
 /** What the edit form submits for an asset, unchanged unless overridden (write-only value blank). */
-async function editInput(assetId: string, changes: Partial<Omit<UpdateInput, "assetId">> = {}): Promise<UpdateInput> {
-  const v = await getAssetViewOrThrow(admin, assetId);
-  return {
-    assetId,
-    name: v.name,
-    description: v.description,
-    storeId: v.store?.id ?? "",
-    secretName: v.secretName ?? "",
-    secretVersion: v.secretVersion ?? "",
-    usernameKey: v.usernameKey ?? "",
-    valueKey: v.valueKey ?? "",
-    username: v.username ?? "",
-    secretValue: "",
-    plainValue: v.plainValue ?? "",
-    ...changes,
-  };
-}
+const editInput = (assetId: string, changes: Partial<Omit<UpdateInput, "assetId">> = {}) => assetEditInput(admin, assetId, changes);
 
 const latchVersions = (name: string) => db().latchSecret.findMany({ where: { storeId: latch.id, name }, orderBy: { version: "asc" }, select: { version: true } });
 const assetCount = () => db().credentialAsset.count();

@@ -3,10 +3,9 @@ import type { Folder } from "@prisma/client";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { ActionResult } from "@/lib/actions/action";
 import { createAssetAction, updateAssetAction } from "@/lib/assets/actions";
-import { getAssetViewOrThrow } from "@/lib/assets/queries";
 import type { Actor } from "@/lib/authz";
 import { db } from "@/lib/db";
-import { grant, latchStore, makeFolder, makeUser, signInAs } from "@/test/fixtures";
+import { assetEditInput, grant, latchStore, makeFolder, makeUser, signInAs } from "@/test/fixtures";
 import { startHttpTarget, type HttpTarget } from "@/test/targets/http-target";
 import { startOidcServer, type OidcServer } from "@/test/targets/oidc";
 import { deleteConnectionAction, reconnectConnectionAction, refreshConnectionAction, saveConnectionAction } from "./actions";
@@ -156,23 +155,7 @@ describe("what is not an edit is no conflict: a save with the version loaded bef
     ok(await refreshConnectionAction({ connectionId: id }));
     expect(ok(await reconnectConnectionAction({ connectionId: id }))).toMatchObject({ ok: true });
     // Editing the asset behind its token field bumps the connection's refresh generation.
-    const asset = await getAssetViewOrThrow(alice, assetX);
-    ok(
-      await updateAssetAction({
-        assetId: assetX,
-        expectedUpdatedAt: asset.updatedAt.toISOString(),
-        name: asset.name,
-        description: `rotated ${randomUUID().slice(0, 6)}`,
-        storeId: asset.store?.id ?? "",
-        secretName: asset.secretName ?? "",
-        secretVersion: asset.secretVersion ?? "",
-        usernameKey: asset.usernameKey ?? "",
-        valueKey: asset.valueKey ?? "",
-        username: asset.username ?? "",
-        secretValue: "",
-        plainValue: asset.plainValue ?? "",
-      }),
-    );
+    ok(await updateAssetAction(await assetEditInput(alice, assetX, { description: `rotated ${randomUUID().slice(0, 6)}` })));
     const moved = await row(id);
     expect(moved.refreshGeneration).toBeGreaterThanOrEqual(loaded.refreshGeneration + 2);
     expect(moved.updatedAt.getTime()).toBeGreaterThan(loaded.updatedAt.getTime());
