@@ -1,6 +1,15 @@
-import { expect, test } from "@playwright/test";
+import { expect, test, type Locator, type Page } from "@playwright/test";
 import { E2E_ADMIN } from "../playwright.config";
-import { addMember, createFolder, createUser, freshPage, signIn, unique } from "./fixtures";
+import { addMember, createFolder, createUser, freshPage, holdServerActions, signIn, unique } from "./fixtures";
+
+/** While its form saves, nothing closes the dialog: not Cancel, the close button, Escape or a click beside it. */
+async function expectStaysOpenWhileSaving(page: Page, dialog: Locator) {
+  await expect(dialog.getByRole("button", { name: "Cancel" })).toBeDisabled();
+  await expect(dialog.getByRole("button", { name: "Close" })).toBeDisabled();
+  await page.keyboard.press("Escape");
+  await page.mouse.click(4, 4);
+  await expect(dialog).toHaveAttribute("data-state", "open");
+}
 
 test("an admin builds nested folders, a Viewer sees but cannot rename, a non-member gets not found, and it is all audited", async ({
   page,
@@ -199,4 +208,127 @@ test("a confirmation sent after the session ended goes to sign-in, then back to 
   await theirs.getByRole("button", { name: "Sign in" }).click();
   await expect(theirs).toHaveURL(new RegExp(`/folders/${folderId}$`));
   await expect(theirs.getByRole("heading", { level: 1, name: folderName })).toBeVisible();
+});
+
+test("New subfolder cannot be closed while it saves, so its answer shows in it; cancelled, it opens blank", async ({ page }) => {
+  const parentId = await createFolder(page, unique("Dialogs"));
+  const takenName = unique("Taken");
+  await createFolder(page, takenName, parentId);
+  await page.goto(`/folders/${parentId}`);
+  const open = () => page.getByRole("button", { name: "New subfolder" }).first().click();
+  const dialog = page.getByRole("dialog", { name: "New subfolder" });
+
+  // A name typed and cancelled does not wait for the next opening.
+  await open();
+  await dialog.getByLabel("Folder name").fill("Abandoned");
+  await dialog.getByRole("button", { name: "Cancel" }).click();
+  await expect(dialog).toBeHidden();
+  await open();
+  await expect(dialog.getByLabel("Folder name")).toHaveValue("");
+
+  // Saving, with the answer held back: the dialog stays, and the refusal shows in it when it comes.
+  const actions = await holdServerActions(page);
+  await dialog.getByLabel("Folder name").fill(takenName);
+  await dialog.getByRole("button", { name: "Create folder" }).click();
+  await expect(dialog.getByRole("button", { name: "Saving…" })).toBeVisible();
+  await expectStaysOpenWhileSaving(page, dialog);
+  actions.release();
+  await expect(dialog.getByRole("alert")).toContainText(`A folder named “${takenName}” already exists`);
+
+  // Cancelled after the refusal: opened again, neither the name nor the refusal is waiting.
+  await dialog.getByRole("button", { name: "Cancel" }).click();
+  await expect(dialog).toBeHidden();
+  await open();
+  await expect(dialog.getByLabel("Folder name")).toHaveValue("");
+  await expect(dialog.getByRole("alert")).toHaveCount(0);
+});
+
+test("after a move the Move dialog opens with no destination and nothing to send; after a delete, Back skips the deleted folder", async ({ page }) => {
+  const home = await createFolder(page, unique("Home"));
+  const destinationName = unique("Destination");
+  const destination = await createFolder(page, destinationName);
+  const moving = await createFolder(page, unique("Moving"), home);
+
+  await page.goto(`/folders/${moving}`);
+  const move = page.getByRole("dialog", { name: /^Move/ });
+  await page.getByRole("button", { name: "Folder actions" }).click();
+  await page.getByRole("menuitem", { name: "Move" }).click();
+  await expect(move.getByRole("button", { name: "Move folder" })).toBeDisabled();
+  await move.getByRole("combobox", { name: "Destination" }).click();
+  await page.getByRole("option", { name: destinationName }).click();
+  await move.getByRole("button", { name: "Move folder" }).click();
+  await expect(move).toBeHidden();
+  await expect(page.getByRole("navigation", { name: "Breadcrumb" })).toContainText(destinationName);
+
+  // Opened again, it does not offer to "move" the folder where it already is.
+  await page.getByRole("button", { name: "Folder actions" }).click();
+  await page.getByRole("menuitem", { name: "Move" }).click();
+  await expect(move.getByRole("combobox", { name: "Destination" })).toHaveText("Choose a destination");
+  await expect(move.getByRole("button", { name: "Move folder" })).toBeDisabled();
+  await move.getByRole("button", { name: "Cancel" }).click();
+  await expect(move).toBeHidden();
+
+  // Deleted, the folder's page is replaced in the history: Back goes to the page before it.
+  await page.goto(`/folders/${home}`);
+  await page.goto(`/folders/${moving}`);
+  await page.getByRole("button", { name: "Folder actions" }).click();
+  await page.getByRole("menuitem", { name: "Delete" }).click();
+  await page.getByRole("alertdialog").getByRole("button", { name: "Delete folder" }).click();
+  await expect(page).toHaveURL(new RegExp(`/folders/${destination}$`));
+  await page.goBack();
+  await expect(page).toHaveURL(new RegExp(`/folders/${home}$`));
+  await expect(page.getByRole("heading", { name: "Page not found" })).toHaveCount(0);
+});
+
+test("Add member opens blank after a cancel; removing a member hands focus to the next; removing yourself warns and leads to the folder list", async ({
+  page,
+  browser,
+}) => {
+  test.slow(); // three people added, one of them signs in
+  const folderName = unique("Team");
+  const folderId = await createFolder(page, folderName);
+  const first = await createUser(page);
+  const second = await createUser(page);
+  const lead = await createUser(page);
+
+  await page.goto(`/folders/${folderId}/members`);
+  const add = page.getByRole("dialog", { name: "Add member" });
+  await page.getByRole("button", { name: "Add member" }).click();
+  await add.getByLabel("E-mail").fill(first.email);
+  await page.keyboard.press("Escape");
+  await expect(add).toBeHidden();
+  await page.getByRole("button", { name: "Add member" }).click();
+  await expect(add.getByLabel("E-mail")).toHaveValue("");
+  await page.keyboard.press("Escape");
+  await expect(add).toBeHidden();
+
+  await addMember(page, folderId, first.email, "Viewer");
+  await addMember(page, folderId, second.email, "Viewer");
+  await addMember(page, folderId, lead.email, "Folder Admin");
+
+  // The removed row takes its Actions button, where focus went back, with it: focus goes on to
+  // another member's Actions button, not to the page.
+  await page.getByRole("button", { name: `Actions for ${first.name}` }).click();
+  await page.getByRole("menuitem", { name: "Remove from folder" }).click();
+  const removal = page.getByRole("alertdialog", { name: `Remove ${first.name}?` });
+  await removal.getByRole("button", { name: "Remove", exact: true }).click();
+  await expect(removal).toBeHidden();
+  await expect(page.getByRole("row", { name: new RegExp(first.email) })).toHaveCount(0);
+  const focused = page.locator(":focus");
+  await expect(focused).toHaveAccessibleName(/^Actions for /);
+  await expect(focused).not.toHaveAccessibleName(`Actions for ${first.name}`);
+
+  // Removing yourself says what it costs, and ends on a page you can still see.
+  const leadPage = await freshPage(browser);
+  await signIn(leadPage, lead.email, lead.password);
+  await leadPage.goto(`/folders/${folderId}/members`);
+  await leadPage.getByRole("button", { name: `Actions for ${lead.name}` }).click();
+  await leadPage.getByRole("menuitem", { name: "Remove from folder" }).click();
+  const own = leadPage.getByRole("alertdialog", { name: "Remove yourself from this folder?" });
+  await expect(own).toContainText("You will lose access to this folder");
+  await own.getByRole("button", { name: "Remove me" }).click();
+  await expect(leadPage).toHaveURL(/\/folders$/);
+  await expect(leadPage.getByRole("heading", { level: 1, name: "Folders" })).toBeVisible();
+  await expect(leadPage.getByRole("heading", { name: "Page not found" })).toHaveCount(0);
+  await expect(leadPage.getByRole("main").getByRole("link", { name: folderName })).toHaveCount(0);
 });

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { expect, request as playwrightRequest, test, type Page } from "@playwright/test";
-import { createFolder, dumpConsoleDatabase, expectNotInDump, registerApiToken, unique } from "./fixtures";
+import { addMember, createFolder, createUser, dumpConsoleDatabase, expectNotInDump, freshPage, holdServerActions, registerApiToken, signIn, unique } from "./fixtures";
 
 /**
  * API tokens end to end: created in the console, shown once, used by a client that has no session,
@@ -157,4 +157,85 @@ test("a service account's token can carry only the metrics permission: Prometheu
   await expect(card.getByText("Revoked")).toBeVisible();
   expect((await api.get("/api/metrics", { headers: auth })).status()).toBe(401);
   await api.dispose();
+});
+
+test("a token being created keeps its dialog open until it exists, and is then shown in it", async ({ page }) => {
+  const folderName = unique("Slow network");
+  await createFolder(page, folderName);
+  await page.goto("/settings");
+  await page.locator("#personal-tokens").getByRole("button", { name: "New token" }).click();
+  const dialog = page.getByRole("dialog");
+  await dialog.getByLabel("Name").fill(unique("held"));
+  await dialog.getByRole("combobox", { name: "Folder" }).click();
+  await page.getByRole("option", { name: folderName, exact: true }).click();
+  await dialog.getByRole("checkbox", { name: /Use connections/ }).check();
+
+  const actions = await holdServerActions(page);
+  await dialog.getByRole("button", { name: "Create token" }).click();
+  await expect(dialog.getByRole("button", { name: "Creating…" })).toBeVisible();
+  // Closed now, the token would be created with nobody to see its only copy.
+  await expect(dialog.getByRole("button", { name: "Cancel" })).toBeDisabled();
+  await expect(dialog.getByRole("button", { name: "Close" })).toBeDisabled();
+  await page.keyboard.press("Escape");
+  await page.mouse.click(4, 4);
+  await expect(dialog).toHaveAttribute("data-state", "open");
+  actions.release();
+  await expect(dialog.getByText("you will not see it again")).toBeVisible();
+  registerApiToken(await dialog.getByLabel("Token", { exact: true }).inputValue(), "tokens.spec: a token created on a slow network");
+  await dialog.getByRole("button", { name: "I have copied it" }).click();
+  await expect(dialog).toBeHidden();
+});
+
+test("New service account opens blank after a cancel; once one is deleted, focus goes to the Service accounts heading", async ({ page }) => {
+  await page.goto("/tokens");
+  const saDialog = page.getByRole("dialog", { name: "New service account" });
+  await page.getByRole("button", { name: "New service account" }).first().click();
+  await saDialog.getByLabel("Name").fill("abandoned-runner");
+  await saDialog.getByLabel("Description").fill("Typed, then cancelled.");
+  await saDialog.getByRole("button", { name: "Close" }).click();
+  await expect(saDialog).toBeHidden();
+  await page.getByRole("button", { name: "New service account" }).first().click();
+  await expect(saDialog.getByLabel("Name")).toHaveValue("");
+  await expect(saDialog.getByLabel("Description")).toHaveValue("");
+
+  const account = unique("short-lived");
+  await saDialog.getByLabel("Name").fill(account);
+  await saDialog.getByRole("button", { name: "Create service account" }).click();
+  await expect(saDialog).toBeHidden();
+  const card = page.locator('[data-slot="card"]', { has: page.getByRole("heading", { name: account, exact: true }) });
+  await card.getByRole("button", { name: `Actions for ${account}` }).click();
+  await page.getByRole("menuitem", { name: "Delete" }).click();
+  await page.getByRole("alertdialog", { name: `Delete ${account}?` }).getByRole("button", { name: "Delete service account" }).click();
+  await expect(card).toHaveCount(0);
+  // Its card, and the Actions button focus went back to, are gone: focus is on the section, not the page.
+  await expect(page.getByRole("heading", { level: 2, name: "Service accounts" })).toBeFocused();
+});
+
+test("after a token is revoked, focus goes on to the next token's Revoke button, and after the last one to the section's title", async ({ page, browser }) => {
+  test.slow(); // a person of their own, so that the list holds only this test's tokens
+  const folderName = unique("Scripts");
+  const folderId = await createFolder(page, folderName);
+  const person = await createUser(page);
+  await addMember(page, folderId, person.email, "Editor");
+  const p = await freshPage(browser);
+  await signIn(p, person.email, person.password);
+  await p.goto("/settings");
+  const section = p.locator("#personal-tokens");
+  const names = [unique("first script"), unique("second script")];
+  for (const name of names) {
+    await section.getByRole("button", { name: "New token" }).click();
+    await createTokenIn(p, folderName, name);
+    await expect(section.getByText(name)).toBeVisible();
+  }
+  const revoke = (name: string) => section.getByRole("button", { name: new RegExp(`^Revoke token ${name}`) });
+
+  await revoke(names[0]!).click();
+  await p.getByRole("alertdialog").getByRole("button", { name: "Revoke token" }).click();
+  await expect(revoke(names[0]!)).toHaveCount(0);
+  await expect(revoke(names[1]!)).toBeFocused();
+
+  await p.keyboard.press("Enter");
+  await p.getByRole("alertdialog").getByRole("button", { name: "Revoke token" }).click();
+  await expect(revoke(names[1]!)).toHaveCount(0);
+  await expect(section.getByText("Personal access tokens", { exact: true })).toBeFocused();
 });

@@ -82,7 +82,8 @@ export function FolderActionsMenu({ folder, destinations, allowTopLevel, afterDe
           // The refusal ("still contains …") is shown inside the dialog, where the person is looking.
           await settle(() => deleteFolderAction({ folderId: folder.id }));
           toast.success(`Folder “${folder.name}” deleted.`);
-          router.push(afterDeleteHref);
+          // Replaced, not pushed: Back must not lead to the deleted folder's page.
+          router.replace(afterDeleteHref);
           router.refresh();
         }}
       />

@@ -29,13 +29,18 @@ export function FolderNameDialog(props: Props) {
   const create = useServerAction(createFolderAction, { success: (f) => `Folder “${f.name}” created.` });
   const rename = useServerAction(renameFolderAction, { success: (f) => `Folder renamed to “${f?.name}”.` });
   const action = props.mode === "create" ? create : rename;
-  // Each opening starts from the folder's name as it is now, with no error of the last attempt:
-  // renaming opens from a menu (the open prop), which Radix does not report through onOpenChange.
+  // Each opening starts from the folder's name as it is now (renaming) or blank (creating: a name
+  // typed and cancelled does not wait), with no error of the last attempt. Renaming opens from a
+  // menu (the open prop), which Radix does not report through onOpenChange. The dialog cannot close
+  // while a request runs (DialogFormFooter), so no late answer lands in the next opening.
   const [wasOpen, setWasOpen] = useState(open);
   if (open !== wasOpen) {
     setWasOpen(open);
     if (open && props.mode === "rename") setName(props.currentName);
-    if (!open) action.reset();
+    if (!open) {
+      action.reset();
+      if (props.mode === "create") setName("");
+    }
   }
 
   async function submit(event: React.FormEvent) {
@@ -44,10 +49,7 @@ export function FolderNameDialog(props: Props) {
       props.mode === "create"
         ? await create.run({ name, parentId: props.parentId })
         : await rename.run({ folderId: props.folderId, name });
-    if (ok) {
-      setOpen(false);
-      if (props.mode === "create") setName("");
-    }
+    if (ok) setOpen(false);
   }
 
   const title = props.mode === "rename" ? "Rename folder" : props.parentId ? "New subfolder" : "New folder";

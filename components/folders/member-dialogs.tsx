@@ -2,7 +2,7 @@
 
 import { MoreHorizontalIcon, UserPlusIcon } from "lucide-react";
 import { useRouter } from "next/navigation";
-import { useState } from "react";
+import { useRef, useState } from "react";
 import { toast } from "sonner";
 import type { FolderRole } from "@prisma/client";
 import { Button } from "@/components/ui/button";
@@ -22,6 +22,7 @@ import {
   DropdownMenuSeparator,
   DropdownMenuTrigger,
 } from "@/components/ui/dropdown-menu";
+import { moveFocusWhenRemoved } from "@/components/ui/focus-return";
 import { Input } from "@/components/ui/input";
 import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@/components/ui/select";
 import { ConfirmDialog } from "@/components/shared/confirm-dialog";
@@ -57,7 +58,11 @@ export function AddMemberDialog({ folderId }: { folderId: string }) {
       open={open}
       onOpenChange={(next) => {
         setOpen(next);
-        if (!next) add.reset();
+        if (next) return;
+        // Cancelled: the next opening starts blank, not with this person's address.
+        add.reset();
+        setEmail("");
+        setRole("VIEWER");
       }}
     >
       <DialogTrigger asChild>
@@ -101,12 +106,20 @@ export function MemberRowActions({
   isSelf = false,
 }: {
   folderId: string;
-  member: { userId: string; name: string; email: string; role: FolderRole };
-  /** The row is the signed-in person's own: lowering the role asks first, since it can end their right to manage members here. */
+  /** `role` is the role given on this folder; `inheritedFrom` is set when a higher one comes from a parent folder. */
+  member: { userId: string; name: string; email: string; role: FolderRole; inheritedFrom?: { id: string | null; name: string } | null };
+  /**
+   * The row is the signed-in person's own: lowering the role asks first, since it can end their right
+   * to manage members here; removing it warns that it can end their access to the folder.
+   */
   isSelf?: boolean;
 }) {
   const router = useRouter();
   const settle = useSettleAction();
+  const actions = useRef<HTMLButtonElement>(null);
+  // Removing their own role, a person keeps the folder only through a role from a parent folder or
+  // administrator rights. The row tells only of a higher inherited role; otherwise assume the page is lost.
+  const keepsInherited = isSelf && member.inheritedFrom ? member.inheritedFrom : null;
   const [confirmRemove, setConfirmRemove] = useState(false);
   const [ownDemotion, setOwnDemotion] = useState<FolderRole | null>(null);
   const change = useServerAction(setFolderMemberAction, { success: isSelf ? "Your role changed." : `Role of ${member.name} changed.` });
@@ -119,7 +132,7 @@ export function MemberRowActions({
     <>
       <DropdownMenu>
         <DropdownMenuTrigger asChild>
-          <Button variant="ghost" size="icon" aria-label={`Actions for ${member.name}`}>
+          <Button ref={actions} variant="ghost" size="icon" aria-label={`Actions for ${member.name}`}>
             <MoreHorizontalIcon aria-hidden="true" />
           </Button>
         </DropdownMenuTrigger>
@@ -162,14 +175,29 @@ export function MemberRowActions({
       <ConfirmDialog
         open={confirmRemove}
         onOpenChange={setConfirmRemove}
-        title={`Remove ${member.name}?`}
-        description="They lose the role this folder gives them here and in its subfolders. Roles from other folders stay."
-        confirmLabel="Remove"
+        title={isSelf ? "Remove yourself from this folder?" : `Remove ${member.name}?`}
+        description={
+          !isSelf
+            ? "They lose the role this folder gives them here and in its subfolders. Roles from other folders stay."
+            : keepsInherited
+              ? `You lose the ${ROLE_LABELS[member.role]} role given here. You keep the higher role inherited from ${keepsInherited.name}.`
+              : "You will lose access to this folder and its subfolders, unless a role on a parent folder or administrator rights keep it for you. Only someone who manages its members can add you again."
+        }
+        confirmLabel={isSelf ? "Remove me" : "Remove"}
         pendingLabel="Removing…"
         destructive
         onConfirm={async () => {
           await settle(() => removeFolderMemberAction({ folderId, userId: member.userId }));
-          toast.success(`${member.name} removed from the folder.`);
+          if (isSelf && !keepsInherited) {
+            toast.success("You were removed from the folder.");
+            // Refreshed, this page would now say "Page not found".
+            router.replace("/folders");
+            router.refresh();
+            return;
+          }
+          toast.success(isSelf ? "You were removed from the folder." : `${member.name} removed from the folder.`);
+          // The row goes, or keeps no Actions button (its role here is gone): focus moves on from it.
+          moveFocusWhenRemoved(actions.current);
           router.refresh();
         }}
       />

@@ -26,24 +26,30 @@ type Props = {
 export function MoveFolderDialog({ folderId, folderName, currentParentId, destinations, allowTopLevel, open, onOpenChange }: Props) {
   const [target, setTarget] = useState<string>("");
   const move = useServerAction(moveFolderAction, { success: `Folder “${folderName}” moved.` });
+  // Each opening starts with no destination and no error of the last attempt, however the last one
+  // ended: it opens from a menu (the open prop), and closes after a move by the parent's onOpenChange.
+  const [wasOpen, setWasOpen] = useState(open);
+  if (open !== wasOpen) {
+    setWasOpen(open);
+    setTarget("");
+    move.reset();
+  }
+
+  const options = [
+    ...(allowTopLevel && currentParentId !== null ? [{ value: TOP_LEVEL, label: "Top level" }] : []),
+    ...destinations.filter((d) => d.id !== currentParentId).map((d) => ({ value: d.id, label: d.label })),
+  ];
+  // Only a destination still offered counts: the folder may have moved, or the list changed, since it was chosen.
+  const chosen = options.some((o) => o.value === target) ? target : "";
 
   async function submit(event: React.FormEvent) {
     event.preventDefault();
-    if (!target) return;
-    if (await move.run({ folderId, parentId: target === TOP_LEVEL ? null : target })) onOpenChange(false);
+    if (!chosen) return;
+    if (await move.run({ folderId, parentId: chosen === TOP_LEVEL ? null : chosen })) onOpenChange(false);
   }
 
   return (
-    <Dialog
-      open={open}
-      onOpenChange={(next) => {
-        onOpenChange(next);
-        if (!next) {
-          move.reset();
-          setTarget("");
-        }
-      }}
-    >
+    <Dialog open={open} onOpenChange={onOpenChange}>
       <DialogContent>
         <form onSubmit={submit} className="grid gap-5">
           <DialogHeader>
@@ -51,23 +57,20 @@ export function MoveFolderDialog({ folderId, folderName, currentParentId, destin
             <DialogDescription>Subfolders move with it. Roles inherited from the new parent apply right away.</DialogDescription>
           </DialogHeader>
           <FormField label="Destination" id="move-destination" error={move.fieldError("parentId") ?? move.formError}>
-            <Select value={target} onValueChange={setTarget}>
+            <Select value={chosen} onValueChange={setTarget}>
               <SelectTrigger aria-label="Destination" className="w-full">
                 <SelectValue placeholder="Choose a destination" />
               </SelectTrigger>
               <SelectContent>
-                {allowTopLevel && currentParentId !== null ? <SelectItem value={TOP_LEVEL}>Top level</SelectItem> : null}
-                {destinations
-                  .filter((d) => d.id !== currentParentId)
-                  .map((d) => (
-                    <SelectItem key={d.id} value={d.id}>
-                      {d.label}
-                    </SelectItem>
-                  ))}
+                {options.map((o) => (
+                  <SelectItem key={o.value} value={o.value}>
+                    {o.label}
+                  </SelectItem>
+                ))}
               </SelectContent>
             </Select>
           </FormField>
-          <DialogFormFooter pending={move.pending} submitLabel="Move folder" pendingLabel="Moving…" submitDisabled={!target} />
+          <DialogFormFooter pending={move.pending} submitLabel="Move folder" pendingLabel="Moving…" submitDisabled={!chosen} />
         </form>
       </DialogContent>
     </Dialog>

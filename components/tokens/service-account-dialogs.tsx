@@ -7,6 +7,7 @@ import { toast } from "sonner";
 import { Button } from "@/components/ui/button";
 import { Dialog, DialogContent, DialogDescription, DialogHeader, DialogTitle } from "@/components/ui/dialog";
 import { DropdownMenu, DropdownMenuContent, DropdownMenuItem, DropdownMenuSeparator, DropdownMenuTrigger } from "@/components/ui/dropdown-menu";
+import { moveFocusWhenRemoved } from "@/components/ui/focus-return";
 import { Input } from "@/components/ui/input";
 import { Textarea } from "@/components/ui/textarea";
 import { ConfirmDialog } from "@/components/shared/confirm-dialog";
@@ -56,7 +57,10 @@ function ServiceAccountForm({
       open={open}
       onOpenChange={(next) => {
         onOpenChange(next);
-        if (!next) current.reset();
+        if (next) return;
+        current.reset();
+        // A new account's form stays mounted: what was typed and cancelled must not wait in the next one.
+        if (!account) setForm({ name: "", description: "" });
       }}
     >
       <DialogContent
@@ -119,6 +123,7 @@ export function ServiceAccountActions({ account, tokenCount }: { account: Accoun
   const router = useRouter();
   const settle = useSettleAction();
   const [dialog, setDialog] = useState<"edit" | "delete" | null>(null);
+  const actions = useRef<HTMLButtonElement>(null);
   const toggle = useServerAction(setServiceAccountDisabledAction, {
     success: (r) => (r.disabled ? `${account.name} disabled: its tokens are refused.` : `${account.name} enabled.`),
   });
@@ -126,7 +131,7 @@ export function ServiceAccountActions({ account, tokenCount }: { account: Accoun
     <>
       <DropdownMenu>
         <DropdownMenuTrigger asChild>
-          <Button variant="ghost" size="icon" aria-label={`Actions for ${account.name}`}>
+          <Button ref={actions} variant="ghost" size="icon" aria-label={`Actions for ${account.name}`}>
             <MoreHorizontalIcon aria-hidden="true" />
           </Button>
         </DropdownMenuTrigger>
@@ -160,6 +165,8 @@ export function ServiceAccountActions({ account, tokenCount }: { account: Accoun
         onConfirm={async () => {
           await settle(() => deleteServiceAccountAction({ serviceAccountId: account.id }));
           toast.success(`${account.name} deleted.`);
+          // Its card goes with the refresh, and with it the Actions button focus returns to.
+          moveFocusWhenRemoved(actions.current);
           router.refresh();
         }}
       />

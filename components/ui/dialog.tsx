@@ -7,7 +7,44 @@ import { XIcon } from "lucide-react";
 import { cn } from "@/lib/utils";
 import { useMenuFocusReturn } from "./focus-return";
 
-export const Dialog = DialogPrimitive.Root;
+/**
+ * Whether a request started in the dialog is still running (a form being sent reports it through
+ * useDialogBusy). Meanwhile the dialog refuses to close: closing would hide the outcome, and the
+ * late answer would land in the next opening (an error again, or a result nobody sees).
+ */
+const DialogBusyContext = React.createContext<{ busy: boolean; setBusy: (busy: boolean) => void } | null>(null);
+
+/** Radix's Dialog root, which ignores every request to close while the dialog is busy. */
+export function Dialog({ open: openProp, defaultOpen, onOpenChange, ...props }: React.ComponentProps<typeof DialogPrimitive.Root>) {
+  // Always controlled here, so that a refused close is refused for uncontrolled dialogs too.
+  const [uncontrolledOpen, setUncontrolledOpen] = React.useState(defaultOpen ?? false);
+  const [busy, setBusy] = React.useState(false);
+  const open = openProp ?? uncontrolledOpen;
+  const busyContext = React.useMemo(() => ({ busy, setBusy }), [busy]);
+
+  function handleOpenChange(next: boolean) {
+    if (!next && busy) return;
+    if (openProp === undefined) setUncontrolledOpen(next);
+    onOpenChange?.(next);
+  }
+
+  return (
+    <DialogBusyContext.Provider value={busyContext}>
+      <DialogPrimitive.Root open={open} onOpenChange={handleOpenChange} {...props} />
+    </DialogBusyContext.Provider>
+  );
+}
+
+/** Marks the dialog around the caller busy while `busy` is true: it cannot be closed until then. */
+export function useDialogBusy(busy: boolean) {
+  const setBusy = React.useContext(DialogBusyContext)?.setBusy;
+  React.useLayoutEffect(() => {
+    if (!setBusy) return;
+    setBusy(busy);
+    return () => setBusy(false);
+  }, [setBusy, busy]);
+}
+
 export const DialogTrigger = DialogPrimitive.Trigger;
 export const DialogPortal = DialogPrimitive.Portal;
 export const DialogClose = DialogPrimitive.Close;
@@ -30,8 +67,18 @@ export type DialogContentProps = React.ComponentProps<typeof DialogPrimitive.Con
   showCloseButton?: boolean;
 };
 
-export function DialogContent({ className, children, showCloseButton = true, onOpenAutoFocus, onCloseAutoFocus, ...props }: DialogContentProps) {
+export function DialogContent({
+  className,
+  children,
+  showCloseButton = true,
+  onOpenAutoFocus,
+  onCloseAutoFocus,
+  onEscapeKeyDown,
+  onInteractOutside,
+  ...props
+}: DialogContentProps) {
   const focusReturn = useMenuFocusReturn({ onOpenAutoFocus, onCloseAutoFocus });
+  const busy = React.useContext(DialogBusyContext)?.busy ?? false;
   return (
     <DialogPortal>
       <DialogOverlay />
@@ -41,12 +88,22 @@ export function DialogContent({ className, children, showCloseButton = true, onO
           "fixed top-1/2 left-1/2 z-50 grid max-h-[calc(100dvh-2rem)] w-full max-w-[calc(100%-2rem)] -translate-x-1/2 -translate-y-1/2 gap-4 overflow-y-auto rounded-xl border bg-popover p-6 text-popover-foreground shadow-xl outline-none data-[state=closed]:animate-out data-[state=open]:animate-in sm:max-w-lg",
           className,
         )}
+        aria-busy={busy || undefined}
         {...focusReturn}
         {...props}
+        onEscapeKeyDown={(event) => {
+          if (busy) event.preventDefault();
+          onEscapeKeyDown?.(event);
+        }}
+        onInteractOutside={(event) => {
+          if (busy) event.preventDefault();
+          onInteractOutside?.(event);
+        }}
       >
         {children}
         {showCloseButton ? (
           <DialogPrimitive.Close
+            disabled={busy}
             className="absolute top-3.5 right-3.5 inline-flex size-8 items-center justify-center rounded-md text-muted-foreground transition-colors outline-none hover:bg-accent hover:text-accent-foreground focus-visible:ring-2 focus-visible:ring-ring disabled:pointer-events-none"
             aria-label="Close"
           >

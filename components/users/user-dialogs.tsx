@@ -36,16 +36,18 @@ import {
 } from "@/lib/users/actions";
 import { NewPasswordInput } from "./password-input";
 
+const NEW_USER = { email: "", name: "", password: "", isAdmin: false };
+
 export function CreateUserDialog() {
   const [open, setOpen] = useState(false);
-  const [form, setForm] = useState({ email: "", name: "", password: "", isAdmin: false });
+  const [form, setForm] = useState(NEW_USER);
   const create = useServerAction(createUserAction, { success: (u) => `User ${u.email} created. Share the initial password with them securely.` });
 
   async function submit(event: React.FormEvent) {
     event.preventDefault();
     if (await create.run(form)) {
       setOpen(false);
-      setForm({ email: "", name: "", password: "", isAdmin: false });
+      setForm(NEW_USER);
     }
   }
 
@@ -54,7 +56,10 @@ export function CreateUserDialog() {
       open={open}
       onOpenChange={(next) => {
         setOpen(next);
-        if (!next) create.reset();
+        if (next) return;
+        // Cancelled: nothing typed waits for the next opening, least of all an initial password.
+        create.reset();
+        setForm(NEW_USER);
       }}
     >
       <DialogTrigger asChild>
@@ -156,17 +161,28 @@ export function UserRowActions({ user, isSelf }: { user: UserSummary; isSelf: bo
       <ConfirmDialog
         open={dialog === "admin"}
         onOpenChange={(open) => setDialog(open ? "admin" : null)}
-        title={user.isAdmin ? `Remove ${user.name} as administrator?` : `Make ${user.name} an administrator?`}
+        title={
+          user.isAdmin ? (isSelf ? "Remove your own administrator rights?" : `Remove ${user.name} as administrator?`) : `Make ${user.name} an administrator?`
+        }
         description={
-          user.isAdmin
-            ? "They keep their folder roles, but lose the administration of stores, users, service accounts and the audit log, and the access to every folder."
-            : "Administrators manage credential stores, users, service accounts and the audit log, and can open every folder."
+          !user.isAdmin
+            ? "Administrators manage credential stores, users, service accounts and the audit log, and can open every folder."
+            : isSelf
+              ? "You will no longer be an administrator: you keep your folder roles, but lose the administration of stores, users, service accounts and the audit log, and the access to every folder. Only another administrator can give it back."
+              : "They keep their folder roles, but lose the administration of stores, users, service accounts and the audit log, and the access to every folder."
         }
         confirmLabel={user.isAdmin ? "Remove administrator" : "Make administrator"}
         pendingLabel="Saving…"
         destructive={user.isAdmin}
         onConfirm={async () => {
           const result = await settle(() => setUserAdminAction({ userId: user.id, isAdmin: !user.isAdmin }));
+          if (isSelf && !result.isAdmin) {
+            toast.success("You are no longer an administrator.");
+            // This page is for administrators: refreshed, it would now say "Page not found".
+            router.replace("/folders");
+            router.refresh();
+            return;
+          }
           toast.success(result.isAdmin ? `${user.name} is now an administrator.` : `${user.name} is no longer an administrator.`);
           router.refresh();
         }}
