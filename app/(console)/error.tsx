@@ -3,6 +3,6 @@
 import { UnexpectedError } from "@/components/shared/unexpected-error";
 
 /** Unexpected failures of a console page: inside the shell, so the sidebar still leads elsewhere. */
-export default function ConsoleError({ error, reset }: { error: Error & { digest?: string }; reset: () => void }) {
-  return <UnexpectedError digest={error.digest} reset={reset} />;
+export default function ConsoleError({ error, retry }: { error: Error & { digest?: string }; retry: () => void }) {
+  return <UnexpectedError digest={error.digest} retry={retry} />;
 }

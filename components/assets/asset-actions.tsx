@@ -47,7 +47,8 @@ export function AssetManageActions({ assetId, assetName, folderId, usedBy }: { a
         onConfirm={async () => {
           await settle(() => deleteAssetAction({ assetId }));
           toast.success(`Asset “${assetName}” deleted.`);
-          router.push(`/folders/${folderId}/assets`);
+          // Replaced: Back must not lead to the page of what no longer exists.
+          router.replace(`/folders/${folderId}/assets`);
           router.refresh();
         }}
       />

@@ -27,7 +27,7 @@ describe("how an audit event's details read in the log", () => {
     expect(describeDetails({ scopes: [{ folderId: "x" }, { folderId: "y" }], tls: true, timeoutMs: 10000 })).toEqual([
       { label: "Scopes", text: "folder ID x; folder ID y" },
       { label: "TLS", text: "yes" },
-      { label: "Timeout ms", text: "10000" },
+      { label: "Timeout", text: "10000 ms" },
     ]);
   });
 
@@ -36,6 +36,20 @@ describe("how an audit event's details read in the log", () => {
     expect(describeDetails({ assets: { [a]: "cache" }, store: { id: "s1", name: "Vault", kind: "hashicorp" } })).toEqual([
       { label: "Assets", text: "9bfcdd0e…: cache", title: a },
       { label: "Store", text: "Vault (kind hashicorp)", title: "s1" },
+    ]);
+  });
+
+  it("recorded codes read as words; a secret's name or a token prefix stays as written", () => {
+    expect(describeDetails({ type: "CREDENTIAL", mode: "READ_WRITE", reason: "wrong_password", failure: "access_denied", kind: "hashicorp", prefix: "lt_yyg52y4i", valueKey: "DB_PASSWORD", reference: "apps/PAYROLL_DB", durationMs: 12 })).toEqual([
+      { label: "Type", text: "credential" },
+      { label: "Mode", text: "read-write" },
+      { label: "Reason", text: "wrong password" },
+      { label: "Failure", text: "access denied" },
+      { label: "Kind", text: "hashicorp" },
+      { label: "Prefix", text: "lt_yyg52y4i" },
+      { label: "Value key", text: "DB_PASSWORD" },
+      { label: "Reference", text: "apps/PAYROLL_DB" },
+      { label: "Duration", text: "12 ms" },
     ]);
   });
 

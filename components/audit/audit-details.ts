@@ -28,6 +28,18 @@ function inSentence(label: string): string {
   return /^[A-Z]{2,}\b/.test(label) ? label : label.charAt(0).toLowerCase() + label.slice(1);
 }
 
+/**
+ * Fields that hold a code Latch records ("READ_WRITE", "wrong_password"), read as words. Only these:
+ * elsewhere the same shape is a name someone chose (a secret's key "DB_PASSWORD"), shown as written.
+ */
+const CODE_FIELDS = new Set(["type", "mode", "reason", "failure", "outcome", "errorKind", "kind", "status", "source"]);
+const VALUE_WORDS: Record<string, string> = { READ_WRITE: "read-write", READ_ONLY: "read-only" };
+
+function wordsOf(value: string): string {
+  if (VALUE_WORDS[value]) return VALUE_WORDS[value];
+  return /^[A-Za-z]+(?:_[A-Za-z]+)*$/.test(value) ? value.toLowerCase().replace(/_/g, " ") : value;
+}
+
 function shortId(id: string): string {
   return `${id.slice(0, 8)}…`;
 }
@@ -68,13 +80,18 @@ export function describeDetails(details: unknown): DetailLine[] {
   const lines: DetailLine[] = [];
   for (const [key, value] of Object.entries(details as Record<string, unknown>)) {
     if (value === null || value === undefined || value === "") continue;
+    // Durations and timeouts are recorded in milliseconds ("durationMs"): the unit goes with the number.
+    if (/[a-z]Ms$/.test(key) && typeof value === "number") {
+      lines.push({ label: labelFor(key.slice(0, -2)), text: `${value} ms` });
+      continue;
+    }
     const label = labelFor(key);
     if (typeof value === "string" && ISO_TIME.test(value) && !Number.isNaN(Date.parse(value))) {
       lines.push({ label, text: value, time: value });
       continue;
     }
     const ids: string[] = [];
-    const text = textOf(value, ids);
+    const text = typeof value === "string" && CODE_FIELDS.has(key) ? wordsOf(value) : textOf(value, ids);
     lines.push(ids.length ? { label, text, title: ids.join("\n") } : { label, text });
   }
   return lines;

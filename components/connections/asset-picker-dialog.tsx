@@ -4,6 +4,7 @@ import { useInfiniteQuery } from "@tanstack/react-query";
 import { LoaderCircleIcon, SearchIcon } from "lucide-react";
 import { useEffect, useId, useRef, useState } from "react";
 import { AssetTypeBadge } from "@/components/assets/asset-type-badge";
+import { UNREACHABLE } from "@/components/shared/use-server-action";
 import { Button } from "@/components/ui/button";
 import { Dialog, DialogContent, DialogDescription, DialogHeader, DialogTitle } from "@/components/ui/dialog";
 import { Input } from "@/components/ui/input";
@@ -55,7 +56,10 @@ export function AssetPickerDialog({
     enabled: open,
     initialPageParam: null as string | null,
     queryFn: async ({ pageParam }) => {
-      const result = await searchPickableAssetsAction({ q: search, folderId: folderId === ALL ? null : folderId, cursor: pageParam, limit: 20 });
+      // A failed request is the browser's own words ("Failed to fetch"): say what it means instead.
+      const result = await searchPickableAssetsAction({ q: search, folderId: folderId === ALL ? null : folderId, cursor: pageParam, limit: 20 }).catch(() => {
+        throw new Error(UNREACHABLE);
+      });
       if (!result.ok) throw new Error(result.error.message);
       return result.data;
     },
@@ -170,9 +174,12 @@ export function AssetPickerDialog({
               <LoaderCircleIcon className="size-4 animate-spin" aria-hidden="true" /> Searching…
             </p>
           ) : query.isError ? (
-            <p role="alert" className="p-4 text-sm text-danger">
-              {query.error.message}
-            </p>
+            <div role="alert" className="flex flex-col items-start gap-3 p-4 text-sm text-danger">
+              <p>{query.error.message}</p>
+              <Button type="button" variant="outline" size="sm" onClick={() => void query.refetch()}>
+                Try again
+              </Button>
+            </div>
           ) : rows.length === 0 ? (
             <p className="p-4 text-sm text-muted-foreground">{search ? `No assets match “${search}”.` : folders.length === 0 ? "You may not use assets in any folder." : "No assets in the folders you may use."}</p>
           ) : (

@@ -52,7 +52,8 @@ export function ConnectionActions({ connectionId, name, folderId, canWrite, canU
             onConfirm={async () => {
               await settle(() => deleteConnectionAction({ connectionId }));
               toast.success(`Connection “${name}” deleted.`);
-              router.push(`/folders/${folderId}/connections`);
+              // Replaced: Back must not lead to the page of what no longer exists.
+              router.replace(`/folders/${folderId}/connections`);
               router.refresh();
             }}
           />

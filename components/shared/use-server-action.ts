@@ -21,7 +21,7 @@ type Options<T> = {
   refresh?: boolean;
 };
 
-const UNREACHABLE = "Could not reach Latch. Check your connection and try again.";
+export const UNREACHABLE = "Could not reach Latch. Check your connection and try again.";
 
 /** The session has ended: to the sign-in page, and back to this page afterwards. */
 const signInAgain = (router: ReturnType<typeof useRouter>) => router.push(`/login?callbackUrl=${encodeURIComponent(window.location.pathname + window.location.search)}`);

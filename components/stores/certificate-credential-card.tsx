@@ -3,6 +3,7 @@
 import { DownloadIcon, KeyRoundIcon } from "lucide-react";
 import { useState } from "react";
 import { ConfirmDialog } from "@/components/shared/confirm-dialog";
+import { LocalTime } from "@/components/shared/local-time";
 import { useServerAction } from "@/components/shared/use-server-action";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
@@ -38,7 +39,9 @@ export function CertificateCredentialCard({ storeId, current, uploadTo, uploadSt
             <dt className="text-muted-foreground">Thumbprint</dt>
             <dd className="font-mono text-xs break-all">{current.thumbprint}</dd>
             <dt className="text-muted-foreground">Valid until</dt>
-            <dd>{current.notAfter.toISOString().slice(0, 10)}</dd>
+            <dd>
+              <LocalTime value={current.notAfter} />
+            </dd>
           </dl>
         ) : (
           <p className="text-sm text-muted-foreground">No certificate yet.</p>

@@ -40,7 +40,8 @@ export function StoreActions({ storeId, storeName, deletable }: { storeId: strin
           onConfirm={async () => {
             await settle(() => deleteStoreAction({ storeId }));
             toast.success(`Store “${storeName}” deleted.`);
-            router.push("/stores");
+            // Replaced: Back must not lead to the page of what no longer exists.
+            router.replace("/stores");
             router.refresh();
           }}
         />

@@ -1,5 +1,5 @@
 import "server-only";
-import { cookies } from "next/headers";
+import { cookies, headers } from "next/headers";
 import { redirect } from "next/navigation";
 import { decode } from "next-auth/jwt";
 import { cache } from "react";
@@ -34,10 +34,20 @@ export const getCurrentUser = cache(async (): Promise<Actor | null> => {
   return { id: user.id, email: user.email, name: user.name, isAdmin: user.isAdmin, sessionId: session.id };
 });
 
-/** For pages and layouts: no session sends the browser to sign in. */
+/** The page asked for, as proxy.ts recorded it (a server component cannot read its own URL). */
+export const REQUESTED_PATH_HEADER = "x-latch-path";
+
+/**
+ * For pages and layouts: no session sends the browser to sign in, and back to the page it asked
+ * for afterwards (a shared link, or any click after the session ended). The login page checks the
+ * path (safeCallbackPath) before it goes there.
+ */
 export async function requireUser(): Promise<Actor> {
   const user = await getCurrentUser();
-  if (!user) redirect("/login");
+  if (!user) {
+    const path = (await headers()).get(REQUESTED_PATH_HEADER);
+    redirect(path && path !== "/" ? `/login?callbackUrl=${encodeURIComponent(path)}` : "/login");
+  }
   return user;
 }
 
