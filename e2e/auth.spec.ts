@@ -20,7 +20,7 @@ test("wrong password shows one generic message; sign out clears the session", as
   const cookie = (await p.context().cookies()).find((c) => c.name.includes("next-auth.session-token"));
   expect(cookie).toMatchObject({ httpOnly: true, sameSite: "Lax" });
 
-  await p.getByRole("button", { name: "User menu" }).click();
+  await p.getByRole("button", { name: `${person.name}: user menu` }).click();
   await p.getByRole("menuitem", { name: "Sign out" }).click();
   await expect(p).toHaveURL(/\/login/);
   // The old cookie is useless even if replayed: the server-side session is gone.
@@ -279,4 +279,63 @@ test("after sign-in, only a page of this site is opened: a disguised address to 
   // A page of this site is where it goes.
   await p.goto("/login?callbackUrl=%2Fsettings%23personal-tokens");
   await expect(p).toHaveURL(`${baseURL}/settings#personal-tokens`);
+});
+
+test("a link opened while signed out leads, after sign-in, to the page it names", async ({ page, browser, baseURL }) => {
+  const person = await createUser(page);
+  const p = await freshPage(browser);
+  // A shared link, or any click after the session ended.
+  await p.goto("/audit?page=1");
+  await expect(p).toHaveURL(`${baseURL}/login?callbackUrl=${encodeURIComponent("/audit?page=1")}`);
+  await p.getByLabel("E-mail").fill(person.email);
+  await p.getByLabel("Password").fill(person.password);
+  await p.getByRole("button", { name: "Sign in" }).click();
+  // Not an administrator: the audit page is not theirs, and says so; the point is where they landed.
+  await expect(p).toHaveURL(`${baseURL}/audit?page=1`);
+});
+
+test("New user opens blank after a cancel: no name, address or initial password waits for the next person", async ({ page }) => {
+  await page.goto("/users");
+  const dialog = page.getByRole("dialog", { name: "New user" });
+  await page.getByRole("button", { name: "New user" }).click();
+  await dialog.getByLabel("Name").fill("Abandoned Person");
+  await dialog.getByLabel("E-mail").fill("abandoned@e2e.latch.test");
+  await dialog.getByRole("button", { name: "Generate" }).click();
+  await expect(dialog.getByLabel("Initial password")).not.toHaveValue("");
+  await dialog.getByRole("checkbox", { name: /^Administrator/ }).check();
+  await dialog.getByRole("button", { name: "Cancel" }).click();
+  await expect(dialog).toBeHidden();
+
+  await page.getByRole("button", { name: "New user" }).click();
+  await expect(dialog.getByLabel("Name")).toHaveValue("");
+  await expect(dialog.getByLabel("E-mail")).toHaveValue("");
+  await expect(dialog.getByLabel("Initial password")).toHaveValue("");
+  await expect(dialog.getByRole("checkbox", { name: /^Administrator/ })).not.toBeChecked();
+});
+
+test("an administrator removing their own administrator rights is warned first, and lands on the folder list, not on a page they can no longer see", async ({
+  page,
+  browser,
+}) => {
+  const person = await createUser(page);
+  await page.goto(`/users?q=${encodeURIComponent(person.email)}`);
+  await page.getByRole("button", { name: `Actions for ${person.name}` }).click();
+  await page.getByRole("menuitem", { name: "Make administrator" }).click();
+  const promotion = page.getByRole("alertdialog", { name: `Make ${person.name} an administrator?` });
+  await promotion.getByRole("button", { name: "Make administrator" }).click();
+  await expect(promotion).toBeHidden();
+  await expect(page.getByRole("row", { name: new RegExp(person.email) }).getByText("Administrator")).toBeVisible();
+
+  const p = await freshPage(browser);
+  await signIn(p, person.email, person.password);
+  await p.goto(`/users?q=${encodeURIComponent(person.email)}`);
+  await p.getByRole("button", { name: `Actions for ${person.name}` }).click();
+  await p.getByRole("menuitem", { name: "Remove administrator" }).click();
+  const confirm = p.getByRole("alertdialog", { name: "Remove your own administrator rights?" });
+  await expect(confirm).toContainText("You will no longer be an administrator");
+  await confirm.getByRole("button", { name: "Remove administrator" }).click();
+  await expect(p).toHaveURL(/\/folders$/);
+  await expect(p.getByRole("heading", { level: 1, name: "Folders" })).toBeVisible();
+  await expect(p.getByRole("heading", { name: "Page not found" })).toHaveCount(0);
+  await expect(p.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Users" })).toHaveCount(0);
 });

@@ -4,6 +4,8 @@ import { startPasswordPostgres, type PasswordPostgres } from "../test/targets/po
 import {
   addMember,
   captureBodies,
+  chooseTlsOff,
+  createCredentialAsset,
   createFolder,
   createUser,
   dumpConsoleDatabase,
@@ -34,23 +36,6 @@ const test = base.extend<object, { pg: PasswordPostgres }>({
     { scope: "worker", timeout: 120_000 },
   ],
 });
-
-/** Creates a Credential asset (in the Latch Database store) and returns its id. */
-async function createCredentialAsset(page: Page, folderId: string, name: string, username: string, password: string) {
-  await page.goto(`/folders/${folderId}/assets/new`);
-  await page.getByRole("textbox", { name: /^Name\b/ }).fill(name);
-  await page.getByRole("textbox", { name: /^Username\b/ }).fill(username);
-  await page.getByLabel(/^Password\b/).fill(password);
-  await page.getByRole("button", { name: "Create asset" }).click();
-  await expect(page.getByRole("heading", { level: 1, name })).toBeVisible();
-  return page.url().split("/assets/")[1]!.split(/[/?]/)[0]!;
-}
-
-/** The test server speaks plain TCP on loopback; TLS is on by default and must be switched off. */
-async function chooseTlsOff(page: Page) {
-  await page.getByRole("combobox", { name: /^TLS\b/ }).click();
-  await page.getByRole("option", { name: /^Off/ }).click();
-}
 
 async function openPostgresForm(page: Page, folderId: string) {
   await page.goto(`/folders/${folderId}/connections`);

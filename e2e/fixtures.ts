@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, truncateSync } from "node:fs";
 import path from "node:path";
-import { expect, test, type APIResponse, type Browser, type Page } from "@playwright/test";
+import { expect, test, type APIResponse, type Browser, type BrowserContextOptions, type Page } from "@playwright/test";
 import pg from "pg";
 import { pgDump, type Dump } from "../test/pg-dump";
 
@@ -17,8 +17,8 @@ export async function signIn(page: Page, email: string, password: string) {
 }
 
 /** A new browser context with nobody signed in (the default project state is the admin's). */
-export async function freshPage(browser: Browser) {
-  const context = await browser.newContext({ storageState: { cookies: [], origins: [] } });
+export async function freshPage(browser: Browser, options: BrowserContextOptions = {}) {
+  const context = await browser.newContext({ ...options, storageState: { cookies: [], origins: [] } });
   return context.newPage();
 }
 
@@ -52,6 +52,24 @@ export async function pickAsset(page: Page, assetName: string) {
   await expect(list).not.toHaveAttribute("aria-busy", "true");
   await option.click();
   await expect(dialog).toBeHidden();
+}
+
+/**
+ * Holds the page's server action calls (POSTs with a Next-Action header) until `release()`: a slow
+ * network, so that a dialog can be tried while it saves. Every other request goes straight through.
+ */
+export async function holdServerActions(page: Page) {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  await page.route(
+    (url) => !url.pathname.startsWith("/_next/static/"),
+    async (route) => {
+      const request = route.request();
+      if (request.method() === "POST" && request.headers()["next-action"]) await released;
+      await route.continue().catch(() => undefined);
+    },
+  );
+  return { release };
 }
 
 /** Creates a user through the admin UI and returns their credentials. */
@@ -101,6 +119,23 @@ export async function createFolder(page: Page, name: string, parentId?: string) 
   await expect(page.getByRole("heading", { level: 1, name })).toBeVisible();
   const id = page.url().split("/folders/")[1]!.split(/[/?]/)[0]!;
   return id;
+}
+
+/** Creates a Credential asset (in the Latch Database store) and returns its id. */
+export async function createCredentialAsset(page: Page, folderId: string, name: string, username: string, password: string) {
+  await page.goto(`/folders/${folderId}/assets/new`);
+  await page.getByRole("textbox", { name: /^Name\b/ }).fill(name);
+  await page.getByRole("textbox", { name: /^Username\b/ }).fill(username);
+  await page.getByLabel(/^Password\b/).fill(password);
+  await page.getByRole("button", { name: "Create asset" }).click();
+  await expect(page.getByRole("heading", { level: 1, name })).toBeVisible();
+  return page.url().split("/assets/")[1]!.split(/[/?]/)[0]!;
+}
+
+/** The test server speaks plain TCP on loopback; TLS is on by default and must be switched off. */
+export async function chooseTlsOff(page: Page) {
+  await page.getByRole("combobox", { name: /^TLS\b/ }).click();
+  await page.getByRole("option", { name: /^Off/ }).click();
 }
 
 const OUTPUT = path.join(process.cwd(), "e2e", ".output");

@@ -1,5 +1,6 @@
 "use client";
 
+import { useEffect, useRef } from "react";
 import dynamic from "next/dynamic";
 import { useTheme } from "next-themes";
 import "@scalar/api-reference-react/style.css";
@@ -26,6 +27,27 @@ body.light-mode, body.dark-mode, .scalar-app {
   --scalar-border-color: var(--border);
   --scalar-custom-header-height: 3.5rem;
 }
+/* Scalar's method colours (GET, POST, DELETE, ...) fall below WCAG AA's 4.5:1 on the console's backgrounds. */
+body.light-mode {
+  --scalar-color-blue: #1d4ed8;
+  --scalar-color-green: #166534;
+  --scalar-color-orange: #9a3412;
+  --scalar-color-red: #b91c1c;
+  --scalar-color-purple: #7e22ce;
+  --scalar-color-yellow: #854d0e;
+}
+body.dark-mode {
+  --scalar-color-blue: #60a5fa;
+  --scalar-color-green: #4ade80;
+  --scalar-color-orange: #fb923c;
+  --scalar-color-red: #f87171;
+  --scalar-color-purple: #c084fc;
+  --scalar-color-yellow: #facc15;
+}
+/* The sidebar's expand buttons are 22 px: WCAG 2.2 asks for 24 px targets. */
+.scalar-app li[data-sidebar-id] > div > button[aria-expanded] {
+  padding: 4px;
+}
 `;
 
 /**
@@ -38,12 +60,32 @@ function withoutEmptyBearer(input: string | URL | Request, init?: RequestInit): 
   return fetch(request);
 }
 
+/**
+ * Scalar's copy buttons on code blocks are icons with no name, so a screen reader announces only
+ * "button". It renders them as the reader expands things; each gets a name as it appears.
+ */
+function useNamedCopyButtons(root: React.RefObject<HTMLDivElement | null>) {
+  useEffect(() => {
+    const element = root.current;
+    if (!element) return;
+    const name = () => element.querySelectorAll("button.scalar-code-copy:not([aria-label])").forEach((b) => b.setAttribute("aria-label", "Copy code"));
+    name();
+    const observer = new MutationObserver(name);
+    observer.observe(element, { childList: true, subtree: true });
+    return () => observer.disconnect();
+  }, [root]);
+}
+
 /** The OpenAPI document rendered by Scalar, offline: the document is passed in, nothing is fetched from elsewhere. */
 export function ApiReferenceViewer({ document }: { document: Record<string, unknown> }) {
   const { resolvedTheme } = useTheme();
+  const root = useRef<HTMLDivElement>(null);
+  useNamedCopyButtons(root);
   return (
-    <div className="rounded-lg border bg-card">
+    <div ref={root} className="rounded-lg border bg-card">
       <ApiReferenceReact
+        // Scalar reads its dark-mode setting once: a theme switched while the page is open needs a new viewer.
+        key={resolvedTheme}
         configuration={{
           content: document,
           withDefaultFonts: false,
