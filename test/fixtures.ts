@@ -65,17 +65,24 @@ export async function latchStore() {
   );
 }
 
-/** Runs `fn` while Latch's database refuses inserts into `table` that meet `when` (SQL over NEW): a store that fails at that step. */
-export async function whileRefusingInserts<T>(table: "audit_events" | "refresh_events", when: string, fn: () => Promise<T>): Promise<T> {
-  await db().$executeRawUnsafe(`CREATE FUNCTION test_refuse_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF ${when} THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$`);
-  await db().$executeRawUnsafe(`CREATE TRIGGER test_refuse_insert BEFORE INSERT ON ${table} FOR EACH ROW EXECUTE FUNCTION test_refuse_insert()`);
+/**
+ * Runs `fn` while Latch's database refuses `op` on rows of `table` that meet `when` (SQL over NEW, or
+ * OLD for a delete): a database that fails at that step.
+ */
+export async function whileRefusing<T>(op: "INSERT" | "UPDATE" | "DELETE", table: string, when: string, fn: () => Promise<T>): Promise<T> {
+  const row = op === "DELETE" ? "OLD" : "NEW";
+  await db().$executeRawUnsafe(`CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF ${when} THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN ${row}; END $$`);
+  await db().$executeRawUnsafe(`CREATE TRIGGER test_refuse BEFORE ${op} ON ${table} FOR EACH ROW EXECUTE FUNCTION test_refuse()`);
   try {
     return await fn();
   } finally {
-    await db().$executeRawUnsafe(`DROP TRIGGER test_refuse_insert ON ${table}`);
-    await db().$executeRawUnsafe(`DROP FUNCTION test_refuse_insert()`);
+    await db().$executeRawUnsafe(`DROP TRIGGER test_refuse ON ${table}`);
+    await db().$executeRawUnsafe(`DROP FUNCTION test_refuse()`);
   }
 }
+
+/** Runs `fn` while Latch's database refuses inserts into `table` that meet `when` (SQL over NEW): a store that fails at that step. */
+export const whileRefusingInserts = <T>(table: "audit_events" | "refresh_events", when: string, fn: () => Promise<T>) => whileRefusing("INSERT", table, when, fn);
 
 /** What the asset edit form submits, as `actor` sees the asset: unchanged unless overridden (the write-only value blank). */
 type AssetEdit = z.input<typeof updateAssetSchema>;

@@ -17,7 +17,7 @@ import { forgetUnwrappedKeysForTests } from "@/lib/crypto/envelope";
 import { listStores } from "@/lib/stores/queries";
 import { startHashicorpEmulator, type HashicorpEmulator } from "@/test/emulators/hashicorp";
 import { createTestPki, type TestPki } from "@/test/emulators/tls";
-import { assetEditInput, grant, latchStore, makeFolder, makeUser, rowCounts, signInAs, whileRefusingInserts } from "@/test/fixtures";
+import { assetEditInput, grant, latchStore, makeFolder, makeUser, rowCounts, signInAs, whileRefusing, whileRefusingInserts } from "@/test/fixtures";
 import { session } from "@/test/mocks/session";
 import { createAssetAction, deleteAssetAction, testAssetAction, updateAssetAction } from "./actions";
 import { getAssetViewOrThrow, listAssets } from "./queries";
@@ -459,17 +459,12 @@ describe("updating", () => {
   it("the sealed value goes with the asset or neither does: a removal that fails keeps the asset, and says so", async () => {
     const { id } = ok(await typedCredential(`Kept value ${tag()}`, "svc", secretValue("kept")));
     const name = `assets/${id}`;
-    await db().$executeRawUnsafe(`CREATE FUNCTION test_refuse_delete() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF OLD.name = '${name}' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN OLD; END $$`);
-    await db().$executeRawUnsafe(`CREATE TRIGGER test_refuse_delete BEFORE DELETE ON latch_secrets FOR EACH ROW EXECUTE FUNCTION test_refuse_delete()`);
-    try {
+    await whileRefusing("DELETE", "latch_secrets", `OLD.name = '${name}'`, async () => {
       expect(await deleteAssetAction({ assetId: id })).toMatchObject({ ok: false, error: { code: "UNEXPECTED" } });
       // Moving the asset to another store lets go of the value the same way.
       const moved = await updateAssetAction(await editInput(id, { storeId: vault.id, secretName: `apps/elsewhere-${tag()}`, usernameKey: "username", valueKey: "password" }));
       expect(moved).toMatchObject({ ok: false });
-    } finally {
-      await db().$executeRawUnsafe(`DROP TRIGGER test_refuse_delete ON latch_secrets`);
-      await db().$executeRawUnsafe(`DROP FUNCTION test_refuse_delete()`);
-    }
+    });
     expect(await db().credentialAsset.findUniqueOrThrow({ where: { id } })).toMatchObject({ storeId: latch.id, secretName: name });
     expect(await latchVersions(name)).toHaveLength(1);
     expect(await resolveAs(editor, id)).toMatchObject({ username: "svc" });

@@ -5,7 +5,7 @@ import type { ActionResult } from "@/lib/actions/action";
 import { createAssetAction, updateAssetAction } from "@/lib/assets/actions";
 import type { Actor } from "@/lib/authz";
 import { db } from "@/lib/db";
-import { assetEditInput, grant, latchStore, makeFolder, makeUser, signInAs } from "@/test/fixtures";
+import { assetEditInput, grant, latchStore, makeFolder, makeUser, signInAs, whileRefusing } from "@/test/fixtures";
 import { startHttpTarget, type HttpTarget } from "@/test/targets/http-target";
 import { startOidcServer, type OidcServer } from "@/test/targets/oidc";
 import { deleteConnectionAction, reconnectConnectionAction, refreshConnectionAction, saveConnectionAction } from "./actions";
@@ -271,20 +271,13 @@ describe("OAuth authorization code: Connect is saved with its pending authorisat
   });
 
   /** Runs `fn` while the database refuses to store a new pending authorisation (nonce and PKCE verifier) on the connection named `name`. */
-  async function whileRefusingPendingState<T>(name: string, fn: () => Promise<T>): Promise<T> {
-    await db().$executeRawUnsafe(
-      `CREATE FUNCTION test_refuse_pending_state() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
-         IF NEW.name = '${name.replace(/'/g, "''")}' AND NEW.status = 'PENDING_AUTHORIZATION' AND NEW.state_ciphertext IS NOT NULL AND NEW.state_ciphertext IS DISTINCT FROM OLD.state_ciphertext
-         THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$`,
+  const whileRefusingPendingState = <T>(name: string, fn: () => Promise<T>) =>
+    whileRefusing(
+      "UPDATE",
+      "connections",
+      `NEW.name = '${name.replace(/'/g, "''")}' AND NEW.status = 'PENDING_AUTHORIZATION' AND NEW.state_ciphertext IS NOT NULL AND NEW.state_ciphertext IS DISTINCT FROM OLD.state_ciphertext`,
+      fn,
     );
-    await db().$executeRawUnsafe(`CREATE TRIGGER test_refuse_pending_state BEFORE UPDATE ON connections FOR EACH ROW EXECUTE FUNCTION test_refuse_pending_state()`);
-    try {
-      return await fn();
-    } finally {
-      await db().$executeRawUnsafe(`DROP TRIGGER test_refuse_pending_state ON connections`);
-      await db().$executeRawUnsafe(`DROP FUNCTION test_refuse_pending_state()`);
-    }
-  }
 
   it("a new connection whose pending authorisation cannot be stored is not saved", async () => {
     signInAs(alice);
