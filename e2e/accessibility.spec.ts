@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import AxeBuilder from "@axe-core/playwright";
 import { expect, test, type Page } from "@playwright/test";
-import { chooseTlsOff, createCredentialAsset, createFolder, freshPage, newSecret, pickAsset, unique } from "./fixtures";
+import { chooseTlsOff, createCredentialAsset, createFolder, createUser, freshPage, newSecret, pickAsset, unique } from "./fixtures";
 
 /**
  * Every page and the main dialogs, with data in them, checked by axe-core against WCAG 2.2 A and AA
@@ -77,6 +77,14 @@ test("every page and the main dialogs meet WCAG 2.2 AA, in the light theme and t
   await expect(page.getByRole("heading", { level: 1, name: "Reporting database" })).toBeVisible({ timeout: 30_000 });
   const connectionId = page.url().split("/connections/")[1]!.split(/[/?]/)[0]!;
 
+  // A deactivated person: the users list then shows both of its status tones.
+  const person = await createUser(page);
+  await page.goto(`/users?q=${encodeURIComponent(person.email)}`);
+  await page.getByRole("button", { name: `Actions for ${person.name}` }).click();
+  await page.getByRole("menuitem", { name: "Deactivate" }).click();
+  await page.getByRole("button", { name: "Deactivate" }).click();
+  await expect(page.getByRole("row", { name: new RegExp(person.email) }).getByText("Deactivated")).toBeVisible();
+
   await page.goto("/stores");
   await page.getByRole("link", { name: "Latch Database" }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Latch Database" })).toBeVisible();
@@ -99,13 +107,14 @@ test("every page and the main dialogs meet WCAG 2.2 AA, in the light theme and t
     `/stores/${storeId}`,
     "/tokens",
     "/users",
+    `/users?q=${encodeURIComponent(person.email)}`,
     "/audit",
     "/settings",
     "/api-reference",
     `/folders/${randomUUID()}`,
   ];
-  // In the dark theme too: a list, a detail page, the audit log, and the API reference (its own colours).
-  const darkToo = new Set(["/folders", `/assets/${assetId}`, `/stores/${storeId}`, "/audit", "/api-reference"]);
+  // In the dark theme too: lists, detail pages, a warning badge, the audit log, and the API reference (its own colours).
+  const darkToo = new Set(["/folders", `/assets/${assetId}`, `/stores/${storeId}`, `/users?q=${encodeURIComponent(person.email)}`, "/audit", "/api-reference"]);
   for (const url of pages) {
     await visit(page, url);
     await expectAccessible(page, url, { dark: darkToo.has(url) });
