@@ -220,7 +220,10 @@ export async function captureBodies(page: Page) {
     const handled = (async () => {
       let response: APIResponse;
       try {
-        response = await route.fetch({ maxRedirects: 0, timeout: 120_000 });
+        // One retry on ECONNRESET, as Chromium itself retries a request on a kept-alive connection the
+        // server closed as it was reused (Node closes idle ones after 5 s); without it such a race
+        // reached the page as "Could not reach Latch".
+        response = await route.fetch({ maxRedirects: 0, maxRetries: 1, timeout: 120_000 });
       } catch {
         // Unreachable, or the page went away: nothing reached the browser.
         await route.abort("failed").catch(() => undefined);
