@@ -33,8 +33,9 @@ export async function register() {
     close: async () => {
       // The listener first: a refresh arriving now would only reopen what is being closed.
       await stopListening();
-      // No invoke holds a target client any more, so each closes now (with the credentials its driver holds).
-      drainAll();
+      // No invoke holds a target client any more, so each closes now (with the credentials its driver
+      // holds); a target that does not answer the goodbye is not waited for past a few seconds.
+      await Promise.race([drainAll(), new Promise((resolve) => setTimeout(resolve, 5_000))]);
       await closeDatabase();
     },
   };

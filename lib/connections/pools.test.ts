@@ -111,4 +111,29 @@ describe("pools keyed by connection and credential version", () => {
     pools.drainConnection("c3");
     expect(pools.list("c3")).toEqual([]);
   });
+  it("drainAll resolves once every idle client has closed, without waiting for one still in use", async () => {
+    const pools = new Pools();
+    const closed: string[] = [];
+    let finishSlowClose!: () => void;
+    const connector = {
+      close: async (client: { name: string }) => {
+        // The first client says goodbye slowly, as a distant target might.
+        if (client.name === "a") await new Promise<void>((resolve) => (finishSlowClose = resolve));
+        closed.push(client.name);
+      },
+    } as unknown as Connector;
+    pools.release(pools.acquire("c1", "v1", 1, connector, open("a")));
+    pools.release(pools.acquire("c2", "v1", 1, connector, open("b")));
+    pools.acquire("c3", "v1", 1, connector, open("busy")); // never released
+
+    let done = false;
+    const drained = pools.drainAll().then(() => (done = true));
+    await settle();
+    expect(closed).toEqual(["b"]);
+    expect(done).toBe(false); // still waiting for "a"
+    finishSlowClose();
+    await drained;
+    expect(closed).toEqual(["b", "a"]);
+    expect(pools.list()).toEqual([]);
+  });
 });

@@ -112,8 +112,14 @@ export class Pools {
     for (const entry of [...(this.#byConnection.get(connectionId)?.values() ?? [])]) this.drain(entry);
   }
 
-  drainAll(): void {
-    for (const id of [...this.#byConnection.keys()]) this.drainConnection(id);
+  /**
+   * Drains every client. Resolves once each client that had no invoke left has closed (at shutdown,
+   * all of them); one still in use closes after its last invoke, or FORCE_CLOSE_MS, unawaited.
+   */
+  drainAll(): Promise<void> {
+    const entries = [...this.#byConnection.values()].flatMap((versions) => [...versions.values()]);
+    for (const entry of entries) this.drain(entry);
+    return Promise.all(entries.map((entry) => entry.closed)).then(() => undefined);
   }
 
   /** Drains clients nobody has used for `idleMs`. */

@@ -104,7 +104,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  drainAll();
+  await drainAll();
   await Promise.allSettled([vault?.close(), postgres?.stop(), mariadb?.cleanup(), redis?.cleanup(), httpTarget?.close()]);
 });
 
@@ -385,7 +385,7 @@ describe("rotation", () => {
     const rotated = `rot-${randomUUID()}`;
     await c.rotateTarget(rotated);
     c.rotateVault(path, rotated);
-    drainAll(); // pooled sessions logged in before the change; a new one must log in
+    await drainAll(); // pooled sessions logged in before the change; a new one must log in
     let before = { reads: reads(path), attempts: c.attempts() };
     const recovered = await c.invoke(connectionId);
     expect(recovered.status, JSON.stringify(recovered.body)).toBe(200);
@@ -406,7 +406,7 @@ describe("rotation", () => {
     // 2. The store's new value is just as wrong (rotated again, and someone put another wrong value in the vault).
     await c.rotateTarget(`rot-${randomUUID()}`);
     c.rotateVault(path, `also-wrong-${randomUUID()}`);
-    drainAll();
+    await drainAll();
     before = { reads: reads(path), attempts: c.attempts() };
     const rejected = await c.invoke(connectionId);
     expect(rejected.status).toBe(502);
@@ -421,7 +421,7 @@ describe("rotation", () => {
     await c.rotateTarget(rotated);
     expect((await c.invoke(connectionId)).status).toBe(200); // back in step (one more rotation)
     await c.rotateTarget(`rot-${randomUUID()}`);
-    drainAll();
+    await drainAll();
     before = { reads: reads(path), attempts: c.attempts() };
     const unchanged = await c.invoke(connectionId);
     expect(unchanged.status).toBe(502);
@@ -478,7 +478,7 @@ describe("rotation", () => {
     try {
       await c.query(`ALTER ROLE "${postgres.user}" PASSWORD '${rotated}'`);
       vault.seedSecret({ path, data: { username: postgres.user, password: rotated } });
-      drainAll();
+      await drainAll();
       const before = { reads: reads(path), rotations: await counted("rotations", { connector: "postgres", outcome: "recovered" }), ok: await counted("invokes", { connector: "postgres", outcome: "ok" }) };
       const results = await Promise.all(Array.from({ length: 20 }, () => invoke(connectionId, "query", { sql: "SELECT 1", params: [] })));
       expect(results.map((r) => r.status)).toEqual(Array(20).fill(200));
@@ -582,7 +582,7 @@ describe("test and invoke act alike, and are audited", () => {
     const owner = await makeUser();
     await grant(connFolder.id, owner, "EDITOR");
     await db().connection.update({ where: { id: connectionId }, data: { ownerId: owner.id } });
-    drainAll();
+    await drainAll();
     await call(refreshRoute, connectionId); // drop the cached value, so the resolver is asked again
     expect((await withToken(invokeRoute, connectionId, token, { operation: "query", input: { sql: "SELECT 1", params: [] } })).status).toBe(404);
     expect((await withToken(testRoute, connectionId, token)).status).toBe(404);

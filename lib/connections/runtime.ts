@@ -439,8 +439,8 @@ export async function refreshStore(ctx: Ctx, input: { storeId: string }) {
   return { refreshed: true as const, storeId: store.id };
 }
 
-/** For tests and shutdown. */
-export function drainAll(): void {
-  rt().pools.drainAll();
+/** For tests and shutdown: resolves once every client no invoke holds has closed. */
+export async function drainAll(): Promise<void> {
+  await rt().pools.drainAll();
   logger().debug("drained every pooled connection");
 }
