@@ -48,8 +48,9 @@ step("typecheck (tsc --noEmit)", bin("tsc"), ["--noEmit"]);
 step("unit and integration tests (vitest)", bin("vitest"), ["run"]);
 step("next build", bin("next"), ["build"], { ...placeholders, NODE_ENV: "production" });
 
-const skip = !existsSync("/usr/bin/chromium")
-  ? "/usr/bin/chromium is missing (apt-get install chromium)"
+// playwright.config.ts prefers the headless shell and takes full Chromium without it.
+const skip = !["/usr/bin/chromium-headless-shell", "/usr/bin/chromium"].some((f) => existsSync(f))
+  ? "Debian's Chromium is missing (apt-get install chromium chromium-headless-shell)"
   : !["playwright.config.ts", "playwright.config.mts", "playwright.config.js"].some((f) => existsSync(f))
     ? "there is no playwright.config.ts"
     : undefined;
