@@ -221,8 +221,8 @@ export async function captureBodies(page: Page) {
       let response: APIResponse;
       try {
         // One retry on ECONNRESET, as Chromium itself retries a request on a kept-alive connection the
-        // server closed as it was reused (Node closes idle ones after 5 s); without it such a race
-        // reached the page as "Could not reach Latch".
+        // server closed as it was reused (Node closes idle ones after 5 s). Most likely that race is
+        // what reached two tests' pages as "Could not reach Latch" before.
         response = await route.fetch({ maxRedirects: 0, maxRetries: 1, timeout: 120_000 });
       } catch {
         // Unreachable, or the page went away: nothing reached the browser.
