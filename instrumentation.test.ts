@@ -27,16 +27,19 @@ const listeners = async (): Promise<number> => {
 
 afterAll(() => {
   delete (globalThis as Record<symbol, unknown>)[Symbol.for("latch.shutdown")];
+  delete (globalThis as Record<symbol, unknown>)[Symbol.for("latch.http")];
 });
 
 describe("instrumentation.ts", () => {
-  it("registers the stop's grace period from LATCH_SHUTDOWN_GRACE_SECONDS, and a close that ends target clients, the listener and the pool", async () => {
+  it("registers the stop's grace period from LATCH_SHUTDOWN_GRACE_SECONDS, the idle keep-alive from LATCH_KEEP_ALIVE_SECONDS, and a close that ends target clients, the listener and the pool", async () => {
     process.env.NEXT_RUNTIME = "nodejs";
     process.env.LATCH_SHUTDOWN_GRACE_SECONDS = "90";
+    process.env.LATCH_KEEP_ALIVE_SECONDS = "75";
     const { register } = await import("./instrumentation");
     await register();
     const hook = (globalThis as Record<symbol, unknown>)[Symbol.for("latch.shutdown")] as ShutdownHook | undefined;
     expect(hook?.graceMs).toBe(90_000);
+    expect((globalThis as Record<symbol, unknown>)[Symbol.for("latch.http")]).toEqual({ keepAliveMs: 75_000 });
 
     const { openPools } = await import("@/lib/connections/runtime");
     const { isListening } = await import("@/lib/secrets/broadcast");

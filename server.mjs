@@ -15,6 +15,9 @@
  *    handler without Next's router, which costs more per request than the invoke itself. lib/ puts
  *    that table on globalThis from instrumentation.ts, since this file cannot import TypeScript.
  *
+ * Idle kept-alive connections stay open LATCH_KEEP_ALIVE_SECONDS (65 s by default, not Node's 5 s), longer
+ * than the proxy in front should keep them, so that the proxy is the side that closes them.
+ *
  * On SIGTERM or SIGINT it stops as lib/server/lifecycle.mjs says: requests in flight finish (up to
  * LATCH_SHUTDOWN_GRACE_SECONDS), then sessions are closed, then exit 0. A second signal of the same
  * kind kills it at once.
@@ -24,7 +27,8 @@ import { createServer } from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import next from "next";
-import { createLifecycle, DEFAULT_GRACE_SECONDS } from "./lib/server/lifecycle.mjs";
+import { DEFAULT_GRACE_SECONDS, DEFAULT_KEEP_ALIVE_SECONDS } from "./lib/server/defaults.mjs";
+import { createLifecycle } from "./lib/server/lifecycle.mjs";
 
 function option(short, long, fallback) {
   const args = process.argv.slice(2);
@@ -57,7 +61,10 @@ const DIRECT_ROUTES = Symbol.for("latch.directRoutes");
 // What instrumentation.ts registers for the stop: the grace period (validated with the other variables
 // in lib/env.ts) and what to close after the last request (target pools, the LISTEN session, the pool).
 const SHUTDOWN = Symbol.for("latch.shutdown");
+// Idle kept-alive connections (lib/server/defaults.mjs says why the default is above Node's 5 s).
+const HTTP = Symbol.for("latch.http");
 const server = createServer();
+server.keepAliveTimeout = globalThis[HTTP]?.keepAliveMs ?? DEFAULT_KEEP_ALIVE_SECONDS * 1000;
 const lifecycle = createLifecycle(server, {
   graceMs: () => globalThis[SHUTDOWN]?.graceMs ?? DEFAULT_GRACE_SECONDS * 1000,
   close: async () => {

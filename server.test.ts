@@ -6,7 +6,8 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseEnv } from "@/lib/env";
-import { DEFAULT_GRACE_SECONDS, killAfterMs } from "@/lib/server/lifecycle.mjs";
+import { DEFAULT_GRACE_SECONDS, DEFAULT_KEEP_ALIVE_SECONDS } from "@/lib/server/defaults.mjs";
+import { killAfterMs } from "@/lib/server/lifecycle.mjs";
 
 /**
  * server.mjs itself, started with test/server-stub/next.mjs in place of Next (no build needed): how
@@ -158,6 +159,77 @@ describe("server.mjs stopping", () => {
     expect(code).toBe(0);
     // Not after Node's 5 s keep-alive timeout: the connections were closed with their answers.
     expect(at - Math.max(a.at, b.at)).toBeLessThan(1_500);
+  });
+});
+
+/**
+ * One kept-alive connection, as a proxy keeps one to its upstream: sends a request on it whenever
+ * asked, and notes when the server closes it.
+ */
+function keptAlive(port: number) {
+  const socket = net.connect({ host: "127.0.0.1", port });
+  let received = "";
+  let answered = 0;
+  let waiting: (() => void) | null = null;
+  const closed = new Promise<number>((resolve) => socket.once("close", () => resolve(Date.now())));
+  socket.setEncoding("utf8").on("data", (chunk: string) => {
+    received += chunk;
+    const count = received.split("HTTP/1.1 200 OK").length - 1;
+    if (count > answered) {
+      answered = count;
+      waiting?.();
+    }
+  });
+  socket.on("error", () => {});
+  return {
+    closed,
+    isOpen: () => !socket.destroyed && socket.readyState === "open",
+    /** Resolves at the answer; rejects if the server closed the connection first. */
+    get: (target: string) =>
+      new Promise<number>((resolve, reject) => {
+        waiting = () => resolve(Date.now());
+        void closed.then(() => reject(new Error(`the server closed the connection before answering ${target}`)));
+        socket.write(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: keep-alive\r\n\r\n`);
+      }),
+    end: () => socket.destroy(),
+  };
+}
+
+describe("server.mjs keep-alive", () => {
+  it("keeps an idle connection open longer than Node's 5 s by default, so a proxy's reused connection still works", async () => {
+    expect(DEFAULT_KEEP_ALIVE_SECONDS).toBeGreaterThan(60); // AWS ALB's and nginx's 60 s idle timeouts
+    const server = await start(3976);
+    const connection = keptAlive(3976);
+    await connection.get("/first");
+    // Node's default closes it after 6 s (its 5 s, and the second its timer allows).
+    await new Promise((resolve) => setTimeout(resolve, 7_000));
+    expect(connection.isOpen()).toBe(true);
+    await connection.get("/second");
+    connection.end();
+    server.child.kill("SIGTERM");
+    expect((await server.exited).code).toBe(0);
+  });
+
+  it("closes an idle connection after the time instrumentation registers from LATCH_KEEP_ALIVE_SECONDS", async () => {
+    const server = await start(3977, { env: { STUB_KEEP_ALIVE_MS: "1500" } });
+    const connection = keptAlive(3977);
+    await connection.get("/first");
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    const answeredAt = await connection.get("/second");
+    const closedAt = await connection.closed;
+    expect(closedAt - answeredAt).toBeGreaterThanOrEqual(1_400);
+    expect(closedAt - answeredAt).toBeLessThan(4_500);
+    server.child.kill("SIGTERM");
+    expect((await server.exited).code).toBe(0);
+  });
+
+  it("is a whole number of seconds from 1 to 7200", () => {
+    const base = { DATABASE_URL: "postgresql://localhost/latch", NEXTAUTH_SECRET: "k2Jd9sLq0PzX7vB3nM5cR8tY1wE4uI6oA" };
+    expect(parseEnv(base).LATCH_KEEP_ALIVE_SECONDS).toBe(DEFAULT_KEEP_ALIVE_SECONDS);
+    expect(parseEnv({ ...base, LATCH_KEEP_ALIVE_SECONDS: "620" }).LATCH_KEEP_ALIVE_SECONDS).toBe(620);
+    for (const bad of ["0", "-5", "1.5", "forever", "7201"]) {
+      expect(() => parseEnv({ ...base, LATCH_KEEP_ALIVE_SECONDS: bad }), bad).toThrow(/LATCH_KEEP_ALIVE_SECONDS/);
+    }
   });
 });
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DEFAULT_GRACE_SECONDS, DEFAULT_KEEP_ALIVE_SECONDS } from "@/lib/server/defaults.mjs";
 
 /**
  * The only reader of process.env. Parsed once, lazily, so `next build` does not need runtime secrets;
@@ -135,7 +136,13 @@ const schema = z.object({
    * 10 s its audit row may wait for a database session, plus closing. Invokes given a longer timeoutMs
    * need more; whatever stops the process (systemd TimeoutStopSec, Kubernetes' grace period) must allow it.
    */
-  LATCH_SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(1).max(3600).default(45),
+  LATCH_SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(1).max(3600).default(DEFAULT_GRACE_SECONDS),
+  /**
+   * How long server.mjs keeps an idle kept-alive connection open. Behind a proxy or load balancer that
+   * reuses its connections to Latch, this must be longer than the proxy's idle timeout, or the proxy
+   * may send a request on a connection just as Latch closes it and answer 502 (lib/server/defaults.mjs).
+   */
+  LATCH_KEEP_ALIVE_SECONDS: z.coerce.number().int().min(1).max(7200).default(DEFAULT_KEEP_ALIVE_SECONDS),
 });
 
 export type Env = z.infer<typeof schema>;

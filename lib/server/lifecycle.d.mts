@@ -12,5 +12,4 @@ export function createLifecycle(
   options: { graceMs: () => number; close?: () => Promise<void>; exit?: (code: number) => void; log?: (line: string) => void },
 ): Lifecycle;
 
-export const DEFAULT_GRACE_SECONDS: number;
 export function killAfterMs(graceSeconds: string | undefined): number;

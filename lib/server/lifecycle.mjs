@@ -11,11 +11,7 @@
  * with exit 1.
  */
 
-/**
- * lib/env.ts's default for LATCH_SHUTDOWN_GRACE_SECONDS (a test keeps the two equal): for server.mjs
- * when instrumentation did not run, and for `npm run up`, which cannot import lib/env.ts's parsing.
- */
-export const DEFAULT_GRACE_SECONDS = 45;
+import { DEFAULT_GRACE_SECONDS } from "./defaults.mjs";
 
 /**
  * How long a supervisor (`npm run up`) waits for server.mjs to stop before it kills it: the server's

@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
  */
 const SHUTDOWN = Symbol.for("latch.shutdown");
 const DIRECT_ROUTES = Symbol.for("latch.directRoutes");
+const HTTP = Symbol.for("latch.http");
 const say = (line) => process.stdout.write(`${line}\n`);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -33,6 +34,7 @@ export default function next() {
         if (!request.url?.startsWith("/direct")) return false;
         return work(request, response);
       };
+      if (process.env.STUB_KEEP_ALIVE_MS) globalThis[HTTP] = { keepAliveMs: Number(process.env.STUB_KEEP_ALIVE_MS) };
       globalThis[SHUTDOWN] = {
         graceMs: Number(process.env.STUB_GRACE_MS ?? 5_000),
         close: async () => say("closed sessions"),
