@@ -1,11 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { createServer, request as httpRequest, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { NextRequest } from "next/server";
+import net, { type AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { db } from "@/lib/db";
 import { grant, makeFolder, makeUser } from "@/test/fixtures";
 import { startHttpTarget, type HttpTarget } from "@/test/targets/http-target";
-import { bearer, personalToken } from "@/test/tokens";
+import { bearer, personalToken, routeContext } from "@/test/tokens";
+import * as foldersRoute from "@/app/api/v1/folders/route";
 import { serveDirect } from "./direct";
 import { acceptsGzip } from "./handler";
 
@@ -24,6 +26,8 @@ let token: string;
 let connectionId: string;
 let httpTarget: HttpTarget;
 let openConnectionId: string;
+/** Every answer the direct route started, as server.mjs tracks them to wait for at a stop. */
+const answers: Promise<void>[] = [];
 
 beforeAll(async () => {
   const owner = await makeUser();
@@ -40,7 +44,8 @@ beforeAll(async () => {
     })
   ).id;
   server = createServer((req, res) => {
-    if (serveDirect(req, res)) return;
+    const answer = serveDirect(req, res);
+    if (answer) return void answers.push(answer);
     res.writeHead(299, { "content-type": "text/plain" }).end("left to Next");
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -183,5 +188,46 @@ describe("compression", () => {
     expect(acceptsGzip("*")).toBe(true);
     expect(acceptsGzip("*;q=0, br")).toBe(false);
     expect(acceptsGzip("gzip;q=0, *")).toBe(false);
+  });
+});
+
+describe("a client that hangs up before its body has arrived", () => {
+  it("does not leave its answer pending for ever when it closes the connection before the body is read", async () => {
+    const body = JSON.stringify({ operation: "request", input: { method: "GET", path: "/open/hung-up" } });
+    const before = answers.length;
+    const { port } = server.address() as AddressInfo;
+    const socket = net.connect(port, "127.0.0.1");
+    await new Promise((resolve) => socket.once("connect", resolve));
+    // The whole request, then a reset (as a client's timeout or a killed runner leaves it): the route
+    // is still authenticating the token when the reset arrives, and Node drops the unread body.
+    socket.write(
+      `POST ${invokePath(openConnectionId)} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: ${bearer(token)}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+    socket.resetAndDestroy();
+    await vi.waitFor(() => expect(answers.length).toBe(before + 1));
+    // server.mjs waits for this promise before it closes sessions and exits: pending, the stop would hang.
+    const settled = await Promise.race([answers[before]!.then(() => "settled"), new Promise((resolve) => setTimeout(() => resolve("pending"), 5_000))]);
+    expect(settled).toBe("settled");
+  });
+
+  it("is answered 400 through Next's router too, not logged as a server error (500)", async () => {
+    const half = new TextEncoder().encode('{"name":"Half a bo');
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(half);
+        // What Next's body stream does when Node aborts the request.
+        setTimeout(() => controller.error(Object.assign(new Error("aborted"), { code: "ECONNRESET" })), 10);
+      },
+    });
+    const request = new NextRequest("http://localhost/api/v1/folders", {
+      method: "POST",
+      headers: { authorization: bearer(token), "content-type": "application/json" },
+      body,
+      duplex: "half",
+    } as ConstructorParameters<typeof NextRequest>[1]);
+    const answer = await foldersRoute.POST(request, routeContext());
+    expect(answer.status).toBe(400);
+    expect(((await answer.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: "BAD_REQUEST", message: expect.stringContaining("connection closed") });
   });
 });

@@ -87,6 +87,12 @@ function invalid(error: z.ZodError, where: string): AppError {
 }
 
 /**
+ * The client's connection closed before its whole body arrived (a runner's own timeout, a killed
+ * process). Nobody will read the answer; it is an expected event, not a server error to log.
+ */
+const connectionClosed = () => new AppError("BAD_REQUEST", "The connection closed before the request body was received.");
+
+/**
  * Reads a web stream with a running count, so a chunked body with no Content-Length is refused once
  * past the limit, not buffered whole. Also for a request's clone (lib/auth/route.ts): the cancel is
  * not awaited, since a cancelled copy settles only once the original is cancelled too.
@@ -98,7 +104,10 @@ export async function readStreamCapped(stream: ReadableStream<Uint8Array> | null
   let size = 0;
   try {
     for (;;) {
-      const { done, value } = await reader.read();
+      // A request body's stream fails only when its connection does (Next passes on Node's "aborted").
+      const { done, value } = await reader.read().catch(() => {
+        throw connectionClosed();
+      });
       if (done) break;
       size += value.byteLength;
       if (size > limit) throw tooLarge();
@@ -111,9 +120,18 @@ export async function readStreamCapped(stream: ReadableStream<Uint8Array> | null
   return Buffer.concat(chunks);
 }
 
-/** The same for a node:http request: past the limit the rest is read and dropped, so the 413 can still be written. */
+/**
+ * The same for a node:http request: past the limit the rest is read and dropped, so the 413 can still be written.
+ * A connection reset before the body was read (the route was still authenticating) destroys the request and
+ * drops what it held, silently: without the check and the "close" listener the answer would wait for ever,
+ * and server.mjs's stop with it.
+ */
 function readNodeCapped(request: IncomingMessage, limit: number, tooLarge: () => AppError): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    const gone = () => reject(connectionClosed());
+    if (request.destroyed) return gone();
+    // After "end" (the body read whole) this settles nothing: the promise is resolved already.
+    request.once("close", gone);
     const chunks: Buffer[] = [];
     let size = 0;
     const onData = (chunk: Buffer) => {

@@ -40,6 +40,23 @@ describe("the sign-in routes (next-auth) refuse bad bodies before next-auth read
     expect((await authRoute(undeclared, context("callback", "credentials"))).status).toBe(413);
   });
 
+  it("400, not 413 or a server error, when the connection closes before the body has arrived", async () => {
+    const cut = new NextRequest("http://localhost:3000/api/auth/callback/credentials", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new ReadableStream({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode("email=a%40b.c&pass"));
+          setTimeout(() => controller.error(new Error("aborted")), 10);
+        },
+      }),
+      duplex: "half",
+    } as ConstructorParameters<typeof NextRequest>[1]);
+    const answer = await authRoute(cut, context("callback", "credentials"));
+    expect(answer.status).toBe(400);
+    expect(await answer.json()).toEqual({ error: { code: "BAD_REQUEST", message: expect.stringContaining("connection closed") } });
+  });
+
   it("hands a well-formed request to next-auth with its body intact", async () => {
     const form = "email=a%40b.c&password=x&csrfToken=t";
     const answer = await authRoute(post(form, "application/x-www-form-urlencoded"), context("callback", "credentials"));

@@ -28,7 +28,7 @@ export async function authRoute(request: NextRequest, context: Context): Promise
       // A copy: next-auth reads the request itself afterwards.
       body = (await readStreamCapped(request.clone().body, MAX_AUTH_BODY_BYTES, tooLarge)).toString("utf8");
     } catch (error) {
-      if (error instanceof AppError) return refuse(413, error.userMessage);
+      if (error instanceof AppError) return refuse(error.code === "PAYLOAD_TOO_LARGE" ? 413 : 400, error.userMessage);
       throw error;
     }
     if ((request.headers.get("content-type") ?? "").includes("application/json")) {
