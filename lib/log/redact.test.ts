@@ -39,6 +39,26 @@ describe("log redaction", () => {
     expect(out).toContain("user=bob");
   });
 
+  it("masks each shape of secret when it is the whole string, with nothing around it", () => {
+    const alone: [string, string][] = [
+      ["Bearer abcdefghijklmnop", "abcdefghijklmnop"],
+      ["Token Zx9.abcdefghij", "Zx9.abcdefghij"],
+      ["postgres://app:s3cr3t-pass@db", "s3cr3t-pass"],
+      ["https://ghp_abcdef123456@github.com", "ghp_abcdef123456"],
+      ["password=swordfish", "swordfish"],
+      ["api_key:k-1234567", "k-1234567"],
+      ["-----BEGIN PRIVATE KEY-----MIIEvgIBADAN-----END PRIVATE KEY-----", "MIIEvgIBADAN"],
+      ["eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", "dozjgNryP4J3"],
+      ["hvs.CAESIJ0a1b2c3d4e5f6g7h8i9j0", "CAESIJ0a1b2c3"],
+      ["AKIAIOSFODNN7EXAMPLE", "IOSFODNN7"],
+    ];
+    for (const [text, secret] of alone) expect(redactString(text), text).not.toContain(secret);
+    // What an audit row or a log line mostly holds stays as it is.
+    for (const plain of ["0b6f1c9e-3a52-4d8e-9c1f-2b7d5e4a9f10", "ann@example.com", "postgres", "query", "lt_s_3f9a2b", "Postgres via the proxy"]) {
+      expect(redactString(plain)).toBe(plain);
+    }
+  });
+
   it("redacts error messages and stacks", () => {
     const out = redact(new Error("login failed for password=topsecret")) as { message: string };
     expect(out.message).not.toContain("topsecret");

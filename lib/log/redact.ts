@@ -17,7 +17,20 @@ const SECRET_WORDS = new Set([
 const ABOUT_A_SECRET = new Set(["id", "ids", "name", "names", "count", "prefix", "kind", "type", "path", "ref", "label", "version", "at", "expires", "length", "hint", "set", "present", "required", "field", "fields", "key", "keys"]);
 const SECRET_PHRASES = [/^key$/i, /session[-_]?id/i, /(private|master|api|cert(ificate)?)[-_]?key$/i, /client[-_]?assertion/i];
 
+/** Keys come from a small set (field names, and ids used as keys): each is judged once. */
+const judgedKeys = new Map<string, boolean>();
+const MAX_JUDGED_KEYS = 2_000;
+
 function isSecretKey(key: string): boolean {
+  let judged = judgedKeys.get(key);
+  if (judged === undefined) {
+    judged = judgeKey(key);
+    if (judgedKeys.size < MAX_JUDGED_KEYS) judgedKeys.set(key, judged);
+  }
+  return judged;
+}
+
+function judgeKey(key: string): boolean {
   if (SECRET_PHRASES.some((p) => p.test(key))) return true;
   const words = key
     .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
@@ -45,11 +58,19 @@ const SECRET_VALUE_PATTERNS: [RegExp, string][] = [
   [/((?:password|passwd|pwd|secret|token|api[-_]?key)["']?\s*[=:]\s*)(?!\[REDACTED\])("[^"]*"|'[^']*'|[^\s,;&]+)/gi, "$1[REDACTED]"],
 ];
 
+/**
+ * Every pattern above needs one of these (a space, ":" or "=", or a fixed prefix). Most strings that
+ * are logged or audited (ids, names, e-mail addresses) have none, and skip the nine patterns: an
+ * invoke's audit details alone are about twenty strings, keys included.
+ */
+const MIGHT_MATCH = /[\s:=]|eyJ|hv[sb]\.|AKIA|-----/;
+
 export const REDACTED = "[REDACTED]";
 
 export function redactString(input: string): string {
   // Values Latch resolved are masked first, whatever their shape (see known-values.ts).
   let out = maskKnownValues(input, REDACTED);
+  if (!MIGHT_MATCH.test(out)) return out;
   for (const [pattern, replacement] of SECRET_VALUE_PATTERNS) out = out.replace(pattern, replacement);
   return out;
 }
