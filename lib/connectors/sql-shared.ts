@@ -8,6 +8,19 @@ import { ConnectorError, OperationInputError } from "./types";
 /** How long a pooled session's reset may take before the session is closed instead of going back to the pool. */
 export const RESET_WAIT_MS = 5000;
 
+/**
+ * An invoke that waited its whole time limit for one of the connection's pooled sessions, all of
+ * which other invokes held: the target answered them, so "did not answer" would send people
+ * looking at the network. `where` names the target ("PostgreSQL at db:5432").
+ */
+export function sessionsBusy(where: string, max: number, ms: number): ConnectorError {
+  return new ConnectorError(
+    "timeout",
+    `All ${max} of this connection's sessions to ${where} stayed in use for ${Math.round(ms / 100) / 10} s, so the statement did not start. ` +
+      `The statements holding them are slow, or more invokes run at once than LATCH_POOL_MAX_PER_CONNECTION (${max}) allows on one instance.`,
+  );
+}
+
 export const sqlQueryInput = z.object({
   sql: z.string().trim().min(1, "Enter a SQL statement.").max(100_000),
   params: z.array(z.json()).max(10_000).default([]),

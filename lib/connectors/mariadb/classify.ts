@@ -8,7 +8,7 @@ import { ConnectorError, raisedByStatement } from "../types";
 export type MariadbTarget = { host: string; port: number; database?: string; user?: string };
 
 export const hostPort = (host: string, port: number) => (isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`);
-const where = (t: MariadbTarget) => `MariaDB/MySQL at ${hostPort(t.host, t.port)}`;
+export const where = (t: MariadbTarget) => `MariaDB/MySQL at ${hostPort(t.host, t.port)}`;
 
 const TLS_UNTRUSTED = new Set([
   "UNABLE_TO_VERIFY_LEAF_SIGNATURE",

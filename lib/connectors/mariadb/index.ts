@@ -7,8 +7,8 @@ import { resolveTargetAddress } from "@/lib/net/egress";
 import { blankToUndefined, booleanish, caBundle, hostSchema, statementLimitMs, within } from "../socket-shared";
 import { socketDestination, ConnectorError, markRaisedByStatement, OperationInputError, type Connector, type Operation } from "../types";
 import { megabytes } from "@/lib/utils";
-import { MAX_ANSWER_BYTES, OpenTransactionError, RESET_WAIT_MS, ResultRows, RowTooLargeError, sqlQueryInput, watchRowBytes, type QueryOutput } from "../sql-shared";
-import { classifyMariadbError, mariadbTimeout, toMariadbError, type MariadbTarget } from "./classify";
+import { MAX_ANSWER_BYTES, OpenTransactionError, RESET_WAIT_MS, ResultRows, RowTooLargeError, sessionsBusy, sqlQueryInput, watchRowBytes, type QueryOutput } from "../sql-shared";
+import { classifyMariadbError, mariadbTimeout, toMariadbError, where, type MariadbTarget } from "./classify";
 
 
 export const mariadbConfigSchema = z.object({
@@ -46,11 +46,24 @@ export class MariadbPool {
 
   /** Borrows a session within the deadline; a slot granted after the deadline is handed straight back. */
   acquire(timeoutMs: number): Promise<mysql.PoolConnection> {
+    // Full from the start to the end of the wait: it was for a session other invokes held, not for the target.
+    const fullAtStart = this.#full();
     const pending = new Promise<mysql.PoolConnection>((resolve, reject) => this.pool.getConnection((error, conn) => (error ? reject(error) : resolve(conn))));
     return within(pending, timeoutMs, () => {
       pending.then((late) => late.release(), () => {});
-      return mariadbTimeout(this.target, timeoutMs);
+      return fullAtStart && this.#full() ? sessionsBusy(where(this.target), this.#max(), timeoutMs) : mariadbTimeout(this.target, timeoutMs);
     });
+  }
+
+  // mysql2 has no public counts; its own fields, read defensively (unknown: not full, the plain timeout).
+  #max(): number {
+    return (this.pool as unknown as { config?: { connectionLimit?: number } }).config?.connectionLimit ?? 0;
+  }
+
+  #full(): boolean {
+    const counts = this.pool as unknown as { _allConnections?: { length: number }; _freeConnections?: { length: number } };
+    const max = this.#max();
+    return max > 0 && counts._freeConnections?.length === 0 && (counts._allConnections?.length ?? 0) >= max;
   }
 
   end(): Promise<void> {

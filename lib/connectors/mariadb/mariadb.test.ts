@@ -247,6 +247,17 @@ describe("mariadb connector against the machine's MariaDB", () => {
     expect(distinct.size).toBeLessThanOrEqual(4);
   });
 
+  it("says the sessions were all in use, not that the target did not answer, when an invoke waited for one", async () => {
+    const { client } = await open({}, { max: 2, idleMs: 10_000 });
+    const holding = [1, 2].map(() => runQuery(client, { sql: "SELECT SLEEP(1.5) AS s" }));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const error = await expectConnectorError(runQuery(client, { sql: "SELECT 1" }, 400), "timeout");
+    expect(error.message).toMatch(/^All 2 of this connection's sessions to MariaDB\/MySQL at [^ ]+ stayed in use for 0\.4 s/);
+    expect(error.message).toContain("LATCH_POOL_MAX_PER_CONNECTION");
+    await Promise.all(holding);
+    expect((await runQuery(client, { sql: "SELECT 42 AS n" })).rows).toEqual([[42]]);
+  });
+
   it("a statement that times out costs only its own session: siblings finish and the pool stays usable", async () => {
     const { client } = await open({}, { max: 3, idleMs: 10_000 });
     const slow = runQuery(client, { sql: "SELECT SLEEP(5)" }, 300);

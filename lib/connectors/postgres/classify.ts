@@ -8,7 +8,7 @@ import { ConnectorError, raisedByStatement } from "../types";
 export type PostgresTarget = { host: string; port: number; database: string; user?: string };
 
 export const hostPort = (host: string, port: number) => (isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`);
-const where = (t: PostgresTarget) => `PostgreSQL at ${hostPort(t.host, t.port)}`;
+export const where = (t: PostgresTarget) => `PostgreSQL at ${hostPort(t.host, t.port)}`;
 
 /** Condition names of the SQLSTATEs people meet most; the code alone is shown for the rest. */
 const CONDITIONS: Record<string, string> = {

@@ -6,8 +6,8 @@ import { resolveTargetAddress } from "@/lib/net/egress";
 import { blankToUndefined, hostSchema, statementLimitMs, tlsOptions, within } from "../socket-shared";
 import { socketDestination, markRaisedByStatement, type Connector, type Operation } from "../types";
 import { megabytes } from "@/lib/utils";
-import { MAX_ANSWER_BYTES, OpenTransactionError, RESET_WAIT_MS, ResultRows, RowTooLargeError, sqlQueryInput, watchRowBytes, type QueryOutput } from "../sql-shared";
-import { classifyPostgresError, postgresTimeout, toPostgresError, type PostgresTarget } from "./classify";
+import { MAX_ANSWER_BYTES, OpenTransactionError, RESET_WAIT_MS, ResultRows, RowTooLargeError, sessionsBusy, sqlQueryInput, watchRowBytes, type QueryOutput } from "../sql-shared";
+import { classifyPostgresError, postgresTimeout, toPostgresError, where, type PostgresTarget } from "./classify";
 
 
 
@@ -42,10 +42,14 @@ export class PostgresPool {
 
   /** Borrows a session within the deadline; a slot granted after the deadline is handed straight back. */
   async acquire(timeoutMs: number): Promise<pg.PoolClient> {
+    // Full from the start to the end of the wait: it was for a session other invokes held, not for the target.
+    const max = this.pool.options.max ?? 10;
+    const full = () => this.pool.idleCount === 0 && this.pool.totalCount >= max;
+    const fullAtStart = full();
     const pending = this.pool.connect();
     return within(pending, timeoutMs, () => {
       pending.then((late) => late.release(), () => {});
-      return postgresTimeout(this.target, timeoutMs);
+      return fullAtStart && full() ? sessionsBusy(where(this.target), max, timeoutMs) : postgresTimeout(this.target, timeoutMs);
     });
   }
 

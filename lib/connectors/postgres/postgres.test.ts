@@ -351,6 +351,17 @@ describe("postgres connector against a password-auth PostgreSQL", () => {
     expect(client.pool.totalCount).toBeLessThanOrEqual(4);
   });
 
+  it("says the sessions were all in use, not that the target did not answer, when an invoke waited for one", async () => {
+    const { client } = await open({}, { max: 2, idleMs: 10_000 });
+    const holding = [1, 2].map(() => runQuery(client, { sql: "SELECT pg_sleep(1.5)" }));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const error = await expectConnectorError(runQuery(client, { sql: "SELECT 1" }, 400), "timeout");
+    expect(error.message).toMatch(/^All 2 of this connection's sessions to PostgreSQL at [^ ]+ stayed in use for 0\.4 s/);
+    expect(error.message).toContain("LATCH_POOL_MAX_PER_CONNECTION");
+    await Promise.all(holding);
+    expect((await runQuery(client, { sql: "SELECT 42" })).rows).toEqual([[42]]);
+  });
+
   it("a statement that times out costs only its own session: siblings finish and the pool stays usable", async () => {
     const { client } = await open({}, { max: 3, idleMs: 10_000 });
     const slow = runQuery(client, { sql: "SELECT pg_sleep(5)" }, 300);
