@@ -70,6 +70,31 @@ export function startTlsProxy(opts: { cert: string; key: string; targetPort: num
   return listen(server);
 }
 
+export type PartitionProxy = TestServer & {
+  /** From now on nothing passes either way and nothing is closed: a network partition, a dead NAT entry. */
+  partition(): void;
+};
+
+/**
+ * Passes bytes to a local target port and back until partition(). After it, a client's FIN is not
+ * passed on or answered (the proxy keeps its side open), so only the client itself can close the socket.
+ */
+export async function startPartitionProxy(targetPort: number, targetHost = "127.0.0.1"): Promise<PartitionProxy> {
+  let partitioned = false;
+  const server = net.createServer({ allowHalfOpen: true }, (client) => {
+    const upstream = net.connect({ port: targetPort, host: targetHost, allowHalfOpen: true });
+    client.on("data", (chunk: Buffer) => void (partitioned || upstream.write(chunk)));
+    upstream.on("data", (chunk: Buffer) => void (partitioned || client.write(chunk)));
+    client.on("close", () => upstream.destroy());
+    for (const [from, to] of [[client, upstream], [upstream, client]] as const) {
+      from.on("error", () => {});
+      from.on("end", () => void (partitioned || to.end()));
+    }
+  });
+  const listening = await listen(server);
+  return { ...listening, partition: () => void (partitioned = true) };
+}
+
 export type HeldProxy = TestServer & {
   /** From now on, new connections wait (accepted, nothing passed on) until cut. */
   hold(): void;

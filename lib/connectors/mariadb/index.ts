@@ -66,9 +66,25 @@ export class MariadbPool {
     return max > 0 && counts._freeConnections?.length === 0 && (counts._allConnections?.length ?? 0) >= max;
   }
 
+  /**
+   * Ends every session politely, and cuts those whose socket is not closed within 2 s: mysql2 sends
+   * COM_QUIT and leaves the closing to the server, which a target that stopped answering never does,
+   * and the socket (with the driver holding the password) would stay open.
+   */
   end(): Promise<void> {
-    this.#ended ??= within(new Promise<void>((resolve) => this.pool.end(() => resolve())), 2000, () => new Error("end timed out")).catch(() => {});
+    this.#ended ??= (async () => {
+      const sessions = this.#sessions();
+      const closed = Promise.all([new Promise<void>((resolve) => this.pool.end(() => resolve())), ...sessions.map(socketClosed)]);
+      await within(closed, 2000, () => new Error("end timed out")).catch(() => {
+        for (const session of sessions) cut(session);
+      });
+    })();
     return this.#ended;
+  }
+
+  #sessions(): Client[] {
+    const all = (this.pool as unknown as { _allConnections?: { length: number; get(i: number): Client } })._allConnections;
+    return all ? Array.from({ length: all.length }, (_, i) => all.get(i)) : [];
   }
 
   toJSON() {
@@ -191,6 +207,12 @@ async function assertParameterCount(client: Client, sql: string, given: number) 
   }
 }
 
+function socketClosed(client: Client): Promise<void> {
+  const stream = (client as unknown as { stream?: net.Socket }).stream;
+  if (!stream || stream.destroyed) return Promise.resolve();
+  return new Promise((resolve) => stream.once("close", () => resolve()));
+}
+
 /** Closes a session for good: mysql2's destroy() only ends the writing side of its socket. */
 function cut(client: Client) {
   client.destroy();
@@ -274,8 +296,8 @@ async function withSession<T>(handle: MariadbPool, timeoutMs: number, work: (cli
       });
       // A server that cannot be heard from does not hold the pool's slot: the session is closed.
       within(reset, RESET_WAIT_MS, () => new Error("reset timed out")).then(
-        (sameRole) => (sameRole ? client.release() : client.destroy()),
-        () => client.destroy(),
+        (sameRole) => (sameRole ? client.release() : cut(client)),
+        () => cut(client),
       );
     }
   }
@@ -338,7 +360,8 @@ export const mariadbConnector: Connector<typeof mariadbConfigSchema, MariadbPool
       // `host` stays the name entered (TLS server name and identity check); the socket below dials the checked IP.
       host: config.host,
       port: config.port,
-      stream: () => net.connect({ host: address, port: config.port, noDelay: true }),
+      // With a stream of its own, mysql2 ignores enableKeepAlive: the socket asks for keep-alive itself.
+      stream: () => net.connect({ host: address, port: config.port, noDelay: true, keepAlive: true }),
       user: config.user,
       password: secrets.password,
       database: config.database,
@@ -350,7 +373,6 @@ export const mariadbConnector: Connector<typeof mariadbConfigSchema, MariadbPool
       dateStrings: true,
       multipleStatements: false,
       connectAttributes: { program_name: "Latch" },
-      enableKeepAlive: true,
     };
     const pool = mysql.createPool({
       ...options,

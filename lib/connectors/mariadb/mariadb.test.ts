@@ -1,7 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { expectConnectorError } from "@/test/targets/expect";
 import { createMariadbUser, type MariadbUser } from "@/test/targets/mariadb";
-import { freePort, startSilentServer } from "@/test/targets/net";
+import type net from "node:net";
+import { freePort, startPartitionProxy, startSilentServer } from "@/test/targets/net";
 import { ConnectorError, OperationInputError, type Connector } from "../types";
 import { classifyMariadbError } from "./classify";
 import { MAX_ANSWER_BYTES, RowTooLargeError, type QueryOutput } from "../sql-shared";
@@ -256,6 +257,25 @@ describe("mariadb connector against the machine's MariaDB", () => {
     expect(error.message).toContain("LATCH_POOL_MAX_PER_CONNECTION");
     await Promise.all(holding);
     expect((await runQuery(client, { sql: "SELECT 42 AS n" })).rows).toEqual([[42]]);
+  });
+
+  it("closing the pool cuts sessions the server never closes (a partition), so no socket is left holding the login", async () => {
+    const proxy = await startPartitionProxy(target.port, target.host);
+    const { client } = await open({ host: "127.0.0.1", port: proxy.port }, { max: 2, idleMs: 10_000 });
+    try {
+      await Promise.all([1, 2].map(() => runQuery(client, { sql: "SELECT SLEEP(0.1) AS s" })));
+      await new Promise((resolve) => setTimeout(resolve, 300)); // the sessions' resets are done: both idle
+      const all = (client.pool as unknown as { _allConnections: { length: number; get(i: number): { stream: net.Socket } } })._allConnections;
+      const sessions = Array.from({ length: all.length }, (_, i) => all.get(i));
+      expect(sessions).toHaveLength(2);
+      proxy.partition();
+      const started = Date.now();
+      await mariadbConnector.close(client);
+      expect(Date.now() - started).toBeLessThan(3500);
+      for (const session of sessions) expect(session.stream.destroyed).toBe(true);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it("a statement that times out costs only its own session: siblings finish and the pool stays usable", async () => {

@@ -1,4 +1,5 @@
 import "server-only";
+import type { Socket } from "node:net";
 import { inspect } from "node:util";
 import pg from "pg";
 import { z } from "zod";
@@ -53,11 +54,19 @@ export class PostgresPool {
     });
   }
 
+  /**
+   * Ends every session politely, and cuts those whose socket is not closed within 2 s. pg-pool ends an
+   * idle session by sending Terminate and a FIN, and the socket (with the driver holding the password)
+   * stays open until the server closes its side: a target that stopped answering never does.
+   */
   end(): Promise<void> {
-    this.#ended ??= within(this.pool.end(), 2000, () => new Error("end timed out")).catch(() => {
-      // Sessions that would not end politely are cut.
-      for (const c of (this.pool as unknown as { _clients?: pg.Client[] })._clients ?? []) destroy(c);
-    });
+    this.#ended ??= (async () => {
+      const clients = [...((this.pool as unknown as { _clients?: pg.Client[] })._clients ?? [])];
+      const closed = Promise.all([this.pool.end(), ...clients.map(socketClosed)]);
+      await within(closed, 2000, () => new Error("end timed out")).catch(() => {
+        for (const c of clients) destroy(c);
+      });
+    })();
     return this.#ended;
   }
 
@@ -75,6 +84,12 @@ const statementTimeouts = new WeakMap<pg.ClientBase, number>();
 
 /** How long after the server's own statement_timeout the client gives up on a session it cannot hear from. */
 const CLIENT_GRACE_MS = 2000;
+
+function socketClosed(client: pg.ClientBase): Promise<void> {
+  const stream = (client as unknown as { connection?: { stream?: Socket } }).connection?.stream;
+  if (!stream || stream.destroyed) return Promise.resolve();
+  return new Promise((resolve) => stream.once("close", () => resolve()));
+}
 
 /** Ends the socket at once: for a session that stopped answering. */
 function destroy(client: pg.ClientBase) {

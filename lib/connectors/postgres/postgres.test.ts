@@ -3,7 +3,7 @@ import net from "node:net";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { expectConnectorError } from "@/test/targets/expect";
-import { freePort, startSilentServer } from "@/test/targets/net";
+import { freePort, startPartitionProxy, startSilentServer } from "@/test/targets/net";
 import { startPasswordPostgres, type PasswordPostgres } from "@/test/targets/postgres";
 import { createTestPki, type TestPki } from "@/test/emulators/tls";
 import { issueServerCert } from "@/test/targets/tls";
@@ -262,6 +262,24 @@ describe("postgres connector against a password-auth PostgreSQL", () => {
       await proxy.close();
     }
   }, 20_000);
+
+  it("closing the pool cuts sessions the server never closes (a partition), so no socket is left holding the login", async () => {
+    const proxy = await startPartitionProxy(target.port, target.host);
+    const { client } = await open({ host: "127.0.0.1", port: proxy.port }, { max: 2, idleMs: 10_000 });
+    try {
+      await Promise.all([1, 2].map(() => runQuery(client, { sql: "SELECT pg_sleep(0.1)" })));
+      await new Promise((resolve) => setTimeout(resolve, 300)); // the sessions' resets are done: both idle
+      const sessions = [...(client.pool as unknown as { _clients: pg.Client[] })._clients];
+      expect(sessions).toHaveLength(2);
+      proxy.partition();
+      const started = Date.now();
+      await postgresConnector.close(client);
+      expect(Date.now() - started).toBeLessThan(3500);
+      for (const session of sessions) expect((session as unknown as { connection: { stream: net.Socket } }).connection.stream.destroyed).toBe(true);
+    } finally {
+      await proxy.close();
+    }
+  });
 
   it("keeps to the invoke's deadline when the server goes silent while the session's statement limit is being set", async () => {
     // A pipe that, once told to, swallows a SET statement_timeout and everything its session sends after it.
