@@ -8,7 +8,8 @@ import { db } from "@/lib/db";
 import { env } from "@/lib/env";
 import { metrics } from "@/lib/metrics";
 import { grant, latchStore, makeFolder, makeUser, signInAs } from "@/test/fixtures";
-import { broadcastRefresh, catchUpTo, ensureCurrent, ensureListening, isListening, resumeListening, stopListening } from "./broadcast";
+import { startPartitionProxy } from "@/test/targets/net";
+import { broadcastRefresh, catchUpTo, closeListenerClient, ensureCurrent, ensureListening, isListening, resumeListening, stopListening } from "./broadcast";
 import { resolve } from "./resolver";
 
 vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
@@ -52,6 +53,12 @@ async function otherInstance(kind: "connection" | "asset" | "store", id: string,
   } finally {
     await client.end();
   }
+}
+
+/** LISTEN sessions of this instance open on the test database. */
+async function listenerSessions(): Promise<number> {
+  const [row] = await db().$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'Latch refresh listener'`;
+  return row!.n;
 }
 
 const counted = async (direction: string) => (await metrics().refreshes.get()).values.filter((v) => v.labels.direction === direction).reduce((n, v) => n + v.value, 0);
@@ -151,5 +158,39 @@ describe("cross-instance refresh", () => {
     await ensureCurrent();
     expect(await use(assetId)).toBe(true);
     expect(await db().refreshEvent.count({ where: { targetId: assetId } })).toBe(1);
+  });
+});
+
+describe("the listener's own session", () => {
+  it("a stop that comes while the listener is still starting leaves no LISTEN session behind; a later start listens again", async () => {
+    await stopListening();
+    expect(await listenerSessions()).toBe(0);
+    void resumeListening(); // opening its session…
+    await stopListening(); // …when the stop comes
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await listenerSessions()).toBe(0);
+    expect(isListening()).toBe(false);
+    await resumeListening();
+    await vi.waitFor(() => expect(isListening()).toBe(true), { timeout: 10_000 });
+    expect(await listenerSessions()).toBe(1);
+  });
+
+  it("is closed within a bound when the database has stopped answering, so a stop does not wait on it", async () => {
+    const url = new URL(env().DATABASE_URL);
+    const proxy = await startPartitionProxy(Number(url.port || 5432), url.hostname);
+    url.host = `127.0.0.1:${proxy.port}`;
+    const client = new pg.Client({ connectionString: url.toString() });
+    client.on("error", () => {});
+    try {
+      await client.connect();
+      await client.query("SELECT 1");
+      proxy.partition();
+      const started = Date.now();
+      await closeListenerClient(client, 500);
+      expect(Date.now() - started).toBeLessThan(1_500);
+      expect((client as unknown as { connection: { stream: { destroyed: boolean } } }).connection.stream.destroyed).toBe(true);
+    } finally {
+      await proxy.close();
+    }
   });
 });

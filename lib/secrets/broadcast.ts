@@ -227,8 +227,33 @@ function dropListener(client: pg.Client, why: string, error?: unknown) {
   if (b.pinger) clearInterval(b.pinger);
   b.pinger = null;
   client.removeAllListeners("end");
-  client.end().catch(() => {});
+  void closeListenerClient(client);
   scheduleReconnect(1000);
+}
+
+/** How long the listener's session may take to open, or to answer LISTEN. */
+const LISTENER_CONNECT_MS = 10_000;
+/** How long a closing session may wait for the server to close its side before its socket is cut. */
+const CLOSE_WAIT_MS = 2_000;
+
+/**
+ * Ends a session politely, and cuts its socket if the server has not closed its side within
+ * CLOSE_WAIT_MS: pg's end() waits for the server, and a database behind a partition never answers,
+ * which held a stop for its whole grace period.
+ */
+export async function closeListenerClient(client: pg.Client, waitMs = CLOSE_WAIT_MS): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const cut = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+      resolve();
+    }, waitMs);
+  });
+  try {
+    await Promise.race([client.end().catch(() => {}), cut]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
@@ -239,7 +264,8 @@ export function ensureListening(): Promise<void> {
   const b = current();
   if (b.client || b.stopped) return Promise.resolve();
   b.starting ??= (async () => {
-    const client = new pg.Client({ connectionString: env().DATABASE_URL, keepAlive: true, application_name: "Latch refresh listener" });
+    // Bounded: a server that accepts TCP and never answers must not hold `starting` (every later call waits on it).
+    const client = new pg.Client({ connectionString: env().DATABASE_URL, keepAlive: true, application_name: "Latch refresh listener", connectionTimeoutMillis: LISTENER_CONNECT_MS, query_timeout: LISTENER_CONNECT_MS });
     client.on("notification", (n) => {
       if (n.channel === CHANNEL) handleNotification(n.payload);
     });
@@ -248,6 +274,12 @@ export function ensureListening(): Promise<void> {
     try {
       await client.connect();
       await client.query(`LISTEN ${CHANNEL}`);
+      // Stopped while this session was opening: stopListening() had no client to close yet.
+      if (b.stopped) {
+        client.removeAllListeners("end");
+        await closeListenerClient(client);
+        return;
+      }
       // An idle listener must not keep a process (a script, a test worker) alive.
       (client as unknown as { connection?: { stream?: { unref?: () => void } } }).connection?.stream?.unref?.();
       b.client = client;
@@ -272,7 +304,7 @@ export function ensureListening(): Promise<void> {
       b.client = null;
       b.live = false;
       client.removeAllListeners("end");
-      client.end().catch(() => {});
+      void closeListenerClient(client);
       scheduleReconnect(2000);
     } finally {
       b.starting = null;
@@ -343,7 +375,11 @@ export async function stopListening(): Promise<void> {
   const client = b.client;
   b.client = null;
   client?.removeAllListeners("end");
-  await client?.end().catch(() => {});
+  // A start in progress sees `stopped` once its session is open and closes it itself; waited for a
+  // little, not for its whole connect timeout.
+  const starting = b.starting?.catch(() => {});
+  const aLittle = new Promise<void>((resolve) => setTimeout(resolve, CLOSE_WAIT_MS).unref());
+  await Promise.all([client && closeListenerClient(client), starting && Promise.race([starting, aLittle])]);
 }
 
 /** For tests: listen again after stopListening(). */
