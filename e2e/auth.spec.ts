@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { expect, test, type Request } from "@playwright/test";
 import { E2E_ADMIN } from "../playwright.config";
-import { createUser, freshPage, registerSecret, signIn } from "./fixtures";
+import { addMember, createFolder, createUser, freshPage, newSecret, registerSecret, signIn, unique } from "./fixtures";
 
 test("wrong password shows one generic message; sign out clears the session", async ({ page, browser }) => {
   const person = await createUser(page);
@@ -338,4 +338,47 @@ test("an administrator removing their own administrator rights is warned first, 
   await expect(p.getByRole("heading", { level: 1, name: "Folders" })).toBeVisible();
   await expect(p.getByRole("heading", { name: "Page not found" })).toHaveCount(0);
   await expect(p.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Users" })).toHaveCount(0);
+});
+
+test("a form sent after the session ended asks to sign in again over the page; what was typed is kept and saves after", async ({ page, browser }) => {
+  const person = await createUser(page);
+  const folderId = await createFolder(page, unique("Session"));
+  await addMember(page, folderId, person.email, "Editor");
+  const theirs = await freshPage(browser);
+  await signIn(theirs, person.email, person.password);
+  await theirs.goto(`/folders/${folderId}/assets/new`);
+  const name = unique("Kept login");
+  const secret = newSecret("session-ended form");
+  await theirs.getByRole("textbox", { name: /^Name\b/ }).fill(name);
+  await theirs.getByRole("textbox", { name: /^Username\b/ }).fill("svc-kept");
+  await theirs.getByLabel(/^Password\b/).fill(secret);
+  // The session ends while the form is being filled in (it expired, or they signed out elsewhere).
+  await theirs.context().clearCookies();
+  await theirs.getByRole("button", { name: "Create asset" }).click();
+
+  const dialog = theirs.getByRole("dialog", { name: "Your session has ended" });
+  await expect(dialog).toBeVisible();
+  await expect(theirs).toHaveURL(new RegExp(`/folders/${folderId}/assets/new$`));
+  // The same person signs in again: their address is given, the password field has the focus.
+  await expect(dialog.getByLabel("E-mail")).toHaveValue(person.email);
+  await expect(dialog.getByLabel("E-mail")).toHaveAttribute("readonly", "");
+  await expect(dialog.getByLabel("Password")).toBeFocused();
+  await dialog.getByLabel("Password").fill("not the password");
+  await dialog.getByRole("button", { name: "Sign in" }).click();
+  await expect(dialog.getByRole("alert")).toHaveText("Invalid e-mail or password.");
+  await dialog.getByLabel("Password").fill(person.password);
+  await dialog.getByRole("button", { name: "Sign in" }).click();
+  await expect(dialog).toBeHidden();
+  await expect(theirs.getByText("Signed in again.", { exact: false })).toBeVisible();
+  // No error about the ended session is left on the form.
+  await expect(theirs.getByRole("main").getByText("Your session has ended", { exact: false })).toHaveCount(0);
+
+  // Nothing typed was lost, and nothing was saved while signed out.
+  await expect(theirs.getByRole("textbox", { name: /^Name\b/ })).toHaveValue(name);
+  await expect(theirs.getByRole("textbox", { name: /^Username\b/ })).toHaveValue("svc-kept");
+  await expect(theirs.getByLabel(/^Password\b/)).toHaveValue(secret);
+  await theirs.getByRole("button", { name: "Create asset" }).click();
+  await expect(theirs.getByRole("heading", { level: 1, name })).toBeVisible();
+  await theirs.goto(`/folders/${folderId}/assets`);
+  await expect(theirs.getByRole("link", { name })).toHaveCount(1);
 });

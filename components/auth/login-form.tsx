@@ -16,7 +16,12 @@ const KNOWN_ERRORS = new Set([
   "Latch cannot check sign-ins right now. Try again in a moment; if it goes on, tell your administrator.",
 ]);
 
-export function LoginForm({ callbackUrl }: { callbackUrl: string }) {
+/**
+ * The sign-in form. On the sign-in page it goes to `callbackUrl` afterwards; in the "session ended"
+ * dialog (components/auth/session-ended.tsx) it signs the same person in again (`email`, fixed) and
+ * calls `onSignedIn`, leaving the page and what was entered on it as they are.
+ */
+export function LoginForm({ callbackUrl = "/", email, onSignedIn }: { callbackUrl?: string; email?: string; onSignedIn?: () => void }) {
   const router = useRouter();
   const [pending, setPending] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -37,6 +42,7 @@ export function LoginForm({ callbackUrl }: { callbackUrl: string }) {
         setError(result?.error && KNOWN_ERRORS.has(result.error) ? result.error : "Invalid e-mail or password.");
         return;
       }
+      if (onSignedIn) return onSignedIn();
       router.replace(callbackUrl);
       router.refresh();
     } catch {
@@ -55,10 +61,10 @@ export function LoginForm({ callbackUrl }: { callbackUrl: string }) {
         </p>
       ) : null}
       <FormField label="E-mail" id="email">
-        <Input name="email" type="email" autoComplete="username" required autoFocus />
+        <Input name="email" type="email" autoComplete="username" required autoFocus={!email} defaultValue={email} readOnly={!!email} />
       </FormField>
       <FormField label="Password" id="password">
-        <Input name="password" type="password" autoComplete="current-password" required />
+        <Input name="password" type="password" autoComplete="current-password" required autoFocus={!!email} />
       </FormField>
       <Button type="submit" pending={pending} disabled={!hydrated} className="w-full">
         {pending ? <LoaderCircleIcon className="animate-spin" aria-hidden="true" /> : null}

@@ -2,6 +2,7 @@ import * as React from "react";
 
 import { AppHeader } from "@/components/layout/app-header";
 import { AppSidebar, MobileSidebar, type NavAccess } from "@/components/layout/app-sidebar";
+import { SessionEndedProvider } from "@/components/auth/session-ended";
 
 export type ConsoleShellProps = {
   user: { name: string; email: string };
@@ -17,24 +18,26 @@ export type ConsoleShellProps = {
 /** Authenticated layout: skip link, sidebar (drawer below md), sticky header, <main id="main">. */
 export function ConsoleShell({ user, access, folderTree, breadcrumbs, children }: ConsoleShellProps) {
   return (
-    <div className="min-h-dvh bg-background">
-      <a
-        href="#main"
-        className="sr-only rounded-md bg-primary px-3 py-2 text-sm font-medium text-primary-foreground shadow-lg focus:not-sr-only focus:fixed focus:top-3 focus:left-3 focus:z-[60]"
-      >
-        Skip to content
-      </a>
-      <AppSidebar access={access} folderTree={folderTree} />
-      <div className="flex min-h-dvh min-w-0 flex-col md:pl-64">
-        <AppHeader
-          user={user}
-          breadcrumbs={breadcrumbs}
-          leading={<MobileSidebar access={access} folderTree={folderTree} />}
-        />
-        <main id="main" tabIndex={-1} className="mx-auto w-full max-w-7xl flex-1 px-4 py-6 outline-none sm:px-6 lg:px-8 lg:py-8">
-          {children}
-        </main>
+    <SessionEndedProvider email={user.email}>
+      <div className="min-h-dvh bg-background">
+        <a
+          href="#main"
+          className="sr-only rounded-md bg-primary px-3 py-2 text-sm font-medium text-primary-foreground shadow-lg focus:not-sr-only focus:fixed focus:top-3 focus:left-3 focus:z-[60]"
+        >
+          Skip to content
+        </a>
+        <AppSidebar access={access} folderTree={folderTree} />
+        <div className="flex min-h-dvh min-w-0 flex-col md:pl-64">
+          <AppHeader
+            user={user}
+            breadcrumbs={breadcrumbs}
+            leading={<MobileSidebar access={access} folderTree={folderTree} />}
+          />
+          <main id="main" tabIndex={-1} className="mx-auto w-full max-w-7xl flex-1 px-4 py-6 outline-none sm:px-6 lg:px-8 lg:py-8">
+            {children}
+          </main>
+        </div>
       </div>
-    </div>
+    </SessionEndedProvider>
   );
 }

@@ -4,6 +4,7 @@ import { useMutation } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { useLayoutEffect, useRef, useState } from "react";
 import { toast } from "sonner";
+import { useSessionEnded } from "@/components/auth/session-ended";
 import type { ActionError, ActionResult } from "@/lib/actions/action";
 import { formLevelMessage } from "./form-errors";
 
@@ -52,6 +53,7 @@ function attemptOrigin(): Element | null {
  */
 export function useServerAction<I, T>(action: (input: I) => Promise<ActionResult<T>>, options: Options<T> = {}) {
   const router = useRouter();
+  const askToSignIn = useSessionEnded();
   const [fieldErrors, setFieldErrors] = useState<Record<string, string[]>>({});
   const [failure, setFailure] = useState<ActionError | null>(null);
   const [formError, setFormError] = useState<string | null>(null);
@@ -94,11 +96,14 @@ export function useServerAction<I, T>(action: (input: I) => Promise<ActionResult
     },
     onError: (error) => {
       if (error instanceof ActionFailure) {
+        // Signed in again over the page (the dialog says why), so nothing typed is lost; no error is
+        // left on the form to go stale once they are back.
+        if (error.error.code === "UNAUTHENTICATED" && askToSignIn) return askToSignIn();
         // Which of these the form shows by a field is known once it has rendered them (see above).
         setFieldErrors(error.error.fieldErrors ?? {});
         setFailure(error.error);
         focusFirstInvalid.current = Object.keys(error.error.fieldErrors ?? {}).length > 0;
-        // Back here once signed in again.
+        // Outside the console shell: to the sign-in page, and back here afterwards.
         if (error.error.code === "UNAUTHENTICATED") signInAgain(router);
         // A conflict means the state changed under the person (an edit elsewhere): show it as it is now.
         else if (error.error.code === "CONFLICT" && options.refresh !== false) router.refresh();
