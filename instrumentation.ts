@@ -23,7 +23,7 @@ export async function register() {
   // server.mjs answers token-authenticated invokes without Next's router (lib/api/direct.ts).
   const { installDirectRoutes } = await import("@/lib/api/direct");
   installDirectRoutes();
-  // How long server.mjs keeps idle connections open; it reads this once Next is prepared.
+  // How long server.mjs keeps idle connections open (read at each answer: start-up does not wait for this).
   (globalThis as Record<symbol, unknown>)[Symbol.for("latch.http")] = { keepAliveMs: settings.LATCH_KEEP_ALIVE_SECONDS * 1000 };
   // server.mjs's stop (lib/server/lifecycle.mjs), once the requests in flight are done: how long it may
   // wait for them, and what to close then. On globalThis because server.mjs cannot import lib/.

@@ -64,7 +64,15 @@ const SHUTDOWN = Symbol.for("latch.shutdown");
 // Idle kept-alive connections (lib/server/defaults.mjs says why the default is above Node's 5 s).
 const HTTP = Symbol.for("latch.http");
 const server = createServer();
-server.keepAliveTimeout = globalThis[HTTP]?.keepAliveMs ?? DEFAULT_KEEP_ALIVE_SECONDS * 1000;
+// Read when each answer goes out, not once here: in production app.prepare() does not wait for
+// instrumentation's register(), which sets the value. An explicit assignment still wins.
+let keepAliveOverride;
+Object.defineProperty(server, "keepAliveTimeout", {
+  get: () => keepAliveOverride ?? globalThis[HTTP]?.keepAliveMs ?? DEFAULT_KEEP_ALIVE_SECONDS * 1000,
+  set: (ms) => void (keepAliveOverride = ms),
+  configurable: true,
+  enumerable: true,
+});
 const lifecycle = createLifecycle(server, {
   graceMs: () => globalThis[SHUTDOWN]?.graceMs ?? DEFAULT_GRACE_SECONDS * 1000,
   close: async () => {

@@ -34,7 +34,8 @@ export default function next() {
         if (!request.url?.startsWith("/direct")) return false;
         return work(request, response);
       };
-      if (process.env.STUB_KEEP_ALIVE_MS) globalThis[HTTP] = { keepAliveMs: Number(process.env.STUB_KEEP_ALIVE_MS) };
+      // Later than prepare(), as in production: Next does not wait for instrumentation's register() there.
+      if (process.env.STUB_KEEP_ALIVE_MS) setTimeout(() => (globalThis[HTTP] = { keepAliveMs: Number(process.env.STUB_KEEP_ALIVE_MS) }), 50);
       globalThis[SHUTDOWN] = {
         graceMs: Number(process.env.STUB_GRACE_MS ?? 5_000),
         close: async () => say("closed sessions"),
