@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { createServer, request as httpRequest, type Server } from "node:http";
+import { createServer, request as httpRequest, type Server, type ServerResponse } from "node:http";
 import { NextRequest } from "next/server";
 import net, { type AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -26,8 +26,8 @@ let token: string;
 let connectionId: string;
 let httpTarget: HttpTarget;
 let openConnectionId: string;
-/** Every answer the direct route started, as server.mjs tracks them to wait for at a stop. */
-const answers: Promise<void>[] = [];
+/** Every answer the direct route started, as server.mjs tracks them to wait for at a stop, with its response. */
+const answers: { done: Promise<void>; response: ServerResponse }[] = [];
 
 beforeAll(async () => {
   const owner = await makeUser();
@@ -45,7 +45,7 @@ beforeAll(async () => {
   ).id;
   server = createServer((req, res) => {
     const answer = serveDirect(req, res);
-    if (answer) return void answers.push(answer);
+    if (answer) return void answers.push({ done: answer, response: res });
     res.writeHead(299, { "content-type": "text/plain" }).end("left to Next");
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -207,8 +207,27 @@ describe("a client that hangs up before its body has arrived", () => {
     socket.resetAndDestroy();
     await vi.waitFor(() => expect(answers.length).toBe(before + 1));
     // server.mjs waits for this promise before it closes sessions and exits: pending, the stop would hang.
-    const settled = await Promise.race([answers[before]!.then(() => "settled"), new Promise((resolve) => setTimeout(() => resolve("pending"), 5_000))]);
+    const settled = await Promise.race([answers[before]!.done.then(() => "settled"), new Promise((resolve) => setTimeout(() => resolve("pending"), 5_000))]);
     expect(settled).toBe("settled");
+    expect(answers[before]!.response.statusCode).toBe(400);
+  });
+
+  it("is a 400, not a server error, when the reset comes while the body is still arriving", async () => {
+    const before = answers.length;
+    const { port } = server.address() as AddressInfo;
+    const socket = net.connect(port, "127.0.0.1");
+    await new Promise((resolve) => socket.once("connect", resolve));
+    // A body announced at 1,000 bytes, of which only the first arrive: the route is reading it when the reset comes.
+    socket.write(
+      `POST ${invokePath(openConnectionId)} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: ${bearer(token)}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"operation":"request",`,
+    );
+    await vi.waitFor(() => expect(answers.length).toBe(before + 1));
+    await new Promise((resolve) => setTimeout(resolve, 300)); // past the token check: the body is being read
+    socket.resetAndDestroy();
+    const settled = await Promise.race([answers[before]!.done.then(() => "settled"), new Promise((resolve) => setTimeout(() => resolve("pending"), 5_000))]);
+    expect(settled).toBe("settled");
+    expect(answers[before]!.response.statusCode).toBe(400);
   });
 
   it("is answered 400 through Next's router too, not logged as a server error (500)", async () => {

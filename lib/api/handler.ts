@@ -143,7 +143,8 @@ function readNodeCapped(request: IncomingMessage, limit: number, tooLarge: () =>
     };
     request.on("data", onData);
     request.once("end", () => resolve(Buffer.concat(chunks, size)));
-    request.once("error", reject);
+    // With a listener attached, a reset while the body arrives is an "aborted" error (before "close").
+    request.once("error", gone);
   });
 }
 
