@@ -17,15 +17,18 @@ const SECRET_WORDS = new Set([
 const ABOUT_A_SECRET = new Set(["id", "ids", "name", "names", "count", "prefix", "kind", "type", "path", "ref", "label", "version", "at", "expires", "length", "hint", "set", "present", "required", "field", "fields", "key", "keys"]);
 const SECRET_PHRASES = [/^key$/i, /session[-_]?id/i, /(private|master|api|cert(ificate)?)[-_]?key$/i, /client[-_]?assertion/i];
 
-/** Keys come from a small set (field names, and ids used as keys): each is judged once. */
+/**
+ * Keys come from a small set (field names, and ids used as keys): each is judged once. Only keys the
+ * value redaction left as they were are kept: a key may be a value Latch resolved, and none is kept.
+ */
 const judgedKeys = new Map<string, boolean>();
 const MAX_JUDGED_KEYS = 2_000;
 
-function isSecretKey(key: string): boolean {
+function isSecretKey(key: string, keepJudgement: boolean): boolean {
   let judged = judgedKeys.get(key);
   if (judged === undefined) {
     judged = judgeKey(key);
-    if (judgedKeys.size < MAX_JUDGED_KEYS) judgedKeys.set(key, judged);
+    if (keepJudgement && judgedKeys.size < MAX_JUDGED_KEYS) judgedKeys.set(key, judged);
   }
   return judged;
 }
@@ -98,7 +101,8 @@ export function redact(value: unknown, depth = 0, seen = new WeakSet<object>()):
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) {
     // The key too: a value Latch resolved may have been used as one.
-    out[redactString(key)] = isSecretKey(key) && item !== null && item !== undefined && item !== "" ? REDACTED : redact(item, depth + 1, seen);
+    const shownKey = redactString(key);
+    out[shownKey] = isSecretKey(key, shownKey === key) && item !== null && item !== undefined && item !== "" ? REDACTED : redact(item, depth + 1, seen);
   }
   return out;
 }
