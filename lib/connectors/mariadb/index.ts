@@ -35,6 +35,8 @@ type Client = mysql.Connection;
  */
 export class MariadbPool {
   #ended: Promise<void> | null = null;
+  /** Sessions that have logged in (mysql2 counts those still connecting too); closed ones are dropped as they are found. */
+  readonly #connected = new Set<Client>();
   constructor(
     readonly pool: mysql.Pool,
     readonly target: MariadbTarget,
@@ -42,11 +44,14 @@ export class MariadbPool {
     readonly sessionLimitMs: number,
     /** A session of the same user outside the pool (to kill a statement the pool's session was cut from). */
     readonly openSide: () => Client,
-  ) {}
+  ) {
+    pool.on("connection", (session) => void this.#connected.add(session as unknown as Client));
+  }
 
   /** Borrows a session within the deadline; a slot granted after the deadline is handed straight back. */
   acquire(timeoutMs: number): Promise<mysql.PoolConnection> {
-    // Full from the start to the end of the wait: it was for a session other invokes held, not for the target.
+    // Full of logged-in sessions, none free, from the start to the end of the wait: it was for a session
+    // other invokes held. A session still connecting means the target is (also) what was waited for.
     const fullAtStart = this.#full();
     const pending = new Promise<mysql.PoolConnection>((resolve, reject) => this.pool.getConnection((error, conn) => (error ? reject(error) : resolve(conn))));
     return within(pending, timeoutMs, () => {
@@ -61,9 +66,10 @@ export class MariadbPool {
   }
 
   #full(): boolean {
-    const counts = this.pool as unknown as { _allConnections?: { length: number }; _freeConnections?: { length: number } };
+    const free = (this.pool as unknown as { _freeConnections?: { length: number } })._freeConnections;
+    for (const session of this.#connected) if ((session as unknown as { stream?: net.Socket }).stream?.destroyed) this.#connected.delete(session);
     const max = this.#max();
-    return max > 0 && counts._freeConnections?.length === 0 && (counts._allConnections?.length ?? 0) >= max;
+    return max > 0 && free?.length === 0 && this.#connected.size >= max;
   }
 
   /**

@@ -278,6 +278,24 @@ describe("mariadb connector against the machine's MariaDB", () => {
     }
   });
 
+  it("says the target did not answer, not that the sessions were busy, when one it waited for was still connecting", async () => {
+    const proxy = await startPartitionProxy(target.port, target.host);
+    const { client } = await open({ host: "127.0.0.1", port: proxy.port }, { max: 2, idleMs: 10_000 });
+    try {
+      await runQuery(client, { sql: "SELECT 1 AS n" });
+      await new Promise((resolve) => setTimeout(resolve, 300)); // its reset is done: one idle session
+      proxy.partition();
+      // One invoke takes the idle session, the other opens a second one: neither hears back.
+      const stuck = [1, 2].map(() => runQuery(client, { sql: "SELECT 1 AS n" }, 1500).catch((error: unknown) => error));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const error = await expectConnectorError(runQuery(client, { sql: "SELECT 1 AS n" }, 400), "timeout");
+      expect(error.message).toMatch(/did not answer within 0\.4 s/);
+      await Promise.all(stuck);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it("a statement that times out costs only its own session: siblings finish and the pool stays usable", async () => {
     const { client } = await open({}, { max: 3, idleMs: 10_000 });
     const slow = runQuery(client, { sql: "SELECT SLEEP(5)" }, 300);

@@ -34,18 +34,24 @@ type Config = z.output<typeof postgresConfigSchema>;
  */
 export class PostgresPool {
   #ended: Promise<void> | null = null;
+  /** Sessions that have logged in and not left the pool: pg-pool's own counts include those still connecting. */
+  readonly #connected = new Set<pg.Client>();
   constructor(
     readonly pool: pg.Pool,
     readonly target: PostgresTarget,
     /** The statement_timeout every session starts with (sent at login) and returns to after DISCARD ALL. */
     readonly sessionLimitMs: number,
-  ) {}
+  ) {
+    pool.on("connect", (client) => void this.#connected.add(client as pg.Client));
+    pool.on("remove", (client) => void this.#connected.delete(client as pg.Client));
+  }
 
   /** Borrows a session within the deadline; a slot granted after the deadline is handed straight back. */
   async acquire(timeoutMs: number): Promise<pg.PoolClient> {
-    // Full from the start to the end of the wait: it was for a session other invokes held, not for the target.
+    // Full of logged-in sessions, none idle, from the start to the end of the wait: it was for a session
+    // other invokes held. A session still connecting means the target is (also) what was waited for.
     const max = this.pool.options.max ?? 10;
-    const full = () => this.pool.idleCount === 0 && this.pool.totalCount >= max;
+    const full = () => this.pool.idleCount === 0 && this.#connected.size >= max;
     const fullAtStart = full();
     const pending = this.pool.connect();
     return within(pending, timeoutMs, () => {

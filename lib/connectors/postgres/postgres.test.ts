@@ -380,6 +380,24 @@ describe("postgres connector against a password-auth PostgreSQL", () => {
     expect((await runQuery(client, { sql: "SELECT 42" })).rows).toEqual([[42]]);
   });
 
+  it("says the target did not answer, not that the sessions were busy, when one it waited for was still connecting", async () => {
+    const proxy = await startPartitionProxy(target.port, target.host);
+    const { client } = await open({ host: "127.0.0.1", port: proxy.port }, { max: 2, idleMs: 10_000 });
+    try {
+      await runQuery(client, { sql: "SELECT 1" });
+      await new Promise((resolve) => setTimeout(resolve, 300)); // its reset is done: one idle session
+      proxy.partition();
+      // One invoke takes the idle session, the other opens a second one: neither hears back.
+      const stuck = [1, 2].map(() => runQuery(client, { sql: "SELECT 1" }, 1500).catch((error: unknown) => error));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const error = await expectConnectorError(runQuery(client, { sql: "SELECT 1" }, 400), "timeout");
+      expect(error.message).toMatch(/did not answer within 0\.4 s/);
+      await Promise.all(stuck);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it("a statement that times out costs only its own session: siblings finish and the pool stays usable", async () => {
     const { client } = await open({}, { max: 3, idleMs: 10_000 });
     const slow = runQuery(client, { sql: "SELECT pg_sleep(5)" }, 300);
