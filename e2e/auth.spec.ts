@@ -382,3 +382,30 @@ test("a form sent after the session ended asks to sign in again over the page; w
   await theirs.goto(`/folders/${folderId}/assets`);
   await expect(theirs.getByRole("link", { name })).toHaveCount(1);
 });
+
+test("a form in a dialog sent after the session ended: sign-in opens over it with the password focused, and the dialog's form saves after", async ({ page, browser }) => {
+  const person = await createUser(page);
+  const folderId = await createFolder(page, unique("Session dialog"));
+  await addMember(page, folderId, person.email, "Folder Admin");
+  const theirs = await freshPage(browser);
+  await signIn(theirs, person.email, person.password);
+  await theirs.goto(`/folders/${folderId}`);
+  await theirs.getByRole("button", { name: "New subfolder" }).first().click();
+  const form = theirs.getByRole("dialog", { name: "New subfolder" });
+  const name = unique("Sub");
+  await form.getByLabel("Folder name").fill(name);
+  await theirs.context().clearCookies();
+  await form.getByRole("button", { name: "Create folder" }).click();
+
+  const signInDialog = theirs.getByRole("dialog", { name: "Your session has ended" });
+  await expect(signInDialog).toBeVisible();
+  await expect(signInDialog.getByLabel("Password")).toBeFocused();
+  await theirs.keyboard.type(person.password);
+  await theirs.keyboard.press("Enter");
+  await expect(signInDialog).toBeHidden();
+  // The form's dialog is still open with what was typed; sent again, it saves.
+  await expect(form.getByLabel("Folder name")).toHaveValue(name);
+  await form.getByRole("button", { name: "Create folder" }).click();
+  await expect(form).toBeHidden();
+  await expect(theirs.getByRole("link", { name, exact: true }).first()).toBeVisible();
+});

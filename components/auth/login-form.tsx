@@ -64,7 +64,7 @@ export function LoginForm({ callbackUrl = "/", email, onSignedIn }: { callbackUr
         <Input name="email" type="email" autoComplete="username" required autoFocus={!email} defaultValue={email} readOnly={!!email} />
       </FormField>
       <FormField label="Password" id="password">
-        <Input name="password" type="password" autoComplete="current-password" required autoFocus={!!email} />
+        <Input name="password" type="password" autoComplete="current-password" required />
       </FormField>
       <Button type="submit" pending={pending} disabled={!hydrated} className="w-full">
         {pending ? <LoaderCircleIcon className="animate-spin" aria-hidden="true" /> : null}

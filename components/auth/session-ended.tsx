@@ -20,7 +20,15 @@ export function SessionEndedProvider({ email, children }: { email: string; child
     <SessionEndedContext.Provider value={ask}>
       {children}
       <Dialog open={open} onOpenChange={setOpen}>
-        <DialogContent className="sm:max-w-md">
+        <DialogContent
+          className="sm:max-w-md"
+          onOpenAutoFocus={(event) => {
+            // The password (the address is given). Not by autoFocus: a dialog the form was sent from
+            // takes focus back first, and Radix would then pick the first field, the fixed address.
+            event.preventDefault();
+            (event.currentTarget as HTMLElement | null)?.querySelector<HTMLInputElement>('input[name="password"]')?.focus();
+          }}
+        >
           <DialogHeader>
             <DialogTitle>Your session has ended</DialogTitle>
             <DialogDescription>Sign in again to go on. What you entered on this page is kept: send it again once you are signed in.</DialogDescription>
