@@ -192,42 +192,43 @@ describe("compression", () => {
 });
 
 describe("a client that hangs up before its body has arrived", () => {
-  it("does not leave its answer pending for ever when it closes the connection before the body is read", async () => {
-    const body = JSON.stringify({ operation: "request", input: { method: "GET", path: "/open/hung-up" } });
-    const before = answers.length;
+  /** A raw connection to the test server, and the request head of a token's invoke announcing `length` bytes of body. */
+  async function rawInvoke(length: number) {
     const { port } = server.address() as AddressInfo;
     const socket = net.connect(port, "127.0.0.1");
     await new Promise((resolve) => socket.once("connect", resolve));
+    const head = `POST ${invokePath(openConnectionId)} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: ${bearer(token)}\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`;
+    return { socket, head };
+  }
+
+  /** The answer the route started for the request sent after `before` answers, once it settles (server.mjs waits for it at a stop), or "pending" after 5 s. */
+  async function settledAnswer(before: number) {
+    await vi.waitFor(() => expect(answers.length).toBe(before + 1));
+    const { done, response } = answers[before]!;
+    const outcome = await Promise.race([done.then(() => "settled"), new Promise((resolve) => setTimeout(() => resolve("pending"), 5_000))]);
+    return { outcome, status: response.statusCode };
+  }
+
+  it("does not leave its answer pending for ever when it closes the connection before the body is read", async () => {
+    const body = JSON.stringify({ operation: "request", input: { method: "GET", path: "/open/hung-up" } });
+    const before = answers.length;
+    const { socket, head } = await rawInvoke(Buffer.byteLength(body));
     // The whole request, then a reset (as a client's timeout or a killed runner leaves it): the route
     // is still authenticating the token when the reset arrives, and Node drops the unread body.
-    socket.write(
-      `POST ${invokePath(openConnectionId)} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: ${bearer(token)}\r\n` +
-        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-    );
+    socket.write(head + body);
     socket.resetAndDestroy();
-    await vi.waitFor(() => expect(answers.length).toBe(before + 1));
-    // server.mjs waits for this promise before it closes sessions and exits: pending, the stop would hang.
-    const settled = await Promise.race([answers[before]!.done.then(() => "settled"), new Promise((resolve) => setTimeout(() => resolve("pending"), 5_000))]);
-    expect(settled).toBe("settled");
-    expect(answers[before]!.response.statusCode).toBe(400);
+    expect(await settledAnswer(before)).toEqual({ outcome: "settled", status: 400 });
   });
 
   it("is a 400, not a server error, when the reset comes while the body is still arriving", async () => {
     const before = answers.length;
-    const { port } = server.address() as AddressInfo;
-    const socket = net.connect(port, "127.0.0.1");
-    await new Promise((resolve) => socket.once("connect", resolve));
     // A body announced at 1,000 bytes, of which only the first arrive: the route is reading it when the reset comes.
-    socket.write(
-      `POST ${invokePath(openConnectionId)} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: ${bearer(token)}\r\n` +
-        `Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"operation":"request",`,
-    );
+    const { socket, head } = await rawInvoke(1000);
+    socket.write(`${head}{"operation":"request",`);
     await vi.waitFor(() => expect(answers.length).toBe(before + 1));
     await new Promise((resolve) => setTimeout(resolve, 300)); // past the token check: the body is being read
     socket.resetAndDestroy();
-    const settled = await Promise.race([answers[before]!.done.then(() => "settled"), new Promise((resolve) => setTimeout(() => resolve("pending"), 5_000))]);
-    expect(settled).toBe("settled");
-    expect(answers[before]!.response.statusCode).toBe(400);
+    expect(await settledAnswer(before)).toEqual({ outcome: "settled", status: 400 });
   });
 
   it("is answered 400 through Next's router too, not logged as a server error (500)", async () => {
