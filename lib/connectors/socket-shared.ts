@@ -1,6 +1,6 @@
 import "server-only";
 import { X509Certificate } from "node:crypto";
-import { isIP } from "node:net";
+import { isIP, type Socket } from "node:net";
 import { checkServerIdentity, createSecureContext, rootCertificates, type ConnectionOptions } from "node:tls";
 import { z } from "zod";
 import { ConnectorError } from "./types";
@@ -22,6 +22,16 @@ export const hostSchema = (example: string) =>
   .max(253)
   .transform((v) => v.replace(/^\[(.*)\]$/, "$1"))
   .refine((v) => isIP(v) !== 0 || /^[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?$/.test(v), `A host name such as ${example} or an IP address, without scheme or port.`);
+
+/**
+ * Resolves once a session's socket is fully closed (at once if there is none, or it is gone). A polite
+ * close (Terminate, COM_QUIT) waits on this, bounded with `within`: a server that stopped answering
+ * never closes its side, and the socket must then be cut.
+ */
+export function socketClosed(stream: Socket | undefined): Promise<void> {
+  if (!stream || stream.destroyed) return Promise.resolve();
+  return new Promise((resolve) => stream.once("close", () => resolve()));
+}
 
 /** Settles like `work`, or rejects with onTimeout()'s error after ms; a late result is dropped. */
 export function within<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {

@@ -4,7 +4,7 @@ import { inspect } from "node:util";
 import mysql from "mysql2";
 import { z } from "zod";
 import { resolveTargetAddress } from "@/lib/net/egress";
-import { blankToUndefined, booleanish, caBundle, hostSchema, statementLimitMs, within } from "../socket-shared";
+import { blankToUndefined, booleanish, caBundle, hostSchema, socketClosed, statementLimitMs, within } from "../socket-shared";
 import { socketDestination, ConnectorError, markRaisedByStatement, OperationInputError, type Connector, type Operation } from "../types";
 import { megabytes } from "@/lib/utils";
 import { MAX_ANSWER_BYTES, OpenTransactionError, RESET_WAIT_MS, ResultRows, RowTooLargeError, sessionsBusy, sqlQueryInput, watchRowBytes, type QueryOutput } from "../sql-shared";
@@ -67,7 +67,7 @@ export class MariadbPool {
 
   #full(): boolean {
     const free = (this.pool as unknown as { _freeConnections?: { length: number } })._freeConnections;
-    for (const session of this.#connected) if ((session as unknown as { stream?: net.Socket }).stream?.destroyed) this.#connected.delete(session);
+    for (const session of this.#connected) if (streamOf(session)?.destroyed) this.#connected.delete(session);
     const max = this.#max();
     return max > 0 && free?.length === 0 && this.#connected.size >= max;
   }
@@ -80,7 +80,7 @@ export class MariadbPool {
   end(): Promise<void> {
     this.#ended ??= (async () => {
       const sessions = this.#sessions();
-      const closed = Promise.all([new Promise<void>((resolve) => this.pool.end(() => resolve())), ...sessions.map(socketClosed)]);
+      const closed = Promise.all([new Promise<void>((resolve) => this.pool.end(() => resolve())), ...sessions.map((s) => socketClosed(streamOf(s)))]);
       await within(closed, 2000, () => new Error("end timed out")).catch(() => {
         for (const session of sessions) cut(session);
       });
@@ -213,16 +213,12 @@ async function assertParameterCount(client: Client, sql: string, given: number) 
   }
 }
 
-function socketClosed(client: Client): Promise<void> {
-  const stream = (client as unknown as { stream?: net.Socket }).stream;
-  if (!stream || stream.destroyed) return Promise.resolve();
-  return new Promise((resolve) => stream.once("close", () => resolve()));
-}
+const streamOf = (client: Client) => (client as unknown as { stream?: net.Socket }).stream;
 
 /** Closes a session for good: mysql2's destroy() only ends the writing side of its socket. */
 function cut(client: Client) {
   client.destroy();
-  (client as unknown as { stream?: net.Socket }).stream?.destroy();
+  streamOf(client)?.destroy();
 }
 
 const KILL_WAIT_MS = 5000;

@@ -4,7 +4,7 @@ import { inspect } from "node:util";
 import pg from "pg";
 import { z } from "zod";
 import { resolveTargetAddress } from "@/lib/net/egress";
-import { blankToUndefined, hostSchema, statementLimitMs, tlsOptions, within } from "../socket-shared";
+import { blankToUndefined, hostSchema, socketClosed, statementLimitMs, tlsOptions, within } from "../socket-shared";
 import { socketDestination, markRaisedByStatement, type Connector, type Operation } from "../types";
 import { megabytes } from "@/lib/utils";
 import { MAX_ANSWER_BYTES, OpenTransactionError, RESET_WAIT_MS, ResultRows, RowTooLargeError, sessionsBusy, sqlQueryInput, watchRowBytes, type QueryOutput } from "../sql-shared";
@@ -68,7 +68,7 @@ export class PostgresPool {
   end(): Promise<void> {
     this.#ended ??= (async () => {
       const clients = [...((this.pool as unknown as { _clients?: pg.Client[] })._clients ?? [])];
-      const closed = Promise.all([this.pool.end(), ...clients.map(socketClosed)]);
+      const closed = Promise.all([this.pool.end(), ...clients.map((c) => socketClosed(streamOf(c)))]);
       await within(closed, 2000, () => new Error("end timed out")).catch(() => {
         for (const c of clients) destroy(c);
       });
@@ -91,16 +91,12 @@ const statementTimeouts = new WeakMap<pg.ClientBase, number>();
 /** How long after the server's own statement_timeout the client gives up on a session it cannot hear from. */
 const CLIENT_GRACE_MS = 2000;
 
-function socketClosed(client: pg.ClientBase): Promise<void> {
-  const stream = (client as unknown as { connection?: { stream?: Socket } }).connection?.stream;
-  if (!stream || stream.destroyed) return Promise.resolve();
-  return new Promise((resolve) => stream.once("close", () => resolve()));
-}
+const streamOf = (client: pg.ClientBase) => (client as unknown as { connection?: { stream?: Socket } }).connection?.stream;
 
 /** Ends the socket at once: for a session that stopped answering. */
 function destroy(client: pg.ClientBase) {
   try {
-    (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+    streamOf(client)?.destroy();
   } catch {
     // Already gone.
   }
