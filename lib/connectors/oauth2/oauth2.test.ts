@@ -406,6 +406,11 @@ describe("OAuth 2.0 token endpoint quirks", () => {
       // GitHub's answer to a wrong client secret: HTTP 200 and its own code.
       "/github-bad-secret": (res) =>
         json(res, 200, { error: "incorrect_client_credentials", error_description: "The client_id and/or client_secret passed are incorrect." }),
+      // Auth0's and older Keycloak's answers to a wrong client secret: HTTP 401 with another code.
+      "/auth0-bad-secret": (res) => json(res, 401, { error: "access_denied", error_description: "Unauthorized" }),
+      "/keycloak-bad-secret": (res) => json(res, 401, { error: "unauthorized_client", error_description: "Invalid client or Invalid client credentials" }),
+      // The same codes without a 401 keep their own meaning.
+      "/denied-403": (res) => json(res, 403, { error: "access_denied", error_description: "Not for you" }),
       "/echoes-secret": (res) => json(res, 400, { error: "invalid_request", error_description: `client_secret ${leaky} is malformed` }),
       "/echoes-header": (res, req) => json(res, 401, { error: "invalid_client", error_description: `unknown client in header ${req.headers.authorization}` }),
       "/html": (res) => {
@@ -431,6 +436,12 @@ describe("OAuth 2.0 token endpoint quirks", () => {
       const github = await failure(clientCredentialsToken(at("/github-bad-secret"), leaky, { timeoutMs: 5000 }), at("/github-bad-secret"));
       expect(github).toMatchObject({ kind: "credentials_rejected", oauthError: "incorrect_client_credentials" });
       expect(github.message).toContain("rejected the client ID or client secret (incorrect_client_credentials, HTTP 200)");
+      for (const [path, code] of [["/auth0-bad-secret", "access_denied"], ["/keycloak-bad-secret", "unauthorized_client"]] as const) {
+        const rejected = await failure(clientCredentialsToken(at(path), leaky, { timeoutMs: 5000 }), at(path));
+        expect(rejected, path).toMatchObject({ kind: "credentials_rejected", oauthError: code });
+        expect(rejected.message).toContain(`rejected the client ID or client secret (${code}, HTTP 401)`);
+      }
+      await expect(clientCredentialsToken(at("/denied-403"), leaky, { timeoutMs: 5000 })).rejects.toMatchObject({ kind: "permission", oauthError: "access_denied" });
       const echoed = await failure(clientCredentialsToken(at("/echoes-secret"), leaky, { timeoutMs: 5000 }), at("/echoes-secret"));
       expect(echoed.kind).toBe("config");
       expect(echoed.message).toContain("[redacted]");

@@ -212,7 +212,12 @@ function tokenEndpointError(status: number, json: Record<string, unknown> | null
   const where = `The token endpoint (${host})`;
   const grantWords = GRANT_WORDS[grant] ?? grant;
   const make = (kind: ConnectorErrorKind, message: string) => new OAuth2Error(kind, message, code, status);
-  switch (code === null ? null : (PROVIDER_ERROR_CODES[code] ?? code)) {
+  const meant = code === null ? null : (PROVIDER_ERROR_CODES[code] ?? code);
+  // RFC 6749 §5.2 gives HTTP 401 to failed client authentication alone, and providers that pick
+  // another code for it still send the 401 (Auth0: access_denied; older Keycloak: unauthorized_client).
+  // Read by its code, a rotated client secret would never be fetched anew.
+  if (status === 401 && meant !== "invalid_grant") return make("credentials_rejected", `${where} rejected the client ID or client secret (${code ? `${code}, ` : ""}HTTP 401)${detail}.`);
+  switch (meant) {
     case "invalid_client":
       return make("credentials_rejected", `${where} rejected the client ID or client secret (${code}, HTTP ${status})${detail}.`);
     case "invalid_grant":
@@ -230,7 +235,6 @@ function tokenEndpointError(status: number, json: Record<string, unknown> | null
     case "access_denied":
       return make("permission", `${where} denied access (access_denied)${detail}.`);
   }
-  if (status === 401) return make("credentials_rejected", `${where} rejected the client ID or client secret (HTTP 401).`);
   if (status === 403) return make("permission", `${where} refused the request (HTTP 403)${detail}.`);
   return make("target_error", `${where} answered HTTP ${status}${code ? ` (${code})` : ""}${detail}.`);
 }
