@@ -236,6 +236,25 @@ test("Azure Key Vault with a client secret: test, save, edit without re-entering
   await page.getByLabel("Client secret").fill(clientSecret);
   await expectTest(page, /Test passed\. Connected: wrote, read back and deleted a test secret\./);
   await saveAndRetest(page, name);
+
+  // A key pair would replace the working client secret at once: the page asks, and Cancel changes nothing.
+  await expect(page.getByText("No certificate yet: this store signs in with a client secret.")).toBeVisible();
+  await page.getByRole("button", { name: "Generate key pair in Latch" }).click();
+  const ask = page.getByRole("alertdialog", { name: "Switch this store to a certificate?" });
+  await expect(ask).toContainText("Sign-ins fail until you download the certificate and upload it to the app registration.");
+  await ask.getByRole("button", { name: "Cancel" }).click();
+  await expect(ask).toBeHidden();
+  await page.reload();
+  await expect(page.getByText("No certificate yet: this store signs in with a client secret.")).toBeVisible();
+  await page.getByRole("button", { name: "Test saved settings" }).click();
+  await expect(page.getByText(/^Test passed\./).first()).toBeVisible({ timeout: 30_000 });
+
+  // Confirmed, the store signs in with the new certificate, which the app registration does not know yet.
+  await page.getByRole("button", { name: "Generate key pair in Latch" }).click();
+  await ask.getByRole("button", { name: "Generate and switch" }).click();
+  await expect(page.getByRole("link", { name: "Download .cer" })).toBeVisible();
+  await page.getByRole("button", { name: "Test saved settings" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Last test failed" })).toContainText("Authentication failed", { timeout: 30_000 });
   await expectNoneReceived(bodies, [clientSecret, wrongSecret]);
 });
 

@@ -12,6 +12,10 @@ import { generateStoreCertificateAction } from "@/lib/stores/actions";
 type Props = {
   storeId: string;
   current: { thumbprint: string; notAfter: Date } | null;
+  /** Why the stored certificate cannot be offered (a key that does not match, say); null when there is no such problem. */
+  problem: string | null;
+  /** How the store signs in now when not with a certificate ("a client secret"): a new key pair replaces it at once. */
+  replaces: string | null;
   /** The store kind's words for where the public certificate goes ("the app registration") and the steps there. */
   uploadTo: string;
   uploadSteps: string;
@@ -21,10 +25,23 @@ type Props = {
  * Better than creating the key pair with OpenSSL on a laptop: Latch makes it, keeps the private key
  * sealed, and offers only the public certificate (for Azure: to upload to the app registration).
  */
-export function CertificateCredentialCard({ storeId, current, uploadTo, uploadSteps }: Props) {
+export function CertificateCredentialCard({ storeId, current, problem, replaces, uploadTo, uploadSteps }: Props) {
   const [confirm, setConfirm] = useState(false);
   const generate = useServerAction(generateStoreCertificateAction, { success: `Key pair generated. Download the certificate and upload it to ${uploadTo}.` });
   const href = (format: "cer" | "pem") => `/api/v1/stores/${storeId}/certificate?format=${format}`;
+  // Making a key pair changes how the store signs in, at once: ask first whenever something in use is replaced.
+  const asks = Boolean(current || problem || replaces);
+  const confirmText = replaces
+    ? {
+        title: "Switch this store to a certificate?",
+        description: `This store signs in with ${replaces} now. Latch generates a key pair and signs in with it at once, instead of ${replaces}. Sign-ins fail until you download the certificate and upload it to ${uploadTo}.`,
+        confirmLabel: "Generate and switch",
+      }
+    : {
+        title: "Replace the certificate?",
+        description: `Latch replaces the key pair and uses the new one at once; the old private key is discarded. Sign-ins fail until you download the new certificate and upload it to ${uploadTo}.`,
+        confirmLabel: "Generate new key pair",
+      };
   return (
     <Card>
       <CardHeader>
@@ -43,12 +60,16 @@ export function CertificateCredentialCard({ storeId, current, uploadTo, uploadSt
               <LocalTime value={current.notAfter} />
             </dd>
           </dl>
+        ) : problem ? (
+          <p role="status" className="rounded-lg border border-danger/30 bg-danger/5 p-3 text-sm text-danger">
+            {problem}
+          </p>
         ) : (
-          <p className="text-sm text-muted-foreground">No certificate yet.</p>
+          <p className="text-sm text-muted-foreground">{replaces ? `No certificate yet: this store signs in with ${replaces}.` : "No certificate yet."}</p>
         )}
         <div className="flex flex-wrap gap-2">
-          <Button type="button" onClick={() => (current ? setConfirm(true) : void generate.run({ storeId }))} pending={generate.pending}>
-            <KeyRoundIcon aria-hidden="true" /> {generate.pending ? "Generating…" : current ? "Generate a new key pair" : "Generate key pair in Latch"}
+          <Button type="button" onClick={() => (asks ? setConfirm(true) : void generate.run({ storeId }))} pending={generate.pending}>
+            <KeyRoundIcon aria-hidden="true" /> {generate.pending ? "Generating…" : current || problem ? "Generate a new key pair" : "Generate key pair in Latch"}
           </Button>
           {current ? (
             <>
@@ -69,10 +90,10 @@ export function CertificateCredentialCard({ storeId, current, uploadTo, uploadSt
       <ConfirmDialog
         open={confirm}
         onOpenChange={setConfirm}
-        title="Replace the certificate?"
-        description={`Latch replaces the key pair and uses the new one at once; the old private key is discarded. Sign-ins fail until you download the new certificate and upload it to ${uploadTo}.`}
+        title={confirmText.title}
+        description={confirmText.description}
         destructive
-        confirmLabel="Generate new key pair"
+        confirmLabel={confirmText.confirmLabel}
         onConfirm={async () => {
           const ok = await generate.run({ storeId });
           if (!ok) return false;

@@ -66,3 +66,22 @@ export async function getStorePublicCertificate(actor: Actor, storeId: string) {
   if (!cert) throw new AppError("NOT_FOUND", "This store has no certificate yet. Generate one or upload one first.");
   return { name: store.name, pem: cert.pem, der: cert.der, thumbprint: cert.thumbprintSha1Hex, notAfter: cert.notAfter };
 }
+
+/**
+ * What the store page shows of the certificate credential: the certificate there is (or none), why a
+ * stored one cannot be read, and the other way the store signs in now, which a new key pair replaces.
+ */
+export async function getStoreCertificateState(actor: Actor, storeId: string) {
+  assertTenant(actor, "stores.manage", "Credential store");
+  const { store, support } = await certificateStoreOrThrow(storeId);
+  const replaces = support.signsInOtherwise((store.config ?? {}) as Record<string, unknown>);
+  try {
+    const cert = await getStorePublicCertificate(actor, storeId);
+    return { current: { thumbprint: cert.thumbprint, notAfter: cert.notAfter }, problem: null, replaces };
+  } catch (error) {
+    if (!(error instanceof AppError)) throw error;
+    if (error.code === "CONFLICT") return { current: null, problem: error.userMessage, replaces };
+    if (error.code === "NOT_FOUND") return { current: null, problem: null, replaces };
+    throw error;
+  }
+}

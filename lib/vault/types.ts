@@ -72,6 +72,11 @@ export type CertificateCredentialSupport = {
   };
   /** The public half of the stored credential; null when there is none. Throws StoreError when it cannot be read. */
   publicCertificate(secrets: Record<string, string>): PublicCertificate | null;
+  /**
+   * How the store signs in now, when that is not with a certificate ("a client secret"); null when it
+   * is. A new key pair replaces that way at once, so the page asks before it makes one.
+   */
+  signsInOtherwise(config: Record<string, unknown>): string | null;
 };
 
 type CreateInput<S extends z.ZodRawShape> = {

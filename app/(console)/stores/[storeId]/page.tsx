@@ -8,7 +8,7 @@ import { StoreHealth } from "@/components/stores/store-health";
 import { requireUser } from "@/lib/auth/session";
 import { AppError } from "@/lib/errors";
 import { listFolderOptions } from "@/lib/folders/queries";
-import { getStorePublicCertificate } from "@/lib/stores/certificates";
+import { getStoreCertificateState } from "@/lib/stores/certificates";
 import { getStoreViewOrThrow, type StoreView } from "@/lib/stores/queries";
 import { getProvider, isExternalStoreKind } from "@/lib/vault/registry";
 
@@ -25,7 +25,7 @@ export default async function StorePage({ params }: { params: Promise<{ storeId:
   const provider = getProvider(store.kind);
   const folders = await listFolderOptions(user);
   // Kinds whose key pair Latch can make (Azure) show it; a store without one yet shows the button alone.
-  const certificate = provider.certificateCredential ? await getStorePublicCertificate(user, store.id).catch(() => null) : null;
+  const certificate = provider.certificateCredential ? await getStoreCertificateState(user, store.id) : null;
   return (
     <div className="grid grid-cols-1 gap-6">
       <Breadcrumbs items={[{ label: "Credential stores", href: "/stores" }, { label: store.name }]} />
@@ -43,10 +43,12 @@ export default async function StorePage({ params }: { params: Promise<{ storeId:
           Last test failed: {store.lastTest.message}
         </p>
       ) : null}
-      {provider.certificateCredential ? (
+      {provider.certificateCredential && certificate ? (
         <CertificateCredentialCard
           storeId={store.id}
-          current={certificate ? { thumbprint: certificate.thumbprint, notAfter: certificate.notAfter } : null}
+          current={certificate.current}
+          problem={certificate.problem}
+          replaces={certificate.replaces}
           uploadTo={provider.certificateCredential.uploadTo}
           uploadSteps={provider.certificateCredential.uploadSteps}
         />

@@ -43,6 +43,7 @@ export const azureProvider = defineProvider(azureDescriptor, {
       return { config: { ...config, auth: "certificate" }, secrets: { ...kept, certificatePem: cert.credentialPem }, thumbprint: cert.thumbprintSha1Hex, notAfter: cert.notAfter };
     },
     publicCertificate: (secrets) => publicCertificateOf(secrets.certificatePem, secrets.certificatePassword),
+    signsInOtherwise: (config) => (config.auth === "client_secret" ? "a client secret" : null),
   },
 });
 
