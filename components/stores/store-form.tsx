@@ -103,18 +103,6 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
   const save = existing ? update : create;
   const test = useServerAction(testDraftStoreAction, { refresh: false, onSuccess: (r) => setTestResult(r) });
 
-  const common = {
-    name,
-    folderId: folderId === TENANT ? null : folderId,
-    mode,
-    caBundle,
-    probeSecret,
-    timeoutMs: Number(timeoutMs),
-    config: Object.fromEntries(Object.entries(config).map(([k, v]) => [k, v === "" ? undefined : v])),
-    secrets,
-    removeSecrets: [...removing],
-  };
-
   const visible = (f: FieldSpec) => isShown(f, config);
   // Ask both (no short-circuit): each hook counts the field as shown only when asked about it.
   const fieldError = (key: string) => {
@@ -133,6 +121,20 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
     else next.delete(key);
     return next;
   };
+  const common = {
+    name,
+    folderId: folderId === TENANT ? null : folderId,
+    mode,
+    caBundle,
+    probeSecret,
+    timeoutMs: Number(timeoutMs),
+    config: Object.fromEntries(Object.entries(config).map(([k, v]) => [k, v === "" ? undefined : v])),
+    // Only what the form shows as typed: a value in a field since hidden (another sign-in method
+    // chosen) or shown as "Set" again (the address changed back) is not sent, so it is not stored.
+    secrets: Object.fromEntries(Object.entries(secrets).filter(([key]) => [...fields, PROXY_FIELD].some((f) => f.name === key && visible(f) && !isSet(f) && !removing.has(key)))),
+    removeSecrets: [...removing],
+  };
+
   const remove = (key: string) => {
     setRemoving(toggle(removing, key, true));
     setSecrets(Object.fromEntries(Object.entries(secrets).filter(([k]) => k !== key)));
