@@ -93,6 +93,9 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
 
   const save = useServerAction(saveConnectionAction, {
     refresh: false,
+    // Cancel cannot stop a save already sent: say what became of it, without pulling the person back.
+    afterLeaving: (outcome) =>
+      !outcome.ok ? null : "redirectTo" in outcome ? "The connection was saved before Cancel took effect. Open it to sign in to the app." : "The connection was saved and connected before Cancel took effect.",
     onSuccess: (outcome) => {
       if (!outcome.ok) return setFailure({ title: outcome.title, message: outcome.message });
       if ("redirectTo" in outcome) return window.location.assign(outcome.redirectTo);

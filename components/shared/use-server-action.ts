@@ -2,7 +2,7 @@
 
 import { useMutation } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
-import { useLayoutEffect, useRef, useState } from "react";
+import { useEffect, useLayoutEffect, useRef, useState } from "react";
 import { toast } from "sonner";
 import { useSessionEnded } from "@/components/auth/session-ended";
 import type { ActionError, ActionResult } from "@/lib/actions/action";
@@ -18,6 +18,8 @@ type Options<T> = {
   /** Toast shown on success; omit for none. */
   success?: string | ((data: T) => string);
   onSuccess?: (data: T) => void;
+  /** Toast for a success that arrives after the person left the form (onSuccess is not called then); `success` is used when omitted. */
+  afterLeaving?: (data: T) => string | null;
   /** Re-render server components after success, and after a conflict (default true). */
   refresh?: boolean;
 };
@@ -63,6 +65,16 @@ export function useServerAction<I, T>(action: (input: I) => Promise<ActionResult
   const focusFirstInvalid = useRef(false);
   // The fields this render asks about; read after the commit, once the whole form has rendered.
   const shown = new Set<string>();
+  // Whether the form is still on screen. A person may leave (Cancel, a link) while an action runs; the
+  // server finishes it anyway, and TanStack still calls back. The toast says it was done, but the
+  // form's own follow-up (open what was saved, go to an OAuth sign-in) must not pull them back.
+  const mounted = useRef(true);
+  useEffect(() => {
+    mounted.current = true;
+    return () => {
+      mounted.current = false;
+    };
+  }, []);
 
   useLayoutEffect(() => {
     if (!failure) return;
@@ -90,6 +102,12 @@ export function useServerAction<I, T>(action: (input: I) => Promise<ActionResult
       setFormError(null);
     },
     onSuccess: (data) => {
+      if (!mounted.current) {
+        const note = options.afterLeaving?.(data);
+        if (note) toast.success(note);
+        else if (options.success && !options.afterLeaving) toast.success(typeof options.success === "function" ? options.success(data) : options.success);
+        return void router.refresh();
+      }
       if (options.success) toast.success(typeof options.success === "function" ? options.success(data) : options.success);
       options.onSuccess?.(data);
       if (options.refresh !== false) router.refresh();
