@@ -343,25 +343,29 @@ export class VaultClient {
     return (await this.freshLogin()).token;
   }
 
-  private authError(ctx: CallContext): StoreError {
+  private authError(ctx: CallContext, loggedIn = true): StoreError {
     const target = ctx.secretPath ? ` ${ctx.action} “${ctx.secretPath}”` : ` ${ctx.action}`;
     if (this.s.auth === "token") {
       return new StoreError("auth", `Vault refused the token (HTTP 403): the token is invalid, expired or revoked, or its policy does not allow Latch to${target}${this.s.namespace ? ` in namespace “${this.s.namespace}”` : ""}. Check it with \`vault token lookup\`: grant the capability on the path, or, if the token is gone, create a new one and replace it in the store's settings.`);
     }
     const method = this.s.auth === "approle" ? "AppRole role" : `userpass user “${this.s.username ?? ""}”`;
     // The login was accepted and its token refused: what is missing is a capability, not a credential.
-    return new StoreError("permission", `Vault refused the request even with a fresh login (HTTP 403): the policies of the ${method} do not allow Latch to${target}${this.s.namespace ? ` in namespace “${this.s.namespace}”` : ""}. Grant the needed capabilities on the path in Vault${writeHint(ctx)}.`);
+    return new StoreError("permission", `Vault refused the request ${loggedIn ? "even with a fresh login" : "with a valid token"} (HTTP 403): the policies of the ${method} do not allow Latch to${target}${this.s.namespace ? ` in namespace “${this.s.namespace}”` : ""}. Grant the needed capabilities on the path in Vault${writeHint(ctx)}.`);
+  }
+
+  /** Whether Vault still knows the token (lookup-self, which Vault's default policy grants); undefined when it cannot tell. */
+  private async tokenAlive(token: string): Promise<boolean | undefined> {
+    try {
+      const res = await this.raw("GET", "auth/token/lookup-self", { token });
+      return res.status === 200 ? true : res.status === 403 ? false : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** A static token refused: a fresh lookup tells a dead token (replace it) from a policy that does not reach the path. */
   private async tokenRefused(token: string, ctx: CallContext): Promise<StoreError> {
-    let alive: boolean | undefined;
-    try {
-      const res = await this.raw("GET", "auth/token/lookup-self", { token });
-      alive = res.status === 200 ? true : res.status === 403 ? false : undefined;
-    } catch {
-      alive = undefined;
-    }
+    const alive = await this.tokenAlive(token);
     // A live token stays: the next read, of a path its policy does reach, needs no new lookup.
     if (alive !== true && this.session?.token === token) this.session = undefined;
     if (alive === false) return this.tokenDead(ctx, DEAD_OR_NO_LOOKUP);
@@ -380,16 +384,26 @@ export class VaultClient {
     return retrying(async () => {
       let token = await this.currentToken();
       let res = await this.raw(method, path, { ...opts, token });
+      let loggedIn = false;
       if (res.status === 403 && this.s.auth !== "token" && !/preflight capability check/i.test(firstError(res.body))) {
-        // Drop only the token that was refused: a concurrent call may already have logged in again.
-        if (this.session?.token === token) this.session = undefined;
-        token = await this.currentToken();
-        res = await this.raw(method, path, { ...opts, token });
+        // A token that is still alive was refused by its policy: logging in again gets the same
+        // policy, and would leave one more live token behind for every read of a path it does not
+        // reach. Only a token Vault no longer knows (or cannot say) is replaced.
+        const alive = await this.tokenAlive(token);
+        if (alive !== true) {
+          // Drop only the token that was refused: a concurrent call may already have logged in again.
+          if (this.session?.token === token) this.session = undefined;
+          // Not known to be gone: revoke it, so that it does not outlive its replacement (best effort).
+          if (alive === undefined) void this.raw("POST", "auth/token/revoke-self", { token }).catch(() => undefined);
+          token = await this.currentToken();
+          res = await this.raw(method, path, { ...opts, token });
+          loggedIn = true;
+        }
       }
       const transient = this.transient(res);
       if (transient) throw transient;
       if (res.status === 403 && !/preflight capability check/i.test(firstError(res.body))) {
-        throw this.s.auth === "token" ? await this.tokenRefused(token, ctx) : this.authError(ctx);
+        throw this.s.auth === "token" ? await this.tokenRefused(token, ctx) : this.authError(ctx, loggedIn);
       }
       return res;
     });
