@@ -4,10 +4,16 @@ import { secret, setting } from "../../fields";
 
 const blankToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
 const trimSlashes = (v: unknown) => (typeof v === "string" ? v.trim().replace(/^\/+|\/+$/g, "") : v);
+/**
+ * Slash-separated segments of letters, digits, . _ and -, none of them "." or "..": the URL parser
+ * would resolve those, and a mount of ../../other would send the token (and, for a login, the
+ * secret ID or password) to another path of a gateway in front of Vault.
+ */
+const VAULT_PATH = /^(?!\.{1,2}(?:\/|$))[\w.-]+(?:\/(?!\.{1,2}(?:\/|$))[\w.-]+)*$/;
 const mountPath = (fallback: string) =>
   z.preprocess(
     (v) => blankToUndefined(trimSlashes(v)),
-    z.string().regex(/^[\w.-]+(\/[\w.-]+)*$/, "A mount path such as secret or team/kv (letters, digits, . _ - and /)").default(fallback),
+    z.string().regex(VAULT_PATH, "A mount path such as secret or team/kv (letters, digits, . _ - and /; no . or .. segments)").default(fallback),
   );
 const optionalText = () => z.preprocess(blankToUndefined, z.string().trim().optional());
 const onAuth = (auth: string) => ({ field: "auth", equals: [auth] });
@@ -52,7 +58,7 @@ export const hashicorpDescriptor = defineStoreKind({
       z.url({ protocol: /^https?$/, error: "Enter Vault's full address, e.g. https://vault.example.com:8200" }).transform((v) => v.replace(/\/+$/, "").replace(/\/v1$/, "")),
       { label: "Vault address", input: "url", locator: true, placeholder: "https://vault.example.com:8200", help: "The address you would put in VAULT_ADDR: scheme, host and port, without /v1." },
     ),
-    namespace: setting(z.preprocess((v) => blankToUndefined(trimSlashes(v)), z.string().regex(/^[\w.-]+(\/[\w.-]+)*$/, "A namespace such as admin or admin/team-a").optional()), {
+    namespace: setting(z.preprocess((v) => blankToUndefined(trimSlashes(v)), z.string().regex(VAULT_PATH, "A namespace such as admin or admin/team-a (no . or .. segments)").optional()), {
       label: "Namespace",
       placeholder: "admin/team-a",
       help: "Vault Enterprise or HCP Vault only: the namespace that holds the mount and the auth method (sent as X-Vault-Namespace). Leave empty for the root namespace or open-source Vault.",

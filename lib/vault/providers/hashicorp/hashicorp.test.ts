@@ -678,6 +678,11 @@ describe("HashiCorp Vault provider: configuration", () => {
     expect(hashicorpConfigSchema.safeParse({ address: "https://v", auth: "userpass" }).error?.issues[0]?.path).toEqual(["username"]);
     expect(hashicorpConfigSchema.safeParse({ address: "vault.example.com" }).success).toBe(false);
     expect(hashicorpConfigSchema.safeParse({ address: "https://v", mount: "a b" }).success).toBe(false);
+    // A . or .. segment would be resolved by the URL parser: the token would go to another path of a gateway.
+    for (const field of ["mount", "namespace", "approleMount", "userpassMount"]) {
+      for (const bad of ["..", "../../other", "kv/..", "team/./kv"]) expect(hashicorpConfigSchema.safeParse({ address: "https://v", [field]: bad }).success, `${field}: ${bad}`).toBe(false);
+    }
+    expect(hashicorpConfigSchema.parse({ address: "https://v", mount: "team.kv/.v2", namespace: "admin/team-a" })).toMatchObject({ mount: "team.kv/.v2", namespace: "admin/team-a" });
     const names = hashicorpProvider.fields.map((f) => f.name);
     expect(new Set(names)).toEqual(new Set([...Object.keys(hashicorpConfigSchema.shape), ...Object.keys(hashicorpProvider.secretSchema.shape)]));
     expect(hashicorpProvider.fields.filter((f) => f.secret).map((f) => f.name).sort()).toEqual(["password", "secretId", "token"]);
