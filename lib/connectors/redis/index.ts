@@ -75,10 +75,14 @@ function oversizeError(client: Redis, command: Command, target: RedisTarget, nam
   if (!closedFor) return null;
   const limit = megabytes(MAX_REPLY_BYTES);
   if (closedFor === command) {
+    // A write's reply comes after Redis has done the write (SET … GET, LPOP with a count).
+    if (!READ_ONLY_COMMANDS.has(name)) return new OperationInputError("command", `The reply to ${name} is larger than ${limit}, which Latch does not return. Redis did run the command: its change took effect.`);
     const instead = name === "GET" ? " Read a big value in parts with GETRANGE." : name.endsWith("SCAN") ? " Ask for fewer entries with COUNT." : " Read a big collection in parts: LRANGE or ZRANGE with a narrower range, or HSCAN, SSCAN, ZSCAN.";
     return new OperationInputError("command", `The reply to ${name} is larger than ${limit}, which Latch does not return.${instead}`);
   }
-  return new ConnectorError("unreachable", `The connection to Redis at ${hostPort(target.host, target.port)} was closed because another command's reply on it passed ${limit}. Run the command again.`);
+  // Redis runs commands as it reads them: this one may well have run, and only its reply was lost.
+  const again = READ_ONLY_COMMANDS.has(name) ? "Run it again." : `Redis may have run it before the connection closed: check before you send the ${name} again.`;
+  return new ConnectorError("unreachable", `The connection to Redis at ${hostPort(target.host, target.port)} was closed because another command's reply on it passed ${limit}, before the reply to ${name} arrived. ${again}`);
 }
 
 /**
@@ -116,6 +120,12 @@ export const ALLOWED_COMMANDS = new Set([
   "SADD", "SREM", "SMEMBERS", "SISMEMBER", "SCARD",
   "ZADD", "ZREM", "ZRANGE", "ZSCORE", "ZCARD",
   "PUBLISH", "SCAN", "GETRANGE", "HSCAN", "SSCAN", "ZSCAN",
+]);
+
+/** The allowed commands that change nothing: after a lost reply, safe to send again. */
+const READ_ONLY_COMMANDS = new Set([
+  "GET", "EXISTS", "TTL", "PTTL", "TYPE", "STRLEN", "MGET", "HGET", "HMGET", "HGETALL", "HEXISTS", "HLEN", "LRANGE", "LLEN",
+  "SMEMBERS", "SISMEMBER", "SCARD", "ZRANGE", "ZSCORE", "ZCARD", "SCAN", "GETRANGE", "HSCAN", "SSCAN", "ZSCAN",
 ]);
 
 const commandInput = z.object({

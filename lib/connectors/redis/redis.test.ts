@@ -185,9 +185,22 @@ describe("redis connector against the machine's Redis", () => {
       const small = `${target.keyPrefix}small`;
       await target.admin().set(big, "x".repeat(4 * MB));
       await target.admin().set(small, "hello");
-      const [own, other] = await Promise.allSettled([run(client, "GET", [big]), run(client, "GET", [small])]);
+      const counter = `${target.keyPrefix}counter`;
+      const [own, other, write] = await Promise.allSettled([run(client, "GET", [big]), run(client, "GET", [small]), run(client, "INCR", [counter])]);
       expect(own.status === "rejected" && own.reason).toBeInstanceOf(OperationInputError);
-      expect(other.status === "rejected" && other.reason).toMatchObject({ kind: "unreachable", message: expect.stringMatching(/another command's reply on it passed 1 MB\. Run the command again\.$/) });
+      expect(other.status === "rejected" && other.reason).toMatchObject({ kind: "unreachable", message: expect.stringMatching(/another command's reply on it passed 1 MB, before the reply to GET arrived\. Run it again\.$/) });
+      // Redis ran the write as it read it; only the reply was lost, so "run it again" would count twice.
+      expect(write.status === "rejected" && write.reason).toMatchObject({ kind: "unreachable", message: expect.stringMatching(/Redis may have run it before the connection closed: check before you send the INCR again\.$/) });
+      expect(await target.admin().get(counter)).toBe("1");
+    });
+
+    it("says that a write whose own reply was too large did take effect", async () => {
+      const { client } = await open();
+      const key = `${target.keyPrefix}huge3`;
+      await target.admin().set(key, "x".repeat(4 * MB));
+      const error = await expectConnectorError(run(client, "SET", [key, "small", "GET"]), "config");
+      expect(error.message).toBe("The reply to SET is larger than 1 MB, which Latch does not return. Redis did run the command: its change took effect.");
+      expect(await target.admin().get(key)).toBe("small");
     });
 
     it("caps COUNT on the SCAN family and pages a hash with HSCAN", async () => {
