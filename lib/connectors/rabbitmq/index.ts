@@ -165,8 +165,13 @@ export const rabbitmqConnector: Connector<typeof rabbitmqConfigSchema, ChannelMo
     let model: ChannelModel;
     try {
       model = await within(pending, deadline - Date.now(), () => {
-        // amqplib gives no handle to abort a pending connect: close it if it completes after all.
-        pending.then((late) => late.close().catch(() => {}), () => {});
+        // amqplib gives no handle to abort a pending connect: if it completes after all, end it at
+        // once. It needs its own error listener: a missed heartbeat or a reset would otherwise be
+        // thrown from the connection's emitter, and skip the closing that frees its socket and timers.
+        pending.then((late) => {
+          late.on("error", () => {});
+          destroy(late);
+        }, () => {});
         return rabbitTimeout(target, timeoutMs);
       });
     } catch (error) {

@@ -1,4 +1,5 @@
 import { rmSync } from "node:fs";
+import net from "node:net";
 import type { ChannelModel } from "amqplib";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createTestPki, type TestPki } from "@/test/emulators/tls";
@@ -73,6 +74,46 @@ describe("rabbitmq connector against the machine's RabbitMQ", () => {
       expect(Date.now() - started).toBeLessThan(3000);
     } finally {
       await silent.close();
+    }
+  });
+
+  it("ends a connection that opens only after the time limit, even when the broker then goes silent", async () => {
+    // Each of the broker's answers arrives 300 ms late: within amqplib's idle timeout, but the three
+    // of the handshake take longer than the 500 ms the open has. Once the broker has said
+    // Connection.Open-Ok, nothing passes either way and nothing is closed (a broker that hangs).
+    const OPEN_OK = Buffer.from([0x00, 0x0a, 0x00, 0x29]);
+    let opened = false;
+    let clientClosed!: () => void;
+    const closed = new Promise<void>((resolve) => (clientClosed = resolve));
+    const sockets: net.Socket[] = [];
+    const proxy = net.createServer((client) => {
+      const upstream = net.connect(5672, "127.0.0.1");
+      sockets.push(client, upstream);
+      client.on("data", (chunk: Buffer) => void (opened || upstream.write(chunk)));
+      upstream.on("data", (chunk: Buffer) =>
+        setTimeout(() => {
+          if (opened) return;
+          client.write(chunk);
+          if (chunk.includes(OPEN_OK)) opened = true;
+        }, 300),
+      );
+      for (const socket of [client, upstream]) socket.on("error", () => {});
+      client.on("close", () => {
+        upstream.destroy();
+        clientClosed();
+      });
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    try {
+      const port = (proxy.address() as net.AddressInfo).port;
+      await expectConnectorError(rabbitmqConnector.open(input({ port }, target.password, 500)), "timeout");
+      await expect.poll(() => opened, { timeout: 10_000 }).toBe(true);
+      // Latch ends it at once: a polite close would wait for an answer that never comes.
+      const ended = await Promise.race([closed.then(() => true), new Promise((r) => setTimeout(() => r(false), 3000))]);
+      expect(ended).toBe(true);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
     }
   });
 
