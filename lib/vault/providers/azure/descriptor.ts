@@ -66,8 +66,15 @@ export const azureDescriptor = defineStoreKind({
       z
         .string({ error: "Enter the directory (tenant) ID." })
         .trim()
-        .refine((v) => GUID.test(v) || /^[a-zA-Z0-9-]+(\.[a-zA-Z0-9-]+)+$/.test(v), "Enter the directory (tenant) ID, a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47.")
-        .refine((v) => !["common", "organizations", "consumers"].includes(v.toLowerCase()), "Enter your own tenant's ID; “common” cannot be used by an application."),
+        .refine((v) => !["common", "organizations", "consumers"].includes(v.toLowerCase()), "Enter your own tenant's ID; “common” cannot be used by an application.")
+        // Key Vault's sign-in challenge names the tenant by its ID in lower case, and the SDK compares
+        // the two as text: a domain name, or the ID in capitals, would fail every call.
+        .refine(
+          (v) => GUID.test(v) || !/^[a-zA-Z0-9-]+(\.[a-zA-Z0-9-]+)+$/.test(v),
+          "Enter the tenant ID (a GUID), not a domain name: Key Vault names its tenant by ID. Find it under Microsoft Entra ID → Overview.",
+        )
+        .refine((v) => GUID.test(v), "Enter the directory (tenant) ID, a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47.")
+        .transform((v) => v.toLowerCase()),
       {
         label: "Directory (tenant) ID",
         placeholder: "72f988bf-86f1-41af-91ab-2d7cd011db47",
