@@ -213,7 +213,13 @@ export type EgressProxy = { url: URL; authorization?: string; proxyCa?: string[]
 export function parseProxyUrl(raw: string, ca?: string): EgressProxy {
   const url = new URL(raw);
   if (url.protocol !== "http:" && url.protocol !== "https:") throw new TypeError("The proxy URL must start with http:// or https://");
-  const authorization = url.username ? `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString("base64")}` : undefined;
+  let authorization: string | undefined;
+  try {
+    authorization = url.username ? `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString("base64")}` : undefined;
+  } catch {
+    // A URIError, which the providers would report as the vault being unreachable.
+    throw new TypeError("The proxy URL's user name or password is not valid percent-encoding: write % as %25.");
+  }
   url.username = "";
   url.password = "";
   assertHostAllowed(url.hostname);

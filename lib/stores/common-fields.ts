@@ -6,16 +6,34 @@ import { describeField, secret } from "@/lib/vault/fields";
  * sealed secrets. Client-safe: the store form renders them from the same definition.
  */
 export const PROXY_SECRET_KEY = "proxyUrl";
+
+/** Whether the URL's user name and password are well-formed percent-encoding (an unparsable URL is another rule's to report). */
+function credentialsDecode(raw: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return true;
+  }
+  try {
+    decodeURIComponent(url.username);
+    decodeURIComponent(url.password);
+    return true;
+  } catch {
+    return false;
+  }
+}
 export const proxyUrlSchema = secret(
   z
     .string()
     .trim()
     .max(500, "The proxy URL can be at most 500 characters.")
     .refine((v) => v === "" || /^https?:\/\/[^\s]+$/.test(v), "Enter a proxy URL such as http://proxy.internal:3128.")
+    .refine((v) => v === "" || credentialsDecode(v), "The proxy URL's user name or password has a % that does not start an escape: write % as %25 (and @ as %40, : as %3A).")
     .default(""),
   {
     label: "HTTPS egress proxy (optional)",
-    help: "e.g. http://proxy.internal:3128 — may include proxy credentials, so it is stored like a secret. It is sent only to the proxy, so it stays when the store's address changes.",
+    help: "e.g. http://user:password@proxy.internal:3128 — may include proxy credentials (percent-encoded: % as %25, @ as %40), so it is stored like a secret. It is sent only to the proxy, so it stays when the store's address changes.",
   },
 );
 export const PROXY_FIELD = describeField(PROXY_SECRET_KEY, proxyUrlSchema);

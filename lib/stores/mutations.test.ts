@@ -183,6 +183,13 @@ describe("write-only settings", () => {
     expect(Object.keys(await rawSecrets(id))).toEqual(["token"]);
   });
 
+  it("refuses a proxy URL whose password is not valid percent-encoding, naming the fix", async () => {
+    const refused = (await createStoreAction(vaultInput({ secrets: { proxyUrl: "http://user:p%ss@proxy.internal:3128" } }))) as Result;
+    expect(refused).toMatchObject({ ok: false, error: { code: "VALIDATION" } });
+    expect(fieldError(refused, "secrets.proxyUrl")).toMatch(/has a % that does not start an escape: write % as %25/);
+    ok(await createStoreAction(vaultInput({ secrets: { proxyUrl: "http://user:p%25ss@proxy.internal:3128" } })));
+  });
+
   it("an optional stored secret can be removed; a required one cannot (it is replaced instead)", async () => {
     const { id } = ok(await createStoreAction(vaultInput({ secrets: { proxyUrl: "http://user:proxy-pass-123@proxy.internal:3128" } })));
     expect((await getStoreViewOrThrow(admin, id)).secretsSet.sort()).toEqual(["proxyUrl", "token"]);
