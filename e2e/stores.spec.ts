@@ -93,6 +93,9 @@ test("HashiCorp Vault (AppRole, KV auto-detected): a wrong secret ID fails preci
   await page.goto("/stores/new?kind=hashicorp");
   await page.getByLabel(/^Name\b/).fill(name);
   await page.getByLabel("Vault address").fill(String(config.address));
+  // A token typed first, then another method chosen: the token is not saved with the store.
+  const abandonedToken = newSecret("abandoned-vault-token");
+  await page.getByLabel("Token", { exact: true }).fill(abandonedToken);
   await page.getByRole("combobox", { name: "Authentication" }).click();
   await page.getByRole("option", { name: "AppRole (recommended)" }).click();
   await page.getByLabel("Role ID").fill(String(config.roleId));
@@ -103,7 +106,11 @@ test("HashiCorp Vault (AppRole, KV auto-detected): a wrong secret ID fails preci
   await page.getByLabel("Secret ID").fill(secrets.secretId!);
   await expectTest(page, /Test passed\. Connected: wrote, read back and deleted a test secret\./);
   await saveAndRetest(page, name);
-  await expectNoneReceived(bodies, [...storeSecrets(emulators), wrongSecretId]);
+  await page.getByRole("combobox", { name: "Authentication" }).click();
+  await page.getByRole("option", { name: "Token", exact: true }).click();
+  await expect(page.getByLabel("Token", { exact: true })).toHaveValue("");
+  await expect(page.getByRole("button", { name: "Replace Token" })).toHaveCount(0);
+  await expectNoneReceived(bodies, [...storeSecrets(emulators), wrongSecretId, abandonedToken]);
 });
 
 test("AWS Secrets Manager: test before saving (a wrong key fails precisely), save, test, edit without secrets", async ({ page, emulators }) => {
@@ -319,7 +326,7 @@ test("an optional write-only setting can be removed: the proxy goes, the require
   // Each swap puts focus on what took the pressed button's place, so keyboard use goes on from there.
   await page.getByRole("button", { name: "Remove HTTPS egress proxy (optional)" }).click();
   await expect(page.getByText("Removed on save")).toBeVisible();
-  await expect(page.getByRole("button", { name: "Keep HTTPS egress proxy (optional)" })).toBeFocused();
+  await expect(page.getByRole("button", { name: "Keep it: HTTPS egress proxy (optional)" })).toBeFocused();
   await page.keyboard.press("Enter");
   await expect(page.getByRole("button", { name: "Replace HTTPS egress proxy (optional)" })).toBeFocused();
   await page.getByRole("button", { name: "Remove HTTPS egress proxy (optional)" }).click();

@@ -4,6 +4,7 @@ import { useInfiniteQuery } from "@tanstack/react-query";
 import { LoaderCircleIcon, SearchIcon } from "lucide-react";
 import { useEffect, useId, useRef, useState } from "react";
 import { AssetTypeBadge } from "@/components/assets/asset-type-badge";
+import { useSessionEnded } from "@/components/auth/session-ended";
 import { UNREACHABLE } from "@/components/shared/use-server-action";
 import { Button } from "@/components/ui/button";
 import { Dialog, DialogContent, DialogDescription, DialogHeader, DialogTitle } from "@/components/ui/dialog";
@@ -44,6 +45,7 @@ export function AssetPickerDialog({
   fieldLabel: string;
   onPick: (asset: PickedAsset) => void;
 }) {
+  const askToSignIn = useSessionEnded();
   const [q, setQ] = useState("");
   const [folderId, setFolderId] = useState<string>(ALL);
   const [active, setActive] = useState(0);
@@ -60,7 +62,11 @@ export function AssetPickerDialog({
       const result = await searchPickableAssetsAction({ q: search, folderId: folderId === ALL ? null : folderId, cursor: pageParam, limit: 20 }).catch(() => {
         throw new Error(UNREACHABLE);
       });
-      if (!result.ok) throw new Error(result.error.message);
+      if (!result.ok) {
+        // Signed in again over the picker (the dialog says why), then "Try again" searches anew.
+        if (result.error.code === "UNAUTHENTICATED" && askToSignIn) askToSignIn();
+        throw new Error(result.error.message);
+      }
       return result.data;
     },
     getNextPageParam: (last) => last.nextCursor,
@@ -141,6 +147,8 @@ export function AssetPickerDialog({
               aria-activedescendant={activeRow && listShown ? `${listId}-${activeRow.id}` : undefined}
               onKeyDown={onSearchKeyDown}
               placeholder="Search by name…"
+              // What the search accepts (lib/assets/picker.ts): a longer paste would only fail again.
+              maxLength={100}
               value={q}
               onChange={(e) => {
                 setQ(e.target.value);

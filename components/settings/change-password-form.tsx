@@ -3,6 +3,7 @@
 import { useState } from "react";
 import { Button } from "@/components/ui/button";
 import { Input } from "@/components/ui/input";
+import { FormAlert } from "@/components/shared/form-alert";
 import { FormField } from "@/components/shared/form-field";
 import { useServerAction } from "@/components/shared/use-server-action";
 import { changeOwnPasswordAction } from "@/lib/users/actions";
@@ -45,6 +46,7 @@ export function ChangePasswordForm() {
       <FormField label="Confirm new password" id="confirm-password" error={mismatch} required>
         <Input type="password" autoComplete="new-password" value={form.confirmPassword} onChange={(e) => editNew("confirmPassword", e.target.value)} />
       </FormField>
+      <FormAlert title="Could not change the password" message={change.formError} />
       <div>
         <Button type="submit" pending={change.pending} disabled={!hydrated}>
           {change.pending ? "Saving…" : "Change password"}

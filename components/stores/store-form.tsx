@@ -154,7 +154,7 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
             <Button id={`${id}-undo`} type="button" variant="outline" size="sm" onClick={() => {
                 setRemoving(toggle(removing, key, false));
                 setFocusAfterSwap(`${id}-replace`, id);
-              }} aria-label={`Keep ${f.label}`}>
+              }} aria-label={`Keep it: ${f.label}`}>
               Keep it
             </Button>
           </div>
