@@ -417,6 +417,34 @@ describe("PostgreSQL through a credential asset in another folder", () => {
     expect(update.details).toMatchObject({ ownerTakenOverFrom: owner.id });
   });
 
+  it("an edit by someone else may only pick assets the owner may use too, since the connection runs as its owner", async () => {
+    const [owner, colleague] = [await makeUser({ name: "Olivia Owner" }), await makeUser()];
+    const colleaguesSecrets = await makeFolder();
+    for (const person of [owner, colleague]) {
+      await grant(connFolder.id, person, "EDITOR");
+      await grant(secretsFolder.id, person, "EDITOR");
+    }
+    await grant(colleaguesSecrets.id, colleague, "EDITOR");
+    signInAs(colleague);
+    const colleaguesAsset = ok(await createAssetAction({ folderId: colleaguesSecrets.id, type: "CREDENTIAL", name: "Colleague's DB login", storeId: vaultStoreId, secretName: PG_PATH, usernameKey: "username", valueKey: "password" })).id;
+    signInAs(owner);
+    const input = pgInput(pgAssetId);
+    const id = connected(ok(await saveConnectionAction(input)));
+    const before = JSON.stringify(await db().connection.findUniqueOrThrow({ where: { id }, include: { secrets: true } }));
+
+    // The colleague may use their own asset, and the target accepts it; the owner may not: refused, nothing saved.
+    signInAs(colleague);
+    const refused = await saveConnectionAction({ ...input, connectionId: id, secrets: { password: { mode: "asset", assetId: colleaguesAsset } } });
+    expect(refused).toMatchObject({ ok: false, error: { code: "VALIDATION", fieldErrors: { "secrets.password": [expect.stringContaining("runs as its owner, Olivia Owner, who may not use this asset")] } } });
+    expect(JSON.stringify(await db().connection.findUniqueOrThrow({ where: { id }, include: { secrets: true } }))).toBe(before);
+    // An asset both may use is saved, and the connection still runs as its owner.
+    expect(ok(await saveConnectionAction({ ...input, connectionId: id, name: `${input.name} (renamed)`, secrets: { password: { mode: "keep" } } }))).toMatchObject({ ok: true });
+    expect((await db().connection.findUniqueOrThrow({ where: { id } })).ownerId).toBe(owner.id);
+    // The owner's own edit is not checked against anyone else.
+    signInAs(owner);
+    expect(ok(await reconnectConnectionAction({ connectionId: id }))).toMatchObject({ ok: true });
+  });
+
   it("an Editor elsewhere cannot reconnect or delete it (not found), the owner's Editor can delete it", async () => {
     const stranger = await makeUser();
     const strangersFolder = await makeFolder();

@@ -22,7 +22,7 @@ import { ResolveError } from "@/lib/secrets/resolver";
 import { STORE_ERROR_TITLES } from "@/lib/vault/errors";
 import { limitRefresh } from "./rate-limits";
 import { NO_STATE, openState, sealState, sharedStateOf } from "./state";
-import { runtimeActorFor, triggerOf, typedValueAad, withCredentials, type FieldSource, type ResolveFor } from "./credentials";
+import { runtimeActorFor, runtimeActorFrom, triggerOf, typedValueAad, withCredentials, type FieldSource, type ResolveFor } from "./credentials";
 import type { SaveConnectionInput } from "./schemas";
 import { nameTaken } from "@/lib/db/names";
 import { DELETED_MEANWHILE_MESSAGE, isForeignKeyViolation, isRecordGone, isUniqueViolation } from "@/lib/db/errors";
@@ -81,6 +81,39 @@ async function usableAssetType(actor: Ctx["actor"], assetId: string) {
   if (!asset) throw notFound("Credential asset");
   await assertCanOnFolder(db(), actor, "assets.use", asset.folderId, "Credential asset");
   return asset.type;
+}
+
+/**
+ * A connection resolves its assets as its owner (lib/connections/credentials.ts), whoever saves it.
+ * An asset the person saving may use and the owner may not would be saved as "Connected", then fail
+ * at every use: it is refused here, by field. The person saving is checked first, so an asset they
+ * may not use is not found, as anywhere else. A deactivated owner is taken over by the save instead.
+ */
+async function assertOwnerMayUse(ctx: Ctx, existing: { ownerId: string } | null, sources: FieldSource[]) {
+  if (!existing || existing.ownerId === ctx.actor.id) return;
+  const owner = await db().user.findUnique({ where: { id: existing.ownerId }, select: { id: true, email: true, name: true, isAdmin: true, active: true } });
+  if (!owner?.active) return;
+  const ownerActor = runtimeActorFrom(owner);
+  const ownerMay = new Map<string, boolean>();
+  const errors: FieldErrors = {};
+  for (const source of sources) {
+    if (!("assetId" in source) || source.part !== "VALUE") continue;
+    if (!ownerMay.has(source.assetId)) {
+      await usableAssetType(ctx.actor, source.assetId);
+      const allowed = await usableAssetType(ownerActor, source.assetId).then(
+        () => true,
+        (error: unknown) => {
+          if (error instanceof AppError && error.code === "NOT_FOUND") return false;
+          throw error;
+        },
+      );
+      ownerMay.set(source.assetId, allowed);
+    }
+    if (!ownerMay.get(source.assetId)) {
+      errors[`secrets.${source.field}`] = [`This connection runs as its owner, ${owner.name || owner.email}, who may not use this asset. Choose an asset they may use, or ask an administrator of its folder to let them use it.`];
+    }
+  }
+  if (Object.keys(errors).length > 0) throw new AppError("VALIDATION", Object.values(errors)[0]![0]!, errors);
 }
 
 /** Checks the form against the connector, and works out where each secret comes from. No vault call yet. */
@@ -255,6 +288,7 @@ export async function saveConnection(ctx: Ctx, input: SaveConnectionInput, oauth
   if (existing && existing.connectorKind !== input.kind) throw notFound("Connection");
   await assertUniqueName(db(), folderId, input.name, existing?.id);
   const p = await plan(connector, input, existing, ctx.actor);
+  await assertOwnerMayUse(ctx, existing, p.sources);
 
   // Kept state (OAuth tokens) belongs to one grant: an edit that changes what the grant was given for starts afresh.
   const kept = existing && sameGrant(existing, p) ? await openState(existing) : null;

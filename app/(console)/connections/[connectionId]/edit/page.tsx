@@ -23,7 +23,15 @@ export default async function EditConnectionPage({ params }: { params: Promise<{
           { label: "Edit" },
         ]}
       />
-      <PageHeader title={`Edit “${c.name}”`} description="Secret fields keep what is stored unless you replace them." />
+      <PageHeader
+        title={`Edit “${c.name}”`}
+        description={
+          c.owner.email === user.email
+            ? "Secret fields keep what is stored unless you replace them."
+            : // The connection resolves its assets as its owner; the save refuses one only the editor may use.
+              `Secret fields keep what is stored unless you replace them. This connection runs as its owner, ${c.owner.name || c.owner.email}: choose credential assets they may use too.`
+        }
+      />
       <ConnectionForm
         folderId={c.folder.id}
         connector={{ kind: c.kind, label: c.kindLabel, fields: c.fields }}
