@@ -252,6 +252,10 @@ describe("the store's kept client", () => {
     await failOnce({ type: "status", status: 503, body: { errors: ["Vault is sealed"] } });
     await failOnce({ type: "status", status: 429, body: { errors: ["rate limit quota exceeded"] } });
     expect(logins()).toBe(before);
+    // A request the store refuses as malformed is about that one reference (a version on a KV v1
+    // mount, say): the client is kept, rather than logging in again at every read of it.
+    await failOnce({ type: "status", status: 400, body: { errors: ["invalid request"] } });
+    expect(logins()).toBe(before);
     // A policy that does not reach the path: one lookup tells it from a dead token, and the live token is kept.
     await failOnce({ type: "status", status: 403, body: { errors: ["permission denied"] } });
     expect(logins()).toBe(before + 1);

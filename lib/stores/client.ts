@@ -118,7 +118,10 @@ export async function withStoreClient<T>(store: CredentialStore, read: (client: 
   }
 }
 
-const KEEPS_CLIENT = new Set<StoreErrorKind>(["not_found", "deleted", "permission", "throttled", "unavailable"]);
+// "config" is kept too: most such errors are about one reference (a version on a KV v1 mount, a
+// CyberArk query with several matches, a disabled KMS key), and one about the store's own settings
+// comes back the same from a new client; an edit or a refresh of the store replaces it anyway.
+const KEEPS_CLIENT = new Set<StoreErrorKind>(["not_found", "deleted", "permission", "throttled", "unavailable", "config"]);
 
 /** Drops a store's kept client (store refreshed, changed or deleted on any instance). */
 export function forgetStoreClient(storeId: string): void {
