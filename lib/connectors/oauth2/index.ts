@@ -23,7 +23,7 @@ import {
 import { urlDestination, ConnectorError, type Connector, type ConnectorField, type Operation, type SharedState } from "../types";
 import {
   clientCredentialsToken,
-  expiresWithin,
+  dueForRenewal,
   refreshToken,
   secondsLeft,
   tokenStateFromRecord,
@@ -181,7 +181,7 @@ export class OAuth2Client {
       // authorisation) belongs to the new settings, not to this client's API base or token URL.
       if (!sameOAuthGrant(saved, this.config)) throw new ConnectorError("config", "The connection's OAuth settings were changed while this request ran. Run it again.");
       const latest = tokenStateFromRecord(record);
-      if (found !== undefined && latest && latest.accessToken !== found && !expiresWithin(latest, EXPIRY_SKEW_MS)) {
+      if (found !== undefined && latest && latest.accessToken !== found && !dueForRenewal(latest, EXPIRY_SKEW_MS)) {
         this.#tokens = latest;
         return null;
       }
@@ -218,7 +218,7 @@ export class OAuth2Client {
       if (ms <= 0) throw new ConnectorError("timeout", `The request to ${url.host}, with the access token's renewal, did not finish in time.`);
       return ms;
     };
-    if (expiresWithin(this.#tokens, EXPIRY_SKEW_MS) && this.canRenew) await this.renew(left(), this.#tokens.accessToken);
+    if (dueForRenewal(this.#tokens, EXPIRY_SKEW_MS) && this.canRenew) await this.renew(left(), this.#tokens.accessToken);
     const used = this.#tokens.accessToken;
     attached.push(used);
     const first = await this.#sendOnce(url, { ...init, timeoutMs: left() }, used);
@@ -338,7 +338,7 @@ export const oauth2Connector: Connector<typeof oauth2ConfigSchema, OAuth2Client>
     const placeholder: OAuth2TokenState = { accessToken: "", tokenType: "Bearer", scope: "" };
     const client = new OAuth2Client(config, dispatcher, apiBase, clientSecret, kept ?? placeholder, input.sharedState);
     try {
-      if (!kept || expiresWithin(kept, EXPIRY_SKEW_MS)) await client.renew(input.timeoutMs, kept?.accessToken ?? "");
+      if (!kept || dueForRenewal(kept, EXPIRY_SKEW_MS)) await client.renew(input.timeoutMs, kept?.accessToken ?? "");
     } catch (error) {
       await dispatcher.close().catch(() => undefined);
       throw error;

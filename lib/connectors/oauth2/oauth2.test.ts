@@ -144,7 +144,16 @@ describe("OAuth 2.0 connector: client credentials", () => {
       expect((await runRequest(client, { path: "/whoami" })).status).toBe(200);
     });
     expect(server.count("/token")).toBe(before);
-    const soon = { ...first, expiresAt: new Date(Date.now() + 30_000).toISOString() };
+    // A token that lives a minute is used for most of it: not renewed before every request.
+    const short = { ...first, obtainedAt: new Date(Date.now() - 5_000).toISOString(), expiresAt: new Date(Date.now() + 55_000).toISOString() };
+    await withClient(inputFor(config, server.clientSecret, short), async (client) => {
+      expect((await runRequest(client, { path: "/whoami" })).status).toBe(200);
+      expect((await runRequest(client, { path: "/whoami" })).status).toBe(200);
+      expect(client.tokenRequests).toBe(0);
+    });
+    expect(server.count("/token")).toBe(before);
+    // An hour's token with 30 s left is renewed first.
+    const soon = { ...first, obtainedAt: new Date(Date.now() - 3_570_000).toISOString(), expiresAt: new Date(Date.now() + 30_000).toISOString() };
     await withClient(inputFor(config, server.clientSecret, soon), async (client) => {
       expect(oauth2Connector.stateOf!(client)!.accessToken).not.toBe(first.accessToken);
     });

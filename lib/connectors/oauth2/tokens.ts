@@ -34,6 +34,8 @@ export type OAuth2TokenState = {
   refreshToken?: string;
   /** ISO time; absent when the server did not say (expires_in omitted). */
   expiresAt?: string;
+  /** ISO time the token was issued, with expiresAt: how long it lives decides how early it is renewed. */
+  obtainedAt?: string;
   tokenType: string;
   scope: string;
 };
@@ -181,7 +183,11 @@ function tokenStateFromResponse(json: Record<string, unknown>, host: string): OA
   const expiresIn = typeof json.expires_in === "number" ? json.expires_in : typeof json.expires_in === "string" ? Number(json.expires_in) : NaN;
   const state: OAuth2TokenState = { accessToken, tokenType: "Bearer", scope: typeof json.scope === "string" ? normaliseScopes(json.scope) : "" };
   // Capped at a year: a server's "forever" (1e13 s) is past any date JavaScript can hold.
-  if (Number.isFinite(expiresIn) && expiresIn > 0) state.expiresAt = new Date(Date.now() + Math.min(expiresIn, MAX_TOKEN_LIFETIME_SECONDS) * 1000).toISOString();
+  if (Number.isFinite(expiresIn) && expiresIn > 0) {
+    const now = Date.now();
+    state.obtainedAt = new Date(now).toISOString();
+    state.expiresAt = new Date(now + Math.min(expiresIn, MAX_TOKEN_LIFETIME_SECONDS) * 1000).toISOString();
+  }
   if (typeof json.refresh_token === "string" && json.refresh_token) state.refreshToken = json.refresh_token;
   return state;
 }
@@ -246,6 +252,7 @@ export function tokenStateToRecord(s: OAuth2TokenState): Record<string, string> 
   const record: Record<string, string> = { accessToken: s.accessToken, tokenType: s.tokenType, scope: s.scope };
   if (s.refreshToken) record.refreshToken = s.refreshToken;
   if (s.expiresAt) record.expiresAt = s.expiresAt;
+  if (s.obtainedAt) record.obtainedAt = s.obtainedAt;
   return record;
 }
 
@@ -255,7 +262,18 @@ export function tokenStateFromRecord(record: Record<string, string> | null | und
   const state: OAuth2TokenState = { accessToken: record.accessToken, tokenType: record.tokenType || "Bearer", scope: record.scope ?? "" };
   if (record.refreshToken) state.refreshToken = record.refreshToken;
   if (record.expiresAt && Number.isFinite(Date.parse(record.expiresAt))) state.expiresAt = record.expiresAt;
+  if (record.obtainedAt && Number.isFinite(Date.parse(record.obtainedAt))) state.obtainedAt = record.obtainedAt;
   return state;
+}
+
+/**
+ * Whether the access token is due for renewal: within `marginMs` of its expiry, or within a quarter
+ * of its lifetime when that is shorter. A token that lives a minute or less would otherwise be
+ * renewed before every request (kept state from before obtainedAt uses the plain margin).
+ */
+export function dueForRenewal(s: OAuth2TokenState, marginMs: number): boolean {
+  const lifetimeMs = s.obtainedAt && s.expiresAt ? Date.parse(s.expiresAt) - Date.parse(s.obtainedAt) : NaN;
+  return expiresWithin(s, lifetimeMs > 0 ? Math.min(marginMs, lifetimeMs / 4) : marginMs);
 }
 
 /** True when the access token expires within `ms` (unknown expiry counts as not expiring). */
