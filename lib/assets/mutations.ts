@@ -161,11 +161,11 @@ async function assertMayWrite(tx: Tx, actor: Actor, store: CredentialStore, secr
     writable.set(folderId, !!access && can(access, "assets.write"));
   }
   const label = getProvider(store.kind).reference.nameNoun;
-  const blocked = others.filter((o) => !writable.get(o.folderId)).length;
-  if (blocked > 0) {
+  if (others.some((o) => !writable.get(o.folderId))) {
     throw fieldError(
       "secretName",
-      `“${secretName}” in “${store.name}” is used by ${blocked === 1 ? "another asset" : `${blocked} other assets`} you cannot change, so Latch will not write to it. Enter another ${label}.`,
+      // Not how many: that would count assets in folders the person cannot see.
+      `“${secretName}” in “${store.name}” is used by another asset you cannot change, so Latch will not write to it. Enter another ${label}.`,
     );
   }
   const current = asset.current;
