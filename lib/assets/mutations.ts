@@ -428,8 +428,7 @@ export async function updateAsset(ctx: Ctx, input: UpdateAssetInput) {
     if (store && finalPlan && !finalPlan.write && referenceFields.some((k) => (note.details.changed as string[]).includes(k))) {
       const usages = await listAssetUsages(db(), current.id, ctx.actor);
       if (usages.visible.length + usages.hidden > 0) {
-        const keys = [finalPlan.usernameKey, finalPlan.valueKey].filter((k): k is string => !!k);
-        const problem = await referenceProblem(store, { name: finalPlan.secretName, version: finalPlan.secretVersion, keys });
+        const problem = await referenceProblem(store, { name: finalPlan.secretName, version: finalPlan.secretVersion, usernameKey: finalPlan.usernameKey, valueKey: finalPlan.valueKey });
         if (problem) {
           const message = `${problem} This asset is used by ${describeUsages(usages)}; saved so, each would fail at its next use. Correct the reference, or move them to another asset first.`;
           throw new AppError("VALIDATION", message, { secretName: [message] });

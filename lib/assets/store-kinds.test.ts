@@ -178,6 +178,8 @@ describe("AWS Secrets Manager (JSON key/value secrets, staging labels and versio
     const otherName = `prod/other-${tag()}`;
     emu.seedSecret({ name: otherName, value: { user: "svc", pass: "x" } });
     expect(await edit(otherName)).toMatchObject({ ok: false, error: { message: expect.stringContaining("The secret has no key “username” or “password”") } });
+    // The password key cleared, on a secret with several keys and none called "value": resolving could not choose.
+    expect(await edit(name, { usernameKey: "username", valueKey: "" })).toMatchObject({ ok: false, error: { message: expect.stringContaining("several keys (password, username) and none is named for the value") } });
     expect((await db().credentialAsset.findUniqueOrThrow({ where: { id: asset.id } })).secretName).toBe(name);
     // A reference that resolves is saved.
     expect(await edit(otherName, { usernameKey: "user", valueKey: "pass" })).toMatchObject({ ok: true });

@@ -346,7 +346,7 @@ export async function secretExists(store: CredentialStore, name: string, session
  * is there with the keys named. Read from the store, not the cache; the values are dropped here.
  * Returns what is wrong, in a sentence, or null.
  */
-export async function referenceProblem(store: CredentialStore, ref: { name: string; version: string | null; keys: string[] }): Promise<string | null> {
+export async function referenceProblem(store: CredentialStore, ref: { name: string; version: string | null; usernameKey: string | null; valueKey: string | null }): Promise<string | null> {
   let values: Record<string, string>;
   try {
     values = (await fetchFromStore(store, { storeId: store.id, name: ref.name, version: ref.version })).values;
@@ -355,8 +355,14 @@ export async function referenceProblem(store: CredentialStore, ref: { name: stri
     if (!failure) throw error;
     return failure.userMessage;
   }
-  const missing = ref.keys.filter((key) => typeof values[key] !== "string");
-  return missing.length ? `The secret has no key ${missing.map((k) => `“${k}”`).join(" or ")} (keys present: ${Object.keys(values).sort().join(", ") || "none"}).` : null;
+  const present = Object.keys(values).sort();
+  const missing = [ref.usernameKey, ref.valueKey].filter((key): key is string => !!key && typeof values[key] !== "string");
+  if (missing.length) return `The secret has no key ${missing.map((k) => `“${k}”`).join(" or ")} (keys present: ${present.join(", ") || "none"}).`;
+  // No key named: the value is the secret's only key, or the one called "value" (as pick() reads it).
+  if (!ref.valueKey && present.length !== 1 && typeof values.value !== "string") {
+    return `The secret has several keys (${present.join(", ")}) and none is named for the value: enter the key that holds it.`;
+  }
+  return null;
 }
 
 export type ResolveTestResult =
