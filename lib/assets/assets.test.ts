@@ -954,6 +954,28 @@ describe("typing a value into an external store: Latch overwrites only secrets i
     expect(await db().credentialAsset.findUniqueOrThrow({ where: { id: second.id } })).toMatchObject({ ownsSecret: true });
   });
 
+  it("a value written while the asset is read is the one kept afterwards, also for another asset that shares the secret", async () => {
+    const path = `apps/read-during-write-${tag()}`;
+    const v1 = secretValue("rdw-1");
+    const first = ok(await create({ type: "SECRET", name: `Read during write ${tag()}`, storeId: vault.id, source: "value", secretName: path, secretValue: v1 }));
+    expect(await resolveAs(editor, first.id)).toMatchObject({ value: v1 });
+    // The store takes its time over the write: a read on this instance meanwhile still gets the old value.
+    emu.inject({ fault: { type: "latency", ms: 1500 }, pathIncludes: `/data/${path}`, times: 1 });
+    const before = emu.requests.length;
+    const v2 = secretValue("rdw-2");
+    const saving = updateAssetAction(await editInput(first.id, { secretValue: v2 }));
+    await vi.waitFor(() => expect(emu.requests.slice(before).some((r) => r.method !== "GET" && r.path.includes(`/data/${path}`))).toBe(true), { timeout: 10_000 });
+    expect(await resolveAs(editor, first.id)).toMatchObject({ value: v1 });
+    ok(await saving);
+    // Read before the change committed, so not kept once it has.
+    expect(await resolveAs(editor, first.id)).toMatchObject({ value: v2 });
+
+    // Another asset created with a value for the same secret: the first one's cached value goes too.
+    const v3 = secretValue("rdw-3");
+    ok(await create({ type: "SECRET", name: `Writes over ${tag()}`, storeId: vault.id, source: "value", secretName: path, secretValue: v3 }));
+    expect(await resolveAs(editor, first.id)).toMatchObject({ value: v3 });
+  });
+
   it("nothing half-written: when the change fails after the store write, a secret it created is removed again", async () => {
     // The change's own audit event (last in its transaction) is refused, so the transaction fails after the write.
     const label = `Fails after write ${tag()}`;

@@ -13,7 +13,7 @@ import { deleteUnusedLatchSecret, putLatchSecret } from "@/lib/vault/providers/l
 import { AppError, conflict, notFound } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
 import { logger } from "@/lib/log";
-import { broadcastRefresh } from "@/lib/secrets/broadcast";
+import { applyCommitted, broadcastRefresh, type RefreshMessage } from "@/lib/secrets/broadcast";
 import { referenceProblem, resolveTest, ResolveError, secretExists, type ResolveTestResult } from "@/lib/secrets/resolver";
 import { clientForStore } from "@/lib/stores/client";
 import { listStoresUsableByFolder } from "@/lib/stores/queries";
@@ -327,6 +327,7 @@ export async function createAsset(ctx: Ctx, input: CreateAssetInput) {
   const id = randomUUID();
   const note: ChangeNote = { action: "asset.create", targetId: null, label: input.name, folderId: null, details: { type: input.type }, authorised: false };
   let written: Written | null = null;
+  let announced: RefreshMessage | null = null;
   try {
     const folderExists = isUuid(input.folderId) && !!(await db().folder.findUnique({ where: { id: input.folderId }, select: { id: true } }));
     if (folderExists) note.folderId = input.folderId;
@@ -359,6 +360,8 @@ export async function createAsset(ctx: Ctx, input: CreateAssetInput) {
           createdById: ctx.actor.id,
         },
       });
+      // A value written over a secret other assets use too: their cached values go, here and everywhere.
+      if (store && plan?.write && !creates) announced = await announceChange(tx, asset.id);
       // Last: a refused write rolls the row back, and nothing points at a value that was not written.
       if (store && plan?.write) written = await writeSecret(tx, store, plan.secretName, plan.write, creates);
       if (store) await assertStoreStillUsable(tx, folderId, store.id);
@@ -371,7 +374,10 @@ export async function createAsset(ctx: Ctx, input: CreateAssetInput) {
         details: { ...note.details, ...(store ? { valueWritten: !!written, version: written?.version ?? asset.secretVersion } : {}), durationMs: ms(started) },
       });
       return { id: asset.id, name: asset.name };
-    }, WRITE_TX);
+    }, WRITE_TX).then((created) => {
+      applyCommitted(announced);
+      return created;
+    });
   } catch (raw) {
     const error = mapKnownDbError(raw, input.name);
     // Nothing half-written: a secret created for this asset goes if the asset does not land.
@@ -388,6 +394,7 @@ export async function updateAsset(ctx: Ctx, input: UpdateAssetInput) {
   let written: Written | null = null;
   let asset: (CredentialAsset & { store: CredentialStore | null }) | null = null;
   let plan: SecretPlan | null = null;
+  let announced: RefreshMessage | null = null;
   try {
     try {
       ({ asset } = await getAssetForOrThrow(db(), ctx.actor, "assets.write", input.assetId));
@@ -443,7 +450,7 @@ export async function updateAsset(ctx: Ctx, input: UpdateAssetInput) {
       if (count === 0) throw conflict("Someone else changed this asset while you were editing it. Reload the page and try again.");
       // Connections using the asset re-read it at their next use (the announcement below reaches every instance).
       await tx.connection.updateMany({ where: { secrets: { some: { assetId: current.id } } }, data: { refreshGeneration: { increment: 1 } } });
-      await announceChange(tx, current.id);
+      announced = await announceChange(tx, current.id);
       if (store && finalPlan?.write) written = await writeSecret(tx, store, finalPlan.secretName, finalPlan.write, creates || (store.isBuiltIn && !(current.ownsSecret && current.storeId === store.id)));
       if (store) await assertStoreStillUsable(tx, current.folderId, store.id);
       // The value Latch created for the asset's old reference, now that nothing points at it.
@@ -457,6 +464,7 @@ export async function updateAsset(ctx: Ctx, input: UpdateAssetInput) {
         details: { ...note.details, valueWritten: !!written, version: written?.version ?? finalPlan?.secretVersion ?? null, durationMs: ms(started) },
       });
     }, WRITE_TX);
+    applyCommitted(announced);
   } catch (raw) {
     const error = mapKnownDbError(raw, input.name);
     // Written with the transaction that failed: rolled back with it, so not written at all.
@@ -496,26 +504,31 @@ export async function deleteAsset(ctx: Ctx, input: { assetId: string }) {
     const current = asset;
     note.authorised = true;
     Object.assign(note, { folderId: current.folderId, label: current.name, details: { type: current.type, ...storeDetails(current.store), reference: current.secretName } });
-    await db().$transaction(async (tx) => {
+    const announced = await db().$transaction(async (tx) => {
       // Locks the row: a connection that starts using the asset now waits for this delete, and one
       // that already did (not yet committed) is waited for and then seen by the usage check.
       const locked = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM credential_assets WHERE id = ${current.id}::uuid FOR UPDATE`;
       // Deleted by another request after the check above: gone is gone (and its owned secret went with it).
       if (locked.length === 0) throw notFound("Credential asset");
-      const usages = await listAssetUsages(tx, current.id, ctx.actor);
-      if (usages.visible.length + usages.hidden > 0) throw inUse(current.name, usages);
-      await tx.credentialAsset.delete({ where: { id: current.id } });
-      await deleteOwnedSecret(tx, current);
-      await announceChange(tx, current.id);
+      // Read again under the lock: an edit that committed meanwhile (a value typed in, another store)
+      // decides which secret is Latch's own to delete, not the copy read before.
+      const row = await tx.credentialAsset.findUniqueOrThrow({ where: { id: current.id }, include: { store: true } });
+      const usages = await listAssetUsages(tx, row.id, ctx.actor);
+      if (usages.visible.length + usages.hidden > 0) throw inUse(row.name, usages);
+      await tx.credentialAsset.delete({ where: { id: row.id } });
+      await deleteOwnedSecret(tx, row);
+      const sent = await announceChange(tx, row.id);
       await recordAuditEvent(tx, {
         actor: ctx.actor,
         action: "asset.delete",
-        target: { type: "asset", id: current.id, label: current.name },
-        folderId: current.folderId,
+        target: { type: "asset", id: row.id, label: row.name },
+        folderId: row.folderId,
         requestId: ctx.requestId,
-        details: { ...note.details, valueRemoved: current.ownsSecret && !!current.store?.isBuiltIn, durationMs: ms(started) },
+        details: { ...note.details, ...storeDetails(row.store), reference: row.secretName, valueRemoved: row.ownsSecret && !!row.store?.isBuiltIn, durationMs: ms(started) },
       });
+      return sent;
     });
+    applyCommitted(announced);
   } catch (raw) {
     let error = raw;
     if (asset && isInUseViolation(raw)) {

@@ -332,7 +332,7 @@ async function sharingTheirSecret(client: Db, assetIds: string[]): Promise<{ id:
  * statement, in `client`: the transaction that records the change or refresh, so the event commits
  * with it and is delivered at its commit. A change that is made always reaches every instance.
  */
-export async function broadcastRefresh(message: Omit<RefreshMessage, "origin" | "assetIds" | "seq"> & { assetIds?: string[] }, client: Db): Promise<void> {
+export async function broadcastRefresh(message: Omit<RefreshMessage, "origin" | "assetIds" | "seq"> & { assetIds?: string[] }, client: Db): Promise<RefreshMessage> {
   const b = current();
   // Applied here at once, before anything that can fail: the caller must not wait for its own
   // notification to see the effect, nor keep a value because the database could not be asked.
@@ -361,6 +361,18 @@ export async function broadcastRefresh(message: Omit<RefreshMessage, "origin" | 
   // Pruned now and then by whoever sends; the log only needs to outlive a reconnect. Not awaited, and
   // on a connection of its own: a refresh's transaction must not wait for it.
   if (Math.random() < 0.01) void db().$executeRaw`DELETE FROM refresh_events WHERE created_at < now() - make_interval(hours => ${PRUNE_AFTER_HOURS})`.catch(() => 0);
+  return payload;
+}
+
+/**
+ * Applies a refresh here once more, after the transaction that sent it has committed. For a refresh
+ * sent with a change (an asset's reference or value, a store's settings): broadcastRefresh applied it
+ * before the commit, and a store read that started in between still saw what the change replaces
+ * (the old row, the value being overwritten) and would keep it for an hour. Other instances apply it
+ * at the commit, through its NOTIFY; this one skips its own notification.
+ */
+export function applyCommitted(sent: RefreshMessage | null | undefined): void {
+  if (sent) deliver(sent);
 }
 
 /** For tests and orderly shutdown. */

@@ -9,7 +9,7 @@ import { db, type Db, type Tx } from "@/lib/db";
 import { env } from "@/lib/env";
 import { AppError, conflict, notFound, type FieldErrors } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
-import { broadcastRefresh } from "@/lib/secrets/broadcast";
+import { applyCommitted, broadcastRefresh } from "@/lib/secrets/broadcast";
 import { isShown, missingWhenShown, movedLocators } from "@/lib/vault/fields";
 import { getProvider } from "@/lib/vault/registry";
 import type { StoreProvider, StoreTestResult } from "@/lib/vault/types";
@@ -285,12 +285,14 @@ export async function updateStore(ctx: Ctx, input: UpdateStoreInput) {
         caBundleTrustAdded: trustAdded,
       },
     });
-    await refreshEverywhere(tx, store.id);
-    return { id: store.id, name: input.name };
+    const announced = await refreshEverywhere(tx, store.id);
+    return { id: store.id, name: input.name, announced };
   }).catch((error: unknown) => {
     throw nameTakenMeanwhile(error, input.name);
   });
-  return result;
+  // A read that began before the commit used the old settings: dropped again now that they are gone.
+  applyCommitted("announced" in result ? result.announced : null);
+  return { id: result.id, name: result.name };
 }
 
 async function inUseConflict(client: Tx, store: Pick<CredentialStore, "id" | "name">) {
@@ -319,10 +321,11 @@ export async function deleteStore(ctx: Ctx, input: { storeId: string }) {
         requestId: ctx.requestId,
         details: { kind: store.kind },
       });
-      await refreshEverywhere(tx, store.id);
-      return { id: store.id };
+      const announced = await refreshEverywhere(tx, store.id);
+      return { id: store.id, announced };
     });
-    return result;
+    applyCommitted(result.announced);
+    return { id: result.id };
   } catch (error) {
     // An asset that landed between the check and the delete: the same refusal, naming it.
     if (isForeignKeyViolation(error)) throw (await inUseConflict(db(), { id: input.storeId, name })) ?? conflict(`“${name}” is in use; reload and try again.`);
