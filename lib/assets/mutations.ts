@@ -13,7 +13,7 @@ import { deleteUnusedLatchSecret, putLatchSecret } from "@/lib/vault/providers/l
 import { AppError, conflict, notFound } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
 import { logger } from "@/lib/log";
-import { applyCommitted, broadcastRefresh, type RefreshMessage } from "@/lib/secrets/broadcast";
+import { applyCommitted, broadcastRefresh, LONGEST_REFRESH_TRANSACTION_MS, type RefreshMessage } from "@/lib/secrets/broadcast";
 import { referenceProblem, resolveTest, ResolveError, secretExists, type ResolveTestResult } from "@/lib/secrets/resolver";
 import { clientForStore } from "@/lib/stores/client";
 import { listStoresUsableByFolder } from "@/lib/stores/queries";
@@ -38,7 +38,8 @@ const ownedSecretName = (assetId: string) => `assets/${assetId}`;
  * A change that writes to a store holds its transaction open across the store call (the write is its
  * last step, so a refused or failed write leaves no row behind). Bounded well above store timeouts.
  */
-const WRITE_TX = { timeout: 120_000, maxWait: 10_000 };
+// The refresh log's catch-up looks back far enough for a change that commits this late (lib/secrets/broadcast.ts).
+const WRITE_TX = { timeout: LONGEST_REFRESH_TRANSACTION_MS, maxWait: 10_000 };
 
 async function usableStoreOrThrow(tx: Tx, folderId: string, storeId: string): Promise<{ store: CredentialStore; option: StoreOption }> {
   const usable = await listStoresUsableByFolder(folderId, tx);

@@ -112,6 +112,31 @@ describe("cross-instance refresh", () => {
     }
   });
 
+  it("a refresh logged early in a long transaction, which commits after later ones, is still read from the log", async () => {
+    const assetId = await newAsset();
+    expect(await use(assetId)).toBe(false);
+    await stopListening();
+    const slow = new pg.Client({ connectionString: env().DATABASE_URL });
+    await slow.connect();
+    try {
+      // Another instance's asset change: its event is logged at the start of a transaction that then
+      // writes to a slow store (up to 120 s). created_at is the transaction's start, here 100 s ago.
+      await slow.query("BEGIN");
+      await slow.query("INSERT INTO refresh_events (kind, target_id, asset_ids, origin, created_at) VALUES ('asset', $1, '{}', 'other-instance', now() - interval '100 seconds')", [assetId]);
+      // A later event commits first, and this instance catches up past it.
+      await otherInstance("asset", randomUUID(), { notify: false });
+      await ensureCurrent();
+      expect(await use(assetId)).toBe(true);
+      await slow.query("COMMIT");
+      await ensureCurrent();
+      expect(await use(assetId)).toBe(false);
+    } finally {
+      await slow.end();
+      await resumeListening();
+      await vi.waitFor(() => expect(isListening()).toBe(true), { timeout: 10_000 });
+    }
+  });
+
   it("an invoke-style check with the newest id catches up even while NOTIFY is still on its way", async () => {
     const assetId = await newAsset();
     expect(await use(assetId)).toBe(false);

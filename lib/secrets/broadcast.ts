@@ -18,8 +18,16 @@ import { invalidateAsset, invalidateStore } from "@/lib/secrets/resolver";
 const CHANNEL = "latch_cache_refresh";
 /** How often the listener proves its connection is alive; a silent one is replaced. */
 const PING_MS = 10_000;
-/** Events this young are re-read at a catch-up even below the watermark: ids are taken before commit, so they can appear out of order. */
-const LATE_COMMIT_WINDOW_SECONDS = 30;
+/**
+ * The longest a transaction that sends a refresh may run (an asset's value written to a slow store).
+ * Its event's created_at is the transaction's start, and the event appears only at its commit.
+ */
+export const LONGEST_REFRESH_TRANSACTION_MS = 120_000;
+/**
+ * Events this young are re-read at a catch-up even below the watermark: ids are taken before commit,
+ * so they can appear out of order, as late as the longest such transaction after their created_at.
+ */
+const LATE_COMMIT_WINDOW_SECONDS = LONGEST_REFRESH_TRANSACTION_MS / 1000 + 30;
 const PRUNE_AFTER_HOURS = 24;
 /** Keeps a notification well under PostgreSQL's 8,000-byte NOTIFY payload; more assets become a store refresh. */
 const MAX_ASSET_IDS = 100;
