@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { SECRET_TTL_MS, SecretCache, type CachedSecret } from "./cache";
 
 const HOUR = 60 * 60 * 1000;
@@ -51,6 +51,21 @@ describe("SecretCache lifetime", () => {
     c.set(t0 + 2 * HOUR - 1);
     await cache.get(key, v.fetch);
     expect(v.calls).toBe(2);
+  });
+
+  it("does not follow the wall clock: set back or forward, an entry's hour stays an hour", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      const v = vault();
+      const cache = new SecretCache();
+      await cache.get(key, v.fetch);
+      // An NTP step or a VM resumed: the wall clock jumps two hours ahead; the entry was read a moment ago.
+      vi.setSystemTime(Date.now() + 2 * HOUR);
+      expect((await cache.get(key, v.fetch)).fromCache).toBe(true);
+      expect(v.calls).toBe(1);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("a sweep drops entries past their hour that nobody looked up again, and keeps the rest", async () => {

@@ -49,6 +49,13 @@ export function cacheKeyString(key: CacheKey): string {
  * is never served, whatever the vault's state. Concurrent misses for one key share one fetch. The
  * Map's insertion order is the LRU order: a hit moves the entry to the end, eviction takes the front.
  */
+/**
+ * Milliseconds since the epoch from a clock that never jumps: the process's start time plus its
+ * monotonic clock. An NTP correction or a VM resumed later would move Date.now(), and with it every
+ * entry's hour (set back ten minutes, a value would be served for seventy).
+ */
+const monotonicNow = () => performance.timeOrigin + performance.now();
+
 export class SecretCache {
   readonly #key = randomBytes(32);
   readonly #entries = new Map<string, Entry>();
@@ -62,7 +69,7 @@ export class SecretCache {
 
   constructor(options: SecretCacheOptions = {}) {
     this.#max = Math.max(1, options.maxEntries ?? 10_000);
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? monotonicNow;
   }
 
   #seq = 0;
