@@ -24,7 +24,9 @@ export function createLogger(destination?: pino.DestinationStream): Logger {
         let spread: unknown[] = first instanceof Error ? [{ err: first }, ...(rest.length > 0 ? rest : [first.message])] : [...args];
         // { err } with no message: pino would copy err.message into msg as it is.
         const err = first && typeof first === "object" && !(first instanceof Error) ? (first as { err?: unknown }).err : undefined;
-        if (err instanceof Error && typeof spread[1] !== "string") spread = [first, err.message, ...spread.slice(1)];
+        // The same for an err that is not an Error but has a message (a library's plain object).
+        const errMessage = err instanceof Error ? err.message : err && typeof err === "object" && typeof (err as { message?: unknown }).message === "string" ? (err as { message: string }).message : undefined;
+        if (errMessage !== undefined && typeof spread[1] !== "string") spread = [first, errMessage, ...spread.slice(1)];
         // Strings, and the arguments a format string takes ("%o", "%j"), which no formatter sees.
         const cleaned = spread.map((arg, i) => (typeof arg === "string" ? redactString(arg) : i > 0 ? redact(arg) : arg));
         return method.apply(this, cleaned as Parameters<typeof method>);

@@ -103,7 +103,9 @@ export function maskKnownValues(text: string, replacement: string, now = Date.no
       h = (Math.imul((h - Math.imul(scan.charCodeAt(start), top)) >>> 0, BASE!) + scan.charCodeAt(start + length)) >>> 0;
     }
   }
-  if (ranges.length === 0) return text;
+  // Past what was searched nothing is passed on: it could hold a value nobody looked for.
+  const rest = text.length > scan.length ? `…[${text.length - scan.length} more characters not shown]` : "";
+  if (ranges.length === 0) return scan + rest;
   ranges.sort((a, b) => a[0] - b[0]);
   let out = "";
   let at = 0;
@@ -112,7 +114,7 @@ export function maskKnownValues(text: string, replacement: string, now = Date.no
     out += scan.slice(at, Math.max(at, from)) + replacement;
     at = to;
   }
-  return out + text.slice(at);
+  return out + scan.slice(at) + rest;
 }
 
 /** For tests. */

@@ -82,6 +82,17 @@ describe("masking of values Latch resolved", () => {
     expect(redactString(value)).toBe(value);
   });
 
+  it("does not pass on what lies past the part of a long string it searched", async () => {
+    const { rememberValue, forgetAllValues } = await import("./known-values");
+    forgetAllValues();
+    rememberValue("far-away-value-31");
+    const long = `${"x".repeat(70 * 1024)} far-away-value-31 tail`;
+    const out = redactString(long);
+    expect(out).not.toContain("far-away-value-31");
+    expect(out).toMatch(/…\[\d+ more characters not shown\]$/);
+    forgetAllValues();
+  });
+
   it("finds several values of different lengths, overlapping and repeated", async () => {
     const { rememberValue, forgetAllValues } = await import("./known-values");
     forgetAllValues();
@@ -134,6 +145,13 @@ describe("what the redaction used to miss", () => {
       secretName: "prod/db", tokenId: "t1", tokenCount: 3, credentialAssetId: "a1", passport: "P123", compass: "N", bypassCache: true,
       clientSecret: REDACTED, db_password: REDACTED, accessToken: REDACTED, "set-cookie": REDACTED, apiKey: REDACTED, sessionId: REDACTED, key: REDACTED, secretValue: REDACTED,
     });
+    // Secrets whose last word alone reads as "about a secret"; the names of keys that hold one are kept.
+    expect(redact({ secretAccessKey: "a", AWS_SECRET_ACCESS_KEY: "b", secret_key: "c", secretId: "d", secret_id: "e", accountKey: "f", sharedKey: "g", valueKey: "password", usernameKey: "user", passwordKey: "pw" })).toEqual({
+      secretAccessKey: REDACTED, AWS_SECRET_ACCESS_KEY: REDACTED, secret_key: REDACTED, secretId: REDACTED, secret_id: REDACTED, accountKey: REDACTED, sharedKey: REDACTED, valueKey: "password", usernameKey: "user", passwordKey: "pw",
+    });
+    expect(redactString('login body {"role_id":"r-1","secret_id":"5f0c2a7e-aa"}')).toBe('login body {"role_id":"r-1","secret_id":[REDACTED]}');
+    expect(redactString("aws_secret_access_key = wJalrXUtnFEMI")).toBe("aws_secret_access_key = [REDACTED]");
+    expect(redactString("secretName: prod/db")).toBe("secretName: prod/db");
     // Words that only sit next to an auth scheme are not credentials; a credential is.
     expect(redactString("Basic authentication is required; API token presented was revoked")).toBe("Basic authentication is required; API token presented was revoked");
     expect(redactString("Authorization: Basic dXNlcjpwYXNz")).not.toContain("dXNlcjpwYXNz");
@@ -142,12 +160,14 @@ describe("what the redaction used to miss", () => {
   it("the logger redacts an error's message when it is the line's only message, format arguments and child bindings", async () => {
     const { log, text } = capture();
     log.error({ err: new Error("auth failed with password=hunter2xyz") });
+    // Not an Error, but with a message (some libraries throw plain objects).
+    log.error({ err: { code: "E_AUTH", message: "refused password=hunter6xyz" } });
     log.info("payload %o", { password: "hunter3xyz" });
     log.info({ a: 1 }, "sent %j", { token: "hunter4xyz" });
     log.child({ password: "hunter5xyz" }).info("child");
     await flush();
     const written = text();
-    for (const secret of ["hunter2xyz", "hunter3xyz", "hunter4xyz", "hunter5xyz"]) expect(written).not.toContain(secret);
+    for (const secret of ["hunter2xyz", "hunter3xyz", "hunter4xyz", "hunter5xyz", "hunter6xyz"]) expect(written).not.toContain(secret);
     expect(written).toContain("auth failed with password=[REDACTED]");
   });
 });

@@ -15,7 +15,9 @@ const SECRET_WORDS = new Set([
   "cookie", "cookies", "authorization", "authorisation", "signature", "pfx", "assertion", "apikey", "privatekey", "masterkey",
 ]);
 const ABOUT_A_SECRET = new Set(["id", "ids", "name", "names", "count", "prefix", "kind", "type", "path", "ref", "label", "version", "at", "expires", "length", "hint", "set", "present", "required", "field", "fields", "key", "keys"]);
-const SECRET_PHRASES = [/^key$/i, /session[-_]?id/i, /(private|master|api|cert(ificate)?)[-_]?key$/i, /client[-_]?assertion/i];
+// Secrets whose last word alone would read as "about a secret": AWS's secretAccessKey, Azure's
+// account and shared keys, Vault AppRole's secret_id.
+const SECRET_PHRASES = [/^key$/i, /session[-_]?id/i, /(private|master|api|cert(ificate)?|account|shared|signing|encryption)[-_]?key$/i, /secret[-_]?(access[-_]?)?(key|id)$/i, /client[-_]?assertion/i];
 
 /**
  * Keys come from a small set (field names, and ids used as keys): each is judged once. Only keys the
@@ -58,7 +60,7 @@ const SECRET_VALUE_PATTERNS: [RegExp, string][] = [
   [/\b(hvs|hvb)\.[A-Za-z0-9_-]{20,}/g, "[REDACTED]"], // Vault tokens
   [/\bAKIA[0-9A-Z]{16}\b/g, "[REDACTED]"],
   // (Not a value already masked: "x-access-token:[REDACTED]@host" keeps its host.)
-  [/((?:password|passwd|pwd|secret|token|api[-_]?key)["']?\s*[=:]\s*)(?!\[REDACTED\])("[^"]*"|'[^']*'|[^\s,;&]+)/gi, "$1[REDACTED]"],
+  [/((?:password|passwd|pwd|passphrase|secret(?:[-_]?(?:access[-_]?)?(?:key|id))?|token|api[-_]?key)["']?\s*[=:]\s*)(?!\[REDACTED\])("[^"]*"|'[^']*'|[^\s,;&]+)/gi, "$1[REDACTED]"],
 ];
 
 /**
