@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -92,5 +93,40 @@ describe("embedded PostgreSQL after an unclean stop", () => {
         }
       }
     }
+  }, 120_000);
+});
+
+describe("embedded PostgreSQL's password", () => {
+  it("a cluster made with the old fixed password takes the configured one at its next start, and refuses the old", async () => {
+    const dataDir = path.join(root, "password-cluster");
+    const port = await freePort();
+    const login = async (password: string) => {
+      const client = new pg.Client({ host: "127.0.0.1", port, user: "postgres", password, database: "t" });
+      client.on("error", () => {});
+      try {
+        await client.connect();
+        return "accepted";
+      } catch (err) {
+        return (err as { code?: string }).code === "28P01" ? "refused" : `failed: ${(err as Error).message}`;
+      } finally {
+        await client.end().catch(() => {});
+      }
+    };
+    // Made as before: the fixed password.
+    const first = await startEmbeddedPostgres({ dataDir, port, database: "t" });
+    expect(await login("postgres")).toBe("accepted");
+    await first.stop();
+    const password = `pw-${randomBytes(12).toString("hex")}`;
+    const second = await startEmbeddedPostgres({ dataDir, port, database: "t", password });
+    try {
+      expect(second.url).toContain(encodeURIComponent(password));
+      expect(await login(password)).toBe("accepted");
+      expect(await login("postgres")).toBe("refused");
+    } finally {
+      await second.stop();
+    }
+    // And the next start with it needs no change.
+    const third = await startEmbeddedPostgres({ dataDir, port, database: "t", password });
+    await third.stop();
   }, 120_000);
 });

