@@ -128,4 +128,6 @@ server.once("error", (error) => {
 });
 server.listen(port, hostname, () => console.log(`Latch listening on http://${hostname}:${port}`));
 
-for (const signal of ["SIGTERM", "SIGINT"]) process.once(signal, () => void lifecycle.stop(signal));
+// SIGHUP too: the terminal of a foreground `npm run up` closing (an SSH session dropped) would
+// otherwise end the server at once, with invokes and their audit rows in flight.
+for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"]) process.once(signal, () => void lifecycle.stop(signal));

@@ -113,6 +113,15 @@ describe("server.mjs stopping", () => {
     });
   }
 
+  it("stops as gracefully on SIGHUP, which a dropped terminal sends to a foreground `npm run up`", async () => {
+    const server = await start(3979);
+    await sendAndHangUp(3979, "/slow?ms=800", server);
+    server.child.kill("SIGHUP");
+    const { code } = await server.exited;
+    expect(code).toBe(0);
+    expect(server.out.filter((l) => /^(finished|next closed|closed sessions)/.test(l))).toEqual(["finished /slow", "next closed", "closed sessions"]);
+  });
+
   it("gives up after LATCH_SHUTDOWN_GRACE_SECONDS with exit 1, saying what it abandoned", async () => {
     const server = await start(3973, { env: { STUB_GRACE_MS: "1000" } });
     const socket = net.connect({ host: "127.0.0.1", port: 3973 });
@@ -258,5 +267,7 @@ describe("the grace period", () => {
     expect(killAfterMs(undefined)).toBeGreaterThan(DEFAULT_GRACE_SECONDS * 1000);
     expect(killAfterMs("150")).toBeGreaterThan(150_000);
     expect(killAfterMs("not a number")).toBeGreaterThan(DEFAULT_GRACE_SECONDS * 1000);
+    // Whatever the server reads as 120 s (Number(), as lib/env.ts does), the supervisor waits past too.
+    for (const same of ["120.0", "+120", "0x78", "1.2e2"]) expect(killAfterMs(same), same).toBe((120 + 15) * 1000);
   });
 });

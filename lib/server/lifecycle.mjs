@@ -21,8 +21,11 @@ import { DEFAULT_GRACE_SECONDS } from "./defaults.mjs";
  * @param {string | undefined} graceSeconds
  */
 export function killAfterMs(graceSeconds) {
+  // Read as lib/env.ts reads it (Number(), as zod's coerce does): "1e3", "120.0" and "+120" are the
+  // server's 1,000 s and 120 s, and must be the supervisor's too, or it kills the server mid-stop.
   const text = graceSeconds?.trim() ?? "";
-  const seconds = /^\d+$/.test(text) && Number(text) >= 1 && Number(text) <= 3600 ? Number(text) : DEFAULT_GRACE_SECONDS;
+  const value = text === "" ? NaN : Number(text);
+  const seconds = Number.isInteger(value) && value >= 1 && value <= 3600 ? value : DEFAULT_GRACE_SECONDS;
   return (seconds + 15) * 1000;
 }
 
