@@ -59,6 +59,16 @@ describe("readiness", () => {
     expect(await checkReadiness()).toMatchObject({ ready: true, checks: { encryption: "ok" } });
   });
 
+  it("is not ready without any master key: nothing could be sealed or opened", async () => {
+    const key = env().LATCH_MASTER_KEY;
+    Object.assign(env(), { LATCH_MASTER_KEY: undefined });
+    try {
+      expect(await checkReadiness()).toEqual({ ready: false, checks: { database: "ok", migrations: "ok", encryption: "no_master_key" }, pending: 0 });
+    } finally {
+      Object.assign(env(), { LATCH_MASTER_KEY: key });
+    }
+  });
+
   it("the time limit is for the whole check, not for each step of it", async () => {
     // Every answer of the database arrives 2 s late: each step is within 5 s, all of them are not.
     await throughRelay(

@@ -9,10 +9,12 @@ import { logger } from "@/lib/log";
  * `encryption`: "missing_master_key" when the database holds data keys wrapped by a master key this
  * instance is not given (a lost or mistyped LATCH_MASTER_KEY, a previous key dropped before the
  * rewrap): what they protect cannot be opened here, so the instance should not take traffic.
+ * "no_master_key" when no LATCH_MASTER_KEY is set at all: the built-in store, typed values, store
+ * settings and OAuth tokens could neither be sealed nor opened.
  */
 export type Readiness = {
   ready: boolean;
-  checks: { database: "ok" | "unreachable" | "unknown"; migrations: "ok" | "pending" | "unknown"; encryption: "ok" | "missing_master_key" | "unknown" };
+  checks: { database: "ok" | "unreachable" | "unknown"; migrations: "ok" | "pending" | "unknown"; encryption: "ok" | "missing_master_key" | "no_master_key" | "unknown" };
   pending: number;
 };
 
@@ -60,9 +62,10 @@ async function probe(): Promise<Readiness> {
       }),
       PROBE_TIMEOUT_MS,
     );
+    const encryption = missing.length ? "missing_master_key" : configuredKeys().current === null ? "no_master_key" : "ok";
     return {
-      ready: pending === 0 && missing.length === 0,
-      checks: { database: "ok", migrations: pending ? "pending" : "ok", encryption: missing.length ? "missing_master_key" : "ok" },
+      ready: pending === 0 && encryption === "ok",
+      checks: { database: "ok", migrations: pending ? "pending" : "ok", encryption },
       pending,
     };
   } catch (error) {
@@ -79,7 +82,9 @@ export async function reportMasterKeysAtStart(): Promise<void> {
   const configured = configuredKeys();
   try {
     const missing = missingMasterKeys(await withDatabaseClient(env().DATABASE_URL, dataKeysByMasterKey, PROBE_TIMEOUT_MS), configured.all);
-    if (missing.length > 0) {
+    if (configured.current === null) {
+      logger().error("no LATCH_MASTER_KEY is set: nothing can be sealed or opened (store settings, typed values, OAuth tokens); /api/ready answers 503 until it is");
+    } else if (missing.length > 0) {
       logger().error(
         { keyId: configured.current, missingKeyIds: missing },
         "the database holds data keys under master keys this instance is not given: what they seal cannot be opened here (README: Rotating the master key)",
