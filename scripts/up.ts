@@ -352,6 +352,12 @@ async function main() {
     shell: process.platform === "win32",
   });
   child = next;
+  // npm test rebuilds .next, which this server serves from: it looks for this file and stops first.
+  const servingFile = path.join(dataDir, "serving.pid");
+  if (next.pid) {
+    fs.writeFileSync(servingFile, `${next.pid}\n`);
+    process.once("exit", () => fs.rmSync(servingFile, { force: true }));
+  }
   const exited = new Promise<number>((resolve) =>
     next.once("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0))),
   );
