@@ -125,7 +125,7 @@ export function MemberRowActions({
   const change = useServerAction(setFolderMemberAction, { success: isSelf ? "Your role changed." : `Role of ${member.name} changed.` });
   const choose = (role: FolderRole) => {
     if (isSelf && ROLE_RANK[role] < ROLE_RANK[member.role]) return setOwnDemotion(role);
-    void change.run({ folderId, email: member.email, role });
+    void change.run({ folderId, email: member.email, role, mode: "update" });
   };
 
   return (
@@ -167,7 +167,7 @@ export function MemberRowActions({
         destructive
         onConfirm={async () => {
           if (!ownDemotion) return;
-          await settle(() => setFolderMemberAction({ folderId, email: member.email, role: ownDemotion, mode: "change" }));
+          await settle(() => setFolderMemberAction({ folderId, email: member.email, role: ownDemotion, mode: "update" }));
           toast.success("Your role changed.");
           router.refresh();
         }}

@@ -292,6 +292,19 @@ describe("folders", () => {
     expect(actions).toEqual(["folder.member.add", "folder.member.update", "folder.member.remove"]);
   });
 
+  it("a role change from the member list does not add back someone removed meanwhile", async () => {
+    signInAs(await makeUser({ isAdmin: true }));
+    const folder = await makeFolder();
+    const person = await makeUser();
+    expect((await setFolderMemberAction({ folderId: folder.id, email: person.email, role: "EDITOR", mode: "add" })).ok).toBe(true);
+    expect((await setFolderMemberAction({ folderId: folder.id, email: person.email, role: "VIEWER", mode: "update" })).ok).toBe(true);
+    // Another administrator removes them; a list loaded before still offers to change their role.
+    expect((await removeFolderMemberAction({ folderId: folder.id, userId: person.id })).ok).toBe(true);
+    const stale = await setFolderMemberAction({ folderId: folder.id, email: person.email, role: "FOLDER_ADMIN", mode: "update" });
+    expect(stale).toMatchObject({ ok: false, error: { code: "CONFLICT", fieldErrors: { email: [expect.stringContaining("is no longer a member of this folder")] } } });
+    expect(await db().folderMember.findUnique({ where: { folderId_userId: { folderId: folder.id, userId: person.id } } })).toBeNull();
+  });
+
   it("Add member refuses someone who already has a role here instead of replacing it", async () => {
     signInAs(await makeUser({ isAdmin: true }));
     const parent = await makeFolder();

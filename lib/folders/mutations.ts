@@ -248,7 +248,7 @@ function deleteFolderChecked(ctx: Ctx, input: { folderId: string }) {
   });
 }
 
-export async function setFolderMember(ctx: Ctx, input: { folderId: string; email: string; role: FolderRole; mode?: "add" | "change" }) {
+export async function setFolderMember(ctx: Ctx, input: { folderId: string; email: string; role: FolderRole; mode?: "add" | "update" | "change" }) {
   try {
     return await setFolderMemberChecked(ctx, input);
   } catch (error) {
@@ -261,7 +261,7 @@ export async function setFolderMember(ctx: Ctx, input: { folderId: string; email
   }
 }
 
-function setFolderMemberChecked(ctx: Ctx, input: { folderId: string; email: string; role: FolderRole; mode?: "add" | "change" }) {
+function setFolderMemberChecked(ctx: Ctx, input: { folderId: string; email: string; role: FolderRole; mode?: "add" | "update" | "change" }) {
   return db().$transaction(async (tx) => {
     const { folder } = await assertCanOnFolder(tx, ctx.actor, "members.manage", input.folderId);
     const user = await tx.user.findUnique({ where: { email: input.email } });
@@ -274,6 +274,11 @@ function setFolderMemberChecked(ctx: Ctx, input: { folderId: string; email: stri
     // Adding someone who is already here would silently replace the role they have (a lower one, too).
     if (existing && input.mode === "add") {
       const message = `${user.name} is already a member of this folder, as ${ROLE_LABELS[existing.role]}. Change their role from the member list.`;
+      throw conflict(message, { email: [message] });
+    }
+    // Removed meanwhile (another administrator, another tab): a role change from a list shown before is not an add.
+    if (!existing && input.mode === "update") {
+      const message = `${user.name} is no longer a member of this folder: someone removed them meanwhile. Add them again if they should have a role here.`;
       throw conflict(message, { email: [message] });
     }
     if (existing?.role === input.role) return { userId: user.id, role: input.role };

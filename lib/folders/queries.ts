@@ -14,7 +14,8 @@ export async function listVisibleFolders(actor: Actor, client: Db = db()): Promi
   const folders = await client.folder.findMany({
     where: { id: { in: [...roles.keys()] } },
     select: { id: true, name: true, parentId: true },
-    orderBy: { name: "asc" },
+    // Two folders may share a name (under different parents): the id keeps their order the same every time.
+    orderBy: [{ name: "asc" }, { id: "asc" }],
   });
   return folders.map((f) => ({ ...f, role: roles.get(f.id) ?? null }));
 }
@@ -106,7 +107,7 @@ export async function listMembers(actor: Actor, folderId: string, query: ListQue
     SELECT u.id::text AS user_id, u.name, u.email, u.active, m.role::text AS role,
            chain.id::text AS folder_id, chain.name AS folder_name, chain.depth
     FROM chain JOIN folder_members m ON m.folder_id = chain.id JOIN users u ON u.id = m.user_id
-    ORDER BY chain.depth ASC, u.name ASC`;
+    ORDER BY chain.depth ASC, u.name ASC, u.id ASC`;
   // Show each person's effective (highest) role and the nearest folder it comes from.
   const visible = await listFolderRoles(db(), actor);
   const byUser = new Map<string, MemberRow>();

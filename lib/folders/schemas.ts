@@ -36,8 +36,12 @@ export const setMemberSchema = z.object({
   folderId: idSchema,
   email: z.string().trim().toLowerCase().pipe(z.email("Enter a valid e-mail address.")),
   role: folderRoleSchema,
-  /** "add" (the Add member dialog) refuses someone who already has a role here; "change" sets it either way. */
-  mode: z.enum(["add", "change"]).default("change"),
+  /**
+   * "add" (the Add member dialog) refuses someone who already has a role here; "update" (the member
+   * list) refuses someone who no longer has one, rather than adding back a person just removed;
+   * "change" sets it either way.
+   */
+  mode: z.enum(["add", "update", "change"]).default("change"),
 });
 
 export const removeMemberSchema = z.object({ folderId: idSchema, userId: idSchema });
