@@ -156,7 +156,9 @@ export function AssetForm({ folderId, stores, existing, cancelHref }: AssetFormP
       setSecretVersion("");
       setVersionKind("latest");
     }
-    if (!editing && next) {
+    // Also when editing, between a store with keys and one with a single value: the key fields are
+    // hidden for the latter, and keys kept from the former would be saved unseen.
+    if (next && (!editing || next.singleValue !== store?.singleValue)) {
       setUsernameKey(next.singleValue ? "" : next.reference.defaultKeys.username);
       setValueKey(defaultValueKey(type, next));
     }

@@ -119,8 +119,9 @@ function planSecret(type: AssetType, assetId: string, store: CredentialStore, op
       storeId: store.id,
       secretName,
       secretVersion,
-      usernameKey: type === "CREDENTIAL" ? orNull(input.usernameKey) : null,
-      valueKey: orNull(input.valueKey),
+      // A single-value store's secret has no keys to name (an edit from a store with keys may still send them).
+      usernameKey: type === "CREDENTIAL" && !option.singleValue ? orNull(input.usernameKey) : null,
+      valueKey: option.singleValue ? null : orNull(input.valueKey),
       username: type === "CREDENTIAL" ? orNull(input.username) : null,
       // Still Latch's own secret only if the reference is unchanged.
       ownsSecret: ownName,

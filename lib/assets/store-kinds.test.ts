@@ -93,6 +93,11 @@ describe("Azure Key Vault (one value per secret)", () => {
 
     const tested = await resolveTest(latest.id, [first.value, second.value]);
     expect(tested).toEqual({ ok: true, version: second.version, updatedAt: expect.any(Date), keys: ["value"], username: "payroll_app", usernameKey: null, durationMs: expect.any(Number) });
+
+    // Keys sent anyway (an edit moving the asset here from a store with keys, whose key fields the form hid): not kept.
+    const moved = ok(await create({ type: "CREDENTIAL", name: `AKV moved ${tag()}`, storeId, secretName: name, username: "payroll_app", usernameKey: "username", valueKey: "password" }));
+    expect(await db().credentialAsset.findUniqueOrThrow({ where: { id: moved.id } })).toMatchObject({ usernameKey: null, valueKey: null, username: "payroll_app" });
+    expect(await resolveAs(editor, moved.id)).toMatchObject({ username: "payroll_app", password: second.value });
   });
 
   it("a Secret typed in is written as a new Key Vault secret and read back", async () => {
