@@ -954,6 +954,18 @@ describe("typing a value into an external store: Latch overwrites only secrets i
     expect(await db().credentialAsset.findUniqueOrThrow({ where: { id: second.id } })).toMatchObject({ ownsSecret: true });
   });
 
+  it("a typed-in Credential's username changes with its password: alone, it asks for the password again", async () => {
+    const { id } = ok(await typedCredential(`Renamed user ${tag()}`, "alice_app", secretValue("renamed-1")));
+    const refused = await updateAssetAction(await editInput(id, { username: "bob_app" }));
+    expect(refused).toMatchObject({ ok: false, error: { code: "VALIDATION", fieldErrors: { username: [expect.stringContaining("type the password again")] } } });
+    expect(await resolveAs(admin, id)).toMatchObject({ username: "alice_app" });
+    const password = secretValue("renamed-2");
+    ok(await updateAssetAction(await editInput(id, { username: "bob_app", secretValue: password })));
+    expect(await resolveAs(admin, id)).toMatchObject({ username: "bob_app", password });
+    // Other edits keep working without the password.
+    ok(await updateAssetAction(await editInput(id, { description: "Payroll login" })));
+  });
+
   it("a value written while the asset is read is the one kept afterwards, also for another asset that shares the secret", async () => {
     const path = `apps/read-during-write-${tag()}`;
     const v1 = secretValue("rdw-1");
