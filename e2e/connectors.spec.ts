@@ -149,6 +149,34 @@ test("HTTP API with a bearer token from an asset", async ({ page, targets }) => 
   await expectNoneIn(bodies, { "bearer token": targets.http.credentials.token });
 });
 
+test("Cancel while connecting: the save already sent finishes, and says so without taking the person back", async ({ page, targets }) => {
+  const secrets = await createFolder(page, unique("Secrets"));
+  const apps = await createFolder(page, unique("Apps"));
+  const tokenAsset = unique("API token");
+  await createAsset(page, secrets, "secret", tokenAsset, "", targets.http.credentials.token);
+  const name = unique("Slow API");
+  await openForm(page, apps, /HTTP API/, name);
+  await page.getByRole("textbox", { name: /^Base URL\b/ }).fill(targets.http.url);
+  await select(page, /^Authentication\b/, /^Bearer token/);
+  await page.getByRole("textbox", { name: /^Test path\b/ }).fill("/health");
+  await page.getByRole("textbox", { name: /^CA bundle/ }).fill(targets.pki.caCert);
+  await useAsset(page, "Bearer token", tokenAsset);
+  // The target takes 3 s to answer the test: long enough to leave the form while it runs.
+  targets.http.inject({ fault: { type: "latency", ms: 3000 }, pathIncludes: "/health", times: 1 });
+  try {
+    await page.getByRole("button", { name: "Connect" }).click();
+    await expect(page.getByText("Connecting to the target…")).toBeVisible();
+    await page.getByRole("button", { name: "Cancel" }).click();
+    await expect(page).toHaveURL(new RegExp(`/folders/${apps}/connections$`));
+    await expect(page.getByText("The connection was saved and connected before Cancel took effect.")).toBeVisible({ timeout: 15_000 });
+    // The person stays where they went, and the list shows what was saved.
+    await expect(page).toHaveURL(new RegExp(`/folders/${apps}/connections$`));
+    await expect(page.getByRole("link", { name, exact: true })).toBeVisible();
+  } finally {
+    targets.http.clearFaults();
+  }
+});
+
 test("OAuth 2.0 app: client credentials, and the authorization-code redirect through the app's sign-in", async ({ page, targets }) => {
   const bodies = await captureBodies(page);
   const secrets = await createFolder(page, unique("Secrets"));

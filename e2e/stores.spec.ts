@@ -95,7 +95,7 @@ test("HashiCorp Vault (AppRole, KV auto-detected): a wrong secret ID fails preci
   await page.getByLabel("Vault address").fill(String(config.address));
   // A token typed first, then another method chosen: the token is not saved with the store.
   const abandonedToken = newSecret("abandoned-vault-token");
-  await page.getByLabel("Token", { exact: true }).fill(abandonedToken);
+  await page.getByRole("textbox", { name: "Token", exact: true }).fill(abandonedToken);
   await page.getByRole("combobox", { name: "Authentication" }).click();
   await page.getByRole("option", { name: "AppRole (recommended)" }).click();
   await page.getByLabel("Role ID").fill(String(config.roleId));
@@ -108,7 +108,7 @@ test("HashiCorp Vault (AppRole, KV auto-detected): a wrong secret ID fails preci
   await saveAndRetest(page, name);
   await page.getByRole("combobox", { name: "Authentication" }).click();
   await page.getByRole("option", { name: "Token", exact: true }).click();
-  await expect(page.getByLabel("Token", { exact: true })).toHaveValue("");
+  await expect(page.getByRole("textbox", { name: "Token", exact: true })).toHaveValue("");
   await expect(page.getByRole("button", { name: "Replace Token" })).toHaveCount(0);
   await expectNoneReceived(bodies, [...storeSecrets(emulators), wrongSecretId, abandonedToken]);
 });
