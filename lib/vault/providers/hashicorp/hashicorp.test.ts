@@ -80,6 +80,19 @@ describe("HashiCorp Vault provider: reading", () => {
     expect(emu.requests.at(-1)!.path).toBe("/v1/kv/legacy/ftp");
   });
 
+  it("detects again once a mount it found to be KV v1 has been upgraded to v2, without a new client", async () => {
+    emu.mountKv({ path: "upgraded", version: 1 });
+    emu.seedSecret({ mount: "upgraded", path: "app/conf", data: { value: "before" } });
+    const client = makeClient({ mount: "upgraded", kvVersion: "auto" });
+    expect((await client.getSecret({ name: "app/conf" })).values).toEqual({ value: "before" });
+    // `vault kv enable-versioning upgraded/`: the data stays, now under a KV v2 mount.
+    emu.mountKv({ path: "upgraded", version: 2 });
+    emu.seedSecret({ mount: "upgraded", path: "app/conf", data: { value: "after" } });
+    // The read under the old version is refused as one for the wrong KV version; the next detects v2.
+    expect((await failure(client.getSecret({ name: "app/conf" }))).kind).toBe("config");
+    expect((await client.getSecret({ name: "app/conf" })).values).toEqual({ value: "after" });
+  });
+
   it("reads, writes and deletes on KV v1, and refuses a version there", async () => {
     const client = makeClient({ mount: "kv", kvVersion: "1" });
     expect(await client.putSecret!({ name: "app/one" }, { value: "v1-value" })).toEqual({ version: null });

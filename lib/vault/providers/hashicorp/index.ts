@@ -2,7 +2,7 @@ import "server-only";
 import type { z } from "zod";
 import { StoreError } from "../../errors";
 import { defineProvider } from "../../define";
-import type { FetchedSecret, SecretRef } from "../../types";
+import type { FetchedSecret, ReadWriteStoreClient, SecretRef } from "../../types";
 import { hashicorpDescriptor, type hashicorpConfigSchema } from "./descriptor";
 import { VaultClient, firstError, type VaultResponse, type VaultSettings } from "./vault-client";
 
@@ -70,6 +70,16 @@ export const hashicorpProvider = defineProvider(hashicorpDescriptor, {
       return found.version;
     }
 
+    /**
+     * A configuration error after the version was detected may mean the mount changed since (`vault kv
+     * enable-versioning`): the client is kept after such errors (lib/stores/client.ts), so the next
+     * call detects again rather than failing for good.
+     */
+    function redetectAfterConfigError(error: unknown): never {
+      if (settings.kvVersion === "auto" && error instanceof StoreError && error.kind === "config") detected = undefined;
+      throw error;
+    }
+
     function kvVersion(): Promise<1 | 2> {
       if (settings.kvVersion !== "auto") return Promise.resolve(settings.kvVersion === "2" ? 2 : 1);
       detected ??= detect().catch((error: unknown) => {
@@ -109,7 +119,7 @@ export const hashicorpProvider = defineProvider(hashicorpDescriptor, {
       return n;
     }
 
-    return {
+    const client: ReadWriteStoreClient = {
       host: vault.host,
       async getSecret(ref: SecretRef): Promise<FetchedSecret> {
         const path = secretPath(ref.name);
@@ -184,6 +194,12 @@ export const hashicorpProvider = defineProvider(hashicorpDescriptor, {
       },
 
       close: () => vault.close(),
+    };
+    return {
+      ...client,
+      getSecret: (ref) => client.getSecret(ref).catch(redetectAfterConfigError),
+      putSecret: (ref, values) => client.putSecret(ref, values).catch(redetectAfterConfigError),
+      deleteSecret: (ref) => client.deleteSecret(ref).catch(redetectAfterConfigError),
     };
   },
 });
