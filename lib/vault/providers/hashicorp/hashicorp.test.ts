@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { exerciseStore } from "@/lib/stores/exercise";
 import { seedDemoHashicorp, startHashicorpEmulator, type HashicorpEmulator } from "@/test/emulators/hashicorp";
 import type { Emulator } from "@/test/emulators/harness";
@@ -237,16 +237,26 @@ describe("HashiCorp Vault provider: authentication", () => {
     expect(error.message).toContain("prod/payroll-db");
   });
 
-  it("AppRole surfaces a permission problem when a live token is refused (policy), without logging in again each time", async () => {
+  it("AppRole surfaces a permission problem when a live token is refused (policy), logging in again at most once a minute", async () => {
     emu.addAppRole("narrow", { roleId: "narrow-role", secretId: "narrow-secret-id" }, { allowedPaths: ["secret/data/allowed/", "sys/"] });
     const client = makeClient({ auth: "approle", roleId: "narrow-role" }, { secretId: "narrow-secret-id" });
     const before = logins();
+    // The first refusal tries a new login (a policy added to the role reaches only new tokens), which is refused too.
     const error = await failure(client.getSecret({ name: "prod/payroll-db" }));
-    expect(error).toMatchObject({ kind: "permission", message: expect.stringContaining("policies") });
-    expect(error.message).toContain("with a valid token");
-    // Asked again (a connection invoked in a loop): the same token, no new login, no token left behind.
-    expect((await failure(client.getSecret({ name: "prod/payroll-db" }))).kind).toBe("permission");
-    expect(logins() - before).toBe(1);
+    expect(error).toMatchObject({ kind: "permission", message: expect.stringContaining("even with a fresh login") });
+    expect(logins() - before).toBe(2);
+    // Asked again at once (a connection invoked in a loop): the live token is kept, no new login.
+    const again = await failure(client.getSecret({ name: "prod/payroll-db" }));
+    expect(again).toMatchObject({ kind: "permission", message: expect.stringContaining("with a valid token") });
+    expect(logins() - before).toBe(2);
+    // A minute on, one new login again.
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.now() + 61_000 });
+    try {
+      expect((await failure(client.getSecret({ name: "prod/payroll-db" }))).kind).toBe("permission");
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(logins() - before).toBe(3);
   });
 
   it("renews the token past half its lease, and logs in again when renewal fails", async () => {

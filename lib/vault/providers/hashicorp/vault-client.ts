@@ -58,9 +58,14 @@ const retrying = <T>(op: () => Promise<T>) => withRetry(op, RETRY);
  * log in lazily, renew past half the lease, and log in again when renewal fails or a call is
  * refused), throttling and 5xx retried through withRetry.
  */
+/** At most this often, a live AppRole/userpass token refused by its policy is replaced by a new login. */
+const POLICY_RELOGIN_INTERVAL_MS = 60_000;
+
 export class VaultClient {
   private dispatcher: Dispatcher | undefined;
   private session: Session | undefined;
+  /** When a live token refused by its policy was last replaced by a new login (see call()). */
+  private lastPolicyRelogin = 0;
   private loggingIn: Promise<Session> | undefined;
   private renewing: Promise<string> | undefined;
   private lookingUp: Promise<Session> | undefined;
@@ -390,11 +395,15 @@ export class VaultClient {
         // policy, and would leave one more live token behind for every read of a path it does not
         // reach. Only a token Vault no longer knows (or cannot say) is replaced.
         const alive = await this.tokenAlive(token);
-        if (alive !== true) {
+        // A live token still gets a new login now and then: a policy added to the role since it was
+        // issued (the usual fix for this 403) reaches only tokens issued after it.
+        const relogin = alive !== true || Date.now() - this.lastPolicyRelogin >= POLICY_RELOGIN_INTERVAL_MS;
+        if (alive === true && relogin) this.lastPolicyRelogin = Date.now();
+        if (relogin) {
           // Drop only the token that was refused: a concurrent call may already have logged in again.
           if (this.session?.token === token) this.session = undefined;
           // Not known to be gone: revoke it, so that it does not outlive its replacement (best effort).
-          if (alive === undefined) void this.raw("POST", "auth/token/revoke-self", { token }).catch(() => undefined);
+          if (alive !== false) void this.raw("POST", "auth/token/revoke-self", { token }).catch(() => undefined);
           token = await this.currentToken();
           res = await this.raw(method, path, { ...opts, token });
           loggedIn = true;
