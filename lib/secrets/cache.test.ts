@@ -53,16 +53,24 @@ describe("SecretCache lifetime", () => {
     expect(v.calls).toBe(2);
   });
 
-  it("does not follow the wall clock: set back or forward, an entry's hour stays an hour", async () => {
-    vi.useFakeTimers({ toFake: ["Date"] });
+  it("ends an entry when either clock says its hour has passed: the wall clock set back, or a machine resumed", async () => {
+    vi.useFakeTimers({ toFake: ["Date", "performance"] });
     try {
       const v = vault();
       const cache = new SecretCache();
       await cache.get(key, v.fetch);
-      // An NTP step or a VM resumed: the wall clock jumps two hours ahead; the entry was read a moment ago.
+      // An NTP step sets the wall clock back ten minutes; an hour passes: the wall clock says fifty minutes.
+      vi.setSystemTime(Date.now() - 10 * 60_000);
+      vi.advanceTimersByTime(HOUR);
+      expect((await cache.get(key, v.fetch)).fromCache).toBe(false);
+      expect(v.calls).toBe(2);
+      // Suspended for two hours (the monotonic clock stood still), then resumed: the wall clock says so.
       vi.setSystemTime(Date.now() + 2 * HOUR);
+      expect((await cache.get(key, v.fetch)).fromCache).toBe(false);
+      expect(v.calls).toBe(3);
+      // And nothing in between: a minute later the new entry is served.
+      vi.advanceTimersByTime(60_000);
       expect((await cache.get(key, v.fetch)).fromCache).toBe(true);
-      expect(v.calls).toBe(1);
     } finally {
       vi.useRealTimers();
     }

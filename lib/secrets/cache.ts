@@ -25,6 +25,8 @@ type Entry = {
   /** Order in which fetches began: lets a caller ask for "a value newer than the one that was rejected". */
   seq: number;
   expiresAt: number;
+  /** The same hour on the wall clock: whichever clock says it has passed first ends the entry. */
+  wallExpiresAt: number;
   storeId: string;
   assetIds: Set<string>;
 };
@@ -33,7 +35,7 @@ export type CacheStats = { hits: number; misses: number; evictions: number; expi
 
 export type SecretCacheOptions = {
   maxEntries?: number;
-  /** Injected for tests; defaults to Date.now. */
+  /** Injected for tests (as both clocks); defaults to a monotonic clock and Date.now. */
   now?: () => number;
 };
 
@@ -50,9 +52,10 @@ export function cacheKeyString(key: CacheKey): string {
  * Map's insertion order is the LRU order: a hit moves the entry to the end, eviction takes the front.
  */
 /**
- * Milliseconds since the epoch from a clock that never jumps: the process's start time plus its
- * monotonic clock. An NTP correction or a VM resumed later would move Date.now(), and with it every
- * entry's hour (set back ten minutes, a value would be served for seventy).
+ * Milliseconds since the epoch from a clock that never jumps back: the process's start time plus its
+ * monotonic clock. An entry ends when either it or the wall clock says its hour has passed: the wall
+ * clock set back (an NTP step) would stretch the hour, and the monotonic one stands still while the
+ * machine is suspended or its VM paused, when the wall clock catches up on resume.
  */
 const monotonicNow = () => performance.timeOrigin + performance.now();
 
@@ -65,11 +68,13 @@ export class SecretCache {
   readonly #pending = new Set<Fetch>();
   readonly #max: number;
   readonly #now: () => number;
+  readonly #wall: () => number;
   readonly #stats = { hits: 0, misses: 0, evictions: 0, expirations: 0, fetches: 0 };
 
   constructor(options: SecretCacheOptions = {}) {
     this.#max = Math.max(1, options.maxEntries ?? 10_000);
     this.#now = options.now ?? monotonicNow;
+    this.#wall = options.now ?? Date.now;
   }
 
   #seq = 0;
@@ -117,7 +122,7 @@ export class SecretCache {
   }
 
   async #fetch(job: Fetch, fetch: () => Promise<CachedSecret>): Promise<Entry> {
-    const fetchedAt = this.#now();
+    const fetchedAt = { mono: this.#now(), wall: this.#wall() };
     this.#stats.fetches++;
     this.#pending.add(job);
     try {
@@ -142,7 +147,7 @@ export class SecretCache {
   #live(k: string): Entry | undefined {
     const entry = this.#entries.get(k);
     if (!entry) return undefined;
-    if (this.#now() >= entry.expiresAt) {
+    if (this.#expired(entry)) {
       this.#remove(k);
       this.#stats.expirations++;
       return undefined;
@@ -190,7 +195,11 @@ export class SecretCache {
     }
   }
 
-  #seal(k: string, storeId: string, secret: CachedSecret, fetchedAt: number, seq: number): Entry {
+  #expired(entry: Entry): boolean {
+    return this.#now() >= entry.expiresAt || this.#wall() >= entry.wallExpiresAt;
+  }
+
+  #seal(k: string, storeId: string, secret: CachedSecret, fetchedAt: { mono: number; wall: number }, seq: number): Entry {
     const iv = randomBytes(12);
     const cipher = createCipheriv("aes-256-gcm", this.#key, iv);
     cipher.setAAD(Buffer.from(k));
@@ -203,9 +212,10 @@ export class SecretCache {
       tag: cipher.getAuthTag(),
       version: secret.version,
       updatedAt: secret.updatedAt ? secret.updatedAt.getTime() : null,
-      fetchedAt,
+      fetchedAt: fetchedAt.wall,
       seq,
-      expiresAt: fetchedAt + SECRET_TTL_MS,
+      expiresAt: fetchedAt.mono + SECRET_TTL_MS,
+      wallExpiresAt: fetchedAt.wall + SECRET_TTL_MS,
       storeId,
       assetIds: new Set(),
     };
@@ -262,10 +272,9 @@ export class SecretCache {
    * looks up again would stay in memory (sealed) until the size bound pushed it out. Returns how many.
    */
   sweepExpired(): number {
-    const now = this.#now();
     let n = 0;
     for (const [k, entry] of this.#entries) {
-      if (now < entry.expiresAt) continue;
+      if (!this.#expired(entry)) continue;
       this.#remove(k);
       this.#stats.expirations++;
       n++;
