@@ -261,6 +261,12 @@ export async function setFolderMember(ctx: Ctx, input: { folderId: string; email
   }
 }
 
+/** A role change from a member list shown before the person was removed (mode "update"). */
+function noLongerMember(name: string) {
+  const message = `${name} is no longer a member of this folder: someone removed them meanwhile. Add them again if they should have a role here.`;
+  return conflict(message, { email: [message] });
+}
+
 function setFolderMemberChecked(ctx: Ctx, input: { folderId: string; email: string; role: FolderRole; mode?: "add" | "update" | "change" }) {
   return db().$transaction(async (tx) => {
     const { folder } = await assertCanOnFolder(tx, ctx.actor, "members.manage", input.folderId);
@@ -278,12 +284,17 @@ function setFolderMemberChecked(ctx: Ctx, input: { folderId: string; email: stri
     }
     // Removed meanwhile (another administrator, another tab): a role change from a list shown before is not an add.
     if (!existing && input.mode === "update") {
-      const message = `${user.name} is no longer a member of this folder: someone removed them meanwhile. Add them again if they should have a role here.`;
-      throw conflict(message, { email: [message] });
+      throw noLongerMember(user.name);
     }
     if (existing?.role === input.role) return { userId: user.id, role: input.role };
     if (input.mode === "add") await tx.folderMember.create({ data: { folderId: folder.id, userId: user.id, role: input.role } });
-    else
+    else if (input.mode === "update") {
+      // Not an upsert: a removal that commits between the read above and this write must not be undone.
+      const { count } = await tx.folderMember.updateMany({ where: { folderId: folder.id, userId: user.id }, data: { role: input.role } });
+      if (count === 0) {
+        throw noLongerMember(user.name);
+      }
+    } else
       await tx.folderMember.upsert({
         where: { folderId_userId: { folderId: folder.id, userId: user.id } },
         create: { folderId: folder.id, userId: user.id, role: input.role },
