@@ -13,7 +13,7 @@ import { deleteUnusedLatchSecret, putLatchSecret } from "@/lib/vault/providers/l
 import { AppError, conflict, notFound } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
 import { logger } from "@/lib/log";
-import { applyCommitted, broadcastRefresh, LONGEST_REFRESH_TRANSACTION_MS, type RefreshMessage } from "@/lib/secrets/broadcast";
+import { applyCommitted, broadcastRefresh, LONGEST_REFRESH_TRANSACTION_MS, type SentRefresh } from "@/lib/secrets/broadcast";
 import { referenceProblem, resolveTest, ResolveError, secretExists, type ResolveTestResult } from "@/lib/secrets/resolver";
 import { clientForStore } from "@/lib/stores/client";
 import { listStoresUsableByFolder } from "@/lib/stores/queries";
@@ -334,7 +334,7 @@ export async function createAsset(ctx: Ctx, input: CreateAssetInput) {
   const id = randomUUID();
   const note: ChangeNote = { action: "asset.create", targetId: null, label: input.name, folderId: null, details: { type: input.type }, authorised: false };
   let written: Written | null = null;
-  let announced: RefreshMessage | null = null;
+  let announced: SentRefresh | null = null;
   try {
     const folderExists = isUuid(input.folderId) && !!(await db().folder.findUnique({ where: { id: input.folderId }, select: { id: true } }));
     if (folderExists) note.folderId = input.folderId;
@@ -401,7 +401,7 @@ export async function updateAsset(ctx: Ctx, input: UpdateAssetInput) {
   let written: Written | null = null;
   let asset: (CredentialAsset & { store: CredentialStore | null }) | null = null;
   let plan: SecretPlan | null = null;
-  let announced: RefreshMessage | null = null;
+  let announced: SentRefresh | null = null;
   try {
     try {
       ({ asset } = await getAssetForOrThrow(db(), ctx.actor, "assets.write", input.assetId));

@@ -46,6 +46,9 @@ const messageSchema = z.object({
 });
 export type RefreshMessage = z.infer<typeof messageSchema>;
 
+/** What broadcastRefresh sent: the refresh, and the store refreshes it became too when it named too many assets. */
+export type SentRefresh = RefreshMessage & { also?: SentRefresh[] };
+
 type Handler = (message: RefreshMessage) => void;
 
 type State = {
@@ -340,19 +343,20 @@ async function sharingTheirSecret(client: Db, assetIds: string[]): Promise<{ id:
  * statement, in `client`: the transaction that records the change or refresh, so the event commits
  * with it and is delivered at its commit. A change that is made always reaches every instance.
  */
-export async function broadcastRefresh(message: Omit<RefreshMessage, "origin" | "assetIds" | "seq"> & { assetIds?: string[] }, client: Db): Promise<RefreshMessage> {
+export async function broadcastRefresh(message: Omit<RefreshMessage, "origin" | "assetIds" | "seq"> & { assetIds?: string[] }, client: Db): Promise<SentRefresh> {
   const b = current();
   // Applied here at once, before anything that can fail: the caller must not wait for its own
   // notification to see the effect, nor keep a value because the database could not be asked.
   deliver({ kind: message.kind, id: message.id, assetIds: message.assetIds ?? [], origin: b.instanceId });
   let assetIds = message.assetIds ?? [];
+  const also: SentRefresh[] = [];
   if (message.kind !== "store") {
     const own = message.kind === "asset" ? [message.id] : assetIds;
     const sharing = await sharingTheirSecret(client, own);
     const more = sharing.filter((a) => !own.includes(a.id));
     if (assetIds.length + more.length <= MAX_ASSET_IDS) assetIds = [...assetIds, ...more.map((a) => a.id)];
     // Too many to name: every value of their stores is dropped instead.
-    else for (const storeId of new Set(more.map((a) => a.storeId))) await broadcastRefresh({ kind: "store", id: storeId }, client);
+    else for (const storeId of new Set(more.map((a) => a.storeId))) also.push(await broadcastRefresh({ kind: "store", id: storeId }, client));
   }
   const payload: RefreshMessage = { kind: message.kind, id: message.id, assetIds: assetIds.slice(0, MAX_ASSET_IDS), origin: b.instanceId };
   // The assets that share a secret with these, here too.
@@ -369,7 +373,7 @@ export async function broadcastRefresh(message: Omit<RefreshMessage, "origin" | 
   // Pruned now and then by whoever sends; the log only needs to outlive a reconnect. Not awaited, and
   // on a connection of its own: a refresh's transaction must not wait for it.
   if (Math.random() < 0.01) void db().$executeRaw`DELETE FROM refresh_events WHERE created_at < now() - make_interval(hours => ${PRUNE_AFTER_HOURS})`.catch(() => 0);
-  return payload;
+  return also.length > 0 ? { ...payload, also } : payload;
 }
 
 /**
@@ -379,8 +383,10 @@ export async function broadcastRefresh(message: Omit<RefreshMessage, "origin" | 
  * (the old row, the value being overwritten) and would keep it for an hour. Other instances apply it
  * at the commit, through its NOTIFY; this one skips its own notification.
  */
-export function applyCommitted(sent: RefreshMessage | null | undefined): void {
-  if (sent) deliver(sent);
+export function applyCommitted(sent: SentRefresh | null | undefined): void {
+  if (!sent) return;
+  deliver(sent);
+  for (const more of sent.also ?? []) applyCommitted(more);
 }
 
 /** For tests and orderly shutdown. */
