@@ -34,7 +34,9 @@ const unusable = new WeakSet<ChannelModel>();
 /** Ends the socket at once: amqplib has no public way to, and a blocked broker never answers a close. */
 function destroy(model: ChannelModel) {
   try {
-    (model.connection as unknown as { stream?: Socket }).stream?.destroy();
+    // With an error: amqplib closes the connection (its heartbeat timers too) on the socket's
+    // 'error' or 'end', not on a bare 'close'. Every model here has an 'error' listener first.
+    (model.connection as unknown as { stream?: Socket }).stream?.destroy(new Error("closed by Latch"));
   } catch {
     // Already gone.
   }
