@@ -958,6 +958,8 @@ describe("typing a value into an external store: Latch overwrites only secrets i
     const { id } = ok(await typedCredential(`Renamed user ${tag()}`, "alice_app", secretValue("renamed-1")));
     const refused = await updateAssetAction(await editInput(id, { username: "bob_app" }));
     expect(refused).toMatchObject({ ok: false, error: { code: "VALIDATION", fieldErrors: { username: [expect.stringContaining("type the password again")] } } });
+    // Cleared is changed too: the secret would keep the old one.
+    expect(await updateAssetAction(await editInput(id, { username: "" }))).toMatchObject({ ok: false, error: { fieldErrors: { username: [expect.stringContaining("type the password again")] } } });
     expect(await resolveAs(admin, id)).toMatchObject({ username: "alice_app" });
     const password = secretValue("renamed-2");
     ok(await updateAssetAction(await editInput(id, { username: "bob_app", secretValue: password })));

@@ -117,7 +117,7 @@ function planSecret(type: AssetType, assetId: string, store: CredentialStore, op
     }
     // A Credential typed into a store with keys has its username written into the secret, which is
     // what connections read: changed on the asset alone, it would only seem to change.
-    if (type === "CREDENTIAL" && ownName && current?.usernameKey && (orNull(input.username) ?? current.username) !== current.username) {
+    if (type === "CREDENTIAL" && ownName && current?.usernameKey && orNull(input.username) !== current.username) {
       throw fieldError("username", "The username is stored in the secret with the password: type the password again to change it.");
     }
     return {

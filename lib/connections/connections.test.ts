@@ -440,9 +440,9 @@ describe("PostgreSQL through a credential asset in another folder", () => {
     // An asset both may use is saved, and the connection still runs as its owner.
     expect(ok(await saveConnectionAction({ ...input, connectionId: id, name: `${input.name} (renamed)`, secrets: { password: { mode: "keep" } } }))).toMatchObject({ ok: true });
     expect((await db().connection.findUniqueOrThrow({ where: { id } })).ownerId).toBe(owner.id);
-    // The owner's own edit is not checked against anyone else.
+    // The owner's own edit is checked against the owner alone: their asset, kept, saves.
     signInAs(owner);
-    expect(ok(await reconnectConnectionAction({ connectionId: id }))).toMatchObject({ ok: true });
+    expect(ok(await saveConnectionAction({ ...input, connectionId: id, name: `${input.name} (owner)`, secrets: { password: { mode: "keep" } } }))).toMatchObject({ ok: true });
   });
 
   it("an Editor elsewhere cannot reconnect or delete it (not found), the owner's Editor can delete it", async () => {
