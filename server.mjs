@@ -128,6 +128,11 @@ server.once("error", (error) => {
 });
 server.listen(port, hostname, () => console.log(`Latch listening on http://${hostname}:${port}`));
 
+for (const signal of ["SIGTERM", "SIGINT"]) process.once(signal, () => void lifecycle.stop(signal));
 // SIGHUP too: the terminal of a foreground `npm run up` closing (an SSH session dropped) would
-// otherwise end the server at once, with invokes and their audit rows in flight.
-for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"]) process.once(signal, () => void lifecycle.stop(signal));
+// otherwise end the server at once, with invokes and their audit rows in flight. A hang-up comes
+// more than once (the shell passes it on, then the kernel sends it as the shell exits): each is the
+// same request to stop, never the "second signal" that stops at once.
+process.on("SIGHUP", () => void lifecycle.stop("SIGHUP"));
+// Nor may writing to a terminal that hung up (EIO) or a closed pipe end the server as it stops.
+for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {});

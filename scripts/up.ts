@@ -47,6 +47,10 @@ function shutdown(code: number): Promise<never> {
   return shuttingDown;
 }
 
+// After a hang-up its terminal is gone: a write to it (EIO) must not end this process while the
+// server and PostgreSQL are still stopping.
+for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {});
+
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   process.on(signal, () => {
     if (!shuttingDown) console.log(`\n${signal} received; shutting down…`);
