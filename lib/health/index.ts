@@ -62,7 +62,8 @@ async function probe(): Promise<Readiness> {
       }),
       PROBE_TIMEOUT_MS,
     );
-    const encryption = missing.length ? "missing_master_key" : configuredKeys().current === null ? "no_master_key" : "ok";
+    // No key at all first: it is what to fix, whatever the stored data keys need.
+    const encryption = configuredKeys().current === null ? "no_master_key" : missing.length ? "missing_master_key" : "ok";
     return {
       ready: pending === 0 && encryption === "ok",
       checks: { database: "ok", migrations: pending ? "pending" : "ok", encryption },
