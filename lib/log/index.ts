@@ -54,15 +54,20 @@ export function requestLogger(requestId: string): Logger {
   return logger().child({ requestId });
 }
 
+const LEVELS = new Set(["trace", "debug", "info", "warn", "error", "fatal"]);
+const noop = () => {};
+
 /**
  * A child logger made on first use: most requests log nothing, and a pino child per request (two
  * per API call) was a visible share of a warm invoke's CPU. Behaves as `make()` would.
  */
-export function lazyLogger(make: () => Logger): Logger {
+export function lazyLogger(make: () => Logger, parent: Logger = logger()): Logger {
   let real: Logger | undefined;
   const target = () => (real ??= make());
   return new Proxy({} as Logger, {
     get(_, property) {
+      // A line below the level is dropped without making the child (a child keeps its parent's level).
+      if (real === undefined && typeof property === "string" && LEVELS.has(property) && !parent.isLevelEnabled(property)) return noop;
       const logger = target();
       const value = Reflect.get(logger, property, logger);
       return typeof value === "function" ? value.bind(logger) : value;

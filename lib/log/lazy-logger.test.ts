@@ -8,10 +8,11 @@ it("a lazy logger makes its child only when something is logged, then behaves as
   const sink = new Writable({ write: (chunk, _encoding, done) => (lines.push(String(chunk)), done()) });
   const base = pino({ level: "info" }, sink);
   let made = 0;
-  const log = lazyLogger(() => (made++, base.child({ requestId: "r-1" })));
+  const log = lazyLogger(() => (made++, base.child({ requestId: "r-1" })), base);
   expect(made).toBe(0);
 
   log.debug("below the level");
+  expect(made).toBe(0);
   expect(log.level).toBe("info");
   log.info({ step: 1 }, "first");
   log.child({ userId: "u-1" }).warn("second");
