@@ -51,6 +51,7 @@ describe("npm run up, reading .data/local-secrets.json", () => {
     expect(output).toContain("Warning: could not restrict .data/local-secrets.json to its owner (mode 0600): EROFS");
     expect(output).toContain("Using DATABASE_URL postgresql://latch@127.0.0.1:3990/latch");
     // The file's secrets were used, not replaced.
+    expect(output).toContain("Using NEXTAUTH_SECRET, LATCH_MASTER_KEY from .data/local-secrets.json.");
     expect(output).not.toContain("Generated");
   });
 });

@@ -115,12 +115,14 @@ function loadLocalSecrets(): { secrets: LocalSecrets; generated: (keyof LocalSec
   }
   const secrets = {} as LocalSecrets;
   const generated: (keyof LocalSecrets)[] = [];
+  const fromFile: (keyof LocalSecrets)[] = [];
   for (const [name, generate] of Object.entries(LOCAL_SECRETS) as [keyof LocalSecrets, () => string][]) {
     const fromEnv = process.env[name];
     if (fromEnv) {
       secrets[name] = fromEnv;
       continue;
     }
+    if (stored[name]) fromFile.push(name);
     // With DATABASE_URL there is no embedded PostgreSQL to give a password to.
     if (!stored[name] && !(name === "LATCH_EMBEDDED_PG_PASSWORD" && process.env.DATABASE_URL)) {
       stored[name] = generate();
@@ -159,6 +161,8 @@ function loadLocalSecrets(): { secrets: LocalSecrets; generated: (keyof LocalSec
     }
     for (const name of now) console.log(`Generated ${name} into ${path.relative(root, file)} for local use (kept for later runs; never commit it).`);
   };
+  // Which secrets an earlier run left: said at every start, so a lost or replaced file shows at once.
+  if (fromFile.length > 0) console.log(`Using ${fromFile.join(", ")} from ${path.relative(root, file)}.`);
   return { secrets, generated, save };
 }
 

@@ -45,6 +45,11 @@ describe("audit log visibility", () => {
     await createFolderAction({ name, parentId: null });
     expect((await listAuditEvents(admin, { ...all, q: name.toLowerCase() })).rows).toHaveLength(1);
     expect((await listAuditEvents(admin, { ...all, q: "test-request-id" })).total).toBeGreaterThan(0);
+    // By action, and by the person who acted: the event is among what each finds, and a search for another person's is not.
+    const ids = async (q: string) => (await listAuditEvents(admin, { ...all, q, pageSize: 100 })).rows.map((r) => r.targetLabel);
+    expect(await ids("folder.create")).toContain(name);
+    expect(await ids(admin.email)).toContain(name);
+    expect(await ids("nobody-at-all@example.test")).not.toContain(name);
   });
 });
 

@@ -94,9 +94,14 @@ describe("a token's scope in lib/authz", () => {
     const actor = tokenActor(admin, "personal", [[x.id, ["folders.read", "connections.use"]]], true);
     expect(can((await getFolderAccess(db(), actor, xChild.id))!, "connections.use")).toBe(true);
     expect(await getFolderAccess(db(), actor, y.id)).toBeNull();
+    // Token actors carry isAdmin false (lib/tokens/authenticate.ts); the scope holds even were it true.
+    const flagged = { ...actor, isAdmin: true };
+    expect(await getFolderAccess(db(), flagged, y.id)).toBeNull();
     for (const permission of ["users.manage", "stores.manage", "audit.read.all", "folders.create.root", "tokens.manage"] satisfies TenantPermission[]) {
-      expect(canTenant(actor, permission)).toBe(false);
-      expect(() => assertTenant(actor, permission)).toThrow(expect.objectContaining({ code: "NOT_FOUND" }));
+      for (const a of [actor, flagged]) {
+        expect(canTenant(a, permission)).toBe(false);
+        expect(() => assertTenant(a, permission)).toThrow(expect.objectContaining({ code: "NOT_FOUND" }));
+      }
     }
     expect(canTenant(admin, "tokens.manage")).toBe(true);
   });

@@ -1,3 +1,4 @@
+import { env } from "@/lib/env";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { classifyNetworkError } from "@/lib/vault/errors";
 import { stubDns } from "@/test/dns-stub";
@@ -94,6 +95,13 @@ describe("egress policy", () => {
 
   it("requires https unless the development flag is set", () => {
     expect(() => assertStoreUrl("http://vault.example.com")).toThrow(/Use an https:\/\/ address/);
+    const before = env().LATCH_DEV_ALLOW_HTTP_STORES;
+    Object.assign(env(), { LATCH_DEV_ALLOW_HTTP_STORES: true });
+    try {
+      expect(() => assertStoreUrl("http://vault.example.com")).not.toThrow();
+    } finally {
+      Object.assign(env(), { LATCH_DEV_ALLOW_HTTP_STORES: before });
+    }
   });
 
   it("applies the administrator's deny list to the address actually dialled", async () => {

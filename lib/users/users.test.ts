@@ -1,5 +1,6 @@
 import pg from "pg";
 import { beforeEach, describe, expect, it, vi } from "vitest";
+import { authorizeCredentials } from "@/lib/auth/options";
 import { hashPassword, verifyPassword } from "@/lib/auth/password";
 import { db } from "@/lib/db";
 import { env } from "@/lib/env";
@@ -109,9 +110,12 @@ describe("user administration", () => {
     expect(await setUserActiveAction({ userId: person.id, active: false })).toMatchObject({ ok: true });
     expect(await db().session.count({ where: { userId: person.id } })).toBe(0);
     expect((await db().user.findUniqueOrThrow({ where: { id: person.id } })).active).toBe(false);
+    const signIn = () => authorizeCredentials({ email: person.email, password: "correct horse battery" }, { "x-forwarded-for": "10.8.0.1", "user-agent": "vitest" }).then((u) => u?.id ?? null, () => null);
+    expect(await signIn()).toBeNull();
     expect(await setUserActiveAction({ userId: person.id, active: true })).toMatchObject({ ok: true, data: { active: true } });
+    expect(await signIn()).toBe(person.id);
     const actions = (await db().auditEvent.findMany({ where: { targetId: person.id }, orderBy: { occurredAt: "asc" } })).map((e) => e.action);
-    expect(actions).toEqual(["user.deactivate", "user.reactivate"]);
+    expect(actions.filter((a) => a.startsWith("user.") && !a.startsWith("user.sign_in"))).toEqual(["user.deactivate", "user.reactivate"]);
   });
 
   it("an administrator cannot deactivate themselves or remove the last active administrator", async () => {

@@ -272,7 +272,12 @@ describe("AWS Secrets Manager provider: assume role", () => {
     const client = roleClient({ roleArn: SHORT_ROLE, externalId: "" });
     await client.getSecret({ name: "prod/api-key" });
     await new Promise((r) => setTimeout(r, 1100));
+    const [stsBefore, readsBefore] = [emu.sts.requests.length, emu.requests.length];
     expect((await client.getSecret({ name: "prod/api-key" })).values.value).toBe("plain-api-key-value");
+    // Renewed first (a session this short is always inside the SDK's refresh window, so it may ask
+    // more than once), and the read went through at once: none refused as expired, then retried.
+    expect(emu.sts.requests.length - stsBefore).toBeGreaterThanOrEqual(1);
+    expect(emu.requests.length - readsBefore).toBe(1);
   });
 });
 
