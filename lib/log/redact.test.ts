@@ -113,6 +113,10 @@ describe("what the redaction used to miss", () => {
       ["https://ghp_aBcD1234eFgH5678@github.com/org/repo.git", "ghp_aBcD1234"],
       ["postgresql://latch:pa/ss-word9@db:5432/x", "pa/ss-word9"],
       ["https://x-access-token:ghs_abc123XYZ@github.com", "ghs_abc123XYZ"],
+      // Unescaped #, ? and @ in the password, as connection strings are often written.
+      ["postgres://app:pa#ss-w0rd@db.internal:5432/x", "ss-w0rd"],
+      ["postgres://app:pa?ss-w0rd@db.internal/x", "ss-w0rd"],
+      ["mysql://app:p@ss-w0rd@db.internal/x", "ss-w0rd"],
     ]) {
       const out = redactString(`connect to ${url} failed`);
       expect(out, url).not.toContain(secret);
@@ -120,6 +124,7 @@ describe("what the redaction used to miss", () => {
     }
     // A host, port and query with an @ in it are not credentials.
     expect(redactString("GET http://host:8080/path?q=a@b.com")).toBe("GET http://host:8080/path?q=a@b.com");
+    expect(redactString("mysql://app:p@ss-w0rd@db.internal/x failed")).toBe("mysql://app:[REDACTED]@db.internal/x failed");
   });
 
   it("bytes, maps, sets and URLs are written safely, and keys are checked like values", async () => {

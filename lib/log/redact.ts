@@ -57,6 +57,9 @@ const SECRET_VALUE_PATTERNS: [RegExp, string][] = [
   // Credentials in a URL: the password after a user name, or a user part alone (often a token).
   [/(\b[a-z][a-z0-9+.-]*:\/\/)([^\s/?#@:]*):[^\s?#@]*@/gi, "$1$2:[REDACTED]@"],
   [/(\b[a-z][a-z0-9+.-]*:\/\/)[^\s/?#@:]+@/gi, "$1[REDACTED]@"],
+  // A password with an unescaped #, ? or @ in it (connection strings are often written so): up to the
+  // @ that a host name follows. Not a port ("host:8080/path?q=a@b.com" has no credentials).
+  [/(\b[a-z][a-z0-9+.-]*:\/\/[^\s/?#@:]*:)(?!\d+(?:[/?#\s]|$))\S*?@(?=[A-Za-z0-9.-]+(?::\d+)?(?:[/?#\s"',;)]|$))/gi, "$1[REDACTED]@"],
   [/\b(hvs|hvb)\.[A-Za-z0-9_-]{20,}/g, "[REDACTED]"], // Vault tokens
   [/\bAKIA[0-9A-Z]{16}\b/g, "[REDACTED]"],
   // (Not a value already masked: "x-access-token:[REDACTED]@host" keeps its host.)
