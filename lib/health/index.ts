@@ -53,17 +53,18 @@ async function probe(): Promise<Readiness> {
     logger().error({ err: error }, "readiness: cannot read this build's migrations (is the server started from the app's directory?)");
     return { ready: false, checks: { database: "unknown", migrations: "unknown", encryption: "unknown" }, pending: 0 };
   }
+  const keys = configuredKeys();
   try {
     const { pending, missing } = await withDatabaseClient(
       env().DATABASE_URL,
       async (client) => ({
         pending: (await listPendingMigrations(client)).length,
-        missing: missingMasterKeys(await dataKeysByMasterKey(client), configuredKeys().all),
+        missing: missingMasterKeys(await dataKeysByMasterKey(client), keys.all),
       }),
       PROBE_TIMEOUT_MS,
     );
     // No key at all first: it is what to fix, whatever the stored data keys need.
-    const encryption = configuredKeys().current === null ? "no_master_key" : missing.length ? "missing_master_key" : "ok";
+    const encryption = keys.current === null ? "no_master_key" : missing.length ? "missing_master_key" : "ok";
     return {
       ready: pending === 0 && encryption === "ok",
       checks: { database: "ok", migrations: pending ? "pending" : "ok", encryption },

@@ -1,5 +1,5 @@
 import "server-only";
-import type { Prisma } from "@prisma/client";
+import type { CredentialStore, Prisma } from "@prisma/client";
 import type { ActionContext } from "@/lib/actions/action";
 import { recordAuditEvent } from "@/lib/audit/record";
 import { assertTenant, type Actor } from "@/lib/authz";
@@ -8,7 +8,7 @@ import { AppError, notFound } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
 import { StoreError } from "@/lib/vault/errors";
 import { getProvider, isStoreKind } from "@/lib/vault/registry";
-import type { PublicCertificate } from "@/lib/vault/types";
+import type { CertificateCredentialSupport } from "@/lib/vault/types";
 import { openStoreSecrets, sealStoreSecrets } from "./client";
 
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
@@ -51,18 +51,22 @@ export async function generateStoreCertificate(ctx: Ctx, input: { storeId: strin
   });
 }
 
+/** The public half of the store's certificate credential, none, or why the stored one cannot be read. */
+async function readPublicCertificate(store: CredentialStore, support: CertificateCredentialSupport) {
+  try {
+    return { cert: support.publicCertificate(await openStoreSecrets(store)), problem: null };
+  } catch (error) {
+    if (!(error instanceof StoreError)) throw error;
+    return { cert: null, problem: `The stored certificate cannot be offered for download: ${error.message} Or generate a new key pair in Latch.` };
+  }
+}
+
 /** The public half of the store's certificate credential (the certificate its private key belongs to), for download. */
 export async function getStorePublicCertificate(actor: Actor, storeId: string) {
   assertTenant(actor, "stores.manage", "Credential store");
   const { store, support } = await certificateStoreOrThrow(storeId);
-  const secrets = await openStoreSecrets(store);
-  let cert: PublicCertificate | null;
-  try {
-    cert = support.publicCertificate(secrets);
-  } catch (error) {
-    if (!(error instanceof StoreError)) throw error;
-    throw new AppError("CONFLICT", `The stored certificate cannot be offered for download: ${error.message} Or generate a new key pair in Latch.`);
-  }
+  const { cert, problem } = await readPublicCertificate(store, support);
+  if (problem) throw new AppError("CONFLICT", problem);
   if (!cert) throw new AppError("NOT_FOUND", "This store has no certificate yet. Generate one or upload one first.");
   return { name: store.name, pem: cert.pem, der: cert.der, thumbprint: cert.thumbprintSha1Hex, notAfter: cert.notAfter };
 }
@@ -74,14 +78,10 @@ export async function getStorePublicCertificate(actor: Actor, storeId: string) {
 export async function getStoreCertificateState(actor: Actor, storeId: string) {
   assertTenant(actor, "stores.manage", "Credential store");
   const { store, support } = await certificateStoreOrThrow(storeId);
-  const replaces = support.signsInOtherwise((store.config ?? {}) as Record<string, unknown>);
-  try {
-    const cert = await getStorePublicCertificate(actor, storeId);
-    return { current: { thumbprint: cert.thumbprint, notAfter: cert.notAfter }, problem: null, replaces };
-  } catch (error) {
-    if (!(error instanceof AppError)) throw error;
-    if (error.code === "CONFLICT") return { current: null, problem: error.userMessage, replaces };
-    if (error.code === "NOT_FOUND") return { current: null, problem: null, replaces };
-    throw error;
-  }
+  const { cert, problem } = await readPublicCertificate(store, support);
+  return {
+    current: cert ? { thumbprint: cert.thumbprintSha1Hex, notAfter: cert.notAfter } : null,
+    problem,
+    replaces: support.signsInOtherwise((store.config ?? {}) as Record<string, unknown>),
+  };
 }

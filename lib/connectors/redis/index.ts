@@ -108,25 +108,26 @@ function scanCount(name: string, args: string[]): number | undefined {
   return count;
 }
 
+/** Allowed commands that change nothing: after a lost reply, safe to send again. */
+const READ_ONLY_COMMANDS = new Set([
+  "GET", "EXISTS", "TTL", "PTTL", "TYPE", "STRLEN", "MGET", "GETRANGE",
+  "HGET", "HMGET", "HGETALL", "HEXISTS", "HLEN",
+  "LRANGE", "LLEN",
+  "SMEMBERS", "SISMEMBER", "SCARD",
+  "ZRANGE", "ZSCORE", "ZCARD",
+  "SCAN", "HSCAN", "SSCAN", "ZSCAN",
+]);
+/** Allowed commands that change data (or, PUBLISH, deliver it): a lost reply does not mean they did not run. */
+const WRITE_COMMANDS = new Set([
+  "SET", "DEL", "UNLINK", "EXPIRE", "PEXPIRE", "PERSIST", "INCR", "INCRBY", "DECR", "DECRBY", "MSET",
+  "HSET", "HDEL", "LPUSH", "RPUSH", "LPOP", "RPOP", "SADD", "SREM", "ZADD", "ZREM", "PUBLISH",
+]);
+
 /**
  * Commands the `command` operation runs: reads and writes on keys, plus PUBLISH. Nothing that
  * administers the server, runs scripts, blocks, or walks the whole keyspace at once (KEYS: use SCAN).
  */
-export const ALLOWED_COMMANDS = new Set([
-  "GET", "SET", "DEL", "UNLINK", "EXISTS", "EXPIRE", "PEXPIRE", "PERSIST", "TTL", "PTTL", "TYPE", "STRLEN",
-  "INCR", "INCRBY", "DECR", "DECRBY", "MGET", "MSET",
-  "HGET", "HMGET", "HSET", "HGETALL", "HDEL", "HEXISTS", "HLEN",
-  "LPUSH", "RPUSH", "LPOP", "RPOP", "LRANGE", "LLEN",
-  "SADD", "SREM", "SMEMBERS", "SISMEMBER", "SCARD",
-  "ZADD", "ZREM", "ZRANGE", "ZSCORE", "ZCARD",
-  "PUBLISH", "SCAN", "GETRANGE", "HSCAN", "SSCAN", "ZSCAN",
-]);
-
-/** The allowed commands that change nothing: after a lost reply, safe to send again. */
-const READ_ONLY_COMMANDS = new Set([
-  "GET", "EXISTS", "TTL", "PTTL", "TYPE", "STRLEN", "MGET", "HGET", "HMGET", "HGETALL", "HEXISTS", "HLEN", "LRANGE", "LLEN",
-  "SMEMBERS", "SISMEMBER", "SCARD", "ZRANGE", "ZSCORE", "ZCARD", "SCAN", "GETRANGE", "HSCAN", "SSCAN", "ZSCAN",
-]);
+export const ALLOWED_COMMANDS = new Set([...READ_ONLY_COMMANDS, ...WRITE_COMMANDS]);
 
 const commandInput = z.object({
   command: z
