@@ -107,8 +107,13 @@ test("HashiCorp Vault (AppRole, KV auto-detected): a wrong secret ID fails preci
   await page.getByLabel("Secret ID").fill(secrets.secretId!);
   await expectTest(page, /Test passed\. Connected: wrote, read back and deleted a test secret\./);
   await saveAndRetest(page, name);
-  await page.getByRole("combobox", { name: "Authentication" }).click();
-  await page.getByRole("option", { name: "Token", exact: true }).click();
+  // The retest's refresh can re-render the form as the menu opens: open it until its options show.
+  const tokenOption = page.getByRole("option", { name: "Token", exact: true });
+  await expect(async () => {
+    if (!(await tokenOption.isVisible())) await page.getByRole("combobox", { name: "Authentication" }).click();
+    await expect(tokenOption).toBeVisible({ timeout: 2_000 });
+  }).toPass({ timeout: 20_000 });
+  await tokenOption.click();
   await expect(page.getByRole("textbox", { name: "Token", exact: true })).toHaveValue("");
   await expect(page.getByRole("button", { name: "Replace Token" })).toHaveCount(0);
   await expectNoneReceived(bodies, [...storeSecrets(emulators), wrongSecretId, abandonedToken]);
