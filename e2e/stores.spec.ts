@@ -1,4 +1,4 @@
-import { expect, test as base, type Page } from "@playwright/test";
+import { expect, test as base, type Page, type Route } from "@playwright/test";
 import { createPrivateKey, randomBytes, randomUUID, X509Certificate } from "node:crypto";
 import { startAwsEmulator, seedDemoAws } from "../test/emulators/aws";
 import { startAzureEmulator, type AzureEmulator } from "../test/emulators/azure";
@@ -82,6 +82,8 @@ async function saveAndRetest(page: Page, name: string) {
   await page.getByLabel("Request timeout (ms)").fill("15000");
   await page.getByRole("button", { name: "Save changes" }).click();
   await expect(page.getByText("Store saved.")).toBeVisible();
+  // The form stays "Saving…" until the saved settings have rendered afresh; only then is it usable.
+  await expect(page.getByRole("button", { name: "Save changes" })).toBeVisible();
   await page.getByRole("button", { name: "Test saved settings" }).click();
   await expect(page.getByText(/^Test passed\./).first()).toBeVisible({ timeout: 30_000 });
   await expect(page.getByRole("main")).toContainText("Healthy");
@@ -107,13 +109,8 @@ test("HashiCorp Vault (AppRole, KV auto-detected): a wrong secret ID fails preci
   await page.getByLabel("Secret ID").fill(secrets.secretId!);
   await expectTest(page, /Test passed\. Connected: wrote, read back and deleted a test secret\./);
   await saveAndRetest(page, name);
-  // The retest's refresh can re-render the form as the menu opens: open it until its options show.
-  const tokenOption = page.getByRole("option", { name: "Token", exact: true });
-  await expect(async () => {
-    if (!(await tokenOption.isVisible())) await page.getByRole("combobox", { name: "Authentication" }).click();
-    await expect(tokenOption).toBeVisible({ timeout: 2_000 });
-  }).toPass({ timeout: 20_000 });
-  await tokenOption.click();
+  await page.getByRole("combobox", { name: "Authentication" }).click();
+  await page.getByRole("option", { name: "Token", exact: true }).click();
   await expect(page.getByRole("textbox", { name: "Token", exact: true })).toHaveValue("");
   await expect(page.getByRole("button", { name: "Replace Token" })).toHaveCount(0);
   await expectNoneReceived(bodies, [...storeSecrets(emulators), wrongSecretId, abandonedToken]);
@@ -337,8 +334,22 @@ test("an optional write-only setting can be removed: the proxy goes, the require
   await expect(page.getByRole("button", { name: "Replace HTTPS egress proxy (optional)" })).toBeFocused();
   await page.getByRole("button", { name: "Remove HTTPS egress proxy (optional)" }).click();
   await expect(page.getByText("Removed on save")).toBeVisible();
+  // The saved page is held back: until it has rendered, the form stays busy, since it then starts
+  // afresh and would drop whatever was typed or clicked in between.
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const holdPage = async (route: Route) => {
+    if (route.request().method() === "GET" && route.request().headers()["rsc"] === "1") await held;
+    await route.fallback();
+  };
+  await page.route("**/stores/**", holdPage);
   await page.getByRole("button", { name: "Save changes" }).click();
   await expect(page.getByText("Store saved.")).toBeVisible();
+  await expect(page.getByRole("button", { name: "Saving…" })).toHaveAttribute("aria-busy", "true");
+  await expect(page.getByText("Removed on save")).toBeVisible();
+  release();
+  await page.unroute("**/stores/**", holdPage);
+  await expect(page.getByRole("button", { name: "Save changes" })).toBeVisible();
   // The form starts afresh from what was saved: nothing is left "to be removed".
   await expect(page.getByText("Removed on save")).toHaveCount(0);
   await expect(page.getByLabel("HTTPS egress proxy (optional)")).toHaveValue("");

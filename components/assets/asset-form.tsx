@@ -1,7 +1,7 @@
 "use client";
 
 import { useRouter } from "next/navigation";
-import { useId, useState } from "react";
+import { useId, useState, useTransition } from "react";
 import { FormAlert } from "@/components/shared/form-alert";
 import { FormField } from "@/components/shared/form-field";
 import { useServerAction } from "@/components/shared/use-server-action";
@@ -124,13 +124,17 @@ export function AssetForm({ folderId, stores, existing, cancelHref }: AssetFormP
   const [secretValue, setSecretValue] = useState("");
   const [plainValue, setPlainValue] = useState(existing?.plainValue ?? (existing?.type === "BOOLEAN" ? "false" : ""));
 
-  const afterSave = (data: { id: string }) => {
-    router.push(`/assets/${data.id}`);
-    router.refresh();
-  };
+  // "Saving…" until the asset's page has rendered: a second Create meanwhile would make a second asset.
+  const [opening, startOpening] = useTransition();
+  const afterSave = (data: { id: string }) =>
+    startOpening(() => {
+      router.push(`/assets/${data.id}`);
+      router.refresh();
+    });
   const create = useServerAction(createAssetAction, { success: "Asset created.", refresh: false, onSuccess: afterSave });
   const update = useServerAction(updateAssetAction, { success: "Asset saved.", refresh: false, onSuccess: afterSave });
   const save = editing ? update : create;
+  const saving = save.pending || opening;
   const err = save.fieldError;
 
   const secret = isSecretType(type);
@@ -420,8 +424,8 @@ export function AssetForm({ folderId, stores, existing, cancelHref }: AssetFormP
         <Button type="button" variant="outline" onClick={() => router.push(cancelHref)}>
           Cancel
         </Button>
-        <Button type="submit" pending={save.pending} disabled={!hydrated}>
-          {save.pending ? "Saving…" : editing ? "Save changes" : "Create asset"}
+        <Button type="submit" pending={saving} disabled={!hydrated}>
+          {saving ? "Saving…" : editing ? "Save changes" : "Create asset"}
         </Button>
       </div>
     </form>

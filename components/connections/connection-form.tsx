@@ -2,7 +2,7 @@
 
 import { CheckCircle2Icon, EllipsisVerticalIcon, KeyRoundIcon, KeySquareIcon, LoaderCircleIcon, PencilLineIcon, XIcon } from "lucide-react";
 import { useRouter } from "next/navigation";
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useRef, useState, useTransition } from "react";
 import { FormAlert } from "@/components/shared/form-alert";
 import { FormField } from "@/components/shared/form-field";
 import { useServerAction } from "@/components/shared/use-server-action";
@@ -91,6 +91,8 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
   };
   const [failure, setFailure] = useState<Failure | null>(null);
 
+  // Connect stays busy until the connection's page has rendered: a second Connect meanwhile would make a second connection.
+  const [opening, startOpening] = useTransition();
   const save = useServerAction(saveConnectionAction, {
     refresh: false,
     // Cancel cannot stop a save already sent: say what became of it, without pulling the person back.
@@ -99,8 +101,10 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
     onSuccess: (outcome) => {
       if (!outcome.ok) return setFailure({ title: outcome.title, message: outcome.message });
       if ("redirectTo" in outcome) return window.location.assign(outcome.redirectTo);
-      router.push(`/connections/${outcome.connectionId}?connected=1`);
-      router.refresh();
+      startOpening(() => {
+        router.push(`/connections/${outcome.connectionId}?connected=1`);
+        router.refresh();
+      });
     },
   });
   const err = save.fieldError;
@@ -322,8 +326,8 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
         <Button type="button" variant="outline" onClick={() => router.push(cancelHref)}>
           Cancel
         </Button>
-        <Button type="submit" pending={save.pending} disabled={!hydrated}>
-          {save.pending ? <LoaderCircleIcon className="animate-spin" aria-hidden="true" /> : <CheckCircle2Icon aria-hidden="true" />}
+        <Button type="submit" pending={save.pending || opening} disabled={!hydrated}>
+          {save.pending || opening ? <LoaderCircleIcon className="animate-spin" aria-hidden="true" /> : <CheckCircle2Icon aria-hidden="true" />}
           {existing ? "Save and connect" : "Connect"}
         </Button>
       </div>

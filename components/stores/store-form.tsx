@@ -2,7 +2,7 @@
 
 import { CheckCircle2Icon, FlaskConicalIcon, LoaderCircleIcon, TriangleAlertIcon, UploadIcon, XCircleIcon } from "lucide-react";
 import { useRouter } from "next/navigation";
-import { useEffect, useState } from "react";
+import { useEffect, useState, useTransition } from "react";
 import { FormAlert } from "@/components/shared/form-alert";
 import { examplePlaceholder } from "@/components/shared/example-placeholder";
 import { FormField } from "@/components/shared/form-field";
@@ -94,13 +94,19 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
   const [timeoutMs, setTimeoutMs] = useState(String(existing?.timeoutMs ?? 10000));
   const [testResult, setTestResult] = useState<TestOutcome>(null);
 
-  const afterSave = (data: { id: string }) => {
-    router.push(`/stores/${data.id}`);
-    router.refresh();
-  };
+  // The form stays "Saving…" until the saved store's page has rendered: a saved change starts the form
+  // afresh (see the page), so anything typed or clicked in between would be lost, and a second Create
+  // would make a second store.
+  const [opening, startOpening] = useTransition();
+  const afterSave = (data: { id: string }) =>
+    startOpening(() => {
+      router.push(`/stores/${data.id}`);
+      router.refresh();
+    });
   const create = useServerAction(createStoreAction, { success: "Store created.", refresh: false, onSuccess: afterSave });
   const update = useServerAction(updateStoreAction, { success: "Store saved.", refresh: false, onSuccess: afterSave });
   const save = existing ? update : create;
+  const saving = save.pending || opening;
   const test = useServerAction(testDraftStoreAction, { refresh: false, onSuccess: (r) => setTestResult(r) });
 
   const visible = (f: FieldSpec) => isShown(f, config);
@@ -425,8 +431,8 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
           {test.pending ? <LoaderCircleIcon className="animate-spin" aria-hidden="true" /> : <FlaskConicalIcon aria-hidden="true" />}
           {test.pending ? "Testing…" : "Test connection"}
         </Button>
-        <Button type="submit" pending={save.pending} disabled={!hydrated}>
-          {save.pending ? "Saving…" : existing ? "Save changes" : "Create store"}
+        <Button type="submit" pending={saving} disabled={!hydrated}>
+          {saving ? "Saving…" : existing ? "Save changes" : "Create store"}
         </Button>
       </div>
     </form>
