@@ -5,20 +5,21 @@ import { folderRoleSchema } from "./schemas";
 /** Wire shapes of the folder routes: documented in the OpenAPI document and checked by the tests. */
 
 const folderRef = z.object({ id: z.string(), name: z.string() });
+const parentIdSchema = z.string().nullable().meta({ description: "The parent folder; null at the top level and when you cannot see the parent." });
 
-export const folderNodeSchema = z.object({ id: z.string(), name: z.string(), parentId: z.string().nullable(), role: folderRoleSchema.nullable() });
+export const folderNodeSchema = z.object({ id: z.string(), name: z.string(), parentId: parentIdSchema, role: folderRoleSchema.nullable() });
 
 export const folderListResponseSchema = z.object({ folders: z.array(folderNodeSchema) });
 
 export const folderCreatedResponseSchema = z.object({ folder: z.object({ id: z.string(), name: z.string(), parentId: z.string().nullable() }) });
 
 export const folderResponseSchema = z.object({
-  folder: z.object({ id: z.string(), name: z.string(), parentId: z.string().nullable(), createdAt: dateTimeSchema, updatedAt: dateTimeSchema }),
+  folder: z.object({ id: z.string(), name: z.string(), parentId: parentIdSchema, createdAt: dateTimeSchema, updatedAt: dateTimeSchema }),
   role: folderRoleSchema.nullable().meta({ description: "Your highest role here; null for a tenant administrator without one." }),
   path: z.array(folderRef).meta({ description: "Ancestors you may see, from the top down." }),
 });
 
-export const folderUpdatedResponseSchema = folderCreatedResponseSchema;
+export const folderUpdatedResponseSchema = z.object({ folder: z.object({ id: z.string(), name: z.string(), parentId: parentIdSchema }) });
 
 export const memberListResponseSchema = z.object({
   members: z.array(

@@ -55,6 +55,28 @@ describe("folders", () => {
     expect(members.rows.find((m) => m.userId === viewer.id)).toMatchObject({ role: "FOLDER_ADMIN", inheritedFrom: { id: mid.id }, directRole: null });
   });
 
+  it("a parent the person cannot see is not named by id: null in the list, the folder, a rename and a delete", async () => {
+    const person = await makeUser();
+    const hidden = await makeFolder();
+    const [mine, other] = [await makeFolder("Mine", hidden.id), await makeFolder("Other", hidden.id)];
+    const inner = await makeFolder("Inner", mine.id);
+    await grant(mine.id, person, "FOLDER_ADMIN");
+    await grant(other.id, person, "FOLDER_ADMIN");
+    const visible = new Map((await listVisibleFolders(person)).map((f) => [f.id, f.parentId]));
+    expect(visible).toEqual(new Map([[mine.id, null], [other.id, null], [inner.id, mine.id]]));
+
+    signInAs(person);
+    const get = async (id: string) => (await (await folderRoute.GET(request("GET", `/api/v1/folders/${id}`), routeContext({ folderId: id }))).json()) as { folder: { parentId: string | null } };
+    expect((await get(mine.id)).folder.parentId).toBeNull();
+    expect((await get(inner.id)).folder.parentId).toBe(mine.id);
+    const renamed = await folderRoute.PATCH(request("PATCH", `/api/v1/folders/${mine.id}`, { body: { name: "Mine renamed" } }), routeContext({ folderId: mine.id }));
+    expect(await renamed.json()).toEqual({ folder: { id: mine.id, name: "Mine renamed", parentId: null } });
+    expect(await renameFolderAction({ folderId: mine.id, name: "Mine again" })).toEqual({ ok: true, data: { id: mine.id, name: "Mine again" } });
+    expect(await deleteFolderAction({ folderId: other.id })).toEqual({ ok: true, data: { id: other.id } });
+    // Nothing they received holds the hidden folder's id.
+    expect(JSON.stringify([visible, await get(mine.id), await get(inner.id)])).not.toContain(hidden.id);
+  });
+
   it("a role given here stays visible and removable beside a higher inherited one", async () => {
     const [admin, alice] = [await makeUser({ isAdmin: true }), await makeUser()];
     const parent = await makeFolder();

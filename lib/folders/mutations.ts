@@ -108,7 +108,8 @@ export async function updateFolder(ctx: Ctx, input: { folderId: string; name?: s
       if (moved || renamed) await tx.folder.update({ where: { id: folder.id }, data: { parentId, name } });
       if (moved) await auditFolder(tx, ctx, "folder.move", folder, moved);
       if (renamed) await auditFolder(tx, ctx, "folder.rename", { id: folder.id, name }, { from: folder.name, to: name });
-      return { id: folder.id, name, parentId };
+      // The parent only when the caller named it: after a rename alone it may be a folder they cannot see.
+      return { id: folder.id, name, ...(input.parentId !== undefined ? { parentId } : {}) };
     });
   } catch (error) {
     mapUniqueViolation(error, name);
@@ -244,7 +245,7 @@ function deleteFolderChecked(ctx: Ctx, input: { folderId: string }) {
     if (held.length > 0) throw conflict(stillContainsMessage(folder.name, held));
     await tx.folder.delete({ where: { id: folder.id } });
     await auditFolder(tx, ctx, "folder.delete", folder);
-    return { id: folder.id, parentId: folder.parentId };
+    return { id: folder.id };
   });
 }
 

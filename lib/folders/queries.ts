@@ -5,6 +5,7 @@ import { db, type Db } from "@/lib/db";
 import { notFound } from "@/lib/errors";
 import type { ListQuery } from "./schemas";
 
+/** `parentId` is null at the top level and under a folder the actor cannot see (its id is not theirs to know). */
 export type FolderNode = { id: string; name: string; parentId: string | null; role: FolderRole | null };
 
 /** Every folder the actor may see: the sidebar tree and pickers. */
@@ -17,7 +18,7 @@ export async function listVisibleFolders(actor: Actor, client: Db = db()): Promi
     // Two folders may share a name (under different parents): the id keeps their order the same every time.
     orderBy: [{ name: "asc" }, { id: "asc" }],
   });
-  return folders.map((f) => ({ ...f, role: roles.get(f.id) ?? null }));
+  return folders.map((f) => ({ ...f, parentId: f.parentId && roles.has(f.parentId) ? f.parentId : null, role: roles.get(f.id) ?? null }));
 }
 
 /** Ancestors from the root down, each marked with whether the actor may open it. */
@@ -35,6 +36,8 @@ export async function listAncestors(folderId: string, actor: Actor, client: Db =
 }
 
 export type FolderView = FolderAccess & {
+  /** The parent, when the actor may see it; null at the top level and under a hidden folder. Never access.folder.parentId outward. */
+  parentId: string | null;
   ancestors: { id: string; name: string }[];
   permissions: { manage: boolean; manageMembers: boolean; readAudit: boolean };
 };
@@ -42,9 +45,11 @@ export type FolderView = FolderAccess & {
 export async function getFolderViewOrThrow(actor: Actor, folderId: string): Promise<FolderView> {
   const access = await getFolderAccess(db(), actor, folderId);
   if (!access) throw notFound("Folder");
+  const ancestors = await listAncestors(access.folder.id, actor);
   return {
     ...access,
-    ancestors: await listAncestors(access.folder.id, actor),
+    parentId: access.folder.parentId !== null && ancestors.at(-1)?.id === access.folder.parentId ? access.folder.parentId : null,
+    ancestors,
     permissions: {
       manage: can(access, "folders.manage"),
       manageMembers: can(access, "members.manage"),

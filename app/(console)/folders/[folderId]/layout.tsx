@@ -19,7 +19,6 @@ export default async function FolderLayout({
   const { user, view } = await loadFolderView(folderId);
   const { folder } = view;
   const destinations = view.permissions.manage ? await listMoveDestinations(user, folder.id) : [];
-  const parentVisible = view.ancestors.at(-1)?.id === folder.parentId;
   const base = `/folders/${folder.id}`;
   return (
     <div className="grid grid-cols-1 gap-6">
@@ -45,10 +44,10 @@ export default async function FolderLayout({
         actions={
           view.permissions.manage ? (
             <FolderActionsMenu
-              folder={{ id: folder.id, name: folder.name, parentId: folder.parentId }}
+              folder={{ id: folder.id, name: folder.name, parentId: view.parentId }}
               destinations={destinations}
               allowTopLevel={user.isAdmin}
-              afterDeleteHref={folder.parentId && parentVisible ? `/folders/${folder.parentId}` : "/folders"}
+              afterDeleteHref={view.parentId ? `/folders/${view.parentId}` : "/folders"}
             />
           ) : null
         }

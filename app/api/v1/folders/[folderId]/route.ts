@@ -14,7 +14,7 @@ export const GET = defineRoute(
   async ({ actor, params }) => {
     const view = await getFolderViewOrThrow(actor, params.folderId);
     return {
-      folder: { id: view.folder.id, name: view.folder.name, parentId: view.folder.parentId, createdAt: view.folder.createdAt, updatedAt: view.folder.updatedAt },
+      folder: { id: view.folder.id, name: view.folder.name, parentId: view.parentId, createdAt: view.folder.createdAt, updatedAt: view.folder.updatedAt },
       role: view.role,
       path: view.ancestors,
     };
@@ -44,7 +44,7 @@ export const PATCH = defineRoute(
     const { folderId } = ctx.params;
     await updateFolder(ctx, { folderId, name: ctx.body.name, parentId: ctx.body.parentId });
     const view = await getFolderViewOrThrow(ctx.actor, folderId);
-    return { folder: { id: view.folder.id, name: view.folder.name, parentId: view.folder.parentId } };
+    return { folder: { id: view.folder.id, name: view.folder.name, parentId: view.parentId } };
   },
 );
 
