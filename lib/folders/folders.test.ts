@@ -325,6 +325,14 @@ describe("folders", () => {
     const stale = await setFolderMemberAction({ folderId: folder.id, email: person.email, role: "FOLDER_ADMIN", mode: "update" });
     expect(stale).toMatchObject({ ok: false, error: { code: "CONFLICT", fieldErrors: { email: [expect.stringContaining("is no longer a member of this folder")] } } });
     expect(await db().folderMember.findUnique({ where: { folderId_userId: { folderId: folder.id, userId: person.id } } })).toBeNull();
+
+    // A Folder Admin learns no one's name this way: the refusal names the e-mail address they sent.
+    const folderAdmin = await makeUser();
+    await grant(folder.id, folderAdmin, "FOLDER_ADMIN");
+    signInAs(folderAdmin);
+    const probe = await setFolderMemberAction({ folderId: folder.id, email: person.email, role: "VIEWER", mode: "update" });
+    expect(probe).toMatchObject({ ok: false, error: { code: "CONFLICT", message: expect.stringMatching(new RegExp(`^${person.email.replace(/[.+]/g, "\\$&")} is no longer a member`)) } });
+    expect(JSON.stringify(probe)).not.toContain(person.name);
   });
 
   it("Add member refuses someone who already has a role here instead of replacing it", async () => {

@@ -262,9 +262,12 @@ export async function setFolderMember(ctx: Ctx, input: { folderId: string; email
   }
 }
 
-/** A role change from a member list shown before the person was removed (mode "update"). */
-function noLongerMember(name: string) {
-  const message = `${name} is no longer a member of this folder: someone removed them meanwhile. Add them again if they should have a role here.`;
+/**
+ * A role change from a member list shown before the person was removed (mode "update"). Named by the
+ * e-mail sent: the caller need not be shown the name of anyone who is not a member.
+ */
+function noLongerMember(email: string) {
+  const message = `${email} is no longer a member of this folder: someone removed them meanwhile. Add them again if they should have a role here.`;
   return conflict(message, { email: [message] });
 }
 
@@ -285,7 +288,7 @@ function setFolderMemberChecked(ctx: Ctx, input: { folderId: string; email: stri
     }
     // Removed meanwhile (another administrator, another tab): a role change from a list shown before is not an add.
     if (!existing && input.mode === "update") {
-      throw noLongerMember(user.name);
+      throw noLongerMember(input.email);
     }
     if (existing?.role === input.role) return { userId: user.id, role: input.role };
     if (input.mode === "add") await tx.folderMember.create({ data: { folderId: folder.id, userId: user.id, role: input.role } });
@@ -293,7 +296,7 @@ function setFolderMemberChecked(ctx: Ctx, input: { folderId: string; email: stri
       // Not an upsert: a removal that commits between the read above and this write must not be undone.
       const { count } = await tx.folderMember.updateMany({ where: { folderId: folder.id, userId: user.id }, data: { role: input.role } });
       if (count === 0) {
-        throw noLongerMember(user.name);
+        throw noLongerMember(input.email);
       }
     } else
       await tx.folderMember.upsert({
