@@ -25,7 +25,7 @@ import { examplePlaceholder } from "@/components/shared/example-placeholder";
 type Source =
   | { mode: "asset"; asset: PickedAsset }
   | { mode: "value"; value: string }
-  | { mode: "keep"; asset: PickedAsset | null }
+  | { mode: "keep"; asset: Omit<PickedAsset, "id"> | null }
   | { mode: "none" };
 
 export type ConnectionFormProps = {
@@ -64,7 +64,7 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
       const view = existing?.secretFields.find((s) => s.field === f.name);
       out[f.name] =
         view?.source === "asset" && view.asset
-          ? { mode: "keep", asset: { id: view.asset.id, name: view.asset.name, type: view.asset.type as PickedAsset["type"], folderPath: view.asset.folderPath } }
+          ? { mode: "keep", asset: { name: view.asset.name, type: view.asset.type as PickedAsset["type"], folderPath: view.asset.folderPath } }
           : view?.source === "value"
             ? { mode: "keep", asset: null }
             : { mode: "value", value: "" };
@@ -118,7 +118,7 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
   const assetOf = (s: Source | undefined) => (s?.mode === "asset" || s?.mode === "keep" ? (s.asset ?? null) : null);
 
   // Username fields filled from a Credential asset chosen for a secret field (a reference, not a copy).
-  const usernameFilledBy = new Map<string, { secretField: string; asset: PickedAsset }>();
+  const usernameFilledBy = new Map<string, { secretField: string; asset: Omit<PickedAsset, "id"> }>();
   for (const f of fields) {
     const asset = assetOf(sources[f.name]);
     if (f.type === "secret" && f.usernameField && asset?.type === "CREDENTIAL" && usernameFrom.has(f.name)) usernameFilledBy.set(f.usernameField, { secretField: f.name, asset });

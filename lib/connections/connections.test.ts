@@ -28,6 +28,7 @@ import { oauth2ConfigSchema, oauth2Connector, type OAuth2Client } from "@/lib/co
 import { ConnectorError } from "@/lib/connectors/types";
 import { openState, sealState, sharedStateOf } from "./state";
 import { finishOAuthAuthorization, oauthRedirectUri } from "./oauth";
+import { toConnectionDto } from "./dto";
 import { getConnectionViewOrThrow } from "./queries";
 import { drain, invokeConnection } from "./runtime";
 
@@ -157,8 +158,15 @@ describe("PostgreSQL through a credential asset in another folder", () => {
       ]),
     );
     const view = await getConnectionViewOrThrow(editor, connectionId);
-    expect(view.secretFields.find((f) => f.field === "password")).toMatchObject({ source: "asset", asset: { name: "Payroll DB login", readable: true } });
+    expect(view.secretFields.find((f) => f.field === "password")).toMatchObject({ source: "asset", asset: { id: pgAssetId, name: "Payroll DB login", readable: true } });
     expect(JSON.stringify(view)).not.toContain(target.password);
+
+    // Someone who may see the connection but not the asset's folder gets its name alone: no path, no id.
+    const onlyConnections = await makeUser();
+    await grant(connFolder.id, onlyConnections, "VIEWER");
+    const theirs = await getConnectionViewOrThrow(onlyConnections, connectionId);
+    expect(theirs.secretFields.find((f) => f.field === "password")).toEqual(expect.objectContaining({ asset: expect.objectContaining({ id: null, name: "Payroll DB login", folderPath: "a folder you cannot open", readable: false }) }));
+    expect(JSON.stringify(toConnectionDto(theirs))).not.toContain(pgAssetId);
   });
 
   it("the asset page lists the connection, and the asset cannot be deleted while in use", async () => {

@@ -31,7 +31,9 @@ export const secretFieldSchema = z.object({
   field: z.string(),
   label: z.string(),
   source: z.enum(["asset", "value", "none"]).meta({ description: "asset: resolved from a credential asset at every use; value: typed in and sealed; none: left empty." }),
-  asset: z.object({ id: z.string(), name: z.string() }).nullable(),
+  asset: z
+    .object({ id: z.string().nullable().meta({ description: "null when the asset is in a folder you cannot open." }), name: z.string() })
+    .nullable(),
 });
 
 export const connectionSchema = connectionSummarySchema.extend({

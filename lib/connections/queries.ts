@@ -23,7 +23,8 @@ export type ConnectionRow = {
 };
 
 /** An asset as a connection's field shows it: a chip with the folder path, linked when the viewer may read it. */
-export type AssetChip = { id: string; name: string; type: string; folderPath: string; readable: boolean };
+/** `id` is null, like the path, for an asset in a folder the person cannot open. */
+export type AssetChip = { id: string | null; name: string; type: string; folderPath: string; readable: boolean };
 
 export type SecretFieldView = {
   field: string;
@@ -116,7 +117,7 @@ export async function getConnectionViewOrThrow(actor: Actor, connectionId: strin
         label: f.label,
         source: asset ? "asset" : row ? "value" : "none",
         // Someone who may see the connection but not the asset's folder sees its name, not a link or its path.
-        asset: asset ? { id: asset.id, name: asset.name, type: asset.type, folderPath: readable.has(asset.folderId) ? paths.get(asset.folderId) ?? "" : "a folder you cannot open", readable: readable.has(asset.folderId) } : null,
+        asset: asset ? { id: readable.has(asset.folderId) ? asset.id : null, name: asset.name, type: asset.type, folderPath: readable.has(asset.folderId) ? paths.get(asset.folderId) ?? "" : "a folder you cannot open", readable: readable.has(asset.folderId) } : null,
         fillsUsernameField: fillsUsername,
       };
     });

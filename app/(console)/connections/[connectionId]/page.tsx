@@ -70,7 +70,7 @@ export default async function ConnectionPage({ params, searchParams }: { params:
                 value = secret?.asset ? (
                   <span className="inline-flex flex-wrap items-center gap-2 rounded-full border px-3 py-1">
                     <KeySquareIcon className="size-4 text-info" aria-hidden="true" />
-                    {secret.asset.readable ? (
+                    {secret.asset.id ? (
                       <Link href={`/assets/${secret.asset.id}`} className="font-medium hover:underline">
                         {secret.asset.name}
                       </Link>
