@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, truncateSync } from "node:fs";
 import path from "node:path";
-import { expect, test, type APIResponse, type Browser, type BrowserContextOptions, type Page } from "@playwright/test";
+import { expect, test, type APIResponse, type Browser, type BrowserContextOptions, type Page, type Route } from "@playwright/test";
 import pg from "pg";
 import { pgDump, type Dump } from "../test/pg-dump";
 
@@ -70,6 +70,26 @@ export async function holdServerActions(page: Page) {
     },
   );
   return { release };
+}
+
+/**
+ * Holds the page's server-component fetches (router refreshes and navigations) until the returned
+ * function is called, as a slow network would: what the page lets a person do meanwhile is what
+ * the caller checks. Build output (not routed, see captureBodies) is unaffected.
+ */
+export async function holdPageRenders(page: Page): Promise<() => Promise<void>> {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const hold = async (route: Route) => {
+    if (route.request().method() === "GET" && route.request().headers()["rsc"] === "1") await held;
+    await route.fallback().catch(() => undefined);
+  };
+  const routed = (url: URL) => !url.pathname.startsWith("/_next/static/");
+  await page.route(routed, hold);
+  return async () => {
+    release();
+    await page.unroute(routed, hold);
+  };
 }
 
 /** Creates a user through the admin UI and returns their credentials. */

@@ -1,6 +1,6 @@
 import { expect, test, type Locator, type Page } from "@playwright/test";
 import { E2E_ADMIN } from "../playwright.config";
-import { addMember, createFolder, createUser, freshPage, holdServerActions, signIn, unique } from "./fixtures";
+import { addMember, createFolder, createUser, freshPage, holdPageRenders, holdServerActions, signIn, unique } from "./fixtures";
 
 /** While its form saves, nothing closes the dialog: not Cancel, the close button, Escape or a click beside it. */
 async function expectStaysOpenWhileSaving(page: Page, dialog: Locator) {
@@ -120,9 +120,20 @@ test("rename, move and delete a folder; delete is refused while it holds a subfo
   await expect(rename.getByLabel("Folder name")).toHaveValue("Runbooks");
   await expect(rename.getByRole("alert")).toHaveCount(0);
   await rename.getByLabel("Folder name").fill("Runbooks v2");
+  // The dialog stays, busy, until the renamed folder's page has rendered: opened again any sooner, it
+  // would offer the old name, and renaming from there would quietly undo this.
+  const release = await holdPageRenders(page);
   await rename.getByRole("button", { name: "Rename" }).click();
+  await expect(page.getByText("Folder renamed to “Runbooks v2”.")).toBeVisible();
+  await expect(rename.getByRole("button", { name: "Saving…" })).toHaveAttribute("aria-busy", "true");
+  await release();
   await expect(rename).toBeHidden();
   await expect(page.getByRole("heading", { level: 1, name: "Runbooks v2" })).toBeVisible();
+  await page.getByRole("button", { name: "Folder actions" }).click();
+  await page.getByRole("menuitem", { name: "Rename" }).click();
+  await expect(rename.getByLabel("Folder name")).toHaveValue("Runbooks v2");
+  await rename.getByRole("button", { name: "Cancel" }).click();
+  await expect(rename).toBeHidden();
 
   // Move it out, then the parent can be deleted.
   await page.getByRole("button", { name: "Folder actions" }).click();

@@ -1,4 +1,4 @@
-import { expect, test as base, type Page, type Route } from "@playwright/test";
+import { expect, test as base, type Page } from "@playwright/test";
 import { createPrivateKey, randomBytes, randomUUID, X509Certificate } from "node:crypto";
 import { startAwsEmulator, seedDemoAws } from "../test/emulators/aws";
 import { startAzureEmulator, type AzureEmulator } from "../test/emulators/azure";
@@ -6,7 +6,7 @@ import { startCyberarkEmulator, seedDemoCyberark } from "../test/emulators/cyber
 import { startHashicorpEmulator, seedDemoHashicorp } from "../test/emulators/hashicorp";
 import { createTestPki, type TestPki } from "../test/emulators/tls";
 import { generateClientCertificate } from "../lib/vault/providers/azure/certificate";
-import { captureBodies, type CapturedBodies, createFolder, createUser, fillAzureClientSecretStore, freshPage, newSecret, registerPrivateKey, registerSecret, signIn, unique } from "./fixtures";
+import { captureBodies, type CapturedBodies, createFolder, createUser, fillAzureClientSecretStore, freshPage, holdPageRenders, newSecret, registerPrivateKey, registerSecret, signIn, unique } from "./fixtures";
 
 /**
  * Admins register every store kind against the emulators, which run in the test worker; the console
@@ -336,19 +336,12 @@ test("an optional write-only setting can be removed: the proxy goes, the require
   await expect(page.getByText("Removed on save")).toBeVisible();
   // The saved page is held back: until it has rendered, the form stays busy, since it then starts
   // afresh and would drop whatever was typed or clicked in between.
-  let release!: () => void;
-  const held = new Promise<void>((resolve) => (release = resolve));
-  const holdPage = async (route: Route) => {
-    if (route.request().method() === "GET" && route.request().headers()["rsc"] === "1") await held;
-    await route.fallback();
-  };
-  await page.route("**/stores/**", holdPage);
+  const release = await holdPageRenders(page);
   await page.getByRole("button", { name: "Save changes" }).click();
   await expect(page.getByText("Store saved.")).toBeVisible();
   await expect(page.getByRole("button", { name: "Saving…" })).toHaveAttribute("aria-busy", "true");
   await expect(page.getByText("Removed on save")).toBeVisible();
-  release();
-  await page.unroute("**/stores/**", holdPage);
+  await release();
   await expect(page.getByRole("button", { name: "Save changes" })).toBeVisible();
   // The form starts afresh from what was saved: nothing is left "to be removed".
   await expect(page.getByText("Removed on save")).toHaveCount(0);

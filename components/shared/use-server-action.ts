@@ -2,7 +2,7 @@
 
 import { useMutation } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
-import { useEffect, useLayoutEffect, useRef, useState } from "react";
+import { useEffect, useLayoutEffect, useRef, useState, useTransition } from "react";
 import { toast } from "sonner";
 import { useSessionEnded } from "@/components/auth/session-ended";
 import type { ActionError, ActionResult } from "@/lib/actions/action";
@@ -20,7 +20,11 @@ type Options<T> = {
   onSuccess?: (data: T) => void;
   /** Toast for a success that arrives after the person left the form (onSuccess is not called then); `success` is used when omitted. */
   afterLeaving?: (data: T) => string | null;
-  /** Re-render server components after success, and after a conflict (default true). */
+  /**
+   * Re-render server components after success, and after a conflict (default true). The action stays
+   * pending, and `run` unresolved, until that render has landed: a dialog closed on success is not
+   * reopened with what it showed before, and a second click cannot repeat the action meanwhile.
+   */
   refresh?: boolean;
 };
 
@@ -69,18 +73,39 @@ export function useServerAction<I, T>(action: (input: I) => Promise<ActionResult
   // server finishes it anyway, and TanStack still calls back. The toast says it was done, but the
   // form's own follow-up (open what was saved, go to an OAuth sign-in) must not pull them back.
   const mounted = useRef(true);
+  // The refresh after an answer, and the runs waiting for it to land (see `refresh`).
+  const [refreshing, startRefresh] = useTransition();
+  const awaitingRefresh = useRef<(() => void)[]>([]);
+  const refreshLanded = () => {
+    for (const resume of awaitingRefresh.current.splice(0)) resume();
+  };
+  useEffect(() => {
+    if (!refreshing) refreshLanded();
+  }, [refreshing]);
   useEffect(() => {
     mounted.current = true;
     return () => {
       mounted.current = false;
+      // Nothing will render here again: whoever waits on the refresh goes on.
+      refreshLanded();
     };
   }, []);
+  // Set when this answer started a refresh; `run` then waits for it.
+  const refreshStarted = useRef<Promise<void> | null>(null);
+  const refreshPage = () => {
+    refreshStarted.current = new Promise<void>((resume) => awaitingRefresh.current.push(resume));
+    startRefresh(() => router.refresh());
+  };
 
   useLayoutEffect(() => {
     if (!failure) return;
     if (focusFirstInvalid.current) {
-      focusFirstInvalid.current = false;
-      firstInvalidControl(origin.current)?.focus();
+      const control = firstInvalidControl(origin.current);
+      // A form read-only while its action ran (a disabled fieldset) takes focus once it is editable again.
+      if (!control?.matches(":disabled")) {
+        focusFirstInvalid.current = false;
+        control?.focus();
+      }
     }
     const message = formLevelMessage(failure, shown);
     setFormError(message);
@@ -110,7 +135,7 @@ export function useServerAction<I, T>(action: (input: I) => Promise<ActionResult
       }
       if (options.success) toast.success(typeof options.success === "function" ? options.success(data) : options.success);
       options.onSuccess?.(data);
-      if (options.refresh !== false) router.refresh();
+      if (options.refresh !== false) refreshPage();
     },
     onError: (error) => {
       if (error instanceof ActionFailure) {
@@ -124,7 +149,7 @@ export function useServerAction<I, T>(action: (input: I) => Promise<ActionResult
         // Outside the console shell: to the sign-in page, and back here afterwards.
         if (error.error.code === "UNAUTHENTICATED") signInAgain(router);
         // A conflict means the state changed under the person (an edit elsewhere): show it as it is now.
-        else if (error.error.code === "CONFLICT" && options.refresh !== false) router.refresh();
+        else if (error.error.code === "CONFLICT" && options.refresh !== false) refreshPage();
       } else {
         setFormError(UNREACHABLE);
         toast.error(UNREACHABLE);
@@ -136,14 +161,17 @@ export function useServerAction<I, T>(action: (input: I) => Promise<ActionResult
     /** Resolves to true on success, false on failure (errors are already shown). */
     run: async (input: I) => {
       origin.current = attemptOrigin();
+      refreshStarted.current = null;
       try {
         await mutation.mutateAsync(input);
         return true;
       } catch {
         return false;
+      } finally {
+        await refreshStarted.current;
       }
     },
-    pending: mutation.isPending,
+    pending: mutation.isPending || refreshing,
     /**
      * The error to show by this field; asking also tells the hook the form shows this field. Ask for
      * every field rendered, even one whose place another message takes (no `a ?? fieldError(b)`).

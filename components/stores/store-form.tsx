@@ -324,88 +324,91 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
 
   return (
     <form onSubmit={submit} noValidate className="grid gap-6">
-      <Card>
-        <CardHeader>
-          <CardTitle>General</CardTitle>
-          <CardDescription>How the store appears in Latch and who may use it.</CardDescription>
-        </CardHeader>
-        <CardContent className="grid gap-5 md:grid-cols-2">
-          <FormField label="Name" id="store-name" error={fieldError("name")} required>
-            <Input value={name} onChange={(e) => setName(e.target.value)} autoComplete="off" placeholder={`e.g. Production ${kindLabel}`} />
-          </FormField>
-          <FormField label="Scope" id="store-scope" error={fieldError("folderId")} description="A folder-owned store is usable only by assets in that folder and its subfolders.">
-            <Select value={folderId} onValueChange={setFolderId}>
-              <SelectTrigger className="w-full">
-                <SelectValue />
-              </SelectTrigger>
-              <SelectContent>
-                <SelectItem value={TENANT}>Tenant-wide (every folder)</SelectItem>
-                {folders.map((f) => (
-                  <SelectItem key={f.id} value={f.id}>
-                    Folder: {f.label}
-                  </SelectItem>
-                ))}
-              </SelectContent>
-            </Select>
-          </FormField>
-          <FormField
-            label="Mode"
-            id="store-mode"
-            error={fieldError("mode")}
-            description={supportsWrite ? "Read-write lets people type a value in an asset form and Latch writes it to the store." : `${kindLabel} can only be read.`}
-          >
-            <Select value={mode} onValueChange={(v) => setMode(v as typeof mode)} disabled={!supportsWrite}>
-              <SelectTrigger className="w-full">
-                <SelectValue />
-              </SelectTrigger>
-              <SelectContent>
-                <SelectItem value="READ_ONLY">Read-only</SelectItem>
-                {supportsWrite ? <SelectItem value="READ_WRITE">Read-write</SelectItem> : null}
-              </SelectContent>
-            </Select>
-          </FormField>
-        </CardContent>
-      </Card>
-
-      <Card>
-        <CardHeader>
-          <CardTitle>{kindLabel} connection</CardTitle>
-          <CardDescription>Secret fields are write-only: stored encrypted and never sent back to your browser.</CardDescription>
-        </CardHeader>
-        <CardContent className="grid gap-5 md:grid-cols-2">
-          {moved.length > 0 && existing?.secretsSet.some((k) => k !== PROXY_FIELD.name) ? (
-            <div role="note" className="flex items-start gap-3 rounded-lg border border-warning/30 bg-warning/10 px-4 py-3 text-sm md:col-span-2">
-              <TriangleAlertIcon className="mt-0.5 size-4 shrink-0 text-warning" aria-hidden="true" />
-              <p>
-                You changed the {joinList(moved)}. {reentryReason(locatorsMoved.length > 0, trustAdded, "stored secrets")}: enter each of them again
-                below (or remove optional ones) before testing or saving.
-              </p>
-            </div>
-          ) : null}
-          {fields.filter(visible).map((f) => (f.secret ? secretInput(f) : plainInput(f)))}
-        </CardContent>
-      </Card>
-
-      <Card>
-        <CardHeader>
-          <CardTitle>Network and trust</CardTitle>
-          <CardDescription>TLS certificates are always verified. Add your private CA here rather than weakening verification.</CardDescription>
-        </CardHeader>
-        <CardContent className="grid gap-5 md:grid-cols-2">
-          <FormField label="CA bundle (PEM)" id="store-ca" error={fieldError("caBundle")} description="Certificates to trust in addition to the system roots, for a store behind a private CA." className="md:col-span-2">
-            <Textarea value={caBundle} onChange={(e) => setCaBundle(e.target.value)} rows={4} spellCheck={false} className="font-mono text-xs" placeholder="-----BEGIN CERTIFICATE-----" />
-          </FormField>
-          {secretInput(PROXY_FIELD)}
-          <FormField label="Request timeout (ms)" id="store-timeout" error={fieldError("timeoutMs")}>
-            <Input type="number" min={1000} max={120000} value={timeoutMs} onChange={(e) => setTimeoutMs(e.target.value)} />
-          </FormField>
-          {mode === "READ_ONLY" ? (
-            <FormField label="Probe secret (optional)" id="store-probe" error={fieldError("probeSecret")} description="A secret the test reads to prove Latch has access, not just a login.">
-              <Input value={probeSecret} onChange={(e) => setProbeSecret(e.target.value)} autoComplete="off" />
+      {/* Read-only while saving: the saved settings then render afresh, and would drop anything typed meanwhile. */}
+      <fieldset disabled={saving} className="m-0 grid min-w-0 gap-6 border-0 p-0">
+        <Card>
+          <CardHeader>
+            <CardTitle>General</CardTitle>
+            <CardDescription>How the store appears in Latch and who may use it.</CardDescription>
+          </CardHeader>
+          <CardContent className="grid gap-5 md:grid-cols-2">
+            <FormField label="Name" id="store-name" error={fieldError("name")} required>
+              <Input value={name} onChange={(e) => setName(e.target.value)} autoComplete="off" placeholder={`e.g. Production ${kindLabel}`} />
             </FormField>
-          ) : null}
-        </CardContent>
-      </Card>
+            <FormField label="Scope" id="store-scope" error={fieldError("folderId")} description="A folder-owned store is usable only by assets in that folder and its subfolders.">
+              <Select value={folderId} onValueChange={setFolderId}>
+                <SelectTrigger className="w-full">
+                  <SelectValue />
+                </SelectTrigger>
+                <SelectContent>
+                  <SelectItem value={TENANT}>Tenant-wide (every folder)</SelectItem>
+                  {folders.map((f) => (
+                    <SelectItem key={f.id} value={f.id}>
+                      Folder: {f.label}
+                    </SelectItem>
+                  ))}
+                </SelectContent>
+              </Select>
+            </FormField>
+            <FormField
+              label="Mode"
+              id="store-mode"
+              error={fieldError("mode")}
+              description={supportsWrite ? "Read-write lets people type a value in an asset form and Latch writes it to the store." : `${kindLabel} can only be read.`}
+            >
+              <Select value={mode} onValueChange={(v) => setMode(v as typeof mode)} disabled={!supportsWrite}>
+                <SelectTrigger className="w-full">
+                  <SelectValue />
+                </SelectTrigger>
+                <SelectContent>
+                  <SelectItem value="READ_ONLY">Read-only</SelectItem>
+                  {supportsWrite ? <SelectItem value="READ_WRITE">Read-write</SelectItem> : null}
+                </SelectContent>
+              </Select>
+            </FormField>
+          </CardContent>
+        </Card>
+
+        <Card>
+          <CardHeader>
+            <CardTitle>{kindLabel} connection</CardTitle>
+            <CardDescription>Secret fields are write-only: stored encrypted and never sent back to your browser.</CardDescription>
+          </CardHeader>
+          <CardContent className="grid gap-5 md:grid-cols-2">
+            {moved.length > 0 && existing?.secretsSet.some((k) => k !== PROXY_FIELD.name) ? (
+              <div role="note" className="flex items-start gap-3 rounded-lg border border-warning/30 bg-warning/10 px-4 py-3 text-sm md:col-span-2">
+                <TriangleAlertIcon className="mt-0.5 size-4 shrink-0 text-warning" aria-hidden="true" />
+                <p>
+                  You changed the {joinList(moved)}. {reentryReason(locatorsMoved.length > 0, trustAdded, "stored secrets")}: enter each of them again
+                  below (or remove optional ones) before testing or saving.
+                </p>
+              </div>
+            ) : null}
+            {fields.filter(visible).map((f) => (f.secret ? secretInput(f) : plainInput(f)))}
+          </CardContent>
+        </Card>
+
+        <Card>
+          <CardHeader>
+            <CardTitle>Network and trust</CardTitle>
+            <CardDescription>TLS certificates are always verified. Add your private CA here rather than weakening verification.</CardDescription>
+          </CardHeader>
+          <CardContent className="grid gap-5 md:grid-cols-2">
+            <FormField label="CA bundle (PEM)" id="store-ca" error={fieldError("caBundle")} description="Certificates to trust in addition to the system roots, for a store behind a private CA." className="md:col-span-2">
+              <Textarea value={caBundle} onChange={(e) => setCaBundle(e.target.value)} rows={4} spellCheck={false} className="font-mono text-xs" placeholder="-----BEGIN CERTIFICATE-----" />
+            </FormField>
+            {secretInput(PROXY_FIELD)}
+            <FormField label="Request timeout (ms)" id="store-timeout" error={fieldError("timeoutMs")}>
+              <Input type="number" min={1000} max={120000} value={timeoutMs} onChange={(e) => setTimeoutMs(e.target.value)} />
+            </FormField>
+            {mode === "READ_ONLY" ? (
+              <FormField label="Probe secret (optional)" id="store-probe" error={fieldError("probeSecret")} description="A secret the test reads to prove Latch has access, not just a login.">
+                <Input value={probeSecret} onChange={(e) => setProbeSecret(e.target.value)} autoComplete="off" />
+              </FormField>
+            ) : null}
+          </CardContent>
+        </Card>
+      </fieldset>
 
       <FormAlert title={test.formError && !save.formError ? "Could not test the settings" : existing ? "Could not save the store" : "Could not create the store"} message={save.formError ?? test.formError} />
       {/* Always in the page, so screen readers announce a result that appears in it (a region added with its text is often not read). */}
