@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
-import { createFolderAction, renameFolderAction } from "@/lib/folders/actions";
+import { createFolderAction, moveFolderAction, renameFolderAction } from "@/lib/folders/actions";
 import { grant, makeFolder, makeUser, signInAs } from "@/test/fixtures";
-import { canSeeAudit, listAuditEvents, parseAsOf } from "./queries";
+import { canSeeAudit, HIDDEN_FOLDER, listAuditEvents, parseAsOf } from "./queries";
 
 vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
 vi.mock("@/lib/request-context", () => import("@/test/mocks/request-context"));
@@ -36,6 +36,32 @@ describe("audit log visibility", () => {
     expect((await listAuditEvents(viewer, all)).rows).toEqual([]);
     // Narrowing to a folder one cannot audit yields nothing rather than an error.
     expect((await listAuditEvents(folderAdmin, { ...all, folderId: theirs.id })).rows).toEqual([]);
+  });
+
+  it("a folder event names a folder the reader cannot see as such: no name, no id", async () => {
+    const [admin, person] = [await makeUser({ isAdmin: true }), await makeUser()];
+    const hidden = await makeFolder(`Hidden ${Date.now()}`);
+    const [moving, into] = [await makeFolder("Moving", hidden.id), await makeFolder("Into", hidden.id)];
+    await grant(moving.id, person, "FOLDER_ADMIN");
+    await grant(into.id, person, "FOLDER_ADMIN");
+    signInAs(admin);
+    const made = await createFolderAction({ name: "Made", parentId: hidden.id });
+    if (!made.ok) throw new Error(made.error.message);
+    await grant(made.data.id, person, "FOLDER_ADMIN");
+    // The move stays under the hidden folder, so it needs no role there.
+    signInAs(person);
+    expect((await moveFolderAction({ folderId: moving.id, parentId: into.id })).ok).toBe(true);
+
+    const theirs = (await listAuditEvents(person, all)).rows;
+    const move = theirs.find((e) => e.action === "folder.move" && e.targetId === moving.id);
+    expect(move?.details).toEqual({ from: HIDDEN_FOLDER, to: { id: into.id, name: "Into" } });
+    const create = theirs.find((e) => e.action === "folder.create" && e.targetId === made.data.id);
+    expect(create?.details).toEqual({ parent: HIDDEN_FOLDER });
+    expect(JSON.stringify(theirs)).not.toContain(hidden.id);
+    expect(JSON.stringify(theirs)).not.toContain(hidden.name);
+    // An administrator sees the folder as it was recorded.
+    const adminsMove = (await listAuditEvents(admin, all)).rows.find((e) => e.action === "folder.move" && e.targetId === moving.id);
+    expect(adminsMove?.details).toEqual({ from: { id: hidden.id, name: hidden.name }, to: { id: into.id, name: "Into" } });
   });
 
   it("search matches action, person, target and the full request id", async () => {

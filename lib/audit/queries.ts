@@ -1,6 +1,6 @@
 import "server-only";
 import type { AuditOutcome, Prisma } from "@prisma/client";
-import { canTenant, listFolderIdsWith, type Actor } from "@/lib/authz";
+import { canTenant, listFolderIdsWith, listFolderRoles, type Actor } from "@/lib/authz";
 import { db } from "@/lib/db";
 import { z } from "zod";
 import { likeTerm } from "@/lib/db/names";
@@ -80,7 +80,29 @@ export async function listAuditEvents(actor: Actor, query: AuditQuery & { folder
     }),
     db().auditEvent.count({ where }),
   ]);
-  return { rows: rows satisfies AuditRow[], total };
+  if (canTenant(actor, "audit.read.all")) return { rows: rows satisfies AuditRow[], total };
+  const visible = new Set((await listFolderRoles(db(), actor)).keys());
+  return { rows: rows.map((r) => hideUnseenFolders(r, visible)), total };
+}
+
+/** The details of folder events that name another folder (`{ id, name }`, see lib/folders/mutations). */
+const FOLDER_REFERENCES: Record<string, string[]> = { "folder.create": ["parent"], "folder.move": ["from", "to"] };
+export const HIDDEN_FOLDER = "a folder you cannot see";
+
+/**
+ * An event about a folder the reader audits can name another one they may not see (the parent a
+ * Folder Admin of a subfolder alone has no role on): its name and id give way to HIDDEN_FOLDER.
+ */
+function hideUnseenFolders(row: AuditRow, visible: ReadonlySet<string>): AuditRow {
+  const keys = FOLDER_REFERENCES[row.action];
+  const details = row.details;
+  if (!keys || !details || typeof details !== "object" || Array.isArray(details)) return row;
+  const shown = { ...details };
+  for (const key of keys) {
+    const ref = shown[key];
+    if (ref && typeof ref === "object" && !Array.isArray(ref) && typeof ref.id === "string" && !visible.has(ref.id)) shown[key] = HIDDEN_FOLDER;
+  }
+  return { ...row, details: shown };
 }
 
 /** Whether the audit area should appear at all for this person. */

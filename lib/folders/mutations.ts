@@ -13,6 +13,13 @@ import { nameTaken } from "@/lib/db/names";
 
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
 
+/**
+ * How folder events name another folder (a parent, where a move came from and went): its name then,
+ * and its id, so the log can hide it from a reader who may not see that folder (lib/audit/queries).
+ */
+type FolderRef = { id: string; name: string };
+const TOP_LEVEL = "(top level)";
+
 /** Every folder change is audited against the folder itself, so folder admins see it in their log. */
 function auditFolder(tx: Tx, ctx: Ctx, action: string, folder: { id: string; name: string }, details?: Record<string, unknown>) {
   return recordAuditEvent(tx, {
@@ -68,10 +75,11 @@ export async function createFolder(ctx: Ctx, input: { name: string; parentId: st
   try {
     return await db().$transaction(async (tx) => {
       await lockFolderTree(tx);
-      let parentName: string | null = null;
+      let parent: FolderRef | null = null;
       // Null is the top level; any string, "" included, must name a folder the actor may manage.
       if (input.parentId !== null) {
-        parentName = (await assertCanOnFolder(tx, ctx.actor, "folders.manage", input.parentId)).folder.name;
+        const { folder } = await assertCanOnFolder(tx, ctx.actor, "folders.manage", input.parentId);
+        parent = { id: folder.id, name: folder.name };
         if ((await chainIds(tx, input.parentId)).length + 1 > FOLDER_MAX_DEPTH) {
           throw new AppError("VALIDATION", `Folders can be nested at most ${FOLDER_MAX_DEPTH} levels deep.`);
         }
@@ -80,7 +88,7 @@ export async function createFolder(ctx: Ctx, input: { name: string; parentId: st
       }
       await assertUniqueSiblingName(tx, input.parentId, input.name);
       const folder = await tx.folder.create({ data: { name: input.name, parentId: input.parentId } });
-      await auditFolder(tx, ctx, "folder.create", folder, { parent: parentName ?? "(top level)" });
+      await auditFolder(tx, ctx, "folder.create", folder, { parent: parent ?? TOP_LEVEL });
       return { id: folder.id, name: folder.name, parentId: folder.parentId };
     });
   } catch (error) {
@@ -119,10 +127,11 @@ export async function updateFolder(ctx: Ctx, input: { folderId: string; name?: s
 /** Whether the folder may move to `parentId` under the name `name`; what the audit event says of the move. */
 async function checkMove(tx: Tx, ctx: Ctx, folder: { id: string; parentId: string | null }, parentId: string | null, name: string) {
   const subtree = await subtreeIds(tx, folder.id);
-  let destinationName = "(top level)";
+  let destination: FolderRef | typeof TOP_LEVEL = TOP_LEVEL;
   if (parentId !== null) {
     // Same answer as an unknown destination when the actor cannot manage it.
-    destinationName = (await assertCanOnFolder(tx, ctx.actor, "folders.manage", parentId, "Destination folder")).folder.name;
+    const { folder: found } = await assertCanOnFolder(tx, ctx.actor, "folders.manage", parentId, "Destination folder");
+    destination = { id: found.id, name: found.name };
     if (subtree.some((f) => f.id === parentId)) {
       throw new AppError("VALIDATION", "A folder cannot be moved into itself or one of its subfolders.", {
         parentId: ["Choose a folder outside the one you are moving."],
@@ -151,8 +160,8 @@ async function checkMove(tx: Tx, ctx: Ctx, folder: { id: string; parentId: strin
   }
   await assertUniqueSiblingName(tx, parentId, name, folder.id);
   await assertAssetsKeepStores(tx, subtree.map((f) => f.id), parentId);
-  const from = folder.parentId ? (await tx.folder.findUnique({ where: { id: folder.parentId } }))?.name : "(top level)";
-  return { from, to: destinationName };
+  const source = folder.parentId ? await tx.folder.findUnique({ where: { id: folder.parentId }, select: { id: true, name: true } }) : null;
+  return { from: source ?? TOP_LEVEL, to: destination };
 }
 
 /**
