@@ -87,6 +87,8 @@ async function saveAndRetest(page: Page, name: string) {
   await page.getByRole("button", { name: "Test saved settings" }).click();
   await expect(page.getByText(/^Test passed\./).first()).toBeVisible({ timeout: 30_000 });
   await expect(page.getByRole("main")).toContainText("Healthy");
+  // Busy until the page has rendered what the test recorded.
+  await expect(page.getByRole("button", { name: "Test saved settings" })).not.toHaveAttribute("aria-busy", "true");
 }
 
 test("HashiCorp Vault (AppRole, KV auto-detected): a wrong secret ID fails precisely, then the round trip passes", async ({ page, emulators }) => {
@@ -341,6 +343,10 @@ test("an optional write-only setting can be removed: the proxy goes, the require
   await expect(page.getByText("Store saved.")).toBeVisible();
   await expect(page.getByRole("button", { name: "Saving…" })).toHaveAttribute("aria-busy", "true");
   await expect(page.getByText("Removed on save")).toBeVisible();
+  await expect(page.getByLabel("Request timeout (ms)")).toBeDisabled();
+  // Menus too (Radix opens them on pointerdown, which a disabled fieldset alone does not stop).
+  await page.getByRole("combobox", { name: "Mode" }).click({ force: true });
+  await expect(page.getByRole("listbox")).toHaveCount(0);
   await release();
   await expect(page.getByRole("button", { name: "Save changes" })).toBeVisible();
   // The form starts afresh from what was saved: nothing is left "to be removed".
@@ -424,6 +430,11 @@ test("an error for a field the form is not showing is shown above the buttons, n
   const alert = page.getByRole("alert").filter({ hasText: "Could not create the store" });
   await expect(alert).toContainText("The probe secret's name can be at most 500 characters.");
   await expect(page).toHaveURL(/\/stores\/new/);
+  // Sent with Enter from a field: the form is read-only while it saves, and the refusal gives focus back.
+  await page.getByLabel(/^Name\b/).press("Enter");
+  await expect(page.getByRole("button", { name: "Create store" })).not.toHaveAttribute("aria-busy", "true");
+  await expect(alert).toContainText("The probe secret's name can be at most 500 characters.");
+  await expect(page.getByLabel(/^Name\b/)).toBeFocused();
 });
 
 test("a store in use cannot be deleted: the refusal names the asset, and after a reload the store is still there", async ({ page, emulators }) => {

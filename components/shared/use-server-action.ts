@@ -22,13 +22,17 @@ type Options<T> = {
   afterLeaving?: (data: T) => string | null;
   /**
    * Re-render server components after success, and after a conflict (default true). The action stays
-   * pending, and `run` unresolved, until that render has landed: a dialog closed on success is not
-   * reopened with what it showed before, and a second click cannot repeat the action meanwhile.
+   * pending, and `run` unresolved, until that render has landed (REFRESH_WAIT_MS at most): a dialog
+   * closed on success is not reopened with what it showed before, and a second click cannot repeat
+   * the action meanwhile.
    */
   refresh?: boolean;
 };
 
 export const UNREACHABLE = "Could not reach Latch. Check your connection and try again.";
+
+/** How long an action stays pending for the page refresh after its answer (see `refresh`), at most. */
+const REFRESH_WAIT_MS = 10_000;
 
 /** The session has ended: to the sign-in page, and back to this page afterwards. */
 const signInAgain = (router: ReturnType<typeof useRouter>) => router.push(`/login?callbackUrl=${encodeURIComponent(window.location.pathname + window.location.search)}`);
@@ -75,12 +79,22 @@ export function useServerAction<I, T>(action: (input: I) => Promise<ActionResult
   const mounted = useRef(true);
   // The refresh after an answer, and the runs waiting for it to land (see `refresh`).
   const [refreshing, startRefresh] = useTransition();
+  // A refresh that hangs (a slow server) holds nothing for longer than this: the dialog can close.
+  const [refreshOverdue, setRefreshOverdue] = useState(false);
   const awaitingRefresh = useRef<(() => void)[]>([]);
   const refreshLanded = () => {
     for (const resume of awaitingRefresh.current.splice(0)) resume();
   };
   useEffect(() => {
-    if (!refreshing) refreshLanded();
+    if (!refreshing) {
+      setRefreshOverdue(false);
+      return refreshLanded();
+    }
+    const overdue = setTimeout(() => {
+      setRefreshOverdue(true);
+      refreshLanded();
+    }, REFRESH_WAIT_MS);
+    return () => clearTimeout(overdue);
   }, [refreshing]);
   useEffect(() => {
     mounted.current = true;
@@ -93,6 +107,8 @@ export function useServerAction<I, T>(action: (input: I) => Promise<ActionResult
   // Set when this answer started a refresh; `run` then waits for it.
   const refreshStarted = useRef<Promise<void> | null>(null);
   const refreshPage = () => {
+    // Nothing renders here any more to say the refresh landed.
+    if (!mounted.current) return void router.refresh();
     refreshStarted.current = new Promise<void>((resume) => awaitingRefresh.current.push(resume));
     startRefresh(() => router.refresh());
   };
@@ -102,7 +118,7 @@ export function useServerAction<I, T>(action: (input: I) => Promise<ActionResult
     if (focusFirstInvalid.current) {
       const control = firstInvalidControl(origin.current);
       // A form read-only while its action ran (a disabled fieldset) takes focus once it is editable again.
-      if (!control?.matches(":disabled")) {
+      if (!control?.closest("fieldset:disabled")) {
         focusFirstInvalid.current = false;
         control?.focus();
       }
@@ -171,7 +187,7 @@ export function useServerAction<I, T>(action: (input: I) => Promise<ActionResult
         await refreshStarted.current;
       }
     },
-    pending: mutation.isPending || refreshing,
+    pending: mutation.isPending || (refreshing && !refreshOverdue),
     /**
      * The error to show by this field; asking also tells the hook the form shows this field. Ask for
      * every field rendered, even one whose place another message takes (no `a ?? fieldError(b)`).

@@ -2,7 +2,7 @@
 
 import { CheckCircle2Icon, FlaskConicalIcon, LoaderCircleIcon, TriangleAlertIcon, UploadIcon, XCircleIcon } from "lucide-react";
 import { useRouter } from "next/navigation";
-import { useEffect, useState, useTransition } from "react";
+import { useEffect, useRef, useState, useTransition } from "react";
 import { FormAlert } from "@/components/shared/form-alert";
 import { examplePlaceholder } from "@/components/shared/example-placeholder";
 import { FormField } from "@/components/shared/form-field";
@@ -107,6 +107,15 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
   const update = useServerAction(updateStoreAction, { success: "Store saved.", refresh: false, onSuccess: afterSave });
   const save = existing ? update : create;
   const saving = save.pending || opening;
+  // The disabled fieldset takes focus from the field Enter was pressed in: a save refused without a
+  // field to show its error by gives it back (one refused by a field focuses that field instead).
+  const focusedBeforeSaving = useRef<HTMLElement | null>(null);
+  useEffect(() => {
+    const before = focusedBeforeSaving.current;
+    if (saving || !before) return;
+    focusedBeforeSaving.current = null;
+    if (before.isConnected && (document.activeElement === document.body || document.activeElement === null)) before.focus();
+  }, [saving]);
   const test = useServerAction(testDraftStoreAction, { refresh: false, onSuccess: (r) => setTestResult(r) });
 
   const visible = (f: FieldSpec) => isShown(f, config);
@@ -311,6 +320,7 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
     event.preventDefault();
     setTestResult(null);
     test.reset(); // Only this attempt's errors are shown: a test's would otherwise stay beside them.
+    focusedBeforeSaving.current = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     if (existing) await update.run({ ...common, storeId: existing.id, expectedVersion: existing.settingsVersion });
     else await create.run({ ...common, kind });
   }

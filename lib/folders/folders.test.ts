@@ -74,7 +74,7 @@ describe("folders", () => {
     expect(await renameFolderAction({ folderId: mine.id, name: "Mine again" })).toEqual({ ok: true, data: { id: mine.id, name: "Mine again" } });
     expect(await deleteFolderAction({ folderId: other.id })).toEqual({ ok: true, data: { id: other.id } });
     // Nothing they received holds the hidden folder's id.
-    expect(JSON.stringify([visible, await get(mine.id), await get(inner.id)])).not.toContain(hidden.id);
+    expect(JSON.stringify([[...visible], await get(mine.id), await get(inner.id)])).not.toContain(hidden.id);
   });
 
   it("a role given here stays visible and removable beside a higher inherited one", async () => {
