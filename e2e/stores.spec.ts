@@ -87,8 +87,6 @@ async function saveAndRetest(page: Page, name: string) {
   await page.getByRole("button", { name: "Test saved settings" }).click();
   await expect(page.getByText(/^Test passed\./).first()).toBeVisible({ timeout: 30_000 });
   await expect(page.getByRole("main")).toContainText("Healthy");
-  // Busy until the page has rendered what the test recorded.
-  await expect(page.getByRole("button", { name: "Test saved settings" })).not.toHaveAttribute("aria-busy", "true");
 }
 
 test("HashiCorp Vault (AppRole, KV auto-detected): a wrong secret ID fails precisely, then the round trip passes", async ({ page, emulators }) => {

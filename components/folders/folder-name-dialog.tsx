@@ -27,7 +27,7 @@ export function FolderNameDialog(props: Props) {
   const [name, setName] = useState(props.mode === "rename" ? props.currentName : "");
 
   const create = useServerAction(createFolderAction, { success: (f) => `Folder “${f.name}” created.` });
-  const rename = useServerAction(renameFolderAction, { success: (f) => `Folder renamed to “${f?.name}”.` });
+  const rename = useServerAction(renameFolderAction, { success: (f) => `Folder renamed to “${f?.name}”.`, awaitRefresh: true });
   const action = props.mode === "create" ? create : rename;
   // Each opening starts from the folder's name as it is now (renaming) or blank (creating: a name
   // typed and cancelled does not wait), with no error of the last attempt. Renaming opens from a

@@ -25,7 +25,7 @@ type Props = {
 
 export function MoveFolderDialog({ folderId, folderName, currentParentId, destinations, allowTopLevel, open, onOpenChange }: Props) {
   const [target, setTarget] = useState<string>("");
-  const move = useServerAction(moveFolderAction, { success: `Folder “${folderName}” moved.` });
+  const move = useServerAction(moveFolderAction, { success: `Folder “${folderName}” moved.`, awaitRefresh: true });
   // Each opening starts with no destination and no error of the last attempt, however the last one
   // ended: it opens from a menu (the open prop), and closes after a move by the parent's onOpenChange.
   const [wasOpen, setWasOpen] = useState(open);

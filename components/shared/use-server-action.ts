@@ -20,13 +20,15 @@ type Options<T> = {
   onSuccess?: (data: T) => void;
   /** Toast for a success that arrives after the person left the form (onSuccess is not called then); `success` is used when omitted. */
   afterLeaving?: (data: T) => string | null;
-  /**
-   * Re-render server components after success, and after a conflict (default true). The action stays
-   * pending, and `run` unresolved, until that render has landed (REFRESH_WAIT_MS at most): a dialog
-   * closed on success is not reopened with what it showed before, and a second click cannot repeat
-   * the action meanwhile.
-   */
+  /** Re-render server components after success, and after a conflict (default true). */
   refresh?: boolean;
+  /**
+   * Stay pending, and leave `run` unresolved, until that re-render has landed (REFRESH_WAIT_MS at
+   * most). For a dialog that closes on success and opens again with what the page says (an edit
+   * dialog would otherwise offer the old values, and saving them would undo the change), and a
+   * button whose page says whether it still applies (a second press must not skip its question).
+   */
+  awaitRefresh?: boolean;
 };
 
 export const UNREACHABLE = "Could not reach Latch. Check your connection and try again.";
@@ -108,7 +110,7 @@ export function useServerAction<I, T>(action: (input: I) => Promise<ActionResult
   const refreshStarted = useRef<Promise<void> | null>(null);
   const refreshPage = () => {
     // Nothing renders here any more to say the refresh landed.
-    if (!mounted.current) return void router.refresh();
+    if (!mounted.current || !options.awaitRefresh) return void router.refresh();
     refreshStarted.current = new Promise<void>((resume) => awaitingRefresh.current.push(resume));
     startRefresh(() => router.refresh());
   };

@@ -27,7 +27,7 @@ type Props = {
  */
 export function CertificateCredentialCard({ storeId, current, problem, replaces, uploadTo, uploadSteps }: Props) {
   const [confirm, setConfirm] = useState(false);
-  const generate = useServerAction(generateStoreCertificateAction, { success: `Key pair generated. Download the certificate and upload it to ${uploadTo}.` });
+  const generate = useServerAction(generateStoreCertificateAction, { success: `Key pair generated. Download the certificate and upload it to ${uploadTo}.`, awaitRefresh: true });
   const href = (format: "cer" | "pem") => `/api/v1/stores/${storeId}/certificate?format=${format}`;
   // Making a key pair changes how the store signs in, at once: ask first whenever something in use is replaced.
   const asks = Boolean(current || problem || replaces);

@@ -40,7 +40,7 @@ function ServiceAccountForm({
     success: (a) => `Service account “${a.name}” created. Give it a token next.`,
     onSuccess: (a) => (createdId.current = a.id),
   });
-  const update = useServerAction(updateServiceAccountAction, { success: "Service account saved." });
+  const update = useServerAction(updateServiceAccountAction, { success: "Service account saved.", awaitRefresh: true });
   const current = account ? update : create;
 
   async function submit(event: React.FormEvent) {

@@ -255,7 +255,7 @@ export function UserRowActions({ user, isSelf }: { user: UserSummary; isSelf: bo
 
 function EditUserDialog({ user, isSelf, open, onOpenChange }: { user: UserSummary; isSelf: boolean; open: boolean; onOpenChange: (open: boolean) => void }) {
   const [form, setForm] = useState({ name: user.name, email: user.email });
-  const update = useServerAction(updateUserAction, { success: (u) => `Saved ${u.name} (${u.email}).` });
+  const update = useServerAction(updateUserAction, { success: (u) => `Saved ${u.name} (${u.email}).`, awaitRefresh: true });
   // Each opening starts from the person as they are now, with no errors of the last attempt.
   const [wasOpen, setWasOpen] = useState(open);
   if (open !== wasOpen) {
