@@ -33,7 +33,7 @@ type Options<T> = {
 
 export const UNREACHABLE = "Could not reach Latch. Check your connection and try again.";
 
-/** How long an action stays pending for the page refresh after its answer (see `refresh`), at most. */
+/** How long an action stays pending for the page refresh after its answer (see `awaitRefresh`), at most. */
 const REFRESH_WAIT_MS = 10_000;
 
 /** The session has ended: to the sign-in page, and back to this page afterwards. */
@@ -79,7 +79,7 @@ export function useServerAction<I, T>(action: (input: I) => Promise<ActionResult
   // server finishes it anyway, and TanStack still calls back. The toast says it was done, but the
   // form's own follow-up (open what was saved, go to an OAuth sign-in) must not pull them back.
   const mounted = useRef(true);
-  // The refresh after an answer, and the runs waiting for it to land (see `refresh`).
+  // The refresh after an answer, and the runs waiting for it to land (see `awaitRefresh`).
   const [refreshing, startRefresh] = useTransition();
   // A refresh that hangs (a slow server) holds nothing for longer than this: the dialog can close.
   const [refreshOverdue, setRefreshOverdue] = useState(false);
