@@ -1,9 +1,10 @@
 "use client";
 
 import { useRouter } from "next/navigation";
-import { useId, useState, useTransition } from "react";
+import { useId, useState } from "react";
 import { FormAlert } from "@/components/shared/form-alert";
 import { FormField } from "@/components/shared/form-field";
+import { useOpenSaved } from "@/components/shared/use-open-saved";
 import { useServerAction } from "@/components/shared/use-server-action";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
@@ -124,13 +125,9 @@ export function AssetForm({ folderId, stores, existing, cancelHref }: AssetFormP
   const [secretValue, setSecretValue] = useState("");
   const [plainValue, setPlainValue] = useState(existing?.plainValue ?? (existing?.type === "BOOLEAN" ? "false" : ""));
 
-  // "Saving…" until the asset's page has rendered: a second Create meanwhile would make a second asset.
-  const [opening, startOpening] = useTransition();
-  const afterSave = (data: { id: string }) =>
-    startOpening(() => {
-      router.push(`/assets/${data.id}`);
-      router.refresh();
-    });
+  // "Saving…" until the asset's page has rendered.
+  const { opening, open } = useOpenSaved();
+  const afterSave = (data: { id: string }) => open(`/assets/${data.id}`);
   const create = useServerAction(createAssetAction, { success: "Asset created.", refresh: false, onSuccess: afterSave });
   const update = useServerAction(updateAssetAction, { success: "Asset saved.", refresh: false, onSuccess: afterSave });
   const save = editing ? update : create;

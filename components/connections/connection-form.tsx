@@ -2,9 +2,10 @@
 
 import { CheckCircle2Icon, EllipsisVerticalIcon, KeyRoundIcon, KeySquareIcon, LoaderCircleIcon, PencilLineIcon, XIcon } from "lucide-react";
 import { useRouter } from "next/navigation";
-import { useEffect, useRef, useState, useTransition } from "react";
+import { useEffect, useRef, useState } from "react";
 import { FormAlert } from "@/components/shared/form-alert";
 import { FormField } from "@/components/shared/form-field";
+import { useOpenSaved } from "@/components/shared/use-open-saved";
 import { useServerAction } from "@/components/shared/use-server-action";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
@@ -91,8 +92,8 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
   };
   const [failure, setFailure] = useState<Failure | null>(null);
 
-  // Connect stays busy until the connection's page has rendered: a second Connect meanwhile would make a second connection.
-  const [opening, startOpening] = useTransition();
+  // Connect stays busy until the connection's page has rendered.
+  const { opening, open } = useOpenSaved();
   const save = useServerAction(saveConnectionAction, {
     refresh: false,
     // Cancel cannot stop a save already sent: say what became of it, without pulling the person back.
@@ -101,10 +102,7 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
     onSuccess: (outcome) => {
       if (!outcome.ok) return setFailure({ title: outcome.title, message: outcome.message });
       if ("redirectTo" in outcome) return window.location.assign(outcome.redirectTo);
-      startOpening(() => {
-        router.push(`/connections/${outcome.connectionId}?connected=1`);
-        router.refresh();
-      });
+      open(`/connections/${outcome.connectionId}?connected=1`);
     },
   });
   const err = save.fieldError;

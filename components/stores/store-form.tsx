@@ -1,11 +1,11 @@
 "use client";
 
 import { CheckCircle2Icon, FlaskConicalIcon, LoaderCircleIcon, TriangleAlertIcon, UploadIcon, XCircleIcon } from "lucide-react";
-import { useRouter } from "next/navigation";
-import { useEffect, useRef, useState, useTransition } from "react";
+import { useEffect, useRef, useState } from "react";
 import { FormAlert } from "@/components/shared/form-alert";
 import { examplePlaceholder } from "@/components/shared/example-placeholder";
 import { FormField } from "@/components/shared/form-field";
+import { useOpenSaved } from "@/components/shared/use-open-saved";
 import { useServerAction } from "@/components/shared/use-server-action";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
@@ -66,7 +66,6 @@ async function readUpload(file: File): Promise<string> {
  */
 export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, existing }: StoreFormProps) {
   const hydrated = useHydrated();
-  const router = useRouter();
   const [name, setName] = useState(existing?.name ?? "");
   const [folderId, setFolderId] = useState<string>(existing?.folderId ?? TENANT);
   const [mode, setMode] = useState<"READ_ONLY" | "READ_WRITE">(existing?.mode ?? (supportsWrite ? "READ_WRITE" : "READ_ONLY"));
@@ -94,15 +93,9 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
   const [timeoutMs, setTimeoutMs] = useState(String(existing?.timeoutMs ?? 10000));
   const [testResult, setTestResult] = useState<TestOutcome>(null);
 
-  // The form stays "Saving…" until the saved store's page has rendered: a saved change starts the form
-  // afresh (see the page), so anything typed or clicked in between would be lost, and a second Create
-  // would make a second store.
-  const [opening, startOpening] = useTransition();
-  const afterSave = (data: { id: string }) =>
-    startOpening(() => {
-      router.push(`/stores/${data.id}`);
-      router.refresh();
-    });
+  // "Saving…" until the saved store's page has rendered: a saved change starts the form afresh (see the page).
+  const { opening, open } = useOpenSaved();
+  const afterSave = (data: { id: string }) => open(`/stores/${data.id}`);
   const create = useServerAction(createStoreAction, { success: "Store created.", refresh: false, onSuccess: afterSave });
   const update = useServerAction(updateStoreAction, { success: "Store saved.", refresh: false, onSuccess: afterSave });
   const save = existing ? update : create;
