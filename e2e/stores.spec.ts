@@ -170,8 +170,26 @@ test("Azure Key Vault: Latch generates the key pair; only the public certificate
   await page.getByRole("button", { name: "Create store" }).click();
   await expect(page.getByRole("heading", { level: 1, name })).toBeVisible();
 
+  // A key pair is stored with the settings at once and the form starts afresh: with a change typed
+  // and not saved, the page asks first, and Cancel keeps what was typed.
+  const timeout = page.getByLabel("Request timeout (ms)");
+  await timeout.fill("15000");
   await page.getByRole("button", { name: "Generate key pair in Latch" }).click();
+  const discard = page.getByRole("alertdialog", { name: "Discard your unsaved changes?" });
+  await discard.getByRole("button", { name: "Cancel" }).click();
+  await expect(discard).toBeHidden();
+  await expect(timeout).toHaveValue("15000");
+  await expect(page.getByRole("link", { name: "Download .cer" })).toHaveCount(0);
+  // Confirmed, the key pair is made and the form shows what is stored.
+  await page.getByRole("button", { name: "Generate key pair in Latch" }).click();
+  await discard.getByRole("button", { name: "Discard and generate" }).click();
   await expect(page.getByRole("link", { name: "Download .cer" })).toBeVisible();
+  await expect(timeout).toHaveValue("10000");
+  // Nothing typed since: no question.
+  await page.getByRole("button", { name: "Generate a new key pair" }).click();
+  const replace = page.getByRole("alertdialog", { name: "Replace the certificate?" });
+  await expect(replace).not.toContainText("not saved");
+  await replace.getByRole("button", { name: "Cancel" }).click();
   const download = await page.request.get(await page.getByRole("link", { name: "Download .cer" }).getAttribute("href") as string);
   expect(download.headers()["content-type"]).toBe("application/pkix-cert");
   const der = await download.body();

@@ -5,6 +5,7 @@ import { useState } from "react";
 import { ConfirmDialog } from "@/components/shared/confirm-dialog";
 import { LocalTime } from "@/components/shared/local-time";
 import { useServerAction } from "@/components/shared/use-server-action";
+import { useUnsavedSettings } from "@/components/stores/unsaved-settings";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { generateStoreCertificateAction } from "@/lib/stores/actions";
@@ -29,19 +30,29 @@ export function CertificateCredentialCard({ storeId, current, problem, replaces,
   const [confirm, setConfirm] = useState(false);
   const generate = useServerAction(generateStoreCertificateAction, { success: `Key pair generated. Download the certificate and upload it to ${uploadTo}.`, awaitRefresh: true });
   const href = (format: "cer" | "pem") => `/api/v1/stores/${storeId}/certificate?format=${format}`;
-  // Making a key pair changes how the store signs in, at once: ask first whenever something in use is replaced.
-  const asks = Boolean(current || problem || replaces);
+  // A new key pair is stored in the store's settings at once, and the settings form below starts afresh from them.
+  const unsaved = useUnsavedSettings();
+  // Making a key pair changes how the store signs in, at once: ask first whenever something in use is
+  // replaced, or changes typed in the form below would be discarded.
+  const asks = Boolean(current || problem || replaces || unsaved);
+  const discards = unsaved ? " The changes you have not saved in the settings below are discarded." : "";
   const confirmText = replaces
     ? {
         title: "Switch this store to a certificate?",
-        description: `This store signs in with ${replaces} now. Latch generates a key pair and signs in with it at once, instead of ${replaces}. Sign-ins fail until you download the certificate and upload it to ${uploadTo}.`,
+        description: `This store signs in with ${replaces} now. Latch generates a key pair and signs in with it at once, instead of ${replaces}. Sign-ins fail until you download the certificate and upload it to ${uploadTo}.${discards}`,
         confirmLabel: "Generate and switch",
       }
-    : {
-        title: "Replace the certificate?",
-        description: `Latch replaces the key pair and uses the new one at once; the old private key is discarded. Sign-ins fail until you download the new certificate and upload it to ${uploadTo}.`,
-        confirmLabel: "Generate new key pair",
-      };
+    : current || problem
+      ? {
+          title: "Replace the certificate?",
+          description: `Latch replaces the key pair and uses the new one at once; the old private key is discarded. Sign-ins fail until you download the new certificate and upload it to ${uploadTo}.${discards}`,
+          confirmLabel: "Generate new key pair",
+        }
+      : {
+          title: "Discard your unsaved changes?",
+          description: "Latch generates the key pair and stores it in this store's settings at once. The changes you have not saved in the settings below are discarded: save them first to keep them.",
+          confirmLabel: "Discard and generate",
+        };
   return (
     <Card>
       <CardHeader>

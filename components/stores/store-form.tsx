@@ -21,6 +21,7 @@ import { isShown, movedLocators, type FieldSpec } from "@/lib/vault/fields";
 import type { ExternalStoreKind } from "@/lib/vault/types";
 import { cn, joinList } from "@/lib/utils";
 import { useHydrated } from "@/components/shared/use-hydrated";
+import { useReportUnsavedSettings } from "@/components/stores/unsaved-settings";
 
 const TENANT = "__tenant__";
 
@@ -142,6 +143,10 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
     secrets: Object.fromEntries(Object.entries(secrets).filter(([key]) => [...fields, PROXY_FIELD].some((f) => f.name === key && visible(f) && !isSet(f) && !removing.has(key)))),
     removeSecrets: [...removing],
   };
+  // Anything changed from what was loaded: the store page's Generate key pair asks before it starts the form afresh.
+  const snapshot = JSON.stringify(common);
+  const [loaded] = useState(snapshot);
+  useReportUnsavedSettings(!!existing && snapshot !== loaded);
 
   const remove = (key: string) => {
     setRemoving(toggle(removing, key, true));

@@ -5,6 +5,7 @@ import { CertificateCredentialCard } from "@/components/stores/certificate-crede
 import { StoreActions } from "@/components/stores/store-actions";
 import { StoreForm } from "@/components/stores/store-form";
 import { StoreHealth } from "@/components/stores/store-health";
+import { UnsavedSettingsProvider } from "@/components/stores/unsaved-settings";
 import { requireUser } from "@/lib/auth/session";
 import { AppError } from "@/lib/errors";
 import { listFolderOptions } from "@/lib/folders/queries";
@@ -27,61 +28,63 @@ export default async function StorePage({ params }: { params: Promise<{ storeId:
   // Kinds whose key pair Latch can make (Azure) show it; a store without one yet shows the button alone.
   const certificate = provider.certificateCredential ? await getStoreCertificateState(user, store.id) : null;
   return (
-    <div className="grid grid-cols-1 gap-6">
-      <Breadcrumbs items={[{ label: "Credential stores", href: "/stores" }, { label: store.name }]} />
-      <PageHeader
-        title={store.name}
-        description={
-          <span className="inline-flex flex-wrap items-center gap-3">
-            {store.kindLabel} · {store.folder ? `Folder: ${store.folder.name}` : "Tenant-wide"} · <StoreHealth lastTest={store.lastTest} />
-          </span>
-        }
-        actions={<StoreActions storeId={store.id} storeName={store.name} deletable={!store.isBuiltIn} />}
-      />
-      {store.lastTest && !store.lastTest.ok ? (
-        <p role="status" className="rounded-lg border border-danger/30 bg-danger/10 px-4 py-3 text-sm text-danger">
-          Last test failed: {store.lastTest.message}
-        </p>
-      ) : null}
-      {provider.certificateCredential && certificate ? (
-        <CertificateCredentialCard
-          storeId={store.id}
-          current={certificate.current}
-          problem={certificate.problem}
-          replaces={certificate.replaces}
-          uploadTo={provider.certificateCredential.uploadTo}
-          uploadSteps={provider.certificateCredential.uploadSteps}
+    <UnsavedSettingsProvider>
+      <div className="grid grid-cols-1 gap-6">
+        <Breadcrumbs items={[{ label: "Credential stores", href: "/stores" }, { label: store.name }]} />
+        <PageHeader
+          title={store.name}
+          description={
+            <span className="inline-flex flex-wrap items-center gap-3">
+              {store.kindLabel} · {store.folder ? `Folder: ${store.folder.name}` : "Tenant-wide"} · <StoreHealth lastTest={store.lastTest} />
+            </span>
+          }
+          actions={<StoreActions storeId={store.id} storeName={store.name} deletable={!store.isBuiltIn} />}
         />
-      ) : null}
-      {!isExternalStoreKind(store.kind) ? (
-        <p className="text-sm text-muted-foreground">
-          The built-in Latch Database store keeps values in Latch’s own database, sealed with AES-256-GCM under keys wrapped by the master key. It is
-          always tenant-wide and read-write.
-        </p>
-      ) : (
-        <StoreForm
-          // A saved change starts the form afresh from what was stored: no typed secret, "Replace" or "Remove" left open.
-          // Only a change of settings: "Test saved settings" also moves updatedAt, and must not wipe what is being typed.
-          key={store.settingsVersion}
-          kind={store.kind}
-          kindLabel={provider.label}
-          fields={provider.fields}
-          supportsWrite={provider.supportsWrite}
-          folders={folders}
-          existing={{
-            id: store.id,
-            name: store.name,
-            folderId: store.folder?.id ?? null,
-            mode: store.mode,
-            config: store.config,
-            secretsSet: store.secretsSet,
-            caBundle: store.caBundle,
-            probeSecret: store.probeSecret,
-            timeoutMs: store.timeoutMs,
-            settingsVersion: store.settingsVersion,
-          }}
-        />
-      )}
-    </div>
+        {store.lastTest && !store.lastTest.ok ? (
+          <p role="status" className="rounded-lg border border-danger/30 bg-danger/10 px-4 py-3 text-sm text-danger">
+            Last test failed: {store.lastTest.message}
+          </p>
+        ) : null}
+        {provider.certificateCredential && certificate ? (
+          <CertificateCredentialCard
+            storeId={store.id}
+            current={certificate.current}
+            problem={certificate.problem}
+            replaces={certificate.replaces}
+            uploadTo={provider.certificateCredential.uploadTo}
+            uploadSteps={provider.certificateCredential.uploadSteps}
+          />
+        ) : null}
+        {!isExternalStoreKind(store.kind) ? (
+          <p className="text-sm text-muted-foreground">
+            The built-in Latch Database store keeps values in Latch’s own database, sealed with AES-256-GCM under keys wrapped by the master key. It is
+            always tenant-wide and read-write.
+          </p>
+        ) : (
+          <StoreForm
+            // A saved change starts the form afresh from what was stored: no typed secret, "Replace" or "Remove" left open.
+            // Only a change of settings: "Test saved settings" also moves updatedAt, and must not wipe what is being typed.
+            key={store.settingsVersion}
+            kind={store.kind}
+            kindLabel={provider.label}
+            fields={provider.fields}
+            supportsWrite={provider.supportsWrite}
+            folders={folders}
+            existing={{
+              id: store.id,
+              name: store.name,
+              folderId: store.folder?.id ?? null,
+              mode: store.mode,
+              config: store.config,
+              secretsSet: store.secretsSet,
+              caBundle: store.caBundle,
+              probeSecret: store.probeSecret,
+              timeoutMs: store.timeoutMs,
+              settingsVersion: store.settingsVersion,
+            }}
+          />
+        )}
+      </div>
+    </UnsavedSettingsProvider>
   );
 }
