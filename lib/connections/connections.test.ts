@@ -29,7 +29,8 @@ import { ConnectorError } from "@/lib/connectors/types";
 import { openState, sealState, sharedStateOf } from "./state";
 import { finishOAuthAuthorization, oauthRedirectUri } from "./oauth";
 import { toConnectionDto } from "./dto";
-import { getConnectionViewOrThrow } from "./queries";
+import { getConnectionViewOrThrow, listConnections } from "./queries";
+import { parseListQuery } from "@/lib/list-query";
 import { drain, invokeConnection } from "./runtime";
 
 vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
@@ -938,6 +939,41 @@ describe("Connect while the asset's credential store fails", () => {
     expect(outcome.ok ? "" : outcome.message).toMatch(/^Nothing is listening at 127\.0\.0\.1:\d+\. Check the address and port, and that the store is running\.$/);
     expect(JSON.stringify(outcome)).not.toContain(target.password);
     expect(await snapshot()).toEqual(saved);
+  });
+
+  it("the store's words (the secret's path) reach only those who may open the asset; others learn what failed, not where", async () => {
+    const path = `${PG_PATH}-gone`;
+    // The login as it is now (an earlier test rotates the password).
+    vault.seedSecret({ path, data: vault.readSecret({ path: PG_PATH })! });
+    signInAs(editor);
+    const asset = ok(await createAssetAction({ folderId: secretsFolder.id, type: "CREDENTIAL", name: `Gone login ${randomUUID().slice(0, 6)}`, storeId: vaultStoreId, secretName: path, usernameKey: "username", valueKey: "password" }));
+    const input = pgInput(asset.id);
+    const id = connected(ok(await saveConnectionAction(input)));
+    // An Editor of the connection's folder alone: may use the connection (it runs as its owner), cannot open the asset's folder.
+    const runner = await makeUser();
+    await grant(connFolder.id, runner, "EDITOR");
+    vault.deleteSecret({ path, mode: "all" });
+    invalidateAsset(asset.id);
+
+    signInAs(runner);
+    const theirs = ok(await reconnectConnectionAction({ connectionId: id }));
+    expect(theirs).toMatchObject({ ok: false, kind: "store_not_found", message: "The credential store could not provide a value this connection needs (Secret not found). The details are shown to people who can open its credential assets." });
+    const invoke = invokeConnection({ actor: runner, requestId: `t-${randomUUID().slice(0, 8)}` }, { connectionId: id, operation: "query", input: { sql: "SELECT 1" } });
+    await expect(invoke).rejects.toMatchObject({ code: "UPSTREAM_FAILED", kind: "not_found", userMessage: expect.stringContaining("(Secret not found)") });
+    await expect(invoke.catch((e: Error) => e.message)).resolves.not.toContain(path);
+    const asRunner = { view: await getConnectionViewOrThrow(runner, id), list: await listConnections(runner, connFolder.id, parseListQuery({ q: input.name })) };
+    expect(asRunner.view.lastMessage).toBe(theirs.ok ? null : theirs.message);
+    expect(asRunner.list.rows).toEqual([expect.objectContaining({ id, lastMessage: asRunner.view.lastMessage })]);
+    expect(JSON.stringify(asRunner)).not.toContain(path);
+
+    // Someone who may open the asset reads the store's own words, wherever they were recorded from.
+    const asEditor = { view: await getConnectionViewOrThrow(editor, id), list: await listConnections(editor, connFolder.id, parseListQuery({ q: input.name })) };
+    expect(asEditor.view.lastMessage).toContain(path);
+    expect(asEditor.list.rows[0]?.lastMessage).toBe(asEditor.view.lastMessage);
+    signInAs(editor);
+    const mine = ok(await reconnectConnectionAction({ connectionId: id }));
+    expect(mine).toMatchObject({ ok: false, kind: "store_not_found", message: expect.stringContaining(path) });
+    await expect(invokeConnection({ actor: editor, requestId: `t-${randomUUID().slice(0, 8)}` }, { connectionId: id, operation: "query", input: { sql: "SELECT 1" } })).rejects.toMatchObject({ userMessage: expect.stringContaining(path) });
   });
 });
 

@@ -5,7 +5,7 @@ import type { Connection, ConnectionSecret, Prisma } from "@prisma/client";
 import type { ActionContext } from "@/lib/actions/action";
 import { fieldErrorsOf } from "@/lib/actions/action";
 import { recordAuditEvent } from "@/lib/audit/record";
-import { assertCanOnFolder } from "@/lib/authz";
+import { assertCanOnFolder, type Actor } from "@/lib/authz";
 import { checkedUse, useTarget } from "./denied";
 import { sameOAuthGrant } from "@/lib/connectors/oauth2";
 import { getConnector } from "@/lib/connectors/registry";
@@ -21,6 +21,7 @@ import { broadcastRefresh } from "@/lib/secrets/broadcast";
 import { ResolveError } from "@/lib/secrets/resolver";
 import { STORE_ERROR_TITLES } from "@/lib/vault/errors";
 import { limitRefresh } from "./rate-limits";
+import { lastMessageFor, mayReadAssets } from "./store-failures";
 import { NO_STATE, openState, sealState, sharedStateOf } from "./state";
 import { runtimeActorFor, runtimeActorFrom, triggerOf, typedValueAad, withCredentials, type FieldSource, type ResolveFor } from "./credentials";
 import type { SaveConnectionInput } from "./schemas";
@@ -196,6 +197,12 @@ async function plan(connector: Connector, input: SaveConnectionInput, existing: 
   return { config, sources, rows, usernameFields: [...usernameFields] };
 }
 
+/** A failed outcome as told to the actor: a store's failure in general terms unless the actor may read every asset involved. */
+export async function outcomeFor(actor: Actor, assetIds: readonly (string | null | undefined)[], outcome: ConnectOutcome): Promise<ConnectOutcome> {
+  if (outcome.ok || !outcome.kind.startsWith("store_")) return outcome;
+  return { ...outcome, message: lastMessageFor({ lastMessage: outcome.message, lastErrorKind: outcome.kind }, await mayReadAssets(actor, assetIds)) ?? outcome.message };
+}
+
 export function describeFailure(error: unknown, connectionId: string | null): ConnectOutcome | null {
   if (error instanceof ConnectorError) return { ok: false, connectionId, kind: error.kind, title: CONNECTOR_ERROR_TITLES[error.kind], message: error.message };
   if (error instanceof ResolveError) return { ok: false, connectionId, kind: `store_${error.kind}`, title: `Credential store: ${STORE_ERROR_TITLES[error.kind]}`, message: error.userMessage };
@@ -309,7 +316,7 @@ export async function saveConnection(ctx: Ctx, input: SaveConnectionInput, oauth
     });
   const recordFailure = async (failure: ConnectOutcome) => {
     await auditFailure(failure.ok ? null : failure.kind);
-    return failure;
+    return outcomeFor(ctx.actor, p.sources.map((s) => ("assetId" in s ? s.assetId : null)), failure);
   };
   // The editor loaded an older version: saving would undo someone else's edit. Refused before the target is tried.
   if (existing && input.expectedVersion !== undefined && input.expectedVersion !== existing.settingsVersion) {
@@ -500,7 +507,8 @@ export async function reconnectConnection(ctx: Ctx, input: { connectionId: strin
     return false;
   });
   if (superseded) throw conflict("The connection was changed while it was being tested, or its status was recorded anew (an authorisation or another test finished first). Reconnect again to test it as it is now.");
-  return outcome;
+  // Recorded in full (the page tells each reader what they may see); answered as this caller may see it.
+  return outcomeFor(ctx.actor, connection.secrets.map((s) => s.assetId), outcome);
 }
 
 export async function deleteConnection(ctx: Ctx, input: { connectionId: string }) {

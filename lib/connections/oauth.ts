@@ -9,7 +9,7 @@ import { env } from "@/lib/env";
 import { notFound } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
 import { withCredentials } from "./credentials";
-import { describeFailure, fieldSummary, newAuthorizationNonce, sourcesOf } from "./mutations";
+import { describeFailure, fieldSummary, newAuthorizationNonce, outcomeFor, sourcesOf } from "./mutations";
 import { NO_STATE, openState, sealState } from "./state";
 
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
@@ -82,6 +82,7 @@ export async function finishOAuthAuthorization(ctx: Ctx, input: { state: string;
       await tx.connection.updateMany({ where: { id: connection.id, stateCiphertext: null }, data: { status: "FAILED", lastCheckAt: new Date(), lastMessage: failure.message.slice(0, 500), lastErrorKind: failure.kind } });
       await recordAuditEvent(tx, { ...audit, outcome: "FAILURE", details: { connector: "oauth2", fields, failure: failure.kind } });
     });
-    return { ok: false as const, connectionId: connection.id, message: failure.message };
+    const told = await outcomeFor(ctx.actor, connection.secrets.map((s) => s.assetId), failure);
+    return { ok: false as const, connectionId: connection.id, message: told.ok ? failure.message : told.message };
   }
 }

@@ -9,6 +9,7 @@ import { listAncestors } from "@/lib/folders/queries";
 import { isUuid } from "@/lib/ids";
 import type { ListQuery } from "@/lib/list-query";
 import { likeTerm } from "@/lib/db/names";
+import { lastMessageFor } from "./store-failures";
 
 export type ConnectionRow = {
   id: string;
@@ -64,9 +65,11 @@ export async function listConnections(actor: Actor, folderId: string, query: Lis
   const access = await assertCanOnFolder(db(), actor, "connections.read", folderId);
   const where = { folderId: access.folder.id, ...(query.q ? { name: { contains: likeTerm(query.q), mode: "insensitive" as const } } : {}) };
   const [rows, total] = await Promise.all([
-    db().connection.findMany({ where, include: { secrets: { select: { field: true, part: true, assetId: true } } }, orderBy: [{ name: "asc" }, { id: "asc" }], skip: (query.page - 1) * query.pageSize, take: query.pageSize }),
+    db().connection.findMany({ where, include: { secrets: { select: { field: true, part: true, assetId: true, asset: { select: { folderId: true } } } } }, orderBy: [{ name: "asc" }, { id: "asc" }], skip: (query.page - 1) * query.pageSize, take: query.pageSize }),
     db().connection.count({ where }),
   ]);
+  // A store failure is told in full only to those who may read every asset it could be about (read only when one is shown).
+  const readable = rows.some((c) => c.lastErrorKind?.startsWith("store_")) ? new Set(await listFolderIdsWith(db(), actor, "assets.read")) : new Set<string>();
   return {
     total,
     permissions: { write: can(access, "connections.write"), use: can(access, "connections.use") },
@@ -79,7 +82,7 @@ export async function listConnections(actor: Actor, folderId: string, query: Lis
         kindLabel: kindLabel(c.connectorKind),
         status: c.status,
         lastConnectedAt: c.lastConnectedAt,
-        lastMessage: c.lastMessage,
+        lastMessage: lastMessageFor(c, c.secrets.every((s) => !s.asset || readable.has(s.asset.folderId))),
         assetFields: c.secrets.filter((s) => s.assetId && s.part === "VALUE").map((s) => fields.find((f) => f.name === s.field)?.label ?? s.field),
       };
     }),
@@ -129,7 +132,7 @@ export async function getConnectionViewOrThrow(actor: Actor, connectionId: strin
     kindLabel: connector.label,
     status: c.status,
     lastConnectedAt: c.lastConnectedAt,
-    lastMessage: c.lastMessage,
+    lastMessage: lastMessageFor(c, c.secrets.every((s) => !s.asset || readable.has(s.asset.folderId))),
     assetFields: secretFields.filter((s) => s.asset).map((s) => s.label),
     folder: { id: access.folder.id, name: access.folder.name },
     folderPath: [...ancestors, { id: access.folder.id, name: access.folder.name }],

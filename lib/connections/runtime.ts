@@ -23,6 +23,7 @@ import { Pools, type PoolEntry } from "./pools";
 import { auditRefusedUse, checkedUse, useTarget } from "./denied";
 import { sourcesOf } from "./mutations";
 import { limitInvoke, limitRefresh } from "./rate-limits";
+import { storeFailureFor } from "./store-failures";
 import { openState, sharedStateOf, sweepUnsaved } from "./state";
 
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
@@ -365,7 +366,8 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
     // The caller's input, refused by a rule only the connection knows: a 422 naming the field.
     if (error instanceof OperationInputError) throw new AppError("VALIDATION", error.message, { [`input.${error.field}`]: [error.message] });
     if (error instanceof ConnectorError) throw new TargetError(error.kind, error.message);
-    if (error instanceof ResolveError) throw error;
+    // The owner's store failed: the caller hears where only if it may read the assets.
+    if (error instanceof ResolveError) throw await storeFailureFor(ctx.actor, connection.secrets.map((s) => s.assetId), error);
     throw error;
   }
   observeInvoke(connector.kind, "ok", started);
