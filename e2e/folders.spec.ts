@@ -289,6 +289,25 @@ test("after a move the Move dialog opens with no destination and nothing to send
   await page.goBack();
   await expect(page).toHaveURL(new RegExp(`/folders/${home}$`));
   await expect(page.getByRole("heading", { name: "Page not found" })).toHaveCount(0);
+
+  // Back while the delete runs: the person stays where Back took them, which shows the folder gone.
+  const leavingName = unique("Leaving");
+  await createFolder(page, leavingName);
+  await page.goto(`/folders?q=${encodeURIComponent(leavingName)}`);
+  await page.getByRole("link", { name: leavingName, exact: true }).first().click();
+  await expect(page.getByRole("heading", { level: 1, name: leavingName })).toBeVisible();
+  const actions = await holdServerActions(page);
+  await page.getByRole("button", { name: "Folder actions" }).click();
+  await page.getByRole("menuitem", { name: "Delete" }).click();
+  await page.getByRole("alertdialog").getByRole("button", { name: "Delete folder" }).click();
+  await expect(page.getByRole("alertdialog").getByRole("button", { name: "Deleting…" })).toBeVisible();
+  await page.goBack();
+  await expect(page).toHaveURL(/\/folders\?q=/);
+  actions.release();
+  await expect(page.getByText(`Folder “${leavingName}” deleted.`)).toBeVisible();
+  await expect(page.getByText("No folders match your search")).toBeVisible();
+  await page.waitForLoadState("networkidle");
+  await expect(page).toHaveURL(/\/folders\?q=/);
 });
 
 test("Add member opens blank after a cancel; removing a member hands focus to the next; removing yourself warns and leads to the folder list", async ({

@@ -2,7 +2,6 @@
 
 import { CheckCircle2Icon, FlaskConicalIcon, LoaderCircleIcon, PencilIcon, RotateCcwKeyIcon, Trash2Icon, XCircleIcon } from "lucide-react";
 import Link from "next/link";
-import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { toast } from "sonner";
 import { ConfirmDialog } from "@/components/shared/confirm-dialog";
@@ -11,6 +10,7 @@ import { Button } from "@/components/ui/button";
 import { deleteAssetAction, refreshAssetAction, testAssetAction } from "@/lib/assets/actions";
 import type { ResolveTestResult } from "@/lib/secrets/resolver";
 import { LocalTime } from "@/components/shared/local-time";
+import { useLeaveDeleted } from "@/components/shared/use-leave-deleted";
 
 type TestResult = ResolveTestResult;
 
@@ -19,7 +19,7 @@ type TestResult = ResolveTestResult;
  * (the server refuses it): Delete is then not offered, and the reason is shown in its place.
  */
 export function AssetManageActions({ assetId, assetName, folderId, usedBy }: { assetId: string; assetName: string; folderId: string; usedBy: number }) {
-  const router = useRouter();
+  const leaveDeleted = useLeaveDeleted();
   const settle = useSettleAction();
   return (
     <div className="flex flex-wrap items-center gap-2">
@@ -47,9 +47,7 @@ export function AssetManageActions({ assetId, assetName, folderId, usedBy }: { a
         onConfirm={async () => {
           await settle(() => deleteAssetAction({ assetId }));
           toast.success(`Asset “${assetName}” deleted.`);
-          // Replaced: Back must not lead to the page of what no longer exists.
-          router.replace(`/folders/${folderId}/assets`);
-          router.refresh();
+          leaveDeleted(`/assets/${assetId}`, `/folders/${folderId}/assets`);
         }}
       />
       )}

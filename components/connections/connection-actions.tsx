@@ -2,15 +2,15 @@
 
 import { LoaderCircleIcon, PencilIcon, RefreshCwIcon, RotateCcwKeyIcon, Trash2Icon } from "lucide-react";
 import Link from "next/link";
-import { useRouter } from "next/navigation";
 import { toast } from "sonner";
 import { ConfirmDialog } from "@/components/shared/confirm-dialog";
 import { useServerAction, useSettleAction } from "@/components/shared/use-server-action";
 import { Button } from "@/components/ui/button";
 import { deleteConnectionAction, reconnectConnectionAction, refreshConnectionAction } from "@/lib/connections/actions";
+import { useLeaveDeleted } from "@/components/shared/use-leave-deleted";
 
 export function ConnectionActions({ connectionId, name, folderId, canWrite, canUse }: { connectionId: string; name: string; folderId: string; canWrite: boolean; canUse: boolean }) {
-  const router = useRouter();
+  const leaveDeleted = useLeaveDeleted();
   const settle = useSettleAction();
   // The outcome (status badge and message) shows on the page after the refresh.
   const reconnect = useServerAction(reconnectConnectionAction, {
@@ -52,9 +52,7 @@ export function ConnectionActions({ connectionId, name, folderId, canWrite, canU
             onConfirm={async () => {
               await settle(() => deleteConnectionAction({ connectionId }));
               toast.success(`Connection “${name}” deleted.`);
-              // Replaced: Back must not lead to the page of what no longer exists.
-              router.replace(`/folders/${folderId}/connections`);
-              router.refresh();
+              leaveDeleted(`/connections/${connectionId}`, `/folders/${folderId}/connections`);
             }}
           />
         </>

@@ -1,7 +1,6 @@
 "use client";
 
 import { FolderInputIcon, MoreHorizontalIcon, PencilIcon, Trash2Icon } from "lucide-react";
-import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { Button } from "@/components/ui/button";
 import {
@@ -17,6 +16,7 @@ import { useSettleAction } from "@/components/shared/use-server-action";
 import { deleteFolderAction } from "@/lib/folders/actions";
 import { FolderNameDialog } from "./folder-name-dialog";
 import { MoveFolderDialog, type MoveDestination } from "./move-folder-dialog";
+import { useLeaveDeleted } from "@/components/shared/use-leave-deleted";
 
 type Props = {
   folder: { id: string; name: string; parentId: string | null };
@@ -27,7 +27,7 @@ type Props = {
 };
 
 export function FolderActionsMenu({ folder, destinations, allowTopLevel, afterDeleteHref }: Props) {
-  const router = useRouter();
+  const leaveDeleted = useLeaveDeleted();
   const settle = useSettleAction();
   const [dialog, setDialog] = useState<"rename" | "move" | "delete" | null>(null);
 
@@ -82,9 +82,7 @@ export function FolderActionsMenu({ folder, destinations, allowTopLevel, afterDe
           // The refusal ("still contains …") is shown inside the dialog, where the person is looking.
           await settle(() => deleteFolderAction({ folderId: folder.id }));
           toast.success(`Folder “${folder.name}” deleted.`);
-          // Replaced, not pushed: Back must not lead to the deleted folder's page.
-          router.replace(afterDeleteHref);
-          router.refresh();
+          leaveDeleted(`/folders/${folder.id}`, afterDeleteHref);
         }}
       />
     </>

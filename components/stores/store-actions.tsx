@@ -1,16 +1,16 @@
 "use client";
 
 import { FlaskConicalIcon, LoaderCircleIcon, RotateCcwKeyIcon, Trash2Icon } from "lucide-react";
-import { useRouter } from "next/navigation";
 import { toast } from "sonner";
 import { ConfirmDialog } from "@/components/shared/confirm-dialog";
 import { useServerAction, useSettleAction } from "@/components/shared/use-server-action";
 import { Button } from "@/components/ui/button";
 import { deleteStoreAction, refreshStoreAction, testStoreAction } from "@/lib/stores/actions";
+import { useLeaveDeleted } from "@/components/shared/use-leave-deleted";
 
 /** Test the saved settings (records the store's health) and delete. */
 export function StoreActions({ storeId, storeName, deletable }: { storeId: string; storeName: string; deletable: boolean }) {
-  const router = useRouter();
+  const leaveDeleted = useLeaveDeleted();
   const settle = useSettleAction();
   // The outcome shows on the page itself (health badge, and the failure in full) after the refresh.
   const test = useServerAction(testStoreAction, { onSuccess: (r) => (r.ok ? toast.success(`Test passed. ${r.message}`) : undefined) });
@@ -40,9 +40,7 @@ export function StoreActions({ storeId, storeName, deletable }: { storeId: strin
           onConfirm={async () => {
             await settle(() => deleteStoreAction({ storeId }));
             toast.success(`Store “${storeName}” deleted.`);
-            // Replaced: Back must not lead to the page of what no longer exists.
-            router.replace("/stores");
-            router.refresh();
+            leaveDeleted(`/stores/${storeId}`, "/stores");
           }}
         />
       ) : null}
