@@ -50,7 +50,7 @@ export function CertificateCredentialCard({ storeId, current, problem, replaces,
         }
       : {
           title: "Discard your unsaved changes?",
-          description: "Latch generates the key pair and stores it in this store's settings at once. The changes you have not saved in the settings below are discarded: save them first to keep them.",
+          description: "Latch generates the key pair and stores it in this store’s settings at once. The changes you have not saved in the settings below are discarded: save them first to keep them.",
           confirmLabel: "Discard and generate",
         };
   return (
