@@ -11,8 +11,9 @@ import { useRouter } from "next/navigation";
 export function useLeaveDeleted() {
   const router = useRouter();
   return (itemPath: string, to: string) => {
-    const here = window.location.pathname;
-    if (here === itemPath || here.startsWith(`${itemPath}/`)) router.replace(to);
+    // Ids are matched whatever their case (a page opened from a link with the id in capitals).
+    const [here, item] = [window.location.pathname.toLowerCase(), itemPath.toLowerCase()];
+    if (here === item || here.startsWith(`${item}/`)) router.replace(to);
     router.refresh();
   };
 }
