@@ -6,7 +6,7 @@ import { startCyberarkEmulator, seedDemoCyberark } from "../test/emulators/cyber
 import { startHashicorpEmulator, seedDemoHashicorp } from "../test/emulators/hashicorp";
 import { createTestPki, type TestPki } from "../test/emulators/tls";
 import { generateClientCertificate } from "../lib/vault/providers/azure/certificate";
-import { captureBodies, type CapturedBodies, createFolder, createUser, fillAzureClientSecretStore, freshPage, holdPageRenders, newSecret, registerPrivateKey, registerSecret, signIn, unique } from "./fixtures";
+import { captureBodies, type CapturedBodies, createFolder, createUser, fillAzureClientSecretStore, freshPage, holdPageRenders, holdServerActions, newSecret, registerPrivateKey, registerSecret, signIn, unique } from "./fixtures";
 
 /**
  * Admins register every store kind against the emulators, which run in the test worker; the console
@@ -180,16 +180,33 @@ test("Azure Key Vault: Latch generates the key pair; only the public certificate
   await expect(discard).toBeHidden();
   await expect(timeout).toHaveValue("15000");
   await expect(page.getByRole("link", { name: "Download .cer" })).toHaveCount(0);
-  // Confirmed, the key pair is made and the form shows what is stored.
+  // Changed back, nothing is unsaved: no question. While the key pair is made, the form is read-only.
+  await timeout.fill("10000");
+  const actions = await holdServerActions(page);
   await page.getByRole("button", { name: "Generate key pair in Latch" }).click();
-  await discard.getByRole("button", { name: "Discard and generate" }).click();
+  await expect(page.getByRole("button", { name: "Generating…" })).toBeVisible();
+  await expect(discard).toHaveCount(0);
+  await expect(timeout).toBeDisabled();
+  actions.release();
   await expect(page.getByRole("link", { name: "Download .cer" })).toBeVisible();
-  await expect(timeout).toHaveValue("10000");
-  // Nothing typed since: no question.
+  await expect(timeout).toBeEnabled();
+  // A replacement asks as before; with a change typed, it says that the change is discarded too.
+  await timeout.fill("15000");
   await page.getByRole("button", { name: "Generate a new key pair" }).click();
   const replace = page.getByRole("alertdialog", { name: "Replace the certificate?" });
-  await expect(replace).not.toContainText("not saved");
-  await replace.getByRole("button", { name: "Cancel" }).click();
+  await expect(replace).toContainText("The changes you have not saved in the settings below are discarded.");
+  await replace.getByRole("button", { name: "Generate new key pair" }).click();
+  await expect(replace).toBeHidden();
+  await expect(timeout).toHaveValue("10000");
+  // While the form saves, the settings cannot be replaced under it.
+  await timeout.fill("15000");
+  const saving = await holdServerActions(page);
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await expect(page.getByRole("button", { name: "Generate a new key pair" })).toBeDisabled();
+  saving.release();
+  await expect(page.getByRole("button", { name: "Save changes" })).toBeEnabled();
+  await expect(page.getByRole("button", { name: "Generate a new key pair" })).toBeEnabled();
+  await expect(timeout).toHaveValue("15000");
   const download = await page.request.get(await page.getByRole("link", { name: "Download .cer" }).getAttribute("href") as string);
   expect(download.headers()["content-type"]).toBe("application/pkix-cert");
   const der = await download.body();

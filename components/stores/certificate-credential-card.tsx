@@ -5,7 +5,7 @@ import { useState } from "react";
 import { ConfirmDialog } from "@/components/shared/confirm-dialog";
 import { LocalTime } from "@/components/shared/local-time";
 import { useServerAction } from "@/components/shared/use-server-action";
-import { useUnsavedSettings } from "@/components/stores/unsaved-settings";
+import { useSettingsActionSync } from "@/components/stores/settings-sync";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { generateStoreCertificateAction } from "@/lib/stores/actions";
@@ -31,7 +31,7 @@ export function CertificateCredentialCard({ storeId, current, problem, replaces,
   const generate = useServerAction(generateStoreCertificateAction, { success: `Key pair generated. Download the certificate and upload it to ${uploadTo}.`, awaitRefresh: true });
   const href = (format: "cer" | "pem") => `/api/v1/stores/${storeId}/certificate?format=${format}`;
   // A new key pair is stored in the store's settings at once, and the settings form below starts afresh from them.
-  const unsaved = useUnsavedSettings();
+  const { unsaved, saving } = useSettingsActionSync(generate.pending);
   // Making a key pair changes how the store signs in, at once: ask first whenever something in use is
   // replaced, or changes typed in the form below would be discarded.
   const asks = Boolean(current || problem || replaces || unsaved);
@@ -79,7 +79,7 @@ export function CertificateCredentialCard({ storeId, current, problem, replaces,
           <p className="text-sm text-muted-foreground">{replaces ? `No certificate yet: this store signs in with ${replaces}.` : "No certificate yet."}</p>
         )}
         <div className="flex flex-wrap gap-2">
-          <Button type="button" onClick={() => (asks ? setConfirm(true) : void generate.run({ storeId }))} pending={generate.pending}>
+          <Button type="button" onClick={() => (asks ? setConfirm(true) : void generate.run({ storeId }))} pending={generate.pending} disabled={saving}>
             <KeyRoundIcon aria-hidden="true" /> {generate.pending ? "Generating…" : current || problem ? "Generate a new key pair" : "Generate key pair in Latch"}
           </Button>
           {current ? (

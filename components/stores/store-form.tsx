@@ -21,7 +21,7 @@ import { isShown, movedLocators, type FieldSpec } from "@/lib/vault/fields";
 import type { ExternalStoreKind } from "@/lib/vault/types";
 import { cn, joinList } from "@/lib/utils";
 import { useHydrated } from "@/components/shared/use-hydrated";
-import { useReportUnsavedSettings } from "@/components/stores/unsaved-settings";
+import { useSettingsFormSync } from "@/components/stores/settings-sync";
 
 const TENANT = "__tenant__";
 
@@ -143,10 +143,11 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
     secrets: Object.fromEntries(Object.entries(secrets).filter(([key]) => [...fields, PROXY_FIELD].some((f) => f.name === key && visible(f) && !isSet(f) && !removing.has(key)))),
     removeSecrets: [...removing],
   };
-  // Anything changed from what was loaded: the store page's Generate key pair asks before it starts the form afresh.
+  // Anything changed from what was loaded: the store page's Generate key pair asks before it starts the form afresh
+  // (and waits while this saves; while it generates, this form is read-only).
   const snapshot = JSON.stringify(common);
   const [loaded] = useState(snapshot);
-  useReportUnsavedSettings(!!existing && snapshot !== loaded);
+  const { replacing: keyPairReplacing } = useSettingsFormSync(!!existing && snapshot !== loaded, saving);
 
   const remove = (key: string) => {
     setRemoving(toggle(removing, key, true));
@@ -332,8 +333,8 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
 
   return (
     <form onSubmit={submit} noValidate className="grid gap-6">
-      {/* Read-only while saving: the saved settings then render afresh, and would drop anything typed meanwhile. */}
-      <fieldset disabled={saving} className="m-0 grid min-w-0 gap-6 border-0 p-0">
+      {/* Read-only while saving, or while a key pair replaces the settings: they then render afresh, and would drop anything typed meanwhile. */}
+      <fieldset disabled={saving || keyPairReplacing} className="m-0 grid min-w-0 gap-6 border-0 p-0">
         <Card>
           <CardHeader>
             <CardTitle>General</CardTitle>

@@ -5,7 +5,7 @@ import { CertificateCredentialCard } from "@/components/stores/certificate-crede
 import { StoreActions } from "@/components/stores/store-actions";
 import { StoreForm } from "@/components/stores/store-form";
 import { StoreHealth } from "@/components/stores/store-health";
-import { UnsavedSettingsProvider } from "@/components/stores/unsaved-settings";
+import { StoreSettingsSync } from "@/components/stores/settings-sync";
 import { requireUser } from "@/lib/auth/session";
 import { AppError } from "@/lib/errors";
 import { listFolderOptions } from "@/lib/folders/queries";
@@ -28,7 +28,7 @@ export default async function StorePage({ params }: { params: Promise<{ storeId:
   // Kinds whose key pair Latch can make (Azure) show it; a store without one yet shows the button alone.
   const certificate = provider.certificateCredential ? await getStoreCertificateState(user, store.id) : null;
   return (
-    <UnsavedSettingsProvider>
+    <StoreSettingsSync>
       <div className="grid grid-cols-1 gap-6">
         <Breadcrumbs items={[{ label: "Credential stores", href: "/stores" }, { label: store.name }]} />
         <PageHeader
@@ -85,6 +85,6 @@ export default async function StorePage({ params }: { params: Promise<{ storeId:
           />
         )}
       </div>
-    </UnsavedSettingsProvider>
+    </StoreSettingsSync>
   );
 }
