@@ -186,6 +186,9 @@ describe("PostgreSQL through a credential asset in another folder", () => {
     const outcome = ok(await saveConnectionAction(pgInput(wrong.id)));
     expect(outcome).toMatchObject({ ok: false, kind: "credentials_rejected", title: "Credentials rejected by the target" });
     expect(JSON.stringify(outcome)).not.toContain("not-the-password-123");
+    // The user is the store's too: the refusal says where it came from (anyone who may read the connection reads this).
+    expect(outcome.ok ? "" : outcome.message).toMatch(/^The target rejected the credentials \(PostgreSQL 28P01\) for user from the credential asset at /);
+    expect(JSON.stringify(outcome)).not.toContain(target.user);
     expect(await connectionCount()).toBe(before);
   });
 
