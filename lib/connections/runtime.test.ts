@@ -109,6 +109,23 @@ afterAll(async () => {
 });
 
 describe("invoke", () => {
+  const pid = (r: Record<string, unknown>) => Number((r.result as { rows: unknown[][] }).rows.at(-1)?.at(-1));
+  /** Until the target says the session has run its reset and waits, and a moment for the client to hand it back. */
+  async function untilReset(backend: number) {
+    const admin = new pg.Client({ connectionString: postgres.adminUrl });
+    await admin.connect();
+    try {
+      for (let i = 0; i < 200; i++) {
+        const { rows } = await admin.query<{ state: string; query: string }>("SELECT state, query FROM pg_stat_activity WHERE pid = $1", [backend]);
+        if (rows[0]?.state === "idle" && rows[0].query === "DISCARD ALL") break;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    } finally {
+      await admin.end();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+
   it("runs a parameterised query through a pooled client, without another vault read or login", async () => {
     const path = `rt/pg-${randomUUID().slice(0, 6)}`;
     const { connectionId } = await connect("postgres", path, postgres.user, postgres.password, { host: postgres.host, port: postgres.port, database: postgres.database, tlsMode: "disable" });
@@ -117,10 +134,12 @@ describe("invoke", () => {
     expect(JSON.stringify(first.body)).toContain("42");
     expect(JSON.stringify(first.body)).not.toContain(postgres.password);
     const before = reads(path);
+    // The session goes back to the pool once its reset (DISCARD ALL) is through, just after the answer:
+    // an invoke sent at that instant would open a second session, which is pooling too, not a login per invoke.
+    await untilReset(pid(first.body));
     const second = await invoke(connectionId, "query", { sql: "SELECT pg_backend_pid() AS pid", params: [] });
     expect(reads(path)).toBe(before);
     // The same backend process answered both: the pooled client did not log in again.
-    const pid = (r: Record<string, unknown>) => JSON.stringify((r.result as { rows: unknown[][] }).rows.at(-1)?.at(-1));
     expect(pid(second.body)).toBe(pid(first.body));
   });
 
@@ -412,6 +431,12 @@ describe("rotation", () => {
     expect(rejected.status).toBe(502);
     expect(JSON.stringify(rejected.body)).toContain("Credentials rejected by the target");
     expect(JSON.stringify(rejected.body)).not.toContain(rotated);
+    // The user came from the asset, as the password did: the refusal says where from instead of naming it.
+    const user = vault.readSecret({ path })?.username;
+    if (typeof user === "string") {
+      expect(JSON.stringify(rejected.body)).not.toContain(user);
+      expect(JSON.stringify(rejected.body)).toContain("from the credential asset");
+    }
     expect(reads(path) - before.reads).toBe(1);
     expect(c.attempts() - before.attempts).toBe(2);
     expect((await rotationEvents(connectionId)).at(-1)).toMatchObject({ outcome: "FAILURE", details: expect.objectContaining({ outcome: "rejected_again" }) });
