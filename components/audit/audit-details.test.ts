@@ -37,6 +37,8 @@ describe("how an audit event's details read in the log", () => {
       { label: "Assets", text: "9bfcdd0e…: cache", title: a },
       { label: "Store", text: "Vault (kind hashicorp)", title: "s1" },
     ]);
+    // One the reader may not open is recorded by id and read as words (lib/audit/queries.ts).
+    expect(describeDetails({ assets: { [a]: "hit", "an asset you cannot open": "miss" } })).toEqual([{ label: "Assets", text: "9bfcdd0e…: hit, an asset you cannot open: miss", title: a }]);
   });
 
   it("recorded codes read as words; a secret's name or a token prefix stays as written", () => {

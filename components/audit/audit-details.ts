@@ -66,8 +66,9 @@ function textOf(value: unknown, ids: string[]): string {
     const named = typeof record.name === "string" && record.name ? record.name : null;
     if (named && typeof record.id === "string") ids.push(record.id);
     const fields = Object.entries(record).filter(([k, v]) => v !== null && v !== undefined && v !== "" && !(named && (k === "name" || k === "id")));
-    // Keys can be ids too (the assets an invoke used, each with how it was read).
-    const keyText = (k: string) => (isUuid(k) ? (ids.push(k), `${shortId(k)}:`) : inSentence(labelFor(k)));
+    // Keys can be ids too (the assets an invoke used, each with how it was read), or words standing for
+    // one the reader may not see ("an asset you cannot open"): both are followed by what they hold.
+    const keyText = (k: string) => (isUuid(k) ? (ids.push(k), `${shortId(k)}:`) : /\s/.test(k) ? `${k}:` : inSentence(labelFor(k)));
     const text = fields.map(([k, v]) => `${keyText(k)} ${textOf(v, ids)}`).join(", ");
     if (named) return text ? `${named} (${text})` : named;
     return text || "—";

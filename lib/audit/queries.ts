@@ -4,6 +4,7 @@ import { canTenant, listFolderIdsWith, listFolderRoles, type Actor } from "@/lib
 import { db } from "@/lib/db";
 import { z } from "zod";
 import { likeTerm } from "@/lib/db/names";
+import { isUuid } from "@/lib/ids";
 
 export const auditQuerySchema = z.object({
   q: z.string().trim().max(200).optional().default(""),
@@ -82,7 +83,59 @@ export async function listAuditEvents(actor: Actor, query: AuditQuery & { folder
   ]);
   if (canTenant(actor, "audit.read.all")) return { rows: rows satisfies AuditRow[], total };
   const visible = new Set((await listFolderRoles(db(), actor)).keys());
-  return { rows: rows.map((r) => hideUnseenFolders(r, visible)), total };
+  const hiddenAssets = await unreadableAssets(actor, rows);
+  return { rows: rows.map((r) => hideUnreadableAssets(hideUnseenFolders(r, visible), hiddenAssets)), total };
+}
+
+export const HIDDEN_ASSET = "an asset you cannot open";
+
+/** Every id in an event's details, as a value or as a key (the assets an invoke used, keyed by id). */
+function idsIn(value: unknown, into: Set<string>): Set<string> {
+  if (typeof value === "string" && isUuid(value)) into.add(value.toLowerCase());
+  else if (Array.isArray(value)) for (const v of value) idsIn(v, into);
+  else if (value && typeof value === "object") {
+    for (const [k, v] of Object.entries(value)) {
+      if (isUuid(k)) into.add(k.toLowerCase());
+      idsIn(v, into);
+    }
+  }
+  return into;
+}
+
+/**
+ * The credential assets these events name (a connection's fields, the assets an invoke used) that
+ * the reader may not open: a Folder Admin of a connection's folder need not see the folder its
+ * assets live in, and the connection's own page does not give their ids either.
+ */
+async function unreadableAssets(actor: Actor, rows: AuditRow[]): Promise<ReadonlySet<string>> {
+  const ids = new Set<string>();
+  for (const row of rows) if (row.action.startsWith("connection.")) idsIn(row.details, ids);
+  if (ids.size === 0) return new Set();
+  const assets = await db().credentialAsset.findMany({ where: { id: { in: [...ids] } }, select: { id: true, folderId: true } });
+  if (assets.length === 0) return new Set();
+  const readable = new Set(await listFolderIdsWith(db(), actor, "assets.read"));
+  return new Set(assets.filter((a) => !readable.has(a.folderId)).map((a) => a.id.toLowerCase()));
+}
+
+function hideUnreadableAssets(row: AuditRow, hidden: ReadonlySet<string>): AuditRow {
+  if (hidden.size === 0 || !row.action.startsWith("connection.")) return row;
+  const isHidden = (id: string) => isUuid(id) && hidden.has(id.toLowerCase());
+  const walk = (value: Prisma.JsonValue): Prisma.JsonValue => {
+    if (typeof value === "string") return isHidden(value) ? HIDDEN_ASSET : value;
+    if (Array.isArray(value)) return value.map(walk);
+    if (value && typeof value === "object") {
+      const out: Record<string, Prisma.JsonValue> = {};
+      for (const [k, v] of Object.entries(value)) {
+        // Keyed by id: several hidden assets stay apart ("an asset you cannot open (2)").
+        let key = isHidden(k) ? HIDDEN_ASSET : k;
+        for (let n = 2; key !== k && key in out; n++) key = `${HIDDEN_ASSET} (${n})`;
+        out[key] = walk(v ?? null);
+      }
+      return out;
+    }
+    return value;
+  };
+  return { ...row, details: walk(row.details) };
 }
 
 /** The details of folder events that name another folder (`{ id, name }`, see lib/folders/mutations). */

@@ -31,6 +31,7 @@ import { finishOAuthAuthorization, oauthRedirectUri } from "./oauth";
 import { toConnectionDto } from "./dto";
 import { getConnectionViewOrThrow, listConnections } from "./queries";
 import { parseListQuery } from "@/lib/list-query";
+import { HIDDEN_ASSET, listAuditEvents } from "@/lib/audit/queries";
 import { drain, invokeConnection } from "./runtime";
 
 vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
@@ -977,6 +978,27 @@ describe("Connect while the asset's credential store fails", () => {
     const mine = ok(await reconnectConnectionAction({ connectionId: id }));
     expect(mine).toMatchObject({ ok: false, kind: "store_not_found", message: expect.stringContaining(path) });
     await expect(invokeConnection({ actor: editor, requestId: `t-${randomUUID().slice(0, 8)}` }, { connectionId: id, operation: "query", input: { sql: "SELECT 1" } })).rejects.toMatchObject({ userMessage: expect.stringContaining(path) });
+  });
+
+  it("the connection's audit trail names an asset its reader cannot open as such, not by its id", async () => {
+    signInAs(editor);
+    const input = pgInput(pgAssetId);
+    const id = connected(ok(await saveConnectionAction(input)));
+    expect((await invokeConnection({ actor: editor, requestId: `t-${randomUUID().slice(0, 8)}` }, { connectionId: id, operation: "query", input: { sql: "SELECT 1" } })).operation).toBe("query");
+    const [blind, seeing] = [await makeUser(), await makeUser()];
+    await grant(connFolder.id, blind, "FOLDER_ADMIN");
+    await grant(connFolder.id, seeing, "FOLDER_ADMIN");
+    await grant(secretsFolder.id, seeing, "VIEWER");
+    const trail = async (reader: Actor) => (await listAuditEvents(reader, { q: "", page: 1, pageSize: 100, folderId: connFolder.id })).rows.filter((e) => e.targetId === id);
+
+    const theirs = await trail(blind);
+    expect(theirs.map((e) => e.action)).toEqual(expect.arrayContaining(["connection.create", "connection.invoke"]));
+    expect(JSON.stringify(theirs)).not.toContain(pgAssetId);
+    expect(theirs.find((e) => e.action === "connection.create")?.details).toMatchObject({ fields: expect.arrayContaining([expect.objectContaining({ field: "password", assetId: HIDDEN_ASSET })]) });
+    expect(theirs.find((e) => e.action === "connection.invoke")?.details).toMatchObject({ assets: { [HIDDEN_ASSET]: expect.any(String) } });
+    // Someone who may open the asset's folder reads the ids as recorded.
+    const seen = await trail(seeing);
+    expect(seen.find((e) => e.action === "connection.invoke")?.details).toMatchObject({ assets: { [pgAssetId]: expect.any(String) } });
   });
 });
 
