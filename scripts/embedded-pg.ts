@@ -334,12 +334,23 @@ function isSameProcess(owner: Owner): boolean {
   return owner.startedAt === null || now === null || now === owner.startedAt;
 }
 
+/** Whether the process runs: a zombie (exited, not yet reaped by its parent or a supervisor) does not. */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+  return processState(pid) !== "Z";
+}
+
+/** The state letter of /proc/<pid>/stat (field 3: R, S, D, Z, ...), or null where there is no /proc. */
+function processState(pid: number): string | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0] ?? null;
+  } catch {
+    return null;
   }
 }
 
