@@ -303,15 +303,21 @@ async function clearStaleLock(dataDir: string, log: (msg: string) => void): Prom
 type Owner = { pid: number; startedAt: string | null };
 const ownerFile = (dataDir: string) => path.join(dataDir, "latch-runner.json");
 
-/** When a process started (field 22 of /proc/<pid>/stat, in clock ticks since boot), to tell it from a later one given the same pid. */
-function processStart(pid: number): string | null {
+/**
+ * Field `n` of /proc/<pid>/stat (numbered as in proc(5), from 3: the fields after the parenthesised
+ * command name), or null where there is no such process or no /proc.
+ */
+function statField(pid: number, n: number): string | null {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? null;
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[n - 3] ?? null;
   } catch {
     return null;
   }
 }
+
+/** When a process started (field 22, in clock ticks since boot), to tell it from a later one given the same pid. */
+const processStart = (pid: number): string | null => statField(pid, 22);
 
 function writeOwner(dataDir: string): void {
   const owner: Owner = { pid: process.pid, startedAt: processStart(process.pid) };
@@ -341,18 +347,10 @@ function isAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "EPERM";
   }
-  return processState(pid) !== "Z";
+  // Field 3, the state: R, S, D, Z, ...
+  return statField(pid, 3) !== "Z";
 }
 
-/** The state letter of /proc/<pid>/stat (field 3: R, S, D, Z, ...), or null where there is no /proc. */
-function processState(pid: number): string | null {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0] ?? null;
-  } catch {
-    return null;
-  }
-}
 
 // After a container restart the pid may belong to an unrelated process (even another postgres),
 // so on Linux check it is a postgres started on this data directory.
@@ -368,11 +366,6 @@ function isPostgresOn(pid: number, dataDir: string): boolean {
 }
 
 function parentPid(pid: number): number | undefined {
-  try {
-    // Field 4 of /proc/<pid>/stat, after the parenthesised command name.
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-  } catch {
-    return undefined;
-  }
+  const ppid = statField(pid, 4);
+  return ppid === null ? undefined : Number(ppid);
 }
