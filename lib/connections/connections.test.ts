@@ -1,4 +1,6 @@
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import type { Folder } from "@prisma/client";
 import pg from "pg";
 import { Agent, fetch as undiciFetch } from "undici";
@@ -188,7 +190,7 @@ describe("PostgreSQL through a credential asset in another folder", () => {
     expect(outcome).toMatchObject({ ok: false, kind: "credentials_rejected", title: "Credentials rejected by the target" });
     expect(JSON.stringify(outcome)).not.toContain("not-the-password-123");
     // The user is the store's too: the refusal says where it came from (anyone who may read the connection reads this).
-    expect(outcome.ok ? "" : outcome.message).toMatch(/^The target rejected the credentials \(PostgreSQL 28P01\) for user from the credential asset at /);
+    expect(outcome.ok ? "" : outcome.message).toMatch(/^The target rejected the credentials \(PostgreSQL 28P01\) for the user from its credential asset at /);
     expect(JSON.stringify(outcome)).not.toContain(target.user);
     expect(await connectionCount()).toBe(before);
   });
@@ -228,6 +230,28 @@ describe("PostgreSQL through a credential asset in another folder", () => {
     expect(forged).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
     expect(await connectionCount()).toBe(before);
     signInAs(editor);
+  });
+
+  it("outcomes recorded before usernames from assets were named by their source lose the username (migration)", async () => {
+    signInAs(editor);
+    const fromAsset = connected(ok(await saveConnectionAction(pgInput(pgAssetId))));
+    const typed = connected(ok(await saveConnectionAction({ ...pgInput(pgAssetId), usernameFromAsset: [], config: { ...pgInput(pgAssetId).config, user: target.user } })));
+    const old = `The target rejected the credentials (PostgreSQL 28P01) for user “${target.user}” at ${target.host}:${target.port}.`;
+    await db().connection.updateMany({ where: { id: { in: [fromAsset, typed] } }, data: { lastMessage: old, lastErrorKind: "credentials_rejected" } });
+    await db().connection.update({ where: { id: fromAsset }, data: { lastMessage: `${old} The user “${target.user}” lacks a privilege.` } });
+    const sql = readFileSync(path.join(process.cwd(), "prisma/migrations/20261206200000_asset_usernames_in_messages/migration.sql"), "utf8");
+    const client = new pg.Client({ connectionString: env().DATABASE_URL });
+    await client.connect();
+    try {
+      await client.query(sql);
+      await client.query(sql); // again: nothing more changes
+    } finally {
+      await client.end();
+    }
+    const message = async (id: string) => (await db().connection.findUniqueOrThrow({ where: { id } })).lastMessage;
+    expect(await message(fromAsset)).toBe(`The target rejected the credentials (PostgreSQL 28P01) for the user from its credential asset at ${target.host}:${target.port}. The user from its credential asset lacks a privilege.`);
+    // A username typed into the connection is its setting: left as recorded.
+    expect(await message(typed)).toBe(old);
   });
 
   it("a typed password is kept sealed; a setting asset cannot back a secret field", async () => {

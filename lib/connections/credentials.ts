@@ -4,7 +4,7 @@ import { db } from "@/lib/db";
 import { rememberValue } from "@/lib/log/known-values";
 import { AppError } from "@/lib/errors";
 import type { Actor } from "@/lib/authz";
-import { ConnectorError } from "@/lib/connectors/types";
+import { ConnectorError, USER_FROM_ASSET, type UserSource } from "@/lib/connectors/types";
 import { ensureCurrent } from "@/lib/secrets/broadcast";
 import { resolve } from "@/lib/secrets/resolver";
 
@@ -29,6 +29,15 @@ export type Resolved = {
   /** Per asset: whether its value came from this instance's cache or from its store. */
   cache: Map<string, "hit" | "miss">;
 };
+
+/**
+ * The config a connector opens its client with (and classifies its errors by): the connection's
+ * settings and the usernames resolved from its assets, marked as such, so that messages name where a
+ * username came from instead of quoting what the store holds (see USER_FROM_ASSET).
+ */
+export function targetConfig<C extends Record<string, unknown>>(config: C, resolved: Pick<Resolved, "usernames">): C & UserSource {
+  return Object.keys(resolved.usernames).length > 0 ? { ...config, ...resolved.usernames, [USER_FROM_ASSET]: true } : config;
+}
 
 /** Whom a resolve is for, and (when that is someone else) who set it off. */
 export type ResolveFor = {
@@ -132,42 +141,7 @@ export async function withCredentials<T>(
   step: (resolved: Resolved) => Promise<T>,
   hooks: { onRotation?: (event: RotationEvent) => Promise<void> | void } = {},
 ): Promise<T> {
-  const usernames = new Set<string>();
-  const collect = (resolved: Resolved) => {
-    for (const name of Object.values(resolved.usernames)) usernames.add(name);
-    return resolved;
-  };
-  try {
-    return await stepWithRetry(sources, ctx, step, hooks, collect);
-  } catch (error) {
-    throw hideAssetUsernames(error, usernames);
-  }
-}
-
-/**
- * A username filled from a credential asset comes from its store, like the password: a target's
- * refusal that quotes it (the classifiers name the user they tried) says where it came from instead.
- * So it is neither recorded (a connection's last message) nor shown to people who cannot open the
- * asset, whoever reads the answer. The error is reworded in place: its class and fields stay.
- */
-function hideAssetUsernames(error: unknown, usernames: ReadonlySet<string>): unknown {
-  if (!(error instanceof ConnectorError) || usernames.size === 0) return error;
-  let message = error.message;
-  for (const name of usernames) {
-    for (const [open, close] of [["“", "”"], ['"', '"'], ["'", "'"]] as const) message = message.split(`${open}${name}${close}`).join("from the credential asset");
-  }
-  error.message = message;
-  return error;
-}
-
-async function stepWithRetry<T>(
-  sources: FieldSource[],
-  ctx: ResolveFor,
-  step: (resolved: Resolved) => Promise<T>,
-  hooks: { onRotation?: (event: RotationEvent) => Promise<void> | void },
-  collect: (resolved: Resolved) => Resolved,
-): Promise<T> {
-  const first = collect(await resolveAll(sources, ctx));
+  const first = await resolveAll(sources, ctx);
   try {
     return await step(first);
   } catch (error) {
@@ -175,7 +149,7 @@ async function stepWithRetry<T>(
     // Values a refetch for a rejection just confirmed: asking the store again cannot help yet, and a
     // target that keeps refusing (a path that always answers 401) must not turn invokes into store reads.
     if (recentlyConfirmed(fetchKey(first))) throw error;
-    const fresh = collect(await resolveAll(sources, ctx, first));
+    const fresh = await resolveAll(sources, ctx, first);
     const refetch = fetchKey(fresh);
     if (sameValues(first, fresh)) {
       confirmed.set(refetch, Date.now());

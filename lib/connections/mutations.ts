@@ -23,7 +23,7 @@ import { STORE_ERROR_TITLES } from "@/lib/vault/errors";
 import { limitRefresh } from "./rate-limits";
 import { lastMessageFor, mayReadAssets } from "./store-failures";
 import { NO_STATE, openState, sealState, sharedStateOf } from "./state";
-import { runtimeActorFor, runtimeActorFrom, triggerOf, typedValueAad, withCredentials, type FieldSource, type ResolveFor } from "./credentials";
+import { runtimeActorFor, runtimeActorFrom, targetConfig, triggerOf, typedValueAad, withCredentials, type FieldSource, type ResolveFor } from "./credentials";
 import type { SaveConnectionInput } from "./schemas";
 import { nameTaken } from "@/lib/db/names";
 import { DELETED_MEANWHILE_MESSAGE, isForeignKeyViolation, isRecordGone, isUniqueViolation } from "@/lib/db/errors";
@@ -212,7 +212,7 @@ export function describeFailure(error: unknown, connectionId: string | null): Co
 /** Opens the target with resolved credentials, proves it works, closes. Values never leave this call. */
 async function testTarget(connector: Connector, p: Plan, ctx: Ctx & Pick<ResolveFor, "triggeredBy">, state: Record<string, string> | null, sharedState?: SharedState) {
   return withCredentials(p.sources, { ...ctx, purpose: "connect" }, async (resolved) => {
-    const input = { config: { ...p.config, ...resolved.usernames }, secrets: resolved.secrets, timeoutMs: CONNECT_TIMEOUT_MS, state, sharedState };
+    const input = { config: targetConfig(p.config, resolved), secrets: resolved.secrets, timeoutMs: CONNECT_TIMEOUT_MS, state, sharedState };
     let client: unknown;
     try {
       client = await connector.open(input);

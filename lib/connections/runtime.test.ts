@@ -435,7 +435,7 @@ describe("rotation", () => {
     const user = vault.readSecret({ path })?.username;
     if (typeof user === "string") {
       expect(JSON.stringify(rejected.body)).not.toContain(user);
-      expect(JSON.stringify(rejected.body)).toContain("from the credential asset");
+      expect(JSON.stringify(rejected.body)).toContain("the user from its credential asset");
     }
     expect(reads(path) - before.reads).toBe(1);
     expect(c.attempts() - before.attempts).toBe(2);

@@ -18,7 +18,7 @@ import { logger } from "@/lib/log";
 import { metrics } from "@/lib/metrics";
 import { broadcastRefresh, catchUpTo, onRefresh, type RefreshMessage } from "@/lib/secrets/broadcast";
 import { ResolveError } from "@/lib/secrets/resolver";
-import { runtimeActorFrom, triggerOf, withCredentials, type Resolved, type RotationEvent } from "./credentials";
+import { runtimeActorFrom, targetConfig, triggerOf, withCredentials, type Resolved, type RotationEvent } from "./credentials";
 import { Pools, type PoolEntry } from "./pools";
 import { auditRefusedUse, checkedUse, useTarget } from "./denied";
 import { sourcesOf } from "./mutations";
@@ -349,7 +349,7 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
           // Tokens the client renews on the way (OAuth) are stored as it renews them, through sharedState.
           return await operation.run(client, parsed.data, { timeoutMs: timeLeft() });
         } catch (error) {
-          const classified = error instanceof ConnectorError ? error : connector.classify(error, { ...config, ...resolved.usernames });
+          const classified = error instanceof ConnectorError ? error : connector.classify(error, targetConfig(config, resolved));
           // The client of these credentials (this version only) is drained; a retry opens its own.
           if (classified?.kind === "credentials_rejected") rt().pools.drain(entry);
           throw classified ?? error;
@@ -383,7 +383,7 @@ function observeInvoke(connector: string, outcome: string, started: number) {
 }
 
 function pooledClient(connection: LoadedConnection, connector: Connector, resolved: Resolved, config: Record<string, unknown>): PoolEntry {
-  const merged = { ...config, ...resolved.usernames };
+  const merged = targetConfig(config, resolved);
   const pool = { max: env().LATCH_POOL_MAX_PER_CONNECTION, idleMs: env().LATCH_POOL_IDLE_SECONDS * 1000 };
   return rt().pools.acquire(connection.id, fingerprint(resolved, config), rankOf(resolved), connector, () => ({
     client: (async () => {

@@ -25,6 +25,23 @@ export type ConnectorField = {
   usernameField?: string;
 };
 
+/**
+ * Set by Latch on the config a connector opens its client with when the username in it came from a
+ * credential asset: resolved from the store with the password, it is the store's, and messages name
+ * where it came from instead of quoting it (a connection's last message is read by everyone who may
+ * read the connection). A symbol, so that no setting can carry it and no schema strips or shows it.
+ */
+export const USER_FROM_ASSET: unique symbol = Symbol.for("latch.userFromAsset");
+export type UserSource = { [USER_FROM_ASSET]?: boolean };
+
+/** How a message names the user a target refused: "the user “app”", "the user from its credential asset", or null when none was given. */
+export function namedUser(target: UserSource, user: string | undefined): string | null {
+  if (target[USER_FROM_ASSET]) return "the user from its credential asset";
+  return user ? `the user “${user}”` : null;
+}
+
+export const capitalised = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
+
 /** What went wrong reaching the target, in words a person can act on. Never holds a value. */
 export type ConnectorErrorKind =
   | "credentials_rejected"

@@ -1,11 +1,11 @@
 import { isIP } from "node:net";
-import { ConnectorError, raisedByStatement } from "../types";
+import { ConnectorError, capitalised, namedUser, raisedByStatement, type UserSource } from "../types";
 
 /**
  * MariaDB/MySQL and socket failures as ConnectorErrors. Messages are built from error codes and
  * the connection's host, port, database and user only: the server's own text is never passed on.
  */
-export type MariadbTarget = { host: string; port: number; database?: string; user?: string };
+export type MariadbTarget = { host: string; port: number; database?: string; user?: string } & UserSource;
 
 export const hostPort = (host: string, port: number) => (isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`);
 export const where = (t: MariadbTarget) => `MariaDB/MySQL at ${hostPort(t.host, t.port)}`;
@@ -61,8 +61,8 @@ function classifyServer(error: unknown, target: MariadbTarget): ConnectorError |
   if (typeof errno !== "number" || errno <= 0 || !(code.startsWith("ER_") || /^[0-9A-Z]{5}$/.test(str(error, "sqlState")))) return null;
   const tag = code.startsWith("ER_") ? `${code} ${errno}` : `error ${errno}`;
   const at = hostPort(target.host, target.port);
-  const who = target.user ? `the user “${target.user}”` : "the user";
-  const Who = target.user ? `The user “${target.user}”` : "The user";
+  const who = namedUser(target, target.user) ?? "the user";
+  const Who = capitalised(who);
   // On a logged-in session, "access denied" comes from a statement (a GRANT beyond the user's own
   // rights, a SIGNAL): a missing privilege, not rejected credentials, and no reason to refetch them.
   const login = !raisedByStatement(error);

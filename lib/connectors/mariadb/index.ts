@@ -5,7 +5,7 @@ import mysql from "mysql2";
 import { z } from "zod";
 import { resolveTargetAddress } from "@/lib/net/egress";
 import { blankToUndefined, booleanish, caBundle, hostSchema, socketClosed, statementLimitMs, within } from "../socket-shared";
-import { socketDestination, ConnectorError, markRaisedByStatement, OperationInputError, type Connector, type Operation } from "../types";
+import { socketDestination, ConnectorError, markRaisedByStatement, OperationInputError, USER_FROM_ASSET, type Connector, type Operation, type UserSource } from "../types";
 import { megabytes } from "@/lib/utils";
 import { MAX_ANSWER_BYTES, OpenTransactionError, RESET_WAIT_MS, ResultRows, RowTooLargeError, sessionsBusy, sqlQueryInput, watchRowBytes, type QueryOutput } from "../sql-shared";
 import { classifyMariadbError, mariadbTimeout, toMariadbError, where, type MariadbTarget } from "./classify";
@@ -394,7 +394,7 @@ export const mariadbConnector: Connector<typeof mariadbConfigSchema, MariadbPool
       loginRoles.set(conn as unknown as Client, role);
       serverOf.set(conn as unknown as Client, server);
     });
-    const target: MariadbTarget = { host: config.host, port: config.port, database: config.database, user: config.user };
+    const target: MariadbTarget = { host: config.host, port: config.port, database: config.database, user: config.user, [USER_FROM_ASSET]: (config as UserSource)[USER_FROM_ASSET] };
     const handle = new MariadbPool(pool, target, statementLimitMs(timeoutMs), () => mysql.createConnection(options));
     // One login now proves the credentials; the session stays in the pool for the first operation.
     try {

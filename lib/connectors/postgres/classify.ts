@@ -1,11 +1,11 @@
 import { isIP } from "node:net";
-import { ConnectorError, raisedByStatement } from "../types";
+import { capitalised, ConnectorError, namedUser, raisedByStatement, type UserSource } from "../types";
 
 /**
  * PostgreSQL and socket failures as ConnectorErrors. Messages are built from codes and the
  * connection's host, port, database and user only: pg's own messages are never passed on.
  */
-export type PostgresTarget = { host: string; port: number; database: string; user?: string };
+export type PostgresTarget = { host: string; port: number; database: string; user?: string } & UserSource;
 
 export const hostPort = (host: string, port: number) => (isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`);
 export const where = (t: PostgresTarget) => `PostgreSQL at ${hostPort(t.host, t.port)}`;
@@ -89,8 +89,9 @@ function classifyNetwork(error: unknown, target: PostgresTarget): ConnectorError
 function classifyServer(error: unknown, target: PostgresTarget): ConnectorError | null {
   const code = safeCode(error);
   if (!str(error, "severity") || !/^[0-9A-Z]{5}$/.test(code)) return null;
-  const user = target.user ? ` for user “${target.user}”` : "";
-  const who = target.user ? `The user “${target.user}”` : "The user";
+  const named = namedUser(target, target.user);
+  const user = named ? ` for ${named}` : "";
+  const who = capitalised(named ?? "the user");
   // A statement can raise any SQLSTATE (RAISE … USING ERRCODE): on a logged-in session, 28P01 and
   // 28000 say nothing about the credentials, and must not set off a refetch and a rotation.
   const login = !raisedByStatement(error);

@@ -5,7 +5,7 @@ import pg from "pg";
 import { z } from "zod";
 import { resolveTargetAddress } from "@/lib/net/egress";
 import { blankToUndefined, hostSchema, socketClosed, statementLimitMs, tlsOptions, within } from "../socket-shared";
-import { socketDestination, markRaisedByStatement, type Connector, type Operation } from "../types";
+import { socketDestination, markRaisedByStatement, USER_FROM_ASSET, type Connector, type Operation, type UserSource } from "../types";
 import { megabytes } from "@/lib/utils";
 import { MAX_ANSWER_BYTES, OpenTransactionError, RESET_WAIT_MS, ResultRows, RowTooLargeError, sessionsBusy, sqlQueryInput, watchRowBytes, type QueryOutput } from "../sql-shared";
 import { classifyPostgresError, postgresTimeout, toPostgresError, where, type PostgresTarget } from "./classify";
@@ -269,7 +269,7 @@ export const postgresConnector: Connector<typeof postgresConfigSchema, PostgresP
     } catch (error) {
       throw toPostgresError(error, config);
     }
-    const target: PostgresTarget = { host: config.host, port: config.port, database: config.database, user: config.user };
+    const target: PostgresTarget = { host: config.host, port: config.port, database: config.database, user: config.user, [USER_FROM_ASSET]: (config as UserSource)[USER_FROM_ASSET] };
     const pool = new pg.Pool({
       host: address,
       port: config.port,

@@ -7,7 +7,7 @@ import { freePort, startPartitionProxy, startSilentServer } from "@/test/targets
 import { startPasswordPostgres, type PasswordPostgres } from "@/test/targets/postgres";
 import { createTestPki, type TestPki } from "@/test/emulators/tls";
 import { issueServerCert } from "@/test/targets/tls";
-import { ConnectorError, OperationInputError, type Connector } from "../types";
+import { ConnectorError, OperationInputError, USER_FROM_ASSET, type Connector } from "../types";
 import { classifyPostgresError } from "./classify";
 import { MAX_ANSWER_BYTES, RowTooLargeError, type QueryOutput } from "../sql-shared";
 import { postgresConfigSchema, postgresConnector, type PostgresPool } from "./index";
@@ -516,5 +516,14 @@ describe("postgres classify", () => {
 
   it("uses the wording people expect for rejected credentials", () => {
     expect(classifyPostgresError(serverError("28P01"), config)?.message).toMatch(/^The target rejected the credentials \(PostgreSQL 28P01\)/);
+  });
+
+  it("names a user typed into the connection, and one from a credential asset by where it came from: only the user", () => {
+    expect(classifyPostgresError(serverError("28P01"), config)?.message).toBe("The target rejected the credentials (PostgreSQL 28P01) for the user “app” at db.example.com:5432.");
+    // The database is named like the user, as hosted PostgreSQL often has it: the setting is still shown.
+    const fromAsset = { ...config, database: "svc_payroll", user: "svc_payroll", [USER_FROM_ASSET]: true };
+    expect(classifyPostgresError(serverError("28P01"), fromAsset)?.message).toBe("The target rejected the credentials (PostgreSQL 28P01) for the user from its credential asset at db.example.com:5432.");
+    expect(classifyPostgresError(serverError("42501"), fromAsset)?.message).toMatch(/^The user from its credential asset lacks a privilege/);
+    expect(classifyPostgresError(serverError("3D000"), fromAsset)?.message).toBe("The database “svc_payroll” does not exist on db.example.com:5432.");
   });
 });

@@ -1,12 +1,12 @@
 import { isIP } from "node:net";
-import { ConnectorError } from "../types";
+import { ConnectorError, namedUser, type UserSource } from "../types";
 
 /**
  * AMQP and socket failures as ConnectorErrors. amqplib words a broker's refusal as text holding the
  * AMQP reply code (403, 530, …); only that code is read, and messages are built from it and the
  * connection's host, port, vhost and user.
  */
-export type RabbitTarget = { host: string; port: number; vhost: string; username?: string };
+export type RabbitTarget = { host: string; port: number; vhost: string; username?: string } & UserSource;
 
 export const hostPort = (host: string, port: number) => (isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`);
 const where = (t: RabbitTarget) => `RabbitMQ at ${hostPort(t.host, t.port)}`;
@@ -82,7 +82,7 @@ function classifyNetwork(error: unknown, target: RabbitTarget): ConnectorError |
 function classifyBroker(error: unknown, target: RabbitTarget): ConnectorError | null {
   const message = str(error, "message");
   const at = hostPort(target.host, target.port);
-  const user = target.username ? `the user “${target.username}”` : "the user";
+  const user = namedUser(target, target.username) ?? "the user";
   const handshake = /^Handshake terminated by server: (\d{3})/.exec(message);
   if (handshake?.[1] === "403" || /^Handshake terminated by server: .*ACCESS[-_]REFUSED/.test(message)) {
     return new ConnectorError("credentials_rejected", `The target rejected the credentials (RabbitMQ 403 ACCESS_REFUSED) for ${user} at ${at}.`);

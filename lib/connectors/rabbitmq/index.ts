@@ -5,7 +5,7 @@ import { z } from "zod";
 import { MAX_REQUEST_BYTES } from "@/lib/api/limits";
 import { resolveTargetAddress } from "@/lib/net/egress";
 import { blankToUndefined, booleanish, within, tlsOptions, hostSchema } from "../socket-shared";
-import { socketDestination, ConnectorError, OperationInputError, type Connector, type Operation } from "../types";
+import { socketDestination, ConnectorError, OperationInputError, USER_FROM_ASSET, type Connector, type Operation, type UserSource } from "../types";
 import { classifyRabbitError, rabbitTimeout, toRabbitError, type RabbitTarget } from "./classify";
 
 
@@ -145,7 +145,7 @@ export const rabbitmqConnector: Connector<typeof rabbitmqConfigSchema, ChannelMo
   async open({ config, secrets, timeoutMs }) {
     const deadline = Date.now() + timeoutMs;
     const tls = config.tls ? tlsOptions(config.host, config.caCertificate) : {};
-    const target: RabbitTarget = { host: config.host, port: config.port, vhost: config.vhost, username: config.username };
+    const target: RabbitTarget = { host: config.host, port: config.port, vhost: config.vhost, username: config.username, [USER_FROM_ASSET]: (config as UserSource)[USER_FROM_ASSET] };
     let address: string;
     try {
       address = await within(resolveTargetAddress(config.host), timeoutMs, () => rabbitTimeout(target, timeoutMs));

@@ -1,12 +1,12 @@
 import { isIP } from "node:net";
-import { ConnectorError } from "../types";
+import { ConnectorError, namedUser, type UserSource } from "../types";
 
 /**
  * Redis and socket failures as ConnectorErrors. A Redis error reply starts with an upper-case code
  * (WRONGPASS, NOPERM, …); only that code, and fixed wording for a few common ERR replies, is shown:
  * the rest of a reply can quote keys and arguments.
  */
-export type RedisTarget = { host: string; port: number; username?: string; db?: number };
+export type RedisTarget = { host: string; port: number; username?: string; db?: number } & UserSource;
 
 export const hostPort = (host: string, port: number) => (isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`);
 const where = (t: RedisTarget) => `Redis at ${hostPort(t.host, t.port)}`;
@@ -74,7 +74,7 @@ function classifyReply(error: unknown, target: RedisTarget): ConnectorError | nu
   const code = /^([A-Z][A-Z_]{1,31})\b/.exec(message)?.[1];
   if (!code) return null;
   const at = hostPort(target.host, target.port);
-  const user = target.username ? `the user “${target.username}”` : "the default user";
+  const user = namedUser(target, target.username) ?? "the default user";
   switch (code) {
     case "WRONGPASS":
     case "NOAUTH":

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { resolveTargetAddress } from "@/lib/net/egress";
 import { megabytes } from "@/lib/utils";
 import { blankToUndefined, booleanish, hostSchema, within, tlsOptions } from "../socket-shared";
-import { socketDestination, ConnectorError, OperationInputError, type Connector, type Operation } from "../types";
+import { socketDestination, ConnectorError, OperationInputError, USER_FROM_ASSET, type Connector, type Operation, type UserSource } from "../types";
 import { classifyRedisError, hostPort, redisTimeout, toRedisError, type RedisTarget } from "./classify";
 
 export const redisConfigSchema = z.object({
@@ -206,7 +206,7 @@ export const redisConnector: Connector<typeof redisConfigSchema, Redis> = {
   async open({ config, secrets, timeoutMs }) {
     const deadline = Date.now() + timeoutMs;
     const tls = config.tls ? tlsOptions(config.host, config.caCertificate) : undefined;
-    const target: RedisTarget = { host: config.host, port: config.port, username: config.username, db: config.db };
+    const target: RedisTarget = { host: config.host, port: config.port, username: config.username, db: config.db, [USER_FROM_ASSET]: (config as UserSource)[USER_FROM_ASSET] };
     let address: string;
     try {
       address = await within(resolveTargetAddress(config.host), timeoutMs, () => redisTimeout(target, timeoutMs));
