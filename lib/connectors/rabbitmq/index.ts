@@ -24,6 +24,8 @@ export const rabbitmqConfigSchema = z.object({
 type Config = z.output<typeof rabbitmqConfigSchema>;
 
 const targets = new WeakMap<ChannelModel, RabbitTarget>();
+/** Where messages say the broker is, and whom it refused (by where the user came from, if from an asset). */
+const targetOf = (config: Config): RabbitTarget => ({ host: config.host, port: config.port, vhost: config.vhost, username: config.username, [USER_FROM_ASSET]: (config as UserSource)[USER_FROM_ASSET] });
 // The broker's flow control: while blocked (memory or disk alarm) it accepts no publishes.
 const blocked = new WeakMap<ChannelModel, boolean>();
 // Connections that closed, or let a publish time out: they get no new work.
@@ -145,7 +147,7 @@ export const rabbitmqConnector: Connector<typeof rabbitmqConfigSchema, ChannelMo
   async open({ config, secrets, timeoutMs }) {
     const deadline = Date.now() + timeoutMs;
     const tls = config.tls ? tlsOptions(config.host, config.caCertificate) : {};
-    const target: RabbitTarget = { host: config.host, port: config.port, vhost: config.vhost, username: config.username, [USER_FROM_ASSET]: (config as UserSource)[USER_FROM_ASSET] };
+    const target = targetOf(config);
     let address: string;
     try {
       address = await within(resolveTargetAddress(config.host), timeoutMs, () => rabbitTimeout(target, timeoutMs));
@@ -189,7 +191,7 @@ export const rabbitmqConnector: Connector<typeof rabbitmqConfigSchema, ChannelMo
   },
 
   async check(model, { config, timeoutMs }) {
-    const target = targets.get(model) ?? { host: config.host, port: config.port, vhost: config.vhost, username: config.username };
+    const target = targets.get(model) ?? targetOf(config);
     try {
       // Opening a channel is the first thing the vhost permissions and resource limits can refuse.
       const channel = await within(model.createChannel(), timeoutMs, () => {
