@@ -15,3 +15,6 @@ export function joinList(labels: readonly string[]): string {
 export function megabytes(bytes: number): string {
   return `${bytes / (1024 * 1024)} MB`;
 }
+
+/** "the user" → "The user": a phrase made to run inside a sentence, starting one. */
+export const capitalised = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);

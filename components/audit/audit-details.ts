@@ -1,4 +1,5 @@
 import { isUuid } from "@/lib/ids";
+import { capitalised } from "@/lib/utils";
 
 /**
  * How an audit event's details read in the log: each recorded field on its own, with a label in
@@ -20,7 +21,7 @@ export function labelFor(key: string): string {
     .replace(/\burl\b/g, "URL")
     .replace(/\btls\b/g, "TLS")
     .trim();
-  return words.charAt(0).toUpperCase() + words.slice(1);
+  return capitalised(words);
 }
 
 /** A label inside running text: "Folder ID" → "folder ID", "TLS" stays. */

@@ -21,7 +21,7 @@ import { broadcastRefresh } from "@/lib/secrets/broadcast";
 import { ResolveError } from "@/lib/secrets/resolver";
 import { STORE_ERROR_TITLES } from "@/lib/vault/errors";
 import { limitRefresh } from "./rate-limits";
-import { lastMessageFor, mayReadAssets } from "./store-failures";
+import { hiddenStoreFailure, mayReadAssets } from "./store-failures";
 import { NO_STATE, openState, sealState, sharedStateOf } from "./state";
 import { runtimeActorFor, runtimeActorFrom, targetConfig, triggerOf, typedValueAad, withCredentials, type FieldSource, type ResolveFor } from "./credentials";
 import type { SaveConnectionInput } from "./schemas";
@@ -198,9 +198,9 @@ async function plan(connector: Connector, input: SaveConnectionInput, existing: 
 }
 
 /** A failed outcome as told to the actor: a store's failure in general terms unless the actor may read every asset involved. */
-export async function outcomeFor(actor: Actor, assetIds: readonly (string | null | undefined)[], outcome: ConnectOutcome): Promise<ConnectOutcome> {
+export async function outcomeFor<O extends ConnectOutcome>(actor: Actor, assetIds: readonly (string | null | undefined)[], outcome: O): Promise<O> {
   if (outcome.ok || !outcome.kind.startsWith("store_")) return outcome;
-  return { ...outcome, message: lastMessageFor({ lastMessage: outcome.message, lastErrorKind: outcome.kind }, await mayReadAssets(actor, assetIds)) ?? outcome.message };
+  return (await mayReadAssets(actor, assetIds)) ? outcome : { ...outcome, message: hiddenStoreFailure(outcome.kind.slice("store_".length)) };
 }
 
 export function describeFailure(error: unknown, connectionId: string | null): ConnectOutcome | null {

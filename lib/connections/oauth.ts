@@ -82,7 +82,7 @@ export async function finishOAuthAuthorization(ctx: Ctx, input: { state: string;
       await tx.connection.updateMany({ where: { id: connection.id, stateCiphertext: null }, data: { status: "FAILED", lastCheckAt: new Date(), lastMessage: failure.message.slice(0, 500), lastErrorKind: failure.kind } });
       await recordAuditEvent(tx, { ...audit, outcome: "FAILURE", details: { connector: "oauth2", fields, failure: failure.kind } });
     });
-    const told = await outcomeFor(ctx.actor, connection.secrets.map((s) => s.assetId), failure);
-    return { ok: false as const, connectionId: connection.id, message: told.ok ? failure.message : told.message };
+    const { message } = await outcomeFor(ctx.actor, connection.secrets.map((s) => s.assetId), failure);
+    return { ok: false as const, connectionId: connection.id, message };
   }
 }

@@ -40,8 +40,6 @@ export function namedUser(target: UserSource, user: string | undefined): string 
   return user ? `the user “${user}”` : null;
 }
 
-export const capitalised = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
-
 /** What went wrong reaching the target, in words a person can act on. Never holds a value. */
 export type ConnectorErrorKind =
   | "credentials_rejected"

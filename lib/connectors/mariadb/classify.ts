@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
-import { ConnectorError, capitalised, namedUser, raisedByStatement, type UserSource } from "../types";
+import { capitalised } from "@/lib/utils";
+import { ConnectorError, namedUser, raisedByStatement, type UserSource } from "../types";
 
 /**
  * MariaDB/MySQL and socket failures as ConnectorErrors. Messages are built from error codes and

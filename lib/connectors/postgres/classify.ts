@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
-import { capitalised, ConnectorError, namedUser, raisedByStatement, type UserSource } from "../types";
+import { capitalised } from "@/lib/utils";
+import { ConnectorError, namedUser, raisedByStatement, type UserSource } from "../types";
 
 /**
  * PostgreSQL and socket failures as ConnectorErrors. Messages are built from codes and the
