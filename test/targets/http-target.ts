@@ -11,6 +11,7 @@ import { createTestPki, type TestPki } from "@/test/emulators/tls";
  *   /status/<n>        answers HTTP n
  *   /echo              {method, path, query, body, headers}, credentials left out
  *   /echo-credentials  a careless API: echoes the Authorization/X-API-Key headers and the query
+ *   /echo-credentials-escaped  the same headers as common encoders escape them: PHP (\/), .NET (\u002B, \u003D), percent-encoded
  *   /set-cookie        200 with Set-Cookie
  *   /redirect          302 to /health; /redirect-away 302 to another origin; /redirect-broken 302 to no valid URL
  *   /big               2 MB of text
@@ -77,6 +78,13 @@ export async function startHttpTarget(opts: { credentials?: Partial<HttpTargetCr
         return json(res, 200, { authorization: req.headers.authorization ?? null, apiKey: req.headers[API_KEY_HEADER] ?? null, query: Object.fromEntries(url.searchParams) }, {
           "x-echo-authorization": String(req.headers.authorization ?? ""),
         });
+      }
+      if (path === "/echo-credentials-escaped") {
+        const seen = [String(req.headers.authorization ?? ""), String(req.headers[API_KEY_HEADER] ?? "")];
+        const net = (v: string) => v.replace(/[+=<>&'"]/g, (c) => `\\u${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}`);
+        const text = `{"php":${JSON.stringify(seen).replace(/\//g, "\\/")},"dotnet":["${seen.map(net).join('","')}"],"url":"${seen.map(encodeURIComponent).join("&")}"}`;
+        res.writeHead(200, { "content-type": "application/json" });
+        return void res.end(text);
       }
       if (path === "/set-cookie") return json(res, 200, { ok: true }, { "set-cookie": "session=abc123; HttpOnly" });
       if (path === "/redirect") return void res.writeHead(302, { location: "/health" }).end();

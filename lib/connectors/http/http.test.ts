@@ -261,6 +261,27 @@ describe("HTTP connector: request operation", () => {
     }
   });
 
+  it("never returns a Basic credential the target echoes escaped (PHP, .NET, percent-encoding)", async () => {
+    // Chosen so that base64("latch-user:" + password) holds "/", "+" and "=", which encoders escape.
+    const password = "kabwar?8ccy3s2s>hbtov";
+    const encoded = Buffer.from(`latch-user:${password}`).toString("base64");
+    expect(encoded).toMatch(/\/.*\+.*=$/);
+    const escaping = await startHttpTarget({ credentials: { password }, pki: target.pki });
+    try {
+      const input = inputFor(httpConfigSchema.parse({ baseUrl: escaping.url, testPath: "/health", caBundle: escaping.caCert, authScheme: "basic", basicUser: "latch-user" }), { basicPassword: password });
+      const result = await request(input, { path: "/echo-credentials-escaped" });
+      expect(result.status).toBe(200);
+      const answer = JSON.parse(result.body) as { php: string[]; dotnet: string[]; url: string };
+      const seen = [...answer.php, ...answer.dotnet, ...answer.url.split("&").map(decodeURIComponent), JSON.stringify(result.headers)];
+      expect(seen.join(" ")).toContain("[redacted]");
+      for (const text of seen) {
+        for (const piece of encoded.replace(/=+$/, "").split(/[+/]/)) expect(text).not.toContain(piece);
+      }
+    } finally {
+      await escaping.close();
+    }
+  });
+
   it("drops Set-Cookie, returns redirects without following them, and handles HEAD", async () => {
     const cookie = await request(bearer(), { path: "/set-cookie" });
     expect(Object.keys(cookie.headers)).not.toContain("set-cookie");

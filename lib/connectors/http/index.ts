@@ -120,7 +120,10 @@ function authMaterial(input: ConnectInput<HttpConfig>): { headers: Record<string
       assertHeaderSafe(user, "user name");
       const password = need("basicPassword", "password");
       const pair = `${user}:${password}`;
-      return { headers: { Authorization: `Basic ${Buffer.from(pair, "utf8").toString("base64")}` }, query: {}, secrets: [password, pair] };
+      const encoded = Buffer.from(pair, "utf8").toString("base64");
+      // The header's own value too, so its escaped forms are matched (a target that writes "/" as "\/"
+      // or "=" as "\u003D"), and without its padding, which encoders treat in still more ways.
+      return { headers: { Authorization: `Basic ${encoded}` }, query: {}, secrets: [password, pair, encoded, encoded.replace(/=+$/, "")] };
     }
   }
 }
