@@ -48,6 +48,7 @@ const CONNECTOR_ERROR_TITLES: Record<ConnectorError["kind"], string> = {
   egress_denied: "Address not allowed",
   config: "Configuration problem",
   target_error: "The target returned an error",
+  upstream_error: "The target answered with an error",
 };
 
 /** Fields that apply given the other fields' values (showWhen), so hidden ones are neither required nor kept. */

@@ -206,6 +206,7 @@ const ERROR_CODES: Record<ConnectorError["kind"], AppErrorCode> = {
   permission: "UPSTREAM_FAILED",
   // The target refused this request (bad SQL, a refused command): the caller's input, not an outage.
   target_error: "VALIDATION",
+  upstream_error: "UPSTREAM_FAILED",
   tls: "UPSTREAM_FAILED",
   unreachable: "UPSTREAM_UNAVAILABLE",
   dns: "UPSTREAM_UNAVAILABLE",
@@ -218,6 +219,7 @@ const TITLES: Record<ConnectorError["kind"], string> = {
   credentials_rejected: "Credentials rejected by the target",
   permission: "Permission denied by the target",
   target_error: "The target returned an error",
+  upstream_error: "The target answered with an error",
   tls: "TLS problem",
   unreachable: "Target unreachable",
   dns: "Host name not found",

@@ -50,7 +50,10 @@ export type ConnectorErrorKind =
   | "timeout"
   | "egress_denied"
   | "config"
-  | "target_error";
+  /** The target refused what the caller asked (bad SQL, a refused command): the caller's input. */
+  | "target_error"
+  /** The target, or a service it relies on (an OAuth token endpoint), answered in a way Latch cannot use. */
+  | "upstream_error";
 
 export class ConnectorError extends Error {
   override name = "ConnectorError";

@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { z } from "zod";
 import { json, startEmulator } from "@/test/emulators/harness";
 import { startOidcServer, type OidcServer } from "@/test/targets/oidc";
+import { TargetError } from "@/lib/connections/runtime";
+import { HTTP_STATUS } from "@/lib/errors";
 import { ConnectorError, type ConnectInput, type SharedState } from "../types";
 import {
   buildAuthorizeUrl,
@@ -426,6 +428,14 @@ describe("OAuth 2.0 token endpoint quirks", () => {
         res.writeHead(200, { "content-type": "text/html" });
         res.end(`<html>${leaky}</html>`);
       },
+      // An identity provider that is down or limiting: not the caller's mistake, and worth a retry later.
+      "/down": (res) => {
+        res.writeHead(503, { "content-type": "text/html" });
+        res.end("<html>Service Unavailable</html>");
+      },
+      "/busy": (res) => json(res, 429, { error: "slow_down" }),
+      "/unavailable-400": (res) => json(res, 400, { error: "temporarily_unavailable" }),
+      "/no-token": (res) => json(res, 200, { token_type: "Bearer" }),
     };
     const fake = await startEmulator({
       name: "token-quirks",
@@ -461,8 +471,14 @@ describe("OAuth 2.0 token endpoint quirks", () => {
       expect(header.message).toContain("unknown client in header Basic [redacted]");
       expect(header.message).not.toContain(Buffer.from(`${server.clientId}:${leaky}`).toString("base64"));
       const html = await failure(clientCredentialsToken(at("/html"), leaky, { timeoutMs: 5000 }), at("/html"));
-      expect(html.kind).toBe("target_error");
+      expect(html.kind).toBe("upstream_error");
       expect(html.message).not.toContain(leaky);
+      for (const [path, kind] of [["/down", "unreachable"], ["/busy", "unreachable"], ["/unavailable-400", "unreachable"], ["/no-token", "upstream_error"], ["/missing", "upstream_error"]] as const) {
+        const failed = await failure(clientCredentialsToken(at(path), leaky, { timeoutMs: 5000 }), at(path));
+        expect(failed.kind, path).toBe(kind);
+        // As the invoke answers it: the provider's trouble is a 502 or 503, never the 422 of a refused input.
+        expect(HTTP_STATUS[new TargetError(failed.kind, failed.message).code], path).toBe(kind === "unreachable" ? 503 : 502);
+      }
       // The secret went in the Basic header, form-encoded then base64 (RFC 6749 2.3.1).
       const sent = fake.requests.find((r) => r.path === "/form")!;
       expect(Buffer.from(String(sent.headers.authorization).slice(6), "base64").toString()).toBe(`${server.clientId}:${leaky}`);

@@ -152,7 +152,7 @@ async function tokenRequest(
     // Some servers answer 200 with an error object (GitHub does): an error without a token is an error.
     const failed = res.status < 200 || res.status >= 300 || (typeof json?.error === "string" && json.access_token === undefined);
     if (failed) throw tokenEndpointError(res.status, json, url.host, params.grant_type ?? "", forms);
-    if (!json) throw new ConnectorError("target_error", `The token endpoint (${url.host}) answered HTTP ${res.status} without a JSON token response.`);
+    if (!json) throw new ConnectorError("upstream_error", `The token endpoint (${url.host}) answered HTTP ${res.status} without a JSON token response.`);
     return tokenStateFromResponse(json, url.host);
   } finally {
     await own?.close().catch(() => undefined);
@@ -174,7 +174,7 @@ const MAX_TOKEN_LIFETIME_SECONDS = 365 * 24 * 3600;
 
 function tokenStateFromResponse(json: Record<string, unknown>, host: string): OAuth2TokenState {
   const accessToken = json.access_token;
-  if (typeof accessToken !== "string" || !accessToken) throw new ConnectorError("target_error", `The token endpoint (${host}) answered without an access token.`);
+  if (typeof accessToken !== "string" || !accessToken) throw new ConnectorError("upstream_error", `The token endpoint (${host}) answered without an access token.`);
   const rawType = typeof json.token_type === "string" ? json.token_type : "Bearer";
   if (rawType.toLowerCase() !== "bearer") {
     const shown = /^[\w.-]{1,32}$/.test(rawType) ? rawType : "non-Bearer";
@@ -242,7 +242,9 @@ function tokenEndpointError(status: number, json: Record<string, unknown> | null
       return make("permission", `${where} denied access (access_denied)${detail}.`);
   }
   if (status === 403) return make("permission", `${where} refused the request (HTTP 403)${detail}.`);
-  return make("target_error", `${where} answered HTTP ${status}${code ? ` (${code})` : ""}${detail}.`);
+  // An outage or a rate limit at the identity provider: worth a retry later, unlike the caller's own mistake.
+  const down = status >= 500 || status === 429 || meant === "temporarily_unavailable" || meant === "server_error";
+  return make(down ? "unreachable" : "upstream_error", `${where} answered HTTP ${status}${code ? ` (${code})` : ""}${detail}.`);
 }
 
 // ---------------------------------------------------------------------------------------------
