@@ -52,6 +52,12 @@ const isTimeout = (error: unknown) => (error instanceof ConnectorError && error.
 
 /** Tokens expiring sooner than this are renewed before use. */
 export const EXPIRY_SKEW_MS = 60_000;
+/**
+ * How long a token that a renewal after a 401 brought, and that met a 401 again, is not renewed for
+ * another 401: a path that always answers 401 must not turn every invoke into a token request (and
+ * a stored renewal, which every instance's kept authorisation reads hear about).
+ */
+export const RENEWAL_DID_NOT_HELP_MS = 10_000;
 
 /** The settings an OAuth grant is given for: tokens and authorisations of other values are not this grant's. */
 const OAUTH_GRANT_KEYS = ["authorizationUrl", "tokenUrl", "clientId", "grant", "scopes"] as const;
@@ -107,6 +113,8 @@ export class OAuth2Client {
   #changed = false;
   #renewing: Promise<void> | null = null;
   readonly #shared: SharedState | undefined;
+  /** The token a renewal after a 401 brought that was refused again, and when. */
+  #renewalDidNotHelp: { token: string; at: number } | null = null;
 
   constructor(
     readonly config: OAuth2Config,
@@ -223,11 +231,15 @@ export class OAuth2Client {
     attached.push(used);
     const first = await this.#sendOnce(url, { ...init, timeoutMs: left() }, used);
     if (first.status !== 401 || !this.canRenew) return first;
+    const futile = this.#renewalDidNotHelp;
+    if (futile && futile.token === used && Date.now() - futile.at < RENEWAL_DID_NOT_HELP_MS) return first;
     await first.body?.cancel().catch(() => undefined);
     await this.renew(left(), used);
     const renewed = this.#tokens.accessToken;
     attached.push(renewed);
-    return this.#sendOnce(url, { ...init, timeoutMs: left() }, renewed);
+    const retried = await this.#sendOnce(url, { ...init, timeoutMs: left() }, renewed);
+    if (retried.status === 401) this.#renewalDidNotHelp = { token: renewed, at: Date.now() };
+    return retried;
   }
 
   redactionForms(): string[] {
@@ -300,7 +312,7 @@ export const oauth2RequestOperation: Operation<OAuth2Client, typeof requestInput
   description:
     `Sends a request to a path under the API base URL with the access token attached, and returns the status, headers (without Set-Cookie) and up to ${megabytes(MAX_BODY_BYTES)} of the body as text. ` +
     "On a 401 the access token is renewed once and the request retried; if the token endpoint rejects the client secret (invalid_client), the secret is fetched from its store once more and the request retried once. " +
-    "A 401 that survives the renewal fails the invoke with “credentials rejected by the target”.",
+    "A 401 that survives the renewal fails the invoke with “credentials rejected by the target”; for the next 10 seconds, a 401 to that token fails so without another renewal.",
   input: requestInputSchema,
   async run(client, input, opts) {
     const base = client.apiBase;

@@ -1,5 +1,5 @@
 import { inspect } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { z } from "zod";
 import { json, startEmulator } from "@/test/emulators/harness";
 import { startOidcServer, type OidcServer } from "@/test/targets/oidc";
@@ -12,6 +12,7 @@ import {
   createPkce,
   exchangeCode,
   OAuth2Error,
+  RENEWAL_DID_NOT_HELP_MS,
   oauth2ConfigSchema,
   oauth2Connector,
   oauth2RequestOperation,
@@ -169,6 +170,28 @@ describe("OAuth 2.0 connector: client credentials", () => {
       const results = await Promise.all([runRequest(client, { path: "/whoami" }), runRequest(client, { path: "/whoami" })]);
       expect(results.map((r) => r.status)).toEqual([200, 200]);
       expect(server.count("/token")).toBe(before + 1);
+    });
+  });
+
+  it("does not ask for a token at every request to a path that always answers 401, and renews again later", async () => {
+    await withClient(inputFor(configFor(), server.clientSecret), async (client) => {
+      const before = server.count("/token");
+      await expect(runRequest(client, { path: "/always-401" })).rejects.toMatchObject({ kind: "credentials_rejected", refetch: false });
+      expect(server.count("/token")).toBe(before + 1);
+      // The renewal did not help: for a while, further 401s are answered without another token request.
+      for (let i = 0; i < 5; i++) await expect(runRequest(client, { path: "/always-401" })).rejects.toMatchObject({ kind: "credentials_rejected", refetch: false });
+      expect(server.count("/token")).toBe(before + 1);
+      // Other paths work on the token meanwhile.
+      expect((await runRequest(client, { path: "/whoami" })).status).toBe(200);
+      // Once the while is over, a 401 renews again (the token may really have been revoked since).
+      vi.useFakeTimers({ toFake: ["Date"], now: Date.now() + RENEWAL_DID_NOT_HELP_MS + 1 });
+      try {
+        server.expireAccessTokens();
+        expect((await runRequest(client, { path: "/whoami" })).status).toBe(200);
+      } finally {
+        vi.useRealTimers();
+      }
+      expect(server.count("/token")).toBe(before + 2);
     });
   });
 
