@@ -3,7 +3,7 @@ import { fetch as undiciFetch, type Dispatcher, type Response } from "undici";
 import { z } from "zod";
 import { MAX_REQUEST_BYTES } from "@/lib/api/limits";
 import { env } from "@/lib/env";
-import { assertHostAllowed, createDispatcher } from "@/lib/net/egress";
+import { assertHostAllowed, createDispatcher, type DispatcherPool } from "@/lib/net/egress";
 import { ConnectorError, OperationInputError } from "./types";
 
 /**
@@ -81,12 +81,15 @@ export const caBundleSchema = z.preprocess(
 
 export const testPathSchema = z.string().trim().max(2048).refine((p) => !/^[a-z][a-z0-9+.-]*:|^\/\/|\\|#/i.test(p), "must be a path such as /health, not a full URL");
 
-/** A dispatcher under the egress policy with the connection's CA bundle; timeouts are per request. */
-export function targetDispatcher(caBundle: string | undefined): Dispatcher {
+/**
+ * A dispatcher under the egress policy with the connection's CA bundle; timeouts are per request.
+ * With `pool` (at run time), it holds at most `pool.max` sockets to the target, as the SQL connectors do.
+ */
+export function targetDispatcher(caBundle: string | undefined, pool?: DispatcherPool): Dispatcher {
   // Node ignores a CA entry it cannot parse, which would surface later as a misleading TLS error.
   if (caBundle && !isCertificateBundle(caBundle)) throw new ConnectorError("config", "The CA bundle could not be read. Paste the PEM certificate(s) again, exactly as exported.");
   try {
-    return createDispatcher({ ca: caBundle, timeoutMs: MAX_REQUEST_TIMEOUT_MS });
+    return createDispatcher({ ca: caBundle, timeoutMs: MAX_REQUEST_TIMEOUT_MS, pool });
   } catch (error) {
     throw classifyTargetError(error, "the target") ?? error;
   }

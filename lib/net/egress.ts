@@ -148,6 +148,8 @@ export const egressLookup: LookupFunction = (hostname, options, callback) => {
 };
 
 export type TlsMaterial = { ca?: string; cert?: string; key?: string; pfx?: Buffer; passphrase?: string };
+/** A connection's pool settings, as the connectors get them (sockets per origin). */
+export type DispatcherPool = { max: number };
 
 /** Checks a store URL before anything is dialled: scheme and host name. */
 export function assertStoreUrl(raw: string): URL {
@@ -168,7 +170,7 @@ export function assertStoreUrl(raw: string): URL {
  * An undici dispatcher with the egress policy, optional CA bundle and client certificate, and
  * optional proxy. TLS verification is always on; a CA bundle adds to the system roots.
  */
-export function createDispatcher(opts: TlsMaterial & { proxyUrl?: string; timeoutMs: number }): Dispatcher {
+export function createDispatcher(opts: TlsMaterial & { proxyUrl?: string; timeoutMs: number; pool?: DispatcherPool }): Dispatcher {
   const material = {
     ...(opts.ca ? { ca: [...rootCertificates, opts.ca] } : {}),
     ...(opts.cert ? { cert: opts.cert } : {}),
@@ -183,7 +185,14 @@ export function createDispatcher(opts: TlsMaterial & { proxyUrl?: string; timeou
   } catch (cause) {
     throw Object.assign(new Error("The CA bundle or client certificate could not be read.", { cause }), { code: "LATCH_TLS_MATERIAL" });
   }
-  const timeouts = { headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs };
+  const timeouts = {
+    headersTimeout: opts.timeoutMs,
+    bodyTimeout: opts.timeoutMs,
+    // At most this many sockets per origin; further requests wait for one within their own time. The
+    // idle time stays undici's (4 s, or the server's Keep-Alive hint): HTTP servers close idle sockets
+    // sooner than a pool's idle time, and a request sent on one they are closing fails.
+    ...(opts.pool ? { connections: opts.pool.max } : {}),
+  };
   if (opts.proxyUrl) {
     const proxy = parseProxyUrl(opts.proxyUrl, opts.ca);
     const connect: buildConnector.connector = ({ hostname, protocol, port }, callback) => {

@@ -7,7 +7,15 @@ import type { AddressInfo, Socket } from "node:net";
  * injection, plus a plain-HTTP control API on its own port (seed/rotate/delete, counts, faults).
  * Each emulator supplies `handle` (the vendor protocol) and `control` (its own control routes).
  */
-export type LoggedRequest = { method: string; path: string; headers: Record<string, string | string[] | undefined>; body: string; at: number };
+export type LoggedRequest = {
+  method: string;
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  at: number;
+  /** The client's port: requests with the same one came over the same connection. */
+  remotePort?: number;
+};
 
 export type Fault =
   | { type: "latency"; ms: number }
@@ -76,7 +84,7 @@ export async function startEmulator(opts: {
   async function onRequest(req: IncomingMessage, res: ServerResponse) {
     const body = await readBody(req);
     const url = new URL(req.url ?? "/", "https://127.0.0.1");
-    const log: LoggedRequest = { method: req.method ?? "GET", path: url.pathname + url.search, headers: req.headers, body, at: Date.now() };
+    const log: LoggedRequest = { method: req.method ?? "GET", path: url.pathname + url.search, headers: req.headers, body, at: Date.now(), remotePort: req.socket.remotePort };
     requests.push(log);
     const rule = rules.find((r) => !r.pathIncludes || log.path.includes(r.pathIncludes));
     if (rule) {

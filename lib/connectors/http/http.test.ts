@@ -282,6 +282,17 @@ describe("HTTP connector: request operation", () => {
     }
   });
 
+  it("holds at most the pool's number of connections to the target; further requests wait for one", async () => {
+    target.inject({ fault: { type: "latency", ms: 200 }, pathIncludes: "/echo?pooled" });
+    const input = { ...bearer(), pool: { max: 2, idleMs: 60_000 } };
+    const results = await withClient(input, (client) =>
+      Promise.all(Array.from({ length: 6 }, (_, i) => httpRequestOperation.run(client, httpRequestOperation.input.parse({ path: `/echo?pooled=${i}` }), { timeoutMs: 5000 }))),
+    );
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    const sockets = new Set(target.requests.filter((r) => r.path.includes("/echo?pooled")).map((r) => r.remotePort));
+    expect(sockets.size).toBe(2);
+  });
+
   it("drops Set-Cookie, returns redirects without following them, and handles HEAD", async () => {
     const cookie = await request(bearer(), { path: "/set-cookie" });
     expect(Object.keys(cookie.headers)).not.toContain("set-cookie");

@@ -213,7 +213,7 @@ export const httpConnector: Connector<typeof httpConfigSchema, HttpClient> = {
   async open(input) {
     const base = assertTargetUrl(input.config.baseUrl, "base URL");
     const auth = authMaterial(input);
-    return new HttpClient(base, targetDispatcher(input.config.caBundle), input.config.authScheme, auth);
+    return new HttpClient(base, targetDispatcher(input.config.caBundle, input.pool), input.config.authScheme, auth);
   },
 
   async check(client, input) {

@@ -346,7 +346,7 @@ export const oauth2Connector: Connector<typeof oauth2ConfigSchema, OAuth2Client>
     const apiBase = config.apiBaseUrl ? assertTargetUrl(config.apiBaseUrl, "API base URL") : null;
     const kept = tokenStateFromRecord(input.state);
     if (config.grant === "authorization_code" && !kept) throw new ConnectorError("config", "Authorise the app first.");
-    const dispatcher = targetDispatcher(config.caBundle);
+    const dispatcher = targetDispatcher(config.caBundle, input.pool);
     const placeholder: OAuth2TokenState = { accessToken: "", tokenType: "Bearer", scope: "" };
     const client = new OAuth2Client(config, dispatcher, apiBase, clientSecret, kept ?? placeholder, input.sharedState);
     try {
