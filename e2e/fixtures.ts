@@ -214,6 +214,24 @@ export function registerApiToken(token: string, label: string): string {
   return token;
 }
 
+/**
+ * Whether the page's JavaScript heap still holds `text`, after a full garbage collection (Chromium's
+ * DevTools protocol): for values shown once, which nothing on the page may keep once they are gone.
+ */
+export async function heapHolds(page: Page, text: string): Promise<boolean> {
+  const cdp = await page.context().newCDPSession(page);
+  try {
+    const chunks: string[] = [];
+    cdp.on("HeapProfiler.addHeapSnapshotChunk", (event) => chunks.push(event.chunk));
+    await cdp.send("HeapProfiler.enable");
+    await cdp.send("HeapProfiler.collectGarbage");
+    await cdp.send("HeapProfiler.takeHeapSnapshot", { reportProgress: false });
+    return chunks.join("").includes(text);
+  } finally {
+    await cdp.detach();
+  }
+}
+
 /** Every value registered so far in this run. */
 export function registeredSecrets(): RegisteredSecret[] {
   if (!existsSync(SECRETS_FILE)) return [];

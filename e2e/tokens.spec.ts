@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { expect, request as playwrightRequest, test, type Page } from "@playwright/test";
-import { addMember, createFolder, createUser, dumpConsoleDatabase, expectNotInDump, freshPage, holdServerActions, registerApiToken, signIn, unique } from "./fixtures";
+import { addMember, createFolder, createUser, dumpConsoleDatabase, expectNotInDump, freshPage, heapHolds, holdServerActions, registerApiToken, signIn, unique } from "./fixtures";
 
 /**
  * API tokens end to end: created in the console, shown once, used by a client that has no session,
@@ -108,6 +108,10 @@ test("a personal access token from Settings acts as its owner within its scope",
   const tokenName = unique("laptop script");
   const token = await createTokenIn(page, folderName, tokenName);
   await expect(section.getByText(tokenName)).toBeVisible();
+  // Gone from the page once copied: no cache of the page's scripts keeps the only copy either.
+  // (The positive control: the name it was created with is still on the page, so in the heap.)
+  expect(await heapHolds(page, tokenName)).toBe(true);
+  await expect.poll(() => heapHolds(page, token.slice(12)), { timeout: 5000 }).toBe(false);
 
   const api = await apiClient(baseURL!);
   expect((await api.get(`/api/v1/folders/${folderId}`, { headers: { Authorization: `Bearer ${token}` } })).status()).toBe(200);

@@ -133,7 +133,12 @@ export function useServerAction<I, T>(action: (input: I) => Promise<ActionResult
     }
   });
 
+  // Runs not yet settled: the mutation's record is dropped once none is left (see `run`).
+  const inFlight = useRef(0);
   const mutation = useMutation({
+    // What was sent (a password typed) and what came back (a token shown once) are not kept in the
+    // browser's mutation cache after the run: only the form holds them, for as long as it shows them.
+    gcTime: 0,
     mutationFn: async (input: I) => {
       const result = await action(input);
       if (!result.ok) throw new ActionFailure(result.error);
@@ -180,12 +185,15 @@ export function useServerAction<I, T>(action: (input: I) => Promise<ActionResult
     run: async (input: I) => {
       origin.current = attemptOrigin();
       refreshStarted.current = null;
+      inFlight.current++;
       try {
         await mutation.mutateAsync(input);
         return true;
       } catch {
         return false;
       } finally {
+        // Its callbacks have run: the observer lets go of the mutation, which gcTime 0 then removes.
+        if (--inFlight.current === 0) mutation.reset();
         await refreshStarted.current;
       }
     },
