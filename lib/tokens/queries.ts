@@ -102,14 +102,30 @@ export async function folderLabels(actor: Actor): Promise<Map<string, string>> {
 const byStatusThenNewest = (a: TokenRow, b: TokenRow) =>
   Number(a.status !== "active") - Number(b.status !== "active") || b.createdAt.getTime() - a.createdAt.getTime();
 
+/** Revoked and expired tokens listed beside the usable ones, newest first (per owner). */
+const RECENT_TOKENS_LISTED = 200;
+
+/**
+ * Tokens neither revoked nor expired: always all listed, however many newer ones there are, so each
+ * can be seen and revoked (creating them is capped per owner, see MAX_ACTIVE_TOKENS_PER_OWNER).
+ */
+const unexpired = (now: Date) => ({ revokedAt: null, expiresAt: { gt: now } }) satisfies Prisma.ApiTokenWhereInput;
+
+/** The newest tokens and every unexpired one, once each. */
+function withUnexpired(recent: SelectedToken[], live: SelectedToken[]): SelectedToken[] {
+  const ids = new Set(recent.map((t) => t.id));
+  return [...recent, ...live.filter((t) => !ids.has(t.id))];
+}
+
 /** The actor's own tokens, newest first, active ones on top. */
 export async function listPersonalTokens(actor: Actor): Promise<TokenRow[]> {
   assertSignedIn(actor);
-  const [rows, labels] = await Promise.all([
-    db().apiToken.findMany({ where: { userId: actor.id }, select: tokenRowSelect, orderBy: { createdAt: "desc" }, take: 200 }),
+  const [recent, live, labels] = await Promise.all([
+    db().apiToken.findMany({ where: { userId: actor.id }, select: tokenRowSelect, orderBy: { createdAt: "desc" }, take: RECENT_TOKENS_LISTED }),
+    db().apiToken.findMany({ where: { userId: actor.id, ...unexpired(new Date()) }, select: tokenRowSelect }),
     folderLabels(actor),
   ]);
-  return rows.map((r) => toTokenRow(r, labels)).sort(byStatusThenNewest);
+  return withUnexpired(recent, live).map((r) => toTokenRow(r, labels)).sort(byStatusThenNewest);
 }
 
 export type ServiceAccountRow = {
@@ -124,7 +140,7 @@ export type ServiceAccountRow = {
 
 export async function listServiceAccounts(actor: Actor): Promise<ServiceAccountRow[]> {
   assertTenant(actor, "tokens.manage");
-  const [accounts, labels] = await Promise.all([
+  const [accounts, live, labels] = await Promise.all([
     db().serviceAccount.findMany({
       select: {
         id: true,
@@ -133,10 +149,11 @@ export async function listServiceAccounts(actor: Actor): Promise<ServiceAccountR
         disabled: true,
         createdAt: true,
         createdBy: { select: { email: true } },
-        tokens: { select: tokenRowSelect, orderBy: { createdAt: "desc" }, take: 200 },
+        tokens: { select: tokenRowSelect, orderBy: { createdAt: "desc" }, take: RECENT_TOKENS_LISTED },
       },
       orderBy: { name: "asc" },
     }),
+    db().apiToken.findMany({ where: { serviceAccountId: { not: null }, ...unexpired(new Date()) }, select: tokenRowSelect }),
     folderLabels(actor),
   ]);
   return accounts.map((a) => ({
@@ -146,7 +163,9 @@ export async function listServiceAccounts(actor: Actor): Promise<ServiceAccountR
     disabled: a.disabled,
     createdAt: a.createdAt,
     createdBy: a.createdBy?.email ?? null,
-    tokens: a.tokens.map((t) => toTokenRow(t, labels)).sort(byStatusThenNewest),
+    tokens: withUnexpired(a.tokens, live.filter((t) => t.serviceAccount?.id === a.id))
+      .map((t) => toTokenRow(t, labels))
+      .sort(byStatusThenNewest),
   }));
 }
 

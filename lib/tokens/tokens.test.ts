@@ -197,6 +197,27 @@ describe("personal access tokens", () => {
 });
 
 describe("the token lists", () => {
+  it("list every usable token however many newer revoked ones there are, so each can still be revoked", async () => {
+    const person = await makeUser();
+    await grant(x.id, person, "EDITOR");
+    const mine = await personalToken(person, [{ folderId: x.id, permissions: ["connections.use"] }]);
+    const theirs = await serviceToken(admin, [{ folderId: x.id, permissions: ["connections.use"] }]);
+    const later = new Date(Date.now() + 60_000);
+    const revoked = (owner: { userId: string } | { serviceAccountId: string }) =>
+      Array.from({ length: 250 }, () => {
+        const g = generateToken();
+        return { ...owner, name: "rotated away", prefix: g.prefix, hash: g.hash, expiresAt: new Date(Date.now() + 86_400_000), revokedAt: later, createdAt: later };
+      });
+    await db().apiToken.createMany({ data: [...revoked({ userId: person.id }), ...revoked({ serviceAccountId: theirs.serviceAccountId })] });
+
+    const own = await listPersonalTokens(person);
+    expect(own[0]).toMatchObject({ prefix: mine.token.slice(0, 11), status: "active" });
+    expect(own.filter((t) => t.status === "revoked").length).toBeGreaterThan(0);
+    const account = (await listServiceAccounts(admin)).find((a) => a.id === theirs.serviceAccountId)!;
+    expect(account.tokens[0]).toMatchObject({ prefix: theirs.token.slice(0, 11), status: "active" });
+    expect(account.tokens.filter((t) => t.prefix === theirs.token.slice(0, 11))).toHaveLength(1);
+  });
+
   it("show a token refused because of its owner as refused, not active", async () => {
     const person = await makeUser();
     await grant(x.id, person, "EDITOR");
