@@ -48,7 +48,7 @@ describe("instrumentation.ts", () => {
     openPools();
     const pools = (globalThis as unknown as { latchRuntime: { pools: Pools } }).latchRuntime.pools;
     const close = vi.fn(async () => {});
-    const entry = pools.acquire(randomUUID(), "v1", 1, { close } as unknown as Connector, () => ({ client: Promise.resolve({}) }));
+    const entry = pools.acquire(randomUUID(), "v1", { settings: 0, fetched: 1 }, { close } as unknown as Connector, () => ({ client: Promise.resolve({}) }));
     await entry.client;
     pools.release(entry);
     expect(openPools()).toHaveLength(1);

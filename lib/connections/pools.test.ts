@@ -14,17 +14,19 @@ function fakeConnector(healthy = () => true) {
 
 const open = (name: string) => () => ({ client: Promise.resolve({ name }) });
 const settle = () => new Promise((r) => setTimeout(r, 0));
+/** A rank under the connection's first settings. */
+const r = (fetched: number, settings = 0) => ({ settings, fetched });
 
 describe("pools keyed by connection and credential version", () => {
   it("reuses one client per version, and a newer version drains the older one gracefully", async () => {
     const pools = new Pools();
     const { connector, closed } = fakeConnector();
-    const a = pools.acquire("c1", "v1", 1, connector, open("v1"));
-    const again = pools.acquire("c1", "v1", 1, connector, open("v1-duplicate"));
+    const a = pools.acquire("c1", "v1", r(1), connector, open("v1"));
+    const again = pools.acquire("c1", "v1", r(1), connector, open("v1-duplicate"));
     expect(again).toBe(a);
     expect(a.inFlight).toBe(2);
 
-    const b = pools.acquire("c1", "v2", 2, connector, open("v2"));
+    const b = pools.acquire("c1", "v2", r(2), connector, open("v2"));
     await settle();
     expect(closed).toEqual([]); // v1 still has two invokes in flight
     expect(pools.list("c1")).toEqual([expect.objectContaining({ version: "v2", draining: false })]);
@@ -41,8 +43,8 @@ describe("pools keyed by connection and credential version", () => {
   it("a late rejection on the old version drains only that version, never the newer client", async () => {
     const pools = new Pools();
     const { connector, closed } = fakeConnector();
-    const old = pools.acquire("c1", "v1", 1, connector, open("v1"));
-    const current = pools.acquire("c1", "v2", 2, connector, open("v2"));
+    const old = pools.acquire("c1", "v1", r(1), connector, open("v1"));
+    const current = pools.acquire("c1", "v2", r(2), connector, open("v2"));
     pools.release(current);
     // The invoke still on v1 is rejected now and drains what it used.
     pools.drain(old);
@@ -57,7 +59,7 @@ describe("pools keyed by connection and credential version", () => {
     try {
       const pools = new Pools();
       const { connector, closed } = fakeConnector();
-      const entries = Array.from({ length: 20 }, () => pools.acquire("c1", "v1", 1, connector, open("v1")));
+      const entries = Array.from({ length: 20 }, () => pools.acquire("c1", "v1", r(1), connector, open("v1")));
       const before = vi.getTimerCount();
       for (const entry of entries) pools.drain(entry);
       expect(vi.getTimerCount() - before).toBe(1);
@@ -74,8 +76,8 @@ describe("pools keyed by connection and credential version", () => {
   it("values older than the open version are served once and never displace it", async () => {
     const pools = new Pools();
     const { connector, closed } = fakeConnector();
-    pools.release(pools.acquire("c1", "v2", 5, connector, open("v2")));
-    const stale = pools.acquire("c1", "v1", 3, connector, open("v1"));
+    pools.release(pools.acquire("c1", "v2", r(5), connector, open("v2")));
+    const stale = pools.acquire("c1", "v1", r(3), connector, open("v1"));
     expect(stale.draining).toBe(true);
     pools.release(stale);
     await settle();
@@ -83,22 +85,46 @@ describe("pools keyed by connection and credential version", () => {
     expect(pools.list("c1")).toEqual([expect.objectContaining({ version: "v2" })]);
   });
 
+  it("after an edit, the new settings' client replaces the old one even when its values were fetched earlier", async () => {
+    const pools = new Pools();
+    const { connector, closed } = fakeConnector();
+    // Before the edit: a password from an asset fetched just now (fetch 9).
+    pools.release(pools.acquire("c1", "asset", r(9, 0), connector, open("before edit")));
+    // The edit switched to a typed password (no fetch) or an asset cached long ago (fetch 2).
+    const edited = pools.acquire("c1", "typed", r(2, 1), connector, open("after edit"));
+    expect(edited.draining).toBe(false);
+    pools.release(edited);
+    await settle();
+    expect(closed).toEqual(["before edit"]);
+    // The next invoke reuses it: no login per invoke.
+    const next = pools.acquire("c1", "typed", r(2, 1), connector, open("another login"));
+    expect(next).toBe(edited);
+    pools.release(next);
+    // An invoke that read the connection before the edit is served once and does not displace it.
+    const stale = pools.acquire("c1", "asset", r(12, 0), connector, open("stale read"));
+    expect(stale.draining).toBe(true);
+    pools.release(stale);
+    await settle();
+    expect(closed).toEqual(["before edit", "stale read"]);
+    expect(pools.list("c1")).toEqual([expect.objectContaining({ version: "typed", draining: false })]);
+  });
+
   it("an unhealthy client is replaced, a failed open is forgotten, idle clients are swept, a connection drains all versions", async () => {
     const pools = new Pools();
     let ok = true;
     const { connector, closed } = fakeConnector(() => ok);
-    const first = pools.acquire("c1", "v1", 1, connector, open("first"));
+    const first = pools.acquire("c1", "v1", r(1), connector, open("first"));
     await first.client;
     pools.release(first);
     ok = false;
-    const second = pools.acquire("c1", "v1", 1, connector, open("second"));
+    const second = pools.acquire("c1", "v1", r(1), connector, open("second"));
     expect(second).not.toBe(first);
     await settle();
     expect(closed).toEqual(["first"]);
     ok = true;
     pools.release(second);
 
-    const failing = pools.acquire("c2", "v1", 1, connector, () => ({ client: Promise.reject(new Error("login refused")) }));
+    const failing = pools.acquire("c2", "v1", r(1), connector, () => ({ client: Promise.reject(new Error("login refused")) }));
     await expect(failing.client).rejects.toThrow("login refused");
     pools.release(failing);
     expect(pools.list("c2")).toEqual([]);
@@ -107,7 +133,7 @@ describe("pools keyed by connection and credential version", () => {
     await settle();
     expect(closed).toEqual(["first", "second"]);
 
-    pools.acquire("c3", "v1", 1, connector, open("c3"));
+    pools.acquire("c3", "v1", r(1), connector, open("c3"));
     pools.drainConnection("c3");
     expect(pools.list("c3")).toEqual([]);
   });
@@ -122,9 +148,9 @@ describe("pools keyed by connection and credential version", () => {
         closed.push(client.name);
       },
     } as unknown as Connector;
-    pools.release(pools.acquire("c1", "v1", 1, connector, open("a")));
-    pools.release(pools.acquire("c2", "v1", 1, connector, open("b")));
-    pools.acquire("c3", "v1", 1, connector, open("busy")); // never released
+    pools.release(pools.acquire("c1", "v1", r(1), connector, open("a")));
+    pools.release(pools.acquire("c2", "v1", r(1), connector, open("b")));
+    pools.acquire("c3", "v1", r(1), connector, open("busy")); // never released
 
     let done = false;
     const drained = pools.drainAll().then(() => (done = true));

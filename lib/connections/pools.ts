@@ -15,8 +15,8 @@ export type PoolEntry = {
   readonly connectionId: string;
   /** Keyed hash of the resolved credentials (never a value): tells versions apart. */
   readonly version: string;
-  /** Order of the values' fetches: a lower rank never displaces a newer version's client. */
-  readonly rank: number;
+  /** How recent the settings and values are: a lower rank never displaces a newer version's client. */
+  readonly rank: Rank;
   readonly connector: Connector;
   readonly client: Promise<unknown>;
   inFlight: number;
@@ -28,6 +28,14 @@ export type PoolEntry = {
 };
 
 type Opened = { client: Promise<unknown> };
+
+/**
+ * The connection's settings version (an edit raises it), then the newest fetch among its values. Values
+ * fetched later are newer only under the same settings: after an edit that picks another asset, or a
+ * typed value, the new settings' client is the newer one whenever its values were fetched.
+ */
+export type Rank = { readonly settings: number; readonly fetched: number };
+const compareRanks = (a: Rank, b: Rank) => a.settings - b.settings || a.fetched - b.fetched;
 
 /** After this long draining, a client closes even if an invoke still holds it (its own deadline has passed by then). */
 const FORCE_CLOSE_MS = 60_000;
@@ -45,7 +53,7 @@ export class Pools {
    * The client for this connection and credential version, opened by `open` if there is none (one
    * open however many invokes arrive together). The caller must `release` it when done.
    */
-  acquire(connectionId: string, version: string, rank: number, connector: Connector, open: () => Opened): PoolEntry {
+  acquire(connectionId: string, version: string, rank: Rank, connector: Connector, open: () => Opened): PoolEntry {
     const existing = this.#byConnection.get(connectionId)?.get(version);
     if (existing && !existing.draining && this.#healthy(existing)) {
       existing.inFlight++;
@@ -59,7 +67,6 @@ export class Pools {
       versions = new Map();
       this.#byConnection.set(connectionId, versions);
     }
-    const newest = Math.max(-1, ...[...versions.values()].map((e) => e.rank));
     const entry: PoolEntry = { connectionId, version, rank, connector, client: Promise.resolve(), inFlight: 1, lastUsed: Date.now(), draining: false, closed: null };
     const opened = open();
     (entry as { client: Promise<unknown> }).client = opened.client.then(
@@ -76,7 +83,7 @@ export class Pools {
       },
     );
     entry.client.catch(() => {});
-    if (rank < newest) {
+    if ([...versions.values()].some((e) => compareRanks(rank, e.rank) < 0)) {
       // Values older than a version already open (an invoke that resolved just before a refetch):
       // served once, then closed, so it never displaces the newer client.
       entry.draining = true;

@@ -547,6 +547,32 @@ describe("pooling", () => {
     expect(openPools(connectionId)).toHaveLength(1);
   });
 
+  it("after an edit to a typed password, invokes share one new pooled client, whatever the old values' fetch order", async () => {
+    const { connectionId } = await connect("postgres", `rt/pool-${randomUUID().slice(0, 6)}`, postgres.user, postgres.password, pgConfig());
+    expect((await invoke(connectionId, "query", { sql: "SELECT 1", params: [] })).status).toBe(200);
+    const [before] = openPools(connectionId);
+    const row = await db().connection.findUniqueOrThrow({ where: { id: connectionId } });
+    const edited = ok(
+      await saveConnectionAction({
+        connectionId,
+        folderId: connFolder.id,
+        name: row.name,
+        kind: "postgres",
+        config: { ...pgConfig(), user: postgres.user },
+        secrets: { password: { mode: "value", value: postgres.password } },
+        usernameFromAsset: [],
+      }),
+    );
+    expect(edited.ok).toBe(true);
+    // Each invoke finds the new settings' client pooled (not one opened, used once and closed), and the old one gone.
+    for (let i = 0; i < 3; i++) {
+      expect((await invoke(connectionId, "query", { sql: "SELECT 1", params: [] })).status).toBe(200);
+      const now = openPools(connectionId);
+      expect(now).toEqual([expect.objectContaining({ draining: false })]);
+      expect(now[0]!.version).not.toBe(before!.version);
+    }
+  });
+
   it("a refresh during an in-flight query lets it finish, then closes the drained client", async () => {
     const { connectionId } = await connect("postgres", `rt/pool-${randomUUID().slice(0, 6)}`, postgres.user, postgres.password, pgConfig());
     expect((await invoke(connectionId, "query", { sql: "SELECT 1", params: [] })).status).toBe(200);

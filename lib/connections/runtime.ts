@@ -19,7 +19,7 @@ import { metrics } from "@/lib/metrics";
 import { broadcastRefresh, catchUpTo, onRefresh, type RefreshMessage } from "@/lib/secrets/broadcast";
 import { ResolveError } from "@/lib/secrets/resolver";
 import { runtimeActorFrom, targetConfig, triggerOf, withCredentials, type Resolved, type RotationEvent } from "./credentials";
-import { Pools, type PoolEntry } from "./pools";
+import { Pools, type PoolEntry, type Rank } from "./pools";
 import { auditRefusedUse, checkedUse, useTarget } from "./denied";
 import { sourcesOf } from "./mutations";
 import { limitInvoke, limitRefresh } from "./rate-limits";
@@ -79,8 +79,8 @@ function fingerprint(resolved: Resolved, config: unknown): string {
   return h.digest("base64url");
 }
 
-/** How recent the values are (the newest fetch among them), so an older version never displaces a newer client. */
-const rankOf = (resolved: Resolved) => Math.max(0, ...resolved.fetchSeqs.values());
+/** How recent the settings and values are (see Rank), so an older version never displaces a newer client. */
+const rankOf = (connection: LoadedConnection, resolved: Resolved): Rank => ({ settings: connection.settingsVersion, fetched: Math.max(0, ...resolved.fetchSeqs.values()) });
 
 /** Drains every pooled client of a connection (all credential versions): in-flight invokes finish first. */
 export function drain(connectionId: string): void {
@@ -104,6 +104,7 @@ type ConnectionRow = {
   status: Connection["status"];
   owner_id: string;
   last_connected_at: Date | null;
+  settings_version: number;
   last_check_at: Date | null;
   last_message: string | null;
   last_error_kind: string | null;
@@ -153,7 +154,7 @@ async function readForInvoke(connectionId: string, chainUser: string | null): Pr
     `
     SELECT c.id::text AS id, c.folder_id::text AS folder_id, c.name, c.connector_kind, c.config, c.status::text AS status, c.owner_id::text AS owner_id,
       c.last_connected_at, c.last_check_at, c.last_message, c.last_error_kind, c.refresh_generation,
-      c.state_ciphertext, c.state_data_key_id::text AS state_data_key_id, c.created_at, c.updated_at,
+      c.state_ciphertext, c.state_data_key_id::text AS state_data_key_id, c.created_at, c.updated_at, c.settings_version,
       (SELECT json_agg(json_build_object('field', s.field, 'part', s.part, 'assetId', s.asset_id, 'ciphertext', encode(s.ciphertext, 'base64'), 'dataKeyId', s.data_key_id)) FROM connection_secrets s WHERE s.connection_id = c.id) AS secrets,
       u.email AS owner_email, u.name AS owner_name, u.is_admin AS owner_is_admin, u.active AS owner_active,
       (SELECT max(id) FROM refresh_events)::float8 AS latest_refresh,
@@ -180,6 +181,7 @@ async function readForInvoke(connectionId: string, chainUser: string | null): Pr
     stateDataKeyId: row.state_data_key_id,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    settingsVersion: row.settings_version,
     secrets: (row.secrets ?? []).map((x) => ({
       connectionId: row.id,
       field: x.field,
@@ -387,7 +389,7 @@ function observeInvoke(connector: string, outcome: string, started: number) {
 function pooledClient(connection: LoadedConnection, connector: Connector, resolved: Resolved, config: Record<string, unknown>): PoolEntry {
   const merged = targetConfig(config, resolved);
   const pool = { max: env().LATCH_POOL_MAX_PER_CONNECTION, idleMs: env().LATCH_POOL_IDLE_SECONDS * 1000 };
-  return rt().pools.acquire(connection.id, fingerprint(resolved, config), rankOf(resolved), connector, () => ({
+  return rt().pools.acquire(connection.id, fingerprint(resolved, config), rankOf(connection, resolved), connector, () => ({
     client: (async () => {
       const state = await openState(connection);
       try {
