@@ -447,3 +447,10 @@ export function resolveTargetAddress(hostname: string): Promise<string> {
     egressLookup(hostname, {}, ((error: Error | null, address: string) => (error ? reject(error) : resolve(address))) as never);
   });
 }
+
+/** Every address the name resolves to now, each allowed by the egress policy (else it rejects). */
+export function resolveTargetAddresses(hostname: string): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    egressLookup(hostname, { all: true }, ((error: Error | null, list: dns.LookupAddress[]) => (error ? reject(error) : resolve(list.map((a) => a.address)))) as never);
+  });
+}

@@ -3,6 +3,7 @@ import net from "node:net";
 import { inspect } from "node:util";
 import mysql from "mysql2";
 import { z } from "zod";
+import { AddressWatch } from "@/lib/net/address-watch";
 import { resolveTargetAddress } from "@/lib/net/egress";
 import { blankToUndefined, booleanish, caBundle, hostSchema, socketClosed, statementLimitMs, within } from "../socket-shared";
 import { socketDestination, ConnectorError, markRaisedByStatement, OperationInputError, USER_FROM_ASSET, type Connector, type Operation, type UserSource } from "../types";
@@ -35,6 +36,8 @@ type Client = mysql.Connection;
  */
 export class MariadbPool {
   #ended: Promise<void> | null = null;
+  /** The address its sessions dial, rechecked against DNS while it is in use (see healthy). */
+  address: AddressWatch | null = null;
   /** Sessions that have logged in (mysql2 counts those still connecting too); closed ones are dropped as they are found. */
   readonly #connected = new Set<Client>();
   constructor(
@@ -396,6 +399,7 @@ export const mariadbConnector: Connector<typeof mariadbConfigSchema, MariadbPool
     });
     const target: MariadbTarget = { host: config.host, port: config.port, database: config.database, user: config.user, [USER_FROM_ASSET]: (config as UserSource)[USER_FROM_ASSET] };
     const handle = new MariadbPool(pool, target, statementLimitMs(timeoutMs), () => mysql.createConnection(options));
+    handle.address = new AddressWatch(config.host, address);
     // One login now proves the credentials; the session stays in the pool for the first operation.
     try {
       const first = await handle.acquire(Math.max(1, deadline - Date.now()));
@@ -424,6 +428,9 @@ export const mariadbConnector: Connector<typeof mariadbConfigSchema, MariadbPool
   async close(handle) {
     await handle.end();
   },
+
+  // After a DNS failover the pool would keep dialling the old host: it is replaced, and resolves afresh.
+  healthy: (handle) => handle.address?.holds() ?? true,
 
   destination: (config) => socketDestination(config, 3306, config.tls !== false),
 

@@ -1,3 +1,4 @@
+import { AddressWatch } from "@/lib/net/address-watch";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { expectConnectorError } from "@/test/targets/expect";
 import { createMariadbUser, type MariadbUser } from "@/test/targets/mariadb";
@@ -41,6 +42,16 @@ function runQuery(client: MariadbPool, input: { sql: string; params?: unknown[];
 }
 
 describe("mariadb connector against the machine's MariaDB", () => {
+  it("is reported unhealthy once its host name resolves elsewhere (a DNS failover), so the pool is replaced", async () => {
+    const { client } = await open({ host: "localhost" });
+    expect(client.address).toMatchObject({ hostname: "localhost" });
+    expect(mariadbConnector.healthy!(client)).toBe(true);
+    client.address = new AddressWatch("localhost", client.address!.address, 0, async () => ["192.0.2.10"]);
+    mariadbConnector.healthy!(client);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(mariadbConnector.healthy!(client)).toBe(false);
+  });
+
   it("is assignable to the registry's Connector type", () => {
     const c: Connector = mariadbConnector;
     expect(c.kind).toBe("mariadb");

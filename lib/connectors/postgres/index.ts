@@ -3,6 +3,7 @@ import type { Socket } from "node:net";
 import { inspect } from "node:util";
 import pg from "pg";
 import { z } from "zod";
+import { AddressWatch } from "@/lib/net/address-watch";
 import { resolveTargetAddress } from "@/lib/net/egress";
 import { blankToUndefined, hostSchema, socketClosed, statementLimitMs, tlsOptions, within } from "../socket-shared";
 import { socketDestination, markRaisedByStatement, USER_FROM_ASSET, type Connector, type Operation, type UserSource } from "../types";
@@ -34,6 +35,8 @@ type Config = z.output<typeof postgresConfigSchema>;
  */
 export class PostgresPool {
   #ended: Promise<void> | null = null;
+  /** The address its sessions dial, rechecked against DNS while it is in use (see healthy). */
+  address: AddressWatch | null = null;
   /** Sessions that have logged in and not left the pool: pg-pool's own counts include those still connecting. */
   readonly #connected = new Set<pg.Client>();
   constructor(
@@ -293,6 +296,7 @@ export const postgresConnector: Connector<typeof postgresConfigSchema, PostgresP
     pool.on("error", () => {});
     pool.on("connect", (client) => client.on("error", () => {}));
     const handle = new PostgresPool(pool, target, statementLimitMs(timeoutMs));
+    handle.address = new AddressWatch(config.host, address);
     // One login now proves the credentials; the session stays in the pool for the first operation.
     try {
       const first = await handle.acquire(Math.max(1, deadline - Date.now()));
@@ -321,6 +325,9 @@ export const postgresConnector: Connector<typeof postgresConfigSchema, PostgresP
   async close(handle) {
     await handle.end();
   },
+
+  // After a DNS failover the pool would keep dialling the old host: it is replaced, and resolves afresh.
+  healthy: (handle) => handle.address?.holds() ?? true,
 
   destination: (config) => socketDestination(config, 5432, config.tlsMode !== "disable"),
 

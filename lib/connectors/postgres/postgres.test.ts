@@ -1,6 +1,7 @@
 import { rmSync } from "node:fs";
 import net from "node:net";
 import pg from "pg";
+import { AddressWatch } from "@/lib/net/address-watch";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { expectConnectorError } from "@/test/targets/expect";
 import { freePort, startPartitionProxy, startSilentServer } from "@/test/targets/net";
@@ -239,6 +240,16 @@ describe("postgres connector against a password-auth PostgreSQL", () => {
     expect((await runQuery(other.client, { sql: "SELECT pg_try_advisory_lock(4242)" })).rows).toEqual([[true]]);
     // A write works, so default_transaction_read_only really is off again.
     expect(await one("SELECT 1 FROM (SELECT txid_current()) t")).toBe(1);
+  });
+
+  it("is reported unhealthy once its host name resolves elsewhere (a DNS failover), so the pool is replaced", async () => {
+    const { client } = await open({ host: "localhost" });
+    expect(client.address).toMatchObject({ hostname: "localhost" });
+    expect(postgresConnector.healthy!(client)).toBe(true);
+    client.address = new AddressWatch("localhost", client.address!.address, 0, async () => ["192.0.2.10"]);
+    postgresConnector.healthy!(client);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(postgresConnector.healthy!(client)).toBe(false);
   });
 
   it("a session whose reset goes unanswered is closed, and does not hold its pool's only slot", async () => {
