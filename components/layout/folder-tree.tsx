@@ -54,7 +54,9 @@ function buildTree(folders: ReadonlyArray<FolderTreeItem>) {
     }
   }
 
-  const collator = new Intl.Collator(undefined, { sensitivity: "base", numeric: true });
+  // One locale on the server and in every browser: a browser's own order (Swedish puts "Ä" after "Z")
+  // would not match the server-rendered tree, and React would throw the hydration away.
+  const collator = new Intl.Collator("en", { sensitivity: "base", numeric: true });
   const sort = (nodes: TreeNode[]) => {
     nodes.sort((a, b) => collator.compare(a.item.name, b.item.name));
     nodes.forEach((node) => sort(node.children));
