@@ -204,6 +204,10 @@ test("removing a field's asset returns it to Enter value; the folder's list show
   // What is typed now is what Connect uses: no asset reference is left behind.
   await user.fill(pg.user);
   await password.fill(pg.password);
+  // Choosing Enter value again while typing one keeps what was typed.
+  await page.getByRole("button", { name: "Password options" }).click();
+  await page.getByRole("menuitem", { name: "Enter value" }).click();
+  await expect(password).toHaveValue(pg.password);
   await page.getByRole("button", { name: "Connect" }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Billing typed" })).toBeVisible({ timeout: 30_000 });
   await expect(page.getByRole("main")).toContainText("Typed value (hidden, stored encrypted)");

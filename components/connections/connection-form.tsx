@@ -204,7 +204,13 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
           </Button>
         </DropdownMenuTrigger>
         <DropdownMenuContent align="end">
-          <DropdownMenuItem onSelect={() => setSource(storedTyped.has(f.name) ? { mode: "keep", asset: null } : { mode: "value", value: "" })}>
+          <DropdownMenuItem
+            onSelect={() => {
+              // Already typing one: what was typed stays.
+              if (source.mode === "value") return;
+              setSource(storedTyped.has(f.name) ? { mode: "keep", asset: null } : { mode: "value", value: "" });
+            }}
+          >
             <PencilLineIcon aria-hidden="true" /> Enter value
           </DropdownMenuItem>
           <DropdownMenuItem onSelect={() => setPicking(f)}>
