@@ -53,6 +53,11 @@ export function CertificateCredentialCard({ storeId, current, problem, replaces,
           description: "Latch generates the key pair and stores it in this store’s settings at once. The changes you have not saved in the settings below are discarded: save them first to keep them.",
           confirmLabel: "Discard and generate",
         };
+  const failure = (
+    <p role="alert" className="rounded-md bg-danger/10 px-3 py-2 text-sm text-danger">
+      {generate.formError}
+    </p>
+  );
   return (
     <Card>
       <CardHeader>
@@ -78,6 +83,7 @@ export function CertificateCredentialCard({ storeId, current, problem, replaces,
         ) : (
           <p className="text-sm text-muted-foreground">{replaces ? `No certificate yet: this store signs in with ${replaces}.` : "No certificate yet."}</p>
         )}
+        {generate.formError && !confirm ? failure : null}
         <div className="flex flex-wrap gap-2">
           <Button type="button" onClick={() => (asks ? setConfirm(true) : void generate.run({ storeId }))} pending={generate.pending} disabled={saving}>
             <KeyRoundIcon aria-hidden="true" /> {generate.pending ? "Generating…" : current || problem ? "Generate a new key pair" : "Generate key pair in Latch"}
@@ -100,7 +106,10 @@ export function CertificateCredentialCard({ storeId, current, problem, replaces,
       </CardContent>
       <ConfirmDialog
         open={confirm}
-        onOpenChange={setConfirm}
+        onOpenChange={(open) => {
+          setConfirm(open);
+          generate.reset();
+        }}
         title={confirmText.title}
         description={confirmText.description}
         destructive
@@ -109,7 +118,10 @@ export function CertificateCredentialCard({ storeId, current, problem, replaces,
           const ok = await generate.run({ storeId });
           if (!ok) return false;
         }}
-      />
+      >
+        {/* Said here, not only in a toast: the page behind a modal dialog is hidden from screen readers. */}
+        {generate.formError ? failure : null}
+      </ConfirmDialog>
     </Card>
   );
 }
