@@ -362,3 +362,20 @@ test("Add member opens blank after a cancel; removing a member hands focus to th
   await expect(leadPage.getByRole("heading", { name: "Page not found" })).toHaveCount(0);
   await expect(leadPage.getByRole("main").getByRole("link", { name: folderName })).toHaveCount(0);
 });
+
+test("a Folder Admin with nowhere to move a subfolder is told so, rather than shown an empty list", async ({ page, browser }) => {
+  const team = await createFolder(page, unique("Team"));
+  const only = await createFolder(page, unique("Only child"), team);
+  const lead = await createUser(page);
+  await addMember(page, team, lead.email, "Folder Admin");
+  const leadPage = await freshPage(browser);
+  await signIn(leadPage, lead.email, lead.password);
+  await leadPage.goto(`/folders/${only}`);
+  await leadPage.getByRole("button", { name: "Folder actions" }).click();
+  await leadPage.getByRole("menuitem", { name: "Move" }).click();
+  const move = leadPage.getByRole("dialog", { name: /^Move/ });
+  await expect(move).toContainText("There is nowhere you may move it");
+  await expect(move.getByRole("combobox", { name: "Destination" })).toBeDisabled();
+  await expect(move.getByRole("button", { name: "Move folder" })).toBeDisabled();
+  await leadPage.context().close();
+});

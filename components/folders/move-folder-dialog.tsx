@@ -56,8 +56,13 @@ export function MoveFolderDialog({ folderId, folderName, currentParentId, destin
             <DialogTitle>Move “{folderName}”</DialogTitle>
             <DialogDescription>Subfolders move with it. Roles inherited from the new parent apply right away.</DialogDescription>
           </DialogHeader>
-          <FormField label="Destination" id="move-destination" error={move.fieldError("parentId") ?? move.formError}>
-            <Select value={chosen} onValueChange={setTarget}>
+          <FormField
+            label="Destination"
+            id="move-destination"
+            error={move.fieldError("parentId") ?? move.formError}
+            description={options.length === 0 ? "There is nowhere you may move it: no other folder you manage can take it. An administrator can move it anywhere." : undefined}
+          >
+            <Select value={chosen} onValueChange={setTarget} disabled={options.length === 0}>
               <SelectTrigger aria-label="Destination" className="w-full">
                 <SelectValue placeholder="Choose a destination" />
               </SelectTrigger>
