@@ -190,7 +190,7 @@ test("a token being created keeps its dialog open until it exists, and is then s
   await expect(dialog).toBeHidden();
 });
 
-test("New service account opens blank after a cancel; once one is deleted, focus goes to the Service accounts heading", async ({ page }) => {
+test("New service account opens blank after a cancel; disabling asks first; once one is deleted, focus goes to the Service accounts heading", async ({ page }) => {
   await page.goto("/tokens");
   const saDialog = page.getByRole("dialog", { name: "New service account" });
   await page.getByRole("button", { name: "New service account" }).first().click();
@@ -198,7 +198,9 @@ test("New service account opens blank after a cancel; once one is deleted, focus
   await saDialog.getByLabel("Description").fill("Typed, then cancelled.");
   await saDialog.getByRole("button", { name: "Close" }).click();
   await expect(saDialog).toBeHidden();
-  await page.getByRole("button", { name: "New service account" }).first().click();
+  // Keyboard users carry on from where they were, not from the top of the page.
+  await expect(page.getByRole("button", { name: "New service account" }).first()).toBeFocused();
+  await page.keyboard.press("Enter");
   await expect(saDialog.getByLabel("Name")).toHaveValue("");
   await expect(saDialog.getByLabel("Description")).toHaveValue("");
 
@@ -207,6 +209,20 @@ test("New service account opens blank after a cancel; once one is deleted, focus
   await saDialog.getByRole("button", { name: "Create service account" }).click();
   await expect(saDialog).toBeHidden();
   const card = page.locator('[data-slot="card"]', { has: page.getByRole("heading", { name: account, exact: true }) });
+  // Disabling stops every runner using its tokens: it is asked first, and Cancel changes nothing.
+  await card.getByRole("button", { name: `Actions for ${account}` }).click();
+  await page.getByRole("menuitem", { name: "Disable" }).click();
+  const disable = page.getByRole("alertdialog", { name: `Disable ${account}?` });
+  await expect(disable).toContainText("refused until you enable it again");
+  await disable.getByRole("button", { name: "Cancel" }).click();
+  await expect(card.getByText("Disabled: tokens refused")).toHaveCount(0);
+  await card.getByRole("button", { name: `Actions for ${account}` }).click();
+  await page.getByRole("menuitem", { name: "Disable" }).click();
+  await disable.getByRole("button", { name: "Disable service account" }).click();
+  await expect(card.getByText("Disabled: tokens refused")).toBeVisible();
+  await card.getByRole("button", { name: `Actions for ${account}` }).click();
+  await page.getByRole("menuitem", { name: "Enable" }).click();
+  await expect(card.getByText("Disabled: tokens refused")).toHaveCount(0);
   await card.getByRole("button", { name: `Actions for ${account}` }).click();
   await page.getByRole("menuitem", { name: "Delete" }).click();
   await page.getByRole("alertdialog", { name: `Delete ${account}?` }).getByRole("button", { name: "Delete service account" }).click();

@@ -122,11 +122,9 @@ export function CreateServiceAccountButton({ variant = "default" }: { variant?: 
 export function ServiceAccountActions({ account, tokenCount }: { account: Account; tokenCount: number }) {
   const router = useRouter();
   const settle = useSettleAction();
-  const [dialog, setDialog] = useState<"edit" | "delete" | null>(null);
+  const [dialog, setDialog] = useState<"edit" | "disable" | "delete" | null>(null);
   const actions = useRef<HTMLButtonElement>(null);
-  const toggle = useServerAction(setServiceAccountDisabledAction, {
-    success: (r) => (r.disabled ? `${account.name} disabled: its tokens are refused.` : `${account.name} enabled.`),
-  });
+  const toggle = useServerAction(setServiceAccountDisabledAction, { success: `${account.name} enabled.` });
   return (
     <>
       <DropdownMenu>
@@ -137,7 +135,11 @@ export function ServiceAccountActions({ account, tokenCount }: { account: Accoun
         </DropdownMenuTrigger>
         <DropdownMenuContent align="end">
           <DropdownMenuItem onSelect={() => setDialog("edit")}>Edit</DropdownMenuItem>
-          <DropdownMenuItem disabled={toggle.pending} onSelect={() => void toggle.run({ serviceAccountId: account.id, disabled: !account.disabled })}>
+          {/* Disabling breaks every runner using its tokens at once: asked first. Enabling is not. */}
+          <DropdownMenuItem
+            disabled={toggle.pending}
+            onSelect={() => (account.disabled ? void toggle.run({ serviceAccountId: account.id, disabled: false }) : setDialog("disable"))}
+          >
             {account.disabled ? "Enable" : "Disable"}
           </DropdownMenuItem>
           <DropdownMenuSeparator />
@@ -149,6 +151,21 @@ export function ServiceAccountActions({ account, tokenCount }: { account: Accoun
 
       {/* Mounted when opened, so the form starts from the account as it is now. */}
       {dialog === "edit" ? <ServiceAccountForm account={account} open onOpenChange={(open) => setDialog(open ? "edit" : null)} /> : null}
+
+      <ConfirmDialog
+        open={dialog === "disable"}
+        onOpenChange={(open) => setDialog(open ? "disable" : null)}
+        title={`Disable ${account.name}?`}
+        description={`${tokenCount === 1 ? "Its token is" : tokenCount > 1 ? `Its ${tokenCount} tokens are` : "Tokens it is given are"} refused until you enable it again: runners using ${tokenCount === 1 ? "it" : "them"} stop working at once.`}
+        confirmLabel="Disable service account"
+        pendingLabel="Disabling…"
+        destructive
+        onConfirm={async () => {
+          await settle(() => setServiceAccountDisabledAction({ serviceAccountId: account.id, disabled: true }));
+          toast.success(`${account.name} disabled: its tokens are refused.`);
+          router.refresh();
+        }}
+      />
 
       <ConfirmDialog
         open={dialog === "delete"}

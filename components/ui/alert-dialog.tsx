@@ -24,8 +24,8 @@ export function AlertDialogOverlay({ className, ...props }: React.ComponentProps
   );
 }
 
-export function AlertDialogContent({ className, onOpenAutoFocus, onCloseAutoFocus, ...props }: React.ComponentProps<typeof AlertDialogPrimitive.Content>) {
-  const focusReturn = useMenuFocusReturn({ onOpenAutoFocus, onCloseAutoFocus });
+export function AlertDialogContent({ className, children, onOpenAutoFocus, onCloseAutoFocus, ...props }: React.ComponentProps<typeof AlertDialogPrimitive.Content>) {
+  const { openerNote, ...focusReturn } = useMenuFocusReturn({ onOpenAutoFocus, onCloseAutoFocus });
   return (
     <AlertDialogPortal>
       <AlertDialogOverlay />
@@ -37,7 +37,10 @@ export function AlertDialogContent({ className, onOpenAutoFocus, onCloseAutoFocu
         )}
         {...focusReturn}
         {...props}
-      />
+      >
+        {openerNote}
+        {children}
+      </AlertDialogPrimitive.Content>
     </AlertDialogPortal>
   );
 }

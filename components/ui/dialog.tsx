@@ -77,7 +77,7 @@ export function DialogContent({
   onInteractOutside,
   ...props
 }: DialogContentProps) {
-  const focusReturn = useMenuFocusReturn({ onOpenAutoFocus, onCloseAutoFocus });
+  const { openerNote, ...focusReturn } = useMenuFocusReturn({ onOpenAutoFocus, onCloseAutoFocus });
   const busy = React.useContext(DialogBusyContext)?.busy ?? false;
   return (
     <DialogPortal>
@@ -100,6 +100,7 @@ export function DialogContent({
           onInteractOutside?.(event);
         }}
       >
+        {openerNote}
         {children}
         {showCloseButton ? (
           <DialogPrimitive.Close

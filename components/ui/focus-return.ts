@@ -1,6 +1,6 @@
 "use client";
 
-import { useRef } from "react";
+import { createElement, useRef, useState } from "react";
 
 /**
  * Where focus goes when a dialog opened from a menu closes. Radix hands focus back to whatever was
@@ -8,7 +8,9 @@ import { useRef } from "react";
  * its menu, so focus falls to the page and the next Tab starts at "Skip to content". Menu triggers
  * (dropdown-menu.tsx) note themselves when they open a menu; a dialog (dialog.tsx,
  * alert-dialog.tsx) that opens from inside a menu remembers that trigger, and if focus is lost
- * when it closes, gives it back there. Dialogs opened any other way are left to Radix.
+ * when it closes, gives it back there. A dialog opened without a Radix trigger (a button that sets
+ * its open state) has nothing for Radix to return to either: it gives focus back to whatever had it
+ * when the dialog opened.
  * An action that removes the control focus went back to (a row's button) asks moveFocusWhenRemoved
  * (below) to move it on from there.
  */
@@ -19,23 +21,37 @@ export function noteMenuOpener(element: HTMLElement): void {
 }
 
 /**
- * A dialog content's onOpenAutoFocus and onCloseAutoFocus, wrapping the caller's own: at open it
- * notes whether it was opened from inside a menu; at close, if focus fell to the page, it gives it
- * back to that menu's trigger.
+ * Notes what had focus as a dialog's content mounts: rendered as its first child, it runs before
+ * the content is committed, so before a field with autoFocus takes focus (Radix then skips its own
+ * open handler, which would come too late anyway).
+ */
+function OpenerNote({ note }: { note: (element: Element | null) => void }) {
+  useState(() => note(typeof document === "undefined" ? null : document.activeElement));
+  return null;
+}
+
+/**
+ * A dialog content's onOpenAutoFocus and onCloseAutoFocus, wrapping the caller's own, and an element
+ * to render first inside the content (`openerNote`): it notes what had focus when the dialog opened
+ * (for a menu item, the menu's trigger); at close, if focus fell to the page, it is given back there.
  */
 export function useMenuFocusReturn(own: { onOpenAutoFocus?: (event: Event) => void; onCloseAutoFocus?: (event: Event) => void }) {
   const returnTo = useRef<HTMLElement | null>(null);
+  const note = (from: Element | null) => {
+    const opener = from instanceof HTMLElement && from !== document.body ? from : null;
+    returnTo.current = opener?.closest('[role="menu"]') ? menuOpener : opener;
+  };
   return {
+    openerNote: createElement(OpenerNote, { note }),
     onOpenAutoFocus(event: Event) {
-      const from = document.activeElement;
-      returnTo.current = from instanceof HTMLElement && from.closest('[role="menu"]') ? menuOpener : null;
       own.onOpenAutoFocus?.(event);
     },
     onCloseAutoFocus(event: Event) {
       own.onCloseAutoFocus?.(event);
       const target = returnTo.current;
       returnTo.current = null;
-      if (!target) return;
+      // The dialog's own handler places focus itself.
+      if (!target || event.defaultPrevented) return;
       // After Radix has moved focus: only if it fell to the page.
       setTimeout(() => {
         const active = document.activeElement;
