@@ -396,6 +396,26 @@ describe("rotation", () => {
     }, 90_000);
   }
 
+  it("oauth2: a path that answers 401 whatever the token renews it once, not at every invoke", async () => {
+    const { connectionId } = await connectSecret("oauth2", `rt/oauth-401-${randomUUID().slice(0, 6)}`, "clientSecret", oidc.clientSecret, {
+      grant: "client_credentials",
+      tokenUrl: oidc.tokenUrl,
+      clientId: oidc.clientId,
+      scopes: "api:read",
+      apiBaseUrl: oidc.apiUrl,
+      caBundle: oidc.caCert,
+    });
+    expect((await invoke(connectionId, "request", { method: "GET", path: "/whoami" })).status).toBe(200);
+    const before = oidc.count("/token");
+    for (let i = 0; i < 4; i++) {
+      const refused = await invoke(connectionId, "request", { method: "GET", path: "/always-401" });
+      expect(refused.status).toBe(502);
+    }
+    // One renewal, then the pooled client remembers it did not help (the client is not thrown away).
+    expect(oidc.count("/token") - before).toBe(1);
+    expect((await invoke(connectionId, "request", { method: "GET", path: "/whoami" })).status).toBe(200);
+  });
+
   async function rotationSteps(c: Case, path: string, connectionId: string) {
     const kind = c.kind;
     expect((await c.invoke(connectionId)).status).toBe(200);

@@ -354,8 +354,10 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
           return await operation.run(client, parsed.data, { timeoutMs: timeLeft() });
         } catch (error) {
           const classified = error instanceof ConnectorError ? error : connector.classify(error, targetConfig(config, resolved));
-          // The client of these credentials (this version only) is drained; a retry opens its own.
-          if (classified?.kind === "credentials_rejected") rt().pools.drain(entry);
+          // The client of these credentials (this version only) is drained; a retry opens its own. Not when
+          // fetching them again cannot help (an OAuth token refused after its renewal): the client keeps
+          // what it learnt, e.g. that a renewal did not help, and a new one would only ask again.
+          if (classified?.kind === "credentials_rejected" && classified.refetch) rt().pools.drain(entry);
           throw classified ?? error;
         } finally {
           rt().pools.release(entry);
