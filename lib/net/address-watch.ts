@@ -1,21 +1,24 @@
 import { isIP } from "node:net";
 import { resolveTargetAddresses } from "./egress";
 
-/** How often a pooled client in use has its host name resolved again. */
-export const ADDRESS_RECHECK_MS = 30_000;
+/** At most one lookup per this long for one pool, however many failures call for one. */
+export const ADDRESS_RECHECK_MS = 5_000;
 
 /**
- * The address a pooled client dials, checked against DNS now and then. A pool opens its sessions to
- * the address resolved (and allowed by the egress policy) when it opened, so after a DNS failover
- * (RDS Multi-AZ, Aurora: the endpoint's name moves to another host) its new sessions would still go to
- * the old host for as long as invokes keep it busy. While the client is in use, the name is resolved
- * again in the background every ADDRESS_RECHECK_MS; once the answer no longer includes the address,
- * `holds()` says so and the pool replaces the client (which resolves afresh). A failed lookup changes
- * nothing: the address that works is kept.
+ * The address a pooled client dials, checked against DNS when its sessions fail in a way a move
+ * would explain. A pool opens its sessions to the address resolved (and allowed by the egress
+ * policy) when it opened, so after a DNS failover (RDS Multi-AZ, Aurora: the endpoint's name moves
+ * to another host) its new sessions would still go to the old host for as long as invokes keep it
+ * busy: refused, timed out, or (Aurora) a demoted instance refusing writes as read-only. The
+ * connector calls `suspect()` on such a failure; the name is then resolved again in the background,
+ * and once the answer no longer includes the address, `holds()` says so and the pool replaces the
+ * client (which resolves afresh). Without a failure nothing is looked up: a reader endpoint that
+ * answers with one instance at random is not a move. A failed lookup changes nothing.
  */
 export class AddressWatch {
-  #checkedAt: number;
+  #checkedAt = Number.NEGATIVE_INFINITY;
   #checking = false;
+  #suspected = false;
   #moved = false;
 
   constructor(
@@ -23,15 +26,25 @@ export class AddressWatch {
     readonly address: string,
     readonly recheckMs = ADDRESS_RECHECK_MS,
     readonly resolve: (hostname: string) => Promise<string[]> = resolveTargetAddresses,
-  ) {
-    this.#checkedAt = Date.now();
+  ) {}
+
+  /** A session failed as it would if the name had moved elsewhere: look the name up again. */
+  suspect(): void {
+    if (isIP(this.hostname) !== 0 || this.#moved) return;
+    this.#suspected = true;
+    this.#check();
   }
 
-  /** Whether the address is still one the name resolves to, as last checked; starts a check when one is due. */
+  /** Whether the address is still one the name resolves to, as far as is known. */
   holds(): boolean {
-    if (this.#moved || this.#checking || isIP(this.hostname) !== 0) return !this.#moved;
-    if (Date.now() - this.#checkedAt < this.recheckMs) return true;
+    if (this.#suspected) this.#check();
+    return !this.#moved;
+  }
+
+  #check() {
+    if (this.#checking || Date.now() - this.#checkedAt < this.recheckMs) return;
     this.#checking = true;
+    this.#suspected = false;
     this.resolve(this.hostname)
       .then(
         (addresses) => {
@@ -43,6 +56,5 @@ export class AddressWatch {
         this.#checking = false;
         this.#checkedAt = Date.now();
       });
-    return true;
   }
 }

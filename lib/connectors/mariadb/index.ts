@@ -36,7 +36,7 @@ type Client = mysql.Connection;
  */
 export class MariadbPool {
   #ended: Promise<void> | null = null;
-  /** The address its sessions dial, rechecked against DNS while it is in use (see healthy). */
+  /** The address its sessions dial, rechecked against DNS when sessions fail (see healthy). */
   address: AddressWatch | null = null;
   /** Sessions that have logged in (mysql2 counts those still connecting too); closed ones are dropped as they are found. */
   readonly #connected = new Set<Client>();
@@ -266,7 +266,14 @@ async function killStatement(handle: MariadbPool, client: Client): Promise<void>
  */
 async function withSession<T>(handle: MariadbPool, timeoutMs: number, work: (client: mysql.PoolConnection) => Promise<T>, { reset = false } = {}): Promise<T> {
   const started = Date.now();
-  const client = await handle.acquire(timeoutMs);
+  let client: mysql.PoolConnection;
+  try {
+    client = await handle.acquire(timeoutMs);
+  } catch (error) {
+    // No session: the host may have moved (a DNS failover).
+    handle.address?.suspect();
+    throw error;
+  }
   let broken = false;
   try {
     const left = Math.max(1, timeoutMs - (Date.now() - started));
@@ -276,6 +283,9 @@ async function withSession<T>(handle: MariadbPool, timeoutMs: number, work: (cli
         return work(client);
       })().catch((error: unknown) => {
         markRaisedByStatement(error);
+        // A lost session, or a server now read-only (a demoted primary: 1290, 1792): the host may have moved.
+        const { fatal, errno } = (error ?? {}) as { fatal?: unknown; errno?: unknown };
+        if (fatal || errno === 1290 || errno === 1792) handle.address?.suspect();
         throw error;
       }),
       left + CLIENT_GRACE_MS,

@@ -42,13 +42,17 @@ function runQuery(client: MariadbPool, input: { sql: string; params?: unknown[];
 }
 
 describe("mariadb connector against the machine's MariaDB", () => {
-  it("is reported unhealthy once its host name resolves elsewhere (a DNS failover), so the pool is replaced", async () => {
+  it("is reported unhealthy once a server turned read-only no longer has its host name (a DNS failover), so the pool is replaced", async () => {
     const { client } = await open({ host: "localhost" });
     expect(client.address).toMatchObject({ hostname: "localhost" });
+    // A demoted primary refuses writes; the name now points elsewhere (as a failover leaves it).
+    let lookups = 0;
+    client.address = new AddressWatch("localhost", client.address!.address, 0, async () => (lookups++, ["192.0.2.10"]));
     expect(mariadbConnector.healthy!(client)).toBe(true);
-    client.address = new AddressWatch("localhost", client.address!.address, 0, async () => ["192.0.2.10"]);
-    mariadbConnector.healthy!(client);
+    expect(lookups).toBe(0);
+    await expect(runQuery(client, { sql: "SIGNAL SQLSTATE 'HY000' SET MYSQL_ERRNO = 1290, MESSAGE_TEXT = 'The MariaDB server is running with the --read-only option'" })).rejects.toThrow();
     await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(lookups).toBe(1);
     expect(mariadbConnector.healthy!(client)).toBe(false);
   });
 

@@ -35,7 +35,7 @@ type Config = z.output<typeof postgresConfigSchema>;
  */
 export class PostgresPool {
   #ended: Promise<void> | null = null;
-  /** The address its sessions dial, rechecked against DNS while it is in use (see healthy). */
+  /** The address its sessions dial, rechecked against DNS when sessions fail (see healthy). */
   address: AddressWatch | null = null;
   /** Sessions that have logged in and not left the pool: pg-pool's own counts include those still connecting. */
   readonly #connected = new Set<pg.Client>();
@@ -167,7 +167,14 @@ function streamQuery(client: pg.ClientBase, sql: string, params: unknown[], rowL
  */
 async function withSession<T>(handle: PostgresPool, timeoutMs: number, work: (client: pg.PoolClient) => Promise<T>, { reset = false } = {}): Promise<T> {
   const started = Date.now();
-  const client = await handle.acquire(timeoutMs);
+  let client: pg.PoolClient;
+  try {
+    client = await handle.acquire(timeoutMs);
+  } catch (error) {
+    // No session: the host may have moved (a DNS failover).
+    handle.address?.suspect();
+    throw error;
+  }
   let broken = false;
   try {
     const left = Math.max(1, timeoutMs - (Date.now() - started));
@@ -193,6 +200,9 @@ async function withSession<T>(handle: PostgresPool, timeoutMs: number, work: (cl
       return result;
     } catch (error) {
       markRaisedByStatement(error);
+      // A lost session, or a server now read-only (a demoted primary): the host may have moved.
+      const code = (error as { code?: unknown })?.code;
+      if (code === undefined || code === "25006") handle.address?.suspect();
       throw error;
     }
   } catch (error) {

@@ -242,13 +242,17 @@ describe("postgres connector against a password-auth PostgreSQL", () => {
     expect(await one("SELECT 1 FROM (SELECT txid_current()) t")).toBe(1);
   });
 
-  it("is reported unhealthy once its host name resolves elsewhere (a DNS failover), so the pool is replaced", async () => {
+  it("is reported unhealthy once a server turned read-only no longer has its host name (a DNS failover), so the pool is replaced", async () => {
     const { client } = await open({ host: "localhost" });
     expect(client.address).toMatchObject({ hostname: "localhost" });
+    // A demoted primary refuses writes; the name now points elsewhere (as a failover leaves it).
+    let lookups = 0;
+    client.address = new AddressWatch("localhost", client.address!.address, 0, async () => (lookups++, ["192.0.2.10"]));
     expect(postgresConnector.healthy!(client)).toBe(true);
-    client.address = new AddressWatch("localhost", client.address!.address, 0, async () => ["192.0.2.10"]);
-    postgresConnector.healthy!(client);
+    expect(lookups).toBe(0);
+    await expect(runQuery(client, { sql: "DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '25006', MESSAGE = 'cannot execute INSERT in a read-only transaction'; END $$" })).rejects.toThrow();
     await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(lookups).toBe(1);
     expect(postgresConnector.healthy!(client)).toBe(false);
   });
 
