@@ -60,7 +60,13 @@ export function MoveFolderDialog({ folderId, folderName, currentParentId, destin
             label="Destination"
             id="move-destination"
             error={move.fieldError("parentId") ?? move.formError}
-            description={options.length === 0 ? "There is nowhere you may move it: no other folder you manage can take it. An administrator can move it anywhere." : undefined}
+            description={
+              options.length === 0
+                ? allowTopLevel
+                  ? "There is nowhere to move it: there is no other folder."
+                  : "There is nowhere you may move it: no other folder you manage can take it. An administrator can move it anywhere."
+                : undefined
+            }
           >
             <Select value={chosen} onValueChange={setTarget} disabled={options.length === 0}>
               <SelectTrigger aria-label="Destination" className="w-full">

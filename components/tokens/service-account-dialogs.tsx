@@ -119,7 +119,8 @@ export function CreateServiceAccountButton({ variant = "default" }: { variant?: 
   );
 }
 
-export function ServiceAccountActions({ account, tokenCount }: { account: Account; tokenCount: number }) {
+/** `tokenCount`: all its tokens listed (deleted with it); `usableTokenCount`: those a runner can use now (stopped by Disable). */
+export function ServiceAccountActions({ account, tokenCount, usableTokenCount }: { account: Account; tokenCount: number; usableTokenCount: number }) {
   const router = useRouter();
   const settle = useSettleAction();
   const [dialog, setDialog] = useState<"edit" | "disable" | "delete" | null>(null);
@@ -156,7 +157,7 @@ export function ServiceAccountActions({ account, tokenCount }: { account: Accoun
         open={dialog === "disable"}
         onOpenChange={(open) => setDialog(open ? "disable" : null)}
         title={`Disable ${account.name}?`}
-        description={`${tokenCount === 1 ? "Its token is" : tokenCount > 1 ? `Its ${tokenCount} tokens are` : "Tokens it is given are"} refused until you enable it again: runners using ${tokenCount === 1 ? "it" : "them"} stop working at once.`}
+        description={`${usableTokenCount === 1 ? "Its usable token is" : usableTokenCount > 1 ? `Its ${usableTokenCount} usable tokens are` : "Tokens it is given are"} refused until you enable it again: runners using ${usableTokenCount === 1 ? "it" : "them"} stop working at once.`}
         confirmLabel="Disable service account"
         pendingLabel="Disabling…"
         destructive

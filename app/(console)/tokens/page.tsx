@@ -67,7 +67,7 @@ export default async function TokensPage() {
                     folders={folders}
                     disabled={account.disabled}
                   />
-                  <ServiceAccountActions account={account} tokenCount={account.tokens.length} />
+                  <ServiceAccountActions account={account} tokenCount={account.tokens.length} usableTokenCount={account.tokens.filter((t) => t.status === "active").length} />
                 </CardAction>
               </CardHeader>
               <CardContent>
