@@ -233,12 +233,19 @@ test("Azure Key Vault: Latch generates the key pair; only the public certificate
   expect(await bodies.text()).not.toContain("PRIVATE KEY");
 });
 
-test("non-admins get the not-found page for every stores page, and 404 from every store route", async ({ page, browser }) => {
+test("non-admins get the not-found page for every stores page, and 404 from every store route; an unknown store is 404 to admins too", async ({ page, browser }) => {
   const person = await createUser(page);
   // A real store id: the admin sees it, the person must not learn that it exists.
   const adminList = await page.request.get("/api/v1/stores");
   expect(adminList.status()).toBe(200);
   const storeId = ((await adminList.json()) as { stores: { id: string; isBuiltIn: boolean }[] }).stores.find((s) => s.isBuiltIn)!.id;
+
+  // To an administrator too, a store that does not exist answers 404, not a 200 page that says so.
+  for (const path of ["/stores/00000000-0000-4000-8000-000000000000", "/stores/not-an-id"]) {
+    const response = await page.goto(path);
+    expect(response?.status(), path).toBe(404);
+    await expect(page.getByRole("heading", { level: 1 })).toContainText(/not found/i);
+  }
 
   const p = await freshPage(browser);
   await signIn(p, person.email, person.password);
