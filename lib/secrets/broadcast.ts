@@ -328,13 +328,15 @@ export function ensureListening(): Promise<void> {
  * Assets that point at the same secret (store and name, any version) as the given ones. The cache
  * keeps one entry per secret, filled through whichever asset resolved it first, so refreshing one of
  * them must drop the entry for all: otherwise a value cached through another asset is served again.
+ * Names are compared ignoring case: Azure Key Vault and CyberArk read "DbPass" and "dbpass" as one
+ * secret. For a store that tells them apart, a refresh then drops one more entry than it must.
  */
 async function sharingTheirSecret(client: Db, assetIds: string[]): Promise<{ id: string; storeId: string }[]> {
   if (assetIds.length === 0) return [];
   return client.$queryRaw<{ id: string; storeId: string }[]>`
     SELECT DISTINCT other.id::text AS id, other.store_id::text AS "storeId"
     FROM credential_assets asset
-    JOIN credential_assets other ON other.store_id = asset.store_id AND other.secret_name = asset.secret_name
+    JOIN credential_assets other ON other.store_id = asset.store_id AND lower(other.secret_name) = lower(asset.secret_name)
     WHERE asset.id = ANY(${assetIds}::uuid[])`;
 }
 

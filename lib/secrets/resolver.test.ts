@@ -143,6 +143,19 @@ describe("assets that point at the same secret", () => {
     const [event] = await db().refreshEvent.findMany({ where: { targetId: a }, orderBy: { id: "desc" }, take: 1 });
     expect(event?.assetIds).toEqual([b]);
   }, 60_000);
+
+  it("a refresh names the assets whose secret name differs only in case (one secret to Azure Key Vault and CyberArk)", async () => {
+    signInAs(user);
+    const suffix = randomUUID().slice(0, 6);
+    const [upper, lower] = [`apps/DbPass-${suffix}`, `apps/dbpass-${suffix}`];
+    for (const path of [upper, lower]) vault.seedSecret({ path, data: { username: USERNAME, password: PASSWORD } });
+    const create = async (path: string) =>
+      ok(await createAssetAction({ folderId: folder.id, type: "CREDENTIAL", name: `Cased ${randomUUID().slice(0, 6)}`, storeId, secretName: path, usernameKey: "username", valueKey: "password" })).id;
+    const [a, b] = [await create(upper), await create(lower)];
+    await refreshAsset({ actor: user, requestId: "cased-secret-test" }, { assetId: a });
+    const [event] = await db().refreshEvent.findMany({ where: { targetId: a }, orderBy: { id: "desc" }, take: 1 });
+    expect(event?.assetIds).toEqual([b]);
+  });
 });
 
 describe("the store's kept client", () => {
