@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { createFolderAction, moveFolderAction, renameFolderAction } from "@/lib/folders/actions";
+import { createFolderAction, deleteFolderAction, moveFolderAction, renameFolderAction } from "@/lib/folders/actions";
 import { grant, makeFolder, makeUser, signInAs } from "@/test/fixtures";
 import { canSeeAudit, HIDDEN_FOLDER, listAuditEvents, parseAsOf } from "./queries";
 
@@ -36,6 +36,19 @@ describe("audit log visibility", () => {
     expect((await listAuditEvents(viewer, all)).rows).toEqual([]);
     // Narrowing to a folder one cannot audit yields nothing rather than an error.
     expect((await listAuditEvents(folderAdmin, { ...all, folderId: theirs.id })).rows).toEqual([]);
+  });
+
+  it("a subfolder's deletion is in its parent's log, where the parent's folder admins read it", async () => {
+    const [admin, lead] = [await makeUser({ isAdmin: true }), await makeUser()];
+    const parent = await makeFolder(`Parent ${Date.now()}`);
+    const child = await makeFolder("Short-lived", parent.id);
+    await grant(parent.id, lead, "FOLDER_ADMIN");
+    signInAs(admin);
+    expect((await deleteFolderAction({ folderId: child.id })).ok).toBe(true);
+    const deleted = (await listAuditEvents(lead, all)).rows.find((e) => e.action === "folder.delete" && e.targetId === child.id);
+    expect(deleted).toMatchObject({ folderId: parent.id, targetLabel: "Short-lived", actorEmail: admin.email });
+    // In the parent's own Audit tab too.
+    expect((await listAuditEvents(lead, { ...all, folderId: parent.id })).rows.map((e) => e.targetId)).toContain(child.id);
   });
 
   it("a folder event names a folder the reader cannot see as such: no name, no id", async () => {

@@ -20,13 +20,16 @@ type Ctx = Pick<ActionContext, "actor" | "requestId">;
 type FolderRef = { id: string; name: string };
 const TOP_LEVEL = "(top level)";
 
-/** Every folder change is audited against the folder itself, so folder admins see it in their log. */
-function auditFolder(tx: Tx, ctx: Ctx, action: string, folder: { id: string; name: string }, details?: Record<string, unknown>) {
+/**
+ * Every folder change is audited against the folder itself, so folder admins see it in their log; a
+ * deletion against its parent (`auditIn`), since nobody holds a role on a folder that is gone.
+ */
+function auditFolder(tx: Tx, ctx: Ctx, action: string, folder: { id: string; name: string }, details?: Record<string, unknown>, auditIn = folder.id) {
   return recordAuditEvent(tx, {
     actor: ctx.actor,
     action,
     target: { type: "folder", id: folder.id, label: folder.name },
-    folderId: folder.id,
+    folderId: auditIn,
     requestId: ctx.requestId,
     details,
   });
@@ -253,7 +256,7 @@ function deleteFolderChecked(ctx: Ctx, input: { folderId: string }) {
     const held = (await folderContents(tx, folder.id)).filter((c) => c.count > 0);
     if (held.length > 0) throw conflict(stillContainsMessage(folder.name, held));
     await tx.folder.delete({ where: { id: folder.id } });
-    await auditFolder(tx, ctx, "folder.delete", folder);
+    await auditFolder(tx, ctx, "folder.delete", folder, undefined, folder.parentId ?? folder.id);
     return { id: folder.id };
   });
 }
