@@ -312,7 +312,7 @@ export const oauth2RequestOperation: Operation<OAuth2Client, typeof requestInput
   description:
     `Sends a request to a path under the API base URL with the access token attached, and returns the status, headers (without Set-Cookie) and up to ${megabytes(MAX_BODY_BYTES)} of the body as text. ` +
     "On a 401 the access token is renewed once and the request retried; if the token endpoint rejects the client secret (invalid_client), the secret is fetched from its store once more and the request retried once. " +
-    "A 401 that survives the renewal fails the invoke with “credentials rejected by the target”; for the next 10 seconds, a 401 to that token fails so without another renewal.",
+    `A 401 that survives the renewal fails the invoke with “credentials rejected by the target”; for the next ${RENEWAL_DID_NOT_HELP_MS / 1000} seconds, a 401 to that token fails so without another renewal.`,
   input: requestInputSchema,
   async run(client, input, opts) {
     const base = client.apiBase;
