@@ -112,6 +112,24 @@ describe("cross-instance refresh", () => {
     }
   });
 
+  it("a first catch-up applies recent refreshes: something may have been cached before it", async () => {
+    const asset = await newAsset();
+    await stopListening();
+    try {
+      // As on an instance just started: a value resolved before its first look at the log…
+      expect(await use(asset)).toBe(false);
+      expect(await use(asset)).toBe(true);
+      // …and another instance's refresh of it, committed after that, whose NOTIFY it never heard.
+      await otherInstance("asset", asset, { notify: false });
+      (globalThis as unknown as { latchBroadcast: { watermark: number | null } }).latchBroadcast.watermark = null;
+      await ensureCurrent();
+      expect(await use(asset)).toBe(false);
+    } finally {
+      await resumeListening();
+      await vi.waitFor(() => expect(isListening()).toBe(true), { timeout: 10_000 });
+    }
+  });
+
   it("a refresh logged early in a long transaction, which commits after later ones, is still read from the log", async () => {
     const assetId = await newAsset();
     expect(await use(assetId)).toBe(false);

@@ -1,6 +1,7 @@
 import "server-only";
 import { randomUUID } from "node:crypto";
 import pg from "pg";
+import { Prisma } from "@prisma/client";
 import { z } from "zod";
 import { db, type Db } from "@/lib/db";
 import { env } from "@/lib/env";
@@ -158,26 +159,20 @@ type EventRow = { id: bigint; kind: string; target_id: string; asset_ids: string
 
 /**
  * Reads and applies the events this instance has not applied yet (the safety net). The first call
- * only notes where the log stands: the cache is empty before anything has been resolved.
+ * starts from the newest event: what was logged before this instance started predates its cache.
+ * Recent ones (the late-commit window) are applied all the same, since something may have been
+ * cached before the first call (a store test, an asset's Resolve test) and after they committed.
  */
 export function catchUp(): Promise<void> {
   const b = current();
   b.catchingUp ??= (async () => {
-    if (b.watermark === null) {
-      // Everything logged so far (the late-commit window included) predates this instance's cache.
-      const rows = await db().$queryRaw<{ id: bigint }[]>`
-        SELECT id FROM refresh_events WHERE id = (SELECT max(id) FROM refresh_events) OR created_at > now() - make_interval(secs => ${LATE_COMMIT_WINDOW_SECONDS})`;
-      const now = Date.now();
-      for (const row of rows) b.applied.set(Number(row.id), now);
-      b.watermark ??= Math.max(0, ...rows.map((r) => Number(r.id)));
-      return;
-    }
     const from = b.watermark;
     const rows = await db().$queryRaw<EventRow[]>`
       SELECT id, kind, target_id::text AS target_id, asset_ids::text[] AS asset_ids, origin FROM refresh_events
-      WHERE id > ${from} OR created_at > now() - make_interval(secs => ${LATE_COMMIT_WINDOW_SECONDS})
+      WHERE ${from === null ? Prisma.sql`id = (SELECT max(id) FROM refresh_events)` : Prisma.sql`id > ${from}`}
+        OR created_at > now() - make_interval(secs => ${LATE_COMMIT_WINDOW_SECONDS})
       ORDER BY id`;
-    let highest = from;
+    let highest = from ?? 0;
     for (const row of rows) {
       const seq = Number(row.id);
       highest = Math.max(highest, seq);
