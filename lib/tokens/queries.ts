@@ -169,19 +169,22 @@ export async function listServiceAccounts(actor: Actor): Promise<ServiceAccountR
   }));
 }
 
-/** Every person's usable tokens, for administrators who need to see (and cut) programmatic access. */
-export async function listActivePersonalTokens(actor: Actor): Promise<TokenRow[]> {
+/** How many of every person's usable tokens the administrators' list shows (the newest). */
+export const ACTIVE_PERSONAL_TOKENS_LISTED = 500;
+
+/**
+ * Every person's usable tokens, for administrators who need to see (and cut) programmatic access:
+ * the newest ACTIVE_PERSONAL_TOKENS_LISTED, and how many there are in all.
+ */
+export async function listActivePersonalTokens(actor: Actor): Promise<{ rows: TokenRow[]; total: number }> {
   assertTenant(actor, "tokens.manage");
-  const [rows, labels] = await Promise.all([
-    db().apiToken.findMany({
-      where: { userId: { not: null }, revokedAt: null, expiresAt: { gt: new Date() } },
-      select: tokenRowSelect,
-      orderBy: { createdAt: "desc" },
-      take: 500,
-    }),
+  const where = { userId: { not: null }, ...unexpired(new Date()) } satisfies Prisma.ApiTokenWhereInput;
+  const [rows, total, labels] = await Promise.all([
+    db().apiToken.findMany({ where, select: tokenRowSelect, orderBy: { createdAt: "desc" }, take: ACTIVE_PERSONAL_TOKENS_LISTED }),
+    db().apiToken.count({ where }),
     folderLabels(actor),
   ]);
-  return rows.map((r) => toTokenRow(r, labels));
+  return { rows: rows.map((r) => toTokenRow(r, labels)), total };
 }
 
 export type ScopeFolderOption = { id: string; label: string; allowed: TokenPermission[] };

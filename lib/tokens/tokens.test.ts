@@ -16,7 +16,7 @@ import {
 import { authenticateBearer } from "./authenticate";
 import { generateToken, parseToken } from "./format";
 import { createPersonalToken, createServiceAccount, MAX_ACTIVE_TOKENS_PER_OWNER, revokeToken } from "./mutations";
-import { listActivePersonalTokens, listPersonalTokens, listScopeFolderOptions, listServiceAccounts } from "./queries";
+import { ACTIVE_PERSONAL_TOKENS_LISTED, listActivePersonalTokens, listPersonalTokens, listScopeFolderOptions, listServiceAccounts } from "./queries";
 
 vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
 vi.mock("@/lib/request-context", () => import("@/test/mocks/request-context"));
@@ -98,6 +98,7 @@ describe("personal access tokens", () => {
     expect(listed).not.toContain(Buffer.from(hash).toString("base64"));
     expect(listed).not.toMatch(/"hash"/);
     expect(JSON.stringify(await listActivePersonalTokens(admin))).not.toContain(secret);
+    expect((await listActivePersonalTokens(admin)).total).toBeGreaterThan(0);
 
     const audit = await db().auditEvent.findFirstOrThrow({ where: { action: "api_token.create", targetId: row.id } });
     expect(audit).toMatchObject({ actorId: editor.id, outcome: "SUCCESS" });
@@ -197,6 +198,20 @@ describe("personal access tokens", () => {
 });
 
 describe("the token lists", () => {
+  it("the administrators' list of personal tokens in use says how many there are when it shows only the newest", async () => {
+    const person = await makeUser();
+    await db().apiToken.createMany({
+      data: Array.from({ length: ACTIVE_PERSONAL_TOKENS_LISTED + 1 }, () => {
+        const g = generateToken();
+        return { userId: person.id, name: "bulk", prefix: g.prefix, hash: g.hash, expiresAt: new Date(Date.now() + 86_400_000) };
+      }),
+    });
+    const listed = await listActivePersonalTokens(admin);
+    expect(listed.rows).toHaveLength(ACTIVE_PERSONAL_TOKENS_LISTED);
+    expect(listed.total).toBeGreaterThan(ACTIVE_PERSONAL_TOKENS_LISTED);
+    await db().apiToken.deleteMany({ where: { userId: person.id } });
+  });
+
   it("list every usable token however many newer revoked ones there are, so each can still be revoked", async () => {
     const person = await makeUser();
     await grant(x.id, person, "EDITOR");
@@ -224,7 +239,7 @@ describe("the token lists", () => {
     const mine = await personalToken(person, [{ folderId: x.id, permissions: ["connections.use"] }]);
     const theirs = await serviceToken(admin, [{ folderId: x.id, permissions: ["connections.use"] }]);
     const statusOf = async (prefix: string) => {
-      const rows = [...(await listActivePersonalTokens(admin)), ...(await listServiceAccounts(admin)).flatMap((a) => a.tokens)];
+      const rows = [...(await listActivePersonalTokens(admin)).rows, ...(await listServiceAccounts(admin)).flatMap((a) => a.tokens)];
       return rows.find((r) => r.prefix === prefix)?.status;
     };
     const [personal, service] = [mine.token.slice(0, 11), theirs.token.slice(0, 11)];

@@ -89,7 +89,12 @@ export default async function TokensPage() {
           </h2>
           <p className="text-sm text-muted-foreground">Every person’s active tokens. Each acts as its owner and never beyond the owner’s current roles.</p>
         </div>
-        <TokenTable label="Active personal access tokens" rows={personal} showOwner empty={{ title: "Nobody has an active personal token" }} />
+        <TokenTable label="Active personal access tokens" rows={personal.rows} showOwner empty={{ title: "Nobody has an active personal token" }} />
+        {personal.total > personal.rows.length ? (
+          <p className="text-sm text-muted-foreground">
+            The newest {personal.rows.length} of {personal.total} are listed. To cut off a person&apos;s older tokens too, deactivate the person under Users.
+          </p>
+        ) : null}
       </section>
     </div>
   );
