@@ -135,6 +135,43 @@ test("AWS Secrets Manager: test before saving (a wrong key fails precisely), sav
   await expectNoneReceived(bodies, [...storeSecrets(emulators), wrongKey]);
 });
 
+test("a change saved elsewhere does not wipe what is typed in a store's settings; saving it is refused until the saved ones are loaded", async ({ page, emulators }) => {
+  const { config, secrets } = emulators.aws;
+  const name = unique("AWS shared");
+  await page.goto("/stores/new?kind=aws");
+  await page.getByLabel(/^Name\b/).fill(name);
+  await page.getByLabel("Region").fill(String(config.region));
+  await page.getByLabel("Access key ID").fill(String(config.accessKeyId));
+  await page.getByLabel("Secret access key").fill(secrets.secretAccessKey!);
+  await page.getByLabel("Secrets Manager endpoint").fill(String(config.endpoint));
+  await page.getByLabel("CA bundle (PEM)").fill(emulators.pki.caCert);
+  await page.getByRole("button", { name: "Create store" }).click();
+  await expect(page.getByRole("heading", { level: 1, name })).toBeVisible();
+
+  // Another tab (another administrator) saves a change to the same store.
+  const other = await page.context().newPage();
+  await other.goto(page.url());
+  await other.getByLabel("Request timeout (ms)").fill("20000");
+  await other.getByRole("button", { name: "Save changes" }).click();
+  await expect(other.getByText("Store saved.")).toBeVisible();
+  await other.close();
+
+  // Here a change is being typed when this page re-renders (after a refresh of its cached values).
+  const timeout = page.getByLabel("Request timeout (ms)");
+  await timeout.fill("15000");
+  await page.getByRole("button", { name: "Refresh cached values" }).click();
+  const notice = page.getByRole("status").filter({ hasText: "Someone else saved this store’s settings" });
+  await expect(notice).toBeVisible();
+  await expect(timeout).toHaveValue("15000");
+  // Saving what was typed would undo the other change unseen: it is refused, and nothing typed is lost.
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await expect(page.getByText("Someone else changed this store while you were editing it").first()).toBeVisible();
+  await expect(timeout).toHaveValue("15000");
+  await notice.getByRole("button", { name: "Load the saved settings" }).click();
+  await expect(timeout).toHaveValue("20000");
+  await expect(notice).toHaveCount(0);
+});
+
 test("CyberArk CCP: read-only, an untrusted server certificate fails precisely, then mTLS works with an encrypted key and its passphrase", async ({ page, emulators }) => {
   const bodies = await captureBodies(page);
   const { config, secrets } = emulators.cyberark;

@@ -23,6 +23,12 @@ export function StoreSettingsSync({ children }: { children: ReactNode }) {
   return <Context.Provider value={{ form, setForm, generating, setGenerating }}>{children}</Context.Provider>;
 }
 
+/** What the settings form reported, and whether a new key pair is being made (null outside a provider). */
+export function useSettingsSyncState(): { form: { unsaved: boolean; saving: boolean }; generating: boolean } | null {
+  const sync = useContext(Context);
+  return sync ? { form: sync.form, generating: sync.generating } : null;
+}
+
 /** For the settings form: reports its state, and learns whether the settings are being replaced (nothing outside a provider). */
 export function useSettingsFormSync(unsaved: boolean, saving: boolean): { replacing: boolean } {
   const sync = useContext(Context);
@@ -47,3 +53,4 @@ export function useSettingsActionSync(running: boolean): { unsaved: boolean; sav
   }, [setGenerating, running]);
   return sync?.form ?? { unsaved: false, saving: false };
 }
+

@@ -3,9 +3,9 @@ import { Breadcrumbs } from "@/components/layout/breadcrumbs";
 import { PageHeader } from "@/components/shared/page-header";
 import { CertificateCredentialCard } from "@/components/stores/certificate-credential-card";
 import { StoreActions } from "@/components/stores/store-actions";
-import { StoreForm } from "@/components/stores/store-form";
 import { StoreHealth } from "@/components/stores/store-health";
 import { StoreSettingsSync } from "@/components/stores/settings-sync";
+import { StoreSettingsForm } from "@/components/stores/store-settings-form";
 import { requireUser } from "@/lib/auth/session";
 import { AppError } from "@/lib/errors";
 import { listFolderOptions } from "@/lib/folders/queries";
@@ -61,10 +61,9 @@ export default async function StorePage({ params }: { params: Promise<{ storeId:
             always tenant-wide and read-write.
           </p>
         ) : (
-          <StoreForm
-            // A saved change starts the form afresh from what was stored: no typed secret, "Replace" or "Remove" left open.
-            // Only a change of settings: "Test saved settings" also moves updatedAt, and must not wipe what is being typed.
-            key={store.settingsVersion}
+          // A saved change starts the form afresh from what was stored (no typed secret, "Replace" or "Remove"
+          // left open), unless what is typed there would be lost: see StoreSettingsForm.
+          <StoreSettingsForm
             kind={store.kind}
             kindLabel={provider.label}
             fields={provider.fields}
