@@ -116,35 +116,33 @@ test("HashiCorp Vault (AppRole, KV auto-detected): a wrong secret ID fails preci
   await expectNoneReceived(bodies, [...storeSecrets(emulators), wrongSecretId, abandonedToken]);
 });
 
-test("AWS Secrets Manager: test before saving (a wrong key fails precisely), save, test, edit without secrets", async ({ page, emulators }) => {
-  const bodies = await captureBodies(page);
-  const { config, secrets } = emulators.aws;
-  const name = unique("AWS");
+/** Opens the new AWS Secrets Manager store form and fills it for the emulator, with `secretAccessKey`. */
+async function fillAwsStore(page: Page, emulators: Emulators, name: string, secretAccessKey: string) {
+  const { config } = emulators.aws;
   await page.goto("/stores/new?kind=aws");
   await page.getByLabel(/^Name\b/).fill(name);
   await page.getByLabel("Region").fill(String(config.region));
   await page.getByLabel("Access key ID").fill(String(config.accessKeyId));
-  const wrongKey = newSecret("wrong-aws-secret-access-key");
-  await page.getByLabel("Secret access key").fill(wrongKey);
+  await page.getByLabel("Secret access key").fill(secretAccessKey);
   await page.getByLabel("Secrets Manager endpoint").fill(String(config.endpoint));
   await page.getByLabel("CA bundle (PEM)").fill(emulators.pki.caCert);
+}
+
+test("AWS Secrets Manager: test before saving (a wrong key fails precisely), save, test, edit without secrets", async ({ page, emulators }) => {
+  const bodies = await captureBodies(page);
+  const name = unique("AWS");
+  const wrongKey = newSecret("wrong-aws-secret-access-key");
+  await fillAwsStore(page, emulators, name, wrongKey);
   await expectTest(page, /Test failed\. Authentication failed/);
-  await page.getByLabel("Secret access key").fill(secrets.secretAccessKey!);
+  await page.getByLabel("Secret access key").fill(emulators.aws.secrets.secretAccessKey!);
   await expectTest(page, /Test passed\. Connected: wrote, read back and deleted a test secret\./);
   await saveAndRetest(page, name);
   await expectNoneReceived(bodies, [...storeSecrets(emulators), wrongKey]);
 });
 
 test("a change saved elsewhere does not wipe what is typed in a store's settings; saving it is refused until the saved ones are loaded", async ({ page, emulators }) => {
-  const { config, secrets } = emulators.aws;
   const name = unique("AWS shared");
-  await page.goto("/stores/new?kind=aws");
-  await page.getByLabel(/^Name\b/).fill(name);
-  await page.getByLabel("Region").fill(String(config.region));
-  await page.getByLabel("Access key ID").fill(String(config.accessKeyId));
-  await page.getByLabel("Secret access key").fill(secrets.secretAccessKey!);
-  await page.getByLabel("Secrets Manager endpoint").fill(String(config.endpoint));
-  await page.getByLabel("CA bundle (PEM)").fill(emulators.pki.caCert);
+  await fillAwsStore(page, emulators, name, emulators.aws.secrets.secretAccessKey!);
   await page.getByRole("button", { name: "Create store" }).click();
   await expect(page.getByRole("heading", { level: 1, name })).toBeVisible();
 

@@ -53,4 +53,3 @@ export function useSettingsActionSync(running: boolean): { unsaved: boolean; sav
   }, [setGenerating, running]);
   return sync?.form ?? { unsaved: false, saving: false };
 }
-

@@ -24,8 +24,8 @@ export function AlertDialogOverlay({ className, ...props }: React.ComponentProps
   );
 }
 
-export function AlertDialogContent({ className, children, onOpenAutoFocus, onCloseAutoFocus, ...props }: React.ComponentProps<typeof AlertDialogPrimitive.Content>) {
-  const { openerNote, ...focusReturn } = useMenuFocusReturn({ onOpenAutoFocus, onCloseAutoFocus });
+export function AlertDialogContent({ className, children, onCloseAutoFocus, ...props }: React.ComponentProps<typeof AlertDialogPrimitive.Content>) {
+  const { openerNote, ...focusReturn } = useMenuFocusReturn({ onCloseAutoFocus });
   return (
     <AlertDialogPortal>
       <AlertDialogOverlay />

@@ -71,13 +71,12 @@ export function DialogContent({
   className,
   children,
   showCloseButton = true,
-  onOpenAutoFocus,
   onCloseAutoFocus,
   onEscapeKeyDown,
   onInteractOutside,
   ...props
 }: DialogContentProps) {
-  const { openerNote, ...focusReturn } = useMenuFocusReturn({ onOpenAutoFocus, onCloseAutoFocus });
+  const { openerNote, ...focusReturn } = useMenuFocusReturn({ onCloseAutoFocus });
   const busy = React.useContext(DialogBusyContext)?.busy ?? false;
   return (
     <DialogPortal>

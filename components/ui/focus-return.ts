@@ -31,11 +31,11 @@ function OpenerNote({ note }: { note: (element: Element | null) => void }) {
 }
 
 /**
- * A dialog content's onOpenAutoFocus and onCloseAutoFocus, wrapping the caller's own, and an element
- * to render first inside the content (`openerNote`): it notes what had focus when the dialog opened
- * (for a menu item, the menu's trigger); at close, if focus fell to the page, it is given back there.
+ * A dialog content's onCloseAutoFocus, wrapping the caller's own, and an element to render first
+ * inside the content (`openerNote`): it notes what had focus when the dialog opened (for a menu
+ * item, the menu's trigger); at close, if focus fell to the page, it is given back there.
  */
-export function useMenuFocusReturn(own: { onOpenAutoFocus?: (event: Event) => void; onCloseAutoFocus?: (event: Event) => void }) {
+export function useMenuFocusReturn(own: { onCloseAutoFocus?: (event: Event) => void }) {
   const returnTo = useRef<HTMLElement | null>(null);
   const note = (from: Element | null) => {
     const opener = from instanceof HTMLElement && from !== document.body ? from : null;
@@ -43,9 +43,6 @@ export function useMenuFocusReturn(own: { onOpenAutoFocus?: (event: Event) => vo
   };
   return {
     openerNote: createElement(OpenerNote, { note }),
-    onOpenAutoFocus(event: Event) {
-      own.onOpenAutoFocus?.(event);
-    },
     onCloseAutoFocus(event: Event) {
       own.onCloseAutoFocus?.(event);
       const target = returnTo.current;

@@ -57,10 +57,13 @@ export class MariadbPool {
     // other invokes held. A session still connecting means the target is (also) what was waited for.
     const fullAtStart = this.#full();
     const pending = new Promise<mysql.PoolConnection>((resolve, reject) => this.pool.getConnection((error, conn) => (error ? reject(error) : resolve(conn))));
-    return within(pending, timeoutMs, () => {
+    const got = within(pending, timeoutMs, () => {
       pending.then((late) => late.release(), () => {});
       return fullAtStart && this.#full() ? sessionsBusy(where(this.target), this.#max(), timeoutMs) : mariadbTimeout(this.target, timeoutMs);
     });
+    // No session: the host may have moved (a DNS failover).
+    got.catch(() => this.address?.suspect());
+    return got;
   }
 
   // mysql2 has no public counts; its own fields, read defensively (unknown: not full, the plain timeout).
@@ -266,14 +269,7 @@ async function killStatement(handle: MariadbPool, client: Client): Promise<void>
  */
 async function withSession<T>(handle: MariadbPool, timeoutMs: number, work: (client: mysql.PoolConnection) => Promise<T>, { reset = false } = {}): Promise<T> {
   const started = Date.now();
-  let client: mysql.PoolConnection;
-  try {
-    client = await handle.acquire(timeoutMs);
-  } catch (error) {
-    // No session: the host may have moved (a DNS failover).
-    handle.address?.suspect();
-    throw error;
-  }
+  const client = await handle.acquire(timeoutMs);
   let broken = false;
   try {
     const left = Math.max(1, timeoutMs - (Date.now() - started));

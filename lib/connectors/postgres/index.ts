@@ -50,17 +50,20 @@ export class PostgresPool {
   }
 
   /** Borrows a session within the deadline; a slot granted after the deadline is handed straight back. */
-  async acquire(timeoutMs: number): Promise<pg.PoolClient> {
+  acquire(timeoutMs: number): Promise<pg.PoolClient> {
     // Full of logged-in sessions, none idle, from the start to the end of the wait: it was for a session
     // other invokes held. A session still connecting means the target is (also) what was waited for.
     const max = this.pool.options.max ?? 10;
     const full = () => this.pool.idleCount === 0 && this.#connected.size >= max;
     const fullAtStart = full();
     const pending = this.pool.connect();
-    return within(pending, timeoutMs, () => {
+    const got = within(pending, timeoutMs, () => {
       pending.then((late) => late.release(), () => {});
       return fullAtStart && full() ? sessionsBusy(where(this.target), max, timeoutMs) : postgresTimeout(this.target, timeoutMs);
     });
+    // No session: the host may have moved (a DNS failover).
+    got.catch(() => this.address?.suspect());
+    return got;
   }
 
   /**
@@ -167,14 +170,7 @@ function streamQuery(client: pg.ClientBase, sql: string, params: unknown[], rowL
  */
 async function withSession<T>(handle: PostgresPool, timeoutMs: number, work: (client: pg.PoolClient) => Promise<T>, { reset = false } = {}): Promise<T> {
   const started = Date.now();
-  let client: pg.PoolClient;
-  try {
-    client = await handle.acquire(timeoutMs);
-  } catch (error) {
-    // No session: the host may have moved (a DNS failover).
-    handle.address?.suspect();
-    throw error;
-  }
+  const client = await handle.acquire(timeoutMs);
   let broken = false;
   try {
     const left = Math.max(1, timeoutMs - (Date.now() - started));
