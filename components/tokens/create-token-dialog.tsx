@@ -1,7 +1,7 @@
 "use client";
 
 import { CheckIcon, CopyIcon, KeyRoundIcon, TriangleAlertIcon } from "lucide-react";
-import { useState } from "react";
+import { useRef, useState } from "react";
 import { toast } from "sonner";
 import { Button } from "@/components/ui/button";
 import { Checkbox } from "@/components/ui/checkbox";
@@ -36,14 +36,22 @@ export function CreateTokenDialog({ target, folders, disabled }: { target: Targe
   const [expiresInDays, setExpiresInDays] = useState("90");
   const [scopes, setScopes] = useState<ScopeDraft[]>(() => [newScopeDraft()]);
   const [readMetrics, setReadMetrics] = useState(false);
-  const [created, setCreated] = useState<CreatedToken | null>(null);
+  // The token itself is kept in a ref, not in state: React keeps a component's previous state in its
+  // other fiber until it renders again, so a token in state could outlive the dialog in memory.
+  const [created, setCreated] = useState<Omit<CreatedToken, "token"> | null>(null);
+  const token = useRef<string | null>(null);
   // Rows without a folder are not sent, so the server's scopes.N is the Nth row sent, not the Nth shown.
   const [sentKeys, setSentKeys] = useState<string[]>([]);
   const action = (input: CreatePersonalTokenInput) =>
     target.kind === "personal"
       ? createPersonalTokenAction(input)
       : createServiceAccountTokenAction({ ...input, serviceAccountId: target.serviceAccountId, tenantPermissions: readMetrics ? ["metrics.read"] : [] });
-  const create = useServerAction(action, { onSuccess: setCreated });
+  const create = useServerAction(action, {
+    onSuccess: ({ token: value, ...rest }) => {
+      token.current = value;
+      setCreated(rest);
+    },
+  });
 
   function reset() {
     setName("");
@@ -52,6 +60,7 @@ export function CreateTokenDialog({ target, folders, disabled }: { target: Targe
     setReadMetrics(false);
     setSentKeys([]);
     // The only copy of the token in the browser goes with the dialog.
+    token.current = null;
     setCreated(null);
     create.reset();
   }
@@ -101,9 +110,9 @@ export function CreateTokenDialog({ target, folders, disabled }: { target: Targe
           if (created) e.preventDefault();
         }}
       >
-        {created ? (
+        {created && token.current ? (
           <TokenReveal
-            created={created}
+            created={{ ...created, token: token.current }}
             onDone={() => {
               setOpen(false);
               reset();
