@@ -88,8 +88,9 @@ server.on(
       const forwarded = request.headers["x-forwarded-for"];
       request.headers["x-forwarded-for"] = forwarded ? `${forwarded}, ${peer}` : peer;
     }
-    // A path with a broken percent-escape ("%ZZ", or bytes that are not UTF-8) makes Next's router
-    // throw: a bare 500 without the API's JSON, headers or request id. It is the caller's mistake.
+    // A path with a broken percent-escape ("%ZZ", or bytes that are not UTF-8), or a request target
+    // no URL parser takes ("//a:99999/x", which Node's parser lets through), makes Next's router
+    // throw: a bare 500, or no answer at all. It is the caller's mistake.
     if (!decodablePath(request.url)) return void refuseMalformedPath(request, response);
     // The direct route's answer (a promise), or false: Next's.
     return globalThis[DIRECT_ROUTES]?.(request, response) || handle(request, response);
@@ -100,6 +101,7 @@ function decodablePath(url = "/") {
   const query = url.indexOf("?");
   try {
     decodeURIComponent(query === -1 ? url : url.slice(0, query));
+    new URL(url, "http://latch.invalid");
     return true;
   } catch {
     return false;
@@ -108,7 +110,7 @@ function decodablePath(url = "/") {
 
 function refuseMalformedPath(request, response) {
   const requestId = randomUUID();
-  const message = "The address is not valid: a % in it is not followed by two hexadecimal digits, or encodes something that is not UTF-8.";
+  const message = "The address is not valid: a % in it is not followed by two hexadecimal digits or encodes something that is not UTF-8, or it is not a path.";
   const api = (request.url ?? "").startsWith("/api/");
   response.writeHead(400, {
     "content-type": api ? "application/json" : "text/plain; charset=utf-8",

@@ -245,6 +245,48 @@ describe("server.mjs keep-alive", () => {
   });
 });
 
+/** Sends a raw request (a request target fetch would rewrite) and reads the answer until the server ends it or 3 s pass. */
+function raw(port: number, head: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: "127.0.0.1", port });
+    let received = "";
+    const done = () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(received);
+    };
+    const timer = setTimeout(done, 3_000);
+    socket.setEncoding("utf8").on("data", (chunk: string) => {
+      received += chunk;
+      // One whole answer (the status line, headers and a body of content-length) is enough.
+      const [headers, body = ""] = received.split("\r\n\r\n");
+      const length = /content-length: (\d+)/i.exec(headers ?? "")?.[1];
+      if (length !== undefined && Buffer.byteLength(body) >= Number(length)) done();
+    });
+    socket.on("end", done).on("error", done);
+    socket.write(`${head}\r\nhost: latch.test\r\nauthorization: Bearer lt_x\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+  });
+}
+
+describe("server.mjs requests no handler can take", () => {
+  it("answers a request target no URL parser takes with 400, and still stops at once", async () => {
+    const server = await start(3978);
+    for (const target of ["//a:99999/x", "http://[/x", "//[/api/v1/connections/x/invoke"]) {
+      const answer = await raw(3978, `POST ${target} HTTP/1.1`);
+      expect(answer, target).toMatch(/^HTTP\/1\.1 400 /);
+      expect(answer, target).toContain("The address is not valid");
+    }
+    // A handler that throws before its first await is answered too, and holds nothing open.
+    expect(await raw(3978, "GET /throws HTTP/1.1")).toMatch(/^HTTP\/1\.1 500 /);
+    const signalled = Date.now();
+    server.child.kill("SIGTERM");
+    const { code, at } = await server.exited;
+    expect(code).toBe(0);
+    expect(at - signalled).toBeLessThan(4_000);
+    expect(server.err()).toContain("thrown before any await");
+  });
+});
+
 describe("server.mjs working directory", () => {
   it("reads its own files (prisma/migrations, for /api/ready) whatever directory it was started from", async () => {
     const server = await start(3975, { cwd: tmpdir() });

@@ -76,6 +76,19 @@ describe("what the direct route takes", () => {
     expect((await send(`/api/v1/connections/${connectionId}/invoke/extra`, { headers: auth(), body })).status).toBe(299);
   });
 
+  it("leaves to Next a request target no URL parser takes, rather than throwing", async () => {
+    for (const target of ["//a:99999/x", "http://[/x", "//[/api/v1/connections/x/invoke"]) {
+      const answer = await new Promise<string>((resolve) => {
+        const socket = net.connect(Number(new URL(origin).port), "127.0.0.1");
+        let text = "";
+        socket.setEncoding("utf8").on("data", (chunk: string) => (text += chunk));
+        socket.on("end", () => resolve(text)).on("error", () => resolve(text));
+        socket.write(`POST ${target} HTTP/1.1\r\nhost: latch.test\r\nauthorization: ${bearer(token)}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+      });
+      expect(answer, target).toMatch(/^HTTP\/1\.1 299 /);
+    }
+  });
+
   it("answers a token's invoke with the wrapper's status, body, headers and audit event", async () => {
     const requestId = `direct-${randomUUID()}`;
     const res = await send(invokePath(connectionId), { headers: { ...auth(), "x-request-id": requestId }, body: JSON.stringify({ operation: "request", input: { method: "GET", path: "/" } }) });

@@ -25,7 +25,14 @@ export const DIRECT_ROUTES = Symbol.for("latch.directRoutes");
 /** Answers the request (returning the promise of the answer), or returns false and leaves it to Next. */
 export const serveDirect: DirectRoutes = (request, response) => {
   if (request.method !== "POST" || request.headers.authorization === undefined) return false;
-  const url = new URL(request.url ?? "/", "http://direct.invalid");
+  // Node's parser passes request targets no URL parser takes ("//a:99999/x"): none is this route.
+  if (!request.url?.startsWith("/api/v1/connections/")) return false;
+  let url: URL;
+  try {
+    url = new URL(request.url, "http://direct.invalid");
+  } catch {
+    return false;
+  }
   const match = INVOKE_PATH.exec(url.pathname);
   if (!match) return false;
   let connectionId: string;

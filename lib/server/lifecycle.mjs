@@ -81,7 +81,17 @@ export function createLifecycle(server, options) {
         response.setHeader("connection", "close");
         response.once("finish", closeIdleSoon);
       }
-      track(response, serve(request, response));
+      let work;
+      try {
+        work = serve(request, response);
+      } catch (error) {
+        // A handler that throws before its first await would otherwise leave the request unanswered,
+        // its socket open until the client gives up (holding a stop for its whole grace period).
+        work = Promise.reject(error);
+        if (!response.headersSent) response.writeHead(500, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store", "x-content-type-options": "nosniff" });
+        response.end("Internal Server Error\n");
+      }
+      track(response, work);
     };
   }
 

@@ -31,6 +31,8 @@ export default function next() {
     async prepare() {
       // As lib/api/direct.ts does: false for Next, else the answer's promise.
       globalThis[DIRECT_ROUTES] = (request, response) => {
+        // A handler failing before its first await (server.test.ts: answered, not left hanging).
+        if (request.url === "/throws") throw new Error("thrown before any await");
         if (!request.url?.startsWith("/direct")) return false;
         return work(request, response);
       };
