@@ -23,7 +23,27 @@ function contentSecurityPolicy(nonce: string, dev: boolean) {
   ].join("; ");
 }
 
+/** A UUID path segment with a capital letter: ids are lower case everywhere else (links, trees, tabs). */
+const CAPITALISED_ID = /(?<=\/)[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?=\/|$)/g;
+
+/**
+ * A console page addressed with an id in capitals (typed, or pasted from a tool that upper-cases
+ * UUIDs) goes to its canonical address, so the folder tree and tabs can tell where the person is.
+ */
+function canonicalPage(request: NextRequest): URL | null {
+  if (request.method !== "GET" && request.method !== "HEAD") return null;
+  const { pathname } = request.nextUrl;
+  if (pathname.startsWith("/api/") || !/[A-F]/.test(pathname)) return null;
+  const canonical = pathname.replace(CAPITALISED_ID, (id) => id.toLowerCase());
+  if (canonical === pathname) return null;
+  const url = request.nextUrl.clone();
+  url.pathname = canonical;
+  return url;
+}
+
 export function proxy(request: NextRequest) {
+  const canonical = canonicalPage(request);
+  if (canonical) return NextResponse.redirect(canonical, 308);
   const incoming = request.headers.get("x-request-id");
   const requestId = incoming && VALID_REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
   const nonce = Buffer.from(crypto.randomUUID()).toString("base64");
