@@ -112,6 +112,12 @@ function planSecret(type: AssetType, assetId: string, store: CredentialStore, op
     if (store.isBuiltIn && secretName.startsWith("assets/") && !ownName) {
       throw fieldError("secretName", "Names under “assets/” hold values typed into other assets. Type the value instead, or reference another name.");
     }
+    if (type === "CREDENTIAL" && option.singleValue && !input.username) {
+      throw fieldError("username", "Enter the username: secrets in this store hold only the password.");
+    }
+    if (type === "CREDENTIAL" && !option.singleValue && !input.usernameKey && !input.username) {
+      throw fieldError("usernameKey", "Enter the username, or the key of the secret that holds it.");
+    }
     if (type === "CREDENTIAL" && input.usernameKey && input.valueKey && input.usernameKey === input.valueKey) {
       throw fieldError("usernameKey", "The username and the password need different keys.");
     }

@@ -63,9 +63,10 @@ function checkByType(type: AssetType, input: Fields, ctx: z.RefinementCtx, creat
     }
     if (input.source === "value" && input.secretVersion) issue("secretVersion", "A value you type is always the latest version; leave the version empty.");
     if (type === "CREDENTIAL" && input.source === "value" && creating && !input.username) issue("username", "Enter the username.");
-    else if (type === "CREDENTIAL" && !input.usernameKey && !input.username) {
-      issue(input.source === "value" ? "username" : "usernameKey", "Enter the username, or the key of the secret that holds it.");
+    else if (type === "CREDENTIAL" && input.source === "value" && !input.usernameKey && !input.username) {
+      issue("username", "Enter the username, or the key of the secret that holds it.");
     }
+    // A referenced Credential's username rule depends on whether the store's secrets have keys: planSecret.
     return;
   }
   if (type === "INTEGER") {

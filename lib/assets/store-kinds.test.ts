@@ -98,6 +98,15 @@ describe("Azure Key Vault (one value per secret)", () => {
     const moved = ok(await create({ type: "CREDENTIAL", name: `AKV moved ${tag()}`, storeId, secretName: name, username: "payroll_app", usernameKey: "username", valueKey: "password" }));
     expect(await db().credentialAsset.findUniqueOrThrow({ where: { id: moved.id } })).toMatchObject({ usernameKey: null, valueKey: null, username: "payroll_app" });
     expect(await resolveAs(editor, moved.id)).toMatchObject({ username: "payroll_app", password: second.value });
+
+    // No username: the error is by the Username field, the only one the form shows for this store,
+    // also when a hidden username key came along (it would have left a Credential with no username).
+    for (const keys of [{}, { usernameKey: "username" }]) {
+      expect(await create({ type: "CREDENTIAL", name: `AKV no user ${tag()}`, storeId, secretName: name, ...keys })).toMatchObject({
+        ok: false,
+        error: { code: "VALIDATION", fieldErrors: { username: [expect.stringContaining("Enter the username")] } },
+      });
+    }
   });
 
   it("a Secret typed in is written as a new Key Vault secret and read back", async () => {
