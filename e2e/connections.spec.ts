@@ -358,9 +358,11 @@ test("the picker: arrows move, Enter picks, Esc and the close button cancel; key
   await expect(dialog).toBeHidden();
   await expect(chip).toContainText(`${tag} b-second`);
 
-  // Enter straight after typing picks the first result for what was typed, once it is in.
+  // Enter straight after typing picks the first result for what was typed, once it is in, that can
+  // fill the field: a Text asset listed above it is passed over.
+  await queryConsoleDatabase("UPDATE credential_assets SET name = $1 WHERE folder_id = $2 AND name = $3", [`${tag} a-0 text`, keys, `${tag} t-01`]);
   await page.getByRole("button", { name: "Change the asset for Password" }).click();
-  await dialog.getByRole("combobox", { name: "Search assets" }).fill(`${tag} a-fir`);
+  await dialog.getByRole("combobox", { name: "Search assets" }).fill(`${tag} a-`);
   await page.keyboard.press("Enter");
   await expect(dialog).toBeHidden();
   await expect(chip).toContainText(`${tag} a-first`);

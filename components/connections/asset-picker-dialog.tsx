@@ -92,7 +92,8 @@ export function AssetPickerDialog({
   useEffect(() => {
     if (!pickWhenSettled || !settled) return;
     setPickWhenSettled(false);
-    const first = query.data?.pages[0]?.rows[0];
+    // The first asset that can fill this field: a Text asset listed above a Credential is not it.
+    const first = query.data?.pages[0]?.rows.find((row) => row.selectable);
     if (first) pick(first);
   }, [pickWhenSettled, settled, query.data]);
 
@@ -108,7 +109,7 @@ export function AssetPickerDialog({
     if (e.nativeEvent.isComposing) return;
     if (e.key === "ArrowDown") {
       e.preventDefault();
-      setActive((i) => Math.min(rows.length - 1, i + 1));
+      setActive((i) => Math.max(0, Math.min(rows.length - 1, i + 1)));
       if (active >= rows.length - 3 && query.hasNextPage && !query.isFetchingNextPage) void query.fetchNextPage();
     } else if (e.key === "ArrowUp") {
       e.preventDefault();
