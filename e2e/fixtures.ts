@@ -214,6 +214,27 @@ export function registerApiToken(token: string, label: string): string {
   return token;
 }
 
+/** Fills the open token dialog (one folder, "Use connections") and returns the token it reveals. */
+export async function createTokenIn(page: Page, folderName: string, tokenName: string) {
+  const dialog = page.getByRole("dialog");
+  await dialog.getByLabel("Name").fill(tokenName);
+  await dialog.getByRole("combobox", { name: "Folder" }).click();
+  await page.getByRole("option", { name: folderName, exact: true }).click();
+  await dialog.getByRole("checkbox", { name: /Use connections/ }).check();
+  await dialog.getByRole("button", { name: "Create token" }).click();
+  await expect(dialog.getByText("you will not see it again")).toBeVisible();
+  const token = await dialog.getByLabel("Token", { exact: true }).inputValue();
+  expect(token).toMatch(/^lt_[a-z0-9]{8}_[A-Za-z0-9_-]{43}$/);
+  registerApiToken(token, `the API token ${tokenName}`);
+  // The only copy: Escape does not close the dialog, and there is no close button to press by mistake.
+  await page.keyboard.press("Escape");
+  await expect(dialog.getByLabel("Token", { exact: true })).toHaveValue(token);
+  await expect(dialog.getByRole("button", { name: "Close" })).toHaveCount(0);
+  await dialog.getByRole("button", { name: "I have copied it" }).click();
+  await expect(dialog).toBeHidden();
+  return token;
+}
+
 /**
  * Whether the page's JavaScript heap still holds `text`, after a full garbage collection (Chromium's
  * DevTools protocol): for values shown once, which nothing on the page may keep once they are gone.

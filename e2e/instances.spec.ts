@@ -1,10 +1,10 @@
-import { expect, test as base, type Page } from "@playwright/test";
+import { expect, request as playwrightRequest, test as base, type Page } from "@playwright/test";
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { startHashicorpEmulator, type HashicorpEmulator } from "../test/emulators/hashicorp";
 import { createTestPki, type TestPki } from "../test/emulators/tls";
 import { startPasswordPostgres, type PasswordPostgres } from "../test/targets/postgres";
-import { createFolder, pickAsset, queryConsoleDatabase, registerSecret, startAnotherInstance, unique } from "./fixtures";
+import { createFolder, createTokenIn, pickAsset, queryConsoleDatabase, registerSecret, startAnotherInstance, unique } from "./fixtures";
 
 /**
  * Instances sharing one database behave as one: a refresh sent to instance B makes instance A fetch
@@ -162,6 +162,39 @@ test("a refresh sent to one instance makes the other fetch the rotated value", a
     await admin.query(`ALTER ROLE "${world.target.user}" PASSWORD '${world.target.password}'`);
     await admin.end();
   }
+});
+
+/**
+ * The runner's route (lib/api/direct.ts, loaded with instrumentation), the API's routes and the
+ * console's actions are separate bundles, each with its own copy of lib/, but they share the store
+ * clients, pools and secret cache of the process. A failure raised by one copy's code must keep its
+ * meaning in another's, or a runner sees a bare 500 where the console says what happened.
+ */
+test("a runner's invoke reports a store failure as the console's route does, whichever bundle made the store client", async ({ page, world, baseURL }) => {
+  const path = `reporting/${randomUUID().slice(0, 8)}`;
+  world.vault.seedSecret({ path, data: { username: world.target.user, password: world.target.password } });
+  // Creating the store, the asset and the connection: the console's actions make the store's kept client.
+  const connectionId = await setUp(page, world, path);
+  const [{ name: folderName } = { name: "" }] = await queryConsoleDatabase<{ name: string }>("SELECT f.name FROM folders f JOIN connections c ON c.folder_id = f.id WHERE c.id = $1", [connectionId]);
+  await page.goto("/settings");
+  await page.locator("#personal-tokens").getByRole("button", { name: "New token" }).click();
+  const token = await createTokenIn(page, folderName, unique("runner"));
+  const runner = await playwrightRequest.newContext({ baseURL, storageState: { cookies: [], origins: [] } });
+  const body = { operation: "query", input: { sql: "SELECT 1 AS one", params: [] } };
+  const viaToken = () => runner.post(`/api/v1/connections/${connectionId}/invoke`, { headers: { Authorization: `Bearer ${token}` }, data: body });
+  expect((await viaToken()).status()).toBe(200);
+
+  // The secret is deleted from the vault, and the cached value dropped: the next use reads the store.
+  world.vault.deleteSecret({ path, mode: "all" });
+  for (const invoke of [viaToken, () => page.request.post(`/api/v1/connections/${connectionId}/invoke`, { data: body })]) {
+    expect((await page.request.post(`/api/v1/connections/${connectionId}/refresh`)).status()).toBe(200);
+    const failed = await invoke();
+    const answer = await failed.json();
+    expect(failed.status(), JSON.stringify(answer)).toBe(502);
+    // In full to whoever may open the asset's folder (the console's session); by its title to a token scoped elsewhere.
+    expect(answer.error).toMatchObject({ code: "UPSTREAM_FAILED", message: expect.stringMatching(/There is no secret “reporting\/|\(Secret not found\)/) });
+  }
+  await runner.dispose();
 });
 
 test("a refresh reaches every other instance by NOTIFY within a second, before any of them uses the connection", async ({ page, world }) => {

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { expect, request as playwrightRequest, test, type Page } from "@playwright/test";
-import { addMember, createFolder, createUser, dumpConsoleDatabase, expectNotInDump, freshPage, heapHolds, holdServerActions, registerApiToken, signIn, unique } from "./fixtures";
+import { addMember, createFolder, createTokenIn, createUser, dumpConsoleDatabase, expectNotInDump, freshPage, heapHolds, holdServerActions, registerApiToken, signIn, unique } from "./fixtures";
 
 /**
  * API tokens end to end: created in the console, shown once, used by a client that has no session,
@@ -9,27 +9,6 @@ import { addMember, createFolder, createUser, dumpConsoleDatabase, expectNotInDu
 async function apiClient(baseURL: string) {
   // No cookies: the token alone must authenticate.
   return playwrightRequest.newContext({ baseURL, storageState: { cookies: [], origins: [] } });
-}
-
-/** Fills the open token dialog (one folder, "Use connections") and returns the token it reveals. */
-async function createTokenIn(page: Page, folderName: string, tokenName: string) {
-  const dialog = page.getByRole("dialog");
-  await dialog.getByLabel("Name").fill(tokenName);
-  await dialog.getByRole("combobox", { name: "Folder" }).click();
-  await page.getByRole("option", { name: folderName, exact: true }).click();
-  await dialog.getByRole("checkbox", { name: /Use connections/ }).check();
-  await dialog.getByRole("button", { name: "Create token" }).click();
-  await expect(dialog.getByText("you will not see it again")).toBeVisible();
-  const token = await dialog.getByLabel("Token", { exact: true }).inputValue();
-  expect(token).toMatch(/^lt_[a-z0-9]{8}_[A-Za-z0-9_-]{43}$/);
-  registerApiToken(token, `tokens.spec: the API token ${tokenName}`);
-  // The only copy: Escape does not close the dialog, and there is no close button to press by mistake.
-  await page.keyboard.press("Escape");
-  await expect(dialog.getByLabel("Token", { exact: true })).toHaveValue(token);
-  await expect(dialog.getByRole("button", { name: "Close" })).toHaveCount(0);
-  await dialog.getByRole("button", { name: "I have copied it" }).click();
-  await expect(dialog).toBeHidden();
-  return token;
 }
 
 test("a service account's token works in its folder only, is never shown again, and stops when revoked", async ({ page, baseURL }) => {

@@ -1,3 +1,5 @@
+import { hasBrand, stampBrands } from "@/lib/error-brand";
+
 /**
  * Expected failures carry a message meant for the person who caused them. Anything that is not an
  * AppError is "unexpected": the user sees a generic message with a reference id, the log gets the rest.
@@ -31,6 +33,10 @@ export const HTTP_STATUS: Record<AppErrorCode, number> = {
 export type FieldErrors = Record<string, string[]>;
 
 export class AppError extends Error {
+  static readonly brand: string = "latch.AppError";
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(this, value);
+  }
   override name = "AppError";
   constructor(
     readonly code: AppErrorCode,
@@ -39,6 +45,7 @@ export class AppError extends Error {
     readonly retryAfterSeconds?: number,
   ) {
     super(userMessage);
+    stampBrands(this, new.target);
   }
 }
 

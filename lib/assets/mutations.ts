@@ -208,6 +208,7 @@ const OUTCOME_UNKNOWN: ReadonlySet<StoreErrorKind> = new Set(["timeout", "unavai
 
 /** A write whose outcome Latch could not learn: the change fails, and what the store holds is treated as possibly new. */
 class UncertainWriteError extends AppError {
+  static override readonly brand = "latch.UncertainWriteError";
   constructor(
     message: string,
     readonly write: Omit<Written, "version">,

@@ -232,6 +232,7 @@ const TITLES: Record<ConnectorError["kind"], string> = {
 
 /** A target failure as the REST API reports it: 502/503/504 with a clear code and message, no value. */
 export class TargetError extends AppError {
+  static override readonly brand = "latch.TargetError";
   constructor(readonly kind: ConnectorError["kind"], message: string) {
     super(ERROR_CODES[kind], `${TITLES[kind]}: ${message}`);
   }
@@ -346,14 +347,19 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
       async (resolved) => {
         used = resolved;
         const entry = pooledClient(connection, connector, resolved, config);
+        // The code of the copy of lib/ that opened the pooled client runs on it: another bundle (the
+        // runner's route, the API's routes, the console's actions) may have opened it, and each
+        // connector keeps what it knows of its clients in its own module (lib/error-brand.ts).
+        const own = entry.connector;
+        const run = Object.hasOwn(own.operations, input.operation) ? own.operations[input.operation]!.run : operation.run;
         let client: unknown;
         try {
           // Another invoke may be opening this client already: wait for it no longer than this one may take.
           client = rt().pools.isOpen(entry) ? await entry.client : await within(entry.client, timeLeft(), () => new ConnectorError("timeout", "Opening the connection to the target did not finish within the invoke's time limit."));
           // Tokens the client renews on the way (OAuth) are stored as it renews them, through sharedState.
-          return await operation.run(client, parsed.data, { timeoutMs: timeLeft() });
+          return await run(client, parsed.data, { timeoutMs: timeLeft() });
         } catch (error) {
-          const classified = error instanceof ConnectorError ? error : connector.classify(error, targetConfig(config, resolved));
+          const classified = error instanceof ConnectorError ? error : own.classify(error, targetConfig(config, resolved));
           // The client of these credentials (this version only) is drained; a retry opens its own. Not when
           // fetching them again cannot help (an OAuth token refused after its renewal): the client keeps
           // what it learnt, e.g. that a renewal did not help, and a new one would only ask again.

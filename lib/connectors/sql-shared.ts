@@ -45,6 +45,7 @@ export const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
 
 /** A row larger than MAX_ANSWER_BYTES: the caller can select less. Its session was cut mid-result. */
 export class RowTooLargeError extends OperationInputError {
+  static override readonly brand = "latch.RowTooLargeError";
   constructor() {
     super("sql", `A row of the result is larger than ${megabytes(MAX_ANSWER_BYTES)}, which Latch does not return. Select fewer or shorter columns (substring(), a part of a document).`);
   }
@@ -143,6 +144,7 @@ export function watchRowBytes(stream: NodeJS.EventEmitter, tooLarge: () => void)
  * the invoke says so, instead of reporting rows that are never committed.
  */
 export class OpenTransactionError extends OperationInputError {
+  static override readonly brand = "latch.OpenTransactionError";
   constructor() {
     super(
       "sql",

@@ -1,3 +1,4 @@
+import { hasBrand, stampBrands } from "@/lib/error-brand";
 import type { z } from "zod";
 
 /**
@@ -56,6 +57,10 @@ export type ConnectorErrorKind =
   | "upstream_error";
 
 export class ConnectorError extends Error {
+  static readonly brand: string = "latch.ConnectorError";
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(this, value);
+  }
   override name = "ConnectorError";
   constructor(
     readonly kind: ConnectorErrorKind,
@@ -64,6 +69,7 @@ export class ConnectorError extends Error {
     readonly refetch = true,
   ) {
     super(message);
+    stampBrands(this, new.target);
   }
 }
 
@@ -72,6 +78,7 @@ export class ConnectorError extends Error {
  * credential uses, an exchange that does not exist): a 422 naming the field, not a state conflict.
  */
 export class OperationInputError extends ConnectorError {
+  static override readonly brand: string = "latch.OperationInputError";
   override name = "OperationInputError";
   constructor(
     /** Path within the operation's input, e.g. "headers.X-API-Key" or "exchange". */

@@ -57,6 +57,7 @@ export type ResolvedSecret =
 
 /** A store or reference failure, in words a person can act on; carries the StoreError kind. */
 export class ResolveError extends AppError {
+  static override readonly brand = "latch.ResolveError";
   constructor(
     readonly kind: StoreErrorKind,
     message: string,

@@ -1,3 +1,5 @@
+import { hasBrand, stampBrands } from "@/lib/error-brand";
+
 /**
  * What went wrong talking to a store, in words a person can act on. Messages never contain a
  * secret: they are built here from the failure kind plus non-secret context (host, secret name).
@@ -36,6 +38,10 @@ export const STORE_ERROR_TITLES: Record<StoreErrorKind, string> = {
 };
 
 export class StoreError extends Error {
+  static readonly brand: string = "latch.StoreError";
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(this, value);
+  }
   override name = "StoreError";
   constructor(
     readonly kind: StoreErrorKind,
@@ -43,6 +49,7 @@ export class StoreError extends Error {
     readonly retryAfterSeconds?: number,
   ) {
     super(message);
+    stampBrands(this, new.target);
   }
 }
 

@@ -42,6 +42,7 @@ export type OAuth2TokenState = {
 
 /** A token endpoint failure, classified; `oauthError` is the error code the server gave (RFC 6749 or its own), if any. */
 export class OAuth2Error extends ConnectorError {
+  static override readonly brand = "latch.OAuth2Error";
   constructor(
     kind: ConnectorErrorKind,
     message: string,

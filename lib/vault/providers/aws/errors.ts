@@ -130,7 +130,9 @@ export function mapSecretsManagerError(error: unknown, ctx: AwsErrorContext): St
 }
 
 /** A failure to obtain role credentials, as opposed to a refusal by Secrets Manager itself. */
-export class AssumeRoleError extends StoreError {}
+export class AssumeRoleError extends StoreError {
+  static override readonly brand = "latch.AssumeRoleError";
+}
 
 /** Errors from STS AssumeRole, raised while the SDK resolves credentials. */
 export function mapStsError(error: unknown, ctx: AwsErrorContext & { stsHost: string; roleArn: string }): StoreError {

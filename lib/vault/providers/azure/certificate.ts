@@ -97,6 +97,7 @@ export type CertificateField = "certificatePem" | "certificatePassword";
 
 /** A StoreError (kind "config") that also says which field to fix. */
 export class CertificateMaterialError extends StoreError {
+  static override readonly brand = "latch.CertificateMaterialError";
   constructor(
     readonly field: CertificateField,
     message: string,

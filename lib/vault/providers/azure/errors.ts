@@ -21,14 +21,20 @@ export type AzureErrorContext = {
 };
 
 /** Key Vault refused a token it had accepted before (revoked, expired early): worth one fresh sign-in. */
-export class VaultRejectedTokenError extends StoreError {}
+export class VaultRejectedTokenError extends StoreError {
+  static override readonly brand = "latch.VaultRejectedTokenError";
+}
 /**
  * Entra ID was throttling or down. MSAL then refuses further sign-ins from the same credential for
  * 60 s without asking (it misses the lower-cased Retry-After), so the caller should build a new one.
  */
-export class SignInUnavailableError extends StoreError {}
+export class SignInUnavailableError extends StoreError {
+  static override readonly brand = "latch.SignInUnavailableError";
+}
 /** The vault's access policy or RBAC refused the app: it did sign in (unlike a disabled secret or the firewall). */
-export class AccessDeniedError extends StoreError {}
+export class AccessDeniedError extends StoreError {
+  static override readonly brand = "latch.AccessDeniedError";
+}
 
 type AnyError = {
   name?: string;
