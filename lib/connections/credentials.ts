@@ -104,8 +104,8 @@ function sameValues(a: Resolved, b: Resolved): boolean {
   return true;
 }
 
-/** How a rotation ended: the retry worked, was rejected again, failed otherwise, or the store had nothing new. */
-export type RotationOutcome = "recovered" | "rejected_again" | "retry_failed" | "unchanged";
+/** How a rotation ended: the retry worked, was rejected again, failed otherwise, the store had nothing new, or could not be read. */
+export type RotationOutcome = "recovered" | "rejected_again" | "retry_failed" | "unchanged" | "refetch_failed";
 /** `refetch` names the fetch that brought the new values: invokes rejected together share it. */
 export type RotationEvent = { outcome: RotationOutcome; refetch: string };
 
@@ -149,7 +149,15 @@ export async function withCredentials<T>(
     // Values a refetch for a rejection just confirmed: asking the store again cannot help yet, and a
     // target that keeps refusing (a path that always answers 401) must not turn invokes into store reads.
     if (recentlyConfirmed(fetchKey(first))) throw error;
-    const fresh = await resolveAll(sources, ctx, first);
+    let fresh: Resolved;
+    try {
+      fresh = await resolveAll(sources, ctx, first);
+    } catch (storeError) {
+      // The store could not say whether the values changed: the rejection stands, recorded as a rotation
+      // that failed (the rejected value is already out of the cache), and the store's failure is the answer.
+      await hooks.onRotation?.({ outcome: "refetch_failed", refetch: fetchKey(first) });
+      throw storeError;
+    }
     const refetch = fetchKey(fresh);
     if (sameValues(first, fresh)) {
       confirmed.set(refetch, Date.now());

@@ -396,6 +396,29 @@ describe("rotation", () => {
     }, 90_000);
   }
 
+  it("a rejected value whose refetch fails is not used again: the store's failure answers, no further login, one failed rotation recorded", async () => {
+    const c = cases.find((x) => x.kind === "postgres")!;
+    const path = `rt/pg-down-${randomUUID().slice(0, 6)}`;
+    const { connectionId } = await c.connect(path);
+    try {
+      expect((await c.invoke(connectionId)).status).toBe(200);
+      await c.rotateTarget(`rot-${randomUUID()}`);
+      await drainAll(); // a pooled session would still work: the next invoke logs in
+      vault.failInternal({ times: 1000, status: 503, pathIncludes: path });
+      const first = await c.invoke(connectionId);
+      expect(first.status, JSON.stringify(first.body)).toBe(503);
+      const logins = c.attempts();
+      const second = await c.invoke(connectionId);
+      expect(second.status, JSON.stringify(second.body)).toBe(503);
+      // The rejected password was not tried again (each try a failed login, towards locking the account).
+      expect(c.attempts()).toBe(logins);
+      expect((await rotationEvents(connectionId)).map((e) => [e.outcome, (e.details as { outcome: string }).outcome])).toEqual([["FAILURE", "refetch_failed"]]);
+    } finally {
+      vault.clearFaults();
+      await c.restore(path);
+    }
+  }, 60_000);
+
   it("oauth2: a path that answers 401 whatever the token renews it once, not at every invoke", async () => {
     const { connectionId } = await connectSecret("oauth2", `rt/oauth-401-${randomUUID().slice(0, 6)}`, "clientSecret", oidc.clientSecret, {
       grant: "client_credentials",

@@ -286,6 +286,27 @@ describe("SecretCache after a rejection", () => {
   });
 });
 
+describe("SecretCache rejected values", () => {
+  it("a value a caller saw rejected leaves the cache, even when the fetch for a newer one fails", async () => {
+    const cache = new SecretCache();
+    let calls = 0;
+    let storeDown = false;
+    const fetch = async (): Promise<CachedSecret> => {
+      calls++;
+      if (storeDown) throw new Error("store unavailable");
+      return { values: { password: "old" }, version: null, updatedAt: null };
+    };
+    const first = await cache.get(key, fetch);
+    storeDown = true;
+    await expect(cache.get(key, fetch, { newerThan: first.fetchSeq })).rejects.toThrow("store unavailable");
+    // The next caller, who knows nothing of the rejection, is not handed the rejected value.
+    await expect(cache.get(key, fetch)).rejects.toThrow("store unavailable");
+    expect(calls).toBe(3);
+    storeDown = false;
+    expect((await cache.get(key, fetch)).fromCache).toBe(false);
+  });
+});
+
 describe("SecretCache fresh reads", () => {
   it("callers who arrive during a fresh read do not join a fetch that began before it", async () => {
     const cache = new SecretCache();

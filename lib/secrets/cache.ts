@@ -99,6 +99,9 @@ export class SecretCache {
         if (opts.assetId) this.#link(k, hit, opts.assetId);
         return { ...this.#open(k, hit), fromCache: true, fetchedAt: new Date(hit.fetchedAt), fetchSeq: hit.seq };
       }
+      // The value a target rejected goes now, before the new fetch: should that fetch fail, no one
+      // else may be handed it again (each use a failed login, towards locking the account).
+      if (hit) this.#remove(k);
     }
     this.#stats.misses++;
     const inflight = this.#inflight.get(k);
