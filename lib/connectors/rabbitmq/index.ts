@@ -98,7 +98,10 @@ const publish: Operation<ChannelModel, typeof publishInput, PublishOutput> = {
         });
         await channel.waitForConfirms();
       } finally {
-        await channel.close().catch(() => {});
+        // Not waited for: once the broker has confirmed, the answer is known. A broker under a memory or
+        // disk alarm may not read the close for a long while, and the caller must not be told that a
+        // message it holds timed out (a runner would publish it again).
+        void channel.close().catch(() => {});
       }
       return { published: true as const, routed: !returned };
     };

@@ -156,6 +156,26 @@ describe("rabbitmq connector against the machine's RabbitMQ", () => {
     expect(await target.receive(queue, 1500)).toBeNull();
   });
 
+  it("answers a confirmed publish as published, however long closing its channel takes", async () => {
+    const queue = await target.declareQueue();
+    const { client } = await open();
+    // A broker that confirmed, then reads the channel's close late (under a memory or disk alarm it
+    // stops reading the connection): the message is in, and a caller told otherwise would send it again.
+    const openChannel = client.createConfirmChannel.bind(client);
+    client.createConfirmChannel = async () => {
+      const channel = await openChannel();
+      const close = channel.close.bind(channel);
+      channel.close = () => new Promise<void>((resolve) => setTimeout(() => close().then(resolve, () => resolve()), 1500));
+      return channel;
+    };
+    expect(await publish(client, { routingKey: queue, body: "confirmed" }, 700)).toEqual({ published: true, routed: true });
+    expect((await target.receive(queue))?.content.toString("utf8")).toBe("confirmed");
+    // Nor was the connection given up as broken: the next publish uses it.
+    client.createConfirmChannel = openChannel;
+    expect(await publish(client, { routingKey: queue, body: "next" })).toEqual({ published: true, routed: true });
+    expect(rabbitmqConnector.healthy?.(client) ?? true).toBe(true);
+  });
+
   it("says when a confirmed message reached no queue", async () => {
     const { client } = await open();
     expect(await publish(client, { routingKey: "latch-no-such-queue", body: "x" })).toEqual({ published: true, routed: false });
