@@ -7,6 +7,7 @@ import type { Actor } from "@/lib/authz";
 import { ConnectorError, USER_FROM_ASSET, type UserSource } from "@/lib/connectors/types";
 import { ensureCurrent } from "@/lib/secrets/broadcast";
 import { resolve } from "@/lib/secrets/resolver";
+import { SECRET_TTL_MS } from "@/lib/secrets/cache";
 
 /**
  * Where each secret field of a connection gets its value: an asset (resolved through lib/secrets at
@@ -28,6 +29,10 @@ export type Resolved = {
   fetchSeqs: Map<string, number>;
   /** Per asset: whether its value came from this instance's cache or from its store. */
   cache: Map<string, "hit" | "miss">;
+  /** Per asset: the store its value came from (a store refresh drains clients built from it). */
+  stores: Map<string, string>;
+  /** When the first of the asset values reaches the end of its hour (ms since the epoch); null: none came from a store. */
+  expiresAt: number | null;
 };
 
 /**
@@ -72,7 +77,7 @@ export const typedValueAad = (connectionId: string, field: string) => `connectio
 async function resolveAll(sources: FieldSource[], ctx: ResolveFor, rejected?: Resolved): Promise<Resolved> {
   // Before a cached value is used: refreshes another instance sent while this one could not hear are applied first.
   if (!rejected && sources.some((s) => "assetId" in s)) await ensureCurrent();
-  const out: Resolved = { secrets: {}, usernames: {}, fromCache: false, fetchSeqs: new Map(), cache: new Map() };
+  const out: Resolved = { secrets: {}, usernames: {}, fromCache: false, fetchSeqs: new Map(), cache: new Map(), stores: new Map(), expiresAt: null };
   // One resolve per asset per pass: a Credential can fill both a password and a username field.
   const byAsset = new Map<string, Awaited<ReturnType<typeof resolve>>>();
   for (const source of sources) {
@@ -82,6 +87,9 @@ async function resolveAll(sources: FieldSource[], ctx: ResolveFor, rejected?: Re
       out.fetchSeqs.set(source.assetId, r.meta.fetchSeq);
       out.fromCache ||= r.meta.fromCache;
       out.cache.set(source.assetId, r.meta.fromCache ? "hit" : "miss");
+      out.stores.set(source.assetId, r.meta.storeId);
+      const ends = r.meta.fetchedAt.getTime() + SECRET_TTL_MS;
+      out.expiresAt = out.expiresAt === null ? ends : Math.min(out.expiresAt, ends);
       if (source.part === "USERNAME") {
         if (r.type !== "CREDENTIAL" || !r.username) throw new ConnectorError("config", "The asset chosen for the username is not a Credential asset with a username.");
         out.usernames[source.field] = r.username;

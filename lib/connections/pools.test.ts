@@ -40,6 +40,44 @@ describe("pools keyed by connection and credential version", () => {
     expect(pools.list("c1")).toHaveLength(1);
   });
 
+  it("an asset or store refresh drains the clients built with its values, whichever connection they serve", async () => {
+    const pools = new Pools();
+    const { connector, closed } = fakeConnector();
+    const uses = (assetIds: string[], storeIds: string[]) => ({ assetIds: new Set(assetIds), storeIds: new Set(storeIds), expiresAt: null });
+    for (const [connection, asset, store] of [["c1", "a1", "s1"], ["c2", "a1", "s1"], ["c3", "a2", "s1"], ["c4", "a3", "s2"]]) {
+      pools.release(pools.acquire(connection!, "v1", r(1), connector, open(connection!), uses([asset!], [store!])));
+    }
+    pools.release(pools.acquire("c5", "v1", r(1), connector, open("c5"))); // typed values only
+    pools.drainUsing({ assetIds: ["a1"] });
+    await settle();
+    expect(closed.sort()).toEqual(["c1", "c2"]);
+    pools.drainUsing({ storeId: "s1", assetIds: [] });
+    await settle();
+    expect(closed.sort()).toEqual(["c1", "c2", "c3"]);
+    expect(pools.list().map((e) => e.connectionId).sort()).toEqual(["c4", "c5"]);
+  });
+
+  it("a client is not handed out past the end of its values' hour, and the sweep drains it", async () => {
+    const pools = new Pools();
+    const { connector, closed } = fakeConnector();
+    const ends = Date.now() + 60_000;
+    const uses = { assetIds: new Set(["a1"]), storeIds: new Set(["s1"]), expiresAt: ends };
+    const first = pools.acquire("c1", "v1", r(1), connector, open("first"), uses);
+    pools.release(first);
+    expect(pools.acquire("c1", "v1", r(1), connector, open("same"), uses)).toBe(first);
+    pools.release(first);
+    pools.sweep(3_600_000, ends - 1);
+    expect(pools.list("c1")).toHaveLength(1);
+    pools.sweep(3_600_000, ends);
+    await settle();
+    expect(closed).toEqual(["first"]);
+    // Even before a sweep: a use after the hour opens a new client.
+    const later = { ...uses, expiresAt: Date.now() - 1 };
+    const expiredEntry = pools.acquire("c2", "v1", r(1), connector, open("old"), later);
+    pools.release(expiredEntry);
+    expect(pools.acquire("c2", "v1", r(1), connector, open("new"), uses)).not.toBe(expiredEntry);
+  });
+
   it("a late rejection on the old version drains only that version, never the newer client", async () => {
     const pools = new Pools();
     const { connector, closed } = fakeConnector();

@@ -9,7 +9,9 @@ import type { Connector } from "@/lib/connectors/types";
  *
  * What a client holds: the drivers keep the resolved password (or token) in memory for as long as
  * the client is open, because a pool logs in new sessions with it. That is the price of not logging
- * in per invoke; it is bounded by draining on refresh, rejection, a newer version, and idleness.
+ * in per invoke; it is bounded by draining on refresh (of the connection, or of an asset or store its
+ * values came from), rejection, a newer version, idleness, and the end of its values' hour: a client
+ * is not handed out past the hour its first store value was fetched in, as the cache would not be.
  */
 export type PoolEntry = {
   readonly connectionId: string;
@@ -18,6 +20,8 @@ export type PoolEntry = {
   /** How recent the settings and values are: a lower rank never displaces a newer version's client. */
   readonly rank: Rank;
   readonly connector: Connector;
+  /** The assets and stores its values came from, and when the first of those values' hours ends (null: none). */
+  readonly uses: Uses;
   readonly client: Promise<unknown>;
   inFlight: number;
   lastUsed: number;
@@ -28,6 +32,10 @@ export type PoolEntry = {
 };
 
 type Opened = { client: Promise<unknown> };
+
+export type Uses = { readonly assetIds: ReadonlySet<string>; readonly storeIds: ReadonlySet<string>; readonly expiresAt: number | null };
+const USES_NOTHING: Uses = { assetIds: new Set(), storeIds: new Set(), expiresAt: null };
+const expired = (entry: PoolEntry, now: number) => entry.uses.expiresAt !== null && now >= entry.uses.expiresAt;
 
 /**
  * The connection's settings version (an edit raises it), then the newest fetch among its values. Values
@@ -53,9 +61,9 @@ export class Pools {
    * The client for this connection and credential version, opened by `open` if there is none (one
    * open however many invokes arrive together). The caller must `release` it when done.
    */
-  acquire(connectionId: string, version: string, rank: Rank, connector: Connector, open: () => Opened): PoolEntry {
+  acquire(connectionId: string, version: string, rank: Rank, connector: Connector, open: () => Opened, uses: Uses = USES_NOTHING): PoolEntry {
     const existing = this.#byConnection.get(connectionId)?.get(version);
-    if (existing && !existing.draining && this.#healthy(existing)) {
+    if (existing && !existing.draining && this.#healthy(existing) && !expired(existing, Date.now())) {
       existing.inFlight++;
       existing.lastUsed = Date.now();
       return existing;
@@ -67,7 +75,7 @@ export class Pools {
       versions = new Map();
       this.#byConnection.set(connectionId, versions);
     }
-    const entry: PoolEntry = { connectionId, version, rank, connector, client: Promise.resolve(), inFlight: 1, lastUsed: Date.now(), draining: false, closed: null };
+    const entry: PoolEntry = { connectionId, version, rank, connector, uses, client: Promise.resolve(), inFlight: 1, lastUsed: Date.now(), draining: false, closed: null };
     const opened = open();
     (entry as { client: Promise<unknown> }).client = opened.client.then(
       (client) => {
@@ -119,6 +127,16 @@ export class Pools {
     for (const entry of [...(this.#byConnection.get(connectionId)?.values() ?? [])]) this.drain(entry);
   }
 
+  /** Every client built with a value of these assets, or of this store (an asset or store refresh). */
+  drainUsing(refreshed: { assetIds?: readonly string[]; storeId?: string }): void {
+    const assets = new Set(refreshed.assetIds ?? []);
+    for (const versions of [...this.#byConnection.values()]) {
+      for (const entry of [...versions.values()]) {
+        if ((refreshed.storeId !== undefined && entry.uses.storeIds.has(refreshed.storeId)) || [...entry.uses.assetIds].some((id) => assets.has(id))) this.drain(entry);
+      }
+    }
+  }
+
   /**
    * Drains every client. Resolves once each client that had no invoke left has closed (at shutdown,
    * all of them); one still in use closes after its last invoke, or FORCE_CLOSE_MS, unawaited.
@@ -129,10 +147,10 @@ export class Pools {
     return Promise.all(entries.map((entry) => entry.closed)).then(() => undefined);
   }
 
-  /** Drains clients nobody has used for `idleMs`. */
+  /** Drains clients nobody has used for `idleMs`, and those whose values' hour has ended. */
   sweep(idleMs: number, now = Date.now()): void {
     for (const versions of [...this.#byConnection.values()]) {
-      for (const entry of [...versions.values()]) if (entry.inFlight === 0 && now - entry.lastUsed > idleMs) this.drain(entry);
+      for (const entry of [...versions.values()]) if ((entry.inFlight === 0 && now - entry.lastUsed > idleMs) || expired(entry, now)) this.drain(entry);
     }
   }
 

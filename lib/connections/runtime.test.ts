@@ -24,6 +24,7 @@ import { startOidcServer, type OidcServer } from "@/test/targets/oidc";
 import { createRabbitUser, type RabbitUser } from "@/test/targets/rabbitmq";
 import * as invokeRoute from "@/app/api/v1/connections/[connectionId]/invoke/route";
 import * as refreshRoute from "@/app/api/v1/connections/[connectionId]/refresh/route";
+import * as assetRefreshRoute from "@/app/api/v1/assets/[assetId]/refresh/route";
 import * as testRoute from "@/app/api/v1/connections/[connectionId]/test/route";
 import { bearer, personalToken, request, routeContext } from "@/test/tokens";
 import { saveConnectionAction } from "./actions";
@@ -727,6 +728,20 @@ describe("refresh", () => {
     expect(refreshed).toMatchObject({ status: 200, body: { refreshed: true } });
     expect((await invoke(connectionId, "query", { sql: "SELECT 1", params: [] })).status).toBe(200);
     expect(reads(path) - before).toBe(1);
+    expect((await invoke(connectionId, "query", { sql: "SELECT 1", params: [] })).status).toBe(200);
+    expect(reads(path) - before).toBe(1);
+  });
+
+  it("an asset refresh drains the pooled clients built with its value, of every connection using it", async () => {
+    const path = `rt/pg-asset-refresh-${randomUUID().slice(0, 6)}`;
+    const { connectionId, assetId } = await connect("postgres", path, postgres.user, postgres.password, { host: postgres.host, port: postgres.port, database: postgres.database, tlsMode: "disable" });
+    expect((await invoke(connectionId, "query", { sql: "SELECT 1", params: [] })).status).toBe(200);
+    expect(openPools(connectionId)).toEqual([expect.objectContaining({ draining: false })]);
+    const res = await assetRefreshRoute.POST(new NextRequest(`http://latch.test/api/v1/assets/${assetId}/refresh`, { method: "POST" }), { params: Promise.resolve({ assetId }) });
+    expect(res.status).toBe(200);
+    // Its client would otherwise log new sessions in with the refreshed value until it idled out.
+    expect(openPools(connectionId)).toEqual([]);
+    const before = reads(path);
     expect((await invoke(connectionId, "query", { sql: "SELECT 1", params: [] })).status).toBe(200);
     expect(reads(path) - before).toBe(1);
   });

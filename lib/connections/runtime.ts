@@ -93,6 +93,10 @@ export const openPools = (connectionId?: string) => rt().pools.list(connectionId
 /** Cached values are cleared by lib/secrets/broadcast itself; the run time drains the connection's clients. */
 function applyRefresh(message: RefreshMessage) {
   if (message.kind === "connection") drain(message.id);
+  // Clients built with a refreshed value, whichever connection they serve (they would log in new
+  // sessions with it until they idled out).
+  else if (message.kind === "asset") rt().pools.drainUsing({ assetIds: [message.id, ...message.assetIds] });
+  else rt().pools.drainUsing({ storeId: message.id, assetIds: message.assetIds });
 }
 
 type ConnectionRow = {
@@ -397,6 +401,7 @@ function observeInvoke(connector: string, outcome: string, started: number) {
 function pooledClient(connection: LoadedConnection, connector: Connector, resolved: Resolved, config: Record<string, unknown>): PoolEntry {
   const merged = targetConfig(config, resolved);
   const pool = { max: env().LATCH_POOL_MAX_PER_CONNECTION, idleMs: env().LATCH_POOL_IDLE_SECONDS * 1000 };
+  const uses = { assetIds: new Set(resolved.stores.keys()), storeIds: new Set(resolved.stores.values()), expiresAt: resolved.expiresAt };
   return rt().pools.acquire(connection.id, fingerprint(resolved, config), rankOf(connection, resolved), connector, () => ({
     client: (async () => {
       const state = await openState(connection);
@@ -406,7 +411,7 @@ function pooledClient(connection: LoadedConnection, connector: Connector, resolv
         throw connector.classify(error, merged) ?? error;
       }
     })(),
-  }));
+  }), uses);
 }
 
 /** Refresh: clears the connection's cached secrets on every instance and drains its pools; it stays connected. */
