@@ -77,6 +77,8 @@ export type AppRoleSpec = Where & {
   tokenMaxTtlSeconds?: number;
   /** Emulator knob: issue non-renewable tokens (real Vault: batch tokens). */
   renewable?: boolean;
+  /** Vault's token_no_default_policy: tokens without the default policy (they cannot look up, renew or revoke themselves). */
+  tokenNoDefaultPolicy?: boolean;
   /** 0 = unlimited. */
   secretIdNumUses?: number;
   /** 0 = never expires. */
@@ -181,7 +183,7 @@ type KvMount = {
   casRequired: boolean;
 };
 type SecretIdEntry = { usesLeft: number; expiresAt: number | null; accessor: string };
-type AppRole = { name: string; roleId: string; secretIds: Map<string, SecretIdEntry>; policies: string[]; tokenTtl: number; tokenMaxTtl: number; renewable: boolean; secretIdNumUses: number; secretIdTtl: number };
+type AppRole = { name: string; roleId: string; secretIds: Map<string, SecretIdEntry>; policies: string[]; tokenTtl: number; tokenMaxTtl: number; renewable: boolean; noDefaultPolicy: boolean; secretIdNumUses: number; secretIdTtl: number };
 type User = { username: string; password: string; policies: string[]; tokenTtl: number; tokenMaxTtl: number; renewable: boolean };
 type AuthMount = { path: string; type: "approle" | "userpass"; accessor: string; roles: Map<string, AppRole>; users: Map<string, User> };
 type Namespace = { path: string; id: string; mounts: Map<string, KvMount>; auths: Map<string, AuthMount>; policies: Map<string, PolicyRules> };
@@ -566,6 +568,7 @@ export async function startHashicorpEmulator(opts: HashicorpEmulatorOptions): Pr
       tokenTtl: spec.tokenTtlSeconds ?? 3600,
       tokenMaxTtl: spec.tokenMaxTtlSeconds ?? 0,
       renewable: spec.renewable ?? true,
+      noDefaultPolicy: spec.tokenNoDefaultPolicy ?? false,
       secretIdNumUses: spec.secretIdNumUses ?? 0,
       secretIdTtl: spec.secretIdTtlSeconds ?? 0,
     };
@@ -824,6 +827,7 @@ export async function startHashicorpEmulator(opts: HashicorpEmulatorOptions): Pr
       ttlSeconds: role.tokenTtl,
       maxTtlSeconds: role.tokenMaxTtl,
       renewable: role.renewable,
+      noDefaultPolicy: role.noDefaultPolicy,
       path: `auth/${mount.path}login`,
       displayName: `approle`,
       meta: { role_name: role.name },

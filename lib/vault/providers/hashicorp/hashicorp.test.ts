@@ -259,6 +259,28 @@ describe("HashiCorp Vault provider: authentication", () => {
     expect(logins() - before).toBe(3);
   });
 
+  it("AppRole without Vault's default policy (its tokens cannot look themselves up): a refused read logs in again at most once a minute too", async () => {
+    emu.addAppRole("no-default", { roleId: "no-default-role", secretId: "no-default-secret-id" }, { allowedPaths: ["secret/data/allowed/", "sys/"], tokenNoDefaultPolicy: true });
+    const client = makeClient({ auth: "approle", roleId: "no-default-role" }, { secretId: "no-default-secret-id" });
+    const before = logins();
+    expect((await failure(client.getSecret({ name: "prod/payroll-db" }))).kind).toBe("permission");
+    expect(logins() - before).toBe(2);
+    // A connection invoked in a loop against a path the role does not reach: no login per read, and
+    // so no live token left behind per read.
+    for (let i = 0; i < 3; i++) expect((await failure(client.getSecret({ name: "prod/payroll-db" }))).kind).toBe("permission");
+    expect(logins() - before).toBe(2);
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.now() + 61_000 });
+    try {
+      expect((await failure(client.getSecret({ name: "prod/payroll-db" }))).kind).toBe("permission");
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(logins() - before).toBe(3);
+    // A token that was revoked is still replaced once the minute has passed; a path the role reaches reads.
+    emu.seedSecret({ path: "allowed/app", data: { password: "p" } });
+    expect((await client.getSecret({ name: "allowed/app" })).values.password).toBe("p");
+  });
+
   it("renews the token past half its lease, and logs in again when renewal fails", async () => {
     emu.addAppRole("short", { roleId: "short-role", secretId: "short-secret-id" }, { tokenTtlSeconds: 2, tokenMaxTtlSeconds: 60, renewable: true });
     const client = makeClient({ auth: "approle", roleId: "short-role" }, { secretId: "short-secret-id" });

@@ -66,6 +66,11 @@ export class VaultClient {
   private session: Session | undefined;
   /** When a live token refused by its policy was last replaced by a new login (see call()). */
   private lastPolicyRelogin = 0;
+  /**
+   * Learnt: this role's tokens cannot look themselves up (token_no_default_policy), so a refused
+   * lookup-self says nothing about whether a token is alive.
+   */
+  private lookupDenied = false;
   private loggingIn: Promise<Session> | undefined;
   private renewing: Promise<string> | undefined;
   private lookingUp: Promise<Session> | undefined;
@@ -358,6 +363,12 @@ export class VaultClient {
     return new StoreError("permission", `Vault refused the request ${loggedIn ? "even with a fresh login" : "with a valid token"} (HTTP 403): the policies of the ${method} do not allow Latch to${target}${this.s.namespace ? ` in namespace “${this.s.namespace}”` : ""}. Grant the needed capabilities on the path in Vault${writeHint(ctx)}.`);
   }
 
+  /** Whether the token is the current session's, of Latch's own login, and its lease has not ended. */
+  private withinLease(token: string): boolean {
+    const s = this.session;
+    return !!s && s.token === token && (s.leaseMs === 0 || Date.now() < s.obtainedAt + s.leaseMs);
+  }
+
   /** Whether Vault still knows the token (lookup-self, which Vault's default policy grants); undefined when it cannot tell. */
   private async tokenAlive(token: string): Promise<boolean | undefined> {
     try {
@@ -395,18 +406,25 @@ export class VaultClient {
         // policy, and would leave one more live token behind for every read of a path it does not
         // reach. Only a token Vault no longer knows (or cannot say) is replaced.
         const alive = await this.tokenAlive(token);
+        // For a role whose tokens cannot look themselves up, a token of Latch's own login within its
+        // lease is taken as alive: logging in again at every refused read would leave a live token
+        // behind each time, and spend a use of a limited secret ID.
+        const presumedAlive = alive === true || (alive === false && this.lookupDenied && this.withinLease(token));
         // A live token still gets a new login now and then: a policy added to the role since it was
         // issued (the usual fix for this 403) reaches only tokens issued after it.
-        const relogin = alive !== true || Date.now() - this.lastPolicyRelogin >= POLICY_RELOGIN_INTERVAL_MS;
-        if (alive === true && relogin) this.lastPolicyRelogin = Date.now();
+        const relogin = !presumedAlive || Date.now() - this.lastPolicyRelogin >= POLICY_RELOGIN_INTERVAL_MS;
         if (relogin) {
+          this.lastPolicyRelogin = Date.now();
           // Drop only the token that was refused: a concurrent call may already have logged in again.
           if (this.session?.token === token) this.session = undefined;
           // Not known to be gone: revoke it, so that it does not outlive its replacement (best effort).
-          if (alive !== false) void this.raw("POST", "auth/token/revoke-self", { token }).catch(() => undefined);
+          if (alive !== false || presumedAlive) void this.raw("POST", "auth/token/revoke-self", { token }).catch(() => undefined);
           token = await this.currentToken();
           res = await this.raw(method, path, { ...opts, token });
           loggedIn = true;
+          // Refused again with a token just issued, which cannot look itself up either: this role's
+          // tokens never can (the lookup said "gone" of a live token), and will not be replaced for it.
+          if (res.status === 403 && alive === false && !this.lookupDenied && (await this.tokenAlive(token)) === false) this.lookupDenied = true;
         }
       }
       const transient = this.transient(res);
