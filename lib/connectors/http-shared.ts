@@ -240,6 +240,13 @@ const FORBIDDEN_HEADERS = new Set(["authorization", "proxy-authorization", "cook
  * whole answer: with byte ranges, a runner could fetch an echoed secret a few bytes at a time.
  */
 const PARTIAL_ANSWER_HEADERS = new Set(["range", "if-range"]);
+/**
+ * Headers some servers and gateways (IIS URL Rewrite, some PHP frameworks, proxies honouring a
+ * forwarded prefix) route by instead of the request line: with them, a request could reach a path
+ * outside the connection's base URL on the same host.
+ */
+const PATH_OVERRIDE_HEADERS = new Set(["x-original-url", "x-rewrite-url", "x-forwarded-prefix"]);
+const pathOverrideMessage = (name: string) => `The ${name} header cannot be set: some servers route by it instead of the path, which must stay under the connection's base URL.`;
 const partialAnswerMessage = (name: string) => `The ${name} header cannot be set: Latch checks whole answers for the connection's secrets, so it does not ask for parts of one.`;
 /** A header value HTTP/1.1 can carry: one line of visible Latin-1 text (fetch refuses anything else before sending). */
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
@@ -300,7 +307,7 @@ export const requestInputSchema = z
           .regex(HEADER_VALUE, "A header value must be plain text (Latin-1, no control characters); encode anything else, e.g. as percent-encoding or base64."),
       )
       .optional()
-      .meta({ description: `Extra request headers. Not allowed: ${[...FORBIDDEN_HEADERS, ...PARTIAL_ANSWER_HEADERS].join(", ")}, nor the header the connection's API key uses.` }),
+      .meta({ description: `Extra request headers. Not allowed: ${[...FORBIDDEN_HEADERS, ...PARTIAL_ANSWER_HEADERS, ...PATH_OVERRIDE_HEADERS].join(", ")}, nor the header the connection's API key uses.` }),
     body: z.string().max(MAX_REQUEST_BYTES).optional().meta({ description: "Request body as text; not allowed with GET or HEAD. The whole invoke request is limited to 1 MiB." }),
     timeoutMs: z
       .number()
@@ -316,6 +323,7 @@ export const requestInputSchema = z
     for (const name of Object.keys(input.headers ?? {})) {
       if (FORBIDDEN_HEADERS.has(name.toLowerCase())) ctx.addIssue({ code: "custom", path: ["headers", name], message: `cannot be set: ${name} is supplied by Latch or by the connection's credential` });
       else if (PARTIAL_ANSWER_HEADERS.has(name.toLowerCase())) ctx.addIssue({ code: "custom", path: ["headers", name], message: partialAnswerMessage(name) });
+      else if (PATH_OVERRIDE_HEADERS.has(name.toLowerCase())) ctx.addIssue({ code: "custom", path: ["headers", name], message: pathOverrideMessage(name) });
     }
     if (input.body !== undefined && (input.method === "GET" || input.method === "HEAD")) ctx.addIssue({ code: "custom", path: ["body"], message: `is not allowed with ${input.method}` });
   });
@@ -375,6 +383,7 @@ export async function runRequest(target: RequestTarget, input: RequestInput, opt
       throw new OperationInputError(`headers.${name}`, `The ${name} header cannot be set on a request: the connection supplies credentials itself.`);
     }
     if (PARTIAL_ANSWER_HEADERS.has(lower)) throw new OperationInputError(`headers.${name}`, partialAnswerMessage(name));
+    if (PATH_OVERRIDE_HEADERS.has(lower)) throw new OperationInputError(`headers.${name}`, pathOverrideMessage(name));
     if (!HEADER_VALUE.test(value) || /[\r\n\0]/.test(value)) {
       throw new OperationInputError(`headers.${name}`, `The ${name} header must be one line of plain text (Latin-1, no control characters).`);
     }

@@ -193,3 +193,17 @@ export function splitShape<S extends z.ZodRawShape>(shape: S) {
     fields,
   };
 }
+
+/**
+ * Store addresses never carry credentials: fetch refuses a URL with user info (so every call would
+ * fail as if the network were down), and the settings, unlike secrets, are shown in the edit form.
+ */
+export const withoutUserInfo = (value: string): boolean => {
+  try {
+    const url = new URL(value);
+    return !url.username && !url.password;
+  } catch {
+    return true; // the URL rule says what is wrong
+  }
+};
+export const USER_INFO_MESSAGE = "Leave the user name and password out of the address: Latch signs in with the credentials entered below.";

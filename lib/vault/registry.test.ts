@@ -163,6 +163,19 @@ describe("form fields derived from the zod schema", () => {
     expect(movedLocators(fields, { vault: "contoso-prod" }, { vault: "contoso-prod", authorityHost: "https://login.example.com" })).toEqual(["Authority host"]);
   });
 
+  it("refuses store addresses with a user name or password in them, by the field; accepts every AWS region code form", () => {
+    const issues = (kind: keyof typeof PROVIDERS, config: Record<string, unknown>) =>
+      (PROVIDERS[kind].configSchema.safeParse(config).error?.issues ?? []).filter((i) => /user name and password/.test(i.message)).map((i) => i.path.join("."));
+    expect(issues("hashicorp", { address: "https://admin:hunter2@vault.example.com", auth: "token" })).toEqual(["address"]);
+    expect(issues("hashicorp", { address: "https://vault.example.com", auth: "token" })).toEqual([]);
+    expect(issues("cyberark", { url: "https://u:p@ccp.example.com", appId: "a", safe: "s" })).toEqual(["url"]);
+    expect(issues("aws", { region: "eu-west-1", endpoint: "https://key:secret@vpce.example.com", stsEndpoint: "https://k@sts.example.com" }).sort()).toEqual(["endpoint", "stsEndpoint"]);
+    for (const region of ["eu-west-1", "us-gov-west-1", "cn-north-1", "us-isob-east-1", "eusc-de-east-1", "ap-southeast-7"]) {
+      expect(PROVIDERS.aws.configSchema.safeParse({ region }).error?.issues.filter((i) => i.path[0] === "region") ?? [], region).toEqual([]);
+    }
+    expect(PROVIDERS.aws.configSchema.safeParse({ region: "eu west 1" }).error?.issues.map((i) => i.path[0])).toContain("region");
+  });
+
   it("a field required only in one mode is checked by the schema in that mode (AppRole needs a role ID)", () => {
     const config = PROVIDERS.hashicorp.configSchema;
     expect(PROVIDERS.hashicorp.fields.find((f) => f.name === "roleId")).toMatchObject({ required: true, showWhen: { field: "auth", equals: ["approle"] } });

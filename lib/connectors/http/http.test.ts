@@ -240,7 +240,7 @@ describe("HTTP connector: request operation", () => {
 
   it("refuses to let a caller override the credential, cookies or framing headers", async () => {
     // Also what fetch would refuse before sending (Expect, a value outside Latin-1): the caller's input, not an unreachable target.
-    for (const headers of [{ Authorization: "Bearer other" }, { cookie: "a=b" }, { "Proxy-Authorization": "x" }, { host: "evil" }, { Expect: "100-continue" }, { "Proxy-Connection": "keep-alive" }, { Range: "bytes=0-3" }, { "If-Range": "\"etag\"" }, { "X-Note": "☃" }, { "X-Del": "a\u007fb" }]) {
+    for (const headers of [{ Authorization: "Bearer other" }, { cookie: "a=b" }, { "Proxy-Authorization": "x" }, { host: "evil" }, { Expect: "100-continue" }, { "Proxy-Connection": "keep-alive" }, { Range: "bytes=0-3" }, { "If-Range": "\"etag\"" }, { "X-Original-URL": "/admin" }, { "x-rewrite-url": "/admin" }, { "X-Forwarded-Prefix": "/" }, { "X-Note": "☃" }, { "X-Del": "a\u007fb" }]) {
       expect(refusedFields({ path: "/echo", headers })).toEqual([`headers.${Object.keys(headers)[0]}`]);
       await expect(requestUnchecked(bearer(), { path: "/echo", headers })).rejects.toBeInstanceOf(OperationInputError);
     }

@@ -1,10 +1,10 @@
 import { z } from "zod";
 import { defineStoreKind } from "../../descriptor";
-import { secret, setting } from "../../fields";
+import { secret, setting, USER_INFO_MESSAGE, withoutUserInfo } from "../../fields";
 
 const blankToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
 const optionalText = (schema: z.ZodString) => z.preprocess(blankToUndefined, schema.optional());
-const httpsUrl = () => z.url({ protocol: /^https?$/, error: "Enter a full URL, e.g. https://secretsmanager.eu-west-1.amazonaws.com" });
+const httpsUrl = () => z.url({ protocol: /^https?$/, error: "Enter a full URL, e.g. https://secretsmanager.eu-west-1.amazonaws.com" }).refine(withoutUserInfo, USER_INFO_MESSAGE);
 const onAssumeRole = { field: "auth", equals: ["assume_role"] };
 
 export const awsDescriptor = defineStoreKind({
@@ -55,7 +55,7 @@ export const awsDescriptor = defineStoreKind({
     hint: "Secret name or ARN, e.g. prod/payroll-db; version: a staging label (AWSCURRENT, AWSPREVIOUS) or a version ID",
   },
   shape: {
-    region: setting(z.string({ error: "Enter an AWS region code, e.g. eu-west-1" }).trim().regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, "Enter an AWS region code, e.g. eu-west-1"), {
+    region: setting(z.string({ error: "Enter an AWS region code, e.g. eu-west-1" }).trim().regex(/^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$/, "Enter an AWS region code, e.g. eu-west-1"), {
       label: "Region",
       placeholder: "eu-west-1",
       help: "The AWS region that holds the secrets, e.g. eu-west-1. Secrets Manager is regional: a secret in another region is not found.",

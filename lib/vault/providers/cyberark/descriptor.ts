@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { defineStoreKind } from "../../descriptor";
-import { secret, setting } from "../../fields";
+import { secret, setting, USER_INFO_MESSAGE, withoutUserInfo } from "../../fields";
 
 /** Characters CyberArk does not support in query values (they collide with its Query syntax). */
 export const UNSUPPORTED_CHARACTERS = /[+&%;]/;
@@ -43,7 +43,8 @@ export const cyberarkDescriptor = defineStoreKind({
         .string({ error: "Enter the CCP's address, e.g. https://ccp.example.com" })
         .trim()
         .refine((v) => URL.canParse(v), "Enter the CCP's address, e.g. https://ccp.example.com")
-        .refine((v) => !URL.canParse(v) || new URL(v).protocol === "https:", "The Credential Provider is reached over https:// (mutual TLS)."),
+        .refine((v) => !URL.canParse(v) || new URL(v).protocol === "https:", "The Credential Provider is reached over https:// (mutual TLS).")
+        .refine((v) => !URL.canParse(v) || withoutUserInfo(v), USER_INFO_MESSAGE),
       {
         label: "CCP URL",
         input: "url",

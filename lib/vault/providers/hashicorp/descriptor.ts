@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { defineStoreKind } from "../../descriptor";
-import { secret, setting } from "../../fields";
+import { secret, setting, USER_INFO_MESSAGE, withoutUserInfo } from "../../fields";
 
 const blankToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
 const trimSlashes = (v: unknown) => (typeof v === "string" ? v.trim().replace(/^\/+|\/+$/g, "") : v);
@@ -55,7 +55,10 @@ export const hashicorpDescriptor = defineStoreKind({
   shape: {
     // http:// passes here so the egress policy can explain that only development allows it.
     address: setting(
-      z.url({ protocol: /^https?$/, error: "Enter Vault's full address, e.g. https://vault.example.com:8200" }).transform((v) => v.replace(/\/+$/, "").replace(/\/v1$/, "")),
+      z
+        .url({ protocol: /^https?$/, error: "Enter Vault's full address, e.g. https://vault.example.com:8200" })
+        .refine(withoutUserInfo, USER_INFO_MESSAGE)
+        .transform((v) => v.replace(/\/+$/, "").replace(/\/v1$/, "")),
       { label: "Vault address", input: "url", locator: true, placeholder: "https://vault.example.com:8200", help: "The address you would put in VAULT_ADDR: scheme, host and port, without /v1." },
     ),
     namespace: setting(z.preprocess((v) => blankToUndefined(trimSlashes(v)), z.string().regex(VAULT_PATH, "A namespace such as admin or admin/team-a (no . or .. segments)").optional()), {
