@@ -93,6 +93,14 @@ test("an address with a broken %-escape is a 400 with the usual headers, for pag
   }
 });
 
+test("an API address asked with a method it does not take answers JSON 405 with Allow", async ({ request }) => {
+  const res = await request.fetch("/api/v1/connections/3f2b8c1e-7d4a-4b9e-9c1f-0a2b3c4d5e6f/invoke", { method: "GET" });
+  expect(res.status()).toBe(405);
+  expect(res.headers()["allow"]).toBe("POST, OPTIONS");
+  expect(res.headers()["cache-control"]).toBe("no-store");
+  expect(await res.json()).toMatchObject({ error: { code: "METHOD_NOT_ALLOWED", requestId: res.headers()["x-request-id"] } });
+});
+
 test("a page no route serves gets the security headers too, whatever its name looks like", async ({ request }) => {
   for (const path of ["/favicon.icoo", "/icon.svgx", "/_next/staticfoo", "/no-such-page"]) {
     const res = await request.get(path);

@@ -1,5 +1,6 @@
 import { readdirSync } from "node:fs";
 import path from "node:path";
+import { isMethodRefusal } from "@/lib/api/handler";
 import { HTTP_METHODS } from "@/lib/api/openapi";
 
 /**
@@ -31,7 +32,7 @@ export async function apiRoutes(): Promise<ApiRoute[]> {
     const module = (await import(path.join(V1, file))) as Record<string, unknown>;
     for (const method of HTTP_METHODS) {
       const handler = module[method];
-      if (typeof handler === "function") routes.push({ name: `${method} ${apiPath}`, method, apiPath, params, handler: handler as ApiRoute["handler"] });
+      if (typeof handler === "function" && !isMethodRefusal(handler)) routes.push({ name: `${method} ${apiPath}`, method, apiPath, params, handler: handler as ApiRoute["handler"] });
     }
   }
   return routes;

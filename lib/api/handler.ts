@@ -80,6 +80,30 @@ export function unknownApiPath(request: NextRequest): NextResponse {
   return new NextResponse(out.body, { status: out.status, headers: out.headers });
 }
 
+type ApiMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+const API_METHODS: readonly ApiMethod[] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+
+/**
+ * Handlers for the methods a route file does not serve, to export beside its own: a JSON 405 with the
+ * API's headers and `Allow`, instead of Next's bare 405 without a body, request id or no-store.
+ * HEAD follows GET and OPTIONS is Next's own (204 with Allow).
+ */
+const REFUSAL = Symbol.for("latch.methodNotAllowed");
+/** Whether a route module's export is one of otherMethods' refusals (not an operation: no OpenAPI entry, no audit). */
+export const isMethodRefusal = (handler: unknown): boolean => typeof handler === "function" && REFUSAL in handler;
+
+export function otherMethods<A extends ApiMethod>(...allowed: A[]): Record<Exclude<ApiMethod, A>, (request: NextRequest) => NextResponse> {
+  const served: readonly ApiMethod[] = allowed;
+  const allow = [...served, ...(served.includes("GET") ? ["HEAD"] : []), "OPTIONS"].join(", ");
+  const refuse = (request: NextRequest) => {
+    const requestId = requestIdFrom(request.headers);
+    const out = json(405, { error: { code: "METHOD_NOT_ALLOWED", message: `${request.method} is not an operation at this address; it takes ${served.join(" or ")}.`, requestId } }, requestId, { allow });
+    return new NextResponse(out.body, { status: out.status, headers: out.headers });
+  };
+  Object.defineProperty(refuse, REFUSAL, { value: true });
+  return Object.fromEntries(API_METHODS.filter((m) => !served.includes(m)).map((m) => [m, refuse])) as Record<Exclude<ApiMethod, A>, (request: NextRequest) => NextResponse>;
+}
+
 function invalid(error: z.ZodError, where: string): AppError {
   const fieldErrors = fieldErrorsOf(error);
   const first = Object.entries(fieldErrors)[0];

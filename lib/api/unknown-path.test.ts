@@ -15,3 +15,35 @@ describe("an /api/v1 address no operation has", () => {
     }
   });
 });
+
+describe("an /api/v1 address asked with a method it does not take", () => {
+  it("answers a JSON 405 naming what it takes, with Allow and the API's headers, on every route", async () => {
+    const { readdirSync } = await import("node:fs");
+    const path = await import("node:path");
+    const { isOperationRouteFile } = await import("@/test/api-routes");
+    const { isMethodRefusal } = await import("./handler");
+    const v1 = path.join(process.cwd(), "app", "api", "v1");
+    const files = (readdirSync(v1, { recursive: true }) as string[]).filter(isOperationRouteFile);
+    expect(files.length).toBeGreaterThan(15);
+    let refusals = 0;
+    for (const file of files) {
+      const module = (await import(path.join(v1, file))) as Record<string, unknown>;
+      const methods = ["GET", "POST", "PUT", "PATCH", "DELETE"] as const;
+      const served = methods.filter((m) => typeof module[m] === "function" && !isMethodRefusal(module[m]));
+      for (const method of methods) {
+        // Every method is either an operation or a refusal: a route file added without otherMethods fails here.
+        expect(typeof module[method], `${method} ${file}`).toBe("function");
+        if (served.includes(method)) continue;
+        refusals++;
+        const res = await (module[method] as (r: NextRequest) => Promise<Response>)(new NextRequest("http://latch.test/api/v1/x", { method, headers: { "x-request-id": "runner-req-0002" } }));
+        expect(res.status, `${method} ${file}`).toBe(405);
+        expect(res.headers.get("allow"), file).toBe([...served, ...(served.includes("GET") ? ["HEAD"] : []), "OPTIONS"].join(", "));
+        expect(res.headers.get("content-type")).toBe("application/json");
+        expect(res.headers.get("cache-control")).toBe("no-store");
+        expect(res.headers.get("x-request-id")).toBe("runner-req-0002");
+        expect(await res.json()).toEqual({ error: { code: "METHOD_NOT_ALLOWED", message: expect.stringContaining(served.join(" or ")), requestId: "runner-req-0002" } });
+      }
+    }
+    expect(refusals).toBeGreaterThan(50);
+  });
+});

@@ -1,5 +1,6 @@
 import { defineRoute } from "@/lib/api/route";
 import { connectorListResponseSchema, listConnectorDtos } from "@/lib/connectors/dto";
+import { otherMethods } from "@/lib/api/handler";
 
 export const dynamic = "force-dynamic";
 
@@ -14,3 +15,6 @@ export const GET = defineRoute(
   },
   async () => ({ connectors: listConnectorDtos() }),
 );
+
+/** The other methods: a JSON 405 naming what this address takes. */
+export const { POST, PUT, PATCH, DELETE } = otherMethods("GET");

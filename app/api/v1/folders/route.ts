@@ -3,6 +3,7 @@ import { folderCreatedResponseSchema, folderListResponseSchema } from "@/lib/fol
 import { createFolder } from "@/lib/folders/mutations";
 import { listVisibleFolders } from "@/lib/folders/queries";
 import { createFolderSchema } from "@/lib/folders/schemas";
+import { otherMethods } from "@/lib/api/handler";
 
 export const dynamic = "force-dynamic";
 
@@ -26,3 +27,6 @@ export const POST = defineRoute(
   },
   async (ctx) => ({ folder: await createFolder(ctx, ctx.body) }),
 );
+
+/** The other methods: a JSON 405 naming what this address takes. */
+export const { PUT, PATCH, DELETE } = otherMethods("GET", "POST");

@@ -3,6 +3,7 @@ import { defineRoute } from "@/lib/api/route";
 import { listQuerySchema } from "@/lib/list-query";
 import { storeListResponseSchema, toStoreDto } from "@/lib/stores/dto";
 import { listStores } from "@/lib/stores/queries";
+import { otherMethods } from "@/lib/api/handler";
 
 export const dynamic = "force-dynamic";
 
@@ -20,3 +21,6 @@ export const GET = defineRoute(
   },
   async ({ actor, query }) => ({ stores: (await listStores(actor, query)).map(toStoreDto) }),
 );
+
+/** The other methods: a JSON 405 naming what this address takes. */
+export const { POST, PUT, PATCH, DELETE } = otherMethods("GET");

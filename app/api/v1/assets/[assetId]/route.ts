@@ -3,6 +3,7 @@ import { defineRoute } from "@/lib/api/route";
 import { assetResponseSchema, toAssetDto } from "@/lib/assets/dto";
 import { getAssetViewOrThrow } from "@/lib/assets/queries";
 import { idSchema } from "@/lib/folders/schemas";
+import { otherMethods } from "@/lib/api/handler";
 
 export const dynamic = "force-dynamic";
 
@@ -18,3 +19,6 @@ export const GET = defineRoute(
   },
   async ({ actor, params }) => ({ asset: toAssetDto(await getAssetViewOrThrow(actor, params.assetId)) }),
 );
+
+/** The other methods: a JSON 405 naming what this address takes. */
+export const { POST, PUT, PATCH, DELETE } = otherMethods("GET");

@@ -3,6 +3,7 @@ import { defineRoute } from "@/lib/api/route";
 import { connectionResponseSchema, toConnectionDto } from "@/lib/connections/dto";
 import { getConnectionViewOrThrow } from "@/lib/connections/queries";
 import { idSchema } from "@/lib/folders/schemas";
+import { otherMethods } from "@/lib/api/handler";
 
 export const dynamic = "force-dynamic";
 
@@ -18,3 +19,6 @@ export const GET = defineRoute(
   },
   async ({ actor, params }) => ({ connection: toConnectionDto(await getConnectionViewOrThrow(actor, params.connectionId)) }),
 );
+
+/** The other methods: a JSON 405 naming what this address takes. */
+export const { POST, PUT, PATCH, DELETE } = otherMethods("GET");

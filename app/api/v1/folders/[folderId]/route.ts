@@ -4,6 +4,7 @@ import { folderResponseSchema, folderUpdatedResponseSchema } from "@/lib/folders
 import { deleteFolder, updateFolder } from "@/lib/folders/mutations";
 import { getFolderViewOrThrow } from "@/lib/folders/queries";
 import { folderNameSchema, idSchema } from "@/lib/folders/schemas";
+import { otherMethods } from "@/lib/api/handler";
 
 export const dynamic = "force-dynamic";
 
@@ -55,3 +56,6 @@ export const DELETE = defineRoute(
     return undefined;
   },
 );
+
+/** The other methods: a JSON 405 naming what this address takes. */
+export const { POST, PUT } = otherMethods("GET", "PATCH", "DELETE");

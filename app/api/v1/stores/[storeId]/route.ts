@@ -4,6 +4,7 @@ import { defineRoute } from "@/lib/api/route";
 import { idSchema } from "@/lib/folders/schemas";
 import { storeResponseSchema, toStoreDto } from "@/lib/stores/dto";
 import { getStoreSummaryOrThrow } from "@/lib/stores/queries";
+import { otherMethods } from "@/lib/api/handler";
 
 export const dynamic = "force-dynamic";
 
@@ -20,3 +21,6 @@ export const GET = defineRoute(
   },
   async ({ actor, params }) => ({ store: toStoreDto(await getStoreSummaryOrThrow(actor, params.storeId)) }),
 );
+
+/** The other methods: a JSON 405 naming what this address takes. */
+export const { POST, PUT, PATCH, DELETE } = otherMethods("GET");

@@ -3,6 +3,7 @@ import { defineRoute } from "@/lib/api/route";
 import { assetRefreshResponseSchema } from "@/lib/assets/dto";
 import { refreshAsset } from "@/lib/connections/runtime";
 import { idSchema } from "@/lib/folders/schemas";
+import { otherMethods } from "@/lib/api/handler";
 
 export const dynamic = "force-dynamic";
 
@@ -20,3 +21,6 @@ export const POST = defineRoute(
   },
   (ctx) => refreshAsset(ctx, { assetId: ctx.params.assetId }),
 );
+
+/** The other methods: a JSON 405 naming what this address takes. */
+export const { GET, PUT, PATCH, DELETE } = otherMethods("POST");

@@ -3,6 +3,7 @@ import { defineRoute } from "@/lib/api/route";
 import { connectOutcomeSchema } from "@/lib/connections/dto";
 import { reconnectConnection } from "@/lib/connections/mutations";
 import { idSchema } from "@/lib/folders/schemas";
+import { otherMethods } from "@/lib/api/handler";
 
 export const dynamic = "force-dynamic";
 
@@ -21,3 +22,6 @@ export const POST = defineRoute(
   },
   (ctx) => reconnectConnection(ctx, { connectionId: ctx.params.connectionId }),
 );
+
+/** The other methods: a JSON 405 naming what this address takes. */
+export const { GET, PUT, PATCH, DELETE } = otherMethods("POST");

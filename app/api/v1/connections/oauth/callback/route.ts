@@ -4,6 +4,7 @@ import { defineRoute } from "@/lib/api/route";
 import { getCurrentUser } from "@/lib/auth/session";
 import { finishOAuthAuthorization } from "@/lib/connections/oauth";
 import { isUuid } from "@/lib/ids";
+import { otherMethods } from "@/lib/api/handler";
 
 /**
  * The OAuth app sends the browser back here after the person authorises it. The signed-in person
@@ -56,3 +57,6 @@ export const GET = Object.assign(
   },
   { openapi: handler.openapi },
 );
+
+/** The other methods: a JSON 405 naming what this address takes. */
+export const { POST, PUT, PATCH, DELETE } = otherMethods("GET");

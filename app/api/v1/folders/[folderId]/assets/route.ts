@@ -4,6 +4,7 @@ import { assetListResponseSchema, toAssetSummaryDto } from "@/lib/assets/dto";
 import { listAssets } from "@/lib/assets/queries";
 import { assetListQuerySchema } from "@/lib/assets/schemas";
 import { idSchema } from "@/lib/folders/schemas";
+import { otherMethods } from "@/lib/api/handler";
 
 export const dynamic = "force-dynamic";
 
@@ -23,3 +24,6 @@ export const GET = defineRoute(
     return { assets: rows.map(toAssetSummaryDto), total, page: query.page, pageSize: query.pageSize };
   },
 );
+
+/** The other methods: a JSON 405 naming what this address takes. */
+export const { POST, PUT, PATCH, DELETE } = otherMethods("GET");

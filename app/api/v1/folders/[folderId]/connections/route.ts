@@ -4,6 +4,7 @@ import { connectionListResponseSchema, toConnectionSummaryDto } from "@/lib/conn
 import { listConnections } from "@/lib/connections/queries";
 import { idSchema } from "@/lib/folders/schemas";
 import { listQuerySchema } from "@/lib/list-query";
+import { otherMethods } from "@/lib/api/handler";
 
 export const dynamic = "force-dynamic";
 
@@ -23,3 +24,6 @@ export const GET = defineRoute(
     return { connections: rows.map(toConnectionSummaryDto), total, page: query.page, pageSize: query.pageSize };
   },
 );
+
+/** The other methods: a JSON 405 naming what this address takes. */
+export const { POST, PUT, PATCH, DELETE } = otherMethods("GET");

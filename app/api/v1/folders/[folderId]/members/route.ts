@@ -4,6 +4,7 @@ import { memberListResponseSchema, memberSetResponseSchema } from "@/lib/folders
 import { removeFolderMember, setFolderMember } from "@/lib/folders/mutations";
 import { listMembers } from "@/lib/folders/queries";
 import { idSchema, listQuerySchema, setMemberSchema } from "@/lib/folders/schemas";
+import { otherMethods } from "@/lib/api/handler";
 
 export const dynamic = "force-dynamic";
 
@@ -60,3 +61,6 @@ export const DELETE = defineRoute(
     return undefined;
   },
 );
+
+/** The other methods: a JSON 405 naming what this address takes. */
+export const { POST, PATCH } = otherMethods("GET", "PUT", "DELETE");

@@ -3,6 +3,7 @@ import { requireTenant } from "@/lib/actions/action";
 import { defineRoute } from "@/lib/api/route";
 import { idSchema } from "@/lib/folders/schemas";
 import { getStorePublicCertificate } from "@/lib/stores/certificates";
+import { otherMethods } from "@/lib/api/handler";
 
 export const dynamic = "force-dynamic";
 
@@ -44,3 +45,6 @@ export const GET = defineRoute(
     });
   },
 );
+
+/** The other methods: a JSON 405 naming what this address takes. */
+export const { POST, PUT, PATCH, DELETE } = otherMethods("GET");

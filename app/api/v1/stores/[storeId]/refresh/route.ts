@@ -4,6 +4,7 @@ import { defineRoute } from "@/lib/api/route";
 import { refreshStore } from "@/lib/connections/runtime";
 import { idSchema } from "@/lib/folders/schemas";
 import { storeRefreshResponseSchema } from "@/lib/stores/dto";
+import { otherMethods } from "@/lib/api/handler";
 
 export const dynamic = "force-dynamic";
 
@@ -22,3 +23,6 @@ export const POST = defineRoute(
   },
   (ctx) => refreshStore(ctx, { storeId: ctx.params.storeId }),
 );
+
+/** The other methods: a JSON 405 naming what this address takes. */
+export const { GET, PUT, PATCH, DELETE } = otherMethods("POST");
