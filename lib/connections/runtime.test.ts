@@ -207,8 +207,17 @@ describe("invoke", () => {
       expect((await invoke(connectionId, inherited, {})).status, inherited).toBe(422);
     }
     expect((await invoke(connectionId, "query", { sql: 42 })).status).toBe(422);
-    const mismatch = await invoke(connectionId, "query", { sql: "SELECT 1", params: [1, 2] });
-    expect(mismatch.status).toBe(422);
+    // Said as the caller's input, by the field, not as the server's protocol error.
+    for (const [sql, params, message] of [
+      ["SELECT 1", [1, 2], "The statement has 0 placeholders ($1, $2, …) but 2 parameters were given."],
+      ["SELECT $1::int + $2::int", [1], "The statement has 2 placeholders ($1, $2, …) but 1 parameter was given."],
+    ] as const) {
+      const mismatch = await invoke(connectionId, "query", { sql, params: [...params] });
+      expect(mismatch.status).toBe(422);
+      expect(mismatch.body.error).toMatchObject({ code: "VALIDATION", message, fieldErrors: { "input.params": [message] } });
+    }
+    // The pooled session is still usable.
+    expect((await invoke(connectionId, "query", { sql: "SELECT $1::int AS n", params: [7] })).status).toBe(200);
     expect((await invoke("not-a-uuid", "query", { sql: "SELECT 1" })).status).toBe(404);
   });
 });
