@@ -276,12 +276,19 @@ export function apiHandler<P = Record<string, never>, Q = Record<string, never>,
       const params = schemas.params ? schemas.params.safeParse(incoming.rawParams) : { success: true as const, data: {} as P };
       // A malformed id is an unknown id.
       if (!params.success) throw new AppError("NOT_FOUND", "Not found.");
+      // One value per parameter: with a repeated one, which the caller meant is a guess (the last would win).
+      const repeated = [...new Set([...incoming.searchParams.keys()].filter((k, i, all) => all.indexOf(k) !== i))];
+      if (repeated.length > 0) throw new AppError("VALIDATION", `query: ${repeated[0]} is given more than once; give it once.`, Object.fromEntries(repeated.map((k) => [k, ["is given more than once; give it once."]])));
       const rawQuery = Object.fromEntries(incoming.searchParams);
       const query = schemas.query ? schemas.query.safeParse(rawQuery) : { success: true as const, data: {} as Q };
       if (!query.success) throw invalid(query.error, "query");
       let body = undefined as B;
       if (schemas.body) {
-        const parsed = schemas.body.safeParse(await readJson(incoming));
+        const raw = await readJson(incoming);
+        if ((schemas.body as z.ZodType) instanceof z.ZodObject && (raw === null || typeof raw !== "object" || Array.isArray(raw))) {
+          throw new AppError("VALIDATION", "The request body must be a JSON object, e.g. {\"name\": \"…\"}; see the operation in /api/v1/openapi.json.");
+        }
+        const parsed = schemas.body.safeParse(raw);
         if (!parsed.success) throw invalid(parsed.error, "body");
         body = parsed.data;
       }

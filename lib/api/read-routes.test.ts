@@ -191,6 +191,14 @@ describe("what the read routes answer", () => {
     }
   });
 
+  it("refuses a query parameter given twice with 422 naming it, rather than guessing which was meant", async () => {
+    signInAs(viewerB);
+    const answer = await folderAssetsRoute.GET(req(`/api/v1/folders/${folderB.id}/assets?q=payroll&q=billing`), ctx({ folderId: folderB.id }));
+    expect(answer.status).toBe(422);
+    expect((await answer.json()) as unknown).toMatchObject({ error: { code: "VALIDATION", fieldErrors: { q: ["is given more than once; give it once."] } } });
+    expect((await folderAssetsRoute.GET(req(`/api/v1/folders/${folderB.id}/assets?q=payroll`), ctx({ folderId: folderB.id }))).status).toBe(200);
+  });
+
   it("an asset: metadata, a setting's value, never a credential's password or username", async () => {
     signInAs(viewerB);
     const credential = await exactly(await assetRoute.GET(req(`/api/v1/assets/${credentialB}`), ctx({ assetId: credentialB })), assetResponseSchema);
