@@ -133,7 +133,7 @@ test("admin areas answer not found to non-admins; security headers are set", asy
   expect(headers["content-security-policy"]).toContain("frame-ancestors 'none'");
   expect(headers["content-security-policy"]).not.toContain("unsafe-eval");
   expect(headers["x-content-type-options"]).toBe("nosniff");
-  expect(headers["referrer-policy"]).toBeTruthy();
+  expect(headers["referrer-policy"]).toBe("strict-origin-when-cross-origin");
   expect(headers["cache-control"]).toContain("no-store");
   expect(headers["x-request-id"]).toBeTruthy();
 

@@ -7,12 +7,13 @@ import { env } from "@/lib/env";
  * starts (its checks cannot see the uncommitted change), and once it waits on that session (a row
  * lock, a unique index, a foreign key) the other session commits. Returns what `change` returned.
  */
-export async function whileAnotherSession<T>(statement: string, values: unknown[], change: () => Promise<T>): Promise<T> {
+export async function whileAnotherSession<T>(statement: string | [string, unknown[]][], values: unknown[], change: () => Promise<T>): Promise<T> {
   const other = new pg.Client({ connectionString: env().DATABASE_URL });
   await other.connect();
   try {
     await other.query("BEGIN");
-    await other.query(statement, values);
+    // Several statements, each with its own values, when the other session does more than one thing.
+    for (const [sql, params] of typeof statement === "string" ? ([[statement, values]] as [string, unknown[]][]) : statement) await other.query(sql, params);
     const changing = change();
     await vi.waitFor(
       async () => {

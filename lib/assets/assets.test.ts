@@ -18,6 +18,7 @@ import { listStores } from "@/lib/stores/queries";
 import { startHashicorpEmulator, type HashicorpEmulator } from "@/test/emulators/hashicorp";
 import { createTestPki, type TestPki } from "@/test/emulators/tls";
 import { assetEditInput, grant, latchStore, makeFolder, makeUser, rowCounts, signInAs, whileRefusing, whileRefusingInserts } from "@/test/fixtures";
+import { whileAnotherSession } from "@/test/races";
 import { session } from "@/test/mocks/session";
 import { createAssetAction, deleteAssetAction, testAssetAction, updateAssetAction } from "./actions";
 import { getAssetViewOrThrow, listAssets } from "./queries";
@@ -682,10 +683,12 @@ describe("stores and folders that assets depend on", () => {
     emu.inject({ fault: { type: "latency", ms: 2500 }, pathIncludes: `/data/${path}`, times: 2 });
     try {
       const creating = create({ type: "SECRET", name: `Slow write ${tag()}`, storeId: vault.id, source: "value", secretName: path, secretValue: secretValue("slow") });
-      await new Promise((r) => setTimeout(r, 300));
-      const started = Date.now();
+      let created = false;
+      void creating.then(() => (created = true), () => {});
+      // The store write has begun (and takes 2.5 s): a folder change now must not wait for it.
+      await vi.waitFor(() => expect(emu.count(`/data/${path}`)).toBeGreaterThan(0), { timeout: 10_000, interval: 20 });
       ok(await as(admin, () => createFolderAction({ name: `Meanwhile ${tag()}`, parentId: null })));
-      expect(Date.now() - started).toBeLessThan(1500);
+      expect(created).toBe(false);
       ok(await creating);
     } finally {
       emu.clearFaults();
@@ -698,20 +701,16 @@ describe("stores and folders that assets depend on", () => {
     const elsewhere = await makeFolder();
     const store = await makeVaultStore({ folderId: parent.id });
     signInAs(admin);
-    // Another request's move holds the tree lock and has moved the folder, not yet committed.
-    const other = new pg.Client({ connectionString: env().DATABASE_URL });
-    await other.connect();
-    try {
-      await other.query("BEGIN");
-      await other.query("SELECT pg_advisory_xact_lock(hashtext('latch.folder-tree'))");
-      await other.query("UPDATE folders SET parent_id = $1 WHERE id = $2", [elsewhere.id, child.id]);
-      const creating = create({ folderId: child.id, type: "SECRET", name: `Raced ${tag()}`, storeId: store.id, secretName: `apps/raced-${tag()}` });
-      await new Promise((r) => setTimeout(r, 300));
-      await other.query("COMMIT");
-      expect(await creating).toMatchObject({ ok: false, error: { fieldErrors: { storeId: ["Choose a credential store this folder may use."] } } });
-    } finally {
-      await other.end();
-    }
+    // Another request's move holds the tree lock and has moved the folder, not yet committed; the create waits on it.
+    const creating = await whileAnotherSession(
+      [
+        ["SELECT pg_advisory_xact_lock(hashtext('latch.folder-tree'))", []],
+        ["UPDATE folders SET parent_id = $1 WHERE id = $2", [elsewhere.id, child.id]],
+      ],
+      [],
+      () => create({ folderId: child.id, type: "SECRET", name: `Raced ${tag()}`, storeId: store.id, secretName: `apps/raced-${tag()}` }),
+    );
+    expect(creating).toMatchObject({ ok: false, error: { fieldErrors: { storeId: ["Choose a credential store this folder may use."] } } });
     expect(await db().credentialAsset.count({ where: { folderId: child.id } })).toBe(0);
   });
 });
@@ -1135,20 +1134,9 @@ describe("where used", () => {
   it("a connection that starts using the asset while it is being deleted makes the delete a conflict, not an error", async () => {
     const { id } = ok(await create({ type: "TEXT", name: `Raced ${tag()}`, plainValue: "x" }));
     const conn = await db().connection.create({ data: { folderId: folder.id, name: `Racer ${tag()}`, connectorKind: "postgres", status: "CONNECTED", ownerId: admin.id } });
-    // Another transaction starts using the asset and has not committed when the delete begins.
-    const other = new pg.Client({ connectionString: env().DATABASE_URL });
-    await other.connect();
-    try {
-      await other.query("BEGIN");
-      await other.query("INSERT INTO connection_secrets (connection_id, field, asset_id) VALUES ($1, 'password', $2)", [conn.id, id]);
-      const deleting = deleteAssetAction({ assetId: id });
-      await new Promise((r) => setTimeout(r, 300));
-      await other.query("COMMIT");
-      const result = await deleting;
-      expect(result).toMatchObject({ ok: false, error: { code: "CONFLICT", message: expect.stringContaining(conn.name) } });
-    } finally {
-      await other.end();
-    }
+    // Another transaction starts using the asset and has not committed when the delete begins; the delete waits on it.
+    const result = await whileAnotherSession("INSERT INTO connection_secrets (connection_id, field, asset_id) VALUES ($1, 'password', $2)", [conn.id, id], () => deleteAssetAction({ assetId: id }));
+    expect(result).toMatchObject({ ok: false, error: { code: "CONFLICT", message: expect.stringContaining(conn.name) } });
     expect(await db().credentialAsset.findUnique({ where: { id } })).not.toBeNull();
     expect(await db().auditEvent.findFirst({ where: { action: "asset.delete", targetId: id } })).toMatchObject({ outcome: "FAILURE", details: expect.objectContaining({ failure: "conflict" }) });
   });

@@ -469,10 +469,15 @@ describe("rotation", () => {
     if (kind !== "http") {
       // SQL sessions go back to the pool once their reset is through, just after the answer: an invoke
       // sent at that instant would open a second session, which is pooling too, not a login per invoke.
-      await new Promise((resolve) => setTimeout(resolve, 250));
-      const settled = c.attempts();
-      expect((await c.invoke(connectionId)).status).toBe(200);
-      expect(c.attempts()).toBe(settled);
+      // So: soon (however busy the machine), an invoke that logs in no more.
+      await vi.waitFor(
+        async () => {
+          const settled = c.attempts();
+          expect((await c.invoke(connectionId)).status).toBe(200);
+          expect(c.attempts()).toBe(settled);
+        },
+        { timeout: 5000, interval: 100 },
+      );
     }
 
     // 2. The store's new value is just as wrong (rotated again, and someone put another wrong value in the vault).
@@ -630,8 +635,7 @@ describe("pooling", () => {
     const { connectionId } = await connect("postgres", `rt/pool-${randomUUID().slice(0, 6)}`, postgres.user, postgres.password, pgConfig());
     expect((await invoke(connectionId, "query", { sql: "SELECT 1", params: [] })).status).toBe(200);
     const slow = invoke(connectionId, "query", { sql: "SELECT pg_sleep(0.8) AS slept", params: [] });
-    await new Promise((r) => setTimeout(r, 200));
-    expect(openPools(connectionId)).toEqual([expect.objectContaining({ inFlight: 1, draining: false })]);
+    await vi.waitFor(() => expect(openPools(connectionId)).toEqual([expect.objectContaining({ inFlight: 1, draining: false })]), { timeout: 5000, interval: 10 });
     expect((await call(refreshRoute, connectionId)).status).toBe(200);
     expect(openPools(connectionId)).toEqual([]); // no new work for the drained client…
     expect((await slow).status).toBe(200); // …but what it was doing finished
@@ -644,7 +648,7 @@ describe("pooling", () => {
     const [old] = openPools(connectionId);
     // A long query holds the old version's only session…
     const slow = invoke(connectionId, "query", { sql: "SELECT pg_sleep(1) AS slept", params: [] });
-    await new Promise((r) => setTimeout(r, 200));
+    await vi.waitFor(() => expect(openPools(connectionId)).toEqual([expect.objectContaining({ inFlight: 1 })]), { timeout: 5000, interval: 10 });
     const rotated = `rot-${randomUUID()}`;
     const admin = new pg.Client({ connectionString: postgres.adminUrl });
     await admin.connect();

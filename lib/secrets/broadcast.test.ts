@@ -197,7 +197,11 @@ describe("cross-instance refresh", () => {
     expect(await use(assetId)).toBe(false);
     await broadcastRefresh({ kind: "asset", id: assetId }, db());
     expect(await use(assetId)).toBe(false);
-    await new Promise((r) => setTimeout(r, 200));
+    // A marker from another instance, sent after: NOTIFYs arrive in commit order, so once it is heard
+    // the instance's own NOTIFY has come back and been handled.
+    const received = await counted("received");
+    await otherInstance("asset", await newAsset());
+    await vi.waitFor(async () => expect(await counted("received")).toBe(received + 1), { timeout: 5000 });
     await ensureCurrent();
     expect(await use(assetId)).toBe(true);
     expect(await db().refreshEvent.count({ where: { targetId: assetId } })).toBe(1);
@@ -208,10 +212,14 @@ describe("the listener's own session", () => {
   it("a stop that comes while the listener is still starting leaves no LISTEN session behind; a later start listens again", async () => {
     await stopListening();
     expect(await listenerSessions()).toBe(0);
-    void resumeListening(); // opening its session…
+    const starting = resumeListening(); // opening its session…
     await stopListening(); // …when the stop comes
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(await listenerSessions()).toBe(0);
+    await starting.catch(() => {});
+    // A session that connected late must have been closed: watched for a while, not looked at once.
+    for (let i = 0; i < 20; i++) {
+      expect(await listenerSessions()).toBe(0);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     expect(isListening()).toBe(false);
     await resumeListening();
     await vi.waitFor(() => expect(isListening()).toBe(true), { timeout: 10_000 });

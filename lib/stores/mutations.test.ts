@@ -400,24 +400,14 @@ describe("deleting and editing against concurrent asset changes", () => {
     const folder = await makeFolder();
     const { id, name } = ok(await createStoreAction(vaultInput()));
     const assetName = `Payroll ${tag()}`;
-    // Another request's transaction: the asset row is written but not yet committed.
-    const other = new pg.Client({ connectionString: env().DATABASE_URL });
-    await other.connect();
-    try {
-      await other.query("BEGIN");
-      await other.query(
-        `INSERT INTO credential_assets (id, folder_id, name, type, store_id, secret_name, updated_at) VALUES ($1, $2, $3, 'SECRET', $4, 'prod/payroll', now())`,
-        [randomUUID(), folder.id, assetName, id],
-      );
-      const deleting = deleteStoreAction({ storeId: id });
-      await new Promise((r) => setTimeout(r, 300));
-      await other.query("COMMIT");
-      const result = await deleting;
-      expect(result).toMatchObject({ ok: false, error: { code: "CONFLICT" } });
-      expect((result as Result).error!.message).toBe(`“${name}” is in use by an asset: “${assetName}” (in ${folder.name}). Point it at another store or delete it first.`);
-    } finally {
-      await other.end();
-    }
+    // Another request's transaction: the asset row is written but not yet committed; the delete waits on it.
+    const result = await whileAnotherSession(
+      `INSERT INTO credential_assets (id, folder_id, name, type, store_id, secret_name, updated_at) VALUES ($1, $2, $3, 'SECRET', $4, 'prod/payroll', now())`,
+      [randomUUID(), folder.id, assetName, id],
+      () => deleteStoreAction({ storeId: id }),
+    );
+    expect(result).toMatchObject({ ok: false, error: { code: "CONFLICT" } });
+    expect((result as Result).error!.message).toBe(`“${name}” is in use by an asset: “${assetName}” (in ${folder.name}). Point it at another store or delete it first.`);
     expect(await db().credentialStore.count({ where: { id } })).toBe(1);
   });
 

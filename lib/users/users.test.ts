@@ -1,10 +1,10 @@
-import pg from "pg";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { authorizeCredentials } from "@/lib/auth/options";
 import { hashPassword, verifyPassword } from "@/lib/auth/password";
 import { db } from "@/lib/db";
 import { env } from "@/lib/env";
 import { grant, makeFolder, makeUser, signInAs } from "@/test/fixtures";
+import { whileAnotherSession } from "@/test/races";
 import { personalToken } from "@/test/tokens";
 import {
   changeOwnPasswordAction,
@@ -86,19 +86,9 @@ describe("user administration", () => {
     const [admin, a, b] = [await makeUser({ isAdmin: true }), await makeUser(), await makeUser()];
     signInAs(admin);
     const email = `contested-${Date.now()}@example.test`;
-    // Another request's transaction gives b the address but has not committed yet.
-    const other = new pg.Client({ connectionString: env().DATABASE_URL });
-    await other.connect();
-    try {
-      await other.query("BEGIN");
-      await other.query("UPDATE users SET email = $1 WHERE id = $2", [email, b.id]);
-      const updating = updateUserAction({ userId: a.id, name: "A", email });
-      await new Promise((r) => setTimeout(r, 300));
-      await other.query("COMMIT");
-      expect(await updating).toMatchObject({ ok: false, error: { code: "CONFLICT", fieldErrors: { email: ["A user with that e-mail address already exists."] } } });
-    } finally {
-      await other.end();
-    }
+    // Another request's transaction gives b the address but has not committed yet: the update waits on it.
+    const updating = await whileAnotherSession("UPDATE users SET email = $1 WHERE id = $2", [email, b.id], () => updateUserAction({ userId: a.id, name: "A", email }));
+    expect(updating).toMatchObject({ ok: false, error: { code: "CONFLICT", fieldErrors: { email: ["A user with that e-mail address already exists."] } } });
     expect((await db().user.findUniqueOrThrow({ where: { id: a.id } })).email).toBe(a.email);
   });
 

@@ -1,5 +1,5 @@
 import { AddressWatch } from "@/lib/net/address-watch";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { expectConnectorError } from "@/test/targets/expect";
 import { createMariadbUser, type MariadbUser } from "@/test/targets/mariadb";
 import type net from "node:net";
@@ -325,8 +325,11 @@ describe("mariadb connector against the machine's MariaDB", () => {
     const tag = `latch_kill_${Date.now()}`;
     // SET STATEMENT … FOR lifts the session's max_statement_time for this one statement. (Not SLEEP,
     // which notices a closed client by itself: BENCHMARK, like most work, does not.)
-    await expectConnectorError(runQuery(client, { sql: `SET STATEMENT max_statement_time=0 FOR SELECT BENCHMARK(1000000000, MD5('x')) AS ${tag}` }, 500), "timeout");
     const running = async () => ((await target.admin("SELECT id FROM information_schema.PROCESSLIST WHERE INFO LIKE ? AND COMMAND <> 'Sleep' AND ID <> CONNECTION_ID()", [`%AS ${tag}%`])) as unknown[]).length;
+    const query = runQuery(client, { sql: `SET STATEMENT max_statement_time=0 FOR SELECT BENCHMARK(1000000000, MD5('x')) AS ${tag}` }, 2000);
+    // The control: the statement is seen running (so the check below can see one that keeps running).
+    await vi.waitFor(async () => expect(await running()).toBe(1), { timeout: 1500, interval: 50 });
+    await expectConnectorError(query, "timeout");
     const deadline = Date.now() + 3000;
     while ((await running()) > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
     expect(await running()).toBe(0);
