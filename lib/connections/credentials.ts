@@ -147,7 +147,11 @@ export async function withCredentials<T>(
   sources: FieldSource[],
   ctx: ResolveFor,
   step: (resolved: Resolved) => Promise<T>,
-  hooks: { onRotation?: (event: RotationEvent) => Promise<void> | void } = {},
+  hooks: {
+    onRotation?: (event: RotationEvent) => Promise<void> | void;
+    /** Just before values a target rejected are fetched again: drop what was built with them (a pooled client). */
+    onRefetch?: () => void;
+  } = {},
 ): Promise<T> {
   const first = await resolveAll(sources, ctx);
   try {
@@ -157,6 +161,7 @@ export async function withCredentials<T>(
     // Values a refetch for a rejection just confirmed: asking the store again cannot help yet, and a
     // target that keeps refusing (a path that always answers 401) must not turn invokes into store reads.
     if (recentlyConfirmed(fetchKey(first))) throw error;
+    hooks.onRefetch?.();
     let fresh: Resolved;
     try {
       fresh = await resolveAll(sources, ctx, first);

@@ -406,6 +406,19 @@ describe("rotation", () => {
     }, 90_000);
   }
 
+  it("http: a path that keeps answering 401 does not tear down the pooled client at every invoke", async () => {
+    const { connectionId } = await connectSecret("http", `rt/http-401-${randomUUID().slice(0, 6)}`, "token", httpTarget.credentials.token, { baseUrl: httpTarget.url, authScheme: "bearer", testPath: "/health", caBundle: httpTarget.caCert });
+    const port = (path: string) => httpTarget.requests.filter((r) => r.path === path).at(-1)?.remotePort;
+    expect((await invoke(connectionId, "request", { method: "GET", path: "/status/401" })).status).not.toBe(200); // refetched: unchanged
+    expect((await invoke(connectionId, "request", { method: "GET", path: "/echo" })).status).toBe(200);
+    const kept = port("/echo");
+    // Refused again within the time a refetch just confirmed the value: nothing is fetched, nothing drained.
+    expect((await invoke(connectionId, "request", { method: "GET", path: "/status/401" })).status).not.toBe(200);
+    expect(port("/status/401")).toBe(kept);
+    expect((await invoke(connectionId, "request", { method: "GET", path: "/echo" })).status).toBe(200);
+    expect(port("/echo"), "the next request came over the same kept-alive connection").toBe(kept);
+  });
+
   it("a rejected value whose refetch fails is not used again: the store's failure answers, no further login, one failed rotation recorded", async () => {
     const c = cases.find((x) => x.kind === "postgres")!;
     const path = `rt/pg-down-${randomUUID().slice(0, 6)}`;

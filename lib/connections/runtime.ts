@@ -323,6 +323,9 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
   };
 
   let used: Resolved | null = null;
+  // The client whose credentials the target rejected: drained only if they are fetched again, so a
+  // path that always answers 401 does not tear down the connection's pooled client at every invoke.
+  let rejected: PoolEntry | null = null;
   // One event per invoke: who ran what on which connection, how it ended, and which assets it used
   // (from the cache or the store) on whose behalf. No input, no result, no value.
   const auditInvoke = (outcome: string) =>
@@ -364,16 +367,21 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
           return await run(client, parsed.data, { timeoutMs: timeLeft() });
         } catch (error) {
           const classified = error instanceof ConnectorError ? error : own.classify(error, targetConfig(config, resolved));
-          // The client of these credentials (this version only) is drained; a retry opens its own. Not when
-          // fetching them again cannot help (an OAuth token refused after its renewal): the client keeps
-          // what it learnt, e.g. that a renewal did not help, and a new one would only ask again.
-          if (classified?.kind === "credentials_rejected" && classified.refetch) rt().pools.drain(entry);
+          // The client of these credentials (this version only) is drained if they are fetched again (see
+          // onRefetch); a retry opens its own. Not when fetching them again cannot help (an OAuth token
+          // refused after its renewal): the client keeps what it learnt, e.g. that a renewal did not help.
+          if (classified?.kind === "credentials_rejected" && classified.refetch) rejected = entry;
           throw classified ?? error;
         } finally {
           rt().pools.release(entry);
         }
       },
-      { onRotation: rotationAudit },
+      {
+        onRotation: rotationAudit,
+        onRefetch: () => {
+          if (rejected) rt().pools.drain(rejected);
+        },
+      },
     );
   } catch (error) {
     const outcome = error instanceof OperationInputError ? "input" : error instanceof ConnectorError ? error.kind : error instanceof ResolveError ? `store_${error.kind}` : error instanceof AppError ? error.code.toLowerCase() : "error";
