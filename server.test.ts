@@ -278,6 +278,9 @@ describe("server.mjs requests no handler can take", () => {
     }
     // A handler that throws before its first await is answered too, and holds nothing open.
     expect(await raw(3978, "GET /throws HTTP/1.1")).toMatch(/^HTTP\/1\.1 500 /);
+    // One that throws after answering keeps its answer, and the server goes on.
+    expect(await raw(3978, "GET /answers-then-throws HTTP/1.1")).toMatch(/^HTTP\/1\.1 200 [^]*done$/);
+    expect(await raw(3978, "GET /throws HTTP/1.1")).toMatch(/^HTTP\/1\.1 500 /);
     const signalled = Date.now();
     server.child.kill("SIGTERM");
     const { code, at } = await server.exited;

@@ -92,7 +92,7 @@ const REFUSAL = Symbol.for("latch.methodNotAllowed");
 /** Whether a route module's export is one of otherMethods' refusals (not an operation: no OpenAPI entry, no audit). */
 export const isMethodRefusal = (handler: unknown): boolean => typeof handler === "function" && REFUSAL in handler;
 
-export function otherMethods<A extends ApiMethod>(...allowed: A[]): Record<Exclude<ApiMethod, A>, (request: NextRequest) => NextResponse> {
+export function otherMethods<A extends ApiMethod>(...allowed: A[]): Record<Exclude<ApiMethod, A> | "OPTIONS", (request: NextRequest) => NextResponse> {
   const served: readonly ApiMethod[] = allowed;
   const allow = [...served, ...(served.includes("GET") ? ["HEAD"] : []), "OPTIONS"].join(", ");
   const refuse = (request: NextRequest) => {
@@ -101,7 +101,10 @@ export function otherMethods<A extends ApiMethod>(...allowed: A[]): Record<Exclu
     return new NextResponse(out.body, { status: out.status, headers: out.headers });
   };
   Object.defineProperty(refuse, REFUSAL, { value: true });
-  return Object.fromEntries(API_METHODS.filter((m) => !served.includes(m)).map((m) => [m, refuse])) as Record<Exclude<ApiMethod, A>, (request: NextRequest) => NextResponse>;
+  // Next's own OPTIONS would list every exported method, refusals included.
+  const options = (request: NextRequest) => new NextResponse(null, { status: 204, headers: { ...apiHeaders(requestIdFrom(request.headers), {}), allow } });
+  Object.defineProperty(options, REFUSAL, { value: true });
+  return { ...Object.fromEntries(API_METHODS.filter((m) => !served.includes(m)).map((m) => [m, refuse])), OPTIONS: options } as Record<Exclude<ApiMethod, A> | "OPTIONS", (request: NextRequest) => NextResponse>;
 }
 
 function invalid(error: z.ZodError, where: string): AppError {

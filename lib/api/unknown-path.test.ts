@@ -30,6 +30,11 @@ describe("an /api/v1 address asked with a method it does not take", () => {
       const module = (await import(path.join(v1, file))) as Record<string, unknown>;
       const methods = ["GET", "POST", "PUT", "PATCH", "DELETE"] as const;
       const served = methods.filter((m) => typeof module[m] === "function" && !isMethodRefusal(module[m]));
+      const allow = [...served, ...(served.includes("GET") ? ["HEAD"] : []), "OPTIONS"].join(", ");
+      // OPTIONS says the same: Next's own would list the refusals too.
+      const options = await (module.OPTIONS as (r: NextRequest) => Promise<Response>)(new NextRequest("http://latch.test/api/v1/x", { method: "OPTIONS" }));
+      expect(options.status, file).toBe(204);
+      expect(options.headers.get("allow"), file).toBe(allow);
       for (const method of methods) {
         // Every method is either an operation or a refusal: a route file added without otherMethods fails here.
         expect(typeof module[method], `${method} ${file}`).toBe("function");
@@ -37,7 +42,7 @@ describe("an /api/v1 address asked with a method it does not take", () => {
         refusals++;
         const res = await (module[method] as (r: NextRequest) => Promise<Response>)(new NextRequest("http://latch.test/api/v1/x", { method, headers: { "x-request-id": "runner-req-0002" } }));
         expect(res.status, `${method} ${file}`).toBe(405);
-        expect(res.headers.get("allow"), file).toBe([...served, ...(served.includes("GET") ? ["HEAD"] : []), "OPTIONS"].join(", "));
+        expect(res.headers.get("allow"), file).toBe(allow);
         expect(res.headers.get("content-type")).toBe("application/json");
         expect(res.headers.get("cache-control")).toBe("no-store");
         expect(res.headers.get("x-request-id")).toBe("runner-req-0002");

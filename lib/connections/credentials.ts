@@ -168,7 +168,8 @@ export async function withCredentials<T>(
     } catch (storeError) {
       // The store could not say whether the values changed: the rejection stands, recorded as a rotation
       // that failed (the rejected value is already out of the cache), and the store's failure is the answer.
-      await hooks.onRotation?.({ outcome: "refetch_failed", refetch: fetchKey(first) });
+      // Keyed apart from the fetch's own rotation event (the rejected values often came from a rotation).
+      await hooks.onRotation?.({ outcome: "refetch_failed", refetch: `failed:${fetchKey(first)}` });
       throw storeError;
     }
     const refetch = fetchKey(fresh);

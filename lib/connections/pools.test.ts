@@ -71,11 +71,18 @@ describe("pools keyed by connection and credential version", () => {
     pools.sweep(3_600_000, ends);
     await settle();
     expect(closed).toEqual(["first"]);
-    // Even before a sweep: a use after the hour opens a new client.
-    const later = { ...uses, expiresAt: Date.now() - 1 };
-    const expiredEntry = pools.acquire("c2", "v1", r(1), connector, open("old"), later);
-    pools.release(expiredEntry);
-    expect(pools.acquire("c2", "v1", r(1), connector, open("new"), uses)).not.toBe(expiredEntry);
+    // Values whose hour ended before they reached the pool (a cache hit a moment before): served once,
+    // never kept, so callers in that moment do not replace each other's clients.
+    const late = { ...uses, expiresAt: Date.now() - 1 };
+    const current = pools.acquire("c2", "v1", r(1), connector, open("current"), uses);
+    pools.release(current);
+    const once = pools.acquire("c3", "v1", r(1), connector, open("once"), late);
+    expect(pools.list("c3")).toEqual([]);
+    pools.release(once);
+    await settle();
+    expect(closed).toEqual(["first", "once"]);
+    // A client kept for values whose hour has not ended serves them too (the same credentials).
+    expect(pools.acquire("c2", "v1", r(1), connector, open("again"), late)).toBe(current);
   });
 
   it("a late rejection on the old version drains only that version, never the newer client", async () => {

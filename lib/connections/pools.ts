@@ -45,8 +45,11 @@ const expired = (entry: PoolEntry, now: number) => entry.uses.expiresAt !== null
 export type Rank = { readonly settings: number; readonly fetched: number };
 const compareRanks = (a: Rank, b: Rank) => a.settings - b.settings || a.fetched - b.fetched;
 
-/** After this long draining, a client closes even if an invoke still holds it (its own deadline has passed by then). */
-const FORCE_CLOSE_MS = 60_000;
+/**
+ * After this long draining, a client closes even if an invoke still holds it: past the longest time
+ * an invoke may take (an HTTP request may ask for 120 s), so its own deadline has passed by then.
+ */
+const FORCE_CLOSE_MS = 150_000;
 
 export class Pools {
   readonly #byConnection = new Map<string, Map<string, PoolEntry>>();
@@ -91,7 +94,10 @@ export class Pools {
       },
     );
     entry.client.catch(() => {});
-    if ([...versions.values()].some((e) => compareRanks(rank, e.rank) < 0)) {
+    // Values whose hour ended between their resolve and now (a cache hit a moment before it): served
+    // once and closed, so that each invoke in that moment does not replace the last one's client.
+    if (expired(entry, Date.now())) entry.draining = true;
+    else if ([...versions.values()].some((e) => compareRanks(rank, e.rank) < 0)) {
       // Values older than a version already open (an invoke that resolved just before a refetch):
       // served once, then closed, so it never displaces the newer client.
       entry.draining = true;

@@ -245,7 +245,7 @@ const PARTIAL_ANSWER_HEADERS = new Set(["range", "if-range"]);
  * forwarded prefix) route by instead of the request line: with them, a request could reach a path
  * outside the connection's base URL on the same host.
  */
-const PATH_OVERRIDE_HEADERS = new Set(["x-original-url", "x-rewrite-url", "x-forwarded-prefix"]);
+const PATH_OVERRIDE_HEADERS = new Set(["x-original-url", "x-rewrite-url", "x-original-uri", "x-forwarded-uri", "x-forwarded-prefix"]);
 const pathOverrideMessage = (name: string) => `The ${name} header cannot be set: some servers route by it instead of the path, which must stay under the connection's base URL.`;
 const partialAnswerMessage = (name: string) => `The ${name} header cannot be set: Latch checks whole answers for the connection's secrets, so it does not ask for parts of one.`;
 /** A header value HTTP/1.1 can carry: one line of visible Latin-1 text (fetch refuses anything else before sending). */

@@ -88,8 +88,9 @@ export function createLifecycle(server, options) {
         // A handler that throws before its first await would otherwise leave the request unanswered,
         // its socket open until the client gives up (holding a stop for its whole grace period).
         work = Promise.reject(error);
-        if (!response.headersSent) response.writeHead(500, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store", "x-content-type-options": "nosniff" });
-        response.end("Internal Server Error\n");
+        // A handler that had begun its answer cannot be given another: the connection is cut instead.
+        if (response.headersSent || response.writableEnded) response.destroy();
+        else response.writeHead(500, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store", "x-content-type-options": "nosniff" }).end("Internal Server Error\n");
       }
       track(response, work);
     };

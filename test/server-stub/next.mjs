@@ -33,6 +33,10 @@ export default function next() {
       globalThis[DIRECT_ROUTES] = (request, response) => {
         // A handler failing before its first await (server.test.ts: answered, not left hanging).
         if (request.url === "/throws") throw new Error("thrown before any await");
+        if (request.url === "/answers-then-throws") {
+          response.writeHead(200, { "content-type": "text/plain", "content-length": "4" }).end("done");
+          throw new Error("thrown after answering");
+        }
         if (!request.url?.startsWith("/direct")) return false;
         return work(request, response);
       };

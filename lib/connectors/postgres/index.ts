@@ -158,7 +158,7 @@ function streamQuery(client: pg.ClientBase, sql: string, params: unknown[], rowL
     });
     query.on("error", (error: Error) => {
       stopWatching();
-      reject(tooLarge ? new RowTooLargeError() : (parameterMismatch(error) ?? error));
+      reject(tooLarge ? new RowTooLargeError() : error);
     });
     query.on("end", (result: pg.QueryResultBase) => {
       stopWatching();
@@ -245,7 +245,8 @@ const query: Operation<PostgresPool, typeof sqlQueryInput, QueryOutput> = {
     try {
       return await withSession(handle, timeoutMs, (client) => streamQuery(client, input.sql, input.params, input.rowLimit), { reset: true });
     } catch (error) {
-      throw toPostgresError(error, handle.target);
+      // Mapped here, after withSession: the server's own error (with its code) tells it the session is fine.
+      throw parameterMismatch(error) ?? toPostgresError(error, handle.target);
     }
   },
 };

@@ -29,4 +29,4 @@ export const POST = defineRoute(
 );
 
 /** The other methods: a JSON 405 naming what this address takes. */
-export const { PUT, PATCH, DELETE } = otherMethods("GET", "POST");
+export const { PUT, PATCH, DELETE, OPTIONS } = otherMethods("GET", "POST");

@@ -7,4 +7,4 @@ export const dynamic = "force-dynamic";
 export const GET = defineRoute(openApiOperation, async () => openApiDocument());
 
 /** The other methods: a JSON 405 naming what this address takes. */
-export const { POST, PUT, PATCH, DELETE } = otherMethods("GET");
+export const { POST, PUT, PATCH, DELETE, OPTIONS } = otherMethods("GET");

@@ -58,4 +58,4 @@ export const DELETE = defineRoute(
 );
 
 /** The other methods: a JSON 405 naming what this address takes. */
-export const { POST, PUT } = otherMethods("GET", "PATCH", "DELETE");
+export const { POST, PUT, OPTIONS } = otherMethods("GET", "PATCH", "DELETE");

@@ -7,4 +7,4 @@ export const dynamic = "force-dynamic";
 export const POST = invokeRoute;
 
 /** The other methods: a JSON 405 naming what this address takes. */
-export const { GET, PUT, PATCH, DELETE } = otherMethods("POST");
+export const { GET, PUT, PATCH, DELETE, OPTIONS } = otherMethods("POST");

@@ -59,4 +59,4 @@ export const GET = Object.assign(
 );
 
 /** The other methods: a JSON 405 naming what this address takes. */
-export const { POST, PUT, PATCH, DELETE } = otherMethods("GET");
+export const { POST, PUT, PATCH, DELETE, OPTIONS } = otherMethods("GET");

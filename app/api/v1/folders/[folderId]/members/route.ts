@@ -63,4 +63,4 @@ export const DELETE = defineRoute(
 );
 
 /** The other methods: a JSON 405 naming what this address takes. */
-export const { POST, PATCH } = otherMethods("GET", "PUT", "DELETE");
+export const { POST, PATCH, OPTIONS } = otherMethods("GET", "PUT", "DELETE");

@@ -25,4 +25,4 @@ export const POST = defineRoute(
 );
 
 /** The other methods: a JSON 405 naming what this address takes. */
-export const { GET, PUT, PATCH, DELETE } = otherMethods("POST");
+export const { GET, PUT, PATCH, DELETE, OPTIONS } = otherMethods("POST");
