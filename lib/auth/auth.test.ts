@@ -4,6 +4,8 @@ import { beforeEach, describe, expect, it, vi } from "vitest";
 import { db } from "@/lib/db";
 import { env } from "@/lib/env";
 import { makeUser, whileRefusingInserts } from "@/test/fixtures";
+import { whileAnotherSession } from "@/test/races";
+import { hashPassword } from "./password";
 import { authorizeCredentials, SIGN_IN_ERRORS } from "./options";
 import { attemptSource, emailAtAddressKey, pruneSignInState, unlockAddress, unlockEmail } from "./throttle";
 import { getCurrentUser } from "./session";
@@ -47,6 +49,26 @@ describe("sign-in", () => {
     await expect(authorizeCredentials({ email: "nobody@example.test", password: "wrong" }, headers("10.0.0.2"))).rejects.toThrow(SIGN_IN_ERRORS.invalid);
     const failures = await db().auditEvent.count({ where: { action: "user.sign_in", outcome: "FAILURE", targetLabel: user.email } });
     expect(failures).toBe(1);
+  });
+
+  it("an address with a control character in it is a wrong sign-in, not an outage", async () => {
+    for (const email of ["admin\u0000@latch.local", "a\u0007b@example.test"]) {
+      await expect(authorizeCredentials({ email, password: "whatever" }, headers("10.0.0.9"))).rejects.toThrow(SIGN_IN_ERRORS.invalid);
+    }
+  });
+
+  it("a password reset that commits while a sign-in with the old password is being checked leaves no session", async () => {
+    const user = await makeUser();
+    const replaced = await hashPassword("a new password entirely");
+    // The reset's transaction has changed the hash, not yet committed, when the sign-in comes to create its session.
+    const signIn = await whileAnotherSession("UPDATE users SET password_hash = $1 WHERE id = $2::uuid", [replaced, user.id], () =>
+      authorizeCredentials({ email: user.email, password: "correct horse battery" }, headers("10.0.0.8")).then(
+        () => "signed in",
+        (error: Error) => error.message,
+      ),
+    );
+    expect(signIn).toBe(SIGN_IN_ERRORS.invalid);
+    expect(await db().session.count({ where: { userId: user.id } })).toBe(0);
   });
 
   it("a deactivated user cannot sign in, with the same generic message", async () => {
@@ -187,6 +209,22 @@ describe("session check on every request", () => {
     await db().user.update({ where: { id: user.id }, data: { active: true } });
     await db().session.delete({ where: { id: s.id } });
     expect(await getCurrentUser()).toBeNull();
+  });
+
+  it("over https only the __Secure- cookie is read: a plain-named one (which http could plant) is ignored", async () => {
+    const user = await makeUser();
+    const s = await db().session.create({ data: { userId: user.id, expiresAt: new Date(Date.now() + 60_000) } });
+    const token = await encode({ token: { sub: user.id, sid: s.id }, secret: env().NEXTAUTH_SECRET });
+    const configured = env().NEXTAUTH_URL;
+    Object.assign(env(), { NEXTAUTH_URL: "https://latch.example.com" });
+    try {
+      jar.set("next-auth.session-token", token);
+      expect(await getCurrentUser()).toBeNull();
+      jar.set("__Secure-next-auth.session-token", token);
+      expect(await getCurrentUser()).toMatchObject({ id: user.id });
+    } finally {
+      Object.assign(env(), { NEXTAUTH_URL: configured });
+    }
   });
 
   it("rejects a forged or mismatched cookie", async () => {

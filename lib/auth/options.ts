@@ -23,7 +23,8 @@ export const SIGN_IN_ERRORS = {
 const KNOWN_SIGN_IN_ERRORS = new Set<string>(Object.values(SIGN_IN_ERRORS));
 
 const credentialsSchema = z.object({
-  email: z.string().trim().toLowerCase().max(254),
+  // No control characters (a NUL cannot even reach the database): such an address is simply not one.
+  email: z.string().trim().toLowerCase().max(254).regex(/^[^\p{Cc}]*$/u),
   password: z.string().max(1024),
 });
 
@@ -77,6 +78,11 @@ async function checkCredentials(raw: unknown, headers: Record<string, string | s
   await settleSuccess(keys);
   const userAgent = headers["user-agent"];
   const session = await db().$transaction(async (tx) => {
+    // The password checked above must still be the user's, and the user active: a reset or change that
+    // committed during the (deliberately slow) check ended the sessions there were, not this one. With
+    // the row share-locked, a reset that comes now waits, and then ends this session too.
+    const [current] = await tx.$queryRaw<{ password_hash: string; active: boolean }[]>`SELECT password_hash, active FROM users WHERE id = ${user.id}::uuid FOR SHARE`;
+    if (!current || current.password_hash !== user.passwordHash || !current.active) throw new Error(SIGN_IN_ERRORS.invalid);
     const created = await tx.session.create({
       data: {
         userId: user.id,

@@ -9,7 +9,12 @@ import { env } from "@/lib/env";
 import { AppError } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
 
-const COOKIE_NAMES = ["__Secure-next-auth.session-token", "next-auth.session-token"];
+/**
+ * The name next-auth gives the session cookie (lib/auth/options.ts useSecureCookies): only that one is
+ * read. Over https, a plain-named cookie could have been planted over http by someone on the network
+ * (a session of theirs, used whenever the person has no __Secure- one): it is ignored.
+ */
+const cookieName = () => (env().NEXTAUTH_URL?.startsWith("https://") ? "__Secure-next-auth.session-token" : "next-auth.session-token");
 
 /**
  * The real authentication check. The JWT only proves which server-side session it was issued for;
@@ -18,7 +23,7 @@ const COOKIE_NAMES = ["__Secure-next-auth.session-token", "next-auth.session-tok
  */
 export const getCurrentUser = cache(async (): Promise<Actor | null> => {
   const jar = await cookies();
-  const raw = COOKIE_NAMES.map((name) => jar.get(name)?.value).find(Boolean);
+  const raw = jar.get(cookieName())?.value;
   if (!raw) return null;
   let token;
   try {
