@@ -67,6 +67,12 @@ describe("the epoch", () => {
     });
     expect(await currentEpoch()).toBeGreaterThan(before);
 
+    // Pruning the refresh log decides nothing either (its rows are read only as the newest one).
+    const old = await db().refreshEvent.create({ data: { kind: "asset", targetId: asset.id, assetIds: [], origin: "test" } });
+    const beforePrune = await currentEpoch();
+    await db().refreshEvent.deleteMany({ where: { id: old.id } });
+    expect(await currentEpoch()).toBe(beforePrune);
+
     // A token's last use decides nothing and is written once a minute per token: it does not count.
     const beforeUse = await currentEpoch();
     await db().apiToken.update({ where: { id: token.id }, data: { lastUsedAt: new Date(), lastUsedIp: "203.0.113.9" } });
