@@ -87,12 +87,18 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<Em
       throw new Error(`${dataDir} exists but is not a PostgreSQL data directory (no PG_VERSION); move it away or delete it.`);
     }
     log(`Initialising a PostgreSQL cluster in ${path.relative(process.cwd(), dataDir) || dataDir}…`);
+    // initdb reads the superuser password from a file the library writes to the temporary directory
+    // with the default mode: readable by every local user while it runs, unless the umask says otherwise.
+    // (As root, initdb runs as the postgres user, who must be able to read it: left as it is.)
+    const umask = process.getuid?.() === 0 ? process.umask() : process.umask(0o077);
     try {
       await instance.initialise();
     } catch (err) {
       // initdb leaves a partial directory behind when it fails; a retry needs it gone.
       fs.rmSync(dataDir, { recursive: true, force: true });
       throw failure("could not be initialised", err);
+    } finally {
+      process.umask(umask);
     }
   }
 

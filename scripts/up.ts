@@ -363,8 +363,15 @@ async function main() {
   // npm test rebuilds .next, which this server serves from: it looks for this file and stops first.
   const servingFile = path.join(dataDir, "serving.pid");
   if (next.pid) {
-    fs.writeFileSync(servingFile, `${next.pid}\n`);
-    process.once("exit", () => fs.rmSync(servingFile, { force: true }));
+    // .data may not exist yet (everything came from the environment), or be read-only: the server is
+    // up either way, and only npm test's guard goes without the file.
+    try {
+      fs.mkdirSync(dataDir, { recursive: true });
+      fs.writeFileSync(servingFile, `${next.pid}\n`);
+      process.once("exit", () => fs.rmSync(servingFile, { force: true }));
+    } catch (err) {
+      console.warn(`Could not write ${path.relative(root, servingFile)} (${(err as Error).message}): stop this server before running npm test, which rebuilds what it serves.`);
+    }
   }
   const exited = new Promise<number>((resolve) =>
     next.once("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0))),
