@@ -247,10 +247,41 @@ export async function heapHolds(page: Page, text: string): Promise<boolean> {
     await cdp.send("HeapProfiler.enable");
     await cdp.send("HeapProfiler.collectGarbage");
     await cdp.send("HeapProfiler.takeHeapSnapshot", { reportProgress: false });
-    return chunks.join("").includes(text);
+    return heldStrongly(chunks.join(""), text);
   } finally {
     await cdp.detach();
   }
+}
+
+/**
+ * Whether a string containing `text` is held by something other than a weak reference. After a full
+ * collection, Chromium may still list a string only the "(External strings)" table refers to, weakly:
+ * a DOM value Blink keeps in its own string cache until its next collection, which no script can
+ * reach. Counting those made the check fail now and then on a busy machine (seen: the new token's
+ * value, held only that way, 20 s after the dialog closed).
+ */
+function heldStrongly(json: string, text: string): boolean {
+  if (!json.includes(text)) return false;
+  type Snapshot = {
+    snapshot: { meta: { node_fields: string[]; node_types: [string[]]; edge_fields: string[]; edge_types: [string[]] } };
+    nodes: number[];
+    edges: number[];
+    strings: string[];
+  };
+  const { snapshot, nodes, edges, strings } = JSON.parse(json) as Snapshot;
+  const { meta } = snapshot;
+  const [nf, ef] = [meta.node_fields.length, meta.edge_fields.length];
+  const [nType, nName, nEdges] = ["type", "name", "edge_count"].map((f) => meta.node_fields.indexOf(f)) as [number, number, number];
+  const [eType, eTo] = ["type", "to_node"].map((f) => meta.edge_fields.indexOf(f)) as [number, number];
+  const stringTypes = new Set(["string", "concatenated string", "sliced string"].map((t) => meta.node_types[0].indexOf(t)));
+  const weak = meta.edge_types[0].indexOf("weak");
+  const holding = new Set<number>();
+  for (let i = 0; i < nodes.length; i += nf) if (stringTypes.has(nodes[i + nType]!) && strings[nodes[i + nName]!]!.includes(text)) holding.add(i);
+  if (holding.size === 0) return false;
+  for (let i = 0, e = 0; i < nodes.length; i += nf) {
+    for (let k = 0; k < nodes[i + nEdges]!; k++, e += ef) if (edges[e + eType] !== weak && holding.has(edges[e + eTo]!)) return true;
+  }
+  return false;
 }
 
 /** Every value registered so far in this run. */

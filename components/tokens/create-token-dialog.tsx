@@ -1,7 +1,7 @@
 "use client";
 
 import { CheckIcon, CopyIcon, KeyRoundIcon, TriangleAlertIcon } from "lucide-react";
-import { useRef, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { toast } from "sonner";
 import { Button } from "@/components/ui/button";
 import { Checkbox } from "@/components/ui/checkbox";
@@ -191,6 +191,18 @@ export function CreateTokenDialog({ target, folders, disabled }: { target: Targe
 /** The one moment the token exists outside the caller's hands: copy it, then it is gone. */
 function TokenReveal({ created, onDone }: { created: CreatedToken; onDone: () => void }) {
   const [copied, setCopied] = useState(false);
+  // The field's value goes with it. A removed element can stay reachable for a while (React keeps
+  // the last focused text field for its select events, Chromium the page's form state for history),
+  // and with it the value React wrote to its property, its value attribute and its change tracker.
+  const field = useRef<HTMLInputElement>(null);
+  useEffect(() => {
+    const input = field.current;
+    return () => {
+      if (!input) return;
+      input.value = "";
+      input.removeAttribute("value");
+    };
+  }, []);
   async function copy() {
     try {
       await navigator.clipboard.writeText(created.token);
@@ -215,7 +227,7 @@ function TokenReveal({ created, onDone }: { created: CreatedToken; onDone: () =>
       <div className="grid gap-2">
         <Label htmlFor="created-token">Token</Label>
         <div className="flex gap-2">
-          <Input id="created-token" readOnly value={created.token} className="font-mono text-xs" spellCheck={false} onFocus={(e) => e.currentTarget.select()} />
+          <Input ref={field} id="created-token" readOnly value={created.token} className="font-mono text-xs" spellCheck={false} onFocus={(e) => e.currentTarget.select()} />
           <Button type="button" variant="outline" onClick={copy} aria-label={copied ? "Token copied" : "Copy token"}>
             {copied ? <CheckIcon aria-hidden="true" /> : <CopyIcon aria-hidden="true" />}
             {copied ? "Copied" : "Copy"}
