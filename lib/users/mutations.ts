@@ -27,6 +27,19 @@ async function serializeAdminChanges(tx: Tx) {
   await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('latch.last-admin'))`;
 }
 
+/**
+ * The caller is still an active administrator, read under a share lock in this transaction. The actor
+ * was read as the request began: a demotion or deactivation of the caller that commits meanwhile must
+ * stop a request already under way (which could otherwise make the caller an administrator again, or
+ * reactivate them). Changes to people are serialised as a whole, so two administrators changing each
+ * other at once queue rather than deadlock on each other's rows.
+ */
+async function assertStillAdmin(tx: Tx, ctx: Ctx) {
+  await serializeAdminChanges(tx);
+  const [me] = await tx.$queryRaw<{ is_admin: boolean; active: boolean }[]>`SELECT is_admin, active FROM users WHERE id = ${ctx.actor.id}::uuid FOR SHARE`;
+  assertTenant({ ...ctx.actor, isAdmin: !!me && me.is_admin && me.active }, "users.manage");
+}
+
 /** Never leave the installation without an active administrator (call serializeAdminChanges first). */
 async function assertNotLastAdmin(tx: Tx, userId: string) {
   const others = await tx.user.count({ where: { isAdmin: true, active: true, id: { not: userId } } });
@@ -41,6 +54,7 @@ export async function createUser(ctx: Ctx, input: { email: string; name: string;
   const passwordHash = await hashPassword(input.password);
   return db()
     .$transaction(async (tx) => {
+      await assertStillAdmin(tx, ctx);
       if (await tx.user.findUnique({ where: { email: input.email }, select: { id: true } })) throw emailTaken();
       const user = await tx.user.create({
         data: { email: input.email, name: input.name, passwordHash, isAdmin: input.isAdmin },
@@ -71,6 +85,7 @@ export async function updateUser(ctx: Ctx, input: { userId: string; name: string
   assertTenant(ctx.actor, "users.manage");
   return db()
     .$transaction(async (tx) => {
+      await assertStillAdmin(tx, ctx);
       const user = await getUserOrThrow(tx, input.userId);
       const changed = [...(user.name !== input.name ? ["name"] : []), ...(user.email !== input.email ? ["email"] : [])];
       if (changed.length === 0) return { id: user.id, name: user.name, email: user.email };
@@ -91,7 +106,7 @@ export async function updateUser(ctx: Ctx, input: { userId: string; name: string
 export async function setUserActive(ctx: Ctx, input: { userId: string; active: boolean }) {
   assertTenant(ctx.actor, "users.manage");
   return db().$transaction(async (tx) => {
-    if (!input.active) await serializeAdminChanges(tx);
+    await assertStillAdmin(tx, ctx);
     const user = await getUserOrThrow(tx, input.userId);
     if (user.active === input.active) return { id: user.id, active: user.active };
     if (!input.active) {
@@ -114,7 +129,7 @@ export async function setUserActive(ctx: Ctx, input: { userId: string; active: b
 export async function setUserAdmin(ctx: Ctx, input: { userId: string; isAdmin: boolean }) {
   assertTenant(ctx.actor, "users.manage");
   return db().$transaction(async (tx) => {
-    if (!input.isAdmin) await serializeAdminChanges(tx);
+    await assertStillAdmin(tx, ctx);
     const user = await getUserOrThrow(tx, input.userId);
     if (user.isAdmin === input.isAdmin) return { id: user.id, isAdmin: user.isAdmin };
     if (!input.isAdmin) await assertNotLastAdmin(tx, user.id);
@@ -133,6 +148,7 @@ export async function resetUserPassword(ctx: Ctx, input: { userId: string; passw
   assertTenant(ctx.actor, "users.manage");
   const passwordHash = await hashPassword(input.password);
   return db().$transaction(async (tx) => {
+    await assertStillAdmin(tx, ctx);
     const user = await getUserOrThrow(tx, input.userId);
     await tx.user.update({ where: { id: user.id }, data: { passwordHash } });
     // A reset signs the person out everywhere; the new password is the only way back in. An
