@@ -773,6 +773,13 @@ describe("refresh", () => {
     const before = reads(path);
     expect((await invoke(connectionId, "query", { sql: "SELECT 1", params: [] })).status).toBe(200);
     expect(reads(path) - before).toBe(1);
+
+    // Another asset naming the same secret: its refresh drops the one value, and the clients built with it.
+    const twin = ok(await createAssetAction({ folderId: secretsFolder.id, type: "CREDENTIAL", name: `twin ${randomUUID().slice(0, 6)}`, storeId, secretName: path, usernameKey: "username", valueKey: "password" }));
+    expect(openPools(connectionId)).toEqual([expect.objectContaining({ draining: false })]);
+    const twinRefresh = await assetRefreshRoute.POST(new NextRequest(`http://latch.test/api/v1/assets/${twin.id}/refresh`, { method: "POST" }), { params: Promise.resolve({ assetId: twin.id }) });
+    expect(twinRefresh.status).toBe(200);
+    expect(openPools(connectionId)).toEqual([]);
   });
 
   it("a refresh whose event cannot be logged for the other instances is not recorded either: all or nothing", async () => {

@@ -356,8 +356,8 @@ export async function broadcastRefresh(message: Omit<RefreshMessage, "origin" | 
     else for (const storeId of new Set(more.map((a) => a.storeId))) also.push(await broadcastRefresh({ kind: "store", id: storeId }, client));
   }
   const payload: RefreshMessage = { kind: message.kind, id: message.id, assetIds: assetIds.slice(0, MAX_ASSET_IDS), origin: b.instanceId };
-  // The assets that share a secret with these, here too.
-  for (const assetId of payload.assetIds) if (!(message.assetIds ?? []).includes(assetId)) invalidateAsset(assetId);
+  // The assets that share a secret with these, here too, as the other instances apply it (values and pools).
+  if (payload.assetIds.some((assetId) => !(message.assetIds ?? []).includes(assetId))) deliver(payload);
   metrics().refreshes.inc({ kind: payload.kind, direction: "sent" });
   const [row] = await client.$queryRaw<{ id: bigint }[]>`
     WITH event AS (
