@@ -32,7 +32,7 @@ async function newAsset() {
   const folder = await makeFolder();
   await grant(folder.id, editor, "EDITOR");
   signInAs(editor);
-  return ok(await createAssetAction({ folderId: folder.id, type: "SECRET", name: `key ${randomUUID().slice(0, 6)}`, storeId, source: "value", secretValue: `v-${randomUUID()}` })).id;
+  return ok(await createAssetAction({ folderId: folder.id, type: "SECRET", name: `key ${randomUUID().slice(0, 6)}`, storeId, source: "value", secretName: `broadcast/${randomUUID()}`, secretValue: `v-${randomUUID()}` })).id;
 }
 
 const use = async (assetId: string) => (await resolve({ assetId }, { actor: editor, purpose: "test" })).meta.fromCache;
@@ -65,7 +65,10 @@ const counted = async (direction: string) => (await metrics().refreshes.get()).v
 
 beforeAll(async () => {
   editor = await makeUser();
-  storeId = (await latchStore()).id;
+  // A store of its own: the store refreshes sent here reach every test process on this database, and
+  // would drop the values other tests keep in the shared built-in store.
+  await latchStore();
+  storeId = (await db().credentialStore.create({ data: { name: `Broadcast ${randomUUID().slice(0, 8)}`, kind: "latch", mode: "READ_WRITE" } })).id;
   await ensureListening();
   await vi.waitFor(() => expect(isListening()).toBe(true), { timeout: 10_000 });
 });
