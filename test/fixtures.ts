@@ -58,6 +58,15 @@ export async function rowCounts() {
 }
 
 /** The built-in Latch Database store (the seed creates it; tests that run without the seed make it). */
+/** A person who is an Editor of two new folders: one for connections, one for the assets they use. */
+export async function editorOfTwoFolders() {
+  const editor = await makeUser();
+  const [connFolder, secretsFolder] = [await makeFolder(), await makeFolder()];
+  await grant(connFolder.id, editor, "EDITOR");
+  await grant(secretsFolder.id, editor, "EDITOR");
+  return { editor, connFolder, secretsFolder };
+}
+
 export async function latchStore() {
   return (
     (await db().credentialStore.findFirst({ where: { isBuiltIn: true } })) ??

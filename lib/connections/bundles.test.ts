@@ -8,7 +8,7 @@ import type { Actor } from "@/lib/authz";
 import { createStoreAction } from "@/lib/stores/actions";
 import { startHashicorpEmulator, type HashicorpEmulator } from "@/test/emulators/hashicorp";
 import { createTestPki } from "@/test/emulators/tls";
-import { grant, makeFolder, makeUser, signInAs } from "@/test/fixtures";
+import { editorOfTwoFolders, makeUser, signInAs } from "@/test/fixtures";
 import { createRedisUser, type RedisUser } from "@/test/targets/redis";
 import { bearer, personalToken } from "@/test/tokens";
 import * as invokeRouteA from "@/app/api/v1/connections/[connectionId]/invoke/route";
@@ -47,11 +47,7 @@ async function invokeWith(route: Route, connectionId: string, operation: string,
 }
 
 beforeAll(async () => {
-  editor = await makeUser();
-  connFolder = await makeFolder();
-  secretsFolder = await makeFolder();
-  await grant(connFolder.id, editor, "EDITOR");
-  await grant(secretsFolder.id, editor, "EDITOR");
+  ({ editor, connFolder, secretsFolder } = await editorOfTwoFolders());
   const pki = createTestPki();
   [vault, redis] = await Promise.all([startHashicorpEmulator({ pki }), createRedisUser()]);
   signInAs(await makeUser({ isAdmin: true }));

@@ -15,7 +15,7 @@ import { metrics } from "@/lib/metrics";
 import { createStoreAction } from "@/lib/stores/actions";
 import { startHashicorpEmulator, type HashicorpEmulator } from "@/test/emulators/hashicorp";
 import { createTestPki } from "@/test/emulators/tls";
-import { grant, latchStore, makeFolder, makeUser, signInAs, whileRefusingInserts } from "@/test/fixtures";
+import { editorOfTwoFolders, grant, latchStore, makeUser, signInAs, whileRefusingInserts } from "@/test/fixtures";
 import { createMariadbUser, type MariadbUser } from "@/test/targets/mariadb";
 import { startPasswordPostgres, type PasswordPostgres } from "@/test/targets/postgres";
 import { createRedisUser, type RedisUser } from "@/test/targets/redis";
@@ -88,11 +88,7 @@ async function connectSecret(kind: string, path: string, field: string, value: s
 const reads = (path: string) => vault.count(`/data/${path}`, "GET");
 
 beforeAll(async () => {
-  editor = await makeUser();
-  connFolder = await makeFolder();
-  secretsFolder = await makeFolder();
-  await grant(connFolder.id, editor, "EDITOR");
-  await grant(secretsFolder.id, editor, "EDITOR");
+  ({ editor, connFolder, secretsFolder } = await editorOfTwoFolders());
   await latchStore();
   const pki = createTestPki();
   [vault, postgres, mariadb, redis, httpTarget] = await Promise.all([startHashicorpEmulator({ pki }), startPasswordPostgres(), createMariadbUser(), createRedisUser(), startHttpTarget({ pki })]);

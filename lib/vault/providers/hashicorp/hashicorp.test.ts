@@ -237,6 +237,16 @@ describe("HashiCorp Vault provider: authentication", () => {
     expect(error.message).toContain("prod/payroll-db");
   });
 
+  /** Runs `read` with the clock past the minute between new logins for a refused read. */
+  async function aMinuteOn<T>(read: () => Promise<T>): Promise<T> {
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.now() + 61_000 });
+    try {
+      return await read();
+    } finally {
+      vi.useRealTimers();
+    }
+  }
+
   it("AppRole surfaces a permission problem when a live token is refused (policy), logging in again at most once a minute", async () => {
     emu.addAppRole("narrow", { roleId: "narrow-role", secretId: "narrow-secret-id" }, { allowedPaths: ["secret/data/allowed/", "sys/"] });
     const client = makeClient({ auth: "approle", roleId: "narrow-role" }, { secretId: "narrow-secret-id" });
@@ -250,12 +260,7 @@ describe("HashiCorp Vault provider: authentication", () => {
     expect(again).toMatchObject({ kind: "permission", message: expect.stringContaining("with a valid token") });
     expect(logins() - before).toBe(2);
     // A minute on, one new login again.
-    vi.useFakeTimers({ toFake: ["Date"], now: Date.now() + 61_000 });
-    try {
-      expect((await failure(client.getSecret({ name: "prod/payroll-db" }))).kind).toBe("permission");
-    } finally {
-      vi.useRealTimers();
-    }
+    expect((await aMinuteOn(() => failure(client.getSecret({ name: "prod/payroll-db" })))).kind).toBe("permission");
     expect(logins() - before).toBe(3);
   });
 
@@ -269,12 +274,7 @@ describe("HashiCorp Vault provider: authentication", () => {
     // so no live token left behind per read.
     for (let i = 0; i < 3; i++) expect((await failure(client.getSecret({ name: "prod/payroll-db" }))).kind).toBe("permission");
     expect(logins() - before).toBe(2);
-    vi.useFakeTimers({ toFake: ["Date"], now: Date.now() + 61_000 });
-    try {
-      expect((await failure(client.getSecret({ name: "prod/payroll-db" }))).kind).toBe("permission");
-    } finally {
-      vi.useRealTimers();
-    }
+    expect((await aMinuteOn(() => failure(client.getSecret({ name: "prod/payroll-db" })))).kind).toBe("permission");
     expect(logins() - before).toBe(3);
     // A token that was revoked is still replaced once the minute has passed; a path the role reaches reads.
     emu.seedSecret({ path: "allowed/app", data: { password: "p" } });
