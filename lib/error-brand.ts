@@ -8,7 +8,7 @@
  * another copy's StoreError class, so a plain `instanceof` would let a known failure through as an
  * unexpected one (a 500, no retry, no rotation).
  *
- * A class that calls `brandErrors` is matched by name: every instance carries the names of its
+ * A class whose constructor calls `stampBrands` is matched by name: every instance carries the names of its
  * class and of each branded class it extends, under a key all copies share (Symbol.for).
  */
 const BRANDS = Symbol.for("latch.errorBrands");

@@ -83,15 +83,15 @@ export function unknownApiPath(request: NextRequest): NextResponse {
 type ApiMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 const API_METHODS: readonly ApiMethod[] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 
-/**
- * Handlers for the methods a route file does not serve, to export beside its own: a JSON 405 with the
- * API's headers and `Allow`, instead of Next's bare 405 without a body, request id or no-store.
- * HEAD follows GET and OPTIONS is Next's own (204 with Allow).
- */
 const REFUSAL = Symbol.for("latch.methodNotAllowed");
 /** Whether a route module's export is one of otherMethods' refusals (not an operation: no OpenAPI entry, no audit). */
 export const isMethodRefusal = (handler: unknown): boolean => typeof handler === "function" && REFUSAL in handler;
 
+/**
+ * Handlers for the methods a route file does not serve, to export beside its own: a JSON 405 with the
+ * API's headers and `Allow`, instead of Next's bare 405 without a body, request id or no-store; and an
+ * OPTIONS that lists only the methods served. HEAD follows GET.
+ */
 export function otherMethods<A extends ApiMethod>(...allowed: A[]): Record<Exclude<ApiMethod, A> | "OPTIONS", (request: NextRequest) => NextResponse> {
   const served: readonly ApiMethod[] = allowed;
   const allow = [...served, ...(served.includes("GET") ? ["HEAD"] : []), "OPTIONS"].join(", ");
