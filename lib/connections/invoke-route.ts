@@ -3,6 +3,7 @@ import { z } from "zod";
 import { defineRoute } from "@/lib/api/route";
 import { invokeResponseSchema } from "@/lib/connections/dto";
 import { idSchema } from "@/lib/folders/schemas";
+import { limitInvoke } from "./rate-limits";
 import { documentedInvokeBody, invokeBodySchema, invokeConnection } from "./runtime";
 
 /**
@@ -25,6 +26,8 @@ export const invokeRoute = defineRoute(
     documentedBody: documentedInvokeBody(),
     response: invokeResponseSchema,
     errors: [409, 429, 502, 503, 504],
+    // Before the body is read and parsed: a caller past its rate costs no more than the token check.
+    authorize: limitInvoke,
   },
   (ctx) => invokeConnection(ctx, { connectionId: ctx.params.connectionId, operation: ctx.body.operation, input: ctx.body.input }),
 );

@@ -874,6 +874,8 @@ describe("refresh", () => {
       expect(limited).toMatchObject({ status: 429, body: { error: { code: "RATE_LIMITED" } } });
       expect(Number(limited.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
       expect(await counted("invokes", { connector: "postgres" })).toBe(before);
+      // Refused before the body is read: a caller past its rate gets 429, not a parse of what it sent.
+      expect(await call(invokeRoute, connectionId, "{not json", { authorization: bearer(token) })).toMatchObject({ status: 429, body: { error: { code: "RATE_LIMITED" } } });
       // The signed-in editor is another caller.
       expect((await invoke(connectionId, "query", { sql: "SELECT 1", params: [] })).status).toBe(200);
     } finally {

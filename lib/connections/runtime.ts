@@ -22,7 +22,7 @@ import { runtimeActorFrom, targetConfig, triggerOf, withCredentials, type Resolv
 import { Pools, type PoolEntry, type Rank } from "./pools";
 import { auditRefusedUse, checkedUse, useTarget } from "./denied";
 import { sourcesOf } from "./mutations";
-import { limitInvoke, limitRefresh } from "./rate-limits";
+import { limitRefresh } from "./rate-limits";
 import { storeFailureFor } from "./store-failures";
 import { openState, sharedStateOf, sweepUnsaved } from "./state";
 
@@ -276,7 +276,6 @@ export function documentedInvokeBody(): z.ZodType {
  */
 export async function invokeConnection(ctx: Ctx, input: { connectionId: string; operation: string; input: Record<string, unknown> }): Promise<{ operation: string; result: unknown; durationMs: number }> {
   const started = performance.now();
-  limitInvoke(ctx.actor);
   const { connection, owner: ownerRow, latestRefresh, chain } = await loadForInvoke(input.connectionId, ctx.actor);
   // Permissions are checked afresh at every invoke; a caller without them learns nothing of the owner.
   try {
@@ -409,7 +408,7 @@ function observeInvoke(connector: string, outcome: string, started: number) {
 function pooledClient(connection: LoadedConnection, connector: Connector, resolved: Resolved, config: Record<string, unknown>): PoolEntry {
   const merged = targetConfig(config, resolved);
   const pool = { max: env().LATCH_POOL_MAX_PER_CONNECTION, idleMs: env().LATCH_POOL_IDLE_SECONDS * 1000 };
-  const uses = { assetIds: new Set(resolved.stores.keys()), storeIds: new Set(resolved.stores.values()), expiresAt: resolved.expiresAt };
+  const uses = () => ({ assetIds: new Set(resolved.stores.keys()), storeIds: new Set(resolved.stores.values()), expiresAt: resolved.expiresAt });
   return rt().pools.acquire(connection.id, fingerprint(resolved, config), rankOf(connection, resolved), connector, () => ({
     client: (async () => {
       const state = await openState(connection);
