@@ -37,6 +37,11 @@ export type QueryOutput = {
   truncated: boolean;
 };
 
+/** A statement given more or fewer values than it has placeholders (`style` shows them: "$1, $2, …" or "?"): the caller's input, in its terms. */
+export function parameterCountError(expected: number, given: number, style: string): OperationInputError {
+  return new OperationInputError("params", `The statement has ${expected} placeholder${expected === 1 ? "" : "s"} (${style}) but ${given} parameter${given === 1 ? " was" : "s were"} given.`);
+}
+
 /**
  * The most an answer's rows may take as JSON; rows past it are counted, not kept. A single row is
  * also cut off on the wire at this size (see watchRowBytes), before the driver holds it whole.

@@ -6,9 +6,9 @@ import { z } from "zod";
 import { AddressWatch } from "@/lib/net/address-watch";
 import { resolveTargetAddress } from "@/lib/net/egress";
 import { blankToUndefined, booleanish, caBundle, hostSchema, socketClosed, statementLimitMs, within } from "../socket-shared";
-import { socketDestination, ConnectorError, markRaisedByStatement, OperationInputError, USER_FROM_ASSET, type Connector, type Operation, type UserSource } from "../types";
+import { socketDestination, ConnectorError, markRaisedByStatement, USER_FROM_ASSET, type Connector, type Operation, type UserSource } from "../types";
 import { megabytes } from "@/lib/utils";
-import { MAX_ANSWER_BYTES, OpenTransactionError, RESET_WAIT_MS, ResultRows, RowTooLargeError, sessionsBusy, sqlQueryInput, watchRowBytes, type QueryOutput } from "../sql-shared";
+import { MAX_ANSWER_BYTES, OpenTransactionError, parameterCountError, RESET_WAIT_MS, ResultRows, RowTooLargeError, sessionsBusy, sqlQueryInput, watchRowBytes, type QueryOutput } from "../sql-shared";
 import { classifyMariadbError, mariadbTimeout, toMariadbError, where, type MariadbTarget } from "./classify";
 
 
@@ -215,7 +215,7 @@ async function assertParameterCount(client: Client, sql: string, given: number) 
   );
   const expected = statement.parameters?.length ?? 0;
   if (expected !== given) {
-    throw new OperationInputError("params", `The statement has ${expected} placeholder${expected === 1 ? "" : "s"} (?) but ${given} parameter${given === 1 ? " was" : "s were"} given.`);
+    throw parameterCountError(expected, given, "?");
   }
 }
 

@@ -6,9 +6,9 @@ import { z } from "zod";
 import { AddressWatch } from "@/lib/net/address-watch";
 import { resolveTargetAddress } from "@/lib/net/egress";
 import { blankToUndefined, hostSchema, socketClosed, statementLimitMs, tlsOptions, within } from "../socket-shared";
-import { socketDestination, markRaisedByStatement, OperationInputError, USER_FROM_ASSET, type Connector, type Operation, type UserSource } from "../types";
+import { socketDestination, markRaisedByStatement, USER_FROM_ASSET, type Connector, type Operation, type UserSource } from "../types";
 import { megabytes } from "@/lib/utils";
-import { MAX_ANSWER_BYTES, OpenTransactionError, RESET_WAIT_MS, ResultRows, RowTooLargeError, sessionsBusy, sqlQueryInput, watchRowBytes, type QueryOutput } from "../sql-shared";
+import { MAX_ANSWER_BYTES, OpenTransactionError, parameterCountError, RESET_WAIT_MS, ResultRows, RowTooLargeError, sessionsBusy, sqlQueryInput, watchRowBytes, type QueryOutput } from "../sql-shared";
 import { classifyPostgresError, postgresTimeout, toPostgresError, where, type PostgresTarget } from "./classify";
 
 
@@ -121,12 +121,12 @@ const resultTypes = {
  * level (08P01, "bind message supplies 2 parameters, but prepared statement "" requires 0"): the
  * caller's input, said in its terms. Only the two counts are read from the server's (English) text.
  */
-function parameterMismatch(error: unknown): OperationInputError | null {
+function parameterMismatch(error: unknown): ReturnType<typeof parameterCountError> | null {
   if ((error as { code?: unknown })?.code !== "08P01") return null;
   const counts = /^bind message supplies (\d{1,5}) parameters?, but prepared statement "" requires (\d{1,5})$/.exec(String((error as { message?: unknown }).message ?? ""));
   if (!counts) return null;
   const [given, expected] = [Number(counts[1]), Number(counts[2])];
-  return new OperationInputError("params", `The statement has ${expected} placeholder${expected === 1 ? "" : "s"} ($1, $2, …) but ${given} parameter${given === 1 ? " was" : "s were"} given.`);
+  return parameterCountError(expected, given, "$1, $2, …");
 }
 
 /** Streams the result and keeps the first rowLimit rows, so a large result never sits in memory. */
