@@ -64,7 +64,7 @@ export class Pools {
    * The client for this connection and credential version, opened by `open` if there is none (one
    * open however many invokes arrive together). The caller must `release` it when done.
    */
-  acquire(connectionId: string, version: string, rank: Rank, connector: Connector, open: () => Opened, uses: Uses = USES_NOTHING): PoolEntry {
+  acquire(connectionId: string, version: string, rank: Rank, connector: Connector, open: () => Opened, uses: Uses | (() => Uses) = USES_NOTHING): PoolEntry {
     const existing = this.#byConnection.get(connectionId)?.get(version);
     if (existing && !existing.draining && this.#healthy(existing) && !expired(existing, Date.now())) {
       existing.inFlight++;
@@ -78,7 +78,8 @@ export class Pools {
       versions = new Map();
       this.#byConnection.set(connectionId, versions);
     }
-    const entry: PoolEntry = { connectionId, version, rank, connector, uses, client: Promise.resolve(), inFlight: 1, lastUsed: Date.now(), draining: false, closed: null };
+    // A thunk is only called here: an invoke that reuses a client builds nothing.
+    const entry: PoolEntry = { connectionId, version, rank, connector, uses: typeof uses === "function" ? uses() : uses, client: Promise.resolve(), inFlight: 1, lastUsed: Date.now(), draining: false, closed: null };
     const opened = open();
     (entry as { client: Promise<unknown> }).client = opened.client.then(
       (client) => {
