@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // `npm test`: generate → typecheck → unit/integration → build → e2e, stopping at the first failure.
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { servingPid } from "./serving.mjs";
 
 process.chdir(path.resolve(path.dirname(fileURLToPath(import.meta.url)), ".."));
 const bin = (name) => path.join("node_modules", ".bin", process.platform === "win32" ? `${name}.cmd` : name);
@@ -39,17 +40,7 @@ function loud(lines) {
 
 // `npm run up` serving from this checkout: the build below would delete the .next it serves from,
 // and its pages would break until restarted. (A pid left by a server that died is no longer running.)
-const serving = (() => {
-  try {
-    const pid = Number(readFileSync(path.join(".data", "serving.pid"), "utf8").trim());
-    if (!Number.isInteger(pid) || pid <= 0) return null;
-    process.kill(pid, 0);
-    const cmdline = existsSync(`/proc/${pid}/cmdline`) ? readFileSync(`/proc/${pid}/cmdline`, "utf8") : "server.mjs";
-    return cmdline.includes("server.mjs") ? pid : null;
-  } catch {
-    return null;
-  }
-})();
+const serving = servingPid(process.cwd());
 if (serving) {
   console.error(`\n✖ npm run up is serving Latch from this checkout (server pid ${serving}). npm test rebuilds .next, which that server serves from: stop it first (Ctrl-C), or run the tests in another clone.`);
   process.exit(1);

@@ -5,6 +5,7 @@ import { statSync, utimesSync } from "node:fs";
 import { constants } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { servingPid } from "./serving.mjs";
 
 process.chdir(path.resolve(path.dirname(fileURLToPath(import.meta.url)), ".."));
 const isWindows = process.platform === "win32";
@@ -16,6 +17,13 @@ const mtime = (file) => {
     return undefined;
   }
 };
+
+// A second run would reinstall node_modules and rebuild .next under the server the first one runs.
+const serving = servingPid(process.cwd());
+if (serving) {
+  console.error(`✖ npm run up is already serving Latch from this checkout (server pid ${serving}). Use that one, or stop it first (Ctrl-C in its terminal). For several instances, see “Running in production” in README.md.`);
+  process.exit(1);
+}
 
 // npm rewrites node_modules/.package-lock.json on every install, so it dates the installed tree.
 const installed = mtime("node_modules/.package-lock.json");

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -53,5 +53,43 @@ describe("npm run up, reading .data/local-secrets.json", () => {
     // The file's secrets were used, not replaced.
     expect(output).toContain("Using NEXTAUTH_SECRET, LATCH_MASTER_KEY from .data/local-secrets.json.");
     expect(output).not.toContain("Generated");
+  });
+});
+
+describe("npm run up, while it already serves from this checkout", () => {
+  it("refuses before it installs or builds anything, naming the running server", async () => {
+    dir = await mkdtemp(path.join(tmpdir(), "latch-up-"));
+    await mkdir(path.join(dir, "scripts"));
+    await mkdir(path.join(dir, ".data"));
+    for (const file of ["up.mjs", "serving.mjs"]) await writeFile(path.join(dir, "scripts", file), await readFile(path.join(ROOT, "scripts", file)));
+    // A live process that looks like the first run's server: its command line names server.mjs.
+    const server = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)", "server.mjs"], { stdio: "ignore" });
+    try {
+      await writeFile(path.join(dir, ".data", "serving.pid"), `${server.pid}\n`);
+      // No node_modules here: a run that went on would start `npm install` first.
+      const run = () =>
+        new Promise<{ code: number | null; output: string }>((resolve) => {
+          const child = spawn(process.execPath, [path.join(dir!, "scripts", "up.mjs")], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+          let output = "";
+          child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+          child.stderr.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+          child.once("exit", (code) => resolve({ code, output }));
+        });
+      const refused = await run();
+      expect(refused.code).toBe(1);
+      expect(refused.output).toContain(`npm run up is already serving Latch from this checkout (server pid ${server.pid})`);
+      expect(refused.output).not.toContain("Installing dependencies");
+      // Once that server has gone, its pid file is stale and no longer stops a run.
+      server.kill();
+      await new Promise((resolve) => server.once("exit", resolve));
+      // (An installed tree, so it goes straight on to up.ts, which cannot start here without tsx.)
+      await mkdir(path.join(dir, "node_modules"));
+      await writeFile(path.join(dir, "node_modules", ".package-lock.json"), "{}");
+      const after = await run();
+      expect(after.output).not.toContain("already serving");
+      expect(after.output).toMatch(/tsx/);
+    } finally {
+      server.kill();
+    }
   });
 });
