@@ -1,10 +1,11 @@
 import "server-only";
 import type { CredentialStore } from "@prisma/client";
+import type { z } from "zod";
 import { decrypt, encrypt } from "@/lib/crypto/envelope";
 import { db, type Db } from "@/lib/db";
 import { StoreError, type StoreErrorKind } from "@/lib/vault/errors";
 import { getProvider } from "@/lib/vault/registry";
-import type { StoreClient } from "@/lib/vault/types";
+import type { FieldSpec, StoreClient } from "@/lib/vault/types";
 import { PROXY_SECRET_KEY } from "./common-fields";
 
 const secretsAad = (storeId: string) => `credential_stores:${storeId}`;
@@ -38,10 +39,24 @@ export function buildStoreClient(input: ClientInput): StoreClient {
   const { [PROXY_SECRET_KEY]: proxyUrl, ...secrets } = input.secrets;
   return provider.create({
     storeId: input.id,
-    config: provider.configSchema.parse(input.config ?? {}),
-    secrets: provider.secretSchema.parse(secrets),
+    config: savedSettings(provider.configSchema, input.config ?? {}, provider.fields, true),
+    secrets: savedSettings(provider.secretSchema, secrets, provider.fields, false),
     common: { caBundle: input.caBundle || undefined, proxyUrl: proxyUrl || undefined, timeoutMs: input.timeoutMs },
   });
+}
+
+/**
+ * Settings saved before a rule was added (an address with user:pass@ in it, say) fail today's schema:
+ * a configuration error that says which field to fix, not an unexpected 500 at every read. A secret
+ * field's own message is not repeated (a refine may describe what it holds).
+ */
+function savedSettings<T>(schema: z.ZodType<T>, value: unknown, fields: FieldSpec[], sayWhy: boolean): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const label = fields.find((f) => f.name === issue?.path[0])?.label;
+  const why = label ? ` (${label}${sayWhy && issue ? `: ${issue.message}` : ""})` : "";
+  throw new StoreError("config", `This store's saved settings are no longer accepted${why}. Edit the store, correct them and save.`);
 }
 
 export async function clientForStore(store: CredentialStore, client: Db = db()): Promise<StoreClient> {

@@ -10,7 +10,8 @@ import { startHashicorpEmulator, type HashicorpEmulator } from "@/test/emulators
 import { createTestPki, type TestPki } from "@/test/emulators/tls";
 import { whileAnotherSession } from "@/test/races";
 import { createStoreAction, deleteStoreAction, testDraftStoreAction, testStoreAction, updateStoreAction } from "./actions";
-import { openStoreSecrets } from "./client";
+import { StoreError } from "@/lib/vault/errors";
+import { openStoreSecrets, withStoreClient } from "./client";
 import { getStoreViewOrThrow } from "./queries";
 
 vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
@@ -501,5 +502,24 @@ describe("two administrators editing one store", () => {
     // A form loaded at version 1 is now behind.
     expect(await updateStoreAction({ ...(await editOf(id)), expectedVersion: 1 })).toMatchObject({ ok: false, error: { code: "CONFLICT" } });
     expect(await version()).toBe(2);
+  });
+});
+
+describe("settings saved before today's rules", () => {
+  it("a stored address that a newer rule refuses makes reads and tests a clear configuration error, not a 500", async () => {
+    const { id } = ok(await createStoreAction(vaultInput()));
+    // What a store saved before addresses with user:pass@ in them were refused still holds.
+    const withUserInfo = vault.url.replace("https://", "https://someone:secret@");
+    await db().$executeRaw`UPDATE credential_stores SET config = jsonb_set(config, '{address}', to_jsonb(${withUserInfo}::text)), updated_at = now() WHERE id = ${id}::uuid`;
+    const row = await db().credentialStore.findUniqueOrThrow({ where: { id } });
+
+    const read = await withStoreClient(row, (client) => client.getSecret({ name: "anything" })).catch((error: unknown) => error);
+    expect(read).toBeInstanceOf(StoreError);
+    expect(read).toMatchObject({ kind: "config", message: expect.stringMatching(/saved settings are no longer accepted \(Vault address: Leave the user name and password out of the address/) });
+    expect((read as Error).message).not.toContain("secret");
+
+    const tested = ok(await testStoreAction({ storeId: id }));
+    expect(tested).toMatchObject({ ok: false, kind: "config", message: expect.stringContaining("Edit the store, correct them and save.") });
+    expect(await db().credentialStore.findUniqueOrThrow({ where: { id } })).toMatchObject({ lastTestOk: false, lastTestMessage: expect.stringContaining("no longer accepted") });
   });
 });

@@ -12,6 +12,7 @@ import { isUuid } from "@/lib/ids";
 import { applyCommitted, broadcastRefresh } from "@/lib/secrets/broadcast";
 import { isShown, missingWhenShown, movedLocators } from "@/lib/vault/fields";
 import { getProvider } from "@/lib/vault/registry";
+import { StoreError } from "@/lib/vault/errors";
 import type { StoreProvider, StoreTestResult } from "@/lib/vault/types";
 import { buildStoreClient, clientForStore, openStoreSecrets, sealStoreSecrets } from "./client";
 import { CA_BUNDLE_LABEL, caBundleAddsTrust, PROXY_FIELD, PROXY_SECRET_KEY, proxyUrlSchema, reentryReason } from "./common-fields";
@@ -366,7 +367,17 @@ export async function testStore(ctx: Ctx, input: { storeId: string }): Promise<S
   assertTenant(ctx.actor, "stores.manage", "Credential store");
   const store = await getStoreOrThrow(db(), input.storeId);
   const provider = getProvider(store.kind);
-  const result = await provider.validate(await clientForStore(store), { mode: store.mode, probeSecret: store.probeSecret });
+  let client;
+  try {
+    client = await clientForStore(store);
+  } catch (error) {
+    // Saved settings today's rules refuse: a failed test that says which to fix, recorded as the store's health.
+    if (!(error instanceof StoreError)) throw error;
+    const result: StoreTestResult = { ok: false, message: error.message, kind: error.kind, durationMs: 0 };
+    await recordTest(ctx, store, result, false);
+    return result;
+  }
+  const result = await provider.validate(client, { mode: store.mode, probeSecret: store.probeSecret });
   await recordTest(ctx, store, result, false);
   return result;
 }
