@@ -66,10 +66,13 @@ export type AzureEmulator = Emulator & {
   /** Key Vault answers 429 Throttled (after authentication) for the next `times` requests. */
   throttle(opts?: { times?: number; retryAfterSeconds?: number }): void;
   /** The token endpoint answers 429 / 503 for the next `times` requests. */
-  failTokenEndpoint(opts?: { times?: number; status?: 429 | 503; retryAfterSeconds?: number }): void;
+  /** `html`: the 503 comes with an HTML page, as from a gateway in front of Entra ID. */
+  failTokenEndpoint(opts?: { times?: number; status?: 429 | 503; retryAfterSeconds?: number; html?: boolean }): void;
   failInternal(opts?: { times?: number }): void;
   hang(opts?: { times?: number; pathIncludes?: string }): void;
   tokenRequests(clientId?: string): number;
+  /** Token requests that came before the Retry-After of a refused one had passed (or 60 s for a 429 without one). */
+  earlyTokenRetries(): number;
 };
 
 const DEFAULT_TENANT = "1a7c4e2b-86f1-41af-91ab-2d7cd011db47";
@@ -91,6 +94,9 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions): Promise<Az
   let tokenFailLeft = 0;
   let tokenFailStatus: 429 | 503 = 503;
   let tokenFailRetryAfter: number | undefined = 1;
+  let tokenRetryNotBefore = 0;
+  let tokenFailHtml = false;
+  let earlyTokenRetries = 0;
   const apps = new Map<string, App>();
   const secrets = new Map<string, Secret>();
   const tokens = new Map<string, Token>();
@@ -196,9 +202,17 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions): Promise<Az
   }
 
   function handleToken(r: EmulatorRequest, tenant: string, knownTenant: boolean) {
+    if (Date.now() < tokenRetryNotBefore) earlyTokenRetries++;
     if (tokenFailLeft > 0) {
       tokenFailLeft--;
+      // Entra ID expects the wait it named; a 429 that names none means 60 s (vault-protocols.md §3.5).
+      const wait = tokenFailRetryAfter ?? (tokenFailStatus === 429 ? 60 : 0);
+      tokenRetryNotBefore = Date.now() + wait * 1000 - 50;
       const headers: Record<string, string> = tokenFailRetryAfter !== undefined ? { "retry-after": String(tokenFailRetryAfter) } : {};
+      if (tokenFailHtml) {
+        r.res.writeHead(503, { "content-type": "text/html", ...headers }).end("<html><body><h1>503 Service Unavailable</h1></body></html>");
+        return;
+      }
       if (tokenFailStatus === 429) return aadError(r, 429, "temporarily_unavailable", 50196, "The server temporarily throttled the request.", headers);
       return aadError(r, 503, "temporarily_unavailable", 90033, "A transient error has occurred. Please try again.", headers);
     }
@@ -498,11 +512,14 @@ export async function startAzureEmulator(opts: AzureEmulatorOptions): Promise<Az
       throttleLeft = o.times ?? 1;
       throttleRetryAfter = "retryAfterSeconds" in o ? o.retryAfterSeconds : 1;
     },
-    failTokenEndpoint(o: { times?: number; status?: 429 | 503; retryAfterSeconds?: number } = {}) {
+    failTokenEndpoint(o: { times?: number; status?: 429 | 503; retryAfterSeconds?: number; html?: boolean } = {}) {
       tokenFailLeft = o.times ?? 1;
       tokenFailStatus = o.status ?? 503;
       tokenFailRetryAfter = "retryAfterSeconds" in o ? o.retryAfterSeconds : 1;
+      tokenFailHtml = o.html ?? false;
+      if (tokenFailLeft === 0) tokenRetryNotBefore = 0;
     },
+    earlyTokenRetries: () => earlyTokenRetries,
     tokenRequests: (clientId?: string) => (clientId ? (tokenRequestCounts.get(clientId.toLowerCase()) ?? 0) : [...tokenRequestCounts.values()].reduce((a, b) => a + b, 0)),
   };
 

@@ -51,6 +51,7 @@ beforeAll(async () => {
 afterEach(async () => {
   emu.clearFaults();
   emu.throttle({ times: 0 });
+  emu.failTokenEndpoint({ times: 0 });
   emu.setTokenTtl(3600);
   await Promise.all(clients.splice(0).map((c) => c.close?.()));
 });
@@ -362,6 +363,38 @@ describe("throttling, outages, timeouts and TLS", () => {
     const mark = emu.requests.length;
     expect(await failure(store().getSecret({ name: "payroll-db-password" }))).toMatchObject({ kind: "unavailable", message: expect.stringMatching(/Entra ID/) });
     expect(since(mark).filter((r) => r.path.includes("/oauth2/v2.0/token"))).toHaveLength(3);
+    // Each retry waited the second the token endpoint asked for.
+    expect(emu.earlyTokenRetries()).toBe(0);
+    emu.failTokenEndpoint({ times: 0 });
+  });
+
+  it("a throttled sign-in is waited out, not retried: one token request, then every call until Retry-After ends refuses at once", async () => {
+    const early = emu.earlyTokenRetries();
+    for (const [retryAfterSeconds, expected] of [[30, 30], [undefined, 60]] as const) {
+      const client = store();
+      // Another client (another store) starts afresh: the emulator forgets the last one's wait.
+      emu.failTokenEndpoint({ times: 0 });
+      emu.failTokenEndpoint({ times: 1, status: 429, retryAfterSeconds });
+      const before = emu.tokenRequests(SECRET_APP);
+      const mark = emu.requests.length;
+      const started = Date.now();
+      const first = await failure(client.getSecret({ name: "payroll-db-password" }), "throttled");
+      expect(first).toMatchObject({ retryAfterSeconds: expected, message: expect.stringContaining(`asked Latch to wait ${expected} s before trying again`) });
+      const again = await failure(client.getSecret({ name: "payroll-db-password" }), "throttled");
+      expect(again.retryAfterSeconds).toBeGreaterThan(expected - 5);
+      expect(Date.now() - started).toBeLessThan(2000);
+      // The refused request alone reached Entra ID (the emulator counts only the ones it answers).
+      expect(since(mark).filter((r) => r.path.includes("/oauth2/v2.0/token"))).toHaveLength(1);
+      expect(emu.tokenRequests(SECRET_APP)).toBe(before);
+    }
+    expect(emu.earlyTokenRetries()).toBe(early);
+    emu.failTokenEndpoint({ times: 0 });
+  });
+
+  it("a token endpoint 503 with an HTML page is Entra ID unavailable, not a bad answer", async () => {
+    emu.failTokenEndpoint({ times: 10, status: 503, retryAfterSeconds: undefined, html: true });
+    const error = await failure(store().getSecret({ name: "payroll-db-password" }), "unavailable");
+    expect(error.message).toMatch(/Entra ID at .* is temporarily unavailable/);
     emu.failTokenEndpoint({ times: 0 });
   });
 

@@ -18,7 +18,12 @@ export type AzureErrorContext = {
   version?: string;
   /** The transport's last network failure: identity/MSAL drop the cause of token-endpoint failures. */
   lastTransportError?: unknown;
+  /** The token endpoint's last status and Retry-After, which MSAL does not pass on either. */
+  lastSignInAnswer?: { status: number; retryAfterSeconds?: number };
 };
+
+/** How long Entra ID throttles sign-ins when its 429 names no Retry-After (vault-protocols.md §3.5). */
+export const SIGN_IN_THROTTLE_DEFAULT_SECONDS = 60;
 
 /** Key Vault refused a token it had accepted before (revoked, expired early): worth one fresh sign-in. */
 export class VaultRejectedTokenError extends StoreError {
@@ -191,11 +196,14 @@ function mapIdentityError(error: unknown, e: AnyError, ctx: AzureErrorContext): 
   if (has(90002, 90023)) return new StoreError("config", `Entra ID at ${signIn} has no tenant ${ctx.tenantId}. Check the directory (tenant) ID, and the authority host for sovereign clouds.`);
   if (has(700021, 700023, 50027, 5002738, 900023, 7000218)) return new StoreError("auth", `Entra ID rejected Latch's sign-in request for ${app} (AADSTS${codes[0]}).`);
   if (has(500011, 70011)) return new StoreError("config", `Tenant ${ctx.tenantId} has no Azure Key Vault resource for the sign-in Latch requested. Check the authority host matches the vault's cloud.`);
-  if (has(50196) || /throttl|\b429\b/i.test(message)) {
-    return new SignInUnavailableError("throttled", `Entra ID at ${signIn} is throttling Latch's sign-in requests. Latch retries shortly.`);
+  const answer = ctx.lastSignInAnswer;
+  if (answer?.status === 429 || has(50196) || /throttl|\b429\b/i.test(message)) {
+    // Waited out, not retried at once: Entra ID throttles a client that comes back sooner (AADSTS50196).
+    return new SignInUnavailableError("throttled", `Entra ID at ${signIn} is throttling Latch's sign-in requests.`, answer?.retryAfterSeconds ?? SIGN_IN_THROTTLE_DEFAULT_SECONDS);
   }
-  if (has(90033) || oauthError === "temporarily_unavailable" || oauthError === "server_error" || /\b50[0-9]\b/.test(message)) {
-    return new SignInUnavailableError("unavailable", `Entra ID at ${signIn} is temporarily unavailable. Latch retries shortly.`);
+  // A 5xx whose body is not JSON reaches us as MSAL's "network_error", the same as an unreadable 200.
+  if ((answer !== undefined && answer.status >= 500) || has(90033) || oauthError === "temporarily_unavailable" || oauthError === "server_error" || /\b50[0-9]\b/.test(message)) {
+    return new SignInUnavailableError("unavailable", `Entra ID at ${signIn} is temporarily unavailable.`, answer?.retryAfterSeconds);
   }
   if (oauthError === "invalid_client" || oauthError === "unauthorized_client") {
     return new StoreError("auth", `Entra ID rejected the ${ctx.auth === "certificate" ? "certificate" : "client secret"} of ${app}${codes[0] ? ` (AADSTS${codes[0]})` : ""}.`);

@@ -4,6 +4,7 @@ import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { RestError, createHttpHeaders, type HttpClient, type PipelineRequest, type PipelineResponse } from "@azure/core-rest-pipeline";
 import type { BodyInit, Dispatcher } from "undici";
 import { egressFetch } from "@/lib/net/egress";
+import { parseRetryAfter } from "@/lib/vault/retry";
 
 /** The pipeline recognises cancellation by this name (and never retries it). */
 class AbortError extends Error {
@@ -13,10 +14,17 @@ class AbortError extends Error {
 /** One HTTP exchange as seen by Latch's transport: for diagnostics and tests, never values. */
 export type Exchange = { method: string; url: string; status?: number; error?: string };
 
+/** What a token endpoint answered, without its body: MSAL keeps neither the status nor a lower-cased Retry-After. */
+export type SignInAnswer = { status: number; retryAfterSeconds?: number };
+
 export type EgressHttpClient = HttpClient & {
   /** The most recent network-level failure since `since` (ms epoch), if any. */
   transportErrorSince(since: number): unknown;
+  /** The most recent token endpoint answer since `since` (ms epoch), if any. */
+  signInAnswerSince(since: number): SignInAnswer | undefined;
 };
+
+const TOKEN_PATH = /\/oauth2\/(?:v2\.0\/)?token$/;
 
 /**
  * The Azure SDK's transport replaced by Latch's: every request (token endpoint, OpenID discovery,
@@ -26,8 +34,10 @@ export type EgressHttpClient = HttpClient & {
  */
 export function createEgressHttpClient(opts: { dispatcher: Dispatcher; timeoutMs: number; onExchange?: (e: Exchange) => void }): EgressHttpClient {
   let last: { error: unknown; at: number } | undefined;
+  let signIn: { answer: SignInAnswer; at: number } | undefined;
   return {
     transportErrorSince: (since) => (last && last.at >= since ? last.error : undefined),
+    signInAnswerSince: (since) => (signIn && signIn.at >= since ? signIn.answer : undefined),
     async sendRequest(request: PipelineRequest): Promise<PipelineResponse> {
       const exchange: Exchange = { method: request.method, url: redactQuery(request.url) };
       if (request.abortSignal?.aborted) throw new AbortError("The operation was aborted.");
@@ -51,6 +61,9 @@ export function createEgressHttpClient(opts: { dispatcher: Dispatcher; timeoutMs
           signal,
         });
         exchange.status = response.status;
+        if (TOKEN_PATH.test(new URL(request.url).pathname)) {
+          signIn = { answer: { status: response.status, retryAfterSeconds: parseRetryAfter(response.headers.get("retry-after")) }, at: Date.now() };
+        }
         const responseHeaders = createHttpHeaders();
         response.headers.forEach((value, name) => {
           // fetch has already decoded the body, so these no longer describe it.

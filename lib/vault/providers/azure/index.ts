@@ -60,6 +60,8 @@ export function createAzureStoreClient(config: Config, secretValues: Secrets, co
     clients ??= createAzureClients(settings, transport);
     return clients;
   }
+  /** After Entra ID said when to come back (Retry-After, 60 s for a bare 429): sign-ins wait until then. */
+  let signInPause: { until: number; error: SignInUnavailableError } | undefined;
   /** Drops the credential's token cache; the transport stays, so concurrent calls are not cut off. */
   function renew(stale: AzureClients | undefined) {
     if (stale && clients === stale) clients = undefined;
@@ -73,18 +75,29 @@ export function createAzureStoreClient(config: Config, secretValues: Secrets, co
         for (;;) {
           const started = Date.now();
           let current: AzureClients | undefined;
+          // Every call after a refused sign-in needs one (that credential was dropped): none is asked for early.
+          const paused = signInPause && signInPause.until - started;
+          if (paused && paused > 0) throw new SignInUnavailableError(signInPause!.error.kind, signInPause!.error.message, Math.ceil(paused / 1000));
           try {
             current = get();
             return await op(current.secrets);
           } catch (error) {
-            const mapped = mapAzureError(error, { ...baseCtx, ...ctx, lastTransportError: transport?.http.transportErrorSince(started) });
+            const mapped = mapAzureError(error, {
+              ...baseCtx,
+              ...ctx,
+              lastTransportError: transport?.http.transportErrorSince(started),
+              lastSignInAnswer: transport?.http.signInAnswerSince(started),
+            });
             if (mapped instanceof VaultRejectedTokenError && !renewed) {
               renewed = true;
               renew(current);
               continue;
             }
-            // Without a new credential MSAL would keep refusing sign-ins for a minute, offline.
-            if (mapped instanceof SignInUnavailableError) renew(current);
+            // A new credential: MSAL's own would refuse sign-ins for a minute offline, whatever Entra ID asked for.
+            if (mapped instanceof SignInUnavailableError) {
+              renew(current);
+              if (mapped.retryAfterSeconds) signInPause = { until: Date.now() + mapped.retryAfterSeconds * 1000, error: mapped };
+            }
             throw mapped;
           }
         }
