@@ -24,4 +24,13 @@ describe("classifyNetworkError", () => {
     expect(classifyNetworkError(coded("ERR_TLS_CERT_ALTNAME_INVALID", { cert: { subject: { CN: "legacy.example" } } }), "x.example")?.message).toContain("(it names legacy.example)");
     expect(classifyNetworkError(coded("ERR_TLS_CERT_ALTNAME_INVALID"), "x.example")?.message).toMatch(/^The TLS certificate of x\.example is for a different host name\. /);
   });
+
+  it("a TLS alert from a store that gets no client certificate is a connection problem, not a refused sign-in", () => {
+    const alert = coded("ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE", { message: "C0D7E1F5:error:0A000410:SSL routines:ssl3_read_bytes:sslv3 alert handshake failure:../deps/openssl/ssl/record/rec_layer_s3.c:1605:SSL alert number 40" });
+    expect(classifyNetworkError(fetchFailed(alert), "vault.corp.example:8200")).toMatchObject({
+      kind: "tcp",
+      message: expect.stringMatching(/^vault\.corp\.example:8200 ended the TLS handshake \(handshake failure\)\. It may ask for a client certificate, which Latch does not present/),
+    });
+    expect(classifyNetworkError(coded("ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED", { message: "tlsv13 alert certificate required" }), "kv.example")?.kind).toBe("tcp");
+  });
 });

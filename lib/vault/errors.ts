@@ -87,8 +87,15 @@ export function classifyNetworkError(error: unknown, host: string): StoreError |
     }
     if (code === "UND_ERR_CONNECT_TIMEOUT" || code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT" || code === "ETIMEDOUT" || name === "TimeoutError" || code === "23")
       return new StoreError("timeout", `${host} did not answer in time.`);
-    if (/alert certificate required|alert handshake failure|bad certificate|alert unknown ca/i.test(message))
-      return new StoreError("auth", `${host} refused the TLS client certificate. Check the certificate registered for this application.`);
+    // Stores that present a client certificate (CyberArk) diagnose these themselves first. For the others
+    // the alert is no sign-in: a gateway that wants a certificate, or no TLS version or cipher in common.
+    const alert = /alert (certificate required|handshake failure|bad certificate|unknown ca|protocol version|insufficient security)/i.exec(message);
+    if (alert) {
+      return new StoreError(
+        "tcp",
+        `${host} ended the TLS handshake (${alert[1]!.toLowerCase()}). It may ask for a client certificate, which Latch does not present to this kind of store, or share no TLS version or cipher with Latch. Check the address, and any proxy or gateway in front of the store.`,
+      );
+    }
     e = (e as { cause?: unknown }).cause;
   }
   return null;
