@@ -441,6 +441,25 @@ describe("rotation", () => {
     }
   }, 60_000);
 
+  it("oauth2: after the client secret is refused and fetched anew, the retry renews first: the refused token is not sent again", async () => {
+    const c = cases.find((x) => x.kind === "oauth2")!;
+    const path = `rt/oauth-resend-${randomUUID().slice(0, 6)}`;
+    const { connectionId } = await c.connect(path);
+    try {
+      expect((await c.invoke(connectionId)).status).toBe(200);
+      const rotated = `rot-${randomUUID()}`;
+      await c.rotateTarget(rotated);
+      c.rotateVault(path, rotated);
+      const calls = oidc.count("/whoami");
+      const answer = await c.invoke(connectionId);
+      expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+      // The expired token once (401; its renewal refused the old secret), then the new token: two, not three.
+      expect(oidc.count("/whoami") - calls).toBe(2);
+    } finally {
+      await c.restore(path);
+    }
+  }, 60_000);
+
   it("oauth2: a path that answers 401 whatever the token renews it once, not at every invoke", async () => {
     const { connectionId } = await connectSecret("oauth2", `rt/oauth-401-${randomUUID().slice(0, 6)}`, "clientSecret", oidc.clientSecret, {
       grant: "client_credentials",

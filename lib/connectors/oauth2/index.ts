@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { inspect } from "node:util";
 import type { Dispatcher, Response } from "undici";
 import { z } from "zod";
@@ -58,6 +59,24 @@ export const EXPIRY_SKEW_MS = 60_000;
  * a stored renewal, which every instance's kept authorisation reads hear about).
  */
 export const RENEWAL_DID_NOT_HELP_MS = 10_000;
+
+/**
+ * Access tokens an API answered 401 to, as SHA-256 digests (never the tokens), most recent last. A
+ * client opened again after that (the client secret was refused too, fetched anew, and the step
+ * retried) renews first instead of sending the refused token once more. On globalThis: every bundle
+ * of lib/ opens and uses these clients.
+ */
+const REFUSED_KEPT = 1000;
+const refusedHolder = globalThis as unknown as { latchRefusedOAuthTokens?: Set<string> };
+const digest = (token: string) => createHash("sha256").update(token).digest("base64url");
+function noteRefused(token: string) {
+  const refused = (refusedHolder.latchRefusedOAuthTokens ??= new Set());
+  const key = digest(token);
+  refused.delete(key);
+  refused.add(key);
+  if (refused.size > REFUSED_KEPT) refused.delete(refused.values().next().value as string);
+}
+const wasRefused = (token: string) => token !== "" && (refusedHolder.latchRefusedOAuthTokens?.has(digest(token)) ?? false);
 
 /** The settings an OAuth grant is given for: tokens and authorisations of other values are not this grant's. */
 const OAUTH_GRANT_KEYS = ["authorizationUrl", "tokenUrl", "clientId", "grant", "scopes"] as const;
@@ -233,6 +252,7 @@ export class OAuth2Client {
     if (first.status !== 401 || !this.canRenew) return first;
     const futile = this.#renewalDidNotHelp;
     if (futile && futile.token === used && Date.now() - futile.at < RENEWAL_DID_NOT_HELP_MS) return first;
+    noteRefused(used);
     await first.body?.cancel().catch(() => undefined);
     await this.renew(left(), used);
     const renewed = this.#tokens.accessToken;
@@ -350,7 +370,7 @@ export const oauth2Connector: Connector<typeof oauth2ConfigSchema, OAuth2Client>
     const placeholder: OAuth2TokenState = { accessToken: "", tokenType: "Bearer", scope: "" };
     const client = new OAuth2Client(config, dispatcher, apiBase, clientSecret, kept ?? placeholder, input.sharedState);
     try {
-      if (!kept || dueForRenewal(kept, EXPIRY_SKEW_MS)) await client.renew(input.timeoutMs, kept?.accessToken ?? "");
+      if (!kept || dueForRenewal(kept, EXPIRY_SKEW_MS) || wasRefused(kept.accessToken)) await client.renew(input.timeoutMs, kept?.accessToken ?? "");
     } catch (error) {
       await dispatcher.close().catch(() => undefined);
       throw error;
