@@ -95,6 +95,8 @@ test("making someone an administrator, and taking it back, is asked first and ta
   // Cancelled: nothing changes.
   await confirm.getByRole("button", { name: "Cancel" }).click();
   await expect(confirm).toBeHidden();
+  // Read again from the server: the row said "Member" before the Cancel too.
+  await page.reload();
   await expect(row.getByRole("cell").filter({ hasText: /^Member$/ })).toBeVisible();
 
   await page.getByRole("button", { name: `Actions for ${person.name}` }).click();

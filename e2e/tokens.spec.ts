@@ -195,6 +195,10 @@ test("New service account opens blank after a cancel; disabling asks first; once
   const disable = page.getByRole("alertdialog", { name: `Disable ${account}?` });
   await expect(disable).toContainText("refused until you enable it again");
   await disable.getByRole("button", { name: "Cancel" }).click();
+  await expect(disable).toBeHidden();
+  // Read again from the server: the badge was absent before the Cancel too.
+  await page.reload();
+  await expect(card.getByRole("heading", { name: account, exact: true })).toBeVisible();
   await expect(card.getByText("Disabled: tokens refused")).toHaveCount(0);
   await card.getByRole("button", { name: `Actions for ${account}` }).click();
   await page.getByRole("menuitem", { name: "Disable" }).click();
