@@ -274,6 +274,42 @@ test("a typed password is never shown again: Edit leaves the field empty and kee
   expect((await bodies.text()).includes(pg.password), "a response carried the password").toBe(false);
 });
 
+test("a connection's pages answer 404 to whoever may not see or change it, with titles that name what is open", async ({ page, browser, pg }) => {
+  const folderName = unique("Apps");
+  const folder = await createFolder(page, folderName);
+  await openPostgresForm(page, folder);
+  await expect(page).toHaveTitle(`Add connection · ${folderName} · Latch`);
+  await fillPostgres(page, pg, "Ledger database");
+  await page.getByRole("textbox", { name: /^User\b/ }).fill(pg.user);
+  await page.getByLabel(/^Password\*?$/).fill(pg.password);
+  await page.getByRole("button", { name: "Connect" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Ledger database" })).toBeVisible({ timeout: 30_000 });
+  await expect(page).toHaveTitle("Ledger database · Latch");
+  const connection = new URL(page.url()).pathname;
+  await page.goto(`${connection}/edit`);
+  await expect(page).toHaveTitle("Edit Ledger database · Latch");
+
+  const viewer = await createUser(page);
+  await addMember(page, folder, viewer.email, "Viewer");
+  const outsider = await createUser(page);
+  for (const [person, pages] of [
+    [viewer, { [connection]: 200, [`${connection}/edit`]: 404, [`/folders/${folder}/connections/new`]: 404, [`/folders/${folder}/audit`]: 404, [`/folders/${folder}/connections`]: 200 }],
+    [outsider, { [connection]: 404, [`${connection}/edit`]: 404, [`/folders/${folder}/connections/new`]: 404 }],
+  ] as const) {
+    const other = await freshPage(browser);
+    try {
+      await signIn(other, person.email, person.password);
+      for (const [path, status] of Object.entries(pages)) {
+        // Decided before the page streams: a refusal is a real 404, not a 200 carrying the not-found page.
+        expect((await other.goto(path))?.status(), path).toBe(status);
+        if (status === 404) await expect(other.getByRole("heading", { level: 1 })).toContainText(/not found/i);
+      }
+    } finally {
+      await other.context().close();
+    }
+  }
+});
+
 test("a wrong password fails with a precise reason and saves nothing", async ({ page, pg }) => {
   const folder = await createFolder(page, unique("Apps"));
   await openPostgresForm(page, folder);

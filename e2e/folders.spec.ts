@@ -219,6 +219,10 @@ test("a confirmation sent after the session ended goes to sign-in, then back to 
   await theirs.getByRole("button", { name: "Sign in" }).click();
   await expect(theirs).toHaveURL(new RegExp(`/folders/${folderId}$`));
   await expect(theirs.getByRole("heading", { level: 1, name: folderName })).toBeVisible();
+  // Each folder page's title names the folder, so moving between folders is announced.
+  await expect(theirs).toHaveTitle(`${folderName} · Latch`);
+  await theirs.getByRole("link", { name: "Members", exact: true }).click();
+  await expect(theirs).toHaveTitle(`Members · ${folderName} · Latch`);
 });
 
 test("New subfolder cannot be closed while it saves, so its answer shows in it; cancelled, it opens blank", async ({ page }) => {

@@ -309,6 +309,7 @@ test("the seeded Latch Database store is listed and passes its test in the brows
   await expect(row).toContainText("Read-write");
   await row.getByRole("link", { name: "Latch Database" }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Latch Database" })).toBeVisible();
+  await expect(page).toHaveTitle("Latch Database · Latch");
   // Built in: no delete, no settings form.
   await expect(page.getByRole("button", { name: "Delete" })).toHaveCount(0);
   await page.getByRole("button", { name: "Test saved settings" }).click();

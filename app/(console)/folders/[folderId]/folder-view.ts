@@ -15,3 +15,11 @@ export const loadFolderView = cache(async (folderId: string) => {
     throw error;
   }
 });
+
+/** A folder page's title: "Payroll" for its subfolders, "Assets · Payroll" for a tab or page of it. */
+export function folderPageMetadata(section?: string) {
+  return async ({ params }: { params: Promise<{ folderId: string }> }) => {
+    const { view } = await loadFolderView((await params).folderId);
+    return { title: section ? `${section} · ${view.folder.name}` : view.folder.name };
+  };
+}

@@ -1,4 +1,3 @@
-import { notFound } from "next/navigation";
 import { Breadcrumbs } from "@/components/layout/breadcrumbs";
 import { PageHeader } from "@/components/shared/page-header";
 import { CertificateCredentialCard } from "@/components/stores/certificate-credential-card";
@@ -6,23 +5,18 @@ import { StoreActions } from "@/components/stores/store-actions";
 import { StoreHealth } from "@/components/stores/store-health";
 import { StoreSettingsSync } from "@/components/stores/settings-sync";
 import { StoreSettingsForm } from "@/components/stores/store-settings-form";
-import { requireUser } from "@/lib/auth/session";
-import { AppError } from "@/lib/errors";
 import { listFolderOptions } from "@/lib/folders/queries";
 import { getStoreCertificateState } from "@/lib/stores/certificates";
-import { getStoreViewOrThrow, type StoreView } from "@/lib/stores/queries";
 import { getProvider, isExternalStoreKind } from "@/lib/vault/registry";
+import { loadStoreView } from "./store-view";
+
+export async function generateMetadata({ params }: { params: Promise<{ storeId: string }> }) {
+  const { store } = await loadStoreView((await params).storeId);
+  return { title: store.name };
+}
 
 export default async function StorePage({ params }: { params: Promise<{ storeId: string }> }) {
-  const user = await requireUser();
-  const { storeId } = await params;
-  let store: StoreView;
-  try {
-    store = await getStoreViewOrThrow(user, storeId);
-  } catch (error) {
-    if (error instanceof AppError && error.code === "NOT_FOUND") notFound();
-    throw error;
-  }
+  const { user, store } = await loadStoreView((await params).storeId);
   const provider = getProvider(store.kind);
   const folders = await listFolderOptions(user);
   // Kinds whose key pair Latch can make (Azure) show it; a store without one yet shows the button alone.

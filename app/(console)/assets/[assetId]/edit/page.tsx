@@ -6,7 +6,10 @@ import { listStoreOptions } from "@/lib/assets/queries";
 import { splitVersion } from "@/lib/assets/reference";
 import { loadAssetView } from "../asset-view";
 
-export const metadata = { title: "Edit asset" };
+export async function generateMetadata({ params }: { params: Promise<{ assetId: string }> }) {
+  const { asset } = await loadAssetView((await params).assetId);
+  return { title: `Edit ${asset.name}` };
+}
 
 export default async function EditAssetPage({ params }: { params: Promise<{ assetId: string }> }) {
   const { assetId } = await params;

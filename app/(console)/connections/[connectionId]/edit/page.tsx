@@ -5,7 +5,10 @@ import { PageHeader } from "@/components/shared/page-header";
 import { listPickerFolders } from "@/lib/assets/picker";
 import { loadConnectionView } from "../connection-view";
 
-export const metadata = { title: "Edit connection" };
+export async function generateMetadata({ params }: { params: Promise<{ connectionId: string }> }) {
+  const { connection } = await loadConnectionView((await params).connectionId);
+  return { title: `Edit ${connection.name}` };
+}
 
 export default async function EditConnectionPage({ params }: { params: Promise<{ connectionId: string }> }) {
   const { connectionId } = await params;

@@ -4,7 +4,9 @@ import { SubfolderTable } from "@/components/folders/subfolder-table";
 import { Button } from "@/components/ui/button";
 import { listSubfolders } from "@/lib/folders/queries";
 import { parseListQuery } from "@/lib/list-query";
-import { loadFolderView } from "../folder-view";
+import { folderPageMetadata, loadFolderView } from "../folder-view";
+
+export const generateMetadata = folderPageMetadata();
 
 export default async function FolderPage({
   params,

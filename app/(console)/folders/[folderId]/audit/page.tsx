@@ -2,9 +2,9 @@ import { notFound } from "next/navigation";
 import { AuditTable } from "@/components/audit/audit-table";
 import { listAuditEvents, parseAsOf } from "@/lib/audit/queries";
 import { parseListQuery } from "@/lib/list-query";
-import { loadFolderView } from "../folder-view";
+import { folderPageMetadata, loadFolderView } from "../folder-view";
 
-export const metadata = { title: "Folder audit" };
+export const generateMetadata = folderPageMetadata("Audit");
 
 export default async function FolderAuditPage({
   params,

@@ -11,9 +11,9 @@ import { Button } from "@/components/ui/button";
 import { listAssets } from "@/lib/assets/queries";
 import { ASSET_TYPES, ASSET_TYPE_LABELS, type AssetType } from "@/lib/assets/schemas";
 import { parseListQuery } from "@/lib/list-query";
-import { loadFolderView } from "../../folder-view";
+import { folderPageMetadata, loadFolderView } from "../../folder-view";
 
-export const metadata = { title: "Assets" };
+export const generateMetadata = folderPageMetadata("Assets");
 
 export default async function AssetsPage({
   params,

@@ -8,10 +8,10 @@ import { SearchInput } from "@/components/shared/search-input";
 import { Button } from "@/components/ui/button";
 import { listConnections } from "@/lib/connections/queries";
 import { parseListQuery } from "@/lib/list-query";
-import { loadFolderView } from "../../folder-view";
+import { folderPageMetadata, loadFolderView } from "../../folder-view";
 import { LocalTime } from "@/components/shared/local-time";
 
-export const metadata = { title: "Connections" };
+export const generateMetadata = folderPageMetadata("Connections");
 
 export default async function ConnectionsPage({
   params,

@@ -9,9 +9,9 @@ import { StatusBadge } from "@/components/shared/status-badge";
 import { ROLE_LABELS } from "@/lib/authz/permissions";
 import { listMembers } from "@/lib/folders/queries";
 import { parseListQuery } from "@/lib/list-query";
-import { loadFolderView } from "../../folder-view";
+import { folderPageMetadata, loadFolderView } from "../../folder-view";
 
-export const metadata = { title: "Members" };
+export const generateMetadata = folderPageMetadata("Members");
 
 export default async function MembersPage({
   params,

@@ -2,9 +2,9 @@ import { notFound } from "next/navigation";
 import { AssetForm } from "@/components/assets/asset-form";
 import { listStoreOptions } from "@/lib/assets/queries";
 import { can } from "@/lib/authz";
-import { loadFolderView } from "../../folder-view";
+import { folderPageMetadata, loadFolderView } from "../../folder-view";
 
-export const metadata = { title: "New asset" };
+export const generateMetadata = folderPageMetadata("New asset");
 
 export default async function NewAssetPage({ params }: { params: Promise<{ folderId: string }> }) {
   const { folderId } = await params;

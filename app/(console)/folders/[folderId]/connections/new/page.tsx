@@ -5,9 +5,9 @@ import { Card, CardDescription, CardHeader, CardTitle } from "@/components/ui/ca
 import { listPickerFolders } from "@/lib/assets/picker";
 import { can } from "@/lib/authz";
 import { CONNECTOR_KINDS, getConnector, isConnectorKind } from "@/lib/connectors/registry";
-import { loadFolderView } from "../../folder-view";
+import { folderPageMetadata, loadFolderView } from "../../folder-view";
 
-export const metadata = { title: "Add connection" };
+export const generateMetadata = folderPageMetadata("Add connection");
 
 export default async function NewConnectionPage({ params, searchParams }: { params: Promise<{ folderId: string }>; searchParams: Promise<{ kind?: string }> }) {
   const { folderId } = await params;

@@ -9,7 +9,7 @@ import { StatusBadge } from "@/components/shared/status-badge";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { describeVersion } from "@/lib/assets/reference";
 import { isSecretType } from "@/lib/assets/schemas";
-import { loadAssetView } from "./asset-view";
+import { loadAssetView } from "../asset-view";
 import { LocalTime } from "@/components/shared/local-time";
 
 export async function generateMetadata({ params }: { params: Promise<{ assetId: string }> }) {
@@ -52,7 +52,9 @@ export default async function AssetPage({ params }: { params: Promise<{ assetId:
       <div className="grid items-start gap-6 lg:grid-cols-2">
         <Card>
           <CardHeader>
-            <CardTitle>Details</CardTitle>
+            <CardTitle>
+              <h2>Details</h2>
+            </CardTitle>
             <CardDescription>{secret ? "What Latch knows about the secret: where it is, never what it is." : "A plain setting, stored as is."}</CardDescription>
           </CardHeader>
           <CardContent>
@@ -109,7 +111,9 @@ export default async function AssetPage({ params }: { params: Promise<{ assetId:
           {secret ? (
             <Card>
               <CardHeader>
-                <CardTitle>Resolve test</CardTitle>
+                <CardTitle>
+                  <h2>Resolve test</h2>
+                </CardTitle>
                 <CardDescription>Reads the secret through its store now and shows what was found: version, keys and, for credentials, the username.</CardDescription>
               </CardHeader>
               <CardContent>
@@ -123,7 +127,9 @@ export default async function AssetPage({ params }: { params: Promise<{ assetId:
           ) : null}
           <Card>
             <CardHeader>
-              <CardTitle>Where used</CardTitle>
+              <CardTitle>
+                <h2>Where used</h2>
+              </CardTitle>
               <CardDescription>Connections that reference this asset. An asset in use cannot be deleted.</CardDescription>
             </CardHeader>
             <CardContent>

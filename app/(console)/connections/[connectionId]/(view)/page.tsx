@@ -5,7 +5,7 @@ import { ConnectionStatusBadge } from "@/components/connections/connection-statu
 import { Breadcrumbs } from "@/components/layout/breadcrumbs";
 import { PageHeader } from "@/components/shared/page-header";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
-import { loadConnectionView } from "./connection-view";
+import { loadConnectionView } from "../connection-view";
 import { LocalTime } from "@/components/shared/local-time";
 
 export async function generateMetadata({ params }: { params: Promise<{ connectionId: string }> }) {
@@ -57,7 +57,9 @@ export default async function ConnectionPage({ params, searchParams }: { params:
       ) : null}
       <Card>
         <CardHeader>
-          <CardTitle>Settings</CardTitle>
+          <CardTitle>
+            <h2>Settings</h2>
+          </CardTitle>
           <CardDescription>Secret fields show where their value comes from, never the value.</CardDescription>
         </CardHeader>
         <CardContent>

@@ -1,0 +1,10 @@
+import { loadAssetView } from "./asset-view";
+
+/**
+ * The access check, above the loading boundaries of the pages below: decided before anything is
+ * sent, so forbidden and absent answer 404, not a 200 that streams the not-found page in later.
+ */
+export default async function AssetLayout({ children, params }: { children: React.ReactNode; params: Promise<{ assetId: string }> }) {
+  await loadAssetView((await params).assetId);
+  return children;
+}
