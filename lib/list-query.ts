@@ -10,9 +10,12 @@ export const searchTextSchema = (max: number) =>
     // eslint-disable-next-line no-control-regex
     .refine((q) => !/[\u0000-\u001f\u007f]/.test(q), "Search text cannot contain control characters.");
 
+/** The longest search text a list takes; the search box stops there (a page given more searches nothing). */
+export const SEARCH_TEXT_MAX = 200;
+
 /** Search + page parameters shared by every list (pages and REST). */
 export const listQuerySchema = z.object({
-  q: searchTextSchema(200).optional().default(""),
+  q: searchTextSchema(SEARCH_TEXT_MAX).optional().default(""),
   page: z.coerce.number().int().min(1).max(100000).optional().default(1),
   pageSize: z.coerce.number().int().min(1).max(100).optional().default(20),
 });
@@ -23,7 +26,7 @@ type RawParams = Record<string, string | string[] | undefined>;
 /** For pages: a hand-edited URL falls back to sensible values instead of failing. */
 export function parseListQuery(raw: RawParams, pageSize = 20): ListQuery {
   const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
-  const q = searchTextSchema(200).catch("").parse(first(raw.q) ?? "");
+  const q = searchTextSchema(SEARCH_TEXT_MAX).catch("").parse(first(raw.q) ?? "");
   const page = z.coerce.number().int().min(1).max(100000).catch(1).parse(first(raw.page) ?? 1);
   return { q, page, pageSize };
 }

@@ -198,7 +198,9 @@ export function AssetForm({ folderId, stores, existing, cancelHref }: AssetFormP
     <form onSubmit={submit} noValidate className="grid gap-6">
       <Card>
         <CardHeader>
-          <CardTitle>{editing ? "Asset" : "New asset"}</CardTitle>
+          <CardTitle>
+            <h2>{editing ? "Asset" : "New asset"}</h2>
+          </CardTitle>
           <CardDescription>
             {editing ? `${ASSET_TYPE_LABELS[type]} — the type of an asset cannot change.` : "Choose what the asset holds. Only Credential and Secret assets can back a secret field of a connection."}
           </CardDescription>
@@ -228,7 +230,9 @@ export function AssetForm({ folderId, stores, existing, cancelHref }: AssetFormP
       {secret ? (
         <Card>
           <CardHeader>
-            <CardTitle>Where the secret lives</CardTitle>
+            <CardTitle>
+              <h2>Where the secret lives</h2>
+            </CardTitle>
             <CardDescription>Latch keeps only this pointer. The value is read from the store when a connection needs it and is never shown.</CardDescription>
           </CardHeader>
           <CardContent className="grid gap-5">
@@ -387,7 +391,9 @@ export function AssetForm({ folderId, stores, existing, cancelHref }: AssetFormP
       ) : (
         <Card>
           <CardHeader>
-            <CardTitle>Value</CardTitle>
+            <CardTitle>
+              <h2>Value</h2>
+            </CardTitle>
             <CardDescription>A plain setting, stored and shown as is. It cannot back a secret field of a connection.</CardDescription>
           </CardHeader>
           <CardContent>

@@ -3,7 +3,7 @@
 import { LoaderCircleIcon } from "lucide-react";
 import { signIn } from "next-auth/react";
 import { useRouter } from "next/navigation";
-import { useState } from "react";
+import { useState, useTransition } from "react";
 import { Button } from "@/components/ui/button";
 import { Input } from "@/components/ui/input";
 import { FormField } from "@/components/shared/form-field";
@@ -24,6 +24,8 @@ const KNOWN_ERRORS = new Set([
 export function LoginForm({ callbackUrl = "/", email, onSignedIn }: { callbackUrl?: string; email?: string; onSignedIn?: () => void }) {
   const router = useRouter();
   const [pending, setPending] = useState(false);
+  // Until the console has rendered: the button stays busy, and a second click cannot sign in twice.
+  const [navigating, startNavigation] = useTransition();
   const [error, setError] = useState<string | null>(null);
   const hydrated = useHydrated();
 
@@ -43,8 +45,10 @@ export function LoginForm({ callbackUrl = "/", email, onSignedIn }: { callbackUr
         return;
       }
       if (onSignedIn) return onSignedIn();
-      router.replace(callbackUrl);
-      router.refresh();
+      startNavigation(() => {
+        router.replace(callbackUrl);
+        router.refresh();
+      });
     } catch {
       setError("Could not reach Latch. Check your connection and try again.");
     } finally {
@@ -52,6 +56,9 @@ export function LoginForm({ callbackUrl = "/", email, onSignedIn }: { callbackUr
     }
   }
 
+  const busy = pending || navigating;
+  // A refused sign-in is about both fields (which one was wrong is not said): each points at the message.
+  const invalid = error ? { "aria-invalid": true, "aria-describedby": "login-error" } : {};
   return (
     // POST, and the button enabled only once hydrated: the password never goes into a URL, whatever is clicked when.
     <form method="post" onSubmit={submit} className="grid gap-5" aria-describedby={error ? "login-error" : undefined}>
@@ -61,14 +68,14 @@ export function LoginForm({ callbackUrl = "/", email, onSignedIn }: { callbackUr
         </p>
       ) : null}
       <FormField label="E-mail" id="email">
-        <Input name="email" type="email" autoComplete="username" required autoFocus={!email} defaultValue={email} readOnly={!!email} />
+        <Input name="email" type="email" autoComplete="username" required autoFocus={!email} defaultValue={email} readOnly={!!email} {...invalid} />
       </FormField>
       <FormField label="Password" id="password">
-        <Input name="password" type="password" autoComplete="current-password" required />
+        <Input name="password" type="password" autoComplete="current-password" required {...invalid} />
       </FormField>
-      <Button type="submit" pending={pending} disabled={!hydrated} className="w-full">
-        {pending ? <LoaderCircleIcon className="animate-spin" aria-hidden="true" /> : null}
-        {pending ? "Signing in…" : "Sign in"}
+      <Button type="submit" pending={busy} disabled={!hydrated} className="w-full">
+        {busy ? <LoaderCircleIcon className="animate-spin" aria-hidden="true" /> : null}
+        {busy ? "Signing in…" : "Sign in"}
       </Button>
     </form>
   );

@@ -228,14 +228,23 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
               {f.label}
               {f.required ? <span aria-hidden="true" className="-ml-1 text-danger">*</span> : null}
             </Label>
-            <div role="group" aria-labelledby={`${id}-label`} className="flex min-w-0 flex-wrap items-center gap-2 rounded-md border bg-muted/30 p-2">
+            <div role="group" aria-labelledby={`${id}-label`} aria-describedby={fieldError ? `${id}-error` : undefined} className="flex min-w-0 flex-wrap items-center gap-2 rounded-md border bg-muted/30 p-2">
               <span className="inline-flex max-w-full min-w-0 items-center gap-2 rounded-full border bg-background px-3 py-1 text-sm" data-testid={`asset-chip-${f.name}`} title={`${asset.name} · ${asset.folderPath}`}>
                 <KeySquareIcon className="size-4 shrink-0 text-info" aria-hidden="true" />
                 <span className="min-w-[4ch] truncate font-medium">{asset.name}</span>
                 <span className="min-w-[4ch] shrink-[2] truncate text-muted-foreground">{asset.folderPath}</span>
               </span>
               <span className="ml-auto flex gap-1">
-                <Button type="button" variant="ghost" size="sm" onClick={() => setPicking(f)} aria-label={`Change the asset for ${f.label}`} data-return-focus={`change-${f.name}`}>
+                <Button
+                  type="button"
+                  variant="ghost"
+                  size="sm"
+                  onClick={() => setPicking(f)}
+                  aria-label={`Change the asset for ${f.label}`}
+                  aria-describedby={fieldError ? `${id}-error` : undefined}
+                  data-invalid-control={fieldError ? "" : undefined}
+                  data-return-focus={`change-${f.name}`}
+                >
                   Change
                 </Button>
                 <Button type="button" variant="ghost" size="sm" onClick={() => setSource(storedTyped.has(f.name) ? { mode: "keep", asset: null } : { mode: "value", value: "" })} aria-label={`Remove the asset from ${f.label}`}>
@@ -261,7 +270,7 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
               </label>
             ) : null}
             {fieldError ? (
-              <p role="alert" className="text-[0.8125rem] font-medium text-danger">
+              <p id={`${id}-error`} role="alert" className="text-[0.8125rem] font-medium text-danger">
                 {fieldError}
               </p>
             ) : null}
@@ -299,7 +308,9 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
     <form onSubmit={submit} noValidate className="grid gap-6">
       <Card>
         <CardHeader>
-          <CardTitle>{connector.label}</CardTitle>
+          <CardTitle>
+            <h2>{connector.label}</h2>
+          </CardTitle>
           <CardDescription>Secret fields can use a credential asset: Latch reads the value from its store at each use and never saves it.</CardDescription>
         </CardHeader>
         <CardContent className="grid gap-5 md:grid-cols-2">

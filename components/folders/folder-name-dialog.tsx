@@ -14,6 +14,7 @@ import { FormField } from "@/components/shared/form-field";
 import { DialogFormFooter } from "@/components/shared/dialog-form-footer";
 import { useServerAction } from "@/components/shared/use-server-action";
 import { createFolderAction, renameFolderAction } from "@/lib/folders/actions";
+import { moveFocusWhenRemoved } from "@/components/ui/focus-return";
 
 type Props =
   | { mode: "create"; parentId: string | null; trigger: ReactElement; open?: never; onOpenChange?: never }
@@ -49,7 +50,10 @@ export function FolderNameDialog(props: Props) {
       props.mode === "create"
         ? await create.run({ name, parentId: props.parentId })
         : await rename.run({ folderId: props.folderId, name });
-    if (ok) setOpen(false);
+    if (!ok) return;
+    // Opened from an empty list's button, which the refreshed list no longer has: focus moves on from it.
+    if (props.mode === "create") moveFocusWhenRemoved(document.querySelector<HTMLElement>('[aria-haspopup="dialog"][data-state="open"]'));
+    setOpen(false);
   }
 
   const title = props.mode === "rename" ? "Rename folder" : props.parentId ? "New subfolder" : "New folder";

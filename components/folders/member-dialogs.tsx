@@ -169,6 +169,8 @@ export function MemberRowActions({
           if (!ownDemotion) return;
           await settle(() => setFolderMemberAction({ folderId, email: member.email, role: ownDemotion, mode: "update" }));
           toast.success("Your role changed.");
+          // Without members.manage here, no row keeps its Actions button: focus moves on from this one.
+          moveFocusWhenRemoved(actions.current);
           router.refresh();
         }}
       />

@@ -4,6 +4,7 @@ import * as React from "react";
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
 import { LoaderCircleIcon, SearchIcon, XIcon } from "lucide-react";
 
+import { SEARCH_TEXT_MAX } from "@/lib/list-query";
 import { cn } from "@/lib/utils";
 import { Input } from "@/components/ui/input";
 
@@ -78,6 +79,7 @@ export function SearchInput({
         type="search"
         aria-label={label}
         placeholder={placeholder}
+        maxLength={SEARCH_TEXT_MAX}
         value={value}
         onChange={(event) => setValue(event.target.value)}
         onKeyDown={(event) => {

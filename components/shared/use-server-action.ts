@@ -239,7 +239,8 @@ export function useServerAction<I, T>(action: (input: I) => Promise<ActionResult
  */
 function firstInvalidControl(origin: Element | null): HTMLElement | null {
   const scope = origin?.isConnected ? origin.closest("form, [role=dialog], [role=alertdialog]") : null;
-  const control = scope?.querySelector('[aria-invalid="true"]');
+  // data-invalid-control: a button standing for a value (an asset chip's "Change"), where aria-invalid is not allowed.
+  const control = scope?.querySelector('[aria-invalid="true"], [data-invalid-control]');
   return control instanceof HTMLElement ? control : null;
 }
 

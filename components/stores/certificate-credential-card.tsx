@@ -61,7 +61,9 @@ export function CertificateCredentialCard({ storeId, current, problem, replaces,
   return (
     <Card>
       <CardHeader>
-        <CardTitle>Certificate credential</CardTitle>
+        <CardTitle>
+          <h2>Certificate credential</h2>
+        </CardTitle>
         <CardDescription>
           Let Latch generate the key pair: the private key is created and kept encrypted in Latch, and you download only the public certificate. {uploadSteps}
         </CardDescription>

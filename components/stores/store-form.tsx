@@ -159,20 +159,22 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
     const key = f.name;
     const id = `secret-${key}`;
     const error = fieldError(`secrets.${key}`);
+    // The button stands for the stored value: the error describes it, and a failed save focuses it.
+    const invalidButton = error ? { "aria-describedby": `${id}-error`, "data-invalid-control": "" } : {};
     if (removing.has(key)) {
       return (
         <div className="grid content-start gap-2" key={key}>
           <Label htmlFor={`${id}-undo`}>{f.label}</Label>
           <div className="flex flex-wrap items-center gap-3">
             <Badge variant="warning">Removed on save</Badge>
-            <Button id={`${id}-undo`} type="button" variant="outline" size="sm" onClick={() => {
+            <Button id={`${id}-undo`} type="button" variant="outline" size="sm" {...invalidButton} onClick={() => {
                 setRemoving(toggle(removing, key, false));
                 setFocusAfterSwap(`${id}-replace`, id);
               }} aria-label={`Keep it: ${f.label}`}>
               Keep it
             </Button>
           </div>
-          {error ? <p role="alert" className="text-[0.8125rem] font-medium text-danger">{error}</p> : null}
+          {error ? <p id={`${id}-error`} role="alert" className="text-[0.8125rem] font-medium text-danger">{error}</p> : null}
         </div>
       );
     }
@@ -183,7 +185,7 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
           <div className="flex flex-wrap items-center gap-3">
             <Badge variant="success">Set</Badge>
             <span className="text-sm text-muted-foreground">Stored encrypted; never shown.</span>
-            <Button id={`${id}-replace`} type="button" variant="outline" size="sm" onClick={() => {
+            <Button id={`${id}-replace`} type="button" variant="outline" size="sm" {...invalidButton} onClick={() => {
                 setReplacing(toggle(replacing, key, true));
                 setFocusAfterSwap(id);
               }} aria-label={`Replace ${f.label}`}>
@@ -195,7 +197,7 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
               </Button>
             ) : null}
           </div>
-          {error ? <p role="alert" className="text-[0.8125rem] font-medium text-danger">{error}</p> : null}
+          {error ? <p id={`${id}-error`} role="alert" className="text-[0.8125rem] font-medium text-danger">{error}</p> : null}
         </div>
       );
     }
@@ -337,7 +339,9 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
       <fieldset disabled={saving || keyPairReplacing} className="m-0 grid min-w-0 gap-6 border-0 p-0">
         <Card>
           <CardHeader>
-            <CardTitle>General</CardTitle>
+            <CardTitle>
+              <h2>General</h2>
+            </CardTitle>
             <CardDescription>How the store appears in Latch and who may use it.</CardDescription>
           </CardHeader>
           <CardContent className="grid gap-5 md:grid-cols-2">
@@ -380,7 +384,9 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
 
         <Card>
           <CardHeader>
-            <CardTitle>{kindLabel} connection</CardTitle>
+            <CardTitle>
+              <h2>{kindLabel} connection</h2>
+            </CardTitle>
             <CardDescription>Secret fields are write-only: stored encrypted and never sent back to your browser.</CardDescription>
           </CardHeader>
           <CardContent className="grid gap-5 md:grid-cols-2">
@@ -399,7 +405,9 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
 
         <Card>
           <CardHeader>
-            <CardTitle>Network and trust</CardTitle>
+            <CardTitle>
+              <h2>Network and trust</h2>
+            </CardTitle>
             <CardDescription>TLS certificates are always verified. Add your private CA here rather than weakening verification.</CardDescription>
           </CardHeader>
           <CardContent className="grid gap-5 md:grid-cols-2">

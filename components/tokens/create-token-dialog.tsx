@@ -145,7 +145,7 @@ export function CreateTokenDialog({ target, folders, disabled }: { target: Targe
                 </SelectContent>
               </Select>
             </FormField>
-            <div className="grid gap-2">
+            <div role="group" aria-labelledby="token-scopes-label" aria-describedby={scopesError ? "token-scopes-error" : undefined} className="grid gap-2">
               <p className="text-sm font-medium" id="token-scopes-label">
                 Folders and permissions
               </p>
@@ -164,7 +164,7 @@ export function CreateTokenDialog({ target, folders, disabled }: { target: Targe
                 <p className="rounded-md border border-dashed px-3 py-2 text-sm text-muted-foreground">No folders yet. Create one to give this token a folder.</p>
               )}
               {scopesError ? (
-                <p role="alert" className="text-[0.8125rem] font-medium text-danger">
+                <p id="token-scopes-error" role="alert" className="text-[0.8125rem] font-medium text-danger">
                   {scopesError}
                 </p>
               ) : null}

@@ -25,7 +25,7 @@ export function CardHeader({ className, ...props }: React.ComponentProps<"div">)
   );
 }
 
-/** A div; put an <h2> inside when it titles a page section. */
+/** A div; put an <h2> inside when it titles a page section (an <h3> under a section heading). */
 export function CardTitle({ className, ...props }: React.ComponentProps<"div">) {
   return <div data-slot="card-title" className={cn("leading-none font-semibold", className)} {...props} />;
 }

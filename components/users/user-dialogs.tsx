@@ -150,7 +150,9 @@ export function UserRowActions({ user, isSelf }: { user: UserSummary; isSelf: bo
               Deactivate
             </DropdownMenuItem>
           ) : (
-            <DropdownMenuItem onSelect={() => void active.run({ userId: user.id, active: true })}>Reactivate</DropdownMenuItem>
+            <DropdownMenuItem disabled={active.pending} onSelect={() => void active.run({ userId: user.id, active: true })}>
+              Reactivate
+            </DropdownMenuItem>
           )}
         </DropdownMenuContent>
       </DropdownMenu>

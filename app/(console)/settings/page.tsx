@@ -21,7 +21,9 @@ export default async function SettingsPage() {
       <PageHeader title="Settings" description="Your account and how Latch looks for you." />
       <Card>
         <CardHeader>
-          <CardTitle>Account</CardTitle>
+          <CardTitle>
+            <h2>Account</h2>
+          </CardTitle>
           <CardDescription>
             {canTenant(user, "users.manage") ? (
               <>
@@ -49,7 +51,9 @@ export default async function SettingsPage() {
       </Card>
       <Card>
         <CardHeader>
-          <CardTitle>Password</CardTitle>
+          <CardTitle>
+            <h2>Password</h2>
+          </CardTitle>
           <CardDescription>Changing it keeps you signed in here.</CardDescription>
         </CardHeader>
         <CardContent>
@@ -58,7 +62,9 @@ export default async function SettingsPage() {
       </Card>
       <Card id="personal-tokens">
         <CardHeader>
-          <CardTitle>Personal access tokens</CardTitle>
+          <CardTitle>
+            <h2>Personal access tokens</h2>
+          </CardTitle>
           <CardDescription>
             For scripts and runners that call the REST API as you (<code>Authorization: Bearer lt_…</code>). A token works only in the folders you
             choose, never beyond what you can do yourself, and stops at its expiry or when you revoke it.
@@ -80,7 +86,9 @@ export default async function SettingsPage() {
       </Card>
       <Card>
         <CardHeader>
-          <CardTitle>Appearance</CardTitle>
+          <CardTitle>
+            <h2>Appearance</h2>
+          </CardTitle>
           <CardDescription>Light, dark, or follow your system.</CardDescription>
         </CardHeader>
         <CardContent>

@@ -66,7 +66,7 @@ export default async function StoresPage({ searchParams }: { searchParams: Promi
             cell: (s) => <span className="text-sm tabular-nums">{s.assetCount}</span>,
             className: "hidden md:table-cell text-right",
           },
-          { key: "health", header: "Health", cell: (s) => <StoreHealth lastTest={s.lastTest} /> },
+          { key: "health", header: "Health", cell: (s) => <StoreHealth lastTest={s.lastTest} withReason /> },
         ]}
         empty={<EmptyState icon={VaultIcon} title={q ? "No stores match your search" : "No credential stores yet"} description={q ? undefined : `Add ${new Intl.ListFormat("en", { type: "disjunction" }).format(registrableKinds().map((k) => PROVIDERS[k].label))}.`} />}
       />
