@@ -1,20 +1,9 @@
 import "server-only";
-import { notFound } from "next/navigation";
-import { cache } from "react";
-import { requireUser } from "@/lib/auth/session";
-import { AppError } from "@/lib/errors";
 import { getFolderViewOrThrow } from "@/lib/folders/queries";
+import { viewLoader } from "../../view-loader";
 
-/** Shared by the folder layout and its tabs; forbidden and absent both render the 404 page. */
-export const loadFolderView = cache(async (folderId: string) => {
-  const user = await requireUser();
-  try {
-    return { user, view: await getFolderViewOrThrow(user, folderId) };
-  } catch (error) {
-    if (error instanceof AppError && error.code === "NOT_FOUND") notFound();
-    throw error;
-  }
-});
+/** Shared by the folder layout and its tabs. */
+export const loadFolderView = viewLoader("view", getFolderViewOrThrow);
 
 /** A folder page's title: "Payroll" for its subfolders, "Assets · Payroll" for a tab or page of it. */
 export function folderPageMetadata(section?: string) {
