@@ -47,6 +47,10 @@ export const azureProvider = defineProvider(azureDescriptor, {
   },
 });
 
+/** The longest Latch keeps from signing in after Entra ID asked it to wait, whatever it asked. */
+const MAX_SIGN_IN_PAUSE_SECONDS = 120;
+const PAUSE_SLACK_MS = 250;
+
 export function createAzureStoreClient(config: Config, secretValues: Secrets, common: CommonOptions, hooks: { onExchange?: (e: Exchange) => void } = {}) {
   const settings: AzureSettings = { ...config, ...secretValues };
   const vaultHost = safeHost(() => resolveVaultUrl(config.vault));
@@ -76,11 +80,14 @@ export function createAzureStoreClient(config: Config, secretValues: Secrets, co
           const started = Date.now();
           let current: AzureClients | undefined;
           // Every call after a refused sign-in needs one (that credential was dropped): none is asked for early.
+          // With a little slack: a retry that slept the same Retry-After may wake a millisecond early.
           const paused = signInPause && signInPause.until - started;
-          if (paused && paused > 0) throw new SignInUnavailableError(signInPause!.error.kind, signInPause!.error.message, Math.ceil(paused / 1000));
+          if (paused && paused > PAUSE_SLACK_MS) throw new SignInUnavailableError(signInPause!.error.kind, signInPause!.error.message, Math.ceil(paused / 1000));
           try {
             current = get();
-            return await op(current.secrets);
+            const result = await op(current.secrets);
+            signInPause = undefined;
+            return result;
           } catch (error) {
             const mapped = mapAzureError(error, {
               ...baseCtx,
@@ -96,7 +103,8 @@ export function createAzureStoreClient(config: Config, secretValues: Secrets, co
             // A new credential: MSAL's own would refuse sign-ins for a minute offline, whatever Entra ID asked for.
             if (mapped instanceof SignInUnavailableError) {
               renew(current);
-              if (mapped.retryAfterSeconds) signInPause = { until: Date.now() + mapped.retryAfterSeconds * 1000, error: mapped };
+              // Capped: a gateway's Retry-After of an hour must not keep the store down after Entra ID is back.
+              if (mapped.retryAfterSeconds) signInPause = { until: Date.now() + Math.min(mapped.retryAfterSeconds, MAX_SIGN_IN_PAUSE_SECONDS) * 1000, error: mapped };
             }
             throw mapped;
           }
