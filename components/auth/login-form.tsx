@@ -10,8 +10,9 @@ import { FormField } from "@/components/shared/form-field";
 import { useHydrated } from "@/components/shared/use-hydrated";
 
 // lib/auth/options.ts SIGN_IN_ERRORS (not imported: that module is server-only).
+const INVALID = "Invalid e-mail or password.";
 const KNOWN_ERRORS = new Set([
-  "Invalid e-mail or password.",
+  INVALID,
   "Too many failed sign-ins. Wait a few minutes, then try again.",
   "Latch cannot check sign-ins right now. Try again in a moment; if it goes on, tell your administrator.",
 ]);
@@ -41,7 +42,7 @@ export function LoginForm({ callbackUrl = "/", email, onSignedIn }: { callbackUr
         redirect: false,
       });
       if (!result || result.error) {
-        setError(result?.error && KNOWN_ERRORS.has(result.error) ? result.error : "Invalid e-mail or password.");
+        setError(result?.error && KNOWN_ERRORS.has(result.error) ? result.error : INVALID);
         return;
       }
       if (onSignedIn) return onSignedIn();
@@ -57,8 +58,9 @@ export function LoginForm({ callbackUrl = "/", email, onSignedIn }: { callbackUr
   }
 
   const busy = pending || navigating;
-  // A refused sign-in is about both fields (which one was wrong is not said): each points at the message.
-  const invalid = error ? { "aria-invalid": true, "aria-describedby": "login-error" } : {};
+  // A refused e-mail or password is about both fields (which one is not said): each points at the message.
+  // An outage or a lock-out says nothing of what was typed.
+  const invalid = error === INVALID ? { "aria-invalid": true, "aria-describedby": "login-error" } : {};
   return (
     // POST, and the button enabled only once hydrated: the password never goes into a URL, whatever is clicked when.
     <form method="post" onSubmit={submit} className="grid gap-5" aria-describedby={error ? "login-error" : undefined}>
