@@ -1,4 +1,5 @@
 // Node built-ins only: up.mjs runs it before dependencies may exist.
+import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 
@@ -11,9 +12,18 @@ export function servingPid(root) {
     const pid = Number(readFileSync(path.join(root, ".data", "serving.pid"), "utf8").trim());
     if (!Number.isInteger(pid) || pid <= 0) return null;
     process.kill(pid, 0);
-    const cmdline = existsSync(`/proc/${pid}/cmdline`) ? readFileSync(`/proc/${pid}/cmdline`, "utf8") : "server.mjs";
-    return cmdline.includes("server.mjs") ? pid : null;
+    return commandOf(pid).includes("server.mjs") ? pid : null;
   } catch {
     return null;
+  }
+}
+
+/** The pid's command line: from /proc where there is one, else from ps (macOS); "" when neither says. */
+function commandOf(pid) {
+  if (existsSync(`/proc/${pid}/cmdline`)) return readFileSync(`/proc/${pid}/cmdline`, "utf8");
+  try {
+    return execFileSync("ps", ["-p", String(pid), "-o", "command="], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+  } catch {
+    return "";
   }
 }

@@ -21,7 +21,7 @@ const mtime = (file) => {
 // A second run would reinstall node_modules and rebuild .next under the server the first one runs.
 const serving = servingPid(process.cwd());
 if (serving) {
-  console.error(`✖ npm run up is already serving Latch from this checkout (server pid ${serving}). Use that one, or stop it first (Ctrl-C in its terminal). For several instances, see “Running in production” in README.md.`);
+  console.error(`✖ npm run up is already serving Latch from this checkout (server pid ${serving}). Use that one, or stop it first (Ctrl-C in its terminal); if that server is gone, delete .data/serving.pid. For several instances, see “Running in production” in README.md.`);
   process.exit(1);
 }
 
