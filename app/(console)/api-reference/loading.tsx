@@ -1,6 +1,6 @@
 import { PageSkeleton } from "@/components/shared/page-skeleton";
 
-// Sits below the segment's access check (layout), so a forbidden page still answers 404.
+// Anyone signed in may read the reference: the console layout's sign-in check runs above this.
 export default function Loading() {
   return <PageSkeleton />;
 }
