@@ -12,9 +12,20 @@ test("wrong password shows one generic message; sign out clears the session", as
   await p.getByLabel("Password").fill("not the password");
   await p.getByRole("button", { name: "Sign in" }).click();
   await expect(p.getByRole("main").getByRole("alert")).toHaveText("Invalid e-mail or password.");
+  // Both fields point at the refusal (which of the two was wrong is not said).
+  for (const field of [p.getByLabel("E-mail"), p.getByLabel("Password")]) {
+    await expect(field).toHaveAttribute("aria-invalid", "true");
+    await expect(field).toHaveAttribute("aria-describedby", "login-error");
+  }
   await p.getByLabel("E-mail").fill("nobody@e2e.latch.test");
   await p.getByRole("button", { name: "Sign in" }).click();
   await expect(p.getByRole("main").getByRole("alert")).toHaveText("Invalid e-mail or password.");
+  // Latch out of reach says nothing of what was typed: the fields are not marked invalid.
+  await p.route("**/api/auth/callback/**", (route) => route.abort("connectionfailed"));
+  await p.getByRole("button", { name: "Sign in" }).click();
+  await expect(p.getByRole("main").getByRole("alert")).toHaveText("Could not reach Latch. Check your connection and try again.");
+  await expect(p.getByLabel("E-mail")).not.toHaveAttribute("aria-invalid", "true");
+  await p.unroute("**/api/auth/callback/**");
 
   await signIn(p, person.email, person.password);
   const cookie = (await p.context().cookies()).find((c) => c.name.includes("next-auth.session-token"));

@@ -191,6 +191,8 @@ test("Add member does not replace a role someone already has; lowering your own 
   await expect(confirm).toBeHidden();
   await expect(leadPage.getByRole("row", { name: new RegExp(lead.email) }).getByText("Editor")).toBeVisible();
   await expect(leadPage.getByRole("button", { name: "Add member" })).toHaveCount(0);
+  // No row keeps an Actions menu to return to: focus moved on to a heading, not lost to the page.
+  await expect.poll(() => leadPage.evaluate(() => /^H[1-6]$/.test(document.activeElement?.tagName ?? ""))).toBe(true);
 
   // An administrator who also holds a lower role here may still do everything, and is shown so.
   await addMember(page, folderId, E2E_ADMIN.email, "Viewer");
@@ -223,6 +225,23 @@ test("a confirmation sent after the session ended goes to sign-in, then back to 
   await expect(theirs).toHaveTitle(`${folderName} · Latch`);
   await theirs.getByRole("link", { name: "Members", exact: true }).click();
   await expect(theirs).toHaveTitle(`Members · ${folderName} · Latch`);
+});
+
+test("a first subfolder made from the empty list's button leaves focus in the section, not lost to the page", async ({ page }) => {
+  const parentId = await createFolder(page, unique("Empty"));
+  await page.goto(`/folders/${parentId}`);
+  await expect(page.getByText("No folders here yet")).toBeVisible();
+  // The empty list's own button (the header has one too).
+  await page.getByRole("button", { name: "New subfolder" }).last().click();
+  const dialog = page.getByRole("dialog", { name: "New subfolder" });
+  const name = unique("First");
+  await dialog.getByLabel("Folder name").fill(name);
+  await dialog.getByRole("button", { name: "Create folder" }).click();
+  await expect(dialog).toBeHidden();
+  await expect(page.getByRole("link", { name })).toBeVisible();
+  await expect(page.getByText("No folders here yet")).toHaveCount(0);
+  // That button went with the empty list: focus moved to the heading of its section.
+  await expect(page.getByRole("heading", { name: "Subfolders" })).toBeFocused();
 });
 
 test("New subfolder cannot be closed while it saves, so its answer shows in it; cancelled, it opens blank", async ({ page }) => {
