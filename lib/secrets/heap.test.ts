@@ -56,9 +56,15 @@ async function resolveAndDrop(): Promise<number> {
 
 describe("resolved values do not linger in the heap", () => {
   it("a resolved and dropped value is absent from a heap snapshot, though the sealed entry is cached", async () => {
-    expect(await resolveAndDrop()).toBe(74);
-    expect(await resolveAndDrop()).toBe(74); // a cache hit, opened and dropped too
-    expect(secretCache().stats().size).toBeGreaterThan(0);
+    // The built-in store is shared with the other test files, whose refreshes of it reach this process
+    // too (as they would another instance) and clear its entries: resolve again after such a clearing.
+    let cached = false;
+    for (let attempt = 0; attempt < 5 && !cached; attempt++) {
+      expect(await resolveAndDrop()).toBe(74);
+      expect(await resolveAndDrop()).toBe(74); // a cache hit, opened and dropped too
+      cached = secretCache().stats().size > 0;
+    }
+    expect(cached).toBe(true);
     expect(await snapshotContains(needle())).toBe(false);
   }, 120_000);
 
