@@ -69,6 +69,38 @@ describe("redaction", () => {
     expect(redact(`{"p":"p\\u00e4ss\\/w\\u00f6rd"}`, redactionForms(["päss/wörd"]))).toBe(`{"p":"[redacted]"}`);
     expect(redact(`{"p":"key-\\ud83d\\udd11-1234"}`, redactionForms(["key-🔑-1234"]))).toBe(`{"p":"[redacted]"}`);
   });
+
+  it("finds a credential in an HTML page that shows the request's headers, and in lower-case URL escapes", () => {
+    const token = "tok/en+abc<d>&e'f\"g==";
+    const forms = redactionForms([token]);
+    const pages = [
+      `<td>Bearer tok/en+abc&lt;d&gt;&amp;e&#039;f&quot;g==</td>`, // PHP htmlspecialchars (phpinfo)
+      `<td>Bearer tok/en+abc&lt;d&gt;&amp;e&#x27;f&quot;g==</td>`, // Python html.escape
+      `<td>Bearer tok/en+abc&lt;d&gt;&amp;e&#39;f&#34;g==</td>`, // Go html.EscapeString
+      `<td>Bearer tok/en+abc&lt;d&gt;&amp;e&apos;f&quot;g==</td>`, // XML's named entities
+      `<td>Bearer tok%2fen%2babc%3cd%3e%26e%27f%22g%3d%3d</td>`, // .NET HttpUtility.UrlEncode
+    ];
+    for (const page of pages) expect(redact(page, forms), page).toBe(`<td>Bearer [redacted]</td>`);
+  });
+
+  it("finds a credential base64-encoded inside a longer value, whatever its alignment, in base64 and base64url", () => {
+    const key = "k3y_AbCdEfGh-0123456789?>~";
+    const forms = redactionForms([key]);
+    for (const prefix of ["", "a", "ab", "abc", "X-Api-Key: "]) {
+      for (const suffix of ["", "!", "; more"]) {
+        const whole = Buffer.from(`${prefix}${key}${suffix}`);
+        for (const encoded of [whole.toString("base64"), whole.toString("base64url")]) {
+          const out = redact(`token=${encoded}`, forms);
+          expect(out, `${prefix}|${suffix}`).toContain("[redacted]");
+          // What is left of the encoding carries at most a few bits of the key's first and last bytes.
+          expect(out.replace("token=", "").replace("[redacted]", "").length, `${prefix}|${suffix}`).toBeLessThanOrEqual(Math.ceil(((prefix.length + suffix.length) * 4) / 3) + 8);
+        }
+      }
+    }
+    // Another value's encoding is left alone.
+    const other = Buffer.from("X-Api-Key: something-else-entirely").toString("base64");
+    expect(redact(other, forms)).toBe(other);
+  });
 });
 
 describe("path confinement", () => {

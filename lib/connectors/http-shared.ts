@@ -205,19 +205,57 @@ function jsonForms(v: string): string[] {
 }
 
 /**
- * Every form in which a credential could come back from a target (raw, URL- and JSON-escaped as
- * common encoders write it, base64): used to blank it out of responses. Values under 4 characters
- * are not worth matching.
+ * HTML-escaped as common template engines and debug pages write it (a page that shows the request's
+ * headers): &, <, > and both quotes, with the spellings of Go, PHP, Python and the named entities.
+ */
+function htmlForms(v: string): string[] {
+  if (!/[&<>"']/.test(v)) return [];
+  const forms: string[] = [];
+  for (const quote of ["&quot;", "&#34;"])
+    for (const apostrophe of ["&#39;", "&#039;", "&#x27;", "&apos;"])
+      forms.push(v.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': quote, "'": apostrophe })[c]!));
+  return forms;
+}
+
+/**
+ * Base64 (and base64url) of the value wherever it starts in the encoded bytes (an API key inside a
+ * longer encoded token or header): for each of the three alignments, only the characters that depend on
+ * the value's bytes alone. Values under 8 characters give runs short enough to match by chance.
+ */
+function base64Forms(v: string): string[] {
+  const bytes = Buffer.from(v);
+  const forms = [bytes.toString("base64"), bytes.toString("base64url")];
+  if (bytes.length < 8) return forms;
+  for (const offset of [0, 1, 2]) {
+    const encoded = Buffer.concat([Buffer.alloc(offset), bytes]).toString("base64");
+    // The first characters also carry the bytes before the value; the last partial group, those after it.
+    const start = [0, 2, 3][offset]!;
+    const end = Math.floor((offset + bytes.length) / 3) * 4;
+    const core = encoded.slice(start, end);
+    forms.push(core, core.replace(/\+/g, "-").replace(/\//g, "_"));
+  }
+  return forms;
+}
+
+/**
+ * Every form in which a credential could come back from a target (raw, URL-, JSON- and HTML-escaped
+ * as common encoders write it, base64 at any alignment): used to blank it out of responses. Values
+ * under 4 characters are not worth matching.
  */
 export function redactionForms(values: (string | undefined)[]): string[] {
   const forms = new Set<string>();
+  const lowerHex = (s: string) => s.replace(/%[0-9A-F]{2}/g, (e) => e.toLowerCase());
   for (const v of values) {
     if (!v || v.length < 4) continue;
     forms.add(v);
     forms.add(encodeURIComponent(v));
     forms.add(new URLSearchParams({ v }).toString().slice(2));
+    // .NET's HttpUtility.UrlEncode and some proxies write the escapes in lower case.
+    forms.add(lowerHex(encodeURIComponent(v)));
+    forms.add(lowerHex(new URLSearchParams({ v }).toString().slice(2)));
     for (const form of jsonForms(v)) forms.add(form);
-    forms.add(Buffer.from(v).toString("base64"));
+    for (const form of htmlForms(v)) forms.add(form);
+    for (const form of base64Forms(v)) forms.add(form);
   }
   // Longest first, so a value containing another is replaced whole.
   return [...forms].filter((f) => f.length >= 4).sort((a, b) => b.length - a.length);
