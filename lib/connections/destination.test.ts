@@ -15,13 +15,21 @@ describe("connector destinations", () => {
     expect(getConnector("rabbitmq").destination({ host: "q", port: 5671, tls: true }).encrypted).toBe(true);
   });
 
-  it("URL connectors: the origin the secret goes to, https or not, and the CA bundle", () => {
-    expect(getConnector("http").destination({ baseUrl: "https://api.example.com/v1", caBundle: "PEM" })).toEqual({ address: "https://api.example.com", encrypted: true, ca: "PEM" });
-    expect(getConnector("http").destination({ baseUrl: "http://api.example.com/v1" }).encrypted).toBe(false);
+  it("URL connectors: the URL the secret goes to (path and query included), https or not, and the CA bundle", () => {
+    const http = getConnector("http");
+    expect(http.destination({ baseUrl: "https://api.example.com/v1", caBundle: "PEM" })).toEqual({ address: "https://api.example.com/v1", encrypted: true, ca: "PEM" });
+    expect(http.destination({ baseUrl: "http://api.example.com/v1" }).encrypted).toBe(false);
+    // One URL written two ways is one address; another path on the same host (another customer's webhook) is not.
+    expect(http.destination({ baseUrl: "HTTPS://API.example.com:443/v1/" }).address).toBe("https://api.example.com/v1");
+    expect(http.destination({ baseUrl: "https://hooks.example.com/catch/1/a/" }).address).not.toBe(http.destination({ baseUrl: "https://hooks.example.com/catch/999/b/" }).address);
     // The OAuth client secret goes to the token endpoint only; the API's address is the grant's business.
     const oauth = getConnector("oauth2");
-    expect(oauth.destination({ tokenUrl: "https://login.example.com/token", apiBaseUrl: "https://api.example.com" }).address).toBe("https://login.example.com");
-    expect(oauth.destination({ tokenUrl: "https://login.example.com/token", apiBaseUrl: "https://elsewhere.example" }).address).toBe("https://login.example.com");
+    expect(oauth.destination({ tokenUrl: "https://login.example.com/token", apiBaseUrl: "https://api.example.com" }).address).toBe("https://login.example.com/token");
+    expect(oauth.destination({ tokenUrl: "https://login.example.com/token", apiBaseUrl: "https://elsewhere.example" }).address).toBe("https://login.example.com/token");
+    // On a shared identity provider the tenant is in the path: another tenant's endpoint is another destination.
+    const tenant = (id: string) => oauth.destination({ tokenUrl: `https://login.microsoftonline.com/${id}/oauth2/v2.0/token` });
+    expect(destinationChange(tenant("ours"), tenant("theirs"))).toBe("to a new address");
+    expect(destinationChange(tenant("ours"), tenant("ours"))).toBeNull();
   });
 
   it("a kept typed secret follows an edit only to the same address, over TLS as before, under no new CA", () => {

@@ -183,7 +183,7 @@ export function markRaisedByStatement(error: unknown): void {
 }
 export const raisedByStatement = (error: unknown): boolean => !!error && typeof error === "object" && fromStatement.has(error);
 
-/** Where typed secrets go: the address (host:port or URL origin), whether over TLS, and the extra CA trusted there. */
+/** Where typed secrets go: the address (host:port, or a URL without its fragment), whether over TLS, and the extra CA trusted there. */
 export type Destination = { address: string; encrypted: boolean; ca: string | null };
 
 const text = (value: unknown) => (typeof value === "string" ? value.trim() : "");
@@ -193,7 +193,12 @@ export function socketDestination(config: Record<string, unknown>, defaultPort: 
   return { address: `${text(config.host).toLowerCase()}:${Number(config.port ?? defaultPort)}`, encrypted, ca: text(config.caCertificate) || null };
 }
 
-/** A URL connector's destination: the origin of the URL its secret goes to, https or not, its CA bundle. */
+/**
+ * A URL connector's destination: the URL its secret goes to, https or not, its CA bundle. The path and
+ * query count, not only the origin (as with a store's address): on shared hosts the path names whose
+ * endpoint it is (an identity provider's tenant in a token URL, a customer's webhook). One URL written
+ * two ways (host case, a default port, trailing slashes) is one address.
+ */
 export function urlDestination(config: Record<string, unknown>, key: string): Destination {
   const raw = text(config[key]);
   let url: URL | null = null;
@@ -202,5 +207,6 @@ export function urlDestination(config: Record<string, unknown>, key: string): De
   } catch {
     url = null;
   }
-  return { address: url ? url.origin : raw, encrypted: url?.protocol === "https:", ca: text(config.caBundle) || null };
+  const address = url ? `${url.origin}${url.pathname.replace(/\/+$/, "")}${url.search}` : raw;
+  return { address, encrypted: url?.protocol === "https:", ca: text(config.caBundle) || null };
 }

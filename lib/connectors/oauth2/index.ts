@@ -92,7 +92,7 @@ const grantSchema = z.object(grantSettings);
 
 /**
  * Whether two configs (saved or parsed) are for one grant. A saved config that does not parse is
- * another. The API's origin counts too: tokens someone authorised for one API are not sent to another.
+ * another. The API's address counts too (path included): tokens someone authorised for one API are not sent to another.
  */
 export function sameOAuthGrant(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
   const [x, y] = [grantSchema.safeParse(a), grantSchema.safeParse(b)];
