@@ -13,6 +13,12 @@ export async function register() {
     const { logger } = await import("@/lib/log");
     logger().warn("NEXT_SERVER_ACTIONS_ENCRYPTION_KEY is not set: fine for one instance; instances built separately behind one address need one shared key (set LATCH_MULTI_INSTANCE=true to make it required)");
   }
+  const { debugOutputWarning } = await import("@/lib/log/debug-output");
+  const debugging = debugOutputWarning(settings);
+  if (debugging) {
+    const { logger } = await import("@/lib/log");
+    logger().warn(debugging);
+  }
   // Listen for other instances' cache refreshes from the start, not from this instance's first invoke:
   // values cached by a connection test must be cleared too.
   const { ensureListening } = await import("@/lib/secrets/broadcast");

@@ -116,6 +116,12 @@ const schema = z.object({
     .trim()
     .refine((v) => /^[A-Za-z0-9+/]+={0,2}$/.test(v) && [16, 24, 32].includes(Buffer.from(v, "base64").length), "must be 16, 24 or 32 bytes, base64-encoded (e.g. `openssl rand -base64 32`)")
     .optional(),
+  /**
+   * Libraries' own debug switches (the debug package's namespaces, Node's NODE_DEBUG). Read only to warn:
+   * what they print goes straight to stderr, past Latch's redaction, and can hold credentials.
+   */
+  DEBUG: z.string().optional(),
+  NODE_DEBUG: z.string().optional(),
   /** Set when several instances serve one address: refuses to start in production without NEXT_SERVER_ACTIONS_ENCRYPTION_KEY. */
   LATCH_MULTI_INSTANCE: booleanFlag,
   /** Bound of the in-memory cache of resolved values (least recently used entries go first). The one-hour lifetime is fixed. */
