@@ -2,6 +2,7 @@ import { rootCertificates } from "node:tls";
 import { describe, expect, it } from "vitest";
 import { createTestPki } from "@/test/emulators/tls";
 import { caBundle, statementLimitMs, tlsOptions } from "./socket-shared";
+import { getConnector } from "./registry";
 import { ConnectorError } from "./types";
 
 describe("statementLimitMs", () => {
@@ -45,5 +46,28 @@ describe("a pasted CA bundle", () => {
         expect(use).toThrow("The CA certificate could not be read. Paste the PEM again, exactly as exported.");
       }
     }
+  });
+});
+
+describe("host and port settings", () => {
+  const config = (over: Record<string, unknown>) => ({ host: "db.example.com", port: 5432, database: "app", user: "u", ...over });
+  /** The errors about host and port (each connector has settings of its own besides). */
+  const errorsOf = (kind: "postgres" | "mariadb" | "redis" | "rabbitmq", over: Record<string, unknown>) => {
+    const parsed = getConnector(kind).configSchema.safeParse(config(over));
+    return parsed.success ? [] : parsed.error.issues.filter((i) => ["host", "port"].includes(String(i.path[0]))).map((i) => `${i.path.join(".")}: ${i.message}`);
+  };
+
+  it("says what a port must be, in words, for every socket connector", () => {
+    for (const kind of ["postgres", "mariadb", "redis", "rabbitmq"] as const) {
+      expect(errorsOf(kind, { port: "6379.5" }), kind).toEqual(["port: A port is a whole number from 1 to 65535."]);
+      expect(errorsOf(kind, { port: "99999" }), kind).toEqual(["port: A port from 1 to 65535."]);
+      expect(errorsOf(kind, { port: "abc" }), kind).toEqual(["port: A port from 1 to 65535."]);
+      expect(errorsOf(kind, { port: "" }), kind).toEqual([]); // blank: the connector's default
+    }
+  });
+
+  it("tells a host name that is too long from a missing one", () => {
+    expect(errorsOf("postgres", { host: "a".repeat(1200) })).toEqual(["host: A host name has at most 253 characters."]);
+    expect(errorsOf("postgres", { host: " " })).toEqual(["host: Enter the server's host name or IP address."]);
   });
 });

@@ -19,9 +19,13 @@ export const hostSchema = (example: string) =>
   .string({ error: "Enter the server's host name or IP address." })
   .trim()
   .min(1, "Enter the server's host name or IP address.")
-  .max(253)
+  .max(253, "A host name has at most 253 characters.")
   .transform((v) => v.replace(/^\[(.*)\]$/, "$1"))
   .refine((v) => isIP(v) !== 0 || /^[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?$/.test(v), `A host name such as ${example} or an IP address, without scheme or port.`);
+
+/** A TCP port, blank for the connector's default. */
+export const portSchema = (defaultPort: number) =>
+  z.preprocess(blankToUndefined, z.coerce.number({ error: "A port from 1 to 65535." }).int("A port is a whole number from 1 to 65535.").min(1, "A port from 1 to 65535.").max(65535, "A port from 1 to 65535.").default(defaultPort));
 
 /**
  * Resolves once a session's socket is fully closed (at once if there is none, or it is gone). A polite

@@ -5,7 +5,7 @@ import mysql from "mysql2";
 import { z } from "zod";
 import { AddressWatch } from "@/lib/net/address-watch";
 import { resolveTargetAddress } from "@/lib/net/egress";
-import { blankToUndefined, booleanish, caBundle, hostSchema, socketClosed, statementLimitMs, within } from "../socket-shared";
+import { blankToUndefined, booleanish, caBundle, hostSchema, socketClosed, statementLimitMs, within, portSchema } from "../socket-shared";
 import { socketDestination, ConnectorError, markRaisedByStatement, USER_FROM_ASSET, type Connector, type Operation, type UserSource } from "../types";
 import { megabytes } from "@/lib/utils";
 import { MAX_ANSWER_BYTES, OpenTransactionError, parameterCountError, RESET_WAIT_MS, ResultRows, RowTooLargeError, sessionsBusy, sqlQueryInput, watchRowBytes, type QueryOutput } from "../sql-shared";
@@ -14,7 +14,7 @@ import { classifyMariadbError, mariadbTimeout, toMariadbError, where, type Maria
 
 export const mariadbConfigSchema = z.object({
   host: hostSchema("db.example.com"),
-  port: z.preprocess(blankToUndefined, z.coerce.number().int().min(1, "A port from 1 to 65535.").max(65535, "A port from 1 to 65535.").default(3306)),
+  port: portSchema(3306),
   database: z.preprocess(blankToUndefined, z.string().trim().max(256).optional()),
   user: z.string({ error: "Enter the user name." }).trim().min(1, "Enter the user name.").max(256),
   tls: booleanish(true),

@@ -5,7 +5,7 @@ import pg from "pg";
 import { z } from "zod";
 import { AddressWatch } from "@/lib/net/address-watch";
 import { resolveTargetAddress } from "@/lib/net/egress";
-import { blankToUndefined, hostSchema, socketClosed, statementLimitMs, tlsOptions, within } from "../socket-shared";
+import { blankToUndefined, hostSchema, socketClosed, statementLimitMs, tlsOptions, within, portSchema } from "../socket-shared";
 import { socketDestination, markRaisedByStatement, USER_FROM_ASSET, type Connector, type Operation, type UserSource } from "../types";
 import { megabytes } from "@/lib/utils";
 import { MAX_ANSWER_BYTES, OpenTransactionError, parameterCountError, RESET_WAIT_MS, ResultRows, RowTooLargeError, sessionsBusy, sqlQueryInput, watchRowBytes, type QueryOutput } from "../sql-shared";
@@ -15,7 +15,7 @@ import { classifyPostgresError, postgresTimeout, toPostgresError, where, type Po
 
 export const postgresConfigSchema = z.object({
   host: hostSchema("db.example.com"),
-  port: z.preprocess(blankToUndefined, z.coerce.number().int().min(1, "A port from 1 to 65535.").max(65535, "A port from 1 to 65535.").default(5432)),
+  port: portSchema(5432),
   database: z.string({ error: "Enter the database name." }).trim().min(1, "Enter the database name.").max(256),
   user: z.string({ error: "Enter the user name." }).trim().min(1, "Enter the user name.").max(256),
   tlsMode: z.enum(["verify-full", "disable"]).default("verify-full"),

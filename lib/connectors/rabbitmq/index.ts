@@ -4,14 +4,14 @@ import amqp, { type ChannelModel } from "amqplib";
 import { z } from "zod";
 import { MAX_REQUEST_BYTES } from "@/lib/api/limits";
 import { resolveTargetAddress } from "@/lib/net/egress";
-import { blankToUndefined, booleanish, within, tlsOptions, hostSchema } from "../socket-shared";
+import { blankToUndefined, booleanish, within, tlsOptions, hostSchema, portSchema } from "../socket-shared";
 import { socketDestination, ConnectorError, OperationInputError, USER_FROM_ASSET, type Connector, type Operation, type UserSource } from "../types";
 import { classifyRabbitError, rabbitTimeout, toRabbitError, type RabbitTarget } from "./classify";
 
 
 export const rabbitmqConfigSchema = z.object({
   host: hostSchema("mq.example.com"),
-  port: z.preprocess(blankToUndefined, z.coerce.number().int().min(1, "A port from 1 to 65535.").max(65535, "A port from 1 to 65535.").default(5672)),
+  port: portSchema(5672),
   vhost: z.preprocess(blankToUndefined, z.string().trim().max(255).default("/")),
   username: z.string({ error: "Enter the user name." }).trim().min(1, "Enter the user name.").max(256),
   tls: booleanish(false),

@@ -3,13 +3,13 @@ import Redis, { Command } from "ioredis";
 import { z } from "zod";
 import { resolveTargetAddress } from "@/lib/net/egress";
 import { megabytes } from "@/lib/utils";
-import { blankToUndefined, booleanish, hostSchema, within, tlsOptions } from "../socket-shared";
+import { blankToUndefined, booleanish, hostSchema, within, tlsOptions, portSchema } from "../socket-shared";
 import { socketDestination, ConnectorError, OperationInputError, USER_FROM_ASSET, type Connector, type Operation, type UserSource } from "../types";
 import { classifyRedisError, hostPort, redisTimeout, toRedisError, type RedisTarget } from "./classify";
 
 export const redisConfigSchema = z.object({
   host: hostSchema("cache.example.com"),
-  port: z.preprocess(blankToUndefined, z.coerce.number().int().min(1, "A port from 1 to 65535.").max(65535, "A port from 1 to 65535.").default(6379)),
+  port: portSchema(6379),
   username: z.preprocess(blankToUndefined, z.string().trim().max(256).optional()),
   db: z.preprocess(blankToUndefined, z.coerce.number().int().min(0, "A database number from 0 up.").max(100_000).default(0)),
   tls: booleanish(false),
