@@ -1,6 +1,6 @@
 import { FolderIcon, FolderOpenIcon } from "lucide-react";
 import Link from "next/link";
-import { DataTable } from "@/components/shared/data-table";
+import { DataTable, NAME_COLUMN_CLASS } from "@/components/shared/data-table";
 import { EmptyState } from "@/components/shared/empty-state";
 import { Pagination } from "@/components/shared/pagination";
 import { SearchInput } from "@/components/shared/search-input";
@@ -35,6 +35,7 @@ export function SubfolderTable({
         {
           key: "name",
           header: "Name",
+          className: NAME_COLUMN_CLASS,
           cell: (r) => (
             <Link href={`/folders/${r.id}`} className="inline-flex items-center gap-2 font-medium hover:underline">
               <FolderIcon className="size-4 shrink-0 text-muted-foreground" aria-hidden="true" />

@@ -23,7 +23,12 @@ export function Breadcrumbs({ items, className }: BreadcrumbsProps) {
           return (
             <li
               key={`${index}-${item.label}`}
-              className={cn("flex min-w-0 items-center gap-1.5", hiddenOnMobile && "hidden sm:flex")}
+              className={cn(
+                "flex min-w-0 items-center gap-1.5",
+                // A long current name gives way first (down to a few words); the links above it stay readable.
+                isLast ? "min-w-24 shrink-[100]" : "max-w-48",
+                hiddenOnMobile && "hidden sm:flex",
+              )}
             >
               {index > 0 ? (
                 <ChevronRightIcon

@@ -6,6 +6,12 @@ import { Skeleton } from "@/components/ui/skeleton";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
 import { EmptyState } from "@/components/shared/empty-state";
 
+/**
+ * For a column of names people choose (up to 100 characters, maybe without a space): it breaks them
+ * anywhere rather than pushing the other columns out of the table, and keeps room for a few words.
+ */
+export const NAME_COLUMN_CLASS = "min-w-44 [overflow-wrap:anywhere]";
+
 export type DataTableColumn<T> = {
   key: string;
   header: React.ReactNode;

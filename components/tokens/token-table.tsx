@@ -1,5 +1,5 @@
 import { KeyRoundIcon } from "lucide-react";
-import { DataTable } from "@/components/shared/data-table";
+import { DataTable, NAME_COLUMN_CLASS } from "@/components/shared/data-table";
 import { EmptyState } from "@/components/shared/empty-state";
 import { StatusBadge, type StatusTone } from "@/components/shared/status-badge";
 import { PERMISSION_LABELS, TENANT_PERMISSION_LABELS } from "@/lib/authz/permissions";
@@ -37,6 +37,7 @@ export function TokenTable({
         {
           key: "name",
           header: "Token",
+          className: NAME_COLUMN_CLASS,
           cell: (r) => (
             <div className="grid">
               <span className="font-medium">{r.name}</span>

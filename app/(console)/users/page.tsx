@@ -2,7 +2,7 @@ import { UsersIcon } from "lucide-react";
 import { notFound } from "next/navigation";
 import { Breadcrumbs } from "@/components/layout/breadcrumbs";
 import { CreateUserDialog, UserRowActions } from "@/components/users/user-dialogs";
-import { DataTable } from "@/components/shared/data-table";
+import { DataTable, NAME_COLUMN_CLASS } from "@/components/shared/data-table";
 import { EmptyState } from "@/components/shared/empty-state";
 import { PageHeader } from "@/components/shared/page-header";
 import { Pagination } from "@/components/shared/pagination";
@@ -35,6 +35,7 @@ export default async function UsersPage({ searchParams }: { searchParams: Promis
           {
             key: "name",
             header: "Name",
+            className: NAME_COLUMN_CLASS,
             cell: (r) => (
               <div className="grid">
                 <span className="font-medium">

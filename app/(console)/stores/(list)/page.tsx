@@ -3,7 +3,7 @@ import { notFound } from "next/navigation";
 import { PlusIcon, VaultIcon } from "lucide-react";
 import Link from "next/link";
 import { Breadcrumbs } from "@/components/layout/breadcrumbs";
-import { DataTable } from "@/components/shared/data-table";
+import { DataTable, NAME_COLUMN_CLASS } from "@/components/shared/data-table";
 import { EmptyState } from "@/components/shared/empty-state";
 import { PageHeader } from "@/components/shared/page-header";
 import { SearchInput } from "@/components/shared/search-input";
@@ -46,6 +46,7 @@ export default async function StoresPage({ searchParams }: { searchParams: Promi
           {
             key: "name",
             header: "Name",
+            className: NAME_COLUMN_CLASS,
             cell: (s) => (
               <Link href={`/stores/${s.id}`} className="inline-flex items-center gap-2 font-medium hover:underline">
                 <VaultIcon className="size-4 text-muted-foreground" aria-hidden="true" />

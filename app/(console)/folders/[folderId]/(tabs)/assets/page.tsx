@@ -2,7 +2,7 @@ import { KeyRoundIcon, PlusIcon } from "lucide-react";
 import Link from "next/link";
 import { AssetTypeBadge } from "@/components/assets/asset-type-badge";
 import { AssetTypeFilter } from "@/components/assets/asset-type-filter";
-import { DataTable } from "@/components/shared/data-table";
+import { DataTable, NAME_COLUMN_CLASS } from "@/components/shared/data-table";
 import { EmptyState } from "@/components/shared/empty-state";
 import { Pagination } from "@/components/shared/pagination";
 import { SearchInput } from "@/components/shared/search-input";
@@ -62,6 +62,7 @@ export default async function AssetsPage({
           {
             key: "name",
             header: "Name",
+            className: NAME_COLUMN_CLASS,
             cell: (r) => (
               <div className="grid">
                 <Link href={`/assets/${r.id}`} className="font-medium hover:underline">

@@ -1,7 +1,7 @@
 import { PlugZapIcon, PlusIcon } from "lucide-react";
 import Link from "next/link";
 import { ConnectionStatusBadge } from "@/components/connections/connection-status";
-import { DataTable } from "@/components/shared/data-table";
+import { DataTable, NAME_COLUMN_CLASS } from "@/components/shared/data-table";
 import { EmptyState } from "@/components/shared/empty-state";
 import { Pagination } from "@/components/shared/pagination";
 import { SearchInput } from "@/components/shared/search-input";
@@ -51,6 +51,7 @@ export default async function ConnectionsPage({
           {
             key: "name",
             header: "Name",
+            className: NAME_COLUMN_CLASS,
             cell: (r) => (
               <Link href={`/connections/${r.id}`} className="font-medium hover:underline">
                 {r.name}

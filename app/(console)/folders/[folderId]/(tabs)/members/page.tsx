@@ -1,7 +1,7 @@
 import { UsersIcon } from "lucide-react";
 import Link from "next/link";
 import { AddMemberDialog, MemberRowActions } from "@/components/folders/member-dialogs";
-import { DataTable } from "@/components/shared/data-table";
+import { DataTable, NAME_COLUMN_CLASS } from "@/components/shared/data-table";
 import { EmptyState } from "@/components/shared/empty-state";
 import { Pagination } from "@/components/shared/pagination";
 import { SearchInput } from "@/components/shared/search-input";
@@ -45,6 +45,7 @@ export default async function MembersPage({
           {
             key: "name",
             header: "Name",
+            className: NAME_COLUMN_CLASS,
             cell: (r) => (
               <div className="grid">
                 <span className="font-medium">{r.name}</span>
