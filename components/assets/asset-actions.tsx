@@ -18,7 +18,7 @@ type TestResult = ResolveTestResult;
  * Edit and delete, for people with assets.write. An asset that connections use cannot be deleted
  * (the server refuses it): Delete is then not offered, and the reason is shown in its place.
  */
-export function AssetManageActions({ assetId, assetName, folderId, usedBy }: { assetId: string; assetName: string; folderId: string; usedBy: number }) {
+export function AssetManageActions({ assetId, assetName, folderId, usedBy, holdsSecret }: { assetId: string; assetName: string; folderId: string; usedBy: number; holdsSecret: boolean }) {
   const leaveDeleted = useLeaveDeleted();
   const settle = useSettleAction();
   return (
@@ -40,7 +40,11 @@ export function AssetManageActions({ assetId, assetName, folderId, usedBy }: { a
           </Button>
         }
         title={`Delete “${assetName}”?`}
-        description="Connections can no longer use it. A value Latch stored for this asset in its own database is deleted too; secrets in external stores are not touched."
+        description={
+          holdsSecret
+            ? "Connections can no longer use it. A value Latch stored for this asset in its own database is deleted too; secrets in external stores are not touched."
+            : "The setting and its value are deleted."
+        }
         confirmLabel="Delete asset"
         pendingLabel="Deleting…"
         destructive

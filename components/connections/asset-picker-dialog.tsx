@@ -204,19 +204,20 @@ export function AssetPickerDialog({
                   onMouseMove={() => index !== active && setActive(index)}
                   onClick={() => pick(row)}
                   className={cn(
-                    "grid cursor-pointer gap-1 px-3 py-2 text-sm",
-                    index === active && "bg-muted",
+                    "grid min-w-0 cursor-pointer gap-1 px-3 py-2 text-sm",
+                    // The row Enter picks: a tint and an inset outline, visible in both themes.
+                    index === active && "bg-primary/10 ring-2 ring-primary ring-inset",
                     !row.selectable && "cursor-not-allowed opacity-60",
                   )}
                 >
                   <span className="flex items-center justify-between gap-3">
-                    <span className="font-medium">{row.name}</span>
-                    <AssetTypeBadge type={row.type} />
+                    <span className="min-w-0 font-medium [overflow-wrap:anywhere]">{row.name}</span>
+                    <AssetTypeBadge type={row.type} className="shrink-0" />
                   </span>
-                  <span className="text-xs text-muted-foreground">
+                  <span className="text-xs text-muted-foreground [overflow-wrap:anywhere]">
                     {row.folder.path}
                     {row.store ? ` · ${row.store.name}` : ""}
-                    {row.selectable ? "" : " · only credential assets can back a secret field"}
+                    {row.selectable ? "" : " · a setting: only Credential and Secret assets can back a secret field"}
                   </span>
                 </li>
               ))}

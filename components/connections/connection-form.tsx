@@ -3,6 +3,7 @@
 import { CheckCircle2Icon, EllipsisVerticalIcon, KeyRoundIcon, KeySquareIcon, LoaderCircleIcon, PencilLineIcon, XIcon } from "lucide-react";
 import { useRouter } from "next/navigation";
 import { useEffect, useRef, useState } from "react";
+import { flushSync } from "react-dom";
 import { FormAlert } from "@/components/shared/form-alert";
 import { FormField } from "@/components/shared/form-field";
 import { useOpenSaved } from "@/components/shared/use-open-saved";
@@ -247,7 +248,17 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
                 >
                   Change
                 </Button>
-                <Button type="button" variant="ghost" size="sm" onClick={() => setSource(storedTyped.has(f.name) ? { mode: "keep", asset: null } : { mode: "value", value: "" })} aria-label={`Remove the asset from ${f.label}`}>
+                <Button
+                  type="button"
+                  variant="ghost"
+                  size="sm"
+                  onClick={() => {
+                    // The button goes with the chip: focus moves to the value's own input that takes its place.
+                    flushSync(() => setSource(storedTyped.has(f.name) ? { mode: "keep", asset: null } : { mode: "value", value: "" }));
+                    document.getElementById(id)?.focus();
+                  }}
+                  aria-label={`Remove the asset from ${f.label}`}
+                >
                   <XIcon aria-hidden="true" /> Remove
                 </Button>
               </span>

@@ -47,7 +47,7 @@ export default async function AssetPage({ params }: { params: Promise<{ assetId:
         eyebrow={<AssetTypeBadge type={asset.type} />}
         title={asset.name}
         description={asset.description || undefined}
-        actions={asset.permissions.write ? <AssetManageActions assetId={asset.id} assetName={asset.name} folderId={asset.folder.id} usedBy={asset.usages.length + asset.hiddenUsages} /> : null}
+        actions={asset.permissions.write ? <AssetManageActions assetId={asset.id} assetName={asset.name} folderId={asset.folder.id} usedBy={asset.usages.length + asset.hiddenUsages} holdsSecret={secret} /> : null}
       />
       <div className="grid items-start gap-6 lg:grid-cols-2">
         <Card>
