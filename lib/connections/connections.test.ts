@@ -318,6 +318,18 @@ describe("PostgreSQL through a credential asset in another folder", () => {
     expect(await connectionCount()).toBe(before);
   });
 
+  it("a taken name is reported with the form's other mistakes; alone, it is a conflict on the name", async () => {
+    signInAs(editor);
+    const first = pgInput(pgAssetId);
+    ok(await saveConnectionAction(first));
+    const before = await connectionCount();
+    const both = await saveConnectionAction({ ...pgInput(pgAssetId, { port: 99999 }), name: first.name });
+    expect(both).toMatchObject({ ok: false, error: { code: "VALIDATION", fieldErrors: { name: [expect.stringContaining("already exists in this folder")], "config.port": ["A port from 1 to 65535."] } } });
+    const alone = await saveConnectionAction({ ...pgInput(pgAssetId), name: first.name });
+    expect(alone).toMatchObject({ ok: false, error: { code: "CONFLICT", fieldErrors: { name: [expect.stringContaining("already exists in this folder")] } } });
+    expect(await connectionCount()).toBe(before);
+  });
+
   it("“fill the user from the asset” needs a Credential asset: a typed value or a Secret asset is a field error, and nothing is saved", async () => {
     signInAs(editor);
     const before = await connectionCount();

@@ -294,8 +294,13 @@ export async function saveConnection(ctx: Ctx, input: SaveConnectionInput, oauth
   await mayWrite(db());
   const connector = getConnector(existing?.connectorKind ?? input.kind);
   if (existing && existing.connectorKind !== input.kind) throw notFound("Connection");
-  await assertUniqueName(db(), folderId, input.name, existing?.id);
-  const p = await plan(connector, input, existing, ctx.actor);
+  // A taken name is reported with the form's other mistakes, not alone before them.
+  const nameError = (await nameTaken(db(), "connections", input.name, { scope: folderId, exceptId: existing?.id })) ? connectionNameTaken(input.name) : null;
+  const p = await plan(connector, input, existing, ctx.actor).catch((error: unknown) => {
+    if (nameError && error instanceof AppError && error.code === "VALIDATION") throw new AppError("VALIDATION", error.userMessage, { ...nameError.fieldErrors, ...error.fieldErrors });
+    throw error;
+  });
+  if (nameError) throw nameError;
   await assertOwnerMayUse(ctx, existing, p.sources);
 
   // Kept state (OAuth tokens) belongs to one grant: an edit that changes what the grant was given for starts afresh.
