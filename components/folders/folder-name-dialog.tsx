@@ -70,7 +70,9 @@ export function FolderNameDialog(props: Props) {
             <DialogDescription>
               {props.mode === "rename"
                 ? "Names must be unique among the folder’s siblings."
-                : "Members and roles of the parent folder apply to the new folder too."}
+                : props.parentId
+                  ? "Members and roles of the parent folder apply to the new folder too."
+                  : "A top-level folder starts with no members: administrators see it, and you can add people once it exists."}
             </DialogDescription>
           </DialogHeader>
           <FormField label="Folder name" id="folder-name" error={action.fieldError("name") ?? action.formError} required>

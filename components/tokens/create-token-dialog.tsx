@@ -94,6 +94,8 @@ export function CreateTokenDialog({ target, folders, disabled }: { target: Targe
           // A service account's token may carry only the metrics permission, which needs no folder.
           disabled={disabled || (folders.length === 0 && target.kind === "personal")}
           data-service-account={target.kind === "service" ? target.serviceAccountId : undefined}
+          // Each service account has one: the name says whose (the personal one is alone in its section).
+          aria-label={target.kind === "service" ? `New token for ${target.serviceAccountName}` : undefined}
         >
           <KeyRoundIcon aria-hidden="true" /> New token
         </Button>
