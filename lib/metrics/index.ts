@@ -49,6 +49,9 @@ export function metrics(): Metrics {
 }
 
 /** Cache figures are read from the cache itself at scrape time. */
+/** The cache's counters by their label (singular, as Prometheus labels usually are). */
+const CACHE_EVENTS = [["hit", "hits"], ["miss", "misses"], ["eviction", "evictions"], ["expiration", "expirations"]] as const;
+
 export function registerCacheMetrics(stats: () => { hits: number; misses: number; evictions: number; expirations: number; fetches: number; size: number }) {
   const m = metrics();
   if (m.registry.getSingleMetric("latch_secret_cache_events_total")) return;
@@ -60,7 +63,7 @@ export function registerCacheMetrics(stats: () => { hits: number; misses: number
     collect() {
       const s = stats();
       this.reset();
-      for (const event of ["hits", "misses", "evictions", "expirations"] as const) this.inc({ event: event.replace(/s$/, "") }, s[event]);
+      for (const [event, count] of CACHE_EVENTS) this.inc({ event }, s[count]);
     },
   });
   new client.Gauge({

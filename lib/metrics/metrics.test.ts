@@ -34,6 +34,11 @@ describe("/api/metrics", () => {
     expect(ok.text).toContain('latch_invokes_total{connector="postgres",outcome="ok"} 1');
     expect(ok.text).toContain("latch_vault_call_duration_seconds");
     expect(ok.text).toContain("latch_refresh_broadcasts_total");
+    // The cache's events under their singular names (as the other metrics' labels are).
+    const { secretCache } = await import("@/lib/secrets/resolver");
+    secretCache();
+    const cacheEvents = (await scrape({ authorization: `Bearer ${TOKEN}` })).text.match(/latch_secret_cache_events_total\{event="(\w+)"\}/g) ?? [];
+    expect(cacheEvents.map((line) => line.match(/event="(\w+)"/)![1]).sort()).toEqual(["eviction", "expiration", "hit", "miss"]);
 
     // API tokens: a service account's with metrics.read reads them; folder-scoped ones are refused with 404.
     const admin = await makeUser({ isAdmin: true });
