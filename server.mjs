@@ -8,6 +8,8 @@
  *
  * Everything is Next's, through its documented custom-server API, except three things done for every
  * request before Next sees it:
+ *  - a method Next cannot take (TRACE, WebDAV's PROPFIND, ...) is refused with 405 (a bare 500 or an
+ *    empty 400 from Next otherwise);
  *  - a path with a broken percent-escape is refused with 400 (Next's router would answer a bare 500);
  *  - the peer's address is appended to X-Forwarded-For (Next only sets the header when it is absent,
  *    so a client could otherwise name its own address to the rate limits; lib/request-context.ts);
@@ -91,6 +93,7 @@ server.on(
     // A path with a broken percent-escape ("%ZZ", or bytes that are not UTF-8), or a request target
     // no URL parser takes ("//a:99999/x", which Node's parser lets through), makes Next's router
     // throw: a bare 500, or no answer at all. It is the caller's mistake.
+    if (!NEXT_METHODS.has(request.method ?? "")) return void refuse(request, response, 405, `${request.method} is not a method Latch serves: it takes ${[...NEXT_METHODS].join(", ")}.`, { allow: [...NEXT_METHODS].join(", ") });
     if (!decodablePath(request.url)) return void refuseMalformedPath(request, response);
     // The direct route's answer (a promise), or false: Next's.
     return globalThis[DIRECT_ROUTES]?.(request, response) || handle(request, response);
@@ -108,11 +111,25 @@ function decodablePath(url = "/") {
   }
 }
 
+/**
+ * The methods Next's request handling takes. It builds a web Request for each, which refuses TRACE
+ * outright (a bare 500), and its API routes answer other methods with an empty 400.
+ */
+const NEXT_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+
 function refuseMalformedPath(request, response) {
+  refuse(request, response, 400, "The address is not valid: a % in it is not followed by two hexadecimal digits or encodes something that is not UTF-8, or it is not a path.");
+}
+
+/** An answer of the API's error shape (JSON under /api/, else text) with the console's security headers. */
+function refuse(request, response, status, message, headers = {}) {
   const requestId = randomUUID();
-  const message = "The address is not valid: a % in it is not followed by two hexadecimal digits or encodes something that is not UTF-8, or it is not a path.";
   const api = (request.url ?? "").startsWith("/api/");
-  response.writeHead(400, {
+  const code = status === 405 ? "METHOD_NOT_ALLOWED" : "BAD_REQUEST";
+  const body = api ? JSON.stringify({ error: { code, message, requestId } }) : `${message}\n`;
+  response.writeHead(status, {
+    ...headers,
+    "content-length": Buffer.byteLength(body),
     "content-type": api ? "application/json" : "text/plain; charset=utf-8",
     "cache-control": "no-store",
     "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
@@ -121,7 +138,7 @@ function refuseMalformedPath(request, response) {
     "referrer-policy": "no-referrer",
     "x-request-id": requestId,
   });
-  response.end(api ? JSON.stringify({ error: { code: "BAD_REQUEST", message, requestId } }) : `${message}\n`);
+  response.end(body);
 }
 
 server.once("error", (error) => {

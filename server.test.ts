@@ -276,6 +276,14 @@ describe("server.mjs requests no handler can take", () => {
       expect(answer, target).toMatch(/^HTTP\/1\.1 400 /);
       expect(answer, target).toContain("The address is not valid");
     }
+    // Methods Next cannot take (its web Request refuses TRACE with a bare 500): 405, in the API's shape under /api/.
+    for (const method of ["TRACE", "PROPFIND", "PURGE"]) {
+      const api = await raw(3978, `${method} /api/v1/folders HTTP/1.1`);
+      expect(api, method).toMatch(/^HTTP\/1\.1 405 /);
+      expect(api, method).toMatch(/\r\nallow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n/i);
+      expect(JSON.parse(api.split("\r\n\r\n")[1]!)).toMatchObject({ error: { code: "METHOD_NOT_ALLOWED", message: expect.stringContaining(`${method} is not a method Latch serves`) } });
+    }
+    expect(await raw(3978, "TRACE /login HTTP/1.1")).toMatch(/^HTTP\/1\.1 405 [^]*text\/plain[^]*TRACE is not a method Latch serves/);
     // A handler that throws before its first await is answered too, and holds nothing open.
     expect(await raw(3978, "GET /throws HTTP/1.1")).toMatch(/^HTTP\/1\.1 500 /);
     // One that throws after answering keeps its answer, and the server goes on.
