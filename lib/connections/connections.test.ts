@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Folder } from "@prisma/client";
+import { NextRequest } from "next/server";
 import pg from "pg";
 import { Agent, fetch as undiciFetch } from "undici";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -464,6 +465,27 @@ describe("PostgreSQL through a credential asset in another folder", () => {
     expect(ok(await reconnectConnectionAction({ connectionId: id }))).toMatchObject({ ok: true });
     const update = await db().auditEvent.findFirstOrThrow({ where: { targetId: id, action: "connection.update", outcome: "SUCCESS" } });
     expect(update.details).toMatchObject({ ownerTakenOverFrom: owner.id });
+  });
+
+  it("an owner who may no longer use the asset makes the connection a conflict to put right (409), not a missing one (404)", async () => {
+    const [owner, admin] = [await makeUser(), await makeUser({ isAdmin: true })];
+    await grant(connFolder.id, owner, "EDITOR");
+    await grant(secretsFolder.id, owner, "EDITOR");
+    signInAs(owner);
+    const id = connected(ok(await saveConnectionAction(pgInput(pgAssetId))));
+    await db().folderMember.update({ where: { folderId_userId: { folderId: secretsFolder.id, userId: owner.id } }, data: { role: "VIEWER" } });
+
+    // An administrator, who may run it, is told what to put right; so is a runner calling invoke.
+    signInAs(admin);
+    const refused = await reconnectConnectionAction({ connectionId: id });
+    expect(refused).toMatchObject({ ok: false, error: { code: "CONFLICT", message: expect.stringContaining("owner may no longer use the credential asset chosen for its “password” field") } });
+    const invokeRoute = await import("@/app/api/v1/connections/[connectionId]/invoke/route");
+    const res = await invokeRoute.POST(
+      new NextRequest(`http://latch.test/api/v1/connections/${id}/invoke`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ operation: "query", input: { sql: "SELECT 1" } }) }),
+      { params: Promise.resolve({ connectionId: id }) },
+    );
+    expect(res.status).toBe(409);
+    expect(await res.json()).toMatchObject({ error: { code: "CONFLICT" } });
   });
 
   it("an edit by someone else may only pick assets the owner may use too, since the connection runs as its owner", async () => {

@@ -82,7 +82,15 @@ async function resolveAll(sources: FieldSource[], ctx: ResolveFor, rejected?: Re
   const byAsset = new Map<string, Awaited<ReturnType<typeof resolve>>>();
   for (const source of sources) {
     if ("assetId" in source) {
-      const r = byAsset.get(source.assetId) ?? (await resolve({ assetId: source.assetId }, { ...ctx, newerThan: rejected?.fetchSeqs.get(source.assetId) }));
+      const r = byAsset.get(source.assetId) ?? (await resolve({ assetId: source.assetId }, { ...ctx, newerThan: rejected?.fetchSeqs.get(source.assetId) }).catch((error: unknown) => {
+        // Resolved as the connection's owner: "not found" is the owner's, not the caller's, and the
+        // asset cannot have gone (connections hold it). A state of the connection to put right (as a
+        // deactivated owner is), not a missing connection.
+        if (error instanceof AppError && error.code === "NOT_FOUND") {
+          throw new AppError("CONFLICT", `This connection's owner may no longer use the credential asset chosen for its “${source.field}” field. An administrator of the asset's folder can let them use it again, or someone who may edit the connection and use the asset can save it again to take it over.`);
+        }
+        throw error;
+      }));
       byAsset.set(source.assetId, r);
       out.fetchSeqs.set(source.assetId, r.meta.fetchSeq);
       out.fromCache ||= r.meta.fromCache;

@@ -717,14 +717,16 @@ describe("test and invoke act alike, and are audited", () => {
     const tested = await withToken(testRoute, connectionId, token);
     expect(tested).toMatchObject({ status: 200, body: { ok: true } });
 
-    // The owner loses assets.use on the asset's folder: both refuse alike.
+    // The owner loses assets.use on the asset's folder: both refuse alike, as a state to put right (the
+    // connection is there; a 404 would tell the runner it is gone).
     const owner = await makeUser();
     await grant(connFolder.id, owner, "EDITOR");
     await db().connection.update({ where: { id: connectionId }, data: { ownerId: owner.id } });
     await drainAll();
     await call(refreshRoute, connectionId); // drop the cached value, so the resolver is asked again
-    expect((await withToken(invokeRoute, connectionId, token, { operation: "query", input: { sql: "SELECT 1", params: [] } })).status).toBe(404);
-    expect((await withToken(testRoute, connectionId, token)).status).toBe(404);
+    const refused = { status: 409, body: { error: { code: "CONFLICT", message: expect.stringContaining("owner may no longer use the credential asset") } } };
+    expect(await withToken(invokeRoute, connectionId, token, { operation: "query", input: { sql: "SELECT 1", params: [] } })).toMatchObject(refused);
+    expect(await withToken(testRoute, connectionId, token)).toMatchObject(refused);
     await db().connection.update({ where: { id: connectionId }, data: { ownerId: editor.id } });
   });
 
