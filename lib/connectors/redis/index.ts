@@ -145,6 +145,14 @@ const commandInput = z.object({
 });
 
 /** JSON-ready replies: RESP3 maps as objects, sets as arrays, binary-safe strings as text. */
+/** HGETALL as the object the operation promises: RESP2 answers a flat field, value, field, value list (RESP3 a map). */
+function hashReply(v: unknown): unknown {
+  if (!Array.isArray(v)) return jsonReply(v);
+  const hash: Record<string, unknown> = {};
+  for (let i = 0; i + 1 < v.length; i += 2) Object.defineProperty(hash, String(v[i]), { value: jsonReply(v[i + 1]), enumerable: true, writable: true, configurable: true });
+  return hash;
+}
+
 function jsonReply(v: unknown): unknown {
   if (v === null || v === undefined) return null;
   if (Buffer.isBuffer(v)) return v.toString("utf8");
@@ -174,7 +182,7 @@ const command: Operation<Redis, typeof commandInput, { result: unknown }> = {
         suspect.add(client);
         return redisTimeout(target, timeoutMs);
       });
-      return { result: jsonReply(value) };
+      return { result: name === "HGETALL" ? hashReply(value) : jsonReply(value) };
     } catch (error) {
       throw oversizeError(client, sent, target, name) ?? toRedisError(error, target);
     }
