@@ -6,7 +6,7 @@ import { z } from "zod";
 import { AddressWatch } from "@/lib/net/address-watch";
 import { resolveTargetAddress } from "@/lib/net/egress";
 import { blankToUndefined, hostSchema, socketClosed, statementLimitMs, tlsOptions, within, portSchema } from "../socket-shared";
-import { socketDestination, markRaisedByStatement, USER_FROM_ASSET, type Connector, type Operation, type UserSource } from "../types";
+import { socketDestination, markRaisedByStatement, OperationInputError, USER_FROM_ASSET, type Connector, type Operation, type UserSource } from "../types";
 import { megabytes } from "@/lib/utils";
 import { MAX_ANSWER_BYTES, OpenTransactionError, parameterCountError, RESET_WAIT_MS, ResultRows, RowTooLargeError, sessionsBusy, sqlQueryInput, watchRowBytes, type QueryOutput } from "../sql-shared";
 import { classifyPostgresError, postgresTimeout, toPostgresError, where, type PostgresTarget } from "./classify";
@@ -144,7 +144,13 @@ function streamQuery(client: pg.ClientBase, sql: string, params: unknown[], rowL
     });
     // Every whole message ends a count, not only rows: RAISE NOTICE, COPY … TO STDOUT data, and
     // the notifications of a LISTEN the caller ran earlier on this session can add up to megabytes.
-    const messageDone = () => watch.rowDone();
+    // COPY … FROM STDIN / TO STDOUT move their data beside the statement's result: pg fails the first
+    // with a "cancelled" 57014 (read as a timeout) and drops the second's rows, answering success.
+    let copying = false;
+    const messageDone = (message: { name?: string }) => {
+      watch.rowDone();
+      if (message.name === "copyInResponse" || message.name === "copyOutResponse" || message.name === "copyBothResponse") copying = true;
+    };
     connection.on("message", messageDone);
     const stopWatching = () => {
       watch.stop();
@@ -158,11 +164,12 @@ function streamQuery(client: pg.ClientBase, sql: string, params: unknown[], rowL
     });
     query.on("error", (error: Error) => {
       stopWatching();
-      reject(tooLarge ? new RowTooLargeError() : error);
+      reject(tooLarge ? new RowTooLargeError() : copying ? copyRefused() : error);
     });
     query.on("end", (result: pg.QueryResultBase) => {
       stopWatching();
       if (rows.failure) return reject(rows.failure);
+      if (copying) return reject(copyRefused());
       const columns = (result.fields ?? []).map((f) => f.name);
       const rowCount = columns.length > 0 ? rows.seen : (result.rowCount ?? rows.seen);
       resolve({ columns, rows: rows.rows, rowCount, truncated: rows.truncated });
@@ -170,6 +177,10 @@ function streamQuery(client: pg.ClientBase, sql: string, params: unknown[], rowL
     client.query(query);
   });
 }
+
+/** COPY to or from the client (the caller), which an invoke has no channel for. A server-side file is another matter. */
+const copyRefused = () =>
+  new OperationInputError("sql", "COPY … FROM STDIN and COPY … TO STDOUT exchange data outside the statement's result, which an invoke does not carry: nothing was copied in, and data copied out is not returned. Use INSERT … VALUES with parameters, or SELECT.");
 
 /**
  * Runs `work` on a borrowed session. The server cancels a statement that outlives the deadline

@@ -363,6 +363,26 @@ describe("postgres connector against a password-auth PostgreSQL", () => {
     expect((await run("SELECT $1::int + 1 AS n", [41])).rows).toEqual([[42]]);
   });
 
+  it("refuses COPY to or from the caller as the caller's mistake: not a timeout, and no success with the data dropped", async () => {
+    const { client } = await open({ database: "postgres" }); // where startAdmin creates the table
+    const run = (sql: string) => runQuery(client, { sql, params: [], rowLimit: 10 });
+    const admin = await startAdmin();
+    try {
+      await admin.query("CREATE TABLE IF NOT EXISTS copy_in (x int)");
+      await admin.query(`GRANT ALL ON copy_in TO PUBLIC`);
+    } finally {
+      await admin.end();
+    }
+    for (const sql of ["COPY (SELECT g FROM generate_series(1, 3) g) TO STDOUT", "COPY copy_in FROM STDIN"]) {
+      const error = await run(sql).then(() => null, (e: unknown) => e);
+      expect(error, `${sql}: ${(error as Error | null)?.message}`).toBeInstanceOf(OperationInputError);
+      expect((error as OperationInputError).message, sql).toMatch(/COPY … FROM STDIN and COPY … TO STDOUT exchange data outside the statement's result/);
+    }
+    expect((await run("SELECT count(*)::int FROM copy_in")).rows).toEqual([[0]]);
+    // The session goes on.
+    expect((await run("SELECT 1 AS n")).rows).toEqual([[1]]);
+  });
+
   it("maps a missing privilege to permission", async () => {
     const admin = await startAdmin();
     try {
