@@ -77,6 +77,8 @@ function classifyServer(error: unknown, target: MariadbTarget): ConnectorError |
       if (!login) return new ConnectorError("target_error", `A statement on ${at} failed with ${tag} (password expired).`);
       return new ConnectorError("credentials_rejected", `The password of ${who} has expired on ${at} (${tag}); set a new one.`);
     case 1044: // ER_DBACCESS_DENIED_ERROR
+      // At login it is the connection's database; later, one the statement named (USE other_db).
+      if (!login) return new ConnectorError("permission", `${Who} may not use a database the statement names, on ${at} (${tag}).`);
       return new ConnectorError("permission", `${Who} may not use the database${target.database ? ` “${target.database}”` : ""} on ${at} (${tag}).`);
     case 1142: // ER_TABLEACCESS_DENIED_ERROR
     case 1143: // ER_COLUMNACCESS_DENIED_ERROR
@@ -86,6 +88,7 @@ function classifyServer(error: unknown, target: MariadbTarget): ConnectorError |
     case 1130: // ER_HOST_NOT_PRIVILEGED
       return new ConnectorError("permission", `${where(target)} does not accept connections from Latch's address (${tag}).`);
     case 1049: // ER_BAD_DB_ERROR
+      if (!login) return new ConnectorError("target_error", `A database the statement names does not exist on ${at} (${tag}).`);
       return new ConnectorError("config", `The database${target.database ? ` “${target.database}”` : ""} does not exist on ${at} (${tag}).`);
     case 1040: // ER_CON_COUNT_ERROR
     case 1053: // ER_SERVER_SHUTDOWN

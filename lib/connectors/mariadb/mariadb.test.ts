@@ -4,7 +4,7 @@ import { expectConnectorError } from "@/test/targets/expect";
 import { createMariadbUser, type MariadbUser } from "@/test/targets/mariadb";
 import type net from "node:net";
 import { freePort, startPartitionProxy, startSilentServer } from "@/test/targets/net";
-import { ConnectorError, OperationInputError, type Connector } from "../types";
+import { ConnectorError, markRaisedByStatement, OperationInputError, type Connector } from "../types";
 import { classifyMariadbError } from "./classify";
 import { MAX_ANSWER_BYTES, RowTooLargeError, type QueryOutput } from "../sql-shared";
 import { mariadbConfigSchema, mariadbConnector, type MariadbPool } from "./index";
@@ -383,5 +383,17 @@ describe("mariadb classify", () => {
 
   it("leaves unknown errors alone", () => {
     expect(classifyMariadbError(new Error("something else"), config)).toBeNull();
+  });
+
+  it("names the connection's database only for a refusal at login; a statement's USE other_db is another database", () => {
+    expect(classifyMariadbError(serverError("ER_DBACCESS_DENIED_ERROR", 1044), config)?.message).toContain("may not use the database “shop”");
+    expect(classifyMariadbError(serverError("ER_BAD_DB_ERROR", 1049), config)?.message).toContain("The database “shop” does not exist");
+    for (const [error, kind] of [[serverError("ER_DBACCESS_DENIED_ERROR", 1044), "permission"], [serverError("ER_BAD_DB_ERROR", 1049), "target_error"]] as const) {
+      markRaisedByStatement(error);
+      const result = classifyMariadbError(error, config);
+      expect(result?.kind).toBe(kind);
+      expect(result?.message).toMatch(/a database the statement names/i);
+      expect(result?.message).not.toContain("shop");
+    }
   });
 });
