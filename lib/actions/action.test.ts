@@ -86,6 +86,16 @@ describe("the action helper", () => {
     expect(await action({ name: "pay\ud83d\udd11roll", tags: { "🔑": "key" } })).toEqual({ ok: true, data: "done" });
   });
 
+  it("refuses a key named __proto__, which validation would drop without a word, with a 400 naming it", async () => {
+    signInAs(await makeUser());
+    const run = vi.fn(async () => "done");
+    const action = defineAction(z.object({ params: z.array(z.json()) }), run);
+    const parsed = JSON.parse('{"params":[{"b":2,"nested":{"__proto__":{"a":1}}}]}') as { params: z.core.util.JSONType[] };
+    expect(await action(parsed)).toEqual({ ok: false, error: { code: "BAD_REQUEST", message: expect.stringContaining('a key named "__proto__"'), reference: "test-request-id" } });
+    expect(run).not.toHaveBeenCalled();
+    expect(await action({ params: [{ b: 2, constructor: "fine" }] })).toEqual({ ok: true, data: "done" });
+  });
+
   it("answers text the database cannot store (a NUL) with a 400 that says what to fix, not an unexpected error", async () => {
     signInAs(await makeUser());
     const action = defineAction(z.object({ name: z.string() }), async ({ name }) => sql(db(), "SELECT $1::text AS name", [name]));

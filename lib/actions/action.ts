@@ -35,6 +35,7 @@ export const MAX_INPUT_DEPTH = 64;
  *   the stack inside safeParse, an unexpected error (500) instead of a 400. A decoded server-action
  *   argument may share objects or refer to itself: a cycle is simply too deep, and a shared object is
  *   walked again only when reached deeper than before, so no input makes it slow.
+ * - Keys. A key "__proto__" would be dropped by the validation's copy of the object: refused instead.
  * - Text. JSON may carry a lone UTF-16 surrogate ("\ud800"), which is no character at all: PostgreSQL
  *   refuses it deep inside a write, and a target would get mangled text. Strings and keys must be
  *   well-formed Unicode.
@@ -61,6 +62,7 @@ export function assertInputShape(value: unknown, max = MAX_INPUT_DEPTH): void {
     }
     for (const key of Object.keys(v)) {
       assertWellFormed(key);
+      if (key === "__proto__") throw new AppError("BAD_REQUEST", PROTO_KEY_MESSAGE);
       const child: unknown = (v as Record<string, unknown>)[key];
       if (typeof child === "string") assertWellFormed(child);
       else if (child !== null && typeof child === "object") pending.push([child, depth + 1]);
@@ -71,6 +73,10 @@ export function assertInputShape(value: unknown, max = MAX_INPUT_DEPTH): void {
 function assertWellFormed(text: string): void {
   if (!text.isWellFormed()) throw new AppError("BAD_REQUEST", BROKEN_TEXT_MESSAGE);
 }
+
+// JSON.parse keeps it as an ordinary key, but validation rebuilds objects by assignment, which sets the
+// prototype instead: the key and its value would vanish without a word (a jsonb parameter, a header).
+const PROTO_KEY_MESSAGE = 'The input has a key named "__proto__", which Latch cannot pass on unchanged. Rename the key.';
 
 const BROKEN_TEXT_MESSAGE = "The input contains text that is not valid Unicode (an unpaired surrogate such as \\ud800). Send well-formed text.";
 
