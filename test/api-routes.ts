@@ -19,8 +19,8 @@ export type ApiRoute = {
 
 const V1 = path.join(process.cwd(), "app", "api", "v1");
 
-/** app/api/v1/[...path] answers 404 wherever no operation is: a route file, but not an operation. */
-export const isOperationRouteFile = (file: string) => path.basename(file) === "route.ts" && !file.startsWith(`[...path]${path.sep}`);
+/** app/api/v1/[[...path]] answers 404 wherever no operation is (/api/v1 itself included): a route file, but not an operation. */
+export const isOperationRouteFile = (file: string) => path.basename(file) === "route.ts" && !file.startsWith(`[[...path]]${path.sep}`);
 
 export async function apiRoutes(): Promise<ApiRoute[]> {
   const files = (readdirSync(V1, { recursive: true }) as string[]).filter(isOperationRouteFile).sort();

@@ -73,7 +73,7 @@ export function unexpectedAnswer(requestId: string): Outgoing {
   return json(500, { error: { code: "UNEXPECTED", message: unexpectedMessage(requestId), requestId } }, requestId);
 }
 
-/** The API's answer at an address no route serves (app/api/v1/[...path]): JSON, like every other. */
+/** The API's answer at an address no route serves (app/api/v1/[[...path]], /api/v1 itself included): JSON, like every other. */
 export function unknownApiPath(request: NextRequest): NextResponse {
   const requestId = requestIdFrom(request.headers);
   const out = json(404, { error: { code: "NOT_FOUND", message: "No API operation at this address; the reference is at /api/v1/openapi.json.", requestId } }, requestId);

@@ -1,6 +1,6 @@
 import { NextRequest } from "next/server";
 import { describe, expect, it } from "vitest";
-import * as unknown from "@/app/api/v1/[...path]/route";
+import * as unknown from "@/app/api/v1/[[...path]]/route";
 
 describe("an /api/v1 address no operation has", () => {
   it("answers a JSON 404 with the API's headers and the caller's request id, whatever the method", async () => {
