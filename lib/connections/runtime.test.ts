@@ -145,6 +145,8 @@ describe("invoke", () => {
     const flush = await invoke(redisConn.connectionId, "command", { command: "flushall", args: [] });
     expect(flush.status).toBe(422);
     expect(flush.body.error).toMatchObject({ code: "VALIDATION", fieldErrors: { "input.command": [expect.stringContaining("FLUSHALL is not allowed")] } });
+    const typo = await invoke(redisConn.connectionId, "command", { command: "GET", arg: ["k"] });
+    expect(typo).toMatchObject({ status: 422, body: { error: { code: "VALIDATION", fieldErrors: { "input.arg": ["“arg” is not a field of command's input; check its spelling against the API reference."] } } } });
 
     const api = await connectSecret("http", `rt/http-${randomUUID().slice(0, 6)}`, "apiKey", httpTarget.credentials.apiKey, { baseUrl: httpTarget.url, authScheme: "apiKey", apiKeyIn: "header", apiKeyName: "X-API-Key", testPath: "/health", caBundle: httpTarget.caCert });
     const cases: [Record<string, unknown>, string][] = [
@@ -154,6 +156,8 @@ describe("invoke", () => {
       [{ method: "GET", path: "../admin" }, "input.path"],
       [{ method: "GET", path: "https://elsewhere.example/x" }, "input.path"],
       [{ method: "GET", path: "/a/%2e%2e/b" }, "input.path"],
+      // A misspelt field is named, not ignored (the request would go without the header the caller meant).
+      [{ method: "GET", path: "/echo", header: { Accept: "text/plain" } }, "input.header"],
     ];
     const before = httpTarget.requests.length;
     for (const [input, field] of cases) {

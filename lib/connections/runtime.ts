@@ -293,7 +293,12 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
   }
   const parsed = operation.input.safeParse(input.input);
   if (!parsed.success) {
-    const errors = Object.fromEntries(Object.entries(fieldErrorsOf(parsed.error)).map(([k, v]) => [`input.${k}`, v]));
+    // A misspelt field ("rowlimit") would otherwise be ignored, and the default used without a word.
+    const unknown = parsed.error.issues.flatMap((issue) => (issue.code === "unrecognized_keys" ? issue.keys.map((key) => [...issue.path, key].join(".")) : []));
+    const issues = parsed.error.issues.filter((issue) => issue.code !== "unrecognized_keys");
+    const errors: Record<string, string[]> = {};
+    for (const path of unknown) errors[`input.${path}`] = [`“${path}” is not a field of ${input.operation}'s input; check its spelling against the API reference.`];
+    if (issues.length) for (const [k, v] of Object.entries(fieldErrorsOf(new z.ZodError(issues)))) errors[`input.${k}`] = v;
     throw new AppError("VALIDATION", Object.values(errors)[0]?.[0] ?? "Check the operation's input.", errors);
   }
   const timeLeft = invokeDeadline(parsed.data, started);

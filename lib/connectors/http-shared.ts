@@ -331,7 +331,7 @@ function segmentProblem(segments: string[]): "encoding" | "leaves" | null {
 }
 
 export const requestInputSchema = z
-  .object({
+  .strictObject({
     method: z.enum(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]).default("GET"),
     path: z.string().min(1).max(4096).meta({ description: "Relative to the base URL; may carry a ?query. Never leaves the base URL." }),
     query: z.record(z.string().min(1).max(256), z.string().max(8192)).optional(),

@@ -21,7 +21,7 @@ export function sessionsBusy(where: string, max: number, ms: number): ConnectorE
   );
 }
 
-export const sqlQueryInput = z.object({
+export const sqlQueryInput = z.strictObject({
   sql: z.string().trim().min(1, "Enter a SQL statement.").max(100_000),
   params: z.array(z.json()).max(10_000).default([]),
   rowLimit: z.number().int().min(1).max(10_000).default(1000),

@@ -129,7 +129,7 @@ const WRITE_COMMANDS = new Set([
  */
 export const ALLOWED_COMMANDS = new Set([...READ_ONLY_COMMANDS, ...WRITE_COMMANDS]);
 
-const commandInput = z.object({
+const commandInput = z.strictObject({
   command: z
     .string()
     .trim()
@@ -144,7 +144,6 @@ const commandInput = z.object({
   }
 });
 
-/** JSON-ready replies: RESP3 maps as objects, sets as arrays, binary-safe strings as text. */
 /** HGETALL as the object the operation promises: RESP2 answers a flat field, value, field, value list (RESP3 a map). */
 function hashReply(v: unknown): unknown {
   if (!Array.isArray(v)) return jsonReply(v);
@@ -153,6 +152,7 @@ function hashReply(v: unknown): unknown {
   return hash;
 }
 
+/** JSON-ready replies: RESP3 maps as objects, sets as arrays, binary-safe strings as text. */
 function jsonReply(v: unknown): unknown {
   if (v === null || v === undefined) return null;
   if (Buffer.isBuffer(v)) return v.toString("utf8");
