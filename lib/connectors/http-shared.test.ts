@@ -2,7 +2,10 @@ import { randomBytes } from "node:crypto";
 import { ReadableStream } from "node:stream/web";
 import { Response } from "undici";
 import { describe, expect, it } from "vitest";
-import { MAX_BODY_BYTES, readResponse, redact, redactionForms, requestInputSchema, resolveUnderBase, safeCut } from "./http-shared";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { fetch as undiciFetch } from "undici";
+import { classifyTargetError, MAX_BODY_BYTES, readResponse, redact, redactionForms, requestInputSchema, resolveUnderBase, safeCut } from "./http-shared";
 
 const pieces = (secret: string, size = 24) => Array.from({ length: secret.length - size }, (_, i) => secret.slice(i, i + size));
 
@@ -49,6 +52,25 @@ describe("a response body over the cap", () => {
     const secret = "tiny-secret-value-42";
     const result = await readResponse(new Response(`one ${secret} two`), redactionForms([secret]));
     expect(result).toMatchObject({ status: 200, body: "one [redacted] two", truncated: false });
+  });
+});
+
+describe("a body that does not match its Content-Encoding", () => {
+  it("is the target's fault (502 upstream_error), not an unreachable target", async () => {
+    const server = http.createServer((_req, res) => {
+      res.writeHead(200, { "content-encoding": "gzip", "content-type": "text/plain" });
+      res.end("this is not gzip at all");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const response = await undiciFetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+      const error = await readResponse(response, []).then(() => null, (e: unknown) => e);
+      const classified = classifyTargetError(error, "api.example.com");
+      expect(classified?.kind).toBe("upstream_error");
+      expect(classified?.message).toContain("api.example.com answered with a body that is not what its Content-Encoding says (Z_DATA_ERROR)");
+    } finally {
+      server.close();
+    }
   });
 });
 

@@ -129,6 +129,8 @@ export function classifyTargetError(error: unknown, host: string): ConnectorErro
     if (code.startsWith("ERR_SSL_") || /alert (certificate required|handshake failure|bad certificate|unknown ca|protocol version)|wrong version number/i.test(message))
       return new ConnectorError("tls", `The TLS handshake with ${host} failed. Check that the address is an HTTPS endpoint and what it requires.`);
     if (TIMEOUT_CODES.has(code) || name === "TimeoutError") return new ConnectorError("timeout", `${host} did not answer in time.`);
+    // zlib's codes (Z_DATA_ERROR, Z_BUF_ERROR): the target answered, with a body its Content-Encoding does not describe.
+    if (/^Z_[A-Z_]+$/.test(code)) return new ConnectorError("upstream_error", `${host} answered with a body that is not what its Content-Encoding says (${code}): Latch could not decode it.`);
     queue.push((e as { cause?: unknown }).cause);
     const nested = (e as { errors?: unknown }).errors;
     if (Array.isArray(nested)) queue.push(...nested);
