@@ -486,6 +486,11 @@ describe("PostgreSQL through a credential asset in another folder", () => {
     );
     expect(res.status).toBe(409);
     expect(await res.json()).toMatchObject({ error: { code: "CONFLICT" } });
+
+    // Saving resolves as the person saving: an asset they may not use is not found, as anywhere else.
+    signInAs(owner);
+    const typedUser = { ...pgInput(pgAssetId), config: { ...pgInput(pgAssetId).config, user: target.user }, usernameFromAsset: [] };
+    expect(await saveConnectionAction(typedUser)).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
   });
 
   it("an edit by someone else may only pick assets the owner may use too, since the connection runs as its owner", async () => {

@@ -83,10 +83,11 @@ async function resolveAll(sources: FieldSource[], ctx: ResolveFor, rejected?: Re
   for (const source of sources) {
     if ("assetId" in source) {
       const r = byAsset.get(source.assetId) ?? (await resolve({ assetId: source.assetId }, { ...ctx, newerThan: rejected?.fetchSeqs.get(source.assetId) }).catch((error: unknown) => {
-        // Resolved as the connection's owner: "not found" is the owner's, not the caller's, and the
-        // asset cannot have gone (connections hold it). A state of the connection to put right (as a
-        // deactivated owner is), not a missing connection.
-        if (error instanceof AppError && error.code === "NOT_FOUND") {
+        // Run as the connection's owner on a caller's behalf (invoke, test: triggeredBy is set), "not
+        // found" is the owner's, not the caller's, and the asset cannot have gone (connections hold it):
+        // a state of the connection to put right, as a deactivated owner is. A save or an OAuth callback
+        // resolves as the person acting, whose refusal stays a 404.
+        if (ctx.triggeredBy && error instanceof AppError && error.code === "NOT_FOUND") {
           throw new AppError("CONFLICT", `This connection's owner may no longer use the credential asset chosen for its “${source.field}” field. An administrator of the asset's folder can let them use it again, or someone who may edit the connection and use the asset can save it again to take it over.`);
         }
         throw error;
