@@ -146,10 +146,11 @@ function streamQuery(client: pg.ClientBase, sql: string, params: unknown[], rowL
     // the notifications of a LISTEN the caller ran earlier on this session can add up to megabytes.
     // COPY … FROM STDIN / TO STDOUT move their data beside the statement's result: pg fails the first
     // with a "cancelled" 57014 (read as a timeout) and drops the second's rows, answering success.
-    let copying = false;
+    let copying: "in" | "out" | null = null;
     const messageDone = (message: { name?: string }) => {
       watch.rowDone();
-      if (message.name === "copyInResponse" || message.name === "copyOutResponse" || message.name === "copyBothResponse") copying = true;
+      if (message.name === "copyInResponse") copying = "in";
+      else if (message.name === "copyOutResponse" || message.name === "copyBothResponse") copying = "out";
     };
     connection.on("message", messageDone);
     const stopWatching = () => {
@@ -164,12 +165,12 @@ function streamQuery(client: pg.ClientBase, sql: string, params: unknown[], rowL
     });
     query.on("error", (error: Error) => {
       stopWatching();
-      reject(tooLarge ? new RowTooLargeError() : copying ? copyRefused() : error);
+      reject(tooLarge ? new RowTooLargeError() : copying ? copyRefused(copying) : error);
     });
     query.on("end", (result: pg.QueryResultBase) => {
       stopWatching();
       if (rows.failure) return reject(rows.failure);
-      if (copying) return reject(copyRefused());
+      if (copying) return reject(copyRefused(copying));
       const columns = (result.fields ?? []).map((f) => f.name);
       const rowCount = columns.length > 0 ? rows.seen : (result.rowCount ?? rows.seen);
       resolve({ columns, rows: rows.rows, rowCount, truncated: rows.truncated });
@@ -178,9 +179,18 @@ function streamQuery(client: pg.ClientBase, sql: string, params: unknown[], rowL
   });
 }
 
-/** COPY to or from the client (the caller), which an invoke has no channel for. A server-side file is another matter. */
-const copyRefused = () =>
-  new OperationInputError("sql", "COPY … FROM STDIN and COPY … TO STDOUT exchange data outside the statement's result, which an invoke does not carry: nothing was copied in, and data copied out is not returned. Use INSERT … VALUES with parameters, or SELECT.");
+/**
+ * COPY to or from the client (the caller), which an invoke has no channel for (a server-side file is
+ * another matter). Copying out, the statement has run (and committed, if it changed anything): the
+ * message says so, so that nobody runs it again thinking it was refused.
+ */
+const copyRefused = (direction: "in" | "out") =>
+  new OperationInputError(
+    "sql",
+    direction === "in"
+      ? "COPY … FROM STDIN takes its data outside the statement, which an invoke does not carry: nothing was copied in. Use INSERT … VALUES with parameters."
+      : "COPY … TO STDOUT sends its data outside the statement's result, which an invoke does not carry: the statement ran, but its rows are not returned. Use SELECT (or … RETURNING) instead.",
+  );
 
 /**
  * Runs `work` on a borrowed session. The server cancels a statement that outlives the deadline
