@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { sameOAuthGrant } from "@/lib/connectors/oauth2";
 import { getConnector } from "@/lib/connectors/registry";
 import { createTestPki } from "@/test/emulators/tls";
 import { destinationChange } from "./destination";
@@ -30,6 +31,10 @@ describe("connector destinations", () => {
     const tenant = (id: string) => oauth.destination({ tokenUrl: `https://login.microsoftonline.com/${id}/oauth2/v2.0/token` });
     expect(destinationChange(tenant("ours"), tenant("theirs"))).toBe("to a new address");
     expect(destinationChange(tenant("ours"), tenant("ours"))).toBeNull();
+    // An OAuth grant's tokens belong to the API's host (its resource server): another path there keeps them.
+    const grant = (apiBaseUrl: string) => ({ authorizationUrl: "https://login.example.com/authorize", tokenUrl: "https://login.example.com/token", clientId: "app", scopes: "read", grant: "authorization_code", apiBaseUrl });
+    expect(sameOAuthGrant(grant("https://api.example.com/v1"), grant("https://API.example.com/v2/"))).toBe(true);
+    expect(sameOAuthGrant(grant("https://api.example.com/v1"), grant("https://elsewhere.example/v1"))).toBe(false);
   });
 
   it("a kept typed secret follows an edit only to the same address, over TLS as before, under no new CA", () => {

@@ -90,14 +90,17 @@ const grantSettings = {
 } satisfies Record<(typeof OAUTH_GRANT_KEYS)[number], z.ZodType>;
 const grantSchema = z.object(grantSettings);
 
+const originOf = (url: unknown) => (typeof url === "string" && URL.canParse(url.trim()) ? new URL(url.trim()).origin : String(url ?? "").trim());
+
 /**
  * Whether two configs (saved or parsed) are for one grant. A saved config that does not parse is
- * another. The API's address counts too (path included): tokens someone authorised for one API are not sent to another.
+ * another. The API's origin counts too: tokens someone authorised for one API are not sent to another (a resource
+ * server is a host; another path on it, /v1 to /v2, keeps the grant).
  */
 export function sameOAuthGrant(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
   const [x, y] = [grantSchema.safeParse(a), grantSchema.safeParse(b)];
   if (!x.success || !y.success) return false;
-  if (urlDestination(a, "apiBaseUrl").address !== urlDestination(b, "apiBaseUrl").address) return false;
+  if (originOf(a.apiBaseUrl) !== originOf(b.apiBaseUrl)) return false;
   return OAUTH_GRANT_KEYS.every((k) => JSON.stringify(x.data[k]) === JSON.stringify(y.data[k]));
 }
 
