@@ -75,5 +75,5 @@ export const config = {
   // /api/v1 answers JSON to runners and sets its own headers (lib/api/handler.ts): no nonce to stamp,
   // and the hottest route (invoke) should not pay for a page's proxy.
   // Exactly these files and folders: "/favicon.icoo" or "/_next/staticx" is a page (not found) and gets the headers.
-  matcher: ["/((?!_next/static/|_next/image$|favicon\\.ico$|icon\\.svg$|api/v1/).*)"],
+  matcher: ["/((?!_next/static/|_next/image$|favicon\\.ico$|icon\\.svg$|api/v1/|api/v1$).*)"],
 };

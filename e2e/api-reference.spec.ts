@@ -41,3 +41,14 @@ test("the sidebar links to the API reference", async ({ page }) => {
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "API reference" }).click();
   await expect(page).toHaveURL(/\/api-reference$/);
 });
+
+test("an API address no operation has answers the API's JSON 404, /api/v1 itself included", async ({ request }) => {
+  for (const path of ["/api/v1", "/api/v1/", "/api/v1/conections"]) {
+    const res = await request.get(path, { headers: { "x-request-id": "e2e-unknown-path" } });
+    expect(res.status(), path).toBe(404);
+    expect(res.headers()["content-type"], path).toBe("application/json");
+    // The API's own headers, not a page's (no script nonce to stamp on JSON).
+    expect(res.headers()["content-security-policy"] ?? "", path).not.toContain("nonce-");
+    expect(await res.json(), path).toMatchObject({ error: { code: "NOT_FOUND", requestId: "e2e-unknown-path" } });
+  }
+});
