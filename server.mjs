@@ -6,7 +6,7 @@
  *
  * HOSTNAME is not read: containers set it to their own name, which would decide where Latch listens.
  *
- * Everything is Next's, through its documented custom-server API, except three things done for every
+ * Everything is Next's, through its documented custom-server API, except four things done for every
  * request before Next sees it:
  *  - a method Next cannot take (TRACE, WebDAV's PROPFIND, ...) is refused with 405 (a bare 500 or an
  *    empty 400 from Next otherwise);
@@ -90,10 +90,11 @@ server.on(
       const forwarded = request.headers["x-forwarded-for"];
       request.headers["x-forwarded-for"] = forwarded ? `${forwarded}, ${peer}` : peer;
     }
+    // TRACE and the like: Next would answer a bare 500 (see NEXT_METHODS).
+    if (!NEXT_METHODS.has(request.method ?? "")) return void refuse(request, response, 405, `${request.method} is not a method Latch serves: it takes ${[...NEXT_METHODS].join(", ")}.`, { allow: [...NEXT_METHODS].join(", ") });
     // A path with a broken percent-escape ("%ZZ", or bytes that are not UTF-8), or a request target
     // no URL parser takes ("//a:99999/x", which Node's parser lets through), makes Next's router
     // throw: a bare 500, or no answer at all. It is the caller's mistake.
-    if (!NEXT_METHODS.has(request.method ?? "")) return void refuse(request, response, 405, `${request.method} is not a method Latch serves: it takes ${[...NEXT_METHODS].join(", ")}.`, { allow: [...NEXT_METHODS].join(", ") });
     if (!decodablePath(request.url)) return void refuseMalformedPath(request, response);
     // The direct route's answer (a promise), or false: Next's.
     return globalThis[DIRECT_ROUTES]?.(request, response) || handle(request, response);

@@ -252,7 +252,7 @@ export function redactionForms(values: (string | undefined)[]): string[] {
     forms.add(v);
     forms.add(encodeURIComponent(v));
     forms.add(new URLSearchParams({ v }).toString().slice(2));
-    // .NET's HttpUtility.UrlEncode and some proxies write the escapes in lower case.
+    // Some encoders (.NET's HttpUtility.UrlEncode among them) and proxies write the escapes in lower case.
     forms.add(lowerHex(encodeURIComponent(v)));
     forms.add(lowerHex(new URLSearchParams({ v }).toString().slice(2)));
     for (const form of jsonForms(v)) forms.add(form);

@@ -48,10 +48,10 @@ export function metrics(): Metrics {
   return m;
 }
 
-/** Cache figures are read from the cache itself at scrape time. */
 /** The cache's counters by their label (singular, as Prometheus labels usually are). */
 const CACHE_EVENTS = [["hit", "hits"], ["miss", "misses"], ["eviction", "evictions"], ["expiration", "expirations"]] as const;
 
+/** Cache figures are read from the cache itself at scrape time. */
 export function registerCacheMetrics(stats: () => { hits: number; misses: number; evictions: number; expirations: number; fetches: number; size: number }) {
   const m = metrics();
   if (m.registry.getSingleMetric("latch_secret_cache_events_total")) return;
