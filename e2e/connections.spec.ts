@@ -98,6 +98,8 @@ test("connect PostgreSQL with a credential asset from another folder, edit it, r
   await page.getByRole("button", { name: "Connect" }).click();
 
   await expect(page.getByRole("heading", { level: 1, name: "Payroll database" })).toBeVisible({ timeout: 30_000 });
+  // The Connect button is gone with the form: focus goes to the new page's content, not back to the top.
+  await expect(page.getByRole("main")).toBeFocused();
   await expect(page.getByRole("main")).toContainText("Connected");
   await expect(page.getByRole("main")).toContainText("PostgreSQL");
   await expect(page.getByRole("link", { name: assetName })).toBeVisible();
@@ -197,6 +199,8 @@ test("removing a field's asset returns it to Enter value; the folder's list show
   const password = page.getByLabel(/^Password\*?$/);
   await expect(password).toBeEditable();
   await expect(password).toHaveValue("");
+  // The Remove button went with the chip: focus is on the input that took its place, not the page.
+  await expect(password).toBeFocused();
   await expect(page.getByRole("button", { name: "Password options" })).toBeVisible();
   const user = page.getByRole("textbox", { name: /^User\b/ });
   await expect(user).toBeEditable();

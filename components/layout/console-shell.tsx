@@ -3,6 +3,7 @@ import * as React from "react";
 import { AppHeader } from "@/components/layout/app-header";
 import { AppSidebar, MobileSidebar, type NavAccess } from "@/components/layout/app-sidebar";
 import { SessionEndedProvider } from "@/components/auth/session-ended";
+import { FocusAfterNavigation } from "@/components/layout/focus-after-navigation";
 
 export type ConsoleShellProps = {
   user: { name: string; email: string };
@@ -36,6 +37,7 @@ export function ConsoleShell({ user, access, folderTree, breadcrumbs, children }
           <main id="main" tabIndex={-1} className="mx-auto w-full max-w-7xl flex-1 px-4 py-6 outline-none sm:px-6 lg:px-8 lg:py-8">
             {children}
           </main>
+          <FocusAfterNavigation targetId="main" />
         </div>
       </div>
     </SessionEndedProvider>
