@@ -25,8 +25,9 @@ export function Breadcrumbs({ items, className }: BreadcrumbsProps) {
               key={`${index}-${item.label}`}
               className={cn(
                 "flex min-w-0 items-center gap-1.5",
-                // A long current name gives way first (down to a few words); the links above it stay readable.
-                isLast ? "min-w-24 shrink-[100]" : "max-w-48",
+                // The current name takes what the links above it leave (they keep their width, up to 12rem,
+                // unless even its few words would not fit): a shrink weight still clipped them by a pixel.
+                isLast ? "min-w-24 flex-1" : "max-w-48",
                 hiddenOnMobile && "hidden sm:flex",
               )}
             >
