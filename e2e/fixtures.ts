@@ -267,7 +267,7 @@ export async function heapHolds(page: Page, text: string): Promise<boolean> {
  *   value, held only that way, 20 s after the dialog closed);
  * - Playwright's trace recorder, which caches recorded elements' values under a symbol property of
  *   theirs (`__playwright_snapshot_cache_`), detached ones included (seen: the token dialog's input,
- *   now and then, when several tests ran at once).
+ *   kept by the closed dialog's last event, now and then when several tests ran at once).
  */
 function heldStrongly(json: string, text: string): boolean {
   if (!json.includes(text)) return false;
@@ -287,12 +287,17 @@ function heldStrongly(json: string, text: string): boolean {
   const holding = new Set<number>();
   for (let i = 0; i < nodes.length; i += nf) if (stringTypes.has(nodes[i + nType]!) && strings[nodes[i + nName]!]!.includes(text)) holding.add(i);
   if (holding.size === 0) return false;
-  // Where each node's edges start (edges are listed node by node), then a walk from the root (node 0).
+  // Where each node's edges start (edges are listed node by node); Playwright's caches, which an element
+  // refers to by that symbol and, when stored out of the object, by an unnamed slot of its properties too.
   const firstEdge = new Map<number, number>();
+  const playwright = new Set<number>();
   for (let i = 0, e = 0; i < nodes.length; i += nf) {
     firstEdge.set(i, e);
-    e += nodes[i + nEdges]! * ef;
+    for (let k = 0; k < nodes[i + nEdges]!; k++, e += ef) {
+      if (edges[e + eType] === property && strings[edges[e + eName]!]!.includes("__playwright")) playwright.add(edges[e + eTo]!);
+    }
   }
+  // Then a walk from the root (node 0).
   const seen = new Set<number>([0]);
   const pending = [0];
   while (pending.length > 0) {
@@ -300,9 +305,8 @@ function heldStrongly(json: string, text: string): boolean {
     if (holding.has(node)) return true;
     const from = firstEdge.get(node)!;
     for (let k = 0, e = from; k < nodes[node + nEdges]!; k++, e += ef) {
-      if (edges[e + eType] === weak) continue;
-      if (edges[e + eType] === property && strings[edges[e + eName]!]!.includes("__playwright")) continue;
       const to = edges[e + eTo]!;
+      if (edges[e + eType] === weak || playwright.has(to)) continue;
       if (!seen.has(to)) {
         seen.add(to);
         pending.push(to);
