@@ -6,6 +6,11 @@ import { cn } from "@/lib/utils";
 
 export type BreadcrumbItem = { label: string; href?: string };
 
+/** The trail every page inside a folder starts with: Folders, then each folder from the top down, as links. */
+export function folderCrumbs(path: ReadonlyArray<{ id: string; name: string }>): BreadcrumbItem[] {
+  return [{ label: "Folders", href: "/folders" }, ...path.map((f) => ({ label: f.name, href: `/folders/${f.id}` }))];
+}
+
 export type BreadcrumbsProps = {
   items: ReadonlyArray<BreadcrumbItem>;
   className?: string;

@@ -1,5 +1,5 @@
 import { FolderIcon } from "lucide-react";
-import { Breadcrumbs } from "@/components/layout/breadcrumbs";
+import { Breadcrumbs, folderCrumbs } from "@/components/layout/breadcrumbs";
 import { FolderActionsMenu } from "@/components/folders/folder-actions-menu";
 import { FolderTabs } from "@/components/folders/folder-tabs";
 import { PageHeader } from "@/components/shared/page-header";
@@ -24,8 +24,7 @@ export default async function FolderLayout({
     <div className="grid grid-cols-1 gap-6">
       <Breadcrumbs
         items={[
-          { label: "Folders", href: "/folders" },
-          ...view.ancestors.map((a) => ({ label: a.name, href: `/folders/${a.id}` })),
+          ...folderCrumbs(view.ancestors),
           { label: folder.name },
         ]}
       />

@@ -2,7 +2,7 @@ import { LinkIcon } from "lucide-react";
 import Link from "next/link";
 import { AssetManageActions, ResolveTest } from "@/components/assets/asset-actions";
 import { AssetTypeBadge } from "@/components/assets/asset-type-badge";
-import { Breadcrumbs } from "@/components/layout/breadcrumbs";
+import { Breadcrumbs, folderCrumbs } from "@/components/layout/breadcrumbs";
 import { EmptyState } from "@/components/shared/empty-state";
 import { PageHeader } from "@/components/shared/page-header";
 import { StatusBadge } from "@/components/shared/status-badge";
@@ -37,8 +37,7 @@ export default async function AssetPage({ params }: { params: Promise<{ assetId:
     <div className="grid grid-cols-1 gap-6">
       <Breadcrumbs
         items={[
-          { label: "Folders", href: "/folders" },
-          ...asset.folderPath.map((f) => ({ label: f.name, href: `/folders/${f.id}` })),
+          ...folderCrumbs(asset.folderPath),
           { label: "Assets", href: `/folders/${asset.folder.id}/assets` },
           { label: asset.name },
         ]}

@@ -1,6 +1,6 @@
 import { notFound } from "next/navigation";
 import { AssetForm } from "@/components/assets/asset-form";
-import { Breadcrumbs } from "@/components/layout/breadcrumbs";
+import { Breadcrumbs, folderCrumbs } from "@/components/layout/breadcrumbs";
 import { PageHeader } from "@/components/shared/page-header";
 import { listStoreOptions } from "@/lib/assets/queries";
 import { splitVersion } from "@/lib/assets/reference";
@@ -23,8 +23,7 @@ export default async function EditAssetPage({ params }: { params: Promise<{ asse
     <div className="grid max-w-4xl grid-cols-1 gap-6">
       <Breadcrumbs
         items={[
-          { label: "Folders", href: "/folders" },
-          ...asset.folderPath.map((f) => ({ label: f.name, href: `/folders/${f.id}` })),
+          ...folderCrumbs(asset.folderPath),
           { label: "Assets", href: `/folders/${asset.folder.id}/assets` },
           { label: asset.name, href: `/assets/${asset.id}` },
           { label: "Edit" },

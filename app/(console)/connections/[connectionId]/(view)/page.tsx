@@ -2,7 +2,7 @@ import { KeySquareIcon } from "lucide-react";
 import Link from "next/link";
 import { ConnectionActions } from "@/components/connections/connection-actions";
 import { ConnectionStatusBadge } from "@/components/connections/connection-status";
-import { Breadcrumbs } from "@/components/layout/breadcrumbs";
+import { Breadcrumbs, folderCrumbs } from "@/components/layout/breadcrumbs";
 import { PageHeader } from "@/components/shared/page-header";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { loadConnectionView } from "../connection-view";
@@ -31,8 +31,7 @@ export default async function ConnectionPage({ params, searchParams }: { params:
     <div className="grid grid-cols-1 gap-6">
       <Breadcrumbs
         items={[
-          { label: "Folders", href: "/folders" },
-          ...c.folderPath.map((f) => ({ label: f.name, href: `/folders/${f.id}` })),
+          ...folderCrumbs(c.folderPath),
           { label: "Connections", href: `/folders/${c.folder.id}/connections` },
           { label: c.name },
         ]}

@@ -1,6 +1,6 @@
 import { notFound } from "next/navigation";
 import { ConnectionForm } from "@/components/connections/connection-form";
-import { Breadcrumbs } from "@/components/layout/breadcrumbs";
+import { Breadcrumbs, folderCrumbs } from "@/components/layout/breadcrumbs";
 import { PageHeader } from "@/components/shared/page-header";
 import { listPickerFolders } from "@/lib/assets/picker";
 import { loadConnectionView } from "../connection-view";
@@ -19,8 +19,7 @@ export default async function EditConnectionPage({ params }: { params: Promise<{
     <div className="grid max-w-4xl grid-cols-1 gap-6">
       <Breadcrumbs
         items={[
-          { label: "Folders", href: "/folders" },
-          ...c.folderPath.map((f) => ({ label: f.name, href: `/folders/${f.id}` })),
+          ...folderCrumbs(c.folderPath),
           { label: "Connections", href: `/folders/${c.folder.id}/connections` },
           { label: c.name, href: `/connections/${c.id}` },
           { label: "Edit" },
