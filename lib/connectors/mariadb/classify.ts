@@ -21,7 +21,7 @@ const TLS_UNTRUSTED = new Set([
   "CERT_SIGNATURE_FAILURE",
 ]);
 
-const prop = (e: unknown, key: string): unknown => (e && typeof e === "object" ? (e as Record<string, unknown>)[key] : undefined);
+export const prop = (e: unknown, key: string): unknown => (e && typeof e === "object" ? (e as Record<string, unknown>)[key] : undefined);
 const str = (e: unknown, key: string) => {
   const v = prop(e, key);
   return typeof v === "string" ? v : "";

@@ -6,10 +6,10 @@ import { z } from "zod";
 import { AddressWatch } from "@/lib/net/address-watch";
 import { resolveTargetAddress } from "@/lib/net/egress";
 import { blankToUndefined, booleanish, caBundle, hostSchema, socketClosed, statementLimitMs, within, portSchema } from "../socket-shared";
-import { socketDestination, ConnectorError, markRaisedByStatement, USER_FROM_ASSET, type Connector, type Operation, type UserSource } from "../types";
+import { socketDestination, ConnectorError, markRaisedByStatement, OperationInputError, USER_FROM_ASSET, type Connector, type Operation, type UserSource } from "../types";
 import { megabytes } from "@/lib/utils";
 import { MAX_ANSWER_BYTES, OpenTransactionError, parameterCountError, RESET_WAIT_MS, ResultRows, RowTooLargeError, sessionsBusy, sqlQueryInput, watchRowBytes, type QueryOutput } from "../sql-shared";
-import { classifyMariadbError, mariadbTimeout, toMariadbError, where, type MariadbTarget } from "./classify";
+import { classifyMariadbError, mariadbTimeout, prop, toMariadbError, where, type MariadbTarget } from "./classify";
 
 
 export const mariadbConfigSchema = z.object({
@@ -132,6 +132,17 @@ function sslOptions(ca: string | undefined): mysql.SslOptions {
   return { ...options, ca: caBundle(ca) };
 }
 
+/**
+ * The server's refusal of LOAD DATA LOCAL INFILE when the client lacks the capability: MariaDB's
+ * ER_LOAD_INFILE_CAPABILITY_DISABLED, MySQL's ER_CLIENT_LOCAL_FILES_DISABLED, and the older servers' ER_NOT_ALLOWED_COMMAND.
+ */
+const LOCAL_INFILE_REFUSED = new Set<unknown>([4166, 3948, 1148]);
+const loadDataLocalRefused = () =>
+  new OperationInputError(
+    "sql",
+    "LOAD DATA LOCAL INFILE reads a file on the client's side, and an invoke carries no file: nothing was loaded. Use LOAD DATA INFILE for a file on the database server, or INSERT … VALUES with parameters.",
+  );
+
 // Server status flags of an OK packet (MySQL protocol).
 const IN_TRANSACTION = 0x0001;
 const AUTOCOMMIT = 0x0002;
@@ -178,7 +189,7 @@ function streamExecute(client: Client, sql: string, params: unknown[], rowLimit:
     });
     command.on("error", (error: Error) => {
       watch.stop();
-      reject(tooLarge ? new RowTooLargeError() : error);
+      reject(tooLarge ? new RowTooLargeError() : LOCAL_INFILE_REFUSED.has(prop(error, "errno")) ? loadDataLocalRefused() : error);
     });
     command.on("end", () => {
       watch.stop();
@@ -383,6 +394,11 @@ export const mariadbConnector: Connector<typeof mariadbConfigSchema, MariadbPool
       bigNumberStrings: true,
       dateStrings: true,
       multipleStatements: false,
+      // LOAD DATA LOCAL INFILE asks the client for a file: mysql2 sends none without a stream factory,
+      // but it then ends the statement as a success with 0 rows and the server's answer arrives after,
+      // which breaks the session. Without the capability the server refuses the statement itself
+      // (loadDataLocalRefused), and a server cannot ask Latch's host for a file of its choosing.
+      flags: ["-LOCAL_FILES"],
       connectAttributes: { program_name: "Latch" },
     };
     const pool = mysql.createPool({

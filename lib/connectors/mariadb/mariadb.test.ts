@@ -3,6 +3,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest
 import { expectConnectorError } from "@/test/targets/expect";
 import { createMariadbUser, type MariadbUser } from "@/test/targets/mariadb";
 import type net from "node:net";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { freePort, startPartitionProxy, startSilentServer } from "@/test/targets/net";
 import { ConnectorError, markRaisedByStatement, OperationInputError, type Connector } from "../types";
 import { classifyMariadbError } from "./classify";
@@ -153,6 +156,24 @@ describe("mariadb connector against the machine's MariaDB", () => {
     expect(await runQuery(client, { sql: `INSERT INTO ${table} VALUES (1)` })).toMatchObject({ rowCount: 1 });
     const other = await open();
     expect((await runQuery(other.client, { sql: `SELECT COUNT(*) FROM ${table}` })).rows).toEqual([["1"]]);
+  });
+
+  it("refuses LOAD DATA LOCAL INFILE with a 422 of its own, sends no file, and keeps the session usable", async () => {
+    const { client } = await open({}, { max: 1, idleMs: 10_000 });
+    const table = `infile_${Date.now()}`;
+    await runQuery(client, { sql: `CREATE TABLE ${table} (n INT, s TEXT)` });
+    const dir = mkdtempSync(path.join(tmpdir(), "latch-infile-"));
+    const file = path.join(dir, "rows.tsv");
+    writeFileSync(file, "50\tfrom the Latch host\n");
+    try {
+      const refused = await expectConnectorError(runQuery(client, { sql: `LOAD DATA LOCAL INFILE '${file}' INTO TABLE ${table}` }), "config");
+      expect(refused).toBeInstanceOf(OperationInputError);
+      expect(refused.message).toMatch(/LOAD DATA LOCAL INFILE .*nothing was loaded/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // The one pooled session answers the next statement with its own result, and nothing was loaded.
+    expect((await runQuery(client, { sql: `SELECT COUNT(*) FROM ${table}` })).rows).toEqual([["0"]]);
   });
 
   it("sets the statement limit again after a SET or a procedure that may have changed it", async () => {
