@@ -131,6 +131,7 @@ export function classifyTargetError(error: unknown, host: string): ConnectorErro
     if (TIMEOUT_CODES.has(code) || name === "TimeoutError") return new ConnectorError("timeout", `${host} did not answer in time.`);
     // zlib's codes (Z_DATA_ERROR, Z_BUF_ERROR): the target answered, with a body its Content-Encoding does not describe.
     if (/^Z_[A-Z_]+$/.test(code)) return new ConnectorError("upstream_error", `${host} answered with a body that is not what its Content-Encoding says (${code}): Latch could not decode it.`);
+    if (code === "UND_ERR_HEADERS_OVERFLOW") return new ConnectorError("upstream_error", `${host} answered with more header data than Latch accepts (16 KB in all).`);
     queue.push((e as { cause?: unknown }).cause);
     const nested = (e as { errors?: unknown }).errors;
     if (Array.isArray(nested)) queue.push(...nested);
@@ -149,18 +150,37 @@ export async function sendTarget(
   init: { method: string; headers: Record<string, string>; body?: string; dispatcher: Dispatcher; timeoutMs: number },
 ): Promise<Response> {
   assertTargetUrl(url.toString());
+  const answered = { status: 0 };
   try {
     return await undiciFetch(url, {
       method: init.method,
       headers: init.headers,
       body: init.body,
-      dispatcher: init.dispatcher,
+      dispatcher: init.dispatcher.compose(noteStatus(answered)),
       redirect: "manual",
       signal: AbortSignal.timeout(init.timeoutMs),
     });
   } catch (error) {
+    // fetch() turns a 407 into a network error with no reason: the status is the only trace of it.
+    if (answered.status === 407) throw new ConnectorError("config", `${url.host} answered HTTP 407: a proxy between Latch and it requires authentication, and Latch does not pass a 407 on.`);
     throw classifyTargetError(error, url.host) ?? new ConnectorError("unreachable", `The request to ${url.host} failed.`);
   }
+}
+
+/** Records the status of the answer, which fetch() keeps to itself when it fails on it. */
+function noteStatus(answered: { status: number }): Dispatcher.DispatcherComposeInterceptor {
+  return (dispatch) => (options, handler) =>
+    dispatch(options, {
+      onRequestStart: (...args) => handler.onRequestStart?.(...args),
+      onRequestUpgrade: (...args) => handler.onRequestUpgrade?.(...args),
+      onResponseStart: (controller, status, ...rest) => {
+        answered.status = status;
+        return handler.onResponseStart?.(controller, status, ...rest);
+      },
+      onResponseData: (...args) => handler.onResponseData?.(...args),
+      onResponseEnd: (...args) => handler.onResponseEnd?.(...args),
+      onResponseError: (...args) => handler.onResponseError?.(...args),
+    });
 }
 
 /** Header values a credential produces must be single-line; undici's own error could quote them. */

@@ -15,6 +15,7 @@ import { createTestPki, type TestPki } from "@/test/emulators/tls";
  *   /set-cookie        200 with Set-Cookie
  *   /redirect          302 to /health; /redirect-away 302 to another origin; /redirect-broken 302 to no valid URL
  *   /big               2 MB of text
+ *   /many-headers      200 with 200 headers of 100 bytes each (20 KB, over a client's usual 16 KB)
  *   /open/...          200 without authentication
  */
 export type HttpTargetCredentials = { apiKey: string; token: string; user: string; password: string };
@@ -90,6 +91,11 @@ export async function startHttpTarget(opts: { credentials?: Partial<HttpTargetCr
       if (path === "/redirect") return void res.writeHead(302, { location: "/health" }).end();
       if (path === "/redirect-away") return void res.writeHead(302, { location: "https://example.invalid/health" }).end();
       if (path === "/redirect-broken") return void res.writeHead(302, { location: "https://[bad" }).end();
+      if (path === "/many-headers") {
+        const headers: Record<string, string> = {};
+        for (let i = 0; i < 200; i++) headers[`x-filler-${i}`] = "h".repeat(100);
+        return json(res, 200, { ok: true }, headers);
+      }
       if (path === "/big") {
         res.writeHead(200, { "content-type": "text/plain" });
         return void res.end("x".repeat(2 * 1024 * 1024));

@@ -137,6 +137,9 @@ describe("HTTP connector: connection test", () => {
     const broken = await failure({ ...bearer(), config: configFor({ authScheme: "bearer", testPath: "/status/503" }) });
     expect(broken.kind).toBe("target_error");
     expect(broken.message).toMatch(/^HTTP 503 from 127\.0\.0\.1:\d+\/status\/503\.$/);
+    const proxy = await failure({ ...bearer(), config: configFor({ authScheme: "bearer", testPath: "/status/407" }) });
+    expect(proxy.kind).toBe("config");
+    expect(proxy.message).toMatch(/407/);
   });
 
   it("asks for missing secrets instead of sending an empty credential", async () => {
@@ -324,6 +327,9 @@ describe("HTTP connector: request operation", () => {
 
   it("returns non-2xx answers as data and classifies network failures", async () => {
     expect((await request(bearer(), { path: "/status/404" })).status).toBe(404);
+    // fetch() fails on a 407 as on a network error; the runner is told what the target answered, not "unreachable".
+    await expect(request(bearer(), { path: "/status/407" })).rejects.toMatchObject({ kind: "config", message: expect.stringMatching(/answered HTTP 407: a proxy .* requires authentication/) });
+    await expect(request(bearer(), { path: "/many-headers" })).rejects.toMatchObject({ kind: "upstream_error", message: expect.stringMatching(/more header data than Latch accepts/) });
     target.inject({ fault: { type: "hang" }, pathIncludes: "/echo", times: 1 });
     await expect(request(bearer(), { path: "/echo", timeoutMs: 300 })).rejects.toMatchObject({ kind: "timeout" });
   });
