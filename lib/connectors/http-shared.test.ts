@@ -125,6 +125,50 @@ describe("redaction", () => {
   });
 });
 
+describe("redaction of echoes an API transforms", () => {
+  const token = "BearerTok-4444dddd-SecretValue";
+  const forms = redactionForms([token]);
+
+  it("finds a credential in any letter case, and overlapping matches as one span", () => {
+    for (const echo of [`BEARER ${token.toUpperCase()}`, `bearer ${token.toLowerCase()}`, `Bearer ${token}`]) expect(redact(echo, forms), echo).toMatch(/^bearer \[redacted\]$/i);
+    expect(redact(`x${token}${token.toLowerCase()}y`, forms)).toBe("x[redacted][redacted]y");
+    // Two values where one's end is the other's start: one span, nothing of either left.
+    expect(redact("xabcd-1234-efghy", redactionForms(["abcd-1234", "1234-efgh"]))).toBe("x[redacted]y");
+    // Folding keeps every other character in place, also beside one whose lower case is longer ("İ").
+    expect(redact(`İ ${token.toUpperCase()} İ`, forms)).toBe("İ [redacted] İ");
+  });
+
+  it("finds it as hex in either case, and as UTF-16 read as UTF-8", () => {
+    const hex = Buffer.from(`Bearer ${token}`).toString("hex");
+    for (const echo of [hex, hex.toUpperCase()]) expect(redact(echo, forms), echo).not.toMatch(new RegExp(Buffer.from(token).toString("hex"), "i"));
+    for (const encoding of ["utf16le", "ucs2"] as const) {
+      const text = Buffer.from(`Bearer ${token}`, encoding).toString("utf8");
+      expect(redact(text, forms).replace(/\u0000/g, "")).not.toContain(token);
+    }
+  });
+
+  it("reads a body by its charset or byte-order mark, so a UTF-16 or Latin-1 echo is found and shown as text", async () => {
+    const utf16 = await readResponse(new Response(Buffer.from(`{"auth":"Bearer ${token}","n":"é"}`, "utf16le"), { headers: { "content-type": "application/json; charset=utf-16le" } }), forms);
+    expect(utf16.body).toBe(`{"auth":"Bearer [redacted]","n":"é"}`);
+    const bom = await readResponse(new Response(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(`Bearer ${token}`, "utf16le")])), forms);
+    expect(bom.body).toBe("Bearer [redacted]");
+    const latin1 = await readResponse(new Response(Buffer.from(`café ${token}`, "latin1"), { headers: { "content-type": 'text/plain; charset="ISO-8859-1"' } }), forms);
+    expect(latin1.body).toBe("café [redacted]");
+    // A charset Node does not know is read as UTF-8, as one that names none.
+    const unknown = await readResponse(new Response(`ok ${token}`, { headers: { "content-type": "text/plain; charset=x-latch-unknown" } }), forms);
+    expect(unknown.body).toBe("ok [redacted]");
+  });
+
+  it("blanks a credential in a header's name as well as its value", async () => {
+    const result = await readResponse(new Response("", { headers: { [`x-echo-${token}`]: "1", "x-echo": `Bearer ${token}` } }), forms);
+    expect(result.headers).toEqual({ "x-echo-[redacted]": "1", "x-echo": "Bearer [redacted]", "content-type": "text/plain;charset=UTF-8" });
+  });
+
+  it("cuts a long body before an upper-cased credential that runs past the cap", () => {
+    expect(safeCut(`abc${token.toUpperCase()}def`, 10, forms)).toBe("abc");
+  });
+});
+
 describe("path confinement", () => {
   const base = new URL("https://api.example.com/v1/");
   it("refuses control characters, which URL parsing would drop to leave a ..; segment behind", () => {

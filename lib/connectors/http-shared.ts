@@ -261,8 +261,8 @@ function base64Forms(v: string): string[] {
 
 /**
  * Every form in which a credential could come back from a target (raw, URL-, JSON- and HTML-escaped
- * as common encoders write it, base64 at any alignment): used to blank it out of responses. Values
- * under 4 characters are not worth matching.
+ * as common encoders write it, base64 at any alignment, hex, and UTF-16 read as UTF-8): used to blank
+ * it out of responses, in any letter case (redact). Values under 4 characters are not worth matching.
  */
 export function redactionForms(values: (string | undefined)[]): string[] {
   const forms = new Set<string>();
@@ -278,15 +278,60 @@ export function redactionForms(values: (string | undefined)[]): string[] {
     for (const form of jsonForms(v)) forms.add(form);
     for (const form of htmlForms(v)) forms.add(form);
     for (const form of base64Forms(v)) forms.add(form);
+    forms.add(Buffer.from(v).toString("hex"));
+    // UTF-16 text (a .NET or Windows API) decoded as UTF-8 when it names no charset: a NUL beside each character.
+    if (/^[\x01-\x7f]+$/.test(v)) forms.add([...v].join("\u0000"));
   }
   // Longest first, so a value containing another is replaced whole.
   return [...forms].filter((f) => f.length >= 4).sort((a, b) => b.length - a.length);
 }
 
+/**
+ * `text` and `forms` in one letter case for matching, with every character of `text` where it was, so
+ * that a match's position is the same in `text`: toLowerCase() when it keeps the length (it never
+ * shortens, and lengthens only for a few characters such as "İ"), else A–Z alone.
+ */
+function caseless(text: string): { text: string; fold: (form: string) => string } {
+  const lower = text.toLowerCase();
+  if (lower.length === text.length) return { text: lower, fold: (form) => form.toLowerCase() };
+  const ascii = (value: string) => value.replace(/[A-Z]+/g, (run) => run.toLowerCase());
+  return { text: ascii(text), fold: ascii };
+}
+
+/** Where any form occurs in `text`, in any letter case: sorted, overlapping spans merged (adjacent ones kept apart). */
+function spansOf(text: string, forms: string[]): [number, number][] {
+  const folded = caseless(text);
+  const spans: [number, number][] = [];
+  for (const form of forms) {
+    const f = folded.fold(form);
+    for (let at = folded.text.indexOf(f); at !== -1; at = folded.text.indexOf(f, at + f.length)) spans.push([at, at + f.length]);
+  }
+  spans.sort((a, b) => a[0] - b[0]);
+  const merged: [number, number][] = [];
+  for (const span of spans) {
+    const last = merged.at(-1);
+    if (last && span[0] < last[1]) last[1] = Math.max(last[1], span[1]);
+    else merged.push(span);
+  }
+  return merged;
+}
+
+/** What the request operations' descriptions (OpenAPI, GET /connectors) say about echoed credentials. */
+export const ECHO_REDACTION_NOTE =
+  "The body is read by its charset (UTF-8 when none is named). Wherever the connection's credentials appear in the answer (header names and values, the body), as sent or in any letter case, URL-, JSON- or HTML-escaped, base64, hex or UTF-16, they are replaced by [redacted]; " +
+  "an API that encrypts or otherwise transforms what it echoes can still pass a credential on, as it could anywhere else.";
+
+/** `text` with every form of a credential in it replaced by "[redacted]", whatever its letter case (an API that upper-cases what it echoes). */
 export function redact(text: string, forms: string[]): string {
-  let out = text;
-  for (const f of forms) if (out.includes(f)) out = out.split(f).join("[redacted]");
-  return out;
+  const spans = spansOf(text, forms);
+  if (spans.length === 0) return text;
+  let out = "";
+  let from = 0;
+  for (const [start, end] of spans) {
+    out += `${text.slice(from, start)}[redacted]`;
+    from = end;
+  }
+  return out + text.slice(from);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -493,7 +538,24 @@ export async function readCapped(response: Response, limit: number, slack = 64 *
     await reader.cancel().catch(() => undefined);
   }
   const all = Buffer.concat(chunks);
-  return { text: all.toString("utf8"), truncated: all.byteLength > limit };
+  return { text: decodeBody(all, response.headers.get("content-type")), truncated: all.byteLength > limit };
+}
+
+/**
+ * The body as text, as a browser would read it: by its UTF-16 byte-order mark, else by the charset
+ * its Content-Type names (ISO-8859-1, Shift_JIS, UTF-16…), else as UTF-8.
+ */
+export function decodeBody(bytes: Buffer, contentType: string | null): string {
+  let label = bytes[0] === 0xff && bytes[1] === 0xfe ? "utf-16le" : bytes[0] === 0xfe && bytes[1] === 0xff ? "utf-16be" : null;
+  label ??= /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType ?? "")?.[1]?.toLowerCase() ?? null;
+  if (label && label !== "utf-8" && label !== "utf8") {
+    try {
+      return new TextDecoder(label).decode(bytes);
+    } catch {
+      // A charset Node does not know: read as UTF-8, as before.
+    }
+  }
+  return bytes.toString("utf8");
 }
 
 /**
@@ -506,16 +568,8 @@ export function safeCut(text: string, limit: number, forms: string[]): string {
   // A character cut in two decodes as U+FFFD, which `text` does not have there.
   while (kept.length > 0 && !text.startsWith(kept)) kept = kept.slice(0, -1);
   let end = kept.length;
-  for (let changed = true; changed; ) {
-    changed = false;
-    for (const form of forms) {
-      const start = text.lastIndexOf(form, end - 1);
-      if (start >= 0 && start + form.length > end) {
-        end = start;
-        changed = true;
-      }
-    }
-  }
+  // The spans redact will blank (any letter case, merged); cutting before the one the end falls in keeps it whole.
+  for (const [start, stop] of spansOf(text, forms)) if (start < end && stop > end) end = start;
   return text.slice(0, end);
 }
 
@@ -523,7 +577,8 @@ export async function readResponse(response: Response, forms: string[], head = f
   const headers: Record<string, string> = {};
   for (const [name, value] of response.headers) {
     if (name === "set-cookie" || name === "set-cookie2") continue;
-    headers[name] = redact(value, forms);
+    // Names too: a target can echo a credential into a header's name (x-token-<value>: 1).
+    headers[redact(name, forms)] = redact(value, forms);
   }
   if (head) {
     await response.body?.cancel().catch(() => undefined);

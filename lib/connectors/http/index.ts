@@ -5,6 +5,7 @@ import { megabytes } from "@/lib/utils";
 import {
   MAX_BODY_BYTES,
   assertHeaderSafe,
+  ECHO_REDACTION_NOTE,
   assertTargetUrl,
   caBundleSchema,
   classifyTargetError,
@@ -188,7 +189,7 @@ const fields: ConnectorField[] = [
 export const httpRequestOperation: Operation<HttpClient, typeof requestInputSchema, RequestOutput> = {
   label: "Send an HTTP request",
   description:
-    `Sends a request to a path under the base URL with the connection's credential attached, and returns the status, headers (without Set-Cookie) and up to ${megabytes(MAX_BODY_BYTES)} of the body as text. Redirects are returned, not followed. ` +
+    `Sends a request to a path under the base URL with the connection's credential attached, and returns the status, headers (without Set-Cookie) and up to ${megabytes(MAX_BODY_BYTES)} of the body as text. Redirects are returned, not followed.  ${ECHO_REDACTION_NOTE} ` +
     "A 401 means the credential was rejected: Latch fetches it from its store once more and retries once (it may have been rotated); if the API still answers 401, the invoke fails with “credentials rejected by the target” rather than returning the 401.",
   input: requestInputSchema,
   async run(client, input, opts) {

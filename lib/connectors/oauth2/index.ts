@@ -5,6 +5,7 @@ import { z } from "zod";
 import { megabytes } from "@/lib/utils";
 import {
   MAX_BODY_BYTES,
+  ECHO_REDACTION_NOTE,
   assertTargetUrl,
   caBundleSchema,
   classifyTargetError,
@@ -333,7 +334,7 @@ const fields: ConnectorField[] = [
 export const oauth2RequestOperation: Operation<OAuth2Client, typeof requestInputSchema, RequestOutput> = {
   label: "Send an API request",
   description:
-    `Sends a request to a path under the API base URL with the access token attached, and returns the status, headers (without Set-Cookie) and up to ${megabytes(MAX_BODY_BYTES)} of the body as text. ` +
+    `Sends a request to a path under the API base URL with the access token attached, and returns the status, headers (without Set-Cookie) and up to ${megabytes(MAX_BODY_BYTES)} of the body as text.  ${ECHO_REDACTION_NOTE} ` +
     "On a 401 the access token is renewed once and the request retried; if the token endpoint rejects the client secret (invalid_client), the secret is fetched from its store once more and the request retried once. " +
     `A 401 that survives the renewal fails the invoke with “credentials rejected by the target”; for the next ${RENEWAL_DID_NOT_HELP_MS / 1000} seconds, a 401 to that token fails so without another renewal.`,
   input: requestInputSchema,
