@@ -21,8 +21,8 @@
  * than the proxy in front should keep them, so that the proxy is the side that closes them.
  *
  * On SIGTERM or SIGINT it stops as lib/server/lifecycle.mjs says: requests in flight finish (up to
- * LATCH_SHUTDOWN_GRACE_SECONDS), then sessions are closed, then exit 0. A second signal of the same
- * kind kills it at once.
+ * LATCH_SHUTDOWN_GRACE_SECONDS), then sessions are closed, then exit 0. A second SIGTERM or SIGINT,
+ * of either kind, kills it at once.
  */
 import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
@@ -142,13 +142,29 @@ function refuse(request, response, status, message, headers = {}) {
   response.end(body);
 }
 
+/** What listen's errors mean to whoever set PORT and HOST (Node's own words name neither). */
+const LISTEN_ERRORS = {
+  EADDRINUSE: () => `port ${port} on ${hostname} is already in use.`,
+  EADDRNOTAVAIL: () => `${hostname} is not an address of this machine: set HOST (or -H) to one of its addresses, or 0.0.0.0 for all.`,
+  ENOTFOUND: () => `the host name ${hostname} does not resolve: set HOST (or -H) to an address of this machine, or 0.0.0.0 for all.`,
+  EAI_AGAIN: () => `the host name ${hostname} could not be resolved just now (DNS): set HOST (or -H) to an address to avoid the lookup.`,
+  EACCES: () => `port ${port} needs privileges this process does not have (ports below 1024): choose a port from 1024 up and forward to it.`,
+};
 server.once("error", (error) => {
-  console.error(error.code === "EADDRINUSE" ? `server.mjs: port ${port} on ${hostname} is already in use.` : error);
+  const explain = LISTEN_ERRORS[error.code];
+  console.error(explain ? `server.mjs: ${explain()}` : error);
   process.exit(1);
 });
 server.listen(port, hostname, () => console.log(`Latch listening on http://${hostname}:${port}`));
 
-for (const signal of ["SIGTERM", "SIGINT"]) process.once(signal, () => void lifecycle.stop(signal));
+// The first SIGTERM or SIGINT stops gracefully; the next of either kind finds no listener, so Node's
+// default ends the process at once (Ctrl-C after a `kill -TERM` that is taking too long).
+const STOP_SIGNALS = ["SIGTERM", "SIGINT"];
+const onStopSignal = (signal) => {
+  for (const other of STOP_SIGNALS) process.removeListener(other, onStopSignal);
+  void lifecycle.stop(signal);
+};
+for (const signal of STOP_SIGNALS) process.on(signal, onStopSignal);
 // SIGHUP too: the terminal of a foreground `npm run up` closing (an SSH session dropped) would
 // otherwise end the server at once, with invokes and their audit rows in flight. A hang-up comes
 // more than once (the shell passes it on, then the kernel sends it as the shell exits): each is the

@@ -125,6 +125,80 @@ describe("server.mjs stopping", () => {
     expect(server.out.filter((l) => /^(finished|next closed|closed sessions)/.test(l))).toEqual(["finished /slow", "next closed", "closed sessions"]);
   });
 
+  for (const [first, second, port] of [
+    ["SIGTERM", "SIGINT", 3980],
+    ["SIGINT", "SIGTERM", 3981],
+    ["SIGTERM", "SIGTERM", 3982],
+  ] as const) {
+    it(`stops at once on a second stop signal of either kind (${first}, then ${second}), without waiting for what runs`, async () => {
+      const server = await start(port);
+      await sendAndHangUp(port, "/slow?ms=20000", server);
+      server.child.kill(first);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(server.child.exitCode).toBeNull();
+      const signalled = Date.now();
+      server.child.kill(second);
+      const { at } = await server.exited;
+      expect(server.child.signalCode).toBe(second);
+      expect(at - signalled).toBeLessThan(3_000);
+      expect(server.out).not.toContain("finished /slow");
+    });
+  }
+
+  it("stops gracefully when the signal goes to `npm start` (npm's shell passes it on to nobody unless the script execs)", async () => {
+    // The stub through NODE_OPTIONS: npm starts the node process itself.
+    const npm = spawn("npm", ["run", "-s", "start", "--", "-p", "3985", "-H", "127.0.0.1"], {
+      cwd: ROOT,
+      env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --import ${REGISTER}`.trim() },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    children.push(npm);
+    let out = "";
+    npm.stdout!.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
+    await expect.poll(() => out, { timeout: 20_000 }).toContain("Latch listening on http://127.0.0.1:3985");
+    const answer = new Promise<string>((resolve) => {
+      const socket = net.connect({ host: "127.0.0.1", port: 3985 });
+      let received = "";
+      socket.on("data", (chunk) => (received += chunk.toString()));
+      socket.on("close", () => resolve(received));
+      socket.on("error", () => resolve(received));
+      socket.write("GET /slow?ms=1500 HTTP/1.1\r\nhost: latch.test\r\nconnection: close\r\n\r\n");
+    });
+    await expect.poll(() => out).toContain("started /slow");
+    npm.kill("SIGTERM");
+    // The request still gets its answer, and the server (npm's child, no longer a shell) exits.
+    expect(await answer).toMatch(/^HTTP\/1\.1 200/);
+    await expect.poll(() => out).toContain("closed sessions");
+    await expect.poll(() => connect(3985)).toBe("ECONNREFUSED");
+  });
+
+  it("says what is wrong with HOST or PORT when it cannot listen there, and exits 1", async () => {
+    const run = (args: string[]) =>
+      new Promise<{ code: number | null; err: string }>((resolve) => {
+        const child = spawn(process.execPath, ["--import", REGISTER, path.join(ROOT, "server.mjs"), ...args], { cwd: ROOT, env: process.env, stdio: ["ignore", "ignore", "pipe"] });
+        children.push(child);
+        let err = "";
+        child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (err += chunk));
+        child.once("exit", (code) => resolve({ code, err }));
+      });
+    const unresolvable = await run(["-p", "3983", "-H", "latch-no-such-host.invalid"]);
+    expect(unresolvable.code).toBe(1);
+    expect(unresolvable.err).toContain("server.mjs: the host name latch-no-such-host.invalid does not resolve: set HOST (or -H)");
+    // TEST-NET-1: an address no machine here has.
+    const foreign = await run(["-p", "3983", "-H", "192.0.2.7"]);
+    expect(foreign.code).toBe(1);
+    expect(foreign.err).toContain("server.mjs: 192.0.2.7 is not an address of this machine");
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(3984, "127.0.0.1", resolve));
+    try {
+      const taken = await run(["-p", "3984", "-H", "127.0.0.1"]);
+      expect(taken.code).toBe(1);
+      expect(taken.err).toContain("server.mjs: port 3984 on 127.0.0.1 is already in use.");
+    } finally {
+      blocker.close();
+    }
+  });
+
   it("gives up after LATCH_SHUTDOWN_GRACE_SECONDS with exit 1, saying what it abandoned", async () => {
     const server = await start(3973, { env: { STUB_GRACE_MS: "1000" } });
     const socket = net.connect({ host: "127.0.0.1", port: 3973 });
