@@ -15,7 +15,9 @@ export type AppErrorCode =
   /** A credential store or a connection's target failed (its message says what, never with a value). */
   | "UPSTREAM_FAILED"
   | "UPSTREAM_UNAVAILABLE"
-  | "UPSTREAM_TIMEOUT";
+  | "UPSTREAM_TIMEOUT"
+  /** This instance lacks configuration the request needs (a master key): its operator must set it. */
+  | "NOT_CONFIGURED";
 
 export const HTTP_STATUS: Record<AppErrorCode, number> = {
   BAD_REQUEST: 400,
@@ -28,6 +30,7 @@ export const HTTP_STATUS: Record<AppErrorCode, number> = {
   UPSTREAM_FAILED: 502,
   UPSTREAM_UNAVAILABLE: 503,
   UPSTREAM_TIMEOUT: 504,
+  NOT_CONFIGURED: 503,
 };
 
 export type FieldErrors = Record<string, string[]>;

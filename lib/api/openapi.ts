@@ -52,6 +52,7 @@ const ERROR_CODES = [
   "UPSTREAM_FAILED",
   "UPSTREAM_UNAVAILABLE",
   "UPSTREAM_TIMEOUT",
+  "NOT_CONFIGURED",
   "UNEXPECTED",
 ] as const satisfies readonly (AppErrorCode | "UNEXPECTED")[];
 
@@ -79,7 +80,7 @@ const ERROR_DESCRIPTIONS: Record<ErrorStatus, string> = {
   429: "Too many requests; retry after the Retry-After header's seconds (RATE_LIMITED).",
   500: "Something unexpected failed; quote the requestId (UNEXPECTED).",
   502: "The credential store or the target refused or failed (UPSTREAM_FAILED).",
-  503: "The credential store or the target could not be reached, the store is throttling Latch, or Latch's own database failed while keeping an OAuth app's renewed tokens (UPSTREAM_UNAVAILABLE); a Retry-After header passes on the store's own wait when it gave one.",
+  503: "The credential store or the target could not be reached, the store is throttling Latch, or Latch's own database failed while keeping an OAuth app's renewed tokens (UPSTREAM_UNAVAILABLE); a Retry-After header passes on the store's own wait when it gave one. Or the instance that answered lacks the master key stored values are sealed with, which its operator must configure (NOT_CONFIGURED; /api/ready says so too).",
   504: "The credential store or the target did not answer in time (UPSTREAM_TIMEOUT).",
 };
 

@@ -47,11 +47,29 @@ describe("envelope encryption", () => {
     // Without the right key nothing opens, and the error says what to do.
     Object.assign(env(), { LATCH_MASTER_KEY: randomBytes(32).toString("base64") });
     forgetUnwrappedKeysForTests();
-    await expect(client.getSecret({ name: "app/db" })).rejects.toThrow(/LATCH_PREVIOUS_MASTER_KEYS/);
+    await expect(client.getSecret({ name: "app/db" })).rejects.toMatchObject({ code: "NOT_CONFIGURED", userMessage: expect.stringMatching(/LATCH_PREVIOUS_MASTER_KEYS/) });
 
     // The test files share one database: every data key goes back under the key the others use.
     Object.assign(env(), { LATCH_MASTER_KEY: oldKey, LATCH_PREVIOUS_MASTER_KEYS: newKey });
     await rewrapDataKeys();
+  });
+
+  it("an instance given a wrong master key seals nothing: no data key under it, and both ways a 503 its operator must fix", async () => {
+    const client = await latchStore();
+    await client.putSecret!({ name: "app/wrong-key" }, { password: "sealed-under-the-real-key" });
+    const keys = await db().dataKey.count();
+    // A mistyped key: the stored data keys need one this instance lacks.
+    Object.assign(env(), { LATCH_MASTER_KEY: randomBytes(32).toString("base64") });
+    forgetUnwrappedKeysForTests();
+    const refusal = { code: "NOT_CONFIGURED", userMessage: expect.stringMatching(/lacks the master key .* its administrator must configure/) };
+    await expect(encrypt("new value", "row:w")).rejects.toMatchObject(refusal);
+    await expect(client.putSecret!({ name: "app/other" }, { password: "x" })).rejects.toMatchObject(refusal);
+    await expect(client.getSecret({ name: "app/wrong-key" })).rejects.toMatchObject(refusal);
+    // Nothing sealed that the correctly configured instances could not open.
+    expect(await db().dataKey.count()).toBe(keys);
+    // Without any master key, the same kind of refusal.
+    Object.assign(env(), { LATCH_MASTER_KEY: undefined });
+    await expect(encrypt("v", "row:w")).rejects.toMatchObject({ code: "NOT_CONFIGURED", userMessage: expect.stringContaining("set LATCH_MASTER_KEY") });
   });
 
   it("a ciphertext whose authentication tag was cut short does not open", async () => {

@@ -20,7 +20,7 @@ type MasterKey = { id: string; key: Buffer };
 export function masterKeyring(): { current: MasterKey; all: Map<string, Buffer> } {
   const raw = env().LATCH_MASTER_KEY;
   if (!raw) {
-    throw new AppError("BAD_REQUEST", "Encryption is not configured: set LATCH_MASTER_KEY (32 random bytes, base64) and restart Latch.");
+    throw new AppError("NOT_CONFIGURED", "Encryption is not configured on this Latch instance: its administrator must set LATCH_MASTER_KEY (32 random bytes, base64) and restart it.");
   }
   const current = Buffer.from(raw, "base64");
   const all = new Map<string, Buffer>([[masterKeyId(current), current]]);
@@ -58,9 +58,14 @@ function open(key: Buffer, sealed: Buffer, aad: string): Buffer {
 const unwrapped = new Map<string, Buffer>();
 
 async function activeDataKey(client: Db): Promise<{ id: string; key: Buffer }> {
-  const { current } = masterKeyring();
+  const { current, all } = masterKeyring();
   const existing = await client.dataKey.findFirst({ where: { masterKeyId: current.id, retiredAt: null }, orderBy: { createdAt: "desc" } });
   if (existing) return { id: existing.id, key: await dataKeyById(client, existing.id) };
+  // No data key under this master key yet. If stored data keys need a master key this instance lacks,
+  // its key is a mistake (mistyped, or the rotation's previous key left out), not a rotation: a data
+  // key created under it would seal values that the correctly configured instances cannot open, and
+  // their readiness checks would take them all out of service (lib/health).
+  if (await client.dataKey.findFirst({ where: { masterKeyId: { notIn: [...all.keys()] } }, select: { id: true } })) throw missingMasterKey();
   const key = randomBytes(32);
   const row = await client.dataKey.create({
     data: { wrappedKey: new Uint8Array(seal(current.key, key, "latch-data-key")), masterKeyId: current.id },
@@ -75,13 +80,18 @@ async function dataKeyById(client: Db, id: string): Promise<Buffer> {
   const row = await client.dataKey.findUnique({ where: { id } });
   if (!row) throw new Error(`Data key ${id} is missing`);
   const master = masterKeyring().all.get(row.masterKeyId);
-  if (!master) {
-    throw new AppError("BAD_REQUEST", "A stored value was encrypted under a master key Latch no longer has. Add it to LATCH_PREVIOUS_MASTER_KEYS.");
-  }
+  if (!master) throw missingMasterKey();
   const key = open(master, Buffer.from(row.wrappedKey), "latch-data-key");
   unwrapped.set(id, key);
   return key;
 }
+
+/** A server fault, not the caller's: a 503 the operator fixes (/api/ready reports it too). */
+const missingMasterKey = () =>
+  new AppError(
+    "NOT_CONFIGURED",
+    "This Latch instance lacks the master key stored values are sealed with, so it can neither open them nor seal new ones: its administrator must configure that key (LATCH_MASTER_KEY, or LATCH_PREVIOUS_MASTER_KEYS during a rotation).",
+  );
 
 export type Sealed = { ciphertext: Uint8Array<ArrayBuffer>; dataKeyId: string };
 
