@@ -325,7 +325,7 @@ describe("a saved connection's shared state", () => {
   });
 
   it("passes on an error that says what to do (a master key Latch no longer has) as it is, and releases the lease", async () => {
-    const keyGone = new AppError("BAD_REQUEST", "This value was sealed with a master key Latch no longer has. Add it to LATCH_PREVIOUS_MASTER_KEYS.");
+    const keyGone = new AppError("NOT_CONFIGURED", "This Latch instance lacks the master key stored values are sealed with: its administrator must configure that key.");
     vi.mocked(decrypt).mockRejectedValueOnce(keyGone);
     await expect(sharedStateOf(connectionId).exclusive(async (latest) => latest, 5_000)).rejects.toBe(keyGone);
     expect(await lease()).toBeNull();
