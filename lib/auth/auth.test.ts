@@ -10,6 +10,23 @@ import { authorizeCredentials, SIGN_IN_ERRORS } from "./options";
 import { attemptSource, emailAtAddressKey, pruneSignInState, unlockAddress, unlockEmail } from "./throttle";
 import { getCurrentUser } from "./session";
 
+/** What sign-ins log (their objects), beside the real logger. */
+const logged = vi.hoisted(() => [] as Record<string, unknown>[]);
+vi.mock("@/lib/log", async (importOriginal) => {
+  const real = await importOriginal<typeof import("@/lib/log")>();
+  return {
+    ...real,
+    requestLogger: (requestId: string) => {
+      const log = real.requestLogger(requestId);
+      const note = (level: "info" | "warn") => (object: Record<string, unknown>, message?: string) => {
+        logged.push(object);
+        return log[level](object, message);
+      };
+      return Object.assign(Object.create(log), { info: note("info"), warn: note("warn") });
+    },
+  };
+});
+
 const jar = new Map<string, string>();
 vi.mock("next/headers", () => ({
   cookies: async () => ({ get: (name: string) => (jar.has(name) ? { name, value: jar.get(name) } : undefined) }),
@@ -91,6 +108,19 @@ describe("sign-in", () => {
     // The lock lapses with its window.
     await db().authThrottle.updateMany({ where: { key: emailAtAddressKey(user.email, "10.1.0.1") }, data: { lockedUntil: new Date(Date.now() - 1000), windowStart: new Date(0) } });
     await expect(authorizeCredentials({ email: user.email, password: "correct horse battery" }, headers("10.1.0.1"))).resolves.toMatchObject({ id: user.id });
+  });
+
+  it("records the client address of failed and refused sign-ins, which `auth:unlock` takes, in the log and the audit trail", async () => {
+    const user = await makeUser();
+    logged.length = 0;
+    for (let i = 0; i < env().LATCH_LOGIN_MAX_FAILURES; i++) await authorizeCredentials({ email: user.email, password: `wrong ${i}` }, headers("10.7.0.9")).catch(() => undefined);
+    await expect(authorizeCredentials({ email: user.email, password: "wrong again" }, headers("10.7.0.9"))).rejects.toThrow(SIGN_IN_ERRORS.locked);
+    expect(logged.filter((o) => o.event === "sign_in.failed").map((o) => o.clientAddress)).toEqual(Array(env().LATCH_LOGIN_MAX_FAILURES).fill("10.7.0.9"));
+    expect(logged.filter((o) => o.event === "sign_in.locked")).toEqual([{ event: "sign_in.locked", clientAddress: "10.7.0.9" }]);
+    const audited = await db().auditEvent.findMany({ where: { action: "user.sign_in", outcome: "FAILURE", targetLabel: user.email } });
+    expect(audited.map((e) => (e.details as { clientAddress?: string }).clientAddress)).toEqual(Array(env().LATCH_LOGIN_MAX_FAILURES).fill("10.7.0.9"));
+    // Neither ever carries the password tried.
+    expect(JSON.stringify([logged, audited])).not.toContain("wrong ");
   });
 
   it("counts an IPv6 host by its /64 and an IPv4-mapped address as the IPv4 one: a new address per guess is not a new place", async () => {

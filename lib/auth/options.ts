@@ -53,8 +53,9 @@ async function checkCredentials(raw: unknown, headers: Record<string, string | s
   const keys = { email, address: clientAddressFrom(headers) };
   const log = requestLogger(requestId);
 
+  // The client's address, as the throttle counts it: what `npm run auth:unlock -- <address>` takes.
   if (!(await reserveAttempt(keys))) {
-    log.warn({ event: "sign_in.locked" }, "sign-in refused: throttled");
+    log.warn({ event: "sign_in.locked", clientAddress: keys.address }, "sign-in refused: throttled");
     throw new Error(SIGN_IN_ERRORS.locked);
   }
 
@@ -69,9 +70,9 @@ async function checkCredentials(raw: unknown, headers: Record<string, string | s
       target: { type: "user", id: user?.id, label: email },
       outcome: "FAILURE",
       requestId,
-      details: { reason: !user ? "unknown_user" : !user.active ? "deactivated" : "wrong_password" },
+      details: { reason: !user ? "unknown_user" : !user.active ? "deactivated" : "wrong_password", clientAddress: keys.address },
     });
-    log.info({ event: "sign_in.failed" }, "sign-in failed");
+    log.info({ event: "sign_in.failed", clientAddress: keys.address }, "sign-in failed");
     throw new Error(SIGN_IN_ERRORS.invalid);
   }
 
