@@ -23,9 +23,10 @@ export async function register() {
   // values cached by a connection test must be cleared too.
   const { ensureListening } = await import("@/lib/secrets/broadcast");
   void ensureListening();
-  // Which master key this instance runs with, and whether the stored data needs one it lacks.
-  const { reportMasterKeysAtStart } = await import("@/lib/health");
-  void reportMasterKeysAtStart();
+  // Whether the database's migrations are all applied, which master key this instance runs with, and
+  // whether the stored data needs one it lacks.
+  const { reportAtStart } = await import("@/lib/health");
+  void reportAtStart();
   // server.mjs answers token-authenticated invokes without Next's router (lib/api/direct.ts).
   const { installDirectRoutes } = await import("@/lib/api/direct");
   installDirectRoutes();

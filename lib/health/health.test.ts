@@ -1,8 +1,11 @@
 import net from "node:net";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { db } from "@/lib/db";
 import { env } from "@/lib/env";
-import { checkReadiness } from "./index";
+import { logger } from "@/lib/log";
+import { checkReadiness, reportAtStart } from "./index";
 
 const original = env().DATABASE_URL;
 afterEach(() => {
@@ -105,6 +108,45 @@ describe("readiness", () => {
     } finally {
       for (const socket of sockets) socket.destroy();
       silent.close();
+    }
+  });
+});
+
+describe("start-up report", () => {
+  it("names pending migrations and the command that applies them, on a database `npm start` found empty", async () => {
+    const name = `latch_test_empty_${randomBytes(4).toString("hex")}`;
+    const admin = new pg.Client({ connectionString: original });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    const error = vi.spyOn(logger(), "error").mockImplementation(() => undefined);
+    try {
+      const empty = new URL(original);
+      empty.pathname = `/${name}`;
+      Object.assign(env(), { DATABASE_URL: empty.toString() });
+      await reportAtStart();
+      expect(error).toHaveBeenCalledTimes(1);
+      const [fields, message] = error.mock.calls[0] as unknown as [{ pending: number; first: string }, string];
+      expect(fields.pending).toBeGreaterThan(10);
+      expect(fields.first).toMatch(/_foundation$/);
+      expect(message).toContain("run `npm run db:migrate`");
+    } finally {
+      error.mockRestore();
+      Object.assign(env(), { DATABASE_URL: original });
+      await admin.query(`DROP DATABASE ${name} WITH (FORCE)`);
+      await admin.end();
+    }
+  });
+
+  it("says nothing is wrong on a migrated database with its key", async () => {
+    const error = vi.spyOn(logger(), "error").mockImplementation(() => undefined);
+    const info = vi.spyOn(logger(), "info").mockImplementation(() => undefined);
+    try {
+      await reportAtStart();
+      expect(error).not.toHaveBeenCalled();
+      expect(info).toHaveBeenCalledWith(expect.objectContaining({ keyId: expect.any(String) }), "encryption: running with this master key");
+    } finally {
+      error.mockRestore();
+      info.mockRestore();
     }
   });
 });

@@ -77,12 +77,22 @@ async function probe(): Promise<Readiness> {
 }
 
 /**
- * At start-up: which master key this instance runs with (by id, comparable with `npm run keys:rewrap`),
- * and an error when the database needs one it is not given. /api/ready keeps saying so afterwards.
+ * At start-up: whether the database has every migration this build needs (`npm start` applies none),
+ * which master key this instance runs with (by id, comparable with `npm run keys:rewrap`), and an error
+ * when the database needs one it is not given. /api/ready keeps saying so afterwards.
  */
-export async function reportMasterKeysAtStart(): Promise<void> {
+export async function reportAtStart(): Promise<void> {
   const configured = configuredKeys();
   try {
+    const pending = await withDatabaseClient(env().DATABASE_URL, (client) => listPendingMigrations(client), PROBE_TIMEOUT_MS);
+    if (pending.length > 0) {
+      // Before the key check, which reads a table a pending migration may create.
+      logger().error(
+        { pending: pending.length, first: pending[0] },
+        "the database lacks migrations this build needs: run `npm run db:migrate` with this DATABASE_URL (README: Running in production); /api/ready answers 503 until then",
+      );
+      return;
+    }
     const missing = missingMasterKeys(await withDatabaseClient(env().DATABASE_URL, dataKeysByMasterKey, PROBE_TIMEOUT_MS), configured.all);
     if (configured.current === null) {
       logger().error("no LATCH_MASTER_KEY is set: nothing can be sealed or opened (store settings, typed values, OAuth tokens); /api/ready answers 503 until it is");
@@ -95,6 +105,6 @@ export async function reportMasterKeysAtStart(): Promise<void> {
       logger().info({ keyId: configured.current }, "encryption: running with this master key");
     }
   } catch (error) {
-    logger().warn({ err: error }, "could not check the master keys at start-up: the database did not answer");
+    logger().warn({ err: error }, "could not check the database's migrations and master keys at start-up: the database did not answer");
   }
 }
