@@ -25,7 +25,10 @@ describe("/api/metrics", () => {
     signInAs(null);
     // No credentials, or credentials that are not valid: 401.
     expect((await scrape()).status).toBe(401);
-    expect((await scrape({ authorization: "Bearer wrong-token-0123456789abcdef0123" })).status).toBe(401);
+    const wrong = await scrape({ authorization: "Bearer wrong-token-0123456789abcdef0123" });
+    expect(wrong.status).toBe(401);
+    // Both ways a scraper can be let in, so whoever set up the static token finds it named.
+    expect(JSON.parse(wrong.text).error.message).toMatch(/service account token with the metrics permission .*LATCH_METRICS_TOKEN/);
     expect((await scrape({ authorization: "Basic abc" })).status).toBe(401);
     expect((await scrape({ authorization: `Bearer ${generateToken().token}` })).status).toBe(401);
 

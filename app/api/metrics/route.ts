@@ -38,11 +38,11 @@ export async function GET(request: NextRequest) {
         throw error;
       }
     } else {
-      return refuse(401, requestId, "Send an API token with the metrics permission as “Authorization: Bearer lt_…”.");
+      return refuse(401, requestId, "Send a service account token with the metrics permission (“Authorization: Bearer lt_…”), or the static token set as LATCH_METRICS_TOKEN.");
     }
   } else {
     const user = await getCurrentUser();
-    if (!user) return refuse(401, requestId, "Sign in, or send an API token with the metrics permission.");
+    if (!user) return refuse(401, requestId, "Sign in as an administrator, or send a service account token with the metrics permission or the static token set as LATCH_METRICS_TOKEN.");
     allowed = canTenant(user, "audit.read.all");
   }
   if (!allowed) return refuse(404, requestId, "Not found.");
