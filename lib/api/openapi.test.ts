@@ -210,4 +210,21 @@ describe("building blocks", () => {
     }
     expect([...variants.keys()].sort()).toEqual(["command", "publish", "query", "request"]);
   });
+
+  it("documents invoke's answer per operation, with the shape of each operation's result", async () => {
+    const doc = openApiDocument();
+    const { getConnector, CONNECTOR_KINDS } = await import("@/lib/connectors/registry");
+    const answer = ((doc.paths["/connections/{connectionId}/invoke"]!.post!.responses as Record<string, unknown>)["200"] as { content: Record<string, { schema: { oneOf: Record<string, unknown>[] } }> }).content["application/json"]!.schema;
+    const variants = new Map(answer.oneOf.map((v) => [((v.properties as Record<string, { const: string }>).operation!).const, v]));
+    for (const kind of CONNECTOR_KINDS) {
+      for (const [name, op] of Object.entries(getConnector(kind).operations)) {
+        const own = z.toJSONSchema(op.output, { target: "draft-2020-12", io: "output", unrepresentable: "any" }) as { required?: string[]; properties: object };
+        const documented = (variants.get(name)!.properties as { result: { required?: string[]; properties: object } }).result;
+        expect(Object.keys(documented.properties).sort(), `${kind}.${name}`).toEqual(Object.keys(own.properties).sort());
+        expect(documented.required ?? [], `${kind}.${name}`).toEqual(own.required ?? []);
+      }
+    }
+    const query = (variants.get("query")!.properties as { result: { properties: Record<string, { description?: string }> } }).result;
+    expect(query.properties.rowCount!.description).toMatch(/also past rowLimit/);
+  });
 });

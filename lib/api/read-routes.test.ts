@@ -221,7 +221,7 @@ describe("what the read routes answer", () => {
     expect(one.text).not.toContain("not a setting");
   });
 
-  it("connectors with their operations' input JSON Schemas", async () => {
+  it("connectors with their operations' input and output JSON Schemas", async () => {
     signInAs(viewerB);
     const { body } = await exactly(await connectorsRoute.GET(req("/api/v1/connectors"), ctx()), connectorListResponseSchema);
     expect(body.connectors.map((c) => c.kind)).toEqual(["postgres", "mariadb", "redis", "rabbitmq", "http", "oauth2"]);
@@ -230,7 +230,12 @@ describe("what the read routes answer", () => {
     expect(postgres.operations).toEqual([
       expect.objectContaining({ name: "query", input: expect.objectContaining({ type: "object", required: expect.arrayContaining(["sql"]) }) }),
     ]);
-    for (const c of body.connectors) for (const op of c.operations) expect(op.input, `${c.kind}.${op.name}`).toMatchObject({ $schema: "https://json-schema.org/draft/2020-12/schema", type: "object" });
+    for (const c of body.connectors)
+      for (const op of c.operations) {
+        expect(op.input, `${c.kind}.${op.name}`).toMatchObject({ $schema: "https://json-schema.org/draft/2020-12/schema", type: "object" });
+        expect(op.output, `${c.kind}.${op.name}`).toMatchObject({ $schema: "https://json-schema.org/draft/2020-12/schema", type: "object", additionalProperties: false });
+      }
+    expect(postgres.operations[0]!.output).toMatchObject({ required: ["columns", "rows", "rowCount", "truncated"] });
   });
 
   it("stores for administrators: metadata and health, no configuration", async () => {

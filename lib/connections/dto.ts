@@ -74,13 +74,6 @@ export function toConnectionDto(view: ConnectionView): ConnectionDto {
   };
 }
 
-/** POST /connections/{id}/invoke. */
-export const invokeResponseSchema = z.object({
-  operation: z.string(),
-  result: z.unknown().meta({ description: "The operation's output; its shape depends on the connector (see GET /connectors)." }),
-  durationMs: z.number(),
-});
-
 /** POST /connections/{id}/test: the same outcome the console shows. */
 export const connectOutcomeSchema = z.union([
   z.object({ ok: z.literal(true), connectionId: z.string(), message: z.string() }),

@@ -1,10 +1,9 @@
 import "server-only";
 import { z } from "zod";
 import { defineRoute } from "@/lib/api/route";
-import { invokeResponseSchema } from "@/lib/connections/dto";
 import { idSchema } from "@/lib/folders/schemas";
 import { limitInvoke } from "./rate-limits";
-import { documentedInvokeBody, invokeBodySchema, invokeConnection } from "./runtime";
+import { documentedInvokeBody, documentedInvokeResponse, invokeBodySchema, invokeConnection } from "./runtime";
 
 /**
  * POST /api/v1/connections/{connectionId}/invoke. Defined here, not in its app/ route file, because
@@ -24,7 +23,7 @@ export const invokeRoute = defineRoute(
     params: z.object({ connectionId: idSchema }),
     body: invokeBodySchema,
     documentedBody: documentedInvokeBody(),
-    response: invokeResponseSchema,
+    response: documentedInvokeResponse(),
     errors: [409, 429, 502, 503, 504],
     // Before the body is read and parsed: a caller past its rate costs no more than the token check.
     authorize: limitInvoke,

@@ -248,23 +248,38 @@ export const invokeBodySchema = z.object({
 });
 
 /**
- * The invoke body as documented: one variant per operation name, with the input schema that the
- * operation validates with at run time (connectors sharing an operation name share its schema, e.g.
+ * Each operation name with what its connectors share: the input schema it validates with at run time,
+ * and the output schema of its result (connectors sharing an operation name share both, e.g.
  * PostgreSQL and MariaDB `query`, HTTP API and OAuth `request`; which applies follows from the connection).
  */
-export function documentedInvokeBody(): z.ZodType {
-  const byName = new Map<string, { input: z.ZodType; labels: string[]; descriptions: string[] }>();
+function operationsByName(): Map<string, { input: z.ZodType; output: z.ZodType; labels: string[]; descriptions: string[] }> {
+  const byName = new Map<string, { input: z.ZodType; output: z.ZodType; labels: string[]; descriptions: string[] }>();
   for (const kind of CONNECTOR_KINDS) {
     const connector = getConnector(kind);
     for (const [name, op] of Object.entries(connector.operations)) {
-      const seen = byName.get(name) ?? { input: op.input, labels: [], descriptions: [] };
+      const seen = byName.get(name) ?? { input: op.input, output: op.output, labels: [], descriptions: [] };
       seen.labels.push(connector.label);
       seen.descriptions.push(`${connector.label}: ${op.description}`);
       byName.set(name, seen);
     }
   }
-  const variants = [...byName].map(([name, v]) =>
+  return byName;
+}
+
+/** The invoke body as documented: one variant per operation name. */
+export function documentedInvokeBody(): z.ZodType {
+  const variants = [...operationsByName()].map(([name, v]) =>
     z.object({ operation: z.literal(name), input: v.input }).meta({ title: `${name} (${v.labels.join(", ")})`, description: v.descriptions.join("\n\n") }),
+  );
+  return z.discriminatedUnion("operation", variants as unknown as [z.ZodObject, ...z.ZodObject[]]);
+}
+
+/** The invoke's answer as documented: one variant per operation name, with the shape of its result. */
+export function documentedInvokeResponse(): z.ZodType {
+  const variants = [...operationsByName()].map(([name, v]) =>
+    z
+      .object({ operation: z.literal(name), result: v.output, durationMs: z.number().meta({ description: "How long the invoke took on the server, in ms." }) })
+      .meta({ title: `${name} (${v.labels.join(", ")})` }),
   );
   return z.discriminatedUnion("operation", variants as unknown as [z.ZodObject, ...z.ZodObject[]]);
 }

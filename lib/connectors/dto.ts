@@ -29,6 +29,7 @@ export const connectorSchema = z.object({
       label: z.string(),
       description: z.string(),
       input: z.record(z.string(), z.unknown()).meta({ description: "JSON Schema (2020-12) of the invoke body's `input`." }),
+      output: z.record(z.string(), z.unknown()).meta({ description: "JSON Schema (2020-12) of the invoke answer's `result`." }),
     }),
   ),
 });
@@ -41,13 +42,24 @@ export function operationInputSchema(input: z.ZodType): Record<string, unknown> 
   return z.toJSONSchema(input, { target: "draft-2020-12", io: "input", unrepresentable: "any" }) as Record<string, unknown>;
 }
 
+/** The JSON Schema of an operation's result, from the zod schema that types what its run() returns. */
+export function operationOutputSchema(output: z.ZodType): Record<string, unknown> {
+  return z.toJSONSchema(output, { target: "draft-2020-12", io: "output", unrepresentable: "any" }) as Record<string, unknown>;
+}
+
 export function toConnectorDto(connector: Connector): ConnectorDto {
   return {
     kind: connector.kind,
     label: connector.label,
     description: connector.description,
     fields: connector.fields.map((f) => ({ ...f })),
-    operations: Object.entries(connector.operations).map(([name, op]) => ({ name, label: op.label, description: op.description, input: operationInputSchema(op.input) })),
+    operations: Object.entries(connector.operations).map(([name, op]) => ({
+      name,
+      label: op.label,
+      description: op.description,
+      input: operationInputSchema(op.input),
+      output: operationOutputSchema(op.output),
+    })),
   };
 }
 

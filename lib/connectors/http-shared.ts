@@ -433,7 +433,13 @@ export const requestInputSchema = z
     if (input.body !== undefined && (input.method === "GET" || input.method === "HEAD")) ctx.addIssue({ code: "custom", path: ["body"], message: `is not allowed with ${input.method}` });
   });
 export type RequestInput = z.output<typeof requestInputSchema>;
-export type RequestOutput = { status: number; headers: Record<string, string>; body: string; truncated: boolean };
+export const requestOutputSchema = z.strictObject({
+  status: z.number().int().meta({ description: "The API's HTTP status, whatever it is (a 401 to the connection's credential fails the invoke instead)." }),
+  headers: z.record(z.string(), z.string()).meta({ description: "Response headers by lower-case name, without Set-Cookie; repeated ones joined with \", \"." }),
+  body: z.string().meta({ description: "The body as text, decoded by its charset." }),
+  truncated: z.boolean().meta({ description: "True when the body was longer than Latch returns and was cut." }),
+});
+export type RequestOutput = z.output<typeof requestOutputSchema>;
 
 /**
  * Resolves `path` (and an optional ?query in it) under the base URL. Absolute URLs, protocol-

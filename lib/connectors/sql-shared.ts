@@ -27,15 +27,18 @@ export const sqlQueryInput = z.strictObject({
   rowLimit: z.number().int().min(1).max(10_000).default(1000),
 });
 
-export type QueryOutput = {
-  columns: string[];
-  /** Each row as an array of values in column order (lossless when two columns share a name). */
-  rows: unknown[][];
-  /** Rows the statement returned, or affected when it returns none (INSERT/UPDATE/DELETE). */
-  rowCount: number;
-  /** More rows were returned than are in `rows`: past rowLimit, or past MAX_ANSWER_BYTES. */
-  truncated: boolean;
-};
+export const queryOutputSchema = z.strictObject({
+  columns: z.array(z.string()).meta({ description: "The result's column names, in order (empty for a statement that returns no rows)." }),
+  rows: z
+    .array(z.array(z.unknown().meta({ description: "Any JSON value." })))
+    .meta({ description: "The rows kept, each an array of values in column order (lossless when two columns share a name); at most rowLimit of them." }),
+  rowCount: z
+    .number()
+    .int()
+    .meta({ description: "How many rows the statement returned, all of them, also past rowLimit; or, when it returns none, how many it changed (INSERT, UPDATE, DELETE)." }),
+  truncated: z.boolean().meta({ description: "True when rows holds fewer than rowCount: past rowLimit, or past the answer's size limit." }),
+});
+export type QueryOutput = z.output<typeof queryOutputSchema>;
 
 /** A statement given more or fewer values than it has placeholders (`style` shows them: "$1, $2, …" or "?"): the caller's input, in its terms. */
 export function parameterCountError(expected: number, given: number, style: string): OperationInputError {

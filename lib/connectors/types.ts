@@ -138,6 +138,8 @@ export type Operation<Client, I extends z.ZodType = z.ZodType, O = unknown> = {
   label: string;
   description: string;
   input: I;
+  /** The shape of what run() returns, as GET /connectors and the OpenAPI document describe the invoke's `result`. */
+  output: z.ZodType<O>;
   run(client: Client, input: z.output<I>, opts: { timeoutMs: number }): Promise<O>;
 };
 

@@ -42,7 +42,8 @@ async function failure(input: ConnectInput<HttpConfig>): Promise<ConnectorError>
 }
 
 const request = (input: ConnectInput<HttpConfig>, req: Record<string, unknown>) =>
-  withClient(input, (client) => httpRequestOperation.run(client, httpRequestOperation.input.parse(req), { timeoutMs: 5000 }));
+  // Every result also matches the shape GET /connectors and the OpenAPI document promise.
+  withClient(input, (client) => httpRequestOperation.run(client, httpRequestOperation.input.parse(req), { timeoutMs: 5000 }).then((result) => httpRequestOperation.output.parse(result)));
 /** Past the schema, as a caller of the operation that skipped validation: the operation's own checks still hold. */
 const requestUnchecked = (input: ConnectInput<HttpConfig>, req: Record<string, unknown>) =>
   withClient(input, (client) => httpRequestOperation.run(client, { method: "GET", ...req } as never, { timeoutMs: 5000 }));

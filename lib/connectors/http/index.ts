@@ -13,6 +13,7 @@ import {
   describeUrl,
   emptyToUndefined,
   requestInputSchema,
+  requestOutputSchema,
   resolveUnderBase,
   runRequest,
   sendTarget,
@@ -192,6 +193,7 @@ export const httpRequestOperation: Operation<HttpClient, typeof requestInputSche
     `Sends a request to a path under the base URL with the connection's credential attached, and returns the status, headers (without Set-Cookie) and up to ${megabytes(MAX_BODY_BYTES)} of the body as text. Redirects are returned, not followed.  ${ECHO_REDACTION_NOTE} ` +
     "A 401 means the credential was rejected: Latch fetches it from its store once more and retries once (it may have been rotated); if the API still answers 401, the invoke fails with “credentials rejected by the target” rather than returning the 401.",
   input: requestInputSchema,
+  output: requestOutputSchema,
   async run(client, input, opts) {
     const result = await runRequest(client, input, opts);
     // A 401 is the API refusing the credential: the rotation path (refetch once, retry once) starts

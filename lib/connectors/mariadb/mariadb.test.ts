@@ -41,7 +41,8 @@ async function open(overrides: Record<string, unknown> = {}, pool?: { max: numbe
 
 function runQuery(client: MariadbPool, input: { sql: string; params?: unknown[]; rowLimit?: number }, timeoutMs = 5000): Promise<QueryOutput> {
   const op = mariadbConnector.operations.query!;
-  return op.run(client, op.input.parse(input), { timeoutMs }) as Promise<QueryOutput>;
+  // Every result in these tests also matches the shape GET /connectors and the OpenAPI document promise.
+  return op.run(client, op.input.parse(input), { timeoutMs }).then((result) => op.output.parse(result)) as Promise<QueryOutput>;
 }
 
 describe("mariadb connector against the machine's MariaDB", () => {

@@ -14,6 +14,7 @@ import {
   optionalTargetUrlSchema,
   redactionForms,
   requestInputSchema,
+  requestOutputSchema,
   resolveUnderBase,
   runRequest,
   sendTarget,
@@ -338,6 +339,7 @@ export const oauth2RequestOperation: Operation<OAuth2Client, typeof requestInput
     "On a 401 the access token is renewed once and the request retried; if the token endpoint rejects the client secret (invalid_client), the secret is fetched from its store once more and the request retried once. " +
     `A 401 that survives the renewal fails the invoke with “credentials rejected by the target”; for the next ${RENEWAL_DID_NOT_HELP_MS / 1000} seconds, a 401 to that token fails so without another renewal.`,
   input: requestInputSchema,
+  output: requestOutputSchema,
   async run(client, input, opts) {
     const base = client.apiBase;
     if (!base) throw new ConnectorError("config", "Set the API base URL of this connection to send requests.");

@@ -62,7 +62,8 @@ async function withClient<T>(input: ConnectInput<OAuth2Config>, fn: (client: OAu
 }
 
 const runRequest = (client: OAuth2Client, req: Record<string, unknown>) =>
-  oauth2RequestOperation.run(client, oauth2RequestOperation.input.parse(req), { timeoutMs: 5000 });
+  // Every result also matches the shape GET /connectors and the OpenAPI document promise.
+  oauth2RequestOperation.run(client, oauth2RequestOperation.input.parse(req), { timeoutMs: 5000 }).then((result) => oauth2RequestOperation.output.parse(result));
 
 async function failure(promise: Promise<unknown>, config: OAuth2Config): Promise<ConnectorError> {
   try {

@@ -39,7 +39,8 @@ function input(overrides: Record<string, unknown> = {}, password = target.passwo
 /** The query operation, typed (the connector's operations map is typed loosely for the registry). */
 function runQuery(client: PostgresPool, input: { sql: string; params?: unknown[]; rowLimit?: number }, timeoutMs = 5000): Promise<QueryOutput> {
   const op = postgresConnector.operations.query!;
-  return op.run(client, op.input.parse(input), { timeoutMs }) as Promise<QueryOutput>;
+  // Every result in these tests also matches the shape GET /connectors and the OpenAPI document promise.
+  return op.run(client, op.input.parse(input), { timeoutMs }).then((result) => op.output.parse(result)) as Promise<QueryOutput>;
 }
 
 async function open(overrides: Record<string, unknown> = {}, pool?: { max: number; idleMs: number }) {

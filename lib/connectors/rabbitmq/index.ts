@@ -55,17 +55,18 @@ const publishInput = z.strictObject({
   persistent: z.boolean().optional(),
 });
 
-export type PublishOutput = {
-  published: true;
-  /** False when the broker confirmed the message but no queue was bound to receive it (returned as unroutable). */
-  routed: boolean;
-};
+const publishOutput = z.strictObject({
+  published: z.literal(true).meta({ description: "The broker confirmed the message." }),
+  routed: z.boolean().meta({ description: "False when no queue was bound to receive it (the broker returned it as unroutable)." }),
+});
+export type PublishOutput = z.output<typeof publishOutput>;
 
 const publish: Operation<ChannelModel, typeof publishInput, PublishOutput> = {
   label: "Publish a message",
   description:
     'Publishes one message (UTF-8 text body) to an exchange with a routing key, and waits for the broker to confirm it. The default exchange ("") routes to the queue named by the routing key. `routed` is false when no queue received it.',
   input: publishInput,
+  output: publishOutput,
   async run(model, input, { timeoutMs }) {
     const target = targets.get(model) ?? { host: "?", port: 0, vhost: "?" };
     let channelError: unknown;

@@ -40,7 +40,8 @@ async function open(overrides: Record<string, unknown> = {}, user: RabbitUser = 
 
 function publish(client: ChannelModel, message: Record<string, unknown>, timeoutMs = 5000) {
   const op = rabbitmqConnector.operations.publish!;
-  return op.run(client, op.input.parse(message), { timeoutMs }) as Promise<PublishOutput>;
+  // Every result in these tests also matches the shape GET /connectors and the OpenAPI document promise.
+  return op.run(client, op.input.parse(message), { timeoutMs }).then((result) => op.output.parse(result)) as Promise<PublishOutput>;
 }
 
 describe("rabbitmq connector against the machine's RabbitMQ", () => {

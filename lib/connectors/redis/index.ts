@@ -165,10 +165,17 @@ function jsonReply(v: unknown): unknown {
   return v;
 }
 
-const command: Operation<Redis, typeof commandInput, { result: unknown }> = {
+const commandOutput = z.strictObject({
+  result: z
+    .unknown()
+    .meta({ description: "The command's reply as JSON: text, a number (a 64-bit integer beyond 2^53 as text), null, an array, or an object (HGETALL and other hashes)." }),
+});
+
+const command: Operation<Redis, typeof commandInput, z.output<typeof commandOutput>> = {
   label: "Run a Redis command",
   description: `Runs one command from an allow-list (${[...ALLOWED_COMMANDS].join(" ")}) with string arguments, e.g. { "command": "HSET", "args": ["user:1", "name", "Ada"] }. Replies come back as JSON (hashes as objects). A reply larger than ${megabytes(MAX_REPLY_BYTES)} is refused: read big values and collections in parts (GETRANGE, LRANGE, HSCAN, SSCAN, ZSCAN with COUNT up to ${MAX_SCAN_COUNT}).`,
   input: commandInput,
+  output: commandOutput,
   async run(client, input, { timeoutMs }) {
     const target = targets.get(client) ?? { host: "?", port: 0 };
     const name = input.command.toUpperCase();

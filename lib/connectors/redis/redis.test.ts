@@ -39,7 +39,8 @@ async function open(overrides: Record<string, unknown> = {}, user = target) {
 
 function run(client: Redis, command: string, args: string[] = [], timeoutMs = 5000) {
   const op = redisConnector.operations.command!;
-  return op.run(client, op.input.parse({ command, args }), { timeoutMs }) as Promise<{ result: unknown }>;
+  // Every result in these tests also matches the shape GET /connectors and the OpenAPI document promise.
+  return op.run(client, op.input.parse({ command, args }), { timeoutMs }).then((result) => op.output.parse(result)) as Promise<{ result: unknown }>;
 }
 
 describe("redis connector against the machine's Redis", () => {
