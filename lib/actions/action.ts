@@ -99,6 +99,12 @@ export type ActionOptions = {
    * who may not use the action gets "not found" whatever they send, never a validation message.
    */
   authorize?: (actor: Actor) => void | Promise<void>;
+  /**
+   * Errors of checks the schema leaves to `run` (a store's settings against its kind's own schema),
+   * for when the schema already refused the input: so that every missing field is named in one
+   * submit, not one part per submit. Keys the schema named keep its message.
+   */
+  alsoInvalid?: (raw: unknown) => FieldErrors;
 };
 
 /** For actions of an admin area: anyone without the tenant permission gets "not found". */
@@ -125,7 +131,9 @@ export function defineAction<S extends z.ZodType, T>(
       assertInputShape(raw);
       const parsed = schema.safeParse(raw);
       if (!parsed.success) {
-        const fieldErrors = fieldErrorsOf(parsed.error);
+        const own = fieldErrorsOf(parsed.error);
+        // The schema's own errors first (the form focuses the first), then the others it left unsaid.
+        const fieldErrors = { ...own, ...Object.fromEntries(Object.entries(options.alsoInvalid?.(raw) ?? {}).filter(([key]) => !(key in own))) };
         const first = Object.values(fieldErrors)[0]?.[0];
         throw new AppError("VALIDATION", first ?? "Check the highlighted fields.", fieldErrors);
       }

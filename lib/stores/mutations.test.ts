@@ -145,6 +145,21 @@ describe("validation messages, through the action", () => {
     expect(fieldError(noKey, "secrets.secretAccessKey")).toMatch(/Paste the secret access key/);
   });
 
+  it("an empty form is refused with every missing field at once: the name and the kind's settings, for save and for a new store's test", async () => {
+    for (const action of [createStoreAction, testDraftStoreAction]) {
+      const empty = (await action({ name: "", kind: "hashicorp", mode: "READ_ONLY", config: { auth: "token" }, secrets: {} })) as Result;
+      expect(empty).toMatchObject({ ok: false, error: { code: "VALIDATION", message: "Enter a name." } });
+      expect(Object.keys(empty.error!.fieldErrors!)).toEqual(["name", "config.address", "secrets.token"]);
+      expect(fieldError(empty, "config.address")).toMatch(/Enter Vault's full address/);
+      const aws = (await action({ name: "", kind: "aws", mode: "READ_ONLY", config: {}, secrets: {} })) as Result;
+      expect(Object.keys(aws.error!.fieldErrors!)).toEqual(expect.arrayContaining(["name", "config.region", "config.accessKeyId", "secrets.secretAccessKey"]));
+    }
+    // A saved store's test keeps its stored secrets, which a refused draft cannot see: only what the schema says.
+    const saved = ok(await createStoreAction(vaultInput()));
+    const draft = (await testDraftStoreAction({ ...vaultInput({ name: "" }), storeId: (saved as { id: string }).id, secrets: {} })) as Result;
+    expect(Object.keys(draft.error!.fieldErrors!)).toEqual(["name"]);
+  });
+
   it("a certificate whose private key is not its own is a field error at save time, not a 500", async () => {
     const a = generateClientCertificate({ commonName: "a" });
     const b = generateClientCertificate({ commonName: "b" });

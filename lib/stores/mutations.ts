@@ -16,7 +16,7 @@ import { StoreError } from "@/lib/vault/errors";
 import type { StoreProvider, StoreTestResult } from "@/lib/vault/types";
 import { buildStoreClient, clientForStore, openStoreSecrets, sealStoreSecrets } from "./client";
 import { CA_BUNDLE_LABEL, caBundleAddsTrust, PROXY_FIELD, PROXY_SECRET_KEY, proxyUrlSchema, reentryReason } from "./common-fields";
-import type { CreateStoreInput, UpdateStoreInput } from "./schemas";
+import { externalKindSchema, type CreateStoreInput, type UpdateStoreInput } from "./schemas";
 import { joinList } from "@/lib/utils";
 import { isForeignKeyViolation, isUniqueViolation } from "@/lib/db/errors";
 import { nameTaken } from "@/lib/db/names";
@@ -25,6 +25,23 @@ type Ctx = Pick<ActionContext, "actor" | "requestId">;
 type ProviderInput = { config: Record<string, unknown>; secrets: Record<string, unknown>; removeSecrets: string[]; caBundle: string };
 /** What an existing store holds: the current settings a draft or an edit starts from. */
 type Stored = { config: unknown; secrets: Record<string, string>; caBundle: string | null };
+
+/**
+ * For a create the common schema refused (no name, say): what the chosen kind's own checks say of the
+ * settings and secrets sent, so the form names every missing field at once. Nothing when the kind is
+ * not one Latch knows (the schema says so).
+ */
+export function providerInputErrors(raw: unknown): FieldErrors {
+  const input = (raw !== null && typeof raw === "object" ? raw : {}) as Record<string, unknown>;
+  const record = (v: unknown) => (v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+  if (!externalKindSchema.safeParse(input.kind).success) return {};
+  try {
+    validateProviderInput(input.kind as string, { config: record(input.config), secrets: record(input.secrets), removeSecrets: [], caBundle: "" });
+    return {};
+  } catch (error) {
+    return error instanceof AppError && error.code === "VALIDATION" ? (error.fieldErrors ?? {}) : {};
+  }
+}
 
 function prefixed(error: z.ZodError, prefix: string): FieldErrors {
   return Object.fromEntries(Object.entries(fieldErrorsOf(error)).map(([k, v]) => [`${prefix}.${k}`, v]));
