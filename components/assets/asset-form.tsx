@@ -376,13 +376,18 @@ export function AssetForm({ folderId, stores, existing, cancelHref }: AssetFormP
                   <Input value={username} onChange={(e) => setUsername(e.target.value)} maxLength={300} autoComplete="off" spellCheck={false} />
                 </FormField>
                 {store?.singleValue ? null : (
-                  <FormField id="asset-value-key" label="Password key" error={err("valueKey")} description="The key in the secret that holds the password. Empty: the secret's only value.">
+                  <FormField id="asset-value-key" label="Password key" error={err("valueKey")} description={`The key in the secret that holds the password. Empty: the secret's only value, else its “value” key${store && store.reference.defaultKeys.password !== "value" ? ` or its “${store.reference.defaultKeys.password}” key` : ""}.`}>
                     <Input value={valueKey} onChange={(e) => setValueKey(e.target.value)} maxLength={200} autoComplete="off" spellCheck={false} className="font-mono text-sm" placeholder={store?.reference.defaultKeys.password} />
                   </FormField>
                 )}
               </div>
             ) : store?.singleValue ? null : (
-              <FormField id="asset-value-key" label="Key" error={err("valueKey")} description="For secrets with several keys: the one that holds the value. Empty when the secret holds one value.">
+              <FormField
+                id="asset-value-key"
+                label="Key"
+                error={err("valueKey")}
+                description={`For secrets with several keys: the one that holds the value. Empty: the secret's only value, else its “value” key${store && store.reference.defaultKeys.password !== "value" ? ` or its “${store.reference.defaultKeys.password}” key` : ""}.`}
+              >
                 <Input value={valueKey} onChange={(e) => setValueKey(e.target.value)} maxLength={200} autoComplete="off" spellCheck={false} className="font-mono text-sm md:max-w-sm" />
               </FormField>
             )}

@@ -192,9 +192,11 @@ describe("AWS Secrets Manager (JSON key/value secrets, staging labels and versio
     const otherName = `prod/other-${tag()}`;
     emu.seedSecret({ name: otherName, value: { user: "svc", pass: "x" } });
     expect(await edit(otherName)).toMatchObject({ ok: false, error: { message: expect.stringContaining("The secret has no key “username” or “password”") } });
-    // The password key cleared, on a secret with several keys and none called "value": resolving could not choose.
-    expect(await edit(name, { usernameKey: "username", valueKey: "" })).toMatchObject({ ok: false, error: { message: expect.stringContaining("several keys (password, username) and none is named for the value") } });
+    // The password key cleared, on a secret with several keys, none called "value" nor "password" (AWS's usual key): resolving could not choose.
+    expect(await edit(otherName, { usernameKey: "user", valueKey: "" })).toMatchObject({ ok: false, error: { message: expect.stringContaining("several keys (pass, user) and none is named for the value") } });
     expect((await db().credentialAsset.findUniqueOrThrow({ where: { id: asset.id } })).secretName).toBe(name);
+    // With a "password" key there, cleared is fine: that is where the value is read from.
+    expect(await edit(name, { usernameKey: "username", valueKey: "" })).toMatchObject({ ok: true });
     // A reference that resolves is saved.
     expect(await edit(otherName, { usernameKey: "user", valueKey: "pass" })).toMatchObject({ ok: true });
     await db().connection.delete({ where: { id: connection.id } });
@@ -291,6 +293,15 @@ describe("CyberArk Central Credential Provider (read-only, no versions)", () => 
     const rotated = emu.rotateAccount({ safe: "Finance", object });
     expect(await resolveTest(id, [password, rotated])).toMatchObject({ ok: true });
     expect(await resolveAs(editor, id)).toMatchObject({ password: rotated });
+  });
+
+  it("a Secret with no key named reads the account's password, beside its other properties", async () => {
+    const object = `secret-${tag()}`;
+    const password = `ccp-secret-${randomUUID()}`;
+    emu.seedAccount({ safe: "Finance", object, userName: "svc_etl", address: "etl.internal", password });
+    const { id } = ok(await create({ type: "SECRET", name: `CCP secret ${tag()}`, storeId, secretName: object }));
+    expect(await resolveAs(editor, id)).toMatchObject({ type: "SECRET", value: password });
+    expect(await resolveTest(id, [password])).toMatchObject({ ok: true, keys: expect.arrayContaining(["address", "password", "username"]) });
   });
 
   it("has no versions and takes no typed values: both are refused next to their field", async () => {

@@ -13,6 +13,7 @@ import { metrics, registerCacheMetrics } from "@/lib/metrics";
 import { onRefresh } from "./broadcast";
 import { forgetStoreClient, withStoreClient } from "@/lib/stores/client";
 import { STORE_ERROR_TITLES, StoreError, classifyNetworkError, type StoreErrorKind } from "@/lib/vault/errors";
+import { getProvider } from "@/lib/vault/registry";
 import { SecretCache, type CacheKey, type CachedSecret } from "./cache";
 
 /**
@@ -181,14 +182,27 @@ export function cacheKeyFor(asset: Pick<CredentialAsset, "storeId" | "secretName
   return { storeId: asset.storeId!, name: asset.secretName!, version: asset.secretVersion || null };
 }
 
-/** The key pick() takes the password from when the asset names none. */
-function passwordKeyOf(values: Record<string, string>, key: string | null): string {
-  if (key) return key;
+/** The key a store kind's secrets usually keep their value under (CyberArk's and Vault's "password", Azure's "value"). */
+const usualValueKey = (storeKind: string) => getProvider(storeKind).reference.defaultKeys.password;
+
+/**
+ * The key a value is read from when the asset names none: the secret's only key, else one called
+ * "value", else the store kind's usual one (a CyberArk account always has several properties beside
+ * its password). Null when none of these is there.
+ */
+function unnamedValueKey(values: Record<string, string>, usual: string): string | null {
   const keys = Object.keys(values);
-  return keys.length === 1 ? keys[0]! : "value";
+  if (keys.length === 1) return keys[0]!;
+  if (typeof values.value === "string") return "value";
+  return typeof values[usual] === "string" ? usual : null;
 }
 
-function pick(values: Record<string, string>, key: string | null, what: string, assetName: string): string {
+/** The key pick() takes the password from. */
+function passwordKeyOf(values: Record<string, string>, key: string | null, usual: string): string | null {
+  return key || unnamedValueKey(values, usual);
+}
+
+function pick(values: Record<string, string>, key: string | null, what: string, assetName: string, usual: string): string {
   if (key) {
     const v = values[key];
     if (typeof v !== "string") {
@@ -196,10 +210,10 @@ function pick(values: Record<string, string>, key: string | null, what: string, 
     }
     return v;
   }
-  const keys = Object.keys(values);
-  if (keys.length === 1) return values[keys[0]!]!;
-  if (typeof values.value === "string") return values.value;
-  throw new ResolveError("not_found", `The secret behind “${assetName}” has several keys (${keys.sort().join(", ")}); edit the asset and choose which one holds the ${what}.`);
+  const unnamed = unnamedValueKey(values, usual);
+  if (unnamed !== null) return values[unnamed]!;
+  // The secret is there: what is missing is the asset's choice of key.
+  throw new ResolveError("config", `The secret behind “${assetName}” has several keys (${Object.keys(values).sort().join(", ")}); edit the asset and choose which one holds the ${what}.`);
 }
 
 /** `session`: what reads the store's sealed settings, should a client have to be built (a caller inside a transaction passes its own). */
@@ -272,16 +286,17 @@ export async function resolve(ref: { assetId: string }, ctx: ResolveContext): Pr
     };
     let result: ResolvedSecret;
     if (asset.type === "CREDENTIAL") {
-      const password = pick(got.values, asset.valueKey, "password", asset.name);
+      const usual = usualValueKey(store.kind);
+      const password = pick(got.values, asset.valueKey, "password", asset.name, usual);
       // One key for both would hand the password on as a username: into targets' logs ("login failed for user …").
-      if (asset.usernameKey && asset.usernameKey === passwordKeyOf(got.values, asset.valueKey)) {
+      if (asset.usernameKey && asset.usernameKey === passwordKeyOf(got.values, asset.valueKey, usual)) {
         throw new ResolveError("config", `“${asset.name}” reads its username and its password from the same key “${asset.usernameKey}”. Edit the asset and choose the key that holds the username.`);
       }
-      const username = asset.usernameKey ? pick(got.values, asset.usernameKey, "username", asset.name) : asset.username;
+      const username = asset.usernameKey ? pick(got.values, asset.usernameKey, "username", asset.name, usual) : asset.username;
       result = { type: "CREDENTIAL", username, password, meta };
       rememberValue(password);
     } else {
-      result = { type: "SECRET", value: pick(got.values, asset.valueKey, "value", asset.name), meta };
+      result = { type: "SECRET", value: pick(got.values, asset.valueKey, "value", asset.name, usualValueKey(store.kind)), meta };
       rememberValue(result.value);
     }
     metrics().resolves.inc({ store_kind: store.kind, store_id: store.id, outcome: "ok", cache: cacheHit ? "hit" : "miss" });
@@ -359,8 +374,8 @@ export async function referenceProblem(store: CredentialStore, ref: { name: stri
   const present = Object.keys(values).sort();
   const missing = [ref.usernameKey, ref.valueKey].filter((key): key is string => !!key && typeof values[key] !== "string");
   if (missing.length) return `The secret has no key ${missing.map((k) => `“${k}”`).join(" or ")} (keys present: ${present.join(", ") || "none"}).`;
-  // No key named: the value is the secret's only key, or the one called "value" (as pick() reads it).
-  if (!ref.valueKey && present.length !== 1 && typeof values.value !== "string") {
+  // No key named: the key pick() would read the value from.
+  if (!ref.valueKey && unnamedValueKey(values, usualValueKey(store.kind)) === null) {
     return `The secret has several keys (${present.join(", ")}) and none is named for the value: enter the key that holds it.`;
   }
   return null;
