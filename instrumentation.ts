@@ -4,6 +4,20 @@ import { env, nextRuntime } from "@/lib/env";
 export async function register() {
   // Read inline (not through lib/env) so the bundler drops the Node-only imports below from the edge build.
   if (process.env.NEXT_RUNTIME !== "nodejs") return;
+  try {
+    await start();
+  } catch (error) {
+    // Next only logs a failed instrumentation hook and goes on listening, answering 500 to every request
+    // (health checks included): a supervisor (systemd, a container runtime) would see a live server.
+    // The message names the bad variables, never their values (lib/env.ts).
+    console.error(`Latch cannot start: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  }
+}
+
+async function start() {
+  // Again here, for the same reason: the edge build keeps a function it cannot see is never called there.
+  if (process.env.NEXT_RUNTIME !== "nodejs") return;
   // Fail fast at start-up, naming the bad variable, instead of on the first request.
   const settings = env();
   // Next.js prints its own errors with console.error: send them through the log redaction too.

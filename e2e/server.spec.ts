@@ -74,3 +74,31 @@ test("npm start listens where HOST says (not the container's HOSTNAME), and a st
   // Its own words, from the output startAnotherInstance keeps.
   expect(readFileSync(instance.log, "utf8")).toContain(`Latch listening on http://${host}:${port()}`);
 });
+
+test("npm start with a variable missing or out of range exits 1 naming it, instead of serving 500s", async () => {
+  test.setTimeout(60_000);
+  const { spawn } = await import("node:child_process");
+  const shared = JSON.parse(readFileSync(`${process.cwd()}/e2e/.output/instance-env.json`, "utf8")) as Record<string, string>;
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ NEXTAUTH_SECRET: "" }, /NEXTAUTH_SECRET is required/],
+    [{ LATCH_SHUTDOWN_GRACE_SECONDS: "0" }, /LATCH_SHUTDOWN_GRACE_SECONDS/],
+  ];
+  for (const [env, named] of cases) {
+    const child = spawn(process.execPath, [`${process.cwd()}/server.mjs`, "-p", String(port())], { env: { ...process.env, ...shared, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    for (const stream of [child.stdout, child.stderr]) stream.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => {
+        child.kill("SIGKILL");
+        resolve(null);
+      }, 30_000);
+      child.once("exit", (exitCode) => {
+        clearTimeout(timer);
+        resolve(exitCode);
+      });
+    });
+    expect(code, output).toBe(1);
+    expect(output).toMatch(/Latch cannot start: Invalid environment:/);
+    expect(output).toMatch(named);
+  }
+});
