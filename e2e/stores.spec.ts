@@ -485,6 +485,35 @@ test("changing the Vault address asks for the secret again; nothing is saved unt
   await expect(page.getByRole("button", { name: "Replace Secret ID" })).toBeVisible();
 });
 
+test("a secret replaced and saved with Enter leaves focus on its Replace button, not on the page", async ({ page, emulators }) => {
+  await createVaultStore(page, emulators);
+  await page.getByRole("button", { name: "Replace Secret ID" }).click();
+  const secretId = page.getByLabel("Secret ID");
+  await expect(secretId).toBeFocused();
+  await secretId.fill(emulators.vault.secrets.secretId!);
+  await secretId.press("Enter");
+  await expect(page.getByText("Store saved.")).toBeVisible();
+  // The input is gone once saved ("Set"); a keyboard user goes on from the control that replaced it.
+  await expect(page.getByRole("button", { name: "Replace Secret ID" })).toBeFocused();
+});
+
+test("a CA bundle too large to send is refused in the form with its size, not as Latch being unreachable", async ({ page, emulators }) => {
+  await page.goto("/stores/new?kind=hashicorp");
+  await page.getByLabel(/^Name\b/).fill(unique("Vault"));
+  await page.getByLabel("Vault address").fill(String(emulators.vault.config.address));
+  // 2.5 MB: over the 2 MB Next takes in a server action, which it refuses before Latch sees it.
+  // Pasted in one go (fill() types it into the page's text model far more slowly than a paste).
+  const pasted = emulators.pki.caCert.repeat(Math.ceil((2.5 * 1024 * 1024) / emulators.pki.caCert.length));
+  await page.getByLabel("CA bundle (PEM)").evaluate((field: HTMLTextAreaElement, text) => {
+    Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, "value")!.set!.call(field, text);
+    field.dispatchEvent(new Event("input", { bubbles: true }));
+  }, pasted);
+  await page.getByRole("button", { name: "Create store" }).click();
+  await expect(page.getByRole("alert").filter({ hasText: /What you entered is too large to send \(2\.\d MB; Latch takes at most 2 MB at once\)/ }).first()).toBeVisible();
+  await expect(page.getByText("Could not reach Latch")).toHaveCount(0);
+  await expect(page).toHaveURL(/\/stores\/new/);
+});
+
 test("trusting a new CA asks for the secret again, like a new address; removing it again asks nothing", async ({ page, emulators }) => {
   await createVaultStore(page, emulators);
   const bundle = page.getByLabel("CA bundle (PEM)");

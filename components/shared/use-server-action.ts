@@ -6,6 +6,7 @@ import { useEffect, useLayoutEffect, useRef, useState, useTransition } from "rea
 import { toast } from "sonner";
 import { useSessionEnded } from "@/components/auth/session-ended";
 import type { ActionError, ActionResult } from "@/lib/actions/action";
+import { ACTION_BODY_LIMIT_BYTES, approximateBytes, tooLargeToSend } from "./action-size";
 import { formLevelMessage } from "./form-errors";
 
 class ActionFailure extends Error {
@@ -140,6 +141,8 @@ export function useServerAction<I, T>(action: (input: I) => Promise<ActionResult
     // browser's mutation cache after the run: only the form holds them, for as long as it shows them.
     gcTime: 0,
     mutationFn: async (input: I) => {
+      const bytes = approximateBytes(input);
+      if (bytes > ACTION_BODY_LIMIT_BYTES) throw new ActionFailure(tooLargeToSend(bytes));
       const result = await action(input);
       if (!result.ok) throw new ActionFailure(result.error);
       return result.data;

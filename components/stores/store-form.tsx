@@ -61,6 +61,25 @@ async function readUpload(file: File): Promise<string> {
 
 
 /**
+ * The control focused when a save began. Module-level: a saved change renders the form afresh (a new
+ * instance), whose field of the same id takes focus back, or, for a secret that is now "Set", its
+ * Replace button, since the input it was typed in is gone.
+ */
+let focusedBeforeSaving: { element: HTMLElement; at: number } | null = null;
+
+function restoreFocusAfterSave() {
+  const before = focusedBeforeSaving;
+  if (!before || performance.now() - before.at > 30_000) return void (focusedBeforeSaving = null);
+  // Something has focus (the first invalid field, a dialog): leave it. The save may still be rendering.
+  if (document.activeElement !== document.body && document.activeElement !== null) return void (focusedBeforeSaving = null);
+  const { element } = before;
+  const successor = element.isConnected ? element : element.id ? (document.getElementById(element.id) ?? document.getElementById(`${element.id}-replace`)) : null;
+  if (!successor) return;
+  focusedBeforeSaving = null;
+  successor.focus();
+}
+
+/**
  * One form for every store kind, generated from the fields the provider's schema describes. Secret
  * fields are write-only: never pre-filled; a stored value shows "Set" with Replace (and Remove, for
  * optional ones). Changing where credentials are sent asks for every stored secret again.
@@ -102,13 +121,10 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
   const save = existing ? update : create;
   const saving = save.pending || opening;
   // The disabled fieldset takes focus from the field Enter was pressed in: a save refused without a
-  // field to show its error by gives it back (one refused by a field focuses that field instead).
-  const focusedBeforeSaving = useRef<HTMLElement | null>(null);
+  // field to show its error by gives it back (one refused by a field focuses that field instead), and
+  // a saved one (a new form instance, see StoreSettingsForm) gives it to the same field in the saved settings.
   useEffect(() => {
-    const before = focusedBeforeSaving.current;
-    if (saving || !before) return;
-    focusedBeforeSaving.current = null;
-    if (before.isConnected && (document.activeElement === document.body || document.activeElement === null)) before.focus();
+    if (!saving) restoreFocusAfterSave();
   }, [saving]);
   const test = useServerAction(testDraftStoreAction, { refresh: false, onSuccess: (r) => setTestResult(r) });
 
@@ -321,7 +337,7 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
     event.preventDefault();
     setTestResult(null);
     test.reset(); // Only this attempt's errors are shown: a test's would otherwise stay beside them.
-    focusedBeforeSaving.current = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+    focusedBeforeSaving = document.activeElement instanceof HTMLElement ? { element: document.activeElement, at: performance.now() } : null;
     if (existing) await update.run({ ...common, storeId: existing.id, expectedVersion: existing.settingsVersion });
     else await create.run({ ...common, kind });
   }

@@ -35,7 +35,7 @@ export default async function StorePage({ params }: { params: Promise<{ storeId:
           actions={<StoreActions storeId={store.id} storeName={store.name} deletable={!store.isBuiltIn} />}
         />
         {store.lastTest && !store.lastTest.ok ? (
-          <p role="status" className="rounded-lg border border-danger/30 bg-danger/10 px-4 py-3 text-sm text-danger">
+          <p role="status" className="rounded-lg border border-danger/30 bg-danger/10 px-4 py-3 text-sm text-danger [overflow-wrap:anywhere]">
             Last test failed: {store.lastTest.message}
           </p>
         ) : null}

@@ -113,7 +113,7 @@ export default async function AssetPage({ params }: { params: Promise<{ assetId:
                 <CardTitle>
                   <h2>Resolve test</h2>
                 </CardTitle>
-                <CardDescription>Reads the secret through its store now and shows what was found: version, keys and, for credentials, the username.</CardDescription>
+                <CardDescription>Reads the secret through its store now and shows what was found: version, keys and, for credentials, where the username comes from.</CardDescription>
               </CardHeader>
               <CardContent>
                 {asset.permissions.use ? (
