@@ -9,9 +9,9 @@ import { EmptyState } from "@/components/shared/empty-state";
 /**
  * For a column of names people choose (up to 100 characters, maybe without a space): it breaks them
  * anywhere rather than pushing the other columns out of the table, and keeps room for a few words;
- * on a phone, for one short word a line ("Latch Database" is not broken into "Latch / Data / base").
+ * on a phone, for a name of two short words ("Latch Database", not "Latch / Data / base").
  */
-export const NAME_COLUMN_CLASS = "[overflow-wrap:anywhere] min-w-28 sm:min-w-44";
+export const NAME_COLUMN_CLASS = "[overflow-wrap:anywhere] min-w-36 sm:min-w-44";
 
 export type DataTableColumn<T> = {
   key: string;

@@ -49,7 +49,7 @@ export default async function StoresPage({ searchParams }: { searchParams: Promi
             className: NAME_COLUMN_CLASS,
             cell: (s) => (
               <Link href={`/stores/${s.id}`} className="inline-flex items-center gap-2 font-medium hover:underline">
-                <VaultIcon className="size-4 text-muted-foreground" aria-hidden="true" />
+                <VaultIcon className="size-4 shrink-0 text-muted-foreground" aria-hidden="true" />
                 {s.name}
               </Link>
             ),
