@@ -1,3 +1,4 @@
+import { gzipSync } from "node:zlib";
 import { randomUUID } from "node:crypto";
 import { createServer, request as httpRequest, type Server, type ServerResponse } from "node:http";
 import { NextRequest } from "next/server";
@@ -130,6 +131,10 @@ describe("bad requests get the wrapper's answers", () => {
     const badText = await send(invokePath(connectionId), { headers: auth(), body: latin1 });
     expect(badText.status).toBe(400);
     expect(badText.json().error?.message).toBe("The request body is not valid UTF-8. Send JSON encoded as UTF-8.");
+    // A gzipped body is named for what it is, not as bad text.
+    const gzipped = await send(invokePath(connectionId), { headers: { ...auth(), "content-encoding": "gzip" }, body: gzipSync(Buffer.from(body)) });
+    expect(gzipped.status).toBe(400);
+    expect(gzipped.json().error?.message).toBe("Latch does not take compressed request bodies (Content-Encoding: gzip): send the JSON uncompressed. Answers may still come compressed.");
     expect((await send(invokePath(connectionId), { headers: { authorization: bearer(token), "content-type": "text/plain" }, body })).status).toBe(400);
     const shape = await send(invokePath(connectionId), { headers: auth(), body: JSON.stringify({ operation: 42 }) });
     expect(shape.status).toBe(422);

@@ -180,6 +180,11 @@ async function readJson(incoming: Incoming): Promise<unknown> {
   if (!/^application\/([a-z.+-]*\+)?json\b/i.test(type)) {
     throw new AppError("BAD_REQUEST", "Send the request body as JSON with Content-Type: application/json.");
   }
+  // A compressed body would be read as text and refused as "not valid UTF-8": say what is wrong instead.
+  const encoding = (incoming.headers.get("content-encoding") ?? "").trim().toLowerCase();
+  if (encoding !== "" && encoding !== "identity") {
+    throw new AppError("BAD_REQUEST", `Latch does not take compressed request bodies (Content-Encoding: ${encoding.slice(0, 40)}): send the JSON uncompressed. Answers may still come compressed.`);
+  }
   const tooLarge = () => new AppError("PAYLOAD_TOO_LARGE", "The request body is larger than 1 MiB.");
   const declared = Number(incoming.headers.get("content-length") ?? 0);
   if (declared > MAX_REQUEST_BYTES) throw tooLarge();

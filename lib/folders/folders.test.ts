@@ -38,6 +38,19 @@ describe("folders", () => {
     expect(events.every((e) => e.requestId === "test-request-id" && e.outcome === "SUCCESS")).toBe(true);
   });
 
+  it("someone who is not a tenant administrator is told the top level is for administrators (404, naming no folder), creating or moving", async () => {
+    const editor = await makeUser();
+    const folder = await makeFolder("Team");
+    await grant(folder.id, editor, "FOLDER_ADMIN");
+    const child = await makeFolder("Team child", folder.id);
+    signInAs(editor);
+    const refused = { ok: false, error: { code: "NOT_FOUND", message: "Only a tenant administrator can put a folder at the top level: give a parent folder you manage (parentId)." } };
+    expect(await createFolderAction({ name: "Mine", parentId: null })).toMatchObject(refused);
+    expect(await moveFolderAction({ folderId: child.id, parentId: null })).toMatchObject(refused);
+    // Under a folder they manage, both work.
+    expect(await createFolderAction({ name: "Mine", parentId: folder.id })).toMatchObject({ ok: true });
+  });
+
   it("roles are inherited by subfolders, and the highest role wins", async () => {
     const [admin, viewer] = [await makeUser({ isAdmin: true }), await makeUser()];
     const top = await makeFolder();

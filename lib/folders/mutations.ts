@@ -2,7 +2,7 @@ import "server-only";
 import type { FolderRole } from "@prisma/client";
 import type { ActionContext } from "@/lib/actions/action";
 import { recordAuditEvent } from "@/lib/audit/record";
-import { assertCanOnFolder, assertTenant, can, getFolderAccess, ROLE_LABELS } from "@/lib/authz";
+import { assertCanOnFolder, can, canTenant, getFolderAccess, ROLE_LABELS } from "@/lib/authz";
 import { lockFolderTree } from "./tree-lock";
 import { db, type Tx } from "@/lib/db";
 import { AppError, conflict, notFound } from "@/lib/errors";
@@ -74,6 +74,8 @@ function mapUniqueViolation(error: unknown, name: string): never {
   throw error;
 }
 
+const TOP_LEVEL_REFUSED = "Only a tenant administrator can put a folder at the top level: give a parent folder you manage (parentId).";
+
 export async function createFolder(ctx: Ctx, input: { name: string; parentId: string | null }) {
   try {
     return await db().$transaction(async (tx) => {
@@ -86,8 +88,9 @@ export async function createFolder(ctx: Ctx, input: { name: string; parentId: st
         if ((await chainIds(tx, input.parentId)).length + 1 > FOLDER_MAX_DEPTH) {
           throw new AppError("VALIDATION", `Folders can be nested at most ${FOLDER_MAX_DEPTH} levels deep.`);
         }
-      } else {
-        assertTenant(ctx.actor, "folders.create.root", "Folder");
+      } else if (!canTenant(ctx.actor, "folders.create.root")) {
+        // 404 as for any refusal, but no folder was named: "Folder was not found" would puzzle. Says nothing of what exists.
+        throw new AppError("NOT_FOUND", TOP_LEVEL_REFUSED);
       }
       await assertUniqueSiblingName(tx, input.parentId, input.name);
       const folder = await tx.folder.create({ data: { name: input.name, parentId: input.parentId } });
@@ -144,8 +147,8 @@ async function checkMove(tx: Tx, ctx: Ctx, folder: { id: string; parentId: strin
     if ((await chainIds(tx, parentId)).length + height > FOLDER_MAX_DEPTH) {
       throw new AppError("VALIDATION", `Folders can be nested at most ${FOLDER_MAX_DEPTH} levels deep.`);
     }
-  } else {
-    assertTenant(ctx.actor, "folders.create.root", "Destination folder");
+  } else if (!canTenant(ctx.actor, "folders.create.root")) {
+    throw new AppError("NOT_FOUND", TOP_LEVEL_REFUSED);
   }
   // Taking a folder out from under a folder takes it, its assets and connections away from that
   // folder's people: only someone who manages that folder may. The folders left are those above it
