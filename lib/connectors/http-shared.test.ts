@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { fetch as undiciFetch } from "undici";
-import { classifyTargetError, MAX_BODY_BYTES, readResponse, redact, redactionForms, requestInputSchema, resolveUnderBase, safeCut } from "./http-shared";
+import { caseless, classifyTargetError, MAX_BODY_BYTES, readResponse, redact, redactionForms, requestInputSchema, resolveUnderBase, safeCut } from "./http-shared";
 
 const pieces = (secret: string, size = 24) => Array.from({ length: secret.length - size }, (_, i) => secret.slice(i, i + size));
 
@@ -167,7 +167,51 @@ describe("redaction of echoes an API transforms", () => {
   it("cuts a long body before an upper-cased credential that runs past the cap", () => {
     expect(safeCut(`abc${token.toUpperCase()}def`, 10, forms)).toBe("abc");
   });
+
+  it("folds each character on its own: a final sigma, or an İ elsewhere in the body, hides nothing", () => {
+    const greek = "ΚΛΕΙΔΙΑΣabc-1234";
+    expect(redact(`x=${greek}`, redactionForms([greek]))).toBe("x=[redacted]");
+    expect(redact(`x=${greek.toLowerCase()}`, redactionForms([greek]))).toBe("x=[redacted]");
+    // One "İ" anywhere used to switch the whole body to A–Z folding: an upper-cased "ä" was then missed.
+    expect(redact(`İ ${"pässwörd-1234".toUpperCase()}`, redactionForms(["pässwörd-1234"]))).toBe("İ [redacted]");
+  });
+
+  it("a body that holds a credential as plain text is read as UTF-8 whatever charset it claims, so no re-encoding brings it back", async () => {
+    const echo = `{"headers":{"authorization":"Bearer ${token}"}}`;
+    for (const init of [{ headers: { "content-type": "text/plain; charset=utf-16le" } }, {}]) {
+      const bytes = init.headers ? Buffer.from(echo) : Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(echo)]);
+      const result = await readResponse(new Response(bytes, init), forms);
+      for (const reading of [result.body, Buffer.from(result.body, "utf16le").toString("utf8"), Buffer.from(result.body, "utf16le").toString("latin1")]) expect(caseless(reading)).not.toContain(caseless(token));
+      expect(result.body).toContain("Bearer [redacted]");
+    }
+  });
+
+  it("a UTF-16 body over the cap is cut where the cap falls in its bytes: never in the middle of a credential", async () => {
+    // The credential straddles the byte cap, wherever the padding puts it.
+    for (const shift of [-40, -11, -1, 0, 1, 7, 30]) {
+      const padding = "x".repeat(MAX_BODY_BYTES / 2 - 10 + shift);
+      const body = Buffer.from(`${padding}Bearer ${token} and more text after it ${"y".repeat(200_000)}`, "utf16le");
+      const result = await readResponse(streamed16(body), forms);
+      expect(result.truncated).toBe(true);
+      for (const piece of pieces(token, 8)) expect(result.body.includes(piece), `shift ${shift}`).toBe(false);
+      expect(result.body.length).toBeLessThanOrEqual(MAX_BODY_BYTES / 2);
+    }
+  });
 });
+
+/** UTF-16 bytes, labelled, in 16 KB chunks as a server sends them. */
+function streamed16(bytes: Buffer): Response {
+  let at = 0;
+  return new Response(
+    new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (at >= bytes.length) return controller.close();
+        controller.enqueue(bytes.subarray(at, (at += 16 * 1024)));
+      },
+    }),
+    { headers: { "content-type": "text/plain; charset=utf-16le" } },
+  );
+}
 
 describe("path confinement", () => {
   const base = new URL("https://api.example.com/v1/");

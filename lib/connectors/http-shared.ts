@@ -287,15 +287,17 @@ export function redactionForms(values: (string | undefined)[]): string[] {
 }
 
 /**
- * `text` and `forms` in one letter case for matching, with every character of `text` where it was, so
- * that a match's position is the same in `text`: toLowerCase() when it keeps the length (it never
- * shortens, and lengthens only for a few characters such as "İ"), else A–Z alone.
+ * `value` in one letter case for matching, every character where it was (so a match's position is the
+ * same in the original) and folded on its own, whatever surrounds it: the same text folds the same in
+ * a body, in a prefix of it and in a form. toLowerCase() is all that when the text has neither "İ"
+ * (the one character whose lower case is longer) nor "Σ" (which folds by context: "ς" at a word's end).
  */
-function caseless(text: string): { text: string; fold: (form: string) => string } {
-  const lower = text.toLowerCase();
-  if (lower.length === text.length) return { text: lower, fold: (form) => form.toLowerCase() };
-  const ascii = (value: string) => value.replace(/[A-Z]+/g, (run) => run.toLowerCase());
-  return { text: ascii(text), fold: ascii };
+export function caseless(value: string): string {
+  if (!/[\u0130\u03a3]/.test(value)) return value.toLowerCase();
+  return value.replace(/[^\x00-\x40\x5b-\x7f]/gu, (c) => {
+    const lower = c.toLowerCase();
+    return lower.length === c.length ? lower : c;
+  });
 }
 
 /** Where any form occurs in `text`, in any letter case: sorted, overlapping spans merged (adjacent ones kept apart). */
@@ -303,8 +305,8 @@ function spansOf(text: string, forms: string[]): [number, number][] {
   const folded = caseless(text);
   const spans: [number, number][] = [];
   for (const form of forms) {
-    const f = folded.fold(form);
-    for (let at = folded.text.indexOf(f); at !== -1; at = folded.text.indexOf(f, at + f.length)) spans.push([at, at + f.length]);
+    const f = caseless(form);
+    for (let at = folded.indexOf(f); at !== -1; at = folded.indexOf(f, at + f.length)) spans.push([at, at + f.length]);
   }
   spans.sort((a, b) => a[0] - b[0]);
   const merged: [number, number][] = [];
@@ -529,7 +531,13 @@ export async function runRequest(target: RequestTarget, input: RequestInput, opt
  * whole (readResponse uses it to drop a credential cut in half).
  */
 export async function readCapped(response: Response, limit: number, slack = 64 * 1024): Promise<{ text: string; truncated: boolean }> {
-  if (!response.body) return { text: "", truncated: false };
+  const { bytes, truncated } = await readCappedBytes(response, limit, slack);
+  return { text: decodeBody(bytes, response.headers.get("content-type")), truncated };
+}
+
+/** The body's first bytes: up to `limit` and `slack` more (a whole chunk past that at most); `truncated` when it had more than `limit`. */
+async function readCappedBytes(response: Response, limit: number, slack: number): Promise<{ bytes: Buffer; truncated: boolean }> {
+  if (!response.body) return { bytes: Buffer.alloc(0), truncated: false };
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = response.body.getReader();
@@ -544,7 +552,7 @@ export async function readCapped(response: Response, limit: number, slack = 64 *
     await reader.cancel().catch(() => undefined);
   }
   const all = Buffer.concat(chunks);
-  return { text: decodeBody(all, response.headers.get("content-type")), truncated: all.byteLength > limit };
+  return { bytes: all, truncated: all.byteLength > limit };
 }
 
 /**
@@ -552,16 +560,22 @@ export async function readCapped(response: Response, limit: number, slack = 64 *
  * its Content-Type names (ISO-8859-1, Shift_JIS, UTF-16…), else as UTF-8.
  */
 export function decodeBody(bytes: Buffer, contentType: string | null): string {
+  return decoderFor(bytes, contentType)(bytes);
+}
+
+/** How decodeBody reads these bytes, as a function (applied to a prefix too, for a cut). */
+function decoderFor(bytes: Buffer, contentType: string | null): (bytes: Buffer) => string {
   let label = bytes[0] === 0xff && bytes[1] === 0xfe ? "utf-16le" : bytes[0] === 0xfe && bytes[1] === 0xff ? "utf-16be" : null;
   label ??= /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType ?? "")?.[1]?.toLowerCase() ?? null;
   if (label && label !== "utf-8" && label !== "utf8") {
     try {
-      return new TextDecoder(label).decode(bytes);
+      const decoder = new TextDecoder(label);
+      return (b) => decoder.decode(b);
     } catch {
       // A charset Node does not know: read as UTF-8, as before.
     }
   }
-  return bytes.toString("utf8");
+  return (b) => b.toString("utf8");
 }
 
 /**
@@ -569,8 +583,9 @@ export function decodeBody(bytes: Buffer, contentType: string | null): string {
  * is a prefix of `text`, and any form that starts in it but runs past its end is left out whole
  * (redacting afterwards could not match half of one).
  */
-export function safeCut(text: string, limit: number, forms: string[]): string {
-  let kept = Buffer.from(text, "utf8").subarray(0, limit).toString("utf8");
+export function safeCut(text: string, limit: number | string, forms: string[]): string {
+  // A number: that many bytes of the text as UTF-8; a string: the body's first bytes up to the cap, as decoded.
+  let kept = typeof limit === "string" ? limit : Buffer.from(text, "utf8").subarray(0, limit).toString("utf8");
   // A character cut in two decodes as U+FFFD, which `text` does not have there.
   while (kept.length > 0 && !text.startsWith(kept)) kept = kept.slice(0, -1);
   let end = kept.length;
@@ -592,9 +607,23 @@ export async function readResponse(response: Response, forms: string[], head = f
   }
   // Cut first, then redact: redacting first shrinks the text, and the cut could then fall inside a
   // credential that the redaction never saw whole.
-  const longest = forms.reduce((n, f) => Math.max(n, Buffer.byteLength(f)), 0);
-  const { text, truncated } = await readCapped(response, MAX_BODY_BYTES, Math.max(64 * 1024, longest));
-  const body = redact(truncated ? safeCut(text, MAX_BODY_BYTES, forms) : text, forms);
+  // Slack for the longest form in UTF-16 (two bytes a character), so one that starts before the cap ends in what is read.
+  const longest = forms.reduce((n, f) => Math.max(n, 2 * f.length), 0);
+  const { bytes, truncated } = await readCappedBytes(response, MAX_BODY_BYTES, Math.max(64 * 1024, longest));
+  let decode = decoderFor(bytes, response.headers.get("content-type"));
+  let text = decode(bytes);
+  // A label can make bytes that hold a credential as plain text read as something else (ASCII labelled
+  // UTF-16 turns into CJK): whatever the label says, a body whose bytes hold more of the credentials as
+  // UTF-8 than its decoding shows is read as UTF-8, so the runner cannot re-encode its way to them.
+  if (forms.length > 0) {
+    const utf8 = bytes.toString("utf8");
+    if (utf8 !== text && spansOf(utf8, forms).length > spansOf(text, forms).length) {
+      decode = (b) => b.toString("utf8");
+      text = utf8;
+    }
+  }
+  // Cut where the cap falls in the bytes, as decoded: in UTF-16 that is half as many characters as bytes.
+  const body = redact(truncated ? safeCut(text, decode(bytes.subarray(0, MAX_BODY_BYTES)), forms) : text, forms);
   return { status: response.status, headers, body, truncated };
 }
 
