@@ -21,8 +21,8 @@
  * than the proxy in front should keep them, so that the proxy is the side that closes them.
  *
  * On SIGTERM or SIGINT it stops as lib/server/lifecycle.mjs says: requests in flight finish (up to
- * LATCH_SHUTDOWN_GRACE_SECONDS), then sessions are closed, then exit 0. A second SIGTERM or SIGINT,
- * of either kind, kills it at once.
+ * LATCH_SHUTDOWN_GRACE_SECONDS), then sessions are closed, then exit 0. A SIGTERM or SIGINT a second
+ * or more after the first kills it at once.
  */
 import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
@@ -157,12 +157,22 @@ server.once("error", (error) => {
 });
 server.listen(port, hostname, () => console.log(`Latch listening on http://${hostname}:${port}`));
 
-// The first SIGTERM or SIGINT stops gracefully; the next of either kind finds no listener, so Node's
-// default ends the process at once (Ctrl-C after a `kill -TERM` that is taking too long).
+// The first SIGTERM or SIGINT stops gracefully; one of either kind later ends the process at once
+// (Ctrl-C after a `kill -TERM` that is taking too long). Within DUPLICATE_STOP_MS of the first, it is
+// the same stop arriving twice, not a second request: Ctrl-C reaches every process of the terminal's
+// group, so `npm start` (whose node npm also signals) and `npm run up` (which passes it on as SIGTERM)
+// deliver one stop two ways.
 const STOP_SIGNALS = ["SIGTERM", "SIGINT"];
+const DUPLICATE_STOP_MS = 1000;
+let firstStopAt = null;
 const onStopSignal = (signal) => {
+  if (firstStopAt === null) {
+    firstStopAt = performance.now();
+    return void lifecycle.stop(signal);
+  }
+  if (performance.now() - firstStopAt < DUPLICATE_STOP_MS) return;
   for (const other of STOP_SIGNALS) process.removeListener(other, onStopSignal);
-  void lifecycle.stop(signal);
+  process.kill(process.pid, signal);
 };
 for (const signal of STOP_SIGNALS) process.on(signal, onStopSignal);
 // SIGHUP too: the terminal of a foreground `npm run up` closing (an SSH session dropped) would

@@ -130,11 +130,11 @@ describe("server.mjs stopping", () => {
     ["SIGINT", "SIGTERM", 3981],
     ["SIGTERM", "SIGTERM", 3982],
   ] as const) {
-    it(`stops at once on a second stop signal of either kind (${first}, then ${second}), without waiting for what runs`, async () => {
+    it(`stops at once on a second stop signal of either kind (${first}, then ${second}) a second later, without waiting for what runs`, async () => {
       const server = await start(port);
       await sendAndHangUp(port, "/slow?ms=20000", server);
       server.child.kill(first);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await new Promise((resolve) => setTimeout(resolve, 1_200));
       expect(server.child.exitCode).toBeNull();
       const signalled = Date.now();
       server.child.kill(second);
@@ -144,6 +144,44 @@ describe("server.mjs stopping", () => {
       expect(server.out).not.toContain("finished /slow");
     });
   }
+
+  it("takes a second signal within a second for the same stop delivered twice (Ctrl-C under npm, npm run up passing it on): still graceful", async () => {
+    const server = await start(3986);
+    await sendAndHangUp(3986, "/slow?ms=1500", server);
+    server.child.kill("SIGINT");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    server.child.kill("SIGTERM");
+    const { code } = await server.exited;
+    expect(code).toBe(0);
+    expect(server.out).toContain("finished /slow");
+  });
+
+  it("Ctrl-C in the terminal of `npm start` (SIGINT to npm and the server alike) lets the running request finish", async () => {
+    // Its own process group, as a terminal's foreground job: the signal goes to every process in it.
+    const npm = spawn("npm", ["run", "-s", "start", "--", "-p", "3987", "-H", "127.0.0.1"], {
+      cwd: ROOT,
+      detached: true,
+      env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --import ${REGISTER}`.trim() },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    children.push(npm);
+    let out = "";
+    npm.stdout!.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
+    await expect.poll(() => out, { timeout: 20_000 }).toContain("Latch listening on http://127.0.0.1:3987");
+    const answer = new Promise<string>((resolve) => {
+      const socket = net.connect({ host: "127.0.0.1", port: 3987 });
+      let received = "";
+      socket.on("data", (chunk) => (received += chunk.toString()));
+      socket.on("close", () => resolve(received));
+      socket.on("error", () => resolve(received));
+      socket.write("GET /slow?ms=1500 HTTP/1.1\r\nhost: latch.test\r\nconnection: close\r\n\r\n");
+    });
+    await expect.poll(() => out).toContain("started /slow");
+    process.kill(-npm.pid!, "SIGINT");
+    expect(await answer).toMatch(/^HTTP\/1\.1 200/);
+    await expect.poll(() => out).toContain("closed sessions");
+    await expect.poll(() => connect(3987)).toBe("ECONNREFUSED");
+  });
 
   it("stops gracefully when the signal goes to `npm start` (npm's shell passes it on to nobody unless the script execs)", async () => {
     // The stub through NODE_OPTIONS: npm starts the node process itself.

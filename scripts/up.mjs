@@ -44,10 +44,34 @@ const child = spawn(process.execPath, ["--import", "tsx", "scripts/up.ts", ...pr
   stdio: "inherit",
 });
 
+let signalled = false;
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
   // up.ts shuts down in order (Next, then PostgreSQL); wait for it rather than dying first.
-  process.on(signal, () => child.kill(signal));
+  process.on(signal, () => {
+    signalled = true;
+    child.kill(signal);
+  });
 }
+
+// `kill -TERM` on the `npm run up` process reaches npm, which passes it to the shell it runs this in;
+// a shell such as dash dies of it without passing it on, and npm exits, leaving this process, the
+// server and PostgreSQL running. Once the process that started this one is gone, stop as if signalled.
+const parent = process.ppid;
+const watch = setInterval(() => {
+  try {
+    process.kill(parent, 0);
+    if (process.ppid === parent) return;
+  } catch {
+    // Gone.
+  }
+  clearInterval(watch);
+  if (!signalled) {
+    signalled = true;
+    console.error("\nnpm run up: the process that started it is gone; shutting down…");
+    child.kill("SIGTERM");
+  }
+}, 500);
+watch.unref();
 
 child.on("exit", (code, signal) => {
   process.exit(code ?? 128 + (constants.signals[signal] ?? 0));

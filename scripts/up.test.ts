@@ -93,3 +93,34 @@ describe("npm run up, while it already serves from this checkout", () => {
     }
   });
 });
+
+describe("npm run up, when whatever started it goes away", () => {
+  it("stops up.ts as if signalled once its parent is gone (npm's shell dies of a SIGTERM without passing it on)", async () => {
+    dir = await mkdtemp(path.join(tmpdir(), "latch-up-"));
+    await mkdir(path.join(dir, "scripts"));
+    for (const file of ["up.mjs", "serving.mjs"]) await writeFile(path.join(dir, "scripts", file), await readFile(path.join(ROOT, "scripts", file)));
+    // An installed tree, and a `tsx` that only lets Node load this up.ts as JavaScript.
+    await mkdir(path.join(dir, "node_modules", "tsx"), { recursive: true });
+    await writeFile(path.join(dir, "node_modules", ".package-lock.json"), "{}");
+    await writeFile(path.join(dir, "package-lock.json"), "{}");
+    await writeFile(path.join(dir, "node_modules", "tsx", "package.json"), JSON.stringify({ name: "tsx", type: "module", exports: "./index.mjs" }));
+    await writeFile(
+      path.join(dir, "node_modules", "tsx", "index.mjs"),
+      `import { register } from "node:module";\nregister("data:text/javascript," + encodeURIComponent('export async function load(url, context, next) { return url.endsWith(".ts") ? { format: "module", source: (await next(url, { ...context, format: "module" })).source, shortCircuit: true } : next(url, context); }'));\n`,
+    );
+    const marker = path.join(dir, "signalled");
+    // Stands in for up.ts: says it is running, and notes the signal that stops it.
+    await writeFile(
+      path.join(dir, "scripts", "up.ts"),
+      `import { writeFileSync } from "node:fs";\nconsole.log("up.ts running");\nfor (const s of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(s, () => { writeFileSync(${JSON.stringify(marker)}, s); process.exit(0); });\nsetInterval(() => {}, 1000);\n`,
+    );
+    // A shell that does not exec its last command, as npm runs a script under dash.
+    const shell = spawn("/bin/sh", ["-c", `${JSON.stringify(process.execPath)} scripts/up.mjs; true`], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    shell.stdout!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+    shell.stderr!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+    await expect.poll(() => output, { timeout: 15_000 }).toContain("up.ts running");
+    shell.kill("SIGTERM");
+    await expect.poll(async () => readFile(marker, "utf8").catch(() => null), { timeout: 5_000 }).toBe("SIGTERM");
+  });
+});
