@@ -65,18 +65,19 @@ async function readUpload(file: File): Promise<string> {
  * instance), whose field of the same id takes focus back, or, for a secret that is now "Set", its
  * Replace button, since the input it was typed in is gone.
  */
-let focusedBeforeSaving: { element: HTMLElement; at: number } | null = null;
+let focusedBeforeSaving: { element: HTMLElement; at: number; storeId: string } | null = null;
 
-function restoreFocusAfterSave() {
+/** For the form of `storeId` (the one that saved), once: whatever happens, the note is used up. */
+function restoreFocusAfterSave(storeId: string) {
   const before = focusedBeforeSaving;
-  if (!before || performance.now() - before.at > 30_000) return void (focusedBeforeSaving = null);
-  // Something has focus (the first invalid field, a dialog): leave it. The save may still be rendering.
-  if (document.activeElement !== document.body && document.activeElement !== null) return void (focusedBeforeSaving = null);
+  if (!before || before.storeId !== storeId) return;
+  focusedBeforeSaving = null;
+  if (performance.now() - before.at > 30_000) return;
+  // Something has focus (the first invalid field, a dialog): leave it.
+  if (document.activeElement !== document.body && document.activeElement !== null) return;
   const { element } = before;
   const successor = element.isConnected ? element : element.id ? (document.getElementById(element.id) ?? document.getElementById(`${element.id}-replace`)) : null;
-  if (!successor) return;
-  focusedBeforeSaving = null;
-  successor.focus();
+  successor?.focus();
 }
 
 /**
@@ -123,9 +124,10 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
   // The disabled fieldset takes focus from the field Enter was pressed in: a save refused without a
   // field to show its error by gives it back (one refused by a field focuses that field instead), and
   // a saved one (a new form instance, see StoreSettingsForm) gives it to the same field in the saved settings.
+  const formStoreId = existing?.id ?? "new";
   useEffect(() => {
-    if (!saving) restoreFocusAfterSave();
-  }, [saving]);
+    if (!saving) restoreFocusAfterSave(formStoreId);
+  }, [saving, formStoreId]);
   const test = useServerAction(testDraftStoreAction, { refresh: false, onSuccess: (r) => setTestResult(r) });
 
   const visible = (f: FieldSpec) => isShown(f, config);
@@ -337,9 +339,10 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
     event.preventDefault();
     setTestResult(null);
     test.reset(); // Only this attempt's errors are shown: a test's would otherwise stay beside them.
-    focusedBeforeSaving = document.activeElement instanceof HTMLElement ? { element: document.activeElement, at: performance.now() } : null;
+    focusedBeforeSaving = document.activeElement instanceof HTMLElement ? { element: document.activeElement, at: performance.now(), storeId: existing?.id ?? "new" } : null;
     if (existing) await update.run({ ...common, storeId: existing.id, expectedVersion: existing.settingsVersion });
-    else await create.run({ ...common, kind });
+    // A created store opens on its own page, where focus starts afresh: nothing to give back.
+    else if (await create.run({ ...common, kind })) focusedBeforeSaving = null;
   }
 
   async function runTest() {

@@ -135,6 +135,8 @@ describe("bad requests get the wrapper's answers", () => {
     const gzipped = await send(invokePath(connectionId), { headers: { ...auth(), "content-encoding": "gzip" }, body: gzipSync(Buffer.from(body)) });
     expect(gzipped.status).toBe(400);
     expect(gzipped.json().error?.message).toBe("Latch does not take compressed request bodies (Content-Encoding: gzip): send the JSON uncompressed. Answers may still come compressed.");
+    // A value some clients send that names no compression is read as before.
+    expect((await send(invokePath(connectionId), { headers: { ...auth(), "content-encoding": "utf-8" }, body: JSON.stringify({ operation: 42 }) })).status).toBe(422);
     expect((await send(invokePath(connectionId), { headers: { authorization: bearer(token), "content-type": "text/plain" }, body })).status).toBe(400);
     const shape = await send(invokePath(connectionId), { headers: auth(), body: JSON.stringify({ operation: 42 }) });
     expect(shape.status).toBe(422);

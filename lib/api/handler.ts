@@ -181,8 +181,9 @@ async function readJson(incoming: Incoming): Promise<unknown> {
     throw new AppError("BAD_REQUEST", "Send the request body as JSON with Content-Type: application/json.");
   }
   // A compressed body would be read as text and refused as "not valid UTF-8": say what is wrong instead.
+  // Only the compressions: other values some clients send (utf-8) were always read as the body they are.
   const encoding = (incoming.headers.get("content-encoding") ?? "").trim().toLowerCase();
-  if (encoding !== "" && encoding !== "identity") {
+  if (/\b(gzip|x-gzip|deflate|br|zstd|compress|x-compress)\b/.test(encoding)) {
     throw new AppError("BAD_REQUEST", `Latch does not take compressed request bodies (Content-Encoding: ${encoding.slice(0, 40)}): send the JSON uncompressed. Answers may still come compressed.`);
   }
   const tooLarge = () => new AppError("PAYLOAD_TOO_LARGE", "The request body is larger than 1 MiB.");

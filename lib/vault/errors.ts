@@ -28,7 +28,7 @@ export const STORE_ERROR_TITLES: Record<StoreErrorKind, string> = {
   auth: "Authentication failed",
   permission: "Permission denied",
   not_found: "Secret not found",
-  deleted: "Secret deleted",
+  deleted: "Deleted in the store",
   timeout: "Timed out",
   throttled: "Throttled by the store",
   unavailable: "Store unavailable",
