@@ -160,6 +160,12 @@ export async function withCredentials<T>(
     onRotation?: (event: RotationEvent) => Promise<void> | void;
     /** Just before values a target rejected are fetched again: drop what was built with them (a pooled client). */
     onRefetch?: () => void;
+    /**
+     * Fetch again after a rejection even if a refetch just found the values unchanged: for a test a
+     * person asked for (Connect, Reconnect), who may have put the new value in the store seconds ago.
+     * Tests are rate-limited (LATCH_REFRESH_RATE_PER_SECOND), so this cannot turn into a stream of reads.
+     */
+    evenIfJustConfirmed?: boolean;
   } = {},
 ): Promise<T> {
   const first = await resolveAll(sources, ctx);
@@ -169,7 +175,7 @@ export async function withCredentials<T>(
     if (!(error instanceof ConnectorError && error.kind === "credentials_rejected" && error.refetch && first.fromCache)) throw error;
     // Values a refetch for a rejection just confirmed: asking the store again cannot help yet, and a
     // target that keeps refusing (a path that always answers 401) must not turn invokes into store reads.
-    if (recentlyConfirmed(fetchKey(first))) throw error;
+    if (!hooks.evenIfJustConfirmed && recentlyConfirmed(fetchKey(first))) throw error;
     hooks.onRefetch?.();
     let fresh: Resolved;
     try {

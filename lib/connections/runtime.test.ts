@@ -538,7 +538,8 @@ describe("rotation", () => {
     c.rotateVault(path, rotated);
     await c.rotateTarget(rotated);
     expect((await c.invoke(connectionId)).status).toBe(200); // back in step (one more rotation)
-    await c.rotateTarget(`rot-${randomUUID()}`);
+    const targetOnly = `rot-${randomUUID()}`;
+    await c.rotateTarget(targetOnly);
     await drainAll();
     before = { reads: reads(path), attempts: c.attempts() };
     const unchanged = await c.invoke(connectionId);
@@ -554,6 +555,14 @@ describe("rotation", () => {
     expect(reads(path) - before.reads).toBe(0);
     expect(c.attempts() - before.attempts).toBe(1);
     expect(await rotationEvents(connectionId)).toHaveLength(4);
+
+    // 5. The new value put in the store seconds later, and a test asked for (Reconnect): the store is
+    // read again at once, the hold above being for invokes a target keeps refusing.
+    c.rotateVault(path, targetOnly);
+    before = { reads: reads(path), attempts: c.attempts() };
+    const tested = await call(testRoute, connectionId);
+    expect(tested.body, JSON.stringify(tested.body)).toMatchObject({ ok: true });
+    expect(reads(path) - before.reads).toBe(1);
   }
 
   /** An HTTP connection that has been used once, then rotated at the target and in the vault behind Latch's back. */
