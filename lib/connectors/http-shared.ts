@@ -5,6 +5,7 @@ import { MAX_REQUEST_BYTES } from "@/lib/api/limits";
 import { env } from "@/lib/env";
 import { assertHostAllowed, createDispatcher, type DispatcherPool } from "@/lib/net/egress";
 import { ConnectorError, OperationInputError } from "./types";
+import { hostnameMismatch } from "@/lib/net/certificate-names";
 
 /**
  * Plumbing shared by the HTTP-based connectors (http, oauth2): target URL checks under the egress
@@ -125,7 +126,7 @@ export function classifyTargetError(error: unknown, host: string): ConnectorErro
     if (UNREACHABLE_CODES.has(code)) return new ConnectorError("unreachable", `The connection to ${host} failed (${code}). Check proxies and firewalls between Latch and the service.`);
     if (TLS_UNTRUSTED.has(code)) return new ConnectorError("tls", `The TLS certificate of ${host} is not signed by a trusted CA. Add your CA bundle to the connection.`);
     if (code === "CERT_HAS_EXPIRED") return new ConnectorError("tls", `The TLS certificate of ${host} has expired.`);
-    if (code === "ERR_TLS_CERT_ALTNAME_INVALID") return new ConnectorError("tls", `The TLS certificate of ${host} is for a different host name.`);
+    if (code === "ERR_TLS_CERT_ALTNAME_INVALID") return new ConnectorError("tls", hostnameMismatch(host, e));
     if (code.startsWith("ERR_SSL_") || /alert (certificate required|handshake failure|bad certificate|unknown ca|protocol version)|wrong version number/i.test(message))
       return new ConnectorError("tls", `The TLS handshake with ${host} failed. Check that the address is an HTTPS endpoint and what it requires.`);
     if (TIMEOUT_CODES.has(code) || name === "TimeoutError") return new ConnectorError("timeout", `${host} did not answer in time.`);

@@ -1,4 +1,5 @@
 import { hasBrand, stampBrands } from "@/lib/error-brand";
+import { hostnameMismatch, hostnameOf } from "@/lib/net/certificate-names";
 
 /**
  * What went wrong talking to a store, in words a person can act on. Messages never contain a
@@ -78,13 +79,7 @@ export function classifyNetworkError(error: unknown, host: string): StoreError |
     if (["UNABLE_TO_VERIFY_LEAF_SIGNATURE", "SELF_SIGNED_CERT_IN_CHAIN", "DEPTH_ZERO_SELF_SIGNED_CERT", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "CERT_UNTRUSTED"].includes(code))
       return new StoreError("tls_untrusted", `The TLS certificate of ${host} is not signed by a trusted CA. Add your CA bundle to the store's settings.`);
     if (code === "CERT_HAS_EXPIRED") return new StoreError("tls_untrusted", `The TLS certificate of ${host} has expired.`);
-    if (code === "ERR_TLS_CERT_ALTNAME_INVALID") {
-      const names = certificateNames(e);
-      return new StoreError(
-        "tls_hostname",
-        `The TLS certificate of ${host} is for a different host name${names ? ` (it names ${names})` : ""}. Use the address the certificate was issued for, or have the certificate reissued to include ${hostnameOf(host)}.`,
-      );
-    }
+    if (code === "ERR_TLS_CERT_ALTNAME_INVALID") return new StoreError("tls_hostname", hostnameMismatch(host, e));
     if (code === "UND_ERR_CONNECT_TIMEOUT" || code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT" || code === "ETIMEDOUT" || name === "TimeoutError" || code === "23")
       return new StoreError("timeout", `${host} did not answer in time.`);
     // Stores that present a client certificate (CyberArk) diagnose these themselves first. For the others
@@ -102,29 +97,6 @@ export function classifyNetworkError(error: unknown, host: string): StoreError |
 }
 
 /** "vault.example.com:8200" → "vault.example.com"; "[::1]:443" → "::1". */
-function hostnameOf(host: string): string {
-  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(host);
-  if (bracketed) return bracketed[1]!;
-  return host.replace(/:\d+$/, "");
-}
-
-type PeerCertificate = { subjectaltname?: unknown; subject?: { CN?: unknown } };
-
-/** The names a server certificate is issued for (public, but server-supplied: only name characters kept). */
-function certificateNames(error: object): string {
-  // Wrappers (the Azure transport's RestError) copy the code but not the certificate: look further down.
-  let cert: PeerCertificate | undefined;
-  for (let e: unknown = error, depth = 0; e && typeof e === "object" && !cert && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
-    cert = (e as { cert?: PeerCertificate }).cert;
-  }
-  const san = typeof cert?.subjectaltname === "string" ? cert.subjectaltname : "";
-  const names = san
-    .split(",")
-    .map((entry) => entry.trim().replace(/^(DNS|IP Address):/, ""))
-    .filter((name) => /^[\w.*:-]{1,253}$/.test(name));
-  if (names.length === 0 && typeof cert?.subject?.CN === "string" && /^[\w.*-]{1,253}$/.test(cert.subject.CN)) names.push(cert.subject.CN);
-  return names.length > 4 ? `${names.slice(0, 4).join(", ")} and ${names.length - 4} more` : names.join(", ");
-}
 
 function innermostWithCode(error: object, code: string): object {
   let found = error;

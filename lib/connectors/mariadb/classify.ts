@@ -1,6 +1,7 @@
 import { isIP } from "node:net";
 import { capitalised } from "@/lib/utils";
 import { ConnectorError, namedUser, raisedByStatement, type UserSource } from "../types";
+import { hostnameMismatch } from "@/lib/net/certificate-names";
 
 /**
  * MariaDB/MySQL and socket failures as ConnectorErrors. Messages are built from error codes and
@@ -50,7 +51,7 @@ function classifyNetwork(error: unknown, target: MariadbTarget): ConnectorError 
   }
   if (TLS_UNTRUSTED.has(code)) return new ConnectorError("tls", `The TLS certificate of ${at} is not signed by a trusted CA (${code}). If a private CA issued it, add that CA certificate to the connection.`);
   if (code === "CERT_HAS_EXPIRED" || code === "CERT_NOT_YET_VALID") return new ConnectorError("tls", `The TLS certificate of ${at} is not valid now (${code}).`);
-  if (code === "ERR_TLS_CERT_ALTNAME_INVALID" || code === "HOSTNAME_MISMATCH") return new ConnectorError("tls", `The TLS certificate of ${at} is not issued for the host name ${target.host}.`);
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID" || code === "HOSTNAME_MISMATCH") return new ConnectorError("tls", hostnameMismatch(at, error as object));
   if (/^ERR_(SSL|TLS)_/.test(code) || code === "EPROTO") return new ConnectorError("tls", `The TLS handshake with ${at} failed (${code}).`);
   return null;
 }

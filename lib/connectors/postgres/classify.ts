@@ -1,6 +1,7 @@
 import { isIP } from "node:net";
 import { capitalised } from "@/lib/utils";
 import { ConnectorError, namedUser, raisedByStatement, type UserSource } from "../types";
+import { hostnameMismatch } from "@/lib/net/certificate-names";
 
 /**
  * PostgreSQL and socket failures as ConnectorErrors. Messages are built from codes and the
@@ -76,7 +77,7 @@ function classifyNetwork(error: unknown, target: PostgresTarget): ConnectorError
   if (code === "ETIMEDOUT" || /^timeout expired$|connection timeout/i.test(message)) return new ConnectorError("timeout", `${where(target)} did not answer in time.`);
   if (TLS_UNTRUSTED.has(code)) return new ConnectorError("tls", `The TLS certificate of ${at} is not signed by a trusted CA (${code}). If a private CA issued it, add that CA certificate to the connection.`);
   if (code === "CERT_HAS_EXPIRED" || code === "CERT_NOT_YET_VALID") return new ConnectorError("tls", `The TLS certificate of ${at} is not valid now (${code}).`);
-  if (code === "ERR_TLS_CERT_ALTNAME_INVALID" || code === "HOSTNAME_MISMATCH") return new ConnectorError("tls", `The TLS certificate of ${at} is not issued for the host name ${target.host}.`);
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID" || code === "HOSTNAME_MISMATCH") return new ConnectorError("tls", hostnameMismatch(at, error as object));
   if (/^ERR_(SSL|TLS)_/.test(code) || code === "EPROTO") return new ConnectorError("tls", `The TLS handshake with ${at} failed (${code}).`);
   if (message === "The server does not support SSL connections") {
     return new ConnectorError("tls", `${where(target)} does not accept TLS connections. Enable TLS on the server, or turn TLS off only if the network in between is trusted.`);

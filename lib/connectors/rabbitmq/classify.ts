@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
 import { ConnectorError, namedUser, type UserSource } from "../types";
+import { hostnameMismatch } from "@/lib/net/certificate-names";
 
 /**
  * AMQP and socket failures as ConnectorErrors. amqplib words a broker's refusal as text holding the
@@ -69,7 +70,7 @@ function classifyNetwork(error: unknown, target: RabbitTarget): ConnectorError |
   if (code === "ETIMEDOUT" || /^connect ETIMEDOUT$/.test(message)) return new ConnectorError("timeout", `${where(target)} did not answer in time.`);
   if (TLS_UNTRUSTED.has(code)) return new ConnectorError("tls", `The TLS certificate of ${at} is not signed by a trusted CA (${code}). If a private CA issued it, add that CA certificate to the connection.`);
   if (code === "CERT_HAS_EXPIRED" || code === "CERT_NOT_YET_VALID") return new ConnectorError("tls", `The TLS certificate of ${at} is not valid now (${code}).`);
-  if (code === "ERR_TLS_CERT_ALTNAME_INVALID" || code === "HOSTNAME_MISMATCH") return new ConnectorError("tls", `The TLS certificate of ${at} is not issued for the host name ${target.host}.`);
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID" || code === "HOSTNAME_MISMATCH") return new ConnectorError("tls", hostnameMismatch(at, error as object));
   if (/^ERR_(SSL|TLS)_/.test(code) || code === "EPROTO") return new ConnectorError("tls", `The TLS handshake with ${at} failed (${code}). Check that this port expects TLS (usually 5671).`);
   if (/^Socket closed abruptly during opening handshake/.test(message)) {
     return new ConnectorError("unreachable", `${where(target)} closed the connection during the AMQP handshake. Check that the port speaks AMQP 0-9-1 and that the TLS setting matches it.`);

@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
 import { ConnectorError, namedUser, type UserSource } from "../types";
+import { hostnameMismatch } from "@/lib/net/certificate-names";
 
 /**
  * Redis and socket failures as ConnectorErrors. A Redis error reply starts with an upper-case code
@@ -57,7 +58,7 @@ function classifyNetwork(error: unknown, target: RedisTarget): ConnectorError | 
   if (code === "ETIMEDOUT") return new ConnectorError("timeout", `${where(target)} did not answer in time.`);
   if (TLS_UNTRUSTED.has(code)) return new ConnectorError("tls", `The TLS certificate of ${at} is not signed by a trusted CA (${code}). If a private CA issued it, add that CA certificate to the connection.`);
   if (code === "CERT_HAS_EXPIRED" || code === "CERT_NOT_YET_VALID") return new ConnectorError("tls", `The TLS certificate of ${at} is not valid now (${code}).`);
-  if (code === "ERR_TLS_CERT_ALTNAME_INVALID" || code === "HOSTNAME_MISMATCH") return new ConnectorError("tls", `The TLS certificate of ${at} is not issued for the host name ${target.host}.`);
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID" || code === "HOSTNAME_MISMATCH") return new ConnectorError("tls", hostnameMismatch(at, error as object));
   if (/^ERR_(SSL|TLS)_/.test(code) || code === "EPROTO") return new ConnectorError("tls", `The TLS handshake with ${at} failed (${code}). Check that the server expects TLS on this port.`);
   // ioredis' own wording once the connection is gone (no retries, no offline queue).
   if (/^Connection is closed|^Stream isn't writeable|Reached the max retries per request/.test(message)) {
