@@ -357,7 +357,7 @@ export const mariadbConnector: Connector<typeof mariadbConfigSchema, MariadbPool
     { name: "port", label: "Port", type: "number", default: 3306 },
     { name: "database", label: "Database", type: "text", placeholder: "shop", help: "The default database. Optional: statements can name databases themselves." },
     { name: "user", label: "User", type: "text", required: true, placeholder: "latch_app" },
-    { name: "password", label: "Password", type: "secret", required: true, usernameField: "user", help: "Resolved from its store each time Latch connects; never kept." },
+    { name: "password", label: "Password", type: "secret", required: true, usernameField: "user", help: "From a credential asset: read from its store when Latch connects, never kept. Typed: stored encrypted." },
     { name: "tls", label: "Use TLS", type: "boolean", default: true, help: "The server's certificate must be valid for the host name; there is no unverified mode. Turn TLS off only on a network you trust." },
     {
       name: "caCertificate",

@@ -282,7 +282,7 @@ export const postgresConnector: Connector<typeof postgresConfigSchema, PostgresP
     { name: "port", label: "Port", type: "number", default: 5432 },
     { name: "database", label: "Database", type: "text", required: true, placeholder: "payroll" },
     { name: "user", label: "User", type: "text", required: true, placeholder: "latch_app" },
-    { name: "password", label: "Password", type: "secret", required: true, usernameField: "user", help: "Resolved from its store each time Latch connects; never kept." },
+    { name: "password", label: "Password", type: "secret", required: true, usernameField: "user", help: "From a credential asset: read from its store when Latch connects, never kept. Typed: stored encrypted." },
     {
       name: "tlsMode",
       label: "TLS",

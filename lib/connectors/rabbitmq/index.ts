@@ -135,7 +135,7 @@ export const rabbitmqConnector: Connector<typeof rabbitmqConfigSchema, ChannelMo
     { name: "port", label: "Port", type: "number", default: 5672, help: "5672 for plain AMQP; usually 5671 with TLS." },
     { name: "vhost", label: "Virtual host", type: "text", default: "/", placeholder: "/" },
     { name: "username", label: "User", type: "text", required: true, placeholder: "latch" },
-    { name: "password", label: "Password", type: "secret", required: true, usernameField: "username", help: "Resolved from its store each time Latch connects; never kept." },
+    { name: "password", label: "Password", type: "secret", required: true, usernameField: "username", help: "From a credential asset: read from its store when Latch connects, never kept. Typed: stored encrypted." },
     { name: "tls", label: "Use TLS (amqps)", type: "boolean", default: false, help: "The broker's certificate must be valid for the host name; there is no unverified mode." },
     {
       name: "caCertificate",

@@ -204,7 +204,7 @@ export const redisConnector: Connector<typeof redisConfigSchema, Redis> = {
     { name: "host", label: "Host", type: "text", required: true, placeholder: "cache.example.com", help: "Host name or IP address of the server, without scheme or port." },
     { name: "port", label: "Port", type: "number", default: 6379 },
     { name: "username", label: "ACL user", type: "text", placeholder: "latch", help: "Redis 6+ ACL user. Leave empty to log in as the default user with a password only (requirepass)." },
-    { name: "password", label: "Password", type: "secret", required: true, usernameField: "username", help: "Resolved from its store each time Latch connects; never kept." },
+    { name: "password", label: "Password", type: "secret", required: true, usernameField: "username", help: "From a credential asset: read from its store when Latch connects, never kept. Typed: stored encrypted." },
     { name: "db", label: "Database number", type: "number", default: 0 },
     { name: "tls", label: "Use TLS", type: "boolean", default: false, help: "The server's certificate must be valid for the host name; there is no unverified mode. Managed services usually require TLS, often on another port." },
     {
