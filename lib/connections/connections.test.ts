@@ -454,9 +454,9 @@ describe("PostgreSQL through a credential asset in another folder", () => {
 
     signInAs(colleague);
     expect(await reconnectConnectionAction({ connectionId: id })).toMatchObject({ ok: false, error: { code: "CONFLICT", message: expect.stringContaining("can save it again to take it over") } });
-    // Someone who may not use the asset cannot take it over: the edit is refused and nothing changes.
+    // Someone who may not use the asset cannot take it over: the edit is refused, by the field, and nothing changes.
     signInAs(noAssets);
-    expect(await saveConnectionAction({ ...input, connectionId: id, secrets: { password: { mode: "keep" } } })).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
+    expect(await saveConnectionAction({ ...input, connectionId: id, secrets: { password: { mode: "keep" } } })).toMatchObject({ ok: false, error: { code: "VALIDATION", fieldErrors: { "secrets.password": [expect.stringContaining("You may not use the credential asset chosen here")] } } });
     expect((await db().connection.findUniqueOrThrow({ where: { id } })).ownerId).toBe(owner.id);
 
     signInAs(colleague);
@@ -478,7 +478,9 @@ describe("PostgreSQL through a credential asset in another folder", () => {
     // An administrator, who may run it, is told what to put right; so is a runner calling invoke.
     signInAs(admin);
     const refused = await reconnectConnectionAction({ connectionId: id });
-    expect(refused).toMatchObject({ ok: false, error: { code: "CONFLICT", message: expect.stringContaining("owner may no longer use the credential asset chosen for its “password” field") } });
+    expect(refused).toMatchObject({ ok: false, error: { code: "CONFLICT", message: expect.stringContaining("owner may no longer use the credential asset chosen for its “Password” field") } });
+    // The connection's page says so too: its status is a failure with that reason, not the last "Connected".
+    expect(await db().connection.findUniqueOrThrow({ where: { id } })).toMatchObject({ status: "FAILED", lastErrorKind: "owner", lastMessage: expect.stringContaining("may no longer use the credential asset") });
     const invokeRoute = await import("@/app/api/v1/connections/[connectionId]/invoke/route");
     const res = await invokeRoute.POST(
       new NextRequest(`http://latch.test/api/v1/connections/${id}/invoke`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ operation: "query", input: { sql: "SELECT 1" } }) }),
@@ -487,10 +489,17 @@ describe("PostgreSQL through a credential asset in another folder", () => {
     expect(res.status).toBe(409);
     expect(await res.json()).toMatchObject({ error: { code: "CONFLICT" } });
 
-    // Saving resolves as the person saving: an asset they may not use is not found, as anywhere else.
+    // The owner's own Reconnect speaks to them, and says what they can do.
     signInAs(owner);
+    expect(await reconnectConnectionAction({ connectionId: id })).toMatchObject({ ok: false, error: { code: "CONFLICT", message: expect.stringMatching(/^You may no longer use the credential asset chosen for “Password”: choose another one for it \(Edit\)/) } });
+    // What the page keeps is for whoever reads it later.
+    expect((await db().connection.findUniqueOrThrow({ where: { id } })).lastMessage).toMatch(/^This connection's owner may no longer use/);
+    // Saving resolves as the person saving: an asset they may not use is not found, as anywhere else...
     const typedUser = { ...pgInput(pgAssetId), config: { ...pgInput(pgAssetId).config, user: target.user }, usernameFromAsset: [] };
     expect(await saveConnectionAction(typedUser)).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
+    // ...except the one the connection already uses, kept on the form: its field says to choose another.
+    const kept = await saveConnectionAction({ ...typedUser, connectionId: id, secrets: { password: { mode: "keep" } } });
+    expect(kept).toMatchObject({ ok: false, error: { code: "VALIDATION", fieldErrors: { "secrets.password": ["You may not use the credential asset chosen here: choose another one for this field, or type the value."] } } });
   });
 
   it("an edit by someone else may only pick assets the owner may use too, since the connection runs as its owner", async () => {

@@ -14,7 +14,8 @@ import { SECRET_TTL_MS } from "@/lib/secrets/cache";
  * every use) or a typed value sealed in connection_secrets. Values exist only on this stack.
  */
 export type FieldSource =
-  | { field: string; part: "VALUE" | "USERNAME"; assetId: string }
+  /** `label`: the field's label, for messages (the field's name otherwise). */
+  | { field: string; part: "VALUE" | "USERNAME"; assetId: string; label?: string }
   | { field: string; part: "VALUE"; sealed: { ciphertext: Uint8Array; dataKeyId: string }; aad: string }
   | { field: string; part: "VALUE"; typed: string };
 
@@ -63,13 +64,28 @@ export async function runtimeActorFor(connection: { ownerId: string }): Promise<
 
 /** The same, from an owner row already read (the invoke reads it with the connection). */
 export function runtimeActorFrom(owner: { id: string; email: string; name: string; isAdmin: boolean; active: boolean } | null): Actor {
-  if (!owner || !owner.active) throw new AppError("CONFLICT", "The person who owns this connection is deactivated. Someone who may edit it and use its credential assets can save it again to take it over.");
+  if (!owner || !owner.active) throw new OwnerCannotResolve("The person who owns this connection is deactivated. Someone who may edit it and use its credential assets can save it again to take it over.");
   return { id: owner.id, email: owner.email, name: owner.name, isAdmin: owner.isAdmin };
 }
 
 /** The caller, as a resolve's audit event names them when it runs as the connection's owner. */
 export function triggerOf(actor: Actor): NonNullable<ResolveFor["triggeredBy"]> {
   return { id: actor.id, email: actor.email, ...(actor.scope ? { via: { kind: actor.scope.kind, prefix: actor.scope.tokenPrefix } } : {}) };
+}
+
+/**
+ * The connection cannot resolve its assets as its owner (deactivated, or no longer allowed to use one):
+ * a state of the connection to put right (409), and a failed status when a test meets it.
+ */
+export class OwnerCannotResolve extends AppError {
+  static override readonly brand = "latch.OwnerCannotResolve";
+  /** `forStatus`: the words the connection's status keeps, read by anyone who opens it later (not "you"). */
+  constructor(
+    message: string,
+    readonly forStatus: string = message,
+  ) {
+    super("CONFLICT", message);
+  }
 }
 
 export const typedValueAad = (connectionId: string, field: string) => `connection_secrets:${connectionId}:${field}`;
@@ -88,7 +104,15 @@ async function resolveAll(sources: FieldSource[], ctx: ResolveFor, rejected?: Re
         // a state of the connection to put right, as a deactivated owner is. A save or an OAuth callback
         // resolves as the person acting, whose refusal stays a 404.
         if (ctx.triggeredBy && error instanceof AppError && error.code === "NOT_FOUND") {
-          throw new AppError("CONFLICT", `This connection's owner may no longer use the credential asset chosen for its “${source.field}” field. An administrator of the asset's folder can let them use it again, or someone who may edit the connection and use the asset can save it again to take it over.`);
+          const field = source.label ?? source.field;
+          const forAnyone = `This connection's owner may no longer use the credential asset chosen for its “${field}” field. An administrator of the asset's folder can let them use it again, or someone who may edit the connection and use the asset can save it again to take it over.`;
+          // The owner asking (Reconnect) is told as themself, with what they can do; the status keeps the words for anyone.
+          throw new OwnerCannotResolve(
+            ctx.triggeredBy.id === ctx.actor.id
+              ? `You may no longer use the credential asset chosen for “${field}”: choose another one for it (Edit), or ask an administrator of the asset's folder to let you use it again.`
+              : forAnyone,
+            forAnyone,
+          );
         }
         throw error;
       }));

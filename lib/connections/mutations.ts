@@ -8,7 +8,7 @@ import { recordAuditEvent } from "@/lib/audit/record";
 import { assertCanOnFolder, type Actor } from "@/lib/authz";
 import { checkedUse, useTarget } from "./denied";
 import { sameOAuthGrant } from "@/lib/connectors/oauth2";
-import { getConnector } from "@/lib/connectors/registry";
+import { getConnector, isConnectorKind } from "@/lib/connectors/registry";
 import { ConnectorError, type Connector, type ConnectorField, type SharedState } from "@/lib/connectors/types";
 import { caBundleAddsTrust } from "@/lib/stores/common-fields";
 import { destinationChange } from "./destination";
@@ -23,7 +23,7 @@ import { STORE_ERROR_TITLES } from "@/lib/vault/errors";
 import { limitRefresh } from "./rate-limits";
 import { hiddenStoreFailure, mayReadAssets } from "./store-failures";
 import { NO_STATE, openState, sealState, sharedStateOf } from "./state";
-import { runtimeActorFor, runtimeActorFrom, targetConfig, triggerOf, typedValueAad, withCredentials, type FieldSource, type ResolveFor } from "./credentials";
+import { OwnerCannotResolve, runtimeActorFor, runtimeActorFrom, targetConfig, triggerOf, typedValueAad, withCredentials, type FieldSource, type ResolveFor } from "./credentials";
 import type { SaveConnectionInput } from "./schemas";
 import { nameTaken } from "@/lib/db/names";
 import { DELETED_MEANWHILE_MESSAGE, isForeignKeyViolation, isRecordGone, isUniqueViolation } from "@/lib/db/errors";
@@ -85,6 +85,16 @@ async function usableAssetType(actor: Ctx["actor"], assetId: string) {
   return asset.type;
 }
 
+/** Whether the person may use the asset; forbidden and absent alike are false. */
+const mayUseAsset = (actor: Ctx["actor"], assetId: string) =>
+  usableAssetType(actor, assetId).then(
+    () => true,
+    (error: unknown) => {
+      if (error instanceof AppError && error.code === "NOT_FOUND") return false;
+      throw error;
+    },
+  );
+
 /**
  * A connection resolves its assets as its owner (lib/connections/credentials.ts), whoever saves it.
  * An asset the person saving may use and the owner may not would be saved as "Connected", then fail
@@ -102,14 +112,7 @@ async function assertOwnerMayUse(ctx: Ctx, existing: { ownerId: string } | null,
     if (!("assetId" in source) || source.part !== "VALUE") continue;
     if (!ownerMay.has(source.assetId)) {
       await usableAssetType(ctx.actor, source.assetId);
-      const allowed = await usableAssetType(ownerActor, source.assetId).then(
-        () => true,
-        (error: unknown) => {
-          if (error instanceof AppError && error.code === "NOT_FOUND") return false;
-          throw error;
-        },
-      );
-      ownerMay.set(source.assetId, allowed);
+      ownerMay.set(source.assetId, await mayUseAsset(ownerActor, source.assetId));
     }
     if (!ownerMay.get(source.assetId)) {
       errors[`secrets.${source.field}`] = [`This connection runs as its owner, ${owner.name || owner.email}, who may not use this asset. Choose an asset they may use, or ask an administrator of its folder to let them use it.`];
@@ -140,6 +143,8 @@ async function plan(connector: Connector, input: SaveConnectionInput, existing: 
       errors[`secrets.${f.name}`] = [USERNAME_NEEDS_CREDENTIAL];
       continue;
     }
+    // A kept asset the person may no longer use is said by its field below.
+    if (source?.mode === "keep" && !(await mayUseAsset(actor, assetId))) continue;
     const type = await usableAssetType(actor, assetId);
     // A setting (Text, Integer, Boolean) cannot back the secret field at all; the resolver refuses it below.
     if (type !== "CREDENTIAL" && isSecretType(type)) {
@@ -173,6 +178,12 @@ async function plan(connector: Connector, input: SaveConnectionInput, existing: 
       rows.push({ field: f.name, part: "VALUE", typed: source.value });
     } else if (source.mode === "keep" && stored && existing) {
       if (stored.assetId) {
+        // The asset this connection already uses (its chip is on the form): one the person saving may
+        // no longer use is said by the field, to choose another, rather than as an asset "not found".
+        if (!(await mayUseAsset(actor, stored.assetId))) {
+          errors[`secrets.${f.name}`] ??= ["You may not use the credential asset chosen here: choose another one for this field, or type the value."];
+          continue;
+        }
         sources.push({ field: f.name, part: "VALUE", assetId: stored.assetId });
         rows.push({ field: f.name, part: "VALUE", assetId: stored.assetId });
       } else if (stored.ciphertext && stored.dataKeyId) {
@@ -205,6 +216,7 @@ export async function outcomeFor<O extends ConnectOutcome>(actor: Actor, assetId
 }
 
 export function describeFailure(error: unknown, connectionId: string | null): ConnectOutcome | null {
+  if (error instanceof OwnerCannotResolve) return { ok: false, connectionId, kind: "owner", title: "Its owner cannot use its credentials", message: error.forStatus };
   if (error instanceof ConnectorError) return { ok: false, connectionId, kind: error.kind, title: CONNECTOR_ERROR_TITLES[error.kind], message: error.message };
   if (error instanceof ResolveError) return { ok: false, connectionId, kind: `store_${error.kind}`, title: `Credential store: ${STORE_ERROR_TITLES[error.kind]}`, message: error.userMessage };
   return null;
@@ -451,9 +463,10 @@ const sameBytes = (a: Uint8Array | null, b: Uint8Array | null) => (a === null ||
 
 /** Sources of a saved connection, for Reconnect and run time. */
 export function sourcesOf(connection: Connection & { secrets: ConnectionSecret[] }): FieldSource[] {
+  const fields = isConnectorKind(connection.connectorKind) ? getConnector(connection.connectorKind).fields : [];
   return connection.secrets.map((s): FieldSource =>
     s.assetId
-      ? { field: s.field, part: s.part, assetId: s.assetId }
+      ? { field: s.field, part: s.part, assetId: s.assetId, label: fields.find((f) => f.name === s.field)?.label }
       : { field: s.field, part: "VALUE", sealed: { ciphertext: s.ciphertext!, dataKeyId: s.dataKeyId! }, aad: typedValueAad(connection.id, s.field) },
   );
 }
@@ -469,9 +482,11 @@ export async function reconnectConnection(ctx: Ctx, input: { connectionId: strin
   const p: Plan = { config: connection.config as Record<string, unknown>, sources: sourcesOf(connection), rows: [], usernameFields: [] };
   let outcome: ConnectOutcome;
   let newState: Record<string, string> | null = null;
-  // Resolved as the connection's owner, like an invoke: the caller needs connections.use, the owner assets.use.
-  const resolveAs = { actor: await runtimeActorFor(connection), requestId: ctx.requestId, triggeredBy: triggerOf(ctx.actor) };
+  let ownerCannotResolve: OwnerCannotResolve | null = null;
   try {
+    // Resolved as the connection's owner, like an invoke: the caller needs connections.use, the owner
+    // assets.use. An owner who cannot (deactivated, an asset no longer theirs to use) is a failed test.
+    const resolveAs = { actor: await runtimeActorFor(connection), requestId: ctx.requestId, triggeredBy: triggerOf(ctx.actor) };
     const tested = await testTarget(connector, p, resolveAs, await openState(connection), sharedStateOf(connection.id));
     newState = tested.state;
     outcome = { ok: true, connectionId: connection.id, message: tested.message };
@@ -479,6 +494,8 @@ export async function reconnectConnection(ctx: Ctx, input: { connectionId: strin
     const failure = describeFailure(error, connection.id);
     if (!failure) throw error;
     outcome = failure;
+    // Recorded as the connection's status like any failure, then answered as the 409 it has always been.
+    if (error instanceof OwnerCannotResolve) ownerCannotResolve = error;
   }
   const audit = (tx: Tx, failure: string | null) =>
     recordAuditEvent(tx, {
@@ -514,6 +531,7 @@ export async function reconnectConnection(ctx: Ctx, input: { connectionId: strin
     return false;
   });
   if (superseded) throw conflict("The connection was changed while it was being tested, or its status was recorded anew (an authorisation or another test finished first). Reconnect again to test it as it is now.");
+  if (ownerCannotResolve) throw ownerCannotResolve;
   // Recorded in full (the page tells each reader what they may see); answered as this caller may see it.
   return outcomeFor(ctx.actor, connection.secrets.map((s) => s.assetId), outcome);
 }
