@@ -1,24 +1,47 @@
 "use client";
 
-import { LoaderCircleIcon, PencilIcon, RefreshCwIcon, RotateCcwKeyIcon, Trash2Icon } from "lucide-react";
+import { KeyRoundIcon, LoaderCircleIcon, PencilIcon, RefreshCwIcon, RotateCcwKeyIcon, Trash2Icon } from "lucide-react";
 import Link from "next/link";
 import { toast } from "sonner";
 import { ConfirmDialog } from "@/components/shared/confirm-dialog";
 import { useServerAction, useSettleAction } from "@/components/shared/use-server-action";
 import { Button } from "@/components/ui/button";
-import { deleteConnectionAction, reconnectConnectionAction, refreshConnectionAction } from "@/lib/connections/actions";
+import { authorizeConnectionAction, deleteConnectionAction, reconnectConnectionAction, refreshConnectionAction } from "@/lib/connections/actions";
 import { useLeaveDeleted } from "@/components/shared/use-leave-deleted";
 
-export function ConnectionActions({ connectionId, name, folderId, canWrite, canUse }: { connectionId: string; name: string; folderId: string; canWrite: boolean; canUse: boolean }) {
+export function ConnectionActions({
+  connectionId,
+  name,
+  folderId,
+  canWrite,
+  canUse,
+  canAuthorize = false,
+}: {
+  connectionId: string;
+  name: string;
+  folderId: string;
+  canWrite: boolean;
+  canUse: boolean;
+  /** An OAuth app connection still waiting for authorisation, and the person may edit it. */
+  canAuthorize?: boolean;
+}) {
   const leaveDeleted = useLeaveDeleted();
   const settle = useSettleAction();
   // The outcome (status badge and message) shows on the page after the refresh.
   const reconnect = useServerAction(reconnectConnectionAction, {
     onSuccess: (r) => (r.ok ? toast.success("Connected.") : toast.error(`Could not connect: ${r.title}`)),
   });
+  // To the app's sign-in page; it sends the browser back to the connection.
+  const authorize = useServerAction(authorizeConnectionAction, { refresh: false, onSuccess: (r) => window.location.assign(r.redirectTo) });
   const refresh = useServerAction(refreshConnectionAction, { success: "Cached credentials cleared on every instance; the next use reads them from the store." });
   return (
     <div className="flex flex-wrap gap-2">
+      {canAuthorize ? (
+        <Button onClick={() => void authorize.run({ connectionId })} pending={authorize.pending}>
+          {authorize.pending ? <LoaderCircleIcon className="animate-spin" aria-hidden="true" /> : <KeyRoundIcon aria-hidden="true" />}
+          {authorize.pending ? "Opening the app…" : "Authorise the app"}
+        </Button>
+      ) : null}
       {canUse ? (
         <Button variant="outline" onClick={() => void refresh.run({ connectionId })} pending={refresh.pending}>
           <RotateCcwKeyIcon aria-hidden="true" />

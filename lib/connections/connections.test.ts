@@ -26,7 +26,7 @@ import { startPasswordPostgres, type PasswordPostgres } from "@/test/targets/pos
 import { createRabbitUser } from "@/test/targets/rabbitmq";
 import { createRedisUser } from "@/test/targets/redis";
 import { pgDump } from "@/test/pg-dump";
-import { deleteConnectionAction, reconnectConnectionAction, saveConnectionAction } from "./actions";
+import { authorizeConnectionAction, deleteConnectionAction, reconnectConnectionAction, saveConnectionAction } from "./actions";
 import { oauth2ConfigSchema, oauth2Connector, type OAuth2Client } from "@/lib/connectors/oauth2";
 import { ConnectorError } from "@/lib/connectors/types";
 import { openState, sealState, sharedStateOf } from "./state";
@@ -633,6 +633,30 @@ describe("OAuth 2.0 app with the client secret from a Vault asset", () => {
     expect(await db().connection.findFirst({ where: { name: input.name } })).toBeNull();
     const audit = await db().auditEvent.findFirst({ where: { action: "connection.create", targetLabel: input.name } });
     expect(audit).toMatchObject({ outcome: "FAILURE", details: expect.objectContaining({ failure: "store_unavailable" }) });
+  });
+
+  it("authorization code: a connection still waiting (declined at the app) is authorised again from its page, without an edit", async () => {
+    signInAs(editor);
+    const started = ok(await saveConnectionAction(oauthInput("authorization_code")));
+    const id = connected(started);
+    // The person declined at the app's sign-in: the connection stays waiting, with no tokens.
+    const again = ok(await authorizeConnectionAction({ connectionId: id }));
+    expect(again).toMatchObject({ ok: true, connectionId: id, redirectTo: expect.stringContaining(oidc.authorizationUrl) });
+    // The first request's state no longer finishes anything; the new one does.
+    const first = await oidc.approve((started as { redirectTo: string }).redirectTo);
+    await expect(finishOAuthAuthorization(ctx(), { state: first.state!, code: first.code })).rejects.toMatchObject({ code: "NOT_FOUND" });
+    const { code, state } = await oidc.approve(again.redirectTo);
+    expect(await finishOAuthAuthorization(ctx(), { state: state!, code })).toMatchObject({ ok: true });
+    expect((await db().connection.findUniqueOrThrow({ where: { id } })).status).toBe("CONNECTED");
+    // Authorised now: nothing working is given up by a stray click.
+    expect(await authorizeConnectionAction({ connectionId: id })).toMatchObject({ ok: false, error: { code: "CONFLICT", message: expect.stringContaining("already authorised") } });
+    // Client credentials has nothing to authorise; someone who may not edit the connection finds none.
+    const service = connected(ok(await saveConnectionAction(oauthInput("client_credentials"))));
+    expect(await authorizeConnectionAction({ connectionId: service })).toMatchObject({ ok: false, error: { code: "CONFLICT" } });
+    const viewer = await makeUser();
+    await grant(connFolder.id, viewer, "VIEWER");
+    signInAs(viewer);
+    expect(await authorizeConnectionAction({ connectionId: id })).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
   });
 
   let authorisedId: string;

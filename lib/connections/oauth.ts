@@ -4,9 +4,10 @@ import type { ActionContext } from "@/lib/actions/action";
 import { recordAuditEvent } from "@/lib/audit/record";
 import { assertCanOnFolder } from "@/lib/authz";
 import { buildAuthorizeUrl, createPkce, exchangeCode, tokenStateToRecord } from "@/lib/connectors/oauth2";
+import type { ConnectorField } from "@/lib/connectors/types";
 import { db } from "@/lib/db";
 import { env } from "@/lib/env";
-import { notFound } from "@/lib/errors";
+import { conflict, notFound } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
 import { withCredentials } from "./credentials";
 import { describeFailure, fieldSummary, newAuthorizationNonce, outcomeFor, sourcesOf } from "./mutations";
@@ -21,6 +22,15 @@ export function oauthRedirectUri(origin?: string): string {
 }
 
 /**
+ * A connector's form fields as the console shows them: for an OAuth app, the authorization URL says
+ * which redirect URI the app must accept, which the person registers there before authorising.
+ */
+export function formFields<F extends Pick<ConnectorField, "name" | "help">>(kind: string, fields: readonly F[]): F[] {
+  if (kind !== "oauth2") return [...fields];
+  return fields.map((f) => (f.name === "authorizationUrl" ? { ...f, help: `Register ${oauthRedirectUri()} as a redirect URI (callback URL) in the app.` } : f));
+}
+
+/**
  * Authorization code with PKCE. The `state` parameter is "<connection id>.<nonce>"; the nonce and
  * the PKCE verifier are kept sealed in the connection's state until the browser comes back.
  */
@@ -29,6 +39,33 @@ export async function startOAuthAuthorization(_ctx: Ctx, connectionId: string, c
   const nonce = newAuthorizationNonce();
   const redirectTo = buildAuthorizeUrl(config as never, { state: `${connectionId}.${nonce}`, codeChallenge: pkce.challenge, redirectUri: oauthRedirectUri() });
   return { redirectTo, state: { pendingNonce: nonce, pendingVerifier: pkce.verifier, pendingSince: new Date().toISOString() } };
+}
+
+/**
+ * "Authorise the app" on a connection still waiting for it (the person declined at the app's sign-in,
+ * or never got there): a new authorisation request, without editing the connection. Only for one
+ * that holds no tokens, so nothing working is given up; the kept settings are the ones used.
+ */
+export async function authorizeAgain(ctx: Ctx, input: { connectionId: string }): Promise<{ ok: true; connectionId: string; redirectTo: string }> {
+  const connection = isUuid(input.connectionId) ? await db().connection.findUnique({ where: { id: input.connectionId } }) : null;
+  if (!connection) throw notFound("Connection");
+  await assertCanOnFolder(db(), ctx.actor, "connections.write", connection.folderId, "Connection");
+  const config = (connection.config ?? {}) as Record<string, unknown>;
+  if (connection.connectorKind !== "oauth2" || config.grant !== "authorization_code") throw conflict("Only an OAuth app connection with the authorization code grant is authorised in the app's sign-in page.");
+  if ((await openState(connection))?.accessToken) throw conflict("The app is already authorised: Reconnect tests it. To authorise it again, as another account, edit the connection and save it.");
+  const started = await startOAuthAuthorization(ctx, connection.id, config);
+  await db().$transaction(async (tx) => {
+    // Against an edit or a completed authorisation meanwhile: the same row, still without tokens.
+    await tx.$queryRaw`SELECT 1 FROM "connections" WHERE "id" = ${connection.id}::uuid FOR UPDATE`;
+    const current = await tx.connection.findUnique({ where: { id: connection.id } });
+    const stateMoved = !Buffer.from(current?.stateCiphertext ?? []).equals(Buffer.from(connection.stateCiphertext ?? []));
+    if (!current || current.settingsVersion !== connection.settingsVersion || stateMoved) throw conflict(SUPERSEDED);
+    await tx.connection.update({
+      where: { id: connection.id },
+      data: { status: "PENDING_AUTHORIZATION", lastCheckAt: new Date(), lastMessage: "Waiting for authorisation in the app's sign-in page.", lastErrorKind: null, ...(await sealState(connection.id, started.state, tx)) },
+    });
+  });
+  return { ok: true, connectionId: connection.id, redirectTo: started.redirectTo };
 }
 
 const PENDING_MAX_AGE_MS = 15 * 60 * 1000;

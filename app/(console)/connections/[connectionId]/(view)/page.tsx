@@ -15,8 +15,8 @@ export async function generateMetadata({ params }: { params: Promise<{ connectio
 }
 
 const AUTHORIZATION_NOTES: Record<string, string> = {
-  denied: "The authorisation was declined in the app's sign-in page. Edit the connection and select Connect to try again.",
-  failed: "The app did not complete the authorisation. Check the app's settings, then edit the connection and select Connect again.",
+  denied: "The authorisation was declined in the app's sign-in page. Select Authorise the app to try again.",
+  failed: "The app did not complete the authorisation. Check the app's settings, then select Authorise the app to try again.",
 };
 
 export default async function ConnectionPage({ params, searchParams }: { params: Promise<{ connectionId: string }>; searchParams: Promise<{ authorization?: string }> }) {
@@ -40,7 +40,16 @@ export default async function ConnectionPage({ params, searchParams }: { params:
         eyebrow={<ConnectionStatusBadge status={c.status} />}
         title={c.name}
         description={`${c.kindLabel} · owned by ${c.owner.name}`}
-        actions={<ConnectionActions connectionId={c.id} name={c.name} folderId={c.folder.id} canWrite={c.permissions.write} canUse={c.permissions.use} />}
+        actions={
+          <ConnectionActions
+            connectionId={c.id}
+            name={c.name}
+            folderId={c.folder.id}
+            canWrite={c.permissions.write}
+            canUse={c.permissions.use}
+            canAuthorize={c.permissions.write && c.kind === "oauth2" && c.config.grant === "authorization_code" && c.status === "PENDING_AUTHORIZATION"}
+          />
+        }
       />
       {authorizationNote && c.status !== "CONNECTED" ? (
         <p role="alert" className="rounded-lg border border-warning/30 bg-warning/10 px-4 py-3 text-sm">
