@@ -156,20 +156,23 @@ describe("server.mjs stopping", () => {
     expect(server.out).toContain("finished /slow");
   });
 
-  it("Ctrl-C in the terminal of `npm start` (SIGINT to npm and the server alike) lets the running request finish", async () => {
-    // Its own process group, as a terminal's foreground job: the signal goes to every process in it.
-    const npm = spawn("npm", ["run", "-s", "start", "--", "-p", "3987", "-H", "127.0.0.1"], {
+  /**
+   * `npm start` with the stub (through NODE_OPTIONS: npm starts the node process itself), a request
+   * running, and a stop signal sent as `signal` says: the request still gets its answer, and the server exits.
+   */
+  async function stopNpmStartWhileServing(port: number, signal: (npm: ChildProcess) => void, opts: { ownGroup?: boolean } = {}) {
+    const npm = spawn("npm", ["run", "-s", "start", "--", "-p", String(port), "-H", "127.0.0.1"], {
       cwd: ROOT,
-      detached: true,
+      detached: opts.ownGroup ?? false,
       env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --import ${REGISTER}`.trim() },
       stdio: ["ignore", "pipe", "pipe"],
     });
     children.push(npm);
     let out = "";
     npm.stdout!.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
-    await expect.poll(() => out, { timeout: 20_000 }).toContain("Latch listening on http://127.0.0.1:3987");
+    await expect.poll(() => out, { timeout: 20_000 }).toContain(`Latch listening on http://127.0.0.1:${port}`);
     const answer = new Promise<string>((resolve) => {
-      const socket = net.connect({ host: "127.0.0.1", port: 3987 });
+      const socket = net.connect({ host: "127.0.0.1", port });
       let received = "";
       socket.on("data", (chunk) => (received += chunk.toString()));
       socket.on("close", () => resolve(received));
@@ -177,37 +180,19 @@ describe("server.mjs stopping", () => {
       socket.write("GET /slow?ms=1500 HTTP/1.1\r\nhost: latch.test\r\nconnection: close\r\n\r\n");
     });
     await expect.poll(() => out).toContain("started /slow");
-    process.kill(-npm.pid!, "SIGINT");
+    signal(npm);
     expect(await answer).toMatch(/^HTTP\/1\.1 200/);
     await expect.poll(() => out).toContain("closed sessions");
-    await expect.poll(() => connect(3987)).toBe("ECONNREFUSED");
+    await expect.poll(() => connect(port)).toBe("ECONNREFUSED");
+  }
+
+  it("Ctrl-C in the terminal of `npm start` (SIGINT to npm and the server alike) lets the running request finish", async () => {
+    // Its own process group, as a terminal's foreground job: the signal goes to every process in it.
+    await stopNpmStartWhileServing(3987, (npm) => process.kill(-npm.pid!, "SIGINT"), { ownGroup: true });
   });
 
   it("stops gracefully when the signal goes to `npm start` (npm's shell passes it on to nobody unless the script execs)", async () => {
-    // The stub through NODE_OPTIONS: npm starts the node process itself.
-    const npm = spawn("npm", ["run", "-s", "start", "--", "-p", "3985", "-H", "127.0.0.1"], {
-      cwd: ROOT,
-      env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --import ${REGISTER}`.trim() },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    children.push(npm);
-    let out = "";
-    npm.stdout!.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
-    await expect.poll(() => out, { timeout: 20_000 }).toContain("Latch listening on http://127.0.0.1:3985");
-    const answer = new Promise<string>((resolve) => {
-      const socket = net.connect({ host: "127.0.0.1", port: 3985 });
-      let received = "";
-      socket.on("data", (chunk) => (received += chunk.toString()));
-      socket.on("close", () => resolve(received));
-      socket.on("error", () => resolve(received));
-      socket.write("GET /slow?ms=1500 HTTP/1.1\r\nhost: latch.test\r\nconnection: close\r\n\r\n");
-    });
-    await expect.poll(() => out).toContain("started /slow");
-    npm.kill("SIGTERM");
-    // The request still gets its answer, and the server (npm's child, no longer a shell) exits.
-    expect(await answer).toMatch(/^HTTP\/1\.1 200/);
-    await expect.poll(() => out).toContain("closed sessions");
-    await expect.poll(() => connect(3985)).toBe("ECONNREFUSED");
+    await stopNpmStartWhileServing(3985, (npm) => npm.kill("SIGTERM"));
   });
 
   it("says what is wrong with HOST or PORT when it cannot listen there, and exits 1", async () => {
