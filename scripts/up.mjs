@@ -61,8 +61,9 @@ const watch = setInterval(() => {
   try {
     process.kill(parent, 0);
     if (process.ppid === parent) return;
-  } catch {
-    // Gone.
+  } catch (error) {
+    // EPERM: there, and another user's (a container's init). Only "no such process" means it is gone.
+    if (error.code !== "ESRCH" && process.ppid === parent) return;
   }
   clearInterval(watch);
   if (!signalled) {
