@@ -659,6 +659,22 @@ describe("OAuth 2.0 app with the client secret from a Vault asset", () => {
     expect(await authorizeConnectionAction({ connectionId: id })).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
   });
 
+  it("authorization code with a test path: the API is tried as soon as the app is authorised, so a path the token may not read shows at once", async () => {
+    signInAs(editor);
+    const good = ok(await saveConnectionAction(oauthInput("authorization_code", { testPath: "/whoami" })));
+    await authorise(good);
+    expect(await db().connection.findUniqueOrThrow({ where: { id: connected(good) } })).toMatchObject({ status: "CONNECTED" });
+    const before = oidc.count("/api/forbidden");
+    const bad = ok(await saveConnectionAction(oauthInput("authorization_code", { testPath: "/forbidden" })));
+    const { code, state } = await oidc.approve((bad as { redirectTo: string }).redirectTo);
+    // The authorisation itself succeeded (the tokens are kept)...
+    expect(await finishOAuthAuthorization(ctx(), { state: state!, code })).toMatchObject({ ok: true });
+    expect(await stateOf(connected(bad))).toMatchObject({ accessToken: expect.any(String) });
+    // ...and the test path was tried with the new token: the connection says what is wrong.
+    expect(oidc.count("/api/forbidden")).toBe(before + 1);
+    expect(await db().connection.findUniqueOrThrow({ where: { id: connected(bad) } })).toMatchObject({ status: "FAILED", lastErrorKind: "permission" });
+  });
+
   let authorisedId: string;
   it("authorization code: Connect sends the browser to the app, the callback stores sealed tokens", async () => {
     signInAs(editor);

@@ -9,8 +9,9 @@ import { db } from "@/lib/db";
 import { env } from "@/lib/env";
 import { conflict, notFound } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
+import { logger } from "@/lib/log";
 import { withCredentials } from "./credentials";
-import { describeFailure, fieldSummary, newAuthorizationNonce, outcomeFor, sourcesOf } from "./mutations";
+import { describeFailure, fieldSummary, newAuthorizationNonce, outcomeFor, reconnectConnection, sourcesOf } from "./mutations";
 import { NO_STATE, openState, sealState } from "./state";
 
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
@@ -109,6 +110,12 @@ export async function finishOAuthAuthorization(ctx: Ctx, input: { state: string;
       return count === 1;
     });
     if (!stored) return { ok: false as const, connectionId: connection.id, message: SUPERSEDED };
+    // With a test path, the API is tried now with the new token, as Connect does for client credentials:
+    // a wrong path or a missing scope shows on the connection at once, not at its first invoke. The
+    // authorisation stands either way; a test that cannot run now (rate-limited) leaves "Authorised".
+    if (typeof config.testPath === "string" && config.testPath.trim() !== "") {
+      await reconnectConnection(ctx, { connectionId: connection.id }).catch((error: unknown) => logger().warn({ err: error, connectionId: connection.id }, "could not test a connection just authorised; it stays marked authorised"));
+    }
     return { ok: true as const, connectionId: connection.id };
   } catch (error) {
     // The app refused the code or the client secret, or the secret's store failed: the connection shows why.
