@@ -244,8 +244,15 @@ test("a person changes their own password: the new one is typed twice, and only 
   const p = await freshPage(browser);
   await signIn(p, person.email, person.password);
   await p.goto("/settings");
-  const newPassword = registerSecret(`changed ${randomUUID()} password`, "auth.spec: a password set by changing it");
+  // Too short and mistyped: both said in one attempt, focus on the first to put right.
   await p.getByLabel("Current password").fill(person.password);
+  await p.getByLabel(/^New password/).fill("short");
+  await p.getByLabel("Confirm new password").fill("shorty");
+  await p.getByRole("button", { name: "Change password" }).click();
+  await expect(p.getByLabel(/^New password/)).toHaveAccessibleDescription(/Use at least 12 characters\./);
+  await expect(p.getByLabel("Confirm new password")).toHaveAccessibleDescription("The two new passwords do not match.");
+  await expect(p.getByLabel(/^New password/)).toBeFocused();
+  const newPassword = registerSecret(`changed ${randomUUID()} password`, "auth.spec: a password set by changing it");
   await p.getByLabel(/^New password/).fill(newPassword);
   await p.getByLabel("Confirm new password").fill(`${newPassword}x`);
   await p.getByRole("button", { name: "Change password" }).click();

@@ -8,6 +8,7 @@ import { FormField } from "@/components/shared/form-field";
 import { useServerAction } from "@/components/shared/use-server-action";
 import { changeOwnPasswordAction } from "@/lib/users/actions";
 import { useHydrated } from "@/components/shared/use-hydrated";
+import { PASSWORD_MIN_LENGTH } from "@/lib/auth/password-rules";
 
 const EMPTY = { currentPassword: "", newPassword: "", confirmPassword: "" };
 
@@ -16,10 +17,13 @@ export function ChangePasswordForm() {
   const [form, setForm] = useState(EMPTY);
   // A typo in a password nobody can see would lock its owner out: the new one is typed twice, checked here.
   const [mismatch, setMismatch] = useState<string | null>(null);
+  // Said with the mismatch, so a short and mistyped password takes one attempt to put right, not two.
+  const [tooShort, setTooShort] = useState<string | null>(null);
   // Any edit of either new password clears the mismatch, so the next failed attempt sets it anew and it shows again.
   const editNew = (key: "newPassword" | "confirmPassword", value: string) => {
     setForm({ ...form, [key]: value });
     setMismatch(null);
+    setTooShort(null);
   };
   const change = useServerAction(changeOwnPasswordAction, { success: "Password changed. Your other sessions are signed out.", refresh: false });
   return (
@@ -30,7 +34,9 @@ export function ChangePasswordForm() {
         e.preventDefault();
         if (form.newPassword !== form.confirmPassword) {
           setMismatch(form.confirmPassword ? "The two new passwords do not match." : "Type the new password again.");
-          document.getElementById("confirm-password")?.focus();
+          const short = form.newPassword.length < PASSWORD_MIN_LENGTH;
+          setTooShort(short ? `Use at least ${PASSWORD_MIN_LENGTH} characters.` : null);
+          document.getElementById(short ? "new-password" : "confirm-password")?.focus();
           return;
         }
         setMismatch(null);
@@ -40,7 +46,7 @@ export function ChangePasswordForm() {
       <FormField label="Current password" id="current-password" error={change.fieldError("currentPassword")} required>
         <Input type="password" autoComplete="current-password" value={form.currentPassword} onChange={(e) => setForm({ ...form, currentPassword: e.target.value })} />
       </FormField>
-      <FormField label="New password" id="new-password" error={change.fieldError("newPassword")} description="At least 12 characters." required>
+      <FormField label="New password" id="new-password" error={change.fieldError("newPassword") ?? tooShort} description={`At least ${PASSWORD_MIN_LENGTH} characters.`} required>
         <Input type="password" autoComplete="new-password" value={form.newPassword} onChange={(e) => editNew("newPassword", e.target.value)} />
       </FormField>
       <FormField label="Confirm new password" id="confirm-password" error={mismatch} required>

@@ -50,4 +50,4 @@ export function generatePassword(length = 20): string {
   return out.length === length ? out : generatePassword(length);
 }
 
-export const PASSWORD_MIN_LENGTH = 12;
+export { PASSWORD_MIN_LENGTH } from "./password-rules";

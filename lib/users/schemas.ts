@@ -6,7 +6,9 @@ import { nameSchema } from "@/lib/names";
 export const passwordSchema = z
   .string({ error: "Enter a password." })
   .min(PASSWORD_MIN_LENGTH, `Use at least ${PASSWORD_MIN_LENGTH} characters.`)
-  .max(200, "Use at most 200 characters.");
+  .max(200, "Use at most 200 characters.")
+  // Spaces within a password are fine (a passphrase); a password of nothing else is no password.
+  .refine((v) => v.length < PASSWORD_MIN_LENGTH || v.trim() !== "", "A password cannot be only spaces.");
 
 export const emailSchema = z
   .string({ error: "Enter an e-mail address." })

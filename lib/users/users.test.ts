@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { authorizeCredentials } from "@/lib/auth/options";
 import { hashPassword, verifyPassword } from "@/lib/auth/password";
@@ -44,6 +45,12 @@ describe("user administration", () => {
       ok: false,
       error: { code: "VALIDATION", fieldErrors: { email: ["Enter a valid e-mail address."], password: ["Use at least 12 characters."] } },
     });
+    // Twelve spaces: long enough, and no password; a passphrase with spaces in it is one.
+    expect(await createUserAction({ email: `spaces-${randomUUID().slice(0, 6)}@example.test`, name: "Spaces", password: " ".repeat(12), isAdmin: false })).toMatchObject({
+      ok: false,
+      error: { code: "VALIDATION", fieldErrors: { password: ["A password cannot be only spaces."] } },
+    });
+    expect(await createUserAction({ email: `phrase-${randomUUID().slice(0, 6)}@example.test`, name: "Phrase", password: "correct horse battery", isAdmin: false })).toMatchObject({ ok: true });
   });
 
   it("an administrator corrects a person's name and e-mail; the person keeps their sessions", async () => {
