@@ -1,5 +1,5 @@
 import { ScrollTextIcon } from "lucide-react";
-import { DataTable } from "@/components/shared/data-table";
+import { DataTable, NAME_COLUMN_CLASS } from "@/components/shared/data-table";
 import { EmptyState } from "@/components/shared/empty-state";
 import { Pagination } from "@/components/shared/pagination";
 import { SearchInput } from "@/components/shared/search-input";
@@ -43,7 +43,7 @@ export function AuditTable({ rows, total, page, pageSize, q, asOf }: { rows: Aud
     <DataTable
       label="Audit events"
       phoneLayout="cards"
-      toolbar={<SearchInput label="Search audit events" placeholder="Search action, person, target or request id…" />}
+      toolbar={<SearchInput label="Search audit events" placeholder="Search events…" />}
       rows={rows}
       getRowId={(r) => r.id}
       columns={[
@@ -69,8 +69,10 @@ export function AuditTable({ rows, total, page, pageSize, q, asOf }: { rows: Aud
         {
           key: "target",
           header: "Target",
+          // A 100-character name without a space (a token's, a folder's) must not push Outcome and Request id out.
+          className: NAME_COLUMN_CLASS,
           cell: (r) => (
-            <span className="text-sm break-words">
+            <span className="text-sm">
               <span className="text-muted-foreground">{targetTypeLabel(r.targetType)}</span> <Email address={r.targetLabel ?? r.targetId ?? ""} />
             </span>
           ),

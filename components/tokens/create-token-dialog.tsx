@@ -131,7 +131,7 @@ export function CreateTokenDialog({ target, folders, disabled }: { target: Targe
               </DialogDescription>
             </DialogHeader>
             <FormField label="Name" id="token-name" error={create.fieldError("name")} description="What uses it, e.g. “Nightly backup runner”." required>
-              <Input value={name} onChange={(e) => setName(e.target.value)} autoComplete="off" maxLength={100} autoFocus />
+              <Input value={name} onChange={(e) => setName(e.target.value)} autoComplete="off" maxLength={300} autoFocus />
             </FormField>
             <FormField label="Expires after" id="token-expiry" error={create.fieldError("expiresInDays")} required>
               <Select value={expiresInDays} onValueChange={setExpiresInDays}>

@@ -78,7 +78,7 @@ function ServiceAccountForm({
             <DialogDescription>A principal for automation that belongs to no person. It holds no folder role: only what its tokens allow.</DialogDescription>
           </DialogHeader>
           <FormField label="Name" id="sa-name" error={current.fieldError("name")} description="Unique, e.g. “deploy-runner”." required>
-            <Input value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} autoComplete="off" maxLength={100} autoFocus />
+            <Input value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} autoComplete="off" maxLength={300} autoFocus />
           </FormField>
           <FormField label="Description" id="sa-description" error={current.fieldError("description")} description="What runs with it, and who to ask about it.">
             <Textarea value={form.description} onChange={(e) => setForm({ ...form, description: e.target.value })} maxLength={500} rows={3} />
