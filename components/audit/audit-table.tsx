@@ -1,5 +1,5 @@
 import { ScrollTextIcon } from "lucide-react";
-import { DataTable, NAME_COLUMN_CLASS } from "@/components/shared/data-table";
+import { DataTable } from "@/components/shared/data-table";
 import { EmptyState } from "@/components/shared/empty-state";
 import { Pagination } from "@/components/shared/pagination";
 import { SearchInput } from "@/components/shared/search-input";
@@ -69,8 +69,9 @@ export function AuditTable({ rows, total, page, pageSize, q, asOf }: { rows: Aud
         {
           key: "target",
           header: "Target",
-          // A 100-character name without a space (a token's, a folder's) must not push Outcome and Request id out.
-          className: NAME_COLUMN_CLASS,
+          // A 100-character name without a space (a token's, a folder's) must not push Outcome and Request id
+          // out: it breaks anywhere. No minimum width, unlike the name columns: this table is wide already.
+          className: "[overflow-wrap:anywhere]",
           cell: (r) => (
             <span className="text-sm">
               <span className="text-muted-foreground">{targetTypeLabel(r.targetType)}</span> <Email address={r.targetLabel ?? r.targetId ?? ""} />
