@@ -533,7 +533,7 @@ export async function runRequest(target: RequestTarget, input: RequestInput, opt
  */
 export async function readCapped(response: Response, limit: number, slack = 64 * 1024): Promise<{ text: string; truncated: boolean }> {
   const { bytes, truncated } = await readCappedBytes(response, limit, slack);
-  return { text: decodeBody(bytes, response.headers.get("content-type")), truncated };
+  return { text: decoderFor(bytes, response.headers.get("content-type"))(bytes), truncated };
 }
 
 /** The body's first bytes: up to `limit` and `slack` more (a whole chunk past that at most); `truncated` when it had more than `limit`. */
@@ -556,15 +556,13 @@ async function readCappedBytes(response: Response, limit: number, slack: number)
   return { bytes: all, truncated: all.byteLength > limit };
 }
 
-/**
- * The body as text, as a browser would read it: by its UTF-16 byte-order mark, else by the charset
- * its Content-Type names (ISO-8859-1, Shift_JIS, UTF-16…), else as UTF-8.
- */
-export function decodeBody(bytes: Buffer, contentType: string | null): string {
-  return decoderFor(bytes, contentType)(bytes);
-}
+const utf8 = (bytes: Buffer) => bytes.toString("utf8");
 
-/** How decodeBody reads these bytes, as a function (applied to a prefix too, for a cut). */
+/**
+ * How to read a body as text, as a browser would: by its UTF-16 byte-order mark, else by the charset
+ * its Content-Type names (ISO-8859-1, Shift_JIS, UTF-16…), else as UTF-8 (the function `utf8`). A
+ * function, so that a prefix of the body (a cut) is read the same way.
+ */
 function decoderFor(bytes: Buffer, contentType: string | null): (bytes: Buffer) => string {
   let label = bytes[0] === 0xff && bytes[1] === 0xfe ? "utf-16le" : bytes[0] === 0xfe && bytes[1] === 0xff ? "utf-16be" : null;
   label ??= /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType ?? "")?.[1]?.toLowerCase() ?? null;
@@ -576,7 +574,7 @@ function decoderFor(bytes: Buffer, contentType: string | null): (bytes: Buffer) 
       // A charset Node does not know: read as UTF-8, as before.
     }
   }
-  return (b) => b.toString("utf8");
+  return utf8;
 }
 
 /**
@@ -616,11 +614,12 @@ export async function readResponse(response: Response, forms: string[], head = f
   // A label can make bytes that hold a credential as plain text read as something else (ASCII labelled
   // UTF-16 turns into CJK): whatever the label says, a body whose bytes hold more of the credentials as
   // UTF-8 than its decoding shows is read as UTF-8, so the runner cannot re-encode its way to them.
-  if (forms.length > 0) {
-    const utf8 = bytes.toString("utf8");
-    if (utf8 !== text && spansOf(utf8, forms).length > spansOf(text, forms).length) {
-      decode = (b) => b.toString("utf8");
-      text = utf8;
+  // (A body read as UTF-8 already needs no second reading.)
+  if (forms.length > 0 && decode !== utf8) {
+    const asUtf8 = utf8(bytes);
+    if (spansOf(asUtf8, forms).length > spansOf(text, forms).length) {
+      decode = utf8;
+      text = asUtf8;
     }
   }
   // Cut where the cap falls in the bytes, as decoded: in UTF-16 that is half as many characters as bytes.
