@@ -22,7 +22,7 @@ import { ResolveError } from "@/lib/secrets/resolver";
 import { STORE_ERROR_TITLES } from "@/lib/vault/errors";
 import { limitRefresh } from "./rate-limits";
 import { hiddenStoreFailure, mayReadAssets } from "./store-failures";
-import { NO_STATE, openState, sealState, sharedStateOf } from "./state";
+import { NO_STATE, openState, sameBytes, sealState, sharedStateOf } from "./state";
 import { OwnerCannotResolve, runtimeActorFor, runtimeActorFrom, targetConfig, triggerOf, typedValueAad, withCredentials, type FieldSource, type ResolveFor } from "./credentials";
 import type { SaveConnectionInput } from "./schemas";
 import { nameTaken } from "@/lib/db/names";
@@ -74,6 +74,9 @@ type Plan = {
   /** Username fields filled from assets: not stored in config. */
   usernameFields: string[];
 };
+
+/** A connection's message while it waits for someone to authorise its OAuth app. */
+export const WAITING_FOR_AUTHORIZATION = "Waiting for authorisation in the app's sign-in page.";
 
 const USERNAME_NEEDS_CREDENTIAL = "Only a Credential asset can fill the username: choose one for this field, or fill the username in yourself.";
 
@@ -405,7 +408,7 @@ export async function saveConnection(ctx: Ctx, input: SaveConnectionInput, oauth
       config: p.config as Prisma.InputJsonValue,
       status,
       lastCheckAt: now,
-      lastMessage: tested?.message.slice(0, 500) ?? "Waiting for authorisation in the app's sign-in page.",
+      lastMessage: tested?.message.slice(0, 500) ?? WAITING_FOR_AUTHORIZATION,
       lastErrorKind: null,
       ...(tested ? { lastConnectedAt: now } : {}),
     } as const;
@@ -459,7 +462,6 @@ function sameSettings(a: Connection & { secrets: ConnectionSecret[] }, b: Connec
   return a.connectorKind === b.connectorKind && isDeepStrictEqual(a.config, b.config) && isDeepStrictEqual(sources(a), sources(b));
 }
 
-const sameBytes = (a: Uint8Array | null, b: Uint8Array | null) => (a === null || b === null ? a === b : Buffer.from(a).equals(Buffer.from(b)));
 
 /** Sources of a saved connection, for Reconnect and run time. */
 export function sourcesOf(connection: Connection & { secrets: ConnectionSecret[] }): FieldSource[] {

@@ -11,8 +11,8 @@ import { conflict, notFound } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
 import { logger } from "@/lib/log";
 import { withCredentials } from "./credentials";
-import { describeFailure, fieldSummary, newAuthorizationNonce, outcomeFor, reconnectConnection, sourcesOf } from "./mutations";
-import { NO_STATE, openState, sealState } from "./state";
+import { describeFailure, fieldSummary, newAuthorizationNonce, outcomeFor, reconnectConnection, sourcesOf, WAITING_FOR_AUTHORIZATION } from "./mutations";
+import { NO_STATE, openState, sameBytes, sealState } from "./state";
 
 type Ctx = Pick<ActionContext, "actor" | "requestId">;
 
@@ -59,11 +59,10 @@ export async function authorizeAgain(ctx: Ctx, input: { connectionId: string }):
     // Against an edit or a completed authorisation meanwhile: the same row, still without tokens.
     await tx.$queryRaw`SELECT 1 FROM "connections" WHERE "id" = ${connection.id}::uuid FOR UPDATE`;
     const current = await tx.connection.findUnique({ where: { id: connection.id } });
-    const stateMoved = !Buffer.from(current?.stateCiphertext ?? []).equals(Buffer.from(connection.stateCiphertext ?? []));
-    if (!current || current.settingsVersion !== connection.settingsVersion || stateMoved) throw conflict(SUPERSEDED);
+    if (!current || current.settingsVersion !== connection.settingsVersion || !sameBytes(current.stateCiphertext, connection.stateCiphertext)) throw conflict(SUPERSEDED);
     await tx.connection.update({
       where: { id: connection.id },
-      data: { status: "PENDING_AUTHORIZATION", lastCheckAt: new Date(), lastMessage: "Waiting for authorisation in the app's sign-in page.", lastErrorKind: null, ...(await sealState(connection.id, started.state, tx)) },
+      data: { status: "PENDING_AUTHORIZATION", lastCheckAt: new Date(), lastMessage: WAITING_FOR_AUTHORIZATION, lastErrorKind: null, ...(await sealState(connection.id, started.state, tx)) },
     });
   });
   return { ok: true, connectionId: connection.id, redirectTo: started.redirectTo };

@@ -55,7 +55,8 @@ const UNAVAILABLE = "Latch could not read or store this connection's kept tokens
 
 const LEASE_LOST = "Renewing this connection's tokens took longer than Latch allows, so the result could not be kept for other requests. Try again.";
 
-function sameBytes(a: Uint8Array | null, b: Uint8Array | null): boolean {
+/** Whether two sealed states (or both none) are the same bytes. */
+export function sameBytes(a: Uint8Array | null, b: Uint8Array | null): boolean {
   return a === null || b === null ? a === b : Buffer.from(a).equals(Buffer.from(b));
 }
 
