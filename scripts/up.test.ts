@@ -101,8 +101,9 @@ describe("npm run up, when whatever started it goes away", () => {
     for (const file of ["up.mjs", "serving.mjs"]) await writeFile(path.join(dir, "scripts", file), await readFile(path.join(ROOT, "scripts", file)));
     // An installed tree, and a `tsx` that only lets Node load this up.ts as JavaScript.
     await mkdir(path.join(dir, "node_modules", "tsx"), { recursive: true });
+    // No package-lock.json: with one written after the installed tree's marker (in the same millisecond or
+    // later), up.mjs would take the lockfile as changed and run npm install here.
     await writeFile(path.join(dir, "node_modules", ".package-lock.json"), "{}");
-    await writeFile(path.join(dir, "package-lock.json"), "{}");
     await writeFile(path.join(dir, "node_modules", "tsx", "package.json"), JSON.stringify({ name: "tsx", type: "module", exports: "./index.mjs" }));
     await writeFile(
       path.join(dir, "node_modules", "tsx", "index.mjs"),
