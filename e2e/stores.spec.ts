@@ -68,9 +68,12 @@ async function expectTest(page: Page, outcome: RegExp) {
   await expect(page.getByRole("status").filter({ hasText: /Test (passed|failed)/ })).toHaveText(outcome, { timeout: 30_000 });
 }
 
+/** Called after a passing test of exactly what the form holds: Create tests the saved store too. */
 async function saveAndRetest(page: Page, name: string) {
   await page.getByRole("button", { name: "Create store" }).click();
   await expect(page.getByRole("heading", { level: 1, name })).toBeVisible();
+  await expect(page.getByText("Store created. Test passed.")).toBeVisible();
+  await expect(page.getByRole("main")).toContainText("Healthy");
   await page.getByRole("button", { name: "Test saved settings" }).click();
   await expect(page.getByText(/^Test passed\./)).toBeVisible({ timeout: 30_000 });
 
@@ -84,6 +87,8 @@ async function saveAndRetest(page: Page, name: string) {
   await expect(page.getByText("Store saved.")).toBeVisible();
   // The form stays "Saving…" until the saved settings have rendered afresh; only then is it usable.
   await expect(page.getByRole("button", { name: "Save changes" })).toBeVisible();
+  // Untested settings: the old settings' health no longer stands for them.
+  await expect(page.getByRole("main")).toContainText("Not tested");
   await page.getByRole("button", { name: "Test saved settings" }).click();
   await expect(page.getByText(/^Test passed\./).first()).toBeVisible({ timeout: 30_000 });
   await expect(page.getByRole("main")).toContainText("Healthy");

@@ -117,8 +117,9 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
   // "Saving…" until the saved store's page has rendered: a saved change starts the form afresh (see the page).
   const { opening, open } = useOpenSaved();
   const afterSave = (data: { id: string }) => open(`/stores/${data.id}`);
-  const create = useServerAction(createStoreAction, { success: "Store created.", refresh: false, onSuccess: afterSave });
-  const update = useServerAction(updateStoreAction, { success: "Store saved.", refresh: false, onSuccess: afterSave });
+  const saved = (verb: string) => (data: { test?: { ok: boolean } }) => (!data.test ? `Store ${verb}.` : data.test.ok ? `Store ${verb}. Test passed.` : `Store ${verb}, but its test failed: see Health.`);
+  const create = useServerAction(createStoreAction, { success: saved("created"), refresh: false, onSuccess: afterSave });
+  const update = useServerAction(updateStoreAction, { success: saved("saved"), refresh: false, onSuccess: afterSave });
   const save = existing ? update : create;
   const saving = save.pending || opening;
   // The disabled fieldset takes focus from the field Enter was pressed in: a save refused without a
@@ -128,6 +129,8 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
   useEffect(() => {
     if (!saving) restoreFocusAfterSave(formStoreId);
   }, [saving, formStoreId]);
+  // The settings last tested here: saving exactly those tests the saved store too, so it does not show "Not tested".
+  const [testedSnapshot, setTestedSnapshot] = useState<string | null>(null);
   const test = useServerAction(testDraftStoreAction, { refresh: false, onSuccess: (r) => setTestResult(r) });
 
   const visible = (f: FieldSpec) => isShown(f, config);
@@ -340,16 +343,18 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
     setTestResult(null);
     test.reset(); // Only this attempt's errors are shown: a test's would otherwise stay beside them.
     focusedBeforeSaving = document.activeElement instanceof HTMLElement ? { element: document.activeElement, at: performance.now(), storeId: existing?.id ?? "new" } : null;
-    if (existing) await update.run({ ...common, storeId: existing.id, expectedVersion: existing.settingsVersion });
+    const testAfterSave = testedSnapshot === snapshot;
+    if (existing) await update.run({ ...common, storeId: existing.id, expectedVersion: existing.settingsVersion, testAfterSave });
     // A created store opens on its own page, where focus starts afresh: nothing to give back.
-    else if (await create.run({ ...common, kind })) focusedBeforeSaving = null;
+    else if (await create.run({ ...common, kind, testAfterSave })) focusedBeforeSaving = null;
   }
 
   async function runTest() {
     setTestResult(null);
     save.reset();
     // A failure is shown by the hook: by its fields (the first one focused), or above the form and as a toast.
-    await test.run({ ...common, kind, storeId: existing?.id ?? null });
+    const tested = snapshot;
+    if (await test.run({ ...common, kind, storeId: existing?.id ?? null })) setTestedSnapshot(tested);
   }
 
   return (

@@ -538,3 +538,41 @@ describe("settings saved before today's rules", () => {
     expect(await db().credentialStore.findUniqueOrThrow({ where: { id } })).toMatchObject({ lastTestOk: false, lastTestMessage: expect.stringContaining("no longer accepted") });
   });
 });
+
+describe("the store's health after saving", () => {
+  const health = async (id: string) => (await getStoreViewOrThrow(admin, id)).lastTest;
+
+  it("Create after testing the same settings tests the saved store, so it shows its health at once", async () => {
+    const created = ok(await createStoreAction({ ...vaultInput(), testAfterSave: true }));
+    expect(created).toMatchObject({ test: { ok: true } });
+    expect(await health(created.id)).toMatchObject({ ok: true });
+    // Without a test in the form, a new store is "Not tested" and the store is not called.
+    const before = vault.requests.length;
+    const untested = ok(await createStoreAction(vaultInput()));
+    expect(untested).not.toHaveProperty("test");
+    expect(await health(untested.id)).toBeNull();
+    expect(vault.requests.length).toBe(before);
+  });
+
+  it("a store that fails its test is still created, with the failure as its health", async () => {
+    const created = ok(await createStoreAction({ ...vaultInput({ secrets: { token: "hvs.not-a-token-of-this-vault" } }), testAfterSave: true }));
+    expect(created).toMatchObject({ test: { ok: false } });
+    expect(await db().credentialStore.count({ where: { id: created.id } })).toBe(1);
+    expect(await health(created.id)).toMatchObject({ ok: false, message: expect.any(String) });
+  });
+
+  it("changing where or how the store is reached drops the old settings' health; a rename keeps it", async () => {
+    const { id, name } = ok(await createStoreAction({ ...vaultInput(), testAfterSave: true }));
+    expect(await health(id)).toMatchObject({ ok: true });
+    ok(await updateStoreAction({ ...(await editOf(id)), name: `${name} (renamed)` }));
+    expect(await health(id)).toMatchObject({ ok: true });
+
+    ok(await updateStoreAction({ ...(await editOf(id)), timeoutMs: 7000 }));
+    expect(await health(id)).toBeNull();
+    ok(await updateStoreAction({ ...(await editOf(id)), timeoutMs: 7500, testAfterSave: true }));
+    expect(await health(id)).toMatchObject({ ok: true });
+    // A replaced credential is a change of how it is reached, whatever the address.
+    ok(await updateStoreAction({ ...(await editOf(id, { secrets: { token } })) }));
+    expect(await health(id)).toBeNull();
+  });
+});

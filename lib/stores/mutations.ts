@@ -18,6 +18,7 @@ import { buildStoreClient, clientForStore, openStoreSecrets, sealStoreSecrets } 
 import { CA_BUNDLE_LABEL, caBundleAddsTrust, PROXY_FIELD, PROXY_SECRET_KEY, proxyUrlSchema, reentryReason } from "./common-fields";
 import { externalKindSchema, type CreateStoreInput, type UpdateStoreInput } from "./schemas";
 import { joinList } from "@/lib/utils";
+import { logger } from "@/lib/log";
 import { isForeignKeyViolation, isUniqueViolation } from "@/lib/db/errors";
 import { nameTaken } from "@/lib/db/names";
 
@@ -271,6 +272,12 @@ export async function updateStore(ctx: Ctx, input: UpdateStoreInput) {
     await assertUniqueName(tx, input.name, store.id);
     await assertScopeFolder(tx, input.folderId);
     if (input.folderId !== store.folderId) await assertScopeKeepsAssets(tx, store.id, input.folderId);
+    const changed = changedKeys(
+      { name: store.name, folderId: store.folderId, mode: store.mode, caBundle: store.caBundle ?? "", probeSecret: store.probeSecret ?? "", timeoutMs: store.timeoutMs, ...(store.config as object) },
+      { name: input.name, folderId: input.folderId, mode: input.mode, caBundle: input.caBundle, probeSecret: input.probeSecret, timeoutMs: input.timeoutMs, ...(config as object) },
+    );
+    // A test of the old settings says nothing about the new ones: the store is "Not tested" until tested again.
+    const reachChanged = replaced.length > 0 || removed.length > 0 || changed.some((key) => key !== "name" && key !== "folderId");
     await tx.credentialStore.update({
       where: { id: store.id },
       data: {
@@ -283,6 +290,7 @@ export async function updateStore(ctx: Ctx, input: UpdateStoreInput) {
         timeoutMs: input.timeoutMs,
         ...(await sealStoreSecrets(store.id, secrets, tx)),
         settingsVersion: { increment: 1 },
+        ...(reachChanged ? { lastTestAt: null, lastTestOk: null, lastTestMessage: null } : {}),
       },
     });
     await recordAuditEvent(tx, {
@@ -292,10 +300,7 @@ export async function updateStore(ctx: Ctx, input: UpdateStoreInput) {
       folderId: input.folderId ?? store.folderId,
       requestId: ctx.requestId,
       details: {
-        changed: changedKeys(
-          { name: store.name, folderId: store.folderId, mode: store.mode, caBundle: store.caBundle ?? "", probeSecret: store.probeSecret ?? "", timeoutMs: store.timeoutMs, ...(store.config as object) },
-          { name: input.name, folderId: input.folderId, mode: input.mode, caBundle: input.caBundle, probeSecret: input.probeSecret, timeoutMs: input.timeoutMs, ...(config as object) },
-        ),
+        changed,
         // Key names that avoid the redaction layer's secret-name pattern, so the names are kept.
         writeOnlyFieldsReplaced: replaced,
         writeOnlyFieldsRemoved: removed,
@@ -397,6 +402,21 @@ export async function testStore(ctx: Ctx, input: { storeId: string }): Promise<S
   const result = await provider.validate(client, { mode: store.mode, probeSecret: store.probeSecret });
   await recordTest(ctx, store, result, false);
   return result;
+}
+
+/**
+ * Create or Save after testing the same settings in the form: the saved store is tested once more, as
+ * Test on its page would be, so it does not show "Not tested" (or the old settings' health). The store
+ * is saved whatever the test finds, and a test that cannot run at all leaves it "Not tested".
+ */
+export async function testAfterSaving<T extends { id: string }>(ctx: Ctx, saved: T, wanted: boolean | undefined): Promise<T & { test?: StoreTestResult }> {
+  if (!wanted) return saved;
+  try {
+    return { ...saved, test: await testStore(ctx, { storeId: saved.id }) };
+  } catch (error) {
+    if (!(error instanceof AppError)) logger().warn({ err: error, storeId: saved.id }, "could not test a store after saving it");
+    return saved;
+  }
 }
 
 /**

@@ -52,6 +52,10 @@ export const createStoreSchema = storeCommonSchema.extend({ kind: externalKindSc
 export const updateStoreSchema = storeCommonSchema.extend({ storeId: idSchema, expectedVersion: z.number().int().min(0).optional(), ...providerInput });
 export const testDraftSchema = createStoreSchema.extend({ storeId: idSchema.nullable().default(null) });
 export const storeIdSchema = z.object({ storeId: idSchema });
+/** The console's Create and Save after a test of the same settings: the saved store is tested too, so its page shows its health at once. */
+const testAfterSave = { testAfterSave: z.boolean().optional() };
+export const createStoreActionSchema = createStoreSchema.extend(testAfterSave);
+export const updateStoreActionSchema = updateStoreSchema.extend(testAfterSave);
 
 export type CreateStoreInput = z.infer<typeof createStoreSchema>;
 export type UpdateStoreInput = z.infer<typeof updateStoreSchema>;
