@@ -169,6 +169,8 @@ describe("form fields derived from the zod schema", () => {
     expect(issues("hashicorp", { address: "https://admin:hunter2@vault.example.com", auth: "token" })).toEqual(["address"]);
     expect(issues("hashicorp", { address: "https://vault.example.com", auth: "token" })).toEqual([]);
     expect(issues("cyberark", { url: "https://u:p@ccp.example.com", appId: "a", safe: "s" })).toEqual(["url"]);
+    expect(issues("azure", { vault: "contoso-prod", tenantId: "t", clientId: "c", auth: "client_secret", authorityHost: "https://app:s3cret@login.microsoftonline.us" })).toEqual(["authorityHost"]);
+    expect(issues("azure", { vault: "contoso-prod", tenantId: "t", clientId: "c", auth: "client_secret", authorityHost: "https://login.microsoftonline.us" })).toEqual([]);
     expect(issues("aws", { region: "eu-west-1", endpoint: "https://key:secret@vpce.example.com", stsEndpoint: "https://k@sts.example.com" }).sort()).toEqual(["endpoint", "stsEndpoint"]);
     for (const region of ["eu-west-1", "us-gov-west-1", "cn-north-1", "us-isob-east-1", "eusc-de-east-1", "ap-southeast-7"]) {
       expect(PROVIDERS.aws.configSchema.safeParse({ region }).error?.issues.filter((i) => i.path[0] === "region") ?? [], region).toEqual([]);

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { defineStoreKind } from "../../descriptor";
-import { secret, setting } from "../../fields";
+import { secret, setting, USER_INFO_MESSAGE, withoutUserInfo } from "../../fields";
 
 const blankToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
 const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
@@ -126,6 +126,7 @@ export const azureDescriptor = defineStoreKind({
           .string()
           .trim()
           .refine((v) => URL.canParse(v) && new URL(v).protocol === "https:", "Enter an https:// address, e.g. https://login.microsoftonline.us")
+          .refine(withoutUserInfo, USER_INFO_MESSAGE)
           .optional(),
       ),
       {
