@@ -284,7 +284,12 @@ export function AssetForm({ folderId, stores, existing, cancelHref }: AssetFormP
                   label={writingValue ? spec.writeNameLabel : spec.nameLabel}
                   required
                   error={err("secretName")}
-                  description={writingValue ? `${spec.nameHelp} Latch creates the secret there, and never overwrites one it did not create.` : spec.nameHelp}
+                  description={
+                    writingValue
+                      ? // Names in an external store are the store's own: anyone who may use the store can reference them (only the built-in store keeps typed values to their asset).
+                        `${spec.nameHelp} Latch creates the secret there, and never overwrites one it did not create. Assets that may use this store (${store?.scope === "folder" ? "in its folder and the folders below it" : "in any folder: it is tenant-wide"}) can point at that name too.`
+                      : spec.nameHelp
+                  }
                 >
                   <Input
                     value={secretName}
