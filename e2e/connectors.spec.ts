@@ -133,6 +133,37 @@ test("MariaDB, Redis and RabbitMQ connect with a password from another folder's 
   await expectNoneIn(bodies, { "MariaDB password": mariadb.password, "Redis password": redis.password, "RabbitMQ password": rabbit.password });
 });
 
+test("Redis that asks for no password: connects without one; a typed one is said to be unchecked, and can be removed again", async ({ page }) => {
+  const folder = await createFolder(page, unique("Cache"));
+  await openForm(page, folder, /Redis/, "Open cache");
+  await page.getByRole("textbox", { name: /^Host\b/ }).fill("127.0.0.1"); // the machine's Redis: its default user has no password
+  await page.getByRole("spinbutton", { name: /^Port\b/ }).fill("6379");
+  await connectAndExpectConnected(page, "Open cache");
+  await expect(page.getByRole("main")).toContainText(/Redis [\d.]+ · db 0/);
+  await expect(page.getByRole("main")).not.toContainText("asks for no password");
+
+  await page.getByRole("link", { name: "Edit" }).click();
+  await page.getByLabel("Password", { exact: true }).fill("typed-but-never-checked-1");
+  await page.getByRole("button", { name: "Save and connect" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Open cache" })).toBeVisible({ timeout: 30_000 });
+  await expect(page.getByRole("main")).toContainText("this server asks for no password, so the one given was not checked");
+
+  await page.getByRole("link", { name: "Edit" }).click();
+  await page.getByRole("button", { name: "Password options" }).click();
+  await page.getByRole("menuitem", { name: "Remove the stored value" }).click();
+  await expect(page.getByText("The stored value is removed when you save, and none is sent.")).toBeVisible();
+  await page.getByRole("button", { name: "Save and connect" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Open cache" })).toBeVisible({ timeout: 30_000 });
+  await expect(page.getByRole("main")).toContainText(/Redis [\d.]+ · db 0/);
+  await expect(page.getByRole("main")).not.toContainText("asks for no password");
+  // Nothing stored any more: the edit form has no value to keep and no removal to offer.
+  await page.getByRole("link", { name: "Edit" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Edit “Open cache”" })).toBeVisible();
+  await expect(page.getByText("A value is stored, encrypted and never shown.")).toHaveCount(0);
+  await page.getByRole("button", { name: "Password options" }).click();
+  await expect(page.getByRole("menuitem", { name: "Remove the stored value" })).toHaveCount(0);
+});
+
 test("HTTP API with a bearer token from an asset", async ({ page, targets }) => {
   const bodies = await captureBodies(page);
   const secrets = await createFolder(page, unique("Secrets"));

@@ -217,6 +217,12 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
           <DropdownMenuItem onSelect={() => setPicking(f)}>
             <KeyRoundIcon aria-hidden="true" /> Use credential asset
           </DropdownMenuItem>
+          {/* An optional secret (a Redis that asks for no password) can go back to having none. */}
+          {!f.required && storedTyped.has(f.name) && source.mode !== "none" ? (
+            <DropdownMenuItem onSelect={() => setSource({ mode: "none" })}>
+              <XIcon aria-hidden="true" /> Remove the stored value
+            </DropdownMenuItem>
+          ) : null}
         </DropdownMenuContent>
       </DropdownMenu>
     );
@@ -291,7 +297,13 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
             id={id}
             label={f.label}
             required={f.required}
-            description={storedTyped.has(f.name) ? "A value is stored, encrypted and never shown. Leave this empty to keep it, or type a new one." : f.help}
+            description={
+              source.mode === "none" && storedTyped.has(f.name)
+                ? "The stored value is removed when you save, and none is sent. Type a value to use one again."
+                : storedTyped.has(f.name)
+                  ? "A value is stored, encrypted and never shown. Leave this empty to keep it, or type a new one."
+                  : f.help
+            }
             error={fieldError}
             className="min-w-0"
           >
@@ -304,7 +316,7 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
                 value={source.mode === "value" ? source.value : ""}
                 // Emptied again: back to the stored value.
                 onChange={(e) => setSource(e.target.value === "" && storedTyped.has(f.name) ? { mode: "keep", asset: null } : { mode: "value", value: e.target.value })}
-                placeholder={storedTyped.has(f.name) && source.mode === "keep" ? "Stored value kept" : f.placeholder}
+                placeholder={storedTyped.has(f.name) && source.mode === "keep" ? "Stored value kept" : source.mode === "none" && storedTyped.has(f.name) ? "None" : f.placeholder}
                 spellCheck={false}
               />
               {menu}

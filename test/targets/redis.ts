@@ -54,3 +54,40 @@ export async function createRedisUser(opts: { rules?: string[] } = {}): Promise<
     },
   };
 }
+
+/**
+ * A Redis server of the test's own, whose default user needs `password` (requirepass): the machine's
+ * asks for none. Nothing is kept on disk; close() stops it.
+ */
+export async function startPasswordRedis(password: string): Promise<{ host: string; port: number; close(): Promise<void> }> {
+  const { spawn } = await import("node:child_process");
+  const { freePort } = await import("./net");
+  const port = await freePort();
+  const server = spawn("redis-server", ["--bind", "127.0.0.1", "--port", String(port), "--requirepass", password, "--save", "", "--appendonly", "no", "--dir", "/tmp"], { stdio: "ignore" });
+  const exited = new Promise<void>((resolve) => server.once("exit", () => resolve()));
+  for (let attempt = 0; ; attempt++) {
+    const probe = new Redis({ host: "127.0.0.1", port, password, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    probe.on("error", () => {});
+    try {
+      await probe.connect();
+      await probe.ping();
+      probe.disconnect();
+      break;
+    } catch (error) {
+      probe.disconnect();
+      if (attempt >= 100 || server.exitCode !== null) {
+        server.kill("SIGKILL");
+        throw new Error(`redis-server on port ${port} did not start: ${String(error)}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return {
+    host: "127.0.0.1",
+    port,
+    async close() {
+      server.kill("SIGTERM");
+      await exited;
+    },
+  };
+}

@@ -7,7 +7,7 @@ import { hostnameMismatch } from "@/lib/net/certificate-names";
  * (WRONGPASS, NOPERM, …); only that code, and fixed wording for a few common ERR replies, is shown:
  * the rest of a reply can quote keys and arguments.
  */
-export type RedisTarget = { host: string; port: number; username?: string; db?: number } & UserSource;
+export type RedisTarget = { host: string; port: number; username?: string; db?: number; /** Connected with no password at all. */ noPassword?: boolean } & UserSource;
 
 export const hostPort = (host: string, port: number) => (isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`);
 const where = (t: RedisTarget) => `Redis at ${hostPort(t.host, t.port)}`;
@@ -77,8 +77,10 @@ function classifyReply(error: unknown, target: RedisTarget): ConnectorError | nu
   const at = hostPort(target.host, target.port);
   const user = namedUser(target, target.username) ?? "the default user";
   switch (code) {
-    case "WRONGPASS":
     case "NOAUTH":
+      if (target.noPassword) return new ConnectorError("credentials_rejected", `${at} asks for a password (Redis NOAUTH): enter the password of ${user}, or use a credential asset.`);
+    // falls through
+    case "WRONGPASS":
       return new ConnectorError("credentials_rejected", `The target rejected the credentials (Redis ${code}) for ${user} at ${at}.`);
     case "NOPERM":
       return new ConnectorError("permission", `The ACL of ${user} on ${at} does not allow this command, key or channel (Redis NOPERM).`);

@@ -22,6 +22,9 @@ export const redisConfigSchema = z.object({
 type Config = z.output<typeof redisConfigSchema>;
 
 const targets = new WeakMap<Redis, RedisTarget>();
+// Clients given a password by a server that asks for none (ioredis only warns on the console): the test says so.
+const passwordUnused = new WeakSet<Redis>();
+const NO_PASSWORD_CONFIGURED = /without any password configured|no password is set/i;
 // Clients that let a command time out: they get no new work, and close once their callers are done.
 const suspect = new WeakSet<Redis>();
 
@@ -204,7 +207,13 @@ export const redisConnector: Connector<typeof redisConfigSchema, Redis> = {
     { name: "host", label: "Host", type: "text", required: true, placeholder: "cache.example.com", help: "Host name or IP address of the server, without scheme or port." },
     { name: "port", label: "Port", type: "number", default: 6379 },
     { name: "username", label: "ACL user", type: "text", placeholder: "latch", help: "Redis 6+ ACL user. Leave empty to log in as the default user with a password only (requirepass)." },
-    { name: "password", label: "Password", type: "secret", required: true, usernameField: "username", help: "From a credential asset: read from its store when Latch connects, never kept. Typed: stored encrypted." },
+    {
+      name: "password",
+      label: "Password",
+      type: "secret",
+      usernameField: "username",
+      help: "Leave it empty only for a server that asks for none. From a credential asset: read from its store when Latch connects, never kept. Typed: stored encrypted.",
+    },
     { name: "db", label: "Database number", type: "number", default: 0 },
     { name: "tls", label: "Use TLS", type: "boolean", default: false, help: "The server's certificate must be valid for the host name; there is no unverified mode. Managed services usually require TLS, often on another port." },
     {
@@ -221,7 +230,7 @@ export const redisConnector: Connector<typeof redisConfigSchema, Redis> = {
   async open({ config, secrets, timeoutMs }) {
     const deadline = Date.now() + timeoutMs;
     const tls = config.tls ? tlsOptions(config.host, config.caCertificate) : undefined;
-    const target: RedisTarget = { host: config.host, port: config.port, username: config.username, db: config.db, [USER_FROM_ASSET]: (config as UserSource)[USER_FROM_ASSET] };
+    const target: RedisTarget = { host: config.host, port: config.port, username: config.username, db: config.db, noPassword: !secrets.password, [USER_FROM_ASSET]: (config as UserSource)[USER_FROM_ASSET] };
     let address: string;
     try {
       address = await within(resolveTargetAddress(config.host), timeoutMs, () => redisTimeout(target, timeoutMs));
@@ -269,6 +278,22 @@ export const redisConnector: Connector<typeof redisConfigSchema, Redis> = {
       // Whichever timer fired first (ioredis' connectTimeout or ours), say the same thing.
       throw failure.kind === "timeout" ? redisTimeout(target, timeoutMs, config.tls) : failure;
     }
+    // ioredis goes on when the server answers that it has no password, so a mistyped one would pass
+    // unnoticed: asked again here, once per new client, so that the test can say it was not checked.
+    if (secrets.password && !config.username) {
+      try {
+        await within(client.call("AUTH", secrets.password), deadline - Date.now(), () => {
+          client.disconnect();
+          return redisTimeout(target, timeoutMs);
+        });
+      } catch (error) {
+        if (!(error instanceof Error && NO_PASSWORD_CONFIGURED.test(error.message))) {
+          client.disconnect();
+          throw toRedisError(error, target);
+        }
+        passwordUnused.add(client);
+      }
+    }
     targets.set(client, target);
     watchReplies(client);
     return client;
@@ -292,7 +317,8 @@ export const redisConnector: Connector<typeof redisConfigSchema, Redis> = {
         // A user without +info still proves the login with PING.
         if (classifyRedisError(error, target)?.kind !== "permission") throw error;
       }
-      return { message: `${product} · db ${config.db}` };
+      const unused = passwordUnused.has(client) ? " · this server asks for no password, so the one given was not checked" : "";
+      return { message: `${product} · db ${config.db}${unused}` };
     } catch (error) {
       throw toRedisError(error, target);
     }

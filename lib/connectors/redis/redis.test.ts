@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createTestPki, type TestPki } from "@/test/emulators/tls";
 import { expectConnectorError } from "@/test/targets/expect";
 import { freePort, startSilentServer, startTlsProxy, type TestServer } from "@/test/targets/net";
-import { createRedisUser, type RedisUser } from "@/test/targets/redis";
+import { createRedisUser, startPasswordRedis, type RedisUser } from "@/test/targets/redis";
 import { issueServerCert } from "@/test/targets/tls";
 import { ConnectorError, OperationInputError, type Connector } from "../types";
 import { classifyRedisError } from "./classify";
@@ -58,6 +58,35 @@ describe("redis connector against the machine's Redis", () => {
     const wrong = "definitely-Wrong-pw-123";
     const error = await expectConnectorError(redisConnector.open(input({}, wrong)), "credentials_rejected", [wrong, target.password]);
     expect(error.message).toContain("WRONGPASS");
+  });
+
+  describe("the default user, with and without a password", () => {
+    const connect = async (host: string, port: number, password: string | undefined) => {
+      const i = { config: redisConfigSchema.parse({ host, port, tls: false }), secrets: (password === undefined ? {} : { password }) as Record<string, string>, timeoutMs: 5000 };
+      const client = await redisConnector.open(i);
+      clients.push(client);
+      return (await redisConnector.check(client, i)).message;
+    };
+
+    it("a server that asks for no password (the machine's) connects without one, and says when a given one was not checked", async () => {
+      expect(await connect("127.0.0.1", 6379, undefined)).toMatch(/^(Redis|Valkey) [\d.]+ · db 0$/);
+      // ioredis only warns on the console here: a mistyped password would otherwise pass as checked.
+      expect(await connect("127.0.0.1", 6379, "made-up-password-1")).toMatch(/ · db 0 · this server asks for no password, so the one given was not checked$/);
+    });
+
+    it("a server with requirepass: no password asks for one, a wrong one is rejected, the right one connects with nothing to add", async () => {
+      const password = `pw-${Date.now().toString(36)}-requirepass`;
+      const server = await startPasswordRedis(password);
+      try {
+        const none = await expectConnectorError(connect(server.host, server.port, undefined), "credentials_rejected", [password]);
+        expect(none.message).toBe(`127.0.0.1:${server.port} asks for a password (Redis NOAUTH): enter the password of the default user, or use a credential asset.`);
+        const wrong = "definitely-Wrong-pw-456";
+        await expectConnectorError(connect(server.host, server.port, wrong), "credentials_rejected", [wrong, password]);
+        expect(await connect(server.host, server.port, password)).toMatch(/^(Redis|Valkey) [\d.]+ · db 0$/);
+      } finally {
+        await server.close();
+      }
+    });
   });
 
   it("reports nothing listening as unreachable", async () => {
