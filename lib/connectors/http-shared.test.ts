@@ -105,6 +105,36 @@ describe("redaction", () => {
     for (const page of pages) expect(redact(page, forms), page).toBe(`<td>Bearer [redacted]</td>`);
   });
 
+  it("finds a credential escaped character by character however the encoder chose the characters: numeric and named references, percent-escapes that keep some, or both mixed", () => {
+    const key = "sk+Live/Key=Abc123+xyz";
+    const forms = redactionForms([key]);
+    const echoes = [
+      "sk&#43;Live/Key=Abc123&#43;xyz", // Go html/template
+      "sk%2BLive/Key%3DAbc123%2Bxyz", // Python urllib.parse.quote (keeps /)
+      "sk+Live%2FKey=Abc123+xyz", // Go url.PathEscape
+      "sk&#43;Live&#47;Key&#61;Abc123&#43;xyz", // XML numeric references
+      "sk&#x2b;Live&#x2F;Key&equals;Abc123&plus;xyz", // hex and HTML5 named references
+      "sk%2BLive&#47;Key=Abc123+xyz", // both at once
+    ];
+    for (const echo of echoes) expect(redact(`<pre>${echo}</pre>`, forms), echo).toBe("<pre>[redacted]</pre>");
+
+    const password = `B@sic"Pa<ss>&wörd/+=é`;
+    const basic = redactionForms([password]);
+    for (const echo of [
+      "B@sic&quot;Pa&lt;ss&gt;&amp;w&ouml;rd/+=&eacute;", // PHP htmlentities, Java escapeHtml4
+      "B@sic&#34;Pa&#60;ss&#62;&#38;w&#246;rd/+=&#233;",
+      "B@sic&#x22;Pa&#x3C;ss&#x3E;&#x26;w&#xF6;rd/+=&#xE9;",
+      "B%40sic%22Pa%3Css%3E%26w%c3%b6rd/+=%C3%A9",
+    ]) {
+      expect(redact(`[${echo}]`, basic), echo).toBe("[[redacted]]");
+    }
+    // Text around an escaped echo is kept as written, escapes included; escapes that are not UTF-8 stay as they were.
+    expect(redact("a&amp;b %ff%fe sk&#43;Live/Key=Abc123&#43;xyz &lt;c&gt;", forms)).toBe("a&amp;b %ff%fe [redacted] &lt;c&gt;");
+    // A body cut at the cap never ends inside an escaped echo.
+    const body = `head ${"sk&#43;Live/Key=Abc123&#43;xyz"} tail`;
+    expect(safeCut(body, 12, forms)).toBe("head ");
+  });
+
   it("finds a credential base64-encoded inside a longer value, whatever its alignment, in base64 and base64url", () => {
     const key = "k3y_AbCdEfGh-0123456789?>~";
     const forms = redactionForms([key]);

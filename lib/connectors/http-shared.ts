@@ -228,19 +228,6 @@ function jsonForms(v: string): string[] {
 }
 
 /**
- * HTML-escaped as common template engines and debug pages write it (a page that shows the request's
- * headers): &, <, > and both quotes, with the spellings of Go, PHP, Python and the named entities.
- */
-function htmlForms(v: string): string[] {
-  if (!/[&<>"']/.test(v)) return [];
-  const forms: string[] = [];
-  for (const quote of ["&quot;", "&#34;"])
-    for (const apostrophe of ["&#39;", "&#039;", "&#x27;", "&apos;"])
-      forms.push(v.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': quote, "'": apostrophe })[c]!));
-  return forms;
-}
-
-/**
  * Base64 (and base64url) of the value wherever it starts in the encoded bytes (an API key inside a
  * longer encoded token or header): for each of the three alignments, only the characters that depend on
  * the value's bytes alone. Values under 8 characters give runs short enough to match by chance.
@@ -261,23 +248,25 @@ function base64Forms(v: string): string[] {
 }
 
 /**
- * Every form in which a credential could come back from a target (raw, URL-, JSON- and HTML-escaped
- * as common encoders write it, base64 at any alignment, hex, and UTF-16 read as UTF-8): used to blank
- * it out of responses, in any letter case (redact). Values under 4 characters are not worth matching.
+ * Every form in which a credential could come back from a target (raw, form-encoded, JSON-escaped as
+ * common encoders write it, base64 at any alignment, hex, and UTF-16 read as UTF-8): used to blank it
+ * out of responses, in any letter case and through percent-escapes and HTML references (redact).
+ * Values under 4 characters are not worth matching.
  */
 export function redactionForms(values: (string | undefined)[]): string[] {
   const forms = new Set<string>();
-  const lowerHex = (s: string) => s.replace(/%[0-9A-F]{2}/g, (e) => e.toLowerCase());
   for (const v of values) {
     if (!v || v.length < 4) continue;
     forms.add(v);
-    forms.add(encodeURIComponent(v));
-    forms.add(new URLSearchParams({ v }).toString().slice(2));
-    // Some encoders (.NET's HttpUtility.UrlEncode among them) and proxies write the escapes in lower case.
-    forms.add(lowerHex(encodeURIComponent(v)));
-    forms.add(lowerHex(new URLSearchParams({ v }).toString().slice(2)));
+    // HTML references and percent-escapes are decoded where the forms are looked for (spansOf), in
+    // whatever mix; a form-encoded space (+) is not, so a value with spaces is also looked for so.
+    if (v.includes(" ")) {
+      const formEncoded = new URLSearchParams({ v }).toString().slice(2);
+      forms.add(formEncoded);
+      // Some encoders (.NET's HttpUtility.UrlEncode among them) and proxies write the escapes in lower case.
+      forms.add(formEncoded.replace(/%[0-9A-F]{2}/g, (e) => e.toLowerCase()));
+    }
     for (const form of jsonForms(v)) forms.add(form);
-    for (const form of htmlForms(v)) forms.add(form);
     for (const form of base64Forms(v)) forms.add(form);
     forms.add(Buffer.from(v).toString("hex"));
     // UTF-16 text (a .NET or Windows API) decoded as UTF-8 when it names no charset: a NUL beside each character.
@@ -301,14 +290,88 @@ export function caseless(value: string): string {
   });
 }
 
-/** Where any form occurs in `text`, in any letter case: sorted, overlapping spans merged (adjacent ones kept apart). */
-function spansOf(text: string, forms: string[]): [number, number][] {
+/** Named character references beyond &amp; &lt; &gt; &quot; &apos;: Latin-1's (what PHP's htmlentities and Java's escapeHtml4 write for it) and common punctuation. */
+const LATIN1_ENTITY_NAMES =
+  "nbsp iexcl cent pound curren yen brvbar sect uml copy ordf laquo not shy reg macr deg plusmn sup2 sup3 acute micro para middot cedil sup1 ordm raquo frac14 frac12 frac34 iquest " +
+  "Agrave Aacute Acirc Atilde Auml Aring AElig Ccedil Egrave Eacute Ecirc Euml Igrave Iacute Icirc Iuml ETH Ntilde Ograve Oacute Ocirc Otilde Ouml times Oslash Ugrave Uacute Ucirc Uuml Yacute THORN szlig " +
+  "agrave aacute acirc atilde auml aring aelig ccedil egrave eacute ecirc euml igrave iacute icirc iuml eth ntilde ograve oacute ocirc otilde ouml divide oslash ugrave uacute ucirc uuml yacute thorn yuml";
+const NAMED_ENTITIES: ReadonlyMap<string, string> = new Map([
+  ...LATIN1_ENTITY_NAMES.split(" ").map((name, i) => [name, String.fromCharCode(0xa0 + i)] as [string, string]),
+  ...Object.entries({ amp: "&", lt: "<", gt: ">", quot: '"', apos: "'", sol: "/", plus: "+", equals: "=", colon: ":", num: "#", percnt: "%", commat: "@", excl: "!", quest: "?", dollar: "$", lpar: "(", rpar: ")", lowbar: "_", grave: "`", hyphen: "-", euro: "\u20ac", ndash: "\u2013", mdash: "\u2014" }),
+]);
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const ESCAPE = /&(?:#(\d{1,7})|#[xX]([0-9a-fA-F]{1,6})|([A-Za-z][A-Za-z0-9]{1,31}));|(?:%[0-9A-Fa-f]{2})+/g;
+
+/**
+ * `text` with its HTML character references (&#43;, &#x2B;, &plus;, &ouml;) and percent-escapes
+ * (%2B, %c3%b6) decoded, and for each character of the result where it starts in `text`: an echo
+ * escaped character by character, as encoders do in their own ways (Go's html/template writes + as
+ * &#43;, Python's quote() keeps /, Go's PathEscape keeps + and =), or mixing both, is found as the
+ * value itself. Null when there is nothing to decode.
+ */
+function decodedView(text: string): { decoded: string; origin: number[] } | null {
+  let decoded = "";
+  const origin: number[] = [];
+  let from = 0;
+  const keep = (to: number) => {
+    for (let i = from; i < to; i++) origin.push(i);
+    decoded += text.slice(from, to);
+  };
+  for (const match of text.matchAll(ESCAPE)) {
+    const at = match.index;
+    let chars: { text: string; starts: number[] } | null = null;
+    if (match[0].startsWith("%")) {
+      // A run of escapes is bytes: UTF-8, each character starting where its first byte's escape does.
+      // Bytes that are not UTF-8 are left as written.
+      let text: string;
+      try {
+        text = STRICT_UTF8.decode(Buffer.from(match[0].replace(/%/g, ""), "hex"));
+      } catch {
+        continue;
+      }
+      const out = { text, starts: [] as number[] };
+      let byte = 0;
+      for (const c of text) {
+        for (let unit = 0; unit < c.length; unit++) out.starts.push(at + byte * 3);
+        byte += Buffer.byteLength(c);
+      }
+      chars = out;
+    } else {
+      const code = match[1] ? Number(match[1]) : match[2] ? parseInt(match[2], 16) : null;
+      const named = match[3] ? NAMED_ENTITIES.get(match[3]) : undefined;
+      const c = code !== null ? (code <= 0x10ffff ? String.fromCodePoint(code) : null) : (named ?? null);
+      if (c) chars = { text: c, starts: Array.from(c, () => at) };
+    }
+    if (!chars) continue;
+    keep(at);
+    decoded += chars.text;
+    origin.push(...chars.starts);
+    from = at + match[0].length;
+  }
+  if (from === 0) return null;
+  keep(text.length);
+  origin.push(text.length);
+  return { decoded, origin };
+}
+
+/** Where each form occurs in `text`, in any letter case. */
+function literalSpans(text: string, forms: string[], spans: [number, number][], map?: number[]) {
   const folded = caseless(text);
-  const spans: [number, number][] = [];
   for (const form of forms) {
     const f = caseless(form);
-    for (let at = folded.indexOf(f); at !== -1; at = folded.indexOf(f, at + f.length)) spans.push([at, at + f.length]);
+    for (let at = folded.indexOf(f); at !== -1; at = folded.indexOf(f, at + f.length)) spans.push(map ? [map[at]!, map[at + f.length]!] : [at, at + f.length]);
   }
+}
+
+/**
+ * Where any form occurs in `text`, in any letter case, as written or once its character references and
+ * percent-escapes are decoded: sorted, overlapping spans merged (adjacent ones kept apart).
+ */
+function spansOf(text: string, forms: string[]): [number, number][] {
+  const spans: [number, number][] = [];
+  literalSpans(text, forms, spans);
+  const view = forms.length > 0 ? decodedView(text) : null;
+  if (view) literalSpans(view.decoded, forms, spans, view.origin);
   spans.sort((a, b) => a[0] - b[0]);
   const merged: [number, number][] = [];
   for (const span of spans) {
@@ -321,7 +384,7 @@ function spansOf(text: string, forms: string[]): [number, number][] {
 
 /** What the request operations' descriptions (OpenAPI, GET /connectors) say about echoed credentials. */
 export const ECHO_REDACTION_NOTE =
-  "The body is read by its charset (UTF-8 when none is named). Wherever the connection's credentials appear in the answer (header names and values, the body), as sent or in any letter case, URL-, JSON- or HTML-escaped, base64, hex or UTF-16, they are replaced by [redacted]; " +
+  "The body is read by its charset (UTF-8 when none is named). Wherever the connection's credentials appear in the answer (header names and values, the body), as sent or in any letter case, JSON-escaped, percent-escaped or as HTML character references (any mix of the two), base64, hex or UTF-16, they are replaced by [redacted]; " +
   "an API that encrypts or otherwise transforms what it echoes can still pass a credential on, as it could anywhere else.";
 
 /** `text` with every form of a credential in it replaced by "[redacted]", whatever its letter case (an API that upper-cases what it echoes). */
