@@ -219,6 +219,15 @@ describe("invoke", () => {
       expect(mismatch.status).toBe(422);
       expect(mismatch.body.error).toMatchObject({ code: "VALIDATION", message, fieldErrors: { "input.params": [message] } });
     }
+    // A whole number JSON cannot carry exactly (a bigint id) is refused by where it is, not rounded to another row's.
+    const rounded = await invoke(connectionId, "query", { sql: "SELECT $1::text AS v, $2::jsonb AS doc", params: ["ok", { ids: [1, 9007199254740993] }] });
+    expect(rounded.status).toBe(422);
+    const refusal = rounded.body.error as { message: string; fieldErrors: Record<string, string[]> };
+    expect(Object.keys(refusal.fieldErrors)).toEqual(["input.params.1.ids.1"]);
+    expect(refusal.message).toContain('send it as a string (e.g. "9007199254740993")');
+    const exact = await invoke(connectionId, "query", { sql: "SELECT $1::bigint AS v", params: ["9007199254740993"] });
+    expect((exact.body.result as { rows: unknown[][] }).rows[0]).toEqual(["9007199254740993"]);
+    expect((await invoke(connectionId, "query", { sql: "SELECT $1::bigint AS v", params: [-9007199254740991] })).status).toBe(200);
     // The pooled session was kept (its reset is through once the next invoke can borrow it).
     await vi.waitFor(async () => expect(await backend()).toBe(session), { timeout: 5000, interval: 100 });
     expect((await invoke("not-a-uuid", "query", { sql: "SELECT 1" })).status).toBe(404);

@@ -21,9 +21,31 @@ export function sessionsBusy(where: string, max: number, ms: number): ConnectorE
   );
 }
 
+/**
+ * Whole numbers past ±2^53 - 1 arrive already rounded (JSON numbers are doubles): a bigint id would
+ * select another row. Refused wherever they are in a parameter (an array or a JSON document too).
+ */
+function refuseInexactIntegers(value: unknown, ctx: z.RefinementCtx, path: (string | number)[]): void {
+  if (typeof value === "number") {
+    if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
+      ctx.addIssue({
+        code: "custom",
+        path,
+        message: `A whole number beyond ±${Number.MAX_SAFE_INTEGER} cannot be sent exactly as a JSON number; send it as a string (e.g. "9007199254740993"), which PostgreSQL and MariaDB convert for the column.`,
+      });
+    }
+  } else if (Array.isArray(value)) value.forEach((item, i) => refuseInexactIntegers(item, ctx, [...path, i]));
+  else if (value !== null && typeof value === "object") for (const [key, item] of Object.entries(value)) refuseInexactIntegers(item, ctx, [...path, key]);
+}
+
 export const sqlQueryInput = z.strictObject({
   sql: z.string().trim().min(1, "Enter a SQL statement.").max(100_000),
-  params: z.array(z.json()).max(10_000).default([]),
+  params: z
+    .array(z.json())
+    .max(10_000)
+    .default([])
+    .superRefine((params, ctx) => params.forEach((param, i) => refuseInexactIntegers(param, ctx, [i])))
+    .meta({ description: "Values for the statement's placeholders, in order. Whole numbers beyond ±9007199254740991 (a bigint id) go as strings: JSON numbers cannot carry them exactly." }),
   rowLimit: z.number().int().min(1).max(10_000).default(1000),
 });
 
