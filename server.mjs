@@ -6,11 +6,12 @@
  *
  * HOSTNAME is not read: containers set it to their own name, which would decide where Latch listens.
  *
- * Everything is Next's, through its documented custom-server API, except four things done for every
+ * Everything is Next's, through its documented custom-server API, except five things done for every
  * request before Next sees it:
  *  - a method Next cannot take (TRACE, WebDAV's PROPFIND, ...) is refused with 405 (a bare 500 or an
  *    empty 400 from Next otherwise);
  *  - a path with a broken percent-escape is refused with 400 (Next's router would answer a bare 500);
+ *  - a request with several Authorization headers is refused with 400 (Node would keep the first);
  *  - the peer's address is appended to X-Forwarded-For (Next only sets the header when it is absent,
  *    so a client could otherwise name its own address to the rate limits; lib/request-context.ts);
  *  - the routes lib/api/direct.ts lists (token-authenticated invokes) are answered by the same
@@ -96,10 +97,20 @@ server.on(
     // no URL parser takes ("//a:99999/x", which Node's parser lets through), makes Next's router
     // throw: a bare 500, or no answer at all. It is the caller's mistake.
     if (!decodablePath(request.url)) return void refuseMalformedPath(request, response);
+    // Node keeps the first of several Authorization headers and drops the rest; a proxy in front may
+    // go by the last, and then the two would authenticate different callers.
+    const authorizations = countHeader(request.rawHeaders, "authorization");
+    if (authorizations > 1) return void refuse(request, response, 400, `Send one Authorization header: this request has ${authorizations}, and which one counts would be a guess.`);
     // The direct route's answer (a promise), or false: Next's.
     return globalThis[DIRECT_ROUTES]?.(request, response) || handle(request, response);
   }),
 );
+
+function countHeader(rawHeaders, name) {
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i].length === name.length && rawHeaders[i].toLowerCase() === name) count++;
+  return count;
+}
 
 function decodablePath(url = "/") {
   const query = url.indexOf("?");

@@ -381,6 +381,10 @@ describe("server.mjs requests no handler can take", () => {
       expect(JSON.parse(api.split("\r\n\r\n")[1]!)).toMatchObject({ error: { code: "METHOD_NOT_ALLOWED", message: expect.stringContaining(`${method} is not a method Latch serves`) } });
     }
     expect(await raw(3978, "TRACE /login HTTP/1.1")).toMatch(/^HTTP\/1\.1 405 [^]*text\/plain[^]*TRACE is not a method Latch serves/);
+    // Two Authorization headers (raw() sends one): Node would keep the first, a proxy might go by the last.
+    const twice = await raw(3978, "POST /api/v1/connections/x/invoke HTTP/1.1\r\nAuthorization: Bearer lt_other");
+    expect(twice).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(twice.split("\r\n\r\n")[1]!)).toMatchObject({ error: { code: "BAD_REQUEST", message: "Send one Authorization header: this request has 2, and which one counts would be a guess." } });
     // A handler that throws before its first await is answered too, and holds nothing open.
     expect(await raw(3978, "GET /throws HTTP/1.1")).toMatch(/^HTTP\/1\.1 500 /);
     // One that throws after answering keeps its answer, and the server goes on.
