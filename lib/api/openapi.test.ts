@@ -127,6 +127,17 @@ describe("the OpenAPI document", () => {
     expect(names).toEqual(["path:folderId", "query:q", "query:type", "query:page", "query:pageSize"]);
     const invoke = doc.paths["/connections/{connectionId}/invoke"]?.post?.requestBody as { content: Record<string, { schema: { oneOf: { required: string[] }[] } }> };
     for (const variant of invoke.content["application/json"]!.schema.oneOf) expect(variant.required).toEqual(["operation", "input"]);
+    // Bodies refuse keys they do not know (a misspelt or misplaced setting is named, not dropped), and say so.
+    const bodies: [string, { type?: string; additionalProperties?: unknown; oneOf?: { additionalProperties?: unknown }[] }][] = [];
+    for (const [p, item] of Object.entries(doc.paths))
+      for (const [method, op] of Object.entries(item)) {
+        const schema = (op.requestBody as { content?: Record<string, { schema: never }> } | undefined)?.content?.["application/json"]?.schema;
+        if (schema) bodies.push([`${method} ${p}`, schema]);
+      }
+    expect(bodies.length).toBeGreaterThanOrEqual(4);
+    for (const [where, schema] of bodies) {
+      for (const object of schema.oneOf ?? [schema]) expect(object.additionalProperties, where).toBe(false);
+    }
     const asset = doc.paths["/assets/{assetId}"]?.get?.responses as Record<string, { content: Record<string, { schema: { properties: Record<string, unknown> } }> }>;
     const fields = Object.keys(asset["200"]!.content["application/json"]!.schema.properties);
     expect(fields).toEqual(["asset"]);

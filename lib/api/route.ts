@@ -1,5 +1,5 @@
 import "server-only";
-import type { z } from "zod";
+import { z } from "zod";
 import type { ActionOptions } from "@/lib/actions/action";
 import { apiHandler } from "./handler";
 import type { Documented, OperationSpec } from "./openapi";
@@ -18,8 +18,11 @@ export type RouteSpec<P, Q, B> = Omit<OperationSpec, "params" | "query" | "body"
  * and the spec travels on the exported handler for app/api/v1/openapi.json to collect.
  */
 export function defineRoute<P = Record<string, never>, Q = Record<string, never>, B = undefined>(spec: RouteSpec<P, Q, B>, run: Run<P, Q, B>) {
-  const { authorize, ...documented } = spec;
-  const handler = apiHandler<P, Q, B>({ params: spec.params, query: spec.query, body: spec.body }, run, {
+  // A body's unknown keys are refused, not dropped: a misspelt or misplaced setting would otherwise be ignored without a word.
+  const body = (spec.body instanceof z.ZodObject ? spec.body.strict() : spec.body) as z.ZodType<B> | undefined;
+  const { authorize, ...rest } = spec;
+  const documented = body ? { ...rest, body } : rest;
+  const handler = apiHandler<P, Q, B>({ params: spec.params, query: spec.query, body }, run, {
     ...(spec.status && spec.status !== 200 ? { status: spec.status } : {}),
     ...(authorize ? { authorize } : {}),
   });

@@ -207,6 +207,13 @@ describe("invoke", () => {
       expect((await invoke(connectionId, inherited, {})).status, inherited).toBe(422);
     }
     expect((await invoke(connectionId, "query", { sql: 42 })).status).toBe(422);
+    // A setting beside `input` rather than in it is named, not ignored.
+    const misplaced = await call(invokeRoute, connectionId, JSON.stringify({ operation: "query", input: { sql: "SELECT 1" }, timeoutMs: 500 }));
+    expect(misplaced.status).toBe(422);
+    expect(misplaced.body.error).toMatchObject({
+      message: "body: timeoutMs is not a field of the body here; check its spelling and place against /api/v1/openapi.json.",
+      fieldErrors: { timeoutMs: [expect.any(String)] },
+    });
     // Said as the caller's input, by the field, not as the server's protocol error; on the same session.
     const backend = async () => ((await invoke(connectionId, "query", { sql: "SELECT pg_backend_pid() AS pid", params: [] })).body.result as { rows: number[][] }).rows[0]![0];
     await drainAll();

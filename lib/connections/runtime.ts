@@ -242,7 +242,8 @@ export class TargetError extends AppError {
   }
 }
 
-export const invokeBodySchema = z.object({
+// Strict: a setting put beside `input` instead of in it (`timeoutMs`) is refused, not silently ignored.
+export const invokeBodySchema = z.strictObject({
   operation: z.string().min(1, "Name the operation.").max(64),
   input: z.record(z.string(), z.unknown()).default({}),
 });
@@ -269,7 +270,7 @@ function operationsByName(): Map<string, { input: z.ZodType; output: z.ZodType; 
 /** The invoke body as documented: one variant per operation name. */
 export function documentedInvokeBody(): z.ZodType {
   const variants = [...operationsByName()].map(([name, v]) =>
-    z.object({ operation: z.literal(name), input: v.input }).meta({ title: `${name} (${v.labels.join(", ")})`, description: v.descriptions.join("\n\n") }),
+    z.strictObject({ operation: z.literal(name), input: v.input }).meta({ title: `${name} (${v.labels.join(", ")})`, description: v.descriptions.join("\n\n") }),
   );
   return z.discriminatedUnion("operation", variants as unknown as [z.ZodObject, ...z.ZodObject[]]);
 }
