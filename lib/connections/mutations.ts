@@ -520,7 +520,9 @@ export async function reconnectConnection(ctx: Ctx, input: { connectionId: strin
     if (!sameSettings(connection, current) || current.lastCheckAt?.getTime() !== connection.lastCheckAt?.getTime()) {
       // The credentials were used all the same: that is in the trail, the outcome is not recorded.
       await audit(tx, "superseded");
-      return true;
+      // Only settings that are gone make the outcome moot; another test (or an authorisation) that
+      // recorded first leaves this one's outcome true of the connection as it is.
+      return sameSettings(connection, current) ? "newer status" : "changed";
     }
     const now = new Date();
     await tx.connection.update({
@@ -530,9 +532,9 @@ export async function reconnectConnection(ctx: Ctx, input: { connectionId: strin
         : { status: "FAILED", lastCheckAt: now, lastMessage: outcome.message.slice(0, 500), lastErrorKind: outcome.kind },
     });
     await audit(tx, outcome.ok ? null : outcome.kind);
-    return false;
+    return null;
   });
-  if (superseded) throw conflict("The connection was changed while it was being tested, or its status was recorded anew (an authorisation or another test finished first). Reconnect again to test it as it is now.");
+  if (superseded === "changed") throw conflict("The connection's settings were saved while it was being tested, so this result is about settings that are gone. Test it again to test it as it is now.");
   if (ownerCannotResolve) throw ownerCannotResolve;
   // Recorded in full (the page tells each reader what they may see); answered as this caller may see it.
   return outcomeFor(ctx.actor, connection.secrets.map((s) => s.assetId), outcome);
