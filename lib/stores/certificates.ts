@@ -17,8 +17,11 @@ type Ctx = Pick<ActionContext, "actor" | "requestId">;
 async function certificateStoreOrThrow(storeId: string, client: Db = db(), lock = false) {
   if (lock && isUuid(storeId)) await client.$queryRaw`SELECT id FROM credential_stores WHERE id = ${storeId}::uuid FOR UPDATE`;
   const store = isUuid(storeId) ? await client.credentialStore.findUnique({ where: { id: storeId } }) : null;
-  const support = store && isStoreKind(store.kind) ? getProvider(store.kind).certificateCredential : undefined;
-  if (!store || !support) throw notFound("Credential store");
+  const provider = store && isStoreKind(store.kind) ? getProvider(store.kind) : undefined;
+  const support = provider?.certificateCredential;
+  if (!store || !provider) throw notFound("Credential store");
+  // Only administrators get here (every caller checks stores.manage first), so the store may be named as there.
+  if (!support) throw new AppError("NOT_FOUND", `${store.isBuiltIn ? "The built-in store" : `A ${provider.label} store`} has no certificate credential: only Azure Key Vault stores sign in with one Latch can generate.`);
   return { store, support };
 }
 

@@ -54,6 +54,16 @@ describe("credential stores", () => {
     expect(stale).toMatchObject({ ok: false, error: { code: "CONFLICT" } });
   });
 
+  it("a store kind without a certificate credential says so to an administrator, rather than that the store is missing", async () => {
+    signInAs(await makeUser({ isAdmin: true }));
+    const store = await builtInStore();
+    expect(await generateStoreCertificateAction({ storeId: store.id })).toMatchObject({
+      ok: false,
+      error: { code: "NOT_FOUND", message: "The built-in store has no certificate credential: only Azure Key Vault stores sign in with one Latch can generate." },
+    });
+    expect(await generateStoreCertificateAction({ storeId: randomUUID() })).toMatchObject({ ok: false, error: { code: "NOT_FOUND", message: "Credential store was not found." } });
+  });
+
   it("the built-in store cannot be deleted or renamed", async () => {
     signInAs(await makeUser({ isAdmin: true }));
     const store = await builtInStore();
