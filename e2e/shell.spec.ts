@@ -23,6 +23,10 @@ test("on a narrow window the navigation is a drawer that reaches every area", as
   await page.goto(`/folders/${id}/audit`);
   await expect(sections.getByRole("link", { name: "Audit" })).toBeInViewport({ ratio: 0.9 });
   await expect(sections.getByRole("list")).toHaveAttribute("data-more", "left");
+  // Below a tab (a new asset), that tab still marks where the person is: one current tab, as a location.
+  await page.goto(`/folders/${id}/assets/new`);
+  await expect(sections.getByRole("link", { name: "Assets" })).toHaveAttribute("aria-current", "location");
+  await expect(sections.locator("[aria-current]")).toHaveCount(1);
 });
 
 test("on a phone the audit log shows each event as a card, still read as a table", async ({ page }) => {

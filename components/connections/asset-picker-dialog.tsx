@@ -87,6 +87,7 @@ export function AssetPickerDialog({
 
   // The list on screen answers what was typed (not an earlier search still showing while the new one runs).
   const settled = q === search && !(query.isFetching && !query.isFetchingNextPage);
+  const emptyMessage = search ? `No assets match “${search}”.` : folders.length === 0 ? "You may not use assets in any folder." : "No assets in the folders you may use.";
   // Enter pressed before the results for what was typed came in: pick the first of them when they do.
   const [pickWhenSettled, setPickWhenSettled] = useState(false);
   useEffect(() => {
@@ -178,6 +179,14 @@ export function AssetPickerDialog({
           </Select>
         </div>
         <div className="max-h-[22rem] min-h-[10rem] overflow-y-auto rounded-md border">
+          {/* Always there, so screen readers hear each search's outcome: the list is replaced, which nothing announces. */}
+          <div role="status">
+            {query.isPending || query.isError ? null : rows.length === 0 ? (
+              <p className="p-4 text-sm text-muted-foreground">{emptyMessage}</p>
+            ) : settled ? (
+              <span className="sr-only">{`${rows.length}${query.hasNextPage ? " or more" : ""} asset${rows.length === 1 && !query.hasNextPage ? "" : "s"}${search ? ` match “${search}”` : ""}.`}</span>
+            ) : null}
+          </div>
           {query.isPending ? (
             <p role="status" className="flex items-center gap-2 p-4 text-sm text-muted-foreground">
               <LoaderCircleIcon className="size-4 animate-spin" aria-hidden="true" /> Searching…
@@ -189,9 +198,7 @@ export function AssetPickerDialog({
                 Try again
               </Button>
             </div>
-          ) : rows.length === 0 ? (
-            <p className="p-4 text-sm text-muted-foreground">{search ? `No assets match “${search}”.` : folders.length === 0 ? "You may not use assets in any folder." : "No assets in the folders you may use."}</p>
-          ) : (
+          ) : rows.length === 0 ? null : (
             <ul id={listId} ref={listRef} role="listbox" aria-label="Assets" aria-busy={!settled || undefined} className="divide-y">
               {rows.map((row, index) => (
                 <li

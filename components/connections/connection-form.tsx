@@ -156,6 +156,29 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
       );
     }
     const value = config[f.name];
+    if (f.type === "boolean") {
+      // The box beside its label, as in the store form: a label above a lone checkbox reads as a heading with nothing under it.
+      const error = err(`config.${f.name}`);
+      const describedBy = [f.help ? `${id}-description` : null, error ? `${id}-error` : null].filter(Boolean).join(" ") || undefined;
+      return (
+        <div key={f.name} className="flex min-w-0 items-start gap-3 md:pt-7">
+          <Checkbox id={id} className="mt-0.5" checked={!!value} onCheckedChange={(v) => setField(f.name, v === true)} aria-describedby={describedBy} aria-invalid={error ? true : undefined} />
+          <div className="grid gap-1">
+            <Label htmlFor={id}>{f.label}</Label>
+            {f.help ? (
+              <p id={`${id}-description`} className="text-[0.8125rem] text-muted-foreground">
+                {f.help}
+              </p>
+            ) : null}
+            {error ? (
+              <p id={`${id}-error`} role="alert" className="text-[0.8125rem] font-medium text-danger">
+                {error}
+              </p>
+            ) : null}
+          </div>
+        </div>
+      );
+    }
     return (
       <FormField key={f.name} id={id} label={f.label} required={f.required} description={f.help} error={err(`config.${f.name}`)} className="min-w-0">
         {f.type === "select" ? (
@@ -171,8 +194,6 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
               ))}
             </SelectContent>
           </Select>
-        ) : f.type === "boolean" ? (
-          <Checkbox checked={!!value} onCheckedChange={(v) => setField(f.name, v === true)} />
         ) : f.name === "caBundle" || f.placeholder?.startsWith("-----BEGIN") ? (
           <Textarea value={String(value ?? "")} onChange={(e) => setField(f.name, e.target.value)} rows={4} spellCheck={false} className="font-mono text-xs" placeholder={f.placeholder} />
         ) : (

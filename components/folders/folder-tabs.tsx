@@ -26,7 +26,7 @@ export function FolderTabs({ tabs }: { tabs: { href: string; label: string }[] }
       setMore((was) => (was.left === left && was.right === right ? was : { left, right }));
     };
     // Sideways only (scrollIntoView could also move the page), and clear of the fade (3rem).
-    const current = el.querySelector('[aria-current="page"]')?.getBoundingClientRect();
+    const current = el.querySelector("[aria-current]")?.getBoundingClientRect();
     const box = el.getBoundingClientRect();
     if (current && current.right > box.right - FADE_PX) el.scrollLeft += current.right - box.right + FADE_PX;
     else if (current && current.left < box.left + FADE_PX) el.scrollLeft -= box.left + FADE_PX - current.left;
@@ -41,6 +41,9 @@ export function FolderTabs({ tabs }: { tabs: { href: string; label: string }[] }
   }, [pathname]);
 
   const fade = more.left && more.right ? "edges" : more.left ? "left" : more.right ? "right" : null;
+  // On a tab's own page it is the page; below it (a new asset, a new connection) it is still the section
+  // the person is in: the longest tab address the path starts with.
+  const section = tabs.filter((tab) => pathname === tab.href || pathname.startsWith(`${tab.href}/`)).sort((a, b) => b.href.length - a.href.length)[0]?.href;
   return (
     <nav aria-label="Folder sections" className="border-b">
       <ul
@@ -54,12 +57,12 @@ export function FolderTabs({ tabs }: { tabs: { href: string; label: string }[] }
         )}
       >
         {tabs.map((tab) => {
-          const active = pathname === tab.href;
+          const active = tab.href === section;
           return (
             <li key={tab.href} className="shrink-0">
               <Link
                 href={tab.href}
-                aria-current={active ? "page" : undefined}
+                aria-current={active ? (pathname === tab.href ? "page" : "location") : undefined}
                 className={cn(
                   "inline-flex h-10 items-center border-b-2 px-3 text-sm font-medium transition-colors focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-inset focus-visible:ring-ring",
                   active ? "border-primary text-foreground" : "border-transparent text-muted-foreground hover:text-foreground",

@@ -76,7 +76,7 @@ export function TokenTable({
         {
           key: "expires",
           header: "Expires",
-          cell: (r) => <LocalTime value={r.expiresAt} style="date" />,
+          cell: (r) => <LocalTime value={r.expiresAt} style="date" className="whitespace-nowrap" />,
           className: "hidden md:table-cell",
         },
         {

@@ -226,6 +226,19 @@ describe("the store's kept client", () => {
     }
   }, 60_000);
 
+  it("a key the secret lacks names the keys there are and says what to change", async () => {
+    signInAs(user);
+    const path = `apps/keyless-${randomUUID().slice(0, 6)}`;
+    vault.seedSecret({ path, data: { username: USERNAME, value: PASSWORD } });
+    const name = `Keyless ${randomUUID().slice(0, 6)}`;
+    const assetId = ok(await createAssetAction({ folderId: folder.id, type: "CREDENTIAL", name, storeId, secretName: path, usernameKey: "username", valueKey: "password" })).id;
+    const error = (await resolve({ assetId }, { actor: user, purpose: "test" }).catch((e: unknown) => e)) as ResolveError;
+    expect(error).toMatchObject({ kind: "not_found" });
+    expect(error.userMessage).toBe(
+      `The secret behind “${name}” has no key “password” for the password (keys present: username, value). Edit the asset to name the key that holds it, or add “password” to the secret in the store.`,
+    );
+  });
+
   it("Latch's own database failing is not reported as the store failing", async () => {
     signInAs(user);
     const path = `apps/own-db-${randomUUID().slice(0, 6)}`;

@@ -206,7 +206,7 @@ function pick(values: Record<string, string>, key: string | null, what: string, 
   if (key) {
     const v = values[key];
     if (typeof v !== "string") {
-      throw new ResolveError("not_found", `The secret behind “${assetName}” has no key “${key}” for the ${what} (keys present: ${Object.keys(values).sort().join(", ") || "none"}).`);
+      throw new ResolveError("not_found", `The secret behind “${assetName}” has no key “${key}” for the ${what} (keys present: ${Object.keys(values).sort().join(", ") || "none"}). Edit the asset to name the key that holds it, or add “${key}” to the secret in the store.`);
     }
     return v;
   }

@@ -14,6 +14,7 @@ import { requireUser } from "@/lib/auth/session";
 import { parseListQuery } from "@/lib/list-query";
 import { listStores } from "@/lib/stores/queries";
 import { PROVIDERS, registrableKinds } from "@/lib/vault/registry";
+import { INLINE_LINK } from "@/components/shared/link-styles";
 
 export const metadata = { title: "Credential stores" };
 
@@ -58,7 +59,7 @@ export default async function StoresPage({ searchParams }: { searchParams: Promi
           {
             key: "scope",
             header: "Scope",
-            cell: (s) => (s.folder ? <Link className="text-sm hover:underline" href={`/folders/${s.folder.id}`}>Folder: {s.folder.name}</Link> : <span className="text-sm">Tenant-wide</span>),
+            cell: (s) => (s.folder ? <Link className={`text-sm ${INLINE_LINK}`} href={`/folders/${s.folder.id}`}>Folder: {s.folder.name}</Link> : <span className="text-sm">Tenant-wide</span>),
           },
           { key: "mode", header: "Mode", cell: (s) => <StatusBadge tone="neutral">{s.mode === "READ_WRITE" ? "Read-write" : "Read-only"}</StatusBadge> },
           {

@@ -11,6 +11,7 @@ import { describeVersion } from "@/lib/assets/reference";
 import { isSecretType } from "@/lib/assets/schemas";
 import { loadAssetView } from "../asset-view";
 import { LocalTime } from "@/components/shared/local-time";
+import { INLINE_LINK } from "@/components/shared/link-styles";
 
 export async function generateMetadata({ params }: { params: Promise<{ assetId: string }> }) {
   const { assetId } = await params;
@@ -59,7 +60,7 @@ export default async function AssetPage({ params }: { params: Promise<{ assetId:
           <CardContent>
             <dl className="grid grid-cols-[max-content_1fr] gap-x-6 gap-y-2 text-sm">
               <Row label="Folder">
-                <Link className="hover:underline" href={`/folders/${asset.folder.id}/assets`}>
+                <Link className={INLINE_LINK} href={`/folders/${asset.folder.id}/assets`}>
                   {asset.folderPath.map((f) => f.name).join(" / ")}
                 </Link>
               </Row>
@@ -138,7 +139,7 @@ export default async function AssetPage({ params }: { params: Promise<{ assetId:
                 <ul className="grid gap-2 text-sm" aria-label="Connections using this asset">
                   {asset.usages.map((u) => (
                     <li key={u.id}>
-                      <Link className="font-medium hover:underline" href={`/connections/${u.id}`}>
+                      <Link className={`font-medium ${INLINE_LINK}`} href={`/connections/${u.id}`}>
                         {u.name}
                       </Link>{" "}
                       <span className="text-muted-foreground">in {u.folder.name}</span>

@@ -7,6 +7,7 @@ import { PageHeader } from "@/components/shared/page-header";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { loadConnectionView } from "../connection-view";
 import { LocalTime } from "@/components/shared/local-time";
+import { INLINE_LINK } from "@/components/shared/link-styles";
 
 export async function generateMetadata({ params }: { params: Promise<{ connectionId: string }> }) {
   const { connectionId } = await params;
@@ -81,7 +82,7 @@ export default async function ConnectionPage({ params, searchParams }: { params:
                   <span className="inline-flex flex-wrap items-center gap-2 rounded-full border px-3 py-1">
                     <KeySquareIcon className="size-4 text-info" aria-hidden="true" />
                     {secret.asset.id ? (
-                      <Link href={`/assets/${secret.asset.id}`} className="font-medium hover:underline">
+                      <Link href={`/assets/${secret.asset.id}`} className={`font-medium ${INLINE_LINK}`}>
                         {secret.asset.name}
                       </Link>
                     ) : (

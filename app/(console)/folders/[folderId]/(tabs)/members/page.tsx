@@ -10,6 +10,7 @@ import { ROLE_LABELS } from "@/lib/authz/permissions";
 import { listMembers } from "@/lib/folders/queries";
 import { parseListQuery } from "@/lib/list-query";
 import { folderPageMetadata, loadFolderView } from "../../folder-view";
+import { INLINE_LINK } from "@/components/shared/link-styles";
 
 export const generateMetadata = folderPageMetadata("Members");
 
@@ -61,7 +62,7 @@ export default async function MembersPage({
               r.inheritedFrom ? (
                 <span className="grid text-sm">
                   {r.inheritedFrom.id ? (
-                    <Link className="hover:underline" href={`/folders/${r.inheritedFrom.id}/members`}>
+                    <Link className={INLINE_LINK} href={`/folders/${r.inheritedFrom.id}/members`}>
                       Inherited from {r.inheritedFrom.name}
                     </Link>
                   ) : (
