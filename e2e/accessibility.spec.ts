@@ -10,6 +10,7 @@ import { chooseTlsOff, createCredentialAsset, createFolder, createUser, freshPag
  * such as text too faint to read or a control a screen reader announces with no name.
  */
 const WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"];
+const LANDMARK_RULES = ["landmark-no-duplicate-main", "landmark-main-is-top-level", "landmark-one-main", "landmark-unique"];
 
 /**
  * Scans what the page shows now with every WCAG rule, in the light theme; with `dark`, contrast again
@@ -29,6 +30,9 @@ async function expectAccessible(page: Page, what: string, opts: { only?: string;
     else builder.withRules(["color-contrast"]);
     if (opts.only) builder.include(opts.only);
     const { violations } = await builder.analyze();
+    // Landmarks are axe's best practice, not WCAG: one main, at the top, and no two regions of one name
+    // (an embedded viewer such as the API reference's brings its own).
+    if (scheme === "light" && !opts.only) violations.push(...(await new AxeBuilder({ page }).withRules(LANDMARK_RULES).analyze()).violations);
     found.push(
       ...violations.map(
         (v) => `${scheme}: ${v.id} (${v.impact}): ${v.help}\n${v.nodes.slice(0, 4).map((n) => `    ${n.html.slice(0, 300)} — ${n.failureSummary?.split("\n").slice(1).join(" ")}`).join("\n")}`,

@@ -13,6 +13,8 @@ test("on a narrow window the navigation is a drawer that reaches every area", as
   await expect(page).toHaveURL(new RegExp(`/folders/${id}$`));
   await expect(page.getByRole("heading", { level: 1, name })).toBeVisible();
   await expect(drawer).toBeHidden();
+  // Focus goes on to the page the link opened, not back to the button that opened the drawer.
+  await expect(page.locator("#main")).toBeFocused();
   // Nothing is wider than the window: wide tables scroll inside their own box.
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   expect(overflow).toBeLessThanOrEqual(0);

@@ -61,14 +61,20 @@ function withoutEmptyBearer(input: string | URL | Request, init?: RequestInit): 
 }
 
 /**
- * Scalar's copy buttons on code blocks are icons with no name, so a screen reader announces only
- * "button". It renders them as the reader expands things; each gets a name as it appears.
+ * What Scalar renders that a screen reader would stumble on, mended as it appears (it renders as the
+ * reader expands things): its copy buttons on code blocks are icons with no name ("button"); its own
+ * <main> sits inside the console's, a second main landmark; and its toaster is a second region named
+ * like the console's ("Notifications alt+T").
  */
-function useNamedCopyButtons(root: React.RefObject<HTMLDivElement | null>) {
+function useAccessibleScalar(root: React.RefObject<HTMLDivElement | null>) {
   useEffect(() => {
     const element = root.current;
     if (!element) return;
-    const name = () => element.querySelectorAll("button.scalar-code-copy:not([aria-label])").forEach((b) => b.setAttribute("aria-label", "Copy code"));
+    const name = () => {
+      element.querySelectorAll("button.scalar-code-copy:not([aria-label])").forEach((b) => b.setAttribute("aria-label", "Copy code"));
+      element.querySelectorAll("main:not([role])").forEach((m) => m.setAttribute("role", "region"));
+      element.querySelectorAll('section[aria-label^="Notifications"]').forEach((t) => t.setAttribute("aria-label", "API reference notifications"));
+    };
     name();
     const observer = new MutationObserver(name);
     observer.observe(element, { childList: true, subtree: true });
@@ -80,7 +86,7 @@ function useNamedCopyButtons(root: React.RefObject<HTMLDivElement | null>) {
 export function ApiReferenceViewer({ document }: { document: Record<string, unknown> }) {
   const { resolvedTheme } = useTheme();
   const root = useRef<HTMLDivElement>(null);
-  useNamedCopyButtons(root);
+  useAccessibleScalar(root);
   return (
     <div ref={root} className="rounded-lg border bg-card">
       <ApiReferenceReact

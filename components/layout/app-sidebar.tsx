@@ -136,9 +136,14 @@ export function MobileSidebar({ access, folderTree, className }: AppSidebarProps
 
   // Following a link inside the drawer should reveal the page it opened.
   const [lastPath, setLastPath] = React.useState(pathname);
+  // Closed by that navigation: focus goes to the page it opened, not back to the button that opened the drawer.
+  const [closedByNavigation, setClosedByNavigation] = React.useState(false);
   if (lastPath !== pathname) {
     setLastPath(pathname);
-    if (open) setOpen(false);
+    if (open) {
+      setOpen(false);
+      setClosedByNavigation(true);
+    }
   }
 
   return (
@@ -152,6 +157,12 @@ export function MobileSidebar({ access, folderTree, className }: AppSidebarProps
         <DialogPrimitive.Overlay className="fixed inset-0 z-50 bg-black/50 data-[state=closed]:animate-out data-[state=open]:animate-in md:hidden" />
         <DialogPrimitive.Content
           aria-describedby={undefined}
+          onCloseAutoFocus={(event) => {
+            if (!closedByNavigation) return;
+            setClosedByNavigation(false);
+            event.preventDefault();
+            document.getElementById("main")?.focus({ preventScroll: true });
+          }}
           className="fixed inset-y-0 left-0 z-50 flex w-72 max-w-[85vw] flex-col border-r border-sidebar-border bg-sidebar shadow-xl outline-none data-[state=closed]:animate-drawer-out data-[state=open]:animate-drawer-in md:hidden"
         >
           <DialogPrimitive.Title className="sr-only">Navigation</DialogPrimitive.Title>

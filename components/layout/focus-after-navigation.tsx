@@ -1,6 +1,6 @@
 "use client";
 
-import { usePathname } from "next/navigation";
+import { usePathname, useSearchParams } from "next/navigation";
 import { useEffect, useRef } from "react";
 
 /**
@@ -10,17 +10,18 @@ import { useEffect, useRef } from "react";
  * leaves focus on something (a sidebar link) keeps it there, and a full page load is left alone.
  */
 export function FocusAfterNavigation({ targetId }: { targetId: string }) {
-  const pathname = usePathname();
-  const previous = useRef(pathname);
+  // The query too: some pages are steps of one address (the connector chooser's ?kind=).
+  const location = `${usePathname()}?${useSearchParams().toString()}`;
+  const previous = useRef(location);
   useEffect(() => {
-    if (previous.current === pathname) return;
-    previous.current = pathname;
+    if (previous.current === location) return;
+    previous.current = location;
     const frame = requestAnimationFrame(() => {
       const active = document.activeElement;
       if (active && active !== document.body) return;
       document.getElementById(targetId)?.focus({ preventScroll: true });
     });
     return () => cancelAnimationFrame(frame);
-  }, [pathname, targetId]);
+  }, [location, targetId]);
   return null;
 }
