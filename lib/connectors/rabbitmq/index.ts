@@ -45,13 +45,15 @@ function destroy(model: ChannelModel) {
 }
 
 /** AMQP short strings (exchange, routing key, content type) hold at most 255 bytes, not characters. */
-const shortString = () => z.string().max(255).refine((v) => Buffer.byteLength(v, "utf8") <= 255, "At most 255 bytes (UTF-8): shorten it, or use fewer non-ASCII characters.");
+// AMQP short strings: at most 255 bytes. `trim` before the limit is checked (and documented: maxLength).
+const shortString = (trim = false) =>
+  (trim ? z.string().trim() : z.string()).max(255).refine((v) => Buffer.byteLength(v, "utf8") <= 255, "At most 255 bytes (UTF-8): shorten it, or use fewer non-ASCII characters.");
 
 const publishInput = z.strictObject({
   exchange: shortString().default(""),
   routingKey: shortString(),
   body: z.string().max(MAX_REQUEST_BYTES).meta({ description: "The message body as text. The whole invoke request is limited to 1 MiB." }),
-  contentType: z.string().trim().pipe(shortString()).optional(),
+  contentType: shortString(true).optional().meta({ description: "The message's content type (e.g. application/json); at most 255 bytes." }),
   persistent: z.boolean().optional(),
 });
 
