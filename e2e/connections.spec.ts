@@ -97,6 +97,13 @@ test("connect PostgreSQL with a credential asset from another folder, edit it, r
   await expect(page.getByRole("button", { name: "Change the asset for Password" })).toBeFocused();
   await expect(page.getByRole("checkbox", { name: /Fill “User” from this asset/ })).toBeChecked();
   await expect(page.getByRole("textbox", { name: /^User\b/ })).toHaveValue(`From “${assetName}”`);
+  // Change opens the picker at the asset in use, marked as such.
+  await page.getByRole("button", { name: "Change the asset for Password" }).click();
+  await search(dialog, assetName.split(" ").at(-1)!);
+  await expect(dialog.getByRole("option", { selected: true })).toContainText(`${assetName}`);
+  await expect(dialog.getByRole("option", { selected: true })).toContainText("In use here");
+  await page.keyboard.press("Escape");
+  await expect(dialog).toBeHidden();
   await page.getByRole("button", { name: "Connect" }).click();
 
   await expect(page.getByRole("heading", { level: 1, name: "Payroll database" })).toBeVisible({ timeout: 30_000 });

@@ -37,12 +37,15 @@ export function AssetPickerDialog({
   onOpenChange,
   folders,
   fieldLabel,
+  currentAssetId = null,
   onPick,
 }: {
   open: boolean;
   onOpenChange: (open: boolean) => void;
   folders: PickerFolder[];
   fieldLabel: string;
+  /** The asset the field uses now (Change): highlighted and marked when listed. */
+  currentAssetId?: string | null;
   onPick: (asset: PickedAsset) => void;
 }) {
   const askToSignIn = useSessionEnded();
@@ -78,9 +81,10 @@ export function AssetPickerDialog({
   });
   const rows = query.data?.pages.flatMap((p) => p.rows) ?? [];
 
-  // A new result set starts at its first row (also when the rows arrive after the search changed).
+  // A new result set starts at the asset the field uses now, if listed, else at its first row (also
+  // when the rows arrive after the search changed).
   const firstPage = query.data?.pages[0];
-  useEffect(() => setActive(0), [search, folderId, firstPage]);
+  useEffect(() => setActive(Math.max(0, firstPage?.rows.findIndex((row) => row.id === currentAssetId) ?? 0)), [search, folderId, firstPage, currentAssetId]);
   useEffect(() => {
     listRef.current?.querySelector<HTMLElement>(`[data-index="${active}"]`)?.scrollIntoView({ block: "nearest" });
   }, [active]);
@@ -222,6 +226,7 @@ export function AssetPickerDialog({
                     <AssetTypeBadge type={row.type} className="shrink-0" />
                   </span>
                   <span className="text-xs text-muted-foreground [overflow-wrap:anywhere]">
+                    {row.id === currentAssetId ? <span className="font-medium text-foreground">In use here · </span> : null}
                     {row.folder.path}
                     {row.store ? ` · ${row.store.name}` : ""}
                     {row.selectable ? "" : " · a setting: only Credential and Secret assets can back a secret field"}

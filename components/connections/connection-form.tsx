@@ -27,7 +27,7 @@ import { examplePlaceholder } from "@/components/shared/example-placeholder";
 type Source =
   | { mode: "asset"; asset: PickedAsset }
   | { mode: "value"; value: string }
-  | { mode: "keep"; asset: Omit<PickedAsset, "id"> | null }
+  | { mode: "keep"; asset: (Omit<PickedAsset, "id"> & { id: string | null }) | null }
   | { mode: "none" };
 
 export type ConnectionFormProps = {
@@ -66,7 +66,7 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
       const view = existing?.secretFields.find((s) => s.field === f.name);
       out[f.name] =
         view?.source === "asset" && view.asset
-          ? { mode: "keep", asset: { name: view.asset.name, type: view.asset.type as PickedAsset["type"], folderPath: view.asset.folderPath } }
+          ? { mode: "keep", asset: { id: view.asset.id, name: view.asset.name, type: view.asset.type as PickedAsset["type"], folderPath: view.asset.folderPath } }
           : view?.source === "value"
             ? { mode: "keep", asset: null }
             : { mode: "value", value: "" };
@@ -397,6 +397,7 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
           onOpenChange={(open) => !open && closePicker(picking)}
           folders={pickerFolders}
           fieldLabel={picking.label}
+          currentAssetId={assetOf(sources[picking.name])?.id ?? null}
           onPick={(asset) => {
             setSources((all) => ({ ...all, [picking.name]: { mode: "asset", asset } }));
             sourceChanged(picking, asset.type === "CREDENTIAL");

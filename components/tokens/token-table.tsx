@@ -31,6 +31,8 @@ export function TokenTable({
   return (
     <DataTable
       label={label}
+      // On a phone, one card per token: its access list needs the width.
+      phoneLayout="cards"
       rows={rows}
       getRowId={(r) => r.id}
       columns={[

@@ -28,6 +28,8 @@ export default async function UsersPage({ searchParams }: { searchParams: Promis
       <PageHeader title="Users" description="People who can sign in to Latch. Folder roles decide what each of them may see and do." actions={<CreateUserDialog />} />
       <DataTable
         label="Users"
+        // On a phone, one card per person: the name, e-mail, role and status do not fit side by side.
+        phoneLayout="cards"
         toolbar={<SearchInput label="Search users" placeholder="Search by name or e-mail…" />}
         rows={rows}
         getRowId={(r) => r.id}
