@@ -88,7 +88,7 @@ test("connect PostgreSQL with a credential asset from another folder, edit it, r
   await expect(option).toContainText(/Secrets/);
   await expect(dialog.getByRole("option")).toHaveCount(1);
   // Each search's outcome is announced: the list itself is replaced silently.
-  await expect(dialog.getByRole("status")).toHaveText(`1 asset match “${assetName.split(" ").at(-1)!}”.`);
+  await expect(dialog.getByRole("status")).toHaveText(`1 asset matches “${assetName.split(" ").at(-1)!}”.`);
   await page.keyboard.press("Enter");
   await expect(dialog).toBeHidden();
 

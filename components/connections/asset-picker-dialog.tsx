@@ -27,6 +27,12 @@ function useDebounced<T>(value: T, ms: number): T {
   return debounced;
 }
 
+/** What the status region says of a search's results: "1 asset matches “pay”.", "20 or more assets.". */
+function resultCount(count: number, more: boolean, search: string): string {
+  const one = count === 1 && !more;
+  return `${count}${more ? " or more" : ""} ${one ? "asset" : "assets"}${search ? ` ${one ? "matches" : "match"} “${search}”` : ""}.`;
+}
+
 /**
  * "Use credential asset": searches, on the server, every folder the person may use. Only Credential
  * and Secret assets can be chosen; settings are listed but disabled. In the search box, arrow keys
@@ -188,7 +194,7 @@ export function AssetPickerDialog({
             {query.isPending || query.isError ? null : rows.length === 0 ? (
               <p className="p-4 text-sm text-muted-foreground">{emptyMessage}</p>
             ) : settled ? (
-              <span className="sr-only">{`${rows.length}${query.hasNextPage ? " or more" : ""} asset${rows.length === 1 && !query.hasNextPage ? "" : "s"}${search ? ` match “${search}”` : ""}.`}</span>
+              <span className="sr-only">{resultCount(rows.length, query.hasNextPage, search)}</span>
             ) : null}
           </div>
           {query.isPending ? (

@@ -323,15 +323,15 @@ function decodedView(text: string): { decoded: string; origin: number[] } | null
     if (match[0].startsWith("%")) {
       // A run of escapes is bytes: UTF-8, each character starting where its first byte's escape does.
       // Bytes that are not UTF-8 are left as written.
-      let text: string;
+      let bytes: string;
       try {
-        text = STRICT_UTF8.decode(Buffer.from(match[0].replace(/%/g, ""), "hex"));
+        bytes = STRICT_UTF8.decode(Buffer.from(match[0].replace(/%/g, ""), "hex"));
       } catch {
         continue;
       }
-      const out = { text, starts: [] as number[] };
+      const out = { text: bytes, starts: [] as number[] };
       let byte = 0;
-      for (const c of text) {
+      for (const c of bytes) {
         for (let unit = 0; unit < c.length; unit++) out.starts.push(at + byte * 3);
         byte += Buffer.byteLength(c);
       }

@@ -44,8 +44,7 @@ function destroy(model: ChannelModel) {
   }
 }
 
-/** AMQP short strings (exchange, routing key, content type) hold at most 255 bytes, not characters. */
-// AMQP short strings: at most 255 bytes. `trim` before the limit is checked (and documented: maxLength).
+/** AMQP short strings (exchange, routing key, content type) hold at most 255 bytes, not characters; `trim` first when asked (so the limit is documented as maxLength). */
 const shortString = (trim = false) =>
   (trim ? z.string().trim() : z.string()).max(255).refine((v) => Buffer.byteLength(v, "utf8") <= 255, "At most 255 bytes (UTF-8): shorten it, or use fewer non-ASCII characters.");
 
