@@ -26,13 +26,13 @@ async function expectAccessible(page: Page, what: string, opts: { only?: string;
     // Radix fades dialogs and menus in; axe would otherwise measure the contrast of half-drawn text.
     await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== "running"));
     const builder = new AxeBuilder({ page });
+    // Landmarks are axe's best practice, not WCAG: one main, at the top, and no two regions of one name
+    // (an embedded viewer such as the API reference's brings its own). Added to the same pass, for whole pages.
+    if (scheme === "light" && !opts.only) builder.options({ rules: Object.fromEntries(LANDMARK_RULES.map((rule) => [rule, { enabled: true }])) });
     if (scheme === "light") builder.withTags(WCAG);
     else builder.withRules(["color-contrast"]);
     if (opts.only) builder.include(opts.only);
     const { violations } = await builder.analyze();
-    // Landmarks are axe's best practice, not WCAG: one main, at the top, and no two regions of one name
-    // (an embedded viewer such as the API reference's brings its own).
-    if (scheme === "light" && !opts.only) violations.push(...(await new AxeBuilder({ page }).withRules(LANDMARK_RULES).analyze()).violations);
     found.push(
       ...violations.map(
         (v) => `${scheme}: ${v.id} (${v.impact}): ${v.help}\n${v.nodes.slice(0, 4).map((n) => `    ${n.html.slice(0, 300)} — ${n.failureSummary?.split("\n").slice(1).join(" ")}`).join("\n")}`,
