@@ -26,6 +26,18 @@ export function fieldErrorsOf(error: z.ZodError): FieldErrors {
   return out;
 }
 
+/**
+ * Field errors with each key a strict schema does not know named on its own (`unknown(path)` says
+ * why), ahead of the other errors: a misspelt or misplaced key explains the rest.
+ */
+export function fieldErrorsNamingUnknownKeys(error: z.ZodError, unknown: (path: string) => string): FieldErrors {
+  const out: FieldErrors = {};
+  for (const issue of error.issues) if (issue.code === "unrecognized_keys") for (const key of issue.keys) out[[...issue.path, key].join(".")] = [unknown([...issue.path, key].join("."))];
+  const known = error.issues.filter((issue) => issue.code !== "unrecognized_keys");
+  if (known.length > 0) for (const [key, messages] of Object.entries(fieldErrorsOf(new z.ZodError(known)))) out[key] ??= messages;
+  return out;
+}
+
 /** Far deeper than any form or API body Latch takes. */
 export const MAX_INPUT_DEPTH = 64;
 

@@ -4,7 +4,7 @@ import { promisify } from "node:util";
 import { gzip } from "node:zlib";
 import { NextResponse, type NextRequest } from "next/server";
 import { z } from "zod";
-import { assertInputShape, fieldErrorsOf, type ActionContext, type ActionOptions } from "@/lib/actions/action";
+import { assertInputShape, fieldErrorsNamingUnknownKeys, type ActionContext, type ActionOptions } from "@/lib/actions/action";
 import { requireActor } from "@/lib/auth/session";
 import { dbErrorAnswer } from "@/lib/db/races";
 import { env } from "@/lib/env";
@@ -109,10 +109,7 @@ export function otherMethods<A extends ApiMethod>(...allowed: A[]): Record<Exclu
 
 function invalid(error: z.ZodError, where: string): AppError {
   // A key a strict schema does not know is named on its own (a misspelling, or a setting put at the wrong level).
-  const unknown = error.issues.flatMap((issue) => (issue.code === "unrecognized_keys" ? issue.keys.map((key) => [...issue.path, key].join(".")) : []));
-  const known = error.issues.filter((issue) => issue.code !== "unrecognized_keys");
-  const fieldErrors: Record<string, string[]> = Object.fromEntries(unknown.map((path) => [path, [`is not a field of the ${where} here; check its spelling and place against /api/v1/openapi.json.`]]));
-  if (known.length > 0) for (const [key, messages] of Object.entries(fieldErrorsOf(new z.ZodError(known)))) fieldErrors[key] ??= messages;
+  const fieldErrors = fieldErrorsNamingUnknownKeys(error, () => `is not a field of the ${where} here; check its spelling and place against /api/v1/openapi.json.`);
   const first = Object.entries(fieldErrors)[0];
   return new AppError("VALIDATION", first ? `${where}: ${first[0]} ${first[1][0]}` : `Invalid ${where}.`, fieldErrors);
 }

@@ -3,7 +3,7 @@ import { createHmac, randomBytes } from "node:crypto";
 import type { Connection, ConnectionSecret, Prisma } from "@prisma/client";
 import { z } from "zod";
 import type { ActionContext } from "@/lib/actions/action";
-import { fieldErrorsOf } from "@/lib/actions/action";
+import { fieldErrorsNamingUnknownKeys } from "@/lib/actions/action";
 import { recordAuditEvent } from "@/lib/audit/record";
 import { EPOCH_COLUMN, EpochMemo } from "@/lib/authz/epoch";
 import { assertCanFromChain, assertCanOnFolder, assertTenant, chainUserFor, folderChainSql, type Actor, type FolderChain } from "@/lib/authz";
@@ -310,11 +310,8 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
   const parsed = operation.input.safeParse(input.input);
   if (!parsed.success) {
     // A misspelt field ("rowlimit") would otherwise be ignored, and the default used without a word.
-    const unknown = parsed.error.issues.flatMap((issue) => (issue.code === "unrecognized_keys" ? issue.keys.map((key) => [...issue.path, key].join(".")) : []));
-    const issues = parsed.error.issues.filter((issue) => issue.code !== "unrecognized_keys");
-    const errors: Record<string, string[]> = {};
-    for (const path of unknown) errors[`input.${path}`] = [`“${path}” is not a field of ${input.operation}'s input; check its spelling against the API reference.`];
-    if (issues.length) for (const [k, v] of Object.entries(fieldErrorsOf(new z.ZodError(issues)))) errors[`input.${k}`] = v;
+    const named = fieldErrorsNamingUnknownKeys(parsed.error, (path) => `“${path}” is not a field of ${input.operation}'s input; check its spelling against the API reference.`);
+    const errors = Object.fromEntries(Object.entries(named).map(([key, messages]) => [`input.${key}`, messages]));
     throw new AppError("VALIDATION", Object.values(errors)[0]?.[0] ?? "Check the operation's input.", errors);
   }
   const timeLeft = invokeDeadline(parsed.data, started);
