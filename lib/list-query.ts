@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { fromDecimalText } from "@/lib/whole-number";
 
 /** Search text: PostgreSQL cannot take a NUL in a parameter, and names are stored in NFC without control characters (lib/names.ts). */
 export const searchTextSchema = (max: number) =>
@@ -16,8 +17,8 @@ export const SEARCH_TEXT_MAX = 200;
 /** Search + page parameters shared by every list (pages and REST). */
 export const listQuerySchema = z.object({
   q: searchTextSchema(SEARCH_TEXT_MAX).optional().default(""),
-  page: z.coerce.number().int().min(1).max(100000).optional().default(1),
-  pageSize: z.coerce.number().int().min(1).max(100).optional().default(20),
+  page: z.preprocess(fromDecimalText, z.number().int().min(1).max(100000).default(1)),
+  pageSize: z.preprocess(fromDecimalText, z.number().int().min(1).max(100).default(20)),
 });
 export type ListQuery = z.infer<typeof listQuerySchema>;
 
@@ -27,6 +28,6 @@ type RawParams = Record<string, string | string[] | undefined>;
 export function parseListQuery(raw: RawParams, pageSize = 20): ListQuery {
   const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
   const q = searchTextSchema(SEARCH_TEXT_MAX).catch("").parse(first(raw.q) ?? "");
-  const page = z.coerce.number().int().min(1).max(100000).catch(1).parse(first(raw.page) ?? 1);
+  const page = z.preprocess(fromDecimalText, z.number().int().min(1).max(100000)).catch(1).parse(first(raw.page) ?? 1);
   return { q, page, pageSize };
 }

@@ -191,6 +191,18 @@ describe("what the read routes answer", () => {
     }
   });
 
+  it("refuses a page number written other than in decimal digits with 422, rather than reading 1e1 as 10", async () => {
+    signInAs(viewerB);
+    for (const page of ["1e1", "0x2", "", "2.5", "two"]) {
+      const answer = await folderAssetsRoute.GET(req(`/api/v1/folders/${folderB.id}/assets?page=${page}`), ctx({ folderId: folderB.id }));
+      expect(answer.status, page).toBe(422);
+      expect((await answer.json()) as { error: { fieldErrors: object } }, page).toMatchObject({ error: { code: "VALIDATION", fieldErrors: { page: [expect.any(String)] } } });
+    }
+    const second = await folderConnectionsRoute.GET(req(`/api/v1/folders/${folderB.id}/connections?page=2&pageSize=1`), ctx({ folderId: folderB.id }));
+    expect(second.status).toBe(200);
+    expect((await second.json()) as unknown).toMatchObject({ page: 2, pageSize: 1 });
+  });
+
   it("refuses a query parameter given twice with 422 naming it, rather than guessing which was meant", async () => {
     signInAs(viewerB);
     const answer = await folderAssetsRoute.GET(req(`/api/v1/folders/${folderB.id}/assets?q=payroll&q=billing`), ctx({ folderId: folderB.id }));

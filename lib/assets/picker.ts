@@ -8,6 +8,7 @@ import { searchTextSchema } from "@/lib/list-query";
 import { getProvider } from "@/lib/vault/registry";
 import type { StoreKind } from "@/lib/vault/types";
 import { isSecretType, type AssetType } from "./schemas";
+import { fromDecimalText } from "@/lib/whole-number";
 
 /**
  * The "Use credential asset" picker: assets from every folder the person may use (assets.use),
@@ -18,7 +19,7 @@ export const pickerQuerySchema = z.object({
   folderId: z.string().uuid().toLowerCase().nullable().default(null),
   /** Opaque: the last row of the previous page. */
   cursor: z.string().max(400).nullable().default(null),
-  limit: z.coerce.number().int().min(1).max(50).default(20),
+  limit: z.preprocess(fromDecimalText, z.number().int().min(1).max(50).default(20)),
 });
 export type PickerQuery = z.input<typeof pickerQuerySchema>;
 

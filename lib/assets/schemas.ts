@@ -3,6 +3,7 @@ import { idSchema } from "@/lib/folders/schemas";
 import { nameSchema } from "@/lib/names";
 import { searchTextSchema } from "@/lib/list-query";
 import { VERSION_KINDS } from "@/lib/vault/reference";
+import { fromDecimalText } from "@/lib/whole-number";
 
 export const ASSET_TYPES = ["CREDENTIAL", "SECRET", "TEXT", "INTEGER", "BOOLEAN"] as const;
 export type AssetType = (typeof ASSET_TYPES)[number];
@@ -107,7 +108,7 @@ export const assetIdSchema = z.object({ assetId: idSchema });
 export const assetListQuerySchema = z.object({
   q: searchTextSchema(200).optional().default(""),
   type: z.enum(ASSET_TYPES).optional(),
-  page: z.coerce.number().int().min(1).max(100000).optional().default(1),
-  pageSize: z.coerce.number().int().min(1).max(100).optional().default(20),
+  page: z.preprocess(fromDecimalText, z.number().int().min(1).max(100000).default(1)),
+  pageSize: z.preprocess(fromDecimalText, z.number().int().min(1).max(100).default(20)),
 });
 export type AssetListQuery = z.output<typeof assetListQuerySchema>;

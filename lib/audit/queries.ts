@@ -5,12 +5,13 @@ import { db } from "@/lib/db";
 import { z } from "zod";
 import { likeTerm } from "@/lib/db/names";
 import { isUuid } from "@/lib/ids";
+import { fromDecimalText } from "@/lib/whole-number";
 
 export const auditQuerySchema = z.object({
   q: z.string().trim().max(200).optional().default(""),
   outcome: z.enum(["SUCCESS", "FAILURE", "DENIED"]).optional().catch(undefined),
-  page: z.coerce.number().int().min(1).max(100000).optional().catch(1).default(1),
-  pageSize: z.coerce.number().int().min(1).max(100).optional().catch(25).default(25),
+  page: z.preprocess(fromDecimalText, z.number().int().min(1).max(100000).default(1)).catch(1),
+  pageSize: z.preprocess(fromDecimalText, z.number().int().min(1).max(100).default(25)).catch(25),
 });
 export type AuditQuery = z.infer<typeof auditQuerySchema>;
 

@@ -4,6 +4,7 @@ import { isIP, type Socket } from "node:net";
 import { checkServerIdentity, createSecureContext, rootCertificates, type ConnectionOptions } from "node:tls";
 import { z } from "zod";
 import { ConnectorError } from "./types";
+import { fromDecimalText } from "@/lib/whole-number";
 
 /** What the database and broker connectors share: form coercion, host checks, deadlines and TLS. */
 
@@ -25,7 +26,7 @@ export const hostSchema = (example: string) =>
 
 /** A TCP port, blank for the connector's default. */
 export const portSchema = (defaultPort: number) =>
-  z.preprocess(blankToUndefined, z.coerce.number({ error: "A port from 1 to 65535." }).int("A port is a whole number from 1 to 65535.").min(1, "A port from 1 to 65535.").max(65535, "A port from 1 to 65535.").default(defaultPort));
+  z.preprocess((v) => fromDecimalText(blankToUndefined(v)), z.number({ error: "A port from 1 to 65535." }).int("A port is a whole number from 1 to 65535.").min(1, "A port from 1 to 65535.").max(65535, "A port from 1 to 65535.").default(defaultPort));
 
 /**
  * Resolves once a session's socket is fully closed (at once if there is none, or it is gone). A polite

@@ -4,6 +4,7 @@ import { idSchema } from "@/lib/folders/schemas";
 import { nameSchema } from "@/lib/names";
 import { certificateBlocks } from "./common-fields";
 import { EXTERNAL_STORE_KINDS } from "@/lib/vault/registry";
+import { fromDecimalText } from "@/lib/whole-number";
 
 export const STORE_NAME_MAX = 100;
 
@@ -30,7 +31,7 @@ export const storeCommonSchema = z.object({
   folderId: idSchema.nullable().default(null),
   mode: z.enum(["READ_ONLY", "READ_WRITE"], { error: "Choose read-only or read-write." }).default("READ_ONLY"),
   caBundle: pemBundle.optional().default(""),
-  timeoutMs: z.coerce.number({ error: "Enter a number of milliseconds." }).int().min(1000, "At least 1000 ms.").max(120_000, "At most 120000 ms.").default(10_000),
+  timeoutMs: z.preprocess(fromDecimalText, z.number({ error: "Enter a whole number of milliseconds." }).int("Enter a whole number of milliseconds.").min(1000, "At least 1000 ms.").max(120_000, "At most 120000 ms.").default(10_000)),
   /** Read-only stores: an optional secret the connection test reads to prove access. */
   probeSecret: z.string().trim().max(500, "The probe secret's name can be at most 500 characters.").optional().default(""),
 });

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { TOKEN_PERMISSIONS, TOKEN_TENANT_PERMISSIONS, type TokenPermission } from "@/lib/authz/permissions";
 import { idSchema } from "@/lib/folders/schemas";
 import { nameSchema } from "@/lib/names";
+import { fromDecimalText } from "@/lib/whole-number";
 
 export const TOKEN_MAX_DAYS = 365;
 export const TOKEN_EXPIRY_CHOICES = [7, 30, 90, 180, 365] as const;
@@ -27,11 +28,14 @@ export const tokenScopesSchema = z
 
 const tokenFields = {
   name: tokenNameSchema,
-  expiresInDays: z.coerce
-    .number({ error: "Choose when the token expires." })
-    .int("Choose a whole number of days.")
-    .min(1, "A token must be valid for at least a day.")
-    .max(TOKEN_MAX_DAYS, `A token can be valid for at most ${TOKEN_MAX_DAYS} days.`),
+  expiresInDays: z.preprocess(
+    fromDecimalText,
+    z
+      .number({ error: "Choose when the token expires." })
+      .int("Choose a whole number of days.")
+      .min(1, "A token must be valid for at least a day.")
+      .max(TOKEN_MAX_DAYS, `A token can be valid for at most ${TOKEN_MAX_DAYS} days.`),
+  ),
   scopes: tokenScopesSchema,
 };
 

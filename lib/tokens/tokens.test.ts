@@ -120,7 +120,7 @@ describe("personal access tokens", () => {
     expect(options.some((o) => o.id === y.id)).toBe(false);
   });
 
-  it("refuses write permissions, long lives, empty or duplicate scopes", async () => {
+  it("refuses write permissions, long lives, lives that are not a whole number of days, empty or duplicate scopes", async () => {
     signInAs(admin);
     const cases = [
       { name: "t", expiresInDays: 30, scopes: [{ folderId: x.id, permissions: ["folders.manage"] }] },
@@ -129,6 +129,8 @@ describe("personal access tokens", () => {
       { name: "t", expiresInDays: 30, scopes: [] },
       { name: "t", expiresInDays: 30, scopes: [{ folderId: x.id, permissions: ["folders.read"] }, { folderId: x.id, permissions: ["assets.read"] }] },
       { name: " ", expiresInDays: 30, scopes: [{ folderId: x.id, permissions: ["folders.read"] }] },
+      // Not a number of days, though Number() would read each as one (1, 5, 100, 16, 0).
+      ...[true, [5], "1e2", "0x10", ""].map((expiresInDays) => ({ name: "t", expiresInDays, scopes: [{ folderId: x.id, permissions: ["folders.read"] }] })),
     ];
     for (const input of cases) {
       expect(await createPersonalTokenAction(input as never), JSON.stringify(input)).toMatchObject({ ok: false, error: { code: "VALIDATION" } });

@@ -6,12 +6,13 @@ import { megabytes } from "@/lib/utils";
 import { blankToUndefined, booleanish, hostSchema, within, tlsOptions, portSchema } from "../socket-shared";
 import { socketDestination, ConnectorError, OperationInputError, USER_FROM_ASSET, type Connector, type Operation, type UserSource } from "../types";
 import { classifyRedisError, hostPort, redisTimeout, toRedisError, type RedisTarget } from "./classify";
+import { fromDecimalText } from "@/lib/whole-number";
 
 export const redisConfigSchema = z.object({
   host: hostSchema("cache.example.com"),
   port: portSchema(6379),
   username: z.preprocess(blankToUndefined, z.string().trim().max(256).optional()),
-  db: z.preprocess(blankToUndefined, z.coerce.number().int().min(0, "A database number from 0 up.").max(100_000).default(0)),
+  db: z.preprocess((v) => fromDecimalText(blankToUndefined(v)), z.number({ error: "A database number from 0 up." }).int("A database number is a whole number.").min(0, "A database number from 0 up.").max(100_000, "A database number up to 100000.").default(0)),
   tls: booleanish(false),
   caCertificate: z.preprocess(
     blankToUndefined,
