@@ -7,7 +7,7 @@
  * HOSTNAME is not read: containers set it to their own name, which would decide where Latch listens.
  *
  * Everything is Next's, through its documented custom-server API, except five things done for every
- * request before Next sees it:
+ * request before Next sees it (and the JSON answer to what Node's parser refuses, below):
  *  - a method Next cannot take (TRACE, WebDAV's PROPFIND, ...) is refused with 405 (a bare 500 or an
  *    empty 400 from Next otherwise);
  *  - a path with a broken percent-escape is refused with 400 (Next's router would answer a bare 500);
@@ -105,6 +105,27 @@ server.on(
     return globalThis[DIRECT_ROUTES]?.(request, response) || handle(request, response);
   }),
 );
+
+// What Node's HTTP parser refuses before there is a request (headers over 16 KB, a request line that is not
+// HTTP, a request that took too long to arrive) Node answers with a bare status and no body. The same
+// error shape as every other refusal instead; JSON, since the path (and so whether it was the API's) is
+// unknown. Nothing of the request is echoed.
+const CLIENT_ERRORS = {
+  HPE_HEADER_OVERFLOW: [431, "REQUEST_HEADERS_TOO_LARGE", "The request's headers are too large: send fewer or shorter headers (16 KB in all at most)."],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, "REQUEST_TIMEOUT", "The request took too long to arrive; send it again."],
+};
+server.on("clientError", (error, socket) => {
+  // A peer that went away, or a socket already answered: nothing to say, nobody to say it to.
+  if (error.code === "ECONNRESET" || !socket.writable || socket.writableEnded) return void socket.destroy();
+  const [status, code, message] = CLIENT_ERRORS[error.code] ?? [400, "BAD_REQUEST", "Latch could not read this as an HTTP/1.1 request."];
+  const requestId = randomUUID();
+  const body = JSON.stringify({ error: { code, message, requestId } });
+  const reason = { 400: "Bad Request", 408: "Request Timeout", 431: "Request Header Fields Too Large" }[status];
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+  );
+});
 
 function countHeader(rawHeaders, name) {
   let count = 0;

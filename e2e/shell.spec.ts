@@ -1,5 +1,19 @@
+import { connect } from "node:net";
 import { expect, test } from "@playwright/test";
+import { E2E_ORIGIN } from "../playwright.config";
 import { createFolder, unique } from "./fixtures";
+
+/** Writes raw bytes to the console and reads until it closes the connection: what no HTTP client will send. */
+function rawExchange(bytes: string): Promise<string> {
+  const { hostname, port } = new URL(E2E_ORIGIN);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = connect(Number(port), hostname, () => socket.end(bytes));
+    socket.on("data", (chunk) => chunks.push(chunk));
+    socket.on("error", reject);
+    socket.on("close", () => resolve(Buffer.concat(chunks).toString("utf8")));
+  });
+}
 
 test("on a narrow window the navigation is a drawer that reaches every area", async ({ page }) => {
   const name = unique("Mobile");
@@ -97,6 +111,21 @@ test("an address with a broken %-escape is a 400 with the usual headers, for pag
     expect(res.headers()["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/);
     if (path.startsWith("/api/")) expect(await res.json()).toMatchObject({ error: { code: "BAD_REQUEST", requestId: res.headers()["x-request-id"] } });
   }
+});
+
+test("what Node's parser refuses (oversized headers, a request line that is not HTTP) is answered in JSON, not a bare status", async () => {
+  const huge = await rawExchange(`GET /api/v1/folders HTTP/1.1\r\nHost: x\r\nX-Filler: ${"a".repeat(20_000)}\r\n\r\n`);
+  expect(huge).toMatch(/^HTTP\/1\.1 431 /);
+  const garbled = await rawExchange("GET /api/v1/folders HTTP/1.1\r\nHost x\r\n\r\n");
+  expect(garbled).toMatch(/^HTTP\/1\.1 400 /);
+  for (const answer of [huge, garbled]) {
+    const [head, body] = answer.split("\r\n\r\n");
+    expect(head).toMatch(/\r\ncontent-type: application\/json\r\n/i);
+    expect(head).toMatch(/\r\nx-content-type-options: nosniff\r\n/i);
+    const requestId = /\r\nx-request-id: ([0-9a-f-]{36})\r\n/i.exec(head!)?.[1];
+    expect(JSON.parse(body!)).toEqual({ error: { code: expect.stringMatching(/^(REQUEST_HEADERS_TOO_LARGE|BAD_REQUEST)$/), message: expect.any(String), requestId } });
+  }
+  expect(JSON.parse(huge.split("\r\n\r\n")[1]!).error.message).toContain("headers are too large");
 });
 
 test("an API address asked with a method it does not take answers JSON 405 with Allow", async ({ request }) => {
