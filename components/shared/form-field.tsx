@@ -80,14 +80,16 @@ export function FormField({ label, id, error: given, description, required, clas
           </span>
         ) : null}
       </Label>
+      <div className="contents" onInput={edited} onChange={edited}>
+        <FieldContext.Provider value={fieldProps}>{control}</FieldContext.Provider>
+      </div>
+      {/* The hint goes below the control, so that side-by-side fields (Host and Port) line their inputs up
+          whether or not each has one. */}
       {description ? (
         <p id={descriptionId} className="-mt-1 text-[0.8125rem] text-muted-foreground">
           {description}
         </p>
       ) : null}
-      <div className="contents" onInput={edited} onChange={edited}>
-        <FieldContext.Provider value={fieldProps}>{control}</FieldContext.Provider>
-      </div>
       {error ? (
         <p id={errorId} role="alert" className="text-[0.8125rem] font-medium text-danger">
           {error}
