@@ -111,8 +111,8 @@ server.on(
 // error shape as every other refusal instead; JSON, since the path (and so whether it was the API's) is
 // unknown. Nothing of the request is echoed.
 const CLIENT_ERRORS = {
-  HPE_HEADER_OVERFLOW: [431, "REQUEST_HEADERS_TOO_LARGE", "The request's headers are too large: send fewer or shorter headers (16 KB in all at most)."],
-  ERR_HTTP_REQUEST_TIMEOUT: [408, "REQUEST_TIMEOUT", "The request took too long to arrive; send it again."],
+  HPE_HEADER_OVERFLOW: [431, "BAD_REQUEST", "The request's headers are too large: send fewer or shorter headers (16 KB in all at most)."],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, "BAD_REQUEST", "The request took too long to arrive; send it again."],
 };
 server.on("clientError", (error, socket) => {
   // A peer that went away, or a socket already answered: nothing to say, nobody to say it to.

@@ -53,14 +53,15 @@ const ERROR_CODES = [
   "UPSTREAM_UNAVAILABLE",
   "UPSTREAM_TIMEOUT",
   "NOT_CONFIGURED",
+  "METHOD_NOT_ALLOWED",
   "UNEXPECTED",
-] as const satisfies readonly (AppErrorCode | "UNEXPECTED")[];
+] as const satisfies readonly (AppErrorCode | "METHOD_NOT_ALLOWED" | "UNEXPECTED")[];
 
 /** The one error body every handler answers with (lib/api/handler.ts). */
 export const errorBodySchema = z
   .object({
     error: z.object({
-      code: z.enum(ERROR_CODES),
+      code: z.enum(ERROR_CODES).meta({ description: "METHOD_NOT_ALLOWED comes with 405 and an Allow header, for a method an address does not take (GET on …/invoke); the operations below list the statuses they answer otherwise." }),
       message: z.string().meta({ description: "Meant for a person; never carries a secret value." }),
       fieldErrors: z.record(z.string(), z.array(z.string())).optional().meta({ description: "Validation problems by field path." }),
       requestId: z.string().meta({ description: "Quote it to an administrator; the server log has the details." }),

@@ -1,6 +1,7 @@
 import { NextRequest } from "next/server";
 import { describe, expect, it } from "vitest";
 import * as unknown from "@/app/api/v1/[[...path]]/route";
+import { errorBodySchema } from "./openapi";
 
 describe("an /api/v1 address no operation has", () => {
   it("answers a JSON 404 with the API's headers and the caller's request id, whatever the method", async () => {
@@ -46,7 +47,10 @@ describe("an /api/v1 address asked with a method it does not take", () => {
         expect(res.headers.get("content-type")).toBe("application/json");
         expect(res.headers.get("cache-control")).toBe("no-store");
         expect(res.headers.get("x-request-id")).toBe("runner-req-0002");
-        expect(await res.json()).toEqual({ error: { code: "METHOD_NOT_ALLOWED", message: expect.stringContaining(served.join(" or ")), requestId: "runner-req-0002" } });
+        const body: unknown = await res.json();
+        expect(body).toEqual({ error: { code: "METHOD_NOT_ALLOWED", message: expect.stringContaining(served.join(" or ")), requestId: "runner-req-0002" } });
+        // The documented error shape (OpenAPI's Error) holds it, code included.
+        expect(errorBodySchema.safeParse(body).success, file).toBe(true);
       }
     }
     expect(refusals).toBeGreaterThan(50);
