@@ -1,3 +1,4 @@
+import zlib from "node:zlib";
 import { X509Certificate } from "node:crypto";
 import { fetch as undiciFetch, type Dispatcher, type Response } from "undici";
 import { z } from "zod";
@@ -501,8 +502,8 @@ export const requestInputSchema = z
 export type RequestInput = z.output<typeof requestInputSchema>;
 export const requestOutputSchema = z.strictObject({
   status: z.number().int().meta({ description: "The API's HTTP status, whatever it is (a 401 to the connection's credential fails the invoke instead)." }),
-  headers: z.record(z.string(), z.string()).meta({ description: "Response headers by lower-case name, without Set-Cookie; repeated ones joined with \", \"." }),
-  body: z.string().meta({ description: "The body as text, decoded by its charset." }),
+  headers: z.record(z.string(), z.string()).meta({ description: "Response headers by lower-case name, without Set-Cookie; repeated ones joined with \", \". A compressed body (gzip, deflate, br) is returned decompressed, without its Content-Encoding and Content-Length." }),
+  body: z.string().meta({ description: "The body as text, decoded by its charset (UTF-8 when it names none). Binary content (images, archives) does not survive being read as text: call such endpoints another way." }),
   truncated: z.boolean().meta({ description: "True when the body was longer than Latch returns and was cut." }),
 });
 export type RequestOutput = z.output<typeof requestOutputSchema>;
@@ -530,9 +531,24 @@ export function resolveUnderBase(base: URL, rawPath: string, query?: Record<stri
   if (url.origin !== base.origin || !(url.pathname + "/").startsWith(basePath)) throw refuse("it would leave the base URL");
   // What the server will read, checked again after the URL parser's own rewriting.
   refuseSegments(segmentProblem(url.pathname.slice(basePath.length).split("/")));
-  if (q !== -1) for (const [k, v] of new URLSearchParams(rawPath.slice(q + 1))) url.searchParams.append(k, v);
-  for (const [k, v] of Object.entries(query ?? {})) url.searchParams.append(k, v);
+  // The path's own query goes out as written: re-serialising it (URLSearchParams) would turn "?uploads" into
+  // "?uploads=" and %20 into +, which breaks signed URLs and APIs that tell them apart.
+  if (q !== -1 && q < rawPath.length - 1) appendRawQuery(url, rawPath.slice(q + 1));
+  appendQuery(url, query ?? {});
   return url;
+}
+
+function appendRawQuery(url: URL, raw: string) {
+  url.search = url.search.length > 1 ? `${url.search.slice(1)}&${raw}` : raw;
+}
+
+/**
+ * Adds name=value pairs to the URL's query, each percent-encoded (a space as %20), leaving what is
+ * already there exactly as it is. `url.searchParams.append` would re-serialise the whole query.
+ */
+export function appendQuery(url: URL, params: Record<string, string>) {
+  const added = Object.entries(params).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`);
+  if (added.length > 0) appendRawQuery(url, added.join("&"));
 }
 
 /** What a connector client offers the shared `request` operation. */
@@ -656,6 +672,15 @@ export function safeCut(text: string, limit: number | string, forms: string[]): 
   return text.slice(0, end);
 }
 
+/** The codings undici's fetch decodes (all of a response's, or it decodes none): lib/web/fetch/index.js. */
+const FETCH_DECODES = new Set(["gzip", "x-gzip", "deflate", "br", ...("createZstdDecompress" in zlib ? ["zstd"] : [])]);
+
+function decompressedByFetch(response: Response): boolean {
+  if ([101, 204, 205, 304].includes(response.status)) return false;
+  const codings = (response.headers.get("content-encoding") ?? "").toLowerCase().split(",").map((c) => c.trim()).filter(Boolean);
+  return codings.length > 0 && codings.length <= 5 && codings.every((c) => FETCH_DECODES.has(c));
+}
+
 export async function readResponse(response: Response, forms: string[], head = false): Promise<RequestOutput> {
   const headers: Record<string, string> = {};
   for (const [name, value] of response.headers) {
@@ -666,6 +691,12 @@ export async function readResponse(response: Response, forms: string[], head = f
   if (head) {
     await response.body?.cancel().catch(() => undefined);
     return { status: response.status, headers, body: "", truncated: false };
+  }
+  // fetch undid the compression: the body returned is not what these two described, and a client going by
+  // them would decompress it again or read the wrong length.
+  if (decompressedByFetch(response)) {
+    delete headers["content-encoding"];
+    delete headers["content-length"];
   }
   // Cut first, then redact: redacting first shrinks the text, and the cut could then fall inside a
   // credential that the redaction never saw whole.

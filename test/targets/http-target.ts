@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from "node:http";
+import { gzipSync } from "node:zlib";
 import { json, startEmulator, type FaultRule, type LoggedRequest } from "@/test/emulators/harness";
 import { createTestPki, type TestPki } from "@/test/emulators/tls";
 
@@ -91,6 +92,10 @@ export async function startHttpTarget(opts: { credentials?: Partial<HttpTargetCr
       if (path === "/redirect") return void res.writeHead(302, { location: "/health" }).end();
       if (path === "/redirect-away") return void res.writeHead(302, { location: "https://example.invalid/health" }).end();
       if (path === "/redirect-broken") return void res.writeHead(302, { location: "https://[bad" }).end();
+      if (path === "/gzip") {
+        const zipped = gzipSync(JSON.stringify({ ok: true, zipped: "yes" }));
+        return void res.writeHead(200, { "content-type": "application/json", "content-encoding": "gzip", "content-length": zipped.length }).end(zipped);
+      }
       if (path === "/many-headers") {
         const headers: Record<string, string> = {};
         for (let i = 0; i < 200; i++) headers[`x-filler-${i}`] = "h".repeat(100);

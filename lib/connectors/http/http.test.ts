@@ -242,6 +242,22 @@ describe("HTTP connector: request operation", () => {
     expect(target.requests.at(-1)!.path).toBe("/v1/items;v=1");
   });
 
+  it("returns a compressed answer decompressed, without the headers that described the compressed bytes", async () => {
+    const result = await request(bearer(), { path: "/gzip" });
+    expect(JSON.parse(result.body)).toEqual({ ok: true, zipped: "yes" });
+    expect(result.headers["content-type"]).toBe("application/json");
+    expect(result.headers).not.toHaveProperty("content-encoding");
+    expect(result.headers).not.toHaveProperty("content-length");
+    // A HEAD's headers describe the resource, and nothing was decompressed: kept.
+    expect((await request(bearer(), { method: "HEAD", path: "/gzip" })).headers).toMatchObject({ "content-encoding": "gzip" });
+  });
+
+  it("sends the path's own query exactly as written, and adds the query object and an API key after it", async () => {
+    // A pre-signed URL's query, a flag without a value, a literal + and escapes must reach the API unchanged.
+    await request(apiKeyQuery(), { path: "/echo?uploads&a=%2B&b=+&c=%3D&sig=ab%2Fcd", query: { q: "a b&c" } });
+    expect(target.requests.at(-1)!.path).toBe(`/echo?uploads&a=%2B&b=+&c=%3D&sig=ab%2Fcd&q=a%20b%26c&api_key=${encodeURIComponent(target.credentials.apiKey)}`);
+  });
+
   it("refuses to let a caller override the credential, cookies or framing headers", async () => {
     // Also what fetch would refuse before sending (Expect, a value outside Latin-1): the caller's input, not an unreachable target.
     for (const headers of [{ Authorization: "Bearer other" }, { cookie: "a=b" }, { "Proxy-Authorization": "x" }, { host: "evil" }, { Expect: "100-continue" }, { "Proxy-Connection": "keep-alive" }, { Range: "bytes=0-3" }, { "If-Range": "\"etag\"" }, { "X-Original-URL": "/admin" }, { "x-rewrite-url": "/admin" }, { "X-Forwarded-Prefix": "/" }, { "X-Note": "☃" }, { "X-Del": "a\u007fb" }]) {

@@ -15,6 +15,7 @@ import {
   requestInputSchema,
   requestOutputSchema,
   resolveUnderBase,
+  appendQuery,
   runRequest,
   sendTarget,
   targetDispatcher,
@@ -76,7 +77,8 @@ export class HttpClient implements RequestTarget {
 
   send(url: URL, init: { method: string; headers: Record<string, string>; body?: string; timeoutMs: number }): Promise<Response> {
     const target = new URL(url);
-    for (const [k, v] of Object.entries(this.#query)) target.searchParams.set(k, v);
+    // The caller cannot name these (runRequest refuses them), so adding them replaces nothing.
+    appendQuery(target, this.#query);
     return sendTarget(target, { ...init, headers: { ...init.headers, ...this.#headers }, dispatcher: this.dispatcher });
   }
 
