@@ -84,6 +84,55 @@ export class RowTooLargeError extends OperationInputError {
 /** Deeper than any document a person means to read, and far above what JSON.stringify can still answer with. */
 export const MAX_CELL_DEPTH = 1000;
 
+/** A JSON number literal: where one starts (outside strings), this reads it whole. */
+const NUMBER_LITERAL = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+
+/** A decimal literal as sign, significant digits and exponent, so "1.50", "15e-1" and "1.5" compare equal. */
+function canonicalDecimal(literal: string): string {
+  const match = /^(-?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(literal);
+  if (!match) return literal;
+  const [, sign, whole = "", fraction = "", exponent = "0"] = match;
+  let digits = whole + fraction;
+  let point = whole.length + Number(exponent);
+  const leading = digits.length - digits.replace(/^0+/, "").length;
+  digits = digits.slice(leading).replace(/0+$/, "");
+  point -= leading;
+  return digits === "" ? "0" : `${sign}${digits}e${point}`;
+}
+
+/** Whether JSON.parse gives back this literal's value exactly (its shortest spelling reads the same). */
+function exactAsDouble(literal: string): boolean {
+  const value = Number(literal);
+  return Number.isFinite(value) && canonicalDecimal(String(value)) === canonicalDecimal(literal);
+}
+
+/**
+ * JSON.parse for the target's json values, except that a number a double cannot hold exactly (a 20-digit
+ * id, 0.10000000000000000001) comes back as its text, as numeric and bigint cells do, instead of rounded.
+ */
+export function parseJsonKeepingNumbers(text: string): unknown {
+  let out = "";
+  let copied = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // A string: skip to its closing quote, past escaped ones.
+      for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
+      continue;
+    }
+    if (c !== 0x2d && (c < 0x30 || c > 0x39)) continue;
+    NUMBER_LITERAL.lastIndex = i;
+    const literal = NUMBER_LITERAL.exec(text)?.[0];
+    if (!literal) continue;
+    if (!exactAsDouble(literal)) {
+      out += text.slice(copied, i) + JSON.stringify(literal);
+      copied = i + literal.length;
+    }
+    i += literal.length - 1;
+  }
+  return JSON.parse(copied === 0 ? text : out + text.slice(copied));
+}
+
 /**
  * A JSON-ready cell value: binary as base64, 64-bit integers and non-finite numbers as text, dates in
  * ISO form. A PostgreSQL json value can nest some ten thousand levels, past what recursion (here and

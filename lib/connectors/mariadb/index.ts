@@ -8,7 +8,7 @@ import { resolveTargetAddress } from "@/lib/net/egress";
 import { blankToUndefined, booleanish, caBundle, hostSchema, socketClosed, statementLimitMs, within, portSchema } from "../socket-shared";
 import { socketDestination, ConnectorError, markRaisedByStatement, OperationInputError, USER_FROM_ASSET, type Connector, type Operation, type UserSource } from "../types";
 import { megabytes } from "@/lib/utils";
-import { MAX_ANSWER_BYTES, OpenTransactionError, parameterCountError, queryOutputSchema, RESET_WAIT_MS, ResultRows, RowTooLargeError, sessionsBusy, sqlQueryInput, watchRowBytes, type QueryOutput } from "../sql-shared";
+import { MAX_ANSWER_BYTES, OpenTransactionError, parameterCountError, parseJsonKeepingNumbers, queryOutputSchema, RESET_WAIT_MS, ResultRows, RowTooLargeError, sessionsBusy, sqlQueryInput, watchRowBytes, type QueryOutput } from "../sql-shared";
 import { classifyMariadbError, mariadbTimeout, prop, toMariadbError, where, type MariadbTarget } from "./classify";
 
 
@@ -151,14 +151,29 @@ const AUTOCOMMIT = 0x0002;
 const bindValue = (v: unknown) => (v !== null && typeof v === "object" ? JSON.stringify(v) : v);
 
 /** Streams the first result set and keeps the first rowLimit rows, so a large result never sits in memory. */
+/** mysql2's Types.JSON. */
+const MYSQL_TYPE_JSON = 245;
+
+/** A JSON cell as the server sent it; text that is not JSON (a CHECK-less alias column) stays text. */
+function parseJsonCell(text: string): unknown {
+  try {
+    return parseJsonKeepingNumbers(text);
+  } catch {
+    return text;
+  }
+}
+
 function streamExecute(client: Client, sql: string, params: unknown[], rowLimit: number): Promise<QueryOutput> {
   return new Promise((resolve, reject) => {
     const rows = new ResultRows(rowLimit);
     let columns: string[] | null = null;
+    // Columns holding JSON (MySQL's JSON type, MariaDB's alias), which arrive as text (jsonStrings) and are parsed here.
+    let jsonColumns: number[] = [];
     let affected: number | null = null;
     let inTransaction = false;
     // mysql2 reads each row whole before handing it over: a huge value is cut off on the wire instead.
     let tooLarge = false;
+    let moreResults = false;
     const stream = (client as unknown as { stream: net.Socket }).stream;
     const watch = watchRowBytes(stream, () => {
       tooLarge = true;
@@ -171,13 +186,19 @@ function streamExecute(client: Client, sql: string, params: unknown[], rowLimit:
     });
     // A prepared statement: one statement per call, parameters never spliced into the SQL.
     const command = client.execute({ sql, values: params.map(bindValue), rowsAsArray: true });
-    command.on("fields", (fields: { name: string }[] | undefined, index?: number) => {
-      if (fields && !index && columns === null) columns = fields.map((f) => f.name);
+    command.on("fields", (fields: { name: string; columnType?: number; extendedFormat?: string }[] | undefined, index?: number) => {
+      if (fields && !index && columns === null) {
+        columns = fields.map((f) => f.name);
+        jsonColumns = fields.flatMap((f, i) => (f.columnType === MYSQL_TYPE_JSON || f.extendedFormat === "json" ? [i] : []));
+      }
+      // A CALL whose procedure selects twice: only the first result is returned, and the answer says rows were left out.
+      if (fields && index) moreResults = true;
     });
     command.on("result", (row: unknown, index?: number) => {
       if (Array.isArray(row)) {
         watch.rowDone();
         if (index) return;
+        for (const i of jsonColumns) if (typeof row[i] === "string") row[i] = parseJsonCell(row[i] as string);
         rows.add(row);
       } else if (row && typeof row === "object") {
         const header = row as { affectedRows?: unknown; serverStatus?: unknown; stateChanges?: { schema?: unknown } };
@@ -196,7 +217,7 @@ function streamExecute(client: Client, sql: string, params: unknown[], rowLimit:
       if (inTransaction) return reject(new OpenTransactionError());
       if (rows.failure) return reject(rows.failure);
       const cols: string[] = columns ?? [];
-      resolve({ columns: cols, rows: rows.rows, rowCount: cols.length > 0 ? rows.seen : (affected ?? 0), truncated: rows.truncated });
+      resolve({ columns: cols, rows: rows.rows, rowCount: cols.length > 0 ? rows.seen : (affected ?? 0), truncated: rows.truncated || moreResults });
     });
   });
 }
@@ -328,7 +349,7 @@ async function withSession<T>(handle: MariadbPool, timeoutMs: number, work: (cli
 const query: Operation<MariadbPool, typeof sqlQueryInput, QueryOutput> = {
   label: "Run a SQL statement",
   description:
-    `Runs one SQL statement as a prepared statement with ? placeholders and returns at most rowLimit rows, and no more than ${megabytes(MAX_ANSWER_BYTES)} of them (each an array in column order; binary as base64; dates as the server prints them; BIGINT and DECIMAL as text). A single row over ${megabytes(MAX_ANSWER_BYTES)} is refused. The limits cap the answer, not the work: add LIMIT to the SQL for large tables. Each invoke runs on a pooled session that is reset before the next invoke borrows it (user variables, SET SESSION values, temporary tables, locks and prepared statements do not carry over), and a statement that leaves a transaction open (BEGIN) is rolled back and refused: put a transaction in one statement.`,
+    `Runs one SQL statement as a prepared statement with ? placeholders and returns at most rowLimit rows, and no more than ${megabytes(MAX_ANSWER_BYTES)} of them (each an array in column order; binary as base64; dates as the server prints them; BIGINT and DECIMAL as text; JSON parsed, with any number a double cannot hold exactly as text). A CALL returns the first result set its procedure produces, with truncated true when there were more. A single row over ${megabytes(MAX_ANSWER_BYTES)} is refused. The limits cap the answer, not the work: add LIMIT to the SQL for large tables. Each invoke runs on a pooled session that is reset before the next invoke borrows it (user variables, SET SESSION values, temporary tables, locks and prepared statements do not carry over), and a statement that leaves a transaction open (BEGIN) is rolled back and refused: put a transaction in one statement.`,
   input: sqlQueryInput,
   output: queryOutputSchema,
   async run(handle, input, { timeoutMs }) {
@@ -394,6 +415,8 @@ export const mariadbConnector: Connector<typeof mariadbConfigSchema, MariadbPool
       supportBigNumbers: true,
       bigNumberStrings: true,
       dateStrings: true,
+      // JSON as the server's text, parsed by parseJsonCell: mysql2's JSON.parse would round 20-digit numbers.
+      jsonStrings: true,
       multipleStatements: false,
       // LOAD DATA LOCAL INFILE asks the client for a file: mysql2 sends none without a stream factory,
       // but it then ends the statement as a success with 0 rows and the server's answer arrives after,

@@ -177,6 +177,20 @@ describe("mariadb connector against the machine's MariaDB", () => {
     expect((await runQuery(client, { sql: `SELECT COUNT(*) FROM ${table}` })).rows).toEqual([["0"]]);
   });
 
+  it("keeps 20-digit JSON numbers whole, and says so when a CALL's procedure returned more than the one result set it answers with", async () => {
+    const { client } = await open();
+    const table = `docs_${Date.now()}`;
+    await runQuery(client, { sql: `CREATE TABLE ${table} (doc JSON, note TEXT)` });
+    await runQuery(client, { sql: `INSERT INTO ${table} VALUES (?, ?)`, params: ['{"id": 12345678901234567890, "n": 1.5, "s": "x"}', '{"id": 12345678901234567890}'] });
+    // The JSON column parsed, exactly; a TEXT column that happens to hold JSON stays text.
+    expect((await runQuery(client, { sql: `SELECT doc, note FROM ${table}` })).rows).toEqual([[{ id: "12345678901234567890", n: 1.5, s: "x" }, '{"id": 12345678901234567890}']]);
+    const procedure = `two_results_${Date.now()}`;
+    await runQuery(client, { sql: `CREATE PROCEDURE ${procedure}() BEGIN SELECT 1 AS a; SELECT 2 AS b, 3 AS c; END` });
+    expect(await runQuery(client, { sql: `CALL ${procedure}()` })).toEqual({ columns: ["a"], rows: [[1]], rowCount: 1, truncated: true });
+    await runQuery(client, { sql: `DROP PROCEDURE ${procedure}` });
+    await runQuery(client, { sql: `DROP TABLE ${table}` });
+  });
+
   it("sets the statement limit again after a SET or a procedure that may have changed it", async () => {
     const { client } = await open({}, { max: 1, idleMs: 10_000 });
     const limit = async () => Number((await runQuery(client, { sql: "SELECT @@max_statement_time" })).rows[0]![0]);

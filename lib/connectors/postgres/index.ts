@@ -8,7 +8,7 @@ import { resolveTargetAddress } from "@/lib/net/egress";
 import { blankToUndefined, hostSchema, socketClosed, statementLimitMs, tlsOptions, within, portSchema } from "../socket-shared";
 import { socketDestination, markRaisedByStatement, OperationInputError, USER_FROM_ASSET, type Connector, type Operation, type UserSource } from "../types";
 import { megabytes } from "@/lib/utils";
-import { MAX_ANSWER_BYTES, OpenTransactionError, parameterCountError, queryOutputSchema, RESET_WAIT_MS, ResultRows, RowTooLargeError, sessionsBusy, sqlQueryInput, watchRowBytes, type QueryOutput } from "../sql-shared";
+import { MAX_ANSWER_BYTES, OpenTransactionError, parameterCountError, parseJsonKeepingNumbers, queryOutputSchema, RESET_WAIT_MS, ResultRows, RowTooLargeError, sessionsBusy, sqlQueryInput, watchRowBytes, type QueryOutput } from "../sql-shared";
 import { classifyPostgresError, postgresTimeout, toPostgresError, where, type PostgresTarget } from "./classify";
 
 
@@ -109,10 +109,31 @@ function destroy(client: pg.ClientBase) {
 }
 
 // Dates, timestamps and intervals as PostgreSQL prints them: a JS Date would shift a date by the time zone.
-const RAW_TEXT_TYPES = new Set([1082, 1114, 1184, 1186, 1182, 1115, 1185, 1187]);
+const RAW_TEXT_TYPES = new Set([1082, 1114, 1184, 1186]);
 const rawText = (v: string) => v;
+// pg-types' array parser (its type declaration says otherwise): an array's text into nested arrays, NULL as null.
+const arrayParser = pg.types.arrayParser as unknown as { create(source: string, transform: (entry: string) => unknown): { parse(): unknown[] } };
+const arrayOf = (element: (entry: string) => unknown) => (v: string) => arrayParser.create(v, element).parse();
+/**
+ * Where pg-types' own parsers lose something: arrays of dates, timestamps and intervals (text, as the
+ * single values; pg-types would leave the whole array as one string), numeric arrays (text, as a numeric;
+ * pg-types would round each element to a double), and json/jsonb, single or in arrays (numbers a double
+ * cannot hold exactly as text, as numerics; JSON.parse would round them).
+ */
+const OWN_PARSERS = new Map<number, (v: string) => unknown>([
+  [1182, arrayOf(rawText)], // date[]
+  [1115, arrayOf(rawText)], // timestamp[]
+  [1185, arrayOf(rawText)], // timestamptz[]
+  [1187, arrayOf(rawText)], // interval[]
+  [1231, arrayOf(rawText)], // numeric[]
+  [114, parseJsonKeepingNumbers], // json
+  [3802, parseJsonKeepingNumbers], // jsonb
+  [199, arrayOf(parseJsonKeepingNumbers)], // json[]
+  [3807, arrayOf(parseJsonKeepingNumbers)], // jsonb[]
+]);
 const resultTypes = {
-  getTypeParser: ((oid: number, format?: "text" | "binary") => (RAW_TEXT_TYPES.has(oid) ? rawText : pg.types.getTypeParser(oid, format as "text"))) as typeof pg.types.getTypeParser,
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    RAW_TEXT_TYPES.has(oid) ? rawText : (OWN_PARSERS.get(oid) ?? pg.types.getTypeParser(oid, format as "text"))) as typeof pg.types.getTypeParser,
 };
 
 
@@ -260,7 +281,7 @@ async function withSession<T>(handle: PostgresPool, timeoutMs: number, work: (cl
 const query: Operation<PostgresPool, typeof sqlQueryInput, QueryOutput> = {
   label: "Run a SQL statement",
   description:
-    `Runs one SQL statement with positional parameters ($1, $2, …) and returns at most rowLimit rows, and no more than ${megabytes(MAX_ANSWER_BYTES)} of them (each an array in column order; bytea as base64; dates and timestamps as PostgreSQL prints them). A single row over ${megabytes(MAX_ANSWER_BYTES)} is refused. The limits cap the answer, not the work: add LIMIT to the SQL for large tables. Each invoke runs on a pooled session that is reset before the next invoke borrows it (SET values, temporary tables, advisory locks, prepared statements and LISTEN do not carry over), and a statement that leaves a transaction open (BEGIN) is rolled back and refused: put a transaction in one statement.`,
+    `Runs one SQL statement with positional parameters ($1, $2, …) and returns at most rowLimit rows, and no more than ${megabytes(MAX_ANSWER_BYTES)} of them (each an array in column order; bytea as base64; dates and timestamps as PostgreSQL prints them; bigint and numeric as text; arrays of built-in types as JSON arrays, of enums and other types of your own as PostgreSQL's array text; json and jsonb parsed, with any number a double cannot hold exactly as text). A single row over ${megabytes(MAX_ANSWER_BYTES)} is refused. The limits cap the answer, not the work: add LIMIT to the SQL for large tables. Each invoke runs on a pooled session that is reset before the next invoke borrows it (SET values, temporary tables, advisory locks, prepared statements and LISTEN do not carry over), and a statement that leaves a transaction open (BEGIN) is rolled back and refused: put a transaction in one statement.`,
   input: sqlQueryInput,
   output: queryOutputSchema,
   async run(handle, input, { timeoutMs }) {

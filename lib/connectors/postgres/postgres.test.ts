@@ -140,6 +140,27 @@ describe("postgres connector against a password-auth PostgreSQL", () => {
     expect(many.rows).toEqual(Array.from({ length: 10 }, (_, k) => [k + 1]));
   });
 
+  it("loses no digit and no shape: numerics and 20-digit JSON numbers as text, arrays of dates and numerics as JSON arrays", async () => {
+    const { client } = await open();
+    const { rows } = await runQuery(client, {
+      sql: `SELECT 12345678901234567890.123456789::numeric, ARRAY[12345678901234567890.123456789::numeric, 0.1, NULL],
+              '{"id": 12345678901234567890, "p": 0.10000000000000000001, "n": 1.5, "s": "12345678901234567890"}'::jsonb,
+              ARRAY['{"id": 98765432109876543210}'::json], ARRAY['2026-01-01'::date, NULL], ARRAY['2026-12-06 10:00:00+00'::timestamptz],
+              ARRAY['1 day'::interval], ARRAY[9007199254740993::bigint], ARRAY[[1, 2], [3, 4]]`,
+    });
+    expect(rows[0]).toEqual([
+      "12345678901234567890.123456789",
+      ["12345678901234567890.123456789", "0.1", null],
+      { id: "12345678901234567890", p: "0.10000000000000000001", n: 1.5, s: "12345678901234567890" },
+      [{ id: "98765432109876543210" }],
+      ["2026-01-01", null],
+      [expect.stringMatching(/^2026-12-06 10:00:00\+00$/)],
+      ["1 day"],
+      ["9007199254740993"],
+      [[1, 2], [3, 4]],
+    ]);
+  });
+
   it("returns JSON values as they are, and refuses one nested too deeply to answer with instead of failing the process", async () => {
     const { client } = await open();
     const nested = (depth: number) => `SELECT (repeat('[', ${depth}) || '1' || repeat(']', ${depth}))::json AS doc`;
