@@ -18,7 +18,7 @@ export const invokeRoute = defineRoute(
     description:
       "Runs one operation of the connection's connector with its credentials, resolved on the connection owner's behalf. " +
       "The body names one of the connection's connector's operations and its `input` (one variant per operation below; GET /connectors lists which connector offers which). " +
-      "A target that refuses the request answers 422; one that rejects the credentials 502; unreachable 503; too slow 504. The response never carries a resolved secret.",
+      "A target that refuses the request answers 422 (bad SQL, a privilege the statement needs, a refused command); one that rejects the credentials 502; unreachable 503, and also a database that rolled the statement back for now and asks for it again (a deadlock, a serialization failure, a lock it could not get: send it again after Retry-After); too slow 504. The response never carries a resolved secret.",
     tags: ["Connections"],
     params: z.object({ connectionId: idSchema }),
     body: invokeBodySchema,

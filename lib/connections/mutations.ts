@@ -49,6 +49,7 @@ const CONNECTOR_ERROR_TITLES: Record<ConnectorError["kind"], string> = {
   config: "Configuration problem",
   target_error: "The target returned an error",
   upstream_error: "The target answered with an error",
+  busy: "The target asks to run it again",
 };
 
 /** Fields that apply given the other fields' values (showWhen), so hidden ones are neither required nor kept. */

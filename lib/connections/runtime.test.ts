@@ -735,7 +735,7 @@ describe("test and invoke act alike, and are audited", () => {
   const pgConfig = () => ({ host: postgres.host, port: postgres.port, database: postgres.database, tlsMode: "disable" });
   const withToken = async (route: typeof invokeRoute | typeof testRoute, connectionId: string, token: string, body?: unknown) => {
     const res = await route.POST(request("POST", `/api/v1/connections/${connectionId}/x`, { authorization: bearer(token), body }), routeContext({ connectionId }));
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
   };
 
   it("a token that may use a connection, but not the assets behind it, can both invoke and test it: both resolve as the owner", async () => {
@@ -768,6 +768,18 @@ describe("test and invoke act alike, and are audited", () => {
     );
     expect(answer).toMatchObject({ status: 200, body: { result: { rows: [[7]] } } });
     expect(await invokes()).toEqual([]);
+  });
+
+  it("tells a runner what to do from the status alone: a statement to run again is a 503 with Retry-After, a statement the database refuses a 422", async () => {
+    const { connectionId } = await connect("postgres", `rt/busy-${randomUUID().slice(0, 6)}`, postgres.user, postgres.password, pgConfig());
+    const { token } = await personalToken(editor, [{ folderId: connFolder.id, permissions: ["connections.use"] }]);
+    const deadlock = await withToken(invokeRoute, connectionId, token, { operation: "query", input: { sql: "DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '40P01'; END $$" } });
+    expect(deadlock.status).toBe(503);
+    expect(deadlock.headers.get("retry-after")).toBe("1");
+    expect(deadlock.body).toMatchObject({ error: { code: "UPSTREAM_UNAVAILABLE", message: expect.stringMatching(/^The target asks to run it again: .*40P01 deadlock_detected.*Run it again\.$/) } });
+    const privilege = await withToken(invokeRoute, connectionId, token, { operation: "query", input: { sql: "SELECT * FROM pg_authid" } });
+    expect(privilege.status).toBe(422);
+    expect(privilege.body).toMatchObject({ error: { code: "VALIDATION", message: expect.stringContaining("lacks a privilege the statement needs") } });
   });
 
   it("each invoke is one audit event naming the caller (and its token), the owner it resolved as, and the assets it used; a cache hit writes no resolve event of its own", async () => {

@@ -213,6 +213,8 @@ const ERROR_CODES: Record<ConnectorError["kind"], AppErrorCode> = {
   // The target refused this request (bad SQL, a refused command): the caller's input, not an outage.
   target_error: "VALIDATION",
   upstream_error: "UPSTREAM_FAILED",
+  // Retryable as it is: 503 with Retry-After, which retry policies already act on.
+  busy: "UPSTREAM_UNAVAILABLE",
   tls: "UPSTREAM_FAILED",
   unreachable: "UPSTREAM_UNAVAILABLE",
   dns: "UPSTREAM_UNAVAILABLE",
@@ -226,6 +228,7 @@ const TITLES: Record<ConnectorError["kind"], string> = {
   permission: "Permission denied by the target",
   target_error: "The target returned an error",
   upstream_error: "The target answered with an error",
+  busy: "The target asks to run it again",
   tls: "TLS problem",
   unreachable: "Target unreachable",
   dns: "Host name not found",
@@ -238,7 +241,7 @@ const TITLES: Record<ConnectorError["kind"], string> = {
 export class TargetError extends AppError {
   static override readonly brand = "latch.TargetError";
   constructor(readonly kind: ConnectorError["kind"], message: string) {
-    super(ERROR_CODES[kind], `${TITLES[kind]}: ${message}`);
+    super(ERROR_CODES[kind], `${TITLES[kind]}: ${message}`, undefined, kind === "busy" ? 1 : undefined);
   }
 }
 

@@ -54,7 +54,9 @@ export type ConnectorErrorKind =
   /** The target refused what the caller asked (bad SQL, a refused command): the caller's input. */
   | "target_error"
   /** The target, or a service it relies on (an OAuth token endpoint), answered in a way Latch cannot use. */
-  | "upstream_error";
+  | "upstream_error"
+  /** The target rolled the request back for now and asks for it again (a deadlock, a serialization failure, a lock it could not get). */
+  | "busy";
 
 export class ConnectorError extends Error {
   static readonly brand: string = "latch.ConnectorError";

@@ -71,7 +71,7 @@ function classifyServer(error: unknown, target: MariadbTarget): ConnectorError |
   switch (errno) {
     case 1045: // ER_ACCESS_DENIED_ERROR
     case 1698: // ER_ACCESS_DENIED_NO_PASSWORD_ERROR
-      if (!login) return new ConnectorError("permission", `${Who} lacks a privilege this needs on ${at} (${tag}).`);
+      if (!login) return new ConnectorError("target_error", `${Who} lacks a privilege the statement needs on ${at} (${tag}).`);
       return new ConnectorError("credentials_rejected", `The target rejected the credentials (${tag}) for ${who} at ${at}.`);
     case 1820: // ER_MUST_CHANGE_PASSWORD
     case 1862: // ER_MUST_CHANGE_PASSWORD_LOGIN
@@ -79,13 +79,17 @@ function classifyServer(error: unknown, target: MariadbTarget): ConnectorError |
       return new ConnectorError("credentials_rejected", `The password of ${who} has expired on ${at} (${tag}); set a new one.`);
     case 1044: // ER_DBACCESS_DENIED_ERROR
       // At login it is the connection's database; later, one the statement named (USE other_db).
-      if (!login) return new ConnectorError("permission", `${Who} may not use a database the statement names, on ${at} (${tag}).`);
+      if (!login) return new ConnectorError("target_error", `${Who} may not use a database the statement names, on ${at} (${tag}).`);
       return new ConnectorError("permission", `${Who} may not use the database${target.database ? ` “${target.database}”` : ""} on ${at} (${tag}).`);
     case 1142: // ER_TABLEACCESS_DENIED_ERROR
     case 1143: // ER_COLUMNACCESS_DENIED_ERROR
     case 1227: // ER_SPECIFIC_ACCESS_DENIED_ERROR
     case 1370: // ER_PROCACCESS_DENIED_ERROR
-      return new ConnectorError("permission", `${Who} lacks a privilege this needs on ${at} (${tag}).`);
+      // From a statement, the statement is what was refused: the caller's request.
+      return new ConnectorError(login ? "permission" : "target_error", `${Who} lacks a privilege ${login ? "this" : "the statement"} needs on ${at} (${tag}).`);
+    case 1205: // ER_LOCK_WAIT_TIMEOUT
+    case 1213: // ER_LOCK_DEADLOCK
+      return new ConnectorError("busy", `${where(target)} rolled the statement back (${tag}): another transaction held what it needed. Run it again.`);
     case 1130: // ER_HOST_NOT_PRIVILEGED
       return new ConnectorError("permission", `${where(target)} does not accept connections from Latch's address (${tag}).`);
     case 1049: // ER_BAD_DB_ERROR

@@ -270,8 +270,9 @@ describe("mariadb connector against the machine's MariaDB", () => {
 
   it("takes \"access denied\" from a statement for a missing privilege, not for rejected credentials", async () => {
     const { client } = await open();
-    await expectConnectorError(runQuery(client, { sql: "GRANT ALL ON *.* TO CURRENT_USER" }), "permission");
-    await expectConnectorError(runQuery(client, { sql: "SIGNAL SQLSTATE '28000' SET MYSQL_ERRNO = 1045" }), "permission");
+    // The statement was refused (a 422), never a rotation.
+    await expectConnectorError(runQuery(client, { sql: "GRANT ALL ON *.* TO CURRENT_USER" }), "target_error");
+    await expectConnectorError(runQuery(client, { sql: "SIGNAL SQLSTATE '28000' SET MYSQL_ERRNO = 1045" }), "target_error");
     // Nor "password expired" raised by a statement: refetching and running the statement again would be wrong.
     for (const errno of [1820, 1862]) {
       await expectConnectorError(runQuery(client, { sql: `SIGNAL SQLSTATE 'HY000' SET MYSQL_ERRNO = ${errno}` }), "target_error");
@@ -286,9 +287,14 @@ describe("mariadb connector against the machine's MariaDB", () => {
     expect((await runQuery(client, { sql: "SELECT ? + 1 AS n", params: [41] })).rows).toEqual([[42]]);
   });
 
-  it("maps a missing table privilege to permission", async () => {
+  it("takes a privilege a statement lacks for the statement's fault (422), and a deadlock for one to run again", async () => {
     const { client } = await open();
-    await expectConnectorError(runQuery(client, { sql: "SELECT * FROM mysql.user" }), "permission");
+    const refused = await expectConnectorError(runQuery(client, { sql: "SELECT * FROM mysql.user" }), "target_error");
+    expect(refused.message).toMatch(/lacks a privilege the statement needs/);
+    for (const errno of [1205, 1213]) {
+      const busy = await expectConnectorError(runQuery(client, { sql: `SIGNAL SQLSTATE '40001' SET MYSQL_ERRNO = ${errno}` }), "busy");
+      expect(busy.message).toMatch(/rolled the statement back .*Run it again/);
+    }
   });
 
   it("runs concurrent statements on separate sessions of one pool, up to its size", async () => {
@@ -424,7 +430,7 @@ describe("mariadb classify", () => {
   it("names the connection's database only for a refusal at login; a statement's USE other_db is another database", () => {
     expect(classifyMariadbError(serverError("ER_DBACCESS_DENIED_ERROR", 1044), config)?.message).toContain("may not use the database “shop”");
     expect(classifyMariadbError(serverError("ER_BAD_DB_ERROR", 1049), config)?.message).toContain("The database “shop” does not exist");
-    for (const [error, kind] of [[serverError("ER_DBACCESS_DENIED_ERROR", 1044), "permission"], [serverError("ER_BAD_DB_ERROR", 1049), "target_error"]] as const) {
+    for (const [error, kind] of [[serverError("ER_DBACCESS_DENIED_ERROR", 1044), "target_error"], [serverError("ER_BAD_DB_ERROR", 1049), "target_error"]] as const) {
       markRaisedByStatement(error);
       const result = classifyMariadbError(error, config);
       expect(result?.kind).toBe(kind);

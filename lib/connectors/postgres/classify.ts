@@ -110,7 +110,13 @@ function classifyServer(error: unknown, target: PostgresTarget): ConnectorError 
     case "3D000":
       return new ConnectorError("config", `The database “${target.database}” does not exist on ${hostPort(target.host, target.port)}.`);
     case "42501":
+      // From a statement, the statement is what was refused (pg_authid, another schema): the caller's request.
+      if (!login) return new ConnectorError("target_error", `${who} lacks a privilege the statement needs on ${hostPort(target.host, target.port)} (PostgreSQL 42501 insufficient_privilege).`);
       return new ConnectorError("permission", `${who} lacks a privilege this needs on ${hostPort(target.host, target.port)} (PostgreSQL 42501 insufficient_privilege).`);
+    case "40001":
+    case "40P01":
+    case "55P03":
+      return new ConnectorError("busy", `${where(target)} rolled the statement back (PostgreSQL ${code} ${CONDITIONS[code]}): another transaction held what it needed. Run it again.`);
     case "57014":
       return new ConnectorError("timeout", `${where(target)} cancelled the statement (PostgreSQL 57014 query_canceled), usually because it ran longer than the time allowed.`);
     case "53300":

@@ -409,7 +409,7 @@ describe("postgres connector against a password-auth PostgreSQL", () => {
     expect((await run("SELECT 1 AS n")).rows).toEqual([[1]]);
   });
 
-  it("maps a missing privilege to permission", async () => {
+  it("takes a privilege a statement lacks for the statement's fault (422), and a deadlock or serialization failure for one to run again", async () => {
     const admin = await startAdmin();
     try {
       await admin.query("CREATE TABLE IF NOT EXISTS admin_only (x int)");
@@ -418,7 +418,12 @@ describe("postgres connector against a password-auth PostgreSQL", () => {
       await admin.end();
     }
     const { client } = await open({ database: "postgres" });
-    await expectConnectorError(runQuery(client, { sql: "SELECT * FROM admin_only" }), "permission");
+    const refused = await expectConnectorError(runQuery(client, { sql: "SELECT * FROM admin_only" }), "target_error");
+    expect(refused.message).toMatch(/lacks a privilege the statement needs .*42501 insufficient_privilege/);
+    for (const code of ["40001", "40P01", "55P03"]) {
+      const busy = await expectConnectorError(runQuery(client, { sql: `DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '${code}'; END $$` }), "busy");
+      expect(busy.message).toMatch(new RegExp(`rolled the statement back \\(PostgreSQL ${code} \\w+\\).*Run it again`));
+    }
   });
 
   it("runs concurrent statements on separate sessions of one pool, up to its size", async () => {
