@@ -124,6 +124,10 @@ function classifyServer(error: unknown, target: PostgresTarget): ConnectorError 
     case "57P03":
       return new ConnectorError("unreachable", `${where(target)} is not accepting connections right now (PostgreSQL ${code} ${CONDITIONS[code]}).`);
   }
+  // The one syntax error worth its own words (PostgreSQL's own, in English; in another lc_messages the generic line below).
+  if (code === "42601" && str(error, "message") === "cannot insert multiple commands into a prepared statement") {
+    return new ConnectorError("target_error", `${where(target)} runs one statement per invoke, and this SQL has several (PostgreSQL 42601). Send them one at a time, or put them in a DO block or a function.`);
+  }
   const name = CONDITIONS[code] ? ` ${CONDITIONS[code]}` : "";
   const position = /^\d{1,9}$/.test(str(error, "position")) ? ` at character ${str(error, "position")}` : "";
   // Constraint names are schema identifiers, never row values.

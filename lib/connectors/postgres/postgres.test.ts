@@ -380,7 +380,8 @@ describe("postgres connector against a password-auth PostgreSQL", () => {
     const run = (sql: string, params: unknown[] = []) => runQuery(client, { sql, params, rowLimit: 10 });
     const syntax = await expectConnectorError(run("SELEC 'private-literal'"), "target_error", ["private-literal"]);
     expect(syntax.message).toContain("42601 syntax_error");
-    await expectConnectorError(run("SELECT 1; SELECT 2"), "target_error");
+    const several = await expectConnectorError(run("SELECT 1; SELECT 2"), "target_error");
+    expect(several.message).toMatch(/runs one statement per invoke, and this SQL has several/);
     // The session stays usable after a failed statement.
     expect((await run("SELECT $1::int + 1 AS n", [41])).rows).toEqual([[42]]);
   });
