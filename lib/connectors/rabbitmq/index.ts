@@ -48,12 +48,42 @@ function destroy(model: ChannelModel) {
 const shortString = (trim = false) =>
   (trim ? z.string().trim() : z.string()).max(255).refine((v) => Buffer.byteLength(v, "utf8") <= 255, "At most 255 bytes (UTF-8): shorten it, or use fewer non-ASCII characters.");
 
+/** A message property: a short string, without control characters (a NUL or a line break in a content type reaches consumers as is). */
+const property = (description: string) =>
+  shortString(true)
+    // eslint-disable-next-line no-control-regex
+    .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), "Control characters are not allowed here.")
+    .optional()
+    .meta({ description: `${description}; at most 255 bytes.` });
+
 const publishInput = z.strictObject({
   exchange: shortString().default(""),
   routingKey: shortString(),
   body: z.string().max(MAX_REQUEST_BYTES).meta({ description: "The message body as text. The whole invoke request is limited to 1 MiB." }),
-  contentType: shortString(true).optional().meta({ description: "The message's content type (e.g. application/json); at most 255 bytes." }),
-  persistent: z.boolean().optional(),
+  contentType: property("The message's content type (e.g. application/json)"),
+  contentEncoding: property("Its content encoding (e.g. gzip), for consumers; the body is sent as given"),
+  persistent: z.boolean().optional().meta({ description: "True: the broker writes the message to disk in a durable queue (delivery mode 2)." }),
+  messageId: property("An id for the message, for consumers that drop duplicates"),
+  correlationId: property("The id of the request this message answers"),
+  replyTo: property("The queue a reply should go to"),
+  type: property("The message's type name, for consumers"),
+  appId: property("The sending application's name"),
+  expiration: z
+    .number()
+    .int("A whole number of milliseconds.")
+    .min(0)
+    .max(2_147_483_647)
+    .optional()
+    .meta({ description: "Milliseconds the message may wait in a queue before the broker drops it (per-message TTL)." }),
+  priority: z.number().int("A whole number.").min(0).max(255).optional().meta({ description: "0–255; used by queues declared with x-max-priority." }),
+  headers: z
+    .record(
+      z.string().min(1).max(255).refine((v) => Buffer.byteLength(v, "utf8") <= 255, "A header name is at most 255 bytes (UTF-8)."),
+      z.union([z.string().max(4096), z.number().refine(Number.isFinite), z.boolean()]),
+    )
+    .refine((h) => Object.keys(h).length <= 64, "At most 64 headers.")
+    .optional()
+    .meta({ description: "Application headers (text, numbers, booleans), up to 64; consumers and headers exchanges read them." }),
 });
 
 const publishOutput = z.strictObject({
@@ -65,7 +95,7 @@ export type PublishOutput = z.output<typeof publishOutput>;
 const publish: Operation<ChannelModel, typeof publishInput, PublishOutput> = {
   label: "Publish a message",
   description:
-    'Publishes one message (UTF-8 text body) to an exchange with a routing key, and waits for the broker to confirm it. The default exchange ("") routes to the queue named by the routing key. `routed` is false when no queue received it.',
+    'Publishes one message (UTF-8 text body) to an exchange with a routing key, with the message properties given (content type, message and correlation ids, reply-to, TTL, priority, headers…), and waits for the broker to confirm it. The default exchange ("") routes to the queue named by the routing key. `routed` is false when no queue received it.',
   input: publishInput,
   output: publishOutput,
   async run(model, input, { timeoutMs }) {
@@ -96,7 +126,17 @@ const publish: Operation<ChannelModel, typeof publishInput, PublishOutput> = {
         channel.publish(input.exchange, input.routingKey, Buffer.from(input.body, "utf8"), {
           mandatory: true,
           ...(input.contentType ? { contentType: input.contentType } : {}),
+          ...(input.contentEncoding ? { contentEncoding: input.contentEncoding } : {}),
           ...(input.persistent !== undefined ? { persistent: input.persistent } : {}),
+          ...(input.messageId ? { messageId: input.messageId } : {}),
+          ...(input.correlationId ? { correlationId: input.correlationId } : {}),
+          ...(input.replyTo ? { replyTo: input.replyTo } : {}),
+          ...(input.type ? { type: input.type } : {}),
+          ...(input.appId ? { appId: input.appId } : {}),
+          // AMQP carries the TTL as text.
+          ...(input.expiration !== undefined ? { expiration: String(input.expiration) } : {}),
+          ...(input.priority !== undefined ? { priority: input.priority } : {}),
+          ...(input.headers ? { headers: input.headers } : {}),
         });
         await channel.waitForConfirms();
       } finally {

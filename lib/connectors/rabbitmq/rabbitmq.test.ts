@@ -185,6 +185,19 @@ describe("rabbitmq connector against the machine's RabbitMQ", () => {
     expect(await publish(client, { routingKey: queue, body: "y" })).toEqual({ published: true, routed: true });
   });
 
+  it("sends the message properties given: ids, reply-to, TTL, priority, headers; and refuses a control character in one", async () => {
+    const queue = await target.declareQueue();
+    const { client } = await open();
+    const properties = { messageId: "msg-1", correlationId: "req-9", replyTo: "replies", type: "order.created", appId: "billing", contentEncoding: "identity", expiration: 60_000, priority: 5, headers: { tenant: "acme", attempt: 2, urgent: true } };
+    expect(await publish(client, { routingKey: queue, body: "{}", ...properties })).toEqual({ published: true, routed: true });
+    const received = await target.receive(queue);
+    expect(received?.properties).toMatchObject({ ...properties, expiration: "60000", headers: expect.objectContaining(properties.headers) });
+    const input = rabbitmqConnector.operations.publish!.input;
+    for (const bad of [{ contentType: "text/plain\u0000x" }, { messageId: "a\nb" }, { priority: 256 }, { expiration: 1.5 }, { headers: { x: { nested: 1 } } }]) {
+      expect(input.safeParse({ routingKey: "k", body: "x", ...bad }).success, JSON.stringify(bad)).toBe(false);
+    }
+  });
+
   it("measures names in bytes, as AMQP does: 255 characters of non-ASCII text are refused with the field named", () => {
     const input = rabbitmqConnector.operations.publish!.input;
     const wide = "é".repeat(200); // 400 bytes
