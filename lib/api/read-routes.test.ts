@@ -203,6 +203,13 @@ describe("what the read routes answer", () => {
     expect((await second.json()) as unknown).toMatchObject({ page: 2, pageSize: 1 });
   });
 
+  it("refuses a list's unknown query parameter with 422 naming it, rather than answering the list unfiltered", async () => {
+    signInAs(viewerB);
+    const answer = await folderAssetsRoute.GET(req(`/api/v1/folders/${folderB.id}/assets?search=payroll`), ctx({ folderId: folderB.id }));
+    expect(answer.status).toBe(422);
+    expect((await answer.json()) as unknown).toMatchObject({ error: { code: "VALIDATION", fieldErrors: { search: [expect.stringContaining("is not a field of the query here")] } } });
+  });
+
   it("refuses a query parameter given twice with 422 naming it, rather than guessing which was meant", async () => {
     signInAs(viewerB);
     const answer = await folderAssetsRoute.GET(req(`/api/v1/folders/${folderB.id}/assets?q=payroll&q=billing`), ctx({ folderId: folderB.id }));

@@ -20,9 +20,11 @@ export type RouteSpec<P, Q, B> = Omit<OperationSpec, "params" | "query" | "body"
 export function defineRoute<P = Record<string, never>, Q = Record<string, never>, B = undefined>(spec: RouteSpec<P, Q, B>, run: Run<P, Q, B>) {
   // A body's unknown keys are refused, not dropped: a misspelt or misplaced setting would otherwise be ignored without a word.
   const body = (spec.body instanceof z.ZodObject ? spec.body.strict() : spec.body) as z.ZodType<B> | undefined;
+  // So are a list's unknown query parameters: ?search=pg for ?q=pg would otherwise answer everything, unfiltered.
+  const query = (spec.query instanceof z.ZodObject ? spec.query.strict() : spec.query) as z.ZodType<Q> | undefined;
   const { authorize, ...rest } = spec;
   const documented = body ? { ...rest, body } : rest;
-  const handler = apiHandler<P, Q, B>({ params: spec.params, query: spec.query, body }, run, {
+  const handler = apiHandler<P, Q, B>({ params: spec.params, query, body }, run, {
     ...(spec.status && spec.status !== 200 ? { status: spec.status } : {}),
     ...(authorize ? { authorize } : {}),
   });
