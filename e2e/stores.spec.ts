@@ -85,8 +85,10 @@ async function saveAndRetest(page: Page, name: string) {
   await page.getByLabel("Request timeout (ms)").fill("15000");
   await page.getByRole("button", { name: "Save changes" }).click();
   await expect(page.getByText("Store saved.")).toBeVisible();
-  // The form stays "Saving…" until the saved settings have rendered afresh; only then is it usable.
+  // The form stays "Saving…" until the saved settings have rendered afresh; only then is it usable,
+  // with focus back on the button that saved (the form is a new one, so not left on <body>).
   await expect(page.getByRole("button", { name: "Save changes" })).toBeVisible();
+  await expect(page.getByRole("button", { name: "Save changes" })).toBeFocused();
   // Untested settings: the old settings' health no longer stands for them.
   await expect(page.getByRole("main")).toContainText("Not tested");
   await page.getByRole("button", { name: "Test saved settings" }).click();

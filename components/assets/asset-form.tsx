@@ -366,7 +366,7 @@ export function AssetForm({ folderId, stores, existing, cancelHref }: AssetFormP
                 </FormField>
               </div>
             ) : type === "CREDENTIAL" ? (
-              <div className="grid items-end gap-5 md:grid-cols-3">
+              <div className="grid items-start gap-5 md:grid-cols-3">
                 {store?.singleValue ? null : (
                   <FormField id="asset-username-key" label="Username key" error={err("usernameKey")} description="The key in the secret that holds the username. Empty: give the username instead.">
                     <Input value={usernameKey} onChange={(e) => setUsernameKey(e.target.value)} maxLength={200} autoComplete="off" spellCheck={false} className="font-mono text-sm" />

@@ -87,10 +87,14 @@ export function AssetPickerDialog({
   });
   const rows = query.data?.pages.flatMap((p) => p.rows) ?? [];
 
-  // A new result set starts at the asset the field uses now, if listed, else at its first row (also
-  // when the rows arrive after the search changed).
+  // A new result set starts at the asset the field uses now, if listed, else at its first row that can
+  // fill the field (a Text asset listed first is not it), also when the rows arrive after the search changed.
   const firstPage = query.data?.pages[0];
-  useEffect(() => setActive(Math.max(0, firstPage?.rows.findIndex((row) => row.id === currentAssetId) ?? 0)), [search, folderId, firstPage, currentAssetId]);
+  useEffect(() => {
+    const rowsNow = firstPage?.rows ?? [];
+    const current = rowsNow.findIndex((row) => row.id === currentAssetId);
+    setActive(current >= 0 ? current : Math.max(0, rowsNow.findIndex((row) => row.selectable)));
+  }, [search, folderId, firstPage, currentAssetId]);
   useEffect(() => {
     listRef.current?.querySelector<HTMLElement>(`[data-index="${active}"]`)?.scrollIntoView({ block: "nearest" });
   }, [active]);

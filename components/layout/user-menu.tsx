@@ -55,7 +55,9 @@ export function UserMenu({ user }: UserMenuProps) {
           </Link>
         </DropdownMenuItem>
         <DropdownMenuSeparator />
-        <DropdownMenuItem onSelect={() => void signOut({ callbackUrl: "/login" })}>
+        {/* To the sign-in page of the address in use: next-auth's own redirect is built from NEXTAUTH_URL,
+            which an operator may not have set (it then points at localhost:3000). */}
+        <DropdownMenuItem onSelect={() => void signOut({ redirect: false }).then(() => window.location.assign("/login"))}>
           <LogOutIcon aria-hidden="true" />
           Sign out
         </DropdownMenuItem>

@@ -471,11 +471,12 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
       </div>
 
       <div className="flex flex-wrap justify-end gap-3">
-        <Button type="button" variant="outline" onClick={runTest} pending={test.pending}>
+        {/* Ids: after a save the form renders anew, and focus goes back to the button of the same id. */}
+        <Button id="store-test" type="button" variant="outline" onClick={runTest} pending={test.pending}>
           {test.pending ? <LoaderCircleIcon className="animate-spin" aria-hidden="true" /> : <FlaskConicalIcon aria-hidden="true" />}
           {test.pending ? "Testing…" : "Test connection"}
         </Button>
-        <Button type="submit" pending={saving} disabled={!hydrated}>
+        <Button id="store-save" type="submit" pending={saving} disabled={!hydrated}>
           {saving ? "Saving…" : existing ? "Save changes" : "Create store"}
         </Button>
       </div>

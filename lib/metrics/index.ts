@@ -22,7 +22,8 @@ const holder = globalThis as unknown as { latchMetrics?: Metrics };
 export function metrics(): Metrics {
   if (holder.latchMetrics) return holder.latchMetrics;
   const registry = new client.Registry();
-  client.collectDefaultMetrics({ register: registry, prefix: "latch_process_" });
+  // "latch_" + prom-client's own names: latch_process_cpu_seconds_total, latch_nodejs_eventloop_lag_seconds…
+  client.collectDefaultMetrics({ register: registry, prefix: "latch_" });
   const m: Metrics = {
     registry,
     resolves: new client.Counter({ name: "latch_secret_resolves_total", help: "Secret resolutions by store and outcome, and whether the cache answered.", labelNames: ["store_kind", "store_id", "outcome", "cache"], registers: [registry] }),

@@ -37,6 +37,10 @@ describe("/api/metrics", () => {
     expect(ok.text).toContain('latch_invokes_total{connector="postgres",outcome="ok"} 1');
     expect(ok.text).toContain("latch_vault_call_duration_seconds");
     expect(ok.text).toContain("latch_refresh_broadcasts_total");
+    // The process's own metrics, under one prefix (not latch_process_process_…).
+    expect(ok.text).toContain("latch_process_cpu_seconds_total");
+    expect(ok.text).toContain("latch_nodejs_eventloop_lag_seconds");
+    expect(ok.text).not.toContain("latch_process_process_");
     // The cache's events under their singular names (as the other metrics' labels are).
     const { secretCache } = await import("@/lib/secrets/resolver");
     secretCache();
