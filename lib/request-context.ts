@@ -2,6 +2,7 @@ import "server-only";
 import { randomUUID } from "node:crypto";
 import { headers } from "next/headers";
 import { env } from "@/lib/env";
+import { logger } from "@/lib/log";
 
 export const REQUEST_ID_HEADER = "x-request-id";
 const VALID_REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
@@ -36,6 +37,24 @@ export function clientAddressFrom(h: HeaderReader | Record<string, string | stri
   const value = Array.isArray(raw) ? raw.join(",") : raw;
   const hops = (value ?? "").split(",").map((s) => s.trim()).filter(Boolean);
   if (hops.length === 0) return "unknown";
+  if (trustedProxies === 0 && hops.length > 1) warnUntrustedForwarding(hops.at(-1)!);
   // Fewer entries than proxies (a proxy that does not append): the farthest one there is.
   return hops[Math.max(0, hops.length - 1 - trustedProxies)] ?? "unknown";
+}
+
+let forwardingWarned = false;
+
+/**
+ * A request came with X-Forwarded-For of its own while LATCH_TRUST_PROXY says there is no proxy. Behind
+ * a proxy, every client then counts as the proxy's address, and a few wrong passwords lock everyone out
+ * of signing in: said once per process, to whoever reads the log. (A client can send the header itself,
+ * so it is a hint, not an alarm.)
+ */
+function warnUntrustedForwarding(peer: string) {
+  if (forwardingWarned) return;
+  forwardingWarned = true;
+  logger().warn(
+    { event: "proxy.untrusted_forwarding", peer },
+    `A request arrived through ${peer} with an X-Forwarded-For header, but LATCH_TRUST_PROXY is not set: if Latch runs behind a proxy or load balancer, every client counts as ${peer} for sign-in lock-outs and rate limits. Set LATCH_TRUST_PROXY to the number of proxies in front of Latch.`,
+  );
 }

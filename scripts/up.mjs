@@ -30,9 +30,11 @@ const installed = mtime("node_modules/.package-lock.json");
 const locked = mtime("package-lock.json");
 if (installed === undefined || (locked !== undefined && locked > installed)) {
   console.log(installed === undefined ? "Installing dependencies…" : "package-lock.json changed; updating dependencies…");
-  const res = spawnSync("npm", ["install", "--no-audit", "--no-fund"], { stdio: "inherit", shell: isWindows });
+  // --no-save, as .ci/run: the tree the lockfile names, without npm rewriting package-lock.json (which
+  // would then count as a source change and cost a full rebuild of an unchanged app).
+  const res = spawnSync("npm", ["install", "--no-audit", "--no-fund", "--no-save"], { stdio: "inherit", shell: isWindows });
   if (res.status !== 0) process.exit(res.status ?? 1);
-  // npm may rewrite package-lock.json after the hidden lockfile; mark the tree as current.
+  // Mark the installed tree as current, whatever npm did to the hidden lockfile's time.
   const now = new Date();
   try {
     utimesSync("node_modules/.package-lock.json", now, now);
