@@ -271,6 +271,32 @@ export async function connectClient(client: pg.Client, connectionString: string,
 }
 
 /**
+ * Why a session to DATABASE_URL could not be used, in words that say what to check (the user and
+ * password are never shown). For what PostgreSQL or the network answered; anything else by its message.
+ */
+export function describeDatabaseFailure(error: unknown, connectionString: string): string {
+  const at = databaseShown(connectionString);
+  const code = String((error as { code?: unknown })?.code ?? "");
+  switch (code) {
+    case "3D000":
+      return `the database named in DATABASE_URL (${at}) does not exist: create it, or correct the name`;
+    case "28P01":
+      return `PostgreSQL at ${at} refused the password of the user in DATABASE_URL`;
+    case "28000":
+      return `PostgreSQL at ${at} refused the user in DATABASE_URL: it does not exist, or pg_hba.conf does not let it in from this address`;
+    case "42501":
+      return `the user in DATABASE_URL lacks a privilege Latch needs on ${at}`;
+    case "ECONNREFUSED":
+      return `nothing is listening at ${at}: check that PostgreSQL runs there and DATABASE_URL's host and port`;
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return `the host in DATABASE_URL (${at}) does not resolve`;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return `the database at ${at} could not be used (${message})`;
+}
+
+/**
  * One connection of its own for `fn`, ended afterwards (scripts, the readiness probe). Connecting
  * gives up after CONNECT_TIMEOUT_MS; with `timeoutMs`, the whole of it (connecting, every query)
  * gives up after that long, and the connection is closed, instead of waiting on a silent server one

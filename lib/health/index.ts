@@ -1,6 +1,6 @@
 import "server-only";
 import { configuredMasterKeyIds, dataKeysByMasterKey, missingMasterKeys } from "@/lib/crypto/master-keys";
-import { listPendingMigrations, readMigrations, withDatabaseClient } from "@/lib/db/migrate";
+import { describeDatabaseFailure, listPendingMigrations, readMigrations, withDatabaseClient } from "@/lib/db/migrate";
 import { env } from "@/lib/env";
 import { logger } from "@/lib/log";
 
@@ -105,6 +105,9 @@ export async function reportAtStart(): Promise<void> {
       logger().info({ keyId: configured.current }, "encryption: running with this master key");
     }
   } catch (error) {
-    logger().warn({ err: error }, "could not check the database's migrations and master keys at start-up: the database did not answer");
+    logger().error(
+      { code: (error as { code?: unknown })?.code },
+      `could not check the database's migrations and master keys at start-up: ${describeDatabaseFailure(error, env().DATABASE_URL)}; /api/ready answers 503 until the database can be used`,
+    );
   }
 }

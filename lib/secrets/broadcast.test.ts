@@ -9,7 +9,7 @@ import { env } from "@/lib/env";
 import { metrics } from "@/lib/metrics";
 import { grant, latchStore, makeFolder, makeUser, signInAs } from "@/test/fixtures";
 import { startPartitionProxy } from "@/test/targets/net";
-import { broadcastRefresh, catchUpTo, closeListenerClient, ensureCurrent, ensureListening, isListening, resumeListening, stopListening } from "./broadcast";
+import { broadcastRefresh, catchUpTo, closeListenerClient, ensureCurrent, ensureListening, isListening, listenerRetryDelayMs, resumeListening, stopListening } from "./broadcast";
 import { resolve } from "./resolver";
 
 vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
@@ -227,6 +227,10 @@ describe("the listener's own session", () => {
     await resumeListening();
     await vi.waitFor(() => expect(isListening()).toBe(true), { timeout: 10_000 });
     expect(await listenerSessions()).toBe(1);
+  });
+
+  it("waits longer after each failed start, up to a minute, so a database away for hours is not asked every 2 s", () => {
+    expect([1, 2, 3, 4, 5, 6, 7, 100].map(listenerRetryDelayMs)).toEqual([2000, 4000, 8000, 16000, 32000, 60000, 60000, 60000]);
   });
 
   it("is closed within a bound when the database has stopped answering, so a stop does not wait on it", async () => {

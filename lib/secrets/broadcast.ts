@@ -67,6 +67,8 @@ type State = {
   catchingUp: Promise<void> | null;
   pinger: NodeJS.Timeout | null;
   retry: NodeJS.Timeout | null;
+  /** Failed attempts to start the listener in a row: the wait before the next one grows with it. */
+  failures: number;
 };
 
 const holder = globalThis as unknown as { latchBroadcast?: State };
@@ -84,6 +86,7 @@ function current(): State {
     catchingUp: null,
     pinger: null,
     retry: null,
+    failures: 0,
   };
   return holder.latchBroadcast;
 }
@@ -237,6 +240,11 @@ function dropListener(client: pg.Client, why: string, error?: unknown) {
   scheduleReconnect(1000);
 }
 
+/**
+ * The wait before the next attempt to start the listener after `failures` failed ones in a row: 2 s,
+ * doubling to a minute, so a database that stays away for hours is not asked (nor logged) every 2 s.
+ */
+export const listenerRetryDelayMs = (failures: number) => Math.min(2000 * 2 ** Math.max(0, failures - 1), 60_000);
 /** How long the listener's session may take to open, or to answer LISTEN. */
 const LISTENER_CONNECT_MS = 10_000;
 /** How long a closing session may wait for the server to close its side before its socket is cut. */
@@ -305,13 +313,19 @@ export function ensureListening(): Promise<void> {
         });
       }, PING_MS);
       b.pinger.unref();
+      if (b.failures > 0) logger().info({ attempts: b.failures + 1 }, "cache refresh listener started after the database came back");
+      b.failures = 0;
     } catch (error) {
-      logger().warn({ err: error }, "could not start the cache refresh listener; retrying");
+      b.failures += 1;
+      const waitMs = listenerRetryDelayMs(b.failures);
+      // The whole error (its stack) once; after that what it was and when the next try is.
+      const err = b.failures === 1 ? error : { message: (error as Error)?.message, code: (error as { code?: unknown })?.code };
+      logger().warn({ err, attempt: b.failures, retryInSeconds: waitMs / 1000 }, "could not start the cache refresh listener; retrying");
       b.client = null;
       b.live = false;
       client.removeAllListeners("end");
       void closeListenerClient(client);
-      scheduleReconnect(2000);
+      scheduleReconnect(waitMs);
     } finally {
       b.starting = null;
     }
