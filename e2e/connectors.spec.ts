@@ -67,9 +67,9 @@ async function openForm(page: Page, folderId: string, connector: RegExp, name: s
   await page.getByRole("textbox", { name: /^Connection name\b/ }).fill(name);
 }
 
+/** Through the link under the field (connections.spec goes through the field's menu). */
 async function useAsset(page: Page, field: string, assetName: string) {
-  await page.getByRole("button", { name: `${field} options` }).click();
-  await page.getByRole("menuitem", { name: "Use credential asset" }).click();
+  await page.getByRole("button", { name: `Use credential asset for ${field}` }).click();
   await pickAsset(page, assetName);
 }
 

@@ -329,7 +329,7 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
             className="min-w-0"
           >
             {/* The menu sits beside the input itself, whatever hint or error the field shows. */}
-            <div className="flex gap-2">
+            <div className="flex flex-wrap gap-x-2 gap-y-1">
               <Input
                 type="password"
                 autoComplete="new-password"
@@ -341,6 +341,17 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
                 spellCheck={false}
               />
               {menu}
+              {/* The product's point, in words and not only behind the menu: take the value from a credential asset. */}
+              <div className="basis-full">
+                <button
+                  type="button"
+                  onClick={() => setPicking(f)}
+                  className="inline-flex items-center gap-1.5 text-[0.8125rem] font-medium text-primary underline-offset-4 hover:underline focus-visible:rounded-sm focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-ring"
+                >
+                  <KeyRoundIcon className="size-3.5" aria-hidden="true" />
+                  Use credential asset<span className="sr-only"> for {f.label}</span>
+                </button>
+              </div>
             </div>
           </FormField>
         )}
