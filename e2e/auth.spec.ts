@@ -314,7 +314,7 @@ test("a link opened while signed out leads, after sign-in, to the page it names"
   await expect(p).toHaveURL(`${baseURL}/audit?page=1`);
 });
 
-test("New user opens blank after a cancel: no name, address or initial password waits for the next person", async ({ page }) => {
+test("New user copies a generated password, and opens blank after a cancel: no name, address or initial password waits for the next person", async ({ page }) => {
   await page.goto("/users");
   const dialog = page.getByRole("dialog", { name: "New user" });
   await page.getByRole("button", { name: "New user" }).click();
@@ -322,6 +322,11 @@ test("New user opens blank after a cancel: no name, address or initial password 
   await dialog.getByLabel("E-mail").fill("abandoned@e2e.latch.test");
   await dialog.getByRole("button", { name: "Generate" }).click();
   await expect(dialog.getByLabel("Initial password")).not.toHaveValue("");
+  // Copied before the dialog closes and the password is gone for good.
+  await page.context().grantPermissions(["clipboard-read", "clipboard-write"]);
+  await dialog.getByRole("button", { name: "Copy" }).click();
+  await expect(page.getByText("Password copied.")).toBeVisible();
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(await dialog.getByLabel("Initial password").inputValue());
   await dialog.getByRole("checkbox", { name: /^Administrator/ }).check();
   await dialog.getByRole("button", { name: "Cancel" }).click();
   await expect(dialog).toBeHidden();

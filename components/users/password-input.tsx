@@ -1,6 +1,7 @@
 "use client";
 
-import { RefreshCwIcon } from "lucide-react";
+import { CopyIcon, RefreshCwIcon } from "lucide-react";
+import { toast } from "sonner";
 import { Button } from "@/components/ui/button";
 import { Input } from "@/components/ui/input";
 
@@ -13,6 +14,15 @@ function generate(length = 20): string {
   return out.length === length ? out : generate(length);
 }
 
+async function copy(value: string) {
+  try {
+    await navigator.clipboard.writeText(value);
+    toast.success("Password copied.");
+  } catch {
+    toast.error("Could not copy. Select the password and copy it yourself.");
+  }
+}
+
 /** A new-password field with a generator, so admins hand out strong initial passwords. */
 export function NewPasswordInput({
   value,
@@ -21,19 +31,23 @@ export function NewPasswordInput({
   ...rest
 }: { value: string; onChange: (v: string) => void; id?: string } & Omit<React.ComponentProps<"input">, "value" | "onChange">) {
   return (
-    <div className="flex gap-2">
+    <div className="flex flex-wrap gap-2">
       <Input
         id={id}
         type="text"
         autoComplete="new-password"
         spellCheck={false}
-        className="font-mono"
+        className="min-w-48 flex-1 font-mono"
         value={value}
         onChange={(e) => onChange(e.target.value)}
         {...rest}
       />
       <Button type="button" variant="outline" onClick={() => onChange(generate())}>
         <RefreshCwIcon aria-hidden="true" /> Generate
+      </Button>
+      {/* The password is handed on by whoever sets it: copy it before the dialog closes and it is gone. */}
+      <Button type="button" variant="outline" disabled={!value} onClick={() => void copy(value)}>
+        <CopyIcon aria-hidden="true" /> Copy
       </Button>
     </div>
   );

@@ -967,6 +967,20 @@ describe("typing a value into an external store: Latch overwrites only secrets i
     ok(await updateAssetAction(await editInput(id, { description: "Payroll login" })));
   });
 
+  it("a store that fails the check before a write is an error of the whole form, not of the name field: nothing is saved", async () => {
+    const path = `apps/store-down-${tag()}`;
+    emu.inject({ fault: { type: "status", status: 503 }, pathIncludes: path, times: 10 });
+    try {
+      const before = await db().credentialAsset.count();
+      const refused = await create({ type: "SECRET", name: `Store down ${tag()}`, storeId: vault.id, source: "value", secretName: path, secretValue: secretValue("down") });
+      expect(refused).toMatchObject({ ok: false, error: { code: expect.stringMatching(/^UPSTREAM_/), message: expect.stringMatching(/^Could not check “.*” in “.*” before writing, so nothing was saved: .*tell an administrator/) } });
+      expect(refused.ok ? null : (refused.error.fieldErrors ?? {})).toEqual({});
+      expect(await db().credentialAsset.count()).toBe(before);
+    } finally {
+      emu.clearFaults();
+    }
+  });
+
   it("a value written while the asset is read is the one kept afterwards, also for another asset that shares the secret", async () => {
     const path = `apps/read-during-write-${tag()}`;
     const v1 = secretValue("rdw-1");

@@ -189,7 +189,12 @@ async function assertMayWrite(tx: Tx, actor: Actor, store: CredentialStore, secr
     exists = await secretExists(store, secretName, tx);
   } catch (error) {
     if (!(error instanceof ResolveError)) throw error;
-    throw fieldError("secretName", `Could not check “${secretName}” in “${store.name}” before writing: ${STORE_ERROR_TITLES[error.kind]}. ${error.userMessage}`);
+    // The store failed, not the name: an error of the whole form (502/503/504 as the store's), not of the path field.
+    throw new ResolveError(
+      error.kind,
+      `Could not check “${secretName}” in “${store.name}” before writing, so nothing was saved: ${STORE_ERROR_TITLES[error.kind]}. ${error.userMessage} If it goes on, tell an administrator: the store's settings are theirs.`,
+      error.retryAfterSeconds,
+    );
   }
   if (exists) {
     throw fieldError(
