@@ -21,7 +21,8 @@ export function defineRoute<P = Record<string, never>, Q = Record<string, never>
   // A body's unknown keys are refused, not dropped: a misspelt or misplaced setting would otherwise be ignored without a word.
   const body = (spec.body instanceof z.ZodObject ? spec.body.strict() : spec.body) as z.ZodType<B> | undefined;
   // So are a list's unknown query parameters: ?search=pg for ?q=pg would otherwise answer everything, unfiltered.
-  const query = (spec.query instanceof z.ZodObject ? spec.query.strict() : spec.query) as z.ZodType<Q> | undefined;
+  // A route whose caller adds parameters of its own (an OAuth callback) says so with z.looseObject.
+  const query = (spec.query instanceof z.ZodObject && spec.query._zod.def.catchall === undefined ? spec.query.strict() : spec.query) as z.ZodType<Q> | undefined;
   const { authorize, ...rest } = spec;
   const documented = body ? { ...rest, body } : rest;
   const handler = apiHandler<P, Q, B>({ params: spec.params, query, body }, run, {

@@ -969,7 +969,7 @@ describe("typing a value into an external store: Latch overwrites only secrets i
 
   it("a store that fails the check before a write is an error of the whole form, not of the name field: nothing is saved", async () => {
     const path = `apps/store-down-${tag()}`;
-    emu.inject({ fault: { type: "status", status: 503 }, pathIncludes: path, times: 10 });
+    emu.inject({ fault: { type: "status", status: 503, body: { errors: ["Vault is sealed"] } }, pathIncludes: path, times: 10 });
     try {
       const before = await db().credentialAsset.count();
       const refused = await create({ type: "SECRET", name: `Store down ${tag()}`, storeId: vault.id, source: "value", secretName: path, secretValue: secretValue("down") });

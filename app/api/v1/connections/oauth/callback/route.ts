@@ -18,7 +18,8 @@ const handler = defineRoute(
     summary: "OAuth authorization callback",
     description: "For browsers, not automations: the OAuth app redirects here after the person authorises it, and Latch redirects on to the connection's page.",
     tags: ["Connections"],
-    query: z.object({
+    // Loose: authorization servers add parameters of their own (iss, session_state, scope, …).
+    query: z.looseObject({
       state: z.string().min(3).max(200),
       code: z.string().min(1).max(2000).optional(),
       error: z.string().max(200).optional(),
