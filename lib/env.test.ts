@@ -11,6 +11,9 @@ describe("env", () => {
   it("fails fast naming the variable that is wrong", () => {
     expect(() => parseEnv({ ...valid, DATABASE_URL: undefined })).toThrow(/DATABASE_URL is required/);
     expect(() => parseEnv({ ...valid, DATABASE_URL: "mysql://x" })).toThrow(/DATABASE_URL must be a postgresql:\/\/ URL/);
+    // Prisma's ?schema= would be ignored (tables in public): refused, except public itself.
+    expect(() => parseEnv({ ...valid, DATABASE_URL: "postgresql://localhost/latch?schema=latch" })).toThrow(/DATABASE_URL names a \?schema= other than public/);
+    expect(parseEnv({ ...valid, DATABASE_URL: "postgresql://localhost/latch?sslmode=require&schema=public" }).DATABASE_URL).toContain("schema=public");
     expect(() => parseEnv({ ...valid, NEXTAUTH_SECRET: "short" })).toThrow(/NEXTAUTH_SECRET must be at least 32 characters/);
     expect(() => parseEnv({ ...valid, LOG_LEVEL: "loud" })).toThrow(EnvError);
   });

@@ -54,7 +54,13 @@ const schema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   DATABASE_URL: z
     .string({ error: "is required (a postgresql:// URL; `npm run up` sets one for the embedded database)" })
-    .regex(/^postgres(ql)?:\/\//, "must be a postgresql:// URL"),
+    .regex(/^postgres(ql)?:\/\//, "must be a postgresql:// URL")
+    // Prisma's ?schema= is common in copied URLs; the pg driver Latch runs on ignores it, and the tables
+    // would go to public without a word.
+    .refine((v) => {
+      const schemaParam = /[?&]schema=([^&]*)/.exec(v)?.[1];
+      return schemaParam === undefined || schemaParam === "" || schemaParam === "public";
+    }, "names a ?schema= other than public, which Latch does not use: its tables live in the database's public schema. Remove the parameter, or give Latch a database of its own"),
   NEXTAUTH_SECRET: z
     .string({ error: "is required (at least 32 characters; `npm run up` generates one into .data/)" })
     .trim()

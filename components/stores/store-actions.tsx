@@ -14,7 +14,7 @@ export function StoreActions({ storeId, storeName, deletable }: { storeId: strin
   const settle = useSettleAction();
   // The outcome shows on the page itself (health badge, and the failure in full) after the refresh.
   const test = useServerAction(testStoreAction, { onSuccess: (r) => (r.ok ? toast.success(`Test passed. ${r.message}`) : undefined) });
-  const refresh = useServerAction(refreshStoreAction, { success: "Values read from this store were cleared on every instance." });
+  const refresh = useServerAction(refreshStoreAction, { success: "Cached values from this store cleared on every instance; the next use reads them from the store." });
   return (
     <div className="flex flex-wrap gap-2">
       <Button variant="outline" onClick={() => void refresh.run({ storeId })} pending={refresh.pending}>

@@ -321,7 +321,7 @@ describe("folders", () => {
     expect((await setFolderMemberAction({ folderId: folder.id, email: person.email, role: "EDITOR" })).ok).toBe(true);
     expect(await db().folderMember.findUnique({ where: { folderId_userId: { folderId: folder.id, userId: person.id } } })).toMatchObject({ role: "EDITOR" });
     const inactive = await setFolderMemberAction({ folderId: folder.id, email: gone.email, role: "VIEWER" });
-    expect(inactive).toMatchObject({ ok: false, error: { fieldErrors: { email: ["There is no active user with that e-mail address."] } } });
+    expect(inactive).toMatchObject({ ok: false, error: { fieldErrors: { email: ["There is no active user with that e-mail address. People are added, and deactivated ones restored, under Users by an administrator."] } } });
     expect((await removeFolderMemberAction({ folderId: folder.id, userId: person.id })).ok).toBe(true);
     const actions = (await db().auditEvent.findMany({ where: { folderId: folder.id }, orderBy: { occurredAt: "asc" } })).map((e) => e.action);
     expect(actions).toEqual(["folder.member.add", "folder.member.update", "folder.member.remove"]);

@@ -291,8 +291,8 @@ function setFolderMemberChecked(ctx: Ctx, input: { folderId: string; email: stri
     const { folder } = await assertCanOnFolder(tx, ctx.actor, "members.manage", input.folderId);
     const user = await tx.user.findUnique({ where: { email: input.email } });
     if (!user || !user.active) {
-      throw new AppError("VALIDATION", "There is no active user with that e-mail address.", {
-        email: ["There is no active user with that e-mail address."],
+      throw new AppError("VALIDATION", "There is no active user with that e-mail address. People are added, and deactivated ones restored, under Users by an administrator.", {
+        email: ["There is no active user with that e-mail address. People are added, and deactivated ones restored, under Users by an administrator."],
       });
     }
     const existing = await tx.folderMember.findUnique({ where: { folderId_userId: { folderId: folder.id, userId: user.id } } });
