@@ -1,4 +1,5 @@
 /** `npm run db:seed`: the first-run administrator and the built-in store, against DATABASE_URL. */
+import { describeDatabaseFailure } from "../lib/db/migrate";
 import { seed } from "../prisma/seed";
 
 async function main() {
@@ -17,6 +18,9 @@ async function main() {
 }
 
 main().catch((err) => {
-  console.error(err instanceof Error ? err.message : err);
+  const code = (err as { code?: unknown })?.code;
+  // 42P01 undefined_table: a database the migrations have not reached.
+  if (code === "42P01") console.error("The database has no Latch tables yet: run `npm run db:migrate` with the same DATABASE_URL first, then `npm run db:seed`.");
+  else console.error(process.env.DATABASE_URL ? describeDatabaseFailure(err, process.env.DATABASE_URL).replace(/^./, (c) => c.toUpperCase()) : err instanceof Error ? err.message : err);
   process.exitCode = 1;
 });

@@ -200,3 +200,12 @@ describe("describeDatabaseFailure", () => {
     }
   });
 });
+
+describe("npm run db:seed on a database the migrations have not reached", () => {
+  it("says to run db:migrate first, instead of PostgreSQL's 'relation does not exist'", async () => {
+    const { spawnSync } = await import("node:child_process");
+    const run = spawnSync(process.execPath, ["--import", "tsx", "scripts/seed.ts"], { env: { ...process.env, DATABASE_URL: db.url }, encoding: "utf8", timeout: 60_000 });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain("The database has no Latch tables yet: run `npm run db:migrate` with the same DATABASE_URL first");
+  });
+});
