@@ -60,6 +60,16 @@ describe("applyMigrations", () => {
     expect(results.flatMap((r) => r.applied).sort()).toEqual(["001_a", "002_b"]);
   });
 
+  it("says so when the database has migrations this build does not ship (a newer Latch migrated it)", async () => {
+    await addMigration("001_a", `CREATE TABLE a (id int);`);
+    await addMigration("002_b", `CREATE TABLE b (id int);`);
+    await applyMigrations(db.url, { dir });
+    await rm(path.join(dir, "002_b"), { recursive: true });
+    const said: string[] = [];
+    expect(await applyMigrations(db.url, { dir, log: (m) => said.push(m) })).toEqual({ applied: [] });
+    expect(said).toEqual([expect.stringMatching(/^Warning: the database has 1 migration this build does not ship \(002_b\): a newer Latch migrated it\./)]);
+  });
+
   it("refuses to run when an applied migration was edited", async () => {
     await addMigration("001_a", `CREATE TABLE a (id int);`);
     await applyMigrations(db.url, { dir });

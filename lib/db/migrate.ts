@@ -361,6 +361,17 @@ export async function applyMigrations(
       await client.query(MIGRATIONS_TABLE_DDL);
       const recorded = await recordedMigrations(client);
 
+      // Applied here but not shipped with this build: a newer Latch migrated this database (an upgrade rolled
+      // back to an older build). Its schema is ahead of this code; said, as `prisma migrate status` would.
+      const shipped = new Set(files.map((f) => f.name));
+      const unknown = [...recorded.keys()].filter((name) => !shipped.has(name)).sort();
+      if (unknown.length > 0) {
+        log(
+          `Warning: the database has ${unknown.length} migration${unknown.length > 1 ? "s" : ""} this build does not ship (${unknown.join(", ")}): ` +
+            "a newer Latch migrated it. Run that version, or restore the database from before the upgrade; this build may fail against its schema.",
+        );
+      }
+
       const modified = files.filter((f) => recorded.has(f.name) && !checksumMatches(f, recorded.get(f.name)!));
       if (modified.length > 0) {
         throw new Error(
