@@ -48,6 +48,8 @@ describe("envelope encryption", () => {
     Object.assign(env(), { LATCH_MASTER_KEY: randomBytes(32).toString("base64") });
     forgetUnwrappedKeysForTests();
     await expect(client.getSecret({ name: "app/db" })).rejects.toMatchObject({ code: "NOT_CONFIGURED", userMessage: expect.stringMatching(/LATCH_PREVIOUS_MASTER_KEYS/) });
+    // And a rewrap without the key the data keys are under names it and the variable to put it in.
+    await expect(rewrapDataKeys()).rejects.toMatchObject({ userMessage: expect.stringMatching(/is wrapped by master key \S+, which is neither LATCH_MASTER_KEY nor in LATCH_PREVIOUS_MASTER_KEYS: add the old key/) });
 
     // The test files share one database: every data key goes back under the key the others use.
     Object.assign(env(), { LATCH_MASTER_KEY: oldKey, LATCH_PREVIOUS_MASTER_KEYS: newKey });

@@ -123,7 +123,12 @@ export async function rewrapDataKeys(client: Db = db()): Promise<{ rewrapped: nu
   const stale = await client.dataKey.findMany({ where: { masterKeyId: { not: current.id } } });
   for (const row of stale) {
     const master = all.get(row.masterKeyId);
-    if (!master) throw new AppError("BAD_REQUEST", `Data key ${row.id} is wrapped by a master key that is not configured.`);
+    if (!master) {
+      throw new AppError(
+        "BAD_REQUEST",
+        `Data key ${row.id} is wrapped by master key ${row.masterKeyId}, which is neither LATCH_MASTER_KEY nor in LATCH_PREVIOUS_MASTER_KEYS: add the old key to LATCH_PREVIOUS_MASTER_KEYS and run this again (the keys it did rewrap stay rewrapped).`,
+      );
+    }
     const key = open(master, Buffer.from(row.wrappedKey), "latch-data-key");
     await client.dataKey.update({
       where: { id: row.id },
