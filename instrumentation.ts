@@ -27,6 +27,10 @@ async function start() {
     const { logger } = await import("@/lib/log");
     logger().warn("NEXT_SERVER_ACTIONS_ENCRYPTION_KEY is not set: fine for one instance; instances built separately behind one address need one shared key (set LATCH_MULTI_INSTANCE=true to make it required)");
   }
+  if (settings.NODE_ENV === "production" && !settings.NEXTAUTH_URL) {
+    const { logger } = await import("@/lib/log");
+    logger().warn("NEXTAUTH_URL is not set: set it to the address people open Latch at (https://latch.example.com). Without it, session cookies are not marked Secure and carry no HSTS behind an HTTPS proxy, and OAuth apps are given the request's own address to send people back to");
+  }
   const { debugOutputWarning } = await import("@/lib/log/debug-output");
   const debugging = debugOutputWarning(settings);
   if (debugging) {
