@@ -192,12 +192,13 @@ describe("applyMigrations", () => {
 
 describe("describeDatabaseFailure", () => {
   it("says what to check for a database that does not exist, a port with nothing on it and a host that does not resolve, never the password", async () => {
-    const base = new URL(process.env.TEST_DATABASE_URL || process.env.DATABASE_URL || "postgresql://postgres@127.0.0.1:5432/postgres");
-    base.password = "never-shown-pw";
+    // The server the tests use, with its own credentials (the embedded one checks its password).
+    const base = new URL(db.url);
+    const elsewhere = Object.assign(new URL(base), { password: "never-shown-pw" });
     const cases: [string, RegExp][] = [
       [Object.assign(new URL(base), { pathname: "/latch_no_such_database_x" }).toString(), /^the database named in DATABASE_URL \(.*\/latch_no_such_database_x\) does not exist: create it, or correct the name$/],
-      [Object.assign(new URL(base), { host: "127.0.0.1:1" }).toString(), /^nothing is listening at 127\.0\.0\.1:1\//],
-      [Object.assign(new URL(base), { hostname: "no-such-host.invalid" }).toString(), /^the host in DATABASE_URL \(no-such-host\.invalid:/],
+      [Object.assign(new URL(elsewhere), { host: "127.0.0.1:1" }).toString(), /^nothing is listening at 127\.0\.0\.1:1\//],
+      [Object.assign(new URL(elsewhere), { hostname: "no-such-host.invalid" }).toString(), /^the host in DATABASE_URL \(no-such-host\.invalid:/],
     ];
     for (const [url, expected] of cases) {
       const error = await withDatabaseClient(url, (client) => client.query("SELECT 1"), 5000).then(
@@ -207,6 +208,7 @@ describe("describeDatabaseFailure", () => {
       const said = describeDatabaseFailure(error, url);
       expect(said, url).toMatch(expected);
       expect(said).not.toContain("never-shown-pw");
+      if (base.password) expect(said).not.toContain(decodeURIComponent(base.password));
     }
   });
 });
