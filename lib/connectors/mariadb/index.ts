@@ -150,7 +150,6 @@ const AUTOCOMMIT = 0x0002;
 // Objects and arrays go in as JSON text; mysql2 has no placeholder type for them.
 const bindValue = (v: unknown) => (v !== null && typeof v === "object" ? JSON.stringify(v) : v);
 
-/** Streams the first result set and keeps the first rowLimit rows, so a large result never sits in memory. */
 /** mysql2's Types.JSON. */
 const MYSQL_TYPE_JSON = 245;
 
@@ -163,6 +162,7 @@ function parseJsonCell(text: string): unknown {
   }
 }
 
+/** Streams the first result set and keeps the first rowLimit rows, so a large result never sits in memory. */
 function streamExecute(client: Client, sql: string, params: unknown[], rowLimit: number): Promise<QueryOutput> {
   return new Promise((resolve, reject) => {
     const rows = new ResultRows(rowLimit);
