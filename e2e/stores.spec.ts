@@ -123,6 +123,19 @@ test("HashiCorp Vault (AppRole, KV auto-detected): a wrong secret ID fails preci
   await expectNoneReceived(bodies, [...storeSecrets(emulators), wrongSecretId, abandonedToken]);
 });
 
+test("a store created straight after a failed test is created, and shows the failure as its health, not 'Not tested'", async ({ page }) => {
+  const name = unique("Dead vault");
+  await page.goto("/stores/new?kind=hashicorp");
+  await page.getByLabel(/^Name\b/).fill(name);
+  await page.getByLabel("Vault address").fill("https://127.0.0.1:1");
+  await page.getByRole("textbox", { name: "Token", exact: true }).fill(newSecret("dead-vault-token"));
+  await expectTest(page, /Test failed\. Could not connect .*127\.0\.0\.1:1/);
+  await page.getByRole("button", { name: "Create store" }).click();
+  await expect(page.getByRole("heading", { level: 1, name })).toBeVisible();
+  await expect(page.getByRole("main")).toContainText("Failing");
+  await expect(page.getByRole("main")).not.toContainText("Not tested");
+});
+
 /** Opens the new AWS Secrets Manager store form and fills it for the emulator, with `secretAccessKey`. */
 async function fillAwsStore(page: Page, emulators: Emulators, name: string, secretAccessKey: string) {
   const { config } = emulators.aws;
