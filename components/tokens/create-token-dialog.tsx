@@ -2,7 +2,6 @@
 
 import { CheckIcon, CopyIcon, KeyRoundIcon, TriangleAlertIcon } from "lucide-react";
 import { useEffect, useRef, useState } from "react";
-import { toast } from "sonner";
 import { Button } from "@/components/ui/button";
 import { Checkbox } from "@/components/ui/checkbox";
 import { Dialog, DialogContent, DialogDescription, DialogFooter, DialogHeader, DialogTitle, DialogTrigger } from "@/components/ui/dialog";
@@ -12,6 +11,7 @@ import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@
 import { FormField } from "@/components/shared/form-field";
 import { DialogFormFooter } from "@/components/shared/dialog-form-footer";
 import { useServerAction } from "@/components/shared/use-server-action";
+import { copyText } from "@/components/shared/copy-text";
 import { TENANT_PERMISSION_LABELS } from "@/lib/authz/permissions";
 import { createPersonalTokenAction, createServiceAccountTokenAction } from "@/lib/tokens/actions";
 import type { CreatedToken } from "@/lib/tokens/mutations";
@@ -206,13 +206,7 @@ function TokenReveal({ created, onDone }: { created: CreatedToken; onDone: () =>
     };
   }, []);
   async function copy() {
-    try {
-      await navigator.clipboard.writeText(created.token);
-      setCopied(true);
-      toast.success("Token copied.");
-    } catch {
-      toast.error("Could not copy. Select the token and copy it yourself.");
-    }
+    if (await copyText(created.token, "Token")) setCopied(true);
   }
   return (
     <div className="grid gap-5">

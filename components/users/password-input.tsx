@@ -1,7 +1,7 @@
 "use client";
 
 import { CopyIcon, RefreshCwIcon } from "lucide-react";
-import { toast } from "sonner";
+import { copyText } from "@/components/shared/copy-text";
 import { Button } from "@/components/ui/button";
 import { Input } from "@/components/ui/input";
 
@@ -12,15 +12,6 @@ function generate(length = 20): string {
   let out = "";
   for (const b of bytes) if (out.length < length && b < 256 - (256 % ALPHABET.length)) out += ALPHABET[b % ALPHABET.length];
   return out.length === length ? out : generate(length);
-}
-
-async function copy(value: string) {
-  try {
-    await navigator.clipboard.writeText(value);
-    toast.success("Password copied.");
-  } catch {
-    toast.error("Could not copy. Select the password and copy it yourself.");
-  }
 }
 
 /** A new-password field with a generator, so admins hand out strong initial passwords. */
@@ -46,7 +37,7 @@ export function NewPasswordInput({
         <RefreshCwIcon aria-hidden="true" /> Generate
       </Button>
       {/* The password is handed on by whoever sets it: copy it before the dialog closes and it is gone. */}
-      <Button type="button" variant="outline" disabled={!value} onClick={() => void copy(value)}>
+      <Button type="button" variant="outline" disabled={!value} onClick={() => void copyText(value, "Password")}>
         <CopyIcon aria-hidden="true" /> Copy
       </Button>
     </div>
