@@ -22,7 +22,7 @@ export function defineRoute<P = Record<string, never>, Q = Record<string, never>
   const body = (spec.body instanceof z.ZodObject ? spec.body.strict() : spec.body) as z.ZodType<B> | undefined;
   // So are a list's unknown query parameters: ?search=pg for ?q=pg would otherwise answer everything, unfiltered.
   // A route whose caller adds parameters of its own (an OAuth callback) says so with z.looseObject.
-  const query = (spec.query instanceof z.ZodObject && spec.query._zod.def.catchall === undefined ? spec.query.strict() : spec.query) as z.ZodType<Q> | undefined;
+  const query = (spec.query instanceof z.ZodObject && spec.query.def.catchall === undefined ? spec.query.strict() : spec.query) as z.ZodType<Q> | undefined;
   const { authorize, ...rest } = spec;
   const documented = body ? { ...rest, body } : rest;
   const handler = apiHandler<P, Q, B>({ params: spec.params, query, body }, run, {

@@ -53,6 +53,8 @@ const property = (description: string) =>
   shortString(true)
     // eslint-disable-next-line no-control-regex
     .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), "Control characters are not allowed here.")
+    // Left blank is left out, not sent as an empty property.
+    .transform((v) => v || undefined)
     .optional()
     .meta({ description: `${description}; at most 255 bytes.` });
 
@@ -123,21 +125,9 @@ const publish: Operation<ChannelModel, typeof publishInput, PublishOutput> = {
       });
       try {
         // mandatory: an unroutable message comes back (before its confirm), so `routed` can say so.
-        channel.publish(input.exchange, input.routingKey, Buffer.from(input.body, "utf8"), {
-          mandatory: true,
-          ...(input.contentType ? { contentType: input.contentType } : {}),
-          ...(input.contentEncoding ? { contentEncoding: input.contentEncoding } : {}),
-          ...(input.persistent !== undefined ? { persistent: input.persistent } : {}),
-          ...(input.messageId ? { messageId: input.messageId } : {}),
-          ...(input.correlationId ? { correlationId: input.correlationId } : {}),
-          ...(input.replyTo ? { replyTo: input.replyTo } : {}),
-          ...(input.type ? { type: input.type } : {}),
-          ...(input.appId ? { appId: input.appId } : {}),
-          // AMQP carries the TTL as text.
-          ...(input.expiration !== undefined ? { expiration: String(input.expiration) } : {}),
-          ...(input.priority !== undefined ? { priority: input.priority } : {}),
-          ...(input.headers ? { headers: input.headers } : {}),
-        });
+        // The properties as given: amqplib takes the ones it knows, skips those left out, and sends the TTL as text.
+        const { exchange, routingKey, body, ...properties } = input;
+        channel.publish(exchange, routingKey, Buffer.from(body, "utf8"), { ...properties, mandatory: true });
         await channel.waitForConfirms();
       } finally {
         // Not waited for: once the broker has confirmed, the answer is known. A broker under a memory or
