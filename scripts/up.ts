@@ -72,13 +72,16 @@ async function run(label: string, command: string, args: string[], env: NodeJS.P
 
 /**
  * Local-only secrets, generated once into .data/local-secrets.json (mode 0600) unless the environment
- * supplies them: the session signing key and the master key that wraps Latch's encryption keys.
+ * supplies them: the session signing key, the master key that wraps Latch's encryption keys, and the
+ * key Next.js seals server actions' bound arguments with.
  */
 const LOCAL_SECRETS = {
   NEXTAUTH_SECRET: () => randomBytes(48).toString("base64url"),
   LATCH_MASTER_KEY: () => randomBytes(32).toString("base64"),
   // The embedded PostgreSQL's superuser: anyone on the host can reach its port.
   LATCH_EMBEDDED_PG_PASSWORD: () => randomBytes(24).toString("base64url"),
+  // Kept across rebuilds, so a tab left open before a restart can still submit its forms.
+  NEXT_SERVER_ACTIONS_ENCRYPTION_KEY: () => randomBytes(32).toString("base64"),
 } as const;
 type LocalSecrets = Record<keyof typeof LOCAL_SECRETS, string>;
 
@@ -340,6 +343,7 @@ async function main() {
     DATABASE_URL: databaseUrl,
     NEXTAUTH_SECRET: secrets.NEXTAUTH_SECRET,
     LATCH_MASTER_KEY: secrets.LATCH_MASTER_KEY,
+    NEXT_SERVER_ACTIONS_ENCRYPTION_KEY: secrets.NEXT_SERVER_ACTIONS_ENCRYPTION_KEY,
     NEXTAUTH_URL: process.env.NEXTAUTH_URL || `http://localhost:${port}`,
   };
   delete env.LATCH_ADMIN_PASSWORD; // the app never needs it
