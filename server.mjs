@@ -32,6 +32,7 @@ import { fileURLToPath } from "node:url";
 import next from "next";
 import { DEFAULT_GRACE_SECONDS, DEFAULT_KEEP_ALIVE_SECONDS } from "./lib/server/defaults.mjs";
 import { createLifecycle } from "./lib/server/lifecycle.mjs";
+import { logLine } from "./lib/server/log-line.mjs";
 
 function option(short, long, fallback) {
   const args = process.argv.slice(2);
@@ -46,7 +47,7 @@ const portText = option("-p", "--port", process.env.PORT || "3000");
 const port = /^\d+$/.test(portText ?? "") ? Number(portText) : NaN;
 const hostname = option("-H", "--hostname", process.env.HOST || "127.0.0.1");
 if (!Number.isInteger(port) || port < 1 || port > 65535) {
-  console.error(`server.mjs: "${portText}" is not a port number (1–65535).`);
+  logLine("fatal", `server.mjs: "${portText}" is not a port number (1–65535).`);
   process.exit(2);
 }
 
@@ -184,10 +185,10 @@ const LISTEN_ERRORS = {
 };
 server.once("error", (error) => {
   const explain = LISTEN_ERRORS[error.code];
-  console.error(explain ? `server.mjs: ${explain()}` : error);
+  logLine("fatal", `server.mjs: ${explain ? explain() : (error.stack ?? String(error))}`);
   process.exit(1);
 });
-server.listen(port, hostname, () => console.log(`Latch listening on http://${hostname}:${port}`));
+server.listen(port, hostname, () => logLine("info", `Latch listening on http://${hostname}:${port}`));
 
 // The first SIGTERM or SIGINT stops gracefully; one of either kind later ends the process at once
 // (Ctrl-C after a `kill -TERM` that is taking too long). Within DUPLICATE_STOP_MS of the first, it is

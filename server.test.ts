@@ -34,6 +34,15 @@ afterEach(() => {
   for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
 });
 
+function messageOf(line: string): string {
+  try {
+    const parsed = JSON.parse(line) as { msg?: unknown };
+    return typeof parsed.msg === "string" ? parsed.msg : line;
+  } catch {
+    return line;
+  }
+}
+
 async function start(port: number, opts: { env?: Record<string, string>; cwd?: string } = {}): Promise<Running> {
   const child = spawn(process.execPath, ["--import", REGISTER, path.join(ROOT, "server.mjs"), "-p", String(port), "-H", "127.0.0.1"], {
     cwd: opts.cwd ?? ROOT,
@@ -48,7 +57,9 @@ async function start(port: number, opts: { env?: Record<string, string>; cwd?: s
   child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
     const lines = (partial + chunk).split("\n");
     partial = lines.pop()!;
-    for (const line of lines) {
+    for (const raw of lines) {
+      // server.mjs's own lines are JSON (lib/server/log-line.mjs); the stub app's are plain.
+      const line = messageOf(raw);
       out.push(line);
       for (const w of waiters.filter((w) => w.line === line)) w.resolve();
     }
@@ -217,6 +228,9 @@ describe("server.mjs stopping", () => {
       const taken = await run(["-p", "3984", "-H", "127.0.0.1"]);
       expect(taken.code).toBe(1);
       expect(taken.err).toContain("server.mjs: port 3984 on 127.0.0.1 is already in use.");
+      // One JSON line, as lib/log writes them, for whatever collects the logs.
+      const line = taken.err.split("\n").find((l) => l.includes("already in use"))!;
+      expect(JSON.parse(line)).toMatchObject({ level: "fatal", service: "latch", msg: "server.mjs: port 3984 on 127.0.0.1 is already in use." });
     } finally {
       blocker.close();
     }

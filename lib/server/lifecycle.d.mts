@@ -9,7 +9,7 @@ export interface Lifecycle {
 
 export function createLifecycle(
   server: Server,
-  options: { graceMs: () => number; close?: () => Promise<void>; exit?: (code: number) => void; log?: (line: string) => void },
+  options: { graceMs: () => number; close?: () => Promise<void>; exit?: (code: number) => void; log?: (line: string, level: "info" | "warn" | "error") => void },
 ): Lifecycle;
 
 export function killAfterMs(graceSeconds: string | undefined): number;

@@ -12,6 +12,7 @@
  */
 
 import { DEFAULT_GRACE_SECONDS } from "./defaults.mjs";
+import { logLine } from "./log-line.mjs";
 
 /**
  * How long a supervisor (`npm run up`) waits for server.mjs to stop before it kills it: the server's
@@ -35,12 +36,12 @@ export function killAfterMs(graceSeconds) {
  *   graceMs: () => number,
  *   close?: () => Promise<void>,
  *   exit?: (code: number) => void,
- *   log?: (line: string) => void,
+ *   log?: (line: string, level: "info" | "warn" | "error") => void,
  * }} options
  */
 export function createLifecycle(server, options) {
   const exit = options.exit ?? ((code) => process.exit(code));
-  const log = options.log ?? ((line) => console.error(line));
+  const log = options.log ?? ((line, level) => logLine(level, line));
   /** Responses whose handler has not finished yet. */
   const inFlight = new Set();
   let stopping = false;
@@ -63,7 +64,7 @@ export function createLifecycle(server, options) {
       if (inFlight.size === 0) onDrained?.();
     };
     Promise.resolve(work).then(done, (error) => {
-      log(`server.mjs: a request handler failed: ${error instanceof Error ? error.stack : String(error)}`);
+      log(`server.mjs: a request handler failed: ${error instanceof Error ? error.stack : String(error)}`, "error");
       done();
     });
   }
@@ -109,11 +110,12 @@ export function createLifecycle(server, options) {
           : inFlight.size > 0
             ? `server.mjs: ${inFlight.size} request(s) were still running ${after}; exiting without them (LATCH_SHUTDOWN_GRACE_SECONDS).`
             : `server.mjs: connections were still open ${after} (an answer still being sent, or a request not yet whole); exiting without them (LATCH_SHUTDOWN_GRACE_SECONDS).`,
+        "error",
       );
       exit(1);
     }, graceMs);
     forced.unref();
-    if (inFlight.size > 0) log(`server.mjs: ${signal}: waiting for ${inFlight.size} request(s) in flight (at most ${graceMs / 1000} s)…`);
+    if (inFlight.size > 0) log(`server.mjs: ${signal}: waiting for ${inFlight.size} request(s) in flight (at most ${graceMs / 1000} s)…`, "info");
 
     const socketsClosed = new Promise((resolve) => server.close(() => resolve()));
     const drained = new Promise((resolve) => {
@@ -138,7 +140,7 @@ export function createLifecycle(server, options) {
       await options.close?.();
     } catch (error) {
       // The requests are done, which is what the exit status tells; a session that would not close is only logged.
-      log(`server.mjs: closing after the last request failed: ${error instanceof Error ? error.message : String(error)}`);
+      log(`server.mjs: closing after the last request failed: ${error instanceof Error ? error.message : String(error)}`, "warn");
     }
     clearTimeout(forced);
     exit(0);

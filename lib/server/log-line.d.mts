@@ -1,0 +1,1 @@
+export function logLine(level: "info" | "warn" | "error" | "fatal", msg: string): void;
