@@ -23,12 +23,18 @@ describe("connector destinations", () => {
     // One URL written two ways is one address; another path on the same host (another customer's webhook) is not.
     expect(http.destination({ baseUrl: "HTTPS://API.example.com:443/v1/" }).address).toBe("https://api.example.com/v1");
     expect(http.destination({ baseUrl: "https://hooks.example.com/catch/1/a/" }).address).not.toBe(http.destination({ baseUrl: "https://hooks.example.com/catch/999/b/" }).address);
-    // The OAuth client secret goes to the token endpoint only; the API's address is the grant's business.
+    // The OAuth client secret goes to the token endpoint, and the access tokens it buys to the API's
+    // host: an editor who moves the API elsewhere would otherwise receive fresh tokens for the app.
     const oauth = getConnector("oauth2");
-    expect(oauth.destination({ tokenUrl: "https://login.example.com/token", apiBaseUrl: "https://api.example.com" }).address).toBe("https://login.example.com/token");
-    expect(oauth.destination({ tokenUrl: "https://login.example.com/token", apiBaseUrl: "https://elsewhere.example" }).address).toBe("https://login.example.com/token");
+    const app = (over: Record<string, string> = {}) => oauth.destination({ tokenUrl: "https://login.example.com/token", apiBaseUrl: "https://api.example.com/v1", ...over });
+    expect(destinationChange(app(), app({ apiBaseUrl: "https://elsewhere.example/v1" }))).toBe("to a new address");
+    expect(destinationChange(app(), app({ apiBaseUrl: "https://api.example.com:8443/v1" }))).toBe("to a new address");
+    expect(destinationChange(app(), app({ apiBaseUrl: "http://api.example.com/v1" }))).toBe("to a new address or without TLS");
+    expect(destinationChange(app(), app({ tokenUrl: "https://login.example.com/other-tenant/token" }))).toBe("to a new address");
+    // Another path on the API's host keeps it, as it keeps the grant's tokens (sameOAuthGrant, below).
+    expect(destinationChange(app(), app({ apiBaseUrl: "https://API.example.com/v2/" }))).toBeNull();
     // On a shared identity provider the tenant is in the path: another tenant's endpoint is another destination.
-    const tenant = (id: string) => oauth.destination({ tokenUrl: `https://login.microsoftonline.com/${id}/oauth2/v2.0/token` });
+    const tenant = (id: string) => oauth.destination({ tokenUrl: `https://login.microsoftonline.com/${id}/oauth2/v2.0/token`, apiBaseUrl: "https://graph.microsoft.com" });
     expect(destinationChange(tenant("ours"), tenant("theirs"))).toBe("to a new address");
     expect(destinationChange(tenant("ours"), tenant("ours"))).toBeNull();
     // An OAuth grant's tokens belong to the API's host (its resource server): another path there keeps them.

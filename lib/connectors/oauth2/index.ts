@@ -404,7 +404,19 @@ export const oauth2Connector: Connector<typeof oauth2ConfigSchema, OAuth2Client>
     await client.dispatcher.close();
   },
 
-  destination: (config) => urlDestination(config, "tokenUrl"),
+  // The client secret goes to the token endpoint, and the access tokens it buys go to the API's host
+  // (its resource server, as for sameOAuthGrant): moving either moves where the secret reaches.
+  destination: (config) => {
+    const token = urlDestination(config, "tokenUrl");
+    const api = urlDestination(config, "apiBaseUrl");
+    let apiOrigin = api.address;
+    try {
+      apiOrigin = new URL(api.address).origin;
+    } catch {
+      /* not a URL: compared as written */
+    }
+    return { address: `${token.address} → ${apiOrigin}`, encrypted: token.encrypted && api.encrypted, ca: token.ca };
+  },
 
   classify(error, config) {
     let host = "the OAuth server";
