@@ -218,6 +218,24 @@ describe("SecretCache invalidation", () => {
     expect(secondCalls).toBe(1);
     expect((await cache.get(key, slow)).values.password).toBe("after-rotation");
   });
+
+  it("an invalidation of an asset that joined another asset's fetch keeps that fetch out of the cache", async () => {
+    const cache = new SecretCache();
+    let release!: () => void;
+    const slow = async (): Promise<CachedSecret> => {
+      await new Promise<void>((r) => (release = r));
+      return { values: { password: "before-rotation" }, version: null, updatedAt: null };
+    };
+    // Two assets naming one secret (an AWS name and its ARN, say): B's caller joins A's fetch.
+    const a = cache.get(key, slow, { assetId: "A" });
+    const b = cache.get(key, slow, { assetId: "B" });
+    await Promise.resolve();
+    cache.invalidateAsset("B");
+    release();
+    await Promise.all([a, b]);
+    const next = await cache.get(key, async () => ({ values: { password: "after-rotation" }, version: null, updatedAt: null }), { assetId: "B" });
+    expect(next).toMatchObject({ values: { password: "after-rotation" }, fromCache: false });
+  });
 });
 
 describe("SecretCache bounds", () => {

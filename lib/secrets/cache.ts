@@ -13,7 +13,8 @@ export type CachedSecret = {
   updatedAt: Date | null;
 };
 
-type Fetch = { k: string; storeId: string; assetId?: string; stale: boolean; seq: number };
+/** A fetch under way, and the assets whose callers wait for it (an invalidation of any of them makes it stale). */
+type Fetch = { k: string; storeId: string; assetIds: Set<string>; stale: boolean; seq: number };
 
 type Entry = {
   iv: Buffer;
@@ -106,10 +107,11 @@ export class SecretCache {
     this.#stats.misses++;
     const inflight = this.#inflight.get(k);
     let pending = opts.fresh || !inflight || !newEnough(inflight.job.seq) ? undefined : inflight.promise;
+    if (pending && opts.assetId) inflight!.job.assetIds.add(opts.assetId);
     if (!pending) {
       // A fresh read supersedes fetches of this key already under way.
       if (opts.fresh || opts.newerThan !== undefined) this.#markStale((job) => job.k === k && (opts.fresh || !newEnough(job.seq)));
-      const job: Fetch = { k, storeId: key.storeId, assetId: opts.assetId, stale: false, seq: ++this.#seq };
+      const job: Fetch = { k, storeId: key.storeId, assetIds: new Set(opts.assetId ? [opts.assetId] : []), stale: false, seq: ++this.#seq };
       const promise = this.#fetch(job, fetch);
       if (!opts.fresh) this.#inflight.set(k, { job, promise });
       promise
@@ -252,7 +254,7 @@ export class SecretCache {
   /** Drops every entry an asset has been resolved from (all versions it was seen with). */
   invalidateAsset(assetId: string): number {
     const keys = [...(this.#byAsset.get(assetId) ?? [])];
-    this.#markStale((job) => job.assetId === assetId || keys.includes(job.k));
+    this.#markStale((job) => job.assetIds.has(assetId) || keys.includes(job.k));
     for (const k of keys) this.#remove(k);
     return keys.length;
   }
