@@ -234,7 +234,7 @@ async function writeSecret(tx: Tx, store: CredentialStore, name: string, values:
   try {
     return { store, name, version: (await client.putSecret!({ name }, values)).version, creates };
   } catch (error) {
-    const known = error instanceof StoreError ? error : classifyNetworkError(error, store.name);
+    const known = error instanceof StoreError ? error : classifyNetworkError(error, client.host ?? store.name);
     if (known && OUTCOME_UNKNOWN.has(known.kind)) {
       const then = creates
         ? `The store may still save it as “${name}”: Latch asked it to delete that again, but check the store before you retry, and delete the secret there if you find it.`

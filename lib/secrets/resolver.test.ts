@@ -239,6 +239,24 @@ describe("the store's kept client", () => {
     );
   });
 
+  it("a key missing from the cached copy is looked for in the store once more, so the advice to add it works at once", async () => {
+    signInAs(user);
+    const path = `apps/key-added-${randomUUID().slice(0, 6)}`;
+    vault.seedSecret({ path, data: { username: USERNAME, password: PASSWORD } });
+    const credential = ok(await createAssetAction({ folderId: folder.id, type: "CREDENTIAL", name: `Key added ${randomUUID().slice(0, 6)}`, storeId, secretName: path, usernameKey: "username", valueKey: "password" })).id;
+    const apiKey = ok(await createAssetAction({ folderId: folder.id, type: "SECRET", name: `Key added later ${randomUUID().slice(0, 6)}`, storeId, secretName: path, valueKey: "api_key" })).id;
+    // The secret is cached through the credential; the second asset names a key it does not have yet.
+    await expect(resolve({ assetId: credential }, { actor: user, purpose: "test" })).resolves.toMatchObject({ password: PASSWORD });
+    const before = reads(path);
+    await expect(resolve({ assetId: apiKey }, { actor: user, purpose: "test" })).rejects.toMatchObject({ kind: "not_found" });
+    expect(reads(path) - before).toBe(1);
+    // Someone adds the key, as the message says: the next use finds it, without a refresh or the hour.
+    vault.seedSecret({ path, data: { username: USERNAME, password: PASSWORD, api_key: "key-added-later" } });
+    await expect(resolve({ assetId: apiKey }, { actor: user, purpose: "test" })).resolves.toMatchObject({ value: "key-added-later", meta: { fromCache: false } });
+    expect(reads(path) - before).toBe(2);
+    await expect(resolve({ assetId: credential }, { actor: user, purpose: "test" })).resolves.toMatchObject({ password: PASSWORD, meta: { fromCache: true } });
+  });
+
   it("Latch's own database failing is not reported as the store failing", async () => {
     signInAs(user);
     const path = `apps/own-db-${randomUUID().slice(0, 6)}`;
@@ -251,6 +269,18 @@ describe("the store's kept client", () => {
       expect(error).not.toHaveProperty("kind");
     } finally {
       auditFault.error = null;
+    }
+    // On a cache miss Latch reads the store's row before the store: that read failing is not
+    // "the connection to <store name> was reset" either.
+    await invalidateAsset(assetId);
+    const reset = Object.assign(new Error("Connection terminated unexpectedly"), { code: "ECONNRESET" });
+    const rowRead = vi.spyOn(db().credentialStore, "findUnique").mockRejectedValueOnce(reset);
+    try {
+      const error = await resolve({ assetId }, { actor: user, purpose: "test" }).catch((e: unknown) => e);
+      expect(error).toBe(reset);
+      expect(error).not.toHaveProperty("kind");
+    } finally {
+      rowRead.mockRestore();
     }
   });
 

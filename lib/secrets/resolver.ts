@@ -89,15 +89,10 @@ export function secretCache(): SecretCache {
     registerCacheMetrics(() => cache.stats());
     // Values are held for their hour and no longer, looked up again or not.
     setInterval(() => cache.sweepExpired(), CACHE_SWEEP_MS).unref();
-    // Edits and refreshes on any instance drop this instance's entries, whatever else runs here.
+    // Edits and refreshes on any instance drop this instance's entries (broadcast.ts's deliver()), and
+    // a refreshed or edited store logs in again with its current settings. Registering starts the listener.
     onRefresh((message) => {
-      if (message.kind === "store") {
-        cache.invalidateStore(message.id);
-        // A refreshed or edited store logs in again with its current settings.
-        forgetStoreClient(message.id);
-      } else {
-        for (const assetId of message.kind === "asset" ? [message.id] : message.assetIds) cache.invalidateAsset(assetId);
-      }
+      if (message.kind === "store") forgetStoreClient(message.id);
     });
   }
   return globalForCache.latchSecretCache;
@@ -221,7 +216,16 @@ async function fetchFromStore(store: CredentialStore, key: CacheKey, session?: D
   const timer = metrics().vaultCalls.startTimer({ store_kind: store.kind, store_id: store.id });
   let outcome = "error";
   try {
-    const secret = await withStoreClient(store, (client) => client.getSecret({ name: key.name, ...(key.version ? { version: key.version } : {}) }), session);
+    const secret = await withStoreClient(
+      store,
+      // Only the store's own call is classified as the store's failure, named by the host it dials:
+      // Latch's database (the store's row, its sealed settings) failing is not "Vault reset the connection".
+      (client) =>
+        client.getSecret({ name: key.name, ...(key.version ? { version: key.version } : {}) }).catch((error: unknown) => {
+          throw classifyNetworkError(error, client.host ?? store.name) ?? error;
+        }),
+      session,
+    );
     outcome = "ok";
     return { values: secret.values, version: secret.version, updatedAt: secret.updatedAt };
   } finally {
@@ -229,10 +233,34 @@ async function fetchFromStore(store: CredentialStore, key: CacheKey, session?: D
   }
 }
 
-function asResolveError(error: unknown, store: Pick<CredentialStore, "name">): ResolveError | null {
+function asResolveError(error: unknown): ResolveError | null {
   if (error instanceof ResolveError) return error;
-  const known = error instanceof StoreError ? error : classifyNetworkError(error, store.name);
-  return known ? new ResolveError(known.kind, known.message, known.retryAfterSeconds) : null;
+  return error instanceof StoreError ? new ResolveError(error.kind, error.message, error.retryAfterSeconds) : null;
+}
+
+type Got = CachedSecret & { fromCache: boolean; fetchedAt: Date; fetchSeq: number };
+
+/** What the asset reads from the secret's keys; a ResolveError when a key it names is not there. */
+function valueOf(asset: LoadedAsset, store: StoreSummary, got: Got): ResolvedSecret {
+  const meta: ResolveMeta = {
+    assetId: asset.id,
+    storeId: store.id,
+    version: got.version,
+    updatedAt: got.updatedAt,
+    keys: Object.keys(got.values).sort(),
+    fromCache: got.fromCache,
+    fetchedAt: got.fetchedAt,
+    fetchSeq: got.fetchSeq,
+  };
+  const usual = usualValueKey(store.kind);
+  if (asset.type !== "CREDENTIAL") return { type: "SECRET", value: pick(got.values, asset.valueKey, "value", asset.name, usual), meta };
+  const password = pick(got.values, asset.valueKey, "password", asset.name, usual);
+  // One key for both would hand the password on as a username: into targets' logs ("login failed for user …").
+  if (asset.usernameKey && asset.usernameKey === passwordKeyOf(got.values, asset.valueKey, usual)) {
+    throw new ResolveError("config", `“${asset.name}” reads its username and its password from the same key “${asset.usernameKey}”. Edit the asset and choose the key that holds the username.`);
+  }
+  const username = asset.usernameKey ? pick(got.values, asset.usernameKey, "username", asset.name, usual) : asset.username;
+  return { type: "CREDENTIAL", username, password, meta };
 }
 
 /**
@@ -265,40 +293,26 @@ export async function resolve(ref: { assetId: string }, ctx: ResolveContext): Pr
     }
     const key = cacheKeyFor(asset);
     const from = store;
-    let got: Awaited<ReturnType<ReturnType<typeof secretCache>["get"]>>;
+    const read = async (opts: { fresh?: boolean; newerThan?: number }) => {
+      try {
+        return await secretCache().get(key, () => fetchStoreOf(from, key), { assetId: asset!.id, ...opts });
+      } catch (error) {
+        throw asResolveError(error) ?? error;
+      }
+    };
+    let got = await read({ fresh: ctx.fresh, newerThan: ctx.newerThan });
+    let result: ResolvedSecret;
     try {
-      got = await secretCache().get(key, () => fetchStoreOf(from, key), { assetId: asset.id, fresh: ctx.fresh, newerThan: ctx.newerThan });
+      result = valueOf(asset, from, got);
     } catch (error) {
-      // Only what the store step raised is the store's failure: Latch's own database (the audit
-      // below) failing with a reset connection is not "the connection to Vault was reset".
-      throw asResolveError(error, from) ?? error;
+      // A key missing from a cached copy may have been added to the secret since, as the message
+      // advises: one read of the store before saying so, not an hour of the same advice.
+      if (!(got.fromCache && error instanceof ResolveError)) throw error;
+      got = await read({ newerThan: got.fetchSeq });
+      result = valueOf(asset, from, got);
     }
     cacheHit = got.fromCache;
-    const meta: ResolveMeta = {
-      assetId: asset.id,
-      storeId: store.id,
-      version: got.version,
-      updatedAt: got.updatedAt,
-      keys: Object.keys(got.values).sort(),
-      fromCache: got.fromCache,
-      fetchedAt: got.fetchedAt,
-      fetchSeq: got.fetchSeq,
-    };
-    let result: ResolvedSecret;
-    if (asset.type === "CREDENTIAL") {
-      const usual = usualValueKey(store.kind);
-      const password = pick(got.values, asset.valueKey, "password", asset.name, usual);
-      // One key for both would hand the password on as a username: into targets' logs ("login failed for user …").
-      if (asset.usernameKey && asset.usernameKey === passwordKeyOf(got.values, asset.valueKey, usual)) {
-        throw new ResolveError("config", `“${asset.name}” reads its username and its password from the same key “${asset.usernameKey}”. Edit the asset and choose the key that holds the username.`);
-      }
-      const username = asset.usernameKey ? pick(got.values, asset.usernameKey, "username", asset.name, usual) : asset.username;
-      result = { type: "CREDENTIAL", username, password, meta };
-      rememberValue(password);
-    } else {
-      result = { type: "SECRET", value: pick(got.values, asset.valueKey, "value", asset.name, usualValueKey(store.kind)), meta };
-      rememberValue(result.value);
-    }
+    rememberValue(result.type === "CREDENTIAL" ? result.password : result.value);
     metrics().resolves.inc({ store_kind: store.kind, store_id: store.id, outcome: "ok", cache: cacheHit ? "hit" : "miss" });
     if (!(cacheHit && ctx.auditCacheHits === false)) await audit(ctx, ref, asset, store, "SUCCESS", started, { cache: cacheHit ? "hit" : "miss", version: got.version });
     return result;
@@ -351,7 +365,7 @@ export async function secretExists(store: CredentialStore, name: string, session
     await fetchFromStore(store, { storeId: store.id, name, version: null }, session);
     return true;
   } catch (error) {
-    const failure = asResolveError(error, store);
+    const failure = asResolveError(error);
     if (failure?.kind === "not_found") return false;
     throw failure ?? error;
   }
@@ -367,7 +381,7 @@ export async function referenceProblem(store: CredentialStore, ref: { name: stri
   try {
     values = (await fetchFromStore(store, { storeId: store.id, name: ref.name, version: ref.version })).values;
   } catch (error) {
-    const failure = asResolveError(error, store);
+    const failure = asResolveError(error);
     if (!failure) throw error;
     return failure.userMessage;
   }

@@ -3,7 +3,7 @@ import type { CredentialStore } from "@prisma/client";
 import type { z } from "zod";
 import { decrypt, encrypt } from "@/lib/crypto/envelope";
 import { db, type Db } from "@/lib/db";
-import { StoreError, type StoreErrorKind } from "@/lib/vault/errors";
+import { StoreError, classifyNetworkError, type StoreErrorKind } from "@/lib/vault/errors";
 import { getProvider } from "@/lib/vault/registry";
 import type { FieldSpec, StoreClient } from "@/lib/vault/types";
 import { PROXY_SECRET_KEY } from "./common-fields";
@@ -37,12 +37,18 @@ type ClientInput = {
 export function buildStoreClient(input: ClientInput): StoreClient {
   const provider = getProvider(input.kind);
   const { [PROXY_SECRET_KEY]: proxyUrl, ...secrets } = input.secrets;
-  return provider.create({
+  const settings = {
     storeId: input.id,
     config: savedSettings(provider.configSchema, input.config ?? {}, provider.fields, true),
     secrets: savedSettings(provider.secretSchema, secrets, provider.fields, false),
     common: { caBundle: input.caBundle || undefined, proxyUrl: proxyUrl || undefined, timeoutMs: input.timeoutMs },
-  });
+  };
+  try {
+    return provider.create(settings);
+  } catch (error) {
+    // A CA bundle or client certificate that does not parse: the settings' fault, said as such.
+    throw classifyNetworkError(error, "the store") ?? error;
+  }
 }
 
 /**
