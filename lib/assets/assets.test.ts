@@ -939,6 +939,31 @@ describe("typing a value into an external store: Latch overwrites only secrets i
     expect(await db().credentialAsset.findUniqueOrThrow({ where: { id: mine.id } })).toMatchObject({ ownsSecret: true });
   });
 
+  it("refuses a reference to a value another folder's asset typed, unless the person may use that asset", async () => {
+    const other = await makeFolder();
+    const path = `tenant/typed-in-b-${tag()}`;
+    ok(await as(admin, () => create({ folderId: other.id, type: "SECRET", name: `B typed ${tag()}`, storeId: vault.id, source: "value", secretName: path, secretValue: secretValue("typed-into-b") })));
+    const refusal = { ok: false, error: { code: "VALIDATION", fieldErrors: { secretName: [expect.stringContaining("holds a value typed into an asset you may not use")] } } };
+    const before = await assetCount();
+    const refused = await create({ type: "SECRET", name: `A points at B ${tag()}`, storeId: vault.id, secretName: path });
+    expect(refused).toMatchObject(refusal);
+    expect(JSON.stringify(refused)).not.toContain(other.name);
+    expect(await assetCount()).toBe(before);
+    // Nor by pointing an existing reference there (names differing only in case are one secret where the store says so; Vault's are not).
+    const mine = ok(await create({ type: "SECRET", name: `A elsewhere ${tag()}`, storeId: vault.id, secretName: `tenant/a-own-${tag()}` }));
+    expect(await updateAssetAction(await editInput(mine.id, { secretName: path }))).toMatchObject(refusal);
+    expect(await db().credentialAsset.findUniqueOrThrow({ where: { id: mine.id } })).toMatchObject({ secretName: expect.stringContaining("tenant/a-own-") });
+
+    // Someone who may use B's asset may reference its secret too; a viewer of B may not.
+    const [viewerOfB, editorOfB] = [await makeUser(), await makeUser()];
+    for (const [person, role] of [[viewerOfB, "VIEWER"], [editorOfB, "EDITOR"]] as const) {
+      await grant(folder.id, person, "EDITOR");
+      await grant(other.id, person, role);
+    }
+    expect(await as(viewerOfB, () => create({ type: "SECRET", name: `Viewer of B ${tag()}`, storeId: vault.id, secretName: path }))).toMatchObject(refusal);
+    ok(await as(editorOfB, () => create({ type: "SECRET", name: `Editor of B ${tag()}`, storeId: vault.id, secretName: path })));
+  });
+
   it("a secret Latch created for an asset takes new values from it, and from other assets the same person may change", async () => {
     const path = `apps/latch-made-${tag()}`;
     const v1 = secretValue("made-1");

@@ -205,6 +205,29 @@ async function assertMayWrite(tx: Tx, actor: Actor, store: CredentialStore, secr
   return { creates: true };
 }
 
+/**
+ * A reference may not name a secret whose value was typed into an asset the person may not use: in
+ * an external store as in Latch's (whose names under assets/ planSecret refuses), that value is the
+ * business of its asset's folder, and referencing it from another would reach round that folder's access.
+ */
+async function assertMayReference(tx: Tx, actor: Actor, store: CredentialStore, secretName: string, asset: { id: string }): Promise<void> {
+  const insensitive = caseInsensitiveNames(asStoreKind(store.kind));
+  // The lock assertMayWrite takes: a value typed there meanwhile is seen, or sees this reference.
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`asset-secret:${store.id}:${insensitive ? secretName.toLowerCase() : secretName}`}))`;
+  const owners = await tx.credentialAsset.findMany({
+    where: { storeId: store.id, ownsSecret: true, secretName: { equals: secretName, mode: insensitive ? "insensitive" : "default" }, id: { not: asset.id } },
+    select: { folderId: true },
+  });
+  for (const folderId of new Set(owners.map((o) => o.folderId))) {
+    const access = await getFolderAccess(tx, actor, folderId);
+    if (access && can(access, "assets.use")) continue;
+    throw fieldError(
+      "secretName",
+      `“${secretName}” in “${store.name}” holds a value typed into an asset you may not use; only that asset can use it. Enter another ${getProvider(store.kind).reference.nameNoun}, or type the value.`,
+    );
+  }
+}
+
 /** A value written for a change; `inTransaction` when it was written with the change's own transaction (and so rolled back with it). */
 type Written = { store: CredentialStore; name: string; version: string | null; creates: boolean; inTransaction?: boolean };
 
@@ -368,6 +391,7 @@ export async function createAsset(ctx: Ctx, input: CreateAssetInput) {
       await assertCanOnFolder(tx, ctx.actor, "assets.write", folderId);
       await assertUniqueName(tx, folderId, input.name);
       const creates = store && plan?.write && !store.isBuiltIn ? (await assertMayWrite(tx, ctx.actor, store, plan.secretName, { id })).creates : true;
+      if (store && plan && !plan.write && !store.isBuiltIn) await assertMayReference(tx, ctx.actor, store, plan.secretName, { id });
       const asset = await tx.credentialAsset.create({
         data: {
           id,
@@ -465,6 +489,8 @@ export async function updateAsset(ctx: Ctx, input: UpdateAssetInput) {
       await assertCanOnFolder(tx, ctx.actor, "assets.write", current.folderId, "Credential asset");
       await assertUniqueName(tx, current.folderId, input.name, current.id);
       const creates = store && finalPlan?.write && !store.isBuiltIn ? (await assertMayWrite(tx, ctx.actor, store, finalPlan.secretName, { id: current.id, current })).creates : false;
+      const referenceMoved = current.storeId !== store?.id || current.secretName !== finalPlan?.secretName;
+      if (store && finalPlan && !finalPlan.write && !store.isBuiltIn && referenceMoved) await assertMayReference(tx, ctx.actor, store, finalPlan.secretName, { id: current.id });
       const { count } = await tx.credentialAsset.updateMany({ where: { id: current.id, updatedAt: current.updatedAt }, data: { name: input.name, description: input.description, ...next } });
       if (count === 0) throw conflict("Someone else changed this asset while you were editing it. Reload the page and try again.");
       // Connections using the asset re-read it at their next use (the announcement below reaches every instance).
