@@ -290,6 +290,8 @@ export function apiHandler<P = Record<string, never>, Q = Record<string, never>,
       const repeated = [...new Set([...incoming.searchParams.keys()].filter((k, i, all) => all.indexOf(k) !== i))];
       if (repeated.length > 0) throw new AppError("VALIDATION", `query: ${repeated[0]} is given more than once; give it once.`, Object.fromEntries(repeated.map((k) => [k, ["is given more than once; give it once."]])));
       const rawQuery = Object.fromEntries(incoming.searchParams);
+      // As in a body: "__proto__" would be no key at all to the validation (nor to its error's field names).
+      assertInputShape(rawQuery);
       const query = schemas.query ? schemas.query.safeParse(rawQuery) : { success: true as const, data: {} as Q };
       if (!query.success) throw invalid(query.error, "query");
       let body = undefined as B;

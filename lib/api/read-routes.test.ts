@@ -208,6 +208,10 @@ describe("what the read routes answer", () => {
     const answer = await folderAssetsRoute.GET(req(`/api/v1/folders/${folderB.id}/assets?search=payroll`), ctx({ folderId: folderB.id }));
     expect(answer.status).toBe(422);
     expect((await answer.json()) as unknown).toMatchObject({ error: { code: "VALIDATION", fieldErrors: { search: [expect.stringContaining("is not a field of the query here")] } } });
+    // A parameter named __proto__ is no key to an object: said as such, not "Invalid query." with no field named.
+    const proto = await folderAssetsRoute.GET(req(`/api/v1/folders/${folderB.id}/assets?__proto__=1`), ctx({ folderId: folderB.id }));
+    expect(proto.status).toBe(400);
+    expect((await proto.json()) as unknown).toMatchObject({ error: { code: "BAD_REQUEST", message: expect.stringContaining('a key named "__proto__"') } });
   });
 
   it("refuses a query parameter given twice with 422 naming it, rather than guessing which was meant", async () => {
