@@ -112,3 +112,18 @@ export async function assetEditInput(actor: Actor, assetId: string, changes: Par
     ...changes,
   };
 }
+
+/**
+ * Everything an error could say to whoever catches, logs or serialises it: its own properties, its
+ * message and stack (which JSON.stringify skips: they are not enumerable), and the same of its causes.
+ */
+export function everythingSaidBy(error: unknown): string {
+  const parts: string[] = [];
+  const seen = new Set<unknown>();
+  for (let e: unknown = error; e && typeof e === "object" && !seen.has(e); e = (e as { cause?: unknown }).cause) {
+    seen.add(e);
+    parts.push(JSON.stringify(e), String((e as { message?: unknown }).message), String((e as { stack?: unknown }).stack));
+  }
+  if (parts.length === 0) parts.push(String(error));
+  return parts.join("\n");
+}
