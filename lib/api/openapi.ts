@@ -72,16 +72,16 @@ export const errorBodySchema = z
 export const dateTimeSchema = z.string().meta({ format: "date-time" });
 
 const ERROR_DESCRIPTIONS: Record<ErrorStatus, string> = {
-  400: "The body is not JSON, not sent as application/json, nested more than 64 levels deep, or holds text that is not valid Unicode or cannot be stored, such as a NUL character; or a change made with the browser session from another site (BAD_REQUEST).",
+  400: "The body is not JSON, not sent as application/json, nested more than 64 levels deep, has a key named __proto__, or holds text that is not valid Unicode or that Latch's own database cannot store (a NUL character in a field whose validation does not already refuse it with 422; what an invoke sends on is the target's to refuse); or a change made with the browser session from another site (BAD_REQUEST).",
   401: "No valid session or API token (UNAUTHENTICATED).",
   404: "Absent, malformed or not yours: the three look the same; or, for a change, deleted by another request while it ran (NOT_FOUND).",
-  409: "The request conflicts with the current state, or another request deleted something it names or took the same name while it ran; reload and try again (CONFLICT).",
+  409: "The request conflicts with the current state (CONFLICT). Either another request deleted something it names or took the same name while it ran: reload and try again. Or the resource's state or settings do not allow it, such as a connection waiting for authorisation in the console, or settings its target refuses (an OAuth scope, a grant the app may not use): sending it again as it is will fail the same way until someone changes that in the console.",
   413: "The body is larger than 1 MiB (PAYLOAD_TOO_LARGE).",
   422: "The query or body failed validation; fieldErrors names the fields (VALIDATION).",
   429: "Too many requests; retry after the Retry-After header's seconds (RATE_LIMITED).",
   500: "Something unexpected failed; quote the requestId (UNEXPECTED).",
   502: "The credential store or the target refused or failed (UPSTREAM_FAILED).",
-  503: "The credential store or the target could not be reached, the store is throttling Latch, or Latch's own database failed while keeping an OAuth app's renewed tokens (UPSTREAM_UNAVAILABLE); a Retry-After header passes on the store's own wait when it gave one. Or the instance that answered lacks the master key stored values are sealed with, which its operator must configure (NOT_CONFIGURED; /api/ready says so too).",
+  503: "The credential store or the target could not be reached, the store, the target or its token endpoint is throttling Latch, the target rolled the request back and asks for it again (a deadlock, a serialization failure, a lock it could not get), or Latch's own database failed while keeping an OAuth app's renewed tokens (UPSTREAM_UNAVAILABLE). Retry-After, when present, says how long to wait: the store's or the token endpoint's own wait, or 1 after a rollback; absent, back off as for an outage. Or the instance that answered lacks the master key stored values are sealed with, which its operator must configure (NOT_CONFIGURED; /api/ready says so too).",
   504: "The credential store or the target did not answer in time (UPSTREAM_TIMEOUT).",
 };
 
@@ -176,7 +176,7 @@ function responsesOf(spec: OperationSpec, collector: SchemaCollector, prefix: st
   for (const status of errorStatusesOf(spec)) {
     responses[String(status)] = {
       description: ERROR_DESCRIPTIONS[status],
-      ...(status === 429 || status === 503 ? { headers: { "Retry-After": { description: status === 429 ? "Seconds to wait." : "Seconds the credential store asked Latch to wait, passed on when it said.", schema: { type: "integer" } } } } : {}),
+      ...(status === 429 || status === 503 ? { headers: { "Retry-After": { description: status === 429 ? "Seconds to wait." : "Seconds to wait before sending it again: the credential store's or the OAuth token endpoint's own wait, passed on when it said, or 1 when the target rolled the request back and asks for it again.", schema: { type: "integer" } } } } : {}),
       content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
     };
   }

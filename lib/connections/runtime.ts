@@ -240,8 +240,11 @@ const TITLES: Record<ConnectorError["kind"], string> = {
 /** A target failure as the REST API reports it: 502/503/504 with a clear code and message, no value. */
 export class TargetError extends AppError {
   static override readonly brand = "latch.TargetError";
-  constructor(readonly kind: ConnectorError["kind"], message: string) {
-    super(ERROR_CODES[kind], `${TITLES[kind]}: ${message}`, undefined, kind === "busy" ? 1 : undefined);
+  constructor(readonly kind: ConnectorError["kind"], message: string, targetRetryAfterSeconds?: number) {
+    const code = ERROR_CODES[kind];
+    // The target's own wait on a 503 (whole seconds, 1 to a day: always a valid header); 1 s after a rollback it asks to have repeated.
+    const retryAfter = code !== "UPSTREAM_UNAVAILABLE" ? undefined : targetRetryAfterSeconds !== undefined ? Math.min(86_400, Math.max(1, Math.ceil(targetRetryAfterSeconds))) : kind === "busy" ? 1 : undefined;
+    super(code, `${TITLES[kind]}: ${message}`, undefined, retryAfter);
   }
 }
 
@@ -409,7 +412,7 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
     await auditInvoke(outcome).catch((auditError: unknown) => logger().error({ err: auditError }, "could not audit a failed invoke"));
     // The caller's input, refused by a rule only the connection knows: a 422 naming the field.
     if (error instanceof OperationInputError) throw new AppError("VALIDATION", error.message, { [`input.${error.field}`]: [error.message] });
-    if (error instanceof ConnectorError) throw new TargetError(error.kind, error.message);
+    if (error instanceof ConnectorError) throw new TargetError(error.kind, error.message, error.retryAfterSeconds);
     // The owner's store failed: the caller hears where only if it may read the assets.
     if (error instanceof ResolveError) throw await storeFailureFor(ctx.actor, connection.secrets.map((s) => s.assetId), error);
     throw error;

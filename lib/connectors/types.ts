@@ -69,6 +69,8 @@ export class ConnectorError extends Error {
     message: string,
     /** credentials_rejected only: false when fetching the secret again cannot help (e.g. an OAuth token the API refuses after renewal). */
     readonly refetch = true,
+    /** How long the target (or its token endpoint) asked callers to wait, when it said (Retry-After). */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     stampBrands(this, new.target);

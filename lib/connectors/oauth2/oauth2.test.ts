@@ -461,7 +461,10 @@ describe("OAuth 2.0 token endpoint quirks", () => {
         res.writeHead(503, { "content-type": "text/html" });
         res.end("<html>Service Unavailable</html>");
       },
-      "/busy": (res) => json(res, 429, { error: "slow_down" }),
+      "/busy": (res) => {
+        res.setHeader("retry-after", "7");
+        json(res, 429, { error: "slow_down" });
+      },
       "/unavailable-400": (res) => json(res, 400, { error: "temporarily_unavailable" }),
       "/no-token": (res) => json(res, 200, { token_type: "Bearer" }),
     };
@@ -505,7 +508,10 @@ describe("OAuth 2.0 token endpoint quirks", () => {
         const failed = await failure(clientCredentialsToken(at(path), leaky, { timeoutMs: 5000 }), at(path));
         expect(failed.kind, path).toBe(kind);
         // As the invoke answers it: the provider's trouble is a 502 or 503, never the 422 of a refused input.
-        expect(HTTP_STATUS[new TargetError(failed.kind, failed.message).code], path).toBe(kind === "unreachable" ? 503 : 502);
+        const answered = new TargetError(failed.kind, failed.message, failed.retryAfterSeconds);
+        expect(HTTP_STATUS[answered.code], path).toBe(kind === "unreachable" ? 503 : 502);
+        // The provider's own wait reaches the runner as the 503's Retry-After.
+        expect(answered.retryAfterSeconds, path).toBe(path === "/busy" ? 7 : undefined);
       }
       // The secret went in the Basic header, form-encoded then base64 (RFC 6749 2.3.1).
       const sent = fake.requests.find((r) => r.path === "/form")!;

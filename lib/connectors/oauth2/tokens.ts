@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import type { Dispatcher } from "undici";
 import { assertTargetUrl, readCapped, redact, redactionForms, sendTarget, targetDispatcher } from "../http-shared";
 import { ConnectorError, type ConnectorErrorKind } from "../types";
+import { parseRetryAfter } from "@/lib/vault/retry";
 
 /**
  * OAuth 2.0 client side, as pure functions: the connector and the authorisation callback route
@@ -48,8 +49,9 @@ export class OAuth2Error extends ConnectorError {
     message: string,
     readonly oauthError: string | null,
     readonly status: number,
+    retryAfterSeconds?: number,
   ) {
-    super(kind, message);
+    super(kind, message, true, retryAfterSeconds);
   }
 }
 
@@ -152,7 +154,7 @@ async function tokenRequest(
     const json = parseTokenBody(text, res.headers.get("content-type"));
     // Some servers answer 200 with an error object (GitHub does): an error without a token is an error.
     const failed = res.status < 200 || res.status >= 300 || (typeof json?.error === "string" && json.access_token === undefined);
-    if (failed) throw tokenEndpointError(res.status, json, url.host, params.grant_type ?? "", forms);
+    if (failed) throw tokenEndpointError(res.status, json, url.host, params.grant_type ?? "", forms, parseRetryAfter(res.headers.get("retry-after")));
     if (!json) throw new ConnectorError("upstream_error", `The token endpoint (${url.host}) answered HTTP ${res.status} without a JSON token response.`);
     return tokenStateFromResponse(json, url.host);
   } finally {
@@ -212,7 +214,7 @@ const PROVIDER_ERROR_CODES: Record<string, string> = {
   bad_refresh_token: "invalid_grant",
 };
 
-function tokenEndpointError(status: number, json: Record<string, unknown> | null, host: string, grant: string, forms: string[]): OAuth2Error {
+function tokenEndpointError(status: number, json: Record<string, unknown> | null, host: string, grant: string, forms: string[], retryAfterSeconds?: number): OAuth2Error {
   const raw = json?.error;
   const code = typeof raw === "string" && /^[A-Za-z0-9_.:-]{1,64}$/.test(raw) ? raw : null;
   const detail = describe(json, forms);
@@ -245,7 +247,9 @@ function tokenEndpointError(status: number, json: Record<string, unknown> | null
   if (status === 403) return make("permission", `${where} refused the request (HTTP 403)${detail}.`);
   // An outage or a rate limit at the identity provider: worth a retry later, unlike the caller's own mistake.
   const down = status >= 500 || status === 429 || meant === "temporarily_unavailable" || meant === "server_error";
-  return make(down ? "unreachable" : "upstream_error", `${where} answered HTTP ${status}${code ? ` (${code})` : ""}${detail}.`);
+  // Its Retry-After is passed on to the runner's 503 (a rate limit's wait, a maintenance window).
+  if (down) return new OAuth2Error("unreachable", `${where} answered HTTP ${status}${code ? ` (${code})` : ""}${detail}.`, code, status, retryAfterSeconds);
+  return make("upstream_error", `${where} answered HTTP ${status}${code ? ` (${code})` : ""}${detail}.`);
 }
 
 // ---------------------------------------------------------------------------------------------
