@@ -38,22 +38,39 @@ export const MAX_REPLY_BYTES = 1024 * 1024;
 /** SCAN-family COUNT: how much of the keyspace the server walks in one call, blocking its other clients. */
 export const MAX_SCAN_COUNT = 1000;
 
-/** Per client: the bytes of the reply now arriving, which command it answers, and whether one passed the limit. */
-type ReplyWatch = { bytes: number; answering: unknown; closedForOversize: unknown };
+/**
+ * Per client: the bytes of the reply now arriving, which command it answers, the head of the queue
+ * before the parser read the last chunk, whether a reply passed the limit while arriving (the
+ * connection is then closed), and the replies found over it only once whole (already read).
+ */
+type ReplyWatch = { bytes: number; answering: unknown; before: unknown; closedForOversize: unknown; overLimit: WeakSet<object> };
 const watches = new WeakMap<Redis, ReplyWatch>();
 
 function watchReplies(client: Redis): void {
-  const watch: ReplyWatch = { bytes: 0, answering: undefined, closedForOversize: null };
+  const watch: ReplyWatch = { bytes: 0, answering: undefined, before: undefined, closedForOversize: null, overLimit: new WeakSet() };
   watches.set(client, watch);
-  // Runs after ioredis' parser, which it prepends and which takes a command off the queue as its
-  // reply completes: a new head means the bytes from here on answer another command.
+  // ioredis' parser takes a command off the queue as its reply completes. The head just before it
+  // reads a chunk is the command the chunk continues or begins; the same head after it means the
+  // whole chunk was that reply's, so a reply's first chunk counts as much as its others.
+  client.stream.prependListener("data", () => {
+    watch.before = client.commandQueue.peekFront()?.command;
+  });
   client.stream.on("data", (chunk: Buffer) => {
     if (watch.closedForOversize) return;
     const head = client.commandQueue.peekFront()?.command;
-    if (head !== watch.answering) {
+    const before = watch.before;
+    if (before !== head) {
+      // A reply ended in this chunk. With nothing queued behind it the whole chunk was its own, so its
+      // size is known (its caller is refused it); behind others, the next one's count starts afresh.
+      const sofar = before === watch.answering ? watch.bytes : 0;
+      if (head === undefined && before && sofar + chunk.length > MAX_REPLY_BYTES) watch.overLimit.add(before);
       watch.answering = head;
       watch.bytes = 0;
       return;
+    }
+    if (head !== watch.answering) {
+      watch.answering = head;
+      watch.bytes = 0;
     }
     watch.bytes += chunk.length;
     if (watch.bytes <= MAX_REPLY_BYTES || !head) return;
@@ -75,10 +92,12 @@ function send(client: Redis, name: string, args: string[]): { reply: Promise<unk
 
 /** Why a command whose reply was cut short failed: its own reply was too large, or another's on the same connection was. */
 function oversizeError(client: Redis, command: Command, target: RedisTarget, name: string): ConnectorError | null {
-  const closedFor = watches.get(client)?.closedForOversize;
-  if (!closedFor) return null;
+  const watch = watches.get(client);
+  const closedFor = watch?.closedForOversize;
+  const own = closedFor === command || !!watch?.overLimit.has(command);
+  if (!closedFor && !own) return null;
   const limit = megabytes(MAX_REPLY_BYTES);
-  if (closedFor === command) {
+  if (own) {
     // A write's reply comes after Redis has done the write (SET … GET, LPOP with a count).
     if (!READ_ONLY_COMMANDS.has(name)) return new OperationInputError("command", `The reply to ${name} is larger than ${limit}, which Latch does not return. Redis did run the command: its change took effect.`);
     const instead = name === "GET" ? " Read a big value in parts with GETRANGE." : name.endsWith("SCAN") ? " Ask for fewer entries with COUNT." : " Read a big collection in parts: LRANGE or ZRANGE with a narrower range, or HSCAN, SSCAN, ZSCAN.";
@@ -193,6 +212,8 @@ const command: Operation<Redis, typeof commandInput, z.output<typeof commandOutp
         suspect.add(client);
         return redisTimeout(target, timeoutMs);
       });
+      // Its last chunk took it over the limit: read whole, but not returned.
+      if (watches.get(client)?.overLimit.has(sent)) throw oversizeError(client, sent, target, name);
       return { result: name === "HGETALL" ? hashReply(value) : jsonReply(value) };
     } catch (error) {
       throw oversizeError(client, sent, target, name) ?? toRedisError(error, target);

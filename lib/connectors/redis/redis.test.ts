@@ -198,6 +198,11 @@ describe("redis connector against the machine's Redis", () => {
       expect(redisConnector.healthy!(client)).toBe(false);
       const { client: next } = await open();
       expect(await run(next, "GETRANGE", [key, "0", "4"])).toEqual({ result: "xxxxx" });
+      // Barely over counts as over: the reply's first chunk, however large, is counted too.
+      const justOver = `${target.keyPrefix}just-over`;
+      await target.admin().set(justOver, "y".repeat(MAX_REPLY_BYTES + 1));
+      const { client: third } = await open();
+      await expectConnectorError(run(third, "GET", [justOver]), "config");
     });
 
     it("refuses a long collection read whole, and names the paged reads", async () => {
