@@ -137,9 +137,11 @@ test("admin areas answer not found to non-admins; security headers are set", asy
   const nav = p.getByRole("navigation", { name: "Main" });
   await expect(nav.getByRole("link", { name: "Folders" })).toBeVisible();
   for (const hidden of ["Users", "Credential stores", "Audit", "API tokens"]) await expect(nav.getByRole("link", { name: hidden })).toHaveCount(0);
-  for (const path of ["/users", "/stores", "/audit", "/tokens"]) {
+  for (const path of ["/users", "/stores", "/stores/new", "/audit", "/tokens"]) {
     const response = await p.goto(path);
     expect(response?.status(), path).toBe(404);
+    // The tab does not name the page it refuses either.
+    await expect(p, path).toHaveTitle("Not found · Latch");
   }
   const response = await p.goto("/folders");
   const headers = response!.headers();
@@ -320,8 +322,13 @@ test("New user copies a generated password, and opens blank after a cancel: no n
   await page.getByRole("button", { name: "New user" }).click();
   await dialog.getByLabel("Name").fill("Abandoned Person");
   await dialog.getByLabel("E-mail").fill("abandoned@e2e.latch.test");
+  // Sent without a password first: the field says why; a generated one answers it, so the message goes.
+  await dialog.getByRole("button", { name: "Create user" }).click();
+  await expect(dialog.getByText("Use at least 12 characters.")).toBeVisible();
   await dialog.getByRole("button", { name: "Generate" }).click();
   await expect(dialog.getByLabel("Initial password")).not.toHaveValue("");
+  await expect(dialog.getByText("Use at least 12 characters.")).toBeHidden();
+  await expect(dialog.getByLabel("Initial password")).not.toHaveAttribute("aria-invalid", "true");
   // Copied before the dialog closes and the password is gone for good.
   await page.context().grantPermissions(["clipboard-read", "clipboard-write"]);
   await dialog.getByRole("button", { name: "Copy" }).click();

@@ -132,6 +132,8 @@ test("a store created straight after a failed test is created, and shows the fai
   await expectTest(page, /Test failed\. Could not connect .*127\.0\.0\.1:1/);
   await page.getByRole("button", { name: "Create store" }).click();
   await expect(page.getByRole("heading", { level: 1, name })).toBeVisible();
+  // Saved, but not as hoped: a warning, not a success.
+  await expect(page.locator('[data-sonner-toast][data-type="warning"]')).toContainText("Store created, but its test failed");
   await expect(page.getByRole("main")).toContainText("Failing");
   await expect(page.getByRole("main")).not.toContainText("Not tested");
 });

@@ -123,6 +123,8 @@ test("a service account's token can carry only the metrics permission: Prometheu
   await page.screenshot({ path: "e2e/.output/metrics-token-dialog.png" });
   await dialog.getByRole("button", { name: "Create token" }).click();
   await expect(dialog.getByText("you will not see it again")).toBeVisible();
+  // Focus is on what to do next, not lost with the form's button.
+  await expect(dialog.getByRole("button", { name: "Copy token" })).toBeFocused();
   const token = registerApiToken(await dialog.getByLabel("Token", { exact: true }).inputValue(), `tokens.spec: the metrics token ${tokenName}`);
   await dialog.getByRole("button", { name: "I have copied it" }).click();
   await expect(card.getByText("Read metrics (/api/metrics)")).toBeVisible();

@@ -3,8 +3,9 @@ import { DataTable } from "@/components/shared/data-table";
 import { EmptyState } from "@/components/shared/empty-state";
 import { Pagination } from "@/components/shared/pagination";
 import { SearchInput } from "@/components/shared/search-input";
+import { UrlSelectFilter } from "@/components/shared/url-select-filter";
 import { StatusBadge } from "@/components/shared/status-badge";
-import type { AuditRow } from "@/lib/audit/queries";
+import { AUDIT_OUTCOMES, type AuditRow } from "@/lib/audit/queries";
 import { LocalTime } from "@/components/shared/local-time";
 import { describeDetails, targetTypeLabel } from "./audit-details";
 
@@ -38,12 +39,17 @@ function Email({ address }: { address: string }) {
   );
 }
 
-export function AuditTable({ rows, total, page, pageSize, q, asOf }: { rows: AuditRow[]; total: number; page: number; pageSize: number; q: string; asOf: Date | null }) {
+export function AuditTable({ rows, total, page, pageSize, q, filtered, asOf }: { rows: AuditRow[]; total: number; page: number; pageSize: number; q: string; filtered: boolean; asOf: Date | null }) {
   return (
     <DataTable
       label="Audit events"
       phoneLayout="cards"
-      toolbar={<SearchInput label="Search audit events" placeholder="Search events…" />}
+      toolbar={
+        <div className="flex flex-wrap items-center gap-2">
+          <SearchInput label="Search audit events" placeholder="Action, person, target or request id…" />
+          <UrlSelectFilter param="outcome" label="Filter by outcome" allLabel="All outcomes" options={AUDIT_OUTCOMES} className="w-40" />
+        </div>
+      }
       rows={rows}
       getRowId={(r) => r.id}
       columns={[
@@ -97,8 +103,8 @@ export function AuditTable({ rows, total, page, pageSize, q, asOf }: { rows: Aud
       empty={
         <EmptyState
           icon={ScrollTextIcon}
-          title={q ? "No events match your search" : "No audit events yet"}
-          description={q ? undefined : "Every change made in Latch is recorded here: who, what, when and with what outcome."}
+          title={q || filtered ? "No events match your search" : "No audit events yet"}
+          description={q || filtered ? undefined : "Every change made in Latch is recorded here: who, what, when and with what outcome."}
         />
       }
       footer={<Pagination page={page} pageSize={pageSize} total={total} pin={asOf ? { asOf: asOf.toISOString() } : undefined} />}

@@ -48,9 +48,9 @@ export function FormField({ label, id, error: given, description, required, clas
   const errorId = error ? `${id}-error` : undefined;
 
   const describedBy = [descriptionId, errorId].filter(Boolean).join(" ") || undefined;
-  const fieldProps = React.useMemo<FieldControlProps>(
-    () => ({ id, "aria-invalid": error ? true : undefined, "aria-describedby": describedBy, "aria-required": required ? true : undefined }),
-    [id, error, describedBy, required],
+  const fieldProps = React.useMemo<FieldControlProps & { edited: () => void }>(
+    () => ({ id, "aria-invalid": error ? true : undefined, "aria-describedby": describedBy, "aria-required": required ? true : undefined, edited }),
+    [id, error, describedBy, required, edited],
   );
 
   // Native controls get the props directly; components read them from FieldContext, so a wrapper

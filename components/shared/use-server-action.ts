@@ -15,9 +15,15 @@ class ActionFailure extends Error {
   }
 }
 
+function showSuccess<T>(success: NonNullable<Options<T>["success"]>, data: T) {
+  const said = typeof success === "function" ? success(data) : success;
+  if (typeof said === "string") toast.success(said);
+  else toast.warning(said.warning);
+}
+
 type Options<T> = {
-  /** Toast shown on success; omit for none. */
-  success?: string | ((data: T) => string);
+  /** Toast shown on success; omit for none. `{ warning }`: done, but not as hoped (saved, yet its test failed). */
+  success?: string | ((data: T) => string | { warning: string });
   onSuccess?: (data: T) => void;
   /** Toast for a success that arrives after the person left the form (onSuccess is not called then); `success` is used when omitted. */
   afterLeaving?: (data: T) => string | null;
@@ -156,10 +162,10 @@ export function useServerAction<I, T>(action: (input: I) => Promise<ActionResult
       if (!mounted.current) {
         const note = options.afterLeaving?.(data);
         if (note) toast.success(note);
-        else if (options.success && !options.afterLeaving) toast.success(typeof options.success === "function" ? options.success(data) : options.success);
+        else if (options.success && !options.afterLeaving) showSuccess(options.success, data);
         return void router.refresh();
       }
-      if (options.success) toast.success(typeof options.success === "function" ? options.success(data) : options.success);
+      if (options.success) showSuccess(options.success, data);
       options.onSuccess?.(data);
       if (options.refresh !== false) refreshPage();
     },

@@ -117,7 +117,8 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
   // "Saving…" until the saved store's page has rendered: a saved change starts the form afresh (see the page).
   const { opening, open } = useOpenSaved();
   const afterSave = (data: { id: string }) => open(`/stores/${data.id}`);
-  const saved = (verb: string) => (data: { test?: { ok: boolean } }) => (!data.test ? `Store ${verb}.` : data.test.ok ? `Store ${verb}. Test passed.` : `Store ${verb}, but its test failed: its page says why.`);
+  const saved = (verb: string) => (data: { test?: { ok: boolean } }) =>
+    !data.test ? `Store ${verb}.` : data.test.ok ? `Store ${verb}. Test passed.` : { warning: `Store ${verb}, but its test failed: its page says why.` };
   const create = useServerAction(createStoreAction, { success: saved("created"), refresh: false, onSuccess: afterSave });
   const update = useServerAction(updateStoreAction, { success: saved("saved"), refresh: false, onSuccess: afterSave });
   const save = existing ? update : create;

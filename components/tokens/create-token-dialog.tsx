@@ -212,7 +212,9 @@ function TokenReveal({ created, onDone }: { created: CreatedToken; onDone: () =>
     <div className="grid gap-5">
       <DialogHeader>
         <DialogTitle>Token “{created.row.name}” created</DialogTitle>
-        <DialogDescription>Give it to the runner as an HTTP header: Authorization: Bearer &lt;token&gt;.</DialogDescription>
+        <DialogDescription>
+          Give it to the runner as an HTTP header: <code className="font-mono text-[0.8125rem]">Authorization: Bearer &lt;token&gt;</code>.
+        </DialogDescription>
       </DialogHeader>
       <div role="alert" className="flex gap-2 rounded-md border border-warning/30 bg-warning/10 px-3 py-2 text-sm">
         <TriangleAlertIcon className="mt-0.5 size-4 shrink-0 text-warning" aria-hidden="true" />
@@ -224,7 +226,8 @@ function TokenReveal({ created, onDone }: { created: CreatedToken; onDone: () =>
         <Label htmlFor="created-token">Token</Label>
         <div className="flex gap-2">
           <Input ref={field} id="created-token" readOnly value={created.token} className="font-mono text-xs" spellCheck={false} onFocus={(e) => e.currentTarget.select()} />
-          <Button type="button" variant="outline" onClick={copy} aria-label={copied ? "Token copied" : "Copy token"}>
+          {/* The form's submit button is gone: focus goes to what the person does next, not to the dialog itself. */}
+          <Button type="button" variant="outline" onClick={copy} aria-label={copied ? "Token copied" : "Copy token"} autoFocus>
             {copied ? <CheckIcon aria-hidden="true" /> : <CopyIcon aria-hidden="true" />}
             {copied ? "Copied" : "Copy"}
           </Button>

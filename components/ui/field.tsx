@@ -10,7 +10,14 @@ export type FieldControlProps = {
   "aria-required"?: React.AriaAttributes["aria-required"];
 };
 
-export const FieldContext = React.createContext<FieldControlProps | null>(null);
+/** The wiring, and `edited`: what a control whose value changes without an input event (a Generate button) calls, so the field's error goes. */
+export const FieldContext = React.createContext<(FieldControlProps & { edited?: () => void }) | null>(null);
+
+/** Tells the enclosing field its value was changed by other means than typing; a no-op outside one. */
+export function useFieldEdited(): () => void {
+  return React.useContext(FieldContext)?.edited ?? noop;
+}
+const noop = () => {};
 
 /**
  * Fills `id`, `aria-invalid`, `aria-describedby` and `aria-required` from an enclosing field (see FieldContext)

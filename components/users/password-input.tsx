@@ -3,6 +3,7 @@
 import { CopyIcon, RefreshCwIcon } from "lucide-react";
 import { copyText } from "@/components/shared/copy-text";
 import { Button } from "@/components/ui/button";
+import { useFieldEdited } from "@/components/ui/field";
 import { Input } from "@/components/ui/input";
 
 const ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
@@ -21,6 +22,7 @@ export function NewPasswordInput({
   id,
   ...rest
 }: { value: string; onChange: (v: string) => void; id?: string } & Omit<React.ComponentProps<"input">, "value" | "onChange">) {
+  const edited = useFieldEdited();
   return (
     <div className="flex flex-wrap gap-2">
       <Input
@@ -33,7 +35,15 @@ export function NewPasswordInput({
         onChange={(e) => onChange(e.target.value)}
         {...rest}
       />
-      <Button type="button" variant="outline" onClick={() => onChange(generate())}>
+      <Button
+        type="button"
+        variant="outline"
+        onClick={() => {
+          onChange(generate());
+          // No input event for the field to see: its "at least 12 characters" no longer applies.
+          edited();
+        }}
+      >
         <RefreshCwIcon aria-hidden="true" /> Generate
       </Button>
       {/* The password is handed on by whoever sets it: copy it before the dialog closes and it is gone. */}

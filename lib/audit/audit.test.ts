@@ -1,7 +1,9 @@
+import { randomUUID } from "node:crypto";
 import { describe, expect, it, vi } from "vitest";
 import { createFolderAction, deleteFolderAction, moveFolderAction, renameFolderAction } from "@/lib/folders/actions";
 import { grant, makeFolder, makeUser, signInAs } from "@/test/fixtures";
-import { canSeeAudit, HIDDEN_FOLDER, listAuditEvents, parseAsOf } from "./queries";
+import { db } from "@/lib/db";
+import { canSeeAudit, HIDDEN_FOLDER, listAuditEvents, parseAsOf, parseAuditOutcome } from "./queries";
 
 vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
 vi.mock("@/lib/request-context", () => import("@/test/mocks/request-context"));
@@ -89,6 +91,25 @@ describe("audit log visibility", () => {
     expect(await ids("folder.create")).toContain(name);
     expect(await ids(admin.email)).toContain(name);
     expect(await ids("nobody-at-all@example.test")).not.toContain(name);
+  });
+
+  it("finds a request by the first 8 characters the table shows, and filters by outcome", async () => {
+    const admin = await makeUser({ isAdmin: true });
+    const requestId = randomUUID();
+    const label = `Outcome ${Date.now()}`;
+    for (const outcome of ["SUCCESS", "FAILURE", "DENIED"] as const) {
+      await db().auditEvent.create({ data: { action: "connection.invoke", targetType: "connection", targetLabel: label, outcome, requestId } });
+    }
+    const found = async (q: string, outcome?: "SUCCESS" | "FAILURE" | "DENIED") => (await listAuditEvents(admin, { ...all, q, outcome })).rows.filter((r) => r.targetLabel === label).map((r) => r.outcome).sort();
+    expect(await found(requestId.slice(0, 8))).toEqual(["DENIED", "FAILURE", "SUCCESS"]);
+    expect(await found(requestId.slice(0, 8).toUpperCase())).toHaveLength(3);
+    expect(await found(requestId)).toHaveLength(3);
+    expect(await found(requestId.slice(0, 8), "FAILURE")).toEqual(["FAILURE"]);
+    expect(await found(label, "DENIED")).toEqual(["DENIED"]);
+    // Shorter than the table's 8 characters matches by nothing (it would match too much).
+    expect(await found(requestId.slice(0, 7))).toEqual([]);
+    expect(parseAuditOutcome("FAILURE")).toBe("FAILURE");
+    expect([parseAuditOutcome("failure"), parseAuditOutcome(["DENIED", "SUCCESS"]), parseAuditOutcome(undefined)]).toEqual([undefined, undefined, undefined]);
   });
 });
 

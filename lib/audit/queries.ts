@@ -15,6 +15,15 @@ export const auditQuerySchema = z.object({
 });
 export type AuditQuery = z.infer<typeof auditQuerySchema>;
 
+/** The console's outcome filter (`?outcome=`): one of the outcomes, else none. */
+export const parseAuditOutcome = (raw: string | string[] | undefined) => auditQuerySchema.shape.outcome.parse(raw);
+
+export const AUDIT_OUTCOMES = [
+  { value: "SUCCESS", label: "Success" },
+  { value: "FAILURE", label: "Failure" },
+  { value: "DENIED", label: "Denied" },
+] as const;
+
 export type AuditRow = {
   id: string;
   occurredAt: Date;
@@ -30,10 +39,6 @@ export type AuditRow = {
 };
 
 /**
- * Administrators see every event; folder admins see events of the folders they administer (and
- * their subfolders); anyone else sees nothing. `folderId` narrows to one folder the actor may audit.
- */
-/**
  * The `asOf` a later page of the log is read at (the newest event of the first page, as an ISO
  * time), or null for a missing or malformed one. Offsets into a list that grows at its head would
  * otherwise shift: an event written meanwhile pushes one onto the next page twice.
@@ -45,7 +50,11 @@ export function parseAsOf(raw: string | string[] | undefined): Date | null {
   return Number.isNaN(at.getTime()) ? null : at;
 }
 
-/** `asOf`: only events up to then (the log as it was when its first page was read). */
+/**
+ * Administrators see every event; folder admins see events of the folders they administer (and
+ * their subfolders); anyone else sees nothing. `folderId` narrows to one folder the actor may audit.
+ * `asOf`: only events up to then (the log as it was when its first page was read).
+ */
 export async function listAuditEvents(actor: Actor, query: AuditQuery & { folderId?: string; asOf?: Date | null }) {
   let scope: Prisma.AuditEventWhereInput = {};
   if (!canTenant(actor, "audit.read.all") || query.folderId) {
@@ -67,6 +76,8 @@ export async function listAuditEvents(actor: Actor, query: AuditQuery & { folder
               { actorEmail: { contains: likeTerm(q), mode: "insensitive" } },
               { targetLabel: { contains: likeTerm(q), mode: "insensitive" } },
               { requestId: { equals: q } },
+              // The console shows a request id's first 8 characters: those find it too.
+              ...(/^[0-9a-f-]{8,64}$/i.test(q) ? [{ requestId: { startsWith: q, mode: "insensitive" as const } }] : []),
             ],
           }
         : {},

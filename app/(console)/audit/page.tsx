@@ -2,17 +2,18 @@ import { notFound } from "next/navigation";
 import { AuditTable } from "@/components/audit/audit-table";
 import { Breadcrumbs } from "@/components/layout/breadcrumbs";
 import { PageHeader } from "@/components/shared/page-header";
-import { canSeeAudit, listAuditEvents, parseAsOf } from "@/lib/audit/queries";
+import { canSeeAudit, listAuditEvents, parseAsOf, parseAuditOutcome } from "@/lib/audit/queries";
 import { requireUser } from "@/lib/auth/session";
 import { parseListQuery } from "@/lib/list-query";
+import { titleIfAllowed } from "../page-title";
 
-export const metadata = { title: "Audit log" };
+export const generateMetadata = async () => titleIfAllowed(canSeeAudit(await requireUser()), "Audit log");
 
 export default async function AuditPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const user = await requireUser();
   if (!(await canSeeAudit(user))) notFound();
   const params = await searchParams;
-  const query = parseListQuery(params, 25);
+  const query = { ...parseListQuery(params, 25), outcome: parseAuditOutcome(params.outcome) };
   // Later pages read the log as it was at the first page's newest event (see parseAsOf).
   const pinned = query.page > 1 ? parseAsOf(params.asOf) : null;
   const { rows, total } = await listAuditEvents(user, { ...query, asOf: pinned });
@@ -28,7 +29,7 @@ export default async function AuditPage({ searchParams }: { searchParams: Promis
             : "Changes in the folders you administer. Events never contain secret values."
         }
       />
-      <AuditTable rows={rows} total={total} page={query.page} pageSize={query.pageSize} q={query.q} asOf={asOf} />
+      <AuditTable rows={rows} total={total} page={query.page} pageSize={query.pageSize} q={query.q} filtered={!!query.outcome} asOf={asOf} />
     </div>
   );
 }

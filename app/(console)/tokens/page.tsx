@@ -11,8 +11,9 @@ import { Card, CardAction, CardContent, CardDescription, CardHeader, CardTitle }
 import { requireUser } from "@/lib/auth/session";
 import { canTenant } from "@/lib/authz";
 import { listActivePersonalTokens, listScopeFolderOptions, listServiceAccounts } from "@/lib/tokens/queries";
+import { titleIfAllowed } from "../page-title";
 
-export const metadata = { title: "API tokens" };
+export const generateMetadata = async () => titleIfAllowed(canTenant(await requireUser(), "tokens.manage"), "API tokens");
 
 export default async function TokensPage() {
   const user = await requireUser();
@@ -57,9 +58,10 @@ export default async function TokensPage() {
                   <h3>{account.name}</h3>
                   {account.disabled ? <StatusBadge tone="warning">Disabled: tokens refused</StatusBadge> : null}
                 </CardTitle>
-                <CardDescription>
-                  {account.description || "No description."}
-                  {account.createdBy ? ` Created by ${account.createdBy}.` : ""}
+                <CardDescription className="grid gap-0.5">
+                  {/* Two lines: a description need not end in a full stop before "Created by". */}
+                  <span>{account.description || "No description."}</span>
+                  {account.createdBy ? <span>Created by {account.createdBy}.</span> : null}
                 </CardDescription>
                 <CardAction className="flex items-center gap-2">
                   <CreateTokenDialog

@@ -13,8 +13,9 @@ import { canTenant } from "@/lib/authz";
 import { parseListQuery } from "@/lib/list-query";
 import { listUsers } from "@/lib/users/queries";
 import { LocalTime } from "@/components/shared/local-time";
+import { titleIfAllowed } from "../page-title";
 
-export const metadata = { title: "Users" };
+export const generateMetadata = async () => titleIfAllowed(canTenant(await requireUser(), "users.manage"), "Users");
 
 
 export default async function UsersPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {

@@ -15,8 +15,9 @@ import { parseListQuery } from "@/lib/list-query";
 import { listStores } from "@/lib/stores/queries";
 import { PROVIDERS, registrableKinds } from "@/lib/vault/registry";
 import { INLINE_LINK } from "@/components/shared/link-styles";
+import { titleIfAllowed } from "../../page-title";
 
-export const metadata = { title: "Credential stores" };
+export const generateMetadata = async () => titleIfAllowed(canTenant(await requireUser(), "stores.manage"), "Credential stores");
 
 export default async function StoresPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const user = await requireUser();

@@ -8,8 +8,9 @@ import { requireUser } from "@/lib/auth/session";
 import { listFolderOptions } from "@/lib/folders/queries";
 import { getProvider, registrableKinds } from "@/lib/vault/registry";
 import { cn } from "@/lib/utils";
+import { titleIfAllowed } from "../../page-title";
 
-export const metadata = { title: "Add credential store" };
+export const generateMetadata = async () => titleIfAllowed(canTenant(await requireUser(), "stores.manage"), "Add credential store");
 
 export default async function NewStorePage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const user = await requireUser();

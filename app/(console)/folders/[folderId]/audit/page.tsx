@@ -1,10 +1,10 @@
 import { notFound } from "next/navigation";
 import { AuditTable } from "@/components/audit/audit-table";
-import { listAuditEvents, parseAsOf } from "@/lib/audit/queries";
+import { listAuditEvents, parseAsOf, parseAuditOutcome } from "@/lib/audit/queries";
 import { parseListQuery } from "@/lib/list-query";
 import { folderPageMetadata, loadFolderView } from "../folder-view";
 
-export const generateMetadata = folderPageMetadata("Audit");
+export const generateMetadata = folderPageMetadata("Audit", (view) => view.permissions.readAudit);
 
 export default async function FolderAuditPage({
   params,
@@ -17,7 +17,7 @@ export default async function FolderAuditPage({
   const { user, view } = await loadFolderView(folderId);
   if (!view.permissions.readAudit) notFound();
   const search = await searchParams;
-  const query = parseListQuery(search, 25);
+  const query = { ...parseListQuery(search, 25), outcome: parseAuditOutcome(search.outcome) };
   // Later pages read the log as it was at the first page's newest event (see parseAsOf).
   const pinned = query.page > 1 ? parseAsOf(search.asOf) : null;
   const { rows, total } = await listAuditEvents(user, { ...query, folderId: view.folder.id, asOf: pinned });
@@ -27,7 +27,7 @@ export default async function FolderAuditPage({
       <h2 id="audit-heading" className="text-lg font-semibold">
         Audit events for this folder
       </h2>
-      <AuditTable rows={rows} total={total} page={query.page} pageSize={query.pageSize} q={query.q} asOf={asOf} />
+      <AuditTable rows={rows} total={total} page={query.page} pageSize={query.pageSize} q={query.q} filtered={!!query.outcome} asOf={asOf} />
     </section>
   );
 }
