@@ -45,10 +45,10 @@ export function AuditTable({ rows, total, page, pageSize, q, filtered, asOf }: {
       label="Audit events"
       phoneLayout="cards"
       toolbar={
-        <div className="flex flex-wrap items-center gap-2">
+        <>
           <SearchInput label="Search audit events" placeholder="Action, person, target or request id…" />
           <UrlSelectFilter param="outcome" label="Filter by outcome" allLabel="All outcomes" options={AUDIT_OUTCOMES} className="w-40" />
-        </div>
+        </>
       }
       rows={rows}
       getRowId={(r) => r.id}
