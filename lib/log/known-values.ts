@@ -11,7 +11,6 @@ const MAX_ENTRIES = 20_000;
 const REMEMBER_MS = 2 * 60 * 60 * 1000;
 /** Strings longer than this are scanned in their first part only (log lines are short). */
 const MAX_SCAN = 64 * 1024;
-/** Odd random bases, so the hashes cannot be precomputed by anyone outside the process. */
 /**
  * Kept on globalThis: the instrumentation bundle (which serves direct routes, lib/api/direct.ts) and
  * the route bundles each get their own copy of this module, and a value one of them resolves must be
@@ -26,6 +25,7 @@ type KnownValues = {
 };
 const shared = globalThis as unknown as { latchKnownValues?: KnownValues };
 shared.latchKnownValues ??= {
+  // Odd random bases, so the hashes cannot be precomputed by anyone outside the process.
   bases: Array.from(globalThis.crypto.getRandomValues(new Uint32Array(2)), (n) => (n | 1) >>> 0) as [number, number],
   byLength: new Map(),
   entries: new Map(),

@@ -1,10 +1,6 @@
 import { maskKnownValues } from "./known-values";
 
 /**
- * Last line of defence: whatever reaches the logger passes through here. Keys that name secrets are
- * masked whatever their value; values that look like secrets are masked whatever their key.
- */
-/**
  * A key names a secret when one of its words does ("clientSecret", "db_password", "apiKey",
  * "set-cookie"), unless its last word says it is about the secret rather than the secret itself
  * ("secretName", "tokenId", "tokenCount", "credentialAssetId"). Words, not substrings: "passport",
@@ -83,6 +79,10 @@ export function redactString(input: string): string {
   return out;
 }
 
+/**
+ * Last line of defence: whatever reaches the logger passes through here. Keys that name secrets are
+ * masked whatever their value; values that look like secrets are masked whatever their key.
+ */
 export function redact(value: unknown, depth = 0, seen = new WeakSet<object>()): unknown {
   if (typeof value === "string") return redactString(value);
   if (value === null || typeof value !== "object") return value;

@@ -425,5 +425,5 @@ export function resumeListening(): Promise<void> {
   return ensureListening();
 }
 
-/** Whether the listener is up and caught up (for /api/ready and tests). */
+/** Whether the listener is up and caught up (for tests). */
 export const isListening = () => current().live;

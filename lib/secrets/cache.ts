@@ -46,13 +46,6 @@ export function cacheKeyString(key: CacheKey): string {
 }
 
 /**
- * The process-local cache of resolved values. Entries are sealed with AES-256-GCM under a key made at
- * construction and held only in this object; each lives exactly one hour from the moment its fetch
- * began (the clock read before the vault call, so lifetime can only be shorter), and an expired entry
- * is never served, whatever the vault's state. Concurrent misses for one key share one fetch. The
- * Map's insertion order is the LRU order: a hit moves the entry to the end, eviction takes the front.
- */
-/**
  * Milliseconds since the epoch from a clock that never jumps back: the process's start time plus its
  * monotonic clock. An entry ends when either it or the wall clock says its hour has passed: the wall
  * clock set back (an NTP step) would stretch the hour, and the monotonic one stands still while the
@@ -60,6 +53,13 @@ export function cacheKeyString(key: CacheKey): string {
  */
 const monotonicNow = () => performance.timeOrigin + performance.now();
 
+/**
+ * The process-local cache of resolved values. Entries are sealed with AES-256-GCM under a key made at
+ * construction and held only in this object; each lives exactly one hour from the moment its fetch
+ * began (the clock read before the vault call, so lifetime can only be shorter), and an expired entry
+ * is never served, whatever the vault's state. Concurrent misses for one key share one fetch. The
+ * Map's insertion order is the LRU order: a hit moves the entry to the end, eviction takes the front.
+ */
 export class SecretCache {
   readonly #key = randomBytes(32);
   readonly #entries = new Map<string, Entry>();

@@ -79,9 +79,9 @@ function httpCodeFor(kind: StoreErrorKind): AppErrorCode {
 
 const globalForCache = globalThis as unknown as { latchSecretCache?: SecretCache };
 
-/** The process's cache; one per server process (kept on globalThis so dev reloads do not fork it). */
 const CACHE_SWEEP_MS = 60_000;
 
+/** The process's cache; one per server process (kept on globalThis so dev reloads do not fork it). */
 export function secretCache(): SecretCache {
   if (!globalForCache.latchSecretCache) {
     const cache = new SecretCache({ maxEntries: env().LATCH_SECRET_CACHE_MAX_ENTRIES });
@@ -173,7 +173,7 @@ async function fetchStoreOf(summary: StoreSummary, key: CacheKey): Promise<Cache
   return fetchFromStore(store, key);
 }
 
-export function cacheKeyFor(asset: Pick<CredentialAsset, "storeId" | "secretName" | "secretVersion">): CacheKey {
+function cacheKeyFor(asset: Pick<CredentialAsset, "storeId" | "secretName" | "secretVersion">): CacheKey {
   return { storeId: asset.storeId!, name: asset.secretName!, version: asset.secretVersion || null };
 }
 
@@ -447,4 +447,3 @@ async function recordLastResolve(assetId: string, ok: boolean) {
 /** Explicit invalidation (asset edited or deleted, store changed, a refresh request). */
 export const invalidateAsset = (assetId: string) => secretCache().invalidateAsset(assetId);
 export const invalidateStore = (storeId: string) => secretCache().invalidateStore(storeId);
-export const invalidateKey = (key: CacheKey) => secretCache().invalidateKey(key);

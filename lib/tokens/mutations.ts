@@ -55,7 +55,6 @@ async function insertToken(
   return { token: generated.token, row };
 }
 
-/** Read after the commit: within a transaction Prisma would fetch the relations in parallel on one connection. */
 /**
  * The answer is read inside the creating transaction, with the folder labels read before it: once
  * the token is committed nothing may fail, or it would exist, count against the cap, and never be shown.

@@ -96,8 +96,7 @@ export function classifyNetworkError(error: unknown, host: string): StoreError |
   return null;
 }
 
-/** "vault.example.com:8200" → "vault.example.com"; "[::1]:443" → "::1". */
-
+/** The innermost error in the cause chain that carries `code` (whose message Latch wrote itself). */
 function innermostWithCode(error: object, code: string): object {
   let found = error;
   for (let e: unknown = error, depth = 0; e && typeof e === "object" && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {

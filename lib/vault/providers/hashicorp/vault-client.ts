@@ -52,15 +52,15 @@ const writeHint = (ctx: CallContext) =>
 const RETRY = { attempts: 3, baseDelayMs: 200, maxDelayMs: 2000 };
 const retrying = <T>(op: () => Promise<T>) => withRetry(op, RETRY);
 
+/** At most this often, a live AppRole/userpass token refused by its policy is replaced by a new login. */
+const POLICY_RELOGIN_INTERVAL_MS = 60_000;
+
 /**
  * A small Vault HTTP client: one undici dispatcher (egress policy, CA bundle, proxy), the token
  * lifecycle (a static token is looked up once and renewed past half its TTL; AppRole and userpass
  * log in lazily, renew past half the lease, and log in again when renewal fails or a call is
  * refused), throttling and 5xx retried through withRetry.
  */
-/** At most this often, a live AppRole/userpass token refused by its policy is replaced by a new login. */
-const POLICY_RELOGIN_INTERVAL_MS = 60_000;
-
 export class VaultClient {
   private dispatcher: Dispatcher | undefined;
   private session: Session | undefined;
