@@ -7,6 +7,7 @@ import { Button } from "@/components/ui/button";
 import { requireUser } from "@/lib/auth/session";
 import { listSubfolders } from "@/lib/folders/queries";
 import { parseListQuery } from "@/lib/list-query";
+import { canTenant } from "@/lib/authz";
 
 export const metadata = { title: "Folders" };
 
@@ -14,7 +15,7 @@ export default async function FoldersPage({ searchParams }: { searchParams: Prom
   const user = await requireUser();
   const query = parseListQuery(await searchParams);
   const { rows, total } = await listSubfolders(user, null, query);
-  const createButton = user.isAdmin ? (
+  const createButton = canTenant(user, "folders.create.root") ? (
     <FolderNameDialog
       mode="create"
       parentId={null}

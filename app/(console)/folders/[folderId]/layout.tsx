@@ -4,6 +4,7 @@ import { FolderActionsMenu } from "@/components/folders/folder-actions-menu";
 import { FolderTabs } from "@/components/folders/folder-tabs";
 import { PageHeader } from "@/components/shared/page-header";
 import { StatusBadge } from "@/components/shared/status-badge";
+import { canTenant } from "@/lib/authz";
 import { ROLE_LABELS } from "@/lib/authz/permissions";
 import { listMoveDestinations } from "@/lib/folders/queries";
 import { loadFolderView } from "./folder-view";
@@ -45,7 +46,7 @@ export default async function FolderLayout({
             <FolderActionsMenu
               folder={{ id: folder.id, name: folder.name, parentId: view.parentId }}
               destinations={destinations}
-              allowTopLevel={user.isAdmin}
+              allowTopLevel={canTenant(user, "folders.create.root")}
               afterDeleteHref={view.parentId ? `/folders/${view.parentId}` : "/folders"}
             />
           ) : null
