@@ -155,6 +155,8 @@ test("Redis that asks for no password: connects without one; a typed one is said
   await expect(page.getByRole("main")).toContainText("this server asks for no password, so the one given was not checked");
 
   await page.getByRole("link", { name: "Edit" }).click();
+  // The hint the last step checks is gone: here, with a value stored, it is shown.
+  await expect(page.getByText("A value is stored, encrypted and never shown.")).toBeVisible();
   await page.getByRole("button", { name: "Password options" }).click();
   await page.getByRole("menuitem", { name: "Remove the stored value" }).click();
   await expect(page.getByText("The stored value is removed when you save, and none is sent.")).toBeVisible();
