@@ -7,10 +7,10 @@ import { logger } from "@/lib/log";
 export const REQUEST_ID_HEADER = "x-request-id";
 const VALID_REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
 
-/** proxy.ts stamps every request with an id; this reads it back (or makes one for non-proxied calls). */
 /** What the request helpers read of a request's headers: web Headers, or the direct routes' lighter view (lib/api/handler.ts). */
 export type HeaderReader = Pick<Headers, "get">;
 
+/** proxy.ts stamps every request with an id; this reads it back (or makes one for non-proxied calls). */
 export function requestIdFrom(h: HeaderReader): string {
   const id = h.get(REQUEST_ID_HEADER);
   return id && VALID_REQUEST_ID.test(id) ? id : randomUUID();

@@ -163,8 +163,15 @@ function parametersOf(schema: z.ZodType | undefined, where: "path" | "query", co
 
 const isRaw = (response: z.ZodType | { raw: RawResponses }): response is { raw: RawResponses } => !("_zod" in response);
 
+/** Every answer's id for the request, the one its audit events and log lines carry. */
+const REQUEST_ID_HEADER_DOC = {
+  description:
+    "The request's id, as its audit events and Latch's log lines record it (and an error body's requestId). A request that sends its own X-Request-Id (8–64 letters, digits, '.', '_' or '-') gets it back; otherwise Latch makes one.",
+  schema: { type: "string" },
+};
+
 function responsesOf(spec: OperationSpec, collector: SchemaCollector, prefix: string) {
-  const responses: Record<string, unknown> = {};
+  const responses: Record<string, Record<string, unknown>> = {};
   if (spec.response === "empty") responses["204"] = { description: "Done; no content." };
   else if (isRaw(spec.response)) Object.assign(responses, spec.response.raw);
   else {
@@ -180,6 +187,7 @@ function responsesOf(spec: OperationSpec, collector: SchemaCollector, prefix: st
       content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
     };
   }
+  for (const response of Object.values(responses)) response.headers = { "X-Request-Id": { $ref: "#/components/headers/RequestId" }, ...(response.headers as object | undefined) };
   return responses;
 }
 
@@ -190,7 +198,7 @@ export type OpenApiDocument = {
   security: Record<string, string[]>[];
   tags: { name: string; description?: string }[];
   paths: Record<string, Record<string, Record<string, unknown>>>;
-  components: { schemas: Record<string, JsonSchema>; securitySchemes: Record<string, unknown> };
+  components: { schemas: Record<string, JsonSchema>; headers: Record<string, unknown>; securitySchemes: Record<string, unknown> };
 };
 
 const TAG_DESCRIPTIONS: Record<string, string> = {
@@ -238,6 +246,7 @@ export function buildOpenApiDocument(specs: OperationSpec[], info: { version: st
     paths,
     components: {
       schemas: collector.components,
+      headers: { RequestId: REQUEST_ID_HEADER_DOC },
       securitySchemes: {
         bearerAuth: {
           type: "http",

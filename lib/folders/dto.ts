@@ -7,7 +7,11 @@ import { folderRoleSchema } from "./schemas";
 const folderRef = z.object({ id: z.string(), name: z.string() });
 const parentIdSchema = z.string().nullable().meta({ description: "The parent folder; null at the top level and when you cannot see the parent." });
 
-export const folderNodeSchema = z.object({ id: z.string(), name: z.string(), parentId: parentIdSchema, role: folderRoleSchema.nullable() });
+/** What `role` means to a person and to an API token, whose permissions need not be a role's. */
+const ROLE_DESCRIPTION =
+  "Your highest role here, given here or on a folder above; null for a tenant administrator without one. For an API token, the highest role its permissions wholly cover: a token with connections.use but not assets.write shows VIEWER, yet may invoke. A token's permissions are what it was created with.";
+
+export const folderNodeSchema = z.object({ id: z.string(), name: z.string(), parentId: parentIdSchema, role: folderRoleSchema.nullable().meta({ description: ROLE_DESCRIPTION }) });
 
 export const folderListResponseSchema = z.object({ folders: z.array(folderNodeSchema) });
 
@@ -15,7 +19,7 @@ export const folderCreatedResponseSchema = z.object({ folder: z.object({ id: z.s
 
 export const folderResponseSchema = z.object({
   folder: z.object({ id: z.string(), name: z.string(), parentId: parentIdSchema, createdAt: dateTimeSchema, updatedAt: dateTimeSchema }),
-  role: folderRoleSchema.nullable().meta({ description: "Your highest role here; null for a tenant administrator without one." }),
+  role: folderRoleSchema.nullable().meta({ description: ROLE_DESCRIPTION }),
   path: z.array(folderRef).meta({ description: "Ancestors you may see, from the top down." }),
 });
 
