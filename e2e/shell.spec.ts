@@ -146,3 +146,14 @@ test("a page no route serves gets the security headers too, whatever its name lo
   // The files themselves are still served as they are.
   expect((await request.get("/icon.svg")).status()).toBe(200);
 });
+
+test("an address no page serves keeps the console around its message, for someone signed in", async ({ page }) => {
+  for (const path of ["/no-such-page", "/folders/3f2b8c1e-7d4a-4b9e-9c1f-0a2b3c4d5e6f/no-such-tab"]) {
+    const response = await page.goto(path);
+    expect(response?.status(), path).toBe(404);
+    await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
+    await expect(page.getByRole("navigation", { name: "Main" }), path).toBeVisible();
+    await expect(page.getByRole("main"), path).toHaveCount(1);
+    await expect(page).toHaveTitle("Not found · Latch");
+  }
+});

@@ -1,0 +1,9 @@
+import { notFound } from "next/navigation";
+
+/**
+ * An address no page serves. Answered here rather than by app/not-found.tsx so that someone signed in
+ * keeps the console's navigation around the message; the layout sends anyone else to sign in first.
+ */
+export default function MissingPage(): never {
+  notFound();
+}
