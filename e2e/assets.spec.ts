@@ -174,9 +174,13 @@ test("settings: Text, Integer and Boolean assets, with the Integer checked next 
 
   await page.goto(`/folders/${folderId}/assets`);
   await expect(page.getByRole("row")).toHaveCount(4); // header + three assets
+  // The filter says what it shows before it is first opened, and after a reload.
+  await expect(page.getByRole("combobox", { name: "Filter by type" })).toHaveText("All types");
   await page.getByRole("combobox", { name: "Filter by type" }).click();
   await page.getByRole("option", { name: "Integer" }).click();
   await expect(page).toHaveURL(/type=INTEGER/);
+  await page.reload();
+  await expect(page.getByRole("combobox", { name: "Filter by type" })).toHaveText("Integer");
   await expect(page.getByRole("row")).toHaveCount(2);
   await expect(page.getByRole("link", { name: "Batch size" })).toBeVisible();
   await page.getByRole("searchbox", { name: "Search assets" }).or(page.getByLabel("Search assets")).fill("nothing-like-this");

@@ -15,10 +15,11 @@ export function UrlSelectFilter({ param, label, allLabel, options, className = "
   const pathname = usePathname();
   const params = useSearchParams();
   const [pending, startTransition] = useTransition();
-  const current = params.get(param) ?? ALL;
+  const asked = params.get(param);
+  const chosen = options.find((o) => o.value === asked);
   return (
     <Select
-      value={options.some((o) => o.value === current) ? current : ALL}
+      value={chosen?.value ?? ALL}
       onValueChange={(value) => {
         const next = new URLSearchParams(params);
         if (value === ALL) next.delete(param);
@@ -28,7 +29,9 @@ export function UrlSelectFilter({ param, label, allLabel, options, className = "
       }}
     >
       <SelectTrigger className={className} aria-label={label} aria-busy={pending || undefined}>
-        <SelectValue />
+        {/* Given, not looked up: Radix finds an item's text only once the menu has been rendered, so the
+            trigger was blank until first opened. */}
+        <SelectValue>{chosen?.label ?? allLabel}</SelectValue>
       </SelectTrigger>
       <SelectContent>
         <SelectItem value={ALL}>{allLabel}</SelectItem>
