@@ -248,12 +248,14 @@ describe("the store's kept client", () => {
     // The secret is cached through the credential; the second asset names a key it does not have yet.
     await expect(resolve({ assetId: credential }, { actor: user, purpose: "test" })).resolves.toMatchObject({ password: PASSWORD });
     const before = reads(path);
-    await expect(resolve({ assetId: apiKey }, { actor: user, purpose: "test" })).rejects.toMatchObject({ kind: "not_found" });
-    expect(reads(path) - before).toBe(1);
+    // A copy read just now is not read again for it, however often it is asked (a runner in a loop).
+    for (let i = 0; i < 5; i++) await expect(resolve({ assetId: apiKey }, { actor: user, purpose: "test" })).rejects.toMatchObject({ kind: "not_found" });
+    expect(reads(path) - before).toBe(0);
     // Someone adds the key, as the message says: the next use finds it, without a refresh or the hour.
     vault.seedSecret({ path, data: { username: USERNAME, password: PASSWORD, api_key: "key-added-later" } });
+    await new Promise((r) => setTimeout(r, 1100));
     await expect(resolve({ assetId: apiKey }, { actor: user, purpose: "test" })).resolves.toMatchObject({ value: "key-added-later", meta: { fromCache: false } });
-    expect(reads(path) - before).toBe(2);
+    expect(reads(path) - before).toBe(1);
     await expect(resolve({ assetId: credential }, { actor: user, purpose: "test" })).resolves.toMatchObject({ password: PASSWORD, meta: { fromCache: true } });
   });
 

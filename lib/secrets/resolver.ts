@@ -240,6 +240,9 @@ function asResolveError(error: unknown): ResolveError | null {
 
 type Got = CachedSecret & { fromCache: boolean; fetchedAt: Date; fetchSeq: number };
 
+/** How old a cached copy must be before a key missing from it is looked for in the store again. */
+const MISSING_KEY_RECHECK_MS = 1000;
+
 /** What the asset reads from the secret's keys; a ResolveError when a key it names is not there. */
 function valueOf(asset: LoadedAsset, store: StoreSummary, got: Got): ResolvedSecret {
   const meta: ResolveMeta = {
@@ -306,8 +309,9 @@ export async function resolve(ref: { assetId: string }, ctx: ResolveContext): Pr
       result = valueOf(asset, from, got);
     } catch (error) {
       // A key missing from a cached copy may have been added to the secret since, as the message
-      // advises: one read of the store before saying so, not an hour of the same advice.
-      if (!(got.fromCache && error instanceof ResolveError)) throw error;
+      // advises: one read of the store before saying so, not an hour of the same advice. Not for a
+      // copy read just now, so a runner retrying a broken asset in a loop reads the store at most once a second.
+      if (!(got.fromCache && error instanceof ResolveError && Date.now() - got.fetchedAt.getTime() >= MISSING_KEY_RECHECK_MS)) throw error;
       got = await read({ newerThan: got.fetchSeq });
       result = valueOf(asset, from, got);
     }
