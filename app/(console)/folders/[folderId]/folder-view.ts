@@ -6,8 +6,10 @@ import { viewLoader } from "../../view-loader";
 /** Shared by the folder layout and its tabs. */
 export const loadFolderView = viewLoader("view", getFolderViewOrThrow);
 
-/** A folder page's title: "Payroll" for its subfolders, "Assets · Payroll" for a tab or page of it. */
-/** The tab's title; `allowed` refuses it as the page does, so a refused page's tab does not name what it hides. */
+/**
+ * A folder page's title: "Payroll" for its subfolders, "Assets · Payroll" for a tab or page of it.
+ * `allowed` refuses it as the page does, so a refused page's tab does not name what it hides.
+ */
 export function folderPageMetadata(section?: string, allowed?: (view: Awaited<ReturnType<typeof loadFolderView>>["view"]) => boolean) {
   return async ({ params }: { params: Promise<{ folderId: string }> }) => {
     const { view } = await loadFolderView((await params).folderId);
