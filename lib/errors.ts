@@ -45,11 +45,14 @@ export class AppError extends Error {
     readonly code: AppErrorCode,
     readonly userMessage: string,
     readonly fieldErrors?: FieldErrors,
-    readonly retryAfterSeconds?: number,
+    /** Sent as Retry-After: whole seconds, 1 to a day, so whatever a store or target said is a valid header. */
+    retryAfterSeconds?: number,
   ) {
     super(userMessage);
+    this.retryAfterSeconds = retryAfterSeconds === undefined || !Number.isFinite(retryAfterSeconds) ? undefined : Math.min(86_400, Math.max(1, Math.ceil(retryAfterSeconds)));
     stampBrands(this, new.target);
   }
+  readonly retryAfterSeconds?: number;
 }
 
 /** Forbidden and absent look the same to the caller, so nothing leaks about what exists. */

@@ -89,7 +89,7 @@ export function AuditTable({ rows, total, page, pageSize, q, filtered, asOf }: {
           header: "Outcome",
           cell: (r) => (
             <StatusBadge tone={r.outcome === "SUCCESS" ? "success" : r.outcome === "DENIED" ? "warning" : "danger"}>
-              {r.outcome === "SUCCESS" ? "Success" : r.outcome === "DENIED" ? "Denied" : "Failure"}
+              {AUDIT_OUTCOMES.find((o) => o.value === r.outcome)?.label ?? r.outcome}
             </StatusBadge>
           ),
         },

@@ -7,9 +7,16 @@ import { likeTerm } from "@/lib/db/names";
 import { isUuid } from "@/lib/ids";
 import { fromDecimalText } from "@/lib/whole-number";
 
+/** The outcomes an event has, as the console names them (the badges and the filter). */
+export const AUDIT_OUTCOMES = [
+  { value: "SUCCESS", label: "Success" },
+  { value: "FAILURE", label: "Failure" },
+  { value: "DENIED", label: "Denied" },
+] as const satisfies readonly { value: AuditOutcome; label: string }[];
+
 export const auditQuerySchema = z.object({
   q: z.string().trim().max(200).optional().default(""),
-  outcome: z.enum(["SUCCESS", "FAILURE", "DENIED"]).optional().catch(undefined),
+  outcome: z.enum(AUDIT_OUTCOMES.map((o) => o.value)).optional().catch(undefined),
   page: z.preprocess(fromDecimalText, z.number().int().min(1).max(100000).default(1)).catch(1),
   pageSize: z.preprocess(fromDecimalText, z.number().int().min(1).max(100).default(25)).catch(25),
 });
@@ -17,12 +24,6 @@ export type AuditQuery = z.infer<typeof auditQuerySchema>;
 
 /** The console's outcome filter (`?outcome=`): one of the outcomes, else none. */
 export const parseAuditOutcome = (raw: string | string[] | undefined) => auditQuerySchema.shape.outcome.parse(raw);
-
-export const AUDIT_OUTCOMES = [
-  { value: "SUCCESS", label: "Success" },
-  { value: "FAILURE", label: "Failure" },
-  { value: "DENIED", label: "Denied" },
-] as const;
 
 export type AuditRow = {
   id: string;

@@ -242,9 +242,8 @@ export class TargetError extends AppError {
   static override readonly brand = "latch.TargetError";
   constructor(readonly kind: ConnectorError["kind"], message: string, targetRetryAfterSeconds?: number) {
     const code = ERROR_CODES[kind];
-    // The target's own wait on a 503 (whole seconds, 1 to a day: always a valid header); 1 s after a rollback it asks to have repeated.
-    const retryAfter = code !== "UPSTREAM_UNAVAILABLE" ? undefined : targetRetryAfterSeconds !== undefined ? Math.min(86_400, Math.max(1, Math.ceil(targetRetryAfterSeconds))) : kind === "busy" ? 1 : undefined;
-    super(code, `${TITLES[kind]}: ${message}`, undefined, retryAfter);
+    // The target's own wait on a 503, or 1 s after a rollback it asks to have repeated.
+    super(code, `${TITLES[kind]}: ${message}`, undefined, code === "UPSTREAM_UNAVAILABLE" ? (targetRetryAfterSeconds ?? (kind === "busy" ? 1 : undefined)) : undefined);
   }
 }
 

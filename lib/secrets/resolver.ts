@@ -62,12 +62,11 @@ export class ResolveError extends AppError {
   constructor(
     readonly kind: StoreErrorKind,
     message: string,
-    /** The store's own Retry-After, passed on to the caller of a 503 (whole seconds, 1 to a day: always a valid header). */
+    /** The store's own Retry-After, passed on to the caller of a 503. */
     storeRetryAfterSeconds?: number,
   ) {
     const code = httpCodeFor(kind);
-    const retryAfter = code === "UPSTREAM_UNAVAILABLE" && storeRetryAfterSeconds !== undefined ? Math.min(86_400, Math.max(1, Math.ceil(storeRetryAfterSeconds))) : undefined;
-    super(code, message, undefined, retryAfter);
+    super(code, message, undefined, code === "UPSTREAM_UNAVAILABLE" ? storeRetryAfterSeconds : undefined);
   }
 }
 
