@@ -52,10 +52,15 @@ step("prisma generate", bin("prisma"), ["generate", "--no-hints"], {
   PRISMA_QUERY_ENGINE_LIBRARY: process.env.PRISMA_QUERY_ENGINE_LIBRARY ?? "/bin/true",
   PRISMA_SCHEMA_ENGINE_BINARY: process.env.PRISMA_SCHEMA_ENGINE_BINARY ?? "/bin/true",
 });
+// Route types first (.next/types), so that tsc also checks each page's and layout's exports against
+// its route, as `next build` would; the build then skips its own check.
+step("route types (next typegen)", bin("next"), ["typegen"], placeholders);
 step("typecheck (tsc --noEmit)", bin("tsc"), ["--noEmit"]);
 // No DATABASE_URL placeholder here: the vitest global setup picks a real server or embedded PostgreSQL.
 step("unit and integration tests (vitest)", bin("vitest"), ["run"]);
-step("next build", bin("next"), ["build"], { ...placeholders, NODE_ENV: "production" });
+// The types were checked above, so the build skips its own check; in CI (a fresh clone, built once)
+// it also skips writing Turbopack's build cache (next.config.ts).
+step("next build", bin("next"), ["build"], { ...placeholders, NODE_ENV: "production", LATCH_TYPES_CHECKED: "1", ...(isCI ? { LATCH_BUILD_CACHE: "0" } : {}) });
 
 // playwright.config.ts prefers the headless shell and takes full Chromium without it.
 const skip = !["/usr/bin/chromium-headless-shell", "/usr/bin/chromium"].some((f) => existsSync(f))
