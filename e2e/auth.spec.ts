@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { expect, test, type Request } from "@playwright/test";
+import { expect, type Request } from "@playwright/test";
 import { E2E_ADMIN } from "../playwright.config";
-import { addMember, createFolder, createUser, freshPage, newSecret, registerSecret, signIn, unique } from "./fixtures";
+import { addMember, createFolder, createUser, freshPage, newSecret, registerSecret, signIn, test, unique } from "./fixtures";
 
 test("wrong password shows one generic message; sign out clears the session", async ({ page, browser }) => {
   const person = await createUser(page);
@@ -34,10 +34,13 @@ test("wrong password shows one generic message; sign out clears the session", as
   await p.getByRole("button", { name: `${person.name}: user menu` }).click();
   await p.getByRole("menuitem", { name: "Sign out" }).click();
   await expect(p).toHaveURL(/\/login/);
-  // The old cookie is useless even if replayed: the server-side session is gone.
+  await expect(p.getByRole("heading", { name: "Sign in to Latch" })).toBeVisible();
+  await expect(p.getByText("Your session has ended.", { exact: false })).toHaveCount(0);
+  // The old cookie is useless even if replayed: the server-side session is gone, and the sign-in page says so.
   await p.context().addCookies([cookie!]);
   await p.goto("/folders");
   await expect(p).toHaveURL(/\/login/);
+  await expect(p.getByRole("status").filter({ hasText: "Your session has ended. Sign in again to go on." })).toBeVisible();
 });
 
 test("a deactivated user's open session stops working at the next request", async ({ page, browser }) => {
@@ -246,6 +249,11 @@ test("a person changes their own password: the new one is typed twice, and only 
   const p = await freshPage(browser);
   await signIn(p, person.email, person.password);
   await p.goto("/settings");
+  // Sent empty: every field says what it needs.
+  await p.getByRole("button", { name: "Change password" }).click();
+  await expect(p.getByLabel("Current password")).toHaveAccessibleDescription("Enter your current password.");
+  await expect(p.getByLabel(/^New password/)).toHaveAccessibleDescription(/Use at least 12 characters\./);
+  await expect(p.getByLabel("Confirm new password")).toHaveAccessibleDescription("Type the new password again.");
   // Too short and mistyped: both said in one attempt, focus on the first to put right.
   await p.getByLabel("Current password").fill(person.password);
   await p.getByLabel(/^New password/).fill("short");

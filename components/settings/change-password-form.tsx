@@ -1,6 +1,7 @@
 "use client";
 
 import { useState } from "react";
+import { flushSync } from "react-dom";
 import { Button } from "@/components/ui/button";
 import { Input } from "@/components/ui/input";
 import { FormAlert } from "@/components/shared/form-alert";
@@ -33,10 +34,22 @@ export function ChangePasswordForm() {
       onSubmit={async (e) => {
         e.preventDefault();
         if (form.newPassword !== form.confirmPassword) {
+          // A new attempt, settled here: what the server said of the last one is out of date. Cleared in
+          // a render of its own, so that a message the same as before shows again (FormField).
+          flushSync(() => {
+            change.reset();
+            setTooShort(null);
+          });
           setMismatch(form.confirmPassword ? "The two new passwords do not match." : "Type the new password again.");
           const short = form.newPassword.length < PASSWORD_MIN_LENGTH;
           setTooShort(short ? `Use at least ${PASSWORD_MIN_LENGTH} characters.` : null);
           document.getElementById(short ? "new-password" : "confirm-password")?.focus();
+          return;
+        }
+        if (!form.confirmPassword) {
+          // Both new-password fields empty: this field says so itself, and the server names what else is missing.
+          setMismatch("Type the new password again.");
+          await change.run({ currentPassword: form.currentPassword, newPassword: form.newPassword });
           return;
         }
         setMismatch(null);

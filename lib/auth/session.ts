@@ -14,7 +14,7 @@ import { isUuid } from "@/lib/ids";
  * read. Over https, a plain-named cookie could have been planted over http by someone on the network
  * (a session of theirs, used whenever the person has no __Secure- one): it is ignored.
  */
-const cookieName = () => (env().NEXTAUTH_URL?.startsWith("https://") ? "__Secure-next-auth.session-token" : "next-auth.session-token");
+export const sessionCookieName = () => (env().NEXTAUTH_URL?.startsWith("https://") ? "__Secure-next-auth.session-token" : "next-auth.session-token");
 
 /**
  * The real authentication check. The JWT only proves which server-side session it was issued for;
@@ -23,7 +23,7 @@ const cookieName = () => (env().NEXTAUTH_URL?.startsWith("https://") ? "__Secure
  */
 export const getCurrentUser = cache(async (): Promise<Actor | null> => {
   const jar = await cookies();
-  const raw = jar.get(cookieName())?.value;
+  const raw = jar.get(sessionCookieName())?.value;
   if (!raw) return null;
   let token;
   try {
