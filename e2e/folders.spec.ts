@@ -1,6 +1,6 @@
-import { expect, test, type Locator, type Page } from "@playwright/test";
+import { expect, type Locator, type Page } from "@playwright/test";
 import { E2E_ADMIN } from "../playwright.config";
-import { addMember, createFolder, createUser, freshPage, holdPageRenders, holdServerActions, signIn, unique } from "./fixtures";
+import { addMember, createFolder, createUser, freshPage, holdPageRenders, holdServerActions, signIn, test, unique } from "./fixtures";
 
 /** While its form saves, nothing closes the dialog: not Cancel, the close button, Escape or a click beside it. */
 async function expectStaysOpenWhileSaving(page: Page, dialog: Locator) {
@@ -178,7 +178,10 @@ test("Add member does not replace a role someone already has; lowering your own 
   await leadPage.goto(`/folders/${folderId}/members`);
   const ownActions = leadPage.getByRole("button", { name: `Actions for ${lead.name}` });
   await ownActions.click();
-  await leadPage.getByRole("menuitem", { name: "Editor" }).click();
+  // The menu shows the role held now.
+  await expect(leadPage.getByRole("menuitemradio", { name: "Folder Admin" })).toHaveAttribute("aria-checked", "true");
+  await expect(leadPage.getByRole("menuitemradio", { name: "Editor" })).toHaveAttribute("aria-checked", "false");
+  await leadPage.getByRole("menuitemradio", { name: "Editor" }).click();
   const confirm = leadPage.getByRole("alertdialog", { name: "Make yourself Editor here?" });
   await expect(confirm).toContainText("you can no longer manage this folder’s members");
   await confirm.getByRole("button", { name: "Cancel" }).click();
@@ -186,7 +189,7 @@ test("Add member does not replace a role someone already has; lowering your own 
   await expect(leadPage.getByRole("row", { name: new RegExp(lead.email) }).getByText("Folder Admin")).toBeVisible();
 
   await ownActions.click();
-  await leadPage.getByRole("menuitem", { name: "Editor" }).click();
+  await leadPage.getByRole("menuitemradio", { name: "Editor" }).click();
   await confirm.getByRole("button", { name: "Change my role" }).click();
   await expect(confirm).toBeHidden();
   await expect(leadPage.getByRole("row", { name: new RegExp(lead.email) }).getByText("Editor")).toBeVisible();

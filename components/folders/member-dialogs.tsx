@@ -19,6 +19,8 @@ import {
   DropdownMenuContent,
   DropdownMenuItem,
   DropdownMenuLabel,
+  DropdownMenuRadioGroup,
+  DropdownMenuRadioItem,
   DropdownMenuSeparator,
   DropdownMenuTrigger,
 } from "@/components/ui/dropdown-menu";
@@ -124,6 +126,7 @@ export function MemberRowActions({
   const [ownDemotion, setOwnDemotion] = useState<FolderRole | null>(null);
   const change = useServerAction(setFolderMemberAction, { success: isSelf ? "Your role changed." : `Role of ${member.name} changed.` });
   const choose = (role: FolderRole) => {
+    if (role === member.role) return;
     if (isSelf && ROLE_RANK[role] < ROLE_RANK[member.role]) return setOwnDemotion(role);
     void change.run({ folderId, email: member.email, role, mode: "update" });
   };
@@ -138,15 +141,14 @@ export function MemberRowActions({
         </DropdownMenuTrigger>
         <DropdownMenuContent align="end">
           <DropdownMenuLabel>Change role</DropdownMenuLabel>
-          {ROLES.map((r) => (
-            <DropdownMenuItem
-              key={r.value}
-              disabled={r.value === member.role || change.pending}
-              onSelect={() => choose(r.value)}
-            >
-              {r.label}
-            </DropdownMenuItem>
-          ))}
+          {/* The current role is checked: a person sees what they would change from. */}
+          <DropdownMenuRadioGroup value={member.role} onValueChange={(value) => choose(value as FolderRole)}>
+            {ROLES.map((r) => (
+              <DropdownMenuRadioItem key={r.value} value={r.value} disabled={change.pending}>
+                {r.label}
+              </DropdownMenuRadioItem>
+            ))}
+          </DropdownMenuRadioGroup>
           <DropdownMenuSeparator />
           <DropdownMenuItem variant="destructive" onSelect={() => setConfirmRemove(true)}>
             Remove from folder
