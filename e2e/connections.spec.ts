@@ -1,22 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { expect, test as base, type Locator, type Page } from "@playwright/test";
+import { expect, type Locator, type Page } from "@playwright/test";
 import { startPasswordPostgres, type PasswordPostgres } from "../test/targets/postgres";
-import {
-  addMember,
-  captureBodies,
-  chooseTlsOff,
-  createCredentialAsset,
-  createFolder,
-  createUser,
-  dumpConsoleDatabase,
-  expectNotInDump,
-  freshPage,
-  newSecret,
-  queryConsoleDatabase,
-  registerSecret,
-  signIn,
-  unique,
-} from "./fixtures";
+import { addMember, captureBodies, chooseTlsOff, createCredentialAsset, createFolder, createUser, dumpConsoleDatabase, expectNotInDump, freshPage, newSecret, queryConsoleDatabase, registerSecret, signIn, test as base, unique } from "./fixtures";
 
 /**
  * The path a new user takes (reference doc, step 3): a folder's Connections tab → Add connection →
@@ -317,6 +302,12 @@ test("a connection's pages answer 404 to whoever may not see or change it, with 
         expect((await other.goto(path))?.status(), path).toBe(status);
         if (status === 404) await expect(other.getByRole("heading", { level: 1 })).toContainText(/not found/i);
       }
+      if (person === viewer) {
+        // The Viewer is told why the connection's actions are not there.
+        await other.goto(connection);
+        await expect(other.getByText("View only: reconnecting or changing it needs the Editor role in its folder.")).toBeVisible();
+        await expect(other.getByRole("button", { name: "Reconnect" })).toHaveCount(0);
+      }
     } finally {
       await other.context().close();
     }
@@ -474,6 +465,9 @@ test("the picker offers only assets and folders the person may use; a forged Con
     // A lasting alert in the form, not only a toast; and nothing was saved.
     await expect(other.locator("form").getByRole("alert").filter({ hasText: "Credential asset was not found." })).toBeVisible();
     expect(await connectionsIn(apps)).toBe(0);
+    // Where the person is a Viewer, the asset's page says why it offers no actions.
+    await other.goto(`/assets/${hiddenId}`);
+    await expect(other.getByText("View only: changing it needs the Editor role in its folder.")).toBeVisible();
   } finally {
     await other.context().close();
   }

@@ -8,6 +8,7 @@ import { useServerAction, useSettleAction } from "@/components/shared/use-server
 import { Button } from "@/components/ui/button";
 import { authorizeConnectionAction, deleteConnectionAction, reconnectConnectionAction, refreshConnectionAction } from "@/lib/connections/actions";
 import { useLeaveDeleted } from "@/components/shared/use-leave-deleted";
+import { ViewOnlyNote } from "@/components/shared/view-only-note";
 
 export function ConnectionActions({
   connectionId,
@@ -34,6 +35,9 @@ export function ConnectionActions({
   // To the app's sign-in page; it sends the browser back to the connection.
   const authorize = useServerAction(authorizeConnectionAction, { refresh: false, onSuccess: (r) => window.location.assign(r.redirectTo) });
   const refresh = useServerAction(refreshConnectionAction, { success: "Cached credentials cleared on every instance; the next use reads them from the store." });
+  if (!canUse && !canWrite && !canAuthorize) {
+    return <ViewOnlyNote>View only: reconnecting or changing it needs the Editor role in its folder.</ViewOnlyNote>;
+  }
   return (
     <div className="flex flex-wrap gap-2">
       {canAuthorize ? (

@@ -5,6 +5,7 @@ import { AssetTypeBadge } from "@/components/assets/asset-type-badge";
 import { Breadcrumbs, folderCrumbs } from "@/components/layout/breadcrumbs";
 import { EmptyState } from "@/components/shared/empty-state";
 import { PageHeader } from "@/components/shared/page-header";
+import { ViewOnlyNote } from "@/components/shared/view-only-note";
 import { StatusBadge } from "@/components/shared/status-badge";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { describeVersion } from "@/lib/assets/reference";
@@ -47,7 +48,13 @@ export default async function AssetPage({ params }: { params: Promise<{ assetId:
         eyebrow={<AssetTypeBadge type={asset.type} />}
         title={asset.name}
         description={asset.description || undefined}
-        actions={asset.permissions.write ? <AssetManageActions assetId={asset.id} assetName={asset.name} folderId={asset.folder.id} usedBy={asset.usages.length + asset.hiddenUsages} holdsSecret={secret} /> : null}
+        actions={
+          asset.permissions.write ? (
+            <AssetManageActions assetId={asset.id} assetName={asset.name} folderId={asset.folder.id} usedBy={asset.usages.length + asset.hiddenUsages} holdsSecret={secret} />
+          ) : (
+            <ViewOnlyNote>View only: changing it needs the Editor role in its folder.</ViewOnlyNote>
+          )
+        }
       />
       <div className="grid items-start gap-6 lg:grid-cols-2">
         <Card>
