@@ -256,6 +256,11 @@ export function AssetForm({ folderId, stores, existing, cancelHref }: AssetFormP
                 </Select>
               </FormField>
             )}
+            {store?.lastTestFailed ? (
+              <p role="status" className="-mt-2 rounded-md border border-warning/30 bg-warning/10 p-3 text-sm">
+                {store.name}’s last test failed: until an administrator puts the store right, assets in it may not resolve.
+              </p>
+            ) : null}
 
             <ChoiceGroup<Source>
               legend={editing ? "Value" : "Source"}

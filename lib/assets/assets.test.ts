@@ -21,7 +21,7 @@ import { assetEditInput, everythingSaidBy, grant, latchStore, makeFolder, makeUs
 import { whileAnotherSession } from "@/test/races";
 import { session } from "@/test/mocks/session";
 import { createAssetAction, deleteAssetAction, testAssetAction, updateAssetAction } from "./actions";
-import { getAssetViewOrThrow, listAssets } from "./queries";
+import { getAssetViewOrThrow, listAssets, listStoreOptions } from "./queries";
 import { assetListQuerySchema } from "./schemas";
 
 vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
@@ -353,6 +353,17 @@ describe("validation answers with field errors and writes nothing", () => {
     const parentStore = await makeVaultStore({ folderId: folder.id });
     const { id } = ok(await create({ folderId: child.id, type: "SECRET", name: `Inherited ${tag()}`, storeId: parentStore.id, secretName: "shared/thing" }));
     expect(await resolveAs(editor, id)).toMatchObject({ value: "v-v-v-v" });
+  });
+
+  it("the form learns which offered stores failed their last test (and nothing of why)", async () => {
+    const failing = await makeVaultStore({ folderId: folder.id });
+    const healthy = await makeVaultStore({ folderId: folder.id });
+    await db().credentialStore.update({ where: { id: failing.id }, data: { lastTestAt: new Date(), lastTestOk: false, lastTestMessage: "permission denied" } });
+    await db().credentialStore.update({ where: { id: healthy.id }, data: { lastTestAt: new Date(), lastTestOk: true } });
+    const options = new Map((await listStoreOptions(editor, folder.id)).map((o) => [o.id, o]));
+    expect(options.get(failing.id)).toMatchObject({ lastTestFailed: true });
+    expect(options.get(healthy.id)).toMatchObject({ lastTestFailed: false });
+    expect(JSON.stringify([...options.values()])).not.toContain("permission denied");
   });
 
   it("a typed value is refused for a read-only store, and nothing is written there", async () => {

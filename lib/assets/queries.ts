@@ -27,6 +27,8 @@ export type StoreOption = {
   /** How assets name a secret in this kind of store (the form's labels, help and version inputs; default keys). */
   reference: ReferenceView;
   isBuiltIn: boolean;
+  /** The store's last test failed: assets in it may not resolve until an administrator puts it right. */
+  lastTestFailed: boolean;
 };
 
 export type AssetRow = {
@@ -60,7 +62,7 @@ export type AssetView = AssetRow & {
   hiddenUsages: number;
 };
 
-export function toStoreOption(store: { id: string; name: string; kind: string; folderId: string | null; mode: string; isBuiltIn: boolean }): StoreOption {
+export function toStoreOption(store: { id: string; name: string; kind: string; folderId: string | null; mode: string; isBuiltIn: boolean; lastTestOk: boolean | null }): StoreOption {
   const p = getProvider(store.kind);
   return {
     id: store.id,
@@ -72,6 +74,7 @@ export function toStoreOption(store: { id: string; name: string; kind: string; f
     singleValue: p.singleValue,
     reference: referenceView(p.reference),
     isBuiltIn: store.isBuiltIn,
+    lastTestFailed: store.lastTestOk === false,
   };
 }
 

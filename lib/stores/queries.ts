@@ -99,7 +99,7 @@ export async function getStoreSummaryOrThrow(actor: Actor, storeId: string): Pro
 }
 
 /** Stores assets in the folder may point at: tenant-wide ones and those owned by the folder or an ancestor. */
-export type UsableStore = Pick<CredentialStore, "id" | "name" | "kind" | "folderId" | "mode" | "isBuiltIn">;
+export type UsableStore = Pick<CredentialStore, "id" | "name" | "kind" | "folderId" | "mode" | "isBuiltIn" | "lastTestOk">;
 
 export async function listStoresUsableByFolder(folderId: string, client: Db = db()): Promise<UsableStore[]> {
   return client.$queryRaw<UsableStore[]>`
@@ -108,7 +108,7 @@ export async function listStoresUsableByFolder(folderId: string, client: Db = db
       UNION ALL
       SELECT f.id, f.parent_id, c.depth + 1 FROM folders f JOIN chain c ON f.id = c.parent_id WHERE c.depth < 64
     )
-    SELECT s.id::text AS id, s.name, s.kind::text AS kind, s.folder_id::text AS "folderId", s.mode::text AS mode, s.is_built_in AS "isBuiltIn"
+    SELECT s.id::text AS id, s.name, s.kind::text AS kind, s.folder_id::text AS "folderId", s.mode::text AS mode, s.is_built_in AS "isBuiltIn", s.last_test_ok AS "lastTestOk"
     FROM credential_stores s
     WHERE s.folder_id IS NULL OR s.folder_id IN (SELECT id FROM chain)
     ORDER BY s.is_built_in DESC, lower(s.name)`;
