@@ -104,7 +104,8 @@ export function ApiReferenceViewer({ document }: { document: Record<string, unkn
           mcp: { disabled: true },
           persistAuth: false,
           customFetch: withoutEmptyBearer,
-          documentDownloadType: "json",
+          // The page's own button downloads the document; Scalar's would be a second one.
+          documentDownloadType: "none",
           hideClientButton: false,
           defaultOpenFirstTag: true,
         }}
