@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import AxeBuilder from "@axe-core/playwright";
-import { expect, test, type Page } from "@playwright/test";
-import { chooseTlsOff, createCredentialAsset, createFolder, createUser, freshPage, newSecret, pickAsset, unique } from "./fixtures";
+import { expect, type Page } from "@playwright/test";
+import { chooseTlsOff, createCredentialAsset, createFolder, createUser, freshPage, newSecret, pickAsset, test, unique } from "./fixtures";
 
 /**
  * Every page and the main dialogs, with data in them, checked by axe-core against WCAG 2.2 A and AA

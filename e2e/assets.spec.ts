@@ -1,8 +1,8 @@
-import { expect, test as base, type Page } from "@playwright/test";
+import { expect, type Page } from "@playwright/test";
 import { startHashicorpEmulator, seedDemoHashicorp, type HashicorpEmulator } from "../test/emulators/hashicorp";
 import { createTestPki, type TestPki } from "../test/emulators/tls";
 import { chooseStore, expectFound, openNewAsset, resolveTest } from "./asset-helpers";
-import { captureBodies, createFolder, createUser, freshPage, newSecret, queryConsoleDatabase, signIn, unique } from "./fixtures";
+import { captureBodies, createFolder, createUser, freshPage, newSecret, queryConsoleDatabase, signIn, test as base, unique } from "./fixtures";
 
 /**
  * Credential assets end to end: a typed Credential in the Latch store, a Secret pointing at an

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, truncateSync } from "node:fs";
 import path from "node:path";
-import { expect, test, type APIResponse, type Browser, type BrowserContextOptions, type Page, type Route } from "@playwright/test";
+import { expect, test as base, type APIResponse, type Browser, type BrowserContext, type BrowserContextOptions, type Page, type Route } from "@playwright/test";
 import pg from "pg";
 import { pgDump, type Dump } from "../test/pg-dump";
 
@@ -16,9 +16,30 @@ export async function signIn(page: Page, email: string, password: string) {
   await expect(page).toHaveURL(/\/folders$/);
 }
 
-/** A new browser context with nobody signed in (the default project state is the admin's). */
+/** The contexts freshPage opened for the running test (a worker runs one test at a time). */
+const freshContexts = new Set<BrowserContext>();
+
+/**
+ * The specs' `test`: what freshPage opened closes when the test ends, as Playwright closes `page`'s
+ * own context. Left open, each page's timers and frames would go on taking the worker's CPU for the
+ * rest of the run.
+ */
+export const test = base.extend<{ closeFreshPages: void }>({
+  closeFreshPages: [
+    async ({}, use) => {
+      await use();
+      await Promise.all([...freshContexts].map((context) => context.close().catch(() => undefined)));
+      freshContexts.clear();
+    },
+    { auto: true },
+  ],
+});
+
+/** A new browser context with nobody signed in (the default project state is the admin's); closed when the test ends. */
 export async function freshPage(browser: Browser, options: BrowserContextOptions = {}) {
   const context = await browser.newContext({ ...options, storageState: { cookies: [], origins: [] } });
+  freshContexts.add(context);
+  context.once("close", () => freshContexts.delete(context));
   return context.newPage();
 }
 

@@ -1,4 +1,4 @@
-import { expect, test as base, type Page, type Route } from "@playwright/test";
+import { expect, type Page, type Route } from "@playwright/test";
 import { createPrivateKey, randomBytes, randomUUID, X509Certificate } from "node:crypto";
 import { startAwsEmulator, seedDemoAws } from "../test/emulators/aws";
 import { startAzureEmulator, type AzureEmulator } from "../test/emulators/azure";
@@ -6,7 +6,7 @@ import { startCyberarkEmulator, seedDemoCyberark } from "../test/emulators/cyber
 import { startHashicorpEmulator, seedDemoHashicorp } from "../test/emulators/hashicorp";
 import { createTestPki, type TestPki } from "../test/emulators/tls";
 import { generateClientCertificate } from "../lib/vault/providers/azure/certificate";
-import { captureBodies, type CapturedBodies, createFolder, createUser, fillAzureClientSecretStore, freshPage, holdPageRenders, holdServerActions, newSecret, registerPrivateKey, registerSecret, signIn, unique } from "./fixtures";
+import { captureBodies, createFolder, createUser, fillAzureClientSecretStore, freshPage, holdPageRenders, holdServerActions, newSecret, registerPrivateKey, registerSecret, signIn, test as base, type CapturedBodies, unique } from "./fixtures";
 
 /**
  * Admins register every store kind against the emulators, which run in the test worker; the console

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { expect, request as playwrightRequest, test, type Page } from "@playwright/test";
-import { addMember, createFolder, createTokenIn, createUser, dumpConsoleDatabase, expectNotInDump, freshPage, heapHolds, holdServerActions, registerApiToken, signIn, unique } from "./fixtures";
+import { expect, request as playwrightRequest, type Page } from "@playwright/test";
+import { addMember, createFolder, createTokenIn, createUser, dumpConsoleDatabase, expectNotInDump, freshPage, heapHolds, holdServerActions, registerApiToken, signIn, test, unique } from "./fixtures";
 
 /**
  * API tokens end to end: created in the console, shown once, used by a client that has no session,
