@@ -50,7 +50,7 @@ const booleanFlag = z
   .optional()
   .transform((v) => v === "true" || v === "1");
 
-const schema = z.object({
+const envSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   DATABASE_URL: z
     .string({ error: "is required (a postgresql:// URL; `npm run up` sets one for the embedded database)" })
@@ -157,7 +157,7 @@ const schema = z.object({
   LATCH_KEEP_ALIVE_SECONDS: z.coerce.number().int().min(1).max(7200).default(DEFAULT_KEEP_ALIVE_SECONDS),
 });
 
-export type Env = z.infer<typeof schema>;
+export type Env = z.infer<typeof envSchema>;
 
 let cached: Env | undefined;
 
@@ -174,7 +174,7 @@ function withoutEmpty(source: Record<string, string | undefined>): Record<string
 }
 
 export function parseEnv(source: Record<string, string | undefined>): Env {
-  const result = schema
+  const result = envSchema
     .superRefine((e, ctx) => {
       if (e.NODE_ENV === "production" && e.LATCH_MULTI_INSTANCE && !e.NEXT_SERVER_ACTIONS_ENCRYPTION_KEY) {
         ctx.addIssue({ code: "custom", path: ["NEXT_SERVER_ACTIONS_ENCRYPTION_KEY"], message: "is required when LATCH_MULTI_INSTANCE is set: every instance must share one key" });

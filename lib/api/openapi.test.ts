@@ -215,11 +215,11 @@ describe("building blocks", () => {
 
   it("documents invoke's body per operation, with each operation's own input schema", async () => {
     const doc = openApiDocument();
-    const { getConnector, CONNECTOR_KINDS } = await import("@/lib/connectors/registry");
+    const { getConnectorOrThrow, CONNECTOR_KINDS } = await import("@/lib/connectors/registry");
     const body = (doc.paths["/connections/{connectionId}/invoke"]!.post!.requestBody as { content: Record<string, { schema: { oneOf: Record<string, unknown>[] } }> }).content["application/json"]!.schema;
     const variants = new Map(body.oneOf.map((v) => [((v.properties as Record<string, { const: string }>).operation!).const, v]));
     for (const kind of CONNECTOR_KINDS) {
-      const connector = getConnector(kind);
+      const connector = getConnectorOrThrow(kind);
       for (const [name, op] of Object.entries(connector.operations)) {
         const variant = variants.get(name);
         expect(variant, `${kind}.${name}`).toBeDefined();
@@ -236,11 +236,11 @@ describe("building blocks", () => {
 
   it("documents invoke's answer per operation, with the shape of each operation's result", async () => {
     const doc = openApiDocument();
-    const { getConnector, CONNECTOR_KINDS } = await import("@/lib/connectors/registry");
+    const { getConnectorOrThrow, CONNECTOR_KINDS } = await import("@/lib/connectors/registry");
     const answer = ((doc.paths["/connections/{connectionId}/invoke"]!.post!.responses as Record<string, unknown>)["200"] as { content: Record<string, { schema: { oneOf: Record<string, unknown>[] } }> }).content["application/json"]!.schema;
     const variants = new Map(answer.oneOf.map((v) => [((v.properties as Record<string, { const: string }>).operation!).const, v]));
     for (const kind of CONNECTOR_KINDS) {
-      for (const [name, op] of Object.entries(getConnector(kind).operations)) {
+      for (const [name, op] of Object.entries(getConnectorOrThrow(kind).operations)) {
         const own = z.toJSONSchema(op.output, { target: "draft-2020-12", io: "output", unrepresentable: "any" }) as { required?: string[]; properties: object };
         const documented = (variants.get(name)!.properties as { result: { required?: string[]; properties: object } }).result;
         expect(Object.keys(documented.properties).sort(), `${kind}.${name}`).toEqual(Object.keys(own.properties).sort());

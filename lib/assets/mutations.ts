@@ -18,7 +18,7 @@ import { referenceProblem, resolveTest, ResolveError, secretExists, type Resolve
 import { clientForStore } from "@/lib/stores/client";
 import { listStoresUsableByFolder } from "@/lib/stores/queries";
 import { STORE_ERROR_TITLES, StoreError, classifyNetworkError, type StoreErrorKind } from "@/lib/vault/errors";
-import { asStoreKind, getProvider } from "@/lib/vault/registry";
+import { asStoreKind, getProviderOrThrow } from "@/lib/vault/registry";
 import { getAssetForOrThrow, toStoreOption, type StoreOption } from "./queries";
 import { caseInsensitiveNames, checkReference } from "./reference";
 import { checkUpdate, isSecretType, normalisePlainValue, type AssetType, type CreateAssetInput, type UpdateAssetInput } from "./schemas";
@@ -173,7 +173,7 @@ async function assertMayWrite(tx: Tx, actor: Actor, store: CredentialStore, secr
     const access = await getFolderAccess(tx, actor, folderId);
     writable.set(folderId, !!access && can(access, "assets.write"));
   }
-  const label = getProvider(store.kind).reference.nameNoun;
+  const label = getProviderOrThrow(store.kind).reference.nameNoun;
   if (others.some((o) => !writable.get(o.folderId))) {
     throw fieldError(
       "secretName",
@@ -223,7 +223,7 @@ async function assertMayReference(tx: Tx, actor: Actor, store: CredentialStore, 
     if (access && can(access, "assets.use")) continue;
     throw fieldError(
       "secretName",
-      `“${secretName}” in “${store.name}” holds a value typed into an asset you may not use; only that asset can use it. Enter another ${getProvider(store.kind).reference.nameNoun}, or type the value.`,
+      `“${secretName}” in “${store.name}” holds a value typed into an asset you may not use; only that asset can use it. Enter another ${getProviderOrThrow(store.kind).reference.nameNoun}, or type the value.`,
     );
   }
 }

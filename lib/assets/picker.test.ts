@@ -3,7 +3,7 @@ import type { AssetType, CredentialStore, Folder } from "@prisma/client";
 import { beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Actor } from "@/lib/authz";
 import { db } from "@/lib/db";
-import { getProvider } from "@/lib/vault/registry";
+import { getProviderOrThrow } from "@/lib/vault/registry";
 import { grant, latchStore, makeFolder, makeUser, signInAs } from "@/test/fixtures";
 import { listPickerFolders, searchPickableAssets, type PickerAsset } from "./picker";
 
@@ -167,8 +167,8 @@ describe("rows", () => {
       [`${t}-alpha-secret`, "SECRET", true],
       [`${t}-alpha-text`, "TEXT", false],
     ]);
-    expect(by.get(`${t}-alpha-cred`)!.store).toEqual({ name: latch.name, kindLabel: getProvider("latch").label });
-    expect(by.get(`${t}-alpha-secret`)!.store).toEqual({ name: vault.name, kindLabel: getProvider("hashicorp").label });
+    expect(by.get(`${t}-alpha-cred`)!.store).toEqual({ name: latch.name, kindLabel: getProviderOrThrow("latch").label });
+    expect(by.get(`${t}-alpha-secret`)!.store).toEqual({ name: vault.name, kindLabel: getProviderOrThrow("hashicorp").label });
     expect(by.get(`${t}-alpha-text`)!.store).toBeNull();
     expect(by.get(`${t}-alpha-cred`)!.folder).toEqual({ id: A.id, path: A.name });
   });
@@ -177,7 +177,7 @@ describe("rows", () => {
     const { rows } = await search(editor, { q: `${t}-a1-` });
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ name: `${t}-a1-cred`, type: "CREDENTIAL", selectable: true, folder: { id: A1.id, path: `${A.name} / ${A1.name}` } });
-    expect(rows[0]!.store).toEqual({ name: latch.name, kindLabel: getProvider("latch").label });
+    expect(rows[0]!.store).toEqual({ name: latch.name, kindLabel: getProviderOrThrow("latch").label });
     expect(typeof rows[0]!.id).toBe("string");
   });
 });

@@ -5,7 +5,7 @@ import { listFolderIdsWith, listFolderRoles, type Actor } from "@/lib/authz";
 import { db } from "@/lib/db";
 import { isUuid } from "@/lib/ids";
 import { searchTextSchema } from "@/lib/list-query";
-import { getProvider } from "@/lib/vault/registry";
+import { getProviderOrThrow } from "@/lib/vault/registry";
 import type { StoreKind } from "@/lib/vault/types";
 import { isSecretType, type AssetType } from "./schemas";
 import { fromDecimalText } from "@/lib/whole-number";
@@ -121,7 +121,7 @@ export async function searchPickableAssets(actor: Actor, input: PickerQuery) {
         name: r.name,
         type: r.type,
         folder: { id: r.folder_id, path: paths.get(r.folder_id) ?? "" },
-        store: r.store_name && r.store_kind ? { name: r.store_name, kindLabel: getProvider(r.store_kind).label } : null,
+        store: r.store_name && r.store_kind ? { name: r.store_name, kindLabel: getProviderOrThrow(r.store_kind).label } : null,
         selectable: isSecretType(r.type),
       }),
     ),

@@ -7,7 +7,7 @@ import { listAncestors } from "@/lib/folders/queries";
 import { isUuid } from "@/lib/ids";
 import { listStoresUsableByFolder } from "@/lib/stores/queries";
 import { referenceView, type ReferenceView } from "@/lib/vault/reference";
-import { getProvider } from "@/lib/vault/registry";
+import { getProviderOrThrow } from "@/lib/vault/registry";
 import type { StoreKind } from "@/lib/vault/types";
 import type { AssetListQuery, AssetType } from "./schemas";
 import { listAssetUsages, type AssetUsage } from "./usage";
@@ -63,7 +63,7 @@ export type AssetView = AssetRow & {
 };
 
 export function toStoreOption(store: { id: string; name: string; kind: string; folderId: string | null; mode: string; isBuiltIn: boolean; lastTestOk: boolean | null }): StoreOption {
-  const p = getProvider(store.kind);
+  const p = getProviderOrThrow(store.kind);
   return {
     id: store.id,
     name: store.name,
@@ -91,7 +91,7 @@ function toRow(a: Row): AssetRow {
     name: a.name,
     description: a.description,
     type: a.type,
-    store: a.store ? { id: a.store.id, name: a.store.name, kindLabel: getProvider(a.store.kind).label } : null,
+    store: a.store ? { id: a.store.id, name: a.store.name, kindLabel: getProviderOrThrow(a.store.kind).label } : null,
     reference: referenceOf(a),
     updatedAt: a.updatedAt,
     lastResolve: a.lastResolveAt ? { at: a.lastResolveAt, ok: !!a.lastResolveOk } : null,

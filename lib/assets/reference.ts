@@ -1,6 +1,6 @@
 import "server-only";
 import type { z } from "zod";
-import { getProvider } from "@/lib/vault/registry";
+import { getProviderOrThrow } from "@/lib/vault/registry";
 import type { ReferenceRules, VersionKind } from "@/lib/vault/reference";
 import type { StoreKind } from "@/lib/vault/types";
 
@@ -15,7 +15,7 @@ import type { StoreKind } from "@/lib/vault/types";
 
 export { VERSION_KINDS, type VersionKind } from "@/lib/vault/reference";
 
-const rulesOf = (kind: StoreKind | string): ReferenceRules => getProvider(kind).reference;
+const rulesOf = (kind: StoreKind | string): ReferenceRules => getProviderOrThrow(kind).reference;
 
 /** Whether the store matches names whatever their case (two assets differing in case name one secret). */
 export const caseInsensitiveNames = (kind: StoreKind | string) => rulesOf(kind).caseInsensitive;

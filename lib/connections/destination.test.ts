@@ -1,23 +1,23 @@
 import { describe, expect, it } from "vitest";
 import { sameOAuthGrant } from "@/lib/connectors/oauth2";
-import { getConnector } from "@/lib/connectors/registry";
+import { getConnectorOrThrow } from "@/lib/connectors/registry";
 import { createTestPki } from "@/test/emulators/tls";
 import { destinationChange } from "./destination";
 
 /** Where each connector sends its typed secrets, and which edits keep a typed secret from following (mutations.ts). */
 describe("connector destinations", () => {
   it("socket connectors: host (any case) and port, whether TLS is on, and the CA certificate", () => {
-    const pg = getConnector("postgres");
+    const pg = getConnectorOrThrow("postgres");
     expect(pg.destination({ host: "DB.example.com ", port: 5432, tlsMode: "verify-full" })).toEqual({ address: "db.example.com:5432", encrypted: true, ca: null });
     expect(pg.destination({ host: "db.example.com", port: 5432, tlsMode: "disable" }).encrypted).toBe(false);
-    expect(getConnector("mariadb").destination({ host: "m", port: 3306, tls: true, caCertificate: "PEM" })).toEqual({ address: "m:3306", encrypted: true, ca: "PEM" });
-    expect(getConnector("mariadb").destination({ host: "m", port: 3306, tls: false }).encrypted).toBe(false);
-    expect(getConnector("redis").destination({ host: "r", port: 6379, tls: false }).encrypted).toBe(false);
-    expect(getConnector("rabbitmq").destination({ host: "q", port: 5671, tls: true }).encrypted).toBe(true);
+    expect(getConnectorOrThrow("mariadb").destination({ host: "m", port: 3306, tls: true, caCertificate: "PEM" })).toEqual({ address: "m:3306", encrypted: true, ca: "PEM" });
+    expect(getConnectorOrThrow("mariadb").destination({ host: "m", port: 3306, tls: false }).encrypted).toBe(false);
+    expect(getConnectorOrThrow("redis").destination({ host: "r", port: 6379, tls: false }).encrypted).toBe(false);
+    expect(getConnectorOrThrow("rabbitmq").destination({ host: "q", port: 5671, tls: true }).encrypted).toBe(true);
   });
 
   it("URL connectors: the URL the secret goes to (path and query included), https or not, and the CA bundle", () => {
-    const http = getConnector("http");
+    const http = getConnectorOrThrow("http");
     expect(http.destination({ baseUrl: "https://api.example.com/v1", caBundle: "PEM" })).toEqual({ address: "https://api.example.com/v1", encrypted: true, ca: "PEM" });
     expect(http.destination({ baseUrl: "http://api.example.com/v1" }).encrypted).toBe(false);
     // One URL written two ways is one address; another path on the same host (another customer's webhook) is not.
@@ -25,7 +25,7 @@ describe("connector destinations", () => {
     expect(http.destination({ baseUrl: "https://hooks.example.com/catch/1/a/" }).address).not.toBe(http.destination({ baseUrl: "https://hooks.example.com/catch/999/b/" }).address);
     // The OAuth client secret goes to the token endpoint, and the access tokens it buys to the API's
     // host: an editor who moves the API elsewhere would otherwise receive fresh tokens for the app.
-    const oauth = getConnector("oauth2");
+    const oauth = getConnectorOrThrow("oauth2");
     const app = (over: Record<string, string> = {}) => oauth.destination({ tokenUrl: "https://login.example.com/token", apiBaseUrl: "https://api.example.com/v1", ...over });
     expect(destinationChange(app(), app({ apiBaseUrl: "https://elsewhere.example/v1" }))).toBe("to a new address");
     expect(destinationChange(app(), app({ apiBaseUrl: "https://api.example.com:8443/v1" }))).toBe("to a new address");

@@ -8,7 +8,7 @@ import { recordAuditEvent } from "@/lib/audit/record";
 import { assertCanOnFolder, type Actor } from "@/lib/authz";
 import { checkedUse, useTarget } from "./denied";
 import { sameOAuthGrant } from "@/lib/connectors/oauth2";
-import { getConnector, isConnectorKind } from "@/lib/connectors/registry";
+import { getConnectorOrThrow, isConnectorKind } from "@/lib/connectors/registry";
 import { ConnectorError, type Connector, type ConnectorField, type SharedState } from "@/lib/connectors/types";
 import { caBundleAddsTrust } from "@/lib/stores/common-fields";
 import { destinationChange } from "./destination";
@@ -309,7 +309,7 @@ export async function saveConnection(ctx: Ctx, input: SaveConnectionInput, oauth
       ? checkedUse(ctx, "connection.update", useTarget(existing), () => assertCanOnFolder(client, ctx.actor, "connections.write", folderId, "Connection"), { connector: existing.connectorKind })
       : assertCanOnFolder(client, ctx.actor, "connections.write", folderId, "Folder");
   await mayWrite(db());
-  const connector = getConnector(existing?.connectorKind ?? input.kind);
+  const connector = getConnectorOrThrow(existing?.connectorKind ?? input.kind);
   if (existing && existing.connectorKind !== input.kind) throw notFound("Connection");
   // A taken name is reported with the form's other mistakes, not alone before them.
   const nameError = (await nameTaken(db(), "connections", input.name, { scope: folderId, exceptId: existing?.id })) ? connectionNameTaken(input.name) : null;
@@ -466,7 +466,7 @@ function sameSettings(a: Connection & { secrets: ConnectionSecret[] }, b: Connec
 
 /** Sources of a saved connection, for Reconnect and run time. */
 export function sourcesOf(connection: Connection & { secrets: ConnectionSecret[] }): FieldSource[] {
-  const fields = isConnectorKind(connection.connectorKind) ? getConnector(connection.connectorKind).fields : [];
+  const fields = isConnectorKind(connection.connectorKind) ? getConnectorOrThrow(connection.connectorKind).fields : [];
   return connection.secrets.map((s): FieldSource =>
     s.assetId
       ? { field: s.field, part: s.part, assetId: s.assetId, label: fields.find((f) => f.name === s.field)?.label }
@@ -481,7 +481,7 @@ export async function reconnectConnection(ctx: Ctx, input: { connectionId: strin
   await checkedUse(ctx, "connection.connect", useTarget(connection), () => assertCanOnFolder(db(), ctx.actor, "connections.use", connection.folderId, "Connection"), {
     connector: connection.connectorKind,
   });
-  const connector = getConnector(connection.connectorKind);
+  const connector = getConnectorOrThrow(connection.connectorKind);
   const p: Plan = { config: connection.config as Record<string, unknown>, sources: sourcesOf(connection), rows: [], usernameFields: [] };
   let outcome: ConnectOutcome;
   let newState: Record<string, string> | null = null;

@@ -1,7 +1,7 @@
 import "server-only";
 import type { ConnectionStatus } from "@prisma/client";
 import { assertCanOnFolder, can, listFolderIdsWith, type Actor } from "@/lib/authz";
-import { getConnector, isConnectorKind } from "@/lib/connectors/registry";
+import { getConnectorOrThrow, isConnectorKind } from "@/lib/connectors/registry";
 import type { ConnectorField, ConnectorKind } from "@/lib/connectors/types";
 import { db } from "@/lib/db";
 import { notFound } from "@/lib/errors";
@@ -55,7 +55,7 @@ export type ConnectionView = ConnectionRow & {
 const kindLabel = (kind: string) => (isConnectorKind(kind) ? safeLabel(kind) : kind);
 function safeLabel(kind: ConnectorKind) {
   try {
-    return getConnector(kind).label;
+    return getConnectorOrThrow(kind).label;
   } catch {
     return kind;
   }
@@ -74,7 +74,7 @@ export async function listConnections(actor: Actor, folderId: string, query: Lis
     total,
     permissions: { write: can(access, "connections.write"), use: can(access, "connections.use") },
     rows: rows.map((c): ConnectionRow => {
-      const fields = isConnectorKind(c.connectorKind) ? getConnector(c.connectorKind).fields : [];
+      const fields = isConnectorKind(c.connectorKind) ? getConnectorOrThrow(c.connectorKind).fields : [];
       return {
         id: c.id,
         name: c.name,
@@ -98,7 +98,7 @@ export async function getConnectionViewOrThrow(actor: Actor, connectionId: strin
     : null;
   if (!c) throw notFound("Connection");
   const access = await assertCanOnFolder(db(), actor, "connections.read", c.folderId, "Connection");
-  const connector = getConnector(c.connectorKind);
+  const connector = getConnectorOrThrow(c.connectorKind);
   const readable = new Set(await listFolderIdsWith(db(), actor, "assets.read"));
   const assetFolders = [...new Set(c.secrets.map((s) => s.asset?.folderId).filter((x): x is string => !!x))];
   const paths = new Map<string, string>();

@@ -7,7 +7,7 @@ import { fieldErrorsNamingUnknownKeys } from "@/lib/actions/action";
 import { recordAuditEvent } from "@/lib/audit/record";
 import { EPOCH_COLUMN, EpochMemo } from "@/lib/authz/epoch";
 import { assertCanFromChain, assertCanOnFolder, assertTenant, chainUserFor, folderChainSql, type Actor, type FolderChain } from "@/lib/authz";
-import { CONNECTOR_KINDS, getConnector } from "@/lib/connectors/registry";
+import { CONNECTOR_KINDS, getConnectorOrThrow } from "@/lib/connectors/registry";
 import { within } from "@/lib/connectors/socket-shared";
 import { ConnectorError, OperationInputError, type Connector } from "@/lib/connectors/types";
 import { db, sql } from "@/lib/db";
@@ -261,7 +261,7 @@ export const invokeBodySchema = z.strictObject({
 function operationsByName(): Map<string, { input: z.ZodType; output: z.ZodType; labels: string[]; descriptions: string[] }> {
   const byName = new Map<string, { input: z.ZodType; output: z.ZodType; labels: string[]; descriptions: string[] }>();
   for (const kind of CONNECTOR_KINDS) {
-    const connector = getConnector(kind);
+    const connector = getConnectorOrThrow(kind);
     for (const [name, op] of Object.entries(connector.operations)) {
       const seen = byName.get(name) ?? { input: op.input, output: op.output, labels: [], descriptions: [] };
       seen.labels.push(connector.label);
@@ -306,7 +306,7 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
     throw error;
   }
   if (connection.status === "PENDING_AUTHORIZATION") throw new AppError("CONFLICT", "This connection is waiting for authorisation in the app; finish connecting it in the console first.");
-  const connector = getConnector(connection.connectorKind);
+  const connector = getConnectorOrThrow(connection.connectorKind);
   // Own keys only: "constructor" or "toString" must not find what every object inherits.
   const operation = Object.hasOwn(connector.operations, input.operation) ? connector.operations[input.operation] : undefined;
   if (!operation) {

@@ -1,6 +1,6 @@
 import "server-only";
 import { z } from "zod";
-import { CONNECTOR_KINDS, getConnector } from "./registry";
+import { CONNECTOR_KINDS, getConnectorOrThrow } from "./registry";
 import type { Connector } from "./types";
 
 /** The connector catalogue for the REST API: fields (none of them holds a value) and operations. */
@@ -67,6 +67,6 @@ let cached: ConnectorDto[] | undefined;
 
 /** Static for the life of the process. */
 export function listConnectorDtos(): ConnectorDto[] {
-  cached ??= CONNECTOR_KINDS.map((kind) => toConnectorDto(getConnector(kind)));
+  cached ??= CONNECTOR_KINDS.map((kind) => toConnectorDto(getConnectorOrThrow(kind)));
   return cached;
 }

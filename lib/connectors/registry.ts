@@ -25,7 +25,7 @@ export function isConnectorKind(kind: string): kind is ConnectorKind {
 }
 
 /** Unknown kinds answer "not found", like any other id from the client. */
-export function getConnector(kind: string): Connector {
+export function getConnectorOrThrow(kind: string): Connector {
   if (!isConnectorKind(kind)) throw notFound("Connector");
   return CONNECTORS[kind];
 }

@@ -2,7 +2,7 @@ import { rootCertificates } from "node:tls";
 import { describe, expect, it } from "vitest";
 import { createTestPki } from "@/test/emulators/tls";
 import { caBundle, statementLimitMs, tlsOptions } from "./socket-shared";
-import { getConnector } from "./registry";
+import { getConnectorOrThrow } from "./registry";
 import { ConnectorError } from "./types";
 
 describe("statementLimitMs", () => {
@@ -53,7 +53,7 @@ describe("host and port settings", () => {
   const config = (over: Record<string, unknown>) => ({ host: "db.example.com", port: 5432, database: "app", user: "u", ...over });
   /** The errors about host and port (each connector has settings of its own besides). */
   const errorsOf = (kind: "postgres" | "mariadb" | "redis" | "rabbitmq", over: Record<string, unknown>) => {
-    const parsed = getConnector(kind).configSchema.safeParse(config(over));
+    const parsed = getConnectorOrThrow(kind).configSchema.safeParse(config(over));
     return parsed.success ? [] : parsed.error.issues.filter((i) => ["host", "port"].includes(String(i.path[0]))).map((i) => `${i.path.join(".")}: ${i.message}`);
   };
 

@@ -38,7 +38,7 @@ function refuseInexactIntegers(value: unknown, ctx: z.RefinementCtx, path: (stri
   else if (value !== null && typeof value === "object") for (const [key, item] of Object.entries(value)) refuseInexactIntegers(item, ctx, [...path, key]);
 }
 
-export const sqlQueryInput = z.strictObject({
+export const sqlQueryInputSchema = z.strictObject({
   sql: z.string().trim().min(1, "Enter a SQL statement.").max(100_000),
   params: z
     .array(z.json())

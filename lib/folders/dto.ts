@@ -4,7 +4,7 @@ import { folderRoleSchema } from "./schemas";
 
 /** Wire shapes of the folder routes: documented in the OpenAPI document and checked by the tests. */
 
-const folderRef = z.object({ id: z.string(), name: z.string() });
+const folderRefSchema = z.object({ id: z.string(), name: z.string() });
 const parentIdSchema = z.string().nullable().meta({ description: "The parent folder; null at the top level and when you cannot see the parent." });
 
 /** What `role` means to a person and to an API token, whose permissions need not be a role's. */
@@ -20,7 +20,7 @@ export const folderCreatedResponseSchema = z.object({ folder: z.object({ id: z.s
 export const folderResponseSchema = z.object({
   folder: z.object({ id: z.string(), name: z.string(), parentId: parentIdSchema, createdAt: dateTimeSchema, updatedAt: dateTimeSchema }),
   role: folderRoleSchema.nullable().meta({ description: ROLE_DESCRIPTION }),
-  path: z.array(folderRef).meta({ description: "Ancestors you may see, from the top down." }),
+  path: z.array(folderRefSchema).meta({ description: "Ancestors you may see, from the top down." }),
 });
 
 export const folderUpdatedResponseSchema = z.object({ folder: z.object({ id: z.string(), name: z.string(), parentId: parentIdSchema }) });

@@ -13,7 +13,7 @@ import { metrics, registerCacheMetrics } from "@/lib/metrics";
 import { onRefresh } from "./broadcast";
 import { forgetStoreClient, withStoreClient } from "@/lib/stores/client";
 import { STORE_ERROR_TITLES, StoreError, classifyNetworkError, type StoreErrorKind } from "@/lib/vault/errors";
-import { getProvider } from "@/lib/vault/registry";
+import { getProviderOrThrow } from "@/lib/vault/registry";
 import { SecretCache, type CacheKey, type CachedSecret } from "./cache";
 
 /**
@@ -177,7 +177,7 @@ function cacheKeyFor(asset: Pick<CredentialAsset, "storeId" | "secretName" | "se
 }
 
 /** The key a store kind's secrets usually keep their value under (CyberArk's and Vault's "password", Azure's "value"). */
-const usualValueKey = (storeKind: string) => getProvider(storeKind).reference.defaultKeys.password;
+const usualValueKey = (storeKind: string) => getProviderOrThrow(storeKind).reference.defaultKeys.password;
 
 /**
  * The key a value is read from when the asset names none: the secret's only key, else one called

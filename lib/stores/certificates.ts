@@ -7,7 +7,7 @@ import { db, type Db } from "@/lib/db";
 import { AppError, notFound } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
 import { StoreError } from "@/lib/vault/errors";
-import { getProvider, isStoreKind } from "@/lib/vault/registry";
+import { getProviderOrThrow, isStoreKind } from "@/lib/vault/registry";
 import type { CertificateCredentialSupport } from "@/lib/vault/types";
 import { openStoreSecrets, sealStoreSecrets } from "./client";
 
@@ -17,7 +17,7 @@ type Ctx = Pick<ActionContext, "actor" | "requestId">;
 async function certificateStoreOrThrow(storeId: string, client: Db = db(), lock = false) {
   if (lock && isUuid(storeId)) await client.$queryRaw`SELECT id FROM credential_stores WHERE id = ${storeId}::uuid FOR UPDATE`;
   const store = isUuid(storeId) ? await client.credentialStore.findUnique({ where: { id: storeId } }) : null;
-  const provider = store && isStoreKind(store.kind) ? getProvider(store.kind) : undefined;
+  const provider = store && isStoreKind(store.kind) ? getProviderOrThrow(store.kind) : undefined;
   const support = provider?.certificateCredential;
   if (!store || !provider) throw notFound("Credential store");
   // Only administrators get here (every caller checks stores.manage first), so the store may be named as there.
@@ -65,7 +65,7 @@ async function readPublicCertificate(store: CredentialStore, support: Certificat
 }
 
 /** The public half of the store's certificate credential (the certificate its private key belongs to), for download. */
-export async function getStorePublicCertificate(actor: Actor, storeId: string) {
+export async function getStorePublicCertificateOrThrow(actor: Actor, storeId: string) {
   assertTenant(actor, "stores.manage", "Credential store");
   const { store, support } = await certificateStoreOrThrow(storeId);
   const { cert, problem } = await readPublicCertificate(store, support);
@@ -78,7 +78,7 @@ export async function getStorePublicCertificate(actor: Actor, storeId: string) {
  * What the store page shows of the certificate credential: the certificate there is (or none), why a
  * stored one cannot be read, and the other way the store signs in now, which a new key pair replaces.
  */
-export async function getStoreCertificateState(actor: Actor, storeId: string) {
+export async function getStoreCertificateStateOrThrow(actor: Actor, storeId: string) {
   assertTenant(actor, "stores.manage", "Credential store");
   const { store, support } = await certificateStoreOrThrow(storeId);
   const { cert, problem } = await readPublicCertificate(store, support);

@@ -4,7 +4,7 @@ import type { z } from "zod";
 import { decrypt, encrypt } from "@/lib/crypto/envelope";
 import { db, type Db } from "@/lib/db";
 import { StoreError, classifyNetworkError, type StoreErrorKind } from "@/lib/vault/errors";
-import { getProvider } from "@/lib/vault/registry";
+import { getProviderOrThrow } from "@/lib/vault/registry";
 import type { FieldSpec, StoreClient } from "@/lib/vault/types";
 import { PROXY_SECRET_KEY } from "./common-fields";
 
@@ -35,7 +35,7 @@ type ClientInput = {
  * a vault: lib/secrets (the resolver) and the store test both come through here.
  */
 export function buildStoreClient(input: ClientInput): StoreClient {
-  const provider = getProvider(input.kind);
+  const provider = getProviderOrThrow(input.kind);
   const { [PROXY_SECRET_KEY]: proxyUrl, ...secrets } = input.secrets;
   const settings = {
     storeId: input.id,

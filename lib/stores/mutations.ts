@@ -11,7 +11,7 @@ import { AppError, conflict, notFound, type FieldErrors } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
 import { applyCommitted, broadcastRefresh } from "@/lib/secrets/broadcast";
 import { isShown, missingWhenShown, movedLocators } from "@/lib/vault/fields";
-import { getProvider } from "@/lib/vault/registry";
+import { getProviderOrThrow } from "@/lib/vault/registry";
 import { StoreError } from "@/lib/vault/errors";
 import type { StoreProvider, StoreTestResult } from "@/lib/vault/types";
 import { buildStoreClient, clientForStore, openStoreSecrets, sealStoreSecrets } from "./client";
@@ -64,7 +64,7 @@ function changedLocators(provider: StoreProvider, before: unknown, after: Record
  * the provider's schema parses is kept.
  */
 function validateProviderInput(kind: string, input: ProviderInput, stored?: Stored) {
-  const provider = getProvider(kind);
+  const provider = getProviderOrThrow(kind);
   const writeOnly = new Map([...provider.fields, PROXY_FIELD].filter((f) => f.secret).map((f) => [f.name, f]));
   const errors: FieldErrors = {};
   const fail = (key: string, message: string) => (errors[key] ??= []).push(message);
@@ -151,8 +151,8 @@ function nameTakenMeanwhile(error: unknown, name: string): unknown {
 }
 
 function assertModeSupported(kind: string, mode: "READ_ONLY" | "READ_WRITE") {
-  if (mode === "READ_WRITE" && !getProvider(kind).supportsWrite) {
-    throw new AppError("VALIDATION", `${getProvider(kind).label} stores are read-only.`, { mode: [`${getProvider(kind).label} stores are read-only.`] });
+  if (mode === "READ_WRITE" && !getProviderOrThrow(kind).supportsWrite) {
+    throw new AppError("VALIDATION", `${getProviderOrThrow(kind).label} stores are read-only.`, { mode: [`${getProviderOrThrow(kind).label} stores are read-only.`] });
   }
 }
 
@@ -388,7 +388,7 @@ async function recordTest(ctx: Ctx, store: { id: string | null; name: string; fo
 export async function testStore(ctx: Ctx, input: { storeId: string }): Promise<StoreTestResult> {
   assertTenant(ctx.actor, "stores.manage", "Credential store");
   const store = await getStoreOrThrow(db(), input.storeId);
-  const provider = getProvider(store.kind);
+  const provider = getProviderOrThrow(store.kind);
   let client;
   try {
     client = await clientForStore(store);
@@ -432,7 +432,7 @@ export async function testDraftStore(ctx: Ctx, input: CreateStoreInput & { store
   const { config, secrets } = validateProviderInput(input.kind, input, stored);
   // Checked before the store is tried: the test's audit event names this folder.
   await assertScopeFolder(db(), input.folderId);
-  const provider = getProvider(input.kind);
+  const provider = getProviderOrThrow(input.kind);
   const client = buildStoreClient({ id: existing?.id ?? "draft", kind: input.kind, config, secrets, caBundle: input.caBundle || null, timeoutMs: input.timeoutMs });
   const result = await provider.validate(client, { mode: input.mode, probeSecret: input.probeSecret });
   await recordTest(ctx, { id: existing?.id ?? null, name: input.name, folderId: input.folderId, kind: input.kind }, result, true);

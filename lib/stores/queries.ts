@@ -4,7 +4,7 @@ import { assertTenant, type Actor } from "@/lib/authz";
 import { db, type Db } from "@/lib/db";
 import { notFound } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
-import { getProvider, type StoreKind } from "@/lib/vault/registry";
+import { getProviderOrThrow, type StoreKind } from "@/lib/vault/registry";
 import { openStoreSecrets } from "./client";
 import { PROXY_SECRET_KEY } from "./common-fields";
 import { likeTerm } from "@/lib/db/names";
@@ -38,7 +38,7 @@ export type StoreView = StoreSummary & {
 type StoreRow = CredentialStore & { folder: { id: string; name: string } | null; _count: { assets: number } };
 
 function toSummary(store: StoreRow): StoreSummary {
-  const provider = getProvider(store.kind);
+  const provider = getProviderOrThrow(store.kind);
   return {
     id: store.id,
     name: store.name,
@@ -56,7 +56,7 @@ function toSummary(store: StoreRow): StoreSummary {
 // Only the edit page needs to know which secrets are set, so only it opens them.
 async function toView(store: StoreRow): Promise<StoreView> {
   const secrets = await openStoreSecrets(store);
-  const known = new Set([...getProvider(store.kind).fields.filter((f) => f.secret).map((f) => f.name), PROXY_SECRET_KEY]);
+  const known = new Set([...getProviderOrThrow(store.kind).fields.filter((f) => f.secret).map((f) => f.name), PROXY_SECRET_KEY]);
   return {
     ...toSummary(store),
     config: (store.config ?? {}) as Record<string, unknown>,

@@ -35,13 +35,13 @@ export const isStoreKind = (kind: string): kind is StoreKind => Object.hasOwn(PR
 export const isExternalStoreKind = (kind: string): kind is ExternalStoreKind => (EXTERNAL_STORE_KINDS as string[]).includes(kind);
 
 /** A stored kind no registered provider serves (a kind removed from this list) is a clear error, not a crash. */
-export function getProvider(kind: string): StoreProvider<StoreKind> {
+export function getProviderOrThrow(kind: string): StoreProvider<StoreKind> {
   if (!isStoreKind(kind)) throw new AppError("CONFLICT", `This store's kind (“${kind.slice(0, 32)}”) is not supported by this version of Latch.`);
   return PROVIDERS[kind] as unknown as StoreProvider<StoreKind>;
 }
 
 /** A stored kind, checked against the registry (the database column is plain text). */
-export const asStoreKind = (kind: string): StoreKind => getProvider(kind).kind;
+export const asStoreKind = (kind: string): StoreKind => getProviderOrThrow(kind).kind;
 
 /** Kinds an administrator can register. */
 export function registrableKinds(): ExternalStoreKind[] {

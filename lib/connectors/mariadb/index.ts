@@ -8,7 +8,7 @@ import { resolveTargetAddress } from "@/lib/net/egress";
 import { blankToUndefined, booleanish, caBundle, hostSchema, socketClosed, statementLimitMs, within, portSchema } from "../socket-shared";
 import { socketDestination, ConnectorError, markRaisedByStatement, OperationInputError, USER_FROM_ASSET, type Connector, type Operation, type UserSource } from "../types";
 import { megabytes } from "@/lib/utils";
-import { MAX_ANSWER_BYTES, OpenTransactionError, parameterCountError, parseJsonKeepingNumbers, queryOutputSchema, RESET_WAIT_MS, ResultRows, RowTooLargeError, sessionsBusy, sqlQueryInput, watchRowBytes, type QueryOutput } from "../sql-shared";
+import { MAX_ANSWER_BYTES, OpenTransactionError, parameterCountError, parseJsonKeepingNumbers, queryOutputSchema, RESET_WAIT_MS, ResultRows, RowTooLargeError, sessionsBusy, sqlQueryInputSchema, watchRowBytes, type QueryOutput } from "../sql-shared";
 import { classifyMariadbError, mariadbTimeout, prop, toMariadbError, where, type MariadbTarget } from "./classify";
 
 
@@ -346,11 +346,11 @@ async function withSession<T>(handle: MariadbPool, timeoutMs: number, work: (cli
   }
 }
 
-const query: Operation<MariadbPool, typeof sqlQueryInput, QueryOutput> = {
+const query: Operation<MariadbPool, typeof sqlQueryInputSchema, QueryOutput> = {
   label: "Run a SQL statement",
   description:
     `Runs one SQL statement as a prepared statement with ? placeholders and returns at most rowLimit rows, and no more than ${megabytes(MAX_ANSWER_BYTES)} of them (each an array in column order; binary as base64; dates as the server prints them; BIGINT and DECIMAL as text; JSON parsed, with any number a double cannot hold exactly as text). A CALL returns the first result set its procedure produces, with truncated true when there were more. A single row over ${megabytes(MAX_ANSWER_BYTES)} is refused. The limits cap the answer, not the work: add LIMIT to the SQL for large tables. Each invoke runs on a pooled session that is reset before the next invoke borrows it (user variables, SET SESSION values, temporary tables, locks and prepared statements do not carry over), and a statement that leaves a transaction open (BEGIN) is rolled back and refused: put a transaction in one statement.`,
-  input: sqlQueryInput,
+  input: sqlQueryInputSchema,
   output: queryOutputSchema,
   async run(handle, input, { timeoutMs }) {
     try {

@@ -8,7 +8,7 @@ import { resolveTargetAddress } from "@/lib/net/egress";
 import { blankToUndefined, hostSchema, socketClosed, statementLimitMs, tlsOptions, within, portSchema } from "../socket-shared";
 import { socketDestination, markRaisedByStatement, OperationInputError, USER_FROM_ASSET, type Connector, type Operation, type UserSource } from "../types";
 import { megabytes } from "@/lib/utils";
-import { MAX_ANSWER_BYTES, OpenTransactionError, parameterCountError, parseJsonKeepingNumbers, queryOutputSchema, RESET_WAIT_MS, ResultRows, RowTooLargeError, sessionsBusy, sqlQueryInput, watchRowBytes, type QueryOutput } from "../sql-shared";
+import { MAX_ANSWER_BYTES, OpenTransactionError, parameterCountError, parseJsonKeepingNumbers, queryOutputSchema, RESET_WAIT_MS, ResultRows, RowTooLargeError, sessionsBusy, sqlQueryInputSchema, watchRowBytes, type QueryOutput } from "../sql-shared";
 import { classifyPostgresError, postgresTimeout, toPostgresError, where, type PostgresTarget } from "./classify";
 
 
@@ -278,11 +278,11 @@ async function withSession<T>(handle: PostgresPool, timeoutMs: number, work: (cl
   }
 }
 
-const query: Operation<PostgresPool, typeof sqlQueryInput, QueryOutput> = {
+const query: Operation<PostgresPool, typeof sqlQueryInputSchema, QueryOutput> = {
   label: "Run a SQL statement",
   description:
     `Runs one SQL statement with positional parameters ($1, $2, …) and returns at most rowLimit rows, and no more than ${megabytes(MAX_ANSWER_BYTES)} of them (each an array in column order; bytea as base64; dates and timestamps as PostgreSQL prints them; bigint and numeric as text; arrays of built-in types as JSON arrays, of enums and other types of your own as PostgreSQL's array text; json and jsonb parsed, with any number a double cannot hold exactly as text). A single row over ${megabytes(MAX_ANSWER_BYTES)} is refused. The limits cap the answer, not the work: add LIMIT to the SQL for large tables. Each invoke runs on a pooled session that is reset before the next invoke borrows it (SET values, temporary tables, advisory locks, prepared statements and LISTEN do not carry over), and a statement that leaves a transaction open (BEGIN) is rolled back and refused: put a transaction in one statement.`,
-  input: sqlQueryInput,
+  input: sqlQueryInputSchema,
   output: queryOutputSchema,
   async run(handle, input, { timeoutMs }) {
     try {

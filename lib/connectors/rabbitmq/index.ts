@@ -58,7 +58,7 @@ const property = (description: string) =>
     .optional()
     .meta({ description: `${description}; at most 255 bytes.` });
 
-const publishInput = z.strictObject({
+const publishInputSchema = z.strictObject({
   exchange: shortString().default(""),
   routingKey: shortString(),
   body: z.string().max(MAX_REQUEST_BYTES).meta({ description: "The message body as text. The whole invoke request is limited to 1 MiB." }),
@@ -88,18 +88,18 @@ const publishInput = z.strictObject({
     .meta({ description: "Application headers (text, numbers, booleans), up to 64; consumers and headers exchanges read them." }),
 });
 
-const publishOutput = z.strictObject({
+const publishOutputSchema = z.strictObject({
   published: z.literal(true).meta({ description: "The broker confirmed the message." }),
   routed: z.boolean().meta({ description: "False when no queue was bound to receive it (the broker returned it as unroutable)." }),
 });
-export type PublishOutput = z.output<typeof publishOutput>;
+export type PublishOutput = z.output<typeof publishOutputSchema>;
 
-const publish: Operation<ChannelModel, typeof publishInput, PublishOutput> = {
+const publish: Operation<ChannelModel, typeof publishInputSchema, PublishOutput> = {
   label: "Publish a message",
   description:
     'Publishes one message (UTF-8 text body) to an exchange with a routing key, with the message properties given (content type, message and correlation ids, reply-to, TTL, priority, headers…), and waits for the broker to confirm it. The default exchange ("") routes to the queue named by the routing key. `routed` is false when no queue received it.',
-  input: publishInput,
-  output: publishOutput,
+  input: publishInputSchema,
+  output: publishOutputSchema,
   async run(model, input, { timeoutMs }) {
     const target = targets.get(model) ?? { host: "?", port: 0, vhost: "?" };
     let channelError: unknown;

@@ -152,7 +152,7 @@ const WRITE_COMMANDS = new Set([
  */
 export const ALLOWED_COMMANDS = new Set([...READ_ONLY_COMMANDS, ...WRITE_COMMANDS]);
 
-const commandInput = z.strictObject({
+const commandInputSchema = z.strictObject({
   command: z
     .string()
     .trim()
@@ -188,17 +188,17 @@ function jsonReply(v: unknown): unknown {
   return v;
 }
 
-const commandOutput = z.strictObject({
+const commandOutputSchema = z.strictObject({
   result: z
     .unknown()
     .meta({ description: "The command's reply as JSON: text, a number (a 64-bit integer beyond 2^53 as text), null, an array, or an object (HGETALL and other hashes)." }),
 });
 
-const command: Operation<Redis, typeof commandInput, z.output<typeof commandOutput>> = {
+const command: Operation<Redis, typeof commandInputSchema, z.output<typeof commandOutputSchema>> = {
   label: "Run a Redis command",
   description: `Runs one command from an allow-list (${[...ALLOWED_COMMANDS].join(" ")}) with string arguments, e.g. { "command": "HSET", "args": ["user:1", "name", "Ada"] }. Replies come back as JSON (hashes as objects). A reply larger than ${megabytes(MAX_REPLY_BYTES)} is refused: read big values and collections in parts (GETRANGE, LRANGE, HSCAN, SSCAN, ZSCAN with COUNT up to ${MAX_SCAN_COUNT}).`,
-  input: commandInput,
-  output: commandOutput,
+  input: commandInputSchema,
+  output: commandOutputSchema,
   async run(client, input, { timeoutMs }) {
     const target = targets.get(client) ?? { host: "?", port: 0 };
     const name = input.command.toUpperCase();

@@ -6,8 +6,8 @@ import { StoreHealth } from "@/components/stores/store-health";
 import { StoreSettingsSync } from "@/components/stores/settings-sync";
 import { StoreSettingsForm } from "@/components/stores/store-settings-form";
 import { listFolderOptions } from "@/lib/folders/queries";
-import { getStoreCertificateState } from "@/lib/stores/certificates";
-import { getProvider, isExternalStoreKind } from "@/lib/vault/registry";
+import { getStoreCertificateStateOrThrow } from "@/lib/stores/certificates";
+import { getProviderOrThrow, isExternalStoreKind } from "@/lib/vault/registry";
 import { loadStoreView } from "./store-view";
 
 export async function generateMetadata({ params }: { params: Promise<{ storeId: string }> }) {
@@ -17,10 +17,10 @@ export async function generateMetadata({ params }: { params: Promise<{ storeId: 
 
 export default async function StorePage({ params }: { params: Promise<{ storeId: string }> }) {
   const { user, store } = await loadStoreView((await params).storeId);
-  const provider = getProvider(store.kind);
+  const provider = getProviderOrThrow(store.kind);
   const folders = await listFolderOptions(user);
   // Kinds whose key pair Latch can make (Azure) show it; a store without one yet shows the button alone.
-  const certificate = provider.certificateCredential ? await getStoreCertificateState(user, store.id) : null;
+  const certificate = provider.certificateCredential ? await getStoreCertificateStateOrThrow(user, store.id) : null;
   return (
     <StoreSettingsSync>
       <div className="grid grid-cols-1 gap-6">

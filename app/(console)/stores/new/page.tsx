@@ -6,7 +6,7 @@ import { PageHeader } from "@/components/shared/page-header";
 import { StoreForm } from "@/components/stores/store-form";
 import { requireUser } from "@/lib/auth/session";
 import { listFolderOptions } from "@/lib/folders/queries";
-import { getProvider, registrableKinds } from "@/lib/vault/registry";
+import { getProviderOrThrow, registrableKinds } from "@/lib/vault/registry";
 import { cn } from "@/lib/utils";
 import { titleIfAllowed } from "../../page-title";
 
@@ -18,7 +18,7 @@ export default async function NewStorePage({ searchParams }: { searchParams: Pro
   const kinds = registrableKinds();
   const requested = (await searchParams).kind;
   const kind = kinds.find((k) => k === requested);
-  const provider = kind ? getProvider(kind) : null;
+  const provider = kind ? getProviderOrThrow(kind) : null;
   const folders = await listFolderOptions(user);
   return (
     <div className="grid grid-cols-1 gap-6">
@@ -26,7 +26,7 @@ export default async function NewStorePage({ searchParams }: { searchParams: Pro
       <PageHeader title={provider ? `Add ${provider.label} store` : "Add a credential store"} description={provider?.description ?? "Choose the kind of vault to connect."} />
       <nav aria-label="Store kinds" className="grid gap-3 sm:grid-cols-2 lg:grid-cols-4">
         {kinds.map((k) => {
-          const p = getProvider(k);
+          const p = getProviderOrThrow(k);
           return (
             <Link
               key={k}

@@ -8,10 +8,10 @@ import { otherMethods } from "@/lib/api/handler";
 
 export const dynamic = "force-dynamic";
 
-const params = z.object({ folderId: idSchema });
+const paramsSchema = z.object({ folderId: idSchema });
 
 export const GET = defineRoute(
-  { method: "GET", path: "/folders/{folderId}", summary: "Get a folder", tags: ["Folders"], params, response: folderResponseSchema },
+  { method: "GET", path: "/folders/{folderId}", summary: "Get a folder", tags: ["Folders"], params: paramsSchema, response: folderResponseSchema },
   async ({ actor, params }) => {
     const view = await getFolderViewOrThrow(actor, params.folderId);
     return {
@@ -36,7 +36,7 @@ export const PATCH = defineRoute(
     description:
       "Send a new name, a new parentId (null: top level), or both. Both changes are made together or not at all; each is authorised and audited. The new name must be free in the new parent.",
     tags: ["Folders"],
-    params,
+    params: paramsSchema,
     body: patchBody,
     response: folderUpdatedResponseSchema,
     errors: [409],
@@ -50,7 +50,7 @@ export const PATCH = defineRoute(
 );
 
 export const DELETE = defineRoute(
-  { method: "DELETE", path: "/folders/{folderId}", summary: "Delete a folder", tags: ["Folders"], params, response: "empty", errors: [409] },
+  { method: "DELETE", path: "/folders/{folderId}", summary: "Delete a folder", tags: ["Folders"], params: paramsSchema, response: "empty", errors: [409] },
   async (ctx) => {
     await deleteFolder(ctx, { folderId: ctx.params.folderId });
     return undefined;

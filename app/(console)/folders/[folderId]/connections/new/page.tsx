@@ -4,7 +4,7 @@ import { ConnectionForm } from "@/components/connections/connection-form";
 import { Card, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { listPickerFolders } from "@/lib/assets/picker";
 import { can } from "@/lib/authz";
-import { CONNECTOR_KINDS, getConnector, isConnectorKind } from "@/lib/connectors/registry";
+import { CONNECTOR_KINDS, getConnectorOrThrow, isConnectorKind } from "@/lib/connectors/registry";
 import { folderPageMetadata, loadFolderView } from "../../folder-view";
 import { formFields } from "@/lib/connections/oauth";
 
@@ -22,7 +22,7 @@ export default async function NewConnectionPage({ params, searchParams }: { para
         <h2 className="text-lg font-semibold">Add connection: choose a connector</h2>
         <ul className="grid gap-3 sm:grid-cols-2 lg:grid-cols-3">
           {CONNECTOR_KINDS.map((k) => {
-            const c = getConnector(k);
+            const c = getConnectorOrThrow(k);
             return (
               <li key={k}>
                 <Link href={`${base}/new?kind=${k}`} className="block h-full rounded-xl focus-visible:ring-2 focus-visible:ring-ring focus-visible:outline-none">
@@ -40,7 +40,7 @@ export default async function NewConnectionPage({ params, searchParams }: { para
       </div>
     );
   }
-  const connector = getConnector(kind);
+  const connector = getConnectorOrThrow(kind);
   const pickerFolders = await listPickerFolders(user);
   return (
     <div className="grid max-w-4xl grid-cols-1 gap-4">

@@ -8,7 +8,7 @@ import { otherMethods } from "@/lib/api/handler";
 
 export const dynamic = "force-dynamic";
 
-const params = z.object({ folderId: idSchema });
+const paramsSchema = z.object({ folderId: idSchema });
 
 export const GET = defineRoute(
   {
@@ -17,7 +17,7 @@ export const GET = defineRoute(
     summary: "List a folder's members",
     description: "Direct members and those whose role reaches the folder from an ancestor, each with their effective role.",
     tags: ["Folders"],
-    params,
+    params: paramsSchema,
     query: listQuerySchema,
     response: memberListResponseSchema,
   },
@@ -36,7 +36,7 @@ export const PUT = defineRoute(
     description:
       "Idempotent. The person is named by e-mail and must be an active user. With `mode: \"add\"`, someone who already has a role on this folder is refused with 409 instead of having it replaced.",
     tags: ["Folders"],
-    params,
+    params: paramsSchema,
     body: setMemberSchema.omit({ folderId: true }),
     response: memberSetResponseSchema,
     errors: [409],
@@ -52,7 +52,7 @@ export const DELETE = defineRoute(
     path: "/folders/{folderId}/members",
     summary: "Remove a member",
     tags: ["Folders"],
-    params,
+    params: paramsSchema,
     query: z.object({ userId: idSchema }),
     response: "empty",
   },

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { requireTenant } from "@/lib/actions/action";
 import { defineRoute } from "@/lib/api/route";
 import { idSchema } from "@/lib/folders/schemas";
-import { getStorePublicCertificate } from "@/lib/stores/certificates";
+import { getStorePublicCertificateOrThrow } from "@/lib/stores/certificates";
 import { otherMethods } from "@/lib/api/handler";
 
 export const dynamic = "force-dynamic";
@@ -34,7 +34,7 @@ export const GET = defineRoute(
     },
   },
   async ({ actor, params, query }) => {
-    const cert = await getStorePublicCertificate(actor, params.storeId);
+    const cert = await getStorePublicCertificateOrThrow(actor, params.storeId);
     const base = cert.name.replace(/[^A-Za-z0-9._-]+/g, "-").toLowerCase() || "latch";
     const body = query.format === "pem" ? cert.pem : new Uint8Array(cert.der);
     return new Response(body, {
