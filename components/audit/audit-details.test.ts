@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { describeDetails, labelFor, targetTypeLabel } from "./audit-details";
+import { describeActor, describeDetails, labelFor, targetTypeLabel } from "./audit-details";
 
 describe("how an audit event's details read in the log", () => {
   it("a token's creation reads as words, not JSON: scopes by field, the account by name, the expiry as a time", () => {
@@ -64,5 +64,21 @@ describe("how an audit event's details read in the log", () => {
     expect(labelFor("parent_id")).toBe("Parent ID");
     expect(targetTypeLabel("api_token")).toBe("API token");
     expect(targetTypeLabel("some_new_kind")).toBe("Some new kind");
+  });
+});
+
+describe("who and how a request came, as the log names them", () => {
+  it("a request with an API token reads as the token's kind and prefix, the token's id in the tooltip", () => {
+    const id = "0b7d2c1e-9a0f-4a43-8f8e-3f1f5c2d9a10";
+    expect(describeDetails({ via: { kind: "personal", id, prefix: "lt_a1b2c3d4" } })).toEqual([{ label: "Via", text: "Personal access token lt_a1b2c3d4_…", title: id }]);
+    expect(describeDetails({ via: { kind: "service", id, prefix: "lt_ffff0000" } })).toEqual([{ label: "Via", text: "Service account token lt_ffff0000_…", title: id }]);
+    // Anything else recorded under "via" reads as any other field does.
+    expect(describeDetails({ via: "browser" })).toEqual([{ label: "Via", text: "browser" }]);
+  });
+
+  it("a service account is named as one, not as an odd e-mail address; a person by their address", () => {
+    expect(describeActor("service-account:Nightly reports")).toEqual({ kind: "service-account", name: "Nightly reports" });
+    expect(describeActor("ana@example.com")).toEqual({ kind: "person", name: "ana@example.com" });
+    expect(describeActor(null)).toEqual({ kind: "system", name: "System" });
   });
 });

@@ -77,11 +77,26 @@ function textOf(value: unknown, ids: string[]): string {
   return String(value);
 }
 
+/** The API token a request came with (lib/audit/record.ts `via`), as the tokens pages show it. */
+const TOKEN_KINDS: Record<string, string> = { personal: "Personal access token", service: "Service account token" };
+
+function tokenVia(value: unknown): DetailLine | null {
+  if (!value || typeof value !== "object") return null;
+  const { kind, id, prefix } = value as Record<string, unknown>;
+  if (typeof kind !== "string" || !TOKEN_KINDS[kind] || typeof prefix !== "string") return null;
+  return { label: "Via", text: `${TOKEN_KINDS[kind]} ${prefix}_…`, ...(typeof id === "string" ? { title: id } : {}) };
+}
+
 export function describeDetails(details: unknown): DetailLine[] {
   if (!details || typeof details !== "object" || Array.isArray(details)) return [];
   const lines: DetailLine[] = [];
   for (const [key, value] of Object.entries(details as Record<string, unknown>)) {
     if (value === null || value === undefined || value === "") continue;
+    const via = key === "via" ? tokenVia(value) : null;
+    if (via) {
+      lines.push(via);
+      continue;
+    }
     // Durations and timeouts are recorded in milliseconds ("durationMs"): the unit goes with the number.
     if (/[a-z]Ms$/.test(key) && typeof value === "number") {
       lines.push({ label: labelFor(key.slice(0, -2)), text: `${value} ms` });
@@ -112,4 +127,14 @@ const TARGET_TYPES: Record<string, string> = {
 /** The kind of thing an event is about, in words ("service_account" → "Service account"). */
 export function targetTypeLabel(type: string): string {
   return TARGET_TYPES[type] ?? labelFor(type);
+}
+
+/** What a service account's requests record as their actor's address (lib/tokens/authenticate.ts). */
+const SERVICE_ACCOUNT_ACTOR = "service-account:";
+
+/** Who did it: a person by their e-mail, a service account by its name. */
+export function describeActor(actorEmail: string | null): { kind: "person" | "service-account" | "system"; name: string } {
+  if (!actorEmail) return { kind: "system", name: "System" };
+  if (actorEmail.startsWith(SERVICE_ACCOUNT_ACTOR)) return { kind: "service-account", name: actorEmail.slice(SERVICE_ACCOUNT_ACTOR.length) };
+  return { kind: "person", name: actorEmail };
 }

@@ -7,7 +7,7 @@ import { UrlSelectFilter } from "@/components/shared/url-select-filter";
 import { StatusBadge } from "@/components/shared/status-badge";
 import { AUDIT_OUTCOMES, type AuditRow } from "@/lib/audit/queries";
 import { LocalTime } from "@/components/shared/local-time";
-import { describeDetails, targetTypeLabel } from "./audit-details";
+import { describeActor, describeDetails, targetTypeLabel } from "./audit-details";
 
 function Details({ details }: { details: AuditRow["details"] }) {
   const lines = describeDetails(details);
@@ -39,6 +39,19 @@ function Email({ address }: { address: string }) {
   );
 }
 
+function Who({ actorEmail }: { actorEmail: string | null }) {
+  const actor = describeActor(actorEmail);
+  if (actor.kind === "service-account") {
+    return (
+      <span className="grid text-sm">
+        <span className="[overflow-wrap:anywhere]">{actor.name}</span>
+        <span className="text-xs text-muted-foreground">Service account</span>
+      </span>
+    );
+  }
+  return <span className="text-sm">{actor.kind === "person" ? <Email address={actor.name} /> : actor.name}</span>;
+}
+
 export function AuditTable({ rows, total, page, pageSize, q, filtered, asOf }: { rows: AuditRow[]; total: number; page: number; pageSize: number; q: string; filtered: boolean; asOf: Date | null }) {
   return (
     <DataTable
@@ -61,7 +74,7 @@ export function AuditTable({ rows, total, page, pageSize, q, filtered, asOf }: {
           ),
           className: "w-48",
         },
-        { key: "who", header: "Who", cell: (r) => <span className="text-sm">{r.actorEmail ? <Email address={r.actorEmail} /> : "System"}</span> },
+        { key: "who", header: "Who", cell: (r) => <Who actorEmail={r.actorEmail} /> },
         {
           key: "what",
           header: "What",
