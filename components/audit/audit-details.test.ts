@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { serviceAccountActorEmail } from "@/lib/tokens/actor";
 import { describeActor, describeDetails, labelFor, targetTypeLabel } from "./audit-details";
 
 describe("how an audit event's details read in the log", () => {
@@ -77,7 +78,7 @@ describe("who and how a request came, as the log names them", () => {
   });
 
   it("a service account is named as one, not as an odd e-mail address; a person by their address", () => {
-    expect(describeActor("service-account:Nightly reports")).toEqual({ kind: "service-account", name: "Nightly reports" });
+    expect(describeActor(serviceAccountActorEmail("Nightly reports"))).toEqual({ kind: "service-account", name: "Nightly reports" });
     expect(describeActor("ana@example.com")).toEqual({ kind: "person", name: "ana@example.com" });
     expect(describeActor(null)).toEqual({ kind: "system", name: "System" });
   });

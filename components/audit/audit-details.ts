@@ -1,4 +1,5 @@
 import { isUuid } from "@/lib/ids";
+import { SERVICE_ACCOUNT_ACTOR_PREFIX } from "@/lib/tokens/actor";
 import { capitalised } from "@/lib/utils";
 
 /**
@@ -129,12 +130,9 @@ export function targetTypeLabel(type: string): string {
   return TARGET_TYPES[type] ?? labelFor(type);
 }
 
-/** What a service account's requests record as their actor's address (lib/tokens/authenticate.ts). */
-const SERVICE_ACCOUNT_ACTOR = "service-account:";
-
 /** Who did it: a person by their e-mail, a service account by its name. */
 export function describeActor(actorEmail: string | null): { kind: "person" | "service-account" | "system"; name: string } {
   if (!actorEmail) return { kind: "system", name: "System" };
-  if (actorEmail.startsWith(SERVICE_ACCOUNT_ACTOR)) return { kind: "service-account", name: actorEmail.slice(SERVICE_ACCOUNT_ACTOR.length) };
+  if (actorEmail.startsWith(SERVICE_ACCOUNT_ACTOR_PREFIX)) return { kind: "service-account", name: actorEmail.slice(SERVICE_ACCOUNT_ACTOR_PREFIX.length) };
   return { kind: "person", name: actorEmail };
 }

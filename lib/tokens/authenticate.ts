@@ -5,6 +5,7 @@ import { EPOCH_COLUMN, EpochMemo } from "@/lib/authz/epoch";
 import { recordAuditEvent } from "@/lib/audit/record";
 import { firstThisMinute } from "@/lib/audit/throttle";
 import { db, sql } from "@/lib/db";
+import { serviceAccountActorEmail } from "./actor";
 import { AppError } from "@/lib/errors";
 import type { Logger } from "@/lib/log";
 import { clientAddressFrom, type HeaderReader } from "@/lib/request-context";
@@ -61,8 +62,7 @@ function actorOf(token: TokenRecord): Actor {
   const account = token.serviceAccount!;
   return {
     id: account.id,
-    // Audit events name their actor by e-mail; this says what it is and stays searchable.
-    email: `service-account:${account.name}`.slice(0, 254),
+    email: serviceAccountActorEmail(account.name),
     name: account.name,
     isAdmin: false,
     scope: { kind: "service", folders, tokenId: token.id, tokenPrefix: token.prefix, ownerIsAdmin: false },
