@@ -53,6 +53,13 @@ export class AppError extends Error {
     stampBrands(this, new.target);
   }
   readonly retryAfterSeconds?: number;
+  /**
+   * For a failure of a connection's target or a credential store: what failed, as a stable code a
+   * program can branch on (the REST API's `error.reason`). Undefined when Latch itself refused.
+   */
+  get reason(): string | undefined {
+    return undefined;
+  }
 }
 
 /** Forbidden and absent look the same to the caller, so nothing leaks about what exists. */

@@ -1,5 +1,7 @@
 import { z } from "zod";
+import { CONNECTOR_ERROR_KINDS } from "@/lib/connectors/types";
 import type { AppErrorCode } from "@/lib/errors";
+import { STORE_ERROR_TITLES, type StoreErrorKind } from "@/lib/vault/errors";
 
 /**
  * The OpenAPI 3.1 document of /api/v1, built from the very zod schemas the handlers validate with.
@@ -57,12 +59,22 @@ const ERROR_CODES = [
   "UNEXPECTED",
 ] as const satisfies readonly (AppErrorCode | "METHOD_NOT_ALLOWED" | "UNEXPECTED")[];
 
+/** An error's `reason`: what failed at a target (lib/connectors) or a credential store (lib/vault), as AppError.reason gives it. */
+const FAILURE_REASONS = [...CONNECTOR_ERROR_KINDS, ...(Object.keys(STORE_ERROR_TITLES) as StoreErrorKind[]).map((kind) => `store_${kind}` as const)];
+
 /** The one error body every handler answers with (lib/api/handler.ts). */
 export const errorBodySchema = z
   .object({
     error: z.object({
       code: z.enum(ERROR_CODES).meta({ description: "METHOD_NOT_ALLOWED comes with 405 and an Allow header, for a method an address does not take (GET on …/invoke); the operations below list the statuses they answer otherwise." }),
       message: z.string().meta({ description: "Meant for a person; never carries a secret value." }),
+      reason: z
+        .enum(FAILURE_REASONS)
+        .optional()
+        .meta({
+          description:
+            "Present when a connection's target or a credential store caused the failure, absent when Latch refused the request itself (then fieldErrors names the fields). What failed, for a program to branch on: the target's (credentials_rejected: it refused the login even with a value fetched anew; target_error: it refused what was asked, such as bad SQL, so sending it again will fail the same way; busy: it asks for the request again; …) or the store's, prefixed store_ (store_not_found, store_auth, …). The same values as a connection's lastErrorKind.",
+        }),
       fieldErrors: z.record(z.string(), z.array(z.string())).optional().meta({ description: "Validation problems by field path." }),
       requestId: z.string().meta({ description: "Quote it to an administrator; the server log has the details." }),
     }),
@@ -77,7 +89,7 @@ const ERROR_DESCRIPTIONS: Record<ErrorStatus, string> = {
   404: "Absent, malformed or not yours: the three look the same; or, for a change, deleted by another request while it ran (NOT_FOUND).",
   409: "The request conflicts with the current state (CONFLICT). Either another request deleted something it names or took the same name while it ran: reload and try again. Or the resource's state or settings do not allow it, such as a connection waiting for authorisation in the console, or settings its target refuses (an OAuth scope, a grant the app may not use): sending it again as it is will fail the same way until someone changes that in the console.",
   413: "The body is larger than 1 MiB (PAYLOAD_TOO_LARGE).",
-  422: "The query or body failed validation; fieldErrors names the fields (VALIDATION).",
+  422: "The query or body failed validation; fieldErrors names the fields (VALIDATION). On an invoke, also the target refusing what was asked (bad SQL, a refused command): then reason is target_error, with no fieldErrors.",
   429: "Too many requests; retry after the Retry-After header's seconds (RATE_LIMITED).",
   500: "Something unexpected failed; quote the requestId (UNEXPECTED).",
   502: "The credential store or the target refused or failed (UPSTREAM_FAILED).",

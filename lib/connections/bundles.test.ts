@@ -104,6 +104,6 @@ describe("a pooled client or store client made by another bundle", () => {
     secretCache().clear();
     const failed = await invokeWith(b, connectionId, "command", { command: "EXISTS", args: [`${redis.keyPrefix}x`] });
     expect(failed.status, JSON.stringify(failed.body)).toBe(502);
-    expect(failed.body.error).toMatchObject({ code: "UPSTREAM_FAILED", message: expect.stringContaining("(Secret not found)") });
+    expect(failed.body.error).toMatchObject({ code: "UPSTREAM_FAILED", reason: "store_not_found", message: expect.stringContaining("(Secret not found)") });
   });
 });

@@ -1079,7 +1079,7 @@ describe("Connect while the asset's credential store fails", () => {
     const theirs = ok(await reconnectConnectionAction({ connectionId: id }));
     expect(theirs).toMatchObject({ ok: false, kind: "store_not_found", message: "The credential store could not provide a value this connection needs (Secret not found). The details are shown to people who can open its credential assets." });
     const invoke = invokeConnection({ actor: runner, requestId: `t-${randomUUID().slice(0, 8)}` }, { connectionId: id, operation: "query", input: { sql: "SELECT 1" } });
-    await expect(invoke).rejects.toMatchObject({ code: "UPSTREAM_FAILED", kind: "not_found", userMessage: expect.stringContaining("(Secret not found)") });
+    await expect(invoke).rejects.toMatchObject({ code: "UPSTREAM_FAILED", kind: "not_found", reason: "store_not_found", userMessage: expect.stringContaining("(Secret not found)") });
     await expect(invoke.catch((e: Error) => e.message)).resolves.not.toContain(path);
     const asRunner = { view: await getConnectionViewOrThrow(runner, id), list: await listConnections(runner, connFolder.id, parseListQuery({ q: input.name })) };
     expect(asRunner.view.lastMessage).toBe(theirs.ok ? null : theirs.message);

@@ -44,7 +44,7 @@ export const connectionSchema = connectionSummarySchema.extend({
   createdAt: dateTimeSchema,
   updatedAt: dateTimeSchema,
   lastCheckAt: dateTimeSchema.nullable(),
-  lastErrorKind: z.string().nullable(),
+  lastErrorKind: z.string().nullable().meta({ description: "What the last failed connect or test met, as an error's reason names it (credentials_rejected, store_not_found, …); null after a success." }),
   permissions: z.object({ write: z.boolean(), use: z.boolean() }),
 });
 export type ConnectionDto = z.output<typeof connectionSchema>;
@@ -78,7 +78,7 @@ export function toConnectionDto(view: ConnectionView): ConnectionDto {
 export const connectOutcomeSchema = z.union([
   z.object({ ok: z.literal(true), connectionId: z.string(), message: z.string() }),
   z.object({ ok: z.literal(true), connectionId: z.string(), redirectTo: z.string().meta({ description: "OAuth authorization code: open this to authorise the app." }) }),
-  z.object({ ok: z.literal(false), connectionId: z.string().nullable(), kind: z.string(), title: z.string(), message: z.string() }),
+  z.object({ ok: z.literal(false), connectionId: z.string().nullable(), kind: z.string().meta({ description: "What failed, as an error's reason names it (credentials_rejected, unreachable, store_auth, …)." }), title: z.string(), message: z.string() }),
 ]);
 
 export const connectionRefreshResponseSchema = z.object({ refreshed: z.literal(true), connectionId: z.string() });

@@ -222,7 +222,7 @@ export async function outcomeFor<O extends ConnectOutcome>(actor: Actor, assetId
 export function describeFailure(error: unknown, connectionId: string | null): ConnectOutcome | null {
   if (error instanceof OwnerCannotResolve) return { ok: false, connectionId, kind: "owner", title: "Its owner cannot use its credentials", message: error.forStatus };
   if (error instanceof ConnectorError) return { ok: false, connectionId, kind: error.kind, title: CONNECTOR_ERROR_TITLES[error.kind], message: error.message };
-  if (error instanceof ResolveError) return { ok: false, connectionId, kind: `store_${error.kind}`, title: `Credential store: ${STORE_ERROR_TITLES[error.kind]}`, message: error.userMessage };
+  if (error instanceof ResolveError) return { ok: false, connectionId, kind: error.reason, title: `Credential store: ${STORE_ERROR_TITLES[error.kind]}`, message: error.userMessage };
   return null;
 }
 

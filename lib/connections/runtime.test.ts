@@ -7,6 +7,7 @@ import { NextRequest } from "next/server";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { ActionResult } from "@/lib/actions/action";
+import { errorBodySchema } from "@/lib/api/openapi";
 import { createAssetAction } from "@/lib/assets/actions";
 import type { Actor } from "@/lib/authz";
 import { db } from "@/lib/db";
@@ -145,6 +146,8 @@ describe("invoke", () => {
     const flush = await invoke(redisConn.connectionId, "command", { command: "flushall", args: [] });
     expect(flush.status).toBe(422);
     expect(flush.body.error).toMatchObject({ code: "VALIDATION", fieldErrors: { "input.command": [expect.stringContaining("FLUSHALL is not allowed")] } });
+    // Latch refused it, not the target: no reason, so a runner does not mistake it for the target's answer.
+    expect(flush.body.error).not.toHaveProperty("reason");
     const typo = await invoke(redisConn.connectionId, "command", { command: "GET", arg: ["k"] });
     expect(typo).toMatchObject({ status: 422, body: { error: { code: "VALIDATION", fieldErrors: { "input.arg": ["“arg” is not a field of command's input; check its spelling against the API reference."] } } } });
 
@@ -174,7 +177,12 @@ describe("invoke", () => {
     expect((await invoke(connectionId, "query", { sql: "SELECT ? + 1 AS answer", params: [41] })).status).toBe(200);
     const mismatch = await invoke(connectionId, "query", { sql: "SELECT 1", params: [1, 2] });
     expect(mismatch.status).toBe(422);
-    expect((await invoke(connectionId, "query", { sql: "SELEKT 1" })).status).toBe(422);
+    // Both 422, told apart by reason: the server refused the SQL (target_error); Latch refused the parameters (no reason, fieldErrors).
+    expect(mismatch.body.error).not.toHaveProperty("reason");
+    const refused = await invoke(connectionId, "query", { sql: "SELEKT 1" });
+    expect(refused.status).toBe(422);
+    expect(errorBodySchema.parse(refused.body).error).toMatchObject({ code: "VALIDATION", reason: "target_error" });
+    expect(refused.body.error).not.toHaveProperty("fieldErrors");
     expect((await invoke(connectionId, "nope", {})).status).toBe(422);
   });
 
@@ -539,6 +547,7 @@ describe("rotation", () => {
     const rejected = await c.invoke(connectionId);
     expect(rejected.status).toBe(502);
     expect(JSON.stringify(rejected.body)).toContain("Credentials rejected by the target");
+    expect(errorBodySchema.parse(rejected.body).error).toMatchObject({ code: "UPSTREAM_FAILED", reason: "credentials_rejected" });
     expect(JSON.stringify(rejected.body)).not.toContain(rotated);
     // The user came from the asset, as the password did: the refusal says where from instead of naming it.
     const user = vault.readSecret({ path })?.username;
@@ -602,6 +611,7 @@ describe("rotation", () => {
       // The rejection takes 700 ms and the retry would take as long again: past the 1 s asked for.
       const late = await invoke(connectionId, "request", { method: "GET", path: "/echo", timeoutMs: 1000 });
       expect(late.status, JSON.stringify(late.body)).toBe(504);
+      expect(late.body.error).toMatchObject({ code: "UPSTREAM_TIMEOUT", reason: "timeout" });
       expect(Date.now() - started).toBeLessThan(1500);
       // With time enough, the same rotation recovers.
       expect((await invoke(connectionId, "request", { method: "GET", path: "/echo", timeoutMs: 5000 })).status).toBe(200);
@@ -776,10 +786,10 @@ describe("test and invoke act alike, and are audited", () => {
     const deadlock = await withToken(invokeRoute, connectionId, token, { operation: "query", input: { sql: "DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '40P01'; END $$" } });
     expect(deadlock.status).toBe(503);
     expect(deadlock.headers.get("retry-after")).toBe("1");
-    expect(deadlock.body).toMatchObject({ error: { code: "UPSTREAM_UNAVAILABLE", message: expect.stringMatching(/^The target asks to run it again: .*40P01 deadlock_detected.*Run it again\.$/) } });
+    expect(deadlock.body).toMatchObject({ error: { code: "UPSTREAM_UNAVAILABLE", reason: "busy", message: expect.stringMatching(/^The target asks to run it again: .*40P01 deadlock_detected.*Run it again\.$/) } });
     const privilege = await withToken(invokeRoute, connectionId, token, { operation: "query", input: { sql: "SELECT * FROM pg_authid" } });
     expect(privilege.status).toBe(422);
-    expect(privilege.body).toMatchObject({ error: { code: "VALIDATION", message: expect.stringContaining("lacks a privilege the statement needs") } });
+    expect(privilege.body).toMatchObject({ error: { code: "VALIDATION", reason: "target_error", message: expect.stringContaining("lacks a privilege the statement needs") } });
   });
 
   it("each invoke is one audit event naming the caller (and its token), the owner it resolved as, and the assets it used; a cache hit writes no resolve event of its own", async () => {

@@ -245,6 +245,9 @@ export class TargetError extends AppError {
     // The target's own wait on a 503, or 1 s after a rollback it asks to have repeated.
     super(code, `${TITLES[kind]}: ${message}`, undefined, code === "UPSTREAM_UNAVAILABLE" ? (targetRetryAfterSeconds ?? (kind === "busy" ? 1 : undefined)) : undefined);
   }
+  override get reason(): string {
+    return this.kind;
+  }
 }
 
 // Strict: a setting put beside `input` instead of in it (`timeoutMs`) is refused, not silently ignored.
@@ -406,7 +409,7 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
       },
     );
   } catch (error) {
-    const outcome = error instanceof OperationInputError ? "input" : error instanceof ConnectorError ? error.kind : error instanceof ResolveError ? `store_${error.kind}` : error instanceof AppError ? error.code.toLowerCase() : "error";
+    const outcome = error instanceof OperationInputError ? "input" : error instanceof ConnectorError ? error.kind : error instanceof ResolveError ? error.reason : error instanceof AppError ? error.code.toLowerCase() : "error";
     observeInvoke(connector.kind, outcome, started);
     await auditInvoke(outcome).catch((auditError: unknown) => logger().error({ err: auditError }, "could not audit a failed invoke"));
     // The caller's input, refused by a rule only the connection knows: a 422 naming the field.

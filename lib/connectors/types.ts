@@ -41,22 +41,27 @@ export function namedUser(target: UserSource, user: string | undefined): string 
   return user ? `the user “${user}”` : null;
 }
 
-/** What went wrong reaching the target, in words a person can act on. Never holds a value. */
-export type ConnectorErrorKind =
-  | "credentials_rejected"
-  | "permission"
-  | "unreachable"
-  | "dns"
-  | "tls"
-  | "timeout"
-  | "egress_denied"
-  | "config"
-  /** The target refused what the caller asked (bad SQL, a refused command): the caller's input. */
-  | "target_error"
-  /** The target, or a service it relies on (an OAuth token endpoint), answered in a way Latch cannot use. */
-  | "upstream_error"
-  /** The target rolled the request back for now and asks for it again (a deadlock, a serialization failure, a lock it could not get). */
-  | "busy";
+/**
+ * What went wrong reaching the target, in words a person can act on. Never holds a value. The REST
+ * API reports it as an error's `reason`, and a connection's `lastErrorKind` records it.
+ * - `target_error`: the target refused what the caller asked (bad SQL, a refused command): the caller's input.
+ * - `upstream_error`: the target, or a service it relies on (an OAuth token endpoint), answered in a way Latch cannot use.
+ * - `busy`: the target rolled the request back for now and asks for it again (a deadlock, a serialization failure, a lock it could not get).
+ */
+export const CONNECTOR_ERROR_KINDS = [
+  "credentials_rejected",
+  "permission",
+  "unreachable",
+  "dns",
+  "tls",
+  "timeout",
+  "egress_denied",
+  "config",
+  "target_error",
+  "upstream_error",
+  "busy",
+] as const;
+export type ConnectorErrorKind = (typeof CONNECTOR_ERROR_KINDS)[number];
 
 export class ConnectorError extends Error {
   static readonly brand: string = "latch.ConnectorError";

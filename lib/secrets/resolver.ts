@@ -68,6 +68,10 @@ export class ResolveError extends AppError {
     const code = httpCodeFor(kind);
     super(code, message, undefined, code === "UPSTREAM_UNAVAILABLE" ? storeRetryAfterSeconds : undefined);
   }
+  /** "store_" and the kind, as a connection's lastErrorKind records a store failure. */
+  override get reason(): string {
+    return `store_${this.kind}`;
+  }
 }
 
 function httpCodeFor(kind: StoreErrorKind): AppErrorCode {
