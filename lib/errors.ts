@@ -60,6 +60,10 @@ export class AppError extends Error {
   get reason(): string | undefined {
     return undefined;
   }
+  /** With a reason: the target's own code for the error, when it sent one (a SQLSTATE, an error number). */
+  get targetCode(): string | undefined {
+    return undefined;
+  }
 }
 
 /** Forbidden and absent look the same to the caller, so nothing leaks about what exists. */

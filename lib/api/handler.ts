@@ -327,7 +327,7 @@ export function apiHandler<P = Record<string, never>, Q = Record<string, never>,
         if (error.code === "UNAUTHENTICATED") extra["WWW-Authenticate"] = authorization === null ? CHALLENGE : `${CHALLENGE}, error="invalid_token"`;
         return json(
           HTTP_STATUS[error.code],
-          { error: { code: error.code, message: error.userMessage, reason: error.reason, fieldErrors: error.fieldErrors, requestId } },
+          { error: { code: error.code, message: error.userMessage, reason: error.reason, targetCode: error.targetCode, fieldErrors: error.fieldErrors, requestId } },
           requestId,
           extra,
         );

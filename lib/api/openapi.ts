@@ -75,6 +75,13 @@ export const errorBodySchema = z
           description:
             "Present when a connection's target or a credential store caused the failure, absent when Latch refused the request itself (then fieldErrors names the fields). What failed, for a program to branch on: the target's (credentials_rejected: it refused the login even with a value fetched anew; target_error: it refused what was asked, such as bad SQL, so sending it again will fail the same way; busy: it asks for the request again; …) or the store's, prefixed store_ (store_not_found, store_auth, …). The same values as a connection's lastErrorKind.",
         }),
+      targetCode: z
+        .string()
+        .optional()
+        .meta({
+          description:
+            "With a reason from the target, when the target sent a code of its own: PostgreSQL's SQLSTATE (23505 for a unique violation), MariaDB's error number (1062), the prefix of a Redis error reply (WRONGTYPE), an AMQP reply code (404). For a program to branch on instead of the message.",
+        }),
       fieldErrors: z.record(z.string(), z.array(z.string())).optional().meta({ description: "Validation problems by field path." }),
       requestId: z.string().meta({ description: "Quote it to an administrator; the server log has the details." }),
     }),

@@ -148,6 +148,7 @@ describe("invoke", () => {
     expect(flush.body.error).toMatchObject({ code: "VALIDATION", fieldErrors: { "input.command": [expect.stringContaining("FLUSHALL is not allowed")] } });
     // Latch refused it, not the target: no reason, so a runner does not mistake it for the target's answer.
     expect(flush.body.error).not.toHaveProperty("reason");
+    expect(flush.body.error).not.toHaveProperty("targetCode");
     const typo = await invoke(redisConn.connectionId, "command", { command: "GET", arg: ["k"] });
     expect(typo).toMatchObject({ status: 422, body: { error: { code: "VALIDATION", fieldErrors: { "input.arg": ["“arg” is not a field of command's input; check its spelling against the API reference."] } } } });
 
@@ -181,7 +182,7 @@ describe("invoke", () => {
     expect(mismatch.body.error).not.toHaveProperty("reason");
     const refused = await invoke(connectionId, "query", { sql: "SELEKT 1" });
     expect(refused.status).toBe(422);
-    expect(errorBodySchema.parse(refused.body).error).toMatchObject({ code: "VALIDATION", reason: "target_error" });
+    expect(errorBodySchema.parse(refused.body).error).toMatchObject({ code: "VALIDATION", reason: "target_error", targetCode: "1064" });
     expect(refused.body.error).not.toHaveProperty("fieldErrors");
     expect((await invoke(connectionId, "nope", {})).status).toBe(422);
   });
@@ -786,10 +787,10 @@ describe("test and invoke act alike, and are audited", () => {
     const deadlock = await withToken(invokeRoute, connectionId, token, { operation: "query", input: { sql: "DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '40P01'; END $$" } });
     expect(deadlock.status).toBe(503);
     expect(deadlock.headers.get("retry-after")).toBe("1");
-    expect(deadlock.body).toMatchObject({ error: { code: "UPSTREAM_UNAVAILABLE", reason: "busy", message: expect.stringMatching(/^The target asks to run it again: .*40P01 deadlock_detected.*Run it again\.$/) } });
+    expect(deadlock.body).toMatchObject({ error: { code: "UPSTREAM_UNAVAILABLE", reason: "busy", targetCode: "40P01", message: expect.stringMatching(/^The target asks to run it again: .*40P01 deadlock_detected.*Run it again\.$/) } });
     const privilege = await withToken(invokeRoute, connectionId, token, { operation: "query", input: { sql: "SELECT * FROM pg_authid" } });
     expect(privilege.status).toBe(422);
-    expect(privilege.body).toMatchObject({ error: { code: "VALIDATION", reason: "target_error", message: expect.stringContaining("lacks a privilege the statement needs") } });
+    expect(privilege.body).toMatchObject({ error: { code: "VALIDATION", reason: "target_error", targetCode: "42501", message: expect.stringContaining("lacks a privilege the statement needs") } });
   });
 
   it("each invoke is one audit event naming the caller (and its token), the owner it resolved as, and the assets it used; a cache hit writes no resolve event of its own", async () => {

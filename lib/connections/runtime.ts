@@ -240,13 +240,21 @@ const TITLES: Record<ConnectorError["kind"], string> = {
 /** A target failure as the REST API reports it: 502/503/504 with a clear code and message, no value. */
 export class TargetError extends AppError {
   static override readonly brand = "latch.TargetError";
-  constructor(readonly kind: ConnectorError["kind"], message: string, targetRetryAfterSeconds?: number) {
+  constructor(
+    readonly kind: ConnectorError["kind"],
+    message: string,
+    targetRetryAfterSeconds?: number,
+    private readonly sentCode?: string,
+  ) {
     const code = ERROR_CODES[kind];
     // The target's own wait on a 503, or 1 s after a rollback it asks to have repeated.
     super(code, `${TITLES[kind]}: ${message}`, undefined, code === "UPSTREAM_UNAVAILABLE" ? (targetRetryAfterSeconds ?? (kind === "busy" ? 1 : undefined)) : undefined);
   }
   override get reason(): string {
     return this.kind;
+  }
+  override get targetCode(): string | undefined {
+    return this.sentCode;
   }
 }
 
@@ -414,7 +422,7 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
     await auditInvoke(outcome).catch((auditError: unknown) => logger().error({ err: auditError }, "could not audit a failed invoke"));
     // The caller's input, refused by a rule only the connection knows: a 422 naming the field.
     if (error instanceof OperationInputError) throw new AppError("VALIDATION", error.message, { [`input.${error.field}`]: [error.message] });
-    if (error instanceof ConnectorError) throw new TargetError(error.kind, error.message, error.retryAfterSeconds);
+    if (error instanceof ConnectorError) throw new TargetError(error.kind, error.message, error.retryAfterSeconds, error.targetCode);
     // The owner's store failed: the caller hears where only if it may read the assets.
     if (error instanceof ResolveError) throw await storeFailureFor(ctx.actor, connection.secrets.map((s) => s.assetId), error);
     throw error;

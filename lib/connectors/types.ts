@@ -80,6 +80,18 @@ export class ConnectorError extends Error {
     super(message);
     stampBrands(this, new.target);
   }
+  /**
+   * The target's own code for an error it sent, when it sent one: PostgreSQL's SQLSTATE ("23505"),
+   * MariaDB's error number ("1062"), a Redis reply's prefix ("WRONGTYPE"), an AMQP reply code ("404").
+   * Set by the connector's classifier; never holds anything but the code.
+   */
+  targetCode?: string;
+}
+
+/** Marks a classified error with the target's code for it (see ConnectorError.targetCode). */
+export function withTargetCode(error: ConnectorError | null, code: string | number | undefined): ConnectorError | null {
+  if (error && code !== undefined && code !== "") error.targetCode = String(code);
+  return error;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import { capitalised } from "@/lib/utils";
-import { ConnectorError, namedUser, raisedByStatement, type UserSource } from "../types";
+import { ConnectorError, namedUser, raisedByStatement, withTargetCode, type UserSource } from "../types";
 import { hostnameMismatch } from "@/lib/net/certificate-names";
 
 /**
@@ -108,7 +108,7 @@ function classifyServer(error: unknown, target: MariadbTarget): ConnectorError |
 
 export function classifyMariadbError(error: unknown, target: MariadbTarget): ConnectorError | null {
   if (error instanceof ConnectorError) return error;
-  return classifyServer(error, target) ?? classifyNetwork(error, target);
+  return withTargetCode(classifyServer(error, target), String(prop(error, "errno"))) ?? classifyNetwork(error, target);
 }
 
 /** For paths that must end in a ConnectorError: unknown failures keep only their code. */

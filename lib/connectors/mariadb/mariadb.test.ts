@@ -283,6 +283,7 @@ describe("mariadb connector against the machine's MariaDB", () => {
     const { client } = await open();
     const syntax = await expectConnectorError(runQuery(client, { sql: "SELEC 'private-literal'" }), "target_error", ["private-literal"]);
     expect(syntax.message).toContain("ER_PARSE_ERROR 1064");
+    expect(syntax.targetCode).toBe("1064");
     await expectConnectorError(runQuery(client, { sql: "SELECT 1; SELECT 2" }), "target_error");
     expect((await runQuery(client, { sql: "SELECT ? + 1 AS n", params: [41] })).rows).toEqual([[42]]);
   });

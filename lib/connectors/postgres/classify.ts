@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import { capitalised } from "@/lib/utils";
-import { ConnectorError, namedUser, raisedByStatement, type UserSource } from "../types";
+import { ConnectorError, namedUser, raisedByStatement, withTargetCode, type UserSource } from "../types";
 import { hostnameMismatch } from "@/lib/net/certificate-names";
 
 /**
@@ -139,7 +139,7 @@ export function classifyPostgresError(error: unknown, target: PostgresTarget): C
   if (error instanceof ConnectorError) return error;
   const message = str(error, "message");
   if (/password must be a string/.test(message)) return new ConnectorError("config", `${where(target)} asks for a password, but none was supplied.`);
-  return classifyServer(error, target) ?? classifyNetwork(error, target);
+  return withTargetCode(classifyServer(error, target), safeCode(error)) ?? classifyNetwork(error, target);
 }
 
 /** For paths that must end in a ConnectorError: unknown failures keep only their code. */

@@ -380,6 +380,9 @@ describe("postgres connector against a password-auth PostgreSQL", () => {
     const run = (sql: string, params: unknown[] = []) => runQuery(client, { sql, params, rowLimit: 10 });
     const syntax = await expectConnectorError(run("SELEC 'private-literal'"), "target_error", ["private-literal"]);
     expect(syntax.message).toContain("42601 syntax_error");
+    // The SQLSTATE also on its own, for a program to branch on; errors Latch met itself carry none.
+    expect(syntax.targetCode).toBe("42601");
+    expect((await expectConnectorError(run("DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = 'unique_violation'; END $$"), "target_error")).targetCode).toBe("23505");
     const several = await expectConnectorError(run("SELECT 1; SELECT 2"), "target_error");
     expect(several.message).toMatch(/runs one statement per invoke, and this SQL has several/);
     // The session stays usable after a failed statement.

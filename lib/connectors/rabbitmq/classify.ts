@@ -1,5 +1,5 @@
 import { isIP } from "node:net";
-import { ConnectorError, namedUser, type UserSource } from "../types";
+import { ConnectorError, namedUser, withTargetCode, type UserSource } from "../types";
 import { hostnameMismatch } from "@/lib/net/certificate-names";
 
 /**
@@ -110,11 +110,18 @@ function classifyBroker(error: unknown, target: RabbitTarget): ConnectorError | 
   return new ConnectorError("target_error", `${where(target)} returned an error (${tag}).`);
 }
 
+/** The AMQP reply code the broker sent: on a closed channel or connection, or in a handshake it ended. */
+function brokerCode(error: unknown): string | undefined {
+  const code = prop(error, "code");
+  if (typeof code === "number" && REPLY_NAMES[code]) return String(code);
+  return /^Handshake terminated by server: (\d{3})/.exec(str(error, "message"))?.[1];
+}
+
 const Capital = (s: string) => `${s[0]?.toUpperCase() ?? ""}${s.slice(1)}`;
 
 export function classifyRabbitError(error: unknown, target: RabbitTarget): ConnectorError | null {
   if (error instanceof ConnectorError) return error;
-  return classifyBroker(error, target) ?? classifyNetwork(error, target);
+  return withTargetCode(classifyBroker(error, target), brokerCode(error)) ?? classifyNetwork(error, target);
 }
 
 export function toRabbitError(error: unknown, target: RabbitTarget): ConnectorError {

@@ -305,6 +305,12 @@ describe("rabbitmq classify", () => {
     expect(result?.message).not.toContain("s3cret-value");
   });
 
+  it("carries the broker's reply code on its own, and none for errors without one", () => {
+    expect(classifyRabbitError(channelError(406), config)?.targetCode).toBe("406");
+    expect(classifyRabbitError(new Error('Handshake terminated by server: 403 (ACCESS-REFUSED) with message "ACCESS_REFUSED"'), config)?.targetCode).toBe("403");
+    expect(classifyRabbitError(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5672"), { code: "ECONNREFUSED" }), config)?.targetCode).toBeUndefined();
+  });
+
   it("leaves unknown errors alone", () => {
     expect(classifyRabbitError(new Error("something else"), config)).toBeNull();
   });

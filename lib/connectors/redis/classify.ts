@@ -1,5 +1,5 @@
 import { isIP } from "node:net";
-import { ConnectorError, namedUser, type UserSource } from "../types";
+import { ConnectorError, namedUser, withTargetCode, type UserSource } from "../types";
 import { hostnameMismatch } from "@/lib/net/certificate-names";
 
 /**
@@ -67,12 +67,15 @@ function classifyNetwork(error: unknown, target: RedisTarget): ConnectorError | 
   return null;
 }
 
+/** The code an error reply starts with ("WRONGTYPE"). */
+const replyCode = (error: unknown) => /^([A-Z][A-Z_]{1,31})\b/.exec(str(error, "message"))?.[1];
+
 /** Error replies: ioredis' ReplyError, whose message starts with the reply's code. */
 function classifyReply(error: unknown, target: RedisTarget): ConnectorError | null {
   const message = str(error, "message");
   const name = str(error, "name");
   if (name !== "ReplyError" && !/^(WRONGPASS|NOAUTH|NOPERM) /.test(message)) return null;
-  const code = /^([A-Z][A-Z_]{1,31})\b/.exec(message)?.[1];
+  const code = replyCode(error);
   if (!code) return null;
   const at = hostPort(target.host, target.port);
   const user = namedUser(target, target.username) ?? "the default user";
@@ -106,7 +109,7 @@ function classifyReply(error: unknown, target: RedisTarget): ConnectorError | nu
 
 export function classifyRedisError(error: unknown, target: RedisTarget): ConnectorError | null {
   if (error instanceof ConnectorError) return error;
-  return classifyReply(error, target) ?? classifyNetwork(error, target);
+  return withTargetCode(classifyReply(error, target), replyCode(error)) ?? classifyNetwork(error, target);
 }
 
 export function toRedisError(error: unknown, target: RedisTarget): ConnectorError {

@@ -155,6 +155,7 @@ describe("redis connector against the machine's Redis", () => {
     await run(client, "RPUSH", [list, "a"]);
     const error = await expectConnectorError(run(client, "GET", [list]), "target_error");
     expect(error.message).toContain("WRONGTYPE");
+    expect(error.targetCode).toBe("WRONGTYPE");
     const arity = await expectConnectorError(run(client, "GET", []), "target_error");
     expect(arity.message).toContain("wrong number of arguments");
   });
