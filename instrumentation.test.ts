@@ -65,4 +65,30 @@ describe("instrumentation.ts", () => {
     // Ended, not replaced: a late caller gets an error instead of opening a new session.
     await expect(sql(db(), "SELECT 1", [])).rejects.toThrow(/after calling end on the pool/);
   });
+
+  it("logs an action request Next could not decode as the sender's mistake (a warning without the sender's bytes), and other request errors as unexpected", async () => {
+    process.env.NEXT_RUNTIME = "nodejs";
+    const { onRequestError } = await import("./instrumentation");
+    const { handleActionRequest, markActionRan } = await import("@/lib/server/action-requests.mjs");
+    const { logger } = await import("@/lib/log");
+    const warn = vi.spyOn(logger(), "warn").mockImplementation(() => undefined);
+    const error = vi.spyOn(logger(), "error").mockImplementation(() => undefined);
+    const request = { path: "/folders", method: "POST", headers: { "x-request-id": "r-1" } };
+    const decodeFailure = new SyntaxError('Unexpected token \'o\', "sender-bytes" is not valid JSON');
+    // Within an action request (as server.mjs runs one), before and after the action started.
+    const fakeResponse = {} as never;
+    await handleActionRequest({ method: "POST", headers: { "next-action": "7f" } } as never, fakeResponse, () => onRequestError(decodeFailure, request, { routerKind: "App Router", routePath: "/folders", routeType: "action", renderSource: undefined } as never), () => undefined);
+    await handleActionRequest({ method: "POST", headers: { "next-action": "7f" } } as never, fakeResponse, () => {
+      markActionRan();
+      return onRequestError(new Error("after the action"), request, { routerKind: "App Router", routePath: "/folders", routeType: "action" } as never);
+    }, () => undefined);
+    // Outside any action request.
+    await onRequestError(new Error("a render failed"), request, { routerKind: "App Router", routePath: "/folders", routeType: "render" } as never);
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(warn.mock.calls[0]).toEqual([{ requestId: "r-1", path: "/folders", error: "SyntaxError" }, "a server action request's arguments could not be decoded; answered 400"]);
+    expect(JSON.stringify(warn.mock.calls)).not.toContain("sender-bytes");
+    expect(error.mock.calls.map((call) => (call[0] as { err: Error }).err.message)).toEqual(["after the action", "a render failed"]);
+    warn.mockRestore();
+    error.mockRestore();
+  });
 });

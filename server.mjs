@@ -6,7 +6,7 @@
  *
  * HOSTNAME is not read: containers set it to their own name, which would decide where Latch listens.
  *
- * Everything is Next's, through its documented custom-server API, except five things done for every
+ * Everything is Next's, through its documented custom-server API, except six things done for every
  * request before Next sees it (and the JSON answer to what Node's parser refuses, below):
  *  - a method Next cannot take (TRACE, WebDAV's PROPFIND, ...) is refused with 405 (a bare 500 or an
  *    empty 400 from Next otherwise);
@@ -14,6 +14,8 @@
  *  - a request with several Authorization headers is refused with 400 (Node would keep the first);
  *  - the peer's address is appended to X-Forwarded-For (Next only sets the header when it is absent,
  *    so a client could otherwise name its own address to the rate limits; lib/request-context.ts);
+ *  - a server action request whose arguments Next cannot decode gets 400, where Next would answer 500
+ *    (lib/server/action-requests.mjs);
  *  - the routes lib/api/direct.ts lists (token-authenticated invokes) are answered by the same
  *    handler without Next's router, which costs more per request than the invoke itself. lib/ puts
  *    that table on globalThis from instrumentation.ts, since this file cannot import TypeScript.
@@ -30,6 +32,7 @@ import { createServer } from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import next from "next";
+import { handleActionRequest, isActionRequest } from "./lib/server/action-requests.mjs";
 import { DEFAULT_GRACE_SECONDS, DEFAULT_KEEP_ALIVE_SECONDS } from "./lib/server/defaults.mjs";
 import { createLifecycle } from "./lib/server/lifecycle.mjs";
 import { logLine } from "./lib/server/log-line.mjs";
@@ -102,6 +105,8 @@ server.on(
     // go by the last, and then the two would authenticate different callers.
     const authorizations = countHeader(request.rawHeaders, "authorization");
     if (authorizations > 1) return void refuse(request, response, 400, `Send one Authorization header: this request has ${authorizations}, and which one counts would be a guess.`);
+    // A server action whose arguments Next cannot decode: 400, not Next's 500 (lib/server/action-requests.mjs).
+    if (isActionRequest(request)) return handleActionRequest(request, response, handle, refuseUndecodableAction);
     // The direct route's answer (a promise), or false: Next's.
     return globalThis[DIRECT_ROUTES]?.(request, response) || handle(request, response);
   }),
@@ -150,6 +155,10 @@ function decodablePath(url = "/") {
  * outright (a bare 500), and its API routes answer other methods with an empty 400.
  */
 const NEXT_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+
+function refuseUndecodableAction(request, response) {
+  refuse(request, response, 400, "The server action's arguments could not be read: this is not a request the console sends. Reload the page and try again.");
+}
 
 function refuseMalformedPath(request, response) {
   refuse(request, response, 400, "The address is not valid: a % in it is not followed by two hexadecimal digits or encodes something that is not UTF-8, or it is not a path.");

@@ -413,6 +413,41 @@ describe("server.mjs requests no handler can take", () => {
   });
 });
 
+describe("server.mjs server action requests", () => {
+  /** A POST with a Next-Action header (or without, `action: false`) to the stub's /action: status, content type and body. */
+  const post = (port: number, query: string, action = true) =>
+    new Promise<{ status: number; type: string; body: string }>((resolve, reject) => {
+      const req = http.request({ host: "127.0.0.1", port, method: "POST", path: `/action?${query}`, headers: action ? { "next-action": "7f00" } : {} }, (res) => {
+        let body = "";
+        res.setEncoding("utf8").on("data", (chunk: string) => (body += chunk));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, type: String(res.headers["content-type"]), body }));
+      });
+      req.on("error", reject);
+      req.end("not json");
+    });
+
+  it("answers 400 where Next fails an action request before any action ran (its arguments could not be decoded)", async () => {
+    const server = await start(3988);
+    for (const query of ["ran=0", "ran=0&via=writeHead", "ran=0&status=200", "ran=0&status=503"]) {
+      const refused = await post(server.port, query);
+      expect(refused, query).toMatchObject({ status: 400, type: "text/plain; charset=utf-8", body: expect.stringContaining("The server action's arguments could not be read") });
+      // Nothing of Next's answer follows it.
+      expect(refused.body, query).not.toContain("0:E");
+    }
+  });
+
+  it("leaves every other answer as Next gave it: a failure after the action ran, a success, and requests that are not actions", async () => {
+    const server = await start(3989);
+    expect(await post(server.port, "ran=1")).toEqual({ status: 500, type: "text/x-component", body: "0:E{}\n" });
+    expect(await post(server.port, "ran=1&via=writeHead")).toEqual({ status: 500, type: "text/x-component", body: "0:E{}\n" });
+    expect(await post(server.port, "ran=1&status=200")).toEqual({ status: 200, type: "text/x-component", body: "0:E{}\n" });
+    // Next's own answers before an action: 404 for an unknown action, the sign-in redirect.
+    expect(await post(server.port, "ran=0&status=404")).toMatchObject({ status: 404 });
+    expect(await post(server.port, "ran=0&status=307")).toMatchObject({ status: 307 });
+    expect(await post(server.port, "ran=0", false)).toMatchObject({ status: 500, body: "0:E{}\n" });
+  });
+});
+
 describe("server.mjs working directory", () => {
   it("reads its own files (prisma/migrations, for /api/ready) whatever directory it was started from", async () => {
     const server = await start(3975, { cwd: tmpdir() });

@@ -102,3 +102,23 @@ test("npm start with a variable missing or out of range exits 1 naming it, inste
     expect(output).toMatch(named);
   }
 });
+
+test("a server action request whose arguments cannot be decoded is a 400 saying so, not a 500", async ({ request }) => {
+  // Any action of the build: Next decodes the arguments before it runs the action.
+  const manifest = JSON.parse(readFileSync(`${process.cwd()}/.next/server/server-reference-manifest.json`, "utf8")) as { node: Record<string, unknown> };
+  const actionId = Object.keys(manifest.node)[0]!;
+  const bodies = [
+    { type: "text/plain;charset=UTF-8", data: "not json" },
+    // JSON, but a reference to a part the body does not have.
+    { type: "text/plain;charset=UTF-8", data: '["$Q1"]' },
+    { type: "multipart/form-data; boundary=latch", data: "--latch\r\nnot a part" },
+  ];
+  // A page anyone may open, and one behind the sign-in (this context is the admin's).
+  for (const path of ["/login", "/folders"]) {
+    for (const body of bodies) {
+      const answer = await request.post(path, { headers: { "next-action": actionId, "content-type": body.type }, data: body.data, maxRedirects: 0 });
+      expect(answer.status(), `${path} ${body.data}`).toBe(400);
+      expect(await answer.text()).toContain("The server action's arguments could not be read");
+    }
+  }
+});
