@@ -1,7 +1,7 @@
 import { readdirSync } from "node:fs";
 import path from "node:path";
 import { isMethodRefusal } from "@/lib/api/handler";
-import { HTTP_METHODS } from "@/lib/api/openapi";
+import { HTTP_METHODS, isDocumented, type OperationSpec } from "@/lib/api/openapi";
 
 /**
  * Every /api/v1 route and method, read from the folders under app/api/v1 (as the OpenAPI test does),
@@ -14,6 +14,8 @@ export type ApiRoute = {
   /** The API path as its folders spell it ([x] → {x}). */
   apiPath: string;
   params: string[];
+  /** What the route documents (defineRoute's spec): its access among the rest. */
+  openapi: OperationSpec | null;
   handler: (req: Request, ctx: { params: Promise<Record<string, string>> }) => Promise<Response>;
 };
 
@@ -32,7 +34,7 @@ export async function apiRoutes(): Promise<ApiRoute[]> {
     const module = (await import(path.join(V1, file))) as Record<string, unknown>;
     for (const method of HTTP_METHODS) {
       const handler = module[method];
-      if (typeof handler === "function" && !isMethodRefusal(handler)) routes.push({ name: `${method} ${apiPath}`, method, apiPath, params, handler: handler as ApiRoute["handler"] });
+      if (typeof handler === "function" && !isMethodRefusal(handler)) routes.push({ name: `${method} ${apiPath}`, method, apiPath, params, openapi: isDocumented(handler) ? handler.openapi : null, handler: handler as ApiRoute["handler"] });
     }
   }
   return routes;

@@ -3,7 +3,8 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { openApiDocument } from "@/app/api/v1/openapi.json/document";
-import { buildOpenApiDocument, errorStatusesOf, HTTP_METHODS, isDocumented, operationsOf, type OpenApiDocument } from "./openapi";
+import { FOLDER_PERMISSIONS, TENANT_PERMISSIONS, TOKEN_PERMISSIONS } from "@/lib/authz/permissions";
+import { ACCESS_EXTENSION, accessSentence, buildOpenApiDocument, errorStatusesOf, HTTP_METHODS, isDocumented, operationsOf, type OpenApiDocument, type OperationAccess, type OperationSpec } from "./openapi";
 import { isOperationRouteFile } from "@/test/api-routes";
 import { isMethodRefusal } from "./handler";
 
@@ -35,6 +36,39 @@ function missingFrom(doc: OpenApiDocument, modules: { apiPath: string; module: R
       else if (!isDocumented(handler) || handler.openapi.path !== apiPath) missing.push(`${method} ${apiPath} (documented as ${isDocumented(handler) ? handler.openapi.path : "nothing"})`);
     }
   }
+  return missing;
+}
+
+const isIn = (list: readonly string[], value: unknown) => typeof value === "string" && list.includes(value);
+
+/** The shapes OperationAccess allows, checked at run time: what a program reading the document may rely on. */
+function isAccess(value: unknown): value is OperationAccess {
+  const a = (value ?? {}) as Record<string, unknown>;
+  const keys = Object.keys(a).sort().join(",");
+  switch (a.kind) {
+    case "folder":
+      return keys === "kind,on,permission" && isIn(TOKEN_PERMISSIONS, a.permission) && isIn(["folder", "asset", "connection"], a.on);
+    case "list":
+      return keys === "kind,permission" && isIn(TOKEN_PERMISSIONS, a.permission);
+    case "authenticated":
+      return keys === "kind";
+    case "session":
+      return keys === "kind,on,permission" && isIn(FOLDER_PERMISSIONS, a.permission) && !isIn(TOKEN_PERMISSIONS, a.permission) && isIn(["folder", "connection", "parent"], a.on);
+    case "admin":
+      return keys === "kind,permission" && isIn(TENANT_PERMISSIONS, a.permission);
+    default:
+      return false;
+  }
+}
+
+/** Operations that do not say who may call them: no valid x-latch-permission, or a description that does not end saying it. */
+function withoutAccess(doc: OpenApiDocument): string[] {
+  const missing: string[] = [];
+  for (const [p, item] of Object.entries(doc.paths))
+    for (const [method, op] of Object.entries(item)) {
+      const access = op[ACCESS_EXTENSION];
+      if (!isAccess(access) || typeof op.description !== "string" || !op.description.endsWith(accessSentence(access))) missing.push(`${method} ${p}`);
+    }
   return missing;
 }
 
@@ -175,6 +209,40 @@ describe("every route under app/api/v1 is in the document", () => {
     expect(documented.filter((d) => !served.has(d))).toEqual([]);
   });
 
+  it("says on every operation what an API token needs, as x-latch-permission and in its description", () => {
+    const doc = openApiDocument();
+    expect(withoutAccess(doc)).toEqual([]);
+    const invoke = doc.paths["/connections/{connectionId}/invoke"]!.post!;
+    expect(invoke[ACCESS_EXTENSION]).toEqual({ kind: "folder", permission: "connections.use", on: "connection" });
+    expect(invoke.description).toMatch(/The response never carries a resolved secret\. Token permission: connections\.use on the connection's folder\.$/);
+    // An operation without a description of its own gets the sentence alone.
+    expect(doc.paths["/folders/{folderId}"]!.get!.description).toBe("Token permission: folders.read on the folder.");
+    expect(doc.paths["/stores"]!.get![ACCESS_EXTENSION]).toEqual({ kind: "admin", permission: "stores.manage" });
+  });
+
+  it("checks a folder permission on the item the path names", () => {
+    for (const [p, item] of Object.entries(openApiDocument().paths))
+      for (const [method, op] of Object.entries(item)) {
+        const access = op[ACCESS_EXTENSION] as OperationAccess | undefined;
+        if (access?.kind === "folder") expect(p, `${method} ${p}`).toContain(`{${access.on}Id}`);
+      }
+  });
+
+  it("would notice an operation that does not say who may call it", () => {
+    const spec = { method: "GET" as const, path: "/widgets", summary: "Widgets", description: "All of them.", tags: ["Meta"], response: z.object({}) };
+    const without = buildOpenApiDocument([spec as unknown as OperationSpec], { version: "0" });
+    expect(without.paths["/widgets"]!.get![ACCESS_EXTENSION]).toBeUndefined();
+    expect(withoutAccess(without)).toEqual(["get /widgets"]);
+    // A shape OperationAccess does not allow: a token permission where none can do, or an unknown kind.
+    for (const access of [{ kind: "session", permission: "connections.use", on: "folder" }, { kind: "folder", permission: "folders.manage", on: "folder" }, { kind: "anyone" }]) {
+      const doc = buildOpenApiDocument([{ ...spec, access } as unknown as OperationSpec], { version: "0" });
+      expect(withoutAccess(doc), JSON.stringify(access)).toEqual(["get /widgets"]);
+    }
+    const doc = buildOpenApiDocument([{ ...spec, access: { kind: "authenticated" } }], { version: "0" });
+    expect(doc.paths["/widgets"]!.get!.description).toBe("All of them. Token permission: none; any valid API token may call it, whatever its folders.");
+    expect(withoutAccess(doc)).toEqual([]);
+  });
+
   it("lists the conflict a store's certificate download can answer", () => {
     expect(Object.keys(openApiDocument().paths["/stores/{storeId}/certificate"]?.get?.responses ?? {})).toContain("409");
   });
@@ -199,7 +267,7 @@ describe("building blocks", () => {
 
   it("lifts recursive definitions into components", () => {
     const doc = buildOpenApiDocument(
-      [{ method: "POST", path: "/echo", summary: "Echo", tags: ["Meta"], body: z.object({ value: z.json() }), response: z.object({ ok: z.boolean() }) }],
+      [{ method: "POST", path: "/echo", summary: "Echo", tags: ["Meta"], access: { kind: "authenticated" }, body: z.object({ value: z.json() }), response: z.object({ ok: z.boolean() }) }],
       { version: "0" },
     );
     const schemaRefs = refsIn(doc.paths["/echo"]);

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { CONNECTOR_ERROR_KINDS } from "@/lib/connectors/types";
+import type { FolderPermission, TenantPermission, TokenPermission } from "@/lib/authz/permissions";
 import type { AppErrorCode } from "@/lib/errors";
 import { STORE_ERROR_TITLES, type StoreErrorKind } from "@/lib/vault/errors";
 
@@ -17,6 +18,22 @@ export type ErrorStatus = (typeof ERROR_STATUSES)[number];
 
 /** A response that is not one JSON body: a redirect, a download. Written as OpenAPI response objects. */
 export type RawResponses = Record<string, Record<string, unknown>>;
+
+/**
+ * Who may call an operation, as its handler and lib/authz check it: what an API token needs, or why
+ * no token can. lib/api/permissions.test.ts calls every route with tokens to hold this to the code.
+ */
+export type OperationAccess =
+  /** `permission` on the folder the path names, or on the folder the asset or connection lives in. */
+  | { kind: "folder"; permission: TokenPermission; on: "folder" | "asset" | "connection" }
+  /** Never refused for want of a permission: the answer holds only the folders where the caller has `permission`. */
+  | { kind: "list"; permission: TokenPermission }
+  /** Any signed-in person or valid API token, whatever its folders. */
+  | { kind: "authenticated" }
+  /** A permission no token can carry: signed-in people only, with `permission` there ("parent": the body's parentId). */
+  | { kind: "session"; permission: Exclude<FolderPermission, TokenPermission>; on: "folder" | "connection" | "parent" }
+  /** Tenant administrators, signed in: no token, not even an administrator's own. */
+  | { kind: "admin"; permission: TenantPermission };
 
 export type OperationSpec = {
   method: HttpMethod;
@@ -39,6 +56,8 @@ export type OperationSpec = {
   status?: number;
   /** Statuses beyond those implied by the schemas (see errorStatusesOf). */
   errors?: ErrorStatus[];
+  /** Who may call it: shown as x-latch-permission and as the description's last sentence. */
+  access: OperationAccess;
 };
 
 export const API_BASE_PATH = "/api/v1";
@@ -154,6 +173,39 @@ class SchemaCollector {
   }
 }
 
+/** The extension each operation carries, for programs: the spec's access as it is. */
+export const ACCESS_EXTENSION = "x-latch-permission";
+
+const ITEM_FOLDER = { folder: "the folder", asset: "the asset's folder", connection: "the connection's folder" } as const;
+
+/** The sentence a person reading the reference sees: what a token needs, or that none can. */
+export function accessSentence(access: OperationAccess): string {
+  switch (access.kind) {
+    case "folder":
+      return `Token permission: ${access.permission} on ${ITEM_FOLDER[access.on]}.`;
+    case "list":
+      return `Token permission: none to call it; the answer holds only the folders where the token has ${access.permission}.`;
+    case "authenticated":
+      return "Token permission: none; any valid API token may call it, whatever its folders.";
+    case "session": {
+      const where = access.on === "parent" ? "the parent folder (a top-level folder: a tenant administrator)" : ITEM_FOLDER[access.on];
+      return `Token permission: none suffices, API tokens get 404; signed-in people need ${access.permission} on ${where}.`;
+    }
+    case "admin":
+      return "Token permission: none suffices, API tokens get 404 (an administrator's own too); signed-in administrators only.";
+  }
+}
+
+/**
+ * The description with its access sentence, and the extension. A spec made around the types (a cast)
+ * is left without both rather than failing the whole document; lib/api/openapi.test.ts refuses it.
+ */
+function describedAccess(spec: OperationSpec): Record<string, unknown> {
+  const access = spec.access as OperationAccess | undefined;
+  const description = [spec.description, access ? accessSentence(access) : undefined].filter(Boolean).join(" ");
+  return { ...(description ? { description } : {}), ...(access ? { [ACCESS_EXTENSION]: { ...access } } : {}) };
+}
+
 function operationId(spec: OperationSpec): string {
   const words = spec.path
     .split("/")
@@ -239,7 +291,7 @@ export function buildOpenApiDocument(specs: OperationSpec[], info: { version: st
     const operation: Record<string, unknown> = {
       operationId: id,
       summary: spec.summary,
-      ...(spec.description ? { description: spec.description } : {}),
+      ...describedAccess(spec),
       tags: spec.tags,
       parameters: [...parametersOf(spec.params, "path", collector, `${id}.params`), ...parametersOf(spec.query, "query", collector, `${id}.query`)],
       ...(spec.body
@@ -257,7 +309,8 @@ export function buildOpenApiDocument(specs: OperationSpec[], info: { version: st
       description:
         "The REST API automation runners use to read folders, assets, stores, connections and connectors, and to run connector operations. " +
         "Authenticate with an API token (`Authorization: Bearer lt_…`) or, from the console, the session cookie. " +
-        "Anything you may not see answers 404, exactly like something that does not exist. No response ever carries a secret value.",
+        "Anything you may not see answers 404, exactly like something that does not exist. No response ever carries a secret value. " +
+        "Each operation ends its description with the permission an API token needs (also as x-latch-permission): a token's permission on a folder reaches its subfolders, and folders.read comes with every folder a token names.",
     },
     servers: [{ url: API_BASE_PATH, description: "This Latch instance" }],
     security: [{ bearerAuth: [] }, { cookieSession: [] }],

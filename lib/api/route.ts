@@ -6,7 +6,10 @@ import type { Documented, OperationSpec } from "./openapi";
 
 type Run<P, Q, B> = Parameters<typeof apiHandler<P, Q, B>>[1];
 
-/** An operation's spec, with the schemas typed so the handler's params, query and body follow from them. */
+/**
+ * An operation's spec, with the schemas typed so the handler's params, query and body follow from them.
+ * `access` (OperationSpec) is required: every route says what a token needs to call it.
+ */
 export type RouteSpec<P, Q, B> = Omit<OperationSpec, "params" | "query" | "body"> & {
   params?: z.ZodType<P>;
   query?: z.ZodType<Q>;

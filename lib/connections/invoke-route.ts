@@ -20,6 +20,8 @@ export const invokeRoute = defineRoute(
       "The body names one of the connection's connector's operations and its `input` (one variant per operation below; GET /connectors lists which connector offers which). " +
       "A target that refuses the request answers 422 (bad SQL, a privilege the statement needs, a refused command); one that rejects the credentials 502; unreachable 503, and also a database that rolled the statement back for now and asks for it again (a deadlock, a serialization failure, a lock it could not get: send it again after Retry-After); too slow 504. The response never carries a resolved secret.",
     tags: ["Connections"],
+    // The owner, not the caller, needs assets.use: the secrets are resolved on the owner's behalf.
+    access: { kind: "folder", permission: "connections.use", on: "connection" },
     params: z.object({ connectionId: idSchema }),
     body: invokeBodySchema,
     documentedBody: documentedInvokeBody(),

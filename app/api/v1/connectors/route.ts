@@ -11,6 +11,7 @@ export const GET = defineRoute(
     summary: "List connectors",
     description: "Every kind of connection, with its fields and its operations' input JSON Schemas (the body's `input` of invoke).",
     tags: ["Connectors"],
+    access: { kind: "authenticated" },
     response: connectorListResponseSchema,
   },
   async () => ({ connectors: listConnectorDtos() }),

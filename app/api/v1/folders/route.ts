@@ -9,7 +9,15 @@ export const dynamic = "force-dynamic";
 
 /** Every folder the caller may read, with the caller's effective role on each. */
 export const GET = defineRoute(
-  { method: "GET", path: "/folders", summary: "List folders", description: "Every folder you may read, with your effective role on each.", tags: ["Folders"], response: folderListResponseSchema },
+  {
+    method: "GET",
+    path: "/folders",
+    summary: "List folders",
+    description: "Every folder you may read, with your effective role on each.",
+    tags: ["Folders"],
+    access: { kind: "list", permission: "folders.read" },
+    response: folderListResponseSchema,
+  },
   async ({ actor }) => ({ folders: await listVisibleFolders(actor) }),
 );
 
@@ -20,6 +28,7 @@ export const POST = defineRoute(
     summary: "Create a folder",
     description: "A top-level folder (parentId null) needs a tenant administrator; a subfolder needs Folder Admin on the parent.",
     tags: ["Folders"],
+    access: { kind: "session", permission: "folders.manage", on: "parent" },
     body: createFolderSchema,
     response: folderCreatedResponseSchema,
     status: 201,

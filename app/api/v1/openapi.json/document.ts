@@ -50,6 +50,7 @@ export const openApiOperation = {
   summary: "This OpenAPI document",
   description: "OpenAPI 3.1, generated from the schemas the handlers validate with. Requires authentication like every other route.",
   tags: ["Meta"],
+  access: { kind: "authenticated" },
   response: z.record(z.string(), z.unknown()).meta({ description: "An OpenAPI 3.1 document." }),
 } satisfies OperationSpec;
 

@@ -14,6 +14,7 @@ export const GET = defineRoute(
     summary: "List credential stores",
     description: "Administrators only (anyone else, and every API token, gets 404). Metadata and health, never configuration.",
     tags: ["Stores"],
+    access: { kind: "admin", permission: "stores.manage" },
     ...requireTenant("stores.manage", "Credential store"),
     query: listQuerySchema.pick({ q: true }),
     response: storeListResponseSchema,

@@ -14,6 +14,7 @@ export const GET = defineRoute(
     summary: "Get an asset",
     description: "Metadata, and the value of Text, Integer and Boolean assets. A Credential's or Secret's value is never returned.",
     tags: ["Assets"],
+    access: { kind: "folder", permission: "assets.read", on: "asset" },
     params: z.object({ assetId: idSchema }),
     response: assetResponseSchema,
   },

@@ -14,6 +14,7 @@ export const GET = defineRoute(
     summary: "Get a connection",
     description: "Settings without secrets; each secret field says where its value comes from (an asset, a sealed typed value, or nothing).",
     tags: ["Connections"],
+    access: { kind: "folder", permission: "connections.read", on: "connection" },
     params: z.object({ connectionId: idSchema }),
     response: connectionResponseSchema,
   },

@@ -11,7 +11,15 @@ export const dynamic = "force-dynamic";
 const paramsSchema = z.object({ folderId: idSchema });
 
 export const GET = defineRoute(
-  { method: "GET", path: "/folders/{folderId}", summary: "Get a folder", tags: ["Folders"], params: paramsSchema, response: folderResponseSchema },
+  {
+    method: "GET",
+    path: "/folders/{folderId}",
+    summary: "Get a folder",
+    tags: ["Folders"],
+    access: { kind: "folder", permission: "folders.read", on: "folder" },
+    params: paramsSchema,
+    response: folderResponseSchema,
+  },
   async ({ actor, params }) => {
     const view = await getFolderViewOrThrow(actor, params.folderId);
     return {
@@ -36,6 +44,8 @@ export const PATCH = defineRoute(
     description:
       "Send a new name, a new parentId (null: top level), or both. Both changes are made together or not at all; each is authorised and audited. The new name must be free in the new parent.",
     tags: ["Folders"],
+    // Moving also needs folders.manage on the new parent (checkMove).
+    access: { kind: "session", permission: "folders.manage", on: "folder" },
     params: paramsSchema,
     body: patchBody,
     response: folderUpdatedResponseSchema,
@@ -50,7 +60,16 @@ export const PATCH = defineRoute(
 );
 
 export const DELETE = defineRoute(
-  { method: "DELETE", path: "/folders/{folderId}", summary: "Delete a folder", tags: ["Folders"], params: paramsSchema, response: "empty", errors: [409] },
+  {
+    method: "DELETE",
+    path: "/folders/{folderId}",
+    summary: "Delete a folder",
+    tags: ["Folders"],
+    access: { kind: "session", permission: "folders.manage", on: "folder" },
+    params: paramsSchema,
+    response: "empty",
+    errors: [409],
+  },
   async (ctx) => {
     await deleteFolder(ctx, { folderId: ctx.params.folderId });
     return undefined;

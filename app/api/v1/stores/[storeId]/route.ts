@@ -15,6 +15,7 @@ export const GET = defineRoute(
     summary: "Get a credential store",
     description: "Administrators only. Metadata and health, never configuration or its secrets.",
     tags: ["Stores"],
+    access: { kind: "admin", permission: "stores.manage" },
     ...requireTenant("stores.manage", "Credential store"),
     params: z.object({ storeId: idSchema }),
     response: storeResponseSchema,

@@ -15,6 +15,7 @@ export const POST = defineRoute(
     summary: "Refresh an asset",
     description: "Drops the asset's cached value on every running instance; the next use reads it from its store again.",
     tags: ["Assets"],
+    access: { kind: "folder", permission: "assets.use", on: "asset" },
     params: z.object({ assetId: idSchema }),
     response: assetRefreshResponseSchema,
     errors: [429],

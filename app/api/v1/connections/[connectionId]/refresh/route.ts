@@ -15,6 +15,7 @@ export const POST = defineRoute(
     summary: "Refresh a connection's credentials",
     description: "Clears the connection's cached secrets on every running instance; the next use fetches fresh values.",
     tags: ["Connections"],
+    access: { kind: "folder", permission: "connections.use", on: "connection" },
     params: z.object({ connectionId: idSchema }),
     response: connectionRefreshResponseSchema,
     errors: [429],

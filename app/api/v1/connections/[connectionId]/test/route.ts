@@ -16,6 +16,8 @@ export const POST = defineRoute(
     description:
       "Connects with the saved settings and reports the outcome (a failure is a 200 with ok: false); the connection's status is updated either way. If its connector settings or secret sources are edited while the test runs, or another status is recorded meanwhile (an OAuth authorisation that completed, another test that finished first), the outcome is not recorded and the answer is a 409: test it again. A connection whose owner is deactivated cannot be tested either (409) until someone who may use its assets saves it in the console, taking it over.",
     tags: ["Connections"],
+    // The owner, not the caller, needs assets.use: the secrets are resolved on the owner's behalf.
+    access: { kind: "folder", permission: "connections.use", on: "connection" },
     params: z.object({ connectionId: idSchema }),
     response: connectOutcomeSchema,
     errors: [409, 429],

@@ -18,6 +18,7 @@ const handler = defineRoute(
     summary: "OAuth authorization callback",
     description: "For browsers, not automations: the OAuth app redirects here after the person authorises it, and Latch redirects on to the connection's page.",
     tags: ["Connections"],
+    access: { kind: "session", permission: "connections.write", on: "connection" },
     // Loose: authorization servers add parameters of their own (iss, session_state, scope, …).
     query: z.looseObject({
       state: z.string().min(3).max(200),

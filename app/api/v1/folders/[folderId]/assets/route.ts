@@ -15,6 +15,7 @@ export const GET = defineRoute(
     summary: "List a folder's assets",
     description: "Searched by name or description (q), filtered by type, paged. Metadata only.",
     tags: ["Assets"],
+    access: { kind: "folder", permission: "assets.read", on: "folder" },
     params: z.object({ folderId: idSchema }),
     query: assetListQuerySchema,
     response: assetListResponseSchema,

@@ -15,6 +15,7 @@ export const GET = defineRoute(
     summary: "List a folder's connections",
     description: "Searched by name (q), paged.",
     tags: ["Connections"],
+    access: { kind: "folder", permission: "connections.read", on: "folder" },
     params: z.object({ folderId: idSchema }),
     query: listQuerySchema,
     response: connectionListResponseSchema,

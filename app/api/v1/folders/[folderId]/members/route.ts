@@ -17,6 +17,8 @@ export const GET = defineRoute(
     summary: "List a folder's members",
     description: "Direct members and those whose role reaches the folder from an ancestor, each with their effective role.",
     tags: ["Folders"],
+    // Whoever may see the folder sees its members, as a Viewer does in the console.
+    access: { kind: "folder", permission: "folders.read", on: "folder" },
     params: paramsSchema,
     query: listQuerySchema,
     response: memberListResponseSchema,
@@ -36,6 +38,7 @@ export const PUT = defineRoute(
     description:
       "Idempotent. The person is named by e-mail and must be an active user. With `mode: \"add\"`, someone who already has a role on this folder is refused with 409 instead of having it replaced.",
     tags: ["Folders"],
+    access: { kind: "session", permission: "members.manage", on: "folder" },
     params: paramsSchema,
     body: setMemberSchema.omit({ folderId: true }),
     response: memberSetResponseSchema,
@@ -52,6 +55,7 @@ export const DELETE = defineRoute(
     path: "/folders/{folderId}/members",
     summary: "Remove a member",
     tags: ["Folders"],
+    access: { kind: "session", permission: "members.manage", on: "folder" },
     params: paramsSchema,
     query: z.object({ userId: idSchema }),
     response: "empty",

@@ -16,6 +16,7 @@ export const GET = defineRoute(
     description:
       "The public certificate of a store's certificate credential, for store kinds whose key pair Latch can generate (Azure Key Vault: to upload to the app registration). Never the private key. Administrators only.",
     tags: ["Stores"],
+    access: { kind: "admin", permission: "stores.manage" },
     ...requireTenant("stores.manage", "Credential store"),
     params: z.object({ storeId: idSchema }),
     query: z.object({ format: z.enum(["cer", "pem"]).default("cer") }),

@@ -16,6 +16,7 @@ export const POST = defineRoute(
     summary: "Refresh a credential store",
     description: "Drops every value read from the store, on every running instance. Administrators only.",
     tags: ["Stores"],
+    access: { kind: "admin", permission: "stores.manage" },
     ...requireTenant("stores.manage", "Credential store"),
     params: z.object({ storeId: idSchema }),
     response: storeRefreshResponseSchema,
