@@ -211,6 +211,17 @@ async function readJson(incoming: Incoming): Promise<unknown> {
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 /**
+ * An operation that takes no body (a refresh, a test) says so when sent one, as a misspelt field is
+ * named rather than ignored: `{"force": true}` would otherwise do nothing, silently. No body, an
+ * empty one and `{}` (what some clients send with every POST) are all taken as none.
+ */
+async function assertNoBody(incoming: Incoming): Promise<void> {
+  const tooLarge = () => new AppError("PAYLOAD_TOO_LARGE", "The request body is larger than 1 MiB, and this operation takes none.");
+  const text = (await incoming.readBody(MAX_REQUEST_BYTES, tooLarge)).toString("utf8").trim();
+  if (text !== "" && !/^\{\s*\}$/.test(text)) throw new AppError("VALIDATION", "This operation takes no request body: send none (or {}). See the operation in /api/v1/openapi.json.");
+}
+
+/**
  * A change made with the browser session must come from Latch's own pages. The session cookie is
  * SameSite=Lax, which stops other sites but not a sibling origin of the same site (another
  * subdomain), and a POST without a body needs no CORS preflight. Browsers say where a request
@@ -295,6 +306,7 @@ export function apiHandler<P = Record<string, never>, Q = Record<string, never>,
       const query = schemas.query ? schemas.query.safeParse(rawQuery) : { success: true as const, data: {} as Q };
       if (!query.success) throw invalid(query.error, "query");
       let body = undefined as B;
+      if (!schemas.body && !SAFE_METHODS.has(incoming.method)) await assertNoBody(incoming);
       if (schemas.body) {
         const raw = await readJson(incoming);
         if ((schemas.body as z.ZodType) instanceof z.ZodObject && (raw === null || typeof raw !== "object" || Array.isArray(raw))) {

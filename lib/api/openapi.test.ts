@@ -260,8 +260,8 @@ describe("building blocks", () => {
     expect(errorStatusesOf({ params: z.object({}) })).toEqual([401, 404, 500]);
     expect(errorStatusesOf({ body: z.object({}), errors: [429] })).toEqual([400, 401, 413, 422, 429, 500]);
     // A change can lose a race with another request: 404 (deleted meanwhile) or 409 (taken meanwhile);
-    // and made with the browser session from another site, it is refused (400).
-    expect(errorStatusesOf({ method: "POST" })).toEqual([400, 401, 404, 409, 500]);
+    // and made with the browser session from another site, it is refused (400); a body sent to one that takes none, 422.
+    expect(errorStatusesOf({ method: "POST" })).toEqual([400, 401, 404, 409, 422, 500]);
     expect(errorStatusesOf({ method: "GET" })).toEqual([401, 500]);
   });
 

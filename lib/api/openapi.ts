@@ -115,7 +115,7 @@ const ERROR_DESCRIPTIONS: Record<ErrorStatus, string> = {
   404: "Absent, malformed or not yours: the three look the same; or, for a change, deleted by another request while it ran (NOT_FOUND).",
   409: "The request conflicts with the current state (CONFLICT). Either another request deleted something it names or took the same name while it ran: reload and try again. Or the resource's state or settings do not allow it, such as a connection waiting for authorisation in the console, or settings its target refuses (an OAuth scope, a grant the app may not use): sending it again as it is will fail the same way until someone changes that in the console.",
   413: "The body is larger than 1 MiB (PAYLOAD_TOO_LARGE).",
-  422: "The query or body failed validation; fieldErrors names the fields (VALIDATION). On an invoke, also the target refusing what was asked (bad SQL, a refused command): then reason is target_error, with no fieldErrors.",
+  422: "The query or body failed validation; fieldErrors names the fields (VALIDATION). An operation that takes no body answers it to one sent anyway (other than {}). On an invoke, also the target refusing what was asked (bad SQL, a refused command): then reason is target_error, with no fieldErrors.",
   429: "Too many requests; retry after the Retry-After header's seconds (RATE_LIMITED).",
   500: "Something unexpected failed; quote the requestId (UNEXPECTED).",
   502: "The credential store or the target refused or failed (UPSTREAM_FAILED).",
@@ -133,7 +133,8 @@ export function errorStatusesOf(spec: Pick<OperationSpec, "params" | "query" | "
     statuses.add(409);
   }
   if (spec.params) statuses.add(404);
-  if (spec.query || spec.body) statuses.add(422);
+  // A change with no body refuses one sent to it (lib/api/handler.ts assertNoBody).
+  if (spec.query || spec.body || (spec.method && spec.method !== "GET")) statuses.add(422);
   if (spec.body) {
     statuses.add(400);
     statuses.add(413);

@@ -187,6 +187,15 @@ describe("invoke", () => {
     expect((await invoke(connectionId, "nope", {})).status).toBe(422);
   });
 
+  it("an operation that takes no body (refresh, test) names one sent to it instead of ignoring it; none, empty or {} is none", async () => {
+    const { connectionId } = await connect("postgres", `rt/nobody-${randomUUID().slice(0, 6)}`, postgres.user, postgres.password, { host: postgres.host, port: postgres.port, database: postgres.database, tlsMode: "disable" });
+    for (const route of [refreshRoute, testRoute]) {
+      for (const none of [undefined, "", " {} "]) expect((await call(route, connectionId, none)).status).toBe(200);
+      const sent = await call(route, connectionId, { force: true });
+      expect(sent).toMatchObject({ status: 422, body: { error: { code: "VALIDATION", message: expect.stringContaining("This operation takes no request body") } } });
+    }
+  });
+
   it("a body over 1 MiB is refused with 413 even without Content-Length (read with a running limit)", async () => {
     const connectionId = randomUUID();
     let pulled = 0;
