@@ -46,9 +46,9 @@ async function counts() {
   return { ...base, assets, latchSecrets, stores };
 }
 
-/** The database's clock now, to find the audit events written after it. */
+/** The database's clock now, to the millisecond as audit rows are stamped (lib/audit/record.ts): an event in this same millisecond still counts as after it. */
 async function mark(): Promise<Date> {
-  return (await db().$queryRaw<{ now: Date }[]>`SELECT clock_timestamp() AS now`)[0]!.now;
+  return (await db().$queryRaw<{ now: Date }[]>`SELECT date_trunc('milliseconds', clock_timestamp()) AS now`)[0]!.now;
 }
 
 /** Audit events written since `since`: refusals only (never a success), and never the value. */

@@ -797,7 +797,7 @@ async function connectionUsing(assetId: string, folderId: string, name = `Conn $
 }
 
 /** The database's clock now, to find the audit events written after it. */
-const mark = async () => (await db().$queryRaw<{ now: Date }[]>`SELECT clock_timestamp() AS now`)[0]!.now;
+const mark = async () => (await db().$queryRaw<{ now: Date }[]>`SELECT date_trunc('milliseconds', clock_timestamp()) AS now`)[0]!.now;
 const auditSince = (since: Date, where: Record<string, unknown> = {}) => db().auditEvent.findMany({ where: { occurredAt: { gte: since }, ...where }, orderBy: { occurredAt: "asc" } });
 
 describe("every change and every resolve is audited: who, which asset, which store, outcome, duration", () => {
