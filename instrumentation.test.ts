@@ -69,25 +69,31 @@ describe("instrumentation.ts", () => {
   it("logs an action request Next could not decode as the sender's mistake (a warning without the sender's bytes), and other request errors as unexpected", async () => {
     process.env.NEXT_RUNTIME = "nodejs";
     const { onRequestError } = await import("./instrumentation");
-    const { handleActionRequest, markActionRan } = await import("@/lib/server/action-requests.mjs");
+    const { ACTION_REQUEST_HEADER, handleActionRequest, markActionReached } = await import("@/lib/server/action-requests.mjs");
+    const { EventEmitter } = await import("node:events");
     const { logger } = await import("@/lib/log");
     const warn = vi.spyOn(logger(), "warn").mockImplementation(() => undefined);
     const error = vi.spyOn(logger(), "error").mockImplementation(() => undefined);
-    const request = { path: "/folders", method: "POST", headers: { "x-request-id": "r-1" } };
+    const request = { path: "/folders", method: "POST", headers: { "x-request-id": "r-1" } as Record<string, string> };
     const decodeFailure = new SyntaxError('Unexpected token \'o\', "sender-bytes" is not valid JSON');
-    // Within an action request (as server.mjs runs one), before and after the action started.
-    const fakeResponse = {} as never;
-    await handleActionRequest({ method: "POST", headers: { "next-action": "7f" } } as never, fakeResponse, () => onRequestError(decodeFailure, request, { routerKind: "App Router", routePath: "/folders", routeType: "action", renderSource: undefined } as never), () => undefined);
-    await handleActionRequest({ method: "POST", headers: { "next-action": "7f" } } as never, fakeResponse, () => {
-      markActionRan();
-      return onRequestError(new Error("after the action"), request, { routerKind: "App Router", routePath: "/folders", routeType: "action" } as never);
-    }, () => undefined);
-    // Outside any action request.
+    const action = { routerKind: "App Router", routePath: "/folders", routeType: "action" } as never;
+    // As server.mjs runs an action request: Next then reports its error with the request's headers.
+    const asActionRequest = (during: (headers: Record<string, string>) => void | Promise<void>) => {
+      const incoming = { method: "POST", headers: { "next-action": "7f" } as Record<string, string> };
+      return handleActionRequest(incoming as never, new EventEmitter() as never, () => during({ ...request.headers, ...incoming.headers }), () => undefined);
+    };
+    await asActionRequest((headers) => onRequestError(decodeFailure, { ...request, headers }, action));
+    await asActionRequest((headers) => {
+      markActionReached(headers[ACTION_REQUEST_HEADER]);
+      return onRequestError(new Error("after the action"), { ...request, headers }, action);
+    });
+    // Outside any action request, and one naming an id server.mjs did not give.
     await onRequestError(new Error("a render failed"), request, { routerKind: "App Router", routePath: "/folders", routeType: "render" } as never);
+    await onRequestError(new Error("an id of its own"), { ...request, headers: { ...request.headers, [ACTION_REQUEST_HEADER]: "made-up" } }, action);
     expect(warn).toHaveBeenCalledTimes(1);
     expect(warn.mock.calls[0]).toEqual([{ requestId: "r-1", path: "/folders", error: "SyntaxError" }, "a server action request's arguments could not be decoded; answered 400"]);
     expect(JSON.stringify(warn.mock.calls)).not.toContain("sender-bytes");
-    expect(error.mock.calls.map((call) => (call[0] as { err: Error }).err.message)).toEqual(["after the action", "a render failed"]);
+    expect(error.mock.calls.map((call) => (call[0] as { err: Error }).err.message)).toEqual(["after the action", "a render failed", "an id of its own"]);
     warn.mockRestore();
     error.mockRestore();
   });

@@ -73,8 +73,9 @@ export const onRequestError: Instrumentation.onRequestError = async (error, requ
   if (nextRuntime() !== "nodejs") return;
   const { logger } = await import("@/lib/log");
   const header = request.headers["x-request-id"];
-  const { actionNotReached } = await import("@/lib/server/action-requests.mjs");
-  if (context.routeType === "action" && actionNotReached()) {
+  const { ACTION_REQUEST_HEADER, actionNotReached } = await import("@/lib/server/action-requests.mjs");
+  const actionRequest = request.headers[ACTION_REQUEST_HEADER];
+  if (context.routeType === "action" && actionNotReached(Array.isArray(actionRequest) ? actionRequest[0] : actionRequest)) {
     // Next could not decode the arguments; server.mjs answers 400. The sender's mistake, and the error
     // would quote the sender's bytes: its kind only.
     logger().warn({ requestId: Array.isArray(header) ? header[0] : header, path: request.path, error: (error as Error)?.name }, "a server action request's arguments could not be decoded; answered 400");

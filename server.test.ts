@@ -415,9 +415,9 @@ describe("server.mjs requests no handler can take", () => {
 
 describe("server.mjs server action requests", () => {
   /** A POST with a Next-Action header (or without, `action: false`) to the stub's /action: status, content type and body. */
-  const post = (port: number, query: string, action = true) =>
+  const post = (port: number, query: string, action = true, headers: Record<string, string> = {}) =>
     new Promise<{ status: number; type: string; body: string }>((resolve, reject) => {
-      const req = http.request({ host: "127.0.0.1", port, method: "POST", path: `/action?${query}`, headers: action ? { "next-action": "7f00" } : {} }, (res) => {
+      const req = http.request({ host: "127.0.0.1", port, method: "POST", path: `/action?${query}`, headers: { ...(action ? { "next-action": "7f00" } : {}), ...headers } }, (res) => {
         let body = "";
         res.setEncoding("utf8").on("data", (chunk: string) => (body += chunk));
         res.on("end", () => resolve({ status: res.statusCode ?? 0, type: String(res.headers["content-type"]), body }));
@@ -434,6 +434,8 @@ describe("server.mjs server action requests", () => {
       // Nothing of Next's answer follows it.
       expect(refused.body, query).not.toContain("0:E");
     }
+    // The mark is server.mjs's to give: a sender naming an id of its own is not believed.
+    expect(await post(server.port, "ran=0", true, { "x-latch-action-request": "made-up" })).toMatchObject({ status: 400 });
   });
 
   it("leaves every other answer as Next gave it: a failure after the action ran, a success, and requests that are not actions", async () => {

@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import { headers } from "next/headers";
 import { env } from "@/lib/env";
 import { logger } from "@/lib/log";
+import { ACTION_REQUEST_HEADER, markActionReached } from "@/lib/server/action-requests.mjs";
 
 export const REQUEST_ID_HEADER = "x-request-id";
 const VALID_REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
@@ -18,6 +19,11 @@ export function requestIdFrom(h: HeaderReader): string {
 
 export async function getRequestId(): Promise<string> {
   return requestIdFrom(await headers());
+}
+
+/** Tells server.mjs that this server action request reached its action (lib/server/action-requests.mjs). */
+export async function noteActionReached(): Promise<void> {
+  markActionReached((await headers()).get(ACTION_REQUEST_HEADER));
 }
 
 /** The current request's client address (see clientAddressFrom), for a server action's rate limits. */

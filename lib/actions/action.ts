@@ -5,8 +5,7 @@ import { assertTenant, type Actor, type TenantPermission } from "@/lib/authz";
 import { dbErrorAnswer } from "@/lib/db/races";
 import { AppError, unexpectedMessage, type AppErrorCode, type FieldErrors } from "@/lib/errors";
 import { requestLogger, type Logger } from "@/lib/log";
-import { getRequestId } from "@/lib/request-context";
-import { markActionRan } from "@/lib/server/action-requests.mjs";
+import { getRequestId, noteActionReached } from "@/lib/request-context";
 
 export type ActionContext = { actor: Actor; requestId: string; log: Logger };
 
@@ -136,9 +135,9 @@ export function defineAction<S extends z.ZodType, T>(
   options: ActionOptions = {},
 ): (input: z.input<S>) => Promise<ActionResult<T>> {
   return async (raw) => {
-    // Next decoded the arguments: a failure from here on is the action's, not the request's (server.mjs).
-    markActionRan();
     const requestId = await getRequestId();
+    // Next decoded the arguments: a failure from here on is the action's, not the request's (server.mjs).
+    await noteActionReached();
     const log = requestLogger(requestId);
     try {
       const actor = await requireActor();

@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 
-export function markActionRan(): void;
-export function actionNotReached(): boolean;
+export const ACTION_REQUEST_HEADER: string;
+export function markActionReached(id: string | null | undefined): void;
+export function actionNotReached(id: string | null | undefined): boolean;
 export function isActionRequest(request: IncomingMessage): boolean;
 export function handleActionRequest(
   request: IncomingMessage,

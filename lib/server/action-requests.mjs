@@ -6,32 +6,39 @@
  * payload is the error). That is the sender's mistake, and no browser running the console sends it:
  * server.mjs answers it 400 instead.
  *
- * How it tells: every Latch action starts in defineAction (lib/actions/action.ts), which marks the
- * request as run (`markActionRan`). An action request answered 200 or 5xx without the mark never
- * reached an action: its arguments failed to decode. Next's other answers before an action (404 for
- * an unknown action, the sign-in redirect) stay as they are, and so does anything after an action
- * ran (a failure in the page render that follows it stays a 500). The mark travels in an AsyncLocalStorage entered only for action requests, on
- * globalThis because server.mjs is not bundled with lib/.
+ * How it tells: server.mjs gives each action request an id of its own in a request header (replacing
+ * any the sender put there), and every Latch action starts in defineAction (lib/actions/action.ts),
+ * which marks that id as reached (`markActionReached`). An action request answered 200 or 5xx
+ * without the mark never reached an action: its arguments failed to decode. Next's other answers
+ * before an action (404 for an unknown action, the sign-in redirect) stay as they are, and so does
+ * anything after an action ran (a failure in the page render that follows it stays a 500).
+ *
+ * The marks live on globalThis, because server.mjs is not bundled with lib/, and only while the
+ * request is answered. No AsyncLocalStorage: once entered, one would cost every promise in the
+ * process something, the invokes' included.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
+import { randomUUID } from "node:crypto";
+
+/** Set by server.mjs on action requests only; what a sender put there is replaced. */
+export const ACTION_REQUEST_HEADER = "x-latch-action-request";
 
 const KEY = Symbol.for("latch.actionRequests");
 
-/** @returns {AsyncLocalStorage<{ ran: boolean }>} */
-function storage() {
-  return (globalThis[KEY] ??= new AsyncLocalStorage());
+/** @returns {Map<string, { reached: boolean }>} the action requests being answered, by id */
+function pending() {
+  return (globalThis[KEY] ??= new Map());
 }
 
-/** Called by each action as it starts: this request's arguments were decoded. */
-export function markActionRan() {
-  const seen = storage().getStore();
-  if (seen) seen.ran = true;
+/** Called by each action as it starts, with its request's ACTION_REQUEST_HEADER: the arguments were decoded. */
+export function markActionReached(id) {
+  const seen = id ? pending().get(id) : undefined;
+  if (seen) seen.reached = true;
 }
 
-/** Inside an action request that has not reached an action (yet): for its error log, which is the sender's fault then. */
-export function actionNotReached() {
-  const seen = storage().getStore();
-  return seen !== undefined && !seen.ran;
+/** Whether this is an action request being answered that has not reached an action (for its error log). */
+export function actionNotReached(id) {
+  const seen = id ? pending().get(id) : undefined;
+  return seen !== undefined && !seen.reached;
 }
 
 /** Whether the request carries a server action (Next's own test: a POST with a Next-Action header). */
@@ -39,10 +46,14 @@ export const isActionRequest = (request) => request.method === "POST" && request
 
 /**
  * Runs `handle` for an action request. If its answer is about to start with a 200 or a 5xx and no
- * action ran, `refuse` answers instead, and whatever Next goes on to write is dropped.
+ * action was reached, `refuse` answers instead, and whatever Next goes on to write is dropped.
  */
 export function handleActionRequest(request, response, handle, refuse) {
-  const seen = { ran: false };
+  const id = randomUUID();
+  const seen = { reached: false };
+  request.headers[ACTION_REQUEST_HEADER] = id;
+  pending().set(id, seen);
+  response.once("close", () => pending().delete(id));
   let decided = false;
   const own = ["writeHead", "flushHeaders", "write", "end"];
   const swallow = () => {
@@ -59,12 +70,12 @@ export function handleActionRequest(request, response, handle, refuse) {
     response.setHeader = () => response;
     response.appendHeader = () => response;
   };
-  // Whether this answer is replaced; decided once, when Next first sends something.
+  // Decided once, when Next first sends something: its answer, or the refusal in its place.
   const decide = (status) => {
     if (decided) return;
     decided = true;
     for (const name of own) delete response[name];
-    if ((status === 200 || status >= 500) && !seen.ran && !response.headersSent) {
+    if ((status === 200 || status >= 500) && !seen.reached && !response.headersSent) {
       for (const name of response.getHeaderNames()) response.removeHeader(name);
       refuse(request, response);
       swallow();
@@ -87,5 +98,5 @@ export function handleActionRequest(request, response, handle, refuse) {
     decide(response.statusCode);
     return response.end(...args);
   };
-  return storage().run(seen, () => handle(request, response));
+  return handle(request, response);
 }

@@ -6,3 +6,4 @@ const actual = await vi.importActual<typeof import("@/lib/request-context")>("@/
 export const { REQUEST_ID_HEADER, requestIdFrom, clientAddressFrom } = actual;
 export const getRequestId = async () => "test-request-id";
 export const getClientAddress = async () => "192.0.2.10";
+export const noteActionReached = async () => undefined;

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { markActionRan } from "../../lib/server/action-requests.mjs";
+import { ACTION_REQUEST_HEADER, markActionReached } from "../../lib/server/action-requests.mjs";
 
 /**
  * Stands in for Next, and for what instrumentation.ts registers, when server.test.ts starts server.mjs
@@ -52,11 +52,11 @@ export default function next() {
       return async (request, response) => {
         // What GET /api/ready reads, relative to the working directory.
         if (request.url === "/migrations") return void response.end(String(existsSync("prisma/migrations")));
-        // A server action's answer as Next gives it: ?ran=1 if the action started (defineAction marks it),
+        // A server action's answer as Next gives it: ?ran=1 if the action started (defineAction marks it so),
         // ?status= what Next answers, ?via=writeHead to send the status that way rather than by statusCode.
         if (request.url?.startsWith("/action")) {
           const url = new URL(request.url, "http://stub.invalid");
-          if (url.searchParams.get("ran") === "1") markActionRan();
+          if (url.searchParams.get("ran") === "1") markActionReached(request.headers[ACTION_REQUEST_HEADER]);
           const status = Number(url.searchParams.get("status") ?? 500);
           if (url.searchParams.get("via") === "writeHead") response.writeHead(status, { "content-type": "text/x-component" });
           else {
