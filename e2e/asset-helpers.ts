@@ -5,7 +5,9 @@ import { expect, type Locator, type Page } from "@playwright/test";
 export async function openNewAsset(page: Page, folderId: string) {
   await page.goto(`/folders/${folderId}/assets`);
   await page.getByRole("link", { name: "Add asset" }).first().click();
-  await expect(page.getByRole("heading", { name: "Add asset" })).toBeVisible();
+  // Said once, as the tab's link and the tab's title say it (not "Add asset" over a "New asset" card).
+  await expect(page.getByRole("heading", { name: /asset$/i })).toHaveText(["Add asset", "Asset"]);
+  await expect(page).toHaveTitle(/^Add asset · /);
 }
 
 export async function chooseStore(page: Page, name: RegExp) {

@@ -199,7 +199,7 @@ export function AssetForm({ folderId, stores, existing, cancelHref }: AssetFormP
       <Card>
         <CardHeader>
           <CardTitle>
-            <h2>{editing ? "Asset" : "New asset"}</h2>
+            <h2>Asset</h2>
           </CardTitle>
           <CardDescription>
             {editing ? `${ASSET_TYPE_LABELS[type]} — the type of an asset cannot change.` : "Choose what the asset holds. Only Credential and Secret assets can back a secret field of a connection."}

@@ -27,11 +27,9 @@ export default async function StorePage({ params }: { params: Promise<{ storeId:
         <Breadcrumbs items={[{ label: "Credential stores", href: "/stores" }, { label: store.name }]} />
         <PageHeader
           title={store.name}
-          description={
-            <span className="inline-flex flex-wrap items-center gap-3">
-              {store.kindLabel} · {store.folder ? `Folder: ${store.folder.name}` : "Tenant-wide"} · <StoreHealth lastTest={store.lastTest} />
-            </span>
-          }
+          // Above the title, where a connection's page shows its status.
+          eyebrow={<StoreHealth lastTest={store.lastTest} inline />}
+          description={`${store.kindLabel} · ${store.folder ? `Folder: ${store.folder.name}` : "Tenant-wide"}`}
           actions={<StoreActions storeId={store.id} storeName={store.name} deletable={!store.isBuiltIn} />}
         />
         {store.lastTest && !store.lastTest.ok ? (

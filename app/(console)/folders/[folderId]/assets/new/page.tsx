@@ -4,7 +4,7 @@ import { listStoreOptions } from "@/lib/assets/queries";
 import { can } from "@/lib/authz";
 import { folderPageMetadata, loadFolderView } from "../../folder-view";
 
-export const generateMetadata = folderPageMetadata("New asset");
+export const generateMetadata = folderPageMetadata("Add asset");
 
 export default async function NewAssetPage({ params }: { params: Promise<{ folderId: string }> }) {
   const { folderId } = await params;
