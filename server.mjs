@@ -14,8 +14,8 @@
  *  - a request with several Authorization headers is refused with 400 (Node would keep the first);
  *  - the peer's address is appended to X-Forwarded-For (Next only sets the header when it is absent,
  *    so a client could otherwise name its own address to the rate limits; lib/request-context.ts);
- *  - a server action request whose arguments Next cannot decode gets 400, where Next would answer 500
- *    (lib/server/action-requests.mjs);
+ *  - a server action request whose arguments Next cannot decode gets 400, and one whose body is over
+ *    the 2 MB Next takes gets 413, where Next would answer 500 (lib/server/action-requests.mjs);
  *  - the routes lib/api/direct.ts lists (token-authenticated invokes) are answered by the same
  *    handler without Next's router, which costs more per request than the invoke itself. lib/ puts
  *    that table on globalThis from instrumentation.ts, since this file cannot import TypeScript.
@@ -32,7 +32,7 @@ import { createServer } from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import next from "next";
-import { handleActionRequest, isActionRequest } from "./lib/server/action-requests.mjs";
+import { ACTION_BODY_MAX_BYTES, handleActionRequest, isActionRequest } from "./lib/server/action-requests.mjs";
 import { DEFAULT_GRACE_SECONDS, DEFAULT_KEEP_ALIVE_SECONDS } from "./lib/server/defaults.mjs";
 import { createLifecycle } from "./lib/server/lifecycle.mjs";
 import { logLine } from "./lib/server/log-line.mjs";
@@ -106,7 +106,11 @@ server.on(
     const authorizations = countHeader(request.rawHeaders, "authorization");
     if (authorizations > 1) return void refuse(request, response, 400, `Send one Authorization header: this request has ${authorizations}, and which one counts would be a guess.`);
     // A server action whose arguments Next cannot decode: 400, not Next's 500 (lib/server/action-requests.mjs).
-    if (isActionRequest(request)) return handleActionRequest(request, response, handle, refuseUndecodableAction);
+    if (isActionRequest(request)) {
+      // Next would fail a larger body part-way through reading it, as a 500.
+      if (Number(request.headers["content-length"] ?? 0) > ACTION_BODY_MAX_BYTES) return void refuse(request, response, 413, `The request body is larger than ${ACTION_BODY_MAX_BYTES / 1024 / 1024} MB, the most a server action takes.`);
+      return handleActionRequest(request, response, handle, refuseUndecodableAction);
+    }
     // The direct route's answer (a promise), or false: Next's.
     return globalThis[DIRECT_ROUTES]?.(request, response) || handle(request, response);
   }),
@@ -168,7 +172,7 @@ function refuseMalformedPath(request, response) {
 function refuse(request, response, status, message, headers = {}) {
   const requestId = randomUUID();
   const api = (request.url ?? "").startsWith("/api/");
-  const code = status === 405 ? "METHOD_NOT_ALLOWED" : "BAD_REQUEST";
+  const code = status === 405 ? "METHOD_NOT_ALLOWED" : status === 413 ? "PAYLOAD_TOO_LARGE" : "BAD_REQUEST";
   const body = api ? JSON.stringify({ error: { code, message, requestId } }) : `${message}\n`;
   response.writeHead(status, {
     ...headers,

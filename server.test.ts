@@ -434,6 +434,20 @@ describe("server.mjs server action requests", () => {
       // Nothing of Next's answer follows it.
       expect(refused.body, query).not.toContain("0:E");
     }
+    // A body larger than Next takes, by its Content-Length, before any of it is read.
+    const tooLarge = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.request({ host: "127.0.0.1", port: server.port, method: "POST", path: "/action?ran=1&status=200", headers: { "next-action": "7f00", "content-type": "text/plain", "content-length": String(3 * 1024 * 1024) } }, (res) => {
+        let body = "";
+        res.setEncoding("utf8").on("data", (chunk: string) => (body += chunk));
+        res.on("end", () => {
+          req.destroy();
+          resolve({ status: res.statusCode ?? 0, body });
+        });
+      });
+      req.on("error", reject);
+      req.write("[");
+    });
+    expect(tooLarge).toEqual({ status: 413, body: "The request body is larger than 2 MB, the most a server action takes.\n" });
     // The mark is server.mjs's to give: a sender naming an id of its own is not believed.
     expect(await post(server.port, "ran=0", true, { "x-latch-action-request": "made-up" })).toMatchObject({ status: 400 });
   });

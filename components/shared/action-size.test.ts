@@ -1,10 +1,13 @@
 import { describe, expect, it } from "vitest";
 import nextConfig from "@/next.config";
+import { ACTION_BODY_MAX_BYTES } from "@/lib/server/action-requests.mjs";
 import { ACTION_BODY_LIMIT_BYTES, approximateBytes, tooLargeToSend } from "./action-size";
 
 describe("inputs too large for a server action", () => {
   it("are refused below the body limit Next enforces, which would otherwise read as Latch being unreachable", () => {
     expect(nextConfig.experimental?.serverActions?.bodySizeLimit).toBe("2mb");
+    // What server.mjs refuses with 413 before Next reads it.
+    expect(ACTION_BODY_MAX_BYTES).toBe(2 * 1024 * 1024);
     expect(ACTION_BODY_LIMIT_BYTES).toBeLessThan(2 * 1024 * 1024);
     expect(ACTION_BODY_LIMIT_BYTES).toBeGreaterThan(1.5 * 1024 * 1024);
   });

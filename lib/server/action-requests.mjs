@@ -19,6 +19,9 @@
  */
 import { randomUUID } from "node:crypto";
 
+/** next.config.ts's serverActions.bodySizeLimit ("2mb"; components/shared/action-size.test.ts checks they agree). */
+export const ACTION_BODY_MAX_BYTES = 2 * 1024 * 1024;
+
 /** Set by server.mjs on action requests only; what a sender put there is replaced. */
 export const ACTION_REQUEST_HEADER = "x-latch-action-request";
 
