@@ -56,8 +56,9 @@ async function resolveAndDrop(): Promise<number> {
 
 describe("resolved values do not linger in the heap", () => {
   it("a resolved and dropped value is absent from a heap snapshot, though the sealed entry is cached", async () => {
-    // The built-in store is shared with the other test files, whose refreshes of it reach this process
-    // too (as they would another instance) and clear its entries: resolve again after such a clearing.
+    // The test files that ran before this one in the same worker share its database and its process: a
+    // refresh of the built-in store they sent may still arrive (as another instance's would) and clear
+    // the cache. Resolve again after such a clearing.
     let cached = false;
     for (let attempt = 0; attempt < 5 && !cached; attempt++) {
       expect(await resolveAndDrop()).toBe(74);
