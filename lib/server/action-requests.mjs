@@ -2,16 +2,21 @@
  * Server action requests whose arguments Next cannot decode. Next decodes a server action's
  * arguments (a JSON or multipart body in React's reply format) before the action runs; a body that
  * is not one (text that is not JSON, a broken multipart form, a reference to a part that is not
- * there) makes it throw, and it answers 500 as for a fault of its own (on some pages a 200 whose
- * payload is the error). That is the sender's mistake, and no browser running the console sends it:
- * server.mjs answers it 400 instead.
+ * there) makes it throw, and it answers 500 as for a fault of its own. That is the sender's mistake,
+ * and no browser running the console sends it: server.mjs answers it 400 instead.
  *
  * How it tells: server.mjs gives each action request an id of its own in a request header (replacing
  * any the sender put there), and every Latch action starts in defineAction (lib/actions/action.ts),
- * which marks that id as reached (`markActionReached`). An action request answered 200 or 5xx
- * without the mark never reached an action: its arguments failed to decode. Next's other answers
- * before an action (404 for an unknown action, the sign-in redirect) stay as they are, and so does
- * anything after an action ran (a failure in the page render that follows it stays a 500).
+ * which marks that id as reached (`markActionReached`). An action request answered 5xx without the
+ * mark never reached an action: its arguments failed to decode. Next's other answers before an
+ * action (404 for an unknown action, the sign-in redirect) stay as they are, and so does anything
+ * after an action ran (a failure in the page render that follows it stays a 500).
+ *
+ * A 200 is never replaced, even unmarked: Next forwards an action posted to a page that does not
+ * have it to the page that does, with a request of its own (to this server, or through the address
+ * the request came in at, so perhaps another instance). The first request then answers 200 with
+ * the second one's answer, and only the second reached the action. A malformed body sent that way
+ * is refused in the second request, and the first answers 200 with an empty body.
  *
  * The marks live on globalThis, because server.mjs is not bundled with lib/, and only while the
  * request is answered. No AsyncLocalStorage: once entered, one would cost every promise in the
@@ -48,8 +53,8 @@ export function actionNotReached(id) {
 export const isActionRequest = (request) => request.method === "POST" && request.headers["next-action"] !== undefined;
 
 /**
- * Runs `handle` for an action request. If its answer is about to start with a 200 or a 5xx and no
- * action was reached, `refuse` answers instead, and whatever Next goes on to write is dropped.
+ * Runs `handle` for an action request. If its answer is about to start with a 5xx and no action was
+ * reached, `refuse` answers instead, and whatever Next goes on to write is dropped.
  */
 export function handleActionRequest(request, response, handle, refuse) {
   const id = randomUUID();
@@ -78,7 +83,7 @@ export function handleActionRequest(request, response, handle, refuse) {
     if (decided) return;
     decided = true;
     for (const name of own) delete response[name];
-    if ((status === 200 || status >= 500) && !seen.reached && !response.headersSent) {
+    if (status >= 500 && !seen.reached && !response.headersSent) {
       for (const name of response.getHeaderNames()) response.removeHeader(name);
       refuse(request, response);
       swallow();
