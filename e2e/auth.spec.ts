@@ -231,12 +231,16 @@ test("before the page is live, the sign-in form cannot be sent: no password ever
   await live.close();
 });
 
-test("the sign-in endpoints answer a malformed or oversized body with 4xx, not 500", async ({ request }) => {
+test("the sign-in endpoints answer a malformed or oversized body, or a GET of the sign-in callback, with 4xx, not 500", async ({ request }) => {
   const malformed = await request.post("/api/auth/callback/credentials", { headers: { "content-type": "application/json" }, data: Buffer.from("{") });
   expect(malformed.status()).toBe(400);
   expect(await malformed.json()).toEqual({ error: { code: "BAD_REQUEST", message: "The request body is not valid JSON." } });
   const oversized = await request.post("/api/auth/callback/credentials", { form: { email: "a@b.c", password: "x".repeat(70 * 1024) } });
   expect(oversized.status()).toBe(413);
+  // Opened in a browser (a bookmark, a link): next-auth alone answered a bare 500.
+  const opened = await request.get("/api/auth/callback/credentials");
+  expect(opened.status()).toBe(405);
+  expect(opened.headers()["allow"]).toBe("POST");
   // The endpoints still answer as next-auth does.
   expect(await (await request.get("/api/auth/csrf")).json()).toMatchObject({ csrfToken: expect.any(String) });
 });

@@ -57,6 +57,13 @@ describe("the sign-in routes (next-auth) refuse bad bodies before next-auth read
     expect(await answer.json()).toEqual({ error: { code: "BAD_REQUEST", message: expect.stringContaining("connection closed") } });
   });
 
+  it("405, not next-auth's 500, for the credentials callback opened other than by the sign-in form's POST", async () => {
+    const answer = await authRoute(new NextRequest("http://localhost:3000/api/auth/callback/credentials?error=x"), context("callback", "credentials"));
+    expect(answer.status).toBe(405);
+    expect(answer.headers.get("allow")).toBe("POST");
+    expect(await answer.json()).toEqual({ error: { code: "METHOD_NOT_ALLOWED", message: "Sign in with the form at /login: this address takes its POST only." } });
+  });
+
   it("hands a well-formed request to next-auth with its body intact", async () => {
     const form = "email=a%40b.c&password=x&csrfToken=t";
     const answer = await authRoute(post(form, "application/x-www-form-urlencoded"), context("callback", "credentials"));

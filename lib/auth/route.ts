@@ -10,8 +10,10 @@ type Context = { params: Promise<{ nextauth: string[] }> };
 /** A sign-in form or a CSRF token is a few hundred bytes; nothing next-auth takes comes near this. */
 const MAX_AUTH_BODY_BYTES = 64 * 1024;
 
-function refuse(status: 400 | 413, message: string): NextResponse {
-  return NextResponse.json({ error: { code: status === 400 ? "BAD_REQUEST" : "PAYLOAD_TOO_LARGE", message } }, { status, headers: { "cache-control": "no-store" } });
+const CODES = { 400: "BAD_REQUEST", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE" } as const;
+
+function refuse(status: keyof typeof CODES, message: string, headers: Record<string, string> = {}): NextResponse {
+  return NextResponse.json({ error: { code: CODES[status], message } }, { status, headers: { "cache-control": "no-store", ...headers } });
 }
 
 /**
@@ -20,6 +22,11 @@ function refuse(status: 400 | 413, message: string): NextResponse {
  * malformed one answered 500; nor does it bound the body's size.
  */
 export async function authRoute(request: NextRequest, context: Context): Promise<Response> {
+  const [action, provider] = (await context.params).nextauth ?? [];
+  // The sign-in form posts its credentials here; next-auth answers any other method with a bare 500.
+  if (request.method !== "POST" && action === "callback" && provider === "credentials") {
+    return refuse(405, "Sign in with the form at /login: this address takes its POST only.", { allow: "POST" });
+  }
   if (request.method === "POST") {
     const tooLarge = () => new AppError("PAYLOAD_TOO_LARGE", "The request body is too large.");
     let body: string;
