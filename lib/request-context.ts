@@ -17,13 +17,14 @@ export function requestIdFrom(h: HeaderReader): string {
   return id && VALID_REQUEST_ID.test(id) ? id : randomUUID();
 }
 
-export async function getRequestId(): Promise<string> {
-  return requestIdFrom(await headers());
-}
-
-/** Tells server.mjs that this server action request reached its action (lib/server/action-requests.mjs). */
-export async function noteActionReached(): Promise<void> {
-  markActionReached((await headers()).get(ACTION_REQUEST_HEADER));
+/**
+ * A server action's request id, read as its action starts; in the same read, tells server.mjs that
+ * this request reached its action (lib/server/action-requests.mjs).
+ */
+export async function startActionRequest(): Promise<string> {
+  const h = await headers();
+  markActionReached(h.get(ACTION_REQUEST_HEADER));
+  return requestIdFrom(h);
 }
 
 /** The current request's client address (see clientAddressFrom), for a server action's rate limits. */

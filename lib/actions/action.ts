@@ -5,7 +5,7 @@ import { assertTenant, type Actor, type TenantPermission } from "@/lib/authz";
 import { dbErrorAnswer } from "@/lib/db/races";
 import { AppError, unexpectedMessage, type AppErrorCode, type FieldErrors } from "@/lib/errors";
 import { requestLogger, type Logger } from "@/lib/log";
-import { getRequestId, noteActionReached } from "@/lib/request-context";
+import { startActionRequest } from "@/lib/request-context";
 
 export type ActionContext = { actor: Actor; requestId: string; log: Logger };
 
@@ -135,9 +135,8 @@ export function defineAction<S extends z.ZodType, T>(
   options: ActionOptions = {},
 ): (input: z.input<S>) => Promise<ActionResult<T>> {
   return async (raw) => {
-    const requestId = await getRequestId();
     // Next decoded the arguments: a failure from here on is the action's, not the request's (server.mjs).
-    await noteActionReached();
+    const requestId = await startActionRequest();
     const log = requestLogger(requestId);
     try {
       const actor = await requireActor();
