@@ -36,6 +36,8 @@ import { getConnectionViewOrThrow, listConnections } from "./queries";
 import { parseListQuery } from "@/lib/list-query";
 import { HIDDEN_ASSET, listAuditEvents } from "@/lib/audit/queries";
 import { drain, invokeConnection } from "./runtime";
+import { GET as callbackRoute } from "@/app/api/v1/connections/oauth/callback/route";
+import { request, routeContext } from "@/test/tokens";
 
 vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
 vi.mock("@/lib/request-context", () => import("@/test/mocks/request-context"));
@@ -888,6 +890,43 @@ describe("OAuth 2.0 app with the client secret from a Vault asset", () => {
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ outcome: "FAILURE", details: { fields: [{ field: "clientSecret", part: "value", source: "asset", assetId: oauthAssetId }], failure: expect.any(String) } });
     expect(JSON.stringify(events)).not.toContain(oidc.clientSecret);
+  });
+
+  it("authorization code: declining in the app uses the authorisation up, audited; only someone who may edit the connection gets that far", async () => {
+    signInAs(editor);
+    const started = ok(await saveConnectionAction(oauthInput("authorization_code")));
+    const id = connected(started);
+    const state = new URL((started as { redirectTo: string }).redirectTo).searchParams.get("state")!;
+    // What the app's redirect looks like when the person selects Cancel or Deny (RFC 6749 §4.1.2.1).
+    const callback = (query: string) => callbackRoute(request("GET", `/api/v1/connections/oauth/callback?${query}`), routeContext());
+    const denied = `state=${encodeURIComponent(state)}&error=access_denied&error_description=The+user+denied`;
+
+    // A person who can see the connection but not edit it, and a made-up state: not found, and the authorisation still waits.
+    const onlooker = await makeUser();
+    await grant(connFolder.id, onlooker, "VIEWER");
+    signInAs(onlooker);
+    expect((await callback(denied)).status).toBe(404);
+    signInAs(editor);
+    expect((await callback(`state=${id}.forged&error=access_denied`)).status).toBe(404);
+    expect(await db().auditEvent.count({ where: { targetId: id, action: "connection.authorize" } })).toBe(0);
+
+    const answer = await callback(denied);
+    expect(answer.status).toBe(303);
+    expect(answer.headers.get("location")).toBe(`/connections/${id}?authorization=denied`);
+    // Used up: the same redirect again (a reload) is not found, and records nothing more.
+    expect((await callback(denied)).status).toBe(404);
+    const events = await db().auditEvent.findMany({ where: { targetId: id, action: "connection.authorize" } });
+    expect(events).toMatchObject([{ outcome: "FAILURE", actorId: editor.id, details: { failure: "declined" } }]);
+    // Still waiting for an authorisation, which Authorise the app starts anew.
+    expect(await db().connection.findUniqueOrThrow({ where: { id } })).toMatchObject({ status: "PENDING_AUTHORIZATION", stateCiphertext: null });
+    const again = ok(await authorizeConnectionAction({ connectionId: id }));
+    expect(again).toMatchObject({ ok: true, redirectTo: expect.stringContaining(oidc.authorizationUrl) });
+
+    // Another refusal by the app (not the person's) reads as failed.
+    const next = new URL((again as { redirectTo: string }).redirectTo).searchParams.get("state")!;
+    const refused = await callback(`state=${encodeURIComponent(next)}&error=invalid_scope`);
+    expect(refused.headers.get("location")).toBe(`/connections/${id}?authorization=failed`);
+    expect((await db().auditEvent.findMany({ where: { targetId: id, action: "connection.authorize" }, orderBy: { occurredAt: "asc" } })).map((e) => (e.details as { failure: string }).failure)).toEqual(["declined", "app_refused"]);
   });
 });
 

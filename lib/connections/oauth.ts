@@ -72,9 +72,15 @@ const PENDING_MAX_AGE_MS = 15 * 60 * 1000;
 
 const SUPERSEDED = "The connection was authorised again, or edited, while this authorisation finished; the newer one applies. Finish that one, or start again from the connection.";
 
-/** The callback: checks the state against the pending authorisation, exchanges the code, keeps the tokens sealed. */
-export async function finishOAuthAuthorization(ctx: Ctx, input: { state: string; code: string }) {
-  const [connectionId, nonce] = input.state.split(".");
+/**
+ * The pending authorisation the callback's state names, used up: the caller must hold
+ * connections.write on the connection's folder and the state must match an authorisation started
+ * within PENDING_MAX_AGE_MS; otherwise, and for a second callback with the same state (a reload, a
+ * double submit, a replay), not found. Used up before a code is exchanged, so a code is never spent
+ * twice, which makes the app revoke the tokens it issued for it.
+ */
+async function takePendingAuthorization(ctx: Ctx, state: string) {
+  const [connectionId, nonce] = state.split(".");
   const connection = connectionId && isUuid(connectionId) ? await db().connection.findUnique({ where: { id: connectionId }, include: { secrets: true } }) : null;
   if (!connection || connection.connectorKind !== "oauth2") throw notFound("Connection");
   await assertCanOnFolder(db(), ctx.actor, "connections.write", connection.folderId, "Connection");
@@ -83,17 +89,35 @@ export async function finishOAuthAuthorization(ctx: Ctx, input: { state: string;
   const given = Buffer.from(nonce ?? "");
   const fresh = pending?.pendingSince && Date.now() - Date.parse(pending.pendingSince) < PENDING_MAX_AGE_MS;
   if (!pending?.pendingVerifier || !fresh || expected.length === 0 || expected.length !== given.length || !timingSafeEqual(expected, given)) throw notFound("Authorisation request");
-  // Used up before the code is exchanged: a second callback with the same state (a reload, a
-  // double submit, a replay) finds nothing, so the code is never spent twice, which makes the app
-  // revoke the tokens it issued for it.
   const { count } = await db().connection.updateMany({ where: { id: connection.id, stateCiphertext: { equals: connection.stateCiphertext! } }, data: NO_STATE });
   if (count !== 1) throw notFound("Authorisation request");
+  return { connection, verifier: pending.pendingVerifier };
+}
+
+const authorizeAudit = (ctx: Ctx, connection: { id: string; name: string; folderId: string }) =>
+  ({ actor: ctx.actor, action: "connection.authorize", target: { type: "connection", id: connection.id, label: connection.name }, folderId: connection.folderId, requestId: ctx.requestId }) as const;
+
+/**
+ * The callback without a code: the person declined in the app (`error=access_denied`), or the app
+ * refused the request. The authorisation is used up and the refusal audited; the connection keeps
+ * waiting, so Authorise the app starts a new one.
+ */
+export async function declineOAuthAuthorization(ctx: Ctx, input: { state: string; error: string | undefined }) {
+  const { connection } = await takePendingAuthorization(ctx, input.state);
+  const declined = input.error === "access_denied";
+  await recordAuditEvent(db(), { ...authorizeAudit(ctx, connection), outcome: "FAILURE", details: { connector: "oauth2", fields: fieldSummary(connection.secrets), failure: declined ? "declined" : "app_refused" } });
+  return { connectionId: connection.id, declined };
+}
+
+/** The callback with a code: checks the state against the pending authorisation, exchanges the code, keeps the tokens sealed. */
+export async function finishOAuthAuthorization(ctx: Ctx, input: { state: string; code: string }) {
+  const { connection, verifier } = await takePendingAuthorization(ctx, input.state);
   const config = connection.config as Record<string, unknown>;
   const fields = fieldSummary(connection.secrets);
-  const audit = { actor: ctx.actor, action: "connection.authorize", target: { type: "connection", id: connection.id, label: connection.name }, folderId: connection.folderId, requestId: ctx.requestId } as const;
+  const audit = authorizeAudit(ctx, connection);
   try {
     const tokens = await withCredentials(sourcesOf(connection), { ...ctx, purpose: "oauth_code_exchange" }, (resolved) =>
-      exchangeCode(config as never, resolved.secrets.clientSecret ?? "", { code: input.code, codeVerifier: pending.pendingVerifier!, redirectUri: oauthRedirectUri(), timeoutMs: 15_000 }),
+      exchangeCode(config as never, resolved.secrets.clientSecret ?? "", { code: input.code, codeVerifier: verifier, redirectUri: oauthRedirectUri(), timeoutMs: 15_000 }),
     );
     // Sealing the tokens also ends any lease: a renewal of the previous grant stores nothing over them.
     const sealed = await sealState(connection.id, tokenStateToRecord(tokens));

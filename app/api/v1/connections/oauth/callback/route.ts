@@ -2,14 +2,15 @@ import { NextResponse, type NextRequest } from "next/server";
 import { z } from "zod";
 import { defineRoute } from "@/lib/api/route";
 import { getCurrentUser } from "@/lib/auth/session";
-import { finishOAuthAuthorization } from "@/lib/connections/oauth";
+import { declineOAuthAuthorization, finishOAuthAuthorization } from "@/lib/connections/oauth";
 import { isUuid } from "@/lib/ids";
 import { otherMethods } from "@/lib/api/handler";
 
 /**
- * The OAuth app sends the browser back here after the person authorises it. The signed-in person
- * must still hold connections.write on the connection's folder; the state must match the pending
- * authorisation (otherwise: not found).
+ * The OAuth app sends the browser back here after the person authorises it (with a code) or
+ * declines (with an error). Either way the signed-in person must still hold connections.write on
+ * the connection's folder and the state must match the pending authorisation, which the callback
+ * uses up (otherwise: not found).
  */
 const handler = defineRoute(
   {
@@ -41,7 +42,7 @@ const handler = defineRoute(
     // can differ from the one the browser used, and the session cookie belongs to the latter.
     const back = (outcome: string) =>
       new NextResponse(null, { status: 303, headers: { Location: isUuid(connectionId) ? `/connections/${connectionId}?authorization=${outcome}` : "/folders", "Cache-Control": "no-store" } });
-    if (!query.code) return back(query.error === "access_denied" ? "denied" : "failed");
+    if (!query.code) return back((await declineOAuthAuthorization({ actor, requestId }, { state: query.state, error: query.error })).declined ? "denied" : "failed");
     const result = await finishOAuthAuthorization({ actor, requestId }, { state: query.state, code: query.code });
     return back(result.ok ? "done" : "failed");
   },
