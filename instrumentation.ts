@@ -3,13 +3,15 @@ import { env, nextRuntime } from "@/lib/env";
 
 export async function register() {
   // Read inline (not through lib/env) so the bundler drops the Node-only imports below from the edge build.
+  // eslint-disable-next-line no-restricted-properties
   if (process.env.NEXT_RUNTIME !== "nodejs") return;
   try {
     await start();
   } catch (error) {
     // Next only logs a failed instrumentation hook and goes on listening, answering 500 to every request
     // (health checks included): a supervisor (systemd, a container runtime) would see a live server.
-    // The message names the bad variables, never their values (lib/env.ts).
+    // The message names the bad variables, never their values (lib/env.ts). The logger may be what failed.
+    // eslint-disable-next-line no-console
     console.error(`Latch cannot start: ${error instanceof Error ? error.message : String(error)}`);
     process.exit(1);
   }
@@ -17,6 +19,7 @@ export async function register() {
 
 async function start() {
   // Again here, for the same reason: the edge build keeps a function it cannot see is never called there.
+  // eslint-disable-next-line no-restricted-properties
   if (process.env.NEXT_RUNTIME !== "nodejs") return;
   // Fail fast at start-up, naming the bad variable, instead of on the first request.
   const settings = env();

@@ -76,7 +76,9 @@ const server = createServer();
 let keepAliveOverride;
 Object.defineProperty(server, "keepAliveTimeout", {
   get: () => keepAliveOverride ?? globalThis[HTTP]?.keepAliveMs ?? DEFAULT_KEEP_ALIVE_SECONDS * 1000,
-  set: (ms) => void (keepAliveOverride = ms),
+  set(ms) {
+    keepAliveOverride = ms;
+  },
   configurable: true,
   enumerable: true,
 });

@@ -8,6 +8,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
 import autocannon from "autocannon";
 import { startHashicorpEmulator } from "@/test/emulators/hashicorp";
@@ -228,7 +229,7 @@ async function main() {
 }
 
 function autocannonVersion(): string {
-  return (require("autocannon/package.json") as { version: string }).version;
+  return (createRequire(import.meta.url)("autocannon/package.json") as { version: string }).version;
 }
 
 /**

@@ -16,7 +16,7 @@ const test = base.extend<object, { vault: Vault }>({
     async ({}, use) => {
       const pki = createTestPki();
       const emulator = await startHashicorpEmulator({ pki });
-      const demo = await seedDemoHashicorp(emulator);
+      const demo = seedDemoHashicorp(emulator);
       await use({ pki, emulator, config: demo.storeConfig, secrets: demo.storeSecrets });
       await emulator.close();
     },

@@ -29,9 +29,9 @@ const test = base.extend<object, { emulators: Emulators }>({
       const ccp = await startCyberarkEmulator({ pki });
       const azure = await startAzureEmulator({ pki });
       const vault = await startHashicorpEmulator({ pki });
-      const vaultDemo = await seedDemoHashicorp(vault);
-      const awsDemo = await seedDemoAws(aws, pki);
-      const ccpDemo = await seedDemoCyberark(ccp);
+      const vaultDemo = seedDemoHashicorp(vault);
+      const awsDemo = seedDemoAws(aws, pki);
+      const ccpDemo = seedDemoCyberark(ccp);
       // The demo's AWS key is fixed; this run signs with a random one of its own.
       const accessKeyId = `AKIA${randomBytes(8).toString("hex").toUpperCase()}`;
       const secretAccessKey = newSecret("aws-secret-access-key");

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { expect, request as playwrightRequest, type Page } from "@playwright/test";
+import { expect, request as playwrightRequest } from "@playwright/test";
 import { addMember, createFolder, createTokenIn, createUser, dumpConsoleDatabase, expectNotInDump, freshPage, heapHolds, holdServerActions, registerApiToken, signIn, test, unique } from "./fixtures";
 
 /**

@@ -13,13 +13,15 @@
  */
 const BRANDS = Symbol.for("latch.errorBrands");
 
+type AnyClass = abstract new (...args: never[]) => unknown;
+
 type Branded = { [BRANDS]?: readonly string[] };
 
 /**
  * Call in the base class's constructor with `new.target`: records the brands of the class chain.
  * A subclass takes part by declaring its own `static readonly brand`.
  */
-export function stampBrands(instance: object, target: Function): void {
+export function stampBrands(instance: object, target: AnyClass): void {
   const brands: string[] = [];
   for (let c: unknown = target; typeof c === "function" && c !== Function.prototype; c = Object.getPrototypeOf(c)) {
     if (Object.hasOwn(c, "brand")) brands.push(String((c as unknown as { brand: unknown }).brand));
@@ -31,7 +33,7 @@ export function stampBrands(instance: object, target: Function): void {
  * The `static [Symbol.hasInstance]` of a branded class: true for an instance of any copy of the class
  * (or of a subclass). A subclass without a brand of its own falls back to the ordinary test.
  */
-export function hasBrand(cls: Function, value: unknown): boolean {
+export function hasBrand(cls: AnyClass, value: unknown): boolean {
   if (Function.prototype[Symbol.hasInstance].call(cls, value)) return true;
   if (!Object.hasOwn(cls, "brand") || value === null || typeof value !== "object") return false;
   const brands = (value as Branded)[BRANDS];

@@ -8,7 +8,6 @@ export const searchTextSchema = (max: number) =>
     .trim()
     .overwrite((q) => q.normalize("NFC"))
     .max(max, `Search text can be at most ${max} characters.`)
-    // eslint-disable-next-line no-control-regex
     .refine((q) => !/[\u0000-\u001f\u007f]/.test(q), "Search text cannot contain control characters.");
 
 /** The longest search text a list takes; the search box stops there (a page given more searches nothing). */

@@ -7,6 +7,8 @@ import { z } from "zod";
  * holding one can look exactly like another name (or like something else) in every list, audit entry
  * and picker.
  */
+// Each of these is a character of its own here, not part of a combined one.
+// eslint-disable-next-line no-misleading-character-class
 const UNSEEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\uffa0\ufe00-\ufe0f\u{e0100}-\u{e01ef}]/u;
 
 /**

@@ -56,6 +56,7 @@ step("prisma generate", bin("prisma"), ["generate", "--no-hints"], {
 // its route, as `next build` would; the build then skips its own check.
 step("route types (next typegen)", bin("next"), ["typegen"], placeholders);
 step("typecheck (tsc --noEmit)", bin("tsc"), ["--noEmit"]);
+step("lint (eslint)", bin("eslint"), ["."]);
 // No DATABASE_URL placeholder here: the vitest global setup picks a real server or embedded PostgreSQL.
 step("unit and integration tests (vitest)", bin("vitest"), ["run"]);
 // The types were checked above, so the build skips its own check; in CI (a fresh clone, built once)

@@ -38,7 +38,9 @@ if (installed === undefined || (locked !== undefined && locked > installed)) {
   const now = new Date();
   try {
     utimesSync("node_modules/.package-lock.json", now, now);
-  } catch {}
+  } catch {
+    // Only a hint for the next run: without it, the next `npm run up` installs once more.
+  }
 }
 
 // `node --import tsx` rather than `npx tsx`: one process, so signals reach up.ts directly.

@@ -110,6 +110,8 @@ export function AssetPickerDialog({
     // The first asset that can fill this field: a Text asset listed above a Credential is not it.
     const first = query.data?.pages[0]?.rows.find((row) => row.selectable);
     if (first) pick(first);
+    // `pick` is this render's, as the effect is: it needs no run of its own when it changes.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [pickWhenSettled, settled, query.data]);
 
   function pick(asset: PickerAsset) {
@@ -215,6 +217,8 @@ export function AssetPickerDialog({
           ) : rows.length === 0 ? null : (
             <ul id={listId} ref={listRef} role="listbox" aria-label="Assets" aria-busy={!settled || undefined} className="divide-y">
               {rows.map((row, index) => (
+                // The keys are the search box's (aria-activedescendant points at the active row); a click picks too.
+                // eslint-disable-next-line jsx-a11y/click-events-have-key-events
                 <li
                   key={row.id}
                   id={`${listId}-${row.id}`}

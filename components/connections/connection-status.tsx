@@ -1,4 +1,4 @@
-import type { ConnectionStatus as Status } from "@prisma/client";
+import type { ConnectionStatus as Status } from "@/lib/connections/dto";
 import { StatusBadge } from "@/components/shared/status-badge";
 
 const LABELS: Record<Status, { tone: "success" | "danger" | "warning"; label: string }> = {

@@ -4,7 +4,7 @@ import { MoreHorizontalIcon, UserPlusIcon } from "lucide-react";
 import { useRouter } from "next/navigation";
 import { useRef, useState } from "react";
 import { toast } from "sonner";
-import type { FolderRole } from "@prisma/client";
+import type { FolderRole } from "@/lib/folders/dto";
 import { Button } from "@/components/ui/button";
 import {
   Dialog,

@@ -219,6 +219,7 @@ export function FolderTree({ folders, label = "Folders", basePath = "/folders", 
           }}
           role="treeitem"
           aria-level={level}
+          aria-selected={isActive}
           aria-expanded={hasChildren ? isOpen : undefined}
           aria-labelledby={linkId}
           tabIndex={id === tabStopId ? 0 : -1}

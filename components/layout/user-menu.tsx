@@ -1,6 +1,5 @@
 "use client";
 
-import * as React from "react";
 import Link from "next/link";
 import { signOut } from "next-auth/react";
 import { ChevronsUpDownIcon, LogOutIcon, SettingsIcon } from "lucide-react";

@@ -92,6 +92,7 @@ function PageLink({ href, label, children }: { href: string | undefined; label: 
   if (!href) {
     // A link with no destination: still found as role "link" by name, but announced as disabled.
     return (
+      // eslint-disable-next-line jsx-a11y/anchor-is-valid
       <a role="link" aria-label={label} aria-disabled="true" className={className}>
         {children}
       </a>

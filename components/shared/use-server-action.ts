@@ -122,6 +122,9 @@ export function useServerAction<I, T>(action: (input: I) => Promise<ActionResult
     startRefresh(() => router.refresh());
   };
 
+  // After every render, on purpose: the focus waits until a disabled fieldset is editable again, and
+  // setting the same message again renders nothing.
+  // eslint-disable-next-line react-hooks/exhaustive-deps
   useLayoutEffect(() => {
     if (!failure) return;
     if (focusFirstInvalid.current) {
@@ -203,6 +206,8 @@ export function useServerAction<I, T>(action: (input: I) => Promise<ActionResult
       } finally {
         // Its callbacks have run: the observer lets go of the mutation, which gcTime 0 then removes.
         if (--inFlight.current === 0) mutation.reset();
+        // Set by the mutation's callbacks while it ran; TypeScript still narrows it to the null above.
+        // eslint-disable-next-line @typescript-eslint/await-thenable
         await refreshStarted.current;
       }
     },

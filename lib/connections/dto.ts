@@ -48,6 +48,7 @@ export const connectionSchema = connectionSummarySchema.extend({
   permissions: z.object({ write: z.boolean(), use: z.boolean() }),
 });
 export type ConnectionDto = z.output<typeof connectionSchema>;
+export type ConnectionStatus = z.output<typeof statusSchema>;
 
 export const connectionResponseSchema = z.object({ connection: connectionSchema });
 

@@ -151,7 +151,7 @@ export class Pools {
   drainAll(): Promise<void> {
     const entries = [...this.#byConnection.values()].flatMap((versions) => [...versions.values()]);
     for (const entry of entries) this.drain(entry);
-    return Promise.all(entries.map((entry) => entry.closed)).then(() => undefined);
+    return Promise.all(entries.flatMap((entry) => entry.closed ?? [])).then(() => undefined);
   }
 
   /** Drains clients nobody has used for `idleMs`, and those whose values' hour has ended. */

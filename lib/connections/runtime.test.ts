@@ -245,6 +245,7 @@ describe("invoke", () => {
       expect(mismatch.body.error).toMatchObject({ code: "VALIDATION", message, fieldErrors: { "input.params": [message] } });
     }
     // A whole number JSON cannot carry exactly (a bigint id) is refused by where it is, not rounded to another row's.
+    // eslint-disable-next-line no-loss-of-precision
     const rounded = await invoke(connectionId, "query", { sql: "SELECT $1::text AS v, $2::jsonb AS doc", params: ["ok", { ids: [1, 9007199254740993] }] });
     expect(rounded.status).toBe(422);
     const refusal = rounded.body.error as { message: string; fieldErrors: Record<string, string[]> };

@@ -11,6 +11,9 @@ const parentIdSchema = z.string().nullable().meta({ description: "The parent fol
 const ROLE_DESCRIPTION =
   "Your highest role here, given here or on a folder above; null for a tenant administrator without one. For an API token, the highest role its permissions wholly cover: a token with connections.use but not assets.write shows VIEWER, yet may invoke. A token's permissions are what it was created with.";
 
+/** A role on a folder, as the console and the API show it. */
+export type FolderRole = z.output<typeof folderRoleSchema>;
+
 export const folderNodeSchema = z.object({ id: z.string(), name: z.string(), parentId: parentIdSchema, role: folderRoleSchema.nullable().meta({ description: ROLE_DESCRIPTION }) });
 
 export const folderListResponseSchema = z.object({ folders: z.array(folderNodeSchema) });

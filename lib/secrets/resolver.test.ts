@@ -274,7 +274,7 @@ describe("the store's kept client", () => {
     }
     // On a cache miss Latch reads the store's row before the store: that read failing is not
     // "the connection to <store name> was reset" either.
-    await invalidateAsset(assetId);
+    invalidateAsset(assetId);
     const reset = Object.assign(new Error("Connection terminated unexpectedly"), { code: "ECONNRESET" });
     const rowRead = vi.spyOn(db().credentialStore, "findUnique").mockRejectedValueOnce(reset);
     try {

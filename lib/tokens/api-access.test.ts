@@ -1,4 +1,3 @@
-import type { NextRequest } from "next/server";
 import { beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Actor } from "@/lib/authz";
 import { db } from "@/lib/db";
@@ -18,8 +17,6 @@ vi.mock("@/lib/request-context", () => import("@/test/mocks/request-context"));
  * subfolders, within its permissions) and what it may not (everything in folder Y, on every route,
  * answered 404 and changing nothing); and every way a token is refused (401).
  */
-type Handler = (req: NextRequest, ctx: { params: Promise<Record<string, string>> }) => Promise<Response>;
-
 let admin: Actor, owner: Actor;
 let x: { id: string }, xChild: { id: string }, y: { id: string }, yChild: { id: string };
 let inX: Ids, inY: Ids;

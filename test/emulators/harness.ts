@@ -116,7 +116,9 @@ export async function startEmulator(opts: {
     }
   }
 
-  const server = opts.tls ? createHttpsServer(opts.tls, onRequest) : createHttpServer(onRequest);
+  // onRequest answers its own failures (500 above).
+  const listener = (req: IncomingMessage, res: ServerResponse) => void onRequest(req, res);
+  const server = opts.tls ? createHttpsServer(opts.tls, listener) : createHttpServer(listener);
   server.on("connection", (s: Socket) => {
     sockets.add(s);
     s.on("close", () => sockets.delete(s));

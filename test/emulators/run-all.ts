@@ -19,10 +19,10 @@ async function main() {
   const azure = await startAzureEmulator({ pki });
   const vault = await startHashicorpEmulator({ pki });
   const started = [
-    { name: "HashiCorp Vault", emulator: vault, demo: await seedDemoHashicorp(vault) },
-    { name: "AWS Secrets Manager", emulator: aws, demo: await seedDemoAws(aws, pki) },
-    { name: "Azure Key Vault", emulator: azure, demo: await seedDemoAzure(azure) },
-    { name: "CyberArk CCP", emulator: ccp, demo: await seedDemoCyberark(ccp) },
+    { name: "HashiCorp Vault", emulator: vault, demo: seedDemoHashicorp(vault) },
+    { name: "AWS Secrets Manager", emulator: aws, demo: seedDemoAws(aws, pki) },
+    { name: "Azure Key Vault", emulator: azure, demo: seedDemoAzure(azure) },
+    { name: "CyberArk CCP", emulator: ccp, demo: seedDemoCyberark(ccp) },
   ];
 
   const lines = [

@@ -51,7 +51,6 @@ const shortString = (trim = false) =>
 /** A message property: a short string, without control characters (a NUL or a line break in a content type reaches consumers as is). */
 const property = (description: string) =>
   shortString(true)
-    // eslint-disable-next-line no-control-regex
     .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), "Control characters are not allowed here.")
     // Left blank is left out, not sent as an empty property.
     .transform((v) => v || undefined)

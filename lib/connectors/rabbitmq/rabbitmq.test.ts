@@ -166,7 +166,7 @@ describe("rabbitmq connector against the machine's RabbitMQ", () => {
     client.createConfirmChannel = async () => {
       const channel = await openChannel();
       const close = channel.close.bind(channel);
-      channel.close = () => new Promise<void>((resolve) => setTimeout(() => close().then(resolve, () => resolve()), 1500));
+      channel.close = () => new Promise<void>((resolve) => setTimeout(() => void close().then(resolve, () => resolve()), 1500));
       return channel;
     };
     expect(await publish(client, { routingKey: queue, body: "confirmed" }, 700)).toEqual({ published: true, routed: true });

@@ -52,7 +52,7 @@ afterEach(async () => {
   emu.clearFaults();
   emu.sts.clearFaults();
   emu.setClockOffset(0);
-  await Promise.all(clients.splice(0).map((c) => c.close?.()));
+  await Promise.all(clients.splice(0).flatMap((c) => c.close?.() ?? []));
 });
 
 afterAll(async () => {

@@ -53,7 +53,7 @@ afterEach(async () => {
   emu.throttle({ times: 0 });
   emu.failTokenEndpoint({ times: 0 });
   emu.setTokenTtl(3600);
-  await Promise.all(clients.splice(0).map((c) => c.close?.()));
+  await Promise.all(clients.splice(0).flatMap((c) => c.close?.() ?? []));
 });
 
 afterAll(async () => {

@@ -39,7 +39,7 @@ beforeAll(async () => {
   ccp.seedAccount({ safe: "HR", object: "hr-db", password: "hr-pw", userName: "hr" });
 });
 afterAll(async () => {
-  await Promise.all(clients.map((c) => c.close?.()));
+  await Promise.all(clients.flatMap((c) => c.close?.() ?? []));
   await ccp.close();
 });
 

@@ -32,7 +32,7 @@ beforeAll(async () => {
 
 afterEach(async () => {
   emu.clearFaults();
-  await Promise.all(clients.splice(0).map((c) => c.close?.()));
+  await Promise.all(clients.splice(0).flatMap((c) => c.close?.() ?? []));
 });
 
 afterAll(async () => {
@@ -753,7 +753,7 @@ describe("HashiCorp Vault provider: configuration", () => {
       expect(demo.instructions).toContain(fresh.url);
       expect(demo.instructions).toContain(fresh.controlUrl);
     } finally {
-      await Promise.all(clients.splice(0).map((c) => c.close?.()));
+      await Promise.all(clients.splice(0).flatMap((c) => c.close?.() ?? []));
       await fresh.close();
     }
   });
