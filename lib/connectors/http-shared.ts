@@ -502,7 +502,7 @@ export const requestInputSchema = z
 export type RequestInput = z.output<typeof requestInputSchema>;
 export const requestOutputSchema = z.strictObject({
   status: z.number().int().meta({ description: "The API's HTTP status, whatever it is (a 401 to the connection's credential fails the invoke instead)." }),
-  headers: z.record(z.string(), z.string()).meta({ description: "Response headers by lower-case name, without Set-Cookie; repeated ones joined with \", \". A compressed body (gzip, deflate, br) is returned decompressed, without its Content-Encoding and Content-Length." }),
+  headers: z.record(z.string(), z.string()).meta({ description: "Response headers by lower-case name, without Set-Cookie; repeated ones joined with \", \". A compressed body (gzip, deflate, br) is returned decompressed, without its Content-Encoding and Content-Length; Content-Length is also left out when the body returned is not the bytes the target sent (cut at the cap, with credentials blanked, or read from another charset)." }),
   body: z.string().meta({ description: "The body as text, decoded by its charset (UTF-8 when it names none). Binary content (images, archives) does not survive being read as text: call such endpoints another way." }),
   truncated: z.boolean().meta({ description: "True when the body was longer than Latch returns and was cut." }),
 });
@@ -718,6 +718,8 @@ export async function readResponse(response: Response, forms: string[], head = f
   }
   // Cut where the cap falls in the bytes, as decoded: in UTF-16 that is half as many characters as bytes.
   const body = redact(truncated ? safeCut(text, decode(bytes.subarray(0, MAX_BODY_BYTES)), forms) : text, forms);
+  // The target's length describes its bytes: not a body that was cut, blanked or read from another charset.
+  if (truncated || body !== text || decode !== utf8) delete headers["content-length"];
   return { status: response.status, headers, body, truncated };
 }
 

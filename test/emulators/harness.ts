@@ -45,7 +45,8 @@ export type Emulator = {
 
 export function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
   const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json", date: new Date().toUTCString(), ...headers });
+  // With its length, as real services answer (a HEAD's body-less answer keeps the header too).
+  res.writeHead(status, { "content-type": "application/json", "content-length": String(Buffer.byteLength(text)), date: new Date().toUTCString(), ...headers });
   res.end(text);
 }
 

@@ -278,7 +278,12 @@ describe("HTTP connector: request operation", () => {
       expect(result.status).toBe(200);
       expectNoSecret(result);
       expect(result.body).toContain("[redacted]");
+      // Blanking changed the body's length: the target's Content-Length would no longer describe it.
+      expect(result.headers).not.toHaveProperty("content-length");
     }
+    // A body returned as the target sent it keeps its length.
+    const plain = await request(bearer(), { path: "/health" });
+    expect(plain.headers["content-length"]).toBe(String(Buffer.byteLength(plain.body)));
   });
 
   it("never returns a Basic credential the target echoes escaped (PHP, .NET, percent-encoding)", async () => {
@@ -327,6 +332,7 @@ describe("HTTP connector: request operation", () => {
     const result = await request(bearer(), { path: "/big" });
     expect(result.truncated).toBe(true);
     expect(Buffer.byteLength(result.body)).toBe(1024 * 1024);
+    expect(result.headers).not.toHaveProperty("content-length");
   });
 
   it("a 401 to a request with a credential is a credentials rejection (the rotation path), never data", async () => {
