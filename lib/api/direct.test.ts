@@ -8,7 +8,7 @@ import { db } from "@/lib/db";
 import { grant, makeFolder, makeUser } from "@/test/fixtures";
 import { startHttpTarget, type HttpTarget } from "@/test/targets/http-target";
 import { bearer, personalToken, routeContext } from "@/test/tokens";
-import * as foldersRoute from "@/app/api/v1/folders/route";
+import * as invokeRoute from "@/app/api/v1/connections/[connectionId]/invoke/route";
 import { serveDirect } from "./direct";
 import { acceptsGzip } from "./handler";
 
@@ -252,7 +252,7 @@ describe("a client that hangs up before its body has arrived", () => {
   });
 
   it("is answered 400 through Next's router too, not logged as a server error (500)", async () => {
-    const half = new TextEncoder().encode('{"name":"Half a bo');
+    const half = new TextEncoder().encode('{"operation":"Half a bo');
     const body = new ReadableStream<Uint8Array>({
       start(controller) {
         controller.enqueue(half);
@@ -260,13 +260,15 @@ describe("a client that hangs up before its body has arrived", () => {
         setTimeout(() => controller.error(Object.assign(new Error("aborted"), { code: "ECONNRESET" })), 10);
       },
     });
-    const request = new NextRequest("http://localhost/api/v1/folders", {
+    // The body is read before the connection is looked up: any id will do.
+    const connectionId = randomUUID();
+    const request = new NextRequest(`http://localhost/api/v1/connections/${connectionId}/invoke`, {
       method: "POST",
       headers: { authorization: bearer(token), "content-type": "application/json" },
       body,
       duplex: "half",
     } as ConstructorParameters<typeof NextRequest>[1]);
-    const answer = await foldersRoute.POST(request, routeContext());
+    const answer = await invokeRoute.POST(request, routeContext({ connectionId }));
     expect(answer.status).toBe(400);
     expect(((await answer.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: "BAD_REQUEST", message: expect.stringContaining("connection closed") });
   });

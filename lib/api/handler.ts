@@ -210,6 +210,18 @@ async function readJson(incoming: Incoming): Promise<unknown> {
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
+/** Without an Authorization header: the browser session, and for a runner that sent neither, what to send. */
+async function sessionActor() {
+  try {
+    return await requireActor();
+  } catch (error) {
+    if (error instanceof AppError && error.code === "UNAUTHENTICATED") {
+      throw new AppError("UNAUTHENTICATED", "No API token was sent, and no one is signed in: send a Latch API token as 'Authorization: Bearer lt_…' (or sign in to the console first).");
+    }
+    throw error;
+  }
+}
+
 /**
  * An operation that takes no body (a refresh, a test) says so when sent one, as a misspelt field is
  * named rather than ignored: `{"force": true}` would otherwise do nothing, silently. No body, an
@@ -218,7 +230,21 @@ const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 async function assertNoBody(incoming: Incoming): Promise<void> {
   const tooLarge = () => new AppError("PAYLOAD_TOO_LARGE", "The request body is larger than 1 MiB, and this operation takes none.");
   const text = (await incoming.readBody(MAX_REQUEST_BYTES, tooLarge)).toString("utf8").trim();
-  if (text !== "" && !/^\{\s*\}$/.test(text)) throw new AppError("VALIDATION", "This operation takes no request body: send none (or {}). See the operation in /api/v1/openapi.json.");
+  if (text === "" || /^\{\s*\}$/.test(text)) return;
+  // Named where it can be, as a misspelt field of a body is: which keys were sent.
+  let keys: string[] = [];
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)) keys = Object.keys(parsed).slice(0, 20);
+  } catch {
+    keys = [];
+  }
+  const message = "is not a field of this operation, which takes no request body.";
+  throw new AppError(
+    "VALIDATION",
+    `${keys.length > 0 ? `body: ${keys[0]} ${message}` : "This operation takes no request body."} Send none (or {}). See the operation in /api/v1/openapi.json.`,
+    keys.length > 0 ? Object.fromEntries(keys.map((k) => [k, [message]])) : { _form: ["This operation takes no request body."] },
+  );
 }
 
 /**
@@ -292,7 +318,7 @@ export function apiHandler<P = Record<string, never>, Q = Record<string, never>,
     const authorization = incoming.headers.get("authorization");
     try {
       if (authorization === null) assertSameSiteForSession(incoming);
-      const actor = authorization === null ? await requireActor() : await authenticateBearer(authorization, incoming.headers, log, requestId);
+      const actor = authorization === null ? await sessionActor() : await authenticateBearer(authorization, incoming.headers, log, requestId);
       await options.authorize?.(actor);
       const params = schemas.params ? schemas.params.safeParse(incoming.rawParams) : { success: true as const, data: {} as P };
       // A malformed id is an unknown id.
@@ -303,6 +329,9 @@ export function apiHandler<P = Record<string, never>, Q = Record<string, never>,
       const rawQuery = Object.fromEntries(incoming.searchParams);
       // As in a body: "__proto__" would be no key at all to the validation (nor to its error's field names).
       assertInputShape(rawQuery);
+      // An operation without query parameters names one it is sent (`?dryRun=1` does not make a dry run).
+      const unknownKeys = schemas.query ? [] : Object.keys(rawQuery);
+      if (unknownKeys.length > 0) throw new AppError("VALIDATION", `query: ${unknownKeys[0]} is not a parameter of this operation, which takes none. See the operation in /api/v1/openapi.json.`, Object.fromEntries(unknownKeys.map((k) => [k, ["is not a parameter of this operation, which takes none."]])));
       const query = schemas.query ? schemas.query.safeParse(rawQuery) : { success: true as const, data: {} as Q };
       if (!query.success) throw invalid(query.error, "query");
       let body = undefined as B;
@@ -310,7 +339,7 @@ export function apiHandler<P = Record<string, never>, Q = Record<string, never>,
       if (schemas.body) {
         const raw = await readJson(incoming);
         if ((schemas.body as z.ZodType) instanceof z.ZodObject && (raw === null || typeof raw !== "object" || Array.isArray(raw))) {
-          throw new AppError("VALIDATION", "The request body must be a JSON object, e.g. {\"name\": \"…\"}; see the operation in /api/v1/openapi.json.");
+          throw new AppError("VALIDATION", "The request body must be a JSON object; see the operation in /api/v1/openapi.json for its fields.", { _form: ["The request body must be a JSON object."] });
         }
         const parsed = schemas.body.safeParse(raw);
         if (!parsed.success) throw invalid(parsed.error, "body");

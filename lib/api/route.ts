@@ -1,6 +1,7 @@
 import "server-only";
 import { z } from "zod";
 import type { ActionOptions } from "@/lib/actions/action";
+import { AppError } from "@/lib/errors";
 import { apiHandler } from "./handler";
 import type { Documented, OperationSpec } from "./openapi";
 
@@ -26,7 +27,16 @@ export function defineRoute<P = Record<string, never>, Q = Record<string, never>
   // So are a list's unknown query parameters: ?search=pg for ?q=pg would otherwise answer everything, unfiltered.
   // A route whose caller adds parameters of its own (an OAuth callback) says so with z.looseObject.
   const query = (spec.query instanceof z.ZodObject && spec.query.def.catchall === undefined ? spec.query.strict() : spec.query) as z.ZodType<Q> | undefined;
-  const { authorize, ...rest } = spec;
+  const { authorize: ownCheck, ...rest } = spec;
+  // What no token may do says so, rather than "not found" or a refusal of the body it was sent.
+  const tokensRefused = spec.access.kind === "session" || spec.access.kind === "admin";
+  const refusal = `${spec.summary}: not open to API tokens; ${spec.access.kind === "admin" ? "a tenant administrator does this" : "do this"} signed in to the console.`;
+  const authorize: ActionOptions["authorize"] = tokensRefused
+    ? async (actor) => {
+        if (actor.scope) throw new AppError("NOT_FOUND", refusal);
+        await ownCheck?.(actor);
+      }
+    : ownCheck;
   const documented = body ? { ...rest, body } : rest;
   const handler = apiHandler<P, Q, B>({ params: spec.params, query, body }, run, {
     ...(spec.status && spec.status !== 200 ? { status: spec.status } : {}),

@@ -189,8 +189,8 @@ describe("route handlers give a clear 4xx for bad input, never a 500", () => {
     ["empty name", JSON.stringify({ name: "", parentId: null }), "application/json", 422, "body: name Enter a folder name."],
     ["over-long name", JSON.stringify({ name: "n".repeat(500), parentId: null }), "application/json", 422, "body: name Folder names can be at most 100 characters."],
     ["wrong type", JSON.stringify({ name: ["a"], parentId: null }), "application/json", 422, "body: name Enter a folder name."],
-    ["JSON that is not an object", "[]", "application/json", 422, 'The request body must be a JSON object, e.g. {"name": "…"}; see the operation in /api/v1/openapi.json.'],
-    ["JSON null", "null", "application/json", 422, 'The request body must be a JSON object, e.g. {"name": "…"}; see the operation in /api/v1/openapi.json.'],
+    ["JSON that is not an object", "[]", "application/json", 422, "The request body must be a JSON object; see the operation in /api/v1/openapi.json for its fields."],
+    ["JSON null", "null", "application/json", 422, "The request body must be a JSON object; see the operation in /api/v1/openapi.json for its fields."],
     ["oversize body", JSON.stringify({ name: "x".repeat(1_100_000) }), "application/json", 413, "The request body is larger than 1 MiB."],
     // JSON escapes can spell half a character, which PostgreSQL cannot store (it failed inside the write: a 500).
     ["a lone surrogate in a value", '{"name":"Pay\\ud800roll","parentId":null}', "application/json", 400, BROKEN_TEXT],

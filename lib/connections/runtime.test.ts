@@ -48,8 +48,8 @@ function ok<T>(result: ActionResult<T>): T {
   return result.data;
 }
 
-async function call(route: { POST: (req: NextRequest, ctx: { params: Promise<Record<string, string>> }) => Promise<Response> }, connectionId: string, body?: unknown, headers: Record<string, string> = {}) {
-  const req = new NextRequest(`http://latch.test/api/v1/connections/${connectionId}/x`, {
+async function call(route: { POST: (req: NextRequest, ctx: { params: Promise<Record<string, string>> }) => Promise<Response> }, connectionId: string, body?: unknown, headers: Record<string, string> = {}, query = "") {
+  const req = new NextRequest(`http://latch.test/api/v1/connections/${connectionId}/x${query}`, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
     body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
@@ -192,8 +192,21 @@ describe("invoke", () => {
     for (const route of [refreshRoute, testRoute]) {
       for (const none of [undefined, "", " {} "]) expect((await call(route, connectionId, none)).status).toBe(200);
       const sent = await call(route, connectionId, { force: true });
-      expect(sent).toMatchObject({ status: 422, body: { error: { code: "VALIDATION", message: expect.stringContaining("This operation takes no request body") } } });
+      expect(sent).toMatchObject({ status: 422, body: { error: { code: "VALIDATION", message: expect.stringContaining("body: force is not a field of this operation, which takes no request body."), fieldErrors: { force: [expect.any(String)] } } } });
+      expect(await call(route, connectionId, "[1]")).toMatchObject({ status: 422, body: { error: { message: expect.stringContaining("This operation takes no request body."), fieldErrors: { _form: [expect.any(String)] } } } });
     }
+  });
+
+  it("a query parameter an operation does not take is a 422 naming it, and nothing runs (?dryRun=1 makes no dry run)", async () => {
+    const { connectionId } = await connect("postgres", `rt/query-${randomUUID().slice(0, 6)}`, postgres.user, postgres.password, { host: postgres.host, port: postgres.port, database: postgres.database, tlsMode: "disable" });
+    const invokes = () => db().auditEvent.count({ where: { action: "connection.invoke", targetId: connectionId } });
+    const before = await invokes();
+    for (const [route, body] of [[invokeRoute, { operation: "query", input: { sql: "SELECT 1" } }], [refreshRoute, undefined], [testRoute, undefined]] as const) {
+      const sent = await call(route, connectionId, body, {}, "?dryRun=1&force=1");
+      expect(sent).toMatchObject({ status: 422, body: { error: { code: "VALIDATION", message: expect.stringContaining("query: dryRun is not a parameter of this operation"), fieldErrors: { dryRun: [expect.any(String)], force: [expect.any(String)] } } } });
+    }
+    expect(await invokes()).toBe(before);
+    expect((await call(invokeRoute, connectionId, { operation: "query", input: { sql: "SELECT 1" } })).status).toBe(200);
   });
 
   it("a body over 1 MiB is refused with 413 even without Content-Length (read with a running limit)", async () => {

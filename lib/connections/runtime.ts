@@ -226,7 +226,7 @@ const ERROR_CODES: Record<ConnectorError["kind"], AppErrorCode> = {
 const TITLES: Record<ConnectorError["kind"], string> = {
   credentials_rejected: "Credentials rejected by the target",
   permission: "Permission denied by the target",
-  target_error: "The target returned an error",
+  target_error: "Refused by the target",
   upstream_error: "The target answered with an error",
   busy: "The target asks to run it again",
   tls: "TLS problem",

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { dateTimeSchema } from "@/lib/api/openapi";
+import { ROLE_PERMISSIONS } from "@/lib/authz/permissions";
 import { folderRoleSchema } from "./schemas";
 
 /** Wire shapes of the folder routes: documented in the OpenAPI document and checked by the tests. */
@@ -9,7 +10,9 @@ const parentIdSchema = z.string().nullable().meta({ description: "The parent fol
 
 /** What `role` means to a person and to an API token, whose permissions need not be a role's. */
 const ROLE_DESCRIPTION =
-  "Your highest role here, given here or on a folder above; null for a tenant administrator without one. For an API token, the highest role its permissions wholly cover: a token with connections.use but not assets.write shows VIEWER, yet may invoke. A token's permissions are what it was created with.";
+  "Your highest role here, given here or on a folder above; null for a tenant administrator without one. " +
+  `For an API token, the highest role all of whose permissions the token holds (${(["VIEWER", "EDITOR"] as const).map((role) => `${role}: ${[...ROLE_PERMISSIONS[role]].join(", ")}`).join("; ")}), else null: ` +
+  "a token with connections.use alone shows null, yet may invoke. A token holds the permissions it was created with, listed with it under API tokens in the console.";
 
 /** A role on a folder, as the console and the API show it. */
 export type FolderRole = z.output<typeof folderRoleSchema>;
