@@ -156,7 +156,11 @@ export function CreateTokenDialog({ target, folders, disabled }: { target: Targe
                 <ScopeEditor
                   folders={folders}
                   value={scopes}
-                  onChange={setScopes}
+                  onChange={(next) => {
+                    setScopes(next);
+                    // "Add at least one folder." no longer holds once one is chosen.
+                    if (next.some((s) => s.folderId)) create.clearErrors(["scopes"]);
+                  }}
                   errorFor={(i) => {
                     const sentAt = sentKeys.indexOf(scopes[i]?.key ?? "");
                     return sentAt < 0 ? null : (create.fieldError(`scopes.${sentAt}.permissions`) ?? create.fieldError(`scopes.${sentAt}.folderId`));

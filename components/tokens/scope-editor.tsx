@@ -39,10 +39,10 @@ export function ScopeEditor({
         const error = errorFor(index);
         const n = index + 1;
         return (
-          <fieldset key={scope.key} className="grid gap-3 rounded-lg border p-3" aria-describedby={error ? `scope-${scope.key}-error` : undefined}>
+          <fieldset key={scope.key} className="grid min-w-0 gap-3 rounded-lg border p-3" aria-describedby={error ? `scope-${scope.key}-error` : undefined}>
             <legend className="sr-only">Folder {n}</legend>
             <div className="flex items-end gap-2">
-              <div className="grid flex-1 gap-2">
+              <div className="grid min-w-0 flex-1 gap-2">
                 <Label htmlFor={`scope-${scope.key}-folder`}>Folder {value.length > 1 ? n : ""}</Label>
                 <Select
                   value={scope.folderId}
