@@ -165,6 +165,12 @@ export function AssetForm({ folderId, stores, existing, cancelHref }: AssetFormP
     }
   }
 
+  /** The other source's fields leave the form, and so do their errors (else they would move above it). */
+  function chooseSource(next: Source) {
+    setSource(next);
+    save.clearErrors(next === "reference" ? ["secretValue", "username"] : ["usernameKey", "valueKey", "secretVersion", "versionKind"]);
+  }
+
   function chooseType(t: AssetType) {
     setType(t);
     if (!editing) setValueKey(defaultValueKey(t, store));
@@ -266,7 +272,7 @@ export function AssetForm({ folderId, stores, existing, cancelHref }: AssetFormP
               legend={editing ? "Value" : "Source"}
               name="source"
               value={source}
-              onChange={setSource}
+              onChange={chooseSource}
               options={[
                 {
                   value: "reference",
