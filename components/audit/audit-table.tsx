@@ -89,11 +89,13 @@ export function AuditTable({ rows, total, page, pageSize, q, filtered, asOf }: {
           key: "target",
           header: "Target",
           // A 100-character name without a space (a token's, a folder's) must not push Outcome and Request id
-          // out: it breaks anywhere. No minimum width, unlike the name columns: this table is wide already.
-          className: "[overflow-wrap:anywhere]",
+          // out: it breaks anywhere, but only past a width that keeps the kind's own word ("Connection") whole.
+          className: "[overflow-wrap:anywhere] min-w-36",
           cell: (r) => (
-            <span className="text-sm">
-              <span className="text-muted-foreground">{targetTypeLabel(r.targetType)}</span> <Email address={r.targetLabel ?? r.targetId ?? ""} />
+            <span className="grid text-sm">
+              {/* The space keeps "Connection Payroll" two words to a reader and a search; the grid ignores it. */}
+              <span className="text-xs text-muted-foreground">{targetTypeLabel(r.targetType)}</span>{" "}
+              <Email address={r.targetLabel ?? r.targetId ?? ""} />
             </span>
           ),
         },
@@ -117,7 +119,7 @@ export function AuditTable({ rows, total, page, pageSize, q, filtered, asOf }: {
         <EmptyState
           icon={ScrollTextIcon}
           title={q || filtered ? "No events match your search" : "No audit events yet"}
-          description={q || filtered ? undefined : "Every change made in Latch is recorded here: who, what, when and with what outcome."}
+          description={q || filtered ? undefined : "Every change made in Latch, and every use of a credential, is recorded here: who, what, when and with what outcome."}
         />
       }
       footer={<Pagination page={page} pageSize={pageSize} total={total} pin={asOf ? { asOf: asOf.toISOString() } : undefined} />}

@@ -25,8 +25,8 @@ export default async function AuditPage({ searchParams }: { searchParams: Promis
         title="Audit log"
         description={
           user.isAdmin
-            ? "Every change in this installation. Events never contain secret values."
-            : "Changes in the folders you administer. Events never contain secret values."
+            ? "Every change in this installation, and every use of a credential. Events never contain secret values."
+            : "Changes in the folders you administer, and every use of their credentials. Events never contain secret values."
         }
       />
       <AuditTable rows={rows} total={total} page={query.page} pageSize={query.pageSize} q={query.q} filtered={!!query.outcome} asOf={asOf} />
