@@ -239,7 +239,7 @@ export function AssetForm({ folderId, stores, existing, cancelHref }: AssetFormP
             <CardTitle>
               <h2>Where the secret lives</h2>
             </CardTitle>
-            <CardDescription>Latch keeps only this pointer. The value is read from the store when a connection needs it and is never shown.</CardDescription>
+            <CardDescription>The asset keeps only a pointer to the secret in a credential store. The value is read from the store when a connection needs it and is never shown.</CardDescription>
           </CardHeader>
           <CardContent className="grid gap-5">
             {stores.length === 0 ? (
@@ -356,7 +356,7 @@ export function AssetForm({ folderId, stores, existing, cancelHref }: AssetFormP
                 )}
               </div>
             ) : (
-              <p className="text-sm text-muted-foreground">Latch stores the value encrypted in its own database under a name of its own.</p>
+              <p className="text-sm text-muted-foreground">This store is Latch’s own: the value is kept encrypted in Latch’s database, under a name Latch gives it.</p>
             )}
 
             {writingValue ? (

@@ -74,7 +74,7 @@ function validateProviderInput(kind: string, input: ProviderInput, stored?: Stor
   if (config.success && !env().LATCH_DEV_ALLOW_HTTP_STORES) {
     for (const f of provider.fields.filter((x) => x.locator)) {
       const value = (config.data as Record<string, unknown>)[f.name];
-      if (typeof value === "string" && /^http:/i.test(value)) fail(`config.${f.name}`, `Use an https:// address. Plain http:// is allowed only in development, with LATCH_DEV_ALLOW_HTTP_STORES set.`);
+      if (typeof value === "string" && /^http:/i.test(value)) fail(`config.${f.name}`, "Use an https:// address: Latch sends a store its credentials only over TLS.");
     }
   }
   const configValues = (config.success ? config.data : input.config) as Record<string, unknown>;

@@ -30,7 +30,7 @@ export default async function StoresPage({ searchParams }: { searchParams: Promi
       <Breadcrumbs items={[{ label: "Credential stores" }]} />
       <PageHeader
         title="Credential stores"
-        description="The vaults credential assets point into. Latch reads secrets from them when a connection needs one and never keeps the values."
+        description="The vaults credential assets point into, Latch’s own encrypted store among them. A connection reads a secret from its store when it needs it, and keeps the value only in memory, for at most an hour."
         actions={
           <Button asChild>
             <Link href="/stores/new">
@@ -41,6 +41,8 @@ export default async function StoresPage({ searchParams }: { searchParams: Promi
       />
       <DataTable
         label="Credential stores"
+        // Five columns, the health badge last: on a phone each store is a card, so none is off-screen.
+        phoneLayout="cards"
         toolbar={<SearchInput label="Search stores" placeholder="Search stores…" />}
         rows={stores}
         getRowId={(s) => s.id}

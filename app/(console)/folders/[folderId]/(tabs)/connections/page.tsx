@@ -38,7 +38,7 @@ export default async function ConnectionsPage({
           <h2 id="connections-heading" className="text-lg font-semibold">
             Connections
           </h2>
-          <p className="text-sm text-muted-foreground">Connections to databases, brokers and APIs. Fields can use credential assets, which Latch never stores.</p>
+          <p className="text-sm text-muted-foreground">Connections to databases, brokers and APIs. A secret field can use a credential asset: the connection keeps only the reference, and the value is read from its store when needed.</p>
         </div>
         {add}
       </div>
