@@ -233,7 +233,7 @@ test("a confirmation sent after the session ended goes to sign-in, then back to 
 test("a first subfolder made from the empty list's button leaves focus in the section, not lost to the page", async ({ page }) => {
   const parentId = await createFolder(page, unique("Empty"));
   await page.goto(`/folders/${parentId}`);
-  await expect(page.getByText("No folders here yet")).toBeVisible();
+  await expect(page.getByText("No subfolders yet")).toBeVisible();
   // The empty list's own button (the header has one too).
   await page.getByRole("button", { name: "New subfolder" }).last().click();
   const dialog = page.getByRole("dialog", { name: "New subfolder" });
@@ -242,7 +242,7 @@ test("a first subfolder made from the empty list's button leaves focus in the se
   await dialog.getByRole("button", { name: "Create folder" }).click();
   await expect(dialog).toBeHidden();
   await expect(page.getByRole("link", { name })).toBeVisible();
-  await expect(page.getByText("No folders here yet")).toHaveCount(0);
+  await expect(page.getByText("No subfolders yet")).toHaveCount(0);
   // That button went with the empty list: focus moved to the heading of its section.
   await expect(page.getByRole("heading", { name: "Subfolders" })).toBeFocused();
 });

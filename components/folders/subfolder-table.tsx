@@ -16,6 +16,7 @@ export function SubfolderTable({
   q,
   emptyAction,
   label,
+  nested = false,
 }: {
   rows: FolderRow[];
   total: number;
@@ -24,6 +25,8 @@ export function SubfolderTable({
   q: string;
   emptyAction?: React.ReactNode;
   label: string;
+  /** A folder's subfolders, rather than the top level. */
+  nested?: boolean;
 }) {
   return (
     <DataTable
@@ -58,8 +61,12 @@ export function SubfolderTable({
         ) : (
           <EmptyState
             icon={FolderOpenIcon}
-            title="No folders here yet"
-            description="Folders group credential assets and connections, and decide who may use them."
+            title={nested ? "No subfolders yet" : "No folders here yet"}
+            description={
+              nested
+                ? "Subfolders divide this folder’s assets and connections further. Its members keep their roles in them."
+                : "Folders group credential assets and connections, and decide who may use them."
+            }
             action={emptyAction}
           />
         )

@@ -53,7 +53,7 @@ const cards = {
   headerCell: "max-md:table-cell",
   body: "max-md:block",
   row: "max-md:grid max-md:gap-1.5 max-md:px-4 max-md:py-3",
-  cell: "max-md:grid max-md:grid-cols-[7rem_minmax(0,1fr)] max-md:items-baseline max-md:gap-3 max-md:p-0! max-md:w-auto max-md:before:text-xs max-md:before:font-medium max-md:before:tracking-wide max-md:before:text-muted-foreground max-md:before:uppercase max-md:before:content-[attr(data-label)]",
+  cell: "max-md:grid max-md:grid-cols-[7rem_minmax(0,1fr)] max-md:items-baseline max-md:gap-3 max-md:p-0! max-md:w-auto max-md:text-left! max-md:before:text-xs max-md:before:font-medium max-md:before:tracking-wide max-md:before:text-muted-foreground max-md:before:uppercase max-md:before:content-[attr(data-label)]",
 } as const;
 
 /**

@@ -38,7 +38,7 @@ export default async function FolderPage({
         </h2>
         {createButton}
       </div>
-      <SubfolderTable label="Subfolders" rows={rows} total={total} page={query.page} pageSize={query.pageSize} q={query.q} emptyAction={createButton} />
+      <SubfolderTable label="Subfolders" nested rows={rows} total={total} page={query.page} pageSize={query.pageSize} q={query.q} emptyAction={createButton} />
     </section>
   );
 }
