@@ -236,17 +236,24 @@ export function registerApiToken(token: string, label: string): string {
 }
 
 /** Fills the open token dialog (one folder, "Use connections") and returns the token it reveals. */
-export async function createTokenIn(page: Page, folderName: string, tokenName: string) {
-  const dialog = page.getByRole("dialog");
-  await dialog.getByLabel("Name").fill(tokenName);
-  // Once in CI the click on the option left the list open and nothing chosen (the test then waited out
-  // its two minutes for the permissions): chosen is when the field shows the folder, else try again.
-  const folder = dialog.getByRole("combobox", { name: "Folder" });
+/**
+ * In the open New token dialog, chooses the folder. Now and then the click on the option leaves the
+ * list open and nothing chosen (a long list scrolling under the pointer): chosen is when the field
+ * shows the folder, else it tries again.
+ */
+export async function chooseTokenFolder(page: Page, folderName: string) {
+  const folder = page.getByRole("dialog").getByRole("combobox", { name: "Folder" });
   await expect(async () => {
     if (!(await page.getByRole("listbox").isVisible())) await folder.click();
     await page.getByRole("option", { name: folderName, exact: true }).click({ timeout: 5_000 });
     await expect(folder).toContainText(folderName, { timeout: 2_000 });
   }).toPass({ timeout: 30_000 });
+}
+
+export async function createTokenIn(page: Page, folderName: string, tokenName: string) {
+  const dialog = page.getByRole("dialog");
+  await dialog.getByLabel("Name").fill(tokenName);
+  await chooseTokenFolder(page, folderName);
   await dialog.getByRole("checkbox", { name: /Use connections/ }).check();
   await dialog.getByRole("button", { name: "Create token" }).click();
   await expect(dialog.getByText("you will not see it again")).toBeVisible();

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { expect, request as playwrightRequest } from "@playwright/test";
-import { addMember, createFolder, createTokenIn, createUser, dumpConsoleDatabase, expectNotInDump, freshPage, heapHolds, holdServerActions, registerApiToken, signIn, test, unique } from "./fixtures";
+import { addMember, chooseTokenFolder, createFolder, createTokenIn, createUser, dumpConsoleDatabase, expectNotInDump, freshPage, heapHolds, holdServerActions, registerApiToken, signIn, test, unique } from "./fixtures";
 
 /**
  * API tokens end to end: created in the console, shown once, used by a client that has no session,
@@ -152,8 +152,7 @@ test("a token being created keeps its dialog open until it exists, and is then s
   await page.locator("#personal-tokens").getByRole("button", { name: "New token" }).click();
   const dialog = page.getByRole("dialog");
   await dialog.getByLabel("Name").fill(unique("held"));
-  await dialog.getByRole("combobox", { name: "Folder" }).click();
-  await page.getByRole("option", { name: folderName, exact: true }).click();
+  await chooseTokenFolder(page, folderName);
   await dialog.getByRole("checkbox", { name: /Use connections/ }).check();
 
   const actions = await holdServerActions(page);
