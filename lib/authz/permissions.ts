@@ -24,8 +24,9 @@ export type TenantPermission = (typeof TENANT_PERMISSIONS)[number];
 
 /**
  * The folder permissions an API token may carry: what runners need to find and use connections.
- * assets.use is included because using a connection resolves its assets as the caller. Anything
- * that changes folders, members or settings stays with signed-in people.
+ * With a token, assets.use refreshes an asset's cached value (POST /assets/{id}/refresh): a
+ * connection resolves its assets as its owner, whoever invokes it. Anything that changes folders,
+ * members or settings stays with signed-in people.
  */
 export const TOKEN_PERMISSIONS = ["folders.read", "assets.read", "assets.use", "connections.read", "connections.use"] as const satisfies readonly FolderPermission[];
 export type TokenPermission = (typeof TOKEN_PERMISSIONS)[number];
@@ -33,7 +34,7 @@ export type TokenPermission = (typeof TOKEN_PERMISSIONS)[number];
 export const PERMISSION_LABELS: Record<TokenPermission, string> = {
   "folders.read": "See the folder",
   "assets.read": "Read asset metadata",
-  "assets.use": "Use assets (resolve their values)",
+  "assets.use": "Refresh assets’ cached values",
   "connections.read": "Read connections",
   "connections.use": "Use connections",
 };
