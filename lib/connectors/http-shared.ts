@@ -480,7 +480,11 @@ export const requestInputSchema = z
       )
       .optional()
       .meta({ description: `Extra request headers. Not allowed: ${[...FORBIDDEN_HEADERS, ...PARTIAL_ANSWER_HEADERS, ...PATH_OVERRIDE_HEADERS].join(", ")}, nor the header the connection's API key uses.` }),
-    body: z.string().max(MAX_REQUEST_BYTES).optional().meta({ description: "Request body as text; not allowed with GET or HEAD. Give its Content-Type in headers (e.g. application/json): without one it goes as text/plain;charset=UTF-8, which many JSON APIs refuse. The whole invoke request is limited to 1 MiB." }),
+    body: z
+      .string({ error: (issue) => (issue.input === undefined ? undefined : "must be text: send a JSON body as a string (JSON-encode the object), with its Content-Type in headers.") })
+      .max(MAX_REQUEST_BYTES)
+      .optional()
+      .meta({ description: "Request body as text; not allowed with GET or HEAD. Give its Content-Type in headers (e.g. application/json): without one it goes as text/plain;charset=UTF-8, which many JSON APIs refuse. The whole invoke request is limited to 1 MiB." }),
     timeoutMs: z
       .number()
       .int()

@@ -265,6 +265,9 @@ describe("HTTP connector: request operation", () => {
       await expect(requestUnchecked(bearer(), { path: "/echo", headers })).rejects.toBeInstanceOf(OperationInputError);
     }
     expect(refusedFields({ method: "GET", path: "/echo", body: "x" })).toEqual(["body"]);
+    // An object where text is wanted says how to send it, not only "expected string, received object".
+    const asObject = httpRequestOperation.input.safeParse({ method: "POST", path: "/echo", body: { a: 1 } });
+    expect(asObject.success ? null : asObject.error.issues.map((i) => [i.path.join("."), i.message])).toEqual([["body", "must be text: send a JSON body as a string (JSON-encode the object), with its Content-Type in headers."]]);
     await expect(requestUnchecked(bearer(), { path: "/echo", body: "x" })).rejects.toMatchObject({ field: "body" });
     // Which header or parameter carries the key depends on the connection: only the operation can tell.
     await expect(request(apiKeyHeader(), { path: "/echo", headers: { "x-api-key": "other" } })).rejects.toMatchObject({ kind: "config", field: "headers.x-api-key" });
