@@ -79,7 +79,7 @@ const ERROR_CODES = [
 ] as const satisfies readonly (AppErrorCode | "METHOD_NOT_ALLOWED" | "UNEXPECTED")[];
 
 /** An error's `reason`: what failed at a target (lib/connectors) or a credential store (lib/vault), as AppError.reason gives it. */
-const FAILURE_REASONS = [...CONNECTOR_ERROR_KINDS, ...(Object.keys(STORE_ERROR_TITLES) as StoreErrorKind[]).map((kind) => `store_${kind}` as const)];
+export const FAILURE_REASONS = [...CONNECTOR_ERROR_KINDS, ...(Object.keys(STORE_ERROR_TITLES) as StoreErrorKind[]).map((kind) => `store_${kind}` as const)];
 
 /** The one error body every handler answers with (lib/api/handler.ts). */
 export const errorBodySchema = z

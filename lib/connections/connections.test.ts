@@ -37,6 +37,7 @@ import { parseListQuery } from "@/lib/list-query";
 import { HIDDEN_ASSET, listAuditEvents } from "@/lib/audit/queries";
 import { drain, invokeConnection } from "./runtime";
 import { GET as callbackRoute } from "@/app/api/v1/connections/oauth/callback/route";
+import { POST as testRoute } from "@/app/api/v1/connections/[connectionId]/test/route";
 import { request, routeContext } from "@/test/tokens";
 
 vi.mock("@/lib/auth/session", () => import("@/test/mocks/session"));
@@ -358,6 +359,16 @@ describe("PostgreSQL through a credential asset in another folder", () => {
     expect(await db().connection.count({ where: { id } })).toBe(1);
     expect(ok(await deleteConnectionAction({ connectionId: id }))).toMatchObject({ id });
     expect(await db().$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM refresh_events WHERE kind = 'connection' AND target_id = ${id}::uuid`).toEqual([{ n: 1 }]);
+  });
+
+  it("POST /test reports a failed test as a 200 whose reason uses an error's words", async () => {
+    signInAs(editor);
+    const input = pgInput(pgAssetId);
+    const id = connected(ok(await saveConnectionAction(input)));
+    await db().connection.update({ where: { id }, data: { config: { ...input.config, port: await freePort() } } });
+    const answer = await testRoute(request("POST", `/api/v1/connections/${id}/test`), routeContext({ connectionId: id }));
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toMatchObject({ ok: false, connectionId: id, reason: "unreachable", kind: "unreachable", title: "Target unreachable" });
   });
 
   it("create, edit, failed and successful connect, and delete are audited with asset references and outcome, never a value", async () => {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { dateTimeSchema } from "@/lib/api/openapi";
+import { FAILURE_REASONS, dateTimeSchema } from "@/lib/api/openapi";
 import type { ConnectionRow, ConnectionView } from "./queries";
 
 /**
@@ -79,7 +79,14 @@ export function toConnectionDto(view: ConnectionView): ConnectionDto {
 export const connectOutcomeSchema = z.union([
   z.object({ ok: z.literal(true), connectionId: z.string(), message: z.string() }),
   z.object({ ok: z.literal(true), connectionId: z.string(), redirectTo: z.string().meta({ description: "OAuth authorization code: open this to authorise the app." }) }),
-  z.object({ ok: z.literal(false), connectionId: z.string().nullable(), kind: z.string().meta({ description: "What failed, as an error's reason names it (credentials_rejected, unreachable, store_auth, …)." }), title: z.string(), message: z.string() }),
+  z.object({
+    ok: z.literal(false),
+    connectionId: z.string().nullable(),
+    reason: z.enum(FAILURE_REASONS).meta({ description: "What failed: the same values as an error's reason (credentials_rejected, unreachable, store_auth, …) and a connection's lastErrorKind." }),
+    kind: z.string().meta({ description: "The same as reason; kept for runners written before reason was added.", deprecated: true }),
+    title: z.string(),
+    message: z.string(),
+  }),
 ]);
 
 export const connectionRefreshResponseSchema = z.object({ refreshed: z.literal(true), connectionId: z.string() });

@@ -22,7 +22,11 @@ export const POST = defineRoute(
     response: connectOutcomeSchema,
     errors: [409, 429],
   },
-  (ctx) => reconnectConnection(ctx, { connectionId: ctx.params.connectionId }),
+  // `reason`, as in an error body: a failed test is a 200, but says what failed in the same words.
+  async (ctx) => {
+    const outcome = await reconnectConnection(ctx, { connectionId: ctx.params.connectionId });
+    return outcome.ok ? outcome : { ...outcome, reason: outcome.kind };
+  },
 );
 
 /** The other methods: a JSON 405 naming what this address takes. */
