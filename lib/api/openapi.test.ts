@@ -275,6 +275,15 @@ describe("building blocks", () => {
     for (const ref of refsIn(doc).filter((r) => r.startsWith("#/components/schemas/"))) expect(doc.components.schemas[ref.split("/").pop()!]).toBeDefined();
   });
 
+  it("names a recursive schema by its id, as code generators name the type, wherever it is used", () => {
+    const doc = openApiDocument();
+    const names = Object.keys(doc.components.schemas);
+    // SQL params: any JSON value. Not postConnectionsByConnectionIdInvoke.body.__schema0.
+    expect(names).toContain("JsonValue");
+    expect(names.filter((n) => n.includes("__schema"))).toEqual([]);
+    expect(JSON.stringify(doc.paths)).toContain('"$ref":"#/components/schemas/JsonValue"');
+  });
+
   it("checks that a handler is exported under the method it documents", () => {
     const handler = Object.assign(async () => new Response(null), { openapi: { method: "GET" as const, path: "/x", summary: "x", tags: ["Meta"], response: "empty" as const } });
     expect(operationsOf({ GET: handler })).toHaveLength(1);

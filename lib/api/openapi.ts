@@ -161,7 +161,8 @@ class SchemaCollector {
     const json = this.plain(schema, io);
     const defs = (json.$defs ?? {}) as Record<string, JsonSchema>;
     delete json.$defs;
-    const rename = (name: string) => `${prefix}.${name.replace(/[^A-Za-z0-9._-]/g, "_")}`;
+    // A schema with an id (.meta({ id })) keeps it as its name; zod's own names for the others (__schema0) get the operation's prefix.
+    const rename = (name: string) => (name.startsWith("__schema") ? `${prefix}.${name}` : name).replace(/[^A-Za-z0-9._-]/g, "_");
     const rewrite = (value: unknown): unknown => {
       if (Array.isArray(value)) return value.map(rewrite);
       if (!value || typeof value !== "object") return value;

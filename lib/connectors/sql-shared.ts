@@ -38,10 +38,20 @@ function refuseInexactIntegers(value: unknown, ctx: z.RefinementCtx, path: (stri
   else if (value !== null && typeof value === "object") for (const [key, item] of Object.entries(value)) refuseInexactIntegers(item, ctx, [...path, key]);
 }
 
+/**
+ * Any JSON value (z.json()'s shape), named: the OpenAPI document then calls the recursive schema
+ * JsonValue, a name a code generator can use. Built here because z.json()'s inner references would
+ * still point at its own unnamed self.
+ */
+type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+const jsonValueSchema: z.ZodType<JsonValue> = z
+  .lazy(() => z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(jsonValueSchema), z.record(z.string(), jsonValueSchema)]))
+  .meta({ id: "JsonValue", description: "Any JSON value." });
+
 export const sqlQueryInputSchema = z.strictObject({
   sql: z.string().trim().min(1, "Enter a SQL statement.").max(100_000),
   params: z
-    .array(z.json())
+    .array(jsonValueSchema)
     .max(10_000)
     .default([])
     .superRefine((params, ctx) => params.forEach((param, i) => refuseInexactIntegers(param, ctx, [i])))
