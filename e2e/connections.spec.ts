@@ -239,7 +239,8 @@ test("removing a field's asset returns it to Enter value; the folder's list show
     const zone = await page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
     await expect(cell(c.name, "Last connected")).toHaveText(new Intl.DateTimeFormat("en", { dateStyle: "medium", timeStyle: "short", timeZone: zone }).format(c.last_connected_at));
   }
-  await expect(cell("Billing from asset", "Uses assets for")).toHaveText("Password");
+  // The Credential asset fills the user name too.
+  await expect(cell("Billing from asset", "Uses assets for")).toHaveText("User, Password");
   await expect(cell("Billing typed", "Uses assets for")).toHaveText("—");
 });
 

@@ -369,6 +369,8 @@ describe("PostgreSQL through a credential asset in another folder", () => {
     const answer = await testRoute(request("POST", `/api/v1/connections/${id}/test`), routeContext({ connectionId: id }));
     expect(answer.status).toBe(200);
     expect(await answer.json()).toMatchObject({ ok: false, connectionId: id, reason: "unreachable", kind: "unreachable", title: "Target unreachable" });
+    // The list says which fields come from assets, in the form's order: User too, filled from the Credential asset.
+    expect((await listConnections(editor, connFolder.id, parseListQuery({ q: input.name }))).rows.map((r) => r.assetFields)).toEqual([["User", "Password"]]);
   });
 
   it("create, edit, failed and successful connect, and delete are audited with asset references and outcome, never a value", async () => {

@@ -83,7 +83,8 @@ export async function listConnections(actor: Actor, folderId: string, query: Lis
         status: c.status,
         lastConnectedAt: c.lastConnectedAt,
         lastMessage: lastMessageFor(c, c.secrets.every((s) => !s.asset || readable.has(s.asset.folderId))),
-        assetFields: c.secrets.filter((s) => s.assetId && s.part === "VALUE").map((s) => fields.find((f) => f.name === s.field)?.label ?? s.field),
+        // In the form's order, a username filled from a Credential asset included (its User field).
+        assetFields: fields.filter((f) => c.secrets.some((s) => s.assetId && s.field === f.name)).map((f) => f.label),
       };
     }),
   };
