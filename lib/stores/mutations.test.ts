@@ -90,7 +90,7 @@ describe("validation messages, through the action", () => {
     const input = vaultInput({ config: { address: "http://vault.internal:8200" } });
     const refused = await createStoreAction(input);
     expect(refused).toMatchObject({ ok: false, error: { code: "VALIDATION" } });
-    expect(fieldError(refused as Result, "config.address")).toMatch(/Use an https:\/\/ address.*LATCH_DEV_ALLOW_HTTP_STORES/);
+    expect(fieldError(refused as Result, "config.address")).toBe("Use an https:// address: Latch sends a store its credentials only over TLS.");
     expect(await db().credentialStore.count({ where: { name: input.name } })).toBe(0);
 
     flags.allowHttp = true;
