@@ -299,6 +299,8 @@ describe("keyset pagination", () => {
       // Shaped like an id but not one, and a NUL the database cannot take.
       Buffer.from(JSON.stringify({ n: "db", i: "-".repeat(36) })).toString("base64url"),
       Buffer.from(JSON.stringify({ n: "d\u0000b", i: randomUUID() })).toString("base64url"),
+      // Half a character, which JSON escapes can spell and PostgreSQL refuses (an unexpected error, once).
+      Buffer.from('{"n":"\\ud800","i":"' + randomUUID() + '"}').toString("base64url"),
       "",
     ];
     for (const cursor of garbage) expect(await search(pager, { q: "", limit: 10, cursor })).toEqual(first);

@@ -41,7 +41,8 @@ function decodeCursor(raw: string | null): Cursor | null {
   if (!raw) return null;
   try {
     const c = JSON.parse(Buffer.from(raw, "base64url").toString("utf8")) as Cursor;
-    return typeof c.n === "string" && !c.n.includes("\u0000") && isUuid(c.i) ? c : null;
+    // Text the database can compare: no NUL, and no half of a UTF-16 pair ("\ud800" in the JSON).
+    return typeof c.n === "string" && !c.n.includes("\u0000") && c.n.isWellFormed() && isUuid(c.i) ? c : null;
   } catch {
     return null;
   }
