@@ -163,7 +163,7 @@ function decodablePath(url = "/") {
 const NEXT_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 
 function refuseUndecodableAction(request, response) {
-  refuse(request, response, 400, "The server action's arguments could not be read: this is not a request the console sends. Reload the page and try again.");
+  refuse(request, response, 400, "The server action request was refused before any action ran (its arguments could not be read, or it came from another site): this is not a request the console sends. Reload the page and try again.");
 }
 
 function refuseMalformedPath(request, response) {

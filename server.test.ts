@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { parseEnv } from "@/lib/env";
 import { DEFAULT_GRACE_SECONDS, DEFAULT_KEEP_ALIVE_SECONDS } from "@/lib/server/defaults.mjs";
 import { killAfterMs } from "@/lib/server/lifecycle.mjs";
+import { isActionRequest } from "@/lib/server/action-requests.mjs";
 
 /**
  * server.mjs itself, started with test/server-stub/next.mjs in place of Next (no build needed): how
@@ -430,7 +431,7 @@ describe("server.mjs server action requests", () => {
     const server = await start(3988);
     for (const query of ["ran=0", "ran=0&via=writeHead", "ran=0&status=503"]) {
       const refused = await post(server.port, query);
-      expect(refused, query).toMatchObject({ status: 400, type: "text/plain; charset=utf-8", body: expect.stringContaining("The server action's arguments could not be read") });
+      expect(refused, query).toMatchObject({ status: 400, type: "text/plain; charset=utf-8", body: expect.stringContaining("The server action request was refused before any action ran") });
       // Nothing of Next's answer follows it.
       expect(refused.body, query).not.toContain("0:E");
     }
@@ -450,6 +451,23 @@ describe("server.mjs server action requests", () => {
     expect(tooLarge).toEqual({ status: 413, body: "The request body is larger than 2 MB, the most a server action takes.\n" });
     // The mark is server.mjs's to give: a sender naming an id of its own is not believed.
     expect(await post(server.port, "ran=0", true, { "x-latch-action-request": "made-up" })).toMatchObject({ status: 400 });
+    // A form posted to a page is an action request to Next too (its id is a $ACTION_ID_ field in the
+    // body): one Next fails before any action, as its origin check does from another site, is a 400.
+    for (const type of ["multipart/form-data; boundary=latch", "application/x-www-form-urlencoded"]) {
+      expect(await post(server.port, "ran=0", false, { "content-type": type, origin: "http://evil.example" }), type).toMatchObject({ status: 400, body: expect.stringContaining("refused before any action ran") });
+    }
+  });
+
+  it("counts as action requests what Next does: Next-Action, or a form posted to a page; never an /api/ route's POST", () => {
+    const req = (url: string, headers: Record<string, string>, method = "POST") => ({ method, url, headers }) as unknown as http.IncomingMessage;
+    expect(isActionRequest(req("/users", { "next-action": "7f00" }))).toBe(true);
+    expect(isActionRequest(req("/users", { "content-type": "multipart/form-data; boundary=x" }))).toBe(true);
+    expect(isActionRequest(req("/users?x=1", { "content-type": "Application/X-WWW-Form-Urlencoded;charset=UTF-8" }))).toBe(true);
+    // The sign-in form posts to next-auth's route handler, and the API takes JSON.
+    expect(isActionRequest(req("/api/auth/callback/credentials", { "content-type": "application/x-www-form-urlencoded" }))).toBe(false);
+    expect(isActionRequest(req("/api/v1/folders", { "content-type": "application/json" }))).toBe(false);
+    expect(isActionRequest(req("/users", { "content-type": "text/plain" }))).toBe(false);
+    expect(isActionRequest(req("/users", { "content-type": "multipart/form-data; boundary=x" }, "GET"))).toBe(false);
   });
 
   it("leaves every other answer as Next gave it: a failure after the action ran, a success, and requests that are not actions", async () => {

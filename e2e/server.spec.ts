@@ -117,13 +117,18 @@ test("a server action request whose arguments cannot be decoded is a 400 saying 
   for (const body of bodies) {
     const answer = await request.post("/users", { headers: { "next-action": actionId!, "content-type": body.type }, data: body.data, maxRedirects: 0 });
     expect(answer.status(), body.data).toBe(400);
-    expect(await answer.text()).toContain("The server action's arguments could not be read");
+    expect(await answer.text()).toContain("The server action request was refused before any action ran");
     // Posted to a page that does not have the action, Next forwards it to one that does, where it is
     // refused; the first request answers without an error either way.
     const forwarded = await request.post("/settings", { headers: { "next-action": actionId!, "content-type": body.type }, data: body.data, maxRedirects: 0 });
     expect(forwarded.status(), `forwarded: ${body.data}`).toBeLessThan(500);
     expect(await forwarded.text()).not.toMatch(/digest/);
   }
+  // A form naming the action in a $ACTION_ID_ field, posted from another site: Next's origin check
+  // refuses it before the action (a 500 of Next's own, before), so it is a 400 like the bodies above.
+  const fromElsewhere = await request.post("/users", { headers: { origin: "http://evil.example" }, multipart: { [`$ACTION_ID_${actionId}`]: "", name: "x" }, maxRedirects: 0 });
+  expect(fromElsewhere.status()).toBe(400);
+  expect(await fromElsewhere.text()).toContain("refused before any action ran");
   // A body over the 2 MB Next takes is a 413 before any of it is read.
   const large = await request.post("/users", { headers: { "next-action": actionId!, "content-type": "text/plain;charset=UTF-8" }, data: `["${"x".repeat(2 * 1024 * 1024)}"]`, maxRedirects: 0 });
   expect(large.status()).toBe(413);

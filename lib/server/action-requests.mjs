@@ -1,9 +1,10 @@
 /**
- * Server action requests whose arguments Next cannot decode. Next decodes a server action's
+ * Server action requests that Next fails before any action runs. Next decodes a server action's
  * arguments (a JSON or multipart body in React's reply format) before the action runs; a body that
  * is not one (text that is not JSON, a broken multipart form, a reference to a part that is not
- * there) makes it throw, and it answers 500 as for a fault of its own. That is the sender's mistake,
- * and no browser running the console sends it: server.mjs answers it 400 instead.
+ * there) makes it throw, and so does its origin check refusing a form posted from another site; it
+ * answers 500 as for a fault of its own. That is the sender's doing, and no browser running the
+ * console sends it: server.mjs answers it 400 instead.
  *
  * How it tells: server.mjs gives each action request an id of its own in a request header (replacing
  * any the sender put there), and every Latch action starts in defineAction (lib/actions/action.ts),
@@ -49,8 +50,17 @@ export function actionNotReached(id) {
   return seen !== undefined && !seen.reached;
 }
 
-/** Whether the request carries a server action (Next's own test: a POST with a Next-Action header). */
-export const isActionRequest = (request) => request.method === "POST" && request.headers["next-action"] !== undefined;
+const FORM_TYPES = /^\s*(multipart\/form-data|application\/x-www-form-urlencoded)\b/i;
+
+/**
+ * Whether the request may carry a server action, by Next's own test (getServerActionRequestMetadata):
+ * a POST with a Next-Action header, or a form posted to a page (a progressive-enhancement action
+ * names itself in a $ACTION_ID_ field, inside the body). Route handlers under /api/ take their own
+ * POSTs (the sign-in form among them) and are no action.
+ */
+export const isActionRequest = (request) =>
+  request.method === "POST" &&
+  (request.headers["next-action"] !== undefined || (FORM_TYPES.test(request.headers["content-type"] ?? "") && !/^\/api(\/|\?|$)/.test(request.url ?? "")));
 
 /**
  * Runs `handle` for an action request. If its answer is about to start with a 5xx and no action was
