@@ -914,10 +914,13 @@ describe("OAuth 2.0 app with the client secret from a Vault asset", () => {
     const callback = (query: string) => callbackRoute(request("GET", `/api/v1/connections/oauth/callback?${query}`), routeContext());
     const denied = `state=${encodeURIComponent(state)}&error=access_denied&error_description=The+user+denied`;
 
-    // A person who can see the connection but not edit it, and a made-up state: not found, and the authorisation still waits.
+    // A person who can see the connection but not edit it, another editor, and a made-up state: not found, and the authorisation still waits.
     const onlooker = await makeUser();
     await grant(connFolder.id, onlooker, "VIEWER");
     signInAs(onlooker);
+    expect((await callback(denied)).status).toBe(404);
+    // Another editor of the folder, holding the callback's address: only who started it may finish it.
+    signInAs(viewerOfSecrets);
     expect((await callback(denied)).status).toBe(404);
     signInAs(editor);
     expect((await callback(`state=${id}.forged&error=access_denied`)).status).toBe(404);

@@ -32,14 +32,16 @@ export function formFields<F extends Pick<ConnectorField, "name" | "help">>(kind
 }
 
 /**
- * Authorization code with PKCE. The `state` parameter is "<connection id>.<nonce>"; the nonce and
- * the PKCE verifier are kept sealed in the connection's state until the browser comes back.
+ * Authorization code with PKCE. The `state` parameter is "<connection id>.<nonce>"; the nonce, the
+ * PKCE verifier and who started it are kept sealed in the connection's state until the browser comes
+ * back. Only that person may finish it: another editor who got hold of the callback's address cannot
+ * have the app's answer recorded under someone else's name.
  */
-export async function startOAuthAuthorization(_ctx: Ctx, connectionId: string, config: Record<string, unknown>) {
+export async function startOAuthAuthorization(ctx: Ctx, connectionId: string, config: Record<string, unknown>) {
   const pkce = createPkce();
   const nonce = newAuthorizationNonce();
   const redirectTo = buildAuthorizeUrl(config as never, { state: `${connectionId}.${nonce}`, codeChallenge: pkce.challenge, redirectUri: oauthRedirectUri() });
-  return { redirectTo, state: { pendingNonce: nonce, pendingVerifier: pkce.verifier, pendingSince: new Date().toISOString() } };
+  return { redirectTo, state: { pendingNonce: nonce, pendingVerifier: pkce.verifier, pendingSince: new Date().toISOString(), pendingBy: ctx.actor.id } };
 }
 
 /**
@@ -74,8 +76,8 @@ const SUPERSEDED = "The connection was authorised again, or edited, while this a
 
 /**
  * The pending authorisation the callback's state names, used up: the caller must hold
- * connections.write on the connection's folder and the state must match an authorisation started
- * within PENDING_MAX_AGE_MS; otherwise, and for a second callback with the same state (a reload, a
+ * connections.write on the connection's folder and the state must match an authorisation the caller
+ * started within PENDING_MAX_AGE_MS; otherwise, and for a second callback with the same state (a reload, a
  * double submit, a replay), not found. Used up before a code is exchanged, so a code is never spent
  * twice, which makes the app revoke the tokens it issued for it.
  */
@@ -88,7 +90,7 @@ async function takePendingAuthorization(ctx: Ctx, state: string) {
   const expected = Buffer.from(pending?.pendingNonce ?? "");
   const given = Buffer.from(nonce ?? "");
   const fresh = pending?.pendingSince && Date.now() - Date.parse(pending.pendingSince) < PENDING_MAX_AGE_MS;
-  if (!pending?.pendingVerifier || !fresh || expected.length === 0 || expected.length !== given.length || !timingSafeEqual(expected, given)) throw notFound("Authorisation request");
+  if (!pending?.pendingVerifier || !fresh || pending.pendingBy !== ctx.actor.id || expected.length === 0 || expected.length !== given.length || !timingSafeEqual(expected, given)) throw notFound("Authorisation request");
   const { count } = await db().connection.updateMany({ where: { id: connection.id, stateCiphertext: { equals: connection.stateCiphertext! } }, data: NO_STATE });
   if (count !== 1) throw notFound("Authorisation request");
   return { connection, verifier: pending.pendingVerifier };
