@@ -17,6 +17,7 @@ export function ConnectionActions({
   canWrite,
   canUse,
   canAuthorize = false,
+  awaitingAuthorization = false,
 }: {
   connectionId: string;
   name: string;
@@ -25,6 +26,7 @@ export function ConnectionActions({
   canUse: boolean;
   /** An OAuth app connection still waiting for authorisation, and the person may edit it. */
   canAuthorize?: boolean;
+  awaitingAuthorization?: boolean;
 }) {
   const leaveDeleted = useLeaveDeleted();
   const settle = useSettleAction();
@@ -34,7 +36,7 @@ export function ConnectionActions({
   });
   // To the app's sign-in page; it sends the browser back to the connection.
   const authorize = useServerAction(authorizeConnectionAction, { refresh: false, onSuccess: (r) => window.location.assign(r.redirectTo) });
-  const refresh = useServerAction(refreshConnectionAction, { success: "Cached credentials cleared on every instance; the next use reads them from the store." });
+  const refresh = useServerAction(refreshConnectionAction, { success: "Cached credentials cleared on every instance; the next use fetches them anew." });
   if (!canUse && !canWrite && !canAuthorize) {
     return <ViewOnlyNote>View only: reconnecting or changing it needs the Editor role in its folder.</ViewOnlyNote>;
   }
@@ -52,7 +54,8 @@ export function ConnectionActions({
           {refresh.pending ? "Refreshing…" : "Refresh credentials"}
         </Button>
       ) : null}
-      {canUse ? (
+      {/* Waiting for the app's authorisation, there is nothing to reconnect with yet. */}
+      {canUse && !awaitingAuthorization ? (
         <Button variant="outline" onClick={() => void reconnect.run({ connectionId })} pending={reconnect.pending}>
           {reconnect.pending ? <LoaderCircleIcon className="animate-spin" aria-hidden="true" /> : <RefreshCwIcon aria-hidden="true" />}
           {reconnect.pending ? "Connecting…" : "Reconnect"}

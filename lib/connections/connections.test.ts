@@ -655,6 +655,10 @@ describe("OAuth 2.0 app with the client secret from a Vault asset", () => {
     signInAs(editor);
     const started = ok(await saveConnectionAction(oauthInput("authorization_code")));
     const id = connected(started);
+    // Reconnect has nothing to test yet: a 409 that leaves it waiting (recorded as a failure, it
+    // ended the wait and took the Authorise button with it).
+    expect(await reconnectConnectionAction({ connectionId: id })).toMatchObject({ ok: false, error: { code: "CONFLICT", message: expect.stringContaining("waiting for authorisation") } });
+    expect(await db().connection.findUniqueOrThrow({ where: { id } })).toMatchObject({ status: "PENDING_AUTHORIZATION" });
     // The person declined at the app's sign-in: the connection stays waiting, with no tokens.
     const again = ok(await authorizeConnectionAction({ connectionId: id }));
     expect(again).toMatchObject({ ok: true, connectionId: id, redirectTo: expect.stringContaining(oidc.authorizationUrl) });
@@ -666,6 +670,9 @@ describe("OAuth 2.0 app with the client secret from a Vault asset", () => {
     expect((await db().connection.findUniqueOrThrow({ where: { id } })).status).toBe("CONNECTED");
     // Authorised now: nothing working is given up by a stray click.
     expect(await authorizeConnectionAction({ connectionId: id })).toMatchObject({ ok: false, error: { code: "CONFLICT", message: expect.stringContaining("already authorised") } });
+    // Tokens the app refuses (a revoked grant) are nothing working: authorising again is the way back.
+    await db().connection.update({ where: { id }, data: { status: "FAILED", lastErrorKind: "credentials_rejected" } });
+    expect(ok(await authorizeConnectionAction({ connectionId: id }))).toMatchObject({ ok: true, redirectTo: expect.stringContaining(oidc.authorizationUrl) });
     // Client credentials has nothing to authorise; someone who may not edit the connection finds none.
     const service = connected(ok(await saveConnectionAction(oauthInput("client_credentials"))));
     expect(await authorizeConnectionAction({ connectionId: service })).toMatchObject({ ok: false, error: { code: "CONFLICT" } });

@@ -481,6 +481,8 @@ export async function reconnectConnection(ctx: Ctx, input: { connectionId: strin
   await checkedUse(ctx, "connection.connect", useTarget(connection), () => assertCanOnFolder(db(), ctx.actor, "connections.use", connection.folderId, "Connection"), {
     connector: connection.connectorKind,
   });
+  // Nothing to test before the app is authorised; recorded as a failure, it would also end the wait.
+  if (connection.status === "PENDING_AUTHORIZATION") throw conflict("This connection is waiting for authorisation in the app: select Authorise the app and sign in there first.");
   const connector = getConnectorOrThrow(connection.connectorKind);
   const p: Plan = { config: connection.config as Record<string, unknown>, sources: sourcesOf(connection), rows: [], usernameFields: [] };
   let outcome: ConnectOutcome;

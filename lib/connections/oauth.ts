@@ -46,8 +46,9 @@ export async function startOAuthAuthorization(ctx: Ctx, connectionId: string, co
 
 /**
  * "Authorise the app" on a connection still waiting for it (the person declined at the app's sign-in,
- * or never got there): a new authorisation request, without editing the connection. Only for one
- * that holds no tokens, so nothing working is given up; the kept settings are the ones used.
+ * or never got there), or whose tokens the app refuses (revoked): a new authorisation request,
+ * without editing the connection. Not for one whose tokens still work, so nothing working is given
+ * up; the kept settings are the ones used.
  */
 export async function authorizeAgain(ctx: Ctx, input: { connectionId: string }): Promise<{ ok: true; connectionId: string; redirectTo: string }> {
   const connection = isUuid(input.connectionId) ? await db().connection.findUnique({ where: { id: input.connectionId } }) : null;
@@ -55,7 +56,8 @@ export async function authorizeAgain(ctx: Ctx, input: { connectionId: string }):
   await assertCanOnFolder(db(), ctx.actor, "connections.write", connection.folderId, "Connection");
   const config = (connection.config ?? {}) as Record<string, unknown>;
   if (connection.connectorKind !== "oauth2" || config.grant !== "authorization_code") throw conflict("Only an OAuth app connection with the authorization code grant is authorised in the app's sign-in page.");
-  if ((await openState(connection))?.accessToken) throw conflict("The app is already authorised: Reconnect tests it. To authorise it again, as another account, edit the connection and save it.");
+  const refused = connection.status === "FAILED" && connection.lastErrorKind === "credentials_rejected";
+  if ((await openState(connection))?.accessToken && !refused) throw conflict("The app is already authorised: Reconnect tests it. To authorise it again, as another account, edit the connection and save it.");
   const started = await startOAuthAuthorization(ctx, connection.id, config);
   await db().$transaction(async (tx) => {
     // Against an edit or a completed authorisation meanwhile: the same row, still without tokens.

@@ -48,7 +48,9 @@ export default async function ConnectionPage({ params, searchParams }: { params:
             folderId={c.folder.id}
             canWrite={c.permissions.write}
             canUse={c.permissions.use}
-            canAuthorize={c.permissions.write && c.kind === "oauth2" && c.config.grant === "authorization_code" && c.status === "PENDING_AUTHORIZATION"}
+            // Waiting for it, or refused by the app (a revoked grant): authorising again is the way back.
+            canAuthorize={c.permissions.write && c.kind === "oauth2" && c.config.grant === "authorization_code" && (c.status === "PENDING_AUTHORIZATION" || (c.status === "FAILED" && (c.lastErrorKind === "credentials_rejected" || c.lastErrorKind === "config")))}
+            awaitingAuthorization={c.status === "PENDING_AUTHORIZATION"}
           />
         }
       />
