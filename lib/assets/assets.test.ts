@@ -589,6 +589,14 @@ describe("the Resolve test", () => {
     const vaultResult = await testAssetAction({ assetId: inVault.id });
     expect(vaultResult).toMatchObject({ ok: true, data: { ok: false, kind: "not_found" } });
     expect(JSON.stringify(vaultResult)).not.toContain(value);
+
+    // A new description leaves the failed test standing; a new pointer makes it say nothing (not yet tested).
+    ok(await updateAssetAction(await editInput(inVault.id, { description: "still gone" })));
+    expect((await getAssetViewOrThrow(editor, inVault.id)).lastResolve).toMatchObject({ ok: false });
+    const moved = `apps/back-${tag()}`;
+    emu.seedSecret({ path: moved, data: { value } });
+    ok(await updateAssetAction(await editInput(inVault.id, { secretName: moved })));
+    expect((await getAssetViewOrThrow(editor, inVault.id)).lastResolve).toBeNull();
   });
 });
 

@@ -491,7 +491,12 @@ export async function updateAsset(ctx: Ctx, input: UpdateAssetInput) {
       const creates = store && finalPlan?.write && !store.isBuiltIn ? (await assertMayWrite(tx, ctx.actor, store, finalPlan.secretName, { id: current.id, current })).creates : false;
       const referenceMoved = current.storeId !== store?.id || current.secretName !== finalPlan?.secretName;
       if (store && finalPlan && !finalPlan.write && !store.isBuiltIn && referenceMoved) await assertMayReference(tx, ctx.actor, store, finalPlan.secretName, { id: current.id });
-      const { count } = await tx.credentialAsset.updateMany({ where: { id: current.id, updatedAt: current.updatedAt }, data: { name: input.name, description: input.description, ...next } });
+      // The last resolve test was of the old pointer (or value): it says nothing of the new one.
+      const retested = finalPlan?.write || referenceFields.some((k) => (note.details.changed as string[]).includes(k));
+      const { count } = await tx.credentialAsset.updateMany({
+        where: { id: current.id, updatedAt: current.updatedAt },
+        data: { name: input.name, description: input.description, ...next, ...(retested ? { lastResolveAt: null, lastResolveOk: null } : {}) },
+      });
       if (count === 0) throw conflict("Someone else changed this asset while you were editing it. Reload the page and try again.");
       // Connections using the asset re-read it at their next use (the announcement below reaches every instance).
       await tx.connection.updateMany({ where: { secrets: { some: { assetId: current.id } } }, data: { refreshGeneration: { increment: 1 } } });
