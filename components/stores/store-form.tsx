@@ -13,6 +13,7 @@ import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/com
 import { Checkbox } from "@/components/ui/checkbox";
 import { Input } from "@/components/ui/input";
 import { Label } from "@/components/ui/label";
+import { HelpText } from "@/components/shared/help-text";
 import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@/components/ui/select";
 import { Textarea } from "@/components/ui/textarea";
 import { createStoreAction, testDraftStoreAction, updateStoreAction } from "@/lib/stores/actions";
@@ -229,11 +230,11 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
     // Once the server has said the same thing as a field error, the warning would only repeat it.
     const description = mustReenter && !error ? (
       <>
-        <span className="font-medium text-warning">The {joinList(moved)} changed: enter this again{f.required ? "" : " or remove it"}.</span> {f.help}
+        <span className="font-medium text-warning">The {joinList(moved)} changed: enter this again{f.required ? "" : " or remove it"}.</span> {f.help ? <HelpText text={f.help} /> : null}
       </>
-    ) : (
-      f.help
-    );
+    ) : f.help ? (
+      <HelpText text={f.help} />
+    ) : undefined;
     const removeButton =
       reentry(f) && !f.required ? (
         <Button type="button" variant="ghost" size="sm" className="justify-self-start text-danger hover:text-danger" onClick={() => remove(key)} aria-label={`Remove ${f.label}`}>
@@ -303,13 +304,13 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
           <Checkbox id={id} checked={value === true} onCheckedChange={(v) => set(v === true)} />
           <div className="grid gap-1">
             <Label htmlFor={id}>{f.label}</Label>
-            {f.help ? <p className="text-[0.8125rem] text-muted-foreground">{f.help}</p> : null}
+            {f.help ? <p className="text-[0.8125rem] text-muted-foreground"><HelpText text={f.help} /></p> : null}
           </div>
         </div>
       );
     }
     return (
-      <FormField key={f.name} label={f.label} id={id} error={fieldError(`config.${f.name}`)} description={f.help} required={f.required}>
+      <FormField key={f.name} label={f.label} id={id} error={fieldError(`config.${f.name}`)} description={f.help ? <HelpText text={f.help} /> : undefined} required={f.required}>
         {f.type === "select" ? (
           <Select value={String(value ?? "")} onValueChange={set}>
             <SelectTrigger className="w-full">
