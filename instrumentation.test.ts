@@ -83,6 +83,9 @@ describe("instrumentation.ts", () => {
       return handleActionRequest(incoming as never, new EventEmitter() as never, () => during({ ...request.headers, ...incoming.headers }), () => undefined);
     };
     await asActionRequest((headers) => onRequestError(decodeFailure, { ...request, headers }, action));
+    // A form posted from another site: Next's origin check refuses it, and reports it as a render error.
+    const render = { routerKind: "App Router", routePath: "/folders", routeType: "render" } as never;
+    await asActionRequest((headers) => onRequestError(Object.assign(new Error("Invalid Server Actions request."), { digest: undefined }), { ...request, headers }, render));
     await asActionRequest((headers) => {
       markActionReached(headers[ACTION_REQUEST_HEADER]);
       return onRequestError(new Error("after the action"), { ...request, headers }, action);
@@ -90,8 +93,9 @@ describe("instrumentation.ts", () => {
     // Outside any action request, and one naming an id server.mjs did not give.
     await onRequestError(new Error("a render failed"), request, { routerKind: "App Router", routePath: "/folders", routeType: "render" } as never);
     await onRequestError(new Error("an id of its own"), { ...request, headers: { ...request.headers, [ACTION_REQUEST_HEADER]: "made-up" } }, action);
-    expect(warn).toHaveBeenCalledTimes(1);
-    expect(warn.mock.calls[0]).toEqual([{ requestId: "r-1", path: "/folders", error: "SyntaxError" }, "a server action request's arguments could not be decoded; answered 400"]);
+    expect(warn).toHaveBeenCalledTimes(2);
+    expect(warn.mock.calls[0]).toEqual([{ requestId: "r-1", path: "/folders", error: "SyntaxError", digest: undefined }, "a server action request failed before any action ran (undecodable, or refused); answered 400"]);
+    expect(warn.mock.calls[1]).toMatchObject([{ error: "Error" }, expect.stringContaining("before any action ran")]);
     expect(JSON.stringify(warn.mock.calls)).not.toContain("sender-bytes");
     expect(error.mock.calls.map((call) => (call[0] as { err: Error }).err.message)).toEqual(["after the action", "a render failed", "an id of its own"]);
     warn.mockRestore();

@@ -78,10 +78,12 @@ export const onRequestError: Instrumentation.onRequestError = async (error, requ
   const header = request.headers["x-request-id"];
   const { ACTION_REQUEST_HEADER, actionNotReached } = await import("@/lib/server/action-requests.mjs");
   const actionRequest = request.headers[ACTION_REQUEST_HEADER];
-  if (context.routeType === "action" && actionNotReached(Array.isArray(actionRequest) ? actionRequest[0] : actionRequest)) {
+  // Next reports a form post's origin refusal as a render error: the header server.mjs sets on action requests decides.
+  if (actionNotReached(Array.isArray(actionRequest) ? actionRequest[0] : actionRequest)) {
     // Next could not decode the arguments; server.mjs answers 400. The sender's mistake, and the error
     // would quote the sender's bytes: its kind only.
-    logger().warn({ requestId: Array.isArray(header) ? header[0] : header, path: request.path, error: (error as Error)?.name }, "a server action request's arguments could not be decoded; answered 400");
+    // The digest ties this line to the "⨯ Error" block Next prints for the same error (the e2e leak check pairs them).
+    logger().warn({ requestId: Array.isArray(header) ? header[0] : header, path: request.path, error: (error as Error)?.name, digest: (error as { digest?: string }).digest }, "a server action request failed before any action ran (undecodable, or refused); answered 400");
     return;
   }
   logger().error(
