@@ -740,8 +740,9 @@ describe("pooling", () => {
     const { connectionId } = await connect("postgres", path, postgres.user, postgres.password, pgConfig());
     expect((await invoke(connectionId, "query", { sql: "SELECT 1", params: [] })).status).toBe(200);
     const [old] = openPools(connectionId);
-    // A long query holds the old version's only session…
-    const slow = invoke(connectionId, "query", { sql: "SELECT pg_sleep(1) AS slept", params: [] });
+    // A long query holds the old version's only session… (long enough to outlast the rotation below on a
+    // busy machine: with 1 s, the session was once free again before the next invoke, which then needed no login)
+    const slow = invoke(connectionId, "query", { sql: "SELECT pg_sleep(3) AS slept", params: [] });
     await vi.waitFor(() => expect(openPools(connectionId)).toEqual([expect.objectContaining({ inFlight: 1 })]), { timeout: 5000, interval: 10 });
     const rotated = `rot-${randomUUID()}`;
     const admin = new pg.Client({ connectionString: postgres.adminUrl });
