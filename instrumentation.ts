@@ -80,8 +80,8 @@ export const onRequestError: Instrumentation.onRequestError = async (error, requ
   const actionRequest = request.headers[ACTION_REQUEST_HEADER];
   // Next reports a form post's origin refusal as a render error: the header server.mjs sets on action requests decides.
   if (actionNotReached(Array.isArray(actionRequest) ? actionRequest[0] : actionRequest)) {
-    // Next could not decode the arguments; server.mjs answers 400. The sender's mistake, and the error
-    // would quote the sender's bytes: its kind only.
+    // Next could not decode the arguments, or refused the request (a form from another site); server.mjs
+    // answers 400. The sender's doing, and the error would quote the sender's bytes: its kind only.
     // The digest ties this line to the "⨯ Error" block Next prints for the same error (the e2e leak check pairs them).
     logger().warn({ requestId: Array.isArray(header) ? header[0] : header, path: request.path, error: (error as Error)?.name, digest: (error as { digest?: string }).digest }, "a server action request failed before any action ran (undecodable, or refused); answered 400");
     return;

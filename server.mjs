@@ -14,7 +14,7 @@
  *  - a request with several Authorization headers is refused with 400 (Node would keep the first);
  *  - the peer's address is appended to X-Forwarded-For (Next only sets the header when it is absent,
  *    so a client could otherwise name its own address to the rate limits; lib/request-context.ts);
- *  - a server action request whose arguments Next cannot decode gets 400, and one whose body is over
+ *  - a server action request Next fails before any action runs (undecodable, or refused, like a form posted from another site) gets 400, and one whose body is over
  *    the 2 MB Next takes gets 413, where Next would answer 500 (lib/server/action-requests.mjs);
  *  - the routes lib/api/direct.ts lists (token-authenticated invokes) are answered by the same
  *    handler without Next's router, which costs more per request than the invoke itself. lib/ puts
@@ -107,7 +107,7 @@ server.on(
     // go by the last, and then the two would authenticate different callers.
     const authorizations = countHeader(request.rawHeaders, "authorization");
     if (authorizations > 1) return void refuse(request, response, 400, `Send one Authorization header: this request has ${authorizations}, and which one counts would be a guess.`);
-    // A server action whose arguments Next cannot decode: 400, not Next's 500 (lib/server/action-requests.mjs).
+    // A server action request Next fails before any action (undecodable, or refused): 400, not Next's 500 (lib/server/action-requests.mjs).
     if (isActionRequest(request)) {
       // Next would fail a larger body part-way through reading it, as a 500.
       if (Number(request.headers["content-length"] ?? 0) > ACTION_BODY_MAX_BYTES) return void refuse(request, response, 413, `The request body is larger than ${ACTION_BODY_MAX_BYTES / 1024 / 1024} MB, the most a server action takes.`);

@@ -9,7 +9,7 @@
  * How it tells: server.mjs gives each action request an id of its own in a request header (replacing
  * any the sender put there), and every Latch action starts in defineAction (lib/actions/action.ts),
  * which marks that id as reached (`markActionReached`). An action request answered 5xx without the
- * mark never reached an action: its arguments failed to decode. Next's other answers before an
+ * mark never reached an action: its arguments failed to decode, or Next refused it. Next's other answers before an
  * action (404 for an unknown action, the sign-in redirect) stay as they are, and so does anything
  * after an action ran (a failure in the page render that follows it stays a 500).
  *
