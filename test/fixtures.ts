@@ -6,6 +6,7 @@ import type { z } from "zod";
 import type { updateAssetSchema } from "@/lib/assets/schemas";
 import { getAssetViewOrThrow } from "@/lib/assets/queries";
 import { db } from "@/lib/db";
+import { ensureListening } from "@/lib/secrets/broadcast";
 import { session } from "@/test/mocks/session";
 
 /**
@@ -57,7 +58,6 @@ export async function rowCounts() {
   return { users, folders, members, audit, sessions };
 }
 
-/** The built-in Latch Database store (the seed creates it; tests that run without the seed make it). */
 /** A person who is an Editor of two new folders: one for connections, one for the assets they use. */
 export async function editorOfTwoFolders() {
   const editor = await makeUser();
@@ -67,7 +67,14 @@ export async function editorOfTwoFolders() {
   return { editor, connFolder, secretsFolder };
 }
 
+/**
+ * The built-in Latch Database store (the seed creates it; tests that run without the seed make it).
+ * Every file of a worker shares it, so a refresh of it that an earlier file sent is in the refresh
+ * log: this process catches up on that log now, as a server does at boot, and not when its first
+ * resolve starts the listener, where the catch-up would drop a value a test has just cached.
+ */
 export async function latchStore() {
+  await ensureListening();
   return (
     (await db().credentialStore.findFirst({ where: { isBuiltIn: true } })) ??
     (await db().credentialStore.create({ data: { name: "Latch Database", kind: "latch", mode: "READ_WRITE", isBuiltIn: true } }))
