@@ -507,6 +507,35 @@ test("changing the Vault address asks for the secret again; nothing is saved unt
   await expect(page.getByRole("button", { name: "Replace Secret ID" })).toBeVisible();
 });
 
+test("Discard changes puts the saved settings back, secrets included; Cancel leaves a new store unsaved", async ({ page, emulators }) => {
+  const { name } = await createVaultStore(page, emulators);
+  const discard = page.getByRole("button", { name: "Discard changes" });
+  await expect(discard).toBeDisabled();
+  const address = page.getByLabel("Vault address");
+  const original = await address.inputValue();
+  await page.getByLabel(/^Name\b/).fill(`${name} edited`);
+  // A new address asks for the secret again: the kept one is no longer offered.
+  await address.fill("https://vault.elsewhere.example:8200");
+  await page.getByLabel("Secret ID").fill("typed-and-thrown-away");
+  await expect(page.getByRole("button", { name: "Replace Secret ID" })).toHaveCount(0);
+  await discard.click();
+  await expect(page.getByLabel(/^Name\b/)).toHaveValue(name);
+  await expect(page.getByLabel(/^Name\b/)).toBeFocused();
+  await expect(address).toHaveValue(original);
+  await expect(page.getByRole("button", { name: "Replace Secret ID" })).toBeVisible();
+  await expect(discard).toBeDisabled();
+  // Nothing was saved either way.
+  await page.reload();
+  await expect(page.getByLabel(/^Name\b/)).toHaveValue(name);
+
+  await page.goto("/stores/new?kind=hashicorp");
+  const abandoned = unique("Abandoned");
+  await page.getByLabel(/^Name\b/).fill(abandoned);
+  await page.getByRole("link", { name: "Cancel" }).click();
+  await expect(page).toHaveURL(/\/stores$/);
+  await expect(page.getByRole("link", { name: abandoned })).toHaveCount(0);
+});
+
 test("a secret replaced and saved with Enter leaves focus on its Replace button, not on the page", async ({ page, emulators }) => {
   await createVaultStore(page, emulators);
   await page.getByRole("button", { name: "Replace Secret ID" }).click();
@@ -578,7 +607,7 @@ test("an error for a field the form is not showing is shown above the buttons, n
   await expect(page.getByLabel(/^Name\b/)).toBeFocused();
 });
 
-test("a store in use cannot be deleted: the refusal names the asset, and after a reload the store is still there", async ({ page, emulators }) => {
+test("a store in use cannot be deleted: the dialog says so before anyone confirms, and after a reload the store is still there", async ({ page, emulators }) => {
   const folderName = unique("Store use");
   const folderId = await createFolder(page, folderName);
   const store = await createVaultStore(page, emulators);
@@ -597,8 +626,9 @@ test("a store in use cannot be deleted: the refusal names the asset, and after a
   await expect(page.getByRole("row", { name: new RegExp(store.name) })).toContainText("1");
   await page.goto(`/stores/${store.id}`);
   await page.getByRole("button", { name: "Delete" }).click();
-  await page.getByRole("button", { name: "Delete store" }).click();
-  await expect(page.getByRole("alertdialog")).toContainText(`“${store.name}” is in use by an asset: “CRM API key” (in ${folderName}).`);
+  // Said before anyone confirms; the server's own refusal (naming the assets) is covered in lib/stores.
+  await expect(page.getByRole("alertdialog")).toContainText("An asset points at this store, so it cannot be deleted.");
+  await expect(page.getByRole("button", { name: "Delete store" })).toBeDisabled();
   await page.getByRole("button", { name: "Cancel" }).click();
   await page.reload();
   await expect(page.getByRole("heading", { level: 1, name: store.name })).toBeVisible();

@@ -29,6 +29,8 @@ export type ConfirmDialogProps = {
   /** Label shown on the confirm button while `onConfirm` runs. */
   pendingLabel?: string;
   destructive?: boolean;
+  /** The action cannot be taken now; the description says why. */
+  confirmDisabled?: boolean;
   /**
    * Runs on confirm. The dialog stays open (buttons disabled) until it settles and closes on
    * success. Return `false` to keep it open; a thrown error's message is shown inside the dialog.
@@ -47,6 +49,7 @@ export function ConfirmDialog({
   cancelLabel = "Cancel",
   pendingLabel,
   destructive = false,
+  confirmDisabled = false,
   onConfirm,
 }: ConfirmDialogProps) {
   const [uncontrolledOpen, setUncontrolledOpen] = React.useState(false);
@@ -109,6 +112,7 @@ export function ConfirmDialog({
             variant={destructive ? "destructive" : "default"}
             onClick={handleConfirm}
             pending={pending}
+            disabled={confirmDisabled}
             aria-describedby={error ? errorId : undefined}
           >
             {pending ? <LoaderCircleIcon className="animate-spin" aria-hidden="true" /> : null}

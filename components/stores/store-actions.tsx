@@ -8,8 +8,12 @@ import { Button } from "@/components/ui/button";
 import { deleteStoreAction, refreshStoreAction, testStoreAction } from "@/lib/stores/actions";
 import { useLeaveDeleted } from "@/components/shared/use-leave-deleted";
 
-/** Test the saved settings (records the store's health) and delete. */
-export function StoreActions({ storeId, storeName, deletable }: { storeId: string; storeName: string; deletable: boolean }) {
+/**
+ * Test the saved settings (records the store's health) and delete. A store that assets point at
+ * cannot be deleted: the dialog says so before anyone confirms (the server refuses it regardless,
+ * naming the assets, should one have been added since the page loaded).
+ */
+export function StoreActions({ storeId, storeName, deletable, assetCount }: { storeId: string; storeName: string; deletable: boolean; assetCount: number }) {
   const leaveDeleted = useLeaveDeleted();
   const settle = useSettleAction();
   // The outcome shows on the page itself (health badge, and the failure in full) after the refresh.
@@ -33,8 +37,13 @@ export function StoreActions({ storeId, storeName, deletable }: { storeId: strin
             </Button>
           }
           title={`Delete “${storeName}”?`}
-          description="Latch forgets the store and its credentials. Secrets in the vault itself are not touched."
+          description={
+            assetCount > 0
+              ? `${assetCount === 1 ? "An asset points" : `${assetCount} assets point`} at this store, so it cannot be deleted. Point ${assetCount === 1 ? "it" : "them"} at another store or delete ${assetCount === 1 ? "it" : "them"} first.`
+              : "Latch forgets the store and its credentials. Secrets in the vault itself are not touched."
+          }
           confirmLabel="Delete store"
+          confirmDisabled={assetCount > 0}
           pendingLabel="Deleting…"
           destructive
           onConfirm={async () => {

@@ -1,6 +1,7 @@
 "use client";
 
 import { CheckCircle2Icon, FlaskConicalIcon, LoaderCircleIcon, TriangleAlertIcon, UploadIcon, XCircleIcon } from "lucide-react";
+import Link from "next/link";
 import { useEffect, useState } from "react";
 import { FormAlert } from "@/components/shared/form-alert";
 import { examplePlaceholder } from "@/components/shared/example-placeholder";
@@ -46,6 +47,8 @@ export type StoreFormProps = {
     /** The settings version loaded: saving over someone else's later edit is refused. */
     settingsVersion: number;
   };
+  /** Editing: starts the form afresh from the saved settings (StoreSettingsForm remounts it). */
+  onDiscard?: () => void;
 };
 
 type TestOutcome = { ok: boolean; message: string } | null;
@@ -86,7 +89,7 @@ function restoreFocusAfterSave(storeId: string) {
  * fields are write-only: never pre-filled; a stored value shows "Set" with Replace (and Remove, for
  * optional ones). Changing where credentials are sent asks for every stored secret again.
  */
-export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, existing }: StoreFormProps) {
+export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, existing, onDiscard }: StoreFormProps) {
   const hydrated = useHydrated();
   const [name, setName] = useState(existing?.name ?? "");
   const [folderId, setFolderId] = useState<string>(existing?.folderId ?? TENANT);
@@ -170,7 +173,8 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
   // (and waits while this saves; while it generates, this form is read-only).
   const snapshot = JSON.stringify(common);
   const [loaded] = useState(snapshot);
-  const { replacing: keyPairReplacing } = useSettingsFormSync(!!existing && snapshot !== loaded, saving);
+  const changed = snapshot !== loaded;
+  const { replacing: keyPairReplacing } = useSettingsFormSync(!!existing && changed, saving);
 
   const remove = (key: string) => {
     setRemoving(toggle(removing, key, true));
@@ -473,6 +477,17 @@ export function StoreForm({ kind, kindLabel, fields, supportsWrite, folders, exi
       </div>
 
       <div className="flex flex-wrap justify-end gap-3">
+        {existing ? (
+          onDiscard ? (
+            <Button id="store-discard" type="button" variant="outline" onClick={onDiscard} disabled={!changed || saving}>
+              Discard changes
+            </Button>
+          ) : null
+        ) : (
+          <Button type="button" variant="outline" asChild>
+            <Link href="/stores">Cancel</Link>
+          </Button>
+        )}
         {/* Ids: after a save the form renders anew, and focus goes back to the button of the same id. */}
         <Button id="store-test" type="button" variant="outline" onClick={runTest} pending={test.pending}>
           {test.pending ? <LoaderCircleIcon className="animate-spin" aria-hidden="true" /> : <FlaskConicalIcon aria-hidden="true" />}

@@ -1,6 +1,6 @@
 "use client";
 
-import { useRef, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { useSettingsSyncState } from "@/components/stores/settings-sync";
 import { StoreForm, type StoreFormProps } from "@/components/stores/store-form";
 import { Button } from "@/components/ui/button";
@@ -18,6 +18,11 @@ export function StoreSettingsForm(props: StoreFormProps & { existing: NonNullabl
   const [version, setVersion] = useState(latest);
   // A newer version held back from the form, once it came while changes were unsaved.
   const [heldBack, setHeldBack] = useState<number | null>(null);
+  // Discard changes: a new form instance from the saved settings, then focus on its first field.
+  const [discards, setDiscards] = useState(0);
+  useEffect(() => {
+    if (discards > 0) document.querySelector<HTMLElement>("#store-settings :is(input, textarea, button[role=combobox]):not([disabled])")?.focus();
+  }, [discards]);
   const changedElsewhere = latest !== version;
   // Decided when the version arrives: a save or a new key pair of this page's own is running then; another's is not.
   const keep = changedElsewhere && (heldBack === latest || (!!sync && sync.form.unsaved && !sync.form.saving && !sync.generating));
@@ -27,7 +32,7 @@ export function StoreSettingsForm(props: StoreFormProps & { existing: NonNullabl
   const held = useRef(props);
   if (!changedElsewhere) held.current = props;
   return (
-    <div className="grid gap-4">
+    <div id="store-settings" className="grid gap-4">
       {keep ? (
         <div role="status" className="flex flex-wrap items-center justify-between gap-3 rounded-lg border border-warning/40 bg-warning/10 px-4 py-3 text-sm">
           <p>Someone else saved this store’s settings while you were editing them. Your changes are kept below, but saving them is refused.</p>
@@ -44,7 +49,16 @@ export function StoreSettingsForm(props: StoreFormProps & { existing: NonNullabl
           </Button>
         </div>
       ) : null}
-      <StoreForm key={version} {...(keep ? held.current : props)} />
+      <StoreForm
+        key={`${version}.${discards}`}
+        {...(keep ? held.current : props)}
+        onDiscard={() => {
+          // Discarding a kept form's changes goes to the saved settings, as "Load the saved settings" does.
+          setVersion(latest);
+          setHeldBack(null);
+          setDiscards((n) => n + 1);
+        }}
+      />
     </div>
   );
 }

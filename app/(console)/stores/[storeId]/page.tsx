@@ -30,7 +30,7 @@ export default async function StorePage({ params }: { params: Promise<{ storeId:
           // Above the title, where a connection's page shows its status.
           eyebrow={<StoreHealth lastTest={store.lastTest} inline />}
           description={`${store.kindLabel} · ${store.folder ? `Folder: ${store.folder.name}` : "Tenant-wide"}`}
-          actions={<StoreActions storeId={store.id} storeName={store.name} deletable={!store.isBuiltIn} />}
+          actions={<StoreActions storeId={store.id} storeName={store.name} deletable={!store.isBuiltIn} assetCount={store.assetCount} />}
         />
         {store.lastTest && !store.lastTest.ok ? (
           <p role="status" className="rounded-lg border border-danger/30 bg-danger/10 px-4 py-3 text-sm text-danger [overflow-wrap:anywhere]">
