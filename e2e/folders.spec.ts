@@ -66,24 +66,32 @@ test("an admin builds nested folders, a Viewer sees but cannot rename, a non-mem
   await expect(page.getByRole("table", { name: "Audit events" }).getByRole("row", { name: /folder\.create/ }).first()).toContainText("Success");
 });
 
-test("rename, move and delete a folder; delete is refused while it holds a subfolder", async ({ page }) => {
+test("rename, move and delete a folder; delete is refused while it holds a subfolder, and said so up front", async ({ page }) => {
   test.slow(); // one long flow: three folders, a rename, a move and two deletes, each through its dialog
   const aName = unique("Ops");
   const a = await createFolder(page, aName);
   const b = await createFolder(page, unique("Archive"));
-  const child = await createFolder(page, "Runbooks", a);
-
   await page.goto(`/folders/${a}`);
+  // A subfolder added elsewhere after this page rendered: the server refuses, inside the dialog.
+  const elsewhere = await page.context().newPage();
+  const child = await createFolder(elsewhere, "Runbooks", a);
+  await elsewhere.close();
   await page.getByRole("button", { name: "Folder actions" }).click();
   await page.getByRole("menuitem", { name: "Delete" }).click();
   await page.getByRole("button", { name: "Delete folder" }).click();
   await expect(page.getByRole("alertdialog").getByRole("alert")).toHaveText(`“${aName}” still contains 1 subfolder. Move or delete it first.`);
   await page.getByRole("button", { name: "Cancel" }).click();
-  // Opened again, it asks afresh: the last refusal is not waiting in it.
+  // Opened again, the last refusal is not waiting in it; rendered afresh, the page says it before anyone confirms.
   await page.getByRole("button", { name: "Folder actions" }).click();
   await page.getByRole("menuitem", { name: "Delete" }).click();
   await expect(page.getByRole("alertdialog")).toBeVisible();
   await expect(page.getByRole("alertdialog").getByRole("alert")).toHaveCount(0);
+  await page.getByRole("button", { name: "Cancel" }).click();
+  await page.reload();
+  await page.getByRole("button", { name: "Folder actions" }).click();
+  await page.getByRole("menuitem", { name: "Delete" }).click();
+  await expect(page.getByRole("alertdialog")).toContainText(`“${aName}” still contains 1 subfolder. Move or delete it first.`);
+  await expect(page.getByRole("button", { name: "Delete folder" })).toBeDisabled();
   await page.getByRole("button", { name: "Cancel" }).click();
 
   // Empty name and duplicate sibling name are refused next to the field.

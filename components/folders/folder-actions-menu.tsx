@@ -24,9 +24,11 @@ type Props = {
   allowTopLevel: boolean;
   /** Where to go after deleting: the parent folder, or the folder list. */
   afterDeleteHref: string;
+  /** What the folder still holds, as of this render: said in the delete dialog, whose button is then disabled. */
+  deleteRefusal: string | null;
 };
 
-export function FolderActionsMenu({ folder, destinations, allowTopLevel, afterDeleteHref }: Props) {
+export function FolderActionsMenu({ folder, destinations, allowTopLevel, afterDeleteHref, deleteRefusal }: Props) {
   const leaveDeleted = useLeaveDeleted();
   const settle = useSettleAction();
   const [dialog, setDialog] = useState<"rename" | "move" | "delete" | null>(null);
@@ -74,12 +76,13 @@ export function FolderActionsMenu({ folder, destinations, allowTopLevel, afterDe
         open={dialog === "delete"}
         onOpenChange={(open) => setDialog(open ? "delete" : null)}
         title={`Delete “${folder.name}”?`}
-        description="The folder and its member list are removed. A folder that still holds anything cannot be deleted."
+        description={deleteRefusal ?? "The folder and its member list are removed."}
         confirmLabel="Delete folder"
+        confirmDisabled={deleteRefusal !== null}
         pendingLabel="Deleting…"
         destructive
         onConfirm={async () => {
-          // The refusal ("still contains …") is shown inside the dialog, where the person is looking.
+          // Something added since the page rendered: the refusal ("still contains …") shows inside the dialog.
           await settle(() => deleteFolderAction({ folderId: folder.id }));
           toast.success(`Folder “${folder.name}” deleted.`);
           leaveDeleted(`/folders/${folder.id}`, afterDeleteHref);

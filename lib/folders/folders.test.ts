@@ -11,7 +11,7 @@ import {
   renameFolderAction,
   setFolderMemberAction,
 } from "./actions";
-import { stillContainsMessage } from "./mutations";
+import { stillContainsMessage } from "./contents";
 import { FOLDER_MAX_DEPTH } from "./schemas";
 import { listMembers, listVisibleFolders } from "./queries";
 import * as folderRoute from "@/app/api/v1/folders/[folderId]/route";

@@ -6,6 +6,7 @@ import { PageHeader } from "@/components/shared/page-header";
 import { StatusBadge } from "@/components/shared/status-badge";
 import { canTenant } from "@/lib/authz";
 import { ROLE_LABELS } from "@/lib/authz/permissions";
+import { folderDeleteRefusal } from "@/lib/folders/contents";
 import { listMoveDestinations } from "@/lib/folders/queries";
 import { loadFolderView } from "./folder-view";
 
@@ -19,7 +20,7 @@ export default async function FolderLayout({
   const { folderId } = await params;
   const { user, view } = await loadFolderView(folderId);
   const { folder } = view;
-  const destinations = view.permissions.manage ? await listMoveDestinations(user, folder.id) : [];
+  const [destinations, deleteRefusal] = view.permissions.manage ? await Promise.all([listMoveDestinations(user, folder.id), folderDeleteRefusal(folder)]) : [[], null];
   const base = `/folders/${folder.id}`;
   return (
     <div className="grid grid-cols-1 gap-6">
@@ -48,6 +49,7 @@ export default async function FolderLayout({
               destinations={destinations}
               allowTopLevel={canTenant(user, "folders.create.root")}
               afterDeleteHref={view.parentId ? `/folders/${view.parentId}` : "/folders"}
+              deleteRefusal={deleteRefusal}
             />
           ) : null
         }
