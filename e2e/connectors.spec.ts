@@ -236,7 +236,12 @@ test("OAuth 2.0 app: client credentials, and the authorization-code redirect thr
   await openForm(page, apps, /OAuth 2\.0 app/, "CRM (on behalf of a person)");
   await select(page, /^Grant type\b/, /^Authorization code/);
   // What to register in the app before authorising: Latch's callback, at the console's own address.
-  await expect(page.getByText(`Register ${new URL("/api/v1/connections/oauth/callback", page.url()).toString()} as a redirect URI (callback URL) in the app.`)).toBeVisible();
+  const callback = new URL("/api/v1/connections/oauth/callback", page.url()).toString();
+  await expect(page.getByRole("textbox", { name: /^Redirect URI\b/ })).toHaveValue(callback);
+  await page.context().grantPermissions(["clipboard-read", "clipboard-write"]);
+  await page.getByRole("button", { name: "Copy", exact: true }).click();
+  await expect(page.getByText("Redirect URI copied.")).toBeVisible();
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(callback);
   await page.getByRole("textbox", { name: /^Authorization URL\b/ }).fill(oidc.authorizationUrl);
   await page.getByRole("textbox", { name: /^Token URL\b/ }).fill(oidc.tokenUrl);
   await page.getByRole("textbox", { name: /^Client ID\b/ }).fill(oidc.clientId);

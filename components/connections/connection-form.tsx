@@ -1,6 +1,6 @@
 "use client";
 
-import { CheckCircle2Icon, EllipsisVerticalIcon, KeyRoundIcon, KeySquareIcon, LoaderCircleIcon, PencilLineIcon, XIcon } from "lucide-react";
+import { CheckCircle2Icon, CopyIcon, EllipsisVerticalIcon, KeyRoundIcon, KeySquareIcon, LoaderCircleIcon, PencilLineIcon, XIcon } from "lucide-react";
 import { useRouter } from "next/navigation";
 import { useEffect, useRef, useState } from "react";
 import { flushSync } from "react-dom";
@@ -23,6 +23,7 @@ import type { SecretFieldView } from "@/lib/connections/queries";
 import { AssetPickerDialog, type PickedAsset } from "./asset-picker-dialog";
 import { useHydrated } from "@/components/shared/use-hydrated";
 import { examplePlaceholder } from "@/components/shared/example-placeholder";
+import { copyText } from "@/components/shared/copy-text";
 
 type Source =
   | { mode: "asset"; asset: PickedAsset }
@@ -37,6 +38,8 @@ export type ConnectionFormProps = {
   /** Present when editing. `settingsVersion`: the version loaded; saving over someone else's later edit is refused. */
   existing?: { id: string; name: string; config: Record<string, unknown>; secretFields: SecretFieldView[]; settingsVersion: number };
   cancelHref: string;
+  /** OAuth 2.0 apps: Latch's callback, which the app must accept; shown (with Copy) beside the authorization URL. */
+  redirectUri?: string;
 };
 
 type Failure = { title: string; message: string };
@@ -55,7 +58,7 @@ function initialConfig(fields: ConnectorField[], existing?: Record<string, unkno
  * "Enter value" and "Use credential asset"; a chosen asset shows as a chip (name and folder path).
  * Secret values are never pre-filled; editing keeps what is stored unless the person replaces it.
  */
-export function ConnectionForm({ folderId, connector, pickerFolders, existing, cancelHref }: ConnectionFormProps) {
+export function ConnectionForm({ folderId, connector, pickerFolders, existing, cancelHref, redirectUri }: ConnectionFormProps) {
   const hydrated = useHydrated();
   const router = useRouter();
   const [name, setName] = useState(existing?.name ?? "");
@@ -359,6 +362,20 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
     );
   }
 
+  // Read-only, so it can be selected as well as copied; the app's own form is where it goes.
+  function redirectUriField(uri: string) {
+    return (
+      <FormField key="redirect-uri" id="oauth-redirect-uri" label="Redirect URI" description="Register this in the app as a redirect URI (callback URL) before you authorise." className="min-w-0 md:col-span-2">
+        <div className="flex min-w-0 gap-2">
+          <Input value={uri} readOnly aria-readonly="true" className="min-w-0 bg-muted/50 font-mono text-xs" onFocus={(e) => e.currentTarget.select()} />
+          <Button type="button" variant="outline" onClick={() => void copyText(uri, "Redirect URI")}>
+            <CopyIcon aria-hidden="true" /> Copy
+          </Button>
+        </div>
+      </FormField>
+    );
+  }
+
   return (
     <form onSubmit={submit} noValidate className="grid gap-6">
       <Card>
@@ -372,7 +389,7 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
           <FormField id="connection-name" label="Connection name" required error={err("name")} className="md:col-span-2">
             <Input value={name} onChange={(e) => setName(e.target.value)} maxLength={100} autoComplete="off" />
           </FormField>
-          {fields.map((f) => (f.type === "secret" ? secretField(f) : plainField(f)))}
+          {fields.map((f) => (f.type === "secret" ? secretField(f) : f.name === "authorizationUrl" && redirectUri ? [plainField(f), redirectUriField(redirectUri)] : plainField(f)))}
         </CardContent>
       </Card>
 

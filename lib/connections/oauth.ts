@@ -4,7 +4,6 @@ import type { ActionContext } from "@/lib/actions/action";
 import { recordAuditEvent } from "@/lib/audit/record";
 import { assertCanOnFolder } from "@/lib/authz";
 import { buildAuthorizeUrl, createPkce, exchangeCode, tokenStateToRecord } from "@/lib/connectors/oauth2";
-import type { ConnectorField } from "@/lib/connectors/types";
 import { db } from "@/lib/db";
 import { env } from "@/lib/env";
 import { conflict, notFound } from "@/lib/errors";
@@ -20,15 +19,6 @@ type Ctx = Pick<ActionContext, "actor" | "requestId">;
 export function oauthRedirectUri(origin?: string): string {
   const base = env().NEXTAUTH_URL ?? origin ?? "http://localhost:3000";
   return new URL("/api/v1/connections/oauth/callback", base).toString();
-}
-
-/**
- * A connector's form fields as the console shows them: for an OAuth app, the authorization URL says
- * which redirect URI the app must accept, which the person registers there before authorising.
- */
-export function formFields<F extends Pick<ConnectorField, "name" | "help">>(kind: string, fields: readonly F[]): F[] {
-  if (kind !== "oauth2") return [...fields];
-  return fields.map((f) => (f.name === "authorizationUrl" ? { ...f, help: `Register ${oauthRedirectUri()} as a redirect URI (callback URL) in the app.` } : f));
 }
 
 /**

@@ -4,7 +4,7 @@ import { Breadcrumbs, folderCrumbs } from "@/components/layout/breadcrumbs";
 import { PageHeader } from "@/components/shared/page-header";
 import { listPickerFolders } from "@/lib/assets/picker";
 import { loadConnectionView } from "../connection-view";
-import { formFields } from "@/lib/connections/oauth";
+import { oauthRedirectUri } from "@/lib/connections/oauth";
 
 export async function generateMetadata({ params }: { params: Promise<{ connectionId: string }> }) {
   const { connection } = await loadConnectionView((await params).connectionId);
@@ -37,7 +37,8 @@ export default async function EditConnectionPage({ params }: { params: Promise<{
       />
       <ConnectionForm
         folderId={c.folder.id}
-        connector={{ kind: c.kind, label: c.kindLabel, fields: formFields(c.kind, c.fields) }}
+        connector={{ kind: c.kind, label: c.kindLabel, fields: c.fields }}
+        redirectUri={c.kind === "oauth2" ? oauthRedirectUri() : undefined}
         pickerFolders={pickerFolders}
         cancelHref={`/connections/${c.id}`}
         existing={{ id: c.id, name: c.name, config: c.config, secretFields: c.secretFields, settingsVersion: c.settingsVersion }}

@@ -6,7 +6,7 @@ import { listPickerFolders } from "@/lib/assets/picker";
 import { can } from "@/lib/authz";
 import { CONNECTOR_KINDS, getConnectorOrThrow, isConnectorKind } from "@/lib/connectors/registry";
 import { folderPageMetadata, loadFolderView } from "../../folder-view";
-import { formFields } from "@/lib/connections/oauth";
+import { oauthRedirectUri } from "@/lib/connections/oauth";
 
 export const generateMetadata = folderPageMetadata("Add connection");
 
@@ -45,7 +45,13 @@ export default async function NewConnectionPage({ params, searchParams }: { para
   return (
     <div className="grid max-w-4xl grid-cols-1 gap-4">
       <h2 className="text-lg font-semibold">Add connection</h2>
-      <ConnectionForm folderId={view.folder.id} connector={{ kind: connector.kind, label: connector.label, fields: formFields(connector.kind, connector.fields) }} pickerFolders={pickerFolders} cancelHref={base} />
+      <ConnectionForm
+        folderId={view.folder.id}
+        connector={{ kind: connector.kind, label: connector.label, fields: connector.fields }}
+        pickerFolders={pickerFolders}
+        cancelHref={base}
+        redirectUri={connector.kind === "oauth2" ? oauthRedirectUri() : undefined}
+      />
     </div>
   );
 }
