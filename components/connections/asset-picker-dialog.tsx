@@ -148,7 +148,8 @@ export function AssetPickerDialog({
         <DialogHeader>
           <DialogTitle>Use credential asset</DialogTitle>
           <DialogDescription>
-            For “{fieldLabel}”. Assets from every folder you may use; the value is read from its store when the connection needs it and never shown.
+            For “{fieldLabel}”. Assets from every folder you may use (of a Credential asset, the password is used); the value is read from its store when
+            the connection needs it and never shown.
           </DialogDescription>
         </DialogHeader>
         <div className="grid gap-3 sm:grid-cols-[1fr_14rem]">
