@@ -457,6 +457,25 @@ describe("rotation", () => {
     }, 90_000);
   }
 
+  it("one request the target's own rules refuse (a Redis ACL, a missing exchange) is a 422 with the target's code, not a 502", async () => {
+    const redisConn = await connect("redis", `rt/redis-${randomUUID().slice(0, 6)}`, redis.username, redis.password, { host: redis.host, port: redis.port, db: 0, tls: false });
+    const acl = await invoke(redisConn.connectionId, "command", { command: "GET", args: ["outside-the-prefix"] });
+    expect(acl.status).toBe(422);
+    expect(errorBodySchema.parse(acl.body).error).toMatchObject({ code: "VALIDATION", reason: "target_error", targetCode: "NOPERM" });
+    // The connection is fine: a key the ACL allows still works.
+    expect((await invoke(redisConn.connectionId, "command", { command: "GET", args: [`${redis.keyPrefix}k`] })).status).toBe(200);
+
+    const rabbitConn = await connect("rabbitmq", `rt/rabbit-${randomUUID().slice(0, 6)}`, rabbit.username, rabbit.password, { host: "127.0.0.1", port: rabbit.port, vhost: "/", tls: false });
+    const missing = await invoke(rabbitConn.connectionId, "publish", { exchange: "latch-no-such-exchange", routingKey: "k", body: "x" });
+    expect(missing.status).toBe(422);
+    expect(errorBodySchema.parse(missing.body).error).toMatchObject({
+      code: "VALIDATION",
+      reason: "target_error",
+      targetCode: "404",
+      fieldErrors: { "input.exchange": [expect.stringContaining("latch-no-such-exchange")] },
+    });
+  });
+
   it("http: a path that keeps answering 401 does not tear down the pooled client at every invoke", async () => {
     const { connectionId } = await connectSecret("http", `rt/http-401-${randomUUID().slice(0, 6)}`, "token", httpTarget.credentials.token, { baseUrl: httpTarget.url, authScheme: "bearer", testPath: "/health", caBundle: httpTarget.caCert });
     const port = (path: string) => httpTarget.requests.filter((r) => r.path === path).at(-1)?.remotePort;

@@ -12,7 +12,7 @@ import { within } from "@/lib/connectors/socket-shared";
 import { ConnectorError, OperationInputError, type Connector } from "@/lib/connectors/types";
 import { db, sql } from "@/lib/db";
 import { env } from "@/lib/env";
-import { AppError, notFound, type AppErrorCode } from "@/lib/errors";
+import { AppError, notFound, type AppErrorCode, type FieldErrors } from "@/lib/errors";
 import { isUuid } from "@/lib/ids";
 import { logger } from "@/lib/log";
 import { metrics } from "@/lib/metrics";
@@ -245,10 +245,12 @@ export class TargetError extends AppError {
     message: string,
     targetRetryAfterSeconds?: number,
     private readonly sentCode?: string,
+    /** The input field the target's refusal is about, when one is (an exchange that does not exist). */
+    fieldErrors?: FieldErrors,
   ) {
     const code = ERROR_CODES[kind];
     // The target's own wait on a 503, or 1 s after a rollback it asks to have repeated.
-    super(code, `${TITLES[kind]}: ${message}`, undefined, code === "UPSTREAM_UNAVAILABLE" ? (targetRetryAfterSeconds ?? (kind === "busy" ? 1 : undefined)) : undefined);
+    super(code, `${TITLES[kind]}: ${message}`, fieldErrors, code === "UPSTREAM_UNAVAILABLE" ? (targetRetryAfterSeconds ?? (kind === "busy" ? 1 : undefined)) : undefined);
   }
   override get reason(): string {
     return this.kind;
@@ -417,11 +419,16 @@ export async function invokeConnection(ctx: Ctx, input: { connectionId: string; 
       },
     );
   } catch (error) {
-    const outcome = error instanceof OperationInputError ? "input" : error instanceof ConnectorError ? error.kind : error instanceof ResolveError ? error.reason : error instanceof AppError ? error.code.toLowerCase() : "error";
+    // An input error the target raised (it carries the target's code) counts, and answers, as the target's refusal.
+    const inputError = error instanceof OperationInputError && error.targetCode === undefined;
+    const outcome = inputError ? "input" : error instanceof OperationInputError ? "target_error" : error instanceof ConnectorError ? error.kind : error instanceof ResolveError ? error.reason : error instanceof AppError ? error.code.toLowerCase() : "error";
     observeInvoke(connector.kind, outcome, started);
     await auditInvoke(outcome).catch((auditError: unknown) => logger().error({ err: auditError }, "could not audit a failed invoke"));
     // The caller's input, refused by a rule only the connection knows: a 422 naming the field.
-    if (error instanceof OperationInputError) throw new AppError("VALIDATION", error.message, { [`input.${error.field}`]: [error.message] });
+    if (error instanceof OperationInputError) {
+      const fieldErrors = { [`input.${error.field}`]: [error.message] };
+      throw inputError ? new AppError("VALIDATION", error.message, fieldErrors) : new TargetError("target_error", error.message, undefined, error.targetCode, fieldErrors);
+    }
     if (error instanceof ConnectorError) throw new TargetError(error.kind, error.message, error.retryAfterSeconds, error.targetCode);
     // The owner's store failed: the caller hears where only if it may read the assets.
     if (error instanceof ResolveError) throw await storeFailureFor(ctx.actor, connection.secrets.map((s) => s.assetId), error);

@@ -95,6 +95,16 @@ export function withTargetCode(error: ConnectorError | null, code: string | numb
 }
 
 /**
+ * A permission refusal raised by one operation (a Redis command the ACL forbids, a publish to an
+ * exchange the user may not write to): that request was refused, not the connection's sign-in, so
+ * it is the caller's to change (422, as a SQL statement refused for a privilege is), not an outage (502).
+ */
+export function refusedRequest(error: ConnectorError): ConnectorError {
+  if (error.kind !== "permission") return error;
+  return withTargetCode(new ConnectorError("target_error", error.message), error.targetCode)!;
+}
+
+/**
  * The caller's input to an operation is wrong in a way only the connection can tell (a header the
  * credential uses, an exchange that does not exist): a 422 naming the field, not a state conflict.
  */

@@ -5,7 +5,7 @@ import { z } from "zod";
 import { MAX_REQUEST_BYTES } from "@/lib/api/limits";
 import { resolveTargetAddress } from "@/lib/net/egress";
 import { blankToUndefined, booleanish, within, tlsOptions, hostSchema, portSchema } from "../socket-shared";
-import { socketDestination, ConnectorError, OperationInputError, USER_FROM_ASSET, type Connector, type Operation, type UserSource } from "../types";
+import { refusedRequest, socketDestination, withTargetCode, ConnectorError, OperationInputError, USER_FROM_ASSET, type Connector, type Operation, type UserSource } from "../types";
 import { classifyRabbitError, rabbitTimeout, toRabbitError, type RabbitTarget } from "./classify";
 
 
@@ -148,10 +148,11 @@ const publish: Operation<ChannelModel, typeof publishInputSchema, PublishOutput>
       });
     } catch (error) {
       const cause = channelError ?? error;
+      // The broker refused this publish (its exchange, its permissions), not the connection.
       if ((cause as { code?: unknown } | undefined)?.code === 404 && input.exchange) {
-        throw new OperationInputError("exchange", `The exchange “${input.exchange}” does not exist in the virtual host “${target.vhost}” (RabbitMQ 404 NOT_FOUND).`);
+        throw withTargetCode(new OperationInputError("exchange", `The exchange “${input.exchange}” does not exist in the virtual host “${target.vhost}” (RabbitMQ 404 NOT_FOUND).`), 404)!;
       }
-      throw toRabbitError(cause, target);
+      throw channelError ? refusedRequest(toRabbitError(cause, target)) : toRabbitError(cause, target);
     }
   },
 };

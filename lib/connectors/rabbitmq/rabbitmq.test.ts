@@ -7,7 +7,7 @@ import { expectConnectorError } from "@/test/targets/expect";
 import { freePort, startSilentServer, startTlsProxy, type TestServer } from "@/test/targets/net";
 import { createRabbitUser, type RabbitUser } from "@/test/targets/rabbitmq";
 import { issueServerCert } from "@/test/targets/tls";
-import { ConnectorError, type Connector } from "../types";
+import { ConnectorError, OperationInputError, type Connector } from "../types";
 import { classifyRabbitError } from "./classify";
 import { rabbitmqConfigSchema, rabbitmqConnector, type PublishOutput } from "./index";
 
@@ -209,18 +209,23 @@ describe("rabbitmq connector against the machine's RabbitMQ", () => {
     expect(input.safeParse({ routingKey: "é".repeat(127), body: "x" }).success).toBe(true);
   });
 
-  it("names a missing exchange as a config problem", async () => {
+  it("names a missing exchange as the input's problem, with the broker's code", async () => {
     const { client } = await open();
     const error = await expectConnectorError(publish(client, { exchange: "latch-no-such-exchange", routingKey: "k", body: "x" }), "config");
+    expect(error).toBeInstanceOf(OperationInputError);
+    expect((error as OperationInputError).field).toBe("exchange");
     expect(error.message).toContain("latch-no-such-exchange");
+    expect(error.targetCode).toBe("404");
   });
 
-  it("maps a missing write permission to permission", async () => {
+  it("maps a publish refused for a missing write permission to target_error: the request's, not the sign-in's", async () => {
     // May configure and read anything, write nothing.
     const reader = await createRabbitUser({ permissions: [".*", "^$", ".*"] });
     try {
       const { client } = await open({}, reader);
-      await expectConnectorError(publish(client, { routingKey: "anything", body: "x" }), "permission");
+      const error = await expectConnectorError(publish(client, { routingKey: "anything", body: "x" }), "target_error");
+      expect(error.message).toContain("lacks the configure, write or read permission");
+      expect(error.targetCode).toBe("403");
     } finally {
       await reader.cleanup();
     }

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { resolveTargetAddress } from "@/lib/net/egress";
 import { megabytes } from "@/lib/utils";
 import { blankToUndefined, booleanish, hostSchema, within, tlsOptions, portSchema } from "../socket-shared";
-import { socketDestination, ConnectorError, OperationInputError, USER_FROM_ASSET, type Connector, type Operation, type UserSource } from "../types";
+import { refusedRequest, socketDestination, ConnectorError, OperationInputError, USER_FROM_ASSET, type Connector, type Operation, type UserSource } from "../types";
 import { classifyRedisError, hostPort, redisTimeout, toRedisError, type RedisTarget } from "./classify";
 import { fromDecimalText } from "@/lib/whole-number";
 
@@ -216,7 +216,7 @@ const command: Operation<Redis, typeof commandInputSchema, z.output<typeof comma
       if (watches.get(client)?.overLimit.has(sent)) throw oversizeError(client, sent, target, name);
       return { result: name === "HGETALL" ? hashReply(value) : jsonReply(value) };
     } catch (error) {
-      throw oversizeError(client, sent, target, name) ?? toRedisError(error, target);
+      throw oversizeError(client, sent, target, name) ?? refusedRequest(toRedisError(error, target));
     }
   },
 };

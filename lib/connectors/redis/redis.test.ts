@@ -148,9 +148,11 @@ describe("redis connector against the machine's Redis", () => {
     expect(await target.admin().ping()).toBe("PONG");
   });
 
-  it("maps ACL refusals to permission and wrong types to target_error", async () => {
+  it("maps a command the ACL refuses, and wrong types, to target_error: the request's, not the sign-in's", async () => {
     const { client } = await open();
-    await expectConnectorError(run(client, "GET", ["outside-the-prefix"]), "permission");
+    const refused = await expectConnectorError(run(client, "GET", ["outside-the-prefix"]), "target_error");
+    expect(refused.message).toContain("does not allow this command");
+    expect(refused.targetCode).toBe("NOPERM");
     const list = `${target.keyPrefix}list`;
     await run(client, "RPUSH", [list, "a"]);
     const error = await expectConnectorError(run(client, "GET", [list]), "target_error");
@@ -272,7 +274,7 @@ describe("redis connector against the machine's Redis", () => {
 
   it("closes cleanly, twice, even after a failed command", async () => {
     const { client } = await open();
-    await expectConnectorError(run(client, "GET", ["outside-the-prefix"]), "permission");
+    await expectConnectorError(run(client, "GET", ["outside-the-prefix"]), "target_error");
     await expect(redisConnector.close(client)).resolves.toBeUndefined();
     await expect(redisConnector.close(client)).resolves.toBeUndefined();
   });
