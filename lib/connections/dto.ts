@@ -86,6 +86,10 @@ export const connectOutcomeSchema = z.union([
     kind: z.string().meta({ description: "The same as reason; kept for runners written before reason was added.", deprecated: true }),
     title: z.string(),
     message: z.string(),
+    targetCode: z
+      .string()
+      .optional()
+      .meta({ description: "The target's own code for the failure, when it sent one, as in an error body (a SQLSTATE such as 28P01, a MariaDB error number such as 1045, a Redis reply code)." }),
   }),
 ]);
 

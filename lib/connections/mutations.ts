@@ -36,7 +36,7 @@ const CONNECT_TIMEOUT_MS = 15_000;
 export type ConnectOutcome =
   | { ok: true; connectionId: string; message: string }
   | { ok: true; connectionId: string; redirectTo: string }
-  | { ok: false; connectionId: string | null; kind: string; title: string; message: string };
+  | { ok: false; connectionId: string | null; kind: string; title: string; message: string; targetCode?: string };
 
 const CONNECTOR_ERROR_TITLES: Record<ConnectorError["kind"], string> = {
   credentials_rejected: "Credentials rejected by the target",
@@ -221,7 +221,9 @@ export async function outcomeFor<O extends ConnectOutcome>(actor: Actor, assetId
 
 export function describeFailure(error: unknown, connectionId: string | null): ConnectOutcome | null {
   if (error instanceof OwnerCannotResolve) return { ok: false, connectionId, kind: "owner", title: "Its owner cannot use its credentials", message: error.forStatus };
-  if (error instanceof ConnectorError) return { ok: false, connectionId, kind: error.kind, title: CONNECTOR_ERROR_TITLES[error.kind], message: error.message };
+  if (error instanceof ConnectorError) {
+    return { ok: false, connectionId, kind: error.kind, title: CONNECTOR_ERROR_TITLES[error.kind], message: error.message, ...(error.targetCode ? { targetCode: error.targetCode } : {}) };
+  }
   if (error instanceof ResolveError) return { ok: false, connectionId, kind: error.reason, title: `Credential store: ${STORE_ERROR_TITLES[error.kind]}`, message: error.userMessage };
   return null;
 }

@@ -616,6 +616,11 @@ describe("rotation", () => {
     expect(c.attempts() - before.attempts).toBe(1);
     expect((await rotationEvents(connectionId)).at(-1)).toMatchObject({ outcome: "FAILURE", details: expect.objectContaining({ outcome: "unchanged" }) });
     expect(await rotationEvents(connectionId)).toHaveLength(4);
+    // A test fails in the same words as the invoke: its reason, and the target's own code when it sent one.
+    const failedTest = await call(testRoute, connectionId);
+    const sentCode = errorBodySchema.parse(unchanged.body).error.targetCode;
+    expect(failedTest.body).toMatchObject({ ok: false, reason: "credentials_rejected" });
+    expect((failedTest.body as { targetCode?: string }).targetCode).toBe(sentCode);
 
     // 4. The target keeps refusing: the value the store just confirmed is not read again for it.
     before = { reads: reads(path), attempts: c.attempts() };
