@@ -66,6 +66,14 @@ test("connect PostgreSQL with a credential asset from another folder, edit it, r
 
   await openPostgresForm(page, appsFolder);
   await fillPostgres(page, pg, "Payroll database");
+  // Opened from the link under the field and closed with Escape: focus goes back to the link, not elsewhere.
+  const useLink = page.getByRole("button", { name: "Use credential asset for Password" });
+  await useLink.focus();
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("dialog", { name: "Use credential asset" })).toBeVisible();
+  await page.keyboard.press("Escape");
+  await expect(page.getByRole("dialog", { name: "Use credential asset" })).toBeHidden();
+  await expect(useLink).toBeFocused();
   const dialog = await openPicker(page);
   await search(dialog, assetName.split(" ").at(-1)!);
   const option = dialog.getByRole("option", { name: new RegExp(assetName) });
@@ -78,6 +86,8 @@ test("connect PostgreSQL with a credential asset from another folder, edit it, r
   await expect(dialog).toBeHidden();
 
   await expect(page.getByTestId("asset-chip-password")).toContainText(assetName);
+  // The name is shown whole (wrapped if it must be), never cut with an ellipsis: it is what the person checks.
+  expect(await page.getByTestId("asset-chip-password").getByText(assetName, { exact: true }).evaluate((el) => el.scrollWidth <= el.clientWidth)).toBe(true);
   // Keyboard users carry on where they were: the field's Change button has focus, not the page.
   await expect(page.getByRole("button", { name: "Change the asset for Password" })).toBeFocused();
   await expect(page.getByRole("checkbox", { name: /Fill “User” from this asset/ })).toBeChecked();

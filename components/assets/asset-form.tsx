@@ -423,7 +423,7 @@ export function AssetForm({ folderId, stores, existing, cancelHref }: AssetFormP
                 <Textarea value={plainValue} onChange={(e) => setPlainValue(e.target.value)} rows={3} maxLength={4000} />
               </FormField>
             ) : type === "INTEGER" ? (
-              <FormField id="asset-plain-value" label="Integer" required error={err("plainValue")} description="A whole number, such as 42 or -7.">
+              <FormField id="asset-plain-value" label="Integer" required error={err("plainValue")} description="A 64-bit whole number: up to 19 digits, with a minus sign if negative.">
                 <Input inputMode="numeric" value={plainValue} onChange={(e) => setPlainValue(e.target.value)} autoComplete="off" className="md:max-w-xs" />
               </FormField>
             ) : (

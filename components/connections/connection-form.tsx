@@ -89,10 +89,13 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
     setFocusAfterPicker(null);
   }, [focusAfterPicker]);
   const picked = useRef(false);
+  // Opened from the "Use credential asset" link rather than the field's menu: a cancel goes back there.
+  const openedFromLink = useRef(false);
   const closePicker = (field: ConnectorField) => {
     setPicking(null);
-    setFocusAfterPicker(picked.current || assetOf(sources[field.name]) ? `change-${field.name}` : `options-${field.name}`);
+    setFocusAfterPicker(picked.current || assetOf(sources[field.name]) ? `change-${field.name}` : openedFromLink.current ? `use-${field.name}` : `options-${field.name}`);
     picked.current = false;
+    openedFromLink.current = false;
   };
   const [failure, setFailure] = useState<Failure | null>(null);
 
@@ -260,12 +263,15 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
               {f.required ? <span aria-hidden="true" className="-ml-1 text-danger">*</span> : null}
             </Label>
             <div role="group" aria-labelledby={`${id}-label`} aria-describedby={fieldError ? `${id}-error` : undefined} className="flex min-w-0 flex-wrap items-center gap-2 rounded-md border bg-muted/30 p-2">
-              <span className="inline-flex max-w-full min-w-0 items-center gap-2 rounded-full border bg-background px-3 py-1 text-sm" data-testid={`asset-chip-${f.name}`} title={`${asset.name} · ${asset.folderPath}`}>
-                <KeySquareIcon className="size-4 shrink-0 text-info" aria-hidden="true" />
-                <span className="min-w-[4ch] truncate font-medium">{asset.name}</span>
-                <span className="min-w-[4ch] shrink-[2] truncate text-muted-foreground">{asset.folderPath}</span>
+              {/* Whole, never cut: which credential is attached is what the person checks here. */}
+              <span className="flex min-w-0 flex-1 basis-48 items-start gap-2 rounded-md border bg-background px-3 py-1.5 text-sm" data-testid={`asset-chip-${f.name}`}>
+                <KeySquareIcon className="mt-0.5 size-4 shrink-0 text-info" aria-hidden="true" />
+                <span className="grid min-w-0">
+                  <span className="font-medium [overflow-wrap:anywhere]">{asset.name}</span>
+                  <span className="text-xs text-muted-foreground [overflow-wrap:anywhere]">{asset.folderPath}</span>
+                </span>
               </span>
-              <span className="ml-auto flex gap-1">
+              <span className="ml-auto flex shrink-0 gap-1">
                 <Button
                   type="button"
                   variant="ghost"
@@ -348,7 +354,11 @@ export function ConnectionForm({ folderId, connector, pickerFolders, existing, c
               <div className="basis-full">
                 <button
                   type="button"
-                  onClick={() => setPicking(f)}
+                  onClick={() => {
+                    openedFromLink.current = true;
+                    setPicking(f);
+                  }}
+                  data-return-focus={`use-${f.name}`}
                   className="inline-flex items-center gap-1.5 text-[0.8125rem] font-medium text-primary underline-offset-4 hover:underline focus-visible:rounded-sm focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-ring"
                 >
                   <KeyRoundIcon className="size-3.5" aria-hidden="true" />

@@ -66,7 +66,7 @@ export function ChangePasswordForm() {
         <Input type="password" autoComplete="new-password" value={form.confirmPassword} onChange={(e) => editNew("confirmPassword", e.target.value)} />
       </FormField>
       <FormAlert title="Could not change the password" message={change.formError} />
-      <div>
+      <div className="flex justify-end">
         <Button type="submit" pending={change.pending} disabled={!hydrated}>
           {change.pending ? "Saving…" : "Change password"}
         </Button>

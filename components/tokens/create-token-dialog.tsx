@@ -169,23 +169,24 @@ export function CreateTokenDialog({ target, folders, disabled }: { target: Targe
               ) : (
                 <p className="rounded-md border border-dashed px-3 py-2 text-sm text-muted-foreground">No folders yet. Create one to give this token a folder.</p>
               )}
+              {/* Inside the group, before its error: "…or allow reading metrics" names this box. */}
+              {target.kind === "service" ? (
+                <div className="flex items-start gap-2 rounded-md border px-3 py-2">
+                  <Checkbox id="token-metrics" checked={readMetrics} onCheckedChange={(checked) => setReadMetrics(checked === true)} />
+                  <Label htmlFor="token-metrics" className="grid gap-0.5 font-normal">
+                    <span>{TENANT_PERMISSION_LABELS["metrics.read"]}</span>
+                    <span className="text-xs text-muted-foreground">
+                      <code>metrics.read</code> · for a Prometheus scraper; tenant-wide, opens no folder. A token may carry only this.
+                    </span>
+                  </Label>
+                </div>
+              ) : null}
               {scopesError ? (
                 <p id="token-scopes-error" role="alert" className="text-[0.8125rem] font-medium text-danger">
                   {scopesError}
                 </p>
               ) : null}
             </div>
-            {target.kind === "service" ? (
-              <div className="flex items-start gap-2 rounded-md border px-3 py-2">
-                <Checkbox id="token-metrics" checked={readMetrics} onCheckedChange={(checked) => setReadMetrics(checked === true)} />
-                <Label htmlFor="token-metrics" className="grid gap-0.5 font-normal">
-                  <span>{TENANT_PERMISSION_LABELS["metrics.read"]}</span>
-                  <span className="text-xs text-muted-foreground">
-                    <code>metrics.read</code> · for a Prometheus scraper; tenant-wide, opens no folder. A token may carry only this.
-                  </span>
-                </Label>
-              </div>
-            ) : null}
             <DialogFormFooter formError={create.formError} pending={create.pending} submitLabel="Create token" pendingLabel="Creating…" />
           </form>
         )}

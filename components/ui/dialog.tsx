@@ -123,8 +123,12 @@ export function DialogFooter({ className, ...props }: React.ComponentProps<"div"
   return (
     <div
       data-slot="dialog-footer"
-      // Stays in view at the bottom of a dialog taller than the screen, which scrolls under it.
-      className={cn("sticky -bottom-6 -mx-6 -mb-6 flex flex-col-reverse gap-2 bg-popover px-6 pt-2 pb-6 sm:flex-row sm:justify-end", className)}
+      // Stays in view at the bottom of a dialog taller than the screen, which scrolls under it; the fade
+      // above it shows that content goes on below (over the gap of a dialog that fits, it shows nothing).
+      className={cn(
+        "sticky -bottom-6 -mx-6 -mb-6 flex flex-col-reverse gap-2 bg-popover px-6 pt-2 pb-6 before:pointer-events-none before:absolute before:inset-x-0 before:-top-4 before:h-4 before:bg-gradient-to-t before:from-popover before:to-transparent sm:flex-row sm:justify-end",
+        className,
+      )}
       {...props}
     />
   );
