@@ -106,11 +106,11 @@ test("credential and secret assets: create, resolve test without the value, edit
   result = await resolveTest(page);
   await expectFound(result, { version: "2", keys: "password, username", username: "payroll_app" });
 
-  // The Vault store is in use, so it cannot be deleted; the refusal names the asset.
+  // The Vault store is in use, so it cannot be deleted; the dialog names the asset.
   await page.goto(`/stores/${store.id}`);
   await page.getByRole("button", { name: "Delete" }).click();
-  await page.getByRole("button", { name: "Delete store" }).click();
   await expect(page.getByRole("alertdialog")).toContainText("CRM API key");
+  await expect(page.getByRole("button", { name: "Delete store" })).toBeDisabled();
   await page.getByRole("button", { name: "Cancel" }).click();
 
   // Delete the secret asset; the list no longer shows it.

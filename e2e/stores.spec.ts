@@ -626,8 +626,8 @@ test("a store in use cannot be deleted: the dialog says so before anyone confirm
   await expect(page.getByRole("row", { name: new RegExp(store.name) })).toContainText("1");
   await page.goto(`/stores/${store.id}`);
   await page.getByRole("button", { name: "Delete" }).click();
-  // Said before anyone confirms; the server's own refusal (naming the assets) is covered in lib/stores.
-  await expect(page.getByRole("alertdialog")).toContainText("An asset points at this store, so it cannot be deleted.");
+  // Said before anyone confirms, naming the asset; the server still refuses a stale page (lib/stores tests).
+  await expect(page.getByRole("alertdialog")).toContainText(`“${store.name}” is in use by an asset: “CRM API key” (in ${folderName}).`);
   await expect(page.getByRole("button", { name: "Delete store" })).toBeDisabled();
   await page.getByRole("button", { name: "Cancel" }).click();
   await page.reload();

@@ -13,7 +13,7 @@ import { useLeaveDeleted } from "@/components/shared/use-leave-deleted";
  * cannot be deleted: the dialog says so before anyone confirms (the server refuses it regardless,
  * naming the assets, should one have been added since the page loaded).
  */
-export function StoreActions({ storeId, storeName, deletable, assetCount }: { storeId: string; storeName: string; deletable: boolean; assetCount: number }) {
+export function StoreActions({ storeId, storeName, deletable, deleteRefusal }: { storeId: string; storeName: string; deletable: boolean; deleteRefusal: string | null }) {
   const leaveDeleted = useLeaveDeleted();
   const settle = useSettleAction();
   // The outcome shows on the page itself (health badge, and the failure in full) after the refresh.
@@ -37,13 +37,9 @@ export function StoreActions({ storeId, storeName, deletable, assetCount }: { st
             </Button>
           }
           title={`Delete “${storeName}”?`}
-          description={
-            assetCount > 0
-              ? `${assetCount === 1 ? "An asset points" : `${assetCount} assets point`} at this store, so it cannot be deleted. Point ${assetCount === 1 ? "it" : "them"} at another store or delete ${assetCount === 1 ? "it" : "them"} first.`
-              : "Latch forgets the store and its credentials. Secrets in the vault itself are not touched."
-          }
+          description={deleteRefusal ?? "Latch forgets the store and its credentials. Secrets in the vault itself are not touched."}
           confirmLabel="Delete store"
-          confirmDisabled={assetCount > 0}
+          confirmDisabled={deleteRefusal !== null}
           pendingLabel="Deleting…"
           destructive
           onConfirm={async () => {

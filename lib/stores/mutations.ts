@@ -17,6 +17,7 @@ import type { StoreProvider, StoreTestResult } from "@/lib/vault/types";
 import { buildStoreClient, clientForStore, openStoreSecrets, sealStoreSecrets } from "./client";
 import { CA_BUNDLE_LABEL, caBundleAddsTrust, PROXY_FIELD, PROXY_SECRET_KEY, proxyUrlSchema, reentryReason } from "./common-fields";
 import { externalKindSchema, type CreateStoreInput, type UpdateStoreInput } from "./schemas";
+import { describeAssets, storeInUseMessage } from "./queries";
 import { joinList } from "@/lib/utils";
 import { logger } from "@/lib/log";
 import { isForeignKeyViolation, isUniqueViolation } from "@/lib/db/errors";
@@ -159,16 +160,6 @@ function assertModeSupported(kind: string, mode: "READ_ONLY" | "READ_WRITE") {
 /** Names only, for the audit trail: which settings changed and which secrets were replaced. */
 function changedKeys(before: Record<string, unknown>, after: Record<string, unknown>) {
   return [...new Set([...Object.keys(before), ...Object.keys(after)])].filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k])).sort();
-}
-
-/** Names of assets (with their folders) that point at the store, for "in use" refusals. */
-async function describeAssets(tx: Tx, where: Prisma.CredentialAssetWhereInput): Promise<{ count: number; text: string }> {
-  const [count, some] = await Promise.all([
-    tx.credentialAsset.count({ where }),
-    tx.credentialAsset.findMany({ where, select: { name: true, folder: { select: { name: true } } }, orderBy: { name: "asc" }, take: 5 }),
-  ]);
-  const names = some.map((a) => `“${a.name}” (in ${a.folder.name})`).join(", ");
-  return { count, text: count > some.length ? `${names} and ${count - some.length} more` : names };
 }
 
 /** Folder-owned stores serve only their folder's subtree: assets elsewhere would lose their store. */
@@ -320,9 +311,7 @@ export async function updateStore(ctx: Ctx, input: UpdateStoreInput) {
 
 async function inUseConflict(client: Tx, store: Pick<CredentialStore, "id" | "name">) {
   const inUse = await describeAssets(client, { storeId: store.id });
-  if (inUse.count === 0) return null;
-  const one = inUse.count === 1;
-  return conflict(`“${store.name}” is in use by ${one ? "an asset" : `${inUse.count} assets`}: ${inUse.text}. Point ${one ? "it" : "them"} at another store or delete ${one ? "it" : "them"} first.`);
+  return inUse.count === 0 ? null : conflict(storeInUseMessage(store.name, inUse));
 }
 
 export async function deleteStore(ctx: Ctx, input: { storeId: string }) {

@@ -1,5 +1,5 @@
 import "server-only";
-import type { CredentialStore } from "@prisma/client";
+import type { CredentialStore, Prisma } from "@prisma/client";
 import { assertTenant, type Actor } from "@/lib/authz";
 import { db, type Db } from "@/lib/db";
 import { notFound } from "@/lib/errors";
@@ -112,4 +112,29 @@ export async function listStoresUsableByFolder(folderId: string, client: Db = db
     FROM credential_stores s
     WHERE s.folder_id IS NULL OR s.folder_id IN (SELECT id FROM chain)
     ORDER BY s.is_built_in DESC, lower(s.name)`;
+}
+
+/** Names of assets (with their folders) that point at the store, for "in use" refusals. */
+export async function describeAssets(tx: Db, where: Prisma.CredentialAssetWhereInput): Promise<{ count: number; text: string }> {
+  const [count, some] = await Promise.all([
+    tx.credentialAsset.count({ where }),
+    tx.credentialAsset.findMany({ where, select: { name: true, folder: { select: { name: true } } }, orderBy: { name: "asc" }, take: 5 }),
+  ]);
+  const names = some.map((a) => `“${a.name}” (in ${a.folder.name})`).join(", ");
+  return { count, text: count > some.length ? `${names} and ${count - some.length} more` : names };
+}
+
+export function storeInUseMessage(storeName: string, use: { count: number; text: string }): string {
+  const one = use.count === 1;
+  return `“${storeName}” is in use by ${one ? "an asset" : `${use.count} assets`}: ${use.text}. Point ${one ? "it" : "them"} at another store or delete ${one ? "it" : "them"} first.`;
+}
+
+/**
+ * Why the store cannot be deleted now (the assets that point at it), or null: its page says so in
+ * the delete dialog before anyone confirms. deleteStore counts again when asked.
+ */
+export async function storeDeleteRefusal(actor: Actor, store: { id: string; name: string }): Promise<string | null> {
+  assertTenant(actor, "stores.manage", "Credential store");
+  const use = await describeAssets(db(), { storeId: store.id });
+  return use.count > 0 ? storeInUseMessage(store.name, use) : null;
 }

@@ -7,6 +7,7 @@ import { StoreSettingsSync } from "@/components/stores/settings-sync";
 import { StoreSettingsForm } from "@/components/stores/store-settings-form";
 import { listFolderOptions } from "@/lib/folders/queries";
 import { getStoreCertificateStateOrThrow } from "@/lib/stores/certificates";
+import { storeDeleteRefusal } from "@/lib/stores/queries";
 import { getProviderOrThrow, isExternalStoreKind } from "@/lib/vault/registry";
 import { loadStoreView } from "./store-view";
 
@@ -18,7 +19,7 @@ export async function generateMetadata({ params }: { params: Promise<{ storeId: 
 export default async function StorePage({ params }: { params: Promise<{ storeId: string }> }) {
   const { user, store } = await loadStoreView((await params).storeId);
   const provider = getProviderOrThrow(store.kind);
-  const folders = await listFolderOptions(user);
+  const [folders, deleteRefusal] = await Promise.all([listFolderOptions(user), store.assetCount > 0 ? storeDeleteRefusal(user, store) : null]);
   // Kinds whose key pair Latch can make (Azure) show it; a store without one yet shows the button alone.
   const certificate = provider.certificateCredential ? await getStoreCertificateStateOrThrow(user, store.id) : null;
   return (
@@ -30,7 +31,7 @@ export default async function StorePage({ params }: { params: Promise<{ storeId:
           // Above the title, where a connection's page shows its status.
           eyebrow={<StoreHealth lastTest={store.lastTest} inline />}
           description={`${store.kindLabel} · ${store.folder ? `Folder: ${store.folder.name}` : "Tenant-wide"}`}
-          actions={<StoreActions storeId={store.id} storeName={store.name} deletable={!store.isBuiltIn} assetCount={store.assetCount} />}
+          actions={<StoreActions storeId={store.id} storeName={store.name} deletable={!store.isBuiltIn} deleteRefusal={deleteRefusal} />}
         />
         {store.lastTest && !store.lastTest.ok ? (
           <p role="status" className="rounded-lg border border-danger/30 bg-danger/10 px-4 py-3 text-sm text-danger [overflow-wrap:anywhere]">
