@@ -216,6 +216,17 @@ export function markRaisedByStatement(error: unknown): void {
 }
 export const raisedByStatement = (error: unknown): boolean => !!error && typeof error === "object" && fromStatement.has(error);
 
+/**
+ * How long a failed statement first waited for a pooled session, when that was long enough to
+ * matter: a statement cancelled for running out of the invoke's time then ran out of it mostly
+ * waiting, and its message says so rather than blaming the statement.
+ */
+const sessionWaits = new WeakMap<object, number>();
+export function markSessionWait(error: unknown, waitedMs: number): void {
+  if (error && typeof error === "object") sessionWaits.set(error, waitedMs);
+}
+export const sessionWaitOf = (error: unknown): number | undefined => (error && typeof error === "object" ? sessionWaits.get(error) : undefined);
+
 /** Where typed secrets go: the address (host:port, or a URL without its fragment), whether over TLS, and the extra CA trusted there. */
 export type Destination = { address: string; encrypted: boolean; ca: string | null };
 

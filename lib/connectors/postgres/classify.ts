@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import { capitalised } from "@/lib/utils";
-import { ConnectorError, namedUser, raisedByStatement, withTargetCode, type UserSource } from "../types";
+import { ConnectorError, namedUser, raisedByStatement, sessionWaitOf, withTargetCode, type UserSource } from "../types";
 import { hostnameMismatch } from "@/lib/net/certificate-names";
 
 /**
@@ -117,8 +117,14 @@ function classifyServer(error: unknown, target: PostgresTarget): ConnectorError 
     case "40P01":
     case "55P03":
       return new ConnectorError("busy", `${where(target)} rolled the statement back (PostgreSQL ${code} ${CONDITIONS[code]}): another transaction held what it needed. Run it again.`);
-    case "57014":
-      return new ConnectorError("timeout", `${where(target)} cancelled the statement (PostgreSQL 57014 query_canceled), usually because it ran longer than the time allowed.`);
+    case "57014": {
+      const waited = sessionWaitOf(error);
+      const why =
+        waited === undefined
+          ? "usually because it ran longer than the time allowed"
+          : `when the invoke's time ran out: it had first waited ${(waited / 1000).toFixed(1)} s for a free session, while other invokes of this connection held them all`;
+      return new ConnectorError("timeout", `${where(target)} cancelled the statement (PostgreSQL 57014 query_canceled), ${why}.`);
+    }
     case "53300":
     case "57P01":
     case "57P03":

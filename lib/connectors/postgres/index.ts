@@ -6,7 +6,7 @@ import { z } from "zod";
 import { AddressWatch } from "@/lib/net/address-watch";
 import { resolveTargetAddress } from "@/lib/net/egress";
 import { blankToUndefined, hostSchema, socketClosed, statementLimitMs, tlsOptions, within, portSchema } from "../socket-shared";
-import { socketDestination, markRaisedByStatement, OperationInputError, USER_FROM_ASSET, type Connector, type Operation, type UserSource } from "../types";
+import { socketDestination, markRaisedByStatement, markSessionWait, OperationInputError, USER_FROM_ASSET, type Connector, type Operation, type UserSource } from "../types";
 import { megabytes } from "@/lib/utils";
 import { MAX_ANSWER_BYTES, OpenTransactionError, parameterCountError, parseJsonKeepingNumbers, queryOutputSchema, RESET_WAIT_MS, ResultRows, RowTooLargeError, sessionsBusy, sqlQueryInputSchema, watchRowBytes, type QueryOutput } from "../sql-shared";
 import { classifyPostgresError, postgresTimeout, toPostgresError, where, type PostgresTarget } from "./classify";
@@ -223,12 +223,16 @@ const copyRefused = (direction: "in" | "out") =>
  * statements, LISTEN) would otherwise reach the next invoke that borrows it, which may be another
  * runner's. It runs after the answer is ready, so it costs the caller no time.
  */
+/** A wait for a pooled session this long is part of why a statement ran out of time. */
+const SESSION_WAIT_WORTH_SAYING_MS = 1000;
+
 async function withSession<T>(handle: PostgresPool, timeoutMs: number, work: (client: pg.PoolClient) => Promise<T>, { reset = false } = {}): Promise<T> {
   const started = Date.now();
   const client = await handle.acquire(timeoutMs);
+  const waited = Date.now() - started;
   let broken = false;
   try {
-    const left = Math.max(1, timeoutMs - (Date.now() - started));
+    const left = Math.max(1, timeoutMs - waited);
     const limit = statementLimitMs(left);
     const limited = async () => {
       if ((statementTimeouts.get(client) ?? handle.sessionLimitMs) !== limit) {
@@ -251,6 +255,7 @@ async function withSession<T>(handle: PostgresPool, timeoutMs: number, work: (cl
       return result;
     } catch (error) {
       markRaisedByStatement(error);
+      if (waited >= SESSION_WAIT_WORTH_SAYING_MS) markSessionWait(error, waited);
       // A lost session, or a server now read-only (a demoted primary): the host may have moved.
       const code = (error as { code?: unknown })?.code;
       if (code === undefined || code === "25006") handle.address?.suspect();

@@ -450,6 +450,18 @@ describe("postgres connector against a password-auth PostgreSQL", () => {
     expect((await runQuery(client, { sql: "SELECT 42" })).rows).toEqual([[42]]);
   });
 
+  it("a statement cancelled for want of time after a long wait for a session says it waited, not that it ran too long", async () => {
+    const { client } = await open({}, { max: 1, idleMs: 10_000 });
+    const holding = runQuery(client, { sql: "SELECT pg_sleep(1.5)" });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const error = await expectConnectorError(runQuery(client, { sql: "SELECT pg_sleep(5)" }, 3500), "timeout");
+    expect(error.message).toMatch(/57014 query_canceled\), when the invoke's time ran out: it had first waited 1\.\d s for a free session/);
+    await holding;
+    // Without a wait to speak of, the cancellation is the statement's own.
+    const own = await expectConnectorError(runQuery(client, { sql: "SELECT pg_sleep(5)" }, 1500), "timeout");
+    expect(own.message).toContain("usually because it ran longer than the time allowed");
+  });
+
   it("says the target did not answer, not that the sessions were busy, when one it waited for was still connecting", async () => {
     const proxy = await startPartitionProxy(target.port, target.host);
     const { client } = await open({ host: "127.0.0.1", port: proxy.port }, { max: 2, idleMs: 10_000 });
