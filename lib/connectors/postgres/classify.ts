@@ -14,7 +14,33 @@ export const where = (t: PostgresTarget) => `PostgreSQL at ${hostPort(t.host, t.
 
 /** Condition names of the SQLSTATEs people meet most; the code alone is shown for the rest. */
 const CONDITIONS: Record<string, string> = {
+  "0A000": "feature_not_supported",
   "08P01": "protocol_violation",
+  "21000": "cardinality_violation",
+  "22004": "null_value_not_allowed",
+  "22008": "datetime_field_overflow",
+  "2201B": "invalid_regular_expression",
+  "22021": "character_not_in_repertoire",
+  "22023": "invalid_parameter_value",
+  "22P05": "untranslatable_character",
+  "25001": "active_sql_transaction",
+  "2BP01": "dependent_objects_still_exist",
+  "3F000": "invalid_schema_name",
+  "42701": "duplicate_column",
+  "42702": "ambiguous_column",
+  "42704": "undefined_object",
+  "42710": "duplicate_object",
+  "42725": "ambiguous_function",
+  "42846": "cannot_coerce",
+  "42P18": "indeterminate_datatype",
+  "53100": "disk_full",
+  "53200": "out_of_memory",
+  "54000": "program_limit_exceeded",
+  "54001": "statement_too_complex",
+  "P0001": "raise_exception",
+  "P0002": "no_data_found",
+  "P0003": "too_many_rows",
+  "XX000": "internal_error",
   "22001": "string_data_right_truncation",
   "22003": "numeric_value_out_of_range",
   "22007": "invalid_datetime_format",
@@ -136,9 +162,11 @@ function classifyServer(error: unknown, target: PostgresTarget): ConnectorError 
   }
   const name = CONDITIONS[code] ? ` ${CONDITIONS[code]}` : "";
   const position = /^\d{1,9}$/.test(str(error, "position")) ? ` at character ${str(error, "position")}` : "";
-  // Constraint names are schema identifiers, never row values.
-  const constraint = /^[\w$.-]{1,128}$/.test(str(error, "constraint")) ? ` (constraint ${str(error, "constraint")})` : "";
-  return new ConnectorError("target_error", `${where(target)} returned an error: PostgreSQL ${code}${name}${position}${constraint}.`);
+  // Table, column and constraint names are schema identifiers, never row values: they say where it failed.
+  const identifier = (key: string) => (/^[\w$.-]{1,128}$/.test(str(error, key)) ? `${key} ${str(error, key)}` : null);
+  const names = ["table", "column", "constraint"].map(identifier).filter((n) => n !== null);
+  const located = names.length > 0 ? ` (${names.join(", ")})` : "";
+  return new ConnectorError("target_error", `${where(target)} returned an error: PostgreSQL ${code}${name}${position}${located}.`);
 }
 
 export function classifyPostgresError(error: unknown, target: PostgresTarget): ConnectorError | null {

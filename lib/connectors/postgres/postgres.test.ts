@@ -383,6 +383,15 @@ describe("postgres connector against a password-auth PostgreSQL", () => {
     // The SQLSTATE also on its own, for a program to branch on; errors Latch met itself carry none.
     expect(syntax.targetCode).toBe("42601");
     expect((await expectConnectorError(run("DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = 'unique_violation'; END $$"), "target_error")).targetCode).toBe("23505");
+    // Where it failed, by schema names only: the table, column and constraint, never the row's values.
+    const nulled = await expectConnectorError(run("DO $$ BEGIN CREATE TEMP TABLE latch_nn (a int NOT NULL); INSERT INTO latch_nn VALUES (NULL); END $$"), "target_error");
+    expect(nulled.message).toContain("23502 not_null_violation (table latch_nn, column a)");
+    const checked = await expectConnectorError(
+      run("DO $$ BEGIN CREATE TEMP TABLE latch_ck (a text CONSTRAINT a_short CHECK (length(a) < 3)); INSERT INTO latch_ck VALUES ('private-literal'); END $$"),
+      "target_error",
+      ["private-literal"],
+    );
+    expect(checked.message).toContain("23514 check_violation (table latch_ck, constraint a_short)");
     const several = await expectConnectorError(run("SELECT 1; SELECT 2"), "target_error");
     expect(several.message).toMatch(/runs one statement per invoke, and this SQL has several/);
     // The session stays usable after a failed statement.
