@@ -22,6 +22,19 @@ export default async function StorePage({ params }: { params: Promise<{ storeId:
   const [folders, deleteRefusal] = await Promise.all([listFolderOptions(user), store.assetCount > 0 ? storeDeleteRefusal(user, store) : null]);
   // Kinds whose key pair Latch can make (Azure) show it; a store without one yet shows the button alone.
   const certificate = provider.certificateCredential ? await getStoreCertificateStateOrThrow(user, store.id) : null;
+  const certificateCard =
+    provider.certificateCredential && certificate ? (
+      <CertificateCredentialCard
+        storeId={store.id}
+        current={certificate.current}
+        problem={certificate.problem}
+        replaces={certificate.replaces}
+        uploadTo={provider.certificateCredential.uploadTo}
+        uploadSteps={provider.certificateCredential.uploadSteps}
+      />
+    ) : null;
+  // A store that signs in with the key pair shows it first; one that uses a client secret, after its settings.
+  const certificateFirst = store.config.auth !== "client_secret";
   return (
     <StoreSettingsSync>
       <div className="grid grid-cols-1 gap-6">
@@ -38,16 +51,7 @@ export default async function StorePage({ params }: { params: Promise<{ storeId:
             Last test failed: {store.lastTest.message}
           </p>
         ) : null}
-        {provider.certificateCredential && certificate ? (
-          <CertificateCredentialCard
-            storeId={store.id}
-            current={certificate.current}
-            problem={certificate.problem}
-            replaces={certificate.replaces}
-            uploadTo={provider.certificateCredential.uploadTo}
-            uploadSteps={provider.certificateCredential.uploadSteps}
-          />
-        ) : null}
+        {certificateFirst ? certificateCard : null}
         {!isExternalStoreKind(store.kind) ? (
           <p className="text-sm text-muted-foreground">
             The built-in Latch Database store keeps values in Latch’s own database, sealed with AES-256-GCM under keys wrapped by the master key. It is
@@ -76,6 +80,7 @@ export default async function StorePage({ params }: { params: Promise<{ storeId:
             }}
           />
         )}
+        {!certificateFirst ? certificateCard : null}
       </div>
     </StoreSettingsSync>
   );
