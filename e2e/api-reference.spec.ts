@@ -19,6 +19,8 @@ test("the API reference renders offline under the console's CSP", async ({ page,
   await expect(page.getByRole("heading", { level: 1, name: "API reference" })).toBeVisible();
   const viewer = page.locator(".scalar-app");
   await expect(viewer.getByText("List a folder's assets").first()).toBeVisible({ timeout: 30_000 });
+  // One main landmark, the console's: the viewer's own <main> is a region inside it.
+  await expect(page.getByRole("main")).toHaveCount(1);
   // One way to download the document: the page's, not a second one in the viewer.
   await expect(page.getByRole("link", { name: "Download OpenAPI 3.1" })).toBeVisible();
   await expect(page.getByRole("main").getByRole("link", { name: /download/i })).toHaveCount(1);
