@@ -185,10 +185,8 @@ describe("invoke", () => {
     expect(errorBodySchema.parse(refused.body).error).toMatchObject({ code: "VALIDATION", reason: "target_error", targetCode: "1064" });
     expect(refused.body.error).not.toHaveProperty("fieldErrors");
     expect((await invoke(connectionId, "nope", {})).status).toBe(422);
-    // A NUL in the SQL text is the input's fault, named as such (PostgreSQL would call it a protocol violation).
-    const nul = await invoke(connectionId, "query", { sql: "SELECT 'a\u0000b'" });
-    expect(nul).toMatchObject({ status: 422, body: { error: { fieldErrors: { "input.sql": [expect.stringContaining("NUL character")] } } } });
-    expect(nul.body.error).not.toHaveProperty("reason");
+    // MariaDB takes a NUL inside a string literal (PostgreSQL does not: see the postgres connector's tests).
+    expect((await invoke(connectionId, "query", { sql: "SELECT 'a\u0000b' AS s" })).status).toBe(200);
   });
 
   it("an operation that takes no body (refresh, test) names one sent to it instead of ignoring it; none, empty or {} is none", async () => {

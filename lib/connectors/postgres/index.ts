@@ -290,6 +290,9 @@ const query: Operation<PostgresPool, typeof sqlQueryInputSchema, QueryOutput> = 
   input: sqlQueryInputSchema,
   output: queryOutputSchema,
   async run(handle, input, { timeoutMs }) {
+    // PostgreSQL cannot take one anywhere in a statement's text (it would answer 08P01 protocol_violation);
+    // MariaDB can, in a string literal, so the shared input schema lets it through.
+    if (input.sql.includes("\u0000")) throw new OperationInputError("sql", "The SQL contains a NUL character (\\u0000), which PostgreSQL cannot take in a statement's text. Pass such data as a parameter.");
     try {
       return await withSession(handle, timeoutMs, (client) => streamQuery(client, input.sql, input.params, input.rowLimit), { reset: true });
     } catch (error) {

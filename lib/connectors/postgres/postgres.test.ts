@@ -392,6 +392,10 @@ describe("postgres connector against a password-auth PostgreSQL", () => {
       ["private-literal"],
     );
     expect(checked.message).toContain("23514 check_violation (table latch_ck, constraint a_short)");
+    // A NUL in the text is the input's fault, named as such, and never sent (PostgreSQL would answer 08P01).
+    const nul = await expectConnectorError(run("SELECT 'a\u0000b'"), "config");
+    expect(nul).toBeInstanceOf(OperationInputError);
+    expect((nul as OperationInputError).field).toBe("sql");
     const several = await expectConnectorError(run("SELECT 1; SELECT 2"), "target_error");
     expect(several.message).toMatch(/runs one statement per invoke, and this SQL has several/);
     // The session stays usable after a failed statement.
